@@ -1,0 +1,47 @@
+# The README's two commands: `make run` (the whole system with demo data) and `make test`.
+# Both install everything the project needs, pinned: npm packages from package-lock.json
+# (solc-js, OpenZeppelin, anvil, forge) and Python packages from requirements.lock.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+STAMP := build/.stamps
+
+export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/node_modules/@foundry-rs/forge-linux-amd64/bin:$(PATH)
+
+.PHONY: setup run test test-contracts test-python lint bench clean
+
+setup: $(STAMP)/npm $(STAMP)/python
+
+$(STAMP)/npm: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/python: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==26.3
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@mkdir -p $(STAMP) && touch $@
+
+run: setup
+	$(VENV)/bin/tuanchain run
+
+test: setup test-contracts test-python lint
+
+test-contracts: $(STAMP)/npm
+	$(FORGE) test
+
+test-python: setup
+	$(PY) -m pytest
+
+lint: setup
+	bash scripts/lint_slither.sh
+
+bench: setup
+	$(PY) scripts/bench_gas.py
+	$(PY) scripts/bench_traceability.py
+
+clean:
+	rm -rf build $(VENV) .venv-slither node_modules

@@ -1,0 +1,181 @@
+"""EIP-712 typed data: OpenZeppelin ERC2771Forwarder requests and EIP-2612 permits.
+
+Each builder returns the full typed-data dict exactly as ``eth_signTypedData_v4`` takes it
+(``types`` with ``EIP712Domain``, ``primaryType``, ``domain``, ``message``), JSON-safe: hex
+strings for bytes, Python ints for integers, checksummed address strings. The same dict can be
+shown to a wallet, sent through an API as JSON, and signed here with eth-account.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
+
+logger = logging.getLogger(__name__)
+
+FORWARDER_NAME = "TuanchainForwarder"
+FORWARDER_VERSION = "1"
+TOKEN_NAME = "Tuan USD"
+TOKEN_VERSION = "1"
+
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+# OpenZeppelin 5 ERC2771Forwarder._FORWARD_REQUEST_TYPEHASH, field for field.
+FORWARD_REQUEST_TYPE = [
+    {"name": "from", "type": "address"},
+    {"name": "to", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "gas", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint48"},
+    {"name": "data", "type": "bytes"},
+]
+
+PERMIT_TYPE = [
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+
+def _domain(*, name: str, version: str, chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "version": version,
+        "chainId": int(chain_id),
+        "verifyingContract": to_checksum_address(verifying_contract),
+    }
+
+
+def forward_request_typed_data(
+    *,
+    forwarder: str,
+    chain_id: int,
+    sender: str,
+    to: str,
+    data: bytes | str,
+    nonce: int,
+    deadline: int,
+    gas: int,
+    value: int = 0,
+    name: str = FORWARDER_NAME,
+    version: str = FORWARDER_VERSION,
+) -> dict[str, Any]:
+    """Typed data of a ``ForwardRequest`` for the forwarder at ``forwarder``.
+
+    ``nonce`` is the signer's current ``forwarder.nonces(sender)``; ``deadline`` a unix time
+    (uint48); ``gas`` the gas the forwarder must forward to the target.
+    """
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "ForwardRequest": FORWARD_REQUEST_TYPE},
+        "primaryType": "ForwardRequest",
+        "domain": _domain(
+            name=name, version=version, chain_id=chain_id, verifying_contract=forwarder
+        ),
+        "message": {
+            "from": to_checksum_address(sender),
+            "to": to_checksum_address(to),
+            "value": int(value),
+            "gas": int(gas),
+            "nonce": int(nonce),
+            "deadline": int(deadline),
+            "data": HexBytes(data).to_0x_hex(),
+        },
+    }
+
+
+def permit_typed_data(
+    *,
+    token: str,
+    chain_id: int,
+    owner: str,
+    spender: str,
+    value: int,
+    nonce: int,
+    deadline: int,
+    name: str = TOKEN_NAME,
+    version: str = TOKEN_VERSION,
+) -> dict[str, Any]:
+    """Typed data of an EIP-2612 ``Permit`` for the token at ``token`` (``nonces(owner)``)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Permit": PERMIT_TYPE},
+        "primaryType": "Permit",
+        "domain": _domain(name=name, version=version, chain_id=chain_id, verifying_contract=token),
+        "message": {
+            "owner": to_checksum_address(owner),
+            "spender": to_checksum_address(spender),
+            "value": int(value),
+            "nonce": int(nonce),
+            "deadline": int(deadline),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A 65-byte ECDSA signature and its parts."""
+
+    v: int
+    r: bytes
+    s: bytes
+    signature: bytes
+
+    @property
+    def hex(self) -> str:
+        return HexBytes(self.signature).to_0x_hex()
+
+
+def typed_data_digest(typed_data: dict[str, Any]) -> bytes:
+    """The EIP-712 digest ``keccak256(0x1901 ‖ domainSeparator ‖ structHash)``."""
+    signable = encode_typed_data(full_message=typed_data)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def sign_typed_data(account: LocalAccount, typed_data: dict[str, Any]) -> Signature:
+    """Sign typed data with a local key, exactly as a wallet's ``eth_signTypedData_v4`` would."""
+    signed = account.sign_typed_data(full_message=typed_data)
+    return Signature(
+        v=signed.v,
+        r=signed.r.to_bytes(32, "big"),
+        s=signed.s.to_bytes(32, "big"),
+        signature=bytes(signed.signature),
+    )
+
+
+def recover_typed_data_signer(typed_data: dict[str, Any], signature: bytes | str) -> str:
+    """The address that signed ``typed_data`` (checks a signature before relaying it)."""
+    return Account.recover_message(
+        encode_typed_data(full_message=typed_data), signature=HexBytes(signature)
+    )
+
+
+def forward_request_data(typed_data: dict[str, Any], signature: bytes | str) -> tuple[Any, ...]:
+    """The ``ForwardRequestData`` tuple ``execute``/``verify`` take, from signed typed data.
+
+    ``(from, to, value, gas, deadline, data, signature)`` — the nonce is not part of it: the
+    forwarder reads the signer's current nonce when it checks the signature.
+    """
+    message = typed_data["message"]
+    return (
+        to_checksum_address(message["from"]),
+        to_checksum_address(message["to"]),
+        int(message["value"]),
+        int(message["gas"]),
+        int(message["deadline"]),
+        bytes(HexBytes(message["data"])),
+        bytes(HexBytes(signature)),
+    )

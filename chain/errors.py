@@ -1,0 +1,388 @@
+"""Errors of the chain layer, and revert data decoded into named Python exceptions.
+
+Every custom Solidity error (ours and OpenZeppelin's) becomes one Python class named like the
+error, a subclass of :class:`ContractRevert`, so callers write::
+
+    from chain import errors
+    try:
+        escrow.join(...)
+    except errors.DealClosed as e:
+        e.joinDeadline          # the error's argument, by its ABI name
+
+Classes are created by name (one per error name, whatever its argument types: the registry
+and the escrow both declare a ``BatchNotActive``, with different arguments, and both decode to
+``errors.BatchNotActive``). The selector → ABI table lives in an :class:`ErrorRegistry` built
+from compiled ABIs; the module-level default registry is filled from ``build/artifacts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
+from eth_utils import abi_to_signature, keccak, to_checksum_address
+
+logger = logging.getLogger(__name__)
+
+
+class ChainError(Exception):
+    """Root of every error raised by the chain layer."""
+
+
+class NodeUnavailable(ChainError):
+    """The JSON-RPC node does not answer (not started, wrong URL, connection refused)."""
+
+
+class NodeRejected(ChainError):
+    """The node refused a request (invalid transaction, insufficient funds, bad parameters)."""
+
+
+class TransactionTimeout(ChainError):
+    """A sent transaction was not mined within the allowed time."""
+
+    def __init__(self, tx_hash: str, timeout: float) -> None:
+        super().__init__(f"transaction {tx_hash} not mined within {timeout:g} s")
+        self.tx_hash = tx_hash
+        self.timeout = timeout
+
+
+class UnknownContract(ChainError):
+    """No artifact or deployment is known for the requested contract name."""
+
+    def __init__(self, name: str, where: str) -> None:
+        super().__init__(f"unknown contract {name!r} ({where})")
+        self.contract_name = name
+
+
+class CompilationFailed(ChainError):
+    """The Solidity compiler reported errors."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("solc failed:\n" + "\n".join(messages))
+        self.messages = messages
+
+
+class DevKeyOnPublicChain(ChainError):
+    """One of anvil's publicly known development keys was configured for a non-local chain."""
+
+    def __init__(self, address: str, chain_id: int | None, rpc_url: str) -> None:
+        super().__init__(
+            f"refusing anvil development key {address} for chain id {chain_id} at {rpc_url}: "
+            "these keys are public; configure a private key for any non-local chain"
+        )
+        self.address = address
+        self.chain_id = chain_id
+        self.rpc_url = rpc_url
+
+
+class ChainIdMismatch(ChainError):
+    """The node's chain id differs from the one the settings or a manifest expect."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected chain id {expected}, the node reports {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class TransactionFailed(ChainError):
+    """A transaction was mined with status 0 and its revert reason could not be recovered."""
+
+    def __init__(self, tx_hash: str) -> None:
+        super().__init__(f"transaction {tx_hash} reverted (reason not recoverable)")
+        self.tx_hash = tx_hash
+
+
+class ContractRevert(ChainError):
+    """A call or transaction reverted. Subclasses are named after the Solidity error.
+
+    ``name`` is the error's name, ``args`` a dict of its arguments by ABI name (``arg0``... for
+    unnamed ones; addresses checksummed), ``selector`` the 4-byte selector as ``0x`` hex and
+    ``data`` the raw revert data. Arguments are also readable as attributes (``e.dealId``).
+    """
+
+    # ``BaseException.args`` is a tuple slot; a dict is what callers want here, so the class
+    # shadows it with a property and keeps the message in the C-level args for ``str(e)``.
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        name: str = "",
+        arguments: Mapping[str, Any] | None = None,
+        selector: str = "",
+        data: bytes = b"",
+        signature: str = "",
+    ) -> None:
+        super().__init__(message or name or "execution reverted")
+        self.name = name
+        self._arguments = dict(arguments or {})
+        self.selector = selector
+        self.data = data
+        self.signature = signature
+
+    @property  # type: ignore[override]
+    def args(self) -> dict[str, Any]:
+        return self._arguments
+
+    def __getattr__(self, item: str) -> Any:
+        arguments = self.__dict__.get("_arguments", {})
+        if item in arguments:
+            return arguments[item]
+        raise AttributeError(f"{type(self).__name__} has no attribute {item!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild,
+            (type(self).__name__, str(self), self.name, self._arguments, self.selector, self.data),
+        )
+
+
+class RevertWithReason(ContractRevert):
+    """``Error(string)``: a ``require(cond, "message")`` or ``revert("message")``."""
+
+
+class Panic(ContractRevert):
+    """``Panic(uint256)``: a failed assert, arithmetic overflow, division by zero, ..."""
+
+
+class UnknownRevert(ContractRevert):
+    """Revert data that matches no known error (or no data at all)."""
+
+
+PANIC_CODES: dict[int, str] = {
+    0x00: "generic compiler panic",
+    0x01: "assert failed",
+    0x11: "arithmetic overflow or underflow",
+    0x12: "division or modulo by zero",
+    0x21: "invalid enum value",
+    0x22: "corrupt storage byte array",
+    0x31: "pop on empty array",
+    0x32: "array index out of bounds",
+    0x41: "out of memory",
+    0x51: "call to zero-initialized internal function",
+}
+
+ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
+PANIC_SELECTOR = bytes.fromhex("4e487b71")
+
+_CLASSES: dict[str, type[ContractRevert]] = {
+    "Error": RevertWithReason,
+    "Panic": Panic,
+}
+_CLASSES_LOCK = threading.Lock()
+
+
+def error_class(name: str) -> type[ContractRevert]:
+    """Return the (unique) exception class for the Solidity error ``name``, creating it once."""
+    with _CLASSES_LOCK:
+        cls = _CLASSES.get(name)
+        if cls is None:
+            cls = type(
+                name,
+                (ContractRevert,),
+                {"__doc__": f"Solidity custom error ``{name}``.", "__module__": __name__},
+            )
+            _CLASSES[name] = cls
+        return cls
+
+
+def _rebuild(
+    class_name: str,
+    message: str,
+    name: str,
+    arguments: dict[str, Any],
+    selector: str,
+    data: bytes,
+) -> ContractRevert:
+    cls = error_class(class_name) if class_name not in globals() else globals()[class_name]
+    return cls(message, name=name, arguments=arguments, selector=selector, data=data)
+
+
+def _abi_type(param: Mapping[str, Any]) -> str:
+    """Canonical ABI type of a parameter, tuples expanded (``(uint32,uint96)[]``)."""
+    typ = str(param["type"])
+    if typ.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){typ[len('tuple') :]}"
+    return typ
+
+
+def _normalize(value: Any, abi_type: str) -> Any:
+    """Make decoded values friendly: checksummed addresses, lists instead of tuples."""
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if abi_type.endswith("]"):
+        inner = abi_type[: abi_type.rindex("[")]
+        return [_normalize(v, inner) for v in value]
+    if abi_type.startswith("("):
+        inner_types = _split_tuple(abi_type[1:-1])
+        return tuple(_normalize(v, t) for v, t in zip(value, inner_types, strict=True))
+    return value
+
+
+def _split_tuple(inner: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    if inner:
+        parts.append(inner[start:])
+    return parts
+
+
+class ErrorRegistry:
+    """Selector → error ABI table, built from compiled contract ABIs."""
+
+    def __init__(self) -> None:
+        self._by_selector: dict[bytes, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def register_abi(self, abi: Iterable[Mapping[str, Any]]) -> None:
+        """Add every ``error`` entry of a contract ABI (creating its exception class)."""
+        for entry in abi:
+            if entry.get("type") != "error":
+                continue
+            signature = abi_to_signature(dict(entry))
+            selector = keccak(text=signature)[:4]
+            with self._lock:
+                known = self._by_selector.get(selector)
+                if known is not None and abi_to_signature(known) != signature:
+                    # A real 4-byte collision between two different errors: keep the first.
+                    logger.warning("selector collision %s: %s", selector.hex(), signature)
+                    continue
+                self._by_selector[selector] = dict(entry)
+            error_class(str(entry["name"]))
+
+    def __contains__(self, name: object) -> bool:
+        return any(e["name"] == name for e in self._by_selector.values())
+
+    def errors(self) -> list[dict[str, Any]]:
+        """Every registered error ABI entry."""
+        return list(self._by_selector.values())
+
+    def decode(self, data: bytes | str | None) -> ContractRevert:
+        """Turn revert data into the matching named exception (never raises)."""
+        raw = _to_bytes(data)
+        selector, body = raw[:4], raw[4:]
+        if not raw:
+            return UnknownRevert("execution reverted without data", data=raw)
+        if selector == ERROR_STRING_SELECTOR:
+            try:
+                (reason,) = abi_decode(["string"], body)
+            except DecodingError:
+                return UnknownRevert(
+                    "malformed Error(string)", data=raw, selector="0x" + selector.hex()
+                )
+            return RevertWithReason(
+                f"Error({reason!r})",
+                name="Error",
+                arguments={"message": reason},
+                selector="0x" + selector.hex(),
+                data=raw,
+                signature="Error(string)",
+            )
+        if selector == PANIC_SELECTOR:
+            try:
+                (code,) = abi_decode(["uint256"], body)
+            except DecodingError:
+                return UnknownRevert(
+                    "malformed Panic(uint256)", data=raw, selector="0x" + selector.hex()
+                )
+            meaning = PANIC_CODES.get(code, "unknown panic code")
+            return Panic(
+                f"Panic(0x{code:02x}): {meaning}",
+                name="Panic",
+                arguments={"code": code, "meaning": meaning},
+                selector="0x" + selector.hex(),
+                data=raw,
+                signature="Panic(uint256)",
+            )
+        entry = self._by_selector.get(selector)
+        if entry is None:
+            return UnknownRevert(
+                f"unknown revert selector 0x{selector.hex()}",
+                data=raw,
+                selector="0x" + selector.hex(),
+            )
+        types = [_abi_type(p) for p in entry["inputs"]]
+        try:
+            values = abi_decode(types, body, strict=False)
+        except DecodingError:
+            return UnknownRevert(
+                f"revert data does not decode as {abi_to_signature(entry)}",
+                data=raw,
+                selector="0x" + selector.hex(),
+            )
+        arguments = {
+            (p.get("name") or f"arg{i}"): _normalize(v, t)
+            for i, (p, v, t) in enumerate(zip(entry["inputs"], values, types, strict=True))
+        }
+        signature = abi_to_signature(entry)
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in arguments.items())
+        return error_class(str(entry["name"]))(
+            f"{entry['name']}({shown})",
+            name=str(entry["name"]),
+            arguments=arguments,
+            selector="0x" + selector.hex(),
+            data=raw,
+            signature=signature,
+        )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return repr(value) if isinstance(value, str) and not value.startswith("0x") else str(value)
+
+
+def _to_bytes(data: bytes | str | None) -> bytes:
+    if data is None:
+        return b""
+    if isinstance(data, str):
+        text = data[2:] if data.startswith(("0x", "0X")) else data
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            return b""
+    return bytes(data)
+
+
+default_registry = ErrorRegistry()
+_default_loaded = False
+
+
+def load_default_registry() -> ErrorRegistry:
+    """Fill the default registry from ``build/artifacts`` (once), compiling if there are none."""
+    global _default_loaded
+    if not _default_loaded:
+        from chain.artifacts import load_all_artifacts  # local: avoids an import cycle
+
+        artifacts = load_all_artifacts()
+        if not artifacts:
+            from chain.compile import compile_contracts
+
+            logger.info("no artifacts yet: compiling to learn the contracts' errors")
+            artifacts = list(compile_contracts().values())
+        for artifact in artifacts:
+            default_registry.register_abi(artifact.abi)
+        _default_loaded = True
+    return default_registry
+
+
+def __getattr__(name: str) -> type[ContractRevert]:
+    """``errors.DealClosed``: the class of a known custom error (PEP 562 module attribute)."""
+    if name in _CLASSES:
+        return _CLASSES[name]
+    if name[:1].isupper():
+        load_default_registry()
+        if name in _CLASSES:
+            return _CLASSES[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r} (no such custom error)")

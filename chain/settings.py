@@ -1,0 +1,77 @@
+"""The chain layer's settings: one pydantic-settings object read from ``TUANCHAIN_*``.
+
+Development keys (anvil's public accounts) are refused with :class:`DevKeyOnPublicChain` unless
+the configuration is local: a local chain id (31337) *and* an RPC URL on the loopback host.
+:func:`check_node_allows_keys` repeats the check against the chain id the node really reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.accounts import LOCAL_CHAIN_IDS, LOCAL_HOSTS, account_from_key, dev_account, is_dev_key
+from chain.artifacts import REPO_ROOT
+from chain.errors import ChainIdMismatch, DevKeyOnPublicChain
+
+logger = logging.getLogger(__name__)
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from the environment (``TUANCHAIN_RPC_URL`` ...) or ``.env``."""
+
+    model_config = SettingsConfigDict(env_prefix="TUANCHAIN_", env_file=".env", extra="ignore")
+
+    rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int = 31337
+    # Keys of the service's own accounts. Defaults: anvil dev accounts 0/1/2 (local only).
+    platform_key: SecretStr = Field(default_factory=lambda: SecretStr(dev_account(0).key.hex()))
+    relayer_key: SecretStr = Field(default_factory=lambda: SecretStr(dev_account(1).key.hex()))
+    keeper_key: SecretStr = Field(default_factory=lambda: SecretStr(dev_account(2).key.hex()))
+    data_dir: Path = REPO_ROOT / "data"
+    deployments_dir: Path = REPO_ROOT / "deployments"
+    database_url: str = "sqlite:///" + str(REPO_ROOT / "data" / "tuanchain.db")
+    # Documents: "embedded" (on-disk content-addressed store) or "kubo" (Kubo RPC API).
+    ipfs_backend: str = "embedded"
+    ipfs_api_url: str = "http://127.0.0.1:5001"
+    ipfs_gateway_url: str = "http://127.0.0.1:8080"
+    tx_timeout_seconds: float = 60.0
+    gas_margin_percent: int = 20
+    # Stablecoin address on a real network (empty: the deployment's TestStablecoin).
+    payment_token: str = ""
+
+    @property
+    def is_local(self) -> bool:
+        """A local chain id and a loopback RPC host."""
+        host = (urlparse(self.rpc_url).hostname or "").lower()
+        return self.chain_id in LOCAL_CHAIN_IDS and host in LOCAL_HOSTS
+
+    @model_validator(mode="after")
+    def _refuse_dev_keys_off_local(self) -> Settings:
+        if not self.is_local:
+            for key in (self.platform_key, self.relayer_key, self.keeper_key):
+                if is_dev_key(key.get_secret_value()):
+                    raise DevKeyOnPublicChain(
+                        account_from_key(key.get_secret_value()).address,
+                        self.chain_id,
+                        self.rpc_url,
+                    )
+        return self
+
+
+def check_node_allows_keys(settings: Settings, node_chain_id: int) -> None:
+    """Refuse to run against a node whose chain id is not the configured one, or dev keys on it."""
+    if node_chain_id != settings.chain_id:
+        raise ChainIdMismatch(settings.chain_id, node_chain_id)
+    if node_chain_id not in LOCAL_CHAIN_IDS:
+        for key in (settings.platform_key, settings.relayer_key, settings.keeper_key):
+            if is_dev_key(key.get_secret_value()):
+                raise DevKeyOnPublicChain(
+                    account_from_key(key.get_secret_value()).address,
+                    node_chain_id,
+                    settings.rpc_url,
+                )

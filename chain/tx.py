@@ -1,0 +1,292 @@
+"""Send transactions signed with local keys: nonces, gas, EIP-1559 fees, receipts, named reverts.
+
+Nonces: one lock and one local counter per sending address, so threads sharing an account
+get contiguous nonces without asking the node each time; the counter is resynchronised from
+the node's ``pending`` count whenever a send fails. Gas: ``eth_estimateGas`` plus a margin.
+Reverts, whether found by the estimate, by ``eth_call`` or after mining, are raised as the
+named exception of :mod:`chain.errors` (``DealClosed`` ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import (
+    ContractLogicError,
+    ProviderConnectionError,
+    TimeExhausted,
+    Web3RPCError,
+)
+from web3.types import TxParams, TxReceipt
+
+from chain.errors import (
+    ContractRevert,
+    ErrorRegistry,
+    NodeRejected,
+    NodeUnavailable,
+    TransactionFailed,
+    TransactionTimeout,
+    load_default_registry,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_GAS_MARGIN_PERCENT = 20
+DEFAULT_TIMEOUT = 60.0
+
+
+def revert_data(exc: BaseException) -> bytes | None:
+    """The ABI-encoded revert data carried by a web3 exception, if any."""
+    data: Any = getattr(exc, "data", None)
+    if data is None and isinstance(exc, Web3RPCError) and isinstance(exc.rpc_response, dict):
+        error = exc.rpc_response.get("error") or {}
+        data = error.get("data") if isinstance(error, dict) else None
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str | bytes):
+        return HexBytes(data) if data not in ("", "0x") else b""
+    return None
+
+
+@contextmanager
+def translate_errors(registry: ErrorRegistry) -> Iterator[None]:
+    """Turn web3 / transport errors into :mod:`chain.errors` exceptions, once, at the boundary."""
+    try:
+        yield
+    except ContractLogicError as exc:
+        raise registry.decode(revert_data(exc)) from exc
+    except Web3RPCError as exc:
+        data = revert_data(exc)
+        if data is not None and "revert" in str(exc).lower():
+            raise registry.decode(data) from exc
+        raise NodeRejected(str(exc)) from exc
+    except (ProviderConnectionError, ConnectionError) as exc:
+        raise NodeUnavailable(str(exc)) from exc
+    except OSError as exc:
+        raise NodeUnavailable(str(exc)) from exc
+    except Exception as exc:
+        # requests' ConnectionError is not an OSError subclass in every version.
+        if type(exc).__module__.startswith(("requests", "urllib3")):
+            raise NodeUnavailable(str(exc)) from exc
+        raise
+
+
+class _NonceTracker:
+    """Local nonce counter of one address, guarded by a lock held from allocation to send."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next_nonce: int | None = None
+
+
+class TxSender:
+    """Signs with local accounts and sends through one Web3 connection. Thread-safe."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        registry: ErrorRegistry | None = None,
+        gas_margin_percent: int = DEFAULT_GAS_MARGIN_PERCENT,
+        timeout: float = DEFAULT_TIMEOUT,
+        poll_latency: float = 0.05,
+    ) -> None:
+        self.w3 = w3
+        self.registry = registry if registry is not None else load_default_registry()
+        self.gas_margin_percent = gas_margin_percent
+        self.timeout = timeout
+        self.poll_latency = poll_latency
+        self._trackers: dict[str, _NonceTracker] = {}
+        self._trackers_lock = threading.Lock()
+        self._chain_id: int | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            with translate_errors(self.registry):
+                self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    def _tracker(self, address: str) -> _NonceTracker:
+        with self._trackers_lock:
+            return self._trackers.setdefault(address, _NonceTracker())
+
+    def resync_nonce(self, address: str) -> None:
+        """Forget the local counter: the next send asks the node (after a revert to snapshot...)."""
+        tracker = self._tracker(address)
+        with tracker.lock:
+            tracker.next_nonce = None
+
+    def reset_all_nonces(self) -> None:
+        """Forget every local counter (e.g. after ``evm_revert``)."""
+        with self._trackers_lock:
+            trackers = list(self._trackers.values())
+        for tracker in trackers:
+            with tracker.lock:
+                tracker.next_nonce = None
+
+    def fees(self) -> dict[str, int]:
+        """EIP-1559 fees: tip from the node, cap = 2 × base fee + tip (survives 6 full blocks)."""
+        with translate_errors(self.registry):
+            base_fee = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
+            tip = int(self.w3.eth.max_priority_fee)
+        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
+    def estimate_gas(self, tx: TxParams) -> int:
+        """``eth_estimateGas`` plus the margin; a revert is raised as its named exception."""
+        with translate_errors(self.registry):
+            estimate = int(self.w3.eth.estimate_gas(tx))
+        return estimate * (100 + self.gas_margin_percent) // 100
+
+    # ------------------------------------------------------------------ sending
+
+    def send(
+        self,
+        account: LocalAccount,
+        *,
+        to: ChecksumAddress | str | None,
+        data: bytes | str = b"",
+        value: int = 0,
+        gas: int | None = None,
+        wait: bool = True,
+    ) -> TxReceipt | HexBytes:
+        """Sign and send a transaction; wait for its receipt unless ``wait=False`` (hash)."""
+        tx: dict[str, Any] = {
+            "from": account.address,
+            "value": value,
+            "data": HexBytes(data),
+            "chainId": self.chain_id,
+        }
+        if to is not None:
+            tx["to"] = Web3.to_checksum_address(to)
+        if gas is None:
+            gas = self.estimate_gas(tx)  # type: ignore[arg-type]
+        tx["gas"] = gas
+        tx.update(self.fees())
+        tx.pop("from")
+        tracker = self._tracker(account.address)
+        with tracker.lock, translate_errors(self.registry):
+            if tracker.next_nonce is None:
+                tracker.next_nonce = int(
+                    self.w3.eth.get_transaction_count(account.address, "pending")
+                )
+            try:
+                tx_hash = self._sign_and_send(account, tx, tracker.next_nonce)
+            except Web3RPCError as exc:
+                if "nonce" not in str(exc).lower():
+                    tracker.next_nonce = None  # unknown state: ask the node next time
+                    raise
+                # Someone else used this key (another process, a restarted service):
+                # resync from the node's pending count and try once more.
+                logger.info("nonce of %s out of sync (%s); resyncing", account.address, exc)
+                tracker.next_nonce = int(
+                    self.w3.eth.get_transaction_count(account.address, "pending")
+                )
+                try:
+                    tx_hash = self._sign_and_send(account, tx, tracker.next_nonce)
+                except BaseException:
+                    tracker.next_nonce = None
+                    raise
+            except BaseException:
+                tracker.next_nonce = None
+                raise
+            tracker.next_nonce += 1
+        logger.debug("sent %s nonce %d from %s", tx_hash.hex(), tx["nonce"], account.address)
+        if not wait:
+            return tx_hash
+        receipt = self.wait(tx_hash)
+        if receipt["status"] != 1:
+            raise self._revert_of_mined(account.address, tx, receipt)
+        return receipt
+
+    def _sign_and_send(self, account: LocalAccount, tx: dict[str, Any], nonce: int) -> HexBytes:
+        tx["nonce"] = nonce
+        signed = account.sign_transaction(tx)
+        return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+
+    def transact(
+        self,
+        account: LocalAccount,
+        fn: ContractFunction,
+        *,
+        value: int = 0,
+        gas: int | None = None,
+    ) -> TxReceipt:
+        """Send a contract function call (``contract.functions.join(1, 2, leader)``)."""
+        receipt = self.send(
+            account, to=fn.address, data=fn._encode_transaction_data(), value=value, gas=gas
+        )
+        assert not isinstance(receipt, bytes | HexBytes)
+        return receipt
+
+    def call(
+        self, fn: ContractFunction, *, sender: str | None = None, block: Any = "latest"
+    ) -> Any:
+        """``eth_call`` a view (or dry-run a write) with named reverts."""
+        params: dict[str, Any] = {"from": sender} if sender else {}
+        with translate_errors(self.registry):
+            return fn.call(params, block_identifier=block)  # type: ignore[arg-type]
+
+    def dry_run(self, *, sender: str, to: str, data: bytes, value: int = 0) -> bytes:
+        """``eth_call`` raw calldata as ``sender``; returns the output, raises named reverts."""
+        with translate_errors(self.registry):
+            return bytes(
+                self.w3.eth.call(
+                    {
+                        "from": Web3.to_checksum_address(sender),
+                        "to": Web3.to_checksum_address(to),
+                        "data": HexBytes(data),
+                        "value": value,
+                    }  # type: ignore[typeddict-item]
+                )
+            )
+
+    def wait(self, tx_hash: HexBytes | str) -> TxReceipt:
+        """Wait for a receipt; :class:`TransactionTimeout` past ``self.timeout``."""
+        try:
+            with translate_errors(self.registry):
+                return self.w3.eth.wait_for_transaction_receipt(
+                    HexBytes(tx_hash), timeout=self.timeout, poll_latency=self.poll_latency
+                )
+        except TimeExhausted as exc:
+            raise TransactionTimeout(HexBytes(tx_hash).to_0x_hex(), self.timeout) from exc
+
+    def _revert_of_mined(self, sender: str, tx: dict[str, Any], receipt: TxReceipt) -> Exception:
+        """Recover a mined failure's reason by replaying it with ``eth_call`` on the parent block."""
+        replay = {k: tx[k] for k in ("to", "data", "value", "gas") if k in tx}
+        replay["from"] = sender
+        try:
+            with translate_errors(self.registry):
+                self.w3.eth.call(replay, block_identifier=receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+        except ContractRevert as exc:
+            return exc
+        except Exception:
+            logger.debug("replay of %s failed", receipt["transactionHash"].hex(), exc_info=True)
+        return TransactionFailed(receipt["transactionHash"].to_0x_hex())
+
+
+def retry_on_node_unavailable(fn: Callable[[], T], *, attempts: int = 3) -> T:
+    """Call ``fn`` again when the node was momentarily unreachable (not on reverts)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except NodeUnavailable:
+            if attempt == attempts:
+                raise
+            logger.warning("node unavailable, retrying (%d/%d)", attempt, attempts)
+            time.sleep(0.5 * attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+
+import {IGroupBuyEscrow} from "./interfaces/IGroupBuyEscrow.sol";
+import {IProvenanceRegistry} from "./interfaces/IProvenanceRegistry.sol";
+import {GroupBuyMath} from "./libraries/GroupBuyMath.sol";
+import {GroupBuyDeals} from "./libraries/GroupBuyDeals.sol";
+
+/// @title GroupBuyEscrow
+/// @notice See {IGroupBuyEscrow}. Every per-account entitlement is computed lazily from running aggregates, so
+/// settlement costs the same gas whatever the number of buyers and leaders.
+/// @dev Money identity per deal (all amounts exact except where noted):
+/// - Failed / Frozen deal, undelivered leader: each order gets back quantity × topPrice.
+/// - Received leader, settled deal: buyer gets quantity × (topPrice − finalPrice) (rebate) + upheld × finalPrice
+///   (claim refund); what remains, (received − upheld) × finalPrice = revenue, is split into leader commissions
+///   (rounded down per leader), the platform fee (rounded down) and the supplier amount (the remainder, so the
+///   supplier takes the dust). Hence paid out == paid in for every closed deal.
+contract GroupBuyEscrow is IGroupBuyEscrow, AccessControl, ERC2771Context, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using GroupBuyMath for PriceTier[];
+    using GroupBuyMath for CommissionTier[];
+    using GroupBuyDeals for GroupBuyDeals.Deal;
+
+    bytes32 public constant PLATFORM_ROLE = keccak256("PLATFORM_ROLE");
+    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    uint256 public constant MAX_EVIDENCE_LENGTH = 128;
+
+    IProvenanceRegistry public immutable registry;
+
+    address private _feeRecipient;
+    uint256 private _dealCount;
+    mapping(address token => bool allowed) private _allowedTokens;
+    mapping(uint256 dealId => GroupBuyDeals.Deal) private _deals;
+    mapping(uint256 dealId => mapping(address buyer => GroupBuyDeals.Order)) private _orders;
+    mapping(uint256 dealId => mapping(address leader => GroupBuyDeals.Leader)) private _leaders;
+    mapping(uint256 dealId => mapping(address buyer => GroupBuyDeals.Claim)) private _claims;
+
+    /// @param registry_ provenance registry (approvals, batch status, receipt anchoring; grants this escrow RECEIPT_RECORDER_ROLE)
+    /// @param trustedForwarder the ERC-2771 forwarder (TuanchainForwarder)
+    /// @param admin receives DEFAULT_ADMIN_ROLE, PLATFORM_ROLE and ARBITER_ROLE
+    /// @param feeRecipient_ receives the platform fee of deals
+    constructor(IProvenanceRegistry registry_, address trustedForwarder, address admin, address feeRecipient_)
+        ERC2771Context(trustedForwarder)
+    {
+        if (address(registry_) == address(0) || admin == address(0) || feeRecipient_ == address(0)) revert ZeroAddress();
+        registry = registry_;
+        _feeRecipient = feeRecipient_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PLATFORM_ROLE, admin);
+        _grantRole(ARBITER_ROLE, admin);
+        emit FeeRecipientSet(feeRecipient_);
+    }
+
+    // ------------------------------------------------------------------ admin
+
+    /// @inheritdoc IGroupBuyEscrow
+    function setTokenAllowed(address token, bool allowed) external onlyRole(PLATFORM_ROLE) {
+        if (token == address(0)) revert ZeroAddress();
+        _allowedTokens[token] = allowed;
+        emit TokenAllowed(token, allowed);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function setFeeRecipient(address feeRecipient_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (feeRecipient_ == address(0)) revert ZeroAddress();
+        _feeRecipient = feeRecipient_;
+        emit FeeRecipientSet(feeRecipient_);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function createDeal(DealParams calldata p) external onlyRole(PLATFORM_ROLE) returns (uint256 dealId) {
+        if (!_allowedTokens[p.token]) revert TokenNotAllowed(p.token);
+        dealId = ++_dealCount;
+        _deals[dealId].create(dealId, p, registry, _feeRecipient);
+    }
+
+    // ------------------------------------------------------------------ buyers
+
+    /// @inheritdoc IGroupBuyEscrow
+    function join(uint256 dealId, uint256 quantity, address leader) external nonReentrant {
+        _join(dealId, quantity, leader, _msgSender());
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function joinWithPermit(uint256 dealId, uint256 quantity, address leader, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+    {
+        address buyer = _msgSender();
+        // Checked first: a permit call to a token address without code would revert uncatchably.
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        // A front-run permit (someone submitted the same signature first) makes this call revert; the allowance is
+        // then already in place, so carry on and let transferFrom decide (OpenZeppelin's recommended pattern).
+        uint256 amount;
+        // Wrapping is harmless: an absurd quantity is refused by `_join` (DealFull) whatever the permit did.
+        unchecked {
+            amount = quantity * d.topPrice;
+        }
+        // slither-disable-next-line reentrancy-no-eth (every state-changing entry point is nonReentrant; a token re-entering here is refused)
+        try IERC20Permit(d.token).permit(buyer, address(this), amount, permitDeadline, v, r, s) {} catch {}
+        _join(dealId, quantity, leader, buyer);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function cancel(uint256 dealId) external nonReentrant {
+        address buyer = _msgSender();
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        if (d.frozen) revert DealIsFrozen(dealId);
+        if (block.timestamp >= d.joinDeadline) revert DealClosed(dealId, d.joinDeadline);
+        GroupBuyDeals.Order memory o = _orders[dealId][buyer];
+        if (o.quantity == 0) revert NoOrder(dealId, buyer);
+
+        uint256 refund = uint256(o.quantity) * d.topPrice;
+        // Cannot underflow: the leader's and the deal's totals include this order's quantity.
+        unchecked {
+            _leaders[dealId][o.leader].quantity -= o.quantity;
+            d.totalQuantity -= o.quantity;
+        }
+        delete _orders[dealId][buyer];
+        emit Cancelled(dealId, buyer, o.leader, o.quantity, refund);
+        IERC20(d.token).safeTransfer(buyer, refund);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function fileClaim(uint256 dealId, uint256 quantity, bytes calldata evidenceCid) external {
+        address buyer = _msgSender();
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        d.requireSucceeded(dealId);
+        GroupBuyDeals.Order storage o = _orders[dealId][buyer];
+        if (o.quantity == 0) revert NoOrder(dealId, buyer);
+        GroupBuyDeals.Leader storage l = _leaders[dealId][o.leader];
+        if (l.receivedAt == 0) revert LeaderNotReceived(dealId, o.leader);
+        uint256 windowEnd = uint256(l.receivedAt) + d.disputeWindow;
+        if (block.timestamp >= windowEnd) revert DisputeWindowClosed(dealId, windowEnd);
+        if (o.claimOpen) revert ClaimAlreadyOpen(dealId, buyer);
+        if (quantity == 0) revert ZeroQuantity();
+        uint256 available = o.quantity - o.claimedQuantity;
+        if (quantity > available) revert ClaimQuantityTooHigh(dealId, buyer, quantity, available);
+        if (evidenceCid.length == 0 || evidenceCid.length > MAX_EVIDENCE_LENGTH) revert InvalidEvidenceLength(evidenceCid.length);
+
+        // Safe casts: quantity ≤ the order's uint24 quantity (checked above); timestamps fit uint40 until year 36812.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        o.claimedQuantity += uint24(quantity);
+        o.claimOpen = true;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _claims[dealId][buyer] = GroupBuyDeals.Claim({status: ClaimStatus.Filed, quantity: uint24(quantity), filedAt: uint40(block.timestamp)});
+        d.openClaims += 1;
+        emit ClaimFiled(dealId, buyer, o.leader, quantity, evidenceCid);
+    }
+
+    // ------------------------------------------------------------------ leaders
+
+    /// @inheritdoc IGroupBuyEscrow
+    function confirmReceipt(uint256 dealId, bytes32 batchId, bytes32 eventHash, bytes32 documentDigest) external nonReentrant {
+        address leader = _msgSender();
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        d.requireSucceeded(dealId);
+        if (block.timestamp >= d.deliveryDeadline) revert DeliveryDeadlinePassed(dealId, d.deliveryDeadline);
+        GroupBuyDeals.Leader storage l = _leaders[dealId][leader];
+        if (l.quantity == 0) revert NotLeaderOfDeal(dealId, leader);
+        if (l.receivedAt != 0) revert AlreadyReceived(dealId, leader);
+        if (!d.hasBatch(batchId)) revert BatchNotInDeal(dealId, batchId);
+
+        uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
+        uint256 bps = d.commissionTiers.commissionBpsAt(d.commissionBps, l.quantity);
+        uint256 fee = GroupBuyMath.commission(l.quantity, price, bps);
+        l.receivedAt = uint40(block.timestamp);
+        // Safe casts: bps ≤ 2000; fee ≤ 20% of quantity (uint32) × price (uint96) < 2^128.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        l.commissionBps = uint16(bps);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        l.commission = uint128(fee);
+        d.receivedQuantity += l.quantity;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d.commissionTotal += uint128(fee);
+        d.lastReceiptAt = uint40(block.timestamp);
+        emit ReceiptConfirmed(dealId, leader, batchId, eventHash, documentDigest, l.quantity);
+        registry.anchorReceipt(batchId, eventHash, documentDigest, leader);
+    }
+
+    // ------------------------------------------------------------------ claims
+
+    /// @inheritdoc IGroupBuyEscrow
+    function acceptClaim(uint256 dealId, address buyer) external {
+        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
+        GroupBuyDeals.Claim memory c = _awaitingAnswer(dealId, d, buyer);
+        uint256 answerDeadline = uint256(c.filedAt) + d.answerWindow;
+        if (block.timestamp >= answerDeadline) revert AnswerWindowClosed(dealId, buyer, answerDeadline);
+        _uphold(dealId, d, buyer, c.quantity, false);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function rejectClaim(uint256 dealId, address buyer) external {
+        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
+        GroupBuyDeals.Claim memory c = _awaitingAnswer(dealId, d, buyer);
+        uint256 answerDeadline = uint256(c.filedAt) + d.answerWindow;
+        if (block.timestamp >= answerDeadline) revert AnswerWindowClosed(dealId, buyer, answerDeadline);
+        _claims[dealId][buyer].status = ClaimStatus.Rejected;
+        emit ClaimRejected(dealId, buyer);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function arbitrateClaim(uint256 dealId, address buyer, bool uphold) external onlyRole(ARBITER_ROLE) {
+        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
+        GroupBuyDeals.Claim memory c = _claims[dealId][buyer];
+        if (c.status == ClaimStatus.None) revert NoOpenClaim(dealId, buyer);
+        if (c.status != ClaimStatus.Rejected) revert ClaimNotRejected(dealId, buyer, c.status);
+        if (uphold) {
+            _uphold(dealId, d, buyer, c.quantity, false);
+        } else {
+            _orders[dealId][buyer].claimOpen = false;
+            d.openClaims -= 1;
+            delete _claims[dealId][buyer];
+            emit ClaimDenied(dealId, buyer, c.quantity);
+        }
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function finalizeUnansweredClaim(uint256 dealId, address buyer) external {
+        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
+        GroupBuyDeals.Claim memory c = _claims[dealId][buyer];
+        if (c.status == ClaimStatus.None) revert NoOpenClaim(dealId, buyer);
+        if (c.status != ClaimStatus.Filed) revert ClaimNotAwaitingAnswer(dealId, buyer, c.status);
+        uint256 answerDeadline = uint256(c.filedAt) + d.answerWindow;
+        if (block.timestamp < answerDeadline) revert AnswerWindowOpen(dealId, buyer, answerDeadline);
+        _uphold(dealId, d, buyer, c.quantity, true);
+    }
+
+    // ------------------------------------------------------------------ recall, settlement, payouts
+
+    /// @inheritdoc IGroupBuyEscrow
+    function freeze(uint256 dealId) external {
+        _existing(dealId).freeze(dealId, registry);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function settle(uint256 dealId) external {
+        _existing(dealId).settle(dealId, registry);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function withdraw(uint256 dealId) external nonReentrant returns (uint256 amount) {
+        address account = _msgSender();
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        amount = _collect(dealId, d, account);
+        if (amount == 0) revert NothingOwed(dealId, account);
+        emit Withdrawn(dealId, account, amount);
+        IERC20(d.token).safeTransfer(account, amount);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function pushPayouts(uint256 dealId, address[] calldata accounts) external nonReentrant returns (uint256 paid) {
+        _existing(dealId);
+        for (uint256 i; i < accounts.length; ++i) {
+            // Each payout runs in its own call frame: a recipient whose transfer reverts rolls back only its own
+            // bookkeeping (it stays owed and can withdraw later) and cannot block the others.
+            try this.payoutTo(dealId, accounts[i]) returns (uint256 amount) {
+                paid += amount;
+            } catch {
+                emit PayoutSkipped(dealId, accounts[i]);
+            }
+        }
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function payoutTo(uint256 dealId, address account) external returns (uint256 amount) {
+        if (msg.sender != address(this)) revert OnlySelf();
+        GroupBuyDeals.Deal storage d = _deals[dealId];
+        amount = _collect(dealId, d, account);
+        if (amount == 0) return 0;
+        emit Withdrawn(dealId, account, amount);
+        IERC20(d.token).safeTransfer(account, amount);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @inheritdoc IGroupBuyEscrow
+    function owed(uint256 dealId, address account) external view returns (uint256 amount) {
+        GroupBuyDeals.Deal storage d = _deals[dealId];
+        if (d.token == address(0)) return 0;
+        DealStatus status = d.status();
+        amount = _buyerOwed(dealId, d, status, _orders[dealId][account]);
+        if (status == DealStatus.Settled) {
+            GroupBuyDeals.Leader memory l = _leaders[dealId][account];
+            if (l.receivedAt != 0 && !l.paidOut) amount += l.commission;
+            if (account == d.supplier && !d.supplierPaid) amount += d.supplierAmount;
+            if (account == d.feeRecipient && !d.feePaid) amount += d.platformFee;
+        }
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function dealStatus(uint256 dealId) external view returns (DealStatus) {
+        return _deals[dealId].status();
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function finalUnitPrice(uint256 dealId) external view returns (uint256) {
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        return d.priceTiers.unitPriceAt(d.totalQuantity);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function dealParams(uint256 dealId) external view returns (DealParams memory) {
+        return _existing(dealId).params();
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function dealTotals(uint256 dealId) external view returns (DealTotals memory t) {
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        t.totalQuantity = d.totalQuantity;
+        t.receivedQuantity = d.receivedQuantity;
+        t.refundedQuantity = d.refundedQuantity;
+        t.commissionTotal = d.commissionTotal;
+        t.openClaims = d.openClaims;
+        t.lastReceiptAt = d.lastReceiptAt;
+        t.supplierAmount = d.supplierAmount;
+        t.platformFee = d.platformFee;
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function order(uint256 dealId, address buyer) external view returns (OrderView memory) {
+        GroupBuyDeals.Order memory o = _orders[dealId][buyer];
+        return OrderView(o.leader, o.quantity, o.claimedQuantity, o.upheldQuantity, o.paidOut, o.claimOpen);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function leaderInfo(uint256 dealId, address leader) external view returns (LeaderView memory) {
+        GroupBuyDeals.Leader memory l = _leaders[dealId][leader];
+        return LeaderView(l.quantity, l.refundedQuantity, l.receivedAt, l.commissionBps, l.commission, l.paidOut);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function claim(uint256 dealId, address buyer) external view returns (ClaimStatus, uint256, uint256) {
+        GroupBuyDeals.Claim memory c = _claims[dealId][buyer];
+        return (c.status, c.quantity, c.filedAt);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function isTokenAllowed(address token) external view returns (bool) {
+        return _allowedTokens[token];
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function feeRecipient() external view returns (address) {
+        return _feeRecipient;
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function dealCount() external view returns (uint256) {
+        return _dealCount;
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _join(uint256 dealId, uint256 quantity, address leader, address buyer) private {
+        GroupBuyDeals.Deal storage d = _deals[dealId];
+        address token = d.token;
+        if (token == address(0)) revert DealNotFound(dealId);
+        if (d.frozen) revert DealIsFrozen(dealId);
+        if (block.timestamp >= d.joinDeadline) revert DealClosed(dealId, d.joinDeadline);
+        if (quantity == 0) revert ZeroQuantity();
+        uint256 remaining = d.maxTotalQuantity - d.totalQuantity;
+        if (quantity > remaining) revert DealFull(dealId, quantity, remaining);
+        GroupBuyDeals.Order storage o = _orders[dealId][buyer];
+        address orderLeader = o.leader;
+        uint256 newQuantity = o.quantity + quantity;
+        if (newQuantity != quantity && orderLeader != leader) revert LeaderMismatch(dealId, buyer, orderLeader, leader);
+        if (newQuantity > d.perBuyerLimit) revert PerBuyerLimitExceeded(dealId, buyer, newQuantity, d.perBuyerLimit);
+        if (!registry.isApprovedLeader(leader)) revert LeaderNotApproved(leader);
+
+        uint256 amount = quantity * d.topPrice;
+        // Casts are safe: newQuantity ≤ perBuyerLimit ≤ type(uint24).max and totals ≤ maxTotalQuantity (uint32).
+        o.leader = leader;
+        // Safe casts: newQuantity ≤ perBuyerLimit ≤ type(uint24).max; quantity ≤ remaining stock (uint32).
+        // forge-lint: disable-next-line(unsafe-typecast)
+        o.quantity = uint24(newQuantity);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _leaders[dealId][leader].quantity += uint32(quantity);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d.totalQuantity += uint32(quantity);
+        emit Joined(dealId, buyer, leader, quantity, amount);
+
+        // Refuse fee-on-transfer / rebasing-down tokens: the escrow must hold exactly what it owes.
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(buyer, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        if (received != amount) revert TokenTransferMismatch(token, amount, received);
+    }
+
+    /// @dev Marks as paid everything the deal owes `account` and returns its sum (effects before any transfer).
+    function _collect(uint256 dealId, GroupBuyDeals.Deal storage d, address account) private returns (uint256 amount) {
+        DealStatus status = d.status();
+        GroupBuyDeals.Order storage o = _orders[dealId][account];
+        uint256 buyerPart = _buyerOwed(dealId, d, status, o);
+        if (buyerPart != 0) {
+            o.paidOut = true;
+            amount = buyerPart;
+        }
+        if (status != DealStatus.Settled) return amount;
+        GroupBuyDeals.Leader storage l = _leaders[dealId][account];
+        if (l.receivedAt != 0 && !l.paidOut) {
+            l.paidOut = true;
+            amount += l.commission;
+        }
+        if (account == d.supplier && !d.supplierPaid) {
+            d.supplierPaid = true;
+            amount += d.supplierAmount;
+        }
+        if (account == d.feeRecipient && !d.feePaid) {
+            d.feePaid = true;
+            amount += d.platformFee;
+        }
+    }
+
+    /// @dev What a buyer's order is owed now; each order is paid once, when its outcome is final.
+    function _buyerOwed(uint256 dealId, GroupBuyDeals.Deal storage d, DealStatus status, GroupBuyDeals.Order memory o) private view returns (uint256) {
+        if (o.quantity == 0 || o.paidOut) return 0;
+        uint256 full = uint256(o.quantity) * d.topPrice;
+        if (status == DealStatus.Failed || status == DealStatus.Frozen) return full;
+        if (status != DealStatus.Succeeded && status != DealStatus.Settled) return 0;
+        // slither-disable-next-line incorrect-equality (0 is the "never received" sentinel; receipts store block.timestamp, never 0)
+        if (_leaders[dealId][o.leader].receivedAt == 0) {
+            // Undelivered: the leader did not confirm receipt before the delivery deadline.
+            return block.timestamp >= d.deliveryDeadline ? full : 0;
+        }
+        if (status != DealStatus.Settled) return 0;
+        uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
+        return uint256(o.quantity) * (d.topPrice - price) + uint256(o.upheldQuantity) * price;
+    }
+
+    function _uphold(uint256 dealId, GroupBuyDeals.Deal storage d, address buyer, uint24 quantity, bool byDefault) private {
+        GroupBuyDeals.Order storage o = _orders[dealId][buyer];
+        GroupBuyDeals.Leader storage l = _leaders[dealId][o.leader];
+        o.upheldQuantity += quantity;
+        o.claimOpen = false;
+        l.refundedQuantity += quantity;
+        uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
+        uint128 newCommission = uint128(GroupBuyMath.commission(l.quantity - l.refundedQuantity, price, l.commissionBps));
+        d.commissionTotal = d.commissionTotal - l.commission + newCommission;
+        l.commission = newCommission;
+        d.refundedQuantity += quantity;
+        d.openClaims -= 1;
+        delete _claims[dealId][buyer];
+        emit ClaimUpheld(dealId, buyer, quantity, byDefault);
+    }
+
+    function _claimDeal(uint256 dealId) private view returns (GroupBuyDeals.Deal storage d) {
+        d = _existing(dealId);
+        if (d.frozen) revert DealIsFrozen(dealId);
+    }
+
+    function _awaitingAnswer(uint256 dealId, GroupBuyDeals.Deal storage d, address buyer) private view returns (GroupBuyDeals.Claim memory c) {
+        address sender = _msgSender();
+        if (sender != d.supplier) revert NotSupplier(dealId, sender);
+        c = _claims[dealId][buyer];
+        if (c.status == ClaimStatus.None) revert NoOpenClaim(dealId, buyer);
+        if (c.status != ClaimStatus.Filed) revert ClaimNotAwaitingAnswer(dealId, buyer, c.status);
+    }
+
+    function _existing(uint256 dealId) private view returns (GroupBuyDeals.Deal storage d) {
+        d = _deals[dealId];
+        if (d.token == address(0)) revert DealNotFound(dealId);
+    }
+
+    // ------------------------------------------------------------------ ERC-2771 / Context diamond
+
+    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
+        return ERC2771Context._msgSender();
+    }
+
+    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
+        return ERC2771Context._msgData();
+    }
+
+    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
+        return ERC2771Context._contextSuffixLength();
+    }
+}

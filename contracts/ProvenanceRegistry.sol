@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+import {IProvenanceRegistry} from "./interfaces/IProvenanceRegistry.sol";
+
+/// @notice Pure validators of the identifiers the registry accepts (GS1 keys and IPFS CIDs).
+/// @dev Kept in a library so the rules are read in one place and tested without the registry's state.
+library ProvenanceFormats {
+    /// @dev Bit `c` is set iff ASCII character `c` belongs to the GS1 AI encodable character set 82:
+    /// ! " % & ' ( ) * + , - . / 0-9 : ; < = > ? A-Z _ a-z (GS1 General Specifications, figure 7.11-1).
+    uint256 internal constant GS1_CSET82_MASK = 0x7fffffe87fffffeffffffe600000000;
+
+    /// @dev multihash code of sha2-256 and its digest length, the only multihash accepted.
+    bytes1 internal constant SHA2_256 = 0x12;
+    bytes1 internal constant SHA2_256_LENGTH = 0x20;
+
+    /// @dev The multiformats unsigned-varint spec caps varints at 9 bytes.
+    uint256 internal constant MAX_VARINT_BYTES = 9;
+
+    /// @notice Whether `gtin` is 14 ASCII digits whose last digit is the GS1 mod-10 check digit.
+    /// @dev Weights alternate 3,1,3,... from the leftmost digit of a GTIN-14 (= from the right, excluding the
+    /// check digit, starting with 3).
+    function isValidGtin14(bytes calldata gtin) internal pure returns (bool) {
+        if (gtin.length != 14) return false;
+        uint256 sum = 0;
+        for (uint256 i; i < 14; ++i) {
+            uint8 c = uint8(gtin[i]);
+            if (c < 0x30 || c > 0x39) return false;
+            uint256 digit = c - 0x30;
+            if (i == 13) return (10 - (sum % 10)) % 10 == digit;
+            sum += (i % 2 == 0) ? digit * 3 : digit;
+        }
+        return false; // unreachable: the loop returns at i == 13
+    }
+
+    /// @notice Whether `lot` is 1–20 characters of the GS1 AI encodable character set 82 (AI (10) format X..20).
+    function isValidLot(bytes calldata lot) internal pure returns (bool) {
+        uint256 length = lot.length;
+        if (length == 0 || length > 20) return false;
+        for (uint256 i; i < length; ++i) {
+            uint8 c = uint8(lot[i]);
+            if ((GS1_CSET82_MASK >> c) & 1 == 0) return false; // c < 256, bits >= 128 are 0
+        }
+        return true;
+    }
+
+    /// @notice The sha2-256 digest inside a CIDv0 or CIDv1, or `(false, 0)` if `cid` is neither.
+    /// @dev CIDv0 = multihash `0x12 0x20 <32 bytes>` (34 bytes). CIDv1 = `0x01 <codec varint> 0x12 0x20
+    /// <32 bytes>`, the codec varint minimally encoded and at most 9 bytes. Any other multihash (identity,
+    /// sha2-512, blake3 ...) is refused: the off-chain verifier recomputes sha2-256 digests only.
+    function cidDigest(bytes calldata cid) internal pure returns (bool ok, bytes32 digest) {
+        uint256 length = cid.length;
+        if (length == 34) {
+            if (cid[0] == SHA2_256 && cid[1] == SHA2_256_LENGTH) return (true, bytes32(cid[2:34]));
+            return (false, 0);
+        }
+        if (length < 36 || cid[0] != 0x01) return (false, 0);
+        // The codec varint starts at index 1; its last byte is the first one without the continuation bit.
+        uint256 end = 1;
+        while (end < length && uint8(cid[end]) & 0x80 != 0) ++end;
+        // `end` indexes the varint's last byte; minimal encoding forbids a trailing 0x00 after a first byte.
+        uint256 varintBytes = end; // = end - 1 + 1
+        if (varintBytes > MAX_VARINT_BYTES || (varintBytes > 1 && cid[end] == 0x00)) return (false, 0);
+        uint256 mh = end + 1;
+        if (length != mh + 34 || cid[mh] != SHA2_256 || cid[mh + 1] != SHA2_256_LENGTH) return (false, 0);
+        return (true, bytes32(cid[mh + 2:mh + 34]));
+    }
+}
+
+/// @title ProvenanceRegistry
+/// @notice tuanchain's provenance anchor. See {IProvenanceRegistry}.
+/// @dev Roles are enforced on chain against the ERC-2771 `_msgSender()`, so a relayer (or a compromised API
+/// behind it) can only submit what the account itself signed.
+contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Context {
+    /// @inheritdoc IProvenanceRegistry
+    bytes32 public constant PLATFORM_ROLE = keccak256("PLATFORM_ROLE");
+    /// @inheritdoc IProvenanceRegistry
+    bytes32 public constant RECEIPT_RECORDER_ROLE = keccak256("RECEIPT_RECORDER_ROLE");
+
+    mapping(PartyKind kind => mapping(address account => Party)) private _parties;
+    mapping(bytes32 batchId => BatchInfo) private _batches;
+    mapping(bytes32 batchId => mapping(address writer => bool allowed)) private _writers;
+    mapping(bytes32 eventHash => AnchorInfo) private _anchors;
+    mapping(bytes32 root => RootInfo) private _roots;
+
+    /// @param trustedForwarder the TuanchainForwarder every role may act through
+    /// @param admin the platform account, granted `DEFAULT_ADMIN_ROLE` and `PLATFORM_ROLE`
+    constructor(address trustedForwarder, address admin) ERC2771Context(trustedForwarder) {
+        if (trustedForwarder == address(0) || admin == address(0)) revert ZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PLATFORM_ROLE, admin);
+    }
+
+    // ----------------------------------------------------------------------------------------------------
+    // Onboarding
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProvenanceRegistry
+    function applyAsSupplier(bytes calldata credentialCid) external {
+        _apply(PartyKind.Supplier, credentialCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function applyAsLeader(bytes calldata credentialCid) external {
+        _apply(PartyKind.Leader, credentialCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function approveSupplier(address account) external onlyRole(PLATFORM_ROLE) {
+        _approve(PartyKind.Supplier, account);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function approveLeader(address account) external onlyRole(PLATFORM_ROLE) {
+        _approve(PartyKind.Leader, account);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function revokeSupplier(address account) external onlyRole(PLATFORM_ROLE) {
+        _revoke(PartyKind.Supplier, account);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function revokeLeader(address account) external onlyRole(PLATFORM_ROLE) {
+        _revoke(PartyKind.Leader, account);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function isApprovedSupplier(address account) public view returns (bool) {
+        // slither-disable-next-line incorrect-equality (an enum compared with a constant, not a balance or time)
+        return _parties[PartyKind.Supplier][account].status == PartyStatus.Approved;
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function isApprovedLeader(address account) external view returns (bool) {
+        // slither-disable-next-line incorrect-equality (an enum compared with a constant, not a balance or time)
+        return _parties[PartyKind.Leader][account].status == PartyStatus.Approved;
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function party(PartyKind kind, address account) external view returns (Party memory) {
+        return _parties[kind][account];
+    }
+
+    // ----------------------------------------------------------------------------------------------------
+    // Batches
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProvenanceRegistry
+    function registerBatch(string calldata gtin14, string calldata lot, bytes calldata metadataCid)
+        external
+        returns (bytes32 batchId)
+    {
+        address supplier = _msgSender();
+        if (!isApprovedSupplier(supplier)) revert NotApprovedSupplier(supplier);
+        if (!ProvenanceFormats.isValidGtin14(bytes(gtin14))) revert InvalidGtin(gtin14);
+        if (!ProvenanceFormats.isValidLot(bytes(lot))) revert InvalidLot(lot);
+        bytes32 metadataDigest = _digestOf(metadataCid);
+        batchId = keccak256(abi.encode(gtin14, lot));
+        BatchInfo storage batch = _batches[batchId];
+        if (batch.status != BatchStatus.Unknown) revert BatchAlreadyRegistered(batchId);
+
+        batch.supplier = supplier;
+        batch.status = BatchStatus.Active;
+        batch.registeredAtBlock = uint64(block.number);
+        batch.metadataDigest = metadataDigest;
+        batch.gtin14 = gtin14;
+        batch.lot = lot;
+        emit BatchRegistered(batchId, supplier, gtin14, lot, metadataDigest, metadataCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function setBatchWriter(bytes32 batchId, address writer, bool allowed) external {
+        address supplier = _existingBatch(batchId).supplier;
+        address sender = _msgSender();
+        if (sender != supplier) revert NotBatchSupplier(batchId, sender);
+        if (!isApprovedSupplier(supplier)) revert BatchSupplierNotApproved(batchId, supplier);
+        if (writer == address(0) || writer == supplier) revert InvalidWriter(batchId, writer);
+
+        _writers[batchId][writer] = allowed;
+        emit BatchWriterSet(batchId, writer, allowed);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function canAnchor(bytes32 batchId, address account) public view returns (bool) {
+        address supplier = _batches[batchId].supplier;
+        if (supplier == address(0) || !isApprovedSupplier(supplier)) return false;
+        return account == supplier || _writers[batchId][account];
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function isBatchWriter(bytes32 batchId, address writer) external view returns (bool) {
+        return _writers[batchId][writer];
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function recallBatch(bytes32 batchId, bytes calldata reasonCid) external {
+        BatchInfo storage batch = _existingBatch(batchId);
+        address sender = _msgSender();
+        // A revoked supplier may still recall: stopping unsafe food must never depend on its standing.
+        if (sender != batch.supplier && !hasRole(PLATFORM_ROLE, sender)) {
+            revert NotBatchSupplierOrPlatform(batchId, sender);
+        }
+        bytes32 reasonDigest = _closeBatch(batch, batchId, BatchStatus.Recalled, reasonCid);
+        emit BatchRecalled(batchId, sender, reasonDigest, reasonCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function markNonCompliant(bytes32 batchId, bytes calldata reasonCid) external onlyRole(PLATFORM_ROLE) {
+        BatchInfo storage batch = _existingBatch(batchId);
+        bytes32 reasonDigest = _closeBatch(batch, batchId, BatchStatus.NonCompliant, reasonCid);
+        emit BatchMarkedNonCompliant(batchId, _msgSender(), reasonDigest, reasonCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function batchStatus(bytes32 batchId) external view returns (BatchStatus) {
+        return _batches[batchId].status;
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function batchSupplier(bytes32 batchId) external view returns (address) {
+        return _batches[batchId].supplier;
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function batchInfo(bytes32 batchId) external view returns (BatchInfo memory) {
+        return _batches[batchId];
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function computeBatchId(string calldata gtin14, string calldata lot) external pure returns (bytes32) {
+        return keccak256(abi.encode(gtin14, lot));
+    }
+
+    // ----------------------------------------------------------------------------------------------------
+    // Event anchors
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProvenanceRegistry
+    function anchorEvent(bytes32 batchId, bytes32 eventHash, bytes calldata documentCid) external {
+        BatchInfo storage batch = _existingBatch(batchId);
+        address actor = _msgSender();
+        if (actor != batch.supplier && !_writers[batchId][actor]) revert NotBatchWriter(batchId, actor);
+        if (!isApprovedSupplier(batch.supplier)) revert BatchSupplierNotApproved(batchId, batch.supplier);
+        bytes32 documentDigest = _digestOf(documentCid);
+        _storeAnchor({batchId: batchId, eventHash: eventHash, documentDigest: documentDigest, actor: actor, isReceipt: false});
+        emit EventAnchored(batchId, eventHash, documentDigest, actor, documentCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function anchorReceipt(bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, address leader)
+        external
+        onlyRole(RECEIPT_RECORDER_ROLE)
+    {
+        // The escrow decides who is a leader of its deal and whether the batch may still be received; the
+        // registry only records the receipt against an existing batch.
+        _existingBatch(batchId);
+        if (documentDigest == bytes32(0)) revert ZeroHash();
+        _storeAnchor({batchId: batchId, eventHash: eventHash, documentDigest: documentDigest, actor: leader, isReceipt: true});
+        emit ReceiptAnchored(batchId, eventHash, documentDigest, leader, _msgSender());
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function anchorOf(bytes32 eventHash) external view returns (AnchorInfo memory) {
+        return _anchors[eventHash];
+    }
+
+    // ----------------------------------------------------------------------------------------------------
+    // Merkle roots
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProvenanceRegistry
+    /// @dev Suppliers only: a root mixes events of many batches, so it cannot be scoped to one batch's
+    /// writers; carriers and inspectors anchor their events one by one or hand them to the supplier's batch.
+    function anchorRoot(bytes32 root, uint32 leafCount, bytes calldata manifestCid) external {
+        address anchorer = _msgSender();
+        if (!isApprovedSupplier(anchorer)) revert NotApprovedSupplier(anchorer);
+        if (root == bytes32(0)) revert ZeroHash();
+        if (leafCount == 0) revert ZeroLeafCount();
+        _digestOf(manifestCid); // validated only; the CID lives in the log
+        RootInfo storage info = _roots[root];
+        if (info.anchoredAtBlock != 0) revert RootAlreadyAnchored(root);
+
+        info.anchorer = anchorer;
+        info.anchoredAtBlock = uint64(block.number);
+        info.leafCount = leafCount;
+        emit RootAnchored(root, leafCount, anchorer, manifestCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function rootInfo(bytes32 root) external view returns (RootInfo memory) {
+        return _roots[root];
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function verifyEventInRoot(bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        // slither-disable-next-line incorrect-equality (block 0 is genesis: 0 means "never anchored")
+        if (_roots[root].anchoredAtBlock == 0) return false;
+        // StandardMerkleTree leaf of the single-value encoding ["bytes32"] (double hashed against
+        // second-preimage attacks with 64-byte inner nodes).
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(eventHash))));
+        return MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+
+    // ----------------------------------------------------------------------------------------------------
+    // ERC-165 and the Context / ERC2771Context diamond
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice ERC-165: AccessControl's interfaces plus {IProvenanceRegistry}.
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(IProvenanceRegistry).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
+        return ERC2771Context._msgSender();
+    }
+
+    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
+        return ERC2771Context._msgData();
+    }
+
+    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
+        return ERC2771Context._contextSuffixLength();
+    }
+
+    // ----------------------------------------------------------------------------------------------------
+    // Internals
+    // ----------------------------------------------------------------------------------------------------
+
+    function _apply(PartyKind kind, bytes calldata credentialCid) private {
+        address account = _msgSender();
+        Party storage p = _parties[kind][account];
+        PartyStatus status = p.status;
+        if (status != PartyStatus.None && status != PartyStatus.Revoked) {
+            revert UnexpectedPartyStatus(kind, account, status);
+        }
+        bytes32 credentialDigest = _digestOf(credentialCid);
+        p.status = PartyStatus.Pending;
+        p.updatedAtBlock = uint64(block.number);
+        p.credentialDigest = credentialDigest;
+        emit PartyApplied(kind, account, credentialDigest, credentialCid);
+    }
+
+    function _approve(PartyKind kind, address account) private {
+        Party storage p = _parties[kind][account];
+        if (p.status != PartyStatus.Pending) revert UnexpectedPartyStatus(kind, account, p.status);
+        p.status = PartyStatus.Approved;
+        p.updatedAtBlock = uint64(block.number);
+        emit PartyApproved(kind, account, _msgSender());
+    }
+
+    function _revoke(PartyKind kind, address account) private {
+        Party storage p = _parties[kind][account];
+        PartyStatus status = p.status;
+        if (status != PartyStatus.Pending && status != PartyStatus.Approved) {
+            revert UnexpectedPartyStatus(kind, account, status);
+        }
+        p.status = PartyStatus.Revoked;
+        p.updatedAtBlock = uint64(block.number);
+        emit PartyRevoked(kind, account, _msgSender());
+    }
+
+    function _existingBatch(bytes32 batchId) private view returns (BatchInfo storage batch) {
+        batch = _batches[batchId];
+        if (batch.status == BatchStatus.Unknown) revert UnknownBatch(batchId);
+    }
+
+    /// @dev Moves an Active batch to `status`, recording the reason digest; returns the digest.
+    function _closeBatch(BatchInfo storage batch, bytes32 batchId, BatchStatus status, bytes calldata reasonCid)
+        private
+        returns (bytes32 reasonDigest)
+    {
+        if (batch.status != BatchStatus.Active) revert BatchNotActive(batchId, batch.status);
+        reasonDigest = _digestOf(reasonCid);
+        batch.status = status;
+        batch.statusReasonDigest = reasonDigest;
+    }
+
+    function _storeAnchor(bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, address actor, bool isReceipt)
+        private
+    {
+        if (eventHash == bytes32(0)) revert ZeroHash();
+        AnchorInfo storage anchor = _anchors[eventHash];
+        if (anchor.anchoredAtBlock != 0) revert EventAlreadyAnchored(eventHash, anchor.batchId);
+        anchor.batchId = batchId;
+        anchor.documentDigest = documentDigest;
+        anchor.actor = actor;
+        anchor.anchoredAtBlock = uint64(block.number);
+        anchor.isReceipt = isReceipt;
+    }
+
+    function _digestOf(bytes calldata cid) private pure returns (bytes32 digest) {
+        bool ok;
+        (ok, digest) = ProvenanceFormats.cidDigest(cid);
+        if (!ok) revert InvalidCid(cid);
+    }
+}

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title Group-buy escrow (社区团购 escrow with provenance-gated settlement)
+/// @notice Holds consumers' pre-payments for a group-buy deal and releases them to the supplier, the
+/// group leaders (commission) and the platform (fee) only once leaders have anchored the EPCIS
+/// `receiving` event of their pickup in the provenance registry and the dispute window has passed.
+/// Refunds are automatic entitlements: a failed deal, an undelivered leader, an upheld quality claim or a
+/// recalled batch makes orders refundable, and every party withdraws (pull) or is paid by a keeper (push).
+/// @dev Lifecycle: Open → (join deadline) → Failed | Succeeded → per leader Received | Undelivered →
+/// (dispute window, claims resolved) → Settled; Frozen when a linked batch is recalled / non-compliant.
+/// Times are unix seconds; a phase ends at its deadline (`block.timestamp >= deadline` means passed).
+/// Rounding: leader commissions and the platform fee round down; the supplier receives the remainder
+/// (the dust), so the escrow never pays out more than it holds for a deal.
+interface IGroupBuyEscrow {
+    /// @notice Derived state of a deal.
+    enum DealStatus {
+        None,
+        Open,
+        Failed,
+        Succeeded,
+        Settled,
+        Frozen
+    }
+
+    /// @notice State of a quality claim.
+    enum ClaimStatus {
+        None,
+        Filed,
+        Rejected
+    }
+
+    /// @notice A price tier: from `minQuantity` units sold in total, every unit costs `unitPrice`.
+    struct PriceTier {
+        uint32 minQuantity;
+        uint96 unitPrice;
+    }
+
+    /// @notice A leader volume tier (阶梯奖励): a leader whose orders total at least `minVolume` units earns `commissionBps`.
+    struct CommissionTier {
+        uint32 minVolume;
+        uint16 commissionBps;
+    }
+
+    /// @notice Everything the platform states when it lists a deal.
+    /// @param supplier approved supplier that owns every linked batch and is paid on settlement
+    /// @param token allowlisted payment token (no fee-on-transfer / rebasing)
+    /// @param priceTiers tiers[0].minQuantity must be 0 (the top price paid at join); thresholds strictly rising,
+    /// prices strictly falling; at most MAX_PRICE_TIERS
+    /// @param minTotalQuantity 成团: total units needed by the join deadline for the deal to succeed (> 0)
+    /// @param maxTotalQuantity stock: total units that can be sold
+    /// @param perBuyerLimit 限购: units one buyer may hold in the deal
+    /// @param joinDeadline 截单: joins and cancels allowed strictly before it
+    /// @param deliveryDeadline leaders must confirm receipt strictly before it
+    /// @param disputeWindow seconds after a leader's receipt during which its buyers may file claims
+    /// @param answerWindow seconds the supplier has to accept or reject a claim before it is upheld by default
+    /// @param commissionBps base leader commission in basis points (500..2000)
+    /// @param commissionTiers optional leader volume tiers raising the commission (rising, ≤ 2000, ≤ MAX_COMMISSION_TIERS)
+    /// @param platformFeeBps platform fee in basis points of the net revenue (≤ MAX_PLATFORM_FEE_BPS)
+    /// @param batchIds provenance batches sold (1..MAX_BATCHES, distinct, Active, owned by `supplier`)
+    struct DealParams {
+        address supplier;
+        address token;
+        PriceTier[] priceTiers;
+        uint32 minTotalQuantity;
+        uint32 maxTotalQuantity;
+        uint32 perBuyerLimit;
+        uint40 joinDeadline;
+        uint40 deliveryDeadline;
+        uint32 disputeWindow;
+        uint32 answerWindow;
+        uint16 commissionBps;
+        CommissionTier[] commissionTiers;
+        uint16 platformFeeBps;
+        bytes32[] batchIds;
+    }
+
+    /// @notice A buyer's order in one deal (one per buyer and deal, under one leader).
+    struct OrderView {
+        address leader;
+        uint256 quantity;
+        uint256 claimedQuantity;
+        uint256 upheldQuantity;
+        bool paidOut;
+        bool claimOpen;
+    }
+
+    /// @notice A leader's aggregate in one deal.
+    struct LeaderView {
+        uint256 quantity;
+        uint256 refundedQuantity;
+        uint256 receivedAt;
+        uint256 commissionBps;
+        uint256 commission;
+        bool paidOut;
+    }
+
+    /// @notice Running aggregates of a deal.
+    struct DealTotals {
+        uint256 totalQuantity;
+        uint256 receivedQuantity;
+        uint256 refundedQuantity;
+        uint256 commissionTotal;
+        uint256 openClaims;
+        uint256 lastReceiptAt;
+        uint256 supplierAmount;
+        uint256 platformFee;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    error ZeroAddress();
+    error TokenNotAllowed(address token);
+    error SupplierNotApproved(address supplier);
+    error LeaderNotApproved(address leader);
+    error InvalidPriceTiers(uint256 index);
+    error InvalidCommissionTiers(uint256 index);
+    error InvalidQuantities(uint256 minTotalQuantity, uint256 maxTotalQuantity, uint256 perBuyerLimit);
+    error InvalidDeadlines(uint256 joinDeadline, uint256 deliveryDeadline);
+    error InvalidWindows(uint256 disputeWindow, uint256 answerWindow);
+    error InvalidCommission(uint256 commissionBps);
+    error InvalidPlatformFee(uint256 platformFeeBps);
+    error InvalidBatchCount(uint256 count);
+    error BatchNotActive(bytes32 batchId);
+    error BatchNotOwnedBySupplier(bytes32 batchId, address supplier);
+    error DuplicateBatch(bytes32 batchId);
+    error BatchNotInDeal(uint256 dealId, bytes32 batchId);
+    error DealNotFound(uint256 dealId);
+    error DealClosed(uint256 dealId, uint256 joinDeadline);
+    error DealNotSucceeded(uint256 dealId, DealStatus status);
+    error DealIsFrozen(uint256 dealId);
+    error DealAlreadySettled(uint256 dealId);
+    error ZeroQuantity();
+    error DealFull(uint256 dealId, uint256 requested, uint256 remaining);
+    error PerBuyerLimitExceeded(uint256 dealId, address buyer, uint256 requested, uint256 limit);
+    error LeaderMismatch(uint256 dealId, address buyer, address orderLeader, address requestedLeader);
+    error NoOrder(uint256 dealId, address buyer);
+    error TokenTransferMismatch(address token, uint256 expected, uint256 received);
+    error NotLeaderOfDeal(uint256 dealId, address leader);
+    error AlreadyReceived(uint256 dealId, address leader);
+    error DeliveryDeadlinePassed(uint256 dealId, uint256 deliveryDeadline);
+    error LeaderNotReceived(uint256 dealId, address leader);
+    error DisputeWindowClosed(uint256 dealId, uint256 windowEnd);
+    error ClaimAlreadyOpen(uint256 dealId, address buyer);
+    error ClaimQuantityTooHigh(uint256 dealId, address buyer, uint256 requested, uint256 available);
+    error NoOpenClaim(uint256 dealId, address buyer);
+    error ClaimNotAwaitingAnswer(uint256 dealId, address buyer, ClaimStatus status);
+    error ClaimNotRejected(uint256 dealId, address buyer, ClaimStatus status);
+    error AnswerWindowClosed(uint256 dealId, address buyer, uint256 answerDeadline);
+    error AnswerWindowOpen(uint256 dealId, address buyer, uint256 answerDeadline);
+    error NotSupplier(uint256 dealId, address account);
+    error InvalidEvidenceLength(uint256 length);
+    error SettlementTooEarly(uint256 dealId, uint256 settleableAt);
+    error ClaimsPending(uint256 dealId, uint256 openClaims);
+    error BatchBlocked(uint256 dealId, bytes32 batchId);
+    error NoBatchBlocked(uint256 dealId);
+    error NothingOwed(uint256 dealId, address account);
+    error OnlySelf();
+
+    // ---------------------------------------------------------------- events
+
+    event TokenAllowed(address indexed token, bool allowed);
+    event FeeRecipientSet(address indexed feeRecipient);
+    event DealCreated(uint256 indexed dealId, address indexed supplier, address indexed token, DealParams params, address feeRecipient);
+    event Joined(uint256 indexed dealId, address indexed buyer, address indexed leader, uint256 quantity, uint256 paid);
+    event Cancelled(uint256 indexed dealId, address indexed buyer, address indexed leader, uint256 quantity, uint256 refunded);
+    event ReceiptConfirmed(
+        uint256 indexed dealId, address indexed leader, bytes32 indexed batchId, bytes32 eventHash, bytes32 documentDigest, uint256 quantity
+    );
+    event ClaimFiled(uint256 indexed dealId, address indexed buyer, address indexed leader, uint256 quantity, bytes evidenceCid);
+    event ClaimRejected(uint256 indexed dealId, address indexed buyer);
+    /// @param byDefault true when upheld because the supplier did not answer in time
+    event ClaimUpheld(uint256 indexed dealId, address indexed buyer, uint256 quantity, bool byDefault);
+    event ClaimDenied(uint256 indexed dealId, address indexed buyer, uint256 quantity);
+    event DealFrozen(uint256 indexed dealId, bytes32 indexed batchId);
+    event DealSettled(
+        uint256 indexed dealId, uint256 finalUnitPrice, uint256 revenue, uint256 supplierAmount, uint256 platformFee, uint256 commissionTotal
+    );
+    event Withdrawn(uint256 indexed dealId, address indexed account, uint256 amount);
+    event PayoutSkipped(uint256 indexed dealId, address indexed account);
+
+    // ---------------------------------------------------------------- admin
+
+    /// @notice Allow or refuse a payment token for new deals (PLATFORM_ROLE).
+    function setTokenAllowed(address token, bool allowed) external;
+
+    /// @notice Set who receives the platform fee of deals created from now on (DEFAULT_ADMIN_ROLE).
+    function setFeeRecipient(address feeRecipient) external;
+
+    /// @notice List a deal (PLATFORM_ROLE). Validates every parameter and every linked batch against the registry.
+    /// @return dealId the new deal's id (1, 2, ...)
+    function createDeal(DealParams calldata params) external returns (uint256 dealId);
+
+    // ---------------------------------------------------------------- buyers
+
+    /// @notice Order `quantity` units under `leader` (an approved leader), paying the top tier price now.
+    /// A second join by the same buyer adds to the order and must name the same leader.
+    function join(uint256 dealId, uint256 quantity, address leader) external;
+
+    /// @notice {join} after an EIP-2612 permit for exactly the amount; a front-run permit is tolerated
+    /// (the join then relies on the allowance already given).
+    function joinWithPermit(uint256 dealId, uint256 quantity, address leader, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
+        external;
+
+    /// @notice Cancel the caller's whole order before the join deadline, refunding it in full at once.
+    function cancel(uint256 dealId) external;
+
+    /// @notice File a quality claim on `quantity` units of the caller's order, inside its leader's dispute window.
+    /// @param evidenceCid the IPFS CID bytes of the evidence (≤ 128 bytes), emitted for indexers
+    function fileClaim(uint256 dealId, uint256 quantity, bytes calldata evidenceCid) external;
+
+    // ---------------------------------------------------------------- leaders
+
+    /// @notice The caller (a leader with orders in the deal) confirms pickup of `batchId`, anchoring the EPCIS
+    /// receiving event in the registry; allowed after success and before the delivery deadline.
+    function confirmReceipt(uint256 dealId, bytes32 batchId, bytes32 eventHash, bytes32 documentDigest) external;
+
+    // ---------------------------------------------------------------- claims
+
+    /// @notice The deal's supplier accepts `buyer`'s open claim (refund upheld) within the answer window.
+    function acceptClaim(uint256 dealId, address buyer) external;
+
+    /// @notice The deal's supplier rejects `buyer`'s open claim within the answer window; the platform arbitrates.
+    function rejectClaim(uint256 dealId, address buyer) external;
+
+    /// @notice ARBITER_ROLE decides a rejected claim.
+    function arbitrateClaim(uint256 dealId, address buyer, bool uphold) external;
+
+    /// @notice Anyone upholds a claim the supplier did not answer within the answer window.
+    function finalizeUnansweredClaim(uint256 dealId, address buyer) external;
+
+    // ---------------------------------------------------------------- recall, settlement, payouts
+
+    /// @notice Anyone freezes an unsettled deal one of whose batches is Recalled or NonCompliant; every order
+    /// becomes refundable in full and nothing else is paid.
+    function freeze(uint256 dealId) external;
+
+    /// @notice Anyone settles a succeeded deal after the delivery deadline and every dispute window, once no claim
+    /// is open and no batch is blocked. Gas is independent of the number of buyers and leaders.
+    function settle(uint256 dealId) external;
+
+    /// @notice Pay the caller everything the deal owes it (refund, rebate, claim refund, commission, supplier
+    /// amount, platform fee).
+    /// @return amount paid
+    function withdraw(uint256 dealId) external returns (uint256 amount);
+
+    /// @notice Anyone (the keeper) pays each account what the deal owes it. Accounts owed nothing are skipped,
+    /// and an account whose transfer reverts is skipped (event PayoutSkipped) without affecting the others.
+    /// @return paid total amount paid
+    function pushPayouts(uint256 dealId, address[] calldata accounts) external returns (uint256 paid);
+
+    /// @notice One step of {pushPayouts}, external only so each payout runs in its own call frame; reverts with
+    /// OnlySelf unless called by the escrow itself.
+    function payoutTo(uint256 dealId, address account) external returns (uint256 amount);
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice Amount the deal owes `account` right now (what {withdraw} would pay it).
+    function owed(uint256 dealId, address account) external view returns (uint256);
+
+    function dealStatus(uint256 dealId) external view returns (DealStatus);
+
+    /// @notice The unit price buyers finally pay: the tier reached by the deal's total quantity.
+    function finalUnitPrice(uint256 dealId) external view returns (uint256);
+
+    function dealParams(uint256 dealId) external view returns (DealParams memory);
+
+    function dealTotals(uint256 dealId) external view returns (DealTotals memory);
+
+    function order(uint256 dealId, address buyer) external view returns (OrderView memory);
+
+    function leaderInfo(uint256 dealId, address leader) external view returns (LeaderView memory);
+
+    /// @notice `buyer`'s open claim in the deal (status None when there is none).
+    /// @return status Filed (awaiting the supplier) or Rejected (awaiting arbitration)
+    /// @return quantity units claimed
+    /// @return filedAt when it was filed (the answer window runs from here)
+    function claim(uint256 dealId, address buyer) external view returns (ClaimStatus status, uint256 quantity, uint256 filedAt);
+
+    function isTokenAllowed(address token) external view returns (bool);
+
+    function feeRecipient() external view returns (address);
+
+    function dealCount() external view returns (uint256);
+}

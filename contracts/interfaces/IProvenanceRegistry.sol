@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title IProvenanceRegistry
+/// @notice On-chain anchor of tuanchain's provenance trail: supplier and leader onboarding, batches keyed by
+/// GTIN-14 + lot, GS1 EPCIS event anchors (the CBV 2.0 event hash plus the digest of the event document's IPFS
+/// CID), Merkle-root anchors of many events in one transaction, and recalls.
+/// @dev Every account can act gaslessly through the trusted ERC-2771 forwarder (`TuanchainForwarder`); the
+/// actor recorded everywhere is the ERC-2771 `_msgSender()`.
+///
+/// Roles: `DEFAULT_ADMIN_ROLE` and `PLATFORM_ROLE` are held by the platform; `RECEIPT_RECORDER_ROLE` is
+/// granted to the group-buy escrow at deployment.
+///
+/// Identifiers:
+/// - `batchId = keccak256(abi.encode(gtin14, lot))`, `gtin14` the 14-digit GTIN string, `lot` the GS1 lot
+///   string (1–20 characters of the GS1 AI encodable character set 82).
+/// - `eventHash` = the 32-byte SHA-256 digest of the event's GS1 CBV 2.0 event hash ID.
+/// - `documentDigest` = the SHA-256 digest (32 bytes) inside the multihash of the event document's IPFS CID.
+///   Accepted CIDs: CIDv0 (`0x12 0x20` + 32 bytes) and CIDv1 (`0x01`, codec varint, `0x12 0x20`, 32 bytes).
+///   The CID's bytes are also emitted so indexers can fetch the document.
+/// - Merkle roots follow OpenZeppelin StandardMerkleTree with leaf encoding `["bytes32"]`:
+///   `leaf = keccak256(bytes.concat(keccak256(abi.encode(eventHash))))`.
+interface IProvenanceRegistry {
+    // ----------------------------------------------------------------------------------------------------
+    // Types
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice Lifecycle of a batch. `Unknown` means never registered.
+    enum BatchStatus {
+        Unknown,
+        Active,
+        Recalled,
+        NonCompliant
+    }
+
+    /// @notice The two kinds of onboarded party.
+    enum PartyKind {
+        Supplier,
+        Leader
+    }
+
+    /// @notice Onboarding status of an account for one `PartyKind`.
+    /// @dev None → Pending (apply) → Approved (platform) → Revoked (platform); Pending may also be Revoked
+    /// (a rejection). A Revoked account may apply again.
+    enum PartyStatus {
+        None,
+        Pending,
+        Approved,
+        Revoked
+    }
+
+    /// @notice Onboarding record of an account for one `PartyKind`.
+    /// @param status current onboarding status
+    /// @param updatedAtBlock block of the last status change
+    /// @param credentialDigest SHA-256 digest of the latest credential document's CID
+    struct Party {
+        PartyStatus status;
+        uint64 updatedAtBlock;
+        bytes32 credentialDigest;
+    }
+
+    /// @notice A registered batch.
+    /// @param supplier the approved supplier that registered it
+    /// @param status current status
+    /// @param registeredAtBlock block of registration
+    /// @param metadataDigest SHA-256 digest of the batch metadata document's CID
+    /// @param statusReasonDigest SHA-256 digest of the recall / non-compliance reason document's CID (0 if Active)
+    /// @param gtin14 the 14-digit GTIN
+    /// @param lot the GS1 lot
+    struct BatchInfo {
+        address supplier;
+        BatchStatus status;
+        uint64 registeredAtBlock;
+        bytes32 metadataDigest;
+        bytes32 statusReasonDigest;
+        string gtin14;
+        string lot;
+    }
+
+    /// @notice An anchored event.
+    /// @param batchId the batch it belongs to
+    /// @param documentDigest SHA-256 digest of the event document's CID
+    /// @param actor who anchored it (the supplier or writer; for receipts, the leader)
+    /// @param anchoredAtBlock block of anchoring
+    /// @param isReceipt true if anchored by the escrow through `anchorReceipt`
+    struct AnchorInfo {
+        bytes32 batchId;
+        bytes32 documentDigest;
+        address actor;
+        uint64 anchoredAtBlock;
+        bool isReceipt;
+    }
+
+    /// @notice An anchored Merkle root (one storage slot).
+    /// @param anchorer the approved supplier that anchored it
+    /// @param anchoredAtBlock block of anchoring (0 = not anchored)
+    /// @param leafCount number of events under the root
+    struct RootInfo {
+        address anchorer;
+        uint64 anchoredAtBlock;
+        uint32 leafCount;
+    }
+
+    // ----------------------------------------------------------------------------------------------------
+    // Errors
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice The forwarder or admin address given to the constructor is zero.
+    error ZeroAddress();
+    /// @notice `cid` is neither a CIDv0 nor a CIDv1 with a sha2-256 (32-byte) multihash.
+    error InvalidCid(bytes cid);
+    /// @notice `gtin` is not 14 ASCII digits with a valid GS1 mod-10 check digit.
+    error InvalidGtin(string gtin);
+    /// @notice `lot` is not 1–20 characters of the GS1 AI encodable character set 82.
+    error InvalidLot(string lot);
+    /// @notice The action needs `account` to be in another onboarding status than `status`.
+    error UnexpectedPartyStatus(PartyKind kind, address account, PartyStatus status);
+    /// @notice `account` is not an approved supplier.
+    error NotApprovedSupplier(address account);
+    /// @notice A batch with this id is already registered.
+    error BatchAlreadyRegistered(bytes32 batchId);
+    /// @notice No batch with this id is registered.
+    error UnknownBatch(bytes32 batchId);
+    /// @notice `account` is not the supplier of `batchId`.
+    error NotBatchSupplier(bytes32 batchId, address account);
+    /// @notice `account` may not anchor events for `batchId` (neither its supplier nor an authorized writer).
+    error NotBatchWriter(bytes32 batchId, address account);
+    /// @notice `account` may neither recall `batchId` (not its supplier) nor act as the platform.
+    error NotBatchSupplierOrPlatform(bytes32 batchId, address account);
+    /// @notice The batch is not Active (it is `status`), so it cannot be recalled or marked non-compliant.
+    error BatchNotActive(bytes32 batchId, BatchStatus status);
+    /// @notice The supplier of `batchId`, `supplier`, is no longer approved, so its batch trail is closed to
+    /// new anchors and writer changes.
+    error BatchSupplierNotApproved(bytes32 batchId, address supplier);
+    /// @notice A zero event hash, document digest, or Merkle root was given.
+    error ZeroHash();
+    /// @notice `eventHash` is already anchored (for `batchId`).
+    error EventAlreadyAnchored(bytes32 eventHash, bytes32 batchId);
+    /// @notice The writer address is zero or the batch's own supplier.
+    error InvalidWriter(bytes32 batchId, address writer);
+    /// @notice `root` is already anchored.
+    error RootAlreadyAnchored(bytes32 root);
+    /// @notice A Merkle root must cover at least one event.
+    error ZeroLeafCount();
+
+    // ----------------------------------------------------------------------------------------------------
+    // Events
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice `account` applied as a `kind` with the credential document `credentialCid`.
+    event PartyApplied(
+        PartyKind indexed kind, address indexed account, bytes32 credentialDigest, bytes credentialCid
+    );
+    /// @notice The platform account `approver` approved `account` as a `kind`.
+    event PartyApproved(PartyKind indexed kind, address indexed account, address indexed approver);
+    /// @notice The platform account `revoker` revoked (or rejected) `account` as a `kind`.
+    event PartyRevoked(PartyKind indexed kind, address indexed account, address indexed revoker);
+    /// @notice `supplier` registered the batch `batchId` = keccak256(abi.encode(gtin14, lot)).
+    event BatchRegistered(
+        bytes32 indexed batchId,
+        address indexed supplier,
+        string gtin14,
+        string lot,
+        bytes32 metadataDigest,
+        bytes metadataCid
+    );
+    /// @notice The supplier of `batchId` authorized (`allowed`) or deauthorized `writer` to anchor its events.
+    event BatchWriterSet(bytes32 indexed batchId, address indexed writer, bool allowed);
+    /// @notice `actor` anchored the event `eventHash` of `batchId`, documented at `documentCid`.
+    event EventAnchored(
+        bytes32 indexed batchId,
+        bytes32 indexed eventHash,
+        bytes32 documentDigest,
+        address indexed actor,
+        bytes documentCid
+    );
+    /// @notice The escrow (`recorder`) anchored `leader`'s receiving event `eventHash` for `batchId`.
+    event ReceiptAnchored(
+        bytes32 indexed batchId,
+        bytes32 indexed eventHash,
+        bytes32 documentDigest,
+        address indexed leader,
+        address recorder
+    );
+    /// @notice `anchorer` anchored the Merkle root `root` of `leafCount` events listed in `manifestCid`.
+    event RootAnchored(bytes32 indexed root, uint32 leafCount, address indexed anchorer, bytes manifestCid);
+    /// @notice `actor` (supplier or platform) recalled `batchId`, the reason documented at `reasonCid`.
+    event BatchRecalled(bytes32 indexed batchId, address indexed actor, bytes32 reasonDigest, bytes reasonCid);
+    /// @notice The platform account `actor` marked `batchId` non-compliant, the reason documented at `reasonCid`.
+    event BatchMarkedNonCompliant(
+        bytes32 indexed batchId, address indexed actor, bytes32 reasonDigest, bytes reasonCid
+    );
+
+    // ----------------------------------------------------------------------------------------------------
+    // Roles
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice Role of the platform: approves/revokes parties, marks batches non-compliant, may recall any batch.
+    function PLATFORM_ROLE() external view returns (bytes32);
+
+    /// @notice Role of the group-buy escrow: anchors leaders' receiving events.
+    function RECEIPT_RECORDER_ROLE() external view returns (bytes32);
+
+    // ----------------------------------------------------------------------------------------------------
+    // Onboarding
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice Applies as a supplier (status becomes Pending). Allowed from None or Revoked.
+    /// @param credentialCid CID of the credential document (business licence, food permits, ...)
+    function applyAsSupplier(bytes calldata credentialCid) external;
+
+    /// @notice Applies as a group leader (status becomes Pending). Allowed from None or Revoked.
+    /// @param credentialCid CID of the credential document (identity, pickup point, ...)
+    function applyAsLeader(bytes calldata credentialCid) external;
+
+    /// @notice Approves a Pending supplier. Only `PLATFORM_ROLE`.
+    function approveSupplier(address account) external;
+
+    /// @notice Approves a Pending leader. Only `PLATFORM_ROLE`.
+    function approveLeader(address account) external;
+
+    /// @notice Revokes an Approved supplier or rejects a Pending one. Only `PLATFORM_ROLE`.
+    /// @dev A revoked supplier can register no batch and its batches accept no new anchor or writer change;
+    /// it can still recall them.
+    function revokeSupplier(address account) external;
+
+    /// @notice Revokes an Approved leader or rejects a Pending one. Only `PLATFORM_ROLE`.
+    function revokeLeader(address account) external;
+
+    /// @notice Whether `account` is an approved supplier.
+    function isApprovedSupplier(address account) external view returns (bool);
+
+    /// @notice Whether `account` is an approved leader.
+    function isApprovedLeader(address account) external view returns (bool);
+
+    /// @notice The onboarding record of `account` as a `kind`.
+    function party(PartyKind kind, address account) external view returns (Party memory);
+
+    // ----------------------------------------------------------------------------------------------------
+    // Batches
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice Registers a batch. Only an approved supplier.
+    /// @param gtin14 14 ASCII digits with a valid GS1 check digit
+    /// @param lot 1–20 characters of the GS1 AI encodable character set 82
+    /// @param metadataCid CID of the batch metadata document
+    /// @return batchId keccak256(abi.encode(gtin14, lot))
+    function registerBatch(string calldata gtin14, string calldata lot, bytes calldata metadataCid)
+        external
+        returns (bytes32 batchId);
+
+    /// @notice Authorizes (`allowed`) or deauthorizes `writer` (carrier, inspector, processor) to anchor events
+    /// for `batchId`. Only the batch's supplier, while approved.
+    function setBatchWriter(bytes32 batchId, address writer, bool allowed) external;
+
+    /// @notice Whether `account` may anchor events for `batchId` now (its approved supplier or a writer of it).
+    function canAnchor(bytes32 batchId, address account) external view returns (bool);
+
+    /// @notice Whether `writer` is an authorized writer of `batchId` (independent of the supplier's status).
+    function isBatchWriter(bytes32 batchId, address writer) external view returns (bool);
+
+    /// @notice Recalls an Active batch. Only the batch's supplier (even if revoked) or `PLATFORM_ROLE`.
+    /// @param reasonCid CID of the recall notice document
+    function recallBatch(bytes32 batchId, bytes calldata reasonCid) external;
+
+    /// @notice Marks an Active batch non-compliant (e.g. a cold-chain breach). Only `PLATFORM_ROLE`.
+    /// @param reasonCid CID of the finding document
+    function markNonCompliant(bytes32 batchId, bytes calldata reasonCid) external;
+
+    /// @notice Status of `batchId` (`Unknown` if never registered).
+    function batchStatus(bytes32 batchId) external view returns (BatchStatus);
+
+    /// @notice Supplier of `batchId` (zero if never registered).
+    function batchSupplier(bytes32 batchId) external view returns (address);
+
+    /// @notice Everything stored about `batchId` (all zero if never registered).
+    function batchInfo(bytes32 batchId) external view returns (BatchInfo memory);
+
+    /// @notice The batch id of a GTIN-14 and lot: keccak256(abi.encode(gtin14, lot)). Does not validate.
+    function computeBatchId(string calldata gtin14, string calldata lot) external pure returns (bytes32);
+
+    // ----------------------------------------------------------------------------------------------------
+    // Event anchors
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice Anchors one EPCIS event of `batchId`. Only the batch's approved supplier or an authorized writer.
+    /// @param eventHash SHA-256 digest of the event's CBV 2.0 event hash ID (non-zero, never anchored before)
+    /// @param documentCid CID of the event document (CIDv0 or CIDv1, sha2-256)
+    function anchorEvent(bytes32 batchId, bytes32 eventHash, bytes calldata documentCid) external;
+
+    /// @notice Only callable by holders of RECEIPT_RECORDER_ROLE (granted to the escrow at deployment): anchors
+    /// the EPCIS `receiving` event of a leader's pickup for `batchId`, with `leader` recorded as the actor.
+    function anchorReceipt(bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, address leader) external;
+
+    /// @notice The anchor of `eventHash` (all zero if not anchored individually).
+    function anchorOf(bytes32 eventHash) external view returns (AnchorInfo memory);
+
+    // ----------------------------------------------------------------------------------------------------
+    // Merkle roots
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @notice Anchors the StandardMerkleTree root of `leafCount` events. Only an approved supplier.
+    /// @dev Stores one slot; the manifest CID (listing the events and their batches) is only in the log.
+    function anchorRoot(bytes32 root, uint32 leafCount, bytes calldata manifestCid) external;
+
+    /// @notice The anchor record of `root` (`anchoredAtBlock == 0` if never anchored).
+    function rootInfo(bytes32 root) external view returns (RootInfo memory);
+
+    /// @notice Whether `root` is anchored and `proof` proves `eventHash` is one of its leaves.
+    function verifyEventInRoot(bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
+        external
+        view
+        returns (bool);
+}

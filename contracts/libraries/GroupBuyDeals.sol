@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IGroupBuyEscrow} from "../interfaces/IGroupBuyEscrow.sol";
+import {IProvenanceRegistry} from "../interfaces/IProvenanceRegistry.sol";
+import {GroupBuyMath} from "./GroupBuyMath.sol";
+
+/// @title Deal storage and the escrow's cold paths (listing, settlement, parameter view)
+/// @notice Linked library (its `public` functions run by DELEGATECALL on the escrow's storage), which keeps the
+/// escrow's runtime code far below the EIP-170 limit. Hot paths (join, cancel, payouts) stay in the escrow.
+library GroupBuyDeals {
+    using GroupBuyMath for IGroupBuyEscrow.PriceTier[];
+
+    /// @dev Field order is the storage packing: slots 0 and 1 hold everything `join` reads and writes.
+    struct Deal {
+        // slot 0
+        address token;
+        uint96 topPrice;
+        // slot 1 (hot aggregates)
+        uint32 totalQuantity;
+        uint32 maxTotalQuantity;
+        uint32 perBuyerLimit;
+        uint32 minTotalQuantity;
+        uint40 joinDeadline;
+        bool frozen;
+        bool settled;
+        uint16 openClaims;
+        uint40 lastReceiptAt;
+        // slot 2
+        address supplier;
+        uint40 deliveryDeadline;
+        uint32 disputeWindow;
+        uint16 commissionBps;
+        // slot 3
+        address feeRecipient;
+        uint32 answerWindow;
+        uint16 platformFeeBps;
+        uint32 receivedQuantity;
+        // slot 4
+        uint128 commissionTotal;
+        uint32 refundedQuantity;
+        bool supplierPaid;
+        bool feePaid;
+        // slot 5
+        uint128 supplierAmount;
+        uint128 platformFee;
+        IGroupBuyEscrow.PriceTier[] priceTiers;
+        IGroupBuyEscrow.CommissionTier[] commissionTiers;
+        bytes32[] batchIds;
+    }
+
+    /// @dev One storage slot per order (a buyer's units in one deal, under one leader).
+    struct Order {
+        address leader;
+        uint24 quantity;
+        uint24 claimedQuantity;
+        uint24 upheldQuantity;
+        bool paidOut;
+        bool claimOpen;
+    }
+
+    /// @dev One storage slot per leader and deal.
+    struct Leader {
+        uint32 quantity;
+        uint32 refundedQuantity;
+        uint40 receivedAt;
+        uint16 commissionBps;
+        uint128 commission;
+        bool paidOut;
+    }
+
+    struct Claim {
+        IGroupBuyEscrow.ClaimStatus status;
+        uint24 quantity;
+        uint40 filedAt;
+    }
+
+    /// @notice Validates `p` (numbers, token allowlist done by the caller, supplier and batches against the registry)
+    /// and stores it as deal `dealId`.
+    function create(Deal storage d, uint256 dealId, IGroupBuyEscrow.DealParams calldata p, IProvenanceRegistry registry, address feeRecipient)
+        public
+    {
+        if (!registry.isApprovedSupplier(p.supplier)) revert IGroupBuyEscrow.SupplierNotApproved(p.supplier);
+        GroupBuyMath.validate(p, block.timestamp);
+        _checkBatches(p.batchIds, p.supplier, registry);
+
+        d.token = p.token;
+        d.topPrice = p.priceTiers[0].unitPrice;
+        d.maxTotalQuantity = p.maxTotalQuantity;
+        d.perBuyerLimit = p.perBuyerLimit;
+        d.minTotalQuantity = p.minTotalQuantity;
+        d.joinDeadline = p.joinDeadline;
+        d.supplier = p.supplier;
+        d.deliveryDeadline = p.deliveryDeadline;
+        d.disputeWindow = p.disputeWindow;
+        d.commissionBps = p.commissionBps;
+        d.feeRecipient = feeRecipient;
+        d.answerWindow = p.answerWindow;
+        d.platformFeeBps = p.platformFeeBps;
+        for (uint256 i; i < p.priceTiers.length; ++i) d.priceTiers.push(p.priceTiers[i]);
+        for (uint256 i; i < p.commissionTiers.length; ++i) d.commissionTiers.push(p.commissionTiers[i]);
+        d.batchIds = p.batchIds;
+        emit IGroupBuyEscrow.DealCreated(dealId, p.supplier, p.token, p, feeRecipient);
+    }
+
+    /// @notice Settles a succeeded deal: fixes the supplier amount and the platform fee (see the escrow's money identity).
+    function settle(Deal storage d, uint256 dealId, IProvenanceRegistry registry) public {
+        if (d.settled) revert IGroupBuyEscrow.DealAlreadySettled(dealId);
+        requireSucceeded(d, dealId);
+        uint256 settleableAt = settleableTime(d);
+        if (block.timestamp < settleableAt) revert IGroupBuyEscrow.SettlementTooEarly(dealId, settleableAt);
+        if (d.openClaims != 0) revert IGroupBuyEscrow.ClaimsPending(dealId, d.openClaims);
+        {
+            (bool blocked, bytes32 batchId) = blockedBatch(d, registry);
+            if (blocked) revert IGroupBuyEscrow.BatchBlocked(dealId, batchId);
+        }
+
+        uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
+        uint256 revenue = uint256(d.receivedQuantity - d.refundedQuantity) * price;
+        uint256 fee = revenue * d.platformFeeBps / GroupBuyMath.BPS;
+        // Cannot underflow: commissions are ≤ 20% and the fee ≤ 10% of the revenue, each rounded down.
+        uint256 supplierAmount = revenue - fee - d.commissionTotal;
+        d.settled = true;
+        // Safe casts: revenue ≤ quantity (uint32) × price (uint96) < 2^128, and both amounts are ≤ revenue.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d.platformFee = uint128(fee);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d.supplierAmount = uint128(supplierAmount);
+        emit IGroupBuyEscrow.DealSettled(dealId, price, revenue, supplierAmount, fee, d.commissionTotal);
+    }
+
+    /// @notice Freezes an unsettled deal one of whose batches is blocked (Recalled / NonCompliant).
+    function freeze(Deal storage d, uint256 dealId, IProvenanceRegistry registry) public {
+        if (d.settled) revert IGroupBuyEscrow.DealAlreadySettled(dealId);
+        if (d.frozen) revert IGroupBuyEscrow.DealIsFrozen(dealId);
+        (bool blocked, bytes32 batchId) = blockedBatch(d, registry);
+        if (!blocked) revert IGroupBuyEscrow.NoBatchBlocked(dealId);
+        d.frozen = true;
+        emit IGroupBuyEscrow.DealFrozen(dealId, batchId);
+    }
+
+    /// @notice The parameters the deal was listed with.
+    function params(Deal storage d) public view returns (IGroupBuyEscrow.DealParams memory p) {
+        p.supplier = d.supplier;
+        p.token = d.token;
+        p.priceTiers = d.priceTiers;
+        p.minTotalQuantity = d.minTotalQuantity;
+        p.maxTotalQuantity = d.maxTotalQuantity;
+        p.perBuyerLimit = d.perBuyerLimit;
+        p.joinDeadline = d.joinDeadline;
+        p.deliveryDeadline = d.deliveryDeadline;
+        p.disputeWindow = d.disputeWindow;
+        p.answerWindow = d.answerWindow;
+        p.commissionBps = d.commissionBps;
+        p.commissionTiers = d.commissionTiers;
+        p.platformFeeBps = d.platformFeeBps;
+        p.batchIds = d.batchIds;
+    }
+
+    /// @notice Earliest settlement time: the delivery deadline, or the end of the last receipt's dispute window.
+    function settleableTime(Deal storage d) internal view returns (uint256 settleableAt) {
+        settleableAt = d.deliveryDeadline;
+        uint256 disputeEnd = uint256(d.lastReceiptAt) + d.disputeWindow;
+        if (d.lastReceiptAt != 0 && disputeEnd > settleableAt) settleableAt = disputeEnd;
+    }
+
+    /// @notice Derived lifecycle state (a deal closes for joins at its join deadline).
+    function status(Deal storage d) internal view returns (IGroupBuyEscrow.DealStatus) {
+        if (d.token == address(0)) return IGroupBuyEscrow.DealStatus.None;
+        if (d.frozen) return IGroupBuyEscrow.DealStatus.Frozen;
+        if (d.settled) return IGroupBuyEscrow.DealStatus.Settled;
+        if (block.timestamp < d.joinDeadline) return IGroupBuyEscrow.DealStatus.Open;
+        return d.totalQuantity >= d.minTotalQuantity ? IGroupBuyEscrow.DealStatus.Succeeded : IGroupBuyEscrow.DealStatus.Failed;
+    }
+
+    function requireSucceeded(Deal storage d, uint256 dealId) internal view {
+        IGroupBuyEscrow.DealStatus s = status(d);
+        if (s == IGroupBuyEscrow.DealStatus.Frozen) revert IGroupBuyEscrow.DealIsFrozen(dealId);
+        if (s != IGroupBuyEscrow.DealStatus.Succeeded) revert IGroupBuyEscrow.DealNotSucceeded(dealId, s);
+    }
+
+    function hasBatch(Deal storage d, bytes32 batchId) internal view returns (bool) {
+        uint256 n = d.batchIds.length;
+        for (uint256 i; i < n; ++i) {
+            if (d.batchIds[i] == batchId) return true;
+        }
+        return false;
+    }
+
+    /// @notice First linked batch the registry reports Recalled or NonCompliant, if any (≤ MAX_BATCHES calls).
+    function blockedBatch(Deal storage d, IProvenanceRegistry registry) internal view returns (bool, bytes32) {
+        uint256 n = d.batchIds.length;
+        for (uint256 i; i < n; ++i) {
+            bytes32 batchId = d.batchIds[i];
+            IProvenanceRegistry.BatchStatus s = registry.batchStatus(batchId);
+            if (s == IProvenanceRegistry.BatchStatus.Recalled || s == IProvenanceRegistry.BatchStatus.NonCompliant) {
+                return (true, batchId);
+            }
+        }
+        return (false, bytes32(0));
+    }
+
+    function _checkBatches(bytes32[] calldata batchIds, address supplier, IProvenanceRegistry registry) private view {
+        for (uint256 i; i < batchIds.length; ++i) {
+            bytes32 batchId = batchIds[i];
+            if (registry.batchStatus(batchId) != IProvenanceRegistry.BatchStatus.Active) revert IGroupBuyEscrow.BatchNotActive(batchId);
+            if (registry.batchSupplier(batchId) != supplier) revert IGroupBuyEscrow.BatchNotOwnedBySupplier(batchId, supplier);
+            for (uint256 j; j < i; ++j) {
+                if (batchIds[j] == batchId) revert IGroupBuyEscrow.DuplicateBatch(batchId);
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Slither gate over tuanchain's deployed contracts.
+#
+# Fails (exit 1) on any High or Medium finding that is not triaged. A finding is triaged either by a detector
+# listed in slither.config.json "detectors_to_exclude" or by an inline `// slither-disable-next-line <detector>`
+# comment saying why; docs/slither.md explains every one. Low and informational findings are printed, not gated.
+#
+# slither-analyzer 0.11.6 pins web3<8, so it lives in its own venv (.venv-slither), created here if missing.
+# It runs offline: crytic-compile compiles each target with tools/solc (solc-js behind a native-solc CLI);
+# it also asks `forge config` for the project layout, so the npm forge binary is put on PATH.
+#
+# Usage: scripts/lint_slither.sh [extra slither args]   e.g. --exclude-informational, --json report.json
+#        SLITHER_TARGETS="ProvenanceRegistry" scripts/lint_slither.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+SLITHER_VERSION="0.11.6"
+VENV="${TUANCHAIN_SLITHER_VENV:-$ROOT/.venv-slither}"
+if ! "$VENV/bin/slither" --version 2>/dev/null | grep -qx "$SLITHER_VERSION"; then
+    echo "lint_slither: installing slither-analyzer==$SLITHER_VERSION into $VENV" >&2
+    python3 -m venv "$VENV"
+    # Every package pinned: slither's own dependencies are not pinned by slither itself.
+    "$VENV/bin/pip" install --quiet -r "$ROOT/requirements-slither.lock"
+fi
+
+export PATH="$ROOT/node_modules/@foundry-rs/forge-linux-amd64/bin:$PATH"
+
+# The contracts that get deployed; libraries and interfaces they import are analysed with them.
+read -r -a TARGETS <<< "${SLITHER_TARGETS:-ProvenanceRegistry TuanchainForwarder TestStablecoin GroupBuyEscrow}"
+
+status=0
+for name in "${TARGETS[@]}"; do
+    file="contracts/$name.sol"
+    if [[ ! -f "$file" ]]; then
+        echo "lint_slither: $file does not exist yet, skipped" >&2
+        continue
+    fi
+    echo "== slither $file"
+    if "$VENV/bin/slither" "$file" --config-file slither.config.json --fail-medium "$@"; then
+        echo "== $file: no untriaged High/Medium finding"
+    else
+        echo "== FAIL $file: untriaged High/Medium finding(s) above (or compilation failed)" >&2
+        status=1
+    fi
+done
+exit "$status"

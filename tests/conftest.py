@@ -1,0 +1,99 @@
+"""Session fixtures for tests that need a chain, layered node → web3 → sender → contracts.
+
+One anvil per test session; each test that uses a chain fixture runs between ``evm_snapshot``
+and ``evm_revert`` (see ``_evm_isolation``), so tests cannot see each other's transactions.
+Tests that use no chain fixture start no node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from web3 import Web3
+
+from chain.accounts import dev_account
+from chain.anvil import Anvil
+from chain.artifacts import REPO_ROOT, Artifact
+from chain.compile import compile_contracts
+from chain.deploy import Deployment, deploy_all
+from chain.errors import ErrorRegistry
+from chain.tx import TxSender
+
+TEST_CONTRACTS_DIR = REPO_ROOT / "tests" / "chain" / "contracts"
+TEST_ARTIFACTS_DIR = REPO_ROOT / "build" / "artifacts-test"
+# Any fixture that needs the node depends on `w3` (directly or not), so this one name suffices.
+CHAIN_FIXTURES = {"w3", "anvil_node"}
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, Artifact]:
+    """The project's compiled contracts (cached in build/artifacts)."""
+    return compile_contracts()
+
+
+@pytest.fixture(scope="session")
+def test_artifacts() -> dict[str, Artifact]:
+    """Test-only contracts of tests/chain/contracts (compiled into build/artifacts-test)."""
+    return compile_contracts(
+        sorted(TEST_CONTRACTS_DIR.glob("*.sol")), artifacts_dir=TEST_ARTIFACTS_DIR
+    )
+
+
+@pytest.fixture(scope="session")
+def error_registry(
+    artifacts: dict[str, Artifact], test_artifacts: dict[str, Artifact]
+) -> ErrorRegistry:
+    registry = ErrorRegistry()
+    for artifact in [*artifacts.values(), *test_artifacts.values()]:
+        registry.register_abi(artifact.abi)
+    return registry
+
+
+@pytest.fixture(scope="session")
+def anvil_node() -> Iterator[Anvil]:
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def w3(anvil_node: Anvil) -> Web3:
+    return Web3(Web3.HTTPProvider(anvil_node.rpc_url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture(scope="session")
+def tx_sender(w3: Web3, error_registry: ErrorRegistry) -> TxSender:
+    return TxSender(w3, registry=error_registry, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    w3: Web3,
+    tx_sender: TxSender,
+    artifacts: dict[str, Artifact],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Deployment:
+    """forwarder, registry, token, escrow deployed once per session by dev account 0."""
+    return deploy_all(
+        w3,
+        tx_sender,
+        platform=dev_account(0),
+        deployments_dir=tmp_path_factory.mktemp("deployments"),
+        artifacts=artifacts,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _evm_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Snapshot before and revert after each test that touches the chain."""
+    if not CHAIN_FIXTURES.intersection(request.fixturenames):
+        yield
+        return
+    node: Web3 = request.getfixturevalue("w3")
+    sender: TxSender = request.getfixturevalue("tx_sender")
+    snapshot = node.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        node.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        sender.reset_all_nonces()

@@ -1,0 +1,1 @@
+"""Provenance: GS1 EPCIS events, content-addressed documents, Merkle anchoring and verification."""

@@ -1,0 +1,167 @@
+"""EPCIS 2.0 JSON-LD documents: build, validate against the official JSON schema, parse.
+
+The GS1 schema is draft-07 and only uses local ``#/definitions`` references, so a
+``Draft7Validator`` over the copy shipped in ``schema/`` validates fully offline; URI and
+date-time formats are checked (rfc3986-validator / rfc3339-validator).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from pydantic import TypeAdapter, ValidationError
+
+from traceability.epcis.errors import InvalidEpcisDocument
+from traceability.epcis.models import EpcisBody, EpcisDocument, EpcisEvent, Event
+from traceability.epcis.vocabulary import DEFAULT_CONTEXT, schema_text
+
+logger = logging.getLogger(__name__)
+
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+@cache
+def epcis_schema() -> dict[str, Any]:
+    """The official EPCIS 2.0 JSON schema (shipped copy)."""
+    return json.loads(schema_text("EPCIS-JSON-Schema.json"))
+
+
+@cache
+def _validator() -> jsonschema.Draft7Validator:
+    schema = epcis_schema()
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(
+        schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+    )
+
+
+def _json_path(parts: Sequence[Any]) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+_COMBINATORS = {"anyOf", "oneOf", "allOf", "not", "if", "then", "else", "$ref"}
+
+
+def _leaf_errors(errors: Sequence[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
+    leaves = []
+    for error in errors:
+        leaves.extend(_leaf_errors(error.context) if error.context else [error])
+    return leaves
+
+
+def validate_json(data: Mapping[str, Any]) -> None:
+    """Raise ``InvalidEpcisDocument`` unless ``data`` conforms to the EPCIS 2.0 JSON schema."""
+    errors = list(_validator().iter_errors(data))
+    if not errors:
+        return
+    # anyOf/oneOf/if-then failures report at a parent; the leaf errors under them say which
+    # member is wrong. Prefer the deepest concrete (type/enum/format/...) leaf.
+    leaves = [e for e in _leaf_errors(errors) if e.validator not in _COMBINATORS]
+    error = max(leaves, key=lambda e: len(e.absolute_path)) if leaves else best_match(errors)
+    if error is not None:
+        raise InvalidEpcisDocument(_json_path(error.absolute_path), error.message)
+
+
+def schema_errors(data: Mapping[str, Any]) -> list[InvalidEpcisDocument]:
+    """Every schema violation of ``data`` (empty if it conforms), for reports."""
+    return [
+        InvalidEpcisDocument(_json_path(e.absolute_path), e.message)
+        for e in sorted(
+            _validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
+        )
+    ]
+
+
+def make_document(
+    events: Sequence[EpcisEvent],
+    *,
+    creation_date: datetime | None = None,
+    document_id: str | None = None,
+    context: Any = None,
+) -> EpcisDocument:
+    """Wrap events in an ``EPCISDocument`` (schemaVersion 2.0, tuanchain's @context)."""
+    return EpcisDocument.model_validate(
+        {
+            "@context": DEFAULT_CONTEXT if context is None else context,
+            "id": document_id,
+            "creationDate": creation_date or datetime.now(UTC),
+            "epcisBody": EpcisBody(eventList=list(events)),
+        }
+    )
+
+
+def serialize_document(doc: EpcisDocument | Sequence[EpcisEvent], **kwargs: Any) -> dict[str, Any]:
+    """EPCIS 2.0 JSON-LD of a document (or of events, wrapped with ``make_document``).
+
+    The result is validated against the official schema before it is returned, so a
+    document this package writes is always conforming.
+    """
+    if not isinstance(doc, EpcisDocument):
+        doc = make_document(doc, **kwargs)
+    data = doc.model_dump(mode="json", by_alias=True, exclude_none=True)
+    validate_json(data)
+    return data
+
+
+def dumps_document(doc: EpcisDocument | Sequence[EpcisEvent], **kwargs: Any) -> str:
+    """``serialize_document`` as compact UTF-8 JSON text."""
+    return json.dumps(serialize_document(doc, **kwargs), ensure_ascii=False, separators=(",", ":"))
+
+
+def _load(data: Mapping[str, Any] | str | bytes | Path) -> Mapping[str, Any]:
+    if isinstance(data, Path):
+        data = data.read_bytes()
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise InvalidEpcisDocument("$", f"not JSON: {exc.msg} (line {exc.lineno})") from exc
+    if not isinstance(data, Mapping):
+        raise InvalidEpcisDocument("$", "an EPCIS document must be a JSON object")
+    return data
+
+
+def _model_error(exc: ValidationError, prefix: Sequence[Any] = ()) -> InvalidEpcisDocument:
+    first = exc.errors()[0]
+    # Discriminated unions insert the tag ("ObjectEvent") into loc; it is not a JSON key.
+    loc = [p for p in first["loc"] if not (isinstance(p, str) and p.endswith("Event"))]
+    return InvalidEpcisDocument(_json_path([*prefix, *loc]), first["msg"])
+
+
+def parse_document(data: Mapping[str, Any] | str | bytes | Path) -> EpcisDocument:
+    """Parse and validate an ``EPCISDocument``; raise ``InvalidEpcisDocument`` otherwise."""
+    obj = _load(data)
+    if obj.get("type") != "EPCISDocument":
+        raise InvalidEpcisDocument("$.type", f"expected 'EPCISDocument', got {obj.get('type')!r}")
+    validate_json(obj)
+    try:
+        return EpcisDocument.model_validate(obj)
+    except ValidationError as exc:
+        raise _model_error(exc) from exc
+
+
+def parse_event(data: Mapping[str, Any] | str | bytes | Path) -> EpcisEvent:
+    """Parse and validate one standalone EPCIS event (it must carry its ``@context``)."""
+    obj = _load(data)
+    validate_json(obj)
+    try:
+        return _EVENT_ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        raise _model_error(exc) from exc
+
+
+def parse_epcis(data: Mapping[str, Any] | str | bytes | Path) -> EpcisDocument | EpcisEvent:
+    """Parse either an ``EPCISDocument`` or a standalone event."""
+    obj = _load(data)
+    return parse_document(obj) if obj.get("type") == "EPCISDocument" else parse_event(obj)

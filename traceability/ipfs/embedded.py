@@ -1,0 +1,136 @@
+"""The embedded document store: UnixFS DAGs in a flatfs block store on local disk."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Final
+
+from traceability.ipfs.blockstore import FlatFsBlockstore
+from traceability.ipfs.cid import format_cid, parse_cid
+from traceability.ipfs.errors import DocumentNotFound, DocumentTooLarge, NotPinned
+from traceability.ipfs.importer import DEFAULT_PROFILE, Block, ImportProfile, build_dag
+from traceability.ipfs.reader import iter_dag, read_file, verify_block
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_DOCUMENT_SIZE: Final = 64 * 1024 * 1024
+
+
+class EmbeddedDocumentStore:
+    """Documents on disk with kubo-identical CIDs; no daemon needed.
+
+    Layout under ``root``: ``blocks/`` (kubo flatfs) and ``pins/`` (one empty file per
+    pinned root CID). Blocks of a document are written children first and the pin last,
+    so after a crash a pinned or present root always has its whole DAG.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        profile: ImportProfile = DEFAULT_PROFILE,
+        max_document_size: int = DEFAULT_MAX_DOCUMENT_SIZE,
+        durable: bool = True,
+    ) -> None:
+        self.root = Path(root)
+        self.profile = profile
+        self.max_document_size = max_document_size
+        self.blocks = FlatFsBlockstore(self.root / "blocks", durable=durable)
+        self._pins = self.root / "pins"
+        self._pins.mkdir(parents=True, exist_ok=True)
+
+    # -- documents ---------------------------------------------------------------------
+    def put(self, data: bytes, *, pin: bool = True) -> str:
+        if len(data) > self.max_document_size:
+            raise DocumentTooLarge(len(data), self.max_document_size)
+        built: list[Block] = []
+        root = build_dag(data, profile=self.profile, sink=built.append)
+        self.blocks.put_many((b.cid, b.parts) for b in built)
+        cid = format_cid(root)
+        if pin:
+            self._write_pin(root)
+        logger.info("stored document %s (%d bytes, %d blocks)", cid, len(data), len(built))
+        return cid
+
+    def get(self, cid: str) -> bytes:
+        return read_file(self.blocks.get, parse_cid(cid))
+
+    def has(self, cid: str) -> bool:
+        return self.blocks.has(parse_cid(cid))
+
+    # -- pins --------------------------------------------------------------------------
+    def pin(self, cid: str) -> None:
+        root = parse_cid(cid)
+        for _ in iter_dag(self.blocks.get, root):  # refuse to pin an incomplete DAG
+            pass
+        self._write_pin(root)
+
+    def unpin(self, cid: str) -> None:
+        path = self._pin_path(parse_cid(cid))
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise NotPinned(cid) from None
+
+    def pins(self) -> list[str]:
+        return sorted(p.name for p in self._pins.iterdir() if not p.name.startswith("."))
+
+    def is_pinned(self, cid: str) -> bool:
+        return self._pin_path(parse_cid(cid)).exists()
+
+    def gc(self) -> int:
+        """Delete every block not reachable from a pin; returns the number deleted."""
+        live = {
+            self.blocks.path_for(cid).name
+            for pinned in self.pins()
+            for cid, _ in iter_dag(self.blocks.get, parse_cid(pinned))
+        }
+        removed = 0
+        for path in list(self.blocks.iter_paths()):
+            if path.name not in live:
+                path.unlink(missing_ok=True)
+                removed += 1
+        logger.info("gc removed %d blocks", removed)
+        return removed
+
+    # -- blocks ------------------------------------------------------------------------
+    def get_block(self, cid: str) -> bytes:
+        raw = parse_cid(cid)
+        data = self.blocks.get(raw)
+        verify_block(raw, data)
+        return data
+
+    def iter_dag_blocks(self, cid: str) -> Iterator[tuple[str, bytes]]:
+        for raw, data in iter_dag(self.blocks.get, parse_cid(cid)):
+            yield format_cid(raw), data
+
+    def put_blocks(self, blocks: Iterable[tuple[str, bytes]]) -> None:
+        checked = []
+        for cid, data in blocks:
+            raw = parse_cid(cid)
+            verify_block(raw, data)
+            checked.append((raw, (data,)))
+        self.blocks.put_many(checked)
+
+    # -- internals ---------------------------------------------------------------------
+    def _pin_path(self, root: bytes) -> Path:
+        return self._pins / format_cid(root)
+
+    def _write_pin(self, root: bytes) -> None:
+        if not self.blocks.has(root):
+            raise DocumentNotFound(format_cid(root))
+        path = self._pin_path(root)
+        if path.exists():
+            return
+        tmp = self._pins / f".{path.name}.tmp"
+        tmp.write_bytes(b"")
+        os.replace(tmp, path)
+        if self.blocks.durable:
+            fd = os.open(self._pins, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
