@@ -1,6 +1,15 @@
-"""``create_app(services)``: the FastAPI application with every router and the error mapping."""
+"""``create_app(services)``: the FastAPI application with every router and the error mapping.
+
+With ``background=True`` (what ``tuanchain serve`` uses) the app's lifespan also runs the indexer,
+the relayer's outbox worker and the keeper in daemon threads, and stops them on shutdown.
+"""
 
 from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -8,9 +17,38 @@ from api.errors import install_error_handlers
 from api.routes import documents, health, ipfs, pages, read, relay, resolver
 from api.services import Services, build_services
 
+logger = logging.getLogger(__name__)
 
-def create_app(services: Services | None = None) -> FastAPI:
+# Modules exposing ``start_background(services) -> stop``; order matters: index before keeper.
+BACKGROUND_MODULES = ("api.indexer.runner", "api.relayer.worker", "api.keeper")
+
+
+def start_background(services: Services) -> list[Callable[[], None]]:
+    stops: list[Callable[[], None]] = []
+    for name in BACKGROUND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                logger.warning("background module %s is not available", name)
+                continue
+            raise
+        stops.append(module.start_background(services))
+    return stops
+
+
+def create_app(services: Services | None = None, *, background: bool = False) -> FastAPI:
     services = services or build_services()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stops = start_background(services) if background else []
+        try:
+            yield
+        finally:
+            for stop in reversed(stops):
+                stop()
+
     app = FastAPI(
         title="tuanchain",
         version="0.1.0",
@@ -18,6 +56,7 @@ def create_app(services: Services | None = None) -> FastAPI:
             "Community group buying with on-chain escrow and verifiable EPCIS provenance: "
             "GS1 Digital Link resolver, provenance, IPFS trustless gateway, gasless relay, dashboards."
         ),
+        lifespan=lifespan,
     )
     app.state.services = services
     install_error_handlers(app)

@@ -1,0 +1,17 @@
+"""The service's CLI verbs, each owned by its module: ``index`` (api.indexer.cli), ``keeper``
+(api.keeper_cli), ``serve`` / ``seed`` / ``run`` (api.demo.cli). Missing modules are skipped."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    for name in ("api.indexer.cli", "api.keeper_cli", "api.demo.cli"):
+        try:
+            importlib.import_module(name).register(app)
+        except ModuleNotFoundError as exc:
+            if exc.name != name and not name.startswith(exc.name or "\0"):
+                raise
