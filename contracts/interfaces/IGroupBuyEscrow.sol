@@ -193,8 +193,12 @@ interface IGroupBuyEscrow {
 
     // ---------------------------------------------------------------- buyers
 
-    /// @notice Order `quantity` units under `leader` (an approved leader), paying the top tier price now.
-    /// A second join by the same buyer adds to the order and must name the same leader.
+    /// @notice Order `quantity` units under `leader`, paying the top tier price now. A second join by the same
+    /// buyer adds to the order and must name the same leader.
+    /// @dev `leader` must be approved in the registry when their group in this deal opens (the first order under
+    /// them, or the first after all its orders were cancelled); a group already open stays open for this deal if
+    /// the leader is revoked later (its buyers keep every protection: no receipt by the delivery deadline refunds
+    /// them in full). This spares the registry call on every later order.
     function join(uint256 dealId, uint256 quantity, address leader) external;
 
     /// @notice {join} after an EIP-2612 permit for exactly the amount; a front-run permit is tolerated

@@ -218,6 +218,43 @@ contract GroupBuyEscrowTest is GroupBuyEscrowBase {
         escrow.join(dealId, 1, stranger);
     }
 
+    /// @dev Approval is checked when a leader opens their group in a deal (see GroupBuyEscrow._join).
+    function test_join_revokedLeaderKeepsAGroupAlreadyOpenInThisDeal() public {
+        uint256 dealId = createDefaultDeal();
+        joinAs(dealId, buyer(0), 2, leader1);
+        registry.setLeader(leader1, false);
+        joinAs(dealId, buyer(1), 3, leader1);
+        assertEq(escrow.leaderInfo(dealId, leader1).quantity, 5);
+        assertEq(escrow.order(dealId, buyer(1)).quantity, 3);
+    }
+
+    function test_join_revertsWhenRevokedLeaderOpensAGroupInAnotherDeal() public {
+        uint256 first = createDefaultDeal();
+        uint256 second = createDefaultDeal();
+        joinAs(first, buyer(0), 2, leader1);
+        registry.setLeader(leader1, false);
+        token.mint(buyer(1), TOP_PRICE);
+        vm.startPrank(buyer(1));
+        token.approve(address(escrow), TOP_PRICE);
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.LeaderNotApproved.selector, leader1));
+        escrow.join(second, 1, leader1);
+        vm.stopPrank();
+    }
+
+    function test_join_revertsWhenRevokedLeaderReopensAGroupEmptiedByCancels() public {
+        uint256 dealId = createDefaultDeal();
+        joinAs(dealId, buyer(0), 2, leader1);
+        vm.prank(buyer(0));
+        escrow.cancel(dealId);
+        registry.setLeader(leader1, false);
+        token.mint(buyer(1), TOP_PRICE);
+        vm.startPrank(buyer(1));
+        token.approve(address(escrow), TOP_PRICE);
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.LeaderNotApproved.selector, leader1));
+        escrow.join(dealId, 1, leader1);
+        vm.stopPrank();
+    }
+
     function test_join_revertsAfterJoinDeadline() public {
         uint256 dealId = createDefaultDeal();
         uint256 deadline = escrow.dealParams(dealId).joinDeadline;

@@ -1,0 +1,224 @@
+"""Chain verbs of the ``tuanchain`` command.
+
+    tuanchain node     # anvil in the foreground, its chain kept in data/anvil-state.json
+    tuanchain deploy   # deploy (or reuse) the contracts on TUANCHAIN_RPC_URL, print the manifest
+
+Errors of the chain layer (node down, wrong chain id, development key on a public chain,
+compilation failure, a revert) print one line ``error: ...`` on stderr and exit 1: they are
+caught once, here. Settings come from ``TUANCHAIN_*`` (see :class:`chain.settings.Settings`);
+the options override them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+import httpx
+import typer
+from pydantic import ValidationError
+
+from chain.anvil import Anvil
+from chain.errors import ChainError, NodeUnavailable
+from chain.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE_NAME = "anvil-state.json"
+# anvil also dumps its state every this many seconds, so a crash or SIGKILL loses little.
+STATE_INTERVAL_SECONDS = 30
+PROBE_TIMEOUT_SECONDS = 3.0
+
+# Set by SIGINT/SIGTERM (or by a test driving `node` from another thread): stop the node.
+_stop_requested = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask a running ``tuanchain node`` to stop its anvil and return (what Ctrl-C does)."""
+    _stop_requested.set()
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """The chain layer's named errors become ``error: ...`` and exit code 1."""
+    try:
+        yield
+    except ChainError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        typer.echo(f"error: {first}", err=True)
+        raise typer.Exit(1) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: invalid settings: {problems}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _settings(rpc_url: str | None, chain_id: int | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if rpc_url is not None:
+        overrides["rpc_url"] = rpc_url
+    if chain_id is not None:
+        overrides["chain_id"] = chain_id
+    return Settings(**overrides)
+
+
+def probe_node(rpc_url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> int:
+    """The chain id the node at ``rpc_url`` reports; :class:`NodeUnavailable` at once if none.
+
+    web3's provider retries a refused connection with back-off; asking once here gives a down
+    node a fast, clear answer.
+    """
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+    try:
+        response = httpx.post(rpc_url, json=payload, timeout=timeout)
+        return int(response.json()["result"], 16)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise NodeUnavailable(
+            f"no Ethereum JSON-RPC node answers at {rpc_url} ({type(exc).__name__}); "
+            "start one with `tuanchain node` or set TUANCHAIN_RPC_URL"
+        ) from None
+
+
+# ---------------------------------------------------------------------- deploy
+
+
+def deploy(
+    rpc_url: Annotated[
+        str | None,
+        typer.Option("--rpc-url", help="JSON-RPC endpoint (default: TUANCHAIN_RPC_URL)."),
+    ] = None,
+    chain_id: Annotated[
+        int | None,
+        typer.Option("--chain-id", help="Expected chain id (default: TUANCHAIN_CHAIN_ID)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the manifest as JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Deploy tuanchain's contracts, or reuse the ones recorded for this chain, and print them."""
+    from chain.context import connect
+
+    with _one_line_errors():
+        settings = _settings(rpc_url, chain_id)
+        probe_node(settings.rpc_url)
+        chain = connect(settings, deploy=True)
+    deployment = chain.deployment
+    if as_json:
+        typer.echo(json.dumps({"manifest": str(deployment.path), **deployment.to_json()}, indent=2))
+        return
+    typer.echo(f"manifest: {deployment.path}")
+    typer.echo(f"chain id: {deployment.chain_id}")
+    if deployment.deployed_now:
+        typer.echo(f"deployed: {', '.join(deployment.deployed_now)}")
+    else:
+        typer.echo("deployed: nothing (every contract reused)")
+    width = max(len(name) for name in deployment.contracts)
+    for name, contract in sorted(deployment.contracts.items()):
+        typer.echo(f"  {name:<{width}}  {contract.address}")
+
+
+# ---------------------------------------------------------------------- node
+
+
+class ForegroundAnvil(Anvil):
+    """anvil in its own session, so that a terminal's Ctrl-C reaches only ``tuanchain node``.
+
+    Ctrl-C signals the whole foreground process group; if anvil got it too, it would race our
+    own SIGTERM while dumping its state. ``setsid`` execs anvil in place (same PID), so it is
+    still stopped by PID. The state is also dumped periodically.
+    """
+
+    def command(self) -> list[str]:
+        base = super().command()
+        if self.state_path is not None:
+            base += ["--state-interval", str(STATE_INTERVAL_SECONDS)]
+        setsid = shutil.which("setsid")
+        return [setsid, *base] if setsid else base
+
+
+def _install_stop_handlers() -> dict[int, Any]:
+    """SIGINT and SIGTERM set the stop flag (only possible from the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, lambda *_: _stop_requested.set())
+    return previous
+
+
+def node(
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port (default: the one in TUANCHAIN_RPC_URL, else 8545)."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Interface (default: TUANCHAIN_RPC_URL's host).")
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help=f"State file, loaded on start and saved on exit (default: data/{STATE_FILE_NAME}).",
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Start from an empty chain: delete the state file first."),
+    ] = False,
+) -> None:
+    """Run a local anvil node in the foreground, keeping its chain between runs (Ctrl-C stops it)."""
+    with _one_line_errors():
+        settings = Settings()
+        parsed = urlparse(settings.rpc_url)
+        state_path = state or settings.data_dir / STATE_FILE_NAME
+        if fresh and state_path.exists():
+            state_path.unlink()
+        anvil = ForegroundAnvil(
+            host=host or parsed.hostname or "127.0.0.1",
+            port=port or parsed.port or 8545,
+            chain_id=settings.chain_id,
+            state_path=state_path,
+        )
+        _stop_requested.clear()
+        previous = _install_stop_handlers()
+        try:
+            anvil.start()
+            typer.echo(
+                f"anvil listening on {anvil.rpc_url} (chain id {anvil.chain_id}, pid {anvil.pid})"
+            )
+            typer.echo(f"state: {state_path} (loaded if present, saved on exit)")
+            typer.echo("press Ctrl-C to stop")
+            exited = _wait(anvil)
+        finally:
+            anvil.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    if exited is not None:
+        typer.echo(
+            f"error: anvil exited by itself with code {exited}: {anvil.log_tail(5)}", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(f"anvil stopped; state saved to {state_path}")
+
+
+def _wait(anvil: Anvil) -> int | None:
+    """Block until a stop is requested (None) or anvil exits by itself (its exit code)."""
+    assert anvil.process is not None
+    while not _stop_requested.wait(0.2):
+        code = anvil.process.poll()
+        if code is not None:
+            return code
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)
+    app.command("node")(node)
