@@ -42,8 +42,13 @@ def encode_car_header(roots: Sequence[bytes]) -> bytes:
     return bytes(out)
 
 
-def _cbor_item(buf: bytes, pos: int) -> tuple[object, int]:
+MAX_HEADER_DEPTH: int = 16  # a CAR header nests 3 deep; refuse recursion bombs
+
+
+def _cbor_item(buf: bytes, pos: int, depth: int = 0) -> tuple[object, int]:
     """Decode the small dag-cbor subset a CAR header uses."""
+    if depth > MAX_HEADER_DEPTH:
+        raise CarFormatError("CAR header nests too deeply")
     if pos >= len(buf):
         raise CarFormatError("truncated CAR header")
     initial = buf[pos]
@@ -65,21 +70,28 @@ def _cbor_item(buf: bytes, pos: int) -> tuple[object, int]:
         raw = buf[pos : pos + value]
         if len(raw) != value:
             raise CarFormatError("truncated CAR header")
-        return (raw if major == 2 else raw.decode("utf-8")), pos + value
+        if major == 2:
+            return raw, pos + value
+        try:
+            return raw.decode("utf-8"), pos + value
+        except UnicodeDecodeError:
+            raise CarFormatError("CAR header text is not UTF-8") from None
     if major == 4:
         items = []
         for _ in range(value):
-            item, pos = _cbor_item(buf, pos)
+            item, pos = _cbor_item(buf, pos, depth + 1)
             items.append(item)
         return items, pos
     if major == 5:
         mapping = {}
         for _ in range(value):
-            key, pos = _cbor_item(buf, pos)
-            mapping[key], pos = _cbor_item(buf, pos)
+            key, pos = _cbor_item(buf, pos, depth + 1)
+            if not isinstance(key, str):
+                raise CarFormatError("dag-cbor map keys must be strings")
+            mapping[key], pos = _cbor_item(buf, pos, depth + 1)
         return mapping, pos
     if major == 6 and value == 42:
-        raw, pos = _cbor_item(buf, pos)
+        raw, pos = _cbor_item(buf, pos, depth + 1)
         if not isinstance(raw, bytes) or raw[:1] != b"\x00":
             raise CarFormatError("tag 42 must wrap bytes starting with 0x00")
         return ("cid", raw[1:]), pos

@@ -13,9 +13,11 @@ node is not trusted.
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import ipfshttpclient
 from ipfshttpclient import exceptions as ipfs_exc
@@ -54,6 +56,39 @@ def add_options(profile: ImportProfile) -> dict[str, Any]:
     return options
 
 
+def add_arguments(profile: ImportProfile) -> dict[str, Any]:
+    """``ipfshttpclient`` ``add()`` keyword arguments that send exactly ``add_options``.
+
+    ``add()`` writes its own ``trickle``/``raw-leaves``/``pin`` values *over* a caller's
+    ``opts`` (``raw-leaves`` becomes ``False`` unless given as the keyword), so the options
+    it owns go as keywords and only the rest through ``opts``.
+    """
+    options = add_options(profile)
+    return {
+        "cid_version": options.pop("cid-version"),
+        "raw_leaves": options.pop("raw-leaves"),
+        "chunker": options.pop("chunker"),
+        "trickle": options.pop("trickle"),
+        "opts": options,
+    }
+
+
+def to_multiaddr(addr: str) -> str:
+    """Accept ``http(s)://host:port`` (as in ``TUANCHAIN_IPFS_API_URL``) or a multiaddr."""
+    if addr.startswith("/"):
+        return addr
+    parts = urlsplit(addr)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise StoreUnavailable(addr, "expected http(s)://host:port or a multiaddr")
+    host = parts.hostname
+    try:
+        proto = "ip6" if ipaddress.ip_address(host).version == 6 else "ip4"
+    except ValueError:
+        proto = "dns"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"/{proto}/{host}/tcp/{port}/{parts.scheme}"
+
+
 class KuboDocumentStore:
     """A ``DocumentStore`` over the Kubo RPC API."""
 
@@ -69,7 +104,7 @@ class KuboDocumentStore:
         self.profile = profile
         self.max_document_size = max_document_size
         try:
-            self._client = ipfshttpclient.Client(addr, timeout=timeout)
+            self._client = ipfshttpclient.Client(to_multiaddr(addr), timeout=timeout)
         except ipfs_exc.AddressError as exc:
             raise StoreUnavailable(addr, f"bad multiaddr: {exc}") from exc
 
@@ -100,7 +135,7 @@ class KuboDocumentStore:
         result = self._call(
             "add",
             None,
-            lambda: self._client.add(io.BytesIO(data), pin=pin, opts=add_options(self.profile)),
+            lambda: self._client.add(io.BytesIO(data), pin=pin, **add_arguments(self.profile)),
         )
         answered = result["Hash"]
         if answered != expected:

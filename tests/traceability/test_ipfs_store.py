@@ -1,0 +1,267 @@
+"""The embedded document store: put/get/has/pin/unpin/gc, size limits, verified reads.
+
+CIDs themselves are checked against kubo in ``test_ipfs_kubo_reference.py``; here the store
+must hand back exactly the bytes it was given, under the CID ``compute_cid`` predicts, and
+must refuse to return bytes that no longer hash to their CID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from multiformats import CID
+
+from traceability.ipfs import (
+    KUBO_DEFAULT_V0,
+    UNIXFS_V1_2025,
+    BlockCorrupted,
+    DocumentNotFound,
+    DocumentStore,
+    DocumentTooLarge,
+    EmbeddedDocumentStore,
+    ImportProfile,
+    InvalidCid,
+    NotAUnixFSFile,
+    NotPinned,
+    compute_cid,
+)
+from traceability.ipfs.cid import CODEC_DAG_PB, cid_v1, format_cid, parse_cid, split_cid
+from traceability.ipfs.dagpb import encode_pblink
+
+# Small chunks and fan-out: many blocks and several tree levels from a few KiB of input.
+TINY_V0 = ImportProfile("tiny-v0", cid_version=0, raw_leaves=False, chunk_size=64, max_links=3)
+TINY_V1 = ImportProfile("tiny-v1", cid_version=1, raw_leaves=True, chunk_size=64, max_links=3)
+ALL_PROFILES = [KUBO_DEFAULT_V0, UNIXFS_V1_2025, TINY_V0, TINY_V1]
+
+
+def make_store(
+    root: Path, profile: ImportProfile = UNIXFS_V1_2025, **kw: object
+) -> EmbeddedDocumentStore:
+    return EmbeddedDocumentStore(root, profile=profile, durable=False, **kw)  # type: ignore[arg-type]
+
+
+def block_files(store: EmbeddedDocumentStore) -> list[Path]:
+    return sorted(store.blocks.iter_paths())
+
+
+def test_embedded_store_satisfies_the_document_store_protocol(tmp_path: Path) -> None:
+    assert isinstance(make_store(tmp_path), DocumentStore)
+
+
+@pytest.mark.parametrize("profile", ALL_PROFILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("size", [0, 1, 64, 65, 1000, 300_000])
+def test_put_get_round_trip_under_the_predicted_cid(
+    tmp_path: Path, profile: ImportProfile, size: int
+) -> None:
+    if profile.chunk_size < 1024 and size > 10_000:
+        size = 10_000  # a few hundred tiny blocks are enough to get several tree levels
+    data = hashlib.shake_256(str(size).encode()).digest(size) if size else b""
+    store = make_store(tmp_path, profile)
+    cid = store.put(data)
+    assert cid == compute_cid(data, profile=profile)
+    assert store.get(cid) == data
+    assert store.has(cid)
+    version = CID.decode(cid).version
+    assert version == profile.cid_version
+    assert cid.startswith("Qm" if version == 0 else "baf")
+
+
+def test_cid_kinds_follow_the_profiles(tmp_path: Path) -> None:
+    one_chunk, two_chunks = b"x" * 100, b"y" * (UNIXFS_V1_2025.chunk_size + 1)
+    v1 = make_store(tmp_path / "v1")
+    assert v1.put(one_chunk).startswith("bafkrei")  # a single raw block
+    assert v1.put(two_chunks).startswith("bafybei")  # a dag-pb root over raw leaves
+    v0 = make_store(tmp_path / "v0", KUBO_DEFAULT_V0)
+    assert v0.put(one_chunk).startswith("Qm")
+    # The raw-leaf CID of a one-chunk file is the plain sha2-256 of its bytes.
+    assert split_cid(parse_cid(v1.put(one_chunk)))[2] == hashlib.sha256(one_chunk).digest()
+
+
+def test_default_profile_is_cidv1(tmp_path: Path) -> None:
+    assert EmbeddedDocumentStore(tmp_path, durable=False).put(b"doc").startswith("bafk")
+
+
+def test_has_and_get_of_an_absent_document(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    absent = compute_cid(b"never stored")
+    assert not store.has(absent)
+    with pytest.raises(DocumentNotFound) as info:
+        store.get(absent)
+    assert info.value.cid == absent
+
+
+@pytest.mark.parametrize("bad", ["", "hello", "Qm123", "bafy!!!", "zzzz"])
+def test_malformed_cids_are_named_errors(tmp_path: Path, bad: str) -> None:
+    store = make_store(tmp_path)
+    with pytest.raises(InvalidCid):
+        store.get(bad)
+    with pytest.raises(InvalidCid):
+        store.has(bad)
+
+
+def test_cids_with_other_hash_functions_are_refused(tmp_path: Path) -> None:
+    blake3 = str(CID("base32", 1, "raw", ("blake3", hashlib.sha256(b"x").digest())))
+    with pytest.raises(InvalidCid):
+        make_store(tmp_path).get(blake3)
+
+
+def test_size_limit(tmp_path: Path) -> None:
+    store = make_store(tmp_path, max_document_size=10)
+    assert store.get(store.put(b"0123456789")) == b"0123456789"
+    with pytest.raises(DocumentTooLarge) as info:
+        store.put(b"0123456789A")
+    assert (info.value.size, info.value.limit) == (11, 10)
+    assert block_files(store) == [store.blocks.path_for(parse_cid(compute_cid(b"0123456789")))]
+
+
+def test_pin_unpin_and_gc(tmp_path: Path) -> None:
+    store = make_store(tmp_path, TINY_V1)
+    kept = store.put(b"k" * 500)
+    loose = store.put(b"l" * 500, pin=False)
+    assert store.is_pinned(kept) and not store.is_pinned(loose)
+    assert store.pins() == [kept]
+
+    removed = store.gc()
+    assert removed > 0
+    assert store.get(kept) == b"k" * 500
+    assert not store.has(loose)
+
+    kept_blocks = len(list(store.iter_dag_blocks(kept)))
+    assert kept_blocks > 1
+    store.unpin(kept)
+    with pytest.raises(NotPinned):
+        store.unpin(kept)
+    assert store.gc() == kept_blocks
+    assert block_files(store) == [] and not store.has(kept)
+
+
+def test_pin_refuses_a_document_whose_blocks_are_missing(tmp_path: Path) -> None:
+    store = make_store(tmp_path, TINY_V1)
+    cid = store.put(b"p" * 500, pin=False)
+    store.pin(cid)  # complete: fine
+    store.unpin(cid)
+    leaf = block_files(store)[0]
+    if store.blocks.path_for(parse_cid(cid)) == leaf:
+        leaf = block_files(store)[1]
+    leaf.unlink()
+    with pytest.raises(DocumentNotFound):
+        store.pin(cid)
+    with pytest.raises(DocumentNotFound):
+        store.pin(compute_cid(b"absent"))
+
+
+def test_a_corrupted_block_is_detected_on_read(tmp_path: Path) -> None:
+    store = make_store(tmp_path, TINY_V1)
+    data = bytes(range(256)) * 4
+    cid = store.put(data)
+    root_path = store.blocks.path_for(parse_cid(cid))
+    leaf = next(p for p in block_files(store) if p != root_path)
+    content = bytearray(leaf.read_bytes())
+    content[0] ^= 0x01  # one bit flipped on disk
+    leaf.write_bytes(bytes(content))
+    with pytest.raises(BlockCorrupted) as info:
+        store.get(cid)
+    assert "digest" in info.value.reason
+    with pytest.raises(BlockCorrupted):
+        list(store.iter_dag_blocks(cid))
+
+
+def test_a_corrupted_root_is_detected_by_get_block(tmp_path: Path) -> None:
+    store = make_store(tmp_path, TINY_V0)
+    cid = store.put(b"r" * 300)
+    root = store.blocks.path_for(parse_cid(cid))
+    root.write_bytes(root.read_bytes() + b"\x00")
+    with pytest.raises(BlockCorrupted):
+        store.get_block(cid)
+    with pytest.raises(BlockCorrupted):
+        store.get(cid)
+
+
+def test_a_missing_inner_block_is_document_not_found(tmp_path: Path) -> None:
+    store = make_store(tmp_path, TINY_V0)
+    cid = store.put(b"m" * 1000)
+    root = store.blocks.path_for(parse_cid(cid))
+    next(p for p in block_files(store) if p != root).unlink()
+    assert store.has(cid)  # the root is there ...
+    with pytest.raises(DocumentNotFound):
+        store.get(cid)  # ... but the document is not whole
+
+
+def test_a_directory_node_is_not_a_file(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    child = parse_cid(store.put(b"inside"))
+    # dag-pb node: one named link, Data = UnixFS {Type: Directory (1)}
+    block = b"\x12" + _len_prefixed(encode_pblink(child, 6, b"a.txt")) + b"\x0a\x02\x08\x01"
+    cid = format_cid(cid_v1(CODEC_DAG_PB, hashlib.sha256(block).digest()))
+    store.put_blocks([(cid, block)])
+    with pytest.raises(NotAUnixFSFile) as info:
+        store.get(cid)
+    assert info.value.kind.lower().startswith("dir")
+
+
+def _len_prefixed(payload: bytes) -> bytes:
+    from traceability.ipfs.dagpb import encode_varint
+
+    return encode_varint(len(payload)) + payload
+
+
+def test_put_blocks_refuses_a_block_that_does_not_match_its_cid(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    with pytest.raises(BlockCorrupted):
+        store.put_blocks([(compute_cid(b"a"), b"b")])
+    assert block_files(store) == []
+
+
+def test_cidv0_and_cidv1_of_one_dag_pb_block_share_storage(tmp_path: Path) -> None:
+    store = make_store(tmp_path, KUBO_DEFAULT_V0)
+    v0 = store.put(b"shared")
+    v1 = str(CID.decode(v0).set(version=1, base="base32"))
+    assert store.has(v1) and store.get(v1) == b"shared"
+
+
+# ---------------------------------------------------------------------- properties
+
+_STORES: dict[str, EmbeddedDocumentStore] = {}
+
+
+def _shared_store(profile: ImportProfile) -> EmbeddedDocumentStore:
+    # Content addressing makes one store per profile safe to share between examples.
+    if profile.name not in _STORES:
+        _STORES[profile.name] = make_store(Path(tempfile.mkdtemp(prefix="tc-ipfs-")), profile)
+    return _STORES[profile.name]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.binary(min_size=0, max_size=4000),
+    profile=st.sampled_from(ALL_PROFILES),
+)
+def test_random_files_round_trip(data: bytes, profile: ImportProfile) -> None:
+    store = _shared_store(profile)
+    cid = store.put(data)
+    assert cid == compute_cid(data, profile=profile)
+    assert store.get(cid) == data
+    # every block of the DAG verifies and the DAG is exactly the importer's
+    blocks = dict(store.iter_dag_blocks(cid))
+    assert all(store.get_block(c) == b for c, b in blocks.items())
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.binary(min_size=1, max_size=2000), flip=st.integers(min_value=0))
+def test_any_single_bit_flip_in_any_block_is_detected(data: bytes, flip: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = make_store(Path(tmp), TINY_V0)
+        cid = store.put(data)
+        files = block_files(store)
+        target = files[flip % len(files)]
+        content = bytearray(target.read_bytes())
+        bit = (flip // len(files)) % (len(content) * 8)
+        content[bit // 8] ^= 1 << (bit % 8)
+        target.write_bytes(bytes(content))
+        with pytest.raises(BlockCorrupted):
+            store.get(cid)

@@ -1,0 +1,280 @@
+"""Verification of a batch's whole trail on anvil: honest trails verify, tampering is named.
+
+The trail is written the way the service writes it (one-event EPCIS documents in the
+embedded store, ``anchorEvent`` per event, ``anchorRoot`` with a manifest for batches of
+events); the verifier reads only chain logs and the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from chain.accounts import dev_account
+from traceability.epcis import digest_from_hash_id, dumps_document
+from traceability.ipfs import KUBO_DEFAULT_V0, EmbeddedDocumentStore, parse_cid
+from traceability.merkle import BatchManifest, build_manifest
+from traceability.verify import ItemKind, ItemStatus, batch_id_of, verify_batch
+
+from .conftest import GTIN14, LOT, START, Trail, approved_supplier
+
+
+def _by_kind(report, kind: ItemKind) -> list:  # type: ignore[no-untyped-def]
+    return [i for i in report.items if i.kind is kind]
+
+
+def test_an_honest_trail_verifies(trail: Trail) -> None:
+    commissioning, shipping, *batched = trail.events(5)
+    single = [trail.anchor_event(commissioning), trail.anchor_event(shipping)]
+    entries = [trail.store_event(e) for e in batched]
+    manifest, _, root_receipt = trail.anchor_root(entries)
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    assert report.ok, report.to_text()
+    assert report.registered and report.batch_status == "active"
+    assert report.supplier == trail.supplier.address
+    assert report.batch_id == "0x" + trail.batch_id.hex() == "0x" + batch_id_of(GTIN14, LOT).hex()
+    assert report.counts() == {"verified": 6, "mismatch": 0, "missing": 0}
+    (metadata,) = _by_kind(report, ItemKind.BATCH_METADATA)
+    assert metadata.document_cid == trail.metadata_cid
+
+    events = _by_kind(report, ItemKind.EVENT)
+    assert [(i.event_hash_id, i.document_cid) for i in events] == [
+        (a.hash_id, a.cid) for a in single
+    ]
+    for item, anchored in zip(events, single, strict=True):
+        assert anchored.receipt is not None
+        assert item.block_number == anchored.receipt["blockNumber"]
+        assert item.tx_hash == "0x" + bytes(anchored.receipt["transactionHash"]).hex()
+
+    leaves = _by_kind(report, ItemKind.MERKLE_LEAF)
+    assert [(i.event_hash_id, i.document_cid) for i in leaves] == list(entries)
+    assert {i.merkle_root for i in leaves} == {"0x" + manifest.root.hex()}
+    assert {i.block_number for i in leaves} == {root_receipt["blockNumber"]}
+    assert "VERIFIED: 6 verified" in report.to_text()
+    assert json.loads(json.dumps(report.to_json()))["ok"] is True
+
+
+def test_gtin_forms_name_the_same_batch(trail: Trail) -> None:
+    trail.anchor_event(trail.events(1)[0])
+    report = verify_batch(trail.clients, trail.store, GTIN14.lstrip("0"), LOT)  # a GTIN-13
+    assert report.ok and report.gtin14 == GTIN14
+
+
+def test_a_changed_document_is_a_mismatch(trail: Trail) -> None:
+    first, second = trail.events(2)
+    kept, changed = trail.anchor_event(first), trail.anchor_event(second)
+    # someone edits the stored document on disk (the store's files are the only copy here)
+    path = trail.store.blocks.path_for(parse_cid(changed.cid))
+    path.write_bytes(path.read_bytes().replace(b"in_transit", b"destroyed!"))
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    assert not report.ok
+    status = {i.document_cid: i for i in _by_kind(report, ItemKind.EVENT)}
+    assert status[kept.cid].status is ItemStatus.VERIFIED
+    assert status[changed.cid].status is ItemStatus.MISMATCH
+    assert any("altered" in r for r in status[changed.cid].reasons)
+    assert "NOT VERIFIED" in report.to_text()
+
+
+def test_a_swapped_event_is_a_mismatch(trail: Trail) -> None:
+    real, other = trail.events(2)
+    real_hash_id, _ = trail.store_event(real)
+    _, other_cid = trail.store_event(other)
+    # the anchor claims `real` but points at the document of `other`
+    trail.clients.registry.anchor_event(
+        trail.batch_id,
+        digest_from_hash_id(real_hash_id),
+        parse_cid(other_cid),
+        signer=trail.supplier,
+    )
+
+    (item,) = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.EVENT)
+
+    assert item.status is ItemStatus.MISMATCH
+    assert any("does not contain the anchored event" in r for r in item.reasons)
+
+
+def test_a_swapped_event_in_a_merkle_batch_is_a_mismatch(trail: Trail) -> None:
+    a, b, c = trail.events(3)
+    entries = [trail.store_event(e) for e in (a, b, c)]
+    entries[1] = (entries[1][0], entries[2][1])  # leaf 1 points at the document of event c
+    trail.anchor_root(entries)
+
+    leaves = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.MERKLE_LEAF)
+
+    assert [i.status for i in leaves] == [
+        ItemStatus.VERIFIED,
+        ItemStatus.MISMATCH,
+        ItemStatus.VERIFIED,
+    ]
+    assert any("does not contain the anchored event" in r for r in leaves[1].reasons)
+
+
+def test_a_forged_proof_is_a_mismatch(trail: Trail) -> None:
+    entries = [trail.store_event(e) for e in trail.events(4)]
+    honest = build_manifest([(h, c, GTIN14, LOT) for h, c in entries])
+    forged_leaf = replace(honest.leaves[2], proof=(b"\x42" * 32, *honest.leaves[2].proof[1:]))
+    forged = BatchManifest(honest.root, (*honest.leaves[:2], forged_leaf, honest.leaves[3]))
+    trail.anchor_root(entries, manifest=forged)
+
+    leaves = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.MERKLE_LEAF)
+
+    assert [i.status for i in leaves] == [
+        ItemStatus.VERIFIED,
+        ItemStatus.VERIFIED,
+        ItemStatus.MISMATCH,
+        ItemStatus.VERIFIED,
+    ]
+    assert any("rejected on chain" in r for r in leaves[2].reasons)
+
+
+def test_a_leaf_smuggled_into_a_manifest_is_a_mismatch(trail: Trail) -> None:
+    entries = [trail.store_event(e) for e in trail.events(3)]
+    anchored = build_manifest([(h, c, GTIN14, LOT) for h, c in entries[:2]])
+    listed = build_manifest([(h, c, GTIN14, LOT) for h, c in entries])  # claims 3 leaves
+    trail.anchor_root(entries[:2], manifest=BatchManifest(anchored.root, listed.leaves))
+
+    leaves = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.MERKLE_LEAF)
+
+    assert len(leaves) == 3
+    assert all(i.status is ItemStatus.MISMATCH for i in leaves)  # proofs are of another tree
+    assert all(any("rejected on chain" in r for r in i.reasons) for i in leaves)
+
+
+def test_a_document_nobody_has_is_missing(trail: Trail, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = EmbeddedDocumentStore(tmp_path / "elsewhere", durable=False)
+    event = trail.events(1)[0]
+    hash_id, cid = Trail(**{**trail.__dict__, "store": elsewhere, "anchored": []}).store_event(
+        event
+    )
+    trail.clients.registry.anchor_event(
+        trail.batch_id, digest_from_hash_id(hash_id), parse_cid(cid), signer=trail.supplier
+    )
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    (item,) = _by_kind(report, ItemKind.EVENT)
+    assert item.status is ItemStatus.MISSING and not report.ok
+    assert report.counts()["missing"] == 1
+
+
+def test_receipts_are_found_by_their_digest(trail: Trail) -> None:
+    recorder = dev_account(12)
+    registry = trail.clients.registry
+    registry.grant_role("RECEIPT_RECORDER_ROLE", recorder.address, signer=trail.platform)
+    hash_id, cid = trail.store_event(trail.events(4)[3])  # the receiving event
+    leader = dev_account(11).address
+    registry._send(
+        recorder,
+        "anchorReceipt",
+        trail.batch_id,
+        digest_from_hash_id(hash_id),
+        parse_cid(cid)[-32:],
+        leader,
+    )
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    (item,) = _by_kind(report, ItemKind.RECEIPT)
+    assert item.status is ItemStatus.VERIFIED, item.reasons
+    assert (item.document_cid, item.event_hash_id) == (cid, hash_id)
+
+
+def test_other_batches_are_left_out(trail: Trail) -> None:
+    trail.anchor_event(trail.events(1)[0])
+    other_lot = "LOT-OTHER"
+    other_batch = trail.clients.registry.register_batch(
+        GTIN14, other_lot, parse_cid(trail.metadata_cid), signer=trail.supplier
+    )
+    other = replace(trail, lot=other_lot, batch_id=other_batch, anchored=[])
+    other.anchor_event(other.events(2)[1])
+    # one root mixing both batches: each report takes only its own leaves
+    mixed = [(*trail.store_event(e), GTIN14, LOT) for e in trail.events(3)[2:]]
+    mixed += [(*other.store_event(e), GTIN14, other_lot) for e in other.events(3)[2:]]
+    manifest = build_manifest(mixed)
+    trail.anchor_root([], manifest=manifest)
+
+    mine = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+    theirs = verify_batch(trail.clients, trail.store, GTIN14, other_lot)
+
+    assert mine.ok and theirs.ok
+    assert len(_by_kind(mine, ItemKind.EVENT)) == len(_by_kind(theirs, ItemKind.EVENT)) == 1
+    assert [i.event_hash_id for i in _by_kind(mine, ItemKind.MERKLE_LEAF)] == [mixed[0][0]]
+    assert [i.event_hash_id for i in _by_kind(theirs, ItemKind.MERKLE_LEAF)] == [mixed[1][0]]
+
+
+def test_a_recall_and_its_reason_are_reported(trail: Trail) -> None:
+    trail.anchor_event(trail.events(1)[0])
+    reason = trail.store.put(b'{"reason": "Listeria found in sample 7"}')
+    trail.clients.registry.recall_batch(trail.batch_id, parse_cid(reason), signer=trail.supplier)
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    assert report.batch_status == "recalled"
+    (recall,) = _by_kind(report, ItemKind.RECALL)
+    assert recall.status is ItemStatus.VERIFIED and recall.document_cid == reason
+
+
+def test_an_unavailable_manifest_is_a_warning_not_a_verdict(trail: Trail, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    trail.anchor_event(trail.events(1)[0])
+    elsewhere = EmbeddedDocumentStore(tmp_path / "elsewhere", durable=False)
+    manifest = build_manifest([(*trail.store_event(trail.events(2)[1]), GTIN14, LOT)])
+    manifest_cid = elsewhere.put(manifest.dumps())
+    trail.clients.registry.anchor_root(
+        manifest.root, 1, parse_cid(manifest_cid), signer=trail.supplier
+    )
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    assert report.ok  # every item found verified; the root may concern other batches
+    assert any(manifest_cid in w and "not available" in w for w in report.warnings)
+
+
+def test_an_unregistered_batch_is_not_verified(clients, doc_store) -> None:  # type: ignore[no-untyped-def]
+    approved_supplier(clients, doc_store, 10)
+    report = verify_batch(clients, doc_store, GTIN14, "NEVER")
+    assert not report.registered and not report.ok and report.items == []
+    assert report.batch_status == "unknown"
+    assert "NOT REGISTERED" in report.to_text()
+
+
+def test_a_receipt_stored_as_cidv0_is_found_and_verified(trail: Trail) -> None:
+    """A leader's app may have stored its document with kubo's default CIDv0 import."""
+    recorder = dev_account(12)
+    registry = trail.clients.registry
+    registry.grant_role("RECEIPT_RECORDER_ROLE", recorder.address, signer=trail.platform)
+    v0_store = EmbeddedDocumentStore(trail.store.root, profile=KUBO_DEFAULT_V0, durable=False)
+    hash_id, _ = trail.store_event(trail.events(4)[3])
+    document = dumps_document([trail.events(4)[3]], creation_date=START).encode()
+    cid = v0_store.put(document)
+    assert cid.startswith("Qm")
+    registry._send(
+        recorder,
+        "anchorReceipt",
+        trail.batch_id,
+        digest_from_hash_id(hash_id),
+        parse_cid(cid)[-32:],
+        dev_account(11).address,
+    )
+
+    (item,) = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.RECEIPT)
+
+    assert item.status is ItemStatus.VERIFIED, item.reasons
+    assert item.event_hash_id == hash_id
+
+
+def test_a_hostile_document_is_a_mismatch_not_a_crash(trail: Trail) -> None:
+    """JSON nested 100,000 deep would overflow the C stack of an unguarded parser."""
+    hostile = trail.store.put(b"[" * 100_000 + b"]" * 100_000)
+    hash_id, _ = trail.store_event(trail.events(1)[0])
+    trail.clients.registry.anchor_event(
+        trail.batch_id, digest_from_hash_id(hash_id), parse_cid(hostile), signer=trail.supplier
+    )
+
+    (item,) = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.EVENT)
+
+    assert item.status is ItemStatus.MISMATCH
+    assert any("nested 100000 levels" in r for r in item.reasons)
