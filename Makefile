@@ -10,9 +10,19 @@ STAMP := build/.stamps
 
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/node_modules/@foundry-rs/forge-linux-amd64/bin:$(PATH)
 
-.PHONY: setup run test test-contracts test-python lint bench clean
+.PHONY: setup chromium run test test-contracts test-python lint bench clean
 
-setup: $(STAMP)/npm $(STAMP)/python
+setup: $(STAMP)/npm $(STAMP)/python chromium
+
+# Headless Chromium (Debian's package) for the pages' browser tests, and CJK + emoji fonts so the
+# screenshots show Chinese text: installed when missing, as root (or with passwordless sudo);
+# otherwise a warning (`make run` does not need it, the browser tests fail saying how to get it).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "warning: chromium missing (apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei fonts-noto-color-emoji)"; exit 0; fi; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei fonts-noto-color-emoji; \
+	fi
 
 $(STAMP)/npm: package.json package-lock.json
 	npm ci --no-audit --no-fund

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.db import ensure_db
 from api.errors import install_error_handlers
 from api.routes import documents, health, ipfs, pages, read, relay, resolver
 from api.services import Services, build_services
@@ -37,11 +39,21 @@ def start_background(services: Services) -> list[Callable[[], None]]:
     return stops
 
 
+# py_ecc (imported by web3) raises the recursion limit to 100,000; at that depth json.loads of a
+# deeply nested request body overflows the C stack and kills the process (a remote crash). A few
+# thousand is plenty for our code; deeper input becomes RecursionError, answered 400 (api.errors).
+SAFE_RECURSION_LIMIT = 4000
+
+
 def create_app(services: Services | None = None, *, background: bool = False) -> FastAPI:
+    if sys.getrecursionlimit() > SAFE_RECURSION_LIMIT:
+        sys.setrecursionlimit(SAFE_RECURSION_LIMIT)
     services = services or build_services()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Tables exist before the first request, whoever (indexer, relayer) would create them.
+        ensure_db(services.engine)
         stops = start_background(services) if background else []
         try:
             yield

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain import errors as chain_errors
@@ -45,8 +46,13 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     (chain_errors.NodeUnavailable, 503),
     (chain_errors.TransactionTimeout, 504),
     (chain_errors.UnknownContract, 503),
+    # Reverts that mean "no such thing" rather than "not now" (classes are unique per name).
+    (chain_errors.error_class("DealNotFound"), 404),
+    (chain_errors.error_class("UnknownBatch"), 404),
     (chain_errors.ContractRevert, 409),
     (chain_errors.ChainError, 502),
+    # The index database is down or unreachable (not bad input): retry later.
+    (OperationalError, 503),
 ]
 
 
@@ -65,6 +71,12 @@ def status_for(exc: BaseException) -> int | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        return JSONResponse(
+            error_body("input_too_deep", "the request body is nested too deeply"), status_code=400
+        )
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.status)

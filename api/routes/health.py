@@ -1,5 +1,109 @@
-"""Router placeholder: filled in by the service work (see api/__init__.py)."""
+"""``GET /healthz``: is the chain reachable, is the store readable, how far behind is the index.
 
-from fastapi import APIRouter
+200 when every dependency answers; 503 naming the ones that do not (the body is the same
+shape either way, so a monitor reads one format).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from api.db import ensure_db
+from api.db import models as m
+from api.services import Services
+
+router = APIRouter(tags=["health"])
+
+# A CID no store holds: asking for it exercises the backend without reading data.
+_PROBE_CID = "bafkreiaasmtvy7dwqnm23ggkzzwmzuzwvv7wbrklmmd5jilg5h6mxgv3vi"
+
+
+class ChainHealth(BaseModel):
+    ok: bool
+    chain_id: int | None = None
+    head_block: int | None = None
+    error: str | None = None
+
+
+class StoreHealth(BaseModel):
+    ok: bool
+    backend: str
+    error: str | None = None
+
+
+class IndexHealth(BaseModel):
+    ok: bool
+    last_block: int | None = None
+    lag_blocks: int | None = None
+    version: int | None = None
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: str  # "ok" | "degraded"
+    down: list[str]
+    chain: ChainHealth
+    store: StoreHealth
+    index: IndexHealth
+
+
+def _chain(services: Services) -> ChainHealth:
+    try:
+        w3 = services.chain.w3
+        return ChainHealth(
+            ok=True, chain_id=int(w3.eth.chain_id), head_block=int(w3.eth.block_number)
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure means "down", with its reason
+        return ChainHealth(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _store(services: Services) -> StoreHealth:
+    backend = type(services.store).__name__
+    try:
+        services.store.has(_PROBE_CID)
+        return StoreHealth(ok=True, backend=backend)
+    except Exception as exc:  # noqa: BLE001
+        return StoreHealth(ok=False, backend=backend, error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _index(services: Services, head: int | None) -> IndexHealth:
+    try:
+        ensure_db(services.engine)
+        with Session(services.engine) as session:
+            state = session.get(m.IndexerState, "main")
+            if state is None:
+                return IndexHealth(ok=True, last_block=None, lag_blocks=head, version=0)
+            reference = head if head is not None else state.head_block
+            return IndexHealth(
+                ok=True,
+                last_block=state.last_block,
+                lag_blocks=max(0, reference - state.last_block),
+                version=state.version,
+            )
+    except Exception as exc:  # noqa: BLE001
+        return IndexHealth(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "a dependency is down"}},
+    summary="Chain, document store and index status",
+)
+def healthz(request: Request) -> Any:
+    services: Services = request.app.state.services
+    chain = _chain(services)
+    store = _store(services)
+    index = _index(services, chain.head_block)
+    down = [
+        name for name, part in (("chain", chain), ("store", store), ("index", index)) if not part.ok
+    ]
+    body = Health(
+        status="degraded" if down else "ok", down=down, chain=chain, store=store, index=index
+    )
+    return JSONResponse(body.model_dump(), status_code=503 if down else 200)

@@ -1,5 +1,390 @@
-"""Router placeholder: filled in by the service work (see api/__init__.py)."""
+"""Server-rendered pages: the consumer provenance page, a deal page, the dashboard.
 
-from fastapi import APIRouter
+Mobile-first HTML from Jinja2 templates with inline SVG charts; the only script is the optional
+join button (``/static/join.js``), which drives the gasless flow through ``window.ethereum``:
+prepare → ``eth_signTypedData_v4`` → ``POST /v1/relay``. Without a wallet the page still works.
 
-router = APIRouter()
+The provenance page is reached from the Digital Link resolver (``/01/{gtin}/10/{lot}``); the
+deal page reads live totals from the chain (one deal: a few calls); the dashboard reads the index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError
+from api.render import STATIC_DIR, pick, render
+from api.services import Services
+from chain.clients import DealStatus, PartyKind, PartyStatus
+from traceability.digital_link import build_link
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["pages"])
+
+DEAL_STATES = ("none", "open", "failed", "succeeded", "settled", "frozen")
+STEP_ICONS = {
+    "commissioning": "🌱",
+    "shipping": "🚚",
+    "receiving": "🏠",
+    "inspecting": "🔬",
+    "sensor_reporting": "🌡️",
+    "holding": "⛔",
+    "transforming": "🏭",
+}
+_LEADERS_TTL = 30.0
+_leaders_cache: dict[str, tuple[float, list[str]]] = {}
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _gln(uri: str | None) -> str | None:
+    """The GLN of a ``.../414/{gln}`` Digital Link read point (else None)."""
+    if uri and "/414/" in uri:
+        return uri.split("/414/", 1)[1].split("/", 1)[0]
+    return None
+
+
+def place_name(uri: str | None, places: dict[str, Any], lang: str) -> str:
+    gln = _gln(uri)
+    if gln and gln in places:
+        return pick(places[gln], lang)
+    return f"GLN {gln}" if gln else (uri or "")
+
+
+def step_of(event: dict[str, Any]) -> str:
+    """``bizStep`` as its bare CBV term (``https://ref.gs1.org/cbv/BizStep-shipping`` → shipping)."""
+    step = event.get("biz_step") or ""
+    step = step.rsplit("/", 1)[-1].removeprefix("BizStep-").removeprefix("cbv:")
+    if event.get("type") == "TransformationEvent":
+        return "transforming"
+    return step or "observing"
+
+
+def approved_leaders(services: Services) -> list[str]:
+    """Approved leaders from the registry's logs (cached briefly: the page is hit often)."""
+    registry = services.chain.clients.registry
+    key = f"{services.settings.rpc_url} {registry.address}"
+    cached = _leaders_cache.get(key)
+    if cached and time.monotonic() - cached[0] < _LEADERS_TTL:
+        return cached[1]
+    seen = dict.fromkeys(
+        e["args"]["account"]
+        for e in registry.get_events(
+            "PartyApproved",
+            from_block=services.chain.deployment.contracts["ProvenanceRegistry"].block,
+        )
+        if int(e["args"]["kind"]) == PartyKind.LEADER
+    )
+    leaders = [
+        a for a in seen if registry.party(PartyKind.LEADER, a).status == PartyStatus.APPROVED
+    ]
+    _leaders_cache[key] = (time.monotonic(), leaders)
+    return leaders
+
+
+def provenance_page(
+    request: Request, services: Services, provenance: dict[str, Any]
+) -> HTMLResponse:
+    """The consumer page of one batch (called by the resolver for browsers)."""
+    from api.render import choose_language
+
+    lang = choose_language(request)
+    batch = provenance["batch"]
+    metadata = batch.get("metadata") or {}
+    places = metadata.get("places") or {}
+    events = []
+    for event in provenance.get("events", []):
+        step = step_of(event)
+        events.append(
+            {
+                **event,
+                "step": step,
+                "icon": STEP_ICONS.get(step, "•"),
+                "place": place_name(event.get("read_point"), places, lang),
+            }
+        )
+    cold = provenance.get("cold_chain") or {}
+    limits = metadata.get("cold_chain") or {}
+    breach_limits = {b.get("bound"): b.get("limit") for b in cold.get("breaches", [])}
+    min_c = limits.get("min_c", breach_limits.get("min"))
+    max_c = limits.get("max_c", breach_limits.get("max"))
+    try:
+        leaders = approved_leaders(services)
+    except Exception as exc:  # noqa: BLE001 - the page must render even while the node is down
+        logger.warning("leaders unavailable: %s", exc)
+        leaders = []
+    leader = request.query_params.get("leader")
+    return render(
+        request,
+        "provenance.html",
+        {
+            "p": provenance,
+            "batch": batch,
+            "meta": metadata,
+            "events": events,
+            "cold": cold,
+            "min_c": min_c,
+            "max_c": max_c,
+            "leaders": leaders,
+            "leader": leader if leader in leaders else (leaders[0] if leaders else ""),
+            "link": build_link(batch["gtin"], batch["lot"], resolver=str(request.base_url)),
+            "recall_reason": _recall_reason(services, provenance.get("recall")),
+            "certificates": [
+                row
+                for c in provenance.get("certificates", [])
+                for row in _certificate_rows(services, c)
+            ],
+        },
+    )
+
+
+def _certificate_rows(services: Services, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of one certificate entry: an ``ipfs://`` certificate is read from the store for
+    its title, number and issuer; any other reference (a URI, a certification name) is shown."""
+    certification = entry.get("certification")
+    if isinstance(certification, dict):
+        refs = [certification.get("certificationInfo"), certification.get("certifications")]
+    else:
+        refs = [certification]
+    flat: list[str] = []
+    for ref in refs:
+        flat.extend([ref] if isinstance(ref, str) else [r for r in ref or [] if isinstance(r, str)])
+    rows = []
+    for ref in flat:
+        row: dict[str, Any] = {
+            "title": ref,
+            "number": None,
+            "issuer": None,
+            "href": None,
+            "document_cid": entry.get("document_cid"),
+        }
+        if ref.startswith("ipfs://"):
+            cid = ref.removeprefix("ipfs://").split("/", 1)[0]
+            row["href"] = f"/ipfs/{cid}"
+            try:
+                doc = json.loads(services.store.get(cid))
+            except Exception as exc:  # noqa: BLE001 - a certificate not in our store is still linked
+                logger.info("certificate %s unreadable: %s", cid, exc)
+                doc = None
+            if isinstance(doc, dict):
+                row.update(
+                    title=doc.get("title") or ref,
+                    number=doc.get("number"),
+                    issuer=doc.get("issuer"),
+                )
+        rows.append(row)
+    return rows
+
+
+def _recall_reason(services: Services, recall: dict[str, Any] | None) -> Any:
+    """The recall notice's reason text, read from the store (None if absent or unreadable)."""
+    if not recall or not recall.get("reason_cid"):
+        return None
+    try:
+        notice = json.loads(services.store.get(recall["reason_cid"]))
+    except Exception as exc:  # noqa: BLE001 - a missing document must not break the page
+        logger.info("recall notice %s unreadable: %s", recall.get("reason_cid"), exc)
+        return None
+    return notice.get("reason") if isinstance(notice, dict) else None
+
+
+# ---------------------------------------------------------------------------- deal page
+
+
+def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
+    """Live state of one deal from the chain: params, totals, tier, time left, leaders."""
+    chain = services.chain
+    escrow = chain.clients.escrow
+    status = escrow.deal_status(deal_id)
+    if status == DealStatus.NONE:
+        raise ApiError(404, "deal_not_found", f"no deal {deal_id}")
+    params = escrow.deal_params(deal_id)
+    totals = escrow.deal_totals(deal_id)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    tiers = sorted(params.price_tiers, key=lambda t: t.min_quantity)
+    current = max(
+        (t for t in tiers if t.min_quantity <= totals.total_quantity),
+        key=lambda t: t.min_quantity,
+        default=tiers[0],
+    )
+    following = next((t for t in tiers if t.min_quantity > totals.total_quantity), None)
+    leaders: dict[str, dict[str, Any]] = {
+        address: {"orders": count} for address, count in deal_leaders(services, deal_id).items()
+    }
+    for address, row in leaders.items():
+        info = escrow.leader_info(deal_id, address)
+        row.update(
+            address=address,
+            quantity=info.quantity,
+            received=bool(info.received_at),
+            received_at=_iso(info.received_at),
+            commission=info.commission,
+            commission_bps=info.commission_bps or params.commission_bps,
+            paid_out=info.paid_out,
+        )
+    batches = []
+    registry = chain.clients.registry
+    for batch_id in params.batch_ids:
+        info = registry.batch_info(batch_id)
+        batches.append(
+            {
+                "gtin": info.gtin14,
+                "lot": info.lot,
+                "status": info.status.name.lower(),
+                "batch_id": "0x" + batch_id.hex(),
+            }
+        )
+    return {
+        "deal_id": deal_id,
+        "status": DEAL_STATES[int(status)],
+        "supplier": params.supplier,
+        "tiers": tiers,
+        "unit_price": current.unit_price,
+        "top_price": max(t.unit_price for t in tiers),
+        "next_tier": following,
+        "sold": totals.total_quantity,
+        "min_quantity": params.min_total_quantity,
+        "max_quantity": params.max_total_quantity,
+        "per_buyer_limit": params.per_buyer_limit,
+        "progress": min(
+            100, round(100 * totals.total_quantity / max(params.min_total_quantity, 1))
+        ),
+        "join_deadline": _iso(params.join_deadline),
+        "delivery_deadline": _iso(params.delivery_deadline),
+        "seconds_left": max(0, params.join_deadline - now),
+        "commission_bps": params.commission_bps,
+        "platform_fee_bps": params.platform_fee_bps,
+        "totals": totals,
+        "leaders": list(leaders.values()),
+        "batches": batches,
+    }
+
+
+def deal_leaders(services: Services, deal_id: int) -> dict[str, int]:
+    """Each leader of a deal with its number of orders: from the index, or (not indexed yet)
+    from the deal's ``Joined`` logs since the escrow's deployment block."""
+    from api import queries
+
+    try:
+        with Session(services.engine) as session:
+            detail = queries.deal_detail(session, deal_id)
+        return {row["leader"]: len(row["orders"]) for row in detail["leaders"]}
+    except ApiError:
+        pass
+    escrow = services.chain.clients.escrow
+    start = services.chain.deployment.contracts["GroupBuyEscrow"].block
+    counts: dict[str, int] = {}
+    for event in escrow.get_events(
+        "Joined", from_block=start, argument_filters={"dealId": deal_id}
+    ):
+        counts[event["args"]["leader"]] = counts.get(event["args"]["leader"], 0) + 1
+    return counts
+
+
+def _iso(timestamp: int) -> str | None:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
+
+
+@router.get("/deals/{deal_id}", response_class=HTMLResponse, summary="Deal page (HTML)")
+def deal_page(request: Request, deal_id: int) -> Response:
+    services = _services(request)
+    try:
+        deal = deal_view(services, deal_id)
+    except ApiError as exc:
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status, "code": exc.code, "message": exc.message},
+            status_code=exc.status,
+        )
+    try:
+        leaders = approved_leaders(services)
+    except Exception:  # noqa: BLE001 - the deal is shown even if the leader list is not
+        leaders = []
+    leader = request.query_params.get("leader")
+    return render(
+        request,
+        "deal.html",
+        {
+            "deal": deal,
+            "leaders": leaders,
+            "leader": leader if leader in leaders else (leaders[0] if leaders else ""),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- dashboard
+
+
+def dashboard_data(services: Services) -> dict[str, Any]:
+    """The dashboard's figures from the index (``api.queries.dashboard``)."""
+    from api import queries
+
+    with Session(services.engine) as session:
+        return queries.dashboard(session)
+
+
+@router.get("/dashboard", response_class=HTMLResponse, summary="Dashboard page (HTML)")
+def dashboard_page(request: Request) -> Response:
+    from api.render import choose_language, messages
+
+    data = dashboard_data(_services(request))
+    lang = choose_language(request)
+    labels = messages()
+
+    def label(key: str) -> str:
+        return labels.get(key, {}).get(lang, key)
+
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "d": data,
+            "state_items": [
+                (label(f"status_{state}"), count)
+                for state, count in sorted(data.get("deals_by_state", {}).items())
+            ],
+            "commission_items": [
+                (short_address(c["leader"]), c["amount"] / 10**6)
+                for c in data.get("commissions", [])
+            ],
+            "refund_items": [
+                (label(f"reason_{reason}"), r["amount"] / 10**6)
+                for reason, r in sorted(data.get("refunds", {}).items())
+            ],
+        },
+    )
+
+
+def short_address(address: str) -> str:
+    return f"{address[:6]}…{address[-4:]}"
+
+
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
+# ---------------------------------------------------------------------------- static files
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static(name: str) -> FileResponse:
+    """The pages' stylesheet and script (flat directory: no path can leave it)."""
+    path = STATIC_DIR / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        raise ApiError(404, "not_found", f"no static file {name!r}")
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=3600"})

@@ -1,5 +1,69 @@
-"""Router placeholder: filled in by the service work (see api/__init__.py)."""
+"""Gasless actions: ``POST /v1/actions/{action}/prepare`` → sign → ``POST /v1/relay`` → poll.
 
-from fastapi import APIRouter
+``prepare`` returns the EIP-712 payloads to sign (see :mod:`api.actions`); the client posts the
+same object back with ``signatures`` (one per payload, ``eth_signTypedData_v4`` output). The
+relay endpoint checks and simulates it (:mod:`api.relayer.accept`), commits it to the outbox and
+answers 202 with its id; ``GET /v1/relay/{id}`` shows queued / sending / sent / mined / failed.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends
+from fastapi.responses import JSONResponse
+
+from api.actions import ACTIONS, prepare_action
+from api.db import session_factory
+from api.errors import ApiError
+from api.relayer.accept import accept
+from api.relayer.models import RelayRequest
+from api.relayer.worker import WAKE
+from api.routes.deps import get_services
+from api.services import Services
+
+router = APIRouter(tags=["gasless"])
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_EXAMPLE_PREPARE = {
+    "from": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "deal_id": 1,
+    "quantity": 2,
+    "leader": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+}
+
+
+@router.post(
+    "/v1/actions/{action}/prepare",
+    summary="Typed data to sign for a gasless action",
+    description="Actions: "
+    + ", ".join(sorted(ACTIONS))
+    + ". Returns {action, from, payloads, details}.",
+)
+def prepare(
+    action: str,
+    services: ServicesDep,
+    body: Annotated[dict[str, Any], Body(examples=[_EXAMPLE_PREPARE])],
+) -> dict[str, Any]:
+    return prepare_action(services.chain, services.store, action, body).to_json()
+
+
+@router.post("/v1/relay", status_code=202, summary="Submit signed payloads to the relayer")
+def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "expected a JSON object")
+    with session_factory(services.engine)() as session:
+        row, created = accept(session, services.chain, body, services.store)
+        public = row.public()
+    WAKE.set()
+    return JSONResponse(public, status_code=202 if created else 200)
+
+
+@router.get("/v1/relay/{request_id}", summary="Status of a relayed request")
+def relay_status(request_id: str, services: ServicesDep) -> dict[str, Any]:
+    with session_factory(services.engine)() as session:
+        row = session.get(RelayRequest, request_id)
+        if row is None:
+            raise ApiError(404, "relay_request_not_found", f"no relay request {request_id}")
+        return row.public()

@@ -7,6 +7,7 @@ With web3 imported, py_ecc has raised the recursion limit to 100,000, so an ungu
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
@@ -18,7 +19,11 @@ from traceability.safe_json import MAX_JSON_DEPTH, UnsafeJson, json_depth, loads
 
 
 def test_the_hazard_is_real() -> None:
-    assert sys.getrecursionlimit() >= 100_000  # raised by py_ecc when web3 is imported
+    """In a fresh process (api.app lowers the limit again in this one): py_ecc, imported by web3,
+    raises the recursion limit to 100,000, deep enough for json.loads to overflow the C stack."""
+    probe = "import sys, web3; print(sys.getrecursionlimit())"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert int(out.stdout) >= 100_000
 
 
 @pytest.mark.parametrize(

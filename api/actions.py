@@ -1,0 +1,431 @@
+"""Typed-data builders, one per gasless action: what ``POST /v1/actions/{action}/prepare`` returns.
+
+Each builder takes the action's parameters (a pydantic model, the request body) and returns a
+:class:`PreparedAction`: the EIP-712 payloads exactly as ``eth_signTypedData_v4`` takes them
+(``request``: an ERC-2771 ``ForwardRequest`` for the forwarder; ``permit``: an EIP-2612 permit
+for joins) and ``details`` (ids, CIDs and hashes the action created). The client signs each
+payload and posts the whole thing back, with ``signatures``, to ``POST /v1/relay``.
+
+Why a join carries two payloads: ``joinWithPermit`` would need the permit's signature inside the
+forward request's calldata, which the wallet has not produced yet. So the request calls plain
+``join`` and the relayer submits the signed permit first (anyone may submit a permit; the escrow
+would accept a front-run one the same way). The relayer simulates ``joinWithPermit`` as the buyer
+to check both together before accepting them.
+
+Preparing already runs the contract's checks (gas estimate or ``eth_call`` as the signer), so a
+request that would revert is refused with its named error before anyone signs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from web3 import Web3
+
+from api.errors import ApiError
+from chain import errors as chain_errors
+from chain.context import Chain
+from traceability.epcis import event_hash_id, parse_event, receiving_event, serialize_document
+from traceability.epcis.hashing import digest_from_hash_id
+from traceability.epcis.vocabulary import DEFAULT_CONTEXT
+from traceability.ipfs import DocumentStore, compute_cid, parse_cid
+from traceability.ipfs.cid import split_cid
+
+logger = logging.getLogger(__name__)
+
+# Gas the forwarder must pass to ``join``: it cannot be estimated before the permit exists (the
+# transfer would fail on allowance). A relayed join used 119k-159k gas on anvil (a deal's first
+# join costs most), so this leaves a wide margin; the relayer pays, and unused gas is not charged.
+JOIN_GAS = 400_000
+# Lifetime of a prepared request (chain time): long enough for a person to look and sign.
+REQUEST_TTL_SECONDS = 3600
+
+
+def _checksum(value: str) -> str:
+    if not isinstance(value, str) or not Web3.is_address(value):
+        raise ValueError(f"not an address: {value!r}")
+    return Web3.to_checksum_address(value)
+
+
+class ActionParams(BaseModel):
+    """Fields every action takes: the signer (``from``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    sender: str = Field(alias="from", description="the account that will sign")
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, v: str) -> str:
+        return _checksum(v)
+
+
+class DealParamsIn(ActionParams):
+    deal_id: int = Field(ge=1)
+
+
+class JoinParams(DealParamsIn):
+    quantity: int = Field(ge=1, le=2**24)
+    leader: str
+
+    @field_validator("leader")
+    @classmethod
+    def _leader(cls, v: str) -> str:
+        return _checksum(v)
+
+
+class ConfirmReceiptParams(DealParamsIn):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    pickup_point: str = Field(min_length=1, description="GLN (13 digits) or a location URI")
+    quantity: float | None = Field(default=None, gt=0, description="default: the leader's units")
+    uom: str = "EA"
+    event_time: datetime | None = None
+
+
+class FileClaimParams(DealParamsIn):
+    quantity: int = Field(ge=1)
+    evidence_cid: str
+
+
+class ClaimAnswerParams(DealParamsIn):
+    buyer: str
+
+    @field_validator("buyer")
+    @classmethod
+    def _buyer(cls, v: str) -> str:
+        return _checksum(v)
+
+
+class ArbitrateParams(ClaimAnswerParams):
+    uphold: bool
+
+
+class RegisterBatchParams(ActionParams):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="lot master data, stored as a JSON document"
+    )
+    metadata_cid: str | None = None
+
+
+class AnchorEventParams(ActionParams):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    event: dict[str, Any] = Field(
+        description="one EPCIS 2.0 event (JSON-LD; without @context, tuanchain's is assumed)"
+    )
+
+
+@dataclass
+class PreparedAction:
+    action: str
+    sender: str
+    payloads: dict[str, dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "from": self.sender,
+            "payloads": self.payloads,
+            "details": self.details,
+        }
+
+
+def json_bytes(data: dict[str, Any]) -> bytes:
+    """A JSON document as compact UTF-8: the exact bytes whose CID is anchored."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def cid_bytes(cid: str) -> bytes:
+    """Binary CID (what the contracts take); ``InvalidCid`` (400) for a malformed one."""
+    return parse_cid(cid)
+
+
+def cid_digest(cid: str) -> bytes:
+    """The CID's sha2-256 digest: the ``documentDigest`` the registry keeps for a CID."""
+    return split_cid(parse_cid(cid))[2]
+
+
+def event_document(event: Any) -> tuple[bytes, str, dict[str, Any]]:
+    """One EPCIS document per event (the anchoring convention): (bytes, CBV hash id, document)."""
+    document = serialize_document([event])
+    hash_id = event_hash_id(document["epcisBody"]["eventList"][0], context=document["@context"])
+    return json_bytes(document), hash_id, document
+
+
+class ActionBuilder:
+    """Builds each action's typed data against one chain and one document store."""
+
+    def __init__(self, chain: Chain, store: DocumentStore) -> None:
+        self.chain = chain
+        self.store = store
+        self.clients = chain.clients
+
+    def _cid(self, data: bytes) -> str:
+        """The CID the store will give ``data`` (computed, nothing stored yet)."""
+        return compute_cid(data, profile=self.store.profile)
+
+    def _keep(self, data: bytes, cid: str) -> None:
+        """Store a prepared document once its request passed the contract's checks, *unpinned*.
+
+        Preparing is not authenticated (``from`` is only a claim until the request is signed), so
+        a prepared document stays garbage-collectable until ``POST /v1/relay`` has verified the
+        signature and pins the CIDs the signed calldata names (:mod:`api.relayer.accept`); and a
+        doomed prepare (the simulation reverted) stores nothing at all.
+        """
+        stored = self.store.put(data, pin=False)
+        if stored != cid:  # a store with another import profile than it claims
+            raise ApiError(502, "store_cid_mismatch", f"store returned {stored}, expected {cid}")
+
+    def _request(
+        self, sender: str, target: str, data: bytes, *, gas: int | None = None
+    ) -> dict[str, Any]:
+        return self.clients.forwarder.prepare(
+            sender=sender, target=target, data=data, gas=gas, ttl_seconds=REQUEST_TTL_SECONDS
+        )
+
+    def _escrow(self, p: ActionParams, fn: str, *args: Any) -> dict[str, Any]:
+        escrow = self.clients.escrow
+        return self._request(p.sender, escrow.address, escrow.calldata(fn, *args))
+
+    def _registry(self, p: ActionParams, fn: str, *args: Any) -> dict[str, Any]:
+        registry = self.clients.registry
+        return self._request(p.sender, registry.address, registry.calldata(fn, *args))
+
+    # ---------------------------------------------------------------- buyers
+
+    def join(self, p: JoinParams) -> PreparedAction:
+        escrow, token = self.clients.escrow, self.clients.token
+        params = escrow.deal_params(p.deal_id)  # DealNotFound (404) for an unknown deal
+        top_price = max(t.unit_price for t in params.price_tiers)
+        amount = p.quantity * top_price
+        # Every check of join runs before the transfer: a dry run that fails only on the
+        # allowance (which the permit will give) means the join itself is acceptable.
+        try:
+            self.chain.sender.dry_run(
+                sender=p.sender,
+                to=escrow.address,
+                data=escrow.calldata("join", p.deal_id, p.quantity, p.leader),
+            )
+        except chain_errors.ContractRevert as exc:
+            if exc.name != "ERC20InsufficientAllowance":
+                raise
+        balance = token.balance_of(p.sender)
+        if balance < amount:
+            raise ApiError(
+                409,
+                "insufficient_balance",
+                f"{p.sender} holds {balance} but the join costs {amount}",
+                balance=balance,
+                amount=amount,
+            )
+        request = self._request(
+            p.sender,
+            escrow.address,
+            escrow.calldata("join", p.deal_id, p.quantity, p.leader),
+            gas=JOIN_GAS,
+        )
+        permit = token.permit_typed_data(
+            owner=p.sender,
+            spender=escrow.address,
+            value=amount,
+            deadline=int(request["message"]["deadline"]),
+        )
+        return PreparedAction(
+            "join",
+            p.sender,
+            {"permit": permit, "request": request},
+            {"deal_id": p.deal_id, "quantity": p.quantity, "amount": amount, "leader": p.leader},
+        )
+
+    def cancel(self, p: DealParamsIn) -> PreparedAction:
+        return PreparedAction(
+            "cancel",
+            p.sender,
+            {"request": self._escrow(p, "cancel", p.deal_id)},
+            {"deal_id": p.deal_id},
+        )
+
+    def withdraw(self, p: DealParamsIn) -> PreparedAction:
+        owed = self.clients.escrow.owed(p.deal_id, p.sender)
+        return PreparedAction(
+            "withdraw",
+            p.sender,
+            {"request": self._escrow(p, "withdraw", p.deal_id)},
+            {"deal_id": p.deal_id, "amount": owed},
+        )
+
+    def file_claim(self, p: FileClaimParams) -> PreparedAction:
+        evidence = cid_bytes(p.evidence_cid)
+        if not self.store.has(p.evidence_cid):
+            raise ApiError(
+                400,
+                "evidence_not_stored",
+                f"upload the evidence first: {p.evidence_cid} is unknown",
+            )
+        request = self._escrow(p, "fileClaim", p.deal_id, p.quantity, evidence)
+        return PreparedAction(
+            "file_claim",
+            p.sender,
+            {"request": request},
+            {"deal_id": p.deal_id, "quantity": p.quantity, "evidence_cid": p.evidence_cid},
+        )
+
+    # ---------------------------------------------------------------- leaders
+
+    def confirm_receipt(self, p: ConfirmReceiptParams) -> PreparedAction:
+        escrow, registry = self.clients.escrow, self.clients.registry
+        batch_id = registry.compute_batch_id(p.gtin14, p.lot)
+        if batch_id not in escrow.deal_params(p.deal_id).batch_ids:
+            raise ApiError(
+                409,
+                "batch_not_in_deal",
+                f"deal {p.deal_id} does not sell {p.gtin14}/{p.lot}",
+            )
+        quantity = p.quantity or escrow.leader_info(p.deal_id, p.sender).quantity
+        if not quantity:
+            raise ApiError(
+                409, "not_leader_of_deal", f"{p.sender} has no orders in deal {p.deal_id}"
+            )
+        event = receiving_event(
+            gtin14=p.gtin14,
+            lot=p.lot,
+            quantity=quantity,
+            uom=p.uom,
+            event_time=(p.event_time or datetime.now(UTC)).astimezone(UTC),
+            pickup_point=p.pickup_point,
+        )
+        data, hash_id, document = event_document(event)
+        cid = self._cid(data)
+        event_hash, digest = digest_from_hash_id(hash_id), cid_digest(cid)
+        request = self._escrow(p, "confirmReceipt", p.deal_id, batch_id, event_hash, digest)
+        self._keep(data, cid)
+        return PreparedAction(
+            "confirm_receipt",
+            p.sender,
+            {"request": request},
+            {
+                "deal_id": p.deal_id,
+                "batch_id": "0x" + batch_id.hex(),
+                "event_hash_id": hash_id,
+                "event_hash": "0x" + event_hash.hex(),
+                "document_cid": cid,
+                "document_digest": "0x" + digest.hex(),
+                "document": document,
+            },
+        )
+
+    # ---------------------------------------------------------------- claims
+
+    def accept_claim(self, p: ClaimAnswerParams) -> PreparedAction:
+        request = self._escrow(p, "acceptClaim", p.deal_id, p.buyer)
+        return PreparedAction(
+            "accept_claim", p.sender, {"request": request}, {"deal_id": p.deal_id, "buyer": p.buyer}
+        )
+
+    def reject_claim(self, p: ClaimAnswerParams) -> PreparedAction:
+        request = self._escrow(p, "rejectClaim", p.deal_id, p.buyer)
+        return PreparedAction(
+            "reject_claim", p.sender, {"request": request}, {"deal_id": p.deal_id, "buyer": p.buyer}
+        )
+
+    def arbitrate(self, p: ArbitrateParams) -> PreparedAction:
+        request = self._escrow(p, "arbitrateClaim", p.deal_id, p.buyer, p.uphold)
+        return PreparedAction(
+            "arbitrate",
+            p.sender,
+            {"request": request},
+            {"deal_id": p.deal_id, "buyer": p.buyer, "uphold": p.uphold},
+        )
+
+    # ---------------------------------------------------------------- provenance
+
+    def register_batch(self, p: RegisterBatchParams) -> PreparedAction:
+        if (p.metadata is None) == (p.metadata_cid is None):
+            raise ApiError(400, "invalid_request", "give exactly one of metadata, metadata_cid")
+        data = json_bytes(p.metadata) if p.metadata is not None else None
+        cid = self._cid(data) if data is not None else str(p.metadata_cid)
+        request = self._registry(p, "registerBatch", p.gtin14, p.lot, cid_bytes(cid))
+        if data is not None:
+            self._keep(data, cid)
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        return PreparedAction(
+            "register_batch",
+            p.sender,
+            {"request": request},
+            {
+                "batch_id": "0x" + batch_id.hex(),
+                "gtin14": p.gtin14,
+                "lot": p.lot,
+                "metadata_cid": cid,
+            },
+        )
+
+    def anchor_event(self, p: AnchorEventParams) -> PreparedAction:
+        # A standalone EPCIS event carries its @context; one sent without it gets tuanchain's.
+        raw = p.event if "@context" in p.event else {"@context": DEFAULT_CONTEXT, **p.event}
+        event = parse_event(raw)  # InvalidEpcisDocument → 400 with the JSON path
+        data, hash_id, _ = event_document(event)
+        cid = self._cid(data)
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        event_hash = digest_from_hash_id(hash_id)
+        request = self._registry(p, "anchorEvent", batch_id, event_hash, cid_bytes(cid))
+        self._keep(data, cid)
+        return PreparedAction(
+            "anchor_event",
+            p.sender,
+            {"request": request},
+            {
+                "batch_id": "0x" + batch_id.hex(),
+                "event_hash_id": hash_id,
+                "event_hash": "0x" + event_hash.hex(),
+                "document_cid": cid,
+            },
+        )
+
+
+# action name → (params model, builder method name)
+ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], PreparedAction]]] = {
+    "join": (JoinParams, ActionBuilder.join),
+    "cancel": (DealParamsIn, ActionBuilder.cancel),
+    "withdraw": (DealParamsIn, ActionBuilder.withdraw),
+    "refund": (DealParamsIn, ActionBuilder.withdraw),
+    "confirm_receipt": (ConfirmReceiptParams, ActionBuilder.confirm_receipt),
+    "file_claim": (FileClaimParams, ActionBuilder.file_claim),
+    "accept_claim": (ClaimAnswerParams, ActionBuilder.accept_claim),
+    "reject_claim": (ClaimAnswerParams, ActionBuilder.reject_claim),
+    "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
+    "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
+    "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
+}
+
+
+def prepare_action(
+    chain: Chain, store: DocumentStore, action: str, body: dict[str, Any]
+) -> PreparedAction:
+    """Validate ``body`` for ``action`` and build its typed data (404 for an unknown action)."""
+    try:
+        model, build = ACTIONS[action]
+    except KeyError:
+        raise ApiError(
+            404, "unknown_action", f"no action {action!r}; known: {', '.join(sorted(ACTIONS))}"
+        ) from None
+    try:
+        params = model.model_validate(body)
+    except ValidationError as exc:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        raise ApiError(
+            422, "invalid_request", f"bad parameters for {action}", errors=errors
+        ) from None
+    prepared = build(ActionBuilder(chain, store), params)
+    prepared.action = action if action != "refund" else "withdraw"
+    return prepared

@@ -1,0 +1,220 @@
+"""Fixed data of the demo community: who is who, which products, which places.
+
+Everything here is constant so that seeding twice writes byte-identical documents (same CIDs,
+same CBV event hashes) and the second run finds everything already anchored. Demo accounts are
+anvil's development accounts 3.. (their keys are public: local chains only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from eth_account.signers.local import LocalAccount
+
+from chain.accounts import dev_account
+from traceability.epcis.identifiers import gs1_check_digit
+
+CST = timezone(timedelta(hours=8))  # China Standard Time: the events' own offset
+
+
+def with_check(digits: str) -> str:
+    """A GS1 key from its digits without the check digit."""
+    return digits + gs1_check_digit(digits)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A demo account: an anvil dev account with a role and bilingual names."""
+
+    index: int
+    role: str  # supplier | leader | consumer | carrier
+    name_zh: str
+    name_en: str
+    gln: str = ""
+    place_zh: str = ""
+    place_en: str = ""
+
+    @property
+    def account(self) -> LocalAccount:
+        return dev_account(self.index)
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+
+RICE_FARM = Actor(
+    3,
+    "supplier",
+    "五常稻香合作社",
+    "Wuchang Daoxiang Co-op",
+    with_check("690123400001"),
+    "黑龙江省五常市",
+    "Wuchang, Heilongjiang",
+)
+PORK_FARM = Actor(
+    4,
+    "supplier",
+    "金华两头乌牧场",
+    "Jinhua Liangtouwu Farm",
+    with_check("690123400002"),
+    "浙江省金华市",
+    "Jinhua, Zhejiang",
+)
+LEADERS = (
+    Actor(
+        5,
+        "leader",
+        "王阿姨 · 幸福里小区",
+        "Auntie Wang · Xingfuli",
+        with_check("690123400011"),
+        "上海市徐汇区幸福里自提点",
+        "Xingfuli pickup, Xuhui, Shanghai",
+    ),
+    Actor(
+        6,
+        "leader",
+        "李哥 · 阳光花园",
+        "Brother Li · Sunshine Garden",
+        with_check("690123400012"),
+        "上海市浦东新区阳光花园自提点",
+        "Sunshine Garden pickup, Pudong",
+    ),
+    Actor(
+        7,
+        "leader",
+        "陈姐 · 翠湖苑",
+        "Sister Chen · Cuihu Court",
+        with_check("690123400013"),
+        "杭州市西湖区翠湖苑自提点",
+        "Cuihu Court pickup, Hangzhou",
+    ),
+)
+CONSUMERS = tuple(
+    Actor(i, "consumer", f"消费者 {i - 7}", f"Consumer {i - 7}") for i in range(8, 13)
+)
+CARRIER = Actor(
+    13,
+    "carrier",
+    "顺丰冷链",
+    "SF Cold Chain",
+    with_check("690123400021"),
+    "上海冷链枢纽",
+    "Shanghai cold-chain hub",
+)
+ORANGE_GROVE_GLN = with_check("690123400003")
+MILL_GLN = with_check("690123400004")
+INSPECTION_GLN = with_check("690123400005")
+
+
+@dataclass(frozen=True)
+class Product:
+    """One demo batch: a lot of a trade item and its lot master data (the batch metadata)."""
+
+    key: str
+    gtin14: str
+    lot: str
+    supplier: Actor
+    name_zh: str
+    name_en: str
+    origin_zh: str
+    origin_en: str
+    farm_gln: str
+    quantity_kg: float
+    harvest: date
+    certifications: tuple[str, ...] = ()
+    cold_chain: tuple[float, float] | None = None  # allowed °C range
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, object]:
+        """Lot master data stored as the batch's metadata document."""
+        data: dict[str, object] = {
+            "type": "tuanchain:LotMasterData",
+            "gtin": self.gtin14,
+            "lot": self.lot,
+            "product": {"zh": self.name_zh, "en": self.name_en},
+            "origin": {"country": "CN", "zh": self.origin_zh, "en": self.origin_en},
+            "producer": {
+                "zh": self.supplier.name_zh,
+                "en": self.supplier.name_en,
+                "gln": self.supplier.gln,
+            },
+            "harvest_date": self.harvest.isoformat(),
+            "quantity": {"value": self.quantity_kg, "uom": "KGM"},
+            "certifications": list(self.certifications),
+        }
+        data["places"] = places()
+        if self.cold_chain:
+            data["cold_chain"] = {"min_c": self.cold_chain[0], "max_c": self.cold_chain[1]}
+        return data
+
+
+RICE = Product(
+    "rice",
+    with_check("0690123450001"),
+    "R2025-10A",
+    RICE_FARM,
+    "五常大米",
+    "Wuchang rice",
+    "黑龙江省五常市民乐乡",
+    "Minle, Wuchang, Heilongjiang",
+    with_check("690123400031"),
+    5000,
+    date(2025, 10, 2),
+    ("绿色食品 Green Food LB-18-2510", "GB/T 19266 地理标志"),
+)
+PORK = Product(
+    "pork",
+    with_check("0690123450002"),
+    "P2025-11-07",
+    PORK_FARM,
+    "两头乌猪肉",
+    "Liangtouwu pork",
+    "浙江省金华市金东区",
+    "Jindong, Jinhua, Zhejiang",
+    with_check("690123400032"),
+    800,
+    date(2025, 11, 7),
+    ("SC10733070100123 食品生产许可",),
+    cold_chain=(0.0, 4.0),
+)
+ORANGES = Product(
+    "oranges",
+    with_check("0690123450003"),
+    "O2025-11B",
+    RICE_FARM,
+    "赣南脐橙",
+    "Gannan navel oranges",
+    "江西省赣州市信丰县",
+    "Xinfeng, Ganzhou, Jiangxi",
+    ORANGE_GROVE_GLN,
+    2000,
+    date(2025, 11, 12),
+    ("有机产品 Organic CN-ORG-2025-077",),
+)
+PRODUCTS = (RICE, PORK, ORANGES)
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A fixed event time in China Standard Time."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CST)
+
+
+def demo_accounts() -> list[Actor]:
+    """Every demo actor, for printing (`tuanchain run`)."""
+    return [RICE_FARM, PORK_FARM, *LEADERS, *CONSUMERS, CARRIER]
+
+
+def places() -> dict[str, dict[str, str]]:
+    """Names of every demo location by GLN, so pages can name an event's read point."""
+    named = {
+        RICE.farm_gln: (RICE.origin_zh + "稻田", RICE.origin_en + " paddies"),
+        PORK.farm_gln: (PORK.origin_zh + "牧场", PORK.origin_en + " farm"),
+        ORANGES.farm_gln: (ORANGES.origin_zh + "果园", ORANGES.origin_en + " grove"),
+        MILL_GLN: ("五常市稻香米业加工厂", "Daoxiang rice mill, Wuchang"),
+        INSPECTION_GLN: ("国家食品质量检验检测中心", "National food inspection centre"),
+    }
+    for actor in (RICE_FARM, PORK_FARM, *LEADERS, CARRIER):
+        named[actor.gln] = (actor.place_zh, actor.place_en)
+    return {gln: {"zh": zh, "en": en} for gln, (zh, en) in named.items()}

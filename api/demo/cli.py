@@ -1,0 +1,197 @@
+"""``tuanchain serve``, ``tuanchain seed`` and ``tuanchain run`` (what ``make run`` calls).
+
+``run`` brings the whole system up on its embedded defaults: anvil (its state under
+``data/anvil/`` so a restart keeps the chain; a node already answering is reused), the contracts
+(deployed or reused), the demo community, the index, then the API with its background loops.
+It prints the URLs, the rice batch's QR code and the demo accounts. Ctrl-C stops the API, then
+the anvil it started (by PID; anvil runs in its own session so the terminal's Ctrl-C reaches only
+us, and we stop it after the API, which still needs it while shutting down).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlparse
+
+import typer
+
+from chain.anvil import Anvil
+from chain.errors import ChainError
+from traceability.errors import TraceabilityError
+
+logger = logging.getLogger(__name__)
+
+HostOption = Annotated[str, typer.Option(envvar="TUANCHAIN_HOST", help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(envvar="TUANCHAIN_PORT", help="Port to listen on.")]
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "web3", "urllib3", "traceability.ipfs.embedded"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _serve(services: object, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(services, background=True)  # type: ignore[arg-type]
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run()
+
+
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Serve the API and pages (indexer, relayer and keeper run inside)."""
+    from api.db import init_db
+    from api.services import build_services
+
+    _configure_logging()
+    try:
+        services = build_services()
+        init_db(services.engine)
+    except (ChainError, TraceabilityError) as exc:
+        raise _fail(exc) from exc
+    _serve(services, host, port)
+
+
+def seed() -> None:
+    """Seed the demo community (idempotent; local chains only)."""
+    from api.demo.seed import SeedError
+    from api.demo.seed import seed as run_seed
+    from api.services import build_services
+
+    _configure_logging()
+    try:
+        report = run_seed(build_services())
+    except (ChainError, TraceabilityError, SeedError) as exc:
+        raise _fail(exc) from exc
+    typer.echo(
+        f"seeded: {report.transactions} transactions, {report.time_jumps} time jumps; "
+        f"deals {report.deals}; batches {report.batches}"
+    )
+    for step in report.waiting:
+        typer.echo(f"waiting: {step}")
+
+
+class DetachedAnvil(Anvil):
+    """anvil in its own session (``setsid``), its state dumped every 30 s and on exit.
+
+    A terminal's Ctrl-C goes to the whole foreground process group; anvil must not get it,
+    because the API still talks to it while shutting down. ``setsid`` execs anvil in place
+    (same PID: the child is not a group leader), so stopping it by PID still works.
+    """
+
+    def command(self) -> list[str]:
+        base = [*super().command(), "--state-interval", "30"]
+        setsid = shutil.which("setsid")
+        return [setsid, *base] if setsid else base
+
+
+def make_anvil(rpc_url: str, state_dir: Path) -> DetachedAnvil:
+    """The local node ``rpc_url`` names, keeping its state in ``state_dir``."""
+    parsed = urlparse(rpc_url)
+    return DetachedAnvil(
+        host=parsed.hostname or "127.0.0.1",
+        port=parsed.port or 8545,
+        state_path=state_dir / "state.json",
+    )
+
+
+def _node_answers(rpc_url: str) -> bool:
+    import httpx
+
+    try:
+        response = httpx.post(
+            rpc_url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+            timeout=2.0,
+        )
+        return response.status_code == 200 and "result" in response.json()
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def print_welcome(services: object, report: object, base_url: str) -> None:
+    """URLs, the rice batch's QR code (its Digital Link) and the demo accounts."""
+    from api.demo import catalog
+    from traceability.digital_link import build_link
+    from traceability.qr import make_qr, to_terminal
+
+    rice_link = build_link(catalog.RICE.gtin14, catalog.RICE.lot, resolver=base_url)
+    typer.echo("")
+    typer.echo("tuanchain is running")
+    typer.echo(f"  consumer page (rice 大米): {rice_link}")
+    for product in catalog.PRODUCTS[1:]:
+        link = build_link(product.gtin14, product.lot, resolver=base_url)
+        typer.echo(f"  {product.key} ({product.name_zh}): {link}")
+    typer.echo(f"  dashboard:  {base_url}/dashboard")
+    deals = getattr(report, "deals", {})
+    if "rice_open" in deals:
+        typer.echo(f"  open deal:  {base_url}/deals/{deals['rice_open']}")
+    typer.echo(f"  API docs:   {base_url}/docs")
+    typer.echo("")
+    typer.echo(to_terminal(make_qr(rice_link)))
+    typer.echo("demo accounts (anvil development keys: local chain only, never use elsewhere):")
+    for actor in catalog.demo_accounts():
+        typer.echo(
+            f"  {actor.role:9} {actor.address}  {actor.account.key.to_0x_hex()}  {actor.name_en}"
+        )
+    typer.echo("Ctrl-C stops everything.")
+
+
+def run(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Start (or reuse) anvil, deploy (or reuse), seed the demo, index, serve; Ctrl-C stops all."""
+    from api.db import init_db
+    from api.demo.seed import SeedError
+    from api.demo.seed import seed as run_seed
+    from api.indexer.runner import make_indexer
+    from api.services import build_services
+    from chain.context import connect
+    from chain.settings import Settings
+
+    _configure_logging()
+    node: DetachedAnvil | None = None
+    try:
+        settings = Settings()
+        if _node_answers(settings.rpc_url):
+            typer.echo(f"reusing the node at {settings.rpc_url}")
+        elif settings.is_local:
+            node = make_anvil(settings.rpc_url, settings.data_dir / "anvil")
+            node.start()
+            typer.echo(
+                f"anvil started at {settings.rpc_url} (pid {node.pid}), "
+                f"state in {settings.data_dir / 'anvil'}"
+            )
+        else:
+            raise ChainError(f"no node answers at {settings.rpc_url}")
+        chain = connect(settings, deploy=True)
+        services = build_services(settings, chain=chain)
+        init_db(services.engine)
+        report = run_seed(services) if settings.is_local else None
+        result = make_indexer(services).sync_until_idle()
+        typer.echo(f"indexed up to block {result.to_block}")
+        base_url = f"http://{host}:{port}"
+        print_welcome(services, report, base_url)
+        _serve(services, host, port)
+    except (ChainError, TraceabilityError, SeedError) as exc:
+        raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            typer.echo("anvil stopped (state saved)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("seed")(seed)
+    app.command("run")(run)

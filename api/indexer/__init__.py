@@ -1,0 +1,5 @@
+"""Chain logs → SQL tables: :class:`api.indexer.core.Indexer`, its background runner and CLI."""
+
+from api.indexer.core import Indexer, SyncResult, off_index_change, on_index_change
+
+__all__ = ["Indexer", "SyncResult", "off_index_change", "on_index_change"]

@@ -1,0 +1,53 @@
+"""``tuanchain index [--from-scratch] [--once]``: run the indexer from the command line."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from chain.errors import ChainError
+
+logger = logging.getLogger(__name__)
+
+
+def index(
+    from_scratch: Annotated[
+        bool, typer.Option("--from-scratch", help="Delete every indexed row and index again.")
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Catch up to the head once, then exit.")
+    ] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between passes when following.")] = 1.0,
+) -> None:
+    """Index the registry and escrow logs into the database (SQLite or PostgreSQL)."""
+    from api.indexer.runner import make_indexer, run_loop
+    from api.services import build_services
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        services = build_services()
+        indexer = make_indexer(services)
+        result = indexer.rebuild() if from_scratch else indexer.sync_until_idle()
+        typer.echo(
+            f"indexed up to block {result.to_block} (head {result.head}); "
+            f"{result.logs} logs, {result.rows} rows this pass"
+        )
+        if not once:
+            stop = threading.Event()
+            try:
+                run_loop(services, stop, poll)
+            except KeyboardInterrupt:
+                stop.set()
+    except (ChainError, SQLAlchemyError, ValidationError, OSError) as exc:
+        # The node, the database or the settings are wrong: one line, exit 1, no traceback.
+        typer.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+        raise typer.Exit(1) from exc
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index")(index)

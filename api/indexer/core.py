@@ -1,0 +1,284 @@
+"""The indexer: chain logs → SQL rows, resumable, idempotent, re-org safe, rebuildable.
+
+One :meth:`Indexer.sync` pass:
+1. **Re-org check.** The hash of the last indexed block is compared with the node's block at
+   that height. On a mismatch (or a chain now shorter), the stored hashes of earlier indexed
+   blocks are walked back to the newest one the node still agrees with: the fork point. Every
+   row above it is deleted (rows carry their block number) and indexing resumes from there.
+2. **Catch up** from ``last_block + 1`` to the head in ranges of ``range_size`` blocks: one
+   ``eth_getLogs`` per range, one database transaction per range that inserts the rows, the
+   hashes of the blocks that carried logs (plus the range's last block) and the new
+   ``last_block``. Logs already present (same tx hash and log index) are skipped, so a replay
+   changes nothing. A crash between ranges loses nothing: the next pass resumes.
+3. **Enrich** (documents, manifests, metadata, cold chain); store misses are retried later.
+
+Blocks newer than ``head - confirmations`` are indexed but provisional: their hashes are kept so
+a re-org there is undone. With ``confirmations = 0`` (anvil) the same hash check still runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from api.db import init_db, session_factory
+from api.db import models as m
+from api.indexer.enrich import Enricher, EnrichStats
+from api.indexer.handlers import rows_for
+from api.indexer.logs import LogSource, args_json
+from chain.context import Chain
+from traceability.ipfs import DocumentStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RANGE_SIZE = 2_000
+# Hashes kept below the final block (deep enough for any re-org a chain we index would have).
+KEEP_FINAL_HASHES = 256
+
+# Called after every commit that changed rows (the API's provenance cache listens here).
+_listeners: list[Callable[[], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def on_index_change(callback: Callable[[], None]) -> None:
+    """Register ``callback`` to run after each indexer commit in this process."""
+    with _listeners_lock:
+        if callback not in _listeners:
+            _listeners.append(callback)
+
+
+def off_index_change(callback: Callable[[], None]) -> None:
+    """Unregister a callback registered with :func:`on_index_change` (no error if absent)."""
+    with _listeners_lock:
+        if callback in _listeners:
+            _listeners.remove(callback)
+
+
+def _notify() -> None:
+    with _listeners_lock:
+        callbacks = list(_listeners)
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            logger.exception("index change listener %r failed", callback)
+
+
+@dataclass
+class SyncResult:
+    from_block: int
+    to_block: int
+    head: int
+    logs: int
+    rows: int
+    reorg_from: int | None
+    enrich: EnrichStats | None
+
+
+class Indexer:
+    """Indexes one deployment's registry and escrow into ``engine``'s tables."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        chain: Chain,
+        store: DocumentStore,
+        confirmations: int = 0,
+        range_size: int = DEFAULT_RANGE_SIZE,
+        name: str = "main",
+    ) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.source = LogSource(chain.w3, chain.clients)
+        self.enricher = Enricher(store)
+        self.confirmations = confirmations
+        self.range_size = range_size
+        self.name = name
+        self.sessions = session_factory(engine)
+        self._dirty_batches: set[str] = set()
+        self.start_block = min(c.block for c in chain.deployment.contracts.values())
+        init_db(engine)
+
+    # ------------------------------------------------------------------ state
+
+    def _state(self, session: Session) -> m.IndexerState:
+        state = session.get(m.IndexerState, self.name)
+        if state is None:
+            state = m.IndexerState(
+                name=self.name,
+                chain_id=self.chain.chain_id,
+                start_block=self.start_block,
+                last_block=self.start_block - 1,
+                head_block=0,
+                version=0,
+            )
+            session.add(state)
+            session.flush()
+        return state
+
+    def last_block(self) -> int:
+        with self.sessions() as session:
+            state = session.get(m.IndexerState, self.name)
+            return state.last_block if state else self.start_block - 1
+
+    # ------------------------------------------------------------------ re-orgs
+
+    def _fork_point(self, session: Session, last_block: int) -> int | None:
+        """None if the index agrees with the node at ``last_block``; else the fork point."""
+        stored = session.get(m.IndexedBlock, last_block)
+        if stored is None or last_block < self.start_block:
+            return None
+        header = self.source.header(last_block)
+        if header is not None and header.hash == stored.hash:
+            return None
+        candidates = session.scalars(
+            select(m.IndexedBlock)
+            .where(m.IndexedBlock.number < last_block)
+            .order_by(m.IndexedBlock.number.desc())
+        )
+        for block in candidates:
+            header = self.source.header(block.number)
+            if header is not None and header.hash == block.hash:
+                return block.number
+        return self.start_block - 1
+
+    def _rollback_to(self, session: Session, fork: int) -> None:
+        self._dirty_batches.update(
+            session.scalars(
+                select(m.AnchoredEvent.batch_id).where(m.AnchoredEvent.block_number > fork)
+            ).all()
+        )
+        for table in m.LOG_TABLES:
+            session.execute(delete(table).where(table.block_number > fork))  # type: ignore[attr-defined]
+        session.execute(delete(m.IndexedBlock).where(m.IndexedBlock.number > fork))
+        # Merkle leaves of surviving roots were derived rows: keep; verification is per row.
+        state = self._state(session)
+        state.last_block = fork
+        state.version += 1
+
+    # ------------------------------------------------------------------ catching up
+
+    def _ingest(self, session: Session, from_block: int, to_block: int) -> tuple[int, int]:
+        logs = self.source.logs(from_block, to_block)
+        numbers = sorted({log.block_number for log in logs} | {to_block})
+        headers = self.source.headers(numbers)
+        # What a previous (interrupted or replayed) pass already stored in this range.
+        existing = {
+            (str(tx), int(i))
+            for tx, i in session.execute(
+                select(m.RawLog.tx_hash, m.RawLog.log_index).where(
+                    m.RawLog.block_number.between(from_block, to_block)
+                )
+            ).all()
+        }
+        rows = 0
+        for log in logs:
+            if (log.tx_hash, log.log_index) in existing:
+                continue
+            header = headers.get(log.block_number)
+            block_time = header.time if header else datetime.now(UTC)
+            session.add(
+                m.RawLog(
+                    block_number=log.block_number,
+                    tx_hash=log.tx_hash,
+                    log_index=log.log_index,
+                    block_time=block_time,
+                    address=log.address,
+                    event=log.event,
+                    args=args_json(log.args),
+                )
+            )
+            new_rows = rows_for(log, block_time)
+            session.add_all(new_rows)
+            rows += len(new_rows)
+        for number in numbers:
+            header = headers.get(number)
+            if header is not None:
+                session.merge(m.IndexedBlock(number=number, hash=header.hash))
+        return len(logs), rows
+
+    def sync(self, *, enrich: bool = True, max_ranges: int | None = None) -> SyncResult:
+        """One pass: re-org check, catch up to the head, enrich. Returns what it did."""
+        head = self.source.head()
+        reorg_from: int | None = None
+        total_logs = total_rows = 0
+        with self.sessions.begin() as session:
+            state = self._state(session)
+            fork = self._fork_point(session, state.last_block)
+            if fork is not None:
+                logger.warning(
+                    "re-org: index at block %d disagrees with the node; rolling back to %d",
+                    state.last_block,
+                    fork,
+                )
+                reorg_from = fork
+                self._rollback_to(session, fork)
+            first = state.last_block + 1
+        start = first
+        ranges = 0
+        while start <= head and (max_ranges is None or ranges < max_ranges):
+            end = min(head, start + self.range_size - 1)
+            with self.sessions.begin() as session:
+                n_logs, n_rows = self._ingest(session, start, end)
+                state = self._state(session)
+                state.last_block = end
+                state.head_block = head
+                state.updated_at = datetime.now(UTC)
+                if n_rows:
+                    state.version += 1
+                self._prune(session, head)
+            total_logs += n_logs
+            total_rows += n_rows
+            logger.info("indexed blocks %d..%d: %d logs, %d rows", start, end, n_logs, n_rows)
+            start = end + 1
+            ranges += 1
+        stats = None
+        with self.sessions.begin() as session:
+            state = self._state(session)
+            state.head_block = head
+            state.final_block = max(0, min(state.last_block, head - self.confirmations))
+            header = self.source.header(head) if head >= 0 else None
+            state.head_time = header.time if header else None
+            version_before = state.version
+            if enrich:
+                stats = self.enricher.run(session)
+                dirty, self._dirty_batches = self._dirty_batches, set()
+                for batch_id in dirty - (stats.touched_batches or set()):
+                    self.enricher.cold_chain(session, batch_id)
+                if stats.leaves or stats.touched_batches or dirty:
+                    state.version += 1
+            changed = state.version != version_before
+        if total_rows or reorg_from is not None or changed:
+            _notify()
+        return SyncResult(first, start - 1, head, total_logs, total_rows, reorg_from, stats)
+
+    def _prune(self, session: Session, head: int) -> None:
+        """Forget hashes of blocks far below the final block (they can no longer re-org)."""
+        final = head - self.confirmations
+        session.execute(
+            delete(m.IndexedBlock).where(m.IndexedBlock.number < final - KEEP_FINAL_HASHES)
+        )
+
+    def sync_until_idle(self) -> SyncResult:
+        """Sync until a pass finds nothing new (the head may move while indexing)."""
+        while True:
+            result = self.sync()
+            if result.to_block >= result.head:
+                return result
+
+    def rebuild(self) -> SyncResult:
+        """Drop every indexed row and index again from the deployment block."""
+        with self.sessions.begin() as session:
+            for table in m.LOG_TABLES:
+                session.execute(delete(table))
+            session.execute(delete(m.IndexedBlock))
+            session.execute(delete(m.IndexerState).where(m.IndexerState.name == self.name))
+        _notify()
+        return self.sync_until_idle()

@@ -1,0 +1,340 @@
+"""One function per contract event: a decoded log becomes the rows it stands for.
+
+Handlers only translate; they never read other rows or the store (enrichment does that), so
+replaying a range always produces the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from web3 import Web3
+
+from api.db import models as m
+from api.indexer.logs import DecodedLog, hex0x
+from traceability.ipfs import InvalidCid, format_cid
+from traceability.ipfs.cid import CODEC_RAW, cid_v1
+
+PARTY_KINDS = {0: "supplier", 1: "leader"}
+
+
+def cid_text(raw: bytes) -> str | None:
+    """A CID's canonical text, or None for empty/unparseable bytes (kept out of the way)."""
+    if not raw:
+        return None
+    try:
+        return format_cid(bytes(raw))
+    except InvalidCid:
+        return None
+
+
+def raw_cid_of_digest(digest: bytes) -> str:
+    """CIDv1 (raw codec) of a sha2-256 digest: a document of one block under the default profile."""
+    return format_cid(cid_v1(CODEC_RAW, bytes(digest)))
+
+
+def _addr(value: str) -> str:
+    return Web3.to_checksum_address(value)
+
+
+def _struct(value: Any, names: list[str]) -> dict[str, Any]:
+    """A decoded ABI tuple as a dict, whether web3 returned a mapping or a sequence."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    return dict(zip(names, value, strict=False))
+
+
+DEAL_FIELDS = [
+    "supplier",
+    "token",
+    "priceTiers",
+    "minTotalQuantity",
+    "maxTotalQuantity",
+    "perBuyerLimit",
+    "joinDeadline",
+    "deliveryDeadline",
+    "disputeWindow",
+    "answerWindow",
+    "commissionBps",
+    "commissionTiers",
+    "platformFeeBps",
+    "batchIds",
+]
+
+
+def _pairs(tiers: Any, names: list[str]) -> list[list[int]]:
+    out = []
+    for tier in tiers:
+        t = _struct(tier, names)
+        out.append([int(t[names[0]]), int(t[names[1]])])
+    return out
+
+
+Handler = Callable[[DecodedLog, dict[str, Any]], list[m.Base]]
+
+
+def _party(action: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+        a = log.args
+        by = a.get("approver") or a.get("revoker")
+        return [
+            m.PartyEvent(
+                **pos,
+                kind=PARTY_KINDS.get(int(a["kind"]), str(a["kind"])),
+                account=_addr(a["account"]),
+                action=action,
+                credential_cid=cid_text(a["credentialCid"]) if "credentialCid" in a else None,
+                by=_addr(by) if by else None,
+            )
+        ]
+
+    return handle
+
+
+def _batch_registered(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    return [
+        m.Batch(
+            **pos,
+            batch_id=hex0x(a["batchId"]),
+            gtin=a["gtin14"],
+            lot=a["lot"],
+            supplier=_addr(a["supplier"]),
+            metadata_cid=cid_text(a["metadataCid"]),
+            metadata_status="pending" if a["metadataCid"] else "none",
+        )
+    ]
+
+
+def _batch_status(status: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+        a = log.args
+        return [
+            m.BatchStatusEvent(
+                **pos,
+                batch_id=hex0x(a["batchId"]),
+                status=status,
+                actor=_addr(a["actor"]),
+                reason_cid=cid_text(a["reasonCid"]),
+            )
+        ]
+
+    return handle
+
+
+def _writer_set(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    return [
+        m.BatchWriter(
+            **pos, batch_id=hex0x(a["batchId"]), writer=_addr(a["writer"]), allowed=a["allowed"]
+        )
+    ]
+
+
+def _event_anchored(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    return [
+        m.AnchoredEvent(
+            **pos,
+            leaf_index=-1,
+            batch_id=hex0x(a["batchId"]),
+            kind="single",
+            event_hash=hex0x(a["eventHash"]),
+            document_cid=cid_text(a["documentCid"]),
+            document_digest=hex0x(a["documentDigest"]),
+            actor=_addr(a["actor"]),
+        )
+    ]
+
+
+def _receipt_anchored(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    return [
+        m.AnchoredEvent(
+            **pos,
+            leaf_index=-1,
+            batch_id=hex0x(a["batchId"]),
+            kind="receipt",
+            event_hash=hex0x(a["eventHash"]),
+            # Only the digest is on chain: the document's CID under the default (CIDv1) profile.
+            document_cid=raw_cid_of_digest(a["documentDigest"]),
+            document_digest=hex0x(a["documentDigest"]),
+            actor=_addr(a["leader"]),
+        )
+    ]
+
+
+def _root_anchored(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    manifest = cid_text(a["manifestCid"])
+    return [
+        m.MerkleRoot(
+            **pos,
+            root=hex0x(a["root"]),
+            leaf_count=int(a["leafCount"]),
+            anchorer=_addr(a["anchorer"]),
+            manifest_cid=manifest,
+            manifest_status="pending" if manifest else "invalid",
+        )
+    ]
+
+
+def _deal_created(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    p = _struct(a["params"], DEAL_FIELDS)
+    deal_id = int(a["dealId"])
+    rows: list[m.Base] = [
+        m.Deal(
+            **pos,
+            deal_id=deal_id,
+            supplier=_addr(p["supplier"]),
+            token=_addr(p["token"]),
+            fee_recipient=_addr(a["feeRecipient"]),
+            price_tiers=_pairs(p["priceTiers"], ["minQuantity", "unitPrice"]),
+            commission_tiers=_pairs(p["commissionTiers"], ["minVolume", "commissionBps"]),
+            min_quantity=int(p["minTotalQuantity"]),
+            max_quantity=int(p["maxTotalQuantity"]),
+            per_buyer_limit=int(p["perBuyerLimit"]),
+            join_deadline=int(p["joinDeadline"]),
+            delivery_deadline=int(p["deliveryDeadline"]),
+            dispute_window=int(p["disputeWindow"]),
+            answer_window=int(p["answerWindow"]),
+            commission_bps=int(p["commissionBps"]),
+            platform_fee_bps=int(p["platformFeeBps"]),
+        )
+    ]
+    rows += [m.DealBatch(**pos, deal_id=deal_id, batch_id=hex0x(b)) for b in p["batchIds"]]
+    return rows
+
+
+def _order(kind: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+        a = log.args
+        return [
+            m.OrderEvent(
+                **pos,
+                deal_id=int(a["dealId"]),
+                buyer=_addr(a["buyer"]),
+                leader=_addr(a["leader"]),
+                kind=kind,
+                quantity=int(a["quantity"]),
+                amount=int(a["paid"] if kind == "join" else a["refunded"]),
+            )
+        ]
+
+    return handle
+
+
+def _receipt_confirmed(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    return [
+        m.Receipt(
+            **pos,
+            deal_id=int(a["dealId"]),
+            leader=_addr(a["leader"]),
+            batch_id=hex0x(a["batchId"]),
+            event_hash=hex0x(a["eventHash"]),
+            document_digest=hex0x(a["documentDigest"]),
+            quantity=int(a["quantity"]),
+        )
+    ]
+
+
+def _claim(status: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+        a = log.args
+        return [
+            m.ClaimEvent(
+                **pos,
+                deal_id=int(a["dealId"]),
+                buyer=_addr(a["buyer"]),
+                leader=_addr(a["leader"]) if "leader" in a else None,
+                status=status,
+                quantity=int(a.get("quantity", 0)),
+                evidence_cid=cid_text(a["evidenceCid"]) if "evidenceCid" in a else None,
+                by_default=bool(a.get("byDefault", False)),
+            )
+        ]
+
+    return handle
+
+
+def _deal_frozen(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    return [
+        m.DealOutcome(**pos, deal_id=int(a["dealId"]), kind="frozen", batch_id=hex0x(a["batchId"]))
+    ]
+
+
+def _deal_settled(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+    a = log.args
+    return [
+        m.DealOutcome(
+            **pos,
+            deal_id=int(a["dealId"]),
+            kind="settled",
+            final_unit_price=int(a["finalUnitPrice"]),
+            revenue=int(a["revenue"]),
+            supplier_amount=int(a["supplierAmount"]),
+            platform_fee=int(a["platformFee"]),
+            commission_total=int(a["commissionTotal"]),
+        )
+    ]
+
+
+def _payout(kind: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[m.Base]:
+        a = log.args
+        return [
+            m.Payout(
+                **pos,
+                deal_id=int(a["dealId"]),
+                account=_addr(a["account"]),
+                kind=kind,
+                amount=int(a.get("amount", 0)),
+            )
+        ]
+
+    return handle
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("registry", "PartyApplied"): _party("applied"),
+    ("registry", "PartyApproved"): _party("approved"),
+    ("registry", "PartyRevoked"): _party("revoked"),
+    ("registry", "BatchRegistered"): _batch_registered,
+    ("registry", "BatchWriterSet"): _writer_set,
+    ("registry", "EventAnchored"): _event_anchored,
+    ("registry", "ReceiptAnchored"): _receipt_anchored,
+    ("registry", "RootAnchored"): _root_anchored,
+    ("registry", "BatchRecalled"): _batch_status("recalled"),
+    ("registry", "BatchMarkedNonCompliant"): _batch_status("non_compliant"),
+    ("escrow", "DealCreated"): _deal_created,
+    ("escrow", "Joined"): _order("join"),
+    ("escrow", "Cancelled"): _order("cancel"),
+    ("escrow", "ReceiptConfirmed"): _receipt_confirmed,
+    ("escrow", "ClaimFiled"): _claim("filed"),
+    ("escrow", "ClaimRejected"): _claim("rejected"),
+    ("escrow", "ClaimUpheld"): _claim("upheld"),
+    ("escrow", "ClaimDenied"): _claim("denied"),
+    ("escrow", "DealFrozen"): _deal_frozen,
+    ("escrow", "DealSettled"): _deal_settled,
+    ("escrow", "Withdrawn"): _payout("withdrawn"),
+    ("escrow", "PayoutSkipped"): _payout("skipped"),
+}
+
+
+def rows_for(log: DecodedLog, block_time: datetime) -> list[m.Base]:
+    """The rows a log stands for (none for events the index does not keep, e.g. role grants)."""
+    handler = HANDLERS.get((log.contract, log.event))
+    if handler is None:
+        return []
+    pos = {
+        "block_number": log.block_number,
+        "tx_hash": log.tx_hash,
+        "log_index": log.log_index,
+        "block_time": block_time,
+    }
+    return handler(log, pos)

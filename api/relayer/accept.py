@@ -1,0 +1,334 @@
+"""Accept a signed gasless request into the outbox — or refuse it, with a reason, before it costs gas.
+
+Checks, in order (each failure is a 4xx with a machine-readable code):
+
+1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it;
+2. signature: the EIP-712 signer recovered from the signature is ``message.from`` (400
+   ``bad_signature``) — the same recovery MetaMask / ethers / eth-account signatures pass;
+3. deadline: not past in chain time (400 ``expired``);
+4. nonce: the signer's current forwarder nonce (lower: 400 ``replayed_nonce``; higher: 400
+   ``nonce_ahead``); the same signed request posted twice returns the first one's id;
+5. the forwarder's own ``verify`` (belt and braces: it is what ``execute`` will check);
+6. for a join, the permit: token domain, owner = signer, spender = escrow, value covers the
+   join, current token nonce, unexpired, signed by the owner;
+7. simulation: the target call ``eth_call``-ed from the forwarder with the signer appended, as
+   ERC-2771 delivers it (``joinWithPermit`` with the permit for a join), because the forwarder hides a failed inner call behind ``FailedCall()``; a revert
+   is refused with the contract's own named error (409, ``DealClosed`` ...). Then, for requests
+   that need no permit, ``execute`` itself is ``eth_call``-ed from the relayer, which also catches
+   a request whose gas is too low.
+
+Only then is the request committed (status ``queued``); the worker sends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.actions import cid_digest
+from api.errors import ApiError
+from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from chain.context import Chain
+from chain.eip712 import (
+    FORWARD_REQUEST_TYPE,
+    PERMIT_TYPE,
+    forward_request_data,
+    recover_typed_data_signer,
+    typed_data_digest,
+)
+from traceability.ipfs import DocumentStore, IpfsError, format_cid
+
+logger = logging.getLogger(__name__)
+
+# Escrow / registry function name → action name shown in the outbox.
+ACTION_OF_FUNCTION = {
+    "join": "join",
+    "joinWithPermit": "join",
+    "cancel": "cancel",
+    "withdraw": "withdraw",
+    "fileClaim": "file_claim",
+    "confirmReceipt": "confirm_receipt",
+    "acceptClaim": "accept_claim",
+    "rejectClaim": "reject_claim",
+    "arbitrateClaim": "arbitrate",
+    "finalizeUnansweredClaim": "finalize_claim",
+    "registerBatch": "register_batch",
+    "anchorEvent": "anchor_event",
+    "anchorRoot": "anchor_root",
+    "setBatchWriter": "set_batch_writer",
+    "recallBatch": "recall_batch",
+    "applyAsSupplier": "apply_as_supplier",
+    "applyAsLeader": "apply_as_leader",
+}
+
+
+def simulate_forwarded(chain: Chain, *, sender: str, target: str, data: bytes) -> bytes:
+    """``eth_call`` the target exactly as the forwarder will call it: from the forwarder, with the
+    signer's address appended (ERC-2771), so the target's own named error comes back (the
+    forwarder's ``execute`` would only report ``FailedCall()``)."""
+    return chain.sender.dry_run(
+        sender=chain.clients.forwarder.address,
+        to=target,
+        data=bytes(data) + bytes.fromhex(to_checksum_address(sender)[2:]),
+    )
+
+
+def _bad(code: str, message: str, **details: Any) -> ApiError:
+    return ApiError(400, code, message, **details)
+
+
+def _types_match(typed: dict[str, Any], primary: str, fields: list[dict[str, str]]) -> bool:
+    types = typed.get("types")
+    return (
+        typed.get("primaryType") == primary
+        and isinstance(types, dict)
+        and types.get(primary) == fields
+        and isinstance(typed.get("domain"), dict)
+        and isinstance(typed.get("message"), dict)
+    )
+
+
+def _recover(typed: dict[str, Any], signature: str, what: str) -> str:
+    try:
+        return to_checksum_address(recover_typed_data_signer(typed, signature))
+    except Exception as exc:  # noqa: BLE001 — eth-account raises many types for malformed input
+        raise _bad("bad_signature", f"the {what} signature cannot be checked: {exc}") from None
+
+
+def _domain_is(typed: dict[str, Any], *, chain_id: int, contract: str, what: str) -> None:
+    domain = typed["domain"]
+    try:
+        ok = int(domain.get("chainId", -1)) == chain_id and to_checksum_address(
+            str(domain.get("verifyingContract", ""))
+        ) == to_checksum_address(contract)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise _bad(
+            "wrong_domain",
+            f"the {what} is not for {contract} on chain {chain_id}",
+            domain=domain,
+        )
+
+
+class RequestChecker:
+    """Runs the checks above against one chain connection."""
+
+    def __init__(self, chain: Chain, store: DocumentStore | None = None) -> None:
+        self.chain = chain
+        self.store = store
+        self.clients = chain.clients
+        self.targets = {self.clients.escrow.address, self.clients.registry.address}
+
+    def chain_time(self) -> int:
+        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+
+    def decode_call(self, target: str, data: bytes) -> tuple[str, dict[str, Any]]:
+        client = (
+            self.clients.escrow if target == self.clients.escrow.address else self.clients.registry
+        )
+        try:
+            fn, args = client.contract.decode_function_input(data)
+        except Exception:  # noqa: BLE001 — web3 raises several types for undecodable calldata
+            raise _bad("unknown_function", "the request's calldata is no known function") from None
+        return str(fn.fn_name), dict(args)
+
+    def check(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Check a signed submission; returns the fields of the outbox row to create."""
+        payloads = body.get("payloads")
+        signatures = body.get("signatures")
+        if not isinstance(payloads, dict) or not isinstance(signatures, dict):
+            raise _bad("invalid_request", "expected {payloads: {...}, signatures: {...}}")
+        typed, signature = payloads.get("request"), signatures.get("request")
+        if not isinstance(typed, dict) or not isinstance(signature, str):
+            raise _bad("invalid_request", "payloads.request and signatures.request are required")
+        if not _types_match(typed, "ForwardRequest", FORWARD_REQUEST_TYPE):
+            raise _bad("invalid_request", "payloads.request is not an ERC-2771 ForwardRequest")
+        forwarder = self.clients.forwarder
+        _domain_is(typed, chain_id=self.chain.chain_id, contract=forwarder.address, what="request")
+        try:
+            request = forward_request_data(typed, signature)
+            nonce = int(typed["message"]["nonce"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad("invalid_request", f"malformed forward request: {exc}") from None
+        sender, target, value, _gas, deadline, data = request[:6]
+        if target not in self.targets:
+            raise _bad("untrusted_target", f"{target} is not a tuanchain contract")
+        if value != 0:
+            raise _bad("invalid_request", "requests carrying ETH are not relayed")
+        signer = _recover(typed, signature, "request")
+        if signer != sender:
+            raise _bad(
+                "bad_signature",
+                f"the request is signed by {signer}, not by its sender {sender}",
+                signer=signer,
+                sender=sender,
+            )
+        now = self.chain_time()
+        if deadline <= now:
+            raise _bad("expired", f"the request expired at {deadline} (chain time {now})")
+        current = forwarder.nonces(sender)
+        if nonce < current:
+            raise _bad("replayed_nonce", f"nonce {nonce} of {sender} is already used ({current})")
+        if nonce > current:
+            raise _bad(
+                "nonce_ahead",
+                f"nonce {nonce} of {sender} is ahead of the next one ({current}): "
+                "sign requests one at a time",
+            )
+        if not forwarder.verify(typed, signature):
+            raise _bad("bad_signature", "the forwarder refuses the request")
+        function, args = self.decode_call(target, data)
+
+        permit = payloads.get("permit")
+        permit_signature = signatures.get("permit")
+        if function == "join":
+            if not isinstance(permit, dict) or not isinstance(permit_signature, str):
+                raise _bad("permit_required", "a join needs a signed permit (payloads.permit)")
+            self._check_permit(permit, permit_signature, sender=sender, args=args, now=now)
+            permit_message = permit["message"]
+            simulated = self.clients.escrow.calldata(
+                "joinWithPermit",
+                args["dealId"],
+                args["quantity"],
+                args["leader"],
+                int(permit_message["deadline"]),
+                *_vrs(permit_signature),
+            )
+            simulate_forwarded(self.chain, sender=sender, target=target, data=simulated)
+        else:
+            permit, permit_signature = None, None
+            simulate_forwarded(self.chain, sender=sender, target=target, data=data)
+            # The forwarder's own execution (signature, gas forwarding) as the relayer would send it.
+            self.chain.sender.call(
+                forwarder.contract.functions.execute(request), sender=self.chain.relayer.address
+            )
+        self._pin_documents(function, args, body.get("details"))
+        return {
+            "action": ACTION_OF_FUNCTION.get(function, function),
+            "signer": sender,
+            "target": target,
+            "nonce": nonce,
+            "deadline": deadline,
+            "request_digest": "0x" + typed_data_digest(typed).hex(),
+            "typed_data": typed,
+            "signature": HexBytes(signature).to_0x_hex(),
+            "permit": permit,
+            "permit_signature": HexBytes(permit_signature).to_0x_hex()
+            if permit_signature
+            else None,
+            "details": body.get("details") if isinstance(body.get("details"), dict) else None,
+        }
+
+    def _pin_documents(self, function: str, args: dict[str, Any], details: Any) -> None:
+        """Pin the documents a verified request anchors (prepared ones are stored unpinned)."""
+        cids: list[str] = []
+        if function == "anchorEvent":
+            cids.append(format_cid(bytes(args["documentCid"])))
+        elif function == "registerBatch":
+            cids.append(format_cid(bytes(args["metadataCid"])))
+        elif function == "fileClaim":
+            cids.append(format_cid(bytes(args["evidenceCid"])))
+        elif function == "confirmReceipt" and isinstance(details, dict):
+            # Only a digest is on chain: pin the named CID if it is the one with that digest.
+            cid = details.get("document_cid")
+            try:
+                if isinstance(cid, str) and cid_digest(cid) == bytes(args["documentDigest"]):
+                    cids.append(cid)
+            except IpfsError:
+                pass
+        for cid in cids:
+            if self.store is not None and self.store.has(cid):
+                self.store.pin(cid)
+
+    def _check_permit(
+        self, permit: dict[str, Any], signature: str, *, sender: str, args: dict[str, Any], now: int
+    ) -> None:
+        token, escrow = self.clients.token, self.clients.escrow
+        if not _types_match(permit, "Permit", PERMIT_TYPE):
+            raise _bad("invalid_request", "payloads.permit is not an EIP-2612 Permit")
+        _domain_is(permit, chain_id=self.chain.chain_id, contract=token.address, what="permit")
+        message = permit["message"]
+        try:
+            owner = to_checksum_address(message["owner"])
+            spender = to_checksum_address(message["spender"])
+            value, nonce, deadline = (int(message[k]) for k in ("value", "nonce", "deadline"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad("invalid_request", f"malformed permit: {exc}") from None
+        if owner != sender or spender != escrow.address:
+            raise _bad(
+                "invalid_permit", "the permit must be from the request's sender to the escrow"
+            )
+        params = escrow.deal_params(int(args["dealId"]))
+        needed = int(args["quantity"]) * max(t.unit_price for t in params.price_tiers)
+        if value < needed:
+            raise _bad("invalid_permit", f"the permit allows {value}, the join costs {needed}")
+        if deadline <= now:
+            raise _bad("expired", f"the permit expired at {deadline} (chain time {now})")
+        current = token.nonces(owner)
+        if nonce != current:
+            code = "replayed_nonce" if nonce < current else "nonce_ahead"
+            raise _bad(code, f"permit nonce {nonce} of {owner}; the token expects {current}")
+        signer = _recover(permit, signature, "permit")
+        if signer != owner:
+            raise _bad("bad_signature", f"the permit is signed by {signer}, not by {owner}")
+
+
+def _vrs(signature: str) -> tuple[int, bytes, bytes]:
+    raw = bytes(HexBytes(signature))
+    if len(raw) != 65:
+        raise _bad("bad_signature", "a signature is 65 bytes")
+    v = raw[64] if raw[64] >= 27 else raw[64] + 27
+    return v, raw[:32], raw[32:64]
+
+
+def accept(
+    session: Session, chain: Chain, body: dict[str, Any], store: DocumentStore | None = None
+) -> tuple[RelayRequest, bool]:
+    """Check and store a submission; returns (row, created). A re-submission returns the first row."""
+    checker = RequestChecker(chain, store)
+    payloads = body.get("payloads") if isinstance(body, dict) else None
+    typed = payloads.get("request") if isinstance(payloads, dict) else None
+    if isinstance(typed, dict):
+        existing = _by_digest(session, typed)
+        if existing is not None and existing.status in PENDING_STATUSES:
+            return existing, False  # a client retry: same request, same outbox row
+    fields = checker.check(body)
+    pending = session.scalars(
+        select(RelayRequest).where(
+            RelayRequest.signer == fields["signer"],
+            RelayRequest.nonce == fields["nonce"],
+            RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
+        )
+    ).first()
+    if pending is not None:
+        raise _bad(
+            "replayed_nonce",
+            f"nonce {fields['nonce']} of {fields['signer']} is taken by pending request {pending.id}",
+            pending=pending.id,
+        )
+    row = RelayRequest(id=str(uuid.uuid4()), status=RelayStatus.QUEUED.value, **fields)
+    session.add(row)
+    session.commit()  # committed before anything is sent: an accepted request is never lost
+    logger.info(
+        "accepted %s request %s from %s (nonce %d)", row.action, row.id, row.signer, row.nonce
+    )
+    return row, True
+
+
+def _by_digest(session: Session, typed: dict[str, Any]) -> RelayRequest | None:
+    try:
+        digest = "0x" + typed_data_digest(typed).hex()
+    except Exception:  # noqa: BLE001 — malformed typed data: ``check`` will say why
+        return None
+    return session.scalars(
+        select(RelayRequest)
+        .where(RelayRequest.request_digest == digest)
+        .order_by(RelayRequest.created_at.desc())
+    ).first()

@@ -1,0 +1,118 @@
+"""The relayer's tables, on the index's declarative ``Base`` (one schema, one ``init_db``).
+
+``relay_requests`` is the outbox: a signed request the API accepted is committed here *before*
+anything is sent, and the worker moves it ``queued → sending → sent → mined | failed``. The
+relayer's own transaction is signed and its hash stored (``sending``) before it is broadcast, so a
+restarted worker can always tell "sent and mined" from "never left" without sending twice.
+
+``document_uploads`` remembers every upload signature, so a captured upload cannot be replayed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db.models import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RelayStatus(StrEnum):
+    QUEUED = "queued"  # accepted and committed; nothing sent yet
+    SENDING = (
+        "sending"  # relayer tx signed and its hash stored; broadcast may or may not have happened
+    )
+    SENT = "sent"  # broadcast; waiting for the receipt
+    MINED = "mined"  # executed on chain (by us, or by anyone: the forwarder nonce is spent)
+    FAILED = "failed"  # will never execute; ``error_*`` says why
+
+
+PENDING_STATUSES = (RelayStatus.QUEUED, RelayStatus.SENDING, RelayStatus.SENT)
+
+
+class RelayRequest(Base):
+    """One signed gasless request (an ERC-2771 forward request, plus a permit for joins)."""
+
+    __tablename__ = "relay_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    action: Mapped[str] = mapped_column(String(40))
+    signer: Mapped[str] = mapped_column(String(42), index=True)
+    target: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[int] = mapped_column(BigInteger)
+    # EIP-712 digest of the forward request: identical re-submissions map to one row.
+    request_digest: Mapped[str] = mapped_column(String(66), index=True)
+    typed_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signature: Mapped[str] = mapped_column(String(200))
+    permit: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    permit_signature: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    status: Mapped[str] = mapped_column(String(16), index=True, default=RelayStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    last_attempt_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    # The relayer's transaction(s): signed raw bytes kept until mined, for identical rebroadcast.
+    permit_tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    relayer_nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
+    raw_tx: Mapped[str | None] = mapped_column(Text, nullable=True)
+    block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    error_code: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_args: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    def public(self) -> dict[str, Any]:
+        """What ``GET /v1/relay/{id}`` shows."""
+        error = None
+        if self.error_code:
+            error = {
+                "code": self.error_code,
+                "message": self.error_message,
+                "args": self.error_args,
+            }
+        return {
+            "id": self.id,
+            "action": self.action,
+            "signer": self.signer,
+            "target": self.target,
+            "nonce": self.nonce,
+            "status": self.status,
+            "tx_hash": self.tx_hash,
+            "permit_tx_hash": self.permit_tx_hash,
+            "block_number": self.block_number,
+            "attempts": self.attempts,
+            "error": error,
+            "details": self.details,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+class DocumentUpload(Base):
+    """A signed upload; the signature digest is unique so the same upload cannot be replayed."""
+
+    __tablename__ = "document_uploads"
+
+    signature_digest: Mapped[str] = mapped_column(String(66), primary_key=True)
+    uploader: Mapped[str] = mapped_column(String(42), index=True)
+    cid: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

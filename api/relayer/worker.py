@@ -1,0 +1,369 @@
+"""The outbox worker: sends accepted requests with the relayer key, once each, surviving restarts.
+
+Per request (oldest first, so one signer's requests go in nonce order):
+
+``queued``
+    expired → ``failed``; forwarder nonce already spent → ``mined`` (someone relayed it: its
+    ``ExecutedForwardRequest`` log names the tx); for a join, the permit is submitted first (unless
+    its token nonce is spent); the target call is simulated as the signer (a request that became
+    doomed — the deal closed meanwhile — fails with the contract's named error, unsent); then the
+    relayer's ``execute`` transaction is **signed and its hash and raw bytes committed**
+    (``sending``) before it is broadcast (``sent``), and its receipt decides ``mined`` / ``failed``.
+``sending`` / ``sent`` (a restart, or a receipt that did not come)
+    the stored hash's receipt, if any, decides; else a spent forwarder nonce means it executed;
+    else the *same* raw transaction is broadcast again (same hash: it cannot land twice). Only if
+    the relayer's nonce was taken by another transaction is the request re-signed.
+
+On ``NodeUnavailable`` (node down, restarting) the request keeps its state, ``attempts`` grows and
+the next attempt waits an exponential backoff. Nothing is ever sent twice: the forwarder nonce
+makes a second execution impossible on chain, and the stored hash makes a second send needless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3.exceptions import TransactionNotFound
+from web3.types import TxReceipt
+
+from api.db import session_factory
+from api.relayer.accept import simulate_forwarded
+from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.services import Services
+from chain import errors as chain_errors
+from chain.context import Chain
+from chain.eip712 import forward_request_data
+from chain.tx import translate_errors
+
+logger = logging.getLogger(__name__)
+
+# Set by the relay route after it commits a request, so the loop sends it without waiting a poll.
+WAKE = threading.Event()
+POLL_SECONDS = 1.0
+
+
+def json_safe(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, int) and abs(value) >= 2**53:
+        return str(value)  # JSON numbers lose precision past 2^53
+    return value
+
+
+class RelayWorker:
+    """Processes due outbox rows; ``run_once`` is one pass (the loop and the tests call it)."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        batch_size: int = 100,
+    ) -> None:
+        self.services = services
+        self.sessions = session_factory(services.engine)
+        self.clock = clock
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.batch_size = batch_size
+
+    # ------------------------------------------------------------------ the pass
+
+    def run_once(self) -> int:
+        """Process every due pending request; returns how many reached a final state or moved."""
+        done = 0
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(RelayRequest)
+                .where(
+                    RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
+                    RelayRequest.next_attempt_at <= self.clock(),
+                )
+                .order_by(RelayRequest.created_at, RelayRequest.nonce)
+                .limit(self.batch_size)
+            ).all()
+            for row in rows:
+                try:
+                    chain = self.services.chain
+                    self._process(session, chain, row)
+                    done += 1
+                except chain_errors.NodeUnavailable as exc:
+                    self._retry_later(session, row, exc)
+                    break  # the node is down: the other rows would fail the same way
+                except Exception as exc:  # NodeRejected, TransactionTimeout, a bug: retry later
+                    if not isinstance(exc, chain_errors.ChainError):
+                        logger.exception("relay %s: unexpected error", row.id)
+                    self._retry_later(session, row, exc)
+        return done
+
+    def _retry_later(self, session: Session, row: RelayRequest, exc: Exception) -> None:
+        session.rollback()
+        row.attempts += 1
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1))
+        row.next_attempt_at = self.clock() + delay
+        row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
+        session.commit()
+        logger.warning(
+            "relay %s: %s; attempt %d, retrying in %.1f s", row.id, exc, row.attempts, delay
+        )
+
+    # ------------------------------------------------------------------ one request
+
+    def _process(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        pending_send = row.status in (RelayStatus.SENDING, RelayStatus.SENT) and row.tx_hash
+        if pending_send and self._reconcile(session, chain, row):
+            return
+        forwarder = chain.clients.forwarder
+        if forwarder.nonces(row.signer) > row.nonce:
+            self._executed_elsewhere(session, chain, row)
+            return
+        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        if row.deadline <= now:
+            self._fail(session, row, "expired", f"the request expired at {row.deadline}")
+            return
+        if row.permit is not None and row.permit_signature:
+            self._submit_permit(session, chain, row)
+        request = forward_request_data(row.typed_data, row.signature)
+        try:
+            # The target's own checks first: the forwarder would only say FailedCall().
+            simulate_forwarded(chain, sender=row.signer, target=row.target, data=request[5])
+            call = forwarder.contract.functions.execute(request)
+            gas = chain.sender.estimate_gas(
+                {
+                    "from": chain.relayer.address,
+                    "to": forwarder.address,
+                    "data": HexBytes(call._encode_transaction_data()),
+                }  # type: ignore[typeddict-item]
+            )
+        except chain_errors.ContractRevert as exc:
+            self._fail_revert(session, row, exc)
+            return
+        raw, tx_hash, relayer_nonce = self._sign(
+            chain,
+            chain.relayer,
+            to=forwarder.address,
+            data=call._encode_transaction_data(),
+            gas=gas,
+        )
+        row.status = RelayStatus.SENDING.value
+        row.raw_tx, row.tx_hash, row.relayer_nonce = raw, tx_hash, relayer_nonce
+        session.commit()  # the hash is on disk before the transaction can exist anywhere else
+        self._broadcast(session, chain, row)
+
+    def _broadcast(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        assert row.raw_tx and row.tx_hash
+        try:
+            with translate_errors(chain.sender.registry):
+                chain.w3.eth.send_raw_transaction(HexBytes(row.raw_tx))
+        except chain_errors.NodeRejected as exc:
+            text = str(exc).lower()
+            if "already known" in text or "already imported" in text:
+                pass  # our identical transaction is in the pool already
+            elif "nonce too low" in text or "nonce is too low" in text:
+                # The relayer nonce went to another transaction and ours never landed (checked by
+                # _reconcile before coming here): this one can never be mined; sign again later.
+                logger.warning(
+                    "relay %s: relayer nonce %s reused; re-signing", row.id, row.relayer_nonce
+                )
+                row.status, row.raw_tx, row.tx_hash = RelayStatus.QUEUED.value, None, None
+                session.commit()
+                return
+            else:
+                raise
+        if row.status != RelayStatus.SENT:
+            row.status = RelayStatus.SENT.value
+            session.commit()
+        receipt = chain.sender.wait(row.tx_hash)
+        self._finish(session, chain, row, receipt)
+
+    def _reconcile(self, session: Session, chain: Chain, row: RelayRequest) -> bool:
+        """A ``sending``/``sent`` row after a restart or a timeout; True when it is settled now."""
+        receipt = self._receipt(chain, row.tx_hash)
+        if receipt is not None:
+            self._finish(session, chain, row, receipt)
+            return True
+        if chain.clients.forwarder.nonces(row.signer) > row.nonce:
+            self._executed_elsewhere(session, chain, row)
+            return True
+        if row.raw_tx:
+            logger.info(
+                "relay %s: %s not mined; broadcasting the same transaction", row.id, row.tx_hash
+            )
+            self._broadcast(session, chain, row)
+            return row.status != RelayStatus.QUEUED
+        return False
+
+    @staticmethod
+    def _receipt(chain: Chain, tx_hash: str | None) -> TxReceipt | None:
+        if not tx_hash:
+            return None
+        with translate_errors(chain.sender.registry):
+            try:
+                return chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:  # (a Web3RPCError: caught before the translation)
+                return None
+
+    def _finish(
+        self, session: Session, chain: Chain, row: RelayRequest, receipt: TxReceipt
+    ) -> None:
+        row.block_number = int(receipt["blockNumber"])
+        if receipt["status"] == 1:
+            row.status = RelayStatus.MINED.value
+            row.raw_tx = None
+            session.commit()
+            logger.info("relay %s mined in block %d (%s)", row.id, row.block_number, row.tx_hash)
+            return
+        # Replay the inner call as the signer on the parent block for the named error.
+        request = forward_request_data(row.typed_data, row.signature)
+        try:
+            with translate_errors(chain.sender.registry):
+                chain.w3.eth.call(
+                    {
+                        "from": chain.clients.forwarder.address,  # as ERC-2771 delivers it
+                        "to": row.target,
+                        "data": HexBytes(bytes(request[5]) + bytes.fromhex(row.signer[2:])),
+                    },  # type: ignore[typeddict-item]
+                    block_identifier=row.block_number - 1,
+                )
+        except chain_errors.ContractRevert as exc:
+            self._fail_revert(session, row, exc)
+            return
+        self._fail(session, row, "transaction_failed", f"transaction {row.tx_hash} reverted")
+
+    def _executed_elsewhere(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        """The forwarder nonce is spent: find the execution (ours or another relayer's)."""
+        forwarder = chain.clients.forwarder
+        logs = forwarder.get_events(
+            "ExecutedForwardRequest",
+            from_block=chain.deployment.contracts["TuanchainForwarder"].block,
+            argument_filters={"signer": row.signer},
+        )
+        for log in logs:
+            if int(log["args"]["nonce"]) == row.nonce:
+                row.tx_hash = log["transactionHash"].to_0x_hex()
+                row.block_number = int(log["blockNumber"])
+                row.status = RelayStatus.MINED.value
+                row.raw_tx = None
+                session.commit()
+                logger.info("relay %s was executed by %s", row.id, row.tx_hash)
+                return
+        self._fail(
+            session,
+            row,
+            "nonce_used",
+            f"nonce {row.nonce} of {row.signer} was used by another request",
+        )
+
+    def _submit_permit(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        """Submit the join's permit unless its token nonce is already spent (then it is done)."""
+        assert row.permit is not None and row.permit_signature
+        token = chain.clients.token
+        message = row.permit["message"]
+        if token.nonces(message["owner"]) != int(message["nonce"]):
+            return
+        raw = bytes(HexBytes(row.permit_signature))
+        v = raw[64] if raw[64] >= 27 else raw[64] + 27
+        fn = token.contract.functions.permit(
+            message["owner"],
+            message["spender"],
+            int(message["value"]),
+            int(message["deadline"]),
+            v,
+            raw[:32],
+            raw[32:64],
+        )
+        data = fn._encode_transaction_data()
+        try:
+            gas = chain.sender.estimate_gas(
+                {"from": chain.relayer.address, "to": token.address, "data": HexBytes(data)}  # type: ignore[typeddict-item]
+            )
+        except chain_errors.ContractRevert as exc:
+            logger.info("relay %s: permit not submitted (%s); the join decides", row.id, exc)
+            return
+        raw_tx, tx_hash, _ = self._sign(chain, chain.relayer, to=token.address, data=data, gas=gas)
+        row.permit_tx_hash = tx_hash
+        session.commit()
+        with translate_errors(chain.sender.registry):
+            chain.w3.eth.send_raw_transaction(HexBytes(raw_tx))
+        chain.sender.wait(tx_hash)
+
+    @staticmethod
+    def _sign(
+        chain: Chain, account: LocalAccount, *, to: str, data: str | bytes, gas: int
+    ) -> tuple[str, str, int]:
+        with translate_errors(chain.sender.registry):
+            nonce = int(chain.w3.eth.get_transaction_count(account.address, "pending"))
+        tx = {
+            "to": to,
+            "data": HexBytes(data),
+            "value": 0,
+            "gas": gas,
+            "nonce": nonce,
+            "chainId": chain.sender.chain_id,
+            **chain.sender.fees(),
+        }
+        signed = account.sign_transaction(tx)
+        return signed.raw_transaction.to_0x_hex(), signed.hash.to_0x_hex(), nonce
+
+    # ------------------------------------------------------------------ final states
+
+    @staticmethod
+    def _fail(
+        session: Session,
+        row: RelayRequest,
+        code: str,
+        message: str,
+        args: dict[str, Any] | None = None,
+    ) -> None:
+        row.status = RelayStatus.FAILED.value
+        row.error_code, row.error_message, row.error_args = code, message, args
+        row.raw_tx = None
+        session.commit()
+        logger.info("relay %s failed: %s", row.id, message)
+
+    def _fail_revert(
+        self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
+    ) -> None:
+        self._fail(session, row, exc.name or type(exc).__name__, str(exc), json_safe(exc.args))
+
+
+def start_background(services: Services) -> Callable[[], None]:
+    """Run the worker in a daemon thread; returns a function that stops and joins it."""
+    stop = threading.Event()
+    worker = RelayWorker(services)
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                worker.run_once()
+            except Exception:  # keep the loop alive; the row stays pending and is retried
+                logger.exception("relay worker pass failed")
+            WAKE.wait(POLL_SECONDS)
+            WAKE.clear()
+
+    thread = threading.Thread(target=loop, name="relay-worker", daemon=True)
+    thread.start()
+
+    def stop_worker() -> None:
+        stop.set()
+        WAKE.set()
+        thread.join(timeout=30)
+
+    return stop_worker
+
+
+__all__ = ["WAKE", "RelayStatus", "RelayWorker", "start_background"]

@@ -1,0 +1,117 @@
+"""Server-side HTML rendering of the pages: Jinja2 templates, language choice, labels.
+
+No build step: templates in ``api/templates``, one stylesheet and one script in ``api/static``.
+Text is Chinese or English, chosen by ``?lang=zh|en``, else the ``Accept-Language`` header,
+else Chinese (the consumers of a 社区团购 community).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from api.render.charts import bar_chart, donut_chart, temperature_plot
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+LANGUAGES = ("zh", "en")
+
+
+@cache
+def messages() -> dict[str, dict[str, str]]:
+    """``{key: {"zh": ..., "en": ...}}`` from ``templates/i18n.json``."""
+    return json.loads((TEMPLATES_DIR / "i18n.json").read_text(encoding="utf-8"))
+
+
+def choose_language(request: Request) -> str:
+    """``?lang=`` wins, then the best ``Accept-Language`` entry we have, then Chinese."""
+    asked = request.query_params.get("lang", "").lower()
+    if asked in LANGUAGES:
+        return asked
+    ranked: list[tuple[float, str]] = []
+    for part in request.headers.get("accept-language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        primary = tag.split("-")[0].lower()
+        if primary in LANGUAGES:
+            ranked.append((quality, primary))
+    return max(ranked)[1] if ranked else "zh"
+
+
+def pick(value: Any, lang: str) -> str:
+    """A ``{"zh": .., "en": ..}`` value in ``lang`` (a plain string is returned as it is)."""
+    if isinstance(value, dict):
+        return str(value.get(lang) or value.get("en") or value.get("zh") or "")
+    return "" if value is None else str(value)
+
+
+def format_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO 8601 time as the reader's wall clock of the event's own offset."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.strftime(fmt)
+
+
+def money(amount: int | None, decimals: int = 6) -> str:
+    """Token base units as a price: 45000000 -> ``45.00``."""
+    if amount is None:
+        return "-"
+    return f"{amount / 10**decimals:,.2f}"
+
+
+def short(value: str | None, keep: int = 6) -> str:
+    """``0x1234…abcd`` for addresses, hashes and CIDs."""
+    if not value:
+        return ""
+    text = str(value)
+    return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep + 2 :]}"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pick=pick, time=format_time, money=money, short=short)
+    env.globals.update(
+        temperature_plot=temperature_plot, bar_chart=bar_chart, donut_chart=donut_chart
+    )
+    return env
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """Render ``template`` in the request's language; ``t(key)`` gives a label."""
+    lang = choose_language(request)
+    table = messages()
+
+    def t(key: str) -> str:
+        entry = table.get(key)
+        return entry.get(lang, key) if entry else key
+
+    html = (
+        environment()
+        .get_template(template)
+        .render(**context, lang=lang, t=t, path=request.url.path, query=dict(request.query_params))
+    )
+    return HTMLResponse(
+        html, status_code=status_code, headers={"Content-Language": lang, "Vary": "Accept-Language"}
+    )

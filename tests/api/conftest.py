@@ -1,0 +1,139 @@
+"""Fixtures of the service tests, layered node → chain (deployed) → database → services → app client.
+
+- ``api_anvil``: one anvil per test session, separate from the chain tests' ``anvil_node`` (so the
+  root conftest's per-test ``evm_snapshot``/``evm_revert`` does not apply: service tests share one
+  growing chain, as the service does; tests that need isolation take ``chain_snapshot``).
+- ``api_chain``: ``chain.context.connect(settings, deploy=True)`` on a temporary deployments dir.
+- ``database_url``: SQLite always; PostgreSQL too when ``TUANCHAIN_TEST_POSTGRES_URL`` is set (then
+  it must run: an unreachable server fails the session rather than skipping). Each session uses a
+  fresh PostgreSQL *schema* (engineers and CI runs share the ``test`` database), dropped after.
+- ``services`` / ``app`` / ``client``: :class:`api.services.Services` and the real FastAPI app
+  (``TestClient`` runs its lifespan; no background loops unless a test starts them).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from api.app import create_app
+from api.db import drop_db, init_db
+from api.services import Services, make_engine
+from chain.anvil import Anvil
+from chain.context import Chain, connect
+from chain.settings import Settings
+from traceability.ipfs import EmbeddedDocumentStore
+
+POSTGRES_ENV = "TUANCHAIN_TEST_POSTGRES_URL"
+
+
+def database_backends() -> list[str]:
+    """``sqlite`` always; ``postgresql`` when the CI (or a developer) names a server."""
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+def _with_schema(url: str, schema: str) -> str:
+    """The PostgreSQL URL whose connections use ``schema`` (psycopg's ``options`` parameter)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(scope="session")
+def api_anvil() -> Iterator[Anvil]:
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def api_settings(api_anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    base = tmp_path_factory.mktemp("service")
+    return Settings(
+        rpc_url=api_anvil.rpc_url,
+        chain_id=api_anvil.chain_id,
+        data_dir=base / "data",
+        deployments_dir=base / "deployments",
+        database_url="sqlite:///" + str(base / "data" / "index.db"),
+    )
+
+
+@pytest.fixture(scope="session")
+def api_chain(api_settings: Settings) -> Chain:
+    """The project's contracts deployed once per session by the platform account."""
+    return connect(api_settings, deploy=True)
+
+
+@pytest.fixture(scope="session", params=database_backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, empty database per session and backend (SQLite file / PostgreSQL schema)."""
+    if request.param == "sqlite":
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "index.db")
+        return
+    base_url = os.environ[POSTGRES_ENV]
+    schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base_url)
+    with admin.begin() as conn:  # fails (not skips) when the server is unreachable
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _with_schema(base_url, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The session's engine with every table created (drop_all first: a fresh start)."""
+    db_engine = make_engine(database_url)
+    drop_db(db_engine)
+    init_db(db_engine)
+    yield db_engine
+    db_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def services(
+    api_settings: Settings, api_chain: Chain, engine: Engine, database_url: str
+) -> Services:
+    settings = api_settings.model_copy(update={"database_url": database_url})
+    return Services(
+        settings=settings,
+        store=EmbeddedDocumentStore(settings.data_dir / "ipfs"),
+        engine=engine,
+        _chain=api_chain,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(services: Services) -> FastAPI:
+    return create_app(services)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def chain_snapshot(api_chain: Chain) -> Iterator[None]:
+    """Run a test between ``evm_snapshot`` and ``evm_revert`` (and resync the sender's nonces).
+
+    Note: the index does not revert with the chain; the indexer sees the revert as a re-org.
+    """
+    provider = api_chain.w3.provider
+    snapshot = provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        api_chain.sender.reset_all_nonces()

@@ -1,0 +1,269 @@
+"""The indexer against a real anvil with real transactions: what it stores, and that it is
+resumable, idempotent on replays, rebuildable from scratch with identical tables, safe against a
+re-org (``evm_snapshot``/``evm_revert`` then different blocks), and not stopped by store misses."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.services import Services
+from traceability.epcis import (
+    commissioning_event,
+    digest_from_hash_id,
+    hash_events_in_document,
+    serialize_document,
+)
+from traceability.ipfs import StoreUnavailable, compute_cid, parse_cid
+
+from .conftest import dump_tables, make_indexer
+from .world import GLN_FARM, T0, World, batch_id, gtin_with_check
+
+
+def _events(engine, gtin: str, lot: str) -> list[m.AnchoredEvent]:
+    with Session(engine) as session:
+        return list(
+            session.scalars(
+                select(m.AnchoredEvent)
+                .where(m.AnchoredEvent.batch_id == batch_id(gtin, lot))
+                .order_by(m.AnchoredEvent.event_time)
+            )
+        )
+
+
+def test_index_holds_the_world(world: World, services: Services, fresh_engine) -> None:
+    engine = fresh_engine()
+    result = make_indexer(engine, services).sync()
+    assert result.to_block == result.head and result.reorg_from is None
+
+    rice = _events(engine, *world.rice)
+    assert [e.kind for e in rice] == ["single", "single", "single", "receipt"]
+    assert all(e.verification == "verified" for e in rice)
+    # Ordered by event time although anchored shipping-first.
+    assert [e.biz_step for e in rice] == ["commissioning", "inspecting", "shipping", "receiving"]
+    assert {f"ni:///sha-256;{e.event_hash[2:]}?ver=CBV2.0" for e in rice} == set(
+        world.hash_ids["rice"] + world.hash_ids["receipt"]
+    )
+
+    pork = _events(engine, *world.pork)
+    assert [e.kind for e in pork] == ["merkle", "merkle"]
+    assert all(e.verification == "verified" and e.root == "0x" + world.root.hex() for e in pork)
+
+    (ghost,) = _events(engine, *world.missing)
+    assert ghost.verification == "missing"
+
+    with Session(engine) as session:
+        pork_batch = session.scalar(select(m.Batch).where(m.Batch.lot == world.pork[1]))
+        assert pork_batch.breach_count == 1
+        (breach,) = pork_batch.cold_chain["breaches"]
+        assert (breach["value"], breach["limit"], breach["bound"]) == (7.5, 4.0, "max")
+        assert len(pork_batch.cold_chain["readings"]) == 4
+        assert pork_batch.metadata_json["cold_chain"] == {"min_c": 0, "max_c": 4}
+        recalls = session.scalars(
+            select(m.BatchStatusEvent.status).where(
+                m.BatchStatusEvent.batch_id == batch_id(*world.recalled)
+            )
+        ).all()
+        assert recalls == ["recalled"]
+        outcomes = {(o.deal_id, o.kind) for o in session.scalars(select(m.DealOutcome)).all()}
+        assert {(world.settled_deal, "settled"), (world.frozen_deal, "frozen")} <= outcomes
+        orders = session.scalars(
+            select(m.OrderEvent).where(m.OrderEvent.deal_id == world.settled_deal)
+        ).all()
+        assert sorted((o.kind, o.quantity) for o in orders) == [
+            ("cancel", 1),
+            ("join", 1),
+            ("join", 2),
+            ("join", 4),
+        ]
+
+
+def test_merkle_proofs_verify_on_chain(world: World, services: Services, fresh_engine) -> None:
+    engine = fresh_engine()
+    make_indexer(engine, services).sync()
+    registry = services.chain.clients.registry
+    for event in _events(engine, *world.pork):
+        proof = [bytes.fromhex(p[2:]) for p in event.proof]
+        assert registry.verify_event_in_root(world.root, bytes.fromhex(event.event_hash[2:]), proof)
+
+
+def test_resumes_range_by_range_to_the_same_tables(
+    world: World, services: Services, fresh_engine
+) -> None:
+    whole, stepwise = fresh_engine(), fresh_engine()
+    make_indexer(whole, services).sync()
+    indexer = make_indexer(stepwise, services, range_size=7)
+    first = indexer.sync(max_ranges=2)
+    assert first.to_block < first.head  # stopped part way, as after a crash
+    # A new indexer object (a restarted process) continues from the stored last block.
+    make_indexer(stepwise, services, range_size=7).sync_until_idle()
+    assert dump_tables(stepwise) == dump_tables(whole)
+
+
+def test_replaying_blocks_changes_nothing(world: World, services: Services, fresh_engine) -> None:
+    engine = fresh_engine()
+    indexer = make_indexer(engine, services)
+    indexer.sync()
+    before = dump_tables(engine)
+    # Forget the progress (a crash after the rows committed but before the state did).
+    with Session(engine) as session, session.begin():
+        session.execute(update(m.IndexerState).values(last_block=indexer.start_block - 1))
+    result = indexer.sync()
+    assert result.logs > 0 and result.rows == 0
+    assert dump_tables(engine) == before
+
+
+def test_rebuild_from_scratch_gives_identical_tables(
+    world: World, services: Services, fresh_engine
+) -> None:
+    engine = fresh_engine()
+    indexer = make_indexer(engine, services)
+    indexer.sync()
+    before = dump_tables(engine)
+    assert before["anchored_events"] and before["deals"]
+    indexer.rebuild()
+    assert dump_tables(engine) == before
+
+
+def test_reorg_rolls_back_to_the_fork_and_reindexes(
+    world: World, services: Services, fresh_engine
+) -> None:
+    engine = fresh_engine()
+    chain = services.chain
+    indexer = make_indexer(engine, services)
+    registry = chain.clients.registry
+    provider = chain.w3.provider
+    snapshot = provider.make_request("evm_snapshot", [])["result"]
+    fork_block = chain.w3.eth.block_number
+    orphan = (gtin_with_check("1699" + uuid.uuid4().hex[:9].translate(_DIGITS)), "ORPHAN")
+    kept = (gtin_with_check("1698" + uuid.uuid4().hex[:9].translate(_DIGITS)), "KEPT")
+    try:
+        registry.register_batch(*orphan, _meta(services), signer=world.supplier)
+        indexer.sync()
+        with Session(engine) as session:
+            assert session.scalar(select(m.Batch).where(m.Batch.gtin == orphan[0])) is not None
+    finally:
+        provider.make_request("evm_revert", [snapshot])
+        chain.sender.reset_all_nonces()
+    # The other branch: different transactions at the same heights.
+    registry.register_batch(*kept, _meta(services), signer=world.supplier)
+    registry.register_batch(
+        gtin_with_check("1697" + uuid.uuid4().hex[:9].translate(_DIGITS)),
+        "KEPT2",
+        _meta(services),
+        signer=world.supplier,
+    )
+    result = indexer.sync()
+    assert result.reorg_from is not None and result.reorg_from <= fork_block
+    with Session(engine) as session:
+        gtins = set(session.scalars(select(m.Batch.gtin)).all())
+        assert orphan[0] not in gtins and kept[0] in gtins
+        (row,) = session.scalars(select(m.Batch).where(m.Batch.gtin == kept[0])).all()
+        on_chain = chain.w3.eth.get_block(row.block_number)["hash"]
+        stored = session.get(m.IndexedBlock, row.block_number)
+        assert stored is not None and stored.hash == "0x" + bytes(on_chain).hex()
+    # And the result equals a fresh index of the surviving chain.
+    fresh = fresh_engine()
+    make_indexer(fresh, services).sync()
+    assert dump_tables(engine) == dump_tables(fresh)
+
+
+_DIGITS = str.maketrans("abcdef", "123456")
+
+
+def test_store_miss_is_retried_and_does_not_stop_indexing(
+    world: World, services: Services, fresh_engine
+) -> None:
+    engine = fresh_engine()
+
+    class DownStore:
+        """The embedded store, unreachable (a Kubo daemon that is down)."""
+
+        def get(self, cid: str) -> bytes:
+            raise StoreUnavailable("kubo", "connection refused")
+
+    indexer = make_indexer(engine, services)
+    real_store = indexer.enricher.store
+    indexer.enricher.store = DownStore()  # type: ignore[assignment]
+    result = indexer.sync()
+    assert result.to_block == result.head  # indexing went on
+    with Session(engine) as session:
+        statuses = set(session.scalars(select(m.AnchoredEvent.verification)).all())
+        assert statuses == {"missing"}
+        roots = set(session.scalars(select(m.MerkleRoot.manifest_status)).all())
+        assert roots == {"missing"}
+    indexer.enricher.store = real_store
+    indexer.sync()
+    rice = _events(engine, *world.rice)
+    assert rice and all(e.verification == "verified" for e in rice)
+    assert [e.verification for e in _events(engine, *world.pork)] == ["verified", "verified"]
+
+
+def test_document_arriving_late_becomes_verified(
+    world: World, services: Services, fresh_engine
+) -> None:
+    chain = services.chain
+    gtin, lot = gtin_with_check("1695" + uuid.uuid4().hex[:9].translate(_DIGITS)), "LATE"
+    registry = chain.clients.registry
+    bid = registry.register_batch(gtin, lot, _meta(services), signer=world.supplier)
+    event = commissioning_event(gtin14=gtin, lot=lot, quantity=3, event_time=T0, location=GLN_FARM)
+    document = json.dumps(serialize_document([event])).encode()
+    hash_id = hash_events_in_document(document)[0]
+    # Anchored with the document's CID, but the document is not in the store yet.
+    registry.anchor_event(
+        bid, digest_from_hash_id(hash_id), parse_cid(compute_cid(document)), signer=world.supplier
+    )
+    engine = fresh_engine()
+    indexer = make_indexer(engine, services)
+    indexer.sync()
+    (row,) = _events(engine, gtin, lot)
+    assert row.verification == "missing"
+    services.store.put(document)
+    indexer.sync()
+    (row,) = _events(engine, gtin, lot)
+    assert row.verification == "verified" and row.biz_step == "commissioning"
+
+
+def test_tampered_document_is_a_mismatch(world: World, services: Services, fresh_engine) -> None:
+    """A document whose event does not hash to the anchored hash is flagged, not trusted."""
+    chain = services.chain
+    gtin, lot = gtin_with_check("1696" + uuid.uuid4().hex[:9].translate(_DIGITS)), "TAMPER"
+    registry = chain.clients.registry
+    bid = registry.register_batch(gtin, lot, _meta(services), signer=world.supplier)
+    real = commissioning_event(gtin14=gtin, lot=lot, quantity=10, event_time=T0, location=GLN_FARM)
+    fake = commissioning_event(gtin14=gtin, lot=lot, quantity=99, event_time=T0, location=GLN_FARM)
+    real_hash = digest_from_hash_id(hash_events_in_document(serialize_document([real]))[0])
+    fake_cid = services.store.put(json.dumps(serialize_document([fake])).encode())
+    registry.anchor_event(bid, real_hash, parse_cid(fake_cid), signer=world.supplier)
+    engine = fresh_engine()
+    make_indexer(engine, services).sync()
+    (row,) = _events(engine, gtin, lot)
+    assert row.verification == "mismatch"
+
+
+def _meta(services: Services) -> bytes:
+    return parse_cid(services.store.put(b'{"product": {"en": "test"}}'))
+
+
+def test_blocks_within_confirmations_are_provisional(
+    world: World, services: Services, fresh_engine
+) -> None:
+    from api import queries
+
+    engine = fresh_engine()
+    head = services.chain.w3.eth.block_number
+    rice_blocks = [e.block_number for e in _events(services.engine, *world.rice)] or [0]
+    confirmations = head - min(rice_blocks) + 1  # every rice anchor is still unconfirmed
+    make_indexer(engine, services, confirmations=confirmations).sync()
+    with Session(engine) as session:
+        body = queries.provenance(session, *world.rice)
+    assert body["events"] and all(e["anchor"]["provisional"] for e in body["events"])
+    settled = fresh_engine()
+    make_indexer(settled, services, confirmations=0).sync()
+    with Session(settled) as session:
+        body = queries.provenance(session, *world.rice)
+    assert not any(e["anchor"]["provisional"] for e in body["events"])

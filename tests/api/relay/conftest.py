@@ -1,0 +1,178 @@
+"""Helpers of the relayer tests: parties on the shared service chain, a deal, and the gasless
+round trip (prepare → sign with eth-account, as MetaMask's ``eth_signTypedData_v4`` does → relay).
+
+Every test that creates parties uses fresh random accounts, and fresh GTIN/lot pairs, so it cannot
+collide with another test's registrations on the session's shared chain.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from api.relayer.worker import RelayWorker
+from api.routes.documents import upload_message
+from api.services import Services
+from chain.clients import DealParams, PriceTier
+from chain.context import Chain
+from traceability.epcis.identifiers import gs1_check_digit
+
+TOP_PRICE = 10_000_000  # 10 tUSD
+TIER_PRICE = 8_000_000  # from 5 units in total
+CREDENTIAL = bytes.fromhex("1220") + bytes(range(32))  # a CIDv0, as a credential document id
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + secrets.token_bytes(64)
+
+
+def chain_now(chain: Chain) -> int:
+    return int(chain.w3.eth.get_block("latest")["timestamp"])
+
+
+def advance_time(chain: Chain, seconds: int) -> None:
+    chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def new_gtin() -> str:
+    body = "0" + "".join(str(secrets.randbelow(10)) for _ in range(12))
+    return body + gs1_check_digit(body)
+
+
+def funded(chain: Chain, eth: float = 1.0) -> LocalAccount:
+    """A fresh account with some ETH (for the parties that act directly)."""
+    account = Account.create()
+    chain.sender.send(chain.platform, to=account.address, value=int(eth * 10**18))
+    return account
+
+
+def sign(account: LocalAccount, prepared: dict[str, Any]) -> dict[str, Any]:
+    """The prepare response with ``signatures``: each payload signed as a v4 wallet signs it."""
+    signatures = {
+        name: account.sign_typed_data(full_message=payload).signature.to_0x_hex()
+        for name, payload in prepared["payloads"].items()
+    }
+    return {**prepared, "signatures": signatures}
+
+
+@dataclass
+class DealSetup:
+    deal_id: int
+    supplier: LocalAccount
+    leader: LocalAccount
+    gtin14: str
+    lot: str
+    batch_id: bytes
+    join_deadline: int
+    delivery_deadline: int
+
+
+def make_deal(
+    chain: Chain, *, min_quantity: int = 3, dispute_window: int = 86_400, join_window: int = 3600
+) -> DealSetup:
+    """An approved supplier and leader, a registered batch and an open deal selling it."""
+    registry, escrow = chain.clients.registry, chain.clients.escrow
+    supplier, leader = funded(chain), funded(chain)
+    registry.apply_as_supplier(CREDENTIAL, signer=supplier)
+    registry.approve_supplier(supplier.address, signer=chain.platform)
+    registry.apply_as_leader(CREDENTIAL, signer=leader)
+    registry.approve_leader(leader.address, signer=chain.platform)
+    gtin, lot = new_gtin(), "L" + secrets.token_hex(4).upper()
+    batch_id = registry.register_batch(gtin, lot, CREDENTIAL, signer=supplier)
+    now = chain_now(chain)
+    deal_id = escrow.create_deal(
+        DealParams(
+            supplier=supplier.address,
+            token=chain.clients.token.address,
+            price_tiers=[PriceTier(0, TOP_PRICE), PriceTier(5, TIER_PRICE)],
+            min_total_quantity=min_quantity,
+            max_total_quantity=100,
+            per_buyer_limit=10,
+            join_deadline=now + join_window,
+            delivery_deadline=now + join_window + 3600,
+            dispute_window=dispute_window,
+            answer_window=86_400,
+            commission_bps=1000,
+            platform_fee_bps=200,
+            batch_ids=[batch_id],
+        ),
+        signer=chain.platform,
+    )
+    return DealSetup(
+        deal_id, supplier, leader, gtin, lot, batch_id, now + join_window, now + join_window + 3600
+    )
+
+
+def consumer(chain: Chain, tokens: int = 100 * 10**6) -> LocalAccount:
+    """A consumer with stablecoins and zero ETH."""
+    account = Account.create()
+    chain.clients.token.mint(account.address, tokens, signer=chain.platform)
+    return account
+
+
+def prepare(client: TestClient, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(f"/v1/actions/{action}/prepare", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def relay(
+    client: TestClient, account: LocalAccount, action: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """prepare → sign → POST /v1/relay; returns the accepted outbox row."""
+    prepared = prepare(client, action, {"from": account.address, **body})
+    response = client.post("/v1/relay", json=sign(account, prepared))
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def relay_and_mine(
+    client: TestClient,
+    worker: RelayWorker,
+    account: LocalAccount,
+    action: str,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """The round trip plus one worker pass; returns the final status (asserted mined)."""
+    accepted = relay(client, account, action, body)
+    worker.run_once()
+    status = client.get(f"/v1/relay/{accepted['id']}").json()
+    assert status["status"] == "mined", status
+    return status
+
+
+def upload(
+    client: TestClient,
+    account: LocalAccount,
+    data: bytes,
+    *,
+    content_type: str = "image/png",
+    deal_id: int | None = None,
+    timestamp: int | None = None,
+    signer: LocalAccount | None = None,
+) -> Any:
+    """POST /v1/documents signed with personal_sign (returns the response)."""
+    import hashlib
+
+    ts = int(time.time()) if timestamp is None else timestamp
+    message = upload_message(hashlib.sha256(data).hexdigest(), ts)
+    signature = (signer or account).sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    form: dict[str, Any] = {
+        "address": account.address,
+        "timestamp": str(ts),
+        "signature": signature,
+    }
+    if deal_id is not None:
+        form["deal_id"] = str(deal_id)
+    return client.post("/v1/documents", data=form, files={"file": ("evidence", data, content_type)})
+
+
+@pytest.fixture
+def worker(services: Services) -> RelayWorker:
+    return RelayWorker(services)

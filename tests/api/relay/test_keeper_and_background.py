@@ -1,0 +1,151 @@
+"""The keeper from the terminal (``tuanchain keeper --dry-run | --once``) and the service's
+background relay worker.
+
+A failed deal's consumer (who joined gaslessly and holds no ETH) is refunded by the keeper
+without doing anything: the dry run only prints the plan and moves no money, ``--once`` pushes the
+refund. A keeper pointed at a node that is down exits 1 with a message, not a traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.keeper import Keeper
+from api.relayer import worker as relay_worker
+from api.relayer.worker import RelayWorker
+from api.services import Services
+from chain.anvil import free_port
+from tuanchain_cli import app
+
+from .conftest import (
+    PNG,
+    TOP_PRICE,
+    advance_time,
+    chain_now,
+    consumer,
+    make_deal,
+    relay,
+    relay_and_mine,
+    upload,
+)
+
+
+def _env(services: Services, tmp_path: Path, rpc_url: str | None = None) -> dict[str, str]:
+    s = services.settings
+    return {
+        "TUANCHAIN_RPC_URL": rpc_url or s.rpc_url,
+        "TUANCHAIN_DEPLOYMENTS_DIR": str(s.deployments_dir),
+        "TUANCHAIN_DATA_DIR": str(tmp_path / "data"),
+        "TUANCHAIN_DATABASE_URL": "sqlite:///" + str(tmp_path / "data" / "keeper.db"),
+    }
+
+
+def test_keeper_refunds_a_failed_deal_and_its_dry_run_moves_nothing(
+    client: TestClient,
+    services: Services,
+    worker: RelayWorker,
+    chain_snapshot: None,
+    tmp_path: Path,
+) -> None:
+    chain = services.chain
+    token, escrow = chain.clients.token, chain.clients.escrow
+    deal = make_deal(chain, min_quantity=5, join_window=600)
+    buyer = consumer(chain)
+    start = token.balance_of(buyer.address)
+    relay_and_mine(
+        client,
+        worker,
+        buyer,
+        "join",
+        {"deal_id": deal.deal_id, "quantity": 2, "leader": deal.leader.address},
+    )
+    advance_time(chain, deal.join_deadline - chain_now(chain))  # 2 < 5: the deal failed
+    assert escrow.owed(deal.deal_id, buyer.address) == 2 * TOP_PRICE
+
+    runner = CliRunner()
+    dry = runner.invoke(app, ["keeper", "--dry-run"], env=_env(services, tmp_path))
+    assert dry.exit_code == 0, dry.output
+    assert (
+        f"would push_payouts deal {deal.deal_id} 1 account(s): deal failed: refunds" in dry.output
+    )
+    assert token.balance_of(buyer.address) == start - 2 * TOP_PRICE  # nothing moved
+
+    once = runner.invoke(
+        app, ["keeper", "--once", "--deal", str(deal.deal_id)], env=_env(services, tmp_path)
+    )
+    assert once.exit_code == 0, once.output
+    assert f"done: push_payouts deal {deal.deal_id}" in once.output
+    assert token.balance_of(buyer.address) == start
+    assert escrow.owed(deal.deal_id, buyer.address) == 0
+    assert chain.w3.eth.get_balance(buyer.address) == 0
+
+
+def test_keeper_against_a_node_that_is_down_exits_1(services: Services, tmp_path: Path) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["keeper", "--once"], env=_env(services, tmp_path, down))
+    assert result.exit_code == 1
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_the_background_worker_sends_what_the_api_accepts(
+    client: TestClient, services: Services, chain_snapshot: None
+) -> None:
+    deal = make_deal(services.chain)
+    buyer = consumer(services.chain)
+    stop = relay_worker.start_background(services)
+    try:
+        accepted = relay(
+            client,
+            buyer,
+            "join",
+            {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address},
+        )
+        status = accepted
+        for _ in range(600):  # waits for the thread; bounded so a bug cannot hang the suite
+            status = client.get(f"/v1/relay/{accepted['id']}").json()
+            if status["status"] in ("mined", "failed"):
+                break
+            time.sleep(0.05)
+        assert status["status"] == "mined", status
+    finally:
+        stop()
+    assert services.chain.clients.escrow.order(deal.deal_id, buyer.address).quantity == 1
+
+
+def test_keeper_upholds_an_unanswered_claim_then_settles(
+    client: TestClient, services: Services, worker: RelayWorker, chain_snapshot: None
+) -> None:
+    """A supplier who does not answer loses the claim: the keeper finalizes it, settles, pays."""
+    chain = services.chain
+    token, escrow = chain.clients.token, chain.clients.escrow
+    deal = make_deal(chain, join_window=600)
+    buyer = consumer(chain)
+    start = token.balance_of(buyer.address)
+    relay_and_mine(
+        client, worker, buyer, "join",
+        {"deal_id": deal.deal_id, "quantity": 3, "leader": deal.leader.address},
+    )  # fmt: skip
+    advance_time(chain, deal.join_deadline - chain_now(chain))
+    relay_and_mine(
+        client, worker, deal.leader, "confirm_receipt",
+        {"deal_id": deal.deal_id, "gtin14": deal.gtin14, "lot": deal.lot, "pickup_point": "geo:1,2"},
+    )  # fmt: skip
+    evidence = upload(client, buyer, PNG + b"claim", deal_id=deal.deal_id).json()["cid"]
+    relay_and_mine(
+        client, worker, buyer, "file_claim",
+        {"deal_id": deal.deal_id, "quantity": 1, "evidence_cid": evidence},
+    )  # fmt: skip
+    advance_time(chain, 86_400)  # answer window and dispute window both over, no answer
+
+    keeper = Keeper(chain, deal_ids={deal.deal_id})
+    planned = [(a.kind, a.accounts) for a in keeper.plan() if a.deal_id == deal.deal_id]
+    assert planned[:2] == [("finalize_claim", (buyer.address,)), ("settle", ())]
+    keeper.run_once()
+    assert escrow.order(deal.deal_id, buyer.address).upheld_quantity == 1
+    # 3 units at the top price (no tier reached), one refunded in full by the upheld claim.
+    assert start - token.balance_of(buyer.address) == 2 * TOP_PRICE
+    assert escrow.owed(deal.deal_id, buyer.address) == 0

@@ -1,0 +1,200 @@
+"""Gasless provenance writes: a supplier with no ETH registers a batch (its lot master data stored
+as a document) and anchors an EPCIS event (one document per event, CBV 2.0 hash anchored with the
+document's CID); an account that is not a batch writer is refused with the registry's named error;
+a malformed EPCIS event is a 400 with its JSON path. And, for any single tampered field of a signed
+request, the relay answers 400 and queues nothing (hypothesis)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from api.actions import cid_digest, json_bytes
+from api.db import session_factory
+from api.relayer.models import RelayRequest
+from api.relayer.worker import RelayWorker
+from api.services import Services
+from traceability.epcis import commissioning_event, hash_events_in_document, serialize_document
+from traceability.ipfs import compute_cid, parse_cid
+
+from .conftest import CREDENTIAL, new_gtin, prepare, relay_and_mine, sign
+
+
+@pytest.fixture(scope="module")
+def gasless_supplier(services: Services):
+    """An approved supplier that never holds ETH (it applies through the relayer too)."""
+    chain = services.chain
+    supplier = Account.create()
+    registry = chain.clients.registry
+    typed = chain.clients.forwarder.prepare(
+        sender=supplier.address,
+        target=registry.address,
+        data=registry.calldata("applyAsSupplier", CREDENTIAL),
+    )
+    signature = supplier.sign_typed_data(full_message=typed).signature
+    chain.clients.forwarder.execute(typed, signature, relayer=chain.relayer)
+    registry.approve_supplier(supplier.address, signer=chain.platform)
+    return supplier
+
+
+def _event(gtin: str, lot: str) -> dict:
+    event = commissioning_event(
+        gtin14=gtin,
+        lot=lot,
+        quantity=500,
+        event_time=datetime(2026, 9, 1, 8, tzinfo=UTC),
+        location="geo:45.75,126.63",
+        origin_country="CN",
+        producer="Wuchang Rice Co-op",
+    )
+    return serialize_document([event])["epcisBody"]["eventList"][0]
+
+
+def test_a_supplier_registers_a_batch_and_anchors_an_event_without_gas(
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+) -> None:
+    chain, supplier = services.chain, gasless_supplier
+    registry = chain.clients.registry
+    gtin, lot = new_gtin(), "RICE-2026-09"
+    metadata = {"product": "五常大米 Wuchang rice", "origin": "Heilongjiang"}
+    status = status_batch = relay_and_mine(
+        client,
+        worker,
+        supplier,
+        "register_batch",
+        {"gtin14": gtin, "lot": lot, "metadata": metadata},
+    )
+    batch_id = registry.compute_batch_id(gtin, lot)
+    assert status["details"]["batch_id"] == "0x" + batch_id.hex()
+    info = registry.batch_info(batch_id)
+    assert info.supplier == supplier.address and (info.gtin14, info.lot) == (gtin, lot)
+    assert json.loads(services.store.get(status["details"]["metadata_cid"])) == metadata
+    assert info.metadata_digest == cid_digest(status["details"]["metadata_cid"])
+
+    status = relay_and_mine(
+        client,
+        worker,
+        supplier,
+        "anchor_event",
+        {"gtin14": gtin, "lot": lot, "event": _event(gtin, lot)},
+    )
+    details = status["details"]
+    document = json.loads(services.store.get(details["document_cid"]))
+    assert document["type"] == "EPCISDocument" and len(document["epcisBody"]["eventList"]) == 1
+    assert hash_events_in_document(document) == [details["event_hash_id"]]
+    anchor = registry.anchor_of(bytes.fromhex(details["event_hash"][2:]))
+    assert anchor.batch_id == batch_id and anchor.actor == supplier.address
+    assert anchor.document_digest == cid_digest(details["document_cid"])
+    (log,) = registry.get_events(
+        "EventAnchored", from_block=status["block_number"], to_block=status["block_number"]
+    )
+    assert bytes(log["args"]["documentCid"]) == parse_cid(details["document_cid"])
+    assert chain.w3.eth.get_balance(supplier.address) == 0
+    # Only what a verified, signed request anchors is pinned; a merely prepared document is not
+    # (preparing is unauthenticated, so it must not be a way to fill the store for good).
+    store = services.store
+    assert store.is_pinned(details["document_cid"])  # type: ignore[attr-defined]
+    assert store.is_pinned(status_batch["details"]["metadata_cid"])  # type: ignore[attr-defined]
+    unsent = prepare(client, "anchor_event", {
+        "from": supplier.address, "gtin14": gtin, "lot": lot,
+        "event": {**_event(gtin, lot), "eventTime": "2026-09-02T08:00:00.000Z"},
+    })  # fmt: skip
+    assert not store.is_pinned(unsent["details"]["document_cid"])  # type: ignore[attr-defined]
+
+
+def test_provenance_writes_are_refused_with_reasons(
+    client: TestClient, services: Services, gasless_supplier
+) -> None:
+    gtin, lot = new_gtin(), "LOT-X"
+    stranger = Account.create()
+    metadata = {"lot of": stranger.address}  # unique to this test
+    response = client.post(
+        "/v1/actions/register_batch/prepare",
+        json={"from": stranger.address, "gtin14": gtin, "lot": lot, "metadata": metadata},
+    )
+    assert response.status_code == 409
+    assert response.json()["details"]["error"] == "NotApprovedSupplier"
+    # A doomed prepare stores nothing (the metadata document's CID is not in the store).
+    assert not services.store.has(compute_cid(json_bytes(metadata), profile=services.store.profile))
+
+    bad_event = {**_event(gtin, lot), "action": "TELEPORT"}
+    response = client.post(
+        "/v1/actions/anchor_event/prepare",
+        json={"from": gasless_supplier.address, "gtin14": gtin, "lot": lot, "event": bad_event},
+    )
+    assert response.status_code == 400
+
+    response = client.post(
+        "/v1/actions/file_claim/prepare",
+        json={
+            "from": stranger.address,
+            "deal_id": 1,
+            "quantity": 1,
+            "evidence_cid": "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+        },
+    )
+    assert response.status_code == 400 and response.json()["code"] == "evidence_not_stored"
+
+
+FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    field=st.sampled_from(FIELDS + ["chainId", "verifyingContract", "name"]),
+    seed=st.integers(1, 2**40),
+)
+def test_any_tampered_field_is_refused_and_queues_nothing(
+    client: TestClient, services: Services, gasless_supplier, field: str, seed: int
+) -> None:
+    prepared = prepare(
+        client,
+        "register_batch",
+        {
+            "from": gasless_supplier.address,
+            "gtin14": new_gtin(),
+            "lot": "H1",
+            "metadata": {"seed": seed},
+        },
+    )
+    signed = sign(gasless_supplier, prepared)
+    tampered = copy.deepcopy(signed)
+    request = tampered["payloads"]["request"]
+    if field in FIELDS:
+        value = request["message"][field]
+        if isinstance(value, int):
+            request["message"][field] = value + 1 + seed % 1000
+        elif field == "data":
+            request["message"][field] = value + f"{seed % 256:02x}"
+        else:
+            request["message"][field] = Account.create().address
+    elif field == "chainId":
+        request["domain"]["chainId"] += 1 + seed % 1000
+    elif field == "verifyingContract":
+        request["domain"]["verifyingContract"] = Account.create().address
+    else:
+        request["domain"]["name"] = f"Forwarder{seed}"
+    with session_factory(services.engine)() as session:
+        queued = session.scalar(select(func.count()).select_from(RelayRequest))
+    response = client.post("/v1/relay", json=tampered)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] in {
+        "bad_signature",
+        "wrong_domain",
+        "untrusted_target",
+        "invalid_request",
+        "nonce_ahead",
+        "expired",
+    }
+    with session_factory(services.engine)() as session:
+        assert session.scalar(select(func.count()).select_from(RelayRequest)) == queued

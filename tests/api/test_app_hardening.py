@@ -1,0 +1,49 @@
+"""Whole-app guarantees that no single router owns: hostile bodies and unknown routes get a JSON
+4xx with a code, never a crash or a 500, and the tables exist before the first request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect
+
+from api.app import create_app
+from api.services import build_services
+from chain.settings import Settings
+
+
+@pytest.fixture
+def offline_client(tmp_path: Path):
+    """The app with a chain URL nobody listens on: these checks must not need a node."""
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+    )
+    services = build_services(settings)
+    with TestClient(create_app(services)) as client:
+        yield client, services
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(offline_client) -> None:
+    """web3's py_ecc raises the recursion limit to 100,000; unguarded, this body segfaults."""
+    client, _ = offline_client
+    body = "[" * 200_000 + "]" * 200_000
+    response = client.post("/v1/relay", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["code"]
+
+
+def test_unknown_route_is_json_404(offline_client) -> None:
+    client, _ = offline_client
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_tables_exist_after_startup(offline_client) -> None:
+    _, services = offline_client
+    assert "indexer_state" in inspect(services.engine).get_table_names()

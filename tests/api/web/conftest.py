@@ -1,0 +1,157 @@
+"""Fixtures of the WEB tests: a seeded demo chain, its index, the app, and a live server.
+
+The demo seed jumps chain time, so it gets its own anvil (not the service tests' shared one):
+other tests' deadlines are not disturbed. Seeding and indexing run once per session and
+database backend (SQLite always; PostgreSQL too when ``TUANCHAIN_TEST_POSTGRES_URL`` is set, in
+a schema of its own, failing rather than skipping if the server is unreachable).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.app import create_app
+from api.db import drop_db, init_db
+from api.demo.seed import SeedReport, seed
+from api.indexer.runner import make_indexer
+from api.services import Services, make_engine
+from chain.anvil import Anvil, free_port
+from chain.context import connect
+from chain.settings import Settings
+from traceability.ipfs import EmbeddedDocumentStore
+
+POSTGRES_ENV = "TUANCHAIN_TEST_POSTGRES_URL"
+
+
+@dataclass
+class Demo:
+    services: Services
+    report: SeedReport
+
+
+@pytest.fixture(scope="session")
+def web_anvil() -> Iterator[Anvil]:
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def web_settings(web_anvil: Anvil, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    base = tmp_path_factory.mktemp("web")
+    return Settings(
+        rpc_url=web_anvil.rpc_url,
+        chain_id=web_anvil.chain_id,
+        data_dir=base / "data",
+        deployments_dir=base / "deployments",
+        database_url="sqlite:///" + str(base / "data" / "index.db"),
+    )
+
+
+@pytest.fixture(scope="session")
+def seeded_chain(web_settings: Settings) -> tuple[Services, SeedReport]:
+    """Contracts deployed and the demo seeded once (the chain is the same for every backend)."""
+    chain = connect(web_settings, deploy=True)
+    services = Services(
+        settings=web_settings,
+        store=EmbeddedDocumentStore(web_settings.data_dir / "ipfs"),
+        engine=make_engine(web_settings.database_url),
+        _chain=chain,
+    )
+    return services, seed(services)
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=_backends())
+def web_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield "sqlite:///" + str(tmp_path_factory.mktemp("web-sqlite") / "index.db")
+        return
+    base_url = os.environ[POSTGRES_ENV]
+    schema = f"web_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base_url)
+    with admin.begin() as conn:  # an unreachable server fails the session, never skips it
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo(seeded_chain: tuple[Services, SeedReport], web_database_url: str) -> Iterator[Demo]:
+    """The seeded chain indexed into a fresh database of this session's backend."""
+    chain_services, report = seeded_chain
+    engine = make_engine(web_database_url)
+    drop_db(engine)
+    init_db(engine)
+    services = Services(
+        settings=chain_services.settings.model_copy(update={"database_url": web_database_url}),
+        store=chain_services.store,
+        engine=engine,
+        _chain=chain_services.chain,
+    )
+    make_indexer(services).sync_until_idle()
+    yield Demo(services, report)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def web_app(demo: Demo) -> FastAPI:
+    return create_app(demo.services)
+
+
+@pytest.fixture
+def web_client(web_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(web_app, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def live_server(web_app: FastAPI, web_database_url: str) -> Iterator[str]:
+    """The app served by uvicorn on a free port in a thread (for headless Chromium).
+
+    Browser tests check what Chromium renders, not the database behind it, so they run once,
+    on the SQLite index; the resolver and page tests cover both backends.
+    """
+    if not web_database_url.startswith("sqlite"):
+        pytest.skip("browser tests run once, against the SQLite index")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(web_app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="web-test-server", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # readiness, not a timed assertion
+        try:
+            if httpx.get(base + "/static/style.css", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        pytest.fail("uvicorn did not start")
+    yield base
+    server.should_exit = True
+    thread.join(timeout=30)

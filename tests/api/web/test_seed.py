@@ -1,0 +1,116 @@
+"""The demo seed: every deal state on chain, full trails, and idempotence (a rerun sends nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eth_account import Account
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from api.db import models as m
+from api.demo import catalog
+from api.demo.seed import SeedError, SeedReport, seed
+from api.indexer.runner import make_indexer
+from api.services import Services
+from chain.clients import BatchStatus, ClaimStatus, DealStatus, PartyKind, PartyStatus
+from chain.settings import Settings
+from traceability.ipfs import EmbeddedDocumentStore
+
+
+def test_deals_in_every_state(demo: Any) -> None:
+    escrow = demo.services.chain.clients.escrow
+    deals = demo.report.deals
+    states = {name: escrow.deal_status(deal_id) for name, deal_id in deals.items()}
+    assert states == {
+        "rice_settled": DealStatus.SETTLED,
+        "rice_open": DealStatus.OPEN,
+        "pork_claim": DealStatus.SUCCEEDED,
+        "pork_failed": DealStatus.FAILED,
+        "oranges_frozen": DealStatus.FROZEN,
+    }
+    # The settled deal paid everyone out (pushed by the keeper account): nothing left owed.
+    settled = deals["rice_settled"]
+    supplier, leader = catalog.RICE.supplier.address, catalog.LEADERS[0].address
+    assert escrow.owed(settled, supplier) == 0 and escrow.owed(settled, leader) == 0
+    assert escrow.leader_info(settled, leader).paid_out
+    # The pork deal has a leader's receipt and a buyer's open quality claim.
+    claimed = deals["pork_claim"]
+    assert escrow.leader_info(claimed, catalog.LEADERS[1].address).received_at > 0
+    claim = escrow.claim(claimed, catalog.CONSUMERS[1].address)
+    assert claim.status == ClaimStatus.FILED and claim.quantity == 1
+
+
+def test_parties_and_batches(demo: Any) -> None:
+    registry = demo.services.chain.clients.registry
+    for supplier in (catalog.RICE_FARM, catalog.PORK_FARM):
+        assert registry.party(PartyKind.SUPPLIER, supplier.address).status == PartyStatus.APPROVED
+    for leader in catalog.LEADERS:
+        assert registry.party(PartyKind.LEADER, leader.address).status == PartyStatus.APPROVED
+    statuses = {
+        p.key: registry.batch_status(registry.compute_batch_id(p.gtin14, p.lot))
+        for p in catalog.PRODUCTS
+    }
+    assert statuses == {
+        "rice": BatchStatus.ACTIVE,
+        "pork": BatchStatus.ACTIVE,
+        "oranges": BatchStatus.RECALLED,
+    }
+
+
+def test_trails_are_complete_and_verified(demo: Any) -> None:
+    from sqlalchemy.orm import Session
+
+    from api import queries
+
+    with Session(demo.services.engine) as session:
+        trails = {p.key: queries.provenance(session, p.gtin14, p.lot) for p in catalog.PRODUCTS}
+    steps = {key: [e["biz_step"] for e in t["events"]] for key, t in trails.items()}
+    for key, trail_steps in steps.items():
+        assert any("commissioning" in (s or "") for s in trail_steps), key
+        assert trails[key]["verification"]["status"] == "verified", key
+        assert trails[key]["batch"]["metadata"]["product"]["zh"]
+    assert any("receiving" in (s or "") for s in steps["rice"])
+    assert any("sensor_reporting" in (s or "") for s in steps["pork"])
+    assert any("holding" in (s or "") for s in steps["oranges"])
+    assert trails["pork"]["cold_chain"]["breaches"]
+
+
+def test_seed_twice_changes_nothing(demo: Any) -> None:
+    """Idempotence: the second run finds everything on chain and sends no transaction."""
+    with demo.services.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(m.AnchoredEvent)).scalar()
+    block = demo.services.chain.w3.eth.block_number
+    again = seed(demo.services)
+    assert again.transactions == 0 and again.time_jumps == 0 and not again.waiting
+    assert again.deals == demo.report.deals and again.batches == demo.report.batches
+    assert demo.services.chain.w3.eth.block_number == block
+    make_indexer(demo.services).sync_until_idle()
+    with demo.services.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.AnchoredEvent)).scalar() == before
+
+
+def test_first_seed_did_real_work(demo: Any) -> None:
+    report: SeedReport = demo.report
+    assert report.transactions > 40 and report.time_jumps == 2 and not report.waiting
+
+
+def test_seed_refuses_a_public_chain(tmp_path) -> None:
+    """The demo's accounts are public dev keys: no seed on a non-local chain (nothing sent)."""
+    keys = {
+        name: SecretStr(Account.create().key.hex())
+        for name in ("platform_key", "relayer_key", "keeper_key")
+    }
+    settings = Settings(
+        rpc_url="https://rpc.example.org",
+        chain_id=11155111,
+        data_dir=tmp_path,
+        deployments_dir=tmp_path,
+        **keys,
+    )
+    services = Services(
+        settings=settings, store=EmbeddedDocumentStore(tmp_path / "ipfs"), engine=None
+    )  # type: ignore[arg-type]
+    with pytest.raises(SeedError, match="not a local chain"):
+        seed(services)
