@@ -27,7 +27,8 @@ from traceability.epcis import (
     hash_events_in_document,
 )
 
-EXAMPLES = Path("/work/shared/standards/epcis/examples")
+# The GS1 EPCIS 2.0 examples, copied verbatim from the standard.
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "gs1-epcis-examples"
 CTX = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 EXAMPLE_NS = {"example": "https://ns.example.com/epcis/"}
 
