@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 
 from api.db import ensure_db
 from api.errors import install_error_handlers
@@ -53,7 +54,12 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Tables exist before the first request, whoever (indexer, relayer) would create them.
-        ensure_db(services.engine)
+        # A database that is down must not stop the service: routes answer 503 until it is back
+        # (readers call ensure_db again on first use).
+        try:
+            ensure_db(services.engine)
+        except OperationalError as exc:
+            logger.warning("index database unavailable at startup: %s", exc)
         stops = start_background(services) if background else []
         try:
             yield

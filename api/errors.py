@@ -107,8 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
                     "error": exc.name or type(exc).__name__,
                     "args": {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in exc.args.items()},
                 }
+            message = str(exc)
+            if isinstance(exc, OperationalError):
+                # The driver's text names hosts, ports and SQL: logged above, not sent to clients.
+                message = "the index database is unavailable; retry later"
             return JSONResponse(
-                error_body(_snake(type(exc).__name__), str(exc), **{k: v for k, v in details.items() if v}),
+                error_body(_snake(type(exc).__name__), message, **{k: v for k, v in details.items() if v}),
                 status_code=status_for(exc) or status,
             )
 

@@ -634,7 +634,17 @@ class ProvenanceCache:
             state = index_state(session)
             return state.version if state else -1
 
+    def lookup(self, key: tuple[str, str]) -> tuple[bool, bytes | None]:
+        """Without I/O, for the event loop: ``(True, body or None)`` while the version was
+        checked within ``check_seconds``; ``(False, None)`` when a check is due — then call
+        :meth:`get` in a worker thread (it queries the database, which may be slow or down)."""
+        if time.monotonic() - self._checked > self.check_seconds:
+            return False, None
+        return True, self._items.get(key)
+
     def get(self, key: tuple[str, str]) -> bytes | None:
+        """The cached body, after re-reading the index version if the last check is old
+        (blocking SQL; ``OperationalError`` when the database is down)."""
         now = time.monotonic()
         if now - self._checked > self.check_seconds:
             version = self._current_version()

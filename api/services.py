@@ -23,7 +23,14 @@ def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
-    return create_engine(database_url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    # connect_timeout: a server that drops packets fails a request in seconds, not the OS TCP timeout.
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=20,
+        max_overflow=20,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 def make_store(settings: Settings) -> DocumentStore:

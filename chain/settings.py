@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     gas_margin_percent: int = 20
     # Stablecoin address on a real network (empty: the deployment's TestStablecoin).
     payment_token: str = ""
+    # Blocks the indexer keeps provisional (a re-org may still replace them): 0 on anvil,
+    # which never re-orgs; a few on a public chain. Negative would mark blocks past the head final.
+    index_confirmations: int = Field(default=0, ge=0)
 
     @property
     def is_local(self) -> bool:

@@ -209,7 +209,7 @@ def baseline_provenance(
     ``manifests``: parsed Merkle manifests kept across requests (they are immutable, addressed
     by their CID) — the fair baseline; without it every request re-reads every manifest.
     """
-    from api.indexer.merkle import parse_manifest
+    from traceability.merkle import parse_manifest
     from traceability.epcis import hash_events_in_document
     from traceability.ipfs import format_cid
 
@@ -233,7 +233,7 @@ def baseline_provenance(
                 manifests[manifest_cid] = manifest
         anchors += [
             (leaf.event_hash, leaf.document_cid)
-            for leaf in manifest
+            for leaf in manifest.leaves
             if leaf.gtin14 == gtin and leaf.lot == lot
         ]
     events = []

@@ -1,14 +1,17 @@
 """Fixed data of the demo community: who is who, which products, which places.
 
-Everything here is constant so that seeding twice writes byte-identical documents (same CIDs,
-same CBV event hashes) and the second run finds everything already anchored. Demo accounts are
-anvil's development accounts 3.. (their keys are public: local chains only).
+Everything here is constant, except that dates are kept as days before the seed epoch
+(:class:`DemoClock`): the harvests happened days before the chain's time at seeding, so a trail
+reads in order up to the leaders' receipts (which carry chain time). The epoch is read from the
+chain (see ``seed``), so seeding twice still writes byte-identical documents (same CIDs, same CBV
+event hashes) and the second run finds everything already anchored. Demo accounts are anvil's
+development accounts 3.. (their keys are public: local chains only).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from eth_account.signers.local import LocalAccount
 
@@ -16,6 +19,8 @@ from chain.accounts import dev_account
 from traceability.epcis.identifiers import gs1_check_digit
 
 CST = timezone(timedelta(hours=8))  # China Standard Time: the events' own offset
+HOUR = 3600
+DAY = 24 * HOUR
 
 
 def with_check(digits: str) -> str:
@@ -109,6 +114,41 @@ INSPECTION_GLN = with_check("690123400005")
 
 
 @dataclass(frozen=True)
+class DemoClock:
+    """Demo dates relative to the seed epoch (a chain timestamp), in China Standard Time.
+
+    Every catalog event falls on a day before the epoch's own day, so it precedes anything the
+    seed does on chain (deals, receipts, claims), whatever the hour of the epoch.
+    """
+
+    epoch: int  # unix seconds: chain time of the first seed's first transaction
+
+    @property
+    def today(self) -> date:
+        return datetime.fromtimestamp(self.epoch, UTC).astimezone(CST).date()
+
+    def days_ago(self, days: int) -> date:
+        return self.today - timedelta(days=days)
+
+    def harvest(self, product: Product) -> date:
+        return self.days_ago(product.harvest_days_ago)
+
+    def at(self, product: Product, day: int, hour: int, minute: int = 0) -> datetime:
+        """``hour:minute`` CST on the ``day``-th day after ``product``'s harvest."""
+        when = self.harvest(product) + timedelta(days=day)
+        return datetime(when.year, when.month, when.day, hour, minute, tzinfo=CST)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A product's certificate document (its ``ipfs://`` URI goes in certificationInfo)."""
+
+    title_zh: str
+    title_en: str
+    number: str
+
+
+@dataclass(frozen=True)
 class Product:
     """One demo batch: a lot of a trade item and its lot master data (the batch metadata)."""
 
@@ -122,12 +162,13 @@ class Product:
     origin_en: str
     farm_gln: str
     quantity_kg: float
-    harvest: date
+    harvest_days_ago: int  # before the seed epoch's day (DemoClock); at least 1
+    certificate: Certificate
     certifications: tuple[str, ...] = ()
     cold_chain: tuple[float, float] | None = None  # allowed °C range
     extra: dict[str, str] = field(default_factory=dict)
 
-    def metadata(self) -> dict[str, object]:
+    def metadata(self, clock: DemoClock) -> dict[str, object]:
         """Lot master data stored as the batch's metadata document."""
         data: dict[str, object] = {
             "type": "tuanchain:LotMasterData",
@@ -140,7 +181,7 @@ class Product:
                 "en": self.supplier.name_en,
                 "gln": self.supplier.gln,
             },
-            "harvest_date": self.harvest.isoformat(),
+            "harvest_date": clock.harvest(self).isoformat(),
             "quantity": {"value": self.quantity_kg, "uom": "KGM"},
             "certifications": list(self.certifications),
         }
@@ -161,7 +202,8 @@ RICE = Product(
     "Minle, Wuchang, Heilongjiang",
     with_check("690123400031"),
     5000,
-    date(2025, 10, 2),
+    12,
+    Certificate("大米质量检验报告", "Rice quality inspection report", "QI-2510-0042"),
     ("绿色食品 Green Food LB-18-2510", "GB/T 19266 地理标志"),
 )
 PORK = Product(
@@ -175,7 +217,8 @@ PORK = Product(
     "Jindong, Jinhua, Zhejiang",
     with_check("690123400032"),
     800,
-    date(2025, 11, 7),
+    1,  # slaughtered, chilled and shipped the day before the epoch, received on it
+    Certificate("动物检疫合格证明", "Animal quarantine certificate", "AQ-3307-1107"),
     ("SC10733070100123 食品生产许可",),
     cold_chain=(0.0, 4.0),
 )
@@ -190,15 +233,74 @@ ORANGES = Product(
     "Xinfeng, Ganzhou, Jiangxi",
     ORANGE_GROVE_GLN,
     2000,
-    date(2025, 11, 12),
+    10,  # recalled 8 days after harvest: 2 days before the epoch
+    Certificate("有机产品认证证书", "Organic product certificate", "CN-ORG-2025-077"),
     ("有机产品 Organic CN-ORG-2025-077",),
 )
 PRODUCTS = (RICE, PORK, ORANGES)
 
 
-def at(day: date, hour: int, minute: int = 0) -> datetime:
-    """A fixed event time in China Standard Time."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CST)
+@dataclass(frozen=True)
+class DealSpec:
+    """A demo deal; its windows count from chain time when the seed creates it."""
+
+    name: str
+    product: Product
+    tiers: tuple[tuple[int, float], ...]  # (from quantity, unit price in USD)
+    min_quantity: int
+    max_quantity: int  # unique per supplier and batch: how a rerun finds the deal on chain
+    join_in: int
+    deliver_in: int
+    dispute_window: int
+    answer_window: int = DAY
+    commission_bps: int = 1000
+
+
+# Prices per 5 kg bag (rice) / 1 kg pack (pork) / 5 kg box (oranges), falling by tier.
+DEALS = (
+    DealSpec("rice_settled", RICE, ((0, 45), (10, 39.9)), 5, 200, HOUR, 3 * HOUR, HOUR),
+    DealSpec("rice_open", RICE, ((0, 45), (20, 36.8)), 10, 300, 30 * DAY, 33 * DAY, 3 * DAY),
+    DealSpec(
+        "pork_claim",
+        PORK,
+        ((0, 68), (5, 59)),
+        5,
+        120,
+        HOUR,
+        2 * DAY,
+        7 * DAY,
+        answer_window=3 * DAY,
+        commission_bps=1200,
+    ),
+    DealSpec("pork_failed", PORK, ((0, 68),), 50, 121, HOUR, 2 * DAY, DAY),
+    DealSpec("oranges_frozen", ORANGES, ((0, 52), (8, 46)), 4, 150, 2 * DAY, 4 * DAY, DAY),
+)
+
+
+@dataclass(frozen=True)
+class Order:
+    """A consumer's order in a demo deal, picked up at a leader's point."""
+
+    deal: str
+    buyer: Actor
+    quantity: int
+    leader: Actor
+
+
+_WANG, _LI, _CHEN = LEADERS
+_B1, _B2, _B3, _B4, _B5 = CONSUMERS
+ORDERS = (
+    Order("rice_settled", _B1, 4, _WANG),
+    Order("rice_settled", _B2, 4, _LI),
+    Order("rice_settled", _B3, 3, _WANG),
+    Order("rice_open", _B1, 2, _WANG),
+    Order("rice_open", _B4, 3, _CHEN),
+    Order("pork_claim", _B2, 3, _LI),
+    Order("pork_claim", _B4, 3, _CHEN),
+    Order("pork_failed", _B3, 2, _LI),
+    Order("oranges_frozen", _B1, 2, _CHEN),
+    Order("oranges_frozen", _B5, 1, _CHEN),
+)
 
 
 def demo_accounts() -> list[Actor]:

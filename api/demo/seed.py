@@ -2,8 +2,14 @@
 
 Idempotent: every step first reads the chain (party status, batch status, anchors, deals found
 by their parameters, orders, receipts, claims) and only sends what is missing, and every
-document is built from fixed data so it gets the same CID and event hash each time. Re-running
-on a seeded chain sends no transaction.
+document is built from fixed data and the seed epoch so it gets the same CID and event hash
+each time. Re-running on a seeded chain sends no transaction.
+
+The seed epoch is the chain time of the first seed's first transaction (the rice farm's first
+``PartyApplied``), read back from the chain's logs on every run: the demo trails are dated days
+before it (api.demo.catalog.DemoClock) and the receipts after it, so a trail's timeline runs
+forward without a jump, and a rerun (even much later, with another data dir) dates every event
+exactly as the first run did.
 
 Deals reach their deadlines by an anvil time jump, and only on a local chain whose demo deals
 this very run created (a fresh chain): a public chain's clock is never touched; there the
@@ -23,7 +29,9 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from api.demo import catalog as c
-from api.demo.catalog import Actor, Product, at
+from api.demo import trails
+from api.demo.catalog import Actor, DealSpec, DemoClock, Product
+from api.demo.documents import certificate, claim_evidence, credential, recall_notice
 from api.services import Services
 from chain.accounts import LOCAL_CHAIN_IDS
 from chain.clients import (
@@ -39,18 +47,10 @@ from chain.clients import (
 from chain.context import Chain
 from traceability.epcis import (
     EpcisEvent,
-    LotQuantity,
-    TemperatureReading,
-    cold_chain_event,
-    commissioning_event,
     dumps_document,
     event_hash_digest,
     event_hash_id,
-    inspection_event,
-    processing_event,
-    recall_event,
     receiving_event,
-    shipping_event,
 )
 from traceability.ipfs import DocumentStore, parse_cid
 from traceability.ipfs.cid import split_cid
@@ -59,8 +59,6 @@ from traceability.merkle import build_manifest
 logger = logging.getLogger(__name__)
 
 USD = 10**6  # TestStablecoin has 6 decimals
-HOUR = 3600
-DAY = 24 * HOUR
 
 
 class SeedError(RuntimeError):
@@ -74,6 +72,7 @@ class SeedReport:
     transactions: int = 0
     documents: int = 0
     time_jumps: int = 0
+    epoch: int = 0  # chain time the demo's dates count back from (DemoClock)
     deals: dict[str, int] = field(default_factory=dict)
     batches: dict[str, str] = field(default_factory=dict)  # key -> "gtin/lot"
     waiting: list[str] = field(default_factory=list)  # steps left for real time / the keeper
@@ -93,23 +92,6 @@ def put_event(store: DocumentStore, event: EpcisEvent, report: SeedReport) -> st
     """One EPCIS 2.0 document per event (the anchoring convention), created at the event time."""
     report.documents += 1
     return store.put(dumps_document([event], creation_date=event.eventTime).encode("utf-8"))
-
-
-def credential(actor: Actor) -> dict[str, Any]:
-    kind = {"supplier": "供应商资质 supplier licence", "leader": "团长审核 leader vetting"}
-    return {
-        "type": "tuanchain:Credential",
-        "kind": kind.get(actor.role, actor.role),
-        "holder": {
-            "zh": actor.name_zh,
-            "en": actor.name_en,
-            "gln": actor.gln,
-            "address": actor.address,
-        },
-        "place": {"zh": actor.place_zh, "en": actor.place_en},
-        "issued": "2025-09-01",
-        "issuer": "tuanchain platform (demo)",
-    }
 
 
 # ---------------------------------------------------------------------------- the run
@@ -132,8 +114,15 @@ class _Seeder:
         self.report.transactions += 1
         return action(*args, **kwargs)
 
+    def put(self, data: Any) -> str:
+        return put_json(self.store, data, self.report)
+
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def chain_time(self) -> datetime:
+        """The chain's current time in China Standard Time, to the second."""
+        return datetime.fromtimestamp(self.now(), UTC).astimezone(c.CST)
 
     def advance_to(self, timestamp: int, why: str) -> bool:
         """Make chain time reach ``timestamp``; jump only on a fresh local chain."""
@@ -153,30 +142,48 @@ class _Seeder:
 
     def ensure_party(self, actor: Actor, kind: PartyKind) -> None:
         registry = self.clients.registry
+        apply, approve = {
+            PartyKind.SUPPLIER: (registry.apply_as_supplier, registry.approve_supplier),
+            PartyKind.LEADER: (registry.apply_as_leader, registry.approve_leader),
+        }[kind]
         status = registry.party(kind, actor.address).status
         if status == PartyStatus.APPROVED:
             return
         if status == PartyStatus.NONE:
-            cid = parse_cid(put_json(self.store, credential(actor), self.report))
-            apply = (
-                registry.apply_as_supplier
-                if kind == PartyKind.SUPPLIER
-                else registry.apply_as_leader
-            )
+            issued = self.chain_time().date().isoformat()
+            cid = parse_cid(self.put(credential(actor, issued)))
             self.send(apply, cid, signer=actor.account)
-        approve = (
-            registry.approve_supplier if kind == PartyKind.SUPPLIER else registry.approve_leader
-        )
         self.send(approve, actor.address, signer=self.platform)
+
+    def seed_epoch(self) -> int:
+        """Chain time of the first seed's first transaction: the rice farm's first application.
+
+        Read from the logs (immutable, unlike the party record, which a later revoke/approve
+        rewrites), so every run dates the demo alike. Without such a log (the farm onboarded
+        some other way) the registry's deployment block stands in: just as fixed.
+        """
+        registry = self.clients.registry
+        start = self.chain.deployment.contracts["ProvenanceRegistry"].block
+        applied = [
+            log["blockNumber"]
+            for log in registry.get_events(
+                "PartyApplied",
+                from_block=start,
+                argument_filters={"account": c.RICE_FARM.address},
+            )
+            if int(log["args"]["kind"]) == PartyKind.SUPPLIER
+        ]
+        block = min(applied, default=start)
+        return int(self.w3.eth.get_block(block)["timestamp"])
 
     # -- batches and events
 
-    def ensure_batch(self, product: Product) -> bytes:
+    def ensure_batch(self, product: Product, clock: DemoClock) -> bytes:
         registry = self.clients.registry
         batch_id = registry.compute_batch_id(product.gtin14, product.lot)
         self.report.batches[product.key] = f"{product.gtin14}/{product.lot}"
         if registry.batch_info(batch_id).status == BatchStatus.UNKNOWN:
-            cid = parse_cid(put_json(self.store, product.metadata(), self.report))
+            cid = parse_cid(self.put(product.metadata(clock)))
             self.send(
                 registry.register_batch,
                 product.gtin14,
@@ -223,221 +230,34 @@ class _Seeder:
                 signer=signer,
             )
 
-    def certificate(self, title_zh: str, title_en: str, product: Product, number: str) -> str:
-        """A certificate document in the store; its ``ipfs://`` URI goes in certificationInfo."""
-        cid = put_json(
-            self.store,
-            {
-                "type": "tuanchain:Certificate",
-                "title": {"zh": title_zh, "en": title_en},
-                "number": number,
-                "subject": {"gtin": product.gtin14, "lot": product.lot},
-                "issuer": {
-                    "zh": "国家食品质量检验检测中心（演示）",
-                    "en": "National food inspection centre (demo)",
-                    "gln": c.INSPECTION_GLN,
-                },
-                "result": "合格 pass",
-            },
-            self.report,
-        )
-        return f"ipfs://{cid}"
-
-    def rice_trail(self, batch_id: bytes) -> list[EpcisEvent]:
-        p, s = c.RICE, c.RICE.supplier
-        day = p.harvest
-        cert = self.certificate(
-            "大米质量检验报告", "Rice quality inspection report", p, "QI-2510-0042"
-        )
-        for event in (
-            commissioning_event(
-                gtin14=p.gtin14,
-                lot=p.lot,
-                quantity=p.quantity_kg,
-                event_time=at(day, 8),
-                location=p.farm_gln,
-                origin_country="CN",
-                producer=s.gln,
-                harvest_date=day,
-                certifications=p.certifications,
-            ),
-            processing_event(
-                inputs=[LotQuantity(c.with_check("0690123450010"), "PADDY-2510", 7000)],
-                outputs=[LotQuantity(p.gtin14, p.lot, p.quantity_kg)],
-                event_time=at(day.replace(day=5), 9),
-                location=c.MILL_GLN,
-            ),
-        ):
-            self.anchor(batch_id, event, s.account)
-        # Inspection and shipping go into the supplier's Merkle root (see merkle_batch).
-        return [
-            inspection_event(
-                gtin14=p.gtin14,
-                lot=p.lot,
-                event_time=at(day.replace(day=6), 15),
-                location=c.INSPECTION_GLN,
-                passed=True,
-                certification_info=[cert],
-            ),
-            shipping_event(
-                gtin14=p.gtin14,
-                lot=p.lot,
-                quantity=1000,
-                event_time=at(day.replace(day=8), 7),
-                location=c.MILL_GLN,
-                from_gln=s.gln,
-                to_gln=c.LEADERS[0].gln,
-            ),
-        ]
-
-    def pork_trail(self, batch_id: bytes) -> None:
-        p, s, carrier = c.PORK, c.PORK.supplier, c.CARRIER
-        day = p.harvest
-        registry = self.clients.registry
+    def allow_carrier(self, batch_id: bytes) -> None:
+        """The carrier anchors the pork's cold-chain event itself: make it a batch writer."""
+        registry, carrier = self.clients.registry, c.CARRIER
         if (
             not registry.is_batch_writer(batch_id, carrier.address)
             and registry.batch_status(batch_id) == BatchStatus.ACTIVE
         ):
-            self.send(registry.set_batch_writer, batch_id, carrier.address, True, signer=s.account)
-        cert = self.certificate(
-            "动物检疫合格证明", "Animal quarantine certificate", p, "AQ-3307-1107"
-        )
-        low, high = p.cold_chain or (0.0, 4.0)
-        readings = [
-            TemperatureReading(at(day, 13 + 2 * i, 45), celsius)
-            for i, celsius in enumerate((2.1, 2.8, 3.5, 6.2, 3.0, 2.4))  # 19:45 is a breach
-        ]
-        steps: Sequence[tuple[EpcisEvent, LocalAccount]] = (
-            (
-                commissioning_event(
-                    gtin14=p.gtin14,
-                    lot=p.lot,
-                    quantity=p.quantity_kg,
-                    event_time=at(day, 6),
-                    location=p.farm_gln,
-                    origin_country="CN",
-                    producer=s.gln,
-                    harvest_date=day,
-                    certifications=p.certifications,
-                ),
-                s.account,
-            ),
-            (
-                processing_event(
-                    inputs=[LotQuantity(c.with_check("0690123450020"), "CARCASS-1107", 1100)],
-                    outputs=[LotQuantity(p.gtin14, p.lot, p.quantity_kg)],
-                    event_time=at(day, 10),
-                    location=p.farm_gln,
-                ),
-                s.account,
-            ),
-            (
-                inspection_event(
-                    gtin14=p.gtin14,
-                    lot=p.lot,
-                    event_time=at(day, 12),
-                    location=c.INSPECTION_GLN,
-                    passed=True,
-                    certification_info=[cert],
-                ),
-                s.account,
-            ),
-            (
-                shipping_event(
-                    gtin14=p.gtin14,
-                    lot=p.lot,
-                    quantity=300,
-                    event_time=at(day, 13, 30),
-                    location=p.farm_gln,
-                    from_gln=s.gln,
-                    to_gln=c.LEADERS[1].gln,
-                ),
-                s.account,
-            ),
-            (
-                cold_chain_event(
-                    gtin14=p.gtin14,
-                    lot=p.lot,
-                    event_time=at(day, 23, 50),
-                    location=carrier.gln,
-                    readings=readings,
-                    min_c=low,
-                    max_c=high,
-                    device_id="urn:epc:id:giai:6901234.T42",
-                ),
-                carrier.account,
-            ),
-        )
-        for event, signer in steps:
-            self.anchor(batch_id, event, signer)
+            self.send(
+                registry.set_batch_writer,
+                batch_id,
+                carrier.address,
+                True,
+                signer=c.PORK.supplier.account,
+            )
 
-    def orange_trail(self, batch_id: bytes) -> list[EpcisEvent]:
-        p, s = c.ORANGES, c.ORANGES.supplier
-        day = p.harvest
-        cert = self.certificate(
-            "有机产品认证证书", "Organic product certificate", p, "CN-ORG-2025-077"
-        )
-        for event in (
-            commissioning_event(
-                gtin14=p.gtin14,
-                lot=p.lot,
-                quantity=p.quantity_kg,
-                event_time=at(day, 7),
-                location=p.farm_gln,
-                origin_country="CN",
-                producer=s.gln,
-                harvest_date=day,
-                certifications=p.certifications,
-            ),
-        ):
-            self.anchor(batch_id, event, s.account)
-        return [
-            inspection_event(
-                gtin14=p.gtin14,
-                lot=p.lot,
-                event_time=at(day.replace(day=13), 10),
-                location=c.INSPECTION_GLN,
-                passed=True,
-                certification_info=[cert],
-            ),
-            shipping_event(
-                gtin14=p.gtin14,
-                lot=p.lot,
-                quantity=500,
-                event_time=at(day.replace(day=14), 8),
-                location=p.farm_gln,
-                from_gln=s.gln,
-                to_gln=c.LEADERS[2].gln,
-            ),
-        ]
-
-    def recall_oranges(self, batch_id: bytes) -> None:
-        p, s = c.ORANGES, c.ORANGES.supplier
-        reason = put_json(
-            self.store,
-            {
-                "type": "tuanchain:RecallNotice",
-                "subject": {"gtin": p.gtin14, "lot": p.lot},
-                "reason": {
-                    "zh": "抽检发现农药残留（多菌灵）超标，主动召回。",
-                    "en": "Spot check found carbendazim residue above the limit; voluntary recall.",
-                },
-                "date": "2025-11-20",
-            },
-            self.report,
-        )
-        event = recall_event(
-            gtin14=p.gtin14,
-            lot=p.lot,
-            event_time=at(p.harvest.replace(day=20), 16),
-            location=p.farm_gln,
-            reason_uri=f"ipfs://{reason}",
-        )
+    def recall_oranges(self, batch_id: bytes, clock: DemoClock) -> None:
+        reason = self.put(recall_notice(clock))
         # The recall event is anchored while the batch is still active, then the batch recalled.
-        self.anchor(batch_id, event, s.account)
+        event = trails.orange_recall(clock, f"ipfs://{reason}")
+        self.anchor(batch_id, event, c.ORANGES.supplier.account)
         registry = self.clients.registry
         if registry.batch_status(batch_id) == BatchStatus.ACTIVE:
-            self.send(registry.recall_batch, batch_id, parse_cid(reason), signer=s.account)
+            self.send(
+                registry.recall_batch,
+                batch_id,
+                parse_cid(reason),
+                signer=c.ORANGES.supplier.account,
+            )
 
     # -- deals
 
@@ -456,43 +276,29 @@ class _Seeder:
                 return deal_id
         return None
 
-    def ensure_deal(
-        self,
-        name: str,
-        product: Product,
-        batch_id: bytes,
-        *,
-        tiers: Sequence[tuple[int, float]],
-        min_quantity: int,
-        max_quantity: int,
-        join_in: int,
-        deliver_in: int,
-        dispute_window: int,
-        answer_window: int = DAY,
-        commission_bps: int = 1000,
-    ) -> int:
-        supplier = product.supplier.address
-        deal_id = self.find_deal(supplier, batch_id, max_quantity)
+    def ensure_deal(self, spec: DealSpec, batch_id: bytes) -> int:
+        supplier = spec.product.supplier.address
+        deal_id = self.find_deal(supplier, batch_id, spec.max_quantity)
         if deal_id is None:
             now = self.now()
             params = DealParams(
                 supplier=supplier,
                 token=self.clients.token.address,
-                price_tiers=[PriceTier(q, round(price * USD)) for q, price in tiers],
-                min_total_quantity=min_quantity,
-                max_total_quantity=max_quantity,
+                price_tiers=[PriceTier(q, round(price * USD)) for q, price in spec.tiers],
+                min_total_quantity=spec.min_quantity,
+                max_total_quantity=spec.max_quantity,
                 per_buyer_limit=20,
-                join_deadline=now + join_in,
-                delivery_deadline=now + deliver_in,
-                dispute_window=dispute_window,
-                answer_window=answer_window,
-                commission_bps=commission_bps,
+                join_deadline=now + spec.join_in,
+                delivery_deadline=now + spec.deliver_in,
+                dispute_window=spec.dispute_window,
+                answer_window=spec.answer_window,
+                commission_bps=spec.commission_bps,
                 platform_fee_bps=200,
                 batch_ids=[batch_id],
             )
             deal_id = self.send(self.clients.escrow.create_deal, params, signer=self.platform)
             self.fresh_deals = True
-        self.report.deals[name] = deal_id
+        self.report.deals[spec.name] = deal_id
         return deal_id
 
     def join(self, deal_id: int, buyer: Actor, quantity: int, leader: Actor) -> None:
@@ -511,17 +317,16 @@ class _Seeder:
         self.send(escrow.join, deal_id, quantity, leader.address, signer=buyer.account)
 
     def receive(self, deal_id: int, product: Product, batch_id: bytes, leader: Actor) -> None:
-        """The leader's pickup: a receiving EPCIS event, anchored through the escrow."""
+        """The leader's pickup: a receiving EPCIS event at chain time, anchored by the escrow."""
         escrow = self.clients.escrow
         info = escrow.leader_info(deal_id, leader.address)
         if info.received_at or escrow.deal_status(deal_id) != DealStatus.SUCCEEDED:
             return
-        when = datetime.fromtimestamp(self.now(), UTC).astimezone(c.CST).replace(microsecond=0)
         event = receiving_event(
             gtin14=product.gtin14,
             lot=product.lot,
             quantity=info.quantity * 5,
-            event_time=when,
+            event_time=self.chain_time(),
             pickup_point=leader.gln,
             from_gln=product.supplier.gln,
             to_gln=leader.gln,
@@ -544,19 +349,7 @@ class _Seeder:
             return
         if escrow.order(deal_id, buyer.address).claimed_quantity:
             return
-        evidence = put_json(
-            self.store,
-            {
-                "type": "tuanchain:QualityClaimEvidence",
-                "deal": deal_id,
-                "text": {
-                    "zh": "收到的一份猪肉有异味，包装漏气。",
-                    "en": "One pack smelled off; the packaging leaked.",
-                },
-                "photos": [],
-            },
-            self.report,
-        )
+        evidence = self.put(claim_evidence(deal_id))
         self.send(escrow.file_claim, deal_id, quantity, parse_cid(evidence), signer=buyer.account)
 
     def settle_and_pay(self, deal_id: int, accounts: Sequence[str]) -> None:
@@ -574,118 +367,49 @@ class _Seeder:
             self.ensure_party(supplier, PartyKind.SUPPLIER)
         for leader in c.LEADERS:
             self.ensure_party(leader, PartyKind.LEADER)
+        self.report.epoch = self.seed_epoch()
+        clock = DemoClock(self.report.epoch)
 
-        rice, pork, oranges = (self.ensure_batch(p) for p in c.PRODUCTS)
-        rice_batched = self.rice_trail(rice)
-        self.pork_trail(pork)
-        orange_batched = self.orange_trail(oranges)
-        self.merkle_batch(
-            [(c.RICE, e) for e in rice_batched] + [(c.ORANGES, e) for e in orange_batched],
-            c.RICE_FARM.account,
-        )
+        batches = {p.key: self.ensure_batch(p, clock) for p in c.PRODUCTS}
+        self.allow_carrier(batches["pork"])
+        certificates = {p.key: f"ipfs://{self.put(certificate(p))}" for p in c.PRODUCTS}
+        by_key = {p.key: p for p in c.PRODUCTS}
+        in_root: list[tuple[Product, EpcisEvent]] = []
+        for key, trail in trails.trails(clock, certificates).items():
+            for event, signer in trail.single:
+                self.anchor(batches[key], event, signer.account)
+            in_root += [(by_key[key], event) for event in trail.merkle]
+        # The rice and the oranges share a supplier, hence one Merkle root for both.
+        self.merkle_batch(in_root, c.RICE_FARM.account)
 
-        w, li, chen = c.LEADERS
-        b1, b2, b3, b4, b5 = c.CONSUMERS
-        # Prices per 5 kg bag (rice) / 1 kg pack (pork) / 5 kg box (oranges), falling by tier.
-        settled = self.ensure_deal(
-            "rice_settled",
-            c.RICE,
-            rice,
-            tiers=[(0, 45), (10, 39.9)],
-            min_quantity=5,
-            max_quantity=200,
-            join_in=HOUR,
-            deliver_in=3 * HOUR,
-            dispute_window=HOUR,
-        )
-        open_ = self.ensure_deal(
-            "rice_open",
-            c.RICE,
-            rice,
-            tiers=[(0, 45), (20, 36.8)],
-            min_quantity=10,
-            max_quantity=300,
-            join_in=30 * DAY,
-            deliver_in=33 * DAY,
-            dispute_window=3 * DAY,
-        )
-        claimed = self.ensure_deal(
-            "pork_claim",
-            c.PORK,
-            pork,
-            tiers=[(0, 68), (5, 59)],
-            min_quantity=5,
-            max_quantity=120,
-            join_in=HOUR,
-            deliver_in=2 * DAY,
-            dispute_window=7 * DAY,
-            answer_window=3 * DAY,
-            commission_bps=1200,
-        )
-        failed = self.ensure_deal(
-            "pork_failed",
-            c.PORK,
-            pork,
-            tiers=[(0, 68)],
-            min_quantity=50,
-            max_quantity=121,
-            join_in=HOUR,
-            deliver_in=2 * DAY,
-            dispute_window=DAY,
-        )
-        frozen = self.ensure_deal(
-            "oranges_frozen",
-            c.ORANGES,
-            oranges,
-            tiers=[(0, 52), (8, 46)],
-            min_quantity=4,
-            max_quantity=150,
-            join_in=2 * DAY,
-            deliver_in=4 * DAY,
-            dispute_window=DAY,
-        )
+        deals = {spec.name: self.ensure_deal(spec, batches[spec.product.key]) for spec in c.DEALS}
+        for order in c.ORDERS:
+            self.join(deals[order.deal], order.buyer, order.quantity, order.leader)
 
-        self.join(settled, b1, 4, w)
-        self.join(settled, b2, 4, li)
-        self.join(settled, b3, 3, w)
-        self.join(open_, b1, 2, w)
-        self.join(open_, b4, 3, chen)
-        self.join(claimed, b2, 3, li)
-        self.join(claimed, b4, 3, chen)
-        self.join(failed, b3, 2, li)
-        self.join(frozen, b1, 2, chen)
-        self.join(frozen, b5, 1, chen)
-
-        self.recall_oranges(oranges)
+        self.recall_oranges(batches["oranges"], clock)
         escrow = self.clients.escrow
+        frozen = deals["oranges_frozen"]
         if escrow.deal_status(frozen) not in (DealStatus.FROZEN, DealStatus.SETTLED):
             self.send(escrow.freeze, frozen, signer=self.chain.keeper)
 
+        settled, claimed = deals["rice_settled"], deals["pork_claim"]
+        w, li, _ = c.LEADERS
         join_deadline = escrow.deal_params(settled).join_deadline
-        if self.advance_to(join_deadline + 60, "deals reach their join deadline"):
-            self.receive(settled, c.RICE, rice, w)
-            self.receive(settled, c.RICE, rice, li)
-            self.receive(claimed, c.PORK, pork, li)
-            self.claim(claimed, b2, 1)
-            params = escrow.deal_params(settled)
-            settle_at = max(
-                params.delivery_deadline,
-                escrow.deal_totals(settled).last_receipt_at + params.dispute_window,
-            )
-            if self.advance_to(settle_at + 60, "the rice deal becomes settleable"):
-                fee_recipient = escrow.fee_recipient()
-                self.settle_and_pay(
-                    settled,
-                    [
-                        c.RICE.supplier.address,
-                        w.address,
-                        li.address,
-                        fee_recipient,
-                        b1.address,
-                        b2.address,
-                        b3.address,
-                    ],
-                )
+        if not self.advance_to(join_deadline + 60, "deals reach their join deadline"):
+            return
+        self.receive(settled, c.RICE, batches["rice"], w)
+        self.receive(settled, c.RICE, batches["rice"], li)
+        self.receive(claimed, c.PORK, batches["pork"], li)
+        self.claim(claimed, c.CONSUMERS[1], 1)
+        params = escrow.deal_params(settled)
+        settle_at = max(
+            params.delivery_deadline,
+            escrow.deal_totals(settled).last_receipt_at + params.dispute_window,
+        )
+        if self.advance_to(settle_at + 60, "the rice deal becomes settleable"):
+            buyers = [o.buyer.address for o in c.ORDERS if o.deal == "rice_settled"]
+            payees = [c.RICE.supplier.address, w.address, li.address, escrow.fee_recipient()]
+            self.settle_and_pay(settled, payees + buyers)
 
 
 def seed(services: Services) -> SeedReport:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
-from api.indexer.merkle import ManifestError, StandardMerkleTree, parse_manifest
+from api.indexer.merkle import load_manifest
 from traceability.epcis import (
     EpcisError,
     evaluate_cold_chain,
@@ -34,6 +34,7 @@ from traceability.epcis import (
     parse_event,
 )
 from traceability.ipfs import DocumentStore, IpfsError, StoreUnavailable
+from traceability.merkle import MerkleError, to_hex
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +92,12 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    # Normalised to UTC: SQLite's DateTime keeps the wall time and drops the offset, so an
+    # event at 10:00+08:00 would read back as 10:00 UTC (PostgreSQL's timestamptz converts).
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def apply_document(row: m.AnchoredEvent, raw: bytes | None) -> None:
@@ -146,21 +150,13 @@ class Enricher:
                 root.manifest_status = "missing"
                 continue
             try:
-                leaves = parse_manifest(raw)
-                tree = StandardMerkleTree([leaf.event_hash for leaf in leaves])
-            except ManifestError as exc:
+                manifest = load_manifest(raw, root=root.root, leaf_count=root.leaf_count)
+            except MerkleError as exc:  # malformed, or does not rebuild the anchored root
                 logger.warning("manifest %s of root %s: %s", root.manifest_cid, root.root, exc)
                 root.manifest_status = "invalid"
                 continue
-            if "0x" + tree.root.hex() != root.root or len(leaves) != root.leaf_count:
-                logger.warning("manifest %s does not rebuild root %s", root.manifest_cid, root.root)
-                root.manifest_status = "invalid"
-                continue
-            for index, leaf in enumerate(leaves):
-                batch_id = leaf.batch_id or (
-                    batch_id_of(leaf.gtin14, leaf.lot) if leaf.gtin14 and leaf.lot else None
-                )
-                if batch_id is None:
+            for index, leaf in enumerate(manifest.leaves):
+                if not (leaf.gtin14 and leaf.lot):
                     continue
                 session.add(
                     m.AnchoredEvent(
@@ -169,13 +165,13 @@ class Enricher:
                         log_index=root.log_index,
                         block_time=root.block_time,
                         leaf_index=index,
-                        batch_id=batch_id,
+                        batch_id=batch_id_of(leaf.gtin14, leaf.lot),
                         kind="merkle",
-                        event_hash="0x" + leaf.event_hash.hex(),
+                        event_hash=to_hex(leaf.event_hash),
                         document_cid=leaf.document_cid,
                         actor=root.anchorer,
                         root=root.root,
-                        proof=["0x" + p.hex() for p in tree.proof(leaf.event_hash)],
+                        proof=[to_hex(p) for p in leaf.proof],
                     )
                 )
                 stats.leaves += 1

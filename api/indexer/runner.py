@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 
@@ -18,18 +17,12 @@ POLL_SECONDS = 1.0
 
 def make_indexer(services: Services, **kwargs: object) -> Indexer:
     """An indexer over the services' chain, store and database (confirmations from settings)."""
-    # Blocks a re-org may still replace (0 on anvil). Settings has no field for it (yet): the
-    # environment's TUANCHAIN_INDEX_CONFIRMATIONS, else 0.
-    confirmations = int(
-        os.environ.get(
-            "TUANCHAIN_INDEX_CONFIRMATIONS", getattr(services.settings, "index_confirmations", 0)
-        )
-    )
     return Indexer(
         engine=services.engine,
         chain=services.chain,
         store=services.store,
-        confirmations=confirmations,
+        # Blocks a re-org may still replace: TUANCHAIN_INDEX_CONFIRMATIONS (0 on anvil).
+        confirmations=services.settings.index_confirmations,
         **kwargs,  # type: ignore[arg-type]
     )
 

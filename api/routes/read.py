@@ -273,17 +273,28 @@ def list_batches(
 
 async def _provenance_endpoint(request: Request) -> Response:
     """The hot path, as a plain Starlette endpoint: no dependency solving or response-model
-    pass (the body is already serialized JSON), a cache hit answered on the event loop, a miss
-    run in the thread pool (blocking SQL)."""
+    pass (the body is already serialized JSON), a cache hit answered on the event loop, and
+    anything that touches the database (a miss, or the cache's periodic index-version check)
+    run in the thread pool: a slow or unreachable database must not stall the event loop."""
     gtin, lot = request.path_params["gtin"], request.path_params["lot"]
     cache = provenance_cache(request)
     key = (gtin, lot)
-    body = cache.get(key)
+    checked, body = cache.lookup(key)
     if body is None:
         services: Services = request.app.state.services
-        body = await run_in_threadpool(_provenance_body, services, gtin, lot)
-        cache.put(key, body)
+        body = await run_in_threadpool(_provenance_miss, services, cache, key, checked)
     return Response(body, media_type="application/json")
+
+
+def _provenance_miss(
+    services: Services, cache: queries.ProvenanceCache, key: tuple[str, str], checked: bool
+) -> bytes:
+    """In a worker thread: the version check if one is due, then the cached or a fresh body."""
+    body = None if checked else cache.get(key)
+    if body is None:
+        body = _provenance_body(services, *key)
+        cache.put(key, body)
+    return body
 
 
 # Registered first, so it serves the path; the declaration below documents it in OpenAPI.

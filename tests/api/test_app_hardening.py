@@ -47,3 +47,20 @@ def test_unknown_route_is_json_404(offline_client) -> None:
 def test_tables_exist_after_startup(offline_client) -> None:
     _, services = offline_client
     assert "indexer_state" in inspect(services.engine).get_table_names()
+
+
+def test_service_starts_without_its_database_and_hides_driver_details(tmp_path: Path) -> None:
+    """A PostgreSQL server that is down: the app still starts, reads answer 503 with a fixed
+    message (the driver's text names hosts, ports and SQL)."""
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9",
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://postgres@127.0.0.1:9/test",
+        deployments_dir=tmp_path / "deployments",
+    )
+    with TestClient(create_app(build_services(settings))) as client:
+        response = client.get("/v1/batches")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "operational_error"
+    assert "127.0.0.1" not in body["message"] and "SELECT" not in response.text

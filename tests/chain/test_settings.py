@@ -6,6 +6,7 @@ import pytest
 from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from chain.accounts import dev_account, dev_accounts, is_dev_key
 from chain.errors import ChainIdMismatch, DevKeyOnPublicChain
@@ -86,3 +87,22 @@ def test_node_chain_id_is_checked_against_settings() -> None:
     check_node_allows_keys(s, 31337)
     with pytest.raises(ChainIdMismatch):
         check_node_allows_keys(s, 1)
+
+
+def test_index_confirmations_default_to_zero_and_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TUANCHAIN_INDEX_CONFIRMATIONS", raising=False)
+    assert Settings(_env_file=None).index_confirmations == 0  # anvil never re-orgs
+    monkeypatch.setenv("TUANCHAIN_INDEX_CONFIRMATIONS", "12")
+    assert Settings(_env_file=None).index_confirmations == 12
+
+
+@pytest.mark.parametrize("bad", ["-1", "three", "1.5"])
+def test_index_confirmations_must_be_a_non_negative_integer(
+    monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv("TUANCHAIN_INDEX_CONFIRMATIONS", bad)
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None)
+    assert [e["loc"] for e in refused.value.errors()] == [("index_confirmations",)]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api import queries
 from api.app import create_app
-from api.indexer.merkle import verify_proof
+from api.routes import read
 from api.services import Services, make_engine
 from chain.anvil import free_port
 from traceability.epcis import commissioning_event, digest_from_hash_id
 from traceability.ipfs import parse_cid
+from traceability.merkle import verify
 
 from .conftest import make_indexer
 from .world import GLN_FARM, T0, World, gtin_with_check, store_event
@@ -65,7 +69,7 @@ def test_merkle_events_carry_a_proof_of_the_anchored_root(
         root = bytes.fromhex(event["anchor"]["root"][2:])
         proof = [bytes.fromhex(p[2:]) for p in event["anchor"]["proof"]]
         assert root == indexed.root
-        assert verify_proof(root, digest_from_hash_id(event["event_hash_id"]), proof)
+        assert verify(root, digest_from_hash_id(event["event_hash_id"]), proof)
     cold = body["cold_chain"]
     assert cold["compliant"] is False
     assert [(b["value"], b["limit"], b["bound"]) for b in cold["breaches"]] == [(7.5, 4.0, "max")]
@@ -233,3 +237,47 @@ def test_healthz_503_names_the_chain_when_the_node_is_down(
     assert body["down"] == ["chain"]
     assert body["chain"]["ok"] is False and body["chain"]["error"]
     assert body["store"]["ok"] is True
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("check_seconds", [0.0, 3600.0])
+def test_provenance_never_queries_the_database_on_the_event_loop(
+    indexed: World, services: Services, monkeypatch: pytest.MonkeyPatch, check_seconds: float
+) -> None:
+    """Cache hits are answered on the event loop, but every query (a miss, or the periodic
+    index-version check) runs in a worker thread, so a slow or unreachable database cannot
+    stall the other requests. ``check_seconds`` 0: a version check on every request; 3600:
+    one check, then hits with no query at all."""
+    calls: list[tuple[str, bool]] = []
+
+    def spy(name: str, real: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls.append((name, _on_event_loop()))
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        queries.ProvenanceCache,
+        "_current_version",
+        spy("version", queries.ProvenanceCache._current_version),
+    )
+    monkeypatch.setattr(read, "_provenance_body", spy("query", read._provenance_body))
+    app = create_app(services)
+    app.state.provenance_cache = queries.ProvenanceCache(
+        services.engine, check_seconds=check_seconds
+    )
+    gtin, lot = indexed.rice
+    with TestClient(app) as client:
+        bodies = [client.get(f"/v1/batches/{gtin}/{lot}").json() for _ in range(3)]
+    assert bodies[0]["batch"]["lot"] == lot and bodies[0] == bodies[1] == bodies[2]
+    assert calls and not any(on_loop for _, on_loop in calls)
+    assert [name for name, _ in calls].count("query") == 1  # then served from the cache
+    assert [name for name, _ in calls].count("version") == (3 if check_seconds == 0 else 1)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.indexer import off_index_change, on_index_change
-from api.indexer.runner import start_background
+from api.indexer.runner import make_indexer, start_background
 from api.services import Services
 
 from .world import World
@@ -44,3 +44,16 @@ def test_background_indexer_catches_up_and_stops(
     assert not thread.is_alive()  # stop() joined it
     with Session(engine) as session:
         assert world.rice[1] in set(session.scalars(select(m.Batch.lot)).all())
+
+
+def test_confirmations_come_from_the_settings(services: Services, monkeypatch) -> None:
+    # The settings field (TUANCHAIN_INDEX_CONFIRMATIONS), not a second read of the environment.
+    monkeypatch.setenv("TUANCHAIN_INDEX_CONFIRMATIONS", "99")
+    configured = Services(
+        settings=services.settings.model_copy(update={"index_confirmations": 7}),
+        store=services.store,
+        engine=services.engine,
+        _chain=services.chain,
+    )
+    assert make_indexer(configured).confirmations == 7
+    assert make_indexer(services).confirmations == services.settings.index_confirmations == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -85,10 +86,61 @@ def test_seed_twice_changes_nothing(demo: Any) -> None:
     again = seed(demo.services)
     assert again.transactions == 0 and again.time_jumps == 0 and not again.waiting
     assert again.deals == demo.report.deals and again.batches == demo.report.batches
+    assert again.epoch == demo.report.epoch  # read back from the chain, not from a clock
     assert demo.services.chain.w3.eth.block_number == block
     make_indexer(demo.services).sync_until_idle()
     with demo.services.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m.AnchoredEvent)).scalar() == before
+
+
+def test_epoch_is_the_rice_farms_first_application(demo: Any) -> None:
+    """The demo's dates count back from the first seed transaction's block, read from logs."""
+    chain = demo.services.chain
+    applied = [
+        log
+        for log in chain.clients.registry.get_events(
+            "PartyApplied", argument_filters={"account": catalog.RICE_FARM.address}
+        )
+        if int(log["args"]["kind"]) == PartyKind.SUPPLIER
+    ]
+    first = min(log["blockNumber"] for log in applied)
+    assert demo.report.epoch == chain.w3.eth.get_block(first)["timestamp"]
+
+
+def _trails(demo: Any) -> list[tuple[catalog.Product, dict[str, Any]]]:
+    from sqlalchemy.orm import Session
+
+    from api import queries
+
+    with Session(demo.services.engine) as session:
+        return [(p, queries.provenance(session, p.gtin14, p.lot)) for p in catalog.PRODUCTS]
+
+
+def test_trails_run_up_to_chain_time_without_a_jump(demo: Any) -> None:
+    """Every event is dated at most a few weeks before the block that anchored it (the seed's
+    dates follow the chain's clock) and never after it; catalog events precede the seed epoch,
+    receipts follow it; the lot master data's harvest date is the commissioning event's."""
+    clock = catalog.DemoClock(demo.report.epoch)
+    epoch = datetime.fromtimestamp(demo.report.epoch, UTC)
+    for product, trail in _trails(demo):
+        assert trail["batch"]["metadata"]["harvest_date"] == clock.harvest(product).isoformat()
+        for event in trail["events"]:
+            # The document's own eventTime (with its +08:00 offset), not the index column.
+            event_time = datetime.fromisoformat(event["document"]["eventTime"])
+            anchored = datetime.fromisoformat(event["anchor"]["time"])
+            assert timedelta(0) <= anchored - event_time < timedelta(days=21), event
+            before = "receiving" not in (event["biz_step"] or "")
+            assert (event_time < epoch) == before, event
+
+
+def test_indexed_event_time_is_the_documents(demo: Any) -> None:
+    """The index's event_time is the document's instant (the pages' timeline shows it); on SQLite
+    this once read 8 h late, the +08:00 offset dropped by its DateTime."""
+    for _, trail in _trails(demo):
+        for event in trail["events"]:
+            assert datetime.fromisoformat(event["event_time"]) == datetime.fromisoformat(
+                event["document"]["eventTime"]
+            ), event
 
 
 def test_first_seed_did_real_work(demo: Any) -> None:
