@@ -12,6 +12,12 @@ forward request's calldata, which the wallet has not produced yet. So the reques
 would accept a front-run one the same way). The relayer simulates ``joinWithPermit`` as the buyer
 to check both together before accepting them.
 
+A signer may have requests waiting in the relayer's outbox: ``prepare`` is then given the next
+nonces after them (:class:`NextNonces`, from :mod:`api.relayer.queue`), so a request prepared
+while another is queued signs the next forwarder nonce (and a join's permit the next token nonce)
+instead of the one the queued request already holds. (The contract's checks below still run
+against the chain as it is now, not as it will be after the queued requests.)
+
 Preparing already runs the contract's checks (gas estimate or ``eth_call`` as the signer), so a
 request that would revert is refused with its named error before anyone signs it.
 """
@@ -124,6 +130,14 @@ class AnchorEventParams(ActionParams):
     )
 
 
+@dataclass(frozen=True)
+class NextNonces:
+    """The nonces a signer's next request and permit must carry (after its queued requests)."""
+
+    request: int
+    permit: int
+
+
 @dataclass
 class PreparedAction:
     action: str
@@ -165,10 +179,25 @@ def event_document(event: Any) -> tuple[bytes, str, dict[str, Any]]:
 class ActionBuilder:
     """Builds each action's typed data against one chain and one document store."""
 
-    def __init__(self, chain: Chain, store: DocumentStore) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        store: DocumentStore,
+        nonces: Callable[[str], NextNonces] | None = None,
+    ) -> None:
         self.chain = chain
         self.store = store
         self.clients = chain.clients
+        self._nonces = nonces
+        self._next: dict[str, NextNonces] = {}
+
+    def next_nonces(self, sender: str) -> NextNonces | None:
+        """The sender's next nonces after its queued requests (None: the chain's, no outbox)."""
+        if self._nonces is None:
+            return None
+        if sender not in self._next:
+            self._next[sender] = self._nonces(sender)
+        return self._next[sender]
 
     def _cid(self, data: bytes) -> str:
         """The CID the store will give ``data`` (computed, nothing stored yet)."""
@@ -189,9 +218,13 @@ class ActionBuilder:
     def _request(
         self, sender: str, target: str, data: bytes, *, gas: int | None = None
     ) -> dict[str, Any]:
-        return self.clients.forwarder.prepare(
+        request = self.clients.forwarder.prepare(
             sender=sender, target=target, data=data, gas=gas, ttl_seconds=REQUEST_TTL_SECONDS
         )
+        queued = self.next_nonces(sender)
+        if queued is not None:  # after the signer's requests waiting in the outbox
+            request["message"]["nonce"] = queued.request
+        return request
 
     def _escrow(self, p: ActionParams, fn: str, *args: Any) -> dict[str, Any]:
         escrow = self.clients.escrow
@@ -240,6 +273,9 @@ class ActionBuilder:
             value=amount,
             deadline=int(request["message"]["deadline"]),
         )
+        queued = self.next_nonces(p.sender)
+        if queued is not None:  # after the permits of the signer's queued joins
+            permit["message"]["nonce"] = queued.permit
         return PreparedAction(
             "join",
             p.sender,
@@ -410,9 +446,18 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
 
 
 def prepare_action(
-    chain: Chain, store: DocumentStore, action: str, body: dict[str, Any]
+    chain: Chain,
+    store: DocumentStore,
+    action: str,
+    body: dict[str, Any],
+    *,
+    nonces: Callable[[str], NextNonces] | None = None,
 ) -> PreparedAction:
-    """Validate ``body`` for ``action`` and build its typed data (404 for an unknown action)."""
+    """Validate ``body`` for ``action`` and build its typed data (404 for an unknown action).
+
+    ``nonces(sender)`` gives the nonces after the sender's queued requests; without it the
+    request takes the chain's current nonces.
+    """
     try:
         model, build = ACTIONS[action]
     except KeyError:
@@ -426,6 +471,6 @@ def prepare_action(
         raise ApiError(
             422, "invalid_request", f"bad parameters for {action}", errors=errors
         ) from None
-    prepared = build(ActionBuilder(chain, store), params)
+    prepared = build(ActionBuilder(chain, store, nonces), params)
     prepared.action = action if action != "refund" else "withdraw"
     return prepared

@@ -1,7 +1,22 @@
 """The gasless relayer: signed requests checked and stored in an outbox, then sent by a worker.
 
-- :mod:`api.relayer.models` — the outbox table (and upload replay guard) on the index's ``Base``.
+- :mod:`api.relayer.models` — the outbox table (and upload replay guard, and the lock rows of
+  ``claims``) on the index's ``Base``.
+- :mod:`api.relayer.queue` — a signer's queue: the forwarder / permit nonces its pending requests
+  hold, so a signer may have several requests waiting (contiguous nonces).
 - :mod:`api.relayer.accept` — checks a signed request (signature, domain, deadline, nonce) and
   simulates it, refusing doomed requests with the contract's own named error, then stores it.
-- :mod:`api.relayer.worker` — sends stored requests with the relayer key, retries, reconciles.
+- :mod:`api.relayer.claims` — on PostgreSQL, several service processes share the outbox: a worker
+  claims a signer's queue with ``SELECT ... FOR UPDATE SKIP LOCKED`` (SQLite: one writer, no-op).
+- :mod:`api.relayer.worker` — sends each signer's requests in nonce order with the relayer key,
+  retries, reconciles; fails the requests queued behind a failed one (``previous_request_failed``);
+  and now and then deletes prepared documents that were never anchored (below).
+
+Documents and garbage collection: ``prepare`` stores the documents an action anchors *unpinned*
+(preparing is unauthenticated); ``accept`` pins them once the signed request is verified. The
+embedded store marks every unpinned ``put`` (``recent/<cid>``, refreshed when stored again) and its
+``gc(older_than=...)`` deletes only blocks neither pinned nor reachable from a mark younger than
+that (nor written since). The background worker loop runs it at start and then hourly with a
+24-hour age (a prepared request expires after one hour). A kubo store collects its own unpinned
+blocks (``ipfs repo gc``, or the daemon's ``--enable-gc``); the worker leaves it alone.
 """

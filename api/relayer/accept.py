@@ -6,16 +6,25 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
 2. signature: the EIP-712 signer recovered from the signature is ``message.from`` (400
    ``bad_signature``) — the same recovery MetaMask / ethers / eth-account signatures pass;
 3. deadline: not past in chain time (400 ``expired``);
-4. nonce: the signer's current forwarder nonce (lower: 400 ``replayed_nonce``; higher: 400
-   ``nonce_ahead``); the same signed request posted twice returns the first one's id;
-5. the forwarder's own ``verify`` (belt and braces: it is what ``execute`` will check);
+4. nonce: the next one after the signer's requests waiting in the outbox — the chain's current
+   forwarder nonce when none wait, else the one after the highest queued (contiguous nonces, so
+   a consumer may join two deals back to back). Lower than the chain's, or held by a pending
+   request: 400 ``replayed_nonce``; higher: 400 ``nonce_ahead``. The same signed request posted
+   twice returns the first one's id;
+5. the forwarder's own ``verify`` (belt and braces: it is what ``execute`` will check) — only
+   for a request that is next on chain; one queued behind others would fail it until they run;
 6. for a join, the permit: token domain, owner = signer, spender = escrow, value covers the
-   join, current token nonce, unexpired, signed by the owner;
+   join, the next token nonce after the signer's queued joins' permits, unexpired, signed by the
+   owner;
 7. simulation: the target call ``eth_call``-ed from the forwarder with the signer appended, as
    ERC-2771 delivers it (``joinWithPermit`` with the permit for a join), because the forwarder hides a failed inner call behind ``FailedCall()``; a revert
    is refused with the contract's own named error (409, ``DealClosed`` ...). Then, for requests
    that need no permit, ``execute`` itself is ``eth_call``-ed from the relayer, which also catches
-   a request whose gas is too low.
+   a request whose gas is too low. A request queued behind the signer's others is simulated
+   against the chain as it is *now* (not as it will be after them); for a join whose permit
+   waits behind a queued join's permit, the simulation may only fail on the allowance the permit
+   will give (``ERC20InsufficientAllowance``), as in ``prepare``. The worker simulates again
+   right before sending.
 
 Only then is the request committed (status ``queued``); the worker sends it.
 """
@@ -24,16 +33,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
+from multiformats import CID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.actions import cid_digest
 from api.errors import ApiError
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.relayer.queue import SignerQueue, signer_queue
+from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import (
     FORWARD_REQUEST_TYPE,
@@ -120,9 +133,16 @@ def _domain_is(typed: dict[str, Any], *, chain_id: int, contract: str, what: str
 class RequestChecker:
     """Runs the checks above against one chain connection."""
 
-    def __init__(self, chain: Chain, store: DocumentStore | None = None) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        store: DocumentStore | None = None,
+        queue_of: Callable[[str], SignerQueue] | None = None,
+    ) -> None:
         self.chain = chain
         self.store = store
+        # The signer's pending outbox requests (None: no outbox, only the chain's nonces count).
+        self.queue_of = queue_of
         self.clients = chain.clients
         self.targets = {self.clients.escrow.address, self.clients.registry.address}
 
@@ -173,16 +193,29 @@ class RequestChecker:
         now = self.chain_time()
         if deadline <= now:
             raise _bad("expired", f"the request expired at {deadline} (chain time {now})")
-        current = forwarder.nonces(sender)
+        queue = self.queue_of(sender) if self.queue_of is not None else None
+        current = queue.forwarder_nonce if queue is not None else forwarder.nonces(sender)
         if nonce < current:
             raise _bad("replayed_nonce", f"nonce {nonce} of {sender} is already used ({current})")
-        if nonce > current:
+        expected = queue.next_nonce if queue is not None else current
+        if nonce > expected:
+            waiting = len(queue.pending) if queue is not None else 0
             raise _bad(
                 "nonce_ahead",
-                f"nonce {nonce} of {sender} is ahead of the next one ({current}): "
-                "sign requests one at a time",
+                f"nonce {nonce} of {sender} is ahead of the next one ({expected}, after "
+                f"{waiting} queued request(s)): nonces must be contiguous",
+                expected=expected,
             )
-        if not forwarder.verify(typed, signature):
+        holder = queue.holder_of(nonce) if queue is not None else None
+        if holder is not None:
+            raise _bad(
+                "replayed_nonce",
+                f"nonce {nonce} of {sender} is taken by pending request {holder.id}",
+                pending=holder.id,
+                expected=expected,
+            )
+        queued_behind = nonce > current  # earlier requests of the signer run first
+        if not queued_behind and not forwarder.verify(typed, signature):
             raise _bad("bad_signature", "the forwarder refuses the request")
         function, args = self.decode_call(target, data)
 
@@ -191,7 +224,9 @@ class RequestChecker:
         if function == "join":
             if not isinstance(permit, dict) or not isinstance(permit_signature, str):
                 raise _bad("permit_required", "a join needs a signed permit (payloads.permit)")
-            self._check_permit(permit, permit_signature, sender=sender, args=args, now=now)
+            permit_queued = self._check_permit(
+                permit, permit_signature, sender=sender, args=args, now=now, queue=queue
+            )
             permit_message = permit["message"]
             simulated = self.clients.escrow.calldata(
                 "joinWithPermit",
@@ -201,14 +236,23 @@ class RequestChecker:
                 int(permit_message["deadline"]),
                 *_vrs(permit_signature),
             )
-            simulate_forwarded(self.chain, sender=sender, target=target, data=simulated)
+            try:
+                simulate_forwarded(self.chain, sender=sender, target=target, data=simulated)
+            except chain_errors.ContractRevert as exc:
+                # A permit behind a queued join's cannot be applied yet: every other check of
+                # the join ran before the transfer, which only lacks the allowance it will give.
+                if not (permit_queued and exc.name == "ERC20InsufficientAllowance"):
+                    raise
         else:
             permit, permit_signature = None, None
             simulate_forwarded(self.chain, sender=sender, target=target, data=data)
-            # The forwarder's own execution (signature, gas forwarding) as the relayer would send it.
-            self.chain.sender.call(
-                forwarder.contract.functions.execute(request), sender=self.chain.relayer.address
-            )
+            if not queued_behind:
+                # The forwarder's own execution (signature, gas forwarding) as the relayer would
+                # send it; a request queued behind others would fail it on the nonce until then.
+                self.chain.sender.call(
+                    forwarder.contract.functions.execute(request),
+                    sender=self.chain.relayer.address,
+                )
         self._pin_documents(function, args, body.get("details"))
         return {
             "action": ACTION_OF_FUNCTION.get(function, function),
@@ -235,11 +279,15 @@ class RequestChecker:
             cids.append(format_cid(bytes(args["metadataCid"])))
         elif function == "fileClaim":
             cids.append(format_cid(bytes(args["evidenceCid"])))
-        elif function == "confirmReceipt" and isinstance(details, dict):
-            # Only a digest is on chain: pin the named CID if it is the one with that digest.
-            cid = details.get("document_cid")
+        elif function == "confirmReceipt":
+            # Only a digest is on chain. A receipt document is small, so prepare stored it as one
+            # raw block: its CIDv1 follows from the digest alone, and it is pinned even when the
+            # client did not post `details` back (otherwise gc would drop an anchored document).
+            digest = bytes(args["documentDigest"])
+            cids.append(str(CID("base32", 1, "raw", ("sha2-256", digest))))
+            cid = details.get("document_cid") if isinstance(details, dict) else None
             try:
-                if isinstance(cid, str) and cid_digest(cid) == bytes(args["documentDigest"]):
+                if isinstance(cid, str) and cid_digest(cid) == digest:
                     cids.append(cid)
             except IpfsError:
                 pass
@@ -248,8 +296,16 @@ class RequestChecker:
                 self.store.pin(cid)
 
     def _check_permit(
-        self, permit: dict[str, Any], signature: str, *, sender: str, args: dict[str, Any], now: int
-    ) -> None:
+        self,
+        permit: dict[str, Any],
+        signature: str,
+        *,
+        sender: str,
+        args: dict[str, Any],
+        now: int,
+        queue: SignerQueue | None = None,
+    ) -> bool:
+        """Check a join's permit; True when it waits behind a queued join's permit."""
         token, escrow = self.clients.token, self.clients.escrow
         if not _types_match(permit, "Permit", PERMIT_TYPE):
             raise _bad("invalid_request", "payloads.permit is not an EIP-2612 Permit")
@@ -271,13 +327,20 @@ class RequestChecker:
             raise _bad("invalid_permit", f"the permit allows {value}, the join costs {needed}")
         if deadline <= now:
             raise _bad("expired", f"the permit expired at {deadline} (chain time {now})")
-        current = token.nonces(owner)
-        if nonce != current:
-            code = "replayed_nonce" if nonce < current else "nonce_ahead"
-            raise _bad(code, f"permit nonce {nonce} of {owner}; the token expects {current}")
+        current = queue.token_nonce if queue is not None else token.nonces(owner)
+        expected = queue.next_permit_nonce if queue is not None else current
+        if nonce != expected:
+            code = "replayed_nonce" if nonce < expected else "nonce_ahead"
+            raise _bad(
+                code,
+                f"permit nonce {nonce} of {owner}; the next one is {expected} "
+                f"(token nonce {current}, then the permits of queued joins)",
+                expected=expected,
+            )
         signer = _recover(permit, signature, "permit")
         if signer != owner:
             raise _bad("bad_signature", f"the permit is signed by {signer}, not by {owner}")
+        return nonce > current
 
 
 def _vrs(signature: str) -> tuple[int, bytes, bytes]:
@@ -292,7 +355,7 @@ def accept(
     session: Session, chain: Chain, body: dict[str, Any], store: DocumentStore | None = None
 ) -> tuple[RelayRequest, bool]:
     """Check and store a submission; returns (row, created). A re-submission returns the first row."""
-    checker = RequestChecker(chain, store)
+    checker = RequestChecker(chain, store, lambda signer: signer_queue(session, chain, signer))
     payloads = body.get("payloads") if isinstance(body, dict) else None
     typed = payloads.get("request") if isinstance(payloads, dict) else None
     if isinstance(typed, dict):

@@ -6,6 +6,9 @@ relayer's own transaction is signed and its hash stored (``sending``) before it 
 restarted worker can always tell "sent and mined" from "never left" without sending twice.
 
 ``document_uploads`` remembers every upload signature, so a captured upload cannot be replayed.
+
+``relay_locks`` holds one row per name a worker must own exclusively on PostgreSQL (a signer's
+queue, the relayer account's nonce): see :mod:`api.relayer.claims`.
 """
 
 from __future__ import annotations
@@ -116,3 +119,16 @@ class DocumentUpload(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RelayLock(Base):
+    """A lockable name (``signer:0x..`` / ``relayer:0x..``); rows exist only to be locked.
+
+    Why a separate table rather than locking ``relay_requests`` rows: a worker commits progress
+    on the request row (``sending`` before the broadcast) while it works, and a commit releases
+    every row lock its transaction held; an update from another connection would block on it.
+    """
+
+    __tablename__ = "relay_locks"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)

@@ -1,6 +1,13 @@
 """The outbox worker: sends accepted requests with the relayer key, once each, surviving restarts.
 
-Per request (oldest first, so one signer's requests go in nonce order):
+Which request next: the oldest due request that heads its signer's queue (no pending request of
+the same signer has a lower forwarder nonce), so a signer's requests go out one at a time in nonce
+order, and the next becomes eligible — in the same pass — once the one before it is settled. On
+PostgreSQL the worker first claims the signer's queue (``SELECT ... FOR UPDATE SKIP LOCKED``,
+:mod:`api.relayer.claims`): several service processes share one outbox and never work on the same
+request; a signer whose queue another worker holds is skipped this pass.
+
+Per request:
 
 ``queued``
     expired → ``failed``; forwarder nonce already spent → ``mined`` (someone relayed it: its
@@ -17,6 +24,18 @@ Per request (oldest first, so one signer's requests go in nonce order):
 On ``NodeUnavailable`` (node down, restarting) the request keeps its state, ``attempts`` grows and
 the next attempt waits an exponential backoff. Nothing is ever sent twice: the forwarder nonce
 makes a second execution impossible on chain, and the stored hash makes a second send needless.
+
+A failed request leaves its forwarder nonce unspent (the forwarder reverts as a whole), so the
+signer's queued requests with higher nonces can never execute: they are failed at once with
+``previous_request_failed`` (naming the failed request), rather than left to expire; the signer
+re-signs them (``prepare`` then hands out the freed nonce). A request that heads its queue while
+the chain's nonce is below it (its predecessor was never accepted, or failed in a race with
+``accept``) is failed with ``nonce_gap`` for the same reason. Requests whose nonce was spent by
+another request (``nonce_used``) do not fail the later ones: their nonces are still good.
+
+Documents prepared but never anchored are stored unpinned; :meth:`RelayWorker.collect_garbage`
+(run by the background loop every ``GC_INTERVAL_SECONDS``) deletes them from an embedded store
+once they are ``UNPINNED_TTL_SECONDS`` old — far past the lifetime of any request naming them.
 """
 
 from __future__ import annotations
@@ -29,25 +48,31 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
 from api.db import session_factory
 from api.relayer.accept import simulate_forwarded
+from api.relayer.claims import Claims
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import forward_request_data
 from chain.tx import translate_errors
+from traceability.ipfs import EmbeddedDocumentStore
 
 logger = logging.getLogger(__name__)
 
 # Set by the relay route after it commits a request, so the loop sends it without waiting a poll.
 WAKE = threading.Event()
 POLL_SECONDS = 1.0
+# Unpinned (prepared, never anchored) documents live this long: a prepared request expires after
+# an hour (``api.actions.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
+UNPINNED_TTL_SECONDS = 24 * 3600.0
+GC_INTERVAL_SECONDS = 3600.0
 
 
 def json_safe(value: Any) -> Any:
@@ -80,35 +105,82 @@ class RelayWorker:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.batch_size = batch_size
+        self.claims = Claims(services.engine)
 
     # ------------------------------------------------------------------ the pass
 
     def run_once(self) -> int:
-        """Process every due pending request; returns how many reached a final state or moved."""
+        """Process every due request once (in nonce order per signer); returns how many moved.
+
+        A request is processed at most once per pass; a signer's next request is taken in the
+        same pass when the one before it settled (mined or failed).
+        """
         done = 0
+        seen: set[str] = set()  # requests processed this pass
+        busy: set[str] = set()  # signers whose queue another worker holds
         with self.sessions() as session:
-            rows = session.scalars(
-                select(RelayRequest)
-                .where(
-                    RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
-                    RelayRequest.next_attempt_at <= self.clock(),
-                )
-                .order_by(RelayRequest.created_at, RelayRequest.nonce)
-                .limit(self.batch_size)
-            ).all()
-            for row in rows:
-                try:
-                    chain = self.services.chain
-                    self._process(session, chain, row)
-                    done += 1
-                except chain_errors.NodeUnavailable as exc:
-                    self._retry_later(session, row, exc)
-                    break  # the node is down: the other rows would fail the same way
-                except Exception as exc:  # NodeRejected, TransactionTimeout, a bug: retry later
-                    if not isinstance(exc, chain_errors.ChainError):
-                        logger.exception("relay %s: unexpected error", row.id)
-                    self._retry_later(session, row, exc)
+            while len(seen) < self.batch_size:
+                session.rollback()  # a fresh read: other workers may have moved rows meanwhile
+                row = session.scalars(self._heads(seen, busy).limit(1)).first()
+                if row is None:
+                    break
+                seen.add(row.id)
+                with self.claims.signer(row.signer) as claimed:
+                    if not claimed:
+                        busy.add(row.signer)
+                        continue
+                    # Re-read under the claim: another worker may have just settled it.
+                    session.rollback()
+                    row = session.scalars(
+                        self._heads(set(), set())
+                        .where(RelayRequest.id == row.id)
+                        .execution_options(populate_existing=True)
+                    ).first()
+                    if row is None:
+                        continue
+                    try:
+                        self._process(session, self.services.chain, row)
+                        done += 1
+                    except chain_errors.NodeUnavailable as exc:
+                        self._retry_later(session, row, exc)
+                        break  # the node is down: the other rows would fail the same way
+                    except Exception as exc:  # NodeRejected, TransactionTimeout, a bug: retry later
+                        if not isinstance(exc, chain_errors.ChainError):
+                            logger.exception("relay %s: unexpected error", row.id)
+                        self._retry_later(session, row, exc)
         return done
+
+    def _heads(self, seen: set[str], busy: set[str]) -> Any:
+        """Due pending requests that head their signer's queue, oldest first."""
+        pending = [s.value for s in PENDING_STATUSES]
+        earlier = aliased(RelayRequest)
+        query = select(RelayRequest).where(
+            RelayRequest.status.in_(pending),
+            RelayRequest.next_attempt_at <= self.clock(),
+            ~exists().where(
+                and_(
+                    earlier.signer == RelayRequest.signer,
+                    earlier.status.in_(pending),
+                    earlier.nonce < RelayRequest.nonce,
+                )
+            ),
+        )
+        if seen:
+            query = query.where(RelayRequest.id.not_in(seen))
+        if busy:
+            query = query.where(RelayRequest.signer.not_in(busy))
+        return query.order_by(RelayRequest.created_at, RelayRequest.nonce)
+
+    def collect_garbage(self) -> int:
+        """Delete unpinned documents older than ``UNPINNED_TTL_SECONDS`` (embedded store only).
+
+        kubo collects its own unpinned blocks (``ipfs repo gc`` / ``--enable-gc``); other
+        stores are left alone. Returns the number of blocks deleted.
+        """
+        store = self.services.store
+        if not isinstance(store, EmbeddedDocumentStore):
+            return 0
+        return store.gc(older_than=UNPINNED_TTL_SECONDS)
 
     def _retry_later(self, session: Session, row: RelayRequest, exc: Exception) -> None:
         session.rollback()
@@ -128,8 +200,20 @@ class RelayWorker:
         if pending_send and self._reconcile(session, chain, row):
             return
         forwarder = chain.clients.forwarder
-        if forwarder.nonces(row.signer) > row.nonce:
+        on_chain = forwarder.nonces(row.signer)
+        if on_chain > row.nonce:
             self._executed_elsewhere(session, chain, row)
+            return
+        if on_chain < row.nonce:
+            # Heads its queue, yet an earlier nonce is unspent and no request of ours holds it.
+            self._fail(
+                session,
+                row,
+                "nonce_gap",
+                f"nonce {on_chain} of {row.signer} was never executed (its request failed or was "
+                f"never accepted), so nonce {row.nonce} cannot execute: sign the request again",
+                {"expected_nonce": on_chain},
+            )
             return
         now = int(chain.w3.eth.get_block("latest")["timestamp"])
         if row.deadline <= now:
@@ -152,19 +236,24 @@ class RelayWorker:
         except chain_errors.ContractRevert as exc:
             self._fail_revert(session, row, exc)
             return
-        raw, tx_hash, relayer_nonce = self._sign(
-            chain,
-            chain.relayer,
-            to=forwarder.address,
-            data=call._encode_transaction_data(),
-            gas=gas,
-        )
-        row.status = RelayStatus.SENDING.value
-        row.raw_tx, row.tx_hash, row.relayer_nonce = raw, tx_hash, relayer_nonce
-        session.commit()  # the hash is on disk before the transaction can exist anywhere else
-        self._broadcast(session, chain, row)
+        # Another worker process must not sign with the same relayer nonce before ours is sent.
+        with self.claims.relayer(chain.relayer.address):
+            raw, tx_hash, relayer_nonce = self._sign(
+                chain,
+                chain.relayer,
+                to=forwarder.address,
+                data=call._encode_transaction_data(),
+                gas=gas,
+            )
+            row.status = RelayStatus.SENDING.value
+            row.raw_tx, row.tx_hash, row.relayer_nonce = raw, tx_hash, relayer_nonce
+            session.commit()  # the hash is on disk before the transaction can exist anywhere else
+            sent = self._broadcast(session, chain, row)
+        if sent:
+            self._await_receipt(session, chain, row)
 
-    def _broadcast(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+    def _broadcast(self, session: Session, chain: Chain, row: RelayRequest) -> bool:
+        """Hand the stored transaction to the node; False when it must be signed again."""
         assert row.raw_tx and row.tx_hash
         try:
             with translate_errors(chain.sender.registry):
@@ -181,12 +270,16 @@ class RelayWorker:
                 )
                 row.status, row.raw_tx, row.tx_hash = RelayStatus.QUEUED.value, None, None
                 session.commit()
-                return
+                return False
             else:
                 raise
         if row.status != RelayStatus.SENT:
             row.status = RelayStatus.SENT.value
             session.commit()
+        return True
+
+    def _await_receipt(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        assert row.tx_hash
         receipt = chain.sender.wait(row.tx_hash)
         self._finish(session, chain, row, receipt)
 
@@ -203,7 +296,8 @@ class RelayWorker:
             logger.info(
                 "relay %s: %s not mined; broadcasting the same transaction", row.id, row.tx_hash
             )
-            self._broadcast(session, chain, row)
+            if self._broadcast(session, chain, row):
+                self._await_receipt(session, chain, row)
             return row.status != RelayStatus.QUEUED
         return False
 
@@ -294,11 +388,14 @@ class RelayWorker:
         except chain_errors.ContractRevert as exc:
             logger.info("relay %s: permit not submitted (%s); the join decides", row.id, exc)
             return
-        raw_tx, tx_hash, _ = self._sign(chain, chain.relayer, to=token.address, data=data, gas=gas)
-        row.permit_tx_hash = tx_hash
-        session.commit()
-        with translate_errors(chain.sender.registry):
-            chain.w3.eth.send_raw_transaction(HexBytes(raw_tx))
+        with self.claims.relayer(chain.relayer.address):
+            raw_tx, tx_hash, _ = self._sign(
+                chain, chain.relayer, to=token.address, data=data, gas=gas
+            )
+            row.permit_tx_hash = tx_hash
+            session.commit()
+            with translate_errors(chain.sender.registry):
+                chain.w3.eth.send_raw_transaction(HexBytes(raw_tx))
         chain.sender.wait(tx_hash)
 
     @staticmethod
@@ -321,8 +418,8 @@ class RelayWorker:
 
     # ------------------------------------------------------------------ final states
 
-    @staticmethod
     def _fail(
+        self,
         session: Session,
         row: RelayRequest,
         code: str,
@@ -332,8 +429,39 @@ class RelayWorker:
         row.status = RelayStatus.FAILED.value
         row.error_code, row.error_message, row.error_args = code, message, args
         row.raw_tx = None
+        # A failed request's forwarder nonce stays unspent (the forwarder reverts as a whole), so
+        # the signer's later requests are stuck — unless another request spent that nonce.
+        if (
+            code != "nonce_used"
+            and self.services.chain.clients.forwarder.nonces(row.signer) <= row.nonce
+        ):
+            self._fail_later_requests(session, row)
         session.commit()
         logger.info("relay %s failed: %s", row.id, message)
+
+    @staticmethod
+    def _fail_later_requests(session: Session, failed: RelayRequest) -> None:
+        """Fail the signer's queued requests behind ``failed`` (same commit as its failure).
+
+        Only ``queued`` ones: a request is signed and sent only once it heads its queue, so none
+        behind ``failed`` can be ``sending``/``sent`` (if one were, its receipt would decide).
+        """
+        later = session.scalars(
+            select(RelayRequest).where(
+                RelayRequest.signer == failed.signer,
+                RelayRequest.status == RelayStatus.QUEUED.value,
+                RelayRequest.nonce > failed.nonce,
+            )
+        ).all()
+        for other in later:
+            other.status = RelayStatus.FAILED.value
+            other.error_code = "previous_request_failed"
+            other.error_message = (
+                f"request {failed.id} (nonce {failed.nonce}) of {failed.signer} failed "
+                f"({failed.error_code}), so nonce {other.nonce} can never execute: sign it again"
+            )
+            other.error_args = {"previous": failed.id, "previous_error": failed.error_code}
+            logger.info("relay %s failed: its predecessor %s failed", other.id, failed.id)
 
     def _fail_revert(
         self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
@@ -347,11 +475,18 @@ def start_background(services: Services) -> Callable[[], None]:
     worker = RelayWorker(services)
 
     def loop() -> None:
+        next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
         while not stop.is_set():
             try:
                 worker.run_once()
             except Exception:  # keep the loop alive; the row stays pending and is retried
                 logger.exception("relay worker pass failed")
+            if time.monotonic() >= next_gc:
+                next_gc = time.monotonic() + GC_INTERVAL_SECONDS
+                try:
+                    worker.collect_garbage()
+                except Exception:  # a full disk or a bad block must not stop the relayer
+                    logger.exception("garbage collection of unpinned documents failed")
             WAKE.wait(POLL_SECONDS)
             WAKE.clear()
 

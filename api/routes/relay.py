@@ -13,11 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 
-from api.actions import ACTIONS, prepare_action
+from api.actions import ACTIONS, NextNonces, prepare_action
 from api.db import session_factory
 from api.errors import ApiError
 from api.relayer.accept import accept
 from api.relayer.models import RelayRequest
+from api.relayer.queue import signer_queue
 from api.relayer.worker import WAKE
 from api.routes.deps import get_services
 from api.services import Services
@@ -46,7 +47,13 @@ def prepare(
     services: ServicesDep,
     body: Annotated[dict[str, Any], Body(examples=[_EXAMPLE_PREPARE])],
 ) -> dict[str, Any]:
-    return prepare_action(services.chain, services.store, action, body).to_json()
+    with session_factory(services.engine)() as session:
+
+        def nonces(sender: str) -> NextNonces:
+            # After the sender's requests still waiting in the outbox (contiguous nonces).
+            return signer_queue(session, services.chain, sender).next_nonces()
+
+        return prepare_action(services.chain, services.store, action, body, nonces=nonces).to_json()
 
 
 @router.post("/v1/relay", status_code=202, summary="Submit signed payloads to the relayer")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
 from traceability.ipfs.blockstore import FlatFsBlockstore
 from traceability.ipfs.cid import format_cid, parse_cid
-from traceability.ipfs.errors import DocumentNotFound, DocumentTooLarge, NotPinned
+from traceability.ipfs.errors import DocumentNotFound, DocumentTooLarge, IpfsError, NotPinned
 from traceability.ipfs.importer import DEFAULT_PROFILE, Block, ImportProfile, build_dag
 from traceability.ipfs.reader import iter_dag, read_file, verify_block
 
@@ -22,9 +23,11 @@ DEFAULT_MAX_DOCUMENT_SIZE: Final = 64 * 1024 * 1024
 class EmbeddedDocumentStore:
     """Documents on disk with kubo-identical CIDs; no daemon needed.
 
-    Layout under ``root``: ``blocks/`` (kubo flatfs) and ``pins/`` (one empty file per
-    pinned root CID). Blocks of a document are written children first and the pin last,
-    so after a crash a pinned or present root always has its whole DAG.
+    Layout under ``root``: ``blocks/`` (kubo flatfs), ``pins/`` (one empty file per
+    pinned root CID) and ``recent/`` (one empty file per root stored unpinned, its mtime the
+    last time it was stored: what ``gc(older_than=...)`` keeps). Blocks of a document are
+    written children first and the pin (or recent mark) last, so after a crash a pinned or
+    present root always has its whole DAG.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class EmbeddedDocumentStore:
         self.blocks = FlatFsBlockstore(self.root / "blocks", durable=durable)
         self._pins = self.root / "pins"
         self._pins.mkdir(parents=True, exist_ok=True)
+        self._recent = self.root / "recent"
 
     # -- documents ---------------------------------------------------------------------
     def put(self, data: bytes, *, pin: bool = True) -> str:
@@ -52,6 +56,8 @@ class EmbeddedDocumentStore:
         cid = format_cid(root)
         if pin:
             self._write_pin(root)
+        else:
+            self._mark_recent(cid)
         logger.info("stored document %s (%d bytes, %d blocks)", cid, len(data), len(built))
         return cid
 
@@ -81,18 +87,32 @@ class EmbeddedDocumentStore:
     def is_pinned(self, cid: str) -> bool:
         return self._pin_path(parse_cid(cid)).exists()
 
-    def gc(self) -> int:
-        """Delete every block not reachable from a pin; returns the number deleted."""
-        live = {
-            self.blocks.path_for(cid).name
-            for pinned in self.pins()
-            for cid, _ in iter_dag(self.blocks.get, parse_cid(pinned))
-        }
+    def gc(self, older_than: float | None = None) -> int:
+        """Delete every block not reachable from a pin; returns the number deleted.
+
+        With ``older_than`` (seconds), documents stored unpinned within that time are kept too:
+        blocks reachable from a root ``put`` unpinned since then, and any block file written
+        since then (one a ``put`` is writing right now). Without it, everything unpinned goes.
+        """
+        roots = [parse_cid(pinned) for pinned in self.pins()]
+        cutoff = None if older_than is None else time.time() - older_than
+        if cutoff is not None:
+            roots += self._recent_roots(cutoff)
+        live: set[str] = set()
+        for root in roots:
+            try:
+                for cid, _ in iter_dag(self.blocks.get, root):
+                    live.add(self.blocks.path_for(cid).name)
+            except DocumentNotFound:  # an unpinned document can be incomplete; pins never are
+                logger.warning("gc: %s is incomplete; keeping what it reaches", format_cid(root))
         removed = 0
         for path in list(self.blocks.iter_paths()):
-            if path.name not in live:
-                path.unlink(missing_ok=True)
-                removed += 1
+            if path.name in live:
+                continue
+            if cutoff is not None and _mtime(path) >= cutoff:
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
         logger.info("gc removed %d blocks", removed)
         return removed
 
@@ -119,6 +139,26 @@ class EmbeddedDocumentStore:
     def _pin_path(self, root: bytes) -> Path:
         return self._pins / format_cid(root)
 
+    def _mark_recent(self, cid: str) -> None:
+        """Note (or refresh) when a root was last stored unpinned: ``gc(older_than)`` keeps it."""
+        self._recent.mkdir(exist_ok=True)
+        (self._recent / cid).touch()
+
+    def _recent_roots(self, cutoff: float) -> list[bytes]:
+        """Roots stored unpinned since ``cutoff``; older marks are removed."""
+        if not self._recent.is_dir():
+            return []
+        roots = []
+        for mark in self._recent.iterdir():
+            if _mtime(mark) >= cutoff:
+                try:
+                    roots.append(parse_cid(mark.name))
+                except IpfsError:  # not a mark this store wrote: leave it alone
+                    logger.warning("gc: ignoring %s", mark)
+            else:
+                mark.unlink(missing_ok=True)
+        return roots
+
     def _write_pin(self, root: bytes) -> None:
         if not self.blocks.has(root):
             raise DocumentNotFound(format_cid(root))
@@ -134,3 +174,11 @@ class EmbeddedDocumentStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+def _mtime(path: Path) -> float:
+    """A file's modification time; +inf when it vanished meanwhile (nothing to delete then)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")

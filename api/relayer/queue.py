@@ -1,0 +1,73 @@
+"""A signer's queue in the outbox: the nonces its pending requests already hold.
+
+A signer may have several requests waiting (a consumer joining two deals quickly): each signs
+the *next* forwarder nonce after its queued ones (contiguous nonces), and each join's permit the
+next token nonce after its queued permits. ``prepare`` fills these nonces in, ``accept`` insists
+on them, and the worker sends a signer's requests in nonce order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.actions import NextNonces
+from api.relayer.models import PENDING_STATUSES, RelayRequest
+from chain.context import Chain
+
+
+@dataclass(frozen=True)
+class SignerQueue:
+    """On-chain nonces of a signer and those its pending outbox requests hold."""
+
+    forwarder_nonce: int
+    token_nonce: int
+    pending: tuple[RelayRequest, ...]
+
+    @property
+    def next_nonce(self) -> int:
+        """The forwarder nonce the signer's next request must carry."""
+        held = [r.nonce for r in self.pending]
+        return max([self.forwarder_nonce, *(n + 1 for n in held)])
+
+    @property
+    def next_permit_nonce(self) -> int:
+        """The token nonce the signer's next permit must carry (queued joins' permits first)."""
+        held = [int(r.permit["message"]["nonce"]) for r in self.pending if r.permit is not None]
+        return max([self.token_nonce, *(n + 1 for n in held)])
+
+    def holder_of(self, nonce: int) -> RelayRequest | None:
+        """The pending request holding forwarder ``nonce``, if any."""
+        return next((r for r in self.pending if r.nonce == nonce), None)
+
+    def next_nonces(self) -> NextNonces:
+        return NextNonces(request=self.next_nonce, permit=self.next_permit_nonce)
+
+
+def pending_requests(session: Session, signer: str) -> tuple[RelayRequest, ...]:
+    """The signer's queued / sending / sent requests, in nonce order."""
+    return tuple(
+        session.scalars(
+            select(RelayRequest)
+            .where(
+                RelayRequest.signer == signer,
+                RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
+            )
+            .order_by(RelayRequest.nonce)
+        ).all()
+    )
+
+
+def signer_queue(session: Session, chain: Chain, signer: str) -> SignerQueue:
+    """Read the signer's nonces from the chain and its pending requests from the outbox."""
+    clients = chain.clients
+    return SignerQueue(
+        forwarder_nonce=clients.forwarder.nonces(signer),
+        token_nonce=clients.token.nonces(signer),
+        pending=pending_requests(session, signer),
+    )
+
+
+__all__ = ["SignerQueue", "pending_requests", "signer_queue"]
