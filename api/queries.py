@@ -621,6 +621,7 @@ class ProvenanceCache:
         self._items: dict[tuple[str, str], bytes] = {}
         self._version: int | None = None
         self._checked = 0.0
+        self._checking = False  # a version check is running (single flight, see lookup)
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -637,26 +638,46 @@ class ProvenanceCache:
     def lookup(self, key: tuple[str, str]) -> tuple[bool, bytes | None]:
         """Without I/O, for the event loop: ``(True, body or None)`` while the version was
         checked within ``check_seconds``; ``(False, None)`` when a check is due — then call
-        :meth:`get` in a worker thread (it queries the database, which may be slow or down)."""
+        :meth:`get` in a worker thread (it queries the database, which may be slow or down).
+
+        Single flight: only the first caller after the interval gets ``False``; the others keep
+        being served from the cache while that one check runs (otherwise every concurrent
+        request would query the version at once, every ``check_seconds``)."""
         if time.monotonic() - self._checked > self.check_seconds:
-            return False, None
+            with self._lock:
+                if not self._checking:
+                    self._checking = True
+                    return False, None
         return True, self._items.get(key)
 
     def get(self, key: tuple[str, str]) -> bytes | None:
         """The cached body, after re-reading the index version if the last check is old
         (blocking SQL; ``OperationalError`` when the database is down)."""
         now = time.monotonic()
-        if now - self._checked > self.check_seconds:
-            version = self._current_version()
+        try:
+            if now - self._checked > self.check_seconds:
+                version = self._current_version()
+                with self._lock:
+                    if version != self._version:
+                        self._items.clear()
+                        self._version = version
+                    self._checked = now
+        finally:
             with self._lock:
-                if version != self._version:
-                    self._items.clear()
-                    self._version = version
-                self._checked = now
+                self._checking = False
         return self._items.get(key)
 
-    def put(self, key: tuple[str, str], body: bytes) -> None:
+    @property
+    def version(self) -> int | None:
+        """The index version the cached bodies belong to (pass it back to :meth:`put`)."""
+        return self._version
+
+    def put(self, key: tuple[str, str], body: bytes, version: int | None = None) -> None:
+        """Cache ``body``, built while the cache was at ``version`` (:attr:`version` read before
+        building); a body built under an older version than the current one is dropped."""
         with self._lock:
+            if version is not None and version != self._version:
+                return
             if len(self._items) >= self.max_items:
                 self._items.clear()
             self._items[key] = body

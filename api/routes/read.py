@@ -292,8 +292,9 @@ def _provenance_miss(
     """In a worker thread: the version check if one is due, then the cached or a fresh body."""
     body = None if checked else cache.get(key)
     if body is None:
+        version = cache.version  # read first: a body from older data must not outlive a clear
         body = _provenance_body(services, *key)
-        cache.put(key, body)
+        cache.put(key, body, version)
     return body
 
 
