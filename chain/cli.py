@@ -1,6 +1,6 @@
 """Chain verbs of the ``tuanchain`` command.
 
-    tuanchain node     # anvil in the foreground, its chain kept in data/anvil-state.json
+    tuanchain node     # anvil in the foreground, its chain kept in data/anvil/state.json
     tuanchain deploy   # deploy (or reuse) the contracts on TUANCHAIN_RPC_URL, print the manifest
 
 Errors of the chain layer (node down, wrong chain id, development key on a public chain,
@@ -32,7 +32,8 @@ from chain.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-STATE_FILE_NAME = "anvil-state.json"
+# The same file `tuanchain run` uses, so `node` and `run` share one local chain.
+STATE_FILE_NAME = "anvil/state.json"
 # anvil also dumps its state every this many seconds, so a crash or SIGKILL loses little.
 STATE_INTERVAL_SECONDS = 30
 PROBE_TIMEOUT_SECONDS = 3.0
@@ -128,8 +129,9 @@ def deploy(
 # ---------------------------------------------------------------------- node
 
 
-class ForegroundAnvil(Anvil):
-    """anvil in its own session, so that a terminal's Ctrl-C reaches only ``tuanchain node``.
+class SessionAnvil(Anvil):
+    """anvil in its own session, so that a terminal's Ctrl-C reaches only our process
+    (``tuanchain node`` or ``tuanchain run``), which then stops anvil cleanly.
 
     Ctrl-C signals the whole foreground process group; if anvil got it too, it would race our
     own SIGTERM while dumping its state. ``setsid`` execs anvil in place (same PID), so it is
@@ -181,7 +183,7 @@ def node(
         state_path = state or settings.data_dir / STATE_FILE_NAME
         if fresh and state_path.exists():
             state_path.unlink()
-        anvil = ForegroundAnvil(
+        anvil = SessionAnvil(
             host=host or parsed.hostname or "127.0.0.1",
             port=port or parsed.port or 8545,
             chain_id=settings.chain_id,

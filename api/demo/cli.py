@@ -11,14 +11,13 @@ us, and we stop it after the API, which still needs it while shutting down).
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
 
 import typer
 
-from chain.anvil import Anvil
+from chain.cli import SessionAnvil
 from chain.errors import ChainError
 from traceability.errors import TraceabilityError
 
@@ -81,27 +80,13 @@ def seed() -> None:
         typer.echo(f"waiting: {step}")
 
 
-class DetachedAnvil(Anvil):
-    """anvil in its own session (``setsid``), its state dumped every 30 s and on exit.
-
-    A terminal's Ctrl-C goes to the whole foreground process group; anvil must not get it,
-    because the API still talks to it while shutting down. ``setsid`` execs anvil in place
-    (same PID: the child is not a group leader), so stopping it by PID still works.
-    """
-
-    def command(self) -> list[str]:
-        base = [*super().command(), "--state-interval", "30"]
-        setsid = shutil.which("setsid")
-        return [setsid, *base] if setsid else base
-
-
-def make_anvil(rpc_url: str, state_dir: Path) -> DetachedAnvil:
+def make_anvil(rpc_url: str, state_dir: Path) -> SessionAnvil:
     """The local node ``rpc_url`` names, keeping its state in ``state_dir``."""
     parsed = urlparse(rpc_url)
-    return DetachedAnvil(
+    return SessionAnvil(
         host=parsed.hostname or "127.0.0.1",
         port=parsed.port or 8545,
-        state_path=state_dir / "state.json",
+        state_path=state_dir / "state.json",  # = chain.cli.STATE_FILE_NAME under data/
     )
 
 
@@ -158,7 +143,7 @@ def run(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     from chain.settings import Settings
 
     _configure_logging()
-    node: DetachedAnvil | None = None
+    node: SessionAnvil | None = None
     try:
         settings = Settings()
         if _node_answers(settings.rpc_url):
