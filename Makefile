@@ -21,7 +21,7 @@ chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
 	  else echo "warning: chromium missing (apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei fonts-noto-color-emoji)"; exit 0; fi; \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei fonts-noto-color-emoji; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei fonts-noto-color-emoji; \
 	fi
 
 $(STAMP)/npm: package.json package-lock.json
