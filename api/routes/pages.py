@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.render import STATIC_DIR, pick, render
+from api.routes.deps import DealId
 from api.services import Services
 from chain.clients import DealStatus, PartyKind, PartyStatus
 from traceability.digital_link import build_link
@@ -298,7 +299,7 @@ def _iso(timestamp: int) -> str | None:
 
 
 @router.get("/deals/{deal_id}", response_class=HTMLResponse, summary="Deal page (HTML)")
-def deal_page(request: Request, deal_id: int) -> Response:
+def deal_page(request: Request, deal_id: DealId) -> Response:
     services = _services(request)
     try:
         deal = deal_view(services, deal_id)

@@ -20,7 +20,7 @@ from api import queries
 from api.db import ensure_db
 from api.errors import ApiError
 from api.indexer import on_index_change
-from api.routes.deps import get_services
+from api.routes.deps import DB_INT_MAX, DealId, get_services
 from api.services import Services
 
 router = APIRouter(prefix="/v1", tags=["read"])
@@ -254,7 +254,7 @@ def list_batches(
         None, description="only batches with (true) / without cold-chain breaches"
     ),
     limit: int = Query(50, ge=1, le=queries.MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=DB_INT_MAX),
 ) -> Any:
     if supplier:
         supplier = _address(supplier, "supplier")
@@ -327,7 +327,7 @@ def list_deals(
     status: Literal["open", "succeeded", "failed", "frozen", "settled"] | None = None,
     supplier: str | None = None,
     limit: int = Query(50, ge=1, le=queries.MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=DB_INT_MAX),
 ) -> Any:
     if supplier:
         supplier = _address(supplier, "supplier")
@@ -337,7 +337,7 @@ def list_deals(
 @router.get(
     "/deals/{deal_id}", response_model=DealDetail, summary="A deal: leaders, orders, receipts"
 )
-def get_deal(deal_id: int, session: SessionDep) -> Any:
+def get_deal(deal_id: DealId, session: SessionDep) -> Any:
     if deal_id < 1:
         raise ApiError(400, "invalid_deal_id", "deal ids start at 1")
     return queries.deal_detail(session, deal_id)

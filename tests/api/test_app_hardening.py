@@ -64,3 +64,21 @@ def test_service_starts_without_its_database_and_hides_driver_details(tmp_path: 
     body = response.json()
     assert body["code"] == "operational_error"
     assert "127.0.0.1" not in body["message"] and "SELECT" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/deals/539806729371672293945638912",  # beyond BIGINT: was a driver overflow, a 500
+        "/deals/-580883490633",  # a negative id reached the chain's uint256 encoder: a 500
+        "/v1/batches?offset=11750909764589309952",
+        "/v1/deals?offset=11750909764589309952",
+    ],
+)
+def test_out_of_range_ids_and_offsets_are_422(offline_client, path: str) -> None:
+    """Found by schemathesis against `tuanchain run`: integers outside what the database and
+    the chain store are bad input."""
+    client, _ = offline_client
+    response = client.get(path)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_request"
