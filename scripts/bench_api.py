@@ -39,9 +39,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+
+from traceability.digital_link import batch_id_of
 
 logger = logging.getLogger("bench_api")
 
@@ -209,12 +209,12 @@ def baseline_provenance(
     ``manifests``: parsed Merkle manifests kept across requests (they are immutable, addressed
     by their CID) — the fair baseline; without it every request re-reads every manifest.
     """
-    from traceability.merkle import parse_manifest
     from traceability.epcis import hash_events_in_document
     from traceability.ipfs import format_cid
+    from traceability.merkle import parse_manifest
 
     registry = chain.clients.registry
-    batch_id = keccak(abi_encode(["string", "string"], [gtin, lot]))
+    batch_id = batch_id_of(gtin, lot)
     by_batch = {"batchId": batch_id}
     registered = registry.get_events("BatchRegistered", argument_filters=by_batch)
     if not registered:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+
 from traceability.epcis.errors import InvalidIdentifier
 from traceability.epcis.identifiers import gs1_check_digit, validate_lot
 
@@ -42,6 +45,11 @@ class InvalidLot(InvalidIdentifier):
 
 class InvalidDigitalLink(InvalidIdentifier):
     """A URI is not a GS1 Digital Link ``.../01/{gtin}/10/{lot}`` this project understands."""
+
+
+def batch_id_of(gtin14: str, lot: str) -> bytes:
+    """The registry's batch id, ``keccak256(abi.encode(gtin14, lot))`` (``computeBatchId``)."""
+    return keccak(abi_encode(["string", "string"], [gtin14, lot]))
 
 
 def normalize_gtin(gtin: str) -> str:

@@ -26,10 +26,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from eth_abi import encode as abi_encode
-from eth_hash.auto import keccak
-
-from traceability.digital_link import check_lot, normalize_gtin
+from traceability.digital_link import batch_id_of, check_lot, normalize_gtin
 from traceability.epcis.errors import EpcisError
 from traceability.epcis.hashing import digest_from_hash_id, hash_events_in_document
 from traceability.ipfs.cid import (
@@ -159,11 +156,6 @@ class RegistryReader(Protocol):
 
 class ChainClients(Protocol):
     registry: Any
-
-
-def batch_id_of(gtin14: str, lot: str) -> bytes:
-    """``keccak256(abi.encode(gtin14, lot))``, the registry's batch id."""
-    return keccak(abi_encode(["string", "string"], [gtin14, lot]))
 
 
 # ---------------------------------------------------------------------- document checks

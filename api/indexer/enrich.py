@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.indexer.merkle import load_manifest
+from traceability import digital_link
 from traceability.epcis import (
     EpcisError,
     evaluate_cold_chain,
@@ -44,7 +43,7 @@ MAX_ATTEMPTS = 20  # a document still missing after this many passes is left "mi
 
 def batch_id_of(gtin14: str, lot: str) -> str:
     """``registry.computeBatchId``: keccak256(abi.encode(gtin14, lot))."""
-    return "0x" + keccak(abi_encode(["string", "string"], [gtin14, lot])).hex()
+    return "0x" + digital_link.batch_id_of(gtin14, lot).hex()
 
 
 def hash_id_of(event_hash: str) -> str:

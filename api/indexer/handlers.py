@@ -15,7 +15,7 @@ from web3 import Web3
 from api.db import models as m
 from api.indexer.logs import DecodedLog, hex0x
 from traceability.ipfs import InvalidCid, format_cid
-from traceability.ipfs.cid import CODEC_RAW, cid_v1
+from traceability.ipfs.cid import raw_cid_of_digest
 
 PARTY_KINDS = {0: "supplier", 1: "leader"}
 
@@ -28,11 +28,6 @@ def cid_text(raw: bytes) -> str | None:
         return format_cid(bytes(raw))
     except InvalidCid:
         return None
-
-
-def raw_cid_of_digest(digest: bytes) -> str:
-    """CIDv1 (raw codec) of a sha2-256 digest: a document of one block under the default profile."""
-    return format_cid(cid_v1(CODEC_RAW, bytes(digest)))
 
 
 def _addr(value: str) -> str:

@@ -38,7 +38,6 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from multiformats import CID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,6 +55,7 @@ from chain.eip712 import (
     typed_data_digest,
 )
 from traceability.ipfs import DocumentStore, IpfsError, format_cid
+from traceability.ipfs.cid import raw_cid_of_digest
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class RequestChecker:
             # raw block: its CIDv1 follows from the digest alone, and it is pinned even when the
             # client did not post `details` back (otherwise gc would drop an anchored document).
             digest = bytes(args["documentDigest"])
-            cids.append(str(CID("base32", 1, "raw", ("sha2-256", digest))))
+            cids.append(raw_cid_of_digest(digest))
             cid = details.get("document_cid") if isinstance(details, dict) else None
             try:
                 if isinstance(cid, str) and cid_digest(cid) == digest:

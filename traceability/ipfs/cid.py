@@ -61,6 +61,12 @@ def multihash_of(cid: bytes) -> bytes:
     return _MH_PREFIX + split_cid(cid)[2]
 
 
+def raw_cid_of_digest(digest: bytes) -> str:
+    """CIDv1 text (raw codec) of a sha2-256 digest: a one-block document under the default
+    profile, the CID a receipt anchor's bare ``documentDigest`` stands for."""
+    return format_cid(cid_v1(CODEC_RAW, bytes(digest)))
+
+
 def parse_cid(text: str | bytes) -> bytes:
     """Parse a CID string (any multibase) or binary CID into canonical binary form."""
     if isinstance(text, bytes | bytearray | memoryview):
