@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from urllib.parse import quote
 
 import pytest
@@ -69,6 +70,29 @@ def api_chain(api_settings: Settings) -> Chain:
     return connect(api_settings, deploy=True)
 
 
+@contextmanager
+def temporary_schema(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL schema on the CI's server; yields a URL whose connections use it,
+    and drops it afterwards. Fails (never skips) when the server is unreachable."""
+    base_url = os.environ[POSTGRES_ENV]
+    schema = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield _with_schema(base_url, schema)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Callable[[str], AbstractContextManager[str]]:
+    """:func:`temporary_schema`, for the sub-suites' own database fixtures."""
+    return temporary_schema
+
+
 @pytest.fixture(scope="session", params=database_backends())
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -77,17 +101,8 @@ def database_url(
     if request.param == "sqlite":
         yield "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "index.db")
         return
-    base_url = os.environ[POSTGRES_ENV]
-    schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:  # fails (not skips) when the server is unreachable
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _with_schema(base_url, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with temporary_schema("t") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api.db import init_db
@@ -36,35 +36,28 @@ def world(api_chain: Chain, api_settings: Settings) -> World:
 
 @pytest.fixture
 def fresh_engine(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_schema: Callable[[str], AbstractContextManager[str]],
 ) -> Iterator[Callable[[], Engine]]:
     """A factory of empty databases on the session's backend, cleaned up after the test."""
-    made: list[tuple[Engine, str | None]] = []
-    base = database_url.split("?", 1)[0]
+    made: list[Engine] = []
+    schemas = ExitStack()
 
     def make() -> Engine:
         if database_url.startswith("sqlite"):
-            engine = make_engine("sqlite:///" + str(tmp_path_factory.mktemp("idx") / "index.db"))
-            made.append((engine, None))
+            url = "sqlite:///" + str(tmp_path_factory.mktemp("idx") / "index.db")
         else:
-            schema = f"i_{uuid.uuid4().hex[:12]}"
-            admin = make_engine(base)
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            admin.dispose()
-            engine = make_engine(f"{base}?options={quote(f'-csearch_path={schema}')}")
-            made.append((engine, schema))
+            url = schemas.enter_context(postgres_schema("i"))
+        engine = make_engine(url)
+        made.append(engine)
         init_db(engine)
         return engine
 
     yield make
-    for engine, schema in made:
+    for engine in made:  # close connections before their schemas are dropped
         engine.dispose()
-        if schema:
-            admin = make_engine(base)
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
+    schemas.close()
 
 
 def make_indexer(engine: Engine, services: Services, **kwargs: Any) -> Indexer:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from api.app import create_app
 from api.db import drop_db, init_db
@@ -79,23 +77,15 @@ def _backends() -> list[str]:
 
 @pytest.fixture(scope="session", params=_backends())
 def web_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_schema: Callable[[str], AbstractContextManager[str]],
 ) -> Iterator[str]:
     if request.param == "sqlite":
         yield "sqlite:///" + str(tmp_path_factory.mktemp("web-sqlite") / "index.db")
         return
-    base_url = os.environ[POSTGRES_ENV]
-    schema = f"web_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:  # an unreachable server fails the session, never skips it
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("web") as url:  # an unreachable server fails the session
+        yield url
 
 
 @pytest.fixture(scope="session")
