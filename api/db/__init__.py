@@ -1,7 +1,8 @@
-"""The index database: tables (:mod:`api.db.models`), creation, and sessions.
+"""The service's database: tables (:mod:`api.db.models`, :mod:`api.relayer.models`), their
+migrations (:mod:`api.db.migrate`), and sessions.
 
-``init_db(engine)`` creates every table on :class:`api.db.models.Base` — including the relayer's
-outbox (``api.relayer.models``, imported here when present so one call creates everything).
+``init_db(engine)`` brings the database to the current schema by applying the Alembic revisions
+it lacks (every table, the relayer's outbox included, is created and changed only that way).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import threading
 import weakref
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Base
@@ -33,13 +34,16 @@ def _load_all_models() -> None:
 
 
 def init_db(engine: Engine) -> None:
-    """Create every missing table (idempotent)."""
-    _load_all_models()
+    """Apply the migrations the database lacks (idempotent; safe in concurrent processes).
+
+    Raises :class:`api.db.migrate.DatabaseSchemaError` for a database a newer release wrote."""
+    from api.db.migrate import upgrade
+
     if engine.dialect.name == "sqlite":
         # WAL: the API reads while the indexer writes (the mode is stored in the file).
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-    Base.metadata.create_all(engine)
+    upgrade(engine)
 
 
 # Weak references, not id(engine): a disposed engine's id is reused by the next one, which would
@@ -60,9 +64,12 @@ def ensure_db(engine: Engine) -> None:
 
 
 def drop_db(engine: Engine) -> None:
-    """Drop every table (tests and ``tuanchain index --from-scratch`` of a whole database)."""
+    """Drop every table and the migration version (tests: a database as if new)."""
+    from api.db.migrate import VERSION_TABLE
+
     _load_all_models()
     Base.metadata.drop_all(engine)
+    Table(VERSION_TABLE, MetaData()).drop(engine, checkfirst=True)
     _ready.discard(engine)
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db.models import Base
@@ -39,11 +39,27 @@ class RelayStatus(StrEnum):
 
 PENDING_STATUSES = (RelayStatus.QUEUED, RelayStatus.SENDING, RelayStatus.SENT)
 
+# SQL for "the request is pending" (a partial index's condition: literal values, no parameters).
+PENDING_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in PENDING_STATUSES) + ")"
+
 
 class RelayRequest(Base):
     """One signed gasless request (an ERC-2771 forward request, plus a permit for joins)."""
 
     __tablename__ = "relay_requests"
+    __table_args__ = (
+        # One pending request per signer and forwarder nonce, enforced by the database: two API
+        # processes checking the same nonce at once cannot both commit (the loser gets 409
+        # ``nonce_taken``). Mined and failed requests keep their nonce without holding it.
+        Index(
+            "uq_relay_requests_pending_nonce",
+            "signer",
+            "nonce",
+            unique=True,
+            sqlite_where=text(PENDING_SQL),
+            postgresql_where=text(PENDING_SQL),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     action: Mapped[str] = mapped_column(String(40))
@@ -57,6 +73,8 @@ class RelayRequest(Base):
     signature: Mapped[str] = mapped_column(String(200))
     permit: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     permit_signature: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Decoded from the signed payloads (api.relayer.describe), never the client's word; NULL for
+    # requests accepted before that rule (migration 0002 dropped their unsigned claims).
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     status: Mapped[str] = mapped_column(String(16), index=True, default=RelayStatus.QUEUED)
