@@ -26,7 +26,11 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    will give (``ERC20InsufficientAllowance``), as in ``prepare``. The worker simulates again
    right before sending.
 
-Only then is the request committed (status ``queued``); the worker sends it.
+Only then is the request committed (status ``queued``); the worker sends it. What the row records
+about the request (``details``) is decoded from the signed payloads (:mod:`api.relayer.describe`);
+``details`` posted by the client are ignored. A unique index on a pending request's (signer, nonce)
+settles two API processes accepting one nonce at once: one commits, the other answers 409
+``nonce_taken``.
 """
 
 from __future__ import annotations

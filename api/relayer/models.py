@@ -1,5 +1,8 @@
 """The relayer's tables, on the index's declarative ``Base`` (one schema, one ``init_db``).
 
+The chain cannot rebuild these rows: a change to these tables is a migration that carries them over
+(api/db/migrations, tested on a database with rows in it).
+
 ``relay_requests`` is the outbox: a signed request the API accepted is committed here *before*
 anything is sent, and the worker moves it ``queued → sending → sent → mined | failed``. The
 relayer's own transaction is signed and its hash stored (``sending``) before it is broadcast, so a
