@@ -22,6 +22,7 @@ A database from the last release without migrations (main at 3445a45: tables, no
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -66,7 +67,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def scripts() -> ScriptDirectory:
+    """The revisions shipped with this code (read once per process: they do not change under it)."""
     return ScriptDirectory.from_config(alembic_config())
 
 

@@ -10,6 +10,8 @@ upgrade from that release whatever the models become.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, MetaData, Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
@@ -24,8 +27,10 @@ from typer.testing import CliRunner
 from api.db import drop_db, init_db
 from api.db.migrate import (
     DatabaseSchemaError,
+    alembic_config,
     current_revision,
     head_revision,
+    locked_connection,
     pending_changes,
     scripts,
 )
@@ -345,3 +350,45 @@ def test_tuanchain_db_upgrade_migrates_a_release_database(
     result = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
     assert result.exit_code == 0 and "up to date" in result.output
     assert _rows(engine)["document_uploads"] == before["document_uploads"]
+
+
+def test_a_start_that_finds_another_migrating_waits_then_finds_nothing_to_do(
+    new_database: Callable[[], Engine],
+) -> None:
+    """Two processes starting on a new database: while one migrates (holding the migration lock,
+    nothing committed yet), the other's start waits for it instead of creating the same tables,
+    then finds the database at head. On PostgreSQL the wait is observed in ``pg_locks``; on SQLite
+    (``BEGIN IMMEDIATE``) the second start may also come after the commit: it must succeed either
+    way."""
+    engine = new_database()
+    url = engine.url.render_as_string(hide_password=False)
+    other, observer = make_engine(url), make_engine(url)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            init_db(other)
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    starting = threading.Thread(target=start)
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    try:
+        with locked_connection(engine) as conn:
+            command.upgrade(alembic_config(conn), "head")
+            starting.start()
+            deadline = time.monotonic() + 120  # a safety net: the loop ends when the wait shows
+            while engine.dialect.name == "postgresql":
+                with observer.connect() as obs:
+                    if obs.execute(waiting).scalar_one() >= 1:
+                        break
+                assert starting.is_alive(), errors
+                assert time.monotonic() < deadline, "the second start never waited for the lock"
+                starting.join(timeout=0.05)
+        starting.join(timeout=120)
+        assert not starting.is_alive() and errors == []
+        assert current_revision(other) == head_revision()
+        assert pending_changes(other) == []
+    finally:
+        other.dispose()
+        observer.dispose()
