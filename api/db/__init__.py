@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 import weakref
 
 from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Base
@@ -40,10 +42,31 @@ def init_db(engine: Engine) -> None:
     from api.db.migrate import upgrade
 
     if engine.dialect.name == "sqlite":
-        # WAL: the API reads while the indexer writes (the mode is stored in the file).
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        _use_wal(engine)
     upgrade(engine)
+
+
+# How long a start waits for another process that holds the SQLite file to switch it to WAL or
+# migrate it (the same as the engine's busy timeout).
+_WAL_PATIENCE_SECONDS = 30.0
+
+
+def _use_wal(engine: Engine) -> None:
+    """WAL, so the API reads while the indexer writes (the mode is stored in the file).
+
+    Changing the journal mode needs the file to itself and does not wait for a busy lock, so a
+    start racing another one (switching the mode, or migrating) retries until that one is done;
+    a file already in WAL mode needs no change and never waits."""
+    deadline = time.monotonic() + _WAL_PATIENCE_SECONDS
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # Weak references, not id(engine): a disposed engine's id is reused by the next one, which would

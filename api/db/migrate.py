@@ -136,9 +136,10 @@ def write_revision(message: str) -> Path:
 def locked_connection(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that holds the database's migration lock; committed at the
     end (a failed migration rolls back whole: both PostgreSQL and SQLite have transactional DDL)."""
-    if engine.dialect.name == "sqlite":
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         # pysqlite's own transaction handling would not BEGIN before DDL; take control so the
-        # upgrade is one transaction that owns the write lock from its first statement.
+        # upgrade is one transaction that owns the write lock from its first statement. (An
+        # in-memory database has one connection and no other process: no lock needed.)
         own = create_engine(
             engine.url, poolclass=NullPool, connect_args={"timeout": 30, "check_same_thread": False}
         )

@@ -12,13 +12,12 @@ from web3 import Web3
 from web3.contract import Contract
 
 from api.relayer.describe import describe_call, snake
-from chain.compile import compile_contracts
+from chain.artifacts import Artifact
 from traceability.ipfs import compute_cid, parse_cid
 
 
 @pytest.fixture(scope="module")
-def contracts() -> dict[str, type[Contract]]:
-    artifacts = compile_contracts()
+def contracts(artifacts: dict[str, Artifact]) -> dict[str, type[Contract]]:
     return {
         name: Web3().eth.contract(abi=artifacts[name].abi)
         for name in ("GroupBuyEscrow", "ProvenanceRegistry")

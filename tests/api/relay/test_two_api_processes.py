@@ -146,7 +146,10 @@ def _post_all(
 
 
 def test_one_nonce_posted_to_two_api_processes_at_once_is_accepted_once(
-    two_apps: tuple[AppProcess, AppProcess], shared_outbox: str, api_chain: Chain
+    two_apps: tuple[AppProcess, AppProcess],
+    shared_outbox: str,
+    api_chain: Chain,
+    chain_snapshot: None,
 ) -> None:
     first = two_apps[0]
     deal = make_deal(api_chain)
