@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.db.migrate import DatabaseSchemaError
 from chain import errors as chain_errors
 from traceability.epcis import errors as epcis_errors
 from traceability.ipfs import errors as ipfs_errors
@@ -53,6 +54,8 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     (chain_errors.ChainError, 502),
     # The index database is down or unreachable (not bad input): retry later.
     (OperationalError, 503),
+    # The database's schema is newer than this code (another release migrated it).
+    (DatabaseSchemaError, 503),
 ]
 
 

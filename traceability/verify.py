@@ -252,7 +252,7 @@ def _event_item(
     return item
 
 
-def _receipt_cid(store: DocumentStore, digest: bytes) -> bytes | None:
+def receipt_cid(store: DocumentStore, digest: bytes) -> bytes | None:
     """A receipt anchor carries only the digest: find the CID under which the store holds it.
 
     The store keys blocks by multihash, so one stored block answers to a raw CID and to a
@@ -341,7 +341,7 @@ def verify_batch(
                 ItemKind.RECEIPT,
                 log,
                 store,
-                cid=_receipt_cid(store, digest),
+                cid=receipt_cid(store, digest),
                 event_hash=bytes(args["eventHash"]),
                 anchored_digest=digest,
             )

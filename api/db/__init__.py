@@ -1,7 +1,8 @@
-"""The index database: tables (:mod:`api.db.models`), creation, and sessions.
+"""The service's database: tables (:mod:`api.db.models`, :mod:`api.relayer.models`), their
+migrations (:mod:`api.db.migrate`), and sessions.
 
-``init_db(engine)`` creates every table on :class:`api.db.models.Base` — including the relayer's
-outbox (``api.relayer.models``, imported here when present so one call creates everything).
+``init_db(engine)`` brings the database to the current schema by applying the Alembic revisions
+it lacks (every table, the relayer's outbox included, is created and changed only that way).
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 import weakref
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData, Table
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.models import Base
@@ -33,13 +36,37 @@ def _load_all_models() -> None:
 
 
 def init_db(engine: Engine) -> None:
-    """Create every missing table (idempotent)."""
-    _load_all_models()
+    """Apply the migrations the database lacks (idempotent; safe in concurrent processes).
+
+    Raises :class:`api.db.migrate.DatabaseSchemaError` for a database a newer release wrote."""
+    from api.db.migrate import upgrade
+
     if engine.dialect.name == "sqlite":
-        # WAL: the API reads while the indexer writes (the mode is stored in the file).
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-    Base.metadata.create_all(engine)
+        _use_wal(engine)
+    upgrade(engine)
+
+
+# How long a start waits for another process that holds the SQLite file to switch it to WAL or
+# migrate it (the same as the engine's busy timeout).
+_WAL_PATIENCE_SECONDS = 30.0
+
+
+def _use_wal(engine: Engine) -> None:
+    """WAL, so the API reads while the indexer writes (the mode is stored in the file).
+
+    Changing the journal mode needs the file to itself and does not wait for a busy lock, so a
+    start racing another one (switching the mode, or migrating) retries until that one is done;
+    a file already in WAL mode needs no change and never waits."""
+    deadline = time.monotonic() + _WAL_PATIENCE_SECONDS
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # Weak references, not id(engine): a disposed engine's id is reused by the next one, which would
@@ -60,9 +87,12 @@ def ensure_db(engine: Engine) -> None:
 
 
 def drop_db(engine: Engine) -> None:
-    """Drop every table (tests and ``tuanchain index --from-scratch`` of a whole database)."""
+    """Drop every table and the migration version (tests: a database as if new)."""
+    from api.db.migrate import VERSION_TABLE
+
     _load_all_models()
     Base.metadata.drop_all(engine)
+    Table(VERSION_TABLE, MetaData()).drop(engine, checkfirst=True)
     _ready.discard(engine)
 
 

@@ -50,13 +50,14 @@ def _serve(services: object, host: str, port: int) -> None:
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Serve the API and pages (indexer, relayer and keeper run inside)."""
     from api.db import init_db
+    from api.db.migrate import DatabaseSchemaError
     from api.services import build_services
 
     _configure_logging()
     try:
         services = build_services()
-        init_db(services.engine)
-    except (ChainError, TraceabilityError) as exc:
+        init_db(services.engine)  # migrations first: never serve on an older schema
+    except (ChainError, TraceabilityError, DatabaseSchemaError) as exc:
         raise _fail(exc) from exc
     _serve(services, host, port)
 
@@ -135,6 +136,7 @@ def print_welcome(services: object, report: object, base_url: str) -> None:
 def run(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Start (or reuse) anvil, deploy (or reuse), seed the demo, index, serve; Ctrl-C stops all."""
     from api.db import init_db
+    from api.db.migrate import DatabaseSchemaError
     from api.demo.seed import SeedError
     from api.demo.seed import seed as run_seed
     from api.indexer.runner import make_indexer
@@ -166,7 +168,7 @@ def run(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
         base_url = f"http://{host}:{port}"
         print_welcome(services, report, base_url)
         _serve(services, host, port)
-    except (ChainError, TraceabilityError, SeedError) as exc:
+    except (ChainError, TraceabilityError, SeedError, DatabaseSchemaError) as exc:
         raise _fail(exc) from exc
     except KeyboardInterrupt:
         pass

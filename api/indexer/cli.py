@@ -25,6 +25,7 @@ def index(
     poll: Annotated[float, typer.Option(help="Seconds between passes when following.")] = 1.0,
 ) -> None:
     """Index the registry and escrow logs into the database (SQLite or PostgreSQL)."""
+    from api.db.migrate import DatabaseSchemaError
     from api.indexer.runner import make_indexer, run_loop
     from api.services import build_services
 
@@ -43,7 +44,7 @@ def index(
                 run_loop(services, stop, poll)
             except KeyboardInterrupt:
                 stop.set()
-    except (ChainError, SQLAlchemyError, ValidationError, OSError) as exc:
+    except (ChainError, SQLAlchemyError, ValidationError, OSError, DatabaseSchemaError) as exc:
         # The node, the database or the settings are wrong: one line, exit 1, no traceback.
         typer.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
         raise typer.Exit(1) from exc

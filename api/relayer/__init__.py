@@ -1,11 +1,14 @@
 """The gasless relayer: signed requests checked and stored in an outbox, then sent by a worker.
 
 - :mod:`api.relayer.models` — the outbox table (and upload replay guard, and the lock rows of
-  ``claims``) on the index's ``Base``.
+  ``claims``) on the index's ``Base``; their schema changes only through migrations
+  (:mod:`api.db.migrate`), which carry their rows over.
 - :mod:`api.relayer.queue` — a signer's queue: the forwarder / permit nonces its pending requests
   hold, so a signer may have several requests waiting (contiguous nonces).
 - :mod:`api.relayer.accept` — checks a signed request (signature, domain, deadline, nonce) and
   simulates it, refusing doomed requests with the contract's own named error, then stores it.
+- :mod:`api.relayer.describe` — what the outbox records about a request, decoded from the signed
+  payloads only (posted ``details`` are ignored).
 - :mod:`api.relayer.claims` — on PostgreSQL, several service processes share the outbox: a worker
   claims a signer's queue with ``SELECT ... FOR UPDATE SKIP LOCKED`` (SQLite: one writer, no-op).
 - :mod:`api.relayer.worker` — sends each signer's requests in nonce order with the relayer key,

@@ -26,7 +26,11 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    will give (``ERC20InsufficientAllowance``), as in ``prepare``. The worker simulates again
    right before sending.
 
-Only then is the request committed (status ``queued``); the worker sends it.
+Only then is the request committed (status ``queued``); the worker sends it. What the row records
+about the request (``details``) is decoded from the signed payloads (:mod:`api.relayer.describe`);
+``details`` posted by the client are ignored. A unique index on a pending request's (signer, nonce)
+settles two API processes accepting one nonce at once: one commits, the other answers 409
+``nonce_taken``.
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from typing import Any
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.actions import cid_digest
 from api.errors import ApiError
+from api.relayer.describe import ANCHORED_DOCUMENT, describe_call
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
 from api.relayer.queue import SignerQueue, signer_queue
 from chain import errors as chain_errors
@@ -54,8 +59,7 @@ from chain.eip712 import (
     recover_typed_data_signer,
     typed_data_digest,
 )
-from traceability.ipfs import DocumentStore, IpfsError, format_cid
-from traceability.ipfs.cid import raw_cid_of_digest
+from traceability.ipfs import DocumentStore
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +153,10 @@ class RequestChecker:
     def chain_time(self) -> int:
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
 
-    def decode_call(self, target: str, data: bytes) -> tuple[str, dict[str, Any]]:
+    def decode_call(
+        self, target: str, data: bytes
+    ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+        """(function name, its ABI inputs, decoded arguments) of the signed calldata."""
         client = (
             self.clients.escrow if target == self.clients.escrow.address else self.clients.registry
         )
@@ -157,7 +164,7 @@ class RequestChecker:
             fn, args = client.contract.decode_function_input(data)
         except Exception:  # noqa: BLE001 — web3 raises several types for undecodable calldata
             raise _bad("unknown_function", "the request's calldata is no known function") from None
-        return str(fn.fn_name), dict(args)
+        return str(fn.fn_name), list(fn.abi["inputs"]), dict(args)
 
     def check(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check a signed submission; returns the fields of the outbox row to create."""
@@ -217,15 +224,23 @@ class RequestChecker:
         queued_behind = nonce > current  # earlier requests of the signer run first
         if not queued_behind and not forwarder.verify(typed, signature):
             raise _bad("bad_signature", "the forwarder refuses the request")
-        function, args = self.decode_call(target, data)
+        function, inputs, args = self.decode_call(target, data)
 
         permit = payloads.get("permit")
         permit_signature = signatures.get("permit")
         if function == "join":
             if not isinstance(permit, dict) or not isinstance(permit_signature, str):
                 raise _bad("permit_required", "a join needs a signed permit (payloads.permit)")
+            # What join takes: the quantity at the deal's top price (DealNotFound: 404).
+            deal = self.clients.escrow.deal_params(int(args["dealId"]))
+            top_price = max(t.unit_price for t in deal.price_tiers)
             permit_queued = self._check_permit(
-                permit, permit_signature, sender=sender, args=args, now=now, queue=queue
+                permit,
+                permit_signature,
+                sender=sender,
+                cost=int(args["quantity"]) * top_price,
+                now=now,
+                queue=queue,
             )
             permit_message = permit["message"]
             simulated = self.clients.escrow.calldata(
@@ -244,7 +259,7 @@ class RequestChecker:
                 if not (permit_queued and exc.name == "ERC20InsufficientAllowance"):
                     raise
         else:
-            permit, permit_signature = None, None
+            permit, permit_signature, top_price = None, None, None
             simulate_forwarded(self.chain, sender=sender, target=target, data=data)
             if not queued_behind:
                 # The forwarder's own execution (signature, gas forwarding) as the relayer would
@@ -253,7 +268,16 @@ class RequestChecker:
                     forwarder.contract.functions.execute(request),
                     sender=self.chain.relayer.address,
                 )
-        self._pin_documents(function, args, body.get("details"))
+        # Posted ``details`` are ignored: nothing signs them (see api.relayer.describe).
+        details = describe_call(
+            function,
+            inputs,
+            args,
+            permit=permit["message"] if permit is not None else None,
+            top_price=top_price,
+            store=self.store,
+        )
+        self._pin_documents(function, details)
         return {
             "action": ACTION_OF_FUNCTION.get(function, function),
             "signer": sender,
@@ -267,33 +291,18 @@ class RequestChecker:
             "permit_signature": HexBytes(permit_signature).to_0x_hex()
             if permit_signature
             else None,
-            "details": body.get("details") if isinstance(body.get("details"), dict) else None,
+            "details": details,
         }
 
-    def _pin_documents(self, function: str, args: dict[str, Any], details: Any) -> None:
-        """Pin the documents a verified request anchors (prepared ones are stored unpinned)."""
-        cids: list[str] = []
-        if function == "anchorEvent":
-            cids.append(format_cid(bytes(args["documentCid"])))
-        elif function == "registerBatch":
-            cids.append(format_cid(bytes(args["metadataCid"])))
-        elif function == "fileClaim":
-            cids.append(format_cid(bytes(args["evidenceCid"])))
-        elif function == "confirmReceipt":
-            # Only a digest is on chain. A receipt document is small, so prepare stored it as one
-            # raw block: its CIDv1 follows from the digest alone, and it is pinned even when the
-            # client did not post `details` back (otherwise gc would drop an anchored document).
-            digest = bytes(args["documentDigest"])
-            cids.append(raw_cid_of_digest(digest))
-            cid = details.get("document_cid") if isinstance(details, dict) else None
-            try:
-                if isinstance(cid, str) and cid_digest(cid) == digest:
-                    cids.append(cid)
-            except IpfsError:
-                pass
-        for cid in cids:
-            if self.store is not None and self.store.has(cid):
-                self.store.pin(cid)
+    def _pin_documents(self, function: str, details: dict[str, Any]) -> None:
+        """Pin the document a verified request anchors (prepared ones are stored unpinned).
+
+        A receipt anchors only a digest: its ``document_cid`` is the CID the store holds it
+        under, so it is pinned whether or not the client posted anything besides signatures
+        (otherwise gc would drop an anchored document)."""
+        cid = details.get(ANCHORED_DOCUMENT.get(function, ""))
+        if self.store is not None and isinstance(cid, str) and self.store.has(cid):
+            self.store.pin(cid)
 
     def _check_permit(
         self,
@@ -301,11 +310,12 @@ class RequestChecker:
         signature: str,
         *,
         sender: str,
-        args: dict[str, Any],
+        cost: int,
         now: int,
         queue: SignerQueue | None = None,
     ) -> bool:
-        """Check a join's permit; True when it waits behind a queued join's permit."""
+        """Check a join's permit (it must allow ``cost``); True when it waits behind a queued
+        join's permit."""
         token, escrow = self.clients.token, self.clients.escrow
         if not _types_match(permit, "Permit", PERMIT_TYPE):
             raise _bad("invalid_request", "payloads.permit is not an EIP-2612 Permit")
@@ -321,10 +331,8 @@ class RequestChecker:
             raise _bad(
                 "invalid_permit", "the permit must be from the request's sender to the escrow"
             )
-        params = escrow.deal_params(int(args["dealId"]))
-        needed = int(args["quantity"]) * max(t.unit_price for t in params.price_tiers)
-        if value < needed:
-            raise _bad("invalid_permit", f"the permit allows {value}, the join costs {needed}")
+        if value < cost:
+            raise _bad("invalid_permit", f"the permit allows {value}, the join costs {cost}")
         if deadline <= now:
             raise _bad("expired", f"the permit expired at {deadline} (chain time {now})")
         current = queue.token_nonce if queue is not None else token.nonces(owner)
@@ -363,13 +371,7 @@ def accept(
         if existing is not None and existing.status in PENDING_STATUSES:
             return existing, False  # a client retry: same request, same outbox row
     fields = checker.check(body)
-    pending = session.scalars(
-        select(RelayRequest).where(
-            RelayRequest.signer == fields["signer"],
-            RelayRequest.nonce == fields["nonce"],
-            RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
-        )
-    ).first()
+    pending = _pending_holder(session, fields["signer"], fields["nonce"])
     if pending is not None:
         raise _bad(
             "replayed_nonce",
@@ -378,7 +380,16 @@ def accept(
         )
     row = RelayRequest(id=str(uuid.uuid4()), status=RelayStatus.QUEUED.value, **fields)
     session.add(row)
-    session.commit()  # committed before anything is sent: an accepted request is never lost
+    try:
+        session.commit()  # committed before anything is sent: an accepted request is never lost
+    except IntegrityError:
+        # Another API process accepted a request with this nonce between our check and our
+        # commit: the unique index on a pending request's (signer, nonce) let only one in.
+        session.rollback()
+        holder = _pending_holder(session, fields["signer"], fields["nonce"])
+        if holder is None:
+            raise  # some other constraint: a fault, not a race
+        raise _nonce_taken(fields, holder) from None
     logger.info(
         "accepted %s request %s from %s (nonce %d)", row.action, row.id, row.signer, row.nonce
     )
@@ -395,3 +406,27 @@ def _by_digest(session: Session, typed: dict[str, Any]) -> RelayRequest | None:
         .where(RelayRequest.request_digest == digest)
         .order_by(RelayRequest.created_at.desc())
     ).first()
+
+
+def _pending_holder(session: Session, signer: str, nonce: int) -> RelayRequest | None:
+    """The pending request holding ``signer``'s forwarder ``nonce`` (at most one: unique index)."""
+    return session.scalars(
+        select(RelayRequest).where(
+            RelayRequest.signer == signer,
+            RelayRequest.nonce == nonce,
+            RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
+        )
+    ).first()
+
+
+def _nonce_taken(fields: dict[str, Any], holder: RelayRequest) -> ApiError:
+    same = holder.request_digest == fields["request_digest"]
+    return ApiError(
+        409,
+        "nonce_taken",
+        f"nonce {fields['nonce']} of {fields['signer']} was taken at the same moment by request "
+        f"{holder.id} ({'this same request' if same else 'another request'}, accepted by "
+        "another API process); poll that one",
+        pending=holder.id,
+        same_request=same,
+    )

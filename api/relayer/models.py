@@ -1,5 +1,8 @@
 """The relayer's tables, on the index's declarative ``Base`` (one schema, one ``init_db``).
 
+The chain cannot rebuild these rows: a change to these tables is a migration that carries them over
+(api/db/migrations, tested on a database with rows in it).
+
 ``relay_requests`` is the outbox: a signed request the API accepted is committed here *before*
 anything is sent, and the worker moves it ``queued → sending → sent → mined | failed``. The
 relayer's own transaction is signed and its hash stored (``sending``) before it is broadcast, so a
@@ -17,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db.models import Base
@@ -39,11 +42,27 @@ class RelayStatus(StrEnum):
 
 PENDING_STATUSES = (RelayStatus.QUEUED, RelayStatus.SENDING, RelayStatus.SENT)
 
+# SQL for "the request is pending" (a partial index's condition: literal values, no parameters).
+PENDING_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in PENDING_STATUSES) + ")"
+
 
 class RelayRequest(Base):
     """One signed gasless request (an ERC-2771 forward request, plus a permit for joins)."""
 
     __tablename__ = "relay_requests"
+    __table_args__ = (
+        # One pending request per signer and forwarder nonce, enforced by the database: two API
+        # processes checking the same nonce at once cannot both commit (the loser gets 409
+        # ``nonce_taken``). Mined and failed requests keep their nonce without holding it.
+        Index(
+            "uq_relay_requests_pending_nonce",
+            "signer",
+            "nonce",
+            unique=True,
+            sqlite_where=text(PENDING_SQL),
+            postgresql_where=text(PENDING_SQL),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     action: Mapped[str] = mapped_column(String(40))
@@ -57,6 +76,8 @@ class RelayRequest(Base):
     signature: Mapped[str] = mapped_column(String(200))
     permit: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     permit_signature: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Decoded from the signed payloads (api.relayer.describe), never the client's word; NULL for
+    # requests accepted before that rule (migration 0002 dropped their unsigned claims).
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     status: Mapped[str] = mapped_column(String(16), index=True, default=RelayStatus.QUEUED)

@@ -56,7 +56,28 @@ def prepare(
         return prepare_action(services.chain, services.store, action, body, nonces=nonces).to_json()
 
 
-@router.post("/v1/relay", status_code=202, summary="Submit signed payloads to the relayer")
+RELAY_DESCRIPTION = """Post the prepare response back with `signatures` (one per payload, as
+`eth_signTypedData_v4` returns them). The request is checked (domain, signature, deadline, nonce, a
+join's permit) and simulated, then committed to the outbox: 202 with its id, or 200 with the
+existing row when the same signed request is posted again.
+
+**`details` in the body are ignored.** Nothing signs them, so the outbox never takes the client's
+word: the `details` it stores and `GET /v1/relay/{id}` shows are decoded from the signed payloads
+(the forward request's calldata with the target contract's ABI, the permit's values), e.g. a join's
+`deal_id`, `quantity`, `leader`, `amount` (quantity × the deal's top price) and `permit_value`.
+
+Nonces: a signer's requests carry contiguous forwarder nonces (400 `replayed_nonce` /
+`nonce_ahead` otherwise). If two API processes accept requests for one nonce at the same moment,
+the database lets one in and the other answers 409 `nonce_taken` with `details.pending`, the id of
+the request that holds the nonce."""
+
+
+@router.post(
+    "/v1/relay",
+    status_code=202,
+    summary="Submit signed payloads to the relayer",
+    description=RELAY_DESCRIPTION,
+)
 def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "expected a JSON object")
@@ -67,7 +88,12 @@ def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSO
     return JSONResponse(public, status_code=202 if created else 200)
 
 
-@router.get("/v1/relay/{request_id}", summary="Status of a relayed request")
+@router.get(
+    "/v1/relay/{request_id}",
+    summary="Status of a relayed request",
+    description="queued / sending / sent / mined / failed (with the contract's error), and the "
+    "request's `details`, decoded from its signed payloads.",
+)
 def relay_status(request_id: str, services: ServicesDep) -> dict[str, Any]:
     with session_factory(services.engine)() as session:
         row = session.get(RelayRequest, request_id)

@@ -34,6 +34,7 @@ from traceability.epcis.hashing import (
     event_hash_id,
     event_prehash,
     hash_events_in_document,
+    hash_id_of_digest,
 )
 from traceability.epcis.models import (
     EpcisDocument,
@@ -65,6 +66,7 @@ __all__ = [
     "event_hash_id",
     "event_prehash",
     "hash_events_in_document",
+    "hash_id_of_digest",
     "inspection_event",
     "make_document",
     "parse_document",

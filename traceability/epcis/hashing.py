@@ -363,7 +363,15 @@ def event_hash_digest(event: Mapping[str, Any] | Any, *, context: Any = None) ->
 
 def event_hash_id(event: Mapping[str, Any] | Any, *, context: Any = None) -> str:
     """The event's CBV 2.0 Event Hash ID, ``ni:///sha-256;<hex>?ver=CBV2.0``."""
-    return f"ni:///sha-256;{event_hash_digest(event, context=context).hex()}?ver={CBV_VERSION}"
+    return hash_id_of_digest(event_hash_digest(event, context=context))
+
+
+def hash_id_of_digest(digest: bytes) -> str:
+    """The CBV 2.0 Event Hash ID whose digest is ``digest`` (the inverse of
+    :func:`digest_from_hash_id`): what an anchored ``eventHash`` stands for."""
+    if len(digest) != 32:
+        raise EventHashError(f"an event hash digest is 32 bytes, not {len(digest)}")
+    return f"ni:///sha-256;{bytes(digest).hex()}?ver={CBV_VERSION}"
 
 
 def digest_from_hash_id(hash_id: str) -> bytes:
