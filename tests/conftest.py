@@ -3,6 +3,13 @@
 One anvil per test session; each test that uses a chain fixture runs between ``evm_snapshot``
 and ``evm_revert`` (see ``_evm_isolation``), so tests cannot see each other's transactions.
 Tests that use no chain fixture start no node.
+
+Order and examples: tests run in a random order (pytest-randomly; the seed is printed at the top
+and the bottom of the report, ``--randomly-seed=N`` replays an order, ``-p no:randomly`` turns it
+off), so a test that depends on another's leftovers fails early. Hypothesis runs with the ``ci``
+profile everywhere, not only when ``CI`` is set: the same examples on every run and machine
+(derandomized, no example database left in the work tree) and no deadline (a timed assertion on a
+shared 2-core machine is a flake); ``--hypothesis-seed=N`` explores other examples.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from web3 import Web3
 
 from chain.accounts import dev_account
@@ -24,6 +32,18 @@ TEST_CONTRACTS_DIR = REPO_ROOT / "tests" / "chain" / "contracts"
 TEST_ARTIFACTS_DIR = REPO_ROOT / "build" / "artifacts-test"
 # Any fixture that needs the node depends on `w3` (directly or not), so this one name suffices.
 CHAIN_FIXTURES = {"w3", "anvil_node"}
+
+settings.register_profile("tuanchain", parent=settings.get_profile("ci"))
+settings.load_profile("tuanchain")  # `--hypothesis-profile=NAME` still overrides it
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The order's seed again at the end, where a failing run's log is read."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and getattr(config.option, "randomly_reorganize", False):
+        terminalreporter.write_line(f"random test order: replay it with --randomly-seed={seed}")
 
 
 @pytest.fixture(scope="session")
