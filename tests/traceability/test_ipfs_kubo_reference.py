@@ -60,6 +60,12 @@ class Kubo:
         config_path.write_text(json.dumps(config))
         self.scratch = repo / "scratch"
         self.scratch.mkdir()
+        # kubo creates its flatfs datastore (blocks/ with its SHARDING file) the first time it
+        # opens the repo; a test that writes our blocks into blocks/ before that leaves a
+        # directory kubo refuses, and every later call fails. So open it here, whatever test
+        # runs first (with the tests in file order, an AddFile test always happened to).
+        self.cid_of(b"")
+        assert (repo / "blocks" / "SHARDING").is_file()
 
     def cid_of(self, data: bytes) -> str:
         path = self.scratch / "file"
