@@ -14,6 +14,7 @@ shared 2-core machine is a flake); ``--hypothesis-seed=N`` explores other exampl
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -101,6 +102,18 @@ def deployment(
         deployments_dir=tmp_path_factory.mktemp("deployments"),
         artifacts=artifacts,
     )
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: held bound, not listening.
+
+    Not ``free_port()``: that port is free only when picked, and another process on this machine
+    (a node, a server, another test session) could take it before the test connects, and answer.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
