@@ -4,9 +4,13 @@ response — errors included — is one the schema declares (status, media type 
 The app is an instance of its own with the demo data: the demo seed on an anvil of its own, indexed
 into a SQLite database and a data directory of its own (the fuzzer's uploads and relay requests
 cannot leak into other tests). Phases: the schema's examples, coverage (boundary and
-type-violating values for every parameter) and fuzzing (positive and negative data), 100 fuzzed
-examples per operation at least, with a fixed seed so every run sends the same requests.
-No operation streams (server-sent events), so none is excluded.
+type-violating values for every parameter) and fuzzing (positive and negative data) with 100
+generated examples per operation (hypothesis stops sooner only when an operation has no input to
+vary: GET /healthz, /v1/dashboard, /dashboard), with a fixed seed and deterministic generation so
+every run sends the same requests. No operation streams (server-sent events), so none is excluded.
+
+Figures (printed at the end of the module): 16 operations, about 1,640 requests; the module takes
+about 100 s on this 2-core machine under other sessions' load (about 20 s of it seeding the demo).
 """
 
 from __future__ import annotations
@@ -98,10 +102,10 @@ def sent(request: pytest.FixtureRequest) -> Iterator[Counter[str]]:
     reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
     if reporter is not None and capture is not None and counts:
         with capture.global_and_fixture_disabled():  # or the line lands in the captured output
+            per_operation = ", ".join(f"{label} {n}" for label, n in sorted(counts.items()))
             reporter.write_line(
-                f"\nschemathesis: {len(counts)} operations, {counts.total()} requests "
-                f"(fewest {min(counts.values())}, most {max(counts.values())} per operation) "
-                f"in {time.monotonic() - started:.0f} s"
+                f"\nschemathesis: {len(counts)} operations, {counts.total()} requests in "
+                f"{time.monotonic() - started:.0f} s ({per_operation})"
             )
 
 
