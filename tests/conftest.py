@@ -8,8 +8,9 @@ Order and examples: tests run in a random order (pytest-randomly; the seed is pr
 and the bottom of the report, ``--randomly-seed=N`` replays an order, ``-p no:randomly`` turns it
 off), so a test that depends on another's leftovers fails early. Hypothesis runs with the ``ci``
 profile everywhere, not only when ``CI`` is set: the same examples on every run and machine
-(derandomized, no example database left in the work tree) and no deadline (a timed assertion on a
-shared 2-core machine is a flake); ``--hypothesis-seed=N`` explores other examples.
+(derandomized, no example database left in the work tree), no deadline and no ``too_slow`` health
+check (timed assertions, which a shared 2-core machine turns into flakes; a test that lists its own
+suppressed health checks lists ``too_slow`` too); ``--hypothesis-seed=N`` explores other examples.
 """
 
 from __future__ import annotations
