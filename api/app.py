@@ -11,12 +11,13 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 
 from api.db import ensure_db
-from api.errors import install_error_handlers
+from api.errors import error_responses, error_schema_component, install_error_handlers
 from api.routes import documents, health, ipfs, pages, read, relay, resolver
 from api.services import Services, build_services
 
@@ -75,9 +76,19 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
             "GS1 Digital Link resolver, provenance, IPFS trustless gateway, gasless relay, dashboards."
         ),
         lifespan=lifespan,
+        # Every operation: a malformed request, or a dependency (database, node, store) down.
+        # Routes declare their own errors beside them; all errors share one body (ErrorBody).
+        responses=error_responses(422, 503),
     )
     app.state.services = services
     install_error_handlers(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = error_schema_component(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for module in (health, read, relay, documents, ipfs, resolver, pages):
         app.include_router(module.router)
     return app

@@ -1,7 +1,8 @@
-"""One mapping from domain errors to HTTP responses: a status and ``{"code", "message"}``.
+"""One mapping from domain errors to HTTP responses: a status and ``{"code", "message", "details"}``.
 
 Every route raises domain exceptions (or :class:`ApiError`); nothing here is route-specific, so the
-same error always gives the same status and code. Bad input is never a 500.
+same error always gives the same status and code. Bad input is never a 500. :class:`ErrorBody` is
+the one schema of every error response, and :func:`error_responses` declares it in OpenAPI.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -59,11 +61,62 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
 ]
 
 
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    code: str = Field(description="stable and machine-readable: invalid_gtin, deal_not_found, ...")
+    message: str = Field(description="what went wrong, in one sentence for people")
+    details: dict[str, Any] = Field(
+        description="the values the error is about (the offending input, a contract error's "
+        "name and arguments, each invalid field); empty when there are none"
+    )
+
+
+ERROR_DESCRIPTIONS = {
+    400: "bad input; `code` says which",
+    403: "the signer is not allowed to do this",
+    404: "no such resource",
+    405: "the path does not take this method",
+    409: "the contract refused it: `details` has the Solidity error's name and arguments",
+    413: "the body is too large",
+    415: "the media type is not accepted, or the bytes are not of that type",
+    422: "the request does not match this operation's parameters: `details.errors` lists them",
+    502: "the chain node or the document store answered something invalid",
+    503: "the index database, the chain node or the document store is unavailable; retry later",
+    504: "the chain did not confirm the transaction in time",
+}
+
+
+ERROR_SCHEMA = "ErrorBody"  # its name in the OpenAPI components (see error_schema_component)
+
+
+def error_responses(*statuses: int, html: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring ``statuses`` with :class:`ErrorBody` as JSON (and, for
+    ``html``, also an error page: pages answer browsers in HTML).
+
+    The body is a ``$ref``, not FastAPI's ``model``: a model goes under the route's own media
+    type, which for an HTML page would document the JSON error as ``text/html``."""
+    content: dict[str, Any] = {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}
+    }
+    if html:
+        content["text/html"] = {"schema": {"type": "string"}}
+    return {
+        status: {"description": ERROR_DESCRIPTIONS[status], "content": content}
+        for status in statuses
+    }
+
+
+def error_schema_component(openapi: dict[str, Any]) -> dict[str, Any]:
+    """``openapi`` with :class:`ErrorBody` among its component schemas (what the ``$ref`` of
+    :func:`error_responses` names)."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas[ERROR_SCHEMA] = ErrorBody.model_json_schema()
+    return openapi
+
+
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    return body
+    return {"code": code, "message": message, "details": details}
 
 
 def status_for(exc: BaseException) -> int | None:
@@ -82,15 +135,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.details), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.details), status_code=exc.status
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()
-        ]
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         return JSONResponse(
-            error_body("invalid_request", "the request is malformed", errors=errors), status_code=422
+            error_body("invalid_request", "the request is malformed", errors=errors),
+            status_code=422,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, never bad input (undeclared in OpenAPI; the schemathesis test hunts for these).
+        # Starlette re-raises the exception after this response, so the server logs its traceback.
+        return JSONResponse(
+            error_body("internal_error", "an unexpected error; it has been logged"),
+            status_code=500,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -108,14 +171,19 @@ def install_error_handlers(app: FastAPI) -> None:
                 # The contract's own error name and arguments, JSON-safe (bytes as 0x-hex).
                 details = {
                     "error": exc.name or type(exc).__name__,
-                    "args": {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in exc.args.items()},
+                    "args": {
+                        k: ("0x" + v.hex() if isinstance(v, bytes) else v)
+                        for k, v in exc.args.items()
+                    },
                 }
             message = str(exc)
             if isinstance(exc, OperationalError):
                 # The driver's text names hosts, ports and SQL: logged above, not sent to clients.
                 message = "the index database is unavailable; retry later"
             return JSONResponse(
-                error_body(_snake(type(exc).__name__), message, **{k: v for k, v in details.items() if v}),
+                error_body(
+                    _snake(type(exc).__name__), message, **{k: v for k, v in details.items() if v}
+                ),
                 status_code=status_for(exc) or status,
             )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -614,20 +614,36 @@ class ProvenanceCache:
     another process); an indexer in this process clears the cache at once.
     """
 
-    def __init__(self, engine: Engine, *, check_seconds: float = 0.25, max_items: int = 50_000):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        check_seconds: float = 0.25,
+        max_items: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.engine = engine
         self.check_seconds = check_seconds
         self.max_items = max_items
+        self._clock = clock
         self._items: dict[tuple[str, str], bytes] = {}
         self._version: int | None = None
-        self._checked = 0.0
+        # When the version was last read, on ``clock``; None: never (or cleared), so a check is
+        # due whatever the clock reads. Not 0.0: time.monotonic() counts from boot, so on a
+        # machine up for less than ``check_seconds`` a 0.0 looked like a recent check and the
+        # version was never read at all.
+        self._checked: float | None = None
         self._checking = False  # a version check is running (single flight, see lookup)
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self._checked = 0.0
+            self._checked = None
+
+    def _due(self, now: float) -> bool:
+        """A version check is due: never made, or made ``check_seconds`` or longer ago."""
+        return self._checked is None or now - self._checked >= self.check_seconds
 
     def _current_version(self) -> int:
         ensure_db(self.engine)
@@ -643,7 +659,7 @@ class ProvenanceCache:
         Single flight: only the first caller after the interval gets ``False``; the others keep
         being served from the cache while that one check runs (otherwise every concurrent
         request would query the version at once, every ``check_seconds``)."""
-        if time.monotonic() - self._checked > self.check_seconds:
+        if self._due(self._clock()):
             with self._lock:
                 if not self._checking:
                     self._checking = True
@@ -653,9 +669,9 @@ class ProvenanceCache:
     def get(self, key: tuple[str, str]) -> bytes | None:
         """The cached body, after re-reading the index version if the last check is old
         (blocking SQL; ``OperationalError`` when the database is down)."""
-        now = time.monotonic()
+        now = self._clock()
         try:
-            if now - self._checked > self.check_seconds:
+            if self._due(now):
                 version = self._current_version()
                 with self._lock:
                     if version != self._version:

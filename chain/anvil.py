@@ -33,6 +33,13 @@ class AnvilError(ChainError):
     """anvil could not be started or exited unexpectedly."""
 
 
+class PortInUse(AnvilError):
+    """The port anvil was to listen on is held by another process."""
+
+
+PORT_ATTEMPTS = 5  # for a port we picked ourselves (see Anvil.start)
+
+
 def anvil_binary() -> Path:
     """The packaged anvil, else one on PATH."""
     if ANVIL_BINARY.is_file():
@@ -74,6 +81,9 @@ class Anvil:
         extra_args: list[str] | None = None,
     ) -> None:
         self.host = host
+        # A port we picked can be taken by another process before anvil binds it (free_port
+        # only says nobody holds it *now*): start() then retries on another. A given one cannot.
+        self._port_picked = not port
         self.port = port or free_port(host)
         self.chain_id = chain_id
         self.accounts = accounts
@@ -118,11 +128,23 @@ class Anvil:
 
     def start(self) -> Self:
         """Start the process and wait until its JSON-RPC answers ``eth_chainId``."""
+        attempts = PORT_ATTEMPTS if self._port_picked else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except PortInUse:
+                if attempt == attempts:
+                    raise
+                logger.info("port %d was taken before anvil bound it; trying another", self.port)
+                self.port = free_port(self.host)
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> Self:
         if self.process is not None:
             raise AnvilError("anvil already started")
         if not port_is_free(self.port, self.host):
             # Otherwise the readiness probe would be answered by whoever holds the port.
-            raise AnvilError(f"port {self.port} on {self.host} is already in use")
+            raise PortInUse(f"port {self.port} on {self.host} is already in use")
         if self.state_path is not None:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
         log_dir = REPO_ROOT / "build" / "anvil"
@@ -147,9 +169,9 @@ class Anvil:
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AnvilError(
-                    f"anvil exited with code {self.process.returncode}: {self.log_tail()}"
-                )
+                tail = self.log_tail()
+                error = PortInUse if "address already in use" in tail.lower() else AnvilError
+                raise error(f"anvil exited with code {self.process.returncode}: {tail}")
             try:
                 response = httpx.post(self.rpc_url, json=payload, timeout=1.0)
                 if response.status_code == 200 and "result" in response.json():

@@ -3,13 +3,23 @@
 One anvil per test session; each test that uses a chain fixture runs between ``evm_snapshot``
 and ``evm_revert`` (see ``_evm_isolation``), so tests cannot see each other's transactions.
 Tests that use no chain fixture start no node.
+
+Order and examples: tests run in a random order (pytest-randomly; the seed is printed at the top
+and the bottom of the report, ``--randomly-seed=N`` replays an order, ``-p no:randomly`` turns it
+off), so a test that depends on another's leftovers fails early. Hypothesis runs with the ``ci``
+profile everywhere, not only when ``CI`` is set: the same examples on every run and machine
+(derandomized, no example database left in the work tree), no deadline and no ``too_slow`` health
+check (timed assertions, which a shared 2-core machine turns into flakes; a test that lists its own
+suppressed health checks lists ``too_slow`` too); ``--hypothesis-seed=N`` explores other examples.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from web3 import Web3
 
 from chain.accounts import dev_account
@@ -24,6 +34,18 @@ TEST_CONTRACTS_DIR = REPO_ROOT / "tests" / "chain" / "contracts"
 TEST_ARTIFACTS_DIR = REPO_ROOT / "build" / "artifacts-test"
 # Any fixture that needs the node depends on `w3` (directly or not), so this one name suffices.
 CHAIN_FIXTURES = {"w3", "anvil_node"}
+
+settings.register_profile("tuanchain", parent=settings.get_profile("ci"))
+settings.load_profile("tuanchain")  # `--hypothesis-profile=NAME` still overrides it
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The order's seed again at the end, where a failing run's log is read."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and getattr(config.option, "randomly_reorganize", False):
+        terminalreporter.write_line(f"random test order: replay it with --randomly-seed={seed}")
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +103,18 @@ def deployment(
         deployments_dir=tmp_path_factory.mktemp("deployments"),
         artifacts=artifacts,
     )
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: held bound, not listening.
+
+    Not ``free_port()``: that port is free only when picked, and another process on this machine
+    (a node, a server, another test session) could take it before the test connects, and answer.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

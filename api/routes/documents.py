@@ -14,17 +14,18 @@ import hashlib
 import json
 import logging
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
 from fastapi import APIRouter, Depends, Form, UploadFile
 from hexbytes import HexBytes
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.db import session_factory
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.relayer.models import DocumentUpload
 from api.routes.deps import get_services
 from api.services import Services
@@ -109,7 +110,25 @@ def _authorized(services: Services, account: str, deal_id: int | None) -> str:
     )
 
 
-@router.post("/v1/documents", status_code=201, summary="Upload a signed document; returns its CID")
+class DocumentStored(BaseModel):
+    """A stored upload: its CID, and who uploaded it in which role."""
+
+    cid: str
+    size: int
+    sha256: str
+    content_type: str
+    uploader: str
+    role: Literal["platform", "supplier", "leader", "buyer"]
+    url: str = Field(description="the document on this service's IPFS gateway")
+
+
+@router.post(
+    "/v1/documents",
+    status_code=201,
+    response_model=DocumentStored,
+    responses=error_responses(400, 403, 413, 415, 502),
+    summary="Upload a signed document; returns its CID",
+)
 def upload_document(
     services: ServicesDep,
     file: UploadFile,

@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.routes.deps import get_services
 from api.services import Services
 from traceability.ipfs import export_car, format_cid, parse_cid
@@ -65,7 +65,43 @@ def _sniff(data: bytes) -> str:
         return "text/plain; charset=utf-8"
 
 
-@router.api_route("/ipfs/{cid}", methods=["GET", "HEAD"], summary="IPFS trustless gateway")
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+# A block, a CAR, or the file itself in the type its bytes show (see _sniff).
+GATEWAY_RESPONSES: dict[int | str, dict] = {
+    200: {
+        "description": "the block (raw), the DAG (car) or the file's bytes",
+        "content": {
+            RAW: _BYTES,
+            CAR: _BYTES,
+            "application/pdf": _BYTES,
+            "image/png": _BYTES,
+            "image/jpeg": _BYTES,
+            "image/webp": _BYTES,
+            "application/json": {"schema": {}},
+            "text/plain": {"schema": {"type": "string"}},
+            "application/octet-stream": _BYTES,
+        },
+    },
+    304: {"description": "If-None-Match names this response's ETag: not modified"},
+    **error_responses(400, 404, 502),
+}
+
+
+# GET and HEAD: one function, two operations (one OpenAPI operation id each).
+@router.head(
+    "/ipfs/{cid}",
+    response_class=Response,
+    responses=GATEWAY_RESPONSES,
+    operation_id="gateway_head",
+    summary="IPFS trustless gateway (headers only)",
+)
+@router.get(
+    "/ipfs/{cid}",
+    response_class=Response,
+    responses=GATEWAY_RESPONSES,
+    operation_id="gateway",
+    summary="IPFS trustless gateway",
+)
 def gateway(
     cid: str,
     services: ServicesDep,

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.render import STATIC_DIR, pick, render
 from api.routes.deps import DealId
 from api.services import Services
@@ -298,7 +298,12 @@ def _iso(timestamp: int) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
 
 
-@router.get("/deals/{deal_id}", response_class=HTMLResponse, summary="Deal page (HTML)")
+@router.get(
+    "/deals/{deal_id}",
+    response_class=HTMLResponse,
+    responses=error_responses(404, html=True),
+    summary="Deal page (HTML)",
+)
 def deal_page(request: Request, deal_id: DealId) -> Response:
     services = _services(request)
     try:

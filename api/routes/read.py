@@ -18,7 +18,7 @@ from web3 import Web3
 
 from api import queries
 from api.db import ensure_db
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.indexer import on_index_change
 from api.routes.deps import DB_INT_MAX, DealId, get_services
 from api.services import Services
@@ -244,7 +244,12 @@ def provenance_cache(request: Request) -> queries.ProvenanceCache:
 # ---------------------------------------------------------------------- routes
 
 
-@router.get("/batches", response_model=BatchPage, summary="Batches, paged and filtered")
+@router.get(
+    "/batches",
+    response_model=BatchPage,
+    summary="Batches, paged and filtered",
+    responses=error_responses(400),
+)
 def list_batches(
     session: SessionDep,
     supplier: str | None = None,
@@ -308,7 +313,7 @@ router.add_route(
     "/batches/{gtin}/{lot}",
     response_model=ProvenancePublic,
     summary="A batch's whole provenance, with anchors, proofs and verification",
-    responses={400: {"description": "invalid GTIN or lot"}, 404: {"description": "unknown batch"}},
+    responses=error_responses(400, 404),
 )
 async def get_provenance(gtin: str, lot: str, request: Request) -> Response:
     return await _provenance_endpoint(request)
@@ -321,7 +326,12 @@ def _provenance_body(services: Services, gtin: str, lot: str) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@router.get("/deals", response_model=DealPage, summary="Deals with live totals, tier and time left")
+@router.get(
+    "/deals",
+    response_model=DealPage,
+    summary="Deals with live totals, tier and time left",
+    responses=error_responses(400),
+)
 def list_deals(
     session: SessionDep,
     status: Literal["open", "succeeded", "failed", "frozen", "settled"] | None = None,
@@ -335,7 +345,10 @@ def list_deals(
 
 
 @router.get(
-    "/deals/{deal_id}", response_model=DealDetail, summary="A deal: leaders, orders, receipts"
+    "/deals/{deal_id}",
+    response_model=DealDetail,
+    summary="A deal: leaders, orders, receipts",
+    responses=error_responses(400, 404),
 )
 def get_deal(deal_id: DealId, session: SessionDep) -> Any:
     if deal_id < 1:
@@ -343,7 +356,12 @@ def get_deal(deal_id: DealId, session: SessionDep) -> Any:
     return queries.deal_detail(session, deal_id)
 
 
-@router.get("/buyers/{address}/orders", response_model=BuyerOrders, summary="A buyer's orders")
+@router.get(
+    "/buyers/{address}/orders",
+    response_model=BuyerOrders,
+    summary="A buyer's orders",
+    responses=error_responses(400),
+)
 def get_buyer_orders(address: str, session: SessionDep) -> Any:
     return queries.buyer_orders(session, _address(address, "address"))
 

@@ -8,14 +8,15 @@ answers 202 with its id; ``GET /v1/relay/{id}`` shows queued / sending / sent / 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.actions import ACTIONS, NextNonces, prepare_action
 from api.db import session_factory
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.relayer.accept import accept
 from api.relayer.models import RelayRequest
 from api.relayer.queue import signer_queue
@@ -27,6 +28,48 @@ router = APIRouter(tags=["gasless"])
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+
+class PreparedPublic(BaseModel):
+    """What ``prepare`` returns: the payloads to sign, and what they do in words."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    action: str
+    sender: str = Field(alias="from", description="the account that signs")
+    payloads: dict[str, dict[str, Any]] = Field(
+        description="EIP-712 typed data by name (request, and permit for joins), exactly as "
+        "eth_signTypedData_v4 takes it"
+    )
+    details: dict[str, Any]
+
+
+class RelayErrorPublic(BaseModel):
+    code: str
+    message: str | None
+    args: dict[str, Any] | None
+
+
+class RelayRequestPublic(BaseModel):
+    """A request in the relayer's outbox (``RelayRequest.public()``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    action: str
+    signer: str
+    target: str
+    nonce: int
+    status: Literal["queued", "sending", "sent", "mined", "failed"]
+    tx_hash: str | None
+    permit_tx_hash: str | None
+    block_number: int | None
+    attempts: int
+    error: RelayErrorPublic | None
+    details: dict[str, Any] | None
+    created_at: str | None
+    updated_at: str | None
+
+
 _EXAMPLE_PREPARE = {
     "from": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     "deal_id": 1,
@@ -37,6 +80,8 @@ _EXAMPLE_PREPARE = {
 
 @router.post(
     "/v1/actions/{action}/prepare",
+    response_model=PreparedPublic,
+    responses=error_responses(400, 404, 409, 502, 504),
     summary="Typed data to sign for a gasless action",
     description="Actions: "
     + ", ".join(sorted(ACTIONS))
@@ -77,6 +122,11 @@ the request that holds the nonce."""
     status_code=202,
     summary="Submit signed payloads to the relayer",
     description=RELAY_DESCRIPTION,
+    response_model=RelayRequestPublic,
+    responses={
+        200: {"model": RelayRequestPublic, "description": "already accepted: the same request"},
+        **error_responses(400, 409, 502, 504),
+    },
 )
 def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
     if not isinstance(body, dict):
@@ -90,6 +140,8 @@ def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSO
 
 @router.get(
     "/v1/relay/{request_id}",
+    response_model=RelayRequestPublic,
+    responses=error_responses(404),
     summary="Status of a relayed request",
     description="queued / sending / sent / mined / failed (with the contract's error), and the "
     "request's `details`, decoded from its signed payloads.",

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.render import choose_language, pick, render
 from api.services import Services
 from traceability.digital_link import (
@@ -170,8 +170,9 @@ def _not_found(request: Request, gtin14: str, lot: str, html: bool) -> Response:
     responses={
         200: {"content": {"text/html": {}, "application/json": {}, LINKSET_TYPE: {}}},
         308: {"description": "GTIN-8/12/13 redirected to the GTIN-14 form"},
-        400: {"description": "invalid GTIN, lot or linkType"},
-        404: {"description": "unknown batch, or a link type this batch has not"},
+        **error_responses(400),  # invalid GTIN, lot or linkType
+        # an unknown batch (an error page for browsers), or a link type this batch has not
+        **error_responses(404, html=True),
     },
 )
 def resolve(request: Request, gtin: str, lot: str, linkType: str | None = None) -> Response:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from api.app import create_app
+from api.errors import install_error_handlers
 from api.services import build_services
 from chain.settings import Settings
 
@@ -82,3 +84,61 @@ def test_out_of_range_ids_and_offsets_are_422(offline_client, path: str) -> None
     response = client.get(path)
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "invalid_request"
+
+
+def test_every_operation_declares_its_errors_with_one_shared_body(offline_client) -> None:
+    """Found by schemathesis (status_code_conformance, response_schema_conformance): errors were
+    answered but not declared (a 400 or 404 documented as 200/422 only), the declared 422 was
+    FastAPI's ``{"detail": [...]}`` rather than the body the app sends, and GET and HEAD of the
+    gateway shared one operation id. Every operation now declares 422 and 503, each as the one
+    ``ErrorBody`` schema, in JSON even on HTML pages (but /healthz's 503, which is its report)."""
+    client, _ = offline_client
+    spec = client.get("/openapi.json").json()
+    error = spec["components"]["schemas"]["ErrorBody"]
+    assert set(error["required"]) == {"code", "message", "details"}
+    ids = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            ids.append(operation["operationId"])
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and (path, status) != ("/healthz", "503"):
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+            assert {"422", "503"} <= operation["responses"].keys(), (method, path)
+    assert len(ids) == len(set(ids))
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/no/such/thing", "/v1/deals/not-a-number", "/v1/batches?supplier=0x12", "/ipfs/not-a-cid"],
+)
+def test_every_error_is_code_message_and_details(offline_client, path: str) -> None:
+    """The same three fields on every error (``details`` empty when there is nothing to add),
+    as ErrorBody declares them."""
+    client, _ = offline_client
+    response = client.get(path)
+    assert 400 <= response.status_code < 500
+    body = response.json()
+    assert set(body) == {"code", "message", "details"}
+    assert isinstance(body["details"], dict)
+
+
+def test_an_unexpected_exception_is_a_json_500_in_the_same_shape() -> None:
+    """A bug must still answer ``{code, message, details}`` (not Starlette's plain text), and
+    say nothing about its cause; the traceback goes to the server's log."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "internal_error",
+        "message": "an unexpected error; it has been logged",
+        "details": {},
+    }

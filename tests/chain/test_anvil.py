@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 from web3 import Web3
 
+import chain.anvil as anvil_module
 from chain.accounts import dev_account
-from chain.anvil import Anvil, AnvilError, pid_alive, port_is_free
+from chain.anvil import Anvil, AnvilError, free_port, pid_alive, port_is_free
 from chain.errors import NodeUnavailable
 from chain.tx import TxSender
 
@@ -63,3 +65,25 @@ def test_sending_to_a_dead_node_raises_node_unavailable() -> None:
     sender = TxSender(Web3(Web3.HTTPProvider(url)))
     with pytest.raises(NodeUnavailable):
         sender.send(dev_account(1), to=dev_account(2).address, value=1)
+
+
+@pytest.mark.parametrize("listening", [True, False], ids=["listening", "bound"])
+def test_a_picked_port_taken_before_anvil_binds_it_is_replaced(
+    listening: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race free_port() leaves open: another process takes the port between the pick and
+    anvil's bind (other test sessions and services start nodes on this machine too). Listening,
+    it is seen before anvil starts; only bound (a client socket's port), anvil itself fails to
+    bind. Either way a port Anvil picked is replaced; a port the caller gave is not (above)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        if listening:
+            held.listen()
+        taken = held.getsockname()[1]
+        picks = iter([taken])
+        monkeypatch.setattr(
+            anvil_module, "free_port", lambda host="127.0.0.1": next(picks, None) or free_port(host)
+        )
+        with Anvil() as node:
+            assert node.port != taken
+            assert Web3(Web3.HTTPProvider(node.rpc_url)).eth.chain_id == node.chain_id

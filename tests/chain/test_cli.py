@@ -82,9 +82,9 @@ def test_deploy_writes_the_manifest_then_reuses_it(
 
 
 def test_deploy_exits_1_with_one_line_when_the_node_is_down(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, closed_port: int
 ) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{closed_port}"
     result = _deploy(runner, url, tmp_path)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.db import models as m
-from chain.anvil import free_port
 from chain.settings import Settings
 from tuanchain_cli import app
 
@@ -46,9 +45,9 @@ def test_index_once_then_from_scratch(
 
 
 def test_index_with_the_node_down_exits_1(
-    api_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    api_settings: Settings, tmp_path_factory: pytest.TempPathFactory, closed_port: int
 ) -> None:
-    settings = api_settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{free_port()}"})
+    settings = api_settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{closed_port}"})
     url = "sqlite:///" + str(tmp_path_factory.mktemp("cli") / "index.db")
     result = CliRunner().invoke(app, ["index", "--once"], env=_env(settings, url))
     assert result.exit_code == 1

@@ -20,7 +20,6 @@ from sqlalchemy import Engine, create_engine, event
 
 from api.app import create_app
 from api.services import Services, make_engine
-from chain.anvil import free_port
 from chain.settings import Settings
 from traceability.ipfs import EmbeddedDocumentStore
 
@@ -40,10 +39,10 @@ READ_ROUTES = (
 class Outage:
     """Switches an engine's new connections to a refusing target while ``down`` is set."""
 
-    def __init__(self, engine: Engine, nowhere: Path) -> None:
+    def __init__(self, engine: Engine, nowhere: Path, closed_port: int) -> None:
         self.engine = engine
         self.down = threading.Event()
-        self._closed_port = free_port()  # nothing listens there
+        self._closed_port = closed_port  # refuses connections
         self._nowhere = str(nowhere / "missing-dir" / "index.db")
         event.listen(engine, "do_connect", self._redirect)
 
@@ -65,11 +64,11 @@ class Outage:
 
 @pytest.fixture
 def outage_client(
-    world: World, services: Services, database_url: str, tmp_path: Path
+    world: World, services: Services, database_url: str, tmp_path: Path, closed_port: int
 ) -> Iterator[tuple[TestClient, Outage]]:
     """The app over its own engine on the session's (initialised) index database."""
     engine = make_engine(database_url)
-    outage = Outage(engine, tmp_path)
+    outage = Outage(engine, tmp_path, closed_port)
     own = Services(
         settings=services.settings, store=services.store, engine=engine, _chain=services.chain
     )
@@ -112,7 +111,7 @@ def test_every_read_route_answers_503_and_health_names_the_index(outage_client) 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_never_reached_answers_503(
-    backend: str, api_settings: Settings, tmp_path: Path
+    backend: str, api_settings: Settings, tmp_path: Path, closed_port: int
 ) -> None:
     """An engine pointing at nothing from the start: the route's first-use table check
     (``ensure_db``) fails, and that too is a 503."""
@@ -121,7 +120,7 @@ def test_a_database_never_reached_answers_503(
         blocker.write_bytes(b"")
         engine = create_engine("sqlite:///" + str(blocker / "index.db"))  # parent is a file
     else:
-        engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test")
+        engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/test")
     down = Services(
         settings=api_settings, store=EmbeddedDocumentStore(tmp_path / "ipfs"), engine=engine
     )

@@ -3,7 +3,6 @@ request), and a body built from data older than the current index version is nev
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from api.queries import ProvenanceCache
@@ -12,14 +11,29 @@ from api.services import make_engine
 KEY = ("06901234500011", "LOT1")
 
 
-def _cache(tmp_path: Path) -> ProvenanceCache:
-    return ProvenanceCache(make_engine(f"sqlite:///{tmp_path}/index.db"), check_seconds=0.0)
+class Clock:
+    """A clock the test sets: the cache's timing rules without sleeping or reading real time."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cache(
+    tmp_path: Path, *, check_seconds: float = 0.0, clock: Clock | None = None
+) -> ProvenanceCache:
+    return ProvenanceCache(
+        make_engine(f"sqlite:///{tmp_path}/index.db"),
+        check_seconds=check_seconds,
+        clock=clock or Clock(1_000.0),
+    )
 
 
 def test_only_one_caller_runs_a_due_version_check(tmp_path: Path) -> None:
     cache = _cache(tmp_path)
     cache.put(KEY, b"body")
-    time.sleep(0.001)
     assert cache.lookup(KEY) == (False, None)  # this caller runs the check
     assert cache.lookup(KEY) == (True, b"body")  # the others keep being served meanwhile
     cache.get(KEY)  # the check (empty index: version -1) ends the flight and clears
@@ -35,3 +49,21 @@ def test_a_body_built_under_an_older_version_is_dropped(tmp_path: Path) -> None:
     assert cache._items.get(KEY) is None
     cache.put(KEY, b"fresh", cache.version)
     assert cache._items.get(KEY) == b"fresh"
+
+
+def test_the_first_lookup_checks_the_version_whatever_the_clock_reads(tmp_path: Path) -> None:
+    """Regression: the last check started at 0.0 on time.monotonic(), which counts from boot; on
+    a machine up for less than ``check_seconds`` (a fresh CI container) the version was never
+    read, so a cache fed by another process's indexer was never invalidated."""
+    clock = Clock(5.0)  # five seconds after boot, far less than the check interval
+    cache = _cache(tmp_path, check_seconds=3600.0, clock=clock)
+    assert cache.lookup(KEY) == (False, None)  # due: never checked
+    cache.get(KEY)
+    assert cache.version == -1  # read (an empty index)
+    clock.now += 3599.0
+    assert cache.lookup(KEY) == (True, None)  # checked within the interval: no query
+    clock.now += 1.0
+    assert cache.lookup(KEY) == (False, None)  # the interval is over
+    cache.get(KEY)
+    cache.clear()  # the in-process indexer committed
+    assert cache.lookup(KEY) == (False, None)  # due again at once

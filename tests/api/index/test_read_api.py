@@ -13,7 +13,6 @@ from api import queries
 from api.app import create_app
 from api.routes import read
 from api.services import Services, make_engine
-from chain.anvil import free_port
 from traceability.epcis import commissioning_event, digest_from_hash_id
 from traceability.ipfs import parse_cid
 from traceability.merkle import verify
@@ -224,9 +223,9 @@ def test_healthz_ok(indexed: World, client: TestClient) -> None:
 
 
 def test_healthz_503_names_the_chain_when_the_node_is_down(
-    services: Services, tmp_path_factory: pytest.TempPathFactory
+    services: Services, tmp_path_factory: pytest.TempPathFactory, closed_port: int
 ) -> None:
-    settings = services.settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{free_port()}"})
+    settings = services.settings.model_copy(update={"rpc_url": f"http://127.0.0.1:{closed_port}"})
     # A database nobody initialised yet: the API creates its tables on first use.
     engine = make_engine("sqlite:///" + str(tmp_path_factory.mktemp("h") / "h.db"))
     down = Services(settings=settings, store=services.store, engine=engine)

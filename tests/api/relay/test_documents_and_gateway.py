@@ -130,7 +130,9 @@ def test_gateway_refuses_bad_and_unknown_cids(client: TestClient) -> None:
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.binary(min_size=1, max_size=5000))
 def test_any_stored_bytes_come_back_verifiable_in_every_format(

@@ -18,7 +18,6 @@ from api.keeper import Keeper
 from api.relayer import worker as relay_worker
 from api.relayer.worker import RelayWorker
 from api.services import Services
-from chain.anvil import free_port
 from tuanchain_cli import app
 
 from .conftest import (
@@ -84,8 +83,10 @@ def test_keeper_refunds_a_failed_deal_and_its_dry_run_moves_nothing(
     assert chain.w3.eth.get_balance(buyer.address) == 0
 
 
-def test_keeper_against_a_node_that_is_down_exits_1(services: Services, tmp_path: Path) -> None:
-    down = f"http://127.0.0.1:{free_port()}"
+def test_keeper_against_a_node_that_is_down_exits_1(
+    services: Services, tmp_path: Path, closed_port: int
+) -> None:
+    down = f"http://127.0.0.1:{closed_port}"
     result = CliRunner().invoke(app, ["keeper", "--once"], env=_env(services, tmp_path, down))
     assert result.exit_code == 1
     assert "error:" in result.output and "Traceback" not in result.output

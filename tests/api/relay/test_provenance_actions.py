@@ -148,7 +148,9 @@ FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     field=st.sampled_from(FIELDS + ["chainId", "verifyingContract", "name"]),

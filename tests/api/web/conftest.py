@@ -9,6 +9,7 @@ a schema of its own, failing rather than skipping if the server is unreachable).
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from api.db import drop_db, init_db
 from api.demo.seed import SeedReport, seed
 from api.indexer.runner import make_indexer
 from api.services import Services, make_engine
-from chain.anvil import Anvil, free_port
+from chain.anvil import Anvil
 from chain.context import connect
 from chain.settings import Settings
 from traceability.ipfs import EmbeddedDocumentStore
@@ -126,11 +127,15 @@ def live_server(web_app: FastAPI, web_database_url: str) -> Iterator[str]:
     """
     if not web_database_url.startswith("sqlite"):
         pytest.skip("browser tests run once, against the SQLite index")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(web_app, host="127.0.0.1", port=port, log_level="warning")
+    # uvicorn serves a socket bound here: a port picked and then bound by uvicorn could be taken
+    # in between by another process on the machine.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(web_app, log_level="warning"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="web-test-server", daemon=True
     )
-    thread = threading.Thread(target=server.run, name="web-test-server", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -145,3 +150,4 @@ def live_server(web_app: FastAPI, web_database_url: str) -> Iterator[str]:
     yield base
     server.should_exit = True
     thread.join(timeout=30)
+    sock.close()

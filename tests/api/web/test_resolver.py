@@ -152,7 +152,9 @@ def gtins(draw: st.DrawFn, length: int) -> str:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(gtin=st.one_of(gtins(8), gtins(12), gtins(13)))
 def test_any_short_gtin_redirects_to_its_gtin14(web_client: TestClient, gtin: str) -> None:
@@ -162,7 +164,9 @@ def test_any_short_gtin_redirects_to_its_gtin14(web_client: TestClient, gtin: st
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     gtin=st.text(st.characters(codec="utf-8", exclude_characters="/?#%"), min_size=1, max_size=20)
