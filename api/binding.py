@@ -42,8 +42,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, String, dele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from api.db import models as m
 from api.db import ensure_db, session_factory
+from api.db import models as m
 from api.relayer.models import (
     PENDING_STATUSES,
     DocumentUpload,
@@ -192,8 +192,9 @@ def _first_binding(session: Session, chain: Chain) -> Rebinding:
     """A database without a binding: new, or written by code that did not record one.
 
     Its index is rebuilt (it may be of any chain). Requests waiting in its outbox (accepted by the
-    older code, untagged) are kept only when the old index proves the database followed this
-    chain (its last indexed block is the node's block at that height); otherwise they are failed.
+    older code, untagged) are kept only when signed for this deployment's forwarder and chain id
+    and the old index proves the database followed this chain (its last indexed block is the
+    node's block at that height); the others are failed.
     """
     identity = chain.identity
     untagged = session.scalars(
@@ -205,23 +206,36 @@ def _first_binding(session: Session, chain: Chain) -> Rebinding:
     had_index = session.scalar(select(m.IndexerState.name).limit(1)) is not None
     failed = 0
     if untagged:
-        if _index_follows(session, chain):
-            for request in untagged:
+        follows = _index_follows(session, chain)
+        for request in untagged:
+            if follows and _signed_for(request, chain):
                 request.chain_key = identity.key
-        else:
-            failed = fail_requests(
-                session,
-                keep_key=identity.key,
-                message=(
-                    "accepted before this service recorded which chain it serves, and nothing "
-                    f"shows it was {identity.describe()}: it is never sent there; sign it again"
-                ),
-                args={"node": identity.to_json()},
-            )
+        failed = fail_requests(  # the others (still untagged)
+            session,
+            keep_key=identity.key,
+            message=(
+                "accepted before this service recorded which chain it serves, and nothing "
+                f"shows it was {identity.describe()}: it is never sent there; sign it again"
+            ),
+            args={"node": identity.to_json()},
+        )
     if had_index:
         _clear_index(session, chain)
     reason = "no chain recorded yet" + (" (an index written by older code)" if had_index else "")
     return Rebinding(reason, had_index, failed)
+
+
+def _signed_for(request: RelayRequest, chain: Chain) -> bool:
+    """The request's EIP-712 domain names this chain id and this deployment's forwarder."""
+    domain = (request.typed_data or {}).get("domain") or {}
+    try:
+        return (
+            int(domain.get("chainId", -1)) == chain.chain_id
+            and str(domain.get("verifyingContract", "")).lower()
+            == chain.clients.forwarder.address.lower()
+        )
+    except (TypeError, ValueError):
+        return False
 
 
 def _index_follows(session: Session, chain: Chain) -> bool:

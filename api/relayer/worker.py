@@ -89,6 +89,10 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+class _Parked(Exception):
+    """A stop was requested while a transaction of the request in hand was not yet mined."""
+
+
 class RelayWorker:
     """Processes due outbox rows; ``run_once`` is one pass (the loop and the tests call it)."""
 
@@ -149,6 +153,10 @@ class RelayWorker:
                         self.services.check_chain()
                         self._process(session, self.services.chain, row)
                         done += 1
+                    except _Parked as exc:
+                        session.rollback()
+                        logger.info("relay %s: stopping; parked while %s is pending", row.id, exc)
+                        break
                     except ChainChanged as exc:
                         session.rollback()
                         self._chain_changed(session, exc)
@@ -314,18 +322,26 @@ class RelayWorker:
         return True
 
     def _await_receipt(self, session: Session, chain: Chain, row: RelayRequest) -> None:
-        """Poll for the receipt; on a stop request, leave the row ``sent`` (parked) and return."""
         assert row.tx_hash
+        try:
+            receipt = self._wait(chain, row.tx_hash)
+        except _Parked:
+            logger.info("relay %s: stopping; %s parked as sent", row.id, row.tx_hash)
+            return
+        self._finish(session, chain, row, receipt)
+
+    def _wait(self, chain: Chain, tx_hash: str) -> TxReceipt:
+        """Poll for the receipt; :class:`_Parked` on a stop request (the row stays as it is,
+        its transaction's hash stored: the next start reconciles it)."""
         sender = chain.sender
         deadline = time.monotonic() + sender.timeout
-        while (receipt := self._receipt(chain, row.tx_hash)) is None:
+        while (receipt := self._receipt(chain, tx_hash)) is None:
             if self.stop.is_set():
-                logger.info("relay %s: stopping; %s parked as sent", row.id, row.tx_hash)
-                return
+                raise _Parked(tx_hash)
             if time.monotonic() > deadline:
-                raise chain_errors.TransactionTimeout(row.tx_hash, sender.timeout)
+                raise chain_errors.TransactionTimeout(tx_hash, sender.timeout)
             self.stop.wait(sender.poll_latency)
-        self._finish(session, chain, row, receipt)
+        return receipt
 
     def _reconcile(self, session: Session, chain: Chain, row: RelayRequest) -> bool:
         """A ``sending``/``sent`` row after a restart or a timeout; True when it is settled now."""
@@ -440,7 +456,7 @@ class RelayWorker:
             session.commit()
             with translate_errors(chain.sender.registry):
                 chain.w3.eth.send_raw_transaction(HexBytes(raw_tx))
-        chain.sender.wait(tx_hash)
+        self._wait(chain, tx_hash)  # _Parked on a stop: the join is not simulated without it
 
     @staticmethod
     def _sign(

@@ -11,11 +11,14 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import httpx
+
 from api.demo import catalog
+from chain.anvil import pid_alive, port_is_free
 
 from .burst import burst, consumers
 from .conftest import DemoHome, connect_to, outbox, saved_chain
-from .processes import STOP_GUARD_SECONDS, Command, anvil_pid, assert_anvil_gone
+from .processes import STOP_GUARD_SECONDS, Command, Home, anvil_pid, assert_anvil_gone, wait_until
 
 
 def test_node_keeper_index_and_serve_stop_cleanly(demo_home: DemoHome, tmp_path: Path) -> None:
@@ -68,3 +71,29 @@ def test_node_keeper_index_and_serve_stop_cleanly(demo_home: DemoHome, tmp_path:
             command.kill()
     assert_anvil_gone(pid, home.rpc_port)
     assert saved_chain(home)[1] > last_before  # saved on exit, with what happened meanwhile
+
+
+def test_a_node_killed_outright_still_stops_its_anvil(tmp_path: Path) -> None:
+    """SIGKILL cannot be handled: Linux's parent-death signal sends anvil SIGTERM, so it saves
+    its state and exits rather than run on, orphaned, holding the port."""
+    home = Home(tmp_path / "home")
+    home.root.mkdir()
+    node = Command(home, ["node"], tmp_path / "node.log")
+    try:
+        node.wait_for(r"anvil listening on .*pid \d+")
+        pid = anvil_pid(node.output)
+        httpx.post(
+            home.rpc_url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": ["0x5"]},
+            timeout=30,
+        )
+        node.signal(signal.SIGKILL)
+        assert node.process.wait(timeout=STOP_GUARD_SECONDS) == -signal.SIGKILL
+        wait_until(
+            lambda: not pid_alive(pid) and port_is_free(home.rpc_port),
+            guard=STOP_GUARD_SECONDS,
+            what="anvil to stop after its parent died",
+        )
+    finally:
+        node.kill()
+    assert saved_chain(home)[1] >= 5
