@@ -10,7 +10,7 @@ Stopping (``run`` and ``serve``): SIGINT (Ctrl-C), SIGTERM (systemd, docker) and
 request the API answered is in the outbox), closes the remaining connections after
 ``GRACEFUL_SHUTDOWN_SECONDS``, then the background loops stop: the relayer parks what it is doing
 in the outbox (a transaction sent but not yet mined stays ``sent``; the next start reconciles it).
-Only then is the anvil ``run`` started stopped (by PID; it runs in its own session so the
+Only then is the anvil that ``run`` started stopped (by PID; it runs in its own session so the
 terminal's Ctrl-C reaches only us), which saves its state; the exit code is 0. A signal during
 start-up (deploy, seed, first index) stops at once, the same way.
 """
