@@ -5,7 +5,9 @@ send SIGTERM; closing the terminal sends SIGHUP. Every long-running ``tuanchain`
 ``serve``, ``node``, ``index``, ``keeper``) treats the three alike: the *first* one asks it to
 stop — it stops accepting, finishes or parks what it is doing, stops the node it started (which
 saves its state) and exits 0. Later signals are logged and otherwise ignored, so that an impatient
-second Ctrl-C cannot cut the shutdown short and leave a node running without its state saved.
+second Ctrl-C cannot cut the shutdown short and leave a node running without its state saved
+(each wait of the shutdown is bounded instead: open connections are closed after a few seconds,
+a receipt is no longer awaited).
 
 How a command learns of the request:
 

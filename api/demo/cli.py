@@ -11,8 +11,9 @@ request the API answered is in the outbox), closes the remaining connections aft
 ``GRACEFUL_SHUTDOWN_SECONDS``, then the background loops stop: the relayer parks what it is doing
 in the outbox (a transaction sent but not yet mined stays ``sent``; the next start reconciles it).
 Only then is the anvil that ``run`` started stopped (by PID; it runs in its own session so the
-terminal's Ctrl-C reaches only us), which saves its state; the exit code is 0. A signal during
-start-up (deploy, seed, first index) stops at once, the same way.
+terminal's Ctrl-C reaches only us), which saves its state; the exit code is 0. Further signals
+change nothing (uvicorn's "CTRL+C to force quit" is off: the connections wait is bounded
+instead). A signal during start-up (deploy, seed, first index) stops at once, the same way.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 The seeded demo chain (its own ``run`` was the first life) is restarted twice:
 
-1. ``run``: the chain, contracts and demo are reused as they were. A burst of relayed joins, and
+1. ``run``, on the folder as older code left it (a stray genesis in anvil's saved state, an index
+   recording no chain): the chain, contracts and demo are reused as they were, the index is
+   rebuilt (and verifies the rice trail). A burst of relayed joins, and
    SIGTERM as soon as the first join is accepted, while the others are in flight. Exit code 0,
    anvil gone (its PID and its port), its state saved, and every request the API accepted in the
    outbox, none failed (parked, not lost).
@@ -15,7 +17,10 @@ The seeded demo chain (its own ``run`` was the first life) is restarted twice:
 
 from __future__ import annotations
 
+import copy
+import json
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +74,15 @@ def test_run_stops_cleanly_under_load_and_comes_back_as_it_was(
     home = demo_home.copy(tmp_path / "home")
     rice_open = demo_home.deals["rice_open"]
 
-    # -- first restart: a burst, and SIGTERM (what systemd and docker send) while it is in flight
+    # -- first restart, of a folder as older code left it; a burst, and SIGTERM (what systemd and
+    # docker send) while it is in flight
     saved = saved_chain(home)
+    as_older_code_left_it(home)
     run = start(home, tmp_path / "run-1.log")
     try:
         assert "reusing GroupBuyEscrow" in run.output  # the chain was kept: nothing redeployed
         assert "seed: 0 transactions, 0 time jumps" in run.output  # nor seeded again
+        assert "(an index written by older code); the index is rebuilt" in run.output
         pid = anvil_pid(run.output)
         chain = check_the_chain_came_back(home, demo_home, saved)
         refuses_a_join(home, demo_home.deals["pork_failed"])
@@ -137,6 +145,19 @@ def test_run_stops_cleanly_under_load_and_comes_back_as_it_was(
     assert second.ids, second.refused
     parked_intact(home, second.ids)
     saved_chain(home)  # saved, loadable, one genesis
+
+
+def as_older_code_left_it(home: Home) -> None:
+    """A stray genesis in the saved chain (what anvil adds at each start, and may reload: the
+    issue's "new genesis" after a restart) and an index that records no chain (older code)."""
+    state = json.loads(home.state_file.read_text())
+    [genesis] = [b for b in state["blocks"] if int(b["header"]["number"], 16) == 0]
+    stray = copy.deepcopy(genesis)
+    stray["header"]["timestamp"] = hex(int(genesis["header"]["timestamp"], 16) + 3600)
+    state["blocks"].append(stray)
+    home.state_file.write_text(json.dumps(state))
+    with sqlite3.connect(home.database) as db:
+        db.execute("DELETE FROM chain_binding")
 
 
 def parked_intact(home: Home, ids: list[str]) -> None:
