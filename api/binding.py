@@ -141,15 +141,17 @@ def _bind(engine: Engine, chain: Chain) -> Rebinding | None:
         else:
             return None
         _record(session, row, identity)
-    logger.warning(
-        "database re-bound: %s%s%s",
+    logger.log(
+        logging.WARNING if change.index_cleared or change.requests_failed else logging.INFO,
+        "database bound to %s: %s%s%s",
+        identity.describe(),
         change.reason,
         "; the index is rebuilt from the chain" if change.index_cleared else "",
         f"; {change.requests_failed} relay request(s) failed ({CHAIN_CHANGED})"
         if change.requests_failed
         else "",
     )
-    from api.indexer.core import notify_index_change  # (the indexer imports the services)
+    from api.indexer.core import notify_index_change  # (that module imports this one)
 
     notify_index_change()
     return change

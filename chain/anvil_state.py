@@ -91,21 +91,22 @@ def prepare(path: Path, *, fresh_hint: str) -> int | None:
         state = json.loads(path.read_bytes())
         blocks: list[dict[str, Any]] = state.get("blocks") or []
         geneses = [b for b in blocks if _number(b) == 0]
+        if not geneses:
+            return None  # a state without history (older anvil): nothing to keep
+        genesis = _real_genesis(geneses, blocks)
+        timestamp = int(genesis["header"]["timestamp"], 16)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise AnvilStateError(
             f"the saved chain {path} is unreadable ({type(exc).__name__}: {exc}); "
             f"move it aside, or start a new chain with `{fresh_hint}`"
         ) from None
-    if not geneses:
-        return None  # a state without history (older anvil): nothing to keep
-    genesis = _real_genesis(geneses, blocks)
     if len(geneses) > 1:
         logger.info("%s: dropping %d stray genesis block(s)", path, len(geneses) - 1)
         state["blocks"] = [b for b in blocks if _number(b) != 0 or b is genesis]
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(path)
-    return int(genesis["header"]["timestamp"], 16)
+    return timestamp
 
 
 def _rpc(url: str, method: str, params: list[Any]) -> Any:

@@ -87,7 +87,9 @@ def connect(settings: Settings | None = None, *, deploy: bool = False) -> Chain:
         deployment = load_deployment(node_chain_id, settings.deployments_dir)
     with translate_errors(sender.registry):
         identity = read_identity(
-            w3, node_chain_id, {name: c.address for name, c in deployment.contracts.items()}
+            w3,
+            chain_id=node_chain_id,
+            addresses={name: c.address for name, c in deployment.contracts.items()},
         )
     _check_manifest(deployment, identity, settings.rpc_url)
     return Chain(

@@ -73,7 +73,7 @@ def code_hash(w3: Web3, address: str) -> str:
     return "0x" + keccak(bytes(w3.eth.get_code(Web3.to_checksum_address(address)))).hex()
 
 
-def read_identity(w3: Web3, chain_id: int, addresses: dict[str, str]) -> ChainIdentity:
+def read_identity(w3: Web3, *, chain_id: int, addresses: dict[str, str]) -> ChainIdentity:
     """The identity of the chain ``w3`` serves, for the contracts at ``addresses`` (by name)."""
     return ChainIdentity(
         chain_id=chain_id,

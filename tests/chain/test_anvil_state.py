@@ -102,7 +102,15 @@ def test_header_hash_is_the_nodes_block_hash(tmp_path: Path) -> None:
     assert {int(b["header"]["number"], 16): header_hash(b["header"]) for b in blocks} == hashes
 
 
-@pytest.mark.parametrize("content", [b"", b"{not json", b'{"blocks": [{"header": 3}]}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b'{"blocks": [{"header": 3}]}',
+        b'{"blocks": [{"header": {"number": "0x0"}}]}',
+    ],
+)
 def test_an_unreadable_state_is_refused_with_what_to_do(tmp_path: Path, content: bytes) -> None:
     state = tmp_path / "state.json"
     state.write_bytes(content)
