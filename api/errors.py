@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db.migrate import DatabaseSchemaError
 from chain import errors as chain_errors
+from chain.identity import ChainChanged
 from traceability.epcis import errors as epcis_errors
 from traceability.ipfs import errors as ipfs_errors
 
@@ -49,6 +50,9 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     (chain_errors.NodeUnavailable, 503),
     (chain_errors.TransactionTimeout, 504),
     (chain_errors.UnknownContract, 503),
+    # The node serves another chain than the one we are bound to / deployed on: retry later.
+    (chain_errors.DeploymentMismatch, 503),
+    (ChainChanged, 503),
     # Reverts that mean "no such thing" rather than "not now" (classes are unique per name).
     (chain_errors.error_class("DealNotFound"), 404),
     (chain_errors.error_class("UnknownBatch"), 404),

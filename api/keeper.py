@@ -146,10 +146,16 @@ class Keeper:
                 self._finished.add(deal_id)
         return actions
 
-    def execute(self, actions: list[KeeperAction]) -> KeeperReport:
+    def execute(
+        self, actions: list[KeeperAction], *, stop: threading.Event | None = None
+    ) -> KeeperReport:
+        """Send the actions in order; a ``stop`` set meanwhile ends the pass after the current one
+        (whose receipt is awaited: the next pass would otherwise plan it again)."""
         report = KeeperReport(planned=list(actions))
         signer = self.chain.keeper
         for action in actions:
+            if stop is not None and stop.is_set():
+                break
             try:
                 if action.kind == "finalize_claim":
                     self.escrow.finalize_unanswered_claim(
@@ -171,11 +177,13 @@ class Keeper:
                 logger.info("keeper: skipped %s (%s)", action.describe(), exc)
         return report
 
-    def run_once(self, *, dry_run: bool = False) -> KeeperReport:
+    def run_once(
+        self, *, dry_run: bool = False, stop: threading.Event | None = None
+    ) -> KeeperReport:
         actions = self.plan()
         if dry_run:
             return KeeperReport(planned=actions)
-        return self.execute(actions)
+        return self.execute(actions, stop=stop)
 
 
 def start_background(
@@ -188,8 +196,10 @@ def start_background(
         keeper: Keeper | None = None
         while not stop.is_set():
             try:
-                keeper = keeper or Keeper(services.chain)
-                keeper.run_once()
+                services.check_chain()  # never act on another chain than the index's
+                if keeper is None or keeper.chain is not services.chain:
+                    keeper = Keeper(services.chain)
+                keeper.run_once(stop=stop)
             except chain_errors.ChainError as exc:
                 logger.warning("keeper pass failed: %s", exc)
             except Exception:

@@ -1,14 +1,18 @@
-"""``tuanchain keeper [--dry-run] [--once]``: settle due deals and push payouts from the terminal."""
+"""``tuanchain keeper [--dry-run] [--once]``: settle due deals and push payouts from the terminal.
+
+SIGINT, SIGTERM and SIGHUP stop it after the transaction in hand (never between sending one and
+seeing its receipt) and it exits 0 (:mod:`chain.shutdown`).
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated
 
 import typer
 
 from chain.errors import ChainError
+from chain.shutdown import stop_signals
 
 logger = logging.getLogger(__name__)
 
@@ -26,26 +30,32 @@ def keeper_command(
     from api.services import build_services
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        keeper = Keeper(build_services().chain, deal_ids=set(deal) if deal else None)
-        while True:
-            report = keeper.run_once(dry_run=dry_run)
-            if dry_run:
-                for action in report.planned:
-                    typer.echo(f"would {action.describe()}")
-                if not report.planned:
-                    typer.echo("nothing is due")
-            else:
-                for action in report.done:
-                    typer.echo(f"done: {action.describe()}")
-                for action, why in report.skipped:
-                    typer.echo(f"skipped: {action.describe()} ({why})")
-            if once or dry_run:
-                return
-            time.sleep(interval)
-    except ChainError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with stop_signals() as stop:
+        try:
+            services = build_services()
+            keeper = Keeper(services.chain, deal_ids=set(deal) if deal else None)
+            if not (once or dry_run):
+                typer.echo(f"keeper running every {interval:g} s; Ctrl-C stops it")
+            while not stop.requested:
+                services.check_chain()  # the node changed under us: one line, exit 1
+                report = keeper.run_once(dry_run=dry_run, stop=stop.event)
+                if dry_run:
+                    for action in report.planned:
+                        typer.echo(f"would {action.describe()}")
+                    if not report.planned:
+                        typer.echo("nothing is due")
+                else:
+                    for action in report.done:
+                        typer.echo(f"done: {action.describe()}")
+                    for action, why in report.skipped:
+                        typer.echo(f"skipped: {action.describe()} ({why})")
+                if once or dry_run:
+                    return
+                stop.event.wait(interval)
+        except ChainError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"stopped cleanly ({stop.signal_name})")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,11 @@
 Built once per process by :func:`build_services`; the FastAPI app, the relayer, the keeper, the
 indexer and the CLI commands all take it. The chain connection is lazy so the API can start (and
 report 503 with a reason) while the node is down.
+
+Before the chain is first handed out, the database is bound to it (:func:`api.binding.bind`: an
+index of another chain is rebuilt, requests accepted for another chain are failed). The background
+loops call :meth:`Services.check_chain` on every pass: if the node changed under the running
+service, the connection is dropped and the next use connects — and binds — again.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine
 
 from chain.context import Chain, connect
+from chain.identity import ChainChanged
 from chain.settings import Settings
 from traceability.ipfs import DocumentStore, EmbeddedDocumentStore, KuboDocumentStore
 
@@ -46,14 +52,44 @@ class Services:
     engine: Engine
     _chain: Chain | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _bound: bool = False
 
     @property
     def chain(self) -> Chain:
-        """The chain connection, made on first use; raises ``NodeUnavailable`` if the node is down."""
+        """The chain connection, made on first use and bound to the database; raises
+        ``NodeUnavailable`` if the node is down, ``DeploymentMismatch`` if it is another chain."""
         with self._lock:
-            if self._chain is None:
-                self._chain = connect(self.settings)
-            return self._chain
+            chain = self._connect()
+            if not self._bound:
+                from api.binding import bind  # (api.binding imports the relayer's models)
+
+                bind(self.engine, chain)
+                self._bound = True
+            return chain
+
+    def _connect(self) -> Chain:
+        if self._chain is None:
+            self._chain = connect(self.settings)
+        return self._chain
+
+    def check_chain(self) -> Chain:
+        """The connection, if the node still serves its chain; else
+        :class:`~chain.identity.ChainChanged`, and the connection is dropped so the next use of
+        :attr:`chain` connects and binds anew. (Needs the node only, not the database.)"""
+        with self._lock:
+            chain = self._connect()
+        try:
+            chain.check_node()
+        except ChainChanged:
+            self.forget_chain(chain)
+            raise
+        return chain
+
+    def forget_chain(self, chain: Chain) -> None:
+        """Drop ``chain`` (if still ours): the next use of :attr:`chain` connects and binds."""
+        with self._lock:
+            if self._chain is chain:
+                self._chain, self._bound = None, False
 
 
 def build_services(settings: Settings | None = None, *, chain: Chain | None = None) -> Services:

@@ -2,7 +2,9 @@
 
 ``with Anvil() as node: Web3(HTTPProvider(node.rpc_url))``. The process is stopped by its own
 PID (terminate, wait, kill, wait) so no orphan is left; ``state_path`` makes anvil dump its
-state on exit and load it on start, so a restarted node keeps the chain.
+state on exit and load it on start, so a restarted node keeps the chain — the same chain: same
+genesis hash, and time that never runs backwards (:mod:`chain.anvil_state` works around anvil's
+reload defects).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
+from chain import anvil_state
 from chain.artifacts import REPO_ROOT
 from chain.errors import ChainError, NodeUnavailable
 
@@ -79,7 +82,9 @@ class Anvil:
         block_time: float | None = None,
         startup_timeout: float = 30.0,
         extra_args: list[str] | None = None,
+        fresh_hint: str | None = None,
     ) -> None:
+        """``fresh_hint``: the command that starts a new chain, named when the state is unusable."""
         self.host = host
         # A port we picked can be taken by another process before anvil binds it (free_port
         # only says nobody holds it *now*): start() then retries on another. A given one cannot.
@@ -92,8 +97,11 @@ class Anvil:
         self.block_time = block_time
         self.startup_timeout = startup_timeout
         self.extra_args = extra_args or []
+        self.fresh_hint = fresh_hint
         self.process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
+        # Timestamp of the saved chain's genesis (set by start() from the state file, if any).
+        self._genesis_timestamp: int | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -122,9 +130,16 @@ class Anvil:
         if self.state_path is not None:
             # --state = --load-state on start + --dump-state on exit.
             cmd += ["--state", str(self.state_path)]
+        if self._genesis_timestamp is not None:
+            # The saved genesis rebuilt identically: no second block 0 (see chain.anvil_state).
+            cmd += ["--timestamp", str(self._genesis_timestamp)]
         if self.block_time is not None:
             cmd += ["--block-time", f"{self.block_time:g}"]
         return cmd + self.extra_args
+
+    def popen_options(self) -> dict[str, Any]:
+        """Extra ``subprocess.Popen`` arguments (subclasses detach the process, see chain.cli)."""
+        return {}
 
     def start(self) -> Self:
         """Start the process and wait until its JSON-RPC answers ``eth_chainId``."""
@@ -147,17 +162,27 @@ class Anvil:
             raise PortInUse(f"port {self.port} on {self.host} is already in use")
         if self.state_path is not None:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            self._genesis_timestamp = anvil_state.prepare(
+                self.state_path, fresh_hint=self.fresh_hint or f"rm {self.state_path}"
+            )
         log_dir = REPO_ROOT / "build" / "anvil"
         log_dir.mkdir(parents=True, exist_ok=True)
         self._log_path = log_dir / f"anvil-{self.port}.log"
         log = self._log_path.open("wb")
         logger.info("starting anvil on %s", self.rpc_url)
         self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **self.popen_options(),
         )
         log.close()  # the child holds its own descriptor
         try:
             self._wait_ready()
+            if self._genesis_timestamp is not None:
+                resumed = anvil_state.resume_clock(self.rpc_url)
+                logger.info("anvil: saved chain loaded; its clock resumes at %d", resumed)
         except BaseException:
             self.stop()
             raise

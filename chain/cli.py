@@ -11,12 +11,13 @@ the options override them.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
-import shutil
+import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from chain.anvil import Anvil
 from chain.errors import ChainError, NodeUnavailable
 from chain.settings import Settings
+from chain.shutdown import stop_signals
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,9 @@ STATE_FILE_NAME = "anvil/state.json"
 # anvil also dumps its state every this many seconds, so a crash or SIGKILL loses little.
 STATE_INTERVAL_SECONDS = 30
 PROBE_TIMEOUT_SECONDS = 3.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
-# Set by SIGINT/SIGTERM (or by a test driving `node` from another thread): stop the node.
+# Set by SIGINT/SIGTERM/SIGHUP (or by a test driving `node` from another thread): stop the node.
 _stop_requested = threading.Event()
 
 
@@ -134,26 +137,36 @@ class SessionAnvil(Anvil):
     (``tuanchain node`` or ``tuanchain run``), which then stops anvil cleanly.
 
     Ctrl-C signals the whole foreground process group; if anvil got it too, it would race our
-    own SIGTERM while dumping its state. ``setsid`` execs anvil in place (same PID), so it is
-    still stopped by PID. The state is also dumped periodically.
+    own SIGTERM while dumping its state. It is still stopped by PID. Should our process die
+    without stopping it (SIGKILL, a crash), the kernel sends anvil SIGTERM (Linux's parent-death
+    signal), so it saves its state and exits rather than run on, orphaned, holding the port. The
+    state is also dumped periodically.
     """
 
     def command(self) -> list[str]:
         base = super().command()
         if self.state_path is not None:
             base += ["--state-interval", str(STATE_INTERVAL_SECONDS)]
-        setsid = shutil.which("setsid")
-        return [setsid, *base] if setsid else base
+        return base
+
+    def popen_options(self) -> dict[str, Any]:
+        return {"start_new_session": True, "preexec_fn": _parent_death_signal()}
 
 
-def _install_stop_handlers() -> dict[int, Any]:
-    """SIGINT and SIGTERM set the stop flag (only possible from the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, lambda *_: _stop_requested.set())
-    return previous
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies (None elsewhere)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 def node(
@@ -188,21 +201,24 @@ def node(
             port=port or parsed.port or 8545,
             chain_id=settings.chain_id,
             state_path=state_path,
+            fresh_hint="tuanchain node --fresh",
         )
         _stop_requested.clear()
-        previous = _install_stop_handlers()
-        try:
-            anvil.start()
-            typer.echo(
-                f"anvil listening on {anvil.rpc_url} (chain id {anvil.chain_id}, pid {anvil.pid})"
-            )
-            typer.echo(f"state: {state_path} (loaded if present, saved on exit)")
-            typer.echo("press Ctrl-C to stop")
-            exited = _wait(anvil)
-        finally:
-            anvil.stop()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        # SIGINT, SIGTERM or SIGHUP: stop anvil (it saves its state), exit 0. One arriving while
+        # anvil starts is acted on as soon as it answers.
+        with stop_signals() as stop:
+            stop.on_request(_stop_requested.set)
+            try:
+                anvil.start()
+                typer.echo(
+                    f"anvil listening on {anvil.rpc_url} "
+                    f"(chain id {anvil.chain_id}, pid {anvil.pid})"
+                )
+                typer.echo(f"state: {state_path} (loaded if present, saved on exit)")
+                typer.echo("press Ctrl-C to stop")
+                exited = _wait(anvil)
+            finally:
+                anvil.stop()
     if exited is not None:
         typer.echo(
             f"error: anvil exited by itself with code {exited}: {anvil.log_tail(5)}", err=True

@@ -2,7 +2,11 @@
 
 ``connect(Settings())`` is what the API, the relayer, the keeper and the scripts use; it checks
 the node answers, that its chain id is the configured one (and refuses anvil's development keys
-on a public chain), then loads the deployment manifest (or deploys, when asked to).
+on a public chain), then loads the deployment manifest (or deploys, when asked to) and checks it
+describes *this* chain: the manifest's genesis hash and code hashes must be the node's, else
+:class:`DeploymentMismatch` says to deploy (a reset testnet, or an RPC URL pointed at another
+chain, would otherwise be sent requests signed for the old one). The resulting ``Chain`` carries
+its :class:`~chain.identity.ChainIdentity`; :meth:`Chain.check_node` re-checks it cheaply.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import logging
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
 from chain.accounts import account_from_key
 from chain.clients import Clients
 from chain.deploy import Deployment, deploy_all, load_deployment
-from chain.errors import NodeUnavailable, UnknownContract
+from chain.errors import DeploymentMismatch, NodeUnavailable, UnknownContract
+from chain.identity import ChainChanged, ChainIdentity, genesis_hash, read_identity
 from chain.settings import Settings, check_node_allows_keys
 from chain.tx import TxSender, translate_errors
 
@@ -35,10 +41,22 @@ class Chain:
     platform: LocalAccount
     relayer: LocalAccount
     keeper: LocalAccount
+    identity: ChainIdentity
 
     @property
     def chain_id(self) -> int:
         return self.deployment.chain_id
+
+    def check_node(self) -> None:
+        """:class:`ChainChanged` unless the node still serves this chain (two cheap calls).
+
+        Code cannot change under a live chain (no SELFDESTRUCT since Cancun), so the chain id and
+        the genesis hash suffice; ``connect`` compared the code hashes.
+        """
+        with translate_errors(self.sender.registry):
+            chain_id, genesis = int(self.w3.eth.chain_id), genesis_hash(self.w3)
+        if (chain_id, genesis) != (self.identity.chain_id, self.identity.genesis_hash):
+            raise ChainChanged(self.identity, chain_id, genesis, self.settings.rpc_url)
 
 
 def connect(settings: Settings | None = None, *, deploy: bool = False) -> Chain:
@@ -67,15 +85,13 @@ def connect(settings: Settings | None = None, *, deploy: bool = False) -> Chain:
         )
     else:
         deployment = load_deployment(node_chain_id, settings.deployments_dir)
-        missing = [
-            name
-            for name, c in deployment.contracts.items()
-            if not bytes(w3.eth.get_code(c.address))
-        ]
-        if missing:
-            raise UnknownContract(
-                ", ".join(missing), f"no code on chain {node_chain_id} (was the node reset?)"
-            )
+    with translate_errors(sender.registry):
+        identity = read_identity(
+            w3,
+            chain_id=node_chain_id,
+            addresses={name: c.address for name, c in deployment.contracts.items()},
+        )
+    _check_manifest(deployment, identity, settings.rpc_url)
     return Chain(
         settings=settings,
         w3=w3,
@@ -85,4 +101,31 @@ def connect(settings: Settings | None = None, *, deploy: bool = False) -> Chain:
         platform=platform,
         relayer=account_from_key(settings.relayer_key.get_secret_value()),
         keeper=account_from_key(settings.keeper_key.get_secret_value()),
+        identity=identity,
     )
+
+
+def _check_manifest(deployment: Deployment, node: ChainIdentity, rpc_url: str) -> None:
+    """:class:`DeploymentMismatch` unless the manifest describes the chain the node serves."""
+    where = deployment.path or f"the manifest of chain {deployment.chain_id}"
+    fix = (
+        "deploy there with `tuanchain deploy` (or `tuanchain run` on a local chain), "
+        "or point TUANCHAIN_RPC_URL at the node it was written for"
+    )
+    if deployment.genesis_hash != node.genesis_hash:
+        raise DeploymentMismatch(
+            f"{where} was written for chain {deployment.chain_id} with genesis "
+            f"{deployment.genesis_hash}, but the node at {rpc_url} serves genesis "
+            f"{node.genesis_hash} (the chain was reset, or this is another chain): {fix}"
+        )
+    on_node = {name: code for name, _, code in node.contracts}
+    empty = "0x" + keccak(b"").hex()
+    wrong = sorted(
+        name for name, c in deployment.contracts.items() if on_node.get(name) != c.code_hash
+    )
+    if wrong:
+        missing = [name for name in wrong if on_node.get(name) == empty]
+        what = "no code" if len(missing) == len(wrong) else "other code"
+        raise UnknownContract(
+            ", ".join(wrong), f"{what} at the recorded address on chain {node.chain_id}: {fix}"
+        )

@@ -58,6 +58,10 @@ class UnknownContract(ChainError):
         self.contract_name = name
 
 
+class DeploymentMismatch(ChainError):
+    """The deployment manifest describes another chain than the node's (reset, or another one)."""
+
+
 class CompilationFailed(ChainError):
     """The Solidity compiler reported errors."""
 

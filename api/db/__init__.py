@@ -22,7 +22,7 @@ from api.db.models import Base
 logger = logging.getLogger(__name__)
 
 # Modules that declare more tables on the same Base (owned by other parts of the service).
-_EXTRA_MODEL_MODULES = ("api.relayer.models",)
+_EXTRA_MODEL_MODULES = ("api.relayer.models", "api.binding")
 
 
 def _load_all_models() -> None:

@@ -52,6 +52,7 @@ from traceability.epcis import (
     event_hash_id,
     receiving_event,
 )
+from traceability.epcis.hashing import HASH_RULES_VERSION
 from traceability.ipfs import DocumentStore, parse_cid
 from traceability.ipfs.cid import split_cid
 from traceability.merkle import build_manifest
@@ -63,6 +64,10 @@ USD = 10**6  # TestStablecoin has 6 decimals
 
 class SeedError(RuntimeError):
     """The demo cannot be seeded here (for instance: not a local chain with dev accounts)."""
+
+
+class StaleDemo(SeedError):
+    """The demo on this chain was seeded by other code: adding this code's events would mix."""
 
 
 @dataclass
@@ -177,6 +182,40 @@ class _Seeder:
         return int(self.w3.eth.get_block(block)["timestamp"])
 
     # -- batches and events
+
+    def refuse_other_codes_demo(
+        self,
+        batches: dict[str, bytes],
+        demo_trails: dict[str, trails.Trail],
+        products: dict[str, Product],
+    ) -> None:
+        """:class:`StaleDemo` if a demo batch carries anchors but not this code's first event.
+
+        The seed anchors each trail's first event before any other of the batch, so a batch with
+        anchors lacks it only if another version of the code seeded it: other EPCIS hash rules
+        (``HASH_RULES_VERSION``) or other demo trails. This code's events would then sit beside
+        the old ones, every hash of one kind unverifiable by the other. (Events people added to
+        a demo batch while playing with it do not matter: the first event is still there.)
+        """
+        registry = self.clients.registry
+        start = self.chain.deployment.contracts["ProvenanceRegistry"].block
+        for key, trail in demo_trails.items():
+            if not trail.single:
+                continue
+            first = event_hash_digest(trail.single[0][0])
+            if registry.anchor_of(first).anchored_at_block:
+                continue
+            anchored = registry.get_events(
+                "EventAnchored", from_block=start, argument_filters={"batchId": batches[key]}
+            )
+            if anchored:
+                product = products[key]
+                raise StaleDemo(
+                    f"the demo on {self.chain.identity.describe()} was seeded by another version "
+                    f"of tuanchain: batch {product.gtin14}/{product.lot} has anchored events, "
+                    f"but not this version's (EPCIS hash rules {HASH_RULES_VERSION}); seeding "
+                    "would mix the two: start a new demo chain with `tuanchain run --fresh`"
+                )
 
     def ensure_batch(self, product: Product, clock: DemoClock) -> bytes:
         registry = self.clients.registry
@@ -374,8 +413,10 @@ class _Seeder:
         self.allow_carrier(batches["pork"])
         certificates = {p.key: f"ipfs://{self.put(certificate(p))}" for p in c.PRODUCTS}
         by_key = {p.key: p for p in c.PRODUCTS}
+        demo_trails = trails.trails(clock, certificates)
+        self.refuse_other_codes_demo(batches, demo_trails, by_key)
         in_root: list[tuple[Product, EpcisEvent]] = []
-        for key, trail in trails.trails(clock, certificates).items():
+        for key, trail in demo_trails.items():
             for event, signer in trail.single:
                 self.anchor(batches[key], event, signer.account)
             in_root += [(by_key[key], event) for event in trail.merkle]

@@ -1,9 +1,12 @@
-"""``tuanchain index [--from-scratch] [--once]``: run the indexer from the command line."""
+"""``tuanchain index [--from-scratch] [--once]``: run the indexer from the command line.
+
+SIGINT, SIGTERM and SIGHUP stop it between two block ranges (each range is one database
+transaction, so nothing is half-written) and it exits 0 (:mod:`chain.shutdown`).
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Annotated
 
 import typer
@@ -11,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from chain.errors import ChainError
+from chain.shutdown import stop_signals
 
 logger = logging.getLogger(__name__)
 
@@ -30,24 +34,26 @@ def index(
     from api.services import build_services
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        services = build_services()
-        indexer = make_indexer(services)
-        result = indexer.rebuild() if from_scratch else indexer.sync_until_idle()
-        typer.echo(
-            f"indexed up to block {result.to_block} (head {result.head}); "
-            f"{result.logs} logs, {result.rows} rows this pass"
-        )
-        if not once:
-            stop = threading.Event()
-            try:
-                run_loop(services, stop, poll)
-            except KeyboardInterrupt:
-                stop.set()
-    except (ChainError, SQLAlchemyError, ValidationError, OSError, DatabaseSchemaError) as exc:
-        # The node, the database or the settings are wrong: one line, exit 1, no traceback.
-        typer.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
-        raise typer.Exit(1) from exc
+    with stop_signals() as stop:
+        try:
+            services = build_services()
+            indexer = make_indexer(services)
+            if from_scratch:
+                result = indexer.rebuild(stop=stop.event)
+            else:
+                result = indexer.sync_until_idle(stop=stop.event)
+            typer.echo(
+                f"indexed up to block {result.to_block} (head {result.head}); "
+                f"{result.logs} logs, {result.rows} rows this pass"
+            )
+            if not once:
+                run_loop(services, stop.event, poll)
+        except (ChainError, SQLAlchemyError, ValidationError, OSError, DatabaseSchemaError) as exc:
+            # The node, the database or the settings are wrong: one line, exit 1, no traceback.
+            typer.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
+            raise typer.Exit(1) from exc
+    if stop.requested:
+        typer.echo(f"stopped cleanly ({stop.signal_name})")
 
 
 def register(app: typer.Typer) -> None:

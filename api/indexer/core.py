@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from api.binding import bind
 from api.db import init_db, session_factory
 from api.db import models as m
 from api.indexer.enrich import Enricher, EnrichStats
@@ -58,6 +59,11 @@ def off_index_change(callback: Callable[[], None]) -> None:
     with _listeners_lock:
         if callback in _listeners:
             _listeners.remove(callback)
+
+
+def notify_index_change() -> None:
+    """Run the listeners as after an indexer commit (the index was changed some other way)."""
+    _notify()
 
 
 def _notify() -> None:
@@ -105,6 +111,8 @@ class Indexer:
         self._dirty_batches: set[str] = set()
         self.start_block = min(c.block for c in chain.deployment.contracts.values())
         init_db(engine)
+        # An index of another chain (or written under other formats) is emptied first.
+        bind(engine, chain)
 
     # ------------------------------------------------------------------ state
 
@@ -204,8 +212,16 @@ class Indexer:
                 session.merge(m.IndexedBlock(number=number, hash=header.hash))
         return len(logs), rows
 
-    def sync(self, *, enrich: bool = True, max_ranges: int | None = None) -> SyncResult:
-        """One pass: re-org check, catch up to the head, enrich. Returns what it did."""
+    def sync(
+        self,
+        *,
+        enrich: bool = True,
+        max_ranges: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> SyncResult:
+        """One pass: re-org check, catch up to the head, enrich. Returns what it did.
+
+        ``stop`` set: the pass ends after the block range in hand (each is one transaction)."""
         head = self.source.head()
         reorg_from: int | None = None
         total_logs = total_rows = 0
@@ -224,6 +240,8 @@ class Indexer:
         start = first
         ranges = 0
         while start <= head and (max_ranges is None or ranges < max_ranges):
+            if stop is not None and stop.is_set():
+                break
             end = min(head, start + self.range_size - 1)
             with self.sessions.begin() as session:
                 n_logs, n_rows = self._ingest(session, start, end)
@@ -266,14 +284,14 @@ class Indexer:
             delete(m.IndexedBlock).where(m.IndexedBlock.number < final - KEEP_FINAL_HASHES)
         )
 
-    def sync_until_idle(self) -> SyncResult:
-        """Sync until a pass finds nothing new (the head may move while indexing)."""
+    def sync_until_idle(self, *, stop: threading.Event | None = None) -> SyncResult:
+        """Sync until a pass finds nothing new (the head may move while indexing), or ``stop``."""
         while True:
-            result = self.sync()
-            if result.to_block >= result.head:
+            result = self.sync(stop=stop)
+            if result.to_block >= result.head or (stop is not None and stop.is_set()):
                 return result
 
-    def rebuild(self) -> SyncResult:
+    def rebuild(self, *, stop: threading.Event | None = None) -> SyncResult:
         """Drop every indexed row and index again from the deployment block."""
         with self.sessions.begin() as session:
             for table in m.LOG_TABLES:
@@ -281,4 +299,4 @@ class Indexer:
             session.execute(delete(m.IndexedBlock))
             session.execute(delete(m.IndexerState).where(m.IndexerState.name == self.name))
         _notify()
-        return self.sync_until_idle()
+        return self.sync_until_idle(stop=stop)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from api.indexer.core import Indexer
 from api.services import Services
 from chain.errors import ChainError
+from chain.identity import ChainChanged
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +30,19 @@ def make_indexer(services: Services, **kwargs: object) -> Indexer:
 
 def run_loop(services: Services, stop: threading.Event, poll_seconds: float = POLL_SECONDS) -> None:
     """Sync, sleep, repeat until ``stop`` is set. Errors are logged and retried: the node or
-    the store being down must not kill the service."""
+    the store being down must not kill the service. If the node starts serving another chain,
+    nothing more is indexed until the services connect to it and re-bind the database (which
+    empties the index: api.binding); until then reads show the old chain's last state."""
     indexer: Indexer | None = None
     while not stop.is_set():
         try:
-            if indexer is None:
+            services.check_chain()
+            if indexer is None or indexer.chain is not services.chain:
                 indexer = make_indexer(services)
-            indexer.sync()
+            indexer.sync(stop=stop)
+        except ChainChanged as exc:
+            indexer = None
+            logger.error("indexer: %s; waiting for a deployment on it", exc)
         except ChainError as exc:
             logger.warning("indexer: chain unavailable (%s); retrying", exc)
         except Exception:

@@ -370,6 +370,14 @@ def accept(
         existing = _by_digest(session, typed)
         if existing is not None and existing.status in PENDING_STATUSES:
             return existing, False  # a client retry: same request, same outbox row
+        if existing is not None and existing.error_code == "chain_changed":
+            # Signed for a chain that is gone (api.binding): replayed here, it could be valid.
+            raise _bad(
+                "signed_for_another_chain",
+                f"this signed request was accepted for another chain (request {existing.id}); "
+                "prepare and sign it again",
+                previous=existing.id,
+            )
     fields = checker.check(body)
     pending = _pending_holder(session, fields["signer"], fields["nonce"])
     if pending is not None:
@@ -378,7 +386,12 @@ def accept(
             f"nonce {fields['nonce']} of {fields['signer']} is taken by pending request {pending.id}",
             pending=pending.id,
         )
-    row = RelayRequest(id=str(uuid.uuid4()), status=RelayStatus.QUEUED.value, **fields)
+    row = RelayRequest(
+        id=str(uuid.uuid4()),
+        status=RelayStatus.QUEUED.value,
+        chain_key=chain.identity.key,  # sent to this chain only (api.binding)
+        **fields,
+    )
     session.add(row)
     try:
         session.commit()  # committed before anything is sent: an accepted request is never lost

@@ -79,6 +79,9 @@ class RelayRequest(Base):
     # Decoded from the signed payloads (api.relayer.describe), never the client's word; NULL for
     # requests accepted before that rule (migration 0002 dropped their unsigned claims).
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # ChainIdentity.key of the chain it was accepted for (api.binding): it is sent to that chain
+    # only; NULL only in rows written before keys existed.
+    chain_key: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
 
     status: Mapped[str] = mapped_column(String(16), index=True, default=RelayStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session, aliased
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
+from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
 from api.relayer.accept import simulate_forwarded
 from api.relayer.claims import Claims
@@ -61,6 +62,7 @@ from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import forward_request_data
+from chain.identity import ChainChanged
 from chain.tx import translate_errors
 from traceability.ipfs import EmbeddedDocumentStore
 
@@ -87,6 +89,10 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+class _Parked(Exception):
+    """A stop was requested while a transaction of the request in hand was not yet mined."""
+
+
 class RelayWorker:
     """Processes due outbox rows; ``run_once`` is one pass (the loop and the tests call it)."""
 
@@ -98,8 +104,12 @@ class RelayWorker:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         batch_size: int = 100,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``: once set, a pass takes no further request and a receipt is no longer awaited
+        (the request stays ``sent`` in the outbox; the next start reconciles it)."""
         self.services = services
+        self.stop = stop or threading.Event()
         self.sessions = session_factory(services.engine)
         self.clock = clock
         self.backoff_base = backoff_base
@@ -119,7 +129,7 @@ class RelayWorker:
         seen: set[str] = set()  # requests processed this pass
         busy: set[str] = set()  # signers whose queue another worker holds
         with self.sessions() as session:
-            while len(seen) < self.batch_size:
+            while len(seen) < self.batch_size and not self.stop.is_set():
                 session.rollback()  # a fresh read: other workers may have moved rows meanwhile
                 row = session.scalars(self._heads(seen, busy).limit(1)).first()
                 if row is None:
@@ -139,8 +149,18 @@ class RelayWorker:
                     if row is None:
                         continue
                     try:
+                        # Right before anything is signed: is the node still our chain?
+                        self.services.check_chain()
                         self._process(session, self.services.chain, row)
                         done += 1
+                    except _Parked as exc:
+                        session.rollback()
+                        logger.info("relay %s: stopping; parked while %s is pending", row.id, exc)
+                        break
+                    except ChainChanged as exc:
+                        session.rollback()
+                        self._chain_changed(session, exc)
+                        break  # the next pass connects (and binds) to what the node serves now
                     except chain_errors.NodeUnavailable as exc:
                         self._retry_later(session, row, exc)
                         break  # the node is down: the other rows would fail the same way
@@ -149,6 +169,18 @@ class RelayWorker:
                             logger.exception("relay %s: unexpected error", row.id)
                         self._retry_later(session, row, exc)
         return done
+
+    def _chain_changed(self, session: Session, exc: ChainChanged) -> None:
+        """The node serves another chain now: the requests accepted for ours are never sent."""
+        failed = fail_requests(
+            session,
+            only_key=exc.bound.key,
+            message=f"accepted for {exc.bound.describe()}, but {exc}: it is never sent there; "
+            "sign it again",
+            args={"accepted_on": exc.bound.to_json(), "node_genesis_hash": exc.genesis_hash},
+        )
+        session.commit()
+        logger.error("relay worker: %s; %d pending request(s) failed", exc, failed)
 
     def _heads(self, seen: set[str], busy: set[str]) -> Any:
         """Due pending requests that head their signer's queue, oldest first."""
@@ -196,6 +228,17 @@ class RelayWorker:
     # ------------------------------------------------------------------ one request
 
     def _process(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        if row.chain_key != chain.identity.key:
+            # Accepted for another chain (by a process bound to it): never sent to this one.
+            self._fail(
+                session,
+                row,
+                CHAIN_CHANGED,
+                f"accepted for another chain than {chain.identity.describe()}, which the node "
+                "serves now: it is never sent there; sign it again",
+                {"node": chain.identity.to_json()},
+            )
+            return
         pending_send = row.status in (RelayStatus.SENDING, RelayStatus.SENT) and row.tx_hash
         if pending_send and self._reconcile(session, chain, row):
             return
@@ -280,8 +323,25 @@ class RelayWorker:
 
     def _await_receipt(self, session: Session, chain: Chain, row: RelayRequest) -> None:
         assert row.tx_hash
-        receipt = chain.sender.wait(row.tx_hash)
+        try:
+            receipt = self._wait(chain, row.tx_hash)
+        except _Parked:
+            logger.info("relay %s: stopping; %s parked as sent", row.id, row.tx_hash)
+            return
         self._finish(session, chain, row, receipt)
+
+    def _wait(self, chain: Chain, tx_hash: str) -> TxReceipt:
+        """Poll for the receipt; :class:`_Parked` on a stop request (the row stays as it is,
+        its transaction's hash stored: the next start reconciles it)."""
+        sender = chain.sender
+        deadline = time.monotonic() + sender.timeout
+        while (receipt := self._receipt(chain, tx_hash)) is None:
+            if self.stop.is_set():
+                raise _Parked(tx_hash)
+            if time.monotonic() > deadline:
+                raise chain_errors.TransactionTimeout(tx_hash, sender.timeout)
+            self.stop.wait(sender.poll_latency)
+        return receipt
 
     def _reconcile(self, session: Session, chain: Chain, row: RelayRequest) -> bool:
         """A ``sending``/``sent`` row after a restart or a timeout; True when it is settled now."""
@@ -396,7 +456,7 @@ class RelayWorker:
             session.commit()
             with translate_errors(chain.sender.registry):
                 chain.w3.eth.send_raw_transaction(HexBytes(raw_tx))
-        chain.sender.wait(tx_hash)
+        self._wait(chain, tx_hash)  # _Parked on a stop: the join is not simulated without it
 
     @staticmethod
     def _sign(
@@ -432,7 +492,7 @@ class RelayWorker:
         # A failed request's forwarder nonce stays unspent (the forwarder reverts as a whole), so
         # the signer's later requests are stuck — unless another request spent that nonce.
         if (
-            code != "nonce_used"
+            code not in ("nonce_used", CHAIN_CHANGED)  # (the nonce is another chain's)
             and self.services.chain.clients.forwarder.nonces(row.signer) <= row.nonce
         ):
             self._fail_later_requests(session, row)
@@ -472,7 +532,7 @@ class RelayWorker:
 def start_background(services: Services) -> Callable[[], None]:
     """Run the worker in a daemon thread; returns a function that stops and joins it."""
     stop = threading.Event()
-    worker = RelayWorker(services)
+    worker = RelayWorker(services, stop=stop)
 
     def loop() -> None:
         next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS

@@ -54,7 +54,8 @@ class Health(BaseModel):
 
 def _chain(services: Services) -> ChainHealth:
     try:
-        w3 = services.chain.w3
+        # Still the chain the index and the outbox are bound to? (Asks the node only.)
+        w3 = services.check_chain().w3
         return ChainHealth(
             ok=True, chain_id=int(w3.eth.chain_id), head_block=int(w3.eth.block_number)
         )

@@ -45,6 +45,10 @@ from traceability.epcis.vocabulary import (
 logger = logging.getLogger(__name__)
 
 CBV_VERSION = "CBV2.0"
+# Bumped whenever the rules above change any event's hash. Hashes anchored under other rules
+# never match this code's: an index or a demo chain made under them is rebuilt or refused, never
+# mixed with hashes of these rules (api.binding, api.demo.seed).
+HASH_RULES_VERSION = 1
 
 _EXCLUDED = {"type", "eventID", "recordTime", "errorDeclaration", "certificationInfo", "@context"}
 _IGNORED_EVERYWHERE = {"#text", "rdfs:comment", "comment"}

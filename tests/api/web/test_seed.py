@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_utils import keccak
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from api.db import models as m
 from api.demo import catalog
-from api.demo.seed import SeedError, SeedReport, seed
+from api.demo import seed as seed_module
+from api.demo.seed import SeedError, SeedReport, StaleDemo, seed
 from api.indexer.runner import make_indexer
 from api.services import Services
 from chain.clients import BatchStatus, ClaimStatus, DealStatus, PartyKind, PartyStatus
@@ -91,6 +93,21 @@ def test_seed_twice_changes_nothing(demo: Any) -> None:
     make_indexer(demo.services).sync_until_idle()
     with demo.services.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m.AnchoredEvent)).scalar() == before
+
+
+def test_a_demo_seeded_under_other_hash_rules_is_refused_not_mixed(
+    demo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code whose EPCIS hashes differ (a change of rules, HASH_RULES_VERSION) on a chain seeded by
+    the old code: the seed refuses, naming the command, before sending anything."""
+    original = seed_module.event_hash_digest
+    monkeypatch.setattr(
+        seed_module, "event_hash_digest", lambda event: keccak(b"v2" + original(event))
+    )
+    block = demo.services.chain.w3.eth.block_number
+    with pytest.raises(StaleDemo, match=r"another version .* `tuanchain run --fresh`"):
+        seed(demo.services)
+    assert demo.services.chain.w3.eth.block_number == block
 
 
 def test_epoch_is_the_rice_farms_first_application(demo: Any) -> None:
