@@ -35,9 +35,9 @@ from typing import Any
 
 from dateutil import parser as date_parser
 
+from traceability.epcis.digital_link_reference import reference_digital_link
 from traceability.epcis.errors import EventHashError, InvalidEpcisDocument
 from traceability.epcis.hash_input import Node, event_trees
-from traceability.epcis.identifiers import canonical_identifier
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT, URN_VOCABULARY
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def canonical_value(text: str) -> str:
     for urn, web in URN_VOCABULARY:
         text = text.replace(urn, web)
     text = canonical_number(text)
-    return canonical_identifier(text) or text
+    return reference_digital_link(text) or text
 
 
 # ------------------------------------------------------------------ pre-hash string
@@ -207,7 +207,9 @@ def _remainder(children: Sequence[Any]) -> str:
     strings = []
     for child in children:
         if isinstance(child, Node):
-            strings.append(child.name + _value_text(child, timed=False) + _remainder(child.children))
+            strings.append(
+                child.name + _value_text(child, timed=False) + _remainder(child.children)
+            )
         else:  # a bizTransaction/source/destination pair: its members in document order
             strings.append(_remainder(child))
     names = [c.name for c in children if isinstance(c, Node)]
