@@ -256,7 +256,8 @@ def event_prehash(event: Mapping[str, Any] | Any, *, context: Any = None) -> str
     return document_prehashes(_one_event_document(event, context))[0]
 
 
-def _sha256_id(prehash: str) -> str:
+def prehash_hash_id(prehash: str) -> str:
+    """The ``ni:///sha-256;…?ver=CBV2.0`` hash ID of a pre-hash string."""
     return f"ni:///sha-256;{hashlib.sha256(prehash.encode('utf-8')).hexdigest()}?ver={CBV_VERSION}"
 
 
@@ -267,7 +268,7 @@ def event_hash_digest(event: Mapping[str, Any] | Any, *, context: Any = None) ->
 
 def event_hash_id(event: Mapping[str, Any] | Any, *, context: Any = None) -> str:
     """The event's CBV 2.0 Event Hash ID, ``ni:///sha-256;<hex>?ver=CBV2.0``."""
-    return _sha256_id(event_prehash(event, context=context))
+    return prehash_hash_id(event_prehash(event, context=context))
 
 
 def digest_from_hash_id(hash_id: str) -> bytes:
@@ -318,4 +319,4 @@ def hash_events_in_document(doc: Mapping[str, Any] | str | bytes | Path) -> list
 
     ``doc`` is a parsed JSON mapping, JSON text/bytes, or a path to a JSON(-LD) file.
     """
-    return [_sha256_id(p) for p in prehashes_in_document(doc)]
+    return [prehash_hash_id(p) for p in prehashes_in_document(doc)]
