@@ -120,10 +120,27 @@ def _define(ctx: _Context, name: str, definition: Any) -> _Term:
 _EPCIS, _SCOPED, _USER = "epcis", "scoped", "user"
 
 
+# Scoped contexts of the EPCIS context are applied at every bizStep, sensorReport...: their
+# results are kept (contexts are never mutated once built; the entry keeps both inputs alive
+# so their ids stay theirs).
+_APPLIED: dict[tuple[int, int, str], tuple[_Context, Any, _Context]] = {}
+
+
 def _apply(ctx: _Context, local: Any, mode: str) -> _Context:
     """``ctx`` updated by a local context (the EPCIS context URL, or an object)."""
     if local is None:
         return ctx
+    if mode == _USER:
+        return _apply_parts(ctx, local, mode)
+    key = (id(ctx), id(local), mode)
+    if (hit := _APPLIED.get(key)) is None:
+        if len(_APPLIED) > 4096:
+            _APPLIED.clear()
+        hit = _APPLIED[key] = (ctx, local, _apply_parts(ctx, local, mode))
+    return hit[2]
+
+
+def _apply_parts(ctx: _Context, local: Any, mode: str) -> _Context:
     for part in local if isinstance(local, list) else [local]:
         if isinstance(part, str):
             if part not in EPCIS_CONTEXT_URLS:
@@ -131,7 +148,7 @@ def _apply(ctx: _Context, local: Any, mode: str) -> _Context:
                     f"@context {part!r} cannot be resolved offline: only the EPCIS 2.0 context "
                     "URL and inline prefix declarations are supported"
                 )
-            ctx = _apply(ctx, epcis_context(), _EPCIS)
+            ctx = _epcis_base() if not ctx.terms else _apply(ctx, epcis_context(), _EPCIS)
             continue
         if not isinstance(part, Mapping):
             raise EventHashError(f"unsupported @context entry {part!r}")
@@ -162,7 +179,7 @@ def _apply(ctx: _Context, local: Any, mode: str) -> _Context:
 
 @cache
 def _epcis_base() -> _Context:
-    return _apply(_Context(), next(iter(EPCIS_CONTEXT_URLS)), _EPCIS)
+    return _apply_parts(_Context(), epcis_context(), _EPCIS)
 
 
 def _expanded_strings(value: Any, ctx: _Context, term: _Term | None) -> Iterator[str]:
