@@ -37,7 +37,12 @@ from web3 import Web3
 from api.errors import ApiError
 from chain import errors as chain_errors
 from chain.context import Chain
-from traceability.epcis import event_hash_id, parse_event, receiving_event, serialize_document
+from traceability.epcis import (
+    hash_events_in_document,
+    parse_event,
+    receiving_event,
+    serialize_document,
+)
 from traceability.epcis.hashing import digest_from_hash_id
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
@@ -172,7 +177,7 @@ def cid_digest(cid: str) -> bytes:
 def event_document(event: Any) -> tuple[bytes, str, dict[str, Any]]:
     """One EPCIS document per event (the anchoring convention): (bytes, CBV hash id, document)."""
     document = serialize_document([event])
-    hash_id = event_hash_id(document["epcisBody"]["eventList"][0], context=document["@context"])
+    (hash_id,) = hash_events_in_document(document)  # the stored document, as anyone hashes it
     return json_bytes(document), hash_id, document
 
 

@@ -3,7 +3,7 @@
     tuanchain cid FILE [--cid-version 0|1]
     tuanchain merkle root HASH...
     tuanchain merkle proof --index I HASH...
-    tuanchain epcis hash FILE
+    tuanchain epcis hash FILE [--prehash]
     tuanchain link GTIN LOT [--resolver URL]
     tuanchain qr GTIN LOT --out FILE.svg|FILE.png
     tuanchain verify GTIN LOT [--json]
@@ -112,11 +112,22 @@ def merkle_proof(
 @epcis_app.command("hash")
 def epcis_hash(
     file: Annotated[Path, typer.Argument(help="EPCIS 2.0 JSON/JSON-LD document or event")],
+    prehash: Annotated[
+        bool,
+        typer.Option(
+            "--prehash",
+            help="also print each event's pre-hash string (the hashed text) under its hash ID",
+        ),
+    ] = False,
 ) -> None:
-    """Print the CBV 2.0 event hash ID of every event, one per line, in document order."""
+    """Print the CBV 2.0 event hash ID of every event, one per line, in document order.
+
+    The IDs are those GS1's reference generator (epcis-event-hash-generator) gives; with
+    --prehash each is followed by its pre-hash string, to compare with the generator's -p.
+    """
     from traceability.epcis.document import parse_epcis
     from traceability.epcis.errors import InvalidEpcisDocument
-    from traceability.epcis.hashing import hash_events_in_document
+    from traceability.epcis.hashing import prehash_hash_id, prehashes_in_document
     from traceability.safe_json import loads_bounded
 
     with _one_line_errors():
@@ -125,8 +136,10 @@ def epcis_hash(
         except ValueError as exc:  # not UTF-8, too deep, or not JSON at all
             raise InvalidEpcisDocument("$", f"not JSON: {exc}") from None
         parse_epcis(document)  # refuse non-conforming documents before hashing them
-        for hash_id in hash_events_in_document(document):
-            typer.echo(hash_id)
+        for text in prehashes_in_document(document):
+            typer.echo(prehash_hash_id(text))
+            if prehash:
+                typer.echo(text)
 
 
 def link(
@@ -162,9 +175,17 @@ def verify(
     gtin: Annotated[str, typer.Argument(help="GTIN-8/12/13/14")],
     lot: Annotated[str, typer.Argument(help="lot number (GS1 AI 10)")],
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-    from_block: Annotated[int, typer.Option("--from-block", help="first block to scan")] = 0,
+    from_block: Annotated[
+        int | None,
+        typer.Option(
+            "--from-block", help="first block to scan [default: the batch's registration]"
+        ),
+    ] = None,
 ) -> None:
-    """Verify the batch's whole provenance trail against the chain (exit 3 if not verified)."""
+    """Verify the batch's whole provenance trail against the chain (exit 3 if not verified).
+
+    Reads only the chain's logs and the documents (never the service's index).
+    """
     from chain.context import connect
     from chain.settings import Settings
     from traceability.digital_link import check_lot, normalize_gtin

@@ -1,6 +1,8 @@
 """Independent verification of a batch's provenance trail: chain logs + IPFS documents.
 
-Nothing but the chain is trusted. For the batch ``keccak256(abi.encode(gtin14, lot))``:
+Nothing but the chain and the documents is trusted: the service's index is never read. For the
+batch ``keccak256(abi.encode(gtin14, lot))``, from the block that registered it
+(``registeredAtBlock`` in the registry's ``BatchInfo``; nothing of the batch can be older):
 
 1. ``BatchRegistered`` gives the supplier and the metadata document's CID;
 2. ``EventAnchored`` (supplier and writers) and ``ReceiptAnchored`` (leaders' pickups,
@@ -8,7 +10,10 @@ Nothing but the chain is trusted. For the batch ``keccak256(abi.encode(gtin14, l
 3. ``RootAnchored`` gives Merkle roots and their manifest CIDs; a manifest lists each leaf
    (event hash ID, document CID, batch) with its proof, and the leaves of this batch are
    checked with the proof *on chain* (``verifyEventInRoot``);
-4. ``BatchRecalled`` / ``BatchMarkedNonCompliant`` give reason documents.
+4. ``BatchRecalled`` / ``BatchMarkedNonCompliant`` give reason documents;
+5. the escrow's ``ReceiptConfirmed`` (same batch and event hash as a ``ReceiptAnchored``)
+   gives the quantity the receipt recorded on chain: the receiving event's quantity of the
+   lot must be that quantity (:func:`receipt_quantity_problems`).
 
 For every anchored document the verifier fetches the bytes (the store checks every block
 against its hash), recomputes the CID with kubo's import profiles, compares the digest with
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -29,6 +35,7 @@ from typing import Any, Protocol
 from traceability.digital_link import batch_id_of, check_lot, normalize_gtin
 from traceability.epcis.errors import EpcisError
 from traceability.epcis.hashing import digest_from_hash_id, hash_events_in_document
+from traceability.epcis.identifiers import lot_digital_link
 from traceability.ipfs.cid import (
     CODEC_DAG_PB,
     CODEC_RAW,
@@ -149,13 +156,16 @@ class RegistryReader(Protocol):
         argument_filters: dict[str, Any] | None = None,
     ) -> list[Any]: ...
 
-    def batch_status(self, batch_id: bytes) -> Any: ...
+    def batch_info(self, batch_id: bytes) -> Any: ...  # .status, .registered_at_block
 
     def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool: ...
 
 
 class ChainClients(Protocol):
+    """The registry (``RegistryReader`` + ``batch_info``) and the escrow (``get_events``)."""
+
     registry: Any
+    escrow: Any
 
 
 # ---------------------------------------------------------------------- document checks
@@ -166,6 +176,7 @@ class _DocumentCheck:
     status: ItemStatus
     reasons: list[str]
     event_hash_ids: list[str] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)  # the events, in the order of the IDs
 
 
 def _reproduces_cid(data: bytes, cid: bytes) -> bool:
@@ -200,13 +211,23 @@ def _check_document(
     if not _reproduces_cid(data, cid):
         reasons.append(f"document bytes do not reproduce {text} under kubo's import profiles")
     hash_ids: list[str] = []
+    events: list[Any] = []
     if epcis:
         try:
-            hash_ids = hash_events_in_document(loads_bounded(data))
+            document = loads_bounded(data)
+            hash_ids = hash_events_in_document(document)
+            events = _events_of(document)
         except (EpcisError, ValueError) as exc:  # ValueError: not JSON, not UTF-8, too deep
             reasons.append(f"not a valid EPCIS document: {exc}")
     status = ItemStatus.MISMATCH if reasons else ItemStatus.VERIFIED
-    return _DocumentCheck(status, reasons, hash_ids)
+    return _DocumentCheck(status, reasons, hash_ids, events)
+
+
+def _events_of(document: Any) -> list[Any]:
+    body = document.get("epcisBody") if isinstance(document, dict) else None
+    if not isinstance(body, dict):
+        return [document]
+    return list(body.get("eventList") or [body.get("event")])
 
 
 def _event_item(
@@ -219,6 +240,7 @@ def _event_item(
     anchored_digest: bytes | None,
     root: bytes | None = None,
     stated_hash_id: str | None = None,
+    check_event: Callable[[Any], list[str]] | None = None,
 ) -> VerifiedItem:
     item = VerifiedItem(
         kind=kind,
@@ -238,9 +260,12 @@ def _event_item(
     item.status, item.reasons = check.status, list(check.reasons)
     if check.status is ItemStatus.MISSING:
         return item
-    digests = {digest_from_hash_id(h): h for h in check.event_hash_ids}
+    digests = {digest_from_hash_id(h): i for i, h in enumerate(check.event_hash_ids)}
     if event_hash in digests:
-        item.event_hash_id = digests[event_hash]
+        index = digests[event_hash]
+        item.event_hash_id = check.event_hash_ids[index]
+        if check_event is not None and index < len(check.events):
+            item.reasons.extend(check_event(check.events[index]))
     elif check.event_hash_ids:
         item.reasons.append(
             "document does not contain the anchored event (its events hash to "
@@ -279,43 +304,75 @@ def _cid_bytes(value: bytes) -> bytes | None:
 # ---------------------------------------------------------------------- the verifier
 
 
+# The ReceiptConfirmed member that holds the quantity the receipt recorded on chain, and the
+# unit it counts in (deal units: the receiving events the service builds say "EA"). One place
+# to change if receipts come to record another figure.
+RECEIPT_QUANTITY_FIELD = "quantity"
+RECEIPT_QUANTITY_UOM = "EA"
+
+
+def receipt_quantity_problems(event: Any, *, lot_uri: str, recorded: int) -> list[str]:
+    """Why a receiving event disagrees with the quantity its receipt recorded (empty: agrees).
+
+    The event's quantity of the batch's lot (its ``quantityList`` elements whose ``epcClass``
+    is the lot's Digital Link, summed) must equal ``recorded``, counted in deal units.
+    """
+    elements = [
+        q
+        for q in (event.get("quantityList") or [] if isinstance(event, dict) else [])
+        if isinstance(q, dict) and q.get("epcClass") == lot_uri
+    ]
+    if not elements:
+        return [f"the receiving event states no quantity of {lot_uri}"]
+    units = {q.get("uom", RECEIPT_QUANTITY_UOM) for q in elements}
+    if units != {RECEIPT_QUANTITY_UOM}:
+        return [f"the receiving event counts {sorted(units)}, the receipt deal units"]
+    stated = sum(float(q.get("quantity", 0)) for q in elements)
+    if stated != recorded:
+        return [f"the receiving event states {stated:g} received, the receipt on chain {recorded}"]
+    return []
+
+
 def verify_batch(
     chain_clients: ChainClients,
     store: DocumentStore,
     gtin: str,
     lot: str,
     *,
-    from_block: int = 0,
+    from_block: int | None = None,
 ) -> VerificationReport:
     """Check every anchor of the batch ``(gtin, lot)`` against the documents in ``store``.
 
-    ``InvalidGtin`` / ``InvalidLot`` for bad keys; chain errors propagate as ``ChainError``.
+    Logs are read from the batch's registration block (``from_block`` overrides it). Only the
+    chain and ``store`` are read. ``InvalidGtin`` / ``InvalidLot`` for bad keys; chain errors
+    propagate as ``ChainError``.
     """
     registry = chain_clients.registry
     gtin14, lot = normalize_gtin(gtin), check_lot(lot)
     batch_id = batch_id_of(gtin14, lot)
     by_batch = {"batchId": batch_id}
-
-    registered = registry.get_events(
-        "BatchRegistered", from_block=from_block, argument_filters=by_batch
-    )
+    info = registry.batch_info(batch_id)
     report = VerificationReport(
         gtin14=gtin14,
         lot=lot,
         batch_id=to_hex(batch_id),
-        registered=bool(registered),
-        batch_status=registry.batch_status(batch_id).name.lower(),
-        supplier=str(registered[0]["args"]["supplier"]) if registered else None,
+        registered=info.registered_at_block > 0,
+        batch_status=info.status.name.lower(),
+        supplier=None,
     )
-    if not registered:
+    if not report.registered:
         return report
+    start = info.registered_at_block if from_block is None else from_block
 
+    registered = registry.get_events("BatchRegistered", from_block=start, argument_filters=by_batch)
+    if registered:
+        report.supplier = str(registered[0]["args"]["supplier"])
+    else:
+        report.warnings.append(f"no BatchRegistered log from block {start}")
     for log in registered:
         report.items.append(_plain_document_item(ItemKind.BATCH_METADATA, log, store, "metadata"))
 
-    for log in registry.get_events(
-        "EventAnchored", from_block=from_block, argument_filters=by_batch
-    ):
+    for log in registry.get_events("EventAnchored", from_block=start, argument_filters=by_batch):
         args = log["args"]
         cid = _cid_bytes(args["documentCid"])
         item = _event_item(
@@ -331,37 +388,59 @@ def verify_batch(
             item.reasons = [f"anchored CID 0x{bytes(args['documentCid']).hex()} is not sha2-256"]
         report.items.append(item)
 
-    for log in registry.get_events(
-        "ReceiptAnchored", from_block=from_block, argument_filters=by_batch
-    ):
+    recorded = _recorded_receipt_quantities(chain_clients, start, by_batch)
+    lot_uri = lot_digital_link(gtin14, lot)
+    for log in registry.get_events("ReceiptAnchored", from_block=start, argument_filters=by_batch):
         args = log["args"]
-        digest = bytes(args["documentDigest"])
+        digest, event_hash = bytes(args["documentDigest"]), bytes(args["eventHash"])
+        quantity = recorded.get(event_hash)
         report.items.append(
             _event_item(
                 ItemKind.RECEIPT,
                 log,
                 store,
                 cid=receipt_cid(store, digest),
-                event_hash=bytes(args["eventHash"]),
+                event_hash=event_hash,
                 anchored_digest=digest,
+                check_event=None
+                if quantity is None
+                else lambda event, q=quantity: receipt_quantity_problems(
+                    event, lot_uri=lot_uri, recorded=q
+                ),
             )
         )
 
-    for log in registry.get_events("RootAnchored", from_block=from_block):
+    for log in registry.get_events("RootAnchored", from_block=start):
         report.items.extend(_merkle_items(registry, store, log, report, gtin14, lot))
 
     for event_name, kind in (
         ("BatchRecalled", ItemKind.RECALL),
         ("BatchMarkedNonCompliant", ItemKind.NON_COMPLIANCE),
     ):
-        for log in registry.get_events(
-            event_name, from_block=from_block, argument_filters=by_batch
-        ):
+        for log in registry.get_events(event_name, from_block=start, argument_filters=by_batch):
             report.items.append(_plain_document_item(kind, log, store, "reason"))
 
     report.items.sort(key=lambda i: (i.block_number, i.tx_hash))
     logger.info("verified batch %s/%s: %s", gtin14, lot, report.counts())
     return report
+
+
+def _recorded_receipt_quantities(
+    chain_clients: ChainClients, start: int, by_batch: dict[str, Any]
+) -> dict[bytes, int]:
+    """Event hash -> quantity of the escrow's ``ReceiptConfirmed`` logs for the batch.
+
+    A receipt anchored by another recorder (no escrow log) records no quantity: not checked.
+    """
+    escrow = getattr(chain_clients, "escrow", None)
+    if escrow is None:
+        return {}
+    return {
+        bytes(log["args"]["eventHash"]): int(log["args"][RECEIPT_QUANTITY_FIELD])
+        for log in escrow.get_events(
+            "ReceiptConfirmed", from_block=start, argument_filters=by_batch
+        )
+    }
 
 
 def _plain_document_item(

@@ -361,10 +361,13 @@ class _Seeder:
         info = escrow.leader_info(deal_id, leader.address)
         if info.received_at or escrow.deal_status(deal_id) != DealStatus.SUCCEEDED:
             return
+        # The leader's units, counted as the receipt counts them ("EA": deal units), so the
+        # event's quantity is the one the escrow records (tuanchain verify checks it).
         event = receiving_event(
             gtin14=product.gtin14,
             lot=product.lot,
-            quantity=info.quantity * 5,
+            quantity=info.quantity,
+            uom="EA",
             event_time=self.chain_time(),
             pickup_point=leader.gln,
             from_gln=product.supplier.gln,

@@ -29,7 +29,7 @@ from traceability import digital_link
 from traceability.epcis import (
     EpcisError,
     evaluate_cold_chain,
-    event_hash_id,
+    hash_events_in_document,
     parse_event,
 )
 from traceability.ipfs import DocumentStore, IpfsError, StoreUnavailable
@@ -82,7 +82,8 @@ def _single_event(raw: bytes) -> tuple[dict[str, Any], str] | None:
         context = doc.get("@context")
         # Kept with its document's @context: a standalone event that parses on its own.
         event = {"@context": context, **events[0]} if context is not None else dict(events[0])
-        return event, event_hash_id(events[0], context=context)
+        # The hash of the stored document itself (the generator reads the whole document).
+        return event, hash_events_in_document(doc)[0]
     except (ValueError, KeyError, TypeError, EpcisError):
         return None
 

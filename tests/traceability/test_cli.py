@@ -128,6 +128,18 @@ def test_epcis_hash_of_a_gs1_example() -> None:
     assert code == 0 and out.splitlines() == hash_events_in_document(path)
 
 
+def test_epcis_hash_prehash_prints_the_generators_prehash_strings() -> None:
+    """--prehash: each hash ID, then the exact text hashed, as GS1's generator prints with -p."""
+    from .gs1_reference import reference_prehashes
+
+    path = EXAMPLES / "Example_9.6.1-ObjectEvent.jsonld"
+    code, out, _ = run("epcis", "hash", "--prehash", path)
+    lines = out.splitlines()
+    assert code == 0 and lines[0::2] == hash_events_in_document(path)
+    assert lines[1::2] == reference_prehashes(json.loads(path.read_text("utf-8")))
+    assert all(text.startswith("eventType=ObjectEvent") for text in lines[1::2])
+
+
 def test_epcis_hash_bad_input(tmp_path: Path) -> None:
     assert_one_line_error(*run("epcis", "hash", tmp_path / "absent.json"), "No such file")
     bad = tmp_path / "bad.json"

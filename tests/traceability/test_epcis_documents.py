@@ -52,7 +52,9 @@ def test_shipped_schema_and_context_are_the_official_ones() -> None:
     for name, digest in official.items():
         assert hashlib.sha256((schema_dir / name).read_bytes()).hexdigest() == digest
     assert epcis_schema() == json.loads((schema_dir / "EPCIS-JSON-Schema.json").read_text())
-    assert epcis_context() == json.loads((schema_dir / "epcis-context.jsonld").read_text())["@context"]
+    assert (
+        epcis_context() == json.loads((schema_dir / "epcis-context.jsonld").read_text())["@context"]
+    )
 
 
 @pytest.mark.parametrize("path", sorted((EXAMPLES).iterdir()), ids=lambda p: p.name)

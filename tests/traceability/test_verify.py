@@ -8,15 +8,27 @@ events); the verifier reads only chain logs and the store.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
+from eth_account.signers.local import LocalAccount
+
 from chain.accounts import dev_account
-from traceability.epcis import digest_from_hash_id, dumps_document
+from chain.clients import DealParams, PriceTier
+from traceability.epcis import digest_from_hash_id, dumps_document, receiving_event
 from traceability.ipfs import KUBO_DEFAULT_V0, EmbeddedDocumentStore, parse_cid
 from traceability.merkle import BatchManifest, build_manifest
-from traceability.verify import ItemKind, ItemStatus, batch_id_of, verify_batch
+from traceability.verify import (
+    RECEIPT_QUANTITY_FIELD,
+    ItemKind,
+    ItemStatus,
+    batch_id_of,
+    receipt_quantity_problems,
+    verify_batch,
+)
 
-from .conftest import GTIN14, LOT, START, Trail, approved_supplier
+from .conftest import FARM, GTIN14, LOT, START, Trail, approved_supplier
 
 
 def _by_kind(report, kind: ItemKind) -> list:  # type: ignore[no-untyped-def]
@@ -278,3 +290,126 @@ def test_a_hostile_document_is_a_mismatch_not_a_crash(trail: Trail) -> None:
 
     assert item.status is ItemStatus.MISMATCH
     assert any("nested 100000 levels" in r for r in item.reasons)
+
+
+# ------------------------------------------------------- registration block, receipts, no index
+
+
+def test_the_scan_starts_at_the_batch_registration(trail: Trail) -> None:
+    """A root anchored before a batch was registered cannot be part of its trail: the verifier
+    reads logs from ``registeredAtBlock`` on, not from block 0."""
+    late_lot = "LOT-LATE"
+    late = replace(trail, lot=late_lot, anchored=[])
+    early = build_manifest([(*late.store_event(late.events(1)[0]), GTIN14, late_lot)])
+    trail.anchor_root([], manifest=early)
+    late_batch = trail.clients.registry.register_batch(
+        GTIN14, late_lot, parse_cid(trail.metadata_cid), signer=trail.supplier
+    )
+    late = replace(late, batch_id=late_batch)
+    registered_at = trail.clients.registry.batch_info(late_batch).registered_at_block
+    anchored = late.anchor_event(late.events(2)[1])
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, late_lot)
+
+    assert report.ok, report.to_text()
+    assert _by_kind(report, ItemKind.MERKLE_LEAF) == []  # the early root is not read
+    assert [i.event_hash_id for i in _by_kind(report, ItemKind.EVENT)] == [anchored.hash_id]
+    assert min(i.block_number for i in report.items) == registered_at
+    # Scanning from block 0 (the old behaviour) would have picked the early root up.
+    everything = verify_batch(trail.clients, trail.store, GTIN14, late_lot, from_block=0)
+    assert len(_by_kind(everything, ItemKind.MERKLE_LEAF)) == 1
+
+
+def _deal_with_orders(trail: Trail, units: int) -> tuple[int, LocalAccount]:
+    """A deal selling the trail's batch, ``units`` ordered under one leader, succeeded."""
+    clients, platform = trail.clients, trail.platform
+    leader, buyer = dev_account(11), dev_account(13)
+    clients.registry.apply_as_leader(parse_cid(trail.metadata_cid), signer=leader)
+    clients.registry.approve_leader(leader.address, signer=platform)
+    now = int(clients.escrow.w3.eth.get_block("latest")["timestamp"])
+    deal_id = clients.escrow.create_deal(
+        DealParams(
+            supplier=trail.supplier.address,
+            token=clients.token.address,
+            price_tiers=[PriceTier(0, 1_000_000)],
+            min_total_quantity=1,
+            max_total_quantity=100,
+            per_buyer_limit=50,
+            join_deadline=now + 3600,
+            delivery_deadline=now + 7200,
+            dispute_window=86_400,
+            answer_window=86_400,
+            commission_bps=1000,
+            platform_fee_bps=200,
+            batch_ids=[trail.batch_id],
+        ),
+        signer=platform,
+    )
+    clients.token.mint(buyer.address, units * 1_000_000, signer=platform)
+    clients.token.approve(clients.escrow.address, units * 1_000_000, signer=buyer)
+    clients.escrow.join(deal_id, units, leader.address, signer=buyer)
+    w3 = clients.escrow.w3
+    w3.provider.make_request("evm_increaseTime", [3601])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    return deal_id, leader
+
+
+def _confirm(trail: Trail, deal_id: int, leader: LocalAccount, quantity: float) -> str:
+    """The leader confirms receipt with a receiving event stating ``quantity`` deal units."""
+    event = receiving_event(
+        gtin14=GTIN14, lot=LOT, quantity=quantity, uom="EA", event_time=START, pickup_point=FARM
+    )
+    hash_id, cid = trail.store_event(event)
+    trail.clients.escrow.confirm_receipt(
+        deal_id, trail.batch_id, digest_from_hash_id(hash_id), parse_cid(cid)[-32:], signer=leader
+    )
+    return hash_id
+
+
+def test_a_receipt_matching_the_escrows_quantity_verifies(trail: Trail) -> None:
+    deal_id, leader = _deal_with_orders(trail, units=7)
+    hash_id = _confirm(trail, deal_id, leader, 7)
+    (logged,) = trail.clients.escrow.get_events("ReceiptConfirmed", from_block=0)
+    assert logged["args"][RECEIPT_QUANTITY_FIELD] == 7
+
+    (item,) = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.RECEIPT)
+
+    assert item.status is ItemStatus.VERIFIED, item.reasons
+    assert item.event_hash_id == hash_id
+
+
+def test_a_receipt_whose_event_states_another_quantity_is_a_mismatch(trail: Trail) -> None:
+    """The document says 9 received; what the receipt recorded on chain is the leader's 7."""
+    deal_id, leader = _deal_with_orders(trail, units=7)
+    _confirm(trail, deal_id, leader, 9)
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    (item,) = _by_kind(report, ItemKind.RECEIPT)
+    assert item.status is ItemStatus.MISMATCH and not report.ok
+    assert item.reasons == ["the receiving event states 9 received, the receipt on chain 7"]
+
+
+def test_receipt_quantity_rules() -> None:
+    """The comparison itself: only the lot's elements count, in deal units."""
+    lot_uri = "https://id.gs1.org/01/09506000134352/10/LOT-2026%2F07"
+    other = {"epcClass": "https://id.gs1.org/01/09506000134352/10/OTHER", "quantity": 5}
+    event = {"quantityList": [{"epcClass": lot_uri, "quantity": 3, "uom": "EA"}, other]}
+    assert receipt_quantity_problems(event, lot_uri=lot_uri, recorded=3) == []
+    assert receipt_quantity_problems(event, lot_uri=lot_uri, recorded=8) != []
+    kilos = {"quantityList": [{"epcClass": lot_uri, "quantity": 3, "uom": "KGM"}]}
+    assert "counts ['KGM']" in receipt_quantity_problems(kilos, lot_uri=lot_uri, recorded=3)[0]
+    assert receipt_quantity_problems({}, lot_uri=lot_uri, recorded=3) != []
+
+
+def test_the_verifier_imports_no_index() -> None:
+    """In a fresh process: verifying (and the CLI module) loads neither api/ nor SQLAlchemy."""
+    code = (
+        "import sys, traceability.verify, traceability.cli; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('api', 'sqlalchemy')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

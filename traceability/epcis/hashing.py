@@ -1,22 +1,25 @@
 """GS1 CBV 2.0 EPCIS Event Hash ID: ``ni:///sha-256;<hex>?ver=CBV2.0``.
 
-Implements the canonicalisation of CBV 2.0 section 8.9 as the GS1 reference implementation
-(github.com/RalphTro/epcis-event-hash-generator, ``-v CBV2.0``) applies it to JSON/JSON-LD:
+Every hash ID this project computes equals the one GS1's reference generator (PyPI
+``epcis-event-hash-generator`` 1.9.3) gives for the same document, because that is the tool a
+third party verifies an anchored hash with. Where the generator departs from the CBV 2.0 text
+(section 8.9) this module follows the generator; ``docs/epcis-hash.md`` lists each case with its
+clause, and the few valid documents on which the generator raises (then the CBV text decides).
+The suite checks all of it against the generator itself.
 
-* the event becomes a tree of (name, value, children); list wrappers name their items
-  (``epcList`` -> ``epc``, ``quantityList`` -> ``quantityElement``...);
-* standard fields are emitted in the canonical property order, ``name=value`` pairs joined
-  without separator, siblings of one name sorted by code point; fields consumed this way are
-  removed from the tree;
-* whatever is left (ILMD, user extensions, extensions nested in readPoint etc.) is emitted
-  afterwards as ``{namespace}local=value`` strings, sorted;
-* values: trimmed; timestamps in UTC at millisecond precision with ``Z``; numbers without
-  trailing zeros; CBV URNs, bare CBV terms and ``cbv:``/``gs1:`` CURIEs as Web URIs; EPC
-  URIs and Digital Links as constrained canonical Digital Links;
-* ``eventID``, ``recordTime``, ``errorDeclaration`` and ``certificationInfo`` are excluded
-  (an error declaration re-states an event, so it must keep the event's hash).
+The pre-hash string of an event is built from the tree :mod:`traceability.epcis.hash_input`
+reads (the generator's JSON reading):
 
-It works on any EPCIS 2.0 JSON event (a mapping), not only on this package's models.
+* ``eventType=<type>``, then the members named in :data:`CANONICAL_ORDER`, each ``name=value``
+  with its ordered children; siblings of one name are sorted by code point; members consumed
+  this way are removed from the tree;
+* user extensions inside readPoint, bizLocation, sensorElement etc. (keys whose namespace ends
+  with ``/``) follow their parent's ordered members;
+* whatever is left (ILMD, event-level extensions, the bizTransaction/source/destination lists,
+  an event-level ``@context``) follows, sorted, with ``eventID``, ``recordTime`` and
+  ``errorDeclaration`` excluded.
+
+It works on any EPCIS 2.0 JSON document, and on this package's event models.
 """
 
 from __future__ import annotations
@@ -25,339 +28,237 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping, Sequence
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+from dateutil import parser as date_parser
+
+from traceability.epcis.digital_link_reference import reference_digital_link
 from traceability.epcis.errors import EventHashError, InvalidEpcisDocument
-from traceability.epcis.identifiers import canonical_identifier
-from traceability.epcis.vocabulary import (
-    DEFAULT_CONTEXT,
-    URN_VOCABULARY,
-    WELL_KNOWN_PREFIXES,
-    bare_vocabularies,
-    expand_curie,
-)
+from traceability.epcis.hash_input import Node, event_trees
+from traceability.epcis.vocabulary import DEFAULT_CONTEXT, URN_VOCABULARY
 
 logger = logging.getLogger(__name__)
 
 CBV_VERSION = "CBV2.0"
-# Bumped whenever the rules above change any event's hash. Hashes anchored under other rules
-# never match this code's: an index or a demo chain made under them is rebuilt or refused, never
-# mixed with hashes of these rules (api.binding, api.demo.seed).
-HASH_RULES_VERSION = 1
+# The version of the rules this module hashes by. Anything that stores hashes (the index, the
+# demo chain) records it and is rebuilt when it changes. 1: the canonicalisation before GS1's
+# generator was matched; 2: identical to epcis-event-hash-generator 1.9.3.
+HASH_RULES_VERSION = 2
 
-_EXCLUDED = {"type", "eventID", "recordTime", "errorDeclaration", "certificationInfo", "@context"}
-_IGNORED_EVERYWHERE = {"#text", "rdfs:comment", "comment"}
-_LIST_ITEMS = {
-    "epcList": "epc",
-    "inputEPCList": "epc",
-    "outputEPCList": "epc",
-    "childEPCs": "epc",
-    "quantityList": "quantityElement",
-    "childQuantityList": "quantityElement",
-    "inputQuantityList": "quantityElement",
-    "outputQuantityList": "quantityElement",
-    "bizTransactionList": "bizTransaction",
-    "sourceList": "source",
-    "destinationList": "destination",
-    "sensorElementList": "sensorElement",
-}
-# Value of the item itself for lists of typed identifiers ({"type": t, "source": s}).
-_TIME_KEYS = {"eventTime", "time", "startTime", "endTime", "declarationTime"}
-_NUMERIC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_TIMESTAMP = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
-)
+# Order = (member name, order of its children or None).
+Order = tuple[tuple[str, "Order | None"], ...]
+_QUANTITY: Order = (("quantityElement", (("epcClass", None), ("quantity", None), ("uom", None))),)
+_SENSOR_METADATA = ("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData")
+_SENSOR_METADATA += ("dataProcessingMethod", "bizRules")
+_SENSOR_REPORT = ("type", "exception", "deviceID", "deviceMetadata", "rawData")
+_SENSOR_REPORT += ("dataProcessingMethod", "time", "microorganism", "chemicalSubstance", "value")
+_SENSOR_REPORT += ("component", "stringValue", "booleanValue", "hexBinaryValue", "uriValue")
+_SENSOR_REPORT += ("minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue", "uom")
+_SENSOR_REPORT += ("coordinateReferenceSystem",)
 
-
-@dataclass
-class _Node:
-    name: str
-    value: str | None = None
-    children: list[_Node] = field(default_factory=list)
-    vocabulary: str | None = None  # field path whose bare terms expand (see bare_vocabularies)
-
-
-@dataclass(frozen=True)
-class _Order:
-    name: str
-    children: tuple[_Order, ...] = ()
-    emit_name: bool = True
-
-
-def _leaves(*names: str) -> tuple[_Order, ...]:
-    return tuple(_Order(n) for n in names)
-
-
-_EPCS = (_Order("epc"),)
-_QUANTITY = (_Order("quantityElement", _leaves("epcClass", "quantity", "uom")),)
-
-
-def _typed(item: str) -> tuple[_Order, ...]:
-    # Rule 13: the type prefixes the identifier before sorting; the item name is not emitted.
-    return (_Order(item, _leaves("type", item), emit_name=False),)
-
-
-_SENSOR_METADATA = _leaves(
-    "time",
-    "startTime",
-    "endTime",
-    "deviceID",
-    "deviceMetadata",
-    "rawData",
-    "dataProcessingMethod",
-    "bizRules",
-)
-_SENSOR_REPORT = _leaves(
-    "type",
-    "exception",
-    "deviceID",
-    "deviceMetadata",
-    "rawData",
-    "dataProcessingMethod",
-    "time",
-    "microorganism",
-    "chemicalSubstance",
-    "value",
-    "component",
-    "stringValue",
-    "booleanValue",
-    "hexBinaryValue",
-    "uriValue",
-    "minValue",
-    "maxValue",
-    "meanValue",
-    "sDev",
-    "percRank",
-    "percValue",
-    "uom",
-    "coordinateReferenceSystem",
-)
-
-# CBV 2.0 canonical property order (eventType is emitted first, ILMD and extensions last).
-CANONICAL_ORDER: tuple[_Order, ...] = (
-    _Order("eventTime"),
-    _Order("eventTimeZoneOffset"),
-    _Order("epcList", _EPCS),
-    _Order("parentID"),
-    _Order("inputEPCList", _EPCS),
-    _Order("childEPCs", _EPCS),
-    _Order("quantityList", _QUANTITY),
-    _Order("childQuantityList", _QUANTITY),
-    _Order("inputQuantityList", _QUANTITY),
-    _Order("outputEPCList", _EPCS),
-    _Order("outputQuantityList", _QUANTITY),
-    _Order("action"),
-    _Order("transformationID"),
-    _Order("bizStep"),
-    _Order("disposition"),
-    _Order("persistentDisposition", _leaves("set", "unset")),
-    _Order("readPoint", _leaves("id")),
-    _Order("bizLocation", _leaves("id")),
-    _Order("bizTransactionList", _typed("bizTransaction")),
-    _Order("sourceList", _typed("source")),
-    _Order("destinationList", _typed("destination")),
-    # CBV 2.0 does not emit the sensorElementList wrapper name (CBV 2.1 does).
-    _Order(
+# The generator's canonical property order. Against CBV 2.0's table it adds certificationInfo
+# (third) and puts parentID before epcList. Its entries for bizTransactionList, sourceList and
+# destinationList never match their (pair) items, so those lists always fall to the remainder:
+# they are left out here for that reason (docs/epcis-hash.md).
+CANONICAL_ORDER: Order = (
+    ("eventTime", None),
+    ("eventTimeZoneOffset", None),
+    ("certificationInfo", None),
+    ("parentID", None),
+    ("epcList", (("epc", None),)),
+    ("inputEPCList", (("epc", None),)),
+    ("childEPCs", (("epc", None),)),
+    ("quantityList", _QUANTITY),
+    ("childQuantityList", _QUANTITY),
+    ("inputQuantityList", _QUANTITY),
+    ("outputEPCList", (("epc", None),)),
+    ("outputQuantityList", _QUANTITY),
+    ("action", None),
+    ("transformationID", None),
+    ("bizStep", None),
+    ("disposition", None),
+    ("persistentDisposition", (("set", None), ("unset", None))),
+    ("readPoint", (("id", None),)),
+    ("bizLocation", (("id", None),)),
+    (
         "sensorElementList",
         (
-            _Order(
+            (
                 "sensorElement",
                 (
-                    _Order("sensorMetadata", _SENSOR_METADATA),
-                    _Order("sensorReport", _SENSOR_REPORT),
+                    ("sensorMetadata", tuple((n, None) for n in _SENSOR_METADATA)),
+                    ("sensorReport", tuple((n, None) for n in _SENSOR_REPORT)),
                 ),
             ),
         ),
-        emit_name=False,
     ),
 )
+_NOT_HASHED = ("recordTime", "eventID", "type", "errorDeclaration")
+_UNSORTED_SIBLINGS = ("bizTransaction", "source", "destination")
 
 
-# ------------------------------------------------------------------ value canonicalisation
+# ------------------------------------------------------------------ values
 
 
 def canonical_timestamp(value: str) -> str:
-    """``value`` (xsd:dateTimeStamp) in UTC, millisecond precision, ``Z`` suffix.
+    """A time value in UTC at millisecond precision with ``Z``, as the generator writes it.
 
-    Extra fraction digits are truncated, as the reference implementation does for CBV 2.0
-    (round-half-up is a CBV 2.1 rule). Values that are not timestamps are returned unchanged.
+    Any date the ``dateutil`` parser reads is accepted (so are the generator's); microseconds
+    are rounded to milliseconds half-to-even (``round(us, -3)``). A value it cannot read is
+    kept as it is. A timestamp without offset is read as UTC (the generator would use the
+    machine's zone; EPCIS requires an offset). Where the rounding reaches the next second
+    (``.9995`` and up) the generator raises; the CBV text's rounding (rule 9) carries into the
+    next second, and so does this function.
     """
-    m = _TIMESTAMP.match(value)
-    if not m:
+    try:
+        moment = date_parser.parse(value)
+    except (ValueError, OverflowError):
         logger.warning("value %r is labelled as a time but is not an ISO 8601 timestamp", value)
         return value
-    year, month, day, hour, minute, second, fraction, offset = m.groups()
-    tz = "+00:00" if offset in ("Z", "z") else offset
-    micros = (fraction or "0")[:6].ljust(6, "0")
-    stamp = datetime.fromisoformat(
-        f"{year}-{month}-{day}T{hour}:{minute}:{second}.{micros}{tz}"
-    ).astimezone(UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    micros = round(moment.microsecond, -3)
+    if micros == 1_000_000:
+        moment = moment.replace(microsecond=0) + timedelta(seconds=1)
+    else:
+        moment = moment.replace(microsecond=micros)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
-def canonical_number(value: Decimal | float | str) -> str:
-    """Number without trailing zeros or exponent: ``1.0`` -> ``1``, ``0.3430`` -> ``0.343``."""
-    number = Decimal(str(value))
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
+def canonical_number(text: str) -> str:
+    """A number as the generator writes it: Python's ``float``, integral values as ``int``.
+
+    ``"1.0"`` -> ``1``, ``"0.3430"`` -> ``0.343``, ``"1e-7"`` -> ``1e-07``. Not a number:
+    unchanged. ``inf`` (which makes the generator raise) is kept as written.
+    """
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    try:
+        return str(int(number)) if int(number) == number else str(number)
+    except (ValueError, OverflowError):  # nan, inf
+        return text
 
 
-def canonical_value(value: str, *, vocabulary: str | None = None) -> str:
-    """Canonical form of one (non-time) string value for the pre-hash string."""
-    text = value.strip()
-    if vocabulary and (expanded := bare_vocabularies()[vocabulary].get(text)):
-        return expanded
+def canonical_value(text: str) -> str:
+    """Canonical form of one (non-time) value: CBV URNs as Web URIs, numbers, Digital Links."""
     for urn, web in URN_VOCABULARY:
-        if text.startswith(urn):
-            return web + text[len(urn) :]
-    text = expand_curie(text)
-    if _NUMERIC.match(text):
-        try:
-            return canonical_number(text)
-        except InvalidOperation:  # pragma: no cover - regex already guarantees a number
-            return text
-    return canonical_identifier(text) or text
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return canonical_number(value)
-    return str(value)
-
-
-# ------------------------------------------------------------------ tree building
-
-
-class _Namespaces:
-    """Prefix -> namespace URI map from the document's and the event's ``@context``."""
-
-    def __init__(self, *contexts: Any) -> None:
-        self.prefixes = dict(WELL_KNOWN_PREFIXES)
-        for context in contexts:
-            parts = context if isinstance(context, list) else [context]
-            for part in parts:
-                if isinstance(part, Mapping):
-                    self.prefixes.update(
-                        {
-                            k: v
-                            for k, v in part.items()
-                            if isinstance(v, str) and not k.startswith("@")
-                        }
-                    )
-        self.prefixes["gs1"] = WELL_KNOWN_PREFIXES["gs1"]
-
-    def key(self, name: str) -> str:
-        prefix, sep, local = name.partition(":")
-        if sep and prefix in self.prefixes and not local.startswith("//"):
-            return "{" + self.prefixes[prefix] + "}" + local
-        return name
-
-
-def _vocabulary_for(parent: str | None, key: str) -> str | None:
-    if key in ("bizStep", "disposition") and parent is None:
-        return key
-    if parent == "persistentDisposition" and key in ("set", "unset"):
-        return "persistentDisposition"
-    if key == "type" and parent in ("bizTransactionList", "sourceList", "destinationList"):
-        return f"{parent}.type"
-    if parent == "sensorReport" and key in ("type", "exception", "component"):
-        return f"sensorReport.{key}"
-    return None
-
-
-def _nodes(key: str, value: Any, ns: _Namespaces, parent: str | None) -> list[_Node]:
-    """Tree nodes for one JSON member (a list member yields one node per item)."""
-    if value is None or key in _IGNORED_EVERYWHERE:
-        return []
-    if key in _LIST_ITEMS and isinstance(value, list):
-        item_name = _LIST_ITEMS[key]
-        items: list[_Node] = []
-        for item in value:
-            if isinstance(item, Mapping):
-                node = _Node(item_name, None, _children(item, ns, parent=key))
-            else:
-                node = _Node(item_name, _scalar(item))
-            items.append(node)
-        return [_Node(key, None, items)]
-    if isinstance(value, list):
-        return [n for item in value for n in _nodes(key, item, ns, parent)]
-    name = ns.key(key)
-    if isinstance(value, Mapping):
-        text = value.get("#text")
-        return [
-            _Node(name, None if text is None else _scalar(text), _children(value, ns, parent=key))
-        ]
-    return [_Node(name, _scalar(value), vocabulary=_vocabulary_for(parent, key))]
-
-
-def _children(obj: Mapping[str, Any], ns: _Namespaces, *, parent: str | None) -> list[_Node]:
-    return [n for k, v in obj.items() for n in _nodes(k, v, ns, parent)]
+        text = text.replace(urn, web)
+    text = canonical_number(text)
+    return reference_digital_link(text) or text
 
 
 # ------------------------------------------------------------------ pre-hash string
 
 
-def _node_text(node: _Node, key: str) -> str:
-    if node.value is None or not node.value.strip():
+def _is_time(name: str) -> bool:
+    lowered = name.lower()
+    return "time" in lowered and "offset" not in lowered
+
+
+def _value_text(node: Node, *, timed: bool) -> str:
+    text = node.text.strip() if node.text else ""
+    if not text:
         return ""
-    if key in _TIME_KEYS:
-        return "=" + canonical_timestamp(node.value.strip())
-    return "=" + canonical_value(node.value, vocabulary=node.vocabulary)
+    return "=" + (canonical_timestamp(text) if timed else canonical_value(text))
 
 
-def _ordered(children: list[_Node], order: Sequence[_Order]) -> str:
-    """Emit ``children`` named in ``order``; consumed leaves are removed from ``children``."""
-    out: list[str] = []
-    for spec in order:
-        strings: list[str] = []
-        for child in [c for c in children if c.name == spec.name]:
-            grand = _ordered(child.children, spec.children) if spec.children else ""
-            text = _node_text(child, spec.name)
-            if text or grand:
-                strings.append((child.name if spec.emit_name else "") + text + grand)
+def _user_extensions(children: list[Any]) -> list[Node]:
+    """Extensions inside a standard member (namespace ending with ``/``), taken out of it."""
+    if len(children) <= 1:
+        return []
+    names = [c.name for c in children if isinstance(c, Node)]
+    if any("eventTime" in n or "action" in n for n in names):
+        return []  # the event level: its extensions go to the remainder
+    found = [c for c in children if isinstance(c, Node) and "{" in c.name and "/}" in c.name]
+    for extension in found:
+        children.remove(extension)
+    return found
+
+
+def _member(node: Node, order: Order | None) -> str:
+    inner = _ordered(node.children, order) if order else ""
+    text = _value_text(node, timed=_is_time(node.name))
+    return node.name + text + inner if text or inner else ""
+
+
+def _ordered(children: list[Any], order: Order) -> str:
+    """Members named in ``order``, consumed from ``children``; then the member's extensions."""
+    extensions = _user_extensions(children)
+    out = ""
+    for name, child_order in order:
+        strings = []
+        for child in [c for c in children if isinstance(c, Node) and c.name == name]:
+            if text := _member(child, child_order):
+                strings.append(text)
             if not child.children:
                 children.remove(child)
-        out.extend(sorted(strings))
-    return "".join(out)
+        out += "".join(sorted(strings))
+    return out + _remainder(extensions) if extensions else out
 
 
-def _remainder(children: Iterable[_Node]) -> str:
-    """ILMD, user extensions and anything not in the canonical order, sorted (rules 19-21)."""
+def _remainder(children: Sequence[Any]) -> str:
+    """Members not in the canonical order: ``name=value`` + their children, sorted."""
     strings = []
     for child in children:
-        text = "=" + canonical_value(child.value) if child.value and child.value.strip() else ""
-        strings.append(child.name + text + _remainder(child.children))
-    return "".join(sorted(strings))
+        if isinstance(child, Node):
+            strings.append(
+                child.name + _value_text(child, timed=False) + _remainder(child.children)
+            )
+        else:  # a bizTransaction/source/destination pair: its members in document order
+            strings.append(_remainder(child))
+    names = [c.name for c in children if isinstance(c, Node)]
+    if len(children) > 1 and not any(n in _UNSORTED_SIBLINGS for n in names):
+        strings.sort()
+    return "".join(strings)
 
 
-def event_prehash(event: Mapping[str, Any] | Any, *, context: Any = None) -> str:
-    """CBV 2.0 pre-hash string of one EPCIS event.
+def _tree_prehash(event: Node) -> str:
+    children = event.children
+    ordered = _ordered(children, CANONICAL_ORDER)
+    rest = [c for c in children if c.name not in _NOT_HASHED]
+    return f"eventType={event.name}{ordered}{_remainder(rest) if rest else ''}"
 
-    ``event`` is a JSON mapping or an ``EpcisEvent`` model; ``context`` is the enclosing
-    document's ``@context`` (prefix declarations for extension keys). Models default to
-    this package's context.
-    """
+
+def document_prehashes(document: Mapping[str, Any]) -> list[str]:
+    """Pre-hash string of every event of an EPCIS document, in document order."""
+    return [_tree_prehash(tree) for tree in event_trees(document)]
+
+
+def _one_event_document(event: Mapping[str, Any] | Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, Mapping):
         dump = getattr(event, "to_json", None)
         if dump is None:
             raise EventHashError(f"not an EPCIS event: {type(event).__name__}")
         event = dump()
         context = DEFAULT_CONTEXT if context is None else context
-    event_type = event.get("type")
-    if not isinstance(event_type, str) or not event_type:
+    if not isinstance(event.get("type"), str) or not event.get("type"):
         raise EventHashError("event has no 'type'")
-    ns = _Namespaces(context, event.get("@context"))
-    children = _children({k: v for k, v in event.items() if k not in _EXCLUDED}, ns, parent=None)
-    ordered = _ordered(children, CANONICAL_ORDER)
-    return f"eventType={event_type}{ordered}{_remainder(children)}"
+    document: dict[str, Any] = {"type": "EPCISDocument", "epcisBody": {"eventList": [event]}}
+    if context is not None:
+        document["@context"] = context
+    return document
+
+
+def event_prehash(event: Mapping[str, Any] | Any, *, context: Any = None) -> str:
+    """CBV 2.0 pre-hash string of one EPCIS event, as in a one-event document.
+
+    ``event`` is a JSON mapping or an ``EpcisEvent`` model; ``context`` is the enclosing
+    document's ``@context``. Models default to this package's context. The generator reads
+    bare vocabulary values from the whole document, so an event's hash is that of the
+    one-event document it is anchored in (the project's convention).
+    """
+    return document_prehashes(_one_event_document(event, context))[0]
+
+
+def prehash_hash_id(prehash: str) -> str:
+    """The ``ni:///sha-256;…?ver=CBV2.0`` hash ID of a pre-hash string."""
+    return f"ni:///sha-256;{hashlib.sha256(prehash.encode('utf-8')).hexdigest()}?ver={CBV_VERSION}"
 
 
 def event_hash_digest(event: Mapping[str, Any] | Any, *, context: Any = None) -> bytes:
@@ -367,7 +268,7 @@ def event_hash_digest(event: Mapping[str, Any] | Any, *, context: Any = None) ->
 
 def event_hash_id(event: Mapping[str, Any] | Any, *, context: Any = None) -> str:
     """The event's CBV 2.0 Event Hash ID, ``ni:///sha-256;<hex>?ver=CBV2.0``."""
-    return hash_id_of_digest(event_hash_digest(event, context=context))
+    return prehash_hash_id(event_prehash(event, context=context))
 
 
 def hash_id_of_digest(digest: bytes) -> str:
@@ -386,25 +287,7 @@ def digest_from_hash_id(hash_id: str) -> bytes:
     return bytes.fromhex(m.group(1))
 
 
-def _event_list(doc: Mapping[str, Any]) -> list[Any]:
-    body = doc.get("epcisBody")
-    if doc.get("type") not in ("EPCISDocument", "EPCISQueryDocument") or not isinstance(
-        body, Mapping
-    ):
-        return [doc]  # a bare event
-    if "eventList" in body:
-        return list(body["eventList"])
-    results = body.get("queryResults", {}).get("resultsBody", {})
-    if "eventList" in results:
-        return list(results["eventList"])
-    raise InvalidEpcisDocument("$.epcisBody", "no eventList")
-
-
-def hash_events_in_document(doc: Mapping[str, Any] | str | bytes | Path) -> list[str]:
-    """Hash ID of every event of an EPCIS document (or of a single event), in document order.
-
-    ``doc`` is a parsed JSON mapping, JSON text/bytes, or a path to a JSON(-LD) file.
-    """
+def _load(doc: Mapping[str, Any] | str | bytes | Path) -> Mapping[str, Any]:
     if isinstance(doc, Path):
         doc = doc.read_bytes()
     if isinstance(doc, str | bytes):
@@ -414,5 +297,34 @@ def hash_events_in_document(doc: Mapping[str, Any] | str | bytes | Path) -> list
             raise InvalidEpcisDocument("$", f"not JSON: {exc}") from exc
     if not isinstance(doc, Mapping):
         raise InvalidEpcisDocument("$", "an EPCIS document must be a JSON object")
-    context = doc.get("@context")
-    return [event_hash_id(event, context=context) for event in _event_list(doc)]
+    return doc
+
+
+def _as_document(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A document whose events the hash reads; a bare event becomes a one-event document."""
+    if doc.get("type") not in ("EPCISDocument", "EPCISQueryDocument"):
+        # A standalone event: hashed as the one-event document its @context moves up to.
+        event = {k: v for k, v in doc.items() if k != "@context"}
+        return _one_event_document(event, doc.get("@context"))
+    body = doc.get("epcisBody")
+    if not isinstance(body, Mapping):
+        raise InvalidEpcisDocument("$.epcisBody", "no epcisBody")
+    if "eventList" in body or "event" in body:
+        return doc
+    results = body.get("queryResults", {}).get("resultsBody", {})
+    if "eventList" in results:
+        return {**doc, "epcisBody": {"eventList": results["eventList"]}}
+    raise InvalidEpcisDocument("$.epcisBody", "no eventList")
+
+
+def prehashes_in_document(doc: Mapping[str, Any] | str | bytes | Path) -> list[str]:
+    """Pre-hash string of every event of a document (or of one bare event), in order."""
+    return document_prehashes(_as_document(_load(doc)))
+
+
+def hash_events_in_document(doc: Mapping[str, Any] | str | bytes | Path) -> list[str]:
+    """Hash ID of every event of an EPCIS document (or of a single event), in document order.
+
+    ``doc`` is a parsed JSON mapping, JSON text/bytes, or a path to a JSON(-LD) file.
+    """
+    return [prehash_hash_id(p) for p in prehashes_in_document(doc)]
