@@ -65,9 +65,7 @@ def main() -> None:
                 if item.kind.value not in ("event", "receipt", "merkle-leaf"):
                     continue
                 document = json.loads(store.get(item.document_cid))
-                hit = f"{(item.event_hash or '')[2:]}?ver=" in "".join(
-                    generator_hash_ids(document)
-                )
+                hit = f"{(item.event_hash or '')[2:]}?ver=" in "".join(generator_hash_ids(document))
                 anchored += 1
                 reproduced += hit
                 counts = per_kind.setdefault(item.kind.value, [0, 0])
