@@ -33,15 +33,21 @@ from eth_utils import abi_to_signature, keccak, to_checksum_address
 
 from chain.artifacts import load_all_artifacts
 from chain.exceptions import (
+    AlreadyKnown,
     ChainError,
     ChainIdMismatch,
     CompilationFailed,
     DeploymentMismatch,
     DevKeyOnPublicChain,
+    InvalidSignature,
     NodeRejected,
     NodeUnavailable,
+    NonceRejected,
+    NonceTooLow,
+    ReceiptWaitStopped,
     TransactionFailed,
     TransactionTimeout,
+    UndecodableCall,
     UnknownContract,
 )
 
@@ -49,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 # The failures of chain.exceptions are re-exported: import any chain error from here.
 __all__ = [
+    "AlreadyKnown",
     "ChainError",
     "ChainIdMismatch",
     "CompilationFailed",
@@ -56,12 +63,17 @@ __all__ = [
     "DeploymentMismatch",
     "DevKeyOnPublicChain",
     "ErrorRegistry",
+    "InvalidSignature",
     "NodeRejected",
     "NodeUnavailable",
+    "NonceRejected",
+    "NonceTooLow",
     "Panic",
+    "ReceiptWaitStopped",
     "RevertWithReason",
     "TransactionFailed",
     "TransactionTimeout",
+    "UndecodableCall",
     "UnknownContract",
     "UnknownRevert",
     "default_registry",

@@ -21,6 +21,26 @@ class NodeRejected(ChainError):
     """The node refused a request (invalid transaction, insufficient funds, bad parameters)."""
 
 
+class NonceRejected(NodeRejected):
+    """The node refused a transaction's nonce (used already, or too far ahead)."""
+
+
+class NonceTooLow(NonceRejected):
+    """The transaction's nonce was taken by another transaction of the same account."""
+
+
+class AlreadyKnown(NodeRejected):
+    """This very transaction (same hash) is already in the node's pool."""
+
+
+class ReceiptWaitStopped(ChainError):
+    """A stop was requested while waiting for a receipt: the transaction may still be mined."""
+
+    def __init__(self, tx_hash: str) -> None:
+        super().__init__(f"stopped waiting for transaction {tx_hash}")
+        self.tx_hash = tx_hash
+
+
 class TransactionTimeout(ChainError):
     """A sent transaction was not mined within the allowed time."""
 
@@ -78,3 +98,11 @@ class TransactionFailed(ChainError):
     def __init__(self, tx_hash: str) -> None:
         super().__init__(f"transaction {tx_hash} reverted (reason not recoverable)")
         self.tx_hash = tx_hash
+
+
+class InvalidSignature(ChainError, ValueError):
+    """A signature, or the typed data it signs, that cannot be split or checked."""
+
+
+class UndecodableCall(ChainError, ValueError):
+    """Calldata that is no function of the contract's ABI."""
