@@ -8,6 +8,6 @@ Modules, one job each:
 - :mod:`chain.tx` — nonces, gas, fees, receipts, named reverts.
 - :mod:`chain.eip712` — forward requests and permits as ``eth_signTypedData_v4`` dicts.
 - :mod:`chain.deploy` — idempotent deployment and ``deployments/<chainId>.json``.
-- :mod:`chain.clients` — one typed client per contract.
+- :mod:`chain.clients` — one typed client per contract (a package: views, base, one module each).
 - :mod:`chain.context` — ``connect(settings)``: all of the above, ready to use.
 """
