@@ -15,7 +15,8 @@ from web3.types import EventData, TxReceipt
 
 from chain.artifacts import Artifact, load_artifact
 from chain.deploy import Deployment
-from chain.tx import TxSender
+from chain.errors import UndecodableCall
+from chain.tx import TxSender, translate_errors
 
 
 class ContractClient:
@@ -55,6 +56,17 @@ class ContractClient:
         fn = getattr(self.contract.functions, fn_name)(*args)
         return bytes(HexBytes(fn._encode_transaction_data()))
 
+    def decode_call(self, data: bytes) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+        """(function name, its ABI inputs, decoded arguments) of calldata to this contract;
+        :class:`UndecodableCall` if it is no function of the ABI."""
+        try:
+            fn, args = self.contract.decode_function_input(data)
+        except Exception as exc:  # web3 raises several types for undecodable calldata
+            raise UndecodableCall(
+                f"no function of {self.artifact_name} takes this calldata"
+            ) from exc
+        return str(fn.fn_name), list(fn.abi["inputs"]), dict(args)
+
     def role(self, role_name: str) -> bytes:
         return bytes(self._call(role_name))
 
@@ -83,8 +95,9 @@ class ContractClient:
     ) -> list[EventData]:
         """``eth_getLogs`` for one event of this contract, decoded."""
         event = getattr(self.contract.events, event_name)()
-        return list(
-            event.get_logs(
-                from_block=from_block, to_block=to_block, argument_filters=argument_filters
+        with translate_errors(self.sender.registry):
+            return list(
+                event.get_logs(
+                    from_block=from_block, to_block=to_block, argument_filters=argument_filters
+                )
             )
-        )

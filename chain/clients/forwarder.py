@@ -1,4 +1,8 @@
-"""The TuanchainForwarder client (OpenZeppelin ERC2771Forwarder): gasless requests."""
+"""The TuanchainForwarder client (OpenZeppelin ERC2771Forwarder): gasless requests.
+
+One way to simulate a forwarded call, :meth:`ForwarderClient.simulate`: the target ``eth_call``-ed
+exactly as the forwarder calls it. Preparing, accepting, sending and post-mortems all use it.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +53,7 @@ class ForwarderClient(ContractClient):
             )
         if deadline is None:
             # Chain time, not wall-clock time: the forwarder compares with block.timestamp.
-            deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + ttl_seconds
+            deadline = self.sender.chain_time() + ttl_seconds
         return forward_request_typed_data(
             forwarder=self.address,
             chain_id=self.sender.chain_id,
@@ -62,6 +66,40 @@ class ForwarderClient(ContractClient):
             value=value,
         )
 
+    def simulate(
+        self, *, sender: str, target: str, data: bytes, value: int = 0, block: Any = "latest"
+    ) -> bytes:
+        """``eth_call`` the target exactly as the forwarder will call it: from the forwarder,
+        with the signer's address appended (ERC-2771), so the target's own named error comes
+        back (``execute`` would only report ``FailedCall()``). ``block``: replay a mined
+        failure on its parent block."""
+        return self.sender.dry_run(
+            sender=self.address,
+            to=target,
+            data=bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:]),
+            value=value,
+            block=block,
+        )
+
+    def check_execute(
+        self, typed_data: dict[str, Any], signature: bytes | str, *, relayer: str
+    ) -> None:
+        """``eth_call`` ``execute`` as ``relayer`` would send it: the forwarder's own checks
+        (signature, nonce, deadline, gas forwarding) and the inner call, as named errors."""
+        request = forward_request_data(typed_data, signature)
+        self.sender.call(self.contract.functions.execute(request), sender=relayer)
+
+    def execution_of(self, signer: str, nonce: int, *, from_block: int) -> tuple[str, int] | None:
+        """(transaction hash, block) of the execution of ``signer``'s request ``nonce``, by any
+        relayer, from its ``ExecutedForwardRequest`` log; None if there is none."""
+        logs = self.get_events(
+            "ExecutedForwardRequest", from_block=from_block, argument_filters={"signer": signer}
+        )
+        for log in logs:
+            if int(log["args"]["nonce"]) == nonce:
+                return log["transactionHash"].to_0x_hex(), int(log["blockNumber"])
+        return None
+
     def verify(self, typed_data: dict[str, Any], signature: bytes | str) -> bool:
         """The forwarder's own check (signature, nonce, deadline, trusted target)."""
         return bool(self._call("verify", forward_request_data(typed_data, signature)))
@@ -72,12 +110,13 @@ class ForwarderClient(ContractClient):
         """Relay a signed request; the relayer pays the gas. Reverts are named exceptions.
 
         The forwarder reports a failed inner call only as ``FailedCall()``; so the inner call is
-        dry-run first as its signer, to raise the target's own named error (``DealClosed``...).
-        Forwarder errors (``ERC2771ForwarderInvalidSigner``, ``...ExpiredRequest``) come from
-        the forwarder's own checks, which run before the inner call.
+        simulated first (:meth:`simulate`), to raise the target's own named error
+        (``DealClosed``...). Forwarder errors (``ERC2771ForwarderInvalidSigner``,
+        ``...ExpiredRequest``) come from the forwarder's own checks, which run before the inner
+        call.
         """
         request = forward_request_data(typed_data, signature)
         if self.sender.call(self.contract.functions.verify(request)):
-            self.sender.dry_run(sender=request[0], to=request[1], data=request[5], value=request[2])
+            self.simulate(sender=request[0], target=request[1], data=request[5], value=request[2])
         fn = self.contract.functions.execute(request)
         return self.sender.transact(relayer, fn, value=int(typed_data["message"]["value"]))

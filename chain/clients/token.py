@@ -54,6 +54,21 @@ class TokenClient(ContractClient):
             signer, "permit", owner, spender, value, deadline, signature.v, signature.r, signature.s
         )
 
+    def permit_calldata(self, message: dict[str, Any], signature: bytes | str) -> bytes:
+        """The ``permit`` call of a signed EIP-2612 ``Permit`` message (anyone may submit it);
+        :class:`InvalidSignature` if the signature is not 65 bytes."""
+        parts = Signature.from_bytes(signature)
+        return self.calldata(
+            "permit",
+            message["owner"],
+            message["spender"],
+            int(message["value"]),
+            int(message["deadline"]),
+            parts.v,
+            parts.r,
+            parts.s,
+        )
+
     def permit_typed_data(
         self, *, owner: str, spender: str, value: int, deadline: int
     ) -> dict[str, Any]:
