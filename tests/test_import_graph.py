@@ -153,3 +153,24 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path: Path) ->
     )
     names = set(_imported_names(tree, "api.relayer.worker", is_package=False))
     assert {"chain.artifacts", "api.relayer.sibling", "api.x.y", "api.x"} <= names
+
+
+# The gasless path's folder (api/relayer today; api/gasless once the layout moves it there).
+GASLESS_FOLDERS = ("api/relayer", "api/gasless")
+CHAIN_LIBRARIES = ("web3", "eth_account")
+
+
+def test_the_relayer_talks_to_the_chain_through_chain_only() -> None:
+    """Signing, broadcasting, receipts, simulations and their errors live in ``chain/`` once:
+    the gasless path (prepare's checks, accept, queue, worker) imports no web3 or eth-account."""
+    folders = [REPO_ROOT / f for f in GASLESS_FOLDERS if (REPO_ROOT / f).is_dir()]
+    assert folders, f"none of {GASLESS_FOLDERS} exists"
+    wrong = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*.py")):
+            module = _module_name(path)
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for name in _imported_names(tree, module, path.name == "__init__.py"):
+                if name.split(".")[0] in CHAIN_LIBRARIES:
+                    wrong.append(f"{path.relative_to(REPO_ROOT)} imports {name}")
+    assert sorted(set(wrong)) == []
