@@ -22,7 +22,7 @@ contract ConsumerPaymaster is IConsumerPaymaster, Paymaster, Ownable2Step {
     bytes32 public constant BATCH_MODE = bytes32(uint256(1) << 248);
     /// @notice Most calls in a sponsored batch (approve + join is 2).
     uint256 public constant MAX_CALLS = 8;
-    /// @notice Least paymasterPostOpGasLimit an operation must give: postOp uses about 8,000 gas (measured by the
+    /// @notice Least paymasterPostOpGasLimit an operation must give: postOp uses about 5,300 gas (measured by the
     /// forge tests); if it ran out, the EntryPoint would revert the operation and keep the validation's reservation.
     uint256 public constant MIN_POST_OP_GAS = 30_000;
 
