@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 ANVIL_BINARY = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 LOCAL_CHAIN_ID = 31337
+# Pinned rather than anvil's moving "latest": osaka has the P-256 precompile (0x100, EIP-7951) the
+# passkey accounts verify with, and forge runs the contracts' tests on the same fork.
+HARDFORK = "osaka"
 
 
 class AnvilError(ChainError):
@@ -72,6 +75,7 @@ class Anvil:
         block_time: float | None = None,
         startup_timeout: float = 30.0,
         extra_args: list[str] | None = None,
+        hardfork: str = HARDFORK,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -82,6 +86,7 @@ class Anvil:
         self.block_time = block_time
         self.startup_timeout = startup_timeout
         self.extra_args = extra_args or []
+        self.hardfork = hardfork
         self.process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
 
@@ -108,6 +113,8 @@ class Anvil:
             str(self.balance_eth),
             "--mnemonic",
             DEV_MNEMONIC,
+            "--hardfork",
+            self.hardfork,
         ]
         if self.state_path is not None:
             # --state = --load-state on start + --dump-state on exit.

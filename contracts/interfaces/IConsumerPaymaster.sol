@@ -65,8 +65,8 @@ interface IConsumerPaymaster {
     error AccountNotSponsored(address sender, bytes32 codeHash);
     /// @notice The operation deploys its account through another factory than the passkey-account factory.
     error FactoryNotSponsored(address factory);
-    /// @notice The operation's callData is not ERC-7821 `execute` (its first four bytes are `selector`).
-    error CallDataNotSponsored(bytes4 selector);
+    /// @notice The operation's callData is not ERC-7821 `execute` (its first four bytes are `functionSelector`).
+    error CallDataNotSponsored(bytes4 functionSelector);
     /// @notice The ERC-7821 execution mode is not the single batch mode.
     error ExecutionModeNotSponsored(bytes32 mode);
     /// @notice The `execute` arguments are not a well-formed batch.
@@ -74,7 +74,7 @@ interface IConsumerPaymaster {
     /// @notice A batch must hold 1..max calls.
     error BatchSizeNotSponsored(uint256 calls, uint256 max);
     /// @notice Call `index` of the batch is not a consumer action.
-    error CallNotSponsored(uint256 index, address target, bytes4 selector);
+    error CallNotSponsored(uint256 index, address target, bytes4 functionSelector);
     /// @notice Call `index` of the batch sends ETH.
     error ValueNotSponsored(uint256 index, uint256 value);
     /// @notice The operation's paymasterPostOpGasLimit is below the minimum the accounting needs.
