@@ -191,7 +191,7 @@ contract ConsumerPaymaster is IConsumerPaymaster, Paymaster, Ownable2Step {
     function _postOp(PostOpMode, bytes calldata context, uint256 actualGasCost, uint256) internal override {
         (address account, uint256 reserved) = abi.decode(context, (address, uint256));
         Usage memory u = _usage[account];
-        u.pendingOps = u.pendingOps == 0 ? 0 : u.pendingOps - 1;
+        u.pendingOps = u.pendingOps > 0 ? u.pendingOps - 1 : 0;
         u.pendingCost = u.pendingCost < reserved ? 0 : u.pendingCost - uint80(reserved);
         if (block.timestamp >= uint256(u.windowStart) + _limits.window) {
             u.windowStart = uint40(block.timestamp);
@@ -199,7 +199,7 @@ contract ConsumerPaymaster is IConsumerPaymaster, Paymaster, Ownable2Step {
             u.cost = 0;
         }
         uint256 charged = actualGasCost < reserved ? actualGasCost : reserved;
-        u.ops = u.ops == type(uint16).max ? u.ops : u.ops + 1;
+        u.ops = u.ops < type(uint16).max ? u.ops + 1 : u.ops;
         u.cost = uint80(_min(uint256(u.cost) + charged, type(uint80).max));
         _usage[account] = u;
         emit SponsorshipCharged(account, actualGasCost, u.windowStart, u.ops, u.cost);

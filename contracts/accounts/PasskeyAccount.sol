@@ -87,16 +87,16 @@ contract PasskeyAccount is IPasskeyAccount, Account, EIP712, ERC7739, ERC7821, M
     // ---------------------------------------------------------------- recovery
 
     /// @inheritdoc IPasskeyAccount
-    function setGuardian(address guardian_, uint32 recoveryDelay) external onlyEntryPointOrSelf {
-        if (guardian_ == address(this)) revert InvalidGuardian(guardian_);
-        if (guardian_ == address(0)) {
+    function setGuardian(address newGuardian, uint32 recoveryDelay) external onlyEntryPointOrSelf {
+        if (newGuardian == address(this)) revert InvalidGuardian(newGuardian);
+        if (newGuardian == address(0)) {
             recoveryDelay = 0;
         } else if (recoveryDelay < MIN_RECOVERY_DELAY || recoveryDelay > MAX_RECOVERY_DELAY) {
             revert InvalidRecoveryDelay(recoveryDelay, MIN_RECOVERY_DELAY, MAX_RECOVERY_DELAY);
         }
-        _guardian = guardian_;
+        _guardian = newGuardian;
         _recoveryDelay = recoveryDelay;
-        emit GuardianSet(guardian_, recoveryDelay);
+        emit GuardianSet(newGuardian, recoveryDelay);
         // A proposal by the previous guardian must not survive the change of guardian.
         if (_recovery.executableAt != 0) {
             delete _recovery;

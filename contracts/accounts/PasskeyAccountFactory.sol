@@ -33,9 +33,9 @@ contract PasskeyAccountFactory is IPasskeyAccountFactory {
     /// @inheritdoc IPasskeyAccountFactory
     function createAccount(bytes32 qx, bytes32 qy, bytes32 salt) external returns (address account) {
         bytes32 cloneSalt = _cloneSalt(qx, qy, salt);
-        account = Clones.predictDeterministicAddress(_implementation, cloneSalt);
-        if (account.code.length != 0) return account;
-        Clones.cloneDeterministic(_implementation, cloneSalt);
+        address existing = Clones.predictDeterministicAddress(_implementation, cloneSalt);
+        if (existing.code.length != 0) return existing;
+        account = Clones.cloneDeterministic(_implementation, cloneSalt);
         PasskeyAccount(payable(account)).initialize(qx, qy);
         emit AccountCreated(account, qx, qy, salt);
     }

@@ -82,10 +82,10 @@ interface IPasskeyAccount {
 
     /// @notice Choose the guardian that may recover the account and the delay before a recovery takes effect; address
     /// zero removes the guardian. Drops any pending recovery. Only the account itself or the EntryPoint.
-    function setGuardian(address guardian, uint32 recoveryDelay) external;
+    function setGuardian(address newGuardian, uint32 recoveryDelay) external;
 
     /// @notice The guardian (zero if none) and its recovery delay in seconds.
-    function guardian() external view returns (address guardian, uint32 recoveryDelay);
+    function guardian() external view returns (address currentGuardian, uint32 recoveryDelay);
 
     /// @notice The guardian proposes the passkey (qx, qy) to replace every passkey after the recovery delay; replaces
     /// any pending proposal.
