@@ -30,6 +30,8 @@ ENTRYPOINT = "EntryPoint"
 
 def _deployed_now(deployment: Deployment) -> list[str]:
     return sorted(n for n in deployment.deployed_now if n != ENTRYPOINT)
+
+
 METADATA_MARKER = "a264697066735822"  # CBOR {"ipfs": bytes(34) ...
 
 
