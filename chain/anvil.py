@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 ANVIL_BINARY = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 LOCAL_CHAIN_ID = 31337
+# Pinned rather than anvil's moving "latest": osaka has the P-256 precompile (0x100, EIP-7951) the
+# passkey accounts verify with, and forge runs the contracts' tests on the same fork.
+HARDFORK = "osaka"
 
 
 class AnvilError(ChainError):
@@ -83,6 +86,7 @@ class Anvil:
         startup_timeout: float = 30.0,
         extra_args: list[str] | None = None,
         fresh_hint: str | None = None,
+        hardfork: str = HARDFORK,
     ) -> None:
         """``fresh_hint``: the command that starts a new chain, named when the state is unusable."""
         self.host = host
@@ -98,6 +102,7 @@ class Anvil:
         self.startup_timeout = startup_timeout
         self.extra_args = extra_args or []
         self.fresh_hint = fresh_hint
+        self.hardfork = hardfork
         self.process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
         # Timestamp of the saved chain's genesis (set by start() from the state file, if any).
@@ -126,6 +131,8 @@ class Anvil:
             str(self.balance_eth),
             "--mnemonic",
             DEV_MNEMONIC,
+            "--hardfork",
+            self.hardfork,
         ]
         if self.state_path is not None:
             # --state = --load-state on start + --dump-state on exit.

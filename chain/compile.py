@@ -5,7 +5,7 @@ native-solc-compatible CLI over solc-js) is registered with py-solc-x as an *ins
 version: ``build/solcx/solc-v0.8.30`` is a symlink to it and py-solc-x is pointed at
 ``build/solcx``. A native ``solc`` 0.8.30 on ``PATH`` is preferred when present (faster).
 
-Settings mirror ``foundry.toml`` (optimizer 200 runs, evm prague, the OpenZeppelin remapping,
+Settings mirror ``foundry.toml`` (optimizer 200 runs, evm osaka, the OpenZeppelin remapping,
 source unit names relative to the repository root, ipfs metadata hash) so the bytecode is
 byte-identical to forge's. Output is cached by a hash of every source + settings + compiler.
 """
@@ -40,7 +40,7 @@ CACHE_FILE_NAME = "_cache.json"
 COMPILER_SETTINGS: dict[str, Any] = {
     "remappings": [":@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
     "optimizer": {"enabled": True, "runs": 200},
-    "evmVersion": "prague",
+    "evmVersion": "osaka",
     "metadata": {"bytecodeHash": "ipfs"},
     "outputSelection": {
         "*": {

@@ -253,7 +253,8 @@ def deploy_all(
     deployments_dir: Path = DEFAULT_DEPLOYMENTS_DIR,
     artifacts: dict[str, Artifact] | None = None,
 ) -> Deployment:
-    """Deploy (or reuse) forwarder, registry, token, escrow and wire their roles.
+    """Deploy (or reuse) forwarder, registry, token, escrow and wire their roles; then the
+    passkey-account stack (:func:`chain.aa.deploy.ensure_passkey_stack`).
 
     ``platform`` deploys and becomes admin of every contract (DEFAULT_ADMIN_ROLE, PLATFORM_ROLE,
     ARBITER_ROLE, MINTER_ROLE); ``fee_recipient`` defaults to it. Writes the manifest.
@@ -278,6 +279,11 @@ def deploy_all(
     escrow_contract = w3.eth.contract(address=escrow, abi=run.artifact("GroupBuyEscrow").abi)
     if not sender.call(escrow_contract.functions.isTokenAllowed(token)):
         sender.transact(platform, escrow_contract.functions.setTokenAllowed(token, True))
+
+    # Passkey accounts (ERC-4337): EntryPoint v0.8, account factory, sponsoring paymaster.
+    from chain.aa.deploy import ensure_passkey_stack  # chain.aa builds on this module
+
+    ensure_passkey_stack(run, escrow=escrow, token=token)
 
     deployment = Deployment(
         chain_id=chain_id,

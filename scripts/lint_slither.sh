@@ -28,7 +28,7 @@ fi
 export PATH="$ROOT/node_modules/@foundry-rs/forge-linux-amd64/bin:$PATH"
 
 # The contracts that get deployed; libraries and interfaces they import are analysed with them.
-read -r -a TARGETS <<< "${SLITHER_TARGETS:-ProvenanceRegistry TuanchainForwarder TestStablecoin GroupBuyEscrow}"
+read -r -a TARGETS <<< "${SLITHER_TARGETS:-ProvenanceRegistry TuanchainForwarder TestStablecoin GroupBuyEscrow accounts/PasskeyAccountFactory accounts/ConsumerPaymaster}"
 
 status=0
 for name in "${TARGETS[@]}"; do

@@ -34,6 +34,9 @@ CONTRACTS = {
     "ProvenanceRegistry",
     "TestStablecoin",
     "TuanchainForwarder",
+    "EntryPoint",
+    "PasskeyAccountFactory",
+    "ConsumerPaymaster",
 }
 
 

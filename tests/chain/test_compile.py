@@ -31,12 +31,15 @@ def test_artifacts_are_complete_and_below_the_code_size_limit(
         "TestStablecoin",
         "TuanchainForwarder",
         "GroupBuyDeals",
+        "PasskeyAccount",
+        "PasskeyAccountFactory",
+        "ConsumerPaymaster",
     ):
         artifact = artifacts[name]
         assert artifact.deployable and artifact.abi
         assert len(artifact.deployed_bytecode_hex) // 2 < EIP170_LIMIT
         assert artifact.settings["optimizer"] == {"enabled": True, "runs": 200}
-        assert artifact.settings["evmVersion"] == "prague"
+        assert artifact.settings["evmVersion"] == "osaka"
         assert load_artifact(name) == artifact
     assert artifacts["GroupBuyEscrow"].libraries == ["GroupBuyDeals"]
     assert not artifacts["IGroupBuyEscrow"].deployable
@@ -85,6 +88,9 @@ FORGE_OUT = Path(__file__).resolve().parents[2] / "build" / "forge-out"
         "ProvenanceRegistry",
         "TestStablecoin",
         "TuanchainForwarder",
+        "PasskeyAccount",
+        "PasskeyAccountFactory",
+        "ConsumerPaymaster",
     ],
 )
 def test_bytecode_is_identical_to_forges(name: str, artifacts: dict[str, Artifact]) -> None:

@@ -40,4 +40,9 @@ interface Vm {
     function toString(uint256 value) external pure returns (string memory);
     function toString(int256 value) external pure returns (string memory);
     function toString(bool value) external pure returns (string memory);
+    function readFile(string calldata path) external view returns (string memory data);
+    function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    function signP256(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 s);
+    function publicKeyP256(uint256 privateKey) external pure returns (uint256 publicKeyX, uint256 publicKeyY);
+    function expectPartialRevert(bytes4 revertData) external;
 }
