@@ -45,7 +45,7 @@ from chain.clients.views import (
     PriceTier,
     RootInfo,
 )
-from chain.deploy import Deployment
+from chain.manifest import Deployment
 from chain.tx import TxSender
 
 __all__ = [

@@ -14,8 +14,8 @@ from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from chain.artifacts import Artifact, load_artifact
-from chain.deploy import Deployment
 from chain.errors import UndecodableCall
+from chain.manifest import Deployment
 from chain.tx import TxSender, translate_errors
 
 
