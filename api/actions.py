@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from web3 import Web3
 
 from api.errors import ApiError
 from chain import errors as chain_errors
@@ -59,9 +59,9 @@ REQUEST_TTL_SECONDS = 3600
 
 
 def _checksum(value: str) -> str:
-    if not isinstance(value, str) or not Web3.is_address(value):
+    if not isinstance(value, str) or not is_address(value):
         raise ValueError(f"not an address: {value!r}")
-    return Web3.to_checksum_address(value)
+    return to_checksum_address(value)
 
 
 class ActionParams(BaseModel):
@@ -249,9 +249,9 @@ class ActionBuilder:
         # Every check of join runs before the transfer: a dry run that fails only on the
         # allowance (which the permit will give) means the join itself is acceptable.
         try:
-            self.chain.sender.dry_run(
+            self.clients.forwarder.simulate(
                 sender=p.sender,
-                to=escrow.address,
+                target=escrow.address,
                 data=escrow.calldata("join", p.deal_id, p.quantity, p.leader),
             )
         except chain_errors.ContractRevert as exc:

@@ -151,7 +151,9 @@ def _bind(engine: Engine, chain: Chain) -> Rebinding | None:
         if change.requests_failed
         else "",
     )
-    from api.indexer.core import notify_index_change  # (that module imports this one)
+    # Here, not at the top: importing api.indexer runs its __init__, which imports core, which
+    # imports this module.
+    from api.indexer.changes import notify_index_change
 
     notify_index_change()
     return change

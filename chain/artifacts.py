@@ -13,7 +13,7 @@ from typing import Any
 
 from eth_utils import keccak
 
-from chain.errors import ChainError, UnknownContract
+from chain.exceptions import ChainError, UnknownContract
 
 logger = logging.getLogger(__name__)
 

@@ -2,10 +2,12 @@
 
     tuanchain node     # anvil in the foreground, its chain kept in data/anvil/state.json
     tuanchain deploy   # deploy (or reuse) the contracts on TUANCHAIN_RPC_URL, print the manifest
+    tuanchain verify GTIN LOT [--json]   # a batch's provenance trail vs. the chain (exit 3 if not)
 
 Errors of the chain layer (node down, wrong chain id, development key on a public chain,
-compilation failure, a revert) print one line ``error: ...`` on stderr and exit 1: they are
-caught once, here. Settings come from ``TUANCHAIN_*`` (see :class:`chain.settings.Settings`);
+compilation failure, a revert) and of the traceability package (a bad GTIN or lot) print one line
+``error: ...`` on stderr and exit 1: they are caught once, here. ``verify`` composes the two
+packages (``traceability`` never imports ``chain``), so it is a verb of this layer. Settings come from ``TUANCHAIN_*`` (see :class:`chain.settings.Settings`);
 the options override them.
 """
 
@@ -20,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlparse
 
 import httpx
@@ -31,6 +33,10 @@ from chain.anvil import Anvil
 from chain.errors import ChainError, NodeUnavailable
 from chain.settings import Settings
 from chain.shutdown import stop_signals
+from traceability.errors import TraceabilityError
+
+if TYPE_CHECKING:
+    from traceability.ipfs.store import DocumentStore
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,8 @@ STATE_FILE_NAME = "anvil/state.json"
 STATE_INTERVAL_SECONDS = 30
 PROBE_TIMEOUT_SECONDS = 3.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+EXIT_NOT_VERIFIED = 3
 
 # Set by SIGINT/SIGTERM/SIGHUP (or by a test driving `node` from another thread): stop the node.
 _stop_requested = threading.Event()
@@ -52,10 +60,10 @@ def request_stop() -> None:
 
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """The chain layer's named errors become ``error: ...`` and exit code 1."""
+    """The chain layer's (and traceability's) named errors become ``error: ...`` and exit code 1."""
     try:
         yield
-    except ChainError as exc:
+    except (ChainError, TraceabilityError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         typer.echo(f"error: {first}", err=True)
         raise typer.Exit(1) from None
@@ -237,6 +245,58 @@ def _wait(anvil: Anvil) -> int | None:
     return None
 
 
+# ---------------------------------------------------------------------- verify
+
+
+def document_store(settings: Settings) -> DocumentStore:
+    """The store the service is configured with (``TUANCHAIN_IPFS_BACKEND``)."""
+    from traceability.ipfs import EmbeddedDocumentStore, KuboDocumentStore
+
+    if settings.ipfs_backend == "kubo":
+        return KuboDocumentStore(settings.ipfs_api_url)
+    return EmbeddedDocumentStore(Path(settings.data_dir) / "ipfs")
+
+
+def verify(
+    gtin: Annotated[str, typer.Argument(help="GTIN-8/12/13/14")],
+    lot: Annotated[str, typer.Argument(help="lot number (GS1 AI 10)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    from_block: Annotated[
+        int | None,
+        typer.Option(
+            "--from-block", help="first block to scan [default: the batch's registration]"
+        ),
+    ] = None,
+) -> None:
+    """Verify the batch's whole provenance trail against the chain (exit 3 if not verified).
+
+    Reads only the chain's logs and the documents (never the service's index).
+    """
+    from chain.context import connect
+    from traceability.digital_link import check_lot, normalize_gtin
+    from traceability.verify import verify_batch
+
+    with _one_line_errors():
+        gtin, lot = normalize_gtin(gtin), check_lot(lot)  # bad keys fail before any connection
+        settings = Settings()
+        chain = connect(settings)
+        try:
+            report = verify_batch(
+                chain.clients, document_store(settings), gtin, lot, from_block=from_block
+            )
+        except OSError as exc:  # an unreadable embedded store
+            where = f" {exc.filename}" if exc.filename else ""
+            typer.echo(f"error: cannot read{where}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        typer.echo(report.to_text())
+    if not report.ok:
+        raise typer.Exit(EXIT_NOT_VERIFIED)
+
+
 def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy)
     app.command("node")(node)
+    app.command("verify")(verify)

@@ -26,7 +26,7 @@ import solcx
 import solcx.install
 
 from chain.artifacts import DEFAULT_ARTIFACTS_DIR, REPO_ROOT, Artifact, load_all_artifacts
-from chain.errors import CompilationFailed
+from chain.exceptions import CompilationFailed
 
 logger = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
+from chain.exceptions import InvalidSignature
+
 logger = logging.getLogger(__name__)
 
 FORWARDER_NAME = "TuanchainForwarder"
@@ -138,6 +140,19 @@ class Signature:
     def hex(self) -> str:
         return HexBytes(self.signature).to_0x_hex()
 
+    @classmethod
+    def from_bytes(cls, signature: bytes | str) -> Signature:
+        """Split a 65-byte ``r ‖ s ‖ v`` signature (``v`` as 0/1 or 27/28, as wallets give it)
+        into the parts ``permit(..., v, r, s)`` takes; :class:`InvalidSignature` otherwise."""
+        try:
+            raw = bytes(HexBytes(signature))
+        except (TypeError, ValueError) as exc:
+            raise InvalidSignature(f"not a signature: {exc}") from None
+        if len(raw) != 65:
+            raise InvalidSignature("a signature is 65 bytes")
+        v = raw[64] if raw[64] >= 27 else raw[64] + 27
+        return cls(v=v, r=raw[:32], s=raw[32:64], signature=raw)
+
 
 def typed_data_digest(typed_data: dict[str, Any]) -> bytes:
     """The EIP-712 digest ``keccak256(0x1901 ‖ domainSeparator ‖ structHash)``."""
@@ -157,10 +172,15 @@ def sign_typed_data(account: LocalAccount, typed_data: dict[str, Any]) -> Signat
 
 
 def recover_typed_data_signer(typed_data: dict[str, Any], signature: bytes | str) -> str:
-    """The address that signed ``typed_data`` (checks a signature before relaying it)."""
-    return Account.recover_message(
-        encode_typed_data(full_message=typed_data), signature=HexBytes(signature)
-    )
+    """The address that signed ``typed_data`` (checks a signature before relaying it).
+
+    :class:`InvalidSignature` when the signature, or the typed data, cannot be checked."""
+    try:
+        return Account.recover_message(
+            encode_typed_data(full_message=typed_data), signature=HexBytes(signature)
+        )
+    except Exception as exc:  # eth-account raises many types for malformed input
+        raise InvalidSignature(str(exc)) from exc
 
 
 def forward_request_data(typed_data: dict[str, Any], signature: bytes | str) -> tuple[Any, ...]:

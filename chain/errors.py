@@ -12,92 +12,74 @@ error, a subclass of :class:`ContractRevert`, so callers write::
 Classes are created by name (one per error name, whatever its argument types: the registry
 and the escrow both declare a ``BatchNotActive``, with different arguments, and both decode to
 ``errors.BatchNotActive``). The selector → ABI table lives in an :class:`ErrorRegistry` built
-from compiled ABIs; the module-level default registry is filled from ``build/artifacts``.
+from compiled ABIs; the module-level default registry is filled from ``build/artifacts`` when
+first needed. Decoding reads artifacts and never compiles: only :mod:`chain.compile` runs solc.
+
+The failures that are not reverts (``ChainError``, ``NodeUnavailable``, ...) are defined in
+:mod:`chain.exceptions`, which the artifact loader imports without this module, and re-exported
+here: ``from chain.errors import ChainError`` is the way to name any of them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils import abi_to_signature, keccak, to_checksum_address
 
+from chain.artifacts import load_all_artifacts
+from chain.exceptions import (
+    AlreadyKnown,
+    ChainError,
+    ChainIdMismatch,
+    CompilationFailed,
+    DeploymentMismatch,
+    DevKeyOnPublicChain,
+    InvalidSignature,
+    NodeRejected,
+    NodeUnavailable,
+    NonceRejected,
+    NonceTooLow,
+    ReceiptWaitStopped,
+    TransactionFailed,
+    TransactionTimeout,
+    UndecodableCall,
+    UnknownContract,
+)
+
 logger = logging.getLogger(__name__)
 
-
-class ChainError(Exception):
-    """Root of every error raised by the chain layer."""
-
-
-class NodeUnavailable(ChainError):
-    """The JSON-RPC node does not answer (not started, wrong URL, connection refused)."""
-
-
-class NodeRejected(ChainError):
-    """The node refused a request (invalid transaction, insufficient funds, bad parameters)."""
-
-
-class TransactionTimeout(ChainError):
-    """A sent transaction was not mined within the allowed time."""
-
-    def __init__(self, tx_hash: str, timeout: float) -> None:
-        super().__init__(f"transaction {tx_hash} not mined within {timeout:g} s")
-        self.tx_hash = tx_hash
-        self.timeout = timeout
-
-
-class UnknownContract(ChainError):
-    """No artifact or deployment is known for the requested contract name."""
-
-    def __init__(self, name: str, where: str) -> None:
-        super().__init__(f"unknown contract {name!r} ({where})")
-        self.contract_name = name
-
-
-class DeploymentMismatch(ChainError):
-    """The deployment manifest describes another chain than the node's (reset, or another one)."""
-
-
-class CompilationFailed(ChainError):
-    """The Solidity compiler reported errors."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("solc failed:\n" + "\n".join(messages))
-        self.messages = messages
-
-
-class DevKeyOnPublicChain(ChainError):
-    """One of anvil's publicly known development keys was configured for a non-local chain."""
-
-    def __init__(self, address: str, chain_id: int | None, rpc_url: str) -> None:
-        super().__init__(
-            f"refusing anvil development key {address} for chain id {chain_id} at {rpc_url}: "
-            "these keys are public; configure a private key for any non-local chain"
-        )
-        self.address = address
-        self.chain_id = chain_id
-        self.rpc_url = rpc_url
-
-
-class ChainIdMismatch(ChainError):
-    """The node's chain id differs from the one the settings or a manifest expect."""
-
-    def __init__(self, expected: int, actual: int) -> None:
-        super().__init__(f"expected chain id {expected}, the node reports {actual}")
-        self.expected = expected
-        self.actual = actual
-
-
-class TransactionFailed(ChainError):
-    """A transaction was mined with status 0 and its revert reason could not be recovered."""
-
-    def __init__(self, tx_hash: str) -> None:
-        super().__init__(f"transaction {tx_hash} reverted (reason not recoverable)")
-        self.tx_hash = tx_hash
+# The failures of chain.exceptions are re-exported: import any chain error from here.
+__all__ = [
+    "AlreadyKnown",
+    "ChainError",
+    "ChainIdMismatch",
+    "CompilationFailed",
+    "ContractRevert",
+    "DeploymentMismatch",
+    "DevKeyOnPublicChain",
+    "ErrorRegistry",
+    "InvalidSignature",
+    "NodeRejected",
+    "NodeUnavailable",
+    "NonceRejected",
+    "NonceTooLow",
+    "Panic",
+    "ReceiptWaitStopped",
+    "RevertWithReason",
+    "TransactionFailed",
+    "TransactionTimeout",
+    "UndecodableCall",
+    "UnknownContract",
+    "UnknownRevert",
+    "default_registry",
+    "error_class",
+    "load_default_registry",
+]
 
 
 class ContractRevert(ChainError):
@@ -245,9 +227,23 @@ def _split_tuple(inner: str) -> list[str]:
 class ErrorRegistry:
     """Selector → error ABI table, built from compiled contract ABIs."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Callable[[], list[list[dict[str, Any]]]] | None = None) -> None:
+        """``source``: contract ABIs to register when first needed, asked again at each use
+        until it gives some (the default registry reads ``build/artifacts``, which a compile
+        may write after this process started)."""
         self._by_selector: dict[bytes, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._source = source
+
+    def fill(self) -> ErrorRegistry:
+        """Register the ABIs of ``source`` unless that was done already."""
+        if self._source is not None:
+            abis = self._source()
+            for abi in abis:
+                self.register_abi(abi)
+            if abis:
+                self._source = None
+        return self
 
     def register_abi(self, abi: Iterable[Mapping[str, Any]]) -> None:
         """Add every ``error`` entry of a contract ABI (creating its exception class)."""
@@ -266,14 +262,17 @@ class ErrorRegistry:
             error_class(str(entry["name"]))
 
     def __contains__(self, name: object) -> bool:
+        self.fill()
         return any(e["name"] == name for e in self._by_selector.values())
 
     def errors(self) -> list[dict[str, Any]]:
         """Every registered error ABI entry."""
+        self.fill()
         return list(self._by_selector.values())
 
     def decode(self, data: bytes | str | None) -> ContractRevert:
         """Turn revert data into the matching named exception (never raises)."""
+        self.fill()
         raw = _to_bytes(data)
         selector, body = raw[:4], raw[4:]
         if not raw:
@@ -359,26 +358,18 @@ def _to_bytes(data: bytes | str | None) -> bytes:
     return bytes(data)
 
 
-default_registry = ErrorRegistry()
-_default_loaded = False
+def _artifact_abis() -> list[list[dict[str, Any]]]:
+    return [artifact.abi for artifact in load_all_artifacts()]
+
+
+# Filled from ``build/artifacts`` when first needed; never compiles (only chain.compile does):
+# with no artifacts yet, reverts decode as UnknownRevert until a compile writes them.
+default_registry = ErrorRegistry(source=_artifact_abis)
 
 
 def load_default_registry() -> ErrorRegistry:
-    """Fill the default registry from ``build/artifacts`` (once), compiling if there are none."""
-    global _default_loaded
-    if not _default_loaded:
-        from chain.artifacts import load_all_artifacts  # local: avoids an import cycle
-
-        artifacts = load_all_artifacts()
-        if not artifacts:
-            from chain.compile import compile_contracts
-
-            logger.info("no artifacts yet: compiling to learn the contracts' errors")
-            artifacts = list(compile_contracts().values())
-        for artifact in artifacts:
-            default_registry.register_abi(artifact.abi)
-        _default_loaded = True
-    return default_registry
+    """The default registry, filled from ``build/artifacts`` if there are any by now."""
+    return default_registry.fill()
 
 
 def __getattr__(name: str) -> type[ContractRevert]:

@@ -5,6 +5,13 @@ get contiguous nonces without asking the node each time; the counter is resynchr
 the node's ``pending`` count whenever a send fails. Gas: ``eth_estimateGas`` plus a margin.
 Reverts, whether found by the estimate, by ``eth_call`` or after mining, are raised as the
 named exception of :mod:`chain.errors` (``DealClosed`` ...).
+
+The steps of a send are also offered one by one, for a caller that must record a transaction
+before it exists anywhere else (the relayer's outbox): :meth:`TxSender.sign` (nothing leaves the
+process), :meth:`TxSender.broadcast`, :meth:`TxSender.receipt` and :meth:`TxSender.wait`.
+Foreign errors (web3, requests, the node's messages) are translated into :mod:`chain.errors`
+once, in :func:`translate_errors`: a refused nonce is :class:`NonceRejected` (``NonceTooLow``),
+a transaction the pool holds already :class:`AlreadyKnown`.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
@@ -24,16 +32,20 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
-    TimeExhausted,
+    TransactionNotFound,
     Web3RPCError,
 )
 from web3.types import TxParams, TxReceipt
 
 from chain.errors import (
+    AlreadyKnown,
     ContractRevert,
     ErrorRegistry,
     NodeRejected,
     NodeUnavailable,
+    NonceRejected,
+    NonceTooLow,
+    ReceiptWaitStopped,
     TransactionFailed,
     TransactionTimeout,
     load_default_registry,
@@ -71,7 +83,7 @@ def translate_errors(registry: ErrorRegistry) -> Iterator[None]:
         data = revert_data(exc)
         if data is not None and "revert" in str(exc).lower():
             raise registry.decode(data) from exc
-        raise NodeRejected(str(exc)) from exc
+        raise node_rejected(str(exc)) from exc
     except (ProviderConnectionError, ConnectionError) as exc:
         raise NodeUnavailable(str(exc)) from exc
     except OSError as exc:
@@ -81,6 +93,28 @@ def translate_errors(registry: ErrorRegistry) -> Iterator[None]:
         if type(exc).__module__.startswith(("requests", "urllib3")):
             raise NodeUnavailable(str(exc)) from exc
         raise
+
+
+def node_rejected(message: str) -> NodeRejected:
+    """The :class:`NodeRejected` subclass a node's refusal message stands for (geth, anvil and
+    reth word these alike)."""
+    text = message.lower()
+    if "already known" in text or "already imported" in text:
+        return AlreadyKnown(message)
+    if "nonce too low" in text or "nonce is too low" in text:
+        return NonceTooLow(message)
+    if "nonce" in text:
+        return NonceRejected(message)
+    return NodeRejected(message)
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction, not sent yet: what to broadcast and the hash it will have."""
+
+    raw: str  # 0x hex of the raw transaction
+    hash: str  # 0x hex
+    nonce: int
 
 
 class _NonceTracker:
@@ -146,6 +180,16 @@ class TxSender:
             tip = int(self.w3.eth.max_priority_fee)
         return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
 
+    def chain_time(self) -> int:
+        """The latest block's timestamp: the clock on-chain deadlines are compared with."""
+        with translate_errors(self.registry):
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def pending_nonce(self, address: str) -> int:
+        """The node's count of ``address``'s transactions, pending ones included."""
+        with translate_errors(self.registry):
+            return int(self.w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+
     def estimate_gas(self, tx: TxParams) -> int:
         """``eth_estimateGas`` plus the margin; a revert is raised as its named exception."""
         with translate_errors(self.registry):
@@ -179,44 +223,69 @@ class TxSender:
         tx.update(self.fees())
         tx.pop("from")
         tracker = self._tracker(account.address)
-        with tracker.lock, translate_errors(self.registry):
-            if tracker.next_nonce is None:
-                tracker.next_nonce = int(
-                    self.w3.eth.get_transaction_count(account.address, "pending")
-                )
+        with tracker.lock:
             try:
-                tx_hash = self._sign_and_send(account, tx, tracker.next_nonce)
-            except Web3RPCError as exc:
-                if "nonce" not in str(exc).lower():
-                    tracker.next_nonce = None  # unknown state: ask the node next time
-                    raise
-                # Someone else used this key (another process, a restarted service):
-                # resync from the node's pending count and try once more.
-                logger.info("nonce of %s out of sync (%s); resyncing", account.address, exc)
-                tracker.next_nonce = int(
-                    self.w3.eth.get_transaction_count(account.address, "pending")
-                )
+                if tracker.next_nonce is None:
+                    tracker.next_nonce = self.pending_nonce(account.address)
                 try:
-                    tx_hash = self._sign_and_send(account, tx, tracker.next_nonce)
-                except BaseException:
-                    tracker.next_nonce = None
-                    raise
+                    signed = self._sign(account, tx, tracker.next_nonce)
+                    self.broadcast(signed.raw)
+                except NonceRejected as exc:
+                    # Someone else used this key (another process, a restarted service):
+                    # resync from the node's pending count and try once more.
+                    logger.info("nonce of %s out of sync (%s); resyncing", account.address, exc)
+                    tracker.next_nonce = self.pending_nonce(account.address)
+                    signed = self._sign(account, tx, tracker.next_nonce)
+                    self.broadcast(signed.raw)
             except BaseException:
-                tracker.next_nonce = None
+                tracker.next_nonce = None  # unknown state: ask the node next time
                 raise
             tracker.next_nonce += 1
-        logger.debug("sent %s nonce %d from %s", tx_hash.hex(), tx["nonce"], account.address)
+        logger.debug("sent %s nonce %d from %s", signed.hash, signed.nonce, account.address)
         if not wait:
-            return tx_hash
-        receipt = self.wait(tx_hash)
+            return HexBytes(signed.hash)
+        receipt = self.wait(signed.hash)
         if receipt["status"] != 1:
             raise self._revert_of_mined(account.address, tx, receipt)
         return receipt
 
-    def _sign_and_send(self, account: LocalAccount, tx: dict[str, Any], nonce: int) -> HexBytes:
-        tx["nonce"] = nonce
-        signed = account.sign_transaction(tx)
-        return self.w3.eth.send_raw_transaction(signed.raw_transaction)
+    def sign(
+        self,
+        account: LocalAccount,
+        *,
+        to: str,
+        data: bytes | str = b"",
+        value: int = 0,
+        gas: int,
+        nonce: int | None = None,
+    ) -> SignedTx:
+        """Sign a transaction without sending it (default nonce: the node's pending count).
+
+        For a caller that stores the transaction before broadcasting it; :meth:`send` keeps its
+        own nonce counter instead."""
+        tx: dict[str, Any] = {
+            "to": Web3.to_checksum_address(to),
+            "data": HexBytes(data),
+            "value": value,
+            "gas": gas,
+            "chainId": self.chain_id,
+        }
+        if nonce is None:
+            nonce = self.pending_nonce(account.address)
+        return self._sign(account, {**tx, **self.fees()}, nonce)
+
+    @staticmethod
+    def _sign(account: LocalAccount, tx: dict[str, Any], nonce: int) -> SignedTx:
+        signed = account.sign_transaction({**tx, "nonce": nonce})
+        return SignedTx(signed.raw_transaction.to_0x_hex(), signed.hash.to_0x_hex(), nonce)
+
+    def broadcast(self, raw_tx: bytes | str) -> str:
+        """Hand a signed transaction to the node; returns its hash.
+
+        Raises :class:`AlreadyKnown` when the pool holds it already and :class:`NonceTooLow` when
+        its nonce went to another transaction (see :func:`node_rejected`)."""
+        with translate_errors(self.registry):
+            return self.w3.eth.send_raw_transaction(HexBytes(raw_tx)).to_0x_hex()
 
     def transact(
         self,
@@ -241,8 +310,11 @@ class TxSender:
         with translate_errors(self.registry):
             return fn.call(params, block_identifier=block)  # type: ignore[arg-type]
 
-    def dry_run(self, *, sender: str, to: str, data: bytes, value: int = 0) -> bytes:
-        """``eth_call`` raw calldata as ``sender``; returns the output, raises named reverts."""
+    def dry_run(
+        self, *, sender: str, to: str, data: bytes, value: int = 0, block: Any = "latest"
+    ) -> bytes:
+        """``eth_call`` raw calldata as ``sender`` (on ``block``); returns the output, raises
+        named reverts."""
         with translate_errors(self.registry):
             return bytes(
                 self.w3.eth.call(
@@ -251,19 +323,34 @@ class TxSender:
                         "to": Web3.to_checksum_address(to),
                         "data": HexBytes(data),
                         "value": value,
-                    }  # type: ignore[typeddict-item]
+                    },  # type: ignore[typeddict-item]
+                    block_identifier=block,
                 )
             )
 
-    def wait(self, tx_hash: HexBytes | str) -> TxReceipt:
-        """Wait for a receipt; :class:`TransactionTimeout` past ``self.timeout``."""
-        try:
-            with translate_errors(self.registry):
-                return self.w3.eth.wait_for_transaction_receipt(
-                    HexBytes(tx_hash), timeout=self.timeout, poll_latency=self.poll_latency
-                )
-        except TimeExhausted as exc:
-            raise TransactionTimeout(HexBytes(tx_hash).to_0x_hex(), self.timeout) from exc
+    def receipt(self, tx_hash: HexBytes | str) -> TxReceipt | None:
+        """The transaction's receipt, or None while it is not mined (or unknown to the node)."""
+        with translate_errors(self.registry):
+            try:
+                return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:  # (a Web3RPCError: caught before the translation)
+                return None
+
+    def wait(self, tx_hash: HexBytes | str, *, stop: threading.Event | None = None) -> TxReceipt:
+        """Poll for the receipt: :class:`TransactionTimeout` past ``self.timeout``, and
+        :class:`ReceiptWaitStopped` as soon as ``stop`` is set (the transaction may still land)."""
+        shown = HexBytes(tx_hash).to_0x_hex()
+        deadline = time.monotonic() + self.timeout
+        while (receipt := self.receipt(tx_hash)) is None:
+            if stop is not None and stop.is_set():
+                raise ReceiptWaitStopped(shown)
+            if time.monotonic() > deadline:
+                raise TransactionTimeout(shown, self.timeout)
+            if stop is not None:
+                stop.wait(self.poll_latency)
+            else:
+                time.sleep(self.poll_latency)
+        return receipt
 
     def _revert_of_mined(self, sender: str, tx: dict[str, Any], receipt: TxReceipt) -> Exception:
         """Recover a mined failure's reason by replaying it with ``eth_call`` on the parent block."""

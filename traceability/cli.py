@@ -6,11 +6,11 @@
     tuanchain epcis hash FILE [--prehash]
     tuanchain link GTIN LOT [--resolver URL]
     tuanchain qr GTIN LOT --out FILE.svg|FILE.png
-    tuanchain verify GTIN LOT [--json]
 
 Bad input (missing file, bad GTIN, malformed hash, invalid EPCIS) prints one line
 ``error: ...`` on stderr and exits 1: the package's errors are caught once, here.
-``verify`` exits 0 when the whole trail verified and 3 when it did not.
+``tuanchain verify`` reads the chain, so it lives with the chain's verbs (:mod:`chain.cli`):
+this package imports nothing from ``chain`` or ``api``.
 """
 
 from __future__ import annotations
@@ -20,32 +20,24 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from traceability.digital_link import DEFAULT_RESOLVER, build_link
 from traceability.errors import TraceabilityError
 from traceability.ipfs.importer import KUBO_DEFAULT_V0, UNIXFS_V1_2025, compute_cid
-from traceability.ipfs.store import DocumentStore
 from traceability.merkle import StandardMerkleTree, to_hex
 
-if TYPE_CHECKING:
-    from chain.settings import Settings
-
 logger = logging.getLogger(__name__)
-
-EXIT_NOT_VERIFIED = 3
 
 
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Turn the domain's named errors (and unreadable files) into ``error: ...`` + exit 1."""
-    from chain.errors import ChainError
-
     try:
         yield
-    except (TraceabilityError, ChainError) as exc:
+    except TraceabilityError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except OSError as exc:
@@ -58,15 +50,6 @@ def _read(path: Path) -> bytes:
     if path.is_dir():
         raise IsADirectoryError(21, "is a directory", str(path))
     return path.read_bytes()
-
-
-def make_store_from_settings(settings: Settings) -> DocumentStore:
-    """The store the service is configured with (``TUANCHAIN_IPFS_BACKEND``)."""
-    from traceability.ipfs import EmbeddedDocumentStore, KuboDocumentStore
-
-    if settings.ipfs_backend == "kubo":
-        return KuboDocumentStore(settings.ipfs_api_url)
-    return EmbeddedDocumentStore(Path(settings.data_dir) / "ipfs")
 
 
 # ---------------------------------------------------------------------- commands
@@ -171,41 +154,6 @@ def qr(
         typer.echo(f"{out} ({code.designator}, {build_link(gtin, lot, resolver=resolver)})")
 
 
-def verify(
-    gtin: Annotated[str, typer.Argument(help="GTIN-8/12/13/14")],
-    lot: Annotated[str, typer.Argument(help="lot number (GS1 AI 10)")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-    from_block: Annotated[
-        int | None,
-        typer.Option(
-            "--from-block", help="first block to scan [default: the batch's registration]"
-        ),
-    ] = None,
-) -> None:
-    """Verify the batch's whole provenance trail against the chain (exit 3 if not verified).
-
-    Reads only the chain's logs and the documents (never the service's index).
-    """
-    from chain.context import connect
-    from chain.settings import Settings
-    from traceability.digital_link import check_lot, normalize_gtin
-    from traceability.verify import verify_batch
-
-    with _one_line_errors():
-        gtin, lot = normalize_gtin(gtin), check_lot(lot)  # bad keys fail before any connection
-        settings = Settings()
-        chain = connect(settings)
-        report = verify_batch(
-            chain.clients, make_store_from_settings(settings), gtin, lot, from_block=from_block
-        )
-    if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        typer.echo(report.to_text())
-    if not report.ok:
-        raise typer.Exit(EXIT_NOT_VERIFIED)
-
-
 def register(app: typer.Typer) -> None:
     """Add the traceability verbs to the ``tuanchain`` app."""
     app.command("cid")(cid)
@@ -213,4 +161,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(epcis_app, name="epcis")
     app.command("link")(link)
     app.command("qr")(qr)
-    app.command("verify")(verify)

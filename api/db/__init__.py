@@ -7,7 +7,6 @@ it lacks (every table, the relayer's outbox included, is created and changed onl
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -17,22 +16,9 @@ from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db.models import Base
+from api.db.models import Base, load_all_models
 
 logger = logging.getLogger(__name__)
-
-# Modules that declare more tables on the same Base (owned by other parts of the service).
-_EXTRA_MODEL_MODULES = ("api.relayer.models", "api.binding")
-
-
-def _load_all_models() -> None:
-    for name in _EXTRA_MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            logger.debug("no %s yet; its tables are not created", name)
 
 
 def init_db(engine: Engine) -> None:
@@ -90,7 +76,7 @@ def drop_db(engine: Engine) -> None:
     """Drop every table and the migration version (tests: a database as if new)."""
     from api.db.migrate import VERSION_TABLE
 
-    _load_all_models()
+    load_all_models()
     Base.metadata.drop_all(engine)
     Table(VERSION_TABLE, MetaData()).drop(engine, checkfirst=True)
     _ready.discard(engine)

@@ -38,6 +38,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, func, select
 from sqlalchemy.pool import NullPool
 
+from api.db.models import Base, load_all_models
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -52,9 +54,7 @@ class DatabaseSchemaError(Exception):
 
 def target_metadata() -> MetaData:
     """Every model's metadata (the relayer's tables live on the index's ``Base``)."""
-    from api.db import Base, _load_all_models
-
-    _load_all_models()
+    load_all_models()
     return Base.metadata
 
 

@@ -14,6 +14,8 @@ Addresses are checksummed ``0x`` strings; hashes and ids are lowercase ``0x`` he
 
 from __future__ import annotations
 
+import importlib
+import logging
 from datetime import datetime
 
 from sqlalchemy import (
@@ -35,9 +37,26 @@ Uint256 = Numeric(78, 0)
 Hex32 = String(66)
 Address = String(42)
 
+logger = logging.getLogger(__name__)
+
+# Modules that declare more tables on the same Base (owned by other parts of the service).
+_EXTRA_MODEL_MODULES = ("api.relayer.models", "api.binding")
+
 
 class Base(DeclarativeBase):
     """Every table of the service (the relayer's outbox included) lives on this metadata."""
+
+
+def load_all_models() -> None:
+    """Import every module that declares tables on :class:`Base`, so its metadata is complete
+    (the migrations compare it with the database)."""
+    for name in _EXTRA_MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            logger.debug("no %s yet; its tables are not created", name)
 
 
 class LogRow:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 from api.binding import bind
 from api.db import init_db, session_factory
 from api.db import models as m
+from api.indexer.changes import notify_index_change
 from api.indexer.enrich import Enricher, EnrichStats
 from api.indexer.handlers import rows_for
 from api.indexer.logs import LogSource, args_json
@@ -41,39 +41,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_RANGE_SIZE = 2_000
 # Hashes kept below the final block (deep enough for any re-org a chain we index would have).
 KEEP_FINAL_HASHES = 256
-
-# Called after every commit that changed rows (the API's provenance cache listens here).
-_listeners: list[Callable[[], None]] = []
-_listeners_lock = threading.Lock()
-
-
-def on_index_change(callback: Callable[[], None]) -> None:
-    """Register ``callback`` to run after each indexer commit in this process."""
-    with _listeners_lock:
-        if callback not in _listeners:
-            _listeners.append(callback)
-
-
-def off_index_change(callback: Callable[[], None]) -> None:
-    """Unregister a callback registered with :func:`on_index_change` (no error if absent)."""
-    with _listeners_lock:
-        if callback in _listeners:
-            _listeners.remove(callback)
-
-
-def notify_index_change() -> None:
-    """Run the listeners as after an indexer commit (the index was changed some other way)."""
-    _notify()
-
-
-def _notify() -> None:
-    with _listeners_lock:
-        callbacks = list(_listeners)
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception:
-            logger.exception("index change listener %r failed", callback)
 
 
 @dataclass
@@ -274,7 +241,7 @@ class Indexer:
                     state.version += 1
             changed = state.version != version_before
         if total_rows or reorg_from is not None or changed:
-            _notify()
+            notify_index_change()
         return SyncResult(first, start - 1, head, total_logs, total_rows, reorg_from, stats)
 
     def _prune(self, session: Session, head: int) -> None:
@@ -298,5 +265,5 @@ class Indexer:
                 session.execute(delete(table))
             session.execute(delete(m.IndexedBlock))
             session.execute(delete(m.IndexerState).where(m.IndexerState.name == self.name))
-        _notify()
+        notify_index_change()
         return self.sync_until_idle(stop=stop)

@@ -16,8 +16,9 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
 6. for a join, the permit: token domain, owner = signer, spender = escrow, value covers the
    join, the next token nonce after the signer's queued joins' permits, unexpired, signed by the
    owner;
-7. simulation: the target call ``eth_call``-ed from the forwarder with the signer appended, as
-   ERC-2771 delivers it (``joinWithPermit`` with the permit for a join), because the forwarder hides a failed inner call behind ``FailedCall()``; a revert
+7. simulation (``ForwarderClient.simulate``): the target call ``eth_call``-ed from the forwarder
+   with the signer appended, as ERC-2771 delivers it (``joinWithPermit`` with the permit for a
+   join), because the forwarder hides a failed inner call behind ``FailedCall()``; a revert
    is refused with the contract's own named error (409, ``DealClosed`` ...). Then, for requests
    that need no permit, ``execute`` itself is ``eth_call``-ed from the relayer, which also catches
    a request whose gas is too low. A request queued behind the signer's others is simulated
@@ -55,6 +56,7 @@ from chain.context import Chain
 from chain.eip712 import (
     FORWARD_REQUEST_TYPE,
     PERMIT_TYPE,
+    Signature,
     forward_request_data,
     recover_typed_data_signer,
     typed_data_digest,
@@ -85,17 +87,6 @@ ACTION_OF_FUNCTION = {
 }
 
 
-def simulate_forwarded(chain: Chain, *, sender: str, target: str, data: bytes) -> bytes:
-    """``eth_call`` the target exactly as the forwarder will call it: from the forwarder, with the
-    signer's address appended (ERC-2771), so the target's own named error comes back (the
-    forwarder's ``execute`` would only report ``FailedCall()``)."""
-    return chain.sender.dry_run(
-        sender=chain.clients.forwarder.address,
-        to=target,
-        data=bytes(data) + bytes.fromhex(to_checksum_address(sender)[2:]),
-    )
-
-
 def _bad(code: str, message: str, **details: Any) -> ApiError:
     return ApiError(400, code, message, **details)
 
@@ -114,7 +105,7 @@ def _types_match(typed: dict[str, Any], primary: str, fields: list[dict[str, str
 def _recover(typed: dict[str, Any], signature: str, what: str) -> str:
     try:
         return to_checksum_address(recover_typed_data_signer(typed, signature))
-    except Exception as exc:  # noqa: BLE001 — eth-account raises many types for malformed input
+    except chain_errors.InvalidSignature as exc:
         raise _bad("bad_signature", f"the {what} signature cannot be checked: {exc}") from None
 
 
@@ -151,7 +142,7 @@ class RequestChecker:
         self.targets = {self.clients.escrow.address, self.clients.registry.address}
 
     def chain_time(self) -> int:
-        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        return self.chain.sender.chain_time()
 
     def decode_call(
         self, target: str, data: bytes
@@ -161,10 +152,9 @@ class RequestChecker:
             self.clients.escrow if target == self.clients.escrow.address else self.clients.registry
         )
         try:
-            fn, args = client.contract.decode_function_input(data)
-        except Exception:  # noqa: BLE001 — web3 raises several types for undecodable calldata
+            return client.decode_call(data)
+        except chain_errors.UndecodableCall:
             raise _bad("unknown_function", "the request's calldata is no known function") from None
-        return str(fn.fn_name), list(fn.abi["inputs"]), dict(args)
 
     def check(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check a signed submission; returns the fields of the outbox row to create."""
@@ -242,17 +232,22 @@ class RequestChecker:
                 now=now,
                 queue=queue,
             )
-            permit_message = permit["message"]
+            try:
+                parts = Signature.from_bytes(permit_signature)
+            except chain_errors.InvalidSignature as exc:
+                raise _bad("bad_signature", str(exc)) from None
             simulated = self.clients.escrow.calldata(
                 "joinWithPermit",
                 args["dealId"],
                 args["quantity"],
                 args["leader"],
-                int(permit_message["deadline"]),
-                *_vrs(permit_signature),
+                int(permit["message"]["deadline"]),
+                parts.v,
+                parts.r,
+                parts.s,
             )
             try:
-                simulate_forwarded(self.chain, sender=sender, target=target, data=simulated)
+                forwarder.simulate(sender=sender, target=target, data=simulated)
             except chain_errors.ContractRevert as exc:
                 # A permit behind a queued join's cannot be applied yet: every other check of
                 # the join ran before the transfer, which only lacks the allowance it will give.
@@ -260,14 +255,11 @@ class RequestChecker:
                     raise
         else:
             permit, permit_signature, top_price = None, None, None
-            simulate_forwarded(self.chain, sender=sender, target=target, data=data)
+            forwarder.simulate(sender=sender, target=target, data=data)
             if not queued_behind:
                 # The forwarder's own execution (signature, gas forwarding) as the relayer would
                 # send it; a request queued behind others would fail it on the nonce until then.
-                self.chain.sender.call(
-                    forwarder.contract.functions.execute(request),
-                    sender=self.chain.relayer.address,
-                )
+                forwarder.check_execute(typed, signature, relayer=self.chain.relayer.address)
         # Posted ``details`` are ignored: nothing signs them (see api.relayer.describe).
         details = describe_call(
             function,
@@ -349,14 +341,6 @@ class RequestChecker:
         if signer != owner:
             raise _bad("bad_signature", f"the permit is signed by {signer}, not by {owner}")
         return nonce > current
-
-
-def _vrs(signature: str) -> tuple[int, bytes, bytes]:
-    raw = bytes(HexBytes(signature))
-    if len(raw) != 65:
-        raise _bad("bad_signature", "a signature is 65 bytes")
-    v = raw[64] if raw[64] >= 27 else raw[64] + 27
-    return v, raw[:32], raw[32:64]
 
 
 def accept(

@@ -43,19 +43,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
-from web3.exceptions import TransactionNotFound
-from web3.types import TxReceipt
 
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
-from api.relayer.accept import simulate_forwarded
 from api.relayer.claims import Claims
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
 from api.services import Services
@@ -63,7 +58,6 @@ from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import forward_request_data
 from chain.identity import ChainChanged
-from chain.tx import translate_errors
 from traceability.ipfs import EmbeddedDocumentStore
 
 logger = logging.getLogger(__name__)
@@ -87,10 +81,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, int) and abs(value) >= 2**53:
         return str(value)  # JSON numbers lose precision past 2^53
     return value
-
-
-class _Parked(Exception):
-    """A stop was requested while a transaction of the request in hand was not yet mined."""
 
 
 class RelayWorker:
@@ -153,9 +143,12 @@ class RelayWorker:
                         self.services.check_chain()
                         self._process(session, self.services.chain, row)
                         done += 1
-                    except _Parked as exc:
+                    except chain_errors.ReceiptWaitStopped as exc:
+                        # A stop was requested while a transaction of this request was unmined.
                         session.rollback()
-                        logger.info("relay %s: stopping; parked while %s is pending", row.id, exc)
+                        logger.info(
+                            "relay %s: stopping; parked while %s is pending", row.id, exc.tx_hash
+                        )
                         break
                     except ChainChanged as exc:
                         session.rollback()
@@ -258,38 +251,28 @@ class RelayWorker:
                 {"expected_nonce": on_chain},
             )
             return
-        now = int(chain.w3.eth.get_block("latest")["timestamp"])
+        now = chain.sender.chain_time()
         if row.deadline <= now:
             self._fail(session, row, "expired", f"the request expired at {row.deadline}")
             return
         if row.permit is not None and row.permit_signature:
             self._submit_permit(session, chain, row)
         request = forward_request_data(row.typed_data, row.signature)
+        execute = forwarder.calldata("execute", request)
         try:
             # The target's own checks first: the forwarder would only say FailedCall().
-            simulate_forwarded(chain, sender=row.signer, target=row.target, data=request[5])
-            call = forwarder.contract.functions.execute(request)
+            forwarder.simulate(sender=row.signer, target=row.target, data=request[5])
             gas = chain.sender.estimate_gas(
-                {
-                    "from": chain.relayer.address,
-                    "to": forwarder.address,
-                    "data": HexBytes(call._encode_transaction_data()),
-                }  # type: ignore[typeddict-item]
+                {"from": chain.relayer.address, "to": forwarder.address, "data": execute}
             )
         except chain_errors.ContractRevert as exc:
             self._fail_revert(session, row, exc)
             return
         # Another worker process must not sign with the same relayer nonce before ours is sent.
         with self.claims.relayer(chain.relayer.address):
-            raw, tx_hash, relayer_nonce = self._sign(
-                chain,
-                chain.relayer,
-                to=forwarder.address,
-                data=call._encode_transaction_data(),
-                gas=gas,
-            )
+            signed = chain.sender.sign(chain.relayer, to=forwarder.address, data=execute, gas=gas)
             row.status = RelayStatus.SENDING.value
-            row.raw_tx, row.tx_hash, row.relayer_nonce = raw, tx_hash, relayer_nonce
+            row.raw_tx, row.tx_hash, row.relayer_nonce = signed.raw, signed.hash, signed.nonce
             session.commit()  # the hash is on disk before the transaction can exist anywhere else
             sent = self._broadcast(session, chain, row)
         if sent:
@@ -299,23 +282,18 @@ class RelayWorker:
         """Hand the stored transaction to the node; False when it must be signed again."""
         assert row.raw_tx and row.tx_hash
         try:
-            with translate_errors(chain.sender.registry):
-                chain.w3.eth.send_raw_transaction(HexBytes(row.raw_tx))
-        except chain_errors.NodeRejected as exc:
-            text = str(exc).lower()
-            if "already known" in text or "already imported" in text:
-                pass  # our identical transaction is in the pool already
-            elif "nonce too low" in text or "nonce is too low" in text:
-                # The relayer nonce went to another transaction and ours never landed (checked by
-                # _reconcile before coming here): this one can never be mined; sign again later.
-                logger.warning(
-                    "relay %s: relayer nonce %s reused; re-signing", row.id, row.relayer_nonce
-                )
-                row.status, row.raw_tx, row.tx_hash = RelayStatus.QUEUED.value, None, None
-                session.commit()
-                return False
-            else:
-                raise
+            chain.sender.broadcast(row.raw_tx)
+        except chain_errors.AlreadyKnown:
+            pass  # our identical transaction is in the pool already
+        except chain_errors.NonceTooLow:
+            # The relayer nonce went to another transaction and ours never landed (checked by
+            # _reconcile before coming here): this one can never be mined; sign again later.
+            logger.warning(
+                "relay %s: relayer nonce %s reused; re-signing", row.id, row.relayer_nonce
+            )
+            row.status, row.raw_tx, row.tx_hash = RelayStatus.QUEUED.value, None, None
+            session.commit()
+            return False
         if row.status != RelayStatus.SENT:
             row.status = RelayStatus.SENT.value
             session.commit()
@@ -324,28 +302,17 @@ class RelayWorker:
     def _await_receipt(self, session: Session, chain: Chain, row: RelayRequest) -> None:
         assert row.tx_hash
         try:
-            receipt = self._wait(chain, row.tx_hash)
-        except _Parked:
+            # On a stop the row stays as it is, its transaction's hash stored: the next start
+            # reconciles it.
+            receipt = chain.sender.wait(row.tx_hash, stop=self.stop)
+        except chain_errors.ReceiptWaitStopped:
             logger.info("relay %s: stopping; %s parked as sent", row.id, row.tx_hash)
             return
         self._finish(session, chain, row, receipt)
 
-    def _wait(self, chain: Chain, tx_hash: str) -> TxReceipt:
-        """Poll for the receipt; :class:`_Parked` on a stop request (the row stays as it is,
-        its transaction's hash stored: the next start reconciles it)."""
-        sender = chain.sender
-        deadline = time.monotonic() + sender.timeout
-        while (receipt := self._receipt(chain, tx_hash)) is None:
-            if self.stop.is_set():
-                raise _Parked(tx_hash)
-            if time.monotonic() > deadline:
-                raise chain_errors.TransactionTimeout(tx_hash, sender.timeout)
-            self.stop.wait(sender.poll_latency)
-        return receipt
-
     def _reconcile(self, session: Session, chain: Chain, row: RelayRequest) -> bool:
         """A ``sending``/``sent`` row after a restart or a timeout; True when it is settled now."""
-        receipt = self._receipt(chain, row.tx_hash)
+        receipt = chain.sender.receipt(row.tx_hash) if row.tx_hash else None
         if receipt is not None:
             self._finish(session, chain, row, receipt)
             return True
@@ -361,18 +328,8 @@ class RelayWorker:
             return row.status != RelayStatus.QUEUED
         return False
 
-    @staticmethod
-    def _receipt(chain: Chain, tx_hash: str | None) -> TxReceipt | None:
-        if not tx_hash:
-            return None
-        with translate_errors(chain.sender.registry):
-            try:
-                return chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-            except TransactionNotFound:  # (a Web3RPCError: caught before the translation)
-                return None
-
     def _finish(
-        self, session: Session, chain: Chain, row: RelayRequest, receipt: TxReceipt
+        self, session: Session, chain: Chain, row: RelayRequest, receipt: Mapping[str, Any]
     ) -> None:
         row.block_number = int(receipt["blockNumber"])
         if receipt["status"] == 1:
@@ -384,15 +341,9 @@ class RelayWorker:
         # Replay the inner call as the signer on the parent block for the named error.
         request = forward_request_data(row.typed_data, row.signature)
         try:
-            with translate_errors(chain.sender.registry):
-                chain.w3.eth.call(
-                    {
-                        "from": chain.clients.forwarder.address,  # as ERC-2771 delivers it
-                        "to": row.target,
-                        "data": HexBytes(bytes(request[5]) + bytes.fromhex(row.signer[2:])),
-                    },  # type: ignore[typeddict-item]
-                    block_identifier=row.block_number - 1,
-                )
+            chain.clients.forwarder.simulate(
+                sender=row.signer, target=row.target, data=request[5], block=row.block_number - 1
+            )
         except chain_errors.ContractRevert as exc:
             self._fail_revert(session, row, exc)
             return
@@ -400,21 +351,18 @@ class RelayWorker:
 
     def _executed_elsewhere(self, session: Session, chain: Chain, row: RelayRequest) -> None:
         """The forwarder nonce is spent: find the execution (ours or another relayer's)."""
-        forwarder = chain.clients.forwarder
-        logs = forwarder.get_events(
-            "ExecutedForwardRequest",
+        execution = chain.clients.forwarder.execution_of(
+            row.signer,
+            row.nonce,
             from_block=chain.deployment.contracts["TuanchainForwarder"].block,
-            argument_filters={"signer": row.signer},
         )
-        for log in logs:
-            if int(log["args"]["nonce"]) == row.nonce:
-                row.tx_hash = log["transactionHash"].to_0x_hex()
-                row.block_number = int(log["blockNumber"])
-                row.status = RelayStatus.MINED.value
-                row.raw_tx = None
-                session.commit()
-                logger.info("relay %s was executed by %s", row.id, row.tx_hash)
-                return
+        if execution is not None:
+            row.tx_hash, row.block_number = execution
+            row.status = RelayStatus.MINED.value
+            row.raw_tx = None
+            session.commit()
+            logger.info("relay %s was executed by %s", row.id, row.tx_hash)
+            return
         self._fail(
             session,
             row,
@@ -429,52 +377,21 @@ class RelayWorker:
         message = row.permit["message"]
         if token.nonces(message["owner"]) != int(message["nonce"]):
             return
-        raw = bytes(HexBytes(row.permit_signature))
-        v = raw[64] if raw[64] >= 27 else raw[64] + 27
-        fn = token.contract.functions.permit(
-            message["owner"],
-            message["spender"],
-            int(message["value"]),
-            int(message["deadline"]),
-            v,
-            raw[:32],
-            raw[32:64],
-        )
-        data = fn._encode_transaction_data()
+        data = token.permit_calldata(message, row.permit_signature)
         try:
             gas = chain.sender.estimate_gas(
-                {"from": chain.relayer.address, "to": token.address, "data": HexBytes(data)}  # type: ignore[typeddict-item]
+                {"from": chain.relayer.address, "to": token.address, "data": data}
             )
         except chain_errors.ContractRevert as exc:
             logger.info("relay %s: permit not submitted (%s); the join decides", row.id, exc)
             return
         with self.claims.relayer(chain.relayer.address):
-            raw_tx, tx_hash, _ = self._sign(
-                chain, chain.relayer, to=token.address, data=data, gas=gas
-            )
-            row.permit_tx_hash = tx_hash
+            signed = chain.sender.sign(chain.relayer, to=token.address, data=data, gas=gas)
+            row.permit_tx_hash = signed.hash
             session.commit()
-            with translate_errors(chain.sender.registry):
-                chain.w3.eth.send_raw_transaction(HexBytes(raw_tx))
-        self._wait(chain, tx_hash)  # _Parked on a stop: the join is not simulated without it
-
-    @staticmethod
-    def _sign(
-        chain: Chain, account: LocalAccount, *, to: str, data: str | bytes, gas: int
-    ) -> tuple[str, str, int]:
-        with translate_errors(chain.sender.registry):
-            nonce = int(chain.w3.eth.get_transaction_count(account.address, "pending"))
-        tx = {
-            "to": to,
-            "data": HexBytes(data),
-            "value": 0,
-            "gas": gas,
-            "nonce": nonce,
-            "chainId": chain.sender.chain_id,
-            **chain.sender.fees(),
-        }
-        signed = account.sign_transaction(tx)
-        return signed.raw_transaction.to_0x_hex(), signed.hash.to_0x_hex(), nonce
+            chain.sender.broadcast(signed.raw)
+        # ReceiptWaitStopped on a stop: the join is not simulated without its permit.
+        chain.sender.wait(signed.hash, stop=self.stop)
 
     # ------------------------------------------------------------------ final states
 

@@ -31,8 +31,8 @@ from chain.aa.errors import UserOperationFailed
 from chain.aa.userop import Call, UserOperation, encode_execute, pre_verification_gas, user_op_hash
 from chain.aa.webauthn import SoftwarePasskey, WebAuthnAssertion, account_signature
 from chain.clients import ContractClient
-from chain.deploy import Deployment
 from chain.errors import ContractRevert
+from chain.manifest import Deployment
 from chain.tx import TxSender, translate_errors
 
 logger = logging.getLogger(__name__)

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from eth_utils import keccak, to_checksum_address
 
 from chain.aa.entrypoint import ENTRYPOINT_V08, ensure_entrypoint, load_entrypoint_artifact
 from chain.accounts import LOCAL_CHAIN_IDS
-from chain.deploy import DeployedContract
-
-if TYPE_CHECKING:
-    from chain.deploy import _Deployer
+from chain.deployer import Deployer
+from chain.manifest import DeployedContract
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ class PasskeyStack:
 
 
 def ensure_passkey_stack(
-    run: _Deployer,
+    run: Deployer,
     *,
     escrow: str,
     token: str,
@@ -108,7 +105,7 @@ def ensure_passkey_stack(
     )
 
 
-def _fund_paymaster(run: _Deployer, paymaster_address: str) -> None:
+def _fund_paymaster(run: Deployer, paymaster_address: str) -> None:
     if run.sender.chain_id not in LOCAL_CHAIN_IDS:
         logger.warning(
             "%s at %s is not funded: deposit ETH (deposit()) and stake it (addStake) before "

@@ -140,3 +140,14 @@ def test_recall_freezes_and_refunds(market: Market) -> None:
     assert escrow.deal_status(m.deal_id) == DealStatus.FROZEN
     escrow.withdraw(m.deal_id, signer=buyer)
     assert m.clients.token.balance_of(buyer.address) == 2 * TOP_PRICE
+
+
+def test_calldata_decodes_back_and_other_bytes_are_undecodable(market: Market) -> None:
+    escrow = market.clients.escrow
+    data = escrow.calldata("join", market.deal_id, 2, market.leader.address)
+    name, inputs, args = escrow.decode_call(data)
+    assert name == "join" and [i["name"] for i in inputs] == ["dealId", "quantity", "leader"]
+    assert args == {"dealId": market.deal_id, "quantity": 2, "leader": market.leader.address}
+    for garbage in (b"", b"\xde\xad\xbe\xef", data[:6]):
+        with pytest.raises(errors.UndecodableCall):
+            escrow.decode_call(garbage)

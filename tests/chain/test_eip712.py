@@ -16,6 +16,7 @@ from chain import errors
 from chain.accounts import dev_account
 from chain.clients import Clients
 from chain.eip712 import (
+    Signature,
     forward_request_data,
     forward_request_typed_data,
     permit_typed_data,
@@ -195,3 +196,34 @@ def test_permit_survives_json(
     assert again == typed and typed_data_digest(again) == typed_data_digest(typed)
     assert set(typed) == {"types", "primaryType", "domain", "message"}
     assert typed["types"]["EIP712Domain"][0] == {"name": "name", "type": "string"}
+
+
+@settings(max_examples=25)
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.binary(min_size=32, max_size=32),
+    st.sampled_from([0, 1, 27, 28]),
+)
+def test_signature_from_bytes_splits_r_s_v(r: bytes, s: bytes, v: int) -> None:
+    """The one splitter of a 65-byte signature: wallets give v as 27/28, some as 0/1."""
+    raw = r + s + bytes([v])
+    for given_as in (raw, "0x" + raw.hex()):
+        parts = Signature.from_bytes(given_as)
+        assert (parts.r, parts.s, parts.v, parts.signature) == (r, s, v if v >= 27 else v + 27, raw)
+
+
+def test_a_signature_that_cannot_be_split_or_checked_is_invalid_signature() -> None:
+    user = dev_account(3)
+    typed = permit_typed_data(
+        token=dev_account(4).address, chain_id=31337, owner=user.address,
+        spender=dev_account(5).address, value=1, nonce=0, deadline=FAR_FUTURE,
+    )  # fmt: skip
+    good = sign_typed_data(user, typed).signature
+    for bad in (good[:64], good + b"\x00", "0xnothex"):
+        with pytest.raises(errors.InvalidSignature):
+            Signature.from_bytes(bad)
+    with pytest.raises(errors.InvalidSignature):
+        recover_typed_data_signer(typed, good[:64])
+    with pytest.raises(errors.InvalidSignature):
+        recover_typed_data_signer({"types": {}, "message": {}}, good)
+    assert isinstance(errors.InvalidSignature("x"), ValueError | errors.ChainError)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,3 +218,46 @@ def test_exceptions_are_chain_errors_and_pickle() -> None:
     again = pickle.loads(pickle.dumps(exc))
     assert type(again) is errors.DealClosed and again.args == {"dealId": 3, "joinDeadline": 99}
     assert str(again) == str(exc) == "DealClosed(dealId=3, joinDeadline=99)"
+
+
+def test_reading_an_error_class_loads_artifacts_and_never_compiles(
+    artifacts: dict[str, Any], tmp_path: Path
+) -> None:
+    """In a fresh process where importing the compiler fails: with no artifacts, an error class
+    is unknown (no compile to learn it); once artifacts are there, ``errors.DealClosed`` comes
+    from them. chain.compile is never loaded."""
+    code = f"""
+import sys
+from pathlib import Path
+sys.modules["solcx"] = None  # importing py-solc-x, hence chain.compile, would fail
+from chain import artifacts, errors
+real = artifacts.load_all_artifacts.__defaults__
+artifacts.load_all_artifacts.__defaults__ = (Path({str(tmp_path)!r}),)  # none yet
+assert not hasattr(errors, "DealClosed")
+artifacts.load_all_artifacts.__defaults__ = real
+assert errors.DealClosed.__name__ == "DealClosed"
+assert "chain.compile" not in sys.modules
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_registry_with_a_source_fills_itself_once_the_source_has_abis() -> None:
+    """The default registry's case: no artifacts yet (a fresh clone) decodes as UnknownRevert;
+    once a compile wrote them, the same registry object decodes by name, and reads them once."""
+    abis: list[list[dict[str, Any]]] = []
+    reads: list[int] = []
+
+    def source() -> list[list[dict[str, Any]]]:
+        reads.append(len(abis))
+        return list(abis)
+
+    registry = ErrorRegistry(source=source)
+    data = keccak(text="DealClosed(uint256,uint256)")[:4] + encode(["uint256", "uint256"], [3, 99])
+    assert isinstance(registry.decode(data), errors.UnknownRevert)
+    abis.append(ALL_ERRORS)
+    assert type(registry.decode(data)) is errors.DealClosed
+    assert type(registry.decode(data)) is errors.DealClosed
+    assert reads == [0, 1]  # asked again while empty, then never

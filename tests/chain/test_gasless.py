@@ -115,3 +115,53 @@ def test_a_forged_request_is_refused(market: Market) -> None:
         m.clients.forwarder.execute(typed, forged, relayer=m.relayer)
     assert refused.value.signer == m.relayer.address
     assert refused.value.args["from"] == m.consumer.address
+
+
+# ---------------------------------------------------------------- what the relayer uses, in chain/
+
+
+def test_simulate_calls_the_target_as_the_forwarder_does(market: Market) -> None:
+    """The one simulation of a forwarded call: named errors of the target, now or on a past
+    block (a mined failure's replay), and the forwarder's own checks through check_execute."""
+    m, escrow, forwarder = market, market.clients.escrow, market.clients.forwarder
+    cancel = escrow.calldata("cancel", m.deal_id)
+    with pytest.raises(errors.NoOrder) as no_order:  # the consumer has no order yet
+        forwarder.simulate(sender=m.consumer.address, target=escrow.address, data=cancel)
+    assert no_order.value.buyer == m.consumer.address  # the appended signer, as ERC-2771 says
+    typed, signature = _signed_join(m, 2)
+    assert forwarder.execution_of(m.consumer.address, 0, from_block=0) is None
+    receipt = forwarder.execute(typed, signature, relayer=m.relayer)
+    assert forwarder.simulate(sender=m.consumer.address, target=escrow.address, data=cancel) == b""
+    with pytest.raises(errors.NoOrder):  # the same call on the block before the join
+        forwarder.simulate(
+            sender=m.consumer.address,
+            target=escrow.address,
+            data=cancel,
+            block=receipt["blockNumber"] - 1,
+        )
+    assert forwarder.execution_of(m.consumer.address, 0, from_block=0) == (
+        receipt["transactionHash"].to_0x_hex(),
+        receipt["blockNumber"],
+    )
+    assert forwarder.execution_of(m.consumer.address, 1, from_block=0) is None
+    with pytest.raises(errors.ERC2771ForwarderInvalidSigner):  # its nonce is spent now
+        forwarder.check_execute(typed, signature, relayer=m.relayer.address)
+    cancel_typed, cancel_sig = _relay(m, "cancel", m.deal_id)
+    forwarder.check_execute(cancel_typed, cancel_sig, relayer=m.relayer.address)  # would pass
+
+
+def test_a_signed_permit_is_submitted_from_its_message(market: Market) -> None:
+    """What the relayer does with a join's permit: anyone may submit it, from the signed
+    message and signature alone (v as 27/28 or 0/1)."""
+    m, token, escrow = market, market.clients.token, market.clients.escrow
+    typed = token.permit_typed_data(
+        owner=m.consumer.address, spender=escrow.address, value=7, deadline=chain_now(m.w3) + 60
+    )
+    signature = sign_typed_data(m.consumer, typed).signature
+    as_zero_one = signature[:64] + bytes([signature[64] - 27])
+    data = token.permit_calldata(typed["message"], as_zero_one)
+    assert data == token.permit_calldata(typed["message"], signature)
+    m.clients.forwarder.sender.send(m.relayer, to=token.address, data=data)
+    assert token.allowance(m.consumer.address, escrow.address) == 7
+    with pytest.raises(errors.InvalidSignature):
+        token.permit_calldata(typed["message"], signature[:64])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,7 +11,7 @@ from web3.contract import Contract
 
 from chain import errors
 from chain.accounts import dev_account
-from chain.tx import TxSender
+from chain.tx import TxSender, node_rejected
 
 
 def test_concurrent_sends_from_one_account_get_contiguous_nonces(
@@ -92,3 +93,66 @@ def test_a_transaction_never_mined_times_out(
         assert timeout.value.tx_hash.startswith("0x")
     finally:
         w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the steps of a send, one by one
+
+
+def test_sign_broadcast_and_wait_one_by_one(w3: Web3, tx_sender: TxSender, probe: Contract) -> None:
+    """What the relayer does: sign (nothing sent), record, broadcast, wait for the receipt."""
+    account = dev_account(7)
+    data = probe.functions.bump(4)._encode_transaction_data()
+    before = w3.eth.get_transaction_count(account.address)
+    signed = tx_sender.sign(account, to=probe.address, data=data, gas=100_000)
+    assert signed.nonce == before and signed.raw.startswith("0x") and len(signed.hash) == 66
+    assert tx_sender.receipt(signed.hash) is None  # signed only: the node has never seen it
+    assert w3.eth.get_transaction_count(account.address) == before
+    assert tx_sender.broadcast(signed.raw) == signed.hash
+    receipt = tx_sender.wait(signed.hash)
+    assert receipt["status"] == 1 and receipt["transactionHash"].to_0x_hex() == signed.hash
+    assert tx_sender.receipt(signed.hash) == receipt
+    # The same raw transaction again: its nonce is spent now.
+    with pytest.raises(errors.NonceTooLow):
+        tx_sender.broadcast(signed.raw)
+
+
+def test_a_pending_transaction_broadcast_again_is_already_known(
+    w3: Web3, tx_sender: TxSender, probe: Contract
+) -> None:
+    account = dev_account(7)
+    signed = tx_sender.sign(
+        account,
+        to=probe.address,
+        data=probe.functions.bump(1)._encode_transaction_data(),
+        gas=100_000,
+    )
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        tx_sender.broadcast(signed.raw)
+        with pytest.raises(errors.AlreadyKnown):
+            tx_sender.broadcast(signed.raw)
+        stop = threading.Event()
+        stop.set()
+        with pytest.raises(errors.ReceiptWaitStopped) as stopped:
+            tx_sender.wait(signed.hash, stop=stop)
+        assert stopped.value.tx_hash == signed.hash
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert tx_sender.wait(signed.hash)["status"] == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("already known", errors.AlreadyKnown),
+        ("ALREADY_EXISTS: already imported", errors.AlreadyKnown),
+        ("nonce too low: next nonce 5, tx nonce 4", errors.NonceTooLow),
+        ("Nonce is too low", errors.NonceTooLow),
+        ("nonce too high", errors.NonceRejected),
+        ("insufficient funds for gas * price + value", errors.NodeRejected),
+    ],
+)
+def test_node_refusals_are_typed(message: str, kind: type[errors.NodeRejected]) -> None:
+    refused = node_rejected(message)
+    assert type(refused) is kind and str(refused) == message

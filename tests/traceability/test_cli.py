@@ -1,7 +1,7 @@
 """The traceability verbs of ``tuanchain``, through typer's CliRunner.
 
-The app is composed here from ``traceability.cli.register`` alone, as ``tuanchain_cli`` does
-for every package, so these tests do not depend on the other packages' commands.
+The app is composed here from ``traceability.cli.register``, as ``tuanchain_cli`` does for every
+package, plus ``chain.cli.register`` for ``verify`` (a chain verb: it reads the chain).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from chain.anvil import Anvil
+from chain.cli import register as register_chain_verbs
 from chain.deploy import Deployment, manifest_path
 from traceability.cli import register
 from traceability.digital_link import build_link
@@ -28,6 +29,7 @@ H = ["0x" + f"{i:02x}" * 32 for i in range(1, 6)]
 
 app = typer.Typer()
 register(app)
+register_chain_verbs(app)
 runner = CliRunner()
 
 

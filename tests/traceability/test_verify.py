@@ -405,7 +405,7 @@ def test_receipt_quantity_rules() -> None:
 def test_the_verifier_imports_no_index() -> None:
     """In a fresh process: verifying (and the CLI module) loads neither api/ nor SQLAlchemy."""
     code = (
-        "import sys, traceability.verify, traceability.cli; "
+        "import sys, traceability.verify, traceability.cli, chain.cli; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('api', 'sqlalchemy')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )

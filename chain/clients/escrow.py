@@ -1,0 +1,148 @@
+"""The GroupBuyEscrow client."""
+
+from __future__ import annotations
+
+from eth_account.signers.local import LocalAccount
+from web3.types import TxReceipt
+
+from chain.clients.base import ContractClient
+from chain.clients.views import (
+    ClaimStatus,
+    ClaimView,
+    DealParams,
+    DealStatus,
+    DealTotals,
+    LeaderView,
+    OrderView,
+)
+from chain.eip712 import Signature
+
+
+class EscrowClient(ContractClient):
+    """GroupBuyEscrow: deals, orders, receipts, claims, freeze, settlement and payouts."""
+
+    artifact_name = "GroupBuyEscrow"
+
+    # admin
+    def set_token_allowed(self, token: str, allowed: bool, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "setTokenAllowed", token, allowed)
+
+    def set_fee_recipient(self, recipient: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "setFeeRecipient", recipient)
+
+    def create_deal(self, params: DealParams, *, signer: LocalAccount) -> int:
+        """List a deal; returns its id (from the ``DealCreated`` event)."""
+        receipt = self._send(signer, "createDeal", params.to_abi())
+        (event,) = self.events_in(receipt, "DealCreated")
+        return int(event["args"]["dealId"])
+
+    # buyers
+    def join(self, deal_id: int, quantity: int, leader: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "join", deal_id, quantity, leader)
+
+    def join_with_permit(
+        self,
+        deal_id: int,
+        quantity: int,
+        leader: str,
+        *,
+        permit_deadline: int,
+        permit: Signature,
+        signer: LocalAccount,
+    ) -> TxReceipt:
+        return self._send(
+            signer,
+            "joinWithPermit",
+            deal_id,
+            quantity,
+            leader,
+            permit_deadline,
+            permit.v,
+            permit.r,
+            permit.s,
+        )
+
+    def cancel(self, deal_id: int, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "cancel", deal_id)
+
+    def file_claim(
+        self, deal_id: int, quantity: int, evidence_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "fileClaim", deal_id, quantity, evidence_cid)
+
+    # leaders
+    def confirm_receipt(
+        self,
+        deal_id: int,
+        batch_id: bytes,
+        event_hash: bytes,
+        document_digest: bytes,
+        *,
+        signer: LocalAccount,
+    ) -> TxReceipt:
+        return self._send(signer, "confirmReceipt", deal_id, batch_id, event_hash, document_digest)
+
+    # claims
+    def accept_claim(self, deal_id: int, buyer: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "acceptClaim", deal_id, buyer)
+
+    def reject_claim(self, deal_id: int, buyer: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "rejectClaim", deal_id, buyer)
+
+    def arbitrate_claim(
+        self, deal_id: int, buyer: str, uphold: bool, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "arbitrateClaim", deal_id, buyer, uphold)
+
+    def finalize_unanswered_claim(
+        self, deal_id: int, buyer: str, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "finalizeUnansweredClaim", deal_id, buyer)
+
+    # recall, settlement, payouts
+    def freeze(self, deal_id: int, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "freeze", deal_id)
+
+    def settle(self, deal_id: int, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "settle", deal_id)
+
+    def withdraw(self, deal_id: int, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "withdraw", deal_id)
+
+    def push_payouts(self, deal_id: int, accounts: list[str], *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "pushPayouts", deal_id, accounts)
+
+    # views
+    def owed(self, deal_id: int, account: str) -> int:
+        return int(self._call("owed", deal_id, account))
+
+    def deal_status(self, deal_id: int) -> DealStatus:
+        return DealStatus(self._call("dealStatus", deal_id))
+
+    def final_unit_price(self, deal_id: int) -> int:
+        return int(self._call("finalUnitPrice", deal_id))
+
+    def deal_params(self, deal_id: int) -> DealParams:
+        return DealParams.from_abi(self._call("dealParams", deal_id))
+
+    def deal_totals(self, deal_id: int) -> DealTotals:
+        return DealTotals(*self._call("dealTotals", deal_id))
+
+    def order(self, deal_id: int, buyer: str) -> OrderView:
+        return OrderView(*self._call("order", deal_id, buyer))
+
+    def leader_info(self, deal_id: int, leader: str) -> LeaderView:
+        return LeaderView(*self._call("leaderInfo", deal_id, leader))
+
+    def claim(self, deal_id: int, buyer: str) -> ClaimView:
+        status, quantity, filed_at = self._call("claim", deal_id, buyer)
+        return ClaimView(ClaimStatus(status), quantity, filed_at)
+
+    def is_token_allowed(self, token: str) -> bool:
+        return bool(self._call("isTokenAllowed", token))
+
+    def fee_recipient(self) -> str:
+        return str(self._call("feeRecipient"))
+
+    def deal_count(self) -> int:
+        return int(self._call("dealCount"))

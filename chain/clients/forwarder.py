@@ -1,0 +1,122 @@
+"""The TuanchainForwarder client (OpenZeppelin ERC2771Forwarder): gasless requests.
+
+One way to simulate a forwarded call, :meth:`ForwarderClient.simulate`: the target ``eth_call``-ed
+exactly as the forwarder calls it. Preparing, accepting, sending and post-mortems all use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.types import TxReceipt
+
+from chain.clients.base import ContractClient
+from chain.eip712 import forward_request_data, forward_request_typed_data
+
+
+class ForwarderClient(ContractClient):
+    """TuanchainForwarder (OpenZeppelin ERC2771Forwarder): gasless requests."""
+
+    artifact_name = "TuanchainForwarder"
+
+    def nonces(self, owner: str) -> int:
+        return int(self._call("nonces", owner))
+
+    def prepare(
+        self,
+        *,
+        sender: str,
+        target: str,
+        data: bytes,
+        gas: int | None = None,
+        deadline: int | None = None,
+        value: int = 0,
+        ttl_seconds: int = 3600,
+    ) -> dict[str, Any]:
+        """Typed data of a forward request from ``sender`` (current nonce), to sign.
+
+        ``gas`` defaults to an estimate of the call made directly by ``sender`` (what the
+        target sees through ERC-2771 is the same sender) plus the sender's margin; a call that
+        would revert raises its named error here, before anyone signs.
+        """
+        if gas is None:
+            gas = self.sender.estimate_gas(
+                {
+                    "from": Web3.to_checksum_address(sender),
+                    "to": Web3.to_checksum_address(target),
+                    "data": HexBytes(data),
+                    "value": value,
+                }  # type: ignore[typeddict-item]
+            )
+        if deadline is None:
+            # Chain time, not wall-clock time: the forwarder compares with block.timestamp.
+            deadline = self.sender.chain_time() + ttl_seconds
+        return forward_request_typed_data(
+            forwarder=self.address,
+            chain_id=self.sender.chain_id,
+            sender=sender,
+            to=target,
+            data=data,
+            nonce=self.nonces(sender),
+            deadline=deadline,
+            gas=gas,
+            value=value,
+        )
+
+    def simulate(
+        self, *, sender: str, target: str, data: bytes, value: int = 0, block: Any = "latest"
+    ) -> bytes:
+        """``eth_call`` the target exactly as the forwarder will call it: from the forwarder,
+        with the signer's address appended (ERC-2771), so the target's own named error comes
+        back (``execute`` would only report ``FailedCall()``). ``block``: replay a mined
+        failure on its parent block."""
+        return self.sender.dry_run(
+            sender=self.address,
+            to=target,
+            data=bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:]),
+            value=value,
+            block=block,
+        )
+
+    def check_execute(
+        self, typed_data: dict[str, Any], signature: bytes | str, *, relayer: str
+    ) -> None:
+        """``eth_call`` ``execute`` as ``relayer`` would send it: the forwarder's own checks
+        (signature, nonce, deadline, gas forwarding) and the inner call, as named errors."""
+        request = forward_request_data(typed_data, signature)
+        self.sender.call(self.contract.functions.execute(request), sender=relayer)
+
+    def execution_of(self, signer: str, nonce: int, *, from_block: int) -> tuple[str, int] | None:
+        """(transaction hash, block) of the execution of ``signer``'s request ``nonce``, by any
+        relayer, from its ``ExecutedForwardRequest`` log; None if there is none."""
+        logs = self.get_events(
+            "ExecutedForwardRequest", from_block=from_block, argument_filters={"signer": signer}
+        )
+        for log in logs:
+            if int(log["args"]["nonce"]) == nonce:
+                return log["transactionHash"].to_0x_hex(), int(log["blockNumber"])
+        return None
+
+    def verify(self, typed_data: dict[str, Any], signature: bytes | str) -> bool:
+        """The forwarder's own check (signature, nonce, deadline, trusted target)."""
+        return bool(self._call("verify", forward_request_data(typed_data, signature)))
+
+    def execute(
+        self, typed_data: dict[str, Any], signature: bytes | str, *, relayer: LocalAccount
+    ) -> TxReceipt:
+        """Relay a signed request; the relayer pays the gas. Reverts are named exceptions.
+
+        The forwarder reports a failed inner call only as ``FailedCall()``; so the inner call is
+        simulated first (:meth:`simulate`), to raise the target's own named error
+        (``DealClosed``...). Forwarder errors (``ERC2771ForwarderInvalidSigner``,
+        ``...ExpiredRequest``) come from the forwarder's own checks, which run before the inner
+        call.
+        """
+        request = forward_request_data(typed_data, signature)
+        if self.sender.call(self.contract.functions.verify(request)):
+            self.simulate(sender=request[0], target=request[1], data=request[5], value=request[2])
+        fn = self.contract.functions.execute(request)
+        return self.sender.transact(relayer, fn, value=int(typed_data["message"]["value"]))

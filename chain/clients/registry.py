@@ -1,0 +1,115 @@
+"""The ProvenanceRegistry client."""
+
+from __future__ import annotations
+
+from eth_account.signers.local import LocalAccount
+from web3.types import TxReceipt
+
+from chain.clients.base import ContractClient
+from chain.clients.views import (
+    AnchorInfo,
+    BatchInfo,
+    BatchStatus,
+    Party,
+    PartyKind,
+    PartyStatus,
+    RootInfo,
+)
+
+
+class RegistryClient(ContractClient):
+    """ProvenanceRegistry: onboarding, batches, event and Merkle-root anchors, recalls."""
+
+    artifact_name = "ProvenanceRegistry"
+
+    # onboarding
+    def apply_as_supplier(self, credential_cid: bytes, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "applyAsSupplier", credential_cid)
+
+    def apply_as_leader(self, credential_cid: bytes, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "applyAsLeader", credential_cid)
+
+    def approve_supplier(self, account: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "approveSupplier", account)
+
+    def approve_leader(self, account: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "approveLeader", account)
+
+    def revoke_supplier(self, account: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "revokeSupplier", account)
+
+    def revoke_leader(self, account: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "revokeLeader", account)
+
+    def is_approved_supplier(self, account: str) -> bool:
+        return bool(self._call("isApprovedSupplier", account))
+
+    def is_approved_leader(self, account: str) -> bool:
+        return bool(self._call("isApprovedLeader", account))
+
+    def party(self, kind: PartyKind, account: str) -> Party:
+        status, block, digest = self._call("party", int(kind), account)
+        return Party(PartyStatus(status), block, bytes(digest))
+
+    # batches
+    def register_batch(
+        self, gtin14: str, lot: str, metadata_cid: bytes, *, signer: LocalAccount
+    ) -> bytes:
+        """Register a batch; returns its id ``keccak256(abi.encode(gtin14, lot))``."""
+        self._send(signer, "registerBatch", gtin14, lot, metadata_cid)
+        return self.compute_batch_id(gtin14, lot)
+
+    def compute_batch_id(self, gtin14: str, lot: str) -> bytes:
+        return bytes(self._call("computeBatchId", gtin14, lot))
+
+    def set_batch_writer(
+        self, batch_id: bytes, writer: str, allowed: bool, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "setBatchWriter", batch_id, writer, allowed)
+
+    def can_anchor(self, batch_id: bytes, account: str) -> bool:
+        return bool(self._call("canAnchor", batch_id, account))
+
+    def is_batch_writer(self, batch_id: bytes, writer: str) -> bool:
+        return bool(self._call("isBatchWriter", batch_id, writer))
+
+    def recall_batch(
+        self, batch_id: bytes, reason_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "recallBatch", batch_id, reason_cid)
+
+    def mark_non_compliant(
+        self, batch_id: bytes, reason_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "markNonCompliant", batch_id, reason_cid)
+
+    def batch_status(self, batch_id: bytes) -> BatchStatus:
+        return BatchStatus(self._call("batchStatus", batch_id))
+
+    def batch_supplier(self, batch_id: bytes) -> str:
+        return str(self._call("batchSupplier", batch_id))
+
+    def batch_info(self, batch_id: bytes) -> BatchInfo:
+        v = list(self._call("batchInfo", batch_id))
+        return BatchInfo(v[0], BatchStatus(v[1]), v[2], bytes(v[3]), bytes(v[4]), v[5], v[6])
+
+    # anchors
+    def anchor_event(
+        self, batch_id: bytes, event_hash: bytes, document_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "anchorEvent", batch_id, event_hash, document_cid)
+
+    def anchor_of(self, event_hash: bytes) -> AnchorInfo:
+        v = list(self._call("anchorOf", event_hash))
+        return AnchorInfo(bytes(v[0]), bytes(v[1]), v[2], v[3], bool(v[4]))
+
+    def anchor_root(
+        self, root: bytes, leaf_count: int, manifest_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "anchorRoot", root, leaf_count, manifest_cid)
+
+    def root_info(self, root: bytes) -> RootInfo:
+        return RootInfo(*self._call("rootInfo", root))
+
+    def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool:
+        return bool(self._call("verifyEventInRoot", root, event_hash, proof))
