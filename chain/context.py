@@ -21,7 +21,7 @@ from web3 import Web3
 from chain.accounts import account_from_key
 from chain.clients import Clients
 from chain.deploy import Deployment, deploy_all, load_deployment
-from chain.errors import DeploymentMismatch, NodeUnavailable, UnknownContract
+from chain.errors import DeploymentMismatch, NodeUnavailable
 from chain.identity import ChainChanged, ChainIdentity, genesis_hash, read_identity
 from chain.settings import Settings, check_node_allows_keys
 from chain.tx import TxSender, translate_errors
@@ -126,6 +126,10 @@ def _check_manifest(deployment: Deployment, node: ChainIdentity, rpc_url: str) -
     if wrong:
         missing = [name for name in wrong if on_node.get(name) == empty]
         what = "no code" if len(missing) == len(wrong) else "other code"
-        raise UnknownContract(
-            ", ".join(wrong), f"{what} at the recorded address on chain {node.chain_id}: {fix}"
+        # Same genesis yet other code: a dev chain restarted within the same second has the
+        # same genesis block, so the code is what tells the reset apart.
+        raise DeploymentMismatch(
+            f"{where} records {', '.join(wrong)} but the node at {rpc_url} has {what} at "
+            f"their addresses on chain {node.chain_id} (the chain was reset, or this is "
+            f"another chain): {fix}"
         )

@@ -200,12 +200,21 @@ def test_an_rpc_url_pointed_at_another_chain(engine: Engine, tmp_path: Path) -> 
             assert other_chain.clients.forwarder.nonces(SUPPLIER.address) == 0
 
 
-def test_a_manifest_of_another_chain_is_refused_in_one_line(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "reset_genesis_time",
+    [1_700_000_000, 1_700_000_001],
+    ids=["same-genesis", "other-genesis"],
+)
+def test_a_manifest_of_another_chain_is_refused_in_one_line(
+    engine: Engine, tmp_path: Path, reset_genesis_time: int
+) -> None:
+    # A dev chain restarted within the same second has the same genesis block: only the missing
+    # code tells it apart. Fixed genesis times make both cases happen every run.
     port = free_port()
-    with Anvil(port=port) as node:
+    with Anvil(port=port, extra_args=["--timestamp", "1700000000"]) as node:
         settings = settings_for(node, tmp_path, engine)
         connect(settings, deploy=True)
-    with Anvil(port=port):  # reset, not redeployed
+    with Anvil(port=port, extra_args=["--timestamp", str(reset_genesis_time)]):  # not redeployed
         env = {
             "TUANCHAIN_RPC_URL": settings.rpc_url,
             "TUANCHAIN_DEPLOYMENTS_DIR": str(settings.deployments_dir),
