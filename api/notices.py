@@ -31,6 +31,7 @@ KINDS = (
     "failed",
     "frozen",
     "arrived",
+    "claim_filed",
     "claim_rejected",
     "claim_upheld",
     "claim_denied",
@@ -100,7 +101,7 @@ def notices(session: Session, directory: Directory, address: str) -> list[dict[s
                 add("arrived", f"{r.tx_hash}:{r.log_index}", r.block_time, d, place=r.leader)
         for c in facts.claims[d]:
             ident = f"{c.tx_hash}:{c.log_index}"
-            if c.buyer == address and c.status != "filed":
+            if c.buyer == address:
                 add(f"claim_{c.status}", ident, c.block_time, d, n=c.quantity)
             if c.status == "filed" and d in led and (c.leader or bought.get(d)) == address:
                 add("group_claim", ident, c.block_time, d, who=c.buyer, n=c.quantity)

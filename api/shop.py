@@ -201,7 +201,9 @@ def share_link(base_url: str, leader: str, deal_id: int) -> str:
 
 def qr_svg(text: str) -> str:
     """An inline SVG QR code (segno; error correction M: screens, not printed labels)."""
-    return segno.make(text, error="m").svg_inline(scale=3, border=2, dark="#1f2937")
+    return segno.make(text, error="m").svg_inline(
+        border=2, dark="#1f2937", omitsize=True, svgclass="qr-code"
+    )
 
 
 def leader_view(session: Session, services: Services, leader: str, base_url: str) -> dict[str, Any]:

@@ -305,6 +305,16 @@
   // prepare endpoint's parameters. data-number="deal_id quantity" marks numeric fields;
   // <input type="file" data-photos="photos"> uploads each photo first and sends their CIDs
   // (as a list named by the attribute); data-evidence puts them in a claim-evidence document.
+  // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
+  function fillIn(form, text) {
+    return (text || "").replace(/\{(\w+)\}/g, (whole, name) => {
+      const field = form.elements.namedItem(name);
+      if (!field) return whole;
+      if (field.tagName === "SELECT") return field.selectedOptions[0] ? field.selectedOptions[0].textContent : "";
+      return field.value;
+    });
+  }
+
   function bindForms(root) {
     (root || document).querySelectorAll("form[data-action]").forEach((form) => {
       form.addEventListener("submit", async (event) => {
@@ -340,7 +350,7 @@
           await run({
             action: form.dataset.action,
             body,
-            summary: form.dataset.summary,
+            summary: fillIn(form, form.dataset.summary),
             title: form.dataset.title,
             next: form.dataset.next,
           });
