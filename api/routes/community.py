@@ -61,13 +61,15 @@ def _notices(session: Session, services: Services, address: str, lang: str) -> l
 
 
 @router.get("/", response_class=HTMLResponse, summary="Today's deals (HTML)")
-def shop_page(request: Request, services: ServicesDep) -> Response:
+def shop_page(
+    request: Request,
+    services: ServicesDep,
+    leader: Annotated[str | None, Query(description="the pickup point to preselect")] = None,
+) -> Response:
     with _session(services) as session:
         data = shop.shop(session, services)
     points = [p.address for p in data["points"]]
-    chosen = request.query_params.get("leader")
-    if chosen and Web3.is_address(chosen):
-        chosen = Web3.to_checksum_address(chosen)
+    chosen = Web3.to_checksum_address(leader) if leader and Web3.is_address(leader) else None
     return render(
         request,
         "shop.html",
@@ -75,8 +77,16 @@ def shop_page(request: Request, services: ServicesDep) -> Response:
     )
 
 
-def _connect_page(request: Request, title: str, base: str) -> Response:
-    address = request.query_params.get("address")
+LookupAddress = Annotated[
+    str | None, Query(description="look up this address's page without a wallet (303 to it)")
+]
+_CONNECT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "the looked-up address's page"},
+    **error_responses(400, html=True),
+}
+
+
+def _connect_page(request: Request, title: str, base: str, address: str | None) -> Response:
     if address:  # the look-up form (no wallet): on to the address's page
         lang = choose_language(request)
         try:
@@ -88,9 +98,14 @@ def _connect_page(request: Request, title: str, base: str) -> Response:
     )
 
 
-@router.get("/orders", response_class=HTMLResponse, summary="My orders: connect first (HTML)")
-def orders_connect(request: Request) -> Response:
-    return _connect_page(request, "my_orders", "/orders")
+@router.get(
+    "/orders",
+    response_class=HTMLResponse,
+    responses=_CONNECT_RESPONSES,
+    summary="My orders: connect a wallet or give an address (HTML)",
+)
+def orders_connect(request: Request, address: LookupAddress = None) -> Response:
+    return _connect_page(request, "my_orders", "/orders", address)
 
 
 @router.get(
@@ -111,9 +126,14 @@ def orders_page(request: Request, address: str, services: ServicesDep) -> Respon
     return render(request, "orders.html", data)
 
 
-@router.get("/leader", response_class=HTMLResponse, summary="My group: connect first (HTML)")
-def leader_connect(request: Request) -> Response:
-    return _connect_page(request, "my_group", "/leader")
+@router.get(
+    "/leader",
+    response_class=HTMLResponse,
+    responses=_CONNECT_RESPONSES,
+    summary="My group: connect a wallet or give an address (HTML)",
+)
+def leader_connect(request: Request, address: LookupAddress = None) -> Response:
+    return _connect_page(request, "my_group", "/leader", address)
 
 
 @router.get(
