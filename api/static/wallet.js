@@ -400,9 +400,28 @@
     });
   }
 
+  // Live notices: <section id="notices" data-stream="/v1/notices/{address}/stream"> gets each new
+  // notice on top as the indexer sees it (server-sent events), and a "refresh" link appears.
+  function liveNotices() {
+    const box = document.querySelector("#notices[data-stream]");
+    if (!box || !window.EventSource) return;
+    const list = box.querySelector("ul.notices");
+    const source = new EventSource(box.dataset.stream);
+    source.addEventListener("notice", (event) => {
+      const notice = JSON.parse(event.data);
+      if (list.querySelector('[data-id="' + CSS.escape(notice.id) + '"]')) return;
+      list.prepend(el("li", { "data-kind": notice.kind, "data-id": notice.id, class: "new" },
+        el("span", { class: "small" }, notice.time.slice(0, 16).replace("T", " ")), " ", notice.text));
+      box.querySelectorAll(".refresh").forEach((p) => { p.hidden = false; });
+      box.querySelectorAll(".empty").forEach((p) => p.remove());
+    });
+    window.addEventListener("pagehide", () => source.close());
+  }
+
   window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, bindForms, t };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();
+    liveNotices();
   });
 })();

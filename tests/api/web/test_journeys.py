@@ -34,7 +34,7 @@ import uvicorn
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from api.app import create_app
+from api.app import create_app, request_shutdown
 from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
@@ -152,6 +152,7 @@ def journeys(
             finally:
                 browser.close()
     finally:
+        request_shutdown(app)  # the notice streams end first
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
@@ -282,6 +283,13 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     photo = tmp_path / "goods.png"
     photo.write_bytes(photo_png())
 
+    # The neighbour's phone, no wallet needed to watch: the orders page stays open.
+    watcher = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    live = watcher.new_page()
+    live.set_default_timeout(WAIT_MS)
+    live.goto(f"{journeys.base}/orders/{neighbour.address}?lang=zh")
+    expect(live.locator(f"#order-{pork}")).to_have_attribute("data-state", "formed")
+
     page.goto(f"{journeys.base}/leader?lang=en")
     page.locator("#wallet-bar button").click()  # connect: on to this leader's own page
     page.wait_for_url(f"**/leader/{chen.address}?lang=en")
@@ -299,21 +307,30 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     expect(page.locator(f"#group-{pork} form[data-action=confirm_receipt]")).to_have_count(0)
     shot(page, "07-leader-received")
 
-    # The neighbour: goods at the pickup point (到货通知), then a quality claim with a photo.
+    # The neighbour's open page hears of it (server-sent events), without a reload.
+    arrived = f"到货通知：两头乌猪肉 已到 {chen.place_zh}"
+    expect(live.locator("#notices li.new")).to_contain_text(arrived)
+    expect(live.locator("#notices .refresh")).to_be_visible()
+    shot(live, "08-notice-live", full_page=False)
+    live.locator("#notices .refresh a").click()
+    expect(live.locator(f"#order-{pork}")).to_have_attribute("data-state", "ready")
+    watcher.close()
+
+    # Then, with a wallet: a quality claim with a photo.
     wallet.account = neighbour.account
     page.evaluate("localStorage.clear()")
     page.goto(f"{journeys.base}/orders/{neighbour.address}?lang=zh")
     order = page.locator(f"#order-{pork}")
     expect(order).to_have_attribute("data-state", "ready")
     expect(order).to_contain_text("待提货")
-    expect(page.locator("#notices")).to_contain_text(f"到货通知：两头乌猪肉 已到 {chen.place_zh}")
+    expect(page.locator("#notices")).to_contain_text(arrived)
     order.locator("details.claim-box summary").click()
     claim = order.locator("form[data-action=file_claim]")
     claim.locator("textarea[name=note]").fill("一盒有异味")
     claim.locator("input[type=file]").set_input_files(str(photo))
     claim.locator("button[type=submit]").click()
-    sign_in_sheet(page, "08-claim-review")
+    sign_in_sheet(page, "09-claim-review")
     order = page.locator(f"#order-{pork}")
     expect(order.locator(".claim")).to_contain_text("等待供应商答复")
     expect(order.locator("a", has_text="凭证")).to_have_count(1)
-    shot(page, "09-orders-claim-filed")
+    shot(page, "10-orders-claim-filed")
