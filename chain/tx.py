@@ -258,11 +258,12 @@ class TxSender:
         value: int = 0,
         gas: int,
         nonce: int | None = None,
+        fees: dict[str, int] | None = None,
     ) -> SignedTx:
         """Sign a transaction without sending it (default nonce: the node's pending count).
 
         For a caller that stores the transaction before broadcasting it; :meth:`send` keeps its
-        own nonce counter instead."""
+        own nonce counter instead. ``fees``: :meth:`fees` read once for several signatures."""
         tx: dict[str, Any] = {
             "to": Web3.to_checksum_address(to),
             "data": HexBytes(data),
@@ -272,7 +273,7 @@ class TxSender:
         }
         if nonce is None:
             nonce = self.pending_nonce(account.address)
-        return self._sign(account, {**tx, **self.fees()}, nonce)
+        return self._sign(account, {**tx, **(fees or self.fees())}, nonce)
 
     @staticmethod
     def _sign(account: LocalAccount, tx: dict[str, Any], nonce: int) -> SignedTx:
@@ -335,6 +336,14 @@ class TxSender:
                 return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
             except TransactionNotFound:  # (a Web3RPCError: caught before the translation)
                 return None
+
+    def known(self, tx_hash: HexBytes | str) -> bool:
+        """Whether the node knows the transaction (in its pool or mined)."""
+        with translate_errors(self.registry):
+            try:
+                return self.w3.eth.get_transaction(HexBytes(tx_hash)) is not None
+            except TransactionNotFound:
+                return False
 
     def wait(self, tx_hash: HexBytes | str, *, stop: threading.Event | None = None) -> TxReceipt:
         """Poll for the receipt: :class:`TransactionTimeout` past ``self.timeout``, and
