@@ -24,7 +24,7 @@ class ForwarderClient(ContractClient):
     artifact_name = "TuanchainForwarder"
 
     def nonces(self, owner: str) -> int:
-        return int(self._call("nonces", owner))
+        return self._call_uint("nonces", owner)
 
     def prepare(
         self,
