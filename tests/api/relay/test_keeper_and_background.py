@@ -30,6 +30,7 @@ from .conftest import (
     consumer,
     funded,
     make_deal,
+    prepare,
     relay,
     relay_and_mine,
     upload,
@@ -167,7 +168,12 @@ def test_a_recall_stops_sales_at_once_and_the_keeper_refunds(
     start = token.balance_of(buyer.address)
     join = {"deal_id": deal.deal_id, "quantity": 2, "leader": deal.leader.address}
     relay_and_mine(client, worker, buyer, "join", join)
-    chain.clients.registry.recall_batch(deal.batch_id, CREDENTIAL, signer=deal.supplier)
+    recall = {"gtin14": deal.gtin14, "lot": deal.lot, "reason": {"reason": "label error"}}
+    prepared = prepare(client, "recall_batch", {"from": deal.supplier.address, **recall})
+    assert prepared["details"]["frozen_deals"] == [deal.deal_id]
+    status = relay_and_mine(client, worker, deal.supplier, "recall_batch", recall)
+    assert status["details"]["batch_id"] == "0x" + deal.batch_id.hex()
+    assert services.store.is_pinned(status["details"]["reason_cid"])  # type: ignore[attr-defined]
     assert escrow.deal_status(deal.deal_id) == DealStatus.FROZEN  # no keeper pass needed
 
     refused = client.post("/v1/actions/join/prepare", json={"from": buyer.address, **join})
