@@ -18,7 +18,17 @@ from sqlalchemy.exc import OperationalError
 
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
-from api.routes import bundler, documents, health, ipfs, pages, read, relay, resolver
+from api.routes import (
+    bundler,
+    documents,
+    health,
+    ipfs,
+    pages,
+    passkeys,
+    read,
+    relay,
+    resolver,
+)
 from api.services import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -94,6 +104,6 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    for module in (health, read, relay, bundler, documents, ipfs, resolver, pages):
+    for module in (health, read, relay, bundler, passkeys, documents, ipfs, resolver, pages):
         app.include_router(module.router)
     return app
