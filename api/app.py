@@ -18,7 +18,17 @@ from sqlalchemy.exc import OperationalError
 
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
-from api.routes import documents, health, ipfs, pages, read, relay, resolver
+from api.routes import (
+    auth,
+    documents,
+    health,
+    ipfs,
+    pages,
+    private_documents,
+    read,
+    relay,
+    resolver,
+)
 from api.services import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -89,6 +99,6 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    for module in (health, read, relay, documents, ipfs, resolver, pages):
+    for module in (health, read, relay, auth, private_documents, documents, ipfs, resolver, pages):
         app.include_router(module.router)
     return app
