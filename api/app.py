@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
 from api.routes import (
+    auth,
     bundler,
     community,
     documents,
@@ -26,6 +27,7 @@ from api.routes import (
     ipfs,
     pages,
     passkeys,
+    private_documents,
     read,
     relay,
     resolver,
@@ -111,6 +113,8 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         relay,
         bundler,
         passkeys,
+        auth,
+        private_documents,
         documents,
         ipfs,
         resolver,
