@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from api.errors import ApiError
 from chain import errors as chain_errors
+from chain.clients import DealStatus
 from chain.context import Chain
 from traceability.epcis import (
     hash_events_in_document,
@@ -133,6 +134,15 @@ class RegisterBatchParams(ActionParams):
         default=None, description="lot master data, stored as a JSON document"
     )
     metadata_cid: str | None = None
+
+
+class RecallBatchParams(ActionParams):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    reason: dict[str, Any] | None = Field(
+        default=None, description="the recall notice, stored as a JSON document"
+    )
+    reason_cid: str | None = None
 
 
 class AnchorEventParams(ActionParams):
@@ -452,6 +462,37 @@ class ActionBuilder:
             },
         )
 
+    def recall_batch(self, p: RecallBatchParams) -> PreparedAction:
+        """A supplier's (or the platform's) recall. The registry notifies the escrow in the same
+        transaction, which freezes every open deal selling the batch: ``frozen_deals`` lists them
+        as of now (not signed; the chain decides when the request is mined)."""
+        if (p.reason is None) == (p.reason_cid is None):
+            raise ApiError(400, "invalid_request", "give exactly one of reason, reason_cid")
+        data = json_bytes(p.reason) if p.reason is not None else None
+        cid = self._cid(data) if data is not None else str(p.reason_cid)
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        request = self._registry(p, "recallBatch", batch_id, cid_bytes(cid))
+        if data is not None:
+            self._keep(data, cid)
+        escrow = self.clients.escrow
+        frozen = [
+            d
+            for d in escrow.live_deals(batch_id)
+            if escrow.deal_status(d) in (DealStatus.OPEN, DealStatus.SUCCEEDED)
+        ]
+        return PreparedAction(
+            "recall_batch",
+            p.sender,
+            {"request": request},
+            {
+                "batch_id": "0x" + batch_id.hex(),
+                "gtin14": p.gtin14,
+                "lot": p.lot,
+                "reason_cid": cid,
+                "frozen_deals": frozen,
+            },
+        )
+
 
 # action name → (params model, builder method name)
 ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], PreparedAction]]] = {
@@ -466,6 +507,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
     "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
+    "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
 }
 
 
