@@ -8,8 +8,11 @@
 //
 // Signers: an object { kind, label, address(), signTypedData(typedData), signMessage(text) }
 // (all async). Tuan.injectedSigner(provider) makes one from an EIP-1193 wallet (EOA: EIP-712
-// eth_signTypedData_v4 and EIP-191 personal_sign). An ERC-4337 passkey account (issue 11) slots
-// in as another signer kind: Tuan.useSigner(signer) makes it the page's signer.
+// eth_signTypedData_v4 and EIP-191 personal_sign). A signer that acts through user operations
+// instead has perform(action, body, onStatus) (the passkey account of /static/passkey.js: an
+// ERC-4337 account, prepare-userop → WebAuthn → bundler); run() then drives the same steps
+// through it. connect() offers a remembered passkey beside the injected wallets, and
+// Tuan.useSigner(signer) makes any signer the page's.
 //
 // Actions: Tuan.run({ action, body, summary }) prepares (POST /v1/actions/{action}/prepare), shows
 // what will be signed, asks the signer for each payload, posts them to POST /v1/relay, then
@@ -122,14 +125,21 @@
   function onSigner(fn) { listeners.push(fn); if (current) fn(current); }
 
   // Connect: the remembered wallet, the only one, or the one the person picks.
+  const PASSKEY = { info: { uuid: "passkey", name: "Passkey", rdns: "passkey", icon: "" } };
+
+  function passkeySigner() {
+    return window.TuanPasskey && window.TuanPasskey.signer ? window.TuanPasskey.signer() : null;
+  }
+
   async function connect(pick) {
     if (current) return current;
     const wallets = await discover();
+    if (passkeySigner()) wallets.push(PASSKEY); // a passkey account made on /passkey
     if (!wallets.length) throw new Error(t("js_no_wallet"));
     const remembered = localStorage.getItem(STORE_KEY);
     let wallet = wallets.find((w) => w.info.rdns === remembered);
     if (!wallet) wallet = wallets.length === 1 ? wallets[0] : await (pick || chooseWallet)(wallets);
-    const signer = await injectedSigner(wallet);
+    const signer = wallet === PASSKEY ? passkeySigner() : await injectedSigner(wallet);
     localStorage.setItem(STORE_KEY, wallet.info.rdns);
     useSigner(signer);
     return signer;
@@ -209,10 +219,15 @@
       mark("review", "active");
       const signer = await connect();
       const from = await signer.address();
-      const prepared = await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
+      const operation = typeof signer.perform === "function";
+      // EOA: the typed data is prepared now, so the sheet lists what each signature allows. An
+      // account (passkey) prepares its user operation when it signs: the sheet says so.
+      const prepared = operation ? null
+        : await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
       const items = el("ul", { class: "signed" });
-      for (const [name, typed] of Object.entries(prepared.payloads)) items.append(el("li", {}, describePayload(name, typed)));
+      if (operation) items.append(el("li", {}, t("js_sign_userop")));
+      else for (const [name, typed] of Object.entries(prepared.payloads)) items.append(el("li", {}, describePayload(name, typed)));
       review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
       const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
       review.append(go);
@@ -223,14 +238,7 @@
       go.remove();
       mark("review", "done");
       mark("signing", "active");
-      const signatures = {};
-      for (const [name, typed] of Object.entries(prepared.payloads)) {
-        signatures[name] = await signer.signTypedData(typed);
-      }
-      mark("signing", "done");
-      mark("queued", "active");
-      const accepted = await api("/v1/relay", { payloads: prepared.payloads, signatures, details: prepared.details });
-      const mined = await follow(accepted.id, mark);
+      const mined = operation ? await performed(signer, options, mark) : await relayed(signer, prepared, mark);
       mark("result", "done", options.done || t("js_done"));
       status.textContent = t("js_updating");
       await indexed(mined.block_number);
@@ -247,6 +255,31 @@
       status.classList.add("error");
       throw error;
     }
+  }
+
+  // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.
+  async function relayed(signer, prepared, mark) {
+    const signatures = {};
+    for (const [name, typed] of Object.entries(prepared.payloads)) {
+      signatures[name] = await signer.signTypedData(typed);
+    }
+    mark("signing", "done");
+    mark("queued", "active");
+    const accepted = await api("/v1/relay", { payloads: prepared.payloads, signatures, details: prepared.details });
+    return follow(accepted.id, mark);
+  }
+
+  // Account: its own perform() signs a user operation and follows the bundler to a receipt.
+  async function performed(signer, options, mark) {
+    const receipt = await signer.perform(options.action, options.body, (step) => {
+      if (step === "sent") { mark("signing", "done"); mark("queued", "active"); }
+    });
+    if (!receipt.success) throw new Error(receipt.reason || "reverted");
+    const block = parseInt(receipt.receipt.blockNumber, 16);
+    mark("signing", "done");
+    mark("queued", "done");
+    mark("mined", "done", t("js_block", { n: block }));
+    return { block_number: block, receipt };
   }
 
   async function follow(id, mark) {
@@ -286,6 +319,9 @@
   // POST /v1/documents: the signer signs "tuanchain document upload / sha256 / timestamp".
   async function upload(blob, dealId) {
     const signer = await connect();
+    // Uploads are signed with personal_sign (EIP-191, recovered by the server): an EOA's. A
+    // passkey account would need ERC-1271 checks on the server (not there yet).
+    if (typeof signer.signMessage !== "function") throw new Error(t("js_upload_needs_wallet"));
     const address = await signer.address();
     const bytes = await blob.arrayBuffer();
     const timestamp = Math.floor(Date.now() / 1000);
@@ -393,7 +429,9 @@
     });
     // Reconnect silently to a wallet chosen before (eth_accounts: no prompt).
     discover().then(async (wallets) => {
-      const wallet = wallets.find((w) => w.info.rdns === localStorage.getItem(STORE_KEY));
+      const remembered = localStorage.getItem(STORE_KEY);
+      if (remembered === "passkey" && passkeySigner() && !current) { useSigner(passkeySigner()); return; }
+      const wallet = wallets.find((w) => w.info.rdns === remembered);
       if (!wallet || current) return;
       const accounts = await wallet.provider.request({ method: "eth_accounts" }).catch(() => []);
       if (accounts && accounts.length) useSigner(await injectedSigner(wallet));
