@@ -120,6 +120,7 @@
   const listeners = [];
   function useSigner(signer) {
     current = signer;
+    if (signer && signer.kind === "passkey") localStorage.setItem(STORE_KEY, "passkey");
     listeners.forEach((fn) => fn(signer));
   }
   function onSigner(fn) { listeners.push(fn); if (current) fn(current); }
