@@ -66,12 +66,15 @@
     return data;
   }
 
-  // An error in words: the API's code if i18n has it (js_err_<code>), else its message.
+  // An error in words: js_err_<code> for the API's code (snake_case) or the contract error's name
+  // (details.error, e.g. DealClosed), else the API's message.
   function explain(error) {
     if (error && error.code === 4001) return t("js_rejected"); // EIP-1193 user rejection
-    const code = error && (error.code || (error.details && error.details.error));
-    const known = typeof code === "string" && T["js_err_" + code];
-    return known ? known : (error && error.message) || String(error);
+    const names = [error && error.code, error && error.details && error.details.error];
+    for (const name of names) {
+      if (typeof name === "string" && T["js_err_" + name]) return T["js_err_" + name];
+    }
+    return (error && error.message) || String(error);
   }
 
   // ------------------------------------------------------------------ wallets (EIP-6963)
@@ -457,10 +460,28 @@
     window.addEventListener("pagehide", () => source.close());
   }
 
+  // Countdowns to 截单 (<span class="countdown" data-seconds="…">), ticking each minute.
+  function countdowns() {
+    const started = Date.now();
+    const items = [...document.querySelectorAll(".countdown[data-seconds]")];
+    if (!items.length) return;
+    const tick = () => {
+      const gone = Math.floor((Date.now() - started) / 1000);
+      for (const item of items) {
+        const left = Math.max(0, Number(item.dataset.seconds) - gone);
+        const d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600), m = Math.floor((left % 3600) / 60);
+        item.textContent = left <= 0 ? t("js_closed")
+          : t("js_closes_in") + " " + (d ? d + t("js_d") + " " + h + t("js_h") : h + t("js_h") + " " + m + t("js_min"));
+      }
+    };
+    setInterval(tick, 60000);
+  }
+
   window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, bindForms, t };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();
     liveNotices();
+    countdowns();
   });
 })();
