@@ -389,3 +389,54 @@ def test_a_passkey_account_joins_from_the_shop_with_the_same_steps(journeys: Jou
         shot(page, "12-passkey-orders")
     finally:
         context.close()
+
+
+def test_without_a_wallet_one_browses_looks_up_orders_and_checks_the_trail(
+    journeys: Journeys,
+) -> None:
+    """A WeChat-like browser: no wallet, no passkey. Acting says why in words; the rest works."""
+    expect = playwright_api.expect
+    rice = journeys.report.deals["rice_open"]
+    buyer = CONSUMERS[0]
+    context = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{journeys.base}/?lang=zh")
+        page.locator(f"#deal-{rice} button[type=submit]").click()
+        expect(page.locator("dialog#tuan-steps .status-line")).to_contain_text("没有找到钱包")
+        page.locator("dialog#tuan-steps .sheet-close").click()
+
+        page.goto(f"{journeys.base}/orders?lang=zh")
+        page.locator("form.lookup input[name=address]").fill(buyer.address)
+        page.locator("form.lookup button").click()
+        page.wait_for_url(f"**/orders/{buyer.address}?lang=zh")
+        expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "joining")
+
+        page.goto(f"{journeys.base}/?lang=zh")
+        page.locator(f"#deal-{rice} a", has_text="查看溯源").click()
+        expect(page.locator("h1")).to_contain_text("五常大米")
+        expect(page.locator('[data-verification="verified"]').first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_an_action_the_contract_refuses_is_explained_in_words(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    """Consumer 1 ordered rice at Wang's point; joining again at Chen's is refused at prepare
+    (the contract's LeaderMismatch, found by the dry run) and said in words, nothing signed."""
+    page, wallet = phone
+    expect = playwright_api.expect
+    rice = journeys.report.deals["rice_open"]
+    _, _, chen = LEADERS
+    wallet.account = CONSUMERS[0].account
+    page.goto(f"{journeys.base}/?lang=en")
+    card = page.locator(f"#deal-{rice}")
+    card.locator("select[name=leader]").select_option(label=chen.place_en)
+    card.locator("button[type=submit]").click()
+    sheet = page.locator("dialog#tuan-steps")
+    expect(sheet.locator(".status-line")).to_contain_text("You ordered at another pickup point")
+    expect(sheet.locator('li[data-step="review"]')).to_have_class("failed")
+    shot(page, "13-refused-in-words", full_page=False)
+    assert wallet.signed == 0
