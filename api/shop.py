@@ -243,6 +243,8 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                 ),
             }
         )
+    # What needs the leader first: receipts to confirm, then deals to share, then the rest.
+    deals.sort(key=lambda g: (not g["can_receive"], g["deal"]["status"] != "open"))
     return {
         "leader": leader,
         "me": directory.get(leader),
