@@ -365,7 +365,7 @@
           const body = {};
           const numbers = (form.dataset.number || "").split(" ").filter(Boolean);
           for (const [key, value] of new FormData(form).entries()) {
-            if (typeof value !== "string") continue;
+            if (typeof value !== "string" || value === "") continue; // optional, left empty
             body[key] = numbers.includes(key) ? Number(value) : value;
           }
           for (const input of form.querySelectorAll("input[type=file]")) {

@@ -440,3 +440,31 @@ def test_an_action_the_contract_refuses_is_explained_in_words(
     expect(sheet.locator('li[data-step="review"]')).to_have_class("failed")
     shot(page, "13-refused-in-words", full_page=False)
     assert wallet.signed == 0
+
+
+def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    """An account with no role: the leader page offers the application (a public profile, no
+    personal data); once relayed, the page says it is under review and names the point."""
+    from chain.accounts import dev_account
+
+    page, wallet = phone
+    expect = playwright_api.expect
+    wallet.account = dev_account(17)  # no role in the demo
+    page.goto(f"{journeys.base}/leader?lang=zh")
+    page.locator("#wallet-bar button").click()
+    page.wait_for_url(f"**/leader/{wallet.account.address}?lang=zh")
+    form = page.locator("#apply form")
+    form.locator("input[name=name]").fill("赵叔 · 枫林苑")
+    form.locator("input[name=place]").fill("枫林苑北门自提点")
+    form.locator("input[name=street_address]").fill("上海市闵行区枫林路 8 号")
+    form.locator("input[name=opening_hours]").fill("08:00–20:00")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("dialog#tuan-steps")).to_contain_text("枫林苑北门自提点")
+    sign_in_sheet(page, "14-apply-review")
+    expect(page.locator("#review")).to_contain_text("平台审核中")
+    expect(page.locator("#me")).to_contain_text("赵叔 · 枫林苑")  # named by its own profile
+    expect(page.locator("#me")).to_contain_text("枫林苑北门自提点")
+    expect(page.locator("#apply")).to_have_count(0)
+    shot(page, "15-leader-under-review")
