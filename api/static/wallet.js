@@ -14,8 +14,9 @@
 // through it. connect() offers a remembered passkey beside the injected wallets, and
 // Tuan.useSigner(signer) makes any signer the page's.
 //
-// Actions: Tuan.run({ action, body, summary }) prepares (POST /v1/actions/{action}/prepare), shows
-// what will be signed, asks the signer for each payload, posts them to POST /v1/relay, then
+// Actions: Tuan.run({ action, body, summary, before }) opens the step sheet, runs before(say)
+// (uploads, said in the sheet), prepares (POST /v1/actions/{action}/prepare), shows what will be
+// signed, asks the signer for each payload, posts them to POST /v1/relay, then
 // follows GET /v1/relay/{id}: signing → queued → mined → the result in words, and waits for the
 // index to reach the mined block before the page reloads (or goes to the form's data-next).
 //
@@ -223,6 +224,7 @@
       mark("review", "active");
       const signer = await connect();
       const from = await signer.address();
+      if (options.before) await options.before((text) => { status.textContent = text; });
       const operation = typeof signer.perform === "function";
       // EOA: the typed data is prepared now, so the sheet lists what each signature allows. An
       // account (passkey) prepares its user operation when it signs: the sheet says so.
@@ -368,28 +370,32 @@
             if (typeof value !== "string" || value === "") continue; // optional, left empty
             body[key] = numbers.includes(key) ? Number(value) : value;
           }
-          for (const input of form.querySelectorAll("input[type=file]")) {
-            const cids = [];
-            for (const file of input.files) {
-              const stored = await upload(file, body.deal_id);
-              cids.push(stored.cid);
+          const files = [...form.querySelectorAll("input[type=file]")].filter((input) => input.files.length);
+          // Photos are uploaded inside the step sheet, which says so before the wallet asks.
+          const before = files.length ? async (say) => {
+            say(t("js_uploading"));
+            for (const input of files) {
+              const cids = [];
+              for (const file of input.files) cids.push((await upload(file, body.deal_id)).cid);
+              if (input.dataset.photos) body[input.dataset.photos] = cids;
+              if (input.dataset.evidence !== undefined) {
+                const evidence = new Blob([JSON.stringify({
+                  type: "tuanchain:ClaimEvidence",
+                  deal_id: body.deal_id,
+                  photos: cids.map((cid) => "ipfs://" + cid),
+                  note: body.note || "",
+                })], { type: "application/json" });
+                evidence.name = "evidence.json";
+                body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
+              }
             }
-            if (input.dataset.photos) body[input.dataset.photos] = cids;
-            if (input.dataset.evidence !== undefined) {
-              const evidence = new Blob([JSON.stringify({
-                type: "tuanchain:ClaimEvidence",
-                deal_id: body.deal_id,
-                photos: cids.map((cid) => "ipfs://" + cid),
-                note: body.note || "",
-              })], { type: "application/json" });
-              evidence.name = "evidence.json";
-              body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
-              delete body.note;
-            }
-          }
+            delete body.note;
+            say("");
+          } : null;
           await run({
             action: form.dataset.action,
             body,
+            before,
             summary: fillIn(form, form.dataset.summary),
             title: form.dataset.title,
             next: form.dataset.next,
