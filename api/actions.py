@@ -96,7 +96,12 @@ class ConfirmReceiptParams(DealParamsIn):
     gtin14: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
     pickup_point: str = Field(min_length=1, description="GLN (13 digits) or a location URI")
-    quantity: float | None = Field(default=None, gt=0, description="default: the leader's units")
+    quantity: float | None = Field(
+        default=None,
+        ge=0,
+        description="quantity received (default: the leader's units); in deal units (uom EA) less"
+        " than ordered is a short delivery, 0 nothing arrived: the missing units are refunded",
+    )
     uom: str = "EA"
     event_time: datetime | None = None
 
@@ -342,11 +347,19 @@ class ActionBuilder:
                 "batch_not_in_deal",
                 f"deal {p.deal_id} does not sell {p.gtin14}/{p.lot}",
             )
-        quantity = p.quantity or escrow.leader_info(p.deal_id, p.sender).quantity
-        if not quantity:
+        ordered = escrow.leader_info(p.deal_id, p.sender).quantity
+        if not ordered:
             raise ApiError(
                 409, "not_leader_of_deal", f"{p.sender} has no orders in deal {p.deal_id}"
             )
+        quantity = ordered if p.quantity is None else p.quantity
+        # The escrow counts deal units: a quantity in another unit says nothing about how many
+        # were short, so such a receipt records the group's ordered units.
+        if p.uom == "EA" and not float(quantity).is_integer():
+            raise ApiError(
+                400, "invalid_request", f"a quantity in deal units (EA) is whole, not {quantity}"
+            )
+        received = int(quantity) if p.uom == "EA" else ordered
         event = receiving_event(
             gtin14=p.gtin14,
             lot=p.lot,
@@ -358,7 +371,9 @@ class ActionBuilder:
         data, hash_id, document = event_document(event)
         cid = self._cid(data)
         event_hash, digest = digest_from_hash_id(hash_id), cid_digest(cid)
-        request = self._escrow(p, "confirmReceipt", p.deal_id, batch_id, event_hash, digest)
+        request = self._escrow(
+            p, "confirmReceipt", p.deal_id, batch_id, event_hash, digest, received
+        )
         self._keep(data, cid)
         return PreparedAction(
             "confirm_receipt",
@@ -371,6 +386,7 @@ class ActionBuilder:
                 "event_hash": "0x" + event_hash.hex(),
                 "document_cid": cid,
                 "document_digest": "0x" + digest.hex(),
+                "received_quantity": received,
                 "document": document,
             },
         )

@@ -20,6 +20,9 @@ Measured cases (the JSON ``notes`` repeat this):
 * ``settle_10_buyers_2_leaders`` / ``settle_1000_buyers_20_leaders`` — permissionless ``settle`` of
   two deals with the same parameters, every leader having confirmed receipt.
 * ``withdraw`` — a buyer's rebate withdrawal from a settled deal.
+* ``confirm_receipt`` / ``confirm_receipt_partial`` — the two leaders of the small deal confirm
+  receipt, the first of everything ordered, the second 3 units short (a short receipt also stores
+  the group's refund per unit and adds the rounding remainder to the deal's aggregate).
 * ``register_batch``, ``anchor_event``, ``anchor_root_1024_events`` — registry writes by a supplier
   (the root is a StandardMerkleTree over 1,024 event hashes; one proof is checked on chain).
 * ``recall_freezes_deals`` — a supplier's ``recallBatch`` of a batch sold by RECALL_DEALS open
@@ -245,6 +248,7 @@ class Bench:
                         self.batch_id,
                         keccak(f"receiving/{deal_id}/{leader.address}".encode()),
                         keccak(f"document/{deal_id}/{leader.address}".encode()),
+                        2**256 - 1,  # more than ordered counts as ordered: a full receipt
                     ),
                     400_000,
                 )
@@ -369,7 +373,21 @@ def measure_small_deal(b: Bench) -> dict[str, int]:
 
     b.advance(3_600)
     b.expect_status(deal_id, DealStatus.SUCCEEDED)
-    b.confirm_receipts(deal_id, leaders)
+    receipts = []
+    for i, leader in enumerate(leaders):
+        ordered = escrow.leader_info(deal_id, leader.address).quantity
+        receipts.append(
+            escrow.confirm_receipt(
+                deal_id,
+                b.batch_id,
+                keccak(f"receiving/{deal_id}/{leader.address}".encode()),
+                keccak(f"document/{deal_id}/{leader.address}".encode()),
+                # Leader 1's group is delivered 3 units short (refunded at settlement).
+                received_quantity=ordered - 3 * i,
+                signer=leader,
+            )
+        )
+    out["confirm_receipt"], out["confirm_receipt_partial"] = (gas(r) for r in receipts)
     b.advance(7_200 + DISPUTE_WINDOW)
     out["settle_10_buyers_2_leaders"] = gas(escrow.settle(deal_id, signer=b.keeper))
     b.expect_status(deal_id, DealStatus.SETTLED)
@@ -511,6 +529,8 @@ NOTES = {
     "recall_freezes_deals": f"recallBatch of a batch sold by {RECALL_DEALS} open deals (one order"
     " each), which the escrow freezes in the same transaction; recall_no_deals: the same recall"
     " of a batch no deal sells",
+    "confirm_receipt_partial": "a leader's receipt 3 units short of the 50 its group ordered;"
+    " confirm_receipt: the other leader's full receipt",
     "settle": "both deals have identical parameters, 1 linked batch, all leaders received,"
     " no claims; called by a keeper",
     "exact_allowance": "the *_exact_allowance variants approve exactly the amount, so the"
@@ -547,6 +567,8 @@ def run() -> dict[str, Any]:
             "settle_10_buyers_2_leaders",
             "settle_1000_buyers_20_leaders",
             "withdraw",
+            "confirm_receipt",
+            "confirm_receipt_partial",
             "register_batch",
             "anchor_event",
             "anchor_root_1024_events",

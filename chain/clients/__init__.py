@@ -44,6 +44,7 @@ from chain.clients.views import (
     PartyStatus,
     PriceTier,
     RootInfo,
+    Shortfall,
 )
 from chain.manifest import Deployment
 from chain.tx import TxSender
@@ -70,6 +71,7 @@ __all__ = [
     "PriceTier",
     "RegistryClient",
     "RootInfo",
+    "Shortfall",
     "TokenClient",
 ]
 
