@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 JOIN_GAS = 400_000
 # Lifetime of a prepared request (chain time): long enough for a person to look and sign.
 REQUEST_TTL_SECONDS = 3600
+# The receiving event's extension member naming photos of the goods (tuanchain's namespace).
+PHOTO_FIELD = "tuan:photo"
 
 
 def _checksum(value: str) -> str:
@@ -104,6 +106,12 @@ class ConfirmReceiptParams(DealParamsIn):
     )
     uom: str = "EA"
     event_time: datetime | None = None
+    photos: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="CIDs of photos of the goods received (uploaded first through "
+        "POST /v1/documents); the receiving event names them as tuan:photo",
+    )
 
 
 class FileClaimParams(DealParamsIn):
@@ -234,6 +242,13 @@ class ActionBuilder:
         stored = self.store.put(data, pin=False)
         if stored != cid:  # a store with another import profile than it claims
             raise ApiError(502, "store_cid_mismatch", f"store returned {stored}, expected {cid}")
+
+    def _stored_uri(self, cid: str) -> str:
+        """``ipfs://{cid}`` of a document the store holds (400 if malformed or not uploaded)."""
+        cid_bytes(cid)
+        if not self.store.has(cid):
+            raise ApiError(400, "photo_not_stored", f"upload the photo first: {cid} is unknown")
+        return f"ipfs://{cid}"
 
     def _request(
         self, sender: str, target: str, data: bytes, *, gas: int | None = None
@@ -368,6 +383,10 @@ class ActionBuilder:
             event_time=(p.event_time or datetime.now(UTC)).astimezone(UTC),
             pickup_point=p.pickup_point,
         )
+        if p.photos:
+            # An EPCIS 2.0 extension member: the photos are part of the anchored document, so
+            # the signed digest covers them (describe.py decodes the document from that digest).
+            event = event.model_copy(update={PHOTO_FIELD: [self._stored_uri(c) for c in p.photos]})
         data, hash_id, document = event_document(event)
         cid = self._cid(data)
         event_hash, digest = digest_from_hash_id(hash_id), cid_digest(cid)
