@@ -15,6 +15,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api.indexer import Indexer
 from api.keeper import Keeper
 from api.relayer import worker as relay_worker
 from api.relayer.worker import RelayWorker
@@ -260,3 +261,10 @@ def test_a_short_delivery_is_refunded_to_the_groups_buyers(
         escrow.owed(deal.deal_id, a) == 0
         for a in (*[b.address for b in buyers], deal.supplier.address, deal.leader.address)
     )
+    # The read API's mirror of the rule (api/queries.py) agrees with the contract.
+    Indexer(engine=services.engine, chain=chain, store=services.store).sync_until_idle()
+    detail = client.get(f"/v1/deals/{deal.deal_id}").json()
+    (group,) = detail["leaders"]
+    assert (group["receipt"]["delivered"], group["receipt"]["short"]) == (3, 2)
+    assert group["receipt"]["short_refund"] == 2 * TIER_PRICE
+    assert group["commission"] == escrow.leader_info(deal.deal_id, deal.leader.address).commission
