@@ -529,8 +529,9 @@ NOTES = {
     "recall_freezes_deals": f"recallBatch of a batch sold by {RECALL_DEALS} open deals (one order"
     " each), which the escrow freezes in the same transaction; recall_no_deals: the same recall"
     " of a batch no deal sells",
-    "confirm_receipt_partial": "a leader's receipt 3 units short of the 50 its group ordered;"
-    " confirm_receipt: the other leader's full receipt",
+    "confirm_receipt_partial": "a leader's receipt 3 units short of the 50 its group ordered"
+    " (it stores the group's shortfall: a new slot); confirm_receipt: the other leader's full"
+    " receipt, the deal's first, which also pays its aggregates' zero-to-non-zero writes",
     "settle": "both deals have identical parameters, 1 linked batch, all leaders received,"
     " no claims; called by a keeper",
     "exact_allowance": "the *_exact_allowance variants approve exactly the amount, so the"
