@@ -578,7 +578,6 @@ class RelayWorker:
             if success is True:
                 row.status = RelayStatus.MINED.value
                 row.raw_tx = None
-                session.commit()
                 logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
             elif success is False:
                 self._fail_inside(session, chain, row, block)
@@ -588,6 +587,7 @@ class RelayWorker:
                 )
             else:
                 self._skipped(session, chain, row, reverted=receipt["status"] != 1)
+        session.commit()  # the mined ones at once (the others committed as they settled)
 
     def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
         """The forwarded call reverted inside the batch: its named error from a trace of the
