@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 import requests
 import requests.adapters
@@ -20,6 +21,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from chain.aa.bundling import Bundling
+from chain.aa.clients import PasskeyAccounts
 from chain.accounts import account_from_key
 from chain.clients import Clients
 from chain.deploy import Deployment, deploy_all, load_deployment
@@ -48,6 +51,16 @@ class Chain:
     @property
     def chain_id(self) -> int:
         return self.deployment.chain_id
+
+    @cached_property
+    def passkeys(self) -> PasskeyAccounts:
+        """The passkey-account stack (EntryPoint v0.8, factory, paymaster) of this deployment."""
+        return PasskeyAccounts.connect(self.w3, self.deployment, self.sender)
+
+    @cached_property
+    def bundling(self) -> Bundling:
+        """Bundler operations (simulate, sign and read ``handleOps``) on this deployment."""
+        return Bundling(self.passkeys)
 
     def check_node(self) -> None:
         """:class:`ChainChanged` unless the node still serves this chain (two cheap calls).
