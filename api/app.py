@@ -19,12 +19,15 @@ from sqlalchemy.exc import OperationalError
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
 from api.routes import (
+    auth,
     bundler,
+    community,
     documents,
     health,
     ipfs,
     pages,
     passkeys,
+    private_documents,
     read,
     relay,
     resolver,
@@ -104,6 +107,19 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    for module in (health, read, relay, bundler, passkeys, documents, ipfs, resolver, pages):
+    for module in (
+        health,
+        read,
+        relay,
+        bundler,
+        passkeys,
+        auth,
+        private_documents,
+        documents,
+        ipfs,
+        resolver,
+        pages,
+        community,
+    ):
         app.include_router(module.router)
     return app
