@@ -4,15 +4,16 @@
 //                         page's host: "localhost" in development; an RP ID cannot be an IP).
 //                         The public key (qx, qy) and credential id are kept in localStorage.
 // TuanPasskey.signer()  — the remembered passkey as the pages' signer shape:
-//                         { kind: "passkey", label, address(), balance(), perform(action, body,
-//                         onStatus) } — perform = POST /v1/actions/{action}/prepare-userop →
+//                         { kind: "passkey", label, address(), account(), prepare(action, body),
+//                         submit(prepared, onStatus), perform(action, body, onStatus) } —
+//                         perform = POST /v1/actions/{action}/prepare-userop →
 //                         navigator.credentials.get (challenge = userOpHash) → low-s WebAuthn
 //                         signature, ABI-encoded as the account reads it → eth_sendUserOperation
 //                         at /v1/bundler → eth_getUserOperationReceipt until mined.
 // The counterfactual address comes from the factory (GET /v1/passkeys/account); the account is
 // deployed by its first operation, and the platform's paymaster pays every operation's gas.
-// When the pages' shared wallet.js is present, the signer is also registered there
-// (Tuan.useSigner), so its forms can use it.
+// The pages' shared client (wallet.js) uses a remembered passkey as the page's signer, and its
+// step sheet (Tuan.run) drives prepare → review → submit for the passkey actions.
 (function () {
   "use strict";
   const STORE_KEY = "tuan.passkey";
@@ -127,6 +128,7 @@
 
   // ------------------------------------------------------------------ the passkey
 
+  const pageWords = () => JSON.parse((document.getElementById("tuan-i18n") || {}).textContent || "{}");
   const remembered = () => JSON.parse(localStorage.getItem(STORE_KEY) || "null");
 
   async function create(name) {
@@ -178,20 +180,21 @@
   function signerOf(key) {
     const query = "?qx=" + key.qx + "&qy=" + key.qy;
     const account = () => api("/v1/passkeys/account" + query);
-    return {
+    const self = {
       kind: "passkey",
-      label: "Passkey",
+      label: pageWords().js_passkey || "Passkey",
       key,
       address: async () => (await account()).address,
       account,
-      // Prepare → sign with the passkey → bundler → receipt. onStatus(step, info) follows it.
-      perform: async (action, body, onStatus) => {
+      // The unsigned operation of a consumer action and its hash (the challenge to sign).
+      prepare: (action, body) => api(
+        "/v1/actions/" + encodeURIComponent(action) + "/prepare-userop",
+        Object.assign({ qx: key.qx, qy: key.qy }, body),
+      ),
+      // Sign a prepared operation with the passkey, send it to the bundler, follow it until
+      // mined. onStatus(step, info): "signing", "sent", then "mined" or "reverted".
+      submit: async (prepared, onStatus) => {
         const say = onStatus || (() => {});
-        say("preparing");
-        const prepared = await api(
-          "/v1/actions/" + encodeURIComponent(action) + "/prepare-userop",
-          Object.assign({ qx: key.qx, qy: key.qy }, body),
-        );
         say("signing", prepared);
         const assertion = await assert(key, unhex(prepared.userOpHash));
         const op = Object.assign({}, prepared.userOperation, {
@@ -214,6 +217,13 @@
       // The pages' EOA signers sign typed data; an account signs through ERC-1271 instead.
       signTypedData: async () => { throw new Error("a passkey account acts through perform()"); },
     };
+    // Prepare, then sign and send (the pages' step sheet calls the two apart, to show the
+    // operation before the passkey is asked).
+    self.perform = async (action, body, onStatus) => {
+      (onStatus || (() => {}))("preparing");
+      return self.submit(await self.prepare(action, body), onStatus);
+    };
+    return self;
   }
 
   function signer() {
