@@ -4,7 +4,7 @@ the phone-first ``/passkey`` page.
 - ``GET /v1/passkeys/account?qx=&qy=`` — the counterfactual address the factory gives the passkey,
   whether it is deployed, its stablecoin balance and the signer bytes (verifier ‖ qx ‖ qy);
 - ``POST /v1/actions/{action}/prepare-userop`` — the unsigned user operation of a consumer action
-  (``join``, ``cancel``) and its ``userOpHash``, the challenge the passkey signs
+  (``join``, ``cancel``, ``withdraw``, ``file_claim``) and its ``userOpHash``, the challenge the passkey signs
   (:mod:`api.bundler.prepare`); the page sends the signed operation to ``POST /v1/bundler``;
 - ``POST /v1/faucet`` — test stablecoins on a local chain only (:mod:`api.faucet`);
 - ``GET /passkey`` — sign in with a passkey, see the account, get test tokens, join a deal
@@ -57,7 +57,8 @@ def passkey_account(
     "/v1/actions/{action}/prepare-userop",
     summary="Unsigned user operation of a consumer action for a passkey account",
     description="Body: `qx`, `qy` (the passkey's public key) and the action's fields "
-    f"({', '.join(PASSKEY_ACTIONS)}: `deal_id`; join: `quantity`, `leader`). Returns the "
+    f"({', '.join(PASSKEY_ACTIONS)}: `deal_id`; join: `quantity`, `leader`; file_claim: "
+    "`quantity`, `evidence_cid`). Returns the "
     "operation (ERC-7769 JSON, signature empty) and its `userOpHash`, the WebAuthn challenge. "
     "Sponsored by the consumer paymaster; the account is created by its first operation.",
     responses=error_responses(400, 404, 409),
@@ -70,7 +71,15 @@ def prepare_userop(
     qx = parse_coordinate(body.get("qx"), "qx")
     qy = parse_coordinate(body.get("qy"), "qy")
     with session_factory(services.engine)() as session:
-        return prepare(session, services.chain, action=action, qx=qx, qy=qy, body=body)
+        return prepare(
+            session,
+            services.chain,
+            action=action,
+            qx=qx,
+            qy=qy,
+            body=body,
+            store=services.store,
+        )
 
 
 @router.post(
