@@ -131,8 +131,17 @@
   const pageWords = () => JSON.parse((document.getElementById("tuan-i18n") || {}).textContent || "{}");
   const remembered = () => JSON.parse(localStorage.getItem(STORE_KEY) || "null");
 
+  // A WebAuthn RP ID is a registrable host name: an IP address (127.0.0.1) cannot have passkeys.
+  function hostIsIp() {
+    return /^[\d.]+$/.test(location.hostname) || location.hostname.includes(":");
+  }
+
   async function create(name) {
     if (!window.PublicKeyCredential) throw new Error("WebAuthn unavailable");
+    if (hostIsIp()) {
+      const here = location.href.replace(location.hostname, "localhost");
+      throw new Error(pageWords().js_passkey_needs_name || ("open " + here));
+    }
     const credential = await navigator.credentials.create({
       publicKey: {
         rp: { id: location.hostname, name: "tuanchain" },
