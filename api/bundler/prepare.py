@@ -27,6 +27,7 @@ from api.bundler.accept import pending_of
 from api.errors import ApiError
 from chain.aa.bundling import ExecutionReverted, checksum
 from chain.aa.entrypoint import ENTRYPOINT_V08
+from chain.aa.erc7739 import personal_sign_digest, personal_sign_hash
 from chain.aa.userop import Call, pre_verification_gas
 from chain.context import Chain
 from traceability.ipfs import DocumentStore
@@ -170,4 +171,19 @@ def prepare(
         "userOpHash": "0x" + accounts.user_op_hash(op).hex(),
         "signer": info["signer"],
         "details": details,
+    }
+
+
+def message_challenge(chain: Chain, *, qx: bytes, qy: bytes, message: str) -> dict[str, Any]:
+    """What the passkey signs so that its account signs ``message`` (``personal_sign``, checked
+    with ERC-1271 ``isValidSignature``): the ERC-7739 ``PersonalSign`` digest under the account's
+    domain. The signature to hand over is the plain account signature over that challenge."""
+    info = account(chain, qx, qy)
+    message_hash = personal_sign_hash(message)
+    challenge = personal_sign_digest(message_hash, account=info["address"], chain_id=chain.chain_id)
+    return {
+        "account": info["address"],
+        "messageHash": "0x" + message_hash.hex(),
+        "challenge": "0x" + challenge.hex(),
+        "signer": info["signer"],
     }

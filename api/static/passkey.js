@@ -224,6 +224,13 @@
         }
       },
       // The pages' EOA signers sign typed data; an account signs through ERC-1271 instead.
+      // personal_sign through ERC-1271: the passkey signs the account's ERC-7739 PersonalSign
+      // challenge (the service computes it); the signature is the account's own envelope.
+      signMessage: async (text) => {
+        const prepared = await api("/v1/passkeys/sign-message", { qx: key.qx, qy: key.qy, message: text });
+        const assertion = await assert(key, unhex(prepared.challenge));
+        return hex(encodeAccountSignature(unhex(prepared.signer), assertion));
+      },
       signTypedData: async () => { throw new Error("a passkey account acts through perform()"); },
     };
     // Prepare, then sign and send (the pages' step sheet calls the two apart, to show the

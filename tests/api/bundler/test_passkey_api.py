@@ -5,7 +5,10 @@ faucet (local chain only, limited per address) and the ``/passkey`` page."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import secrets
+import time
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -13,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from api.bundler.worker import BundlerWorker
 from api.faucet import FAUCET_AMOUNT, Faucet
+from api.routes.documents import upload_message
 from api.services import Services
 from chain.aa.userop import UserOperation
-from chain.aa.webauthn import SoftwarePasskey
+from chain.aa.webauthn import SoftwarePasskey, account_signature
 from chain.context import Chain
 
 from ..relay.conftest import TOP_PRICE, DealSetup, make_deal
@@ -99,6 +103,35 @@ def test_faucet_then_join_prepared_by_the_service_and_signed_by_the_passkey(
     info = client.get("/v1/passkeys/account", params=key_params(key)).json()
     assert info["deployed"] is True and info["balance"] == FAUCET_AMOUNT - 2 * TOP_PRICE
     assert api_chain.w3.eth.get_balance(address) == 0
+
+    # Evidence for a claim: the account signs the upload through ERC-1271 (ERC-7739 PersonalSign).
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + secrets.token_bytes(64)
+    timestamp = int(time.time())
+    message = upload_message(hashlib.sha256(png).hexdigest(), timestamp)
+
+    def upload_signed_by(signing_key: SoftwarePasskey) -> Any:
+        challenge = client.post(
+            "/v1/passkeys/sign-message", json={**key_params(key), "message": message}
+        ).json()
+        assert challenge["account"] == address
+        assertion = signing_key.assertion(bytes.fromhex(challenge["challenge"][2:]))
+        signature = account_signature([(bytes.fromhex(challenge["signer"][2:]), assertion)])
+        return client.post(
+            "/v1/documents",
+            data={
+                "address": address,
+                "timestamp": str(timestamp),
+                "signature": "0x" + signature.hex(),
+                "deal_id": str(deal.deal_id),
+            },
+            files={"file": ("evidence", png, "image/png")},
+        )
+
+    forged = upload_signed_by(SoftwarePasskey.from_secret(secrets.token_bytes(32)))
+    assert forged.status_code == 400 and forged.json()["code"] == "bad_signature"
+    stored = upload_signed_by(key)
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["uploader"] == address and stored.json()["role"] == "buyer"
 
     # Once the window has passed, an account holding less than the faucet's amount is topped up.
     fresh_faucet.now[0] += 3601  # type: ignore[attr-defined]
