@@ -8,8 +8,9 @@ authenticator — with user verification that succeeds): the page's real
 passkey.js, which normalises them and encodes the account's signature. Everything else is real:
 the API, the faucet, the bundler's outbox and worker, EntryPoint v0.8, the paymaster, anvil.
 
-The consumer creates a passkey, sees the account's counterfactual address, gets test tokens and
-joins a deal — and the account never holds or pays any ETH. Screenshot:
+The consumer creates a passkey, sees the account's counterfactual address, gets test tokens,
+joins a deal and uploads claim evidence signed through ERC-1271 — and the account never holds or
+pays any ETH. Screenshot:
 ``test-artifacts/passkey/``.
 """
 
@@ -146,3 +147,14 @@ def test_a_consumer_signs_in_with_a_passkey_gets_tokens_and_joins_paying_no_eth(
     assert api_chain.w3.eth.get_balance(expected) == 0  # no ETH, ever
     assert "成功" in page.inner_text("output")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Claim evidence: the pages' upload signs with the passkey through ERC-1271.
+    png = list(b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64)))
+    stored = page.evaluate(
+        """async ([bytes, dealId]) => {
+            const blob = new Blob([new Uint8Array(bytes)], { type: "image/png" });
+            return await window.Tuan.upload(blob, dealId);
+        }""",
+        [png, deal.deal_id],
+    )
+    assert stored["uploader"] == expected and stored["role"] == "buyer"
