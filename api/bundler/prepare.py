@@ -12,7 +12,8 @@ here is trusted later (the bundler checks the operation from scratch).
 
 Actions — the consumer calls the paymaster sponsors: ``join`` (approve exactly quantity × the
 deal's top price, then join), ``cancel``, ``withdraw`` (alias ``refund``) and ``file_claim`` (its
-evidence document stored first).
+evidence document stored first), and ``add_passkey`` (``new_qx``, ``new_qy``: a second device's
+passkey; that passkey then acts for the account by naming it in ``account``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from traceability.ipfs import DocumentStore
 
 CALL_GAS_MARGIN_PERCENT = 20
 # The consumer actions the paymaster sponsors (ConsumerSponsorPolicy); "refund" = withdraw.
-PASSKEY_ACTIONS = ("join", "cancel", "withdraw", "refund", "file_claim")
+PASSKEY_ACTIONS = ("join", "cancel", "withdraw", "refund", "file_claim", "add_passkey")
 
 
 def parse_coordinate(value: Any, name: str) -> bytes:
@@ -71,6 +72,11 @@ def _calls(
     store: DocumentStore | None,
 ) -> tuple[list[Call], dict[str, Any]]:
     escrow = chain.clients.escrow
+    if action == "add_passkey":
+        new_qx = parse_coordinate(body.get("new_qx"), "new_qx")
+        new_qy = parse_coordinate(body.get("new_qy"), "new_qy")
+        call = chain.passkeys.add_passkey_call(account_address, new_qx, new_qy)
+        return [call], {"new_qx": "0x" + new_qx.hex(), "new_qy": "0x" + new_qy.hex()}
     try:
         deal_id = int(body["deal_id"])
     except (KeyError, TypeError, ValueError):
@@ -138,6 +144,20 @@ def prepare(
     accounts = chain.passkeys
     info = account(chain, qx, qy)
     address = info["address"]
+    if body.get("account") not in (None, "", address):
+        # A passkey added later (another device) acts for the account it was added to.
+        try:
+            address = checksum(str(body["account"]))
+        except (TypeError, ValueError):
+            raise ApiError(400, "invalid_address", "account must be an address") from None
+        if not accounts.is_passkey(address, qx, qy):
+            raise ApiError(
+                403,
+                "not_a_passkey_of_account",
+                f"this passkey is not one of {address}'s passkeys",
+                account=address,
+            )
+        info = {**info, "address": address, "deployed": True}
     calls, details = _calls(chain, action, body, account_address=address, store=store)
     pending = pending_of(session, address, 0)
     on_chain = accounts.nonce(address)

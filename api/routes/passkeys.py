@@ -68,7 +68,7 @@ def passkey_account(
     "`quantity`, `evidence_cid`). Returns the "
     "operation (ERC-7769 JSON, signature empty) and its `userOpHash`, the WebAuthn challenge. "
     "Sponsored by the consumer paymaster; the account is created by its first operation.",
-    responses=error_responses(400, 404, 409),
+    responses=error_responses(400, 403, 404, 409),
 )
 def prepare_userop(
     action: str, services: ServicesDep, body: Annotated[dict[str, Any], Body()]

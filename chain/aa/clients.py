@@ -337,6 +337,21 @@ class PasskeyAccounts:
             )
         ]
 
+    def is_passkey(self, account: str, qx: bytes, qy: bytes) -> bool:
+        """Whether (qx, qy) is one of the deployed ``account``'s passkeys."""
+        account = Web3.to_checksum_address(account)
+        if not self.is_deployed(account):
+            return False
+        data = _calldata("isPasskey(bytes32,bytes32)", qx, qy)
+        try:
+            return bool(int.from_bytes(self.sender.dry_run(sender=account, to=account, data=data)))
+        except ContractRevert:
+            return False
+
+    def add_passkey_call(self, account: str, qx: bytes, qy: bytes) -> Call:
+        """The account's own ``addPasskey`` (a second device), as a call of its batch."""
+        return Call(account, _calldata("addPasskey(bytes32,bytes32)", qx, qy))
+
     def is_valid_signature(self, account: str, digest: bytes, signature: bytes) -> bool:
         """ERC-1271: does the contract at ``account`` accept ``signature`` over ``digest``?
         False for an address without code, a revert, or any other answer than the magic value."""

@@ -171,3 +171,59 @@ def test_the_passkey_page_renders(client: TestClient) -> None:
     page = client.get("/passkey?lang=en")
     assert page.status_code == 200 and "/static/passkey.js" in page.text
     assert client.get("/static/passkey.js").status_code == 200
+
+
+def test_a_second_passkey_added_by_the_first_acts_for_the_account(
+    client: TestClient, api_chain: Chain, services: Services, deal: DealSetup
+) -> None:
+    first = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    second = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    address = api_chain.passkeys.account_address(first)
+    api_chain.clients.token.mint(address, 10 * TOP_PRICE, signer=api_chain.platform)
+
+    def run(key: SoftwarePasskey, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        prepared = client.post(
+            f"/v1/actions/{action}/prepare-userop", json={**key_params(key), **body}
+        )
+        assert prepared.status_code == 200, prepared.text
+        op = UserOperation.from_rpc(prepared.json()["userOperation"])
+        signed = api_chain.passkeys.sign(op, key)
+        sent = client.post(
+            "/v1/bundler",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "eth_sendUserOperation",
+                "params": [signed.to_rpc(), prepared.json()["entryPoint"]],
+            },
+        ).json()
+        assert "result" in sent, sent
+        BundlerWorker(services).run_once()
+        receipt = client.post(
+            "/v1/bundler",
+            json={
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "eth_getUserOperationReceipt",
+                "params": [sent["result"]],
+            },
+        ).json()["result"]
+        assert receipt["success"] is True
+        return receipt
+
+    # Before it is added, the second passkey cannot act for the account.
+    refused = client.post(
+        "/v1/actions/cancel/prepare-userop",
+        json={**key_params(second), "deal_id": deal.deal_id, "account": address},
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "not_a_passkey_of_account"
+
+    run(
+        first,
+        "add_passkey",
+        {"new_qx": "0x" + second.qx.hex(), "new_qy": "0x" + second.qy.hex()},
+    )
+    assert api_chain.passkeys.is_passkey(address, second.qx, second.qy)
+    join = {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address}
+    run(second, "join", {**join, "account": address})
+    assert api_chain.clients.escrow.order(deal.deal_id, address).quantity == 1
