@@ -79,6 +79,9 @@
     return concat(word(64), word(64 + first.length), first, array(signature));
   }
 
+  // The low form of s (n − s when s > n/2): the same signature, the one the account accepts.
+  const lowS = (s) => (s > HALF_N ? N - s : s);
+
   // DER ECDSA signature → (r, s)
   function parseDer(der) {
     let at = 2;
@@ -175,8 +178,8 @@
     });
     const response = credential.response;
     const clientText = new TextDecoder().decode(response.clientDataJSON);
-    let { r, s } = parseDer(new Uint8Array(response.signature));
-    if (s > HALF_N) s = N - s;
+    const { r, s: rawS } = parseDer(new Uint8Array(response.signature));
+    const s = lowS(rawS);
     return encodeAssertion({
       r, s,
       challengeIndex: clientText.indexOf('"challenge":"'),
@@ -249,7 +252,11 @@
 
   function forget() { localStorage.removeItem(STORE_KEY); }
 
-  window.TuanPasskey = { create, signer, forget, encodeAssertion, encodeAccountSignature, parseDer };
+  window.TuanPasskey = {
+    create, signer, forget,
+    // the encoding, exposed for the differential test against chain.aa.webauthn
+    encodeAssertion, encodeAccountSignature, parseDer, lowS, hex, unhex,
+  };
 
   // ------------------------------------------------------------------ the /passkey page
 

@@ -27,10 +27,14 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api.app import create_app
 from api.bundler import worker as bundler_worker
 from api.services import Services
+from chain.aa.webauthn import P256_N, WebAuthnAssertion, account_signature, base64url
 from chain.artifacts import REPO_ROOT
 from chain.context import Chain
 
@@ -158,3 +162,61 @@ def test_a_consumer_signs_in_with_a_passkey_gets_tokens_and_joins_paying_no_eth(
         [png, deal.deal_id],
     )
     assert stored["uploader"] == expected and stored["role"] == "buyer"
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    authenticator_data=st.binary(min_size=37, max_size=140),
+    challenge=st.binary(min_size=32, max_size=32),
+    origin=st.sampled_from(["http://localhost:8000", "https://tuan.example", "android:apk-key"]),
+    r=st.integers(1, P256_N - 1),
+    s=st.integers(1, P256_N - 1),
+    signer=st.binary(min_size=20, max_size=84),
+)
+def test_the_pages_encoding_is_the_chain_layers_byte_for_byte(
+    phone: Any,
+    server: str,
+    authenticator_data: bytes,
+    challenge: bytes,
+    origin: str,
+    r: int,
+    s: int,
+    signer: bytes,
+) -> None:
+    """passkey.js (DER parsing, low s, the WebAuthn tuple, the account's envelope) against
+    chain.aa.webauthn, which the contract tests check on chain."""
+    page = phone
+    if "/passkey" not in page.url:
+        page.goto(f"{server}/passkey?lang=en")
+        page.wait_for_function("window.TuanPasskey")
+    client_data = json.dumps(
+        {"type": "webauthn.get", "challenge": base64url(challenge), "origin": origin},
+        separators=(",", ":"),
+    )
+    low = WebAuthnAssertion(authenticator_data, client_data, r, s).normalised()
+    expected = account_signature([(signer, low)])
+    got = page.evaluate(
+        """([der, auth, client, signer]) => {
+            const P = window.TuanPasskey;
+            const parsed = P.parseDer(P.unhex(der));
+            const assertion = P.encodeAssertion({
+                r: parsed.r, s: P.lowS(parsed.s),
+                challengeIndex: client.indexOf('"challenge":"'),
+                typeIndex: client.indexOf('"type":"webauthn.get"'),
+                authenticatorData: P.unhex(auth),
+                clientDataJSON: new TextEncoder().encode(client),
+            });
+            return P.hex(P.encodeAccountSignature(P.unhex(signer), assertion));
+        }""",
+        [
+            "0x" + encode_dss_signature(r, s).hex(),
+            "0x" + authenticator_data.hex(),
+            client_data,
+            "0x" + signer.hex(),
+        ],
+    )
+    assert got == "0x" + expected.hex()
