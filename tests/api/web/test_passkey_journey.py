@@ -10,12 +10,15 @@ succeeds); the pages' own ``navigator.credentials`` calls make real P-256 signat
 faked: the account is created by its first operation and the paymaster pays every one.
 
 The consumer creates a passkey, gets test tokens from the faucet, joins the rice deal from the
-shop, cancels (refunded to the contract account), joins again — and never holds any ETH.
+shop, cancels (refunded to the contract account), joins again; another one, after the pickup,
+files a claim with a photo (uploads signed by the passkey through ERC-1271) — and neither ever
+holds any ETH.
 Screenshots: ``test-artifacts/passkey/``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -26,6 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
+import segno
 import uvicorn
 
 from api.app import create_app
@@ -36,6 +40,8 @@ from api.indexer import runner as indexer_runner
 from api.services import Services, make_engine
 from chain.artifacts import REPO_ROOT
 from chain.settings import Settings
+
+from ..relay.conftest import advance_time, make_deal
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
 
@@ -130,6 +136,13 @@ def phone(site: tuple[str, Services, SeedReport]) -> Iterator[Any]:
         assert not errors, errors
 
 
+def photo_png() -> bytes:
+    """A real PNG (a QR code drawn by segno) standing in for a phone photo."""
+    buffer = io.BytesIO()
+    segno.make("a photo of the goods").save(buffer, kind="png", scale=4)
+    return buffer.getvalue()
+
+
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
@@ -193,3 +206,50 @@ def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
     shot(page, "04-orders-joined-again")
     assert chain.clients.escrow.order(rice, account).quantity == 2
     assert chain.w3.eth.get_balance(account) == 0  # never any ETH
+
+
+def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
+    site: tuple[str, Services, SeedReport], phone: Any, tmp_path: Path
+) -> None:
+    """Evidence uploads are signed by the passkey through ERC-1271; the claim is a sponsored
+    operation. The deal (min 1) succeeds when its join window ends; its leader confirms receipt."""
+    base, services, _ = site
+    chain = services.chain
+    page, expect = phone, playwright_api.expect
+    deal = make_deal(chain, min_quantity=1, join_window=600)
+
+    page.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
+    page.click('[data-action="create"]')
+    page.wait_for_function("document.getElementById('passkey').dataset.address")
+    account = page.get_attribute("#passkey", "data-address")
+    page.click('[data-action="faucet"]')
+    expect(page.locator("[data-field=balance]")).to_have_text("200.00")
+    page.click('form.passkey-join button[type="submit"]')
+    page.wait_for_function("document.getElementById('passkey').dataset.joined")
+    assert chain.clients.escrow.order(deal.deal_id, account).quantity == 1
+
+    advance_time(chain, 601)  # the join window ends: min reached, the deal succeeded
+    chain.clients.escrow.confirm_receipt(
+        deal.deal_id, deal.batch_id, b"\x01" * 32, b"\x02" * 32, signer=deal.leader
+    )
+    block = chain.w3.eth.block_number
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the index reaches the receipt (readiness only)
+        if httpx.get(base + "/healthz", timeout=2).json()["index"].get("last_block", 0) >= block:
+            break
+        time.sleep(0.1)
+
+    photo = tmp_path / "goods.png"
+    photo.write_bytes(photo_png())
+    page.goto(f"{base}/orders/{account}?lang=zh")
+    order = page.locator(f"#order-{deal.deal_id}")
+    order.locator("details.claim-box summary").click()
+    claim = order.locator("form[data-action=file_claim]")
+    claim.locator("textarea[name=note]").fill("一盒有异味")
+    claim.locator("input[type=file]").set_input_files(str(photo))
+    claim.locator("button[type=submit]").click()
+    sign(page, "05-claim-review")
+    expect(page.locator(f"#order-{deal.deal_id} .claim")).to_contain_text("等待供应商答复")
+    shot(page, "06-claim-filed")
+    assert chain.clients.escrow.claim(deal.deal_id, account).quantity == 1
+    assert chain.w3.eth.get_balance(account) == 0
