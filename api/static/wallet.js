@@ -8,8 +8,10 @@
 //
 // Signers: an object { kind, label, address(), signTypedData(typedData), signMessage(text) }
 // (all async). Tuan.injectedSigner(provider) makes one from an EIP-1193 wallet (EOA: EIP-712
-// eth_signTypedData_v4 and EIP-191 personal_sign). An ERC-4337 passkey account (issue 11) slots
-// in as another signer kind: Tuan.useSigner(signer) makes it the page's signer.
+// eth_signTypedData_v4 and EIP-191 personal_sign). An ERC-4337 passkey account (issue 14,
+// /static/passkey.js) is another kind ("passkey": prepare(action, body), submit(prepared)); a
+// passkey remembered on the device is the page's signer unless a wallet was chosen, and run()
+// gives it the same steps through the bundler.
 //
 // Actions: Tuan.run({ action, body, summary }) prepares (POST /v1/actions/{action}/prepare), shows
 // what will be signed, asks the signer for each payload, posts them to POST /v1/relay, then
@@ -121,9 +123,20 @@
   }
   function onSigner(fn) { listeners.push(fn); if (current) fn(current); }
 
-  // Connect: the remembered wallet, the only one, or the one the person picks.
+  // A passkey account remembered on this device (/static/passkey.js), unless a wallet was chosen.
+  function rememberedPasskey() {
+    if (localStorage.getItem(STORE_KEY) || !window.TuanPasskey) return null;
+    const signer = window.TuanPasskey.signer();
+    if (signer) signer.label = t("js_passkey");
+    return signer;
+  }
+
+  // Connect: a remembered passkey, the remembered wallet, the only one, or the one the person
+  // picks.
   async function connect(pick) {
     if (current) return current;
+    const passkey = rememberedPasskey();
+    if (passkey) { useSigner(passkey); return passkey; }
     const wallets = await discover();
     if (!wallets.length) throw new Error(t("js_no_wallet"));
     const remembered = localStorage.getItem(STORE_KEY);
@@ -209,6 +222,7 @@
       mark("review", "active");
       const signer = await connect();
       const from = await signer.address();
+      if (signer.kind === "passkey") return await runPasskey(signer, from, options, sheet, mark, review, status);
       const prepared = await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
       const items = el("ul", { class: "signed" });
@@ -247,6 +261,45 @@
       status.classList.add("error");
       throw error;
     }
+  }
+
+  // The same steps for a passkey account (ERC-4337): the service prepares the user operation,
+  // the sheet shows it, the passkey signs its hash, the bundler includes it; the platform's
+  // paymaster pays the gas.
+  async function runPasskey(signer, from, options, sheet, mark, review, status) {
+    const prepared = await signer.prepare(options.action, options.body);
+    review.append(el("p", { class: "summary" }, options.summary || options.action));
+    const items = el("ul", { class: "signed" });
+    items.append(el("li", {}, t("js_sign_userop", { n: parseInt(prepared.userOperation.nonce, 16) })));
+    review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
+    const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
+    review.append(go);
+    await new Promise((resolve, reject) => {
+      go.addEventListener("click", resolve, { once: true });
+      sheet.onCancel(() => reject(new Error(t("js_rejected"))));
+    });
+    go.remove();
+    mark("review", "done");
+    mark("signing", "active");
+    const receipt = await signer.submit(prepared, (step) => {
+      if (step === "sent") { mark("signing", "done"); mark("queued", "active"); }
+    });
+    const block = parseInt(receipt.receipt.blockNumber, 16);
+    if (!receipt.success) {
+      const error = new Error(receipt.reason || "reverted");
+      error.code = (receipt.reason || "").split(":")[0];
+      throw error;
+    }
+    mark("queued", "done");
+    mark("mined", "done", t("js_block", { n: block }));
+    mark("result", "done", options.done || t("js_done"));
+    status.textContent = t("js_updating");
+    await indexed(block);
+    status.textContent = t("js_done");
+    sheet.close();
+    if (options.next) window.location.assign(options.next.replace("{address}", from));
+    else window.location.reload();
+    return receipt;
   }
 
   async function follow(id, mark) {
@@ -383,6 +436,8 @@
       const address = await signer.address();
       who.textContent = signer.label + " · " + address.slice(0, 6) + "…" + address.slice(-4);
       button.hidden = true;
+      const passkeyLink = bar.querySelector(".passkey-link");
+      if (passkeyLink) passkeyLink.hidden = true;
       bar.querySelectorAll("a[data-href]").forEach((a) => {
         a.href = a.dataset.href.replace("{address}", address);
         a.hidden = false;
@@ -391,7 +446,9 @@
         location.assign(bar.dataset.go.replace("{address}", address));
       }
     });
-    // Reconnect silently to a wallet chosen before (eth_accounts: no prompt).
+    // Reconnect silently to a passkey or a wallet chosen before (eth_accounts: no prompt).
+    const passkey = rememberedPasskey();
+    if (passkey && !current) { useSigner(passkey); return; }
     discover().then(async (wallets) => {
       const wallet = wallets.find((w) => w.info.rdns === localStorage.getItem(STORE_KEY));
       if (!wallet || current) return;
