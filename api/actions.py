@@ -132,6 +132,34 @@ class ArbitrateParams(ClaimAnswerParams):
     uphold: bool
 
 
+class ApplyLeaderParams(ActionParams):
+    """A leader's public pickup-point profile (what neighbours see; no personal data: contact
+    details and credentials go to the private store, never to IPFS)."""
+
+    name: str = Field(
+        min_length=1, max_length=60, description="the leader's name as neighbours know it"
+    )
+    place: str = Field(min_length=1, max_length=120, description="the pickup point's name")
+    street_address: str = Field(min_length=1, max_length=200)
+    opening_hours: str = Field(default="", max_length=100)
+    gln: str | None = Field(
+        default=None, pattern=r"^\d{13}$", description="the point's GLN, if any"
+    )
+
+    @field_validator("gln")
+    @classmethod
+    def _gln(cls, v: str | None) -> str | None:
+        if v is not None:
+            from traceability.epcis.errors import InvalidIdentifier
+            from traceability.epcis.identifiers import validate_gln
+
+            try:
+                validate_gln(v)
+            except InvalidIdentifier as exc:  # a wrong check digit: a 422 naming the field
+                raise ValueError(str(exc)) from None
+        return v
+
+
 class RegisterBatchParams(ActionParams):
     gtin14: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
@@ -433,6 +461,27 @@ class ActionBuilder:
             {"deal_id": p.deal_id, "buyer": p.buyer, "uphold": p.uphold},
         )
 
+    def apply_as_leader(self, p: ApplyLeaderParams) -> PreparedAction:
+        """Apply as a leader with a public profile document (its CID is what the registry keeps;
+        :mod:`api.names` reads the name and pickup point from it)."""
+        profile = {
+            "type": "tuanchain:PickupPointProfile",
+            "holder": {"zh": p.name, "en": p.name, "gln": p.gln or "", "address": p.sender},
+            "place": {"zh": p.place, "en": p.place},
+            "street_address": p.street_address,
+            "opening_hours": p.opening_hours,
+        }
+        data = json_bytes(profile)
+        cid = self._cid(data)
+        request = self._registry(p, "applyAsLeader", cid_bytes(cid))
+        self._keep(data, cid)
+        return PreparedAction(
+            "apply_as_leader",
+            p.sender,
+            {"request": request},
+            {"credential_cid": cid, "profile": profile},
+        )
+
     # ---------------------------------------------------------------- provenance
 
     def register_batch(self, p: RegisterBatchParams) -> PreparedAction:
@@ -521,6 +570,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "accept_claim": (ClaimAnswerParams, ActionBuilder.accept_claim),
     "reject_claim": (ClaimAnswerParams, ActionBuilder.reject_claim),
     "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
+    "apply_as_leader": (ApplyLeaderParams, ActionBuilder.apply_as_leader),
     "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),

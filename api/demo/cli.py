@@ -65,7 +65,7 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
     """Serve until ``stop`` is requested, then shut down gracefully (see the module docstring)."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, request_shutdown
 
     class Server(uvicorn.Server):
         """uvicorn minus its own signal handling: ``stop`` asks it to exit. (uvicorn would
@@ -85,7 +85,12 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     )
-    stop.on_request(lambda: setattr(server, "should_exit", True))
+
+    def on_stop() -> None:
+        request_shutdown(app)  # open notice streams end now, not at the connections' timeout
+        server.should_exit = True
+
+    stop.on_request(on_stop)
     server.run()
 
 

@@ -37,6 +37,7 @@ ANCHORED_DOCUMENT = {
     "fileClaim": "evidence_cid",
     "confirmReceipt": "document_cid",
     "recallBatch": "reason_cid",
+    "applyAsLeader": "credential_cid",
 }
 
 
