@@ -42,8 +42,10 @@ from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, String, dele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from api.auth.models import AuthNonce, AuthSession
 from api.db import ensure_db, session_factory
 from api.db import models as m
+from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.relayer.models import (
     PENDING_STATUSES,
     DocumentUpload,
@@ -84,7 +86,17 @@ class ChainBinding(m.Base):
 
 # Every table, by what a chain change does to it (tests/api/test_binding.py checks all are here).
 REBUILDABLE_TABLES: tuple[type[m.Base], ...] = (*m.LOG_TABLES, m.IndexedBlock, m.IndexerState)
-KEPT_TABLES: tuple[type[m.Base], ...] = (RelayRequest, DocumentUpload, RelayLock, ChainBinding)
+# Sign-in and private documents belong to people, not to a chain: a chain change keeps them.
+KEPT_TABLES: tuple[type[m.Base], ...] = (
+    RelayRequest,
+    DocumentUpload,
+    RelayLock,
+    ChainBinding,
+    AuthNonce,
+    AuthSession,
+    PrivateDocument,
+    PrivateDocumentRead,
+)
 
 
 @dataclass(frozen=True)
