@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -47,6 +47,7 @@ from traceability.epcis.hashing import digest_from_hash_id
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
 from traceability.ipfs.cid import split_cid
+from traceability.merkle import build_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 JOIN_GAS = 400_000
 # Lifetime of a prepared request (chain time): long enough for a person to look and sign.
 REQUEST_TTL_SECONDS = 3600
+# Events under one prepared Merkle root (one request body; the contract takes any count).
+MAX_ROOT_EVENTS = 512
 
 
 def _checksum(value: str) -> str:
@@ -133,6 +136,40 @@ class AnchorEventParams(ActionParams):
     event: dict[str, Any] = Field(
         description="one EPCIS 2.0 event (JSON-LD; without @context, tuanchain's is assumed)"
     )
+
+
+class ApplyParams(ActionParams):
+    kind: Literal["supplier", "leader"]
+    profile: dict[str, Any] = Field(
+        description="the public profile (name, place, products), stored as a JSON document"
+    )
+    credentials_digest: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="SHA-256 of the private credentials (POST /v1/documents/private first)",
+    )
+
+
+class BatchEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    event: dict[str, Any]
+
+
+class AnchorRootParams(ActionParams):
+    events: list[BatchEvent] = Field(
+        min_length=1,
+        max_length=MAX_ROOT_EVENTS,
+        description="EPCIS 2.0 events, each with its batch: stored one document each, "
+        "anchored under one Merkle root whose manifest lists them",
+    )
+
+
+class RecallParams(ActionParams):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    reason: dict[str, Any] = Field(description="the recall notice, stored as a JSON document")
 
 
 @dataclass(frozen=True)
@@ -433,6 +470,67 @@ class ActionBuilder:
             },
         )
 
+    def apply(self, p: ApplyParams) -> PreparedAction:
+        data = json_bytes(p.profile)
+        cid = self._cid(data)
+        digest = bytes.fromhex(p.credentials_digest[2:])
+        fn = "applyAsSupplier" if p.kind == "supplier" else "applyAsLeader"
+        request = self._registry(p, fn, cid_bytes(cid), digest)
+        self._keep(data, cid)
+        return PreparedAction(
+            "apply",
+            p.sender,
+            {"request": request},
+            {"kind": p.kind, "profile_cid": cid, "credentials_digest": p.credentials_digest},
+        )
+
+    def anchor_root(self, p: AnchorRootParams) -> PreparedAction:
+        documents, entries = [], []
+        for item in p.events:
+            raw = (
+                item.event
+                if "@context" in item.event
+                else {"@context": DEFAULT_CONTEXT, **item.event}
+            )
+            data, hash_id, _ = event_document(parse_event(raw))
+            cid = self._cid(data)
+            documents.append((data, cid))
+            entries.append((hash_id, cid, item.gtin14, item.lot))
+        if len({hash_id for hash_id, _, _, _ in entries}) != len(entries):
+            raise ApiError(400, "duplicate_event", "the same event appears twice under the root")
+        manifest = build_manifest(entries)
+        manifest_data = manifest.dumps()
+        manifest_cid = self._cid(manifest_data)
+        request = self._registry(
+            p, "anchorRoot", manifest.root, len(entries), cid_bytes(manifest_cid)
+        )
+        for data, cid in [*documents, (manifest_data, manifest_cid)]:
+            self._keep(data, cid)
+        return PreparedAction(
+            "anchor_root",
+            p.sender,
+            {"request": request},
+            {
+                "root": "0x" + manifest.root.hex(),
+                "leaf_count": len(entries),
+                "manifest_cid": manifest_cid,
+                "event_hash_ids": [hash_id for hash_id, _, _, _ in entries],
+            },
+        )
+
+    def recall_batch(self, p: RecallParams) -> PreparedAction:
+        data = json_bytes(p.reason)
+        cid = self._cid(data)
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        request = self._registry(p, "recallBatch", batch_id, cid_bytes(cid))
+        self._keep(data, cid)
+        return PreparedAction(
+            "recall_batch",
+            p.sender,
+            {"request": request},
+            {"batch_id": "0x" + batch_id.hex(), "reason_cid": cid},
+        )
+
 
 # action name → (params model, builder method name)
 ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], PreparedAction]]] = {
@@ -447,6 +545,9 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
     "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
+    "apply": (ApplyParams, ActionBuilder.apply),
+    "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
+    "recall_batch": (RecallParams, ActionBuilder.recall_batch),
 }
 
 
