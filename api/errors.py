@@ -94,6 +94,7 @@ ERROR_DESCRIPTIONS = {
     409: "the contract refused it: `details` has the Solidity error's name and arguments",
     413: "the body is too large",
     415: "the media type is not accepted, or the bytes are not of that type",
+    429: "too many requests for this address; `details` says when to retry",
     422: "the request does not match this operation's parameters: `details.errors` lists them",
     502: "the chain node or the document store answered something invalid",
     503: "the index database, the chain node or the document store is unavailable; retry later",

@@ -2,6 +2,10 @@
 
 Each pass reads the chain (the source of truth; the index may lag) and plans, per deal:
 
+- ``freeze`` — an open or succeeded deal selling a recalled / non-compliant batch that is not
+  frozen yet. The recall's own transaction freezes such deals (the registry notifies the
+  escrow); this is the recovery path when that notification failed (``EscrowNotificationFailed``)
+  or the deal's escrow was not registered;
 - ``finalize_claim`` — a claim the supplier left unanswered past the answer window (the buyer
   wins by default);
 - ``settle`` — a succeeded deal past its delivery deadline and its last dispute window, with no
@@ -35,7 +39,7 @@ PAYOUT_CHUNK = 100  # accounts per pushPayouts transaction
 
 @dataclass(frozen=True)
 class KeeperAction:
-    kind: str  # finalize_claim | settle | push_payouts
+    kind: str  # freeze | finalize_claim | settle | push_payouts
     deal_id: int
     accounts: tuple[str, ...] = ()
     reason: str = ""
@@ -73,6 +77,16 @@ class Keeper:
             claimants[int(log["args"]["dealId"])].add(log["args"]["buyer"])
         return parties, claimants
 
+    def _blocked_batches(self) -> set[bytes]:
+        """Batches recalled or marked non-compliant (terminal states), from the registry's events."""
+        registry = self.chain.clients.registry
+        start = self.chain.deployment.contracts["ProvenanceRegistry"].block
+        return {
+            bytes(log["args"]["batchId"])
+            for name in ("BatchRecalled", "BatchMarkedNonCompliant")
+            for log in registry.get_events(name, from_block=start)
+        }
+
     def now(self) -> int:
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
 
@@ -80,6 +94,7 @@ class Keeper:
         """What is due now (reads only)."""
         escrow, now = self.escrow, self.now()
         parties, claimants = self._participants()
+        blocked_batches = self._blocked_batches()
         actions: list[KeeperAction] = []
         for deal_id in range(1, escrow.deal_count() + 1):
             if deal_id in self._finished or (
@@ -87,9 +102,19 @@ class Keeper:
             ):
                 continue
             status = escrow.deal_status(deal_id)
-            if status == DealStatus.OPEN:
+            if status == DealStatus.OPEN and not blocked_batches:
                 continue
             params = escrow.deal_params(deal_id)
+            if status in (DealStatus.OPEN, DealStatus.SUCCEEDED) and blocked_batches.intersection(
+                params.batch_ids
+            ):
+                # Frozen now, refunded by a later pass (the freeze changes what is owed).
+                actions.append(
+                    KeeperAction("freeze", deal_id, (), "batch recalled: notification missed")
+                )
+                continue
+            if status == DealStatus.OPEN:
+                continue
             settling = False
             if status == DealStatus.SUCCEEDED:
                 totals = escrow.deal_totals(deal_id)
@@ -157,7 +182,9 @@ class Keeper:
             if stop is not None and stop.is_set():
                 break
             try:
-                if action.kind == "finalize_claim":
+                if action.kind == "freeze":
+                    self.escrow.freeze(action.deal_id, signer=signer)
+                elif action.kind == "finalize_claim":
                     self.escrow.finalize_unanswered_claim(
                         action.deal_id, action.accounts[0], signer=signer
                     )

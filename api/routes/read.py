@@ -117,6 +117,14 @@ class RecallPublic(_Open):
     block: int
     tx: str
     time: str | None
+    frozen_deals: list[int] = Field(
+        default_factory=list,
+        description="deals the recall's own transaction froze (their orders are refundable)",
+    )
+    notification_failures: list[str] = Field(
+        default_factory=list,
+        description="escrows whose recall notification failed; the keeper freezes their deals",
+    )
 
 
 class DealRef(_Open):

@@ -103,6 +103,16 @@ class RegistryClient(ContractClient):
     ) -> TxReceipt:
         return self._send(signer, "markNonCompliant", batch_id, reason_cid)
 
+    # escrows notified of recalls (their open deals freeze in the recall's transaction)
+    def add_escrow(self, escrow: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "addEscrow", escrow)
+
+    def remove_escrow(self, escrow: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "removeEscrow", escrow)
+
+    def escrows(self) -> list[str]:
+        return [str(a) for a in self._call("escrows")]
+
     def batch_status(self, batch_id: bytes) -> BatchStatus:
         return BatchStatus(self._call("batchStatus", batch_id))
 

@@ -1,7 +1,7 @@
 """private documents and sign-in sessions
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 
 New tables, none of which the chain can rebuild (no existing row changes):
 - ``auth_nonces``, ``auth_sessions``: Sign-In with Ethereum (EIP-4361) challenges and sessions
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Party events carry the public profile, the private credentials' digest and refusal reasons.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 The registry's onboarding changed (issue 13): ``PartyApplied`` names a public profile CID and the
 SHA-256 of private credentials; ``PartyRejected``, ``PartyRevoked`` carry a reason CID;
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
