@@ -170,7 +170,7 @@ def test_the_platform_opens_credentials_approves_and_rejects(review: Review) -> 
         check = supplier_card.locator("output.credential-check")
         expect(check).to_contain_text("matches the digest on chain")
         assert wallet.signed == 1  # the Sign-In with Ethereum message
-        shot(page, "review-01-credentials-checked")
+        shot(page, "review-01-credentials-checked", full_page=False)
 
         supplier_card.locator("form.approve button[type=submit]").click()
         sign_in_sheet(page, "review-02-approve-sheet")
