@@ -41,6 +41,7 @@ per transaction does not depend on the block it lands in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
@@ -67,6 +68,9 @@ from chain.deploy import Deployment, deploy_all
 from chain.eip712 import sign_typed_data
 from chain.tx import TxSender
 from traceability.merkle import StandardMerkleTree
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 logger = logging.getLogger("bench_gas")
 
@@ -206,7 +210,12 @@ class Bench:
     def approve_leaders(self, leaders: list[LocalAccount]) -> None:
         registry = self.clients.registry.contract.functions
         self.fund_eth(leaders)
-        self.send_bulk([(leader, registry.applyAsLeader(CID), 300_000) for leader in leaders])
+        self.send_bulk(
+            [
+                (leader, registry.applyAsLeader(CID, CREDENTIALS_DIGEST), 300_000)
+                for leader in leaders
+            ]
+        )
         self.send_bulk(
             [(self.platform, registry.approveLeader(leader.address), 200_000) for leader in leaders]
         )
@@ -284,7 +293,7 @@ def start_bench(node: Anvil, deployments_dir: Path) -> Bench:
         keeper=dev_account(2),
     )
     registry = clients.registry
-    registry.apply_as_supplier(CID, signer=bench.supplier)
+    registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=bench.supplier)
     registry.approve_supplier(bench.supplier.address, signer=platform)
     return bench
 

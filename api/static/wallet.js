@@ -391,12 +391,38 @@
     return api("/v1/documents", form);
   }
 
+  // Sign-In with Ethereum (EIP-4361): the service's message signed by the page's signer; the
+  // session is an HttpOnly cookie. Needed to upload or open personal data (the private store).
+  let signedIn = null;
+  async function signIn() {
+    const signer = await connect();
+    const address = await signer.address();
+    if (signedIn === address) return address;
+    const challenge = await api("/v1/auth/nonce", { address });
+    const signature = await signer.signMessage(challenge.message);
+    await api("/v1/auth/verify", { message: challenge.message, signature });
+    signedIn = address;
+    return address;
+  }
+
+  // POST /v1/documents/private: personal data (credentials, contact) sealed by the service and
+  // never on the public gateway; what the chain gets is the returned 0x SHA-256.
+  async function uploadPrivate(blob, purpose) {
+    await signIn();
+    const form = new FormData();
+    form.append("file", blob, blob.name || "document");
+    form.append("purpose", purpose);
+    return api("/v1/documents/private", form);
+  }
+
   // ------------------------------------------------------------------ declarative forms
 
   // <form data-action="cancel" data-summary="…" data-next="/orders/…"> with inputs named as the
   // prepare endpoint's parameters. data-number="deal_id quantity" marks numeric fields;
   // <input type="file" data-photos="photos"> uploads each photo first and sends their CIDs
-  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document.
+  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document;
+  // <input type="file" data-private="credentials_digest" data-purpose="credential"> goes to the
+  // private store instead (after signing in) and sends the file's SHA-256 under that name.
   // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
   function fillIn(form, text) {
     return (text || "").replace(/\{(\w+)\}/g, (whole, name) => {
@@ -420,7 +446,13 @@
             if (typeof value !== "string" || value === "") continue; // optional, left empty
             body[key] = numbers.includes(key) ? Number(value) : value;
           }
-          for (const input of form.querySelectorAll("input[type=file]")) {
+          for (const input of form.querySelectorAll("input[type=file][data-private]")) {
+            const [file] = input.files;
+            if (!file) continue;
+            const stored = await uploadPrivate(file, input.dataset.purpose || "credential");
+            body[input.dataset.private] = stored.digest;
+          }
+          for (const input of form.querySelectorAll("input[type=file]:not([data-private])")) {
             const cids = [];
             for (const file of input.files) {
               const stored = await upload(file, body.deal_id);
@@ -533,7 +565,7 @@
     setInterval(tick, 60000);
   }
 
-  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, bindForms, t };
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, bindForms, t };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();

@@ -27,6 +27,7 @@ class PartyStatus(IntEnum):
     PENDING = 1
     APPROVED = 2
     REVOKED = 3
+    REJECTED = 4
 
 
 class DealStatus(IntEnum):
@@ -48,7 +49,8 @@ class ClaimStatus(IntEnum):
 class Party:
     status: PartyStatus
     updated_at_block: int
-    credential_digest: bytes
+    profile_digest: bytes
+    credentials_digest: bytes
 
 
 @dataclass(frozen=True)
