@@ -26,6 +26,7 @@ from api.routes import (
     documents,
     health,
     ipfs,
+    ops,
     pages,
     passkeys,
     private_documents,
@@ -125,6 +126,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         resolver,
         pages,
         community,
+        ops,
     ):
         app.include_router(module.router)
     return app

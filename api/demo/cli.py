@@ -186,6 +186,9 @@ def print_welcome(services: object, report: object, base_url: str) -> None:
     if "rice_open" in deals:
         typer.echo(f"  open deal:  {base_url}/deals/{deals['rice_open']}")
     typer.echo(f"  API docs:   {base_url}/docs")
+    # A WebAuthn RP ID is a host name, never an IP address: passkeys need "localhost".
+    local = base_url.replace("127.0.0.1", "localhost").replace("0.0.0.0", "localhost")
+    typer.echo(f"  no wallet?  {local}/passkey  (sign in with a passkey; on localhost, not an IP)")
     typer.echo("")
     typer.echo(to_terminal(make_qr(rice_link)))
     typer.echo("demo accounts (anvil development keys: local chain only, never use elsewhere):")

@@ -8,11 +8,10 @@
 //
 // Signers: an object { kind, label, address(), signTypedData(typedData), signMessage(text) }
 // (all async). Tuan.injectedSigner(provider) makes one from an EIP-1193 wallet (EOA: EIP-712
-// eth_signTypedData_v4 and EIP-191 personal_sign). A signer that acts through user operations
-// instead has perform(action, body, onStatus) (the passkey account of /static/passkey.js: an
-// ERC-4337 account, prepare-userop → WebAuthn → bundler); run() then drives the same steps
-// through it. connect() offers a remembered passkey beside the injected wallets, and
-// Tuan.useSigner(signer) makes any signer the page's.
+// eth_signTypedData_v4 and EIP-191 personal_sign). An ERC-4337 passkey account (issue 14,
+// /static/passkey.js) is another kind ("passkey": prepare(action, body), submit(prepared)); a
+// passkey remembered on the device is the page's signer unless a wallet was chosen, and run()
+// gives it the same steps through the bundler.
 //
 // Actions: Tuan.run({ action, body, summary, before }) opens the step sheet, runs before(say)
 // (uploads, said in the sheet), prepares (POST /v1/actions/{action}/prepare), shows what will be
@@ -129,6 +128,17 @@
   }
   function onSigner(fn) { listeners.push(fn); if (current) fn(current); }
 
+  // A passkey account remembered on this device (/static/passkey.js), unless a wallet was chosen.
+  function rememberedPasskey() {
+    if (localStorage.getItem(STORE_KEY) || !window.TuanPasskey) return null;
+    const signer = window.TuanPasskey.signer();
+    if (signer) signer.label = t("js_passkey");
+    return signer;
+  }
+
+  // Connect: a remembered passkey, the remembered wallet, the only one, or the one the person
+  // picks.
+
   // Connect: the remembered wallet, the only one, or the one the person picks.
   const PASSKEY = { info: { uuid: "passkey", name: "Passkey", rdns: "passkey", icon: "" } };
 
@@ -138,6 +148,8 @@
 
   async function connect(pick) {
     if (current) return current;
+    const passkey = rememberedPasskey();
+    if (passkey) { useSigner(passkey); return passkey; }
     const wallets = await discover();
     if (passkeySigner()) wallets.push(PASSKEY); // a passkey account made on /passkey
     if (!wallets.length) throw new Error(t("js_no_wallet"));
@@ -225,6 +237,7 @@
       const signer = await connect();
       const from = await signer.address();
       if (options.before) await options.before((text) => { status.textContent = text; });
+      if (signer.kind === "passkey") return await runPasskey(signer, from, options, sheet, mark, review, status);
       const operation = typeof signer.perform === "function";
       // EOA: the typed data is prepared now, so the sheet lists what each signature allows. An
       // account (passkey) prepares its user operation when it signs: the sheet says so.
@@ -261,6 +274,45 @@
       status.classList.add("error");
       throw error;
     }
+  }
+
+  // The same steps for a passkey account (ERC-4337): the service prepares the user operation,
+  // the sheet shows it, the passkey signs its hash, the bundler includes it; the platform's
+  // paymaster pays the gas.
+  async function runPasskey(signer, from, options, sheet, mark, review, status) {
+    const prepared = await signer.prepare(options.action, options.body);
+    review.append(el("p", { class: "summary" }, options.summary || options.action));
+    const items = el("ul", { class: "signed" });
+    items.append(el("li", {}, t("js_sign_userop", { n: parseInt(prepared.userOperation.nonce, 16) })));
+    review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
+    const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
+    review.append(go);
+    await new Promise((resolve, reject) => {
+      go.addEventListener("click", resolve, { once: true });
+      sheet.onCancel(() => reject(new Error(t("js_rejected"))));
+    });
+    go.remove();
+    mark("review", "done");
+    mark("signing", "active");
+    const receipt = await signer.submit(prepared, (step) => {
+      if (step === "sent") { mark("signing", "done"); mark("queued", "active"); }
+    });
+    const block = parseInt(receipt.receipt.blockNumber, 16);
+    if (!receipt.success) {
+      const error = new Error(receipt.reason || "reverted");
+      error.code = (receipt.reason || "").split(":")[0];
+      throw error;
+    }
+    mark("queued", "done");
+    mark("mined", "done", t("js_block", { n: block }));
+    mark("result", "done", options.done || t("js_done"));
+    status.textContent = t("js_updating");
+    await indexed(block);
+    status.textContent = t("js_done");
+    sheet.close();
+    if (options.next) window.location.assign(options.next.replace("{address}", from));
+    else window.location.reload();
+    return receipt;
   }
 
   // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.
@@ -341,12 +393,38 @@
     return api("/v1/documents", form);
   }
 
+  // Sign-In with Ethereum (EIP-4361): the service's message signed by the page's signer; the
+  // session is an HttpOnly cookie. Needed to upload or open personal data (the private store).
+  let signedIn = null;
+  async function signIn() {
+    const signer = await connect();
+    const address = await signer.address();
+    if (signedIn === address) return address;
+    const challenge = await api("/v1/auth/nonce", { address });
+    const signature = await signer.signMessage(challenge.message);
+    await api("/v1/auth/verify", { message: challenge.message, signature });
+    signedIn = address;
+    return address;
+  }
+
+  // POST /v1/documents/private: personal data (credentials, contact) sealed by the service and
+  // never on the public gateway; what the chain gets is the returned 0x SHA-256.
+  async function uploadPrivate(blob, purpose) {
+    await signIn();
+    const form = new FormData();
+    form.append("file", blob, blob.name || "document");
+    form.append("purpose", purpose);
+    return api("/v1/documents/private", form);
+  }
+
   // ------------------------------------------------------------------ declarative forms
 
   // <form data-action="cancel" data-summary="…" data-next="/orders/…"> with inputs named as the
   // prepare endpoint's parameters. data-number="deal_id quantity" marks numeric fields;
   // <input type="file" data-photos="photos"> uploads each photo first and sends their CIDs
-  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document.
+  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document;
+  // <input type="file" data-private="credentials_digest" data-purpose="credential"> goes to the
+  // private store instead (after signing in) and sends the file's SHA-256 under that name.
   // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
   function fillIn(form, text) {
     return (text || "").replace(/\{(\w+)\}/g, (whole, name) => {
@@ -370,11 +448,15 @@
             if (typeof value !== "string" || value === "") continue; // optional, left empty
             body[key] = numbers.includes(key) ? Number(value) : value;
           }
+          // Files are uploaded inside the step sheet, which says so before the wallet asks.
           const files = [...form.querySelectorAll("input[type=file]")].filter((input) => input.files.length);
-          // Photos are uploaded inside the step sheet, which says so before the wallet asks.
           const before = files.length ? async (say) => {
             say(t("js_uploading"));
-            for (const input of files) {
+            for (const input of files.filter((i) => i.dataset.private !== undefined)) {
+              const stored = await uploadPrivate(input.files[0], input.dataset.purpose || "credential");
+              body[input.dataset.private] = stored.digest;
+            }
+            for (const input of files.filter((i) => i.dataset.private === undefined)) {
               const cids = [];
               for (const file of input.files) cids.push((await upload(file, body.deal_id)).cid);
               if (input.dataset.photos) body[input.dataset.photos] = cids;
@@ -387,9 +469,9 @@
                 })], { type: "application/json" });
                 evidence.name = "evidence.json";
                 body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
+                delete body.note;
               }
             }
-            delete body.note;
             say("");
           } : null;
           await run({
@@ -429,6 +511,8 @@
       const address = await signer.address();
       who.textContent = signer.label + " · " + address.slice(0, 6) + "…" + address.slice(-4);
       button.hidden = true;
+      const passkeyLink = bar.querySelector(".passkey-link");
+      if (passkeyLink) passkeyLink.hidden = true;
       bar.querySelectorAll("a[data-href]").forEach((a) => {
         a.href = a.dataset.href.replace("{address}", address);
         a.hidden = false;
@@ -437,7 +521,9 @@
         location.assign(bar.dataset.go.replace("{address}", address));
       }
     });
-    // Reconnect silently to a wallet chosen before (eth_accounts: no prompt).
+    // Reconnect silently to a passkey or a wallet chosen before (eth_accounts: no prompt).
+    const passkey = rememberedPasskey();
+    if (passkey && !current) { useSigner(passkey); return; }
     discover().then(async (wallets) => {
       const remembered = localStorage.getItem(STORE_KEY);
       if (remembered === "passkey" && passkeySigner() && !current) { useSigner(passkeySigner()); return; }
@@ -483,7 +569,7 @@
     setInterval(tick, 60000);
   }
 
-  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, bindForms, t };
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, bindForms, t };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();

@@ -25,6 +25,7 @@ def test_a_leader_applies_with_a_public_profile(
         "place": "枫林苑北门自提点",
         "street_address": "枫林路 8 号",
         "opening_hours": "08:00–20:00",
+        "credentials_digest": "0x" + "ab" * 32,
     }
     bad_gln = client.post(
         "/v1/actions/apply_as_leader/prepare", json={**body, "gln": "6901234000110"}
@@ -32,7 +33,7 @@ def test_a_leader_applies_with_a_public_profile(
     assert bad_gln.status_code == 422 and bad_gln.json()["details"]["errors"][0]["loc"] == ["gln"]
 
     prepared = prepare(client, "apply_as_leader", body)
-    cid = prepared["details"]["credential_cid"]
+    cid = prepared["details"]["profile_cid"]
     profile = json.loads(services.store.get(cid))
     assert profile["holder"]["zh"] == "赵叔" and profile["place"]["zh"] == "枫林苑北门自提点"
     assert "phone" not in json.dumps(profile)  # public: no contact details
@@ -40,7 +41,7 @@ def test_a_leader_applies_with_a_public_profile(
     assert accepted.status_code == 202, accepted.text
     row = accepted.json()
     assert row["action"] == "apply_as_leader"
-    assert row["details"]["credential_cid"] == cid  # decoded from the signed calldata
+    assert row["details"]["profile_cid"] == cid  # decoded from the signed calldata
     assert services.store.is_pinned(cid)
     worker.run_once()
     assert client.get(f"/v1/relay/{row['id']}").json()["status"] == "mined"
