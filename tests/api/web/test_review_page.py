@@ -21,6 +21,7 @@ import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from playwright.sync_api import expect
 
 from api.app import create_app
 from api.demo.seed import SeedReport
@@ -32,9 +33,8 @@ from chain.settings import Settings
 from traceability.ipfs import parse_cid
 from traceability.ipfs.cid import raw_cid_of_digest
 
-from .test_journeys import CHROMIUM, PHONE, WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
-
-playwright_api = pytest.importorskip("playwright.sync_api")
+from .conftest import PHONE
+from .test_journeys import WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
 
 
 @dataclass
@@ -85,11 +85,8 @@ def review(
     seeded_chain: tuple[Services, SeedReport],
     web_settings: Settings,
     tmp_path_factory: pytest.TempPathFactory,
+    browser: Any,
 ) -> Iterator[Review]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            "chromium is not installed: apt-get install -y --no-install-recommends chromium"
-        )
     demo_services, _ = seeded_chain
     chain = demo_services.chain
     snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
@@ -125,12 +122,7 @@ def review(
             "image/png",
         )
         _ready(base)
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            try:
-                yield Review(base, services, browser, supplier, leader, licence)
-            finally:
-                browser.close()
+        yield Review(base, services, browser, supplier, leader, licence)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -155,7 +147,7 @@ def _phone(review: Review, account: LocalAccount) -> tuple[Any, Any, Wallet]:
 
 
 def test_the_platform_opens_credentials_approves_and_rejects(review: Review) -> None:
-    expect = playwright_api.expect
+
     chain = review.services.chain
     registry = chain.clients.registry
     context, page, wallet = _phone(review, chain.platform)
@@ -202,7 +194,7 @@ def test_the_platform_opens_credentials_approves_and_rejects(review: Review) -> 
 
 
 def test_another_address_cannot_open_credentials(review: Review) -> None:
-    expect = playwright_api.expect
+
     context, page, _ = _phone(review, Account.create())
     try:
         page.goto(f"{review.base}/ops/review?lang=en")
