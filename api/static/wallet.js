@@ -377,8 +377,8 @@
   // POST /v1/documents: the signer signs "tuanchain document upload / sha256 / timestamp".
   async function upload(blob, dealId) {
     const signer = await connect();
-    // Uploads are signed with personal_sign (EIP-191, recovered by the server): an EOA's. A
-    // passkey account would need ERC-1271 checks on the server (not there yet).
+    // Uploads are signed messages: an EOA's personal_sign (EIP-191), or a passkey account's
+    // signature the server checks through ERC-1271. A signer that cannot sign messages says so.
     if (typeof signer.signMessage !== "function") throw new Error(t("js_upload_needs_wallet"));
     const address = await signer.address();
     const bytes = await blob.arrayBuffer();
