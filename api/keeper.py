@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from api.services import Services
+from chain import deal_rules
 from chain import errors as chain_errors
 from chain.clients import ClaimStatus, DealStatus
 from chain.context import Chain
@@ -106,11 +107,11 @@ class Keeper:
                             )
                         )
                         open_claims -= 1  # finalized first, in this same pass
-                settleable_at = params.delivery_deadline
-                if totals.last_receipt_at:
-                    settleable_at = max(
-                        settleable_at, totals.last_receipt_at + params.dispute_window
-                    )
+                settleable_at = deal_rules.settleable_at(
+                    delivery_deadline=params.delivery_deadline,
+                    dispute_window=params.dispute_window,
+                    last_receipt_at=totals.last_receipt_at,
+                )
                 if now >= settleable_at and open_claims == 0:
                     blocked = [
                         b

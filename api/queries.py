@@ -25,6 +25,7 @@ from api.db import ensure_db
 from api.db import models as m
 from api.errors import ApiError
 from api.indexer.enrich import hash_id_of
+from chain import deal_rules
 from traceability.epcis.identifiers import validate_gtin14, validate_lot
 
 MAX_PAGE = 200
@@ -102,23 +103,6 @@ def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- deals
 
 
-def _price_at(tiers: Sequence[Sequence[int]], quantity: int) -> tuple[int, int]:
-    """(tier index, unit price) reached by ``quantity`` units sold."""
-    index = 0
-    for i, (min_quantity, _) in enumerate(tiers):
-        if quantity >= min_quantity:
-            index = i
-    return index, int(tiers[index][1])
-
-
-def _commission_bps(deal: m.Deal, volume: int) -> int:
-    bps = deal.commission_bps
-    for min_volume, tier_bps in deal.commission_tiers:
-        if volume >= min_volume:
-            bps = max(bps, int(tier_bps))
-    return bps
-
-
 class _DealFacts:
     """Everything about a set of deals, loaded in a few queries."""
 
@@ -159,17 +143,16 @@ def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
     """A deal with live totals, phase, current tier and price, and time left."""
     sold = facts.sold(deal.deal_id)
     outcomes = {o.kind: o for o in facts.outcomes[deal.deal_id]}
-    if "settled" in outcomes:
-        status = "settled"
-    elif "frozen" in outcomes:
-        status = "frozen"
-    elif now < deal.join_deadline:
-        status = "open"
-    elif sold >= deal.min_quantity:
-        status = "succeeded"
-    else:
-        status = "failed"
-    tier, price = _price_at(deal.price_tiers, sold)
+    status = deal_rules.deal_status(
+        now=now,
+        join_deadline=deal.join_deadline,
+        total_quantity=sold,
+        min_total_quantity=deal.min_quantity,
+        frozen="frozen" in outcomes,
+        settled="settled" in outcomes,
+    ).label
+    tier = deal_rules.tier_index(deal.price_tiers, sold)
+    price = deal_rules.unit_price_at(deal.price_tiers, sold)
     settled = outcomes.get("settled")
     paid = sum(int(o.amount) for o in facts.orders[deal.deal_id] if o.kind == "join")
     refunded = sum(int(o.amount) for o in facts.orders[deal.deal_id] if o.kind == "cancel")
@@ -182,7 +165,7 @@ def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
         "price_tiers": [{"min_quantity": q, "unit_price": p} for q, p in deal.price_tiers],
         "current_tier": tier,
         "unit_price": int(settled.final_unit_price) if settled else price,
-        "top_price": int(deal.price_tiers[0][1]),
+        "top_price": deal_rules.top_price(deal.price_tiers),
         "sold": sold,
         "min_quantity": deal.min_quantity,
         "max_quantity": deal.max_quantity,
@@ -295,7 +278,9 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
         leader["quantity"] += order["quantity"]
         leader["orders"].append(order)
     for address, leader in leaders.items():
-        leader["commission_bps"] = _commission_bps(deal, leader["quantity"])
+        leader["commission_bps"] = deal_rules.commission_bps_at(
+            deal.commission_tiers, deal.commission_bps, leader["quantity"]
+        )
         receipt = receipts.get(address)
         if receipt is not None:
             leader["receipt"] = {
@@ -306,9 +291,8 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
                 "tx": receipt.tx_hash,
                 "time": iso(receipt.block_time),
             }
-            # GroupBuyEscrow: (quantity − upheld) × final price × bps, rounded down.
             net = leader["quantity"] - upheld.get(address, 0)
-            leader["commission"] = net * price * leader["commission_bps"] // 10_000
+            leader["commission"] = deal_rules.commission(net, price, leader["commission_bps"])
     summary["leaders"] = sorted(leaders.values(), key=lambda x: x["leader"])
     summary["payouts"] = [
         {

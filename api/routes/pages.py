@@ -25,6 +25,7 @@ from api.errors import ApiError, error_responses
 from api.render import STATIC_DIR, pick, render
 from api.routes.deps import DealId
 from api.services import Services
+from chain import deal_rules
 from chain.clients import DealStatus, PartyKind, PartyStatus
 from traceability.digital_link import build_link
 
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["pages"])
 
-DEAL_STATES = ("none", "open", "failed", "succeeded", "settled", "frozen")
 STEP_ICONS = {
     "commissioning": "🌱",
     "shipping": "🚚",
@@ -214,13 +214,7 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
     params = escrow.deal_params(deal_id)
     totals = escrow.deal_totals(deal_id)
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
-    tiers = sorted(params.price_tiers, key=lambda t: t.min_quantity)
-    current = max(
-        (t for t in tiers if t.min_quantity <= totals.total_quantity),
-        key=lambda t: t.min_quantity,
-        default=tiers[0],
-    )
-    following = next((t for t in tiers if t.min_quantity > totals.total_quantity), None)
+    tiers = params.price_tiers  # ascending thresholds: the escrow refuses any other order
     leaders: dict[str, dict[str, Any]] = {
         address: {"orders": count} for address, count in deal_leaders(services, deal_id).items()
     }
@@ -249,12 +243,12 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
         )
     return {
         "deal_id": deal_id,
-        "status": DEAL_STATES[int(status)],
+        "status": status.label,
         "supplier": params.supplier,
         "tiers": tiers,
-        "unit_price": current.unit_price,
-        "top_price": max(t.unit_price for t in tiers),
-        "next_tier": following,
+        "unit_price": deal_rules.unit_price_at(tiers, totals.total_quantity),
+        "top_price": deal_rules.top_price(tiers),
+        "next_tier": deal_rules.next_tier(tiers, totals.total_quantity),
         "sold": totals.total_quantity,
         "min_quantity": params.min_total_quantity,
         "max_quantity": params.max_total_quantity,

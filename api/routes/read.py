@@ -22,6 +22,7 @@ from api.errors import ApiError, error_responses
 from api.indexer import on_index_change
 from api.routes.deps import DB_INT_MAX, DealId, get_services
 from api.services import Services
+from chain.deal_rules import DealStatusLabel
 
 router = APIRouter(prefix="/v1", tags=["read"])
 
@@ -158,7 +159,7 @@ class BatchPage(_Open):
 
 class DealSummary(_Open):
     deal_id: int
-    status: Literal["open", "succeeded", "failed", "frozen", "settled"]
+    status: DealStatusLabel
     supplier: str
     current_tier: int
     unit_price: int
@@ -334,7 +335,7 @@ def _provenance_body(services: Services, gtin: str, lot: str) -> bytes:
 )
 def list_deals(
     session: SessionDep,
-    status: Literal["open", "succeeded", "failed", "frozen", "settled"] | None = None,
+    status: DealStatusLabel | None = None,
     supplier: str | None = None,
     limit: int = Query(50, ge=1, le=queries.MAX_PAGE),
     offset: int = Query(0, ge=0, le=DB_INT_MAX),

@@ -35,7 +35,6 @@ from chain.clients.views import (
     ClaimView,
     CommissionTier,
     DealParams,
-    DealStatus,
     DealTotals,
     LeaderView,
     OrderView,
@@ -45,6 +44,7 @@ from chain.clients.views import (
     PriceTier,
     RootInfo,
 )
+from chain.deal_rules import DealStatus  # the deal rules' enum, re-exported with the views
 from chain.manifest import Deployment
 from chain.tx import TxSender
 

@@ -10,11 +10,11 @@ from chain.clients.views import (
     ClaimStatus,
     ClaimView,
     DealParams,
-    DealStatus,
     DealTotals,
     LeaderView,
     OrderView,
 )
+from chain.deal_rules import DealStatus
 from chain.eip712 import Signature
 
 
