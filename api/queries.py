@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from api.db import ensure_db
@@ -26,6 +26,7 @@ from api.db import models as m
 from api.errors import ApiError
 from api.indexer.enrich import hash_id_of
 from chain import deal_rules
+from chain.deal_rules import DealStatus
 from traceability.epcis.identifiers import validate_gtin14, validate_lot
 
 MAX_PAGE = 200
@@ -193,6 +194,37 @@ def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
     }
 
 
+def _deal_status_sql(now: int) -> Any:
+    """:func:`chain.deal_rules.deal_status` as a SQL expression over the index (so ``/v1/deals``
+    filters and pages in the database): frozen, else settled, else open before the join
+    deadline, else succeeded when the units sold (joins minus cancels) reach the minimum."""
+    outcome = m.DealOutcome
+    sold = (
+        select(
+            func.coalesce(
+                func.sum(
+                    case((m.OrderEvent.kind == "join", m.OrderEvent.quantity), else_=0)
+                    - case((m.OrderEvent.kind == "cancel", m.OrderEvent.quantity), else_=0)
+                ),
+                0,
+            )
+        )
+        .where(m.OrderEvent.deal_id == m.Deal.deal_id)
+        .scalar_subquery()
+    )
+
+    def has(kind: str) -> Any:
+        return exists().where(outcome.deal_id == m.Deal.deal_id, outcome.kind == kind)
+
+    return case(
+        (has("frozen"), DealStatus.FROZEN.label),
+        (has("settled"), DealStatus.SETTLED.label),
+        (m.Deal.join_deadline > now, DealStatus.OPEN.label),
+        (sold >= m.Deal.min_quantity, DealStatus.SUCCEEDED.label),
+        else_=DealStatus.FAILED.label,
+    )
+
+
 def list_deals(
     session: Session,
     *,
@@ -202,20 +234,22 @@ def list_deals(
     limit: int = 50,
     offset: int = 0,
 ) -> dict[str, Any]:
-    query = select(m.Deal).order_by(m.Deal.deal_id.desc())
+    """One page of deals, newest first; filters, count and page run in SQL, and only the page's
+    deals are loaded with their facts."""
+    now = chain_now(session)
+    query = select(m.Deal)
     if supplier:
         query = query.where(m.Deal.supplier == supplier)
     if batch_id:
         query = query.where(
             m.Deal.deal_id.in_(select(m.DealBatch.deal_id).where(m.DealBatch.batch_id == batch_id))
         )
-    deals = session.scalars(query).all()
-    facts = _DealFacts(session, deals)
-    now = chain_now(session)
-    items = [deal_summary(d, facts, now) for d in deals]
     if status:
-        items = [d for d in items if d["status"] == status]
-    return {"total": len(items), "items": items[offset : offset + limit]}
+        query = query.where(_deal_status_sql(now) == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    deals = session.scalars(query.order_by(m.Deal.deal_id.desc()).limit(limit).offset(offset)).all()
+    facts = _DealFacts(session, deals)
+    return {"total": total, "items": [deal_summary(d, facts, now) for d in deals]}
 
 
 def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
