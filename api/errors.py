@@ -18,9 +18,11 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db.migrate import DatabaseSchemaError
+from api.index_errors import NotInIndex
 from chain import errors as chain_errors
 from chain.identity import ChainChanged
 from traceability.epcis import errors as epcis_errors
+from traceability.errors import TraceabilityError
 from traceability.ipfs import errors as ipfs_errors
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     (ipfs_errors.StoreUnavailable, 503),
     (ipfs_errors.IpfsError, 400),
     (epcis_errors.EpcisError, 400),
+    # Any other traceability error reaching a route is about data it was given (a link, a
+    # manifest, a JSON document): bad input, never a 500.
+    (TraceabilityError, 400),
+    (NotInIndex, 404),
     (chain_errors.NodeUnavailable, 503),
     (chain_errors.TransactionTimeout, 504),
     (chain_errors.UnknownContract, 503),
@@ -170,7 +176,8 @@ def install_error_handlers(app: FastAPI) -> None:
         async def _domain(_: Request, exc: Exception, status: int = status) -> JSONResponse:
             if status >= 500:
                 logger.warning("%s: %s", type(exc).__name__, exc)
-            details = {}
+            details = getattr(exc, "details", None)
+            details = dict(details) if isinstance(details, dict) else {}
             if isinstance(exc, chain_errors.ContractRevert):
                 # The contract's own error name and arguments, JSON-safe (bytes as 0x-hex).
                 details = {

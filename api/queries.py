@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from api.db import ensure_db
 from api.db import models as m
-from api.errors import ApiError
+from api.index_errors import BatchNotFound, DealNotFound
 from api.indexer.enrich import hash_id_of
 from chain import deal_rules
 from chain.deal_rules import DealStatus
+from traceability.digital_link import InvalidGtin, InvalidLot
+from traceability.epcis.errors import InvalidIdentifier
 from traceability.epcis.identifiers import validate_gtin14, validate_lot
 
 MAX_PAGE = 200
@@ -51,15 +53,15 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def check_batch_key(gtin: str, lot: str) -> None:
-    """400 with the reason for a GTIN that is not a valid GTIN-14, or a lot outside AI 10."""
+    """``InvalidGtin`` / ``InvalidLot`` (400s) with the reason for a GTIN that is not a valid GTIN-14, or a lot outside AI 10."""
     try:
         validate_gtin14(gtin)
-    except Exception as exc:
-        raise ApiError(400, "invalid_gtin", str(exc), gtin=gtin) from exc
+    except InvalidIdentifier as exc:
+        raise InvalidGtin(gtin, exc.reason) from exc
     try:
         validate_lot(lot)
-    except Exception as exc:
-        raise ApiError(400, "invalid_lot", str(exc), lot=lot) from exc
+    except InvalidIdentifier as exc:
+        raise InvalidLot(lot, exc.reason) from exc
 
 
 def index_state(session: Session) -> m.IndexerState | None:
@@ -255,7 +257,7 @@ def list_deals(
 def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
     deal = session.scalar(select(m.Deal).where(m.Deal.deal_id == deal_id))
     if deal is None:
-        raise ApiError(404, "deal_not_found", f"no deal {deal_id} in the index")
+        raise DealNotFound(f"no deal {deal_id} in the index")
     facts = _DealFacts(session, [deal])
     summary = deal_summary(deal, facts, chain_now(session))
     orders: dict[str, dict[str, Any]] = {}
@@ -456,7 +458,7 @@ def provenance(session: Session, gtin: str, lot: str) -> dict[str, Any]:
     check_batch_key(gtin, lot)
     batch = session.scalar(select(m.Batch).where(m.Batch.gtin == gtin, m.Batch.lot == lot))
     if batch is None:
-        raise ApiError(404, "batch_not_found", f"no batch with GTIN {gtin} and lot {lot!r}")
+        raise BatchNotFound(f"no batch with GTIN {gtin} and lot {lot!r}")
     status_row = _batch_statuses(session, [batch.batch_id]).get(batch.batch_id)
     state = index_state(session)
     final_block = state.final_block if state else 0

@@ -38,9 +38,17 @@ _PATH = re.compile(r"^(?P<prefix>.*?)/01/(?P<gtin>[^/]+)/10/(?P<lot>[^/]+)/?$")
 class InvalidGtin(InvalidIdentifier):
     """Not a GTIN-8/12/13/14, or its check digit is wrong."""
 
+    @property
+    def details(self) -> dict[str, str]:
+        return {"gtin": self.value}
+
 
 class InvalidLot(InvalidIdentifier):
     """Not a GS1 AI (10) lot: 1-20 characters of the AI encodable character set 82."""
+
+    @property
+    def details(self) -> dict[str, str]:
+        return {"lot": self.value}
 
 
 class InvalidDigitalLink(InvalidIdentifier):

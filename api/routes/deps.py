@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import Depends, Path, Request
 
 from api.services import Services
 
 
 def get_services(request: Request) -> Services:
+    """The app's services (the one place that reads ``app.state``)."""
     return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 # The largest integer SQLite and PostgreSQL BIGINT store; ids and offsets beyond it are bad input

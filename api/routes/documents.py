@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
-from fastapi import APIRouter, Depends, Form, UploadFile
+from fastapi import APIRouter, Form, UploadFile
 from hexbytes import HexBytes
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
@@ -27,13 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from api.db import session_factory
 from api.errors import ApiError, error_responses
 from api.relayer.models import DocumentUpload
-from api.routes.deps import get_services
+from api.routes.deps import ServicesDep
 from api.services import Services
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["documents"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 SIGNATURE_WINDOW_SECONDS = 300

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.db import ensure_db
 from api.db import models as m
+from api.routes.deps import get_services
 from api.services import Services
 
 router = APIRouter(tags=["health"])
@@ -97,7 +98,7 @@ def _index(services: Services, head: int | None) -> IndexHealth:
     summary="Chain, document store and index status",
 )
 def healthz(request: Request) -> Any:
-    services: Services = request.app.state.services
+    services = get_services(request)
     chain = _chain(services)
     store = _store(services)
     index = _index(services, chain.head_block)

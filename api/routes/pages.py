@@ -22,8 +22,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, error_responses
+from api.index_errors import NotInIndex
 from api.render import STATIC_DIR, pick, render
-from api.routes.deps import DealId
+from api.routes.deps import DealId, get_services
 from api.services import Services
 from chain import deal_rules
 from chain.clients import DealStatus, PartyKind, PartyStatus
@@ -44,10 +45,6 @@ STEP_ICONS = {
 }
 _LEADERS_TTL = 30.0
 _leaders_cache: dict[str, tuple[float, list[str]]] = {}
-
-
-def _services(request: Request) -> Services:
-    return request.app.state.services
 
 
 def _gln(uri: str | None) -> str | None:
@@ -276,7 +273,7 @@ def deal_leaders(services: Services, deal_id: int) -> dict[str, int]:
         with Session(services.engine) as session:
             detail = queries.deal_detail(session, deal_id)
         return {row["leader"]: len(row["orders"]) for row in detail["leaders"]}
-    except ApiError:
+    except NotInIndex:
         pass
     escrow = services.chain.clients.escrow
     start = services.chain.deployment.contracts["GroupBuyEscrow"].block
@@ -299,7 +296,7 @@ def _iso(timestamp: int) -> str | None:
     summary="Deal page (HTML)",
 )
 def deal_page(request: Request, deal_id: DealId) -> Response:
-    services = _services(request)
+    services = get_services(request)
     try:
         deal = deal_view(services, deal_id)
     except ApiError as exc:
@@ -340,7 +337,7 @@ def dashboard_data(services: Services) -> dict[str, Any]:
 def dashboard_page(request: Request) -> Response:
     from api.render import choose_language, messages
 
-    data = dashboard_data(_services(request))
+    data = dashboard_data(get_services(request))
     lang = choose_language(request)
     labels = messages()
 

@@ -287,7 +287,7 @@ async def _provenance_endpoint(request: Request) -> Response:
     key = (gtin, lot)
     checked, body = cache.lookup(key)
     if body is None:
-        services: Services = request.app.state.services
+        services = get_services(request)
         body = await run_in_threadpool(_provenance_miss, services, cache, key, checked)
     return Response(body, media_type="application/json")
 

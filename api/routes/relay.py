@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,12 +21,9 @@ from api.relayer.accept import accept
 from api.relayer.models import RelayRequest
 from api.relayer.queue import signer_queue
 from api.relayer.worker import WAKE
-from api.routes.deps import get_services
-from api.services import Services
+from api.routes.deps import ServicesDep
 
 router = APIRouter(tags=["gasless"])
-
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 class PreparedPublic(BaseModel):

@@ -25,7 +25,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, error_responses
+from api.index_errors import NotInIndex
 from api.render import choose_language, pick, render
+from api.routes.deps import get_services
 from api.services import Services
 from traceability.digital_link import (
     GS1_VOC,
@@ -57,10 +59,8 @@ def load_provenance(services: Services, gtin14: str, lot: str) -> dict[str, Any]
     with Session(services.engine) as session:
         try:
             return queries.provenance(session, gtin14, lot)
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        except NotInIndex:
+            return None
 
 
 def batch_path(gtin14: str, lot: str) -> str:
@@ -206,7 +206,7 @@ def resolve(request: Request, gtin: str, lot: str, linkType: str | None = None) 
     elif LINKSET_TYPE in request.headers.get("accept", ""):
         link_type = "linkset"
 
-    services: Services = request.app.state.services
+    services = get_services(request)
     provenance = load_provenance(services, gtin14, lot)
     if provenance is None:
         return _not_found(request, gtin14, lot, html and link_type in (None, "gs1:pip"))
