@@ -9,6 +9,12 @@ Each pass reads the chain (the source of truth; the index may lag) and plans, pe
 - ``push_payouts`` — every account the deal owes now (failed or frozen deals' refunds,
   undelivered orders, and after settlement: rebates, claim refunds, commissions, supplier, fee).
 
+Which deals a pass looks at comes from the index in the service (:class:`IndexFeed`; the indexer
+runs beside it) or from the escrow's logs read incrementally (:class:`LogFeed`, for
+``tuanchain keeper`` alone): only deals with new events, a join or delivery deadline passed since
+the last pass, a time noted earlier (a settlement or answer deadline), or an action planned last
+pass. A pass costs in proportion to what is due, not to every deal ever listed.
+
 ``plan()`` only reads (``tuanchain keeper --dry-run`` prints it); ``run_once()`` executes it with
 the keeper account. All three calls are permissionless on chain, and every one is simulated
 before sending, so a plan made stale by someone else's transaction is skipped, not failed.
@@ -22,6 +28,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from eth_utils import event_abi_to_log_topic
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from api.db import models as m
 from api.services import Services
 from chain import deal_rules
 from chain import errors as chain_errors
@@ -53,66 +65,214 @@ class KeeperReport:
     skipped: list[tuple[KeeperAction, str]] = field(default_factory=list)
 
 
+class IndexFeed:
+    """What the keeper needs to know about deals, read from the index (the service's keeper:
+    the indexer runs beside it). Each query costs in proportion to what changed or is asked."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._seen: int | None = None  # index rows up to this block were looked at
+
+    def changed(self) -> set[int] | None:
+        """Deals with an index row newer than the last call (None: the first call, or the
+        index went back, e.g. rebuilt: every deal is to be looked at)."""
+        with Session(self.engine) as session:
+            state = session.get(m.IndexerState, "main")
+            # Rows above the final block may still be replaced by a re-org: read them again.
+            mark = state.final_block if state else 0
+            seen, self._seen = self._seen, mark
+            if seen is None or (state is not None and state.last_block < seen):
+                return None
+            ids: set[int] = set()
+            for table in (m.Deal, m.OrderEvent, m.Receipt, m.ClaimEvent, m.DealOutcome, m.Payout):
+                ids.update(
+                    session.scalars(
+                        select(table.deal_id).where(table.block_number > seen).distinct()  # type: ignore[attr-defined]
+                    )
+                )
+            return ids
+
+    def closing(self, after: int | None, until: int) -> set[int]:
+        """Deals whose join or delivery deadline falls in ``(after, until]`` (any before
+        ``until`` when ``after`` is None): their state changes with time alone."""
+        deal = m.Deal
+        lower = -1 if after is None else after
+        with Session(self.engine) as session:
+            return set(
+                session.scalars(
+                    select(deal.deal_id).where(
+                        ((deal.join_deadline > lower) & (deal.join_deadline <= until))
+                        | ((deal.delivery_deadline > lower) & (deal.delivery_deadline <= until))
+                    )
+                )
+            )
+
+    def all_closed(self, until: int) -> set[int]:
+        with Session(self.engine) as session:
+            return set(session.scalars(select(m.Deal.deal_id).where(m.Deal.join_deadline <= until)))
+
+    def parties(self, deal_ids: set[int]) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+        """Per deal: buyers and leaders, and claimants."""
+        parties: dict[int, set[str]] = defaultdict(set)
+        claimants: dict[int, set[str]] = defaultdict(set)
+        with Session(self.engine) as session:
+            for deal_id, buyer, leader in session.execute(
+                select(m.OrderEvent.deal_id, m.OrderEvent.buyer, m.OrderEvent.leader)
+                .where(m.OrderEvent.deal_id.in_(deal_ids), m.OrderEvent.kind == "join")
+                .distinct()
+            ):
+                parties[deal_id].update((buyer, leader))
+            for deal_id, buyer in session.execute(
+                select(m.ClaimEvent.deal_id, m.ClaimEvent.buyer)
+                .where(m.ClaimEvent.deal_id.in_(deal_ids), m.ClaimEvent.status == "filed")
+                .distinct()
+            ):
+                claimants[deal_id].add(buyer)
+        return parties, claimants
+
+
+class LogFeed:
+    """The same facts from the escrow's logs, read incrementally (one ``eth_getLogs`` per pass
+    over the blocks since the last one): for a keeper with no index beside it
+    (``tuanchain keeper``, library use). Every deal event but the admin ones has the deal id
+    as its first indexed argument; ``Joined`` and ``ClaimFiled`` name the buyer (and leader)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        escrow = chain.clients.escrow
+        self._topics = {
+            bytes(event_abi_to_log_topic(e)): e["name"]
+            for e in escrow.contract.abi
+            if e.get("type") == "event"
+        }
+        self._next_block = chain.deployment.contracts["GroupBuyEscrow"].block
+        self._deadlines: dict[int, tuple[int, int]] = {}  # deal -> (join, delivery)
+        self._parties: dict[int, set[str]] = defaultdict(set)
+        self._claimants: dict[int, set[str]] = defaultdict(set)
+        self._first = True
+
+    def changed(self) -> set[int] | None:
+        escrow = self.chain.clients.escrow
+        head = self.chain.w3.eth.block_number
+        ids: set[int] = set()
+        if head >= self._next_block:
+            logs = self.chain.w3.eth.get_logs(
+                {"address": escrow.address, "fromBlock": self._next_block, "toBlock": head}
+            )
+            for log in logs:
+                topics = [bytes(t) for t in log["topics"]]
+                name = self._topics.get(topics[0]) if topics else None
+                if name is None or len(topics) < 2 or name in ("TokenAllowed", "FeeRecipientSet"):
+                    continue
+                if name.startswith("Role"):
+                    continue
+                deal_id = int.from_bytes(topics[1])
+                ids.add(deal_id)
+                if name == "DealCreated":
+                    params = escrow.deal_params(deal_id)
+                    self._deadlines[deal_id] = (params.join_deadline, params.delivery_deadline)
+                elif name == "Joined":
+                    self._parties[deal_id].update(_address(t) for t in topics[2:4])
+                elif name == "ClaimFiled":
+                    self._claimants[deal_id].add(_address(topics[2]))
+            self._next_block = head + 1
+        if self._first:
+            self._first = False
+            return None
+        return ids
+
+    def closing(self, after: int | None, until: int) -> set[int]:
+        lower = -1 if after is None else after
+        return {d for d, times in self._deadlines.items() if any(lower < t <= until for t in times)}
+
+    def all_closed(self, until: int) -> set[int]:
+        return {d for d, (join, _) in self._deadlines.items() if join <= until}
+
+    def parties(self, deal_ids: set[int]) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+        return (
+            {d: self._parties[d] for d in deal_ids if d in self._parties},
+            {d: self._claimants[d] for d in deal_ids if d in self._claimants},
+        )
+
+
+def _address(topic: bytes) -> str:
+    return Web3.to_checksum_address(topic[-20:])
+
+
 class Keeper:
-    def __init__(self, chain: Chain, *, deal_ids: set[int] | None = None) -> None:
-        """``deal_ids`` limits the keeper to those deals (default: every deal)."""
+    def __init__(
+        self, chain: Chain, *, deal_ids: set[int] | None = None, index: Engine | None = None
+    ) -> None:
+        """``deal_ids`` limits the keeper to those deals (default: every deal); ``index``: read
+        which deals to look at from it (else from the escrow's logs, see :class:`LogFeed`)."""
         self.chain = chain
         self.deal_ids = deal_ids
         self.escrow = chain.clients.escrow
-        # Deals whose every payout is done: never looked at again by this process.
-        self._finished: set[int] = set()
-
-    def _participants(self) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
-        """Per deal: buyers and leaders (from ``Joined``) and claimants (from ``ClaimFiled``)."""
-        start = self.chain.deployment.contracts["GroupBuyEscrow"].block
-        parties: dict[int, set[str]] = defaultdict(set)
-        claimants: dict[int, set[str]] = defaultdict(set)
-        for log in self.escrow.get_events("Joined", from_block=start):
-            deal = int(log["args"]["dealId"])
-            parties[deal].update((log["args"]["buyer"], log["args"]["leader"]))
-        for log in self.escrow.get_events("ClaimFiled", from_block=start):
-            claimants[int(log["args"]["dealId"])].add(log["args"]["buyer"])
-        return parties, claimants
+        self.feed: IndexFeed | LogFeed = IndexFeed(index) if index is not None else LogFeed(chain)
+        # A pass looks only at deals where something may be due: new events, a deadline passed
+        # since the last pass, a time noted earlier (settlement, an answer window), or an action
+        # planned last pass (stale plans are re-checked).
+        self._last_now: int | None = None
+        self._wake: dict[int, int] = {}
+        self._retry: set[int] = set()
+        self.looked_at: list[int] = []  # the deals the last plan() looked at (for logs, tests)
 
     def now(self) -> int:
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
 
+    def _due_deals(self, now: int) -> set[int]:
+        changed = self.feed.changed()
+        if changed is None or self._last_now is None:
+            due = self.feed.all_closed(now)
+        else:
+            due = changed | self.feed.closing(self._last_now, now)
+        due |= {d for d, at in self._wake.items() if at <= now} | self._retry
+        self._last_now = now
+        if self.deal_ids is not None:
+            due &= self.deal_ids
+        return due
+
     def plan(self) -> list[KeeperAction]:
         """What is due now (reads only)."""
         escrow, now = self.escrow, self.now()
-        parties, claimants = self._participants()
+        due = self._due_deals(now)
+        parties, claimants = self.feed.parties(due)
         actions: list[KeeperAction] = []
-        for deal_id in range(1, escrow.deal_count() + 1):
-            if deal_id in self._finished or (
-                self.deal_ids is not None and deal_id not in self.deal_ids
-            ):
-                continue
+        self._retry = set()
+        self.looked_at = sorted(due)
+        for deal_id in self.looked_at:
+            self._wake.pop(deal_id, None)
             status = escrow.deal_status(deal_id)
-            if status == DealStatus.OPEN:
+            if status in (DealStatus.OPEN, DealStatus.NONE):
                 continue
             params = escrow.deal_params(deal_id)
             settling = False
+            planned = len(actions)
             if status == DealStatus.SUCCEEDED:
                 totals = escrow.deal_totals(deal_id)
                 open_claims = totals.open_claims
+                wake = []
                 for buyer in sorted(claimants.get(deal_id, ())):
                     claim = escrow.claim(deal_id, buyer)
-                    if (
-                        claim.status == ClaimStatus.FILED
-                        and now >= claim.filed_at + params.answer_window
-                    ):
+                    if claim.status != ClaimStatus.FILED:
+                        continue
+                    if now >= claim.filed_at + params.answer_window:
                         actions.append(
                             KeeperAction(
                                 "finalize_claim", deal_id, (buyer,), "supplier did not answer"
                             )
                         )
                         open_claims -= 1  # finalized first, in this same pass
+                    else:
+                        wake.append(claim.filed_at + params.answer_window)
                 settleable_at = deal_rules.settleable_at(
                     delivery_deadline=params.delivery_deadline,
                     dispute_window=params.dispute_window,
                     last_receipt_at=totals.last_receipt_at,
                 )
-                if now >= settleable_at and open_claims == 0:
+                if now < settleable_at:
+                    wake.append(settleable_at)
+                elif open_claims == 0:
                     blocked = [
                         b
                         for b in params.batch_ids
@@ -122,6 +282,8 @@ class Keeper:
                     if not blocked:
                         actions.append(KeeperAction("settle", deal_id, (), "dispute window over"))
                         settling = True
+                if wake:
+                    self._wake[deal_id] = min(wake)
             accounts = sorted(
                 parties.get(deal_id, set()) | {params.supplier, escrow.fee_recipient()}
             )
@@ -143,8 +305,8 @@ class Keeper:
                             "push_payouts", deal_id, tuple(owed[i : i + PAYOUT_CHUNK]), reason
                         )
                     )
-            elif status in (DealStatus.SETTLED, DealStatus.FAILED, DealStatus.FROZEN):
-                self._finished.add(deal_id)
+            if len(actions) > planned:
+                self._retry.add(deal_id)
         return actions
 
     def execute(
@@ -199,7 +361,7 @@ def start_background(
             try:
                 services.check_chain()  # never act on another chain than the index's
                 if keeper is None or keeper.chain is not services.chain:
-                    keeper = Keeper(services.chain)
+                    keeper = Keeper(services.chain, index=services.engine)
                 keeper.run_once(stop=stop)
             except chain_errors.ChainError as exc:
                 logger.warning("keeper pass failed: %s", exc)
