@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from api.errors import ApiError
 from chain import errors as chain_errors
+from chain.clients import DealStatus
 from chain.context import Chain
 from traceability.epcis import (
     hash_events_in_document,
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 JOIN_GAS = 400_000
 # Lifetime of a prepared request (chain time): long enough for a person to look and sign.
 REQUEST_TTL_SECONDS = 3600
+# The receiving event's extension member naming photos of the goods (tuanchain's namespace).
+PHOTO_FIELD = "tuan:photo"
 
 
 def _checksum(value: str) -> str:
@@ -98,6 +101,12 @@ class ConfirmReceiptParams(DealParamsIn):
     quantity: float | None = Field(default=None, gt=0, description="default: the leader's units")
     uom: str = "EA"
     event_time: datetime | None = None
+    photos: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="CIDs of photos of the goods received (uploaded first through "
+        "POST /v1/documents); the receiving event names them as tuan:photo",
+    )
 
 
 class FileClaimParams(DealParamsIn):
@@ -125,6 +134,15 @@ class RegisterBatchParams(ActionParams):
         default=None, description="lot master data, stored as a JSON document"
     )
     metadata_cid: str | None = None
+
+
+class RecallBatchParams(ActionParams):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    reason: dict[str, Any] | None = Field(
+        default=None, description="the recall notice, stored as a JSON document"
+    )
+    reason_cid: str | None = None
 
 
 class AnchorEventParams(ActionParams):
@@ -219,6 +237,13 @@ class ActionBuilder:
         stored = self.store.put(data, pin=False)
         if stored != cid:  # a store with another import profile than it claims
             raise ApiError(502, "store_cid_mismatch", f"store returned {stored}, expected {cid}")
+
+    def _stored_uri(self, cid: str) -> str:
+        """``ipfs://{cid}`` of a document the store holds (400 if malformed or not uploaded)."""
+        cid_bytes(cid)
+        if not self.store.has(cid):
+            raise ApiError(400, "photo_not_stored", f"upload the photo first: {cid} is unknown")
+        return f"ipfs://{cid}"
 
     def _request(
         self, sender: str, target: str, data: bytes, *, gas: int | None = None
@@ -345,6 +370,10 @@ class ActionBuilder:
             event_time=(p.event_time or datetime.now(UTC)).astimezone(UTC),
             pickup_point=p.pickup_point,
         )
+        if p.photos:
+            # An EPCIS 2.0 extension member: the photos are part of the anchored document, so
+            # the signed digest covers them (describe.py decodes the document from that digest).
+            event = event.model_copy(update={PHOTO_FIELD: [self._stored_uri(c) for c in p.photos]})
         data, hash_id, document = event_document(event)
         cid = self._cid(data)
         event_hash, digest = digest_from_hash_id(hash_id), cid_digest(cid)
@@ -433,6 +462,37 @@ class ActionBuilder:
             },
         )
 
+    def recall_batch(self, p: RecallBatchParams) -> PreparedAction:
+        """A supplier's (or the platform's) recall. The registry notifies the escrow in the same
+        transaction, which freezes every open deal selling the batch: ``frozen_deals`` lists them
+        as of now (not signed; the chain decides when the request is mined)."""
+        if (p.reason is None) == (p.reason_cid is None):
+            raise ApiError(400, "invalid_request", "give exactly one of reason, reason_cid")
+        data = json_bytes(p.reason) if p.reason is not None else None
+        cid = self._cid(data) if data is not None else str(p.reason_cid)
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        request = self._registry(p, "recallBatch", batch_id, cid_bytes(cid))
+        if data is not None:
+            self._keep(data, cid)
+        escrow = self.clients.escrow
+        frozen = [
+            d
+            for d in escrow.live_deals(batch_id)
+            if escrow.deal_status(d) in (DealStatus.OPEN, DealStatus.SUCCEEDED)
+        ]
+        return PreparedAction(
+            "recall_batch",
+            p.sender,
+            {"request": request},
+            {
+                "batch_id": "0x" + batch_id.hex(),
+                "gtin14": p.gtin14,
+                "lot": p.lot,
+                "reason_cid": cid,
+                "frozen_deals": frozen,
+            },
+        )
+
 
 # action name → (params model, builder method name)
 ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], PreparedAction]]] = {
@@ -447,6 +507,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
     "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
+    "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
 }
 
 

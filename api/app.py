@@ -18,13 +18,31 @@ from sqlalchemy.exc import OperationalError
 
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
-from api.routes import documents, health, ipfs, pages, read, relay, resolver
+from api.routes import (
+    auth,
+    bundler,
+    community,
+    documents,
+    health,
+    ipfs,
+    pages,
+    passkeys,
+    private_documents,
+    read,
+    relay,
+    resolver,
+)
 from api.services import Services, build_services
 
 logger = logging.getLogger(__name__)
 
 # Modules exposing ``start_background(services) -> stop``; order matters: index before keeper.
-BACKGROUND_MODULES = ("api.indexer.runner", "api.relayer.worker", "api.keeper")
+BACKGROUND_MODULES = (
+    "api.indexer.runner",
+    "api.relayer.worker",
+    "api.bundler.worker",
+    "api.keeper",
+)
 
 
 def start_background(services: Services) -> list[Callable[[], None]]:
@@ -89,6 +107,19 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    for module in (health, read, relay, documents, ipfs, resolver, pages):
+    for module in (
+        health,
+        read,
+        relay,
+        bundler,
+        passkeys,
+        auth,
+        private_documents,
+        documents,
+        ipfs,
+        resolver,
+        pages,
+        community,
+    ):
         app.include_router(module.router)
     return app

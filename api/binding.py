@@ -20,10 +20,17 @@ relay_requests (outbox)   no: signed       kept; every request not yet mined tha
                                            readable at ``GET /v1/relay/{id}``): never sent to
                                            this one, where the same chain id and addresses
                                            could make its signature valid
+user_operations           no: signed       the same as relay requests (``chain_changed``,
+(bundler outbox)          operations       ``eth_getUserOperationByHash`` and
+                                           ``GET /v1/bundler/ops/{hash}`` say so)
 document_uploads          no               kept: their signatures stay spent; nothing of an
                                            upload is sent to a chain (a document an action
                                            anchors goes with its request, failed above)
 relay_locks               no (lock rows)   kept
+auth_nonces,              no               kept: a Sign-In with Ethereum message names its
+auth_sessions                              chain id, checked when the session is opened
+private_documents,        no               kept: personal data and who read it; only their
+private_document_reads                     digests are ever anchored
 chain_binding             —                rewritten
 ========================  ==============  ====================================================
 
@@ -42,8 +49,11 @@ from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, String, dele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from api.auth.models import AuthNonce, AuthSession
+from api.bundler.models import UserOperationRow
 from api.db import ensure_db, session_factory
 from api.db import models as m
+from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.relayer.models import (
     PENDING_STATUSES,
     DocumentUpload,
@@ -84,7 +94,17 @@ class ChainBinding(m.Base):
 
 # Every table, by what a chain change does to it (tests/api/test_binding.py checks all are here).
 REBUILDABLE_TABLES: tuple[type[m.Base], ...] = (*m.LOG_TABLES, m.IndexedBlock, m.IndexerState)
-KEPT_TABLES: tuple[type[m.Base], ...] = (RelayRequest, DocumentUpload, RelayLock, ChainBinding)
+KEPT_TABLES: tuple[type[m.Base], ...] = (
+    RelayRequest,
+    UserOperationRow,
+    DocumentUpload,
+    RelayLock,
+    ChainBinding,
+    AuthNonce,
+    AuthSession,
+    PrivateDocument,
+    PrivateDocumentRead,
+)
 
 
 @dataclass(frozen=True)
@@ -172,24 +192,24 @@ def fail_requests(
     a running service and the new chain is not known yet). Untagged rows count as another chain.
     """
     pending = [s.value for s in PENDING_STATUSES]
-    query = select(RelayRequest).where(RelayRequest.status.in_(pending))
-    if keep_key is not None:
-        query = query.where(
-            or_(RelayRequest.chain_key.is_(None), RelayRequest.chain_key != keep_key)
-        )
-    if only_key is not None:
-        query = query.where(
-            or_(RelayRequest.chain_key.is_(None), RelayRequest.chain_key == only_key)
-        )
-    rows = session.scalars(query).all()
-    for row in rows:
-        row.status = RelayStatus.FAILED.value
-        row.error_code = CHAIN_CHANGED
-        row.error_message = message
-        row.error_args = args
-        row.raw_tx = None  # signed for the old chain: never to be broadcast
-        logger.info("relay %s failed: %s", row.id, message)
-    return len(rows)
+    failed = 0
+    # Relay requests and the bundler's user operations alike: both are signed for one chain.
+    for table in (RelayRequest, UserOperationRow):
+        query = select(table).where(table.status.in_(pending))
+        if keep_key is not None:
+            query = query.where(or_(table.chain_key.is_(None), table.chain_key != keep_key))
+        if only_key is not None:
+            query = query.where(or_(table.chain_key.is_(None), table.chain_key == only_key))
+        rows = session.scalars(query).all()
+        for row in rows:
+            row.status = RelayStatus.FAILED.value
+            row.error_code = CHAIN_CHANGED
+            row.error_message = message
+            row.error_args = args
+            row.raw_tx = None  # signed for the old chain: never to be broadcast
+            logger.info("%s %s failed: %s", table.__tablename__, row.id, message)
+        failed += len(rows)
+    return failed
 
 
 def _first_binding(session: Session, chain: Chain) -> Rebinding:

@@ -17,8 +17,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import errors as auth_errors
 from api.db.migrate import DatabaseSchemaError
 from api.index_errors import NotInIndex
+from api.private import crypto as private_crypto
+from api.private import store as private_store
 from chain import errors as chain_errors
 from chain.identity import ChainChanged
 from traceability.epcis import errors as epcis_errors
@@ -42,6 +45,12 @@ def _snake(name: str) -> str:
 
 # (exception class, HTTP status); the first match in this order wins, so subclasses come first.
 DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
+    (auth_errors.AccessDenied, 403),
+    (auth_errors.AuthError, 401),
+    (private_store.PrivateDocumentNotFound, 404),
+    (private_store.PrivateDocumentError, 400),
+    # The configured document key is not the one that sealed the document: an operator's fix.
+    (private_crypto.WrongDocumentKey, 503),
     (ipfs_errors.DocumentTooLarge, 413),
     (ipfs_errors.DocumentNotFound, 404),
     (ipfs_errors.InvalidCid, 400),
@@ -84,12 +93,14 @@ class ErrorBody(BaseModel):
 
 ERROR_DESCRIPTIONS = {
     400: "bad input; `code` says which",
+    401: "not signed in, or the Sign-In with Ethereum message was refused (`details.reason`)",
     403: "the signer is not allowed to do this",
     404: "no such resource",
     405: "the path does not take this method",
     409: "the contract refused it: `details` has the Solidity error's name and arguments",
     413: "the body is too large",
     415: "the media type is not accepted, or the bytes are not of that type",
+    429: "too many requests for this address; `details` says when to retry",
     422: "the request does not match this operation's parameters: `details.errors` lists them",
     502: "the chain node or the document store answered something invalid",
     503: "the index database, the chain node or the document store is unavailable; retry later",
@@ -176,8 +187,10 @@ def install_error_handlers(app: FastAPI) -> None:
         async def _domain(_: Request, exc: Exception, status: int = status) -> JSONResponse:
             if status >= 500:
                 logger.warning("%s: %s", type(exc).__name__, exc)
-            details = getattr(exc, "details", None)
-            details = dict(details) if isinstance(details, dict) else {}
+            # Domain errors that carry the values they are about (AuthError, the read model's
+            # errors, InvalidGtin/InvalidLot) give them as details.
+            carried = getattr(exc, "details", None)
+            details: dict[str, Any] = dict(carried) if isinstance(carried, dict) else {}
             if isinstance(exc, chain_errors.ContractRevert):
                 # The contract's own error name and arguments, JSON-safe (bytes as 0x-hex).
                 details = {
@@ -193,7 +206,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 message = "the index database is unavailable; retry later"
             return JSONResponse(
                 error_body(
-                    _snake(type(exc).__name__), message, **{k: v for k, v in details.items() if v}
+                    exc.code
+                    if isinstance(exc, private_store.PrivateDocumentError)
+                    else _snake(type(exc).__name__),
+                    message,
+                    **{k: v for k, v in details.items() if v},
                 ),
                 status_code=status_for(exc) or status,
             )

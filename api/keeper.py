@@ -2,6 +2,10 @@
 
 Each pass reads the chain (the source of truth; the index may lag) and plans, per deal:
 
+- ``freeze`` — an open or succeeded deal selling a recalled / non-compliant batch that is not
+  frozen yet. The recall's own transaction freezes such deals (the registry notifies the
+  escrow); this is the recovery path when that notification failed (``EscrowNotificationFailed``)
+  or the deal's escrow was not registered;
 - ``finalize_claim`` — a claim the supplier left unanswered past the answer window (the buyer
   wins by default);
 - ``settle`` — a succeeded deal past its delivery deadline and its last dispute window, with no
@@ -48,7 +52,7 @@ PAYOUT_CHUNK = 100  # accounts per pushPayouts transaction
 
 @dataclass(frozen=True)
 class KeeperAction:
-    kind: str  # finalize_claim | settle | push_payouts
+    kind: str  # freeze | finalize_claim | settle | push_payouts
     deal_id: int
     accounts: tuple[str, ...] = ()
     reason: str = ""
@@ -90,6 +94,15 @@ class IndexFeed:
                         select(table.deal_id).where(table.block_number > seen).distinct()  # type: ignore[attr-defined]
                     )
                 )
+            # A recalled or non-compliant batch: its deals may need a freeze.
+            blocked = select(m.BatchStatusEvent.batch_id).where(
+                m.BatchStatusEvent.block_number > seen
+            )
+            ids.update(
+                session.scalars(
+                    select(m.DealBatch.deal_id).where(m.DealBatch.batch_id.in_(blocked)).distinct()
+                )
+            )
             return ids
 
     def closing(self, after: int | None, until: int) -> set[int]:
@@ -107,9 +120,9 @@ class IndexFeed:
                 )
             )
 
-    def all_closed(self, until: int) -> set[int]:
+    def every(self) -> set[int]:
         with Session(self.engine) as session:
-            return set(session.scalars(select(m.Deal.deal_id).where(m.Deal.join_deadline <= until)))
+            return set(session.scalars(select(m.Deal.deal_id)))
 
     def parties(self, deal_ids: set[int]) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
         """Per deal: buyers and leaders, and claimants."""
@@ -135,16 +148,25 @@ class LogFeed:
     """The same facts from the escrow's logs, read incrementally (one ``eth_getLogs`` per pass
     over the blocks since the last one): for a keeper with no index beside it
     (``tuanchain keeper``, library use). Every deal event but the admin ones has the deal id
-    as its first indexed argument; ``Joined`` and ``ClaimFiled`` name the buyer (and leader)."""
+    as its first indexed argument; ``Joined`` and ``ClaimFiled`` name the buyer (and leader).
+    The registry's recall events name the batch, whose deals may need a freeze."""
 
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
         escrow = chain.clients.escrow
+        registry = chain.clients.registry
         self._topics = {
             bytes(event_abi_to_log_topic(e)): e["name"]
             for e in escrow.contract.abi
             if e.get("type") == "event"
         }
+        self._recall_topics = {
+            bytes(event_abi_to_log_topic(e))
+            for e in registry.contract.abi
+            if e.get("type") == "event"
+            and e["name"] in ("BatchRecalled", "BatchMarkedNonCompliant")
+        }
+        self._deals_of_batch: dict[bytes, set[int]] = defaultdict(set)
         self._next_block = chain.deployment.contracts["GroupBuyEscrow"].block
         self._deadlines: dict[int, tuple[int, int]] = {}  # deal -> (join, delivery)
         self._parties: dict[int, set[str]] = defaultdict(set)
@@ -157,9 +179,16 @@ class LogFeed:
         ids: set[int] = set()
         if head >= self._next_block:
             logs = self.chain.w3.eth.get_logs(
-                {"address": escrow.address, "fromBlock": self._next_block, "toBlock": head}
+                {
+                    "address": [escrow.address, self.chain.clients.registry.address],
+                    "fromBlock": self._next_block,
+                    "toBlock": head,
+                }
             )
             for log in logs:
+                if log["topics"] and bytes(log["topics"][0]) in self._recall_topics:
+                    ids.update(self._deals_of_batch.get(bytes(log["topics"][1]), ()))
+                    continue
                 topics = [bytes(t) for t in log["topics"]]
                 name = self._topics.get(topics[0]) if topics else None
                 if name is None or len(topics) < 2 or name in ("TokenAllowed", "FeeRecipientSet"):
@@ -171,6 +200,8 @@ class LogFeed:
                 if name == "DealCreated":
                     params = escrow.deal_params(deal_id)
                     self._deadlines[deal_id] = (params.join_deadline, params.delivery_deadline)
+                    for batch_id in params.batch_ids:
+                        self._deals_of_batch[bytes(batch_id)].add(deal_id)
                 elif name == "Joined":
                     self._parties[deal_id].update(_address(t) for t in topics[2:4])
                 elif name == "ClaimFiled":
@@ -185,8 +216,8 @@ class LogFeed:
         lower = -1 if after is None else after
         return {d for d, times in self._deadlines.items() if any(lower < t <= until for t in times)}
 
-    def all_closed(self, until: int) -> set[int]:
-        return {d for d, (join, _) in self._deadlines.items() if join <= until}
+    def every(self) -> set[int]:
+        return set(self._deadlines)
 
     def parties(self, deal_ids: set[int]) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
         return (
@@ -223,7 +254,7 @@ class Keeper:
     def _due_deals(self, now: int) -> set[int]:
         changed = self.feed.changed()
         if changed is None or self._last_now is None:
-            due = self.feed.all_closed(now)
+            due = self.feed.every()
         else:
             due = changed | self.feed.closing(self._last_now, now)
         due |= {d for d, at in self._wake.items() if at <= now} | self._retry
@@ -243,9 +274,26 @@ class Keeper:
         for deal_id in self.looked_at:
             self._wake.pop(deal_id, None)
             status = escrow.deal_status(deal_id)
-            if status in (DealStatus.OPEN, DealStatus.NONE):
+            if status == DealStatus.NONE:
                 continue
             params = escrow.deal_params(deal_id)
+            blocked = []
+            if status in (DealStatus.OPEN, DealStatus.SUCCEEDED):
+                blocked = [
+                    b
+                    for b in params.batch_ids
+                    if self.chain.clients.registry.batch_status(b).name
+                    in ("RECALLED", "NON_COMPLIANT")
+                ]
+            if blocked:
+                # Frozen now, refunded by a later pass (the freeze changes what is owed).
+                actions.append(
+                    KeeperAction("freeze", deal_id, (), "batch recalled: notification missed")
+                )
+                self._retry.add(deal_id)
+                continue
+            if status == DealStatus.OPEN:
+                continue
             settling = False
             planned = len(actions)
             if status == DealStatus.SUCCEEDED:
@@ -272,16 +320,9 @@ class Keeper:
                 )
                 if now < settleable_at:
                     wake.append(settleable_at)
-                elif open_claims == 0:
-                    blocked = [
-                        b
-                        for b in params.batch_ids
-                        if self.chain.clients.registry.batch_status(b).name
-                        in ("RECALLED", "NON_COMPLIANT")
-                    ]
-                    if not blocked:
-                        actions.append(KeeperAction("settle", deal_id, (), "dispute window over"))
-                        settling = True
+                elif open_claims == 0:  # and no blocked batch (a freeze was planned above)
+                    actions.append(KeeperAction("settle", deal_id, (), "dispute window over"))
+                    settling = True
                 if wake:
                     self._wake[deal_id] = min(wake)
             accounts = sorted(
@@ -320,7 +361,9 @@ class Keeper:
             if stop is not None and stop.is_set():
                 break
             try:
-                if action.kind == "finalize_claim":
+                if action.kind == "freeze":
+                    self.escrow.freeze(action.deal_id, signer=signer)
+                elif action.kind == "finalize_claim":
                     self.escrow.finalize_unanswered_claim(
                         action.deal_id, action.accounts[0], signer=signer
                     )

@@ -11,6 +11,7 @@ this process (:func:`api.indexer.on_index_change`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict
@@ -431,6 +432,26 @@ def list_batches(
     }
 
 
+def _recall_effects(session: Session, tx_hash: str) -> dict[str, Any]:
+    """What the recall's own transaction did to deals: the deals it froze at once (the registry
+    notifies each registered escrow), and the escrows whose notification failed (their deals
+    are then frozen by the keeper's next pass, through the permissionless ``freeze``)."""
+    frozen = session.scalars(
+        select(m.DealOutcome.deal_id)
+        .where(m.DealOutcome.tx_hash == tx_hash, m.DealOutcome.kind == "frozen")
+        .order_by(m.DealOutcome.deal_id)
+    ).all()
+    failures = session.scalars(
+        select(m.RawLog.args)
+        .where(m.RawLog.tx_hash == tx_hash, m.RawLog.event == "EscrowNotificationFailed")
+        .order_by(m.RawLog.log_index)
+    ).all()
+    return {
+        "frozen_deals": [int(d) for d in frozen],
+        "notification_failures": [str(json.loads(a)["escrow"]) for a in failures],
+    }
+
+
 def _event_sort_key(e: m.AnchoredEvent) -> tuple[Any, ...]:
     when = _aware(e.event_time) or _aware(e.block_time)
     return (when is None, when, e.block_number, e.log_index, e.leaf_index)
@@ -542,6 +563,7 @@ def provenance(session: Session, gtin: str, lot: str) -> dict[str, Any]:
             "block": status_row.block_number,
             "tx": status_row.tx_hash,
             "time": iso(status_row.block_time),
+            **_recall_effects(session, status_row.tx_hash),
         },
         "deals": [
             {

@@ -46,6 +46,28 @@ __all__ = [  # the manifest's names, re-exported: callers import them from here
 ]
 
 
+def _ensure_recall_notification(
+    w3: Web3,
+    sender: TxSender,
+    run: Deployer,
+    platform: LocalAccount,
+    previous: Deployment | None,
+    registry: str,
+    escrow: str,
+) -> None:
+    """Register the escrow with the registry, so a recall freezes its open deals at once; an
+    escrow this manifest replaced is unregistered (the registry notifies at most four)."""
+    contract = w3.eth.contract(address=registry, abi=run.artifact("ProvenanceRegistry").abi)
+    registered = list(sender.call(contract.functions.escrows()))
+    old = previous.contracts.get("GroupBuyEscrow") if previous else None
+    if old is not None and old.address != escrow and old.address in registered:
+        logger.info("unregistering the replaced escrow %s from recall notifications", old.address)
+        sender.transact(platform, contract.functions.removeEscrow(old.address))
+    if escrow not in registered:
+        logger.info("registering escrow %s for recall notifications", escrow)
+        sender.transact(platform, contract.functions.addEscrow(escrow))
+
+
 def deploy_all(
     w3: Web3,
     sender: TxSender,
@@ -78,6 +100,7 @@ def deploy_all(
     escrow = run.ensure("GroupBuyEscrow", [registry, forwarder, admin, fee_recipient or admin])
 
     roles = [run.ensure_role("ProvenanceRegistry", "RECEIPT_RECORDER_ROLE", escrow)]
+    _ensure_recall_notification(w3, sender, run, platform, previous, registry, escrow)
     escrow_contract = w3.eth.contract(address=escrow, abi=run.artifact("GroupBuyEscrow").abi)
     if not sender.call(escrow_contract.functions.isTokenAllowed(token)):
         sender.transact(platform, escrow_contract.functions.setTokenAllowed(token, True))

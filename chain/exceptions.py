@@ -83,6 +83,18 @@ class DevKeyOnPublicChain(ChainError):
         self.rpc_url = rpc_url
 
 
+class DevDocumentKeyOnPublicChain(ChainError):
+    """The private document store's public development key was configured for a non-local chain."""
+
+    def __init__(self, chain_id: int | None, rpc_url: str) -> None:
+        super().__init__(
+            f"refusing the development document key for chain id {chain_id} at {rpc_url}: it is "
+            "public; set TUANCHAIN_DOCUMENT_KEY to 64 random hex digits for any non-local chain"
+        )
+        self.chain_id = chain_id
+        self.rpc_url = rpc_url
+
+
 class ChainIdMismatch(ChainError):
     """The node's chain id differs from the one the settings or a manifest expect."""
 

@@ -11,14 +11,17 @@ import logging
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chain.accounts import LOCAL_CHAIN_IDS, LOCAL_HOSTS, account_from_key, dev_account, is_dev_key
 from chain.artifacts import REPO_ROOT
-from chain.errors import ChainIdMismatch, DevKeyOnPublicChain
+from chain.errors import ChainIdMismatch, DevDocumentKeyOnPublicChain, DevKeyOnPublicChain
 
 logger = logging.getLogger(__name__)
+
+# The development key of the private document store: known to everyone, so local use only.
+DEV_DOCUMENT_KEY = "7475616e636861696e20646576656c6f706d656e7420646f63756d656e74206b"
 
 
 class Settings(BaseSettings):
@@ -46,12 +49,27 @@ class Settings(BaseSettings):
     # Blocks the indexer keeps provisional (a re-org may still replace them): 0 on anvil,
     # which never re-orgs; a few on a public chain. Negative would mark blocks past the head final.
     index_confirmations: int = Field(default=0, ge=0)
+    # Where people reach this service: the EIP-4361 (Sign-In with Ethereum) messages it accepts
+    # must name this origin's host as their domain and this URL as their URI, so a signature
+    # collected by another site is useless here.
+    public_url: str = "http://127.0.0.1:8000"
+    # AES-256 key (64 hex digits) sealing private documents (credentials, claim photos) at rest.
+    # The default is public (it is in this file): refused, like anvil's keys, off a local chain.
+    document_key: SecretStr = SecretStr(DEV_DOCUMENT_KEY)
 
     @property
     def is_local(self) -> bool:
         """A local chain id and a loopback RPC host."""
         host = (urlparse(self.rpc_url).hostname or "").lower()
         return self.chain_id in LOCAL_CHAIN_IDS and host in LOCAL_HOSTS
+
+    @field_validator("document_key")
+    @classmethod
+    def _document_key_is_256_bits(cls, key: SecretStr) -> SecretStr:
+        value = key.get_secret_value().lower().removeprefix("0x")
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError("TUANCHAIN_DOCUMENT_KEY must be 64 hex digits (an AES-256 key)")
+        return SecretStr(value)
 
     @model_validator(mode="after")
     def _refuse_dev_keys_off_local(self) -> Settings:
@@ -63,6 +81,8 @@ class Settings(BaseSettings):
                         self.chain_id,
                         self.rpc_url,
                     )
+            if self.document_key.get_secret_value() == DEV_DOCUMENT_KEY:
+                raise DevDocumentKeyOnPublicChain(self.chain_id, self.rpc_url)
         return self
 
 

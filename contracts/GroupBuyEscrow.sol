@@ -9,6 +9,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
+import {IBatchBlockedListener} from "./interfaces/IBatchBlockedListener.sol";
 import {IGroupBuyEscrow} from "./interfaces/IGroupBuyEscrow.sol";
 import {IProvenanceRegistry} from "./interfaces/IProvenanceRegistry.sol";
 import {GroupBuyMath} from "./libraries/GroupBuyMath.sol";
@@ -23,7 +24,7 @@ import {GroupBuyDeals} from "./libraries/GroupBuyDeals.sol";
 ///   (claim refund); what remains, (received − upheld) × finalPrice = revenue, is split into leader commissions
 ///   (rounded down per leader), the platform fee (rounded down) and the supplier amount (the remainder, so the
 ///   supplier takes the dust). Hence paid out == paid in for every closed deal.
-contract GroupBuyEscrow is IGroupBuyEscrow, AccessControl, ERC2771Context, ReentrancyGuardTransient {
+contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl, ERC2771Context, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using GroupBuyMath for PriceTier[];
     using GroupBuyMath for CommissionTier[];
@@ -32,6 +33,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, AccessControl, ERC2771Context, Reent
     bytes32 public constant PLATFORM_ROLE = keccak256("PLATFORM_ROLE");
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
     uint256 public constant MAX_EVIDENCE_LENGTH = 128;
+    uint256 public constant MAX_LIVE_DEALS_PER_BATCH = GroupBuyDeals.MAX_LIVE_DEALS_PER_BATCH;
 
     IProvenanceRegistry public immutable registry;
 
@@ -42,6 +44,9 @@ contract GroupBuyEscrow is IGroupBuyEscrow, AccessControl, ERC2771Context, Reent
     mapping(uint256 dealId => mapping(address buyer => GroupBuyDeals.Order)) private _orders;
     mapping(uint256 dealId => mapping(address leader => GroupBuyDeals.Leader)) private _leaders;
     mapping(uint256 dealId => mapping(address buyer => GroupBuyDeals.Claim)) private _claims;
+    /// @dev Per batch, the deals a recall must freeze (bounded; pruned when full): join never reads it, so
+    /// stopping sales on a recall costs join nothing.
+    mapping(bytes32 batchId => uint256[] dealIds) private _liveDeals;
 
     /// @param registry_ provenance registry (approvals, batch status, receipt anchoring; grants this escrow RECEIPT_RECORDER_ROLE)
     /// @param trustedForwarder the ERC-2771 forwarder (TuanchainForwarder)
@@ -80,6 +85,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, AccessControl, ERC2771Context, Reent
         if (!_allowedTokens[p.token]) revert TokenNotAllowed(p.token);
         dealId = ++_dealCount;
         _deals[dealId].create(dealId, p, registry, _feeRecipient);
+        GroupBuyDeals.track(_deals, _liveDeals, p.batchIds, dealId);
     }
 
     // ------------------------------------------------------------------ buyers
@@ -242,6 +248,13 @@ contract GroupBuyEscrow is IGroupBuyEscrow, AccessControl, ERC2771Context, Reent
     }
 
     /// @inheritdoc IGroupBuyEscrow
+    function onBatchBlocked(bytes32 batchId) external override(IBatchBlockedListener, IGroupBuyEscrow) returns (uint256 frozen) {
+        // msg.sender, not _msgSender(): the registry calls directly, never through the forwarder.
+        if (msg.sender != address(registry)) revert OnlyRegistry(msg.sender);
+        return GroupBuyDeals.freezeLive(_deals, _liveDeals, batchId);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
     function settle(uint256 dealId) external {
         _existing(dealId).settle(dealId, registry);
     }
@@ -346,6 +359,11 @@ contract GroupBuyEscrow is IGroupBuyEscrow, AccessControl, ERC2771Context, Reent
     /// @inheritdoc IGroupBuyEscrow
     function isTokenAllowed(address token) external view returns (bool) {
         return _allowedTokens[token];
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function liveDeals(bytes32 batchId) external view returns (uint256[] memory) {
+        return _liveDeals[batchId];
     }
 
     /// @inheritdoc IGroupBuyEscrow

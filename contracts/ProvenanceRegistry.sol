@@ -6,6 +6,7 @@ import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol"
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+import {IBatchBlockedListener} from "./interfaces/IBatchBlockedListener.sol";
 import {IProvenanceRegistry} from "./interfaces/IProvenanceRegistry.sol";
 
 /// @notice Pure validators of the identifiers the registry accepts (GS1 keys and IPFS CIDs).
@@ -87,6 +88,12 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     mapping(bytes32 batchId => mapping(address writer => bool allowed)) private _writers;
     mapping(bytes32 eventHash => AnchorInfo) private _anchors;
     mapping(bytes32 root => RootInfo) private _roots;
+    address[] private _escrows;
+
+    /// @notice How many escrows a recall notifies at most (each may take ESCROW_NOTIFICATION_GAS).
+    uint256 public constant MAX_ESCROWS = 4;
+    /// @notice Gas cap of one escrow's `onBatchBlocked` (its bounded list of live deals fits well within it).
+    uint256 public constant ESCROW_NOTIFICATION_GAS = 500_000;
 
     /// @param trustedForwarder the TuanchainForwarder every role may act through
     /// @param admin the platform account, granted `DEFAULT_ADMIN_ROLE` and `PLATFORM_ROLE`
@@ -208,6 +215,7 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         }
         bytes32 reasonDigest = _closeBatch(batch, batchId, BatchStatus.Recalled, reasonCid);
         emit BatchRecalled(batchId, sender, reasonDigest, reasonCid);
+        _notifyEscrows(batchId);
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -215,6 +223,38 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         BatchInfo storage batch = _existingBatch(batchId);
         bytes32 reasonDigest = _closeBatch(batch, batchId, BatchStatus.NonCompliant, reasonCid);
         emit BatchMarkedNonCompliant(batchId, _msgSender(), reasonDigest, reasonCid);
+        _notifyEscrows(batchId);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function addEscrow(address escrow) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (escrow.code.length == 0) revert EscrowWithoutCode(escrow);
+        uint256 n = _escrows.length;
+        for (uint256 i; i < n; ++i) {
+            if (_escrows[i] == escrow) revert EscrowAlreadyAdded(escrow);
+        }
+        if (n >= MAX_ESCROWS) revert TooManyEscrows(MAX_ESCROWS);
+        _escrows.push(escrow);
+        emit EscrowAdded(escrow);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function removeEscrow(address escrow) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint256 n = _escrows.length;
+        for (uint256 i; i < n; ++i) {
+            if (_escrows[i] == escrow) {
+                _escrows[i] = _escrows[n - 1];
+                _escrows.pop();
+                emit EscrowRemoved(escrow);
+                return;
+            }
+        }
+        revert EscrowNotAdded(escrow);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function escrows() external view returns (address[] memory) {
+        return _escrows;
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -367,6 +407,36 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         p.status = PartyStatus.Revoked;
         p.updatedAtBlock = uint64(block.number);
         emit PartyRevoked(kind, account, _msgSender());
+    }
+
+    /// @dev Tells each registered escrow that `batchId` is blocked, so its open deals stop taking orders in this very
+    /// transaction. Nothing an escrow does can undo the recall: each call has a fixed gas cap, its failure is only
+    /// reported (EscrowNotificationFailed; the escrow's permissionless `freeze` remains), and its return data is
+    /// read without copying more than one word (a low-level call rather than try/catch, whose decoding of a
+    /// malformed answer would revert here). The recall itself is refused when less gas is left than a
+    /// notification may need: otherwise a caller (or a gas estimator's search) could make a recall succeed with
+    /// its notification starved of gas.
+    function _notifyEscrows(bytes32 batchId) private {
+        uint256 n = _escrows.length;
+        bytes memory call_ = abi.encodeCall(IBatchBlockedListener.onBatchBlocked, (batchId));
+        for (uint256 i; i < n; ++i) {
+            address escrow = _escrows[i];
+            // 64/63: EIP-150 forwards at most 63/64 of what is left; 10,000 covers this frame's own work after it.
+            uint256 needed = ESCROW_NOTIFICATION_GAS * 64 / 63 + 10_000;
+            if (gasleft() < needed) revert InsufficientGasForNotification(needed, gasleft());
+            uint256 cap = ESCROW_NOTIFICATION_GAS;
+            bool ok;
+            uint256 frozen;
+            assembly ("memory-safe") {
+                ok := call(cap, escrow, 0, add(call_, 0x20), mload(call_), 0, 0)
+                if and(ok, gt(returndatasize(), 31)) {
+                    returndatacopy(0, 0, 0x20)
+                    frozen := mload(0)
+                }
+            }
+            if (ok) emit EscrowNotified(batchId, escrow, frozen);
+            else emit EscrowNotificationFailed(batchId, escrow);
+        }
     }
 
     function _existingBatch(bytes32 batchId) private view returns (BatchInfo storage batch) {

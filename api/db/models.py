@@ -40,7 +40,13 @@ Address = String(42)
 logger = logging.getLogger(__name__)
 
 # Modules that declare more tables on the same Base (owned by other parts of the service).
-_EXTRA_MODEL_MODULES = ("api.relayer.models", "api.binding")
+_EXTRA_MODEL_MODULES = (
+    "api.relayer.models",
+    "api.bundler.models",
+    "api.binding",
+    "api.auth.models",
+    "api.private.models",
+)
 
 
 class Base(DeclarativeBase):

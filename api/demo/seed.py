@@ -433,6 +433,8 @@ class _Seeder:
         self.recall_oranges(batches["oranges"], clock)
         escrow = self.clients.escrow
         frozen = deals["oranges_frozen"]
+        # The recall froze the deal in its own transaction (the registry notifies the escrow); the
+        # permissionless freeze is the fallback should that notification have failed.
         if escrow.deal_status(frozen) not in (DealStatus.FROZEN, DealStatus.SETTLED):
             self.send(escrow.freeze, frozen, signer=self.chain.keeper)
 

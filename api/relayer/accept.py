@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.relayer.describe import ANCHORED_DOCUMENT, describe_call
+from api.relayer.gas import MAX_REQUEST_GAS
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
 from api.relayer.queue import SignerQueue, signer_queue
 from chain import errors as chain_errors
@@ -174,7 +175,14 @@ class RequestChecker:
             nonce = int(typed["message"]["nonce"])
         except (KeyError, TypeError, ValueError) as exc:
             raise _bad("invalid_request", f"malformed forward request: {exc}") from None
-        sender, target, value, _gas, deadline, data = request[:6]
+        sender, target, value, gas, deadline, data = request[:6]
+        if gas > MAX_REQUEST_GAS:
+            # The relayer reserves each request's gas in a batch (api.relayer.gas).
+            raise _bad(
+                "gas_too_high",
+                f"the request asks {gas} gas; the relayer forwards at most {MAX_REQUEST_GAS}",
+                max_gas=MAX_REQUEST_GAS,
+            )
         if target not in self.targets:
             raise _bad("untrusted_target", f"{target} is not a tuanchain contract")
         if value != 0:

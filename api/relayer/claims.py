@@ -17,11 +17,14 @@ A worker that dies loses its connection and PostgreSQL releases its locks; the n
 reconciles the request from its stored state as after any crash (:mod:`api.relayer.worker`).
 
 SQLite has a single writer and the service runs one worker per database file: both locks are
-no-ops there (the outbox behaves as before).
+no-ops there (the outbox behaves as before). The relayer lock is also taken within the process,
+whatever the database: the relay worker and the bundler's worker (:mod:`api.bundler.worker`) sign
+with the same relayer account from two threads.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -29,6 +32,15 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from api.relayer.models import RelayLock
+
+# One lock per relayer address within this process (threads of one service share the account).
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(name: str) -> threading.Lock:
+    with _PROCESS_LOCKS_GUARD:
+        return _PROCESS_LOCKS.setdefault(name, threading.Lock())
 
 
 class Claims:
@@ -51,11 +63,12 @@ class Claims:
     @contextmanager
     def relayer(self, address: str) -> Iterator[None]:
         """Own the relayer account's next nonce (waits for another worker to hand its tx over)."""
-        if not self.enabled:
-            yield
-            return
-        with self._locked(f"relayer:{address}", skip_locked=False):
-            yield
+        with _process_lock(f"relayer:{address}"):
+            if not self.enabled:
+                yield
+                return
+            with self._locked(f"relayer:{address}", skip_locked=False):
+                yield
 
     @contextmanager
     def _locked(self, name: str, *, skip_locked: bool) -> Iterator[bool]:

@@ -36,6 +36,7 @@ ANCHORED_DOCUMENT = {
     "registerBatch": "metadata_cid",
     "fileClaim": "evidence_cid",
     "confirmReceipt": "document_cid",
+    "recallBatch": "reason_cid",
 }
 
 

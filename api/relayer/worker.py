@@ -7,26 +7,38 @@ PostgreSQL the worker first claims the signer's queue (``SELECT ... FOR UPDATE S
 :mod:`api.relayer.claims`): several service processes share one outbox and never work on the same
 request; a signer whose queue another worker holds is skipped this pass.
 
-Per request:
+Batches (issue 15): a pass takes up to ``max_batch`` queue heads (one per signer, so a signer's
+requests still execute one at a time in nonce order), checks each right before sending (expired
+→ ``failed``; forwarder nonce already spent → ``mined``, found by its ``ExecutedForwardRequest``
+log; the target call simulated as the signer — as ``joinWithPermit`` for a join whose permit is
+not on chain yet — a doomed one fails with the contract's named error, unsent), keeps the batch
+under ``max_batch_gas`` (each request reserves its signed ``gas`` plus the 1/64 and the
+forwarder's overhead, :mod:`api.relayer.gas`), then sends the joins' permits and one
+``executeBatch`` with consecutive relayer nonces, without waiting between them. The batch
+transaction is **signed and its hash and raw bytes committed on every row it carries**
+(``sending``) before it is broadcast (``sent``). The background loop does not wait for the
+receipt: the next pass sends the next batch and settles earlier ones whose receipts are in.
 
-``queued``
-    expired → ``failed``; forwarder nonce already spent → ``mined`` (someone relayed it: its
-    ``ExecutedForwardRequest`` log names the tx); for a join, the permit is submitted first (unless
-    its token nonce is spent); the target call is simulated as the signer (a request that became
-    doomed — the deal closed meanwhile — fails with the contract's named error, unsent); then the
-    relayer's ``execute`` transaction is **signed and its hash and raw bytes committed**
-    (``sending``) before it is broadcast (``sent``), and its receipt decides ``mined`` / ``failed``.
-``sending`` / ``sent`` (a restart, or a receipt that did not come)
-    the stored hash's receipt, if any, decides; else a spent forwarder nonce means it executed;
-    else the *same* raw transaction is broadcast again (same hash: it cannot land twice). Only if
-    the relayer's nonce was taken by another transaction is the request re-signed.
+Settling a mined batch, per request, from the forwarder's ``ExecutedForwardRequest`` logs:
+``success=true`` → ``mined``; ``success=false`` → ``failed`` with the target's named error, read
+from a ``debug_traceTransaction`` call trace (the call as executed, after the batch's earlier
+requests: ``DealFull`` when the deal filled inside the batch), else from a replay on the parent
+block — its nonce is spent, so the signer's later requests stay valid; no log → the forwarder
+skipped it as invalid (the refund receiver is the relayer, so an invalid request never sinks the
+batch; its nonce stays unspent): the forwarder's own error (``ERC2771ForwarderInvalidSigner``,
+``...ExpiredRequest``) fails it, or it is queued again if it is valid now. A batch that
+reverted as a whole (out of gas) is queued again, and failed after ``MAX_BATCH_ATTEMPTS``.
 
-On ``NodeUnavailable`` (node down, restarting) the request keeps its state, ``attempts`` grows and
+``sending`` / ``sent`` rows after a restart: the stored hash's receipt decides; without one, the
+*same* raw transaction is broadcast again (same hash: it cannot land twice); only if the relayer's
+nonce was taken by another transaction are its requests queued again (or found executed).
+
+On ``NodeUnavailable`` (node down, restarting) the rows keep their state, ``attempts`` grows and
 the next attempt waits an exponential backoff. Nothing is ever sent twice: the forwarder nonce
 makes a second execution impossible on chain, and the stored hash makes a second send needless.
 
-A failed request leaves its forwarder nonce unspent (the forwarder reverts as a whole), so the
-signer's queued requests with higher nonces can never execute: they are failed at once with
+A request failed before it was sent leaves its forwarder nonce unspent, so the signer's queued
+requests with higher nonces can never execute: they are failed at once with
 ``previous_request_failed`` (naming the failed request), rather than left to expire; the signer
 re-signs them (``prepare`` then hands out the freed nonce). A request that heads its queue while
 the chain's nonce is below it (its predecessor was never accepted, or failed in a race with
@@ -44,6 +56,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from typing import Any
 
 from sqlalchemy import and_, exists, select
@@ -52,11 +65,20 @@ from sqlalchemy.orm import Session, aliased
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
 from api.relayer.claims import Claims
+from api.relayer.gas import (
+    BATCH_BASE_GAS,
+    MAX_BATCH_ATTEMPTS,
+    MAX_BATCH_GAS,
+    MAX_BATCH_REQUESTS,
+    MAX_REQUEST_GAS,
+    PERMIT_GAS,
+    request_gas_in_batch,
+)
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
-from chain.eip712 import forward_request_data
+from chain.eip712 import Signature, forward_request_data
 from chain.identity import ChainChanged
 from traceability.ipfs import EmbeddedDocumentStore
 
@@ -65,6 +87,7 @@ logger = logging.getLogger(__name__)
 # Set by the relay route after it commits a request, so the loop sends it without waiting a poll.
 WAKE = threading.Event()
 POLL_SECONDS = 1.0
+IN_FLIGHT_POLL_SECONDS = 0.05
 # Unpinned (prepared, never anchored) documents live this long: a prepared request expires after
 # an hour (``api.actions.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
 UNPINNED_TTL_SECONDS = 24 * 3600.0
@@ -94,10 +117,15 @@ class RelayWorker:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         batch_size: int = 100,
+        max_batch: int = MAX_BATCH_REQUESTS,
+        max_batch_gas: int = MAX_BATCH_GAS,
+        wait_receipts: bool = True,
         stop: threading.Event | None = None,
     ) -> None:
         """``stop``: once set, a pass takes no further request and a receipt is no longer awaited
-        (the request stays ``sent`` in the outbox; the next start reconciles it)."""
+        (the request stays ``sent`` in the outbox; the next start reconciles it).
+        ``batch_size``: requests taken per pass; ``max_batch`` / ``max_batch_gas``: bounds of one
+        ``executeBatch``; ``wait_receipts``: see :meth:`run_once`."""
         self.services = services
         self.stop = stop or threading.Event()
         self.sessions = session_factory(services.engine)
@@ -105,63 +133,51 @@ class RelayWorker:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.batch_size = batch_size
+        self.max_batch = max_batch
+        self.max_batch_gas = max_batch_gas
+        self.wait_receipts = wait_receipts
         self.claims = Claims(services.engine)
 
     # ------------------------------------------------------------------ the pass
 
-    def run_once(self) -> int:
-        """Process every due request once (in nonce order per signer); returns how many moved.
+    def run_once(self, *, wait: bool | None = None) -> int:
+        """One pass: settle the batches in flight, then send the due queue heads in batches;
+        returns how many requests moved (sent, mined or failed).
 
-        A request is processed at most once per pass; a signer's next request is taken in the
-        same pass when the one before it settled (mined or failed).
+        ``wait`` (default: the worker's ``wait_receipts``): wait for the receipts of what this
+        pass sent and settle them before returning (the tests, the CLI); the background loop
+        does not — it sends the next batch while the previous one is unmined, and settles it on
+        a later pass.
         """
+        wait = self.wait_receipts if wait is None else wait
         done = 0
-        seen: set[str] = set()  # requests processed this pass
-        busy: set[str] = set()  # signers whose queue another worker holds
         with self.sessions() as session:
-            while len(seen) < self.batch_size and not self.stop.is_set():
-                session.rollback()  # a fresh read: other workers may have moved rows meanwhile
-                row = session.scalars(self._heads(seen, busy).limit(1)).first()
-                if row is None:
-                    break
-                seen.add(row.id)
-                with self.claims.signer(row.signer) as claimed:
-                    if not claimed:
-                        busy.add(row.signer)
-                        continue
-                    # Re-read under the claim: another worker may have just settled it.
-                    session.rollback()
-                    row = session.scalars(
-                        self._heads(set(), set())
-                        .where(RelayRequest.id == row.id)
-                        .execution_options(populate_existing=True)
-                    ).first()
-                    if row is None:
-                        continue
-                    try:
-                        # Right before anything is signed: is the node still our chain?
-                        self.services.check_chain()
-                        self._process(session, self.services.chain, row)
-                        done += 1
-                    except chain_errors.ReceiptWaitStopped as exc:
-                        # A stop was requested while a transaction of this request was unmined.
-                        session.rollback()
-                        logger.info(
-                            "relay %s: stopping; parked while %s is pending", row.id, exc.tx_hash
-                        )
+            try:
+                done += self._settle_in_flight(session, wait=False)
+                seen: set[str] = set()  # requests taken this pass
+                busy: set[str] = set()  # signers whose queue another worker holds
+                while len(seen) < self.batch_size and not self.stop.is_set():
+                    took, moved = self._one_batch(session, seen, busy)
+                    done += moved
+                    if not took:
                         break
-                    except ChainChanged as exc:
-                        session.rollback()
-                        self._chain_changed(session, exc)
-                        break  # the next pass connects (and binds) to what the node serves now
-                    except chain_errors.NodeUnavailable as exc:
-                        self._retry_later(session, row, exc)
-                        break  # the node is down: the other rows would fail the same way
-                    except Exception as exc:  # NodeRejected, TransactionTimeout, a bug: retry later
-                        if not isinstance(exc, chain_errors.ChainError):
-                            logger.exception("relay %s: unexpected error", row.id)
-                        self._retry_later(session, row, exc)
+                    if wait:
+                        # A signer's next request heads its queue once this batch settles.
+                        done += self._settle_in_flight(session, wait=True)
+                if wait:
+                    done += self._settle_in_flight(session, wait=True)
+            except chain_errors.ReceiptWaitStopped as exc:
+                session.rollback()
+                logger.info("relay worker: stopping; %s parked as sent", exc.tx_hash)
+            except ChainChanged as exc:
+                session.rollback()
+                self._chain_changed(session, exc)
         return done
+
+    def in_flight(self) -> int:
+        """Requests sent (or signed) and not settled yet."""
+        with self.sessions() as session:
+            return len(session.scalars(self._in_flight_query()).all())
 
     def _chain_changed(self, session: Session, exc: ChainChanged) -> None:
         """The node serves another chain now: the requests accepted for ours are never sent."""
@@ -196,6 +212,16 @@ class RelayWorker:
             query = query.where(RelayRequest.signer.not_in(busy))
         return query.order_by(RelayRequest.created_at, RelayRequest.nonce)
 
+    def _in_flight_query(self) -> Any:
+        return (
+            select(RelayRequest)
+            .where(
+                RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value]),
+                RelayRequest.next_attempt_at <= self.clock(),
+            )
+            .order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
+        )
+
     def collect_garbage(self) -> int:
         """Delete unpinned documents older than ``UNPINNED_TTL_SECONDS`` (embedded store only).
 
@@ -207,20 +233,98 @@ class RelayWorker:
             return 0
         return store.gc(older_than=UNPINNED_TTL_SECONDS)
 
-    def _retry_later(self, session: Session, row: RelayRequest, exc: Exception) -> None:
+    def _retry_later(self, session: Session, rows: list[RelayRequest], exc: Exception) -> None:
         session.rollback()
-        row.attempts += 1
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1))
-        row.next_attempt_at = self.clock() + delay
-        row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
+        for row in rows:
+            row.attempts += 1
+            delay = min(self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1))
+            row.next_attempt_at = self.clock() + delay
+            row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
+            logger.warning(
+                "relay %s: %s; attempt %d, retrying in %.1f s", row.id, exc, row.attempts, delay
+            )
         session.commit()
-        logger.warning(
-            "relay %s: %s; attempt %d, retrying in %.1f s", row.id, exc, row.attempts, delay
-        )
 
-    # ------------------------------------------------------------------ one request
+    def _guarded(self, session: Session, rows: list[RelayRequest], step: Callable[[], int]) -> int:
+        """Run one step on ``rows``; a node or send error leaves them as they are, to retry
+        later with backoff (their stored state says what was sent)."""
+        try:
+            return step()
+        except (chain_errors.ReceiptWaitStopped, ChainChanged):
+            raise
+        except Exception as exc:  # NodeUnavailable, NodeRejected, TransactionTimeout, a bug
+            if not isinstance(exc, chain_errors.ChainError):
+                logger.exception("relay batch of %d: unexpected error", len(rows))
+            self._retry_later(session, rows, exc)
+            return 0
 
-    def _process(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+    # ------------------------------------------------------------------ sending a batch
+
+    def _one_batch(self, session: Session, seen: set[str], busy: set[str]) -> tuple[bool, int]:
+        """Claim up to ``max_batch`` queue heads, check them, send them in one ``executeBatch``.
+        Returns (whether any head was taken, requests moved)."""
+        session.rollback()  # a fresh read: other workers may have moved rows meanwhile
+        candidates = session.scalars(
+            self._heads(seen, busy)
+            .where(RelayRequest.status == RelayStatus.QUEUED.value)
+            .limit(self.max_batch)
+        ).all()
+        if not candidates:
+            return False, 0
+        with ExitStack() as claims:
+            claimed = []
+            for row in candidates:
+                seen.add(row.id)
+                if claims.enter_context(self.claims.signer(row.signer)):
+                    claimed.append(row.id)
+                else:
+                    busy.add(row.signer)
+            # Re-read under the claims: another worker may have just settled them.
+            session.rollback()
+            rows = (
+                session.scalars(
+                    self._heads(set(), set())
+                    .where(
+                        RelayRequest.id.in_(claimed),
+                        RelayRequest.status == RelayStatus.QUEUED.value,
+                    )
+                    .execution_options(populate_existing=True)
+                ).all()
+                if claimed
+                else []
+            )
+            if not rows:
+                return True, 0
+            return True, self._guarded(session, rows, lambda: self._check_and_send(session, rows))
+
+    def _check_and_send(self, session: Session, rows: list[RelayRequest]) -> int:
+        chain = self.services.check_chain()  # right before anything is signed: still our chain?
+        chain = self.services.chain  # (connected and bound)
+        moved = 0
+        now = chain.sender.chain_time()
+        ready: list[tuple[RelayRequest, Any, bytes | None]] = []
+        gas = BATCH_BASE_GAS
+        for row in rows:
+            checked = self._check(session, chain, row, now)
+            if checked is None:
+                moved += 1  # settled without sending (failed, or executed elsewhere)
+                continue
+            request, permit_call = checked
+            cost = request_gas_in_batch(request[3])
+            if ready and gas + cost > self.max_batch_gas:
+                continue  # bounded gas: it waits for the next batch (still queued, still due)
+            gas += cost
+            ready.append((row, request, permit_call))
+        if ready:
+            self._send(session, chain, ready, gas=gas)
+            moved += len(ready)
+        return moved
+
+    def _check(
+        self, session: Session, chain: Chain, row: RelayRequest, now: int
+    ) -> tuple[Any, bytes | None] | None:
+        """A queued head's checks right before sending: (its ForwardRequestData, the permit call
+        to send first or None); None when the request was settled here instead."""
         if row.chain_key != chain.identity.key:
             # Accepted for another chain (by a process bound to it): never sent to this one.
             self._fail(
@@ -231,15 +335,12 @@ class RelayWorker:
                 "serves now: it is never sent there; sign it again",
                 {"node": chain.identity.to_json()},
             )
-            return
-        pending_send = row.status in (RelayStatus.SENDING, RelayStatus.SENT) and row.tx_hash
-        if pending_send and self._reconcile(session, chain, row):
-            return
+            return None
         forwarder = chain.clients.forwarder
         on_chain = forwarder.nonces(row.signer)
         if on_chain > row.nonce:
             self._executed_elsewhere(session, chain, row)
-            return
+            return None
         if on_chain < row.nonce:
             # Heads its queue, yet an earlier nonce is unspent and no request of ours holds it.
             self._fail(
@@ -250,104 +351,292 @@ class RelayWorker:
                 f"never accepted), so nonce {row.nonce} cannot execute: sign the request again",
                 {"expected_nonce": on_chain},
             )
-            return
-        now = chain.sender.chain_time()
+            return None
         if row.deadline <= now:
             self._fail(session, row, "expired", f"the request expired at {row.deadline}")
-            return
-        if row.permit is not None and row.permit_signature:
-            self._submit_permit(session, chain, row)
+            return None
         request = forward_request_data(row.typed_data, row.signature)
-        execute = forwarder.calldata("execute", request)
-        try:
-            # The target's own checks first: the forwarder would only say FailedCall().
-            forwarder.simulate(sender=row.signer, target=row.target, data=request[5])
-            gas = chain.sender.estimate_gas(
-                {"from": chain.relayer.address, "to": forwarder.address, "data": execute}
+        if request[3] > MAX_REQUEST_GAS:
+            # Accept refuses these; a row accepted before that rule is failed, not sent.
+            self._fail(
+                session,
+                row,
+                "gas_too_high",
+                f"the request asks {request[3]} gas, above the relayer's {MAX_REQUEST_GAS}",
             )
+            return None
+        permit_call = self._permit_call(chain, row)
+        # The target's own checks first: the forwarder would only say FailedCall(). A join
+        # whose permit is not on chain yet is simulated as joinWithPermit (the permit is sent
+        # right before the batch, in the same pass).
+        data = request[5] if permit_call is None else self._join_with_permit(chain, row)
+        try:
+            forwarder.simulate(sender=row.signer, target=row.target, data=data)
         except chain_errors.ContractRevert as exc:
             self._fail_revert(session, row, exc)
-            return
-        # Another worker process must not sign with the same relayer nonce before ours is sent.
-        with self.claims.relayer(chain.relayer.address):
-            signed = chain.sender.sign(chain.relayer, to=forwarder.address, data=execute, gas=gas)
-            row.status = RelayStatus.SENDING.value
-            row.raw_tx, row.tx_hash, row.relayer_nonce = signed.raw, signed.hash, signed.nonce
-            session.commit()  # the hash is on disk before the transaction can exist anywhere else
-            sent = self._broadcast(session, chain, row)
-        if sent:
-            self._await_receipt(session, chain, row)
+            return None
+        return request, permit_call
 
-    def _broadcast(self, session: Session, chain: Chain, row: RelayRequest) -> bool:
-        """Hand the stored transaction to the node; False when it must be signed again."""
-        assert row.raw_tx and row.tx_hash
+    @staticmethod
+    def _permit_call(chain: Chain, row: RelayRequest) -> bytes | None:
+        """The join's ``permit`` calldata, unless its token nonce is spent (then it is done)."""
+        if row.permit is None or not row.permit_signature:
+            return None
+        token = chain.clients.token
+        message = row.permit["message"]
+        if token.nonces(message["owner"]) != int(message["nonce"]):
+            return None
+        return token.permit_calldata(message, row.permit_signature)
+
+    @staticmethod
+    def _join_with_permit(chain: Chain, row: RelayRequest) -> bytes:
+        assert row.permit is not None and row.permit_signature
+        escrow = chain.clients.escrow
+        _, _, args = escrow.decode_call(forward_request_data(row.typed_data, row.signature)[5])
+        parts = Signature.from_bytes(row.permit_signature)
+        return escrow.calldata(
+            "joinWithPermit",
+            args["dealId"],
+            args["quantity"],
+            args["leader"],
+            int(row.permit["message"]["deadline"]),
+            parts.v,
+            parts.r,
+            parts.s,
+        )
+
+    def _send(
+        self,
+        session: Session,
+        chain: Chain,
+        ready: list[tuple[RelayRequest, Any, bytes | None]],
+        *,
+        gas: int,
+    ) -> None:
+        """Permits first, then one ``executeBatch``, each signed with the next relayer nonce and
+        not waiting for receipts (the node orders one sender's transactions by nonce).
+
+        The batch transaction is signed and its hash and raw bytes committed on every row it
+        carries (``sending``) before it is broadcast; a permit's hash is committed before it is
+        broadcast (a lost permit is harmless: its token nonce says whether it ran, and the join
+        then fails on its allowance, named)."""
+        sender, relayer = chain.sender, chain.relayer
+        forwarder, token = chain.clients.forwarder, chain.clients.token
+        rows = [row for row, _, _ in ready]
+        # Another worker process must not sign with the same relayer nonces before ours are sent.
+        with self.claims.relayer(relayer.address):
+            fees = sender.fees()
+            nonce = sender.pending_nonce(relayer.address)
+            permits = []
+            for row, _, permit_call in ready:
+                if permit_call is not None:
+                    signed = sender.sign(
+                        relayer,
+                        to=token.address,
+                        data=permit_call,
+                        gas=PERMIT_GAS,
+                        nonce=nonce,
+                        fees=fees,
+                    )
+                    row.permit_tx_hash = signed.hash
+                    permits.append(signed.raw)
+                    nonce += 1
+            if permits:
+                session.commit()
+                for raw in permits:
+                    try:
+                        sender.broadcast(raw)
+                    except chain_errors.AlreadyKnown:
+                        pass
+            # Invalid requests (a signature, deadline or nonce that no longer holds) are skipped
+            # with their nonce unspent rather than sinking the batch: the refund receiver is the
+            # relayer (no request carries ETH, so nothing is ever refunded).
+            data = forwarder.calldata(
+                "executeBatch", [request for _, request, _ in ready], relayer.address
+            )
+            signed = sender.sign(
+                relayer,
+                to=forwarder.address,
+                data=data,
+                gas=gas + 16 * len(data),
+                nonce=nonce,
+                fees=fees,
+            )
+            for row in rows:
+                row.status = RelayStatus.SENDING.value
+                row.raw_tx, row.tx_hash, row.relayer_nonce = signed.raw, signed.hash, signed.nonce
+            session.commit()  # the hash is on disk before the transaction can exist elsewhere
+            self._broadcast_batch(session, chain, rows)
+        logger.info(
+            "relay batch %s: %d request(s), %d permit(s)", signed.hash, len(rows), len(permits)
+        )
+
+    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+        """Hand the rows' stored batch transaction to the node (again, after a restart)."""
+        raw = rows[0].raw_tx
+        assert raw and all(r.raw_tx == raw for r in rows)
         try:
-            chain.sender.broadcast(row.raw_tx)
+            chain.sender.broadcast(raw)
         except chain_errors.AlreadyKnown:
             pass  # our identical transaction is in the pool already
         except chain_errors.NonceTooLow:
-            # The relayer nonce went to another transaction and ours never landed (checked by
-            # _reconcile before coming here): this one can never be mined; sign again later.
-            logger.warning(
-                "relay %s: relayer nonce %s reused; re-signing", row.id, row.relayer_nonce
-            )
-            row.status, row.raw_tx, row.tx_hash = RelayStatus.QUEUED.value, None, None
-            session.commit()
-            return False
-        if row.status != RelayStatus.SENT:
-            row.status = RelayStatus.SENT.value
-            session.commit()
-        return True
-
-    def _await_receipt(self, session: Session, chain: Chain, row: RelayRequest) -> None:
-        assert row.tx_hash
-        try:
-            # On a stop the row stays as it is, its transaction's hash stored: the next start
-            # reconciles it.
-            receipt = chain.sender.wait(row.tx_hash, stop=self.stop)
-        except chain_errors.ReceiptWaitStopped:
-            logger.info("relay %s: stopping; %s parked as sent", row.id, row.tx_hash)
+            # The relayer nonce went to another transaction: if ours was not that one, it can
+            # never be mined (a mined one has a receipt, checked before coming here).
+            logger.warning("relay batch %s: relayer nonce reused; re-checking", rows[0].tx_hash)
+            for row in rows:
+                self._unsent(session, chain, row)
             return
-        self._finish(session, chain, row, receipt)
+        for row in rows:
+            row.status = RelayStatus.SENT.value
+        session.commit()
 
-    def _reconcile(self, session: Session, chain: Chain, row: RelayRequest) -> bool:
-        """A ``sending``/``sent`` row after a restart or a timeout; True when it is settled now."""
-        receipt = chain.sender.receipt(row.tx_hash) if row.tx_hash else None
-        if receipt is not None:
-            self._finish(session, chain, row, receipt)
-            return True
+    def _unsent(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        """A request whose transaction can no longer be mined: executed by someone, or queued
+        again to be signed anew."""
         if chain.clients.forwarder.nonces(row.signer) > row.nonce:
             self._executed_elsewhere(session, chain, row)
-            return True
-        if row.raw_tx:
-            logger.info(
-                "relay %s: %s not mined; broadcasting the same transaction", row.id, row.tx_hash
-            )
-            if self._broadcast(session, chain, row):
-                self._await_receipt(session, chain, row)
-            return row.status != RelayStatus.QUEUED
-        return False
+            return
+        row.status, row.raw_tx, row.tx_hash, row.relayer_nonce = (
+            RelayStatus.QUEUED.value,
+            None,
+            None,
+            None,
+        )
+        session.commit()
 
-    def _finish(
-        self, session: Session, chain: Chain, row: RelayRequest, receipt: Mapping[str, Any]
+    # ------------------------------------------------------------------ settling
+
+    def _settle_in_flight(self, session: Session, *, wait: bool) -> int:
+        """Settle the batches sent (or signed) earlier whose receipts are in; with ``wait``,
+        wait for each. A batch signed but perhaps never broadcast (a crash) is broadcast again,
+        the same bytes."""
+        session.rollback()
+        rows = session.scalars(self._in_flight_query()).all()
+        batches: dict[str, list[RelayRequest]] = {}
+        for row in rows:
+            batches.setdefault(row.tx_hash or row.id, []).append(row)
+        moved = 0
+        for tx_hash, batch in batches.items():
+            if self.stop.is_set():
+                break
+            with ExitStack() as claims:
+                if not all(claims.enter_context(self.claims.signer(r.signer)) for r in batch):
+                    continue  # another worker is settling it
+                session.rollback()
+                ids = [r.id for r in batch]
+                batch = list(
+                    session.scalars(
+                        self._in_flight_query()
+                        .where(RelayRequest.id.in_(ids))
+                        .execution_options(populate_existing=True)
+                    ).all()
+                )
+                if not batch or any(r.tx_hash != tx_hash for r in batch):
+                    continue
+                moved += self._guarded(
+                    session, batch, lambda b=batch: self._settle_batch(session, b, wait=wait)
+                )
+        return moved
+
+    def _settle_batch(self, session: Session, rows: list[RelayRequest], *, wait: bool) -> int:
+        self.services.check_chain()
+        chain = self.services.chain
+        tx_hash = rows[0].tx_hash
+        assert tx_hash
+        receipt = chain.sender.receipt(tx_hash)
+        if receipt is None:
+            if any(r.status == RelayStatus.SENDING for r in rows) or not chain.sender.known(
+                tx_hash
+            ):
+                # Signed and committed, perhaps never broadcast (or dropped): the same bytes again.
+                logger.info("relay batch %s not mined; broadcasting it again", tx_hash)
+                self._broadcast_batch(session, chain, rows)
+                if any(r.status != RelayStatus.SENT for r in rows):
+                    return len(rows)  # some went back to the queue or were found executed
+            if not wait:
+                return 0
+            receipt = chain.sender.wait(tx_hash, stop=self.stop)
+        self._settle(session, chain, rows, receipt)
+        return len(rows)
+
+    def _settle(
+        self,
+        session: Session,
+        chain: Chain,
+        rows: list[RelayRequest],
+        receipt: Mapping[str, Any],
     ) -> None:
-        row.block_number = int(receipt["blockNumber"])
-        if receipt["status"] == 1:
-            row.status = RelayStatus.MINED.value
-            row.raw_tx = None
-            session.commit()
-            logger.info("relay %s mined in block %d (%s)", row.id, row.block_number, row.tx_hash)
-            return
-        # Replay the inner call as the signer on the parent block for the named error.
+        """Each request of a mined batch: executed (``mined``), its call failed (``failed`` with
+        the target's named error: its nonce is spent, the signer's later requests stay valid),
+        or skipped as invalid (nonce unspent: re-checked)."""
+        block = int(receipt["blockNumber"])
+        forwarder = chain.clients.forwarder
+        outcomes = forwarder.executions_in(receipt) if receipt["status"] == 1 else {}  # type: ignore[arg-type]
+        for row in rows:
+            row.block_number = block
+            success = outcomes.get((row.signer, row.nonce))
+            if success is True:
+                row.status = RelayStatus.MINED.value
+                row.raw_tx = None
+                session.commit()
+                logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
+            elif success is False:
+                self._fail_inside(session, chain, row, block)
+            elif receipt["status"] != 1 and row.attempts + 1 >= MAX_BATCH_ATTEMPTS:
+                self._fail(
+                    session, row, "transaction_failed", f"transaction {row.tx_hash} reverted"
+                )
+            else:
+                self._skipped(session, chain, row, reverted=receipt["status"] != 1)
+
+    def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
+        """The forwarded call reverted inside the batch: its named error from a trace of the
+        transaction (as executed, after the batch's earlier requests), else from a replay on the
+        parent block."""
+        assert row.tx_hash
         request = forward_request_data(row.typed_data, row.signature)
-        try:
-            chain.clients.forwarder.simulate(
-                sender=row.signer, target=row.target, data=request[5], block=row.block_number - 1
-            )
-        except chain_errors.ContractRevert as exc:
-            self._fail_revert(session, row, exc)
+        forwarder = chain.clients.forwarder
+        revert = forwarder.failed_call_in(
+            row.tx_hash, sender=row.signer, target=row.target, data=request[5]
+        )
+        if revert is None:
+            try:
+                forwarder.simulate(
+                    sender=row.signer, target=row.target, data=request[5], block=block - 1
+                )
+            except chain_errors.ContractRevert as exc:
+                revert = exc
+        if revert is not None:
+            self._fail_revert(session, row, revert)
+        else:
+            self._fail(session, row, "transaction_failed", f"the call failed in {row.tx_hash}")
+
+    def _skipped(
+        self, session: Session, chain: Chain, row: RelayRequest, *, reverted: bool
+    ) -> None:
+        """Not executed by its batch (skipped as invalid, or the whole transaction reverted)."""
+        forwarder = chain.clients.forwarder
+        if forwarder.nonces(row.signer) > row.nonce:
+            self._executed_elsewhere(session, chain, row)
             return
-        self._fail(session, row, "transaction_failed", f"transaction {row.tx_hash} reverted")
+        if not reverted and not forwarder.verify(row.typed_data, row.signature):
+            # The forwarder's own reason (ERC2771ForwarderExpiredRequest / ...InvalidSigner).
+            try:
+                forwarder.check_execute(
+                    row.typed_data, row.signature, relayer=chain.relayer.address
+                )
+            except chain_errors.ContractRevert as exc:
+                self._fail_revert(session, row, exc)
+                return
+        # Valid now (or the batch ran out of gas): queued again, signed anew on a later pass.
+        row.attempts += 1
+        row.next_attempt_at = self.clock() + min(
+            self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1)
+        )
+        row.last_attempt_error = f"not executed by {row.tx_hash}" + (
+            " (reverted)" if reverted else ""
+        )
+        self._unsent(session, chain, row)
 
     def _executed_elsewhere(self, session: Session, chain: Chain, row: RelayRequest) -> None:
         """The forwarder nonce is spent: find the execution (ours or another relayer's)."""
@@ -369,29 +658,6 @@ class RelayWorker:
             "nonce_used",
             f"nonce {row.nonce} of {row.signer} was used by another request",
         )
-
-    def _submit_permit(self, session: Session, chain: Chain, row: RelayRequest) -> None:
-        """Submit the join's permit unless its token nonce is already spent (then it is done)."""
-        assert row.permit is not None and row.permit_signature
-        token = chain.clients.token
-        message = row.permit["message"]
-        if token.nonces(message["owner"]) != int(message["nonce"]):
-            return
-        data = token.permit_calldata(message, row.permit_signature)
-        try:
-            gas = chain.sender.estimate_gas(
-                {"from": chain.relayer.address, "to": token.address, "data": data}
-            )
-        except chain_errors.ContractRevert as exc:
-            logger.info("relay %s: permit not submitted (%s); the join decides", row.id, exc)
-            return
-        with self.claims.relayer(chain.relayer.address):
-            signed = chain.sender.sign(chain.relayer, to=token.address, data=data, gas=gas)
-            row.permit_tx_hash = signed.hash
-            session.commit()
-            chain.sender.broadcast(signed.raw)
-        # ReceiptWaitStopped on a stop: the join is not simulated without its permit.
-        chain.sender.wait(signed.hash, stop=self.stop)
 
     # ------------------------------------------------------------------ final states
 
@@ -449,13 +715,16 @@ class RelayWorker:
 def start_background(services: Services) -> Callable[[], None]:
     """Run the worker in a daemon thread; returns a function that stops and joins it."""
     stop = threading.Event()
-    worker = RelayWorker(services, stop=stop)
+    # Pipelined: a pass sends the next batch while earlier ones are unmined, and settles them
+    # on a later pass (polled every IN_FLIGHT_POLL_SECONDS while any is in flight).
+    worker = RelayWorker(services, stop=stop, wait_receipts=False)
 
     def loop() -> None:
         next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
         while not stop.is_set():
+            busy = False
             try:
-                worker.run_once()
+                busy = worker.run_once() > 0 or worker.in_flight() > 0
             except Exception:  # keep the loop alive; the row stays pending and is retried
                 logger.exception("relay worker pass failed")
             if time.monotonic() >= next_gc:
@@ -464,7 +733,7 @@ def start_background(services: Services) -> Callable[[], None]:
                     worker.collect_garbage()
                 except Exception:  # a full disk or a bad block must not stop the relayer
                     logger.exception("garbage collection of unpinned documents failed")
-            WAKE.wait(POLL_SECONDS)
+            WAKE.wait(IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS)
             WAKE.clear()
 
     thread = threading.Thread(target=loop, name="relay-worker", daemon=True)

@@ -1,6 +1,8 @@
 """Server-side HTML rendering of the pages: Jinja2 templates, language choice, labels.
 
-No build step: templates in ``api/templates``, one stylesheet and one script in ``api/static``.
+No build step: templates in ``api/templates``, one stylesheet and the shared client script
+(``api/static/wallet.js``: wallets, signing steps, relay) in ``api/static``. Its words are the
+``js_*`` keys of ``i18n.json``, handed to every page in the page's language.
 Text is Chinese or English, chosen by ``?lang=zh|en``, else the ``Accept-Language`` header,
 else Chinese (the consumers of a 社区团购 community).
 """
@@ -8,7 +10,7 @@ else Chinese (the consumers of a 社区团购 community).
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,13 @@ def format_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> st
     return moment.strftime(fmt)
 
 
+def format_timestamp(value: int | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    """Unix seconds (chain time: deadlines) as a UTC wall clock."""
+    if not value:
+        return ""
+    return datetime.fromtimestamp(int(value), UTC).strftime(fmt)
+
+
 def money(amount: int | None, decimals: int = 6) -> str:
     """Token base units as a price: 45000000 -> ``45.00``."""
     if amount is None:
@@ -89,7 +98,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pick=pick, time=format_time, money=money, short=short)
+    env.filters.update(
+        pick=pick, time=format_time, datetime=format_timestamp, money=money, short=short
+    )
     env.globals.update(
         temperature_plot=temperature_plot, bar_chart=bar_chart, donut_chart=donut_chart
     )
@@ -107,10 +118,18 @@ def render(
         entry = table.get(key)
         return entry.get(lang, key) if entry else key
 
+    js = {key: entry.get(lang, key) for key, entry in table.items() if key.startswith("js_")}
     html = (
         environment()
         .get_template(template)
-        .render(**context, lang=lang, t=t, path=request.url.path, query=dict(request.query_params))
+        .render(
+            **context,
+            lang=lang,
+            t=t,
+            js_messages=js,
+            path=request.url.path,
+            query=dict(request.query_params),
+        )
     )
     return HTMLResponse(
         html, status_code=status_code, headers={"Content-Language": lang, "Vary": "Accept-Language"}

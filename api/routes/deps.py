@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 
+from api.auth.sessions import session_address
 from api.services import Services
 
 
@@ -22,3 +24,27 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 DB_INT_MAX = 2**63 - 1
 
 DealId = Annotated[int, Path(ge=0, le=DB_INT_MAX, description="the escrow's deal id")]
+
+
+SESSION_COOKIE = "tuanchain_session"
+
+
+def session_token(
+    request: Request,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer <token>` from POST /v1/auth/verify")
+    ] = None,
+) -> str | None:
+    """The session token: an ``Authorization: Bearer`` header, else the session cookie."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def signed_in(request: Request, token: Annotated[str | None, Depends(session_token)]) -> str:
+    """The address signed in with EIP-4361 (401 ``not_signed_in`` otherwise)."""
+    address, _ = session_address(get_services(request).engine, token, now=int(time.time()))
+    return address
+
+
+SignedInDep = Annotated[str, Depends(signed_in)]

@@ -1,8 +1,8 @@
 """Server-rendered pages: the consumer provenance page, a deal page, the dashboard.
 
-Mobile-first HTML from Jinja2 templates with inline SVG charts; the only script is the optional
-join button (``/static/join.js``), which drives the gasless flow through ``window.ethereum``:
-prepare → ``eth_signTypedData_v4`` → ``POST /v1/relay``. Without a wallet the page still works.
+Mobile-first HTML from Jinja2 templates with inline SVG charts; the join form is driven by the
+shared client (``/static/wallet.js``: any EIP-6963 wallet, prepare → sign → ``POST /v1/relay``).
+Without a wallet the page still works. Pickup points are shown by name (:mod:`api.names`).
 
 The provenance page is reached from the Digital Link resolver (``/01/{gtin}/10/{lot}``); the
 deal page reads live totals from the chain (one deal: a few calls); the dashboard reads the index.
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, error_responses
@@ -92,6 +92,22 @@ def approved_leaders(services: Services) -> list[str]:
     return leaders
 
 
+def pickup_points(services: Services, leaders: list[str]) -> list[Any]:
+    """The leaders' pickup points, named (from their credentials, else the short address)."""
+    from api.names import Directory
+
+    try:
+        with Session(services.engine) as session:
+            directory = Directory(session, services.store)
+            directory.load(leaders)
+            return [directory.get(a) for a in leaders]
+    except Exception as exc:  # noqa: BLE001 - an index outage costs the names, not the page
+        logger.warning("pickup point names unavailable: %s", exc)
+        from api.names import Person
+
+        return [Person(a) for a in leaders]
+
+
 def provenance_page(
     request: Request, services: Services, provenance: dict[str, Any]
 ) -> HTMLResponse:
@@ -135,7 +151,7 @@ def provenance_page(
             "cold": cold,
             "min_c": min_c,
             "max_c": max_c,
-            "leaders": leaders,
+            "points": pickup_points(services, leaders),
             "leader": leader if leader in leaders else (leaders[0] if leaders else ""),
             "link": build_link(batch["gtin"], batch["lot"], resolver=str(request.base_url)),
             "recall_reason": _recall_reason(services, provenance.get("recall")),
@@ -311,15 +327,31 @@ def deal_page(request: Request, deal_id: DealId) -> Response:
     except Exception:  # noqa: BLE001 - the deal is shown even if the leader list is not
         leaders = []
     leader = request.query_params.get("leader")
+    named = [deal["supplier"], *(x["address"] for x in deal["leaders"])]
     return render(
         request,
         "deal.html",
         {
             "deal": deal,
-            "leaders": leaders,
+            "points": pickup_points(services, leaders),
+            "names": {p.address: p for p in pickup_points(services, named)},
+            "product": _deal_product(services, deal_id),
             "leader": leader if leader in leaders else (leaders[0] if leaders else ""),
         },
     )
+
+
+def _deal_product(services: Services, deal_id: int) -> dict[str, Any] | None:
+    """The deal's product (name, picture) from the index; None if not indexed yet."""
+    from api import queries
+    from api.shop import product_of
+
+    try:
+        with Session(services.engine) as session:
+            return product_of(session, queries.deal_detail(session, deal_id)["batch_ids"])
+    except Exception as exc:  # noqa: BLE001 - the deal page reads the chain; the name is extra
+        logger.info("deal %s product unavailable: %s", deal_id, exc)
+        return None
 
 
 # ---------------------------------------------------------------------------- dashboard
@@ -367,11 +399,6 @@ def dashboard_page(request: Request) -> Response:
 
 def short_address(address: str) -> str:
     return f"{address[:6]}…{address[-4:]}"
-
-
-@router.get("/", include_in_schema=False)
-def home() -> RedirectResponse:
-    return RedirectResponse("/dashboard", status_code=307)
 
 
 # ---------------------------------------------------------------------------- static files

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from web3 import Web3
 
@@ -114,6 +114,14 @@ class RecallPublic(_Open):
     block: int
     tx: str
     time: str | None
+    frozen_deals: list[int] = Field(
+        default_factory=list,
+        description="deals the recall's own transaction froze (their orders are refundable)",
+    )
+    notification_failures: list[str] = Field(
+        default_factory=list,
+        description="escrows whose recall notification failed; the keeper freezes their deals",
+    )
 
 
 class DealRef(_Open):

@@ -144,5 +144,9 @@ class EscrowClient(ContractClient):
     def fee_recipient(self) -> str:
         return str(self._call("feeRecipient"))
 
+    def live_deals(self, batch_id: bytes) -> list[int]:
+        """Deals a recall of ``batch_id`` would freeze (plus finished ones not yet pruned)."""
+        return [int(d) for d in self._call("liveDeals", batch_id)]
+
     def deal_count(self) -> int:
         return int(self._call("dealCount"))

@@ -15,6 +15,7 @@ from web3.types import TxReceipt
 
 from chain.clients.base import ContractClient
 from chain.eip712 import forward_request_data, forward_request_typed_data
+from chain.errors import ContractRevert
 
 
 class ForwarderClient(ContractClient):
@@ -23,7 +24,7 @@ class ForwarderClient(ContractClient):
     artifact_name = "TuanchainForwarder"
 
     def nonces(self, owner: str) -> int:
-        return int(self._call("nonces", owner))
+        return self._call_uint("nonces", owner)
 
     def prepare(
         self,
@@ -98,6 +99,45 @@ class ForwarderClient(ContractClient):
         for log in logs:
             if int(log["args"]["nonce"]) == nonce:
                 return log["transactionHash"].to_0x_hex(), int(log["blockNumber"])
+        return None
+
+    def executions_in(self, receipt: TxReceipt) -> dict[tuple[str, int], bool]:
+        """``{(signer, nonce): success}`` of the requests ``receipt``'s transaction executed (an
+        ``execute``/``executeBatch``); a batch's invalid request, skipped, is absent."""
+        return {
+            (str(e["args"]["signer"]), int(e["args"]["nonce"])): bool(e["args"]["success"])
+            for e in self.events_in(receipt, "ExecutedForwardRequest")
+        }
+
+    def failed_call_in(
+        self, tx_hash: str, *, sender: str, target: str, data: bytes
+    ) -> ContractRevert | None:
+        """The named error of a forwarded call that failed inside mined transaction ``tx_hash``.
+
+        The forwarder records only ``success=false``; the revert data lives in the call frame
+        (forwarder → target, calldata + signer), which ``debug_traceTransaction``'s call tracer
+        shows as executed — in a batch, after the requests before it. None when the node cannot
+        trace or no failed frame matches."""
+        wanted = (bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:])).hex()
+        try:
+            trace = self.w3.provider.make_request(
+                "debug_traceTransaction",  # type: ignore[arg-type]
+                [tx_hash, {"tracer": "callTracer"}],
+            )["result"]
+        except Exception:  # noqa: BLE001 — a node without tracing: the caller falls back
+            return None
+        frames = [trace] if isinstance(trace, dict) else []
+        while frames:
+            frame = frames.pop()
+            frames.extend(frame.get("calls") or [])
+            if (
+                frame.get("error")
+                and str(frame.get("from", "")).lower() == self.address.lower()
+                and str(frame.get("to", "")).lower() == target.lower()
+                and str(frame.get("input", "")).lower().removeprefix("0x") == wanted.lower()
+            ):
+                output = frame.get("output") or "0x"
+                return self.sender.registry.decode(bytes(HexBytes(output)))
         return None
 
     def verify(self, typed_data: dict[str, Any], signature: bytes | str) -> bool:

@@ -83,6 +83,16 @@ class RegistryClient(ContractClient):
     ) -> TxReceipt:
         return self._send(signer, "markNonCompliant", batch_id, reason_cid)
 
+    # escrows notified of recalls (their open deals freeze in the recall's transaction)
+    def add_escrow(self, escrow: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "addEscrow", escrow)
+
+    def remove_escrow(self, escrow: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "removeEscrow", escrow)
+
+    def escrows(self) -> list[str]:
+        return [str(a) for a in self._call("escrows")]
+
     def batch_status(self, batch_id: bytes) -> BatchStatus:
         return BatchStatus(self._call("batchStatus", batch_id))
 
@@ -113,3 +123,11 @@ class RegistryClient(ContractClient):
 
     def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool:
         return bool(self._call("verifyEventInRoot", root, event_hash, proof))
+
+    # roles
+    def has_role(self, role: bytes, account: str) -> bool:
+        return bool(self._call("hasRole", role, account))
+
+    def is_platform(self, account: str) -> bool:
+        """Whether ``account`` holds PLATFORM_ROLE (the platform's reviewers and operators)."""
+        return self.has_role(bytes(self._call("PLATFORM_ROLE")), account)

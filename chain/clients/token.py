@@ -29,7 +29,7 @@ class TokenClient(ContractClient):
         return int(self._call("allowance", owner, spender))
 
     def nonces(self, owner: str) -> int:
-        return int(self._call("nonces", owner))
+        return self._call_uint("nonces", owner)
 
     def mint(self, to: str, amount: int, *, signer: LocalAccount) -> TxReceipt:
         return self._send(signer, "mint", to, amount)

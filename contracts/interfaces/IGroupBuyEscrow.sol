@@ -156,6 +156,10 @@ interface IGroupBuyEscrow {
     error NoBatchBlocked(uint256 dealId);
     error NothingOwed(uint256 dealId, address account);
     error OnlySelf();
+    /// @notice `batchId` already has `max` unsettled deals: a recall must be able to freeze them all in one call.
+    error TooManyLiveDeals(bytes32 batchId, uint256 max);
+    /// @notice Only the provenance registry may report a blocked batch.
+    error OnlyRegistry(address caller);
 
     // ---------------------------------------------------------------- events
 
@@ -188,6 +192,8 @@ interface IGroupBuyEscrow {
     function setFeeRecipient(address feeRecipient) external;
 
     /// @notice List a deal (PLATFORM_ROLE). Validates every parameter and every linked batch against the registry.
+    /// @dev Each linked batch keeps at most MAX_LIVE_DEALS_PER_BATCH live deals (TooManyLiveDeals beyond), so a
+    /// recall's notification can freeze them all within the registry's gas cap.
     /// @return dealId the new deal's id (1, 2, ...)
     function createDeal(DealParams calldata params) external returns (uint256 dealId);
 
@@ -239,6 +245,12 @@ interface IGroupBuyEscrow {
     /// becomes refundable in full and nothing else is paid.
     function freeze(uint256 dealId) external;
 
+    /// @notice The registry reports `batchId` Recalled or NonCompliant (IBatchBlockedListener): every live deal
+    /// selling it (not settled, not frozen, not failed) is frozen at once, each with a DealFrozen event, and the
+    /// batch's list of live deals is cleared. Its cost is bounded by MAX_LIVE_DEALS_PER_BATCH.
+    /// @return frozen how many deals were frozen
+    function onBatchBlocked(bytes32 batchId) external returns (uint256 frozen);
+
     /// @notice Anyone settles a succeeded deal after the delivery deadline and every dispute window, once no claim
     /// is open and no batch is blocked. Gas is independent of the number of buyers and leaders.
     function settle(uint256 dealId) external;
@@ -282,6 +294,10 @@ interface IGroupBuyEscrow {
     function claim(uint256 dealId, address buyer) external view returns (ClaimStatus status, uint256 quantity, uint256 filedAt);
 
     function isTokenAllowed(address token) external view returns (bool);
+
+    /// @notice The deals a recall of `batchId` would freeze, plus finished ones not yet pruned (a deal leaves
+    /// the list when a new deal needs its place, or when the batch is blocked).
+    function liveDeals(bytes32 batchId) external view returns (uint256[] memory);
 
     function feeRecipient() external view returns (address);
 

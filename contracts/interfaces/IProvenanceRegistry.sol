@@ -142,6 +142,17 @@ interface IProvenanceRegistry {
     error RootAlreadyAnchored(bytes32 root);
     /// @notice A Merkle root must cover at least one event.
     error ZeroLeafCount();
+    /// @notice At most `max` escrows can be notified of recalls (each call has a fixed gas cap).
+    error TooManyEscrows(uint256 max);
+    /// @notice `escrow` is already notified of recalls.
+    error EscrowAlreadyAdded(address escrow);
+    /// @notice `escrow` is not among the escrows notified of recalls.
+    error EscrowNotAdded(address escrow);
+    /// @notice `escrow` has no code (a call to it would succeed silently and freeze nothing).
+    error EscrowWithoutCode(address escrow);
+    /// @notice Less gas is left (`left`) than notifying the next escrow may take (`needed`): refused rather than
+    /// letting a recall pass with its deals left open.
+    error InsufficientGasForNotification(uint256 needed, uint256 left);
 
     // ----------------------------------------------------------------------------------------------------
     // Events
@@ -184,6 +195,15 @@ interface IProvenanceRegistry {
     );
     /// @notice `anchorer` anchored the Merkle root `root` of `leafCount` events listed in `manifestCid`.
     event RootAnchored(bytes32 indexed root, uint32 leafCount, address indexed anchorer, bytes manifestCid);
+    /// @notice The admin registered `escrow` to be notified (and its deals frozen) when a batch is blocked.
+    event EscrowAdded(address indexed escrow);
+    /// @notice The admin stopped notifying `escrow`.
+    event EscrowRemoved(address indexed escrow);
+    /// @notice `escrow` froze `dealsFrozen` deals selling the recalled / non-compliant `batchId`.
+    event EscrowNotified(bytes32 indexed batchId, address indexed escrow, uint256 dealsFrozen);
+    /// @notice Notifying `escrow` of blocked `batchId` failed (reverted or ran out of its gas cap); the recall
+    /// stands, and anyone can still freeze each deal with the escrow's permissionless `freeze`.
+    event EscrowNotificationFailed(bytes32 indexed batchId, address indexed escrow);
     /// @notice `actor` (supplier or platform) recalled `batchId`, the reason documented at `reasonCid`.
     event BatchRecalled(bytes32 indexed batchId, address indexed actor, bytes32 reasonDigest, bytes reasonCid);
     /// @notice The platform account `actor` marked `batchId` non-compliant, the reason documented at `reasonCid`.
@@ -266,6 +286,17 @@ interface IProvenanceRegistry {
     /// @notice Marks an Active batch non-compliant (e.g. a cold-chain breach). Only `PLATFORM_ROLE`.
     /// @param reasonCid CID of the finding document
     function markNonCompliant(bytes32 batchId, bytes calldata reasonCid) external;
+
+    /// @notice Registers `escrow` (DEFAULT_ADMIN_ROLE): every later recall and non-compliance calls its
+    /// `onBatchBlocked` (IBatchBlockedListener) with a gas cap, so open deals selling the batch stop at once.
+    /// At most MAX_ESCROWS.
+    function addEscrow(address escrow) external;
+
+    /// @notice Stops notifying `escrow` (DEFAULT_ADMIN_ROLE).
+    function removeEscrow(address escrow) external;
+
+    /// @notice The escrows notified of recalls and non-compliance.
+    function escrows() external view returns (address[] memory);
 
     /// @notice Status of `batchId` (`Unknown` if never registered).
     function batchStatus(bytes32 batchId) external view returns (BatchStatus);

@@ -11,6 +11,10 @@ import {GroupBuyMath} from "./GroupBuyMath.sol";
 library GroupBuyDeals {
     using GroupBuyMath for IGroupBuyEscrow.PriceTier[];
 
+    /// @notice Live deals one batch may have: a recall's notification freezes them all within the registry's gas
+    /// cap (ESCROW_NOTIFICATION_GAS, 500,000; freezing 32 deals takes ~260,000).
+    uint256 internal constant MAX_LIVE_DEALS_PER_BATCH = 32;
+
     /// @dev Field order is the storage packing: slots 0 and 1 hold everything `join` reads and writes.
     struct Deal {
         // slot 0
@@ -137,6 +141,63 @@ library GroupBuyDeals {
         if (!blocked) revert IGroupBuyEscrow.NoBatchBlocked(dealId);
         d.frozen = true;
         emit IGroupBuyEscrow.DealFrozen(dealId, batchId);
+    }
+
+    /// @notice Records deal `dealId` in the live list of each of its batches. A full list is first pruned of the
+    /// deals a recall no longer needs to stop (settled, frozen, failed), so only live deals count toward the bound.
+    function track(
+        mapping(uint256 => Deal) storage deals,
+        mapping(bytes32 => uint256[]) storage live,
+        bytes32[] calldata batchIds,
+        uint256 dealId
+    ) public {
+        for (uint256 b; b < batchIds.length; ++b) {
+            uint256[] storage list = live[batchIds[b]];
+            uint256 n = list.length;
+            if (n >= MAX_LIVE_DEALS_PER_BATCH) {
+                uint256 i;
+                while (i < n) {
+                    if (isLive(deals[list[i]])) {
+                        ++i;
+                    } else {
+                        // Cannot underflow: i < n, so n ≥ 1.
+                        unchecked {
+                            --n;
+                        }
+                        list[i] = list[n];
+                        list.pop();
+                    }
+                }
+                if (n >= MAX_LIVE_DEALS_PER_BATCH) revert IGroupBuyEscrow.TooManyLiveDeals(batchIds[b], MAX_LIVE_DEALS_PER_BATCH);
+            }
+            list.push(dealId);
+        }
+    }
+
+    /// @notice Freezes every live deal of blocked `batchId` and clears its list (a blocked batch never becomes
+    /// Active again, so no deal can be listed for it later).
+    function freezeLive(mapping(uint256 => Deal) storage deals, mapping(bytes32 => uint256[]) storage live, bytes32 batchId)
+        public
+        returns (uint256 frozen)
+    {
+        uint256[] storage list = live[batchId];
+        uint256 n = list.length;
+        for (uint256 i; i < n; ++i) {
+            uint256 dealId = list[i];
+            Deal storage d = deals[dealId];
+            if (!isLive(d)) continue;
+            d.frozen = true;
+            ++frozen;
+            emit IGroupBuyEscrow.DealFrozen(dealId, batchId);
+        }
+        delete live[batchId];
+    }
+
+    /// @notice Whether a recall must still stop the deal: not settled, not frozen, and not failed (a failed deal
+    /// takes no order and already refunds everyone in full).
+    function isLive(Deal storage d) internal view returns (bool) {
+        if (d.frozen || d.settled) return false;
+        return block.timestamp < d.joinDeadline || d.totalQuantity >= d.minTotalQuantity;
     }
 
     /// @notice The parameters the deal was listed with.

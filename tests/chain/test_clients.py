@@ -134,10 +134,19 @@ def test_recall_freezes_and_refunds(market: Market) -> None:
     escrow.join(m.deal_id, 2, m.leader.address, signer=buyer)
     with pytest.raises(errors.NoBatchBlocked):
         escrow.freeze(m.deal_id, signer=dev_account(2))
-    m.clients.registry.recall_batch(m.batch_id, CID, signer=m.supplier)
+    assert escrow.live_deals(m.batch_id) == [m.deal_id]
+    assert m.clients.registry.escrows() == [escrow.address]  # deploy registered it
+    receipt = m.clients.registry.recall_batch(m.batch_id, CID, signer=m.supplier)
     assert m.clients.registry.batch_status(m.batch_id) == BatchStatus.RECALLED
-    escrow.freeze(m.deal_id, signer=dev_account(2))
+    # Frozen by the recall's own transaction: the registry notified the escrow.
+    (frozen,) = escrow.events_in(receipt, "DealFrozen")
+    assert frozen["args"]["dealId"] == m.deal_id
     assert escrow.deal_status(m.deal_id) == DealStatus.FROZEN
+    assert escrow.live_deals(m.batch_id) == []
+    with pytest.raises(errors.DealIsFrozen):
+        escrow.join(m.deal_id, 1, m.leader.address, signer=BUYERS[2])
+    with pytest.raises(errors.DealIsFrozen):
+        escrow.freeze(m.deal_id, signer=dev_account(2))
     escrow.withdraw(m.deal_id, signer=buyer)
     assert m.clients.token.balance_of(buyer.address) == 2 * TOP_PRICE
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from chain.accounts import dev_account, dev_accounts, is_dev_key
-from chain.errors import ChainIdMismatch, DevKeyOnPublicChain
+from chain.errors import ChainIdMismatch, DevDocumentKeyOnPublicChain, DevKeyOnPublicChain
 from chain.settings import Settings, check_node_allows_keys
 
 PRIVATE_KEY = "0x" + "5a" * 32  # not a dev key
@@ -66,9 +66,27 @@ def test_private_keys_accepted_on_public_chain(key: bytes) -> None:
         platform_key="0x" + key.hex(),
         relayer_key="0x" + key.hex(),
         keeper_key="0x" + key.hex(),
+        document_key=key.hex(),
     )
     assert not s.is_local
     check_node_allows_keys(s, 8453)
+
+
+def test_the_development_document_key_is_refused_off_local() -> None:
+    keys = {"platform_key": PRIVATE_KEY, "relayer_key": PRIVATE_KEY, "keeper_key": PRIVATE_KEY}
+    with pytest.raises(DevDocumentKeyOnPublicChain) as refused:
+        Settings(_env_file=None, rpc_url="https://rpc.example.org", chain_id=10, **keys)
+    assert refused.value.chain_id == 10
+    own = Settings(
+        _env_file=None,
+        rpc_url="https://rpc.example.org",
+        chain_id=10,
+        document_key="0x" + "AB" * 32,
+        **keys,
+    )
+    assert own.document_key.get_secret_value() == "ab" * 32  # normalized: 64 lowercase hex digits
+    with pytest.raises(ValueError, match="64 hex digits"):
+        Settings(_env_file=None, document_key="not a key")
 
 
 def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,6 +97,9 @@ def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUANCHAIN_PLATFORM_KEY", PRIVATE_KEY)
     monkeypatch.setenv("TUANCHAIN_RELAYER_KEY", PRIVATE_KEY)
     monkeypatch.setenv("TUANCHAIN_KEEPER_KEY", PRIVATE_KEY)
+    with pytest.raises(DevDocumentKeyOnPublicChain):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TUANCHAIN_DOCUMENT_KEY", "cd" * 32)
     assert Settings(_env_file=None).chain_id == 137
 
 

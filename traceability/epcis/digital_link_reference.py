@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import lru_cache
 from re import match
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,16 @@ def _check_digit(key_without_check_digit: str) -> int:
 
 
 def reference_digital_link(uri: str) -> str | None:
-
     if not isinstance(uri, str):
         logger.warning("dl normaliser called with non-string argument")
         return None
+    return _normalised(uri)
+
+
+# A pure function of the string, called for every identifier of every event with a dozen
+# regular expressions each: identifiers repeat (the same GLNs, lots and classes), so keep them.
+@lru_cache(maxsize=65536)
+def _normalised(uri: str) -> str | None:
 
     try:
         partition = uri.index(".")

@@ -23,6 +23,7 @@ including where it departs from the CBV 2.0 text (listed in ``docs/epcis-hash.md
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -124,6 +125,7 @@ _EPCIS, _SCOPED, _USER = "epcis", "scoped", "user"
 # results are kept (contexts are never mutated once built; the entry keeps both inputs alive
 # so their ids stay theirs).
 _APPLIED: dict[tuple[int, int, str], tuple[_Context, Any, _Context]] = {}
+_APPLIED_USER: dict[tuple[int, str], tuple[_Context, _Context]] = {}
 
 
 def _apply(ctx: _Context, local: Any, mode: str) -> _Context:
@@ -131,7 +133,18 @@ def _apply(ctx: _Context, local: Any, mode: str) -> _Context:
     if local is None:
         return ctx
     if mode == _USER:
-        return _apply_parts(ctx, local, mode)
+        # A document's own context is a fresh object per parse but usually the same text for
+        # every event of a supplier: keyed by its canonical JSON, it is applied once.
+        try:
+            text = json.dumps(local, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            return _apply_parts(ctx, local, mode)
+        user_key = (id(ctx), text)
+        if (user_hit := _APPLIED_USER.get(user_key)) is None:
+            if len(_APPLIED_USER) > 4096:
+                _APPLIED_USER.clear()
+            user_hit = _APPLIED_USER[user_key] = (ctx, _apply_parts(ctx, local, mode))
+        return user_hit[1]
     key = (id(ctx), id(local), mode)
     if (hit := _APPLIED.get(key)) is None:
         if len(_APPLIED) > 4096:
@@ -175,6 +188,10 @@ def _apply_parts(ctx: _Context, local: Any, mode: str) -> _Context:
                 protected.discard(name)
         ctx.protected = frozenset(protected)
     return ctx
+
+
+# The one empty context: contexts are never mutated, and one identity lets the caches above hit.
+_EMPTY_CONTEXT = _Context()
 
 
 @cache
@@ -226,7 +243,7 @@ def _node_strings(obj: Mapping[str, Any], ctx: _Context) -> Iterator[str]:
 
 def vocabulary_values(document: Mapping[str, Any]) -> frozenset[str]:
     """Expanded values under the CBV or GS1 Web Vocabulary roots anywhere in ``document``."""
-    strings = _node_strings(document, _Context())
+    strings = _node_strings(document, _EMPTY_CONTEXT)
     return frozenset(v for v in strings if v.startswith(_VOCABULARY_ROOTS))
 
 

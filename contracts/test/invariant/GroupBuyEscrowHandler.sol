@@ -36,6 +36,8 @@ contract GroupBuyEscrowHandler {
     /// @dev Buyer payouts since the buyer's current order was opened: more than one would be a double refund.
     mapping(uint256 dealId => mapping(address buyer => uint256)) public payoutsSinceJoin;
     mapping(bytes32 name => uint256) public calls;
+    /// @dev Deals (by index) whose batch was recalled through the registry's hook: none may take an order after.
+    mapping(uint256 index => bool) public recalledByHook;
 
     constructor(
         GroupBuyEscrow escrow_,
@@ -211,11 +213,20 @@ contract GroupBuyEscrowHandler {
         } catch {}
     }
 
-    /// @dev Recalls are rare on purpose (1 in 8) so most deals get to settle.
+    /// @dev Recalls are rare on purpose (1 in 8) so most deals get to settle. Half go through the registry's hook
+    /// (which freezes every live deal of the batch at once), half only flip the status and rely on the
+    /// permissionless `freeze` (a failed notification).
     function recallAndFreeze(uint256 dealSeed, uint256 chance) external {
         if (chance % 8 != 0) return;
         uint256 i = dealSeed % dealIds.length;
-        registry.setBatch(batchOf[i], supplier, IProvenanceRegistry.BatchStatus.Recalled);
+        if (registry.batchStatus(batchOf[i]) == IProvenanceRegistry.BatchStatus.Recalled) return;
+        if (chance % 16 == 0) {
+            calls["recallHook"]++;
+            calls["frozenByHook"] += registry.recall(batchOf[i], escrow);
+            recalledByHook[i] = true;
+        } else {
+            registry.setBatch(batchOf[i], supplier, IProvenanceRegistry.BatchStatus.Recalled);
+        }
         try escrow.freeze(dealIds[i]) {
             calls["freeze"]++;
         } catch {}

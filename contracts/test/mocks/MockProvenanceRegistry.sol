@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IBatchBlockedListener} from "../../interfaces/IBatchBlockedListener.sol";
 import {IProvenanceRegistry} from "../../interfaces/IProvenanceRegistry.sol";
 
 /// @notice Test double of the provenance registry exposing only what the escrow consumes, with setters.
@@ -33,6 +34,12 @@ contract MockProvenanceRegistry {
     function setBatch(bytes32 batchId, address supplier, IProvenanceRegistry.BatchStatus status) external {
         batchSupplier[batchId] = supplier;
         batchStatus[batchId] = status;
+    }
+
+    /// @dev What the real registry's recall does for one registered escrow (gas cap and failure event aside).
+    function recall(bytes32 batchId, IBatchBlockedListener escrow) external returns (uint256 frozen) {
+        batchStatus[batchId] = IProvenanceRegistry.BatchStatus.Recalled;
+        return escrow.onBatchBlocked(batchId);
     }
 
     function anchorReceipt(bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, address leader) external {

@@ -80,6 +80,9 @@ def test_recalled_and_missing_batches(indexed: World, client: TestClient) -> Non
     assert recalled["batch"]["status"] == "recalled"
     assert recalled["recall"]["reason_cid"].startswith("bafk")
     assert [d["status"] for d in recalled["deals"]] == ["frozen"]
+    # The recall's own transaction froze the deal (the registry notified the escrow).
+    assert recalled["recall"]["frozen_deals"] == [indexed.frozen_deal]
+    assert recalled["recall"]["notification_failures"] == []
     ghost = client.get("/v1/batches/{}/{}".format(*indexed.missing)).json()
     assert ghost["verification"]["status"] == "missing"
     assert ghost["events"][0]["document"] is None

@@ -223,10 +223,10 @@ def build_world(chain: Chain, store: DocumentStore, tag: str) -> World:
     c.escrow.cancel(world.settled_deal, signer=b2)
     c.escrow.join(world.failed_deal, 1, leader.address, signer=b2)
     c.escrow.join(world.frozen_deal, 2, leader.address, signer=b1)
-    # Recall: freezes the unsettled deal selling the batch; its orders become refundable.
+    # Recall: the registry notifies the escrow, which freezes the unsettled deal selling the batch
+    # in the same transaction; its orders become refundable.
     reason = parse_cid(store.put(b'{"reason": "label error"}'))
     c.registry.recall_batch(batch_ids["recalled"], reason, signer=supplier)
-    c.escrow.freeze(world.frozen_deal, signer=chain.keeper)
     advance(chain, 3601)
     gtin, lot = world.rice
     receipt = receiving_event(

@@ -74,7 +74,12 @@ class DealSetup:
 
 
 def make_deal(
-    chain: Chain, *, min_quantity: int = 3, dispute_window: int = 86_400, join_window: int = 3600
+    chain: Chain,
+    *,
+    min_quantity: int = 3,
+    max_quantity: int = 100,
+    dispute_window: int = 86_400,
+    join_window: int = 3600,
 ) -> DealSetup:
     """An approved supplier and leader, a registered batch and an open deal selling it."""
     registry, escrow = chain.clients.registry, chain.clients.escrow
@@ -92,7 +97,7 @@ def make_deal(
             token=chain.clients.token.address,
             price_tiers=[PriceTier(0, TOP_PRICE), PriceTier(5, TIER_PRICE)],
             min_total_quantity=min_quantity,
-            max_total_quantity=100,
+            max_total_quantity=max_quantity,
             per_buyer_limit=10,
             join_deadline=now + join_window,
             delivery_deadline=now + join_window + 3600,

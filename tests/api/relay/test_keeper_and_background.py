@@ -18,15 +18,19 @@ from api.keeper import Keeper
 from api.relayer import worker as relay_worker
 from api.relayer.worker import RelayWorker
 from api.services import Services
+from chain.clients import DealStatus
 from tuanchain_cli import app
 
 from .conftest import (
+    CREDENTIAL,
     PNG,
     TOP_PRICE,
     advance_time,
     chain_now,
     consumer,
+    funded,
     make_deal,
+    prepare,
     relay,
     relay_and_mine,
     upload,
@@ -149,4 +153,60 @@ def test_keeper_upholds_an_unanswered_claim_then_settles(
     assert escrow.order(deal.deal_id, buyer.address).upheld_quantity == 1
     # 3 units at the top price (no tier reached), one refunded in full by the upheld claim.
     assert start - token.balance_of(buyer.address) == 2 * TOP_PRICE
+    assert escrow.owed(deal.deal_id, buyer.address) == 0
+
+
+def test_a_recall_stops_sales_at_once_and_the_keeper_refunds(
+    client: TestClient, services: Services, worker: RelayWorker, chain_snapshot: None
+) -> None:
+    """The recall's own transaction freezes the open deal (the registry notifies the escrow): the
+    next join is refused on chain, and the keeper pushes the gasless consumer's full refund."""
+    chain = services.chain
+    token, escrow = chain.clients.token, chain.clients.escrow
+    deal = make_deal(chain, join_window=600)
+    buyer = consumer(chain)
+    start = token.balance_of(buyer.address)
+    join = {"deal_id": deal.deal_id, "quantity": 2, "leader": deal.leader.address}
+    relay_and_mine(client, worker, buyer, "join", join)
+    recall = {"gtin14": deal.gtin14, "lot": deal.lot, "reason": {"reason": "label error"}}
+    prepared = prepare(client, "recall_batch", {"from": deal.supplier.address, **recall})
+    assert prepared["details"]["frozen_deals"] == [deal.deal_id]
+    status = relay_and_mine(client, worker, deal.supplier, "recall_batch", recall)
+    assert status["details"]["batch_id"] == "0x" + deal.batch_id.hex()
+    assert services.store.is_pinned(status["details"]["reason_cid"])  # type: ignore[attr-defined]
+    assert escrow.deal_status(deal.deal_id) == DealStatus.FROZEN  # no keeper pass needed
+
+    refused = client.post("/v1/actions/join/prepare", json={"from": buyer.address, **join})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "deal_is_frozen"
+
+    keeper = Keeper(chain, deal_ids={deal.deal_id})
+    assert [(a.kind, a.reason) for a in keeper.plan()] == [
+        ("push_payouts", "batch recalled: refunds")
+    ]
+    keeper.run_once()
+    assert token.balance_of(buyer.address) == start
+
+
+def test_the_keeper_freezes_a_deal_whose_recall_notification_was_missed(
+    services: Services, chain_snapshot: None
+) -> None:
+    """Recovery: with the escrow unregistered, a recall freezes nothing; the keeper's next pass
+    freezes the deal (permissionless ``freeze``) and the pass after refunds it."""
+    chain = services.chain
+    registry, escrow = chain.clients.registry, chain.clients.escrow
+    deal = make_deal(chain, join_window=600)
+    buyer = funded(chain)
+    chain.clients.token.mint(buyer.address, TOP_PRICE, signer=chain.platform)
+    chain.clients.token.approve(escrow.address, TOP_PRICE, signer=buyer)
+    escrow.join(deal.deal_id, 1, deal.leader.address, signer=buyer)
+    registry.remove_escrow(escrow.address, signer=chain.platform)
+    receipt = registry.recall_batch(deal.batch_id, CREDENTIAL, signer=deal.supplier)
+    assert escrow.events_in(receipt, "DealFrozen") == []
+    assert escrow.deal_status(deal.deal_id) == DealStatus.OPEN
+
+    keeper = Keeper(chain, deal_ids={deal.deal_id})
+    assert [a.kind for a in keeper.run_once().done] == ["freeze"]
+    assert escrow.deal_status(deal.deal_id) == DealStatus.FROZEN
+    assert [a.kind for a in keeper.run_once().done] == ["push_payouts"]
     assert escrow.owed(deal.deal_id, buyer.address) == 0

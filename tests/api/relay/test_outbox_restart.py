@@ -42,13 +42,13 @@ class Crash(BaseException):
 
 
 class CrashBeforeBroadcast(RelayWorker):
-    def _broadcast(self, session: Session, chain: Chain, row: RelayRequest) -> None:  # type: ignore[override]
-        raise Crash(row.id)
+    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+        raise Crash(rows[0].id)
 
 
 class CrashBeforeReceiptIsRecorded(RelayWorker):
-    def _finish(self, session, chain, row, receipt) -> None:  # type: ignore[no-untyped-def,override]
-        raise Crash(row.id)
+    def _settle(self, session, chain, rows, receipt) -> None:  # type: ignore[no-untyped-def,override]
+        raise Crash(rows[0].id)
 
 
 class Clock:
@@ -106,11 +106,13 @@ def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
     relayer_nonce_before = chain.w3.eth.get_transaction_count(chain.relayer.address)
     clock = Clock()
 
-    # 1. crash between committing the signed transaction and broadcasting it
+    # 1. crash between committing the signed batch transaction and broadcasting it
     with pytest.raises(Crash):
         CrashBeforeBroadcast(services, clock=clock).run_once()
     first = _rows(services)[ids[0]]
     assert first.status == "sending" and first.tx_hash and first.raw_tx
+    # One executeBatch carries all three, stored on each row before it exists anywhere else.
+    assert {(r.status, r.tx_hash) for r in _rows(services).values()} == {("sending", first.tx_hash)}
     assert forwarder.nonces(buyers[0].address) == 0  # it never left
 
     # 2. the node goes down (SIGTERM: anvil writes its state)
@@ -146,8 +148,7 @@ def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
         RelayWorker(services, clock=clock).run_once()  # a second pass finds nothing to do
         rows = _rows(services)
         assert [rows[i].status for i in ids] == ["mined"] * 3
-        assert rows[ids[0]].tx_hash == first.tx_hash
-        assert len({rows[i].tx_hash for i in ids}) == 3
+        assert {rows[i].tx_hash for i in ids} == {first.tx_hash}  # one batch, sent once
 
         for buyer, quantity in zip(buyers, (1, 2, 3), strict=True):
             assert forwarder.nonces(buyer.address) == 1
@@ -156,8 +157,8 @@ def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
             )
             assert len(executed) == 1 and executed[0]["args"]["success"]
             assert escrow.order(deal.deal_id, buyer.address).quantity == quantity
-        # One permit and one execute per join, nothing resent.
+        # One permit per join and one executeBatch for all, nothing resent.
         sent = chain.w3.eth.get_transaction_count(chain.relayer.address) - relayer_nonce_before
-        assert sent == 2 * len(ids)
+        assert sent == len(ids) + 1
     finally:
         restarted.stop()

@@ -206,16 +206,17 @@ class _Crash(BaseException):
 
 
 class _CrashBeforeBroadcast(RelayWorker):
-    def _broadcast(self, session, chain, row) -> None:  # type: ignore[no-untyped-def,override]
-        raise _Crash(row.id)
+    def _broadcast_batch(self, session, chain, rows) -> None:  # type: ignore[no-untyped-def,override]
+        raise _Crash(rows[0].id)
 
 
 def test_a_stored_transaction_that_reverts_on_chain_is_failed_with_the_decoded_error(
     services: Services, chain_snapshot: None, tmp_path
 ) -> None:
     """Signed and stored, the worker dies; meanwhile the deal closes. The stored transaction is
-    still broadcast as it is (it may already be in a mempool), reverts on chain, and the request
-    is failed with the target's named error recovered by replaying it on the parent block."""
+    still broadcast as it is (it may already be in a mempool); its call fails inside the mined
+    batch (the forwarder only says ``success=false``) and the request is failed with the
+    target's named error, read from a trace of the transaction."""
     engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
     init_db(engine)
     own = Services(services.settings, services.store, engine, _chain=services.chain)
@@ -234,6 +235,8 @@ def test_a_stored_transaction_that_reverts_on_chain_is_failed_with_the_decoded_e
         status = own_client.get(f"/v1/relay/{accepted['id']}").json()
     assert status["status"] == "failed" and status["tx_hash"] and status["block_number"]
     receipt = services.chain.w3.eth.get_transaction_receipt(status["tx_hash"])
-    assert receipt["status"] == 0
+    assert receipt["status"] == 1  # the batch ran; only this request's call failed
+    executed = services.chain.clients.forwarder.executions_in(receipt)
+    assert executed == {(buyer.address, 1): False}  # its nonce is spent
     assert status["error"]["code"] == "DealClosed"
     assert services.chain.clients.escrow.order(deal.deal_id, buyer.address).quantity == 1

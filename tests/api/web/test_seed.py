@@ -177,6 +177,7 @@ def test_seed_refuses_a_public_chain(tmp_path) -> None:
         chain_id=11155111,
         data_dir=tmp_path,
         deployments_dir=tmp_path,
+        document_key=Account.create().key.hex(),
         **keys,
     )
     services = Services(

@@ -1,0 +1,208 @@
+"""Sign-in with EIP-4361: a challenge per address, a session per signed challenge.
+
+1. :func:`issue_challenge` stores a random nonce for the address (valid :data:`NONCE_TTL_SECONDS`)
+   and returns the message to sign, bound to this service (domain and URI from
+   ``settings.public_url``) and its chain id.
+2. :func:`sign_in` checks a signed message — format, domain, scheme, URI, chain id, time window,
+   signer — then spends its nonce (one ``UPDATE ... WHERE used_at IS NULL``: two concurrent
+   sign-ins with one nonce cannot both win) and opens a session. Wallets may rebuild the message
+   themselves (statement, resources, their own expiration): any well-formed message with a nonce
+   this service issued to that address is accepted.
+3. The session token (32 random bytes, URL-safe) is returned once; only its SHA-256 is stored.
+   :func:`session_address` turns a token back into the signed-in address or :class:`NotSignedIn`.
+
+Times are unix seconds from the caller (``now``), so tests pass their own clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+from sqlalchemy import Engine, update
+
+from api.auth import siwe
+from api.auth.errors import NotSignedIn, SignInRefused
+from api.auth.models import AuthNonce, AuthSession
+from api.db import ensure_db, session_factory
+from chain.settings import Settings
+
+NONCE_TTL_SECONDS = 600
+SESSION_TTL_SECONDS = 8 * 3600
+# Wallet and server clocks differ a little: an Issued At up to this far ahead is still accepted.
+CLOCK_SKEW_SECONDS = 60
+STATEMENT = "Sign in to tuanchain to read the private documents your role allows."
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where this service is reached: what every accepted message must name."""
+
+    scheme: str
+    domain: str
+    uri: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Origin:
+        url = urlparse(settings.public_url)
+        return cls(scheme=url.scheme, domain=url.netloc, uri=settings.public_url.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    token: str
+    address: str
+    expires_at: int
+
+
+def _epoch(text: str) -> int:
+    return int(siwe.parse_time(text, "time").timestamp())
+
+
+def _iso(seconds: int) -> str:
+    return siwe.format_time(datetime.fromtimestamp(seconds, UTC))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_challenge(
+    engine: Engine, settings: Settings, *, address: str, now: int
+) -> siwe.SiweMessage:
+    """A fresh nonce for ``address`` (checksummed) and the message to sign with it."""
+    ensure_db(engine)
+    origin = Origin.of(settings)
+    nonce = secrets.token_hex(16)
+    with session_factory(engine).begin() as session:
+        session.add(
+            AuthNonce(
+                nonce=nonce,
+                address=address,
+                chain_id=settings.chain_id,
+                issued_at=now,
+                expires_at=now + NONCE_TTL_SECONDS,
+            )
+        )
+    return siwe.SiweMessage(
+        scheme=origin.scheme,
+        domain=origin.domain,
+        address=address,
+        statement=STATEMENT,
+        uri=origin.uri,
+        chain_id=settings.chain_id,
+        nonce=nonce,
+        issued_at=_iso(now),
+        expiration_time=_iso(now + NONCE_TTL_SECONDS),
+    )
+
+
+def check_message(message: siwe.SiweMessage, settings: Settings, *, now: int) -> None:
+    """Everything about a parsed message except its signature and nonce."""
+    origin = Origin.of(settings)
+    if message.domain != origin.domain:
+        raise SignInRefused(
+            "wrong_domain",
+            f"the message is for {message.domain!r}, not {origin.domain!r}",
+            expected=origin.domain,
+        )
+    if message.scheme is not None and message.scheme != origin.scheme:
+        raise SignInRefused(
+            "wrong_scheme", f"the message is for {message.scheme}://, not {origin.scheme}://"
+        )
+    uri = urlparse(message.uri)
+    if f"{uri.scheme}://{uri.netloc}" != f"{origin.scheme}://{origin.domain}":
+        raise SignInRefused(
+            "wrong_uri", f"the message's URI {message.uri!r} is not on {origin.uri}"
+        )
+    if message.chain_id != settings.chain_id:
+        raise SignInRefused(
+            "wrong_chain",
+            f"the message is for chain {message.chain_id}, this service runs on {settings.chain_id}",
+        )
+    if _epoch(message.issued_at) > now + CLOCK_SKEW_SECONDS:
+        raise SignInRefused("not_yet_valid", f"issued in the future ({message.issued_at})")
+    if message.not_before is not None and _epoch(message.not_before) > now + CLOCK_SKEW_SECONDS:
+        raise SignInRefused("not_yet_valid", f"not valid before {message.not_before}")
+    if message.expiration_time is not None and _epoch(message.expiration_time) <= now:
+        raise SignInRefused("expired", f"the message expired at {message.expiration_time}")
+
+
+def sign_in(
+    engine: Engine, settings: Settings, *, text: str, signature: str, now: int
+) -> OpenedSession:
+    """A session for the signer of ``text``, or :class:`SignInRefused` saying why not."""
+    ensure_db(engine)
+    try:
+        message = siwe.parse(text)
+        signer = siwe.recover_signer(text, signature)
+    except siwe.InvalidSiweMessage as exc:
+        raise SignInRefused("invalid_message", str(exc)) from None
+    check_message(message, settings, now=now)
+    if signer != message.address:
+        raise SignInRefused(
+            "wrong_signer",
+            f"the message names {message.address} but is signed by {signer}",
+            signer=signer,
+        )
+    expires_at = now + SESSION_TTL_SECONDS
+    if message.expiration_time is not None:
+        expires_at = min(expires_at, _epoch(message.expiration_time))
+    token = secrets.token_urlsafe(32)
+    with session_factory(engine).begin() as session:
+        spent = session.execute(
+            update(AuthNonce)
+            .where(
+                AuthNonce.nonce == message.nonce,
+                AuthNonce.address == message.address,
+                AuthNonce.chain_id == message.chain_id,
+                AuthNonce.used_at.is_(None),
+                AuthNonce.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            raise SignInRefused(
+                "nonce_not_valid",
+                "the nonce was not issued to this address by this service, is used, or expired: "
+                "ask for a new one",
+            )
+        session.add(
+            AuthSession(
+                token_hash=token_hash(token),
+                address=message.address,
+                nonce=message.nonce,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+    return OpenedSession(token=token, address=message.address, expires_at=expires_at)
+
+
+def session_address(engine: Engine, token: str | None, *, now: int) -> tuple[str, int]:
+    """The signed-in address of ``token`` and when its session ends, or :class:`NotSignedIn`."""
+    if not token:
+        raise NotSignedIn(
+            "sign in first: POST /v1/auth/nonce, sign the message, POST /v1/auth/verify"
+        )
+    ensure_db(engine)
+    with session_factory(engine)() as session:
+        row = session.get(AuthSession, token_hash(token))
+    if row is None or row.ended_at is not None:
+        raise NotSignedIn("this session does not exist or was ended: sign in again")
+    if row.expires_at <= now:
+        raise NotSignedIn("this session expired: sign in again", expired_at=_iso(row.expires_at))
+    return row.address, row.expires_at
+
+
+def end_session(engine: Engine, token: str, *, now: int) -> None:
+    ensure_db(engine)
+    with session_factory(engine).begin() as session:
+        session.execute(
+            update(AuthSession)
+            .where(AuthSession.token_hash == token_hash(token), AuthSession.ended_at.is_(None))
+            .values(ended_at=now)
+        )

@@ -1,0 +1,134 @@
+"""Unsigned user operations for a consumer's passkey account, built by the service for a page.
+
+A page holding a passkey knows only its public key (qx, qy). ``account`` tells it the account's
+counterfactual address (``factory.getAddress``), whether it is deployed, and its stablecoin
+balance. ``prepare`` builds the operation of a consumer action — the ERC-7821 batch, the
+account's creation on its first operation, the consumer paymaster, the nonce after the account's
+operations pending in the outbox, and ``callGasLimit`` from the calls simulated as the EntryPoint
+makes them (a call that would revert is refused here, 409 with the contract's error) — and returns
+it with its ``userOpHash``: the WebAuthn challenge the passkey signs. The page then encodes the
+signature and sends the operation to ``/v1/bundler`` itself, as any ERC-4337 client would; nothing
+here is trusted later (the bundler checks the operation from scratch).
+
+Actions: ``join`` (approve exactly quantity × the deal's top price, then join) and ``cancel``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import function_signature_to_4byte_selector
+from hexbytes import HexBytes
+from sqlalchemy.orm import Session
+
+from api.bundler.accept import pending_of
+from api.errors import ApiError
+from chain.aa.bundling import ExecutionReverted, checksum
+from chain.aa.entrypoint import ENTRYPOINT_V08
+from chain.aa.userop import Call, pre_verification_gas
+from chain.context import Chain
+
+CALL_GAS_MARGIN_PERCENT = 20
+PASSKEY_ACTIONS = ("join", "cancel")
+
+
+def parse_coordinate(value: Any, name: str) -> bytes:
+    try:
+        raw = bytes(HexBytes(str(value)))
+    except (TypeError, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ApiError(400, "invalid_public_key", f"{name} must be 32 bytes of 0x hex", field=name)
+    return raw
+
+
+def account(chain: Chain, qx: bytes, qy: bytes) -> dict[str, Any]:
+    """The passkey's account: address (deployed or not), deployment and stablecoin balance."""
+    accounts = chain.passkeys
+    address = accounts.factory.get_address(qx, qy)
+    return {
+        "address": address,
+        "deployed": accounts.is_deployed(address),
+        "balance": chain.clients.token.balance_of(address),
+        "token": chain.clients.token.address,
+        "entryPoint": ENTRYPOINT_V08,
+        "chainId": chain.chain_id,
+        "signer": "0x" + (bytes(HexBytes(accounts.verifier)) + qx + qy).hex(),
+    }
+
+
+def _calls(chain: Chain, action: str, body: dict[str, Any]) -> tuple[list[Call], dict[str, Any]]:
+    escrow = chain.clients.escrow
+    try:
+        deal_id = int(body["deal_id"])
+    except (KeyError, TypeError, ValueError):
+        raise ApiError(400, "invalid_request", "deal_id (an integer) is required") from None
+    if action == "join":
+        try:
+            quantity = int(body["quantity"])
+            leader = checksum(str(body["leader"]))
+        except (KeyError, TypeError, ValueError):
+            raise ApiError(
+                400, "invalid_request", "quantity (integer) and leader (address) are required"
+            ) from None
+        if quantity <= 0:
+            raise ApiError(400, "invalid_request", "quantity must be positive")
+        deal = escrow.deal_params(deal_id)  # DealNotFound: 404
+        amount = quantity * max(t.unit_price for t in deal.price_tiers)
+        calls = chain.passkeys.approve_and_join(deal_id, quantity, leader, amount)
+        return calls, {
+            "deal_id": deal_id,
+            "quantity": quantity,
+            "leader": leader,
+            "amount": amount,
+        }
+    selector = function_signature_to_4byte_selector("cancel(uint256)")
+    data = selector + deal_id.to_bytes(32, "big")
+    return [Call(escrow.address, data)], {"deal_id": deal_id}
+
+
+def prepare(
+    session: Session, chain: Chain, *, action: str, qx: bytes, qy: bytes, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The unsigned operation of ``action`` for the passkey (qx, qy), and its hash."""
+    if action not in PASSKEY_ACTIONS:
+        raise ApiError(
+            404, "unknown_action", f"no passkey action {action!r}", actions=list(PASSKEY_ACTIONS)
+        )
+    accounts = chain.passkeys
+    info = account(chain, qx, qy)
+    address = info["address"]
+    calls, details = _calls(chain, action, body)
+    pending = pending_of(session, address, 0)
+    on_chain = accounts.nonce(address)
+    nonce = max([on_chain, *(int(row.nonce) + 1 for row in pending)])
+    # Created by its first operation (one already pending creates it first).
+    create = not info["deployed"] and not pending
+    op = accounts.user_operation(
+        account=address, calls=calls, create_with=(qx, qy) if create else None, nonce=nonce
+    )
+    if not pending:
+        try:
+            call_gas = chain.bundling.simulate_execution(op)
+        except ExecutionReverted as exc:
+            revert = exc.revert
+            raise ApiError(
+                409,
+                "would_revert",
+                f"the action would fail: {exc}",
+                error=revert.name or type(revert).__name__,
+                args={k: str(v) for k, v in revert.args.items()},
+            ) from None
+        op = op.replace(call_gas_limit=call_gas * (100 + CALL_GAS_MARGIN_PERCENT) // 100)
+        op = op.replace(pre_verification_gas=pre_verification_gas(op))
+    return {
+        "action": action,
+        "account": address,
+        "deployed": info["deployed"],
+        "entryPoint": ENTRYPOINT_V08,
+        "chainId": chain.chain_id,
+        "userOperation": op.to_rpc(),
+        "userOpHash": "0x" + accounts.user_op_hash(op).hex(),
+        "signer": info["signer"],
+        "details": details,
+    }

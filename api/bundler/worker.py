@@ -1,0 +1,304 @@
+"""The bundler's worker: bundles accepted user operations with ``handleOps``, once each.
+
+Each pass takes the oldest due operation heading its sender's queue (no pending operation of the
+same sender and nonce key with a lower sequence) and bundles it alone — one operation per
+``handleOps``, so one operation's refusal never takes others down, and its receipt is its own. The
+bundler account is the relayer's; it is also the beneficiary the EntryPoint repays.
+
+``queued``
+    accepted for another chain → ``failed`` (``chain_changed``); its nonce already used on chain →
+    ``mined`` if its ``UserOperationEvent`` is found (someone else bundled it), else ``failed``
+    (``nonce_used``); validation simulated again (the paymaster's limits, a deal closed...): a
+    refusal → ``failed`` with the EntryPoint's reason; then the ``handleOps`` transaction is
+    **signed and its hash and raw bytes committed** (``sending``) before it is broadcast
+    (``sent``), and its receipt's ``UserOperationEvent`` decides ``mined`` (with ``success``: its
+    calls may still have reverted, as on any bundler).
+``sending`` / ``sent`` (a restart, or a receipt that did not come)
+    the stored hash's receipt decides; else a used nonce means it executed (found by its event);
+    else the *same* raw transaction is broadcast again (same hash: it cannot land twice). Only if
+    the bundler's nonce went to another transaction is the operation signed again.
+
+``NodeUnavailable`` keeps the row as it is and retries with exponential backoff. The relayer
+account's nonce is shared with the relay worker: signing happens under the same relayer claim
+(:class:`api.relayer.claims.Claims`), so the two never sign one nonce twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from api.binding import CHAIN_CHANGED, fail_requests
+from api.bundler.errors import code_of_rejection, rejection_data
+from api.bundler.models import PENDING_OP_STATUSES, OpStatus, UserOperationRow
+from api.db import session_factory
+from api.relayer.claims import Claims
+from api.services import Services
+from chain import errors as chain_errors
+from chain.aa.bundling import BundleOutcome, ValidationRejected
+from chain.aa.userop import UserOperation
+from chain.context import Chain
+from chain.identity import ChainChanged
+
+logger = logging.getLogger(__name__)
+
+WAKE = threading.Event()
+POLL_SECONDS = 1.0
+
+
+class BundlerWorker:
+    """Processes due operations; ``run_once`` is one pass (the loop and the tests call it)."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        batch_size: int = 100,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.services = services
+        self.stop = stop or threading.Event()
+        self.sessions = session_factory(services.engine)
+        self.clock = clock
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.batch_size = batch_size
+        self.claims = Claims(services.engine)
+
+    def run_once(self) -> int:
+        """Process every due operation once (a sender's next one in the same pass once the one
+        before it settled); returns how many were processed."""
+        done = 0
+        seen: set[str] = set()
+        busy: set[str] = set()
+        with self.sessions() as session:
+            while len(seen) < self.batch_size and not self.stop.is_set():
+                session.rollback()
+                row = session.scalars(self._heads(seen, busy).limit(1)).first()
+                if row is None:
+                    break
+                seen.add(row.id)
+                # The sender's queue, claimed like a relay signer's (PostgreSQL; SQLite: no-op).
+                with self.claims.signer(f"op:{row.sender}") as claimed:
+                    if not claimed:
+                        busy.add(row.sender)
+                        continue
+                    session.rollback()
+                    row = session.scalars(
+                        self._heads(set(), set())
+                        .where(UserOperationRow.id == row.id)
+                        .execution_options(populate_existing=True)
+                    ).first()
+                    if row is None:
+                        continue
+                    try:
+                        self.services.check_chain()
+                        self._process(session, self.services.chain, row)
+                        done += 1
+                    except chain_errors.ReceiptWaitStopped:
+                        session.rollback()
+                        break
+                    except ChainChanged as exc:
+                        session.rollback()
+                        failed = fail_requests(
+                            session,
+                            only_key=exc.bound.key,
+                            message=f"accepted for {exc.bound.describe()}, but {exc}: never "
+                            "bundled there; sign it again",
+                            args={"accepted_on": exc.bound.to_json()},
+                        )
+                        session.commit()
+                        logger.error("bundler: %s; %d pending operation(s) failed", exc, failed)
+                        break
+                    except chain_errors.NodeUnavailable as exc:
+                        self._retry_later(session, row, exc)
+                        break
+                    except Exception as exc:  # NodeRejected, TransactionTimeout, a bug
+                        if not isinstance(exc, chain_errors.ChainError):
+                            logger.exception("user operation %s: unexpected error", row.id)
+                        self._retry_later(session, row, exc)
+        return done
+
+    def _heads(self, seen: set[str], busy: set[str]) -> Any:
+        pending = [s.value for s in PENDING_OP_STATUSES]
+        earlier = aliased(UserOperationRow)
+        query = select(UserOperationRow).where(
+            UserOperationRow.status.in_(pending),
+            UserOperationRow.next_attempt_at <= self.clock(),
+            ~exists().where(
+                and_(
+                    earlier.sender == UserOperationRow.sender,
+                    earlier.nonce_key == UserOperationRow.nonce_key,
+                    earlier.status.in_(pending),
+                    earlier.nonce_seq < UserOperationRow.nonce_seq,
+                )
+            ),
+        )
+        if seen:
+            query = query.where(UserOperationRow.id.not_in(seen))
+        if busy:
+            query = query.where(UserOperationRow.sender.not_in(busy))
+        return query.order_by(UserOperationRow.created_at, UserOperationRow.nonce_seq)
+
+    def _retry_later(self, session: Session, row: UserOperationRow, exc: Exception) -> None:
+        session.rollback()
+        row.attempts += 1
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1))
+        row.next_attempt_at = self.clock() + delay
+        row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
+        session.commit()
+        logger.warning("user operation %s: %s; retrying in %.1f s", row.id, exc, delay)
+
+    # ------------------------------------------------------------------ one operation
+
+    def _process(self, session: Session, chain: Chain, row: UserOperationRow) -> None:
+        if row.chain_key != chain.identity.key:
+            self._fail(
+                session,
+                row,
+                CHAIN_CHANGED,
+                f"accepted for another chain than {chain.identity.describe()}, which the node "
+                "serves now: never bundled there; sign it again",
+                {"node": chain.identity.to_json()},
+            )
+            return
+        bundling = chain.bundling
+        op_hash = bytes.fromhex(row.user_op_hash[2:])
+        if row.status in (OpStatus.SENDING, OpStatus.SENT) and row.tx_hash:
+            outcome = bundling.outcome(row.tx_hash, op_hash)
+            if outcome is not None:
+                self._mined(session, row, outcome)
+                return
+            if bundling.is_mined(row.tx_hash):
+                # Mined without our operation: someone bundled it first (the nonce check below
+                # finds its event), or the EntryPoint skipped it.
+                row.status, row.raw_tx, row.tx_hash = OpStatus.QUEUED.value, None, None
+                session.commit()
+        if bundling.nonce_sequence(row.sender, int(row.nonce_key)) > row.nonce_seq:
+            found = bundling.find_event(op_hash, from_block=row.accepted_block)
+            if found is not None:
+                self._mined(session, row, found)
+            else:
+                self._fail(
+                    session,
+                    row,
+                    "nonce_used",
+                    f"nonce {hex(int(row.nonce))} of {row.sender} was used by another operation",
+                )
+            return
+        if row.status in (OpStatus.SENDING, OpStatus.SENT) and row.raw_tx:
+            if self._broadcast(session, chain, row):
+                self._await(session, chain, row)
+            return
+        op = UserOperation.from_rpc(row.user_operation)
+        with self.claims.relayer(chain.relayer.address):
+            try:
+                signed = bundling.sign_bundle([op], bundler=chain.relayer)
+            except ValidationRejected as exc:
+                self._fail(
+                    session,
+                    row,
+                    "rejected",
+                    f"the EntryPoint refuses it now: {exc}",
+                    {"rpcCode": code_of_rejection(exc), **rejection_data(exc)},
+                )
+                return
+            row.status = OpStatus.SENDING.value
+            row.raw_tx, row.tx_hash, row.bundler_nonce = signed.raw, signed.hash, signed.nonce
+            session.commit()  # the hash is on disk before the transaction exists anywhere else
+            sent = self._broadcast(session, chain, row)
+        if sent:
+            self._await(session, chain, row)
+
+    def _broadcast(self, session: Session, chain: Chain, row: UserOperationRow) -> bool:
+        assert row.raw_tx
+        try:
+            chain.sender.broadcast(row.raw_tx)
+        except chain_errors.AlreadyKnown:
+            pass
+        except chain_errors.NonceTooLow:
+            logger.warning("user operation %s: bundler nonce reused; re-signing", row.id)
+            row.status, row.raw_tx, row.tx_hash = OpStatus.QUEUED.value, None, None
+            session.commit()
+            return False
+        if row.status != OpStatus.SENT:
+            row.status = OpStatus.SENT.value
+            session.commit()
+        return True
+
+    def _await(self, session: Session, chain: Chain, row: UserOperationRow) -> None:
+        assert row.tx_hash
+        chain.sender.wait(row.tx_hash, stop=self.stop)
+        outcome = chain.bundling.outcome(row.tx_hash, bytes.fromhex(row.user_op_hash[2:]))
+        if outcome is None:
+            # Mined without a UserOperationEvent of ours: not bundled after all; look again.
+            row.status, row.raw_tx, row.tx_hash = OpStatus.QUEUED.value, None, None
+            session.commit()
+            return
+        self._mined(session, row, outcome)
+
+    def _mined(self, session: Session, row: UserOperationRow, outcome: BundleOutcome) -> None:
+        row.status = OpStatus.MINED.value
+        row.tx_hash = outcome.tx_hash
+        row.block_number = outcome.block_number
+        row.block_hash = outcome.block_hash
+        row.success = outcome.event.success
+        row.actual_gas_cost = str(outcome.event.actual_gas_cost)
+        row.actual_gas_used = str(outcome.event.actual_gas_used)
+        row.revert_reason = outcome.revert_reason or None
+        row.raw_tx = None
+        session.commit()
+        logger.info(
+            "user operation %s mined in %s (success=%s)",
+            row.user_op_hash,
+            row.tx_hash,
+            row.success,
+        )
+
+    def _fail(
+        self,
+        session: Session,
+        row: UserOperationRow,
+        code: str,
+        message: str,
+        args: dict[str, Any] | None = None,
+    ) -> None:
+        row.status = OpStatus.FAILED.value
+        row.error_code, row.error_message, row.error_args = code, message, args
+        row.raw_tx = None
+        session.commit()
+        logger.info("user operation %s failed: %s", row.user_op_hash, message)
+
+
+def start_background(services: Services) -> Callable[[], None]:
+    """Run the worker in a daemon thread until the returned function is called."""
+    stop = threading.Event()
+    worker = BundlerWorker(services, stop=stop)
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                worker.run_once()
+            except Exception:  # the database down, a bug: log and keep the loop alive
+                logger.exception("bundler worker pass failed")
+            WAKE.wait(POLL_SECONDS)
+            WAKE.clear()
+
+    thread = threading.Thread(target=loop, name="bundler-worker", daemon=True)
+    thread.start()
+
+    def stop_worker() -> None:
+        stop.set()
+        WAKE.set()
+        thread.join(timeout=10)
+
+    return stop_worker

@@ -1,0 +1,152 @@
+"""People and places by name: who an address is, and where a leader's pickup point is.
+
+One home for "show a name, not hex" (every page uses it; operator and supplier pages too):
+
+1. a party's credential document (``tuanchain:Credential``: ``holder`` {zh, en, gln} and
+   ``place`` {zh, en}), found through the index (the CID of the party's latest application) and
+   read from the document store: what a real leader or supplier published when applying;
+2. else the demo catalog (:mod:`api.demo.catalog`: anvil's public development accounts, so
+   these names only ever match a local demo chain's accounts, e.g. the demo consumers);
+3. else the short address.
+
+The address always stays one tap away (pages show the name and link/title the address).
+Credential documents are immutable (content-addressed), so they are cached by CID forever;
+which CID a party has is looked up per request (a new application changes it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.render import pick, short
+from traceability.ipfs import DocumentStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Person:
+    """An account as people know it: a name, and for a leader or supplier a place and GLN."""
+
+    address: str
+    name: dict[str, str] | None = None  # {"zh": .., "en": ..}
+    place: dict[str, str] | None = None  # a leader's pickup point, a supplier's site
+    gln: str = ""
+    role: str = ""  # supplier | leader | consumer | carrier | "" (unknown)
+
+    def label(self, lang: str) -> str:
+        """The name in ``lang``, else the short address."""
+        return pick(self.name, lang) if self.name else short(self.address)
+
+    def place_label(self, lang: str) -> str:
+        """The pickup point (or site) in ``lang``, else the GLN, else the person's label."""
+        if self.place:
+            return pick(self.place, lang)
+        return f"GLN {self.gln}" if self.gln else self.label(lang)
+
+    def to_json(self, lang: str) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "name": self.label(lang),
+            "place": self.place_label(lang),
+            "gln": self.gln or None,
+            "role": self.role or None,
+        }
+
+
+@cache
+def _catalog() -> dict[str, Person]:
+    from api.demo.catalog import demo_accounts
+
+    return {
+        a.address: Person(
+            a.address,
+            {"zh": a.name_zh, "en": a.name_en},
+            {"zh": a.place_zh, "en": a.place_en} if a.place_zh else None,
+            a.gln,
+            a.role,
+        )
+        for a in demo_accounts()
+    }
+
+
+_credentials: dict[str, dict[str, Any] | None] = {}
+
+
+def _credential(store: DocumentStore, cid: str) -> dict[str, Any] | None:
+    """A credential document by CID (cached: a CID's bytes never change); None if unreadable."""
+    if cid not in _credentials:
+        try:
+            doc = json.loads(store.get(cid))
+        except Exception as exc:  # noqa: BLE001 - a missing document only costs the name
+            logger.info("credential %s unreadable: %s", cid, exc)
+            return None  # not cached: the store may have it later
+        _credentials[cid] = doc if isinstance(doc, dict) else None
+    return _credentials[cid]
+
+
+class Directory:
+    """Names for the addresses of one page (one index query for all of them)."""
+
+    def __init__(self, session: Session, store: DocumentStore) -> None:
+        self.session = session
+        self.store = store
+        self._people: dict[str, Person] = {}
+
+    def load(self, addresses: list[str] | set[str]) -> None:
+        """Look up many addresses at once (parties' latest applications from the index)."""
+        wanted = [a for a in set(addresses) if a and a not in self._people]
+        if not wanted:
+            return
+        rows = self.session.execute(
+            select(m.PartyEvent.account, m.PartyEvent.kind, m.PartyEvent.credential_cid)
+            .where(m.PartyEvent.account.in_(wanted), m.PartyEvent.action == "applied")
+            .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
+        ).all()
+        applied = {account: (kind, cid) for account, kind, cid in rows}  # the latest wins
+        for address in wanted:
+            self._people[address] = self._resolve(address, applied.get(address))
+
+    def _resolve(self, address: str, applied: tuple[str, str | None] | None) -> Person:
+        fallback = _catalog().get(address)
+        if applied and applied[1]:
+            doc = _credential(self.store, applied[1])
+            holder = (doc or {}).get("holder")
+            if isinstance(holder, dict) and (holder.get("zh") or holder.get("en")):
+                place = doc.get("place") if isinstance(doc.get("place"), dict) else None  # type: ignore[union-attr]
+                return Person(
+                    address,
+                    {k: str(holder[k]) for k in ("zh", "en") if holder.get(k)},
+                    place,
+                    str(holder.get("gln") or ""),
+                    applied[0],
+                )
+        if fallback is not None:
+            return fallback
+        return Person(address, role=applied[0] if applied else "")
+
+    def get(self, address: str) -> Person:
+        if address not in self._people:
+            self.load([address])
+        return self._people[address]
+
+
+def approved(session: Session, kind: str) -> list[str]:
+    """Accounts whose latest party action of ``kind`` (leader | supplier) is an approval."""
+    rows = session.execute(
+        select(m.PartyEvent.account, m.PartyEvent.action)
+        .where(m.PartyEvent.kind == kind)
+        .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
+    ).all()
+    latest: dict[str, str] = {}
+    for account, action in rows:
+        latest[account] = action
+    return [a for a, action in latest.items() if action == "approved"]

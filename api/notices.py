@@ -1,0 +1,145 @@
+"""Notices per address, derived from the indexed chain events (nothing stored: the index is the
+outbox's source, so a re-org that drops an event drops its notice too).
+
+A consumer hears about their orders (joined, cancelled, 成团 or not, frozen by a recall, goods
+arrived at their pickup point (到货通知), a claim answered, money paid out); a leader about their
+group (a neighbour joined, a deal formed so the goods are coming, a claim filed on their group).
+
+Each notice has a stable ``id`` (``kind:tx:log`` for a log, ``kind:deal`` for a deadline passing)
+so a delivery channel (webhooks, issue 12) can deduplicate; ``params`` fill the ``notice_<kind>``
+sentence of ``i18n.json`` (``{deal}``, ``{product}``, ``{place}``, ``{amount}``, ``{who}``, ``{n}``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api import queries
+from api.db import models as m
+from api.names import Directory
+from api.render import messages, money, pick
+from api.shop import product_of
+
+KINDS = (
+    "joined",
+    "cancelled",
+    "formed",
+    "failed",
+    "frozen",
+    "arrived",
+    "claim_filed",
+    "claim_rejected",
+    "claim_upheld",
+    "claim_denied",
+    "paid",
+    "settled",
+    "group_joined",
+    "group_formed",
+    "group_claim",
+)
+
+
+def _at(value: datetime | int) -> datetime:
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value, UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def notices(session: Session, directory: Directory, address: str) -> list[dict[str, Any]]:
+    """Every notice for ``address``, newest first (``time`` ISO 8601, ``kind``, ``deal_id``)."""
+    out: list[dict[str, Any]] = []
+
+    def add(kind: str, ident: str, when: datetime | int, deal_id: int, **params: Any) -> None:
+        out.append(
+            {"id": f"{kind}:{ident}", "kind": kind, "time": _at(when), "deal_id": deal_id, **params}
+        )
+
+    orders = session.scalars(
+        select(m.OrderEvent)
+        .where(or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address))
+        .order_by(m.OrderEvent.block_number, m.OrderEvent.log_index)
+    ).all()
+    bought: dict[int, str] = {}  # deal -> the buyer's leader (buyer's own orders)
+    led: set[int] = set()
+    for o in orders:
+        ident = f"{o.tx_hash}:{o.log_index}"
+        if o.buyer == address:
+            bought[o.deal_id] = o.leader
+            if o.kind == "join":
+                add("joined", ident, o.block_time, o.deal_id, n=o.quantity, amount=int(o.amount))
+            else:
+                add("cancelled", ident, o.block_time, o.deal_id, amount=int(o.amount))
+        if o.leader == address and o.kind == "join":
+            led.add(o.deal_id)
+            add("group_joined", ident, o.block_time, o.deal_id, who=o.buyer, n=o.quantity)
+    deal_ids = sorted(set(bought) | led)
+    if not deal_ids:
+        return []
+    deals = session.scalars(select(m.Deal).where(m.Deal.deal_id.in_(deal_ids))).all()
+    now = queries.chain_now(session)
+    facts = queries._DealFacts(session, deals)  # the one loader of deal facts (queries)
+    for deal in deals:
+        d = deal.deal_id
+        mine = [o for o in facts.orders[d] if o.buyer == address]
+        holds = sum(o.quantity if o.kind == "join" else -o.quantity for o in mine) > 0
+        if now >= deal.join_deadline:
+            formed = facts.sold(d) >= deal.min_quantity
+            if d in bought and holds:
+                add("formed" if formed else "failed", str(d), deal.join_deadline, d)
+            if d in led and formed:
+                add("group_formed", str(d), deal.join_deadline, d)
+        for outcome in facts.outcomes[d]:
+            ident = f"{outcome.tx_hash}:{outcome.log_index}"
+            if d in bought and holds:
+                add(outcome.kind, ident, outcome.block_time, d)  # frozen | settled
+        for r in facts.receipts[d]:
+            if d in bought and holds and r.leader == bought[d]:
+                add("arrived", f"{r.tx_hash}:{r.log_index}", r.block_time, d, place=r.leader)
+        for c in facts.claims[d]:
+            ident = f"{c.tx_hash}:{c.log_index}"
+            if c.buyer == address:
+                add(f"claim_{c.status}", ident, c.block_time, d, n=c.quantity)
+            if c.status == "filed" and d in led and (c.leader or bought.get(d)) == address:
+                add("group_claim", ident, c.block_time, d, who=c.buyer, n=c.quantity)
+        for p in facts.payouts[d]:
+            if p.account == address and p.kind == "withdrawn" and int(p.amount):
+                add("paid", f"{p.tx_hash}:{p.log_index}", p.block_time, d, amount=int(p.amount))
+    products = {d.deal_id: product_of(session, facts.batches[d.deal_id]) for d in deals}
+    directory.load(
+        {n["who"] for n in out if "who" in n} | {n["place"] for n in out if "place" in n}
+    )
+    for n in out:
+        n["product"] = products[n["deal_id"]]["name"]
+    out.sort(key=lambda n: (n["time"], n["id"]), reverse=True)
+    return out
+
+
+def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
+    """The notice in words, in ``lang`` (names for people and places, prices in tUSD)."""
+    template = messages().get(f"notice_{notice['kind']}", {}).get(lang, notice["kind"])
+    values = {
+        "deal": f"#{notice['deal_id']}",
+        "product": pick(notice.get("product"), lang) or f"#{notice['deal_id']}",
+        "n": str(notice.get("n", "")),
+        "amount": money(notice.get("amount")) if "amount" in notice else "",
+        "who": directory.get(notice["who"]).label(lang) if "who" in notice else "",
+        "place": directory.get(notice["place"]).place_label(lang) if "place" in notice else "",
+    }
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", value)
+    return template
+
+
+def public(notice: dict[str, Any], directory: Directory, lang: str) -> dict[str, Any]:
+    """A notice as JSON (``GET /v1/notices/{address}``)."""
+    return {
+        "id": notice["id"],
+        "kind": notice["kind"],
+        "time": notice["time"].isoformat(),
+        "deal_id": notice["deal_id"],
+        "text": sentence(notice, directory, lang),
+    }

@@ -1,0 +1,172 @@
+"""Put and read private documents; who may read what.
+
+Purposes and their readers (besides the owner, who may always read what they uploaded):
+- ``credential`` (ID cards, licences, pickup-point deeds) and ``contact``: the platform's reviewers
+  (accounts holding the registry's ``PLATFORM_ROLE`` on chain);
+- ``claim_evidence`` (photos of a quality claim in deal ``deal_id``): the platform, which
+  arbitrates, and the deal's supplier, who answers. Only a buyer of that deal may upload one.
+Roles are read from the chain at the moment of the read, so a revoked reviewer loses access at once.
+Every read is logged in ``private_document_reads``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from api.auth.errors import AccessDenied
+from api.db import ensure_db, session_factory
+from api.private import crypto
+from api.private.models import PrivateDocument, PrivateDocumentRead
+from api.services import Services
+
+MAX_DOCUMENTS_PER_OWNER = 200
+
+
+class Purpose(StrEnum):
+    CREDENTIAL = "credential"
+    CONTACT = "contact"
+    CLAIM_EVIDENCE = "claim_evidence"
+
+
+class PrivateDocumentError(Exception):
+    """A private upload or read that cannot be done; ``code`` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PrivateDocumentNotFound(PrivateDocumentError):
+    def __init__(self, sha256_hex: str) -> None:
+        super().__init__("document_not_found", f"no private document with SHA-256 {sha256_hex}")
+
+
+@dataclass(frozen=True)
+class StoredPrivate:
+    sha256: str
+    owner: str
+    purpose: Purpose
+    deal_id: int
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class OpenedPrivate:
+    data: bytes
+    content_type: str
+    right: str
+
+
+def _key(services: Services) -> bytes:
+    return bytes.fromhex(services.settings.document_key.get_secret_value())
+
+
+def put(
+    services: Services,
+    *,
+    owner: str,
+    data: bytes,
+    content_type: str,
+    purpose: Purpose,
+    deal_id: int,
+    now: int,
+) -> StoredPrivate:
+    """Seal and keep ``data`` for ``owner`` (idempotent: the same upload again is the same row)."""
+    if purpose is Purpose.CLAIM_EVIDENCE:
+        escrow = services.chain.clients.escrow
+        if not 1 <= deal_id <= escrow.deal_count():
+            raise PrivateDocumentError("unknown_deal", f"no deal {deal_id}")
+        if escrow.order(deal_id, owner).quantity == 0:
+            raise AccessDenied(
+                f"{owner} has no order in deal {deal_id}: only its buyers upload claim evidence",
+                deal_id=deal_id,
+            )
+    elif deal_id != 0:
+        raise PrivateDocumentError("unexpected_deal", f"a {purpose} document names no deal")
+    sha256_hex = hashlib.sha256(data).hexdigest()
+    stored = StoredPrivate(sha256_hex, owner, purpose, deal_id, content_type, len(data))
+    ensure_db(services.engine)
+    key = _key(services)
+    with session_factory(services.engine)() as session:
+        existing = session.scalar(
+            select(PrivateDocument.id).where(
+                PrivateDocument.owner == owner,
+                PrivateDocument.sha256 == sha256_hex,
+                PrivateDocument.purpose == purpose.value,
+                PrivateDocument.deal_id == deal_id,
+            )
+        )
+        if existing is not None:
+            return stored
+        count = session.scalar(
+            select(func.count()).select_from(PrivateDocument).where(PrivateDocument.owner == owner)
+        )
+        if (count or 0) >= MAX_DOCUMENTS_PER_OWNER:
+            raise PrivateDocumentError(
+                "quota_exceeded", f"{owner} already keeps {count} private documents here"
+            )
+        session.add(
+            PrivateDocument(
+                sha256=sha256_hex,
+                owner=owner,
+                purpose=purpose.value,
+                deal_id=deal_id,
+                content_type=content_type,
+                size=len(data),
+                key_id=crypto.key_id(key),
+                sealed=crypto.seal(key, data, sha256_hex),
+                created_at=now,
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # the same upload, concurrently: one row is enough
+            session.rollback()
+    return stored
+
+
+def _right(services: Services, reader: str, rows: list[PrivateDocument]) -> str | None:
+    if any(row.owner == reader for row in rows):
+        return "owner"
+    chain = services.chain
+    if chain.clients.registry.is_platform(reader):
+        return "platform"
+    escrow = chain.clients.escrow
+    for row in rows:
+        is_claim = row.purpose == Purpose.CLAIM_EVIDENCE and row.deal_id
+        if is_claim and escrow.deal_params(row.deal_id).supplier == reader:
+            return "deal_supplier"
+    return None
+
+
+def read(services: Services, *, reader: str, sha256_hex: str, now: int) -> OpenedPrivate:
+    """The plaintext of the document with this SHA-256, if ``reader`` has a right to it."""
+    ensure_db(services.engine)
+    with session_factory(services.engine)() as session:
+        rows = list(
+            session.scalars(
+                select(PrivateDocument)
+                .where(PrivateDocument.sha256 == sha256_hex)
+                .order_by(PrivateDocument.id)
+            )
+        )
+        if not rows:
+            raise PrivateDocumentNotFound(sha256_hex)
+        right = _right(services, reader, rows)
+        if right is None:
+            raise AccessDenied(
+                f"{reader} may not read this document: only its owner, the platform's reviewers "
+                "and, for claim evidence, the deal's supplier may",
+                sha256=sha256_hex,
+            )
+        session.add(PrivateDocumentRead(sha256=sha256_hex, reader=reader, right=right, read_at=now))
+        session.commit()
+    row = rows[0]
+    data = crypto.open_sealed(_key(services), row.sealed, sha256_hex)
+    return OpenedPrivate(data=data, content_type=row.content_type, right=right)

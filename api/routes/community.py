@@ -1,0 +1,191 @@
+"""The pages consumers and leaders use from their phones, and their notices as JSON.
+
+- ``/``: today's deals to shop from (join with a quantity and a pickup point);
+- ``/orders/{address}``: my orders in words, what can be done (cancel, collect a refund, file a
+  claim with photos), and my notices; ``/orders`` asks for a wallet (or an address) first;
+- ``/leader/{address}``: a leader's deals with a share link and QR code each, their group's
+  orders and totals, confirm receipt with a photo; ``/leader`` asks first, likewise;
+- ``GET /v1/notices/{address}``: the notices of an address (:mod:`api.notices`).
+
+Everything is server-rendered from the index; actions go through ``/static/wallet.js``. Without a
+wallet a person can still browse, look up an address's orders, and check every trail.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from api import notices as notice_feed
+from api import shop
+from api.db import ensure_db
+from api.errors import ApiError, error_responses
+from api.names import Directory
+from api.render import choose_language, render
+from api.routes.deps import ServicesDep
+from api.services import Services
+
+router = APIRouter(tags=["pages"])
+
+
+def _session(services: Services) -> Session:
+    ensure_db(services.engine)
+    return Session(services.engine)
+
+
+def _address(value: str) -> str:
+    if not Web3.is_address(value):
+        raise ApiError(400, "invalid_address", f"not an Ethereum address: {value!r}")
+    return Web3.to_checksum_address(value)
+
+
+def _page_error(request: Request, exc: ApiError) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status, "code": exc.code, "message": exc.message},
+        status_code=exc.status,
+    )
+
+
+def _notices(session: Session, services: Services, address: str, lang: str) -> list[Any]:
+    directory = Directory(session, services.store)
+    items = notice_feed.notices(session, directory, address)
+    return [{**n, "text": notice_feed.sentence(n, directory, lang)} for n in items[:50]]
+
+
+@router.get("/", response_class=HTMLResponse, summary="Today's deals (HTML)")
+def shop_page(
+    request: Request,
+    services: ServicesDep,
+    leader: Annotated[str | None, Query(description="the pickup point to preselect")] = None,
+) -> Response:
+    with _session(services) as session:
+        data = shop.shop(session, services)
+    points = [p.address for p in data["points"]]
+    chosen = Web3.to_checksum_address(leader) if leader and Web3.is_address(leader) else None
+    return render(
+        request,
+        "shop.html",
+        {**data, "leader": chosen if chosen in points else (points[0] if points else "")},
+    )
+
+
+LookupAddress = Annotated[
+    str | None, Query(description="look up this address's page without a wallet (303 to it)")
+]
+_CONNECT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "the looked-up address's page"},
+    **error_responses(400, html=True),
+}
+
+
+def _connect_page(request: Request, title: str, base: str, address: str | None) -> Response:
+    if address:  # the look-up form (no wallet): on to the address's page
+        lang = choose_language(request)
+        try:
+            return RedirectResponse(f"{base}/{_address(address.strip())}?lang={lang}", 303)
+        except ApiError as exc:
+            return _page_error(request, exc)
+    return render(
+        request, "connect.html", {"title": title, "base": base, "go": base + "/{address}"}
+    )
+
+
+@router.get(
+    "/orders",
+    response_class=HTMLResponse,
+    responses=_CONNECT_RESPONSES,
+    summary="My orders: connect a wallet or give an address (HTML)",
+)
+def orders_connect(request: Request, address: LookupAddress = None) -> Response:
+    return _connect_page(request, "my_orders", "/orders", address)
+
+
+@router.get(
+    "/orders/{address}",
+    response_class=HTMLResponse,
+    responses=error_responses(400, html=True),
+    summary="A consumer's orders and notices (HTML)",
+)
+def orders_page(request: Request, address: str, services: ServicesDep) -> Response:
+    try:
+        buyer = _address(address)
+    except ApiError as exc:
+        return _page_error(request, exc)
+    lang = choose_language(request)
+    with _session(services) as session:
+        data = shop.buyer_view(session, services, buyer)
+        data["notices"] = _notices(session, services, buyer, lang)
+    return render(request, "orders.html", data)
+
+
+@router.get(
+    "/leader",
+    response_class=HTMLResponse,
+    responses=_CONNECT_RESPONSES,
+    summary="My group: connect a wallet or give an address (HTML)",
+)
+def leader_connect(request: Request, address: LookupAddress = None) -> Response:
+    return _connect_page(request, "my_group", "/leader", address)
+
+
+@router.get(
+    "/leader/{address}",
+    response_class=HTMLResponse,
+    responses=error_responses(400, html=True),
+    summary="A leader's deals, share links, group orders and receipts (HTML)",
+)
+def leader_page(request: Request, address: str, services: ServicesDep) -> Response:
+    try:
+        leader = _address(address)
+    except ApiError as exc:
+        return _page_error(request, exc)
+    lang = choose_language(request)
+    with _session(services) as session:
+        data = shop.leader_view(session, services, leader, str(request.base_url))
+        data["notices"] = _notices(session, services, leader, lang)
+    return render(request, "leader.html", data)
+
+
+class NoticePublic(BaseModel):
+    id: str
+    kind: str
+    time: str
+    deal_id: int
+    text: str
+
+
+class NoticeList(BaseModel):
+    address: str
+    notices: list[NoticePublic]
+
+
+@router.get(
+    "/v1/notices/{address}",
+    response_model=NoticeList,
+    responses=error_responses(400),
+    tags=["read"],
+    summary="An address's notices, newest first, in words",
+    description="Derived from the indexed chain events: orders, 成团 or not, recalls, goods "
+    "arrived at the pickup point, claims answered, payouts; for leaders their group's joins "
+    "and claims. Each `id` is stable (for deduplication).",
+)
+def get_notices(
+    address: str,
+    services: ServicesDep,
+    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+) -> Any:
+    account = _address(address)
+    with _session(services) as session:
+        directory = Directory(session, services.store)
+        items = notice_feed.notices(session, directory, account)
+        return {
+            "address": account,
+            "notices": [notice_feed.public(n, directory, lang) for n in items],
+        }

@@ -1,0 +1,96 @@
+"""Passkey accounts for pages: the account of a passkey, unsigned operations, the demo faucet, and
+the phone-first ``/passkey`` page.
+
+- ``GET /v1/passkeys/account?qx=&qy=`` — the counterfactual address the factory gives the passkey,
+  whether it is deployed, its stablecoin balance and the signer bytes (verifier ‖ qx ‖ qy);
+- ``POST /v1/actions/{action}/prepare-userop`` — the unsigned user operation of a consumer action
+  (``join``, ``cancel``) and its ``userOpHash``, the challenge the passkey signs
+  (:mod:`api.bundler.prepare`); the page sends the signed operation to ``POST /v1/bundler``;
+- ``POST /v1/faucet`` — test stablecoins on a local chain only (:mod:`api.faucet`);
+- ``GET /passkey`` — sign in with a passkey, see the account, get test tokens, join a deal
+  (``/static/passkey.js``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.bundler.prepare import PASSKEY_ACTIONS, account, parse_coordinate, prepare
+from api.db import session_factory
+from api.errors import ApiError, error_responses
+from api.faucet import Faucet
+from api.render import render
+from api.routes.deps import ServicesDep
+from chain.aa.bundling import checksum
+
+router = APIRouter(tags=["passkeys"])
+
+_FAUCET = Faucet()
+
+
+def faucet_of(request: Request) -> Faucet:
+    """The app's faucet (its per-address window); one per process unless a test sets its own."""
+    return getattr(request.app.state, "faucet", _FAUCET)
+
+
+@router.get(
+    "/v1/passkeys/account",
+    summary="The passkey account of a public key",
+    description="Counterfactual CREATE2 address from the factory (usable before deployment), "
+    "whether it is deployed, its stablecoin balance, and the signer bytes its signatures name.",
+    responses=error_responses(400),
+)
+def passkey_account(
+    services: ServicesDep,
+    qx: Annotated[str, Query(description="P-256 public key x, 32 bytes 0x hex")],
+    qy: Annotated[str, Query(description="P-256 public key y, 32 bytes 0x hex")],
+) -> dict[str, Any]:
+    return account(services.chain, parse_coordinate(qx, "qx"), parse_coordinate(qy, "qy"))
+
+
+@router.post(
+    "/v1/actions/{action}/prepare-userop",
+    summary="Unsigned user operation of a consumer action for a passkey account",
+    description="Body: `qx`, `qy` (the passkey's public key) and the action's fields "
+    f"({', '.join(PASSKEY_ACTIONS)}: `deal_id`; join: `quantity`, `leader`). Returns the "
+    "operation (ERC-7769 JSON, signature empty) and its `userOpHash`, the WebAuthn challenge. "
+    "Sponsored by the consumer paymaster; the account is created by its first operation.",
+    responses=error_responses(400, 404, 409),
+)
+def prepare_userop(
+    action: str, services: ServicesDep, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "expected a JSON object")
+    qx = parse_coordinate(body.get("qx"), "qx")
+    qy = parse_coordinate(body.get("qy"), "qy")
+    with session_factory(services.engine)() as session:
+        return prepare(session, services.chain, action=action, qx=qx, qy=qy, body=body)
+
+
+@router.post(
+    "/v1/faucet",
+    summary="Test stablecoins for an account (local chain only)",
+    description="Mints 200 tUSD to `address` on a local chain; 403 `faucet_unavailable` "
+    "anywhere else, 429 `faucet_limit` when the address was served within the hour or "
+    "already holds that much.",
+    responses=error_responses(400, 403, 429),
+)
+def faucet(
+    request: Request, services: ServicesDep, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    try:
+        address = checksum(str(body.get("address"))) if isinstance(body, dict) else ""
+    except (TypeError, ValueError):
+        address = ""
+    if not address:
+        raise ApiError(400, "invalid_address", "address (0x, 20 bytes) is required")
+    return faucet_of(request).grant(services.chain, address)
+
+
+@router.get("/passkey", response_class=HTMLResponse, summary="Passkey sign-in page (HTML)")
+def passkey_page(request: Request) -> HTMLResponse:
+    return render(request, "passkey.html", {"deal": request.query_params.get("deal", "")})

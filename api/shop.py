@@ -1,0 +1,251 @@
+"""What the consumer and leader pages show, in words and names: deal cards, orders, a leader's group.
+
+Read from the index (:mod:`api.queries`), named through :mod:`api.names`, plus the few live chain
+reads an index cannot give (what the escrow owes an account now). Templates only lay this out.
+
+An order's state is one word a consumer understands (:data:`ORDER_STATES`, ``order_<state>`` in
+``i18n.json``), derived from the deal's phase, the leader's receipt and the money still owed:
+
+    joining (拼团中) → formed (已成团) → ready (待提货, the leader confirmed receipt) → done (已完成)
+    failed / frozen deal, or an upheld claim → refunding (退款中, money owed) → refunded (已退款)
+
+``picked_up`` (已提货) is reserved for the escrow's handover (issue 8), not on the contracts yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import segno
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import queries
+from api.db import models as m
+from api.names import Directory, approved
+from api.services import Services
+
+logger = logging.getLogger(__name__)
+
+ORDER_STATES = (
+    "joining",
+    "formed",
+    "ready",
+    "picked_up",
+    "done",
+    "refunding",
+    "refunded",
+)
+
+# Demo products have no photograph in their lot master data: a picture per GTIN stands in.
+# Lot master data with an ``image`` (ipfs:// or https) is shown as a photo instead.
+_PICTURES = {"06901234500011": "🍚", "06901234500028": "🥩", "06901234500035": "🍊"}
+
+
+def product_of(session: Session, batch_ids: list[str]) -> dict[str, Any]:
+    """Name, origin, picture and Digital Link path of the deal's (first) batch."""
+    batch = (
+        session.scalar(select(m.Batch).where(m.Batch.batch_id == batch_ids[0]))
+        if batch_ids
+        else None
+    )
+    if batch is None:
+        return {"name": None, "origin": None, "image": None, "picture": "🛒", "gtin": None}
+    meta = batch.metadata_json or {}
+    image = meta.get("image")
+    if isinstance(image, str) and image.startswith("ipfs://"):
+        image = "/ipfs/" + image.removeprefix("ipfs://")
+    elif not (isinstance(image, str) and image.startswith("https://")):
+        image = None
+    return {
+        "name": meta.get("product"),
+        "origin": (meta.get("origin") or None),
+        "image": image,
+        "picture": _PICTURES.get(batch.gtin, "🛒"),
+        "gtin": batch.gtin,
+        "lot": batch.lot,
+        "link": f"/01/{batch.gtin}/10/{batch.lot}",
+    }
+
+
+def deal_card(session: Session, deal: dict[str, Any]) -> dict[str, Any]:
+    """A deal summary with its product, current and next price, and progress to 成团."""
+    tiers = deal["price_tiers"]
+    index = deal["current_tier"]
+    following = tiers[index + 1] if index + 1 < len(tiers) else None
+    return {
+        **deal,
+        "product": product_of(session, deal["batch_ids"]),
+        "next_tier": following,
+        "to_next": following["min_quantity"] - deal["sold"] if following else None,
+        "progress": min(100, round(100 * deal["sold"] / max(deal["min_quantity"], 1))),
+        "formed": deal["sold"] >= deal["min_quantity"],
+    }
+
+
+def pickup_points(session: Session, directory: Directory) -> list[Any]:
+    """Approved leaders (their pickup points), named."""
+    leaders = approved(session, "leader")
+    directory.load(leaders)
+    return [directory.get(a) for a in leaders]
+
+
+def shop(session: Session, services: Services) -> dict[str, Any]:
+    """The home page: today's (open) deals first, then the others, and every pickup point."""
+    directory = Directory(session, services.store)
+    deals = [deal_card(session, d) for d in queries.list_deals(session, limit=200)["items"]]
+    return {
+        "open": [d for d in deals if d["status"] == "open"],
+        "closed": [d for d in deals if d["status"] != "open"],
+        "points": pickup_points(session, directory),
+        "directory": directory,
+    }
+
+
+def _owed(services: Services, deal_id: int, account: str) -> int | None:
+    """What the escrow owes ``account`` in a deal now (None while the node is unreachable)."""
+    try:
+        return services.chain.clients.escrow.owed(deal_id, account)
+    except Exception as exc:  # noqa: BLE001 - the page renders without the live figure
+        logger.warning("owed(%s, %s) unavailable: %s", deal_id, account, exc)
+        return None
+
+
+def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -> str:
+    """One of :data:`ORDER_STATES` (see the module doc)."""
+    status = deal["status"]
+    if order["quantity"] <= 0:  # cancelled in full: refunded in the same transaction
+        return "refunded"
+    if status == "open":
+        return "joining"
+    if status in ("failed", "frozen"):
+        return "refunding" if owed else "refunded"
+    if order.get("claim") == "upheld" and owed:
+        return "refunding"
+    if status == "settled":
+        return "done"
+    return "ready" if order.get("received") else "formed"
+
+
+def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, Any]:
+    """My orders: each with its state in words, money paid/refunded/owed, and what can be done."""
+    directory = Directory(session, services.store)
+    now = queries.chain_now(session)
+    rows = queries.buyer_orders(session, buyer)["orders"]
+    deal_rows = {
+        d.deal_id: d
+        for d in session.scalars(
+            select(m.Deal).where(m.Deal.deal_id.in_([r["deal"]["deal_id"] for r in rows]))
+        )
+    }
+    directory.load({r["leader"] for r in rows})
+    orders = []
+    for row in rows:
+        deal = deal_card(session, row["deal"])
+        deal_id = deal["deal_id"]
+        detail = queries.deal_detail(session, deal_id)
+        leader = next((x for x in detail["leaders"] if x["leader"] == row["leader"]), None)
+        mine = next((o for o in (leader or {}).get("orders", []) if o["buyer"] == buyer), None)
+        receipt = (leader or {}).get("receipt")
+        claim = (mine or {}).get("claim")
+        owed = _owed(services, deal_id, buyer)
+        order = {
+            "quantity": row["quantity"],
+            "paid": row["paid"],
+            "refunded": row["refunded"],
+            "withdrawn": row.get("withdrawn", 0),
+            "owed": owed,
+            "received": receipt is not None,
+            "receipt": receipt,
+            "claim": row["claim_status"],
+        }
+        params = deal_rows[deal_id]
+        claim_until = (
+            _timestamp(receipt["time"]) + params.dispute_window
+            if receipt and receipt["time"]
+            else 0
+        )
+        orders.append(
+            {
+                **order,
+                "deal": deal,
+                "leader": directory.get(row["leader"]),
+                "state": order_state(deal, order, owed),
+                "claim_detail": claim,
+                "can_cancel": deal["status"] == "open" and row["quantity"] > 0,
+                "can_withdraw": bool(owed),
+                "can_claim": (
+                    deal["status"] == "succeeded"
+                    and receipt is not None
+                    and claim is None
+                    and row["quantity"] > 0
+                    and now < claim_until
+                ),
+                "claim_until": claim_until or None,
+            }
+        )
+    return {"buyer": buyer, "me": directory.get(buyer), "orders": orders}
+
+
+def _timestamp(iso: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+def share_link(base_url: str, leader: str, deal_id: int) -> str:
+    """The link a leader shares: the shop with this deal and their pickup point chosen."""
+    return f"{base_url.rstrip('/')}/?leader={leader}#deal-{deal_id}"
+
+
+def qr_svg(text: str) -> str:
+    """An inline SVG QR code (segno; error correction M: screens, not printed labels)."""
+    return segno.make(text, error="m").svg_inline(
+        border=2, dark="#1f2937", omitsize=True, svgclass="qr-code"
+    )
+
+
+def leader_view(session: Session, services: Services, leader: str, base_url: str) -> dict[str, Any]:
+    """A leader's deals (share link and QR each), their group's orders and totals, receipts due."""
+    directory = Directory(session, services.store)
+    status = queries.party_status(session, "leader", leader)["status"]
+    mine = set(
+        session.scalars(select(m.OrderEvent.deal_id).where(m.OrderEvent.leader == leader)).all()
+    )
+    deals = []
+    for summary in queries.list_deals(session, limit=200)["items"]:
+        if summary["deal_id"] not in mine and summary["status"] != "open":
+            continue
+        card = deal_card(session, summary)
+        detail = queries.deal_detail(session, summary["deal_id"])
+        group = next((x for x in detail["leaders"] if x["leader"] == leader), None)
+        orders = (group or {}).get("orders", [])
+        directory.load({o["buyer"] for o in orders})
+        link = share_link(base_url, leader, summary["deal_id"])
+        deals.append(
+            {
+                "deal": card,
+                "link": link,
+                "qr": qr_svg(link),
+                "orders": [{**o, "person": directory.get(o["buyer"])} for o in orders],
+                "units": (group or {}).get("quantity", 0),
+                "paid": sum(o["paid"] - o["refunded"] for o in orders),
+                "commission": (group or {}).get("commission", 0),
+                "commission_bps": (group or {}).get("commission_bps", summary["commission_bps"]),
+                "receipt": (group or {}).get("receipt"),
+                "can_receive": (
+                    summary["status"] == "succeeded"
+                    and group is not None
+                    and group["quantity"] > 0
+                    and group["receipt"] is None
+                    and queries.chain_now(session) < summary["delivery_deadline"]
+                ),
+            }
+        )
+    return {
+        "leader": leader,
+        "me": directory.get(leader),
+        "status": status,
+        "deals": deals,
+    }

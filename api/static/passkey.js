@@ -1,0 +1,290 @@
+// Passkey signer for pages: an ERC-4337 passkey account (EntryPoint v0.8), no wallet, no gas.
+//
+// TuanPasskey.create()  — navigator.credentials.create (P-256, user verification, RP ID = this
+//                         page's host: "localhost" in development; an RP ID cannot be an IP).
+//                         The public key (qx, qy) and credential id are kept in localStorage.
+// TuanPasskey.signer()  — the remembered passkey as the pages' signer shape:
+//                         { kind: "passkey", label, address(), balance(), perform(action, body,
+//                         onStatus) } — perform = POST /v1/actions/{action}/prepare-userop →
+//                         navigator.credentials.get (challenge = userOpHash) → low-s WebAuthn
+//                         signature, ABI-encoded as the account reads it → eth_sendUserOperation
+//                         at /v1/bundler → eth_getUserOperationReceipt until mined.
+// The counterfactual address comes from the factory (GET /v1/passkeys/account); the account is
+// deployed by its first operation, and the platform's paymaster pays every operation's gas.
+// When the pages' shared wallet.js is present, the signer is also registered there
+// (Tuan.useSigner), so its forms can use it.
+(function () {
+  "use strict";
+  const STORE_KEY = "tuan.passkey";
+  // P-256 group order: OpenZeppelin's P256 refuses s > n/2, browsers return random s.
+  const N = BigInt("0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+  const HALF_N = N / 2n;
+  const ENC = new TextEncoder();
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // ------------------------------------------------------------------ bytes
+
+  const hex = (bytes) => "0x" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  function unhex(text) {
+    const clean = text.startsWith("0x") ? text.slice(2) : text;
+    const out = new Uint8Array(clean.length / 2);
+    for (let i = 0; i < out.length; i += 1) out[i] = parseInt(clean.substr(i * 2, 2), 16);
+    return out;
+  }
+  function b64url(bytes) {
+    let text = "";
+    for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function unb64url(text) {
+    const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  }
+  function concat(...parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
+  }
+  const bigOf = (bytes) => BigInt(hex(bytes));
+
+  // ------------------------------------------------------------------ ABI (the two shapes used)
+
+  function word(value) {
+    const out = new Uint8Array(32);
+    let v = BigInt(value);
+    for (let i = 31; i >= 0; i -= 1) { out[i] = Number(v & 0xffn); v >>= 8n; }
+    return out;
+  }
+  // length word + data right-padded to 32 bytes (``bytes`` / ``string`` tails)
+  function dynamic(bytes) {
+    const padded = new Uint8Array(Math.ceil(bytes.length / 32) * 32);
+    padded.set(bytes);
+    return concat(word(bytes.length), padded);
+  }
+  // abi.encode(bytes32 r, bytes32 s, uint256 challengeIndex, uint256 typeIndex, bytes authData,
+  // string clientDataJSON): OpenZeppelin WebAuthn's flat tuple.
+  function encodeAssertion(a) {
+    const auth = dynamic(a.authenticatorData);
+    return concat(
+      word(a.r), word(a.s), word(a.challengeIndex), word(a.typeIndex),
+      word(6 * 32), word(6 * 32 + auth.length), auth, dynamic(a.clientDataJSON),
+    );
+  }
+  // abi.encode(bytes[] signers, bytes[] signatures), one element each: MultiSignerERC7913.
+  function encodeAccountSignature(signer, signature) {
+    const array = (item) => concat(word(1), word(32), dynamic(item));
+    const first = array(signer);
+    return concat(word(64), word(64 + first.length), first, array(signature));
+  }
+
+  // DER ECDSA signature → (r, s)
+  function parseDer(der) {
+    let at = 2;
+    if (der[1] & 0x80) at += der[1] & 0x7f;
+    const int = () => {
+      if (der[at] !== 0x02) throw new Error("bad DER signature");
+      const len = der[at + 1];
+      const value = bigOf(der.slice(at + 2, at + 2 + len));
+      at += 2 + len;
+      return value;
+    };
+    const r = int();
+    const s = int();
+    return { r, s };
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  async function api(url, body) {
+    const init = body === undefined ? { headers: { Accept: "application/json" } } : {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    };
+    const response = await fetch(url, init);
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = new Error((data && data.message) || "HTTP " + response.status);
+      error.code = data && data.code;
+      throw error;
+    }
+    return data;
+  }
+
+  let rpcId = 0;
+  async function bundler(method, params) {
+    rpcId += 1;
+    const answer = await api("/v1/bundler", { jsonrpc: "2.0", id: rpcId, method, params });
+    if (answer.error) {
+      const error = new Error(answer.error.message);
+      error.code = answer.error.code;
+      error.data = answer.error.data;
+      throw error;
+    }
+    return answer.result;
+  }
+
+  // ------------------------------------------------------------------ the passkey
+
+  const remembered = () => JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+
+  async function create(name) {
+    if (!window.PublicKeyCredential) throw new Error("WebAuthn unavailable");
+    const credential = await navigator.credentials.create({
+      publicKey: {
+        rp: { id: location.hostname, name: "tuanchain" },
+        user: { id: crypto.getRandomValues(new Uint8Array(16)), name: name || "tuanchain", displayName: name || "tuanchain" },
+        challenge: crypto.getRandomValues(new Uint8Array(32)),
+        pubKeyCredParams: [{ type: "public-key", alg: -7 }], // ES256 = P-256
+        authenticatorSelection: { residentKey: "preferred", userVerification: "required" },
+        attestation: "none",
+      },
+    });
+    // SubjectPublicKeyInfo of an uncompressed P-256 point ends with x ‖ y.
+    const spki = new Uint8Array(credential.response.getPublicKey());
+    const key = {
+      id: b64url(new Uint8Array(credential.rawId)),
+      qx: hex(spki.slice(-64, -32)),
+      qy: hex(spki.slice(-32)),
+    };
+    localStorage.setItem(STORE_KEY, JSON.stringify(key));
+    return signerOf(key);
+  }
+
+  // A WebAuthn assertion over ``challenge`` (the userOpHash), low s, ABI-encoded.
+  async function assert(key, challenge) {
+    const credential = await navigator.credentials.get({
+      publicKey: {
+        challenge,
+        rpId: location.hostname,
+        allowCredentials: [{ type: "public-key", id: unb64url(key.id) }],
+        userVerification: "required",
+      },
+    });
+    const response = credential.response;
+    const clientText = new TextDecoder().decode(response.clientDataJSON);
+    let { r, s } = parseDer(new Uint8Array(response.signature));
+    if (s > HALF_N) s = N - s;
+    return encodeAssertion({
+      r, s,
+      challengeIndex: clientText.indexOf('"challenge":"'),
+      typeIndex: clientText.indexOf('"type":"webauthn.get"'),
+      authenticatorData: new Uint8Array(response.authenticatorData),
+      clientDataJSON: ENC.encode(clientText),
+    });
+  }
+
+  function signerOf(key) {
+    const query = "?qx=" + key.qx + "&qy=" + key.qy;
+    const account = () => api("/v1/passkeys/account" + query);
+    return {
+      kind: "passkey",
+      label: "Passkey",
+      key,
+      address: async () => (await account()).address,
+      account,
+      // Prepare → sign with the passkey → bundler → receipt. onStatus(step, info) follows it.
+      perform: async (action, body, onStatus) => {
+        const say = onStatus || (() => {});
+        say("preparing");
+        const prepared = await api(
+          "/v1/actions/" + encodeURIComponent(action) + "/prepare-userop",
+          Object.assign({ qx: key.qx, qy: key.qy }, body),
+        );
+        say("signing", prepared);
+        const assertion = await assert(key, unhex(prepared.userOpHash));
+        const op = Object.assign({}, prepared.userOperation, {
+          signature: hex(encodeAccountSignature(unhex(prepared.signer), assertion)),
+        });
+        const hash = await bundler("eth_sendUserOperation", [op, prepared.entryPoint]);
+        say("sent", { userOpHash: hash });
+        for (;;) {
+          const receipt = await bundler("eth_getUserOperationReceipt", [hash]);
+          if (receipt) { say(receipt.success ? "mined" : "reverted", receipt); return receipt; }
+          const found = await bundler("eth_getUserOperationByHash", [hash]);
+          if (found && found.status === "failed") {
+            const error = new Error((found.error && found.error.message) || "failed");
+            error.code = found.error && found.error.code;
+            throw error;
+          }
+          await sleep(500);
+        }
+      },
+      // The pages' EOA signers sign typed data; an account signs through ERC-1271 instead.
+      signTypedData: async () => { throw new Error("a passkey account acts through perform()"); },
+    };
+  }
+
+  function signer() {
+    const key = remembered();
+    return key ? signerOf(key) : null;
+  }
+
+  function forget() { localStorage.removeItem(STORE_KEY); }
+
+  window.TuanPasskey = { create, signer, forget, encodeAssertion, encodeAccountSignature, parseDer };
+
+  // ------------------------------------------------------------------ the /passkey page
+
+  const root = document.getElementById("passkey");
+  if (!root) return;
+  const T = JSON.parse((document.getElementById("passkey-i18n") || {}).textContent || "{}");
+  const t = (k, values) => {
+    let text = T[k] || k;
+    for (const [name, v] of Object.entries(values || {})) text = text.split("{" + name + "}").join(v);
+    return text;
+  };
+  const field = (name) => root.querySelector('[data-field="' + name + '"]');
+  const status = field("status");
+  const money = (units) => (Number(units) / 1e6).toFixed(2);
+  const say = (text, error) => { status.textContent = text; status.classList.toggle("error", !!error); };
+
+  async function show(current) {
+    root.querySelector('[data-when="signed-out"]').hidden = !!current;
+    root.querySelector('[data-when="signed-in"]').hidden = !current;
+    if (!current) return;
+    const info = await current.account();
+    field("address").textContent = info.address;
+    field("balance").textContent = money(info.balance);
+    root.dataset.address = info.address;
+    if (window.Tuan && window.Tuan.useSigner) window.Tuan.useSigner(current);
+  }
+
+  async function guarded(fn) {
+    try { await fn(); } catch (error) { say("✖ " + (error.message || error), true); }
+  }
+
+  root.querySelector('[data-action="create"]').addEventListener("click", () => guarded(async () => {
+    if (!window.PublicKeyCredential) { say(t("no_webauthn"), true); return; }
+    say(t("creating"));
+    await show(await create());
+    say("");
+  }));
+  root.querySelector('[data-action="faucet"]').addEventListener("click", () => guarded(async () => {
+    const current = signer();
+    const granted = await api("/v1/faucet", { address: await current.address() });
+    await show(current);
+    say(t("faucet_done", { amount: money(granted.amount) }));
+  }));
+  root.querySelector('[data-action="forget"]').addEventListener("click", () => { forget(); show(null); say(""); });
+  root.querySelector("form.passkey-join").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    guarded(async () => {
+      const current = signer();
+      const body = { deal_id: Number(form.deal.value), quantity: Number(form.quantity.value), leader: form.leader.value.trim() };
+      const receipt = await current.perform("join", body, (step, info) => {
+        if (step === "preparing") say(t("preparing"));
+        if (step === "signing") say(t("signing", { what: "approve " + money(info.details.amount) + " tUSD + join #" + body.deal_id }));
+        if (step === "sent") say(t("sent"));
+      });
+      await show(current);
+      say(receipt.success
+        ? t("mined", { block: parseInt(receipt.receipt.blockNumber, 16) })
+        : t("reverted", { reason: receipt.reason }), !receipt.success);
+      root.dataset.joined = receipt.success ? "yes" : "no";
+    });
+  });
+  guarded(() => show(signer()));
+})();

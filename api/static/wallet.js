@@ -1,0 +1,408 @@
+// tuanchain pages' shared client: wallets, signers, the signing steps, the relayer, uploads.
+// No build step, no dependency; every page that acts loads this one file, then binds its forms
+// with Tuan.bindForms() (consumer, leader, and later operator/supplier pages alike).
+//
+// Wallets: discovered with EIP-6963 (each injected wallet announces itself with
+// "eip6963:announceProvider" when asked with "eip6963:requestProvider"; several may sit side by
+// side) plus the legacy window.ethereum; all requests go through EIP-1193 provider.request().
+//
+// Signers: an object { kind, label, address(), signTypedData(typedData), signMessage(text) }
+// (all async). Tuan.injectedSigner(provider) makes one from an EIP-1193 wallet (EOA: EIP-712
+// eth_signTypedData_v4 and EIP-191 personal_sign). An ERC-4337 passkey account (issue 11) slots
+// in as another signer kind: Tuan.useSigner(signer) makes it the page's signer.
+//
+// Actions: Tuan.run({ action, body, summary }) prepares (POST /v1/actions/{action}/prepare), shows
+// what will be signed, asks the signer for each payload, posts them to POST /v1/relay, then
+// follows GET /v1/relay/{id}: signing → queued → mined → the result in words, and waits for the
+// index to reach the mined block before the page reloads (or goes to the form's data-next).
+//
+// Words come from the page: <script type="application/json" id="tuan-i18n"> ("js_*" keys of
+// api/templates/i18n.json, in the page's language).
+(function () {
+  "use strict";
+  const T = JSON.parse((document.getElementById("tuan-i18n") || {}).textContent || "{}");
+  const t = (key, values) => {
+    let text = T[key] || key;
+    for (const [k, v] of Object.entries(values || {})) text = text.split("{" + k + "}").join(v);
+    return text;
+  };
+  const STORE_KEY = "tuan.wallet";
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  };
+
+  // ------------------------------------------------------------------ HTTP
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || "HTTP " + status);
+      this.status = status;
+      this.code = body && body.code;
+      this.details = body && body.details;
+    }
+  }
+
+  async function api(url, body) {
+    const init = body === undefined ? {} : {
+      method: "POST",
+      headers: body instanceof FormData ? {} : { "Content-Type": "application/json" },
+      body: body instanceof FormData ? body : JSON.stringify(body),
+    };
+    init.headers = Object.assign({ Accept: "application/json" }, init.headers || {});
+    const response = await fetch(url, init);
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  // An error in words: the API's code if i18n has it (js_err_<code>), else its message.
+  function explain(error) {
+    if (error && error.code === 4001) return t("js_rejected"); // EIP-1193 user rejection
+    const code = error && (error.code || (error.details && error.details.error));
+    const known = typeof code === "string" && T["js_err_" + code];
+    return known ? known : (error && error.message) || String(error);
+  }
+
+  // ------------------------------------------------------------------ wallets (EIP-6963)
+
+  const announced = new Map(); // uuid -> { info, provider }
+  window.addEventListener("eip6963:announceProvider", (event) => {
+    const detail = event.detail || {};
+    if (detail.info && detail.provider) announced.set(detail.info.uuid, detail);
+  });
+
+  // Every wallet on the page: the EIP-6963 announcements, and window.ethereum if no announced
+  // wallet is that same object.
+  async function discover() {
+    window.dispatchEvent(new Event("eip6963:requestProvider"));
+    await sleep(150); // announcements answer synchronously or nearly; a short grace suffices
+    const wallets = [...announced.values()];
+    const legacy = window.ethereum;
+    if (legacy && !wallets.some((w) => w.provider === legacy)) {
+      wallets.push({ info: { uuid: "legacy", name: "Browser wallet", rdns: "window.ethereum", icon: "" }, provider: legacy });
+    }
+    return wallets;
+  }
+
+  // A signer from an EIP-1193 provider (an externally owned account).
+  async function injectedSigner(wallet) {
+    const provider = wallet.provider;
+    const [account] = await provider.request({ method: "eth_requestAccounts" });
+    if (!account) throw new Error(t("js_no_account"));
+    return {
+      kind: "eoa",
+      label: wallet.info.name,
+      rdns: wallet.info.rdns,
+      address: async () => account,
+      signTypedData: (typedData) => provider.request({
+        method: "eth_signTypedData_v4", params: [account, JSON.stringify(typedData)],
+      }),
+      signMessage: (text) => provider.request({ method: "personal_sign", params: [utf8Hex(text), account] }),
+    };
+  }
+
+  function utf8Hex(text) {
+    return "0x" + [...new TextEncoder().encode(text)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  let current = null;
+  const listeners = [];
+  function useSigner(signer) {
+    current = signer;
+    listeners.forEach((fn) => fn(signer));
+  }
+  function onSigner(fn) { listeners.push(fn); if (current) fn(current); }
+
+  // Connect: the remembered wallet, the only one, or the one the person picks.
+  async function connect(pick) {
+    if (current) return current;
+    const wallets = await discover();
+    if (!wallets.length) throw new Error(t("js_no_wallet"));
+    const remembered = localStorage.getItem(STORE_KEY);
+    let wallet = wallets.find((w) => w.info.rdns === remembered);
+    if (!wallet) wallet = wallets.length === 1 ? wallets[0] : await (pick || chooseWallet)(wallets);
+    const signer = await injectedSigner(wallet);
+    localStorage.setItem(STORE_KEY, wallet.info.rdns);
+    useSigner(signer);
+    return signer;
+  }
+
+  function chooseWallet(wallets) {
+    return new Promise((resolve, reject) => {
+      const sheet = panel(t("js_choose_wallet"));
+      for (const wallet of wallets) {
+        const icon = wallet.info.icon ? el("img", { src: wallet.info.icon, alt: "", width: "24", height: "24" }) : "";
+        sheet.body.append(el("button", {
+          class: "wallet-choice", type: "button",
+          onclick: () => { sheet.close(); resolve(wallet); },
+        }, icon, " ", wallet.info.name));
+      }
+      sheet.onCancel(() => reject(new Error(t("js_rejected"))));
+    });
+  }
+
+  // ------------------------------------------------------------------ the step panel
+
+  // A bottom sheet (<dialog>): a title, a body, and a close button.
+  function panel(title) {
+    const old = document.getElementById("tuan-steps");
+    if (old) old.remove();
+    const body = el("div", { class: "sheet-body" });
+    let cancel = () => {};
+    const closeButton = el("button", { class: "sheet-close", type: "button", "aria-label": t("js_close") }, "✕");
+    const dialog = el("dialog", { id: "tuan-steps", class: "sheet" }, el("h2", {}, title), closeButton, body);
+    document.body.append(dialog);
+    closeButton.addEventListener("click", () => { dialog.close(); cancel(); });
+    dialog.addEventListener("cancel", () => cancel());
+    dialog.showModal();
+    return { dialog, body, close: () => dialog.close(), onCancel: (fn) => { cancel = fn; } };
+  }
+
+  const STEPS = ["review", "signing", "queued", "mined", "result"];
+
+  function stepList(body) {
+    const list = el("ol", { class: "steps" });
+    for (const step of STEPS) list.append(el("li", { "data-step": step }, t("js_step_" + step)));
+    body.append(list);
+    return (step, state, note) => {
+      const item = list.querySelector('[data-step="' + step + '"]');
+      item.className = state; // active | done | failed
+      if (note !== undefined) {
+        let small = item.querySelector(".note");
+        if (!small) item.append(small = el("div", { class: "note small" }));
+        small.textContent = note;
+      }
+    };
+  }
+
+  const USD = (value) => (Number(value) / 1e6).toFixed(2);
+  const when = (seconds) => new Date(Number(seconds) * 1000).toLocaleString();
+
+  // What each payload lets happen, in words (from the typed data itself, not from the page).
+  function describePayload(name, typed) {
+    const m = typed.message || {};
+    if (typed.primaryType === "Permit") {
+      return t("js_sign_permit", { amount: USD(m.value), token: typed.domain.name, until: when(m.deadline) });
+    }
+    if (typed.primaryType === "ForwardRequest") {
+      return t("js_sign_request", { nonce: m.nonce, until: when(m.deadline) });
+    }
+    return name + ": " + typed.primaryType;
+  }
+
+  // Prepare → review → sign → relay → follow. Resolves with the mined request, or throws.
+  async function run(options) {
+    const sheet = panel(options.title || t("js_confirm"));
+    const mark = stepList(sheet.body);
+    const review = el("div", { class: "review" });
+    const status = el("p", { class: "status-line", role: "status" });
+    sheet.body.append(review, status);
+    try {
+      mark("review", "active");
+      const signer = await connect();
+      const from = await signer.address();
+      const prepared = await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
+      review.append(el("p", { class: "summary" }, options.summary || options.action));
+      const items = el("ul", { class: "signed" });
+      for (const [name, typed] of Object.entries(prepared.payloads)) items.append(el("li", {}, describePayload(name, typed)));
+      review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
+      const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
+      review.append(go);
+      await new Promise((resolve, reject) => {
+        go.addEventListener("click", resolve, { once: true });
+        sheet.onCancel(() => reject(new Error(t("js_rejected"))));
+      });
+      go.remove();
+      mark("review", "done");
+      mark("signing", "active");
+      const signatures = {};
+      for (const [name, typed] of Object.entries(prepared.payloads)) {
+        signatures[name] = await signer.signTypedData(typed);
+      }
+      mark("signing", "done");
+      mark("queued", "active");
+      const accepted = await api("/v1/relay", { payloads: prepared.payloads, signatures, details: prepared.details });
+      const mined = await follow(accepted.id, mark);
+      mark("result", "done", options.done || t("js_done"));
+      status.textContent = t("js_updating");
+      await indexed(mined.block_number);
+      status.textContent = t("js_done");
+      sheet.close();
+      if (options.next) window.location.assign(options.next.replace("{address}", from));
+      else window.location.reload();
+      return mined;
+    } catch (error) {
+      const active = sheet.body.querySelector("li.active");
+      if (active) mark(active.dataset.step, "failed");
+      mark("result", "failed", explain(error));
+      status.textContent = "✖ " + explain(error);
+      status.classList.add("error");
+      throw error;
+    }
+  }
+
+  async function follow(id, mark) {
+    for (;;) {
+      const row = await api("/v1/relay/" + encodeURIComponent(id));
+      if (row.status === "mined") {
+        mark("queued", "done");
+        mark("mined", "done", t("js_block", { n: row.block_number }));
+        return row;
+      }
+      if (row.status === "failed") {
+        const error = new Error((row.error && (row.error.message || row.error.code)) || "failed");
+        error.code = row.error && row.error.code;
+        throw error;
+      }
+      mark("queued", "active", t("js_relay_" + row.status));
+      await sleep(500);
+    }
+  }
+
+  // Wait until the index has the block (so the reloaded page shows the change); 30 s at most.
+  async function indexed(block) {
+    for (let i = 0; i < 60 && block; i += 1) {
+      const health = await fetch("/healthz").then((r) => r.json()).catch(() => null);
+      if (health && health.index && health.index.last_block >= block) return;
+      await sleep(500);
+    }
+  }
+
+  // ------------------------------------------------------------------ uploads
+
+  async function sha256Hex(bytes) {
+    const digest = await crypto.subtle.digest("SHA-256", bytes);
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // POST /v1/documents: the signer signs "tuanchain document upload / sha256 / timestamp".
+  async function upload(blob, dealId) {
+    const signer = await connect();
+    const address = await signer.address();
+    const bytes = await blob.arrayBuffer();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const message = "tuanchain document upload\nsha256: " + (await sha256Hex(bytes)) + "\ntimestamp: " + timestamp;
+    const form = new FormData();
+    form.append("file", blob, blob.name || "document");
+    form.append("address", address);
+    form.append("timestamp", String(timestamp));
+    form.append("signature", await signer.signMessage(message));
+    if (dealId) form.append("deal_id", String(dealId));
+    return api("/v1/documents", form);
+  }
+
+  // ------------------------------------------------------------------ declarative forms
+
+  // <form data-action="cancel" data-summary="…" data-next="/orders/…"> with inputs named as the
+  // prepare endpoint's parameters. data-number="deal_id quantity" marks numeric fields;
+  // <input type="file" data-photos="photos"> uploads each photo first and sends their CIDs
+  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document.
+  // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
+  function fillIn(form, text) {
+    return (text || "").replace(/\{(\w+)\}/g, (whole, name) => {
+      const field = form.elements.namedItem(name);
+      if (!field) return whole;
+      if (field.tagName === "SELECT") return field.selectedOptions[0] ? field.selectedOptions[0].textContent : "";
+      return field.value;
+    });
+  }
+
+  function bindForms(root) {
+    (root || document).querySelectorAll("form[data-action]").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const button = form.querySelector("button[type=submit]");
+        if (button) button.disabled = true;
+        try {
+          const body = {};
+          const numbers = (form.dataset.number || "").split(" ").filter(Boolean);
+          for (const [key, value] of new FormData(form).entries()) {
+            if (typeof value !== "string") continue;
+            body[key] = numbers.includes(key) ? Number(value) : value;
+          }
+          for (const input of form.querySelectorAll("input[type=file]")) {
+            const cids = [];
+            for (const file of input.files) {
+              const stored = await upload(file, body.deal_id);
+              cids.push(stored.cid);
+            }
+            if (input.dataset.photos) body[input.dataset.photos] = cids;
+            if (input.dataset.evidence !== undefined) {
+              const evidence = new Blob([JSON.stringify({
+                type: "tuanchain:ClaimEvidence",
+                deal_id: body.deal_id,
+                photos: cids.map((cid) => "ipfs://" + cid),
+                note: body.note || "",
+              })], { type: "application/json" });
+              evidence.name = "evidence.json";
+              body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
+              delete body.note;
+            }
+          }
+          await run({
+            action: form.dataset.action,
+            body,
+            summary: fillIn(form, form.dataset.summary),
+            title: form.dataset.title,
+            next: form.dataset.next,
+          });
+        } catch (error) {
+          const out = form.querySelector("output");
+          if (out) out.textContent = "✖ " + explain(error);
+          if (!document.getElementById("tuan-steps")) console.error(error);
+        } finally {
+          if (button) button.disabled = false;
+        }
+      });
+    });
+  }
+
+  // The wallet bar: connect, show who is signing (by name when the page knows it), and go to
+  // "my orders" / "my group". Pages put <div id="wallet-bar" data-me="/orders/{address}">.
+  function bindWalletBar() {
+    const bar = document.getElementById("wallet-bar");
+    if (!bar) return;
+    const button = bar.querySelector("button");
+    const who = bar.querySelector(".who");
+    button.addEventListener("click", async () => {
+      try {
+        await connect();
+      } catch (error) {
+        who.textContent = explain(error);
+      }
+    });
+    onSigner(async (signer) => {
+      const address = await signer.address();
+      who.textContent = signer.label + " · " + address.slice(0, 6) + "…" + address.slice(-4);
+      button.hidden = true;
+      bar.querySelectorAll("a[data-href]").forEach((a) => {
+        a.href = a.dataset.href.replace("{address}", address);
+        a.hidden = false;
+      });
+      if (bar.dataset.go && !location.pathname.includes(address)) {
+        location.assign(bar.dataset.go.replace("{address}", address));
+      }
+    });
+    // Reconnect silently to a wallet chosen before (eth_accounts: no prompt).
+    discover().then(async (wallets) => {
+      const wallet = wallets.find((w) => w.info.rdns === localStorage.getItem(STORE_KEY));
+      if (!wallet || current) return;
+      const accounts = await wallet.provider.request({ method: "eth_accounts" }).catch(() => []);
+      if (accounts && accounts.length) useSigner(await injectedSigner(wallet));
+    });
+  }
+
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, bindForms, t };
+  document.addEventListener("DOMContentLoaded", () => {
+    bindWalletBar();
+    bindForms();
+  });
+})();

@@ -1,0 +1,320 @@
+"""``POST /v1/bundler`` on anvil: user operations signed by a software passkey (WebAuthn format,
+``cryptography``), accepted into the outbox, bundled by the worker with ``handleOps``.
+
+A consumer's first operation creates the account counterfactually and joins (approve + join in
+one ERC-7821 batch), paid by the platform's paymaster; the account holds no ETH. Refusals carry
+the ERC-7769 codes (bad signature, high s, replayed nonce, a call the paymaster does not sponsor,
+calls that would revert). A restart between storing the signed bundle and broadcasting it sends
+the same transaction. A failed deal's refund is pushed to the contract account.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from api.binding import CHAIN_CHANGED, fail_requests
+from api.bundler.models import OpStatus, UserOperationRow
+from api.bundler.worker import BundlerWorker
+from api.services import Services
+from chain.aa.clients import PasskeyAccounts
+from chain.aa.entrypoint import ENTRYPOINT_V08
+from chain.aa.userop import Call, UserOperation
+from chain.aa.webauthn import P256_N, SoftwarePasskey
+from chain.context import Chain
+
+from ..relay.conftest import TOP_PRICE, DealSetup, advance_time, make_deal
+
+
+def rpc(client: TestClient, method: str, *params: Any) -> dict[str, Any]:
+    response = client.post(
+        "/v1/bundler", json={"jsonrpc": "2.0", "id": 7, "method": method, "params": list(params)}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == 7 and body["jsonrpc"] == "2.0"
+    return body
+
+
+def result(client: TestClient, method: str, *params: Any) -> Any:
+    body = rpc(client, method, *params)
+    assert "error" not in body, body
+    return body["result"]
+
+
+def error(client: TestClient, method: str, *params: Any) -> dict[str, Any]:
+    body = rpc(client, method, *params)
+    assert "error" in body, body
+    return body["error"]
+
+
+def new_passkey() -> SoftwarePasskey:
+    return SoftwarePasskey.from_secret(secrets.token_bytes(32))
+
+
+@pytest.fixture(scope="module")
+def deal(api_chain: Chain) -> DealSetup:
+    return make_deal(api_chain, min_quantity=1)
+
+
+@pytest.fixture
+def bundler(services: Services) -> BundlerWorker:
+    return BundlerWorker(services)
+
+
+def join_op(
+    accounts: PasskeyAccounts,
+    client: TestClient,
+    key: SoftwarePasskey,
+    deal: DealSetup,
+    *,
+    quantity: int = 1,
+    create: bool = True,
+) -> UserOperation:
+    """An unsigned approve + join from ``key``'s account, its call gas from the bundler."""
+    account = accounts.account_address(key)
+    op = accounts.user_operation(
+        account=account,
+        calls=accounts.approve_and_join(
+            deal.deal_id, quantity, deal.leader.address, quantity * TOP_PRICE
+        ),
+        create_with=key if create else None,
+    )
+    estimate = result(client, "eth_estimateUserOperationGas", op.to_rpc(), ENTRYPOINT_V08)
+    return op.replace(call_gas_limit=int(estimate["callGasLimit"], 16))
+
+
+def funded_account(api_chain: Chain, key: SoftwarePasskey) -> str:
+    account = api_chain.passkeys.account_address(key)
+    api_chain.clients.token.mint(account, 100 * TOP_PRICE, signer=api_chain.platform)
+    return account
+
+
+def test_supported_entry_points_and_chain_id(client: TestClient, api_chain: Chain) -> None:
+    assert result(client, "eth_supportedEntryPoints") == [ENTRYPOINT_V08]
+    assert int(result(client, "eth_chainId"), 16) == api_chain.chain_id
+
+
+def test_a_first_operation_creates_the_account_and_joins_paid_by_the_paymaster(
+    client: TestClient, api_chain: Chain, deal: DealSetup, bundler: BundlerWorker
+) -> None:
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    account = funded_account(api_chain, key)
+    assert not accounts.is_deployed(account)
+    op = accounts.sign(join_op(accounts, client, key, deal), key)
+    op_hash = result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08)
+    assert op_hash == "0x" + accounts.user_op_hash(op).hex()
+    # Stored before it is bundled: visible, no receipt yet; the same operation again is a retry.
+    assert result(client, "eth_getUserOperationReceipt", op_hash) is None
+    pending = result(client, "eth_getUserOperationByHash", op_hash)
+    assert pending["userOperation"]["sender"] == account and pending["transactionHash"] is None
+    assert result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08) == op_hash
+
+    bundler.run_once()
+
+    receipt = result(client, "eth_getUserOperationReceipt", op_hash)
+    assert receipt["success"] is True and receipt["sender"] == account
+    assert receipt["paymaster"] == accounts.paymaster.address
+    assert int(receipt["actualGasUsed"], 16) > 0
+    assert receipt["receipt"]["transactionHash"] == receipt["receipt"]["transactionHash"].lower()
+    assert receipt["receipt"]["from"].lower() == api_chain.relayer.address.lower()
+    found = result(client, "eth_getUserOperationByHash", op_hash)
+    assert found["transactionHash"] == receipt["receipt"]["transactionHash"]
+    assert int(found["blockNumber"], 16) == int(receipt["receipt"]["blockNumber"], 16)
+    assert accounts.is_deployed(account)
+    assert api_chain.clients.escrow.order(deal.deal_id, account).quantity == 1
+    assert api_chain.w3.eth.get_balance(account) == 0  # paid no ETH
+    status = client.get(f"/v1/bundler/ops/{op_hash}").json()
+    assert status["status"] == "mined" and status["success"] is True
+
+    # Replayed: the mined operation's hash again (idempotent), and a new operation on its nonce
+    # is refused by the EntryPoint's nonce rule.
+    assert result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08) == op_hash
+    again = accounts.sign(
+        join_op(accounts, client, key, deal, create=False).replace(nonce=op.nonce), key
+    )
+    refused = error(client, "eth_sendUserOperation", again.to_rpc(), ENTRYPOINT_V08)
+    assert refused["code"] == -32500 and "AA25" in refused["message"]
+
+    # The next operation (deployed account, nonce 1) goes through too.
+    second = accounts.sign(join_op(accounts, client, key, deal, create=False), key)
+    assert second.nonce == 1
+    second_hash = result(client, "eth_sendUserOperation", second.to_rpc(), ENTRYPOINT_V08)
+    bundler.run_once()
+    assert result(client, "eth_getUserOperationReceipt", second_hash)["success"] is True
+    assert api_chain.clients.escrow.order(deal.deal_id, account).quantity == 2
+
+
+def test_a_bad_signature_is_refused_with_32507(
+    client: TestClient, api_chain: Chain, deal: DealSetup
+) -> None:
+    accounts = api_chain.passkeys
+    key, stranger = new_passkey(), new_passkey()
+    funded_account(api_chain, key)
+    op = join_op(accounts, client, key, deal)
+    # Signed by another passkey, presented as the account's own passkey.
+    forged = accounts.with_assertion(op, key, stranger.assertion(accounts.user_op_hash(op)))
+    refused = error(client, "eth_sendUserOperation", forged.to_rpc(), ENTRYPOINT_V08)
+    assert refused["code"] == -32507 and refused["data"]["aaCode"] == "AA24"
+
+
+def test_a_high_s_signature_is_refused_and_its_low_s_twin_accepted(
+    client: TestClient, api_chain: Chain, deal: DealSetup, bundler: BundlerWorker
+) -> None:
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    funded_account(api_chain, key)
+    op = join_op(accounts, client, key, deal)
+    assertion = key.assertion(accounts.user_op_hash(op), normalise=True)
+    high = dataclasses.replace(assertion, s=P256_N - assertion.s)
+    assert high.is_high_s and key.verify(high)
+    refused = error(
+        client,
+        "eth_sendUserOperation",
+        accounts.with_assertion(op, key, high).to_rpc(),
+        ENTRYPOINT_V08,
+    )
+    assert refused["code"] == -32507
+    low = accounts.with_assertion(op, key, high.normalised())
+    op_hash = result(client, "eth_sendUserOperation", low.to_rpc(), ENTRYPOINT_V08)
+    bundler.run_once()
+    assert result(client, "eth_getUserOperationReceipt", op_hash)["success"] is True
+
+
+def test_a_call_the_paymaster_does_not_sponsor_is_refused_with_32501(
+    client: TestClient, api_chain: Chain, deal: DealSetup
+) -> None:
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    account = funded_account(api_chain, key)
+    token = api_chain.clients.token
+    transfer = Call(token.address, token.calldata("transfer", deal.leader.address, 1))
+    op = accounts.user_operation(account=account, calls=[transfer], create_with=key)
+    refused = error(
+        client, "eth_sendUserOperation", accounts.sign(op, key).to_rpc(), ENTRYPOINT_V08
+    )
+    assert refused["code"] == -32501 and refused["data"]["aaCode"] == "AA33"
+    assert refused["data"]["revert"]["error"] == "CallNotSponsored"
+
+
+def test_calls_that_would_revert_are_refused_with_32521(
+    client: TestClient, api_chain: Chain, deal: DealSetup
+) -> None:
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    account = funded_account(api_chain, key)
+    op = accounts.user_operation(
+        account=account,
+        calls=accounts.approve_and_join(deal.deal_id, 11, deal.leader.address, 11 * TOP_PRICE),
+        create_with=key,
+    )  # the deal's per-buyer limit is 10
+    refused = error(client, "eth_estimateUserOperationGas", op.to_rpc(), ENTRYPOINT_V08)
+    assert refused["code"] == -32521
+    refused = error(
+        client, "eth_sendUserOperation", accounts.sign(op, key).to_rpc(), ENTRYPOINT_V08
+    )
+    assert refused["code"] == -32521 and refused["data"]["revert"]["error"]
+
+
+def test_malformed_requests(client: TestClient) -> None:
+    assert (
+        error(client, "eth_sendUserOperation", {"sender": "0x12"}, ENTRYPOINT_V08)["code"] == -32602
+    )
+    assert error(client, "eth_sendUserOperation", {}, "0x" + "11" * 20)["code"] == -32602
+    assert error(client, "eth_getUserOperationReceipt", "0x12")["code"] == -32602
+    assert error(client, "eth_sendTransaction")["code"] == -32601
+    assert result(client, "eth_getUserOperationByHash", "0x" + "00" * 32) is None
+    assert client.post("/v1/bundler", content=b"{nope").json()["error"]["code"] == -32700
+    batch = client.post(
+        "/v1/bundler",
+        json=[
+            {"jsonrpc": "2.0", "id": 1, "method": "eth_supportedEntryPoints", "params": []},
+            {"jsonrpc": "2.0", "id": 2, "method": "nope", "params": []},
+        ],
+    ).json()
+    assert batch[0]["result"] == [ENTRYPOINT_V08] and batch[1]["error"]["code"] == -32601
+
+
+def test_a_restart_between_signing_and_broadcasting_sends_the_same_bundle(
+    client: TestClient,
+    api_chain: Chain,
+    services: Services,
+    deal: DealSetup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    accounts = api_chain.passkeys
+    BundlerWorker(services).run_once()  # nothing else pending: this operation alone is at stake
+    key = new_passkey()
+    account = funded_account(api_chain, key)
+    op = accounts.sign(join_op(accounts, client, key, deal), key)
+    op_hash = result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08)
+
+    class Crash(Exception):
+        """The process dies right after committing the signed bundle."""
+
+    def crash(*_: Any) -> bool:
+        raise Crash
+
+    monkeypatch.setattr(BundlerWorker, "_broadcast", crash)
+    BundlerWorker(services).run_once()
+    with Session(services.engine) as session:
+        row = session.query(UserOperationRow).filter_by(user_op_hash=op_hash).one()
+        assert row.status == OpStatus.SENDING and row.raw_tx and row.tx_hash
+        stored_hash = row.tx_hash
+    assert api_chain.sender.receipt(stored_hash) is None  # never left
+    monkeypatch.undo()
+
+    BundlerWorker(services, clock=lambda: 1e12).run_once()  # restarted, backoff elapsed
+    receipt = result(client, "eth_getUserOperationReceipt", op_hash)
+    assert receipt["receipt"]["transactionHash"] == stored_hash and receipt["success"]
+    assert api_chain.clients.escrow.order(deal.deal_id, account).quantity == 1
+
+
+def test_a_failed_deal_refunds_the_contract_account(
+    client: TestClient, api_chain: Chain, bundler: BundlerWorker, chain_snapshot: None
+) -> None:
+    accounts = api_chain.passkeys
+    failing = make_deal(api_chain, min_quantity=50)
+    key = new_passkey()
+    account = funded_account(api_chain, key)
+    before = api_chain.clients.token.balance_of(account)
+    op = accounts.sign(join_op(accounts, client, key, failing, quantity=2), key)
+    op_hash = result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08)
+    bundler.run_once()
+    assert result(client, "eth_getUserOperationReceipt", op_hash)["success"] is True
+    assert api_chain.clients.token.balance_of(account) == before - 2 * TOP_PRICE
+    advance_time(api_chain, failing.join_deadline - int(api_chain.sender.chain_time()) + 1)
+    api_chain.clients.escrow.push_payouts(failing.deal_id, [account], signer=api_chain.platform)
+    assert api_chain.clients.token.balance_of(account) == before
+
+
+def test_operations_of_another_chain_are_failed_chain_changed(services: Services) -> None:
+    with Session(services.engine) as session:
+        row = UserOperationRow(
+            id=secrets.token_hex(8),
+            user_op_hash="0x" + secrets.token_hex(32),
+            entry_point=ENTRYPOINT_V08,
+            sender="0x" + "ab" * 20,
+            nonce="0",
+            nonce_key="0",
+            nonce_seq=0,
+            user_operation={},
+            chain_key="0x" + "00" * 32,
+            accepted_block=0,
+            status=OpStatus.QUEUED.value,
+            raw_tx="0x00",
+        )
+        session.add(row)
+        session.commit()
+        failed = fail_requests(session, keep_key="0x" + "11" * 32, message="reset", args={})
+        session.commit()
+        session.refresh(row)
+        assert failed >= 1
+        assert row.status == OpStatus.FAILED and row.error_code == CHAIN_CHANGED
+        assert row.raw_tx is None

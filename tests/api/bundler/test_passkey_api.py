@@ -1,0 +1,140 @@
+"""What pages use for passkey accounts: the account of a public key, unsigned operations for
+consumer actions (signed here by a software passkey as the page's authenticator would), the demo
+faucet (local chain only, limited per address) and the ``/passkey`` page."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.bundler.worker import BundlerWorker
+from api.faucet import FAUCET_AMOUNT, Faucet
+from api.services import Services
+from chain.aa.userop import UserOperation
+from chain.aa.webauthn import SoftwarePasskey
+from chain.context import Chain
+
+from ..relay.conftest import TOP_PRICE, DealSetup, make_deal
+
+
+@pytest.fixture(scope="module")
+def deal(api_chain: Chain) -> DealSetup:
+    return make_deal(api_chain, min_quantity=1)
+
+
+@pytest.fixture
+def fresh_faucet(app: FastAPI) -> Faucet:
+    """A faucet with a clock the test moves (the window is never waited for)."""
+    now = [0.0]
+    faucet = Faucet(clock=lambda: now[0])
+    faucet.now = now  # type: ignore[attr-defined]
+    app.state.faucet = faucet
+    return faucet
+
+
+def key_params(key: SoftwarePasskey) -> dict[str, str]:
+    return {"qx": "0x" + key.qx.hex(), "qy": "0x" + key.qy.hex()}
+
+
+def test_the_account_of_a_passkey_is_the_factory_address_before_deployment(
+    client: TestClient, api_chain: Chain
+) -> None:
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    info = client.get("/v1/passkeys/account", params=key_params(key)).json()
+    assert info["address"] == api_chain.passkeys.account_address(key)
+    assert info["deployed"] is False and info["balance"] == 0
+    assert info["signer"] == "0x" + key.signer(api_chain.passkeys.verifier).hex()
+    bad = client.get("/v1/passkeys/account", params={"qx": "0x12", "qy": "0x34"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_public_key"
+
+
+def test_faucet_then_join_prepared_by_the_service_and_signed_by_the_passkey(
+    client: TestClient,
+    api_chain: Chain,
+    services: Services,
+    deal: DealSetup,
+    fresh_faucet: Faucet,
+) -> None:
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    address = api_chain.passkeys.account_address(key)
+    granted = client.post("/v1/faucet", json={"address": address})
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["balance"] == FAUCET_AMOUNT
+    again = client.post("/v1/faucet", json={"address": address})
+    assert again.status_code == 429 and again.json()["code"] == "faucet_limit"
+
+    prepared = client.post(
+        "/v1/actions/join/prepare-userop",
+        json={
+            **key_params(key),
+            "deal_id": deal.deal_id,
+            "quantity": 2,
+            "leader": deal.leader.address,
+        },
+    )
+    assert prepared.status_code == 200, prepared.text
+    body = prepared.json()
+    assert body["account"] == address and body["deployed"] is False
+    assert body["details"]["amount"] == 2 * TOP_PRICE
+    op = UserOperation.from_rpc(body["userOperation"])
+    assert op.factory is not None and op.paymaster == api_chain.passkeys.paymaster.address
+    assert body["userOpHash"] == "0x" + api_chain.passkeys.user_op_hash(op).hex()
+    signed = api_chain.passkeys.sign(op, key)
+    sent = client.post(
+        "/v1/bundler",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "eth_sendUserOperation",
+            "params": [signed.to_rpc(), body["entryPoint"]],
+        },
+    ).json()
+    assert sent.get("result") == body["userOpHash"], sent
+    BundlerWorker(services).run_once()
+    assert api_chain.clients.escrow.order(deal.deal_id, address).quantity == 2
+    info = client.get("/v1/passkeys/account", params=key_params(key)).json()
+    assert info["deployed"] is True and info["balance"] == FAUCET_AMOUNT - 2 * TOP_PRICE
+    assert api_chain.w3.eth.get_balance(address) == 0
+
+    # Once the window has passed, an account holding less than the faucet's amount is topped up.
+    fresh_faucet.now[0] += 3601  # type: ignore[attr-defined]
+    assert client.post("/v1/faucet", json={"address": address}).status_code == 200
+
+
+def test_prepare_refuses_an_action_that_would_revert(client: TestClient, deal: DealSetup) -> None:
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    # No tokens: the join's transfer would fail.
+    refused = client.post(
+        "/v1/actions/join/prepare-userop",
+        json={
+            **key_params(key),
+            "deal_id": deal.deal_id,
+            "quantity": 1,
+            "leader": deal.leader.address,
+        },
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "would_revert"
+    unknown = client.post("/v1/actions/settle/prepare-userop", json=key_params(key))
+    assert unknown.status_code == 404
+
+
+def test_the_faucet_is_refused_off_a_local_chain(api_chain: Chain, fresh_faucet: Faucet) -> None:
+    from api.errors import ApiError
+
+    remote = dataclasses.replace(
+        api_chain,
+        settings=api_chain.settings.model_copy(update={"rpc_url": "https://rpc.example.org"}),
+    )
+    with pytest.raises(ApiError) as refused:
+        fresh_faucet.grant(remote, "0x" + "12" * 20)
+    assert refused.value.status == 403 and refused.value.code == "faucet_unavailable"
+
+
+def test_the_passkey_page_renders(client: TestClient) -> None:
+    page = client.get("/passkey?lang=en")
+    assert page.status_code == 200 and "/static/passkey.js" in page.text
+    assert client.get("/static/passkey.js").status_code == 200

@@ -1,0 +1,194 @@
+"""Personal data: Sign-In with Ethereum sessions and the sealed private document store.
+
+Real anvil, real app: an applicant signs in (EIP-4361, a nonce used once), uploads a credential;
+the platform's reviewer reads it and checks its digest; a stranger cannot; the public gateway
+does not have it; the bytes at rest are not the document; claim photos are for the deal's
+supplier and the platform only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from api.db import session_factory
+from api.private.models import PrivateDocument, PrivateDocumentRead
+from api.services import Services
+
+from .conftest import PNG, funded, make_deal
+
+ORIGIN = "http://testserver"  # what TestClient sends as the Host
+
+
+@pytest.fixture(scope="module")
+def site(services: Services) -> Iterator[TestClient]:
+    """The app with its public URL set to the test client's origin (the SIWE domain)."""
+    settings = services.settings.model_copy(update={"public_url": ORIGIN})
+    bound = Services(
+        settings=settings, store=services.store, engine=services.engine, _chain=services.chain
+    )
+    with TestClient(create_app(bound), base_url=ORIGIN) as client:
+        yield client
+
+
+def sign_in(client: TestClient, account: LocalAccount) -> str:
+    """nonce → personal_sign → verify; returns the bearer token."""
+    challenge = client.post("/v1/auth/nonce", json={"address": account.address}).json()
+    signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
+    response = client.post(
+        "/v1/auth/verify",
+        json={"message": challenge["message"], "signature": signature.to_0x_hex()},
+    )
+    assert response.status_code == 200, response.text
+    client.cookies.clear()  # the tests name their reader with a bearer token
+    return response.json()["token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def upload_private(client: TestClient, token: str, data: bytes, **form: str):
+    return client.post(
+        "/v1/documents/private",
+        headers=bearer(token),
+        data={"purpose": "credential", **form},
+        files={
+            "file": ("credential", data, "application/pdf" if data[:4] == b"%PDF" else "image/png")
+        },
+    )
+
+
+def test_a_nonce_signs_in_once_and_the_session_names_the_roles(site: TestClient) -> None:
+    applicant = Account.create()
+    challenge = site.post("/v1/auth/nonce", json={"address": applicant.address.lower()}).json()
+    assert f"\n{applicant.address}\n" in challenge["message"]  # checksummed, as EIP-4361 asks
+    assert challenge["message"].startswith("http://testserver wants you to sign in")
+    signed = {
+        "message": challenge["message"],
+        "signature": applicant.sign_message(
+            encode_defunct(text=challenge["message"])
+        ).signature.to_0x_hex(),
+    }
+    first = site.post("/v1/auth/verify", json=signed)
+    assert first.status_code == 200 and first.json()["roles"] == []
+    assert "httponly" in first.headers["set-cookie"].lower()
+    by_cookie = site.get("/v1/auth/session")  # a page's session: the cookie alone
+    assert by_cookie.status_code == 200 and by_cookie.json()["address"] == applicant.address
+    site.cookies.clear()
+    replay = site.post("/v1/auth/verify", json=signed)
+    assert replay.status_code == 401 and replay.json()["details"]["reason"] == "nonce_not_valid"
+
+    token = first.json()["token"]
+    assert (
+        site.get("/v1/auth/session", headers=bearer(token)).json()["address"] == applicant.address
+    )
+    assert site.post("/v1/auth/logout", headers=bearer(token)).status_code == 204
+    ended = site.get("/v1/auth/session", headers=bearer(token))
+    assert ended.status_code == 401 and ended.json()["code"] == "not_signed_in"
+
+
+def test_a_nonce_is_bound_to_its_address_and_signer(site: TestClient) -> None:
+    alice, mallory = Account.create(), Account.create()
+    challenge = site.post("/v1/auth/nonce", json={"address": alice.address}).json()
+    # Mallory signs Alice's message: the signer is not the address it names.
+    forged = mallory.sign_message(encode_defunct(text=challenge["message"])).signature.to_0x_hex()
+    refused = site.post(
+        "/v1/auth/verify", json={"message": challenge["message"], "signature": forged}
+    )
+    assert refused.json()["details"]["reason"] == "wrong_signer"
+    # Mallory rewrites the message with her own address and Alice's nonce.
+    text = challenge["message"].replace(alice.address, mallory.address)
+    own = mallory.sign_message(encode_defunct(text=text)).signature.to_0x_hex()
+    refused = site.post("/v1/auth/verify", json={"message": text, "signature": own})
+    assert refused.json()["details"]["reason"] == "nonce_not_valid"
+    # A message for another site.
+    text = challenge["message"].replace("http://testserver wants", "http://evil.example wants")
+    other = alice.sign_message(encode_defunct(text=text)).signature.to_0x_hex()
+    refused = site.post("/v1/auth/verify", json={"message": text, "signature": other})
+    assert refused.status_code == 401 and refused.json()["details"]["reason"] == "wrong_domain"
+
+
+def test_credentials_are_read_by_the_owner_and_reviewers_only(
+    site: TestClient, services: Services
+) -> None:
+    applicant, stranger = Account.create(), Account.create()
+    licence = b"%PDF-1.7\n business licence " + secrets.token_bytes(512) + b"\n%%EOF"
+    digest = hashlib.sha256(licence).hexdigest()
+
+    assert upload_private(site, "no-session", licence).status_code == 401
+    stored = upload_private(site, sign_in(site, applicant), licence)
+    assert stored.status_code == 201, stored.text
+    body = stored.json()
+    assert body["digest"] == "0x" + digest and body["owner"] == applicant.address
+
+    reviewer = services.chain.platform
+    reviewer_session = sign_in(site, reviewer)
+    assert site.get("/v1/auth/session", headers=bearer(reviewer_session)).json()["roles"] == [
+        "platform"
+    ]
+    opened = site.get(body["url"], headers=bearer(reviewer_session))
+    assert opened.status_code == 200 and opened.headers["x-read-right"] == "platform"
+    assert hashlib.sha256(opened.content).hexdigest() == digest  # what the reviewer checks
+    assert opened.headers["cache-control"] == "private, no-store"
+
+    denied = site.get(body["url"], headers=bearer(sign_in(site, stranger)))
+    assert denied.status_code == 403 and denied.json()["code"] == "access_denied"
+    assert site.get(body["url"]).status_code == 401
+
+    # Not in the public store: the gateway answers 404 for the CID that names these bytes.
+    assert site.get(f"/ipfs/{body['cid']}").status_code == 404
+    assert not services.store.has(body["cid"])
+    with session_factory(services.engine)() as session:
+        row = session.scalars(select(PrivateDocument).where(PrivateDocument.sha256 == digest)).one()
+        reads = session.scalars(
+            select(PrivateDocumentRead).where(PrivateDocumentRead.sha256 == digest)
+        ).all()
+    assert b"business licence" not in row.sealed and len(row.sealed) == len(licence) + 28
+    assert [(r.reader, r.right) for r in reads] == [(reviewer.address, "platform")]
+
+
+def test_claim_photos_are_for_the_deals_supplier_and_the_platform(
+    site: TestClient, services: Services
+) -> None:
+    chain = services.chain
+    deal = make_deal(chain)
+    buyer = funded(chain)  # joins directly (with its own gas): the relay is not under test here
+    chain.clients.token.mint(buyer.address, 10**8, signer=chain.platform)
+    stranger = Account.create()
+    photo = PNG + secrets.token_bytes(32)
+
+    # Not a buyer of the deal yet: refused.
+    refused = upload_private(
+        site, sign_in(site, buyer), photo, purpose="claim_evidence", deal_id=str(deal.deal_id)
+    )
+    assert refused.status_code == 403
+
+    token = chain.clients.token
+    token.approve(chain.clients.escrow.address, 10**8, signer=buyer)
+    chain.clients.escrow.join(deal.deal_id, 1, deal.leader.address, signer=buyer)
+    stored = upload_private(
+        site, sign_in(site, buyer), photo, purpose="claim_evidence", deal_id=str(deal.deal_id)
+    )
+    assert stored.status_code == 201, stored.text
+    url = stored.json()["url"]
+    supplier_read = site.get(url, headers=bearer(sign_in(site, deal.supplier)))
+    assert supplier_read.status_code == 200 and supplier_read.content == photo
+    assert supplier_read.headers["x-read-right"] == "deal_supplier"
+    assert site.get(url, headers=bearer(sign_in(site, deal.leader))).status_code == 403
+    assert site.get(url, headers=bearer(sign_in(site, stranger))).status_code == 403
+    assert (
+        site.get(
+            f"/v1/documents/private/{'0' * 64}", headers=bearer(sign_in(site, buyer))
+        ).status_code
+        == 404
+    )

@@ -1,0 +1,319 @@
+"""Whole journeys on a phone: Playwright drives Debian's Chromium (390x844) through the pages.
+
+One server and one browser for the module: the seeded demo chain (between ``evm_snapshot`` and
+``evm_revert``, so the other web tests see the demo as seeded), its own fresh index, and the
+service's indexer and relayer worker running as in ``tuanchain serve`` (not the keeper: refunds
+here are collected from the page, not pushed).
+
+The wallet is a test double of a browser wallet, and the tests say so: an EIP-1193 provider
+announced through EIP-6963 (as MetaMask, Rabby, OKX Wallet announce themselves), whose
+``eth_signTypedData_v4`` and ``personal_sign`` are answered in Python by eth-account (a standard
+wallet library's EIP-712 and EIP-191 signing) with anvil's public development keys, through
+Playwright's ``expose_function``. Everything else is real: the pages, wallet.js, the API, the
+relayer, the contracts on anvil, the indexer.
+
+Screenshots land in ``test-artifacts/journeys/`` for a look at the phone layout.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import segno
+import uvicorn
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from api.app import create_app
+from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
+from api.demo.seed import SeedReport
+from api.indexer import runner as indexer_runner
+from api.relayer import worker as relay_worker
+from api.services import Services, make_engine
+from chain.artifacts import REPO_ROOT
+from chain.settings import Settings
+
+playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO_ROOT / "test-artifacts" / "journeys"
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 60_000  # an upper bound for a relayed transaction to be mined and indexed, not a timing
+
+# The injected wallet: an EIP-1193 provider announced per EIP-6963; requests go to Python.
+WALLET_JS = """
+(() => {
+  const provider = {
+    request: async ({ method, params }) => {
+      const answer = await window.tuanTestWallet(method, params || []);
+      if (answer && answer.error) {
+        const error = new Error(answer.error.message);
+        error.code = answer.error.code;
+        throw error;
+      }
+      return answer.result;
+    },
+    on() {},
+    removeListener() {},
+  };
+  const info = Object.freeze({
+    uuid: "6f1c2b4e-0d1a-4c55-9a61-7e3c1f0b2a90",
+    name: "Test wallet (eth-account)",
+    icon: "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>",
+    rdns: "org.tuanchain.test-wallet",
+  });
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", {
+    detail: Object.freeze({ info, provider }),
+  }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+})();
+"""
+
+
+@dataclass
+class Wallet:
+    """The Python side of the injected wallet: one account, eth-account's signatures."""
+
+    account: LocalAccount
+    signed: int = 0
+
+    def __call__(self, method: str, params: list[Any]) -> dict[str, Any]:
+        me = self.account.address
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return {"result": [me]}
+        if method == "eth_chainId":
+            return {"result": hex(31337)}
+        if method == "eth_signTypedData_v4":
+            address, typed = params
+            assert address.lower() == me.lower()
+            self.signed += 1
+            signed = self.account.sign_typed_data(full_message=json.loads(typed))
+            return {"result": signed.signature.to_0x_hex()}
+        if method == "personal_sign":
+            message, address = params
+            assert address.lower() == me.lower()
+            self.signed += 1
+            signed = self.account.sign_message(encode_defunct(hexstr=message))
+            return {"result": signed.signature.to_0x_hex()}
+        return {"error": {"code": 4200, "message": f"unsupported method {method}"}}
+
+
+@dataclass
+class Journeys:
+    base: str
+    report: SeedReport
+    browser: Any
+
+
+@pytest.fixture(scope="module")
+def journeys(
+    seeded_chain: tuple[Services, SeedReport],
+    web_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Journeys]:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            "chromium is not installed: apt-get install -y --no-install-recommends chromium"
+        )
+    demo_services, report = seeded_chain
+    chain = demo_services.chain
+    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    url = "sqlite:///" + str(tmp_path_factory.mktemp("journeys") / "index.db")
+    services = Services(
+        settings=web_settings.model_copy(update={"database_url": url}),
+        store=demo_services.store,
+        engine=make_engine(url),
+    )
+    app = create_app(services)
+    stops = [indexer_runner.start_background(services), relay_worker.start_background(services)]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        _ready(base)
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            try:
+                yield Journeys(base, report, browser)
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        for stop in reversed(stops):
+            stop()
+        services.engine.dispose()
+        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        chain.sender.reset_all_nonces()
+
+
+def _ready(base: str) -> None:
+    """Until the server answers and its index has caught up with the chain (readiness only)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(base + "/healthz", timeout=2).json()
+            if health["index"].get("last_block") and not health["index"]["lag_blocks"]:
+                return
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    pytest.fail("the journey server did not start or index")
+
+
+@pytest.fixture
+def phone(journeys: Journeys) -> Iterator[tuple[Any, Wallet]]:
+    """A fresh phone-sized browser context with the injected test wallet (no account yet)."""
+    wallet = Wallet(CONSUMERS[0].account)
+    context = journeys.browser.new_context(
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    context.expose_function("tuanTestWallet", wallet)
+    context.add_init_script(WALLET_JS)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page, wallet
+    finally:
+        context.close()
+    assert not errors, errors  # no script error on any page of the journey
+
+
+def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path
+
+
+def sign_in_sheet(page: Any, name: str | None = None) -> None:
+    """The step sheet shows what is signed; take its picture, then press Sign."""
+    sheet = page.locator("dialog#tuan-steps")
+    sign = sheet.locator("button[data-sign]")
+    sign.wait_for()
+    assert sheet.locator("ul.signed li").count() >= 1
+    if name:
+        shot(page, name, full_page=False)  # the sheet as the phone's screen shows it
+    sign.click()
+
+
+def photo_png() -> bytes:
+    """A real PNG (a QR code drawn by segno) standing in for a phone photo."""
+    buffer = io.BytesIO()
+    segno.make("a photo of the goods").save(buffer, kind="png", scale=4)
+    return buffer.getvalue()
+
+
+def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    page, wallet = phone
+    buyer = CONSUMERS[4]  # already holds an order in the recalled oranges deal (refund owed)
+    wallet.account = buyer.account
+    expect = playwright_api.expect
+    deals = journeys.report.deals
+    rice, oranges = deals["rice_open"], deals["oranges_frozen"]
+    _, _, chen = LEADERS
+
+    page.goto(f"{journeys.base}/?lang=zh")
+    shot(page, "01-shop-zh")
+    card = page.locator(f"#deal-{rice}")
+    expect(card).to_contain_text("五常大米")
+    expect(card).to_contain_text("还差 5 份成团")
+    card.locator("input[name=quantity]").fill("2")
+    card.locator("select[name=leader]").select_option(label=chen.place_zh)
+    card.locator("button[type=submit]").click()
+    sheet = page.locator("dialog#tuan-steps")
+    expect(sheet).to_contain_text(f"参加「五常大米」团购 2 份，在 {chen.place_zh} 自提")
+    expect(sheet.locator("ul.signed li")).to_have_count(2)  # the permit and the request
+    sign_in_sheet(page, "02-join-review")
+    page.wait_for_url(f"**/orders/{buyer.address}?lang=zh")
+    order = page.locator(f"#order-{rice}")
+    expect(order).to_have_attribute("data-state", "joining")
+    expect(order).to_contain_text("拼团中")
+    expect(order).to_contain_text(chen.place_zh)
+    expect(order).to_contain_text("90.00")  # 2 × 45.00 paid
+    expect(page.locator("#notices")).to_contain_text("下单成功：五常大米 2 份")
+    shot(page, "03-orders-joined")
+
+    order.locator("form[data-action=cancel] button").click()
+    sign_in_sheet(page)
+    expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "refunded")
+
+    frozen = page.locator(f"#order-{oranges}")
+    expect(frozen).to_have_attribute("data-state", "refunding")
+    frozen.locator("form[data-action=withdraw] button").click()
+    sign_in_sheet(page)
+    frozen = page.locator(f"#order-{oranges}")
+    expect(frozen).to_have_attribute("data-state", "refunded")
+    expect(frozen.locator("form[data-action=withdraw]")).to_have_count(0)
+    expect(page.locator("#notices")).to_contain_text("tUSD 已到账")
+    shot(page, "04-orders-refunded")
+    assert wallet.signed == 2 + 1 + 1  # join (permit + request), cancel, withdraw
+
+
+def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
+    journeys: Journeys, phone: tuple[Any, Wallet], tmp_path: Path
+) -> None:
+    page, wallet = phone
+    _, _, chen = LEADERS
+    wallet.account = chen.account
+    expect = playwright_api.expect
+    pork = journeys.report.deals["pork_claim"]
+    neighbour = next(o.buyer for o in ORDERS if o.deal == "pork_claim" and o.leader is chen)
+    photo = tmp_path / "goods.png"
+    photo.write_bytes(photo_png())
+
+    page.goto(f"{journeys.base}/leader?lang=en")
+    page.locator("#wallet-bar button").click()  # connect: on to this leader's own page
+    page.wait_for_url(f"**/leader/{chen.address}?lang=en")
+    expect(page.locator("#me")).to_contain_text(chen.name_en)
+    expect(page.locator(f"#group-{journeys.report.deals['rice_open']} .qr svg")).to_be_visible()
+    shot(page, "05-leader-en")
+    group = page.locator(f"#group-{pork}")
+    expect(group).to_contain_text(neighbour.name_en)
+    group.locator("input[type=file]").set_input_files(str(photo))
+    group.locator("form[data-action=confirm_receipt] button").click()
+    sheet = page.locator("dialog#tuan-steps")
+    expect(sheet).to_contain_text(chen.place_en)
+    sign_in_sheet(page, "06-receipt-review")
+    expect(page.locator(f"#group-{pork} .received")).to_be_visible()
+    expect(page.locator(f"#group-{pork} form[data-action=confirm_receipt]")).to_have_count(0)
+    shot(page, "07-leader-received")
+
+    # The neighbour: goods at the pickup point (到货通知), then a quality claim with a photo.
+    wallet.account = neighbour.account
+    page.evaluate("localStorage.clear()")
+    page.goto(f"{journeys.base}/orders/{neighbour.address}?lang=zh")
+    order = page.locator(f"#order-{pork}")
+    expect(order).to_have_attribute("data-state", "ready")
+    expect(order).to_contain_text("待提货")
+    expect(page.locator("#notices")).to_contain_text(f"到货通知：两头乌猪肉 已到 {chen.place_zh}")
+    order.locator("details.claim-box summary").click()
+    claim = order.locator("form[data-action=file_claim]")
+    claim.locator("textarea[name=note]").fill("一盒有异味")
+    claim.locator("input[type=file]").set_input_files(str(photo))
+    claim.locator("button[type=submit]").click()
+    sign_in_sheet(page, "08-claim-review")
+    order = page.locator(f"#order-{pork}")
+    expect(order.locator(".claim")).to_contain_text("等待供应商答复")
+    expect(order.locator("a", has_text="凭证")).to_have_count(1)
+    shot(page, "09-orders-claim-filed")
