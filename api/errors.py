@@ -24,6 +24,7 @@ from api.private import crypto as private_crypto
 from api.private import store as private_store
 from chain import errors as chain_errors
 from chain.identity import ChainChanged
+from chain.jsonable import json_safe
 from traceability.epcis import errors as epcis_errors
 from traceability.errors import TraceabilityError
 from traceability.ipfs import errors as ipfs_errors
@@ -195,10 +196,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 # The contract's own error name and arguments, JSON-safe (bytes as 0x-hex).
                 details = {
                     "error": exc.name or type(exc).__name__,
-                    "args": {
-                        k: ("0x" + v.hex() if isinstance(v, bytes) else v)
-                        for k, v in exc.args.items()
-                    },
+                    "args": json_safe(dict(exc.args)),
                 }
             message = str(exc)
             if isinstance(exc, OperationalError):

@@ -26,6 +26,7 @@ from api.db import ensure_db
 from api.db import models as m
 from api.index_errors import BatchNotFound, DealNotFound
 from api.indexer.enrich import hash_id_of
+from api.timefmt import iso_utc
 from chain import deal_rules
 from chain.deal_rules import DealStatus
 from traceability.digital_link import InvalidGtin, InvalidLot
@@ -36,15 +37,6 @@ MAX_PAGE = 200
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC (SQLite returns naive datetimes: they were stored as UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -182,7 +174,11 @@ def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
         "commission_bps": deal.commission_bps,
         "platform_fee_bps": deal.platform_fee_bps,
         "receipts": len(facts.receipts[deal.deal_id]),
-        "created": {"block": deal.block_number, "tx": deal.tx_hash, "time": iso(deal.block_time)},
+        "created": {
+            "block": deal.block_number,
+            "tx": deal.tx_hash,
+            "time": iso_utc(deal.block_time),
+        },
         "settlement": None
         if settled is None
         else {
@@ -326,7 +322,7 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
                 "quantity": receipt.quantity,
                 "block": receipt.block_number,
                 "tx": receipt.tx_hash,
-                "time": iso(receipt.block_time),
+                "time": iso_utc(receipt.block_time),
             }
             net = leader["quantity"] - upheld.get(address, 0)
             leader["commission"] = deal_rules.commission(net, price, leader["commission_bps"])
@@ -391,7 +387,7 @@ def _batch_row_summary(b: m.Batch, status: m.BatchStatusEvent | None) -> dict[st
         "breaches": b.breach_count,
         "metadata_cid": b.metadata_cid,
         "product": (b.metadata_json or {}).get("product"),
-        "registered": {"block": b.block_number, "tx": b.tx_hash, "time": iso(b.block_time)},
+        "registered": {"block": b.block_number, "tx": b.tx_hash, "time": iso_utc(b.block_time)},
     }
 
 
@@ -498,7 +494,7 @@ def provenance(session: Session, gtin: str, lot: str) -> dict[str, Any]:
                 "event_hash_id": hash_id,
                 "type": e.event_type,
                 "biz_step": e.biz_step,
-                "event_time": iso(e.event_time),
+                "event_time": iso_utc(e.event_time),
                 "read_point": e.read_point,
                 "document_cid": e.document_cid,
                 "document": e.document,
@@ -507,7 +503,7 @@ def provenance(session: Session, gtin: str, lot: str) -> dict[str, Any]:
                     "block": e.block_number,
                     "tx": e.tx_hash,
                     "log_index": e.log_index,
-                    "time": iso(e.block_time),
+                    "time": iso_utc(e.block_time),
                     "actor": e.actor,
                     "root": e.root,
                     "proof": e.proof,
@@ -547,7 +543,7 @@ def provenance(session: Session, gtin: str, lot: str) -> dict[str, Any]:
             "registered": {
                 "block": batch.block_number,
                 "tx": batch.tx_hash,
-                "time": iso(batch.block_time),
+                "time": iso_utc(batch.block_time),
             },
             "supplier": party_status(session, "supplier", batch.supplier),
         },
@@ -562,7 +558,7 @@ def provenance(session: Session, gtin: str, lot: str) -> dict[str, Any]:
             "actor": status_row.actor,
             "block": status_row.block_number,
             "tx": status_row.tx_hash,
-            "time": iso(status_row.block_time),
+            "time": iso_utc(status_row.block_time),
             **_recall_effects(session, status_row.tx_hash),
         },
         "deals": [

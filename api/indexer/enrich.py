@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.indexer.merkle import load_manifest
+from api.timefmt import iso_utc
 from traceability import digital_link
 from traceability.epcis import (
     EpcisError,
@@ -32,6 +33,7 @@ from traceability.epcis import (
     hash_events_in_document,
     parse_event,
 )
+from traceability.epcis.hashing import hash_id_of_digest
 from traceability.ipfs import DocumentStore, IpfsError, StoreUnavailable
 from traceability.merkle import MerkleError, to_hex
 
@@ -47,8 +49,8 @@ def batch_id_of(gtin14: str, lot: str) -> str:
 
 
 def hash_id_of(event_hash: str) -> str:
-    """The CBV 2.0 event hash ID whose digest is the anchored ``eventHash``."""
-    return f"ni:///sha-256;{event_hash.removeprefix('0x')}?ver=CBV2.0"
+    """The CBV 2.0 event hash ID whose digest is the anchored ``eventHash`` (0x-hex)."""
+    return hash_id_of_digest(bytes.fromhex(event_hash.removeprefix("0x")))
 
 
 @dataclass
@@ -240,10 +242,6 @@ class Enricher:
         batch.breach_count = len(report["breaches"])
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _event_model(event: dict[str, Any]) -> Any:
     from traceability.epcis import ObjectEvent, TransformationEvent
 
@@ -293,7 +291,7 @@ def cold_chain_report(
                 if rep.value is not None and rep.type in ("Temperature", "gs1:Temperature"):
                     readings.append(
                         {
-                            "time": _iso(rep.time or when or model.eventTime),
+                            "time": iso_utc(rep.time or when or model.eventTime),
                             "value": rep.value,
                             "uom": rep.uom or "CEL",
                         }
@@ -302,7 +300,7 @@ def cold_chain_report(
             for b in evaluate_cold_chain([single], low, high).breaches:
                 breaches.append(
                     {
-                        "time": _iso(b.reading_time),
+                        "time": iso_utc(b.reading_time),
                         "value": b.value_c,
                         "limit": b.limit_c,
                         "bound": b.bound,

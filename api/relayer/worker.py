@@ -80,6 +80,7 @@ from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import Signature, forward_request_data
 from chain.identity import ChainChanged
+from chain.jsonable import json_safe
 from traceability.ipfs import EmbeddedDocumentStore
 
 logger = logging.getLogger(__name__)
@@ -92,18 +93,6 @@ IN_FLIGHT_POLL_SECONDS = 0.05
 # an hour (``api.actions.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
 UNPINNED_TTL_SECONDS = 24 * 3600.0
 GC_INTERVAL_SECONDS = 3600.0
-
-
-def json_safe(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, int) and abs(value) >= 2**53:
-        return str(value)  # JSON numbers lose precision past 2^53
-    return value
 
 
 class RelayWorker:
@@ -709,7 +698,13 @@ class RelayWorker:
     def _fail_revert(
         self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
     ) -> None:
-        self._fail(session, row, exc.name or type(exc).__name__, str(exc), json_safe(exc.args))
+        self._fail(
+            session,
+            row,
+            exc.name or type(exc).__name__,
+            str(exc),
+            json_safe(exc.args, big_ints_as_text=True),
+        )
 
 
 def start_background(services: Services) -> Callable[[], None]:

@@ -14,7 +14,6 @@ import json
 import logging
 import mimetypes
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,6 +25,7 @@ from api.index_errors import NotInIndex
 from api.render import STATIC_DIR, pick, render
 from api.routes.deps import DealId, get_services
 from api.services import Services
+from api.timefmt import iso_utc
 from chain import deal_rules
 from chain.clients import DealStatus, PartyKind, PartyStatus
 from traceability.digital_link import build_link
@@ -237,7 +237,7 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
             address=address,
             quantity=info.quantity,
             received=bool(info.received_at),
-            received_at=_iso(info.received_at),
+            received_at=iso_utc(info.received_at),
             commission=info.commission,
             commission_bps=info.commission_bps or params.commission_bps,
             paid_out=info.paid_out,
@@ -269,8 +269,8 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
         "progress": min(
             100, round(100 * totals.total_quantity / max(params.min_total_quantity, 1))
         ),
-        "join_deadline": _iso(params.join_deadline),
-        "delivery_deadline": _iso(params.delivery_deadline),
+        "join_deadline": iso_utc(params.join_deadline),
+        "delivery_deadline": iso_utc(params.delivery_deadline),
         "seconds_left": max(0, params.join_deadline - now),
         "commission_bps": params.commission_bps,
         "platform_fee_bps": params.platform_fee_bps,
@@ -299,10 +299,6 @@ def deal_leaders(services: Services, deal_id: int) -> dict[str, int]:
     ):
         counts[event["args"]["leader"]] = counts.get(event["args"]["leader"], 0) + 1
     return counts
-
-
-def _iso(timestamp: int) -> str | None:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
 
 
 @router.get(
