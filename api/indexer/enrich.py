@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from traceability.epcis import (
 from traceability.epcis.hashing import hash_id_of_digest
 from traceability.ipfs import DocumentStore, IpfsError, StoreUnavailable
 from traceability.merkle import MerkleError, to_hex
+from traceability.safe_json import loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _fetch(store: DocumentStore, cid: str) -> bytes | None:
 def _single_event(raw: bytes) -> tuple[dict[str, Any], str] | None:
     """The one event of an EPCIS document and its CBV 2.0 hash ID (None if not EPCIS)."""
     try:
-        doc = json.loads(raw)
+        doc = loads_bounded(raw)
         events = doc["epcisBody"]["eventList"]
         if not isinstance(events, list) or len(events) != 1:
             return None
@@ -218,7 +218,7 @@ class Enricher:
                 batch.metadata_status = "missing"
                 continue
             try:
-                data = json.loads(raw)
+                data = loads_bounded(raw)
             except (ValueError, UnicodeDecodeError):
                 batch.metadata_status = "invalid"
                 continue

@@ -10,7 +10,6 @@ deal page reads live totals from the chain (one deal: a few calls); the dashboar
 
 from __future__ import annotations
 
-import json
 import logging
 import mimetypes
 import time
@@ -29,6 +28,7 @@ from api.timefmt import iso_utc
 from chain import deal_rules
 from chain.clients import DealStatus, PartyKind, PartyStatus
 from traceability.digital_link import build_link
+from traceability.safe_json import loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _certificate_rows(services: Services, entry: dict[str, Any]) -> list[dict[st
             cid = ref.removeprefix("ipfs://").split("/", 1)[0]
             row["href"] = f"/ipfs/{cid}"
             try:
-                doc = json.loads(services.store.get(cid))
+                doc = loads_bounded(services.store.get(cid))
             except Exception as exc:  # noqa: BLE001 - a certificate not in our store is still linked
                 logger.info("certificate %s unreadable: %s", cid, exc)
                 doc = None
@@ -207,7 +207,7 @@ def _recall_reason(services: Services, recall: dict[str, Any] | None) -> Any:
     if not recall or not recall.get("reason_cid"):
         return None
     try:
-        notice = json.loads(services.store.get(recall["reason_cid"]))
+        notice = loads_bounded(services.store.get(recall["reason_cid"]))
     except Exception as exc:  # noqa: BLE001 - a missing document must not break the page
         logger.info("recall notice %s unreadable: %s", recall.get("reason_cid"), exc)
         return None
