@@ -37,6 +37,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from web3 import Web3
 
+from api.background import start_loop
 from api.db import models as m
 from api.services import Services
 from chain import deal_rules
@@ -396,27 +397,16 @@ def start_background(
     services: Services, *, interval: float = INTERVAL_SECONDS
 ) -> Callable[[], None]:
     """Run the keeper every ``interval`` seconds in a daemon thread; returns the stop function."""
-    stop = threading.Event()
+    keeper: Keeper | None = None
 
-    def loop() -> None:
-        keeper: Keeper | None = None
-        while not stop.is_set():
-            try:
-                services.check_chain()  # never act on another chain than the index's
-                if keeper is None or keeper.chain is not services.chain:
-                    keeper = Keeper(services.chain, index=services.engine)
-                keeper.run_once(stop=stop)
-            except chain_errors.ChainError as exc:
-                logger.warning("keeper pass failed: %s", exc)
-            except Exception:
-                logger.exception("keeper pass failed")
-            stop.wait(interval)
+    def one_pass(stop: threading.Event) -> None:
+        nonlocal keeper
+        try:
+            services.check_chain()  # never act on another chain than the index's
+            if keeper is None or keeper.chain is not services.chain:
+                keeper = Keeper(services.chain, index=services.engine)
+            keeper.run_once(stop=stop)
+        except chain_errors.ChainError as exc:
+            logger.warning("keeper pass failed: %s", exc)
 
-    thread = threading.Thread(target=loop, name="keeper", daemon=True)
-    thread.start()
-
-    def stop_keeper() -> None:
-        stop.set()
-        thread.join(timeout=30)
-
-    return stop_keeper
+    return start_loop("keeper", one_pass, interval=interval)

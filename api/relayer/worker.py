@@ -62,6 +62,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
+from api.background import start_loop
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
 from api.relayer.claims import Claims
@@ -713,33 +714,24 @@ def start_background(services: Services) -> Callable[[], None]:
     # Pipelined: a pass sends the next batch while earlier ones are unmined, and settles them
     # on a later pass (polled every IN_FLIGHT_POLL_SECONDS while any is in flight).
     worker = RelayWorker(services, stop=stop, wait_receipts=False)
+    next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
 
-    def loop() -> None:
-        next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
-        while not stop.is_set():
-            busy = False
+    def one_pass(_: threading.Event) -> float:
+        nonlocal next_gc
+        busy = False
+        try:
+            busy = worker.run_once() > 0 or worker.in_flight() > 0
+        except Exception:  # keep the loop alive; the row stays pending and is retried
+            logger.exception("relay worker pass failed")
+        if time.monotonic() >= next_gc:
+            next_gc = time.monotonic() + GC_INTERVAL_SECONDS
             try:
-                busy = worker.run_once() > 0 or worker.in_flight() > 0
-            except Exception:  # keep the loop alive; the row stays pending and is retried
-                logger.exception("relay worker pass failed")
-            if time.monotonic() >= next_gc:
-                next_gc = time.monotonic() + GC_INTERVAL_SECONDS
-                try:
-                    worker.collect_garbage()
-                except Exception:  # a full disk or a bad block must not stop the relayer
-                    logger.exception("garbage collection of unpinned documents failed")
-            WAKE.wait(IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS)
-            WAKE.clear()
+                worker.collect_garbage()
+            except Exception:  # a full disk or a bad block must not stop the relayer
+                logger.exception("garbage collection of unpinned documents failed")
+        return IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS
 
-    thread = threading.Thread(target=loop, name="relay-worker", daemon=True)
-    thread.start()
-
-    def stop_worker() -> None:
-        stop.set()
-        WAKE.set()
-        thread.join(timeout=30)
-
-    return stop_worker
+    return start_loop("relay-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop)
 
 
 __all__ = ["WAKE", "RelayStatus", "RelayWorker", "start_background"]
