@@ -41,7 +41,7 @@ BACKGROUND_MODULES = (
     "api.indexer.runner",
     "api.relayer.worker",
     "api.bundler.worker",
-    "api.keeper.core",
+    "api.keeper.runner",
 )
 
 
