@@ -91,7 +91,7 @@ WAKE = threading.Event()
 POLL_SECONDS = 1.0
 IN_FLIGHT_POLL_SECONDS = 0.05
 # Unpinned (prepared, never anchored) documents live this long: a prepared request expires after
-# an hour (``api.actions.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
+# an hour (``api.relayer.prepare.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
 UNPINNED_TTL_SECONDS = 24 * 3600.0
 GC_INTERVAL_SECONDS = 3600.0
 

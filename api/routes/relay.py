@@ -1,6 +1,6 @@
 """Gasless actions: ``POST /v1/actions/{action}/prepare`` → sign → ``POST /v1/relay`` → poll.
 
-``prepare`` returns the EIP-712 payloads to sign (see :mod:`api.actions`); the client posts the
+``prepare`` returns the EIP-712 payloads to sign (see :mod:`api.relayer.prepare`); the client posts the
 same object back with ``signatures`` (one per payload, ``eth_signTypedData_v4`` output). The
 relay endpoint checks and simulates it (:mod:`api.relayer.accept`), commits it to the outbox and
 answers 202 with its id; ``GET /v1/relay/{id}`` shows queued / sending / sent / mined / failed.
@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
-from api.actions import ACTIONS, NextNonces, prepare_action
 from api.db import session_factory
 from api.errors import ApiError, error_responses
 from api.relayer.accept import accept
 from api.relayer.models import RelayRequest
+from api.relayer.prepare import ACTIONS, NextNonces, prepare_action
 from api.relayer.queue import signer_queue
 from api.relayer.worker import WAKE
 from api.routes.deps import ServicesDep
