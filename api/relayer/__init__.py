@@ -1,7 +1,8 @@
 """The gasless path in one folder: actions prepared for signing, signed requests checked and
 stored in an outbox, then sent by a worker.
 
-- :mod:`api.relayer.prepare` — the EIP-712 payloads of each gasless action (``POST
+- :mod:`api.relayer.action_params` — each action's parameters; :mod:`api.relayer.prepare` — the
+  EIP-712 payloads of each gasless action (``POST
   /v1/actions/{action}/prepare``), checked against the contract before anyone signs.
 - :mod:`api.relayer.models` — the outbox table (and upload replay guard, and the lock rows of
   ``claims``) on the index's ``Base``; their schema changes only through migrations

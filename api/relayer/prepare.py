@@ -31,10 +31,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from api.errors import ApiError
+from api.relayer.action_params import (
+    ActionParams,
+    AnchorEventParams,
+    ArbitrateParams,
+    ClaimAnswerParams,
+    ConfirmReceiptParams,
+    DealParamsIn,
+    FileClaimParams,
+    JoinParams,
+    RecallBatchParams,
+    RegisterBatchParams,
+)
 from chain import errors as chain_errors
 from chain.clients import DealStatus
 from chain.context import Chain
@@ -59,98 +70,6 @@ JOIN_GAS = 400_000
 REQUEST_TTL_SECONDS = 3600
 # The receiving event's extension member naming photos of the goods (tuanchain's namespace).
 PHOTO_FIELD = "tuan:photo"
-
-
-def _checksum(value: str) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise ValueError(f"not an address: {value!r}")
-    return to_checksum_address(value)
-
-
-class ActionParams(BaseModel):
-    """Fields every action takes: the signer (``from``)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
-    sender: str = Field(alias="from", description="the account that will sign")
-
-    @field_validator("sender")
-    @classmethod
-    def _sender(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class DealParamsIn(ActionParams):
-    deal_id: int = Field(ge=1)
-
-
-class JoinParams(DealParamsIn):
-    quantity: int = Field(ge=1, le=2**24)
-    leader: str
-
-    @field_validator("leader")
-    @classmethod
-    def _leader(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class ConfirmReceiptParams(DealParamsIn):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    pickup_point: str = Field(min_length=1, description="GLN (13 digits) or a location URI")
-    quantity: float | None = Field(default=None, gt=0, description="default: the leader's units")
-    uom: str = "EA"
-    event_time: datetime | None = None
-    photos: list[str] = Field(
-        default_factory=list,
-        max_length=8,
-        description="CIDs of photos of the goods received (uploaded first through "
-        "POST /v1/documents); the receiving event names them as tuan:photo",
-    )
-
-
-class FileClaimParams(DealParamsIn):
-    quantity: int = Field(ge=1)
-    evidence_cid: str
-
-
-class ClaimAnswerParams(DealParamsIn):
-    buyer: str
-
-    @field_validator("buyer")
-    @classmethod
-    def _buyer(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class ArbitrateParams(ClaimAnswerParams):
-    uphold: bool
-
-
-class RegisterBatchParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    metadata: dict[str, Any] | None = Field(
-        default=None, description="lot master data, stored as a JSON document"
-    )
-    metadata_cid: str | None = None
-
-
-class RecallBatchParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    reason: dict[str, Any] | None = Field(
-        default=None, description="the recall notice, stored as a JSON document"
-    )
-    reason_cid: str | None = None
-
-
-class AnchorEventParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    event: dict[str, Any] = Field(
-        description="one EPCIS 2.0 event (JSON-LD; without @context, tuanchain's is assumed)"
-    )
 
 
 @dataclass(frozen=True)
