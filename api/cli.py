@@ -1,5 +1,5 @@
 """The service's CLI verbs, each owned by its module: ``db`` (api.db.cli), ``index``
-(api.indexer.cli), ``keeper`` (api.keeper.cli), ``serve`` / ``seed`` / ``run`` (api.serve).
+(api.indexer.cli), ``keeper`` (api.keeper.cli), ``serve`` / ``run`` (api.serve), ``seed`` (api.demo.cli).
 Missing modules are skipped."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    for name in ("api.db.cli", "api.indexer.cli", "api.keeper.cli", "api.serve"):
+    for name in ("api.db.cli", "api.indexer.cli", "api.keeper.cli", "api.serve", "api.demo.cli"):
         try:
             importlib.import_module(name).register(app)
         except ModuleNotFoundError as exc:

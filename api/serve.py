@@ -1,4 +1,5 @@
-"""``tuanchain serve``, ``tuanchain seed`` and ``tuanchain run`` (what ``make run`` calls).
+"""``tuanchain serve`` and ``tuanchain run`` (what ``make run`` calls; ``seed`` is
+:mod:`api.demo.cli`).
 
 ``run`` brings the whole system up on its embedded defaults: anvil (its state under
 ``data/anvil/`` so a restart keeps the chain; a node already answering is reused), the contracts
@@ -119,25 +120,6 @@ def _stopped(stop: Stop) -> None:
         typer.echo(f"stopped cleanly ({stop.signal_name})")
 
 
-def seed() -> None:
-    """Seed the demo community (idempotent; local chains only)."""
-    from api.demo.seed import SeedError
-    from api.demo.seed import seed as run_seed
-    from api.services import build_services
-
-    _configure_logging()
-    try:
-        report = run_seed(build_services())
-    except (ChainError, TraceabilityError, SeedError) as exc:
-        raise _fail(exc) from exc
-    typer.echo(
-        f"seeded: {report.transactions} transactions, {report.time_jumps} time jumps; "
-        f"deals {report.deals}; batches {report.batches}"
-    )
-    for step in report.waiting:
-        typer.echo(f"waiting: {step}")
-
-
 def make_anvil(rpc_url: str, state_dir: Path) -> SessionAnvil:
     """The local node ``rpc_url`` names, keeping its state in ``state_dir``."""
     parsed = urlparse(rpc_url)
@@ -252,5 +234,4 @@ def run(
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
-    app.command("seed")(seed)
     app.command("run")(run)
