@@ -8,14 +8,14 @@ rounding). The read API, the pages and the keeper take these rules from here and
 ``tests/chain/test_deal_rules.py`` checks them against the contract on anvil
 (``dealStatus``, ``finalUnitPrice``, ``owed``) over generated deals and order sequences.
 
-Pure Python, no I/O: tiers are ``(threshold, value)`` pairs or objects with the Solidity struct's
-field names (``chain.clients.PriceTier`` / ``CommissionTier``), so index rows (JSON lists) and
-decoded views both work. :class:`DealBook` folds a deal's actions into the escrow's aggregates.
+Pure Python, no I/O: tiers are ``(threshold, value)`` pairs, objects with the Solidity struct's
+field names (``chain.clients.PriceTier`` / ``CommissionTier``) or mappings with the read API's
+snake-case names, so index rows (JSON lists), decoded views and API bodies all work. :class:`DealBook` folds a deal's actions into the escrow's aggregates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal, TypeVar, get_args
@@ -48,7 +48,9 @@ DEAL_STATUS_LABELS: tuple[str, ...] = get_args(DealStatusLabel)
 def _pairs(tiers: Iterable[Any], first: str, second: str) -> list[tuple[int, int]]:
     pairs = []
     for tier in tiers:
-        if hasattr(tier, first):
+        if isinstance(tier, Mapping):  # the read API's {"min_quantity": ..., "unit_price": ...}
+            pairs.append((int(tier[first]), int(tier[second])))
+        elif hasattr(tier, first):
             pairs.append((int(getattr(tier, first)), int(getattr(tier, second))))
         else:
             threshold, value = tier
