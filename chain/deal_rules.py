@@ -115,6 +115,19 @@ def commission(net_quantity: int, unit_price: int, bps: int) -> int:
     return net_quantity * unit_price * bps // BPS
 
 
+def delivered(ordered: int, received: int) -> int:
+    """``confirmReceipt``: units that count as delivered (more than ordered counts as ordered)."""
+    return min(received, ordered)
+
+
+def shortfall(ordered: int, delivered_units: int, unit_price: int) -> tuple[int, int]:
+    """``GroupBuyEscrow._recordShortfall``: (refund per ordered unit, the supplier's rounding
+    remainder) of a group delivered short: each unit gets back ⌊shortage × price / ordered⌋."""
+    short_value = (ordered - delivered_units) * unit_price
+    per_unit = short_value // ordered
+    return per_unit, short_value - per_unit * ordered
+
+
 # ------------------------------------------------------------------ GroupBuyDeals
 
 
@@ -167,13 +180,15 @@ def settlement(
     refunded_quantity: int,
     commission_total: int,
     platform_fee_bps: int,
+    short_dust: int = 0,
 ) -> Settlement:
-    """Revenue of the received, unrefunded units at the final price; the fee rounded down; the
-    supplier takes the remainder after commissions."""
+    """Revenue of the delivered, unrefunded units at the final price; the fee rounded down; the
+    supplier takes the remainder after commissions, plus short deliveries' rounding dust."""
     price = unit_price_at(price_tiers, total_quantity)
     revenue = (received_quantity - refunded_quantity) * price
     fee = revenue * platform_fee_bps // BPS
-    return Settlement(price, revenue, fee, revenue - fee - commission_total, commission_total)
+    supplier_amount = revenue - fee - commission_total + short_dust
+    return Settlement(price, revenue, fee, supplier_amount, commission_total)
 
 
 def buyer_owed(
@@ -187,12 +202,13 @@ def buyer_owed(
     upheld_quantity: int = 0,
     paid_out: bool = False,
     leader_received: bool,
+    short_refund_per_unit: int = 0,
 ) -> int:
     """``GroupBuyEscrow._buyerOwed``: what one order is owed now (paid once, when final).
 
     Failed or frozen: everything back. Leader never confirmed receipt and the delivery deadline
     passed: everything back. Received and settled: the rebate to the final price, plus the final
-    price of each unit a claim upheld."""
+    price of each unit a claim upheld, plus its share of a short delivery's refund."""
     if quantity == 0 or paid_out:
         return 0
     full = quantity * top_price
@@ -204,7 +220,11 @@ def buyer_owed(
         return full if now >= delivery_deadline else 0
     if status != DealStatus.SETTLED:
         return 0
-    return quantity * (top_price - unit_price) + upheld_quantity * unit_price
+    return (
+        quantity * (top_price - unit_price)
+        + upheld_quantity * unit_price
+        + quantity * short_refund_per_unit
+    )
 
 
 # ------------------------------------------------------------------ one deal's aggregates
@@ -263,6 +283,8 @@ class OrderState:
 @dataclass
 class LeaderState:
     quantity: int = 0
+    delivered: int | None = None  # set by a short receipt only (else all units count)
+    short_refund_per_unit: int = 0
     refunded_quantity: int = 0
     received_at: int = 0
     commission_bps: int = 0
@@ -290,6 +312,7 @@ class DealBook:
     platform_fee: int = 0
     supplier_paid: bool = False
     fee_paid: bool = False
+    short_dust: int = 0
     orders: dict[str, OrderState] = field(default_factory=dict)
     leaders: dict[str, LeaderState] = field(default_factory=dict)
 
@@ -306,17 +329,35 @@ class DealBook:
         self.leaders[order.leader].quantity -= order.quantity
         self.total_quantity -= order.quantity
 
-    def confirm_receipt(self, leader: str, at: int) -> None:
+    def confirm_receipt(self, leader: str, at: int, received: int | None = None) -> None:
+        """A leader's receipt of ``received`` units (None: all the group ordered)."""
         info = self.leaders[leader]
         price = self.unit_price
+        units = info.quantity if received is None else delivered(info.quantity, received)
+        if units < info.quantity:
+            info.delivered = units
+            info.short_refund_per_unit, dust = shortfall(info.quantity, units, price)
+            self.short_dust += dust
         info.commission_bps = commission_bps_at(
-            self.terms.commission_tiers, self.terms.commission_bps, info.quantity
+            self.terms.commission_tiers, self.terms.commission_bps, units
         )
-        info.commission = commission(info.quantity, price, info.commission_bps)
+        info.commission = commission(units, price, info.commission_bps)
         info.received_at = at
-        self.received_quantity += info.quantity
+        self.received_quantity += units
         self.commission_total += info.commission
         self.last_receipt_at = at
+
+    def delivered_units(self, leader: str) -> int:
+        """Units of the leader's group that count as delivered (``_delivered``)."""
+        info = self.leaders[leader]
+        return info.quantity if info.delivered is None else info.delivered
+
+    def delivered_share(self, buyer: str) -> int:
+        """The order's share of what its group received, rounded down (``_deliveredShare``:
+        what quality claims may cover in all)."""
+        order = self.orders[buyer]
+        info = self.leaders[order.leader]
+        return order.quantity * self.delivered_units(order.leader) // info.quantity
 
     def uphold_claim(self, buyer: str, quantity: int) -> None:
         """A claim upheld (accepted, arbitrated for the buyer, or unanswered)."""
@@ -325,7 +366,9 @@ class DealBook:
         order.upheld_quantity += quantity
         info.refunded_quantity += quantity
         new = commission(
-            info.quantity - info.refunded_quantity, self.unit_price, info.commission_bps
+            self.delivered_units(order.leader) - info.refunded_quantity,
+            self.unit_price,
+            info.commission_bps,
         )
         self.commission_total += new - info.commission
         info.commission = new
@@ -333,6 +376,11 @@ class DealBook:
 
     def freeze(self) -> None:
         self.frozen = True
+
+    def is_live(self, now: int) -> bool:
+        """``GroupBuyDeals.isLive``: a recall of one of its batches freezes the deal at once
+        (open or succeeded; a failed deal already refunds everyone in full)."""
+        return self.status(now) in (DealStatus.OPEN, DealStatus.SUCCEEDED)
 
     def settle(self) -> Settlement:
         split = settlement(
@@ -342,6 +390,7 @@ class DealBook:
             refunded_quantity=self.refunded_quantity,
             commission_total=self.commission_total,
             platform_fee_bps=self.terms.platform_fee_bps,
+            short_dust=self.short_dust,
         )
         self.settled = True
         self.platform_fee = split.platform_fee
@@ -401,6 +450,7 @@ class DealBook:
             upheld_quantity=order.upheld_quantity,
             paid_out=order.paid_out,
             leader_received=bool(leader and leader.received_at),
+            short_refund_per_unit=leader.short_refund_per_unit if leader else 0,
         )
 
     def owed(self, account: str, now: int) -> int:

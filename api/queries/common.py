@@ -65,16 +65,33 @@ def _batch_statuses(session: Session, batch_ids: Iterable[str]) -> dict[str, m.B
 
 
 def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:
-    """``approved | pending | revoked | none`` from the party's latest action, and its credential."""
+    """``approved | pending | rejected | revoked | none`` from the party's latest action, its
+    public profile, the digest of its private credentials, and the reason of a refusal."""
     rows = session.scalars(
         select(m.PartyEvent)
         .where(m.PartyEvent.kind == kind, m.PartyEvent.account == account)
         .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
     ).all()
     status = "none"
-    credential = None
+    profile = credentials = reason = None
+    statuses = {
+        "applied": "pending",
+        "approved": "approved",
+        "rejected": "rejected",
+        "revoked": "revoked",
+    }
     for row in rows:
-        status = {"applied": "pending", "approved": "approved", "revoked": "revoked"}[row.action]
+        status = statuses.get(row.action, status)  # a profile update keeps the status
+        if row.profile_cid:
+            profile = row.profile_cid
         if row.action == "applied":
-            credential = row.credential_cid
-    return {"address": account, "status": status, "credential_cid": credential}
+            credentials, reason = row.credentials_digest, None
+        if row.action in ("rejected", "revoked"):
+            reason = row.reason_cid
+    return {
+        "address": account,
+        "status": status,
+        "profile_cid": profile,
+        "credentials_digest": credentials,
+        "reason_cid": reason,
+    }

@@ -52,6 +52,10 @@ def dashboard(session: Session) -> dict[str, Any]:
             continue
         for leader in deal_detail(session, deal.deal_id)["leaders"]:
             commissions[leader["leader"]] += leader["commission"]
+            receipt = leader["receipt"]
+            if receipt and receipt["short"] and summaries[deal.deal_id]["status"] == "settled":
+                refunds["short_delivery"]["count"] += 1  # one short group
+                refunds["short_delivery"]["amount"] += receipt["short_refund"]
     statuses = _batch_statuses(session, session.scalars(select(m.BatchStatusEvent.batch_id)).all())
     flagged = session.scalars(
         select(m.Batch).where(

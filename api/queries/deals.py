@@ -238,15 +238,26 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
         )
         receipt = receipts.get(address)
         if receipt is not None:
+            # GroupBuyEscrow.confirmReceipt: more than ordered counts as ordered; the shortfall is
+            # refunded to the group's buyers (in proportion to their units) at settlement.
+            delivered = deal_rules.delivered(leader["quantity"], receipt.quantity)
+            short = leader["quantity"] - delivered
             leader["receipt"] = {
                 "batch_id": receipt.batch_id,
                 "event_hash_id": hash_id_of(receipt.event_hash),
                 "quantity": receipt.quantity,
+                "delivered": delivered,
+                "short": short,
+                "short_refund": short * price,
                 "block": receipt.block_number,
                 "tx": receipt.tx_hash,
                 "time": iso_utc(receipt.block_time),
             }
-            net = leader["quantity"] - upheld.get(address, 0)
+            # Tier and commission on delivered units: (delivered − upheld) × price × bps.
+            leader["commission_bps"] = deal_rules.commission_bps_at(
+                deal.commission_tiers, deal.commission_bps, delivered
+            )
+            net = delivered - upheld.get(address, 0)
             leader["commission"] = deal_rules.commission(net, price, leader["commission_bps"])
     summary["leaders"] = sorted(leaders.values(), key=lambda x: x["leader"])
     summary["payouts"] = [
