@@ -2,22 +2,23 @@
 
 One server and one browser for the module: the seeded demo chain (between ``evm_snapshot`` and
 ``evm_revert``, so the other web tests see the demo as seeded), its own fresh index, and the
-service's indexer and relayer worker running as in ``tuanchain serve`` (not the keeper: refunds
-here are collected from the page, not pushed). Passkey accounts have their journeys in
-``test_passkey_journey.py``.
+service's indexer, relayer worker and bundler worker running as in ``tuanchain serve`` (not the
+keeper: refunds here are collected from the page, not pushed).
 
 The wallet is a test double of a browser wallet, and the tests say so: an EIP-1193 provider
 announced through EIP-6963 (as MetaMask, Rabby, OKX Wallet announce themselves), whose
 ``eth_signTypedData_v4`` and ``personal_sign`` are answered in Python by eth-account (a standard
 wallet library's EIP-712 and EIP-191 signing) with anvil's public development keys, through
 Playwright's ``expose_function``. Everything else is real: the pages, wallet.js, the API, the
-relayer, the contracts on anvil, the indexer.
+relayer, the contracts on anvil, the indexer. The passkey journey uses Chromium's own virtual
+WebAuthn authenticator (DevTools protocol), which signs as a platform authenticator does.
 
 Screenshots land in ``test-artifacts/journeys/`` for a look at the phone layout.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -38,12 +39,14 @@ from eth_account.signers.local import LocalAccount
 from playwright.sync_api import expect
 
 from api.app import create_app, request_shutdown
+from api.bundler import worker as bundler_worker
 from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
 from api.services import Services, make_engine
 from chain.artifacts import REPO_ROOT
+from chain.clients import PartyKind
 from chain.settings import Settings
 
 from .conftest import PHONE
@@ -115,6 +118,7 @@ class Journeys:
     base: str
     report: SeedReport
     browser: Any
+    services: Services
 
 
 @pytest.fixture(scope="module")
@@ -132,19 +136,23 @@ def journeys(
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     url = "sqlite:///" + str(tmp_path_factory.mktemp("journeys") / "index.db")
     services = Services(
-        # The Sign-In with Ethereum domain (private uploads) is where the browser reaches us.
+        # The Sign-In with Ethereum domain is where the browser reaches this server.
         settings=web_settings.model_copy(update={"database_url": url, "public_url": base}),
         store=demo_services.store,
         engine=make_engine(url),
     )
     app = create_app(services)
-    stops = [indexer_runner.start_background(services), relay_worker.start_background(services)]
+    stops = [
+        indexer_runner.start_background(services),
+        relay_worker.start_background(services),
+        bundler_worker.start_background(services),
+    ]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
         _ready(base)
-        yield Journeys(base, report, browser)
+        yield Journeys(base, report, browser, services)
     finally:
         request_shutdown(app)  # the notice streams end first
         server.should_exit = True
@@ -330,6 +338,53 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     shot(page, "10-orders-claim-filed")
 
 
+def test_a_passkey_account_joins_from_the_shop_with_the_same_steps(journeys: Journeys) -> None:
+    """No wallet at all: a passkey made on /passkey (Chromium's virtual authenticator), test
+    tokens from the local faucet, then the shop's join form signs through the passkey account
+    (a user operation through the bundler) with the same step sheet, and the order is there."""
+    rice = journeys.report.deals["rice_open"]
+    base = journeys.base.replace("127.0.0.1", "localhost")  # an RP ID is a host name, not an IP
+    context = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        devtools = context.new_cdp_session(page)
+        devtools.send("WebAuthn.enable")
+        devtools.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        page.goto(f"{base}/passkey?lang=en")
+        page.locator('[data-action="create"]').click()
+        account = page.locator('[data-field="address"]')
+        expect(account).to_have_text(re.compile(r"^0x[0-9a-fA-F]{40}$"))
+        address = account.inner_text()
+        page.locator('[data-action="faucet"]').click()
+        expect(page.locator('[data-field="balance"]')).not_to_have_text("0.00")
+
+        page.goto(f"{base}/?lang=en")
+        expect(page.locator("#wallet-bar .who")).to_contain_text("Passkey")
+        card = page.locator(f"#deal-{rice}")
+        card.locator("button[type=submit]").click()
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet.locator("ul.signed li")).to_contain_text("passkey")
+        sign_in_sheet(page, "11-passkey-join-review")
+        page.wait_for_url(f"**/orders/{address}?lang=en")
+        expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "joining")
+        shot(page, "12-passkey-orders")
+    finally:
+        context.close()
+
+
 def test_without_a_wallet_one_browses_looks_up_orders_and_checks_the_trail(
     journeys: Journeys,
 ) -> None:
@@ -380,7 +435,7 @@ def test_an_action_the_contract_refuses_is_explained_in_words(
 
 
 def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
-    journeys: Journeys, phone: tuple[Any, Wallet], tmp_path: Path
+    journeys: Journeys, phone: tuple[Any, Wallet]
 ) -> None:
     """An account with no role: the leader page offers the application (a public profile, no
     personal data); once relayed, the page says it is under review and names the point."""
@@ -396,9 +451,8 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     form.locator("input[name=place]").fill("枫林苑北门自提点")
     form.locator("input[name=street_address]").fill("上海市闵行区枫林路 8 号")
     form.locator("input[name=opening_hours]").fill("08:00–20:00")
-    papers = tmp_path / "id.png"  # private: sealed in the database, only its digest on chain
-    papers.write_bytes(photo_png())
-    form.locator("input[type=file][data-private]").set_input_files(str(papers))
+    licence = {"name": "licence.png", "mimeType": "image/png", "buffer": photo_png()}
+    form.locator("input[data-private=credentials_digest]").set_input_files(licence)
     form.locator("button[type=submit]").click()
     expect(page.locator("dialog#tuan-steps")).to_contain_text("枫林苑北门自提点")
     sign_in_sheet(page, "14-apply-review")
@@ -407,3 +461,7 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     expect(page.locator("#me")).to_contain_text("枫林苑北门自提点")
     expect(page.locator("#apply")).to_have_count(0)
     shot(page, "15-leader-under-review")
+    # The credentials went to the private store (sealed), and only their digest to the chain.
+    registry = journeys.services.chain.clients.registry
+    party = registry.party(PartyKind.LEADER, wallet.account.address)
+    assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()

@@ -21,7 +21,6 @@ import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from playwright.sync_api import expect
 
 from api.app import create_app
 from api.demo.seed import SeedReport
@@ -35,6 +34,8 @@ from traceability.ipfs.cid import raw_cid_of_digest
 
 from .conftest import PHONE
 from .test_journeys import WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
+
+playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @dataclass
@@ -147,7 +148,7 @@ def _phone(review: Review, account: LocalAccount) -> tuple[Any, Any, Wallet]:
 
 
 def test_the_platform_opens_credentials_approves_and_rejects(review: Review) -> None:
-
+    expect = playwright_api.expect
     chain = review.services.chain
     registry = chain.clients.registry
     context, page, wallet = _phone(review, chain.platform)
@@ -194,7 +195,7 @@ def test_the_platform_opens_credentials_approves_and_rejects(review: Review) -> 
 
 
 def test_another_address_cannot_open_credentials(review: Review) -> None:
-
+    expect = playwright_api.expect
     context, page, _ = _phone(review, Account.create())
     try:
         page.goto(f"{review.base}/ops/review?lang=en")
