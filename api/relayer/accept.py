@@ -87,6 +87,7 @@ ACTION_OF_FUNCTION = {
     "anchorRoot": "anchor_root",
     "setBatchWriter": "set_batch_writer",
     "recallBatch": "recall_batch",
+    "markNonCompliant": "mark_non_compliant",
     "applyAsSupplier": "apply_as_supplier",
     "applyAsLeader": "apply_as_leader",
     "updateProfile": "update_profile",

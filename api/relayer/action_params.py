@@ -128,10 +128,18 @@ class RegisterBatchParams(ActionParams):
 class RecallBatchParams(ActionParams):
     gtin14: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
-    reason: dict[str, Any] | None = Field(
-        default=None, description="the recall notice, stored as a JSON document"
+    reason: dict[str, Any] | str | None = Field(
+        default=None,
+        description="the notice, stored as a JSON document (a text: the reason, in a notice)",
     )
     reason_cid: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("say why")
+        return v.strip() if isinstance(v, str) else v
 
 
 class AnchorEventParams(ActionParams):

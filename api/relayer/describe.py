@@ -41,6 +41,7 @@ ANCHORED_DOCUMENT = {
     "updateProfile": "profile_cid",
     "anchorRoot": "manifest_cid",  # and, through the manifest, every leaf's event document
     "recallBatch": "reason_cid",
+    "markNonCompliant": "reason_cid",
     "rejectSupplier": "reason_cid",
     "rejectLeader": "reason_cid",
     "revokeSupplier": "reason_cid",

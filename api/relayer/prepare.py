@@ -501,12 +501,30 @@ class ActionBuilder:
         """A supplier's (or the platform's) recall. The registry notifies the escrow in the same
         transaction, which freezes every open deal selling the batch: ``frozen_deals`` lists them
         as of now (not signed; the chain decides when the request is mined)."""
+        return self._close_batch(p, "recall_batch", "recallBatch")
+
+    def mark_non_compliant(self, p: RecallBatchParams) -> PreparedAction:
+        """The platform closes a batch as non-compliant (``PLATFORM_ROLE``): the same effects on
+        deals as a recall."""
+        return self._close_batch(p, "mark_non_compliant", "markNonCompliant")
+
+    def _close_batch(self, p: RecallBatchParams, action: str, fn: str) -> PreparedAction:
         if (p.reason is None) == (p.reason_cid is None):
             raise ApiError(400, "invalid_request", "give exactly one of reason, reason_cid")
-        data = json_bytes(p.reason) if p.reason is not None else None
+        reason = p.reason
+        if isinstance(reason, str):  # a form's text: the notice around it
+            reason = {
+                "type": "tuanchain:BatchNotice",
+                "action": action,
+                "gtin14": p.gtin14,
+                "lot": p.lot,
+                "reason": reason,
+                "by": p.sender,
+            }
+        data = json_bytes(reason) if reason is not None else None
         cid = self._cid(data) if data is not None else str(p.reason_cid)
         batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
-        request = self._registry(p, "recallBatch", batch_id, cid_bytes(cid))
+        request = self._registry(p, fn, batch_id, cid_bytes(cid))
         if data is not None:
             self._keep(data, cid)
         escrow = self.clients.escrow
@@ -516,7 +534,7 @@ class ActionBuilder:
             if escrow.deal_status(d) in (DealStatus.OPEN, DealStatus.SUCCEEDED)
         ]
         return PreparedAction(
-            "recall_batch",
+            action,
             p.sender,
             {"request": request},
             {
@@ -547,6 +565,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "review": (ReviewParams, ActionBuilder.review),
     "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
+    "mark_non_compliant": (RecallBatchParams, ActionBuilder.mark_non_compliant),
 }
 
 

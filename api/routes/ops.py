@@ -1,4 +1,6 @@
-"""The platform operators' pages: ``/ops/review``, the review queue (资质审核 / 团长审核).
+"""The platform operators' pages: ``/ops/review``, the review queue (资质审核 / 团长审核);
+``/ops/disputes``, quality claims to arbitrate (and ``/supplier/{address}/claims``, a supplier's
+claims to answer); ``/ops/recalls``, batches to recall or mark non-compliant.
 
 Applications with their public profile and the digest of their private credentials; a reviewer
 signs in with Sign-In with Ethereum to open the credentials (the page checks the file against the
@@ -14,9 +16,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from web3 import Web3
 
 from api.db import ensure_db
+from api.disputes import batches, claims
+from api.errors import ApiError
 from api.names import Directory
+from api.queries.common import chain_now
 from api.render import render
 from api.review import queue
 from api.routes.deps import get_services
@@ -26,6 +32,12 @@ router = APIRouter(tags=["pages"])
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def _address(value: str) -> str:
+    if not Web3.is_address(value):
+        raise ApiError(400, "invalid_address", f"not an Ethereum address: {value!r}")
+    return Web3.to_checksum_address(value)
+
+
 @router.get("/ops/review", response_class=HTMLResponse, summary="The review queue (HTML)")
 def review_page(request: Request, services: ServicesDep) -> Response:
     ensure_db(services.engine)
@@ -33,3 +45,50 @@ def review_page(request: Request, services: ServicesDep) -> Response:
         applications = queue(session, Directory(session, services.store))
     pending = sum(1 for a in applications if a.status == "pending")
     return render(request, "ops_review.html", {"applications": applications, "pending": pending})
+
+
+@router.get("/ops/disputes", response_class=HTMLResponse, summary="Quality claims (HTML)")
+def disputes_page(request: Request, services: ServicesDep) -> Response:
+    """Every claim with its evidence, the supplier's answer and deadline; the platform (the
+    escrow's ``ARBITER_ROLE``) upholds or denies a claim the supplier rejected."""
+    ensure_db(services.engine)
+    with Session(services.engine) as session:
+        found = claims(session, Directory(session, services.store), services.store)
+        now = chain_now(session)
+    waiting = sum(1 for c in found if c.status == "rejected")
+    return render(
+        request,
+        "ops_disputes.html",
+        {"claims": found, "now": now, "waiting": waiting, "supplier": None},
+    )
+
+
+@router.get(
+    "/supplier/{address}/claims", response_class=HTMLResponse, summary="A supplier's claims (HTML)"
+)
+def supplier_claims_page(request: Request, address: str, services: ServicesDep) -> Response:
+    """A supplier's claims: accept (refund) or reject one before its answer deadline; the escrow
+    refuses anyone but the deal's supplier."""
+    supplier = _address(address)
+    ensure_db(services.engine)
+    with Session(services.engine) as session:
+        directory = Directory(session, services.store)
+        found = claims(session, directory, services.store, supplier=supplier)
+        now = chain_now(session)
+        who = directory.get(supplier)
+    waiting = sum(1 for c in found if c.status == "filed" and (c.answer_deadline or 0) > now)
+    return render(
+        request,
+        "ops_disputes.html",
+        {"claims": found, "now": now, "waiting": waiting, "supplier": who},
+    )
+
+
+@router.get("/ops/recalls", response_class=HTMLResponse, summary="Recalls (HTML)")
+def recalls_page(request: Request, services: ServicesDep) -> Response:
+    """Every batch with its state; the platform recalls one or marks it non-compliant with a
+    reason (stored as a document, its CID on chain), which freezes the deals selling it."""
+    ensure_db(services.engine)
+    with Session(services.engine) as session:
+        rows = batches(session, Directory(session, services.store))
+    return render(request, "ops_recalls.html", {"batches": rows})

@@ -1,0 +1,181 @@
+"""Quality claims and batch recalls as the operators' and suppliers' pages show them, from the index.
+
+A claim is one buyer's in one deal: filed (the supplier answers before ``answer_deadline``:
+accept, which refunds, or reject), rejected (the platform arbitrates: uphold or deny), then
+upheld or denied. A denied claim is closed on chain, so the buyer may file again; each filing
+starts a new entry. The evidence is the buyer's claim-evidence document (photos and a note),
+read from the document store so the page can show the photos.
+
+A batch is active, recalled or non-compliant; a closed batch carries its reason document and the
+deals its closing froze (the same transaction's ``DealFrozen`` logs, as the read API reports).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.names import Directory, Person
+from api.queries.batches import _recall_effects
+from api.queries.common import _batch_statuses
+from api.shop import product_of
+from traceability.ipfs import DocumentStore
+
+logger = logging.getLogger(__name__)
+
+OPEN_CLAIM_STATES = ("filed", "rejected")
+
+
+@dataclass
+class Claim:
+    deal_id: int
+    buyer: Person
+    leader: Person | None
+    supplier: Person
+    product: dict[str, Any]
+    quantity: int
+    status: str
+    filed_at: datetime | None
+    answer_deadline: int | None  # chain time (seconds) by which the supplier must answer
+    evidence_cid: str | None
+    photos: list[str] = field(default_factory=list)  # /ipfs/{cid} paths
+    note: str | dict[str, str] = ""  # a {"zh", "en"} text, or the buyer's words
+    by_default: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_CLAIM_STATES
+
+    @property
+    def key(self) -> str:
+        return f"{self.deal_id}-{self.buyer.address}"
+
+
+def _evidence(store: DocumentStore, cid: str | None) -> tuple[list[str], str | dict[str, str]]:
+    """The photos and note of a claim-evidence document (nothing if it cannot be read)."""
+    if not cid:
+        return [], ""
+    try:
+        doc = json.loads(store.get(cid))
+    except Exception as exc:  # noqa: BLE001 - the page shows the link without the photos
+        logger.warning("evidence %s unreadable: %s", cid, exc)
+        return [], ""
+    if not isinstance(doc, dict):
+        return [], ""
+    photos = [
+        "/ipfs/" + p.removeprefix("ipfs://")
+        for p in doc.get("photos") or []
+        if isinstance(p, str) and p.startswith("ipfs://")
+    ]
+    # The pages' evidence has a note; the demo's, a text in both languages.
+    note = doc.get("note") or doc.get("text") or ""
+    return photos, note if isinstance(note, dict) else str(note)
+
+
+def claims(
+    session: Session, directory: Directory, store: DocumentStore, *, supplier: str | None = None
+) -> list[Claim]:
+    """Every claim (a supplier's only, if given): open ones first, oldest first, then closed ones
+    newest first."""
+    query = select(m.ClaimEvent).order_by(m.ClaimEvent.block_number, m.ClaimEvent.log_index)
+    deals = {d.deal_id: d for d in session.scalars(select(m.Deal))}
+    if supplier is not None:
+        ids = [d for d, row in deals.items() if row.supplier == supplier]
+        query = query.where(m.ClaimEvent.deal_id.in_(ids))
+    rows = session.scalars(query).all()
+    batches: dict[int, list[str]] = {}
+    for link in session.scalars(select(m.DealBatch)):
+        batches.setdefault(link.deal_id, []).append(link.batch_id)
+    directory.load(
+        {r.buyer for r in rows}
+        | {r.leader for r in rows if r.leader}
+        | {deals[r.deal_id].supplier for r in rows if r.deal_id in deals}
+    )
+    current: dict[tuple[int, str], Claim] = {}
+    done: list[Claim] = []
+    for row in rows:
+        deal = deals.get(row.deal_id)
+        if deal is None:
+            continue
+        key = (row.deal_id, row.buyer)
+        if row.status == "filed":
+            if key in current:
+                done.append(current.pop(key))
+            photos, note = _evidence(directory.store, row.evidence_cid)
+            filed = row.block_time
+            current[key] = Claim(
+                deal_id=row.deal_id,
+                buyer=directory.get(row.buyer),
+                leader=directory.get(row.leader) if row.leader else None,
+                supplier=directory.get(deal.supplier),
+                product=product_of(session, batches.get(row.deal_id, [])),
+                quantity=row.quantity,
+                status="filed",
+                filed_at=filed,
+                answer_deadline=(
+                    int(filed.replace(tzinfo=filed.tzinfo or UTC).timestamp()) + deal.answer_window
+                    if filed
+                    else None
+                ),
+                evidence_cid=row.evidence_cid,
+                photos=photos,
+                note=note,
+            )
+        elif key in current:
+            claim = current[key]
+            claim.status, claim.by_default = row.status, row.by_default
+            if row.status in ("upheld", "denied"):
+                done.append(current.pop(key))
+    open_ = sorted(current.values(), key=lambda c: c.filed_at or datetime.min)
+    done.sort(key=lambda c: c.filed_at or datetime.min, reverse=True)
+    return open_ + done
+
+
+@dataclass
+class BatchRow:
+    gtin: str
+    lot: str
+    batch_id: str
+    supplier: Person
+    product: Any
+    status: str  # active | recalled | non_compliant
+    since: datetime | None = None
+    reason_cid: str | None = None
+    frozen_deals: list[int] = field(default_factory=list)
+    deals: list[int] = field(default_factory=list)
+
+
+def batches(session: Session, directory: Directory) -> list[BatchRow]:
+    """Every batch, newest first, with its state and, once closed, its reason and frozen deals."""
+    rows = session.scalars(
+        select(m.Batch).order_by(m.Batch.block_number.desc(), m.Batch.log_index.desc())
+    ).all()
+    statuses = _batch_statuses(session, [b.batch_id for b in rows])
+    deals: dict[str, list[int]] = {}
+    for link in session.scalars(select(m.DealBatch).order_by(m.DealBatch.deal_id)):
+        deals.setdefault(link.batch_id, []).append(link.deal_id)
+    directory.load({b.supplier for b in rows})
+    out = []
+    for b in rows:
+        closed = statuses.get(b.batch_id)
+        row = BatchRow(
+            gtin=b.gtin,
+            lot=b.lot,
+            batch_id=b.batch_id,
+            supplier=directory.get(b.supplier),
+            product=(b.metadata_json or {}).get("product"),
+            status=closed.status if closed else "active",
+            deals=deals.get(b.batch_id, []),
+        )
+        if closed is not None:
+            row.since, row.reason_cid = closed.block_time, closed.reason_cid
+            row.frozen_deals = _recall_effects(session, closed.tx_hash)["frozen_deals"]
+        out.append(row)
+    return out

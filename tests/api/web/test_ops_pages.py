@@ -1,0 +1,184 @@
+"""The operators' disputes and recalls pages in Chromium on a phone: the pork farm rejects the
+demo's quality claim from its claims page, the platform upholds it from /ops/disputes, then
+recalls the rice batch from /ops/recalls, which freezes the open rice deal. Real pages, API,
+relayer, escrow and registry on anvil, and indexer; the wallet is the test double of
+tests/api/web/test_journeys.py (eth-account answering an EIP-6963 provider), and says so.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from eth_account.signers.local import LocalAccount
+
+from api.app import create_app
+from api.db import ensure_db
+from api.demo import catalog as c
+from api.demo.seed import SeedReport
+from api.indexer import runner as indexer_runner
+from api.relayer import worker as relay_worker
+from api.services import Services, make_engine
+from chain.clients import ClaimStatus, DealStatus
+from chain.settings import Settings
+
+from .conftest import PHONE
+from .test_journeys import WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@dataclass
+class Ops:
+    base: str
+    services: Services
+    browser: Any
+    deals: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def ops(
+    seeded_chain: tuple[Services, SeedReport],
+    web_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+    browser: Any,
+) -> Iterator[Ops]:
+    """One server, indexer and relayer for the module, on the seeded chain; reverted after."""
+    demo_services, report = seeded_chain
+    chain = demo_services.chain
+    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url = "sqlite:///" + str(tmp_path_factory.mktemp("ops") / "index.db")
+    services = Services(
+        settings=web_settings.model_copy(update={"database_url": url, "public_url": base}),
+        store=demo_services.store,
+        engine=make_engine(url),
+    )
+    ensure_db(services.engine)  # before the relay worker's first pass
+    app = create_app(services)
+    stops = [indexer_runner.start_background(services), relay_worker.start_background(services)]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        _ready(base)
+        yield Ops(base, services, browser, report.deals)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        for stop in reversed(stops):
+            stop()
+        services.engine.dispose()
+        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        chain.sender.reset_all_nonces()
+
+
+def _phone(ops: Ops, account: LocalAccount) -> tuple[Any, Any, list[str]]:
+    context = ops.browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US"
+    )
+    context.expose_function("tuanTestWallet", Wallet(account))
+    context.add_init_script(WALLET_JS)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+def test_the_supplier_rejects_and_the_platform_upholds_a_claim(ops: Ops) -> None:
+    expect = playwright_api.expect
+    escrow = ops.services.chain.clients.escrow
+    deal, buyer = ops.deals["pork_claim"], c.CONSUMERS[1].address
+    key = f"#claim-{deal}-{buyer}"
+
+    context, page, errors = _phone(ops, c.PORK_FARM.account)
+    try:
+        page.goto(f"{ops.base}/supplier/{c.PORK_FARM.address}/claims?lang=en")
+        card = page.locator(key)
+        expect(card).to_have_attribute("data-status", "filed")
+        expect(card.locator(".answer")).to_contain_text("due by")
+        expect(card.locator("blockquote.note")).to_contain_text("packaging leaked")
+        shot(page, "ops-01-supplier-claims")
+        card.locator("form.reject button[type=submit]").click()
+        sign_in_sheet(page)
+        expect(page.locator(key)).to_have_attribute("data-status", "rejected")
+        expect(page.locator(key).locator("form")).to_have_count(0)  # nothing left to answer
+    finally:
+        context.close()
+    assert not errors, errors
+    assert escrow.claim(deal, buyer).status == ClaimStatus.REJECTED
+
+    context, page, errors = _phone(ops, ops.services.chain.platform)
+    try:
+        page.goto(f"{ops.base}/ops/disputes?lang=en")
+        card = page.locator(key)
+        expect(card).to_have_attribute("data-status", "rejected")
+        expect(page.locator("#waiting")).to_have_text("1")
+        expect(card.locator(".answer")).to_contain_text("the platform decides")
+        shot(page, "ops-02-disputes")
+        card.locator("form.uphold button[type=submit]").click()
+        sign_in_sheet(page, "ops-03-uphold-sheet")
+        expect(page.locator(key)).to_have_attribute("data-status", "upheld")
+        expect(page.locator("#waiting")).to_have_text("0")
+        shot(page, "ops-04-upheld")
+    finally:
+        context.close()
+    assert not errors, errors
+    # Closed on chain (the upheld units are refunded when the deal settles).
+    assert escrow.claim(deal, buyer).status == ClaimStatus.NONE
+
+
+def test_the_platform_recalls_a_batch_and_the_open_deal_freezes(ops: Ops) -> None:
+    expect = playwright_api.expect
+    escrow = ops.services.chain.clients.escrow
+    rice_open = ops.deals["rice_open"]
+    assert escrow.deal_status(rice_open) == DealStatus.OPEN
+    card_id = f"#batch-{c.RICE.gtin14}-{c.RICE.lot}"
+
+    context, page, errors = _phone(ops, ops.services.chain.platform)
+    try:
+        page.goto(f"{ops.base}/ops/recalls?lang=en")
+        card = page.locator(card_id)
+        expect(card).to_have_attribute("data-status", "active")
+        expect(page.locator(f"#batch-{c.ORANGES.gtin14}-{c.ORANGES.lot}")).to_have_attribute(
+            "data-status", "recalled"
+        )
+        card.locator("details.close-batch summary").click()
+        card.locator("form.recall textarea").fill("moisture above the limit in lot samples")
+        shot(page, "ops-05-recall-form", full_page=False)
+        card.locator("form.recall button[type=submit]").click()
+        expect(page.locator("dialog#tuan-steps")).to_contain_text("moisture above the limit")
+        sign_in_sheet(page, "ops-06-recall-sheet")
+        recalled = page.locator(card_id)
+        expect(recalled).to_have_attribute("data-status", "recalled")
+        expect(recalled.locator(".frozen-count")).not_to_have_text("0")
+        expect(recalled.locator(".frozen")).to_contain_text(f"#{rice_open}")
+        shot(page, "ops-07-recalled")
+        reason = httpx.get(ops.base + recalled.locator("a.reason").get_attribute("href")).json()
+        assert reason["reason"] == "moisture above the limit in lot samples"
+        assert reason["action"] == "recall_batch"
+    finally:
+        context.close()
+    assert not errors, errors
+    assert escrow.deal_status(rice_open) == DealStatus.FROZEN
+
+
+def test_the_pages_are_in_the_operators_navigation(ops: Ops) -> None:
+    for lang, words in (
+        ("zh", ("质量纠纷", "召回与不合规")),
+        ("en", ("Quality disputes", "Recalls")),
+    ):
+        html = httpx.get(f"{ops.base}/dashboard?lang={lang}").text
+        assert 'href="/ops/disputes' in html and 'href="/ops/recalls' in html
+        assert all(w in html for w in words)
+    assert httpx.get(f"{ops.base}/supplier/0xnot/claims").status_code == 400
