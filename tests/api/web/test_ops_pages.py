@@ -155,7 +155,7 @@ def test_the_platform_recalls_a_batch_and_the_open_deal_freezes(ops: Ops) -> Non
         )
         card.locator("details.close-batch summary").click()
         card.locator("form.recall textarea").fill("moisture above the limit in lot samples")
-        shot(page, "ops-05-recall-form", full_page=False)
+        shot(page, "ops-05-recall-form")
         card.locator("form.recall button[type=submit]").click()
         expect(page.locator("dialog#tuan-steps")).to_contain_text("moisture above the limit")
         sign_in_sheet(page, "ops-06-recall-sheet")
