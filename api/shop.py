@@ -25,6 +25,7 @@ from api import queries
 from api.db import models as m
 from api.names import Directory, approved
 from api.services import Services
+from chain import deal_rules
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,7 @@ def product_of(session: Session, batch_ids: list[str]) -> dict[str, Any]:
 
 def deal_card(session: Session, deal: dict[str, Any]) -> dict[str, Any]:
     """A deal summary with its product, current and next price, and progress to 成团."""
-    tiers = deal["price_tiers"]
-    index = deal["current_tier"]
-    following = tiers[index + 1] if index + 1 < len(tiers) else None
+    following = deal_rules.next_tier(deal["price_tiers"], deal["sold"])
     return {
         **deal,
         "product": product_of(session, deal["batch_ids"]),
@@ -215,7 +214,8 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
     )
     deals = []
     for summary in queries.list_deals(session, limit=200)["items"]:
-        if summary["deal_id"] not in mine and summary["status"] != "open":
+        shareable = summary["status"] == "open" and status == "approved"
+        if summary["deal_id"] not in mine and not shareable:
             continue
         card = deal_card(session, summary)
         detail = queries.deal_detail(session, summary["deal_id"])
@@ -243,6 +243,8 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                 ),
             }
         )
+    # What needs the leader first: receipts to confirm, then deals to share, then the rest.
+    deals.sort(key=lambda g: (not g["can_receive"], g["deal"]["status"] != "open"))
     return {
         "leader": leader,
         "me": directory.get(leader),

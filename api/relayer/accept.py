@@ -2,7 +2,9 @@
 
 Checks, in order (each failure is a 4xx with a machine-readable code):
 
-1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it;
+1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it,
+   carrying no ETH and asking at most ``MAX_REQUEST_GAS`` (400 ``gas_too_high``: the relayer
+   reserves each request's gas in a batch, :mod:`api.relayer.gas`);
 2. signature: the EIP-712 signer recovered from the signature is ``message.from`` (400
    ``bad_signature``) — the same recovery MetaMask / ethers / eth-account signatures pass;
 3. deadline: not past in chain time (400 ``expired``);
@@ -62,7 +64,9 @@ from chain.eip712 import (
     recover_typed_data_signer,
     typed_data_digest,
 )
+from traceability.errors import TraceabilityError
 from traceability.ipfs import DocumentStore
+from traceability.merkle import parse_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +89,13 @@ ACTION_OF_FUNCTION = {
     "recallBatch": "recall_batch",
     "applyAsSupplier": "apply_as_supplier",
     "applyAsLeader": "apply_as_leader",
+    "updateProfile": "update_profile",
+    "approveSupplier": "review",
+    "approveLeader": "review",
+    "rejectSupplier": "review",
+    "rejectLeader": "review",
+    "revokeSupplier": "review",
+    "revokeLeader": "review",
 }
 
 
@@ -303,6 +314,14 @@ class RequestChecker:
         cid = details.get(ANCHORED_DOCUMENT.get(function, ""))
         if self.store is not None and isinstance(cid, str) and self.store.has(cid):
             self.store.pin(cid)
+            if function == "anchorRoot":  # the events under the root: their documents too
+                try:
+                    leaves = parse_manifest(self.store.get(cid)).leaves
+                except TraceabilityError:  # not a manifest: the indexer reports it as such
+                    leaves = ()
+                for leaf in leaves:
+                    if self.store.has(leaf.document_cid):
+                        self.store.pin(leaf.document_cid)
 
     def _check_permit(
         self,

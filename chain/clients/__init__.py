@@ -25,6 +25,7 @@ from chain.artifacts import Artifact
 from chain.clients.base import ContractClient
 from chain.clients.escrow import EscrowClient
 from chain.clients.forwarder import ForwarderClient
+from chain.clients.permits import PermitBatcherClient
 from chain.clients.registry import RegistryClient
 from chain.clients.token import TokenClient
 from chain.clients.views import (
@@ -35,7 +36,6 @@ from chain.clients.views import (
     ClaimView,
     CommissionTier,
     DealParams,
-    DealStatus,
     DealTotals,
     LeaderView,
     OrderView,
@@ -46,6 +46,7 @@ from chain.clients.views import (
     RootInfo,
     Shortfall,
 )
+from chain.deal_rules import DealStatus  # the deal rules' enum, re-exported with the views
 from chain.manifest import Deployment
 from chain.tx import TxSender
 
@@ -68,6 +69,7 @@ __all__ = [
     "Party",
     "PartyKind",
     "PartyStatus",
+    "PermitBatcherClient",
     "PriceTier",
     "RegistryClient",
     "RootInfo",
@@ -84,6 +86,8 @@ class Clients:
     escrow: EscrowClient
     token: TokenClient
     forwarder: ForwarderClient
+    # None on a deployment made before it existed (the relayer then sends permits one by one).
+    permit_batcher: PermitBatcherClient | None = None
 
     @classmethod
     def connect(
@@ -105,4 +109,7 @@ class Clients:
             escrow=make(EscrowClient),
             token=make(TokenClient),
             forwarder=make(ForwarderClient),
+            permit_batcher=make(PermitBatcherClient)
+            if PermitBatcherClient.artifact_name in deployment.contracts
+            else None,
         )

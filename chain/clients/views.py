@@ -27,15 +27,7 @@ class PartyStatus(IntEnum):
     PENDING = 1
     APPROVED = 2
     REVOKED = 3
-
-
-class DealStatus(IntEnum):
-    NONE = 0
-    OPEN = 1
-    FAILED = 2
-    SUCCEEDED = 3
-    SETTLED = 4
-    FROZEN = 5
+    REJECTED = 4
 
 
 class ClaimStatus(IntEnum):
@@ -48,7 +40,8 @@ class ClaimStatus(IntEnum):
 class Party:
     status: PartyStatus
     updated_at_block: int
-    credential_digest: bytes
+    profile_digest: bytes
+    credentials_digest: bytes
 
 
 @dataclass(frozen=True)

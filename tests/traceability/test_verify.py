@@ -7,6 +7,7 @@ events); the verifier reads only chain logs and the store.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from traceability.verify import (
 )
 
 from .conftest import FARM, GTIN14, LOT, START, Trail, approved_supplier
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 
 def _by_kind(report, kind: ItemKind) -> list:  # type: ignore[no-untyped-def]
@@ -324,7 +328,9 @@ def _deal_with_orders(trail: Trail, units: int) -> tuple[int, LocalAccount]:
     """A deal selling the trail's batch, ``units`` ordered under one leader, succeeded."""
     clients, platform = trail.clients, trail.platform
     leader, buyer = dev_account(11), dev_account(13)
-    clients.registry.apply_as_leader(parse_cid(trail.metadata_cid), signer=leader)
+    clients.registry.apply_as_leader(
+        parse_cid(trail.metadata_cid), CREDENTIALS_DIGEST, signer=leader
+    )
     clients.registry.approve_leader(leader.address, signer=platform)
     now = int(clients.escrow.w3.eth.get_block("latest")["timestamp"])
     deal_id = clients.escrow.create_deal(

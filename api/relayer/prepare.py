@@ -31,10 +31,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils import is_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from api.errors import ApiError
+from api.relayer.action_params import (
+    ActionParams,
+    AnchorEventParams,
+    AnchorRootParams,
+    ApplyLeaderParams,
+    ApplyParams,
+    ArbitrateParams,
+    ClaimAnswerParams,
+    ConfirmReceiptParams,
+    DealParamsIn,
+    FileClaimParams,
+    JoinParams,
+    RecallBatchParams,
+    RegisterBatchParams,
+    ReviewParams,
+)
 from chain import errors as chain_errors
 from chain.clients import DealStatus
 from chain.context import Chain
@@ -48,6 +63,7 @@ from traceability.epcis.hashing import digest_from_hash_id
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
 from traceability.ipfs.cid import split_cid
+from traceability.merkle import build_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -59,103 +75,6 @@ JOIN_GAS = 400_000
 REQUEST_TTL_SECONDS = 3600
 # The receiving event's extension member naming photos of the goods (tuanchain's namespace).
 PHOTO_FIELD = "tuan:photo"
-
-
-def _checksum(value: str) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise ValueError(f"not an address: {value!r}")
-    return to_checksum_address(value)
-
-
-class ActionParams(BaseModel):
-    """Fields every action takes: the signer (``from``)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
-    sender: str = Field(alias="from", description="the account that will sign")
-
-    @field_validator("sender")
-    @classmethod
-    def _sender(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class DealParamsIn(ActionParams):
-    deal_id: int = Field(ge=1)
-
-
-class JoinParams(DealParamsIn):
-    quantity: int = Field(ge=1, le=2**24)
-    leader: str
-
-    @field_validator("leader")
-    @classmethod
-    def _leader(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class ConfirmReceiptParams(DealParamsIn):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    pickup_point: str = Field(min_length=1, description="GLN (13 digits) or a location URI")
-    quantity: float | None = Field(
-        default=None,
-        ge=0,
-        description="quantity received (default: the leader's units); in deal units (uom EA) less"
-        " than ordered is a short delivery, 0 nothing arrived: the missing units are refunded",
-    )
-    uom: str = "EA"
-    event_time: datetime | None = None
-    photos: list[str] = Field(
-        default_factory=list,
-        max_length=8,
-        description="CIDs of photos of the goods received (uploaded first through "
-        "POST /v1/documents); the receiving event names them as tuan:photo",
-    )
-
-
-class FileClaimParams(DealParamsIn):
-    quantity: int = Field(ge=1)
-    evidence_cid: str
-
-
-class ClaimAnswerParams(DealParamsIn):
-    buyer: str
-
-    @field_validator("buyer")
-    @classmethod
-    def _buyer(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class ArbitrateParams(ClaimAnswerParams):
-    uphold: bool
-
-
-class RegisterBatchParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    metadata: dict[str, Any] | None = Field(
-        default=None, description="lot master data, stored as a JSON document"
-    )
-    metadata_cid: str | None = None
-
-
-class RecallBatchParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    reason: dict[str, Any] | None = Field(
-        default=None, description="the recall notice, stored as a JSON document"
-    )
-    reason_cid: str | None = None
-
-
-class AnchorEventParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    event: dict[str, Any] = Field(
-        description="one EPCIS 2.0 event (JSON-LD; without @context, tuanchain's is assumed)"
-    )
 
 
 @dataclass(frozen=True)
@@ -433,6 +352,32 @@ class ActionBuilder:
             {"deal_id": p.deal_id, "buyer": p.buyer, "uphold": p.uphold},
         )
 
+    def apply_as_leader(self, p: ApplyLeaderParams) -> PreparedAction:
+        """Apply as a leader with a public profile document (its CID is what the registry keeps;
+        :mod:`api.names` reads the name and pickup point from it)."""
+        profile = {
+            "type": "tuanchain:PickupPointProfile",
+            "holder": {"zh": p.name, "en": p.name, "gln": p.gln or "", "address": p.sender},
+            "place": {"zh": p.place, "en": p.place},
+            "street_address": p.street_address,
+            "opening_hours": p.opening_hours,
+        }
+        data = json_bytes(profile)
+        cid = self._cid(data)
+        digest = bytes.fromhex(p.credentials_digest[2:])
+        request = self._registry(p, "applyAsLeader", cid_bytes(cid), digest)
+        self._keep(data, cid)
+        return PreparedAction(
+            "apply_as_leader",
+            p.sender,
+            {"request": request},
+            {
+                "profile_cid": cid,
+                "credentials_digest": p.credentials_digest,
+                "profile": profile,
+            },
+        )
+
     # ---------------------------------------------------------------- provenance
 
     def register_batch(self, p: RegisterBatchParams) -> PreparedAction:
@@ -475,6 +420,80 @@ class ActionBuilder:
                 "event_hash_id": hash_id,
                 "event_hash": "0x" + event_hash.hex(),
                 "document_cid": cid,
+            },
+        )
+
+    def apply(self, p: ApplyParams) -> PreparedAction:
+        data = json_bytes(p.profile)
+        cid = self._cid(data)
+        digest = bytes.fromhex(p.credentials_digest[2:])
+        fn = "applyAsSupplier" if p.kind == "supplier" else "applyAsLeader"
+        request = self._registry(p, fn, cid_bytes(cid), digest)
+        self._keep(data, cid)
+        return PreparedAction(
+            "apply",
+            p.sender,
+            {"request": request},
+            {"kind": p.kind, "profile_cid": cid, "credentials_digest": p.credentials_digest},
+        )
+
+    def review(self, p: ReviewParams) -> PreparedAction:
+        """The platform's decision on an application (approve, reject) or a party (revoke)."""
+        fn = {"approve": "approve", "reject": "reject", "revoke": "revoke"}[p.decision]
+        fn += "Supplier" if p.kind == "supplier" else "Leader"
+        details: dict[str, Any] = {"kind": p.kind, "account": p.account, "decision": p.decision}
+        if p.decision == "approve":
+            request = self._registry(p, fn, p.account)
+        else:
+            if not (p.reason or "").strip():
+                raise ApiError(400, "reason_required", f"say why to {p.decision} {p.account}")
+            data = json_bytes(
+                {
+                    "type": "tuanchain:ReviewDecision",
+                    "kind": p.kind,
+                    "account": p.account,
+                    "decision": p.decision,
+                    "reason": (p.reason or "").strip(),
+                    "by": p.sender,
+                }
+            )
+            cid = self._cid(data)
+            request = self._registry(p, fn, p.account, cid_bytes(cid))
+            self._keep(data, cid)
+            details["reason_cid"] = cid
+        return PreparedAction("review", p.sender, {"request": request}, details)
+
+    def anchor_root(self, p: AnchorRootParams) -> PreparedAction:
+        documents, entries = [], []
+        for item in p.events:
+            raw = (
+                item.event
+                if "@context" in item.event
+                else {"@context": DEFAULT_CONTEXT, **item.event}
+            )
+            data, hash_id, _ = event_document(parse_event(raw))
+            cid = self._cid(data)
+            documents.append((data, cid))
+            entries.append((hash_id, cid, item.gtin14, item.lot))
+        if len({hash_id for hash_id, _, _, _ in entries}) != len(entries):
+            raise ApiError(400, "duplicate_event", "the same event appears twice under the root")
+        manifest = build_manifest(entries)
+        manifest_data = manifest.dumps()
+        manifest_cid = self._cid(manifest_data)
+        request = self._registry(
+            p, "anchorRoot", manifest.root, len(entries), cid_bytes(manifest_cid)
+        )
+        for data, cid in [*documents, (manifest_data, manifest_cid)]:
+            self._keep(data, cid)
+        return PreparedAction(
+            "anchor_root",
+            p.sender,
+            {"request": request},
+            {
+                "root": "0x" + manifest.root.hex(),
+                "leaf_count": len(entries),
+                "manifest_cid": manifest_cid,
+                "event_hash_ids": [hash_id for hash_id, _, _, _ in entries],
             },
         )
 
@@ -521,8 +540,12 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "accept_claim": (ClaimAnswerParams, ActionBuilder.accept_claim),
     "reject_claim": (ClaimAnswerParams, ActionBuilder.reject_claim),
     "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
+    "apply_as_leader": (ApplyLeaderParams, ActionBuilder.apply_as_leader),
     "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
+    "apply": (ApplyParams, ActionBuilder.apply),
+    "review": (ReviewParams, ActionBuilder.review),
+    "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
 }
 
