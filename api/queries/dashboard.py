@@ -16,12 +16,31 @@ from api.queries.common import _batch_statuses, chain_now
 from api.queries.deals import _DealFacts, deal_detail, deal_summary
 
 
-def dashboard(session: Session) -> dict[str, Any]:
-    """Platform totals: GMV, orders, refunds by reason, commissions per leader, deals by state."""
-    deals = session.scalars(select(m.Deal)).all()
+def dashboard(
+    session: Session, *, supplier: str | None = None, leader: str | None = None
+) -> dict[str, Any]:
+    """Platform totals: GMV, orders, refunds by reason, commissions per leader, deals by state.
+
+    ``supplier``: only that supplier's deals and batches. ``leader``: only the deals with orders
+    in that leader's group, and of those only the group's orders, claims, refunds and commission;
+    the group's GMV is its delivered units at the settled price.
+    """
+    query = select(m.Deal)
+    if supplier:
+        query = query.where(m.Deal.supplier == supplier)
+    if leader:
+        query = query.where(
+            m.Deal.deal_id.in_(select(m.OrderEvent.deal_id).where(m.OrderEvent.leader == leader))
+        )
+    deals = session.scalars(query).all()
     facts = _DealFacts(session, deals)
     now = chain_now(session)
+    # Deal states from every order (a deal forms on all groups' units), then the group's part.
     summaries = {d.deal_id: deal_summary(d, facts, now) for d in deals}
+    if leader:
+        for table in (facts.orders, facts.claims):
+            for deal_id, rows in table.items():
+                table[deal_id] = [r for r in rows if r.leader == leader]
     by_state: dict[str, int] = defaultdict(int)
     for s in summaries.values():
         by_state[s["status"]] += 1
@@ -42,33 +61,63 @@ def dashboard(session: Session) -> dict[str, Any]:
                 refunds["quality_claim"]["amount"] += c.quantity * s["unit_price"]
         if s["status"] in ("failed", "frozen"):
             reason = "deal_failed" if s["status"] == "failed" else "recall"
-            refunds[reason]["count"] += s["buyers"]
-            refunds[reason]["amount"] += s["paid_in"]
-        if s["settlement"]:
+            if leader:
+                net = _net_paid(facts.orders[deal.deal_id])
+                refunds[reason]["count"] += sum(1 for amount in net.values() if amount > 0)
+                refunds[reason]["amount"] += sum(net.values())
+            else:
+                refunds[reason]["count"] += s["buyers"]
+                refunds[reason]["amount"] += s["paid_in"]
+        if s["settlement"] and not leader:
             gmv += s["settlement"]["revenue"]
     commissions: dict[str, int] = defaultdict(int)
     for deal in deals:
         if not facts.receipts[deal.deal_id]:
             continue
-        for leader in deal_detail(session, deal.deal_id)["leaders"]:
-            commissions[leader["leader"]] += leader["commission"]
-            receipt = leader["receipt"]
-            if receipt and receipt["short"] and summaries[deal.deal_id]["status"] == "settled":
+        settled = summaries[deal.deal_id]["status"] == "settled"
+        for group in deal_detail(session, deal.deal_id)["leaders"]:
+            if leader and group["leader"] != leader:
+                continue
+            commissions[group["leader"]] += group["commission"]
+            receipt = group["receipt"]
+            if receipt and receipt["short"] and settled:
                 refunds["short_delivery"]["count"] += 1  # one short group
                 refunds["short_delivery"]["amount"] += receipt["short_refund"]
-    statuses = _batch_statuses(session, session.scalars(select(m.BatchStatusEvent.batch_id)).all())
-    flagged = session.scalars(
-        select(m.Batch).where(
-            (m.Batch.breach_count > 0) | m.Batch.batch_id.in_(list(statuses) or [""])
+            if leader and receipt and settled and summaries[deal.deal_id]["settlement"]:
+                price = summaries[deal.deal_id]["settlement"]["final_unit_price"]
+                gmv += (group["quantity"] - receipt["short"]) * price
+    batch_ids = (
+        None if not (supplier or leader) else {b for d in deals for b in facts.batches[d.deal_id]}
+    )
+    if supplier:
+        batch_ids = set(
+            session.scalars(select(m.Batch.batch_id).where(m.Batch.supplier == supplier))
         )
-    ).all()
+    statuses = _batch_statuses(session, session.scalars(select(m.BatchStatusEvent.batch_id)).all())
+    flagged = [
+        b
+        for b in session.scalars(
+            select(m.Batch).where(
+                (m.Batch.breach_count > 0) | m.Batch.batch_id.in_(list(statuses) or [""])
+            )
+        ).all()
+        if batch_ids is None or b.batch_id in batch_ids
+    ]
     return {
         "gmv": gmv,
         "orders": orders,
         "refunds": dict(refunds),
         "commissions": [
-            {"leader": leader, "amount": amount} for leader, amount in sorted(commissions.items())
+            {"leader": who, "amount": amount} for who, amount in sorted(commissions.items())
         ],
         "deals_by_state": dict(by_state),
         "flagged_batches": [_batch_row_summary(b, statuses.get(b.batch_id)) for b in flagged],
     }
+
+
+def _net_paid(orders: list[m.OrderEvent]) -> dict[str, int]:
+    """What each buyer still has in a deal: paid on joining less refunded on cancelling."""
+    net: dict[str, int] = defaultdict(int)
+    for o in orders:
+        net[o.buyer] += int(o.amount) if o.kind == "join" else -int(o.amount)
+    return net

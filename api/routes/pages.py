@@ -353,40 +353,87 @@ def _deal_product(services: Services, deal_id: int) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------- dashboard
 
 
-def dashboard_data(services: Services) -> dict[str, Any]:
+def dashboard_data(
+    services: Services, *, supplier: str | None = None, leader: str | None = None
+) -> dict[str, Any]:
     """The dashboard's figures from the index (``api.queries.dashboard``)."""
     from api import queries
 
     with Session(services.engine) as session:
-        return queries.dashboard(session)
+        return queries.dashboard(session, supplier=supplier, leader=leader)
 
 
-@router.get("/dashboard", response_class=HTMLResponse, summary="Dashboard page (HTML)")
-def dashboard_page(request: Request) -> Response:
+def _parties(services: Services) -> dict[str, list[str]]:
+    """The suppliers and leaders the dashboard can show one of: whoever sells or has a group."""
+    from sqlalchemy import select
+
+    from api.db import models as m
+
+    try:
+        with Session(services.engine) as session:
+            return {
+                "supplier": sorted(set(session.scalars(select(m.Deal.supplier)))),
+                "leader": sorted(set(session.scalars(select(m.OrderEvent.leader)))),
+            }
+    except Exception as exc:  # noqa: BLE001 - the page shows the platform's figures
+        logger.warning("parties unavailable: %s", exc)
+        return {"supplier": [], "leader": []}
+
+
+@router.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    summary="Dashboard page (HTML); ?supplier= or ?leader= for one party's view",
+    responses=error_responses(400),
+)
+def dashboard_page(
+    request: Request, supplier: str | None = None, leader: str | None = None
+) -> Response:
+    from web3 import Web3
+
     from api.render import choose_language, messages
 
+    chosen: dict[str, str] = {}
+    for kind, value in (("supplier", supplier), ("leader", leader)):
+        if value:
+            if not Web3.is_address(value):
+                raise ApiError(400, "invalid_address", f"{kind} is not an Ethereum address")
+            chosen[kind] = Web3.to_checksum_address(value)
+    if len(chosen) > 1:
+        raise ApiError(400, "invalid_request", "give a supplier or a leader, not both")
     services = get_services(request)
-    data = dashboard_data(services)
+    data = dashboard_data(services, **chosen)
     lang = choose_language(request)
     labels = messages()
-    leaders = {
-        p.address: p for p in people(services, [c["leader"] for c in data.get("commissions", [])])
+    parties = _parties(services)
+    named = {
+        p.address: p
+        for p in people(
+            services,
+            [c["leader"] for c in data.get("commissions", [])]
+            + parties["supplier"]
+            + parties["leader"]
+            + list(chosen.values()),
+        )
     }
 
     def label(key: str) -> str:
         return labels.get(key, {}).get(lang, key)
 
+    kind, address = next(iter(chosen.items()), (None, None))
     return render(
         request,
         "dashboard.html",
         {
             "d": data,
+            "view": {"kind": kind, "person": named.get(address) if address else None},
+            "parties": {k: [named[a] for a in v] for k, v in parties.items()},
             "state_items": [
                 (label(f"status_{state}"), count)
                 for state, count in sorted(data.get("deals_by_state", {}).items())
             ],
             "commission_items": [
-                (leaders[c["leader"]].label(lang), c["amount"] / 10**6)
+                (named[c["leader"]].label(lang), c["amount"] / 10**6)
                 for c in data.get("commissions", [])
             ],
             "refund_items": [

@@ -176,6 +176,19 @@ def get_buyer_orders(address: str, session: SessionDep) -> Any:
     return queries.buyer_orders(session, _address(address, "address"))
 
 
-@router.get("/dashboard", response_model=Dashboard, summary="Platform dashboard (JSON)")
-def get_dashboard(session: SessionDep) -> Any:
-    return queries.dashboard(session)
+@router.get(
+    "/dashboard",
+    response_model=Dashboard,
+    summary="Platform dashboard (JSON); one supplier's or one leader's with their address",
+    responses=error_responses(400),
+)
+def get_dashboard(
+    session: SessionDep, supplier: str | None = None, leader: str | None = None
+) -> Any:
+    if supplier and leader:
+        raise ApiError(400, "invalid_request", "give a supplier or a leader, not both")
+    return queries.dashboard(
+        session,
+        supplier=_address(supplier, "supplier") if supplier else None,
+        leader=_address(leader, "leader") if leader else None,
+    )

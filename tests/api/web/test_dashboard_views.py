@@ -1,0 +1,60 @@
+"""The dashboard for one supplier or one leader, on the seeded demo: the figures are that party's
+part of the platform's, and the parts add up to the whole."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from api.demo import catalog as c
+
+USD = 10**6
+
+
+def _dashboard(client: TestClient, **params: str) -> dict:
+    response = client.get("/v1/dashboard", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_leaders_view_is_their_groups_part(web_client: TestClient) -> None:
+    _, li, _ = c.LEADERS
+    mine = _dashboard(web_client, leader=li.address)
+    # 李姐's group: rice (settled, one bag short), pork (a claim filed), the failed pork deal.
+    assert mine["orders"] == sum(1 for o in c.ORDERS if o.leader is li)
+    assert mine["commissions"] == [
+        x for x in _dashboard(web_client)["commissions"] if x["leader"] == li.address
+    ]
+    failed = next(d for d in c.DEALS if d.name == "pork_failed")
+    failed_price = dict(failed.tiers)[0]  # one tier
+    assert mine["refunds"]["deal_failed"] == {"count": 1, "amount": int(2 * failed_price * USD)}
+    assert mine["refunds"]["short_delivery"]["count"] == 1
+    assert "recall" not in mine["refunds"]  # no order of hers was in the recalled oranges
+
+
+def test_the_parts_add_up_to_the_platform(web_client: TestClient) -> None:
+    whole = _dashboard(web_client)
+    leaders = [_dashboard(web_client, leader=x.address) for x in c.LEADERS]
+    suppliers = [_dashboard(web_client, supplier=x.address) for x in (c.RICE_FARM, c.PORK_FARM)]
+    for parts in (leaders, suppliers):
+        assert sum(p["orders"] for p in parts) == whole["orders"]
+        for reason, total in whole["refunds"].items():
+            assert (
+                sum(p["refunds"].get(reason, {}).get("amount", 0) for p in parts) == total["amount"]
+            )
+    # The platform's GMV is settled revenue; the leaders' parts are their delivered units at it.
+    assert sum(p["gmv"] for p in leaders) == whole["gmv"]
+    assert sum(p["gmv"] for p in suppliers) == whole["gmv"]
+    pork = suppliers[1]
+    assert sum(pork["deals_by_state"].values()) == sum(1 for d in c.DEALS if d.product is c.PORK)
+    assert {b["supplier"] for b in pork["flagged_batches"]} <= {c.PORK_FARM.address}
+
+
+def test_the_dashboard_page_names_the_party_and_refuses_bad_input(web_client: TestClient) -> None:
+    html = web_client.get("/dashboard", params={"supplier": c.PORK_FARM.address, "lang": "en"}).text
+    assert 'id="view-of"' in html and c.PORK_FARM.address in html
+    assert 'id="refund-table"' in html and 'data-reason="deal_failed"' in html
+    assert f"/dashboard?leader={c.LEADERS[0].address}" in html  # the chooser
+    assert web_client.get("/dashboard", params={"leader": "0x12"}).status_code == 400
+    both = {"leader": c.LEADERS[0].address, "supplier": c.PORK_FARM.address}
+    assert web_client.get("/dashboard", params=both).status_code == 400
+    assert web_client.get("/v1/dashboard", params=both).json()["code"] == "invalid_request"
