@@ -268,3 +268,30 @@ def test_a_short_delivery_is_refunded_to_the_groups_buyers(
     assert (group["receipt"]["delivered"], group["receipt"]["short"]) == (3, 2)
     assert group["receipt"]["short_refund"] == 2 * TIER_PRICE
     assert group["commission"] == escrow.leader_info(deal.deal_id, deal.leader.address).commission
+
+
+def test_the_platform_marks_a_batch_non_compliant_with_a_written_reason(
+    client: TestClient, services: Services, worker: RelayWorker, chain_snapshot: None
+) -> None:
+    """What the recalls page sends: a text reason becomes a notice document; only the platform
+    may mark a batch non-compliant (the registry refuses the supplier), and it freezes the deal."""
+    chain = services.chain
+    deal = make_deal(chain, join_window=600)
+    body = {"gtin14": deal.gtin14, "lot": deal.lot, "reason": "pesticide residue over the limit"}
+    refused = client.post(
+        "/v1/actions/mark_non_compliant/prepare", json={"from": deal.supplier.address, **body}
+    )
+    assert refused.status_code == 409, refused.text  # the dry run meets the registry's refusal
+    assert refused.json()["code"] == "access_control_unauthorized_account"
+    blank = client.post(
+        "/v1/actions/mark_non_compliant/prepare",
+        json={"from": chain.platform.address, **body, "reason": "  "},
+    )
+    assert blank.status_code in (400, 422), blank.text
+
+    status = relay_and_mine(client, worker, chain.platform, "mark_non_compliant", body)
+    assert status["action"] == "mark_non_compliant"
+    notice = json.loads(services.store.get(status["details"]["reason_cid"]))
+    assert notice["reason"] == "pesticide residue over the limit"
+    assert notice["action"] == "mark_non_compliant"
+    assert chain.clients.escrow.deal_status(deal.deal_id) == DealStatus.FROZEN
