@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from api.app import create_app
@@ -25,7 +26,7 @@ from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
 from api.services import Services, make_engine
-from chain.clients import ClaimStatus, DealStatus
+from chain.clients import BatchStatus, ClaimStatus, DealStatus
 from chain.settings import Settings
 
 from .conftest import PHONE
@@ -182,3 +183,26 @@ def test_the_pages_are_in_the_operators_navigation(ops: Ops) -> None:
         assert 'href="/ops/disputes' in html and 'href="/ops/recalls' in html
         assert all(w in html for w in words)
     assert httpx.get(f"{ops.base}/supplier/0xnot/claims").status_code == 400
+
+
+def test_a_stranger_is_told_why_the_recall_is_refused(ops: Ops) -> None:
+    """Pages show the forms to anyone; the chain decides, and the sheet says why in words."""
+    expect = playwright_api.expect
+    card_id = f"#batch-{c.PORK.gtin14}-{c.PORK.lot}"
+    context, page, errors = _phone(ops, Account.create())
+    try:
+        page.goto(f"{ops.base}/ops/recalls?lang=en")
+        card = page.locator(card_id)
+        card.locator("details.close-batch summary").click()
+        card.locator("form.recall textarea").fill("I do not like pork")
+        card.locator("form.recall button[type=submit]").click()
+        expect(page.locator("dialog#tuan-steps")).to_contain_text(
+            "Only the batch's supplier or the platform can recall it"
+        )
+        shot(page, "ops-08-stranger-refused", full_page=False)
+    finally:
+        context.close()
+    assert not errors, errors
+    registry = ops.services.chain.clients.registry
+    pork = registry.compute_batch_id(c.PORK.gtin14, c.PORK.lot)
+    assert registry.batch_status(pork) == BatchStatus.ACTIVE
