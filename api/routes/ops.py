@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from web3 import Web3
 
@@ -23,7 +23,7 @@ from api.disputes import batches, claims
 from api.errors import ApiError
 from api.names import Directory
 from api.queries.common import chain_now
-from api.render import render
+from api.render import choose_language, render
 from api.review import queue
 from api.routes.deps import get_services
 from api.services import Services
@@ -60,6 +60,26 @@ def disputes_page(request: Request, services: ServicesDep) -> Response:
         request,
         "ops_disputes.html",
         {"claims": found, "now": now, "waiting": waiting, "supplier": None},
+    )
+
+
+@router.get(
+    "/supplier/claims",
+    response_class=HTMLResponse,
+    summary="A supplier's claims: connect a wallet or give an address (HTML)",
+)
+def supplier_claims_connect(request: Request, address: str | None = None) -> Response:
+    if address:  # the look-up form (no wallet): on to the address's page
+        lang = choose_language(request)
+        return RedirectResponse(f"/supplier/{_address(address.strip())}/claims?lang={lang}", 303)
+    return render(
+        request,
+        "connect.html",
+        {
+            "title": "supplier_claims",
+            "base": "/supplier/claims",
+            "go": "/supplier/{address}/claims",
+        },
     )
 
 

@@ -183,6 +183,13 @@ def test_the_pages_are_in_the_operators_navigation(ops: Ops) -> None:
         assert 'href="/ops/disputes' in html and 'href="/ops/recalls' in html
         assert all(w in html for w in words)
     assert httpx.get(f"{ops.base}/supplier/0xnot/claims").status_code == 400
+    # A supplier without a wallet at hand looks their page up by address.
+    found = httpx.get(
+        f"{ops.base}/supplier/claims", params={"address": c.PORK_FARM.address, "lang": "en"}
+    )
+    assert found.status_code == 303
+    assert found.headers["location"] == f"/supplier/{c.PORK_FARM.address}/claims?lang=en"
+    assert 'href="/supplier/claims' in httpx.get(f"{ops.base}/ops/disputes").text
 
 
 def test_a_stranger_is_told_why_the_recall_is_refused(ops: Ops) -> None:
