@@ -5,6 +5,7 @@ flagged batches.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import select
@@ -46,13 +47,20 @@ def dashboard(
         by_state[s["status"]] += 1
     gmv = 0
     orders = 0
+    # Trends by day (UTC, by block time): orders placed, money paid in, money refunded on cancel.
+    days: dict[str, dict[str, int]] = defaultdict(lambda: {"orders": 0, "paid": 0, "cancelled": 0})
     refunds: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "amount": 0})
     for deal in deals:
         s = summaries[deal.deal_id]
         for o in facts.orders[deal.deal_id]:
+            when = o.block_time if o.block_time.tzinfo else o.block_time.replace(tzinfo=UTC)
+            day = days[when.astimezone(UTC).date().isoformat()]
             if o.kind == "join":
                 orders += 1
+                day["orders"] += 1
+                day["paid"] += int(o.amount)
             else:
+                day["cancelled"] += int(o.amount)
                 refunds["cancelled"]["count"] += 1
                 refunds["cancelled"]["amount"] += int(o.amount)
         for c in facts.claims[deal.deal_id]:
@@ -111,6 +119,7 @@ def dashboard(
             {"leader": who, "amount": amount} for who, amount in sorted(commissions.items())
         ],
         "deals_by_state": dict(by_state),
+        "by_day": [{"day": day, **figures} for day, figures in sorted(days.items())],
         "flagged_batches": [_batch_row_summary(b, statuses.get(b.batch_id)) for b in flagged],
     }
 

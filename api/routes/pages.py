@@ -440,6 +440,7 @@ def dashboard_page(
                 (label(f"reason_{reason}"), r["amount"] / 10**6)
                 for reason, r in sorted(data.get("refunds", {}).items())
             ],
+            "trend_items": [(x["day"], x["orders"]) for x in data.get("by_day", [])],
         },
     )
 

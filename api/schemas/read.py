@@ -205,6 +205,9 @@ class Dashboard(_Open):
     refunds: dict[str, dict[str, int]]
     commissions: list[dict[str, Any]]
     deals_by_state: dict[str, int]
+    by_day: list[dict[str, Any]] = Field(
+        default_factory=list, description="per UTC day: orders, paid, cancelled (refunded)"
+    )
     flagged_batches: list[BatchSummary]
 
 

@@ -41,6 +41,9 @@ def test_the_parts_add_up_to_the_platform(web_client: TestClient) -> None:
             assert (
                 sum(p["refunds"].get(reason, {}).get("amount", 0) for p in parts) == total["amount"]
             )
+    assert sum(x["orders"] for x in whole["by_day"]) == whole["orders"]
+    days = [x["day"] for x in whole["by_day"]]
+    assert days == sorted(days) and len(set(days)) == len(days)
     # The platform's GMV is settled revenue; the leaders' parts are their delivered units at it.
     assert sum(p["gmv"] for p in leaders) == whole["gmv"]
     assert sum(p["gmv"] for p in suppliers) == whole["gmv"]
@@ -52,6 +55,7 @@ def test_the_parts_add_up_to_the_platform(web_client: TestClient) -> None:
 def test_the_dashboard_page_names_the_party_and_refuses_bad_input(web_client: TestClient) -> None:
     html = web_client.get("/dashboard", params={"supplier": c.PORK_FARM.address, "lang": "en"}).text
     assert 'id="view-of"' in html and c.PORK_FARM.address in html
+    assert 'id="trends"' in html and "data-day=" in html
     assert 'id="refund-table"' in html and 'data-reason="deal_failed"' in html
     assert f"/dashboard?leader={c.LEADERS[0].address}" in html  # the chooser
     assert web_client.get("/dashboard", params={"leader": "0x12"}).status_code == 400

@@ -191,6 +191,16 @@ def test_the_pages_are_in_the_operators_navigation(ops: Ops) -> None:
     assert found.headers["location"] == f"/supplier/{c.PORK_FARM.address}/claims?lang=en"
     assert 'href="/supplier/claims' in httpx.get(f"{ops.base}/ops/disputes").text
 
+    # One leader's dashboard on the phone: their refunds by reason and trends by day.
+    context, page, errors = _phone(ops, Account.create())
+    try:
+        page.goto(f"{ops.base}/dashboard?leader={c.LEADERS[1].address}&lang=en")
+        playwright_api.expect(page.locator("#view-of")).to_be_visible()
+        shot(page, "ops-09-dashboard-leader")
+    finally:
+        context.close()
+    assert not errors, errors
+
 
 def test_a_stranger_is_told_why_the_recall_is_refused(ops: Ops) -> None:
     """Pages show the forms to anyone; the chain decides, and the sheet says why in words."""
