@@ -183,6 +183,18 @@ class ReviewParams(ActionParams):
         return _checksum(v)
 
 
+class BatchWriterParams(ActionParams):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    writer: str = Field(description="the carrier or inspector")
+    allowed: bool = True
+
+    @field_validator("writer")
+    @classmethod
+    def _writer(cls, v: str) -> str:
+        return _checksum(v)
+
+
 class BatchEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -523,6 +535,17 @@ class ActionBuilder:
             {"kind": p.kind, "profile_cid": cid, "credentials_digest": p.credentials_digest},
         )
 
+    def set_batch_writer(self, p: BatchWriterParams) -> PreparedAction:
+        """The supplier authorizes (or no longer) a carrier or inspector to anchor the batch's events."""
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        request = self._registry(p, "setBatchWriter", batch_id, p.writer, p.allowed)
+        return PreparedAction(
+            "set_batch_writer",
+            p.sender,
+            {"request": request},
+            {"batch_id": "0x" + batch_id.hex(), "writer": p.writer, "allowed": p.allowed},
+        )
+
     def review(self, p: ReviewParams) -> PreparedAction:
         """The platform's decision on an application (approve, reject) or a party (revoke)."""
         fn = {"approve": "approve", "reject": "reject", "revoke": "revoke"}[p.decision]
@@ -630,6 +653,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
     "apply": (ApplyParams, ActionBuilder.apply),
     "review": (ReviewParams, ActionBuilder.review),
+    "set_batch_writer": (BatchWriterParams, ActionBuilder.set_batch_writer),
     "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
 }
