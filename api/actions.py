@@ -101,7 +101,12 @@ class ConfirmReceiptParams(DealParamsIn):
     gtin14: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
     pickup_point: str = Field(min_length=1, description="GLN (13 digits) or a location URI")
-    quantity: float | None = Field(default=None, gt=0, description="default: the leader's units")
+    quantity: float | None = Field(
+        default=None,
+        ge=0,
+        description="quantity received (default: the leader's units); in deal units (uom EA) less"
+        " than ordered is a short delivery, 0 nothing arrived: the missing units are refunded",
+    )
     uom: str = "EA"
     event_time: datetime | None = None
     photos: list[str] = Field(
@@ -128,6 +133,38 @@ class ClaimAnswerParams(DealParamsIn):
 
 class ArbitrateParams(ClaimAnswerParams):
     uphold: bool
+
+
+class ApplyLeaderParams(ActionParams):
+    """A leader's public pickup-point profile (what neighbours see; no personal data: contact
+    details and credentials go to the private store, never to IPFS)."""
+
+    name: str = Field(
+        min_length=1, max_length=60, description="the leader's name as neighbours know it"
+    )
+    place: str = Field(min_length=1, max_length=120, description="the pickup point's name")
+    street_address: str = Field(min_length=1, max_length=200)
+    opening_hours: str = Field(default="", max_length=100)
+    gln: str | None = Field(
+        default=None, pattern=r"^\d{13}$", description="the point's GLN, if any"
+    )
+    credentials_digest: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="SHA-256 of the private credentials (POST /v1/documents/private first)",
+    )
+
+    @field_validator("gln")
+    @classmethod
+    def _gln(cls, v: str | None) -> str | None:
+        if v is not None:
+            from traceability.epcis.errors import InvalidIdentifier
+            from traceability.epcis.identifiers import validate_gln
+
+            try:
+                validate_gln(v)
+            except InvalidIdentifier as exc:  # a wrong check digit: a 422 naming the field
+                raise ValueError(str(exc)) from None
+        return v
 
 
 class RegisterBatchParams(ActionParams):
@@ -416,11 +453,19 @@ class ActionBuilder:
                 "batch_not_in_deal",
                 f"deal {p.deal_id} does not sell {p.gtin14}/{p.lot}",
             )
-        quantity = p.quantity or escrow.leader_info(p.deal_id, p.sender).quantity
-        if not quantity:
+        ordered = escrow.leader_info(p.deal_id, p.sender).quantity
+        if not ordered:
             raise ApiError(
                 409, "not_leader_of_deal", f"{p.sender} has no orders in deal {p.deal_id}"
             )
+        quantity = ordered if p.quantity is None else p.quantity
+        # The escrow counts deal units: a quantity in another unit says nothing about how many
+        # were short, so such a receipt records the group's ordered units.
+        if p.uom == "EA" and not float(quantity).is_integer():
+            raise ApiError(
+                400, "invalid_request", f"a quantity in deal units (EA) is whole, not {quantity}"
+            )
+        received = int(quantity) if p.uom == "EA" else ordered
         event = receiving_event(
             gtin14=p.gtin14,
             lot=p.lot,
@@ -436,7 +481,9 @@ class ActionBuilder:
         data, hash_id, document = event_document(event)
         cid = self._cid(data)
         event_hash, digest = digest_from_hash_id(hash_id), cid_digest(cid)
-        request = self._escrow(p, "confirmReceipt", p.deal_id, batch_id, event_hash, digest)
+        request = self._escrow(
+            p, "confirmReceipt", p.deal_id, batch_id, event_hash, digest, received
+        )
         self._keep(data, cid)
         return PreparedAction(
             "confirm_receipt",
@@ -449,6 +496,7 @@ class ActionBuilder:
                 "event_hash": "0x" + event_hash.hex(),
                 "document_cid": cid,
                 "document_digest": "0x" + digest.hex(),
+                "received_quantity": received,
                 "document": document,
             },
         )
@@ -474,6 +522,32 @@ class ActionBuilder:
             p.sender,
             {"request": request},
             {"deal_id": p.deal_id, "buyer": p.buyer, "uphold": p.uphold},
+        )
+
+    def apply_as_leader(self, p: ApplyLeaderParams) -> PreparedAction:
+        """Apply as a leader with a public profile document (its CID is what the registry keeps;
+        :mod:`api.names` reads the name and pickup point from it)."""
+        profile = {
+            "type": "tuanchain:PickupPointProfile",
+            "holder": {"zh": p.name, "en": p.name, "gln": p.gln or "", "address": p.sender},
+            "place": {"zh": p.place, "en": p.place},
+            "street_address": p.street_address,
+            "opening_hours": p.opening_hours,
+        }
+        data = json_bytes(profile)
+        cid = self._cid(data)
+        digest = bytes.fromhex(p.credentials_digest[2:])
+        request = self._registry(p, "applyAsLeader", cid_bytes(cid), digest)
+        self._keep(data, cid)
+        return PreparedAction(
+            "apply_as_leader",
+            p.sender,
+            {"request": request},
+            {
+                "profile_cid": cid,
+                "credentials_digest": p.credentials_digest,
+                "profile": profile,
+            },
         )
 
     # ---------------------------------------------------------------- provenance
@@ -649,6 +723,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "accept_claim": (ClaimAnswerParams, ActionBuilder.accept_claim),
     "reject_claim": (ClaimAnswerParams, ActionBuilder.reject_claim),
     "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
+    "apply_as_leader": (ApplyLeaderParams, ActionBuilder.apply_as_leader),
     "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
     "apply": (ApplyParams, ActionBuilder.apply),

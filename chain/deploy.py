@@ -77,7 +77,7 @@ def deploy_all(
     deployments_dir: Path = DEFAULT_DEPLOYMENTS_DIR,
     artifacts: dict[str, Artifact] | None = None,
 ) -> Deployment:
-    """Deploy (or reuse) forwarder, registry, token, escrow and wire their roles; then the
+    """Deploy (or reuse) forwarder, registry, token, permit batcher, escrow and wire their roles; then the
     passkey-account stack (:func:`chain.aa.deploy.ensure_passkey_stack`).
 
     ``platform`` deploys and becomes admin of every contract (DEFAULT_ADMIN_ROLE, PLATFORM_ROLE,
@@ -97,6 +97,8 @@ def deploy_all(
     forwarder = run.ensure("TuanchainForwarder", [])
     registry = run.ensure("ProvenanceRegistry", [forwarder, admin])
     token = run.ensure("TestStablecoin", [admin])
+    # The relayer's batches submit their joins' permits in one transaction (issue 15).
+    run.ensure("PermitBatcher", [])
     escrow = run.ensure("GroupBuyEscrow", [registry, forwarder, admin, fee_recipient or admin])
 
     roles = [run.ensure_role("ProvenanceRegistry", "RECEIPT_RECORDER_ROLE", escrow)]

@@ -372,8 +372,11 @@ class _Seeder:
             self.send(token.approve, escrow.address, 2**255, signer=buyer.account)
         self.send(escrow.join, deal_id, quantity, leader.address, signer=buyer.account)
 
-    def receive(self, deal_id: int, product: Product, batch_id: bytes, leader: Actor) -> None:
-        """The leader's pickup: a receiving EPCIS event at chain time, anchored by the escrow."""
+    def receive(
+        self, deal_id: int, product: Product, batch_id: bytes, leader: Actor, *, short: int = 0
+    ) -> None:
+        """The leader's pickup: a receiving EPCIS event at chain time, anchored by the escrow;
+        ``short`` units fewer than ordered arrived (refunded to the group at settlement)."""
         escrow = self.clients.escrow
         info = escrow.leader_info(deal_id, leader.address)
         if info.received_at or escrow.deal_status(deal_id) != DealStatus.SUCCEEDED:
@@ -383,7 +386,7 @@ class _Seeder:
         event = receiving_event(
             gtin14=product.gtin14,
             lot=product.lot,
-            quantity=info.quantity,
+            quantity=info.quantity - short,
             uom="EA",
             event_time=self.chain_time(),
             pickup_point=leader.gln,
@@ -399,6 +402,7 @@ class _Seeder:
             batch_id,
             event_hash_digest(event),
             digest,
+            received_quantity=info.quantity - short,
             signer=leader.account,
         )
 
@@ -461,7 +465,8 @@ class _Seeder:
         if not self.advance_to(join_deadline + 60, "deals reach their join deadline"):
             return
         self.receive(settled, c.RICE, batches["rice"], w)
-        self.receive(settled, c.RICE, batches["rice"], li)
+        # One bag of 李姐's four never arrived: her group's buyer gets it back at settlement.
+        self.receive(settled, c.RICE, batches["rice"], li, short=1)
         self.receive(claimed, c.PORK, batches["pork"], li)
         self.claim(claimed, c.CONSUMERS[1], 1)
         params = escrow.deal_params(settled)

@@ -22,8 +22,9 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from api.binding import bind
@@ -37,6 +38,7 @@ from chain.context import Chain
 from traceability.ipfs import DocumentStore
 
 logger = logging.getLogger(__name__)
+
 
 DEFAULT_RANGE_SIZE = 2_000
 # Hashes kept below the final block (deep enough for any re-org a chain we index would have).
@@ -154,29 +156,44 @@ class Indexer:
             ).all()
         }
         rows = 0
+        raw_logs: list[dict[str, Any]] = []
+        # Rows by table and column set: one multi-row INSERT each (the ORM's unit of work,
+        # row by row, and a merge per block hash were most of the time: issue 15).
+        inserts: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         for log in logs:
             if (log.tx_hash, log.log_index) in existing:
                 continue
             header = headers.get(log.block_number)
             block_time = header.time if header else datetime.now(UTC)
-            session.add(
-                m.RawLog(
-                    block_number=log.block_number,
-                    tx_hash=log.tx_hash,
-                    log_index=log.log_index,
-                    block_time=block_time,
-                    address=log.address,
-                    event=log.event,
-                    args=args_json(log.args),
+            raw_logs.append(
+                {
+                    "block_number": log.block_number,
+                    "tx_hash": log.tx_hash,
+                    "log_index": log.log_index,
+                    "block_time": block_time,
+                    "address": log.address,
+                    "event": log.event,
+                    "args": args_json(log.args),
+                }
+            )
+            for row in rows_for(log, block_time):
+                inserts.setdefault((row.table, tuple(row.values)), []).append(row.values)
+                rows += 1
+        if raw_logs:
+            session.execute(insert(m.RawLog.__table__), raw_logs)
+        for (table, _), values in inserts.items():
+            session.execute(insert(table), values)
+        hashes = [
+            {"number": n, "hash": headers[n].hash} for n in numbers if headers.get(n) is not None
+        ]
+        if hashes:
+            # Replaces the hashes a replayed range stored before (same blocks, same chain).
+            session.execute(
+                delete(m.IndexedBlock).where(
+                    m.IndexedBlock.number.in_([h["number"] for h in hashes])
                 )
             )
-            new_rows = rows_for(log, block_time)
-            session.add_all(new_rows)
-            rows += len(new_rows)
-        for number in numbers:
-            header = headers.get(number)
-            if header is not None:
-                session.merge(m.IndexedBlock(number=number, hash=header.hash))
+            session.execute(insert(m.IndexedBlock.__table__), hashes)
         return len(logs), rows
 
     def sync(

@@ -11,8 +11,10 @@
   payloads only (posted ``details`` are ignored).
 - :mod:`api.relayer.claims` — on PostgreSQL, several service processes share the outbox: a worker
   claims a signer's queue with ``SELECT ... FOR UPDATE SKIP LOCKED`` (SQLite: one writer, no-op).
-- :mod:`api.relayer.worker` — sends each signer's requests in nonce order with the relayer key,
-  retries, reconciles; fails the requests queued behind a failed one (``previous_request_failed``);
+- :mod:`api.relayer.gas` — gas bounds: a request's signed gas (capped at accept) and a batch's.
+- :mod:`api.relayer.worker` — sends the queue heads in ``executeBatch`` transactions (each
+  signer's requests in nonce order, one per batch) with the relayer key, pipelined; settles each
+  request from the batch's logs (a failed call named from a trace), retries, reconciles; fails the requests queued behind a failed one (``previous_request_failed``);
   and now and then deletes prepared documents that were never anchored (below).
 
 Documents and garbage collection: ``prepare`` stores the documents an action anchors *unpinned*

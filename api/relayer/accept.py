@@ -2,7 +2,9 @@
 
 Checks, in order (each failure is a 4xx with a machine-readable code):
 
-1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it;
+1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it,
+   carrying no ETH and asking at most ``MAX_REQUEST_GAS`` (400 ``gas_too_high``: the relayer
+   reserves each request's gas in a batch, :mod:`api.relayer.gas`);
 2. signature: the EIP-712 signer recovered from the signature is ``message.from`` (400
    ``bad_signature``) — the same recovery MetaMask / ethers / eth-account signatures pass;
 3. deadline: not past in chain time (400 ``expired``);

@@ -22,6 +22,9 @@ MAX_BATCH_REQUESTS = 32
 MAX_BATCH_GAS = 15_000_000
 # A permit transaction (EIP-2612 ``permit``: ~75k with its base cost).
 PERMIT_GAS = 100_000
+# PermitBatcher.permitAll: its transaction and loop, and each permit (~55k with the try/catch).
+PERMIT_BATCH_BASE_GAS = 21_000 + 30_000
+PERMIT_IN_BATCH_GAS = 70_000
 # A batch that reverted as a whole this many times is given up (its requests fail, named).
 MAX_BATCH_ATTEMPTS = 3
 
@@ -37,7 +40,9 @@ __all__ = [
     "MAX_BATCH_GAS",
     "MAX_BATCH_REQUESTS",
     "MAX_REQUEST_GAS",
+    "PERMIT_BATCH_BASE_GAS",
     "PERMIT_GAS",
+    "PERMIT_IN_BATCH_GAS",
     "REQUEST_OVERHEAD_GAS",
     "request_gas_in_batch",
 ]

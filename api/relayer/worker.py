@@ -71,7 +71,9 @@ from api.relayer.gas import (
     MAX_BATCH_GAS,
     MAX_BATCH_REQUESTS,
     MAX_REQUEST_GAS,
+    PERMIT_BATCH_BASE_GAS,
     PERMIT_GAS,
+    PERMIT_IN_BATCH_GAS,
     request_gas_in_batch,
 )
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
@@ -413,8 +415,9 @@ class RelayWorker:
         *,
         gas: int,
     ) -> None:
-        """Permits first, then one ``executeBatch``, each signed with the next relayer nonce and
-        not waiting for receipts (the node orders one sender's transactions by nonce).
+        """Permits first (one ``permitAll`` for all, or one transaction each on a deployment
+        without the PermitBatcher), then one ``executeBatch``, each signed with the next relayer
+        nonce and not waiting for receipts (the node orders one sender's transactions by nonce).
 
         The batch transaction is signed and its hash and raw bytes committed on every row it
         carries (``sending``) before it is broadcast; a permit's hash is committed before it is
@@ -428,7 +431,26 @@ class RelayWorker:
             fees = sender.fees()
             nonce = sender.pending_nonce(relayer.address)
             permits = []
-            for row, _, permit_call in ready:
+            batcher = chain.clients.permit_batcher
+            with_permit = [row for row, _, permit_call in ready if permit_call is not None]
+            if batcher is not None and with_permit:
+                # One permitAll for the batch's permits (a failing one is skipped, not fatal).
+                data = batcher.permit_all_calldata(
+                    [(token.address, r.permit["message"], r.permit_signature) for r in with_permit]  # type: ignore[index,misc]
+                )
+                signed = sender.sign(
+                    relayer,
+                    to=batcher.address,
+                    data=data,
+                    gas=PERMIT_BATCH_BASE_GAS + PERMIT_IN_BATCH_GAS * len(with_permit),
+                    nonce=nonce,
+                    fees=fees,
+                )
+                for row in with_permit:
+                    row.permit_tx_hash = signed.hash
+                permits.append(signed.raw)
+                nonce += 1
+            for row, _, permit_call in ready if batcher is None else []:
                 if permit_call is not None:
                     signed = sender.sign(
                         relayer,
@@ -578,7 +600,6 @@ class RelayWorker:
             if success is True:
                 row.status = RelayStatus.MINED.value
                 row.raw_tx = None
-                session.commit()
                 logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
             elif success is False:
                 self._fail_inside(session, chain, row, block)
@@ -588,6 +609,7 @@ class RelayWorker:
                 )
             else:
                 self._skipped(session, chain, row, reverted=receipt["status"] != 1)
+        session.commit()  # the mined ones at once (the others committed as they settled)
 
     def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
         """The forwarded call reverted inside the batch: its named error from a trace of the

@@ -7,17 +7,7 @@
 (function () {
   "use strict";
   const T = window.Tuan;
-  let signedIn = null;
-
-  async function signIn() {
-    const signer = await T.connect();
-    const address = await signer.address();
-    if (signedIn === address) return;
-    const challenge = await T.api("/v1/auth/nonce", { address });
-    const signature = await signer.signMessage(challenge.message);
-    await T.api("/v1/auth/verify", { message: challenge.message, signature });
-    signedIn = address;
-  }
+  const signIn = T.signIn;
 
   async function sha256Hex(bytes) {
     const digest = await crypto.subtle.digest("SHA-256", bytes);

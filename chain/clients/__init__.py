@@ -25,6 +25,7 @@ from chain.artifacts import Artifact
 from chain.clients.base import ContractClient
 from chain.clients.escrow import EscrowClient
 from chain.clients.forwarder import ForwarderClient
+from chain.clients.permits import PermitBatcherClient
 from chain.clients.registry import RegistryClient
 from chain.clients.token import TokenClient
 from chain.clients.views import (
@@ -44,6 +45,7 @@ from chain.clients.views import (
     PartyStatus,
     PriceTier,
     RootInfo,
+    Shortfall,
 )
 from chain.manifest import Deployment
 from chain.tx import TxSender
@@ -67,9 +69,11 @@ __all__ = [
     "Party",
     "PartyKind",
     "PartyStatus",
+    "PermitBatcherClient",
     "PriceTier",
     "RegistryClient",
     "RootInfo",
+    "Shortfall",
     "TokenClient",
 ]
 
@@ -82,6 +86,8 @@ class Clients:
     escrow: EscrowClient
     token: TokenClient
     forwarder: ForwarderClient
+    # None on a deployment made before it existed (the relayer then sends permits one by one).
+    permit_batcher: PermitBatcherClient | None = None
 
     @classmethod
     def connect(
@@ -103,4 +109,7 @@ class Clients:
             escrow=make(EscrowClient),
             token=make(TokenClient),
             forwarder=make(ForwarderClient),
+            permit_batcher=make(PermitBatcherClient)
+            if PermitBatcherClient.artifact_name in deployment.contracts
+            else None,
         )

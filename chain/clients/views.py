@@ -180,3 +180,13 @@ class ClaimView:
     status: ClaimStatus
     quantity: int
     filed_at: int
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A leader's group delivered short: ``delivered`` units count, and each of the group's units
+    gets ``refund_per_unit`` back at settlement (GroupBuyEscrow.confirmReceipt)."""
+
+    short: bool
+    delivered: int
+    refund_per_unit: int

@@ -33,6 +33,7 @@ CONTRACTS = {
     "GroupBuyDeals",
     "ProvenanceRegistry",
     "TestStablecoin",
+    "PermitBatcher",
     "TuanchainForwarder",
     "EntryPoint",
     "PasskeyAccountFactory",

@@ -30,6 +30,7 @@ def test_artifacts_are_complete_and_below_the_code_size_limit(
         "ProvenanceRegistry",
         "TestStablecoin",
         "TuanchainForwarder",
+        "PermitBatcher",
         "GroupBuyDeals",
         "PasskeyAccount",
         "PasskeyAccountFactory",

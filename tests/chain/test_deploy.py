@@ -18,6 +18,7 @@ CORE = [
     "TuanchainForwarder",
     "ProvenanceRegistry",
     "TestStablecoin",
+    "PermitBatcher",
     "GroupBuyDeals",
     "GroupBuyEscrow",
     "PasskeyAccountFactory",

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from api.db import init_db, session_factory
+from api.relayer.gas import MAX_REQUEST_GAS
 from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
 from api.services import Services, make_engine
@@ -78,6 +79,26 @@ def test_a_tampered_request_no_longer_matches_its_signature(
     garbage = {**signed, "signatures": {"request": "0x1234"}}
     response = client.post("/v1/relay", json=garbage)
     assert response.status_code == 400 and response.json()["code"] == "bad_signature"
+
+
+def test_a_request_asking_more_gas_than_a_batch_reserves_is_refused(
+    client: TestClient, services: Services, joined
+) -> None:
+    """``request.gas`` is signed by the user; the relayer reserves it in a batch, so it is capped
+    at accept (api.relayer.gas), with the cap in the answer."""
+    deal, buyer = joined
+    prepared = prepare(client, "cancel", {"from": buyer.address, "deal_id": deal.deal_id})
+    greedy = copy.deepcopy(prepared)
+    greedy["payloads"]["request"]["message"]["gas"] = MAX_REQUEST_GAS + 1
+    queued = _outbox_size(services)
+    response = client.post("/v1/relay", json=sign(buyer, greedy))
+    assert response.status_code == 400
+    assert response.json()["code"] == "gas_too_high"
+    assert response.json()["details"]["max_gas"] == MAX_REQUEST_GAS
+    assert _outbox_size(services) == queued
+    at_cap = copy.deepcopy(prepared)
+    at_cap["payloads"]["request"]["message"]["gas"] = MAX_REQUEST_GAS
+    assert client.post("/v1/relay", json=sign(buyer, at_cap)).status_code == 202
 
 
 def test_expired_and_replayed_requests_are_refused(

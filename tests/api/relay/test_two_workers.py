@@ -118,13 +118,16 @@ def test_two_workers_side_by_side_send_each_request_exactly_once(
 
     assert set(_statuses(services, ids).values()) == {"mined"}
     assert broadcasts == Counter(dict.fromkeys(ids, 1))  # each sent once, by one worker
-    # One permit per join and the batches, nothing resent, no relayer nonce used twice.
+    # The batches and their permitAll transactions, nothing resent, no relayer nonce used twice.
     with session_factory(services.engine)() as session:
-        batches = set(
-            session.scalars(select(RelayRequest.tx_hash).where(RelayRequest.id.in_(ids))).all()
-        )
+        sent_by_rows = session.execute(
+            select(RelayRequest.tx_hash, RelayRequest.permit_tx_hash).where(
+                RelayRequest.id.in_(ids)
+            )
+        ).all()
+    transactions = {h for pair in sent_by_rows for h in pair}
     sent = chain.w3.eth.get_transaction_count(chain.relayer.address) - relayer_nonce
-    assert sent == len(ids) + len(batches)
+    assert sent == len(transactions) and None not in transactions
     for buyer in buyers:
         assert chain.clients.forwarder.nonces(buyer.address) == len(deals)
         for deal in deals:

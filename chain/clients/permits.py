@@ -1,0 +1,36 @@
+"""The PermitBatcher client: many EIP-2612 permits in one transaction (the relayer's batches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web3 import Web3
+
+from chain.clients.base import ContractClient
+from chain.eip712 import Signature
+
+
+class PermitBatcherClient(ContractClient):
+    """PermitBatcher: ``permitAll`` applies each permit it can and skips the others."""
+
+    artifact_name = "PermitBatcher"
+
+    def permit_all_calldata(self, permits: list[tuple[str, dict[str, Any], str]]) -> bytes:
+        """``permitAll`` of ``(token, permit message, signature)`` triples (typed-data messages
+        as ``prepare`` builds them)."""
+        rows = []
+        for token, message, signature in permits:
+            parts = Signature.from_bytes(signature)
+            rows.append(
+                (
+                    Web3.to_checksum_address(token),
+                    Web3.to_checksum_address(message["owner"]),
+                    Web3.to_checksum_address(message["spender"]),
+                    int(message["value"]),
+                    int(message["deadline"]),
+                    parts.v,
+                    parts.r,
+                    parts.s,
+                )
+            )
+        return self.calldata("permitAll", rows)

@@ -1,0 +1,301 @@
+"""Benchmark of the indexer's catch-up on SQLite and PostgreSQL, and of ``GET /v1/deals`` at scale.
+
+What is real and what is synthetic (issue 15 allows synthetic logs through the indexer's own
+handlers): the chain, the deployment and *template* logs are real — a deal is created and joined
+on anvil and its ``DealCreated`` / ``Joined`` logs read back and decoded by the indexer's own
+:class:`~api.indexer.logs.LogSource`. The ``--deals`` deals and ``--joins`` joins indexed are
+copies of those templates with their own deal ids, buyers, blocks, transaction hashes and log
+indexes, served by a stand-in log source (``--per-block`` logs a block). So the figure measures
+the indexer's ranges, handlers and database writes (one transaction per range), not
+``eth_getLogs`` nor its ABI decoding (``decode_logs_per_s`` measures that decoding alone, on
+the real template logs, for comparison).
+
+1. ``indexer_events_per_s`` on SQLite and on PostgreSQL (``--postgres URL``, default
+   ``TUANCHAIN_TEST_POSTGRES_URL``; a fresh schema, dropped afterwards): events over the seconds
+   of :meth:`Indexer.sync_until_idle` (enrichment off: it fetches documents, not measured here).
+2. ``deals_p99_ms``: ``GET /v1/deals?limit=50`` (newest first) on the SQLite index by
+   ``--clients`` concurrent clients, through the service app (uvicorn); the baseline in the same
+   run is ``GET /healthz`` on the same server.
+
+Prints one JSON object. Run: ``.venv/bin/python scripts/bench_indexer.py`` (``--deals 10000`` for
+a quick run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+logger = logging.getLogger("bench_indexer")
+
+
+def _hash(*parts: object) -> str:
+    return "0x" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+class SyntheticLogs:
+    """Stands in for :class:`api.indexer.logs.LogSource`: template logs copied to ``count``
+    positions, ``per_block`` a block, from ``first_block``."""
+
+    def __init__(
+        self, templates: dict[str, Any], *, deals: int, joins: int, per_block: int, first_block: int
+    ) -> None:
+        self.templates = templates
+        self.deals, self.joins, self.per_block = deals, joins, per_block
+        self.first_block = first_block
+        self.total = deals + joins
+        self.last_block = first_block + (self.total - 1) // per_block
+        self.t0 = int(time.time()) - self.last_block
+        # Built before the clock starts: the benchmark measures the indexer, not this stand-in.
+        self.all = [self._log(i) for i in range(self.total)]
+
+    def head(self) -> int:
+        return self.last_block
+
+    def header(self, number: int) -> Any:
+        from api.indexer.logs import BlockHeader
+
+        return BlockHeader(
+            number, _hash("block", number), datetime.fromtimestamp(self.t0 + number, UTC)
+        )
+
+    def headers(self, numbers: list[int]) -> dict[int, Any]:
+        return {n: self.header(n) for n in numbers}
+
+    def _log(self, i: int) -> Any:
+        block, index = self.first_block + i // self.per_block, i % self.per_block
+        if i < self.deals:
+            template = self.templates["DealCreated"]
+            args = {**template.args, "dealId": 10_000_000 + i}
+        else:
+            template = self.templates["Joined"]
+            buyer = "0x" + hashlib.sha256(str(i).encode()).hexdigest()[:40]
+            args = {**template.args, "dealId": 10_000_000 + (i % self.deals), "buyer": buyer}
+        return replace(
+            template,
+            args=args,
+            block_number=block,
+            block_hash=_hash("block", block),
+            tx_hash=_hash("tx", i),
+            log_index=index,
+        )
+
+    def logs(self, from_block: int, to_block: int) -> list[Any]:
+        first = max(0, (from_block - self.first_block) * self.per_block)
+        last = min(self.total, (to_block - self.first_block + 1) * self.per_block)
+        return self.all[first:last]
+
+
+def templates(chain: Any) -> tuple[dict[str, Any], float]:
+    """Real ``DealCreated`` and ``Joined`` logs, decoded by the indexer's LogSource; and the
+    decoding rate of that LogSource over the chain's logs so far."""
+    from eth_account import Account
+
+    from api.indexer.logs import LogSource
+    from chain.clients import DealParams, PriceTier
+
+    registry, escrow, token = chain.clients.registry, chain.clients.escrow, chain.clients.token
+    credential = bytes.fromhex("1220") + bytes(range(32))
+    supplier, leader, buyer = Account.create(), Account.create(), Account.create()
+    for account in (supplier, leader, buyer):
+        chain.sender.send(chain.platform, to=account.address, value=10**18)
+    registry.apply_as_supplier(credential, signer=supplier)
+    registry.approve_supplier(supplier.address, signer=chain.platform)
+    registry.apply_as_leader(credential, signer=leader)
+    registry.approve_leader(leader.address, signer=chain.platform)
+    batch_id = registry.register_batch("09506000134352", "BENCH1", credential, signer=supplier)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    deal_id = escrow.create_deal(
+        DealParams(
+            supplier=supplier.address,
+            token=token.address,
+            price_tiers=[PriceTier(0, 10_000_000), PriceTier(5, 8_000_000)],
+            min_total_quantity=3,
+            max_total_quantity=100,
+            per_buyer_limit=10,
+            join_deadline=now + 3600,
+            delivery_deadline=now + 7200,
+            dispute_window=86_400,
+            answer_window=86_400,
+            commission_bps=1000,
+            platform_fee_bps=200,
+            batch_ids=[batch_id],
+        ),
+        signer=chain.platform,
+    )
+    token.mint(buyer.address, 10**8, signer=chain.platform)
+    token.approve(escrow.address, 10**8, signer=buyer)
+    escrow.join(deal_id, 1, leader.address, signer=buyer)
+    source = LogSource(chain.w3, chain.clients)
+    head = source.head()
+    started = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        logs = source.logs(0, head)
+    decode_rate = rounds * len(logs) / (time.perf_counter() - started)
+    by_event = {log.event: log for log in logs}
+    return {"DealCreated": by_event["DealCreated"], "Joined": by_event["Joined"]}, decode_rate
+
+
+def index_into(database_url: str, chain: Any, source: SyntheticLogs, store: Any) -> float:
+    """Events per second of a full catch-up into a fresh database."""
+    from api.db import drop_db, init_db
+    from api.indexer import Indexer
+    from api.services import make_engine
+
+    engine = make_engine(database_url)
+    drop_db(engine)
+    init_db(engine)
+    indexer = Indexer(engine=engine, chain=chain, store=store)
+    indexer.source = source  # type: ignore[assignment]
+    # Start where the synthetic blocks start (the real deployment's blocks are not replayed).
+    from api.db import models as m
+    from api.db import session_factory
+
+    with session_factory(engine).begin() as session:
+        state = indexer._state(session)
+        state.last_block = source.first_block - 1
+    started = time.perf_counter()
+    result = _sync_no_enrich(indexer)
+    seconds = time.perf_counter() - started
+    with session_factory(engine)() as session:
+        deals = session.query(m.Deal).count()
+    engine.dispose()
+    assert deals == source.deals, (deals, source.deals, result)
+    return source.total / seconds
+
+
+def _sync_no_enrich(indexer: Any) -> Any:
+    while True:
+        result = indexer.sync(enrich=False)
+        if result.to_block >= result.head:
+            return result
+
+
+def _with_schema(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def serve(port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from api.services import build_services
+
+    uvicorn.run(
+        create_app(build_services()),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument("--joins", type=int, default=0)
+    parser.add_argument("--per-block", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--postgres", default=os.environ.get("TUANCHAIN_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--serve", metavar="PORT", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for noisy in ("api", "chain", "traceability", "httpx", "web3", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.serve:
+        serve(args.serve)
+        return
+
+    from bench_api import _wait_http, load
+    from sqlalchemy import text
+
+    from api.services import make_engine
+    from chain.anvil import Anvil, free_port
+    from chain.context import connect
+    from chain.settings import Settings
+    from traceability.ipfs import EmbeddedDocumentStore
+
+    base = Path(tempfile.mkdtemp(prefix="bench_indexer_"))
+    result: dict[str, Any] = {"deals": args.deals, "joins": args.joins, "per_block": args.per_block}
+    with Anvil() as node:
+        env = {
+            "TUANCHAIN_RPC_URL": node.rpc_url,
+            "TUANCHAIN_DATA_DIR": str(base / "data"),
+            "TUANCHAIN_DEPLOYMENTS_DIR": str(base / "deployments"),
+            "TUANCHAIN_DATABASE_URL": "sqlite:///" + str(base / "data" / "index.db"),
+        }
+        os.environ.update(env)
+        settings = Settings()
+        chain = connect(settings, deploy=True)
+        store = EmbeddedDocumentStore(settings.data_dir / "ipfs")
+        found, decode_rate = templates(chain)
+        first_block = chain.w3.eth.block_number + 1
+        source = SyntheticLogs(
+            found,
+            deals=args.deals,
+            joins=args.joins,
+            per_block=args.per_block,
+            first_block=first_block,
+        )
+        rates = {"sqlite": round(index_into(settings.database_url, chain, source, store))}
+        logger.info("sqlite: %s events/s", rates["sqlite"])
+        if args.postgres:
+            schema = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            admin = make_engine(args.postgres)
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            try:
+                rates["postgresql"] = round(
+                    index_into(_with_schema(args.postgres, schema), chain, source, store)
+                )
+                logger.info("postgresql: %s events/s", rates["postgresql"])
+            finally:
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                admin.dispose()
+        result["indexer_events_per_s"] = rates
+        result["decode_logs_per_s"] = round(decode_rate)
+
+        port = free_port()
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=os.environ)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_http(url + "/healthz")
+            deals = asyncio.run(
+                load(url, ["/v1/deals?limit=50"], clients=args.clients, requests=args.requests)
+            )
+            baseline = asyncio.run(
+                load(url, ["/healthz"], clients=args.clients, requests=args.requests)
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    result["deals_p99_ms"] = deals["p99_ms"]
+    result["deals_list"] = deals
+    result["healthz_baseline"] = baseline
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
