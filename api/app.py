@@ -43,7 +43,7 @@ BACKGROUND_MODULES = (
     "api.indexer.runner",
     "api.relayer.worker",
     "api.bundler.worker",
-    "api.keeper",
+    "api.keeper.runner",
 )
 
 

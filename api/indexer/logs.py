@@ -8,19 +8,18 @@ detection, the time for every row.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import BlockNotFound
 from web3.types import LogReceipt
 
 from chain.clients import Clients
+from chain.jsonable import json_safe
 
 
 @dataclass(frozen=True)
@@ -51,18 +50,8 @@ def hex0x(value: bytes | str) -> str:
     return "0x" + bytes(value).hex()
 
 
-def json_safe(value: Any) -> Any:
-    """Decoded ABI values as JSON (bytes as 0x-hex, tuples as lists, big ints kept)."""
-    if isinstance(value, bytes | bytearray | HexBytes):
-        return hex0x(bytes(value))
-    if isinstance(value, Mapping):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def args_json(args: dict[str, Any]) -> str:
+    """A log's decoded arguments as stored (exact integers, bytes as 0x-hex)."""
     return json.dumps(json_safe(args), sort_keys=True, separators=(",", ":"))
 
 
