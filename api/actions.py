@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,6 +48,7 @@ from traceability.epcis.hashing import digest_from_hash_id
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
 from traceability.ipfs.cid import split_cid
+from traceability.merkle import build_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ logger = logging.getLogger(__name__)
 JOIN_GAS = 400_000
 # Lifetime of a prepared request (chain time): long enough for a person to look and sign.
 REQUEST_TTL_SECONDS = 3600
+# Events under one prepared Merkle root (one request body; the contract takes any count).
+MAX_ROOT_EVENTS = 512
 # The receiving event's extension member naming photos of the goods (tuanchain's namespace).
 PHOTO_FIELD = "tuan:photo"
 
@@ -98,7 +101,12 @@ class ConfirmReceiptParams(DealParamsIn):
     gtin14: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
     pickup_point: str = Field(min_length=1, description="GLN (13 digits) or a location URI")
-    quantity: float | None = Field(default=None, gt=0, description="default: the leader's units")
+    quantity: float | None = Field(
+        default=None,
+        ge=0,
+        description="quantity received (default: the leader's units); in deal units (uom EA) less"
+        " than ordered is a short delivery, 0 nothing arrived: the missing units are refunded",
+    )
     uom: str = "EA"
     event_time: datetime | None = None
     photos: list[str] = Field(
@@ -127,6 +135,38 @@ class ArbitrateParams(ClaimAnswerParams):
     uphold: bool
 
 
+class ApplyLeaderParams(ActionParams):
+    """A leader's public pickup-point profile (what neighbours see; no personal data: contact
+    details and credentials go to the private store, never to IPFS)."""
+
+    name: str = Field(
+        min_length=1, max_length=60, description="the leader's name as neighbours know it"
+    )
+    place: str = Field(min_length=1, max_length=120, description="the pickup point's name")
+    street_address: str = Field(min_length=1, max_length=200)
+    opening_hours: str = Field(default="", max_length=100)
+    gln: str | None = Field(
+        default=None, pattern=r"^\d{13}$", description="the point's GLN, if any"
+    )
+    credentials_digest: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="SHA-256 of the private credentials (POST /v1/documents/private first)",
+    )
+
+    @field_validator("gln")
+    @classmethod
+    def _gln(cls, v: str | None) -> str | None:
+        if v is not None:
+            from traceability.epcis.errors import InvalidIdentifier
+            from traceability.epcis.identifiers import validate_gln
+
+            try:
+                validate_gln(v)
+            except InvalidIdentifier as exc:  # a wrong check digit: a 422 naming the field
+                raise ValueError(str(exc)) from None
+        return v
+
+
 class RegisterBatchParams(ActionParams):
     gtin14: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)
@@ -150,6 +190,50 @@ class AnchorEventParams(ActionParams):
     lot: str = Field(min_length=1, max_length=20)
     event: dict[str, Any] = Field(
         description="one EPCIS 2.0 event (JSON-LD; without @context, tuanchain's is assumed)"
+    )
+
+
+class ApplyParams(ActionParams):
+    kind: Literal["supplier", "leader"]
+    profile: dict[str, Any] = Field(
+        description="the public profile (name, place, products), stored as a JSON document"
+    )
+    credentials_digest: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="SHA-256 of the private credentials (POST /v1/documents/private first)",
+    )
+
+
+class ReviewParams(ActionParams):
+    kind: Literal["supplier", "leader"]
+    account: str = Field(description="the applicant or party")
+    decision: Literal["approve", "reject", "revoke"]
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="why (required to reject or revoke): published as the reason document",
+    )
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        return _checksum(v)
+
+
+class BatchEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    event: dict[str, Any]
+
+
+class AnchorRootParams(ActionParams):
+    events: list[BatchEvent] = Field(
+        min_length=1,
+        max_length=MAX_ROOT_EVENTS,
+        description="EPCIS 2.0 events, each with its batch: stored one document each, "
+        "anchored under one Merkle root whose manifest lists them",
     )
 
 
@@ -357,11 +441,19 @@ class ActionBuilder:
                 "batch_not_in_deal",
                 f"deal {p.deal_id} does not sell {p.gtin14}/{p.lot}",
             )
-        quantity = p.quantity or escrow.leader_info(p.deal_id, p.sender).quantity
-        if not quantity:
+        ordered = escrow.leader_info(p.deal_id, p.sender).quantity
+        if not ordered:
             raise ApiError(
                 409, "not_leader_of_deal", f"{p.sender} has no orders in deal {p.deal_id}"
             )
+        quantity = ordered if p.quantity is None else p.quantity
+        # The escrow counts deal units: a quantity in another unit says nothing about how many
+        # were short, so such a receipt records the group's ordered units.
+        if p.uom == "EA" and not float(quantity).is_integer():
+            raise ApiError(
+                400, "invalid_request", f"a quantity in deal units (EA) is whole, not {quantity}"
+            )
+        received = int(quantity) if p.uom == "EA" else ordered
         event = receiving_event(
             gtin14=p.gtin14,
             lot=p.lot,
@@ -377,7 +469,9 @@ class ActionBuilder:
         data, hash_id, document = event_document(event)
         cid = self._cid(data)
         event_hash, digest = digest_from_hash_id(hash_id), cid_digest(cid)
-        request = self._escrow(p, "confirmReceipt", p.deal_id, batch_id, event_hash, digest)
+        request = self._escrow(
+            p, "confirmReceipt", p.deal_id, batch_id, event_hash, digest, received
+        )
         self._keep(data, cid)
         return PreparedAction(
             "confirm_receipt",
@@ -390,6 +484,7 @@ class ActionBuilder:
                 "event_hash": "0x" + event_hash.hex(),
                 "document_cid": cid,
                 "document_digest": "0x" + digest.hex(),
+                "received_quantity": received,
                 "document": document,
             },
         )
@@ -415,6 +510,32 @@ class ActionBuilder:
             p.sender,
             {"request": request},
             {"deal_id": p.deal_id, "buyer": p.buyer, "uphold": p.uphold},
+        )
+
+    def apply_as_leader(self, p: ApplyLeaderParams) -> PreparedAction:
+        """Apply as a leader with a public profile document (its CID is what the registry keeps;
+        :mod:`api.names` reads the name and pickup point from it)."""
+        profile = {
+            "type": "tuanchain:PickupPointProfile",
+            "holder": {"zh": p.name, "en": p.name, "gln": p.gln or "", "address": p.sender},
+            "place": {"zh": p.place, "en": p.place},
+            "street_address": p.street_address,
+            "opening_hours": p.opening_hours,
+        }
+        data = json_bytes(profile)
+        cid = self._cid(data)
+        digest = bytes.fromhex(p.credentials_digest[2:])
+        request = self._registry(p, "applyAsLeader", cid_bytes(cid), digest)
+        self._keep(data, cid)
+        return PreparedAction(
+            "apply_as_leader",
+            p.sender,
+            {"request": request},
+            {
+                "profile_cid": cid,
+                "credentials_digest": p.credentials_digest,
+                "profile": profile,
+            },
         )
 
     # ---------------------------------------------------------------- provenance
@@ -462,6 +583,80 @@ class ActionBuilder:
             },
         )
 
+    def apply(self, p: ApplyParams) -> PreparedAction:
+        data = json_bytes(p.profile)
+        cid = self._cid(data)
+        digest = bytes.fromhex(p.credentials_digest[2:])
+        fn = "applyAsSupplier" if p.kind == "supplier" else "applyAsLeader"
+        request = self._registry(p, fn, cid_bytes(cid), digest)
+        self._keep(data, cid)
+        return PreparedAction(
+            "apply",
+            p.sender,
+            {"request": request},
+            {"kind": p.kind, "profile_cid": cid, "credentials_digest": p.credentials_digest},
+        )
+
+    def review(self, p: ReviewParams) -> PreparedAction:
+        """The platform's decision on an application (approve, reject) or a party (revoke)."""
+        fn = {"approve": "approve", "reject": "reject", "revoke": "revoke"}[p.decision]
+        fn += "Supplier" if p.kind == "supplier" else "Leader"
+        details: dict[str, Any] = {"kind": p.kind, "account": p.account, "decision": p.decision}
+        if p.decision == "approve":
+            request = self._registry(p, fn, p.account)
+        else:
+            if not (p.reason or "").strip():
+                raise ApiError(400, "reason_required", f"say why to {p.decision} {p.account}")
+            data = json_bytes(
+                {
+                    "type": "tuanchain:ReviewDecision",
+                    "kind": p.kind,
+                    "account": p.account,
+                    "decision": p.decision,
+                    "reason": (p.reason or "").strip(),
+                    "by": p.sender,
+                }
+            )
+            cid = self._cid(data)
+            request = self._registry(p, fn, p.account, cid_bytes(cid))
+            self._keep(data, cid)
+            details["reason_cid"] = cid
+        return PreparedAction("review", p.sender, {"request": request}, details)
+
+    def anchor_root(self, p: AnchorRootParams) -> PreparedAction:
+        documents, entries = [], []
+        for item in p.events:
+            raw = (
+                item.event
+                if "@context" in item.event
+                else {"@context": DEFAULT_CONTEXT, **item.event}
+            )
+            data, hash_id, _ = event_document(parse_event(raw))
+            cid = self._cid(data)
+            documents.append((data, cid))
+            entries.append((hash_id, cid, item.gtin14, item.lot))
+        if len({hash_id for hash_id, _, _, _ in entries}) != len(entries):
+            raise ApiError(400, "duplicate_event", "the same event appears twice under the root")
+        manifest = build_manifest(entries)
+        manifest_data = manifest.dumps()
+        manifest_cid = self._cid(manifest_data)
+        request = self._registry(
+            p, "anchorRoot", manifest.root, len(entries), cid_bytes(manifest_cid)
+        )
+        for data, cid in [*documents, (manifest_data, manifest_cid)]:
+            self._keep(data, cid)
+        return PreparedAction(
+            "anchor_root",
+            p.sender,
+            {"request": request},
+            {
+                "root": "0x" + manifest.root.hex(),
+                "leaf_count": len(entries),
+                "manifest_cid": manifest_cid,
+                "event_hash_ids": [hash_id for hash_id, _, _, _ in entries],
+            },
+        )
+
     def recall_batch(self, p: RecallBatchParams) -> PreparedAction:
         """A supplier's (or the platform's) recall. The registry notifies the escrow in the same
         transaction, which freezes every open deal selling the batch: ``frozen_deals`` lists them
@@ -505,8 +700,12 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "accept_claim": (ClaimAnswerParams, ActionBuilder.accept_claim),
     "reject_claim": (ClaimAnswerParams, ActionBuilder.reject_claim),
     "arbitrate": (ArbitrateParams, ActionBuilder.arbitrate),
+    "apply_as_leader": (ApplyLeaderParams, ActionBuilder.apply_as_leader),
     "register_batch": (RegisterBatchParams, ActionBuilder.register_batch),
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
+    "apply": (ApplyParams, ActionBuilder.apply),
+    "review": (ReviewParams, ActionBuilder.review),
+    "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from api.routes import (
     documents,
     health,
     ipfs,
+    ops,
     pages,
     passkeys,
     private_documents,
@@ -83,6 +85,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         try:
             yield
         finally:
+            app.state.closing.set()
             for stop in reversed(stops):
                 stop()
 
@@ -99,6 +102,9 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         responses=error_responses(422, 503),
     )
     app.state.services = services
+    # Set when the server is asked to stop (request_shutdown): open streams end at once instead
+    # of holding the graceful shutdown up until its timeout.
+    app.state.closing = threading.Event()
     install_error_handlers(app)
 
     def openapi() -> dict[str, Any]:
@@ -120,6 +126,13 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         resolver,
         pages,
         community,
+        ops,
     ):
         app.include_router(module.router)
     return app
+
+
+def request_shutdown(app: FastAPI) -> None:
+    """Tell long-lived responses (the notice streams) to end: call it before asking the server to
+    exit, so the in-flight requests the graceful shutdown waits for are all short."""
+    app.state.closing.set()

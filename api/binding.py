@@ -27,6 +27,10 @@ document_uploads          no               kept: their signatures stay spent; no
                                            upload is sent to a chain (a document an action
                                            anchors goes with its request, failed above)
 relay_locks               no (lock rows)   kept
+auth_nonces,              no               kept: a Sign-In with Ethereum message names its
+auth_sessions                              chain id, checked when the session is opened
+private_documents,        no               kept: personal data and who read it; only their
+private_document_reads                     digests are ever anchored
 chain_binding             —                rewritten
 ========================  ==============  ====================================================
 
@@ -45,9 +49,11 @@ from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, String, dele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from api.auth.models import AuthNonce, AuthSession
 from api.bundler.models import UserOperationRow
 from api.db import ensure_db, session_factory
 from api.db import models as m
+from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.relayer.models import (
     PENDING_STATUSES,
     DocumentUpload,
@@ -94,6 +100,10 @@ KEPT_TABLES: tuple[type[m.Base], ...] = (
     DocumentUpload,
     RelayLock,
     ChainBinding,
+    AuthNonce,
+    AuthSession,
+    PrivateDocument,
+    PrivateDocumentRead,
 )
 
 

@@ -1,5 +1,6 @@
 """The service's CLI verbs, each owned by its module: ``db`` (api.db.cli), ``index``
-(api.indexer.cli), ``keeper`` (api.keeper_cli), ``serve`` / ``seed`` / ``run`` (api.demo.cli).
+(api.indexer.cli), ``keeper`` (api.keeper_cli), ``serve`` / ``seed`` / ``run`` (api.demo.cli),
+``supplier`` (api.supplier.cli).
 Missing modules are skipped."""
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    for name in ("api.db.cli", "api.indexer.cli", "api.keeper_cli", "api.demo.cli"):
+    for name in (
+        "api.db.cli",
+        "api.indexer.cli",
+        "api.keeper_cli",
+        "api.demo.cli",
+        "api.supplier.cli",
+    ):
         try:
             importlib.import_module(name).register(app)
         except ModuleNotFoundError as exc:

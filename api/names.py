@@ -2,9 +2,10 @@
 
 One home for "show a name, not hex" (every page uses it; operator and supplier pages too):
 
-1. a party's credential document (``tuanchain:Credential``: ``holder`` {zh, en, gln} and
-   ``place`` {zh, en}), found through the index (the CID of the party's latest application) and
-   read from the document store: what a real leader or supplier published when applying;
+1. a party's public profile (``tuanchain:PartyProfile``: ``name`` {zh, en}, ``gln`` and ``place``
+   {zh, en}; an older ``tuanchain:Credential`` with ``holder``), found through the index (the
+   CID of the party's latest application or profile update) and read from the document store:
+   what a real leader or supplier published (their credentials are private and never read here);
 2. else the demo catalog (:mod:`api.demo.catalog`: anvil's public development accounts, so
    these names only ever match a local demo chain's accounts, e.g. the demo consumers);
 3. else the short address.
@@ -78,19 +79,20 @@ def _catalog() -> dict[str, Person]:
     }
 
 
-_credentials: dict[str, dict[str, Any] | None] = {}
+_profiles: dict[str, dict[str, Any] | None] = {}
 
 
-def _credential(store: DocumentStore, cid: str) -> dict[str, Any] | None:
-    """A credential document by CID (cached: a CID's bytes never change); None if unreadable."""
-    if cid not in _credentials:
+def _profile(store: DocumentStore, cid: str) -> dict[str, Any] | None:
+    """A party's public profile document by CID (cached: a CID's bytes never change); None if
+    unreadable. (Credentials are private: never read here.)"""
+    if cid not in _profiles:
         try:
             doc = json.loads(store.get(cid))
         except Exception as exc:  # noqa: BLE001 - a missing document only costs the name
-            logger.info("credential %s unreadable: %s", cid, exc)
+            logger.info("profile %s unreadable: %s", cid, exc)
             return None  # not cached: the store may have it later
-        _credentials[cid] = doc if isinstance(doc, dict) else None
-    return _credentials[cid]
+        _profiles[cid] = doc if isinstance(doc, dict) else None
+    return _profiles[cid]
 
 
 class Directory:
@@ -102,13 +104,16 @@ class Directory:
         self._people: dict[str, Person] = {}
 
     def load(self, addresses: list[str] | set[str]) -> None:
-        """Look up many addresses at once (parties' latest applications from the index)."""
+        """Look up many addresses at once (parties' latest public profiles from the index)."""
         wanted = [a for a in set(addresses) if a and a not in self._people]
         if not wanted:
             return
         rows = self.session.execute(
-            select(m.PartyEvent.account, m.PartyEvent.kind, m.PartyEvent.credential_cid)
-            .where(m.PartyEvent.account.in_(wanted), m.PartyEvent.action == "applied")
+            select(m.PartyEvent.account, m.PartyEvent.kind, m.PartyEvent.profile_cid)
+            .where(
+                m.PartyEvent.account.in_(wanted),
+                m.PartyEvent.action.in_(("applied", "profile_updated")),
+            )
             .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
         ).all()
         applied = {account: (kind, cid) for account, kind, cid in rows}  # the latest wins
@@ -118,15 +123,16 @@ class Directory:
     def _resolve(self, address: str, applied: tuple[str, str | None] | None) -> Person:
         fallback = _catalog().get(address)
         if applied and applied[1]:
-            doc = _credential(self.store, applied[1])
-            holder = (doc or {}).get("holder")
+            doc = _profile(self.store, applied[1])
+            # A profile names the party (``name``); an older credential document its ``holder``.
+            holder = (doc or {}).get("name") or (doc or {}).get("holder")
             if isinstance(holder, dict) and (holder.get("zh") or holder.get("en")):
                 place = doc.get("place") if isinstance(doc.get("place"), dict) else None  # type: ignore[union-attr]
                 return Person(
                     address,
                     {k: str(holder[k]) for k in ("zh", "en") if holder.get(k)},
                     place,
-                    str(holder.get("gln") or ""),
+                    str((doc or {}).get("gln") or holder.get("gln") or ""),
                     applied[0],
                 )
         if fallback is not None:

@@ -85,19 +85,36 @@ def _batch_statuses(session: Session, batch_ids: Iterable[str]) -> dict[str, m.B
 
 
 def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:
-    """``approved | pending | revoked | none`` from the party's latest action, and its credential."""
+    """``approved | pending | rejected | revoked | none`` from the party's latest action, its
+    public profile, the digest of its private credentials, and the reason of a refusal."""
     rows = session.scalars(
         select(m.PartyEvent)
         .where(m.PartyEvent.kind == kind, m.PartyEvent.account == account)
         .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
     ).all()
     status = "none"
-    credential = None
+    profile = credentials = reason = None
+    statuses = {
+        "applied": "pending",
+        "approved": "approved",
+        "rejected": "rejected",
+        "revoked": "revoked",
+    }
     for row in rows:
-        status = {"applied": "pending", "approved": "approved", "revoked": "revoked"}[row.action]
+        status = statuses.get(row.action, status)  # a profile update keeps the status
+        if row.profile_cid:
+            profile = row.profile_cid
         if row.action == "applied":
-            credential = row.credential_cid
-    return {"address": account, "status": status, "credential_cid": credential}
+            credentials, reason = row.credentials_digest, None
+        if row.action in ("rejected", "revoked"):
+            reason = row.reason_cid
+    return {
+        "address": account,
+        "status": status,
+        "profile_cid": profile,
+        "credentials_digest": credentials,
+        "reason_cid": reason,
+    }
 
 
 # ---------------------------------------------------------------------- deals
@@ -299,16 +316,25 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
         leader["commission_bps"] = _commission_bps(deal, leader["quantity"])
         receipt = receipts.get(address)
         if receipt is not None:
+            # GroupBuyEscrow.confirmReceipt: more than ordered counts as ordered; the shortfall is
+            # refunded to the group's buyers (in proportion to their units) at settlement.
+            delivered = min(receipt.quantity, leader["quantity"])
+            short = leader["quantity"] - delivered
             leader["receipt"] = {
                 "batch_id": receipt.batch_id,
                 "event_hash_id": hash_id_of(receipt.event_hash),
                 "quantity": receipt.quantity,
+                "delivered": delivered,
+                "short": short,
+                "short_refund": short * price,
                 "block": receipt.block_number,
                 "tx": receipt.tx_hash,
                 "time": iso(receipt.block_time),
             }
-            # GroupBuyEscrow: (quantity − upheld) × final price × bps, rounded down.
-            net = leader["quantity"] - upheld.get(address, 0)
+            # GroupBuyEscrow: tier and commission on delivered units:
+            # (delivered − upheld) × final price × bps, rounded down.
+            leader["commission_bps"] = _commission_bps(deal, delivered)
+            net = delivered - upheld.get(address, 0)
             leader["commission"] = net * price * leader["commission_bps"] // 10_000
     summary["leaders"] = sorted(leaders.values(), key=lambda x: x["leader"])
     summary["payouts"] = [
@@ -608,6 +634,10 @@ def dashboard(session: Session) -> dict[str, Any]:
             continue
         for leader in deal_detail(session, deal.deal_id)["leaders"]:
             commissions[leader["leader"]] += leader["commission"]
+            receipt = leader["receipt"]
+            if receipt and receipt["short"] and summaries[deal.deal_id]["status"] == "settled":
+                refunds["short_delivery"]["count"] += 1  # one short group
+                refunds["short_delivery"]["amount"] += receipt["short_refund"]
     statuses = _batch_statuses(session, session.scalars(select(m.BatchStatusEvent.batch_id)).all())
     flagged = session.scalars(
         select(m.Batch).where(

@@ -215,7 +215,8 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
     )
     deals = []
     for summary in queries.list_deals(session, limit=200)["items"]:
-        if summary["deal_id"] not in mine and summary["status"] != "open":
+        shareable = summary["status"] == "open" and status == "approved"
+        if summary["deal_id"] not in mine and not shareable:
             continue
         card = deal_card(session, summary)
         detail = queries.deal_detail(session, summary["deal_id"])
@@ -243,6 +244,8 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                 ),
             }
         )
+    # What needs the leader first: receipts to confirm, then deals to share, then the rest.
+    deals.sort(key=lambda g: (not g["can_receive"], g["deal"]["status"] != "open"))
     return {
         "leader": leader,
         "me": directory.get(leader),

@@ -47,6 +47,8 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
     /// @dev Per batch, the deals a recall must freeze (bounded; pruned when full): join never reads it, so
     /// stopping sales on a recall costs join nothing.
     mapping(bytes32 batchId => uint256[] dealIds) private _liveDeals;
+    /// @dev Only for groups delivered short: the hot paths never touch it.
+    mapping(uint256 dealId => mapping(address leader => GroupBuyDeals.Shortfall)) private _shortfalls;
 
     /// @param registry_ provenance registry (approvals, batch status, receipt anchoring; grants this escrow RECEIPT_RECORDER_ROLE)
     /// @param trustedForwarder the ERC-2771 forwarder (TuanchainForwarder)
@@ -148,7 +150,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         if (block.timestamp >= windowEnd) revert DisputeWindowClosed(dealId, windowEnd);
         if (o.claimOpen) revert ClaimAlreadyOpen(dealId, buyer);
         if (quantity == 0) revert ZeroQuantity();
-        uint256 available = o.quantity - o.claimedQuantity;
+        uint256 available = _deliveredShare(dealId, o, l) - o.claimedQuantity;
         if (quantity > available) revert ClaimQuantityTooHigh(dealId, buyer, quantity, available);
         if (evidenceCid.length == 0 || evidenceCid.length > MAX_EVIDENCE_LENGTH) revert InvalidEvidenceLength(evidenceCid.length);
 
@@ -165,7 +167,10 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
     // ------------------------------------------------------------------ leaders
 
     /// @inheritdoc IGroupBuyEscrow
-    function confirmReceipt(uint256 dealId, bytes32 batchId, bytes32 eventHash, bytes32 documentDigest) external nonReentrant {
+    function confirmReceipt(uint256 dealId, bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, uint256 receivedQuantity)
+        external
+        nonReentrant
+    {
         address leader = _msgSender();
         GroupBuyDeals.Deal storage d = _existing(dealId);
         d.requireSucceeded(dealId);
@@ -175,20 +180,23 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         if (l.receivedAt != 0) revert AlreadyReceived(dealId, leader);
         if (!d.hasBatch(batchId)) revert BatchNotInDeal(dealId, batchId);
 
+        uint256 delivered = receivedQuantity < l.quantity ? receivedQuantity : l.quantity;
         uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
-        uint256 bps = d.commissionTiers.commissionBpsAt(d.commissionBps, l.quantity);
-        uint256 fee = GroupBuyMath.commission(l.quantity, price, bps);
+        if (delivered < l.quantity) _recordShortfall(d, dealId, leader, l.quantity, delivered, price);
+        uint256 bps = d.commissionTiers.commissionBpsAt(d.commissionBps, delivered);
+        uint256 fee = GroupBuyMath.commission(delivered, price, bps);
         l.receivedAt = uint40(block.timestamp);
         // Safe casts: bps ≤ 2000; fee ≤ 20% of quantity (uint32) × price (uint96) < 2^128.
         // forge-lint: disable-next-line(unsafe-typecast)
         l.commissionBps = uint16(bps);
         // forge-lint: disable-next-line(unsafe-typecast)
         l.commission = uint128(fee);
-        d.receivedQuantity += l.quantity;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d.receivedQuantity += uint32(delivered);
         // forge-lint: disable-next-line(unsafe-typecast)
         d.commissionTotal += uint128(fee);
         d.lastReceiptAt = uint40(block.timestamp);
-        emit ReceiptConfirmed(dealId, leader, batchId, eventHash, documentDigest, l.quantity);
+        emit ReceiptConfirmed(dealId, leader, batchId, eventHash, documentDigest, receivedQuantity, delivered);
         registry.anchorReceipt(batchId, eventHash, documentDigest, leader);
     }
 
@@ -351,6 +359,12 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
     }
 
     /// @inheritdoc IGroupBuyEscrow
+    function shortfall(uint256 dealId, address leader) external view returns (bool, uint256, uint256) {
+        GroupBuyDeals.Shortfall memory sf = _shortfalls[dealId][leader];
+        return (sf.short_, sf.delivered, sf.refundPerUnit);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
     function claim(uint256 dealId, address buyer) external view returns (ClaimStatus, uint256, uint256) {
         GroupBuyDeals.Claim memory c = _claims[dealId][buyer];
         return (c.status, c.quantity, c.filedAt);
@@ -477,7 +491,44 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         }
         if (status != DealStatus.Settled) return 0;
         uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
-        return uint256(o.quantity) * (d.topPrice - price) + uint256(o.upheldQuantity) * price;
+        return uint256(o.quantity) * (d.topPrice - price) + uint256(o.upheldQuantity) * price
+            + _shortRefund(dealId, o);
+    }
+
+    /// @dev This order's share of its group's shortage refund: its units × the group's refund per unit.
+    function _shortRefund(uint256 dealId, GroupBuyDeals.Order memory o) private view returns (uint256) {
+        return uint256(o.quantity) * _shortfalls[dealId][o.leader].refundPerUnit;
+    }
+
+    /// @dev A short receipt: each of the group's units gets back ⌊shortage × price / ordered⌋ at settlement, and
+    /// the remainder (< ordered base units) goes to the supplier, so the group's money sums exactly.
+    function _recordShortfall(GroupBuyDeals.Deal storage d, uint256 dealId, address leader, uint256 ordered, uint256 delivered, uint256 price)
+        private
+    {
+        uint256 shortValue = (ordered - delivered) * price;
+        uint256 perUnit = shortValue / ordered;
+        // Safe casts: delivered < ordered (uint32); perUnit ≤ price (uint96); the remainder < ordered < 2^32 per
+        // group, and a deal has fewer than 2^32 groups.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _shortfalls[dealId][leader] = GroupBuyDeals.Shortfall({short_: true, delivered: uint32(delivered), refundPerUnit: uint128(perUnit)});
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d.shortDust += uint64(shortValue - perUnit * ordered);
+    }
+
+    /// @dev Units of the leader's group that count as delivered (all of them unless its receipt was short).
+    function _delivered(uint256 dealId, address leader, GroupBuyDeals.Leader storage l) private view returns (uint256) {
+        GroupBuyDeals.Shortfall memory sf = _shortfalls[dealId][leader];
+        return sf.short_ ? sf.delivered : l.quantity;
+    }
+
+    /// @dev The units of an order a quality claim may cover: its share of what its group received, rounded down.
+    function _deliveredShare(uint256 dealId, GroupBuyDeals.Order storage o, GroupBuyDeals.Leader storage l)
+        private
+        view
+        returns (uint256)
+    {
+        uint256 delivered = _delivered(dealId, o.leader, l);
+        return uint256(o.quantity) * delivered / l.quantity;
     }
 
     function _uphold(uint256 dealId, GroupBuyDeals.Deal storage d, address buyer, uint24 quantity, bool byDefault) private {
@@ -487,7 +538,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         o.claimOpen = false;
         l.refundedQuantity += quantity;
         uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
-        uint128 newCommission = uint128(GroupBuyMath.commission(l.quantity - l.refundedQuantity, price, l.commissionBps));
+        uint128 newCommission = uint128(GroupBuyMath.commission(_delivered(dealId, o.leader, l) - l.refundedQuantity, price, l.commissionBps));
         d.commissionTotal = d.commissionTotal - l.commission + newCommission;
         l.commission = newCommission;
         d.refundedQuantity += quantity;

@@ -108,13 +108,27 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     // ----------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProvenanceRegistry
-    function applyAsSupplier(bytes calldata credentialCid) external {
-        _apply(PartyKind.Supplier, credentialCid);
+    function applyAsSupplier(bytes calldata profileCid, bytes32 credentialsDigest) external {
+        _apply(PartyKind.Supplier, profileCid, credentialsDigest);
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function applyAsLeader(bytes calldata credentialCid) external {
-        _apply(PartyKind.Leader, credentialCid);
+    function applyAsLeader(bytes calldata profileCid, bytes32 credentialsDigest) external {
+        _apply(PartyKind.Leader, profileCid, credentialsDigest);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function updateProfile(PartyKind kind, bytes calldata profileCid) external {
+        address account = _msgSender();
+        Party storage p = _parties[kind][account];
+        PartyStatus status = p.status;
+        if (status != PartyStatus.Pending && status != PartyStatus.Approved) {
+            revert UnexpectedPartyStatus(kind, account, status);
+        }
+        bytes32 profileDigest = _digestOf(profileCid);
+        p.profileDigest = profileDigest;
+        p.updatedAtBlock = uint64(block.number);
+        emit PartyProfileUpdated(kind, account, profileDigest, profileCid);
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -128,13 +142,23 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function revokeSupplier(address account) external onlyRole(PLATFORM_ROLE) {
-        _revoke(PartyKind.Supplier, account);
+    function rejectSupplier(address account, bytes calldata reasonCid) external onlyRole(PLATFORM_ROLE) {
+        _reject(PartyKind.Supplier, account, reasonCid);
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function revokeLeader(address account) external onlyRole(PLATFORM_ROLE) {
-        _revoke(PartyKind.Leader, account);
+    function rejectLeader(address account, bytes calldata reasonCid) external onlyRole(PLATFORM_ROLE) {
+        _reject(PartyKind.Leader, account, reasonCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function revokeSupplier(address account, bytes calldata reasonCid) external onlyRole(PLATFORM_ROLE) {
+        _revoke(PartyKind.Supplier, account, reasonCid);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function revokeLeader(address account, bytes calldata reasonCid) external onlyRole(PLATFORM_ROLE) {
+        _revoke(PartyKind.Leader, account, reasonCid);
     }
 
     /// @inheritdoc IProvenanceRegistry
@@ -376,18 +400,20 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     // Internals
     // ----------------------------------------------------------------------------------------------------
 
-    function _apply(PartyKind kind, bytes calldata credentialCid) private {
+    function _apply(PartyKind kind, bytes calldata profileCid, bytes32 credentialsDigest) private {
         address account = _msgSender();
         Party storage p = _parties[kind][account];
         PartyStatus status = p.status;
-        if (status != PartyStatus.None && status != PartyStatus.Revoked) {
+        if (status == PartyStatus.Pending || status == PartyStatus.Approved) {
             revert UnexpectedPartyStatus(kind, account, status);
         }
-        bytes32 credentialDigest = _digestOf(credentialCid);
+        if (credentialsDigest == bytes32(0)) revert ZeroHash();
+        bytes32 profileDigest = _digestOf(profileCid);
         p.status = PartyStatus.Pending;
         p.updatedAtBlock = uint64(block.number);
-        p.credentialDigest = credentialDigest;
-        emit PartyApplied(kind, account, credentialDigest, credentialCid);
+        p.profileDigest = profileDigest;
+        p.credentialsDigest = credentialsDigest;
+        emit PartyApplied(kind, account, profileDigest, credentialsDigest, profileCid);
     }
 
     function _approve(PartyKind kind, address account) private {
@@ -398,15 +424,22 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         emit PartyApproved(kind, account, _msgSender());
     }
 
-    function _revoke(PartyKind kind, address account) private {
+    function _reject(PartyKind kind, address account, bytes calldata reasonCid) private {
         Party storage p = _parties[kind][account];
-        PartyStatus status = p.status;
-        if (status != PartyStatus.Pending && status != PartyStatus.Approved) {
-            revert UnexpectedPartyStatus(kind, account, status);
-        }
+        if (p.status != PartyStatus.Pending) revert UnexpectedPartyStatus(kind, account, p.status);
+        bytes32 reasonDigest = _digestOf(reasonCid);
+        p.status = PartyStatus.Rejected;
+        p.updatedAtBlock = uint64(block.number);
+        emit PartyRejected(kind, account, _msgSender(), reasonDigest, reasonCid);
+    }
+
+    function _revoke(PartyKind kind, address account, bytes calldata reasonCid) private {
+        Party storage p = _parties[kind][account];
+        if (p.status != PartyStatus.Approved) revert UnexpectedPartyStatus(kind, account, p.status);
+        bytes32 reasonDigest = _digestOf(reasonCid);
         p.status = PartyStatus.Revoked;
         p.updatedAtBlock = uint64(block.number);
-        emit PartyRevoked(kind, account, _msgSender());
+        emit PartyRevoked(kind, account, _msgSender(), reasonDigest, reasonCid);
     }
 
     /// @dev Tells each registered escrow that `batchId` is blocked, so its open deals stop taking orders in this very

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -42,6 +43,9 @@ import httpx
 from eth_account.signers.local import LocalAccount
 
 from traceability.digital_link import batch_id_of
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 logger = logging.getLogger("bench_api")
 
@@ -160,7 +164,7 @@ def populate(chain: Any, store: Any, *, batches: int, events: int, per_root: int
     registry = chain.clients.registry
     supplier = dev_account(10)
     credential = parse_cid(store.put(b'{"licence": "bench"}'))
-    registry.apply_as_supplier(credential, signer=supplier)
+    registry.apply_as_supplier(credential, CREDENTIALS_DIGEST, signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
     metadata = parse_cid(
         store.put(

@@ -14,12 +14,17 @@ Measured cases (the JSON ``notes`` repeat this):
   finite allowance that stays non-zero (like the baseline, no refund flatters it).
 * ``join_gasless`` — the same, relayed: the relayer's ``forwarder.execute`` of a signed
   ``joinWithPermit`` request, the permit being for exactly the amount paid (the allowance ends at 0).
+* ``join_passkey`` — the same from a consumer's passkey account (ERC-4337, EntryPoint v0.8): the
+  relayer's ``handleOps`` of one sponsored approve + join batch signed with a WebAuthn assertion.
 * ``cancel`` — a buyer cancels their order before the join deadline (full refund transferred).
 * ``refund_claim`` — a buyer's ``withdraw`` of the full refund of a Failed deal (the escrow has no
   separate refund function: every refund is a pull withdrawal of what ``owed`` reports).
 * ``settle_10_buyers_2_leaders`` / ``settle_1000_buyers_20_leaders`` — permissionless ``settle`` of
   two deals with the same parameters, every leader having confirmed receipt.
 * ``withdraw`` — a buyer's rebate withdrawal from a settled deal.
+* ``confirm_receipt`` / ``confirm_receipt_partial`` — the two leaders of the small deal confirm
+  receipt, the first of everything ordered, the second 3 units short (a short receipt also stores
+  the group's refund per unit and adds the rounding remainder to the deal's aggregate).
 * ``register_batch``, ``anchor_event``, ``anchor_root_1024_events`` — registry writes by a supplier
   (the root is a StandardMerkleTree over 1,024 event hashes; one proof is checked on chain).
 * ``recall_freezes_deals`` — a supplier's ``recallBatch`` of a batch sold by RECALL_DEALS open
@@ -36,6 +41,7 @@ per transaction does not depend on the block it lands in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
@@ -53,6 +59,8 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from chain.aa.clients import PasskeyAccounts
+from chain.aa.webauthn import SoftwarePasskey
 from chain.accounts import dev_account
 from chain.anvil import Anvil
 from chain.clients import Clients, CommissionTier, DealParams, DealStatus, PriceTier
@@ -60,6 +68,9 @@ from chain.deploy import Deployment, deploy_all
 from chain.eip712 import sign_typed_data
 from chain.tx import TxSender
 from traceability.merkle import StandardMerkleTree
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 logger = logging.getLogger("bench_gas")
 
@@ -199,7 +210,12 @@ class Bench:
     def approve_leaders(self, leaders: list[LocalAccount]) -> None:
         registry = self.clients.registry.contract.functions
         self.fund_eth(leaders)
-        self.send_bulk([(leader, registry.applyAsLeader(CID), 300_000) for leader in leaders])
+        self.send_bulk(
+            [
+                (leader, registry.applyAsLeader(CID, CREDENTIALS_DIGEST), 300_000)
+                for leader in leaders
+            ]
+        )
         self.send_bulk(
             [(self.platform, registry.approveLeader(leader.address), 200_000) for leader in leaders]
         )
@@ -245,6 +261,7 @@ class Bench:
                         self.batch_id,
                         keccak(f"receiving/{deal_id}/{leader.address}".encode()),
                         keccak(f"document/{deal_id}/{leader.address}".encode()),
+                        2**256 - 1,  # more than ordered counts as ordered: a full receipt
                     ),
                     400_000,
                 )
@@ -276,7 +293,7 @@ def start_bench(node: Anvil, deployments_dir: Path) -> Bench:
         keeper=dev_account(2),
     )
     registry = clients.registry
-    registry.apply_as_supplier(CID, signer=bench.supplier)
+    registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=bench.supplier)
     registry.approve_supplier(bench.supplier.address, signer=platform)
     return bench
 
@@ -362,6 +379,7 @@ def measure_small_deal(b: Bench) -> dict[str, int]:
     if escrow.order(deal_id, consumer.address).quantity != ORDER_QUANTITY:
         raise BenchError("the gasless join did not record the order")
     out["join_gasless"] = gas(receipt)
+    out.update(measure_join_passkey(b, deal_id, leaders[1].address))
 
     canceller = fresh_accounts("canceller", 1)[0]
     escrow.join(deal_id, ORDER_QUANTITY, leaders[0].address, signer=canceller)
@@ -369,7 +387,21 @@ def measure_small_deal(b: Bench) -> dict[str, int]:
 
     b.advance(3_600)
     b.expect_status(deal_id, DealStatus.SUCCEEDED)
-    b.confirm_receipts(deal_id, leaders)
+    receipts = []
+    for i, leader in enumerate(leaders):
+        ordered = escrow.leader_info(deal_id, leader.address).quantity
+        receipts.append(
+            escrow.confirm_receipt(
+                deal_id,
+                b.batch_id,
+                keccak(f"receiving/{deal_id}/{leader.address}".encode()),
+                keccak(f"document/{deal_id}/{leader.address}".encode()),
+                # Leader 1's group is delivered 3 units short (refunded at settlement).
+                received_quantity=ordered - 3 * i,
+                signer=leader,
+            )
+        )
+    out["confirm_receipt"], out["confirm_receipt_partial"] = (gas(r) for r in receipts)
     b.advance(7_200 + DISPUTE_WINDOW)
     out["settle_10_buyers_2_leaders"] = gas(escrow.settle(deal_id, signer=b.keeper))
     b.expect_status(deal_id, DealStatus.SETTLED)
@@ -381,6 +413,33 @@ def measure_small_deal(b: Bench) -> dict[str, int]:
     out["withdraw_supplier"] = gas(escrow.withdraw(deal_id, signer=b.supplier))
     out["withdraw_leader"] = gas(escrow.withdraw(deal_id, signer=leaders[0]))
     return out
+
+
+def measure_join_passkey(b: Bench, deal_id: int, leader: str) -> dict[str, int]:
+    """A passkey account's approve + join (ERC-4337), sponsored, bundled alone by the relayer.
+
+    The account is deployed beforehand (not measured): this is a consumer's usual join, not
+    their first operation (``scripts/bench_passkey.py`` measures that one too).
+    """
+    accounts = PasskeyAccounts.connect(b.w3, b.deployment, b.sender)
+    key = SoftwarePasskey.from_secret(keccak(b"tuanchain-bench/passkey-consumer"))
+    account = accounts.account_address(key)
+    accounts.factory.create_account(key.qx, key.qy, signer=b.platform)
+    amount = ORDER_QUANTITY * TOP_PRICE
+    b.clients.token.mint(account, amount, signer=b.platform)
+    calls = accounts.approve_and_join(deal_id, ORDER_QUANTITY, leader, amount)
+    probe = accounts.user_operation(account=account, calls=calls)
+    call_gas = accounts.estimate_call_gas(account, probe.call_data) * 120 // 100
+    op = accounts.sign(
+        accounts.user_operation(account=account, calls=calls, call_gas_limit=call_gas), key
+    )
+    result = accounts.handle_ops([op], bundler=b.relayer)
+    (event,) = result.events
+    if not event.success or b.clients.escrow.order(deal_id, account).quantity != ORDER_QUANTITY:
+        raise BenchError("the passkey join did not record the order")
+    if b.w3.eth.get_balance(account) != 0:
+        raise BenchError("the passkey account paid ETH")
+    return {"join_passkey": result.gas_used, "join_passkey_charged": event.actual_gas_used}
 
 
 def measure_failed_refund(b: Bench) -> dict[str, int]:
@@ -505,12 +564,18 @@ NOTES = {
     " allowance finite and left non-zero",
     "join_gasless": "relayer's forwarder.execute of a signed joinWithPermit request (permit for"
     " exactly the amount, so the allowance is cleared)",
+    "join_passkey": "handleOps gasUsed of a deployed passkey account's sponsored approve + join"
+    " (one ERC-7821 batch, WebAuthn signature checked with the P-256 precompile), bundled alone by"
+    " the relayer; join_passkey_charged (extra): the UserOperationEvent's actualGasUsed",
     "refund_claim": "a buyer's withdraw() of the full refund of a Failed deal (refunds are pull"
     " withdrawals; there is no separate refund function)",
     "withdraw": "a buyer's rebate withdrawal from a settled deal",
     "recall_freezes_deals": f"recallBatch of a batch sold by {RECALL_DEALS} open deals (one order"
     " each), which the escrow freezes in the same transaction; recall_no_deals: the same recall"
     " of a batch no deal sells",
+    "confirm_receipt_partial": "a leader's receipt 3 units short of the 50 its group ordered"
+    " (it stores the group's shortfall: a new slot); confirm_receipt: the other leader's full"
+    " receipt, the deal's first, which also pays its aggregates' zero-to-non-zero writes",
     "settle": "both deals have identical parameters, 1 linked batch, all leaders received,"
     " no claims; called by a keeper",
     "exact_allowance": "the *_exact_allowance variants approve exactly the amount, so the"
@@ -542,11 +607,14 @@ def run() -> dict[str, Any]:
             "erc20_transfer_from",
             "join",
             "join_gasless",
+            "join_passkey",
             "cancel",
             "refund_claim",
             "settle_10_buyers_2_leaders",
             "settle_1000_buyers_20_leaders",
             "withdraw",
+            "confirm_receipt",
+            "confirm_receipt_partial",
             "register_batch",
             "anchor_event",
             "anchor_root_1024_events",

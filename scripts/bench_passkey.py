@@ -26,6 +26,7 @@ leader already has an order, paying exactly the order's amount:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
@@ -49,6 +50,9 @@ from chain.clients import Clients, DealParams, PriceTier
 from chain.deploy import deploy_all
 from chain.eip712 import sign_typed_data
 from chain.tx import TxSender
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 logger = logging.getLogger("bench_passkey")
 
@@ -92,9 +96,9 @@ def run() -> dict[str, Any]:
         accounts = PasskeyAccounts.connect(w3, deployment, sender)
         registry, escrow, token = clients.registry, clients.escrow, clients.token
 
-        registry.apply_as_supplier(CID, signer=supplier)
+        registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=supplier)
         registry.approve_supplier(supplier.address, signer=platform)
-        registry.apply_as_leader(CID, signer=leader)
+        registry.apply_as_leader(CID, CREDENTIALS_DIGEST, signer=leader)
         registry.approve_leader(leader.address, signer=platform)
         batch_id = registry.register_batch(GTIN, "LOT-PASSKEY", CID, signer=supplier)
         now = int(w3.eth.get_block("latest")["timestamp"])

@@ -77,6 +77,7 @@ def funded(chain: Any, eth: float = 1.0) -> LocalAccount:
 
 def make_deal(chain: Any, *, capacity: int) -> tuple[int, LocalAccount]:
     """An approved supplier and leader and an open deal for ``capacity`` units; (deal id, leader)."""
+    import hashlib
     import secrets
 
     from chain.clients import DealParams, PriceTier
@@ -84,9 +85,9 @@ def make_deal(chain: Any, *, capacity: int) -> tuple[int, LocalAccount]:
 
     registry, escrow = chain.clients.registry, chain.clients.escrow
     supplier, leader = funded(chain), funded(chain)
-    registry.apply_as_supplier(CREDENTIAL, signer=supplier)
+    registry.apply_as_supplier(CREDENTIAL, hashlib.sha256(b"credentials").digest(), signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
-    registry.apply_as_leader(CREDENTIAL, signer=leader)
+    registry.apply_as_leader(CREDENTIAL, hashlib.sha256(b"credentials").digest(), signer=leader)
     registry.approve_leader(leader.address, signer=chain.platform)
     body = "0" + "".join(str(secrets.randbelow(10)) for _ in range(12))
     batch_id = registry.register_batch(

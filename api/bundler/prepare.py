@@ -10,26 +10,32 @@ it with its ``userOpHash``: the WebAuthn challenge the passkey signs. The page t
 signature and sends the operation to ``/v1/bundler`` itself, as any ERC-4337 client would; nothing
 here is trusted later (the bundler checks the operation from scratch).
 
-Actions: ``join`` (approve exactly quantity × the deal's top price, then join) and ``cancel``.
+Actions — the consumer calls the paymaster sponsors: ``join`` (approve exactly quantity × the
+deal's top price, then join), ``cancel``, ``withdraw`` (alias ``refund``) and ``file_claim`` (its
+evidence document stored first), and ``add_passkey`` (``new_qx``, ``new_qy``: a second device's
+passkey; that passkey then acts for the account by naming it in ``account``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from eth_utils import function_signature_to_4byte_selector
 from hexbytes import HexBytes
 from sqlalchemy.orm import Session
 
+from api.actions import cid_bytes
 from api.bundler.accept import pending_of
 from api.errors import ApiError
 from chain.aa.bundling import ExecutionReverted, checksum
 from chain.aa.entrypoint import ENTRYPOINT_V08
+from chain.aa.erc7739 import personal_sign_digest, personal_sign_hash
 from chain.aa.userop import Call, pre_verification_gas
 from chain.context import Chain
+from traceability.ipfs import DocumentStore
 
 CALL_GAS_MARGIN_PERCENT = 20
-PASSKEY_ACTIONS = ("join", "cancel")
+# The consumer actions the paymaster sponsors (ConsumerSponsorPolicy); "refund" = withdraw.
+PASSKEY_ACTIONS = ("join", "cancel", "withdraw", "refund", "file_claim", "add_passkey")
 
 
 def parse_coordinate(value: Any, name: str) -> bytes:
@@ -57,8 +63,20 @@ def account(chain: Chain, qx: bytes, qy: bytes) -> dict[str, Any]:
     }
 
 
-def _calls(chain: Chain, action: str, body: dict[str, Any]) -> tuple[list[Call], dict[str, Any]]:
+def _calls(
+    chain: Chain,
+    action: str,
+    body: dict[str, Any],
+    *,
+    account_address: str,
+    store: DocumentStore | None,
+) -> tuple[list[Call], dict[str, Any]]:
     escrow = chain.clients.escrow
+    if action == "add_passkey":
+        new_qx = parse_coordinate(body.get("new_qx"), "new_qx")
+        new_qy = parse_coordinate(body.get("new_qy"), "new_qy")
+        call = chain.passkeys.add_passkey_call(account_address, new_qx, new_qy)
+        return [call], {"new_qx": "0x" + new_qx.hex(), "new_qy": "0x" + new_qy.hex()}
     try:
         deal_id = int(body["deal_id"])
     except (KeyError, TypeError, ValueError):
@@ -82,13 +100,41 @@ def _calls(chain: Chain, action: str, body: dict[str, Any]) -> tuple[list[Call],
             "leader": leader,
             "amount": amount,
         }
-    selector = function_signature_to_4byte_selector("cancel(uint256)")
-    data = selector + deal_id.to_bytes(32, "big")
-    return [Call(escrow.address, data)], {"deal_id": deal_id}
+    if action == "cancel":
+        return [Call(escrow.address, escrow.calldata("cancel", deal_id))], {"deal_id": deal_id}
+    if action in ("withdraw", "refund"):
+        owed = escrow.owed(deal_id, account_address)
+        data = escrow.calldata("withdraw", deal_id)
+        return [Call(escrow.address, data)], {"deal_id": deal_id, "amount": owed}
+    # file_claim: the evidence document must be stored already (as for the relayer's prepare).
+    try:
+        quantity = int(body["quantity"])
+        evidence_cid = str(body["evidence_cid"])
+    except (KeyError, TypeError, ValueError):
+        raise ApiError(
+            400, "invalid_request", "quantity (integer) and evidence_cid are required"
+        ) from None
+    if store is None or not store.has(evidence_cid):
+        raise ApiError(
+            400, "evidence_not_stored", f"upload the evidence first: {evidence_cid} is unknown"
+        )
+    data = escrow.calldata("fileClaim", deal_id, quantity, cid_bytes(evidence_cid))
+    return [Call(escrow.address, data)], {
+        "deal_id": deal_id,
+        "quantity": quantity,
+        "evidence_cid": evidence_cid,
+    }
 
 
 def prepare(
-    session: Session, chain: Chain, *, action: str, qx: bytes, qy: bytes, body: dict[str, Any]
+    session: Session,
+    chain: Chain,
+    *,
+    action: str,
+    qx: bytes,
+    qy: bytes,
+    body: dict[str, Any],
+    store: DocumentStore | None = None,
 ) -> dict[str, Any]:
     """The unsigned operation of ``action`` for the passkey (qx, qy), and its hash."""
     if action not in PASSKEY_ACTIONS:
@@ -98,7 +144,21 @@ def prepare(
     accounts = chain.passkeys
     info = account(chain, qx, qy)
     address = info["address"]
-    calls, details = _calls(chain, action, body)
+    if body.get("account") not in (None, "", address):
+        # A passkey added later (another device) acts for the account it was added to.
+        try:
+            address = checksum(str(body["account"]))
+        except (TypeError, ValueError):
+            raise ApiError(400, "invalid_address", "account must be an address") from None
+        if not accounts.is_passkey(address, qx, qy):
+            raise ApiError(
+                403,
+                "not_a_passkey_of_account",
+                f"this passkey is not one of {address}'s passkeys",
+                account=address,
+            )
+        info = {**info, "address": address, "deployed": True}
+    calls, details = _calls(chain, action, body, account_address=address, store=store)
     pending = pending_of(session, address, 0)
     on_chain = accounts.nonce(address)
     nonce = max([on_chain, *(int(row.nonce) + 1 for row in pending)])
@@ -122,7 +182,7 @@ def prepare(
         op = op.replace(call_gas_limit=call_gas * (100 + CALL_GAS_MARGIN_PERCENT) // 100)
         op = op.replace(pre_verification_gas=pre_verification_gas(op))
     return {
-        "action": action,
+        "action": "withdraw" if action == "refund" else action,
         "account": address,
         "deployed": info["deployed"],
         "entryPoint": ENTRYPOINT_V08,
@@ -131,4 +191,19 @@ def prepare(
         "userOpHash": "0x" + accounts.user_op_hash(op).hex(),
         "signer": info["signer"],
         "details": details,
+    }
+
+
+def message_challenge(chain: Chain, *, qx: bytes, qy: bytes, message: str) -> dict[str, Any]:
+    """What the passkey signs so that its account signs ``message`` (``personal_sign``, checked
+    with ERC-1271 ``isValidSignature``): the ERC-7739 ``PersonalSign`` digest under the account's
+    domain. The signature to hand over is the plain account signature over that challenge."""
+    info = account(chain, qx, qy)
+    message_hash = personal_sign_hash(message)
+    challenge = personal_sign_digest(message_hash, account=info["address"], chain_id=chain.chain_id)
+    return {
+        "account": info["address"],
+        "messageHash": "0x" + message_hash.hex(),
+        "challenge": "0x" + challenge.hex(),
+        "signer": info["signer"],
     }

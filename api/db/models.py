@@ -106,15 +106,20 @@ class IndexedBlock(Base):
 
 
 class PartyEvent(Base, LogRow):
-    """A supplier or leader applied, was approved or revoked (PartyApplied/Approved/Revoked)."""
+    """A supplier or leader applied, was approved, rejected or revoked, or updated its profile
+    (PartyApplied / Approved / Rejected / Revoked / ProfileUpdated)."""
 
     __tablename__ = "party_events"
     __table_args__ = (UniqueConstraint("tx_hash", "log_index"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)  # supplier | leader
     account: Mapped[str] = mapped_column(Address, index=True)
-    action: Mapped[str] = mapped_column(String(16))  # applied | approved | revoked
-    credential_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # applied | approved | rejected | revoked | profile_updated
+    action: Mapped[str] = mapped_column(String(16))
+    profile_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # SHA-256 of the private credentials (api.private holds them), 0x-hex; on "applied" only.
+    credentials_digest: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    reason_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)
     by: Mapped[str | None] = mapped_column(Address, nullable=True)
 
 

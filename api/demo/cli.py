@@ -65,7 +65,7 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
     """Serve until ``stop`` is requested, then shut down gracefully (see the module docstring)."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, request_shutdown
 
     class Server(uvicorn.Server):
         """uvicorn minus its own signal handling: ``stop`` asks it to exit. (uvicorn would
@@ -85,7 +85,12 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
     )
-    stop.on_request(lambda: setattr(server, "should_exit", True))
+
+    def on_stop() -> None:
+        request_shutdown(app)  # open notice streams end now, not at the connections' timeout
+        server.should_exit = True
+
+    stop.on_request(on_stop)
     server.run()
 
 
@@ -181,6 +186,9 @@ def print_welcome(services: object, report: object, base_url: str) -> None:
     if "rice_open" in deals:
         typer.echo(f"  open deal:  {base_url}/deals/{deals['rice_open']}")
     typer.echo(f"  API docs:   {base_url}/docs")
+    # A WebAuthn RP ID is a host name, never an IP address: passkeys need "localhost".
+    local = base_url.replace("127.0.0.1", "localhost").replace("0.0.0.0", "localhost")
+    typer.echo(f"  no wallet?  {local}/passkey  (sign in with a passkey; on localhost, not an IP)")
     typer.echo("")
     typer.echo(to_terminal(make_qr(rice_link)))
     typer.echo("demo accounts (anvil development keys: local chain only, never use elsewhere):")

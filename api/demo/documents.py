@@ -18,8 +18,21 @@ def lot_of(product: Product) -> dict[str, str]:
     return {"gtin": product.gtin14, "lot": product.lot}
 
 
+def profile(actor: Actor, issued: str) -> dict[str, Any]:
+    """``actor``'s public profile (name, place), anchored when it applies; public in IPFS."""
+    return {
+        "type": "tuanchain:PartyProfile",
+        "role": actor.role,
+        "name": {"zh": actor.name_zh, "en": actor.name_en},
+        "gln": actor.gln,
+        "place": {"zh": actor.place_zh, "en": actor.place_en},
+        "since": issued,
+    }
+
+
 def credential(actor: Actor, issued: str) -> dict[str, Any]:
-    """An onboarding credential (only stored when ``actor`` applies, so its date is free)."""
+    """An onboarding credential: private (the private document store keeps it; only its SHA-256
+    is on chain). Only made when ``actor`` applies, so its date is free."""
     kind = {"supplier": "供应商资质 supplier licence", "leader": "团长审核 leader vetting"}
     return {
         "type": "tuanchain:Credential",

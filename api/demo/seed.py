@@ -31,7 +31,8 @@ from web3 import Web3
 from api.demo import catalog as c
 from api.demo import trails
 from api.demo.catalog import Actor, DealSpec, DemoClock, Product
-from api.demo.documents import certificate, claim_evidence, credential, recall_notice
+from api.demo.documents import certificate, claim_evidence, credential, profile, recall_notice
+from api.private import store as private_store
 from api.services import Services
 from chain.accounts import LOCAL_CHAIN_IDS
 from chain.clients import (
@@ -104,6 +105,7 @@ def put_event(store: DocumentStore, event: EpcisEvent, report: SeedReport) -> st
 
 class _Seeder:
     def __init__(self, services: Services, report: SeedReport) -> None:
+        self.services = services
         self.chain: Chain = services.chain
         self.store = services.store
         self.clients: Clients = self.chain.clients
@@ -118,6 +120,20 @@ class _Seeder:
     def send(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.report.transactions += 1
         return action(*args, **kwargs)
+
+    def put_private(self, actor: Actor, data: Any) -> bytes:
+        """Keep ``data`` in the private store as ``actor``'s credential; returns its SHA-256."""
+        body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
+        stored = private_store.put(
+            self.services,
+            owner=actor.address,
+            data=body,
+            content_type="application/json",
+            purpose=private_store.Purpose.CREDENTIAL,
+            deal_id=0,
+            now=self.now(),
+        )
+        return bytes.fromhex(stored.sha256)
 
     def put(self, data: Any) -> str:
         return put_json(self.store, data, self.report)
@@ -156,8 +172,9 @@ class _Seeder:
             return
         if status == PartyStatus.NONE:
             issued = self.chain_time().date().isoformat()
-            cid = parse_cid(self.put(credential(actor, issued)))
-            self.send(apply, cid, signer=actor.account)
+            cid = parse_cid(self.put(profile(actor, issued)))
+            credentials = self.put_private(actor, credential(actor, issued))
+            self.send(apply, cid, credentials, signer=actor.account)
         self.send(approve, actor.address, signer=self.platform)
 
     def seed_epoch(self) -> int:
@@ -355,8 +372,11 @@ class _Seeder:
             self.send(token.approve, escrow.address, 2**255, signer=buyer.account)
         self.send(escrow.join, deal_id, quantity, leader.address, signer=buyer.account)
 
-    def receive(self, deal_id: int, product: Product, batch_id: bytes, leader: Actor) -> None:
-        """The leader's pickup: a receiving EPCIS event at chain time, anchored by the escrow."""
+    def receive(
+        self, deal_id: int, product: Product, batch_id: bytes, leader: Actor, *, short: int = 0
+    ) -> None:
+        """The leader's pickup: a receiving EPCIS event at chain time, anchored by the escrow;
+        ``short`` units fewer than ordered arrived (refunded to the group at settlement)."""
         escrow = self.clients.escrow
         info = escrow.leader_info(deal_id, leader.address)
         if info.received_at or escrow.deal_status(deal_id) != DealStatus.SUCCEEDED:
@@ -366,7 +386,7 @@ class _Seeder:
         event = receiving_event(
             gtin14=product.gtin14,
             lot=product.lot,
-            quantity=info.quantity,
+            quantity=info.quantity - short,
             uom="EA",
             event_time=self.chain_time(),
             pickup_point=leader.gln,
@@ -382,6 +402,7 @@ class _Seeder:
             batch_id,
             event_hash_digest(event),
             digest,
+            received_quantity=info.quantity - short,
             signer=leader.account,
         )
 
@@ -444,7 +465,8 @@ class _Seeder:
         if not self.advance_to(join_deadline + 60, "deals reach their join deadline"):
             return
         self.receive(settled, c.RICE, batches["rice"], w)
-        self.receive(settled, c.RICE, batches["rice"], li)
+        # One bag of 李姐's four never arrived: her group's buyer gets it back at settlement.
+        self.receive(settled, c.RICE, batches["rice"], li, short=1)
         self.receive(claimed, c.PORK, batches["pork"], li)
         self.claim(claimed, c.CONSUMERS[1], 1)
         params = escrow.deal_params(settled)

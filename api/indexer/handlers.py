@@ -93,7 +93,8 @@ Handler = Callable[[DecodedLog, dict[str, Any]], list[Row]]
 def _party(action: str) -> Handler:
     def handle(log: DecodedLog, pos: dict[str, Any]) -> list[Row]:
         a = log.args
-        by = a.get("approver") or a.get("revoker")
+        by = a.get("approver") or a.get("rejecter") or a.get("revoker")
+        credentials = a.get("credentialsDigest")
         return [
             Row.of(
                 m.PartyEvent,
@@ -101,7 +102,9 @@ def _party(action: str) -> Handler:
                 kind=PARTY_KINDS.get(int(a["kind"]), str(a["kind"])),
                 account=_addr(a["account"]),
                 action=action,
-                credential_cid=cid_text(a["credentialCid"]) if "credentialCid" in a else None,
+                profile_cid=cid_text(a["profileCid"]) if "profileCid" in a else None,
+                credentials_digest="0x" + bytes(credentials).hex() if credentials else None,
+                reason_cid=cid_text(a["reasonCid"]) if "reasonCid" in a else None,
                 by=_addr(by) if by else None,
             )
         ]
@@ -340,7 +343,9 @@ def _payout(kind: str) -> Handler:
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("registry", "PartyApplied"): _party("applied"),
     ("registry", "PartyApproved"): _party("approved"),
+    ("registry", "PartyRejected"): _party("rejected"),
     ("registry", "PartyRevoked"): _party("revoked"),
+    ("registry", "PartyProfileUpdated"): _party("profile_updated"),
     ("registry", "BatchRegistered"): _batch_registered,
     ("registry", "BatchWriterSet"): _writer_set,
     ("registry", "EventAnchored"): _event_anchored,

@@ -65,7 +65,9 @@ from chain.eip712 import (
     typed_data_digest,
 )
 from chain.tx import decode_uint
+from traceability.errors import TraceabilityError
 from traceability.ipfs import DocumentStore
+from traceability.merkle import parse_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,13 @@ ACTION_OF_FUNCTION = {
     "recallBatch": "recall_batch",
     "applyAsSupplier": "apply_as_supplier",
     "applyAsLeader": "apply_as_leader",
+    "updateProfile": "update_profile",
+    "approveSupplier": "review",
+    "approveLeader": "review",
+    "rejectSupplier": "review",
+    "rejectLeader": "review",
+    "revokeSupplier": "review",
+    "revokeLeader": "review",
 }
 
 
@@ -322,6 +331,14 @@ class RequestChecker:
         cid = details.get(ANCHORED_DOCUMENT.get(function, ""))
         if self.store is not None and isinstance(cid, str) and self.store.has(cid):
             self.store.pin(cid)
+            if function == "anchorRoot":  # the events under the root: their documents too
+                try:
+                    leaves = parse_manifest(self.store.get(cid)).leaves
+                except TraceabilityError:  # not a manifest: the indexer reports it as such
+                    leaves = ()
+                for leaf in leaves:
+                    if self.store.has(leaf.document_cid):
+                        self.store.pin(leaf.document_cid)
 
     def _check_permit(
         self,

@@ -36,7 +36,15 @@ ANCHORED_DOCUMENT = {
     "registerBatch": "metadata_cid",
     "fileClaim": "evidence_cid",
     "confirmReceipt": "document_cid",
+    "applyAsSupplier": "profile_cid",
+    "applyAsLeader": "profile_cid",
+    "updateProfile": "profile_cid",
+    "anchorRoot": "manifest_cid",  # and, through the manifest, every leaf's event document
     "recallBatch": "reason_cid",
+    "rejectSupplier": "reason_cid",
+    "rejectLeader": "reason_cid",
+    "revokeSupplier": "reason_cid",
+    "revokeLeader": "reason_cid",
 }
 
 

@@ -5,7 +5,9 @@
   claim with photos), and my notices; ``/orders`` asks for a wallet (or an address) first;
 - ``/leader/{address}``: a leader's deals with a share link and QR code each, their group's
   orders and totals, confirm receipt with a photo; ``/leader`` asks first, likewise;
-- ``GET /v1/notices/{address}``: the notices of an address (:mod:`api.notices`).
+- ``GET /v1/notices/{address}``: the notices of an address (:mod:`api.notices`), and
+  ``/v1/notices/{address}/stream``: the new ones as server-sent events while a page is open
+  (left out of the OpenAPI: a stream is not a response schemathesis can check).
 
 Everything is server-rendered from the index; actions go through ``/static/wallet.js``. Without a
 wallet a person can still browse, look up an address's orders, and check every trail.
@@ -13,10 +15,14 @@ wallet a person can still browse, look up an address's orders, and check every t
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -24,6 +30,7 @@ from web3 import Web3
 from api import notices as notice_feed
 from api import shop
 from api.db import ensure_db
+from api.db import models as m
 from api.errors import ApiError, error_responses
 from api.names import Directory
 from api.render import choose_language, render
@@ -190,3 +197,75 @@ def get_notices(
             "address": account,
             "notices": [notice_feed.public(n, directory, lang) for n in items],
         }
+
+
+# How often an open stream looks at the index's version (one primary-key read), and how long it
+# stays quiet before a comment keeps proxies from closing it.
+STREAM_POLL_SECONDS = 1.0
+STREAM_KEEPALIVE_SECONDS = 15.0
+STREAM_BACKLOG = 50  # notices a stream opens with (what a page shows)
+
+
+def _feed(services: Services, address: str, lang: str) -> tuple[int, list[dict[str, Any]]]:
+    """(index version, the address's notices as JSON), in one session (a worker thread)."""
+    with _session(services) as session:
+        state = session.get(m.IndexerState, "main")
+        directory = Directory(session, services.store)
+        items = notice_feed.notices(session, directory, address)
+        return (state.version if state else 0), [
+            notice_feed.public(n, directory, lang) for n in items
+        ]
+
+
+def _version(services: Services) -> int:
+    with _session(services) as session:
+        state = session.get(m.IndexerState, "main")
+        return state.version if state else 0
+
+
+@router.get("/v1/notices/{address}/stream", include_in_schema=False)
+async def notice_stream(
+    request: Request,
+    address: str,
+    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+) -> Response:
+    """Notices as they are indexed (``text/event-stream``, ``event: notice``, the notice's stable
+    id as the event id). It opens with the newest :data:`STREAM_BACKLOG` notices, then sends each
+    new one: a client keeps those it lacks (ids), so nothing indexed between the page's render
+    and the stream's start is missed. The stream ends when the client goes or the server stops
+    (``app.state.closing``, set first thing on shutdown), so it never holds a shutdown up."""
+    account = _address(address)
+    services: Services = request.app.state.services
+    closing = request.app.state.closing
+
+    def event(notice: dict[str, Any]) -> str:
+        data = json.dumps(notice, ensure_ascii=False)
+        return f"id: {notice['id']}\nevent: notice\ndata: {data}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        version, backlog = await run_in_threadpool(_feed, services, account, lang)
+        seen = {n["id"] for n in backlog}
+        yield "retry: 5000\n\n"
+        for notice in reversed(backlog[:STREAM_BACKLOG]):  # oldest first
+            yield event(notice)
+        quiet = 0.0
+        while not closing.is_set() and not await request.is_disconnected():
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+            quiet += STREAM_POLL_SECONDS
+            if await run_in_threadpool(_version, services) == version:
+                if quiet >= STREAM_KEEPALIVE_SECONDS:
+                    quiet = 0.0
+                    yield ": still here\n\n"
+                continue
+            version, current = await run_in_threadpool(_feed, services, account, lang)
+            for notice in reversed(current):  # oldest first
+                if notice["id"] not in seen:
+                    seen.add(notice["id"])
+                    quiet = 0.0
+                    yield event(notice)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,7 +1,8 @@
 """``POST /v1/documents``: signed uploads of certificates and claim evidence into the document store.
 
 No anonymous filling of the store: the uploader signs (EIP-191 ``personal_sign``, what every
-wallet offers) :func:`upload_message` — the file's SHA-256 and a unix timestamp — and must be an
+wallet offers; a contract account such as a passkey account through ERC-1271, checked with its
+``isValidSignature``) :func:`upload_message` — the file's SHA-256 and a unix timestamp — and must be an
 approved supplier or leader in the registry, the platform, or (with ``deal_id``) a buyer with an
 order in that deal. A signature is valid for :data:`SIGNATURE_WINDOW_SECONDS` around the server's
 clock and only once (its digest is stored). Size is limited (413) and the declared content type
@@ -29,6 +30,7 @@ from api.errors import ApiError, error_responses
 from api.relayer.models import DocumentUpload
 from api.routes.deps import get_services
 from api.services import Services
+from chain.aa.erc7739 import personal_sign_hash
 
 logger = logging.getLogger(__name__)
 
@@ -163,18 +165,26 @@ def upload_document(
             f"the signed timestamp {timestamp} is more than {SIGNATURE_WINDOW_SECONDS} s from now ({now})",
         )
     sha256_hex = hashlib.sha256(data).hexdigest()
+    message = upload_message(sha256_hex, timestamp)
     try:
-        signer = Account.recover_message(
-            encode_defunct(text=upload_message(sha256_hex, timestamp)),
-            signature=HexBytes(signature),
+        signature_bytes = bytes(HexBytes(signature))
+    except (TypeError, ValueError):
+        raise ApiError(400, "bad_signature", "the signature is not hex") from None
+    try:
+        signer: str | None = Account.recover_message(
+            encode_defunct(text=message), signature=signature_bytes
         )
     except Exception:  # noqa: BLE001 — eth-account raises many types for malformed signatures
-        raise ApiError(400, "bad_signature", "the signature cannot be checked") from None
-    if signer != claimed:
+        signer = None  # not an EOA signature; a contract account may still accept it below
+    # A contract account (a consumer's passkey account) signs through ERC-1271 instead.
+    if signer != claimed and not services.chain.passkeys.is_valid_signature(
+        claimed, personal_sign_hash(message), signature_bytes
+    ):
         raise ApiError(
             400,
             "bad_signature",
-            f"the message is signed by {signer}, not {claimed} (or the file/timestamp differ)",
+            f"the message is not signed by {claimed} (signed by {signer or 'no one'}; or the "
+            "file/timestamp differ)",
         )
     role = _authorized(services, claimed, deal_id)
     signature_digest = "0x" + keccak(HexBytes(signature)).hex()

@@ -95,20 +95,19 @@ def approved_leaders(services: Services) -> list[str]:
     return leaders
 
 
-def pickup_points(services: Services, leaders: list[str]) -> list[Any]:
-    """The leaders' pickup points, named (from their credentials, else the short address)."""
-    from api.names import Directory
+def people(services: Services, addresses: list[str]) -> list[Any]:
+    """``addresses`` as named people (leaders with their pickup points, suppliers): from their
+    credentials, else the short address (:mod:`api.names`)."""
+    from api.names import Directory, Person
 
     try:
         with Session(services.engine) as session:
             directory = Directory(session, services.store)
-            directory.load(leaders)
-            return [directory.get(a) for a in leaders]
+            directory.load(addresses)
+            return [directory.get(a) for a in addresses]
     except Exception as exc:  # noqa: BLE001 - an index outage costs the names, not the page
-        logger.warning("pickup point names unavailable: %s", exc)
-        from api.names import Person
-
-        return [Person(a) for a in leaders]
+        logger.warning("names unavailable: %s", exc)
+        return [Person(a) for a in addresses]
 
 
 def provenance_page(
@@ -148,13 +147,14 @@ def provenance_page(
         "provenance.html",
         {
             "p": provenance,
+            "supplier": people(services, [batch["supplier"]["address"]])[0],
             "batch": batch,
             "meta": metadata,
             "events": events,
             "cold": cold,
             "min_c": min_c,
             "max_c": max_c,
-            "points": pickup_points(services, leaders),
+            "points": people(services, leaders),
             "leader": leader if leader in leaders else (leaders[0] if leaders else ""),
             "link": build_link(batch["gtin"], batch["lot"], resolver=str(request.base_url)),
             "recall_reason": _recall_reason(services, provenance.get("recall")),
@@ -342,8 +342,8 @@ def deal_page(request: Request, deal_id: DealId) -> Response:
         "deal.html",
         {
             "deal": deal,
-            "points": pickup_points(services, leaders),
-            "names": {p.address: p for p in pickup_points(services, named)},
+            "points": people(services, leaders),
+            "names": {p.address: p for p in people(services, named)},
             "product": _deal_product(services, deal_id),
             "leader": leader if leader in leaders else (leaders[0] if leaders else ""),
         },
@@ -378,9 +378,13 @@ def dashboard_data(services: Services) -> dict[str, Any]:
 def dashboard_page(request: Request) -> Response:
     from api.render import choose_language, messages
 
-    data = dashboard_data(_services(request))
+    services = _services(request)
+    data = dashboard_data(services)
     lang = choose_language(request)
     labels = messages()
+    leaders = {
+        p.address: p for p in people(services, [c["leader"] for c in data.get("commissions", [])])
+    }
 
     def label(key: str) -> str:
         return labels.get(key, {}).get(lang, key)
@@ -395,7 +399,7 @@ def dashboard_page(request: Request) -> Response:
                 for state, count in sorted(data.get("deals_by_state", {}).items())
             ],
             "commission_items": [
-                (short_address(c["leader"]), c["amount"] / 10**6)
+                (leaders[c["leader"]].label(lang), c["amount"] / 10**6)
                 for c in data.get("commissions", [])
             ],
             "refund_items": [
@@ -404,10 +408,6 @@ def dashboard_page(request: Request) -> Response:
             ],
         },
     )
-
-
-def short_address(address: str) -> str:
-    return f"{address[:6]}…{address[-4:]}"
 
 
 # ---------------------------------------------------------------------------- static files

@@ -4,8 +4,9 @@ the phone-first ``/passkey`` page.
 - ``GET /v1/passkeys/account?qx=&qy=`` — the counterfactual address the factory gives the passkey,
   whether it is deployed, its stablecoin balance and the signer bytes (verifier ‖ qx ‖ qy);
 - ``POST /v1/actions/{action}/prepare-userop`` — the unsigned user operation of a consumer action
-  (``join``, ``cancel``) and its ``userOpHash``, the challenge the passkey signs
+  (``join``, ``cancel``, ``withdraw``, ``file_claim``) and its ``userOpHash``, the challenge the passkey signs
   (:mod:`api.bundler.prepare`); the page sends the signed operation to ``POST /v1/bundler``;
+- ``POST /v1/passkeys/sign-message`` — the challenge of an ERC-1271 ``personal_sign`` (uploads);
 - ``POST /v1/faucet`` — test stablecoins on a local chain only (:mod:`api.faucet`);
 - ``GET /passkey`` — sign in with a passkey, see the account, get test tokens, join a deal
   (``/static/passkey.js``).
@@ -18,7 +19,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.bundler.prepare import PASSKEY_ACTIONS, account, parse_coordinate, prepare
+from api.bundler.prepare import (
+    PASSKEY_ACTIONS,
+    account,
+    message_challenge,
+    parse_coordinate,
+    prepare,
+)
 from api.db import session_factory
 from api.errors import ApiError, error_responses
 from api.faucet import Faucet
@@ -57,10 +64,11 @@ def passkey_account(
     "/v1/actions/{action}/prepare-userop",
     summary="Unsigned user operation of a consumer action for a passkey account",
     description="Body: `qx`, `qy` (the passkey's public key) and the action's fields "
-    f"({', '.join(PASSKEY_ACTIONS)}: `deal_id`; join: `quantity`, `leader`). Returns the "
+    f"({', '.join(PASSKEY_ACTIONS)}: `deal_id`; join: `quantity`, `leader`; file_claim: "
+    "`quantity`, `evidence_cid`). Returns the "
     "operation (ERC-7769 JSON, signature empty) and its `userOpHash`, the WebAuthn challenge. "
     "Sponsored by the consumer paymaster; the account is created by its first operation.",
-    responses=error_responses(400, 404, 409),
+    responses=error_responses(400, 403, 404, 409),
 )
 def prepare_userop(
     action: str, services: ServicesDep, body: Annotated[dict[str, Any], Body()]
@@ -70,7 +78,35 @@ def prepare_userop(
     qx = parse_coordinate(body.get("qx"), "qx")
     qy = parse_coordinate(body.get("qy"), "qy")
     with session_factory(services.engine)() as session:
-        return prepare(session, services.chain, action=action, qx=qx, qy=qy, body=body)
+        return prepare(
+            session,
+            services.chain,
+            action=action,
+            qx=qx,
+            qy=qy,
+            body=body,
+            store=services.store,
+        )
+
+
+@router.post(
+    "/v1/passkeys/sign-message",
+    summary="The challenge a passkey signs for its account's personal_sign (ERC-1271)",
+    description="Body: `qx`, `qy`, `message` (text). Returns the account, the message's EIP-191 "
+    "hash and the `challenge`: the ERC-7739 PersonalSign digest under the account's EIP-712 "
+    "domain. The account signature over it (`abi.encode(bytes[] signers, bytes[] signatures)`) "
+    "is what `isValidSignature(messageHash, signature)` accepts, e.g. for signed uploads.",
+    responses=error_responses(400),
+)
+def sign_message(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        raise ApiError(400, "invalid_request", "message (text) is required")
+    return message_challenge(
+        services.chain,
+        qx=parse_coordinate(body.get("qx"), "qx"),
+        qy=parse_coordinate(body.get("qy"), "qy"),
+        message=body["message"],
+    )
 
 
 @router.post(

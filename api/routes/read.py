@@ -41,8 +41,12 @@ class BlockRef(_Open):
 
 class SupplierPublic(_Open):
     address: str
-    status: Literal["approved", "pending", "revoked", "none"]
-    credential_cid: str | None
+    status: Literal["approved", "pending", "rejected", "revoked", "none"]
+    profile_cid: str | None = Field(description="the public profile document (IPFS)")
+    credentials_digest: str | None = Field(
+        description="SHA-256 of the private credentials (not public; reviewers read them)"
+    )
+    reason_cid: str | None = Field(description="why the platform rejected or revoked it")
 
 
 class BatchPublic(_Open):

@@ -4,15 +4,16 @@
 //                         page's host: "localhost" in development; an RP ID cannot be an IP).
 //                         The public key (qx, qy) and credential id are kept in localStorage.
 // TuanPasskey.signer()  — the remembered passkey as the pages' signer shape:
-//                         { kind: "passkey", label, address(), balance(), perform(action, body,
-//                         onStatus) } — perform = POST /v1/actions/{action}/prepare-userop →
+//                         { kind: "passkey", label, address(), account(), prepare(action, body),
+//                         submit(prepared, onStatus), perform(action, body, onStatus) } —
+//                         perform = POST /v1/actions/{action}/prepare-userop →
 //                         navigator.credentials.get (challenge = userOpHash) → low-s WebAuthn
 //                         signature, ABI-encoded as the account reads it → eth_sendUserOperation
 //                         at /v1/bundler → eth_getUserOperationReceipt until mined.
 // The counterfactual address comes from the factory (GET /v1/passkeys/account); the account is
 // deployed by its first operation, and the platform's paymaster pays every operation's gas.
-// When the pages' shared wallet.js is present, the signer is also registered there
-// (Tuan.useSigner), so its forms can use it.
+// The pages' shared client (wallet.js) uses a remembered passkey as the page's signer, and its
+// step sheet (Tuan.run) drives prepare → review → submit for the passkey actions.
 (function () {
   "use strict";
   const STORE_KEY = "tuan.passkey";
@@ -78,6 +79,9 @@
     return concat(word(64), word(64 + first.length), first, array(signature));
   }
 
+  // The low form of s (n − s when s > n/2): the same signature, the one the account accepts.
+  const lowS = (s) => (s > HALF_N ? N - s : s);
+
   // DER ECDSA signature → (r, s)
   function parseDer(der) {
     let at = 2;
@@ -127,10 +131,20 @@
 
   // ------------------------------------------------------------------ the passkey
 
+  const pageWords = () => JSON.parse((document.getElementById("tuan-i18n") || {}).textContent || "{}");
   const remembered = () => JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+
+  // A WebAuthn RP ID is a registrable host name: an IP address (127.0.0.1) cannot have passkeys.
+  function hostIsIp() {
+    return /^[\d.]+$/.test(location.hostname) || location.hostname.includes(":");
+  }
 
   async function create(name) {
     if (!window.PublicKeyCredential) throw new Error("WebAuthn unavailable");
+    if (hostIsIp()) {
+      const here = location.href.replace(location.hostname, "localhost");
+      throw new Error(pageWords().js_passkey_needs_name || ("open " + here));
+    }
     const credential = await navigator.credentials.create({
       publicKey: {
         rp: { id: location.hostname, name: "tuanchain" },
@@ -164,8 +178,8 @@
     });
     const response = credential.response;
     const clientText = new TextDecoder().decode(response.clientDataJSON);
-    let { r, s } = parseDer(new Uint8Array(response.signature));
-    if (s > HALF_N) s = N - s;
+    const { r, s: rawS } = parseDer(new Uint8Array(response.signature));
+    const s = lowS(rawS);
     return encodeAssertion({
       r, s,
       challengeIndex: clientText.indexOf('"challenge":"'),
@@ -178,20 +192,21 @@
   function signerOf(key) {
     const query = "?qx=" + key.qx + "&qy=" + key.qy;
     const account = () => api("/v1/passkeys/account" + query);
-    return {
+    const self = {
       kind: "passkey",
-      label: "Passkey",
+      label: pageWords().js_passkey || "Passkey",
       key,
       address: async () => (await account()).address,
       account,
-      // Prepare → sign with the passkey → bundler → receipt. onStatus(step, info) follows it.
-      perform: async (action, body, onStatus) => {
+      // The unsigned operation of a consumer action and its hash (the challenge to sign).
+      prepare: (action, body) => api(
+        "/v1/actions/" + encodeURIComponent(action) + "/prepare-userop",
+        Object.assign({ qx: key.qx, qy: key.qy }, body),
+      ),
+      // Sign a prepared operation with the passkey, send it to the bundler, follow it until
+      // mined. onStatus(step, info): "signing", "sent", then "mined" or "reverted".
+      submit: async (prepared, onStatus) => {
         const say = onStatus || (() => {});
-        say("preparing");
-        const prepared = await api(
-          "/v1/actions/" + encodeURIComponent(action) + "/prepare-userop",
-          Object.assign({ qx: key.qx, qy: key.qy }, body),
-        );
         say("signing", prepared);
         const assertion = await assert(key, unhex(prepared.userOpHash));
         const op = Object.assign({}, prepared.userOperation, {
@@ -212,8 +227,22 @@
         }
       },
       // The pages' EOA signers sign typed data; an account signs through ERC-1271 instead.
+      // personal_sign through ERC-1271: the passkey signs the account's ERC-7739 PersonalSign
+      // challenge (the service computes it); the signature is the account's own envelope.
+      signMessage: async (text) => {
+        const prepared = await api("/v1/passkeys/sign-message", { qx: key.qx, qy: key.qy, message: text });
+        const assertion = await assert(key, unhex(prepared.challenge));
+        return hex(encodeAccountSignature(unhex(prepared.signer), assertion));
+      },
       signTypedData: async () => { throw new Error("a passkey account acts through perform()"); },
     };
+    // Prepare, then sign and send (the pages' step sheet calls the two apart, to show the
+    // operation before the passkey is asked).
+    self.perform = async (action, body, onStatus) => {
+      (onStatus || (() => {}))("preparing");
+      return self.submit(await self.prepare(action, body), onStatus);
+    };
+    return self;
   }
 
   function signer() {
@@ -223,7 +252,11 @@
 
   function forget() { localStorage.removeItem(STORE_KEY); }
 
-  window.TuanPasskey = { create, signer, forget, encodeAssertion, encodeAccountSignature, parseDer };
+  window.TuanPasskey = {
+    create, signer, forget,
+    // the encoding, exposed for the differential test against chain.aa.webauthn
+    encodeAssertion, encodeAccountSignature, parseDer, lowS, hex, unhex,
+  };
 
   // ------------------------------------------------------------------ the /passkey page
 

@@ -8,8 +8,10 @@
 //
 // Signers: an object { kind, label, address(), signTypedData(typedData), signMessage(text) }
 // (all async). Tuan.injectedSigner(provider) makes one from an EIP-1193 wallet (EOA: EIP-712
-// eth_signTypedData_v4 and EIP-191 personal_sign). An ERC-4337 passkey account (issue 11) slots
-// in as another signer kind: Tuan.useSigner(signer) makes it the page's signer.
+// eth_signTypedData_v4 and EIP-191 personal_sign). An ERC-4337 passkey account (issue 14,
+// /static/passkey.js) is another kind ("passkey": prepare(action, body), submit(prepared)); a
+// passkey remembered on the device is the page's signer unless a wallet was chosen, and run()
+// gives it the same steps through the bundler.
 //
 // Actions: Tuan.run({ action, body, summary }) prepares (POST /v1/actions/{action}/prepare), shows
 // what will be signed, asks the signer for each payload, posts them to POST /v1/relay, then
@@ -63,12 +65,15 @@
     return data;
   }
 
-  // An error in words: the API's code if i18n has it (js_err_<code>), else its message.
+  // An error in words: js_err_<code> for the API's code (snake_case) or the contract error's name
+  // (details.error, e.g. DealClosed), else the API's message.
   function explain(error) {
     if (error && error.code === 4001) return t("js_rejected"); // EIP-1193 user rejection
-    const code = error && (error.code || (error.details && error.details.error));
-    const known = typeof code === "string" && T["js_err_" + code];
-    return known ? known : (error && error.message) || String(error);
+    const names = [error && error.code, error && error.details && error.details.error];
+    for (const name of names) {
+      if (typeof name === "string" && T["js_err_" + name]) return T["js_err_" + name];
+    }
+    return (error && error.message) || String(error);
   }
 
   // ------------------------------------------------------------------ wallets (EIP-6963)
@@ -117,19 +122,40 @@
   const listeners = [];
   function useSigner(signer) {
     current = signer;
+    if (signer && signer.kind === "passkey") localStorage.setItem(STORE_KEY, "passkey");
     listeners.forEach((fn) => fn(signer));
   }
   function onSigner(fn) { listeners.push(fn); if (current) fn(current); }
 
+  // A passkey account remembered on this device (/static/passkey.js), unless a wallet was chosen.
+  function rememberedPasskey() {
+    if (localStorage.getItem(STORE_KEY) || !window.TuanPasskey) return null;
+    const signer = window.TuanPasskey.signer();
+    if (signer) signer.label = t("js_passkey");
+    return signer;
+  }
+
+  // Connect: a remembered passkey, the remembered wallet, the only one, or the one the person
+  // picks.
+
   // Connect: the remembered wallet, the only one, or the one the person picks.
+  const PASSKEY = { info: { uuid: "passkey", name: "Passkey", rdns: "passkey", icon: "" } };
+
+  function passkeySigner() {
+    return window.TuanPasskey && window.TuanPasskey.signer ? window.TuanPasskey.signer() : null;
+  }
+
   async function connect(pick) {
     if (current) return current;
+    const passkey = rememberedPasskey();
+    if (passkey) { useSigner(passkey); return passkey; }
     const wallets = await discover();
+    if (passkeySigner()) wallets.push(PASSKEY); // a passkey account made on /passkey
     if (!wallets.length) throw new Error(t("js_no_wallet"));
     const remembered = localStorage.getItem(STORE_KEY);
     let wallet = wallets.find((w) => w.info.rdns === remembered);
     if (!wallet) wallet = wallets.length === 1 ? wallets[0] : await (pick || chooseWallet)(wallets);
-    const signer = await injectedSigner(wallet);
+    const signer = wallet === PASSKEY ? passkeySigner() : await injectedSigner(wallet);
     localStorage.setItem(STORE_KEY, wallet.info.rdns);
     useSigner(signer);
     return signer;
@@ -209,10 +235,16 @@
       mark("review", "active");
       const signer = await connect();
       const from = await signer.address();
-      const prepared = await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
+      if (signer.kind === "passkey") return await runPasskey(signer, from, options, sheet, mark, review, status);
+      const operation = typeof signer.perform === "function";
+      // EOA: the typed data is prepared now, so the sheet lists what each signature allows. An
+      // account (passkey) prepares its user operation when it signs: the sheet says so.
+      const prepared = operation ? null
+        : await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
       const items = el("ul", { class: "signed" });
-      for (const [name, typed] of Object.entries(prepared.payloads)) items.append(el("li", {}, describePayload(name, typed)));
+      if (operation) items.append(el("li", {}, t("js_sign_userop")));
+      else for (const [name, typed] of Object.entries(prepared.payloads)) items.append(el("li", {}, describePayload(name, typed)));
       review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
       const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
       review.append(go);
@@ -223,14 +255,7 @@
       go.remove();
       mark("review", "done");
       mark("signing", "active");
-      const signatures = {};
-      for (const [name, typed] of Object.entries(prepared.payloads)) {
-        signatures[name] = await signer.signTypedData(typed);
-      }
-      mark("signing", "done");
-      mark("queued", "active");
-      const accepted = await api("/v1/relay", { payloads: prepared.payloads, signatures, details: prepared.details });
-      const mined = await follow(accepted.id, mark);
+      const mined = operation ? await performed(signer, options, mark) : await relayed(signer, prepared, mark);
       mark("result", "done", options.done || t("js_done"));
       status.textContent = t("js_updating");
       await indexed(mined.block_number);
@@ -247,6 +272,70 @@
       status.classList.add("error");
       throw error;
     }
+  }
+
+  // The same steps for a passkey account (ERC-4337): the service prepares the user operation,
+  // the sheet shows it, the passkey signs its hash, the bundler includes it; the platform's
+  // paymaster pays the gas.
+  async function runPasskey(signer, from, options, sheet, mark, review, status) {
+    const prepared = await signer.prepare(options.action, options.body);
+    review.append(el("p", { class: "summary" }, options.summary || options.action));
+    const items = el("ul", { class: "signed" });
+    items.append(el("li", {}, t("js_sign_userop", { n: parseInt(prepared.userOperation.nonce, 16) })));
+    review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
+    const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
+    review.append(go);
+    await new Promise((resolve, reject) => {
+      go.addEventListener("click", resolve, { once: true });
+      sheet.onCancel(() => reject(new Error(t("js_rejected"))));
+    });
+    go.remove();
+    mark("review", "done");
+    mark("signing", "active");
+    const receipt = await signer.submit(prepared, (step) => {
+      if (step === "sent") { mark("signing", "done"); mark("queued", "active"); }
+    });
+    const block = parseInt(receipt.receipt.blockNumber, 16);
+    if (!receipt.success) {
+      const error = new Error(receipt.reason || "reverted");
+      error.code = (receipt.reason || "").split(":")[0];
+      throw error;
+    }
+    mark("queued", "done");
+    mark("mined", "done", t("js_block", { n: block }));
+    mark("result", "done", options.done || t("js_done"));
+    status.textContent = t("js_updating");
+    await indexed(block);
+    status.textContent = t("js_done");
+    sheet.close();
+    if (options.next) window.location.assign(options.next.replace("{address}", from));
+    else window.location.reload();
+    return receipt;
+  }
+
+  // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.
+  async function relayed(signer, prepared, mark) {
+    const signatures = {};
+    for (const [name, typed] of Object.entries(prepared.payloads)) {
+      signatures[name] = await signer.signTypedData(typed);
+    }
+    mark("signing", "done");
+    mark("queued", "active");
+    const accepted = await api("/v1/relay", { payloads: prepared.payloads, signatures, details: prepared.details });
+    return follow(accepted.id, mark);
+  }
+
+  // Account: its own perform() signs a user operation and follows the bundler to a receipt.
+  async function performed(signer, options, mark) {
+    const receipt = await signer.perform(options.action, options.body, (step) => {
+      if (step === "sent") { mark("signing", "done"); mark("queued", "active"); }
+    });
+    if (!receipt.success) throw new Error(receipt.reason || "reverted");
+    const block = parseInt(receipt.receipt.blockNumber, 16);
+    mark("signing", "done");
+    mark("queued", "done");
+    mark("mined", "done", t("js_block", { n: block }));
+    return { block_number: block, receipt };
   }
 
   async function follow(id, mark) {
@@ -286,6 +375,9 @@
   // POST /v1/documents: the signer signs "tuanchain document upload / sha256 / timestamp".
   async function upload(blob, dealId) {
     const signer = await connect();
+    // Uploads are signed with personal_sign (EIP-191, recovered by the server): an EOA's. A
+    // passkey account would need ERC-1271 checks on the server (not there yet).
+    if (typeof signer.signMessage !== "function") throw new Error(t("js_upload_needs_wallet"));
     const address = await signer.address();
     const bytes = await blob.arrayBuffer();
     const timestamp = Math.floor(Date.now() / 1000);
@@ -299,12 +391,38 @@
     return api("/v1/documents", form);
   }
 
+  // Sign-In with Ethereum (EIP-4361): the service's message signed by the page's signer; the
+  // session is an HttpOnly cookie. Needed to upload or open personal data (the private store).
+  let signedIn = null;
+  async function signIn() {
+    const signer = await connect();
+    const address = await signer.address();
+    if (signedIn === address) return address;
+    const challenge = await api("/v1/auth/nonce", { address });
+    const signature = await signer.signMessage(challenge.message);
+    await api("/v1/auth/verify", { message: challenge.message, signature });
+    signedIn = address;
+    return address;
+  }
+
+  // POST /v1/documents/private: personal data (credentials, contact) sealed by the service and
+  // never on the public gateway; what the chain gets is the returned 0x SHA-256.
+  async function uploadPrivate(blob, purpose) {
+    await signIn();
+    const form = new FormData();
+    form.append("file", blob, blob.name || "document");
+    form.append("purpose", purpose);
+    return api("/v1/documents/private", form);
+  }
+
   // ------------------------------------------------------------------ declarative forms
 
   // <form data-action="cancel" data-summary="…" data-next="/orders/…"> with inputs named as the
   // prepare endpoint's parameters. data-number="deal_id quantity" marks numeric fields;
   // <input type="file" data-photos="photos"> uploads each photo first and sends their CIDs
-  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document.
+  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document;
+  // <input type="file" data-private="credentials_digest" data-purpose="credential"> goes to the
+  // private store instead (after signing in) and sends the file's SHA-256 under that name.
   // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
   function fillIn(form, text) {
     return (text || "").replace(/\{(\w+)\}/g, (whole, name) => {
@@ -325,10 +443,16 @@
           const body = {};
           const numbers = (form.dataset.number || "").split(" ").filter(Boolean);
           for (const [key, value] of new FormData(form).entries()) {
-            if (typeof value !== "string") continue;
+            if (typeof value !== "string" || value === "") continue; // optional, left empty
             body[key] = numbers.includes(key) ? Number(value) : value;
           }
-          for (const input of form.querySelectorAll("input[type=file]")) {
+          for (const input of form.querySelectorAll("input[type=file][data-private]")) {
+            const [file] = input.files;
+            if (!file) continue;
+            const stored = await uploadPrivate(file, input.dataset.purpose || "credential");
+            body[input.dataset.private] = stored.digest;
+          }
+          for (const input of form.querySelectorAll("input[type=file]:not([data-private])")) {
             const cids = [];
             for (const file of input.files) {
               const stored = await upload(file, body.deal_id);
@@ -383,6 +507,8 @@
       const address = await signer.address();
       who.textContent = signer.label + " · " + address.slice(0, 6) + "…" + address.slice(-4);
       button.hidden = true;
+      const passkeyLink = bar.querySelector(".passkey-link");
+      if (passkeyLink) passkeyLink.hidden = true;
       bar.querySelectorAll("a[data-href]").forEach((a) => {
         a.href = a.dataset.href.replace("{address}", address);
         a.hidden = false;
@@ -391,18 +517,59 @@
         location.assign(bar.dataset.go.replace("{address}", address));
       }
     });
-    // Reconnect silently to a wallet chosen before (eth_accounts: no prompt).
+    // Reconnect silently to a passkey or a wallet chosen before (eth_accounts: no prompt).
+    const passkey = rememberedPasskey();
+    if (passkey && !current) { useSigner(passkey); return; }
     discover().then(async (wallets) => {
-      const wallet = wallets.find((w) => w.info.rdns === localStorage.getItem(STORE_KEY));
+      const remembered = localStorage.getItem(STORE_KEY);
+      if (remembered === "passkey" && passkeySigner() && !current) { useSigner(passkeySigner()); return; }
+      const wallet = wallets.find((w) => w.info.rdns === remembered);
       if (!wallet || current) return;
       const accounts = await wallet.provider.request({ method: "eth_accounts" }).catch(() => []);
       if (accounts && accounts.length) useSigner(await injectedSigner(wallet));
     });
   }
 
-  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, bindForms, t };
+  // Live notices: <section id="notices" data-stream="/v1/notices/{address}/stream"> gets each new
+  // notice on top as the indexer sees it (server-sent events), and a "refresh" link appears.
+  function liveNotices() {
+    const box = document.querySelector("#notices[data-stream]");
+    if (!box || !window.EventSource) return;
+    const list = box.querySelector("ul.notices");
+    const source = new EventSource(box.dataset.stream);
+    source.addEventListener("notice", (event) => {
+      const notice = JSON.parse(event.data);
+      if (list.querySelector('[data-id="' + CSS.escape(notice.id) + '"]')) return;
+      list.prepend(el("li", { "data-kind": notice.kind, "data-id": notice.id, class: "new" },
+        el("span", { class: "small" }, notice.time.slice(0, 16).replace("T", " ")), " ", notice.text));
+      box.querySelectorAll(".refresh").forEach((p) => { p.hidden = false; });
+      box.querySelectorAll(".empty").forEach((p) => p.remove());
+    });
+    window.addEventListener("pagehide", () => source.close());
+  }
+
+  // Countdowns to 截单 (<span class="countdown" data-seconds="…">), ticking each minute.
+  function countdowns() {
+    const started = Date.now();
+    const items = [...document.querySelectorAll(".countdown[data-seconds]")];
+    if (!items.length) return;
+    const tick = () => {
+      const gone = Math.floor((Date.now() - started) / 1000);
+      for (const item of items) {
+        const left = Math.max(0, Number(item.dataset.seconds) - gone);
+        const d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600), m = Math.floor((left % 3600) / 60);
+        item.textContent = left <= 0 ? t("js_closed")
+          : t("js_closes_in") + " " + (d ? d + t("js_d") + " " + h + t("js_h") : h + t("js_h") + " " + m + t("js_min"));
+      }
+    };
+    setInterval(tick, 60000);
+  }
+
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, bindForms, t };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();
+    liveNotices();
+    countdowns();
   });
 })();

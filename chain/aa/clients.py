@@ -38,6 +38,8 @@ from chain.tx import TxSender, translate_errors
 logger = logging.getLogger(__name__)
 
 ZERO_SALT = bytes(32)
+#: ``isValidSignature(bytes32,bytes)``, also its magic return value (ERC-1271).
+ERC1271_SELECTOR = function_signature_to_4byte_selector("isValidSignature(bytes32,bytes)")
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,34 @@ class PasskeyAccounts:
                 receipt, errors=DISCARD
             )
         ]
+
+    def is_passkey(self, account: str, qx: bytes, qy: bytes) -> bool:
+        """Whether (qx, qy) is one of the deployed ``account``'s passkeys."""
+        account = Web3.to_checksum_address(account)
+        if not self.is_deployed(account):
+            return False
+        data = _calldata("isPasskey(bytes32,bytes32)", qx, qy)
+        try:
+            return bool(int.from_bytes(self.sender.dry_run(sender=account, to=account, data=data)))
+        except ContractRevert:
+            return False
+
+    def add_passkey_call(self, account: str, qx: bytes, qy: bytes) -> Call:
+        """The account's own ``addPasskey`` (a second device), as a call of its batch."""
+        return Call(account, _calldata("addPasskey(bytes32,bytes32)", qx, qy))
+
+    def is_valid_signature(self, account: str, digest: bytes, signature: bytes) -> bool:
+        """ERC-1271: does the contract at ``account`` accept ``signature`` over ``digest``?
+        False for an address without code, a revert, or any other answer than the magic value."""
+        account = Web3.to_checksum_address(account)
+        if not self.is_deployed(account):
+            return False
+        data = ERC1271_SELECTOR + abi_encode(["bytes32", "bytes"], [digest, signature])
+        try:
+            answer = self.sender.dry_run(sender=account, to=account, data=data)
+        except ContractRevert:
+            return False
+        return answer[:4] == ERC1271_SELECTOR
 
     def explain(self, revert_data: bytes) -> ContractRevert:
         """Revert data (a FailedOpWithRevert's ``inner``, a revert reason) as a named error."""

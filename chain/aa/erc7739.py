@@ -21,8 +21,9 @@ import logging
 import struct
 from typing import Any
 
+from eth_abi import encode as abi_encode
 from eth_account.messages import encode_typed_data
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from chain.eip712 import EIP712_DOMAIN_TYPE, typed_data_digest
 
@@ -105,3 +106,42 @@ def wrap_signature(account_signature: bytes, app_typed_data: dict[str, Any]) -> 
         + contents_descr
         + struct.pack(">H", len(contents_descr))
     )
+
+
+PERSONAL_SIGN_TYPE = "PersonalSign(bytes prefixed)"
+EIP712_DOMAIN_TYPE_STRING = (
+    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+
+
+def account_domain_separator(*, account: str, chain_id: int) -> bytes:
+    """The passkey account's own EIP-712 domain separator (OpenZeppelin ``EIP712``)."""
+    return keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                keccak(text=EIP712_DOMAIN_TYPE_STRING),
+                keccak(text=ACCOUNT_DOMAIN_NAME),
+                keccak(text=ACCOUNT_DOMAIN_VERSION),
+                int(chain_id),
+                to_checksum_address(account),
+            ],
+        )
+    )
+
+
+def personal_sign_hash(message: str | bytes) -> bytes:
+    """EIP-191 ``personal_sign`` hash of ``message`` (what ``isValidSignature`` is asked about)."""
+    data = message.encode() if isinstance(message, str) else bytes(message)
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
+
+
+def personal_sign_digest(message_hash: bytes, *, account: str, chain_id: int) -> bytes:
+    """The 32 bytes the passkey signs so that ``account.isValidSignature(message_hash, sig)``
+    accepts a ``personal_sign`` (ERC-7739 ``PersonalSign`` nesting under the account's domain; the
+    signature is the plain account signature, no suffix). ``message_hash`` is the EIP-191 hash."""
+    struct_hash = keccak(
+        abi_encode(["bytes32", "bytes32"], [keccak(text=PERSONAL_SIGN_TYPE), message_hash])
+    )
+    separator = account_domain_separator(account=account, chain_id=chain_id)
+    return keccak(b"\x19\x01" + separator + struct_hash)

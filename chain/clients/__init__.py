@@ -45,6 +45,7 @@ from chain.clients.views import (
     PartyStatus,
     PriceTier,
     RootInfo,
+    Shortfall,
 )
 from chain.manifest import Deployment
 from chain.tx import TxSender
@@ -72,6 +73,7 @@ __all__ = [
     "PriceTier",
     "RegistryClient",
     "RootInfo",
+    "Shortfall",
     "TokenClient",
 ]
 

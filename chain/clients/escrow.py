@@ -14,6 +14,7 @@ from chain.clients.views import (
     DealTotals,
     LeaderView,
     OrderView,
+    Shortfall,
 )
 from chain.eip712 import Signature
 
@@ -78,9 +79,23 @@ class EscrowClient(ContractClient):
         event_hash: bytes,
         document_digest: bytes,
         *,
+        received_quantity: int | None = None,
         signer: LocalAccount,
     ) -> TxReceipt:
-        return self._send(signer, "confirmReceipt", deal_id, batch_id, event_hash, document_digest)
+        """``received_quantity``: units the group received, as the receiving event states them
+        (less than ordered: a short delivery, refunded to the group's buyers at settlement);
+        default: every unit the signer's group ordered."""
+        if received_quantity is None:
+            received_quantity = self.leader_info(deal_id, signer.address).quantity
+        return self._send(
+            signer,
+            "confirmReceipt",
+            deal_id,
+            batch_id,
+            event_hash,
+            document_digest,
+            received_quantity,
+        )
 
     # claims
     def accept_claim(self, deal_id: int, buyer: str, *, signer: LocalAccount) -> TxReceipt:
@@ -143,6 +158,11 @@ class EscrowClient(ContractClient):
 
     def fee_recipient(self) -> str:
         return str(self._call("feeRecipient"))
+
+    def shortfall(self, deal_id: int, leader: str) -> Shortfall:
+        """The leader's group's short delivery (``short`` False if it received every unit)."""
+        is_short, delivered, per_unit = self._call("shortfall", deal_id, leader)
+        return Shortfall(bool(is_short), int(delivered), int(per_unit))
 
     def live_deals(self, batch_id: bytes) -> list[int]:
         """Deals a recall of ``batch_id`` would freeze (plus finished ones not yet pruned)."""

@@ -23,11 +23,21 @@ class RegistryClient(ContractClient):
     artifact_name = "ProvenanceRegistry"
 
     # onboarding
-    def apply_as_supplier(self, credential_cid: bytes, *, signer: LocalAccount) -> TxReceipt:
-        return self._send(signer, "applyAsSupplier", credential_cid)
+    def apply_as_supplier(
+        self, profile_cid: bytes, credentials_digest: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        """Apply with a public profile (IPFS CID) and the SHA-256 of private credentials."""
+        return self._send(signer, "applyAsSupplier", profile_cid, credentials_digest)
 
-    def apply_as_leader(self, credential_cid: bytes, *, signer: LocalAccount) -> TxReceipt:
-        return self._send(signer, "applyAsLeader", credential_cid)
+    def apply_as_leader(
+        self, profile_cid: bytes, credentials_digest: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "applyAsLeader", profile_cid, credentials_digest)
+
+    def update_profile(
+        self, kind: PartyKind, profile_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "updateProfile", int(kind), profile_cid)
 
     def approve_supplier(self, account: str, *, signer: LocalAccount) -> TxReceipt:
         return self._send(signer, "approveSupplier", account)
@@ -35,11 +45,21 @@ class RegistryClient(ContractClient):
     def approve_leader(self, account: str, *, signer: LocalAccount) -> TxReceipt:
         return self._send(signer, "approveLeader", account)
 
-    def revoke_supplier(self, account: str, *, signer: LocalAccount) -> TxReceipt:
-        return self._send(signer, "revokeSupplier", account)
+    def reject_supplier(
+        self, account: str, reason_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "rejectSupplier", account, reason_cid)
 
-    def revoke_leader(self, account: str, *, signer: LocalAccount) -> TxReceipt:
-        return self._send(signer, "revokeLeader", account)
+    def reject_leader(self, account: str, reason_cid: bytes, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "rejectLeader", account, reason_cid)
+
+    def revoke_supplier(
+        self, account: str, reason_cid: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "revokeSupplier", account, reason_cid)
+
+    def revoke_leader(self, account: str, reason_cid: bytes, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "revokeLeader", account, reason_cid)
 
     def is_approved_supplier(self, account: str) -> bool:
         return bool(self._call("isApprovedSupplier", account))
@@ -48,8 +68,8 @@ class RegistryClient(ContractClient):
         return bool(self._call("isApprovedLeader", account))
 
     def party(self, kind: PartyKind, account: str) -> Party:
-        status, block, digest = self._call("party", int(kind), account)
-        return Party(PartyStatus(status), block, bytes(digest))
+        status, block, profile, credentials = self._call("party", int(kind), account)
+        return Party(PartyStatus(status), block, bytes(profile), bytes(credentials))
 
     # batches
     def register_batch(

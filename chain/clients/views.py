@@ -27,6 +27,7 @@ class PartyStatus(IntEnum):
     PENDING = 1
     APPROVED = 2
     REVOKED = 3
+    REJECTED = 4
 
 
 class DealStatus(IntEnum):
@@ -48,7 +49,8 @@ class ClaimStatus(IntEnum):
 class Party:
     status: PartyStatus
     updated_at_block: int
-    credential_digest: bytes
+    profile_digest: bytes
+    credentials_digest: bytes
 
 
 @dataclass(frozen=True)
@@ -178,3 +180,13 @@ class ClaimView:
     status: ClaimStatus
     quantity: int
     filed_at: int
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A leader's group delivered short: ``delivered`` units count, and each of the group's units
+    gets ``refund_per_unit`` back at settlement (GroupBuyEscrow.confirmReceipt)."""
+
+    short: bool
+    delivered: int
+    refund_per_unit: int

@@ -168,8 +168,16 @@ interface IGroupBuyEscrow {
     event DealCreated(uint256 indexed dealId, address indexed supplier, address indexed token, DealParams params, address feeRecipient);
     event Joined(uint256 indexed dealId, address indexed buyer, address indexed leader, uint256 quantity, uint256 paid);
     event Cancelled(uint256 indexed dealId, address indexed buyer, address indexed leader, uint256 quantity, uint256 refunded);
+    /// @param quantity the quantity the leader received, as the anchored EPCIS receiving event states it
+    /// @param delivered the units that count as delivered: `quantity` capped at the leader's ordered units
     event ReceiptConfirmed(
-        uint256 indexed dealId, address indexed leader, bytes32 indexed batchId, bytes32 eventHash, bytes32 documentDigest, uint256 quantity
+        uint256 indexed dealId,
+        address indexed leader,
+        bytes32 indexed batchId,
+        bytes32 eventHash,
+        bytes32 documentDigest,
+        uint256 quantity,
+        uint256 delivered
     );
     event ClaimFiled(uint256 indexed dealId, address indexed buyer, address indexed leader, uint256 quantity, bytes evidenceCid);
     event ClaimRejected(uint256 indexed dealId, address indexed buyer);
@@ -223,7 +231,17 @@ interface IGroupBuyEscrow {
 
     /// @notice The caller (a leader with orders in the deal) confirms pickup of `batchId`, anchoring the EPCIS
     /// receiving event in the registry; allowed after success and before the delivery deadline.
-    function confirmReceipt(uint256 dealId, bytes32 batchId, bytes32 eventHash, bytes32 documentDigest) external;
+    /// @param receivedQuantity units received for the group (the receiving event's quantity): more than ordered
+    /// counts as ordered; less is a short delivery (0: nothing arrived). Money follows goods: the supplier, the
+    /// leader's commission (its volume tier counting delivered units) and the platform fee are paid on delivered
+    /// units only, and the group's buyers share the refund of the missing units.
+    /// @dev Which buyers are short: the leader does not say, so the shortage is shared by the group's buyers in
+    /// proportion to their units, in money: in a group that ordered L units, received D and settled at price p,
+    /// each unit gets back ⌊(L − D) × p / L⌋ at settlement (an order of q units: q times that), and the rounding
+    /// remainder (< L base units) goes to the supplier, so money in = money out exactly. Quality claims then cover
+    /// at most ⌊q × D / L⌋ units of an order. Settlement stays O(1) (one aggregate of the remainders).
+    function confirmReceipt(uint256 dealId, bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, uint256 receivedQuantity)
+        external;
 
     // ---------------------------------------------------------------- claims
 
@@ -286,6 +304,12 @@ interface IGroupBuyEscrow {
     function order(uint256 dealId, address buyer) external view returns (OrderView memory);
 
     function leaderInfo(uint256 dealId, address leader) external view returns (LeaderView memory);
+
+    /// @notice The leader's group's short delivery, if its receipt was short.
+    /// @return short_ whether the receipt recorded fewer units than ordered
+    /// @return delivered units that count as delivered
+    /// @return refundPerUnit what each of the group's units gets back at settlement
+    function shortfall(uint256 dealId, address leader) external view returns (bool short_, uint256 delivered, uint256 refundPerUnit);
 
     /// @notice `buyer`'s open claim in the deal (status None when there is none).
     /// @return status Filed (awaiting the supplier) or Rejected (awaiting arbitration)

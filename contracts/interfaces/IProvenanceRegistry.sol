@@ -40,23 +40,28 @@ interface IProvenanceRegistry {
     }
 
     /// @notice Onboarding status of an account for one `PartyKind`.
-    /// @dev None → Pending (apply) → Approved (platform) → Revoked (platform); Pending may also be Revoked
-    /// (a rejection). A Revoked account may apply again.
+    /// @dev None → Pending (apply) → Approved (platform) → Revoked (platform, with a reason);
+    /// Pending → Rejected (platform, with a reason). A Rejected or Revoked account may apply again.
     enum PartyStatus {
         None,
         Pending,
         Approved,
-        Revoked
+        Revoked,
+        Rejected
     }
 
     /// @notice Onboarding record of an account for one `PartyKind`.
     /// @param status current onboarding status
-    /// @param updatedAtBlock block of the last status change
-    /// @param credentialDigest SHA-256 digest of the latest credential document's CID
+    /// @param updatedAtBlock block of the last change (status or profile)
+    /// @param profileDigest SHA-256 digest inside the CID of the public profile document (name, pickup point,
+    /// products: in IPFS, shown to everyone)
+    /// @param credentialsDigest SHA-256 of the private credentials document (licences, identity): personal data,
+    /// kept off chain and off the public gateway; reviewers read it and check it against this digest
     struct Party {
         PartyStatus status;
         uint64 updatedAtBlock;
-        bytes32 credentialDigest;
+        bytes32 profileDigest;
+        bytes32 credentialsDigest;
     }
 
     /// @notice A registered batch.
@@ -158,14 +163,29 @@ interface IProvenanceRegistry {
     // Events
     // ----------------------------------------------------------------------------------------------------
 
-    /// @notice `account` applied as a `kind` with the credential document `credentialCid`.
+    /// @notice `account` applied as a `kind` with the public profile `profileCid` and the private credentials
+    /// whose SHA-256 is `credentialsDigest`.
     event PartyApplied(
-        PartyKind indexed kind, address indexed account, bytes32 credentialDigest, bytes credentialCid
+        PartyKind indexed kind,
+        address indexed account,
+        bytes32 profileDigest,
+        bytes32 credentialsDigest,
+        bytes profileCid
     );
     /// @notice The platform account `approver` approved `account` as a `kind`.
     event PartyApproved(PartyKind indexed kind, address indexed account, address indexed approver);
-    /// @notice The platform account `revoker` revoked (or rejected) `account` as a `kind`.
-    event PartyRevoked(PartyKind indexed kind, address indexed account, address indexed revoker);
+    /// @notice The platform account `rejecter` rejected `account`'s application, the reason at `reasonCid`.
+    event PartyRejected(
+        PartyKind indexed kind, address indexed account, address indexed rejecter, bytes32 reasonDigest, bytes reasonCid
+    );
+    /// @notice The platform account `revoker` revoked approved `account` as a `kind`, the reason at `reasonCid`.
+    event PartyRevoked(
+        PartyKind indexed kind, address indexed account, address indexed revoker, bytes32 reasonDigest, bytes reasonCid
+    );
+    /// @notice `account` (pending or approved as a `kind`) replaced its public profile with `profileCid`.
+    event PartyProfileUpdated(
+        PartyKind indexed kind, address indexed account, bytes32 profileDigest, bytes profileCid
+    );
     /// @notice `supplier` registered the batch `batchId` = keccak256(abi.encode(gtin14, lot)).
     event BatchRegistered(
         bytes32 indexed batchId,
@@ -225,13 +245,19 @@ interface IProvenanceRegistry {
     // Onboarding
     // ----------------------------------------------------------------------------------------------------
 
-    /// @notice Applies as a supplier (status becomes Pending). Allowed from None or Revoked.
-    /// @param credentialCid CID of the credential document (business licence, food permits, ...)
-    function applyAsSupplier(bytes calldata credentialCid) external;
+    /// @notice Applies as a supplier (status becomes Pending). Allowed from None, Rejected or Revoked.
+    /// @param profileCid CID of the public profile document (company name, products, origin)
+    /// @param credentialsDigest SHA-256 of the private credentials (business licence, food permits); non-zero
+    function applyAsSupplier(bytes calldata profileCid, bytes32 credentialsDigest) external;
 
-    /// @notice Applies as a group leader (status becomes Pending). Allowed from None or Revoked.
-    /// @param credentialCid CID of the credential document (identity, pickup point, ...)
-    function applyAsLeader(bytes calldata credentialCid) external;
+    /// @notice Applies as a group leader (status becomes Pending). Allowed from None, Rejected or Revoked.
+    /// @param profileCid CID of the public profile document (display name, pickup point)
+    /// @param credentialsDigest SHA-256 of the private credentials (identity, contact, premises); non-zero
+    function applyAsLeader(bytes calldata profileCid, bytes32 credentialsDigest) external;
+
+    /// @notice Replaces the caller's public profile as a `kind`. Allowed while Pending or Approved; the status
+    /// and the credentials digest do not change.
+    function updateProfile(PartyKind kind, bytes calldata profileCid) external;
 
     /// @notice Approves a Pending supplier. Only `PLATFORM_ROLE`.
     function approveSupplier(address account) external;
@@ -239,13 +265,23 @@ interface IProvenanceRegistry {
     /// @notice Approves a Pending leader. Only `PLATFORM_ROLE`.
     function approveLeader(address account) external;
 
-    /// @notice Revokes an Approved supplier or rejects a Pending one. Only `PLATFORM_ROLE`.
+    /// @notice Rejects a Pending supplier's application. Only `PLATFORM_ROLE`.
+    /// @param reasonCid CID of the reason document shown to the applicant
+    function rejectSupplier(address account, bytes calldata reasonCid) external;
+
+    /// @notice Rejects a Pending leader's application. Only `PLATFORM_ROLE`.
+    /// @param reasonCid CID of the reason document shown to the applicant
+    function rejectLeader(address account, bytes calldata reasonCid) external;
+
+    /// @notice Revokes an Approved supplier. Only `PLATFORM_ROLE`.
     /// @dev A revoked supplier can register no batch and its batches accept no new anchor or writer change;
     /// it can still recall them.
-    function revokeSupplier(address account) external;
+    /// @param reasonCid CID of the reason document
+    function revokeSupplier(address account, bytes calldata reasonCid) external;
 
-    /// @notice Revokes an Approved leader or rejects a Pending one. Only `PLATFORM_ROLE`.
-    function revokeLeader(address account) external;
+    /// @notice Revokes an Approved leader. Only `PLATFORM_ROLE`.
+    /// @param reasonCid CID of the reason document
+    function revokeLeader(address account, bytes calldata reasonCid) external;
 
     /// @notice Whether `account` is an approved supplier.
     function isApprovedSupplier(address account) external view returns (bool);

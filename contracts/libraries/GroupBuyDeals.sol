@@ -45,6 +45,8 @@ library GroupBuyDeals {
         uint32 refundedQuantity;
         bool supplierPaid;
         bool feePaid;
+        /// @dev Σ over short groups of the shortage's rounding remainder (< ordered units each): the supplier's.
+        uint64 shortDust;
         // slot 5
         uint128 supplierAmount;
         uint128 platformFee;
@@ -71,6 +73,14 @@ library GroupBuyDeals {
         uint16 commissionBps;
         uint128 commission;
         bool paidOut;
+    }
+
+    /// @dev A short group only (delivered < ordered): written by its receipt and its buyers' payouts.
+    struct Shortfall {
+        bool short_;
+        uint32 delivered;
+        /// @dev ⌊(ordered − delivered) × final price / ordered⌋: what each of the group's units gets back.
+        uint128 refundPerUnit;
     }
 
     struct Claim {
@@ -123,7 +133,8 @@ library GroupBuyDeals {
         uint256 revenue = uint256(d.receivedQuantity - d.refundedQuantity) * price;
         uint256 fee = revenue * d.platformFeeBps / GroupBuyMath.BPS;
         // Cannot underflow: commissions are ≤ 20% and the fee ≤ 10% of the revenue, each rounded down.
-        uint256 supplierAmount = revenue - fee - d.commissionTotal;
+        // Plus the short groups' rounding remainders (see GroupBuyEscrow.confirmReceipt): the supplier takes the dust.
+        uint256 supplierAmount = revenue - fee - d.commissionTotal + d.shortDust;
         d.settled = true;
         // Safe casts: revenue ≤ quantity (uint32) × price (uint96) < 2^128, and both amounts are ≤ revenue.
         // forge-lint: disable-next-line(unsafe-typecast)

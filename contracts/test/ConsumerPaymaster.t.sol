@@ -113,7 +113,7 @@ contract ConsumerPaymasterTest is PasskeyAccountBase {
     function test_validate_refusesEscrowFunctionsThatAreNotConsumerActions() public {
         bytes memory settle = abi.encodeCall(IGroupBuyEscrow.settle, (dealId));
         expectRefused(escrowCall(settle), notSponsored(0, address(escrow), IGroupBuyEscrow.settle.selector));
-        bytes memory confirm = abi.encodeCall(IGroupBuyEscrow.confirmReceipt, (dealId, BATCH, EVENT_HASH, DOC_DIGEST));
+        bytes memory confirm = abi.encodeCall(IGroupBuyEscrow.confirmReceipt, (dealId, BATCH, EVENT_HASH, DOC_DIGEST, 10));
         expectRefused(escrowCall(confirm), notSponsored(0, address(escrow), IGroupBuyEscrow.confirmReceipt.selector));
     }
 

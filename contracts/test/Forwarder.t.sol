@@ -40,7 +40,7 @@ contract ForwarderTest is ProvenanceRegistryBase {
 
     function test_execute_onboardsAndRegistersBatchForTheSigner() public {
         bytes memory credential = cidV0(keccak256("gasless licence"));
-        _relay(_signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsSupplier, (credential)), _inOneHour()));
+        _relay(_signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsSupplier, (credential, sha256("credentials"))), _inOneHour()));
         IProvenanceRegistry.Party memory p = registry.party(IProvenanceRegistry.PartyKind.Supplier, gaslessSupplier);
         assertEq(uint256(p.status), uint256(IProvenanceRegistry.PartyStatus.Pending));
         assertEq(uint256(registry.party(IProvenanceRegistry.PartyKind.Supplier, relayer).status), 0);
@@ -66,7 +66,7 @@ contract ForwarderTest is ProvenanceRegistryBase {
 
     function test_execute_revertsOnReplay() public {
         ERC2771Forwarder.ForwardRequestData memory request =
-            _signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsLeader, (cidV0(DOC_DIGEST))), _inOneHour());
+            _signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsLeader, (cidV0(DOC_DIGEST), sha256("credentials"))), _inOneHour());
         _relay(request);
         // The nonce moved on, so the same signature now recovers to some other address.
         address recovered = _recover(request, forwarder.nonces(gaslessSupplier));
@@ -80,7 +80,7 @@ contract ForwarderTest is ProvenanceRegistryBase {
     function test_execute_revertsWhenExpired() public {
         uint48 deadline = _inOneHour();
         ERC2771Forwarder.ForwardRequestData memory request =
-            _signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsLeader, (cidV0(DOC_DIGEST))), deadline);
+            _signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsLeader, (cidV0(DOC_DIGEST), sha256("credentials"))), deadline);
         vm.warp(uint256(deadline) + 1);
         vm.expectRevert(abi.encodeWithSelector(ERC2771Forwarder.ERC2771ForwarderExpiredRequest.selector, deadline));
         _relay(request);
@@ -112,7 +112,7 @@ contract ForwarderTest is ProvenanceRegistryBase {
     function test_execute_revertsForUntrustingTarget() public {
         ProvenanceRegistry other = new ProvenanceRegistry(address(0xF0), platform);
         ERC2771Forwarder.ForwardRequestData memory request =
-            _signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsLeader, (cidV0(DOC_DIGEST))), _inOneHour());
+            _signed(gaslessKey, gaslessSupplier, abi.encodeCall(registry.applyAsLeader, (cidV0(DOC_DIGEST), sha256("credentials"))), _inOneHour());
         request.to = address(other);
         vm.expectRevert(
             abi.encodeWithSelector(ERC2771Forwarder.ERC2771UntrustfulTarget.selector, address(other), address(forwarder))

@@ -95,9 +95,14 @@ abstract contract GroupBuyEscrowBase is Test {
         vm.stopPrank();
     }
 
+    /// @dev A full receipt: the leader received every unit ordered.
     function confirmAs(uint256 dealId, address leader) internal {
+        confirmAs(dealId, leader, type(uint256).max); // more than ordered counts as ordered
+    }
+
+    function confirmAs(uint256 dealId, address leader, uint256 receivedQuantity) internal {
         vm.prank(leader);
-        escrow.confirmReceipt(dealId, BATCH, EVENT_HASH, DOC_DIGEST);
+        escrow.confirmReceipt(dealId, BATCH, EVENT_HASH, DOC_DIGEST, receivedQuantity);
     }
 
     function withdrawAs(uint256 dealId, address who) internal returns (uint256 amount) {

@@ -53,9 +53,9 @@ contract GroupBuyEscrowRecallTest is Test {
         escrow.setTokenAllowed(address(token), true);
         vm.stopPrank();
         vm.prank(supplier);
-        registry.applyAsSupplier(REASON);
+        registry.applyAsSupplier(REASON, keccak256("credentials"));
         vm.prank(leader);
-        registry.applyAsLeader(REASON);
+        registry.applyAsLeader(REASON, keccak256("credentials"));
         vm.startPrank(platform);
         registry.approveSupplier(supplier);
         registry.approveLeader(leader);

@@ -11,11 +11,12 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
     bytes internal docCid;
     bytes internal reasonCid;
+    bytes32 internal constant REASON_DIGEST = keccak256("recall notice");
 
     function setUp() public override {
         super.setUp();
         docCid = cidV1(CODEC_RAW, DOC_DIGEST);
-        reasonCid = cidV0(keccak256("recall notice"));
+        reasonCid = cidV0(REASON_DIGEST);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -46,45 +47,52 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
     // ------------------------------------------------------------------------------------------------
 
     function test_applyAsSupplier_recordsPendingApplication() public {
-        bytes memory credential = cidV0(keccak256("licence"));
+        bytes memory profile = cidV0(keccak256("profile"));
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.PartyApplied(
-            IProvenanceRegistry.PartyKind.Supplier, stranger, keccak256("licence"), credential
+            IProvenanceRegistry.PartyKind.Supplier, stranger, keccak256("profile"), CREDENTIALS, profile
         );
         vm.prank(stranger);
-        registry.applyAsSupplier(credential);
+        registry.applyAsSupplier(profile, CREDENTIALS);
 
         IProvenanceRegistry.Party memory p = registry.party(IProvenanceRegistry.PartyKind.Supplier, stranger);
         assertEq(uint256(p.status), uint256(IProvenanceRegistry.PartyStatus.Pending));
-        assertEq(p.credentialDigest, keccak256("licence"));
+        assertEq(p.profileDigest, keccak256("profile"));
+        assertEq(p.credentialsDigest, CREDENTIALS);
         assertEq(uint256(p.updatedAtBlock), block.number);
         assertFalse(registry.isApprovedSupplier(stranger));
     }
 
+    function test_applyAsSupplier_revertsWithoutCredentials() public {
+        vm.expectRevert(IProvenanceRegistry.ZeroHash.selector);
+        vm.prank(stranger);
+        registry.applyAsSupplier(docCid, bytes32(0));
+    }
+
     function test_applyAsSupplier_revertsWhenAlreadyPending() public {
         vm.startPrank(stranger);
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
         vm.expectRevert(_partyStatusError(IProvenanceRegistry.PartyKind.Supplier, stranger, IProvenanceRegistry.PartyStatus.Pending));
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
         vm.stopPrank();
     }
 
     function test_applyAsSupplier_revertsWhenAlreadyApproved() public {
         vm.expectRevert(_partyStatusError(IProvenanceRegistry.PartyKind.Supplier, supplier, IProvenanceRegistry.PartyStatus.Approved));
         vm.prank(supplier);
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
     }
 
     function test_applyAsSupplier_revertsOnInvalidCid() public {
         bytes memory bad = hex"1220";
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.InvalidCid.selector, bad));
         vm.prank(stranger);
-        registry.applyAsSupplier(bad);
+        registry.applyAsSupplier(bad, CREDENTIALS);
     }
 
     function test_approveSupplier_approvesPendingApplicant() public {
         vm.prank(stranger);
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
         vm.expectEmit(true, true, true, true, address(registry));
         emit IProvenanceRegistry.PartyApproved(IProvenanceRegistry.PartyKind.Supplier, stranger, platform);
         vm.prank(platform);
@@ -95,7 +103,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
     function test_approveSupplier_revertsForNonPlatform() public {
         vm.prank(stranger);
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
         vm.expectRevert(_unauthorized(supplier, registry.PLATFORM_ROLE()));
         vm.prank(supplier);
         registry.approveSupplier(stranger);
@@ -109,9 +117,11 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
     function test_revokeSupplier_blocksRegistrationUntilReapprovedAfterReapplying() public {
         vm.expectEmit(true, true, true, true, address(registry));
-        emit IProvenanceRegistry.PartyRevoked(IProvenanceRegistry.PartyKind.Supplier, supplier, platform);
+        emit IProvenanceRegistry.PartyRevoked(
+            IProvenanceRegistry.PartyKind.Supplier, supplier, platform, REASON_DIGEST, reasonCid
+        );
         vm.prank(platform);
-        registry.revokeSupplier(supplier);
+        registry.revokeSupplier(supplier, reasonCid);
         assertFalse(registry.isApprovedSupplier(supplier));
 
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.NotApprovedSupplier.selector, supplier));
@@ -120,7 +130,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
         // A revoked account may apply again; it needs a fresh approval.
         vm.prank(supplier);
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.NotApprovedSupplier.selector, supplier));
         vm.prank(supplier);
         registry.registerBatch(GTIN, "LOT2", docCid);
@@ -130,30 +140,104 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         registry.registerBatch(GTIN, "LOT2", docCid);
     }
 
-    function test_revokeSupplier_rejectsPendingApplication() public {
+    function test_rejectSupplier_recordsReasonAndAllowsReapplying() public {
         vm.prank(stranger);
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.PartyRejected(
+            IProvenanceRegistry.PartyKind.Supplier, stranger, platform, REASON_DIGEST, reasonCid
+        );
         vm.prank(platform);
-        registry.revokeSupplier(stranger);
+        registry.rejectSupplier(stranger, reasonCid);
         IProvenanceRegistry.Party memory p = registry.party(IProvenanceRegistry.PartyKind.Supplier, stranger);
-        assertEq(uint256(p.status), uint256(IProvenanceRegistry.PartyStatus.Revoked));
+        assertEq(uint256(p.status), uint256(IProvenanceRegistry.PartyStatus.Rejected));
+
+        // A rejection cannot be approved; a new application (new credentials) can.
+        vm.expectRevert(
+            _partyStatusError(IProvenanceRegistry.PartyKind.Supplier, stranger, IProvenanceRegistry.PartyStatus.Rejected)
+        );
+        vm.prank(platform);
+        registry.approveSupplier(stranger);
+        vm.prank(stranger);
+        registry.applyAsSupplier(docCid, keccak256("renewed licence"));
+        vm.prank(platform);
+        registry.approveSupplier(stranger);
+        assertTrue(registry.isApprovedSupplier(stranger));
+        assertEq(registry.party(IProvenanceRegistry.PartyKind.Supplier, stranger).credentialsDigest, keccak256("renewed licence"));
+    }
+
+    function test_rejectSupplier_revertsUnlessPendingOrForNonPlatform() public {
+        vm.expectRevert(
+            _partyStatusError(IProvenanceRegistry.PartyKind.Supplier, supplier, IProvenanceRegistry.PartyStatus.Approved)
+        );
+        vm.prank(platform);
+        registry.rejectSupplier(supplier, reasonCid);
+
+        vm.prank(stranger);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
+        vm.expectRevert(_unauthorized(stranger, registry.PLATFORM_ROLE()));
+        vm.prank(stranger);
+        registry.rejectSupplier(stranger, reasonCid);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.InvalidCid.selector, hex"1220"));
+        vm.prank(platform);
+        registry.rejectSupplier(stranger, hex"1220");
+    }
+
+    function test_revokeSupplier_revertsForPendingApplication() public {
+        vm.prank(stranger);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
+        vm.expectRevert(
+            _partyStatusError(IProvenanceRegistry.PartyKind.Supplier, stranger, IProvenanceRegistry.PartyStatus.Pending)
+        );
+        vm.prank(platform);
+        registry.revokeSupplier(stranger, reasonCid);
+    }
+
+    function test_updateProfile_keepsApprovalAndCredentials() public {
+        bytes memory newProfile = cidV0(keccak256("profile v2"));
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.PartyProfileUpdated(
+            IProvenanceRegistry.PartyKind.Supplier, supplier, keccak256("profile v2"), newProfile
+        );
+        vm.prank(supplier);
+        registry.updateProfile(IProvenanceRegistry.PartyKind.Supplier, newProfile);
+        IProvenanceRegistry.Party memory p = registry.party(IProvenanceRegistry.PartyKind.Supplier, supplier);
+        assertEq(uint256(p.status), uint256(IProvenanceRegistry.PartyStatus.Approved));
+        assertEq(p.profileDigest, keccak256("profile v2"));
+        assertEq(p.credentialsDigest, CREDENTIALS);
+        assertTrue(registry.isApprovedSupplier(supplier));
+    }
+
+    function test_updateProfile_revertsUnlessPendingOrApproved() public {
+        vm.expectRevert(
+            _partyStatusError(IProvenanceRegistry.PartyKind.Leader, supplier, IProvenanceRegistry.PartyStatus.None)
+        );
+        vm.prank(supplier);
+        registry.updateProfile(IProvenanceRegistry.PartyKind.Leader, docCid);
+        vm.prank(platform);
+        registry.revokeSupplier(supplier, reasonCid);
+        vm.expectRevert(
+            _partyStatusError(IProvenanceRegistry.PartyKind.Supplier, supplier, IProvenanceRegistry.PartyStatus.Revoked)
+        );
+        vm.prank(supplier);
+        registry.updateProfile(IProvenanceRegistry.PartyKind.Supplier, docCid);
     }
 
     function test_revokeSupplier_revertsWhenNotOnboarded() public {
         vm.expectRevert(_partyStatusError(IProvenanceRegistry.PartyKind.Supplier, stranger, IProvenanceRegistry.PartyStatus.None));
         vm.prank(platform);
-        registry.revokeSupplier(stranger);
+        registry.revokeSupplier(stranger, reasonCid);
     }
 
     function test_revokeSupplier_revertsForNonPlatform() public {
         vm.expectRevert(_unauthorized(stranger, registry.PLATFORM_ROLE()));
         vm.prank(stranger);
-        registry.revokeSupplier(supplier);
+        registry.revokeSupplier(supplier, reasonCid);
     }
 
     function test_leaderOnboarding_applyApproveRevoke() public {
         vm.prank(leader);
-        registry.applyAsLeader(docCid);
+        registry.applyAsLeader(docCid, CREDENTIALS);
         assertFalse(registry.isApprovedLeader(leader));
         vm.prank(platform);
         registry.approveLeader(leader);
@@ -161,17 +245,17 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         // Leader and supplier statuses are independent.
         assertFalse(registry.isApprovedSupplier(leader));
         vm.prank(platform);
-        registry.revokeLeader(leader);
+        registry.revokeLeader(leader, reasonCid);
         assertFalse(registry.isApprovedLeader(leader));
 
         vm.expectRevert(_partyStatusError(IProvenanceRegistry.PartyKind.Leader, leader, IProvenanceRegistry.PartyStatus.Revoked));
         vm.prank(platform);
-        registry.revokeLeader(leader);
+        registry.revokeLeader(leader, reasonCid);
     }
 
     function test_approveLeader_revertsForNonPlatform() public {
         vm.prank(leader);
-        registry.applyAsLeader(docCid);
+        registry.applyAsLeader(docCid, CREDENTIALS);
         vm.expectRevert(_unauthorized(leader, registry.PLATFORM_ROLE()));
         vm.prank(leader);
         registry.approveLeader(leader);
@@ -179,9 +263,9 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
     function test_applyAsLeader_revertsWhenPending() public {
         vm.startPrank(leader);
-        registry.applyAsLeader(docCid);
+        registry.applyAsLeader(docCid, CREDENTIALS);
         vm.expectRevert(_partyStatusError(IProvenanceRegistry.PartyKind.Leader, leader, IProvenanceRegistry.PartyStatus.Pending));
-        registry.applyAsLeader(docCid);
+        registry.applyAsLeader(docCid, CREDENTIALS);
         vm.stopPrank();
     }
 
@@ -225,7 +309,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
     function test_registerBatch_revertsForPendingSupplier() public {
         vm.prank(stranger);
-        registry.applyAsSupplier(docCid);
+        registry.applyAsSupplier(docCid, CREDENTIALS);
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.NotApprovedSupplier.selector, stranger));
         vm.prank(stranger);
         registry.registerBatch(GTIN, "L1", docCid);
@@ -343,7 +427,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         vm.prank(supplier);
         registry.setBatchWriter(batchId, carrier, true);
         vm.prank(platform);
-        registry.revokeSupplier(supplier);
+        registry.revokeSupplier(supplier, reasonCid);
 
         assertFalse(registry.canAnchor(batchId, carrier));
         assertFalse(registry.canAnchor(batchId, supplier));
@@ -506,7 +590,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
     function test_recallBatch_byRevokedSupplier() public {
         vm.prank(platform);
-        registry.revokeSupplier(supplier);
+        registry.revokeSupplier(supplier, reasonCid);
         vm.prank(supplier);
         registry.recallBatch(batchId, reasonCid);
         assertEq(uint256(registry.batchStatus(batchId)), uint256(IProvenanceRegistry.BatchStatus.Recalled));

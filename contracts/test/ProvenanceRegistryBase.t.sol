@@ -28,6 +28,9 @@ abstract contract ProvenanceRegistryBase is Test {
 
     bytes32 internal constant EVENT_HASH = keccak256("event-1");
     bytes32 internal constant DOC_DIGEST = keccak256("document-1");
+    /// @dev Stands for the SHA-256 of an applicant's private credentials (never on chain themselves); keccak256
+    /// because a `sha256` constant is a precompile call at each use, which would consume a `vm.prank`.
+    bytes32 internal constant CREDENTIALS = keccak256("licence and permits");
 
     uint64 internal constant CODEC_RAW = 0x55;
     uint64 internal constant CODEC_DAG_PB = 0x70;
@@ -48,7 +51,7 @@ abstract contract ProvenanceRegistryBase is Test {
 
     function _onboardSupplier(address account) internal {
         vm.prank(account);
-        registry.applyAsSupplier(cidV0(keccak256(abi.encode("licence", account))));
+        registry.applyAsSupplier(cidV0(keccak256(abi.encode("profile", account))), CREDENTIALS);
         vm.prank(platform);
         registry.approveSupplier(account);
     }

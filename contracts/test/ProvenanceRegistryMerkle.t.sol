@@ -52,7 +52,7 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
 
     function test_anchorRoot_revertsForRevokedSupplier() public {
         vm.prank(platform);
-        registry.revokeSupplier(supplier);
+        registry.revokeSupplier(supplier, cidV0(keccak256("reason")));
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.NotApprovedSupplier.selector, supplier));
         vm.prank(supplier);
         registry.anchorRoot(keccak256("root"), 1, manifestCid);

@@ -10,6 +10,7 @@ chains: what crashed the indexer (``UNIQUE constraint failed: batches.gtin, batc
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ from traceability.ipfs import EmbeddedDocumentStore
 from tuanchain_cli import app as cli_app
 
 from .conftest import database_backends, temporary_schema
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 GTIN = "09506000134352"
 CREDENTIAL = bytes.fromhex("1220") + bytes(range(32))
@@ -81,7 +85,7 @@ def services_on(settings: Settings, engine: Engine, chain: Chain | None = None) 
 
 def approve_and_register(chain: Chain, lot: str) -> None:
     registry = chain.clients.registry
-    registry.apply_as_supplier(CREDENTIAL, signer=SUPPLIER)
+    registry.apply_as_supplier(CREDENTIAL, CREDENTIALS_DIGEST, signer=SUPPLIER)
     registry.approve_supplier(SUPPLIER.address, signer=chain.platform)
     registry.register_batch(GTIN, lot, CREDENTIAL, signer=SUPPLIER)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +16,9 @@ from chain.artifacts import Artifact
 from chain.clients import Clients, DealParams, PriceTier
 from chain.deploy import Deployment
 from chain.tx import TxSender
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 TOP_PRICE = 10_000_000  # 10 tUSD (6 decimals)
 TIER_PRICE = 8_000_000  # from 10 units in total
@@ -75,9 +79,9 @@ class Market:
 def market(clients: Clients, w3: Web3) -> Market:
     platform, supplier, leader = dev_account(0), dev_account(10), dev_account(11)
     registry, escrow = clients.registry, clients.escrow
-    registry.apply_as_supplier(CID, signer=supplier)
+    registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=supplier)
     registry.approve_supplier(supplier.address, signer=platform)
-    registry.apply_as_leader(CID, signer=leader)
+    registry.apply_as_leader(CID, CREDENTIALS_DIGEST, signer=leader)
     registry.approve_leader(leader.address, signer=platform)
     batch_id = registry.register_batch(GTIN, "LOT-7", CID, signer=supplier)
     assert batch_id == Web3.keccak(Web3().codec.encode(["string", "string"], [GTIN, "LOT-7"]))

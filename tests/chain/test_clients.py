@@ -9,7 +9,7 @@ from chain import errors
 from chain.accounts import dev_account
 from chain.clients import BatchStatus, ClaimStatus, DealStatus, PartyKind, PartyStatus
 
-from .conftest import CID, GTIN, TIER_PRICE, TOP_PRICE, Market, advance_time
+from .conftest import CID, CREDENTIALS_DIGEST, GTIN, TIER_PRICE, TOP_PRICE, Market, advance_time
 
 BUYERS = [dev_account(12), dev_account(13), dev_account(14)]
 QUANTITIES = [4, 4, 3]  # 11 units: the 10-unit tier (8 tUSD) is reached
@@ -23,7 +23,8 @@ def _fund(m: Market, buyer: LocalAccount, amount: int) -> None:
 def test_registry_views(market: Market) -> None:
     registry = market.clients.registry
     party = registry.party(PartyKind.SUPPLIER, market.supplier.address)
-    assert party.status == PartyStatus.APPROVED and party.credential_digest == CID[2:]
+    assert party.status == PartyStatus.APPROVED and party.profile_digest == CID[2:]
+    assert party.credentials_digest == CREDENTIALS_DIGEST
     assert registry.is_approved_leader(market.leader.address)
     info = registry.batch_info(market.batch_id)
     assert (info.supplier, info.status, info.gtin14, info.lot) == (

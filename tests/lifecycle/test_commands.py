@@ -9,6 +9,7 @@ requests left in the outbox. Last, ``node`` itself: anvil gone (PID and port), s
 from __future__ import annotations
 
 import signal
+import threading
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,34 @@ from chain.anvil import pid_alive, port_is_free
 from .burst import burst, consumers
 from .conftest import DemoHome, connect_to, outbox, saved_chain
 from .processes import STOP_GUARD_SECONDS, Command, Home, anvil_pid, assert_anvil_gone, wait_until
+
+
+class NoticeStream:
+    """A page's notice stream (server-sent events) held open in a thread while the server runs."""
+
+    def __init__(self, api_url: str, address: str) -> None:
+        self.url = f"{api_url}/v1/notices/{address}/stream"
+        self.opened = threading.Event()
+        self.result: str | None = None
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+        assert self.opened.wait(STOP_GUARD_SECONDS), self.result
+
+    def _listen(self) -> None:
+        try:
+            with httpx.stream("GET", self.url, timeout=STOP_GUARD_SECONDS) as response:
+                for line in response.iter_lines():
+                    if line.startswith("retry:"):
+                        self.opened.set()
+            self.result = "ended"
+        except httpx.HTTPError as exc:
+            self.result = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.opened.set()
+
+    def outcome(self) -> str | None:
+        self.thread.join(STOP_GUARD_SECONDS)
+        return self.result
 
 
 def test_node_keeper_index_and_serve_stop_cleanly(demo_home: DemoHome, tmp_path: Path) -> None:
@@ -50,6 +79,7 @@ def test_node_keeper_index_and_serve_stop_cleanly(demo_home: DemoHome, tmp_path:
         serve = Command(home, ["serve", "--port", str(home.api_port)], tmp_path / "serve.log")
         others.append(serve)
         serve.wait_for("Uvicorn running")
+        stream = NoticeStream(home.api_url, catalog.CONSUMERS[0].address)
         accounts = consumers(connect_to(home), 6)
         result = burst(
             home.api_url,
@@ -60,6 +90,9 @@ def test_node_keeper_index_and_serve_stop_cleanly(demo_home: DemoHome, tmp_path:
         )
         assert serve.process.wait(timeout=STOP_GUARD_SECONDS) == 0, serve.output[-3000:]
         assert "stopped cleanly (SIGHUP)" in serve.output
+        # An open notice stream was ended by the shutdown itself (a complete response), not
+        # cut when the connections' grace period ran out.
+        assert stream.outcome() == "ended", stream.outcome()
         assert result.ids, result.refused
         stored = outbox(home)
         assert {stored.get(i) for i in result.ids} <= {"queued", "sending", "sent", "mined"}

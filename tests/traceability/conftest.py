@@ -8,6 +8,7 @@ up again for each test (three transactions).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,9 @@ from traceability.epcis import (
 )
 from traceability.ipfs import EmbeddedDocumentStore, parse_cid
 from traceability.merkle import BatchManifest, build_manifest
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 GTIN14 = "09506000134352"
 LOT = "LOT-2026/07"
@@ -131,7 +135,7 @@ class Trail:
 def approved_supplier(clients: Clients, store: EmbeddedDocumentStore, index: int) -> LocalAccount:
     platform, supplier = dev_account(0), dev_account(index)
     credential = parse_cid(store.put(b'{"licence": "SC-%d"}' % index))
-    clients.registry.apply_as_supplier(credential, signer=supplier)
+    clients.registry.apply_as_supplier(credential, CREDENTIALS_DIGEST, signer=supplier)
     clients.registry.approve_supplier(supplier.address, signer=platform)
     return supplier
 

@@ -7,6 +7,7 @@ events); the verifier reads only chain logs and the store.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from traceability.verify import (
 )
 
 from .conftest import FARM, GTIN14, LOT, START, Trail, approved_supplier
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 
 def _by_kind(report, kind: ItemKind) -> list:  # type: ignore[no-untyped-def]
@@ -324,7 +328,9 @@ def _deal_with_orders(trail: Trail, units: int) -> tuple[int, LocalAccount]:
     """A deal selling the trail's batch, ``units`` ordered under one leader, succeeded."""
     clients, platform = trail.clients, trail.platform
     leader, buyer = dev_account(11), dev_account(13)
-    clients.registry.apply_as_leader(parse_cid(trail.metadata_cid), signer=leader)
+    clients.registry.apply_as_leader(
+        parse_cid(trail.metadata_cid), CREDENTIALS_DIGEST, signer=leader
+    )
     clients.registry.approve_leader(leader.address, signer=platform)
     now = int(clients.escrow.w3.eth.get_block("latest")["timestamp"])
     deal_id = clients.escrow.create_deal(
@@ -354,16 +360,39 @@ def _deal_with_orders(trail: Trail, units: int) -> tuple[int, LocalAccount]:
     return deal_id, leader
 
 
-def _confirm(trail: Trail, deal_id: int, leader: LocalAccount, quantity: float) -> str:
-    """The leader confirms receipt with a receiving event stating ``quantity`` deal units."""
+def _confirm(
+    trail: Trail,
+    deal_id: int,
+    leader: LocalAccount,
+    quantity: float,
+    *,
+    received: int | None = None,
+) -> str:
+    """The leader confirms receipt with a receiving event stating ``quantity`` deal units; the
+    receipt records ``received`` units (default: everything the group ordered)."""
     event = receiving_event(
         gtin14=GTIN14, lot=LOT, quantity=quantity, uom="EA", event_time=START, pickup_point=FARM
     )
     hash_id, cid = trail.store_event(event)
     trail.clients.escrow.confirm_receipt(
-        deal_id, trail.batch_id, digest_from_hash_id(hash_id), parse_cid(cid)[-32:], signer=leader
+        deal_id,
+        trail.batch_id,
+        digest_from_hash_id(hash_id),
+        parse_cid(cid)[-32:],
+        received_quantity=received,
+        signer=leader,
     )
     return hash_id
+
+
+def test_a_short_receipt_matching_its_receiving_event_verifies(trail: Trail) -> None:
+    """5 of 7 units arrived: the event says 5 and so does the receipt (RECEIPT_QUANTITY_FIELD)."""
+    deal_id, leader = _deal_with_orders(trail, units=7)
+    _confirm(trail, deal_id, leader, 5, received=5)
+    (logged,) = trail.clients.escrow.get_events("ReceiptConfirmed", from_block=0)
+    assert (logged["args"][RECEIPT_QUANTITY_FIELD], logged["args"]["delivered"]) == (5, 5)
+    (item,) = _by_kind(verify_batch(trail.clients, trail.store, GTIN14, LOT), ItemKind.RECEIPT)
+    assert item.status is ItemStatus.VERIFIED, item.reasons
 
 
 def test_a_receipt_matching_the_escrows_quantity_verifies(trail: Trail) -> None:

@@ -132,7 +132,8 @@ contract GroupBuyEscrowHandler {
     }
 
     /// @dev Picks, starting at the seeds, a deal and leader with orders and no receipt yet (the seeds' own if none).
-    function confirmReceipt(uint256 dealSeed, uint256 leaderSeed) external {
+    /// @dev One receipt in three is short (0 ..= ordered units received), one in six states more than ordered.
+    function confirmReceipt(uint256 dealSeed, uint256 leaderSeed, uint256 received) external {
         uint256 i = dealSeed % dealIds.length;
         address l = leaders[leaderSeed % leaders.length];
         for (uint256 n; n < dealIds.length * leaders.length; ++n) {
@@ -144,9 +145,12 @@ contract GroupBuyEscrowHandler {
                 break;
             }
         }
+        uint256 ordered = escrow.leaderInfo(dealIds[i], l).quantity;
+        uint256 quantity = received % 3 == 0 ? (received / 3) % (ordered + 1) : ordered + (received % 2);
         vm.prank(l);
-        try escrow.confirmReceipt(dealIds[i], batchOf[i], keccak256("event"), keccak256("doc")) {
+        try escrow.confirmReceipt(dealIds[i], batchOf[i], keccak256("event"), keccak256("doc"), quantity) {
             calls["confirmReceipt"]++;
+            if (quantity < ordered) calls["shortReceipt"]++;
         } catch {}
     }
 

@@ -5,7 +5,10 @@ faucet (local chain only, limited per address) and the ``/passkey`` page."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import secrets
+import time
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -13,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from api.bundler.worker import BundlerWorker
 from api.faucet import FAUCET_AMOUNT, Faucet
+from api.routes.documents import upload_message
 from api.services import Services
 from chain.aa.userop import UserOperation
-from chain.aa.webauthn import SoftwarePasskey
+from chain.aa.webauthn import SoftwarePasskey, account_signature
 from chain.context import Chain
 
 from ..relay.conftest import TOP_PRICE, DealSetup, make_deal
@@ -100,6 +104,35 @@ def test_faucet_then_join_prepared_by_the_service_and_signed_by_the_passkey(
     assert info["deployed"] is True and info["balance"] == FAUCET_AMOUNT - 2 * TOP_PRICE
     assert api_chain.w3.eth.get_balance(address) == 0
 
+    # Evidence for a claim: the account signs the upload through ERC-1271 (ERC-7739 PersonalSign).
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + secrets.token_bytes(64)
+    timestamp = int(time.time())
+    message = upload_message(hashlib.sha256(png).hexdigest(), timestamp)
+
+    def upload_signed_by(signing_key: SoftwarePasskey) -> Any:
+        challenge = client.post(
+            "/v1/passkeys/sign-message", json={**key_params(key), "message": message}
+        ).json()
+        assert challenge["account"] == address
+        assertion = signing_key.assertion(bytes.fromhex(challenge["challenge"][2:]))
+        signature = account_signature([(bytes.fromhex(challenge["signer"][2:]), assertion)])
+        return client.post(
+            "/v1/documents",
+            data={
+                "address": address,
+                "timestamp": str(timestamp),
+                "signature": "0x" + signature.hex(),
+                "deal_id": str(deal.deal_id),
+            },
+            files={"file": ("evidence", png, "image/png")},
+        )
+
+    forged = upload_signed_by(SoftwarePasskey.from_secret(secrets.token_bytes(32)))
+    assert forged.status_code == 400 and forged.json()["code"] == "bad_signature"
+    stored = upload_signed_by(key)
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["uploader"] == address and stored.json()["role"] == "buyer"
+
     # Once the window has passed, an account holding less than the faucet's amount is topped up.
     fresh_faucet.now[0] += 3601  # type: ignore[attr-defined]
     assert client.post("/v1/faucet", json={"address": address}).status_code == 200
@@ -138,3 +171,59 @@ def test_the_passkey_page_renders(client: TestClient) -> None:
     page = client.get("/passkey?lang=en")
     assert page.status_code == 200 and "/static/passkey.js" in page.text
     assert client.get("/static/passkey.js").status_code == 200
+
+
+def test_a_second_passkey_added_by_the_first_acts_for_the_account(
+    client: TestClient, api_chain: Chain, services: Services, deal: DealSetup
+) -> None:
+    first = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    second = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    address = api_chain.passkeys.account_address(first)
+    api_chain.clients.token.mint(address, 10 * TOP_PRICE, signer=api_chain.platform)
+
+    def run(key: SoftwarePasskey, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        prepared = client.post(
+            f"/v1/actions/{action}/prepare-userop", json={**key_params(key), **body}
+        )
+        assert prepared.status_code == 200, prepared.text
+        op = UserOperation.from_rpc(prepared.json()["userOperation"])
+        signed = api_chain.passkeys.sign(op, key)
+        sent = client.post(
+            "/v1/bundler",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "eth_sendUserOperation",
+                "params": [signed.to_rpc(), prepared.json()["entryPoint"]],
+            },
+        ).json()
+        assert "result" in sent, sent
+        BundlerWorker(services).run_once()
+        receipt = client.post(
+            "/v1/bundler",
+            json={
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "eth_getUserOperationReceipt",
+                "params": [sent["result"]],
+            },
+        ).json()["result"]
+        assert receipt["success"] is True
+        return receipt
+
+    # Before it is added, the second passkey cannot act for the account.
+    refused = client.post(
+        "/v1/actions/cancel/prepare-userop",
+        json={**key_params(second), "deal_id": deal.deal_id, "account": address},
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "not_a_passkey_of_account"
+
+    run(
+        first,
+        "add_passkey",
+        {"new_qx": "0x" + second.qx.hex(), "new_qy": "0x" + second.qy.hex()},
+    )
+    assert api_chain.passkeys.is_passkey(address, second.qx, second.qy)
+    join = {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address}
+    run(second, "join", {**join, "account": address})
+    assert api_chain.clients.escrow.order(deal.deal_id, address).quantity == 1

@@ -151,6 +151,7 @@ def test_deals_list_and_detail(indexed: World, client: TestClient) -> None:
     (leader,) = detail["leaders"]
     assert leader["leader"] == indexed.leader.address
     assert leader["quantity"] == 6 and leader["receipt"]["quantity"] == 6
+    assert (leader["receipt"]["delivered"], leader["receipt"]["short"]) == (6, 0)
     on_chain = indexed.chain.clients.escrow.leader_info(
         indexed.settled_deal, indexed.leader.address
     )

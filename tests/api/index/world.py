@@ -34,6 +34,9 @@ from traceability.epcis import (
 from traceability.ipfs import DocumentStore, parse_cid
 from traceability.merkle import build_manifest
 
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
+
 GLN_FARM = "9506000000008"
 GLN_HUB = "9506000000015"
 GLN_PICKUP = "9506000000022"
@@ -90,10 +93,10 @@ def build_world(chain: Chain, store: DocumentStore, tag: str) -> World:
     supplier, leader = dev_account(12), dev_account(13)
     credential = parse_cid(store.put(b'{"licence": "SC-' + tag.encode() + b'"}'))
     if not c.registry.is_approved_supplier(supplier.address):
-        c.registry.apply_as_supplier(credential, signer=supplier)
+        c.registry.apply_as_supplier(credential, CREDENTIALS_DIGEST, signer=supplier)
         c.registry.approve_supplier(supplier.address, signer=platform)
     if not c.registry.is_approved_leader(leader.address):
-        c.registry.apply_as_leader(credential, signer=leader)
+        c.registry.apply_as_leader(credential, CREDENTIALS_DIGEST, signer=leader)
         c.registry.approve_leader(leader.address, signer=platform)
     world = World(chain, store, supplier, leader, [dev_account(i) for i in (14, 15, 16)])
     digits = str(int(hashlib.sha256(tag.encode()).hexdigest(), 16) % 10**6).zfill(6)

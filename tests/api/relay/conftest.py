@@ -7,6 +7,7 @@ collide with another test's registrations on the session's shared chain.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from api.services import Services
 from chain.clients import DealParams, PriceTier
 from chain.context import Chain
 from traceability.epcis.identifiers import gs1_check_digit
+
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 TOP_PRICE = 10_000_000  # 10 tUSD
 TIER_PRICE = 8_000_000  # from 5 units in total
@@ -84,9 +88,9 @@ def make_deal(
     """An approved supplier and leader, a registered batch and an open deal selling it."""
     registry, escrow = chain.clients.registry, chain.clients.escrow
     supplier, leader = funded(chain), funded(chain)
-    registry.apply_as_supplier(CREDENTIAL, signer=supplier)
+    registry.apply_as_supplier(CREDENTIAL, CREDENTIALS_DIGEST, signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
-    registry.apply_as_leader(CREDENTIAL, signer=leader)
+    registry.apply_as_leader(CREDENTIAL, CREDENTIALS_DIGEST, signer=leader)
     registry.approve_leader(leader.address, signer=chain.platform)
     gtin, lot = new_gtin(), "L" + secrets.token_hex(4).upper()
     batch_id = registry.register_batch(gtin, lot, CREDENTIAL, signer=supplier)

@@ -27,13 +27,16 @@ from traceability.ipfs.reader import verify_block
 
 from .conftest import CREDENTIAL, PNG, funded, upload
 
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
+
 
 @pytest.fixture(scope="module")
 def supplier(services: Services):
     """An approved supplier (registered once for this module)."""
     chain = services.chain
     account = funded(chain)
-    chain.clients.registry.apply_as_supplier(CREDENTIAL, signer=account)
+    chain.clients.registry.apply_as_supplier(CREDENTIAL, CREDENTIALS_DIGEST, signer=account)
     chain.clients.registry.approve_supplier(account.address, signer=chain.platform)
     return account
 

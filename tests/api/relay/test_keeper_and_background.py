@@ -8,12 +8,14 @@ refund. A keeper pointed at a node that is down exits 1 with a message, not a tr
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from api.indexer import Indexer
 from api.keeper import Keeper
 from api.relayer import worker as relay_worker
 from api.relayer.worker import RelayWorker
@@ -24,6 +26,7 @@ from tuanchain_cli import app
 from .conftest import (
     CREDENTIAL,
     PNG,
+    TIER_PRICE,
     TOP_PRICE,
     advance_time,
     chain_now,
@@ -210,3 +213,58 @@ def test_the_keeper_freezes_a_deal_whose_recall_notification_was_missed(
     assert escrow.deal_status(deal.deal_id) == DealStatus.FROZEN
     assert [a.kind for a in keeper.run_once().done] == ["push_payouts"]
     assert escrow.owed(deal.deal_id, buyer.address) == 0
+
+
+def test_a_short_delivery_is_refunded_to_the_groups_buyers(
+    client: TestClient, services: Services, worker: RelayWorker, chain_snapshot: None
+) -> None:
+    """The leader's gasless receipt states 3 of the 5 units ordered (the receiving event says 3):
+    at settlement the keeper pays the supplier, fee and commission on 3 units only, and the two
+    buyers get back the 2 missing units at the final price, shared by their units, exactly."""
+    chain = services.chain
+    token, escrow = chain.clients.token, chain.clients.escrow
+    deal = make_deal(chain, min_quantity=5, join_window=600)
+    buyers = [consumer(chain), consumer(chain)]
+    start = {b.address: token.balance_of(b.address) for b in buyers}
+    for buyer, units in zip(buyers, (3, 2), strict=True):
+        relay_and_mine(
+            client, worker, buyer, "join",
+            {"deal_id": deal.deal_id, "quantity": units, "leader": deal.leader.address},
+        )  # fmt: skip
+    advance_time(chain, deal.join_deadline - chain_now(chain))
+    receipt = {
+        "deal_id": deal.deal_id, "gtin14": deal.gtin14, "lot": deal.lot,
+        "pickup_point": "geo:1,2", "quantity": 3,
+    }  # fmt: skip
+    status = relay_and_mine(client, worker, deal.leader, "confirm_receipt", receipt)
+    assert status["details"]["received_quantity"] == 3
+    document = json.loads(services.store.get(status["details"]["document_cid"]))
+    (event,) = document["epcisBody"]["eventList"]
+    assert event["quantityList"][0]["quantity"] == 3  # the anchored event says what arrived
+    assert escrow.deal_totals(deal.deal_id).received_quantity == 3
+
+    advance_time(chain, 3600 + 86_400)
+    Keeper(chain, deal_ids={deal.deal_id}).run_once()
+    assert escrow.deal_status(deal.deal_id) == DealStatus.SETTLED
+    # 5 units reached the 5-unit tier: each buyer gets the rebate on its units, and the group
+    # the 2 missing units at the final price.
+    refunds = sum(
+        token.balance_of(b.address) - (start[b.address] - units * TOP_PRICE)
+        for b, units in zip(buyers, (3, 2), strict=True)
+    )
+    assert refunds == 5 * (TOP_PRICE - TIER_PRICE) + 2 * TIER_PRICE
+    totals = escrow.deal_totals(deal.deal_id)
+    revenue = 3 * TIER_PRICE
+    assert totals.platform_fee == revenue * 200 // 10_000
+    assert escrow.leader_info(deal.deal_id, deal.leader.address).commission == revenue // 10
+    assert all(
+        escrow.owed(deal.deal_id, a) == 0
+        for a in (*[b.address for b in buyers], deal.supplier.address, deal.leader.address)
+    )
+    # The read API's mirror of the rule (api/queries.py) agrees with the contract.
+    Indexer(engine=services.engine, chain=chain, store=services.store).sync_until_idle()
+    detail = client.get(f"/v1/deals/{deal.deal_id}").json()
+    (group,) = detail["leaders"]
+    assert (group["receipt"]["delivered"], group["receipt"]["short"]) == (3, 2)
+    assert group["receipt"]["short_refund"] == 2 * TIER_PRICE
+    assert group["commission"] == escrow.leader_info(deal.deal_id, deal.leader.address).commission

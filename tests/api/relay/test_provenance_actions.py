@@ -7,6 +7,7 @@ request, the relay answers 400 and queues nothing (hypothesis)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -27,6 +28,9 @@ from traceability.ipfs import compute_cid, parse_cid
 
 from .conftest import CREDENTIAL, new_gtin, prepare, relay_and_mine, sign
 
+# SHA-256 of an applicant's private credentials (the chain holds only this digest).
+CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
+
 
 @pytest.fixture(scope="module")
 def gasless_supplier(services: Services):
@@ -37,7 +41,7 @@ def gasless_supplier(services: Services):
     typed = chain.clients.forwarder.prepare(
         sender=supplier.address,
         target=registry.address,
-        data=registry.calldata("applyAsSupplier", CREDENTIAL),
+        data=registry.calldata("applyAsSupplier", CREDENTIAL, CREDENTIALS_DIGEST),
     )
     signature = supplier.sign_typed_data(full_message=typed).signature
     chain.clients.forwarder.execute(typed, signature, relayer=chain.relayer)

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from api.app import create_app
 from api.db import drop_db, init_db
@@ -33,6 +34,8 @@ from chain.settings import Settings
 from traceability.ipfs import EmbeddedDocumentStore
 
 POSTGRES_ENV = "TUANCHAIN_TEST_POSTGRES_URL"
+CHROMIUM = "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
 
 
 @dataclass
@@ -151,3 +154,23 @@ def live_server(web_app: FastAPI, web_database_url: str) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=30)
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (no browser download), once per module.
+
+    Module scope, not session: Playwright's sync API owns an event loop while it runs, which
+    tests of other modules (asyncio, anyio) must not meet. Without Chromium the tests fail with
+    the install command rather than skip.
+    """
+    if not os.path.isfile(CHROMIUM):
+        pytest.fail(
+            "chromium is not installed: apt-get install -y --no-install-recommends chromium"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

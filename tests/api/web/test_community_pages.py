@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.demo.catalog import CONSUMERS, LEADERS, ORDERS, PORK, RICE
@@ -112,3 +113,32 @@ def test_notices_json_names_people_and_places(web_client: TestClient) -> None:
     leader = web_client.get(f"/v1/notices/{LI.address}", params={"lang": "zh"}).json()
     assert any(n["kind"] == "group_claim" and "消费者 2" in n["text"] for n in leader["notices"])
     assert web_client.get("/v1/notices/0x12").status_code == 400
+
+
+def test_names_come_from_credentials_then_the_demo_catalog(
+    demo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.orm import Session
+
+    from api import names
+
+    services = demo.services
+    stranger = "0x000000000000000000000000000000000000dEaD"
+    with Session(services.engine) as session:
+        directory = names.Directory(session, services.store)
+        directory.load([WANG.address, CONSUMERS[0].address, stranger])
+        assert directory.get(WANG.address).label("zh") == WANG.name_zh
+        assert directory.get(CONSUMERS[0].address).label("en") == CONSUMERS[0].name_en
+        assert directory.get(stranger).label("en") == "0x0000…dEaD"
+    # Without the catalog, leaders are still named: by their credential documents in the store.
+    monkeypatch.setattr(names, "_catalog", dict)
+    with Session(services.engine) as session:
+        directory = names.Directory(session, services.store)
+        wang = directory.get(WANG.address)
+        assert (wang.label("en"), wang.place_label("zh"), wang.gln) == (
+            WANG.name_en,
+            WANG.place_zh,
+            WANG.gln,
+        )
+        assert wang.role == "leader"
+        assert directory.get(CONSUMERS[0].address).label("en").startswith("0x")

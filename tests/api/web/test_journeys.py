@@ -2,15 +2,16 @@
 
 One server and one browser for the module: the seeded demo chain (between ``evm_snapshot`` and
 ``evm_revert``, so the other web tests see the demo as seeded), its own fresh index, and the
-service's indexer and relayer worker running as in ``tuanchain serve`` (not the keeper: refunds
-here are collected from the page, not pushed).
+service's indexer, relayer worker and bundler worker running as in ``tuanchain serve`` (not the
+keeper: refunds here are collected from the page, not pushed).
 
 The wallet is a test double of a browser wallet, and the tests say so: an EIP-1193 provider
 announced through EIP-6963 (as MetaMask, Rabby, OKX Wallet announce themselves), whose
 ``eth_signTypedData_v4`` and ``personal_sign`` are answered in Python by eth-account (a standard
 wallet library's EIP-712 and EIP-191 signing) with anvil's public development keys, through
 Playwright's ``expose_function``. Everything else is real: the pages, wallet.js, the API, the
-relayer, the contracts on anvil, the indexer.
+relayer, the contracts on anvil, the indexer. The passkey journey uses Chromium's own virtual
+WebAuthn authenticator (DevTools protocol), which signs as a platform authenticator does.
 
 Screenshots land in ``test-artifacts/journeys/`` for a look at the phone layout.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import threading
 import time
@@ -33,8 +35,10 @@ import segno
 import uvicorn
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from playwright.sync_api import expect
 
-from api.app import create_app
+from api.app import create_app, request_shutdown
+from api.bundler import worker as bundler_worker
 from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
@@ -43,11 +47,9 @@ from api.services import Services, make_engine
 from chain.artifacts import REPO_ROOT
 from chain.settings import Settings
 
-playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
+from .conftest import PHONE
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "journeys"
-PHONE = {"width": 390, "height": 844}
 WAIT_MS = 60_000  # an upper bound for a relayed transaction to be mined and indexed, not a timing
 
 # The injected wallet: an EIP-1193 provider announced per EIP-6963; requests go to Python.
@@ -121,11 +123,8 @@ def journeys(
     seeded_chain: tuple[Services, SeedReport],
     web_settings: Settings,
     tmp_path_factory: pytest.TempPathFactory,
+    browser: Any,
 ) -> Iterator[Journeys]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            "chromium is not installed: apt-get install -y --no-install-recommends chromium"
-        )
     demo_services, report = seeded_chain
     chain = demo_services.chain
     snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
@@ -136,7 +135,11 @@ def journeys(
         engine=make_engine(url),
     )
     app = create_app(services)
-    stops = [indexer_runner.start_background(services), relay_worker.start_background(services)]
+    stops = [
+        indexer_runner.start_background(services),
+        relay_worker.start_background(services),
+        bundler_worker.start_background(services),
+    ]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -145,13 +148,9 @@ def journeys(
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         _ready(base)
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            try:
-                yield Journeys(base, report, browser)
-            finally:
-                browser.close()
+        yield Journeys(base, report, browser)
     finally:
+        request_shutdown(app)  # the notice streams end first
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
@@ -228,7 +227,6 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     page, wallet = phone
     buyer = CONSUMERS[4]  # already holds an order in the recalled oranges deal (refund owed)
     wallet.account = buyer.account
-    expect = playwright_api.expect
     deals = journeys.report.deals
     rice, oranges = deals["rice_open"], deals["oranges_frozen"]
     _, _, chen = LEADERS
@@ -237,7 +235,9 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     shot(page, "01-shop-zh")
     card = page.locator(f"#deal-{rice}")
     expect(card).to_contain_text("五常大米")
-    expect(card).to_contain_text("还差 5 份成团")
+    expect(card).to_contain_text(
+        re.compile(r"已拼 \d+ 份，还差 \d+ 份成团")
+    )  # (other journeys join too)
     card.locator("input[name=quantity]").fill("2")
     card.locator("select[name=leader]").select_option(label=chen.place_zh)
     card.locator("button[type=submit]").click()
@@ -276,11 +276,17 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     page, wallet = phone
     _, _, chen = LEADERS
     wallet.account = chen.account
-    expect = playwright_api.expect
     pork = journeys.report.deals["pork_claim"]
     neighbour = next(o.buyer for o in ORDERS if o.deal == "pork_claim" and o.leader is chen)
     photo = tmp_path / "goods.png"
     photo.write_bytes(photo_png())
+
+    # The neighbour's phone, no wallet needed to watch: the orders page stays open.
+    watcher = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    live = watcher.new_page()
+    live.set_default_timeout(WAIT_MS)
+    live.goto(f"{journeys.base}/orders/{neighbour.address}?lang=zh")
+    expect(live.locator(f"#order-{pork}")).to_have_attribute("data-state", "formed")
 
     page.goto(f"{journeys.base}/leader?lang=en")
     page.locator("#wallet-bar button").click()  # connect: on to this leader's own page
@@ -299,21 +305,153 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     expect(page.locator(f"#group-{pork} form[data-action=confirm_receipt]")).to_have_count(0)
     shot(page, "07-leader-received")
 
-    # The neighbour: goods at the pickup point (到货通知), then a quality claim with a photo.
+    # The neighbour's open page hears of it (server-sent events), without a reload.
+    arrived = f"到货通知：两头乌猪肉 已到 {chen.place_zh}"
+    expect(live.locator("#notices li.new")).to_contain_text(arrived)
+    expect(live.locator("#notices .refresh")).to_be_visible()
+    shot(live, "08-notice-live", full_page=False)
+    live.locator("#notices .refresh a").click()
+    expect(live.locator(f"#order-{pork}")).to_have_attribute("data-state", "ready")
+    watcher.close()
+
+    # Then, with a wallet: a quality claim with a photo.
     wallet.account = neighbour.account
     page.evaluate("localStorage.clear()")
     page.goto(f"{journeys.base}/orders/{neighbour.address}?lang=zh")
     order = page.locator(f"#order-{pork}")
     expect(order).to_have_attribute("data-state", "ready")
     expect(order).to_contain_text("待提货")
-    expect(page.locator("#notices")).to_contain_text(f"到货通知：两头乌猪肉 已到 {chen.place_zh}")
+    expect(page.locator("#notices")).to_contain_text(arrived)
     order.locator("details.claim-box summary").click()
     claim = order.locator("form[data-action=file_claim]")
     claim.locator("textarea[name=note]").fill("一盒有异味")
     claim.locator("input[type=file]").set_input_files(str(photo))
     claim.locator("button[type=submit]").click()
-    sign_in_sheet(page, "08-claim-review")
+    sign_in_sheet(page, "09-claim-review")
     order = page.locator(f"#order-{pork}")
     expect(order.locator(".claim")).to_contain_text("等待供应商答复")
     expect(order.locator("a", has_text="凭证")).to_have_count(1)
-    shot(page, "09-orders-claim-filed")
+    shot(page, "10-orders-claim-filed")
+
+
+def test_a_passkey_account_joins_from_the_shop_with_the_same_steps(journeys: Journeys) -> None:
+    """No wallet at all: a passkey made on /passkey (Chromium's virtual authenticator), test
+    tokens from the local faucet, then the shop's join form signs through the passkey account
+    (a user operation through the bundler) with the same step sheet, and the order is there."""
+    rice = journeys.report.deals["rice_open"]
+    base = journeys.base.replace("127.0.0.1", "localhost")  # an RP ID is a host name, not an IP
+    context = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        devtools = context.new_cdp_session(page)
+        devtools.send("WebAuthn.enable")
+        devtools.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        page.goto(f"{base}/passkey?lang=en")
+        page.locator('[data-action="create"]').click()
+        account = page.locator('[data-field="address"]')
+        expect(account).to_have_text(re.compile(r"^0x[0-9a-fA-F]{40}$"))
+        address = account.inner_text()
+        page.locator('[data-action="faucet"]').click()
+        expect(page.locator('[data-field="balance"]')).not_to_have_text("0.00")
+
+        page.goto(f"{base}/?lang=en")
+        expect(page.locator("#wallet-bar .who")).to_contain_text("Passkey")
+        card = page.locator(f"#deal-{rice}")
+        card.locator("button[type=submit]").click()
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet.locator("ul.signed li")).to_contain_text("passkey")
+        sign_in_sheet(page, "11-passkey-join-review")
+        page.wait_for_url(f"**/orders/{address}?lang=en")
+        expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "joining")
+        shot(page, "12-passkey-orders")
+    finally:
+        context.close()
+
+
+def test_without_a_wallet_one_browses_looks_up_orders_and_checks_the_trail(
+    journeys: Journeys,
+) -> None:
+    """A WeChat-like browser: no wallet, no passkey. Acting says why in words; the rest works."""
+    rice = journeys.report.deals["rice_open"]
+    buyer = CONSUMERS[0]
+    context = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{journeys.base}/?lang=zh")
+        page.locator(f"#deal-{rice} button[type=submit]").click()
+        expect(page.locator("dialog#tuan-steps .status-line")).to_contain_text("没有找到钱包")
+        page.locator("dialog#tuan-steps .sheet-close").click()
+
+        page.goto(f"{journeys.base}/orders?lang=zh")
+        page.locator("form.lookup input[name=address]").fill(buyer.address)
+        page.locator("form.lookup button").click()
+        page.wait_for_url(f"**/orders/{buyer.address}?lang=zh")
+        expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "joining")
+
+        page.goto(f"{journeys.base}/?lang=zh")
+        page.locator(f"#deal-{rice} a", has_text="查看溯源").click()
+        expect(page.locator("h1")).to_contain_text("五常大米")
+        expect(page.locator('[data-verification="verified"]').first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_an_action_the_contract_refuses_is_explained_in_words(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    """Consumer 1 ordered rice at Wang's point; joining again at Chen's is refused at prepare
+    (the contract's LeaderMismatch, found by the dry run) and said in words, nothing signed."""
+    page, wallet = phone
+    rice = journeys.report.deals["rice_open"]
+    _, _, chen = LEADERS
+    wallet.account = CONSUMERS[0].account
+    page.goto(f"{journeys.base}/?lang=en")
+    card = page.locator(f"#deal-{rice}")
+    card.locator("select[name=leader]").select_option(label=chen.place_en)
+    card.locator("button[type=submit]").click()
+    sheet = page.locator("dialog#tuan-steps")
+    expect(sheet.locator(".status-line")).to_contain_text("You ordered at another pickup point")
+    expect(sheet.locator('li[data-step="review"]')).to_have_class("failed")
+    shot(page, "13-refused-in-words", full_page=False)
+    assert wallet.signed == 0
+
+
+def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    """An account with no role: the leader page offers the application (a public profile, no
+    personal data); once relayed, the page says it is under review and names the point."""
+    from chain.accounts import dev_account
+
+    page, wallet = phone
+    wallet.account = dev_account(17)  # no role in the demo
+    page.goto(f"{journeys.base}/leader?lang=zh")
+    page.locator("#wallet-bar button").click()
+    page.wait_for_url(f"**/leader/{wallet.account.address}?lang=zh")
+    form = page.locator("#apply form")
+    form.locator("input[name=name]").fill("赵叔 · 枫林苑")
+    form.locator("input[name=place]").fill("枫林苑北门自提点")
+    form.locator("input[name=street_address]").fill("上海市闵行区枫林路 8 号")
+    form.locator("input[name=opening_hours]").fill("08:00–20:00")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("dialog#tuan-steps")).to_contain_text("枫林苑北门自提点")
+    sign_in_sheet(page, "14-apply-review")
+    expect(page.locator("#review")).to_contain_text("平台审核中")
+    expect(page.locator("#me")).to_contain_text("赵叔 · 枫林苑")  # named by its own profile
+    expect(page.locator("#me")).to_contain_text("枫林苑北门自提点")
+    expect(page.locator("#apply")).to_have_count(0)
+    shot(page, "15-leader-under-review")

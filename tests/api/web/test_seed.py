@@ -39,6 +39,11 @@ def test_deals_in_every_state(demo: Any) -> None:
     supplier, leader = catalog.RICE.supplier.address, catalog.LEADERS[0].address
     assert escrow.owed(settled, supplier) == 0 and escrow.owed(settled, leader) == 0
     assert escrow.leader_info(settled, leader).paid_out
+    # 李姐's group was delivered one bag short: the refund per unit is the final price / 4 units.
+    li = catalog.LEADERS[1].address
+    shortfall = escrow.shortfall(settled, li)
+    assert shortfall.short and shortfall.delivered == 3
+    assert shortfall.refund_per_unit == escrow.final_unit_price(settled) // 4
     # The pork deal has a leader's receipt and a buyer's open quality claim.
     claimed = deals["pork_claim"]
     assert escrow.leader_info(claimed, catalog.LEADERS[1].address).received_at > 0

@@ -1,0 +1,11 @@
+"""``tuanchain supplier …``: a supplier's (or an ERP's) command line, a client of the service.
+
+- :mod:`api.supplier.keystore` — encrypted JSON keystores (the only way a key reaches the CLI);
+- :mod:`api.supplier.service` — the service's HTTP API: prepare → sign locally → relay (or send
+  the same call directly), private uploads behind Sign-In with Ethereum;
+- :mod:`api.supplier.inputs` — EPCIS events from files and builders, sensor CSVs;
+- :mod:`api.supplier.cli` — the verbs.
+
+Documents are always stored by the service (``prepare`` stores what a request anchors), so a
+``--direct`` call anchors exactly what a relayed one would.
+"""

@@ -1,0 +1,320 @@
+"""``tuanchain supplier …``: onboarding, batches, trail events, sensor readings and recalls.
+
+    tuanchain supplier keystore-new FILE
+    tuanchain supplier apply --profile P.json --credentials LICENCE.pdf [--leader]
+    tuanchain supplier register-batch GTIN LOT [--metadata M.json]
+    tuanchain supplier add-event GTIN LOT (--file EPCIS.json | --kind commissioning …) [--merkle]
+    tuanchain supplier sensors GTIN LOT READINGS.csv --location GLN --min 0 --max 4 [--merkle]
+    tuanchain supplier recall GTIN LOT --reason "…"
+
+Every action is prepared by the service (``--api``, default ``TUANCHAIN_PUBLIC_URL``), signed
+here with ``--keystore`` (``TUANCHAIN_KEYSTORE``; password from ``TUANCHAIN_KEYSTORE_PASSWORD``
+or a prompt) and relayed (the platform pays gas), or sent from the supplier's own account with
+``--direct`` (through ``TUANCHAIN_RPC_URL``). Several events are anchored one by one, or with
+``--merkle`` under one Merkle root in one transaction. Bad input, a wrong password or a refused
+call: one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
+from rich.console import Console
+
+from api.supplier import inputs, keystore
+from api.supplier.errors import InputError, SupplierCliError
+from api.supplier.service import Service, send_directly
+from chain.errors import ChainError
+from traceability.errors import TraceabilityError
+
+app = typer.Typer(
+    name="supplier",
+    help="A supplier's work from the command line: apply, batches, trail events, recalls.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+# Tests hand the CLI the app's own client; a run builds one for --api.
+_http_factory: Any = None
+
+KeystoreOpt = Annotated[
+    Path,
+    typer.Option(
+        "--keystore", envvar="TUANCHAIN_KEYSTORE", help="encrypted JSON keystore of the signer"
+    ),
+]
+ApiOpt = Annotated[
+    str | None,
+    typer.Option("--api", envvar="TUANCHAIN_API_URL", help="the service (default: public URL)"),
+]
+DirectOpt = Annotated[
+    bool,
+    typer.Option("--direct", help="send from the signer's own account (it pays gas), no relay"),
+]
+WaitOpt = Annotated[
+    float, typer.Option("--timeout", help="seconds to wait for a relayed call to be mined")
+]
+MerkleOpt = Annotated[
+    bool, typer.Option("--merkle", help="anchor all events under one Merkle root")
+]
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (SupplierCliError, ChainError, TraceabilityError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        typer.echo(f"error: {first}", err=True)
+        raise typer.Exit(1) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: invalid settings: {problems}", err=True)
+        raise typer.Exit(1) from None
+
+
+class Session:
+    """Settings, the signer and the service for one command."""
+
+    def __init__(self, keystore_path: Path, api: str | None, *, direct: bool, timeout: float):
+        self.settings = keystore.ClientSettings()
+        password = os.environ.get(keystore.PASSWORD_ENV)
+        if password is None:
+            password = typer.prompt(f"password of {keystore_path}", hide_input=True)
+        self.account: LocalAccount = keystore.load(keystore_path, password, self.settings)
+        base = api or self.settings.public_url
+        http = _http_factory(base) if _http_factory is not None else None
+        self.service = Service(base, http=http)
+        self.direct, self.timeout = direct, timeout
+
+    def act(self, action: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        """Prepare, sign, relay (or send) one action; returns the mined result."""
+        prepared = self.service.prepare(action, self.account, body)
+        if self.direct:
+            with console.status(f"{what}: sending from {self.account.address}"):
+                result = send_directly(prepared, self.account, self.settings)
+        else:
+            accepted = self.service.relay(prepared, self.account)
+            with console.status(f"{what}: relayed as {accepted['id']}") as status:
+                result = self.service.wait(
+                    accepted["id"],
+                    timeout=self.timeout,
+                    on_status=lambda s: status.update(f"{what}: {s} ({accepted['id']})"),
+                )
+            result = {
+                **result,
+                "details": {**prepared.get("details", {}), **(result.get("details") or {})},
+            }
+        console.print(
+            f"[green]✓[/green] {what} (tx {result['tx_hash']}, block {result['block_number']})"
+        )
+        return result
+
+    def anchor(self, target: inputs.Batch, events: list[dict[str, Any]], *, merkle: bool) -> None:
+        results = []
+        if merkle:
+            body = {
+                "events": [{"gtin14": target.gtin14, "lot": target.lot, "event": e} for e in events]
+            }
+            result = self.act("anchor_root", body, f"{len(events)} events under one Merkle root")
+            results.append(result["details"])
+        else:
+            for number, event in enumerate(events, start=1):
+                body = {"gtin14": target.gtin14, "lot": target.lot, "event": event}
+                what = f"event {number}/{len(events)} ({event.get('bizStep', event.get('type'))})"
+                results.append(self.act("anchor_event", body, what)["details"])
+        typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+@app.command("keystore-new")
+def keystore_new(
+    path: Annotated[Path, typer.Argument(help="where to write the new keystore")],
+) -> None:
+    """Create a new account in an encrypted JSON keystore (the password is asked twice)."""
+    with _one_line_errors():
+        password = os.environ.get(keystore.PASSWORD_ENV)
+        if password is None:
+            password = typer.prompt(
+                "new keystore password", hide_input=True, confirmation_prompt=True
+            )
+        typer.echo(keystore.create(path, password))
+
+
+@app.command()
+def apply(
+    profile: Annotated[Path, typer.Option(help="public profile JSON (name, place, products)")],
+    credentials: Annotated[Path, typer.Option(help="private credentials (PDF, image, JSON)")],
+    key: KeystoreOpt,
+    leader: Annotated[bool, typer.Option("--leader", help="apply as a group leader")] = False,
+    api: ApiOpt = None,
+    direct: DirectOpt = False,
+    timeout: WaitOpt = 120.0,
+) -> None:
+    """Apply to the platform: public profile in IPFS, credentials sealed in the private store."""
+    with _one_line_errors():
+        try:
+            profile_doc = json.loads(profile.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InputError(f"{profile}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise InputError(f"{profile}: not JSON: {exc}") from None
+        if not isinstance(profile_doc, dict):
+            raise InputError(f"{profile}: the profile must be a JSON object")
+        session = Session(key, api, direct=direct, timeout=timeout)
+        token = session.service.sign_in(session.account)
+        stored = session.service.upload_private(token, credentials, purpose="credential")
+        if stored["sha256"] != hashlib.sha256(credentials.read_bytes()).hexdigest():
+            raise InputError(f"the service stored other bytes than {credentials}")
+        kind = "leader" if leader else "supplier"
+        body = {"kind": kind, "profile": profile_doc, "credentials_digest": stored["digest"]}
+        result = session.act("apply", body, f"application as {kind}")
+        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+
+
+@app.command("register-batch")
+def register_batch(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 (with its check digit)")],
+    lot: Annotated[str, typer.Argument(help="GS1 lot (1-20 characters)")],
+    key: KeystoreOpt,
+    metadata: Annotated[Path | None, typer.Option(help="lot master data JSON")] = None,
+    api: ApiOpt = None,
+    direct: DirectOpt = False,
+    timeout: WaitOpt = 120.0,
+) -> None:
+    """Register a batch (GTIN + lot) with its master data."""
+    with _one_line_errors():
+        target = inputs.batch(gtin, lot)
+        data: dict[str, Any] = {"gtin": target.gtin14, "lot": target.lot}
+        if metadata is not None:
+            try:
+                data = json.loads(metadata.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise InputError(f"{metadata}: {exc.strerror or exc}") from None
+            except ValueError as exc:
+                raise InputError(f"{metadata}: not JSON: {exc}") from None
+            if not isinstance(data, dict):
+                raise InputError(f"{metadata}: the master data must be a JSON object")
+        session = Session(key, api, direct=direct, timeout=timeout)
+        body = {"gtin14": target.gtin14, "lot": target.lot, "metadata": data}
+        result = session.act("register_batch", body, f"batch {target.gtin14}/{target.lot}")
+        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+
+
+@app.command("add-event")
+def add_event(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the batch")],
+    lot: Annotated[str, typer.Argument(help="lot of the batch")],
+    key: KeystoreOpt,
+    file: Annotated[Path | None, typer.Option(help="EPCIS 2.0 JSON(-LD) document or event")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="build one: commissioning, inspecting or shipping")
+    ] = None,
+    location: Annotated[str | None, typer.Option(help="GLN or URI where it happened")] = None,
+    when: Annotated[
+        str | None, typer.Option("--time", help="ISO 8601 with offset (default: now)")
+    ] = None,
+    quantity: Annotated[float | None, typer.Option(help="quantity of the lot")] = None,
+    uom: Annotated[str, typer.Option(help="UN/CEFACT unit (KGM, LTR, H87 ...)")] = "KGM",
+    origin: Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2 country")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="inspection: non-conformant")] = False,
+    certificate: Annotated[
+        list[str] | None, typer.Option(help="certificate URI (repeatable)")
+    ] = None,
+    merkle: MerkleOpt = False,
+    api: ApiOpt = None,
+    direct: DirectOpt = False,
+    timeout: WaitOpt = 120.0,
+) -> None:
+    """Anchor EPCIS events of a batch: from a file, or built from options."""
+    with _one_line_errors():
+        target = inputs.batch(gtin, lot)
+        if (file is None) == (kind is None):
+            raise InputError("give exactly one of --file or --kind")
+        if file is not None:
+            events = inputs.events_from_file(file)
+        else:
+            if not location:
+                raise InputError("--kind needs --location")
+            moment = inputs.parse_time(when, "--time") if when else datetime.now(UTC)
+            events = [
+                inputs.built_event(
+                    str(kind),
+                    target,
+                    event_time=moment,
+                    location=location,
+                    quantity=quantity,
+                    uom=uom,
+                    origin_country=origin,
+                    passed=not failed,
+                    certificates=certificate or [],
+                )
+            ]
+        session = Session(key, api, direct=direct, timeout=timeout)
+        session.anchor(target, events, merkle=merkle)
+
+
+@app.command()
+def sensors(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the batch")],
+    lot: Annotated[str, typer.Argument(help="lot of the batch")],
+    csv_file: Annotated[Path, typer.Argument(help="time,device_id,type,value,unit")],
+    key: KeystoreOpt,
+    location: Annotated[str, typer.Option(help="GLN or URI of the sensors")],
+    min_c: Annotated[float, typer.Option("--min", help="lowest allowed °C")],
+    max_c: Annotated[float, typer.Option("--max", help="highest allowed °C")],
+    merkle: MerkleOpt = False,
+    api: ApiOpt = None,
+    direct: DirectOpt = False,
+    timeout: WaitOpt = 120.0,
+) -> None:
+    """Turn a sensor CSV into cold-chain events (one per device) and anchor them."""
+    with _one_line_errors():
+        target = inputs.batch(gtin, lot)
+        events = inputs.sensor_events(csv_file, target, location=location, min_c=min_c, max_c=max_c)
+        alarms = sum(inputs.breaches(e) for e in events)
+        if alarms:
+            console.print(f"[yellow]![/yellow] {alarms} readings outside {min_c}–{max_c} °C")
+        session = Session(key, api, direct=direct, timeout=timeout)
+        session.anchor(target, events, merkle=merkle)
+
+
+@app.command()
+def recall(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the batch")],
+    lot: Annotated[str, typer.Argument(help="lot of the batch")],
+    key: KeystoreOpt,
+    reason: Annotated[str, typer.Option(help="why, in words (published as the recall notice)")],
+    api: ApiOpt = None,
+    direct: DirectOpt = False,
+    timeout: WaitOpt = 120.0,
+) -> None:
+    """Recall a batch: every deal selling it freezes and refunds its buyers."""
+    with _one_line_errors():
+        target = inputs.batch(gtin, lot)
+        if not reason.strip():
+            raise InputError("--reason must say why")
+        session = Session(key, api, direct=direct, timeout=timeout)
+        notice = {
+            "type": "tuanchain:RecallNotice",
+            "batch": {"gtin": target.gtin14, "lot": target.lot},
+            "reason": reason.strip(),
+            "issuedBy": session.account.address,
+            "issued": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        body = {"gtin14": target.gtin14, "lot": target.lot, "reason": notice}
+        result = session.act("recall_batch", body, f"recall of {target.gtin14}/{target.lot}")
+        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="supplier")

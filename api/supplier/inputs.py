@@ -1,0 +1,230 @@
+"""What a supplier's systems hand the CLI: EPCIS files, builder options, sensor CSVs.
+
+Everything is parsed and validated here, before anything is signed or sent, and a problem is an
+:class:`InputError` naming the file, the line and the field.
+
+Sensor CSV: a header row, then one reading per line with the columns ``time`` (ISO 8601 with a
+zone offset), ``device_id``, ``type`` (``Temperature``), ``value``, ``unit`` (``CEL`` or ``FAR``;
+``°C``/``C``/``°F``/``F`` accepted). The readings of each device become one GS1 cold-chain
+``sensor_reporting`` event (readings outside ``[min, max]`` °C carry ``ALARM_CONDITION``, as the
+platform's breach check reads them). EPCIS wants a URI for a device: an id that is not one
+(``T-01``) is written ``urn:tuanchain:device:T-01``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from api.supplier.errors import InputError
+from traceability.epcis import builders
+from traceability.epcis.document import parse_epcis, serialize_document
+from traceability.epcis.identifiers import validate_gtin14, validate_lot
+from traceability.epcis.models import EpcisDocument, EpcisEvent
+from traceability.errors import TraceabilityError
+
+CSV_COLUMNS = ("time", "device_id", "type", "value", "unit")
+CELSIUS_UNITS = {"CEL", "C", "°C"}
+FAHRENHEIT_UNITS = {"FAR", "F", "°F"}
+TEMPERATURE_TYPES = {"temperature", "gs1:temperature"}
+
+
+@dataclass(frozen=True)
+class Batch:
+    gtin14: str
+    lot: str
+
+
+def batch(gtin: str, lot: str) -> Batch:
+    """A validated GTIN-14 (check digit) and GS1 lot."""
+    try:
+        return Batch(validate_gtin14(gtin), validate_lot(lot))
+    except TraceabilityError as exc:
+        raise InputError(str(exc)) from None
+
+
+def parse_time(text: str, what: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise InputError(f"{what}: {text!r} has no zone offset (write +08:00 or Z)")
+    return moment
+
+
+def event_json(event: EpcisEvent) -> dict[str, Any]:
+    """One event as a standalone EPCIS 2.0 JSON-LD object (with its ``@context``)."""
+    document = serialize_document([event])
+    return {"@context": document["@context"], **document["epcisBody"]["eventList"][0]}
+
+
+def events_from_file(path: Path) -> list[dict[str, Any]]:
+    """The events of an EPCIS document or of a standalone event file, validated."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    try:
+        parsed = parse_epcis(json.loads(text))
+    except ValueError as exc:  # JSON syntax (TraceabilityError is not a ValueError subclass)
+        raise InputError(f"{path}: not JSON: {exc}") from None
+    except TraceabilityError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    events = list(parsed.epcisBody.eventList) if isinstance(parsed, EpcisDocument) else [parsed]
+    if not events:
+        raise InputError(f"{path}: the document holds no event")
+    return [event_json(event) for event in events]
+
+
+def built_event(
+    kind: str,
+    target: Batch,
+    *,
+    event_time: datetime,
+    location: str,
+    quantity: float | None,
+    uom: str,
+    origin_country: str | None,
+    passed: bool,
+    certificates: Sequence[str],
+) -> dict[str, Any]:
+    """An event from the builders: commissioning, inspecting or shipping."""
+    try:
+        if kind == "commissioning":
+            if quantity is None:
+                raise InputError("commissioning needs --quantity")
+            event: EpcisEvent = builders.commissioning_event(
+                gtin14=target.gtin14,
+                lot=target.lot,
+                quantity=quantity,
+                uom=uom,
+                event_time=event_time,
+                location=location,
+                origin_country=origin_country,
+                certifications=certificates,
+            )
+        elif kind == "inspecting":
+            event = builders.inspection_event(
+                gtin14=target.gtin14,
+                lot=target.lot,
+                event_time=event_time,
+                location=location,
+                passed=passed,
+                certification_info=certificates,
+            )
+        elif kind == "shipping":
+            if quantity is None:
+                raise InputError("shipping needs --quantity")
+            event = builders.shipping_event(
+                gtin14=target.gtin14,
+                lot=target.lot,
+                quantity=quantity,
+                uom=uom,
+                event_time=event_time,
+                location=location,
+            )
+        else:
+            raise InputError(f"unknown event kind {kind!r}: commissioning, inspecting or shipping")
+        return event_json(event)
+    except TraceabilityError as exc:
+        raise InputError(str(exc)) from None
+
+
+def device_uri(device: str) -> str:
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$", device):
+        return device
+    return "urn:tuanchain:device:" + quote(device, safe="-._~")
+
+
+def _celsius(value: float, unit: str, where: str) -> float:
+    unit = unit.strip()
+    if unit in CELSIUS_UNITS:
+        return value
+    if unit in FAHRENHEIT_UNITS:
+        return (value - 32) * 5 / 9
+    raise InputError(f"{where}: unit {unit!r} is not a temperature unit (CEL or FAR)")
+
+
+def sensor_events(
+    path: Path, target: Batch, *, location: str, min_c: float, max_c: float
+) -> list[dict[str, Any]]:
+    """One cold-chain event per device of a sensor CSV (see the module doc)."""
+    if min_c >= max_c:
+        raise InputError(f"the allowed range is empty: --min {min_c} is not below --max {max_c}")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    if not rows:
+        raise InputError(f"{path}: empty file")
+    header = tuple(cell.strip().lower() for cell in rows[0])
+    if header != CSV_COLUMNS:
+        raise InputError(
+            f"{path}:1: the header must be {','.join(CSV_COLUMNS)}, not {','.join(header)}"
+        )
+    by_device: dict[str, list[builders.TemperatureReading]] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        where = f"{path}:{number}"
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(CSV_COLUMNS):
+            raise InputError(f"{where}: {len(row)} columns, expected {len(CSV_COLUMNS)}")
+        time_text, device, kind, value_text, unit = (cell.strip() for cell in row)
+        if kind.lower() not in TEMPERATURE_TYPES:
+            raise InputError(f"{where}: measurement type {kind!r} is not supported (Temperature)")
+        if not device:
+            raise InputError(f"{where}: empty device_id")
+        try:
+            value = float(value_text)
+        except ValueError:
+            raise InputError(f"{where}: value {value_text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise InputError(f"{where}: value {value_text!r} is not a finite number")
+        reading = builders.TemperatureReading(
+            time=parse_time(time_text, where), celsius=_celsius(value, unit, where)
+        )
+        by_device.setdefault(device, []).append(reading)
+    if not by_device:
+        raise InputError(f"{path}: no readings")
+    events = []
+    for device, readings in by_device.items():
+        readings.sort(key=lambda r: r.time)
+        try:
+            event = builders.cold_chain_event(
+                gtin14=target.gtin14,
+                lot=target.lot,
+                event_time=readings[-1].time,
+                location=location,
+                readings=readings,
+                min_c=min_c,
+                max_c=max_c,
+                device_id=device_uri(device),
+            )
+        except TraceabilityError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        events.append(event_json(event))
+    return events
+
+
+def breaches(event: dict[str, Any]) -> int:
+    """How many readings of an event carry ``ALARM_CONDITION``."""
+    return sum(
+        1
+        for element in event.get("sensorElementList", [])
+        for report in element.get("sensorReport", [])
+        if report.get("exception") == "ALARM_CONDITION"
+    )

@@ -1,0 +1,171 @@
+"""The service's HTTP API as the supplier CLI uses it.
+
+An action is prepared by the service (which stores the documents it anchors and returns EIP-712
+typed data), signed here with the keystore's key, then either relayed (``POST /v1/relay``; the
+platform pays gas) and followed until mined, or sent directly: the very call the forward request
+carries (``to``, ``data``), as a transaction from the supplier's own account, which pays the gas.
+The contract sees the same ``_msgSender()`` both ways.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from api.supplier.errors import InputError, ServiceRefused
+from api.supplier.keystore import ClientSettings
+from chain.accounts import LOCAL_CHAIN_IDS, is_dev_key
+from chain.errors import ChainError, DevKeyOnPublicChain, NodeUnavailable
+from chain.tx import TxSender, translate_errors
+
+RELAY_POLL_SECONDS = 0.5
+CONTENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".json": "application/json",
+    ".jsonld": "application/ld+json",
+    ".txt": "text/plain",
+}
+
+
+class Service:
+    """One service at ``base_url``; ``http`` may be given (tests pass the app's TestClient)."""
+
+    def __init__(self, base_url: str, *, http: httpx.Client | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=60.0)
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_error:
+            if isinstance(body, dict) and "code" in body:
+                raise ServiceRefused(str(body["code"]), str(body.get("message", "")))
+            raise ServiceRefused(f"http_{response.status_code}", response.text[:200])
+        return body
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return self._json(self.http.request(method, path, **kwargs))
+        except httpx.TransportError as exc:
+            raise ServiceRefused("service_unavailable", f"{self.base_url}: {exc}") from None
+
+    # ------------------------------------------------------------------ gasless actions
+
+    def prepare(self, action: str, account: LocalAccount, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call(
+            "POST", f"/v1/actions/{action}/prepare", json={"from": account.address, **body}
+        )
+
+    def relay(self, prepared: dict[str, Any], account: LocalAccount) -> dict[str, Any]:
+        """Sign every payload as ``eth_signTypedData_v4`` does and hand them to the relayer."""
+        signatures = {
+            name: account.sign_typed_data(full_message=payload).signature.to_0x_hex()
+            for name, payload in prepared["payloads"].items()
+        }
+        return self._call("POST", "/v1/relay", json={**prepared, "signatures": signatures})
+
+    def wait(
+        self,
+        request_id: str,
+        *,
+        timeout: float,
+        on_status: Callable[[str], None] = lambda _: None,
+    ) -> dict[str, Any]:
+        """Follow a relayed request until mined (returned) or failed (:class:`ServiceRefused`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self._call("GET", f"/v1/relay/{request_id}")
+            on_status(status["status"])
+            if status["status"] == "mined":
+                return status
+            if status["status"] == "failed":
+                error = status.get("error") or {}
+                raise ServiceRefused(
+                    str(error.get("code") or "relay_failed"),
+                    str(error.get("message") or f"relayed request {request_id} failed"),
+                )
+            if time.monotonic() > deadline:
+                raise ServiceRefused(
+                    "relay_timeout",
+                    f"request {request_id} is still {status['status']} after {timeout:.0f} s; "
+                    f"it stays in the outbox: GET /v1/relay/{request_id}",
+                )
+            time.sleep(RELAY_POLL_SECONDS)
+
+    # ------------------------------------------------------------------ sign-in, private files
+
+    def sign_in(self, account: LocalAccount) -> str:
+        """A Sign-In with Ethereum session's bearer token."""
+        challenge = self._call("POST", "/v1/auth/nonce", json={"address": account.address})
+        signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
+        session = self._call(
+            "POST",
+            "/v1/auth/verify",
+            json={"message": challenge["message"], "signature": signature.to_0x_hex()},
+        )
+        return str(session["token"])
+
+    def upload_private(
+        self, token: str, path: Path, *, purpose: str, deal_id: int = 0
+    ) -> dict[str, Any]:
+        content_type = CONTENT_TYPES.get(path.suffix.lower())
+        if content_type is None:
+            raise InputError(
+                f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(CONTENT_TYPES)}"
+            )
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        return self._call(
+            "POST",
+            "/v1/documents/private",
+            headers={"Authorization": f"Bearer {token}"},
+            data={"purpose": purpose, "deal_id": str(deal_id)},
+            files={"file": (path.name, data, content_type)},
+        )
+
+
+def send_directly(
+    prepared: dict[str, Any], account: LocalAccount, settings: ClientSettings
+) -> dict[str, Any]:
+    """Send the prepared forward request's call as the account's own transaction (it pays gas)."""
+    typed = prepared["payloads"]["request"]
+    message, domain = typed["message"], typed["domain"]
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 30}))
+    sender = TxSender(w3, timeout=settings.tx_timeout_seconds)
+    with translate_errors(sender.registry):
+        try:
+            node_chain_id = int(w3.eth.chain_id)
+        except ChainError:
+            raise
+        except Exception as exc:
+            raise NodeUnavailable(f"{settings.rpc_url}: {exc}") from exc
+        if int(domain["chainId"]) != node_chain_id:
+            raise ServiceRefused(
+                "chain_mismatch",
+                f"the service prepared for chain {domain['chainId']}, {settings.rpc_url} is "
+                f"chain {node_chain_id}",
+            )
+        if node_chain_id not in LOCAL_CHAIN_IDS and is_dev_key(account.key):
+            raise DevKeyOnPublicChain(account.address, node_chain_id, settings.rpc_url)
+        receipt = sender.send(account, to=message["to"], data=message["data"])
+    return {
+        "status": "mined",
+        "tx_hash": "0x" + bytes(receipt["transactionHash"]).hex(),  # type: ignore[index]
+        "block_number": int(receipt["blockNumber"]),  # type: ignore[index]
+        "details": prepared.get("details", {}),
+    }

@@ -1,0 +1,230 @@
+"""``tuanchain supplier …`` against the real app and the session's anvil.
+
+The CLI runs in-process (typer's CliRunner) and reaches the app through the app's own test client
+(instead of a socket: no port); the relayer's worker runs in its thread, so relayed calls are
+really mined; ``--direct`` sends through anvil's RPC. A new supplier goes from a keystore to an
+application, a batch, single and Merkle-anchored events, sensor readings and a recall; then every
+kind of bad input ends in one line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.relayer import worker as relay_worker
+from api.services import Services
+from api.supplier import cli as supplier_cli
+from chain.accounts import dev_account
+from chain.clients import BatchStatus, PartyKind, PartyStatus
+from tuanchain_cli import app as root_app
+
+from .conftest import new_gtin
+
+ORIGIN = "http://testserver"
+PASSWORD = "correct horse battery staple"
+GLN = "9506000134352"
+
+
+@pytest.fixture(scope="module")
+def site(services: Services) -> Iterator[TestClient]:
+    settings = services.settings.model_copy(update={"public_url": ORIGIN})
+    bound = Services(
+        settings=settings, store=services.store, engine=services.engine, _chain=services.chain
+    )
+    stop = relay_worker.start_background(bound)
+    try:
+        with TestClient(create_app(bound), base_url=ORIGIN) as client:
+            yield client
+    finally:
+        stop()
+
+
+@pytest.fixture
+def run(site: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch):
+    """``tuanchain supplier ARGS`` → (exit code, stdout, stderr)."""
+    monkeypatch.setattr(supplier_cli, "_http_factory", lambda _base: site)
+    monkeypatch.setenv("TUANCHAIN_RPC_URL", services.settings.rpc_url)
+    monkeypatch.setenv("TUANCHAIN_CHAIN_ID", str(services.settings.chain_id))
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE_PASSWORD", PASSWORD)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        result = runner.invoke(root_app, ["supplier", *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+def keystore_of(tmp_path: Path, key: bytes, name: str = "key.json") -> Path:
+    """A keystore (PBKDF2 with few rounds: fast; the CLI reads any Web3 Secret Storage file)."""
+    path = tmp_path / name
+    path.write_text(json.dumps(Account.encrypt(key, PASSWORD, kdf="pbkdf2", iterations=1000)))
+    return path
+
+
+def test_a_new_supplier_from_keystore_to_recall(run, services: Services, tmp_path: Path) -> None:
+    chain = services.chain
+    registry = chain.clients.registry
+    keystore = tmp_path / "supplier.json"
+    code, out, err = run("keystore-new", str(keystore))
+    assert code == 0, err
+    address = out.strip()
+    assert json.loads(keystore.read_text())["crypto"]["kdf"] == "scrypt"
+    chain.sender.send(chain.platform, to=address, value=10**18)  # gas for --direct
+
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"name": {"zh": "绿源农场", "en": "Green Source Farm"}}))
+    licence = tmp_path / "licence.pdf"
+    licence.write_bytes(b"%PDF-1.7\nbusiness licence " + secrets.token_bytes(256) + b"\n%%EOF")
+    code, out, err = run(
+        "apply",
+        "--profile",
+        str(profile),
+        "--credentials",
+        str(licence),
+        "--keystore",
+        str(keystore),
+    )
+    assert code == 0, err
+    party = registry.party(PartyKind.SUPPLIER, address)
+    assert party.status == PartyStatus.PENDING
+    assert party.credentials_digest == hashlib.sha256(licence.read_bytes()).digest()
+    registry.approve_supplier(address, signer=chain.platform)
+
+    gtin, lot = new_gtin(), "CLI-" + secrets.token_hex(3).upper()
+    code, out, err = run("register-batch", gtin, lot, "--keystore", str(keystore))
+    assert code == 0, err
+    batch_id = registry.compute_batch_id(gtin, lot)
+    assert registry.batch_info(batch_id).supplier == address
+
+    code, out, err = run(
+        "add-event", gtin, lot, "--keystore", str(keystore), "--kind", "commissioning",
+        "--location", GLN, "--quantity", "500", "--origin", "CN",
+        "--time", "2026-11-01T08:00:00+08:00",
+    )  # fmt: skip
+    assert code == 0, err
+    (single,) = json.loads(out)
+    assert registry.anchor_of(bytes.fromhex(single["event_hash"][2:])).batch_id == batch_id
+
+    readings = tmp_path / "readings.csv"
+    readings.write_text(
+        "time,device_id,type,value,unit\n"
+        "2026-11-01T09:00:00+08:00,T-01,Temperature,3.5,CEL\n"
+        "2026-11-01T10:00:00+08:00,T-01,Temperature,9.0,CEL\n"
+        "2026-11-01T09:30:00+08:00,urn:dev:t2,Temperature,38.0,FAR\n"
+    )
+    code, out, err = run(
+        "sensors", gtin, lot, str(readings), "--keystore", str(keystore),
+        "--location", GLN, "--min", "0", "--max", "4", "--merkle", "--direct",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "1 readings outside" in err
+    (rooted,) = json.loads(out)
+    root = registry.root_info(bytes.fromhex(rooted["root"][2:]))
+    assert (root.anchorer, root.leaf_count) == (address, 2)  # one event per device, one tx
+
+    code, out, err = run("recall", gtin, lot, "--keystore", str(keystore), "--reason", "碎玻璃")
+    assert code == 0, err
+    assert registry.batch_status(batch_id) == BatchStatus.RECALLED
+
+
+def test_bad_input_is_one_line_and_exit_1(run, services: Services, tmp_path: Path) -> None:
+    stranger = keystore_of(tmp_path, Account.create().key)
+    gtin = new_gtin()
+
+    def fails(*args: str) -> str:
+        code, out, err = run(*args)
+        assert code == 1 and out == "", (code, out, err)
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        return err
+
+    assert "check digit" in fails(
+        "register-batch",
+        gtin[:-1] + "0" if gtin[-1] != "0" else gtin[:-1] + "1",
+        "L1",
+        "--keystore",
+        str(stranger),
+    )
+    assert "lot" in fails("register-batch", gtin, "bad lot\t", "--keystore", str(stranger))
+    assert "no keystore" in fails(
+        "register-batch", gtin, "L1", "--keystore", str(tmp_path / "missing.json")
+    )
+    # A refused call: the stranger is no approved supplier (the contract's error, named).
+    assert "NotApprovedSupplier" in fails("register-batch", gtin, "L1", "--keystore", str(stranger))
+
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text(
+        "time,device_id,type,value,unit\n2026-11-01T09:00:00+08:00,t1,Temperature,warm,CEL\n"
+    )
+    err = fails(
+        "sensors",
+        gtin,
+        "L1",
+        str(csv_file),
+        "--keystore",
+        str(stranger),
+        "--location",
+        GLN,
+        "--min",
+        "0",
+        "--max",
+        "4",
+    )
+    assert "bad.csv:2" in err and "'warm'" in err
+    csv_file.write_text("time,device_id,type,value,unit\n2026-11-01 09:00,t1,Temperature,3,CEL\n")
+    assert "zone offset" in fails(
+        "sensors",
+        gtin,
+        "L1",
+        str(csv_file),
+        "--keystore",
+        str(stranger),
+        "--location",
+        GLN,
+        "--min",
+        "0",
+        "--max",
+        "4",
+    )
+    epcis = tmp_path / "event.json"
+    epcis.write_text('{"type": "ObjectEvent"}')
+    assert "event.json" in fails(
+        "add-event", gtin, "L1", "--file", str(epcis), "--keystore", str(stranger)
+    )
+    assert "exactly one of" in fails("add-event", gtin, "L1", "--keystore", str(stranger))
+
+
+def test_keystore_errors(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = Account.create()
+    keystore = keystore_of(tmp_path, account.key)
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE_PASSWORD", "wrong")
+    code, _, err = run("register-batch", new_gtin(), "L1", "--keystore", str(keystore))
+    assert code == 1 and err == f"error: wrong password for keystore {keystore}\n"
+
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE_PASSWORD", PASSWORD)
+    not_a_keystore = tmp_path / "plain.json"
+    not_a_keystore.write_text(json.dumps({"address": account.address}))
+    code, _, err = run("register-batch", new_gtin(), "L1", "--keystore", str(not_a_keystore))
+    assert code == 1 and "not an encrypted JSON keystore" in err
+
+    # anvil's public keys: fine on the local chain, refused on any other.
+    dev = keystore_of(tmp_path, dev_account(5).key, "dev.json")
+    monkeypatch.setenv("TUANCHAIN_RPC_URL", "https://rpc.example.org")
+    monkeypatch.setenv("TUANCHAIN_CHAIN_ID", "8453")
+    code, _, err = run("register-batch", new_gtin(), "L1", "--keystore", str(dev))
+    assert code == 1 and "development keys" in err and "8453" in err
+
+    existing = tmp_path / "exists.json"
+    existing.write_text("{}")
+    code, _, err = run("keystore-new", str(existing))
+    assert code == 1 and "refusing to overwrite" in err

@@ -1,0 +1,40 @@
+"""An order's state in words (``api.shop.order_state``) for every combination of facts."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from api.shop import ORDER_STATES, order_state
+
+DEAL_STATES = ("open", "succeeded", "failed", "frozen", "settled")
+
+
+@given(
+    status=st.sampled_from(DEAL_STATES),
+    quantity=st.integers(0, 50),
+    received=st.booleans(),
+    claim=st.sampled_from([None, "filed", "rejected", "upheld", "denied"]),
+    owed=st.one_of(st.none(), st.integers(0, 10**9)),
+)
+def test_every_order_has_one_state_that_fits_the_facts(
+    status: str, quantity: int, received: bool, claim: str | None, owed: int | None
+) -> None:
+    order = {"quantity": quantity, "received": received, "claim": claim}
+    state = order_state({"status": status}, order, owed)
+    assert state in ORDER_STATES and state != "picked_up"  # handover is not on chain yet
+    if quantity == 0:
+        assert state == "refunded"  # a cancel refunds in the same transaction
+    elif status == "open":
+        assert state == "joining"
+    elif status in ("failed", "frozen"):
+        assert state == ("refunding" if owed else "refunded")
+    elif claim == "upheld" and owed:
+        assert state == "refunding"
+    elif status == "settled":
+        assert state == "done"
+    else:
+        assert state == ("ready" if received else "formed")
+    # Money owed on a failed or frozen deal is never shown as settled or refunded.
+    if owed and quantity and status in ("failed", "frozen"):
+        assert state == "refunding"

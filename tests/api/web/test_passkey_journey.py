@@ -1,0 +1,255 @@
+"""A consumer with nothing installed, through the shop and order pages on a phone: a passkey
+instead of a wallet (issue 14).
+
+Playwright drives Debian's Chromium (390x844) on ``http://localhost:<port>`` (a WebAuthn RP ID
+cannot be an IP address) against the seeded demo chain (between ``evm_snapshot`` and
+``evm_revert``), its own index, and the service's indexer and bundler worker as in ``tuanchain
+serve``. The authenticator is Chromium's virtual platform authenticator (DevTools
+``WebAuthn.addVirtualAuthenticator``: CTAP2, internal transport, user verification that
+succeeds); the pages' own ``navigator.credentials`` calls make real P-256 signatures. Nothing is
+faked: the account is created by its first operation and the paymaster pays every one.
+
+The consumer creates a passkey, gets test tokens from the faucet, joins the rice deal from the
+shop, cancels (refunded to the contract account), joins again; another one, after the pickup,
+files a claim with a photo (uploads signed by the passkey through ERC-1271) — and neither ever
+holds any ETH.
+Screenshots: ``test-artifacts/passkey/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import segno
+import uvicorn
+
+from api.app import create_app
+from api.bundler import worker as bundler_worker
+from api.demo.catalog import LEADERS
+from api.demo.seed import SeedReport
+from api.indexer import runner as indexer_runner
+from api.services import Services, make_engine
+from chain.artifacts import REPO_ROOT
+from chain.settings import Settings
+
+from ..relay.conftest import advance_time, make_deal
+
+playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO_ROOT / "test-artifacts" / "passkey"
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 60_000  # an upper bound for an operation to be bundled, mined and indexed; not a timing
+
+
+@pytest.fixture(scope="module")
+def site(
+    seeded_chain: tuple[Services, SeedReport],
+    web_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, Services, SeedReport]]:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            "chromium is not installed: apt-get install -y --no-install-recommends chromium"
+        )
+    demo_services, report = seeded_chain
+    chain = demo_services.chain
+    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    url = "sqlite:///" + str(tmp_path_factory.mktemp("passkey-journey") / "index.db")
+    services = Services(
+        settings=web_settings.model_copy(update={"database_url": url}),
+        store=demo_services.store,
+        engine=make_engine(url),
+    )
+    app = create_app(services)
+    stops = [indexer_runner.start_background(services), bundler_worker.start_background(services)]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://localhost:{sock.getsockname()[1]}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # readiness only
+            try:
+                health = httpx.get(base + "/healthz", timeout=2).json()
+                if health["index"].get("last_block") and not health["index"]["lag_blocks"]:
+                    break
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start or index")
+        yield base, services, report
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        for stop in reversed(stops):
+            stop()
+        services.engine.dispose()
+        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        chain.sender.reset_all_nonces()
+
+
+@pytest.fixture
+def phone(site: tuple[str, Services, SeedReport]) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        context = browser.new_context(
+            viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
+        )
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        cdp = context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+        assert not errors, errors
+
+
+def photo_png() -> bytes:
+    """A real PNG (a QR code drawn by segno) standing in for a phone photo."""
+    buffer = io.BytesIO()
+    segno.make("a photo of the goods").save(buffer, kind="png", scale=4)
+    return buffer.getvalue()
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def sign(page: Any, name: str | None = None) -> None:
+    """The step sheet shows the operation; press Sign (the passkey answers by itself)."""
+    sheet = page.locator("dialog#tuan-steps")
+    button = sheet.locator("button[data-sign]")
+    button.wait_for()
+    if name:
+        shot(page, name)
+    button.click()
+
+
+def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
+    site: tuple[str, Services, SeedReport], phone: Any
+) -> None:
+    base, services, report = site
+    chain = services.chain
+    page, expect = phone, playwright_api.expect
+    rice = report.deals["rice_open"]
+    _, _, chen = LEADERS
+
+    page.goto(f"{base}/passkey?lang=zh")
+    page.click('[data-action="create"]')
+    page.wait_for_function("document.getElementById('passkey').dataset.address")
+    key = json.loads(page.evaluate("localStorage.getItem('tuan.passkey')"))
+    account = chain.passkeys.factory.get_address(
+        bytes.fromhex(key["qx"][2:]), bytes.fromhex(key["qy"][2:])
+    )
+    page.click('[data-action="faucet"]')
+    expect(page.locator("[data-field=balance]")).to_have_text("200.00")
+    expect(page.locator("#wallet-bar .who")).to_contain_text("通行密钥账户")
+    shot(page, "01-passkey-signed-in")
+
+    def join() -> None:
+        page.goto(f"{base}/?lang=zh")
+        card = page.locator(f"#deal-{rice}")
+        card.locator("input[name=quantity]").fill("2")
+        card.locator("select[name=leader]").select_option(label=chen.place_zh)
+        card.locator("button[type=submit]").click()
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet).to_contain_text("平台支付")  # the operation, in words: fees paid for you
+        sign(page, "02-join-review")
+        page.wait_for_url(f"**/orders/{account}?lang=zh")
+        expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "joining")
+
+    join()
+    assert chain.clients.escrow.order(rice, account).quantity == 2
+    shot(page, "03-orders-joined")
+
+    page.locator(f"#order-{rice} form[data-action=cancel] button").click()
+    sign(page)
+    expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "refunded")
+    assert chain.clients.token.balance_of(account) == 200 * 10**6  # refunded to the account
+
+    join()
+    shot(page, "04-orders-joined-again")
+    assert chain.clients.escrow.order(rice, account).quantity == 2
+    assert chain.w3.eth.get_balance(account) == 0  # never any ETH
+
+
+def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
+    site: tuple[str, Services, SeedReport], phone: Any, tmp_path: Path
+) -> None:
+    """Evidence uploads are signed by the passkey through ERC-1271; the claim is a sponsored
+    operation. The deal (min 1) succeeds when its join window ends; its leader confirms receipt."""
+    base, services, _ = site
+    chain = services.chain
+    page, expect = phone, playwright_api.expect
+    deal = make_deal(chain, min_quantity=1, join_window=600)
+
+    page.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
+    page.click('[data-action="create"]')
+    page.wait_for_function("document.getElementById('passkey').dataset.address")
+    account = page.get_attribute("#passkey", "data-address")
+    page.click('[data-action="faucet"]')
+    expect(page.locator("[data-field=balance]")).to_have_text("200.00")
+    page.click('form.passkey-join button[type="submit"]')
+    page.wait_for_function("document.getElementById('passkey').dataset.joined")
+    assert chain.clients.escrow.order(deal.deal_id, account).quantity == 1
+
+    advance_time(chain, 601)  # the join window ends: min reached, the deal succeeded
+    chain.clients.escrow.confirm_receipt(
+        deal.deal_id, deal.batch_id, b"\x01" * 32, b"\x02" * 32, signer=deal.leader
+    )
+    block = chain.w3.eth.block_number
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the index reaches the receipt (readiness only)
+        if httpx.get(base + "/healthz", timeout=2).json()["index"].get("last_block", 0) >= block:
+            break
+        time.sleep(0.1)
+
+    photo = tmp_path / "goods.png"
+    photo.write_bytes(photo_png())
+    page.goto(f"{base}/orders/{account}?lang=zh")
+    order = page.locator(f"#order-{deal.deal_id}")
+    order.locator("details.claim-box summary").click()
+    claim = order.locator("form[data-action=file_claim]")
+    claim.locator("textarea[name=note]").fill("一盒有异味")
+    claim.locator("input[type=file]").set_input_files(str(photo))
+    claim.locator("button[type=submit]").click()
+    sign(page, "05-claim-review")
+    expect(page.locator(f"#order-{deal.deal_id} .claim")).to_contain_text("等待供应商答复")
+    shot(page, "06-claim-filed")
+    assert chain.clients.escrow.claim(deal.deal_id, account).quantity == 1
+    assert chain.w3.eth.get_balance(account) == 0
