@@ -56,7 +56,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
 from typing import Any
 
 from sqlalchemy import and_, exists, select
@@ -274,14 +273,10 @@ class RelayWorker:
         ).all()
         if not candidates:
             return False, 0
-        with ExitStack() as claims:
-            claimed = []
-            for row in candidates:
-                seen.add(row.id)
-                if claims.enter_context(self.claims.signer(row.signer)):
-                    claimed.append(row.id)
-                else:
-                    busy.add(row.signer)
+        seen.update(row.id for row in candidates)
+        with self.claims.signers([row.signer for row in candidates]) as held:
+            claimed = [row.id for row in candidates if row.signer in held]
+            busy.update(row.signer for row in candidates if row.signer not in held)
             # Re-read under the claims: another worker may have just settled them.
             session.rollback()
             rows = (
@@ -552,8 +547,8 @@ class RelayWorker:
         for tx_hash, batch in batches.items():
             if self.stop.is_set():
                 break
-            with ExitStack() as claims:
-                if not all(claims.enter_context(self.claims.signer(r.signer)) for r in batch):
+            with self.claims.signers([r.signer for r in batch]) as held:
+                if not all(r.signer in held for r in batch):
                     continue  # another worker is settling it
                 session.rollback()
                 ids = [r.id for r in batch]
