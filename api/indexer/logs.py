@@ -62,8 +62,20 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    """What ``json`` cannot encode alone: bytes as 0x-hex, web3's AttributeDicts as dicts."""
+    if isinstance(value, bytes | bytearray):
+        return hex0x(bytes(value))
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def args_json(args: dict[str, Any]) -> str:
-    return json.dumps(json_safe(args), sort_keys=True, separators=(",", ":"))
+    """Decoded arguments as JSON text, the same as ``json_safe`` then ``json.dumps``: the encoder
+    calls back only for bytes and mappings (walking every value in Python first was 40 % of
+    the indexer's time, issue 15)."""
+    return json.dumps(args, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
 class LogSource:
