@@ -61,6 +61,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
+from api.background import start_loop
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
 from api.relayer.claims import Claims
@@ -81,6 +82,7 @@ from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import Signature, forward_request_data
 from chain.identity import ChainChanged
+from chain.jsonable import json_safe
 from chain.tx import decode_uint
 from traceability.ipfs import EmbeddedDocumentStore
 
@@ -91,21 +93,9 @@ WAKE = threading.Event()
 POLL_SECONDS = 1.0
 IN_FLIGHT_POLL_SECONDS = 0.05
 # Unpinned (prepared, never anchored) documents live this long: a prepared request expires after
-# an hour (``api.actions.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
+# an hour (``api.relayer.prepare.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
 UNPINNED_TTL_SECONDS = 24 * 3600.0
 GC_INTERVAL_SECONDS = 3600.0
-
-
-def json_safe(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, int) and abs(value) >= 2**53:
-        return str(value)  # JSON numbers lose precision past 2^53
-    return value
 
 
 class RelayWorker:
@@ -737,7 +727,13 @@ class RelayWorker:
     def _fail_revert(
         self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
     ) -> None:
-        self._fail(session, row, exc.name or type(exc).__name__, str(exc), json_safe(exc.args))
+        self._fail(
+            session,
+            row,
+            exc.name or type(exc).__name__,
+            str(exc),
+            json_safe(exc.args, big_ints_as_text=True),
+        )
 
 
 def _raise_errors(answers: list[Any]) -> list[Any]:
@@ -754,33 +750,24 @@ def start_background(services: Services) -> Callable[[], None]:
     # Pipelined: a pass sends the next batch while earlier ones are unmined, and settles them
     # on a later pass (polled every IN_FLIGHT_POLL_SECONDS while any is in flight).
     worker = RelayWorker(services, stop=stop, wait_receipts=False)
+    next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
 
-    def loop() -> None:
-        next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
-        while not stop.is_set():
-            busy = False
+    def one_pass(_: threading.Event) -> float:
+        nonlocal next_gc
+        busy = False
+        try:
+            busy = worker.run_once() > 0 or worker.in_flight() > 0
+        except Exception:  # keep the loop alive; the row stays pending and is retried
+            logger.exception("relay worker pass failed")
+        if time.monotonic() >= next_gc:
+            next_gc = time.monotonic() + GC_INTERVAL_SECONDS
             try:
-                busy = worker.run_once() > 0 or worker.in_flight() > 0
-            except Exception:  # keep the loop alive; the row stays pending and is retried
-                logger.exception("relay worker pass failed")
-            if time.monotonic() >= next_gc:
-                next_gc = time.monotonic() + GC_INTERVAL_SECONDS
-                try:
-                    worker.collect_garbage()
-                except Exception:  # a full disk or a bad block must not stop the relayer
-                    logger.exception("garbage collection of unpinned documents failed")
-            WAKE.wait(IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS)
-            WAKE.clear()
+                worker.collect_garbage()
+            except Exception:  # a full disk or a bad block must not stop the relayer
+                logger.exception("garbage collection of unpinned documents failed")
+        return IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS
 
-    thread = threading.Thread(target=loop, name="relay-worker", daemon=True)
-    thread.start()
-
-    def stop_worker() -> None:
-        stop.set()
-        WAKE.set()
-        thread.join(timeout=30)
-
-    return stop_worker
+    return start_loop("relay-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop)
 
 
 __all__ = ["WAKE", "RelayStatus", "RelayWorker", "start_background"]

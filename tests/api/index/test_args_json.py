@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web3.datastructures import AttributeDict
 
-from api.indexer.logs import args_json, json_safe
+from api.indexer.logs import args_json
+from chain.jsonable import json_safe
 
 leaves = st.one_of(
     st.integers(min_value=-(2**255), max_value=2**256 - 1),
