@@ -115,7 +115,7 @@ def templates(chain: Any) -> tuple[dict[str, Any], float]:
     supplier, leader, buyer = Account.create(), Account.create(), Account.create()
     for account in (supplier, leader, buyer):
         chain.sender.send(chain.platform, to=account.address, value=10**18)
-    digest = hashlib.sha256(b"credentials").digest()
+    digest = hashlib.sha256(b"private credentials").digest()  # registry onboarding (issue 13)
     registry.apply_as_supplier(credential, digest, signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
     registry.apply_as_leader(credential, digest, signer=leader)

@@ -13,8 +13,9 @@
 // passkey remembered on the device is the page's signer unless a wallet was chosen, and run()
 // gives it the same steps through the bundler.
 //
-// Actions: Tuan.run({ action, body, summary }) prepares (POST /v1/actions/{action}/prepare), shows
-// what will be signed, asks the signer for each payload, posts them to POST /v1/relay, then
+// Actions: Tuan.run({ action, body, summary, before }) opens the step sheet, runs before(say)
+// (uploads, said in the sheet), prepares (POST /v1/actions/{action}/prepare), shows what will be
+// signed, asks the signer for each payload, posts them to POST /v1/relay, then
 // follows GET /v1/relay/{id}: signing → queued → mined → the result in words, and waits for the
 // index to reach the mined block before the page reloads (or goes to the form's data-next).
 //
@@ -235,6 +236,7 @@
       mark("review", "active");
       const signer = await connect();
       const from = await signer.address();
+      if (options.before) await options.before((text) => { status.textContent = text; });
       // EOA: EIP-712 payloads for the relayer. Passkey account (ERC-4337): a sponsored user
       // operation for the bundler, prepared by the service; its hash is the passkey's challenge.
       const account = signer.kind === "passkey";
@@ -411,34 +413,36 @@
             if (typeof value !== "string" || value === "") continue; // optional, left empty
             body[key] = numbers.includes(key) ? Number(value) : value;
           }
-          for (const input of form.querySelectorAll("input[type=file][data-private]")) {
-            const [file] = input.files;
-            if (!file) continue;
-            const stored = await uploadPrivate(file, input.dataset.purpose || "credential");
-            body[input.dataset.private] = stored.digest;
-          }
-          for (const input of form.querySelectorAll("input[type=file]:not([data-private])")) {
-            const cids = [];
-            for (const file of input.files) {
-              const stored = await upload(file, body.deal_id);
-              cids.push(stored.cid);
+          // Files are uploaded inside the step sheet, which says so before the wallet asks.
+          const files = [...form.querySelectorAll("input[type=file]")].filter((input) => input.files.length);
+          const before = files.length ? async (say) => {
+            say(t("js_uploading"));
+            for (const input of files.filter((i) => i.dataset.private !== undefined)) {
+              const stored = await uploadPrivate(input.files[0], input.dataset.purpose || "credential");
+              body[input.dataset.private] = stored.digest;
             }
-            if (input.dataset.photos) body[input.dataset.photos] = cids;
-            if (input.dataset.evidence !== undefined) {
-              const evidence = new Blob([JSON.stringify({
-                type: "tuanchain:ClaimEvidence",
-                deal_id: body.deal_id,
-                photos: cids.map((cid) => "ipfs://" + cid),
-                note: body.note || "",
-              })], { type: "application/json" });
-              evidence.name = "evidence.json";
-              body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
-              delete body.note;
+            for (const input of files.filter((i) => i.dataset.private === undefined)) {
+              const cids = [];
+              for (const file of input.files) cids.push((await upload(file, body.deal_id)).cid);
+              if (input.dataset.photos) body[input.dataset.photos] = cids;
+              if (input.dataset.evidence !== undefined) {
+                const evidence = new Blob([JSON.stringify({
+                  type: "tuanchain:ClaimEvidence",
+                  deal_id: body.deal_id,
+                  photos: cids.map((cid) => "ipfs://" + cid),
+                  note: body.note || "",
+                })], { type: "application/json" });
+                evidence.name = "evidence.json";
+                body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
+                delete body.note;
+              }
             }
-          }
+            say("");
+          } : null;
           await run({
             action: form.dataset.action,
             body,
+            before,
             summary: fillIn(form, form.dataset.summary),
             title: form.dataset.title,
             next: form.dataset.next,
