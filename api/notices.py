@@ -23,6 +23,7 @@ from api.db import models as m
 from api.names import Directory
 from api.render import messages, money, pick
 from api.shop import product_of
+from api.timefmt import iso_utc
 from chain import deal_rules
 
 KINDS = (
@@ -148,7 +149,7 @@ def public(notice: dict[str, Any], directory: Directory, lang: str) -> dict[str,
     return {
         "id": notice["id"],
         "kind": notice["kind"],
-        "time": notice["time"].isoformat(),
+        "time": iso_utc(notice["time"]),
         "deal_id": notice["deal_id"],
         "text": sentence(notice, directory, lang),
     }

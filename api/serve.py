@@ -120,6 +120,33 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     _stopped(stop)
 
 
+def worker() -> None:
+    """Run the background roles without the HTTP server: the relayer's and bundler's outbox
+    workers, and the indexer and keeper while this process holds their lock (api.roles; any
+    number of ``worker`` and ``serve`` processes may share one PostgreSQL and one chain)."""
+    from api.app import start_background
+    from api.db import init_db
+    from api.db.migrate import DatabaseSchemaError
+    from api.services import build_services
+
+    _configure_logging()
+    with stop_signals() as stop:
+        try:
+            with stop.interrupting():
+                services = build_services()
+                init_db(services.engine)  # migrations first: never work on an older schema
+            stops = start_background(services)
+            typer.echo("worker running (stop with Ctrl-C or SIGTERM)")
+            stop.event.wait()
+            for stop_one in reversed(stops):
+                stop_one()
+        except StopRequested:
+            pass
+        except (ChainError, TraceabilityError, DatabaseSchemaError) as exc:
+            raise _fail(exc) from exc
+    _stopped(stop)
+
+
 def _stopped(stop: Stop) -> None:
     if stop.requested:
         typer.echo(f"stopped cleanly ({stop.signal_name})")
@@ -242,4 +269,5 @@ def run(
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("worker")(worker)
     app.command("run")(run)

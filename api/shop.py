@@ -26,6 +26,7 @@ from api.db import models as m
 from api.names import Directory, approved
 from api.services import Services
 from chain import deal_rules
+from traceability.digital_link import link_path
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def product_of(session: Session, batch_ids: list[str]) -> dict[str, Any]:
         "picture": _PICTURES.get(batch.gtin, "🛒"),
         "gtin": batch.gtin,
         "lot": batch.lot,
-        "link": f"/01/{batch.gtin}/10/{batch.lot}",
+        "link": link_path(batch.gtin, batch.lot),
     }
 
 

@@ -10,7 +10,9 @@ rounding). The read API, the pages and the keeper take these rules from here and
 
 Pure Python, no I/O: tiers are ``(threshold, value)`` pairs, objects with the Solidity struct's
 field names (``chain.clients.PriceTier`` / ``CommissionTier``) or mappings with the read API's
-snake-case names, so index rows (JSON lists), decoded views and API bodies all work. :class:`DealBook` folds a deal's actions into the escrow's aggregates.
+snake-case names, so index rows (JSON lists), decoded views and API bodies all work.
+:class:`DealBook` folds a deal's actions into the escrow's aggregates (short deliveries and
+recalls included).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ detection, the time for every row.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,6 @@ from web3.exceptions import BlockNotFound
 from web3.types import LogReceipt
 
 from chain.clients import Clients
-from chain.jsonable import json_safe
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,20 @@ def hex0x(value: bytes | str) -> str:
     return "0x" + bytes(value).hex()
 
 
+def _json_default(value: Any) -> Any:
+    """What ``json`` cannot encode alone: bytes as 0x-hex, web3's AttributeDicts as dicts."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def args_json(args: dict[str, Any]) -> str:
-    """A log's decoded arguments as stored (exact integers, bytes as 0x-hex)."""
-    return json.dumps(json_safe(args), sort_keys=True, separators=(",", ":"))
+    """A log's decoded arguments as stored (exact integers, bytes as 0x-hex): the same text as
+    ``json_safe`` then ``json.dumps``, but the encoder calls back only for bytes and mappings
+    (walking every value in Python first was 40 % of the indexer's time, issue 15)."""
+    return json.dumps(args, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
 class LogSource:

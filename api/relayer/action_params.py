@@ -177,6 +177,18 @@ class ReviewParams(ActionParams):
         return _checksum(v)
 
 
+class BatchWriterParams(ActionParams):
+    gtin14: str = Field(pattern=r"^\d{14}$")
+    lot: str = Field(min_length=1, max_length=20)
+    writer: str = Field(description="the carrier or inspector")
+    allowed: bool = True
+
+    @field_validator("writer")
+    @classmethod
+    def _writer(cls, v: str) -> str:
+        return _checksum(v)
+
+
 class BatchEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

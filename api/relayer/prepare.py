@@ -41,6 +41,7 @@ from api.relayer.action_params import (
     ApplyLeaderParams,
     ApplyParams,
     ArbitrateParams,
+    BatchWriterParams,
     ClaimAnswerParams,
     ConfirmReceiptParams,
     DealParamsIn,
@@ -437,6 +438,17 @@ class ActionBuilder:
             {"kind": p.kind, "profile_cid": cid, "credentials_digest": p.credentials_digest},
         )
 
+    def set_batch_writer(self, p: BatchWriterParams) -> PreparedAction:
+        """The supplier authorizes (or no longer) a carrier or inspector to anchor the batch's events."""
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        request = self._registry(p, "setBatchWriter", batch_id, p.writer, p.allowed)
+        return PreparedAction(
+            "set_batch_writer",
+            p.sender,
+            {"request": request},
+            {"batch_id": "0x" + batch_id.hex(), "writer": p.writer, "allowed": p.allowed},
+        )
+
     def review(self, p: ReviewParams) -> PreparedAction:
         """The platform's decision on an application (approve, reject) or a party (revoke)."""
         fn = {"approve": "approve", "reject": "reject", "revoke": "revoke"}[p.decision]
@@ -563,6 +575,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
     "apply": (ApplyParams, ActionBuilder.apply),
     "review": (ReviewParams, ActionBuilder.review),
+    "set_batch_writer": (BatchWriterParams, ActionBuilder.set_batch_writer),
     "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
     "mark_non_compliant": (RecallBatchParams, ActionBuilder.mark_non_compliant),

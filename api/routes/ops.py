@@ -11,9 +11,7 @@ page is public; the credentials and the decisions are not: the API and the chain
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from web3 import Web3
@@ -25,11 +23,9 @@ from api.names import Directory
 from api.queries.common import chain_now
 from api.render import choose_language, render
 from api.review import queue
-from api.routes.deps import get_services
-from api.services import Services
+from api.routes.deps import ServicesDep
 
 router = APIRouter(tags=["pages"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def _address(value: str) -> str:

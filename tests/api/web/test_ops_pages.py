@@ -19,7 +19,7 @@ import uvicorn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from api.app import create_app
+from api.app import create_app, request_shutdown
 from api.db import ensure_db
 from api.demo import catalog as c
 from api.demo.seed import SeedReport
@@ -73,6 +73,7 @@ def ops(
         _ready(base)
         yield Ops(base, services, browser, report.deals)
     finally:
+        request_shutdown(app)
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()

@@ -22,7 +22,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from api.app import create_app
+from api.app import create_app, request_shutdown
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
@@ -125,6 +125,7 @@ def review(
         _ready(base)
         yield Review(base, services, browser, supplier, leader, licence)
     finally:
+        request_shutdown(app)
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
