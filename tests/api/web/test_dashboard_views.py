@@ -7,6 +7,8 @@ from fastapi.testclient import TestClient
 
 from api.demo import catalog as c
 
+from .conftest import Demo
+
 USD = 10**6
 
 
@@ -62,3 +64,26 @@ def test_the_dashboard_page_names_the_party_and_refuses_bad_input(web_client: Te
     both = {"leader": c.LEADERS[0].address, "supplier": c.PORK_FARM.address}
     assert web_client.get("/dashboard", params=both).status_code == 400
     assert web_client.get("/v1/dashboard", params=both).json()["code"] == "invalid_request"
+
+
+def test_the_disputes_and_recalls_pages_read_the_demo(web_client: TestClient, demo: Demo) -> None:
+    """In Chinese: the demo's filed pork claim with its note and answer deadline, nothing for
+    the platform to decide yet; the recalled oranges with the deal their recall froze."""
+    pork_claim = f'id="claim-{demo.report.deals["pork_claim"]}-{c.CONSUMERS[1].address}"'
+    html = web_client.get("/ops/disputes", params={"lang": "zh"}).text
+    assert pork_claim in html and 'data-status="filed"' in html
+    assert "包装漏气" in html and 'class="deadline"' in html
+    assert '<strong id="waiting">0</strong>' in html
+    assert 'data-action="arbitrate"' not in html  # the supplier has not answered yet
+    mine = web_client.get(f"/supplier/{c.PORK_FARM.address}/claims", params={"lang": "zh"}).text
+    assert pork_claim in mine and 'data-action="reject_claim"' in mine
+    others = web_client.get(f"/supplier/{c.RICE_FARM.address}/claims").text
+    assert pork_claim not in others
+
+    html = web_client.get("/ops/recalls", params={"lang": "zh"}).text
+    oranges = html[html.index(f'id="batch-{c.ORANGES.gtin14}-{c.ORANGES.lot}"') :]
+    oranges = oranges[: oranges.index("</article>")]
+    assert 'data-status="recalled"' in oranges and "已召回" in oranges
+    frozen = demo.report.deals["oranges_frozen"]
+    assert '<strong class="frozen-count">1</strong>' in oranges and f"#{frozen}" in oranges
+    assert 'data-action="recall_batch"' not in oranges  # closed: nothing left to do
