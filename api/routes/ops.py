@@ -18,7 +18,7 @@ from web3 import Web3
 
 from api.db import ensure_db
 from api.disputes import batches, claims
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
 from api.names import Directory
 from api.queries.common import chain_now
 from api.render import choose_language, render
@@ -62,6 +62,10 @@ def disputes_page(request: Request, services: ServicesDep) -> Response:
 @router.get(
     "/supplier/claims",
     response_class=HTMLResponse,
+    responses={
+        303: {"description": "the looked-up supplier's claims"},
+        **error_responses(400, html=True),
+    },
     summary="A supplier's claims: connect a wallet or give an address (HTML)",
 )
 def supplier_claims_connect(request: Request, address: str | None = None) -> Response:
@@ -80,7 +84,10 @@ def supplier_claims_connect(request: Request, address: str | None = None) -> Res
 
 
 @router.get(
-    "/supplier/{address}/claims", response_class=HTMLResponse, summary="A supplier's claims (HTML)"
+    "/supplier/{address}/claims",
+    response_class=HTMLResponse,
+    responses=error_responses(400, html=True),
+    summary="A supplier's claims (HTML)",
 )
 def supplier_claims_page(request: Request, address: str, services: ServicesDep) -> Response:
     """A supplier's claims: accept (refund) or reject one before its answer deadline; the escrow

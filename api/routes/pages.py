@@ -384,7 +384,7 @@ def _parties(services: Services) -> dict[str, list[str]]:
     "/dashboard",
     response_class=HTMLResponse,
     summary="Dashboard page (HTML); ?supplier= or ?leader= for one party's view",
-    responses=error_responses(400),
+    responses=error_responses(400, html=True),
 )
 def dashboard_page(
     request: Request, supplier: str | None = None, leader: str | None = None
