@@ -144,10 +144,7 @@ class RegistryClient(ContractClient):
     def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool:
         return bool(self._call("verifyEventInRoot", root, event_hash, proof))
 
-    # roles
-    def has_role(self, role: bytes, account: str) -> bool:
-        return bool(self._call("hasRole", role, account))
-
+    # roles (``has_role`` by name, as every client: ContractClient.has_role)
     def is_platform(self, account: str) -> bool:
         """Whether ``account`` holds PLATFORM_ROLE (the platform's reviewers and operators)."""
-        return self.has_role(bytes(self._call("PLATFORM_ROLE")), account)
+        return self.has_role("PLATFORM_ROLE", account)
