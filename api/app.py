@@ -6,7 +6,6 @@ the relayer's outbox worker and the keeper in daemon threads, and stops them on 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import threading
@@ -38,27 +37,13 @@ from api.services import Services, build_services
 
 logger = logging.getLogger(__name__)
 
-# Modules exposing ``start_background(services) -> stop``; order matters: index before keeper.
-BACKGROUND_MODULES = (
-    "api.indexer.runner",
-    "api.relayer.worker",
-    "api.bundler.worker",
-    "api.keeper",
-)
-
 
 def start_background(services: Services) -> list[Callable[[], None]]:
-    stops: list[Callable[[], None]] = []
-    for name in BACKGROUND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                logger.warning("background module %s is not available", name)
-                continue
-            raise
-        stops.append(module.start_background(services))
-    return stops
+    """The background roles (:mod:`api.roles`: workers at once, the indexer and keeper while
+    this process holds their lock)."""
+    from api.roles import start_background as start_roles
+
+    return start_roles(services)
 
 
 # py_ecc (imported by web3) raises the recursion limit to 100,000; at that depth json.loads of a

@@ -1,6 +1,6 @@
 """The service's CLI verbs, each owned by its module: ``db`` (api.db.cli), ``index``
-(api.indexer.cli), ``keeper`` (api.keeper_cli), ``serve`` / ``seed`` / ``run`` (api.demo.cli),
-``supplier`` (api.supplier.cli).
+(api.indexer.cli), ``keeper`` (api.keeper.cli), ``serve`` / ``run`` (api.serve), ``seed``
+(api.demo.cli), ``supplier`` (api.supplier.cli).
 Missing modules are skipped."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
     for name in (
         "api.db.cli",
         "api.indexer.cli",
-        "api.keeper_cli",
+        "api.keeper.cli",
+        "api.serve",
         "api.demo.cli",
         "api.supplier.cli",
     ):

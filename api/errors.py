@@ -19,11 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import errors as auth_errors
 from api.db.migrate import DatabaseSchemaError
+from api.index_errors import NotInIndex
 from api.private import crypto as private_crypto
 from api.private import store as private_store
 from chain import errors as chain_errors
 from chain.identity import ChainChanged
+from chain.jsonable import json_safe
 from traceability.epcis import errors as epcis_errors
+from traceability.errors import TraceabilityError
 from traceability.ipfs import errors as ipfs_errors
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,10 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     (ipfs_errors.StoreUnavailable, 503),
     (ipfs_errors.IpfsError, 400),
     (epcis_errors.EpcisError, 400),
+    # Any other traceability error reaching a route is about data it was given (a link, a
+    # manifest, a JSON document): bad input, never a 500.
+    (TraceabilityError, 400),
+    (NotInIndex, 404),
     (chain_errors.NodeUnavailable, 503),
     (chain_errors.TransactionTimeout, 504),
     (chain_errors.UnknownContract, 503),
@@ -181,17 +188,15 @@ def install_error_handlers(app: FastAPI) -> None:
         async def _domain(_: Request, exc: Exception, status: int = status) -> JSONResponse:
             if status >= 500:
                 logger.warning("%s: %s", type(exc).__name__, exc)
-            details: dict[str, Any] = {}
-            if isinstance(exc, auth_errors.AuthError):
-                details = dict(exc.details)
+            # Domain errors that carry the values they are about (AuthError, the read model's
+            # errors, InvalidGtin/InvalidLot) give them as details.
+            carried = getattr(exc, "details", None)
+            details: dict[str, Any] = dict(carried) if isinstance(carried, dict) else {}
             if isinstance(exc, chain_errors.ContractRevert):
                 # The contract's own error name and arguments, JSON-safe (bytes as 0x-hex).
                 details = {
                     "error": exc.name or type(exc).__name__,
-                    "args": {
-                        k: ("0x" + v.hex() if isinstance(v, bytes) else v)
-                        for k, v in exc.args.items()
-                    },
+                    "args": json_safe(dict(exc.args)),
                 }
             message = str(exc)
             if isinstance(exc, OperationalError):

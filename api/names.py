@@ -17,7 +17,6 @@ which CID a party has is looked up per request (a new application changes it).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.render import pick, short
 from traceability.ipfs import DocumentStore
+from traceability.safe_json import loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _profile(store: DocumentStore, cid: str) -> dict[str, Any] | None:
     unreadable. (Credentials are private: never read here.)"""
     if cid not in _profiles:
         try:
-            doc = json.loads(store.get(cid))
+            doc = loads_bounded(store.get(cid))
         except Exception as exc:  # noqa: BLE001 - a missing document only costs the name
             logger.info("profile %s unreadable: %s", cid, exc)
             return None  # not cached: the store may have it later

@@ -23,6 +23,8 @@ from api.db import models as m
 from api.names import Directory
 from api.render import messages, money, pick
 from api.shop import product_of
+from api.timefmt import iso_utc
+from chain import deal_rules
 
 KINDS = (
     "joined",
@@ -87,7 +89,15 @@ def notices(session: Session, directory: Directory, address: str) -> list[dict[s
         mine = [o for o in facts.orders[d] if o.buyer == address]
         holds = sum(o.quantity if o.kind == "join" else -o.quantity for o in mine) > 0
         if now >= deal.join_deadline:
-            formed = facts.sold(d) >= deal.min_quantity
+            formed = (
+                deal_rules.deal_status(
+                    now=now,
+                    join_deadline=deal.join_deadline,
+                    total_quantity=facts.sold(d),
+                    min_total_quantity=deal.min_quantity,
+                )
+                == deal_rules.DealStatus.SUCCEEDED
+            )
             if d in bought and holds:
                 add("formed" if formed else "failed", str(d), deal.join_deadline, d)
             if d in led and formed:
@@ -139,7 +149,7 @@ def public(notice: dict[str, Any], directory: Directory, lang: str) -> dict[str,
     return {
         "id": notice["id"],
         "kind": notice["kind"],
-        "time": notice["time"].isoformat(),
+        "time": iso_utc(notice["time"]),
         "deal_id": notice["deal_id"],
         "text": sentence(notice, directory, lang),
     }

@@ -25,6 +25,8 @@ from api import queries
 from api.db import models as m
 from api.names import Directory, approved
 from api.services import Services
+from chain import deal_rules
+from traceability.digital_link import link_path
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +67,13 @@ def product_of(session: Session, batch_ids: list[str]) -> dict[str, Any]:
         "picture": _PICTURES.get(batch.gtin, "🛒"),
         "gtin": batch.gtin,
         "lot": batch.lot,
-        "link": f"/01/{batch.gtin}/10/{batch.lot}",
+        "link": link_path(batch.gtin, batch.lot),
     }
 
 
 def deal_card(session: Session, deal: dict[str, Any]) -> dict[str, Any]:
     """A deal summary with its product, current and next price, and progress to 成团."""
-    tiers = deal["price_tiers"]
-    index = deal["current_tier"]
-    following = tiers[index + 1] if index + 1 < len(tiers) else None
+    following = deal_rules.next_tier(deal["price_tiers"], deal["sold"])
     return {
         **deal,
         "product": product_of(session, deal["batch_ids"]),

@@ -198,6 +198,32 @@ class TxSender:
         when profiled under the relayer's load (issue 15)."""
         with translate_errors(self.registry):
             response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        return self._result(response)
+
+    def rpc_batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several JSON-RPC requests in one HTTP round trip (a JSON-RPC batch): each item is the
+        result, or the :mod:`chain.errors` exception it answered (returned, not raised: one
+        request's revert is that request's answer). A transport failure raises, as :meth:`rpc`;
+        a node that refuses batches is asked one request at a time."""
+        if not calls:
+            return []
+        with translate_errors(self.registry):
+            responses = self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
+        if not isinstance(responses, list) or len(responses) != len(calls):
+            responses = []
+            for method, params in calls:
+                with translate_errors(self.registry):
+                    responses.append(self.w3.provider.make_request(method, params))  # type: ignore[arg-type]
+        out: list[Any] = []
+        for response in responses:
+            try:
+                out.append(self._result(response))
+            except (ContractRevert, NodeRejected) as exc:
+                out.append(exc)
+        return out
+
+    def _result(self, response: Any) -> Any:
+        """The ``result`` of a JSON-RPC response; its error as a :mod:`chain.errors` exception."""
         error = response.get("error")
         if error:
             message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
@@ -335,9 +361,7 @@ class TxSender:
     ) -> bytes:
         """``eth_call`` raw calldata as ``sender`` (on ``block``); returns the output, raises
         named reverts."""
-        call = {"from": sender, "to": to, "data": "0x" + bytes(data).hex(), "value": hex(value)}
-        tag = hex(block) if isinstance(block, int) else block
-        return bytes(HexBytes(self.rpc("eth_call", [call, tag])))
+        return bytes(HexBytes(self.rpc(*dry_run_call(sender, to, data, value=value, block=block))))
 
     def receipt(self, tx_hash: HexBytes | str) -> TxReceipt | None:
         """The transaction's receipt, or None while it is not mined (or unknown to the node)."""
@@ -383,6 +407,28 @@ class TxSender:
         except Exception:
             logger.debug("replay of %s failed", receipt["transactionHash"].hex(), exc_info=True)
         return TransactionFailed(receipt["transactionHash"].to_0x_hex())
+
+
+def block_tag(block: Any) -> str:
+    return hex(block) if isinstance(block, int) else str(block)
+
+
+def dry_run_call(
+    sender: str | None, to: str, data: bytes, *, value: int = 0, block: Any = "latest"
+) -> tuple[str, list[Any]]:
+    """The ``eth_call`` request (method, params) of raw calldata, for :meth:`TxSender.rpc` and
+    :meth:`TxSender.rpc_batch`."""
+    call: dict[str, Any] = {"to": to, "data": "0x" + bytes(data).hex()}
+    if sender is not None:
+        call["from"] = sender
+    if value:
+        call["value"] = hex(value)
+    return "eth_call", [call, block_tag(block)]
+
+
+def decode_uint(result: Any) -> int:
+    """A ``uint`` returned by ``eth_call`` (hex text)."""
+    return int(result, 16) if result not in (None, "0x") else 0
 
 
 def retry_on_node_unavailable(fn: Callable[[], T], *, attempts: int = 3) -> T:

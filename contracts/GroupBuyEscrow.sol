@@ -512,7 +512,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         // forge-lint: disable-next-line(unsafe-typecast)
         _shortfalls[dealId][leader] = GroupBuyDeals.Shortfall({short_: true, delivered: uint32(delivered), refundPerUnit: uint128(perUnit)});
         // forge-lint: disable-next-line(unsafe-typecast)
-        d.shortDust += uint64(shortValue - perUnit * ordered);
+        d.shortDust += uint64(shortValue % ordered);
     }
 
     /// @dev Units of the leader's group that count as delivered (all of them unless its receipt was short).

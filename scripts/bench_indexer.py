@@ -115,9 +115,10 @@ def templates(chain: Any) -> tuple[dict[str, Any], float]:
     supplier, leader, buyer = Account.create(), Account.create(), Account.create()
     for account in (supplier, leader, buyer):
         chain.sender.send(chain.platform, to=account.address, value=10**18)
-    registry.apply_as_supplier(credential, signer=supplier)
+    digest = hashlib.sha256(b"private credentials").digest()  # registry onboarding (issue 13)
+    registry.apply_as_supplier(credential, digest, signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
-    registry.apply_as_leader(credential, signer=leader)
+    registry.apply_as_leader(credential, digest, signer=leader)
     registry.approve_leader(leader.address, signer=chain.platform)
     batch_id = registry.register_batch("09506000134352", "BENCH1", credential, signer=supplier)
     now = int(chain.w3.eth.get_block("latest")["timestamp"])

@@ -15,6 +15,10 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
    took), ``gas_per_join_batched`` (the relayer's gas over the rush divided by the joins mined)
    and ``batch_size`` (joins mined per relayer ``execute``/``executeBatch`` transaction).
 
+4. ``relayed_joins_per_s_two_processes`` (with ``--postgres URL``, default
+   ``TUANCHAIN_TEST_POSTGRES_URL``): the same rush, fresh consumers and deal, through two service
+   processes sharing one PostgreSQL (a fresh schema, dropped after) and the relayer key.
+
 Prints one JSON object. Run: ``.venv/bin/python scripts/bench_relay.py`` (``--consumers 200`` for
 a quick run; the issue's figure is 2,000).
 """
@@ -213,13 +217,18 @@ def prepare_all(
 
 
 def relay_all(
-    url: str, signed: list[dict[str, Any]], clients: int
+    url: str | list[str], signed: list[dict[str, Any]], clients: int
 ) -> tuple[list[tuple[int, dict[str, Any]]], list[float]]:
-    async def work(http: httpx.AsyncClient, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = await http.post(f"{url}/v1/relay", json=body)
+    """POST each signed join to ``/v1/relay`` (spread round robin over several servers)."""
+    urls = [url] if isinstance(url, str) else url
+    items = [(urls[i % len(urls)], body) for i, body in enumerate(signed)]
+
+    async def work(http: httpx.AsyncClient, item: tuple[str, dict[str, Any]]) -> tuple[int, Any]:
+        base, body = item
+        response = await http.post(f"{base}/v1/relay", json=body)
         return response.status_code, response.json()
 
-    return asyncio.run(_run_concurrently(clients, signed, work))
+    return asyncio.run(_run_concurrently(clients, items, work))
 
 
 def wait_settled(engine: Any, ids: set[str], timeout: float) -> dict[str, int]:
@@ -283,11 +292,68 @@ def _wait_http(url: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def two_processes(chain: Any, *, postgres: str, consumers_count: int, clients: int) -> float:
+    """The same rush through two service processes sharing one PostgreSQL (a fresh schema) and
+    the chain; returns joins mined per second."""
+    import uuid
+    from urllib.parse import quote
+
+    from sqlalchemy import text
+
+    from api.services import make_engine
+    from chain.anvil import free_port
+
+    schema = f"bench_relay_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(postgres)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in postgres else "?"
+    url = f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}"
+    env = {**os.environ, "TUANCHAIN_DATABASE_URL": url}
+    deal_id, leader = make_deal(chain, capacity=consumers_count + 10)
+    buyers = consumers(chain, consumers_count)
+    servers, urls = [], []
+    engine = make_engine(url)
+    try:
+        for _ in range(2):  # one after the other: the first creates the tables
+            port = free_port()
+            servers.append(
+                subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env)
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+            _wait_http(urls[-1] + "/healthz")
+        half = len(buyers) // 2
+        prepared = prepare_all(urls[0], buyers[:half], deal_id, leader.address, clients)[0]
+        prepared += prepare_all(urls[1], buyers[half:], deal_id, leader.address, clients)[0]
+        signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
+        logger.info("two processes: %d joins signed; the rush starts", len(signed))
+        started = time.perf_counter()
+        accepted, _ = relay_all(urls, signed, clients)
+        ids = {r["id"] for s, r in accepted if s == 202}
+        wait_settled(engine, ids, 3600)
+        elapsed = time.perf_counter() - started
+        _, mined, _ = relayer_gas(chain, engine, ids)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=60)
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+    return mined / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--consumers", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--transfers", type=int, default=1000)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TUANCHAIN_TEST_POSTGRES_URL", ""),
+        help="also run the rush through two processes on this PostgreSQL (a fresh schema)",
+    )
     parser.add_argument("--serve", metavar="PORT", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(
@@ -353,6 +419,16 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=60)
             engine.dispose()
+        two = (
+            two_processes(
+                chain,
+                postgres=args.postgres,
+                consumers_count=args.consumers,
+                clients=args.clients,
+            )
+            if args.postgres
+            else None
+        )
     relayed = mined / elapsed
     result = {
         "raw_transfer_tx_per_s": round(raw_tps, 1),
@@ -372,6 +448,7 @@ def main() -> None:
         "refused": len(refused),
         "refused_first": refused[:1],
         "rush_seconds": round(elapsed, 2),
+        "relayed_joins_per_s_two_processes": round(two, 2) if two is not None else None,
     }
     print(json.dumps(result, indent=2))
 

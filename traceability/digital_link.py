@@ -38,9 +38,17 @@ _PATH = re.compile(r"^(?P<prefix>.*?)/01/(?P<gtin>[^/]+)/10/(?P<lot>[^/]+)/?$")
 class InvalidGtin(InvalidIdentifier):
     """Not a GTIN-8/12/13/14, or its check digit is wrong."""
 
+    @property
+    def details(self) -> dict[str, str]:
+        return {"gtin": self.value}
+
 
 class InvalidLot(InvalidIdentifier):
     """Not a GS1 AI (10) lot: 1-20 characters of the AI encodable character set 82."""
+
+    @property
+    def details(self) -> dict[str, str]:
+        return {"lot": self.value}
 
 
 class InvalidDigitalLink(InvalidIdentifier):
@@ -116,11 +124,16 @@ class DigitalLink:
         return build_link(self.gtin14, self.lot, resolver=self.resolver, link_type=self.link_type)
 
 
+def link_path(gtin: str, lot: str) -> str:
+    """``/01/{gtin14}/10/{lot}``, the lot percent-encoded: the path of every batch link."""
+    return f"/01/{normalize_gtin(gtin)}/10/{encode_lot(lot)}"
+
+
 def build_link(
     gtin: str, lot: str, *, resolver: str = DEFAULT_RESOLVER, link_type: str | None = None
 ) -> str:
     """``https://{resolver}/01/{gtin14}/10/{lot}`` (plus ``?linkType=`` when given)."""
-    uri = f"{_resolver_base(resolver)}/01/{normalize_gtin(gtin)}/10/{encode_lot(lot)}"
+    uri = _resolver_base(resolver) + link_path(gtin, lot)
     if link_type is not None:
         uri += "?" + urlencode({"linkType": normalize_link_type(link_type)}, safe=":")
     return uri

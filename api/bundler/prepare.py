@@ -23,9 +23,9 @@ from typing import Any
 from hexbytes import HexBytes
 from sqlalchemy.orm import Session
 
-from api.actions import cid_bytes
 from api.bundler.accept import pending_of
 from api.errors import ApiError
+from api.relayer.prepare import cid_bytes
 from chain.aa.bundling import ExecutionReverted, checksum
 from chain.aa.entrypoint import ENTRYPOINT_V08
 from chain.aa.erc7739 import personal_sign_digest, personal_sign_hash

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
+from api.background import start_loop
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.bundler.errors import code_of_rejection, rejection_data
 from api.bundler.models import PENDING_OP_STATUSES, OpStatus, UserOperationRow
@@ -284,21 +285,9 @@ def start_background(services: Services) -> Callable[[], None]:
     stop = threading.Event()
     worker = BundlerWorker(services, stop=stop)
 
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                worker.run_once()
-            except Exception:  # the database down, a bug: log and keep the loop alive
-                logger.exception("bundler worker pass failed")
-            WAKE.wait(POLL_SECONDS)
-            WAKE.clear()
+    def one_pass(_: threading.Event) -> None:
+        worker.run_once()
 
-    thread = threading.Thread(target=loop, name="bundler-worker", daemon=True)
-    thread.start()
-
-    def stop_worker() -> None:
-        stop.set()
-        WAKE.set()
-        thread.join(timeout=10)
-
-    return stop_worker
+    return start_loop(
+        "bundler-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop, join_timeout=10
+    )

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.indexer.merkle import load_manifest
+from api.timefmt import iso_utc
 from traceability import digital_link
 from traceability.epcis import (
     EpcisError,
@@ -32,8 +32,10 @@ from traceability.epcis import (
     hash_events_in_document,
     parse_event,
 )
+from traceability.epcis.hashing import hash_id_of_digest
 from traceability.ipfs import DocumentStore, IpfsError, StoreUnavailable
 from traceability.merkle import MerkleError, to_hex
+from traceability.safe_json import loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +49,8 @@ def batch_id_of(gtin14: str, lot: str) -> str:
 
 
 def hash_id_of(event_hash: str) -> str:
-    """The CBV 2.0 event hash ID whose digest is the anchored ``eventHash``."""
-    return f"ni:///sha-256;{event_hash.removeprefix('0x')}?ver=CBV2.0"
+    """The CBV 2.0 event hash ID whose digest is the anchored ``eventHash`` (0x-hex)."""
+    return hash_id_of_digest(bytes.fromhex(event_hash.removeprefix("0x")))
 
 
 @dataclass
@@ -75,7 +77,7 @@ def _fetch(store: DocumentStore, cid: str) -> bytes | None:
 def _single_event(raw: bytes) -> tuple[dict[str, Any], str] | None:
     """The one event of an EPCIS document and its CBV 2.0 hash ID (None if not EPCIS)."""
     try:
-        doc = json.loads(raw)
+        doc = loads_bounded(raw)
         events = doc["epcisBody"]["eventList"]
         if not isinstance(events, list) or len(events) != 1:
             return None
@@ -216,7 +218,7 @@ class Enricher:
                 batch.metadata_status = "missing"
                 continue
             try:
-                data = json.loads(raw)
+                data = loads_bounded(raw)
             except (ValueError, UnicodeDecodeError):
                 batch.metadata_status = "invalid"
                 continue
@@ -238,10 +240,6 @@ class Enricher:
         report = cold_chain_report(documents, batch.metadata_json)
         batch.cold_chain = report
         batch.breach_count = len(report["breaches"])
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _event_model(event: dict[str, Any]) -> Any:
@@ -293,7 +291,7 @@ def cold_chain_report(
                 if rep.value is not None and rep.type in ("Temperature", "gs1:Temperature"):
                     readings.append(
                         {
-                            "time": _iso(rep.time or when or model.eventTime),
+                            "time": iso_utc(rep.time or when or model.eventTime),
                             "value": rep.value,
                             "uom": rep.uom or "CEL",
                         }
@@ -302,7 +300,7 @@ def cold_chain_report(
             for b in evaluate_cold_chain([single], low, high).breaches:
                 breaches.append(
                     {
-                        "time": _iso(b.reading_time),
+                        "time": iso_utc(b.reading_time),
                         "value": b.value_c,
                         "limit": b.limit_c,
                         "bound": b.bound,

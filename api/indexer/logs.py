@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eth_utils import event_abi_to_log_topic
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import BlockNotFound
@@ -51,19 +50,20 @@ def hex0x(value: bytes | str) -> str:
     return "0x" + bytes(value).hex()
 
 
-def json_safe(value: Any) -> Any:
-    """Decoded ABI values as JSON (bytes as 0x-hex, tuples as lists, big ints kept)."""
-    if isinstance(value, bytes | bytearray | HexBytes):
-        return hex0x(bytes(value))
+def _json_default(value: Any) -> Any:
+    """What ``json`` cannot encode alone: bytes as 0x-hex, web3's AttributeDicts as dicts."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
     if isinstance(value, Mapping):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def args_json(args: dict[str, Any]) -> str:
-    return json.dumps(json_safe(args), sort_keys=True, separators=(",", ":"))
+    """A log's decoded arguments as stored (exact integers, bytes as 0x-hex): the same text as
+    ``json_safe`` then ``json.dumps``, but the encoder calls back only for bytes and mappings
+    (walking every value in Python first was 40 % of the indexer's time, issue 15)."""
+    return json.dumps(args, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
 class LogSource:

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from api.background import OnePass, run_passes, start_loop
 from api.indexer.core import Indexer
 from api.services import Services
 from chain.errors import ChainError
@@ -28,13 +29,15 @@ def make_indexer(services: Services, **kwargs: object) -> Indexer:
     )
 
 
-def run_loop(services: Services, stop: threading.Event, poll_seconds: float = POLL_SECONDS) -> None:
-    """Sync, sleep, repeat until ``stop`` is set. Errors are logged and retried: the node or
-    the store being down must not kill the service. If the node starts serving another chain,
-    nothing more is indexed until the services connect to it and re-bind the database (which
-    empties the index: api.binding); until then reads show the old chain's last state."""
+def indexer_pass(services: Services) -> OnePass:
+    """One sync per pass. Errors are logged and retried: the node or the store being down must
+    not kill the service. If the node starts serving another chain, nothing more is indexed
+    until the services connect to it and re-bind the database (which empties the index:
+    api.binding); until then reads show the old chain's last state."""
     indexer: Indexer | None = None
-    while not stop.is_set():
+
+    def one_pass(stop: threading.Event) -> None:
+        nonlocal indexer
         try:
             services.check_chain()
             if indexer is None or indexer.chain is not services.chain:
@@ -45,21 +48,15 @@ def run_loop(services: Services, stop: threading.Event, poll_seconds: float = PO
             logger.error("indexer: %s; waiting for a deployment on it", exc)
         except ChainError as exc:
             logger.warning("indexer: chain unavailable (%s); retrying", exc)
-        except Exception:
-            logger.exception("indexer pass failed; retrying")
-        stop.wait(poll_seconds)
+
+    return one_pass
+
+
+def run_loop(services: Services, stop: threading.Event, poll_seconds: float = POLL_SECONDS) -> None:
+    """Sync, sleep, repeat until ``stop`` is set (``tuanchain index`` in the foreground)."""
+    run_passes("indexer", indexer_pass(services), stop=stop, interval=poll_seconds)
 
 
 def start_background(services: Services) -> Callable[[], None]:
     """Start the indexer in a daemon thread; returns a function that stops and joins it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_loop, args=(services, stop), name="tuanchain-indexer", daemon=True
-    )
-    thread.start()
-
-    def stop_indexer() -> None:
-        stop.set()
-        thread.join(timeout=30)
-
-    return stop_indexer
+    return start_loop("tuanchain-indexer", indexer_pass(services), interval=POLL_SECONDS)

@@ -53,7 +53,7 @@ from api.errors import ApiError
 from api.relayer.describe import ANCHORED_DOCUMENT, describe_call
 from api.relayer.gas import MAX_REQUEST_GAS
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
-from api.relayer.queue import SignerQueue, signer_queue
+from api.relayer.queue import SignerQueue, pending_requests
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import (
@@ -64,6 +64,7 @@ from chain.eip712 import (
     recover_typed_data_signer,
     typed_data_digest,
 )
+from chain.tx import decode_uint
 from traceability.errors import TraceabilityError
 from traceability.ipfs import DocumentStore
 from traceability.merkle import parse_manifest
@@ -144,11 +145,11 @@ class RequestChecker:
         self,
         chain: Chain,
         store: DocumentStore | None = None,
-        queue_of: Callable[[str], SignerQueue] | None = None,
+        queue_of: Callable[[str, int, int], SignerQueue] | None = None,
     ) -> None:
         self.chain = chain
         self.store = store
-        # The signer's pending outbox requests (None: no outbox, only the chain's nonces count).
+        # (signer, its forwarder nonce, its token nonce) → its queue in the outbox (None: no outbox).
         self.queue_of = queue_of
         self.clients = chain.clients
         self.targets = {self.clients.escrow.address, self.clients.registry.address}
@@ -206,11 +207,27 @@ class RequestChecker:
                 signer=signer,
                 sender=sender,
             )
-        now = self.chain_time()
+        # The chain reads the checks need, in one round trip: the clock and the signer's
+        # forwarder and token nonces.
+        block, forwarder_nonce, token_nonce = self.chain.sender.rpc_batch(
+            [
+                ("eth_getBlockByNumber", ["latest", False]),
+                forwarder.view_call("nonces", sender),
+                self.clients.token.view_call("nonces", sender),
+            ]
+        )
+        for answer in (block, forwarder_nonce, token_nonce):
+            if isinstance(answer, Exception):
+                raise answer
+        now = int(block["timestamp"], 16)
         if deadline <= now:
             raise _bad("expired", f"the request expired at {deadline} (chain time {now})")
-        queue = self.queue_of(sender) if self.queue_of is not None else None
-        current = queue.forwarder_nonce if queue is not None else forwarder.nonces(sender)
+        queue = (
+            self.queue_of(sender, decode_uint(forwarder_nonce), decode_uint(token_nonce))
+            if self.queue_of is not None
+            else None
+        )
+        current = queue.forwarder_nonce if queue is not None else decode_uint(forwarder_nonce)
         if nonce < current:
             raise _bad("replayed_nonce", f"nonce {nonce} of {sender} is already used ({current})")
         expected = queue.next_nonce if queue is not None else current
@@ -374,7 +391,11 @@ def accept(
     session: Session, chain: Chain, body: dict[str, Any], store: DocumentStore | None = None
 ) -> tuple[RelayRequest, bool]:
     """Check and store a submission; returns (row, created). A re-submission returns the first row."""
-    checker = RequestChecker(chain, store, lambda signer: signer_queue(session, chain, signer))
+
+    def queue_of(signer: str, forwarder_nonce: int, token_nonce: int) -> SignerQueue:
+        return SignerQueue(forwarder_nonce, token_nonce, pending_requests(session, signer))
+
+    checker = RequestChecker(chain, store, queue_of)
     payloads = body.get("payloads") if isinstance(body, dict) else None
     typed = payloads.get("request") if isinstance(payloads, dict) else None
     if isinstance(typed, dict):

@@ -61,6 +61,31 @@ class Claims:
             yield held
 
     @contextmanager
+    def signers(self, addresses: list[str]) -> Iterator[set[str]]:
+        """Try to claim several signers' queues at once (a batch's): one connection and one
+        ``SELECT ... FOR UPDATE SKIP LOCKED`` for all of them; yields the addresses claimed."""
+        if not self.enabled:
+            yield set(addresses)
+            return
+        names = {f"signer:{a}": a for a in addresses}
+        unknown = [n for n in names if n not in self._known]
+        if unknown:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    pg_insert(RelayLock)
+                    .values([{"name": n} for n in unknown])
+                    .on_conflict_do_nothing()
+                )
+            self._known.update(unknown)
+        with self.engine.connect() as conn, conn.begin():
+            query = (
+                select(RelayLock.name)
+                .where(RelayLock.name.in_(list(names)))
+                .with_for_update(skip_locked=True)
+            )
+            yield {names[n] for n in conn.execute(query).scalars().all()}
+
+    @contextmanager
     def relayer(self, address: str) -> Iterator[None]:
         """Own the relayer account's next nonce (waits for another worker to hand its tx over)."""
         with _process_lock(f"relayer:{address}"):

@@ -24,6 +24,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db.models import Base
+from api.timefmt import iso_utc
 
 
 def utcnow() -> datetime:
@@ -126,8 +127,8 @@ class RelayRequest(Base):
             "attempts": self.attempts,
             "error": error,
             "details": self.details,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "created_at": iso_utc(self.created_at),
+            "updated_at": iso_utc(self.updated_at),
         }
 
 

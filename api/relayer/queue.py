@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.actions import NextNonces
 from api.relayer.models import PENDING_STATUSES, RelayRequest
+from api.relayer.prepare import NextNonces
 from chain.context import Chain
 
 

@@ -56,12 +56,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextlib import ExitStack
 from typing import Any
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
+from api.background import start_loop
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
 from api.relayer.claims import Claims
@@ -82,6 +82,8 @@ from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import Signature, forward_request_data
 from chain.identity import ChainChanged
+from chain.jsonable import json_safe
+from chain.tx import decode_uint
 from traceability.ipfs import EmbeddedDocumentStore
 
 logger = logging.getLogger(__name__)
@@ -91,21 +93,9 @@ WAKE = threading.Event()
 POLL_SECONDS = 1.0
 IN_FLIGHT_POLL_SECONDS = 0.05
 # Unpinned (prepared, never anchored) documents live this long: a prepared request expires after
-# an hour (``api.actions.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
+# an hour (``api.relayer.prepare.REQUEST_TTL_SECONDS``), so a day leaves a wide margin.
 UNPINNED_TTL_SECONDS = 24 * 3600.0
 GC_INTERVAL_SECONDS = 3600.0
-
-
-def json_safe(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, int) and abs(value) >= 2**53:
-        return str(value)  # JSON numbers lose precision past 2^53
-    return value
 
 
 class RelayWorker:
@@ -273,14 +263,10 @@ class RelayWorker:
         ).all()
         if not candidates:
             return False, 0
-        with ExitStack() as claims:
-            claimed = []
-            for row in candidates:
-                seen.add(row.id)
-                if claims.enter_context(self.claims.signer(row.signer)):
-                    claimed.append(row.id)
-                else:
-                    busy.add(row.signer)
+        seen.update(row.id for row in candidates)
+        with self.claims.signers([row.signer for row in candidates]) as held:
+            claimed = [row.id for row in candidates if row.signer in held]
+            busy.update(row.signer for row in candidates if row.signer not in held)
             # Re-read under the claims: another worker may have just settled them.
             session.rollback()
             rows = (
@@ -302,31 +288,63 @@ class RelayWorker:
     def _check_and_send(self, session: Session, rows: list[RelayRequest]) -> int:
         chain = self.services.check_chain()  # right before anything is signed: still our chain?
         chain = self.services.chain  # (connected and bound)
-        moved = 0
-        now = chain.sender.chain_time()
-        ready: list[tuple[RelayRequest, Any, bytes | None]] = []
-        gas = BATCH_BASE_GAS
+        sender, forwarder, token = chain.sender, chain.clients.forwarder, chain.clients.token
+        # The reads every check needs, for the whole batch in one JSON-RPC batch (one round trip
+        # instead of two per request): the clock, each signer's forwarder nonce and, for a join,
+        # its permit owner's token nonce.
+        calls = [("eth_getBlockByNumber", ["latest", False])]
         for row in rows:
-            checked = self._check(session, chain, row, now)
-            if checked is None:
+            calls.append(forwarder.view_call("nonces", row.signer))
+            if row.permit is not None and row.permit_signature:
+                calls.append(token.view_call("nonces", row.permit["message"]["owner"]))
+        answers = iter(_raise_errors(sender.rpc_batch(calls)))
+        now = int(next(answers)["timestamp"], 16)
+        moved = 0
+        checked: list[tuple[RelayRequest, Any, bool, bytes]] = []
+        for row in rows:
+            on_chain = decode_uint(next(answers))
+            permit_pending = False
+            if row.permit is not None and row.permit_signature:
+                permit_pending = decode_uint(next(answers)) == int(row.permit["message"]["nonce"])
+            request = self._check(session, chain, row, now=now, on_chain=on_chain)
+            if request is None:
                 moved += 1  # settled without sending (failed, or executed elsewhere)
                 continue
-            request, permit_call = checked
+            # The target's own checks: the forwarder would only say FailedCall(). A join whose
+            # permit is not on chain yet is simulated as joinWithPermit (the permit is sent
+            # right before the batch).
+            data = self._join_with_permit(chain, row) if permit_pending else request[5]
+            checked.append((row, request, permit_pending, data))
+        simulations = sender.rpc_batch(
+            [
+                forwarder.simulate_call(sender=row.signer, target=row.target, data=data)
+                for row, _, _, data in checked
+            ]
+        )
+        ready: list[tuple[RelayRequest, Any, bool]] = []
+        gas = BATCH_BASE_GAS
+        for (row, request, permit_pending, _), outcome in zip(checked, simulations, strict=True):
+            if isinstance(outcome, chain_errors.ContractRevert):
+                self._fail_revert(session, row, outcome)  # doomed now: failed unsent, named
+                moved += 1
+                continue
+            if isinstance(outcome, Exception):
+                raise outcome
             cost = request_gas_in_batch(request[3])
             if ready and gas + cost > self.max_batch_gas:
                 continue  # bounded gas: it waits for the next batch (still queued, still due)
             gas += cost
-            ready.append((row, request, permit_call))
+            ready.append((row, request, permit_pending))
         if ready:
             self._send(session, chain, ready, gas=gas)
             moved += len(ready)
         return moved
 
     def _check(
-        self, session: Session, chain: Chain, row: RelayRequest, now: int
-    ) -> tuple[Any, bytes | None] | None:
-        """A queued head's checks right before sending: (its ForwardRequestData, the permit call
-        to send first or None); None when the request was settled here instead."""
+        self, session: Session, chain: Chain, row: RelayRequest, *, now: int, on_chain: int
+    ) -> Any | None:
+        """A queued head's checks right before sending, given the chain's clock and the signer's
+        forwarder nonce: its ForwardRequestData, or None when the request was settled here."""
         if row.chain_key != chain.identity.key:
             # Accepted for another chain (by a process bound to it): never sent to this one.
             self._fail(
@@ -338,8 +356,6 @@ class RelayWorker:
                 {"node": chain.identity.to_json()},
             )
             return None
-        forwarder = chain.clients.forwarder
-        on_chain = forwarder.nonces(row.signer)
         if on_chain > row.nonce:
             self._executed_elsewhere(session, chain, row)
             return None
@@ -367,28 +383,7 @@ class RelayWorker:
                 f"the request asks {request[3]} gas, above the relayer's {MAX_REQUEST_GAS}",
             )
             return None
-        permit_call = self._permit_call(chain, row)
-        # The target's own checks first: the forwarder would only say FailedCall(). A join
-        # whose permit is not on chain yet is simulated as joinWithPermit (the permit is sent
-        # right before the batch, in the same pass).
-        data = request[5] if permit_call is None else self._join_with_permit(chain, row)
-        try:
-            forwarder.simulate(sender=row.signer, target=row.target, data=data)
-        except chain_errors.ContractRevert as exc:
-            self._fail_revert(session, row, exc)
-            return None
-        return request, permit_call
-
-    @staticmethod
-    def _permit_call(chain: Chain, row: RelayRequest) -> bytes | None:
-        """The join's ``permit`` calldata, unless its token nonce is spent (then it is done)."""
-        if row.permit is None or not row.permit_signature:
-            return None
-        token = chain.clients.token
-        message = row.permit["message"]
-        if token.nonces(message["owner"]) != int(message["nonce"]):
-            return None
-        return token.permit_calldata(message, row.permit_signature)
+        return request
 
     @staticmethod
     def _join_with_permit(chain: Chain, row: RelayRequest) -> bytes:
@@ -411,7 +406,7 @@ class RelayWorker:
         self,
         session: Session,
         chain: Chain,
-        ready: list[tuple[RelayRequest, Any, bytes | None]],
+        ready: list[tuple[RelayRequest, Any, bool]],
         *,
         gas: int,
     ) -> None:
@@ -432,7 +427,7 @@ class RelayWorker:
             nonce = sender.pending_nonce(relayer.address)
             permits = []
             batcher = chain.clients.permit_batcher
-            with_permit = [row for row, _, permit_call in ready if permit_call is not None]
+            with_permit = [row for row, _, permit_pending in ready if permit_pending]
             if batcher is not None and with_permit:
                 # One permitAll for the batch's permits (a failing one is skipped, not fatal).
                 data = batcher.permit_all_calldata(
@@ -450,12 +445,13 @@ class RelayWorker:
                     row.permit_tx_hash = signed.hash
                 permits.append(signed.raw)
                 nonce += 1
-            for row, _, permit_call in ready if batcher is None else []:
-                if permit_call is not None:
+            for row, _, permit_pending in ready if batcher is None else []:
+                if permit_pending:
+                    assert row.permit is not None and row.permit_signature
                     signed = sender.sign(
                         relayer,
                         to=token.address,
-                        data=permit_call,
+                        data=token.permit_calldata(row.permit["message"], row.permit_signature),
                         gas=PERMIT_GAS,
                         nonce=nonce,
                         fees=fees,
@@ -541,8 +537,8 @@ class RelayWorker:
         for tx_hash, batch in batches.items():
             if self.stop.is_set():
                 break
-            with ExitStack() as claims:
-                if not all(claims.enter_context(self.claims.signer(r.signer)) for r in batch):
+            with self.claims.signers([r.signer for r in batch]) as held:
+                if not all(r.signer in held for r in batch):
                     continue  # another worker is settling it
                 session.rollback()
                 ids = [r.id for r in batch]
@@ -731,7 +727,21 @@ class RelayWorker:
     def _fail_revert(
         self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
     ) -> None:
-        self._fail(session, row, exc.name or type(exc).__name__, str(exc), json_safe(exc.args))
+        self._fail(
+            session,
+            row,
+            exc.name or type(exc).__name__,
+            str(exc),
+            json_safe(exc.args, big_ints_as_text=True),
+        )
+
+
+def _raise_errors(answers: list[Any]) -> list[Any]:
+    """The answers of a batch of reads that must all succeed (a read's error is raised)."""
+    for answer in answers:
+        if isinstance(answer, Exception):
+            raise answer
+    return answers
 
 
 def start_background(services: Services) -> Callable[[], None]:
@@ -740,33 +750,24 @@ def start_background(services: Services) -> Callable[[], None]:
     # Pipelined: a pass sends the next batch while earlier ones are unmined, and settles them
     # on a later pass (polled every IN_FLIGHT_POLL_SECONDS while any is in flight).
     worker = RelayWorker(services, stop=stop, wait_receipts=False)
+    next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
 
-    def loop() -> None:
-        next_gc = time.monotonic()  # once at start, then every GC_INTERVAL_SECONDS
-        while not stop.is_set():
-            busy = False
+    def one_pass(_: threading.Event) -> float:
+        nonlocal next_gc
+        busy = False
+        try:
+            busy = worker.run_once() > 0 or worker.in_flight() > 0
+        except Exception:  # keep the loop alive; the row stays pending and is retried
+            logger.exception("relay worker pass failed")
+        if time.monotonic() >= next_gc:
+            next_gc = time.monotonic() + GC_INTERVAL_SECONDS
             try:
-                busy = worker.run_once() > 0 or worker.in_flight() > 0
-            except Exception:  # keep the loop alive; the row stays pending and is retried
-                logger.exception("relay worker pass failed")
-            if time.monotonic() >= next_gc:
-                next_gc = time.monotonic() + GC_INTERVAL_SECONDS
-                try:
-                    worker.collect_garbage()
-                except Exception:  # a full disk or a bad block must not stop the relayer
-                    logger.exception("garbage collection of unpinned documents failed")
-            WAKE.wait(IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS)
-            WAKE.clear()
+                worker.collect_garbage()
+            except Exception:  # a full disk or a bad block must not stop the relayer
+                logger.exception("garbage collection of unpinned documents failed")
+        return IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS
 
-    thread = threading.Thread(target=loop, name="relay-worker", daemon=True)
-    thread.start()
-
-    def stop_worker() -> None:
-        stop.set()
-        WAKE.set()
-        thread.join(timeout=30)
-
-    return stop_worker
+    return start_loop("relay-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop)
 
 
 __all__ = ["WAKE", "RelayStatus", "RelayWorker", "start_background"]

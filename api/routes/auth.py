@@ -18,11 +18,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.auth import sessions
 from api.errors import error_responses
-from api.routes.deps import SESSION_COOKIE, get_services, session_token, signed_in
+from api.routes.deps import SESSION_COOKIE, ServicesDep, session_token, signed_in
 from api.services import Services
 
 router = APIRouter(tags=["auth"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 class NonceRequest(BaseModel):

@@ -8,9 +8,9 @@ read the code, not the status); a body that is not JSON is ``-32700``. Batches (
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,12 +20,11 @@ from api.bundler.rpc import dispatch
 from api.bundler.worker import WAKE
 from api.db import session_factory
 from api.errors import ApiError, error_responses
-from api.routes.deps import get_services
+from api.routes.deps import ServicesDep
 from api.services import Services
 
 router = APIRouter(tags=["bundler"])
 
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 MAX_BATCH = 20
 

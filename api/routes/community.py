@@ -20,7 +20,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
@@ -34,11 +34,10 @@ from api.db import models as m
 from api.errors import ApiError, error_responses
 from api.names import Directory
 from api.render import choose_language, render
-from api.routes.deps import get_services
+from api.routes.deps import ServicesDep, get_services
 from api.services import Services
 
 router = APIRouter(tags=["pages"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def _session(services: Services) -> Session:
@@ -235,7 +234,7 @@ async def notice_stream(
     and the stream's start is missed. The stream ends when the client goes or the server stops
     (``app.state.closing``, set first thing on shutdown), so it never holds a shutdown up."""
     account = _address(address)
-    services: Services = request.app.state.services
+    services = get_services(request)
     closing = request.app.state.closing
 
     def event(notice: dict[str, Any]) -> str:

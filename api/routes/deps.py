@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
+from sqlalchemy.orm import Session
 
 from api.auth.sessions import session_address
+from api.db import ensure_db
 from api.services import Services
 
 
 def get_services(request: Request) -> Services:
+    """The app's services (the one place that reads ``app.state``)."""
     return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """A session on the index database (its tables created first if need be)."""
+    ensure_db(services.engine)
+    with Session(services.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 # The largest integer SQLite and PostgreSQL BIGINT store; ids and offsets beyond it are bad input

@@ -15,27 +15,26 @@ import hashlib
 import json
 import logging
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
-from fastapi import APIRouter, Depends, Form, UploadFile
+from fastapi import APIRouter, Form, UploadFile
 from hexbytes import HexBytes
-from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.db import session_factory
 from api.errors import ApiError, error_responses
 from api.relayer.models import DocumentUpload
-from api.routes.deps import get_services
+from api.routes.deps import ServicesDep
+from api.schemas.documents import DocumentStored
 from api.services import Services
 from chain.aa.erc7739 import personal_sign_hash
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["documents"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 SIGNATURE_WINDOW_SECONDS = 300
@@ -110,18 +109,6 @@ def _authorized(services: Services, account: str, deal_id: int | None) -> str:
         "not_authorized",
         f"{account} is not an approved supplier or leader, nor a buyer in deal {deal_id}",
     )
-
-
-class DocumentStored(BaseModel):
-    """A stored upload: its CID, and who uploaded it in which role."""
-
-    cid: str
-    size: int
-    sha256: str
-    content_type: str
-    uploader: str
-    role: Literal["platform", "supplier", "leader", "buyer"]
-    url: str = Field(description="the document on this service's IPFS gateway")
 
 
 @router.post(

@@ -10,46 +10,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.db import ensure_db
 from api.db import models as m
+from api.routes.deps import get_services
+from api.schemas.health import ChainHealth, Health, IndexHealth, StoreHealth
 from api.services import Services
 
 router = APIRouter(tags=["health"])
 
 # A CID no store holds: asking for it exercises the backend without reading data.
 _PROBE_CID = "bafkreiaasmtvy7dwqnm23ggkzzwmzuzwvv7wbrklmmd5jilg5h6mxgv3vi"
-
-
-class ChainHealth(BaseModel):
-    ok: bool
-    chain_id: int | None = None
-    head_block: int | None = None
-    error: str | None = None
-
-
-class StoreHealth(BaseModel):
-    ok: bool
-    backend: str
-    error: str | None = None
-
-
-class IndexHealth(BaseModel):
-    ok: bool
-    last_block: int | None = None
-    lag_blocks: int | None = None
-    version: int | None = None
-    error: str | None = None
-
-
-class Health(BaseModel):
-    status: str  # "ok" | "degraded"
-    down: list[str]
-    chain: ChainHealth
-    store: StoreHealth
-    index: IndexHealth
 
 
 def _chain(services: Services) -> ChainHealth:
@@ -97,7 +69,7 @@ def _index(services: Services, head: int | None) -> IndexHealth:
     summary="Chain, document store and index status",
 )
 def healthz(request: Request) -> Any:
-    services: Services = request.app.state.services
+    services = get_services(request)
     chain = _chain(services)
     store = _store(services)
     index = _index(services, chain.head_block)

@@ -14,16 +14,14 @@ import io
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
 from api.errors import ApiError, error_responses
-from api.routes.deps import get_services
-from api.services import Services
+from api.routes.deps import ServicesDep
 from traceability.ipfs import export_car, format_cid, parse_cid
 
 router = APIRouter(tags=["ipfs"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 RAW = "application/vnd.ipld.raw"
 CAR = "application/vnd.ipld.car"

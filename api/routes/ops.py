@@ -9,9 +9,7 @@ page is public; the credentials and the decisions are not: the API and the chain
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -19,11 +17,9 @@ from api.db import ensure_db
 from api.names import Directory
 from api.render import render
 from api.review import queue
-from api.routes.deps import get_services
-from api.services import Services
+from api.routes.deps import ServicesDep
 
 router = APIRouter(tags=["pages"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 @router.get("/ops/review", response_class=HTMLResponse, summary="The review queue (HTML)")

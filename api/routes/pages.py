@@ -10,11 +10,9 @@ deal page reads live totals from the chain (one deal: a few calls); the dashboar
 
 from __future__ import annotations
 
-import json
 import logging
 import mimetypes
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,17 +20,20 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, error_responses
+from api.index_errors import NotInIndex
 from api.render import STATIC_DIR, pick, render
-from api.routes.deps import DealId
+from api.routes.deps import DealId, get_services
 from api.services import Services
+from api.timefmt import iso_utc
+from chain import deal_rules
 from chain.clients import DealStatus, PartyKind, PartyStatus
 from traceability.digital_link import build_link
+from traceability.safe_json import loads_bounded
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["pages"])
 
-DEAL_STATES = ("none", "open", "failed", "succeeded", "settled", "frozen")
 STEP_ICONS = {
     "commissioning": "🌱",
     "shipping": "🚚",
@@ -44,10 +45,6 @@ STEP_ICONS = {
 }
 _LEADERS_TTL = 30.0
 _leaders_cache: dict[str, tuple[float, list[str]]] = {}
-
-
-def _services(request: Request) -> Services:
-    return request.app.state.services
 
 
 def _gln(uri: str | None) -> str | None:
@@ -191,7 +188,7 @@ def _certificate_rows(services: Services, entry: dict[str, Any]) -> list[dict[st
             cid = ref.removeprefix("ipfs://").split("/", 1)[0]
             row["href"] = f"/ipfs/{cid}"
             try:
-                doc = json.loads(services.store.get(cid))
+                doc = loads_bounded(services.store.get(cid))
             except Exception as exc:  # noqa: BLE001 - a certificate not in our store is still linked
                 logger.info("certificate %s unreadable: %s", cid, exc)
                 doc = None
@@ -210,7 +207,7 @@ def _recall_reason(services: Services, recall: dict[str, Any] | None) -> Any:
     if not recall or not recall.get("reason_cid"):
         return None
     try:
-        notice = json.loads(services.store.get(recall["reason_cid"]))
+        notice = loads_bounded(services.store.get(recall["reason_cid"]))
     except Exception as exc:  # noqa: BLE001 - a missing document must not break the page
         logger.info("recall notice %s unreadable: %s", recall.get("reason_cid"), exc)
         return None
@@ -230,13 +227,7 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
     params = escrow.deal_params(deal_id)
     totals = escrow.deal_totals(deal_id)
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
-    tiers = sorted(params.price_tiers, key=lambda t: t.min_quantity)
-    current = max(
-        (t for t in tiers if t.min_quantity <= totals.total_quantity),
-        key=lambda t: t.min_quantity,
-        default=tiers[0],
-    )
-    following = next((t for t in tiers if t.min_quantity > totals.total_quantity), None)
+    tiers = params.price_tiers  # ascending thresholds: the escrow refuses any other order
     leaders: dict[str, dict[str, Any]] = {
         address: {"orders": count} for address, count in deal_leaders(services, deal_id).items()
     }
@@ -246,7 +237,7 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
             address=address,
             quantity=info.quantity,
             received=bool(info.received_at),
-            received_at=_iso(info.received_at),
+            received_at=iso_utc(info.received_at),
             commission=info.commission,
             commission_bps=info.commission_bps or params.commission_bps,
             paid_out=info.paid_out,
@@ -265,12 +256,12 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
         )
     return {
         "deal_id": deal_id,
-        "status": DEAL_STATES[int(status)],
+        "status": status.label,
         "supplier": params.supplier,
         "tiers": tiers,
-        "unit_price": current.unit_price,
-        "top_price": max(t.unit_price for t in tiers),
-        "next_tier": following,
+        "unit_price": deal_rules.unit_price_at(tiers, totals.total_quantity),
+        "top_price": deal_rules.top_price(tiers),
+        "next_tier": deal_rules.next_tier(tiers, totals.total_quantity),
         "sold": totals.total_quantity,
         "min_quantity": params.min_total_quantity,
         "max_quantity": params.max_total_quantity,
@@ -278,8 +269,8 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
         "progress": min(
             100, round(100 * totals.total_quantity / max(params.min_total_quantity, 1))
         ),
-        "join_deadline": _iso(params.join_deadline),
-        "delivery_deadline": _iso(params.delivery_deadline),
+        "join_deadline": iso_utc(params.join_deadline),
+        "delivery_deadline": iso_utc(params.delivery_deadline),
         "seconds_left": max(0, params.join_deadline - now),
         "commission_bps": params.commission_bps,
         "platform_fee_bps": params.platform_fee_bps,
@@ -298,7 +289,7 @@ def deal_leaders(services: Services, deal_id: int) -> dict[str, int]:
         with Session(services.engine) as session:
             detail = queries.deal_detail(session, deal_id)
         return {row["leader"]: len(row["orders"]) for row in detail["leaders"]}
-    except ApiError:
+    except NotInIndex:
         pass
     escrow = services.chain.clients.escrow
     start = services.chain.deployment.contracts["GroupBuyEscrow"].block
@@ -310,10 +301,6 @@ def deal_leaders(services: Services, deal_id: int) -> dict[str, int]:
     return counts
 
 
-def _iso(timestamp: int) -> str | None:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
-
-
 @router.get(
     "/deals/{deal_id}",
     response_class=HTMLResponse,
@@ -321,7 +308,7 @@ def _iso(timestamp: int) -> str | None:
     summary="Deal page (HTML)",
 )
 def deal_page(request: Request, deal_id: DealId) -> Response:
-    services = _services(request)
+    services = get_services(request)
     try:
         deal = deal_view(services, deal_id)
     except ApiError as exc:
@@ -378,7 +365,7 @@ def dashboard_data(services: Services) -> dict[str, Any]:
 def dashboard_page(request: Request) -> Response:
     from api.render import choose_language, messages
 
-    services = _services(request)
+    services = get_services(request)
     data = dashboard_data(services)
     lang = choose_language(request)
     labels = messages()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.bundler.prepare import (
@@ -30,13 +30,11 @@ from api.db import session_factory
 from api.errors import ApiError, error_responses
 from api.faucet import Faucet
 from api.render import render
-from api.routes.deps import get_services
-from api.services import Services
+from api.routes.deps import ServicesDep
 from chain.aa.bundling import checksum
 
 router = APIRouter(tags=["passkeys"])
 
-ServicesDep = Annotated[Services, Depends(get_services)]
 _FAUCET = Faucet()
 
 

@@ -12,20 +12,18 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, UploadFile
+from fastapi import APIRouter, Form, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.errors import ApiError, error_responses
 from api.private import store
-from api.routes.deps import DB_INT_MAX, SignedInDep, get_services
+from api.routes.deps import DB_INT_MAX, ServicesDep, SignedInDep
 from api.routes.documents import ALLOWED_TYPES, _matches, _read_limited
-from api.services import Services
 from traceability.ipfs.cid import raw_cid_of_digest
 
 router = APIRouter(tags=["private documents"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 Sha256Path = Annotated[
     str,
     PathParam(

@@ -8,11 +8,10 @@ extra fields so the index can grow without breaking clients.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from web3 import Web3
 
@@ -20,220 +19,19 @@ from api import queries
 from api.db import ensure_db
 from api.errors import ApiError, error_responses
 from api.indexer import on_index_change
-from api.routes.deps import DB_INT_MAX, DealId, get_services
+from api.routes.deps import DB_INT_MAX, DealId, SessionDep, get_services
+from api.schemas.read import (
+    BatchPage,
+    BuyerOrders,
+    Dashboard,
+    DealDetail,
+    DealPage,
+    ProvenancePublic,
+)
 from api.services import Services
+from chain.deal_rules import DealStatusLabel
 
 router = APIRouter(prefix="/v1", tags=["read"])
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-# ---------------------------------------------------------------------- response models
-
-
-class BlockRef(_Open):
-    block: int
-    tx: str
-    time: str | None
-
-
-class SupplierPublic(_Open):
-    address: str
-    status: Literal["approved", "pending", "rejected", "revoked", "none"]
-    profile_cid: str | None = Field(description="the public profile document (IPFS)")
-    credentials_digest: str | None = Field(
-        description="SHA-256 of the private credentials (not public; reviewers read them)"
-    )
-    reason_cid: str | None = Field(description="why the platform rejected or revoked it")
-
-
-class BatchPublic(_Open):
-    gtin: str
-    lot: str
-    batch_id: str
-    status: Literal["active", "recalled", "non_compliant"]
-    metadata_cid: str | None
-    metadata: dict[str, Any] | None
-    registered: BlockRef
-    supplier: SupplierPublic
-
-
-class AnchorPublic(_Open):
-    kind: Literal["single", "merkle", "receipt"]
-    block: int
-    tx: str
-    log_index: int
-    time: str | None
-    actor: str
-    root: str | None
-    proof: list[str] | None
-    provisional: bool = False  # newer than head - confirmations: a re-org may still drop it
-
-
-Verification = Literal["verified", "mismatch", "missing", "pending"]
-
-
-class EventPublic(_Open):
-    event_hash_id: str
-    type: str | None
-    biz_step: str | None
-    event_time: str | None
-    read_point: str | None
-    document_cid: str | None
-    document: dict[str, Any] | None
-    anchor: AnchorPublic
-    verification: Verification
-
-
-class BreachPublic(_Open):
-    time: str
-    value: float
-    limit: float
-    bound: Literal["min", "max"]
-    uom: str
-
-
-class ReadingPublic(_Open):
-    time: str
-    value: float
-
-
-class ColdChainPublic(_Open):
-    compliant: bool
-    breaches: list[BreachPublic]
-    readings: list[ReadingPublic]
-
-
-class CertificatePublic(_Open):
-    event_hash_id: str
-    certification: dict[str, Any]
-    document_cid: str | None
-
-
-class RecallPublic(_Open):
-    reason_cid: str | None
-    block: int
-    tx: str
-    time: str | None
-    frozen_deals: list[int] = Field(
-        default_factory=list,
-        description="deals the recall's own transaction froze (their orders are refundable)",
-    )
-    notification_failures: list[str] = Field(
-        default_factory=list,
-        description="escrows whose recall notification failed; the keeper freezes their deals",
-    )
-
-
-class DealRef(_Open):
-    deal_id: int
-    status: str
-    unit_price: int
-    sold: int
-    min_quantity: int
-
-
-class VerificationSummary(_Open):
-    status: Verification
-    verified: int
-    total: int
-
-
-class ProvenancePublic(_Open):
-    batch: BatchPublic
-    events: list[EventPublic]
-    cold_chain: ColdChainPublic
-    certificates: list[CertificatePublic]
-    recall: RecallPublic | None
-    deals: list[DealRef]
-    verification: VerificationSummary
-
-
-class BatchSummary(_Open):
-    gtin: str
-    lot: str
-    batch_id: str
-    supplier: str
-    status: str
-    breaches: int
-    registered: BlockRef
-
-
-class BatchPage(_Open):
-    total: int
-    limit: int
-    offset: int
-    items: list[BatchSummary]
-
-
-class DealSummary(_Open):
-    deal_id: int
-    status: Literal["open", "succeeded", "failed", "frozen", "settled"]
-    supplier: str
-    current_tier: int
-    unit_price: int
-    sold: int
-    min_quantity: int
-    max_quantity: int
-    seconds_left: int
-    batch_ids: list[str]
-
-
-class DealPage(_Open):
-    total: int
-    items: list[DealSummary]
-
-
-class LeaderPublic(_Open):
-    leader: str
-    quantity: int
-    orders: list[dict[str, Any]]
-    receipt: dict[str, Any] | None
-    commission_bps: int
-    commission: int
-
-
-class DealDetail(DealSummary):
-    leaders: list[LeaderPublic]
-    payouts: list[dict[str, Any]]
-
-
-class BuyerOrder(_Open):
-    deal: DealSummary
-    leader: str
-    quantity: int
-    paid: int
-    refunded: int
-    cancelled: bool
-    claim_status: str | None
-
-
-class BuyerOrders(_Open):
-    buyer: str
-    orders: list[BuyerOrder]
-
-
-class Dashboard(_Open):
-    gmv: int
-    orders: int
-    refunds: dict[str, dict[str, int]]
-    commissions: list[dict[str, Any]]
-    deals_by_state: dict[str, int]
-    flagged_batches: list[BatchSummary]
-
-
-# ---------------------------------------------------------------------- dependencies
-
-
-def get_session(services: Annotated[Services, Depends(get_services)]) -> Any:
-    ensure_db(services.engine)
-    with Session(services.engine) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def _address(value: str, name: str) -> str:
@@ -298,7 +96,7 @@ async def _provenance_endpoint(request: Request) -> Response:
     key = (gtin, lot)
     checked, body = cache.lookup(key)
     if body is None:
-        services: Services = request.app.state.services
+        services = get_services(request)
         body = await run_in_threadpool(_provenance_miss, services, cache, key, checked)
     return Response(body, media_type="application/json")
 
@@ -346,7 +144,7 @@ def _provenance_body(services: Services, gtin: str, lot: str) -> bytes:
 )
 def list_deals(
     session: SessionDep,
-    status: Literal["open", "succeeded", "failed", "frozen", "settled"] | None = None,
+    status: DealStatusLabel | None = None,
     supplier: str | None = None,
     limit: int = Query(50, ge=1, le=queries.MAX_PAGE),
     offset: int = Query(0, ge=0, le=DB_INT_MAX),

@@ -1,6 +1,6 @@
 """Gasless actions: ``POST /v1/actions/{action}/prepare`` → sign → ``POST /v1/relay`` → poll.
 
-``prepare`` returns the EIP-712 payloads to sign (see :mod:`api.actions`); the client posts the
+``prepare`` returns the EIP-712 payloads to sign (see :mod:`api.relayer.prepare`); the client posts the
 same object back with ``signatures`` (one per payload, ``eth_signTypedData_v4`` output). The
 relay endpoint checks and simulates it (:mod:`api.relayer.accept`), commits it to the outbox and
 answers 202 with its id; ``GET /v1/relay/{id}`` shows queued / sending / sent / mined / failed.
@@ -8,66 +8,22 @@ answers 202 with its id; ``GET /v1/relay/{id}`` shows queued / sending / sent / 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from api.actions import ACTIONS, NextNonces, prepare_action
 from api.db import session_factory
 from api.errors import ApiError, error_responses
 from api.relayer.accept import accept
 from api.relayer.models import RelayRequest
+from api.relayer.prepare import ACTIONS, NextNonces, prepare_action
 from api.relayer.queue import signer_queue
 from api.relayer.worker import WAKE
-from api.routes.deps import get_services
-from api.services import Services
+from api.routes.deps import ServicesDep
+from api.schemas.relay import PreparedPublic, RelayRequestPublic
 
 router = APIRouter(tags=["gasless"])
-
-ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-class PreparedPublic(BaseModel):
-    """What ``prepare`` returns: the payloads to sign, and what they do in words."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    action: str
-    sender: str = Field(alias="from", description="the account that signs")
-    payloads: dict[str, dict[str, Any]] = Field(
-        description="EIP-712 typed data by name (request, and permit for joins), exactly as "
-        "eth_signTypedData_v4 takes it"
-    )
-    details: dict[str, Any]
-
-
-class RelayErrorPublic(BaseModel):
-    code: str
-    message: str | None
-    args: dict[str, Any] | None
-
-
-class RelayRequestPublic(BaseModel):
-    """A request in the relayer's outbox (``RelayRequest.public()``)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    action: str
-    signer: str
-    target: str
-    nonce: int
-    status: Literal["queued", "sending", "sent", "mined", "failed"]
-    tx_hash: str | None
-    permit_tx_hash: str | None
-    block_number: int | None
-    attempts: int
-    error: RelayErrorPublic | None
-    details: dict[str, Any] | None
-    created_at: str | None
-    updated_at: str | None
 
 
 _EXAMPLE_PREPARE = {

@@ -25,12 +25,16 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, error_responses
+from api.index_errors import NotInIndex
 from api.render import choose_language, pick, render
+from api.routes.deps import get_services
 from api.services import Services
 from traceability.digital_link import (
     GS1_VOC,
     InvalidDigitalLink,
+    build_link,
     check_lot,
+    link_path,
     normalize_gtin,
     normalize_link_type,
 )
@@ -57,18 +61,13 @@ def load_provenance(services: Services, gtin14: str, lot: str) -> dict[str, Any]
     with Session(services.engine) as session:
         try:
             return queries.provenance(session, gtin14, lot)
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-
-def batch_path(gtin14: str, lot: str) -> str:
-    return f"/01/{gtin14}/10/{quote(lot, safe='')}"
+        except NotInIndex:
+            return None
 
 
 def _href(base: str, gtin14: str, lot: str, link_type: str | None = None) -> str:
-    uri = base.rstrip("/") + batch_path(gtin14, lot)
+    # linkType appended here: "linkset" is this resolver's own, not a gs1: link type.
+    uri = build_link(gtin14, lot, resolver=base)
     return uri + ("?" + urlencode({"linkType": link_type}, safe=":") if link_type else "")
 
 
@@ -188,7 +187,7 @@ def resolve(request: Request, gtin: str, lot: str, linkType: str | None = None) 
     except InvalidIdentifier as exc:
         raise ApiError(400, "invalid_lot", f"invalid lot {lot!r}: {exc.reason}", lot=lot) from None
     if gtin14 != gtin:
-        target = batch_path(gtin14, lot)
+        target = link_path(gtin14, lot)
         if request.url.query:
             target += "?" + request.url.query
         # 308 keeps the method; the GTIN-14 form is the canonical (and permanent) URI.
@@ -206,7 +205,7 @@ def resolve(request: Request, gtin: str, lot: str, linkType: str | None = None) 
     elif LINKSET_TYPE in request.headers.get("accept", ""):
         link_type = "linkset"
 
-    services: Services = request.app.state.services
+    services = get_services(request)
     provenance = load_provenance(services, gtin14, lot)
     if provenance is None:
         return _not_found(request, gtin14, lot, html and link_type in (None, "gs1:pip"))

@@ -13,8 +13,9 @@
 // passkey remembered on the device is the page's signer unless a wallet was chosen, and run()
 // gives it the same steps through the bundler.
 //
-// Actions: Tuan.run({ action, body, summary }) prepares (POST /v1/actions/{action}/prepare), shows
-// what will be signed, asks the signer for each payload, posts them to POST /v1/relay, then
+// Actions: Tuan.run({ action, body, summary, before }) opens the step sheet, runs before(say)
+// (uploads, said in the sheet), prepares (POST /v1/actions/{action}/prepare), shows what will be
+// signed, asks the signer for each payload, posts them to POST /v1/relay, then
 // follows GET /v1/relay/{id}: signing → queued → mined → the result in words, and waits for the
 // index to reach the mined block before the page reloads (or goes to the form's data-next).
 //
@@ -235,15 +236,15 @@
       mark("review", "active");
       const signer = await connect();
       const from = await signer.address();
-      if (signer.kind === "passkey") return await runPasskey(signer, from, options, sheet, mark, review, status);
-      const operation = typeof signer.perform === "function";
-      // EOA: the typed data is prepared now, so the sheet lists what each signature allows. An
-      // account (passkey) prepares its user operation when it signs: the sheet says so.
-      const prepared = operation ? null
+      if (options.before) await options.before((text) => { status.textContent = text; });
+      // EOA: EIP-712 payloads for the relayer. Passkey account (ERC-4337): a sponsored user
+      // operation for the bundler, prepared by the service; its hash is the passkey's challenge.
+      const account = signer.kind === "passkey";
+      const prepared = account ? await signer.prepare(options.action, options.body)
         : await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
       const items = el("ul", { class: "signed" });
-      if (operation) items.append(el("li", {}, t("js_sign_userop")));
+      if (account) items.append(el("li", {}, t("js_sign_userop", { n: parseInt(prepared.userOperation.nonce, 16) })));
       else for (const [name, typed] of Object.entries(prepared.payloads)) items.append(el("li", {}, describePayload(name, typed)));
       review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
       const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
@@ -255,7 +256,7 @@
       go.remove();
       mark("review", "done");
       mark("signing", "active");
-      const mined = operation ? await performed(signer, options, mark) : await relayed(signer, prepared, mark);
+      const mined = account ? await bundled(signer, prepared, mark) : await relayed(signer, prepared, mark);
       mark("result", "done", options.done || t("js_done"));
       status.textContent = t("js_updating");
       await indexed(mined.block_number);
@@ -274,45 +275,6 @@
     }
   }
 
-  // The same steps for a passkey account (ERC-4337): the service prepares the user operation,
-  // the sheet shows it, the passkey signs its hash, the bundler includes it; the platform's
-  // paymaster pays the gas.
-  async function runPasskey(signer, from, options, sheet, mark, review, status) {
-    const prepared = await signer.prepare(options.action, options.body);
-    review.append(el("p", { class: "summary" }, options.summary || options.action));
-    const items = el("ul", { class: "signed" });
-    items.append(el("li", {}, t("js_sign_userop", { n: parseInt(prepared.userOperation.nonce, 16) })));
-    review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
-    const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
-    review.append(go);
-    await new Promise((resolve, reject) => {
-      go.addEventListener("click", resolve, { once: true });
-      sheet.onCancel(() => reject(new Error(t("js_rejected"))));
-    });
-    go.remove();
-    mark("review", "done");
-    mark("signing", "active");
-    const receipt = await signer.submit(prepared, (step) => {
-      if (step === "sent") { mark("signing", "done"); mark("queued", "active"); }
-    });
-    const block = parseInt(receipt.receipt.blockNumber, 16);
-    if (!receipt.success) {
-      const error = new Error(receipt.reason || "reverted");
-      error.code = (receipt.reason || "").split(":")[0];
-      throw error;
-    }
-    mark("queued", "done");
-    mark("mined", "done", t("js_block", { n: block }));
-    mark("result", "done", options.done || t("js_done"));
-    status.textContent = t("js_updating");
-    await indexed(block);
-    status.textContent = t("js_done");
-    sheet.close();
-    if (options.next) window.location.assign(options.next.replace("{address}", from));
-    else window.location.reload();
-    return receipt;
-  }
-
   // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.
   async function relayed(signer, prepared, mark) {
     const signatures = {};
@@ -325,12 +287,17 @@
     return follow(accepted.id, mark);
   }
 
-  // Account: its own perform() signs a user operation and follows the bundler to a receipt.
-  async function performed(signer, options, mark) {
-    const receipt = await signer.perform(options.action, options.body, (step) => {
+  // Passkey account: the passkey signs the operation's hash, the bundler includes it (the
+  // platform's paymaster pays the gas); follow it to its receipt.
+  async function bundled(signer, prepared, mark) {
+    const receipt = await signer.submit(prepared, (step) => {
       if (step === "sent") { mark("signing", "done"); mark("queued", "active"); }
     });
-    if (!receipt.success) throw new Error(receipt.reason || "reverted");
+    if (!receipt.success) {
+      const error = new Error(receipt.reason || "reverted");
+      error.code = (receipt.reason || "").split(":")[0];
+      throw error;
+    }
     const block = parseInt(receipt.receipt.blockNumber, 16);
     mark("signing", "done");
     mark("queued", "done");
@@ -446,34 +413,36 @@
             if (typeof value !== "string" || value === "") continue; // optional, left empty
             body[key] = numbers.includes(key) ? Number(value) : value;
           }
-          for (const input of form.querySelectorAll("input[type=file][data-private]")) {
-            const [file] = input.files;
-            if (!file) continue;
-            const stored = await uploadPrivate(file, input.dataset.purpose || "credential");
-            body[input.dataset.private] = stored.digest;
-          }
-          for (const input of form.querySelectorAll("input[type=file]:not([data-private])")) {
-            const cids = [];
-            for (const file of input.files) {
-              const stored = await upload(file, body.deal_id);
-              cids.push(stored.cid);
+          // Files are uploaded inside the step sheet, which says so before the wallet asks.
+          const files = [...form.querySelectorAll("input[type=file]")].filter((input) => input.files.length);
+          const before = files.length ? async (say) => {
+            say(t("js_uploading"));
+            for (const input of files.filter((i) => i.dataset.private !== undefined)) {
+              const stored = await uploadPrivate(input.files[0], input.dataset.purpose || "credential");
+              body[input.dataset.private] = stored.digest;
             }
-            if (input.dataset.photos) body[input.dataset.photos] = cids;
-            if (input.dataset.evidence !== undefined) {
-              const evidence = new Blob([JSON.stringify({
-                type: "tuanchain:ClaimEvidence",
-                deal_id: body.deal_id,
-                photos: cids.map((cid) => "ipfs://" + cid),
-                note: body.note || "",
-              })], { type: "application/json" });
-              evidence.name = "evidence.json";
-              body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
-              delete body.note;
+            for (const input of files.filter((i) => i.dataset.private === undefined)) {
+              const cids = [];
+              for (const file of input.files) cids.push((await upload(file, body.deal_id)).cid);
+              if (input.dataset.photos) body[input.dataset.photos] = cids;
+              if (input.dataset.evidence !== undefined) {
+                const evidence = new Blob([JSON.stringify({
+                  type: "tuanchain:ClaimEvidence",
+                  deal_id: body.deal_id,
+                  photos: cids.map((cid) => "ipfs://" + cid),
+                  note: body.note || "",
+                })], { type: "application/json" });
+                evidence.name = "evidence.json";
+                body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
+                delete body.note;
+              }
             }
-          }
+            say("");
+          } : null;
           await run({
             action: form.dataset.action,
             body,
+            before,
             summary: fillIn(form, form.dataset.summary),
             title: form.dataset.title,
             next: form.dataset.next,

@@ -6,6 +6,8 @@
     tuanchain supplier add-event GTIN LOT (--file EPCIS.json | --kind commissioning …) [--merkle]
     tuanchain supplier sensors GTIN LOT READINGS.csv --location GLN --min 0 --max 4 [--merkle]
     tuanchain supplier recall GTIN LOT --reason "…"
+    tuanchain supplier writer GTIN LOT ADDRESS [--remove]
+    tuanchain supplier answer-claim DEAL_ID BUYER --accept|--reject
 
 Every action is prepared by the service (``--api``, default ``TUANCHAIN_PUBLIC_URL``), signed
 here with ``--keystore`` (``TUANCHAIN_KEYSTORE``; password from ``TUANCHAIN_KEYSTORE_PASSWORD``
@@ -286,6 +288,58 @@ def sensors(
             console.print(f"[yellow]![/yellow] {alarms} readings outside {min_c}–{max_c} °C")
         session = Session(key, api, direct=direct, timeout=timeout)
         session.anchor(target, events, merkle=merkle)
+
+
+@app.command()
+def writer(
+    gtin: Annotated[str, typer.Argument(help="GTIN-14 of the batch")],
+    lot: Annotated[str, typer.Argument(help="lot of the batch")],
+    address: Annotated[str, typer.Argument(help="the carrier's or inspector's account")],
+    key: KeystoreOpt,
+    remove: Annotated[bool, typer.Option("--remove", help="withdraw the authorization")] = False,
+    api: ApiOpt = None,
+    direct: DirectOpt = False,
+    timeout: WaitOpt = 120.0,
+) -> None:
+    """Authorize a carrier or inspector to anchor the batch's events (or --remove them)."""
+    with _one_line_errors():
+        target = inputs.batch(gtin, lot)
+        account = inputs.address(address)
+        session = Session(key, api, direct=direct, timeout=timeout)
+        body = {
+            "gtin14": target.gtin14,
+            "lot": target.lot,
+            "writer": account,
+            "allowed": not remove,
+        }
+        what = f"{'removing' if remove else 'authorizing'} writer {account}"
+        result = session.act("set_batch_writer", body, what)
+        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+
+
+@app.command("answer-claim")
+def answer_claim(
+    deal_id: Annotated[int, typer.Argument(min=1, help="the deal")],
+    buyer: Annotated[str, typer.Argument(help="the buyer who filed the claim")],
+    key: KeystoreOpt,
+    accept: Annotated[
+        bool,
+        typer.Option("--accept/--reject", help="refund the claim, or leave it to the platform"),
+    ],
+    api: ApiOpt = None,
+    direct: DirectOpt = False,
+    timeout: WaitOpt = 120.0,
+) -> None:
+    """Answer a buyer's quality claim: accept (refund) or reject (the platform arbitrates)."""
+    with _one_line_errors():
+        account = inputs.address(buyer)
+        session = Session(key, api, direct=direct, timeout=timeout)
+        action = "accept_claim" if accept else "reject_claim"
+        body = {"deal_id": deal_id, "buyer": account}
+        result = session.act(
+            action, body, f"{action.replace('_', ' ')} of {account} in deal {deal_id}"
+        )
+        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
 
 
 @app.command()

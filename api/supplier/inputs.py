@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from eth_utils import is_address, to_checksum_address
+
 from api.supplier.errors import InputError
 from traceability.epcis import builders
 from traceability.epcis.document import parse_epcis, serialize_document
@@ -49,6 +51,13 @@ def batch(gtin: str, lot: str) -> Batch:
         return Batch(validate_gtin14(gtin), validate_lot(lot))
     except TraceabilityError as exc:
         raise InputError(str(exc)) from None
+
+
+def address(text: str) -> str:
+    """A checksummed account address."""
+    if not is_address(text):
+        raise InputError(f"not an account address: {text!r}")
+    return to_checksum_address(text)
 
 
 def parse_time(text: str, what: str) -> datetime:

@@ -36,7 +36,6 @@ from chain.clients.views import (
     ClaimView,
     CommissionTier,
     DealParams,
-    DealStatus,
     DealTotals,
     LeaderView,
     OrderView,
@@ -47,6 +46,7 @@ from chain.clients.views import (
     RootInfo,
     Shortfall,
 )
+from chain.deal_rules import DealStatus  # the deal rules' enum, re-exported with the views
 from chain.manifest import Deployment
 from chain.tx import TxSender
 

@@ -18,7 +18,7 @@ from web3.types import EventData, TxReceipt
 from chain.artifacts import Artifact, load_artifact
 from chain.errors import UndecodableCall
 from chain.manifest import Deployment
-from chain.tx import TxSender, translate_errors
+from chain.tx import TxSender, decode_uint, dry_run_call, translate_errors
 
 
 class ContractClient:
@@ -54,6 +54,10 @@ class ContractClient:
     def _call_uint(self, fn_name: str, *args: Any, block: Any = "latest") -> int:
         """``_call`` of a view returning one ``uint`` (nonces...), encoded and decoded here and
         sent through :meth:`TxSender.rpc`: the hot reads of the relayer skip web3's machinery."""
+        return decode_uint(self.sender.rpc(*self.view_call(fn_name, *args, block=block)))
+
+    def view_call(self, fn_name: str, *args: Any, block: Any = "latest") -> tuple[str, list[Any]]:
+        """The ``eth_call`` request (method, params) of a view, for :meth:`TxSender.rpc_batch`."""
         selector_and_types = self._encoders.get(fn_name)
         if selector_and_types is None:
             abi = getattr(self.contract.functions, fn_name)(*args).abi
@@ -61,10 +65,9 @@ class ContractClient:
             selector = function_abi_to_4byte_selector(abi)
             selector_and_types = self._encoders[fn_name] = (selector, types)
         selector, types = selector_and_types
-        data = selector + abi_encode(types, list(args))
-        tag = hex(block) if isinstance(block, int) else block
-        result = self.sender.rpc("eth_call", [{"to": self.address, "data": "0x" + data.hex()}, tag])
-        return int(result, 16) if result not in (None, "0x") else 0
+        return dry_run_call(
+            None, self.address, selector + abi_encode(types, list(args)), block=block
+        )
 
     def _send(self, signer: LocalAccount, fn_name: str, *args: Any) -> TxReceipt:
         return self.sender.transact(signer, getattr(self.contract.functions, fn_name)(*args))

@@ -10,12 +10,12 @@ from chain.clients.views import (
     ClaimStatus,
     ClaimView,
     DealParams,
-    DealStatus,
     DealTotals,
     LeaderView,
     OrderView,
     Shortfall,
 )
+from chain.deal_rules import DealStatus
 from chain.eip712 import Signature
 
 

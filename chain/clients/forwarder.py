@@ -16,6 +16,7 @@ from web3.types import TxReceipt
 from chain.clients.base import ContractClient
 from chain.eip712 import forward_request_data, forward_request_typed_data
 from chain.errors import ContractRevert
+from chain.tx import dry_run_call
 
 
 class ForwarderClient(ContractClient):
@@ -74,10 +75,24 @@ class ForwarderClient(ContractClient):
         with the signer's address appended (ERC-2771), so the target's own named error comes
         back (``execute`` would only report ``FailedCall()``). ``block``: replay a mined
         failure on its parent block."""
-        return self.sender.dry_run(
-            sender=self.address,
-            to=target,
-            data=bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:]),
+        return bytes(
+            HexBytes(
+                self.sender.rpc(
+                    *self.simulate_call(
+                        sender=sender, target=target, data=data, value=value, block=block
+                    )
+                )
+            )
+        )
+
+    def simulate_call(
+        self, *, sender: str, target: str, data: bytes, value: int = 0, block: Any = "latest"
+    ) -> tuple[str, list[Any]]:
+        """The ``eth_call`` request of :meth:`simulate`, for :meth:`TxSender.rpc_batch`."""
+        return dry_run_call(
+            self.address,
+            target,
+            bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:]),
             value=value,
             block=block,
         )

@@ -144,7 +144,7 @@ class RegistryClient(ContractClient):
     def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool:
         return bool(self._call("verifyEventInRoot", root, event_hash, proof))
 
-    # roles (``has_role`` by name, as every client: ContractClient.has_role)
+    # roles (``has_role(role_name, account)`` is the base client's, by the role's constant name)
     def is_platform(self, account: str) -> bool:
         """Whether ``account`` holds PLATFORM_ROLE (the platform's reviewers and operators)."""
         return self.has_role("PLATFORM_ROLE", account)

@@ -30,15 +30,6 @@ class PartyStatus(IntEnum):
     REJECTED = 4
 
 
-class DealStatus(IntEnum):
-    NONE = 0
-    OPEN = 1
-    FAILED = 2
-    SUCCEEDED = 3
-    SETTLED = 4
-    FROZEN = 5
-
-
 class ClaimStatus(IntEnum):
     NONE = 0
     FILED = 1

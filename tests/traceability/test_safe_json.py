@@ -74,3 +74,14 @@ def test_depth_is_the_structural_depth(value: object, ascii_only: bool) -> None:
     assert json_depth(text) == _depth(value)
     if _depth(value) <= MAX_JSON_DEPTH:
         assert loads_bounded(text.encode()) == value
+
+
+def test_epcis_text_is_parsed_through_the_bounded_loader() -> None:
+    """A document nested past the bound, or not UTF-8, is an invalid EPCIS document (400 at
+    the API), never a RecursionError."""
+    from traceability.epcis.document import parse_document
+    from traceability.epcis.errors import InvalidEpcisDocument
+
+    for data in ("[" * 10_000 + "]" * 10_000, b"\xff{}"):
+        with pytest.raises(InvalidEpcisDocument):
+            parse_document(data)

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from traceability.epcis.errors import InvalidEpcisDocument
 from traceability.epcis.models import EpcisBody, EpcisDocument, EpcisEvent, Event
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT, schema_text
+from traceability.safe_json import UnsafeJson, loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -124,9 +125,11 @@ def _load(data: Mapping[str, Any] | str | bytes | Path) -> Mapping[str, Any]:
         data = data.read_bytes()
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data)
+            data = loads_bounded(data)
         except json.JSONDecodeError as exc:
             raise InvalidEpcisDocument("$", f"not JSON: {exc.msg} (line {exc.lineno})") from exc
+        except UnsafeJson as exc:
+            raise InvalidEpcisDocument("$", str(exc)) from exc
     if not isinstance(data, Mapping):
         raise InvalidEpcisDocument("$", "an EPCIS document must be a JSON object")
     return data

@@ -258,7 +258,7 @@ def event_prehash(event: Mapping[str, Any] | Any, *, context: Any = None) -> str
 
 def prehash_hash_id(prehash: str) -> str:
     """The ``ni:///sha-256;…?ver=CBV2.0`` hash ID of a pre-hash string."""
-    return f"ni:///sha-256;{hashlib.sha256(prehash.encode('utf-8')).hexdigest()}?ver={CBV_VERSION}"
+    return hash_id_of_digest(hashlib.sha256(prehash.encode("utf-8")).digest())
 
 
 def event_hash_digest(event: Mapping[str, Any] | Any, *, context: Any = None) -> bytes:

@@ -36,6 +36,8 @@ contract GroupBuyEscrowHandler {
     /// @dev Buyer payouts since the buyer's current order was opened: more than one would be a double refund.
     mapping(uint256 dealId => mapping(address buyer => uint256)) public payoutsSinceJoin;
     mapping(bytes32 name => uint256) public calls;
+    /// @dev Cached once: dealParams copies every tier and batch array, and the invariant runs after every call.
+    mapping(uint256 dealId => uint256) public topPrice;
     /// @dev Deals (by index) whose batch was recalled through the registry's hook: none may take an order after.
     mapping(uint256 index => bool) public recalledByHook;
 
@@ -69,6 +71,7 @@ contract GroupBuyEscrowHandler {
         require(msg.sender == owner, "owner only");
         dealIds.push(dealId);
         batchOf.push(batchId);
+        topPrice[dealId] = escrow.dealParams(dealId).priceTiers[0].unitPrice;
     }
 
     function dealCount() external view returns (uint256) {
@@ -95,7 +98,7 @@ contract GroupBuyEscrowHandler {
         address b = buyers[buyerSeed % buyers.length];
         address l = leaders[leaderSeed % leaders.length];
         quantity = 1 + quantity % 6;
-        uint256 amount = quantity * escrow.dealParams(dealId).priceTiers[0].unitPrice;
+        uint256 amount = quantity * topPrice[dealId];
         bool fresh = escrow.order(dealId, b).quantity == 0;
         token.mint(b, amount);
         vm.prank(b);

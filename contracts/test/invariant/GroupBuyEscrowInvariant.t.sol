@@ -109,7 +109,7 @@ contract GroupBuyEscrowInvariantTest is GroupBuyEscrowBase, StdInvariant {
             for (uint256 i; i < handler.actorCount(); ++i) owed += escrow.owed(dealId, handler.actors(i));
             return owed;
         }
-        uint256 topPrice = escrow.dealParams(dealId).priceTiers[0].unitPrice;
+        uint256 topPrice = handler.topPrice(dealId);
         for (uint256 i; i < handler.buyerCount(); ++i) {
             IGroupBuyEscrow.OrderView memory o = escrow.order(dealId, handler.buyers(i));
             if (!o.paidOut) owed += o.quantity * topPrice;

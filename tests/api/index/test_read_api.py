@@ -166,6 +166,29 @@ def test_deals_list_and_detail(indexed: World, client: TestClient) -> None:
     assert supplier_paid and supplier_paid[0]["amount"] == detail["settlement"]["supplier_amount"]
 
 
+def test_deals_filter_and_page_in_sql_as_the_rules_say(indexed: World, client: TestClient) -> None:
+    """The status filter is SQL (``queries._deal_status_sql``); every deal it returns has that
+    status as the Python rules compute it, and pages of it add up to the filtered total."""
+    everything = client.get("/v1/deals", params={"limit": 200}).json()
+    assert everything["total"] == len(everything["items"])
+    by_status: dict[str, list[int]] = {}
+    for deal in everything["items"]:
+        by_status.setdefault(deal["status"], []).append(deal["deal_id"])
+    assert {"open", "frozen", "failed", "settled"} <= set(by_status)
+    for status in ("open", "succeeded", "failed", "frozen", "settled"):
+        body = client.get("/v1/deals", params={"status": status, "limit": 200}).json()
+        assert [d["deal_id"] for d in body["items"]] == by_status.get(status, [])
+        assert body["total"] == len(by_status.get(status, []))
+    pages = [
+        client.get("/v1/deals", params={"limit": 2, "offset": offset}).json()
+        for offset in range(0, everything["total"], 2)
+    ]
+    assert [d["deal_id"] for p in pages for d in p["items"]] == [
+        d["deal_id"] for d in everything["items"]
+    ]
+    assert {p["total"] for p in pages} == {everything["total"]}
+
+
 def test_buyer_orders(indexed: World, client: TestClient) -> None:
     b2 = indexed.buyers[2]
     body = client.get(f"/v1/buyers/{b2.address.lower()}/orders").json()

@@ -14,8 +14,8 @@ import json
 
 from fastapi.testclient import TestClient
 
-from api.actions import JOIN_GAS
 from api.keeper import Keeper
+from api.relayer.prepare import JOIN_GAS
 from api.relayer.worker import RelayWorker
 from api.services import Services
 from traceability.epcis import hash_events_in_document

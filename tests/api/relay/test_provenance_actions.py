@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from api.actions import cid_digest, json_bytes
 from api.db import session_factory
 from api.relayer.models import RelayRequest
+from api.relayer.prepare import cid_digest, json_bytes
 from api.relayer.worker import RelayWorker
 from api.services import Services
 from traceability.epcis import commissioning_event, hash_events_in_document, serialize_document

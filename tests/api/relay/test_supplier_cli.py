@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from chain.accounts import dev_account
 from chain.clients import BatchStatus, PartyKind, PartyStatus
 from tuanchain_cli import app as root_app
 
-from .conftest import new_gtin
+from .conftest import PNG, advance_time, consumer, make_deal, new_gtin, relay, upload
 
 ORIGIN = "http://testserver"
 PASSWORD = "correct horse battery staple"
@@ -228,3 +229,54 @@ def test_keystore_errors(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     existing.write_text("{}")
     code, _, err = run("keystore-new", str(existing))
     assert code == 1 and "refusing to overwrite" in err
+
+
+def _mined(client: TestClient, accepted: dict) -> None:
+    """Until the background worker has mined the relayed request (a bound, not a timing)."""
+    for _ in range(600):
+        status = client.get(f"/v1/relay/{accepted['id']}").json()
+        if status["status"] in ("mined", "failed"):
+            assert status["status"] == "mined", status
+            return
+        time.sleep(0.1)
+    pytest.fail(f"relay request {accepted['id']} was not mined")
+
+
+def test_a_supplier_authorizes_a_carrier_and_answers_a_claim(
+    run, site: TestClient, services: Services, tmp_path: Path
+) -> None:
+    chain = services.chain
+    registry, escrow = chain.clients.registry, chain.clients.escrow
+    deal = make_deal(chain, min_quantity=1)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+
+    carrier = Account.create().address
+    code, _, err = run("writer", deal.gtin14, deal.lot, carrier, "--keystore", str(keystore))
+    assert code == 0, err
+    assert registry.is_batch_writer(deal.batch_id, carrier)
+    code, _, err = run(
+        "writer", deal.gtin14, deal.lot, carrier, "--remove", "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    assert not registry.is_batch_writer(deal.batch_id, carrier)
+
+    buyer = consumer(chain)
+    join = {"deal_id": deal.deal_id, "quantity": 2, "leader": deal.leader.address}
+    _mined(site, relay(site, buyer, "join", join))
+    advance_time(chain, 3601)  # past the join deadline: the deal succeeded
+    receipt = {"deal_id": deal.deal_id, "gtin14": deal.gtin14, "lot": deal.lot, "pickup_point": GLN}
+    _mined(site, relay(site, deal.leader, "confirm_receipt", receipt))
+    evidence = upload(site, buyer, PNG + secrets.token_bytes(8), deal_id=deal.deal_id).json()["cid"]
+    claim = {"deal_id": deal.deal_id, "quantity": 1, "evidence_cid": evidence}
+    _mined(site, relay(site, buyer, "file_claim", claim))
+
+    code, _, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--accept", "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    assert escrow.order(deal.deal_id, buyer.address).upheld_quantity == 1
+    # Answered once: a second answer is refused by the contract, named, exit 1.
+    code, out, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
+    )
+    assert code == 1 and out == "" and err.startswith("error: ") and err.count("\n") == 1

@@ -142,3 +142,20 @@ def test_names_come_from_credentials_then_the_demo_catalog(
         )
         assert wang.role == "leader"
         assert directory.get(CONSUMERS[0].address).label("en").startswith("0x")
+
+
+def test_every_word_the_pages_and_wallet_js_use_exists_in_both_languages() -> None:
+    from api import notices, shop
+    from api.render import STATIC_DIR, TEMPLATES_DIR, messages
+
+    table = messages()
+    wanted = {f"order_{s}" for s in shop.ORDER_STATES} | {f"notice_{k}" for k in notices.KINDS}
+    for template in TEMPLATES_DIR.glob("*.html"):
+        wanted |= set(re.findall(r"t\('([a-z_0-9]+)'\)", template.read_text()))
+    script = (STATIC_DIR / "wallet.js").read_text()
+    wanted |= set(re.findall(r't\("(js_[a-z_0-9]+[a-z0-9])"', script))
+    steps = re.search(r"const STEPS = \[(.*?)\]", script)[1]  # type: ignore[index]
+    wanted |= {f"js_step_{s}" for s in re.findall(r'"(\w+)"', steps)}
+    wanted |= {f"js_relay_{s}" for s in ("queued", "sending", "sent")}
+    missing = sorted(k for k in wanted if set(table.get(k, {})) != {"zh", "en"})
+    assert not missing, missing

@@ -18,6 +18,7 @@ Screenshots land in ``test-artifacts/journeys/`` for a look at the phone layout.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -45,6 +46,7 @@ from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
 from api.services import Services, make_engine
 from chain.artifacts import REPO_ROOT
+from chain.clients import PartyKind
 from chain.settings import Settings
 
 from .conftest import PHONE
@@ -116,6 +118,7 @@ class Journeys:
     base: str
     report: SeedReport
     browser: Any
+    services: Services
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +131,13 @@ def journeys(
     demo_services, report = seeded_chain
     chain = demo_services.chain
     snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     url = "sqlite:///" + str(tmp_path_factory.mktemp("journeys") / "index.db")
     services = Services(
-        settings=web_settings.model_copy(update={"database_url": url}),
+        # The Sign-In with Ethereum domain is where the browser reaches this server.
+        settings=web_settings.model_copy(update={"database_url": url, "public_url": base}),
         store=demo_services.store,
         engine=make_engine(url),
     )
@@ -140,15 +147,12 @@ def journeys(
         relay_worker.start_background(services),
         bundler_worker.start_background(services),
     ]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         _ready(base)
-        yield Journeys(base, report, browser)
+        yield Journeys(base, report, browser, services)
     finally:
         request_shutdown(app)  # the notice streams end first
         server.should_exit = True
@@ -447,6 +451,8 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     form.locator("input[name=place]").fill("枫林苑北门自提点")
     form.locator("input[name=street_address]").fill("上海市闵行区枫林路 8 号")
     form.locator("input[name=opening_hours]").fill("08:00–20:00")
+    licence = {"name": "licence.png", "mimeType": "image/png", "buffer": photo_png()}
+    form.locator("input[data-private=credentials_digest]").set_input_files(licence)
     form.locator("button[type=submit]").click()
     expect(page.locator("dialog#tuan-steps")).to_contain_text("枫林苑北门自提点")
     sign_in_sheet(page, "14-apply-review")
@@ -455,3 +461,7 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     expect(page.locator("#me")).to_contain_text("枫林苑北门自提点")
     expect(page.locator("#apply")).to_have_count(0)
     shot(page, "15-leader-under-review")
+    # The credentials went to the private store (sealed), and only their digest to the chain.
+    registry = journeys.services.chain.clients.registry
+    party = registry.party(PartyKind.LEADER, wallet.account.address)
+    assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()

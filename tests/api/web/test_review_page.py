@@ -22,7 +22,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from api.app import create_app
+from api.app import create_app, request_shutdown
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
@@ -32,7 +32,8 @@ from chain.settings import Settings
 from traceability.ipfs import parse_cid
 from traceability.ipfs.cid import raw_cid_of_digest
 
-from .test_journeys import CHROMIUM, PHONE, WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
+from .conftest import PHONE
+from .test_journeys import WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -85,11 +86,8 @@ def review(
     seeded_chain: tuple[Services, SeedReport],
     web_settings: Settings,
     tmp_path_factory: pytest.TempPathFactory,
+    browser: Any,
 ) -> Iterator[Review]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            "chromium is not installed: apt-get install -y --no-install-recommends chromium"
-        )
     demo_services, _ = seeded_chain
     chain = demo_services.chain
     snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
@@ -125,13 +123,9 @@ def review(
             "image/png",
         )
         _ready(base)
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-            try:
-                yield Review(base, services, browser, supplier, leader, licence)
-            finally:
-                browser.close()
+        yield Review(base, services, browser, supplier, leader, licence)
     finally:
+        request_shutdown(app)
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()

@@ -29,12 +29,28 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from eth_utils import is_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from api.errors import ApiError
+from api.relayer.action_params import (
+    ActionParams,
+    AnchorEventParams,
+    AnchorRootParams,
+    ApplyLeaderParams,
+    ApplyParams,
+    ArbitrateParams,
+    BatchWriterParams,
+    ClaimAnswerParams,
+    ConfirmReceiptParams,
+    DealParamsIn,
+    FileClaimParams,
+    JoinParams,
+    RecallBatchParams,
+    RegisterBatchParams,
+    ReviewParams,
+)
 from chain import errors as chain_errors
 from chain.clients import DealStatus
 from chain.context import Chain
@@ -58,183 +74,8 @@ logger = logging.getLogger(__name__)
 JOIN_GAS = 400_000
 # Lifetime of a prepared request (chain time): long enough for a person to look and sign.
 REQUEST_TTL_SECONDS = 3600
-# Events under one prepared Merkle root (one request body; the contract takes any count).
-MAX_ROOT_EVENTS = 512
 # The receiving event's extension member naming photos of the goods (tuanchain's namespace).
 PHOTO_FIELD = "tuan:photo"
-
-
-def _checksum(value: str) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise ValueError(f"not an address: {value!r}")
-    return to_checksum_address(value)
-
-
-class ActionParams(BaseModel):
-    """Fields every action takes: the signer (``from``)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
-    sender: str = Field(alias="from", description="the account that will sign")
-
-    @field_validator("sender")
-    @classmethod
-    def _sender(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class DealParamsIn(ActionParams):
-    deal_id: int = Field(ge=1)
-
-
-class JoinParams(DealParamsIn):
-    quantity: int = Field(ge=1, le=2**24)
-    leader: str
-
-    @field_validator("leader")
-    @classmethod
-    def _leader(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class ConfirmReceiptParams(DealParamsIn):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    pickup_point: str = Field(min_length=1, description="GLN (13 digits) or a location URI")
-    quantity: float | None = Field(
-        default=None,
-        ge=0,
-        description="quantity received (default: the leader's units); in deal units (uom EA) less"
-        " than ordered is a short delivery, 0 nothing arrived: the missing units are refunded",
-    )
-    uom: str = "EA"
-    event_time: datetime | None = None
-    photos: list[str] = Field(
-        default_factory=list,
-        max_length=8,
-        description="CIDs of photos of the goods received (uploaded first through "
-        "POST /v1/documents); the receiving event names them as tuan:photo",
-    )
-
-
-class FileClaimParams(DealParamsIn):
-    quantity: int = Field(ge=1)
-    evidence_cid: str
-
-
-class ClaimAnswerParams(DealParamsIn):
-    buyer: str
-
-    @field_validator("buyer")
-    @classmethod
-    def _buyer(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class ArbitrateParams(ClaimAnswerParams):
-    uphold: bool
-
-
-class ApplyLeaderParams(ActionParams):
-    """A leader's public pickup-point profile (what neighbours see; no personal data: contact
-    details and credentials go to the private store, never to IPFS)."""
-
-    name: str = Field(
-        min_length=1, max_length=60, description="the leader's name as neighbours know it"
-    )
-    place: str = Field(min_length=1, max_length=120, description="the pickup point's name")
-    street_address: str = Field(min_length=1, max_length=200)
-    opening_hours: str = Field(default="", max_length=100)
-    gln: str | None = Field(
-        default=None, pattern=r"^\d{13}$", description="the point's GLN, if any"
-    )
-    credentials_digest: str = Field(
-        pattern=r"^0x[0-9a-fA-F]{64}$",
-        description="SHA-256 of the private credentials (POST /v1/documents/private first)",
-    )
-
-    @field_validator("gln")
-    @classmethod
-    def _gln(cls, v: str | None) -> str | None:
-        if v is not None:
-            from traceability.epcis.errors import InvalidIdentifier
-            from traceability.epcis.identifiers import validate_gln
-
-            try:
-                validate_gln(v)
-            except InvalidIdentifier as exc:  # a wrong check digit: a 422 naming the field
-                raise ValueError(str(exc)) from None
-        return v
-
-
-class RegisterBatchParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    metadata: dict[str, Any] | None = Field(
-        default=None, description="lot master data, stored as a JSON document"
-    )
-    metadata_cid: str | None = None
-
-
-class RecallBatchParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    reason: dict[str, Any] | None = Field(
-        default=None, description="the recall notice, stored as a JSON document"
-    )
-    reason_cid: str | None = None
-
-
-class AnchorEventParams(ActionParams):
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    event: dict[str, Any] = Field(
-        description="one EPCIS 2.0 event (JSON-LD; without @context, tuanchain's is assumed)"
-    )
-
-
-class ApplyParams(ActionParams):
-    kind: Literal["supplier", "leader"]
-    profile: dict[str, Any] = Field(
-        description="the public profile (name, place, products), stored as a JSON document"
-    )
-    credentials_digest: str = Field(
-        pattern=r"^0x[0-9a-fA-F]{64}$",
-        description="SHA-256 of the private credentials (POST /v1/documents/private first)",
-    )
-
-
-class ReviewParams(ActionParams):
-    kind: Literal["supplier", "leader"]
-    account: str = Field(description="the applicant or party")
-    decision: Literal["approve", "reject", "revoke"]
-    reason: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="why (required to reject or revoke): published as the reason document",
-    )
-
-    @field_validator("account")
-    @classmethod
-    def _account(cls, v: str) -> str:
-        return _checksum(v)
-
-
-class BatchEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    gtin14: str = Field(pattern=r"^\d{14}$")
-    lot: str = Field(min_length=1, max_length=20)
-    event: dict[str, Any]
-
-
-class AnchorRootParams(ActionParams):
-    events: list[BatchEvent] = Field(
-        min_length=1,
-        max_length=MAX_ROOT_EVENTS,
-        description="EPCIS 2.0 events, each with its batch: stored one document each, "
-        "anchored under one Merkle root whose manifest lists them",
-    )
 
 
 @dataclass(frozen=True)
@@ -597,6 +438,17 @@ class ActionBuilder:
             {"kind": p.kind, "profile_cid": cid, "credentials_digest": p.credentials_digest},
         )
 
+    def set_batch_writer(self, p: BatchWriterParams) -> PreparedAction:
+        """The supplier authorizes (or no longer) a carrier or inspector to anchor the batch's events."""
+        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
+        request = self._registry(p, "setBatchWriter", batch_id, p.writer, p.allowed)
+        return PreparedAction(
+            "set_batch_writer",
+            p.sender,
+            {"request": request},
+            {"batch_id": "0x" + batch_id.hex(), "writer": p.writer, "allowed": p.allowed},
+        )
+
     def review(self, p: ReviewParams) -> PreparedAction:
         """The platform's decision on an application (approve, reject) or a party (revoke)."""
         fn = {"approve": "approve", "reject": "reject", "revoke": "revoke"}[p.decision]
@@ -705,6 +557,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "anchor_event": (AnchorEventParams, ActionBuilder.anchor_event),
     "apply": (ApplyParams, ActionBuilder.apply),
     "review": (ReviewParams, ActionBuilder.review),
+    "set_batch_writer": (BatchWriterParams, ActionBuilder.set_batch_writer),
     "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
 }

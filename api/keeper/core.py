@@ -13,6 +13,12 @@ Each pass reads the chain (the source of truth; the index may lag) and plans, pe
 - ``push_payouts`` — every account the deal owes now (failed or frozen deals' refunds,
   undelivered orders, and after settlement: rebates, claim refunds, commissions, supplier, fee).
 
+Which deals a pass looks at comes from the index in the service (:class:`IndexFeed`; the indexer
+runs beside it) or from the escrow's logs read incrementally (:class:`LogFeed`, for
+``tuanchain keeper`` alone): only deals with new events, a join or delivery deadline passed since
+the last pass, a time noted earlier (a settlement or answer deadline), or an action planned last
+pass. A pass costs in proportion to what is due, not to every deal ever listed.
+
 ``plan()`` only reads (``tuanchain keeper --dry-run`` prints it); ``run_once()`` executes it with
 the keeper account. All three calls are permissionless on chain, and every one is simulated
 before sending, so a plan made stale by someone else's transaction is skipped, not failed.
@@ -22,11 +28,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from api.services import Services
+from sqlalchemy import Engine
+
+from api.keeper.feeds import IndexFeed, LogFeed
+from chain import deal_rules
 from chain import errors as chain_errors
 from chain.clients import ClaimStatus, DealStatus
 from chain.context import Chain
@@ -57,95 +64,100 @@ class KeeperReport:
 
 
 class Keeper:
-    def __init__(self, chain: Chain, *, deal_ids: set[int] | None = None) -> None:
-        """``deal_ids`` limits the keeper to those deals (default: every deal)."""
+    def __init__(
+        self, chain: Chain, *, deal_ids: set[int] | None = None, index: Engine | None = None
+    ) -> None:
+        """``deal_ids`` limits the keeper to those deals (default: every deal); ``index``: read
+        which deals to look at from it (else from the escrow's logs, see :class:`LogFeed`)."""
         self.chain = chain
         self.deal_ids = deal_ids
         self.escrow = chain.clients.escrow
-        # Deals whose every payout is done: never looked at again by this process.
-        self._finished: set[int] = set()
-
-    def _participants(self) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
-        """Per deal: buyers and leaders (from ``Joined``) and claimants (from ``ClaimFiled``)."""
-        start = self.chain.deployment.contracts["GroupBuyEscrow"].block
-        parties: dict[int, set[str]] = defaultdict(set)
-        claimants: dict[int, set[str]] = defaultdict(set)
-        for log in self.escrow.get_events("Joined", from_block=start):
-            deal = int(log["args"]["dealId"])
-            parties[deal].update((log["args"]["buyer"], log["args"]["leader"]))
-        for log in self.escrow.get_events("ClaimFiled", from_block=start):
-            claimants[int(log["args"]["dealId"])].add(log["args"]["buyer"])
-        return parties, claimants
-
-    def _blocked_batches(self) -> set[bytes]:
-        """Batches recalled or marked non-compliant (terminal states), from the registry's events."""
-        registry = self.chain.clients.registry
-        start = self.chain.deployment.contracts["ProvenanceRegistry"].block
-        return {
-            bytes(log["args"]["batchId"])
-            for name in ("BatchRecalled", "BatchMarkedNonCompliant")
-            for log in registry.get_events(name, from_block=start)
-        }
+        self.feed: IndexFeed | LogFeed = IndexFeed(index) if index is not None else LogFeed(chain)
+        # A pass looks only at deals where something may be due: new events, a deadline passed
+        # since the last pass, a time noted earlier (settlement, an answer window), or an action
+        # planned last pass (stale plans are re-checked).
+        self._last_now: int | None = None
+        self._wake: dict[int, int] = {}
+        self._retry: set[int] = set()
+        self.looked_at: list[int] = []  # the deals the last plan() looked at (for logs, tests)
 
     def now(self) -> int:
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
 
+    def _due_deals(self, now: int) -> set[int]:
+        changed = self.feed.changed()
+        if changed is None or self._last_now is None:
+            due = self.feed.every()
+        else:
+            due = changed | self.feed.closing(self._last_now, now)
+        due |= {d for d, at in self._wake.items() if at <= now} | self._retry
+        self._last_now = now
+        if self.deal_ids is not None:
+            due &= self.deal_ids
+        return due
+
     def plan(self) -> list[KeeperAction]:
         """What is due now (reads only)."""
         escrow, now = self.escrow, self.now()
-        parties, claimants = self._participants()
-        blocked_batches = self._blocked_batches()
+        due = self._due_deals(now)
+        parties, claimants = self.feed.parties(due)
         actions: list[KeeperAction] = []
-        for deal_id in range(1, escrow.deal_count() + 1):
-            if deal_id in self._finished or (
-                self.deal_ids is not None and deal_id not in self.deal_ids
-            ):
-                continue
+        self._retry = set()
+        self.looked_at = sorted(due)
+        for deal_id in self.looked_at:
+            self._wake.pop(deal_id, None)
             status = escrow.deal_status(deal_id)
-            if status == DealStatus.OPEN and not blocked_batches:
+            if status == DealStatus.NONE:
                 continue
             params = escrow.deal_params(deal_id)
-            if status in (DealStatus.OPEN, DealStatus.SUCCEEDED) and blocked_batches.intersection(
-                params.batch_ids
-            ):
+            blocked = []
+            if status in (DealStatus.OPEN, DealStatus.SUCCEEDED):
+                blocked = [
+                    b
+                    for b in params.batch_ids
+                    if self.chain.clients.registry.batch_status(b).name
+                    in ("RECALLED", "NON_COMPLIANT")
+                ]
+            if blocked:
                 # Frozen now, refunded by a later pass (the freeze changes what is owed).
                 actions.append(
                     KeeperAction("freeze", deal_id, (), "batch recalled: notification missed")
                 )
+                self._retry.add(deal_id)
                 continue
             if status == DealStatus.OPEN:
                 continue
             settling = False
+            planned = len(actions)
             if status == DealStatus.SUCCEEDED:
                 totals = escrow.deal_totals(deal_id)
                 open_claims = totals.open_claims
+                wake = []
                 for buyer in sorted(claimants.get(deal_id, ())):
                     claim = escrow.claim(deal_id, buyer)
-                    if (
-                        claim.status == ClaimStatus.FILED
-                        and now >= claim.filed_at + params.answer_window
-                    ):
+                    if claim.status != ClaimStatus.FILED:
+                        continue
+                    if now >= claim.filed_at + params.answer_window:
                         actions.append(
                             KeeperAction(
                                 "finalize_claim", deal_id, (buyer,), "supplier did not answer"
                             )
                         )
                         open_claims -= 1  # finalized first, in this same pass
-                settleable_at = params.delivery_deadline
-                if totals.last_receipt_at:
-                    settleable_at = max(
-                        settleable_at, totals.last_receipt_at + params.dispute_window
-                    )
-                if now >= settleable_at and open_claims == 0:
-                    blocked = [
-                        b
-                        for b in params.batch_ids
-                        if self.chain.clients.registry.batch_status(b).name
-                        in ("RECALLED", "NON_COMPLIANT")
-                    ]
-                    if not blocked:
-                        actions.append(KeeperAction("settle", deal_id, (), "dispute window over"))
-                        settling = True
+                    else:
+                        wake.append(claim.filed_at + params.answer_window)
+                settleable_at = deal_rules.settleable_at(
+                    delivery_deadline=params.delivery_deadline,
+                    dispute_window=params.dispute_window,
+                    last_receipt_at=totals.last_receipt_at,
+                )
+                if now < settleable_at:
+                    wake.append(settleable_at)
+                elif open_claims == 0:  # and no blocked batch (a freeze was planned above)
+                    actions.append(KeeperAction("settle", deal_id, (), "dispute window over"))
+                    settling = True
+                if wake:
+                    self._wake[deal_id] = min(wake)
             accounts = sorted(
                 parties.get(deal_id, set()) | {params.supplier, escrow.fee_recipient()}
             )
@@ -167,8 +179,8 @@ class Keeper:
                             "push_payouts", deal_id, tuple(owed[i : i + PAYOUT_CHUNK]), reason
                         )
                     )
-            elif status in (DealStatus.SETTLED, DealStatus.FAILED, DealStatus.FROZEN):
-                self._finished.add(deal_id)
+            if len(actions) > planned:
+                self._retry.add(deal_id)
         return actions
 
     def execute(
@@ -211,33 +223,3 @@ class Keeper:
         if dry_run:
             return KeeperReport(planned=actions)
         return self.execute(actions, stop=stop)
-
-
-def start_background(
-    services: Services, *, interval: float = INTERVAL_SECONDS
-) -> Callable[[], None]:
-    """Run the keeper every ``interval`` seconds in a daemon thread; returns the stop function."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        keeper: Keeper | None = None
-        while not stop.is_set():
-            try:
-                services.check_chain()  # never act on another chain than the index's
-                if keeper is None or keeper.chain is not services.chain:
-                    keeper = Keeper(services.chain)
-                keeper.run_once(stop=stop)
-            except chain_errors.ChainError as exc:
-                logger.warning("keeper pass failed: %s", exc)
-            except Exception:
-                logger.exception("keeper pass failed")
-            stop.wait(interval)
-
-    thread = threading.Thread(target=loop, name="keeper", daemon=True)
-    thread.start()
-
-    def stop_keeper() -> None:
-        stop.set()
-        thread.join(timeout=30)
-
-    return stop_keeper

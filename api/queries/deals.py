@@ -1,0 +1,307 @@
+"""Deals from the index: summaries with live totals, status, tier and price (by
+:mod:`chain.deal_rules`), one deal's leaders and orders, a buyer's orders, pages of deals
+filtered in SQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import case, exists, func, select
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.index_errors import DealNotFound
+from api.indexer.enrich import hash_id_of
+from api.queries.common import chain_now
+from api.timefmt import iso_utc
+from chain import deal_rules
+from chain.deal_rules import DealStatus
+
+
+class _DealFacts:
+    """Everything about a set of deals, loaded in a few queries."""
+
+    def __init__(self, session: Session, deals: Sequence[m.Deal]) -> None:
+        ids = [d.deal_id for d in deals]
+        self.orders: dict[int, list[m.OrderEvent]] = defaultdict(list)
+        self.outcomes: dict[int, list[m.DealOutcome]] = defaultdict(list)
+        self.receipts: dict[int, list[m.Receipt]] = defaultdict(list)
+        self.claims: dict[int, list[m.ClaimEvent]] = defaultdict(list)
+        self.batches: dict[int, list[str]] = defaultdict(list)
+        self.payouts: dict[int, list[m.Payout]] = defaultdict(list)
+        if not ids:
+            return
+        for table, target in (
+            (m.OrderEvent, self.orders),
+            (m.DealOutcome, self.outcomes),
+            (m.Receipt, self.receipts),
+            (m.ClaimEvent, self.claims),
+            (m.Payout, self.payouts),
+        ):
+            rows = session.scalars(
+                select(table)
+                .where(table.deal_id.in_(ids))  # type: ignore[attr-defined]
+                .order_by(table.block_number, table.log_index)  # type: ignore[attr-defined]
+            ).all()
+            for row in rows:
+                target[row.deal_id].append(row)  # type: ignore[attr-defined]
+        for deal_id, batch_id in session.execute(
+            select(m.DealBatch.deal_id, m.DealBatch.batch_id).where(m.DealBatch.deal_id.in_(ids))
+        ):
+            self.batches[deal_id].append(batch_id)
+
+    def sold(self, deal_id: int) -> int:
+        return sum(o.quantity if o.kind == "join" else -o.quantity for o in self.orders[deal_id])
+
+
+def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
+    """A deal with live totals, phase, current tier and price, and time left."""
+    sold = facts.sold(deal.deal_id)
+    outcomes = {o.kind: o for o in facts.outcomes[deal.deal_id]}
+    status = deal_rules.deal_status(
+        now=now,
+        join_deadline=deal.join_deadline,
+        total_quantity=sold,
+        min_total_quantity=deal.min_quantity,
+        frozen="frozen" in outcomes,
+        settled="settled" in outcomes,
+    ).label
+    tier = deal_rules.tier_index(deal.price_tiers, sold)
+    price = deal_rules.unit_price_at(deal.price_tiers, sold)
+    settled = outcomes.get("settled")
+    paid = sum(int(o.amount) for o in facts.orders[deal.deal_id] if o.kind == "join")
+    refunded = sum(int(o.amount) for o in facts.orders[deal.deal_id] if o.kind == "cancel")
+    return {
+        "deal_id": deal.deal_id,
+        "status": status,
+        "supplier": deal.supplier,
+        "token": deal.token,
+        "batch_ids": facts.batches[deal.deal_id],
+        "price_tiers": [{"min_quantity": q, "unit_price": p} for q, p in deal.price_tiers],
+        "current_tier": tier,
+        "unit_price": int(settled.final_unit_price) if settled else price,
+        "top_price": deal_rules.top_price(deal.price_tiers),
+        "sold": sold,
+        "min_quantity": deal.min_quantity,
+        "max_quantity": deal.max_quantity,
+        "per_buyer_limit": deal.per_buyer_limit,
+        "buyers": len({o.buyer for o in facts.orders[deal.deal_id] if o.kind == "join"}),
+        "paid_in": paid - refunded,
+        "join_deadline": deal.join_deadline,
+        "delivery_deadline": deal.delivery_deadline,
+        "seconds_left": max(0, deal.join_deadline - now) if status == "open" else 0,
+        "commission_bps": deal.commission_bps,
+        "platform_fee_bps": deal.platform_fee_bps,
+        "receipts": len(facts.receipts[deal.deal_id]),
+        "created": {
+            "block": deal.block_number,
+            "tx": deal.tx_hash,
+            "time": iso_utc(deal.block_time),
+        },
+        "settlement": None
+        if settled is None
+        else {
+            "final_unit_price": int(settled.final_unit_price or 0),
+            "revenue": int(settled.revenue or 0),
+            "supplier_amount": int(settled.supplier_amount or 0),
+            "platform_fee": int(settled.platform_fee or 0),
+            "commission_total": int(settled.commission_total or 0),
+            "block": settled.block_number,
+            "tx": settled.tx_hash,
+        },
+    }
+
+
+def _deal_status_sql(now: int) -> Any:
+    """:func:`chain.deal_rules.deal_status` as a SQL expression over the index (so ``/v1/deals``
+    filters and pages in the database): frozen, else settled, else open before the join
+    deadline, else succeeded when the units sold (joins minus cancels) reach the minimum."""
+    outcome = m.DealOutcome
+    sold = (
+        select(
+            func.coalesce(
+                func.sum(
+                    case((m.OrderEvent.kind == "join", m.OrderEvent.quantity), else_=0)
+                    - case((m.OrderEvent.kind == "cancel", m.OrderEvent.quantity), else_=0)
+                ),
+                0,
+            )
+        )
+        .where(m.OrderEvent.deal_id == m.Deal.deal_id)
+        .scalar_subquery()
+    )
+
+    def has(kind: str) -> Any:
+        return exists().where(outcome.deal_id == m.Deal.deal_id, outcome.kind == kind)
+
+    return case(
+        (has("frozen"), DealStatus.FROZEN.label),
+        (has("settled"), DealStatus.SETTLED.label),
+        (m.Deal.join_deadline > now, DealStatus.OPEN.label),
+        (sold >= m.Deal.min_quantity, DealStatus.SUCCEEDED.label),
+        else_=DealStatus.FAILED.label,
+    )
+
+
+def list_deals(
+    session: Session,
+    *,
+    status: str | None = None,
+    supplier: str | None = None,
+    batch_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """One page of deals, newest first; filters, count and page run in SQL, and only the page's
+    deals are loaded with their facts."""
+    now = chain_now(session)
+    query = select(m.Deal)
+    if supplier:
+        query = query.where(m.Deal.supplier == supplier)
+    if batch_id:
+        query = query.where(
+            m.Deal.deal_id.in_(select(m.DealBatch.deal_id).where(m.DealBatch.batch_id == batch_id))
+        )
+    if status:
+        query = query.where(_deal_status_sql(now) == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    deals = session.scalars(query.order_by(m.Deal.deal_id.desc()).limit(limit).offset(offset)).all()
+    facts = _DealFacts(session, deals)
+    return {"total": total, "items": [deal_summary(d, facts, now) for d in deals]}
+
+
+def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
+    deal = session.scalar(select(m.Deal).where(m.Deal.deal_id == deal_id))
+    if deal is None:
+        raise DealNotFound(f"no deal {deal_id} in the index")
+    facts = _DealFacts(session, [deal])
+    summary = deal_summary(deal, facts, chain_now(session))
+    orders: dict[str, dict[str, Any]] = {}
+    for o in facts.orders[deal_id]:
+        order = orders.setdefault(
+            o.buyer,
+            {
+                "buyer": o.buyer,
+                "leader": o.leader,
+                "quantity": 0,
+                "paid": 0,
+                "refunded": 0,
+                "cancelled": False,
+                "claim": None,
+            },
+        )
+        if o.kind == "join":
+            order["quantity"] += o.quantity
+            order["paid"] += int(o.amount)
+            order["cancelled"] = False
+        else:
+            order["quantity"] -= o.quantity
+            order["refunded"] += int(o.amount)
+            order["cancelled"] = True
+    upheld: dict[str, int] = defaultdict(int)
+    for c in facts.claims[deal_id]:
+        if c.buyer in orders:
+            claim = orders[c.buyer]["claim"] or {
+                "quantity": 0,
+                "status": None,
+                "evidence_cid": None,
+            }
+            claim["status"] = c.status
+            if c.status == "filed":
+                claim["quantity"], claim["evidence_cid"] = c.quantity, c.evidence_cid
+            orders[c.buyer]["claim"] = claim
+        if c.status == "upheld":
+            upheld[c.leader or (orders.get(c.buyer) or {}).get("leader", "")] += c.quantity
+    receipts = {r.leader: r for r in facts.receipts[deal_id]}
+    price = summary["unit_price"]
+    leaders: dict[str, dict[str, Any]] = {}
+    for order in orders.values():
+        leader = leaders.setdefault(
+            order["leader"],
+            {
+                "leader": order["leader"],
+                "quantity": 0,
+                "orders": [],
+                "receipt": None,
+                "commission_bps": deal.commission_bps,
+                "commission": 0,
+            },
+        )
+        leader["quantity"] += order["quantity"]
+        leader["orders"].append(order)
+    for address, leader in leaders.items():
+        leader["commission_bps"] = deal_rules.commission_bps_at(
+            deal.commission_tiers, deal.commission_bps, leader["quantity"]
+        )
+        receipt = receipts.get(address)
+        if receipt is not None:
+            # GroupBuyEscrow.confirmReceipt: more than ordered counts as ordered; the shortfall is
+            # refunded to the group's buyers (in proportion to their units) at settlement.
+            delivered = deal_rules.delivered(leader["quantity"], receipt.quantity)
+            short = leader["quantity"] - delivered
+            leader["receipt"] = {
+                "batch_id": receipt.batch_id,
+                "event_hash_id": hash_id_of(receipt.event_hash),
+                "quantity": receipt.quantity,
+                "delivered": delivered,
+                "short": short,
+                "short_refund": short * price,
+                "block": receipt.block_number,
+                "tx": receipt.tx_hash,
+                "time": iso_utc(receipt.block_time),
+            }
+            # Tier and commission on delivered units: (delivered − upheld) × price × bps.
+            leader["commission_bps"] = deal_rules.commission_bps_at(
+                deal.commission_tiers, deal.commission_bps, delivered
+            )
+            net = delivered - upheld.get(address, 0)
+            leader["commission"] = deal_rules.commission(net, price, leader["commission_bps"])
+    summary["leaders"] = sorted(leaders.values(), key=lambda x: x["leader"])
+    summary["payouts"] = [
+        {
+            "account": p.account,
+            "kind": p.kind,
+            "amount": int(p.amount),
+            "block": p.block_number,
+            "tx": p.tx_hash,
+        }
+        for p in facts.payouts[deal_id]
+    ]
+    return summary
+
+
+def buyer_orders(session: Session, buyer: str) -> dict[str, Any]:
+    rows = session.scalars(
+        select(m.OrderEvent)
+        .where(m.OrderEvent.buyer == buyer)
+        .order_by(m.OrderEvent.block_number, m.OrderEvent.log_index)
+    ).all()
+    deal_ids = sorted({r.deal_id for r in rows})
+    deals = session.scalars(select(m.Deal).where(m.Deal.deal_id.in_(deal_ids))).all()
+    facts = _DealFacts(session, deals)
+    now = chain_now(session)
+    items = []
+    for deal in sorted(deals, key=lambda d: d.deal_id, reverse=True):
+        mine = [r for r in facts.orders[deal.deal_id] if r.buyer == buyer]
+        quantity = sum(r.quantity if r.kind == "join" else -r.quantity for r in mine)
+        claims = [c for c in facts.claims[deal.deal_id] if c.buyer == buyer]
+        items.append(
+            {
+                "deal": deal_summary(deal, facts, now),
+                "leader": mine[-1].leader,
+                "quantity": quantity,
+                "paid": sum(int(r.amount) for r in mine if r.kind == "join"),
+                "refunded": sum(int(r.amount) for r in mine if r.kind == "cancel"),
+                "cancelled": mine[-1].kind == "cancel",
+                "claim_status": claims[-1].status if claims else None,
+                "withdrawn": sum(
+                    int(p.amount)
+                    for p in facts.payouts[deal.deal_id]
+                    if p.account == buyer and p.kind == "withdrawn"
+                ),
+            }
+        )
+    return {"buyer": buyer, "orders": items}

@@ -1,0 +1,148 @@
+"""Which process runs the singleton background roles, when several share one PostgreSQL.
+
+The indexer and the keeper must run in exactly one process (two indexers would write the same
+rows; two keepers would race on the same transactions); the relayer's and the bundler's outbox
+workers may run in any number (their claims, :mod:`api.relayer.claims`, keep them apart). So a
+service process starts the workers at once and the singleton roles only while it holds a
+PostgreSQL *session advisory lock* (``pg_try_advisory_lock``) on a connection of its own: when its
+holder dies, PostgreSQL drops the connection and the lock with it, and another process's next
+attempt (every ``RETRY_SECONDS``) takes the roles over. SQLite has one writer and the service runs
+one process per database file: the roles always run there.
+
+``tuanchain worker`` runs all background roles without the HTTP server; ``tuanchain serve`` runs
+them next to it. Any number of either may share one PostgreSQL database and one chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, text
+
+from api.services import Services
+
+logger = logging.getLogger(__name__)
+
+# Modules exposing ``start_background(services) -> stop``. Singletons in this order (index before
+# keeper); workers in any number of processes.
+SINGLETON_MODULES = ("api.indexer.runner", "api.keeper.runner")
+WORKER_MODULES = ("api.relayer.worker", "api.bundler.worker")
+RETRY_SECONDS = 5.0
+LOCK_NAME = "tuanchain:singleton-roles"
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_lock`` from a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class SingletonLock:
+    """The session advisory lock of the singleton roles (always held on SQLite)."""
+
+    def __init__(self, engine: Engine, name: str = LOCK_NAME) -> None:
+        self.engine = engine
+        self.key = advisory_key(name)
+        self.enabled = engine.dialect.name == "postgresql"
+        self._conn: Connection | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; True while this process holds it."""
+        if not self.enabled:
+            return True
+        if self._conn is not None:
+            return self.held()
+        conn = self.engine.connect()
+        try:
+            got = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
+            )
+            conn.commit()  # the lock is the session's, not the transaction's: it stays
+        except Exception:
+            conn.close()
+            raise
+        if got:
+            self._conn = conn
+        else:
+            conn.close()
+        return got
+
+    def held(self) -> bool:
+        """Whether the lock's connection is still alive (a dead one has lost the lock)."""
+        if not self.enabled:
+            return True
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute(text("SELECT 1"))
+            self._conn.commit()
+            return True
+        except Exception:  # noqa: BLE001 — the server or the network dropped it
+            self.release()
+            return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()  # closing the session releases its advisory locks
+            finally:
+                self._conn = None
+
+
+def _start(services: Services, names: tuple[str, ...]) -> list[Callable[[], None]]:
+    stops: list[Callable[[], None]] = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                logger.warning("background module %s is not available", name)
+                continue
+            raise
+        stops.append(module.start_background(services))
+    return stops
+
+
+def start_background(services: Services) -> list[Callable[[], None]]:
+    """Start the workers now and the singleton roles whenever this process holds their lock;
+    returns the stop functions (stopping releases the lock)."""
+    stops = _start(services, WORKER_MODULES)
+    lock = SingletonLock(services.engine)
+    stop = threading.Event()
+    singletons: list[Callable[[], None]] = []
+
+    def stop_singletons() -> None:
+        for stop_one in reversed(singletons):
+            stop_one()
+        singletons.clear()
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                if lock.try_acquire():
+                    if not singletons:
+                        logger.info("this process runs the indexer and the keeper")
+                        singletons.extend(_start(services, SINGLETON_MODULES))
+                elif singletons:
+                    logger.warning("lost the singleton lock; stopping the indexer and keeper")
+                    stop_singletons()
+            except Exception:  # the database down: keep what runs, try again
+                logger.exception("singleton lock check failed")
+            stop.wait(RETRY_SECONDS)
+
+    thread = threading.Thread(target=watch, name="tuanchain-roles", daemon=True)
+    thread.start()
+
+    def stop_roles() -> None:
+        stop.set()
+        thread.join(timeout=30)
+        stop_singletons()
+        lock.release()
+
+    return [*stops, stop_roles]
+
+
+__all__ = ["SingletonLock", "advisory_key", "start_background"]

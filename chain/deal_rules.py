@@ -1,0 +1,477 @@
+"""The escrow's deal math in Python: one mirror of ``GroupBuyEscrow`` for every reader.
+
+What a deal's status is, which price tier and unit price its volume reached, a leader's
+commission rate and commission, when it can be settled, how settlement splits the revenue, and
+what the escrow owes each account — computed exactly as ``contracts/libraries/GroupBuyMath.sol``,
+``GroupBuyDeals.sol`` and ``GroupBuyEscrow.sol`` compute them (integer arithmetic, same
+rounding). The read API, the pages and the keeper take these rules from here and nowhere else;
+``tests/chain/test_deal_rules.py`` checks them against the contract on anvil
+(``dealStatus``, ``finalUnitPrice``, ``owed``) over generated deals and order sequences.
+
+Pure Python, no I/O: tiers are ``(threshold, value)`` pairs, objects with the Solidity struct's
+field names (``chain.clients.PriceTier`` / ``CommissionTier``) or mappings with the read API's
+snake-case names, so index rows (JSON lists), decoded views and API bodies all work.
+:class:`DealBook` folds a deal's actions into the escrow's aggregates (short deliveries and
+recalls included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Literal, TypeVar, get_args
+
+BPS = 10_000
+T = TypeVar("T")
+
+
+class DealStatus(IntEnum):
+    """``IGroupBuyEscrow.DealStatus`` (same order: the ABI returns the index)."""
+
+    NONE = 0
+    OPEN = 1
+    FAILED = 2
+    SUCCEEDED = 3
+    SETTLED = 4
+    FROZEN = 5
+
+    @property
+    def label(self) -> str:
+        """The word the read API and the pages use (``open``, ``settled``, ...)."""
+        return self.name.lower()
+
+
+# What the read API reports for an existing deal (``none`` is "no such deal": a 404).
+DealStatusLabel = Literal["open", "succeeded", "failed", "frozen", "settled"]
+DEAL_STATUS_LABELS: tuple[str, ...] = get_args(DealStatusLabel)
+
+
+def _pairs(tiers: Iterable[Any], first: str, second: str) -> list[tuple[int, int]]:
+    pairs = []
+    for tier in tiers:
+        if isinstance(tier, Mapping):  # the read API's {"min_quantity": ..., "unit_price": ...}
+            pairs.append((int(tier[first]), int(tier[second])))
+        elif hasattr(tier, first):
+            pairs.append((int(getattr(tier, first)), int(getattr(tier, second))))
+        else:
+            threshold, value = tier
+            pairs.append((int(threshold), int(value)))
+    return pairs
+
+
+def price_pairs(price_tiers: Iterable[Any]) -> list[tuple[int, int]]:
+    """``[(min_quantity, unit_price), ...]`` in the contract's order (ascending thresholds)."""
+    return _pairs(price_tiers, "min_quantity", "unit_price")
+
+
+def commission_pairs(commission_tiers: Iterable[Any]) -> list[tuple[int, int]]:
+    """``[(min_volume, commission_bps), ...]`` in the contract's order."""
+    return _pairs(commission_tiers, "min_volume", "commission_bps")
+
+
+# ------------------------------------------------------------------ GroupBuyMath
+
+
+def tier_index(price_tiers: Iterable[Any], total_quantity: int) -> int:
+    """Index of the highest tier whose threshold ``total_quantity`` reaches (``unitPriceAt``:
+    the loop stops at the first tier above; tier 0's threshold is 0, so one always applies)."""
+    index = 0
+    for i, (min_quantity, _) in enumerate(price_pairs(price_tiers)):
+        if min_quantity > total_quantity:
+            break
+        index = i
+    return index
+
+
+def unit_price_at(price_tiers: Iterable[Any], total_quantity: int) -> int:
+    """``GroupBuyMath.unitPriceAt``: the unit price every buyer pays at this volume."""
+    pairs = price_pairs(price_tiers)
+    return pairs[tier_index(pairs, total_quantity)][1]
+
+
+def top_price(price_tiers: Iterable[Any]) -> int:
+    """What a buyer pays when joining (tier 0's price; later tiers are refunded as a rebate)."""
+    return price_pairs(price_tiers)[0][1]
+
+
+def next_tier(price_tiers: Sequence[T], total_quantity: int) -> T | None:
+    """The tier after the one ``total_quantity`` reached (an item of ``price_tiers`` as given),
+    or None at the last tier."""
+    following = tier_index(price_tiers, total_quantity) + 1
+    return price_tiers[following] if following < len(price_tiers) else None
+
+
+def commission_bps_at(commission_tiers: Iterable[Any], base_bps: int, volume: int) -> int:
+    """``GroupBuyMath.commissionBpsAt``: the base rate, raised by the highest volume tier reached."""
+    bps = int(base_bps)
+    for min_volume, tier_bps in commission_pairs(commission_tiers):
+        if min_volume > volume:
+            break
+        bps = tier_bps
+    return bps
+
+
+def commission(net_quantity: int, unit_price: int, bps: int) -> int:
+    """``GroupBuyMath.commission``: rounded down (the supplier keeps the dust)."""
+    return net_quantity * unit_price * bps // BPS
+
+
+def delivered(ordered: int, received: int) -> int:
+    """``confirmReceipt``: units that count as delivered (more than ordered counts as ordered)."""
+    return min(received, ordered)
+
+
+def shortfall(ordered: int, delivered_units: int, unit_price: int) -> tuple[int, int]:
+    """``GroupBuyEscrow._recordShortfall``: (refund per ordered unit, the supplier's rounding
+    remainder) of a group delivered short: each unit gets back ⌊shortage × price / ordered⌋."""
+    short_value = (ordered - delivered_units) * unit_price
+    per_unit = short_value // ordered
+    return per_unit, short_value - per_unit * ordered
+
+
+# ------------------------------------------------------------------ GroupBuyDeals
+
+
+def deal_status(
+    *,
+    now: int,
+    join_deadline: int,
+    total_quantity: int,
+    min_total_quantity: int,
+    frozen: bool = False,
+    settled: bool = False,
+    exists: bool = True,
+) -> DealStatus:
+    """``GroupBuyDeals.status``: a deal closes for joins at its join deadline (block time)."""
+    if not exists:
+        return DealStatus.NONE
+    if frozen:
+        return DealStatus.FROZEN
+    if settled:
+        return DealStatus.SETTLED
+    if now < join_deadline:
+        return DealStatus.OPEN
+    return DealStatus.SUCCEEDED if total_quantity >= min_total_quantity else DealStatus.FAILED
+
+
+def settleable_at(*, delivery_deadline: int, dispute_window: int, last_receipt_at: int) -> int:
+    """``GroupBuyDeals.settleableTime``: the delivery deadline, or the end of the last receipt's
+    dispute window when that is later (0 = no receipt)."""
+    if last_receipt_at and last_receipt_at + dispute_window > delivery_deadline:
+        return last_receipt_at + dispute_window
+    return delivery_deadline
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """``GroupBuyDeals.settle``'s split (``DealSettled``'s fields)."""
+
+    unit_price: int
+    revenue: int
+    platform_fee: int
+    supplier_amount: int
+    commission_total: int
+
+
+def settlement(
+    *,
+    price_tiers: Iterable[Any],
+    total_quantity: int,
+    received_quantity: int,
+    refunded_quantity: int,
+    commission_total: int,
+    platform_fee_bps: int,
+    short_dust: int = 0,
+) -> Settlement:
+    """Revenue of the delivered, unrefunded units at the final price; the fee rounded down; the
+    supplier takes the remainder after commissions, plus short deliveries' rounding dust."""
+    price = unit_price_at(price_tiers, total_quantity)
+    revenue = (received_quantity - refunded_quantity) * price
+    fee = revenue * platform_fee_bps // BPS
+    supplier_amount = revenue - fee - commission_total + short_dust
+    return Settlement(price, revenue, fee, supplier_amount, commission_total)
+
+
+def buyer_owed(
+    *,
+    status: DealStatus,
+    now: int,
+    delivery_deadline: int,
+    top_price: int,
+    unit_price: int,
+    quantity: int,
+    upheld_quantity: int = 0,
+    paid_out: bool = False,
+    leader_received: bool,
+    short_refund_per_unit: int = 0,
+) -> int:
+    """``GroupBuyEscrow._buyerOwed``: what one order is owed now (paid once, when final).
+
+    Failed or frozen: everything back. Leader never confirmed receipt and the delivery deadline
+    passed: everything back. Received and settled: the rebate to the final price, plus the final
+    price of each unit a claim upheld, plus its share of a short delivery's refund."""
+    if quantity == 0 or paid_out:
+        return 0
+    full = quantity * top_price
+    if status in (DealStatus.FAILED, DealStatus.FROZEN):
+        return full
+    if status not in (DealStatus.SUCCEEDED, DealStatus.SETTLED):
+        return 0
+    if not leader_received:
+        return full if now >= delivery_deadline else 0
+    if status != DealStatus.SETTLED:
+        return 0
+    return (
+        quantity * (top_price - unit_price)
+        + upheld_quantity * unit_price
+        + quantity * short_refund_per_unit
+    )
+
+
+# ------------------------------------------------------------------ one deal's aggregates
+
+
+@dataclass(frozen=True)
+class DealTerms:
+    """What a deal was listed with (``DealParams``), plus its fee recipient."""
+
+    price_tiers: tuple[tuple[int, int], ...]
+    min_total_quantity: int
+    max_total_quantity: int
+    per_buyer_limit: int
+    join_deadline: int
+    delivery_deadline: int
+    dispute_window: int
+    answer_window: int
+    commission_bps: int
+    commission_tiers: tuple[tuple[int, int], ...] = ()
+    platform_fee_bps: int = 0
+    supplier: str = ""
+    fee_recipient: str = ""
+
+    @classmethod
+    def of(cls, params: Any, *, fee_recipient: str = "") -> DealTerms:
+        """From ``chain.clients.DealParams`` (or anything with its field names)."""
+        return cls(
+            price_tiers=tuple(price_pairs(params.price_tiers)),
+            min_total_quantity=int(params.min_total_quantity),
+            max_total_quantity=int(params.max_total_quantity),
+            per_buyer_limit=int(params.per_buyer_limit),
+            join_deadline=int(params.join_deadline),
+            delivery_deadline=int(params.delivery_deadline),
+            dispute_window=int(params.dispute_window),
+            answer_window=int(params.answer_window),
+            commission_bps=int(params.commission_bps),
+            commission_tiers=tuple(commission_pairs(params.commission_tiers)),
+            platform_fee_bps=int(params.platform_fee_bps),
+            supplier=str(params.supplier),
+            fee_recipient=fee_recipient,
+        )
+
+    @property
+    def top_price(self) -> int:
+        return top_price(self.price_tiers)
+
+
+@dataclass
+class OrderState:
+    leader: str
+    quantity: int = 0
+    upheld_quantity: int = 0
+    paid_out: bool = False
+
+
+@dataclass
+class LeaderState:
+    quantity: int = 0
+    delivered: int | None = None  # set by a short receipt only (else all units count)
+    short_refund_per_unit: int = 0
+    refunded_quantity: int = 0
+    received_at: int = 0
+    commission_bps: int = 0
+    commission: int = 0
+    paid_out: bool = False
+
+
+@dataclass
+class DealBook:
+    """A deal's aggregates, folded from its actions as the escrow books them.
+
+    Applies effects only (the contract already refused what was invalid): feed it the actions
+    that succeeded on chain (or the index's events) in order, and read what the contract's views
+    would return."""
+
+    terms: DealTerms
+    total_quantity: int = 0
+    received_quantity: int = 0
+    refunded_quantity: int = 0
+    commission_total: int = 0
+    last_receipt_at: int = 0
+    frozen: bool = False
+    settled: bool = False
+    supplier_amount: int = 0
+    platform_fee: int = 0
+    supplier_paid: bool = False
+    fee_paid: bool = False
+    short_dust: int = 0
+    orders: dict[str, OrderState] = field(default_factory=dict)
+    leaders: dict[str, LeaderState] = field(default_factory=dict)
+
+    # --- actions
+    def join(self, buyer: str, leader: str, quantity: int) -> None:
+        order = self.orders.setdefault(buyer, OrderState(leader))
+        order.leader = leader
+        order.quantity += quantity
+        self.leaders.setdefault(leader, LeaderState()).quantity += quantity
+        self.total_quantity += quantity
+
+    def cancel(self, buyer: str) -> None:
+        order = self.orders.pop(buyer)
+        self.leaders[order.leader].quantity -= order.quantity
+        self.total_quantity -= order.quantity
+
+    def confirm_receipt(self, leader: str, at: int, received: int | None = None) -> None:
+        """A leader's receipt of ``received`` units (None: all the group ordered)."""
+        info = self.leaders[leader]
+        price = self.unit_price
+        units = info.quantity if received is None else delivered(info.quantity, received)
+        if units < info.quantity:
+            info.delivered = units
+            info.short_refund_per_unit, dust = shortfall(info.quantity, units, price)
+            self.short_dust += dust
+        info.commission_bps = commission_bps_at(
+            self.terms.commission_tiers, self.terms.commission_bps, units
+        )
+        info.commission = commission(units, price, info.commission_bps)
+        info.received_at = at
+        self.received_quantity += units
+        self.commission_total += info.commission
+        self.last_receipt_at = at
+
+    def delivered_units(self, leader: str) -> int:
+        """Units of the leader's group that count as delivered (``_delivered``)."""
+        info = self.leaders[leader]
+        return info.quantity if info.delivered is None else info.delivered
+
+    def delivered_share(self, buyer: str) -> int:
+        """The order's share of what its group received, rounded down (``_deliveredShare``:
+        what quality claims may cover in all)."""
+        order = self.orders[buyer]
+        info = self.leaders[order.leader]
+        return order.quantity * self.delivered_units(order.leader) // info.quantity
+
+    def uphold_claim(self, buyer: str, quantity: int) -> None:
+        """A claim upheld (accepted, arbitrated for the buyer, or unanswered)."""
+        order = self.orders[buyer]
+        info = self.leaders[order.leader]
+        order.upheld_quantity += quantity
+        info.refunded_quantity += quantity
+        new = commission(
+            self.delivered_units(order.leader) - info.refunded_quantity,
+            self.unit_price,
+            info.commission_bps,
+        )
+        self.commission_total += new - info.commission
+        info.commission = new
+        self.refunded_quantity += quantity
+
+    def freeze(self) -> None:
+        self.frozen = True
+
+    def is_live(self, now: int) -> bool:
+        """``GroupBuyDeals.isLive``: a recall of one of its batches freezes the deal at once
+        (open or succeeded; a failed deal already refunds everyone in full)."""
+        return self.status(now) in (DealStatus.OPEN, DealStatus.SUCCEEDED)
+
+    def settle(self) -> Settlement:
+        split = settlement(
+            price_tiers=self.terms.price_tiers,
+            total_quantity=self.total_quantity,
+            received_quantity=self.received_quantity,
+            refunded_quantity=self.refunded_quantity,
+            commission_total=self.commission_total,
+            platform_fee_bps=self.terms.platform_fee_bps,
+            short_dust=self.short_dust,
+        )
+        self.settled = True
+        self.platform_fee = split.platform_fee
+        self.supplier_amount = split.supplier_amount
+        return split
+
+    def collect(self, account: str, now: int) -> int:
+        """``withdraw`` / a pushed payout: everything owed to ``account``, marked paid."""
+        amount = self.owed(account, now)
+        status = self.status(now)
+        order = self.orders.get(account)
+        if order is not None and self._buyer_owed(order, status, now):
+            order.paid_out = True
+        if status == DealStatus.SETTLED:
+            info = self.leaders.get(account)
+            if info is not None and info.received_at and not info.paid_out:
+                info.paid_out = True
+            if account == self.terms.supplier:
+                self.supplier_paid = True
+            if account == self.terms.fee_recipient:
+                self.fee_paid = True
+        return amount
+
+    # --- views
+    def status(self, now: int) -> DealStatus:
+        return deal_status(
+            now=now,
+            join_deadline=self.terms.join_deadline,
+            total_quantity=self.total_quantity,
+            min_total_quantity=self.terms.min_total_quantity,
+            frozen=self.frozen,
+            settled=self.settled,
+        )
+
+    @property
+    def unit_price(self) -> int:
+        """``finalUnitPrice``: the price at the deal's current volume."""
+        return unit_price_at(self.terms.price_tiers, self.total_quantity)
+
+    @property
+    def settleable_at(self) -> int:
+        return settleable_at(
+            delivery_deadline=self.terms.delivery_deadline,
+            dispute_window=self.terms.dispute_window,
+            last_receipt_at=self.last_receipt_at,
+        )
+
+    def _buyer_owed(self, order: OrderState, status: DealStatus, now: int) -> int:
+        leader = self.leaders.get(order.leader)
+        return buyer_owed(
+            status=status,
+            now=now,
+            delivery_deadline=self.terms.delivery_deadline,
+            top_price=self.terms.top_price,
+            unit_price=self.unit_price,
+            quantity=order.quantity,
+            upheld_quantity=order.upheld_quantity,
+            paid_out=order.paid_out,
+            leader_received=bool(leader and leader.received_at),
+            short_refund_per_unit=leader.short_refund_per_unit if leader else 0,
+        )
+
+    def owed(self, account: str, now: int) -> int:
+        """``GroupBuyEscrow.owed``: the buyer's part, and after settlement the leader's
+        commission, the supplier amount and the platform fee that are not paid yet."""
+        status = self.status(now)
+        order = self.orders.get(account)
+        amount = self._buyer_owed(order, status, now) if order is not None else 0
+        if status == DealStatus.SETTLED:
+            info = self.leaders.get(account)
+            if info is not None and info.received_at and not info.paid_out:
+                amount += info.commission
+            if account == self.terms.supplier and not self.supplier_paid:
+                amount += self.supplier_amount
+            if account == self.terms.fee_recipient and not self.fee_paid:
+                amount += self.platform_fee
+        return amount
+
+
+def status_label(status: DealStatus | int) -> str:
+    """The read API's word for a status (the contract's enum index accepted too)."""
+    return DealStatus(int(status)).label
