@@ -92,9 +92,7 @@ def by_hash(session: Session, user_op_hash: str) -> UserOperationRow | None:
     ).first()
 
 
-def check(
-    session: Session, chain: Chain, op: UserOperation, pending: list[UserOperationRow]
-) -> None:
+def check(chain: Chain, op: UserOperation, pending: list[UserOperationRow]) -> None:
     """Checks 3–6 of the module docstring; raises :class:`~api.bundler.errors.RpcError`."""
     bundling = chain.bundling
     base_fee = bundling.base_fee()
@@ -170,7 +168,7 @@ def accept(
         )
     key, seq = split_nonce(op.nonce)
     pending = pending_of(session, op.sender, key)
-    check(session, chain, op, pending)
+    check(chain, op, pending)
     row = UserOperationRow(
         id=str(uuid.uuid4()),
         user_op_hash=op_hash,

@@ -114,6 +114,7 @@ def by_hash_method(session: Session, chain: Chain, params: list[Any]) -> dict[st
     if row is None:
         return None
     mined = row.status == OpStatus.MINED
+    public = row.public()
     return {
         "userOperation": row.user_operation,
         "entryPoint": row.entry_point,
@@ -121,8 +122,8 @@ def by_hash_method(session: Session, chain: Chain, params: list[Any]) -> dict[st
         "blockHash": row.block_hash if mined else None,
         "blockNumber": hex(row.block_number) if mined and row.block_number is not None else None,
         # Not in ERC-7769: where the operation stands in our outbox (failed ones say why).
-        "status": row.public()["status"],
-        "error": row.public()["error"],
+        "status": public["status"],
+        "error": public["error"],
     }
 
 
