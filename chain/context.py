@@ -27,7 +27,7 @@ from chain.accounts import account_from_key
 from chain.clients import Clients
 from chain.deploy import Deployment, deploy_all, load_deployment
 from chain.errors import DeploymentMismatch, NodeUnavailable
-from chain.identity import ChainChanged, ChainIdentity, genesis_hash, read_identity
+from chain.identity import ChainChanged, ChainIdentity, code_hash, genesis_hash, read_identity
 from chain.settings import Settings, check_node_allows_keys
 from chain.tx import TxSender, translate_errors
 
@@ -63,15 +63,22 @@ class Chain:
         return Bundling(self.passkeys)
 
     def check_node(self) -> None:
-        """:class:`ChainChanged` unless the node still serves this chain (two cheap calls).
+        """:class:`ChainChanged` unless the node still serves this chain (three cheap calls).
 
-        Code cannot change under a live chain (no SELFDESTRUCT since Cancun), so the chain id and
-        the genesis hash suffice; ``connect`` compared the code hashes.
+        The chain id and the genesis hash tell most chains apart, but a dev chain restarted
+        within the same second has the same genesis block: the code of one bound contract (code
+        cannot change under a live chain: no SELFDESTRUCT since Cancun) tells the reset apart.
         """
+        name, address, bound_code = self.identity.contracts[0]
         with translate_errors(self.sender.registry):
             chain_id, genesis = int(self.w3.eth.chain_id), genesis_hash(self.w3)
+            code = code_hash(self.w3, address)
         if (chain_id, genesis) != (self.identity.chain_id, self.identity.genesis_hash):
             raise ChainChanged(self.identity, chain_id, genesis, self.settings.rpc_url)
+        if code != bound_code:
+            raise ChainChanged(
+                self.identity, chain_id, genesis, self.settings.rpc_url, missing_code=name
+            )
 
 
 def make_web3(rpc_url: str) -> Web3:

@@ -28,10 +28,23 @@ from chain.errors import ChainError
 class ChainChanged(ChainError):
     """The node no longer serves the chain this process is bound to (reset, or another chain)."""
 
-    def __init__(self, bound: ChainIdentity, chain_id: int, genesis_hash: str, rpc_url: str):
+    def __init__(
+        self,
+        bound: ChainIdentity,
+        chain_id: int,
+        genesis_hash: str,
+        rpc_url: str,
+        *,
+        missing_code: str | None = None,
+    ):
+        what = (
+            f"serves {bound.describe()} but without the code of {missing_code} it was bound to"
+            if missing_code
+            else f"now serves chain {chain_id} with genesis {genesis_hash}, not {bound.describe()}"
+        )
         super().__init__(
-            f"the node at {rpc_url} now serves chain {chain_id} with genesis {genesis_hash}, "
-            f"not {bound.describe()} (the chain was reset, or the RPC URL points at another chain)"
+            f"the node at {rpc_url} {what} (the chain was reset, or the RPC URL points at "
+            "another chain)"
         )
         self.bound = bound
         self.chain_id = chain_id

@@ -122,11 +122,16 @@ def test_every_table_is_either_rebuilt_or_kept(tmp_path: Path) -> None:
     assert classified == set(Base.metadata.tables)
 
 
+@pytest.mark.parametrize(
+    "reset_genesis_time", [1_700_000_000, 1_700_000_001], ids=["same-genesis", "other-genesis"]
+)
 def test_a_reset_chain_fails_old_requests_and_rebuilds_the_index(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, reset_genesis_time: int
 ) -> None:
+    # A dev chain restarted within the same second has the same genesis block: both cases, every
+    # run, whatever the clock reads.
     port = free_port()
-    with Anvil(port=port) as old_node:
+    with Anvil(port=port, extra_args=["--timestamp", "1700000000"]) as old_node:
         settings = settings_for(old_node, tmp_path, engine)
         old = connect(settings, deploy=True)
         services = services_on(settings, engine, old)
@@ -137,7 +142,7 @@ def test_a_reset_chain_fails_old_requests_and_rebuilds_the_index(
             queued = relay_register_batch(client, "L2")  # accepted; the worker has not run
         old_addresses = {n: c.address for n, c in old.deployment.contracts.items()}
 
-    with Anvil(port=port) as new_node:  # the same URL and chain id, a new genesis
+    with Anvil(port=port, extra_args=["--timestamp", str(reset_genesis_time)]) as new_node:
         worker = RelayWorker(services)
         worker.run_once()  # the running service notices before sending anything
         with TestClient(create_app(services)) as client:
@@ -157,6 +162,12 @@ def test_a_reset_chain_fails_old_requests_and_rebuilds_the_index(
             assert "`tuanchain deploy`" in refused.json()["message"]
         with pytest.raises(DeploymentMismatch, match="tuanchain deploy"):
             _ = services.chain
+        if reset_genesis_time == 1_700_000_000:
+            # Known limit: redeployed there with identical code at the same addresses, the chain
+            # has the identity the index is bound to (chain id, genesis, code); telling it apart
+            # would need the deployment block's hash in the identity. The old request above was
+            # failed, never sent, which is what must hold.
+            return
 
         new = connect(settings, deploy=True)
         assert {n: c.address for n, c in new.deployment.contracts.items()} == old_addresses

@@ -195,7 +195,7 @@ def build_world(chain: Chain, store: DocumentStore, tag: str) -> World:
         token.mint(buyer.address, 1_000 * 10**6, signer=platform)
         token.approve(c.escrow.address, 2**255, signer=buyer)
 
-    def deal(min_quantity: int, batches: list[bytes]) -> int:
+    def deal(min_quantity: int, batches: list[bytes], *, open_for: int = 3600) -> int:
         t = now(chain)
         return c.escrow.create_deal(
             DealParams(
@@ -205,8 +205,8 @@ def build_world(chain: Chain, store: DocumentStore, tag: str) -> World:
                 min_total_quantity=min_quantity,
                 max_total_quantity=100,
                 per_buyer_limit=10,
-                join_deadline=t + 3600,
-                delivery_deadline=t + 7200,
+                join_deadline=t + open_for,
+                delivery_deadline=t + open_for + 3600,
                 dispute_window=600,
                 answer_window=600,
                 commission_bps=1000,
@@ -245,7 +245,8 @@ def build_world(chain: Chain, store: DocumentStore, tag: str) -> World:
     c.escrow.settle(world.settled_deal, signer=chain.keeper)
     c.escrow.withdraw(world.failed_deal, signer=b2)
     c.escrow.withdraw(world.settled_deal, signer=supplier)
-    world.open_deal = deal(2, [batch_ids["pork"]])
+    # Open for a month: other modules share this chain and some move its clock forward.
+    world.open_deal = deal(2, [batch_ids["pork"]], open_for=30 * 86400)
     c.escrow.join(world.open_deal, 1, leader.address, signer=b0)
     return world
 

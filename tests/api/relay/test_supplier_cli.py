@@ -243,8 +243,9 @@ def _mined(client: TestClient, accepted: dict) -> None:
 
 
 def test_a_supplier_authorizes_a_carrier_and_answers_a_claim(
-    run, site: TestClient, services: Services, tmp_path: Path
+    run, site: TestClient, services: Services, tmp_path: Path, chain_snapshot: None
 ) -> None:
+    # chain_snapshot: the clock moves an hour on below; other modules share this chain.
     chain = services.chain
     registry, escrow = chain.clients.registry, chain.clients.escrow
     deal = make_deal(chain, min_quantity=1)
