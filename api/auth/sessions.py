@@ -46,9 +46,30 @@ class Origin:
     uri: str
 
     @classmethod
-    def of(cls, settings: Settings) -> Origin:
+    def of(cls, settings: Settings, host: str | None = None) -> Origin:
+        """The public URL's origin; or, when ``host`` (the request's) is another loopback name
+        of it (``localhost`` for ``127.0.0.1``, same port), that one: a local service is opened
+        as either, and passkey pages need ``localhost``."""
         url = urlparse(settings.public_url)
+        if host and host != url.netloc and host in loopback_aliases(url.netloc):
+            return cls(scheme=url.scheme, domain=host, uri=f"{url.scheme}://{host}")
         return cls(scheme=url.scheme, domain=url.netloc, uri=settings.public_url.rstrip("/"))
+
+
+_LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "localhost", "::1": "[::1]"}
+
+
+def loopback_aliases(netloc: str) -> frozenset[str]:
+    """``netloc`` and, if it is a loopback name, the other loopback names with its port."""
+    try:
+        url = urlparse("//" + netloc)
+        host, port = url.hostname, url.port
+    except ValueError:
+        return frozenset({netloc})
+    if host not in _LOOPBACK_HOSTS:
+        return frozenset({netloc})
+    names = _LOOPBACK_HOSTS.values()
+    return frozenset(f"{name}:{port}" if port else name for name in names)
 
 
 @dataclass(frozen=True)
@@ -71,11 +92,12 @@ def token_hash(token: str) -> str:
 
 
 def issue_challenge(
-    engine: Engine, settings: Settings, *, address: str, now: int
+    engine: Engine, settings: Settings, *, address: str, now: int, host: str | None = None
 ) -> siwe.SiweMessage:
-    """A fresh nonce for ``address`` (checksummed) and the message to sign with it."""
+    """A fresh nonce for ``address`` (checksummed) and the message to sign with it, for the
+    public URL (or ``host``, the request's, when it is a loopback alias of it)."""
     ensure_db(engine)
-    origin = Origin.of(settings)
+    origin = Origin.of(settings, host)
     nonce = secrets.token_hex(16)
     with session_factory(engine).begin() as session:
         session.add(
@@ -102,7 +124,7 @@ def issue_challenge(
 
 def check_message(message: siwe.SiweMessage, settings: Settings, *, now: int) -> None:
     """Everything about a parsed message except its signature and nonce."""
-    origin = Origin.of(settings)
+    origin = Origin.of(settings, message.domain)
     if message.domain != origin.domain:
         raise SignInRefused(
             "wrong_domain",

@@ -12,7 +12,7 @@ import time
 from typing import Annotated
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
@@ -74,9 +74,13 @@ def _roles(services: Services, address: str) -> list[str]:
     responses=error_responses(400),
     summary="A single-use nonce and the EIP-4361 message to sign with it",
 )
-def nonce(services: ServicesDep, body: NonceRequest) -> Challenge:
+def nonce(services: ServicesDep, body: NonceRequest, request: Request) -> Challenge:
     message = sessions.issue_challenge(
-        services.engine, services.settings, address=body.address, now=int(time.time())
+        services.engine,
+        services.settings,
+        address=body.address,
+        now=int(time.time()),
+        host=request.headers.get("host"),
     )
     return Challenge(
         nonce=message.nonce,

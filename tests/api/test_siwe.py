@@ -160,3 +160,31 @@ def test_a_message_for_another_site_chain_or_time_is_refused(changes, reason: st
     with pytest.raises(SignInRefused) as refused:
         check_message(_message(**changes), SETTINGS, now=NOW)
     assert refused.value.reason == reason
+
+
+LOCAL = Settings(public_url="http://127.0.0.1:8000", chain_id=31337)
+
+
+def _local(host: str) -> siwe.SiweMessage:
+    return _message(domain=host, uri=f"http://{host}/", scheme="http")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "[::1]:8000"])
+def test_a_local_service_accepts_each_loopback_name_of_its_own_port(host: str) -> None:
+    # Passkey pages must be opened on localhost (an RP ID cannot be an IP address), the printed
+    # URL is 127.0.0.1: a local service signs people in on either.
+    check_message(_local(host), LOCAL, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("settings", "host"),
+    [
+        (LOCAL, "localhost:8001"),  # another port is another site
+        (LOCAL, "evil.example"),
+        (SETTINGS, "localhost"),  # a public service accepts only its own name
+    ],
+)
+def test_other_names_stay_refused(settings: Settings, host: str) -> None:
+    with pytest.raises(SignInRefused) as refused:
+        check_message(_local(host), settings, now=NOW)
+    assert refused.value.reason in {"wrong_domain", "wrong_scheme"}
