@@ -17,6 +17,12 @@ logger = logging.getLogger(__name__)
 OnePass = Callable[[threading.Event], float | None]
 
 
+def backoff_seconds(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff of a queued item's next attempt: ``base`` doubling per attempt made
+    (``attempts`` ≥ 1), at most ``cap``. One rule for the relay and the bundler outboxes."""
+    return min(cap, base * 2 ** (attempts - 1))
+
+
 def run_passes(
     name: str,
     one_pass: OnePass,

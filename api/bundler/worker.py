@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
-from api.background import start_loop
+from api.background import backoff_seconds, start_loop
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.bundler.errors import code_of_rejection, rejection_data
 from api.bundler.models import PENDING_OP_STATUSES, OpStatus, UserOperationRow
@@ -153,7 +153,7 @@ class BundlerWorker:
     def _retry_later(self, session: Session, row: UserOperationRow, exc: Exception) -> None:
         session.rollback()
         row.attempts += 1
-        delay = min(self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1))
+        delay = backoff_seconds(row.attempts, self.backoff_base, self.backoff_max)
         row.next_attempt_at = self.clock() + delay
         row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
         session.commit()

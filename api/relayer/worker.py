@@ -61,7 +61,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
-from api.background import start_loop
+from api.background import backoff_seconds, start_loop
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
 from api.relayer.claims import Claims
@@ -229,7 +229,7 @@ class RelayWorker:
         session.rollback()
         for row in rows:
             row.attempts += 1
-            delay = min(self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1))
+            delay = backoff_seconds(row.attempts, self.backoff_base, self.backoff_max)
             row.next_attempt_at = self.clock() + delay
             row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
             logger.warning(
@@ -648,8 +648,8 @@ class RelayWorker:
                 return
         # Valid now (or the batch ran out of gas): queued again, signed anew on a later pass.
         row.attempts += 1
-        row.next_attempt_at = self.clock() + min(
-            self.backoff_max, self.backoff_base * 2 ** (row.attempts - 1)
+        row.next_attempt_at = self.clock() + backoff_seconds(
+            row.attempts, self.backoff_base, self.backoff_max
         )
         row.last_attempt_error = f"not executed by {row.tx_hash}" + (
             " (reverted)" if reverted else ""
