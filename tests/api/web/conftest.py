@@ -13,8 +13,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,8 +24,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 
-from api.app import create_app
-from api.db import drop_db, init_db
+from api.app import create_app, request_shutdown
+from api.db import drop_db, ensure_db, init_db
 from api.demo.seed import SeedReport, seed
 from api.indexer.runner import make_indexer
 from api.services import Services, make_engine
@@ -174,3 +175,67 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+# A background loop of the service: started with the services, returns its stop function.
+BackgroundLoop = Callable[[Services], Callable[[], None]]
+
+
+def wait_ready(base: str) -> None:
+    """Until the server answers and its index has caught up with the chain (readiness only)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(base + "/healthz", timeout=2).json()
+            if health["index"].get("last_block") and not health["index"]["lag_blocks"]:
+                return
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    pytest.fail("the server did not start or index")
+
+
+@contextmanager
+def served_on_snapshot(
+    seeded_chain: tuple[Services, SeedReport],
+    web_settings: Settings,
+    index_dir: Path,
+    loops: tuple[BackgroundLoop, ...],
+    *,
+    host: str = "127.0.0.1",
+) -> Iterator[tuple[str, Services]]:
+    """The app served by uvicorn in a thread, with its own SQLite index and the given background
+    loops, on the seeded chain from a snapshot reverted afterwards (a module's journeys may spend
+    and move the clock; other modules share the chain). Yields the base URL, which is also the
+    public URL (the Sign-In with Ethereum domain), and the services."""
+    demo_services, _ = seeded_chain
+    chain = demo_services.chain
+    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://{host}:{sock.getsockname()[1]}"
+    url = "sqlite:///" + str(index_dir / "index.db")
+    services = Services(
+        settings=web_settings.model_copy(update={"database_url": url, "public_url": base}),
+        store=demo_services.store,
+        engine=make_engine(url),
+    )
+    ensure_db(services.engine)  # before the workers' first pass
+    app = create_app(services)
+    stops = [start(services) for start in loops]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_ready(base)
+        yield base, services
+    finally:
+        request_shutdown(app)  # the notice streams end first
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        for stop in reversed(stops):
+            stop()
+        services.engine.dispose()
+        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        chain.sender.reset_all_nonces()

@@ -22,34 +22,28 @@ import hashlib
 import io
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import segno
-import uvicorn
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import expect
 
-from api.app import create_app, request_shutdown
 from api.bundler import worker as bundler_worker
 from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
-from api.services import Services, make_engine
+from api.services import Services
 from chain.artifacts import REPO_ROOT
 from chain.clients import PartyKind
 from chain.settings import Settings
 
-from .conftest import PHONE
+from .conftest import PHONE, served_on_snapshot
 
 SHOTS = REPO_ROOT / "test-artifacts" / "journeys"
 WAIT_MS = 60_000  # an upper bound for a relayed transaction to be mined and indexed, not a timing
@@ -128,55 +122,14 @@ def journeys(
     tmp_path_factory: pytest.TempPathFactory,
     browser: Any,
 ) -> Iterator[Journeys]:
-    demo_services, report = seeded_chain
-    chain = demo_services.chain
-    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    url = "sqlite:///" + str(tmp_path_factory.mktemp("journeys") / "index.db")
-    services = Services(
-        # The Sign-In with Ethereum domain is where the browser reaches this server.
-        settings=web_settings.model_copy(update={"database_url": url, "public_url": base}),
-        store=demo_services.store,
-        engine=make_engine(url),
+    loops = (
+        indexer_runner.start_background,
+        relay_worker.start_background,
+        bundler_worker.start_background,
     )
-    app = create_app(services)
-    stops = [
-        indexer_runner.start_background(services),
-        relay_worker.start_background(services),
-        bundler_worker.start_background(services),
-    ]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        _ready(base)
-        yield Journeys(base, report, browser, services)
-    finally:
-        request_shutdown(app)  # the notice streams end first
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        for stop in reversed(stops):
-            stop()
-        services.engine.dispose()
-        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
-        chain.sender.reset_all_nonces()
-
-
-def _ready(base: str) -> None:
-    """Until the server answers and its index has caught up with the chain (readiness only)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            health = httpx.get(base + "/healthz", timeout=2).json()
-            if health["index"].get("last_block") and not health["index"]["lag_blocks"]:
-                return
-        except (httpx.HTTPError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    pytest.fail("the journey server did not start or index")
+    index_dir = tmp_path_factory.mktemp("journeys")
+    with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
+        yield Journeys(base, seeded_chain[1], browser, services)
 
 
 @pytest.fixture

@@ -7,30 +7,25 @@ tests/api/web/test_journeys.py (eth-account answering an EIP-6963 provider), and
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from api.app import create_app, request_shutdown
-from api.db import ensure_db
 from api.demo import catalog as c
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
-from api.services import Services, make_engine
+from api.services import Services
 from chain.clients import BatchStatus, ClaimStatus, DealStatus
 from chain.settings import Settings
 
-from .conftest import PHONE
-from .test_journeys import WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
+from .conftest import PHONE, served_on_snapshot
+from .test_journeys import WAIT_MS, WALLET_JS, Wallet, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -51,37 +46,10 @@ def ops(
     browser: Any,
 ) -> Iterator[Ops]:
     """One server, indexer and relayer for the module, on the seeded chain; reverted after."""
-    demo_services, report = seeded_chain
-    chain = demo_services.chain
-    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    url = "sqlite:///" + str(tmp_path_factory.mktemp("ops") / "index.db")
-    services = Services(
-        settings=web_settings.model_copy(update={"database_url": url, "public_url": base}),
-        store=demo_services.store,
-        engine=make_engine(url),
-    )
-    ensure_db(services.engine)  # before the relay worker's first pass
-    app = create_app(services)
-    stops = [indexer_runner.start_background(services), relay_worker.start_background(services)]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        _ready(base)
-        yield Ops(base, services, browser, report.deals)
-    finally:
-        request_shutdown(app)
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        for stop in reversed(stops):
-            stop()
-        services.engine.dispose()
-        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
-        chain.sender.reset_all_nonces()
+    loops = (indexer_runner.start_background, relay_worker.start_background)
+    index_dir = tmp_path_factory.mktemp("ops")
+    with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
+        yield Ops(base, services, browser, seeded_chain[1].deals)
 
 
 def _phone(ops: Ops, account: LocalAccount) -> tuple[Any, Any, list[str]]:

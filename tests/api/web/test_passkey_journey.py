@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,24 +28,21 @@ from typing import Any
 import httpx
 import pytest
 import segno
-import uvicorn
 
-from api.app import create_app
 from api.bundler import worker as bundler_worker
 from api.demo.catalog import LEADERS
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
-from api.services import Services, make_engine
+from api.services import Services
 from chain.artifacts import REPO_ROOT
 from chain.settings import Settings
 
 from ..relay.conftest import advance_time, make_deal
+from .conftest import PHONE, served_on_snapshot
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "passkey"
-PHONE = {"width": 390, "height": 844}
 WAIT_MS = 60_000  # an upper bound for an operation to be bundled, mined and indexed; not a timing
 
 
@@ -57,83 +52,45 @@ def site(
     web_settings: Settings,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, Services, SeedReport]]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            "chromium is not installed: apt-get install -y --no-install-recommends chromium"
-        )
-    demo_services, report = seeded_chain
-    chain = demo_services.chain
-    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    url = "sqlite:///" + str(tmp_path_factory.mktemp("passkey-journey") / "index.db")
-    services = Services(
-        settings=web_settings.model_copy(update={"database_url": url}),
-        store=demo_services.store,
-        engine=make_engine(url),
-    )
-    app = create_app(services)
-    stops = [indexer_runner.start_background(services), bundler_worker.start_background(services)]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://localhost:{sock.getsockname()[1]}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # readiness only
-            try:
-                health = httpx.get(base + "/healthz", timeout=2).json()
-                if health["index"].get("last_block") and not health["index"]["lag_blocks"]:
-                    break
-            except (httpx.HTTPError, ValueError, KeyError):
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start or index")
-        yield base, services, report
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        for stop in reversed(stops):
-            stop()
-        services.engine.dispose()
-        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
-        chain.sender.reset_all_nonces()
+    loops = (indexer_runner.start_background, bundler_worker.start_background)
+    index_dir = tmp_path_factory.mktemp("passkey-journey")
+    # localhost: a WebAuthn RP ID cannot be an IP address.
+    with served_on_snapshot(seeded_chain, web_settings, index_dir, loops, host="localhost") as (
+        base,
+        services,
+    ):
+        yield base, services, seeded_chain[1]
 
 
 @pytest.fixture
-def phone(site: tuple[str, Services, SeedReport]) -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        context = browser.new_context(
-            viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
-        )
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-        assert not errors, errors
+def phone(site: tuple[str, Services, SeedReport], browser: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, errors
 
 
 def photo_png() -> bytes:

@@ -9,31 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from api.app import create_app, request_shutdown
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
-from api.services import Services, make_engine
+from api.services import Services
 from chain.clients import PartyKind, PartyStatus
 from chain.settings import Settings
 from traceability.ipfs import parse_cid
 from traceability.ipfs.cid import raw_cid_of_digest
 
-from .conftest import PHONE
-from .test_journeys import WAIT_MS, WALLET_JS, Wallet, _ready, shot, sign_in_sheet
+from .conftest import PHONE, served_on_snapshot, wait_ready
+from .test_journeys import WAIT_MS, WALLET_JS, Wallet, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -88,26 +84,10 @@ def review(
     tmp_path_factory: pytest.TempPathFactory,
     browser: Any,
 ) -> Iterator[Review]:
-    demo_services, _ = seeded_chain
-    chain = demo_services.chain
-    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    url = "sqlite:///" + str(tmp_path_factory.mktemp("review") / "index.db")
-    services = Services(
-        # The Sign-In with Ethereum domain is where the browser reaches this server.
-        settings=web_settings.model_copy(update={"database_url": url, "public_url": base}),
-        store=demo_services.store,
-        engine=make_engine(url),
-    )
-    app = create_app(services)
-    stops = [indexer_runner.start_background(services), relay_worker.start_background(services)]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        _ready(base)
+    loops = (indexer_runner.start_background, relay_worker.start_background)
+    index_dir = tmp_path_factory.mktemp("review")
+    with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
+        chain = services.chain
         supplier, leader = Account.create(), Account.create()
         for account in (supplier, leader):
             chain.sender.send(chain.platform, to=account.address, value=10**17)
@@ -122,18 +102,8 @@ def review(
             b"\x89PNG\r\n\x1a\n id card",
             "image/png",
         )
-        _ready(base)
+        wait_ready(base)
         yield Review(base, services, browser, supplier, leader, licence)
-    finally:
-        request_shutdown(app)
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-        for stop in reversed(stops):
-            stop()
-        services.engine.dispose()
-        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
-        chain.sender.reset_all_nonces()
 
 
 def _phone(review: Review, account: LocalAccount) -> tuple[Any, Any, Wallet]:
