@@ -164,14 +164,7 @@ def apply(
 ) -> None:
     """Apply to the platform: public profile in IPFS, credentials sealed in the private store."""
     with _one_line_errors():
-        try:
-            profile_doc = json.loads(profile.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"{profile}: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise InputError(f"{profile}: not JSON: {exc}") from None
-        if not isinstance(profile_doc, dict):
-            raise InputError(f"{profile}: the profile must be a JSON object")
+        profile_doc = inputs.json_object_file(profile, "the profile")
         session = Session(key, api, direct=direct, timeout=timeout)
         token = session.service.sign_in(session.account)
         stored = session.service.upload_private(token, credentials, purpose="credential")
@@ -198,14 +191,7 @@ def register_batch(
         target = inputs.batch(gtin, lot)
         data: dict[str, Any] = {"gtin": target.gtin14, "lot": target.lot}
         if metadata is not None:
-            try:
-                data = json.loads(metadata.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise InputError(f"{metadata}: {exc.strerror or exc}") from None
-            except ValueError as exc:
-                raise InputError(f"{metadata}: not JSON: {exc}") from None
-            if not isinstance(data, dict):
-                raise InputError(f"{metadata}: the master data must be a JSON object")
+            data = inputs.json_object_file(metadata, "the master data")
         session = Session(key, api, direct=direct, timeout=timeout)
         body = {"gtin14": target.gtin14, "lot": target.lot, "metadata": data}
         result = session.act("register_batch", body, f"batch {target.gtin14}/{target.lot}")

@@ -76,8 +76,8 @@ def event_json(event: EpcisEvent) -> dict[str, Any]:
     return {"@context": document["@context"], **document["epcisBody"]["eventList"][0]}
 
 
-def events_from_file(path: Path) -> list[dict[str, Any]]:
-    """The events of an EPCIS document or of a standalone event file, validated."""
+def json_file(path: Path) -> Any:
+    """A JSON file's value; :class:`InputError` naming the file if it cannot be read or parsed."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -85,9 +85,23 @@ def events_from_file(path: Path) -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     try:
-        parsed = parse_epcis(json.loads(text))
-    except ValueError as exc:  # JSON syntax (TraceabilityError is not a ValueError subclass)
+        return json.loads(text)
+    except ValueError as exc:
         raise InputError(f"{path}: not JSON: {exc}") from None
+
+
+def json_object_file(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file holding an object (``what`` names it in the error)."""
+    value = json_file(path)
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: {what} must be a JSON object")
+    return value
+
+
+def events_from_file(path: Path) -> list[dict[str, Any]]:
+    """The events of an EPCIS document or of a standalone event file, validated."""
+    try:
+        parsed = parse_epcis(json_file(path))
     except TraceabilityError as exc:
         raise InputError(f"{path}: {exc}") from None
     events = list(parsed.epcisBody.eventList) if isinstance(parsed, EpcisDocument) else [parsed]
