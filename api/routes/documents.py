@@ -91,6 +91,24 @@ def _read_limited(file: UploadFile) -> bytes:
     return b"".join(chunks)
 
 
+def checked_upload(file: UploadFile) -> tuple[str, bytes]:
+    """An upload's media type and bytes: an allowed type, within the size limit, not empty, and
+    bytes that are what the type says (public and private uploads alike)."""
+    content_type = (file.content_type or "").split(";")[0].strip().lower()
+    if content_type not in ALLOWED_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"{content_type or 'no content type'} is not accepted; allowed: {', '.join(ALLOWED_TYPES)}",
+        )
+    data = _read_limited(file)
+    if not data:
+        raise ApiError(400, "empty_document", "the file is empty")
+    if not _matches(content_type, data):
+        raise ApiError(415, "content_mismatch", f"the bytes are not {content_type}")
+    return content_type, data
+
+
 def _authorized(services: Services, account: str, deal_id: int | None) -> str:
     """Why ``account`` may upload (a role name), or 403."""
     chain = services.chain
@@ -128,18 +146,7 @@ def upload_document(
     ],
     deal_id: Annotated[int | None, Form(description="for buyers: the deal they ordered in")] = None,
 ) -> dict[str, Any]:
-    content_type = (file.content_type or "").split(";")[0].strip().lower()
-    if content_type not in ALLOWED_TYPES:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"{content_type or 'no content type'} is not accepted; allowed: {', '.join(ALLOWED_TYPES)}",
-        )
-    data = _read_limited(file)
-    if not data:
-        raise ApiError(400, "empty_document", "the file is empty")
-    if not _matches(content_type, data):
-        raise ApiError(415, "content_mismatch", f"the bytes are not {content_type}")
+    content_type, data = checked_upload(file)
     try:
         claimed = to_checksum_address(address)
     except ValueError:

@@ -17,10 +17,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.errors import ApiError, error_responses
+from api.errors import error_responses
 from api.private import store
 from api.routes.deps import DB_INT_MAX, ServicesDep, SignedInDep
-from api.routes.documents import ALLOWED_TYPES, _matches, _read_limited
+from api.routes.documents import checked_upload
 from traceability.ipfs.cid import raw_cid_of_digest
 
 router = APIRouter(tags=["private documents"])
@@ -60,18 +60,7 @@ def upload_private(
         int, Form(ge=0, le=DB_INT_MAX, description="claim evidence: the deal claimed in")
     ] = 0,
 ) -> PrivateDocumentStored:
-    content_type = (file.content_type or "").split(";")[0].strip().lower()
-    if content_type not in ALLOWED_TYPES:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"{content_type or 'no content type'} is not accepted; allowed: {', '.join(ALLOWED_TYPES)}",
-        )
-    data = _read_limited(file)
-    if not data:
-        raise ApiError(400, "empty_document", "the file is empty")
-    if not _matches(content_type, data):
-        raise ApiError(415, "content_mismatch", f"the bytes are not {content_type}")
+    content_type, data = checked_upload(file)
     stored = store.put(
         services,
         owner=owner,
