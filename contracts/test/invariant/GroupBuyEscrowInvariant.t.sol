@@ -24,6 +24,8 @@ contract GroupBuyEscrowInvariantTest is GroupBuyEscrowBase, StdInvariant {
             // Short phases against warps of up to 4 hours, so runs of 50 calls reach settlement and claims.
             p.joinDeadline = uint40(block.timestamp + 8 hours);
             p.deliveryDeadline = uint40(block.timestamp + 14 hours);
+            p.pickupDeadline = uint40(block.timestamp + 20 hours);
+            p.cashCapPerLeader = 4;
             p.disputeWindow = 4 hours;
             p.answerWindow = 2 hours;
             p.platformFeeBps = uint16(333 * i); // 0, 3.33%, 6.66%: odd rates exercise rounding
