@@ -58,10 +58,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from api.background import backoff_seconds, start_loop
+from api.background import start_loop
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.db import session_factory
 from api.relayer.claims import Claims
@@ -76,13 +75,13 @@ from api.relayer.gas import (
     PERMIT_IN_BATCH_GAS,
     request_gas_in_batch,
 )
-from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.relayer.models import RelayRequest, RelayStatus
+from api.relayer.outbox import OutboxMoves
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import Signature, forward_request_data
 from chain.identity import ChainChanged
-from chain.jsonable import json_safe
 from chain.tx import decode_uint
 from traceability.ipfs import EmbeddedDocumentStore
 
@@ -98,7 +97,7 @@ UNPINNED_TTL_SECONDS = 24 * 3600.0
 GC_INTERVAL_SECONDS = 3600.0
 
 
-class RelayWorker:
+class RelayWorker(OutboxMoves):
     """Processes due outbox rows; ``run_once`` is one pass (the loop and the tests call it)."""
 
     def __init__(
@@ -183,37 +182,6 @@ class RelayWorker:
         session.commit()
         logger.error("relay worker: %s; %d pending request(s) failed", exc, failed)
 
-    def _heads(self, seen: set[str], busy: set[str]) -> Any:
-        """Due pending requests that head their signer's queue, oldest first."""
-        pending = [s.value for s in PENDING_STATUSES]
-        earlier = aliased(RelayRequest)
-        query = select(RelayRequest).where(
-            RelayRequest.status.in_(pending),
-            RelayRequest.next_attempt_at <= self.clock(),
-            ~exists().where(
-                and_(
-                    earlier.signer == RelayRequest.signer,
-                    earlier.status.in_(pending),
-                    earlier.nonce < RelayRequest.nonce,
-                )
-            ),
-        )
-        if seen:
-            query = query.where(RelayRequest.id.not_in(seen))
-        if busy:
-            query = query.where(RelayRequest.signer.not_in(busy))
-        return query.order_by(RelayRequest.created_at, RelayRequest.nonce)
-
-    def _in_flight_query(self) -> Any:
-        return (
-            select(RelayRequest)
-            .where(
-                RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value]),
-                RelayRequest.next_attempt_at <= self.clock(),
-            )
-            .order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
-        )
-
     def collect_garbage(self) -> int:
         """Delete unpinned documents older than ``UNPINNED_TTL_SECONDS`` (embedded store only).
 
@@ -224,18 +192,6 @@ class RelayWorker:
         if not isinstance(store, EmbeddedDocumentStore):
             return 0
         return store.gc(older_than=UNPINNED_TTL_SECONDS)
-
-    def _retry_later(self, session: Session, rows: list[RelayRequest], exc: Exception) -> None:
-        session.rollback()
-        for row in rows:
-            row.attempts += 1
-            delay = backoff_seconds(row.attempts, self.backoff_base, self.backoff_max)
-            row.next_attempt_at = self.clock() + delay
-            row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
-            logger.warning(
-                "relay %s: %s; attempt %d, retrying in %.1f s", row.id, exc, row.attempts, delay
-            )
-        session.commit()
 
     def _guarded(self, session: Session, rows: list[RelayRequest], step: Callable[[], int]) -> int:
         """Run one step on ``rows``; a node or send error leaves them as they are, to retry
@@ -489,39 +445,6 @@ class RelayWorker:
             "relay batch %s: %d request(s), %d permit(s)", signed.hash, len(rows), len(permits)
         )
 
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        """Hand the rows' stored batch transaction to the node (again, after a restart)."""
-        raw = rows[0].raw_tx
-        assert raw and all(r.raw_tx == raw for r in rows)
-        try:
-            chain.sender.broadcast(raw)
-        except chain_errors.AlreadyKnown:
-            pass  # our identical transaction is in the pool already
-        except chain_errors.NonceTooLow:
-            # The relayer nonce went to another transaction: if ours was not that one, it can
-            # never be mined (a mined one has a receipt, checked before coming here).
-            logger.warning("relay batch %s: relayer nonce reused; re-checking", rows[0].tx_hash)
-            for row in rows:
-                self._unsent(session, chain, row)
-            return
-        for row in rows:
-            row.status = RelayStatus.SENT.value
-        session.commit()
-
-    def _unsent(self, session: Session, chain: Chain, row: RelayRequest) -> None:
-        """A request whose transaction can no longer be mined: executed by someone, or queued
-        again to be signed anew."""
-        if chain.clients.forwarder.nonces(row.signer) > row.nonce:
-            self._executed_elsewhere(session, chain, row)
-            return
-        row.status, row.raw_tx, row.tx_hash, row.relayer_nonce = (
-            RelayStatus.QUEUED.value,
-            None,
-            None,
-            None,
-        )
-        session.commit()
-
     # ------------------------------------------------------------------ settling
 
     def _settle_in_flight(self, session: Session, *, wait: bool) -> int:
@@ -647,93 +570,8 @@ class RelayWorker:
                 self._fail_revert(session, row, exc)
                 return
         # Valid now (or the batch ran out of gas): queued again, signed anew on a later pass.
-        row.attempts += 1
-        row.next_attempt_at = self.clock() + backoff_seconds(
-            row.attempts, self.backoff_base, self.backoff_max
-        )
-        row.last_attempt_error = f"not executed by {row.tx_hash}" + (
-            " (reverted)" if reverted else ""
-        )
+        self._backoff(row, f"not executed by {row.tx_hash}" + (" (reverted)" if reverted else ""))
         self._unsent(session, chain, row)
-
-    def _executed_elsewhere(self, session: Session, chain: Chain, row: RelayRequest) -> None:
-        """The forwarder nonce is spent: find the execution (ours or another relayer's)."""
-        execution = chain.clients.forwarder.execution_of(
-            row.signer,
-            row.nonce,
-            from_block=chain.deployment.contracts["TuanchainForwarder"].block,
-        )
-        if execution is not None:
-            row.tx_hash, row.block_number = execution
-            row.status = RelayStatus.MINED.value
-            row.raw_tx = None
-            session.commit()
-            logger.info("relay %s was executed by %s", row.id, row.tx_hash)
-            return
-        self._fail(
-            session,
-            row,
-            "nonce_used",
-            f"nonce {row.nonce} of {row.signer} was used by another request",
-        )
-
-    # ------------------------------------------------------------------ final states
-
-    def _fail(
-        self,
-        session: Session,
-        row: RelayRequest,
-        code: str,
-        message: str,
-        args: dict[str, Any] | None = None,
-    ) -> None:
-        row.status = RelayStatus.FAILED.value
-        row.error_code, row.error_message, row.error_args = code, message, args
-        row.raw_tx = None
-        # A failed request's forwarder nonce stays unspent (the forwarder reverts as a whole), so
-        # the signer's later requests are stuck — unless another request spent that nonce.
-        if (
-            code not in ("nonce_used", CHAIN_CHANGED)  # (the nonce is another chain's)
-            and self.services.chain.clients.forwarder.nonces(row.signer) <= row.nonce
-        ):
-            self._fail_later_requests(session, row)
-        session.commit()
-        logger.info("relay %s failed: %s", row.id, message)
-
-    @staticmethod
-    def _fail_later_requests(session: Session, failed: RelayRequest) -> None:
-        """Fail the signer's queued requests behind ``failed`` (same commit as its failure).
-
-        Only ``queued`` ones: a request is signed and sent only once it heads its queue, so none
-        behind ``failed`` can be ``sending``/``sent`` (if one were, its receipt would decide).
-        """
-        later = session.scalars(
-            select(RelayRequest).where(
-                RelayRequest.signer == failed.signer,
-                RelayRequest.status == RelayStatus.QUEUED.value,
-                RelayRequest.nonce > failed.nonce,
-            )
-        ).all()
-        for other in later:
-            other.status = RelayStatus.FAILED.value
-            other.error_code = "previous_request_failed"
-            other.error_message = (
-                f"request {failed.id} (nonce {failed.nonce}) of {failed.signer} failed "
-                f"({failed.error_code}), so nonce {other.nonce} can never execute: sign it again"
-            )
-            other.error_args = {"previous": failed.id, "previous_error": failed.error_code}
-            logger.info("relay %s failed: its predecessor %s failed", other.id, failed.id)
-
-    def _fail_revert(
-        self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
-    ) -> None:
-        self._fail(
-            session,
-            row,
-            exc.name or type(exc).__name__,
-            str(exc),
-            json_safe(exc.args, big_ints_as_text=True),
-        )
 
 
 def _raise_errors(answers: list[Any]) -> list[Any]:
