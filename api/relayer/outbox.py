@@ -23,6 +23,7 @@ from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
+from chain.identity import ChainChanged
 from chain.jsonable import json_safe
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,19 @@ class OutboxMoves:
                 "relay %s: %s; attempt %d, retrying in %.1f s", row.id, exc, row.attempts, delay
             )
         session.commit()
+
+    def _guarded(self, session: Session, rows: list[RelayRequest], step: Callable[[], int]) -> int:
+        """Run one step on ``rows``; a node or send error leaves them as they are, to retry
+        later with backoff (their stored state says what was sent)."""
+        try:
+            return step()
+        except (chain_errors.ReceiptWaitStopped, ChainChanged):
+            raise
+        except Exception as exc:  # NodeUnavailable, NodeRejected, TransactionTimeout, a bug
+            if not isinstance(exc, chain_errors.ChainError):
+                logger.exception("relay batch of %d: unexpected error", len(rows))
+            self._retry_later(session, rows, exc)
+            return 0
 
     # ------------------------------------------------------------------ a stored batch
 

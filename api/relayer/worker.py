@@ -19,15 +19,7 @@ transaction is **signed and its hash and raw bytes committed on every row it car
 (``sending``) before it is broadcast (``sent``). The background loop does not wait for the
 receipt: the next pass sends the next batch and settles earlier ones whose receipts are in.
 
-Settling a mined batch, per request, from the forwarder's ``ExecutedForwardRequest`` logs:
-``success=true`` → ``mined``; ``success=false`` → ``failed`` with the target's named error, read
-from a ``debug_traceTransaction`` call trace (the call as executed, after the batch's earlier
-requests: ``DealFull`` when the deal filled inside the batch), else from a replay on the parent
-block — its nonce is spent, so the signer's later requests stay valid; no log → the forwarder
-skipped it as invalid (the refund receiver is the relayer, so an invalid request never sinks the
-batch; its nonce stays unspent): the forwarder's own error (``ERC2771ForwarderInvalidSigner``,
-``...ExpiredRequest``) fails it, or it is queued again if it is valid now. A batch that
-reverted as a whole (out of gas) is queued again, and failed after ``MAX_BATCH_ATTEMPTS``.
+Settling a mined batch: :mod:`api.relayer.settle`.
 
 ``sending`` / ``sent`` rows after a restart: the stored hash's receipt decides; without one, the
 *same* raw transaction is broadcast again (same hash: it cannot land twice); only if the relayer's
@@ -55,7 +47,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -66,7 +58,6 @@ from api.db import session_factory
 from api.relayer.claims import Claims
 from api.relayer.gas import (
     BATCH_BASE_GAS,
-    MAX_BATCH_ATTEMPTS,
     MAX_BATCH_GAS,
     MAX_BATCH_REQUESTS,
     MAX_REQUEST_GAS,
@@ -76,7 +67,7 @@ from api.relayer.gas import (
     request_gas_in_batch,
 )
 from api.relayer.models import RelayRequest, RelayStatus
-from api.relayer.outbox import OutboxMoves
+from api.relayer.settle import BatchSettling
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
@@ -97,7 +88,7 @@ UNPINNED_TTL_SECONDS = 24 * 3600.0
 GC_INTERVAL_SECONDS = 3600.0
 
 
-class RelayWorker(OutboxMoves):
+class RelayWorker(BatchSettling):
     """Processes due outbox rows; ``run_once`` is one pass (the loop and the tests call it)."""
 
     def __init__(
@@ -192,19 +183,6 @@ class RelayWorker(OutboxMoves):
         if not isinstance(store, EmbeddedDocumentStore):
             return 0
         return store.gc(older_than=UNPINNED_TTL_SECONDS)
-
-    def _guarded(self, session: Session, rows: list[RelayRequest], step: Callable[[], int]) -> int:
-        """Run one step on ``rows``; a node or send error leaves them as they are, to retry
-        later with backoff (their stored state says what was sent)."""
-        try:
-            return step()
-        except (chain_errors.ReceiptWaitStopped, ChainChanged):
-            raise
-        except Exception as exc:  # NodeUnavailable, NodeRejected, TransactionTimeout, a bug
-            if not isinstance(exc, chain_errors.ChainError):
-                logger.exception("relay batch of %d: unexpected error", len(rows))
-            self._retry_later(session, rows, exc)
-            return 0
 
     # ------------------------------------------------------------------ sending a batch
 
@@ -444,134 +422,6 @@ class RelayWorker(OutboxMoves):
         logger.info(
             "relay batch %s: %d request(s), %d permit(s)", signed.hash, len(rows), len(permits)
         )
-
-    # ------------------------------------------------------------------ settling
-
-    def _settle_in_flight(self, session: Session, *, wait: bool) -> int:
-        """Settle the batches sent (or signed) earlier whose receipts are in; with ``wait``,
-        wait for each. A batch signed but perhaps never broadcast (a crash) is broadcast again,
-        the same bytes."""
-        session.rollback()
-        rows = session.scalars(self._in_flight_query()).all()
-        batches: dict[str, list[RelayRequest]] = {}
-        for row in rows:
-            batches.setdefault(row.tx_hash or row.id, []).append(row)
-        moved = 0
-        for tx_hash, batch in batches.items():
-            if self.stop.is_set():
-                break
-            with self.claims.signers([r.signer for r in batch]) as held:
-                if not all(r.signer in held for r in batch):
-                    continue  # another worker is settling it
-                session.rollback()
-                ids = [r.id for r in batch]
-                batch = list(
-                    session.scalars(
-                        self._in_flight_query()
-                        .where(RelayRequest.id.in_(ids))
-                        .execution_options(populate_existing=True)
-                    ).all()
-                )
-                if not batch or any(r.tx_hash != tx_hash for r in batch):
-                    continue
-                moved += self._guarded(
-                    session, batch, lambda b=batch: self._settle_batch(session, b, wait=wait)
-                )
-        return moved
-
-    def _settle_batch(self, session: Session, rows: list[RelayRequest], *, wait: bool) -> int:
-        self.services.check_chain()
-        chain = self.services.chain
-        tx_hash = rows[0].tx_hash
-        assert tx_hash
-        receipt = chain.sender.receipt(tx_hash)
-        if receipt is None:
-            if any(r.status == RelayStatus.SENDING for r in rows) or not chain.sender.known(
-                tx_hash
-            ):
-                # Signed and committed, perhaps never broadcast (or dropped): the same bytes again.
-                logger.info("relay batch %s not mined; broadcasting it again", tx_hash)
-                self._broadcast_batch(session, chain, rows)
-                if any(r.status != RelayStatus.SENT for r in rows):
-                    return len(rows)  # some went back to the queue or were found executed
-            if not wait:
-                return 0
-            receipt = chain.sender.wait(tx_hash, stop=self.stop)
-        self._settle(session, chain, rows, receipt)
-        return len(rows)
-
-    def _settle(
-        self,
-        session: Session,
-        chain: Chain,
-        rows: list[RelayRequest],
-        receipt: Mapping[str, Any],
-    ) -> None:
-        """Each request of a mined batch: executed (``mined``), its call failed (``failed`` with
-        the target's named error: its nonce is spent, the signer's later requests stay valid),
-        or skipped as invalid (nonce unspent: re-checked)."""
-        block = int(receipt["blockNumber"])
-        forwarder = chain.clients.forwarder
-        outcomes = forwarder.executions_in(receipt) if receipt["status"] == 1 else {}  # type: ignore[arg-type]
-        for row in rows:
-            row.block_number = block
-            success = outcomes.get((row.signer, row.nonce))
-            if success is True:
-                row.status = RelayStatus.MINED.value
-                row.raw_tx = None
-                logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
-            elif success is False:
-                self._fail_inside(session, chain, row, block)
-            elif receipt["status"] != 1 and row.attempts + 1 >= MAX_BATCH_ATTEMPTS:
-                self._fail(
-                    session, row, "transaction_failed", f"transaction {row.tx_hash} reverted"
-                )
-            else:
-                self._skipped(session, chain, row, reverted=receipt["status"] != 1)
-        session.commit()  # the mined ones at once (the others committed as they settled)
-
-    def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
-        """The forwarded call reverted inside the batch: its named error from a trace of the
-        transaction (as executed, after the batch's earlier requests), else from a replay on the
-        parent block."""
-        assert row.tx_hash
-        request = forward_request_data(row.typed_data, row.signature)
-        forwarder = chain.clients.forwarder
-        revert = forwarder.failed_call_in(
-            row.tx_hash, sender=row.signer, target=row.target, data=request[5]
-        )
-        if revert is None:
-            try:
-                forwarder.simulate(
-                    sender=row.signer, target=row.target, data=request[5], block=block - 1
-                )
-            except chain_errors.ContractRevert as exc:
-                revert = exc
-        if revert is not None:
-            self._fail_revert(session, row, revert)
-        else:
-            self._fail(session, row, "transaction_failed", f"the call failed in {row.tx_hash}")
-
-    def _skipped(
-        self, session: Session, chain: Chain, row: RelayRequest, *, reverted: bool
-    ) -> None:
-        """Not executed by its batch (skipped as invalid, or the whole transaction reverted)."""
-        forwarder = chain.clients.forwarder
-        if forwarder.nonces(row.signer) > row.nonce:
-            self._executed_elsewhere(session, chain, row)
-            return
-        if not reverted and not forwarder.verify(row.typed_data, row.signature):
-            # The forwarder's own reason (ERC2771ForwarderExpiredRequest / ...InvalidSigner).
-            try:
-                forwarder.check_execute(
-                    row.typed_data, row.signature, relayer=chain.relayer.address
-                )
-            except chain_errors.ContractRevert as exc:
-                self._fail_revert(session, row, exc)
-                return
-        # Valid now (or the batch ran out of gas): queued again, signed anew on a later pass.
-        self._backoff(row, f"not executed by {row.tx_hash}" + (" (reverted)" if reverted else ""))
-        self._unsent(session, chain, row)
 
 
 def _raise_errors(answers: list[Any]) -> list[Any]:
