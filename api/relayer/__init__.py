@@ -19,7 +19,10 @@ stored in an outbox, then sent by a worker.
 - :mod:`api.relayer.worker` — sends the queue heads in ``executeBatch`` transactions (each
   signer's requests in nonce order, one per batch) with the relayer key, pipelined; settles each
   request from the batch's logs (a failed call named from a trace), retries, reconciles; fails the requests queued behind a failed one (``previous_request_failed``);
-  and now and then deletes prepared documents that were never anchored (below).
+  and now and then deletes prepared documents that were never anchored (below). Its parts:
+  :mod:`api.relayer.send` (check the heads, sign and send a batch), :mod:`api.relayer.settle`
+  (each request of a mined batch from its logs) and :mod:`api.relayer.outbox` (the rows'
+  queries and moves: failed, mined elsewhere, queued again, retried with backoff).
 
 Documents and garbage collection: ``prepare`` stores the documents an action anchors *unpinned*
 (preparing is unauthenticated); ``accept`` pins them once the signed request is verified. The
