@@ -3,7 +3,9 @@ stored in an outbox, then sent by a worker.
 
 - :mod:`api.relayer.action_params` — each action's parameters; :mod:`api.relayer.prepare` — the
   EIP-712 payloads of each gasless action (``POST
-  /v1/actions/{action}/prepare``), checked against the contract before anyone signs.
+  /v1/actions/{action}/prepare``), checked against the contract before anyone signs: the shared
+  parts in ``prepare/builder.py``, the escrow's actions in ``prepare/deals.py``, the registry's
+  in ``prepare/registry.py``.
 - :mod:`api.relayer.models` — the outbox table (and upload replay guard, and the lock rows of
   ``claims``) on the index's ``Base``; their schema changes only through migrations
   (:mod:`api.db.migrate`), which carry their rows over.
