@@ -139,6 +139,8 @@ class Keeper:
                 continue
             settling = False
             planned = len(actions)
+            # Before settling: a close-out is taken only while the deal is not settled yet.
+            actions += self._last_mile(deal_id, status, params, now, parties, cash)
             if status == DealStatus.SUCCEEDED:
                 totals = escrow.deal_totals(deal_id)
                 open_claims = totals.open_claims
@@ -171,7 +173,6 @@ class Keeper:
                     settling = True
                 if wake:
                     self._wake[deal_id] = min(wake)
-            actions += self._last_mile(deal_id, status, params, now, parties, cash)
             accounts = sorted(
                 parties.get(deal_id, set()) | {params.supplier, escrow.fee_recipient()}
             )
@@ -210,7 +211,7 @@ class Keeper:
         escrow, actions = self.escrow, []
         pickup = int(getattr(params, "pickup_deadline", 0) or 0)
         crossed = self._previous_now is None or self._previous_now < pickup
-        if status in (DealStatus.SUCCEEDED, DealStatus.SETTLED) and now >= pickup and crossed:
+        if status == DealStatus.SUCCEEDED and now >= pickup and crossed:
             for leader in sorted(parties.get(deal_id, set())):
                 info = escrow.leader_info(deal_id, leader)
                 if info.received_at and info.quantity:

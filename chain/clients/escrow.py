@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3.types import TxReceipt
 
 from chain.clients.base import ContractClient
@@ -19,6 +20,12 @@ from chain.clients.views import (
 )
 from chain.deal_rules import DealStatus
 from chain.eip712 import Signature, handover_typed_data
+
+
+def beneficiary_ref(salt: bytes, beneficiary: str) -> bytes:
+    """A cash order's beneficiary reference: keccak256(salt ‖ the neighbour's name or phone, UTF-8).
+    The salt stays off chain with the leader, so the reference names nobody."""
+    return keccak(salt + beneficiary.strip().encode())
 
 
 class EscrowClient(ContractClient):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from api.errors import ApiError
 from api.relayer.action_params import (
@@ -26,16 +26,12 @@ from api.relayer.action_params import (
 )
 from api.relayer.prepare.builder import JOIN_GAS, BuilderBase, PreparedAction
 from chain import errors as chain_errors
+from chain.clients.escrow import beneficiary_ref
 from chain.eip712 import recover_typed_data_signer
 
 # Gas the forwarder passes to handOver: ~60k per item (signature check, pickup slot, aggregates).
 HANDOVER_GAS_PER_ITEM = 60_000
 HANDOVER_BASE_GAS = 80_000
-
-
-def beneficiary_ref(salt: bytes, beneficiary: str) -> bytes:
-    """keccak256(salt ‖ UTF-8 name or phone): what a cash order carries on chain."""
-    return keccak(salt + beneficiary.strip().encode())
 
 
 class LastMileActions(BuilderBase):
