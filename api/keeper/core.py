@@ -12,9 +12,10 @@ Each pass reads the chain (the source of truth; the index may lag) and plans, pe
   open claim and no blocked batch;
 - ``push_payouts`` — every account the deal owes now (failed or frozen deals' refunds,
   undelivered orders, and after settlement: rebates, claim refunds, commissions, supplier, fee);
-- ``close_out`` — from the pickup deadline on, each received group's no-shows (once, when the
-  deadline passes: ``NoShowsClosed`` tells everyone who did not come; the money of a no-show —
-  delivered, or its share of the short units — is fixed by then and paid with the payouts);
+- ``close_out`` — from the pickup deadline on, the no-shows of each group received short (once,
+  when the deadline passes, before settling: ``NoShowsClosed`` says how many units did not come
+  and what each gets of the short units left; that money is fixed by then and paid with the
+  payouts; in a group received in full a no-show changes nothing: the goods waited);
 - ``pay_cash_refunds`` — what the deal owes leaders back for the cash orders they booked
   (accounted apart from their own orders and commission).
 
@@ -213,8 +214,10 @@ class Keeper:
         crossed = self._previous_now is None or self._previous_now < pickup
         if status == DealStatus.SUCCEEDED and now >= pickup and crossed:
             for leader in sorted(parties.get(deal_id, set())):
+                # Only a group received short: its no-shows share the short units left (in a
+                # full group a no-show changes no money, and the goods simply waited).
                 info = escrow.leader_info(deal_id, leader)
-                if info.received_at and info.quantity:
+                if info.received_at and escrow.shortfall(deal_id, leader).short:
                     actions.append(
                         KeeperAction("close_out", deal_id, (leader,), "pickup deadline passed")
                     )
