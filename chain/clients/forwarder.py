@@ -159,6 +159,24 @@ class ForwarderClient(ContractClient):
         """The forwarder's own check (signature, nonce, deadline, trusted target)."""
         return bool(self._call("verify", forward_request_data(typed_data, signature)))
 
+    def verify_call(
+        self, typed_data: dict[str, Any], signature: bytes | str
+    ) -> tuple[str, list[Any]]:
+        """The ``eth_call`` of :meth:`verify`, for :meth:`TxSender.rpc_batch` (its answer:
+        :meth:`verified`)."""
+        return self.view_call("verify", forward_request_data(typed_data, signature))
+
+    def verified(self, result: Any) -> bool:
+        return bool(self.decode_result("verify", result)[0])
+
+    def check_execute_call(
+        self, typed_data: dict[str, Any], signature: bytes | str, *, relayer: str
+    ) -> tuple[str, list[Any]]:
+        """The ``eth_call`` of :meth:`check_execute`, for :meth:`TxSender.rpc_batch` (a revert
+        is its answer)."""
+        request = forward_request_data(typed_data, signature)
+        return dry_run_call(relayer, self.address, self.calldata("execute", request))
+
     def execute(
         self, typed_data: dict[str, Any], signature: bytes | str, *, relayer: LocalAccount
     ) -> TxReceipt:
