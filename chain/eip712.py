@@ -16,9 +16,10 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from hexbytes import HexBytes
 
+from chain.address import checksum_address
 from chain.exceptions import InvalidSignature
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _domain(*, name: str, version: str, chain_id: int, verifying_contract: str) 
         "name": name,
         "version": version,
         "chainId": int(chain_id),
-        "verifyingContract": to_checksum_address(verifying_contract),
+        "verifyingContract": checksum_address(verifying_contract),
     }
 
 
@@ -90,8 +91,8 @@ def forward_request_typed_data(
             name=name, version=version, chain_id=chain_id, verifying_contract=forwarder
         ),
         "message": {
-            "from": to_checksum_address(sender),
-            "to": to_checksum_address(to),
+            "from": checksum_address(sender),
+            "to": checksum_address(to),
             "value": int(value),
             "gas": int(gas),
             "nonce": int(nonce),
@@ -119,8 +120,8 @@ def permit_typed_data(
         "primaryType": "Permit",
         "domain": _domain(name=name, version=version, chain_id=chain_id, verifying_contract=token),
         "message": {
-            "owner": to_checksum_address(owner),
-            "spender": to_checksum_address(spender),
+            "owner": checksum_address(owner),
+            "spender": checksum_address(spender),
             "value": int(value),
             "nonce": int(nonce),
             "deadline": int(deadline),
@@ -187,7 +188,7 @@ def _encode_flat_value(kind: str, value: Any) -> bytes | None:
     if kind == "address":
         if not _is_hex(value, length=20):
             return None
-        if value != value.lower() and to_checksum_address(value) != value:
+        if value != value.lower() and checksum_address(value) != value:
             return None  # a bad checksum: eth-account says why
         return bytes(12) + bytes.fromhex(value[2:])
     if kind.startswith("uint"):
@@ -283,8 +284,8 @@ def forward_request_data(typed_data: dict[str, Any], signature: bytes | str) -> 
     """
     message = typed_data["message"]
     return (
-        to_checksum_address(message["from"]),
-        to_checksum_address(message["to"]),
+        checksum_address(message["from"]),
+        checksum_address(message["to"]),
         int(message["value"]),
         int(message["gas"]),
         int(message["deadline"]),

@@ -11,7 +11,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from eth_utils import function_abi_to_4byte_selector
 from eth_utils.abi import collapse_if_tuple
 from hexbytes import HexBytes
 from web3 import Web3
@@ -19,6 +19,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
+from chain.address import checksum_address
 from chain.artifacts import Artifact, load_artifact
 from chain.errors import UndecodableCall
 from chain.manifest import Deployment
@@ -152,7 +153,7 @@ class ContractClient:
                 ) from exc
             inputs = list(fn.abi["inputs"])
             args = {
-                i["name"]: to_checksum_address(v) if t == "address" else v
+                i["name"]: checksum_address(v) if t == "address" else v
                 for i, t, v in zip(inputs, fn.types, values, strict=True)
             }
             return fn.name, inputs, args
