@@ -112,14 +112,7 @@ class ContractClient:
         return tuple(abi_decode(fn.outputs, bytes(HexBytes(result))))
 
     def _encode(self, fn_name: str, args: tuple[Any, ...]) -> bytes:
-        fn = self._functions.get(fn_name)
-        if fn is None:  # overloaded (or unknown: web3 says so)
-            return bytes(
-                HexBytes(
-                    getattr(self.contract.functions, fn_name)(*args)._encode_transaction_data()
-                )
-            )
-        return fn.selector + abi_encode(fn.types, list(args))
+        return self.calldata(fn_name, *args)
 
     def _send(self, signer: LocalAccount, fn_name: str, *args: Any) -> TxReceipt:
         return self.sender.transact(signer, getattr(self.contract.functions, fn_name)(*args))
@@ -127,11 +120,13 @@ class ContractClient:
     def calldata(self, fn_name: str, *args: Any) -> bytes:
         """ABI-encoded call of ``fn_name(*args)`` (what a forward request carries).
 
-        Elementary arguments are encoded by eth-abi directly: web3's contract machinery cost
-        ~1.2 ms a call under the relayer's load (issue 15), for the same bytes. Anything else,
-        or a value eth-abi refuses (web3 may convert it, or say why not), goes through web3."""
+        Encoded by eth-abi directly: web3's contract machinery (argument normalisers, ABI
+        matching) cost ~1.2 ms for a join and most of a relay batch's signing under the
+        relayer's load (issue 15), for the same bytes. A value eth-abi refuses (web3 may
+        convert it — a hex string for ``bytes`` — or say why not) and an overloaded name go
+        through web3."""
         fn = self._functions.get(fn_name)
-        if fn is not None and fn.flat:
+        if fn is not None:
             with suppress(Exception):  # web3 converts the value, or raises its own error
                 return fn.selector + abi_encode(fn.types, list(args))
         call = getattr(self.contract.functions, fn_name)(*args)

@@ -95,3 +95,31 @@ def test_deal_params_from_a_batched_read_equal_the_web3_read(market: Market) -> 
     escrow = market.clients.escrow
     (answer,) = escrow.sender.rpc_batch([escrow.deal_params_call(market.deal_id)])
     assert escrow.deal_params_from(answer) == escrow.deal_params(market.deal_id)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    requests=st.lists(
+        st.tuples(
+            addresses,
+            addresses,
+            uint256,
+            uint256,
+            st.integers(min_value=0, max_value=2**48 - 1),
+            st.binary(max_size=200),
+            st.binary(min_size=65, max_size=65),
+        ),
+        max_size=5,
+    ),
+    refund=addresses,
+)
+def test_an_execute_batch_of_tuples_encodes_as_web3_does(
+    clients: Clients, requests: list[tuple[Any, ...]], refund: str
+) -> None:
+    """Arrays of structs (the relayer's ``executeBatch``) go through eth-abi too."""
+    forwarder = clients.forwarder
+    assert forwarder.calldata("executeBatch", requests, refund) == _web3_calldata(
+        forwarder, "executeBatch", requests, refund
+    )
