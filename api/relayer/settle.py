@@ -30,6 +30,7 @@ from api.relayer.outbox import OutboxMoves
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import forward_request_data
+from chain.tx import quantity
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class BatchSettling(OutboxMoves):
         chain = self.services.chain
         tx_hash = rows[0].tx_hash
         assert tx_hash
-        receipt = chain.sender.receipt(tx_hash)
+        receipt = chain.sender.raw_receipt(tx_hash)
         if receipt is None:
             if any(r.status == RelayStatus.SENDING for r in rows) or not chain.sender.known(
                 tx_hash
@@ -95,7 +96,9 @@ class BatchSettling(OutboxMoves):
                     return len(rows)  # some went back to the queue or were found executed
             if not wait:
                 return 0
-            receipt = chain.sender.wait(tx_hash, stop=self.stop)
+            chain.sender.wait(tx_hash, stop=self.stop)
+            receipt = chain.sender.raw_receipt(tx_hash)
+            assert receipt is not None  # mined: the node has it
         self._settle(session, chain, rows, receipt)
         return len(rows)
 
@@ -108,10 +111,10 @@ class BatchSettling(OutboxMoves):
     ) -> None:
         """Each request of a mined batch: executed (``mined``), its call failed (``failed`` with
         the target's named error: its nonce is spent, the signer's later requests stay valid),
-        or skipped as invalid (nonce unspent: re-checked)."""
-        block = int(receipt["blockNumber"])
+        or skipped as invalid (nonce unspent: re-checked). ``receipt``: the node's JSON."""
+        block, status = quantity(receipt["blockNumber"]), quantity(receipt["status"])
         forwarder = chain.clients.forwarder
-        outcomes = forwarder.executions_in(receipt) if receipt["status"] == 1 else {}  # type: ignore[arg-type]
+        outcomes = forwarder.executions_in(receipt) if status == 1 else {}
         for row in rows:
             row.block_number = block
             success = outcomes.get((row.signer, row.nonce))
@@ -121,12 +124,12 @@ class BatchSettling(OutboxMoves):
                 logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
             elif success is False:
                 self._fail_inside(session, chain, row, block)
-            elif receipt["status"] != 1 and row.attempts + 1 >= MAX_BATCH_ATTEMPTS:
+            elif status != 1 and row.attempts + 1 >= MAX_BATCH_ATTEMPTS:
                 self._fail(
                     session, row, "transaction_failed", f"transaction {row.tx_hash} reverted"
                 )
             else:
-                self._skipped(session, chain, row, reverted=receipt["status"] != 1)
+                self._skipped(session, chain, row, reverted=status != 1)
         session.commit()  # the mined ones at once (the others committed as they settled)
 
     def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
