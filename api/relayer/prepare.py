@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.errors import ApiError
+from api.relayer import listing
 from api.relayer.action_params import (
     ActionParams,
     AnchorEventParams,
@@ -579,6 +580,10 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
     "mark_non_compliant": (RecallBatchParams, ActionBuilder.mark_non_compliant),
+    # The platform's escrow settings (api.relayer.listing).
+    "create_deal": (listing.CreateDealParams, listing.create_deal),
+    "set_token_allowed": (listing.TokenAllowedParams, listing.set_token_allowed),
+    "set_fee_recipient": (listing.FeeRecipientParams, listing.set_fee_recipient),
 }
 
 
