@@ -23,7 +23,7 @@ from api.db import ensure_db
 from api.disputes import batches
 from api.errors import ApiError, error_responses
 from api.names import Directory
-from api.relayer.listing import CreateDealParams, check_listing
+from api.relayer.prepare.listing import CreateDealParams, check_listing
 from api.render import render
 from api.review import queue
 from api.routes.deps import ServicesDep

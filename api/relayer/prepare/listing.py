@@ -11,19 +11,17 @@ the deal-listing page every refusal at once and each tier's economics.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.relayer.action_params import ActionParams
+from api.relayer.prepare.builder import BuilderBase, PreparedAction
 from chain import deal_checks
 from chain.clients import CommissionTier, DealParams, PriceTier
 from chain.context import Chain
 from chain.jsonable import json_safe
-
-if TYPE_CHECKING:
-    from api.relayer.prepare import ActionBuilder, PreparedAction
 
 # Longer lists than the contract's bound (8) are refused by the checks with its error; beyond
 # this, the body is not worth reading.
@@ -149,9 +147,7 @@ def check_listing(chain: Chain, p: CreateDealParams) -> dict[str, Any]:
     }
 
 
-def create_deal(builder: ActionBuilder, p: CreateDealParams) -> PreparedAction:
-    from api.relayer.prepare import PreparedAction
-
+def create_deal(builder: BuilderBase, p: CreateDealParams) -> PreparedAction:
     clients = builder.clients
     params = p.deal_params(clients.token.address)
     now = builder.chain.sender.chain_time()
@@ -175,9 +171,7 @@ def create_deal(builder: ActionBuilder, p: CreateDealParams) -> PreparedAction:
     )
 
 
-def set_token_allowed(builder: ActionBuilder, p: TokenAllowedParams) -> PreparedAction:
-    from api.relayer.prepare import PreparedAction
-
+def set_token_allowed(builder: BuilderBase, p: TokenAllowedParams) -> PreparedAction:
     request = builder._escrow(p, "setTokenAllowed", p.token, p.allowed)
     return PreparedAction(
         "set_token_allowed",
@@ -187,9 +181,7 @@ def set_token_allowed(builder: ActionBuilder, p: TokenAllowedParams) -> Prepared
     )
 
 
-def set_fee_recipient(builder: ActionBuilder, p: FeeRecipientParams) -> PreparedAction:
-    from api.relayer.prepare import PreparedAction
-
+def set_fee_recipient(builder: BuilderBase, p: FeeRecipientParams) -> PreparedAction:
     request = builder._escrow(p, "setFeeRecipient", p.fee_recipient)
     return PreparedAction(
         "set_fee_recipient",
