@@ -61,7 +61,7 @@ def roles(address: str, services: ServicesDep) -> dict[str, Any]:
 @router.post(
     "/v1/ops/deals/check",
     tags=["gasless"],
-    responses=error_responses(422, 502),
+    responses=error_responses(400, 422, 502),
     summary="Check a listing before signing: every refusal and each tier's economics",
 )
 def check_deal(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
