@@ -176,6 +176,25 @@ def test_a_stranger_sees_which_role_it_lacks(ops: Ops) -> None:
     refused = httpx.post(f"{ops.base}/v1/actions/create_deal/prepare", json=body)
     assert refused.status_code == 409
     assert refused.json()["details"]["error"] == "AccessControlUnauthorizedAccount"
+    # The platform's own listing with a tier that does not fall: the same named error, and the
+    # check endpoint gives every refusal with its field.
+    platform = ops.services.chain.platform.address
+    pork = ops.services.chain.clients.registry.compute_batch_id(c.PORK.gtin14, c.PORK.lot)
+    body |= {
+        "from": platform,
+        "price_tiers": [{"min_quantity": 0, "unit_price": 5}, {"min_quantity": 3, "unit_price": 5}],
+        "platform_fee_bps": 1001,
+        "batch_ids": ["0x" + pork.hex()],
+    }
+    refused = httpx.post(f"{ops.base}/v1/actions/create_deal/prepare", json=body)
+    assert refused.status_code == 409
+    assert refused.json()["details"] == {"error": "InvalidPriceTiers", "args": {"index": 1}}
+    checked = httpx.post(f"{ops.base}/v1/ops/deals/check", json=body).json()
+    assert not checked["ok"]
+    assert [(r["error"], r["field"]) for r in checked["refusals"]] == [
+        ("InvalidPriceTiers", "price_tiers[1]"),
+        ("InvalidPlatformFee", "platform_fee_bps"),
+    ]
     roles = httpx.get(f"{ops.base}/v1/roles/{stranger.address}").json()
     assert roles["escrow"] == {
         "DEFAULT_ADMIN_ROLE": False,
