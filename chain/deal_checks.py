@@ -18,7 +18,7 @@ tier means for the buyer, the leader, the supplier and the platform with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from web3 import Web3
@@ -54,6 +54,11 @@ FIELD_BITS: dict[str, int] = {
     "commission_bps": 16,
     "platform_fee_bps": 16,
 }
+# The escrow with pickup and cash orders adds a pickup deadline (≥ the delivery deadline) and a
+# per-leader cash-order cap (≤ MAX_PER_BUYER) to DealParams; these rules apply once it is there.
+HAS_PICKUP = "pickup_deadline" in {f.name for f in fields(DealParams)}
+if HAS_PICKUP:
+    FIELD_BITS |= {"pickup_deadline": 40, "cash_cap_per_leader": 32}
 PRICE_TIER_BITS = (32, 96)  # (minQuantity, unitPrice)
 COMMISSION_TIER_BITS = (32, 16)  # (minVolume, commissionBps)
 OUT_OF_RANGE = "ValueOutOfRange"
@@ -107,6 +112,8 @@ class ListingFacts:
 def _out_of_range(p: DealParams) -> list[Refusal]:
     found = []
     for name, bits in FIELD_BITS.items():
+        if getattr(p, name) is None:  # the pickup deadline left to default to the delivery's
+            continue
         value = int(getattr(p, name))
         if not 0 <= value < 2**bits:
             found.append(Refusal(OUT_OF_RANGE, {"value": value, "bits": bits}, name))
@@ -173,6 +180,8 @@ def _numbers(p: DealParams, now: int) -> list[Refusal]:
                 "join_deadline" if p.join_deadline <= now else "delivery_deadline",
             )
         )
+    if HAS_PICKUP:
+        found += _pickup(p)
     if p.dispute_window == 0 or p.answer_window == 0:
         found.append(
             Refusal(
@@ -189,6 +198,27 @@ def _numbers(p: DealParams, now: int) -> list[Refusal]:
         )
     if len(p.batch_ids) == 0 or len(p.batch_ids) > MAX_BATCHES:
         found.append(Refusal("InvalidBatchCount", {"count": len(p.batch_ids)}, "batch_ids"))
+    return found
+
+
+def _pickup(p: Any) -> list[Refusal]:
+    """The pickup deadline and the cash cap (``GroupBuyMath.validate``, after the deadlines)."""
+    found = []
+    pickup = p.delivery_deadline if p.pickup_deadline is None else p.pickup_deadline
+    if pickup < p.delivery_deadline:
+        found.append(
+            Refusal(
+                "InvalidPickupDeadline",
+                {"pickupDeadline": pickup, "deliveryDeadline": p.delivery_deadline},
+                "pickup_deadline",
+            )
+        )
+    if p.cash_cap_per_leader > MAX_PER_BUYER:
+        found.append(
+            Refusal(
+                "InvalidCashCap", {"cashCapPerLeader": p.cash_cap_per_leader}, "cash_cap_per_leader"
+            )
+        )
     return found
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.errors import ApiError
 from api.relayer.action_params import ActionParams
 from api.relayer.prepare.builder import BuilderBase, PreparedAction
 from chain import deal_checks
@@ -65,6 +66,13 @@ class CreateDealParams(ActionParams):
     commission_tiers: list[CommissionTierIn] = Field(default_factory=list, max_length=MAX_LIST)
     platform_fee_bps: int = 0
     batch_ids: list[str] = Field(max_length=MAX_LIST, description="0x-hex batch ids")
+    pickup_deadline: int | None = Field(
+        default=None,
+        description="提货截止 (≥ the delivery deadline; default: the delivery deadline)",
+    )
+    cash_cap_per_leader: int = Field(
+        default=0, description="units each leader may book for cash-paying neighbours (0: none)"
+    )
 
     @field_validator("supplier", "token")
     @classmethod
@@ -81,6 +89,18 @@ class CreateDealParams(ActionParams):
         return v
 
     def deal_params(self, default_token: str) -> DealParams:
+        later: dict[str, Any] = {}
+        if deal_checks.HAS_PICKUP:
+            later = {
+                "pickup_deadline": self.pickup_deadline,
+                "cash_cap_per_leader": self.cash_cap_per_leader,
+            }
+        elif self.pickup_deadline is not None or self.cash_cap_per_leader:
+            raise ApiError(
+                400,
+                "unsupported_parameter",
+                "this escrow has no pickup deadline or cash orders: leave them out",
+            )
         return DealParams(
             supplier=self.supplier,
             token=self.token or default_token,
@@ -98,6 +118,7 @@ class CreateDealParams(ActionParams):
             ],
             platform_fee_bps=self.platform_fee_bps,
             batch_ids=[bytes.fromhex(b[2:]) for b in self.batch_ids],
+            **later,
         )
 
 
