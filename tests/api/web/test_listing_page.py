@@ -23,6 +23,7 @@ from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
 from api.services import Services
+from chain import deal_checks
 from chain.settings import Settings
 
 from .conftest import PHONE, served_on_snapshot
@@ -100,6 +101,8 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         reward = _tier(page, "commission-tiers", 1)
         reward.locator("[name=ctier_volume]").fill("60")
         reward.locator("[name=ctier_pct]").fill("15")
+        if deal_checks.HAS_PICKUP:  # the escrow with pickup and cash orders
+            page.locator("input[name=cash_cap_per_leader]").fill("5")
         expect(page.locator("#verdict")).to_contain_text("will accept")
         expect(page.locator("#economics tbody tr")).to_have_count(3)
         expect(page.locator("#leader-tiers li")).to_have_count(3)
@@ -130,6 +133,9 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         10,
     )
     assert params.supplier == c.PORK_FARM.address
+    if deal_checks.HAS_PICKUP:
+        assert params.cash_cap_per_leader == 5
+        assert params.pickup_deadline > params.delivery_deadline  # type: ignore[attr-defined]
     # The README's picture of the form (docs/, as for the other pages).
     docs = form_shot.parents[2] / "docs" / "screenshot-deal-listing.png"
     shutil.copyfile(form_shot, docs)
