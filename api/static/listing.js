@@ -120,15 +120,19 @@
   function render(result, blank) {
     clearMarks();
     const verdict = document.getElementById("verdict");
-    const refusals = (result ? result.refusals : []).filter((r) => r.field !== "sender" || signerAddress);
+    // The caller's role is the page's note (#role-why), not a field: the terms are judged apart.
+    const all = result ? result.refusals : [];
+    const refusals = all.filter((r) => r.field !== "sender");
+    const role = signerAddress ? all.find((r) => r.field === "sender") : null;
     for (const field of blank) mark(field, T.t("js_fill_in"));
     for (const refusal of refusals) mark(refusal.field, words(refusal));
     const ok = result && !refusals.length && !blank.length;
-    verdict.className = "card verdict " + (ok ? "ok" : "refused");
-    verdict.textContent = ok ? "✔ " + T.t("js_listing_ok")
-      : "✖ " + T.t("js_listing_refused", { n: refusals.length + blank.length });
+    verdict.className = "card verdict " + (ok && !role ? "ok" : "refused");
+    verdict.textContent = (ok ? "✔ " + T.t("js_listing_ok")
+      : "✖ " + T.t("js_listing_refused", { n: refusals.length + blank.length }))
+      + (role ? " ⛔ " + words(role) : "");
     const button = document.getElementById("list-deal");
-    if (button) button.disabled = !ok;
+    if (button) button.disabled = !ok || !!role;
     const tbody = document.querySelector("#economics tbody");
     tbody.textContent = "";
     const economics = result ? result.economics : { tiers: [], leader_tiers: [] };

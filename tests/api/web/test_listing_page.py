@@ -151,6 +151,13 @@ def test_a_stranger_sees_which_role_it_lacks(ops: Ops) -> None:
         expect(why).to_contain_text(f"{stranger.address} does not hold PLATFORM_ROLE")
         expect(page.locator("#list-deal")).to_be_hidden()
         shot(page, "listing-05-stranger", full_page=False)
+        page.goto(f"{ops.base}/ops/deals/new?lang=zh")
+        expect(page.locator("#role-why")).to_contain_text("没有托管合约的 PLATFORM_ROLE")
+        expect(page.locator("#economics tbody tr")).to_have_count(2)
+        # The terms are sound; the address is what the contract would refuse.
+        expect(page.locator("#verdict")).to_contain_text("合约会接受这些参数")
+        expect(page.locator("#verdict")).to_contain_text("PLATFORM_ROLE")
+        shot(page, "listing-07-form-zh")
         for path, role in (
             ("/ops/review", "PLATFORM_ROLE on the registry"),
             ("/ops/disputes", "ARBITER_ROLE on the escrow"),
