@@ -8,7 +8,6 @@ double of tests/api/web/test_journeys.py (eth-account answering an EIP-6963 prov
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -106,7 +105,7 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         expect(page.locator("#verdict")).to_contain_text("will accept")
         expect(page.locator("#economics tbody tr")).to_have_count(3)
         expect(page.locator("#leader-tiers li")).to_have_count(3)
-        form_shot = shot(page, "listing-02-deal-form")
+        shot(page, "listing-02-deal-form")  # docs/screenshot-deal-listing.png is a copy
         page.locator("#list-deal").click()
         expect(page.locator("dialog#tuan-steps")).to_contain_text("3 price tiers")
         sign_in_sheet(page, "listing-03-sign-sheet")
@@ -136,9 +135,6 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
     if deal_checks.HAS_PICKUP:
         assert params.cash_cap_per_leader == 5
         assert params.pickup_deadline > params.delivery_deadline  # type: ignore[attr-defined]
-    # The README's picture of the form (docs/, as for the other pages).
-    docs = form_shot.parents[2] / "docs" / "screenshot-deal-listing.png"
-    shutil.copyfile(form_shot, docs)
 
 
 def test_a_stranger_sees_which_role_it_lacks(ops: Ops) -> None:
