@@ -93,6 +93,7 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
             "Price tier 3 is refused"
         )
         expect(page.locator("#list-deal")).to_be_disabled()
+        page.evaluate("window.scrollTo(0, 0)")  # a sticky nav is drawn where the page was scrolled
         shot(page, "listing-01-refused-tier")
 
         third.locator("[name=tier_q]").fill("50")
@@ -105,6 +106,7 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         expect(page.locator("#verdict")).to_contain_text("will accept")
         expect(page.locator("#economics tbody tr")).to_have_count(3)
         expect(page.locator("#leader-tiers li")).to_have_count(3)
+        page.evaluate("window.scrollTo(0, 0)")
         shot(page, "listing-02-deal-form")  # docs/screenshot-deal-listing.png is a copy
         page.locator("#list-deal").click()
         expect(page.locator("dialog#tuan-steps")).to_contain_text("3 price tiers")
