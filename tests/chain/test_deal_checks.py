@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from chain import deal_checks
+from chain import deal_checks, deal_economics
 from chain.accounts import dev_account
 from chain.clients import Clients, CommissionTier, DealParams, PriceTier
 from chain.errors import ContractRevert
@@ -287,7 +287,7 @@ def test_economics_of_each_tier_use_the_settlement_arithmetic() -> None:
         commission_tiers=[CommissionTier(10, 1500)],
         platform_fee_bps=250,
     )
-    tiers, leaders = deal_checks.economics(params)
+    tiers, leaders = deal_economics.economics(params)
     first, second = tiers
     # 3 units at 1999: revenue 5997; fee ⌊5997 × 250 / 10000⌋ = 149; commission ⌊5997 × 0.1⌋ = 599.
     assert (first.quantity, first.revenue, first.platform, first.leader) == (3, 5997, 149, 599)

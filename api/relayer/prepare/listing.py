@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.errors import ApiError
 from api.relayer.action_params import ActionParams
 from api.relayer.prepare.builder import BuilderBase, PreparedAction
-from chain import deal_checks
+from chain import deal_checks, deal_economics
 from chain.clients import CommissionTier, DealParams, PriceTier
 from chain.context import Chain
 from chain.jsonable import json_safe
@@ -156,7 +156,7 @@ def check_listing(chain: Chain, p: CreateDealParams) -> dict[str, Any]:
     )
     broken = {"price_tiers", "commission_tiers", "commission_bps"}
     sound = not any(r.field.split("[")[0] in broken for r in found)
-    tiers, leaders = deal_checks.economics(params) if sound and params.price_tiers else ([], [])
+    tiers, leaders = deal_economics.economics(params) if sound and params.price_tiers else ([], [])
     return {
         "ok": not found,
         "now": now,
