@@ -26,6 +26,7 @@ from api.routes import (
     health,
     ipfs,
     ops,
+    ops_listing,
     pages,
     passkeys,
     private_documents,
@@ -112,6 +113,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         pages,
         community,
         ops,
+        ops_listing,
     ):
         app.include_router(module.router)
     return app

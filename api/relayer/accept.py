@@ -110,6 +110,9 @@ ACTION_OF_FUNCTION = {
     "rejectLeader": "review",
     "revokeSupplier": "review",
     "revokeLeader": "review",
+    "createDeal": "create_deal",
+    "setTokenAllowed": "set_token_allowed",
+    "setFeeRecipient": "set_fee_recipient",
 }
 
 
