@@ -205,7 +205,7 @@ def add_event(
     key: KeystoreOpt,
     file: Annotated[Path | None, typer.Option(help="EPCIS 2.0 JSON(-LD) document or event")] = None,
     kind: Annotated[
-        str | None, typer.Option(help="build one: commissioning, inspecting or shipping")
+        str | None, typer.Option(help="build one: " + ", ".join(inputs.EVENT_KINDS))
     ] = None,
     location: Annotated[str | None, typer.Option(help="GLN or URI where it happened")] = None,
     when: Annotated[
@@ -344,14 +344,8 @@ def recall(
         if not reason.strip():
             raise InputError("--reason must say why")
         session = Session(key, api, direct=direct, timeout=timeout)
-        notice = {
-            "type": "tuanchain:RecallNotice",
-            "batch": {"gtin": target.gtin14, "lot": target.lot},
-            "reason": reason.strip(),
-            "issuedBy": session.account.address,
-            "issued": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        body = {"gtin14": target.gtin14, "lot": target.lot, "reason": notice}
+        # The notice document around the reason is built by the service (as for the pages).
+        body = {"gtin14": target.gtin14, "lot": target.lot, "reason": reason.strip()}
         result = session.act("recall_batch", body, f"recall of {target.gtin14}/{target.lot}")
         typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
 
