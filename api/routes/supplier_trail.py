@@ -43,6 +43,9 @@ class MasterDataIn(BaseModel):
     origin_en: str = ""
     producer_zh: str = ""
     producer_en: str = ""
+    site_gln: str = Field(default="", description="the supplier's site, to name its events")
+    site_zh: str = ""
+    site_en: str = ""
     quantity: float | None = None
     uom: str = "KGM"
     harvest_date: date | None = None
@@ -114,6 +117,11 @@ def master_data(body: MasterDataIn, services: ServicesDep) -> Any:
         uom=body.uom,
         harvest_date=body.harvest_date,
         cold_chain=cold,
+        places={
+            body.site_gln: {"zh": body.site_zh or body.site_en, "en": body.site_en or body.site_zh}
+        }
+        if body.site_gln and (body.site_zh or body.site_en)
+        else None,
     )
     return {
         "product": product,

@@ -86,6 +86,7 @@ def lot_master_data(
     harvest_date: date | None = None,
     cold_chain: tuple[float, float] | None = None,
     certifications: Sequence[str] = (),
+    places: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The batch's metadata document: the lot's facts and the product's, naming its document."""
     target = batch(str(product.get("gtin", "")), lot)
@@ -113,6 +114,8 @@ def lot_master_data(
         data["quantity"] = {"value": quantity, "uom": uom}
     if harvest_date is not None:
         data["harvest_date"] = harvest_date.isoformat()
+    if places:  # GLN → {zh, en}: the pages name an event's read point with it
+        data["places"] = places
     if cold_chain is not None:
         data["cold_chain"] = {"min_c": cold_chain[0], "max_c": cold_chain[1]}
     return data
