@@ -42,7 +42,10 @@ def _page_error(request: Request, exc: ApiError) -> HTMLResponse:
 @router.get(
     "/supplier",
     response_class=HTMLResponse,
-    responses={303: {"description": "the looked-up supplier's page"}, **error_responses(400)},
+    responses={
+        303: {"description": "the looked-up supplier's page"},
+        **error_responses(400, html=True),
+    },
     summary="A supplier's workspace: connect a wallet or give an address (HTML)",
 )
 def supplier_connect(request: Request, address: str | None = None) -> Response:

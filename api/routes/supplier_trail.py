@@ -9,6 +9,7 @@ stored or signed here; a bad field is a 400 naming it (``input_error``), shown b
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -29,7 +30,7 @@ MAX_CSV_BYTES = 2 * 1024 * 1024  # a day of one-minute readings from a dozen log
 
 
 class MasterDataIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     gtin14: str = Field(description="GTIN-14 with its check digit")
     lot: str
@@ -61,7 +62,7 @@ class MasterDataOut(BaseModel):
 
 
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     gtin14: str
     lot: str
@@ -169,6 +170,8 @@ async def build_sensor_events(
     max_c: Annotated[float, Form()],
     file: UploadFile,
 ) -> Any:
+    if not (math.isfinite(min_c) and math.isfinite(max_c)):
+        raise InputError(f"the allowed range {min_c}–{max_c} °C is not finite")
     target = inputs.batch(gtin14, lot)
     raw = await file.read(MAX_CSV_BYTES + 1)
     if len(raw) > MAX_CSV_BYTES:
