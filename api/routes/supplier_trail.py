@@ -10,15 +10,15 @@ stored or signed here; a bad field is a 400 naming it (``input_error``), shown b
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import error_responses
 from api.relayer.prepare import json_bytes
 from api.routes.deps import ServicesDep
+from api.schemas.supplier import EventIn, EventsOut, MasterDataIn, MasterDataOut
 from api.supplier import inputs
 from api.supplier.errors import InputError
 from api.supplier.masterdata import lot_master_data, product_document
@@ -27,60 +27,6 @@ from traceability.ipfs import compute_cid
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"])
 
 MAX_CSV_BYTES = 2 * 1024 * 1024  # a day of one-minute readings from a dozen loggers fits
-
-
-class MasterDataIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    gtin14: str = Field(description="GTIN-14 with its check digit")
-    lot: str
-    name_zh: str = ""
-    name_en: str = ""
-    image_cid: str | None = Field(default=None, description="the photo (POST /v1/documents)")
-    specification: str = ""
-    unit: str = ""
-    origin_country: str = ""
-    origin_zh: str = ""
-    origin_en: str = ""
-    producer_zh: str = ""
-    producer_en: str = ""
-    site_gln: str = Field(default="", description="the supplier's site, to name its events")
-    site_zh: str = ""
-    site_en: str = ""
-    quantity: float | None = None
-    uom: str = "KGM"
-    harvest_date: date | None = None
-    min_c: float | None = None
-    max_c: float | None = None
-
-
-class MasterDataOut(BaseModel):
-    product: dict[str, Any]
-    product_json: str = Field(description="the product document's exact text (upload it as is)")
-    product_cid: str = Field(description="the CID the store gives those bytes")
-    metadata: dict[str, Any] = Field(description="the lot master data naming the product's CID")
-
-
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    gtin14: str
-    lot: str
-    kind: str = Field(description=", ".join(inputs.EVENT_KINDS))
-    location: str = Field(min_length=1, description="GLN or URI where it happened")
-    time: str | None = Field(default=None, description="ISO 8601 with offset (default: now)")
-    quantity: float | None = None
-    uom: str = "KGM"
-    origin_country: str | None = None
-    harvest_date: date | None = None
-    passed: bool = True
-    certificates: list[str] = Field(default_factory=list, max_length=8)
-
-
-class EventsOut(BaseModel):
-    events: list[dict[str, Any]]
-    breaches: int = Field(description="readings outside the allowed range (ALARM_CONDITION)")
-    readings: int = 0
 
 
 @router.post(
