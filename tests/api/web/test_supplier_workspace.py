@@ -218,8 +218,17 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     expect(page.locator(f"#claim-{deal}-{buyer}")).not_to_have_attribute("data-status", "filed")
     assert escrow.claim(deal, buyer).status == ClaimStatus.NONE
 
+    # Authorize the carrier to write the batch's events (back through the claims page's link).
+    page.locator("#workspace-link").click()
+    card = page.locator(f"#batch-{GTIN}-{LOT}")
+    card.locator("details.writers-form summary").click()
+    card.locator("form.writer input[name=writer]").fill(c.CARRIER.address)
+    card.locator("form.writer button[type=submit]").click()
+    sign_in_sheet(page)
+    expect(page.locator(f"#batch-{GTIN}-{LOT} .writers")).to_contain_text(c.CARRIER.name_en)
+    assert registry.is_batch_writer(batch_id, c.CARRIER.address)
+
     # Recall the new batch with a reason, from the workspace.
-    page.goto(f"{site.base}/supplier/{c.PORK_FARM.address}?lang=en")
     card = page.locator(f"#batch-{GTIN}-{LOT}")
     card.locator("details.close-batch summary").click()
     card.locator("form.recall textarea").fill("metal fragment found in one box")
@@ -246,6 +255,15 @@ def test_a_stranger_sees_no_controls_and_why(site: Site, phone: tuple[Any, Walle
     expect(page.locator("#register")).to_be_hidden()
     expect(page.locator("details.close-batch").first).to_be_hidden()
     shot(page, "supplier-09-stranger")
+    # Payouts per deal from the index: the settled rice deal paid the rice farm its share.
+    page.goto(f"{site.base}/supplier/{c.RICE_FARM.address}?lang=en")
+    row = page.locator(f"#payout-{site.deals['rice_settled']}")
+    share = row.locator("td").nth(1).inner_text()
+    assert share not in ("—", "0.00")
+    expect(row.locator("td.paid")).to_have_text(share)
+    expect(row.locator("td.owed")).to_have_text("0.00")
+    expect(row.locator("form")).to_have_count(0)  # nothing left to collect
+    shot(page, "supplier-12-payouts")
     # An account with no role: told why, and offered the application instead.
     page.goto(f"{site.base}/supplier/{c.CONSUMERS[0].address}?lang=en")
     expect(page.locator("#why")).to_contain_text("not a supplier yet")
