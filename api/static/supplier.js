@@ -6,6 +6,30 @@
 // why. No build step, no dependency besides /static/wallet.js.
 (function () {
   "use strict";
+  const words = (key, values) => (window.Tuan ? window.Tuan.t(key, values) : key);
+
+  // ------------------------------------------------------------------ GTIN check digit (GS1)
+
+  // The GS1 mod-10 check digit of the digits before it (weights 3, 1, 3, … from the right).
+  function checkDigit(body) {
+    let sum = 0;
+    [...body].reverse().forEach((d, i) => { sum += Number(d) * (i % 2 === 0 ? 3 : 1); });
+    return (10 - (sum % 10)) % 10;
+  }
+
+  // GTIN-8/12/13/14 → GTIN-14, or an error in words (shown before anyone signs).
+  function gtin14(text) {
+    const digits = (text || "").trim();
+    if (!/^\d{8}$|^\d{12,14}$/.test(digits)) return { error: words("js_sup_gtin_length") };
+    const full = digits.padStart(14, "0");
+    const expected = checkDigit(full.slice(0, 13));
+    if (Number(full[13]) !== expected) return { error: words("js_sup_gtin_check", { digit: expected }) };
+    return { gtin: full };
+  }
+
+  // The same rule as traceability.epcis.identifiers (tests compare the two).
+  window.TuanSupplier = { checkDigit, gtin14 };
+
   const page = document.getElementById("supplier-page");
   if (!page || !window.Tuan) return;
   const T = window.Tuan;
@@ -35,25 +59,6 @@
   function say(form, text) {
     const out = form.querySelector("output");
     if (out) out.textContent = text;
-  }
-
-  // ------------------------------------------------------------------ GTIN check digit (GS1)
-
-  // The GS1 mod-10 check digit of the digits before it (weights 3, 1, 3, … from the right).
-  function checkDigit(body) {
-    let sum = 0;
-    [...body].reverse().forEach((d, i) => { sum += Number(d) * (i % 2 === 0 ? 3 : 1); });
-    return (10 - (sum % 10)) % 10;
-  }
-
-  // GTIN-8/12/13/14 → GTIN-14, or an error in words (shown before anyone signs).
-  function gtin14(text) {
-    const digits = (text || "").trim();
-    if (!/^\d{8}$|^\d{12,14}$/.test(digits)) return { error: t("js_sup_gtin_length") };
-    const full = digits.padStart(14, "0");
-    const expected = checkDigit(full.slice(0, 13));
-    if (Number(full[13]) !== expected) return { error: t("js_sup_gtin_check", { digit: expected }) };
-    return { gtin: full };
   }
 
   // ------------------------------------------------------------------ apply

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.demo import catalog as c
 from api.demo.seed import SeedReport
@@ -28,6 +30,8 @@ from api.services import Services
 from chain.accounts import dev_account
 from chain.clients import BatchStatus, ClaimStatus, PartyKind, PartyStatus
 from chain.settings import Settings
+from traceability.epcis.errors import InvalidIdentifier
+from traceability.epcis.identifiers import gs1_check_digit, validate_gtin14
 
 from .conftest import PHONE, served_on_snapshot
 from .test_journeys import WAIT_MS, WALLET_JS, Wallet, photo_png, shot, sign_in_sheet
@@ -294,3 +298,29 @@ def test_a_new_supplier_applies_and_sees_the_review(site: Site, phone: tuple[Any
     party = registry.party(PartyKind.SUPPLIER, wallet.account.address)
     assert party.status == PartyStatus.PENDING
     assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()
+
+
+def test_the_pages_gtin_check_is_the_python_one(site: Site, phone: tuple[Any, Wallet]) -> None:
+    """The check digit shown before signing (supplier.js) agrees with the service's
+    (traceability.epcis.identifiers) on any 14 digits: right ones pass, all others are refused."""
+    page, _ = phone
+    page.goto(f"{site.base}/supplier/{c.PORK_FARM.address}?lang=en")
+
+    bodies = st.text(alphabet="0123456789", min_size=13, max_size=13)
+    valid = bodies.map(lambda body: body + gs1_check_digit(body))  # a tenth of random ones are
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.one_of(valid, st.text(alphabet="0123456789", min_size=14, max_size=14)))
+    def agrees(digits: str) -> None:
+        try:
+            validate_gtin14(digits)
+            python_ok = True
+        except InvalidIdentifier:
+            python_ok = False
+        page_says = page.evaluate("d => window.TuanSupplier.gtin14(d)", digits)
+        assert ("gtin" in page_says) == python_ok, (digits, page_says)
+        assert page.evaluate("d => window.TuanSupplier.checkDigit(d)", digits[:13]) == int(
+            gs1_check_digit(digits[:13])
+        )
+
+    agrees()
