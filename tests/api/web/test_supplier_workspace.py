@@ -268,6 +268,9 @@ def test_a_stranger_sees_no_controls_and_why(site: Site, phone: tuple[Any, Walle
     expect(row.locator("td.owed")).to_have_text("0.00")
     expect(row.locator("form")).to_have_count(0)  # nothing left to collect
     shot(page, "supplier-12-payouts")
+    page.goto(f"{site.base}/supplier/{c.RICE_FARM.address}?lang=zh")
+    expect(page.locator("#party-status")).to_have_text("已审核的供应商")
+    shot(page, "supplier-13-zh")
     # An account with no role: told why, and offered the application instead.
     page.goto(f"{site.base}/supplier/{c.CONSUMERS[0].address}?lang=en")
     expect(page.locator("#why")).to_contain_text("not a supplier yet")
