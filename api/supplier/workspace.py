@@ -2,9 +2,9 @@
 
 The supplier's review state (its latest party action), its products (the latest product master
 data per GTIN, from its batches' lot master data), its batches with their state, trail length
-and authorized writers (carriers, inspectors), and its deals with the money: the supplier's
-share once settled (the index), what it has been paid (``Withdrawn`` payouts, the index) and
-what the escrow owes it now (a live chain read, as the consumer pages do).
+and authorized writers (carriers, inspectors), and its deals with the money, all from the index:
+the supplier's share once settled (``DealSettled``), what it has been paid (``Withdrawn``), and
+what is owed (the share less the payments; the escrow's ``owed`` agrees, tests check it).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from api.disputes import claims
 from api.names import Directory, Person
 from api.queries.common import _batch_statuses, chain_now
 from api.services import Services
-from api.shop import _owed, product_of
+from api.shop import product_of
 
 
 @dataclass
@@ -116,13 +116,13 @@ def supplier_view(session: Session, services: Services, supplier: str) -> dict[s
         "status": party["status"],
         "batches": batches,
         "products": _products(list(rows)),
-        "deals": payouts(session, services, supplier),
+        "deals": payouts(session, supplier),
         "claims_waiting": claims_waiting(session, directory, services, supplier),
     }
 
 
-def payouts(session: Session, services: Services, supplier: str) -> list[dict[str, Any]]:
-    """Per deal: its state, the supplier's share once settled, paid so far, owed now."""
+def payouts(session: Session, supplier: str) -> list[dict[str, Any]]:
+    """Per deal, from the index: its state, the supplier's share once settled, paid, owed."""
     deals = queries.list_deals(session, supplier=supplier, limit=200)["items"]
     ids = [d["deal_id"] for d in deals]
     settled = {
@@ -143,15 +143,18 @@ def payouts(session: Session, services: Services, supplier: str) -> list[dict[st
     out = []
     for d in deals:
         outcome = settled.get(d["deal_id"])
+        share = int(outcome.supplier_amount or 0) if outcome else None
         out.append(
             {
                 "deal_id": d["deal_id"],
                 "status": d["status"],
                 "product": product_of(session, d["batch_ids"]),
                 "sold": d["sold"],
-                "share": int(outcome.supplier_amount or 0) if outcome else None,
+                "share": share,
                 "paid": paid.get(d["deal_id"], 0),
-                "owed": _owed(services, d["deal_id"], supplier) if outcome else 0,
+                # Settlement fixes the supplier's amount (no claim may be open then): what is
+                # owed is that amount less what was paid out; tests check it against owed().
+                "owed": max(0, share - paid.get(d["deal_id"], 0)) if share is not None else 0,
             }
         )
     return out

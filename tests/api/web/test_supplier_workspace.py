@@ -222,8 +222,34 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     expect(page.locator(f"#claim-{deal}-{buyer}")).not_to_have_attribute("data-status", "filed")
     assert escrow.claim(deal, buyer).status == ClaimStatus.NONE
 
-    # Authorize the carrier to write the batch's events (back through the claims page's link).
+    # The deal settles (the keeper's call; no keeper runs here): the farm's share is owed until it
+    # collects it from the workspace, where the index shows share, paid and owed.
+    chain = site.services.chain
+    params = escrow.deal_params(deal)
+    settle_at = max(
+        params.delivery_deadline,
+        escrow.deal_totals(deal).last_receipt_at + params.dispute_window,
+    )
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    if now <= settle_at:
+        chain.w3.provider.make_request("evm_increaseTime", [settle_at - now + 60])  # type: ignore[arg-type]
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    escrow.settle(deal, signer=chain.keeper)
+    owed = escrow.owed(deal, c.PORK_FARM.address)
+    assert owed > 0
     page.locator("#workspace-link").click()
+    row = f"#payout-{deal}"
+    _until(page, lambda: page.locator(f"{row} td.owed form").count() == 1)
+    expect(page.locator(f"{row} td.owed")).to_contain_text(f"{owed / 1e6:,.2f}")
+    expect(page.locator(f"{row} td.owed button")).to_be_visible()  # the farm's wallet is back
+    shot(page, "supplier-06b-payout-owed")
+    page.locator(f"{row} td.owed button[type=submit]").click()
+    sign_in_sheet(page)
+    expect(page.locator(f"{row} td.paid")).to_have_text(f"{owed / 1e6:,.2f}")
+    expect(page.locator(f"{row} td.owed")).to_have_text("0.00")
+    assert escrow.owed(deal, c.PORK_FARM.address) == 0
+
+    # Authorize the carrier to write the batch's events.
     card = page.locator(f"#batch-{GTIN}-{LOT}")
     card.locator("details.writers-form summary").click()
     card.locator("form.writer input[name=writer]").fill(c.CARRIER.address)
@@ -267,6 +293,18 @@ def test_a_stranger_sees_no_controls_and_why(site: Site, phone: tuple[Any, Walle
     expect(row.locator("td.paid")).to_have_text(share)
     expect(row.locator("td.owed")).to_have_text("0.00")
     expect(row.locator("form")).to_have_count(0)  # nothing left to collect
+    # What the page says is owed (from the index) is what the escrow owes, deal by deal.
+    escrow = site.services.chain.clients.escrow
+    for farm in (c.RICE_FARM, c.PORK_FARM):
+        page.goto(f"{site.base}/supplier/{farm.address}?lang=en")
+        for owed in page.locator("table.payouts tbody tr").all():
+            deal_id = int((owed.get_attribute("id") or "").removeprefix("payout-"))
+            shown = owed.locator("td.owed").inner_text().split()[0]
+            assert shown == f"{escrow.owed(deal_id, farm.address) / 1e6:,.2f}", (
+                farm.address,
+                deal_id,
+            )
+    page.goto(f"{site.base}/supplier/{c.RICE_FARM.address}?lang=en")
     shot(page, "supplier-12-payouts")
     page.goto(f"{site.base}/supplier/{c.RICE_FARM.address}?lang=zh")
     expect(page.locator("#party-status")).to_have_text("已审核的供应商")
