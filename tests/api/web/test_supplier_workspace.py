@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from hypothesis import given, settings
@@ -147,6 +148,13 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     expect(card.locator("h3")).to_have_text("Liangtouwu pork chops")
     batch_id = registry.compute_batch_id(GTIN, LOT)
     assert registry.batch_info(batch_id).supplier == c.PORK_FARM.address
+    # The product's master data: a public document of its own, named by the lot's.
+    product = page.locator(f'#products li[data-gtin="{GTIN}"]')
+    expect(product).to_contain_text("500 g / 盒")
+    master = httpx.get(site.base + product.locator("a").get_attribute("href")).json()
+    assert master["type"] == "tuanchain:ProductMasterData" and master["gtin"] == GTIN
+    assert master["name"] == {"zh": "两头乌猪排", "en": "Liangtouwu pork chops"}
+    assert master["image"].startswith("ipfs://")
 
     # The trail from forms, staged for one Merkle root.
     gln = c.PORK_FARM.gln
