@@ -133,11 +133,12 @@
       fields.gtin14 = checked.gtin;
       for (const key of ["quantity", "min_c", "max_c"]) if (key in fields) fields[key] = Number(fields[key]);
       const body = { gtin14: checked.gtin, lot: fields.lot };
-      const name = fields.name_zh || fields.name_en || checked.gtin;
+      const zh = document.documentElement.lang.startsWith("zh");
+      const name = (zh ? fields.name_zh || fields.name_en : fields.name_en || fields.name_zh) || "";
       try {
         await T.run({
           action: "register_batch", body, title: registerForm.dataset.title,
-          summary: registerForm.dataset.summary.replace("{product}", name).replace("{lot}", fields.lot),
+          summary: registerForm.dataset.summary.replace("{product}", name).replace("{gtin}", checked.gtin).replace("{lot}", fields.lot),
           before: async (status) => {
             status(t("js_uploading"));
             if (f.photo.files.length) fields.image_cid = (await T.upload(f.photo.files[0])).cid;
