@@ -13,6 +13,7 @@ double of tests/api/web/test_journeys.py (eth-account behind an EIP-6963 provide
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from chain.clients import BatchStatus, ClaimStatus, PartyKind, PartyStatus
 from chain.settings import Settings
 from traceability.epcis.errors import InvalidIdentifier
 from traceability.epcis.identifiers import gs1_check_digit, validate_gtin14
+from traceability.ipfs import parse_cid
 
 from .conftest import PHONE, served_on_snapshot
 from .test_journeys import WAIT_MS, WALLET_JS, Wallet, photo_png, shot, sign_in_sheet
@@ -347,6 +349,22 @@ def test_a_new_supplier_applies_and_sees_the_review(site: Site, phone: tuple[Any
     party = registry.party(PartyKind.SUPPLIER, wallet.account.address)
     assert party.status == PartyStatus.PENDING
     assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()
+
+    # The platform refuses it with a reason (from /ops/review in its own tests): the page says so,
+    # links the reason, and offers the application again.
+    reason = json.dumps({"type": "tuanchain:ReviewDecision", "reason": "licence expired"}).encode()
+    reason_cid = site.services.store.put(reason)
+    platform = site.services.chain.platform
+    registry.reject_supplier(wallet.account.address, parse_cid(reason_cid), signer=platform)
+    _until(page, lambda: "rejected" in page.locator("#party-status").inner_text())
+    expect(page.locator("#why")).to_contain_text("rejected the application")
+    expect(page.locator("#why .reason-text")).to_have_text("licence expired")
+    assert (
+        "licence expired"
+        in httpx.get(site.base + page.locator("#why a.reason").get_attribute("href")).text
+    )
+    expect(page.locator("#apply-form")).to_be_visible()
+    shot(page, "supplier-11b-rejected")
 
 
 def test_the_pages_gtin_check_is_the_python_one(site: Site, phone: tuple[Any, Wallet]) -> None:
