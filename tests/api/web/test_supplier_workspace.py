@@ -391,3 +391,18 @@ def test_the_pages_gtin_check_is_the_python_one(site: Site, phone: tuple[Any, Wa
         )
 
     agrees()
+
+    # A known product fills the form from its master data (the select carries it as JSON).
+    filled = page.evaluate(
+        """gtin => {
+          const select = document.getElementById("known-product");
+          select.value = gtin;
+          select.dispatchEvent(new Event("change"));
+          const f = document.getElementById("register-form").elements;
+          return [f.gtin14.value, f.name_en.value, f.origin_en.value,
+                  document.getElementById("gtin-check").textContent];
+        }""",
+        c.PORK.gtin14,
+    )
+    assert filled[:3] == [c.PORK.gtin14, c.PORK.name_en, c.PORK.origin_en]
+    assert "Check digit correct" in filled[3]
