@@ -130,7 +130,7 @@ def built_event(
     TransformationEvent with the lot as input and output); receiving is at ``location``."""
     try:
         if kind in ("commissioning", "processing", "shipping", "receiving") and quantity is None:
-            raise InputError(f"{kind} needs --quantity")
+            raise InputError(f"{kind} needs a quantity (--quantity)")
         if kind == "commissioning":
             assert quantity is not None
             event: EpcisEvent = builders.commissioning_event(
