@@ -502,3 +502,14 @@ def test_the_page_builders_and_the_cli_build_the_same_events(
     )  # fmt: skip
     assert bad_csv.status_code == 400 and "bad.csv:2" in bad_csv.json()["message"]
     assert bad_csv.json()["code"] == "input_error"
+
+
+def test_prepare_refuses_a_batch_whose_gtin_has_a_wrong_check_digit(site: TestClient) -> None:
+    """The registry takes any 14 digits; the service refuses a wrong check digit before signing."""
+    gtin = new_gtin()
+    wrong = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
+    body = {"from": Account.create().address, "gtin14": wrong, "lot": "L1", "metadata": {}}
+    refused = site.post("/v1/actions/register_batch/prepare", json=body)
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["details"]["errors"]
+    assert error["loc"] == ["gtin14"] and "check digit" in error["msg"]
