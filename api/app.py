@@ -33,6 +33,8 @@ from api.routes import (
     read,
     relay,
     resolver,
+    supplier_pages,
+    supplier_trail,
 )
 from api.services import Services, build_services
 
@@ -114,6 +116,9 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         community,
         ops,
         ops_listing,
+        # After ops: its /supplier/claims must not be taken for an address.
+        supplier_pages,
+        supplier_trail,
     ):
         app.include_router(module.router)
     return app
