@@ -32,6 +32,7 @@ from api.routes import (
     read,
     relay,
     resolver,
+    webhooks,
 )
 from api.services import Services, build_services
 
@@ -112,6 +113,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         pages,
         community,
         ops,
+        webhooks,
     ):
         app.include_router(module.router)
     return app
