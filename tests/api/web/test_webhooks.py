@@ -283,9 +283,7 @@ def test_payloads_carry_a_phone_only_while_its_owner_consents(
     consumer = CONSUMERS[0]
     mine = sign_in(client, consumer.account)
     assert client.get("/v1/contact", headers=mine).json()["consented_at"] is None
-    bad = client.put(
-        "/v1/contact", json={"phone": "call me", "consent": True}, headers=mine
-    )
+    bad = client.put("/v1/contact", json={"phone": "call me", "consent": True}, headers=mine)
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_contact"
     assert (
         client.put("/v1/contact", json={"phone": "+8613800138000"}, headers=mine)
