@@ -21,10 +21,12 @@ from __future__ import annotations
 from typing import Any
 
 from hexbytes import HexBytes
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.bundler.accept import pending_of
 from api.errors import ApiError
+from api.private.store import evidence_stored
 from api.relayer.prepare import cid_bytes
 from chain.aa.bundling import ExecutionReverted, checksum
 from chain.aa.entrypoint import ENTRYPOINT_V08
@@ -70,6 +72,7 @@ def _calls(
     *,
     account_address: str,
     store: DocumentStore | None,
+    engine: Engine | None,
 ) -> tuple[list[Call], dict[str, Any]]:
     escrow = chain.clients.escrow
     if action == "add_passkey":
@@ -114,7 +117,7 @@ def _calls(
         raise ApiError(
             400, "invalid_request", "quantity (integer) and evidence_cid are required"
         ) from None
-    if store is None or not store.has(evidence_cid):
+    if not evidence_stored(store, engine, cid=evidence_cid, owner=account_address, deal_id=deal_id):
         raise ApiError(
             400, "evidence_not_stored", f"upload the evidence first: {evidence_cid} is unknown"
         )
@@ -135,8 +138,10 @@ def prepare(
     qy: bytes,
     body: dict[str, Any],
     store: DocumentStore | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
-    """The unsigned operation of ``action`` for the passkey (qx, qy), and its hash."""
+    """The unsigned operation of ``action`` for the passkey (qx, qy), and its hash (``engine``:
+    the private document store's database, where a claim's evidence is kept)."""
     if action not in PASSKEY_ACTIONS:
         raise ApiError(
             404, "unknown_action", f"no passkey action {action!r}", actions=list(PASSKEY_ACTIONS)
@@ -158,7 +163,9 @@ def prepare(
                 account=address,
             )
         info = {**info, "address": address, "deployed": True}
-    calls, details = _calls(chain, action, body, account_address=address, store=store)
+    calls, details = _calls(
+        chain, action, body, account_address=address, store=store, engine=engine
+    )
     pending = pending_of(session, address, 0)
     on_chain = accounts.nonce(address)
     nonce = max([on_chain, *(int(row.nonce) + 1 for row in pending)])

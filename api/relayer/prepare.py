@@ -32,8 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
 from api.errors import ApiError
+from api.private.store import evidence_stored
 from api.relayer.action_params import (
     ActionParams,
     AnchorEventParams,
@@ -132,9 +134,11 @@ class ActionBuilder:
         chain: Chain,
         store: DocumentStore,
         nonces: Callable[[str], NextNonces] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.chain = chain
         self.store = store
+        self.engine = engine  # the private document store's (claim evidence), if any
         self.clients = chain.clients
         self._nonces = nonces
         self._next: dict[str, NextNonces] = {}
@@ -257,7 +261,9 @@ class ActionBuilder:
 
     def file_claim(self, p: FileClaimParams) -> PreparedAction:
         evidence = cid_bytes(p.evidence_cid)
-        if not self.store.has(p.evidence_cid):
+        if not evidence_stored(
+            self.store, self.engine, cid=p.evidence_cid, owner=p.sender, deal_id=p.deal_id
+        ):
             raise ApiError(
                 400,
                 "evidence_not_stored",
@@ -589,11 +595,13 @@ def prepare_action(
     body: dict[str, Any],
     *,
     nonces: Callable[[str], NextNonces] | None = None,
+    engine: Engine | None = None,
 ) -> PreparedAction:
     """Validate ``body`` for ``action`` and build its typed data (404 for an unknown action).
 
     ``nonces(sender)`` gives the nonces after the sender's queued requests; without it the
-    request takes the chain's current nonces.
+    request takes the chain's current nonces. ``engine``: the database of the private document
+    store, where a claim's evidence is kept.
     """
     try:
         model, build = ACTIONS[action]
@@ -608,6 +616,6 @@ def prepare_action(
         raise ApiError(
             422, "invalid_request", f"bad parameters for {action}", errors=errors
         ) from None
-    prepared = build(ActionBuilder(chain, store, nonces), params)
+    prepared = build(ActionBuilder(chain, store, nonces, engine), params)
     prepared.action = action if action != "refund" else "withdraw"
     return prepared

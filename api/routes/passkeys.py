@@ -84,6 +84,7 @@ def prepare_userop(
             qy=qy,
             body=body,
             store=services.store,
+            engine=services.engine,
         )
 
 

@@ -372,13 +372,15 @@
     return address;
   }
 
-  // POST /v1/documents/private: personal data (credentials, contact) sealed by the service and
-  // never on the public gateway; what the chain gets is the returned 0x SHA-256.
-  async function uploadPrivate(blob, purpose) {
+  // POST /v1/documents/private: personal data (credentials, contact, claim photos) sealed by the
+  // service and never on the public gateway; what the chain gets is the returned 0x SHA-256 (or
+  // its CIDv1 raw, where a contract takes a CID). Claim evidence names its deal.
+  async function uploadPrivate(blob, purpose, dealId) {
     await signIn();
     const form = new FormData();
     form.append("file", blob, blob.name || "document");
     form.append("purpose", purpose);
+    if (dealId) form.append("deal_id", String(dealId));
     return api("/v1/documents/private", form);
   }
 
@@ -387,7 +389,9 @@
   // <form data-action="cancel" data-summary="…" data-next="/orders/…"> with inputs named as the
   // prepare endpoint's parameters. data-number="deal_id quantity" marks numeric fields;
   // <input type="file" data-photos="photos"> uploads each photo first and sends their CIDs
-  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document;
+  // (as a list named by the attribute); data-evidence keeps them in the private store instead,
+  // with a claim-evidence document listing them and the note (its CID goes on chain: only the
+  // buyer, the deal's supplier and the arbiters can open it);
   // <input type="file" data-private="credentials_digest" data-purpose="credential"> goes to the
   // private store instead (after signing in) and sends the file's SHA-256 under that name.
   // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
@@ -421,21 +425,23 @@
               const stored = await uploadPrivate(input.files[0], input.dataset.purpose || "credential");
               body[input.dataset.private] = stored.digest;
             }
-            for (const input of files.filter((i) => i.dataset.private === undefined)) {
+            for (const input of files.filter((i) => i.dataset.evidence !== undefined)) {
+              const photos = [];
+              for (const file of input.files) {
+                const stored = await uploadPrivate(file, "claim_evidence", body.deal_id);
+                photos.push("sha256:" + stored.sha256);
+              }
+              const evidence = new Blob([JSON.stringify({
+                type: "tuanchain:ClaimEvidence", deal_id: body.deal_id, photos, note: body.note || "",
+              })], { type: "application/json" });
+              evidence.name = "evidence.json";
+              body.evidence_cid = (await uploadPrivate(evidence, "claim_evidence", body.deal_id)).cid;
+              delete body.note;
+            }
+            for (const input of files.filter((i) => i.dataset.private === undefined && i.dataset.evidence === undefined)) {
               const cids = [];
               for (const file of input.files) cids.push((await upload(file, body.deal_id)).cid);
               if (input.dataset.photos) body[input.dataset.photos] = cids;
-              if (input.dataset.evidence !== undefined) {
-                const evidence = new Blob([JSON.stringify({
-                  type: "tuanchain:ClaimEvidence",
-                  deal_id: body.deal_id,
-                  photos: cids.map((cid) => "ipfs://" + cid),
-                  note: body.note || "",
-                })], { type: "application/json" });
-                evidence.name = "evidence.json";
-                body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
-                delete body.note;
-              }
             }
             say("");
           } : null;

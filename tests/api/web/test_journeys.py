@@ -27,13 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import segno
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.bundler import worker as bundler_worker
+from api.db.models import ClaimEvent
 from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
@@ -287,7 +291,18 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     sign_in_sheet(page, "09-claim-review")
     order = page.locator(f"#order-{pork}")
     expect(order.locator(".claim")).to_contain_text("等待供应商答复")
-    expect(order.locator("a", has_text="凭证")).to_have_count(1)
+    # The photo and the note are personal data: in the private store, not on the gateway.
+    with Session(journeys.services.engine) as session:
+        cid = session.scalars(
+            select(ClaimEvent.evidence_cid).where(
+                ClaimEvent.deal_id == pork, ClaimEvent.buyer == neighbour.address
+            )
+        ).one()
+    assert httpx.get(f"{journeys.base}/ipfs/{cid}").status_code == 404
+    evidence = order.locator(".private-evidence")
+    evidence.locator("button").click()  # the buyer signs in (SIWE) and opens it
+    expect(evidence.locator("output")).to_contain_text("一盒有异味")
+    expect(evidence.locator(".photos img")).to_have_count(1)
     shot(page, "10-orders-claim-filed")
 
 
