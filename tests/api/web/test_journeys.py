@@ -433,3 +433,48 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     registry = journeys.services.chain.clients.registry
     party = registry.party(PartyKind.LEADER, wallet.account.address)
     assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()
+
+
+def test_a_consumer_consents_to_sms_notices_and_an_operator_adds_a_gateway(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    """Consent is given on the consumer's own page (signed in), kept sealed, and withdrawn; the
+    operator's webhooks page shows nothing before sign-in, then registers a gateway (secret once)."""
+    from api.webhooks import contacts
+    from api.webhooks.runner import document_key
+
+    page, wallet = phone
+    buyer = CONSUMERS[1]
+    wallet.account = buyer.account
+    page.goto(f"{journeys.base}/orders/{buyer.address}?lang=zh")
+    box = page.locator("#contact")
+    box.locator("summary").click()
+    box.locator("input[name=phone]").fill("+86 139 0000 1111")
+    box.locator("input[name=consent]").check()
+    box.locator("button[type=submit]").click()
+    expect(box.locator("output")).to_contain_text("已保存：+8613900001111")
+    shot(page, "15-contact-consent", full_page=False)
+    key = document_key(journeys.services)
+    with Session(journeys.services.engine) as session:
+        kept = contacts.get(session, key, buyer.address)
+    assert kept is not None and kept.phone == "+8613900001111"
+    box.locator("[data-withdraw]").click()
+    expect(box.locator("output")).to_contain_text("已撤回")
+    with Session(journeys.services.engine) as session:
+        assert contacts.get(session, key, buyer.address) is None
+
+    # The operator: a fresh browser (no session yet), then the platform's account signs in.
+    page.context.clear_cookies()
+    page.evaluate("localStorage.clear()")
+    wallet.account = journeys.services.chain.platform
+    page.goto(f"{journeys.base}/ops/webhooks?lang=en")
+    expect(page.locator("#webhooks-sign-in")).to_be_visible()
+    page.locator("[data-sign-in]").click()
+    form = page.locator("#webhook-add")
+    form.locator("input[name=url]").fill("https://sms-gateway.example/hook")
+    form.locator("input[name=description]").fill("SMS gateway")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("output")).to_contain_text("whsec_")
+    page.reload()
+    expect(page.locator("article.webhook code").first).to_contain_text("sms-gateway.example")
+    shot(page, "16-ops-webhooks")
