@@ -3,7 +3,9 @@ stored in an outbox, then sent by a worker.
 
 - :mod:`api.relayer.action_params` — each action's parameters; :mod:`api.relayer.prepare` — the
   EIP-712 payloads of each gasless action (``POST
-  /v1/actions/{action}/prepare``), checked against the contract before anyone signs.
+  /v1/actions/{action}/prepare``), checked against the contract before anyone signs: the shared
+  parts in ``prepare/builder.py``, the escrow's actions in ``prepare/deals.py``, the registry's
+  in ``prepare/registry.py``.
 - :mod:`api.relayer.models` — the outbox table (and upload replay guard, and the lock rows of
   ``claims``) on the index's ``Base``; their schema changes only through migrations
   (:mod:`api.db.migrate`), which carry their rows over.
@@ -19,7 +21,10 @@ stored in an outbox, then sent by a worker.
 - :mod:`api.relayer.worker` — sends the queue heads in ``executeBatch`` transactions (each
   signer's requests in nonce order, one per batch) with the relayer key, pipelined; settles each
   request from the batch's logs (a failed call named from a trace), retries, reconciles; fails the requests queued behind a failed one (``previous_request_failed``);
-  and now and then deletes prepared documents that were never anchored (below).
+  and now and then deletes prepared documents that were never anchored (below). Its parts:
+  :mod:`api.relayer.send` (check the heads, sign and send a batch), :mod:`api.relayer.settle`
+  (each request of a mined batch from its logs) and :mod:`api.relayer.outbox` (the rows'
+  queries and moves: failed, mined elsewhere, queued again, retried with backoff).
 
 Documents and garbage collection: ``prepare`` stores the documents an action anchors *unpinned*
 (preparing is unauthenticated); ``accept`` pins them once the signed request is verified. The

@@ -18,16 +18,9 @@ forwarder's overhead, :mod:`api.relayer.gas`), then sends the joins' permits and
 transaction is **signed and its hash and raw bytes committed on every row it carries**
 (``sending``) before it is broadcast (``sent``). The background loop does not wait for the
 receipt: the next pass sends the next batch and settles earlier ones whose receipts are in.
+Checking and sending a batch: :mod:`api.relayer.send`; the rows' moves: :mod:`api.relayer.outbox`.
 
-Settling a mined batch, per request, from the forwarder's ``ExecutedForwardRequest`` logs:
-``success=true`` → ``mined``; ``success=false`` → ``failed`` with the target's named error, read
-from a ``debug_traceTransaction`` call trace (the call as executed, after the batch's earlier
-requests: ``DealFull`` when the deal filled inside the batch), else from a replay on the parent
-block — its nonce is spent, so the signer's later requests stay valid; no log → the forwarder
-skipped it as invalid (the refund receiver is the relayer, so an invalid request never sinks the
-batch; its nonce stays unspent): the forwarder's own error (``ERC2771ForwarderInvalidSigner``,
-``...ExpiredRequest``) fails it, or it is queued again if it is valid now. A batch that
-reverted as a whole (out of gas) is queued again, and failed after ``MAX_BATCH_ATTEMPTS``.
+Settling a mined batch: :mod:`api.relayer.settle`.
 
 ``sending`` / ``sent`` rows after a restart: the stored hash's receipt decides; without one, the
 *same* raw transaction is broadcast again (same hash: it cannot land twice); only if the relayer's
@@ -55,35 +48,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from sqlalchemy import and_, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from api.background import backoff_seconds, start_loop
-from api.binding import CHAIN_CHANGED, fail_requests
+from api.background import start_loop
+from api.binding import fail_requests
 from api.db import session_factory
 from api.relayer.claims import Claims
-from api.relayer.gas import (
-    BATCH_BASE_GAS,
-    MAX_BATCH_ATTEMPTS,
-    MAX_BATCH_GAS,
-    MAX_BATCH_REQUESTS,
-    MAX_REQUEST_GAS,
-    PERMIT_BATCH_BASE_GAS,
-    PERMIT_GAS,
-    PERMIT_IN_BATCH_GAS,
-    request_gas_in_batch,
-)
-from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.relayer.gas import MAX_BATCH_GAS, MAX_BATCH_REQUESTS
+from api.relayer.models import RelayRequest, RelayStatus
+from api.relayer.send import BatchSending
+from api.relayer.settle import BatchSettling
 from api.services import Services
 from chain import errors as chain_errors
-from chain.context import Chain
-from chain.eip712 import Signature, forward_request_data
 from chain.identity import ChainChanged
-from chain.jsonable import json_safe
-from chain.tx import decode_uint
 from traceability.ipfs import EmbeddedDocumentStore
 
 logger = logging.getLogger(__name__)
@@ -98,7 +77,7 @@ UNPINNED_TTL_SECONDS = 24 * 3600.0
 GC_INTERVAL_SECONDS = 3600.0
 
 
-class RelayWorker:
+class RelayWorker(BatchSending, BatchSettling):
     """Processes due outbox rows; ``run_once`` is one pass (the loop and the tests call it)."""
 
     def __init__(
@@ -183,37 +162,6 @@ class RelayWorker:
         session.commit()
         logger.error("relay worker: %s; %d pending request(s) failed", exc, failed)
 
-    def _heads(self, seen: set[str], busy: set[str]) -> Any:
-        """Due pending requests that head their signer's queue, oldest first."""
-        pending = [s.value for s in PENDING_STATUSES]
-        earlier = aliased(RelayRequest)
-        query = select(RelayRequest).where(
-            RelayRequest.status.in_(pending),
-            RelayRequest.next_attempt_at <= self.clock(),
-            ~exists().where(
-                and_(
-                    earlier.signer == RelayRequest.signer,
-                    earlier.status.in_(pending),
-                    earlier.nonce < RelayRequest.nonce,
-                )
-            ),
-        )
-        if seen:
-            query = query.where(RelayRequest.id.not_in(seen))
-        if busy:
-            query = query.where(RelayRequest.signer.not_in(busy))
-        return query.order_by(RelayRequest.created_at, RelayRequest.nonce)
-
-    def _in_flight_query(self) -> Any:
-        return (
-            select(RelayRequest)
-            .where(
-                RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value]),
-                RelayRequest.next_attempt_at <= self.clock(),
-            )
-            .order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
-        )
-
     def collect_garbage(self) -> int:
         """Delete unpinned documents older than ``UNPINNED_TTL_SECONDS`` (embedded store only).
 
@@ -224,31 +172,6 @@ class RelayWorker:
         if not isinstance(store, EmbeddedDocumentStore):
             return 0
         return store.gc(older_than=UNPINNED_TTL_SECONDS)
-
-    def _retry_later(self, session: Session, rows: list[RelayRequest], exc: Exception) -> None:
-        session.rollback()
-        for row in rows:
-            row.attempts += 1
-            delay = backoff_seconds(row.attempts, self.backoff_base, self.backoff_max)
-            row.next_attempt_at = self.clock() + delay
-            row.last_attempt_error = f"{type(exc).__name__}: {exc}"[:2000]
-            logger.warning(
-                "relay %s: %s; attempt %d, retrying in %.1f s", row.id, exc, row.attempts, delay
-            )
-        session.commit()
-
-    def _guarded(self, session: Session, rows: list[RelayRequest], step: Callable[[], int]) -> int:
-        """Run one step on ``rows``; a node or send error leaves them as they are, to retry
-        later with backoff (their stored state says what was sent)."""
-        try:
-            return step()
-        except (chain_errors.ReceiptWaitStopped, ChainChanged):
-            raise
-        except Exception as exc:  # NodeUnavailable, NodeRejected, TransactionTimeout, a bug
-            if not isinstance(exc, chain_errors.ChainError):
-                logger.exception("relay batch of %d: unexpected error", len(rows))
-            self._retry_later(session, rows, exc)
-            return 0
 
     # ------------------------------------------------------------------ sending a batch
 
@@ -284,464 +207,6 @@ class RelayWorker:
             if not rows:
                 return True, 0
             return True, self._guarded(session, rows, lambda: self._check_and_send(session, rows))
-
-    def _check_and_send(self, session: Session, rows: list[RelayRequest]) -> int:
-        chain = self.services.check_chain()  # right before anything is signed: still our chain?
-        chain = self.services.chain  # (connected and bound)
-        sender, forwarder, token = chain.sender, chain.clients.forwarder, chain.clients.token
-        # The reads every check needs, for the whole batch in one JSON-RPC batch (one round trip
-        # instead of two per request): the clock, each signer's forwarder nonce and, for a join,
-        # its permit owner's token nonce.
-        calls = [("eth_getBlockByNumber", ["latest", False])]
-        for row in rows:
-            calls.append(forwarder.view_call("nonces", row.signer))
-            if row.permit is not None and row.permit_signature:
-                calls.append(token.view_call("nonces", row.permit["message"]["owner"]))
-        answers = iter(_raise_errors(sender.rpc_batch(calls)))
-        now = int(next(answers)["timestamp"], 16)
-        moved = 0
-        checked: list[tuple[RelayRequest, Any, bool, bytes]] = []
-        for row in rows:
-            on_chain = decode_uint(next(answers))
-            permit_pending = False
-            if row.permit is not None and row.permit_signature:
-                permit_pending = decode_uint(next(answers)) == int(row.permit["message"]["nonce"])
-            request = self._check(session, chain, row, now=now, on_chain=on_chain)
-            if request is None:
-                moved += 1  # settled without sending (failed, or executed elsewhere)
-                continue
-            # The target's own checks: the forwarder would only say FailedCall(). A join whose
-            # permit is not on chain yet is simulated as joinWithPermit (the permit is sent
-            # right before the batch).
-            data = self._join_with_permit(chain, row) if permit_pending else request[5]
-            checked.append((row, request, permit_pending, data))
-        simulations = sender.rpc_batch(
-            [
-                forwarder.simulate_call(sender=row.signer, target=row.target, data=data)
-                for row, _, _, data in checked
-            ]
-        )
-        ready: list[tuple[RelayRequest, Any, bool]] = []
-        gas = BATCH_BASE_GAS
-        for (row, request, permit_pending, _), outcome in zip(checked, simulations, strict=True):
-            if isinstance(outcome, chain_errors.ContractRevert):
-                self._fail_revert(session, row, outcome)  # doomed now: failed unsent, named
-                moved += 1
-                continue
-            if isinstance(outcome, Exception):
-                raise outcome
-            cost = request_gas_in_batch(request[3])
-            if ready and gas + cost > self.max_batch_gas:
-                continue  # bounded gas: it waits for the next batch (still queued, still due)
-            gas += cost
-            ready.append((row, request, permit_pending))
-        if ready:
-            self._send(session, chain, ready, gas=gas)
-            moved += len(ready)
-        return moved
-
-    def _check(
-        self, session: Session, chain: Chain, row: RelayRequest, *, now: int, on_chain: int
-    ) -> Any | None:
-        """A queued head's checks right before sending, given the chain's clock and the signer's
-        forwarder nonce: its ForwardRequestData, or None when the request was settled here."""
-        if row.chain_key != chain.identity.key:
-            # Accepted for another chain (by a process bound to it): never sent to this one.
-            self._fail(
-                session,
-                row,
-                CHAIN_CHANGED,
-                f"accepted for another chain than {chain.identity.describe()}, which the node "
-                "serves now: it is never sent there; sign it again",
-                {"node": chain.identity.to_json()},
-            )
-            return None
-        if on_chain > row.nonce:
-            self._executed_elsewhere(session, chain, row)
-            return None
-        if on_chain < row.nonce:
-            # Heads its queue, yet an earlier nonce is unspent and no request of ours holds it.
-            self._fail(
-                session,
-                row,
-                "nonce_gap",
-                f"nonce {on_chain} of {row.signer} was never executed (its request failed or was "
-                f"never accepted), so nonce {row.nonce} cannot execute: sign the request again",
-                {"expected_nonce": on_chain},
-            )
-            return None
-        if row.deadline <= now:
-            self._fail(session, row, "expired", f"the request expired at {row.deadline}")
-            return None
-        request = forward_request_data(row.typed_data, row.signature)
-        if request[3] > MAX_REQUEST_GAS:
-            # Accept refuses these; a row accepted before that rule is failed, not sent.
-            self._fail(
-                session,
-                row,
-                "gas_too_high",
-                f"the request asks {request[3]} gas, above the relayer's {MAX_REQUEST_GAS}",
-            )
-            return None
-        return request
-
-    @staticmethod
-    def _join_with_permit(chain: Chain, row: RelayRequest) -> bytes:
-        assert row.permit is not None and row.permit_signature
-        escrow = chain.clients.escrow
-        _, _, args = escrow.decode_call(forward_request_data(row.typed_data, row.signature)[5])
-        parts = Signature.from_bytes(row.permit_signature)
-        return escrow.calldata(
-            "joinWithPermit",
-            args["dealId"],
-            args["quantity"],
-            args["leader"],
-            int(row.permit["message"]["deadline"]),
-            parts.v,
-            parts.r,
-            parts.s,
-        )
-
-    def _send(
-        self,
-        session: Session,
-        chain: Chain,
-        ready: list[tuple[RelayRequest, Any, bool]],
-        *,
-        gas: int,
-    ) -> None:
-        """Permits first (one ``permitAll`` for all, or one transaction each on a deployment
-        without the PermitBatcher), then one ``executeBatch``, each signed with the next relayer
-        nonce and not waiting for receipts (the node orders one sender's transactions by nonce).
-
-        The batch transaction is signed and its hash and raw bytes committed on every row it
-        carries (``sending``) before it is broadcast; a permit's hash is committed before it is
-        broadcast (a lost permit is harmless: its token nonce says whether it ran, and the join
-        then fails on its allowance, named)."""
-        sender, relayer = chain.sender, chain.relayer
-        forwarder, token = chain.clients.forwarder, chain.clients.token
-        rows = [row for row, _, _ in ready]
-        # Another worker process must not sign with the same relayer nonces before ours are sent.
-        with self.claims.relayer(relayer.address):
-            fees = sender.fees()
-            nonce = sender.pending_nonce(relayer.address)
-            permits = []
-            batcher = chain.clients.permit_batcher
-            with_permit = [row for row, _, permit_pending in ready if permit_pending]
-            if batcher is not None and with_permit:
-                # One permitAll for the batch's permits (a failing one is skipped, not fatal).
-                data = batcher.permit_all_calldata(
-                    [(token.address, r.permit["message"], r.permit_signature) for r in with_permit]  # type: ignore[index,misc]
-                )
-                signed = sender.sign(
-                    relayer,
-                    to=batcher.address,
-                    data=data,
-                    gas=PERMIT_BATCH_BASE_GAS + PERMIT_IN_BATCH_GAS * len(with_permit),
-                    nonce=nonce,
-                    fees=fees,
-                )
-                for row in with_permit:
-                    row.permit_tx_hash = signed.hash
-                permits.append(signed.raw)
-                nonce += 1
-            for row, _, permit_pending in ready if batcher is None else []:
-                if permit_pending:
-                    assert row.permit is not None and row.permit_signature
-                    signed = sender.sign(
-                        relayer,
-                        to=token.address,
-                        data=token.permit_calldata(row.permit["message"], row.permit_signature),
-                        gas=PERMIT_GAS,
-                        nonce=nonce,
-                        fees=fees,
-                    )
-                    row.permit_tx_hash = signed.hash
-                    permits.append(signed.raw)
-                    nonce += 1
-            if permits:
-                session.commit()
-                for raw in permits:
-                    try:
-                        sender.broadcast(raw)
-                    except chain_errors.AlreadyKnown:
-                        pass
-            # Invalid requests (a signature, deadline or nonce that no longer holds) are skipped
-            # with their nonce unspent rather than sinking the batch: the refund receiver is the
-            # relayer (no request carries ETH, so nothing is ever refunded).
-            data = forwarder.calldata(
-                "executeBatch", [request for _, request, _ in ready], relayer.address
-            )
-            signed = sender.sign(
-                relayer,
-                to=forwarder.address,
-                data=data,
-                gas=gas + 16 * len(data),
-                nonce=nonce,
-                fees=fees,
-            )
-            for row in rows:
-                row.status = RelayStatus.SENDING.value
-                row.raw_tx, row.tx_hash, row.relayer_nonce = signed.raw, signed.hash, signed.nonce
-            session.commit()  # the hash is on disk before the transaction can exist elsewhere
-            self._broadcast_batch(session, chain, rows)
-        logger.info(
-            "relay batch %s: %d request(s), %d permit(s)", signed.hash, len(rows), len(permits)
-        )
-
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        """Hand the rows' stored batch transaction to the node (again, after a restart)."""
-        raw = rows[0].raw_tx
-        assert raw and all(r.raw_tx == raw for r in rows)
-        try:
-            chain.sender.broadcast(raw)
-        except chain_errors.AlreadyKnown:
-            pass  # our identical transaction is in the pool already
-        except chain_errors.NonceTooLow:
-            # The relayer nonce went to another transaction: if ours was not that one, it can
-            # never be mined (a mined one has a receipt, checked before coming here).
-            logger.warning("relay batch %s: relayer nonce reused; re-checking", rows[0].tx_hash)
-            for row in rows:
-                self._unsent(session, chain, row)
-            return
-        for row in rows:
-            row.status = RelayStatus.SENT.value
-        session.commit()
-
-    def _unsent(self, session: Session, chain: Chain, row: RelayRequest) -> None:
-        """A request whose transaction can no longer be mined: executed by someone, or queued
-        again to be signed anew."""
-        if chain.clients.forwarder.nonces(row.signer) > row.nonce:
-            self._executed_elsewhere(session, chain, row)
-            return
-        row.status, row.raw_tx, row.tx_hash, row.relayer_nonce = (
-            RelayStatus.QUEUED.value,
-            None,
-            None,
-            None,
-        )
-        session.commit()
-
-    # ------------------------------------------------------------------ settling
-
-    def _settle_in_flight(self, session: Session, *, wait: bool) -> int:
-        """Settle the batches sent (or signed) earlier whose receipts are in; with ``wait``,
-        wait for each. A batch signed but perhaps never broadcast (a crash) is broadcast again,
-        the same bytes."""
-        session.rollback()
-        rows = session.scalars(self._in_flight_query()).all()
-        batches: dict[str, list[RelayRequest]] = {}
-        for row in rows:
-            batches.setdefault(row.tx_hash or row.id, []).append(row)
-        moved = 0
-        for tx_hash, batch in batches.items():
-            if self.stop.is_set():
-                break
-            with self.claims.signers([r.signer for r in batch]) as held:
-                if not all(r.signer in held for r in batch):
-                    continue  # another worker is settling it
-                session.rollback()
-                ids = [r.id for r in batch]
-                batch = list(
-                    session.scalars(
-                        self._in_flight_query()
-                        .where(RelayRequest.id.in_(ids))
-                        .execution_options(populate_existing=True)
-                    ).all()
-                )
-                if not batch or any(r.tx_hash != tx_hash for r in batch):
-                    continue
-                moved += self._guarded(
-                    session, batch, lambda b=batch: self._settle_batch(session, b, wait=wait)
-                )
-        return moved
-
-    def _settle_batch(self, session: Session, rows: list[RelayRequest], *, wait: bool) -> int:
-        self.services.check_chain()
-        chain = self.services.chain
-        tx_hash = rows[0].tx_hash
-        assert tx_hash
-        receipt = chain.sender.receipt(tx_hash)
-        if receipt is None:
-            if any(r.status == RelayStatus.SENDING for r in rows) or not chain.sender.known(
-                tx_hash
-            ):
-                # Signed and committed, perhaps never broadcast (or dropped): the same bytes again.
-                logger.info("relay batch %s not mined; broadcasting it again", tx_hash)
-                self._broadcast_batch(session, chain, rows)
-                if any(r.status != RelayStatus.SENT for r in rows):
-                    return len(rows)  # some went back to the queue or were found executed
-            if not wait:
-                return 0
-            receipt = chain.sender.wait(tx_hash, stop=self.stop)
-        self._settle(session, chain, rows, receipt)
-        return len(rows)
-
-    def _settle(
-        self,
-        session: Session,
-        chain: Chain,
-        rows: list[RelayRequest],
-        receipt: Mapping[str, Any],
-    ) -> None:
-        """Each request of a mined batch: executed (``mined``), its call failed (``failed`` with
-        the target's named error: its nonce is spent, the signer's later requests stay valid),
-        or skipped as invalid (nonce unspent: re-checked)."""
-        block = int(receipt["blockNumber"])
-        forwarder = chain.clients.forwarder
-        outcomes = forwarder.executions_in(receipt) if receipt["status"] == 1 else {}  # type: ignore[arg-type]
-        for row in rows:
-            row.block_number = block
-            success = outcomes.get((row.signer, row.nonce))
-            if success is True:
-                row.status = RelayStatus.MINED.value
-                row.raw_tx = None
-                logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
-            elif success is False:
-                self._fail_inside(session, chain, row, block)
-            elif receipt["status"] != 1 and row.attempts + 1 >= MAX_BATCH_ATTEMPTS:
-                self._fail(
-                    session, row, "transaction_failed", f"transaction {row.tx_hash} reverted"
-                )
-            else:
-                self._skipped(session, chain, row, reverted=receipt["status"] != 1)
-        session.commit()  # the mined ones at once (the others committed as they settled)
-
-    def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
-        """The forwarded call reverted inside the batch: its named error from a trace of the
-        transaction (as executed, after the batch's earlier requests), else from a replay on the
-        parent block."""
-        assert row.tx_hash
-        request = forward_request_data(row.typed_data, row.signature)
-        forwarder = chain.clients.forwarder
-        revert = forwarder.failed_call_in(
-            row.tx_hash, sender=row.signer, target=row.target, data=request[5]
-        )
-        if revert is None:
-            try:
-                forwarder.simulate(
-                    sender=row.signer, target=row.target, data=request[5], block=block - 1
-                )
-            except chain_errors.ContractRevert as exc:
-                revert = exc
-        if revert is not None:
-            self._fail_revert(session, row, revert)
-        else:
-            self._fail(session, row, "transaction_failed", f"the call failed in {row.tx_hash}")
-
-    def _skipped(
-        self, session: Session, chain: Chain, row: RelayRequest, *, reverted: bool
-    ) -> None:
-        """Not executed by its batch (skipped as invalid, or the whole transaction reverted)."""
-        forwarder = chain.clients.forwarder
-        if forwarder.nonces(row.signer) > row.nonce:
-            self._executed_elsewhere(session, chain, row)
-            return
-        if not reverted and not forwarder.verify(row.typed_data, row.signature):
-            # The forwarder's own reason (ERC2771ForwarderExpiredRequest / ...InvalidSigner).
-            try:
-                forwarder.check_execute(
-                    row.typed_data, row.signature, relayer=chain.relayer.address
-                )
-            except chain_errors.ContractRevert as exc:
-                self._fail_revert(session, row, exc)
-                return
-        # Valid now (or the batch ran out of gas): queued again, signed anew on a later pass.
-        row.attempts += 1
-        row.next_attempt_at = self.clock() + backoff_seconds(
-            row.attempts, self.backoff_base, self.backoff_max
-        )
-        row.last_attempt_error = f"not executed by {row.tx_hash}" + (
-            " (reverted)" if reverted else ""
-        )
-        self._unsent(session, chain, row)
-
-    def _executed_elsewhere(self, session: Session, chain: Chain, row: RelayRequest) -> None:
-        """The forwarder nonce is spent: find the execution (ours or another relayer's)."""
-        execution = chain.clients.forwarder.execution_of(
-            row.signer,
-            row.nonce,
-            from_block=chain.deployment.contracts["TuanchainForwarder"].block,
-        )
-        if execution is not None:
-            row.tx_hash, row.block_number = execution
-            row.status = RelayStatus.MINED.value
-            row.raw_tx = None
-            session.commit()
-            logger.info("relay %s was executed by %s", row.id, row.tx_hash)
-            return
-        self._fail(
-            session,
-            row,
-            "nonce_used",
-            f"nonce {row.nonce} of {row.signer} was used by another request",
-        )
-
-    # ------------------------------------------------------------------ final states
-
-    def _fail(
-        self,
-        session: Session,
-        row: RelayRequest,
-        code: str,
-        message: str,
-        args: dict[str, Any] | None = None,
-    ) -> None:
-        row.status = RelayStatus.FAILED.value
-        row.error_code, row.error_message, row.error_args = code, message, args
-        row.raw_tx = None
-        # A failed request's forwarder nonce stays unspent (the forwarder reverts as a whole), so
-        # the signer's later requests are stuck — unless another request spent that nonce.
-        if (
-            code not in ("nonce_used", CHAIN_CHANGED)  # (the nonce is another chain's)
-            and self.services.chain.clients.forwarder.nonces(row.signer) <= row.nonce
-        ):
-            self._fail_later_requests(session, row)
-        session.commit()
-        logger.info("relay %s failed: %s", row.id, message)
-
-    @staticmethod
-    def _fail_later_requests(session: Session, failed: RelayRequest) -> None:
-        """Fail the signer's queued requests behind ``failed`` (same commit as its failure).
-
-        Only ``queued`` ones: a request is signed and sent only once it heads its queue, so none
-        behind ``failed`` can be ``sending``/``sent`` (if one were, its receipt would decide).
-        """
-        later = session.scalars(
-            select(RelayRequest).where(
-                RelayRequest.signer == failed.signer,
-                RelayRequest.status == RelayStatus.QUEUED.value,
-                RelayRequest.nonce > failed.nonce,
-            )
-        ).all()
-        for other in later:
-            other.status = RelayStatus.FAILED.value
-            other.error_code = "previous_request_failed"
-            other.error_message = (
-                f"request {failed.id} (nonce {failed.nonce}) of {failed.signer} failed "
-                f"({failed.error_code}), so nonce {other.nonce} can never execute: sign it again"
-            )
-            other.error_args = {"previous": failed.id, "previous_error": failed.error_code}
-            logger.info("relay %s failed: its predecessor %s failed", other.id, failed.id)
-
-    def _fail_revert(
-        self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
-    ) -> None:
-        self._fail(
-            session,
-            row,
-            exc.name or type(exc).__name__,
-            str(exc),
-            json_safe(exc.args, big_ints_as_text=True),
-        )
-
-
-def _raise_errors(answers: list[Any]) -> list[Any]:
-    """The answers of a batch of reads that must all succeed (a read's error is raised)."""
-    for answer in answers:
-        if isinstance(answer, Exception):
-            raise answer
-    return answers
 
 
 def start_background(services: Services) -> Callable[[], None]:

@@ -11,49 +11,16 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from eth_utils import to_checksum_address
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, field_validator
 
 from api.auth import sessions
 from api.errors import error_responses
 from api.routes.deps import SESSION_COOKIE, ServicesDep, session_token, signed_in
+from api.schemas.auth import Challenge, NonceRequest, SessionPublic, VerifyRequest
 from api.services import Services
 
 router = APIRouter(tags=["auth"])
-
-
-class NonceRequest(BaseModel):
-    address: str = Field(description="the account that will sign in", examples=["0x" + "ab" * 20])
-
-    @field_validator("address")
-    @classmethod
-    def _checksummed(cls, value: str) -> str:
-        try:
-            return to_checksum_address(value)
-        except ValueError:
-            raise ValueError(f"not an address: {value!r}") from None
-
-
-class Challenge(BaseModel):
-    nonce: str
-    message: str = Field(description="the EIP-4361 text to sign with personal_sign, unchanged")
-    expires_at: int = Field(description="unix seconds: sign in before then")
-
-
-class VerifyRequest(BaseModel):
-    message: str = Field(max_length=4096)
-    signature: str = Field(max_length=200, description="0x-hex personal_sign of message")
-
-
-class SessionPublic(BaseModel):
-    address: str
-    token: str | None = Field(
-        default=None, description="send as `Authorization: Bearer <token>` (only returned once)"
-    )
-    expires_at: int
-    roles: list[str] = Field(description="platform, supplier, leader: what the chain says now")
 
 
 def _roles(services: Services, address: str) -> list[str]:

@@ -23,7 +23,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from web3 import Web3
 
@@ -36,6 +35,7 @@ from api.errors import ApiError, error_responses
 from api.names import Directory
 from api.render import choose_language, render
 from api.routes.deps import ServicesDep, get_services
+from api.schemas.community import NoticeList
 from api.services import Services
 
 router = APIRouter(tags=["pages"])
@@ -160,19 +160,6 @@ def leader_page(request: Request, address: str, services: ServicesDep) -> Respon
         data = shop.leader_view(session, services, leader, str(request.base_url))
         data["notices"] = _notices(session, services, leader, lang)
     return render(request, "leader.html", data)
-
-
-class NoticePublic(BaseModel):
-    id: str
-    kind: str
-    time: str
-    deal_id: int
-    text: str
-
-
-class NoticeList(BaseModel):
-    address: str
-    notices: list[NoticePublic]
 
 
 @router.get(

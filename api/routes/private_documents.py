@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from api.errors import error_responses
 from api.private import store
 from api.routes.deps import DB_INT_MAX, ServicesDep, SignedInDep
 from api.routes.documents import checked_upload
+from api.schemas.private_documents import PrivateDocumentStored
 from traceability.ipfs.cid import raw_cid_of_digest
 
 router = APIRouter(tags=["private documents"])
@@ -30,18 +30,6 @@ Sha256Path = Annotated[
         pattern=r"^(0x)?[0-9a-fA-F]{64}$", description="the document's SHA-256 (as on chain)"
     ),
 ]
-
-
-class PrivateDocumentStored(BaseModel):
-    sha256: str
-    digest: str = Field(description="0x-prefixed SHA-256: the bytes32 to anchor on chain")
-    cid: str = Field(description="CIDv1 raw of the same digest, for contract calls taking a CID")
-    size: int
-    content_type: str
-    owner: str
-    purpose: store.Purpose
-    deal_id: int
-    url: str = Field(description="where readers with a session fetch it")
 
 
 @router.post(

@@ -1,0 +1,222 @@
+"""The outbox rows' queries and state transitions, shared by sending and settling.
+
+Which rows a pass looks at (``_heads``: due requests heading their signer's queue;
+``_in_flight_query``: batches signed or sent, not settled), and the moves every
+step may end in: ``failed`` with a named error (and the signer's queued requests behind it,
+``previous_request_failed``), ``mined`` by an execution found on chain, ``queued`` again, a retry
+later with backoff, and a stored batch transaction handed to the node (``sending`` → ``sent``).
+See :mod:`api.relayer.worker` for the guarantees these moves keep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from api.background import backoff_seconds
+from api.binding import CHAIN_CHANGED
+from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.services import Services
+from chain import errors as chain_errors
+from chain.context import Chain
+from chain.identity import ChainChanged
+from chain.jsonable import json_safe
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxMoves:
+    """Reads and moves outbox rows; the caller's session commits where each move says.
+
+    A part of :class:`api.relayer.worker.RelayWorker` (which sets these attributes); the
+    sending and settling parts build on it. The tests subclass the worker and override
+    ``_broadcast_batch`` to crash at that point, so the moves stay methods of the worker.
+    """
+
+    services: Services
+    clock: Callable[[], float]
+    backoff_base: float
+    backoff_max: float
+
+    # ------------------------------------------------------------------ queries
+
+    def _heads(self, seen: set[str], busy: set[str]) -> Any:
+        """Due pending requests that head their signer's queue, oldest first."""
+        pending = [s.value for s in PENDING_STATUSES]
+        earlier = aliased(RelayRequest)
+        query = select(RelayRequest).where(
+            RelayRequest.status.in_(pending),
+            RelayRequest.next_attempt_at <= self.clock(),
+            ~exists().where(
+                and_(
+                    earlier.signer == RelayRequest.signer,
+                    earlier.status.in_(pending),
+                    earlier.nonce < RelayRequest.nonce,
+                )
+            ),
+        )
+        if seen:
+            query = query.where(RelayRequest.id.not_in(seen))
+        if busy:
+            query = query.where(RelayRequest.signer.not_in(busy))
+        return query.order_by(RelayRequest.created_at, RelayRequest.nonce)
+
+    def _in_flight_query(self) -> Any:
+        return (
+            select(RelayRequest)
+            .where(
+                RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value]),
+                RelayRequest.next_attempt_at <= self.clock(),
+            )
+            .order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
+        )
+
+    # ------------------------------------------------------------------ retries
+
+    def _backoff(self, row: RelayRequest, error: str) -> float:
+        """One more attempt on ``row``, due after the backoff; returns the delay."""
+        row.attempts += 1
+        delay = backoff_seconds(row.attempts, self.backoff_base, self.backoff_max)
+        row.next_attempt_at = self.clock() + delay
+        row.last_attempt_error = error[:2000]
+        return delay
+
+    def _retry_later(self, session: Session, rows: list[RelayRequest], exc: Exception) -> None:
+        session.rollback()
+        for row in rows:
+            delay = self._backoff(row, f"{type(exc).__name__}: {exc}")
+            logger.warning(
+                "relay %s: %s; attempt %d, retrying in %.1f s", row.id, exc, row.attempts, delay
+            )
+        session.commit()
+
+    def _guarded(self, session: Session, rows: list[RelayRequest], step: Callable[[], int]) -> int:
+        """Run one step on ``rows``; a node or send error leaves them as they are, to retry
+        later with backoff (their stored state says what was sent)."""
+        try:
+            return step()
+        except (chain_errors.ReceiptWaitStopped, ChainChanged):
+            raise
+        except Exception as exc:  # NodeUnavailable, NodeRejected, TransactionTimeout, a bug
+            if not isinstance(exc, chain_errors.ChainError):
+                logger.exception("relay batch of %d: unexpected error", len(rows))
+            self._retry_later(session, rows, exc)
+            return 0
+
+    # ------------------------------------------------------------------ a stored batch
+
+    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+        """Hand the rows' stored batch transaction to the node (again, after a restart)."""
+        raw = rows[0].raw_tx
+        assert raw and all(r.raw_tx == raw for r in rows)
+        try:
+            chain.sender.broadcast(raw)
+        except chain_errors.AlreadyKnown:
+            pass  # our identical transaction is in the pool already
+        except chain_errors.NonceTooLow:
+            # The relayer nonce went to another transaction: if ours was not that one, it can
+            # never be mined (a mined one has a receipt, checked before coming here).
+            logger.warning("relay batch %s: relayer nonce reused; re-checking", rows[0].tx_hash)
+            for row in rows:
+                self._unsent(session, chain, row)
+            return
+        for row in rows:
+            row.status = RelayStatus.SENT.value
+        session.commit()
+
+    def _unsent(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        """A request whose transaction can no longer be mined: executed by someone, or queued
+        again to be signed anew."""
+        if chain.clients.forwarder.nonces(row.signer) > row.nonce:
+            self._executed_elsewhere(session, chain, row)
+            return
+        row.status, row.raw_tx, row.tx_hash, row.relayer_nonce = (
+            RelayStatus.QUEUED.value,
+            None,
+            None,
+            None,
+        )
+        session.commit()
+
+    def _executed_elsewhere(self, session: Session, chain: Chain, row: RelayRequest) -> None:
+        """The forwarder nonce is spent: find the execution (ours or another relayer's)."""
+        execution = chain.clients.forwarder.execution_of(
+            row.signer,
+            row.nonce,
+            from_block=chain.deployment.contracts["TuanchainForwarder"].block,
+        )
+        if execution is not None:
+            row.tx_hash, row.block_number = execution
+            row.status = RelayStatus.MINED.value
+            row.raw_tx = None
+            session.commit()
+            logger.info("relay %s was executed by %s", row.id, row.tx_hash)
+            return
+        self._fail(
+            session,
+            row,
+            "nonce_used",
+            f"nonce {row.nonce} of {row.signer} was used by another request",
+        )
+
+    # ------------------------------------------------------------------ final states
+
+    def _fail(
+        self,
+        session: Session,
+        row: RelayRequest,
+        code: str,
+        message: str,
+        args: dict[str, Any] | None = None,
+    ) -> None:
+        row.status = RelayStatus.FAILED.value
+        row.error_code, row.error_message, row.error_args = code, message, args
+        row.raw_tx = None
+        # A failed request's forwarder nonce stays unspent (the forwarder reverts as a whole), so
+        # the signer's later requests are stuck — unless another request spent that nonce.
+        if (
+            code not in ("nonce_used", CHAIN_CHANGED)  # (the nonce is another chain's)
+            and self.services.chain.clients.forwarder.nonces(row.signer) <= row.nonce
+        ):
+            self._fail_later_requests(session, row)
+        session.commit()
+        logger.info("relay %s failed: %s", row.id, message)
+
+    @staticmethod
+    def _fail_later_requests(session: Session, failed: RelayRequest) -> None:
+        """Fail the signer's queued requests behind ``failed`` (same commit as its failure).
+
+        Only ``queued`` ones: a request is signed and sent only once it heads its queue, so none
+        behind ``failed`` can be ``sending``/``sent`` (if one were, its receipt would decide).
+        """
+        later = session.scalars(
+            select(RelayRequest).where(
+                RelayRequest.signer == failed.signer,
+                RelayRequest.status == RelayStatus.QUEUED.value,
+                RelayRequest.nonce > failed.nonce,
+            )
+        ).all()
+        for other in later:
+            other.status = RelayStatus.FAILED.value
+            other.error_code = "previous_request_failed"
+            other.error_message = (
+                f"request {failed.id} (nonce {failed.nonce}) of {failed.signer} failed "
+                f"({failed.error_code}), so nonce {other.nonce} can never execute: sign it again"
+            )
+            other.error_args = {"previous": failed.id, "previous_error": failed.error_code}
+            logger.info("relay %s failed: its predecessor %s failed", other.id, failed.id)
+
+    def _fail_revert(
+        self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert
+    ) -> None:
+        self._fail(
+            session,
+            row,
+            exc.name or type(exc).__name__,
+            str(exc),
+            json_safe(exc.args, big_ints_as_text=True),
+        )

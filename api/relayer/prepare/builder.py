@@ -1,0 +1,146 @@
+"""What every action's builder shares: the prepared payloads' shape, the document helpers (the
+exact bytes whose CID is anchored), the forward request with the signer's next nonce, and
+storing a prepared document unpinned."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from api.errors import ApiError
+from api.relayer.action_params import ActionParams
+from chain.context import Chain
+from traceability.epcis import hash_events_in_document, serialize_document
+from traceability.ipfs import DocumentStore, compute_cid, parse_cid
+from traceability.ipfs.cid import split_cid
+
+logger = logging.getLogger(__name__)
+
+# Gas the forwarder must pass to ``join``: it cannot be estimated before the permit exists (the
+# transfer would fail on allowance). A relayed join used 119k-159k gas on anvil (a deal's first
+# join costs most), so this leaves a wide margin; the relayer pays, and unused gas is not charged.
+JOIN_GAS = 400_000
+# Lifetime of a prepared request (chain time): long enough for a person to look and sign.
+REQUEST_TTL_SECONDS = 3600
+# The receiving event's extension member naming photos of the goods (tuanchain's namespace).
+PHOTO_FIELD = "tuan:photo"
+
+
+@dataclass(frozen=True)
+class NextNonces:
+    """The nonces a signer's next request and permit must carry (after its queued requests)."""
+
+    request: int
+    permit: int
+
+
+@dataclass
+class PreparedAction:
+    action: str
+    sender: str
+    payloads: dict[str, dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "from": self.sender,
+            "payloads": self.payloads,
+            "details": self.details,
+        }
+
+
+def json_bytes(data: dict[str, Any]) -> bytes:
+    """A JSON document as compact UTF-8: the exact bytes whose CID is anchored."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def cid_bytes(cid: str) -> bytes:
+    """Binary CID (what the contracts take); ``InvalidCid`` (400) for a malformed one."""
+    return parse_cid(cid)
+
+
+def cid_digest(cid: str) -> bytes:
+    """The CID's sha2-256 digest: the ``documentDigest`` the registry keeps for a CID."""
+    return split_cid(parse_cid(cid))[2]
+
+
+def event_document(event: Any) -> tuple[bytes, str, dict[str, Any]]:
+    """One EPCIS document per event (the anchoring convention): (bytes, CBV hash id, document)."""
+    document = serialize_document([event])
+    (hash_id,) = hash_events_in_document(document)  # the stored document, as anyone hashes it
+    return json_bytes(document), hash_id, document
+
+
+class BuilderBase:
+    """Builds typed data against one chain and one document store; each action family adds
+    its builders (:class:`api.relayer.prepare.ActionBuilder` has them all)."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        store: DocumentStore,
+        nonces: Callable[[str], NextNonces] | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.chain = chain
+        self.store = store
+        self.engine = engine  # the private document store's (claim evidence), if any
+        self.clients = chain.clients
+        self._nonces = nonces
+        self._next: dict[str, NextNonces] = {}
+
+    def next_nonces(self, sender: str) -> NextNonces | None:
+        """The sender's next nonces after its queued requests (None: the chain's, no outbox)."""
+        if self._nonces is None:
+            return None
+        if sender not in self._next:
+            self._next[sender] = self._nonces(sender)
+        return self._next[sender]
+
+    def _cid(self, data: bytes) -> str:
+        """The CID the store will give ``data`` (computed, nothing stored yet)."""
+        return compute_cid(data, profile=self.store.profile)
+
+    def _keep(self, data: bytes, cid: str) -> None:
+        """Store a prepared document once its request passed the contract's checks, *unpinned*.
+
+        Preparing is not authenticated (``from`` is only a claim until the request is signed), so
+        a prepared document stays garbage-collectable until ``POST /v1/relay`` has verified the
+        signature and pins the CIDs the signed calldata names (:mod:`api.relayer.accept`); and a
+        doomed prepare (the simulation reverted) stores nothing at all.
+        """
+        stored = self.store.put(data, pin=False)
+        if stored != cid:  # a store with another import profile than it claims
+            raise ApiError(502, "store_cid_mismatch", f"store returned {stored}, expected {cid}")
+
+    def _stored_uri(self, cid: str) -> str:
+        """``ipfs://{cid}`` of a document the store holds (400 if malformed or not uploaded)."""
+        cid_bytes(cid)
+        if not self.store.has(cid):
+            raise ApiError(400, "photo_not_stored", f"upload the photo first: {cid} is unknown")
+        return f"ipfs://{cid}"
+
+    def _request(
+        self, sender: str, target: str, data: bytes, *, gas: int | None = None
+    ) -> dict[str, Any]:
+        request = self.clients.forwarder.prepare(
+            sender=sender, target=target, data=data, gas=gas, ttl_seconds=REQUEST_TTL_SECONDS
+        )
+        queued = self.next_nonces(sender)
+        if queued is not None:  # after the signer's requests waiting in the outbox
+            request["message"]["nonce"] = queued.request
+        return request
+
+    def _escrow(self, p: ActionParams, fn: str, *args: Any) -> dict[str, Any]:
+        escrow = self.clients.escrow
+        return self._request(p.sender, escrow.address, escrow.calldata(fn, *args))
+
+    def _registry(self, p: ActionParams, fn: str, *args: Any) -> dict[str, Any]:
+        registry = self.clients.registry
+        return self._request(p.sender, registry.address, registry.calldata(fn, *args))

@@ -1,0 +1,168 @@
+"""Settling batches in flight: each request of a mined ``executeBatch`` from its logs.
+
+Settling a mined batch, per request, from the forwarder's ``ExecutedForwardRequest`` logs:
+``success=true`` → ``mined``; ``success=false`` → ``failed`` with the target's named error, read
+from a ``debug_traceTransaction`` call trace (the call as executed, after the batch's earlier
+requests: ``DealFull`` when the deal filled inside the batch), else from a replay on the parent
+block — its nonce is spent, so the signer's later requests stay valid; no log → the forwarder
+skipped it as invalid (the refund receiver is the relayer, so an invalid request never sinks the
+batch; its nonce stays unspent): the forwarder's own error (``ERC2771ForwarderInvalidSigner``,
+``...ExpiredRequest``) fails it, or it is queued again if it is valid now. A batch that
+reverted as a whole (out of gas) is queued again, and failed after ``MAX_BATCH_ATTEMPTS``.
+
+A batch signed but perhaps never broadcast (a crash between the commit and the send) is
+broadcast again, the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api.relayer.claims import Claims
+from api.relayer.gas import MAX_BATCH_ATTEMPTS
+from api.relayer.models import RelayRequest, RelayStatus
+from api.relayer.outbox import OutboxMoves
+from chain import errors as chain_errors
+from chain.context import Chain
+from chain.eip712 import forward_request_data
+
+logger = logging.getLogger(__name__)
+
+
+class BatchSettling(OutboxMoves):
+    """The settling part of :class:`api.relayer.worker.RelayWorker` (which sets ``claims`` and
+    ``stop``)."""
+
+    claims: Claims
+    stop: threading.Event
+
+    def _settle_in_flight(self, session: Session, *, wait: bool) -> int:
+        """Settle the batches sent (or signed) earlier whose receipts are in; with ``wait``,
+        wait for each. A batch signed but perhaps never broadcast (a crash) is broadcast again,
+        the same bytes."""
+        session.rollback()
+        rows = session.scalars(self._in_flight_query()).all()
+        batches: dict[str, list[RelayRequest]] = {}
+        for row in rows:
+            batches.setdefault(row.tx_hash or row.id, []).append(row)
+        moved = 0
+        for tx_hash, batch in batches.items():
+            if self.stop.is_set():
+                break
+            with self.claims.signers([r.signer for r in batch]) as held:
+                if not all(r.signer in held for r in batch):
+                    continue  # another worker is settling it
+                session.rollback()
+                ids = [r.id for r in batch]
+                batch = list(
+                    session.scalars(
+                        self._in_flight_query()
+                        .where(RelayRequest.id.in_(ids))
+                        .execution_options(populate_existing=True)
+                    ).all()
+                )
+                if not batch or any(r.tx_hash != tx_hash for r in batch):
+                    continue
+                moved += self._guarded(
+                    session, batch, lambda b=batch: self._settle_batch(session, b, wait=wait)
+                )
+        return moved
+
+    def _settle_batch(self, session: Session, rows: list[RelayRequest], *, wait: bool) -> int:
+        self.services.check_chain()
+        chain = self.services.chain
+        tx_hash = rows[0].tx_hash
+        assert tx_hash
+        receipt = chain.sender.receipt(tx_hash)
+        if receipt is None:
+            if any(r.status == RelayStatus.SENDING for r in rows) or not chain.sender.known(
+                tx_hash
+            ):
+                # Signed and committed, perhaps never broadcast (or dropped): the same bytes again.
+                logger.info("relay batch %s not mined; broadcasting it again", tx_hash)
+                self._broadcast_batch(session, chain, rows)
+                if any(r.status != RelayStatus.SENT for r in rows):
+                    return len(rows)  # some went back to the queue or were found executed
+            if not wait:
+                return 0
+            receipt = chain.sender.wait(tx_hash, stop=self.stop)
+        self._settle(session, chain, rows, receipt)
+        return len(rows)
+
+    def _settle(
+        self,
+        session: Session,
+        chain: Chain,
+        rows: list[RelayRequest],
+        receipt: Mapping[str, Any],
+    ) -> None:
+        """Each request of a mined batch: executed (``mined``), its call failed (``failed`` with
+        the target's named error: its nonce is spent, the signer's later requests stay valid),
+        or skipped as invalid (nonce unspent: re-checked)."""
+        block = int(receipt["blockNumber"])
+        forwarder = chain.clients.forwarder
+        outcomes = forwarder.executions_in(receipt) if receipt["status"] == 1 else {}  # type: ignore[arg-type]
+        for row in rows:
+            row.block_number = block
+            success = outcomes.get((row.signer, row.nonce))
+            if success is True:
+                row.status = RelayStatus.MINED.value
+                row.raw_tx = None
+                logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
+            elif success is False:
+                self._fail_inside(session, chain, row, block)
+            elif receipt["status"] != 1 and row.attempts + 1 >= MAX_BATCH_ATTEMPTS:
+                self._fail(
+                    session, row, "transaction_failed", f"transaction {row.tx_hash} reverted"
+                )
+            else:
+                self._skipped(session, chain, row, reverted=receipt["status"] != 1)
+        session.commit()  # the mined ones at once (the others committed as they settled)
+
+    def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
+        """The forwarded call reverted inside the batch: its named error from a trace of the
+        transaction (as executed, after the batch's earlier requests), else from a replay on the
+        parent block."""
+        assert row.tx_hash
+        request = forward_request_data(row.typed_data, row.signature)
+        forwarder = chain.clients.forwarder
+        revert = forwarder.failed_call_in(
+            row.tx_hash, sender=row.signer, target=row.target, data=request[5]
+        )
+        if revert is None:
+            try:
+                forwarder.simulate(
+                    sender=row.signer, target=row.target, data=request[5], block=block - 1
+                )
+            except chain_errors.ContractRevert as exc:
+                revert = exc
+        if revert is not None:
+            self._fail_revert(session, row, revert)
+        else:
+            self._fail(session, row, "transaction_failed", f"the call failed in {row.tx_hash}")
+
+    def _skipped(
+        self, session: Session, chain: Chain, row: RelayRequest, *, reverted: bool
+    ) -> None:
+        """Not executed by its batch (skipped as invalid, or the whole transaction reverted)."""
+        forwarder = chain.clients.forwarder
+        if forwarder.nonces(row.signer) > row.nonce:
+            self._executed_elsewhere(session, chain, row)
+            return
+        if not reverted and not forwarder.verify(row.typed_data, row.signature):
+            # The forwarder's own reason (ERC2771ForwarderExpiredRequest / ...InvalidSigner).
+            try:
+                forwarder.check_execute(
+                    row.typed_data, row.signature, relayer=chain.relayer.address
+                )
+            except chain_errors.ContractRevert as exc:
+                self._fail_revert(session, row, exc)
+                return
+        # Valid now (or the batch ran out of gas): queued again, signed anew on a later pass.
+        self._backoff(row, f"not executed by {row.tx_hash}" + (" (reverted)" if reverted else ""))
+        self._unsent(session, chain, row)
