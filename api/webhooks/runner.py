@@ -21,6 +21,8 @@ from api.webhooks.outbox import WebhookOutbox
 
 POLL_SECONDS = 5.0
 RESCAN_SECONDS = 60.0
+# Enqueueing recomputes every address's notices: at most this often, however fast blocks come.
+MIN_RESCAN_SECONDS = 2.0
 
 # Set by whoever adds work in this process (an endpoint registered, a dead letter retried).
 WAKE = threading.Event()
@@ -54,17 +56,18 @@ def start_background(services: Services, **options: object) -> Callable[[], None
 
     def one_pass(_: threading.Event) -> float:
         nonlocal last_scan
-        if RESCAN.is_set() or time.monotonic() - last_scan >= RESCAN_SECONDS:
+        since_scan = time.monotonic() - last_scan
+        rescan_in = MIN_RESCAN_SECONDS - since_scan if RESCAN.is_set() else None
+        if since_scan >= RESCAN_SECONDS or (rescan_in is not None and rescan_in <= 0):
             RESCAN.clear()
-            last_scan = time.monotonic()
+            last_scan, rescan_in = time.monotonic(), None
             outbox.enqueue()
         attempted = outbox.deliver_due()
         if attempted == outbox.batch:
             return 0.0  # more are due
         due = outbox.next_due()
-        if due is None:
-            return POLL_SECONDS
-        return max(0.0, min(POLL_SECONDS, due - outbox.clock()))
+        delay = POLL_SECONDS if due is None else max(0.0, min(POLL_SECONDS, due - outbox.clock()))
+        return delay if rescan_in is None else min(delay, rescan_in)
 
     stop_loop = start_loop("webhooks", one_pass, interval=POLL_SECONDS, wake=WAKE)
 
