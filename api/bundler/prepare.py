@@ -30,7 +30,12 @@ from api.private.store import evidence_stored
 from api.relayer.prepare import cid_bytes
 from chain.aa.bundling import ExecutionReverted, checksum
 from chain.aa.entrypoint import ENTRYPOINT_V08
-from chain.aa.erc7739 import personal_sign_digest, personal_sign_hash
+from chain.aa.erc7739 import (
+    personal_sign_digest,
+    personal_sign_hash,
+    typed_data_sign_digest,
+    wrap_signature,
+)
 from chain.aa.userop import Call, pre_verification_gas
 from chain.context import Chain
 from traceability.ipfs import DocumentStore
@@ -212,5 +217,28 @@ def message_challenge(chain: Chain, *, qx: bytes, qy: bytes, message: str) -> di
         "account": info["address"],
         "messageHash": "0x" + message_hash.hex(),
         "challenge": "0x" + challenge.hex(),
+        "signer": info["signer"],
+    }
+
+
+def typed_data_challenge(
+    chain: Chain, *, qx: bytes, qy: bytes, typed_data: dict[str, Any]
+) -> dict[str, Any]:
+    """What the passkey signs so that its account signs ``typed_data`` for an application that
+    checks ERC-1271 (the escrow's ``Handover`` pickup code): the ERC-7739 ``TypedDataSign``
+    digest under the account's domain. The signature to hand over is the account signature over
+    that challenge followed by ``suffix`` (the app's domain separator, contents hash and type)."""
+    info = account(chain, qx, qy)
+    try:
+        challenge = typed_data_sign_digest(
+            typed_data, account=info["address"], chain_id=chain.chain_id
+        )
+        suffix = wrap_signature(b"", typed_data)
+    except Exception as exc:  # noqa: BLE001 - eth-account raises many kinds for malformed input
+        raise ApiError(400, "invalid_typed_data", f"not EIP-712 typed data: {exc}") from None
+    return {
+        "account": info["address"],
+        "challenge": "0x" + challenge.hex(),
+        "suffix": "0x" + suffix.hex(),
         "signer": info["signer"],
     }
