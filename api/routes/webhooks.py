@@ -95,7 +95,7 @@ def _endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
     "/v1/ops/webhooks",
     status_code=201,
     response_model=EndpointCreated,
-    responses=error_responses(401, 403),
+    responses=error_responses(400, 401, 403),
     summary="Register a gateway for notices (operators)",
 )
 def register(body: EndpointIn, services: ServicesDep, who: OperatorDep) -> EndpointCreated:
@@ -181,7 +181,7 @@ def list_deliveries(
 @router.post(
     "/v1/ops/webhooks/{endpoint_id}/retry",
     response_model=Retried,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(400, 401, 403, 404),
     summary="Send an endpoint's dead letters again (operators)",
 )
 def retry(endpoint_id: EndpointId, body: RetryIn, services: ServicesDep, _: OperatorDep) -> Retried:
