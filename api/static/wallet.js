@@ -195,12 +195,16 @@
 
   const STEPS = ["review", "signing", "queued", "mined", "result"];
 
-  function stepList(body) {
+  function stepList(body, signOnly) {
     const list = el("ol", { class: "steps" });
-    for (const step of STEPS) list.append(el("li", { "data-step": step }, t("js_step_" + step)));
+    for (const step of STEPS) {
+      if (signOnly && (step === "queued" || step === "mined")) continue; // nothing is sent
+      list.append(el("li", { "data-step": step }, t("js_step_" + step)));
+    }
     body.append(list);
     return (step, state, note) => {
       const item = list.querySelector('[data-step="' + step + '"]');
+      if (!item) return;
       item.className = state; // active | done | failed
       if (note !== undefined) {
         let small = item.querySelector(".note");
@@ -222,13 +226,17 @@
     if (typed.primaryType === "ForwardRequest") {
       return t("js_sign_request", { nonce: m.nonce, until: when(m.deadline) });
     }
+    if (typed.primaryType === "Handover") {
+      return t("js_sign_handover", { n: m.quantity, deal: m.dealId, until: when(m.expiry) });
+    }
     return name + ": " + typed.primaryType;
   }
 
   // Prepare → review → sign → relay → follow. Resolves with the mined request, or throws.
+  // With signOnly: prepare → review → sign, resolving with { prepared, signatures, from }.
   async function run(options) {
     const sheet = panel(options.title || t("js_confirm"));
-    const mark = stepList(sheet.body);
+    const mark = stepList(sheet.body, options.signOnly);
     const review = el("div", { class: "review" });
     const status = el("p", { class: "status-line", role: "status" });
     sheet.body.append(review, status);
@@ -239,7 +247,10 @@
       if (options.before) await options.before((text) => { status.textContent = text; });
       // EOA: EIP-712 payloads for the relayer. Passkey account (ERC-4337): a sponsored user
       // operation for the bundler, prepared by the service; its hash is the passkey's challenge.
-      const account = signer.kind === "passkey";
+      // signOnly (a pickup code): typed data signed by either kind (a passkey through ERC-1271),
+      // handed back to the page instead of being sent.
+      const signOnly = Boolean(options.signOnly);
+      const account = signer.kind === "passkey" && !signOnly;
       const prepared = account ? await signer.prepare(options.action, options.body)
         : await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
@@ -256,6 +267,14 @@
       go.remove();
       mark("review", "done");
       mark("signing", "active");
+      if (signOnly) {
+        const signatures = {};
+        for (const [name, typed] of Object.entries(prepared.payloads)) signatures[name] = await signer.signTypedData(typed);
+        mark("signing", "done");
+        mark("result", "done", options.done || t("js_done"));
+        sheet.close();
+        return { prepared, signatures, from };
+      }
       const mined = account ? await bundled(signer, prepared, mark) : await relayed(signer, prepared, mark);
       mark("result", "done", options.done || t("js_done"));
       status.textContent = t("js_updating");
