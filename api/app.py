@@ -29,6 +29,7 @@ from api.routes import (
     pages,
     passkeys,
     private_documents,
+    qr,
     read,
     relay,
     resolver,
@@ -114,6 +115,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         community,
         ops,
         webhooks,
+        qr,
     ):
         app.include_router(module.router)
     return app
