@@ -461,7 +461,10 @@ def static(name: str) -> FileResponse:
 
 # Browser libraries pinned from npm (package.json, package-lock.json: installed by `make` into
 # node_modules/) and served as they were published: no build step, no CDN at run time.
-VENDORED = {"jsQR.js": "jsqr/dist/jsQR.js"}  # QR decoding where BarcodeDetector is missing
+VENDORED = {
+    "jsQR.js": "jsqr/dist/jsQR.js",  # QR decoding where BarcodeDetector is missing
+    "sha3.min.js": "js-sha3/build/sha3.min.js",  # keccak256 of a cash order's salted name
+}
 
 
 @router.get("/static/vendor/{name}", include_in_schema=False)
