@@ -53,6 +53,7 @@ from api.errors import ApiError
 from api.relayer.describe import ANCHORED_DOCUMENT, describe_call
 from api.relayer.gas import MAX_REQUEST_GAS
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.relayer.permits import WITH_PERMIT, with_permit_calldata
 from api.relayer.queue import SignerQueue, pending_requests
 from chain import errors as chain_errors
 from chain.context import Chain
@@ -75,6 +76,12 @@ logger = logging.getLogger(__name__)
 ACTION_OF_FUNCTION = {
     "join": "join",
     "joinWithPermit": "join",
+    "handOver": "handover",
+    "handOverCash": "hand_over_cash",
+    "bookCashOrder": "book_cash_order",
+    "bookCashOrderWithPermit": "book_cash_order",
+    "payCashRefunds": "pay_cash_refunds",
+    "closeOut": "close_out",
     "cancel": "cancel",
     "withdraw": "withdraw",
     "fileClaim": "file_claim",
@@ -255,9 +262,11 @@ class RequestChecker:
 
         permit = payloads.get("permit")
         permit_signature = signatures.get("permit")
-        if function == "join":
+        if function in WITH_PERMIT:
             if not isinstance(permit, dict) or not isinstance(permit_signature, str):
-                raise _bad("permit_required", "a join needs a signed permit (payloads.permit)")
+                raise _bad(
+                    "permit_required", f"a {function} needs a signed permit (payloads.permit)"
+                )
             # What join takes: the quantity at the deal's top price (DealNotFound: 404).
             deal = self.clients.escrow.deal_params(int(args["dealId"]))
             top_price = max(t.unit_price for t in deal.price_tiers)
@@ -273,15 +282,8 @@ class RequestChecker:
                 parts = Signature.from_bytes(permit_signature)
             except chain_errors.InvalidSignature as exc:
                 raise _bad("bad_signature", str(exc)) from None
-            simulated = self.clients.escrow.calldata(
-                "joinWithPermit",
-                args["dealId"],
-                args["quantity"],
-                args["leader"],
-                int(permit["message"]["deadline"]),
-                parts.v,
-                parts.r,
-                parts.s,
+            simulated = with_permit_calldata(
+                self.clients.escrow, function, args, int(permit["message"]["deadline"]), parts
             )
             try:
                 forwarder.simulate(sender=sender, target=target, data=simulated)

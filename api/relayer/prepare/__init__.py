@@ -39,10 +39,14 @@ from api.relayer.action_params import (
     ApplyParams,
     ArbitrateParams,
     BatchWriterParams,
+    CashHandoverParams,
+    CashOrderParams,
     ClaimAnswerParams,
     ConfirmReceiptParams,
     DealParamsIn,
     FileClaimParams,
+    HandoverCodeParams,
+    HandoverParams,
     JoinParams,
     RecallBatchParams,
     RegisterBatchParams,
@@ -58,12 +62,13 @@ from api.relayer.prepare.builder import (
     json_bytes,
 )
 from api.relayer.prepare.deals import DealActions
+from api.relayer.prepare.lastmile import LastMileActions
 from api.relayer.prepare.registry import RegistryActions
 from chain.context import Chain
 from traceability.ipfs import DocumentStore
 
 
-class ActionBuilder(DealActions, RegistryActions):
+class ActionBuilder(DealActions, LastMileActions, RegistryActions):
     """Builds each action's typed data against one chain and one document store."""
 
 
@@ -87,6 +92,10 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
     "mark_non_compliant": (RecallBatchParams, ActionBuilder.mark_non_compliant),
+    "handover_code": (HandoverCodeParams, ActionBuilder.handover_code),
+    "handover": (HandoverParams, ActionBuilder.handover),
+    "book_cash_order": (CashOrderParams, ActionBuilder.book_cash_order),
+    "hand_over_cash": (CashHandoverParams, ActionBuilder.hand_over_cash),
 }
 
 
