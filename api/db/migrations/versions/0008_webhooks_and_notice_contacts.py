@@ -1,7 +1,7 @@
 """webhook endpoints, the webhook delivery outbox, consented notice contacts
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 
 New tables, none of which the chain can rebuild (no existing row changes):
 - ``webhook_endpoints``: gateways registered by operators (secret sealed with the document key);
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
