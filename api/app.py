@@ -30,11 +30,13 @@ from api.routes import (
     pages,
     passkeys,
     private_documents,
+    qr,
     read,
     relay,
     resolver,
     supplier_pages,
     supplier_trail,
+    webhooks,
 )
 from api.services import Services, build_services
 
@@ -119,6 +121,8 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         # After ops: its /supplier/claims must not be taken for an address.
         supplier_pages,
         supplier_trail,
+        webhooks,
+        qr,
     ):
         app.include_router(module.router)
     return app

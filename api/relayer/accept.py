@@ -315,7 +315,9 @@ class RequestChecker:
                     Signature.from_bytes(permit_signature)
                 except chain_errors.InvalidSignature as exc:
                     raise _bad("bad_signature", str(exc)) from None
-                raise _bad("invalid_permit", f"the permit cannot be encoded into {function}'s permit twin")
+                raise _bad(
+                    "invalid_permit", f"the permit cannot be encoded into {function}'s permit twin"
+                )
             if isinstance(simulation, chain_errors.ContractRevert):
                 # A permit behind a queued join's cannot be applied yet: every other check of
                 # the join ran before the transfer, which only lacks the allowance it will give.
