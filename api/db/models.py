@@ -46,6 +46,7 @@ _EXTRA_MODEL_MODULES = (
     "api.binding",
     "api.auth.models",
     "api.private.models",
+    "api.webhooks.models",
 )
 
 

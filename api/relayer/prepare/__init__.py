@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
 from api.errors import ApiError
 from api.relayer.action_params import (
@@ -51,6 +52,7 @@ from api.relayer.action_params import (
     RegisterBatchParams,
     ReviewParams,
 )
+from api.relayer.prepare import listing
 from api.relayer.prepare.builder import (
     JOIN_GAS,
     REQUEST_TTL_SECONDS,
@@ -95,6 +97,10 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "handover": (HandoverParams, ActionBuilder.handover),
     "book_cash_order": (CashOrderParams, ActionBuilder.book_cash_order),
     "hand_over_cash": (CashHandoverParams, ActionBuilder.hand_over_cash),
+    # The platform's escrow settings (api.relayer.prepare.listing).
+    "create_deal": (listing.CreateDealParams, listing.create_deal),
+    "set_token_allowed": (listing.TokenAllowedParams, listing.set_token_allowed),
+    "set_fee_recipient": (listing.FeeRecipientParams, listing.set_fee_recipient),
 }
 
 
@@ -105,11 +111,13 @@ def prepare_action(
     body: dict[str, Any],
     *,
     nonces: Callable[[str], NextNonces] | None = None,
+    engine: Engine | None = None,
 ) -> PreparedAction:
     """Validate ``body`` for ``action`` and build its typed data (404 for an unknown action).
 
     ``nonces(sender)`` gives the nonces after the sender's queued requests; without it the
-    request takes the chain's current nonces.
+    request takes the chain's current nonces. ``engine``: the database of the private document
+    store, where a claim's evidence is kept.
     """
     try:
         model, build = ACTIONS[action]
@@ -124,7 +132,7 @@ def prepare_action(
         raise ApiError(
             422, "invalid_request", f"bad parameters for {action}", errors=errors
         ) from None
-    prepared = build(ActionBuilder(chain, store, nonces), params)
+    prepared = build(ActionBuilder(chain, store, nonces, engine), params)
     prepared.action = action if action != "refund" else "withdraw"
     return prepared
 
