@@ -1,7 +1,8 @@
 """``/v1/auth/*``: Sign-In with Ethereum (EIP-4361) sessions.
 
 ``POST /v1/auth/nonce`` → the message to sign; ``POST /v1/auth/verify`` with the message and its
-``personal_sign`` signature → a session (bearer token in the body, and an HttpOnly SameSite=Strict
+``personal_sign`` signature (an EOA's, or one a contract account accepts through ERC-1271
+``isValidSignature``, e.g. a passkey account's) → a session (bearer token in the body, and an HttpOnly SameSite=Strict
 cookie for pages); ``GET /v1/auth/session`` → who is signed in and their roles on chain;
 ``POST /v1/auth/logout`` ends the session.
 """
@@ -69,6 +70,8 @@ def verify(services: ServicesDep, body: VerifyRequest) -> JSONResponse:
         text=body.message,
         signature=body.signature,
         now=int(time.time()),
+        # Contract accounts (a consumer's passkey account) sign in through ERC-1271 on chain.
+        erc1271=services.chain.passkeys.is_valid_signature,
     )
     public = SessionPublic(
         address=opened.address,
