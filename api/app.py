@@ -26,12 +26,17 @@ from api.routes import (
     health,
     ipfs,
     ops,
+    ops_listing,
     pages,
     passkeys,
     private_documents,
+    qr,
     read,
     relay,
     resolver,
+    supplier_pages,
+    supplier_trail,
+    webhooks,
 )
 from api.services import Services, build_services
 
@@ -112,6 +117,12 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         pages,
         community,
         ops,
+        ops_listing,
+        # After ops: its /supplier/claims must not be taken for an address.
+        supplier_pages,
+        supplier_trail,
+        webhooks,
+        qr,
     ):
         app.include_router(module.router)
     return app

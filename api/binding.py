@@ -31,6 +31,10 @@ auth_nonces,              no               kept: a Sign-In with Ethereum message
 auth_sessions                              chain id, checked when the session is opened
 private_documents,        no               kept: personal data and who read it; only their
 private_document_reads                     digests are ever anchored
+webhook_endpoints,        no               kept: operators' gateways; the outbox's rows name
+webhook_deliveries                         notices by stable ids, delivered ones stay
+                                           delivered (a rebuilt index yields the same ids)
+notice_contacts           no               kept: personal data given with consent
 chain_binding             —                rewritten
 ========================  ==============  ====================================================
 
@@ -61,6 +65,7 @@ from api.relayer.models import (
     RelayRequest,
     RelayStatus,
 )
+from api.webhooks.models import NoticeContact, WebhookDelivery, WebhookEndpoint
 from chain.context import Chain
 from chain.identity import ChainIdentity
 from traceability.epcis.hashing import HASH_RULES_VERSION
@@ -104,6 +109,9 @@ KEPT_TABLES: tuple[type[m.Base], ...] = (
     AuthSession,
     PrivateDocument,
     PrivateDocumentRead,
+    WebhookEndpoint,
+    WebhookDelivery,
+    NoticeContact,
 )
 
 

@@ -3,8 +3,11 @@
 A claim is one buyer's in one deal: filed (the supplier answers before ``answer_deadline``:
 accept, which refunds, or reject), rejected (the platform arbitrates: uphold or deny), then
 upheld or denied. A denied claim is closed on chain, so the buyer may file again; each filing
-starts a new entry. The evidence is the buyer's claim-evidence document (photos and a note),
-read from the document store so the page can show the photos.
+starts a new entry. The evidence is the buyer's claim-evidence document (photos and a note).
+Claims filed from the pages keep it in the private store (personal data: the parties to the claim
+and the arbiters read it, after signing in; the page opens it in the browser, see
+``static/evidence.js``); older ones and the demo's are public documents, read here so the page
+shows the photos.
 
 A batch is active, recalled or non-compliant; a closed batch carries its reason document and the
 deals its closing froze (the same transaction's ``DealFrozen`` logs, as the read API reports).
@@ -27,6 +30,7 @@ from api.queries.batches import _recall_effects
 from api.queries.common import _batch_statuses
 from api.shop import product_of
 from traceability.ipfs import DocumentStore
+from traceability.ipfs.cid import digest_of_raw_cid
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class Claim:
     filed_at: datetime | None
     answer_deadline: int | None  # chain time (seconds) by which the supplier must answer
     evidence_cid: str | None
+    evidence_private: str | None = None  # SHA-256 hex of a private evidence document
     photos: list[str] = field(default_factory=list)  # /ipfs/{cid} paths
     note: str | dict[str, str] = ""  # a {"zh", "en"} text, or the buyer's words
     by_default: bool = False
@@ -56,6 +61,16 @@ class Claim:
     @property
     def key(self) -> str:
         return f"{self.deal_id}-{self.buyer.address}"
+
+
+def private_evidence(store: DocumentStore, cid: str | None) -> str | None:
+    """The SHA-256 (hex) of evidence kept in the private store, None for public evidence."""
+    if not cid:
+        return None
+    digest = digest_of_raw_cid(cid)
+    if digest is None or store.has(cid):
+        return None
+    return digest.hex()
 
 
 def _evidence(store: DocumentStore, cid: str | None) -> tuple[list[str], str | dict[str, str]]:
@@ -108,7 +123,8 @@ def claims(
         if row.status == "filed":
             if key in current:
                 done.append(current.pop(key))
-            photos, note = _evidence(directory.store, row.evidence_cid)
+            private = private_evidence(directory.store, row.evidence_cid)
+            photos, note = ([], "") if private else _evidence(directory.store, row.evidence_cid)
             filed = row.block_time
             current[key] = Claim(
                 deal_id=row.deal_id,
@@ -125,6 +141,7 @@ def claims(
                     else None
                 ),
                 evidence_cid=row.evidence_cid,
+                evidence_private=private,
                 photos=photos,
                 note=note,
             )

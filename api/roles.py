@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 # Modules exposing ``start_background(services) -> stop``. Singletons in this order (index before
 # keeper); workers in any number of processes.
-SINGLETON_MODULES = ("api.indexer.runner", "api.keeper.runner")
+SINGLETON_MODULES = ("api.indexer.runner", "api.keeper.runner", "api.webhooks.runner")
 WORKER_MODULES = ("api.relayer.worker", "api.bundler.worker")
 RETRY_SECONDS = 5.0
 LOCK_NAME = "tuanchain:singleton-roles"

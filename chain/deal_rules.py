@@ -122,6 +122,34 @@ def delivered(ordered: int, received: int) -> int:
     return min(received, ordered)
 
 
+def pending_units(
+    ordered: int, delivered_units: int, handed_over: int, short_assigned: int
+) -> tuple[int, int]:
+    """``GroupBuyLastMile._pending``: (units not handed over, short units not yet assigned) of a
+    received group."""
+    return ordered - handed_over - short_assigned, (ordered - delivered_units) - short_assigned
+
+
+def handover_fits(
+    *, ordered: int, taken: int, claimed: int, no_shows: int, unassigned: int
+) -> bool:
+    """``GroupBuyLastMile._fits``: ``taken`` of an order's ``ordered`` units can be handed over —
+    no more than ordered, no fewer than claimed, no more than the group's delivered units still at
+    the pickup point, and the rest short only if the group's unassigned short units cover it."""
+    if taken > ordered or taken < claimed:
+        return False
+    return taken <= no_shows - unassigned and ordered - taken <= unassigned
+
+
+def no_show_refund(no_shows: int, unassigned: int, unit_price: int) -> tuple[int, int]:
+    """(refund per no-show unit, the supplier's rounding remainder): the short units nobody took
+    at handover, shared by the units never handed over — ⌊unassigned × price / no-shows⌋ each."""
+    if no_shows == 0:
+        return 0, 0
+    value = unassigned * unit_price
+    return value // no_shows, value % no_shows
+
+
 def shortfall(ordered: int, delivered_units: int, unit_price: int) -> tuple[int, int]:
     """``GroupBuyEscrow._recordShortfall``: (refund per ordered unit, the supplier's rounding
     remainder) of a group delivered short: each unit gets back ⌊shortage × price / ordered⌋."""
@@ -155,12 +183,22 @@ def deal_status(
     return DealStatus.SUCCEEDED if total_quantity >= min_total_quantity else DealStatus.FAILED
 
 
-def settleable_at(*, delivery_deadline: int, dispute_window: int, last_receipt_at: int) -> int:
-    """``GroupBuyDeals.settleableTime``: the delivery deadline, or the end of the last receipt's
-    dispute window when that is later (0 = no receipt)."""
-    if last_receipt_at and last_receipt_at + dispute_window > delivery_deadline:
-        return last_receipt_at + dispute_window
-    return delivery_deadline
+def settleable_at(
+    *,
+    delivery_deadline: int,
+    dispute_window: int,
+    last_receipt_at: int,
+    pickup_deadline: int | None = None,
+    last_pickup_at: int = 0,
+) -> int:
+    """``GroupBuyDeals.settleableTime``: the pickup deadline (the delivery deadline when none),
+    or the end of the last receipt's or the last handover's dispute window when later (0 =
+    none)."""
+    at = delivery_deadline if pickup_deadline is None else pickup_deadline
+    for last in (last_receipt_at, last_pickup_at):
+        if last and last + dispute_window > at:
+            at = last + dispute_window
+    return at
 
 
 @dataclass(frozen=True)
@@ -205,6 +243,7 @@ def buyer_owed(
     paid_out: bool = False,
     leader_received: bool,
     short_refund_per_unit: int = 0,
+    short_refund: int | None = None,
 ) -> int:
     """``GroupBuyEscrow._buyerOwed``: what one order is owed now (paid once, when final).
 
@@ -222,11 +261,9 @@ def buyer_owed(
         return full if now >= delivery_deadline else 0
     if status != DealStatus.SETTLED:
         return 0
-    return (
-        quantity * (top_price - unit_price)
-        + upheld_quantity * unit_price
-        + quantity * short_refund_per_unit
-    )
+    if short_refund is None:  # before handovers: the group's pro-rata share per unit
+        short_refund = quantity * short_refund_per_unit
+    return quantity * (top_price - unit_price) + upheld_quantity * unit_price + short_refund
 
 
 # ------------------------------------------------------------------ one deal's aggregates
@@ -249,6 +286,8 @@ class DealTerms:
     platform_fee_bps: int = 0
     supplier: str = ""
     fee_recipient: str = ""
+    pickup_deadline: int | None = None  # None: the delivery deadline
+    cash_cap_per_leader: int = 0
 
     @classmethod
     def of(cls, params: Any, *, fee_recipient: str = "") -> DealTerms:
@@ -267,6 +306,12 @@ class DealTerms:
             platform_fee_bps=int(params.platform_fee_bps),
             supplier=str(params.supplier),
             fee_recipient=fee_recipient,
+            pickup_deadline=(
+                int(params.pickup_deadline)
+                if getattr(params, "pickup_deadline", None) is not None
+                else int(params.delivery_deadline)
+            ),
+            cash_cap_per_leader=int(getattr(params, "cash_cap_per_leader", 0) or 0),
         )
 
     @property
@@ -280,6 +325,21 @@ class OrderState:
     quantity: int = 0
     upheld_quantity: int = 0
     paid_out: bool = False
+    claimed_quantity: int = 0
+    picked_up: int = 0
+    short_quantity: int = 0
+    picked_up_at: int = 0  # 0: not handed over (待提货)
+
+
+@dataclass
+class CashOrderState:
+    """A cash order a leader booked (refunds go back to the leader, accounted apart)."""
+
+    quantity: int = 0
+    picked_up: int = 0
+    short_quantity: int = 0
+    picked_up_at: int = 0
+    paid_out: bool = False
 
 
 @dataclass
@@ -292,6 +352,17 @@ class LeaderState:
     commission_bps: int = 0
     commission: int = 0
     paid_out: bool = False
+    handed_over: int = 0
+    short_assigned: int = 0
+    cash_quantity: int = 0
+    cash_refunded: int = 0
+    closed_out: bool = False
+
+
+# Why a handover is skipped (IGroupBuyEscrow.HandoverSkip), in the escrow's order of checks.
+HandoverSkip = Literal[
+    "expired", "bad_signature", "no_order", "wrong_leader", "already_picked_up", "invalid_quantity"
+]
 
 
 @dataclass
@@ -317,6 +388,8 @@ class DealBook:
     short_dust: int = 0
     orders: dict[str, OrderState] = field(default_factory=dict)
     leaders: dict[str, LeaderState] = field(default_factory=dict)
+    cash: dict[tuple[str, str], CashOrderState] = field(default_factory=dict)
+    last_pickup_at: int = 0
 
     # --- actions
     def join(self, buyer: str, leader: str, quantity: int) -> None:
@@ -349,17 +422,142 @@ class DealBook:
         self.commission_total += info.commission
         self.last_receipt_at = at
 
+    # --- the last mile (GroupBuyLastMile)
+    def pending(self, leader: str) -> tuple[int, int]:
+        """(units of the group not handed over, short units not yet assigned)."""
+        info = self.leaders[leader]
+        return pending_units(
+            info.quantity, self.delivered_units(leader), info.handed_over, info.short_assigned
+        )
+
+    def handover_refusal(
+        self, buyer: str, leader: str, taken: int, *, now: int, expiry: int | None = None
+    ) -> HandoverSkip | None:
+        """Why the escrow would skip this handover (the signature aside), or None."""
+        if expiry is not None and now >= expiry:
+            return "expired"
+        order = self.orders.get(buyer)
+        if order is None or order.quantity == 0:
+            return "no_order"
+        if order.leader != leader:
+            return "wrong_leader"
+        if order.picked_up_at:
+            return "already_picked_up"
+        return self._fit(leader, order.quantity, taken, order.claimed_quantity)
+
+    def _fit(self, leader: str, ordered: int, taken: int, claimed: int) -> HandoverSkip | None:
+        no_shows, unassigned = self.pending(leader)
+        fits = handover_fits(
+            ordered=ordered, taken=taken, claimed=claimed, no_shows=no_shows, unassigned=unassigned
+        )
+        return None if fits else "invalid_quantity"
+
+    def _assign(self, leader: str, taken: int, short: int) -> None:
+        info, price = self.leaders[leader], self.unit_price
+        short_group = info.delivered is not None
+        before = no_show_refund(*self.pending(leader), price)[1] if short_group else 0
+        info.handed_over += taken
+        info.short_assigned += short
+        if short_group:
+            self.short_dust += no_show_refund(*self.pending(leader), price)[1] - before
+
+    def hand_over(self, buyer: str, taken: int, at: int) -> None:
+        """A handover the escrow recorded (HandedOver)."""
+        order = self.orders[buyer]
+        order.picked_up, order.short_quantity = taken, order.quantity - taken
+        order.picked_up_at = at
+        self._assign(order.leader, taken, order.short_quantity)
+        self.last_pickup_at = at
+
+    def book_cash(self, leader: str, ref: str, quantity: int) -> None:
+        self.cash.setdefault((leader, ref), CashOrderState()).quantity += quantity
+        info = self.leaders.setdefault(leader, LeaderState())
+        info.quantity += quantity
+        info.cash_quantity += quantity
+        self.total_quantity += quantity
+
+    def cash_refusal(self, leader: str, ref: str, taken: int) -> HandoverSkip | None:
+        order = self.cash.get((leader, ref))
+        if order is None or order.quantity == 0:
+            return "no_order"
+        if order.picked_up_at:
+            return "already_picked_up"
+        return self._fit(leader, order.quantity, taken, 0)
+
+    def hand_over_cash(self, leader: str, ref: str, taken: int, at: int) -> None:
+        order = self.cash[(leader, ref)]
+        order.picked_up, order.short_quantity = taken, order.quantity - taken
+        order.picked_up_at = at
+        self._assign(leader, taken, order.short_quantity)
+        self.last_pickup_at = at
+
+    def no_show_refund_per_unit(self, leader: str) -> int:
+        """``shortfall``'s refundPerUnit: what each unit not handed over gets back (short groups)."""
+        if self.leaders[leader].delivered is None:
+            return 0
+        return no_show_refund(*self.pending(leader), self.unit_price)[0]
+
+    def _short_refund(self, leader: str, quantity: int, picked_up_at: int, short: int) -> int:
+        if picked_up_at:
+            return short * self.unit_price
+        return quantity * self.no_show_refund_per_unit(leader)
+
+    def cash_owed(self, leader: str, ref: str, now: int) -> int:
+        """``cashOwed``: a cash order's refund owed back to its leader (the buyer's rules)."""
+        order = self.cash.get((leader, ref))
+        if order is None:
+            return 0
+        info = self.leaders.get(leader)
+        status = self.status(now)
+        received = bool(info and info.received_at)
+        return buyer_owed(
+            status=status,
+            now=now,
+            delivery_deadline=self.terms.delivery_deadline,
+            top_price=self.terms.top_price,
+            unit_price=self.unit_price,
+            quantity=order.quantity,
+            paid_out=order.paid_out,
+            leader_received=received,
+            short_refund=self._short_refund(
+                leader, order.quantity, order.picked_up_at, order.short_quantity
+            )
+            if received
+            else 0,
+        )
+
+    def collect_cash(self, leader: str, refs: list[str], now: int) -> int:
+        """``payCashRefunds``: what the cash orders ``refs`` are owed, marked paid."""
+        total = 0
+        for ref in refs:
+            due = self.cash_owed(leader, ref, now)
+            if due:
+                self.cash[(leader, ref)].paid_out = True
+                total += due
+        if leader in self.leaders:
+            self.leaders[leader].cash_refunded += total
+        return total
+
     def delivered_units(self, leader: str) -> int:
         """Units of the leader's group that count as delivered (``_delivered``)."""
         info = self.leaders[leader]
         return info.quantity if info.delivered is None else info.delivered
 
-    def delivered_share(self, buyer: str) -> int:
-        """The order's share of what its group received, rounded down (``_deliveredShare``:
-        what quality claims may cover in all)."""
+    def claimable(self, buyer: str) -> int:
+        """Units a quality claim may still cover (``fileClaim``): the units handed over, or
+        while not handed over the whole order in a group received in full (none in a short
+        group: which units were short is settled at pickup)."""
         order = self.orders[buyer]
-        info = self.leaders[order.leader]
-        return order.quantity * self.delivered_units(order.leader) // info.quantity
+        if order.picked_up_at:
+            units = order.picked_up
+        elif self.leaders[order.leader].delivered is not None:
+            return 0
+        else:
+            units = order.quantity
+        return units - order.claimed_quantity
+
+    def file_claim(self, buyer: str, quantity: int) -> None:
+        self.orders[buyer].claimed_quantity += quantity
 
     def uphold_claim(self, buyer: str, quantity: int) -> None:
         """A claim upheld (accepted, arbitrated for the buyer, or unanswered)."""
@@ -438,6 +636,8 @@ class DealBook:
             delivery_deadline=self.terms.delivery_deadline,
             dispute_window=self.terms.dispute_window,
             last_receipt_at=self.last_receipt_at,
+            pickup_deadline=self.terms.pickup_deadline,
+            last_pickup_at=self.last_pickup_at,
         )
 
     def _buyer_owed(self, order: OrderState, status: DealStatus, now: int) -> int:
@@ -452,7 +652,11 @@ class DealBook:
             upheld_quantity=order.upheld_quantity,
             paid_out=order.paid_out,
             leader_received=bool(leader and leader.received_at),
-            short_refund_per_unit=leader.short_refund_per_unit if leader else 0,
+            short_refund=self._short_refund(
+                order.leader, order.quantity, order.picked_up_at, order.short_quantity
+            )
+            if leader and leader.received_at
+            else 0,
         )
 
     def owed(self, account: str, now: int) -> int:

@@ -129,6 +129,45 @@ def permit_typed_data(
     }
 
 
+ESCROW_NAME = "GroupBuyEscrow"
+ESCROW_VERSION = "1"
+HANDOVER_TYPE = [
+    {"name": "dealId", "type": "uint256"},
+    {"name": "buyer", "type": "address"},
+    {"name": "leader", "type": "address"},
+    {"name": "quantity", "type": "uint256"},
+    {"name": "expiry", "type": "uint256"},
+]
+
+
+def handover_typed_data(
+    *,
+    escrow: str,
+    chain_id: int,
+    deal_id: int,
+    buyer: str,
+    leader: str,
+    quantity: int,
+    expiry: int,
+) -> dict[str, Any]:
+    """Typed data of a pickup ``Handover`` (核销) the buyer signs and the leader submits to the
+    escrow (GroupBuyLastMile: domain "GroupBuyEscrow" "1", verified by ECDSA or ERC-1271)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Handover": HANDOVER_TYPE},
+        "primaryType": "Handover",
+        "domain": _domain(
+            name=ESCROW_NAME, version=ESCROW_VERSION, chain_id=chain_id, verifying_contract=escrow
+        ),
+        "message": {
+            "dealId": int(deal_id),
+            "buyer": checksum_address(buyer),
+            "leader": checksum_address(leader),
+            "quantity": int(quantity),
+            "expiry": int(expiry),
+        },
+    }
+
+
 @dataclass(frozen=True)
 class Signature:
     """A 65-byte ECDSA signature and its parts."""

@@ -14,6 +14,7 @@ import {IGroupBuyEscrow} from "./interfaces/IGroupBuyEscrow.sol";
 import {IProvenanceRegistry} from "./interfaces/IProvenanceRegistry.sol";
 import {GroupBuyMath} from "./libraries/GroupBuyMath.sol";
 import {GroupBuyDeals} from "./libraries/GroupBuyDeals.sol";
+import {GroupBuyLastMile} from "./libraries/GroupBuyLastMile.sol";
 
 /// @title GroupBuyEscrow
 /// @notice See {IGroupBuyEscrow}. Every per-account entitlement is computed lazily from running aggregates, so
@@ -32,7 +33,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
 
     bytes32 public constant PLATFORM_ROLE = keccak256("PLATFORM_ROLE");
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
-    uint256 public constant MAX_EVIDENCE_LENGTH = 128;
+    uint256 public constant MAX_EVIDENCE_LENGTH = GroupBuyLastMile.MAX_EVIDENCE_LENGTH;
     uint256 public constant MAX_LIVE_DEALS_PER_BATCH = GroupBuyDeals.MAX_LIVE_DEALS_PER_BATCH;
 
     IProvenanceRegistry public immutable registry;
@@ -47,8 +48,11 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
     /// @dev Per batch, the deals a recall must freeze (bounded; pruned when full): join never reads it, so
     /// stopping sales on a recall costs join nothing.
     mapping(bytes32 batchId => uint256[] dealIds) private _liveDeals;
-    /// @dev Only for groups delivered short: the hot paths never touch it.
-    mapping(uint256 dealId => mapping(address leader => GroupBuyDeals.Shortfall)) private _shortfalls;
+    /// @dev The cold half of each group (short receipt, handovers, cash orders): join never touches it.
+    mapping(uint256 dealId => mapping(address leader => GroupBuyDeals.Group)) private _groups;
+    /// @dev Written at handover only, so join's gas does not move.
+    mapping(uint256 dealId => mapping(address buyer => GroupBuyDeals.Pickup)) private _pickups;
+    mapping(uint256 dealId => mapping(address leader => mapping(bytes32 ref => GroupBuyDeals.CashOrder))) private _cash;
 
     /// @param registry_ provenance registry (approvals, batch status, receipt anchoring; grants this escrow RECEIPT_RECORDER_ROLE)
     /// @param trustedForwarder the ERC-2771 forwarder (TuanchainForwarder)
@@ -112,8 +116,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         unchecked {
             amount = quantity * d.topPrice;
         }
-        // slither-disable-next-line reentrancy-no-eth (every state-changing entry point is nonReentrant; a token re-entering here is refused)
-        try IERC20Permit(d.token).permit(buyer, address(this), amount, permitDeadline, v, r, s) {} catch {}
+        _permit(d.token, buyer, amount, permitDeadline, v, r, s);
         _join(dealId, quantity, leader, buyer);
     }
 
@@ -140,28 +143,10 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
     /// @inheritdoc IGroupBuyEscrow
     function fileClaim(uint256 dealId, uint256 quantity, bytes calldata evidenceCid) external {
         address buyer = _msgSender();
-        GroupBuyDeals.Deal storage d = _existing(dealId);
-        d.requireSucceeded(dealId);
         GroupBuyDeals.Order storage o = _orders[dealId][buyer];
-        if (o.quantity == 0) revert NoOrder(dealId, buyer);
-        GroupBuyDeals.Leader storage l = _leaders[dealId][o.leader];
-        if (l.receivedAt == 0) revert LeaderNotReceived(dealId, o.leader);
-        uint256 windowEnd = uint256(l.receivedAt) + d.disputeWindow;
-        if (block.timestamp >= windowEnd) revert DisputeWindowClosed(dealId, windowEnd);
-        if (o.claimOpen) revert ClaimAlreadyOpen(dealId, buyer);
-        if (quantity == 0) revert ZeroQuantity();
-        uint256 available = _deliveredShare(dealId, o, l) - o.claimedQuantity;
-        if (quantity > available) revert ClaimQuantityTooHigh(dealId, buyer, quantity, available);
-        if (evidenceCid.length == 0 || evidenceCid.length > MAX_EVIDENCE_LENGTH) revert InvalidEvidenceLength(evidenceCid.length);
-
-        // Safe casts: quantity ≤ the order's uint24 quantity (checked above); timestamps fit uint40 until year 36812.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        o.claimedQuantity += uint24(quantity);
-        o.claimOpen = true;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        _claims[dealId][buyer] = GroupBuyDeals.Claim({status: ClaimStatus.Filed, quantity: uint24(quantity), filedAt: uint40(block.timestamp)});
-        d.openClaims += 1;
-        emit ClaimFiled(dealId, buyer, o.leader, quantity, evidenceCid);
+        GroupBuyLastMile.fileClaim(
+            _existing(dealId), o, _leaders[dealId][o.leader], _groups[dealId][o.leader], _pickups[dealId][buyer], _claims[dealId][buyer], dealId, buyer, quantity, evidenceCid
+        );
     }
 
     // ------------------------------------------------------------------ leaders
@@ -198,6 +183,58 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         d.lastReceiptAt = uint40(block.timestamp);
         emit ReceiptConfirmed(dealId, leader, batchId, eventHash, documentDigest, receivedQuantity, delivered);
         registry.anchorReceipt(batchId, eventHash, documentDigest, leader);
+    }
+
+    // ------------------------------------------------------------------ pickup (核销) and cash orders
+
+    /// @inheritdoc IGroupBuyEscrow
+    function handOver(uint256 dealId, HandoverItem[] calldata items) external returns (uint256) {
+        address leader = _msgSender();
+        return GroupBuyLastMile.handOver(
+            _existing(dealId), _orders[dealId], _pickups[dealId], _leaders[dealId][leader], _groups[dealId][leader], dealId, leader, items
+        );
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function closeOut(uint256 dealId, address leader) external {
+        GroupBuyLastMile.closeOut(_existing(dealId), _leaders[dealId][leader], _groups[dealId][leader], dealId, leader);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function bookCashOrder(uint256 dealId, uint256 quantity, bytes32 beneficiaryRef) external nonReentrant {
+        _bookCash(dealId, quantity, beneficiaryRef, _msgSender());
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function bookCashOrderWithPermit(uint256 dealId, uint256 quantity, bytes32 beneficiaryRef, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+    {
+        address leader = _msgSender();
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        uint256 amount;
+        // As in joinWithPermit: an absurd quantity is refused by the booking whatever the permit did.
+        unchecked {
+            amount = quantity * d.topPrice;
+        }
+        _permit(d.token, leader, amount, permitDeadline, v, r, s);
+        _bookCash(dealId, quantity, beneficiaryRef, leader);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function handOverCash(uint256 dealId, bytes32 beneficiaryRef, uint256 quantity) external {
+        address leader = _msgSender();
+        GroupBuyLastMile.handOverCash(
+            _existing(dealId), _leaders[dealId][leader], _groups[dealId][leader], _cash[dealId][leader][beneficiaryRef], dealId, leader, beneficiaryRef, quantity
+        );
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function payCashRefunds(uint256 dealId, address leader, bytes32[] calldata refs) external nonReentrant returns (uint256 amount) {
+        GroupBuyDeals.Deal storage d = _existing(dealId);
+        amount = GroupBuyLastMile.collectCash(d, _cash[dealId][leader], _leaders[dealId][leader], _groups[dealId][leader], dealId, leader, refs);
+        if (amount == 0) revert NothingOwed(dealId, leader);
+        IERC20(d.token).safeTransfer(leader, amount);
     }
 
     // ------------------------------------------------------------------ claims
@@ -308,7 +345,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         GroupBuyDeals.Deal storage d = _deals[dealId];
         if (d.token == address(0)) return 0;
         DealStatus status = d.status();
-        amount = _buyerOwed(dealId, d, status, _orders[dealId][account]);
+        amount = _buyerOwed(dealId, d, status, account);
         if (status == DealStatus.Settled) {
             GroupBuyDeals.Leader memory l = _leaders[dealId][account];
             if (l.receivedAt != 0 && !l.paidOut) amount += l.commission;
@@ -360,8 +397,36 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
 
     /// @inheritdoc IGroupBuyEscrow
     function shortfall(uint256 dealId, address leader) external view returns (bool, uint256, uint256) {
-        GroupBuyDeals.Shortfall memory sf = _shortfalls[dealId][leader];
-        return (sf.short_, sf.delivered, sf.refundPerUnit);
+        GroupBuyDeals.Group storage g = _groups[dealId][leader];
+        if (!g.short_) return (false, 0, 0);
+        GroupBuyDeals.Deal storage d = _deals[dealId];
+        uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
+        return (true, g.delivered, GroupBuyLastMile.noShowRefundPerUnit(g, _leaders[dealId][leader], price));
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function pickup(uint256 dealId, address buyer) external view returns (PickupView memory) {
+        GroupBuyDeals.Pickup memory p = _pickups[dealId][buyer];
+        return PickupView(p.quantity, p.short_, p.at);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function cashOrder(uint256 dealId, address leader, bytes32 beneficiaryRef) external view returns (CashOrderView memory) {
+        GroupBuyDeals.CashOrder memory c = _cash[dealId][leader][beneficiaryRef];
+        return CashOrderView(c.quantity, c.pickedUp, c.short_, c.pickedUpAt, c.paidOut);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function cashOwed(uint256 dealId, address leader, bytes32 beneficiaryRef) external view returns (uint256) {
+        GroupBuyDeals.Deal storage d = _deals[dealId];
+        if (d.token == address(0)) return 0;
+        return GroupBuyLastMile.cashOwed(d, _leaders[dealId][leader], _groups[dealId][leader], _cash[dealId][leader][beneficiaryRef]);
+    }
+
+    /// @inheritdoc IGroupBuyEscrow
+    function cashTotals(uint256 dealId, address leader) external view returns (uint256, uint256) {
+        GroupBuyDeals.Group storage g = _groups[dealId][leader];
+        return (g.cashQuantity, g.cashRefunded);
     }
 
     /// @inheritdoc IGroupBuyEscrow
@@ -443,6 +508,19 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         emit Joined(dealId, buyer, leader, quantity, amount);
     }
 
+    function _permit(address token, address owner, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {
+        // slither-disable-next-line reentrancy-no-eth (every state-changing entry point is nonReentrant; a token re-entering here is refused)
+        try IERC20Permit(token).permit(owner, address(this), amount, deadline, v, r, s) {} catch {}
+    }
+
+    /// @dev Books a cash order (GroupBuyLastMile.bookCash) and pulls its amount from the leader.
+    function _bookCash(uint256 dealId, uint256 quantity, bytes32 ref, address leader) private {
+        (address token, uint256 amount) = GroupBuyLastMile.bookCash(
+            _deals[dealId], _leaders[dealId][leader], _groups[dealId][leader], _cash[dealId][leader][ref], registry, dealId, leader, quantity, ref
+        );
+        _pullExact(token, leader, amount);
+    }
+
     /// @dev Pulls `amount` from `buyer` and refuses fee-on-transfer / rebasing-down tokens: the escrow must hold
     /// exactly what it owes. (The first balanceOf pays for the cold token account and the escrow's cold balance
     /// slot, which transferFrom would pay for anyway, so the check adds only ~1,100 gas.)
@@ -457,7 +535,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
     function _collect(uint256 dealId, GroupBuyDeals.Deal storage d, address account) private returns (uint256 amount) {
         DealStatus status = d.status();
         GroupBuyDeals.Order storage o = _orders[dealId][account];
-        uint256 buyerPart = _buyerOwed(dealId, d, status, o);
+        uint256 buyerPart = _buyerOwed(dealId, d, status, account);
         if (buyerPart != 0) {
             o.paidOut = true;
             amount = buyerPart;
@@ -479,7 +557,8 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
     }
 
     /// @dev What a buyer's order is owed now; each order is paid once, when its outcome is final.
-    function _buyerOwed(uint256 dealId, GroupBuyDeals.Deal storage d, DealStatus status, GroupBuyDeals.Order memory o) private view returns (uint256) {
+    function _buyerOwed(uint256 dealId, GroupBuyDeals.Deal storage d, DealStatus status, address buyer) private view returns (uint256) {
+        GroupBuyDeals.Order memory o = _orders[dealId][buyer];
         if (o.quantity == 0 || o.paidOut) return 0;
         uint256 full = uint256(o.quantity) * d.topPrice;
         if (status == DealStatus.Failed || status == DealStatus.Frozen) return full;
@@ -491,60 +570,32 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         }
         if (status != DealStatus.Settled) return 0;
         uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
+        GroupBuyDeals.Pickup memory pu = _pickups[dealId][buyer];
         return uint256(o.quantity) * (d.topPrice - price) + uint256(o.upheldQuantity) * price
-            + _shortRefund(dealId, o);
+            + GroupBuyLastMile.shortRefund(_groups[dealId][o.leader], _leaders[dealId][o.leader], pu.at, pu.short_, o.quantity, price);
     }
 
-    /// @dev This order's share of its group's shortage refund: its units × the group's refund per unit.
-    function _shortRefund(uint256 dealId, GroupBuyDeals.Order memory o) private view returns (uint256) {
-        return uint256(o.quantity) * _shortfalls[dealId][o.leader].refundPerUnit;
-    }
-
-    /// @dev A short receipt: each of the group's units gets back ⌊shortage × price / ordered⌋ at settlement, and
-    /// the remainder (< ordered base units) goes to the supplier, so the group's money sums exactly.
+    /// @dev A short receipt: before any handover each of the group's units would get back ⌊shortage × price /
+    /// ordered⌋ at settlement, and the remainder (< ordered base units) goes to the supplier, so the group's money
+    /// sums exactly; handovers then move the shortage onto the orders that were short (GroupBuyLastMile).
     function _recordShortfall(GroupBuyDeals.Deal storage d, uint256 dealId, address leader, uint256 ordered, uint256 delivered, uint256 price)
         private
     {
         uint256 shortValue = (ordered - delivered) * price;
-        uint256 perUnit = shortValue / ordered;
-        // Safe casts: delivered < ordered (uint32); perUnit ≤ price (uint96); the remainder < ordered < 2^32 per
-        // group, and a deal has fewer than 2^32 groups.
+        GroupBuyDeals.Group storage g = _groups[dealId][leader];
+        g.short_ = true;
+        // Safe casts: delivered < ordered (uint32); the remainder < ordered < 2^32 per group, and a deal has fewer
+        // than 2^32 groups.
         // forge-lint: disable-next-line(unsafe-typecast)
-        _shortfalls[dealId][leader] = GroupBuyDeals.Shortfall({short_: true, delivered: uint32(delivered), refundPerUnit: uint128(perUnit)});
+        g.delivered = uint32(delivered);
         // forge-lint: disable-next-line(unsafe-typecast)
         d.shortDust += uint64(shortValue % ordered);
     }
 
-    /// @dev Units of the leader's group that count as delivered (all of them unless its receipt was short).
-    function _delivered(uint256 dealId, address leader, GroupBuyDeals.Leader storage l) private view returns (uint256) {
-        GroupBuyDeals.Shortfall memory sf = _shortfalls[dealId][leader];
-        return sf.short_ ? sf.delivered : l.quantity;
-    }
-
-    /// @dev The units of an order a quality claim may cover: its share of what its group received, rounded down.
-    function _deliveredShare(uint256 dealId, GroupBuyDeals.Order storage o, GroupBuyDeals.Leader storage l)
-        private
-        view
-        returns (uint256)
-    {
-        uint256 delivered = _delivered(dealId, o.leader, l);
-        return uint256(o.quantity) * delivered / l.quantity;
-    }
-
     function _uphold(uint256 dealId, GroupBuyDeals.Deal storage d, address buyer, uint24 quantity, bool byDefault) private {
         GroupBuyDeals.Order storage o = _orders[dealId][buyer];
-        GroupBuyDeals.Leader storage l = _leaders[dealId][o.leader];
-        o.upheldQuantity += quantity;
-        o.claimOpen = false;
-        l.refundedQuantity += quantity;
-        uint256 price = d.priceTiers.unitPriceAt(d.totalQuantity);
-        uint128 newCommission = uint128(GroupBuyMath.commission(_delivered(dealId, o.leader, l) - l.refundedQuantity, price, l.commissionBps));
-        d.commissionTotal = d.commissionTotal - l.commission + newCommission;
-        l.commission = newCommission;
-        d.refundedQuantity += quantity;
-        d.openClaims -= 1;
+        GroupBuyLastMile.uphold(d, o, _leaders[dealId][o.leader], _groups[dealId][o.leader], dealId, buyer, quantity, byDefault);
         delete _claims[dealId][buyer];
-        emit ClaimUpheld(dealId, buyer, quantity, byDefault);
     }
 
     function _claimDeal(uint256 dealId) private view returns (GroupBuyDeals.Deal storage d) {

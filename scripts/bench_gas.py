@@ -31,6 +31,10 @@ Measured cases (the JSON ``notes`` repeat this):
   deals (one order each): the registry notifies the escrow, which freezes them all in that same
   transaction (``recall_frozen_deals`` reports how many; ``recall_no_deals`` is the same recall of
   a batch no deal sells, so the difference is what freezing costs).
+* ``handover_1`` / ``handover_batch_20`` — a leader of the large deal records pickups (核销) signed by
+  their buyers (EIP-712, checked on chain): one order alone, then 20 orders in one ``handOver``.
+* ``join_cash_order`` — a leader books a cash order (线下支付) for a neighbour in the small deal, their
+  group already open, paying with a finite allowance that stays non-zero (compare with ``join``).
 * ``code_size_bytes`` — runtime code at each deployed address (``eth_getCode``), library included.
 
 The 1,000 buyers and 20 leaders are fresh keys funded with ``anvil_setBalance``; their
@@ -91,6 +95,7 @@ RECALL_DEALS = 8
 CONTRACTS = [
     "GroupBuyEscrow",
     "GroupBuyDeals",
+    "GroupBuyLastMile",
     "ProvenanceRegistry",
     "TestStablecoin",
     "TuanchainForwarder",
@@ -241,6 +246,8 @@ class Bench:
             per_buyer_limit=ORDER_QUANTITY,
             join_deadline=now + 3_600,
             delivery_deadline=now + 7_200,
+            pickup_deadline=now + 7_200,
+            cash_cap_per_leader=2 * ORDER_QUANTITY,
             dispute_window=DISPUTE_WINDOW,
             answer_window=DISPUTE_WINDOW,
             commission_bps=1_000,
@@ -381,6 +388,15 @@ def measure_small_deal(b: Bench) -> dict[str, int]:
     out["join_gasless"] = gas(receipt)
     out.update(measure_join_passkey(b, deal_id, leaders[1].address))
 
+    # A cash order booked by leader 0 (their group already open), finite allowance left non-zero.
+    token.mint(leaders[0].address, 10 * ORDER_QUANTITY * TOP_PRICE, signer=b.platform)
+    token.approve(escrow.address, 10 * ORDER_QUANTITY * TOP_PRICE, signer=leaders[0])
+    out["join_cash_order"] = gas(
+        escrow.book_cash_order(
+            deal_id, ORDER_QUANTITY, keccak(b"salt|neighbour 1"), signer=leaders[0]
+        )
+    )
+
     canceller = fresh_accounts("canceller", 1)[0]
     escrow.join(deal_id, ORDER_QUANTITY, leaders[0].address, signer=canceller)
     out["cancel"] = gas(escrow.cancel(deal_id, signer=canceller))
@@ -484,14 +500,37 @@ def measure_large_settlement(b: Bench) -> dict[str, int]:
     b.advance(3_600)
     b.expect_status(deal_id, DealStatus.SUCCEEDED)
     b.confirm_receipts(deal_id, leaders)
+    handovers = measure_handovers(b, deal_id, leaders[0], buyers[::20])
     b.advance(7_200 + DISPUTE_WINDOW)
     settle = gas(b.clients.escrow.settle(deal_id, signer=b.keeper))
     b.expect_status(deal_id, DealStatus.SETTLED)
     steady = sorted(int(r["gasUsed"], 16) for r in joins[20:])
     return {
+        **handovers,
         "settle_1000_buyers_20_leaders": settle,
         "join_median_of_1000": steady[len(steady) // 2],
     }
+
+
+def measure_handovers(
+    b: Bench, deal_id: int, leader: LocalAccount, group: list[LocalAccount]
+) -> dict[str, int]:
+    """The leader records signed pickups: ``group[0]`` alone, then 20 more in one call."""
+    escrow = b.clients.escrow
+    expiry = b.now() + 3_600
+
+    def item(buyer: LocalAccount) -> tuple[str, int, int, bytes]:
+        typed = escrow.handover_typed_data(
+            deal_id, buyer.address, leader.address, ORDER_QUANTITY, expiry
+        )
+        return (buyer.address, ORDER_QUANTITY, expiry, sign_typed_data(buyer, typed).signature)
+
+    one = escrow.hand_over(deal_id, [item(group[0])], signer=leader)
+    batch = escrow.hand_over(deal_id, [item(x) for x in group[1:21]], signer=leader)
+    recorded = len(escrow.events_in(one, "HandedOver")) + len(escrow.events_in(batch, "HandedOver"))
+    if recorded != 21 or escrow.pickup(deal_id, group[20].address).at == 0:
+        raise BenchError(f"{recorded} of 21 handovers recorded")
+    return {"handover_1": gas(one), "handover_batch_20": gas(batch)}
 
 
 def measure_recall(b: Bench) -> dict[str, int]:
@@ -576,6 +615,11 @@ NOTES = {
     "confirm_receipt_partial": "a leader's receipt 3 units short of the 50 its group ordered"
     " (it stores the group's shortfall: a new slot); confirm_receipt: the other leader's full"
     " receipt, the deal's first, which also pays its aggregates' zero-to-non-zero writes",
+    "handover": "handOver by a leader of the 1,000-buyer deal: handover_1 one buyer's signed"
+    " pickup (EIP-712 digest + ecrecover, the pickup's new slot, the group's aggregates),"
+    " handover_batch_20 twenty in one call",
+    "join_cash_order": "bookCashOrder of 10 units by a leader whose group is open, finite allowance"
+    " left non-zero (the cash order's slot and the group's cash count are new writes; compare join)",
     "settle": "both deals have identical parameters, 1 linked batch, all leaders received,"
     " no claims; called by a keeper",
     "exact_allowance": "the *_exact_allowance variants approve exactly the amount, so the"
@@ -620,6 +664,9 @@ def run() -> dict[str, Any]:
             "anchor_root_1024_events",
             "recall_freezes_deals",
             "recall_frozen_deals",
+            "handover_1",
+            "handover_batch_20",
+            "join_cash_order",
             "code_size_bytes",
         ]
     }

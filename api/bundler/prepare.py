@@ -21,14 +21,21 @@ from __future__ import annotations
 from typing import Any
 
 from hexbytes import HexBytes
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.bundler.accept import pending_of
 from api.errors import ApiError
+from api.private.store import evidence_stored
 from api.relayer.prepare import cid_bytes
 from chain.aa.bundling import ExecutionReverted, checksum
 from chain.aa.entrypoint import ENTRYPOINT_V08
-from chain.aa.erc7739 import personal_sign_digest, personal_sign_hash
+from chain.aa.erc7739 import (
+    personal_sign_digest,
+    personal_sign_hash,
+    typed_data_sign_digest,
+    wrap_signature,
+)
 from chain.aa.userop import Call, pre_verification_gas
 from chain.context import Chain
 from traceability.ipfs import DocumentStore
@@ -70,6 +77,7 @@ def _calls(
     *,
     account_address: str,
     store: DocumentStore | None,
+    engine: Engine | None,
 ) -> tuple[list[Call], dict[str, Any]]:
     escrow = chain.clients.escrow
     if action == "add_passkey":
@@ -114,7 +122,7 @@ def _calls(
         raise ApiError(
             400, "invalid_request", "quantity (integer) and evidence_cid are required"
         ) from None
-    if store is None or not store.has(evidence_cid):
+    if not evidence_stored(store, engine, cid=evidence_cid, owner=account_address, deal_id=deal_id):
         raise ApiError(
             400, "evidence_not_stored", f"upload the evidence first: {evidence_cid} is unknown"
         )
@@ -135,8 +143,10 @@ def prepare(
     qy: bytes,
     body: dict[str, Any],
     store: DocumentStore | None = None,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
-    """The unsigned operation of ``action`` for the passkey (qx, qy), and its hash."""
+    """The unsigned operation of ``action`` for the passkey (qx, qy), and its hash (``engine``:
+    the private document store's database, where a claim's evidence is kept)."""
     if action not in PASSKEY_ACTIONS:
         raise ApiError(
             404, "unknown_action", f"no passkey action {action!r}", actions=list(PASSKEY_ACTIONS)
@@ -158,7 +168,9 @@ def prepare(
                 account=address,
             )
         info = {**info, "address": address, "deployed": True}
-    calls, details = _calls(chain, action, body, account_address=address, store=store)
+    calls, details = _calls(
+        chain, action, body, account_address=address, store=store, engine=engine
+    )
     pending = pending_of(session, address, 0)
     on_chain = accounts.nonce(address)
     nonce = max([on_chain, *(int(row.nonce) + 1 for row in pending)])
@@ -205,5 +217,28 @@ def message_challenge(chain: Chain, *, qx: bytes, qy: bytes, message: str) -> di
         "account": info["address"],
         "messageHash": "0x" + message_hash.hex(),
         "challenge": "0x" + challenge.hex(),
+        "signer": info["signer"],
+    }
+
+
+def typed_data_challenge(
+    chain: Chain, *, qx: bytes, qy: bytes, typed_data: dict[str, Any]
+) -> dict[str, Any]:
+    """What the passkey signs so that its account signs ``typed_data`` for an application that
+    checks ERC-1271 (the escrow's ``Handover`` pickup code): the ERC-7739 ``TypedDataSign``
+    digest under the account's domain. The signature to hand over is the account signature over
+    that challenge followed by ``suffix`` (the app's domain separator, contents hash and type)."""
+    info = account(chain, qx, qy)
+    try:
+        challenge = typed_data_sign_digest(
+            typed_data, account=info["address"], chain_id=chain.chain_id
+        )
+        suffix = wrap_signature(b"", typed_data)
+    except Exception as exc:  # noqa: BLE001 - eth-account raises many kinds for malformed input
+        raise ApiError(400, "invalid_typed_data", f"not EIP-712 typed data: {exc}") from None
+    return {
+        "account": info["address"],
+        "challenge": "0x" + challenge.hex(),
+        "suffix": "0x" + suffix.hex(),
         "signer": info["signer"],
     }

@@ -46,6 +46,7 @@ _EXTRA_MODEL_MODULES = (
     "api.binding",
     "api.auth.models",
     "api.private.models",
+    "api.webhooks.models",
 )
 
 
@@ -237,6 +238,9 @@ class Deal(Base, LogRow):
     answer_window: Mapped[int] = mapped_column(BigInteger)
     commission_bps: Mapped[int] = mapped_column(Integer)
     platform_fee_bps: Mapped[int] = mapped_column(Integer)
+    # 提货截止 and the per-leader cap on cash orders (issue 11; null on rows of older deployments)
+    pickup_deadline: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cash_cap_per_leader: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class DealBatch(Base, LogRow):
@@ -323,6 +327,43 @@ class Payout(Base, LogRow):
     amount: Mapped[int] = mapped_column(Uint256, default=0)
 
 
+class PickupEvent(Base, LogRow):
+    """The last mile (issue 11): an order handed over (HandedOver, signed by the buyer), a cash
+    order handed over by its leader (CashHandedOver), a scanned code the escrow skipped
+    (HandoverSkipped, with its reason), or a group's no-shows closed out (NoShowsClosed)."""
+
+    __tablename__ = "pickup_events"
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index"),
+        Index("ix_pickup_events_deal_buyer", "deal_id", "buyer"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deal_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # handed_over|cash|skipped|no_shows
+    leader: Mapped[str | None] = mapped_column(Address, nullable=True, index=True)
+    buyer: Mapped[str | None] = mapped_column(Address, nullable=True)
+    beneficiary_ref: Mapped[str | None] = mapped_column(Hex32, nullable=True)
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)  # taken (no_shows: units)
+    short_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)  # skipped: why
+    refund_per_unit: Mapped[int | None] = mapped_column(Uint256, nullable=True)  # no_shows
+
+
+class CashOrderEvent(Base, LogRow):
+    """A cash order booked by a leader for a neighbour (CashOrderBooked: paid by the leader), or
+    a cash order's refund paid back to that leader (CashRefunded), apart from their own orders."""
+
+    __tablename__ = "cash_order_events"
+    __table_args__ = (UniqueConstraint("tx_hash", "log_index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deal_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    leader: Mapped[str] = mapped_column(Address, index=True)
+    beneficiary_ref: Mapped[str] = mapped_column(Hex32)
+    kind: Mapped[str] = mapped_column(String(16))  # booked | refunded
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(Uint256, default=0)  # paid in (booked) or back (refunded)
+
+
 class RawLog(Base, LogRow):
     """Every decoded log, as received: the audit trail, and what ``--from-scratch`` compares."""
 
@@ -350,4 +391,6 @@ LOG_TABLES: tuple[type[Base], ...] = (
     ClaimEvent,
     DealOutcome,
     Payout,
+    PickupEvent,
+    CashOrderEvent,
 )

@@ -254,11 +254,24 @@ class DealSpec:
     dispute_window: int
     answer_window: int = DAY
     commission_bps: int = 1000
+    pickup_in: int | None = None  # 提货截止 from creation (None: the delivery deadline)
+    cash_cap: int = 0  # units each leader may book for cash-paying neighbours
 
 
 # Prices per 5 kg bag (rice) / 1 kg pack (pork) / 5 kg box (oranges), falling by tier.
 DEALS = (
-    DealSpec("rice_settled", RICE, ((0, 45), (10, 39.9)), 5, 200, HOUR, 3 * HOUR, HOUR),
+    DealSpec(
+        "rice_settled",
+        RICE,
+        ((0, 45), (10, 39.9)),
+        5,
+        200,
+        HOUR,
+        3 * HOUR,
+        HOUR,
+        pickup_in=5 * HOUR,
+        cash_cap=5,
+    ),
     DealSpec("rice_open", RICE, ((0, 45), (20, 36.8)), 10, 300, 30 * DAY, 33 * DAY, 3 * DAY),
     DealSpec(
         "pork_claim",
@@ -320,3 +333,10 @@ def places() -> dict[str, dict[str, str]]:
     for actor in (RICE_FARM, PORK_FARM, *LEADERS, CARRIER):
         named[actor.gln] = (actor.place_zh, actor.place_en)
     return {gln: {"zh": zh, "en": en} for gln, (zh, en) in named.items()}
+
+
+# 王姐 books two bags for a neighbour who paid her in cash (线下支付): the salt stays with her; the
+# chain keeps only keccak256(salt ‖ name). Deterministic, so a rerun finds the same cash order.
+CASH_NEIGHBOUR = "楼下张奶奶 (cash)"
+CASH_SALT = bytes.fromhex("7475616e636861696e2d64656d6f2d73")
+CASH_QUANTITY = 2

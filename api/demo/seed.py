@@ -34,6 +34,8 @@ from api.demo.catalog import Actor, DealSpec, DemoClock, Product
 from api.demo.documents import certificate, claim_evidence, credential, profile, recall_notice
 from api.private import store as private_store
 from api.services import Services
+from chain import deal_rules
+from chain import errors as chain_errors
 from chain.accounts import LOCAL_CHAIN_IDS
 from chain.clients import (
     BatchStatus,
@@ -45,7 +47,9 @@ from chain.clients import (
     PartyStatus,
     PriceTier,
 )
+from chain.clients.escrow import beneficiary_ref
 from chain.context import Chain
+from chain.eip712 import sign_typed_data
 from traceability.epcis import (
     EpcisEvent,
     dumps_document,
@@ -346,6 +350,9 @@ class _Seeder:
                 per_buyer_limit=20,
                 join_deadline=now + spec.join_in,
                 delivery_deadline=now + spec.deliver_in,
+                pickup_deadline=now
+                + (spec.deliver_in if spec.pickup_in is None else spec.pickup_in),
+                cash_cap_per_leader=spec.cash_cap,
                 dispute_window=spec.dispute_window,
                 answer_window=spec.answer_window,
                 commission_bps=spec.commission_bps,
@@ -406,6 +413,61 @@ class _Seeder:
             signer=leader.account,
         )
 
+    # -- the last mile (issue 11)
+
+    def book_cash(self, deal_id: int, leader: Actor) -> bytes:
+        """The leader books bags for a neighbour who paid cash (counted toward 成团 and tiers)."""
+        escrow, token = self.clients.escrow, self.clients.token
+        ref = beneficiary_ref(c.CASH_SALT, c.CASH_NEIGHBOUR)
+        if escrow.cash_order(deal_id, leader.address, ref).quantity:
+            return ref
+        if escrow.deal_status(deal_id) != DealStatus.OPEN:
+            return ref
+        amount = escrow.deal_params(deal_id).price_tiers[0].unit_price * c.CASH_QUANTITY
+        if token.balance_of(leader.address) < amount:
+            self.send(token.mint, leader.address, 500 * USD, signer=self.platform)
+        if token.allowance(leader.address, escrow.address) < amount:
+            self.send(token.approve, escrow.address, 2**255, signer=leader.account)
+        self.send(escrow.book_cash_order, deal_id, c.CASH_QUANTITY, ref, signer=leader.account)
+        return ref
+
+    def hand_over(self, deal_id: int, leader: Actor, pickups: Sequence[tuple[Actor, int]]) -> None:
+        """Buyers show their signed pickup codes (Handover, EIP-712) and the leader records
+        them in one call (批量核销)."""
+        escrow = self.clients.escrow
+        if escrow.deal_status(deal_id) != DealStatus.SUCCEEDED:
+            return
+        expiry = self.now() + 15 * 60
+        items = []
+        for buyer, quantity in pickups:
+            if escrow.pickup(deal_id, buyer.address).at:
+                continue
+            typed = escrow.handover_typed_data(
+                deal_id, buyer.address, leader.address, quantity, expiry
+            )
+            signature = sign_typed_data(buyer.account, typed).signature
+            items.append((buyer.address, quantity, expiry, signature))
+        if items:
+            self.send(escrow.hand_over, deal_id, items, signer=leader.account)
+
+    def hand_over_cash(self, deal_id: int, leader: Actor, ref: bytes) -> None:
+        escrow = self.clients.escrow
+        order = escrow.cash_order(deal_id, leader.address, ref)
+        succeeded = escrow.deal_status(deal_id) == DealStatus.SUCCEEDED
+        if order.quantity and not order.picked_up_at and succeeded:
+            self.send(escrow.hand_over_cash, deal_id, ref, order.quantity, signer=leader.account)
+
+    def close_out(self, deal_id: int, leader: Actor) -> None:
+        """The keeper's part at the pickup deadline: the group's no-shows closed out."""
+        escrow = self.clients.escrow
+        if escrow.deal_status(deal_id) != DealStatus.SUCCEEDED:
+            return
+        try:
+            self.send(escrow.close_out, deal_id, leader.address, signer=self.chain.keeper)
+        except chain_errors.ContractRevert as exc:  # already closed out on an earlier run
+            if exc.name != "NothingToCloseOut":
+                raise
+
     def claim(self, deal_id: int, buyer: Actor, quantity: int) -> None:
         escrow = self.clients.escrow
         if escrow.claim(deal_id, buyer.address).status != ClaimStatus.NONE:
@@ -451,6 +513,7 @@ class _Seeder:
         for order in c.ORDERS:
             self.join(deals[order.deal], order.buyer, order.quantity, order.leader)
 
+        cash_ref = self.book_cash(deals["rice_settled"], c.LEADERS[0])
         self.recall_oranges(batches["oranges"], clock)
         escrow = self.clients.escrow
         frozen = deals["oranges_frozen"]
@@ -469,15 +532,39 @@ class _Seeder:
         self.receive(settled, c.RICE, batches["rice"], li, short=1)
         self.receive(claimed, c.PORK, batches["pork"], li)
         self.claim(claimed, c.CONSUMERS[1], 1)
+        # Pickup (核销): 张伟 takes his 4 bags at 王姐's with his signed code, and the cash
+        # neighbour's 2 are handed over by 王姐 alone; 陈静 (3 bags) never comes: a no-show. At 李姐's,
+        # 刘洋 signs for the 3 bags that arrived of his 4 (the short one is his, refunded in full).
+        b1, b2, _b3 = c.CONSUMERS[:3]
+        self.hand_over(settled, w, [(b1, 4)])
+        self.hand_over_cash(settled, w, cash_ref)
+        self.hand_over(settled, li, [(b2, 3)])
         params = escrow.deal_params(settled)
-        settle_at = max(
-            params.delivery_deadline,
-            escrow.deal_totals(settled).last_receipt_at + params.dispute_window,
+        if not self.advance_to(params.pickup_deadline + 60, "the rice deal's pickup deadline"):
+            return
+        self.close_out(settled, w)
+        last_pickup = max(
+            escrow.pickup(settled, b.address).at for b in (b1, b2)
+        )  # the handovers' after-sales windows run from their pickups
+        settle_at = deal_rules.settleable_at(
+            delivery_deadline=params.delivery_deadline,
+            dispute_window=params.dispute_window,
+            last_receipt_at=escrow.deal_totals(settled).last_receipt_at,
+            pickup_deadline=params.pickup_deadline,
+            last_pickup_at=last_pickup,
         )
         if self.advance_to(settle_at + 60, "the rice deal becomes settleable"):
             buyers = [o.buyer.address for o in c.ORDERS if o.deal == "rice_settled"]
             payees = [c.RICE.supplier.address, w.address, li.address, escrow.fee_recipient()]
             self.settle_and_pay(settled, payees + buyers)
+            if escrow.cash_owed(settled, w.address, cash_ref):  # the cash neighbour's rebate
+                self.send(
+                    escrow.pay_cash_refunds,
+                    settled,
+                    w.address,
+                    [cash_ref],
+                    signer=self.chain.keeper,
+                )
 
 
 def seed(services: Services) -> SeedReport:

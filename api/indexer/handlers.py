@@ -76,7 +76,19 @@ DEAL_FIELDS = [
     "commissionTiers",
     "platformFeeBps",
     "batchIds",
+    "pickupDeadline",
+    "cashCapPerLeader",
 ]
+# IGroupBuyEscrow.HandoverSkip, by index (0 None is never emitted)
+HANDOVER_SKIPS = (
+    "none",
+    "expired",
+    "bad_signature",
+    "no_order",
+    "wrong_leader",
+    "already_picked_up",
+    "invalid_quantity",
+)
 
 
 def _pairs(tiers: Any, names: list[str]) -> list[list[int]]:
@@ -232,6 +244,12 @@ def _deal_created(log: DecodedLog, pos: dict[str, Any]) -> list[Row]:
             answer_window=int(p["answerWindow"]),
             commission_bps=int(p["commissionBps"]),
             platform_fee_bps=int(p["platformFeeBps"]),
+            pickup_deadline=int(p["pickupDeadline"])
+            if p.get("pickupDeadline") is not None
+            else None,
+            cash_cap_per_leader=(
+                int(p["cashCapPerLeader"]) if p.get("cashCapPerLeader") is not None else None
+            ),
         )
     ]
     rows += [Row.of(m.DealBatch, **pos, deal_id=deal_id, batch_id=hex0x(b)) for b in p["batchIds"]]
@@ -340,6 +358,52 @@ def _payout(kind: str) -> Handler:
     return handle
 
 
+def _pickup(kind: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[Row]:
+        a = log.args
+        values: dict[str, Any] = {"deal_id": int(a["dealId"]), "kind": kind}
+        if "leader" in a:
+            values["leader"] = _addr(a["leader"])
+        if "buyer" in a:
+            values["buyer"] = _addr(a["buyer"])
+        if "beneficiaryRef" in a:
+            values["beneficiary_ref"] = hex0x(a["beneficiaryRef"])
+        if kind == "skipped":
+            reason = int(a["reason"])
+            values["reason"] = (
+                HANDOVER_SKIPS[reason] if reason < len(HANDOVER_SKIPS) else str(reason)
+            )
+        elif kind == "no_shows":
+            values["quantity"] = int(a["noShowUnits"])
+            values["short_quantity"] = int(a["shortUnits"])
+            values["refund_per_unit"] = int(a["refundPerUnit"])
+        else:
+            values["quantity"] = int(a["quantity"])
+            values["short_quantity"] = int(a["shortQuantity"])
+        return [Row.of(m.PickupEvent, **pos, **values)]
+
+    return handle
+
+
+def _cash(kind: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[Row]:
+        a = log.args
+        return [
+            Row.of(
+                m.CashOrderEvent,
+                **pos,
+                deal_id=int(a["dealId"]),
+                leader=_addr(a["leader"]),
+                beneficiary_ref=hex0x(a["beneficiaryRef"]),
+                kind=kind,
+                quantity=int(a.get("quantity", 0)),
+                amount=int(a["paid"] if kind == "booked" else a["amount"]),
+            )
+        ]
+
+    return handle
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("registry", "PartyApplied"): _party("applied"),
     ("registry", "PartyApproved"): _party("approved"),
@@ -365,6 +429,12 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("escrow", "DealSettled"): _deal_settled,
     ("escrow", "Withdrawn"): _payout("withdrawn"),
     ("escrow", "PayoutSkipped"): _payout("skipped"),
+    ("escrow", "HandedOver"): _pickup("handed_over"),
+    ("escrow", "CashHandedOver"): _pickup("cash"),
+    ("escrow", "HandoverSkipped"): _pickup("skipped"),
+    ("escrow", "NoShowsClosed"): _pickup("no_shows"),
+    ("escrow", "CashOrderBooked"): _cash("booked"),
+    ("escrow", "CashRefunded"): _cash("refunded"),
 }
 
 

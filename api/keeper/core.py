@@ -11,7 +11,13 @@ Each pass reads the chain (the source of truth; the index may lag) and plans, pe
 - ``settle`` — a succeeded deal past its delivery deadline and its last dispute window, with no
   open claim and no blocked batch;
 - ``push_payouts`` — every account the deal owes now (failed or frozen deals' refunds,
-  undelivered orders, and after settlement: rebates, claim refunds, commissions, supplier, fee).
+  undelivered orders, and after settlement: rebates, claim refunds, commissions, supplier, fee);
+- ``close_out`` — from the pickup deadline on, the no-shows of each group received short (once,
+  when the deadline passes, before settling: ``NoShowsClosed`` says how many units did not come
+  and what each gets of the short units left; that money is fixed by then and paid with the
+  payouts; in a group received in full a no-show changes nothing: the goods waited);
+- ``pay_cash_refunds`` — what the deal owes leaders back for the cash orders they booked
+  (accounted apart from their own orders and commission).
 
 Which deals a pass looks at comes from the index in the service (:class:`IndexFeed`; the indexer
 runs beside it) or from the escrow's logs read incrementally (:class:`LogFeed`, for
@@ -46,10 +52,11 @@ PAYOUT_CHUNK = 100  # accounts per pushPayouts transaction
 
 @dataclass(frozen=True)
 class KeeperAction:
-    kind: str  # freeze | finalize_claim | settle | push_payouts
+    kind: str  # freeze | finalize_claim | settle | push_payouts | close_out | pay_cash_refunds
     deal_id: int
     accounts: tuple[str, ...] = ()
     reason: str = ""
+    refs: tuple[str, ...] = ()  # pay_cash_refunds: the leader's cash orders
 
     def describe(self) -> str:
         who = f" {len(self.accounts)} account(s)" if self.accounts else ""
@@ -77,6 +84,7 @@ class Keeper:
         # since the last pass, a time noted earlier (settlement, an answer window), or an action
         # planned last pass (stale plans are re-checked).
         self._last_now: int | None = None
+        self._previous_now: int | None = None  # the pass before (pickup deadlines crossed)
         self._wake: dict[int, int] = {}
         self._retry: set[int] = set()
         self.looked_at: list[int] = []  # the deals the last plan() looked at (for logs, tests)
@@ -91,7 +99,7 @@ class Keeper:
         else:
             due = changed | self.feed.closing(self._last_now, now)
         due |= {d for d, at in self._wake.items() if at <= now} | self._retry
-        self._last_now = now
+        self._previous_now, self._last_now = self._last_now, now
         if self.deal_ids is not None:
             due &= self.deal_ids
         return due
@@ -101,6 +109,9 @@ class Keeper:
         escrow, now = self.escrow, self.now()
         due = self._due_deals(now)
         parties, claimants = self.feed.parties(due)
+        cash = self.feed.cash(due)
+        for deal_id, by_leader in cash.items():  # leaders with cash orders only are parties too
+            parties.setdefault(deal_id, set()).update(by_leader)
         actions: list[KeeperAction] = []
         self._retry = set()
         self.looked_at = sorted(due)
@@ -129,6 +140,8 @@ class Keeper:
                 continue
             settling = False
             planned = len(actions)
+            # Before settling: a close-out is taken only while the deal is not settled yet.
+            actions += self._last_mile(deal_id, status, params, now, parties, cash)
             if status == DealStatus.SUCCEEDED:
                 totals = escrow.deal_totals(deal_id)
                 open_claims = totals.open_claims
@@ -146,10 +159,13 @@ class Keeper:
                         open_claims -= 1  # finalized first, in this same pass
                     else:
                         wake.append(claim.filed_at + params.answer_window)
+                # (The last handover's window is not among the views: a settle tried too early
+                # is skipped, and the deal retried next pass.)
                 settleable_at = deal_rules.settleable_at(
                     delivery_deadline=params.delivery_deadline,
                     dispute_window=params.dispute_window,
                     last_receipt_at=totals.last_receipt_at,
+                    pickup_deadline=params.pickup_deadline,
                 )
                 if now < settleable_at:
                     wake.append(settleable_at)
@@ -183,6 +199,40 @@ class Keeper:
                 self._retry.add(deal_id)
         return actions
 
+    def _last_mile(
+        self,
+        deal_id: int,
+        status: DealStatus,
+        params: object,
+        now: int,
+        parties: dict[int, set[str]],
+        cash: dict[int, dict[str, set[str]]],
+    ) -> list[KeeperAction]:
+        """No-shows closed out once the pickup deadline passed; cash refunds owed to leaders."""
+        escrow, actions = self.escrow, []
+        pickup = int(getattr(params, "pickup_deadline", 0) or 0)
+        crossed = self._previous_now is None or self._previous_now < pickup
+        if status == DealStatus.SUCCEEDED and now >= pickup and crossed:
+            for leader in sorted(parties.get(deal_id, set())):
+                # Only a group received short: its no-shows share the short units left (in a
+                # full group a no-show changes no money, and the goods simply waited).
+                info = escrow.leader_info(deal_id, leader)
+                if info.received_at and escrow.shortfall(deal_id, leader).short:
+                    actions.append(
+                        KeeperAction("close_out", deal_id, (leader,), "pickup deadline passed")
+                    )
+        for leader, refs in sorted(cash.get(deal_id, {}).items()):
+            due = tuple(
+                r for r in sorted(refs) if escrow.cash_owed(deal_id, leader, bytes.fromhex(r[2:]))
+            )
+            if due:
+                actions.append(
+                    KeeperAction(
+                        "pay_cash_refunds", deal_id, (leader,), "cash orders owed back", due
+                    )
+                )
+        return actions
+
     def execute(
         self, actions: list[KeeperAction], *, stop: threading.Event | None = None
     ) -> KeeperReport:
@@ -208,6 +258,15 @@ class Keeper:
                         report.skipped.append((action, "nothing owed any more"))
                         continue
                     self.escrow.push_payouts(action.deal_id, owed, signer=signer)
+                elif action.kind == "close_out":
+                    self.escrow.close_out(action.deal_id, action.accounts[0], signer=signer)
+                elif action.kind == "pay_cash_refunds":
+                    self.escrow.pay_cash_refunds(
+                        action.deal_id,
+                        action.accounts[0],
+                        [bytes.fromhex(r[2:]) for r in action.refs],
+                        signer=signer,
+                    )
                 report.done.append(action)
                 logger.info("keeper: %s", action.describe())
             except chain_errors.ContractRevert as exc:

@@ -36,7 +36,16 @@ class IndexFeed:
             if seen is None or (state is not None and state.last_block < seen):
                 return None
             ids: set[int] = set()
-            for table in (m.Deal, m.OrderEvent, m.Receipt, m.ClaimEvent, m.DealOutcome, m.Payout):
+            for table in (
+                m.Deal,
+                m.OrderEvent,
+                m.Receipt,
+                m.ClaimEvent,
+                m.DealOutcome,
+                m.Payout,
+                m.PickupEvent,
+                m.CashOrderEvent,
+            ):
                 ids.update(
                     session.scalars(
                         select(table.deal_id).where(table.block_number > seen).distinct()  # type: ignore[attr-defined]
@@ -64,6 +73,7 @@ class IndexFeed:
                     select(deal.deal_id).where(
                         ((deal.join_deadline > lower) & (deal.join_deadline <= until))
                         | ((deal.delivery_deadline > lower) & (deal.delivery_deadline <= until))
+                        | ((deal.pickup_deadline > lower) & (deal.pickup_deadline <= until))
                     )
                 )
             )
@@ -91,6 +101,22 @@ class IndexFeed:
                 claimants[deal_id].add(buyer)
         return parties, claimants
 
+    def cash(self, deal_ids: set[int]) -> dict[int, dict[str, set[str]]]:
+        """Per deal and leader: the beneficiary references of their cash orders."""
+        cash: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        with Session(self.engine) as session:
+            for deal_id, leader, ref in session.execute(
+                select(
+                    m.CashOrderEvent.deal_id,
+                    m.CashOrderEvent.leader,
+                    m.CashOrderEvent.beneficiary_ref,
+                )
+                .where(m.CashOrderEvent.deal_id.in_(deal_ids), m.CashOrderEvent.kind == "booked")
+                .distinct()
+            ):
+                cash[deal_id][leader].add(ref)
+        return cash
+
 
 class LogFeed:
     """The same facts from the escrow's logs, read incrementally (one ``eth_getLogs`` per pass
@@ -116,9 +142,10 @@ class LogFeed:
         }
         self._deals_of_batch: dict[bytes, set[int]] = defaultdict(set)
         self._next_block = chain.deployment.contracts["GroupBuyEscrow"].block
-        self._deadlines: dict[int, tuple[int, int]] = {}  # deal -> (join, delivery)
+        self._deadlines: dict[int, tuple[int, ...]] = {}  # deal -> (join, delivery, pickup)
         self._parties: dict[int, set[str]] = defaultdict(set)
         self._claimants: dict[int, set[str]] = defaultdict(set)
+        self._cash: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._first = True
 
     def changed(self) -> set[int] | None:
@@ -147,13 +174,21 @@ class LogFeed:
                 ids.add(deal_id)
                 if name == "DealCreated":
                     params = escrow.deal_params(deal_id)
-                    self._deadlines[deal_id] = (params.join_deadline, params.delivery_deadline)
+                    self._deadlines[deal_id] = (
+                        params.join_deadline,
+                        params.delivery_deadline,
+                        int(params.pickup_deadline or params.delivery_deadline),
+                    )
                     for batch_id in params.batch_ids:
                         self._deals_of_batch[bytes(batch_id)].add(deal_id)
                 elif name == "Joined":
                     self._parties[deal_id].update(_address(t) for t in topics[2:4])
                 elif name == "ClaimFiled":
                     self._claimants[deal_id].add(_address(topics[2]))
+                elif name == "CashOrderBooked":  # (dealId, leader, beneficiaryRef)
+                    leader = _address(topics[2])
+                    self._parties[deal_id].add(leader)
+                    self._cash[deal_id][leader].add("0x" + topics[3].hex())
             self._next_block = head + 1
         if self._first:
             self._first = False
@@ -172,6 +207,9 @@ class LogFeed:
             {d: self._parties[d] for d in deal_ids if d in self._parties},
             {d: self._claimants[d] for d in deal_ids if d in self._claimants},
         )
+
+    def cash(self, deal_ids: set[int]) -> dict[int, dict[str, set[str]]]:
+        return {d: self._cash[d] for d in deal_ids if d in self._cash}
 
 
 def _address(topic: bytes) -> str:

@@ -46,3 +46,25 @@ def open_sealed(key: bytes, sealed: bytes, sha256_hex: str) -> bytes:
     if hashlib.sha256(plaintext).hexdigest() != sha256_hex:  # cannot happen with a valid tag
         raise WrongDocumentKey("the opened document does not match its digest")
     return plaintext
+
+
+def _record_associated(label: str) -> bytes:
+    return f"tuanchain private record v1 {label}".encode()
+
+
+def seal_record(key: bytes, plaintext: bytes, label: str) -> bytes:
+    """Seal a small record that is not a document (a consented phone number, a webhook secret);
+    ``label`` (e.g. the row's address) binds it to its row as the digest binds a document."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, _record_associated(label))
+
+
+def open_record(key: bytes, sealed: bytes, label: str) -> bytes:
+    try:
+        return AESGCM(key).decrypt(
+            sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _record_associated(label)
+        )
+    except InvalidTag:
+        raise WrongDocumentKey(
+            "the record does not open with the configured TUANCHAIN_DOCUMENT_KEY"
+        ) from None

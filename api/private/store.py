@@ -3,8 +3,11 @@
 Purposes and their readers (besides the owner, who may always read what they uploaded):
 - ``credential`` (ID cards, licences, pickup-point deeds) and ``contact``: the platform's reviewers
   (accounts holding the registry's ``PLATFORM_ROLE`` on chain);
-- ``claim_evidence`` (photos of a quality claim in deal ``deal_id``): the platform, which
-  arbitrates, and the deal's supplier, who answers. Only a buyer of that deal may upload one.
+- ``claim_evidence`` (photos of a quality claim in deal ``deal_id``, and the evidence document
+  listing them with the buyer's note): the platform's arbiters (the escrow's ``ARBITER_ROLE``),
+  who decide, and the deal's supplier, who answers. Only a buyer of that deal may upload one.
+  The chain names the evidence document by the CIDv1 ``raw`` of its SHA-256
+  (:func:`holds_claim_evidence` is what the prepare endpoints check before a claim is signed).
 Roles are read from the chain at the moment of the read, so a revoked reviewer loses access at once.
 Every read is logged in ``private_document_reads``.
 """
@@ -15,7 +18,7 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.auth.errors import AccessDenied
@@ -23,6 +26,8 @@ from api.db import ensure_db, session_factory
 from api.private import crypto
 from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.services import Services
+from traceability.ipfs import DocumentStore
+from traceability.ipfs.cid import digest_of_raw_cid
 
 MAX_DOCUMENTS_PER_OWNER = 200
 
@@ -135,14 +140,48 @@ def _right(services: Services, reader: str, rows: list[PrivateDocument]) -> str 
     if any(row.owner == reader for row in rows):
         return "owner"
     chain = services.chain
-    if chain.clients.registry.is_platform(reader):
-        return "platform"
     escrow = chain.clients.escrow
     for row in rows:
-        is_claim = row.purpose == Purpose.CLAIM_EVIDENCE and row.deal_id
-        if is_claim and escrow.deal_params(row.deal_id).supplier == reader:
-            return "deal_supplier"
+        if row.purpose == Purpose.CLAIM_EVIDENCE and row.deal_id:
+            # The parties to the claim and its judges only, not every reviewer of the platform.
+            if escrow.deal_params(row.deal_id).supplier == reader:
+                return "deal_supplier"
+            if escrow.has_role("ARBITER_ROLE", reader):
+                return "arbiter"
+        elif chain.clients.registry.is_platform(reader):
+            return "platform"
     return None
+
+
+def holds_claim_evidence(engine: Engine, *, cid: str, owner: str, deal_id: int) -> bool:
+    """Whether ``owner`` uploaded claim evidence for ``deal_id`` whose digest ``cid`` names."""
+    raw = digest_of_raw_cid(cid)
+    if raw is None:
+        return False
+    digest = raw.hex()
+    ensure_db(engine)
+    with session_factory(engine)() as session:
+        return (
+            session.scalar(
+                select(PrivateDocument.id).where(
+                    PrivateDocument.sha256 == digest,
+                    PrivateDocument.owner == owner,
+                    PrivateDocument.purpose == Purpose.CLAIM_EVIDENCE.value,
+                    PrivateDocument.deal_id == deal_id,
+                )
+            )
+            is not None
+        )
+
+
+def evidence_stored(
+    store: DocumentStore | None, engine: Engine | None, *, cid: str, owner: str, deal_id: int
+) -> bool:
+    """Claim evidence is kept: privately by its buyer (the pages' claims), or in the public
+    document store (claims filed before photos were private, the demo's)."""
+    if engine is not None and holds_claim_evidence(engine, cid=cid, owner=owner, deal_id=deal_id):
+        return True
+    return store is not None and store.has(cid)
 
 
 def read(services: Services, *, reader: str, sha256_hex: str, now: int) -> OpenedPrivate:
@@ -162,7 +201,7 @@ def read(services: Services, *, reader: str, sha256_hex: str, now: int) -> Opene
         if right is None:
             raise AccessDenied(
                 f"{reader} may not read this document: only its owner, the platform's reviewers "
-                "and, for claim evidence, the deal's supplier may",
+                "and, for claim evidence, the deal's supplier and the platform's arbiters may",
                 sha256=sha256_hex,
             )
         session.add(PrivateDocumentRead(sha256=sha256_hex, reader=reader, right=right, read_at=now))

@@ -6,7 +6,7 @@ pydantic models in :mod:`api.schemas.read`). Current state is derived from event
 
 One module per job: :mod:`~api.queries.common` (batch keys, index state, chain time, parties),
 :mod:`~api.queries.deals`, :mod:`~api.queries.batches` (provenance included),
-:mod:`~api.queries.dashboard`, and :mod:`~api.queries.cache`: hot provenance responses cached per
+:mod:`~api.queries.dashboard`, :mod:`~api.queries.pickups` (pickups and leaders' cash orders), and :mod:`~api.queries.cache`: hot provenance responses cached per
 ``(gtin, lot)`` and keyed by the index ``version`` (bumped by every indexer commit); the indexer
 also clears the cache directly when it runs in this process (:func:`api.indexer.on_index_change`).
 """
@@ -23,6 +23,7 @@ from api.queries.deals import (
     deal_summary,
     list_deals,
 )
+from api.queries.pickups import leader_cash_orders
 
 __all__ = [
     "MAX_PAGE",
@@ -36,6 +37,7 @@ __all__ = [
     "deal_detail",
     "deal_summary",
     "index_state",
+    "leader_cash_orders",
     "list_batches",
     "list_deals",
     "party_status",

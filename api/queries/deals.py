@@ -16,6 +16,7 @@ from api.db import models as m
 from api.index_errors import DealNotFound
 from api.indexer.enrich import hash_id_of
 from api.queries.common import chain_now
+from api.queries.pickups import LastMileFacts, cash_orders, group_pickups, pickup_view
 from api.timefmt import iso_utc
 from chain import deal_rules
 from chain.deal_rules import DealStatus
@@ -32,6 +33,7 @@ class _DealFacts:
         self.claims: dict[int, list[m.ClaimEvent]] = defaultdict(list)
         self.batches: dict[int, list[str]] = defaultdict(list)
         self.payouts: dict[int, list[m.Payout]] = defaultdict(list)
+        self.last = LastMileFacts(session, ids)  # pickups and cash orders (issue 11)
         if not ids:
             return
         for table, target in (
@@ -54,7 +56,10 @@ class _DealFacts:
             self.batches[deal_id].append(batch_id)
 
     def sold(self, deal_id: int) -> int:
-        return sum(o.quantity if o.kind == "join" else -o.quantity for o in self.orders[deal_id])
+        """Units sold: joins minus cancels, plus cash orders booked by leaders (they count toward
+        成团 and the tiers)."""
+        joined = sum(o.quantity if o.kind == "join" else -o.quantity for o in self.orders[deal_id])
+        return joined + self.last.cash_sold(deal_id)
 
 
 def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
@@ -92,6 +97,11 @@ def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
         "paid_in": paid - refunded,
         "join_deadline": deal.join_deadline,
         "delivery_deadline": deal.delivery_deadline,
+        "pickup_deadline": deal.pickup_deadline
+        if deal.pickup_deadline is not None
+        else deal.delivery_deadline,
+        "cash_cap_per_leader": deal.cash_cap_per_leader or 0,
+        "cash_sold": facts.last.cash_sold(deal.deal_id),
         "seconds_left": max(0, deal.join_deadline - now) if status == "open" else 0,
         "commission_bps": deal.commission_bps,
         "platform_fee_bps": deal.platform_fee_bps,
@@ -133,6 +143,11 @@ def _deal_status_sql(now: int) -> Any:
         .where(m.OrderEvent.deal_id == m.Deal.deal_id)
         .scalar_subquery()
     )
+    cash = (
+        select(func.coalesce(func.sum(m.CashOrderEvent.quantity), 0))
+        .where(m.CashOrderEvent.deal_id == m.Deal.deal_id, m.CashOrderEvent.kind == "booked")
+        .scalar_subquery()
+    )
 
     def has(kind: str) -> Any:
         return exists().where(outcome.deal_id == m.Deal.deal_id, outcome.kind == kind)
@@ -141,7 +156,7 @@ def _deal_status_sql(now: int) -> Any:
         (has("frozen"), DealStatus.FROZEN.label),
         (has("settled"), DealStatus.SETTLED.label),
         (m.Deal.join_deadline > now, DealStatus.OPEN.label),
-        (sold >= m.Deal.min_quantity, DealStatus.SUCCEEDED.label),
+        (sold + cash >= m.Deal.min_quantity, DealStatus.SUCCEEDED.label),
         else_=DealStatus.FAILED.label,
     )
 
@@ -178,7 +193,8 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
     if deal is None:
         raise DealNotFound(f"no deal {deal_id} in the index")
     facts = _DealFacts(session, [deal])
-    summary = deal_summary(deal, facts, chain_now(session))
+    now = chain_now(session)
+    summary = deal_summary(deal, facts, now)
     orders: dict[str, dict[str, Any]] = {}
     for o in facts.orders[deal_id]:
         order = orders.setdefault(
@@ -218,20 +234,34 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
     receipts = {r.leader: r for r in facts.receipts[deal_id]}
     price = summary["unit_price"]
     leaders: dict[str, dict[str, Any]] = {}
-    for order in orders.values():
-        leader = leaders.setdefault(
-            order["leader"],
+
+    def group(address: str) -> dict[str, Any]:
+        return leaders.setdefault(
+            address,
             {
-                "leader": order["leader"],
+                "leader": address,
                 "quantity": 0,
                 "orders": [],
                 "receipt": None,
                 "commission_bps": deal.commission_bps,
                 "commission": 0,
+                "cash_quantity": 0,
             },
         )
+
+    for order in orders.values():
+        leader = group(order["leader"])
         leader["quantity"] += order["quantity"]
         leader["orders"].append(order)
+        order["pickup"] = pickup_view(
+            facts.last.handover_of(deal_id, order["buyer"]),
+            received=order["leader"] in receipts,
+            now=now,
+            pickup_deadline=summary["pickup_deadline"],
+        )
+    for address, units in facts.last.cash_by_leader(deal_id).items():
+        group(address)["quantity"] += units  # cash orders are the leader's group's units too
+        leaders[address]["cash_quantity"] = units
     for address, leader in leaders.items():
         leader["commission_bps"] = deal_rules.commission_bps_at(
             deal.commission_tiers, deal.commission_bps, leader["quantity"]
@@ -259,6 +289,7 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
             )
             net = delivered - upheld.get(address, 0)
             leader["commission"] = deal_rules.commission(net, price, leader["commission_bps"])
+        _last_mile(leader, deal, facts, summary, now=now, price=price)
     summary["leaders"] = sorted(leaders.values(), key=lambda x: x["leader"])
     summary["payouts"] = [
         {
@@ -271,6 +302,44 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
         for p in facts.payouts[deal_id]
     ]
     return summary
+
+
+def _last_mile(
+    leader: dict[str, Any],
+    deal: m.Deal,
+    facts: _DealFacts,
+    summary: dict[str, Any],
+    *,
+    now: int,
+    price: int,
+) -> None:
+    """A group's pickups (its pick list) and its leader's cash orders with the cash owed back."""
+    receipt = leader["receipt"]
+    group = None
+    if receipt is not None:
+        group = group_pickups(
+            facts.last.pickups[deal.deal_id],
+            leader["leader"],
+            buyers={o["buyer"] for o in leader["orders"]},
+            ordered=leader["quantity"],
+            delivered=receipt["delivered"],
+            price=price,
+        )
+        # Before handovers the whole group shares the shortage; after, what is left of it.
+        receipt["short_refund"] = receipt["short"] * price
+    leader["pickup"] = group
+    leader["cash_orders"] = cash_orders(
+        facts.last,
+        deal,
+        leader["leader"],
+        status=summary["status"],
+        now=now,
+        price=price,
+        received=receipt is not None,
+        group=group,
+    )
+    leader["cash_owed_back"] = sum(c["owed_back"] for c in leader["cash_orders"])
+    leader["cash_refunded"] = sum(c["refunded"] for c in leader["cash_orders"])
 
 
 def buyer_orders(session: Session, buyer: str) -> dict[str, Any]:
@@ -297,6 +366,14 @@ def buyer_orders(session: Session, buyer: str) -> dict[str, Any]:
                 "refunded": sum(int(r.amount) for r in mine if r.kind == "cancel"),
                 "cancelled": mine[-1].kind == "cancel",
                 "claim_status": claims[-1].status if claims else None,
+                "pickup": pickup_view(
+                    facts.last.handover_of(deal.deal_id, buyer),
+                    received=any(r.leader == mine[-1].leader for r in facts.receipts[deal.deal_id]),
+                    now=now,
+                    pickup_deadline=deal.pickup_deadline
+                    if deal.pickup_deadline is not None
+                    else deal.delivery_deadline,
+                ),
                 "withdrawn": sum(
                     int(p.amount)
                     for p in facts.payouts[deal.deal_id]

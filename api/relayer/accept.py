@@ -57,6 +57,7 @@ from api.errors import ApiError
 from api.relayer.describe import ANCHORED_DOCUMENT, describe_call
 from api.relayer.gas import MAX_REQUEST_GAS
 from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.relayer.permits import WITH_PERMIT, with_permit_calldata
 from api.relayer.queue import SignerQueue, pending_requests
 from chain import errors as chain_errors
 from chain.address import checksum_address
@@ -80,6 +81,12 @@ logger = logging.getLogger(__name__)
 ACTION_OF_FUNCTION = {
     "join": "join",
     "joinWithPermit": "join",
+    "handOver": "handover",
+    "handOverCash": "hand_over_cash",
+    "bookCashOrder": "book_cash_order",
+    "bookCashOrderWithPermit": "book_cash_order",
+    "payCashRefunds": "pay_cash_refunds",
+    "closeOut": "close_out",
     "cancel": "cancel",
     "withdraw": "withdraw",
     "fileClaim": "file_claim",
@@ -103,6 +110,9 @@ ACTION_OF_FUNCTION = {
     "rejectLeader": "review",
     "revokeSupplier": "review",
     "revokeLeader": "review",
+    "createDeal": "create_deal",
+    "setTokenAllowed": "set_token_allowed",
+    "setFeeRecipient": "set_fee_recipient",
 }
 
 
@@ -221,13 +231,13 @@ class RequestChecker:
             undecodable = exc  # said after the nonce checks, as always
         permit = payloads.get("permit")
         permit_signature = signatures.get("permit")
-        is_join = decoded is not None and decoded[0] == "join"
+        takes_permit = decoded is not None and decoded[0] in WITH_PERMIT
         # Every chain read the checks need, in one JSON-RPC batch (one round trip; the reads
         # and the simulation do not depend on each other): the clock, the signer's forwarder and
         # token nonces, the forwarder's own verify, and the simulation of the target call — for
         # a join, joinWithPermit with its permit, and the deal's terms; for any other request,
         # also execute as the relayer would send it. Each answer is used where its check was.
-        simulated = self._join_with_permit(decoded, permit, permit_signature) if is_join else data
+        simulated = self._with_permit(decoded, permit, permit_signature) if takes_permit else data
         calls = [
             ("eth_getBlockByNumber", ["latest", False]),
             forwarder.view_call("nonces", sender),
@@ -236,7 +246,7 @@ class RequestChecker:
         ]
         if simulated is not None:
             calls.append(forwarder.simulate_call(sender=sender, target=target, data=simulated))
-        if is_join:
+        if takes_permit:
             assert decoded is not None
             calls.append(self.clients.escrow.deal_params_call(int(decoded[2]["dealId"])))
         elif decoded is not None:
@@ -284,9 +294,11 @@ class RequestChecker:
             raise undecodable
         function, inputs, args = decoded
 
-        if function == "join":
+        if function in WITH_PERMIT:
             if not isinstance(permit, dict) or not isinstance(permit_signature, str):
-                raise _bad("permit_required", "a join needs a signed permit (payloads.permit)")
+                raise _bad(
+                    "permit_required", f"a {function} needs a signed permit (payloads.permit)"
+                )
             # What join takes: the quantity at the deal's top price (DealNotFound: 404).
             deal = self.clients.escrow.deal_params_from(_raise_errors([last])[0])
             top_price = max(t.unit_price for t in deal.price_tiers)
@@ -303,7 +315,9 @@ class RequestChecker:
                     Signature.from_bytes(permit_signature)
                 except chain_errors.InvalidSignature as exc:
                     raise _bad("bad_signature", str(exc)) from None
-                raise _bad("invalid_permit", "the permit cannot be encoded into joinWithPermit")
+                raise _bad(
+                    "invalid_permit", f"the permit cannot be encoded into {function}'s permit twin"
+                )
             if isinstance(simulation, chain_errors.ContractRevert):
                 # A permit behind a queued join's cannot be applied yet: every other check of
                 # the join ran before the transfer, which only lacks the allowance it will give.
@@ -344,14 +358,15 @@ class RequestChecker:
             "details": details,
         }
 
-    def _join_with_permit(
+    def _with_permit(
         self,
         decoded: tuple[str, list[dict[str, Any]], dict[str, Any]] | None,
         permit: Any,
         permit_signature: Any,
     ) -> bytes | None:
-        """The ``joinWithPermit`` calldata a join is simulated as; None when the permit is
-        missing or malformed (its checks then refuse the request before any simulation)."""
+        """The calldata of the ``...WithPermit`` twin a permit-paid call (join, bookCashOrder) is
+        simulated as; None when the permit is missing or malformed (its checks then refuse the
+        request before any simulation)."""
         if decoded is None or not isinstance(permit, dict) or not isinstance(permit_signature, str):
             return None
         try:
@@ -359,18 +374,9 @@ class RequestChecker:
             deadline = int(permit["message"]["deadline"])
         except (chain_errors.InvalidSignature, KeyError, TypeError, ValueError):
             return None
-        args = decoded[2]
+        function, _, args = decoded
         try:
-            return self.clients.escrow.calldata(
-                "joinWithPermit",
-                args["dealId"],
-                args["quantity"],
-                args["leader"],
-                deadline,
-                parts.v,
-                parts.r,
-                parts.s,
-            )
+            return with_permit_calldata(self.clients.escrow, function, args, deadline, parts)
         except Exception:  # noqa: BLE001 — a deadline out of uint256: the permit check says so
             return None
 

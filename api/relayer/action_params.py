@@ -124,6 +124,18 @@ class RegisterBatchParams(ActionParams):
     )
     metadata_cid: str | None = None
 
+    @field_validator("gtin14")
+    @classmethod
+    def _gtin(cls, v: str) -> str:
+        # The registry takes any 14 digits: a wrong check digit is refused here, before signing.
+        from traceability.epcis.errors import InvalidIdentifier
+        from traceability.epcis.identifiers import validate_gtin14
+
+        try:
+            return validate_gtin14(v)
+        except InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from None
+
 
 class RecallBatchParams(ActionParams):
     gtin14: str = Field(pattern=r"^\d{14}$")
@@ -204,3 +216,60 @@ class AnchorRootParams(ActionParams):
         description="EPCIS 2.0 events, each with its batch: stored one document each, "
         "anchored under one Merkle root whose manifest lists them",
     )
+
+
+# ------------------------------------------------------------------ pickup (核销) and cash orders
+
+# Items in one handover request (GroupBuyLastMile.MAX_HANDOVERS).
+MAX_HANDOVER_ITEMS = 64
+_HEX32 = r"^0x[0-9a-fA-F]{64}$"
+
+
+class HandoverCodeParams(DealParamsIn):
+    """The buyer's pickup code: the ``Handover`` typed data their wallet signs for the QR code."""
+
+    quantity: int | None = Field(
+        default=None,
+        ge=0,
+        description="units taken (default: the whole order; fewer only when the group was short)",
+    )
+    ttl_seconds: int = Field(
+        default=900, ge=60, le=86_400, description="how long the code stays valid (chain time)"
+    )
+
+
+class HandoverItemIn(BaseModel):
+    """One scanned code: what the buyer signed, and the signature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    buyer: str
+    quantity: int = Field(ge=0, le=2**24 - 1)
+    expiry: int = Field(ge=0)
+    signature: str = Field(pattern=r"^0x([0-9a-fA-F]{2})+$")
+
+    @field_validator("buyer")
+    @classmethod
+    def _buyer(cls, v: str) -> str:
+        return _checksum(v)
+
+
+class HandoverParams(DealParamsIn):
+    """The leader records one scanned code or a pickup queue's worth (批量核销)."""
+
+    items: list[HandoverItemIn] = Field(min_length=1, max_length=MAX_HANDOVER_ITEMS)
+
+
+class CashOrderParams(DealParamsIn):
+    """A cash order booked by the leader (线下支付 / 代下单): give ``beneficiary_ref`` (keccak256 of a
+    salt and the neighbour's name or phone), or ``beneficiary`` and the server derives it with a
+    fresh random salt, returned once in ``details`` (kept by the leader, never stored here)."""
+
+    quantity: int = Field(ge=1, le=2**24 - 1)
+    beneficiary_ref: str | None = Field(default=None, pattern=_HEX32)
+    beneficiary: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class CashHandoverParams(DealParamsIn):
+    beneficiary_ref: str = Field(pattern=_HEX32)
+    quantity: int = Field(ge=0, le=2**24 - 1)

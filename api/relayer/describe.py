@@ -89,9 +89,9 @@ def describe_call(
     (joins), ``store`` where a receipt's document is looked up by its digest.
     """
     details = {snake(i["name"]): json_value(i, args[i["name"]]) for i in abi_inputs}
-    if function == "join" and top_price is not None:
+    if function in ("join", "bookCashOrder") and top_price is not None:
         details["amount"] = int(args["quantity"]) * top_price
-    if function == "join" and permit is not None:
+    if function in ("join", "bookCashOrder") and permit is not None:
         details["permit_value"] = int(permit["value"])
     if function == "registerBatch":
         details["batch_id"] = "0x" + batch_id_of(args["gtin14"], args["lot"]).hex()

@@ -28,6 +28,7 @@ from api.relayer.gas import (
 )
 from api.relayer.models import RelayRequest, RelayStatus
 from api.relayer.outbox import OutboxMoves
+from api.relayer.permits import with_permit_calldata
 from chain import errors as chain_errors
 from chain.context import Chain, Signer
 from chain.eip712 import Signature, forward_request_data
@@ -150,17 +151,12 @@ class BatchSending(OutboxMoves):
     def _join_with_permit(chain: Chain, row: RelayRequest) -> bytes:
         assert row.permit is not None and row.permit_signature
         escrow = chain.clients.escrow
-        _, _, args = escrow.decode_call(forward_request_data(row.typed_data, row.signature)[5])
+        function, _, args = escrow.decode_call(
+            forward_request_data(row.typed_data, row.signature)[5]
+        )
         parts = Signature.from_bytes(row.permit_signature)
-        return escrow.calldata(
-            "joinWithPermit",
-            args["dealId"],
-            args["quantity"],
-            args["leader"],
-            int(row.permit["message"]["deadline"]),
-            parts.v,
-            parts.r,
-            parts.s,
+        return with_permit_calldata(
+            escrow, function, args, int(row.permit["message"]["deadline"]), parts
         )
 
     def _send(

@@ -30,6 +30,7 @@ from api import notices as notice_feed
 from api import shop
 from api.db import ensure_db
 from api.db import models as m
+from api.disputes import private_evidence
 from api.errors import ApiError, error_responses
 from api.names import Directory
 from api.render import choose_language, render
@@ -129,6 +130,7 @@ def orders_page(request: Request, address: str, services: ServicesDep) -> Respon
     with _session(services) as session:
         data = shop.buyer_view(session, services, buyer)
         data["notices"] = _notices(session, services, buyer, lang)
+    data["private_evidence"] = lambda cid: private_evidence(services.store, cid)
     return render(request, "orders.html", data)
 
 

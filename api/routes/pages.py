@@ -26,6 +26,7 @@ from api.routes.deps import DealId, get_services
 from api.services import Services
 from api.timefmt import iso_utc
 from chain import deal_rules
+from chain.artifacts import REPO_ROOT
 from chain.clients import DealStatus, PartyKind, PartyStatus
 from traceability.digital_link import build_link
 from traceability.safe_json import loads_bounded
@@ -456,3 +457,22 @@ def static(name: str) -> FileResponse:
         raise ApiError(404, "not_found", f"no static file {name!r}")
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
+
+
+# Browser libraries pinned from npm (package.json, package-lock.json: installed by `make` into
+# node_modules/) and served as they were published: no build step, no CDN at run time.
+VENDORED = {
+    "jsQR.js": "jsqr/dist/jsQR.js",  # QR decoding where BarcodeDetector is missing
+    "sha3.min.js": "js-sha3/build/sha3.min.js",  # keccak256 of a cash order's salted name
+}
+
+
+@router.get("/static/vendor/{name}", include_in_schema=False)
+def vendored(name: str) -> FileResponse:
+    relative = VENDORED.get(name)
+    path = REPO_ROOT / "node_modules" / relative if relative else None
+    if path is None or not path.is_file():
+        raise ApiError(404, "not_found", f"no vendored file {name!r} (run make setup)")
+    return FileResponse(
+        path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )

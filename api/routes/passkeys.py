@@ -25,6 +25,7 @@ from api.bundler.prepare import (
     message_challenge,
     parse_coordinate,
     prepare,
+    typed_data_challenge,
 )
 from api.db import session_factory
 from api.errors import ApiError, error_responses
@@ -84,6 +85,7 @@ def prepare_userop(
             qy=qy,
             body=body,
             store=services.store,
+            engine=services.engine,
         )
 
 
@@ -104,6 +106,29 @@ def sign_message(services: ServicesDep, body: Annotated[dict[str, Any], Body()])
         qx=parse_coordinate(body.get("qx"), "qx"),
         qy=parse_coordinate(body.get("qy"), "qy"),
         message=body["message"],
+    )
+
+
+@router.post(
+    "/v1/passkeys/sign-typed-data",
+    summary="The challenge a passkey signs for its account's EIP-712 signature (ERC-1271)",
+    description="Body: `qx`, `qy`, `typed_data` (EIP-712, e.g. a prepared `handover_code`). "
+    "Returns the account, the `challenge` (the ERC-7739 TypedDataSign digest under the account's "
+    "domain), the `signer` and a `suffix`: the signature an application's `isValidSignature` "
+    "accepts is `abi.encode(bytes[] signers, bytes[] signatures)` over the challenge, then the "
+    "suffix.",
+    responses=error_responses(400),
+)
+def sign_typed_data(
+    services: ServicesDep, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("typed_data"), dict):
+        raise ApiError(400, "invalid_request", "typed_data (an EIP-712 object) is required")
+    return typed_data_challenge(
+        services.chain,
+        qx=parse_coordinate(body.get("qx"), "qx"),
+        qy=parse_coordinate(body.get("qy"), "qy"),
+        typed_data=body["typed_data"],
     )
 
 

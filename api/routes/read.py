@@ -26,6 +26,7 @@ from api.schemas.read import (
     Dashboard,
     DealDetail,
     DealPage,
+    LeaderCashOrders,
     ProvenancePublic,
 )
 from api.services import Services
@@ -174,6 +175,16 @@ def get_deal(deal_id: DealId, session: SessionDep) -> Any:
 )
 def get_buyer_orders(address: str, session: SessionDep) -> Any:
     return queries.buyer_orders(session, _address(address, "address"))
+
+
+@router.get(
+    "/leaders/{address}/cash-orders",
+    response_model=LeaderCashOrders,
+    summary="A leader's cash orders (线下支付 / 代下单) in every deal, with the cash owed back",
+    responses=error_responses(400),
+)
+def get_leader_cash_orders(address: str, session: SessionDep) -> Any:
+    return queries.leader_cash_orders(session, _address(address, "address"))
 
 
 @router.get(

@@ -54,7 +54,9 @@ def prepare(
             # After the sender's requests still waiting in the outbox (contiguous nonces).
             return signer_queue(session, services.chain, sender).next_nonces()
 
-        return prepare_action(services.chain, services.store, action, body, nonces=nonces).to_json()
+        return prepare_action(
+            services.chain, services.store, action, body, nonces=nonces, engine=services.engine
+        ).to_json()
 
 
 RELAY_DESCRIPTION = """Post the prepare response back with `signatures` (one per payload, as

@@ -170,6 +170,41 @@ class DealPage(_Open):
     items: list[DealSummary]
 
 
+class PickupPublic(_Open):
+    """An order's pickup (核销): ``awaiting_delivery``, ``awaiting_pickup`` (待提货),
+    ``picked_up`` (已提货, with ``time``) or ``no_show`` (the pickup deadline passed)."""
+
+    status: Literal["awaiting_delivery", "awaiting_pickup", "picked_up", "no_show"]
+    quantity: int
+    short_quantity: int
+    time: str | None
+
+
+class CashOrderPublic(_Open):
+    """A cash order a leader booked (线下支付 / 代下单), by its beneficiary reference."""
+
+    beneficiary_ref: str
+    quantity: int
+    paid: int
+    refunded: int
+    owed_back: int = Field(description="what the escrow owes the leader back for it now")
+    pickup: PickupPublic
+
+
+class LeaderCashDeal(_Open):
+    deal_id: int
+    status: DealStatusLabel
+    cash_orders: list[CashOrderPublic]
+    cash_owed_back: int
+    cash_refunded: int
+
+
+class LeaderCashOrders(_Open):
+    leader: str
+    deals: list[LeaderCashDeal]
+    cash_owed_back: int
+
+
 class LeaderPublic(_Open):
     leader: str
     quantity: int
@@ -177,6 +212,15 @@ class LeaderPublic(_Open):
     receipt: dict[str, Any] | None
     commission_bps: int
     commission: int
+    cash_quantity: int = 0
+    pickup: dict[str, Any] | None = Field(
+        default=None,
+        description="after the receipt: units handed over, short assigned, still to pick up, "
+        "each no-show unit's refund, skipped codes",
+    )
+    cash_orders: list[CashOrderPublic] = Field(default_factory=list)
+    cash_owed_back: int = 0
+    cash_refunded: int = 0
 
 
 class DealDetail(DealSummary):
@@ -192,6 +236,7 @@ class BuyerOrder(_Open):
     refunded: int
     cancelled: bool
     claim_status: str | None
+    pickup: PickupPublic | None = None
 
 
 class BuyerOrders(_Open):

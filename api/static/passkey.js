@@ -234,7 +234,14 @@
         const assertion = await assert(key, unhex(prepared.challenge));
         return hex(encodeAccountSignature(unhex(prepared.signer), assertion));
       },
-      signTypedData: async () => { throw new Error("a passkey account acts through perform()"); },
+      // EIP-712 through ERC-1271 (the pickup code's Handover): the passkey signs the account's
+      // ERC-7739 TypedDataSign challenge; the signature is the account's envelope, then the
+      // nesting the account rebuilds the app's digest from (the service's `suffix`).
+      signTypedData: async (typedData) => {
+        const prepared = await api("/v1/passkeys/sign-typed-data", { qx: key.qx, qy: key.qy, typed_data: typedData });
+        const assertion = await assert(key, unhex(prepared.challenge));
+        return hex(encodeAccountSignature(unhex(prepared.signer), assertion)) + prepared.suffix.slice(2);
+      },
     };
     // Prepare, then sign and send (the pages' step sheet calls the two apart, to show the
     // operation before the passkey is asked).

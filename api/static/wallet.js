@@ -195,12 +195,16 @@
 
   const STEPS = ["review", "signing", "queued", "mined", "result"];
 
-  function stepList(body) {
+  function stepList(body, signOnly) {
     const list = el("ol", { class: "steps" });
-    for (const step of STEPS) list.append(el("li", { "data-step": step }, t("js_step_" + step)));
+    for (const step of STEPS) {
+      if (signOnly && (step === "queued" || step === "mined")) continue; // nothing is sent
+      list.append(el("li", { "data-step": step }, t("js_step_" + step)));
+    }
     body.append(list);
     return (step, state, note) => {
       const item = list.querySelector('[data-step="' + step + '"]');
+      if (!item) return;
       item.className = state; // active | done | failed
       if (note !== undefined) {
         let small = item.querySelector(".note");
@@ -222,13 +226,17 @@
     if (typed.primaryType === "ForwardRequest") {
       return t("js_sign_request", { nonce: m.nonce, until: when(m.deadline) });
     }
+    if (typed.primaryType === "Handover") {
+      return t("js_sign_handover", { n: m.quantity, deal: m.dealId, until: when(m.expiry) });
+    }
     return name + ": " + typed.primaryType;
   }
 
   // Prepare → review → sign → relay → follow. Resolves with the mined request, or throws.
+  // With signOnly: prepare → review → sign, resolving with { prepared, signatures, from }.
   async function run(options) {
     const sheet = panel(options.title || t("js_confirm"));
-    const mark = stepList(sheet.body);
+    const mark = stepList(sheet.body, options.signOnly);
     const review = el("div", { class: "review" });
     const status = el("p", { class: "status-line", role: "status" });
     sheet.body.append(review, status);
@@ -239,7 +247,10 @@
       if (options.before) await options.before((text) => { status.textContent = text; });
       // EOA: EIP-712 payloads for the relayer. Passkey account (ERC-4337): a sponsored user
       // operation for the bundler, prepared by the service; its hash is the passkey's challenge.
-      const account = signer.kind === "passkey";
+      // signOnly (a pickup code): typed data signed by either kind (a passkey through ERC-1271),
+      // handed back to the page instead of being sent.
+      const signOnly = Boolean(options.signOnly);
+      const account = signer.kind === "passkey" && !signOnly;
       const prepared = account ? await signer.prepare(options.action, options.body)
         : await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
@@ -256,6 +267,14 @@
       go.remove();
       mark("review", "done");
       mark("signing", "active");
+      if (signOnly) {
+        const signatures = {};
+        for (const [name, typed] of Object.entries(prepared.payloads)) signatures[name] = await signer.signTypedData(typed);
+        mark("signing", "done");
+        mark("result", "done", options.done || t("js_done"));
+        sheet.close();
+        return { prepared, signatures, from };
+      }
       const mined = account ? await bundled(signer, prepared, mark) : await relayed(signer, prepared, mark);
       mark("result", "done", options.done || t("js_done"));
       status.textContent = t("js_updating");
@@ -372,13 +391,15 @@
     return address;
   }
 
-  // POST /v1/documents/private: personal data (credentials, contact) sealed by the service and
-  // never on the public gateway; what the chain gets is the returned 0x SHA-256.
-  async function uploadPrivate(blob, purpose) {
+  // POST /v1/documents/private: personal data (credentials, contact, claim photos) sealed by the
+  // service and never on the public gateway; what the chain gets is the returned 0x SHA-256 (or
+  // its CIDv1 raw, where a contract takes a CID). Claim evidence names its deal.
+  async function uploadPrivate(blob, purpose, dealId) {
     await signIn();
     const form = new FormData();
     form.append("file", blob, blob.name || "document");
     form.append("purpose", purpose);
+    if (dealId) form.append("deal_id", String(dealId));
     return api("/v1/documents/private", form);
   }
 
@@ -387,7 +408,9 @@
   // <form data-action="cancel" data-summary="…" data-next="/orders/…"> with inputs named as the
   // prepare endpoint's parameters. data-number="deal_id quantity" marks numeric fields;
   // <input type="file" data-photos="photos"> uploads each photo first and sends their CIDs
-  // (as a list named by the attribute); data-evidence puts them in a claim-evidence document;
+  // (as a list named by the attribute); data-evidence keeps them in the private store instead,
+  // with a claim-evidence document listing them and the note (its CID goes on chain: only the
+  // buyer, the deal's supplier and the arbiters can open it);
   // <input type="file" data-private="credentials_digest" data-purpose="credential"> goes to the
   // private store instead (after signing in) and sends the file's SHA-256 under that name.
   // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
@@ -421,21 +444,23 @@
               const stored = await uploadPrivate(input.files[0], input.dataset.purpose || "credential");
               body[input.dataset.private] = stored.digest;
             }
-            for (const input of files.filter((i) => i.dataset.private === undefined)) {
+            for (const input of files.filter((i) => i.dataset.evidence !== undefined)) {
+              const photos = [];
+              for (const file of input.files) {
+                const stored = await uploadPrivate(file, "claim_evidence", body.deal_id);
+                photos.push("sha256:" + stored.sha256);
+              }
+              const evidence = new Blob([JSON.stringify({
+                type: "tuanchain:ClaimEvidence", deal_id: body.deal_id, photos, note: body.note || "",
+              })], { type: "application/json" });
+              evidence.name = "evidence.json";
+              body.evidence_cid = (await uploadPrivate(evidence, "claim_evidence", body.deal_id)).cid;
+              delete body.note;
+            }
+            for (const input of files.filter((i) => i.dataset.private === undefined && i.dataset.evidence === undefined)) {
               const cids = [];
               for (const file of input.files) cids.push((await upload(file, body.deal_id)).cid);
               if (input.dataset.photos) body[input.dataset.photos] = cids;
-              if (input.dataset.evidence !== undefined) {
-                const evidence = new Blob([JSON.stringify({
-                  type: "tuanchain:ClaimEvidence",
-                  deal_id: body.deal_id,
-                  photos: cids.map((cid) => "ipfs://" + cid),
-                  note: body.note || "",
-                })], { type: "application/json" });
-                evidence.name = "evidence.json";
-                body.evidence_cid = (await upload(evidence, body.deal_id)).cid;
-                delete body.note;
-              }
             }
             say("");
           } : null;

@@ -6,21 +6,30 @@ from dataclasses import replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 from web3.types import TxReceipt
 
 from chain.clients.base import ContractClient
 from chain.clients.views import (
+    CashOrderView,
     ClaimStatus,
     ClaimView,
     DealParams,
     DealTotals,
     LeaderView,
     OrderView,
+    PickupView,
     Shortfall,
 )
 from chain.deal_rules import DealStatus
-from chain.eip712 import Signature
+from chain.eip712 import Signature, handover_typed_data
+
+
+def beneficiary_ref(salt: bytes, beneficiary: str) -> bytes:
+    """A cash order's beneficiary reference: keccak256(salt ‖ the neighbour's name or phone, UTF-8).
+    The salt stays off chain with the leader, so the reference names nobody."""
+    return keccak(salt + beneficiary.strip().encode())
 
 
 class EscrowClient(ContractClient):
@@ -100,6 +109,59 @@ class EscrowClient(ContractClient):
             document_digest,
             received_quantity,
         )
+
+    # pickup (核销) and cash orders
+    def handover_typed_data(
+        self, deal_id: int, buyer: str, leader: str, quantity: int, expiry: int
+    ) -> dict:
+        """What the buyer signs at pickup (the QR code's payload), for this escrow and chain."""
+        return handover_typed_data(
+            escrow=self.address,
+            chain_id=self.w3.eth.chain_id,
+            deal_id=deal_id,
+            buyer=buyer,
+            leader=leader,
+            quantity=quantity,
+            expiry=expiry,
+        )
+
+    def hand_over(
+        self, deal_id: int, items: list[tuple[str, int, int, bytes]], *, signer: LocalAccount
+    ) -> TxReceipt:
+        """``items``: (buyer, quantity, expiry, signature); invalid ones are skipped on chain."""
+        return self._send(signer, "handOver", deal_id, items)
+
+    def close_out(self, deal_id: int, leader: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "closeOut", deal_id, leader)
+
+    def book_cash_order(
+        self, deal_id: int, quantity: int, beneficiary_ref: bytes, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "bookCashOrder", deal_id, quantity, beneficiary_ref)
+
+    def hand_over_cash(
+        self, deal_id: int, beneficiary_ref: bytes, quantity: int, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "handOverCash", deal_id, beneficiary_ref, quantity)
+
+    def pay_cash_refunds(
+        self, deal_id: int, leader: str, refs: list[bytes], *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "payCashRefunds", deal_id, leader, refs)
+
+    def pickup(self, deal_id: int, buyer: str) -> PickupView:
+        return PickupView(*self._call("pickup", deal_id, buyer))
+
+    def cash_order(self, deal_id: int, leader: str, beneficiary_ref: bytes) -> CashOrderView:
+        return CashOrderView(*self._call("cashOrder", deal_id, leader, beneficiary_ref))
+
+    def cash_owed(self, deal_id: int, leader: str, beneficiary_ref: bytes) -> int:
+        return int(self._call("cashOwed", deal_id, leader, beneficiary_ref))
+
+    def cash_totals(self, deal_id: int, leader: str) -> tuple[int, int]:
+        """(units booked in cash, cash refunds paid back so far) of the leader in the deal."""
+        quantity, refunded = self._call("cashTotals", deal_id, leader)
+        return int(quantity), int(refunded)
 
     # claims
     def accept_claim(self, deal_id: int, buyer: str, *, signer: LocalAccount) -> TxReceipt:

@@ -101,6 +101,10 @@ class DealParams:
     commission_tiers: list[CommissionTier] = field(default_factory=list)
     platform_fee_bps: int = 0
     batch_ids: list[bytes] = field(default_factory=list)
+    # 提货截止 (≥ delivery_deadline); None: the delivery deadline (no pickup period after it)
+    pickup_deadline: int | None = None
+    # units each leader may book for cash-paying neighbours (0: no cash orders)
+    cash_cap_per_leader: int = 0
 
     def to_abi(self) -> tuple[Any, ...]:
         return (
@@ -118,6 +122,8 @@ class DealParams:
             [astuple(t) for t in self.commission_tiers],
             self.platform_fee_bps,
             [bytes(b) for b in self.batch_ids],
+            self.delivery_deadline if self.pickup_deadline is None else self.pickup_deadline,
+            self.cash_cap_per_leader,
         )
 
     @classmethod
@@ -131,6 +137,8 @@ class DealParams:
             [CommissionTier(*t) for t in v[11]],
             v[12],
             [bytes(b) for b in v[13]],
+            v[14],
+            v[15],
         )
 
 
@@ -171,6 +179,26 @@ class ClaimView:
     status: ClaimStatus
     quantity: int
     filed_at: int
+
+
+@dataclass(frozen=True)
+class PickupView:
+    """An order's handover (核销): ``at`` 0 while not handed over."""
+
+    quantity: int
+    short_quantity: int
+    at: int
+
+
+@dataclass(frozen=True)
+class CashOrderView:
+    """A cash order a leader booked for a neighbour (线下支付 / 代下单)."""
+
+    quantity: int
+    picked_up: int
+    short_quantity: int
+    picked_up_at: int
+    paid_out: bool
 
 
 @dataclass(frozen=True)

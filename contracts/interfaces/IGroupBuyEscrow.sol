@@ -58,6 +58,9 @@ interface IGroupBuyEscrow {
     /// @param commissionTiers optional leader volume tiers raising the commission (rising, ≤ 2000, ≤ MAX_COMMISSION_TIERS)
     /// @param platformFeeBps platform fee in basis points of the net revenue (≤ MAX_PLATFORM_FEE_BPS)
     /// @param batchIds provenance batches sold (1..MAX_BATCHES, distinct, Active, owned by `supplier`)
+    /// @param pickupDeadline 提货截止: handovers strictly before it (≥ deliveryDeadline); orders not handed over
+    /// by then are no-shows (delivered if their group's receipt covered them, refunded if it was short)
+    /// @param cashCapPerLeader units each leader may book for cash-paying neighbours (0: no cash orders; ≤ 2^24−1)
     struct DealParams {
         address supplier;
         address token;
@@ -73,6 +76,44 @@ interface IGroupBuyEscrow {
         CommissionTier[] commissionTiers;
         uint16 platformFeeBps;
         bytes32[] batchIds;
+        uint40 pickupDeadline;
+        uint32 cashCapPerLeader;
+    }
+
+    /// @notice Why one handover of a batch was skipped (the others are recorded).
+    enum HandoverSkip {
+        None,
+        Expired,
+        BadSignature,
+        NoOrder,
+        WrongLeader,
+        AlreadyPickedUp,
+        InvalidQuantity
+    }
+
+    /// @notice One buyer's handover (核销) as the leader submits it: the buyer's EIP-712 signature over
+    /// Handover(dealId, buyer, leader, quantity, expiry) under the escrow's domain ("GroupBuyEscrow", "1").
+    struct HandoverItem {
+        address buyer;
+        uint256 quantity;
+        uint256 expiry;
+        bytes signature;
+    }
+
+    /// @notice An order's pickup (zero `at`: not handed over).
+    struct PickupView {
+        uint256 quantity;
+        uint256 shortQuantity;
+        uint256 at;
+    }
+
+    /// @notice A cash order (线下支付 / 代下单) a leader booked for a neighbour.
+    struct CashOrderView {
+        uint256 quantity;
+        uint256 pickedUp;
+        uint256 shortQuantity;
+        uint256 pickedUpAt;
+        bool paidOut;
     }
 
     /// @notice A buyer's order in one deal (one per buyer and deal, under one leader).
@@ -160,6 +201,23 @@ interface IGroupBuyEscrow {
     error TooManyLiveDeals(bytes32 batchId, uint256 max);
     /// @notice Only the provenance registry may report a blocked batch.
     error OnlyRegistry(address caller);
+    error InvalidPickupDeadline(uint256 pickupDeadline, uint256 deliveryDeadline);
+    error InvalidCashCap(uint256 cashCapPerLeader);
+    /// @notice Handovers are taken strictly before the deal's pickup deadline.
+    error PickupClosed(uint256 dealId, uint256 pickupDeadline);
+    /// @notice No-shows are closed out from the pickup deadline on.
+    error PickupOpen(uint256 dealId, uint256 pickupDeadline);
+    error NothingToCloseOut(uint256 dealId, address leader);
+    /// @notice A handover call carries 1..64 items.
+    error EmptyHandover();
+    /// @notice A single handover (a cash order's) that cannot be recorded, and why.
+    error HandoverRefused(uint256 dealId, HandoverSkip reason);
+    /// @notice In a group delivered short, only units handed over can be claimed (which units were short is
+    /// settled at handover).
+    error NotPickedUp(uint256 dealId, address buyer);
+    error CashCapExceeded(uint256 dealId, address leader, uint256 requested, uint256 cap);
+    error InvalidBeneficiary();
+    error NoCashOrder(uint256 dealId, address leader, bytes32 beneficiaryRef);
 
     // ---------------------------------------------------------------- events
 
@@ -190,6 +248,17 @@ interface IGroupBuyEscrow {
     );
     event Withdrawn(uint256 indexed dealId, address indexed account, uint256 amount);
     event PayoutSkipped(uint256 indexed dealId, address indexed account);
+    /// @notice A buyer's order handed over at the pickup point: `quantity` units taken, `shortQuantity` units of
+    /// the order not delivered (refunded at the final price on settlement; only in a group received short).
+    event HandedOver(uint256 indexed dealId, address indexed buyer, address indexed leader, uint256 quantity, uint256 shortQuantity);
+    event HandoverSkipped(uint256 indexed dealId, address indexed buyer, HandoverSkip reason);
+    /// @notice The pickup deadline passed with `noShowUnits` of the leader's group not handed over: of them,
+    /// `shortUnits` are refunded (each no-show unit gets `refundPerUnit`), the rest count as delivered.
+    event NoShowsClosed(uint256 indexed dealId, address indexed leader, uint256 noShowUnits, uint256 shortUnits, uint256 refundPerUnit);
+    event CashOrderBooked(uint256 indexed dealId, address indexed leader, bytes32 indexed beneficiaryRef, uint256 quantity, uint256 paid);
+    event CashHandedOver(uint256 indexed dealId, address indexed leader, bytes32 indexed beneficiaryRef, uint256 quantity, uint256 shortQuantity);
+    /// @notice A cash order's refund paid back to the leader who booked it (apart from commission and own orders).
+    event CashRefunded(uint256 indexed dealId, address indexed leader, bytes32 indexed beneficiaryRef, uint256 amount);
 
     // ---------------------------------------------------------------- admin
 
@@ -223,7 +292,9 @@ interface IGroupBuyEscrow {
     /// @notice Cancel the caller's whole order before the join deadline, refunding it in full at once.
     function cancel(uint256 dealId) external;
 
-    /// @notice File a quality claim on `quantity` units of the caller's order, inside its leader's dispute window.
+    /// @notice File a quality claim on `quantity` units of the caller's order, inside its dispute window: from
+    /// the order's handover, or from its leader's receipt while it is not handed over (in a group received short
+    /// only handed-over units can be claimed: NotPickedUp).
     /// @param evidenceCid the IPFS CID bytes of the evidence (≤ 128 bytes), emitted for indexers
     function fileClaim(uint256 dealId, uint256 quantity, bytes calldata evidenceCid) external;
 
@@ -235,13 +306,62 @@ interface IGroupBuyEscrow {
     /// counts as ordered; less is a short delivery (0: nothing arrived). Money follows goods: the supplier, the
     /// leader's commission (its volume tier counting delivered units) and the platform fee are paid on delivered
     /// units only, and the group's buyers share the refund of the missing units.
-    /// @dev Which buyers are short: the leader does not say, so the shortage is shared by the group's buyers in
-    /// proportion to their units, in money: in a group that ordered L units, received D and settled at price p,
-    /// each unit gets back ⌊(L − D) × p / L⌋ at settlement (an order of q units: q times that), and the rounding
-    /// remainder (< L base units) goes to the supplier, so money in = money out exactly. Quality claims then cover
-    /// at most ⌊q × D / L⌋ units of an order. Settlement stays O(1) (one aggregate of the remainders).
+    /// @dev Which buyers are short: each buyer says at handover (see {handOver}); a short unit so assigned gets
+    /// back exactly the top price. The short units nobody took at handover are shared by the orders not handed
+    /// over (no-shows) in proportion to their units, in money: with U such short units, N no-show units and final
+    /// price p, each no-show unit gets back ⌊U × p / N⌋ at settlement and the rounding remainder (< N base units)
+    /// goes to the supplier, so money in = money out exactly. Before any handover this is the whole group's
+    /// pro-rata share. Settlement stays O(1) (one aggregate of the remainders, updated at each handover).
     function confirmReceipt(uint256 dealId, bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, uint256 receivedQuantity)
         external;
+
+    // ---------------------------------------------------------------- pickup (核销) and cash orders
+
+    /// @notice The caller (the leader of the orders, after their receipt, before the pickup deadline) records
+    /// handovers signed by the buyers (EOA signatures or ERC-1271 for contract accounts). Each item is checked on
+    /// its own: an invalid one (expired, bad signature, no order, another leader's order, already handed over, a
+    /// quantity that does not fit) is skipped with a HandoverSkipped event and the others are recorded.
+    /// @dev Which units are short: the buyer's signed quantity says. In a group received short, an order handed
+    /// over with quantity h < its units q has q − h units short (refunded at the final price), as long as the
+    /// group's short units not yet assigned cover them; h never exceeds the group's delivered units not yet handed
+    /// over, nor falls below the units the order already claimed. In a group received in full, h must be q. Each
+    /// order is handed over once; its after-sales (claim) window runs from this moment. Orders not handed over by
+    /// the pickup deadline are no-shows: they share the group's short units still unassigned pro rata
+    /// (⌊unassigned short × price / no-show units⌋ per unit, the remainder to the supplier) and count as delivered
+    /// otherwise. Aggregates keep settlement O(1).
+    /// @return recorded how many items were recorded
+    function handOver(uint256 dealId, HandoverItem[] calldata items) external returns (uint256 recorded);
+
+    /// @notice Anyone, from the pickup deadline on, closes out the no-shows of `leader`'s received group
+    /// (NoShowsClosed); the keeper does it. Money does not wait for it: the no-shows' share is fixed by then.
+    function closeOut(uint256 dealId, address leader) external;
+
+    /// @notice The caller (an approved leader) books `quantity` units for a neighbour who paid in cash, paying the
+    /// top price from their own balance; counts toward 成团 and the tiers, capped per leader by cashCapPerLeader.
+    /// @param beneficiaryRef keccak256 of a random salt and the neighbour's name or phone (the salt stays off
+    /// chain with the leader); booking the same reference again adds to that cash order
+    function bookCashOrder(uint256 dealId, uint256 quantity, bytes32 beneficiaryRef) external;
+
+    /// @notice {bookCashOrder} after an EIP-2612 permit by the leader.
+    function bookCashOrderWithPermit(
+        uint256 dealId,
+        uint256 quantity,
+        bytes32 beneficiaryRef,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external;
+
+    /// @notice The leader alone records the handover of one of their cash orders (same quantity rules as
+    /// {handOver}); reverts HandoverRefused with the reason otherwise.
+    function handOverCash(uint256 dealId, bytes32 beneficiaryRef, uint256 quantity) external;
+
+    /// @notice Anyone pays `leader` what the deal owes back for their cash orders `refs` (refunds of failed,
+    /// frozen, undelivered deals, rebates and short units); CashRefunded per order paid. Cash orders carry no
+    /// quality claims (the leader holds them).
+    /// @return amount paid
+    function payCashRefunds(uint256 dealId, address leader, bytes32[] calldata refs) external returns (uint256 amount);
 
     // ---------------------------------------------------------------- claims
 
@@ -308,7 +428,8 @@ interface IGroupBuyEscrow {
     /// @notice The leader's group's short delivery, if its receipt was short.
     /// @return short_ whether the receipt recorded fewer units than ordered
     /// @return delivered units that count as delivered
-    /// @return refundPerUnit what each of the group's units gets back at settlement
+    /// @return refundPerUnit what each unit of the group not handed over (no-show) gets back at settlement: the short
+    /// units not assigned at handover, shared pro rata (before any handover: every unit's share)
     function shortfall(uint256 dealId, address leader) external view returns (bool short_, uint256 delivered, uint256 refundPerUnit);
 
     /// @notice `buyer`'s open claim in the deal (status None when there is none).
@@ -318,6 +439,16 @@ interface IGroupBuyEscrow {
     function claim(uint256 dealId, address buyer) external view returns (ClaimStatus status, uint256 quantity, uint256 filedAt);
 
     function isTokenAllowed(address token) external view returns (bool);
+
+    function pickup(uint256 dealId, address buyer) external view returns (PickupView memory);
+
+    function cashOrder(uint256 dealId, address leader, bytes32 beneficiaryRef) external view returns (CashOrderView memory);
+
+    /// @notice What the deal owes `leader` back for one cash order now (what {payCashRefunds} would pay).
+    function cashOwed(uint256 dealId, address leader, bytes32 beneficiaryRef) external view returns (uint256);
+
+    /// @notice Units the leader booked in cash in the deal, and the cash refunds paid back to them so far.
+    function cashTotals(uint256 dealId, address leader) external view returns (uint256 quantity, uint256 refunded);
 
     /// @notice The deals a recall of `batchId` would freeze, plus finished ones not yet pruned (a deal leaves
     /// the list when a new deal needs its place, or when the batch is blocked).

@@ -53,6 +53,10 @@ library GroupBuyDeals {
         IGroupBuyEscrow.PriceTier[] priceTiers;
         IGroupBuyEscrow.CommissionTier[] commissionTiers;
         bytes32[] batchIds;
+        // pickup and cash orders (cold: join never reads it)
+        uint40 pickupDeadline;
+        uint32 cashCapPerLeader;
+        uint40 lastPickupAt;
     }
 
     /// @dev One storage slot per order (a buyer's units in one deal, under one leader).
@@ -75,12 +79,33 @@ library GroupBuyDeals {
         bool paidOut;
     }
 
-    /// @dev A short group only (delivered < ordered): written by its receipt and its buyers' payouts.
-    struct Shortfall {
+    /// @dev The cold half of a leader's group (one slot): its short receipt, its handovers, its cash orders.
+    /// Invariant of a received group of L units (Leader.quantity), D delivered: the units not handed over,
+    /// L − handedOver − shortAssigned, equal the delivered units not handed over, D − handedOver, plus the short
+    /// units not assigned, (L − D) − shortAssigned.
+    struct Group {
         bool short_;
+        bool closedOut;
         uint32 delivered;
-        /// @dev ⌊(ordered − delivered) × final price / ordered⌋: what each of the group's units gets back.
-        uint128 refundPerUnit;
+        uint32 handedOver;
+        uint32 shortAssigned;
+        uint32 cashQuantity;
+        uint128 cashRefunded;
+    }
+
+    /// @dev An order's handover (written at pickup, never at join).
+    struct Pickup {
+        uint24 quantity;
+        uint24 short_;
+        uint40 at;
+    }
+
+    struct CashOrder {
+        uint24 quantity;
+        uint24 pickedUp;
+        uint24 short_;
+        uint40 pickedUpAt;
+        bool paidOut;
     }
 
     struct Claim {
@@ -114,6 +139,8 @@ library GroupBuyDeals {
         for (uint256 i; i < p.priceTiers.length; ++i) d.priceTiers.push(p.priceTiers[i]);
         for (uint256 i; i < p.commissionTiers.length; ++i) d.commissionTiers.push(p.commissionTiers[i]);
         d.batchIds = p.batchIds;
+        d.pickupDeadline = p.pickupDeadline;
+        d.cashCapPerLeader = p.cashCapPerLeader;
         emit IGroupBuyEscrow.DealCreated(dealId, p.supplier, p.token, p, feeRecipient);
     }
 
@@ -227,13 +254,18 @@ library GroupBuyDeals {
         p.commissionTiers = d.commissionTiers;
         p.platformFeeBps = d.platformFeeBps;
         p.batchIds = d.batchIds;
+        p.pickupDeadline = d.pickupDeadline;
+        p.cashCapPerLeader = d.cashCapPerLeader;
     }
 
-    /// @notice Earliest settlement time: the delivery deadline, or the end of the last receipt's dispute window.
+    /// @notice Earliest settlement time: the pickup deadline (≥ the delivery deadline: who is short is final by
+    /// then), or the end of the last receipt's or the last handover's dispute window.
     function settleableTime(Deal storage d) internal view returns (uint256 settleableAt) {
-        settleableAt = d.deliveryDeadline;
+        settleableAt = d.pickupDeadline;
         uint256 disputeEnd = uint256(d.lastReceiptAt) + d.disputeWindow;
         if (d.lastReceiptAt != 0 && disputeEnd > settleableAt) settleableAt = disputeEnd;
+        disputeEnd = uint256(d.lastPickupAt) + d.disputeWindow;
+        if (d.lastPickupAt != 0 && disputeEnd > settleableAt) settleableAt = disputeEnd;
     }
 
     /// @notice Derived lifecycle state (a deal closes for joins at its join deadline).

@@ -59,6 +59,8 @@ library GroupBuyMath {
         if (p.joinDeadline <= nowTs || p.deliveryDeadline <= p.joinDeadline) {
             revert IGroupBuyEscrow.InvalidDeadlines(p.joinDeadline, p.deliveryDeadline);
         }
+        if (p.pickupDeadline < p.deliveryDeadline) revert IGroupBuyEscrow.InvalidPickupDeadline(p.pickupDeadline, p.deliveryDeadline);
+        if (p.cashCapPerLeader > MAX_PER_BUYER) revert IGroupBuyEscrow.InvalidCashCap(p.cashCapPerLeader);
         if (p.disputeWindow == 0 || p.answerWindow == 0) revert IGroupBuyEscrow.InvalidWindows(p.disputeWindow, p.answerWindow);
         if (p.platformFeeBps > MAX_PLATFORM_FEE_BPS) revert IGroupBuyEscrow.InvalidPlatformFee(p.platformFeeBps);
         if (p.batchIds.length == 0 || p.batchIds.length > MAX_BATCHES) revert IGroupBuyEscrow.InvalidBatchCount(p.batchIds.length);

@@ -62,6 +62,8 @@ abstract contract GroupBuyEscrowBase is Test {
         p.perBuyerLimit = 10;
         p.joinDeadline = uint40(block.timestamp + 1 days);
         p.deliveryDeadline = uint40(block.timestamp + 3 days);
+        p.pickupDeadline = p.deliveryDeadline; // tests of the last mile set their own
+        p.cashCapPerLeader = 5;
         p.disputeWindow = 2 days;
         p.answerWindow = 1 days;
         p.commissionBps = 1000;

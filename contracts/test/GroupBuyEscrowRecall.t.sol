@@ -76,6 +76,7 @@ contract GroupBuyEscrowRecallTest is Test {
         p.perBuyerLimit = 10;
         p.joinDeadline = uint40(block.timestamp + 1 days);
         p.deliveryDeadline = uint40(block.timestamp + 3 days);
+        p.pickupDeadline = p.deliveryDeadline;
         p.disputeWindow = 1 days;
         p.answerWindow = 1 days;
         p.commissionBps = 1000;

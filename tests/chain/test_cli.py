@@ -31,6 +31,7 @@ from tuanchain_cli import app
 CONTRACTS = {
     "GroupBuyEscrow",
     "GroupBuyDeals",
+    "GroupBuyLastMile",
     "ProvenanceRegistry",
     "TestStablecoin",
     "PermitBatcher",

@@ -32,6 +32,7 @@ def test_artifacts_are_complete_and_below_the_code_size_limit(
         "TuanchainForwarder",
         "PermitBatcher",
         "GroupBuyDeals",
+        "GroupBuyLastMile",
         "PasskeyAccount",
         "PasskeyAccountFactory",
         "ConsumerPaymaster",
@@ -42,7 +43,7 @@ def test_artifacts_are_complete_and_below_the_code_size_limit(
         assert artifact.settings["optimizer"] == {"enabled": True, "runs": 200}
         assert artifact.settings["evmVersion"] == "osaka"
         assert load_artifact(name) == artifact
-    assert artifacts["GroupBuyEscrow"].libraries == ["GroupBuyDeals"]
+    assert artifacts["GroupBuyEscrow"].libraries == ["GroupBuyDeals", "GroupBuyLastMile"]
     assert not artifacts["IGroupBuyEscrow"].deployable
 
 
@@ -86,6 +87,7 @@ FORGE_OUT = Path(__file__).resolve().parents[2] / "build" / "forge-out"
     [
         "GroupBuyEscrow",
         "GroupBuyDeals",
+        "GroupBuyLastMile",
         "ProvenanceRegistry",
         "TestStablecoin",
         "TuanchainForwarder",

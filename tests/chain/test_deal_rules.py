@@ -28,12 +28,14 @@ from chain import deal_rules
 from chain.accounts import dev_account
 from chain.clients import Clients, CommissionTier, DealParams, PriceTier
 from chain.deal_rules import DealBook, DealStatus, DealTerms
+from chain.eip712 import sign_typed_data
 from chain.tx import TxSender
 
 CID = bytes.fromhex("1220") + bytes(range(32))
 CREDENTIALS_DIGEST = bytes(range(1, 33))  # SHA-256 of private credentials (any 32 bytes here)
 GTIN = "09506000134352"
 JOIN_WINDOW = 1_000
+CASH_REFS = [Web3.keccak(text="salt-1|neighbour A"), Web3.keccak(text="salt-2|neighbour B")]
 
 
 @dataclass
@@ -62,9 +64,9 @@ def cast(w3: Web3, clients: Clients, tx_sender: TxSender) -> Cast:
         registry.apply_as_leader(CID, CREDENTIALS_DIGEST, signer=leader)
         registry.approve_leader(leader.address, signer=platform)
     batch_id = registry.register_batch(GTIN, "LOT-RULES", CID, signer=supplier)
-    for buyer in buyers:
-        token.mint(buyer.address, 10**15, signer=platform)
-        token.approve(escrow.address, 2**256 - 1, signer=buyer)
+    for account in [*buyers, *leaders]:  # leaders book cash orders
+        token.mint(account.address, 10**15, signer=platform)
+        token.approve(escrow.address, 2**256 - 1, signer=account)
     return Cast(
         clients,
         w3,
@@ -165,9 +167,21 @@ def _check(cast: Cast, deal_id: int, book: DealBook) -> None:
             ("dealTotals", []),
             *(("owed", [a]) for a in accounts),
             *(("leaderInfo", [leader.address]) for leader in cast.leaders),
+            *(("shortfall", [leader.address]) for leader in cast.leaders),
+            *(("cashOwed", [leader.address, ref]) for leader in cast.leaders for ref in CASH_REFS),
         ],
     )
-    owed, leader_infos = rest[: len(accounts)], rest[len(accounts) :]
+    n, k = len(accounts), len(cast.leaders)
+    owed, leader_infos = rest[:n], rest[n : n + k]
+    shortfalls, cash_owed = rest[n + k : n + 2 * k], rest[n + 2 * k :]
+    for leader, short in zip(cast.leaders, shortfalls, strict=True):
+        if leader.address in book.leaders and book.leaders[leader.address].received_at:
+            assert short[2] == book.no_show_refund_per_unit(leader.address)
+    assert [c[0] for c in cash_owed] == [
+        book.cash_owed(leader.address, "0x" + ref.hex(), now)
+        for leader in cast.leaders
+        for ref in CASH_REFS
+    ]
     assert DealStatus(status[0]) == book.status(now)
     assert price[0] == book.unit_price
     assert dict(zip(accounts, (o[0] for o in owed), strict=True)) == {
@@ -222,6 +236,19 @@ def _join_phase(data: st.DataObject, cast: Cast, deal_id: int, book: DealBook) -
         quantity = data.draw(st.integers(1, room), label="quantity")
         escrow.join(deal_id, quantity, leader, signer=buyer)
         book.join(buyer.address, leader, quantity)
+    # Cash orders booked by leaders (线下支付): within the per-leader cap and the stock.
+    for _ in range(data.draw(st.integers(0, 2), label="cash orders")):
+        leader = cast.leaders[data.draw(st.integers(0, len(cast.leaders) - 1), label="cash by")]
+        booked = book.leaders.get(leader.address, deal_rules.LeaderState()).cash_quantity
+        room = min(
+            terms.cash_cap_per_leader - booked, terms.max_total_quantity - book.total_quantity
+        )
+        if room <= 0:
+            continue
+        ref = CASH_REFS[data.draw(st.integers(0, 1), label="beneficiary")]
+        quantity = data.draw(st.integers(1, room), label="cash quantity")
+        escrow.book_cash_order(deal_id, quantity, ref, signer=leader)
+        book.book_cash(leader.address, "0x" + ref.hex(), quantity)
 
 
 def _delivery_phase(data: st.DataObject, cast: Cast, deal_id: int, book: DealBook) -> None:
@@ -243,15 +270,17 @@ def _delivery_phase(data: st.DataObject, cast: Cast, deal_id: int, book: DealBoo
         )
         book.confirm_receipt(leader.address, _block_time(w3, receipt), received)
         _check(cast, deal_id, book)
+    _handover_phase(data, cast, deal_id, book)
     unanswered: list[tuple[str, int]] = []
     for buyer in cast.buyers:
         order = book.orders.get(buyer.address)
         if order is None or not book.leaders[order.leader].received_at:
             continue
-        quantity = data.draw(st.integers(0, book.delivered_share(buyer.address)), label="claimed")
+        quantity = data.draw(st.integers(0, book.claimable(buyer.address)), label="claimed")
         if quantity == 0:
             continue
         escrow.file_claim(deal_id, quantity, CID, signer=buyer)
+        book.file_claim(buyer.address, quantity)
         if data.draw(st.booleans(), label="supplier accepts?"):
             escrow.accept_claim(deal_id, buyer.address, signer=cast.supplier)
             book.uphold_claim(buyer.address, quantity)
@@ -262,6 +291,48 @@ def _delivery_phase(data: st.DataObject, cast: Cast, deal_id: int, book: DealBoo
         for buyer_address, quantity in unanswered:
             escrow.finalize_unanswered_claim(deal_id, buyer_address, signer=cast.platform)
             book.uphold_claim(buyer_address, quantity)
+        _check(cast, deal_id, book)
+
+
+def _handover_phase(data: st.DataObject, cast: Cast, deal_id: int, book: DealBook) -> None:
+    """Each received leader hands over some orders in one call, with the buyers' signatures
+    (quantities from nothing to more than ordered: the escrow skips what does not fit, as the
+    mirror predicts), then some of their cash orders."""
+    escrow, w3 = cast.clients.escrow, cast.w3
+    for leader in cast.leaders:
+        info = book.leaders.get(leader.address)
+        if info is None or not info.received_at:
+            continue
+        items, expected = [], []
+        expiry = _now(w3) + 600
+        for buyer in cast.buyers:
+            order = book.orders.get(buyer.address)
+            if order is None or not data.draw(st.booleans(), label="hand over?"):
+                continue
+            taken = data.draw(st.integers(0, order.quantity + 1), label="taken")
+            typed = escrow.handover_typed_data(
+                deal_id, buyer.address, leader.address, taken, expiry
+            )
+            items.append((buyer.address, taken, expiry, sign_typed_data(buyer, typed).signature))
+            expected.append((buyer.address, taken))
+        if items:
+            receipt = escrow.hand_over(deal_id, items, signer=leader)
+            at = _block_time(w3, receipt)
+            recorded = {e["args"]["buyer"] for e in escrow.events_in(receipt, "HandedOver")}
+            for buyer_address, taken in expected:  # in order: each one changes the aggregates
+                refusal = book.handover_refusal(buyer_address, leader.address, taken, now=at)
+                assert (buyer_address in recorded) == (refusal is None), refusal
+                if refusal is None:
+                    book.hand_over(buyer_address, taken, at)
+        for ref in CASH_REFS:
+            key = (leader.address, "0x" + ref.hex())
+            if key not in book.cash or not data.draw(st.booleans(), label="cash handover?"):
+                continue
+            taken = data.draw(st.integers(0, book.cash[key].quantity), label="cash taken")
+            refusal = book.cash_refusal(*key, taken)
+            if refusal is None:
+                receipt = escrow.hand_over_cash(deal_id, ref, taken, signer=leader)
+                book.hand_over_cash(*key, taken, _block_time(w3, receipt))
         _check(cast, deal_id, book)
 
 
@@ -293,6 +364,7 @@ def test_mirror_matches_the_escrow(cast: Cast, data: st.DataObject) -> None:
         base_bps = data.draw(st.integers(500, 2000), label="commission bps")
         minimum = data.draw(st.integers(1, 20), label="min quantity")
         now = _now(w3)
+        delivery = now + JOIN_WINDOW + data.draw(st.integers(200, 2_000), label="delivery")
         params = DealParams(
             supplier=cast.supplier.address,
             token=cast.clients.token.address,
@@ -301,13 +373,15 @@ def test_mirror_matches_the_escrow(cast: Cast, data: st.DataObject) -> None:
             max_total_quantity=data.draw(st.integers(minimum, 40), label="max quantity"),
             per_buyer_limit=data.draw(st.integers(1, 15), label="per buyer"),
             join_deadline=now + JOIN_WINDOW,
-            delivery_deadline=now + JOIN_WINDOW + data.draw(st.integers(200, 2_000)),
+            delivery_deadline=delivery,
             dispute_window=data.draw(st.integers(1, 3_000), label="dispute window"),
             answer_window=data.draw(st.integers(1, 500), label="answer window"),
             commission_bps=base_bps,
             commission_tiers=data.draw(commission_tiers(base_bps), label="commission tiers"),
             platform_fee_bps=data.draw(st.integers(0, 1000), label="fee bps"),
             batch_ids=[cast.batch_id],
+            pickup_deadline=delivery + data.draw(st.integers(0, 2_000), label="pickup window"),
+            cash_cap_per_leader=data.draw(st.integers(0, 6), label="cash cap"),
         )
         deal_id = escrow.create_deal(params, signer=cast.platform)
         book = DealBook(DealTerms.of(params, fee_recipient=cast.fee_recipient))
@@ -364,6 +438,18 @@ def test_mirror_matches_the_escrow(cast: Cast, data: st.DataObject) -> None:
             for account in payees:
                 book.collect(account, at)
             _check(cast, deal_id, book)
+        for leader in cast.leaders:  # cash refunds, pushed to the leaders who booked them
+            due = [
+                r for r in CASH_REFS if book.cash_owed(leader.address, "0x" + r.hex(), _now(w3) + 1)
+            ]
+            if due and data.draw(st.booleans(), label="pay cash?"):
+                receipt = escrow.pay_cash_refunds(
+                    deal_id, leader.address, due, signer=cast.platform
+                )
+                book.collect_cash(
+                    leader.address, ["0x" + r.hex() for r in due], _block_time(w3, receipt)
+                )
+                _check(cast, deal_id, book)
     finally:
         w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
         cast.sender.reset_all_nonces()

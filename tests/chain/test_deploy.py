@@ -20,6 +20,7 @@ CORE = [
     "TestStablecoin",
     "PermitBatcher",
     "GroupBuyDeals",
+    "GroupBuyLastMile",
     "GroupBuyEscrow",
     "PasskeyAccountFactory",
     "ConsumerPaymaster",
@@ -67,7 +68,10 @@ def test_second_run_reuses_everything(
     assert manifest["chainId"] == 31337
     assert set(manifest["contracts"]) == {*CORE, ENTRYPOINT}
     escrow = manifest["contracts"]["GroupBuyEscrow"]
-    assert escrow["libraries"] == {"GroupBuyDeals": first.address("GroupBuyDeals")}
+    assert escrow["libraries"] == {
+        "GroupBuyDeals": first.address("GroupBuyDeals"),
+        "GroupBuyLastMile": first.address("GroupBuyLastMile"),
+    }
     assert escrow["bytecodeHash"] == artifacts["GroupBuyEscrow"].bytecode_hash
     assert load_deployment(31337, tmp_path).contracts == second.contracts
 

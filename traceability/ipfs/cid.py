@@ -67,6 +67,16 @@ def raw_cid_of_digest(digest: bytes) -> str:
     return format_cid(cid_v1(CODEC_RAW, bytes(digest)))
 
 
+def digest_of_raw_cid(text: str) -> bytes | None:
+    """The sha2-256 digest a CIDv1 ``raw`` names (None for any other or a malformed CID): the
+    inverse of :func:`raw_cid_of_digest`, how the chain names a document kept off IPFS."""
+    try:
+        version, codec, digest = split_cid(parse_cid(text))
+    except InvalidCid:
+        return None
+    return digest if (version, codec) == (1, CODEC_RAW) else None
+
+
 def parse_cid(text: str | bytes) -> bytes:
     """Parse a CID string (any multibase) or binary CID into canonical binary form."""
     if isinstance(text, bytes | bytearray | memoryview):

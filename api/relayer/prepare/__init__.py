@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Engine
 
 from api.errors import ApiError
 from api.relayer.action_params import (
@@ -38,15 +39,20 @@ from api.relayer.action_params import (
     ApplyParams,
     ArbitrateParams,
     BatchWriterParams,
+    CashHandoverParams,
+    CashOrderParams,
     ClaimAnswerParams,
     ConfirmReceiptParams,
     DealParamsIn,
     FileClaimParams,
+    HandoverCodeParams,
+    HandoverParams,
     JoinParams,
     RecallBatchParams,
     RegisterBatchParams,
     ReviewParams,
 )
+from api.relayer.prepare import listing
 from api.relayer.prepare.builder import (
     JOIN_GAS,
     REQUEST_TTL_SECONDS,
@@ -57,12 +63,13 @@ from api.relayer.prepare.builder import (
     json_bytes,
 )
 from api.relayer.prepare.deals import DealActions
+from api.relayer.prepare.lastmile import LastMileActions
 from api.relayer.prepare.registry import RegistryActions
 from chain.context import Chain
 from traceability.ipfs import DocumentStore
 
 
-class ActionBuilder(DealActions, RegistryActions):
+class ActionBuilder(DealActions, LastMileActions, RegistryActions):
     """Builds each action's typed data against one chain and one document store."""
 
 
@@ -86,6 +93,14 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "anchor_root": (AnchorRootParams, ActionBuilder.anchor_root),
     "recall_batch": (RecallBatchParams, ActionBuilder.recall_batch),
     "mark_non_compliant": (RecallBatchParams, ActionBuilder.mark_non_compliant),
+    "handover_code": (HandoverCodeParams, ActionBuilder.handover_code),
+    "handover": (HandoverParams, ActionBuilder.handover),
+    "book_cash_order": (CashOrderParams, ActionBuilder.book_cash_order),
+    "hand_over_cash": (CashHandoverParams, ActionBuilder.hand_over_cash),
+    # The platform's escrow settings (api.relayer.prepare.listing).
+    "create_deal": (listing.CreateDealParams, listing.create_deal),
+    "set_token_allowed": (listing.TokenAllowedParams, listing.set_token_allowed),
+    "set_fee_recipient": (listing.FeeRecipientParams, listing.set_fee_recipient),
 }
 
 
@@ -96,11 +111,13 @@ def prepare_action(
     body: dict[str, Any],
     *,
     nonces: Callable[[str], NextNonces] | None = None,
+    engine: Engine | None = None,
 ) -> PreparedAction:
     """Validate ``body`` for ``action`` and build its typed data (404 for an unknown action).
 
     ``nonces(sender)`` gives the nonces after the sender's queued requests; without it the
-    request takes the chain's current nonces.
+    request takes the chain's current nonces. ``engine``: the database of the private document
+    store, where a claim's evidence is kept.
     """
     try:
         model, build = ACTIONS[action]
@@ -115,7 +132,7 @@ def prepare_action(
         raise ApiError(
             422, "invalid_request", f"bad parameters for {action}", errors=errors
         ) from None
-    prepared = build(ActionBuilder(chain, store, nonces), params)
+    prepared = build(ActionBuilder(chain, store, nonces, engine), params)
     prepared.action = action if action != "refund" else "withdraw"
     return prepared
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Engine
+
 from api.errors import ApiError
 from api.relayer.action_params import ActionParams
 from chain.context import Chain
@@ -84,9 +86,11 @@ class BuilderBase:
         chain: Chain,
         store: DocumentStore,
         nonces: Callable[[str], NextNonces] | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.chain = chain
         self.store = store
+        self.engine = engine  # the private document store's (claim evidence), if any
         self.clients = chain.clients
         self._nonces = nonces
         self._next: dict[str, NextNonces] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.errors import ApiError
+from api.private.store import evidence_stored
 from api.relayer.action_params import (
     ArbitrateParams,
     ClaimAnswerParams,
@@ -99,7 +100,9 @@ class DealActions(BuilderBase):
 
     def file_claim(self, p: FileClaimParams) -> PreparedAction:
         evidence = cid_bytes(p.evidence_cid)
-        if not self.store.has(p.evidence_cid):
+        if not evidence_stored(
+            self.store, self.engine, cid=p.evidence_cid, owner=p.sender, deal_id=p.deal_id
+        ):
             raise ApiError(
                 400,
                 "evidence_not_stored",

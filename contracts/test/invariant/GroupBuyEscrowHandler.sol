@@ -9,7 +9,8 @@ import {MockProvenanceRegistry} from "../mocks/MockProvenanceRegistry.sol";
 import {MockStablecoin} from "../mocks/MockTokens.sol";
 
 /// @notice Drives random joins, cancels, time jumps, receipts, claims, answers, arbitrations, recalls, settlements,
-/// withdrawals and pushes across several deals, keeping a ghost ledger of every token movement.
+/// withdrawals and pushes, handovers signed by the buyers (some invalid), no-show close-outs, cash orders booked,
+/// handed over and refunded to their leaders, across several deals, keeping a ghost ledger of every token movement.
 /// @dev Calls that the escrow refuses are swallowed (try/catch): refusals are tested one by one in the unit tests.
 contract GroupBuyEscrowHandler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -40,6 +41,10 @@ contract GroupBuyEscrowHandler {
     mapping(uint256 dealId => uint256) public topPrice;
     /// @dev Deals (by index) whose batch was recalled through the registry's hook: none may take an order after.
     mapping(uint256 index => bool) public recalledByHook;
+    mapping(address buyer => uint256) internal keyOf;
+    /// @dev What each leader paid in for cash orders, and got back for them, per deal.
+    mapping(uint256 dealId => mapping(address leader => uint256)) public ghostCashPaid;
+    mapping(uint256 dealId => mapping(address leader => uint256)) public ghostCashBack;
 
     constructor(
         GroupBuyEscrow escrow_,
@@ -55,7 +60,11 @@ contract GroupBuyEscrowHandler {
         supplier = supplier_;
         treasury = treasury_;
         platform = platform_;
-        for (uint256 i; i < 6; ++i) buyers.push(address(uint160(0xB0000 + i)));
+        for (uint256 i; i < 6; ++i) {
+            address b = vm.addr(0xB0000 + i); // buyers sign their handovers
+            keyOf[b] = 0xB0000 + i;
+            buyers.push(b);
+        }
         for (uint256 i; i < 3; ++i) {
             address l = address(uint160(0x1EAD0 + i));
             leaders.push(l);
@@ -263,6 +272,117 @@ contract GroupBuyEscrowHandler {
         escrow.pushPayouts(dealId, actors);
         calls["push"]++;
         for (uint256 i; i < actors.length; ++i) _recordOut(dealId, actors[i], token.balanceOf(actors[i]) - before[i]);
+    }
+
+    // ------------------------------------------------------------------ last mile
+
+    function cashRef(address leader, uint256 i) public pure returns (bytes32) {
+        return keccak256(abi.encode("cash", leader, i % 2));
+    }
+
+    /// @dev A leader with a receipt in the deal (from the seeds), or the seeds' own.
+    function _receivedLeader(uint256 dealSeed, uint256 leaderSeed) internal view returns (uint256 dealId, address l) {
+        dealId = dealIds[dealSeed % dealIds.length];
+        l = leaders[leaderSeed % leaders.length];
+        for (uint256 n; n < dealIds.length * leaders.length; ++n) {
+            uint256 d = dealIds[(dealSeed % dealIds.length + n / leaders.length) % dealIds.length];
+            address c = leaders[(leaderSeed % leaders.length + n) % leaders.length];
+            if (escrow.leaderInfo(d, c).receivedAt != 0) return (d, c);
+        }
+    }
+
+    /// @dev Up to three buyers' signed handovers in one call: quantities from the order's units down (short only
+    /// fits a short group), one in five signatures tampered, one in seven expired; the contract skips the misfits.
+    function handOver(uint256 dealSeed, uint256 leaderSeed, uint256 buyerSeed, uint256 quantitySeed) external {
+        (uint256 dealId, address l) = _receivedLeader(dealSeed, leaderSeed);
+        IGroupBuyEscrow.HandoverItem[] memory items = new IGroupBuyEscrow.HandoverItem[](1 + quantitySeed % 3);
+        for (uint256 k; k < items.length; ++k) {
+            address b = buyers[(buyerSeed % buyers.length + k) % buyers.length];
+            uint256 q = escrow.order(dealId, b).quantity;
+            uint256 seed = uint256(keccak256(abi.encode(quantitySeed, k)));
+            uint256 quantity = seed % 2 == 0 ? q : (q == 0 ? 0 : seed % (q + 1));
+            uint256 expiry = seed % 7 == 0 ? block.timestamp : block.timestamp + 1 hours;
+            bytes32 digest = keccak256(abi.encodePacked(hex"1901", _domain(), keccak256(abi.encode(HANDOVER_TYPEHASH, dealId, b, l, quantity, expiry))));
+            (uint8 v, bytes32 r, bytes32 s) = vm.sign(keyOf[b], digest);
+            if (seed % 5 == 0) s = bytes32(uint256(s) ^ 1);
+            items[k] = IGroupBuyEscrow.HandoverItem(b, quantity, expiry, abi.encodePacked(r, s, v));
+        }
+        vm.prank(l);
+        try escrow.handOver(dealId, items) returns (uint256 recorded) {
+            calls["handOver"]++;
+            calls["handedOver"] += recorded;
+        } catch {}
+    }
+
+    bytes32 internal constant HANDOVER_TYPEHASH =
+        keccak256("Handover(uint256 dealId,address buyer,address leader,uint256 quantity,uint256 expiry)");
+
+    function _domain() internal view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("GroupBuyEscrow"),
+                keccak256("1"),
+                block.chainid,
+                address(escrow)
+            )
+        );
+    }
+
+    function bookCash(uint256 dealSeed, uint256 leaderSeed, uint256 refSeed, uint256 quantity) external {
+        uint256 dealId = dealIds[dealSeed % dealIds.length];
+        address l = leaders[leaderSeed % leaders.length];
+        quantity = 1 + quantity % 3;
+        uint256 amount = quantity * topPrice[dealId];
+        token.mint(l, amount);
+        vm.prank(l);
+        token.approve(address(escrow), amount);
+        vm.prank(l);
+        try escrow.bookCashOrder(dealId, quantity, cashRef(l, refSeed)) {
+            calls["bookCash"]++;
+            ghostIn[dealId] += amount;
+            ghostHeld[dealId] += amount;
+            ghostCashPaid[dealId][l] += amount;
+        } catch {
+            vm.prank(l);
+            token.transfer(address(0xdead), amount);
+        }
+    }
+
+    function handOverCash(uint256 dealSeed, uint256 leaderSeed, uint256 refSeed, uint256 quantitySeed) external {
+        (uint256 dealId, address l) = _receivedLeader(dealSeed, leaderSeed);
+        bytes32 ref = cashRef(l, refSeed);
+        uint256 q = escrow.cashOrder(dealId, l, ref).quantity;
+        uint256 quantity = quantitySeed % 2 == 0 ? q : quantitySeed % (q + 1);
+        vm.prank(l);
+        try escrow.handOverCash(dealId, ref, quantity) {
+            calls["handOverCash"]++;
+        } catch {}
+    }
+
+    function closeOut(uint256 dealSeed, uint256 leaderSeed) external {
+        (uint256 dealId, address l) = _receivedLeader(dealSeed, leaderSeed);
+        try escrow.closeOut(dealId, l) {
+            calls["closeOut"]++;
+        } catch {}
+    }
+
+    function payCash(uint256 dealSeed, uint256 leaderSeed) external {
+        uint256 dealId = dealIds[dealSeed % dealIds.length];
+        address l = leaders[leaderSeed % leaders.length];
+        bytes32[] memory refs = new bytes32[](2);
+        (refs[0], refs[1]) = (cashRef(l, 0), cashRef(l, 1));
+        uint256 before = token.balanceOf(l);
+        try escrow.payCashRefunds(dealId, l, refs) {
+            calls["payCash"]++;
+            uint256 got = token.balanceOf(l) - before;
+            ghostCashBack[dealId][l] += got;
+            _recordOut(dealId, l, got);
+        } catch {}
+    }
+
+    function leaderCount() external view returns (uint256) {
+        return leaders.length;
     }
 
     function _recordOut(uint256 dealId, address account, uint256 amount) internal {

@@ -24,6 +24,8 @@ contract GroupBuyEscrowInvariantTest is GroupBuyEscrowBase, StdInvariant {
             // Short phases against warps of up to 4 hours, so runs of 50 calls reach settlement and claims.
             p.joinDeadline = uint40(block.timestamp + 8 hours);
             p.deliveryDeadline = uint40(block.timestamp + 14 hours);
+            p.pickupDeadline = uint40(block.timestamp + 20 hours);
+            p.cashCapPerLeader = 4;
             p.disputeWindow = 4 hours;
             p.answerWindow = 2 hours;
             p.platformFeeBps = uint16(333 * i); // 0, 3.33%, 6.66%: odd rates exercise rounding
@@ -33,7 +35,7 @@ contract GroupBuyEscrowInvariantTest is GroupBuyEscrowBase, StdInvariant {
             handler.addDeal(createDeal(p), batchId);
         }
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](17);
+        bytes4[] memory selectors = new bytes4[](23);
         // Joins and time jumps are weighted three times: deals need volume, and phases need time.
         selectors[0] = GroupBuyEscrowHandler.join.selector;
         selectors[1] = GroupBuyEscrowHandler.join.selector;
@@ -52,6 +54,12 @@ contract GroupBuyEscrowInvariantTest is GroupBuyEscrowBase, StdInvariant {
         selectors[10] = GroupBuyEscrowHandler.settle.selector;
         selectors[11] = GroupBuyEscrowHandler.withdraw.selector;
         selectors[12] = GroupBuyEscrowHandler.push.selector;
+        selectors[17] = GroupBuyEscrowHandler.handOver.selector;
+        selectors[18] = GroupBuyEscrowHandler.handOver.selector;
+        selectors[19] = GroupBuyEscrowHandler.bookCash.selector;
+        selectors[20] = GroupBuyEscrowHandler.handOverCash.selector;
+        selectors[21] = GroupBuyEscrowHandler.closeOut.selector;
+        selectors[22] = GroupBuyEscrowHandler.payCash.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
@@ -97,6 +105,10 @@ contract GroupBuyEscrowInvariantTest is GroupBuyEscrowBase, StdInvariant {
                 assertLe(handler.ghostReceivedByBuyer(dealId, b), handler.ghostPaidByBuyer(dealId, b), "buyer overpaid");
                 assertLe(handler.payoutsSinceJoin(dealId, b), 1, "order paid out twice");
             }
+            for (uint256 i; i < handler.leaderCount(); ++i) {
+                address l = handler.leaders(i);
+                assertLe(handler.ghostCashBack(dealId, l), handler.ghostCashPaid(dealId, l), "cash refunds above cash paid");
+            }
         }
     }
 
@@ -107,12 +119,29 @@ contract GroupBuyEscrowInvariantTest is GroupBuyEscrowBase, StdInvariant {
             || status == IGroupBuyEscrow.DealStatus.Settled;
         if (closed) {
             for (uint256 i; i < handler.actorCount(); ++i) owed += escrow.owed(dealId, handler.actors(i));
-            return owed;
+            return owed + _cashObligations(dealId, true);
         }
         uint256 topPrice = handler.topPrice(dealId);
         for (uint256 i; i < handler.buyerCount(); ++i) {
             IGroupBuyEscrow.OrderView memory o = escrow.order(dealId, handler.buyers(i));
             if (!o.paidOut) owed += o.quantity * topPrice;
+        }
+        owed += _cashObligations(dealId, false);
+    }
+
+    /// @dev Cash orders: what they are owed once the deal is closed, their unpaid top-price amounts before.
+    function _cashObligations(uint256 dealId, bool closed) internal view returns (uint256 owed) {
+        for (uint256 i; i < handler.leaderCount(); ++i) {
+            address l = handler.leaders(i);
+            for (uint256 k; k < 2; ++k) {
+                bytes32 ref = handler.cashRef(l, k);
+                if (closed) {
+                    owed += escrow.cashOwed(dealId, l, ref);
+                } else {
+                    IGroupBuyEscrow.CashOrderView memory c = escrow.cashOrder(dealId, l, ref);
+                    if (!c.paidOut) owed += c.quantity * handler.topPrice(dealId);
+                }
+            }
         }
     }
 }

@@ -227,3 +227,60 @@ def test_a_second_passkey_added_by_the_first_acts_for_the_account(
     join = {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address}
     run(second, "join", {**join, "account": address})
     assert api_chain.clients.escrow.order(deal.deal_id, address).quantity == 1
+
+
+def test_a_passkey_account_signs_typed_data_an_application_checks_with_erc1271(
+    client: TestClient, api_chain: Chain
+) -> None:
+    """The pickup code's path for passkey accounts: the service gives the ERC-7739 challenge
+    and suffix, the passkey signs, the account's isValidSignature accepts the app's digest."""
+    from eth_abi import encode as abi_encode
+    from eth_utils import function_signature_to_4byte_selector
+
+    from chain.accounts import dev_account
+    from chain.eip712 import typed_data_digest
+
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    api_chain.passkeys.factory.create_account(key.qx, key.qy, signer=dev_account(0))
+    address = api_chain.passkeys.account_address(key)
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Handover": [
+                {"name": "dealId", "type": "uint256"},
+                {"name": "buyer", "type": "address"},
+                {"name": "quantity", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Handover",
+        "domain": {
+            "name": "GroupBuyEscrow",
+            "version": "1",
+            "chainId": api_chain.chain_id,
+            "verifyingContract": api_chain.clients.escrow.address,
+        },
+        "message": {"dealId": 7, "buyer": address, "quantity": 2},
+    }
+    answer = client.post(
+        "/v1/passkeys/sign-typed-data", json={**key_params(key), "typed_data": typed}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["account"] == address
+    inner = account_signature(
+        [(bytes.fromhex(body["signer"][2:]), key.assertion(bytes.fromhex(body["challenge"][2:])))]
+    )
+    signature = inner + bytes.fromhex(body["suffix"][2:])
+    call = function_signature_to_4byte_selector("isValidSignature(bytes32,bytes)") + abi_encode(
+        ["bytes32", "bytes"], [typed_data_digest(typed), signature]
+    )
+    assert api_chain.w3.eth.call({"to": address, "data": call})[:4] == bytes.fromhex("1626ba7e")
+    bad = client.post(
+        "/v1/passkeys/sign-typed-data", json={**key_params(key), "typed_data": {"x": 1}}
+    )
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_typed_data"

@@ -84,6 +84,8 @@ def make_deal(
     max_quantity: int = 100,
     dispute_window: int = 86_400,
     join_window: int = 3600,
+    pickup_window: int = 0,
+    cash_cap: int = 0,
 ) -> DealSetup:
     """An approved supplier and leader, a registered batch and an open deal selling it."""
     registry, escrow = chain.clients.registry, chain.clients.escrow
@@ -110,6 +112,8 @@ def make_deal(
             commission_bps=1000,
             platform_fee_bps=200,
             batch_ids=[batch_id],
+            pickup_deadline=now + join_window + 3600 + pickup_window,
+            cash_cap_per_leader=cash_cap,
         ),
         signer=chain.platform,
     )

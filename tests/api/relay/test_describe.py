@@ -52,6 +52,7 @@ def test_a_struct_argument_becomes_an_object(contracts: dict[str, type[Contract]
         86_400, 86_400,  # dispute, answer windows
         1000, [(50, 1500)], 200,  # commission, its tiers, platform fee
         [b"\x07" * 32],  # batch ids
+        1_800_007_200, 5,  # pickup deadline, cash cap per leader
     )  # fmt: skip
     details = _describe(contracts["GroupBuyEscrow"], "createDeal", params)
     assert details == {
@@ -73,6 +74,8 @@ def test_a_struct_argument_becomes_an_object(contracts: dict[str, type[Contract]
             "commission_tiers": [{"min_volume": 50, "commission_bps": 1500}],
             "platform_fee_bps": 200,
             "batch_ids": ["0x" + "07" * 32],
+            "pickup_deadline": 1_800_007_200,
+            "cash_cap_per_leader": 5,
         }
     }
 

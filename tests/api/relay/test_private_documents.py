@@ -3,12 +3,13 @@
 Real anvil, real app: an applicant signs in (EIP-4361, a nonce used once), uploads a credential;
 the platform's reviewer reads it and checks its digest; a stranger cannot; the public gateway
 does not have it; the bytes at rest are not the document; claim photos are for the deal's
-supplier and the platform only.
+supplier and the platform's arbiters only, and a claim can be filed naming private evidence.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 
@@ -157,7 +158,7 @@ def test_credentials_are_read_by_the_owner_and_reviewers_only(
     assert [(r.reader, r.right) for r in reads] == [(reviewer.address, "platform")]
 
 
-def test_claim_photos_are_for_the_deals_supplier_and_the_platform(
+def test_claim_photos_are_for_the_deals_supplier_and_the_arbiters(
     site: TestClient, services: Services
 ) -> None:
     chain = services.chain
@@ -192,3 +193,33 @@ def test_claim_photos_are_for_the_deals_supplier_and_the_platform(
         ).status_code
         == 404
     )
+    assert (
+        site.get(url, headers=bearer(sign_in(site, chain.platform))).headers["x-read-right"]
+        == "arbiter"
+    )
+    # A reviewer of the platform who is not an arbiter does not see claim photos.
+    reviewer = Account.create()
+    chain.clients.registry.grant_role("PLATFORM_ROLE", reviewer.address, signer=chain.platform)
+    assert site.get(url, headers=bearer(sign_in(site, reviewer))).status_code == 403
+
+    # The evidence document (photos by digest, the note) is private too; a claim names its CID.
+    evidence = json.dumps(
+        {"type": "tuanchain:ClaimEvidence", "photos": ["sha256:" + stored.json()["sha256"]]}
+    ).encode()
+    kept = site.post(
+        "/v1/documents/private",
+        headers=bearer(sign_in(site, buyer)),
+        data={"purpose": "claim_evidence", "deal_id": str(deal.deal_id)},
+        files={"file": ("evidence.json", evidence, "application/json")},
+    ).json()
+    assert kept["cid"].startswith("b")
+    for cid in (kept["cid"], stored.json()["cid"]):  # the public gateway has neither
+        assert site.get(f"/ipfs/{cid}").status_code == 404
+    claim = {"deal_id": deal.deal_id, "quantity": 1, "evidence_cid": kept["cid"]}
+    prepared = site.post("/v1/actions/file_claim/prepare", json={"from": buyer.address, **claim})
+    # The evidence is accepted; the escrow itself refuses a claim before the deal succeeds (the
+    # browser journey files one in a succeeded deal).
+    assert prepared.json()["code"] == "deal_not_succeeded", prepared.text
+    # Another account cannot name the buyer's evidence as its own.
+    other = site.post("/v1/actions/file_claim/prepare", json={"from": stranger.address, **claim})
+    assert other.status_code == 400 and other.json()["code"] == "evidence_not_stored"

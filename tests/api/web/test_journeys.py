@@ -27,13 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import segno
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.bundler import worker as bundler_worker
+from api.db.models import ClaimEvent
 from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
@@ -287,7 +291,18 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     sign_in_sheet(page, "09-claim-review")
     order = page.locator(f"#order-{pork}")
     expect(order.locator(".claim")).to_contain_text("等待供应商答复")
-    expect(order.locator("a", has_text="凭证")).to_have_count(1)
+    # The photo and the note are personal data: in the private store, not on the gateway.
+    with Session(journeys.services.engine) as session:
+        cid = session.scalars(
+            select(ClaimEvent.evidence_cid).where(
+                ClaimEvent.deal_id == pork, ClaimEvent.buyer == neighbour.address
+            )
+        ).one()
+    assert httpx.get(f"{journeys.base}/ipfs/{cid}").status_code == 404
+    evidence = order.locator(".private-evidence")
+    evidence.locator("button").click()  # the buyer signs in (SIWE) and opens it
+    expect(evidence.locator("output")).to_contain_text("一盒有异味")
+    expect(evidence.locator(".photos img")).to_have_count(1)
     shot(page, "10-orders-claim-filed")
 
 
@@ -418,3 +433,48 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     registry = journeys.services.chain.clients.registry
     party = registry.party(PartyKind.LEADER, wallet.account.address)
     assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()
+
+
+def test_a_consumer_consents_to_sms_notices_and_an_operator_adds_a_gateway(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    """Consent is given on the consumer's own page (signed in), kept sealed, and withdrawn; the
+    operator's webhooks page shows nothing before sign-in, then registers a gateway (secret once)."""
+    from api.webhooks import contacts
+    from api.webhooks.runner import document_key
+
+    page, wallet = phone
+    buyer = CONSUMERS[1]
+    wallet.account = buyer.account
+    page.goto(f"{journeys.base}/orders/{buyer.address}?lang=zh")
+    box = page.locator("#contact")
+    box.locator("summary").click()
+    box.locator("input[name=phone]").fill("+86 139 0000 1111")
+    box.locator("input[name=consent]").check()
+    box.locator("button[type=submit]").click()
+    expect(box.locator("output")).to_contain_text("已保存：+8613900001111")
+    shot(page, "15-contact-consent", full_page=False)
+    key = document_key(journeys.services)
+    with Session(journeys.services.engine) as session:
+        kept = contacts.get(session, key, buyer.address)
+    assert kept is not None and kept.phone == "+8613900001111"
+    box.locator("[data-withdraw]").click()
+    expect(box.locator("output")).to_contain_text("已撤回")
+    with Session(journeys.services.engine) as session:
+        assert contacts.get(session, key, buyer.address) is None
+
+    # The operator: a fresh browser (no session yet), then the platform's account signs in.
+    page.context.clear_cookies()
+    page.evaluate("localStorage.clear()")
+    wallet.account = journeys.services.chain.platform
+    page.goto(f"{journeys.base}/ops/webhooks?lang=en")
+    expect(page.locator("#webhooks-sign-in")).to_be_visible()
+    page.locator("[data-sign-in]").click()
+    form = page.locator("#webhook-add")
+    form.locator("input[name=url]").fill("https://sms-gateway.example/hook")
+    form.locator("input[name=description]").fill("SMS gateway")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("output")).to_contain_text("whsec_")
+    page.reload()
+    expect(page.locator("article.webhook code").first).to_contain_text("sms-gateway.example")
+    shot(page, "16-ops-webhooks")

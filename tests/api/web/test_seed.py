@@ -39,11 +39,12 @@ def test_deals_in_every_state(demo: Any) -> None:
     supplier, leader = catalog.RICE.supplier.address, catalog.LEADERS[0].address
     assert escrow.owed(settled, supplier) == 0 and escrow.owed(settled, leader) == 0
     assert escrow.leader_info(settled, leader).paid_out
-    # 李姐's group was delivered one bag short: the refund per unit is the final price / 4 units.
+    # 李姐's group was delivered one bag short, and its buyer signed for 3 of his 4 at pickup: the
+    # short bag is his (refunded in full), so nothing is left for no-shows to share.
     li = catalog.LEADERS[1].address
     shortfall = escrow.shortfall(settled, li)
     assert shortfall.short and shortfall.delivered == 3
-    assert shortfall.refund_per_unit == escrow.final_unit_price(settled) // 4
+    assert shortfall.refund_per_unit == 0
     # The pork deal has a leader's receipt and a buyer's open quality claim.
     claimed = deals["pork_claim"]
     assert escrow.leader_info(claimed, catalog.LEADERS[1].address).received_at > 0
@@ -211,3 +212,24 @@ def test_every_anchored_event_hashes_as_gs1s_generator(demo: Any) -> None:
                 assert item.event_hash_id in reference_hash_ids(document), item
                 anchored.append(item.event_hash_id)
     assert len(anchored) == len(set(anchored)) == 16
+
+
+def test_the_last_mile_is_in_the_demo(demo: Any) -> None:
+    """The rice deal shows a handover signed by its buyer, a no-show and a cash order counted
+    toward the group and refunded to the leader apart (issue 11)."""
+    escrow = demo.services.chain.clients.escrow
+    settled = demo.report.deals["rice_settled"]
+    wang, li = catalog.LEADERS[0].address, catalog.LEADERS[1].address
+    b1, b2, b3 = (b.address for b in catalog.CONSUMERS[:3])
+    assert escrow.pickup(settled, b1).quantity == 4  # his signed code, at 王姐's
+    assert (escrow.pickup(settled, b2).quantity, escrow.pickup(settled, b2).short_quantity) == (
+        3,
+        1,
+    )
+    assert escrow.pickup(settled, b3).at == 0  # the no-show
+    ref = keccak(catalog.CASH_SALT + catalog.CASH_NEIGHBOUR.encode())
+    cash = escrow.cash_order(settled, wang, ref)
+    assert cash.quantity == catalog.CASH_QUANTITY and cash.picked_up_at and cash.paid_out
+    assert escrow.cash_totals(settled, wang)[1] > 0  # the rebate went back to 王姐, apart
+    assert escrow.leader_info(settled, wang).quantity == 4 + 3 + catalog.CASH_QUANTITY
+    assert escrow.leader_info(settled, li).quantity == 4

@@ -1,0 +1,37 @@
+"""``POST /v1/qr``: a QR code of a text as SVG, for codes made in the browser (the pickup code a
+buyer signs is only known to their page). Drawn with segno as the leaders' share codes are
+(:func:`api.shop.qr_svg`); the text comes in a POST body, so it stays out of URLs and logs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.errors import error_responses
+from api.shop import qr_svg
+
+router = APIRouter(tags=["pages"])
+
+MAX_QR_TEXT = 1000  # a pickup code is ~300 characters; version 40 at level M holds 2331 bytes
+
+
+class QrIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_QR_TEXT)
+
+
+@router.post(
+    "/v1/qr",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}, "description": "the QR code (SVG)"},
+        **error_responses(400),
+    },
+    summary="A QR code of a text, as SVG (for codes made in the browser)",
+)
+def qr(body: QrIn) -> Response:
+    return Response(
+        qr_svg(body.text),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,42 @@
+// /ops/webhooks: an operator signs in (Sign-In with Ethereum through wallet.js), registers a
+// gateway (its whsec_ secret is shown once), sends dead letters again, or stops an endpoint.
+// The API checks the operator's PLATFORM_ROLE on chain at every call.
+(function () {
+  "use strict";
+  const T = window.Tuan;
+  const say = (node, text) => { if (node) node.textContent = text; };
+  async function call(method, url, body) {
+    const response = await fetch(url, {
+      method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+    if (!response.ok) throw Object.assign(new Error(data.message || "HTTP " + response.status), { code: data.code });
+    return data;
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    const signIn = document.querySelector("[data-sign-in]");
+    if (signIn) signIn.addEventListener("click", async () => {
+      try { await T.signIn(); location.reload(); } catch (error) { say(signIn.nextElementSibling, "✖ " + T.explain(error)); }
+    });
+    const add = document.getElementById("webhook-add");
+    if (add) add.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const out = add.querySelector("output");
+      try {
+        const made = await call("POST", "/v1/ops/webhooks", { url: add.url.value, description: add.description.value });
+        out.textContent = T.t("js_webhook_secret") + " " + made.secret;
+      } catch (error) { out.textContent = "✖ " + T.explain(error); }
+    });
+    document.querySelectorAll("[data-retry]").forEach((button) => button.addEventListener("click", async () => {
+      const body = button.dataset.delivery ? { delivery_id: Number(button.dataset.delivery) } : {};
+      try { await call("POST", "/v1/ops/webhooks/" + button.dataset.retry + "/retry", body); location.reload(); }
+      catch (error) { say(button.closest("article").querySelector("output"), "✖ " + T.explain(error)); }
+    }));
+    document.querySelectorAll("[data-disable]").forEach((button) => button.addEventListener("click", async () => {
+      try { await call("DELETE", "/v1/ops/webhooks/" + button.dataset.disable); location.reload(); }
+      catch (error) { say(button.closest("article").querySelector("output"), "✖ " + T.explain(error)); }
+    }));
+  });
+})();

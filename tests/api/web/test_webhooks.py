@@ -1,0 +1,349 @@
+"""Notices to an operator's gateway as Standard Webhooks, at least once, with consent.
+
+The demo's seeded and indexed chain gives every kind of notice. A gateway is a real local HTTP
+server (``http.server`` on an ephemeral port) that refuses the first requests (503) and then
+recovers: every notice reaches it, each ``webhook-id`` at least once, each signature checks
+against the Standard Webhooks spec (re-implemented here from the spec, not imported from the
+code under test: the ``standardwebhooks`` PyPI package is not in the environment). Retries are
+driven by the outbox's clock, advanced by the test: no sleeps, no timing assertions. Operators
+register endpoints and retry dead letters through the API (Sign-In with Ethereum, PLATFORM_ROLE
+on chain); a consumer gives and withdraws consent to be reached by phone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import notices as notice_feed
+from api.app import create_app
+from api.demo.catalog import CONSUMERS
+from api.names import Directory
+from api.services import Services
+from api.webhooks import runner
+from api.webhooks.models import NoticeContact, WebhookDelivery
+from api.webhooks.outbox import WebhookOutbox, message_id, recipients
+
+from .conftest import Demo
+
+ORIGIN = "http://testserver"
+
+
+# ---------------------------------------------------------------------- a gateway
+
+
+@dataclass
+class Gateway:
+    """Answers 503 to the first ``failures`` requests, then 200; keeps what it got."""
+
+    failures: int
+    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    accepted: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    state = Gateway(failures=0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            with state.lock:
+                state.got.append((headers, body))
+                ok = len(state.got) > state.failures
+                if ok:
+                    state.accepted.append((headers, body))
+            self.send_response(200 if ok else 503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def spec_verify(secret: str, headers: dict[str, str], body: bytes, now: int) -> dict[str, Any]:
+    """Standard Webhooks v1, from the spec: HMAC-SHA256 over ``id.timestamp.body`` with the
+    base64 key after ``whsec_``, ``v1,<base64>`` in webhook-signature, timestamp within 5 min."""
+    assert secret.startswith("whsec_")
+    key = base64.b64decode(secret[len("whsec_") :])
+    msg_id, stamp = headers["webhook-id"], headers["webhook-timestamp"]
+    assert abs(now - int(stamp)) <= 300
+    mac = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    expected = "v1," + base64.b64encode(mac).decode()
+    assert any(hmac.compare_digest(expected, s) for s in headers["webhook-signature"].split())
+    return json.loads(body)
+
+
+# ---------------------------------------------------------------------- the app
+
+
+@pytest.fixture
+def site(demo: Demo) -> Iterator[tuple[TestClient, Services]]:
+    services = Services(
+        settings=demo.services.settings.model_copy(update={"public_url": ORIGIN}),
+        store=demo.services.store,
+        engine=demo.services.engine,
+        _chain=demo.services.chain,
+    )
+    with TestClient(create_app(services), base_url=ORIGIN) as client:
+        yield client, services
+
+
+def sign_in(client: TestClient, account: LocalAccount) -> dict[str, str]:
+    challenge = client.post("/v1/auth/nonce", json={"address": account.address}).json()
+    signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
+    response = client.post(
+        "/v1/auth/verify",
+        json={"message": challenge["message"], "signature": signature.to_0x_hex()},
+    )
+    assert response.status_code == 200, response.text
+    client.cookies.clear()
+    return {"Authorization": "Bearer " + response.json()["token"]}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def drain(outbox: WebhookOutbox, clock: Clock, endpoint_id: int, *, passes: int = 200) -> None:
+    """Run deliveries, moving the outbox's clock to each next attempt, until none is pending."""
+    for _ in range(passes):
+        outbox.deliver_due()
+        with Session(outbox.engine) as session:
+            pending = session.scalars(
+                select(WebhookDelivery.next_attempt_at).where(
+                    WebhookDelivery.endpoint_id == endpoint_id,
+                    WebhookDelivery.status == "pending",
+                )
+            ).all()
+        if not pending:
+            return
+        clock.now = max(clock.now, min(pending))
+    pytest.fail("deliveries still pending")
+
+
+def every_notice(services: Services) -> dict[str, tuple[str, str]]:
+    """webhook-id -> (recipient, notice id), computed as the pages compute notices."""
+    out = {}
+    with Session(services.engine) as session:
+        directory = Directory(session, services.store)
+        for who in recipients(session):
+            for n in notice_feed.notices(session, directory, who):
+                out[message_id(who, n["id"])] = (who, n["id"])
+    return out
+
+
+def register(client: TestClient, headers: dict[str, str], url: str) -> dict[str, Any]:
+    response = client.post(
+        "/v1/ops/webhooks",
+        json={"url": url, "description": "SMS gateway", "since": 0},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+# ---------------------------------------------------------------------- the tests
+
+
+def test_a_gateway_that_fails_then_recovers_gets_every_notice_signed(
+    site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    client, services = site
+    operator = sign_in(client, services.chain.platform)
+    endpoint = register(client, operator, gateway.url)
+    assert endpoint["secret"].startswith("whsec_")
+    expected = every_notice(services)
+    assert len({kind.split(":")[0] for _, kind in expected.values()}) >= 8  # many kinds
+    gateway.failures = 5 + len(expected) // 3  # down for a while: every row fails at least once
+
+    clock = Clock()
+    outbox = runner.make_outbox(services, clock=clock, backoff_base=30.0, backoff_max=600.0)
+    assert outbox.enqueue() >= len(expected)
+    assert outbox.enqueue() == 0  # idempotent: the same notices are not queued twice
+    drain(outbox, clock, endpoint["id"])
+
+    received: dict[str, list[dict[str, Any]]] = {}
+    for headers, body in gateway.accepted:
+        payload = spec_verify(endpoint["secret"], headers, body, int(clock.now))
+        received.setdefault(headers["webhook-id"], []).append(payload)
+    assert set(received) == set(expected)  # every notice, under its stable id
+    for msg, payloads in received.items():
+        recipient, notice_id = expected[msg]
+        assert {p["data"]["id"] for p in payloads} == {notice_id}
+        assert {p["data"]["recipient"] for p in payloads} == {recipient}
+        assert all(p["data"]["text"]["zh"] and p["data"]["text"]["en"] for p in payloads)
+    # Retried messages kept their id: some ids were refused first and accepted later.
+    refused = {h["webhook-id"] for h, _ in gateway.got[: gateway.failures]}
+    assert refused and refused <= set(received)
+
+    listed = client.get("/v1/ops/webhooks", headers=operator).json()
+    mine = next(e for e in listed if e["id"] == endpoint["id"])
+    assert mine["deliveries"]["delivered"] == len(expected)
+    assert mine["deliveries"]["pending"] == mine["deliveries"]["dead"] == 0
+
+
+def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
+    site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    client, services = site
+    operator = sign_in(client, services.chain.platform)
+    endpoint = register(client, operator, gateway.url)
+    gateway.failures = 10**9  # down for good
+    clock = Clock()
+    outbox = runner.make_outbox(services, clock=clock, max_attempts=3, backoff_base=10.0)
+    queued = outbox.enqueue()
+    drain(outbox, clock, endpoint["id"])
+
+    dead = client.get(
+        f"/v1/ops/webhooks/{endpoint['id']}/deliveries",
+        params={"status": "dead", "limit": 500},
+        headers=operator,
+    ).json()
+    assert len(dead) == queued and all(d["attempts"] == 3 for d in dead)
+    assert dead[0]["last_error"] == "HTTP 503" and dead[0]["last_status"] == 503
+
+    page = client.get("/ops/webhooks?lang=en", headers=operator)
+    assert page.status_code == 200 and gateway.url in page.text
+    assert dead[0]["message_id"] in page.text
+
+    # One letter again, then all of them, after the gateway is back.
+    gateway.failures = 0
+    one = client.post(
+        f"/v1/ops/webhooks/{endpoint['id']}/retry",
+        json={"delivery_id": dead[0]["id"]},
+        headers=operator,
+    )
+    assert one.json() == {"retried": 1}
+    outbox.deliver_due()
+    assert {h["webhook-id"] for h, _ in gateway.accepted} == {dead[0]["message_id"]}
+    rest = client.post(f"/v1/ops/webhooks/{endpoint['id']}/retry", json={}, headers=operator)
+    assert rest.json() == {"retried": queued - 1}
+    drain(outbox, clock, endpoint["id"])
+    assert {h["webhook-id"] for h, _ in gateway.accepted} == {d["message_id"] for d in dead}
+
+
+def test_only_operators_register_or_read_endpoints(
+    site: tuple[TestClient, Services],
+) -> None:
+    client, _ = site
+    anonymous = client.get("/v1/ops/webhooks")
+    assert anonymous.status_code == 401
+    neighbour = sign_in(client, CONSUMERS[0].account)
+    refused = client.post(
+        "/v1/ops/webhooks", json={"url": "http://127.0.0.1:9/x"}, headers=neighbour
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "access_denied"
+    page = client.get("/ops/webhooks?lang=en", headers=neighbour)
+    assert page.status_code == 200 and "127.0.0.1:9" not in page.text
+    bad = client.post(
+        "/v1/ops/webhooks",
+        json={"url": "ftp://example.org"},
+        headers=sign_in(client, client.app.state.services.chain.platform),  # type: ignore[attr-defined]
+    )
+    assert bad.status_code == 422
+
+
+def test_payloads_carry_a_phone_only_while_its_owner_consents(
+    site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    client, services = site
+    consumer = CONSUMERS[0]
+    mine = sign_in(client, consumer.account)
+    assert client.get("/v1/contact", headers=mine).json()["consented_at"] is None
+    bad = client.put("/v1/contact", json={"phone": "call me", "consent": True}, headers=mine)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_contact"
+    assert (
+        client.put("/v1/contact", json={"phone": "+8613800138000"}, headers=mine)
+    ).status_code == 422  # no consent, no contact
+    given = client.put(
+        "/v1/contact",
+        json={"phone": "+86 138-0013-8000", "consent": True},
+        headers=mine,
+    )
+    assert given.status_code == 200 and given.json()["phone"] == "+8613800138000"
+    with Session(services.engine) as session:  # sealed at rest
+        row = session.get(NoticeContact, consumer.address)
+        assert row is not None and b"13800138000" not in row.sealed
+
+    operator = sign_in(client, services.chain.platform)
+    endpoint = register(client, operator, gateway.url)
+    clock = Clock()
+    outbox = runner.make_outbox(services, clock=clock)
+    outbox.enqueue()
+    drain(outbox, clock, endpoint["id"])
+    payloads = [spec_verify(endpoint["secret"], h, b, int(clock.now)) for h, b in gateway.accepted]
+    for p in payloads:
+        if p["data"]["recipient"] == consumer.address:
+            assert p["data"]["contact"] == {"phone": "+8613800138000", "wechat_openid": None}
+        else:
+            assert "contact" not in p["data"]  # nobody else consented
+    assert any(p["data"]["recipient"] == consumer.address for p in payloads)
+
+    # Withdrawn: deleted, and the next sending of the same notice carries none.
+    assert client.delete("/v1/contact", headers=mine).status_code == 204
+    with Session(services.engine) as session:
+        assert session.get(NoticeContact, consumer.address) is None
+        row = session.scalars(
+            select(WebhookDelivery).where(
+                WebhookDelivery.endpoint_id == endpoint["id"],
+                WebhookDelivery.recipient == consumer.address,
+            )
+        ).first()
+        assert row is not None
+        assert "contact" not in json.loads(outbox.body(session, row))["data"]
+
+
+def test_the_service_loop_delivers_what_the_index_brings(
+    site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    """The background role as ``tuanchain serve`` runs it (real clock, short backoff)."""
+    client, services = site
+    endpoint = register(client, sign_in(client, services.chain.platform), gateway.url)
+    gateway.failures = 3
+    expected = set(every_notice(services))
+    stop = runner.start_background(services, backoff_base=0.05, backoff_max=0.2)
+    try:
+        deadline = time.monotonic() + 60  # an upper bound for the loop, not a timing assertion
+        while time.monotonic() < deadline:
+            with gateway.lock:
+                if {h["webhook-id"] for h, _ in gateway.accepted} >= expected:
+                    break
+            time.sleep(0.05)
+    finally:
+        stop()
+    with gateway.lock:
+        assert {h["webhook-id"] for h, _ in gateway.accepted} >= expected
+    assert httpx.URL(gateway.url).port and endpoint["id"]
