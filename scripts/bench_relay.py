@@ -127,9 +127,11 @@ def serve(port: int) -> None:
     )
 
 
-def two_processes(chain: Any, *, postgres: str, consumers_count: int, clients: int) -> float:
+def two_processes(
+    chain: Any, *, postgres: str, consumers_count: int, clients: int, lanes: int
+) -> float:
     """The same rush through two service processes sharing one PostgreSQL (a fresh schema) and
-    the chain; returns joins mined per second."""
+    the chain, with a relayer key pool of ``lanes`` keys; returns joins mined per second."""
     import uuid
     from urllib.parse import quote
 
@@ -144,7 +146,10 @@ def two_processes(chain: Any, *, postgres: str, consumers_count: int, clients: i
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in postgres else "?"
     url = f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}"
-    env = {**os.environ, "TUANCHAIN_DATABASE_URL": url}
+    from chain.accounts import dev_account
+
+    pool = ",".join(dev_account(i).key.hex() for i in range(5, 5 + max(0, lanes - 1)))
+    env = {**os.environ, "TUANCHAIN_DATABASE_URL": url, "TUANCHAIN_RELAYER_KEYS": pool}
     deal_id, leader = make_deal(chain, capacity=consumers_count + 10)
     buyers = consumers(chain, consumers_count)
     servers, urls = [], []
@@ -206,7 +211,7 @@ def main() -> None:
     parser.add_argument(
         "--lanes",
         type=int,
-        default=4,
+        default=2,
         help="relayer keys in the pool (anvil's development accounts 1, 5, 6, ...; local only)",
     )
     parser.add_argument(
@@ -309,6 +314,7 @@ def main() -> None:
                 postgres=args.postgres,
                 consumers_count=args.consumers,
                 clients=args.clients,
+                lanes=args.lanes,
             )
             if args.postgres
             else None
