@@ -95,6 +95,8 @@ def test_the_buyer_shows_a_pickup_code_and_the_leader_scans_and_hands_out(
     code = json.loads(code_text or "")
     assert code["deal"] == pork and code["buyer"] == buyer.address and code["quantity"] == 3
     shot(consumer, "21-orders-pickup-code")
+    consumer.evaluate("window.scrollTo(0, 0)")
+    shot(consumer, "readme-orders", full_page=False)  # the README's picture of the orders page
 
     # The leader (en), with a camera pointed at the buyer's screen.
     video = qr_video(code_text or "", tmp_path / "code.y4m")
@@ -122,6 +124,9 @@ def test_the_buyer_shows_a_pickup_code_and_the_leader_scans_and_hands_out(
         expect(leader.locator("#queue li")).to_have_count(1)
         expect(leader.locator("#queue li")).to_contain_text(buyer.name_en)
         shot(leader, "22-handout-scanned")
+        leader.evaluate("document.getElementById('hand-out').scrollIntoView({block: 'end'})")
+        leader.evaluate("window.scrollBy(0, 60)")
+        shot(leader, "readme-handout", full_page=False)  # the README's picture of the handout
         leader.locator("#hand-out").click()
         sign_in_sheet(leader, "23-handout-review")
         expect(row).to_have_attribute("data-state", "picked_up")
