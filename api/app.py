@@ -26,6 +26,7 @@ from api.routes import (
     health,
     ipfs,
     ops,
+    ops_listing,
     pages,
     passkeys,
     private_documents,
@@ -33,6 +34,8 @@ from api.routes import (
     read,
     relay,
     resolver,
+    supplier_pages,
+    supplier_trail,
     webhooks,
 )
 from api.services import Services, build_services
@@ -114,6 +117,10 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         pages,
         community,
         ops,
+        ops_listing,
+        # After ops: its /supplier/claims must not be taken for an address.
+        supplier_pages,
+        supplier_trail,
         webhooks,
         qr,
     ):

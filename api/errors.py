@@ -22,6 +22,7 @@ from api.db.migrate import DatabaseSchemaError
 from api.index_errors import NotInIndex
 from api.private import crypto as private_crypto
 from api.private import store as private_store
+from api.supplier.errors import InputError
 from chain import errors as chain_errors
 from chain.identity import ChainChanged
 from chain.jsonable import json_safe
@@ -62,6 +63,8 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     # Any other traceability error reaching a route is about data it was given (a link, a
     # manifest, a JSON document): bad input, never a 500.
     (TraceabilityError, 400),
+    # A supplier's form field or file the builders cannot use (api.supplier.inputs).
+    (InputError, 400),
     (NotInIndex, 404),
     (chain_errors.NodeUnavailable, 503),
     (chain_errors.TransactionTimeout, 504),

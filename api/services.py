@@ -28,7 +28,15 @@ def make_engine(database_url: str) -> Engine:
     """SQLite (the default, a file under ``data/``) or PostgreSQL (``postgresql+psycopg://...``)."""
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A pool as large as PostgreSQL's: the API's thread pool (40 threads) and the background
+        # loops each hold a session; the default 5 + 10 made requests queue for a connection
+        # under the rush (issue 15). SQLite connections are cheap; writes still take turns.
+        return create_engine(
+            database_url,
+            pool_size=20,
+            max_overflow=20,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
     # connect_timeout: a server that drops packets fails a request in seconds, not the OS TCP timeout.
     return create_engine(
         database_url,

@@ -11,6 +11,7 @@ its :class:`~chain.identity.ChainIdentity`; :meth:`Chain.check_node` re-checks i
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,6 +34,10 @@ from chain.tx import TxSender, translate_errors
 
 logger = logging.getLogger(__name__)
 
+# A key the service signs with (the relayer's lanes, the platform, the keeper): the gasless path
+# names it through chain/ and imports no eth-account itself.
+Signer = LocalAccount
+
 
 @dataclass
 class Chain:
@@ -47,6 +52,19 @@ class Chain:
     relayer: LocalAccount
     keeper: LocalAccount
     identity: ChainIdentity
+    # The relayer's key pool (``relayer`` first): each key a nonce lane of its own.
+    relayers: tuple[LocalAccount, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.relayers:
+            self.relayers = (self.relayer,)
+
+    def relayer_for(self, signer: str) -> LocalAccount:
+        """The lane of ``signer``'s requests: the same key for the same signer in every process
+        and after every restart (a hash of the address), so a signer's requests stay on one
+        lane, in order, and the signers spread over the pool."""
+        digest = hashlib.sha256(signer.lower().encode()).digest()
+        return self.relayers[int.from_bytes(digest[:8], "big") % len(self.relayers)]
 
     @property
     def chain_id(self) -> int:
@@ -146,6 +164,7 @@ def connect(settings: Settings | None = None, *, deploy: bool = False) -> Chain:
         relayer=account_from_key(settings.relayer_key.get_secret_value()),
         keeper=account_from_key(settings.keeper_key.get_secret_value()),
         identity=identity,
+        relayers=tuple(account_from_key(k.get_secret_value()) for k in settings.relayer_pool),
     )
 
 

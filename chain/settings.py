@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Keys of the service's own accounts. Defaults: anvil dev accounts 0/1/2 (local only).
     platform_key: SecretStr = Field(default_factory=lambda: SecretStr(dev_account(0).key.hex()))
     relayer_key: SecretStr = Field(default_factory=lambda: SecretStr(dev_account(1).key.hex()))
+    # More relayer keys, comma-separated: the relayer's key pool (``relayer_key`` is its first
+    # lane). Each key is a nonce lane of its own; a signer's requests always take the same lane
+    # (chain.context.Chain.relayer_for). Empty: one lane.
+    relayer_keys: SecretStr = SecretStr("")
     keeper_key: SecretStr = Field(default_factory=lambda: SecretStr(dev_account(2).key.hex()))
     data_dir: Path = REPO_ROOT / "data"
     deployments_dir: Path = REPO_ROOT / "deployments"
@@ -63,6 +67,36 @@ class Settings(BaseSettings):
         host = (urlparse(self.rpc_url).hostname or "").lower()
         return self.chain_id in LOCAL_CHAIN_IDS and host in LOCAL_HOSTS
 
+    @property
+    def relayer_pool(self) -> list[SecretStr]:
+        """Every relayer key, ``relayer_key`` first, without repeats."""
+        keys = [self.relayer_key]
+        seen = {self.relayer_key.get_secret_value().lower().removeprefix("0x")}
+        for raw in self.relayer_keys.get_secret_value().split(","):
+            key = raw.strip().lower().removeprefix("0x")
+            if key and key not in seen:
+                seen.add(key)
+                keys.append(SecretStr(key))
+        return keys
+
+    @property
+    def service_keys(self) -> list[SecretStr]:
+        """The keys the service signs with: refused if any is a development key off a local chain."""
+        return [self.platform_key, *self.relayer_pool, self.keeper_key]
+
+    @field_validator("relayer_keys")
+    @classmethod
+    def _relayer_keys_are_keys(cls, keys: SecretStr) -> SecretStr:
+        for raw in keys.get_secret_value().split(","):
+            if raw.strip():
+                try:
+                    account_from_key(raw.strip())
+                except Exception:  # noqa: BLE001 — eth-account's several errors for a bad key
+                    raise ValueError(
+                        "TUANCHAIN_RELAYER_KEYS: comma-separated private keys (32 bytes hex)"
+                    ) from None
+        return keys
+
     @field_validator("document_key")
     @classmethod
     def _document_key_is_256_bits(cls, key: SecretStr) -> SecretStr:
@@ -74,7 +108,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_keys_off_local(self) -> Settings:
         if not self.is_local:
-            for key in (self.platform_key, self.relayer_key, self.keeper_key):
+            for key in self.service_keys:
                 if is_dev_key(key.get_secret_value()):
                     raise DevKeyOnPublicChain(
                         account_from_key(key.get_secret_value()).address,
@@ -91,7 +125,7 @@ def check_node_allows_keys(settings: Settings, node_chain_id: int) -> None:
     if node_chain_id != settings.chain_id:
         raise ChainIdMismatch(settings.chain_id, node_chain_id)
     if node_chain_id not in LOCAL_CHAIN_IDS:
-        for key in (settings.platform_key, settings.relayer_key, settings.keeper_key):
+        for key in settings.service_keys:
             if is_dev_key(key.get_secret_value()):
                 raise DevKeyOnPublicChain(
                     account_from_key(key.get_secret_value()).address,

@@ -344,6 +344,63 @@ def two_processes(chain: Any, *, postgres: str, consumers_count: int, clients: i
     return mined / elapsed
 
 
+class Profiler:
+    """``py-spy record --gil`` on a service process while a rush runs: the stacks holding the
+    GIL (a Python service's CPU), as folded text for flame graphs, and the top of it logged."""
+
+    def __init__(self, pid: int, out: Path | None) -> None:
+        self.out, self.proc = out, None
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            spy = Path(sys.executable).with_name("py-spy")
+            self.proc = subprocess.Popen(
+                [
+                    str(spy),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--gil",
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--function",
+                    "--output",
+                    str(out),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+    def stop(self) -> None:
+        if self.proc is None or self.out is None:
+            return
+        self.proc.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        self.proc.wait(timeout=60)
+        totals: dict[str, int] = {}
+        own: dict[str, int] = {}
+        samples = 0
+        for line in self.out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames, n = stack.split(";"), int(count)
+            samples += n
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+            for frame in set(frames):
+                totals[frame] = totals.get(frame, 0) + n
+        top = sorted(totals.items(), key=lambda kv: -kv[1])[:40]
+        leaves = sorted(own.items(), key=lambda kv: -kv[1])[:25]
+        summary = self.out.with_suffix(".top.txt")
+        with summary.open("w") as f:
+            f.write(f"{samples} samples holding the GIL\n\ninclusive:\n")
+            for frame, n in top:
+                f.write(f"{100 * n / samples:5.1f}%  {frame}\n")
+            f.write("\nself:\n")
+            for frame, n in leaves:
+                f.write(f"{100 * n / samples:5.1f}%  {frame}\n")
+        logger.info("profile: %s (summary %s)", self.out, summary)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--consumers", type=int, default=2000)
@@ -353,6 +410,11 @@ def main() -> None:
         "--postgres",
         default=os.environ.get("TUANCHAIN_TEST_POSTGRES_URL", ""),
         help="also run the rush through two processes on this PostgreSQL (a fresh schema)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy the service during the rush: folded stacks to this file (+ .top.txt)",
     )
     parser.add_argument("--serve", metavar="PORT", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -407,6 +469,7 @@ def main() -> None:
             )
             signed = [sign(a, p) for a, p in zip(rush, prepared, strict=True)]
             logger.info("prepared and signed %d joins; the rush starts", len(signed))
+            profiler = Profiler(server.pid, args.profile)
             started = time.perf_counter()
             accepted, accept_latencies = relay_all(url, signed, args.clients)
             accept_seconds = time.perf_counter() - started
@@ -414,6 +477,7 @@ def main() -> None:
             ids = {r["id"] for s, r in accepted if s == 202}
             counts = wait_settled(engine, ids, 3600)
             elapsed = time.perf_counter() - started
+            profiler.stop()
             rush_gas, mined, executes = relayer_gas(chain, engine, ids)
         finally:
             server.terminate()

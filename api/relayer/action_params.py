@@ -124,6 +124,18 @@ class RegisterBatchParams(ActionParams):
     )
     metadata_cid: str | None = None
 
+    @field_validator("gtin14")
+    @classmethod
+    def _gtin(cls, v: str) -> str:
+        # The registry takes any 14 digits: a wrong check digit is refused here, before signing.
+        from traceability.epcis.errors import InvalidIdentifier
+        from traceability.epcis.identifiers import validate_gtin14
+
+        try:
+            return validate_gtin14(v)
+        except InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from None
+
 
 class RecallBatchParams(ActionParams):
     gtin14: str = Field(pattern=r"^\d{14}$")

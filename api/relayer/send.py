@@ -30,7 +30,7 @@ from api.relayer.models import RelayRequest, RelayStatus
 from api.relayer.outbox import OutboxMoves
 from api.relayer.permits import with_permit_calldata
 from chain import errors as chain_errors
-from chain.context import Chain
+from chain.context import Chain, Signer
 from chain.eip712 import Signature, forward_request_data
 from chain.tx import decode_uint
 
@@ -80,8 +80,9 @@ class BatchSending(OutboxMoves):
                 for row, _, _, data in checked
             ]
         )
-        ready: list[tuple[RelayRequest, Any, bool]] = []
-        gas = BATCH_BASE_GAS
+        # One executeBatch per lane of the relayer's key pool (Chain.relayer_for: a signer always
+        # on the same key), each bounded in gas and signed with its own key's next nonces.
+        lanes: dict[str, tuple[Signer, list[tuple[RelayRequest, Any, bool]], int]] = {}
         for (row, request, permit_pending, _), outcome in zip(checked, simulations, strict=True):
             if isinstance(outcome, chain_errors.ContractRevert):
                 self._fail_revert(session, row, outcome)  # doomed now: failed unsent, named
@@ -89,13 +90,15 @@ class BatchSending(OutboxMoves):
                 continue
             if isinstance(outcome, Exception):
                 raise outcome
+            relayer = chain.relayer_for(row.signer)
+            _, ready, gas = lanes.get(relayer.address, (relayer, [], BATCH_BASE_GAS))
             cost = request_gas_in_batch(request[3])
             if ready and gas + cost > self.max_batch_gas:
                 continue  # bounded gas: it waits for the next batch (still queued, still due)
-            gas += cost
             ready.append((row, request, permit_pending))
-        if ready:
-            self._send(session, chain, ready, gas=gas)
+            lanes[relayer.address] = (relayer, ready, gas + cost)
+        for relayer, ready, gas in lanes.values():
+            self._send(session, chain, ready, gas=gas, relayer=relayer)
             moved += len(ready)
         return moved
 
@@ -163,16 +166,18 @@ class BatchSending(OutboxMoves):
         ready: list[tuple[RelayRequest, Any, bool]],
         *,
         gas: int,
+        relayer: Signer,
     ) -> None:
         """Permits first (one ``permitAll`` for all, or one transaction each on a deployment
         without the PermitBatcher), then one ``executeBatch``, each signed with the next relayer
-        nonce and not waiting for receipts (the node orders one sender's transactions by nonce).
+        nonce of ``relayer`` (the lane's key) and not waiting for receipts (the node orders one
+        sender's transactions by nonce).
 
         The batch transaction is signed and its hash and raw bytes committed on every row it
         carries (``sending``) before it is broadcast; a permit's hash is committed before it is
         broadcast (a lost permit is harmless: its token nonce says whether it ran, and the join
         then fails on its allowance, named)."""
-        sender, relayer = chain.sender, chain.relayer
+        sender = chain.sender
         forwarder, token = chain.clients.forwarder, chain.clients.token
         rows = [row for row, _, _ in ready]
         # Another worker process must not sign with the same relayer nonces before ours are sent.

@@ -2,7 +2,7 @@
 
     tuanchain supplier keystore-new FILE
     tuanchain supplier apply --profile P.json --credentials LICENCE.pdf [--leader]
-    tuanchain supplier register-batch GTIN LOT [--metadata M.json]
+    tuanchain supplier register-batch GTIN LOT [--metadata M.json | --product P.json]
     tuanchain supplier add-event GTIN LOT (--file EPCIS.json | --kind commissioning …) [--merkle]
     tuanchain supplier sensors GTIN LOT READINGS.csv --location GLN --min 0 --max 4 [--merkle]
     tuanchain supplier recall GTIN LOT --reason "…"
@@ -33,9 +33,10 @@ from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 from rich.console import Console
 
-from api.supplier import inputs, keystore
+from api.relayer.prepare import json_bytes
+from api.supplier import inputs, keystore, masterdata
 from api.supplier.errors import InputError, SupplierCliError
-from api.supplier.service import Service, send_directly
+from api.supplier.service import CONTENT_TYPES, Service, send_directly
 from chain.errors import ChainError
 from traceability.errors import TraceabilityError
 
@@ -181,7 +182,14 @@ def register_batch(
     gtin: Annotated[str, typer.Argument(help="GTIN-14 (with its check digit)")],
     lot: Annotated[str, typer.Argument(help="GS1 lot (1-20 characters)")],
     key: KeystoreOpt,
-    metadata: Annotated[Path | None, typer.Option(help="lot master data JSON")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="lot master data JSON (as is)")] = None,
+    product: Annotated[
+        Path | None,
+        typer.Option(
+            help="product master data JSON (name_zh, name_en, image, specification, unit, "
+            "origin_country, origin_zh, origin_en): published, and named by the lot's data"
+        ),
+    ] = None,
     api: ApiOpt = None,
     direct: DirectOpt = False,
     timeout: WaitOpt = 120.0,
@@ -189,13 +197,65 @@ def register_batch(
     """Register a batch (GTIN + lot) with its master data."""
     with _one_line_errors():
         target = inputs.batch(gtin, lot)
+        if metadata is not None and product is not None:
+            raise InputError("give --metadata or --product, not both")
         data: dict[str, Any] = {"gtin": target.gtin14, "lot": target.lot}
         if metadata is not None:
             data = inputs.json_object_file(metadata, "the master data")
+        fields = inputs.json_object_file(product, "the product") if product is not None else None
         session = Session(key, api, direct=direct, timeout=timeout)
+        if product is not None and fields is not None:
+            data = _publish_product(session, product, fields, target)
         body = {"gtin14": target.gtin14, "lot": target.lot, "metadata": data}
         result = session.act("register_batch", body, f"batch {target.gtin14}/{target.lot}")
         typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+
+
+def _publish_product(
+    session: Session, path: Path, fields: dict[str, Any], target: inputs.Batch
+) -> dict[str, Any]:
+    """Publish the product's document (and its photo, a file next to it) as the page does; the
+    lot master data naming it."""
+    allowed = {
+        "name_zh", "name_en", "image", "specification", "unit",
+        "origin_country", "origin_zh", "origin_en",
+    }  # fmt: skip
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise InputError(f"{path}: unknown fields {', '.join(unknown)}; known: {sorted(allowed)}")
+    image = fields.get("image")
+    if isinstance(image, str) and image and not image.startswith("ipfs://"):
+        photo = (path.parent / image).resolve()
+        content_type = CONTENT_TYPES.get(photo.suffix.lower())
+        if content_type is None or not content_type.startswith("image/"):
+            raise InputError(f"{path}: image {image!r} is not a .jpg, .png or .webp file")
+        try:
+            photo_bytes = photo.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{photo}: {exc.strerror or exc}") from None
+        stored = session.service.upload_public(
+            session.account, photo_bytes, name=photo.name, content_type=content_type
+        )
+        image = f"ipfs://{stored['cid']}"
+    document = masterdata.product_document(
+        gtin=target.gtin14,
+        name_zh=str(fields.get("name_zh") or ""),
+        name_en=str(fields.get("name_en") or ""),
+        image=image or None,
+        specification=str(fields.get("specification") or ""),
+        unit=str(fields.get("unit") or ""),
+        origin_country=str(fields.get("origin_country") or ""),
+        origin_zh=str(fields.get("origin_zh") or ""),
+        origin_en=str(fields.get("origin_en") or ""),
+    )
+    stored = session.service.upload_public(
+        session.account,
+        json_bytes(document),
+        name=f"product-{target.gtin14}.json",
+        content_type="application/json",
+    )
+    console.print(f"[green]✓[/green] product master data ipfs://{stored['cid']}")
+    return masterdata.lot_master_data(product=document, product_cid=stored["cid"], lot=target.lot)
 
 
 @app.command("add-event")
@@ -205,7 +265,7 @@ def add_event(
     key: KeystoreOpt,
     file: Annotated[Path | None, typer.Option(help="EPCIS 2.0 JSON(-LD) document or event")] = None,
     kind: Annotated[
-        str | None, typer.Option(help="build one: commissioning, inspecting or shipping")
+        str | None, typer.Option(help="build one: " + ", ".join(inputs.EVENT_KINDS))
     ] = None,
     location: Annotated[str | None, typer.Option(help="GLN or URI where it happened")] = None,
     when: Annotated[
@@ -344,14 +404,8 @@ def recall(
         if not reason.strip():
             raise InputError("--reason must say why")
         session = Session(key, api, direct=direct, timeout=timeout)
-        notice = {
-            "type": "tuanchain:RecallNotice",
-            "batch": {"gtin": target.gtin14, "lot": target.lot},
-            "reason": reason.strip(),
-            "issuedBy": session.account.address,
-            "issued": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        body = {"gtin14": target.gtin14, "lot": target.lot, "reason": notice}
+        # The notice document around the reason is built by the service (as for the pages).
+        body = {"gtin14": target.gtin14, "lot": target.lot, "reason": reason.strip()}
         result = session.act("recall_batch", body, f"recall of {target.gtin14}/{target.lot}")
         typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
 

@@ -14,12 +14,13 @@ platform's breach check reads them). EPCIS wants a URI for a device: an id that 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from traceability.epcis.identifiers import validate_gtin14, validate_lot
 from traceability.epcis.models import EpcisDocument, EpcisEvent
 from traceability.errors import TraceabilityError
 
+EVENT_KINDS = ("commissioning", "processing", "inspecting", "shipping", "receiving")
 CSV_COLUMNS = ("time", "device_id", "type", "value", "unit")
 CELSIUS_UNITS = {"CEL", "C", "°C"}
 FAHRENHEIT_UNITS = {"FAR", "F", "°F"}
@@ -121,12 +123,16 @@ def built_event(
     origin_country: str | None,
     passed: bool,
     certificates: Sequence[str],
+    harvest_date: date | None = None,
 ) -> dict[str, Any]:
-    """An event from the builders: commissioning, inspecting or shipping."""
+    """An event from the builders (:data:`EVENT_KINDS`); the CLI's options and the supplier
+    page's forms both end here. Processing turns the lot into itself (washed, cut, packed: a
+    TransformationEvent with the lot as input and output); receiving is at ``location``."""
     try:
+        if kind in ("commissioning", "processing", "shipping", "receiving") and quantity is None:
+            raise InputError(f"{kind} needs a quantity (--quantity)")
         if kind == "commissioning":
-            if quantity is None:
-                raise InputError("commissioning needs --quantity")
+            assert quantity is not None
             event: EpcisEvent = builders.commissioning_event(
                 gtin14=target.gtin14,
                 lot=target.lot,
@@ -135,7 +141,14 @@ def built_event(
                 event_time=event_time,
                 location=location,
                 origin_country=origin_country,
+                harvest_date=harvest_date,
                 certifications=certificates,
+            )
+        elif kind == "processing":
+            assert quantity is not None
+            lot = builders.LotQuantity(target.gtin14, target.lot, quantity, uom)
+            event = builders.processing_event(
+                inputs=[lot], outputs=[lot], event_time=event_time, location=location
             )
         elif kind == "inspecting":
             event = builders.inspection_event(
@@ -147,8 +160,7 @@ def built_event(
                 certification_info=certificates,
             )
         elif kind == "shipping":
-            if quantity is None:
-                raise InputError("shipping needs --quantity")
+            assert quantity is not None
             event = builders.shipping_event(
                 gtin14=target.gtin14,
                 lot=target.lot,
@@ -157,8 +169,18 @@ def built_event(
                 event_time=event_time,
                 location=location,
             )
+        elif kind == "receiving":
+            assert quantity is not None
+            event = builders.receiving_event(
+                gtin14=target.gtin14,
+                lot=target.lot,
+                quantity=quantity,
+                uom=uom,
+                event_time=event_time,
+                pickup_point=location,
+            )
         else:
-            raise InputError(f"unknown event kind {kind!r}: commissioning, inspecting or shipping")
+            raise InputError(f"unknown event kind {kind!r}: {', '.join(EVENT_KINDS)}")
         return event_json(event)
     except TraceabilityError as exc:
         raise InputError(str(exc)) from None
@@ -182,16 +204,26 @@ def _celsius(value: float, unit: str, where: str) -> float:
 def sensor_events(
     path: Path, target: Batch, *, location: str, min_c: float, max_c: float
 ) -> list[dict[str, Any]]:
-    """One cold-chain event per device of a sensor CSV (see the module doc)."""
-    if min_c >= max_c:
-        raise InputError(f"the allowed range is empty: --min {min_c} is not below --max {max_c}")
+    """One cold-chain event per device of a sensor CSV file (see the module doc)."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
+    return sensor_events_from_text(
+        text, str(path), target, location=location, min_c=min_c, max_c=max_c
+    )
+
+
+def sensor_events_from_text(
+    text: str, source: str, target: Batch, *, location: str, min_c: float, max_c: float
+) -> list[dict[str, Any]]:
+    """The same from a CSV's text (an upload); ``source`` names it in errors."""
+    path = source
+    if min_c >= max_c:
+        raise InputError(f"the allowed range is empty: --min {min_c} is not below --max {max_c}")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
     if not rows:
         raise InputError(f"{path}: empty file")
     header = tuple(cell.strip().lower() for cell in rows[0])

@@ -9,6 +9,7 @@ The contract sees the same ``_msgSender()`` both ways.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from api.routes.documents import upload_message
 from api.supplier.errors import InputError, ServiceRefused
 from api.supplier.keystore import ClientSettings
 from chain.accounts import LOCAL_CHAIN_IDS, is_dev_key
@@ -117,6 +119,21 @@ class Service:
             json={"message": challenge["message"], "signature": signature.to_0x_hex()},
         )
         return str(session["token"])
+
+    def upload_public(
+        self, account: LocalAccount, data: bytes, *, name: str, content_type: str
+    ) -> dict[str, Any]:
+        """A public document (a product's master data, its photo) through ``POST /v1/documents``,
+        signed as the pages sign it (``personal_sign`` of the upload message)."""
+        timestamp = int(time.time())
+        message = upload_message(hashlib.sha256(data).hexdigest(), timestamp)
+        signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+        return self._call(
+            "POST",
+            "/v1/documents",
+            data={"address": account.address, "timestamp": str(timestamp), "signature": signature},
+            files={"file": (name, data, content_type)},
+        )
 
     def upload_private(
         self, token: str, path: Path, *, purpose: str, deal_id: int = 0

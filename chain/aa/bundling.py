@@ -29,7 +29,6 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from web3 import Web3
 from web3.logs import DISCARD
 
 from chain import errors as chain_errors
@@ -37,6 +36,7 @@ from chain.aa.clients import PasskeyAccounts, UserOperationEvent
 from chain.aa.entrypoint import ENTRYPOINT_V08
 from chain.aa.errors import AccountAbstractionError
 from chain.aa.userop import UserOperation
+from chain.address import checksum_address
 from chain.tx import SignedTx, translate_errors
 
 logger = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ class Bundling:
 
 
 def checksum(address: str) -> str:
-    return Web3.to_checksum_address(address)
+    return checksum_address(address)
 
 
 __all__ = [

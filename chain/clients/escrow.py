@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from web3 import Web3
 from web3.types import TxReceipt
 
 from chain.clients.base import ContractClient
@@ -201,6 +205,20 @@ class EscrowClient(ContractClient):
 
     def deal_params(self, deal_id: int) -> DealParams:
         return DealParams.from_abi(self._call("dealParams", deal_id))
+
+    def deal_params_call(self, deal_id: int) -> tuple[str, list[Any]]:
+        """The ``eth_call`` of :meth:`deal_params`, for :meth:`TxSender.rpc_batch`."""
+        return self.view_call("dealParams", deal_id)
+
+    def deal_params_from(self, result: Any) -> DealParams:
+        """:meth:`deal_params` from the answer to :meth:`deal_params_call`."""
+        (value,) = self.decode_result("dealParams", result)
+        params = DealParams.from_abi(value)
+        return replace(
+            params,
+            supplier=Web3.to_checksum_address(params.supplier),
+            token=Web3.to_checksum_address(params.token),
+        )
 
     def deal_totals(self, deal_id: int) -> DealTotals:
         return DealTotals(*self._call("dealTotals", deal_id))

@@ -127,3 +127,33 @@ def test_index_confirmations_must_be_a_non_negative_integer(
     with pytest.raises(ValidationError) as refused:
         Settings(_env_file=None)
     assert [e["loc"] for e in refused.value.errors()] == [("index_confirmations",)]
+
+
+def test_the_relayer_key_pool_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TUANCHAIN_RELAYER_KEYS adds lanes after the relayer key (repeats and blanks dropped);
+    anvil's keys are fine on a local chain."""
+    keys = [dev_account(i).key.hex() for i in (5, 6)]
+    monkeypatch.setenv("TUANCHAIN_RELAYER_KEYS", f" {keys[0]},0x{keys[1]},,{keys[0]} ")
+    pool = Settings(_env_file=None).relayer_pool
+    addresses = [Account.from_key(k.get_secret_value()).address for k in pool]
+    assert addresses == [dev_account(1).address, dev_account(5).address, dev_account(6).address]
+
+
+def test_a_development_key_in_the_pool_is_refused_off_local() -> None:
+    with pytest.raises(DevKeyOnPublicChain) as refused:
+        Settings(
+            _env_file=None,
+            rpc_url="https://rpc.example.org",
+            chain_id=10,
+            platform_key=PRIVATE_KEY,
+            relayer_key=PRIVATE_KEY,
+            keeper_key=PRIVATE_KEY,
+            document_key="cd" * 32,
+            relayer_keys=f"0x{'ab' * 32},{dev_account(7).key.hex()}",
+        )
+    assert refused.value.address == dev_account(7).address
+
+
+def test_a_malformed_pool_key_is_refused_with_its_variable() -> None:
+    with pytest.raises(ValidationError, match="TUANCHAIN_RELAYER_KEYS"):
+        Settings(_env_file=None, relayer_keys="0x1234")

@@ -52,6 +52,7 @@ from api.relayer.action_params import (
     RegisterBatchParams,
     ReviewParams,
 )
+from api.relayer.prepare import listing
 from api.relayer.prepare.builder import (
     JOIN_GAS,
     REQUEST_TTL_SECONDS,
@@ -96,6 +97,10 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "handover": (HandoverParams, ActionBuilder.handover),
     "book_cash_order": (CashOrderParams, ActionBuilder.book_cash_order),
     "hand_over_cash": (CashHandoverParams, ActionBuilder.hand_over_cash),
+    # The platform's escrow settings (api.relayer.prepare.listing).
+    "create_deal": (listing.CreateDealParams, listing.create_deal),
+    "set_token_allowed": (listing.TokenAllowedParams, listing.set_token_allowed),
+    "set_fee_recipient": (listing.FeeRecipientParams, listing.set_fee_recipient),
 }
 
 

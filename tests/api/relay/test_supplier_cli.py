@@ -14,7 +14,9 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -25,8 +27,9 @@ from api.app import create_app
 from api.relayer import worker as relay_worker
 from api.services import Services
 from api.supplier import cli as supplier_cli
+from api.supplier import inputs
 from chain.accounts import dev_account
-from chain.clients import BatchStatus, PartyKind, PartyStatus
+from chain.clients import BatchStatus, ClaimStatus, PartyKind, PartyStatus
 from tuanchain_cli import app as root_app
 
 from .conftest import PNG, advance_time, consumer, make_deal, new_gtin, relay, upload
@@ -281,3 +284,232 @@ def test_a_supplier_authorizes_a_carrier_and_answers_a_claim(
         "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
     )
     assert code == 1 and out == "" and err.startswith("error: ") and err.count("\n") == 1
+
+
+def _with_claim(site: TestClient, services: Services) -> tuple[Any, Any]:
+    """A deal past its join deadline, received by its leader, with one buyer's claim filed."""
+    chain = services.chain
+    deal = make_deal(chain, min_quantity=1)
+    buyer = consumer(chain)
+    join = {"deal_id": deal.deal_id, "quantity": 2, "leader": deal.leader.address}
+    _mined(site, relay(site, buyer, "join", join))
+    advance_time(chain, 3601)
+    receipt = {"deal_id": deal.deal_id, "gtin14": deal.gtin14, "lot": deal.lot, "pickup_point": GLN}
+    _mined(site, relay(site, deal.leader, "confirm_receipt", receipt))
+    evidence = upload(site, buyer, PNG + secrets.token_bytes(8), deal_id=deal.deal_id).json()["cid"]
+    claim = {"deal_id": deal.deal_id, "quantity": 1, "evidence_cid": evidence}
+    _mined(site, relay(site, buyer, "file_claim", claim))
+    return deal, buyer
+
+
+def test_a_supplier_rejects_a_claim_and_the_platform_decides(
+    run, site: TestClient, services: Services, tmp_path: Path, chain_snapshot: None
+) -> None:
+    deal, buyer = _with_claim(site, services)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    code, _, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    escrow = services.chain.clients.escrow
+    assert escrow.claim(deal.deal_id, buyer.address).status == ClaimStatus.REJECTED
+
+
+def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(
+    run, services: Services, tmp_path: Path
+) -> None:
+    registry = services.chain.clients.registry
+    deal = make_deal(services.chain)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    built = [
+        inputs.built_event(
+            kind, inputs.batch(deal.gtin14, deal.lot),
+            event_time=datetime(2026, 11, 1, 8, tzinfo=UTC), location=GLN, quantity=10.0,
+            uom="KGM", origin_country="CN", passed=True, certificates=[],
+        )
+        for kind in ("commissioning", "shipping")
+    ]  # fmt: skip
+    document = tmp_path / "events.json"
+    document.write_text(
+        json.dumps(
+            {
+                "@context": built[0]["@context"],
+                "type": "EPCISDocument",
+                "schemaVersion": "2.0",
+                "creationDate": "2026-11-01T08:00:00Z",
+                "epcisBody": {
+                    "eventList": [{k: v for k, v in e.items() if k != "@context"} for e in built]
+                },
+            }
+        )
+    )
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--file", str(document), "--merkle",
+        "--keystore", str(keystore),
+    )  # fmt: skip
+    assert code == 0, err
+    (rooted,) = json.loads(out)
+    root = registry.root_info(bytes.fromhex(rooted["root"][2:]))
+    assert (root.anchorer, root.leaf_count) == (deal.supplier.address, 2)
+
+    for kind in ("processing", "inspecting", "receiving"):
+        code, out, err = run(
+            "add-event", deal.gtin14, deal.lot, "--kind", kind, "--location", GLN,
+            "--quantity", "10", "--certificate", "https://example.org/cert/1",
+            "--keystore", str(keystore),
+        )  # fmt: skip
+        assert code == 0, (kind, err)
+        (single,) = json.loads(out)
+        anchor = registry.anchor_of(bytes.fromhex(single["event_hash"][2:]))
+        assert anchor.batch_id == deal.batch_id
+
+
+def test_register_batch_publishes_the_product_master_data(
+    run, services: Services, tmp_path: Path
+) -> None:
+    registry, store = services.chain.clients.registry, services.store
+    deal = make_deal(services.chain)  # an approved supplier
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    (tmp_path / "photo.png").write_bytes(PNG + secrets.token_bytes(8))
+    product = tmp_path / "product.json"
+    product.write_text(
+        json.dumps(
+            {
+                "name_zh": "两头乌猪排",
+                "name_en": "Pork chops",
+                "image": "photo.png",
+                "specification": "500 g",
+                "unit": "box",
+                "origin_country": "cn",
+                "origin_zh": "金华",
+                "origin_en": "Jinhua",
+            },
+            ensure_ascii=False,
+        )
+    )
+    gtin, lot = new_gtin(), "PM-" + secrets.token_hex(3).upper()
+    code, out, err = run(
+        "register-batch", gtin, lot, "--product", str(product), "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    cid = json.loads(out)["metadata_cid"]
+    lot_data = json.loads(store.get(cid))
+    assert (
+        lot_data["type"] == "tuanchain:LotMasterData" and lot_data["product"]["en"] == "Pork chops"
+    )
+    product_doc = json.loads(store.get(lot_data["product_master"].removeprefix("ipfs://")))
+    assert product_doc["gtin"] == gtin and product_doc["origin"]["country"] == "CN"
+    assert store.get(product_doc["image"].removeprefix("ipfs://")).startswith(PNG)
+    assert (
+        registry.batch_info(registry.compute_batch_id(gtin, lot)).supplier == deal.supplier.address
+    )
+
+    # The same GTIN check as the page's: a wrong check digit, before anything is published.
+    wrong = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
+    code, out, err = run(
+        "register-batch", wrong, lot, "--product", str(product), "--keystore", str(keystore)
+    )
+    assert code == 1 and out == "" and "check digit" in err and err.count("\n") == 1
+
+
+def _verb_args(tmp_path: Path, gtin: str) -> dict[str, list[str]]:
+    profile = tmp_path / "profile.json"
+    profile.write_text('{"name": {"zh": "农场", "en": "Farm"}}')
+    licence = tmp_path / "licence.pdf"
+    licence.write_bytes(b"%PDF-1.7\nlicence\n%%EOF")
+    readings = tmp_path / "readings.csv"
+    readings.write_text(
+        "time,device_id,type,value,unit\n2026-11-01T09:00:00+08:00,T1,Temperature,3,CEL\n"
+    )
+    stranger = "0x" + "ab" * 20
+    return {
+        "apply": ["apply", "--profile", str(profile), "--credentials", str(licence)],
+        "register-batch": ["register-batch", gtin, "L1"],
+        "add-event": ["add-event", gtin, "L1", "--kind", "shipping", "--location", GLN,
+                      "--quantity", "1"],
+        "sensors": ["sensors", gtin, "L1", str(readings), "--location", GLN, "--min", "0",
+                    "--max", "4"],
+        "writer": ["writer", gtin, "L1", stranger],
+        "answer-claim": ["answer-claim", "1", stranger, "--accept"],
+        "recall": ["recall", gtin, "L1", "--reason", "why"],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "verb",
+    ["apply", "register-batch", "add-event", "sensors", "writer", "answer-claim", "recall"],
+)
+def test_every_verb_refuses_a_wrong_password_in_one_line(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verb: str
+) -> None:
+    keystore = keystore_of(tmp_path, Account.create().key)
+    args = _verb_args(tmp_path, new_gtin())[verb]
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE_PASSWORD", "wrong")
+    code, out, err = run(*args, "--keystore", str(keystore))
+    assert (code, out) == (1, "")
+    assert err == f"error: wrong password for keystore {keystore}\n"
+    # A keystore that is no JSON at all: one line too.
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    code, out, err = run(*args, "--keystore", str(broken))
+    assert (code, out) == (1, "") and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_the_page_builders_and_the_cli_build_the_same_events(
+    site: TestClient, tmp_path: Path
+) -> None:
+    """One home: POST /v1/supplier/events and /sensor-events run the CLI's builders."""
+    gtin = new_gtin()
+    target = inputs.batch(gtin, "L1")
+    when = "2026-11-01T08:00:00+08:00"
+    for kind in inputs.EVENT_KINDS:
+        body = {"gtin14": gtin, "lot": "L1", "kind": kind, "location": GLN, "time": when,
+                "quantity": 5, "origin_country": "CN", "certificates": ["ipfs://bafkqaaa"]}  # fmt: skip
+        page = site.post("/v1/supplier/events", json=body)
+        assert page.status_code == 200, page.text
+        cli = inputs.built_event(
+            kind, target, event_time=inputs.parse_time(when, "t"), location=GLN, quantity=5,
+            uom="KGM", origin_country="CN", passed=True, certificates=["ipfs://bafkqaaa"],
+        )  # fmt: skip
+        assert page.json()["events"] == [cli]
+
+    csv_text = (
+        "time,device_id,type,value,unit\n"
+        "2026-11-01T09:00:00+08:00,T-01,Temperature,3.5,CEL\n"
+        "2026-11-01T10:00:00+08:00,T-01,Temperature,9.0,CEL\n"
+    )
+    readings = tmp_path / "r.csv"
+    readings.write_text(csv_text)
+    page = site.post(
+        "/v1/supplier/sensor-events",
+        data={"gtin14": gtin, "lot": "L1", "location": GLN, "min_c": "0", "max_c": "4"},
+        files={"file": ("r.csv", csv_text.encode(), "text/csv")},
+    )
+    assert page.status_code == 200, page.text
+    cli = inputs.sensor_events(readings, target, location=GLN, min_c=0, max_c=4)
+    assert page.json() == {"events": cli, "breaches": 1, "readings": 2}
+
+    # Bad input: a 400 naming it, before anything is signed.
+    wrong = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
+    refused = site.post(
+        "/v1/supplier/master-data", json={"gtin14": wrong, "lot": "L1", "name_zh": "米"}
+    )
+    assert refused.status_code == 400 and "check digit" in refused.json()["message"]
+    bad_csv = site.post(
+        "/v1/supplier/sensor-events",
+        data={"gtin14": gtin, "lot": "L1", "location": GLN, "min_c": "0", "max_c": "4"},
+        files={"file": ("bad.csv", b"time,device_id,type,value,unit\nyesterday,T,Temperature,1,CEL\n", "text/csv")},
+    )  # fmt: skip
+    assert bad_csv.status_code == 400 and "bad.csv:2" in bad_csv.json()["message"]
+    assert bad_csv.json()["code"] == "input_error"
+
+
+def test_prepare_refuses_a_batch_whose_gtin_has_a_wrong_check_digit(site: TestClient) -> None:
+    """The registry takes any 14 digits; the service refuses a wrong check digit before signing."""
+    gtin = new_gtin()
+    wrong = gtin[:-1] + str((int(gtin[-1]) + 1) % 10)
+    body = {"from": Account.create().address, "gtin14": wrong, "lot": "L1", "metadata": {}}
+    refused = site.post("/v1/actions/register_batch/prepare", json=body)
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["details"]["errors"]
+    assert error["loc"] == ["gtin14"] and "check digit" in error["msg"]

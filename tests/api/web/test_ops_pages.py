@@ -172,13 +172,17 @@ def test_the_pages_are_in_the_operators_navigation(ops: Ops) -> None:
 
 
 def test_a_stranger_is_told_why_the_recall_is_refused(ops: Ops) -> None:
-    """Pages show the forms to anyone; the chain decides, and the sheet says why in words."""
+    """The page hides the platform's controls from an address without the role and says which
+    role it lacks; shown anyway, the chain decides, and the sheet says why in words."""
     expect = playwright_api.expect
     card_id = f"#batch-{c.PORK.gtin14}-{c.PORK.lot}"
     context, page, errors = _phone(ops, Account.create())
     try:
         page.goto(f"{ops.base}/ops/recalls?lang=en")
         card = page.locator(card_id)
+        expect(page.locator("#role-why")).to_contain_text("does not hold PLATFORM_ROLE")
+        expect(card.locator("details.close-batch")).to_be_hidden()
+        page.evaluate("document.querySelectorAll('[data-needs]').forEach((e) => e.hidden = false)")
         card.locator("details.close-batch summary").click()
         card.locator("form.recall textarea").fill("I do not like pork")
         card.locator("form.recall button[type=submit]").click()

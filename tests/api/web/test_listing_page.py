@@ -1,0 +1,235 @@
+"""The platform lists a deal from /ops/deals/new in Chromium on a phone: price tiers and volume
+rewards through the form, a refused tier shown with its reason before anything is signed, then
+signed, relayed, mined and indexed, and the deal is on the shop page. A stranger sees which role
+it lacks and no controls, here and on the other operators' pages; the API refuses it too.
+Real pages, API, relayer, escrow and registry on anvil, and indexer; the wallet is the test
+double of tests/api/web/test_journeys.py (eth-account answering an EIP-6963 provider).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from api.demo import catalog as c
+from api.demo.seed import SeedReport
+from api.indexer import runner as indexer_runner
+from api.relayer import worker as relay_worker
+from api.services import Services
+from chain import deal_checks
+from chain.settings import Settings
+
+from .conftest import PHONE, served_on_snapshot
+from .test_journeys import WAIT_MS, WALLET_JS, Wallet, shot, sign_in_sheet
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@dataclass
+class Ops:
+    base: str
+    services: Services
+    browser: Any
+
+
+@pytest.fixture(scope="module")
+def ops(
+    seeded_chain: tuple[Services, SeedReport],
+    web_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+    browser: Any,
+) -> Iterator[Ops]:
+    loops = (indexer_runner.start_background, relay_worker.start_background)
+    index_dir = tmp_path_factory.mktemp("listing")
+    with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
+        yield Ops(base, services, browser)
+
+
+def _phone(ops: Ops, account: LocalAccount) -> tuple[Any, Any, list[str]]:
+    context = ops.browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US"
+    )
+    context.expose_function("tuanTestWallet", Wallet(account))
+    context.add_init_script(WALLET_JS)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+def _tier(page: Any, table: str, index: int) -> Any:
+    return page.locator(f"#{table} tbody tr").nth(index)
+
+
+def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None:
+    expect = playwright_api.expect
+    escrow = ops.services.chain.clients.escrow
+    before = escrow.deal_count()
+    context, page, errors = _phone(ops, ops.services.chain.platform)
+    try:
+        page.goto(f"{ops.base}/ops/deals/new?lang=en")
+        expect(page.locator("#role-why")).to_contain_text("holds PLATFORM_ROLE")
+        page.locator("select[name=supplier]").select_option(c.PORK_FARM.address)
+        batches = page.locator(f'.batches[data-supplier="{c.PORK_FARM.address}"]')
+        expect(batches).to_contain_text("Liangtouwu pork")
+        expect(page.locator("#verdict")).to_contain_text("will accept")
+        expect(page.locator("#economics tbody tr")).to_have_count(2)
+
+        # A third price tier below the second's threshold: refused, with the reason, unsigned.
+        page.locator("#add-price-tier").click()
+        third = _tier(page, "price-tiers", 2)
+        third.locator("[name=tier_q]").fill("10")
+        third.locator("[name=tier_price]").fill("29.90")
+        expect(page.locator("#verdict")).to_contain_text("would refuse")
+        expect(third).to_have_class("refused")
+        expect(page.locator('output.why[data-for="price_tiers"]')).to_contain_text(
+            "Price tier 3 is refused"
+        )
+        expect(page.locator("#list-deal")).to_be_disabled()
+        page.evaluate("window.scrollTo(0, 0)")  # a sticky nav is drawn where the page was scrolled
+        shot(page, "listing-01-refused-tier")
+
+        third.locator("[name=tier_q]").fill("50")
+        page.locator("#add-commission-tier").click()
+        reward = _tier(page, "commission-tiers", 1)
+        reward.locator("[name=ctier_volume]").fill("60")
+        reward.locator("[name=ctier_pct]").fill("15")
+        if deal_checks.HAS_PICKUP:  # the escrow with pickup and cash orders
+            page.locator("input[name=cash_cap_per_leader]").fill("5")
+        expect(page.locator("#verdict")).to_contain_text("will accept")
+        expect(page.locator("#economics tbody tr")).to_have_count(3)
+        expect(page.locator("#leader-tiers li")).to_have_count(3)
+        page.evaluate("window.scrollTo(0, 0)")
+        shot(page, "listing-02-deal-form")  # docs/screenshot-deal-listing.png is a copy
+        page.locator("#list-deal").click()
+        expect(page.locator("dialog#tuan-steps")).to_contain_text("3 price tiers")
+        sign_in_sheet(page, "listing-03-sign-sheet")
+        page.wait_for_url(f"{ops.base}/?lang=en")
+        deal_id = before + 1
+        expect(page.locator(f"#deal-{deal_id}")).to_contain_text("Liangtouwu pork")
+        shot(page, "listing-04-on-the-shop")
+    finally:
+        context.close()
+    assert not errors, errors
+    params = escrow.deal_params(deal_id)
+    assert [(t.min_quantity, t.unit_price) for t in params.price_tiers] == [
+        (0, 39_900_000),
+        (20, 35_900_000),
+        (50, 29_900_000),
+    ]
+    assert [(t.min_volume, t.commission_bps) for t in params.commission_tiers] == [
+        (30, 1200),
+        (60, 1500),
+    ]
+    assert (params.commission_bps, params.platform_fee_bps, params.min_total_quantity) == (
+        1000,
+        200,
+        10,
+    )
+    assert params.supplier == c.PORK_FARM.address
+    if deal_checks.HAS_PICKUP:
+        assert params.cash_cap_per_leader == 5
+        assert params.pickup_deadline > params.delivery_deadline  # type: ignore[attr-defined]
+
+
+def test_a_stranger_sees_which_role_it_lacks(ops: Ops) -> None:
+    expect = playwright_api.expect
+    stranger = Account.create()
+    context, page, errors = _phone(ops, stranger)
+    try:
+        page.goto(f"{ops.base}/ops/deals/new?lang=en")
+        why = page.locator("#role-why")
+        expect(why).to_contain_text(f"{stranger.address} does not hold PLATFORM_ROLE")
+        expect(page.locator("#list-deal")).to_be_hidden()
+        shot(page, "listing-05-stranger", full_page=False)
+        page.goto(f"{ops.base}/ops/deals/new?lang=zh")
+        expect(page.locator("#role-why")).to_contain_text("没有托管合约的 PLATFORM_ROLE")
+        expect(page.locator("#economics tbody tr")).to_have_count(2)
+        # The terms are sound; the address is what the contract would refuse.
+        expect(page.locator("#verdict")).to_contain_text("合约会接受这些参数")
+        expect(page.locator("#verdict")).to_contain_text("PLATFORM_ROLE")
+        shot(page, "listing-07-form-zh")
+        for path, role in (
+            ("/ops/review", "PLATFORM_ROLE on the registry"),
+            ("/ops/disputes", "ARBITER_ROLE on the escrow"),
+            ("/ops/recalls", "PLATFORM_ROLE on the registry"),
+            ("/ops/tokens", "PLATFORM_ROLE on the escrow"),
+            ("/ops/fee-recipient", "DEFAULT_ADMIN_ROLE on the escrow"),
+        ):
+            page.goto(f"{ops.base}{path}?lang=en")
+            expect(page.locator("#role-why")).to_contain_text(f"does not hold {role}")
+            expect(page.locator("[data-needs]:not(#role-why):visible")).to_have_count(0)
+    finally:
+        context.close()
+    assert not errors, errors
+    # The chain is the authority: the same listing prepared by the stranger is refused.
+    body = {
+        "from": stranger.address,
+        "supplier": c.PORK_FARM.address,
+        "price_tiers": [{"min_quantity": 0, "unit_price": 1}],
+        "min_total_quantity": 1,
+        "max_total_quantity": 1,
+        "per_buyer_limit": 1,
+        "join_deadline": 2**39,
+        "delivery_deadline": 2**39 + 1,
+        "dispute_window": 1,
+        "answer_window": 1,
+        "commission_bps": 1000,
+        "batch_ids": ["0x" + "00" * 32],
+    }
+    refused = httpx.post(f"{ops.base}/v1/actions/create_deal/prepare", json=body)
+    assert refused.status_code == 409
+    assert refused.json()["details"]["error"] == "AccessControlUnauthorizedAccount"
+    # The platform's own listing with a tier that does not fall: the same named error, and the
+    # check endpoint gives every refusal with its field.
+    platform = ops.services.chain.platform.address
+    pork = ops.services.chain.clients.registry.compute_batch_id(c.PORK.gtin14, c.PORK.lot)
+    body |= {
+        "from": platform,
+        "price_tiers": [{"min_quantity": 0, "unit_price": 5}, {"min_quantity": 3, "unit_price": 5}],
+        "platform_fee_bps": 1001,
+        "batch_ids": ["0x" + pork.hex()],
+    }
+    refused = httpx.post(f"{ops.base}/v1/actions/create_deal/prepare", json=body)
+    assert refused.status_code == 409
+    assert refused.json()["details"] == {"error": "InvalidPriceTiers", "args": {"index": 1}}
+    checked = httpx.post(f"{ops.base}/v1/ops/deals/check", json=body).json()
+    assert not checked["ok"]
+    assert [(r["error"], r["field"]) for r in checked["refusals"]] == [
+        ("InvalidPriceTiers", "price_tiers[1]"),
+        ("InvalidPlatformFee", "platform_fee_bps"),
+    ]
+    roles = httpx.get(f"{ops.base}/v1/roles/{stranger.address}").json()
+    assert roles["escrow"] == {
+        "DEFAULT_ADMIN_ROLE": False,
+        "PLATFORM_ROLE": False,
+        "ARBITER_ROLE": False,
+    }
+
+
+def test_the_platform_allows_a_token_and_the_review_queue_shows_its_controls(ops: Ops) -> None:
+    expect = playwright_api.expect
+    token = Account.create().address
+    context, page, errors = _phone(ops, ops.services.chain.platform)
+    try:
+        page.goto(f"{ops.base}/ops/tokens?lang=en")
+        form = page.locator("form#allow-token")
+        form.locator("input[name=token]").fill(token)
+        form.locator("button[type=submit]").click()
+        sign_in_sheet(page)
+        expect(page.locator(f"#token-{token}")).to_have_attribute("data-allowed", "yes")
+        page.goto(f"{ops.base}/ops/review?lang=en")
+        expect(page.locator("#role-why")).to_contain_text("holds PLATFORM_ROLE")
+        expect(page.locator("details.revoke").first).to_be_visible()
+        shot(page, "listing-06-review-queue")
+    finally:
+        context.close()
+    assert not errors, errors
+    assert ops.services.chain.clients.escrow.is_token_allowed(token)
