@@ -13,6 +13,7 @@ also clears the cache directly when it runs in this process (:func:`api.indexer.
 
 from api.queries.batches import list_batches, provenance
 from api.queries.cache import ProvenanceCache
+from api.queries.cash_orders import leader_cash_orders
 from api.queries.common import MAX_PAGE, chain_now, check_batch_key, index_state, party_status
 from api.queries.dashboard import dashboard
 from api.queries.deals import (
@@ -23,7 +24,6 @@ from api.queries.deals import (
     deal_summary,
     list_deals,
 )
-from api.queries.pickups import leader_cash_orders
 
 __all__ = [
     "MAX_PAGE",

@@ -167,39 +167,3 @@ def cash_orders(
             short_refund=short,
         )
     return sorted(orders.values(), key=lambda o: o["beneficiary_ref"])
-
-
-def leader_cash_orders(session: Session, leader: str) -> dict[str, Any]:
-    """Every deal's cash orders of one leader, with the cash owed back (GET
-    /v1/leaders/{address}/cash-orders). Whom each reference stands for stays with the leader
-    (the salt never reaches the chain or this service)."""
-    from api.queries.deals import deal_detail  # one deal's facts: its leaders' groups
-
-    deal_ids = sorted(
-        set(
-            session.scalars(
-                select(m.CashOrderEvent.deal_id).where(m.CashOrderEvent.leader == leader)
-            )
-        ),
-        reverse=True,
-    )
-    deals = []
-    for deal_id in deal_ids:
-        detail = deal_detail(session, deal_id)
-        group = next((g for g in detail["leaders"] if g["leader"] == leader), None)
-        if group is None:
-            continue
-        deals.append(
-            {
-                "deal_id": deal_id,
-                "status": detail["status"],
-                "cash_orders": group["cash_orders"],
-                "cash_owed_back": group["cash_owed_back"],
-                "cash_refunded": group["cash_refunded"],
-            }
-        )
-    return {
-        "leader": leader,
-        "deals": deals,
-        "cash_owed_back": sum(d["cash_owed_back"] for d in deals),
-    }

@@ -1,0 +1,49 @@
+"""A leader's cash orders across deals (GET /v1/leaders/{address}/cash-orders).
+
+Apart from :mod:`api.queries.pickups` because it reads whole deals through
+:func:`api.queries.deals.deal_detail`, which itself builds on the pickups module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db import models as m
+from api.queries.deals import deal_detail
+
+
+def leader_cash_orders(session: Session, leader: str) -> dict[str, Any]:
+    """Every deal's cash orders of one leader, with the cash owed back (GET
+    /v1/leaders/{address}/cash-orders). Whom each reference stands for stays with the leader
+    (the salt never reaches the chain or this service)."""
+    deal_ids = sorted(
+        set(
+            session.scalars(
+                select(m.CashOrderEvent.deal_id).where(m.CashOrderEvent.leader == leader)
+            )
+        ),
+        reverse=True,
+    )
+    deals = []
+    for deal_id in deal_ids:
+        detail = deal_detail(session, deal_id)
+        group = next((g for g in detail["leaders"] if g["leader"] == leader), None)
+        if group is None:
+            continue
+        deals.append(
+            {
+                "deal_id": deal_id,
+                "status": detail["status"],
+                "cash_orders": group["cash_orders"],
+                "cash_owed_back": group["cash_owed_back"],
+                "cash_refunded": group["cash_refunded"],
+            }
+        )
+    return {
+        "leader": leader,
+        "deals": deals,
+        "cash_owed_back": sum(d["cash_owed_back"] for d in deals),
+    }
