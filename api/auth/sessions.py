@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
@@ -153,18 +154,43 @@ def check_message(message: siwe.SiweMessage, settings: Settings, *, now: int) ->
         raise SignInRefused("expired", f"the message expired at {message.expiration_time}")
 
 
+# ERC-1271: does the contract account ``address`` accept ``signature`` of the message ``text``
+# (personal_sign)? Given by the caller, which knows the chain (a passkey account signs so).
+ContractSignatureCheck = Callable[[str, str, str], bool]
+
+
 def sign_in(
-    engine: Engine, settings: Settings, *, text: str, signature: str, now: int
+    engine: Engine,
+    settings: Settings,
+    *,
+    text: str,
+    signature: str,
+    now: int,
+    contract_check: ContractSignatureCheck | None = None,
 ) -> OpenedSession:
-    """A session for the signer of ``text``, or :class:`SignInRefused` saying why not."""
+    """A session for the signer of ``text``, or :class:`SignInRefused` saying why not. An
+    account with code (a passkey account) signs through ERC-1271, checked by ``contract_check``."""
     ensure_db(engine)
     try:
         message = siwe.parse(text)
-        signer = siwe.recover_signer(text, signature)
     except siwe.InvalidSiweMessage as exc:
         raise SignInRefused("invalid_message", str(exc)) from None
+    try:
+        signer: str | None = siwe.recover_signer(text, signature)
+    except siwe.InvalidSiweMessage as exc:
+        if contract_check is None:
+            raise SignInRefused("invalid_message", str(exc)) from None
+        signer = None  # not an EOA's signature: perhaps the named contract account's
     check_message(message, settings, now=now)
-    if signer != message.address:
+    if signer != message.address and not (
+        contract_check is not None and contract_check(message.address, text, signature)
+    ):
+        if signer is None:
+            raise SignInRefused(
+                "invalid_message",
+                "the signature is neither a 65-byte secp256k1 signature nor accepted by "
+                f"{message.address} (ERC-1271)",
+            )
         raise SignInRefused(
             "wrong_signer",
             f"the message names {message.address} but is signed by {signer}",

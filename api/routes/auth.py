@@ -13,14 +13,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from hexbytes import HexBytes
 
 from api.auth import sessions
 from api.errors import error_responses
 from api.routes.deps import SESSION_COOKIE, ServicesDep, session_token, signed_in
 from api.schemas.auth import Challenge, NonceRequest, SessionPublic, VerifyRequest
 from api.services import Services
+from chain.aa.erc7739 import personal_sign_hash
 
 router = APIRouter(tags=["auth"])
+
+
+def _erc1271(services: Services, address: str, text: str, signature: str) -> bool:
+    """A contract account's (a passkey account's) personal_sign, checked on chain."""
+    try:
+        raw = bytes(HexBytes(signature))
+    except (TypeError, ValueError):
+        return False
+    return services.chain.passkeys.is_valid_signature(address, personal_sign_hash(text), raw)
 
 
 def _roles(services: Services, address: str) -> list[str]:
@@ -69,6 +80,9 @@ def verify(services: ServicesDep, body: VerifyRequest) -> JSONResponse:
         text=body.message,
         signature=body.signature,
         now=int(time.time()),
+        contract_check=lambda address, text, signature: _erc1271(
+            services, address, text, signature
+        ),
     )
     public = SessionPublic(
         address=opened.address,

@@ -26,7 +26,10 @@ class Challenge(BaseModel):
 
 class VerifyRequest(BaseModel):
     message: str = Field(max_length=4096)
-    signature: str = Field(max_length=200, description="0x-hex personal_sign of message")
+    signature: str = Field(
+        max_length=4000,
+        description="0x-hex personal_sign of message (a contract account's: ERC-1271, longer)",
+    )
 
 
 class SessionPublic(BaseModel):

@@ -284,3 +284,41 @@ def test_a_passkey_account_signs_typed_data_an_application_checks_with_erc1271(
         "/v1/passkeys/sign-typed-data", json={**key_params(key), "typed_data": {"x": 1}}
     )
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_typed_data"
+
+
+def test_a_passkey_account_signs_in_with_ethereum_through_erc1271(
+    services: Services, api_chain: Chain
+) -> None:
+    """SIWE for a contract account: the passkey signs the account's ERC-7739 PersonalSign
+    challenge of the EIP-4361 message; the session is the account's (then: the private store)."""
+    from api.app import create_app
+    from chain.accounts import dev_account
+
+    origin = "http://testserver"
+    site = Services(
+        settings=services.settings.model_copy(update={"public_url": origin}),
+        store=services.store,
+        engine=services.engine,
+        _chain=services.chain,
+    )
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    api_chain.passkeys.factory.create_account(key.qx, key.qy, signer=dev_account(0))
+    address = api_chain.passkeys.account_address(key)
+    with TestClient(create_app(site), base_url=origin) as client:
+
+        def signed_by(signing_key: SoftwarePasskey) -> Any:
+            text = client.post("/v1/auth/nonce", json={"address": address}).json()["message"]
+            challenge = client.post(
+                "/v1/passkeys/sign-message", json={**key_params(key), "message": text}
+            ).json()
+            assertion = signing_key.assertion(bytes.fromhex(challenge["challenge"][2:]))
+            signature = account_signature([(bytes.fromhex(challenge["signer"][2:]), assertion)])
+            return client.post(
+                "/v1/auth/verify", json={"message": text, "signature": "0x" + signature.hex()}
+            )
+
+        forged = signed_by(SoftwarePasskey.from_secret(secrets.token_bytes(32)))
+        assert forged.status_code == 401 and forged.json()["details"]["reason"] == "invalid_message"
+        opened = signed_by(key)
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["address"] == address
