@@ -132,6 +132,9 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
     try:
         # 1. The supplier applies from its workspace (found from the nav), credentials private.
         page.goto(f"{base}/?lang=en")
+        # Five tabs fit the phone's width: none is cut off behind a scroll.
+        fits = "n => n.scrollWidth <= n.clientWidth"
+        assert page.locator("nav.tabs").evaluate(fits)
         page.locator("nav.tabs a[href^='/supplier']").click()
         page.locator("#wallet-bar button.connect").click()
         page.wait_for_url(f"**/supplier/{SUPPLIER.address}?lang=en")
