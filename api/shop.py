@@ -8,6 +8,7 @@ An order's state is one word a consumer understands (:data:`ORDER_STATES`, ``ord
 
     joining (拼团中) → formed (已成团) → ready (待提货, the leader confirmed receipt) → done (已完成)
     failed / frozen deal, or an upheld claim → refunding (退款中, money owed) → refunded (已退款)
+    all paid back (an undelivered group) → refunded, in any phase of the deal
 
 ``picked_up`` (已提货) is reserved for the escrow's handover (issue 8), not on the contracts yet.
 """
@@ -123,6 +124,10 @@ def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -
         return "refunding" if owed else "refunded"
     if order.get("claim") == "upheld" and owed:
         return "refunding"
+    if 0 < order.get("paid", 0) <= order.get("refunded", 0) + order.get("withdrawn", 0):
+        # Everything paid came back, refunded or paid out (an undelivered group after the
+        # delivery deadline): the order is refunded, whatever phase the rest of the deal is in.
+        return "refunded"
     if status == "settled":
         return "done"
     return "ready" if order.get("received") else "formed"

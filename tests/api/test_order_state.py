@@ -16,11 +16,28 @@ DEAL_STATES = ("open", "succeeded", "failed", "frozen", "settled")
     received=st.booleans(),
     claim=st.sampled_from([None, "filed", "rejected", "upheld", "denied"]),
     owed=st.one_of(st.none(), st.integers(0, 10**9)),
+    paid=st.integers(0, 10**9),
+    refunded=st.integers(0, 10**9),
+    withdrawn=st.integers(0, 10**9),
 )
 def test_every_order_has_one_state_that_fits_the_facts(
-    status: str, quantity: int, received: bool, claim: str | None, owed: int | None
+    status: str,
+    quantity: int,
+    received: bool,
+    claim: str | None,
+    owed: int | None,
+    paid: int,
+    refunded: int,
+    withdrawn: int,
 ) -> None:
-    order = {"quantity": quantity, "received": received, "claim": claim}
+    order = {
+        "quantity": quantity,
+        "received": received,
+        "claim": claim,
+        "paid": paid,
+        "refunded": refunded,
+        "withdrawn": withdrawn,
+    }
     state = order_state({"status": status}, order, owed)
     assert state in ORDER_STATES and state != "picked_up"  # handover is not on chain yet
     if quantity == 0:
@@ -31,6 +48,8 @@ def test_every_order_has_one_state_that_fits_the_facts(
         assert state == ("refunding" if owed else "refunded")
     elif claim == "upheld" and owed:
         assert state == "refunding"
+    elif 0 < paid <= refunded + withdrawn:
+        assert state == "refunded"  # all paid came back: not "formed" nor "done"
     elif status == "settled":
         assert state == "done"
     else:

@@ -104,8 +104,9 @@ def _token(base: str, account: LocalAccount) -> str:
 
 
 def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
-    day: tuple[str, Services], browser: Any
+    day: tuple[str, Services], browser: Any, seeded_chain: tuple[Services, SeedReport]
 ) -> None:
+    seeded_deals = seeded_chain[1].deals
     expect = playwright_api.expect
     expect.set_options(timeout=WAIT_MS)
     base, services = day
@@ -351,6 +352,21 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         assert share not in ("—", "0.00")
         expect(row.locator("td.paid")).to_have_text(share)
         shot(page, "whole-day-10-supplier-paid")
+
+        # A neighbour's order is done, and the tier's difference (2 × 2.00) came back to it.
+        buyer = c.CONSUMERS[3]
+        page.goto(f"{base}/orders/{buyer.address}?lang=en")
+        expect(page.locator(f"#order-{deal}")).to_have_attribute("data-state", "done")
+        assert escrow.owed(deal, buyer.address) == 0
+        # Its pork order (the demo's, at a point that never confirmed receipt) came back in
+        # full after the delivery deadline passed: refunded, not "group formed".
+        pork = f"#order-{seeded_deals['pork_claim']}"
+        _until(
+            "the undelivered pork order shows refunded",
+            lambda: page.locator(pork).get_attribute("data-state") == "refunded",
+            reload=page,
+        )
+        shot(page, "whole-day-11-order-done")
     finally:
         expect.set_options(timeout=5_000)
         context.close()
