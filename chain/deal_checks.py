@@ -17,7 +17,7 @@ parameters (same verdict, same error name and arguments).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from web3 import Web3
@@ -52,12 +52,9 @@ FIELD_BITS: dict[str, int] = {
     "answer_window": 32,
     "commission_bps": 16,
     "platform_fee_bps": 16,
+    "pickup_deadline": 40,
+    "cash_cap_per_leader": 32,
 }
-# The escrow with pickup and cash orders adds a pickup deadline (≥ the delivery deadline) and a
-# per-leader cash-order cap (≤ MAX_PER_BUYER) to DealParams; these rules apply once it is there.
-HAS_PICKUP = "pickup_deadline" in {f.name for f in fields(DealParams)}
-if HAS_PICKUP:
-    FIELD_BITS |= {"pickup_deadline": 40, "cash_cap_per_leader": 32}
 PRICE_TIER_BITS = (32, 96)  # (minQuantity, unitPrice)
 COMMISSION_TIER_BITS = (32, 16)  # (minVolume, commissionBps)
 OUT_OF_RANGE = "ValueOutOfRange"
@@ -179,8 +176,7 @@ def _numbers(p: DealParams, now: int) -> list[Refusal]:
                 "join_deadline" if p.join_deadline <= now else "delivery_deadline",
             )
         )
-    if HAS_PICKUP:
-        found += _pickup(p)
+    found += _pickup(p)
     if p.dispute_window == 0 or p.answer_window == 0:
         found.append(
             Refusal(
@@ -200,7 +196,7 @@ def _numbers(p: DealParams, now: int) -> list[Refusal]:
     return found
 
 
-def _pickup(p: Any) -> list[Refusal]:
+def _pickup(p: DealParams) -> list[Refusal]:
     """The pickup deadline and the cash cap (``GroupBuyMath.validate``, after the deadlines)."""
     found = []
     pickup = p.delivery_deadline if p.pickup_deadline is None else p.pickup_deadline

@@ -309,6 +309,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         address account = _msgSender();
         GroupBuyDeals.Deal storage d = _existing(dealId);
         amount = _collect(dealId, d, account);
+        // slither-disable-next-line incorrect-equality (nothing owed is exactly 0: entitlements are exact sums, no balance read)
         if (amount == 0) revert NothingOwed(dealId, account);
         emit Withdrawn(dealId, account, amount);
         IERC20(d.token).safeTransfer(account, amount);
@@ -333,6 +334,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         if (msg.sender != address(this)) revert OnlySelf();
         GroupBuyDeals.Deal storage d = _deals[dealId];
         amount = _collect(dealId, d, account);
+        // slither-disable-next-line incorrect-equality (nothing owed is exactly 0: entitlements are exact sums, no balance read)
         if (amount == 0) return 0;
         emit Withdrawn(dealId, account, amount);
         IERC20(d.token).safeTransfer(account, amount);

@@ -27,7 +27,6 @@ from api.relayer.prepare.listing import CreateDealParams, check_listing
 from api.render import render
 from api.review import queue
 from api.routes.deps import ServicesDep
-from chain import deal_checks
 from chain.clients import Clients
 
 router = APIRouter(tags=["pages"])
@@ -103,7 +102,6 @@ def new_deal_page(request: Request, services: ServicesDep) -> Response:
             "token": _token(clients),
             "fee_recipient": clients.escrow.fee_recipient(),
             "now": services.chain.sender.chain_time(),
-            "has_pickup": deal_checks.HAS_PICKUP,
         },
     )
 

@@ -78,9 +78,8 @@
       platform_fee_bps: toBps(value("platform_fee_bps") || "0"),
       batch_ids: [...form.querySelectorAll("input[name=batch]:checked:not(:disabled)")].map((i) => i.value),
     };
-    // The escrow with pickup and cash orders: its two parameters, when the form has them.
-    if (form.elements.pickup_deadline) data.pickup_deadline = seconds("pickup_deadline");
-    if (form.elements.cash_cap_per_leader) data.cash_cap_per_leader = num(value("cash_cap_per_leader"));
+    data.pickup_deadline = seconds("pickup_deadline");
+    data.cash_cap_per_leader = num(value("cash_cap_per_leader"));
     // An empty or unreadable number: the field says so, nothing is sent.
     const blank = [];
     for (const [key, v] of Object.entries(data)) {

@@ -332,8 +332,9 @@ interface IGroupBuyEscrow {
     /// @return recorded how many items were recorded
     function handOver(uint256 dealId, HandoverItem[] calldata items) external returns (uint256 recorded);
 
-    /// @notice Anyone, from the pickup deadline on, closes out the no-shows of `leader`'s received group
-    /// (NoShowsClosed); the keeper does it. Money does not wait for it: the no-shows' share is fixed by then.
+    /// @notice Anyone, from the pickup deadline on and while the deal is not settled, closes out the no-shows of
+    /// `leader`'s received group, once (NoShowsClosed); the keeper does it for groups received short. Money does
+    /// not wait for it: the no-shows' share is fixed at the pickup deadline and paid on settlement.
     function closeOut(uint256 dealId, address leader) external;
 
     /// @notice The caller (an approved leader) books `quantity` units for a neighbour who paid in cash, paying the

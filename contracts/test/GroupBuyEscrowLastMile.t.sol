@@ -545,4 +545,94 @@ contract GroupBuyEscrowLastMileTest is GroupBuyEscrowBase {
         escrow.freeze(dealId);
         assertEq(escrow.cashOwed(dealId, leader1, REF_A), 5 * TOP_PRICE);
     }
+
+    // ------------------------------------------------------------------ attacks
+
+    function test_attack_aCodeForOneDealDoesNotCountInAnother() public {
+        uint256 dealA = _deal();
+        IGroupBuyEscrow.DealParams memory p = defaultParams();
+        p.pickupDeadline = p.deliveryDeadline + 2 days;
+        p.joinDeadline = uint40(block.timestamp + 1 hours);
+        p.batchIds[0] = OTHER_BATCH;
+        uint256 dealB = createDeal(p);
+        joinAs(dealB, buyer(0), 10, leader1);
+        vm.warp(p.joinDeadline);
+        vm.prank(leader1);
+        escrow.confirmReceipt(dealB, OTHER_BATCH, EVENT_HASH, DOC_DIGEST, type(uint256).max);
+        IGroupBuyEscrow.HandoverItem memory forA = _item(dealA, 0, leader1, 10);
+        _skips(dealB, leader1, forA, IGroupBuyEscrow.HandoverSkip.BadSignature);
+    }
+
+    function test_attack_aCodeForAnotherEscrowDoesNotCount() public {
+        uint256 dealId = _deal();
+        confirmAs(dealId, leader1);
+        // Signed under another escrow's domain (same deal id, buyer, leader): refused here.
+        uint256 expiry = block.timestamp + 1 hours;
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("GroupBuyEscrow"),
+                keccak256("1"),
+                block.chainid,
+                address(0xE5C0)
+            )
+        );
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                hex"1901", domain, keccak256(abi.encode(HANDOVER_TYPEHASH, dealId, buyer(0), leader1, 10, expiry))
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(_key(0), digest);
+        _skips(
+            dealId,
+            leader1,
+            IGroupBuyEscrow.HandoverItem(buyer(0), 10, expiry, abi.encodePacked(r, s, v)),
+            IGroupBuyEscrow.HandoverSkip.BadSignature
+        );
+    }
+
+    function test_attack_noCodeNoHandover() public {
+        uint256 dealId = _deal();
+        confirmAs(dealId, leader1);
+        IGroupBuyEscrow.HandoverItem memory it =
+            IGroupBuyEscrow.HandoverItem(buyer(0), 10, block.timestamp + 1 hours, "");
+        _skips(dealId, leader1, it, IGroupBuyEscrow.HandoverSkip.BadSignature);
+    }
+
+    function test_attack_aStrangerCannotSubmitABuyersCode() public {
+        uint256 dealId = _deal();
+        confirmAs(dealId, leader1);
+        IGroupBuyEscrow.HandoverItem[] memory items = _one(_item(dealId, 0, leader1, 10));
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.LeaderNotReceived.selector, dealId, stranger));
+        _handOver(dealId, stranger, items);
+    }
+
+    function test_attack_aShortGroupCannotHandOverMoreThanArrived() public {
+        uint256 dealId = _deal(); // leader1: 10 + 8
+        confirmAs(dealId, leader1, 12); // 6 short
+        assertEq(_handOver(dealId, leader1, _one(_item(dealId, 0, leader1, 10))), 1); // 2 left
+        // buyer1 signs for all 8: only 2 arrived for the rest of the group.
+        _skips(dealId, leader1, _item(dealId, 1, leader1, 8), IGroupBuyEscrow.HandoverSkip.InvalidQuantity);
+        assertEq(_handOver(dealId, leader1, _one(_item(dealId, 1, leader1, 2))), 1);
+    }
+
+    function test_attack_cashOrdersCannotExceedTheStock() public {
+        IGroupBuyEscrow.DealParams memory p = defaultParams();
+        p.maxTotalQuantity = 12;
+        uint256 dealId = createDeal(p);
+        joinAs(dealId, buyer(0), 10, leader1);
+        vm.prank(leader1);
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.DealFull.selector, dealId, 3, 2));
+        escrow.bookCashOrder(dealId, 3, REF_A);
+    }
+
+    function test_attack_aLeaderCannotCollectCommissionOnCashRefunds() public {
+        uint256 dealId = createDefaultDeal();
+        _book(dealId, leader1, 5, REF_A);
+        toJoinDeadline(dealId); // failed: 5 < 10
+        assertEq(escrow.owed(dealId, leader1), 0, "cash refunds are not in owed()");
+        vm.prank(leader1);
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.NothingOwed.selector, dealId, leader1));
+        escrow.withdraw(dealId);
+    }
 }

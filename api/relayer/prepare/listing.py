@@ -16,7 +16,6 @@ from typing import Any
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.errors import ApiError
 from api.relayer.action_params import ActionParams
 from api.relayer.prepare.builder import BuilderBase, PreparedAction
 from chain import deal_checks, deal_economics
@@ -89,18 +88,6 @@ class CreateDealParams(ActionParams):
         return v
 
     def deal_params(self, default_token: str) -> DealParams:
-        later: dict[str, Any] = {}
-        if deal_checks.HAS_PICKUP:
-            later = {
-                "pickup_deadline": self.pickup_deadline,
-                "cash_cap_per_leader": self.cash_cap_per_leader,
-            }
-        elif self.pickup_deadline is not None or self.cash_cap_per_leader:
-            raise ApiError(
-                400,
-                "unsupported_parameter",
-                "this escrow has no pickup deadline or cash orders: leave them out",
-            )
         return DealParams(
             supplier=self.supplier,
             token=self.token or default_token,
@@ -118,7 +105,8 @@ class CreateDealParams(ActionParams):
             ],
             platform_fee_bps=self.platform_fee_bps,
             batch_ids=[bytes.fromhex(b[2:]) for b in self.batch_ids],
-            **later,
+            pickup_deadline=self.pickup_deadline,
+            cash_cap_per_leader=self.cash_cap_per_leader,
         )
 
 

@@ -229,3 +229,32 @@ def test_a_cash_order_makes_the_group_and_is_refunded_to_the_leader(
     assert token.balance_of(deal.leader.address) == (
         before - 2 * TOP_PRICE + 2 * (TOP_PRICE - TIER_PRICE) + commission
     )
+
+
+def test_the_keeper_alone_refunds_a_failed_deals_cash_orders_to_their_leader(
+    client: TestClient, services: Services, worker: RelayWorker, chain_snapshot: None
+) -> None:
+    """No index beside it (``tuanchain keeper``: the escrow's logs): the keeper finds the cash
+    orders from CashOrderBooked and pays their refunds to the leader, apart from owed()."""
+    chain = services.chain
+    token, escrow = chain.clients.token, chain.clients.escrow
+    deal = make_deal(chain, min_quantity=50, join_window=600, cash_cap=4)
+    token.mint(deal.leader.address, 100 * 10**6, signer=chain.platform)
+    before = token.balance_of(deal.leader.address)
+    keeper = Keeper(chain, deal_ids={deal.deal_id})
+    keeper.run_once()  # the first pass reads the logs so far
+    refs = []
+    for neighbour in ("李叔 138-0000-0002", "赵阿姨"):
+        status = relay_and_mine(
+            client, worker, deal.leader, "book_cash_order",
+            {"deal_id": deal.deal_id, "quantity": 2, "beneficiary": neighbour},
+        )  # fmt: skip
+        refs.append(status["details"]["beneficiary_ref"])
+    assert len(set(refs)) == 2  # a fresh salt each: the same name twice would not collide either
+    advance_time(chain, deal.join_deadline - chain_now(chain))
+    assert escrow.deal_status(deal.deal_id) == DealStatus.FAILED
+    assert escrow.owed(deal.deal_id, deal.leader.address) == 0
+    report = keeper.run_once()
+    assert [a.kind for a in report.done] == ["pay_cash_refunds"]
+    assert token.balance_of(deal.leader.address) == before
+    assert escrow.cash_totals(deal.deal_id, deal.leader.address) == (4, 4 * TOP_PRICE)

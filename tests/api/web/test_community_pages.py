@@ -154,6 +154,8 @@ def test_every_word_the_pages_and_wallet_js_use_exists_in_both_languages() -> No
         wanted |= set(re.findall(r"t\('([a-z_0-9]+)'\)", template.read_text()))
     script = (STATIC_DIR / "wallet.js").read_text()
     wanted |= set(re.findall(r't\("(js_[a-z_0-9]+[a-z0-9])"', script))
+    supplier = (STATIC_DIR / "supplier.js").read_text()
+    wanted |= set(re.findall(r'(?:t|words)\("(js_[a-z_0-9]+[a-z0-9])"', supplier))
     steps = re.search(r"const STEPS = \[(.*?)\]", script)[1]  # type: ignore[index]
     wanted |= {f"js_step_{s}" for s in re.findall(r'"(\w+)"', steps)}
     wanted |= {f"js_relay_{s}" for s in ("queued", "sending", "sent")}

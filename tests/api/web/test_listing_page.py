@@ -22,7 +22,6 @@ from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
 from api.services import Services
-from chain import deal_checks
 from chain.settings import Settings
 
 from .conftest import PHONE, served_on_snapshot
@@ -101,8 +100,14 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         reward = _tier(page, "commission-tiers", 1)
         reward.locator("[name=ctier_volume]").fill("60")
         reward.locator("[name=ctier_pct]").fill("15")
-        if deal_checks.HAS_PICKUP:  # the escrow with pickup and cash orders
-            page.locator("input[name=cash_cap_per_leader]").fill("5")
+        # Pickup closing before delivery is due: refused too; then at delivery, 5 cash units a leader.
+        pickup = page.locator("input[name=pickup_deadline]")
+        pickup.fill(page.locator("input[name=join_deadline]").input_value())
+        expect(page.locator('output.why[data-for="pickup_deadline"]')).to_contain_text(
+            "Pickup must not close before delivery"
+        )
+        pickup.fill(page.locator("input[name=delivery_deadline]").input_value())
+        page.locator("input[name=cash_cap_per_leader]").fill("5")
         expect(page.locator("#verdict")).to_contain_text("will accept")
         expect(page.locator("#economics tbody tr")).to_have_count(3)
         expect(page.locator("#leader-tiers li")).to_have_count(3)
@@ -134,9 +139,8 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         10,
     )
     assert params.supplier == c.PORK_FARM.address
-    if deal_checks.HAS_PICKUP:
-        assert params.cash_cap_per_leader == 5
-        assert params.pickup_deadline > params.delivery_deadline  # type: ignore[attr-defined]
+    assert params.cash_cap_per_leader == 5
+    assert params.pickup_deadline == params.delivery_deadline
 
 
 def test_a_stranger_sees_which_role_it_lacks(ops: Ops) -> None:

@@ -23,7 +23,10 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from api.db import models as m
 from api.demo import catalog as c
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
@@ -406,3 +409,28 @@ def test_the_pages_gtin_check_is_the_python_one(site: Site, phone: tuple[Any, Wa
     )
     assert filled[:3] == [c.PORK.gtin14, c.PORK.name_en, c.PORK.origin_en]
     assert "Check digit correct" in filled[3]
+
+
+def test_a_batch_with_bare_master_data_has_a_trail_page(
+    site: Site, phone: tuple[Any, Wallet]
+) -> None:
+    """What `tuanchain supplier register-batch GTIN LOT` registers without --metadata or --product
+    ({"gtin", "lot"} only): the provenance page and the workspace still render, by GTIN."""
+    expect = playwright_api.expect
+    page, _ = phone
+    gtin, lot = c.with_check("0690123459877"), "BARE-1"
+    cid = site.services.store.put(json.dumps({"gtin": gtin, "lot": lot}).encode())
+    registry = site.services.chain.clients.registry
+    registry.register_batch(gtin, lot, parse_cid(cid), signer=c.PORK_FARM.account)
+    page.goto(f"{site.base}/01/{gtin}/10/{lot}?lang=en")
+
+    def loaded() -> bool:  # the enricher has read the master data document
+        with Session(site.services.engine) as session:
+            row = session.scalar(select(m.Batch).where(m.Batch.gtin == gtin, m.Batch.lot == lot))
+            return row is not None and row.metadata_status == "loaded"
+
+    _until(page, loaded)
+    expect(page.locator("#product h1")).to_have_text(gtin)
+    expect(page.locator("#product")).to_contain_text(lot)
+    page.goto(f"{site.base}/supplier/{c.PORK_FARM.address}?lang=en")
+    expect(page.locator(f"#batch-{gtin}-{lot} h3")).to_have_text(f"GTIN {gtin}")
