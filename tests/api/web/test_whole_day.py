@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -290,6 +291,9 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
             sign_in_sheet(page)
             page.wait_for_url(f"**/orders/{buyer.address}?lang=en")
             expect(page.locator(f"#order-{deal}")).to_have_attribute("data-state", "joining")
+        # The order shows the product's photo from its master data, as the shop does.
+        photo = page.locator(f"#order-{deal} img.photo")
+        expect(photo).to_have_attribute("src", re.compile(r"^/ipfs/"))
         shot(page, "whole-day-07-orders-joined")
         assert escrow.deal_totals(deal).total_quantity == 4
 
@@ -311,6 +315,7 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         group.locator("form[data-action=confirm_receipt] button").click()
         sign_in_sheet(page, "whole-day-08-receipt-sheet")
         expect(page.locator(f"#group-{deal} .received")).to_be_visible()
+        expect(page.locator(f"#group-{deal} img.photo")).to_have_count(1)
 
         # 8. The pickup deadline passes (the delivery one when none); nobody presses anything:
         # the keeper, running in the service as on `make run`, settles the deal and pushes the
