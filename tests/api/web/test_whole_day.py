@@ -246,6 +246,7 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
             lambda: page.locator(f"#batch-{GTIN}-{LOT} .event-count").inner_text() == "1",
             reload=page,
         )
+        expect(page.locator("#wallet-bar")).to_contain_text("Test wallet")  # reconnected
         shot(page, "whole-day-05-batch-commissioned")
 
         # 5. The platform lists a deal for the batch: two price tiers, a commission tier.
@@ -294,6 +295,7 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         # The order shows the product's photo from its master data, as the shop does.
         photo = page.locator(f"#order-{deal} img.photo")
         expect(photo).to_have_attribute("src", re.compile(r"^/ipfs/"))
+        expect(page.locator("#wallet-bar")).to_contain_text("Test wallet")  # reconnected
         shot(page, "whole-day-07-orders-joined")
         assert escrow.deal_totals(deal).total_quantity == 4
 
