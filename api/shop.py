@@ -10,6 +10,7 @@ An order's state is one word a consumer understands (:data:`ORDER_STATES`, ``ord
       → picked_up (已提货, the buyer's signed pickup code handed over) → done (已完成, settled)
     ready past the pickup deadline, not handed over → no_show (逾期未提)
     failed / frozen deal, or an upheld claim → refunding (退款中, money owed) → refunded (已退款)
+    all paid back (an undelivered group) → refunded, in any phase of the deal
 """
 
 from __future__ import annotations
@@ -124,6 +125,10 @@ def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -
         return "refunding" if owed else "refunded"
     if order.get("claim") == "upheld" and owed:
         return "refunding"
+    if 0 < order.get("paid", 0) <= order.get("refunded", 0) + order.get("withdrawn", 0):
+        # Everything paid came back, refunded or paid out (an undelivered group after the
+        # delivery deadline): the order is refunded, whatever phase the rest of the deal is in.
+        return "refunded"
     if status == "settled":
         return "done"
     pickup = (order.get("pickup") or {}).get("status")
