@@ -2,12 +2,15 @@
 outbox's source, so a re-org that drops an event drops its notice too).
 
 A consumer hears about their orders (joined, cancelled, 成团 or not, frozen by a recall, goods
-arrived at their pickup point (到货通知), a claim answered, money paid out); a leader about their
-group (a neighbour joined, a deal formed so the goods are coming, a claim filed on their group).
+arrived at their pickup point (到货通知), the pickup deadline near while the goods wait there
+(``pickup_due``, from :data:`PICKUP_DUE_SECONDS` before it), handed over (已提货), a claim answered,
+money paid out); a leader about their group (a neighbour joined, a deal formed so the goods are
+coming, a claim filed on their group).
 
 Each notice has a stable ``id`` (``kind:tx:log`` for a log, ``kind:deal`` for a deadline passing)
 so a delivery channel (webhooks, issue 12) can deduplicate; ``params`` fill the ``notice_<kind>``
-sentence of ``i18n.json`` (``{deal}``, ``{product}``, ``{place}``, ``{amount}``, ``{who}``, ``{n}``).
+sentence of ``i18n.json`` (``{deal}``, ``{product}``, ``{place}``, ``{amount}``, ``{who}``, ``{n}``,
+``{until}``).
 """
 
 from __future__ import annotations
@@ -39,10 +42,16 @@ KINDS = (
     "claim_denied",
     "paid",
     "settled",
+    "pickup_due",
+    "picked_up",
     "group_joined",
     "group_formed",
     "group_claim",
 )
+
+
+# The pickup deadline is "near" this long before it (one day: time to come by after work).
+PICKUP_DUE_SECONDS = 24 * 3600
 
 
 def _at(value: datetime | int) -> datetime:
@@ -106,9 +115,19 @@ def notices(session: Session, directory: Directory, address: str) -> list[dict[s
             ident = f"{outcome.tx_hash}:{outcome.log_index}"
             if d in bought and holds:
                 add(outcome.kind, ident, outcome.block_time, d)  # frozen | settled
+        received = False
         for r in facts.receipts[d]:
             if d in bought and holds and r.leader == bought[d]:
+                received = True
                 add("arrived", f"{r.tx_hash}:{r.log_index}", r.block_time, d, place=r.leader)
+        handover = facts.last.handover_of(d, address) if d in bought else None
+        if handover is not None:
+            ident = f"{handover.tx_hash}:{handover.log_index}"
+            add("picked_up", ident, handover.block_time, d, n=handover.quantity)
+        elif received and deal.pickup_deadline:
+            due = deal.pickup_deadline - PICKUP_DUE_SECONDS
+            if due <= now < deal.pickup_deadline:  # (after it: a no-show, said by the order)
+                add("pickup_due", str(d), due, d, place=bought[d], until=deal.pickup_deadline)
         for c in facts.claims[d]:
             ident = f"{c.tx_hash}:{c.log_index}"
             if c.buyer == address:
@@ -138,10 +157,18 @@ def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
         "amount": money(notice.get("amount")) if "amount" in notice else "",
         "who": directory.get(notice["who"]).label(lang) if "who" in notice else "",
         "place": directory.get(notice["place"]).place_label(lang) if "place" in notice else "",
+        "until": _until(notice.get("until")),
     }
     for key, value in values.items():
         template = template.replace("{" + key + "}", value)
     return template
+
+
+def _until(seconds: int | None) -> str:
+    """A deadline as the pages print one (UTC, to the minute)."""
+    if not seconds:
+        return ""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def public(notice: dict[str, Any], directory: Directory, lang: str) -> dict[str, Any]:

@@ -6,10 +6,11 @@ reads an index cannot give (what the escrow owes an account now). Templates only
 An order's state is one word a consumer understands (:data:`ORDER_STATES`, ``order_<state>`` in
 ``i18n.json``), derived from the deal's phase, the leader's receipt and the money still owed:
 
-    joining (拼团中) → formed (已成团) → ready (待提货, the leader confirmed receipt) → done (已完成)
+    joining (拼团中) → formed (已成团) → ready (待提货, the leader confirmed receipt)
+      → picked_up (已提货, the buyer's signed pickup code handed over) → done (已完成, settled)
+    ready past the pickup deadline, not handed over → no_show (逾期未提)
     failed / frozen deal, or an upheld claim → refunding (退款中, money owed) → refunded (已退款)
-
-``picked_up`` (已提货) is reserved for the escrow's handover (issue 8), not on the contracts yet.
+    all paid back (an undelivered group) → refunded, in any phase of the deal
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ORDER_STATES = (
     "formed",
     "ready",
     "picked_up",
+    "no_show",
     "done",
     "refunding",
     "refunded",
@@ -123,8 +125,15 @@ def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -
         return "refunding" if owed else "refunded"
     if order.get("claim") == "upheld" and owed:
         return "refunding"
+    if 0 < order.get("paid", 0) <= order.get("refunded", 0) + order.get("withdrawn", 0):
+        # Everything paid came back, refunded or paid out (an undelivered group after the
+        # delivery deadline): the order is refunded, whatever phase the rest of the deal is in.
+        return "refunded"
     if status == "settled":
         return "done"
+    pickup = (order.get("pickup") or {}).get("status")
+    if pickup in ("picked_up", "no_show"):
+        return str(pickup)
     return "ready" if order.get("received") else "formed"
 
 
@@ -159,6 +168,7 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
             "received": receipt is not None,
             "receipt": receipt,
             "claim": row["claim_status"],
+            "pickup": row.get("pickup") or {},
         }
         params = deal_rows[deal_id]
         claim_until = (
@@ -183,6 +193,13 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
                     and now < claim_until
                 ),
                 "claim_until": claim_until or None,
+                # 待提货: the pickup code the leader scans (units: the whole order by default).
+                "can_show_code": (
+                    deal["status"] == "succeeded"
+                    and order["pickup"].get("status") == "awaiting_pickup"
+                    and row["quantity"] > 0
+                ),
+                "pickup_deadline": row["deal"].get("pickup_deadline"),
             }
         )
     return {"buyer": buyer, "me": directory.get(buyer), "orders": orders}

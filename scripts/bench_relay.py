@@ -19,6 +19,15 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
    ``TUANCHAIN_TEST_POSTGRES_URL``): the same rush, fresh consumers and deal, through two service
    processes sharing one PostgreSQL (a fresh schema, dropped after) and the relayer key.
 
+5. ``indexer_events_per_s`` (SQLite and PostgreSQL) and ``deals_p99_ms``: ``scripts/bench_indexer.py``
+   in a process of its own (``--indexer-deals``, synthetic logs through the indexer's handlers).
+6. ``cpu``: CPU milliseconds per unit of work — the service and the node per relayed join, the
+   node and this script per raw transfer — and the machine's ``load_average``: wall-clock rates
+   on a shared machine move with its load, CPU per unit much less.
+
+The service runs with a relayer key pool of ``--lanes`` keys (anvil's development accounts: the
+chain is local), as ``TUANCHAIN_RELAYER_KEYS`` configures it.
+
 Prints one JSON object. Run: ``.venv/bin/python scripts/bench_relay.py`` (``--consumers 200`` for
 a quick run; the issue's figure is 2,000).
 """
@@ -26,7 +35,6 @@ a quick run; the issue's figure is 2,000).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -39,96 +47,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from rush_support import (
+    TOP_PRICE,
+    Profiler,
+    _wait_http,
+    consumers,
+    cpu_seconds,
+    funded,
+    make_deal,
+    percentile,
+    prepare_all,
+    relay_all,
+    relayer_gas,
+    sign,
+    wait_settled,
+)
 
 logger = logging.getLogger("bench_relay")
-
-TOP_PRICE = 10_000_000  # 10 tUSD
-CREDENTIAL = bytes.fromhex("1220") + bytes(range(32))
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-def _send_all(chain: Any, signer: LocalAccount, txs: list[dict[str, Any]]) -> None:
-    """Send many transactions with automine off, then mine until the pool is empty (setup only)."""
-    w3 = chain.w3
-    provider = w3.provider
-    nonce = w3.eth.get_transaction_count(signer.address, "pending")
-    fee = w3.eth.gas_price * 2
-    provider.make_request("evm_setAutomine", [False])
-    try:
-        for tx in txs:
-            full = {"nonce": nonce, "gasPrice": fee, "chainId": w3.eth.chain_id, "value": 0, **tx}
-            w3.eth.send_raw_transaction(signer.sign_transaction(full).raw_transaction)
-            nonce += 1
-        while int(provider.make_request("txpool_status", [])["result"]["pending"], 16):
-            provider.make_request("evm_mine", [])
-    finally:
-        provider.make_request("evm_setAutomine", [True])
-    chain.sender.reset_all_nonces()
-
-
-def funded(chain: Any, eth: float = 1.0) -> LocalAccount:
-    account = Account.create()
-    chain.sender.send(chain.platform, to=account.address, value=int(eth * 10**18))
-    return account
-
-
-def make_deal(chain: Any, *, capacity: int) -> tuple[int, LocalAccount]:
-    """An approved supplier and leader and an open deal for ``capacity`` units; (deal id, leader)."""
-    import hashlib
-    import secrets
-
-    from chain.clients import DealParams, PriceTier
-    from traceability.epcis.identifiers import gs1_check_digit
-
-    registry, escrow = chain.clients.registry, chain.clients.escrow
-    supplier, leader = funded(chain), funded(chain)
-    registry.apply_as_supplier(CREDENTIAL, hashlib.sha256(b"credentials").digest(), signer=supplier)
-    registry.approve_supplier(supplier.address, signer=chain.platform)
-    registry.apply_as_leader(CREDENTIAL, hashlib.sha256(b"credentials").digest(), signer=leader)
-    registry.approve_leader(leader.address, signer=chain.platform)
-    body = "0" + "".join(str(secrets.randbelow(10)) for _ in range(12))
-    batch_id = registry.register_batch(
-        body + gs1_check_digit(body), "RUSH01", CREDENTIAL, signer=supplier
-    )
-    now = int(chain.w3.eth.get_block("latest")["timestamp"])
-    deal_id = escrow.create_deal(
-        DealParams(
-            supplier=supplier.address,
-            token=chain.clients.token.address,
-            price_tiers=[PriceTier(0, TOP_PRICE)],
-            min_total_quantity=1,
-            max_total_quantity=capacity,
-            per_buyer_limit=10,
-            join_deadline=now + 6 * 3600,
-            delivery_deadline=now + 7 * 3600,
-            dispute_window=86_400,
-            answer_window=86_400,
-            commission_bps=1000,
-            platform_fee_bps=200,
-            batch_ids=[batch_id],
-        ),
-        signer=chain.platform,
-    )
-    return deal_id, leader
-
-
-def consumers(chain: Any, count: int) -> list[LocalAccount]:
-    """``count`` fresh consumers holding stablecoins and no ETH (minted in bulk, setup only)."""
-    token = chain.clients.token
-    accounts = [Account.create() for _ in range(count)]
-    mints = [
-        {"to": token.address, "data": token.calldata("mint", a.address, 100 * 10**6), "gas": 80_000}
-        for a in accounts
-    ]
-    _send_all(chain, chain.platform, mints)
-    return accounts
 
 
 # ---------------------------------------------------------------------- baseline
@@ -176,95 +112,6 @@ def join_direct_fresh(chain: Any, deal_id: int, leader: str) -> int:
 # ---------------------------------------------------------------------- the relayed rush
 
 
-def sign(account: LocalAccount, prepared: dict[str, Any]) -> dict[str, Any]:
-    signatures = {
-        name: account.sign_typed_data(full_message=payload).signature.to_0x_hex()
-        for name, payload in prepared["payloads"].items()
-    }
-    return {**prepared, "signatures": signatures}
-
-
-async def _run_concurrently(
-    clients: int, items: list[Any], work: Any
-) -> tuple[list[Any], list[float]]:
-    """``work(client, item)`` for every item by ``clients`` concurrent workers; (results, seconds)."""
-    results: list[Any] = [None] * len(items)
-    latencies: list[float] = []
-    queue = iter(enumerate(items))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=300) as http:
-
-        async def worker() -> None:
-            for i, item in queue:
-                start = time.perf_counter()
-                results[i] = await work(http, item)
-                latencies.append(time.perf_counter() - start)
-
-        await asyncio.gather(*(worker() for _ in range(clients)))
-    return results, latencies
-
-
-def prepare_all(
-    url: str, accounts: list[LocalAccount], deal_id: int, leader: str, clients: int
-) -> tuple[list[dict[str, Any]], list[float]]:
-    async def work(http: httpx.AsyncClient, account: LocalAccount) -> dict[str, Any]:
-        body = {"from": account.address, "deal_id": deal_id, "quantity": 1, "leader": leader}
-        response = await http.post(f"{url}/v1/actions/join/prepare", json=body)
-        response.raise_for_status()
-        return response.json()
-
-    return asyncio.run(_run_concurrently(clients, accounts, work))
-
-
-def relay_all(
-    url: str | list[str], signed: list[dict[str, Any]], clients: int
-) -> tuple[list[tuple[int, dict[str, Any]]], list[float]]:
-    """POST each signed join to ``/v1/relay`` (spread round robin over several servers)."""
-    urls = [url] if isinstance(url, str) else url
-    items = [(urls[i % len(urls)], body) for i, body in enumerate(signed)]
-
-    async def work(http: httpx.AsyncClient, item: tuple[str, dict[str, Any]]) -> tuple[int, Any]:
-        base, body = item
-        response = await http.post(f"{base}/v1/relay", json=body)
-        return response.status_code, response.json()
-
-    return asyncio.run(_run_concurrently(clients, items, work))
-
-
-def wait_settled(engine: Any, ids: set[str], timeout: float) -> dict[str, int]:
-    """Poll the outbox until none of ``ids`` is pending; returns counts by status."""
-    from sqlalchemy import text
-
-    deadline = time.monotonic() + timeout
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, status FROM relay_requests")).all()
-        statuses = {i: s for i, s in rows if i in ids}
-        counts: dict[str, int] = {}
-        for status in statuses.values():
-            counts[status] = counts.get(status, 0) + 1
-        if all(s in ("mined", "failed") for s in statuses.values()) and len(statuses) == len(ids):
-            return counts
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"outbox not settled after {timeout} s: {counts}")
-        time.sleep(0.05)
-
-
-def relayer_gas(chain: Any, engine: Any, ids: set[str]) -> tuple[int, int, int]:
-    """(gas of every relayer transaction the mined ``ids`` took, joins mined, execute txs)."""
-    from sqlalchemy import text
-
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT id, status, tx_hash, permit_tx_hash FROM relay_requests")
-        ).all()
-    mined = [r for r in rows if r[0] in ids and r[1] == "mined"]
-    executes = {r[2] for r in mined if r[2]}
-    permits = {r[3] for r in mined if r[3]}
-    gas = sum(int(chain.w3.eth.get_transaction_receipt(h)["gasUsed"]) for h in executes | permits)
-    return gas, len(mined), len(executes)
-
-
 def serve(port: int) -> None:
     import uvicorn
 
@@ -280,21 +127,11 @@ def serve(port: int) -> None:
     )
 
 
-def _wait_http(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def two_processes(chain: Any, *, postgres: str, consumers_count: int, clients: int) -> float:
+def two_processes(
+    chain: Any, *, postgres: str, consumers_count: int, clients: int, lanes: int
+) -> float:
     """The same rush through two service processes sharing one PostgreSQL (a fresh schema) and
-    the chain; returns joins mined per second."""
+    the chain, with a relayer key pool of ``lanes`` keys; returns joins mined per second."""
     import uuid
     from urllib.parse import quote
 
@@ -309,7 +146,10 @@ def two_processes(chain: Any, *, postgres: str, consumers_count: int, clients: i
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in postgres else "?"
     url = f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}"
-    env = {**os.environ, "TUANCHAIN_DATABASE_URL": url}
+    from chain.accounts import dev_account
+
+    pool = ",".join(dev_account(i).key.hex() for i in range(5, 5 + max(0, lanes - 1)))
+    env = {**os.environ, "TUANCHAIN_DATABASE_URL": url, "TUANCHAIN_RELAYER_KEYS": pool}
     deal_id, leader = make_deal(chain, capacity=consumers_count + 10)
     buyers = consumers(chain, consumers_count)
     servers, urls = [], []
@@ -344,61 +184,13 @@ def two_processes(chain: Any, *, postgres: str, consumers_count: int, clients: i
     return mined / elapsed
 
 
-class Profiler:
-    """``py-spy record --gil`` on a service process while a rush runs: the stacks holding the
-    GIL (a Python service's CPU), as folded text for flame graphs, and the top of it logged."""
-
-    def __init__(self, pid: int, out: Path | None) -> None:
-        self.out, self.proc = out, None
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            spy = Path(sys.executable).with_name("py-spy")
-            self.proc = subprocess.Popen(
-                [
-                    str(spy),
-                    "record",
-                    "--pid",
-                    str(pid),
-                    "--gil",
-                    "--rate",
-                    "200",
-                    "--format",
-                    "raw",
-                    "--function",
-                    "--output",
-                    str(out),
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-
-    def stop(self) -> None:
-        if self.proc is None or self.out is None:
-            return
-        self.proc.send_signal(2)  # SIGINT: py-spy writes its file and exits
-        self.proc.wait(timeout=60)
-        totals: dict[str, int] = {}
-        own: dict[str, int] = {}
-        samples = 0
-        for line in self.out.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            frames, n = stack.split(";"), int(count)
-            samples += n
-            own[frames[-1]] = own.get(frames[-1], 0) + n
-            for frame in set(frames):
-                totals[frame] = totals.get(frame, 0) + n
-        top = sorted(totals.items(), key=lambda kv: -kv[1])[:40]
-        leaves = sorted(own.items(), key=lambda kv: -kv[1])[:25]
-        summary = self.out.with_suffix(".top.txt")
-        with summary.open("w") as f:
-            f.write(f"{samples} samples holding the GIL\n\ninclusive:\n")
-            for frame, n in top:
-                f.write(f"{100 * n / samples:5.1f}%  {frame}\n")
-            f.write("\nself:\n")
-            for frame, n in leaves:
-                f.write(f"{100 * n / samples:5.1f}%  {frame}\n")
-        logger.info("profile: %s (summary %s)", self.out, summary)
+def run_bench_indexer(deals: int, postgres: str) -> dict[str, Any]:
+    """``scripts/bench_indexer.py`` (synthetic logs through the indexer's own handlers, and
+    ``GET /v1/deals`` at that many deals) in a process of its own; its JSON."""
+    command = [sys.executable, str(Path(__file__).with_name("bench_indexer.py"))]
+    command += ["--deals", str(deals), "--postgres", postgres]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout))
 
 
 def main() -> None:
@@ -416,6 +208,19 @@ def main() -> None:
         type=Path,
         help="py-spy the service during the rush: folded stacks to this file (+ .top.txt)",
     )
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=2,
+        help="relayer keys in the pool (anvil's development accounts 1, 5, 6, ...; local only)",
+    )
+    parser.add_argument(
+        "--indexer-deals",
+        type=int,
+        default=100_000,
+        help="deals indexed by scripts/bench_indexer.py for indexer_events_per_s and "
+        "deals_p99_ms (0: skip)",
+    )
     parser.add_argument("--serve", metavar="PORT", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(
@@ -428,6 +233,7 @@ def main() -> None:
         return
 
     from api.services import make_engine
+    from chain.accounts import dev_account
     from chain.anvil import Anvil, free_port
     from chain.context import connect
     from chain.settings import Settings
@@ -439,6 +245,10 @@ def main() -> None:
             "TUANCHAIN_DATA_DIR": str(base / "data"),
             "TUANCHAIN_DEPLOYMENTS_DIR": str(base / "deployments"),
             "TUANCHAIN_DATABASE_URL": "sqlite:///" + str(base / "data" / "tuanchain.db"),
+            # The relayer's key pool: anvil's development accounts (this chain is local).
+            "TUANCHAIN_RELAYER_KEYS": ",".join(
+                dev_account(i).key.hex() for i in range(5, 5 + max(0, args.lanes - 1))
+            ),
         }
         os.environ.update(env)
         settings = Settings()
@@ -446,7 +256,17 @@ def main() -> None:
         deal_id, leader = make_deal(chain, capacity=args.consumers + 10)
         buyers = consumers(chain, args.consumers + 1)
         direct_gas = join_direct_fresh(chain, deal_id, leader.address)
+        cpu_before = (cpu_seconds(node.pid), time.process_time())  # type: ignore[arg-type]
         raw_tps = raw_transfers(chain, args.transfers)
+        raw_cpu = {
+            "node_ms_per_tx": round(
+                1000 * (cpu_seconds(node.pid) - cpu_before[0]) / args.transfers,
+                2,  # type: ignore[arg-type]
+            ),
+            "sender_ms_per_tx": round(
+                1000 * (time.process_time() - cpu_before[1]) / args.transfers, 2
+            ),
+        }
         logger.info("baseline: %.1f raw transfers/s", raw_tps)
 
         port = free_port()
@@ -470,6 +290,7 @@ def main() -> None:
             signed = [sign(a, p) for a, p in zip(rush, prepared, strict=True)]
             logger.info("prepared and signed %d joins; the rush starts", len(signed))
             profiler = Profiler(server.pid, args.profile)
+            cpu_before = (cpu_seconds(server.pid), cpu_seconds(node.pid))  # type: ignore[arg-type]
             started = time.perf_counter()
             accepted, accept_latencies = relay_all(url, signed, args.clients)
             accept_seconds = time.perf_counter() - started
@@ -477,6 +298,10 @@ def main() -> None:
             ids = {r["id"] for s, r in accepted if s == 202}
             counts = wait_settled(engine, ids, 3600)
             elapsed = time.perf_counter() - started
+            rush_cpu = (
+                cpu_seconds(server.pid) - cpu_before[0],
+                cpu_seconds(node.pid) - cpu_before[1],  # type: ignore[arg-type]
+            )
             profiler.stop()
             rush_gas, mined, executes = relayer_gas(chain, engine, ids)
         finally:
@@ -489,10 +314,12 @@ def main() -> None:
                 postgres=args.postgres,
                 consumers_count=args.consumers,
                 clients=args.clients,
+                lanes=args.lanes,
             )
             if args.postgres
             else None
         )
+    indexer = run_bench_indexer(args.indexer_deals, args.postgres) if args.indexer_deals else {}
     relayed = mined / elapsed
     result = {
         "raw_transfer_tx_per_s": round(raw_tps, 1),
@@ -513,6 +340,19 @@ def main() -> None:
         "refused_first": refused[:1],
         "rush_seconds": round(elapsed, 2),
         "relayed_joins_per_s_two_processes": round(two, 2) if two is not None else None,
+        "indexer_events_per_s": indexer.get("indexer_events_per_s"),
+        "indexer_deals": indexer.get("deals"),
+        "deals_p99_ms": indexer.get("deals_p99_ms"),
+        "lanes": args.lanes,
+        # CPU per unit of work (the machine is shared: wall-clock rates move with its load, these
+        # much less): the service and the node per relayed join, the node and the sending
+        # script per raw transfer.
+        "cpu": {
+            "service_ms_per_join": round(1000 * rush_cpu[0] / mined, 2) if mined else None,
+            "node_ms_per_join": round(1000 * rush_cpu[1] / mined, 2) if mined else None,
+            **raw_cpu,
+        },
+        "load_average": os.getloadavg()[0],
     }
     print(json.dumps(result, indent=2))
 

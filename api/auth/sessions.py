@@ -4,8 +4,7 @@
    and returns the message to sign, bound to this service (domain and URI from
    ``settings.public_url``) and its chain id.
 2. :func:`sign_in` checks a signed message — format, domain, scheme, URI, chain id, time window,
-   signer (an EOA's ``personal_sign``, or — for a contract account such as a passkey account, as
-   EIP-4361 allows — the account's ERC-1271 ``isValidSignature`` on chain) — then spends its nonce (one ``UPDATE ... WHERE used_at IS NULL``: two concurrent
+   signer — then spends its nonce (one ``UPDATE ... WHERE used_at IS NULL``: two concurrent
    sign-ins with one nonce cannot both win) and opens a session. Wallets may rebuild the message
    themselves (statement, resources, their own expiration): any well-formed message with a nonce
    this service issued to that address is accepted.
@@ -24,23 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
-from hexbytes import HexBytes
 from sqlalchemy import Engine, update
 
 from api.auth import siwe
 from api.auth.errors import NotSignedIn, SignInRefused
 from api.auth.models import AuthNonce, AuthSession
 from api.db import ensure_db, session_factory
-from chain.aa.erc7739 import personal_sign_hash
 from chain.settings import Settings
 
 NONCE_TTL_SECONDS = 600
 SESSION_TTL_SECONDS = 8 * 3600
 # Wallet and server clocks differ a little: an Issued At up to this far ahead is still accepted.
 CLOCK_SKEW_SECONDS = 60
-#: ERC-1271 check of a contract account: ``(account, digest, signature) -> accepted``
-#: (:meth:`chain.aa.clients.PasskeyAccounts.is_valid_signature`: False without code or on revert).
-Erc1271Check = Callable[[str, bytes, bytes], bool]
 STATEMENT = "Sign in to tuanchain to read the private documents your role allows."
 
 
@@ -160,37 +154,9 @@ def check_message(message: siwe.SiweMessage, settings: Settings, *, now: int) ->
         raise SignInRefused("expired", f"the message expired at {message.expiration_time}")
 
 
-def check_signer(
-    message: siwe.SiweMessage, text: str, signature: str, erc1271: Erc1271Check | None
-) -> None:
-    """The message's address signed ``text``: OpenZeppelin ``SignatureChecker`` semantics — an
-    ECDSA ``personal_sign`` recovering to it, else (a contract account, e.g. a passkey account
-    whose signature is not 65 bytes) its ``isValidSignature(personal_sign hash, signature)``."""
-    try:
-        signer: str | None = siwe.recover_signer(text, signature)
-    except siwe.InvalidSiweMessage:
-        signer = None  # not an ECDSA signature; a contract account may still accept it
-    if signer == message.address:
-        return
-    if erc1271 is not None:
-        try:
-            raw = bytes(HexBytes(signature))
-        except (TypeError, ValueError):
-            raise SignInRefused("invalid_message", "the signature is not hex") from None
-        if erc1271(message.address, personal_sign_hash(text), raw):
-            return
-    if signer is None:
-        raise SignInRefused(
-            "wrong_signer",
-            f"the signature is neither a 65-byte secp256k1 signature nor accepted by "
-            f"{message.address}'s isValidSignature (ERC-1271)",
-            signer=None,
-        )
-    raise SignInRefused(
-        "wrong_signer",
-        f"the message names {message.address} but is signed by {signer}",
-        signer=signer,
-    )
+# ERC-1271: does the contract account ``address`` accept ``signature`` of the message ``text``
+# (personal_sign)? Given by the caller, which knows the chain (a passkey account signs so).
+ContractSignatureCheck = Callable[[str, str, str], bool]
 
 
 def sign_in(
@@ -200,17 +166,36 @@ def sign_in(
     text: str,
     signature: str,
     now: int,
-    erc1271: Erc1271Check | None = None,
+    contract_check: ContractSignatureCheck | None = None,
 ) -> OpenedSession:
-    """A session for the signer of ``text``, or :class:`SignInRefused` saying why not.
-    ``erc1271`` checks contract accounts' signatures on chain; without it only EOAs sign in."""
+    """A session for the signer of ``text``, or :class:`SignInRefused` saying why not. An
+    account with code (a passkey account) signs through ERC-1271, checked by ``contract_check``."""
     ensure_db(engine)
     try:
         message = siwe.parse(text)
     except siwe.InvalidSiweMessage as exc:
         raise SignInRefused("invalid_message", str(exc)) from None
+    try:
+        signer: str | None = siwe.recover_signer(text, signature)
+    except siwe.InvalidSiweMessage as exc:
+        if contract_check is None:
+            raise SignInRefused("invalid_message", str(exc)) from None
+        signer = None  # not an EOA's signature: perhaps the named contract account's
     check_message(message, settings, now=now)
-    check_signer(message, text, signature, erc1271)
+    if signer != message.address and not (
+        contract_check is not None and contract_check(message.address, text, signature)
+    ):
+        if signer is None:
+            raise SignInRefused(
+                "invalid_message",
+                "the signature is neither a 65-byte secp256k1 signature nor accepted by "
+                f"{message.address} (ERC-1271)",
+            )
+        raise SignInRefused(
+            "wrong_signer",
+            f"the message names {message.address} but is signed by {signer}",
+            signer=signer,
+        )
     expires_at = now + SESSION_TTL_SECONDS
     if message.expiration_time is not None:
         expires_at = min(expires_at, _epoch(message.expiration_time))

@@ -272,7 +272,10 @@ DEALS = (
         pickup_in=5 * HOUR,
         cash_cap=5,
     ),
-    DealSpec("rice_open", RICE, ((0, 45), (20, 36.8)), 10, 300, 30 * DAY, 33 * DAY, 3 * DAY),
+    # Today's rice: leaders may also book a few bags for neighbours who pay them cash.
+    DealSpec(
+        "rice_open", RICE, ((0, 45), (20, 36.8)), 10, 300, 30 * DAY, 33 * DAY, 3 * DAY, cash_cap=5
+    ),
     DealSpec(
         "pork_claim",
         PORK,

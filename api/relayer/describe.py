@@ -31,6 +31,45 @@ from traceability.ipfs.cid import raw_cid_of_digest
 from traceability.verify import receipt_cid
 
 # The detail naming the document a verified request anchors, per function: pinned on acceptance.
+# Escrow / registry function name → action name shown in the outbox.
+ACTION_OF_FUNCTION = {
+    "join": "join",
+    "joinWithPermit": "join",
+    "handOver": "handover",
+    "handOverCash": "hand_over_cash",
+    "bookCashOrder": "book_cash_order",
+    "bookCashOrderWithPermit": "book_cash_order",
+    "payCashRefunds": "pay_cash_refunds",
+    "closeOut": "close_out",
+    "cancel": "cancel",
+    "withdraw": "withdraw",
+    "fileClaim": "file_claim",
+    "confirmReceipt": "confirm_receipt",
+    "acceptClaim": "accept_claim",
+    "rejectClaim": "reject_claim",
+    "arbitrateClaim": "arbitrate",
+    "finalizeUnansweredClaim": "finalize_claim",
+    "registerBatch": "register_batch",
+    "anchorEvent": "anchor_event",
+    "anchorRoot": "anchor_root",
+    "setBatchWriter": "set_batch_writer",
+    "recallBatch": "recall_batch",
+    "markNonCompliant": "mark_non_compliant",
+    "applyAsSupplier": "apply_as_supplier",
+    "applyAsLeader": "apply_as_leader",
+    "updateProfile": "update_profile",
+    "approveSupplier": "review",
+    "approveLeader": "review",
+    "rejectSupplier": "review",
+    "rejectLeader": "review",
+    "revokeSupplier": "review",
+    "revokeLeader": "review",
+    "createDeal": "create_deal",
+    "setTokenAllowed": "set_token_allowed",
+    "setFeeRecipient": "set_fee_recipient",
+}
+
+
 ANCHORED_DOCUMENT = {
     "anchorEvent": "document_cid",
     "registerBatch": "metadata_cid",

@@ -179,13 +179,27 @@ class RelayWorker(BatchSending, BatchSettling):
         """Claim up to ``max_batch`` queue heads, check them, send them in one ``executeBatch``.
         Returns (whether any head was taken, requests moved)."""
         session.rollback()  # a fresh read: other workers may have moved rows meanwhile
+        try:
+            relayers: tuple[object, ...] = self.services.chain.relayers
+        except chain_errors.ChainError:  # not connected: the send below retries with backoff
+            relayers = (None,)
         candidates = session.scalars(
             self._heads(seen, busy)
             .where(RelayRequest.status == RelayStatus.QUEUED.value)
-            .limit(self.max_batch)
+            .limit(self.max_batch * len(relayers))
         ).all()
         if not candidates:
             return False, 0
+        if len(relayers) > 1:
+            # A key pool: this batch is the lane with the most due heads (oldest first), so a
+            # batch is as full as with one key (split over every lane, each pass sent as many
+            # small batches: more transactions and receipts for the same requests). The other
+            # lanes' heads stay unseen: a later batch of this pass takes them.
+            by_lane: dict[str, list[RelayRequest]] = {}
+            chain = self.services.chain
+            for row in candidates:
+                by_lane.setdefault(chain.relayer_for(row.signer).address, []).append(row)
+            candidates = max(by_lane.values(), key=len)[: self.max_batch]
         seen.update(row.id for row in candidates)
         with self.claims.signers([row.signer for row in candidates]) as held:
             claimed = [row.id for row in candidates if row.signer in held]

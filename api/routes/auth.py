@@ -1,8 +1,7 @@
 """``/v1/auth/*``: Sign-In with Ethereum (EIP-4361) sessions.
 
 ``POST /v1/auth/nonce`` → the message to sign; ``POST /v1/auth/verify`` with the message and its
-``personal_sign`` signature (an EOA's, or one a contract account accepts through ERC-1271
-``isValidSignature``, e.g. a passkey account's) → a session (bearer token in the body, and an HttpOnly SameSite=Strict
+``personal_sign`` signature → a session (bearer token in the body, and an HttpOnly SameSite=Strict
 cookie for pages); ``GET /v1/auth/session`` → who is signed in and their roles on chain;
 ``POST /v1/auth/logout`` ends the session.
 """
@@ -14,14 +13,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from hexbytes import HexBytes
 
 from api.auth import sessions
 from api.errors import error_responses
 from api.routes.deps import SESSION_COOKIE, ServicesDep, session_token, signed_in
 from api.schemas.auth import Challenge, NonceRequest, SessionPublic, VerifyRequest
 from api.services import Services
+from chain.aa.erc7739 import personal_sign_hash
 
 router = APIRouter(tags=["auth"])
+
+
+def _erc1271(services: Services, address: str, text: str, signature: str) -> bool:
+    """A contract account's (a passkey account's) personal_sign, checked on chain."""
+    try:
+        raw = bytes(HexBytes(signature))
+    except (TypeError, ValueError):
+        return False
+    return services.chain.passkeys.is_valid_signature(address, personal_sign_hash(text), raw)
 
 
 def _roles(services: Services, address: str) -> list[str]:
@@ -70,8 +80,9 @@ def verify(services: ServicesDep, body: VerifyRequest) -> JSONResponse:
         text=body.message,
         signature=body.signature,
         now=int(time.time()),
-        # Contract accounts (a consumer's passkey account) sign in through ERC-1271 on chain.
-        erc1271=services.chain.passkeys.is_valid_signature,
+        contract_check=lambda address, text, signature: _erc1271(
+            services, address, text, signature
+        ),
     )
     public = SessionPublic(
         address=opened.address,

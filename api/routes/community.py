@@ -32,9 +32,11 @@ from api.db import ensure_db
 from api.db import models as m
 from api.disputes import private_evidence
 from api.errors import ApiError, error_responses
+from api.handout import handout_view
+from api.index_errors import NotInIndex
 from api.names import Directory
 from api.render import choose_language, render
-from api.routes.deps import ServicesDep, get_services
+from api.routes.deps import DealId, ServicesDep, get_services
 from api.schemas.community import NoticeList
 from api.services import Services
 
@@ -160,6 +162,29 @@ def leader_page(request: Request, address: str, services: ServicesDep) -> Respon
         data = shop.leader_view(session, services, leader, str(request.base_url))
         data["notices"] = _notices(session, services, leader, lang)
     return render(request, "leader.html", data)
+
+
+@router.get(
+    "/leader/{address}/handout/{deal_id}",
+    response_class=HTMLResponse,
+    responses=error_responses(400, 404, html=True),
+    summary="A leader's handout (核销) and cash orders in one deal (HTML)",
+)
+def handout_page(
+    request: Request, address: str, deal_id: DealId, services: ServicesDep
+) -> Response:
+    """The pick list, scanning pickup codes (camera, photo or paste) and handing out one or many
+    in one signed request; cash orders booked for neighbours, handed out, and the cash owed back;
+    the commission. The escrow refuses anyone but the orders' leader."""
+    try:
+        leader = _address(address)
+        with _session(services) as session:
+            data = handout_view(session, services, leader, deal_id)
+    except ApiError as exc:
+        return _page_error(request, exc)
+    except NotInIndex as exc:
+        return _page_error(request, ApiError(404, "deal_not_found", str(exc)))
+    return render(request, "handout.html", data)
 
 
 @router.get(

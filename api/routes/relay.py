@@ -8,6 +8,7 @@ answers 202 with its id; ``GET /v1/relay/{id}`` shows queued / sending / sent / 
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
@@ -24,6 +25,12 @@ from api.routes.deps import ServicesDep
 from api.schemas.relay import PreparedPublic, RelayRequestPublic
 
 router = APIRouter(tags=["gasless"])
+
+# Accepting is CPU-bound under the GIL (issue 15): a rush of concurrent accepts, each on a thread of
+# its own, only interleaved — and starved the outbox worker's thread, which then mined at half the
+# accept rate. A few at a time keep the CPU as busy; the rest wait off the GIL.
+ACCEPT_CONCURRENCY = 4
+_ACCEPTING = threading.BoundedSemaphore(ACCEPT_CONCURRENCY)
 
 
 _EXAMPLE_PREPARE = {
@@ -89,7 +96,7 @@ the request that holds the nonce."""
 def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "expected a JSON object")
-    with session_factory(services.engine)() as session:
+    with _ACCEPTING, session_factory(services.engine)() as session:
         row, created = accept(session, services.chain, body, services.store)
         public = row.public()
     WAKE.set()

@@ -26,12 +26,9 @@ class Challenge(BaseModel):
 
 class VerifyRequest(BaseModel):
     message: str = Field(max_length=4096)
-    # A passkey account's ERC-1271 signature carries the WebAuthn assertion (client data JSON,
-    # authenticator data): far longer than an EOA's 65 bytes.
     signature: str = Field(
-        max_length=8192,
-        description="0x-hex personal_sign of message (an EOA's), or the signature the contract "
-        "account at the message's address accepts for it through ERC-1271 isValidSignature",
+        max_length=4000,
+        description="0x-hex personal_sign of message (a contract account's: ERC-1271, longer)",
     )
 
 

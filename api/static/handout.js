@@ -10,9 +10,14 @@
   const page = document.getElementById("handout");
   if (!page) return;
   const dealId = Number(page.dataset.deal);
+  const leader = page.dataset.leader;
+  cashBook();
+  if (!document.getElementById("queue")) return; // not open for handout (before receipt, after the deadline)
   const names = {}; // buyer (lowercase) -> { name, quantity }
   page.querySelectorAll("[data-buyer]").forEach((row) => {
-    names[row.dataset.buyer.toLowerCase()] = { name: row.dataset.name, quantity: Number(row.dataset.quantity) };
+    names[row.dataset.buyer.toLowerCase()] = {
+      name: row.dataset.name, quantity: Number(row.dataset.quantity), state: row.dataset.state,
+    };
   });
   const queue = new Map(); // buyer (lowercase) -> item
   const list = document.getElementById("queue");
@@ -26,6 +31,8 @@
     if (!code || code.v !== 1 || !code.buyer || !code.signature) throw new Error(T.t("js_code_unreadable"));
     if (Number(code.deal) !== dealId) throw new Error(T.t("js_code_other_deal", { deal: code.deal }));
     if (Number(code.expiry) * 1000 < Date.now()) throw new Error(T.t("js_code_expired"));
+    const row = names[String(code.buyer).toLowerCase()];
+    if (row && row.state === "picked_up") throw new Error(T.t("js_code_picked_up"));
     return { buyer: code.buyer, quantity: Number(code.quantity), expiry: Number(code.expiry), signature: code.signature };
   }
 
@@ -54,10 +61,11 @@
       const item = parse(text);
       const key = item.buyer.toLowerCase();
       if (!names[key]) throw new Error(T.t("js_code_not_in_group"));
-      const fresh = !queue.has(key);
+      const before = queue.get(key);
+      if (before && before.signature === item.signature) return true; // the same code, seen again
       queue.set(key, item);
       render();
-      if (fresh) say("✔ " + names[key].name + " × " + item.quantity, "ok");
+      say("✔ " + names[key].name + " × " + item.quantity, "ok");
       return true;
     } catch (error) {
       say("✖ " + error.message, "error");
@@ -78,18 +86,28 @@
   let stopCamera = null;
   const cameraButton = document.getElementById("camera");
   cameraButton.addEventListener("click", async () => {
-    if (stopCamera) { stopCamera(); stopCamera = null; cameraButton.textContent = T.t("js_scan_start"); return; }
+    if (stopCamera) {
+      stopCamera();
+      stopCamera = null;
+      cameraButton.textContent = T.t("js_scan_start");
+      document.getElementById("viewfinder").hidden = true;
+      return;
+    }
     try {
       const video = document.getElementById("viewfinder");
       video.hidden = false;
-      stopCamera = await window.TuanScan.camera(video, (text) => { add(text); return false; });
+      let last = null; // the camera sees the same code many times a second: say things once
+      stopCamera = await window.TuanScan.camera(video, (text) => {
+        if (text !== last) { last = text; add(text); }
+        return false;
+      });
       cameraButton.textContent = T.t("js_scan_stop");
     } catch (error) {
       say("✖ " + T.t("js_camera_unavailable") + " (" + (error.name || error.message) + ")", "error");
     }
   });
   submit.addEventListener("click", async () => {
-    if (stopCamera) { stopCamera(); stopCamera = null; }
+    if (stopCamera) { cameraButton.click(); }
     const items = [...queue.values()];
     const who = items.map((i) => (names[i.buyer.toLowerCase()] || {}).name || i.buyer).join("、");
     try {
@@ -101,4 +119,42 @@
     } catch (error) { say("✖ " + T.explain(error), "error"); }
   });
   render();
+
+  // Cash orders: names from the cash book on this phone; booking computes the reference here.
+  function cashBook() {
+    const Cash = window.TuanCash;
+    const book = Cash.load(leader);
+    document.querySelectorAll("#cash .who[data-ref]").forEach((cell) => {
+      const known = book[cell.dataset.ref];
+      if (known) cell.textContent = known.who;
+    });
+    document.querySelectorAll("#cash form.hand-over-cash").forEach((form) => {
+      const known = book[form.elements.beneficiary_ref.value];
+      if (known) form.dataset.summary = form.dataset.summary.replace(/0x[0-9a-f]{8}/, known.who);
+    });
+    const exporter = document.querySelector("[data-cashbook-export]");
+    if (exporter) exporter.addEventListener("click", () => Cash.exportBook(leader));
+    const importer = document.querySelector("[data-cashbook-import]");
+    if (importer) importer.addEventListener("change", async () => {
+      await Cash.importBook(leader, importer.files[0]);
+      location.reload();
+    });
+    const form = document.getElementById("book-cash");
+    if (!form) return;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const out = form.querySelector("output");
+      const entry = Cash.newReference(form.who.value);
+      const quantity = Number(form.quantity.value);
+      // Kept before signing: the reference only means something on this phone, and a booking
+      // that is not signed leaves an unused entry, nothing on chain.
+      Cash.booked(leader, entry, dealId, quantity);
+      try {
+        await T.run({
+          action: "book_cash_order", body: { deal_id: dealId, quantity, beneficiary_ref: entry.ref },
+          title: T.t("js_book_cash"), summary: T.t("js_sign_book_cash", { n: quantity, who: entry.who }),
+        });
+      } catch (error) { out.textContent = "✖ " + T.explain(error); }
+    });
+  }
 })();

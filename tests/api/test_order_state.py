@@ -16,13 +16,33 @@ DEAL_STATES = ("open", "succeeded", "failed", "frozen", "settled")
     received=st.booleans(),
     claim=st.sampled_from([None, "filed", "rejected", "upheld", "denied"]),
     owed=st.one_of(st.none(), st.integers(0, 10**9)),
+    pickup=st.sampled_from(["awaiting_delivery", "awaiting_pickup", "picked_up", "no_show"]),
+    paid=st.integers(0, 10**9),
+    refunded=st.integers(0, 10**9),
+    withdrawn=st.integers(0, 10**9),
 )
 def test_every_order_has_one_state_that_fits_the_facts(
-    status: str, quantity: int, received: bool, claim: str | None, owed: int | None
+    status: str,
+    quantity: int,
+    received: bool,
+    claim: str | None,
+    owed: int | None,
+    pickup: str,
+    paid: int,
+    refunded: int,
+    withdrawn: int,
 ) -> None:
-    order = {"quantity": quantity, "received": received, "claim": claim}
+    order = {
+        "quantity": quantity,
+        "received": received,
+        "claim": claim,
+        "pickup": {"status": pickup},
+        "paid": paid,
+        "refunded": refunded,
+        "withdrawn": withdrawn,
+    }
     state = order_state({"status": status}, order, owed)
-    assert state in ORDER_STATES and state != "picked_up"  # handover is not on chain yet
+    assert state in ORDER_STATES
     if quantity == 0:
         assert state == "refunded"  # a cancel refunds in the same transaction
     elif status == "open":
@@ -31,8 +51,12 @@ def test_every_order_has_one_state_that_fits_the_facts(
         assert state == ("refunding" if owed else "refunded")
     elif claim == "upheld" and owed:
         assert state == "refunding"
+    elif 0 < paid <= refunded + withdrawn:
+        assert state == "refunded"  # all paid came back: not "formed" nor "done"
     elif status == "settled":
         assert state == "done"
+    elif pickup in ("picked_up", "no_show"):
+        assert state == pickup  # 已提货 with its time, or past the pickup deadline
     else:
         assert state == ("ready" if received else "formed")
     # Money owed on a failed or frozen deal is never shown as settled or refunded.

@@ -430,6 +430,7 @@ def test_a_batch_with_bare_master_data_has_a_trail_page(
             return row is not None and row.metadata_status == "loaded"
 
     _until(page, loaded)
+    page.reload()  # `loaded` reads the database: the page itself may predate the index's row
     expect(page.locator("#product h1")).to_have_text(gtin)
     expect(page.locator("#product")).to_contain_text(lot)
     page.goto(f"{site.base}/supplier/{c.PORK_FARM.address}?lang=en")

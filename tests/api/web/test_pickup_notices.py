@@ -1,0 +1,53 @@
+"""Pickup notices from the seeded index: "pickup deadline near" while the goods wait at the
+pickup point in the last day before the deadline (not before, not after), and 已提货 when the
+order was handed over. The index's chain time is set by the test (no waiting, no chain moves)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import notices as notice_feed
+from api.db import models as m
+from api.demo.catalog import CONSUMERS
+from api.names import Directory
+
+from .conftest import Demo
+
+
+def kinds_at(demo: Demo, monkeypatch: pytest.MonkeyPatch, buyer: str, now: int) -> dict[str, dict]:
+    monkeypatch.setattr(notice_feed.queries, "chain_now", lambda _session: now)
+    with Session(demo.services.engine) as session:
+        directory = Directory(session, demo.services.store)
+        found = notice_feed.notices(session, directory, buyer)
+        return {n["kind"]: {**n, "text": notice_feed.sentence(n, directory, "en")} for n in found}
+
+
+def test_pickup_due_in_the_last_day_while_the_goods_wait(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pork = demo.report.deals["pork_claim"]
+    buyer = CONSUMERS[1].address  # 李娜: her leader received the pork; not handed over
+    with Session(demo.services.engine) as session:
+        deadline = session.scalars(
+            select(m.Deal.pickup_deadline).where(m.Deal.deal_id == pork)
+        ).one()
+    day = notice_feed.PICKUP_DUE_SECONDS
+    assert "pickup_due" not in kinds_at(demo, monkeypatch, buyer, deadline - day - 1)
+    due = kinds_at(demo, monkeypatch, buyer, deadline - 3600)["pickup_due"]
+    assert due["id"] == f"pickup_due:{pork}" and due["deal_id"] == pork  # stable: one per order
+    assert "Pickup deadline near" in due["text"] and "UTC" in due["text"]
+    assert "pickup_due" not in kinds_at(demo, monkeypatch, buyer, deadline)  # a no-show now
+
+
+def test_picked_up_when_handed_over(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    rice = demo.report.deals["rice_settled"]
+    buyer = CONSUMERS[0].address  # 张伟 took his rice with his signed code (the seed)
+    with Session(demo.services.engine) as session:
+        handed = session.scalars(
+            select(m.PickupEvent).where(m.PickupEvent.deal_id == rice, m.PickupEvent.buyer == buyer)
+        ).one()
+    picked = kinds_at(demo, monkeypatch, buyer, 2**40)["picked_up"]
+    assert picked["id"] == f"picked_up:{handed.tx_hash}:{handed.log_index}"
+    assert picked["text"].startswith(f"Picked up: {handed.quantity} of")
