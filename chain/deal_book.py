@@ -10,10 +10,11 @@ because only that differential test folds whole deals; every reader takes single
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from chain.deal_rules import (
     DealStatus,
+    HandoverSkip,
     Settlement,
     buyer_owed,
     commission,
@@ -121,12 +122,6 @@ class LeaderState:
     cash_quantity: int = 0
     cash_refunded: int = 0
     closed_out: bool = False
-
-
-# Why a handover is skipped (IGroupBuyEscrow.HandoverSkip), in the escrow's order of checks.
-HandoverSkip = Literal[
-    "expired", "bad_signature", "no_order", "wrong_leader", "already_picked_up", "invalid_quantity"
-]
 
 
 @dataclass

@@ -46,6 +46,13 @@ class DealStatus(IntEnum):
 DealStatusLabel = Literal["open", "succeeded", "failed", "frozen", "settled"]
 DEAL_STATUS_LABELS: tuple[str, ...] = get_args(DealStatusLabel)
 
+# Why the escrow skips a handover (IGroupBuyEscrow.HandoverSkip, from index 1; 0 is never
+# emitted), in the escrow's order of checks.
+HandoverSkip = Literal[
+    "expired", "bad_signature", "no_order", "wrong_leader", "already_picked_up", "invalid_quantity"
+]
+HANDOVER_SKIPS: tuple[str, ...] = ("none", *get_args(HandoverSkip))  # by the event's index
+
 
 def _pairs(tiers: Iterable[Any], first: str, second: str) -> list[tuple[int, int]]:
     pairs = []
