@@ -18,7 +18,9 @@ def json_safe(value: Any, *, big_ints_as_text: bool = False) -> Any:
     if isinstance(value, bytes | bytearray):  # HexBytes is a bytes
         return "0x" + bytes(value).hex()
     if isinstance(value, Mapping):
-        return {k: json_safe(v, big_ints_as_text=big_ints_as_text) for k, v in value.items()}
+        # Mapping.items, not value.items: web3's AttributeDict makes each key an attribute, so
+        # an event argument named ``items`` (or ``keys``) hides the method.
+        return {k: json_safe(v, big_ints_as_text=big_ints_as_text) for k, v in Mapping.items(value)}
     if isinstance(value, list | tuple):
         return [json_safe(v, big_ints_as_text=big_ints_as_text) for v in value]
     if (

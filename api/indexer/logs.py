@@ -55,7 +55,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     if isinstance(value, Mapping):
-        return dict(value)
+        return dict(Mapping.items(value))  # an argument named ``keys`` would hide the method
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

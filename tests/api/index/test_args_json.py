@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from hexbytes import HexBytes
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from web3.datastructures import AttributeDict
 
@@ -33,6 +33,8 @@ values = st.recursive(
 
 
 @given(st.dictionaries(st.text(max_size=6), values, max_size=6))
+# An AttributeDict makes each key an attribute: keys named like Mapping's methods hide them.
+@example({"v": AttributeDict({"items": 0, "keys": 1})})
 def test_args_json_writes_what_json_safe_wrote(args: dict) -> None:
     expected = json.dumps(json_safe(args), sort_keys=True, separators=(",", ":"))
     assert args_json(args) == expected
