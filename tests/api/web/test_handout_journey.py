@@ -31,8 +31,9 @@ from api.services import Services
 from chain.settings import Settings
 
 from .camera import qr_video
-from .conftest import CHROMIUM, PHONE, served_on_snapshot
-from .test_journeys import WAIT_MS, WALLET_JS, Journeys, Wallet, shot, sign_in_sheet
+from .conftest import CHROMIUM, served_on_snapshot
+from .phone import Wallet, open_phone
+from .test_journeys import Journeys, shot, sign_in_sheet
 
 
 @pytest.fixture(scope="module")
@@ -53,20 +54,7 @@ def lastmile(
 
 
 def phone_page(browser: Any, wallet: Wallet, locale: str, **options: Any) -> Any:
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=1,
-        is_mobile=True,
-        has_touch=True,
-        locale=locale,
-        **options,
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _, page, errors = open_phone(browser, wallet, locale, **options)
     page.errors = errors  # checked at the end of each journey
     return page
 

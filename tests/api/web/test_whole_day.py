@@ -42,8 +42,9 @@ from chain.clients import DealStatus, PartyKind, PartyStatus
 from chain.settings import Settings
 from traceability.ipfs.cid import raw_cid_of_digest
 
-from .conftest import PHONE, served_on_snapshot
-from .test_journeys import WAIT_MS, WALLET_JS, Wallet, photo_png, shot, sign_in_sheet
+from .conftest import served_on_snapshot
+from .phone import WAIT_MS, Wallet, open_phone
+from .test_journeys import photo_png, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -114,15 +115,7 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
     chain = services.chain
     registry, escrow = chain.clients.registry, chain.clients.escrow
     wallet = Wallet(SUPPLIER)
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="en-US"
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = open_phone(browser, wallet)
 
     def be(account: LocalAccount) -> None:
         """Another person picks up the phone: a fresh session, the wallet on its account."""
