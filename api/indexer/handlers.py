@@ -16,6 +16,7 @@ from web3 import Web3
 
 from api.db import models as m
 from api.indexer.logs import DecodedLog, hex0x
+from chain import deal_rules
 from traceability.ipfs import InvalidCid, format_cid
 from traceability.ipfs.cid import raw_cid_of_digest
 
@@ -79,16 +80,6 @@ DEAL_FIELDS = [
     "pickupDeadline",
     "cashCapPerLeader",
 ]
-# IGroupBuyEscrow.HandoverSkip, by index (0 None is never emitted)
-HANDOVER_SKIPS = (
-    "none",
-    "expired",
-    "bad_signature",
-    "no_order",
-    "wrong_leader",
-    "already_picked_up",
-    "invalid_quantity",
-)
 
 
 def _pairs(tiers: Any, names: list[str]) -> list[list[int]]:
@@ -371,7 +362,9 @@ def _pickup(kind: str) -> Handler:
         if kind == "skipped":
             reason = int(a["reason"])
             values["reason"] = (
-                HANDOVER_SKIPS[reason] if reason < len(HANDOVER_SKIPS) else str(reason)
+                deal_rules.HANDOVER_SKIPS[reason]
+                if reason < len(deal_rules.HANDOVER_SKIPS)
+                else str(reason)
             )
         elif kind == "no_shows":
             values["quantity"] = int(a["noShowUnits"])

@@ -374,8 +374,8 @@
   // POST /v1/documents: the signer signs "tuanchain document upload / sha256 / timestamp".
   async function upload(blob, dealId) {
     const signer = await connect();
-    // Uploads are signed with personal_sign (EIP-191, recovered by the server): an EOA's. A
-    // passkey account would need ERC-1271 checks on the server (not there yet).
+    // Uploads are signed with personal_sign (EIP-191): an EOA's, recovered by the server, or a
+    // passkey account's through ERC-1271 (passkey.js signMessage; isValidSignature on chain).
     if (typeof signer.signMessage !== "function") throw new Error(t("js_upload_needs_wallet"));
     const address = await signer.address();
     const bytes = await blob.arrayBuffer();
@@ -392,6 +392,7 @@
 
   // Sign-In with Ethereum (EIP-4361): the service's message signed by the page's signer; the
   // session is an HttpOnly cookie. Needed to upload or open personal data (the private store).
+  // A passkey account signs it like an upload (ERC-1271, checked on chain by the service).
   let signedIn = null;
   async function signIn() {
     const signer = await connect();

@@ -27,7 +27,8 @@ from web3 import Web3
 from chain import deal_rules
 from chain.accounts import dev_account
 from chain.clients import Clients, CommissionTier, DealParams, PriceTier
-from chain.deal_rules import DealBook, DealStatus, DealTerms
+from chain.deal_book import DealBook, DealTerms, LeaderState
+from chain.deal_rules import DealStatus
 from chain.eip712 import sign_typed_data
 from chain.tx import TxSender
 
@@ -200,7 +201,7 @@ def _check(cast: Cast, deal_id: int, book: DealBook) -> None:
     ]
     for leader, info in zip(cast.leaders, leader_infos, strict=True):
         # LeaderView: quantity, refundedQuantity, receivedAt, commissionBps, commission, paidOut.
-        mirror = book.leaders.get(leader.address, deal_rules.LeaderState())
+        mirror = book.leaders.get(leader.address, LeaderState())
         assert (info[0], info[1], info[4], info[5]) == (
             mirror.quantity,
             mirror.refunded_quantity,
@@ -239,7 +240,7 @@ def _join_phase(data: st.DataObject, cast: Cast, deal_id: int, book: DealBook) -
     # Cash orders booked by leaders (线下支付): within the per-leader cap and the stock.
     for _ in range(data.draw(st.integers(0, 2), label="cash orders")):
         leader = cast.leaders[data.draw(st.integers(0, len(cast.leaders) - 1), label="cash by")]
-        booked = book.leaders.get(leader.address, deal_rules.LeaderState()).cash_quantity
+        booked = book.leaders.get(leader.address, LeaderState()).cash_quantity
         room = min(
             terms.cash_cap_per_leader - booked, terms.max_total_quantity - book.total_quantity
         )

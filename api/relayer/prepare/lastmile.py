@@ -27,7 +27,7 @@ from api.relayer.action_params import (
 from api.relayer.prepare.builder import BuilderBase, PreparedAction
 from chain import errors as chain_errors
 from chain.clients.escrow import beneficiary_ref
-from chain.eip712 import recover_typed_data_signer
+from chain.eip712 import recover_typed_data_signer, typed_data_digest
 
 # Gas the forwarder passes to handOver: ~60k per item (signature check, pickup slot, aggregates).
 HANDOVER_GAS_PER_ITEM = 60_000
@@ -113,13 +113,19 @@ class LastMileActions(BuilderBase):
         if item.quantity > order.quantity:
             return "invalid_quantity"
         typed = escrow.handover_typed_data(deal_id, item.buyer, leader, item.quantity, item.expiry)
-        if not self.chain.w3.eth.get_code(item.buyer):  # a contract account: ERC-1271 on chain
-            try:
-                signer = to_checksum_address(recover_typed_data_signer(typed, item.signature))
-            except chain_errors.InvalidSignature:
+        if self.chain.w3.eth.get_code(item.buyer):
+            # A contract account (a passkey account): what the escrow's SignatureChecker asks it.
+            digest = typed_data_digest(typed)
+            signature = bytes.fromhex(item.signature[2:])
+            if not self.chain.passkeys.is_valid_signature(item.buyer, digest, signature):
                 return "bad_signature"
-            if signer != item.buyer:
-                return "bad_signature"
+            return None
+        try:
+            signer = to_checksum_address(recover_typed_data_signer(typed, item.signature))
+        except chain_errors.InvalidSignature:
+            return "bad_signature"
+        if signer != item.buyer:
+            return "bad_signature"
         return None
 
     def book_cash_order(self, p: CashOrderParams) -> PreparedAction:

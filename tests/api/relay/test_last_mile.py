@@ -5,15 +5,19 @@ leader that makes the group and is refunded to that leader apart."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from api.bundler.worker import BundlerWorker
 from api.indexer import Indexer
 from api.keeper import Keeper
 from api.relayer.worker import RelayWorker
 from api.services import Services
+from chain.aa.userop import UserOperation
+from chain.aa.webauthn import SoftwarePasskey, account_signature
 from chain.clients import DealStatus
 
 from .conftest import (
@@ -258,3 +262,61 @@ def test_the_keeper_alone_refunds_a_failed_deals_cash_orders_to_their_leader(
     assert [a.kind for a in report.done] == ["pay_cash_refunds"]
     assert token.balance_of(deal.leader.address) == before
     assert escrow.cash_totals(deal.deal_id, deal.leader.address) == (4, 4 * TOP_PRICE)
+
+
+def test_a_passkey_accounts_pickup_code_is_signed_through_erc1271_and_handed_over(
+    client: TestClient, services: Services, worker: RelayWorker, chain_snapshot: None
+) -> None:
+    """A consumer with a passkey account (ERC-4337) signs the Handover code: the service gives the
+    ERC-7739 challenge (what wallet.js's signOnly run asks passkey.js for), the escrow's
+    SignatureChecker asks the account (ERC-1271); another passkey's code is skipped."""
+    chain = services.chain
+    deal = make_deal(chain, min_quantity=1, join_window=600, pickup_window=7200)
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    keys = {"qx": "0x" + key.qx.hex(), "qy": "0x" + key.qy.hex()}
+    address = chain.passkeys.account_address(key)
+    assert client.post("/v1/faucet", json={"address": address}).status_code == 200
+    join = client.post(
+        "/v1/actions/join/prepare-userop",
+        json={**keys, "deal_id": deal.deal_id, "quantity": 2, "leader": deal.leader.address},
+    ).json()
+    signed = chain.passkeys.sign(UserOperation.from_rpc(join["userOperation"]), key)
+    client.post(
+        "/v1/bundler",
+        json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendUserOperation",
+              "params": [signed.to_rpc(), join["entryPoint"]]},
+    )  # fmt: skip
+    BundlerWorker(services).run_once()
+    assert chain.clients.escrow.order(deal.deal_id, address).quantity == 2
+    _receive(client, worker, services, deal, 2)
+
+    def code_signed_by(signing_key: SoftwarePasskey) -> dict[str, Any]:
+        typed = prepare(client, "handover_code", {"from": address, "deal_id": deal.deal_id})[
+            "payloads"
+        ]["handover"]
+        answer = client.post(
+            "/v1/passkeys/sign-typed-data", json={**keys, "typed_data": typed}
+        ).json()
+        assertion = signing_key.assertion(bytes.fromhex(answer["challenge"][2:]))
+        inner = account_signature([(bytes.fromhex(answer["signer"][2:]), assertion)])
+        message = typed["message"]
+        return {
+            "buyer": address,
+            "quantity": message["quantity"],
+            "expiry": message["expiry"],
+            "signature": "0x" + inner.hex() + answer["suffix"][2:],
+        }
+
+    forged = code_signed_by(SoftwarePasskey.from_secret(secrets.token_bytes(32)))
+    refused = client.post(
+        "/v1/actions/handover/prepare",
+        json={"from": deal.leader.address, "deal_id": deal.deal_id, "items": [forged]},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["details"]["skipped"] == [{"buyer": address, "reason": "bad_signature"}]
+
+    relay_and_mine(
+        client, worker, deal.leader, "handover",
+        {"deal_id": deal.deal_id, "items": [code_signed_by(key)]},
+    )  # fmt: skip
+    assert chain.clients.escrow.pickup(deal.deal_id, address).quantity == 2
