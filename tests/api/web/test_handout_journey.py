@@ -21,19 +21,16 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.bundler import worker as bundler_worker
 from api.demo.catalog import CONSUMERS, LEADERS
 from api.demo.seed import SeedReport
-from api.indexer import runner as indexer_runner
-from api.relayer import worker as relay_worker
 from api.relayer.models import RelayRequest
 from api.services import Services
 from chain.settings import Settings
 
 from .camera import qr_video
-from .conftest import CHROMIUM, served_on_snapshot
+from .conftest import CHROMIUM
 from .phone import Wallet, open_phone
-from .test_journeys import Journeys, shot, sign_in_sheet
+from .test_journeys import Journeys, served_journeys, shot, sign_in_sheet
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +40,9 @@ def lastmile(
     tmp_path_factory: pytest.TempPathFactory,
     browser: Any,
 ) -> Iterator[Journeys]:
-    loops = (
-        indexer_runner.start_background,
-        relay_worker.start_background,
-        bundler_worker.start_background,
-    )
     index_dir = tmp_path_factory.mktemp("lastmile")
-    with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
-        yield Journeys(base, seeded_chain[1], browser, services)
+    with served_journeys(seeded_chain, web_settings, index_dir, browser) as served:
+        yield served
 
 
 def phone_page(browser: Any, wallet: Wallet, locale: str, **options: Any) -> Any:

@@ -22,6 +22,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,12 +66,21 @@ def journeys(
     tmp_path_factory: pytest.TempPathFactory,
     browser: Any,
 ) -> Iterator[Journeys]:
+    index_dir = tmp_path_factory.mktemp("journeys")
+    with served_journeys(seeded_chain, web_settings, index_dir, browser) as served:
+        yield served
+
+
+@contextmanager
+def served_journeys(
+    seeded_chain: tuple[Services, SeedReport], web_settings: Settings, index_dir: Path, browser: Any
+) -> Iterator[Journeys]:
+    """The server of the journeys, with the loops ``tuanchain serve`` runs but the keeper's."""
     loops = (
         indexer_runner.start_background,
         relay_worker.start_background,
         bundler_worker.start_background,
     )
-    index_dir = tmp_path_factory.mktemp("journeys")
     with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
         yield Journeys(base, seeded_chain[1], browser, services)
 
