@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -189,3 +191,17 @@ def run_side_by_side(workers: Sequence[Any], done: Callable[[], bool], rounds: i
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def siwe_token(client: Any, account: LocalAccount) -> str:
+    """Sign in with Ethereum as the CLI does (nonce → personal_sign → verify): the bearer token.
+    The session cookie is dropped, so the tests name their reader by the token alone."""
+    challenge = client.post("/v1/auth/nonce", json={"address": account.address}).json()
+    signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
+    response = client.post(
+        "/v1/auth/verify",
+        json={"message": challenge["message"], "signature": signature.to_0x_hex()},
+    )
+    assert response.status_code == 200, response.text
+    client.cookies.clear()
+    return str(response.json()["token"])
