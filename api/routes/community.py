@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from web3 import Web3
 
@@ -37,6 +37,13 @@ from api.index_errors import NotInIndex
 from api.names import Directory
 from api.render import choose_language, render
 from api.routes.deps import DealId, ServicesDep, get_services
+from api.routes.page_common import (
+    CONNECT_RESPONSES,
+    LookupAddress,
+    connect_page,
+    page_address,
+    page_error,
+)
 from api.schemas.community import NoticeList
 from api.services import Services
 
@@ -46,21 +53,6 @@ router = APIRouter(tags=["pages"])
 def _session(services: Services) -> Session:
     ensure_db(services.engine)
     return Session(services.engine)
-
-
-def _address(value: str) -> str:
-    if not Web3.is_address(value):
-        raise ApiError(400, "invalid_address", f"not an Ethereum address: {value!r}")
-    return Web3.to_checksum_address(value)
-
-
-def _page_error(request: Request, exc: ApiError) -> HTMLResponse:
-    return render(
-        request,
-        "error.html",
-        {"status": exc.status, "code": exc.code, "message": exc.message},
-        status_code=exc.status,
-    )
 
 
 def _notices(session: Session, services: Services, address: str, lang: str) -> list[Any]:
@@ -86,35 +78,14 @@ def shop_page(
     )
 
 
-LookupAddress = Annotated[
-    str | None, Query(description="look up this address's page without a wallet (303 to it)")
-]
-_CONNECT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    303: {"description": "the looked-up address's page"},
-    **error_responses(400, html=True),
-}
-
-
-def _connect_page(request: Request, title: str, base: str, address: str | None) -> Response:
-    if address:  # the look-up form (no wallet): on to the address's page
-        lang = choose_language(request)
-        try:
-            return RedirectResponse(f"{base}/{_address(address.strip())}?lang={lang}", 303)
-        except ApiError as exc:
-            return _page_error(request, exc)
-    return render(
-        request, "connect.html", {"title": title, "base": base, "go": base + "/{address}"}
-    )
-
-
 @router.get(
     "/orders",
     response_class=HTMLResponse,
-    responses=_CONNECT_RESPONSES,
+    responses=CONNECT_RESPONSES,
     summary="My orders: connect a wallet or give an address (HTML)",
 )
 def orders_connect(request: Request, address: LookupAddress = None) -> Response:
-    return _connect_page(request, "my_orders", "/orders", address)
+    return connect_page(request, "my_orders", "/orders", address)
 
 
 @router.get(
@@ -125,9 +96,9 @@ def orders_connect(request: Request, address: LookupAddress = None) -> Response:
 )
 def orders_page(request: Request, address: str, services: ServicesDep) -> Response:
     try:
-        buyer = _address(address)
+        buyer = page_address(address)
     except ApiError as exc:
-        return _page_error(request, exc)
+        return page_error(request, exc)
     lang = choose_language(request)
     with _session(services) as session:
         data = shop.buyer_view(session, services, buyer)
@@ -139,11 +110,11 @@ def orders_page(request: Request, address: str, services: ServicesDep) -> Respon
 @router.get(
     "/leader",
     response_class=HTMLResponse,
-    responses=_CONNECT_RESPONSES,
+    responses=CONNECT_RESPONSES,
     summary="My group: connect a wallet or give an address (HTML)",
 )
 def leader_connect(request: Request, address: LookupAddress = None) -> Response:
-    return _connect_page(request, "my_group", "/leader", address)
+    return connect_page(request, "my_group", "/leader", address)
 
 
 @router.get(
@@ -154,9 +125,9 @@ def leader_connect(request: Request, address: LookupAddress = None) -> Response:
 )
 def leader_page(request: Request, address: str, services: ServicesDep) -> Response:
     try:
-        leader = _address(address)
+        leader = page_address(address)
     except ApiError as exc:
-        return _page_error(request, exc)
+        return page_error(request, exc)
     lang = choose_language(request)
     with _session(services) as session:
         data = shop.leader_view(session, services, leader, str(request.base_url))
@@ -177,13 +148,13 @@ def handout_page(
     in one signed request; cash orders booked for neighbours, handed out, and the cash owed back;
     the commission. The escrow refuses anyone but the orders' leader."""
     try:
-        leader = _address(address)
+        leader = page_address(address)
         with _session(services) as session:
             data = handout_view(session, services, leader, deal_id)
     except ApiError as exc:
-        return _page_error(request, exc)
+        return page_error(request, exc)
     except NotInIndex as exc:
-        return _page_error(request, ApiError(404, "deal_not_found", str(exc)))
+        return page_error(request, ApiError(404, "deal_not_found", str(exc)))
     return render(request, "handout.html", data)
 
 
@@ -202,7 +173,7 @@ def get_notices(
     services: ServicesDep,
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
 ) -> Any:
-    account = _address(address)
+    account = page_address(address)
     with _session(services) as session:
         directory = Directory(session, services.store)
         items = notice_feed.notices(session, directory, account)
@@ -247,7 +218,7 @@ async def notice_stream(
     new one: a client keeps those it lacks (ids), so nothing indexed between the page's render
     and the stream's start is missed. The stream ends when the client goes or the server stops
     (``app.state.closing``, set first thing on shutdown), so it never holds a shutdown up."""
-    account = _address(address)
+    account = page_address(address)
     services = get_services(request)
     closing = request.app.state.closing
 

@@ -14,24 +14,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from api.db import ensure_db
 from api.disputes import batches, claims
-from api.errors import ApiError, error_responses
+from api.errors import error_responses
 from api.names import Directory
 from api.queries.common import chain_now
 from api.render import choose_language, render
 from api.review import queue
 from api.routes.deps import ServicesDep
+from api.routes.page_common import page_address
 
 router = APIRouter(tags=["pages"])
-
-
-def _address(value: str) -> str:
-    if not Web3.is_address(value):
-        raise ApiError(400, "invalid_address", f"not an Ethereum address: {value!r}")
-    return Web3.to_checksum_address(value)
 
 
 @router.get("/ops/review", response_class=HTMLResponse, summary="The review queue (HTML)")
@@ -71,7 +65,9 @@ def disputes_page(request: Request, services: ServicesDep) -> Response:
 def supplier_claims_connect(request: Request, address: str | None = None) -> Response:
     if address:  # the look-up form (no wallet): on to the address's page
         lang = choose_language(request)
-        return RedirectResponse(f"/supplier/{_address(address.strip())}/claims?lang={lang}", 303)
+        return RedirectResponse(
+            f"/supplier/{page_address(address.strip())}/claims?lang={lang}", 303
+        )
     return render(
         request,
         "connect.html",
@@ -92,7 +88,7 @@ def supplier_claims_connect(request: Request, address: str | None = None) -> Res
 def supplier_claims_page(request: Request, address: str, services: ServicesDep) -> Response:
     """A supplier's claims: accept (refund) or reject one before its answer deadline; the escrow
     refuses anyone but the deal's supplier."""
-    supplier = _address(address)
+    supplier = page_address(address)
     ensure_db(services.engine)
     with Session(services.engine) as session:
         directory = Directory(session, services.store)

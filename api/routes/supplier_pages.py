@@ -16,27 +16,18 @@ uses (:mod:`api.routes.supplier_trail`).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
-from web3 import Web3
 
 from api.db import ensure_db
 from api.errors import ApiError, error_responses
-from api.render import choose_language, render
+from api.render import render
 from api.routes.deps import ServicesDep
+from api.routes.page_common import connect_page, page_address, page_error
 from api.supplier.inputs import CSV_COLUMNS, EVENT_KINDS
 from api.supplier.workspace import supplier_view
 
 router = APIRouter(tags=["pages"])
-
-
-def _page_error(request: Request, exc: ApiError) -> HTMLResponse:
-    return render(
-        request,
-        "error.html",
-        {"status": exc.status, "code": exc.code, "message": exc.message},
-        status_code=exc.status,
-    )
 
 
 @router.get(
@@ -49,19 +40,7 @@ def _page_error(request: Request, exc: ApiError) -> HTMLResponse:
     summary="A supplier's workspace: connect a wallet or give an address (HTML)",
 )
 def supplier_connect(request: Request, address: str | None = None) -> Response:
-    if address:  # the look-up form (no wallet): on to the address's page
-        if not Web3.is_address(address.strip()):
-            return _page_error(
-                request, ApiError(400, "invalid_address", f"not an Ethereum address: {address!r}")
-            )
-        lang = choose_language(request)
-        target = Web3.to_checksum_address(address.strip())
-        return RedirectResponse(f"/supplier/{target}?lang={lang}", 303)
-    return render(
-        request,
-        "connect.html",
-        {"title": "supplier_workspace", "base": "/supplier", "go": "/supplier/{address}"},
-    )
+    return connect_page(request, "supplier_workspace", "/supplier", address)
 
 
 @router.get(
@@ -71,11 +50,10 @@ def supplier_connect(request: Request, address: str | None = None) -> Response:
     summary="A supplier's workspace: application, products, batches, trail, payouts (HTML)",
 )
 def supplier_page(request: Request, address: str, services: ServicesDep) -> Response:
-    if not Web3.is_address(address):
-        return _page_error(
-            request, ApiError(400, "invalid_address", f"not an Ethereum address: {address!r}")
-        )
-    supplier = Web3.to_checksum_address(address)
+    try:
+        supplier = page_address(address)
+    except ApiError as exc:
+        return page_error(request, exc)
     ensure_db(services.engine)
     with Session(services.engine) as session:
         data = supplier_view(session, services, supplier)

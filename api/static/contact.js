@@ -4,16 +4,7 @@
 (function () {
   "use strict";
   const T = window.Tuan;
-  async function call(method, body) {
-    const response = await fetch("/v1/contact", {
-      method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-    if (!response.ok) throw Object.assign(new Error(data.message || "HTTP " + response.status), { code: data.code });
-    return data;
-  }
+  const call = (method, body) => T.sessionCall(method, "/v1/contact", body);
   async function mine(box) {
     const address = await T.signIn();
     if (address.toLowerCase() !== box.dataset.owner.toLowerCase()) throw new Error(T.t("js_contact_not_yours"));

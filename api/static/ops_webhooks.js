@@ -5,16 +5,7 @@
   "use strict";
   const T = window.Tuan;
   const say = (node, text) => { if (node) node.textContent = text; };
-  async function call(method, url, body) {
-    const response = await fetch(url, {
-      method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-    if (!response.ok) throw Object.assign(new Error(data.message || "HTTP " + response.status), { code: data.code });
-    return data;
-  }
+  const call = T.sessionCall;
   document.addEventListener("DOMContentLoaded", () => {
     const signIn = document.querySelector("[data-sign-in]");
     if (signIn) signIn.addEventListener("click", async () => {

@@ -66,6 +66,19 @@
     return data;
   }
 
+  // A call on the Sign-In with Ethereum session (its HttpOnly cookie): PUT/DELETE/POST with a JSON
+  // body; an error carries the API's message and code (for explain); 204 gives {}.
+  async function sessionCall(method, url, body) {
+    const response = await fetch(url, {
+      method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+    if (!response.ok) throw Object.assign(new Error(data.message || "HTTP " + response.status), { code: data.code });
+    return data;
+  }
+
   // An error in words: js_err_<code> for the API's code (snake_case) or the contract error's name
   // (details.error, e.g. DealClosed), else the API's message.
   function explain(error) {
@@ -560,7 +573,7 @@
     setInterval(tick, 60000);
   }
 
-  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, bindForms, t };
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();

@@ -14,12 +14,16 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -162,3 +166,42 @@ def chain_snapshot(api_chain: Chain) -> Iterator[None]:
     finally:
         provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
         api_chain.sender.reset_all_nonces()
+
+
+def run_side_by_side(workers: Sequence[Any], done: Callable[[], bool], rounds: int) -> None:
+    """Run the workers as two service processes would: each in its own thread, started together,
+    calling ``run_once`` until ``done()`` (at most ``rounds`` times: a bug cannot hang the suite);
+    an exception in any thread fails the test."""
+    start = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def work(worker: Any) -> None:
+        try:
+            start.wait()
+            for _ in range(rounds):
+                worker.run_once()
+                if done():
+                    return
+        except BaseException as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def siwe_token(client: Any, account: LocalAccount) -> str:
+    """Sign in with Ethereum as the CLI does (nonce → personal_sign → verify): the bearer token.
+    The session cookie is dropped, so the tests name their reader by the token alone."""
+    challenge = client.post("/v1/auth/nonce", json={"address": account.address}).json()
+    signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
+    response = client.post(
+        "/v1/auth/verify",
+        json={"message": challenge["message"], "signature": signature.to_0x_hex()},
+    )
+    assert response.status_code == 200, response.text
+    client.cookies.clear()
+    return str(response.json()["token"])

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from api.errors import ApiError
 from api.relayer.action_params import ActionParams
+from chain import errors as chain_errors
 from chain.context import Chain
 from traceability.epcis import hash_events_in_document, serialize_document
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
@@ -136,6 +137,38 @@ class BuilderBase:
         if queued is not None:  # after the signer's requests waiting in the outbox
             request["message"]["nonce"] = queued.request
         return request
+
+    def _paid_escrow(self, sender: str, data: bytes, amount: int, what: str) -> dict[str, Any]:
+        """The ``request`` and the token's ``permit`` of an escrow call that pulls ``amount``
+        from ``sender`` (a join, a cash order): 409 ``insufficient_balance`` if it holds less."""
+        escrow, token = self.clients.escrow, self.clients.token
+        # Every check of the call runs before the transfer: a dry run that fails only on the
+        # allowance (which the permit will give) means the call itself is acceptable.
+        try:
+            self.clients.forwarder.simulate(sender=sender, target=escrow.address, data=data)
+        except chain_errors.ContractRevert as exc:
+            if exc.name != "ERC20InsufficientAllowance":
+                raise
+        balance = token.balance_of(sender)
+        if balance < amount:
+            raise ApiError(
+                409,
+                "insufficient_balance",
+                f"{sender} holds {balance} but {what} costs {amount}",
+                balance=balance,
+                amount=amount,
+            )
+        request = self._request(sender, escrow.address, data, gas=JOIN_GAS)
+        permit = token.permit_typed_data(
+            owner=sender,
+            spender=escrow.address,
+            value=amount,
+            deadline=int(request["message"]["deadline"]),
+        )
+        queued = self.next_nonces(sender)
+        if queued is not None:  # after the permits of the signer's queued joins
+            permit["message"]["nonce"] = queued.permit
+        return {"permit": permit, "request": request}
 
     def _escrow(self, p: ActionParams, fn: str, *args: Any) -> dict[str, Any]:
         escrow = self.clients.escrow

@@ -16,7 +16,6 @@ from api.relayer.action_params import (
     JoinParams,
 )
 from api.relayer.prepare.builder import (
-    JOIN_GAS,
     PHOTO_FIELD,
     BuilderBase,
     PreparedAction,
@@ -24,7 +23,6 @@ from api.relayer.prepare.builder import (
     cid_digest,
     event_document,
 )
-from chain import errors as chain_errors
 from traceability.epcis import receiving_event
 from traceability.epcis.hashing import digest_from_hash_id
 
@@ -35,49 +33,15 @@ class DealActions(BuilderBase):
     # ---------------------------------------------------------------- buyers
 
     def join(self, p: JoinParams) -> PreparedAction:
-        escrow, token = self.clients.escrow, self.clients.token
+        escrow = self.clients.escrow
         params = escrow.deal_params(p.deal_id)  # DealNotFound (404) for an unknown deal
         top_price = max(t.unit_price for t in params.price_tiers)
         amount = p.quantity * top_price
-        # Every check of join runs before the transfer: a dry run that fails only on the
-        # allowance (which the permit will give) means the join itself is acceptable.
-        try:
-            self.clients.forwarder.simulate(
-                sender=p.sender,
-                target=escrow.address,
-                data=escrow.calldata("join", p.deal_id, p.quantity, p.leader),
-            )
-        except chain_errors.ContractRevert as exc:
-            if exc.name != "ERC20InsufficientAllowance":
-                raise
-        balance = token.balance_of(p.sender)
-        if balance < amount:
-            raise ApiError(
-                409,
-                "insufficient_balance",
-                f"{p.sender} holds {balance} but the join costs {amount}",
-                balance=balance,
-                amount=amount,
-            )
-        request = self._request(
-            p.sender,
-            escrow.address,
-            escrow.calldata("join", p.deal_id, p.quantity, p.leader),
-            gas=JOIN_GAS,
-        )
-        permit = token.permit_typed_data(
-            owner=p.sender,
-            spender=escrow.address,
-            value=amount,
-            deadline=int(request["message"]["deadline"]),
-        )
-        queued = self.next_nonces(p.sender)
-        if queued is not None:  # after the permits of the signer's queued joins
-            permit["message"]["nonce"] = queued.permit
+        data = escrow.calldata("join", p.deal_id, p.quantity, p.leader)
         return PreparedAction(
             "join",
             p.sender,
-            {"permit": permit, "request": request},
+            self._paid_escrow(p.sender, data, amount, "the join"),
             {"deal_id": p.deal_id, "quantity": p.quantity, "amount": amount, "leader": p.leader},
         )
 

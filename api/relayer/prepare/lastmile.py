@@ -24,7 +24,7 @@ from api.relayer.action_params import (
     HandoverCodeParams,
     HandoverParams,
 )
-from api.relayer.prepare.builder import JOIN_GAS, BuilderBase, PreparedAction
+from api.relayer.prepare.builder import BuilderBase, PreparedAction
 from chain import errors as chain_errors
 from chain.clients.escrow import beneficiary_ref
 from chain.eip712 import recover_typed_data_signer, typed_data_digest
@@ -129,7 +129,7 @@ class LastMileActions(BuilderBase):
         return None
 
     def book_cash_order(self, p: CashOrderParams) -> PreparedAction:
-        escrow, token = self.clients.escrow, self.clients.token
+        escrow = self.clients.escrow
         if (p.beneficiary_ref is None) == (p.beneficiary is None):
             raise ApiError(
                 400, "invalid_request", "give exactly one of beneficiary, beneficiary_ref"
@@ -146,34 +146,9 @@ class LastMileActions(BuilderBase):
         params = escrow.deal_params(p.deal_id)  # DealNotFound (404)
         amount = p.quantity * max(t.unit_price for t in params.price_tiers)
         data = escrow.calldata("bookCashOrder", p.deal_id, p.quantity, ref)
-        try:  # every check runs before the transfer, which only lacks the permit's allowance
-            self.clients.forwarder.simulate(sender=p.sender, target=escrow.address, data=data)
-        except chain_errors.ContractRevert as exc:
-            if exc.name != "ERC20InsufficientAllowance":
-                raise
-        balance = token.balance_of(p.sender)
-        if balance < amount:
-            raise ApiError(
-                409,
-                "insufficient_balance",
-                f"{p.sender} holds {balance} but the cash order costs {amount}",
-                balance=balance,
-                amount=amount,
-            )
-        request = self._request(p.sender, escrow.address, data, gas=JOIN_GAS)
-        permit = token.permit_typed_data(
-            owner=p.sender,
-            spender=escrow.address,
-            value=amount,
-            deadline=int(request["message"]["deadline"]),
-        )
-        queued = self.next_nonces(p.sender)
-        if queued is not None:
-            permit["message"]["nonce"] = queued.permit
+        typed = self._paid_escrow(p.sender, data, amount, "the cash order")
         details["amount"] = amount
-        return PreparedAction(
-            "book_cash_order", p.sender, {"permit": permit, "request": request}, details
-        )
+        return PreparedAction("book_cash_order", p.sender, typed, details)
 
     def hand_over_cash(self, p: CashHandoverParams) -> PreparedAction:
         ref = bytes.fromhex(p.beneficiary_ref[2:])

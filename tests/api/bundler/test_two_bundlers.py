@@ -25,6 +25,7 @@ from chain.aa.entrypoint import ENTRYPOINT_V08
 from chain.aa.webauthn import SoftwarePasskey
 from chain.context import Chain
 
+from ..conftest import run_side_by_side
 from ..relay.conftest import TOP_PRICE, make_deal
 
 
@@ -82,26 +83,8 @@ def test_two_bundlers_side_by_side_bundle_each_operation_exactly_once(
     workers = [RecordingWorker(services) for _ in range(2)]
     for w in workers:
         w.broadcasts = broadcasts
-    start = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
     pending = {s.value for s in PENDING_OP_STATUSES}
-
-    def work(worker: BundlerWorker) -> None:
-        try:
-            start.wait()
-            for _ in range(20):  # bounded: a bug cannot hang the suite
-                worker.run_once()
-                if not set(_statuses(services, hashes).values()) & pending:
-                    return
-        except BaseException as exc:  # noqa: BLE001 — reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    run_side_by_side(workers, lambda: not set(_statuses(services, hashes).values()) & pending, 20)
     assert set(_statuses(services, hashes).values()) == {"mined"}
     assert sorted(broadcasts.values()) == [1, 1, 1, 1]  # each bundled once, by one worker
     # One handleOps per operation: no relayer nonce spent twice, none wasted.

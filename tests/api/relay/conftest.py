@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,9 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
+from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
 from api.routes.documents import upload_message
 from api.services import Services
@@ -189,3 +193,15 @@ def upload(
 @pytest.fixture
 def worker(services: Services) -> RelayWorker:
     return RelayWorker(services)
+
+
+class RecordingWorker(RelayWorker):
+    """Records every broadcast of an ``executeBatch`` transaction, by request id."""
+
+    broadcasts: Counter[str]
+    lock = threading.Lock()
+
+    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+        with self.lock:
+            self.broadcasts.update(row.id for row in rows)
+        super()._broadcast_batch(session, chain, rows)

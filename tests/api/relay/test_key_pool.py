@@ -11,7 +11,6 @@ each request once and never reuse a key's nonce.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections import Counter
 from typing import Any
 
@@ -29,7 +28,8 @@ from api.services import Services
 from chain.accounts import dev_account
 from chain.context import Chain
 
-from .conftest import consumer, make_deal, relay
+from ..conftest import run_side_by_side
+from .conftest import RecordingWorker, consumer, make_deal, relay
 
 POOL = (dev_account(12), dev_account(13), dev_account(14))
 
@@ -174,16 +174,6 @@ def test_a_crash_between_two_lanes_batches_loses_and_repeats_nothing(
         assert pool.chain.clients.escrow.order(deal.deal_id, buyer.address).quantity == 1
 
 
-class RecordingWorker(RelayWorker):
-    broadcasts: Counter[str]
-    lock = threading.Lock()
-
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        with self.lock:
-            self.broadcasts.update(row.id for row in rows)
-        super()._broadcast_batch(session, chain, rows)
-
-
 def test_two_pooled_workers_on_postgresql_send_each_request_once(
     client: TestClient, services: Services
 ) -> None:
@@ -199,26 +189,10 @@ def test_two_pooled_workers_on_postgresql_send_each_request_once(
     workers = [RecordingWorker(pool, max_batch=4) for _ in range(2)]
     for w in workers:
         w.broadcasts = broadcasts
-    start = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def work(worker: RelayWorker) -> None:
-        try:
-            start.wait()
-            for _ in range(30):
-                worker.run_once()
-                pending = {s.value for s in PENDING_STATUSES}
-                if not {r.status for r in _rows(pool, ids).values()} & pending:
-                    return
-        except BaseException as exc:  # noqa: BLE001 — reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    pending = {s.value for s in PENDING_STATUSES}
+    run_side_by_side(
+        workers, lambda: not {r.status for r in _rows(pool, ids).values()} & pending, 30
+    )
     rows = _rows(pool, ids)
     _check_lanes(pool.chain, rows)
     assert broadcasts == Counter(dict.fromkeys(ids, 1))

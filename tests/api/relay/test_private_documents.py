@@ -16,7 +16,6 @@ from collections.abc import Iterator
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -25,6 +24,7 @@ from api.db import session_factory
 from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.services import Services
 
+from ..conftest import siwe_token
 from .conftest import PNG, funded, make_deal
 
 ORIGIN = "http://testserver"  # what TestClient sends as the Host
@@ -39,19 +39,6 @@ def site(services: Services) -> Iterator[TestClient]:
     )
     with TestClient(create_app(bound), base_url=ORIGIN) as client:
         yield client
-
-
-def sign_in(client: TestClient, account: LocalAccount) -> str:
-    """nonce → personal_sign → verify; returns the bearer token."""
-    challenge = client.post("/v1/auth/nonce", json={"address": account.address}).json()
-    signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
-    response = client.post(
-        "/v1/auth/verify",
-        json={"message": challenge["message"], "signature": signature.to_0x_hex()},
-    )
-    assert response.status_code == 200, response.text
-    client.cookies.clear()  # the tests name their reader with a bearer token
-    return response.json()["token"]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -127,13 +114,13 @@ def test_credentials_are_read_by_the_owner_and_reviewers_only(
     digest = hashlib.sha256(licence).hexdigest()
 
     assert upload_private(site, "no-session", licence).status_code == 401
-    stored = upload_private(site, sign_in(site, applicant), licence)
+    stored = upload_private(site, siwe_token(site, applicant), licence)
     assert stored.status_code == 201, stored.text
     body = stored.json()
     assert body["digest"] == "0x" + digest and body["owner"] == applicant.address
 
     reviewer = services.chain.platform
-    reviewer_session = sign_in(site, reviewer)
+    reviewer_session = siwe_token(site, reviewer)
     assert site.get("/v1/auth/session", headers=bearer(reviewer_session)).json()["roles"] == [
         "platform"
     ]
@@ -142,7 +129,7 @@ def test_credentials_are_read_by_the_owner_and_reviewers_only(
     assert hashlib.sha256(opened.content).hexdigest() == digest  # what the reviewer checks
     assert opened.headers["cache-control"] == "private, no-store"
 
-    denied = site.get(body["url"], headers=bearer(sign_in(site, stranger)))
+    denied = site.get(body["url"], headers=bearer(siwe_token(site, stranger)))
     assert denied.status_code == 403 and denied.json()["code"] == "access_denied"
     assert site.get(body["url"]).status_code == 401
 
@@ -170,7 +157,7 @@ def test_claim_photos_are_for_the_deals_supplier_and_the_arbiters(
 
     # Not a buyer of the deal yet: refused.
     refused = upload_private(
-        site, sign_in(site, buyer), photo, purpose="claim_evidence", deal_id=str(deal.deal_id)
+        site, siwe_token(site, buyer), photo, purpose="claim_evidence", deal_id=str(deal.deal_id)
     )
     assert refused.status_code == 403
 
@@ -178,29 +165,29 @@ def test_claim_photos_are_for_the_deals_supplier_and_the_arbiters(
     token.approve(chain.clients.escrow.address, 10**8, signer=buyer)
     chain.clients.escrow.join(deal.deal_id, 1, deal.leader.address, signer=buyer)
     stored = upload_private(
-        site, sign_in(site, buyer), photo, purpose="claim_evidence", deal_id=str(deal.deal_id)
+        site, siwe_token(site, buyer), photo, purpose="claim_evidence", deal_id=str(deal.deal_id)
     )
     assert stored.status_code == 201, stored.text
     url = stored.json()["url"]
-    supplier_read = site.get(url, headers=bearer(sign_in(site, deal.supplier)))
+    supplier_read = site.get(url, headers=bearer(siwe_token(site, deal.supplier)))
     assert supplier_read.status_code == 200 and supplier_read.content == photo
     assert supplier_read.headers["x-read-right"] == "deal_supplier"
-    assert site.get(url, headers=bearer(sign_in(site, deal.leader))).status_code == 403
-    assert site.get(url, headers=bearer(sign_in(site, stranger))).status_code == 403
+    assert site.get(url, headers=bearer(siwe_token(site, deal.leader))).status_code == 403
+    assert site.get(url, headers=bearer(siwe_token(site, stranger))).status_code == 403
     assert (
         site.get(
-            f"/v1/documents/private/{'0' * 64}", headers=bearer(sign_in(site, buyer))
+            f"/v1/documents/private/{'0' * 64}", headers=bearer(siwe_token(site, buyer))
         ).status_code
         == 404
     )
     assert (
-        site.get(url, headers=bearer(sign_in(site, chain.platform))).headers["x-read-right"]
+        site.get(url, headers=bearer(siwe_token(site, chain.platform))).headers["x-read-right"]
         == "arbiter"
     )
     # A reviewer of the platform who is not an arbiter does not see claim photos.
     reviewer = Account.create()
     chain.clients.registry.grant_role("PLATFORM_ROLE", reviewer.address, signer=chain.platform)
-    assert site.get(url, headers=bearer(sign_in(site, reviewer))).status_code == 403
+    assert site.get(url, headers=bearer(siwe_token(site, reviewer))).status_code == 403
 
     # The evidence document (photos by digest, the note) is private too; a claim names its CID.
     evidence = json.dumps(
@@ -208,7 +195,7 @@ def test_claim_photos_are_for_the_deals_supplier_and_the_arbiters(
     ).encode()
     kept = site.post(
         "/v1/documents/private",
-        headers=bearer(sign_in(site, buyer)),
+        headers=bearer(siwe_token(site, buyer)),
         data={"purpose": "claim_evidence", "deal_id": str(deal.deal_id)},
         files={"file": ("evidence.json", evidence, "application/json")},
     ).json()

@@ -8,22 +8,20 @@ nonce). SQLite has a single writer and one worker: these tests are PostgreSQL's 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api.db import session_factory
 from api.relayer.models import PENDING_STATUSES, RelayRequest
 from api.relayer.worker import RelayWorker
 from api.services import Services
-from chain.context import Chain
 
-from .conftest import consumer, make_deal, relay
+from ..conftest import run_side_by_side
+from .conftest import RecordingWorker, consumer, make_deal, relay
 
 
 @pytest.fixture
@@ -41,18 +39,6 @@ def _statuses(services: Services, ids: list[str]) -> dict[str, str]:
     with session_factory(services.engine)() as session:
         rows = session.scalars(select(RelayRequest).where(RelayRequest.id.in_(ids))).all()
         return {r.id: r.status for r in rows}
-
-
-class RecordingWorker(RelayWorker):
-    """Records every broadcast of an ``executeBatch`` transaction, by request id."""
-
-    broadcasts: Counter[str]
-    lock = threading.Lock()
-
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        with self.lock:
-            self.broadcasts.update(row.id for row in rows)
-        super()._broadcast_batch(session, chain, rows)
 
 
 def test_a_claimed_signer_is_skipped_and_everyone_else_is_sent(
@@ -96,25 +82,8 @@ def test_two_workers_side_by_side_send_each_request_exactly_once(
     workers = [RecordingWorker(services) for _ in range(2)]
     for w in workers:
         w.broadcasts = broadcasts
-    start = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def work(worker: RelayWorker) -> None:
-        try:
-            start.wait()
-            for _ in range(20):  # bounded: a bug cannot hang the suite
-                worker.run_once()
-                if not set(_statuses(services, ids).values()) & {s.value for s in PENDING_STATUSES}:
-                    return
-        except BaseException as exc:  # noqa: BLE001 — reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    pending = {s.value for s in PENDING_STATUSES}
+    run_side_by_side(workers, lambda: not set(_statuses(services, ids).values()) & pending, 20)
 
     assert set(_statuses(services, ids).values()) == {"mined"}
     assert broadcasts == Counter(dict.fromkeys(ids, 1))  # each sent once, by one worker

@@ -99,6 +99,12 @@ def test_connect_pages_and_address_lookup(web_client: TestClient) -> None:
     )
     assert web_client.get("/leader", params={"address": "nope"}).status_code == 400
     assert web_client.get("/orders/0x123").status_code == 400
+    found = web_client.get("/supplier", params={"address": CONSUMERS[0].address.lower()})
+    assert found.status_code == 303 and found.headers["location"].startswith(
+        f"/supplier/{CONSUMERS[0].address}?lang="
+    )
+    assert web_client.get("/supplier", params={"address": "nope"}).status_code == 400
+    assert web_client.get("/supplier/0x123").status_code == 400
 
 
 def test_notices_json_names_people_and_places(web_client: TestClient) -> None:

@@ -21,18 +21,16 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.bundler import worker as bundler_worker
 from api.demo.catalog import CONSUMERS, LEADERS
 from api.demo.seed import SeedReport
-from api.indexer import runner as indexer_runner
-from api.relayer import worker as relay_worker
 from api.relayer.models import RelayRequest
 from api.services import Services
 from chain.settings import Settings
 
 from .camera import qr_video
-from .conftest import CHROMIUM, PHONE, served_on_snapshot
-from .test_journeys import WAIT_MS, WALLET_JS, Journeys, Wallet, shot, sign_in_sheet
+from .conftest import CHROMIUM
+from .phone import Wallet, open_phone
+from .test_journeys import Journeys, served_journeys, shot, sign_in_sheet
 
 
 @pytest.fixture(scope="module")
@@ -42,31 +40,13 @@ def lastmile(
     tmp_path_factory: pytest.TempPathFactory,
     browser: Any,
 ) -> Iterator[Journeys]:
-    loops = (
-        indexer_runner.start_background,
-        relay_worker.start_background,
-        bundler_worker.start_background,
-    )
     index_dir = tmp_path_factory.mktemp("lastmile")
-    with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
-        yield Journeys(base, seeded_chain[1], browser, services)
+    with served_journeys(seeded_chain, web_settings, index_dir, browser) as served:
+        yield served
 
 
 def phone_page(browser: Any, wallet: Wallet, locale: str, **options: Any) -> Any:
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=1,
-        is_mobile=True,
-        has_touch=True,
-        locale=locale,
-        **options,
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _, page, errors = open_phone(browser, wallet, locale, **options)
     page.errors = errors  # checked at the end of each journey
     return page
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,6 @@ from typing import Any
 import httpx
 import pytest
 import segno
-from eth_account.messages import encode_defunct
-from eth_account.signers.local import LocalAccount
 from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,67 +46,9 @@ from chain.clients import PartyKind
 from chain.settings import Settings
 
 from .conftest import PHONE, served_on_snapshot
+from .phone import WAIT_MS, Wallet, open_phone
 
 SHOTS = REPO_ROOT / "test-artifacts" / "journeys"
-WAIT_MS = 60_000  # an upper bound for a relayed transaction to be mined and indexed, not a timing
-
-# The injected wallet: an EIP-1193 provider announced per EIP-6963; requests go to Python.
-WALLET_JS = """
-(() => {
-  const provider = {
-    request: async ({ method, params }) => {
-      const answer = await window.tuanTestWallet(method, params || []);
-      if (answer && answer.error) {
-        const error = new Error(answer.error.message);
-        error.code = answer.error.code;
-        throw error;
-      }
-      return answer.result;
-    },
-    on() {},
-    removeListener() {},
-  };
-  const info = Object.freeze({
-    uuid: "6f1c2b4e-0d1a-4c55-9a61-7e3c1f0b2a90",
-    name: "Test wallet (eth-account)",
-    icon: "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>",
-    rdns: "org.tuanchain.test-wallet",
-  });
-  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", {
-    detail: Object.freeze({ info, provider }),
-  }));
-  window.addEventListener("eip6963:requestProvider", announce);
-  announce();
-})();
-"""
-
-
-@dataclass
-class Wallet:
-    """The Python side of the injected wallet: one account, eth-account's signatures."""
-
-    account: LocalAccount
-    signed: int = 0
-
-    def __call__(self, method: str, params: list[Any]) -> dict[str, Any]:
-        me = self.account.address
-        if method in ("eth_requestAccounts", "eth_accounts"):
-            return {"result": [me]}
-        if method == "eth_chainId":
-            return {"result": hex(31337)}
-        if method == "eth_signTypedData_v4":
-            address, typed = params
-            assert address.lower() == me.lower()
-            self.signed += 1
-            signed = self.account.sign_typed_data(full_message=json.loads(typed))
-            return {"result": signed.signature.to_0x_hex()}
-        if method == "personal_sign":
-            message, address = params
-            assert address.lower() == me.lower()
-            self.signed += 1
-            signed = self.account.sign_message(encode_defunct(hexstr=message))
-            return {"result": signed.signature.to_0x_hex()}
-        return {"error": {"code": 4200, "message": f"unsupported method {method}"}}
 
 
 @dataclass
@@ -126,12 +66,21 @@ def journeys(
     tmp_path_factory: pytest.TempPathFactory,
     browser: Any,
 ) -> Iterator[Journeys]:
+    index_dir = tmp_path_factory.mktemp("journeys")
+    with served_journeys(seeded_chain, web_settings, index_dir, browser) as served:
+        yield served
+
+
+@contextmanager
+def served_journeys(
+    seeded_chain: tuple[Services, SeedReport], web_settings: Settings, index_dir: Path, browser: Any
+) -> Iterator[Journeys]:
+    """The server of the journeys, with the loops ``tuanchain serve`` runs but the keeper's."""
     loops = (
         indexer_runner.start_background,
         relay_worker.start_background,
         bundler_worker.start_background,
     )
-    index_dir = tmp_path_factory.mktemp("journeys")
     with served_on_snapshot(seeded_chain, web_settings, index_dir, loops) as (base, services):
         yield Journeys(base, seeded_chain[1], browser, services)
 
@@ -140,15 +89,7 @@ def journeys(
 def phone(journeys: Journeys) -> Iterator[tuple[Any, Wallet]]:
     """A fresh phone-sized browser context with the injected test wallet (no account yet)."""
     wallet = Wallet(CONSUMERS[0].account)
-    context = journeys.browser.new_context(
-        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = open_phone(journeys.browser, wallet, "zh-CN")
     try:
         yield page, wallet
     finally:

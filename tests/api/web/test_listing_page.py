@@ -24,8 +24,9 @@ from api.relayer import worker as relay_worker
 from api.services import Services
 from chain.settings import Settings
 
-from .conftest import PHONE, served_on_snapshot
-from .test_journeys import WAIT_MS, WALLET_JS, Wallet, shot, sign_in_sheet
+from .conftest import served_on_snapshot
+from .phone import Wallet, open_phone
+from .test_journeys import shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -51,16 +52,7 @@ def ops(
 
 
 def _phone(ops: Ops, account: LocalAccount) -> tuple[Any, Any, list[str]]:
-    context = ops.browser.new_context(
-        viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US"
-    )
-    context.expose_function("tuanTestWallet", Wallet(account))
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors
+    return open_phone(ops.browser, Wallet(account))
 
 
 def _tier(page: Any, table: str, index: int) -> Any:

@@ -28,8 +28,9 @@ from chain.settings import Settings
 from traceability.ipfs import parse_cid
 from traceability.ipfs.cid import raw_cid_of_digest
 
-from .conftest import PHONE, served_on_snapshot, wait_ready
-from .test_journeys import WAIT_MS, WALLET_JS, Wallet, shot, sign_in_sheet
+from .conftest import served_on_snapshot, wait_ready
+from .phone import Wallet, open_phone
+from .test_journeys import shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -108,13 +109,7 @@ def review(
 
 def _phone(review: Review, account: LocalAccount) -> tuple[Any, Any, Wallet]:
     wallet = Wallet(account)
-    context = review.browser.new_context(
-        viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US"
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
+    context, page, _ = open_phone(review.browser, wallet)  # each test keeps its own errors
     return context, page, wallet
 
 

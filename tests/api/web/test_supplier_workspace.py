@@ -39,8 +39,9 @@ from traceability.epcis.errors import InvalidIdentifier
 from traceability.epcis.identifiers import gs1_check_digit, validate_gtin14
 from traceability.ipfs import parse_cid
 
-from .conftest import PHONE, served_on_snapshot
-from .test_journeys import WAIT_MS, WALLET_JS, Wallet, photo_png, shot, sign_in_sheet
+from .conftest import served_on_snapshot
+from .phone import WAIT_MS, Wallet, open_phone
+from .test_journeys import photo_png, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -78,15 +79,7 @@ def site(
 @pytest.fixture
 def phone(site: Site) -> Iterator[tuple[Any, Wallet]]:
     wallet = Wallet(c.PORK_FARM.account)
-    context = site.browser.new_context(
-        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="en-US"
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = open_phone(site.browser, wallet)
     # A relayed request is mined and indexed before the page reloads: wait as long as that may
     # take (a bound, not a timing), then put Playwright's default back for other modules.
     playwright_api.expect.set_options(timeout=WAIT_MS)

@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -40,6 +39,7 @@ from api.webhooks import runner
 from api.webhooks.models import NoticeContact, WebhookDelivery
 from api.webhooks.outbox import WebhookOutbox, message_id, recipients
 
+from ..conftest import siwe_token
 from .conftest import Demo
 
 ORIGIN = "http://testserver"
@@ -118,15 +118,7 @@ def site(demo: Demo) -> Iterator[tuple[TestClient, Services]]:
 
 
 def sign_in(client: TestClient, account: LocalAccount) -> dict[str, str]:
-    challenge = client.post("/v1/auth/nonce", json={"address": account.address}).json()
-    signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
-    response = client.post(
-        "/v1/auth/verify",
-        json={"message": challenge["message"], "signature": signature.to_0x_hex()},
-    )
-    assert response.status_code == 200, response.text
-    client.cookies.clear()
-    return {"Authorization": "Bearer " + response.json()["token"]}
+    return {"Authorization": "Bearer " + siwe_token(client, account)}
 
 
 class Clock:

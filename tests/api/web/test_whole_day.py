@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from api.demo import catalog as c
@@ -42,8 +41,10 @@ from chain.clients import DealStatus, PartyKind, PartyStatus
 from chain.settings import Settings
 from traceability.ipfs.cid import raw_cid_of_digest
 
-from .conftest import PHONE, served_on_snapshot
-from .test_journeys import WAIT_MS, WALLET_JS, Wallet, photo_png, shot, sign_in_sheet
+from ..conftest import siwe_token
+from .conftest import served_on_snapshot
+from .phone import WAIT_MS, Wallet, open_phone
+from .test_journeys import photo_png, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -95,13 +96,7 @@ def _advance(services: Services, seconds: int) -> None:
 def _token(base: str, account: LocalAccount) -> str:
     """A Sign-In with Ethereum session for ``account`` (as the CLI gets one)."""
     with httpx.Client(base_url=base, timeout=30) as http:
-        challenge = http.post("/v1/auth/nonce", json={"address": account.address}).json()
-        signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
-        verified = http.post(
-            "/v1/auth/verify",
-            json={"message": challenge["message"], "signature": signature.to_0x_hex()},
-        )
-        return str(verified.json()["token"])
+        return siwe_token(http, account)
 
 
 def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
@@ -114,15 +109,7 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
     chain = services.chain
     registry, escrow = chain.clients.registry, chain.clients.escrow
     wallet = Wallet(SUPPLIER)
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="en-US"
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = open_phone(browser, wallet)
 
     def be(account: LocalAccount) -> None:
         """Another person picks up the phone: a fresh session, the wallet on its account."""

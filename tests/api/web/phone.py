@@ -1,0 +1,98 @@
+"""A phone in the browser tests: a 390px Chromium context with the injected test wallet.
+
+The wallet is a test double of a browser wallet: an EIP-1193 provider announced through EIP-6963,
+whose requests are answered in Python by eth-account (anvil's public development keys) through
+Playwright's ``expose_function`` (see :mod:`tests.api.web.test_journeys`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from .conftest import PHONE
+
+WAIT_MS = 60_000  # an upper bound for a relayed transaction to be mined and indexed, not a timing
+
+# The injected wallet: an EIP-1193 provider announced per EIP-6963; requests go to Python.
+WALLET_JS = """
+(() => {
+  const provider = {
+    request: async ({ method, params }) => {
+      const answer = await window.tuanTestWallet(method, params || []);
+      if (answer && answer.error) {
+        const error = new Error(answer.error.message);
+        error.code = answer.error.code;
+        throw error;
+      }
+      return answer.result;
+    },
+    on() {},
+    removeListener() {},
+  };
+  const info = Object.freeze({
+    uuid: "6f1c2b4e-0d1a-4c55-9a61-7e3c1f0b2a90",
+    name: "Test wallet (eth-account)",
+    icon: "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'/>",
+    rdns: "org.tuanchain.test-wallet",
+  });
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", {
+    detail: Object.freeze({ info, provider }),
+  }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+})();
+"""
+
+
+@dataclass
+class Wallet:
+    """The Python side of the injected wallet: one account, eth-account's signatures."""
+
+    account: LocalAccount
+    signed: int = 0
+
+    def __call__(self, method: str, params: list[Any]) -> dict[str, Any]:
+        me = self.account.address
+        if method in ("eth_requestAccounts", "eth_accounts"):
+            return {"result": [me]}
+        if method == "eth_chainId":
+            return {"result": hex(31337)}
+        if method == "eth_signTypedData_v4":
+            address, typed = params
+            assert address.lower() == me.lower()
+            self.signed += 1
+            signed = self.account.sign_typed_data(full_message=json.loads(typed))
+            return {"result": signed.signature.to_0x_hex()}
+        if method == "personal_sign":
+            message, address = params
+            assert address.lower() == me.lower()
+            self.signed += 1
+            signed = self.account.sign_message(encode_defunct(hexstr=message))
+            return {"result": signed.signature.to_0x_hex()}
+        return {"error": {"code": 4200, "message": f"unsupported method {method}"}}
+
+
+def open_phone(
+    browser: Any, wallet: Wallet, locale: str = "en-US", **options: Any
+) -> tuple[Any, Any, list[str]]:
+    """A fresh phone-sized context whose wallet is ``wallet``: (context, page, script errors)."""
+    context = browser.new_context(
+        viewport=PHONE,
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+        locale=locale,
+        **options,
+    )
+    context.expose_function("tuanTestWallet", wallet)
+    context.add_init_script(WALLET_JS)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
