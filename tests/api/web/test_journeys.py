@@ -116,10 +116,10 @@ def sign_in_sheet(page: Any, name: str | None = None) -> None:
     sign.click()
 
 
-def photo_png() -> bytes:
-    """A real PNG (a QR code drawn by segno) standing in for a phone photo."""
+def photo_png(subject: str = "a photo of the goods") -> bytes:
+    """A real PNG (a QR code of ``subject`` drawn by segno) standing in for a phone photo."""
     buffer = io.BytesIO()
-    segno.make("a photo of the goods").save(buffer, kind="png", scale=4)
+    segno.make(subject).save(buffer, kind="png", scale=4)
     return buffer.getvalue()
 
 
