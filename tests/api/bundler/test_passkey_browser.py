@@ -39,13 +39,12 @@ from chain.artifacts import REPO_ROOT
 from chain.context import Chain
 
 from ..relay.conftest import TOP_PRICE, make_deal
+from ..web.phone import passkey_phone
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "passkey"
-PHONE = {"width": 390, "height": 844}
-WAIT_MS = 60_000  # an upper bound for an operation to be bundled and mined, not a timing
 
 
 @pytest.fixture(scope="module")
@@ -86,28 +85,7 @@ def phone(server: str) -> Iterator[Any]:
     """A phone-sized Chromium page with a platform authenticator (virtual, via CDP)."""
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        context = browser.new_context(
-            viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
-        )
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        context, page, errors = passkey_phone(browser)
         try:
             yield page
         finally:

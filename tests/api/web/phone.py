@@ -96,3 +96,31 @@ def open_phone(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     return context, page, errors
+
+
+def passkey_phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any, list[str]]:
+    """A fresh phone-sized context with a platform authenticator (a virtual passkey through CDP,
+    user verified, no prompt) instead of a wallet: (context, page, script errors)."""
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale=locale
+    )
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors

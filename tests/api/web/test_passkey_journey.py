@@ -18,7 +18,6 @@ Screenshots: ``test-artifacts/passkey/``.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from typing import Any
 
 import httpx
 import pytest
-import segno
 
 from api.bundler import worker as bundler_worker
 from api.demo.catalog import LEADERS
@@ -38,12 +36,13 @@ from chain.artifacts import REPO_ROOT
 from chain.settings import Settings
 
 from ..relay.conftest import advance_time, make_deal
-from .conftest import PHONE, served_on_snapshot
+from .conftest import served_on_snapshot
+from .phone import passkey_phone
+from .test_journeys import photo_png
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
 
 SHOTS = REPO_ROOT / "test-artifacts" / "passkey"
-WAIT_MS = 60_000  # an upper bound for an operation to be bundled, mined and indexed; not a timing
 
 
 @pytest.fixture(scope="module")
@@ -64,40 +63,12 @@ def site(
 
 @pytest.fixture
 def phone(site: tuple[str, Services, SeedReport], browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
-    )
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = passkey_phone(browser)
     try:
         yield page
     finally:
         context.close()
     assert not errors, errors
-
-
-def photo_png() -> bytes:
-    """A real PNG (a QR code drawn by segno) standing in for a phone photo."""
-    buffer = io.BytesIO()
-    segno.make("a photo of the goods").save(buffer, kind="png", scale=4)
-    return buffer.getvalue()
 
 
 def shot(page: Any, name: str) -> None:
