@@ -85,11 +85,19 @@ class SingletonLock:
             return False
 
     def release(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.invalidate()  # closing the session releases its advisory locks
-            finally:
-                self._conn = None
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            # Unlock in the session itself: dropping the connection alone releases the lock only
+            # once the server has seen the disconnect, so another process asking right after this
+            # returns could still find it held.
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            conn.commit()
+        except Exception as exc:  # noqa: BLE001 — a dead connection: its session and lock are gone
+            logger.debug("advisory unlock on a dead connection: %s", exc)
+        finally:
+            conn.invalidate()  # never back to the pool: the session's end releases what is left
 
 
 def _start(services: Services, names: tuple[str, ...]) -> list[Callable[[], None]]:
