@@ -46,7 +46,7 @@ from chain.clients import PartyKind
 from chain.settings import Settings
 
 from .conftest import PHONE, served_on_snapshot
-from .phone import WAIT_MS, Wallet, open_phone
+from .phone import WAIT_MS, Wallet, open_phone, passkey_phone
 
 SHOTS = REPO_ROOT / "test-artifacts" / "journeys"
 
@@ -253,25 +253,8 @@ def test_a_passkey_account_joins_from_the_shop_with_the_same_steps(journeys: Jou
     (a user operation through the bundler) with the same step sheet, and the order is there."""
     rice = journeys.report.deals["rice_open"]
     base = journeys.base.replace("127.0.0.1", "localhost")  # an RP ID is a host name, not an IP
-    context = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context, page, _ = passkey_phone(journeys.browser, locale="en-US")
     try:
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        devtools = context.new_cdp_session(page)
-        devtools.send("WebAuthn.enable")
-        devtools.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
         page.goto(f"{base}/passkey?lang=en")
         page.locator('[data-action="create"]').click()
         account = page.locator('[data-field="address"]')
