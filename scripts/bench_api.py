@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from eth_account.signers.local import LocalAccount
+from rush_support import send_all
 
 from traceability.digital_link import batch_id_of
 
@@ -127,31 +128,11 @@ def event_templates(count: int) -> list[str]:
 
 
 def _send_all(chain: Any, signer: LocalAccount, calls: list[bytes], to: str) -> None:
-    """Send many transactions with automine off, then mine until the pool is empty."""
+    """Send many calls to ``to`` with automine off (``rush_support.send_all``), each with the
+    first call's estimated gas and a margin."""
     w3 = chain.w3
-    provider = w3.provider
-    nonce = w3.eth.get_transaction_count(signer.address, "pending")
     gas = int(w3.eth.estimate_gas({"from": signer.address, "to": to, "data": calls[0]}) * 1.5)
-    fee = w3.eth.gas_price * 2
-    provider.make_request("evm_setAutomine", [False])
-    try:
-        for data in calls:
-            tx = {
-                "to": to,
-                "data": data,
-                "nonce": nonce,
-                "gas": gas,
-                "gasPrice": fee,
-                "chainId": w3.eth.chain_id,
-                "value": 0,
-            }
-            w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
-            nonce += 1
-        while int(provider.make_request("txpool_status", [])["result"]["pending"], 16):
-            provider.make_request("evm_mine", [])
-    finally:
-        provider.make_request("evm_setAutomine", [True])
-    chain.sender.reset_all_nonces()
+    send_all(chain, signer, [{"to": to, "data": data, "gas": gas} for data in calls])
 
 
 def populate(chain: Any, store: Any, *, batches: int, events: int, per_root: int) -> int:

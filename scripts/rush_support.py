@@ -24,8 +24,9 @@ TOP_PRICE = 10_000_000  # 10 tUSD
 CREDENTIAL = bytes.fromhex("1220") + bytes(range(32))
 
 
-def _send_all(chain: Any, signer: LocalAccount, txs: list[dict[str, Any]]) -> None:
-    """Send many transactions with automine off, then mine until the pool is empty (setup only)."""
+def send_all(chain: Any, signer: LocalAccount, txs: list[dict[str, Any]]) -> None:
+    """Send many transactions with automine off, then mine until the pool is empty (setup only;
+    also bench_api's and bench_indexer's)."""
     w3 = chain.w3
     provider = w3.provider
     nonce = w3.eth.get_transaction_count(signer.address, "pending")
@@ -97,7 +98,7 @@ def consumers(chain: Any, count: int) -> list[LocalAccount]:
         {"to": token.address, "data": token.calldata("mint", a.address, 100 * 10**6), "gas": 80_000}
         for a in accounts
     ]
-    _send_all(chain, chain.platform, mints)
+    send_all(chain, chain.platform, mints)
     return accounts
 
 
