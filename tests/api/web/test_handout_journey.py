@@ -100,6 +100,7 @@ def test_the_buyer_shows_a_pickup_code_and_the_leader_scans_and_hands_out(
         leader.locator("#paste").fill("hello")
         leader.locator("#paste-add").click()
         expect(leader.locator("#handout-status")).to_contain_text("not a tuanchain pickup code")
+        leader.locator("#paste").fill("")  # the leader clears the scrap before scanning
         leader.locator("#camera").click()
         expect(leader.locator("#queue li")).to_have_count(1)
         expect(leader.locator("#queue li")).to_contain_text(buyer.name_en)
