@@ -27,8 +27,10 @@ is also reached over https only. Both can be set explicitly (``TUANCHAIN_WEBHOOK
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 import typing
@@ -300,14 +302,20 @@ class GuardedBackend(httpcore.NetworkBackend):
         self.plain.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """certifi's CA bundle, loaded once (each load takes a few hundred ms)."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport over :class:`GuardedBackend` (its pool is httpx's, rebuilt with that
     backend: httpx 0.28 takes no backend argument; a test sends through it, so a change of
     httpx's internals fails there first)."""
 
     def __init__(self, backend: GuardedBackend) -> None:
-        super().__init__(trust_env=False)
-        ssl_context = httpx.create_ssl_context(trust_env=False)
+        ssl_context = _ssl_context()
+        super().__init__(verify=ssl_context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=10,
