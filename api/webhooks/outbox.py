@@ -1,12 +1,15 @@
 """The webhook outbox: every notice (:mod:`api.notices`) for every endpoint, sent at least once.
 
-Enqueue: the notices of every address the index knows (buyers and leaders) are computed as the
-pages compute them; each one at or after an endpoint's ``since`` gets one row per endpoint,
-named by a ``webhook-id`` derived from the recipient and the notice's stable id (the unique
-constraint makes enqueueing idempotent: a second pass, another process, a restart add nothing).
+Enqueue: notices are computed as the pages compute them, for the addresses whose deals changed
+since the endpoint's cursor (a row indexed, a deadline's moment passed; the whole index once for
+a new endpoint); each one at or after an endpoint's ``since`` gets one row per endpoint, named by
+a ``webhook-id`` derived from the recipient and the notice's stable id (the unique constraint
+makes enqueueing idempotent: a second pass, another process, a restart add nothing).
 
-Deliver: due rows are POSTed in the Standard Webhooks format (:mod:`api.webhooks.signing`); a
-2xx marks a row delivered, anything else (an error status, a refused connection, a timeout)
+Deliver: due rows are POSTed in the Standard Webhooks format (:mod:`api.webhooks.signing`) by
+:class:`HttpSend`, only to addresses outside the service's own network
+(:mod:`api.webhooks.targets`); a 2xx marks a row delivered, anything else (an error status, a
+redirect, a refused connection, a timeout)
 schedules the next attempt after :func:`api.background.backoff_seconds` and, after
 ``max_attempts``, marks it dead: a dead letter an operator sees on ``/ops/webhooks`` and can
 send again. A crash between the gateway's 2xx and our commit sends the row again: at least

@@ -38,7 +38,8 @@ def document_key(services: Services) -> bytes:
 def make_outbox(services: Services, **options: object) -> WebhookOutbox:
     """The outbox of these services; it sends only where the settings' policy allows
     (:class:`~api.webhooks.targets.TargetPolicy`: private targets only on a local chain)."""
-    options.setdefault("send", HttpSend(TargetPolicy.of(services.settings)))
+    if "send" not in options:
+        options["send"] = HttpSend(TargetPolicy.of(services.settings))
     return WebhookOutbox(services.engine, services.store, document_key(services), **options)  # type: ignore[arg-type]
 
 
