@@ -73,14 +73,13 @@ def notices(
             {"id": f"{kind}:{ident}", "kind": kind, "time": _at(when), "deal_id": deal_id, **params}
         )
 
-    query = select(m.OrderEvent).where(
-        or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address)
-    )
-    if deals is not None:  # every notice below is about a deal of these orders
-        query = query.where(m.OrderEvent.deal_id.in_(list(deals)))
     orders = session.scalars(
-        query.order_by(m.OrderEvent.block_number, m.OrderEvent.log_index)
+        select(m.OrderEvent)
+        .where(or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address))
+        .order_by(m.OrderEvent.block_number, m.OrderEvent.log_index)
     ).all()
+    if deals is not None:  # every notice below is about a deal of these orders
+        orders = [o for o in orders if o.deal_id in deals]
     bought: dict[int, str] = {}  # deal -> the buyer's leader (buyer's own orders)
     led: set[int] = set()
     for o in orders:
