@@ -43,8 +43,13 @@ test: setup test-contracts test-python lint
 test-contracts: $(STAMP)/npm
 	$(FORGE) test
 
+# Two workers, one test file per worker at a time (a file's module fixtures are built once), the
+# same random order seed on both. Bytecode is written (this environment may set
+# PYTHONDONTWRITEBYTECODE): every tuanchain subprocess the tests start would otherwise recompile
+# the project, and pytest's assertion rewriting would be redone by each worker.
+PYTEST_WORKERS ?= 2
 test-python: setup
-	$(PY) -m pytest
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: setup
 	bash scripts/lint_slither.sh

@@ -12,13 +12,15 @@ byte-identical to forge's. Output is cached by a hash of every source + settings
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +117,25 @@ def compile_contracts(
     """Compile ``sources`` (default: the project's) and write one artifact per contract.
 
     Returns the artifacts by contract name. Cached: if no source, setting or compiler changed
-    since the last run into ``artifacts_dir``, nothing is compiled.
+    since the last run into ``artifacts_dir``, nothing is compiled. One compile at a time in this
+    work tree (a file lock): test workers and the processes they start may ask at the same moment,
+    and a compile first deletes the directory's stale artifacts, which another could be reading.
     """
+    with _compile_lock():
+        return _compile_contracts(sources, artifacts_dir, base_path, force)
+
+
+@contextlib.contextmanager
+def _compile_lock() -> Iterator[None]:
+    SOLCX_DIR.mkdir(parents=True, exist_ok=True)
+    with (SOLCX_DIR / ".compile.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _compile_contracts(
+    sources: Iterable[Path] | None, artifacts_dir: Path, base_path: Path, force: bool
+) -> dict[str, Artifact]:
     paths = list(sources) if sources is not None else project_sources()
     texts = {_source_unit_name(p, base_path): p.read_text() for p in paths}
     binary = solc_binary()
