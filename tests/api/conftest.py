@@ -50,6 +50,34 @@ def _with_schema(url: str, schema: str) -> str:
     return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
+ONE_BACKEND_MARK = "sqlite_only"
+BACKEND_FIXTURES = ("database_url", "web_database_url")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{ONE_BACKEND_MARK}: runs on SQLite alone, also when PostgreSQL is set: the test drives a "
+        "flow through the chain, the relayer or a browser; the database layer under it (index, "
+        "outbox, read API, migrations) has tests of its own on both backends",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the PostgreSQL parametrization of the tests marked ``sqlite_only``."""
+    dropped = [item for item in items if _postgresql_of_a_sqlite_only_test(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not _postgresql_of_a_sqlite_only_test(item)]
+
+
+def _postgresql_of_a_sqlite_only_test(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or item.get_closest_marker(ONE_BACKEND_MARK) is None:
+        return False
+    return any(callspec.params.get(name) == "postgresql" for name in BACKEND_FIXTURES)
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     """One test id per OpenAPI operation (``test_...[GET /v1/batches]``) for schemathesis'
     tests: schemathesis 4.32 names its items the way pytest 8 built ids from names, pytest 9

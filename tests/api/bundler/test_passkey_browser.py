@@ -43,6 +43,8 @@ from ..web.phone import passkey_phone
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
 
+# One backend (a browser's passkey flow; the bundler's outbox runs on both in test_bundler.py): tests/api/conftest.py.
+pytestmark = pytest.mark.sqlite_only
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "passkey"
 

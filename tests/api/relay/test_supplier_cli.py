@@ -34,6 +34,8 @@ from tuanchain_cli import app as root_app
 
 from .conftest import PNG, advance_time, consumer, make_deal, new_gtin, relay, upload
 
+# One backend (the CLI's flow through the relayer and the chain): tests/api/conftest.py.
+pytestmark = pytest.mark.sqlite_only
 ORIGIN = "http://testserver"
 PASSWORD = "correct horse battery staple"
 GLN = "9506000134352"

@@ -20,6 +20,8 @@ from chain.artifacts import REPO_ROOT
 
 from .conftest import PHONE
 
+# One backend (the DOM a browser builds; the pages' reads run on both in test_pages.py): tests/api/conftest.py.
+pytestmark = pytest.mark.sqlite_only
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 
