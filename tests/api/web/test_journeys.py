@@ -159,6 +159,24 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     order.locator("form[data-action=cancel] button").click()
     sign_in_sheet(page)
     expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "refunded")
+    expect(page.locator("#notices")).to_contain_text("已取消")
+
+    # Changed their mind again: the same shop form, a new order, live and cancellable again.
+    page.goto(f"{journeys.base}/?lang=zh")
+    card = page.locator(f"#deal-{rice}")
+    card.locator("input[name=quantity]").fill("1")
+    card.locator("select[name=leader]").select_option(label=chen.place_zh)
+    card.locator("button[type=submit]").click()
+    expect(sheet).to_contain_text(f"参加「五常大米」团购 1 份，在 {chen.place_zh} 自提")
+    sign_in_sheet(page)
+    page.wait_for_url(f"**/orders/{buyer.address}?lang=zh")
+    order = page.locator(f"#order-{rice}")
+    expect(order).to_have_attribute("data-state", "joining")
+    expect(order.locator("form[data-action=cancel]")).to_have_attribute(
+        "data-summary", re.compile(r"45\.00")
+    )  # what a cancel would give back now: the new order's 45.00
+    assert journeys.services.chain.clients.escrow.order(rice, buyer.address).quantity == 1
+    shot(page, "03b-orders-joined-again")
 
     frozen = page.locator(f"#order-{oranges}")
     expect(frozen).to_have_attribute("data-state", "refunding")
@@ -169,7 +187,7 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     expect(frozen.locator("form[data-action=withdraw]")).to_have_count(0)
     expect(page.locator("#notices")).to_contain_text("tUSD 已到账")
     shot(page, "04-orders-refunded")
-    assert wallet.signed == 2 + 1 + 1  # join (permit + request), cancel, withdraw
+    assert wallet.signed == 2 + 1 + 2 + 1  # join (permit + request), cancel, join again, withdraw
 
 
 def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
