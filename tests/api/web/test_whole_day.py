@@ -117,6 +117,9 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         page.goto(f"{base}/?lang=en")
         page.evaluate("localStorage.clear(); sessionStorage.clear()")
         wallet.account = account
+        # A fresh page: the one the storage was cleared on may already have reconnected the last
+        # person's wallet silently (its own copy in memory, not remembered in storage any more).
+        page.goto(f"{base}/?lang=en")
 
     try:
         # 1. The supplier applies from its workspace (found from the nav), credentials private.
