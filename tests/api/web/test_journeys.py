@@ -177,6 +177,8 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     expect(order.locator("form[data-action=cancel]")).to_have_attribute(
         "data-summary", re.compile(r"45\.00")
     )  # what a cancel would give back now: the new order's 45.00
+    expect(order.locator("dd.paid")).to_have_text("45.00 tUSD")  # this order's, not 90 + 45
+    expect(order).to_contain_text("此前已退")
     assert journeys.services.chain.clients.escrow.order(rice, buyer.address).quantity == 1
     shot(page, "03b-orders-joined-again")
 
