@@ -2,10 +2,11 @@
 outbox's source, so a re-org that drops an event drops its notice too).
 
 A consumer hears about their orders (joined, cancelled, 成团 or not, frozen by a recall, goods
-arrived at their pickup point (到货通知), the pickup deadline near while the goods wait there
-(``pickup_due``, from :data:`PICKUP_DUE_SECONDS` before it), handed over (已提货), a claim answered,
-money paid out); a leader about their group (a neighbour joined, a deal formed so the goods are
-coming, a claim filed on their group).
+arrived at their pickup point (到货通知; ``arrived_short`` with the missing units when the
+receipt was short), the pickup deadline near while the goods wait there (``pickup_due``, from
+:data:`PICKUP_DUE_SECONDS` before it), handed over (已提货), a claim answered, money paid out);
+a leader about their group (a neighbour joined, a deal formed so the goods are coming, a claim
+filed on their group).
 
 Each notice has a stable ``id`` (``kind:tx:log`` for a log, ``kind:deal`` for a deadline passing)
 so a delivery channel (webhooks, issue 12) can deduplicate; ``params`` fill the ``notice_<kind>``
@@ -37,6 +38,7 @@ KINDS = (
     "failed",
     "frozen",
     "arrived",
+    "arrived_short",
     "claim_filed",
     "claim_rejected",
     "claim_upheld",
@@ -125,7 +127,13 @@ def notices(
         for r in facts.receipts[d]:
             if d in bought and holds and r.leader == bought[d]:
                 received = True
-                add("arrived", f"{r.tx_hash}:{r.log_index}", r.block_time, d, place=r.leader)
+                ident = f"{r.tx_hash}:{r.log_index}"
+                # A short receipt says so at once: the group's missing units are refunded.
+                short = facts.group_units(d, r.leader) - r.quantity
+                if short > 0:
+                    add("arrived_short", ident, r.block_time, d, place=r.leader, n=short)
+                else:
+                    add("arrived", ident, r.block_time, d, place=r.leader)
         handover = facts.last.handover_of(d, address) if d in bought else None
         if handover is not None:
             ident = f"{handover.tx_hash}:{handover.log_index}"

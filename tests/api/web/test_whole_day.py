@@ -104,7 +104,6 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
 ) -> None:
     seeded_deals = seeded_chain[1].deals
     expect = playwright_api.expect
-    expect.set_options(timeout=WAIT_MS)
     base, services = day
     chain = services.chain
     registry, escrow = chain.clients.registry, chain.clients.escrow
@@ -367,6 +366,5 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         )
         shot(page, "whole-day-11-order-done")
     finally:
-        expect.set_options(timeout=5_000)
         context.close()
     assert not errors, errors
