@@ -30,18 +30,47 @@ export PATH="$ROOT/node_modules/@foundry-rs/forge-linux-amd64/bin:$PATH"
 # The contracts that get deployed; libraries and interfaces they import are analysed with them.
 read -r -a TARGETS <<< "${SLITHER_TARGETS:-ProvenanceRegistry TuanchainForwarder TestStablecoin GroupBuyEscrow accounts/PasskeyAccountFactory accounts/ConsumerPaymaster}"
 
-status=0
-for name in "${TARGETS[@]}"; do
-    file="contracts/$name.sol"
-    if [[ ! -f "$file" ]]; then
-        echo "lint_slither: $file does not exist yet, skipped" >&2
+# Two targets at a time (SLITHER_JOBS): each is one single-threaded solc-js compile and analysis, and
+# the CI machine has two cores. Each target's output is kept apart and printed whole, in order.
+JOBS="${SLITHER_JOBS:-2}"
+LOGS="$(mktemp -d)"
+trap 'rm -rf "$LOGS"' EXIT
+
+lint_one() {  # $1: index, $2: target name; writes $LOGS/$1.log and $LOGS/$1.rc
+    local file="contracts/$2.sol"
+    {
+        echo "== slither $file"
+        if "$VENV/bin/slither" "$file" --config-file slither.config.json --fail-medium "${@:3}"; then
+            echo "== $file: no untriaged High/Medium finding"
+            echo 0 > "$LOGS/$1.rc"
+        else
+            echo "== FAIL $file: untriaged High/Medium finding(s) above (or compilation failed)"
+            echo 1 > "$LOGS/$1.rc"
+        fi
+    } > "$LOGS/$1.log" 2>&1
+}
+
+running=0
+for i in "${!TARGETS[@]}"; do
+    name="${TARGETS[$i]}"
+    if [[ ! -f "contracts/$name.sol" ]]; then
+        echo "lint_slither: contracts/$name.sol does not exist yet, skipped" >&2
         continue
     fi
-    echo "== slither $file"
-    if "$VENV/bin/slither" "$file" --config-file slither.config.json --fail-medium "$@"; then
-        echo "== $file: no untriaged High/Medium finding"
-    else
-        echo "== FAIL $file: untriaged High/Medium finding(s) above (or compilation failed)" >&2
+    lint_one "$i" "$name" "$@" &
+    running=$((running + 1))
+    if (( running >= JOBS )); then
+        wait -n || true  # a job records its own result in $LOGS
+        running=$((running - 1))
+    fi
+done
+wait
+
+status=0
+for i in "${!TARGETS[@]}"; do
+    [[ -f "$LOGS/$i.log" ]] || continue
+    cat "$LOGS/$i.log"
+    if [[ "$(cat "$LOGS/$i.rc" 2>/dev/null)" != 0 ]]; then
         status=1
     fi
 done
