@@ -98,12 +98,16 @@ def _digest(typed: dict[str, Any]) -> bytes | None:
 def _by_digest(session: Session, digest: str) -> RelayRequest | None:
     # The id only (almost always nothing): loading whole rows for a look-up that nearly never
     # finds one was a tenth of an accept under the rush (issue 15).
-    found = session.connection().execute(
-        select(RelayRequest.id)
-        .where(RelayRequest.request_digest == digest)
-        .order_by(RelayRequest.created_at.desc())
-        .limit(1)
-    ).scalar()
+    found = (
+        session.connection()
+        .execute(
+            select(RelayRequest.id)
+            .where(RelayRequest.request_digest == digest)
+            .order_by(RelayRequest.created_at.desc())
+            .limit(1)
+        )
+        .scalar()
+    )
     return session.get(RelayRequest, found) if found is not None else None
 
 

@@ -52,14 +52,16 @@ def pending_requests(session: Session, signer: str) -> tuple[Any, ...]:
     and ``permit`` (rows of these columns through the session's connection, not ORM objects
     through the session: the ORM's layers cost several times the query, issue 15)."""
     return tuple(
-        session.connection().execute(
+        session.connection()
+        .execute(
             select(RelayRequest.id, RelayRequest.nonce, RelayRequest.permit)
             .where(
                 RelayRequest.signer == signer,
                 RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
             )
             .order_by(RelayRequest.nonce)
-        ).all()
+        )
+        .all()
     )
 
 
