@@ -394,11 +394,9 @@ class TxSender:
 
     def known(self, tx_hash: HexBytes | str) -> bool:
         """Whether the node knows the transaction (in its pool or mined)."""
-        with translate_errors(self.registry):
-            try:
-                return self.w3.eth.get_transaction(HexBytes(tx_hash)) is not None
-            except TransactionNotFound:
-                return False
+        # Raw (rpc): the relay worker asks on every poll of a batch not mined yet (issue 15).
+        found = self.rpc("eth_getTransactionByHash", [HexBytes(tx_hash).to_0x_hex()])
+        return found is not None
 
     def wait(self, tx_hash: HexBytes | str, *, stop: threading.Event | None = None) -> TxReceipt:
         """Poll for the receipt: :class:`TransactionTimeout` past ``self.timeout``, and
