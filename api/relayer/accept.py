@@ -13,7 +13,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,7 +69,7 @@ def accept(
     try:
         # One INSERT, not the ORM's unit of work for one new object (its flush was a fifth of
         # an accept's CPU, issue 15); the row returned is built from the same values.
-        session.connection().execute(insert(RelayRequest.__table__), values)
+        session.connection().execute(_INSERT, values)
         session.commit()  # committed before anything is sent: an accepted request is never lost
     except IntegrityError:
         # Another API process accepted a request with this nonce between our check and our
@@ -95,19 +95,21 @@ def _digest(typed: dict[str, Any]) -> bytes | None:
         return None
 
 
+# The accept path's statements, built once: building a statement and its cache key on every
+# call cost more than running it (issue 15, scripts/profile_relay.py).
+_BY_DIGEST = (
+    select(RelayRequest.id)
+    .where(RelayRequest.request_digest == bindparam("digest"))
+    .order_by(RelayRequest.created_at.desc())
+    .limit(1)
+)
+_INSERT = insert(RelayRequest.__table__)
+
+
 def _by_digest(session: Session, digest: str) -> RelayRequest | None:
     # The id only (almost always nothing): loading whole rows for a look-up that nearly never
     # finds one was a tenth of an accept under the rush (issue 15).
-    found = (
-        session.connection()
-        .execute(
-            select(RelayRequest.id)
-            .where(RelayRequest.request_digest == digest)
-            .order_by(RelayRequest.created_at.desc())
-            .limit(1)
-        )
-        .scalar()
-    )
+    found = session.connection().execute(_BY_DIGEST, {"digest": digest}).scalar()
     return session.get(RelayRequest, found) if found is not None else None
 
 

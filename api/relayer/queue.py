@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from api.relayer.models import PENDING_STATUSES, RelayRequest
@@ -51,18 +51,18 @@ def pending_requests(session: Session, signer: str) -> tuple[Any, ...]:
     """The signer's queued / sending / sent requests, in nonce order: their ``id``, ``nonce``
     and ``permit`` (rows of these columns through the session's connection, not ORM objects
     through the session: the ORM's layers cost several times the query, issue 15)."""
-    return tuple(
-        session.connection()
-        .execute(
-            select(RelayRequest.id, RelayRequest.nonce, RelayRequest.permit)
-            .where(
-                RelayRequest.signer == signer,
-                RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
-            )
-            .order_by(RelayRequest.nonce)
-        )
-        .all()
+    return tuple(session.connection().execute(_PENDING, {"signer": signer}).all())
+
+
+# Built once (see api.relayer.accept: a statement's construction cost more than its run).
+_PENDING = (
+    select(RelayRequest.id, RelayRequest.nonce, RelayRequest.permit)
+    .where(
+        RelayRequest.signer == bindparam("signer"),
+        RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
     )
+    .order_by(RelayRequest.nonce)
+)
 
 
 def signer_queue(session: Session, chain: Chain, signer: str) -> SignerQueue:
