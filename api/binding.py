@@ -33,7 +33,9 @@ private_documents,        no               kept: personal data and who read it; 
 private_document_reads                     digests are ever anchored
 webhook_endpoints,        no               kept: operators' gateways; the outbox's rows name
 webhook_deliveries                         notices by stable ids, delivered ones stay
-                                           delivered (a rebuilt index yields the same ids)
+                                           delivered (a rebuilt index yields the same ids);
+                                           the endpoints' cursors are cleared (they named
+                                           blocks of the old index)
 notice_contacts           no               kept: personal data given with consent
 chain_binding             —                rewritten
 ========================  ==============  ====================================================
@@ -49,7 +51,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, String, delete, or_, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -290,6 +303,9 @@ def _clear_index(session: Session, chain: Chain) -> None:
     """
     for table in (*m.LOG_TABLES, m.IndexedBlock):
         session.execute(delete(table))
+    # The webhook outbox's cursors named blocks of the old index: look at everything again
+    # (notices already queued keep their ids and are not queued twice).
+    session.execute(update(WebhookEndpoint).values(scanned_block=None, scanned_time=None))
     start = min(c.block for c in chain.deployment.contracts.values())
     for state in session.scalars(select(m.IndexerState)).all():
         state.chain_id = chain.chain_id

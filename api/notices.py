@@ -2,10 +2,11 @@
 outbox's source, so a re-org that drops an event drops its notice too).
 
 A consumer hears about their orders (joined, cancelled, 成团 or not, frozen by a recall, goods
-arrived at their pickup point (到货通知), the pickup deadline near while the goods wait there
-(``pickup_due``, from :data:`PICKUP_DUE_SECONDS` before it), handed over (已提货), a claim answered,
-money paid out); a leader about their group (a neighbour joined, a deal formed so the goods are
-coming, a claim filed on their group).
+arrived at their pickup point (到货通知; ``arrived_short`` with the missing units when the
+receipt was short), the pickup deadline near while the goods wait there (``pickup_due``, from
+:data:`PICKUP_DUE_SECONDS` before it), handed over (已提货), a claim answered, money paid out);
+a leader about their group (a neighbour joined, a deal formed so the goods are coming, a claim
+filed on their group).
 
 Each notice has a stable ``id`` (``kind:tx:log`` for a log, ``kind:deal`` for a deadline passing)
 so a delivery channel (webhooks, issue 12) can deduplicate; ``params`` fill the ``notice_<kind>``
@@ -15,10 +16,11 @@ sentence of ``i18n.json`` (``{deal}``, ``{product}``, ``{place}``, ``{amount}``,
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from api import queries
@@ -36,6 +38,7 @@ KINDS = (
     "failed",
     "frozen",
     "arrived",
+    "arrived_short",
     "claim_filed",
     "claim_rejected",
     "claim_upheld",
@@ -60,8 +63,11 @@ def _at(value: datetime | int) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def notices(session: Session, directory: Directory, address: str) -> list[dict[str, Any]]:
-    """Every notice for ``address``, newest first (``time`` ISO 8601, ``kind``, ``deal_id``)."""
+def notices(
+    session: Session, directory: Directory, address: str, *, deals: Collection[int] | None = None
+) -> list[dict[str, Any]]:
+    """Every notice for ``address``, newest first (``time`` ISO 8601, ``kind``, ``deal_id``);
+    with ``deals``, only those about these deals (the webhook outbox's incremental pass)."""
     out: list[dict[str, Any]] = []
 
     def add(kind: str, ident: str, when: datetime | int, deal_id: int, **params: Any) -> None:
@@ -74,6 +80,8 @@ def notices(session: Session, directory: Directory, address: str) -> list[dict[s
         .where(or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address))
         .order_by(m.OrderEvent.block_number, m.OrderEvent.log_index)
     ).all()
+    if deals is not None:  # every notice below is about a deal of these orders
+        orders = [o for o in orders if o.deal_id in deals]
     bought: dict[int, str] = {}  # deal -> the buyer's leader (buyer's own orders)
     led: set[int] = set()
     for o in orders:
@@ -119,7 +127,13 @@ def notices(session: Session, directory: Directory, address: str) -> list[dict[s
         for r in facts.receipts[d]:
             if d in bought and holds and r.leader == bought[d]:
                 received = True
-                add("arrived", f"{r.tx_hash}:{r.log_index}", r.block_time, d, place=r.leader)
+                ident = f"{r.tx_hash}:{r.log_index}"
+                # A short receipt says so at once: the group's missing units are refunded.
+                short = facts.group_units(d, r.leader) - r.quantity
+                if short > 0:
+                    add("arrived_short", ident, r.block_time, d, place=r.leader, n=short)
+                else:
+                    add("arrived", ident, r.block_time, d, place=r.leader)
         handover = facts.last.handover_of(d, address) if d in bought else None
         if handover is not None:
             ident = f"{handover.tx_hash}:{handover.log_index}"
@@ -144,6 +158,60 @@ def notices(session: Session, directory: Directory, address: str) -> list[dict[s
     for n in out:
         n["product"] = products[n["deal_id"]]["name"]
     out.sort(key=lambda n: (n["time"], n["id"]), reverse=True)
+    return out
+
+
+# Indexed rows a notice comes from (each names its deal): a new row may bring a new notice to the
+# deal's buyers and leaders. Keep in step with :func:`notices`.
+NOTICE_SOURCES: tuple[Any, ...] = (
+    m.OrderEvent,
+    m.DealOutcome,
+    m.Receipt,
+    m.PickupEvent,
+    m.ClaimEvent,
+    m.Payout,
+)
+
+
+def changed_deals(session: Session, *, after_block: int, after_time: int, now: int) -> set[int]:
+    """The deals that may have notices :func:`notices` did not give when the index ended at block
+    ``after_block`` and chain time was ``after_time``: a row indexed since, or a moment a notice
+    waits for (the join deadline: 成团 or not; the pickup deadline's last day) passed since."""
+    found: set[int] = set()
+    for table in NOTICE_SOURCES:
+        found.update(
+            session.scalars(
+                select(table.deal_id).where(table.block_number > after_block).distinct()
+            )
+        )
+    if now > after_time:
+        due = m.Deal.pickup_deadline - PICKUP_DUE_SECONDS
+        found.update(
+            session.scalars(
+                select(m.Deal.deal_id).where(
+                    or_(
+                        m.Deal.join_deadline.between(after_time + 1, now),
+                        and_(m.Deal.pickup_deadline.is_not(None), due.between(after_time + 1, now)),
+                    )
+                )
+            )
+        )
+    return found
+
+
+def recipients_of(session: Session, deals: Collection[int]) -> set[str]:
+    """The addresses with notices about ``deals``: their buyers and the buyers' leaders."""
+    out: set[str] = set()
+    ids = sorted(deals)
+    for i in range(0, len(ids), 500):  # bounded IN lists
+        chunk = ids[i : i + 500]
+        rows = session.execute(
+            select(m.OrderEvent.buyer, m.OrderEvent.leader)
+            .where(m.OrderEvent.deal_id.in_(chunk))
+            .distinct()
+        )
+        for buyer, leader in rows:
+            out.update(a for a in (buyer, leader) if a)
     return out
 
 

@@ -170,6 +170,7 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
             "claim": row["claim_status"],
             "pickup": row.get("pickup") or {},
         }
+        short = _short_delivery(deal, leader, order)
         params = deal_rows[deal_id]
         claim_until = (
             _timestamp(receipt["time"]) + params.dispute_window
@@ -200,9 +201,42 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
                     and row["quantity"] > 0
                 ),
                 "pickup_deadline": row["deal"].get("pickup_deadline"),
+                "short": short,
+                # A code for more units than are still at the point would be skipped: the page
+                # offers what fits (the rest of the order is then short, refunded).
+                "pickup_units": short["can_take"] if short else row["quantity"],
             }
         )
     return {"buyer": buyer, "me": directory.get(buyer), "orders": orders}
+
+
+def _short_delivery(
+    deal: dict[str, Any], leader: dict[str, Any] | None, order: dict[str, Any]
+) -> dict[str, Any] | None:
+    """An order in a group received short: the group's missing units, the units this order can
+    still take at the point, and its refund for the shortage at the final price (paid on
+    settlement): its own short units once handed over, else its pro-rata share of the short
+    units nobody took (``GroupBuyLastMile.shortRefund``, mirrored by the index's pick list)."""
+    receipt = (leader or {}).get("receipt")
+    group = (leader or {}).get("pickup")
+    if not receipt or not receipt["short"] or group is None:
+        return None
+    price = deal["unit_price"]
+    pickup = order["pickup"]
+    if pickup.get("status") == "picked_up":
+        refund = pickup["short_quantity"] * price
+        can_take = 0
+    else:
+        refund = order["quantity"] * group["no_show_refund_per_unit"]
+        unassigned = receipt["short"] - group["short_assigned"]
+        can_take = max(0, min(order["quantity"], group["to_pick_up"] - unassigned))
+    return {
+        "units": receipt["short"],
+        "delivered": receipt["delivered"],
+        "ordered": receipt["delivered"] + receipt["short"],
+        "refund": refund,
+        "can_take": can_take,
+    }
 
 
 def _timestamp(iso: str) -> int:

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # AES-256 key (64 hex digits) sealing private documents (credentials, claim photos) at rest.
     # The default is public (it is in this file): refused, like anvil's keys, off a local chain.
     document_key: SecretStr = SecretStr(DEV_DOCUMENT_KEY)
+    # Webhooks (api.webhooks.targets): may a gateway's URL reach loopback / private addresses,
+    # and may it be plain http? Unset: only on a local chain (where the development gateway
+    # listens on 127.0.0.1); set true for a gateway on the operator's own private network.
+    webhook_private_targets: bool | None = None
+    webhook_plain_http: bool | None = None
 
     @property
     def is_local(self) -> bool:

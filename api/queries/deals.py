@@ -61,6 +61,16 @@ class _DealFacts:
         joined = sum(o.quantity if o.kind == "join" else -o.quantity for o in self.orders[deal_id])
         return joined + self.last.cash_sold(deal_id)
 
+    def group_units(self, deal_id: int, leader: str) -> int:
+        """A leader's group's units: its buyers' joins minus cancels, plus its cash orders (what
+        a receipt is compared with: fewer received is a short delivery)."""
+        joined = sum(
+            o.quantity if o.kind == "join" else -o.quantity
+            for o in self.orders[deal_id]
+            if o.leader == leader
+        )
+        return joined + self.last.cash_by_leader(deal_id).get(leader, 0)
+
 
 def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
     """A deal with live totals, phase, current tier and price, and time left."""

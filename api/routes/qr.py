@@ -13,7 +13,9 @@ from api.shop import qr_svg
 
 router = APIRouter(tags=["pages"])
 
-MAX_QR_TEXT = 1000  # a pickup code is ~300 characters; version 40 at level M holds 2331 bytes
+# A wallet's pickup code is ~300 characters, a passkey account's ~2,100 (its ERC-1271 signature
+# carries the WebAuthn data, ABI-encoded in hex): up to what version 40 at level M holds.
+MAX_QR_TEXT = 2331
 
 
 class QrIn(BaseModel):

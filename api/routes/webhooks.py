@@ -2,7 +2,9 @@
 
 Operators (accounts holding the registry's ``PLATFORM_ROLE`` on chain, checked at each request,
 signed in with Sign-In with Ethereum as on the other ops pages):
-- ``POST /v1/ops/webhooks``: register a gateway URL; the answer shows its ``whsec_`` secret once;
+- ``POST /v1/ops/webhooks``: register a gateway URL (400 ``webhook_url_refused`` with the reason
+  for a URL that reaches the service's own network: :mod:`api.webhooks.targets`); the answer
+  shows its ``whsec_`` secret once (``Cache-Control: no-store``), nothing shows it again;
 - ``GET /v1/ops/webhooks``: the endpoints and their deliveries per state;
 - ``GET /v1/ops/webhooks/{id}/deliveries?status=dead``: the dead letters (or any state);
 - ``POST /v1/ops/webhooks/{id}/retry``: send dead letters again; ``DELETE``: stop an endpoint;
@@ -42,7 +44,7 @@ from api.schemas.webhooks import (
     RetryIn,
 )
 from api.services import Services
-from api.webhooks import contacts, outbox, runner, signing
+from api.webhooks import contacts, outbox, runner, signing, targets
 from api.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 router = APIRouter(tags=["webhooks"])
@@ -98,14 +100,20 @@ def _endpoint(session: Session, endpoint_id: int) -> WebhookEndpoint:
     responses=error_responses(400, 401, 403),
     summary="Register a gateway for notices (operators)",
 )
-def register(body: EndpointIn, services: ServicesDep, who: OperatorDep) -> EndpointCreated:
+def register(
+    body: EndpointIn, response: Response, services: ServicesDep, who: OperatorDep
+) -> EndpointCreated:
     ensure_db(services.engine)
+    try:
+        url = targets.check_url(str(body.url), targets.TargetPolicy.of(services.settings))
+    except targets.TargetRefused as exc:
+        raise ApiError(400, "webhook_url_refused", str(exc), url=str(body.url)) from None
     key = runner.document_key(services)
     secret = signing.new_secret()
     now = int(time.time())
     with Session(services.engine) as session:
         row = WebhookEndpoint(
-            url=str(body.url),
+            url=url,
             description=body.description,
             secret_sealed=b"",
             key_id=crypto.key_id(key),
@@ -119,6 +127,8 @@ def register(body: EndpointIn, services: ServicesDep, who: OperatorDep) -> Endpo
         session.commit()
         out = _out(row, None)
     runner.wake(rescan=True)
+    # The secret is in this answer only (sealed at rest, never listed): no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
     return EndpointCreated(**out.model_dump(), secret=secret)
 
 

@@ -11,7 +11,10 @@ from api.webhooks.models import DeliveryStatus
 
 
 class EndpointIn(BaseModel):
-    url: AnyHttpUrl = Field(description="the gateway's URL (http or https), POSTed to")
+    url: AnyHttpUrl = Field(
+        description="the gateway's URL, POSTed to: https on a public address (plain http and "
+        "loopback / private addresses only on a local chain, or where the settings allow them)"
+    )
     description: str = Field(default="", max_length=200)
     since: int | None = Field(
         default=None,

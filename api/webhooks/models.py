@@ -33,6 +33,12 @@ class WebhookEndpoint(Base):
     # Notices at or after this chain time are delivered (not the whole history at registration).
     since: Mapped[int] = mapped_column(BigInteger)
     disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The outbox's cursor (api.webhooks.outbox): notices were queued for this endpoint from every
+    # indexed row up to block ``scanned_block`` and every deadline up to chain time
+    # ``scanned_time``; a pass looks only past them. Null: never scanned (or the index was
+    # rebuilt for another chain): the next pass looks at everything.
+    scanned_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    scanned_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class WebhookDelivery(Base):

@@ -1,12 +1,15 @@
 """The webhook outbox: every notice (:mod:`api.notices`) for every endpoint, sent at least once.
 
-Enqueue: the notices of every address the index knows (buyers and leaders) are computed as the
-pages compute them; each one at or after an endpoint's ``since`` gets one row per endpoint,
-named by a ``webhook-id`` derived from the recipient and the notice's stable id (the unique
-constraint makes enqueueing idempotent: a second pass, another process, a restart add nothing).
+Enqueue: notices are computed as the pages compute them, for the addresses whose deals changed
+since the endpoint's cursor (a row indexed, a deadline's moment passed; the whole index once for
+a new endpoint); each one at or after an endpoint's ``since`` gets one row per endpoint, named by
+a ``webhook-id`` derived from the recipient and the notice's stable id (the unique constraint
+makes enqueueing idempotent: a second pass, another process, a restart add nothing).
 
-Deliver: due rows are POSTed in the Standard Webhooks format (:mod:`api.webhooks.signing`); a
-2xx marks a row delivered, anything else (an error status, a refused connection, a timeout)
+Deliver: due rows are POSTed in the Standard Webhooks format (:mod:`api.webhooks.signing`) by
+:class:`HttpSend`, only to addresses outside the service's own network
+(:mod:`api.webhooks.targets`); a 2xx marks a row delivered, anything else (an error status, a
+redirect, a refused connection, a timeout)
 schedules the next attempt after :func:`api.background.backoff_seconds` and, after
 ``max_attempts``, marks it dead: a dead letter an operator sees on ``/ops/webhooks`` and can
 send again. A crash between the gateway's 2xx and our commit sends the row again: at least
@@ -22,7 +25,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +35,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api import notices as notice_feed
+from api import queries
 from api.background import backoff_seconds
 from api.db import models as m
 from api.names import Directory
 from api.private import crypto
 from api.timefmt import iso_utc
-from api.webhooks import contacts, signing
+from api.webhooks import contacts, signing, targets
 from api.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from traceability.ipfs import DocumentStore
 
 logger = logging.getLogger(__name__)
 
 LANGS = ("zh", "en")
+CHUNK = 500  # recipients per query (bounded IN lists)
 
 
 @dataclass(frozen=True)
@@ -60,18 +65,66 @@ class Answer:
 
 Send = Callable[[str, dict[str, str], bytes], Answer]
 
+# A delivery's budget: connecting, sending, and the answer's status and first bytes, all in all.
+TIMEOUT_SECONDS = 15.0
+CONNECT_SECONDS = 5.0
+# What is read of an answer (kept for the operator: the first 200 characters of an error).
+MAX_ANSWER_BYTES = 4096
 
-def http_send(timeout: float = 10.0) -> Send:
-    """POST with httpx, no redirects followed (a gateway answers itself or fails)."""
 
-    def send(url: str, headers: dict[str, str], body: bytes) -> Answer:
+class HttpSend:
+    """POSTs a webhook, guarded (:mod:`api.webhooks.targets`): only to addresses ``policy``
+    allows, checked on the address connected to; redirects never followed (a 3xx is a failure:
+    a gateway answers itself); at most ``timeout`` seconds in all and ``MAX_ANSWER_BYTES`` of
+    the answer read, uncompressed; no proxy from the environment (it would connect for us)."""
+
+    def __init__(
+        self,
+        policy: targets.TargetPolicy = targets.STRICT,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        resolver: targets.Resolve = targets.resolve,
+    ) -> None:
+        self.policy, self.timeout = policy, timeout
+        self.backend = targets.GuardedBackend(policy, resolver)
+        self.client = httpx.Client(
+            transport=targets.GuardedTransport(self.backend),
+            timeout=httpx.Timeout(timeout, connect=min(CONNECT_SECONDS, timeout)),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def __call__(self, url: str, headers: dict[str, str], body: bytes) -> Answer:
         try:
-            response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+            targets.check_scheme(url, self.policy)
+        except targets.TargetRefused as exc:
+            return Answer(None, f"refused: {exc}"[:500])
+        self.backend.set_deadline(time.monotonic() + self.timeout)
+        try:
+            with self.client.stream(
+                "POST", url, content=body, headers={**headers, "accept-encoding": "identity"}
+            ) as response:
+                status, location = response.status_code, response.headers.get("location")
+                text = "" if response.is_success else _first_bytes(response)
         except httpx.HTTPError as exc:
             return Answer(None, f"{type(exc).__name__}: {exc}"[:500])
-        return Answer(response.status_code, None if response.is_success else response.text[:200])
+        finally:
+            self.backend.set_deadline(None)
+        if 300 <= status < 400:
+            return Answer(status, f"HTTP {status}: redirects are not followed ({location})"[:500])
+        return Answer(status, f"HTTP {status}: {text}"[:500] if text.strip() else None)
 
-    return send
+    def close(self) -> None:
+        self.client.close()
+
+
+def _first_bytes(response: httpx.Response) -> str:
+    got = bytearray()
+    for chunk in response.iter_raw():
+        got += chunk[: MAX_ANSWER_BYTES - len(got)]
+        if len(got) >= MAX_ANSWER_BYTES:
+            break
+    return got.decode("utf-8", "replace")[:200]
 
 
 def message_id(recipient: str, notice_id: str) -> str:
@@ -114,7 +167,7 @@ class WebhookOutbox:
         batch: int = 50,
     ) -> None:
         self.engine, self.store, self.key = engine, store, key
-        self.send = send or http_send()
+        self.send = send or HttpSend()
         self.clock = clock
         self.max_attempts = max_attempts
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
@@ -123,29 +176,84 @@ class WebhookOutbox:
     # ------------------------------------------------------------------ enqueue
 
     def enqueue(self) -> int:
-        """Add a row for each notice and active endpoint not queued yet; returns how many."""
-        added = 0
+        """Add a row for each new notice and active endpoint; returns how many.
+
+        Incremental: each endpoint keeps a cursor (``scanned_block``, ``scanned_time``), and a
+        pass computes the notices only of the deals that changed past it
+        (:func:`api.notices.changed_deals`) for those deals' buyers and leaders; an endpoint
+        without a cursor (new, or the index rebuilt for another chain) gets the whole history
+        once. The cursor moves in the same commit as the rows, so a crash or a restart resumes
+        where the last committed pass ended: nothing lost, nothing queued twice (each row is
+        unique per endpoint and ``webhook-id``; another process's rows win a race).
+
+        The block cursor stops at the index's final block: rows above it may still be replaced
+        by a re-org, so the next pass looks at them again."""
         with Session(self.engine) as session:
             endpoints = session.scalars(
                 select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None))
             ).all()
-            if not endpoints:
+            state = queries.index_state(session)
+            if not endpoints or state is None:
                 return 0
+            # Read before the rows: every row up to the final block is committed by now.
+            block = min(state.final_block, state.last_block)
+            now = queries.chain_now(session)
+            deals: set[int] | None = set()
+            scopes: dict[tuple[int, int], set[int]] = {}
+            for endpoint in endpoints:
+                cursor = endpoint.scanned_block, endpoint.scanned_time
+                if cursor[0] is None or cursor[1] is None or cursor[0] > state.last_block:
+                    deals = None  # never scanned, or the index went back under the cursor
+                    break
+                if cursor not in scopes:
+                    scopes[cursor] = notice_feed.changed_deals(
+                        session, after_block=cursor[0], after_time=cursor[1], now=now
+                    )
+                deals |= scopes[cursor]
+            who = (
+                recipients(session)
+                if deals is None
+                else sorted(notice_feed.recipients_of(session, deals))
+            )
+            new = self._new_rows(session, endpoints, who, deals)
+            for endpoint in endpoints:
+                endpoint.scanned_block, endpoint.scanned_time = block, now
+            session.add_all(new)
+            try:
+                session.commit()
+            except IntegrityError:  # another process queued the same rows first: theirs stand
+                session.rollback()  # (and the cursors stay: the next pass looks again)
+                return 0
+        return len(new)
+
+    def _new_rows(
+        self,
+        session: Session,
+        endpoints: Sequence[WebhookEndpoint],
+        who: list[str],
+        deals: set[int] | None,
+    ) -> list[WebhookDelivery]:
+        """The rows for the notices of ``who`` (about ``deals``; None: all) not queued yet."""
+        new: list[WebhookDelivery] = []
+        if not who:
+            return new
+        directory = Directory(session, self.store)
+        now = int(self.clock())
+        for i in range(0, len(who), CHUNK):
+            chunk = who[i : i + CHUNK]
             queued = {
                 e.id: set(
                     session.scalars(
                         select(WebhookDelivery.message_id).where(
-                            WebhookDelivery.endpoint_id == e.id
+                            WebhookDelivery.endpoint_id == e.id,
+                            WebhookDelivery.recipient.in_(chunk),
                         )
                     )
                 )
                 for e in endpoints
             }
-            directory = Directory(session, self.store)
-            now = int(self.clock())
-            new: list[WebhookDelivery] = []  # added at the end: no write lock while computing
-            for recipient in recipients(session):
-                for notice in notice_feed.notices(session, directory, recipient):
+            for recipient in chunk:
+                for notice in notice_feed.notices(session, directory, recipient, deals=deals):
                     at = int(notice["time"].timestamp())
                     msg = message_id(recipient, notice["id"])
                     payload = None
@@ -168,16 +276,7 @@ class WebhookOutbox:
                             )
                         )
                         queued[endpoint.id].add(msg)
-                        added += 1
-            if not new:
-                return 0
-            session.add_all(new)
-            try:
-                session.commit()
-            except IntegrityError:  # another process queued the same rows first: theirs stand
-                session.rollback()
-                return 0
-        return added
+        return new
 
     @staticmethod
     def _payload(notice: dict[str, Any], directory: Directory, recipient: str) -> dict[str, Any]:
@@ -256,6 +355,11 @@ class WebhookOutbox:
             row.next_attempt_at = self.clock() + backoff_seconds(
                 row.attempts, self.backoff_base, self.backoff_max
             )
+
+    def close(self) -> None:
+        close = getattr(self.send, "close", None)
+        if close is not None:
+            close()
 
     def next_due(self) -> float | None:
         """When the earliest pending row is due (None: nothing pending)."""

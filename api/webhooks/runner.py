@@ -17,11 +17,13 @@ from api.background import start_loop
 from api.db import ensure_db
 from api.indexer.changes import off_index_change, on_index_change
 from api.services import Services
-from api.webhooks.outbox import WebhookOutbox
+from api.webhooks.outbox import HttpSend, WebhookOutbox
+from api.webhooks.targets import TargetPolicy
 
 POLL_SECONDS = 5.0
 RESCAN_SECONDS = 60.0
-# Enqueueing recomputes every address's notices: at most this often, however fast blocks come.
+# Enqueueing looks at the deals changed since the last pass: at most this often, however fast
+# blocks come (a pass per block would redo the same recipients' notices block after block).
 MIN_RESCAN_SECONDS = 2.0
 
 # Set by whoever adds work in this process (an endpoint registered, a dead letter retried).
@@ -34,6 +36,10 @@ def document_key(services: Services) -> bytes:
 
 
 def make_outbox(services: Services, **options: object) -> WebhookOutbox:
+    """The outbox of these services; it sends only where the settings' policy allows
+    (:class:`~api.webhooks.targets.TargetPolicy`: private targets only on a local chain)."""
+    if "send" not in options:
+        options["send"] = HttpSend(TargetPolicy.of(services.settings))
     return WebhookOutbox(services.engine, services.store, document_key(services), **options)  # type: ignore[arg-type]
 
 
@@ -74,5 +80,6 @@ def start_background(services: Services, **options: object) -> Callable[[], None
     def stop() -> None:
         off_index_change(changed)
         stop_loop()
+        outbox.close()
 
     return stop

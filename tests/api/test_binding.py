@@ -29,6 +29,7 @@ from api.indexer.runner import make_indexer
 from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
 from api.services import Services, make_engine
+from api.webhooks.models import WebhookEndpoint
 from chain.accounts import dev_account
 from chain.anvil import Anvil, free_port
 from chain.context import Chain, connect
@@ -251,9 +252,27 @@ def test_an_index_of_other_hash_rules_is_rebuilt(engine: Engine, tmp_path: Path)
         make_indexer(services).sync_until_idle()
         with Session(engine) as session, session.begin():
             session.execute(update(ChainBinding).values(hash_rules=0))
+            hook = WebhookEndpoint(
+                url="https://gateway.example/hook",
+                secret_sealed=b"",
+                key_id="",
+                created_by=SUPPLIER.address,
+                created_at=0,
+                since=0,
+                scanned_block=10**6,  # the webhook outbox's cursor in the old index
+                scanned_time=10**9,
+            )
+            session.add(hook)
         change = bind(engine, chain)
         assert change is not None and change.index_cleared and "hash rules 0" in change.reason
         assert indexed_batches(engine) == []
+        with Session(engine) as session:  # kept, and it looks at the whole new index again
+            kept = session.scalars(select(WebhookEndpoint)).one()
+            assert (kept.url, kept.scanned_block, kept.scanned_time) == (
+                "https://gateway.example/hook",
+                None,
+                None,
+            )
         make_indexer(services).sync_until_idle()
         assert [(g, lot) for g, lot, _ in indexed_batches(engine)] == [(GTIN, "L1")]
         assert bind(engine, chain) is None  # bound: nothing more to do

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from api.app import create_app, request_shutdown
 from api.db import drop_db, ensure_db, init_db
@@ -37,6 +37,7 @@ from traceability.ipfs import EmbeddedDocumentStore
 POSTGRES_ENV = "TUANCHAIN_TEST_POSTGRES_URL"
 CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
+WAIT_MS = 60_000  # an upper bound for a relayed transaction to be mined and indexed, not a timing
 
 
 @dataclass
@@ -171,9 +172,14 @@ def browser() -> Iterator[Browser]:
         )
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        # What a page shows after a relayed request waits for it to be mined and indexed: every
+        # expectation may wait that long (a bound, not a timing; Playwright's default of 5 s
+        # failed under a loaded CI machine), and gets the default back for other modules.
+        expect.set_options(timeout=WAIT_MS)
         try:
             yield chromium
         finally:
+            expect.set_options(timeout=5_000)
             chromium.close()
 
 

@@ -14,9 +14,7 @@ from typing import Any
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from .conftest import PHONE
-
-WAIT_MS = 60_000  # an upper bound for a relayed transaction to be mined and indexed, not a timing
+from .conftest import PHONE, WAIT_MS
 
 # The injected wallet: an EIP-1193 provider announced per EIP-6963; requests go to Python.
 WALLET_JS = """

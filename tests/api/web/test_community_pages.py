@@ -113,8 +113,14 @@ def test_notices_json_names_people_and_places(web_client: TestClient) -> None:
     notices = response.json()["notices"]
     kinds = [n["kind"] for n in notices]
     assert "arrived" in kinds and "joined" in kinds and "formed" in kinds
-    arrived = [n["text"] for n in notices if n["kind"] == "arrived"]  # rice, then pork
+    arrived = [n["text"] for n in notices if n["kind"] == "arrived"]  # the pork
     assert f"Arrived: {PORK.name_en} is at {LI.place_en}, ready for pickup" in arrived
+    # The rice reached 李姐's point one bag short (the seed's short receipt): said at once.
+    (short,) = [n["text"] for n in notices if n["kind"] == "arrived_short"]
+    assert (
+        short
+        == f"Arrived short: {RICE.name_en} is at {LI.place_en}, 1 short (refunded at settlement)"
+    )
     assert len({n["id"] for n in notices}) == len(notices)  # stable, distinct ids
     leader = web_client.get(f"/v1/notices/{LI.address}", params={"lang": "zh"}).json()
     assert any(n["kind"] == "group_claim" and "消费者 2" in n["text"] for n in leader["notices"])

@@ -36,16 +36,18 @@ from sqlalchemy.orm import Session
 
 from api.bundler import worker as bundler_worker
 from api.db.models import ClaimEvent
-from api.demo.catalog import CONSUMERS, LEADERS, ORDERS
+from api.demo.catalog import CONSUMERS, LEADERS, ORDERS, PORK_FARM
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
+from api.render import money
 from api.services import Services
+from chain import deal_rules
 from chain.artifacts import REPO_ROOT
-from chain.clients import PartyKind
+from chain.clients import DealStatus, PartyKind
 from chain.settings import Settings
 
-from .conftest import PHONE, served_on_snapshot
+from .conftest import PHONE, served_on_snapshot, wait_ready
 from .phone import WAIT_MS, Wallet, open_phone, passkey_phone
 
 SHOTS = REPO_ROOT / "test-artifacts" / "journeys"
@@ -159,6 +161,24 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     order.locator("form[data-action=cancel] button").click()
     sign_in_sheet(page)
     expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "refunded")
+    expect(page.locator("#notices")).to_contain_text("已取消")
+
+    # Changed their mind again: the same shop form, a new order, live and cancellable again.
+    page.goto(f"{journeys.base}/?lang=zh")
+    card = page.locator(f"#deal-{rice}")
+    card.locator("input[name=quantity]").fill("1")
+    card.locator("select[name=leader]").select_option(label=chen.place_zh)
+    card.locator("button[type=submit]").click()
+    expect(sheet).to_contain_text(f"参加「五常大米」团购 1 份，在 {chen.place_zh} 自提")
+    sign_in_sheet(page)
+    page.wait_for_url(f"**/orders/{buyer.address}?lang=zh")
+    order = page.locator(f"#order-{rice}")
+    expect(order).to_have_attribute("data-state", "joining")
+    expect(order.locator("form[data-action=cancel]")).to_have_attribute(
+        "data-summary", re.compile(r"45\.00")
+    )  # what a cancel would give back now: the new order's 45.00
+    assert journeys.services.chain.clients.escrow.order(rice, buyer.address).quantity == 1
+    shot(page, "03b-orders-joined-again")
 
     frozen = page.locator(f"#order-{oranges}")
     expect(frozen).to_have_attribute("data-state", "refunding")
@@ -169,67 +189,109 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     expect(frozen.locator("form[data-action=withdraw]")).to_have_count(0)
     expect(page.locator("#notices")).to_contain_text("tUSD 已到账")
     shot(page, "04-orders-refunded")
-    assert wallet.signed == 2 + 1 + 1  # join (permit + request), cancel, withdraw
+    assert wallet.signed == 2 + 1 + 2 + 1  # join (permit + request), cancel, join again, withdraw
 
 
-def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
+def test_leader_confirms_a_short_receipt_and_the_neighbour_is_refunded_for_it_and_a_claim(
     journeys: Journeys, phone: tuple[Any, Wallet], tmp_path: Path
 ) -> None:
+    """陈姐's pork group (consumer 4's 3 packs) receives 2: the receipt says so (with a photo), the
+    neighbour hears of the short delivery live and sees the refund owed for the missing pack,
+    takes the 2 there with a pickup code, files a claim on one with a photo; the farm rejects it
+    (its claims page), the platform upholds it (/ops/disputes); once the deal settles (the
+    keeper's part, run here by hand) the neighbour collects both refunds from the orders page.
+    Figures are checked against the contract's rules (``chain.deal_rules``) and its ``owed``."""
     page, wallet = phone
     _, _, chen = LEADERS
-    wallet.account = chen.account
     pork = journeys.report.deals["pork_claim"]
-    neighbour = next(o.buyer for o in ORDERS if o.deal == "pork_claim" and o.leader is chen)
+    mine = next(o for o in ORDERS if o.deal == "pork_claim" and o.leader is chen)
+    neighbour, ordered = mine.buyer, mine.quantity
+    chain = journeys.services.chain
+    escrow = chain.clients.escrow
+    price = escrow.final_unit_price(pork)
     photo = tmp_path / "goods.png"
     photo.write_bytes(photo_png())
 
-    # The neighbour's phone, no wallet needed to watch: the orders page stays open.
-    watcher = journeys.browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    live = watcher.new_page()
-    live.set_default_timeout(WAIT_MS)
-    live.goto(f"{journeys.base}/orders/{neighbour.address}?lang=zh")
-    expect(live.locator(f"#order-{pork}")).to_have_attribute("data-state", "formed")
-
-    page.goto(f"{journeys.base}/leader?lang=en")
-    page.locator("#wallet-bar button").click()  # connect: on to this leader's own page
-    page.wait_for_url(f"**/leader/{chen.address}?lang=en")
-    expect(page.locator("#me")).to_contain_text(chen.name_en)
-    expect(page.locator(f"#group-{journeys.report.deals['rice_open']} .qr svg")).to_be_visible()
-    shot(page, "05-leader-en")
-    group = page.locator(f"#group-{pork}")
-    expect(group).to_contain_text(neighbour.name_en)
-    group.locator("input[type=file]").set_input_files(str(photo))
-    group.locator("form[data-action=confirm_receipt] button").click()
-    sheet = page.locator("dialog#tuan-steps")
-    expect(sheet).to_contain_text(chen.place_en)
-    sign_in_sheet(page, "06-receipt-review")
-    expect(page.locator(f"#group-{pork} .received")).to_be_visible()
-    expect(page.locator(f"#group-{pork} form[data-action=confirm_receipt]")).to_have_count(0)
-    shot(page, "07-leader-received")
-
-    # The neighbour's open page hears of it (server-sent events), without a reload.
-    arrived = f"到货通知：两头乌猪肉 已到 {chen.place_zh}"
-    expect(live.locator("#notices li.new")).to_contain_text(arrived)
-    expect(live.locator("#notices .refresh")).to_be_visible()
-    shot(live, "08-notice-live", full_page=False)
-    live.locator("#notices .refresh a").click()
-    expect(live.locator(f"#order-{pork}")).to_have_attribute("data-state", "ready")
-    watcher.close()
-
-    # Then, with a wallet: a quality claim with a photo.
+    # The neighbour's orders page stays open while the goods come.
     wallet.account = neighbour.account
-    page.evaluate("localStorage.clear()")
     page.goto(f"{journeys.base}/orders/{neighbour.address}?lang=zh")
+    expect(page.locator(f"#order-{pork}")).to_have_attribute("data-state", "formed")
+
+    # 陈姐 (en): one pack of three never came; the receipt says 2, with a photo of what did.
+    leader_context, leader, leader_errors = open_phone(journeys.browser, Wallet(chen.account))
+    try:
+        leader.goto(f"{journeys.base}/leader?lang=en")
+        leader.locator("#wallet-bar button").click()  # connect: on to this leader's own page
+        leader.wait_for_url(f"**/leader/{chen.address}?lang=en")
+        expect(leader.locator("#me")).to_contain_text(chen.name_en)
+        rice = journeys.report.deals["rice_open"]
+        expect(leader.locator(f"#group-{rice} .qr svg")).to_be_visible()
+        shot(leader, "05-leader-en")
+        group = leader.locator(f"#group-{pork}")
+        expect(group).to_contain_text(neighbour.name_en)
+        group.locator("input[name=quantity]").fill(str(ordered - 1))
+        group.locator("input[type=file]").set_input_files(str(photo))
+        group.locator("form[data-action=confirm_receipt] button").click()
+        sheet = leader.locator("dialog#tuan-steps")
+        expect(sheet).to_contain_text(f"Confirm {ordered - 1} units of")  # what is signed
+        expect(sheet).to_contain_text(chen.place_en)
+        sign_in_sheet(leader, "06-receipt-review")
+        received = leader.locator(f"#group-{pork} .received")
+        expect(received).to_contain_text(f"{ordered - 1} units · 1 short")
+        expect(leader.locator(f"#group-{pork} form[data-action=confirm_receipt]")).to_have_count(0)
+        shot(leader, "07-leader-received-short")
+
+        # The neighbour's open page hears of it (server-sent events), without a reload.
+        arrived = f"到货通知：两头乌猪肉 已到 {chen.place_zh}，少到 1 份"
+        expect(page.locator("#notices li.new")).to_contain_text(arrived)
+        expect(page.locator("#notices .refresh")).to_be_visible()
+        shot(page, "08-notice-live", full_page=False)
+        page.locator("#notices .refresh a").click()
+        order = page.locator(f"#order-{pork}")
+        expect(order).to_have_attribute("data-state", "ready")
+        expect(order.locator(".state")).to_have_text("待提货")
+        # The refund for the missing pack, before any handover: each of the group's units gets
+        # back ⌊shortage × price / ordered⌋ (GroupBuyEscrow.confirmReceipt), as the chain says.
+        per_unit, _ = deal_rules.shortfall(ordered, ordered - 1, price)
+        assert escrow.shortfall(pork, chen.address).refund_per_unit == per_unit
+        short = order.locator(".short")
+        expect(short).to_contain_text(f"自提点到货 {ordered - 1}/{ordered} 份，少 1 份")
+        expect(short).to_contain_text(f"缺货退款 {money(ordered * per_unit)} tUSD，结算时退还")
+
+        # The pickup code offers the units that are there; the leader pastes it and hands out.
+        units = order.locator(".pickup-code input[name=quantity]")
+        expect(units).to_have_value(str(ordered - 1))
+        order.locator(".pickup-code button[type=submit]").click()
+        sign_in_sheet(page)
+        expect(order.locator(".pickup-qr svg")).to_be_visible()
+        shot(page, "09-orders-short-pickup-code")
+        code = order.locator("[data-pickup-code]").text_content() or ""
+        leader.goto(f"{journeys.base}/leader/{chen.address}/handout/{pork}?lang=en")
+        leader.locator("#paste").fill(code)
+        leader.locator("#paste-add").click()
+        expect(leader.locator("#queue li")).to_contain_text(f"× {ordered - 1} · 1 short")
+        leader.locator("#hand-out").click()
+        sign_in_sheet(leader)
+        row = leader.locator(f'.pick-list li[data-buyer="{neighbour.address}"]')
+        expect(row).to_have_attribute("data-state", "picked_up")
+    finally:
+        leader_context.close()
+    assert not leader_errors, leader_errors
+
+    # Handed over short: the missing pack is this order's, refunded at the final price.
+    page.reload()
     order = page.locator(f"#order-{pork}")
-    expect(order).to_have_attribute("data-state", "ready")
-    expect(order).to_contain_text("待提货")
+    expect(order).to_have_attribute("data-state", "picked_up")
+    expect(order.locator(".short")).to_contain_text(f"缺货退款 {money(price)} tUSD，结算时退还")
+
+    # A quality claim on one of the two packs, with a photo.
     expect(page.locator("#notices")).to_contain_text(arrived)
     order.locator("details.claim-box summary").click()
     claim = order.locator("form[data-action=file_claim]")
     claim.locator("textarea[name=note]").fill("一盒有异味")
     claim.locator("input[type=file]").set_input_files(str(photo))
     claim.locator("button[type=submit]").click()
-    sign_in_sheet(page, "09-claim-review")
+    sign_in_sheet(page, "10-claim-review")
     order = page.locator(f"#order-{pork}")
     expect(order.locator(".claim")).to_contain_text("等待供应商答复")
     # The photo and the note are personal data: in the private store, not on the gateway.
@@ -244,7 +306,81 @@ def test_leader_confirms_receipt_with_a_photo_and_the_neighbour_files_a_claim(
     evidence.locator("button").click()  # the buyer signs in (SIWE) and opens it
     expect(evidence.locator("output")).to_contain_text("一盒有异味")
     expect(evidence.locator(".photos img")).to_have_count(1)
-    shot(page, "10-orders-claim-filed")
+    shot(page, "10b-orders-claim-filed")
+
+    # The farm rejects it from its claims page (zh); the platform upholds it (en).
+    key = f"#claim-{pork}-{neighbour.address}"
+    for account, url, button, status, name in (
+        (
+            PORK_FARM.account,
+            f"/supplier/{PORK_FARM.address}/claims?lang=zh",
+            "reject",
+            "rejected",
+            "10c-supplier-rejects",
+        ),
+        (chain.platform, "/ops/disputes?lang=en", "uphold", "upheld", "10d-platform-upholds"),
+    ):
+        context, other, errors = open_phone(journeys.browser, Wallet(account))
+        try:
+            other.goto(journeys.base + url)
+            other.locator(f"{key} form.{button} button[type=submit]").click()
+            sign_in_sheet(other, name)
+            expect(other.locator(key)).to_have_attribute("data-status", status)
+        finally:
+            context.close()
+        assert not errors, errors
+
+    page.reload()
+    order = page.locator(f"#order-{pork}")
+    expect(order.locator(".claim")).to_contain_text("售后成立，退款在结算时到账")
+    notices = page.locator("#notices")
+    expect(notices).to_contain_text("两头乌猪肉 售后：供应商拒绝，平台将裁决")
+    expect(notices).to_contain_text("两头乌猪肉 售后成立：1 份退款")
+
+    # The keeper's part (no keeper runs here): past every window, the seed's unanswered claim
+    # (consumer 2's) is upheld by default and the deal settles.
+    params = escrow.deal_params(pork)
+    settle_at = deal_rules.settleable_at(
+        delivery_deadline=params.delivery_deadline,
+        dispute_window=params.dispute_window,
+        last_receipt_at=escrow.deal_totals(pork).last_receipt_at,
+        pickup_deadline=params.pickup_deadline,
+        last_pickup_at=escrow.pickup(pork, neighbour.address).at,
+    )
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    chain.w3.provider.make_request("evm_increaseTime", [max(0, settle_at - now) + 60])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    escrow.finalize_unanswered_claim(pork, CONSUMERS[1].address, signer=chain.keeper)
+    escrow.settle(pork, signer=chain.keeper)
+    wait_ready(journeys.base)  # the index has the settlement
+
+    # Rebate to the final price + the upheld pack + the missing pack (GroupBuyEscrow._buyerOwed).
+    owed = deal_rules.buyer_owed(
+        status=DealStatus.SETTLED,
+        now=settle_at,
+        delivery_deadline=params.delivery_deadline,
+        top_price=deal_rules.top_price(params.price_tiers),
+        unit_price=price,
+        quantity=ordered,
+        upheld_quantity=1,
+        leader_received=True,
+        short_refund=1 * price,
+    )
+    assert escrow.owed(pork, neighbour.address) == owed
+    page.reload()
+    order = page.locator(f"#order-{pork}")
+    expect(order).to_have_attribute("data-state", "refunding")
+    expect(order.locator(".owed")).to_have_text(f"{money(owed)} tUSD")
+    expect(order.locator(".short")).to_contain_text(f"缺货退款 {money(price)} tUSD（已计入退款）")
+    shot(page, "10e-orders-refund-owed")
+    order.locator("form[data-action=withdraw] button").click()
+    sign_in_sheet(page)
+    order = page.locator(f"#order-{pork}")
+    expect(order.locator("form[data-action=withdraw]")).to_have_count(0)
+    expect(order).to_contain_text(f"{money(owed)} tUSD")  # 已退回
+    expect(page.locator("#notices")).to_contain_text(f"{money(owed)} tUSD 已到账（两头乌猪肉）")
+    shot(page, "10f-orders-refunds-paid")
+    assert escrow.owed(pork, neighbour.address) == 0
 
 
 def test_a_passkey_account_joins_from_the_shop_with_the_same_steps(journeys: Journeys) -> None:

@@ -10,9 +10,9 @@ succeeds); the pages' own ``navigator.credentials`` calls make real P-256 signat
 faked: the account is created by its first operation and the paymaster pays every one.
 
 The consumer creates a passkey, gets test tokens from the faucet, joins the rice deal from the
-shop, cancels (refunded to the contract account), joins again; another one, after the pickup,
-files a claim with a photo (uploads signed by the passkey through ERC-1271) — and neither ever
-holds any ETH.
+shop, cancels (refunded to the contract account), joins again; another one, once the goods arrive,
+shows a pickup code (signed by the passkey: ERC-1271) that the leader records, then files a claim
+with a photo (uploads signed by the passkey through ERC-1271) — and neither ever holds any ETH.
 Screenshots: ``test-artifacts/passkey/``.
 """
 
@@ -76,6 +76,35 @@ def shot(page: Any, name: str) -> None:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# The QR code as a phone screen shows it (4 device pixels per CSS pixel), read by TuanScan.image.
+SCAN_SHOWN_QR = """async (selector) => {
+  const svg = document.querySelector(selector);
+  const side = Math.round(svg.getBoundingClientRect().width * 4);
+  const image = new Image();
+  image.src = "data:image/svg+xml;charset=utf-8,"
+    + encodeURIComponent(new XMLSerializer().serializeToString(svg));
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = side;
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#fff";
+  context.fillRect(0, 0, side, side);
+  context.drawImage(image, 0, 0, side, side);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  return window.TuanScan.image(blob);
+}"""
+
+
+def indexed(base: str, block: int) -> None:
+    """Until the server's index reaches ``block`` (readiness only, bounded)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if httpx.get(base + "/healthz", timeout=2).json()["index"].get("last_block", 0) >= block:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the index did not reach block {block}")
 
 
 def sign(page: Any, name: str | None = None) -> None:
@@ -160,24 +189,42 @@ def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
     chain.clients.escrow.confirm_receipt(
         deal.deal_id, deal.batch_id, b"\x01" * 32, b"\x02" * 32, signer=deal.leader
     )
-    block = chain.w3.eth.block_number
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the index reaches the receipt (readiness only)
-        if httpx.get(base + "/healthz", timeout=2).json()["index"].get("last_block", 0) >= block:
-            break
-        time.sleep(0.1)
+    indexed(base, chain.w3.eth.block_number)
+
+    # 待提货: the pickup code, signed by the passkey (nothing sent); the leader records it and
+    # the escrow checks the account's signature through ERC-1271.
+    page.goto(f"{base}/orders/{account}?lang=zh")
+    order = page.locator(f"#order-{deal.deal_id}")
+    expect(order.locator(".state")).to_have_text("待提货")
+    order.locator(".pickup-code button[type=submit]").click()
+    sign(page)
+    expect(order.locator(".pickup-qr svg")).to_be_visible()
+    shot(page, "05-pickup-code")
+    text = order.locator("[data-pickup-code]").text_content() or ""
+    # A passkey's code is long (~2,100 characters: the WebAuthn data in the signature), so its QR
+    # is a dense one (version ~39): the leader's scanner (scan.js, jsQR here) reads it drawn at 4
+    # device pixels per CSS pixel (at 3, jsQR missed about 1 code in 15: dense for a camera).
+    page.add_script_tag(url="/static/scan.js")
+    assert page.evaluate(SCAN_SHOWN_QR, f"#order-{deal.deal_id} .pickup-qr svg") == text
+    code = json.loads(text)
+    assert code["buyer"].lower() == account.lower() and code["quantity"] == 1
+    item = (account, 1, code["expiry"], bytes.fromhex(code["signature"][2:]))
+    chain.clients.escrow.hand_over(deal.deal_id, [item], signer=deal.leader)
+    assert chain.clients.escrow.pickup(deal.deal_id, account).quantity == 1
+    indexed(base, chain.w3.eth.block_number)
 
     photo = tmp_path / "goods.png"
     photo.write_bytes(photo_png())
     page.goto(f"{base}/orders/{account}?lang=zh")
     order = page.locator(f"#order-{deal.deal_id}")
+    expect(order).to_have_attribute("data-state", "picked_up")
     order.locator("details.claim-box summary").click()
     claim = order.locator("form[data-action=file_claim]")
     claim.locator("textarea[name=note]").fill("一盒有异味")
     claim.locator("input[type=file]").set_input_files(str(photo))
     claim.locator("button[type=submit]").click()
-    sign(page, "05-claim-review")
+    sign(page, "06-claim-review")
     expect(page.locator(f"#order-{deal.deal_id} .claim")).to_contain_text("等待供应商答复")
-    shot(page, "06-claim-filed")
+    shot(page, "07-claim-filed")
     assert chain.clients.escrow.claim(deal.deal_id, account).quantity == 1
     assert chain.w3.eth.get_balance(account) == 0

@@ -40,7 +40,7 @@ from traceability.epcis.identifiers import gs1_check_digit, validate_gtin14
 from traceability.ipfs import parse_cid
 
 from .conftest import served_on_snapshot
-from .phone import WAIT_MS, Wallet, open_phone
+from .phone import Wallet, open_phone
 from .test_journeys import photo_png, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -80,13 +80,9 @@ def site(
 def phone(site: Site) -> Iterator[tuple[Any, Wallet]]:
     wallet = Wallet(c.PORK_FARM.account)
     context, page, errors = open_phone(site.browser, wallet)
-    # A relayed request is mined and indexed before the page reloads: wait as long as that may
-    # take (a bound, not a timing), then put Playwright's default back for other modules.
-    playwright_api.expect.set_options(timeout=WAIT_MS)
     try:
         yield page, wallet
     finally:
-        playwright_api.expect.set_options(timeout=5_000)
         context.close()
     assert not errors, errors
 

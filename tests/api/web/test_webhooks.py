@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,13 +32,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import notices as notice_feed
+from api import queries
 from api.app import create_app
+from api.db import models as m
 from api.demo.catalog import CONSUMERS
+from api.indexer.runner import make_indexer
 from api.names import Directory
-from api.services import Services
+from api.services import Services, make_engine
 from api.webhooks import runner
-from api.webhooks.models import NoticeContact, WebhookDelivery
-from api.webhooks.outbox import WebhookOutbox, message_id, recipients
+from api.webhooks.models import NoticeContact, WebhookDelivery, WebhookEndpoint
+from api.webhooks.outbox import WebhookOutbox, message_id, recipients, seal_secret
 
 from ..conftest import siwe_token
 from .conftest import Demo
@@ -216,7 +220,13 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
     gateway.failures = 10**9  # down for good
     clock = Clock()
     outbox = runner.make_outbox(services, clock=clock, max_attempts=3, backoff_base=10.0)
-    queued = outbox.enqueue()
+    outbox.enqueue()
+    with Session(services.engine) as session:  # (other tests' endpoints may get rows too)
+        queued = len(
+            session.scalars(
+                select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint["id"])
+            ).all()
+        )
     drain(outbox, clock, endpoint["id"])
 
     dead = client.get(
@@ -270,6 +280,107 @@ def test_only_operators_register_or_read_endpoints(
         headers=sign_in(client, client.app.state.services.chain.platform),  # type: ignore[attr-defined]
     )
     assert bad.status_code == 422
+
+
+def test_the_secret_is_shown_once_and_never_again(
+    site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    client, services = site
+    operator = sign_in(client, services.chain.platform)
+    made = client.post("/v1/ops/webhooks", json={"url": gateway.url}, headers=operator)
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+    secret = made.json()["secret"]
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    listed = client.get("/v1/ops/webhooks", headers=operator).text
+    deliveries = client.get(
+        f"/v1/ops/webhooks/{made.json()['id']}/deliveries", headers=operator
+    ).text
+    page = client.get("/ops/webhooks?lang=en", headers=operator).text
+    for shown in (listed, deliveries, page):
+        assert secret not in shown and secret.removeprefix("whsec_") not in shown
+    with Session(services.engine) as session:  # sealed at rest, not the key's bytes
+        row = session.get(WebhookEndpoint, made.json()["id"])
+        assert row is not None and key not in row.secret_sealed
+        assert secret.encode() not in row.secret_sealed
+    client.delete(f"/v1/ops/webhooks/{made.json()['id']}", headers=operator)
+
+
+@pytest.fixture
+def public_site(demo: Demo) -> Iterator[tuple[TestClient, Services]]:
+    """The app as configured for a public chain (the settings say so; the node is the demo's:
+    model_copy skips the validators that would want real keys there)."""
+    settings = demo.services.settings.model_copy(
+        update={"public_url": ORIGIN, "chain_id": 10, "rpc_url": "https://rpc.example.org"}
+    )
+    assert not settings.is_local
+    services = Services(
+        settings=settings,
+        store=demo.services.store,
+        engine=demo.services.engine,
+        _chain=demo.services.chain,
+    )
+    with TestClient(create_app(services), base_url=ORIGIN) as client:
+        yield client, services
+
+
+def test_off_a_local_chain_gateways_in_the_service_s_own_network_are_refused(
+    public_site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    client, services = public_site
+    operator = sign_in(client, services.chain.platform)
+    cases = {
+        "http://169.254.169.254/latest/meta-data/": "link-local",
+        "https://169.254.169.254/": "link-local",
+        "https://[::ffff:169.254.169.254]/": "link-local",
+        "https://10.0.0.7/hook": "RFC 1918",
+        "https://2130706433/hook": "loopback",
+        gateway.url: "loopback",
+        "https://[fd00::1]/hook": "unique-local",
+        "http://93.184.215.14/hook": "https",
+    }
+    for url, reason in cases.items():
+        refused = client.post("/v1/ops/webhooks", json={"url": url}, headers=operator)
+        assert refused.status_code == 400, (url, refused.text)
+        body = refused.json()
+        assert body["code"] == "webhook_url_refused" and reason in body["message"], body
+    listed = client.get("/v1/ops/webhooks", headers=operator).json()
+    assert not {e["url"] for e in listed} & set(cases)
+    made = client.post(
+        "/v1/ops/webhooks", json={"url": "https://93.184.215.14/hook"}, headers=operator
+    )
+    assert made.status_code == 201  # a public https gateway is fine
+    client.delete(f"/v1/ops/webhooks/{made.json()['id']}", headers=operator)
+    # An endpoint registered where loopback was allowed is still refused at delivery time.
+    with Session(services.engine) as session:
+        row = WebhookEndpoint(
+            url=gateway.url,
+            secret_sealed=b"",
+            key_id="",
+            created_by=services.chain.platform.address,
+            created_at=0,
+            since=0,
+        )
+        session.add(row)
+        session.flush()
+        row.secret_sealed = seal_secret(runner.document_key(services), row.id, "whsec_AAAA")
+        session.commit()
+        endpoint_id = row.id
+    outbox = runner.make_outbox(services, clock=Clock())
+    mine = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+    try:
+        assert outbox.enqueue() > 0
+        for _ in range(100):  # (other tests' endpoints may have rows due first)
+            with Session(services.engine) as session:
+                if all(r.attempts for r in session.scalars(mine)):
+                    break
+            outbox.deliver_due()
+    finally:
+        client.delete(f"/v1/ops/webhooks/{endpoint_id}", headers=operator)
+        outbox.close()
+    assert gateway.got == []
+    with Session(services.engine) as session:
+        errors = {r.last_error for r in session.scalars(mine)}
+    assert errors and all(e and "refused" in e and "https" in e for e in errors)
 
 
 def test_payloads_carry_a_phone_only_while_its_owner_consents(
@@ -343,3 +454,137 @@ def test_the_service_loop_delivers_what_the_index_brings(
     with gateway.lock:
         assert {h["webhook-id"] for h, _ in gateway.accepted} >= expected
     assert httpx.URL(gateway.url).port and endpoint["id"]
+
+
+def test_each_pass_queues_only_what_came_after_the_last_one_and_a_restart_resumes(
+    demo: Demo, gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox's cursor: the demo chain indexed in two steps into a database of its own
+    (the shared one is left alone), chain time moved by the test past a pickup deadline's last
+    day. Each pass queues exactly the notices that appeared since the one before; a pass with
+    nothing new computes no one's notices; a pass that fails leaves the cursor where it was;
+    a new outbox object (a restart) resumes there. The healthy gateway gets every id once."""
+    url = "sqlite:///" + str(tmp_path / "index.db")
+    services = Services(
+        settings=demo.services.settings.model_copy(update={"database_url": url}),
+        store=demo.services.store,
+        engine=make_engine(url),
+        _chain=demo.services.chain,
+    )
+    chain = services.chain
+    with Session(demo.services.engine) as session:  # (the full index says where to stop)
+        orders = session.scalars(
+            select(m.OrderEvent.block_number).order_by(m.OrderEvent.block_number)
+        ).all()
+    start = min(c.block for c in chain.deployment.contracts.values())
+    indexer = make_indexer(services, range_size=orders[len(orders) // 2] - start + 1)
+    indexer.sync(max_ranges=1)  # up to the block of the middle order
+    pork = demo.report.deals["pork_claim"]
+    with Session(demo.services.engine) as session:
+        deadline = session.scalars(
+            select(m.Deal.pickup_deadline).where(m.Deal.deal_id == pork)
+        ).one()
+    due = deadline - notice_feed.PICKUP_DUE_SECONDS
+    now = {"t": due - 1}
+    monkeypatch.setattr(queries, "chain_now", lambda _session: now["t"])
+    looked_at: list[str] = []
+    real_notices = notice_feed.notices
+
+    def notices(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        looked_at.append(args[2])
+        return real_notices(*args, **kwargs)
+
+    monkeypatch.setattr(notice_feed, "notices", notices)
+    with Session(services.engine) as session:
+        endpoint = WebhookEndpoint(
+            url=gateway.url,
+            secret_sealed=b"",
+            key_id="",
+            created_by=chain.platform.address,
+            created_at=0,
+            since=0,
+        )
+        session.add(endpoint)
+        session.flush()
+        endpoint_id = endpoint.id
+        endpoint.secret_sealed = seal_secret(
+            runner.document_key(services), endpoint_id, "whsec_AAAA"
+        )
+        session.commit()
+
+    def queued() -> set[str]:
+        with Session(services.engine) as session:
+            return set(
+                session.scalars(
+                    select(WebhookDelivery.message_id).where(
+                        WebhookDelivery.endpoint_id == endpoint_id
+                    )
+                )
+            )
+
+    def cursor() -> tuple[int | None, int | None]:
+        with Session(services.engine) as session:
+            row = session.get(WebhookEndpoint, endpoint_id)
+            assert row is not None
+            return row.scanned_block, row.scanned_time
+
+    clock = Clock()
+    # Pass 1 (no cursor yet): the whole history of the half-indexed chain.
+    first = set(every_notice(services))
+    outbox = runner.make_outbox(services, clock=clock)
+    assert first and outbox.enqueue() == len(first) and queued() == first
+    drain(outbox, clock, endpoint_id)
+    assert cursor() == (indexer.last_block(), due - 1)
+
+    # Pass 2, nothing new: nothing queued, and nobody's notices computed again.
+    looked_at.clear()
+    assert outbox.enqueue() == 0 and looked_at == []
+
+    # The rest of the chain is indexed. A pass that fails half-way commits nothing.
+    indexer.sync_until_idle()
+    later = set(every_notice(services)) - first
+    assert later
+    before = cursor()
+    calls = 0
+
+    def failing(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise RuntimeError("the process dies here")
+        return real_notices(*args, **kwargs)
+
+    monkeypatch.setattr(notice_feed, "notices", failing)
+    with pytest.raises(RuntimeError):
+        outbox.enqueue()
+    assert queued() == first and cursor() == before
+    monkeypatch.setattr(notice_feed, "notices", notices)
+
+    # Restart: a new outbox object picks up at the cursor; only the new notices are queued.
+    outbox.close()
+    outbox = runner.make_outbox(services, clock=clock)
+    assert outbox.enqueue() == len(later) and queued() == first | later
+    drain(outbox, clock, endpoint_id)
+    assert cursor() == (indexer.last_block(), due - 1)
+
+    # Chain time passes the pickup deadline's last day: no new block, a new notice, and only
+    # the people of the deals whose moment came are looked at.
+    now["t"] = due + 1
+    buyer = CONSUMERS[1].address  # her leader received the pork; not handed over (the seed)
+    pickup = message_id(buyer, f"pickup_due:{pork}")
+    assert pickup not in queued()
+    looked_at.clear()
+    assert outbox.enqueue() >= 1 and pickup in queued()
+    assert buyer in looked_at and len(set(looked_at)) < len(recipients_of_all(services))
+    drain(outbox, clock, endpoint_id)
+    assert outbox.enqueue() == 0
+    outbox.close()
+
+    ids = [h["webhook-id"] for h, _ in gateway.accepted]
+    assert sorted(ids) == sorted(queued())  # every queued notice delivered, each id once
+    assert set(every_notice(services)) <= set(ids)
+
+
+def recipients_of_all(services: Services) -> list[str]:
+    with Session(services.engine) as session:
+        return recipients(session)
