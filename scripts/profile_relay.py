@@ -204,8 +204,6 @@ def main() -> None:
     from sqlalchemy import text
 
     from api.db import ensure_db
-    from api.relayer.accept import accept
-    from api.relayer.worker import RelayWorker
     from api.services import build_services, make_engine
     from chain.accounts import dev_account
     from chain.anvil import Anvil
@@ -242,7 +240,7 @@ def main() -> None:
             services = build_services(settings, chain=chain)
             ensure_db(services.engine)
             deal_id, leader = make_deal(chain, capacity=4 * args.joins + 10)
-            result = run(args, services, deal_id, leader.address, accept, RelayWorker)
+            result = run(args, services, deal_id, leader.address)
             result["load_average"] = os.getloadavg()[0]
             print(json.dumps(result, indent=2))
     finally:
@@ -251,15 +249,11 @@ def main() -> None:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
-def run(
-    args: argparse.Namespace,
-    services: Any,
-    deal_id: int,
-    leader: str,
-    accept: Any,
-    worker_class: Any,
-) -> dict[str, Any]:
+def run(args: argparse.Namespace, services: Any, deal_id: int, leader: str) -> dict[str, Any]:
+    """The three phases on ``args.joins`` joins each (accept and HTTP), then the worker."""
     from api.db import session_factory
+    from api.relayer.accept import accept
+    from api.relayer.worker import RelayWorker
     from chain.anvil import free_port
 
     chain, n = services.chain, args.joins
@@ -305,7 +299,7 @@ def run(
         server.terminate()
         server.wait(timeout=60)
 
-    worker = worker_class(services)
+    worker = RelayWorker(services)
     passes = 0
 
     def work_all() -> None:
