@@ -177,6 +177,8 @@ def test_consumer_joins_sees_the_order_cancels_and_collects_a_refund(
     expect(order.locator("form[data-action=cancel]")).to_have_attribute(
         "data-summary", re.compile(r"45\.00")
     )  # what a cancel would give back now: the new order's 45.00
+    expect(order.locator("dd.paid")).to_have_text("45.00 tUSD")  # this order's, not 90 + 45
+    expect(order).to_contain_text("此前已退")
     assert journeys.services.chain.clients.escrow.order(rice, buyer.address).quantity == 1
     shot(page, "03b-orders-joined-again")
 
@@ -372,6 +374,9 @@ def test_leader_confirms_a_short_receipt_and_the_neighbour_is_refunded_for_it_an
     expect(order).to_have_attribute("data-state", "refunding")
     expect(order.locator(".owed")).to_have_text(f"{money(owed)} tUSD")
     expect(order.locator(".short")).to_contain_text(f"缺货退款 {money(price)} tUSD（已计入退款）")
+    expect(order.locator(".picked-up")).to_contain_text(
+        "2 份 · 少 1 份，退款给你"
+    )  # not the leader's words
     shot(page, "10e-orders-refund-owed")
     order.locator("form[data-action=withdraw] button").click()
     sign_in_sheet(page)
