@@ -50,6 +50,7 @@ from chain.errors import (
     TransactionTimeout,
     load_default_registry,
 )
+from chain.rpc_http import JsonRpcHttp
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,9 @@ class TxSender:
         self._trackers: dict[str, _NonceTracker] = {}
         self._trackers_lock = threading.Lock()
         self._chain_id: int | None = None
+        # The hot reads' transport (rpc, rpc_batch): web3's HTTPProvider cost ~10× the round trip
+        # in CPU (chain.rpc_http); None for another provider, which is then used as it is.
+        self._http = JsonRpcHttp.for_provider(w3.provider)
 
     # ------------------------------------------------------------------ helpers
 
@@ -175,9 +179,14 @@ class TxSender:
 
     def fees(self) -> dict[str, int]:
         """EIP-1559 fees: tip from the node, cap = 2 × base fee + tip (survives 6 full blocks)."""
-        with translate_errors(self.registry):
-            base_fee = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
-            tip = int(self.w3.eth.max_priority_fee)
+        # One JSON-RPC batch (the relay worker asks once per batch; issue 15).
+        block, tip_hex = self.rpc_batch(
+            [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
+        )
+        for answer in (block, tip_hex):
+            if isinstance(answer, Exception):
+                raise answer
+        base_fee, tip = int(block["baseFeePerGas"], 16), int(tip_hex, 16)
         return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
 
     def chain_time(self) -> int:
@@ -196,9 +205,7 @@ class TxSender:
         For the hot reads (calls, nonces, the clock): web3's method machinery (parameter
         formatters, result formatters, middleware) cost several times the round trip itself
         when profiled under the relayer's load (issue 15)."""
-        with translate_errors(self.registry):
-            response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        return self._result(response)
+        return self._result(self._one(method, params))
 
     def rpc_batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Several JSON-RPC requests in one HTTP round trip (a JSON-RPC batch): each item is the
@@ -207,13 +214,13 @@ class TxSender:
         a node that refuses batches is asked one request at a time."""
         if not calls:
             return []
-        with translate_errors(self.registry):
-            responses = self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
+        if self._http is not None:
+            responses = self._http.batch(calls)
+        else:
+            with translate_errors(self.registry):
+                responses = self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
         if not isinstance(responses, list) or len(responses) != len(calls):
-            responses = []
-            for method, params in calls:
-                with translate_errors(self.registry):
-                    responses.append(self.w3.provider.make_request(method, params))  # type: ignore[arg-type]
+            responses = [self._one(method, params) for method, params in calls]
         out: list[Any] = []
         for response in responses:
             try:
@@ -221,6 +228,13 @@ class TxSender:
             except (ContractRevert, NodeRejected) as exc:
                 out.append(exc)
         return out
+
+    def _one(self, method: str, params: list[Any]) -> Any:
+        """One request's response object (not its result)."""
+        if self._http is not None:
+            return self._http.request(method, params)
+        with translate_errors(self.registry):
+            return self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
 
     def _result(self, response: Any) -> Any:
         """The ``result`` of a JSON-RPC response; its error as a :mod:`chain.errors` exception."""
@@ -330,8 +344,8 @@ class TxSender:
 
         Raises :class:`AlreadyKnown` when the pool holds it already and :class:`NonceTooLow` when
         its nonce went to another transaction (see :func:`node_rejected`)."""
-        with translate_errors(self.registry):
-            return self.w3.eth.send_raw_transaction(HexBytes(raw_tx)).to_0x_hex()
+        # Straight to the node (rpc): web3's method machinery cost more than the round trip.
+        return str(self.rpc("eth_sendRawTransaction", [HexBytes(raw_tx).to_0x_hex()]))
 
     def transact(
         self,
@@ -380,11 +394,9 @@ class TxSender:
 
     def known(self, tx_hash: HexBytes | str) -> bool:
         """Whether the node knows the transaction (in its pool or mined)."""
-        with translate_errors(self.registry):
-            try:
-                return self.w3.eth.get_transaction(HexBytes(tx_hash)) is not None
-            except TransactionNotFound:
-                return False
+        # Raw (rpc): the relay worker asks on every poll of a batch not mined yet (issue 15).
+        found = self.rpc("eth_getTransactionByHash", [HexBytes(tx_hash).to_0x_hex()])
+        return found is not None
 
     def wait(self, tx_hash: HexBytes | str, *, stop: threading.Event | None = None) -> TxReceipt:
         """Poll for the receipt: :class:`TransactionTimeout` past ``self.timeout``, and

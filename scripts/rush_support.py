@@ -251,7 +251,7 @@ class Profiler:
         totals: dict[str, int] = {}
         own: dict[str, int] = {}
         samples = 0
-        for line in self.out.read_text().splitlines():
+        for line in self.out.read_text(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
             frames, n = stack.split(";"), int(count)
             samples += n

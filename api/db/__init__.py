@@ -83,8 +83,26 @@ def drop_db(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions bound to ``engine``; objects stay readable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions bound to ``engine``; objects stay readable after commit.
+
+    One factory per engine, made once: each ``sessionmaker`` defines a new ``Session`` subclass,
+    and SQLAlchemy sets up that class's event dispatch on its first session's close — a fifth
+    of the CPU of a request refused at once, when routes made a factory per request (profiled
+    under the relay rush, issue 15), and a class more in memory each time."""
+    factory: sessionmaker[Session] | None = getattr(engine, _FACTORY, None)
+    if factory is None:
+        with _factory_lock:
+            factory = getattr(engine, _FACTORY, None)
+            if factory is None:
+                # On the engine itself (a cycle the collector frees with it), not in a weak
+                # mapping: the factory refers to its engine, so a mapping would keep it alive.
+                factory = sessionmaker(engine, expire_on_commit=False)
+                setattr(engine, _FACTORY, factory)
+    return factory
+
+
+_FACTORY = "_tuanchain_session_factory"
+_factory_lock = threading.Lock()
 
 
 __all__ = ["Base", "drop_db", "ensure_db", "init_db", "session_factory"]

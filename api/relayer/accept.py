@@ -13,13 +13,13 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.relayer.checks import RequestChecker, bad_request
-from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus, utcnow
 from api.relayer.queue import SignerQueue, pending_requests
 from chain.context import Chain
 from chain.eip712 import typed_data_digest
@@ -39,8 +39,9 @@ def accept(
     checker = RequestChecker(chain, store, queue_of)
     payloads = body.get("payloads") if isinstance(body, dict) else None
     typed = payloads.get("request") if isinstance(payloads, dict) else None
-    if isinstance(typed, dict):
-        existing = _by_digest(session, typed)
+    digest = _digest(typed) if isinstance(typed, dict) else None
+    if digest is not None:
+        existing = _by_digest(session, "0x" + digest.hex())
         if existing is not None and existing.status in PENDING_STATUSES:
             return existing, False  # a client retry: same request, same outbox row
         if existing is not None and existing.error_code == "chain_changed":
@@ -53,15 +54,22 @@ def accept(
             )
     # The check read the signer's pending requests in this session (a nonce they hold is refused
     # there); one accepted since, by another process, is caught by the unique index below.
-    fields = checker.check(body)
-    row = RelayRequest(
-        id=str(uuid.uuid4()),
-        status=RelayStatus.QUEUED.value,
-        chain_key=chain.identity.key,  # sent to this chain only (api.binding)
+    fields = checker.check(body, digest=digest)
+    now = utcnow()
+    values = {
+        "id": str(uuid.uuid4()),
+        "status": RelayStatus.QUEUED.value,
+        "chain_key": chain.identity.key,  # sent to this chain only (api.binding)
+        "attempts": 0,
+        "next_attempt_at": 0.0,
+        "created_at": now,
+        "updated_at": now,
         **fields,
-    )
-    session.add(row)
+    }
     try:
+        # One INSERT, not the ORM's unit of work for one new object (its flush was a fifth of
+        # an accept's CPU, issue 15); the row returned is built from the same values.
+        session.connection().execute(_INSERT, values)
         session.commit()  # committed before anything is sent: an accepted request is never lost
     except IntegrityError:
         # Another API process accepted a request with this nonce between our check and our
@@ -71,25 +79,37 @@ def accept(
         if holder is None:
             raise  # some other constraint: a fault, not a race
         raise _nonce_taken(fields, holder) from None
+    row = RelayRequest(**values)  # (transient: what was stored, for the answer)
     logger.info(
         "accepted %s request %s from %s (nonce %d)", row.action, row.id, row.signer, row.nonce
     )
     return row, True
 
 
-def _by_digest(session: Session, typed: dict[str, Any]) -> RelayRequest | None:
+def _digest(typed: dict[str, Any]) -> bytes | None:
+    """The request's EIP-712 digest, computed once per accept (the look-up, the signature and
+    the row use it); None for malformed typed data (``check`` says why)."""
     try:
-        digest = "0x" + typed_data_digest(typed).hex()
-    except Exception:  # noqa: BLE001 — malformed typed data: ``check`` will say why
+        return typed_data_digest(typed)
+    except Exception:  # noqa: BLE001
         return None
+
+
+# The accept path's statements, built once: building a statement and its cache key on every
+# call cost more than running it (issue 15, scripts/profile_relay.py).
+_BY_DIGEST = (
+    select(RelayRequest.id)
+    .where(RelayRequest.request_digest == bindparam("digest"))
+    .order_by(RelayRequest.created_at.desc())
+    .limit(1)
+)
+_INSERT = insert(RelayRequest.__table__)
+
+
+def _by_digest(session: Session, digest: str) -> RelayRequest | None:
     # The id only (almost always nothing): loading whole rows for a look-up that nearly never
     # finds one was a tenth of an accept under the rush (issue 15).
-    found = session.execute(
-        select(RelayRequest.id)
-        .where(RelayRequest.request_digest == digest)
-        .order_by(RelayRequest.created_at.desc())
-        .limit(1)
-    ).scalar()
+    found = session.connection().execute(_BY_DIGEST, {"digest": digest}).scalar()
     return session.get(RelayRequest, found) if found is not None else None
 
 

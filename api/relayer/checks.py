@@ -88,9 +88,11 @@ def _types_match(typed: dict[str, Any], primary: str, fields: list[dict[str, str
     )
 
 
-def _recover(typed: dict[str, Any], signature: str, what: str) -> str:
+def _recover(
+    typed: dict[str, Any], signature: str, what: str, *, digest: bytes | None = None
+) -> str:
     try:
-        return checksum_address(recover_typed_data_signer(typed, signature))
+        return checksum_address(recover_typed_data_signer(typed, signature, digest=digest))
     except chain_errors.InvalidSignature as exc:
         raise bad_request(
             "bad_signature", f"the {what} signature cannot be checked: {exc}"
@@ -146,8 +148,9 @@ class RequestChecker:
                 "unknown_function", "the request's calldata is no known function"
             ) from None
 
-    def check(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Check a signed submission; returns the fields of the outbox row to create."""
+    def check(self, body: dict[str, Any], *, digest: bytes | None = None) -> dict[str, Any]:
+        """Check a signed submission; returns the fields of the outbox row to create.
+        ``digest``: the request's EIP-712 digest, when the caller computed it already."""
         payloads = body.get("payloads")
         signatures = body.get("signatures")
         if not isinstance(payloads, dict) or not isinstance(signatures, dict):
@@ -180,7 +183,14 @@ class RequestChecker:
             raise bad_request("untrusted_target", f"{target} is not a tuanchain contract")
         if value != 0:
             raise bad_request("invalid_request", "requests carrying ETH are not relayed")
-        signer = _recover(typed, signature, "request")
+        if digest is None:
+            try:
+                digest = typed_data_digest(typed)
+            except Exception as exc:  # noqa: BLE001 — eth-account's refusal of the typed data
+                raise bad_request(
+                    "bad_signature", f"the request signature cannot be checked: {exc}"
+                ) from None
+        signer = _recover(typed, signature, "request", digest=digest)
         if signer != sender:
             raise bad_request(
                 "bad_signature",
@@ -315,7 +325,7 @@ class RequestChecker:
             "target": target,
             "nonce": nonce,
             "deadline": deadline,
-            "request_digest": "0x" + typed_data_digest(typed).hex(),
+            "request_digest": "0x" + digest.hex(),
             "typed_data": typed,
             "signature": HexBytes(signature).to_0x_hex(),
             "permit": permit,

@@ -50,16 +50,26 @@ class BatchSettling(OutboxMoves):
         # Plain (id, signer) pairs by batch: after each rollback below, reading an attribute of
         # an expired row would cost a SELECT of its own (profiled: most of a pass's time).
         batches: dict[str, list[tuple[str, str]]] = {}
-        for row_id, signer, tx_hash in session.execute(
+        statuses: dict[str, set[str]] = {}
+        for row_id, signer, tx_hash, status in session.execute(
             self._in_flight_query().with_only_columns(
-                RelayRequest.id, RelayRequest.signer, RelayRequest.tx_hash
+                RelayRequest.id, RelayRequest.signer, RelayRequest.tx_hash, RelayRequest.status
             )
         ):
             batches.setdefault(tx_hash or row_id, []).append((row_id, signer))
+            statuses.setdefault(tx_hash or row_id, set()).add(status)
         moved = 0
         for tx_hash, members in batches.items():
             if self.stop.is_set():
                 break
+            if (
+                not wait
+                and statuses[tx_hash] == {RelayStatus.SENT.value}
+                and self._pending(tx_hash)
+            ):
+                # Broadcast, known to the node, not mined yet: nothing to do this poll (what
+                # _settle_batch would conclude), without claiming and loading its rows.
+                continue
             with self.claims.signers([signer for _, signer in members]) as held:
                 if not all(signer in held for _, signer in members):
                     continue  # another worker is settling it
@@ -78,6 +88,15 @@ class BatchSettling(OutboxMoves):
                     session, batch, lambda b=batch: self._settle_batch(session, b, wait=wait)
                 )
         return moved
+
+    def _pending(self, tx_hash: str) -> bool:
+        """Whether the node holds ``tx_hash`` unmined (False when mined, unknown or unreadable:
+        the full settling path then decides)."""
+        try:
+            sender = self.services.chain.sender
+            return sender.raw_receipt(tx_hash) is None and sender.known(tx_hash)
+        except chain_errors.ChainError:
+            return False
 
     def _settle_batch(self, session: Session, rows: list[RelayRequest], *, wait: bool) -> int:
         self.services.check_chain()

@@ -148,7 +148,11 @@ class RelayWorker(BatchSending, BatchSettling):
     def in_flight(self) -> int:
         """Requests sent (or signed) and not settled yet."""
         with self.sessions() as session:
-            return len(session.scalars(self._in_flight_query()).all())
+            # Ids only: the background loop asks after every pass, and loading the whole rows
+            # (each with its batch's raw transaction and three JSON columns) just to count them
+            # was a large part of the worker's CPU under the rush (issue 15).
+            query = self._in_flight_query().with_only_columns(RelayRequest.id)
+            return len(session.execute(query).all())
 
     def _chain_changed(self, session: Session, exc: ChainChanged) -> None:
         """The node serves another chain now: the requests accepted for ours are never sent."""

@@ -19,7 +19,14 @@ def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    # ``async``: FastAPI runs a plain ``def`` dependency on its thread pool, a hand-over to a
+    # worker thread and back on every request for one attribute read (profiled: a large part
+    # of the HTTP layer's CPU under the relay rush, issue 15).
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def get_session(services: ServicesDep) -> Iterator[Session]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web3 import Web3
-
+from chain.address import checksum_address
 from chain.clients.base import ContractClient
 from chain.eip712 import Signature
 
@@ -23,9 +22,9 @@ class PermitBatcherClient(ContractClient):
             parts = Signature.from_bytes(signature)
             rows.append(
                 (
-                    Web3.to_checksum_address(token),
-                    Web3.to_checksum_address(message["owner"]),
-                    Web3.to_checksum_address(message["spender"]),
+                    checksum_address(token),
+                    checksum_address(message["owner"]),
+                    checksum_address(message["spender"]),
                     int(message["value"]),
                     int(message["deadline"]),
                     parts.v,

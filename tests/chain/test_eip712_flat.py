@@ -20,9 +20,12 @@ from chain.eip712 import (
     FORWARD_REQUEST_TYPE,
     PERMIT_TYPE,
     _flat_signable,
+    _recover_digest,
     recover_typed_data_signer,
     typed_data_digest,
 )
+
+_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # secp256k1's order
 
 
 def _reference(typed: dict[str, Any]) -> bytes:
@@ -164,3 +167,50 @@ def test_the_signer_is_recovered_through_the_fast_path(domain: Any, message: Any
     typed = _typed("ForwardRequest", FORWARD_REQUEST_TYPE, domain, message)
     signature = account.sign_typed_data(full_message=typed).signature
     assert recover_typed_data_signer(typed, signature) == account.address
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    digest=st.binary(min_size=32, max_size=32),
+    body=st.one_of(
+        st.binary(min_size=64, max_size=64),
+        # r or s at the edges of the curve order, where eth-keys refuses
+        st.tuples(
+            st.sampled_from([0, 1, 2**256 - 1, _N - 1, _N, _N + 1]),
+            st.binary(min_size=32, max_size=32),
+        ).map(lambda t: t[0].to_bytes(32, "big") + t[1]),
+    ),
+    v=st.sampled_from([0, 1, 2, 26, 27, 28, 29, 35, 36, 255]),
+)
+def test_the_fast_recovery_agrees_with_eth_account(digest: bytes, body: bytes, v: int) -> None:
+    """Any 65 bytes: the libsecp256k1 path recovers what eth-account recovers, and leaves to
+    eth-account whatever it would refuse (or recover differently)."""
+    signature = body + bytes([v])
+    try:
+        expected: Any = Account._recover_hash(digest, signature=signature)
+    except Exception:  # noqa: BLE001 — eth-account's refusal
+        expected = None
+    fast = _recover_digest(digest, signature)
+    assert fast is None or fast == expected
+    if expected is not None and v in (0, 1, 27, 28):
+        assert fast == expected  # the fast path takes every ordinary signature
+
+
+def test_a_real_signature_is_recovered_from_its_digest() -> None:
+    account = Account.create()
+    typed = _typed(
+        "Permit",
+        PERMIT_TYPE,
+        {"name": "T", "version": "1", "chainId": 1, "verifyingContract": "0x" + "44" * 20},
+        {
+            "owner": account.address,
+            "spender": "0x" + "55" * 20,
+            "value": 1,
+            "nonce": 0,
+            "deadline": 9,
+        },
+    )
+    signature = account.sign_typed_data(full_message=typed).signature
+    digest = typed_data_digest(typed)
+    assert _recover_digest(digest, signature) == account.address
+    assert recover_typed_data_signer(typed, signature, digest=digest) == account.address

@@ -1,0 +1,77 @@
+"""The hot paths' JSON-RPC transport (``chain.rpc_http``): same answers as web3's provider, batch
+answers put back in request order, a node that is gone is ``NodeUnavailable``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from chain.anvil import Anvil
+from chain.errors import NodeUnavailable
+from chain.rpc_http import JsonRpcHttp
+from chain.tx import TxSender
+
+
+def test_reads_and_batches_agree_with_web3_on_anvil() -> None:
+    with Anvil() as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        sender = TxSender(w3)
+        assert sender._http is not None  # the fast transport is in use
+        assert int(sender.rpc("eth_chainId", []), 16) == w3.eth.chain_id
+        block, balance, bad = sender.rpc_batch(
+            [
+                ("eth_getBlockByNumber", ["latest", False]),
+                ("eth_getBalance", [w3.eth.accounts[0], "latest"]),
+                ("eth_noSuchMethod", []),
+            ]
+        )
+        assert int(block["number"], 16) == w3.eth.block_number
+        assert int(balance, 16) == w3.eth.get_balance(w3.eth.accounts[0])
+        assert isinstance(bad, Exception)  # one request's error is that request's answer
+        url = node.rpc_url
+    with pytest.raises(NodeUnavailable):  # the node is gone
+        sender.rpc("eth_chainId", [])
+    with pytest.raises(NodeUnavailable):
+        JsonRpcHttp(url).batch([("eth_chainId", [])])
+
+
+class _Reversed(BaseHTTPRequestHandler):
+    """Answers a batch in reverse order (the spec allows any order), and closes every
+    connection after one answer (a server that does not keep connections alive)."""
+
+    def do_POST(self) -> None:
+        request: Any = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if isinstance(request, list):
+            answer: Any = [{"jsonrpc": "2.0", "id": r["id"], "result": r["id"]} for r in request]
+            answer.reverse()
+        else:
+            answer = {"jsonrpc": "2.0", "id": request["id"], "result": request["method"]}
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_batch_answers_are_put_back_in_request_order() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Reversed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rpc = JsonRpcHttp(f"http://127.0.0.1:{server.server_address[1]}/")
+        answers = rpc.batch([("a", []), ("b", []), ("c", [])])
+        assert [a["result"] for a in answers] == [0, 1, 2]
+        for _ in range(3):  # each on a new connection: the server closed the last one
+            assert rpc.request("m", [])["result"] == "m"
+    finally:
+        server.shutdown()
+        server.server_close()
