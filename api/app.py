@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 
+from api.background import stop_all
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
 from api.routes import (
@@ -76,8 +77,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
             yield
         finally:
             app.state.closing.set()
-            for stop in reversed(stops):
-                stop()
+            stop_all(stops)
 
     app = FastAPI(
         title="tuanchain",

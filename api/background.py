@@ -8,9 +8,11 @@ Stopping sets ``stop`` (and ``wake``), so a pass in hand finishes and no other s
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +76,36 @@ def start_loop(
         thread.join(timeout=join_timeout)
 
     return stop_loop
+
+
+# A stop that takes longer than this prints every thread's stack (stderr, i.e. the service's
+# log): a loop stuck in a call that ignores its stop event is then named, not guessed at.
+SLOW_STOP_SECONDS = 20.0
+
+
+def stop_all(stops: Iterable[Callable[[], None]]) -> None:
+    """Stop background jobs side by side: each stop function asks its loop to end and joins it
+    (bounded by its own join timeout), so the whole stop takes as long as the slowest job, not
+    the sum of all of them."""
+    stops = list(stops)
+    if not stops:
+        return
+    faulthandler.dump_traceback_later(SLOW_STOP_SECONDS, exit=False, file=sys.stderr)
+    try:
+        threads = [
+            threading.Thread(target=_stop_one, args=(stop,), name="stopping", daemon=True)
+            for stop in stops
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _stop_one(stop: Callable[[], None]) -> None:
+    try:
+        stop()
+    except Exception:  # one job failing to stop must not keep the others running
+        logger.exception("stopping a background job failed")

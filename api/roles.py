@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, text
 
+from api.background import stop_all
 from api.services import Services
 
 logger = logging.getLogger(__name__)
@@ -40,14 +41,29 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def schema_lock_key(conn: Connection, name: str = LOCK_NAME) -> int:
+    """The advisory key of ``name`` in the schema ``conn`` works in (its ``search_path``'s first)."""
+    schema = conn.execute(text("SELECT current_schema()")).scalar()
+    return advisory_key(f"{name}@{schema}")
+
+
 class SingletonLock:
     """The session advisory lock of the singleton roles (always held on SQLite)."""
 
     def __init__(self, engine: Engine, name: str = LOCK_NAME) -> None:
         self.engine = engine
-        self.key = advisory_key(name)
+        self.name = name
         self.enabled = engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
+        self._key: int | None = None
+
+    def key(self, conn: Connection) -> int:
+        """The lock's key in this database: advisory locks are the whole database's, while a
+        deployment's tables live in one schema, so two deployments sharing a database (two
+        schemas) must not wait on each other's lock: the key names the schema too."""
+        if self._key is None:
+            self._key = schema_lock_key(conn, self.name)
+        return self._key
 
     def try_acquire(self) -> bool:
         """Take the lock if nobody holds it; True while this process holds it."""
@@ -58,7 +74,9 @@ class SingletonLock:
         conn = self.engine.connect()
         try:
             got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key(conn)}
+                ).scalar()
             )
             conn.commit()  # the lock is the session's, not the transaction's: it stays
         except Exception:
@@ -92,7 +110,7 @@ class SingletonLock:
             # Unlock in the session itself: dropping the connection alone releases the lock only
             # once the server has seen the disconnect, so another process asking right after this
             # returns could still find it held.
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key(conn)})
             conn.commit()
         except Exception as exc:  # noqa: BLE001 — a dead connection: its session and lock are gone
             logger.debug("advisory unlock on a dead connection: %s", exc)
@@ -121,19 +139,26 @@ def start_background(services: Services) -> list[Callable[[], None]]:
     lock = SingletonLock(services.engine)
     stop = threading.Event()
     singletons: list[Callable[[], None]] = []
+    # Starting and stopping the singletons never overlap: a stop request arriving while the watch
+    # thread starts them waits for the start, then stops what was started.
+    changing = threading.Lock()
+
+    def start_singletons() -> None:
+        with changing:
+            if not singletons and not stop.is_set():
+                logger.info("this process runs the indexer and the keeper")
+                singletons.extend(_start(services, SINGLETON_MODULES))
 
     def stop_singletons() -> None:
-        for stop_one in reversed(singletons):
-            stop_one()
-        singletons.clear()
+        with changing:
+            stop_all(reversed(singletons))
+            singletons.clear()
 
     def watch() -> None:
         while not stop.is_set():
             try:
                 if lock.try_acquire():
-                    if not singletons:
-                        logger.info("this process runs the indexer and the keeper")
-                        singletons.extend(_start(services, SINGLETON_MODULES))
+                    start_singletons()
                 elif singletons:
                     logger.warning("lost the singleton lock; stopping the indexer and keeper")
                     stop_singletons()
@@ -146,11 +171,12 @@ def start_background(services: Services) -> list[Callable[[], None]]:
 
     def stop_roles() -> None:
         stop.set()
-        thread.join(timeout=30)
         stop_singletons()
-        lock.release()
+        thread.join(timeout=30)
+        if not thread.is_alive():  # else it may be using the lock's connection: the exit frees it
+            lock.release()
 
     return [*stops, stop_roles]
 
 
-__all__ = ["SingletonLock", "advisory_key", "start_background"]
+__all__ = ["SingletonLock", "advisory_key", "schema_lock_key", "start_background"]

@@ -125,6 +125,7 @@ def worker() -> None:
     workers, and the indexer and keeper while this process holds their lock (api.roles; any
     number of ``worker`` and ``serve`` processes may share one PostgreSQL and one chain)."""
     from api.app import start_background
+    from api.background import stop_all
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
     from api.services import build_services
@@ -138,8 +139,7 @@ def worker() -> None:
             stops = start_background(services)
             typer.echo("worker running (stop with Ctrl-C or SIGTERM)")
             stop.event.wait()
-            for stop_one in reversed(stops):
-                stop_one()
+            stop_all(stops)
         except StopRequested:
             pass
         except (ChainError, TraceabilityError, DatabaseSchemaError) as exc:

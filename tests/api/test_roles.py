@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
@@ -52,3 +53,34 @@ def test_one_process_holds_the_roles_and_another_takes_over_when_its_connection_
     finally:
         for engine in engines:
             engine.dispose()
+
+
+@pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason="PostgreSQL advisory locks")
+def test_two_schemas_of_one_database_hold_their_own_roles_lock() -> None:
+    """Advisory locks are the whole database's; two deployments in two schemas are two systems,
+    and each runs its own indexer and keeper."""
+    url = os.environ[POSTGRES_ENV]
+    admin = make_engine(url)
+    schemas = [f"roles_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    engines = [
+        make_engine(f"{url}{separator}options={quote(f'-csearch_path={schema}')}")
+        for schema in schemas
+    ]
+    try:
+        name = f"test-roles-{uuid.uuid4()}"
+        first, second = (SingletonLock(engine, name) for engine in engines)
+        assert first.try_acquire() and second.try_acquire()  # one each
+        assert not SingletonLock(engines[0], name).try_acquire()  # the first schema's is taken
+        first.release()
+        second.release()
+    finally:
+        for engine in engines:
+            engine.dispose()
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

@@ -123,7 +123,13 @@ class Command:
 
     def stop(self, signum: int, *, group: bool = False) -> int:
         self.signal(signum, group=group)
-        return self.process.wait(timeout=STOP_GUARD_SECONDS)
+        try:
+            return self.process.wait(timeout=STOP_GUARD_SECONDS)
+        except subprocess.TimeoutExpired:  # a hang: say where it hung (a slow stop dumps stacks)
+            raise AssertionError(
+                f"still running {STOP_GUARD_SECONDS:.0f} s after {signal.Signals(signum).name}:\n"
+                + self.output[-8000:]
+            ) from None
 
     def kill(self) -> None:
         """Cleanup after a failed test: nothing of ours may outlive it."""

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import Engine, text
 
-from api.roles import LOCK_NAME, advisory_key
+from api.roles import schema_lock_key
 from api.services import make_engine
 from chain.anvil import Anvil
 from chain.context import connect
@@ -54,8 +54,8 @@ def schema_url() -> Iterator[str]:
 
 def _lock_is_free(engine: Engine) -> bool:
     """Whether nobody holds the roles' lock (taken and given back at once if free)."""
-    key = advisory_key(LOCK_NAME)
     with engine.connect() as conn:
+        key = schema_lock_key(conn)
         got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
         if got:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
