@@ -10,7 +10,7 @@ STAMP := build/.stamps
 
 export PATH := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin:$(CURDIR)/node_modules/@foundry-rs/forge-linux-amd64/bin:$(PATH)
 
-.PHONY: setup chromium run test test-contracts test-python lint bench clean
+.PHONY: setup chromium run test test-contracts artifacts test-python lint bench clean
 
 setup: $(STAMP)/npm $(STAMP)/python chromium
 
@@ -38,18 +38,30 @@ $(STAMP)/python: pyproject.toml requirements.lock
 run: setup
 	$(VENV)/bin/tuanchain run
 
-test: setup test-contracts test-python lint
+# forge's tests, the Python tests' compiled contracts and the Slither gate side by side, then the
+# Python tests. forge's solc-js compile is one single-threaded process for about a minute: the
+# other core meanwhile compiles the artifacts the Python tests load and runs Slither (each a
+# single-threaded solc-js compile too). Each target's output is printed whole when it ends
+# (--output-sync); a failing one fails `make test` as before.
+test: setup
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-contracts artifacts lint
+	$(MAKE) --no-print-directory test-python
 
 test-contracts: $(STAMP)/npm
 	$(FORGE) test
 
+artifacts: setup
+	$(PY) scripts/compile_artifacts.py
+
 # Two workers, one test file per worker at a time (a file's module fixtures are built once), the
-# same random order seed on both. Bytecode is written (this environment may set
+# same random order seed on both; files handed out in collection order, where tests/conftest.py
+# puts the longest first (LONG_FILES), not xdist's (most tests first, which left the long
+# lifecycle files for last). Bytecode is written (this environment may set
 # PYTHONDONTWRITEBYTECODE): every tuanchain subprocess the tests start would otherwise recompile
 # the project, and pytest's assertion rewriting would be redone by each worker.
 PYTEST_WORKERS ?= 2
 test-python: setup
-	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	bash scripts/lint_slither.sh

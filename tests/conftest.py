@@ -35,6 +35,31 @@ TEST_ARTIFACTS_DIR = REPO_ROOT / "build" / "artifacts-test"
 # Any fixture that needs the node depends on `w3` (directly or not), so this one name suffices.
 CHAIN_FIXTURES = {"w3", "anvil_node"}
 
+# The files that take longest, longest first (seconds per file on the loaded 2-core CI machine,
+# summed from `--durations=0`). `make test` runs files on two xdist workers, one file at a time per
+# worker (`--dist loadfile`), handed out in collection order (`--no-loadscope-reorder`): these go
+# first, so the run does not end with one worker on a two-minute file while the other is idle.
+# xdist's own order (most tests first) put the lifecycle files, two or three long tests each, last.
+# The other files keep pytest-randomly's order; the order inside every file stays random. A file
+# missing here only costs time; tests/test_suite_order.py checks every entry still exists.
+LONG_FILES = (
+    "tests/api/test_schemathesis.py",  # ~160 s: 34 operations, ~3,500 requests
+    "tests/lifecycle/test_commands.py",  # ~145 s with the seeded demo home (shared with test_run)
+    "tests/lifecycle/test_run.py",  # ~90 s
+    "tests/api/web/test_whole_day.py",  # ~65 s
+    "tests/lifecycle/test_worker_roles.py",  # ~50 s
+    "tests/api/web/test_journeys.py",  # ~45 s
+    "tests/api/web/test_passkey_journey.py",  # ~35 s
+    "tests/api/relay/test_outbox_state_machine.py",  # ~25 s
+    "tests/chain/test_deal_rules.py",  # ~25 s
+    "tests/api/web/test_review_page.py",  # ~25 s
+    "tests/api/relay/test_two_api_processes.py",  # ~25 s
+    "tests/api/index/test_indexer.py",  # ~25 s
+    "tests/api/web/test_supplier_workspace.py",  # ~22 s
+    "tests/traceability/test_epcis_hash_reference.py",  # ~21 s
+    "tests/api/relay/test_supplier_cli.py",  # ~20 s
+)
+
 settings.register_profile("tuanchain", parent=settings.get_profile("ci"))
 settings.load_profile("tuanchain")  # `--hypothesis-profile=NAME` still overrides it
 
@@ -46,6 +71,12 @@ def pytest_terminal_summary(
     seed = getattr(config.option, "randomly_seed", None)
     if isinstance(seed, int) and getattr(config.option, "randomly_reorganize", False):
         terminalreporter.write_line(f"random test order: replay it with --randomly-seed={seed}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long files first, in LONG_FILES' order; a stable sort keeps every other order."""
+    rank = {path: i for i, path in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.fixture(scope="session")
