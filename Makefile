@@ -38,19 +38,20 @@ $(STAMP)/python: pyproject.toml requirements.lock
 run: setup
 	$(VENV)/bin/tuanchain run
 
-# forge's tests, the Python tests' compiled contracts and the Slither gate side by side, then the
-# Python tests. forge's solc-js compile is one single-threaded process for about a minute: the
-# other core meanwhile compiles the artifacts the Python tests load and runs Slither (each a
-# single-threaded solc-js compile too). Each target's output is printed whole when it ends
-# (--output-sync); a failing one fails `make test` as before.
-test: setup
+# Two steps. First, side by side on two jobs: forge's tests (they need only the npm packages), the
+# Python packages' install, the compile of the artifacts the Python tests load, and the Slither
+# gate (its own venv). forge's solc-js compile is one single-threaded process for about a minute,
+# as are pip, the artifacts' compile and Slither's: the other core does those meanwhile. Each
+# target's output is printed whole when it ends (--output-sync); a failing one fails `make test`.
+# Then the Python tests on both cores.
+test:
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-contracts artifacts lint
 	$(MAKE) --no-print-directory test-python
 
 test-contracts: $(STAMP)/npm
 	$(FORGE) test
 
-artifacts: setup
+artifacts: $(STAMP)/npm $(STAMP)/python
 	$(PY) scripts/compile_artifacts.py
 
 # Two workers, one test file per worker at a time (a file's module fixtures are built once), the
@@ -63,7 +64,7 @@ PYTEST_WORKERS ?= 2
 test-python: setup
 	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-lint: setup
+lint: $(STAMP)/npm
 	bash scripts/lint_slither.sh
 
 bench: setup
