@@ -96,10 +96,12 @@ def test_handover_one_then_a_queue_with_a_code_the_escrow_skips(
 
     # A queue: a tampered code (refused when preparing, and skipped on chain), a code for fewer
     # units than ordered in a full group (only the escrow can tell: skipped on chain), a good one.
+    # Tampered: the last bit of r flipped, v kept, so it recovers another signer or none, on the
+    # page as on chain. (It was s's last byte set to 1b and v to 0: off chain v 0 means 27, so a
+    # signature of a fresh random buyer that ended in 1b1b stayed valid, one run in 512.)
     tampered = _code(client, second, deal.deal_id)
-    tampered["signature"] = tampered["signature"][:-4] + (
-        "1b00" if tampered["signature"][-4:] != "1b00" else "1c00"
-    )
+    signature = tampered["signature"]  # 0x, r (64 hex digits), s (64), v (2)
+    tampered["signature"] = signature[:65] + f"{int(signature[65], 16) ^ 1:x}" + signature[66:]
     fewer = _code(client, third, deal.deal_id, quantity=1)
     good = _code(client, second, deal.deal_id)
     body = {"deal_id": deal.deal_id, "items": [tampered, fewer, good]}
