@@ -35,29 +35,37 @@ TEST_ARTIFACTS_DIR = REPO_ROOT / "build" / "artifacts-test"
 # Any fixture that needs the node depends on `w3` (directly or not), so this one name suffices.
 CHAIN_FIXTURES = {"w3", "anvil_node"}
 
-# The files that take longest, longest first (seconds per file on the loaded 2-core CI machine,
-# summed from `--durations=0`). `make test` runs files on two xdist workers, one file at a time per
-# worker (`--dist loadfile`), handed out in collection order (`--no-loadscope-reorder`): these go
-# first, so the run does not end with one worker on a two-minute file while the other is idle.
-# xdist's own order (most tests first) put the lifecycle files, two or three long tests each, last.
-# The other files keep pytest-randomly's order; the order inside every file stays random. A file
-# missing here only costs time; tests/test_suite_order.py checks every entry still exists.
+# The files that take longest, longest first (seconds per file, setup included, from a fresh-clone
+# `.ci/run` with `--junitxml` on the 2-core machine under other sessions' load, 1,570 s in all).
+# `make test` runs files on two xdist workers, one file at a time per worker (`--dist loadfile`),
+# handed out in collection order (`--no-loadscope-reorder`): these go first, so the run does not
+# end with one worker on a long file while the other is idle. xdist's own order (most tests first)
+# put the lifecycle files, one or two long tests each, last. test_run.py follows test_commands.py:
+# the worker that takes the one takes the other at once, and the seeded demo home (a session
+# fixture) is made once. The other files keep pytest-randomly's order; the order inside every file
+# stays random. A file missing here only costs time; tests/test_suite_order.py checks the entries.
 LONG_FILES = (
-    "tests/api/test_schemathesis.py",  # ~160 s: 34 operations, ~3,500 requests
-    "tests/lifecycle/test_commands.py",  # ~145 s with the seeded demo home (shared with test_run)
-    "tests/lifecycle/test_run.py",  # ~90 s
-    "tests/api/web/test_whole_day.py",  # ~65 s
-    "tests/lifecycle/test_worker_roles.py",  # ~50 s
-    "tests/api/web/test_journeys.py",  # ~45 s
-    "tests/api/web/test_passkey_journey.py",  # ~35 s
-    "tests/api/relay/test_outbox_state_machine.py",  # ~25 s
-    "tests/chain/test_deal_rules.py",  # ~25 s
-    "tests/api/web/test_review_page.py",  # ~25 s
-    "tests/api/relay/test_two_api_processes.py",  # ~25 s
-    "tests/api/index/test_indexer.py",  # ~25 s
-    "tests/api/web/test_supplier_workspace.py",  # ~22 s
-    "tests/traceability/test_epcis_hash_reference.py",  # ~21 s
-    "tests/api/relay/test_supplier_cli.py",  # ~20 s
+    "tests/api/test_schemathesis.py",  # 222 s
+    "tests/lifecycle/test_commands.py",  # 98 s, the demo home's `tuanchain run` included
+    "tests/lifecycle/test_run.py",  # 49 s
+    "tests/api/test_binding.py",  # 71 s
+    "tests/api/web/test_webhooks.py",  # 70 s
+    "tests/api/web/test_journeys.py",  # 53 s
+    "tests/api/relay/test_supplier_cli.py",  # 51 s
+    "tests/api/web/test_supplier_workspace.py",  # 50 s
+    "tests/api/web/test_whole_day.py",  # 49 s
+    "tests/traceability/test_epcis_hash_reference.py",  # 35 s
+    "tests/api/index/test_indexer.py",  # 35 s
+    "tests/chain/test_deal_rules.py",  # 31 s
+    "tests/chain/test_deal_checks.py",  # 31 s
+    "tests/api/relay/test_last_mile.py",  # 28 s
+    "tests/lifecycle/test_worker_roles.py",  # 26 s
+    "tests/chain/test_cli.py",  # 25 s
+    "tests/api/web/test_passkey_journey.py",  # 25 s
+    "tests/api/relay/test_two_api_processes.py",  # 25 s
+    "tests/api/web/test_listing_page.py",  # 24 s
+    "tests/api/relay/test_keeper_and_background.py",  # 23 s
+    "tests/api/relay/test_relay_checks.py",  # 21 s
 )
 
 settings.register_profile("tuanchain", parent=settings.get_profile("ci"))
