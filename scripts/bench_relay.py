@@ -183,7 +183,7 @@ def on_postgres(
         wait_settled(engine, ids, 3600)
         elapsed = time.perf_counter() - started
         cpu = [cpu_seconds(server.pid) - b for server, b in zip(servers, cpu_before, strict=True)]
-        _, mined, _ = relayer_gas(chain, engine, ids)
+        _, mined, executes = relayer_gas(chain, engine, ids)
     finally:
         for server in servers:
             server.terminate()
@@ -195,6 +195,7 @@ def on_postgres(
     return {
         "joins_per_s": round(mined / elapsed, 2),
         "service_ms_per_join": [round(1000 * c / mined, 2) for c in cpu] if mined else None,
+        "batch_size": round(mined / executes, 2) if executes else None,
     }
 
 
@@ -368,6 +369,10 @@ def main() -> None:
         "postgresql_service_ms_per_join": {
             "one_process": one["service_ms_per_join"] if one else None,
             "two_processes": two["service_ms_per_join"] if two else None,
+        },
+        "postgresql_batch_size": {
+            "one_process": one["batch_size"] if one else None,
+            "two_processes": two["batch_size"] if two else None,
         },
         "indexer_events_per_s": indexer.get("indexer_events_per_s"),
         "indexer_deals": indexer.get("deals"),
