@@ -241,6 +241,21 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
     page = client.get("/ops/webhooks?lang=en", headers=operator)
     assert page.status_code == 200 and gateway.url in page.text
     assert dead[0]["message_id"] in page.text
+    # A refusal at delivery reads in the page's language; the API keeps its English.
+    english = (
+        "ConnectError: refused: gw.example resolves to 10.0.0.5; 10.0.0.5 is private (RFC 1918)"
+    )
+    with Session(services.engine) as session:
+        session.get(WebhookDelivery, dead[-1]["id"]).last_error = english
+        session.commit()
+    zh = client.get("/ops/webhooks?lang=zh", headers=operator).text
+    assert "拒绝发送：gw.example 解析为 10.0.0.5；10.0.0.5 是内网地址（RFC 1918）" in zh
+    again = client.get(
+        f"/v1/ops/webhooks/{endpoint['id']}/deliveries",
+        params={"status": "dead", "limit": 500},
+        headers=operator,
+    ).json()
+    assert english in {d["last_error"] for d in again}
 
     # One letter again, then all of them, after the gateway is back.
     gateway.failures = 0
