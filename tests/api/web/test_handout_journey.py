@@ -105,6 +105,13 @@ def test_the_buyer_shows_a_pickup_code_and_the_leader_scans_and_hands_out(
         leader.locator("#paste").fill("hello")
         leader.locator("#paste-add").click()
         expect(leader.locator("#handout-status")).to_contain_text("not a tuanchain pickup code")
+        # A code of the first form (JSON, the signature in hex), still in circulation: taken.
+        first_form = json.dumps({"v": 1, **code})
+        leader.locator("#paste").fill(first_form)
+        leader.locator("#paste-add").click()
+        expect(leader.locator("#queue li")).to_have_count(1)
+        leader.locator("#queue li button").click()  # (taken out again: the camera's turn)
+        expect(leader.locator("#queue li")).to_have_count(0)
         leader.locator("#paste").fill("")  # the leader clears the scrap before scanning
         leader.locator("#camera").click()
         expect(leader.locator("#queue li")).to_have_count(1)
