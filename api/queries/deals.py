@@ -282,10 +282,15 @@ def list_deals(
     batch_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    before: int | None = None,
 ) -> dict[str, Any]:
     """One page of deals, newest first; filters, count and page run in SQL: the page's deals
     with their totals in one statement, then their outcomes and batch ids (issue 15: at 100,000
-    deals a page had loaded every order, receipt, claim, payout and pickup row of its deals)."""
+    deals a page had loaded every order, receipt, claim, payout and pickup row of its deals).
+
+    ``before``: a keyset cursor, only deals with a smaller id (the last ``deal_id`` of the
+    previous page): a deep page without an offset scan. ``total`` counts the filters' deals,
+    whatever the cursor."""
     now = chain_now(session)
     conditions = []
     if supplier:
@@ -297,9 +302,10 @@ def list_deals(
     if status:
         conditions.append(_status_filter(now, status))
     total = session.scalar(select(func.count()).select_from(m.Deal).where(*conditions)) or 0
+    page = [*conditions, m.Deal.deal_id < before] if before is not None else conditions
     rows = session.execute(
         select(*m.Deal.__table__.columns, *_page_totals())
-        .where(*conditions)
+        .where(*page)
         .order_by(m.Deal.deal_id.desc())
         .limit(limit)
         .offset(offset)
