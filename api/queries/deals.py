@@ -302,13 +302,20 @@ def list_deals(
     if status:
         conditions.append(_status_filter(now, status))
     total = session.scalar(select(func.count()).select_from(m.Deal).where(*conditions)) or 0
-    page = [*conditions, m.Deal.deal_id < before] if before is not None else conditions
-    rows = session.execute(
-        select(*m.Deal.__table__.columns, *_page_totals())
-        .where(*page)
+    # The page's rows first, then their totals: PostgreSQL computes a select list before OFFSET
+    # drops rows, so totals beside an offset were summed for every skipped deal too.
+    page = (
+        select(m.Deal.id)
+        .where(*conditions, *([m.Deal.deal_id < before] if before is not None else []))
         .order_by(m.Deal.deal_id.desc())
         .limit(limit)
         .offset(offset)
+        .subquery()
+    )
+    rows = session.execute(
+        select(*m.Deal.__table__.columns, *_page_totals())
+        .join(page, page.c.id == m.Deal.id)
+        .order_by(m.Deal.deal_id.desc())
     ).all()
     ids = [row.deal_id for row in rows]
     outcomes: dict[int, dict[str, Any]] = defaultdict(dict)
