@@ -13,9 +13,13 @@ the real template logs, for comparison).
 1. ``indexer_events_per_s`` on SQLite and on PostgreSQL (``--postgres URL``, default
    ``TUANCHAIN_TEST_POSTGRES_URL``; a fresh schema, dropped afterwards): events over the seconds
    of :meth:`Indexer.sync_until_idle` (enrichment off: it fetches documents, not measured here).
+   ``indexer_events_per_cpu_s``: the same per CPU second of this process (the indexer's own
+   work; a shared machine's load moves it much less).
 2. ``deals_p99_ms``: ``GET /v1/deals?limit=50`` (newest first) on the SQLite index by
    ``--clients`` concurrent clients, through the service app (uvicorn); the baseline in the same
-   run is ``GET /healthz`` on the same server.
+   run is ``GET /healthz`` on the same server. ``reads``: the same on SQLite and PostgreSQL, also
+   by one client (``deals_one_client``: no queueing), a deep page by offset and by the
+   ``before`` cursor, each with the server's CPU milliseconds per request.
 
 Prints one JSON object. Run: ``.venv/bin/python scripts/bench_indexer.py`` (``--deals 10000`` for
 a quick run).
@@ -215,11 +219,18 @@ def serve(port: int) -> None:
     )
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_load(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     """``GET /v1/deals?limit=50`` (the newest page) served by uvicorn on ``database_url``:
     ``deals`` at ``--clients`` concurrent clients and ``deals_one_client`` (one client: the
     service time, no queueing), a deep page by offset and by the ``before`` cursor, and the
-    same-run baseline ``GET /healthz`` at ``--clients``."""
+    same-run baseline ``GET /healthz`` at ``--clients``; each with the server's CPU milliseconds
+    per request (``server_cpu_ms``: the figure a loaded machine moves least)."""
     from bench_api import _wait_http, load
 
     from chain.anvil import free_port
@@ -242,7 +253,12 @@ def read_load(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
             ("deep_cursor_one_client", f"/v1/deals?limit=50&before={deep_before}", 1),
             ("healthz_baseline", "/healthz", args.clients),
         ):
+            cpu = _cpu_seconds(server.pid)
             figures[name] = asyncio.run(load(url, [path], clients=clients, requests=args.requests))
+            # The server's CPU per request: what a request costs, whatever the machine's load.
+            figures[name]["server_cpu_ms"] = round(
+                (_cpu_seconds(server.pid) - cpu) * 1000 / args.requests, 2
+            )
         return figures
     finally:
         server.terminate()

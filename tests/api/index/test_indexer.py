@@ -124,6 +124,35 @@ def test_bulk_inserts_store_what_sqlalchemy_inserts_store(
     assert dump_tables(bulk)["deals"]  # the world was indexed at all
 
 
+def test_deal_totals_follow_each_commit_of_the_index(
+    world: World, services: Services, fresh_engine
+) -> None:
+    """``/v1/deals``' total is kept per state of the index: every range the indexer commits
+    (and a rebuild) gives the count of the deals then in the table, never a stale one."""
+    from sqlalchemy import func
+
+    from api.queries import list_deals
+
+    engine = fresh_engine()
+    indexer = make_indexer(engine, services, range_size=3)
+    seen = []
+    while True:
+        result = indexer.sync(enrich=False, max_ranges=1)
+        with Session(engine) as session:
+            counted = session.scalar(select(func.count()).select_from(m.Deal))
+            assert list_deals(session, limit=1)["total"] == counted
+            assert list_deals(session, status="open", limit=200)["total"] == len(
+                list_deals(session, status="open", limit=200)["items"]
+            )
+            seen.append(counted)
+        if result.to_block >= result.head:
+            break
+    assert seen[0] < seen[-1]  # deals arrived part way, and the total moved with them
+    indexer.rebuild()
+    with Session(engine) as session:
+        assert list_deals(session, limit=1)["total"] == seen[-1]
+
+
 def test_replaying_blocks_changes_nothing(world: World, services: Services, fresh_engine) -> None:
     engine = fresh_engine()
     indexer = make_indexer(engine, services)
