@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from api.binding import bind
 from api.db import init_db, session_factory
 from api.db import models as m
+from api.indexer.bulk import bulk_insert
 from api.indexer.changes import notify_index_change
 from api.indexer.enrich import Enricher, EnrichStats
 from api.indexer.handlers import rows_for
@@ -179,10 +180,9 @@ class Indexer:
             for row in rows_for(log, block_time):
                 inserts.setdefault((row.table, tuple(row.values)), []).append(row.values)
                 rows += 1
-        if raw_logs:
-            session.execute(insert(m.RawLog.__table__), raw_logs)
+        bulk_insert(session, m.RawLog.__table__, raw_logs)  # type: ignore[arg-type]
         for (table, _), values in inserts.items():
-            session.execute(insert(table), values)
+            bulk_insert(session, table, values)
         hashes = [
             {"number": n, "hash": headers[n].hash} for n in numbers if headers.get(n) is not None
         ]
