@@ -26,6 +26,9 @@ user_operations           no: signed       the same as relay requests (``chain_c
 document_uploads          no               kept: their signatures stay spent; nothing of an
                                            upload is sent to a chain (a document an action
                                            anchors goes with its request, failed above)
+relay_batches             no: signed       kept; a batch of requests failed above is deleted
+(the relayer's            transactions     with them (never broadcast to this chain)
+batch transactions)
 relay_locks               no (lock rows)   kept
 auth_nonces,              no               kept: a Sign-In with Ethereum message names its
 auth_sessions                              chain id, checked when the session is opened
@@ -74,6 +77,7 @@ from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.relayer.models import (
     PENDING_STATUSES,
     DocumentUpload,
+    RelayBatch,
     RelayLock,
     RelayRequest,
     RelayStatus,
@@ -114,6 +118,7 @@ class ChainBinding(m.Base):
 REBUILDABLE_TABLES: tuple[type[m.Base], ...] = (*m.LOG_TABLES, m.IndexedBlock, m.IndexerState)
 KEPT_TABLES: tuple[type[m.Base], ...] = (
     RelayRequest,
+    RelayBatch,
     UserOperationRow,
     DocumentUpload,
     RelayLock,
@@ -230,6 +235,10 @@ def fail_requests(
             row.raw_tx = None  # signed for the old chain: never to be broadcast
             logger.info("%s %s failed: %s", table.__tablename__, row.id, message)
         failed += len(rows)
+        if table is RelayRequest:  # their batches' bytes (relay_batches): never broadcast either
+            hashes = {row.tx_hash for row in rows if row.tx_hash}
+            if hashes:
+                session.execute(delete(RelayBatch).where(RelayBatch.tx_hash.in_(hashes)))
     return failed
 
 

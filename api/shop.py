@@ -49,11 +49,24 @@ _PICTURES = {"06901234500011": "🍚", "06901234500028": "🥩", "06901234500035
 
 def product_of(session: Session, batch_ids: list[str]) -> dict[str, Any]:
     """Name, origin, picture and Digital Link path of the deal's (first) batch."""
-    batch = (
-        session.scalar(select(m.Batch).where(m.Batch.batch_id == batch_ids[0]))
-        if batch_ids
-        else None
+    return products_of(session, [batch_ids])[0]
+
+
+def products_of(session: Session, batch_lists: list[list[str]]) -> list[dict[str, Any]]:
+    """:func:`product_of` for many deals' batch ids, their batches loaded in one query."""
+    firsts = {ids[0] for ids in batch_lists if ids}
+    batches = (
+        {
+            b.batch_id: b
+            for b in session.scalars(select(m.Batch).where(m.Batch.batch_id.in_(firsts)))
+        }
+        if firsts
+        else {}
     )
+    return [_product(batches.get(ids[0]) if ids else None) for ids in batch_lists]
+
+
+def _product(batch: m.Batch | None) -> dict[str, Any]:
     if batch is None:
         return {"name": None, "origin": None, "image": None, "picture": "🛒", "gtin": None}
     meta = batch.metadata_json or {}
@@ -75,10 +88,20 @@ def product_of(session: Session, batch_ids: list[str]) -> dict[str, Any]:
 
 def deal_card(session: Session, deal: dict[str, Any]) -> dict[str, Any]:
     """A deal summary with its product, current and next price, and progress to 成团."""
+    return deal_cards(session, [deal])[0]
+
+
+def deal_cards(session: Session, deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`deal_card` of many deals, their products loaded in one query."""
+    products = products_of(session, [d["batch_ids"] for d in deals])
+    return [_card(deal, product) for deal, product in zip(deals, products, strict=True)]
+
+
+def _card(deal: dict[str, Any], product: dict[str, Any]) -> dict[str, Any]:
     following = deal_rules.next_tier(deal["price_tiers"], deal["sold"])
     return {
         **deal,
-        "product": product_of(session, deal["batch_ids"]),
+        "product": product,
         "next_tier": following,
         "to_next": following["min_quantity"] - deal["sold"] if following else None,
         "progress": min(100, round(100 * deal["sold"] / max(deal["min_quantity"], 1))),
@@ -96,7 +119,7 @@ def pickup_points(session: Session, directory: Directory) -> list[Any]:
 def shop(session: Session, services: Services) -> dict[str, Any]:
     """The home page: today's (open) deals first, then the others, and every pickup point."""
     directory = Directory(session, services.store)
-    deals = [deal_card(session, d) for d in queries.list_deals(session, limit=200)["items"]]
+    deals = deal_cards(session, queries.list_deals(session, limit=200)["items"])
     return {
         "open": [d for d in deals if d["status"] == "open"],
         "closed": [d for d in deals if d["status"] != "open"],

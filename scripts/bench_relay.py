@@ -17,7 +17,10 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
 
 4. ``relayed_joins_per_s_two_processes`` (with ``--postgres URL``, default
    ``TUANCHAIN_TEST_POSTGRES_URL``): the same rush, fresh consumers and deal, through two service
-   processes sharing one PostgreSQL (a fresh schema, dropped after) and the relayer key.
+   processes sharing one PostgreSQL (a fresh schema, dropped after) and the relayer key pool, the
+   joins posted to them round robin (each accepts and relays); its baseline
+   ``relayed_joins_per_s_one_process_postgresql`` (one process, the same database) and
+   ``two_processes_gain``, with each process's CPU per join (``postgresql_service_ms_per_join``).
 
 5. ``indexer_events_per_s`` (SQLite and PostgreSQL) and ``deals_p99_ms``: ``scripts/bench_indexer.py``
    in a process of its own (``--indexer-deals``, synthetic logs through the indexer's handlers).
@@ -127,11 +130,19 @@ def serve(port: int) -> None:
     )
 
 
-def two_processes(
-    chain: Any, *, postgres: str, consumers_count: int, clients: int, lanes: int
-) -> float:
-    """The same rush through two service processes sharing one PostgreSQL (a fresh schema) and
-    the chain, with a relayer key pool of ``lanes`` keys; returns joins mined per second."""
+def on_postgres(
+    chain: Any,
+    *,
+    postgres: str,
+    consumers_count: int,
+    clients: int,
+    lanes: int,
+    processes: int = 2,
+) -> dict[str, Any]:
+    """The same rush through ``processes`` service processes sharing one PostgreSQL (a fresh
+    schema) and the chain, with a relayer key pool of ``lanes`` keys; each process accepts (the
+    joins are posted round robin) and relays (its own outbox worker). Returns joins mined per
+    second and each process's CPU per join mined (that both did the work)."""
     import uuid
     from urllib.parse import quote
 
@@ -155,24 +166,24 @@ def two_processes(
     servers, urls = [], []
     engine = make_engine(url)
     try:
-        for _ in range(2):  # one after the other: the first creates the tables
+        for _ in range(processes):  # one after the other: the first creates the tables
             port = free_port()
             servers.append(
                 subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env)
             )
             urls.append(f"http://127.0.0.1:{port}")
             _wait_http(urls[-1] + "/healthz")
-        half = len(buyers) // 2
-        prepared = prepare_all(urls[0], buyers[:half], deal_id, leader.address, clients)[0]
-        prepared += prepare_all(urls[1], buyers[half:], deal_id, leader.address, clients)[0]
+        prepared = prepare_all(urls[0], buyers, deal_id, leader.address, clients)[0]
         signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
-        logger.info("two processes: %d joins signed; the rush starts", len(signed))
+        logger.info("%d process(es): %d joins signed; the rush starts", processes, len(signed))
+        cpu_before = [cpu_seconds(server.pid) for server in servers]
         started = time.perf_counter()
         accepted, _ = relay_all(urls, signed, clients)
         ids = {r["id"] for s, r in accepted if s == 202}
         wait_settled(engine, ids, 3600)
         elapsed = time.perf_counter() - started
-        _, mined, _ = relayer_gas(chain, engine, ids)
+        cpu = [cpu_seconds(server.pid) - b for server, b in zip(servers, cpu_before, strict=True)]
+        _, mined, executes = relayer_gas(chain, engine, ids)
     finally:
         for server in servers:
             server.terminate()
@@ -181,7 +192,11 @@ def two_processes(
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
-    return mined / elapsed
+    return {
+        "joins_per_s": round(mined / elapsed, 2),
+        "service_ms_per_join": [round(1000 * c / mined, 2) for c in cpu] if mined else None,
+        "batch_size": round(mined / executes, 2) if executes else None,
+    }
 
 
 def run_bench_indexer(deals: int, postgres: str) -> dict[str, Any]:
@@ -308,16 +323,22 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=60)
             engine.dispose()
-        two = (
-            two_processes(
-                chain,
-                postgres=args.postgres,
-                consumers_count=args.consumers,
-                clients=args.clients,
-                lanes=args.lanes,
-            )
+        # Two processes against one, both on PostgreSQL (the database server shares the cores):
+        # the single-process rush above runs on SQLite, so it is not the baseline for the gain.
+        one, two = (
+            [
+                on_postgres(
+                    chain,
+                    postgres=args.postgres,
+                    consumers_count=args.consumers,
+                    clients=args.clients,
+                    lanes=args.lanes,
+                    processes=processes,
+                )
+                for processes in (1, 2)
+            ]
             if args.postgres
-            else None
+            else (None, None)
         )
     indexer = run_bench_indexer(args.indexer_deals, args.postgres) if args.indexer_deals else {}
     relayed = mined / elapsed
@@ -339,7 +360,20 @@ def main() -> None:
         "refused": len(refused),
         "refused_first": refused[:1],
         "rush_seconds": round(elapsed, 2),
-        "relayed_joins_per_s_two_processes": round(two, 2) if two is not None else None,
+        "relayed_joins_per_s_two_processes": two["joins_per_s"] if two else None,
+        # The same rush through one process on PostgreSQL, and what the second process adds.
+        "relayed_joins_per_s_one_process_postgresql": one["joins_per_s"] if one else None,
+        "two_processes_gain": round(two["joins_per_s"] / one["joins_per_s"], 2)
+        if one and two
+        else None,
+        "postgresql_service_ms_per_join": {
+            "one_process": one["service_ms_per_join"] if one else None,
+            "two_processes": two["service_ms_per_join"] if two else None,
+        },
+        "postgresql_batch_size": {
+            "one_process": one["batch_size"] if one else None,
+            "two_processes": two["batch_size"] if two else None,
+        },
         "indexer_events_per_s": indexer.get("indexer_events_per_s"),
         "indexer_deals": indexer.get("deals"),
         "deals_p99_ms": indexer.get("deals_p99_ms"),

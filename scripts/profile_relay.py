@@ -164,6 +164,15 @@ class Breakdown:
         }
 
 
+def written_bytes() -> int:
+    """Bytes this process has handed to write syscalls (``wchar`` of /proc/self/io): SQLite's
+    database and WAL writes, deterministic where CPU time is not."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
 def cpu_per(count: int, work: Callable[[], Any]) -> float:
     """CPU milliseconds of this process per unit over ``work()``."""
     before = time.process_time()
@@ -309,8 +318,10 @@ def run(args: argparse.Namespace, services: Any, deal_id: int, leader: str) -> d
 
     if breakdown:
         breakdown.reset()
+    written = written_bytes()
     with profiled("worker", args.profile):
         worker_ms = cpu_per(2 * n, work_all)
+    worker_kb = (written_bytes() - written) / 1024 / (2 * n)
     worker_breakdown = breakdown.report(2 * n) if breakdown else None
     from sqlalchemy import text
 
@@ -327,6 +338,7 @@ def run(args: argparse.Namespace, services: Any, deal_id: int, leader: str) -> d
         "http_floor_ms": round(floor_ms, 2),
         "worker_ms": round(worker_ms, 2),
         "worker_passes": passes,
+        "worker_written_kb_per_join": round(worker_kb, 1),
         "outbox": counts,
         **({"accept_breakdown": accept_breakdown} if accept_breakdown else {}),
         **({"worker_breakdown": worker_breakdown} if worker_breakdown else {}),

@@ -251,8 +251,15 @@ class Profiler:
         totals: dict[str, int] = {}
         own: dict[str, int] = {}
         samples = 0
+        pending = ""
         for line in self.out.read_text(errors="replace").splitlines():
-            stack, _, count = line.rpartition(" ")
+            # A frame's name may hold newlines (py-spy prints a C function's docstring): a
+            # stack ends only at a line ending in its count.
+            stack, _, count = (pending + line).rpartition(" ")
+            if not count.isdigit():
+                pending += line + " "
+                continue
+            pending = ""
             frames, n = stack.split(";"), int(count)
             samples += n
             own[frames[-1]] = own.get(frames[-1], 0) + n

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from api.binding import bind
 from api.db import init_db, session_factory
 from api.db import models as m
+from api.indexer.bulk import bulk_insert
 from api.indexer.changes import notify_index_change
 from api.indexer.enrich import Enricher, EnrichStats
 from api.indexer.handlers import rows_for
@@ -179,10 +180,9 @@ class Indexer:
             for row in rows_for(log, block_time):
                 inserts.setdefault((row.table, tuple(row.values)), []).append(row.values)
                 rows += 1
-        if raw_logs:
-            session.execute(insert(m.RawLog.__table__), raw_logs)
+        bulk_insert(session, m.RawLog.__table__, raw_logs)  # type: ignore[arg-type]
         for (table, _), values in inserts.items():
-            session.execute(insert(table), values)
+            bulk_insert(session, table, values)
         hashes = [
             {"number": n, "hash": headers[n].hash} for n in numbers if headers.get(n) is not None
         ]
@@ -207,6 +207,10 @@ class Indexer:
 
         ``stop`` set: the pass ends after the block range in hand (each is one transaction)."""
         head = self.source.head()
+        # Each range's last block's time goes in with the range (not only after the pass): a
+        # reader who sees a block indexed sees the chain time of that block (deadlines, order
+        # states), never a time before it.
+        header = self.source.header(head) if head >= 0 else None
         reorg_from: int | None = None
         total_logs = total_rows = 0
         with self.sessions.begin() as session:
@@ -232,6 +236,8 @@ class Indexer:
                 state = self._state(session)
                 state.last_block = end
                 state.head_block = head
+                at = header if end == head else self.source.header(end)
+                state.head_time = at.time if at else state.head_time
                 state.updated_at = datetime.now(UTC)
                 if n_rows:
                     state.version += 1
@@ -246,7 +252,6 @@ class Indexer:
             state = self._state(session)
             state.head_block = head
             state.final_block = max(0, min(state.last_block, head - self.confirmations))
-            header = self.source.header(head) if head >= 0 else None
             state.head_time = header.time if header else None
             version_before = state.version
             if enrich:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.queries.batches import _batch_row_summary
 from api.queries.common import _batch_statuses, chain_now
-from api.queries.deals import _DealFacts, deal_detail, deal_summary
+from api.queries.deals import _DealFacts, deal_summary, detail_of
 
 
 def dashboard(
@@ -38,6 +38,11 @@ def dashboard(
     now = chain_now(session)
     # Deal states from every order (a deal forms on all groups' units), then the group's part.
     summaries = {d.deal_id: deal_summary(d, facts, now) for d in deals}
+    # Leaders and receipts of the deals with receipts, from the same facts (once a query per
+    # deal: issue 15), before the rows are narrowed to one leader's group below.
+    groups = {
+        d.deal_id: detail_of(d, facts, now)["leaders"] for d in deals if facts.receipts[d.deal_id]
+    }
     if leader:
         for table in (facts.orders, facts.claims):
             for deal_id, rows in table.items():
@@ -83,7 +88,7 @@ def dashboard(
         if not facts.receipts[deal.deal_id]:
             continue
         settled = summaries[deal.deal_id]["status"] == "settled"
-        for group in deal_detail(session, deal.deal_id)["leaders"]:
+        for group in groups[deal.deal_id]:
             if leader and group["leader"] != leader:
                 continue
             commissions[group["leader"]] += group["commission"]

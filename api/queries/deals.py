@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import case, exists, func, select
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.index_errors import DealNotFound
 from api.indexer.enrich import hash_id_of
-from api.queries.common import chain_now
+from api.queries.common import chain_now, index_state
 from api.queries.pickups import LastMileFacts, cash_orders, group_pickups, pickup_view
 from api.timefmt import iso_utc
 from chain import deal_rules
@@ -72,10 +74,50 @@ class _DealFacts:
         return joined + self.last.cash_by_leader(deal_id).get(leader, 0)
 
 
+@dataclass(frozen=True)
+class _Totals:
+    """A deal's running totals: what :func:`deal_summary` needs of its orders, cash orders and
+    receipts (from the rows in :class:`_DealFacts`, or aggregated in SQL by :func:`list_deals`)."""
+
+    joined: int = 0  # units joined
+    cancelled: int = 0  # units cancelled
+    paid: int = 0  # paid in on joining
+    refunded: int = 0  # refunded on cancelling
+    buyers: int = 0  # distinct buyers who joined
+    receipts: int = 0
+    cash_sold: int = 0  # units of cash orders booked by leaders
+
+
+def _facts_totals(facts: _DealFacts, deal_id: int) -> _Totals:
+    orders = facts.orders[deal_id]
+    return _Totals(
+        joined=sum(o.quantity for o in orders if o.kind == "join"),
+        cancelled=sum(o.quantity for o in orders if o.kind != "join"),
+        paid=sum(int(o.amount) for o in orders if o.kind == "join"),
+        refunded=sum(int(o.amount) for o in orders if o.kind == "cancel"),
+        buyers=len({o.buyer for o in orders if o.kind == "join"}),
+        receipts=len(facts.receipts[deal_id]),
+        cash_sold=facts.last.cash_sold(deal_id),
+    )
+
+
 def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
     """A deal with live totals, phase, current tier and price, and time left."""
-    sold = facts.sold(deal.deal_id)
-    outcomes = {o.kind: o for o in facts.outcomes[deal.deal_id]}
+    return _summary(
+        deal,
+        _facts_totals(facts, deal.deal_id),
+        {o.kind: o for o in facts.outcomes[deal.deal_id]},
+        facts.batches[deal.deal_id],
+        now,
+    )
+
+
+def _summary(
+    deal: Any, totals: _Totals, outcomes: dict[str, Any], batch_ids: list[str], now: int
+) -> dict[str, Any]:
+    """:func:`deal_summary` from a deal (ORM object or row), its totals, its outcomes by kind
+    (the latest of each) and its batch ids."""
+    sold = totals.joined - totals.cancelled + totals.cash_sold
     status = deal_rules.deal_status(
         now=now,
         join_deadline=deal.join_deadline,
@@ -84,38 +126,37 @@ def deal_summary(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
         frozen="frozen" in outcomes,
         settled="settled" in outcomes,
     ).label
-    tier = deal_rules.tier_index(deal.price_tiers, sold)
-    price = deal_rules.unit_price_at(deal.price_tiers, sold)
+    pairs = deal_rules.price_pairs(deal.price_tiers)  # parsed once for the three rules below
+    tier = deal_rules.tier_index(pairs, sold)
+    price = deal_rules.unit_price_at(pairs, sold)
     settled = outcomes.get("settled")
-    paid = sum(int(o.amount) for o in facts.orders[deal.deal_id] if o.kind == "join")
-    refunded = sum(int(o.amount) for o in facts.orders[deal.deal_id] if o.kind == "cancel")
     return {
         "deal_id": deal.deal_id,
         "status": status,
         "supplier": deal.supplier,
         "token": deal.token,
-        "batch_ids": facts.batches[deal.deal_id],
-        "price_tiers": [{"min_quantity": q, "unit_price": p} for q, p in deal.price_tiers],
+        "batch_ids": batch_ids,
+        "price_tiers": [{"min_quantity": q, "unit_price": p} for q, p in pairs],
         "current_tier": tier,
         "unit_price": int(settled.final_unit_price) if settled else price,
-        "top_price": deal_rules.top_price(deal.price_tiers),
+        "top_price": deal_rules.top_price(pairs),
         "sold": sold,
         "min_quantity": deal.min_quantity,
         "max_quantity": deal.max_quantity,
         "per_buyer_limit": deal.per_buyer_limit,
-        "buyers": len({o.buyer for o in facts.orders[deal.deal_id] if o.kind == "join"}),
-        "paid_in": paid - refunded,
+        "buyers": totals.buyers,
+        "paid_in": totals.paid - totals.refunded,
         "join_deadline": deal.join_deadline,
         "delivery_deadline": deal.delivery_deadline,
         "pickup_deadline": deal.pickup_deadline
         if deal.pickup_deadline is not None
         else deal.delivery_deadline,
         "cash_cap_per_leader": deal.cash_cap_per_leader or 0,
-        "cash_sold": facts.last.cash_sold(deal.deal_id),
+        "cash_sold": totals.cash_sold,
         "seconds_left": max(0, deal.join_deadline - now) if status == "open" else 0,
         "commission_bps": deal.commission_bps,
         "platform_fee_bps": deal.platform_fee_bps,
-        "receipts": len(facts.receipts[deal.deal_id]),
+        "receipts": totals.receipts,
         "created": {
             "block": deal.block_number,
             "tx": deal.tx_hash,
@@ -171,6 +212,106 @@ def _deal_status_sql(now: int) -> Any:
     )
 
 
+@cache
+def _page_totals() -> tuple[Any, ...]:
+    """Correlated aggregates of one deal row (``m.Deal.deal_id``), labelled as the fields of
+    :class:`_Totals`: each one an index lookup by ``deal_id``, so a page of deals and their
+    totals is one statement (not every order row of the page loaded and summed in Python)."""
+    o, c, r = m.OrderEvent, m.CashOrderEvent, m.Receipt
+
+    def orders(expression: Any, kind: str) -> Any:
+        return (
+            select(func.coalesce(func.sum(expression), 0))
+            .where(o.deal_id == m.Deal.deal_id, o.kind == kind)
+            .scalar_subquery()
+        )
+
+    # A kind other than join counts as a cancel for units (``sold``), as in _facts_totals.
+    cancelled = (
+        select(func.coalesce(func.sum(o.quantity), 0))
+        .where(o.deal_id == m.Deal.deal_id, o.kind != "join")
+        .scalar_subquery()
+    )
+    buyers = (
+        select(func.count(func.distinct(o.buyer)))
+        .where(o.deal_id == m.Deal.deal_id, o.kind == "join")
+        .scalar_subquery()
+    )
+    receipts = select(func.count()).where(r.deal_id == m.Deal.deal_id).scalar_subquery()
+    cash = (
+        select(func.coalesce(func.sum(c.quantity), 0))
+        .where(c.deal_id == m.Deal.deal_id, c.kind == "booked")
+        .scalar_subquery()
+    )
+    return (
+        orders(o.quantity, "join").label("t_joined"),
+        cancelled.label("t_cancelled"),
+        orders(o.amount, "join").label("t_paid"),
+        orders(o.amount, "cancel").label("t_refunded"),
+        buyers.label("t_buyers"),
+        receipts.label("t_receipts"),
+        cash.label("t_cash_sold"),
+    )
+
+
+_TOTALS = [f"t_{name}" for name in _Totals.__dataclass_fields__]
+
+
+def _status_filter(now: int, status: str) -> Any:
+    """``status`` as a WHERE clause: :func:`_deal_status_sql` ``== status``, written so that
+    open, frozen and settled need no per-deal sums (open is a range of ``join_deadline``)."""
+    outcome = m.DealOutcome
+
+    def has(kind: str) -> Any:
+        return exists().where(outcome.deal_id == m.Deal.deal_id, outcome.kind == kind)
+
+    if status == DealStatus.FROZEN.label:
+        return has("frozen")
+    if status == DealStatus.SETTLED.label:
+        return has("settled") & ~has("frozen")
+    if status == DealStatus.OPEN.label:
+        return (m.Deal.join_deadline > now) & ~has("frozen") & ~has("settled")
+    return (m.Deal.join_deadline <= now) & (_deal_status_sql(now) == status)
+
+
+class _TotalsSeen:
+    """Counts of deals per filter, for one state of the index: the ``total`` of a page.
+
+    Counting is a scan of every matching deal (PostgreSQL counts visible rows one by one: 25 ms
+    of a 30 ms first page at 100,000 deals, issue 15), and the answer only changes when the
+    indexer commits: every commit that adds or removes rows bumps the index ``version`` and a
+    range's commit sets ``updated_at`` (a rebuild restarts the version, not the clock). So a
+    count is kept under the database, that version, ``updated_at`` and ``last_block``, and the
+    chain time for status filters (a deadline passing changes a status without new rows)."""
+
+    def __init__(self, max_items: int = 1024) -> None:
+        self.max_items = max_items
+        self._items: dict[tuple[Any, ...], int] = {}
+
+    @staticmethod
+    def _state_key(session: Session) -> tuple[Any, ...] | None:
+        state = index_state(session)  # in the session already (chain_now read it)
+        if state is None:
+            return None
+        bind = session.get_bind()
+        return (str(bind.url), state.version, state.updated_at, state.last_block)
+
+    def get(self, session: Session, filters: tuple[Any, ...]) -> int | None:
+        state = self._state_key(session)
+        return None if state is None else self._items.get((*state, *filters))
+
+    def put(self, session: Session, filters: tuple[Any, ...], total: int) -> None:
+        state = self._state_key(session)
+        if state is None:
+            return
+        if len(self._items) >= self.max_items:
+            self._items.clear()
+        self._items[(*state, *filters)] = total
+
+
+_TOTALS_SEEN = _TotalsSeen()
+
+
 def list_deals(
     session: Session,
     *,
@@ -179,31 +320,77 @@ def list_deals(
     batch_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    before: int | None = None,
 ) -> dict[str, Any]:
-    """One page of deals, newest first; filters, count and page run in SQL, and only the page's
-    deals are loaded with their facts."""
+    """One page of deals, newest first; filters, count and page run in SQL: the page's deals
+    with their totals in one statement, then their outcomes and batch ids (issue 15: at 100,000
+    deals a page had loaded every order, receipt, claim, payout and pickup row of its deals).
+
+    ``before``: a keyset cursor, only deals with a smaller id (the last ``deal_id`` of the
+    previous page): a deep page without an offset scan. ``total`` counts the filters' deals,
+    whatever the cursor."""
     now = chain_now(session)
-    query = select(m.Deal)
+    conditions: list[Any] = []
     if supplier:
-        query = query.where(m.Deal.supplier == supplier)
+        conditions.append(m.Deal.supplier == supplier)
     if batch_id:
-        query = query.where(
+        conditions.append(
             m.Deal.deal_id.in_(select(m.DealBatch.deal_id).where(m.DealBatch.batch_id == batch_id))
         )
     if status:
-        query = query.where(_deal_status_sql(now) == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    deals = session.scalars(query.order_by(m.Deal.deal_id.desc()).limit(limit).offset(offset)).all()
-    facts = _DealFacts(session, deals)
-    return {"total": total, "items": [deal_summary(d, facts, now) for d in deals]}
+        conditions.append(_status_filter(now, status))
+    total = _TOTALS_SEEN.get(session, (status, supplier, batch_id, now if status else None))
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(m.Deal).where(*conditions)) or 0
+        _TOTALS_SEEN.put(session, (status, supplier, batch_id, now if status else None), total)
+    # The page's rows first, then their totals: PostgreSQL computes a select list before OFFSET
+    # drops rows, so totals beside an offset were summed for every skipped deal too.
+    page = (
+        select(m.Deal.id)
+        .where(*conditions, *([m.Deal.deal_id < before] if before is not None else []))
+        .order_by(m.Deal.deal_id.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    rows = session.execute(
+        select(*m.Deal.__table__.columns, *_page_totals())
+        .join(page, page.c.id == m.Deal.id)
+        .order_by(m.Deal.deal_id.desc())
+    ).all()
+    ids = [row.deal_id for row in rows]
+    outcomes: dict[int, dict[str, Any]] = defaultdict(dict)
+    batches: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        for outcome in session.execute(
+            select(m.DealOutcome.__table__)
+            .where(m.DealOutcome.deal_id.in_(ids))
+            .order_by(m.DealOutcome.block_number, m.DealOutcome.log_index)
+        ):
+            outcomes[outcome.deal_id][outcome.kind] = outcome  # the latest of each kind wins
+        for deal_id, batch in session.execute(
+            select(m.DealBatch.deal_id, m.DealBatch.batch_id)
+            .where(m.DealBatch.deal_id.in_(ids))
+            .order_by(m.DealBatch.id)
+        ):
+            batches[deal_id].append(batch)
+    items = []
+    for row in rows:
+        totals = _Totals(*(int(getattr(row, name)) for name in _TOTALS))
+        items.append(_summary(row, totals, outcomes[row.deal_id], batches[row.deal_id], now))
+    return {"total": total, "items": items}
 
 
 def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
     deal = session.scalar(select(m.Deal).where(m.Deal.deal_id == deal_id))
     if deal is None:
         raise DealNotFound(f"no deal {deal_id} in the index")
-    facts = _DealFacts(session, [deal])
-    now = chain_now(session)
+    return detail_of(deal, _DealFacts(session, [deal]), chain_now(session))
+
+
+def detail_of(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:
+    """:func:`deal_detail` from facts already loaded (for many deals at once: the dashboard)."""
+    deal_id = deal.deal_id
     summary = deal_summary(deal, facts, now)
     orders: dict[str, dict[str, Any]] = {}
     for o in facts.orders[deal_id]:

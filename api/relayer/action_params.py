@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from eth_utils import is_address, to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Events under one prepared Merkle root (one request body; the contract takes any count).
 MAX_ROOT_EVENTS = 512
@@ -239,19 +239,30 @@ class HandoverCodeParams(DealParamsIn):
 
 
 class HandoverItemIn(BaseModel):
-    """One scanned code: what the buyer signed, and the signature."""
+    """One scanned code: what the buyer signed, and the signature: ``signature`` (0x-hex, a
+    wallet's or a passkey account's whole ERC-1271 signature) or ``webauthn`` (base64url, a
+    passkey's compact assertion, :mod:`chain.aa.compact`: the service rebuilds the rest)."""
 
     model_config = ConfigDict(extra="forbid")
 
     buyer: str
     quantity: int = Field(ge=0, le=2**24 - 1)
     expiry: int = Field(ge=0)
-    signature: str = Field(pattern=r"^0x([0-9a-fA-F]{2})+$")
+    signature: str | None = Field(default=None, pattern=r"^0x([0-9a-fA-F]{2})+$")
+    webauthn: str | None = Field(
+        default=None, min_length=100, max_length=1200, pattern=r"^[A-Za-z0-9_-]+$"
+    )
 
     @field_validator("buyer")
     @classmethod
     def _buyer(cls, v: str) -> str:
         return _checksum(v)
+
+    @model_validator(mode="after")
+    def _one_signature(self) -> HandoverItemIn:
+        if (self.signature is None) == (self.webauthn is None):
+            raise ValueError("give exactly one of signature, webauthn")
+        return self
 
 
 class HandoverParams(DealParamsIn):

@@ -43,6 +43,7 @@ ACTION_OF_FUNCTION = {
     "closeOut": "close_out",
     "cancel": "cancel",
     "withdraw": "withdraw",
+    "settle": "settle",
     "fileClaim": "file_claim",
     "confirmReceipt": "confirm_receipt",
     "acceptClaim": "accept_claim",

@@ -89,10 +89,13 @@ class RelayRequest(Base):
     next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
     last_attempt_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
-    # The relayer's transaction(s): signed raw bytes kept until mined, for identical rebroadcast.
+    # The relayer's transaction(s): its hash here; its signed raw bytes, kept until the batch
+    # settles for an identical rebroadcast, once per batch in ``relay_batches`` (RelayBatch).
     permit_tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     relayer_nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
+    # Unused since migration 0010 (which moved the pending rows' bytes to ``relay_batches``):
+    # every row of a batch carried the whole batch transaction, rewritten with each move.
     raw_tx: Mapped[str | None] = mapped_column(Text, nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
@@ -130,6 +133,20 @@ class RelayRequest(Base):
             "created_at": iso_utc(self.created_at),
             "updated_at": iso_utc(self.updated_at),
         }
+
+
+class RelayBatch(Base):
+    """A relayer transaction signed for a batch of ``relay_requests`` (their ``tx_hash``): its
+    raw bytes, stored once (not on each of its rows) in the same commit that moves the rows to
+    ``sending``, read to broadcast the same bytes again after a restart, and deleted once the
+    batch is settled (issue 15: ~2 KB of calldata per join, so ~40 KB per 20-join batch, had
+    been written on each row and rewritten with each status move)."""
+
+    __tablename__ = "relay_batches"
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    raw_tx: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class DocumentUpload(Base):

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from api.background import backoff_seconds
 from api.binding import CHAIN_CHANGED
-from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus
+from api.relayer.models import PENDING_STATUSES, RelayBatch, RelayRequest, RelayStatus
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
@@ -111,10 +111,12 @@ class OutboxMoves:
 
     def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
         """Hand the rows' stored batch transaction to the node (again, after a restart)."""
-        raw = rows[0].raw_tx
-        assert raw and all(r.raw_tx == raw for r in rows)
+        tx_hash = rows[0].tx_hash
+        assert tx_hash and all(r.tx_hash == tx_hash for r in rows)
+        batch = session.get(RelayBatch, tx_hash)
+        assert batch is not None, f"no stored bytes for batch {tx_hash}"
         try:
-            chain.sender.broadcast(raw)
+            chain.sender.broadcast(batch.raw_tx)
         except chain_errors.AlreadyKnown:
             pass  # our identical transaction is in the pool already
         except chain_errors.NonceTooLow:
@@ -123,10 +125,18 @@ class OutboxMoves:
             logger.warning("relay batch %s: relayer nonce reused; re-checking", rows[0].tx_hash)
             for row in rows:
                 self._unsent(session, chain, row)
+            self._forget_batch(session, tx_hash)
+            session.commit()
             return
         for row in rows:
             row.status = RelayStatus.SENT.value
         session.commit()
+
+    @staticmethod
+    def _forget_batch(session: Session, tx_hash: str) -> None:
+        """Delete a batch's stored bytes (in the caller's commit): none of its rows is pending
+        on that transaction any more."""
+        session.execute(delete(RelayBatch).where(RelayBatch.tx_hash == tx_hash))
 
     def _unsent(self, session: Session, chain: Chain, row: RelayRequest) -> None:
         """A request whose transaction can no longer be mined: executed by someone, or queued

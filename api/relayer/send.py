@@ -26,7 +26,7 @@ from api.relayer.gas import (
     PERMIT_IN_BATCH_GAS,
     request_gas_in_batch,
 )
-from api.relayer.models import RelayRequest, RelayStatus
+from api.relayer.models import RelayBatch, RelayRequest, RelayStatus
 from api.relayer.outbox import OutboxMoves
 from api.relayer.permits import with_permit_calldata
 from chain import errors as chain_errors
@@ -173,8 +173,8 @@ class BatchSending(OutboxMoves):
         nonce of ``relayer`` (the lane's key) and not waiting for receipts (the node orders one
         sender's transactions by nonce).
 
-        The batch transaction is signed and its hash and raw bytes committed on every row it
-        carries (``sending``) before it is broadcast; a permit's hash is committed before it is
+        The batch transaction is signed, its hash committed on every row it carries
+        (``sending``) and its raw bytes once (``relay_batches``) before it is broadcast; a permit's hash is committed before it is
         broadcast (a lost permit is harmless: its token nonce says whether it ran, and the join
         then fails on its allowance, named)."""
         sender = chain.sender
@@ -239,9 +239,11 @@ class BatchSending(OutboxMoves):
                 nonce=nonce,
                 fees=fees,
             )
+            # The bytes once for the batch (not on each of its rows), in the same commit.
+            session.merge(RelayBatch(tx_hash=signed.hash, raw_tx=signed.raw))
             for row in rows:
                 row.status = RelayStatus.SENDING.value
-                row.raw_tx, row.tx_hash, row.relayer_nonce = signed.raw, signed.hash, signed.nonce
+                row.tx_hash, row.relayer_nonce = signed.hash, signed.nonce
             session.commit()  # the hash is on disk before the transaction can exist elsewhere
             self._broadcast_batch(session, chain, rows)
         logger.info(

@@ -132,6 +132,8 @@ class BatchSettling(OutboxMoves):
         the target's named error: its nonce is spent, the signer's later requests stay valid),
         or skipped as invalid (nonce unspent: re-checked). ``receipt``: the node's JSON."""
         block, status = quantity(receipt["blockNumber"]), quantity(receipt["status"])
+        tx_hash = rows[0].tx_hash
+        assert tx_hash
         forwarder = chain.clients.forwarder
         outcomes = forwarder.executions_in(receipt) if status == 1 else {}
         for row in rows:
@@ -149,6 +151,8 @@ class BatchSettling(OutboxMoves):
                 )
             else:
                 self._skipped(session, chain, row, reverted=status != 1)
+        # Every row left this transaction (mined, failed or queued again): its bytes are done.
+        self._forget_batch(session, tx_hash)
         session.commit()  # the mined ones at once (the others committed as they settled)
 
     def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:

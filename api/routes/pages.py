@@ -26,6 +26,7 @@ from api.routes.deps import DealId, get_services
 from api.services import Services
 from api.timefmt import iso_utc
 from chain import deal_rules
+from chain import errors as chain_errors
 from chain.artifacts import REPO_ROOT
 from chain.clients import DealStatus, PartyKind, PartyStatus
 from traceability.digital_link import build_link
@@ -278,7 +279,33 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
         "totals": totals,
         "leaders": list(leaders.values()),
         "batches": batches,
+        "settle": settle_check(services, deal_id) if status == DealStatus.SUCCEEDED else None,
     }
+
+
+# Why a succeeded deal cannot be settled yet: the escrow's own errors (GroupBuyDeals.settle).
+SETTLE_WAITS = ("SettlementTooEarly", "ClaimsPending", "BatchBlocked")
+
+
+def settle_check(services: Services, deal_id: int) -> dict[str, Any]:
+    """Whether ``settle(deal_id)`` would go through now, asked of the escrow itself (a dry run:
+    the same conditions the keeper waits for, checked by the contract): ``ready``, or the
+    escrow's reason (``wait``: its error's name, ``args``: its values, ``at``: when it is due)."""
+    escrow = services.chain.clients.escrow
+    try:
+        services.chain.sender.dry_run(
+            sender=escrow.address, to=escrow.address, data=escrow.calldata("settle", deal_id)
+        )
+    except chain_errors.ContractRevert as exc:
+        args = {k: str(v) for k, v in exc.args.items()}
+        at = exc.args.get("settleableAt")
+        return {
+            "ready": False,
+            "wait": exc.name if exc.name in SETTLE_WAITS else "other",
+            "args": args,
+            "at": iso_utc(int(at)) if at is not None else None,
+        }
+    return {"ready": True, "wait": None, "args": {}, "at": None}
 
 
 def deal_leaders(services: Services, deal_id: int) -> dict[str, int]:

@@ -13,8 +13,9 @@ from api.shop import qr_svg
 
 router = APIRouter(tags=["pages"])
 
-# A wallet's pickup code is ~300 characters, a passkey account's ~2,100 (its ERC-1271 signature
-# carries the WebAuthn data, ABI-encoded in hex): up to what version 40 at level M holds.
+# A pickup code is ~150 characters (a wallet's) or ~275 (a passkey account's compact assertion,
+# chain/aa/compact.py); codes of the first form, still accepted, were up to ~2,100 (the whole
+# ERC-1271 signature in hex): up to what version 40 at level M holds.
 MAX_QR_TEXT = 2331
 
 

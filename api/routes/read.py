@@ -149,10 +149,24 @@ def list_deals(
     supplier: str | None = None,
     limit: int = Query(50, ge=1, le=queries.MAX_PAGE),
     offset: int = Query(0, ge=0, le=DB_INT_MAX),
+    before: int | None = Query(
+        None,
+        ge=1,
+        le=DB_INT_MAX,
+        description="cursor: only deals with a smaller deal id (the previous page's last "
+        "deal_id), for deep pages without an offset; total still counts every match",
+    ),
 ) -> Any:
     if supplier:
         supplier = _address(supplier, "supplier")
-    return queries.list_deals(session, status=status, supplier=supplier, limit=limit, offset=offset)
+    return queries.list_deals(
+        session,
+        status=status,
+        supplier=supplier,
+        limit=limit,
+        offset=offset,
+        before=before,
+    )
 
 
 @router.get(

@@ -44,7 +44,7 @@ from api.schemas.webhooks import (
     RetryIn,
 )
 from api.services import Services
-from api.webhooks import contacts, outbox, runner, signing, targets
+from api.webhooks import contacts, outbox, runner, signing, targets, words
 from api.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 router = APIRouter(tags=["webhooks"])
@@ -107,7 +107,9 @@ def register(
     try:
         url = targets.check_url(str(body.url), targets.TargetPolicy.of(services.settings))
     except targets.TargetRefused as exc:
-        raise ApiError(400, "webhook_url_refused", str(exc), url=str(body.url)) from None
+        raise ApiError(
+            400, "webhook_url_refused", str(exc), url=str(body.url), reason=exc.reason.as_dict()
+        ) from None
     key = runner.document_key(services)
     secret = signing.new_secret()
     now = int(time.time())
@@ -280,7 +282,13 @@ def webhooks_page(request: Request, services: ServicesDep) -> Response:
     """Endpoints, deliveries per state and the dead letters, for a signed-in operator; anyone
     else sees how to sign in (the URLs of gateways are not public)."""
     ensure_db(services.engine)
-    context: dict[str, object] = {"who": None, "endpoints": [], "dead": {}, "refused": None}
+    context: dict[str, object] = {
+        "who": None,
+        "endpoints": [],
+        "dead": {},
+        "refused": None,
+        "error_words": words.delivery_error_words,
+    }
     try:
         who = signed_in(request, session_token(request, request.headers.get("authorization")))
         context["who"] = _operator(services, who)

@@ -1,7 +1,7 @@
 // The leader's handout (核销) of one deal: pickup codes from the camera (scan.js), a photo of the
 // code, or pasted text queue up; one submission hands out the whole queue ("handover" action,
-// signed by the leader through wallet.js's run(): EOA or passkey). A pickup code is the JSON the
-// buyer's page shows as a QR code: {"v":1,"deal","buyer","quantity","expiry","signature"}; its
+// signed by the leader through wallet.js's run(): EOA or passkey). A pickup code is the text the
+// buyer's page shows as a QR code (pickup.js: "tc2.…", or the first form's JSON); its
 // quantity is what the buyer signed (fewer than ordered: the buyer's units marked short).
 // Cash orders are handed out (or short) one at a time ("hand_over_cash"), booked with cashbook.js.
 (function () {
@@ -16,7 +16,7 @@
   const names = {}; // buyer (lowercase) -> { name, quantity }
   page.querySelectorAll("[data-buyer]").forEach((row) => {
     names[row.dataset.buyer.toLowerCase()] = {
-      name: row.dataset.name, quantity: Number(row.dataset.quantity), state: row.dataset.state,
+      address: row.dataset.buyer, name: row.dataset.name, quantity: Number(row.dataset.quantity), state: row.dataset.state,
     };
   });
   const queue = new Map(); // buyer (lowercase) -> item
@@ -25,15 +25,41 @@
   const submit = document.getElementById("hand-out");
   const say = (text, kind) => { out.textContent = text; out.className = kind || ""; };
 
+  const unreadable = () => new Error(T.t("js_code_unreadable"));
+  const hexOf = (b64) => {
+    const text = atob(b64.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((b64.length + 3) % 4));
+    let out = "0x";
+    for (let i = 0; i < text.length; i++) out += text.charCodeAt(i).toString(16).padStart(2, "0");
+    return out;
+  };
+  // tc2.<deal>.<buyer hex>.<quantity>.<expiry>.<e|w>.<base64url> (pickup.js): "e" a signature
+  // as signed, "w" a passkey's compact assertion (the service rebuilds the account signature).
+  function parseShort(raw) {
+    const p = raw.split(".");
+    if (p.length !== 7 || !/^[0-9]+$/.test(p[1]) || !/^[0-9a-fA-F]{40}$/.test(p[2]) ||
+        !/^[0-9]+$/.test(p[3]) || !/^[0-9]+$/.test(p[4]) || !/^[ew]$/.test(p[5]) ||
+        !/^[A-Za-z0-9_-]+$/.test(p[6])) throw unreadable();
+    const code = { deal: Number(p[1]), buyer: "0x" + p[2], quantity: Number(p[3]), expiry: Number(p[4]) };
+    if (p[5] === "e") code.signature = hexOf(p[6]); else code.webauthn = p[6];
+    return code;
+  }
+
   function parse(text) {
+    const raw = String(text).trim();
     let code;
-    try { code = JSON.parse(String(text).trim()); } catch (error) { throw new Error(T.t("js_code_unreadable")); }
-    if (!code || code.v !== 1 || !code.buyer || !code.signature) throw new Error(T.t("js_code_unreadable"));
+    if (raw.startsWith("tc2.")) code = parseShort(raw);
+    else {
+      // The first form: {"v":1,"deal","buyer","quantity","expiry","signature"} (hex).
+      try { code = JSON.parse(raw); } catch (error) { throw unreadable(); }
+      if (!code || code.v !== 1 || !code.buyer || !code.signature) throw unreadable();
+    }
     if (Number(code.deal) !== dealId) throw new Error(T.t("js_code_other_deal", { deal: code.deal }));
     if (Number(code.expiry) * 1000 < Date.now()) throw new Error(T.t("js_code_expired"));
     const row = names[String(code.buyer).toLowerCase()];
     if (row && row.state === "picked_up") throw new Error(T.t("js_code_picked_up"));
-    return { buyer: code.buyer, quantity: Number(code.quantity), expiry: Number(code.expiry), signature: code.signature };
+    const item = { buyer: row ? row.address : code.buyer, quantity: Number(code.quantity), expiry: Number(code.expiry) };
+    if (code.webauthn) item.webauthn = code.webauthn; else item.signature = code.signature;
+    return item;
   }
 
   function render() {
@@ -62,7 +88,8 @@
       const key = item.buyer.toLowerCase();
       if (!names[key]) throw new Error(T.t("js_code_not_in_group"));
       const before = queue.get(key);
-      if (before && before.signature === item.signature) return true; // the same code, seen again
+      const same = (a, b) => (a.signature || a.webauthn) === (b.signature || b.webauthn);
+      if (before && same(before, item)) return true; // the same code, seen again
       queue.set(key, item);
       render();
       say("✔ " + names[key].name + " × " + item.quantity, "ok");

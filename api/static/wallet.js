@@ -75,7 +75,7 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-    if (!response.ok) throw Object.assign(new Error(data.message || "HTTP " + response.status), { code: data.code });
+    if (!response.ok) throw Object.assign(new Error(data.message || "HTTP " + response.status), { code: data.code, details: data.details });
     return data;
   }
 

@@ -12,7 +12,8 @@ Deliver: due rows are POSTed in the Standard Webhooks format (:mod:`api.webhooks
 redirect, a refused connection, a timeout)
 schedules the next attempt after :func:`api.background.backoff_seconds` and, after
 ``max_attempts``, marks it dead: a dead letter an operator sees on ``/ops/webhooks`` and can
-send again. A crash between the gateway's 2xx and our commit sends the row again: at least
+send again. Endpoints are served side by side, a few rows each per pass: a gateway that does not
+answer delays only its own queue (:meth:`WebhookOutbox.deliver_due`). A crash between the gateway's 2xx and our commit sends the row again: at least
 once, so gateways deduplicate on ``webhook-id``.
 
 Contacts are added at send time, only for a recipient who consents at that moment
@@ -26,11 +27,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select, union
+from sqlalchemy import Engine, func, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -165,6 +167,8 @@ class WebhookOutbox:
         backoff_base: float = 5.0,
         backoff_max: float = 3600.0,
         batch: int = 50,
+        per_endpoint: int = 10,
+        workers: int = 4,
     ) -> None:
         self.engine, self.store, self.key = engine, store, key
         self.send = send or HttpSend()
@@ -172,6 +176,7 @@ class WebhookOutbox:
         self.max_attempts = max_attempts
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.batch = batch
+        self.per_endpoint, self.workers = per_endpoint, workers
 
     # ------------------------------------------------------------------ enqueue
 
@@ -296,29 +301,87 @@ class WebhookOutbox:
     # ------------------------------------------------------------------ deliver
 
     def deliver_due(self) -> int:
-        """Attempt up to ``batch`` due rows; returns how many were attempted."""
+        """Attempt the due rows, up to ``per_endpoint`` of each endpoint (``batch`` in all);
+        returns how many were attempted.
+
+        Each endpoint's rows go in due order, one after another, and the endpoints side by side
+        (at most ``workers`` at a time), so a gateway that does not answer (a refused
+        connection, a connect timeout) holds up only its own queue. When it does not answer,
+        its other due rows are not tried in this pass: they wait, without an attempt counted,
+        until the failed row's next attempt (:meth:`_hold`), so a black-holed gateway costs one
+        timeout per retry, not one per row. An error status (the gateway answered) does not
+        hold the rest: one refused notice never blocks the others."""
         now = self.clock()
-        with Session(self.engine) as session:
-            rows = session.scalars(
-                select(WebhookDelivery)
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING.value,
-                    WebhookDelivery.next_attempt_at <= now,
-                    WebhookDelivery.endpoint_id.in_(_enabled()),
+        ranked = (
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.endpoint_id,
+                WebhookDelivery.next_attempt_at,
+                func.row_number()
+                .over(
+                    partition_by=WebhookDelivery.endpoint_id,
+                    order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id),
                 )
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .label("place"),
+            )
+            .where(
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookDelivery.endpoint_id.in_(_enabled()),
+            )
+            .subquery()
+        )
+        with Session(self.engine) as session:
+            due = session.execute(
+                select(ranked.c.endpoint_id, ranked.c.id)
+                .where(ranked.c.place <= self.per_endpoint)
+                .order_by(ranked.c.next_attempt_at, ranked.c.id)
                 .limit(self.batch)
             ).all()
-            endpoints: dict[int, WebhookEndpoint | None] = {}
-            for row in rows:
-                if row.endpoint_id not in endpoints:
-                    endpoints[row.endpoint_id] = session.get(WebhookEndpoint, row.endpoint_id)
-                endpoint = endpoints[row.endpoint_id]
-                if endpoint is None:
-                    continue
-                self._attempt(session, endpoint, row)
+        queues: dict[int, list[int]] = {}
+        for endpoint_id, row_id in due:
+            queues.setdefault(endpoint_id, []).append(row_id)
+        if len(queues) <= 1 or self.workers <= 1:
+            return sum(self._deliver_queue(e, ids) for e, ids in queues.items())
+        with ThreadPoolExecutor(
+            max_workers=min(self.workers, len(queues)), thread_name_prefix="webhook"
+        ) as pool:
+            done = [pool.submit(self._deliver_queue, e, ids) for e, ids in queues.items()]
+            return sum(f.result() for f in done)
+
+    def _deliver_queue(self, endpoint_id: int, row_ids: list[int]) -> int:
+        """One endpoint's rows of this pass, in order; stops at a gateway that does not answer."""
+        attempted = 0
+        with Session(self.engine) as session:
+            endpoint = session.get(WebhookEndpoint, endpoint_id)
+            if endpoint is None:
+                return 0
+            for row_id in row_ids:
+                row = session.get(WebhookDelivery, row_id)
+                if row is None or row.status != DeliveryStatus.PENDING.value:
+                    continue  # (retried or sent by an operator's action meanwhile)
+                answer = self._attempt(session, endpoint, row)
+                attempted += 1
+                if answer.status is None:  # not reached: its other rows wait for the retry
+                    pending = row.status == DeliveryStatus.PENDING.value
+                    until = row.next_attempt_at if pending else self.clock() + self.backoff_base
+                    self._hold(session, endpoint_id, until)
+                    session.commit()
+                    break
                 session.commit()  # each row's outcome as soon as it is known
-        return len(rows)
+        return attempted
+
+    def _hold(self, session: Session, endpoint_id: int, until: float) -> None:
+        """The endpoint's other due rows wait until ``until`` (no attempt counted)."""
+        session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.endpoint_id == endpoint_id,
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                WebhookDelivery.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+        )
 
     def body(self, session: Session, row: WebhookDelivery) -> bytes:
         payload = json.loads(json.dumps(row.payload))
@@ -330,7 +393,7 @@ class WebhookOutbox:
             }
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
-    def _attempt(self, session: Session, endpoint: WebhookEndpoint, row: WebhookDelivery) -> None:
+    def _attempt(self, session: Session, endpoint: WebhookEndpoint, row: WebhookDelivery) -> Answer:
         body = self.body(session, row)
         stamp = int(self.clock())
         headers = signing.headers(endpoint_secret(self.key, endpoint), row.message_id, stamp, body)
@@ -340,7 +403,7 @@ class WebhookOutbox:
         if answer.ok:
             row.status = DeliveryStatus.DELIVERED.value
             row.delivered_at, row.last_error = stamp, None
-            return
+            return answer
         row.last_error = answer.error or f"HTTP {answer.status}"
         if row.attempts >= self.max_attempts:
             row.status = DeliveryStatus.DEAD.value
@@ -355,6 +418,7 @@ class WebhookOutbox:
             row.next_attempt_at = self.clock() + backoff_seconds(
                 row.attempts, self.backoff_base, self.backoff_max
             )
+        return answer
 
     def close(self) -> None:
         close = getattr(self.send, "close", None)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -49,17 +50,100 @@ SCHEMES = ("http", "https")
 
 # Ranges allowed only with ``allow_private`` (a development box, an operator's own network).
 _PRIVATE_V4 = {
-    ipaddress.ip_network("10.0.0.0/8"): "private (RFC 1918)",
-    ipaddress.ip_network("172.16.0.0/12"): "private (RFC 1918)",
-    ipaddress.ip_network("192.168.0.0/16"): "private (RFC 1918)",
-    ipaddress.ip_network("100.64.0.0/10"): "shared address space (carrier-grade NAT, RFC 6598)",
+    ipaddress.ip_network("10.0.0.0/8"): "rfc1918",
+    ipaddress.ip_network("172.16.0.0/12"): "rfc1918",
+    ipaddress.ip_network("192.168.0.0/16"): "rfc1918",
+    ipaddress.ip_network("100.64.0.0/10"): "cgnat",
 }
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _V4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
+# Why a target is refused, by key: the English the API says (its ``message``; the code stays
+# ``webhook_url_refused``) and the pages' words (i18n ``js_refused_<key>``, zh and en, the same
+# placeholders). ``why``: a nested reason (an address inside another, a name's address).
+REASONS = {
+    "scoped_v6": "{ip} is a scoped (link-local) IPv6 address",
+    "carries": "{ip} carries {inner}: {why}",
+    "unspecified": "{ip} is the unspecified address",
+    "multicast": "{ip} is a multicast address",
+    "link_local": "{ip} is link-local (169.254.0.0/16, fe80::/10: where clouds serve metadata)",
+    "loopback": "{ip} is the loopback address",
+    "rfc1918": "{ip} is private (RFC 1918)",
+    "cgnat": "{ip} is shared address space (carrier-grade NAT, RFC 6598)",
+    "unique_local": "{ip} is unique-local IPv6 (fc00::/7)",
+    "site_local": "{ip} is site-local IPv6 (fec0::/10)",
+    "not_global": "{ip} is not a public Internet address (a reserved or special-purpose range)",
+    "resolves_to": "{host} resolves to {ip}; {why}",
+    "not_url": "not a URL: {error}",
+    "scheme": "{scheme} scheme: only http(s) URLs are sent to",
+    "no_host": "the URL names no host",
+    "plain_http": "plain http is refused off a local chain: use an https URL",
+    "peer_mismatch": "connected to {peer}, not {ip}",
+    "unix_socket": "webhooks are not sent to unix sockets",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A refusal's key and its values (``why``: the nested reason, if any)."""
+
+    key: str
+    params: dict[str, str]
+    why: Reason | None = None
+
+    def __str__(self) -> str:
+        values = dict(self.params)
+        if self.why is not None:
+            values["why"] = str(self.why)
+        return REASONS[self.key].format(**values)
+
+    def as_dict(self) -> dict[str, typing.Any]:
+        """For the API's error details (``details.reason``) and the pages."""
+        out: dict[str, typing.Any] = {"key": self.key, "params": dict(self.params)}
+        if self.why is not None:
+            out["why"] = self.why.as_dict()
+        return out
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    text = "".join(
+        re.escape(part)
+        if i % 2 == 0
+        else f"(?P<{part}>{'.+?' if part in ('why', 'error') else '[^ ;]+?'})"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{text}$", re.DOTALL)
+
+
+_PATTERNS = {key: _reason_pattern(template) for key, template in REASONS.items()}
+
+
+def parse_reason(text: str) -> Reason | None:
+    """The reason an English refusal message was made from (:data:`REASONS`; the inverse of
+    ``str(Reason)``), for words on a page from a stored message; None for other text."""
+    for key, pattern in _PATTERNS.items():
+        found = pattern.match(text)
+        if found is None:
+            continue
+        values = found.groupdict()
+        why = None
+        if "why" in values:
+            why = parse_reason(values.pop("why"))
+            if why is None:
+                continue
+        return Reason(key, values, why)
+    return None
+
+
 class TargetRefused(ValueError):
-    """A webhook URL or address this service will not send to; the message says why."""
+    """A webhook URL or address this service will not send to; the message says why, and
+    ``reason`` the same as a key and values (:data:`REASONS`)."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -101,36 +185,43 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def refusal(ip: IPAddress, policy: TargetPolicy = STRICT) -> str | None:
     """Why ``ip`` may not be a webhook's target under ``policy`` (None: it may)."""
+    why = refusal_reason(ip, policy)
+    return None if why is None else str(why)
+
+
+def refusal_reason(ip: IPAddress, policy: TargetPolicy = STRICT) -> Reason | None:
+    """:func:`refusal` as a :class:`Reason`."""
+    at = {"ip": str(ip)}
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.scope_id:
-            return f"{ip} is a scoped (link-local) IPv6 address"
+            return Reason("scoped_v6", at)
         inner = _embedded_v4(ip)
         if inner is not None:
-            why = refusal(inner, policy)
-            return None if why is None else f"{ip} carries {inner}: {why}"
+            why = refusal_reason(inner, policy)
+            return None if why is None else Reason("carries", {**at, "inner": str(inner)}, why)
     if ip.is_unspecified:
-        return f"{ip} is the unspecified address"
+        return Reason("unspecified", at)
     if ip.is_multicast:
-        return f"{ip} is a multicast address"
+        return Reason("multicast", at)
     if ip.is_link_local:
-        return f"{ip} is link-local (169.254.0.0/16, fe80::/10: where clouds serve metadata)"
+        return Reason("link_local", at)
     private = _private_kind(ip)
     if private is not None:
-        return None if policy.allow_private else f"{ip} is {private}"
+        return None if policy.allow_private else Reason(private, at)
     if not ip.is_global:
-        return f"{ip} is not a public Internet address (a reserved or special-purpose range)"
+        return Reason("not_global", at)
     return None
 
 
 def _private_kind(ip: IPAddress) -> str | None:
     if ip.is_loopback:
-        return "the loopback address"
+        return "loopback"
     if isinstance(ip, ipaddress.IPv4Address):
         return next((why for net, why in _PRIVATE_V4.items() if ip in net), None)
     if ip in ipaddress.ip_network("fc00::/7"):
-        return "unique-local IPv6 (fc00::/7)"
+        return "unique_local"
     if ip.is_site_local:
-        return "site-local IPv6 (fec0::/10)"
+        return "site_local"
     return None
 
 
@@ -160,10 +251,12 @@ def check_addresses(host: str, ips: Iterable[IPAddress], policy: TargetPolicy) -
     """Refuse if any of ``host``'s addresses is refused: a name whose answers mix public and
     private addresses is not trusted with either."""
     for ip in ips:
-        why = refusal(ip, policy)
+        why = refusal_reason(ip, policy)
         if why is not None:
             raise TargetRefused(
-                why if literal(host) is not None else f"{host} resolves to {ip}; {why}"
+                why
+                if literal(host) is not None
+                else Reason("resolves_to", {"host": host, "ip": str(ip)}, why)
             )
 
 
@@ -172,18 +265,18 @@ def _parse(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise TargetRefused(f"not a URL: {exc}") from None
+        raise TargetRefused(Reason("not_url", {"error": str(exc)})) from None
     if parsed.scheme not in SCHEMES:
-        raise TargetRefused(f"{parsed.scheme or 'no'} scheme: only http(s) URLs are sent to")
+        raise TargetRefused(Reason("scheme", {"scheme": parsed.scheme or "no"}))
     if not parsed.host:
-        raise TargetRefused("the URL names no host")
+        raise TargetRefused(Reason("no_host", {}))
     return parsed
 
 
 def check_scheme(url: str, policy: TargetPolicy) -> None:
     """Refuse a URL that is not http(s), or plain http where ``policy`` wants https."""
     if _parse(url).scheme == "http" and not policy.allow_http:
-        raise TargetRefused("plain http is refused off a local chain: use an https URL")
+        raise TargetRefused(Reason("plain_http", {}))
 
 
 def check_url(url: str, policy: TargetPolicy, *, resolver: Resolve = resolve) -> str:
@@ -291,12 +384,13 @@ class GuardedBackend(httpcore.NetworkBackend):
             peer = stream.get_extra_info("socket").getpeername()[0]
             if ipaddress.ip_address(peer.split("%")[0]) != ip:
                 stream.close()
-                raise RefusedConnection(f"refused: connected to {peer}, not {ip}")
+                why = Reason("peer_mismatch", {"peer": peer, "ip": str(ip)})
+                raise RefusedConnection(f"refused: {why}")
             return _DeadlineStream(stream, self)
         raise last or httpcore.ConnectError(f"{host} has no address")
 
     def connect_unix_socket(self, *args: typing.Any, **kwargs: typing.Any) -> typing.NoReturn:
-        raise RefusedConnection("refused: webhooks are not sent to unix sockets")
+        raise RefusedConnection(f"refused: {Reason('unix_socket', {})}")
 
     def sleep(self, seconds: float) -> None:
         self.plain.sleep(seconds)

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
+from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
@@ -347,6 +349,20 @@ class PasskeyAccounts:
             return bool(int.from_bytes(self.sender.dry_run(sender=account, to=account, data=data)))
         except ContractRevert:
             return False
+
+    def signers(self, account: str) -> list[bytes]:
+        """The deployed ``account``'s ERC-7913 signers (verifier ‖ qx ‖ qy each); none for an
+        address that is not a passkey account."""
+        account = Web3.to_checksum_address(account)
+        if not self.is_deployed(account):
+            return []
+        data = _calldata("getSigners(uint64,uint64)", 0, 2**64 - 1)
+        try:
+            answer = self.sender.dry_run(sender=account, to=account, data=data)
+            (found,) = abi_decode(["bytes[]"], answer)
+        except (ContractRevert, DecodingError):
+            return []
+        return [bytes(s) for s in found]
 
     def add_passkey_call(self, account: str, qx: bytes, qy: bytes) -> Call:
         """The account's own ``addPasskey`` (a second device), as a call of its batch."""

@@ -346,3 +346,39 @@ def test_a_gateway_that_drips_its_answer_is_cut_at_the_delivery_budget(server: S
     finally:
         stop.set()
     assert answer.status is None and (answer.error or "").startswith("ReadTimeout")
+
+
+def test_refusals_read_back_from_their_english_and_have_words_in_both_languages() -> None:
+    """Every reason has zh and en words with the same placeholders; a refusal's message (what
+    the API says and a delivery keeps) reads back into the same reason, nested ones too."""
+    import json
+    import re
+
+    from api.render import TEMPLATES_DIR
+    from api.webhooks import targets, words
+
+    table = json.loads((TEMPLATES_DIR / "i18n.json").read_text())
+    for key, english in targets.REASONS.items():
+        entry = table["js_refused_" + key]
+        names = set(re.findall(r"\{(\w+)\}", english))
+        assert entry["en"] == english
+        assert set(re.findall(r"\{(\w+)\}", entry["zh"])) == names, key
+    policy = targets.STRICT
+    cases = ["https://[::ffff:127.0.0.1]/", "https://gw.example/", "ftp://x/", "http://8.8.8.8/"]
+    seen = set()
+    for url in cases:
+        with pytest.raises(targets.TargetRefused) as refused:
+            targets.check_url(url, policy, resolver=lambda _h, _p: ["169.254.169.254"])
+        reason = refused.value.reason
+        assert targets.parse_reason(str(refused.value)) == reason
+        seen.add(reason.key)
+        zh = words.reason_words(reason, lambda k: table[k]["zh"] if k in table else k)
+        assert "{" not in zh and not re.search(r"[a-z]{4,} [a-z]{4,}", zh), zh
+    assert seen == {"carries", "resolves_to", "scheme", "plain_http"}
+    t = lambda k: table[k]["zh"] if k in table else k
+    assert words.delivery_error_words("HTTP 503", t) == "HTTP 503"
+    assert words.delivery_error_words("ConnectTimeout: timed out", t) == "超时无应答（timed out）"
+    assert (
+        words.delivery_error_words("refused: the URL names no host", t)
+        == "拒绝发送：网址中没有主机名"
+    )

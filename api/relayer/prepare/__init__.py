@@ -78,6 +78,7 @@ ACTIONS: dict[str, tuple[type[ActionParams], Callable[[ActionBuilder, Any], Prep
     "join": (JoinParams, ActionBuilder.join),
     "cancel": (DealParamsIn, ActionBuilder.cancel),
     "withdraw": (DealParamsIn, ActionBuilder.withdraw),
+    "settle": (DealParamsIn, ActionBuilder.settle),
     "refund": (DealParamsIn, ActionBuilder.withdraw),
     "confirm_receipt": (ConfirmReceiptParams, ActionBuilder.confirm_receipt),
     "file_claim": (FileClaimParams, ActionBuilder.file_claim),

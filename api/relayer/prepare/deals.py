@@ -53,6 +53,17 @@ class DealActions(BuilderBase):
             {"deal_id": p.deal_id},
         )
 
+    def settle(self, p: DealParamsIn) -> PreparedAction:
+        """Settle a succeeded deal now (what the keeper does on its schedule): anyone may, once
+        the escrow's conditions hold (it refuses otherwise: SettlementTooEarly, ClaimsPending,
+        BatchBlocked, DealAlreadySettled)."""
+        return PreparedAction(
+            "settle",
+            p.sender,
+            {"request": self._escrow(p, "settle", p.deal_id)},
+            {"deal_id": p.deal_id},
+        )
+
     def withdraw(self, p: DealParamsIn) -> PreparedAction:
         owed = self.clients.escrow.owed(p.deal_id, p.sender)
         return PreparedAction(

@@ -293,8 +293,16 @@ def test_a_release_database_upgrades_in_place_with_every_row(
             assert changed == {"status", "error_code", "error_message", "updated_at"}
             assert (new["status"], new["error_code"]) == ("failed", "nonce_taken")
             assert "00000000-0000-0000-0000-000000000006" in new["error_message"]
+        elif old["raw_tx"] is not None:  # its batch's bytes moved to relay_batches (0010)
+            assert changed == {"raw_tx"} and new["raw_tx"] is None
         else:
             assert changed == set(), (old["id"], changed)
+    batches = _tables(engine)["relay_batches"]
+    with engine.connect() as conn:
+        stored = conn.execute(select(batches.c.tx_hash, batches.c.raw_tx)).all()
+    assert [tuple(r) for r in stored] == [
+        (r["tx_hash"], r["raw_tx"]) for r in before["relay_requests"] if r["raw_tx"] is not None
+    ]
 
 
 def test_after_the_upgrade_one_pending_request_holds_a_nonce(

@@ -16,8 +16,9 @@ from api.indexer import Indexer
 from api.keeper import Keeper
 from api.relayer.worker import RelayWorker
 from api.services import Services
+from chain.aa import compact
 from chain.aa.userop import UserOperation
-from chain.aa.webauthn import SoftwarePasskey, account_signature
+from chain.aa.webauthn import SoftwarePasskey, account_signature, base64url
 from chain.clients import DealStatus
 
 from .conftest import (
@@ -309,16 +310,45 @@ def test_a_passkey_accounts_pickup_code_is_signed_through_erc1271_and_handed_ove
             "signature": "0x" + inner.hex() + answer["suffix"][2:],
         }
 
-    forged = code_signed_by(SoftwarePasskey.from_secret(secrets.token_bytes(32)))
-    refused = client.post(
-        "/v1/actions/handover/prepare",
-        json={"from": deal.leader.address, "deal_id": deal.deal_id, "items": [forged]},
-    )
-    assert refused.status_code == 409, refused.text
-    assert refused.json()["details"]["skipped"] == [{"buyer": address, "reason": "bad_signature"}]
+    def short(code: dict[str, Any]) -> dict[str, Any]:
+        """The pickup code's short form (pickup.js): the passkey's compact assertion only."""
+        full = bytes.fromhex(code["signature"][2:])
+        rest = {k: v for k, v in code.items() if k != "signature"}
+        return {**rest, "webauthn": base64url(compact.compact_signature(full))}
 
+    forged = code_signed_by(SoftwarePasskey.from_secret(secrets.token_bytes(32)))
+    for item in (forged, short(forged)):
+        refused = client.post(
+            "/v1/actions/handover/prepare",
+            json={"from": deal.leader.address, "deal_id": deal.deal_id, "items": [item]},
+        )
+        assert refused.status_code == 409, refused.text
+        skipped = refused.json()["details"]["skipped"]
+        assert skipped == [{"buyer": address, "reason": "bad_signature"}]
+    # Not both signature forms (422); a scrap for the compact one is refused as a bad signature.
+    genuine = code_signed_by(key)
+    both = {**short(genuine), "signature": genuine["signature"]}
+    scrap = {**short(genuine), "webauthn": "A" * 120}
+    for bad, status in ((both, 422), (scrap, 409)):
+        answer = client.post(
+            "/v1/actions/handover/prepare",
+            json={"from": deal.leader.address, "deal_id": deal.deal_id, "items": [bad]},
+        )
+        assert answer.status_code == status, answer.text
+    assert answer.json()["details"]["skipped"][0]["reason"] == "bad_signature"
+
+    # A code of the first form (the whole signature in hex) is still taken.
+    first_form = prepare(
+        client,
+        "handover",
+        {"from": deal.leader.address, "deal_id": deal.deal_id, "items": [genuine]},
+    )
+    assert first_form["details"]["skipped"] == []
+    # The short one: the service rebuilds the account's signature; the escrow checks it (ERC-1271).
+    compact_code = short(code_signed_by(key))
+    assert len(compact_code["webauthn"]) < 250
     relay_and_mine(
         client, worker, deal.leader, "handover",
-        {"deal_id": deal.deal_id, "items": [code_signed_by(key)]},
+        {"deal_id": deal.deal_id, "items": [compact_code]},
     )  # fmt: skip
     assert chain.clients.escrow.pickup(deal.deal_id, address).quantity == 2

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.db import init_db, session_factory
-from api.relayer.models import RelayRequest
+from api.relayer.models import RelayBatch, RelayRequest
 from api.relayer.worker import RelayWorker
 from api.services import Services, make_engine
 from chain.anvil import Anvil, free_port
@@ -72,6 +72,12 @@ def _rows(services: Services) -> dict[str, RelayRequest]:
         return {r.id: r for r in session.query(RelayRequest).all()}
 
 
+def _batches(services: Services) -> list[str]:
+    """The batch transactions whose bytes the outbox keeps (relay_batches)."""
+    with session_factory(services.engine)() as session:
+        return [b.tx_hash for b in session.query(RelayBatch).all()]
+
+
 def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
     tmp_path: Path, node_with_state: tuple[Anvil, Path]
 ) -> None:
@@ -110,9 +116,11 @@ def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
     with pytest.raises(Crash):
         CrashBeforeBroadcast(services, clock=clock).run_once()
     first = _rows(services)[ids[0]]
-    assert first.status == "sending" and first.tx_hash and first.raw_tx
-    # One executeBatch carries all three, stored on each row before it exists anywhere else.
+    assert first.status == "sending" and first.tx_hash
+    # One executeBatch carries all three, its hash on each row and its bytes stored once, before
+    # it exists anywhere else.
     assert {(r.status, r.tx_hash) for r in _rows(services).values()} == {("sending", first.tx_hash)}
+    assert _batches(services) == [first.tx_hash]
     assert forwarder.nonces(buyers[0].address) == 0  # it never left
 
     # 2. the node goes down (SIGTERM: anvil writes its state)
@@ -149,6 +157,7 @@ def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
         rows = _rows(services)
         assert [rows[i].status for i in ids] == ["mined"] * 3
         assert {rows[i].tx_hash for i in ids} == {first.tx_hash}  # one batch, sent once
+        assert _batches(services) == []  # settled: its bytes are not kept
 
         for buyer, quantity in zip(buyers, (1, 2, 3), strict=True):
             assert forwarder.nonces(buyer.address) == 1

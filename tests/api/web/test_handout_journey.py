@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import segno
 from eth_utils import keccak
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.demo.catalog import CONSUMERS, LEADERS
 from api.demo.seed import SeedReport
+from api.handout import read_code
 from api.relayer.models import RelayRequest
 from api.services import Services
 from chain.settings import Settings
@@ -72,8 +74,11 @@ def test_the_buyer_shows_a_pickup_code_and_the_leader_scans_and_hands_out(
     sign_in_sheet(consumer, "20-pickup-code-review")
     expect(order.locator(".pickup-qr svg")).to_be_visible()
     code_text = order.locator("[data-pickup-code]").text_content()
-    code = json.loads(code_text or "")
-    assert code["deal"] == pork and code["buyer"] == buyer.address and code["quantity"] == 3
+    code = read_code(code_text or "")
+    assert code["deal"] == pork and code["buyer"].lower() == buyer.address.lower()
+    assert code["quantity"] == 3 and code["signature"]
+    # Short: a wallet's code is ~150 characters, a version-8 QR code (it was ~250, version 11).
+    assert len(code_text or "") < 170 and segno.make(code_text, error="m").version <= 9
     shot(consumer, "21-orders-pickup-code")
     consumer.evaluate("window.scrollTo(0, 0)")
     shot(consumer, "readme-orders", full_page=False)  # the README's picture of the orders page
@@ -100,6 +105,13 @@ def test_the_buyer_shows_a_pickup_code_and_the_leader_scans_and_hands_out(
         leader.locator("#paste").fill("hello")
         leader.locator("#paste-add").click()
         expect(leader.locator("#handout-status")).to_contain_text("not a tuanchain pickup code")
+        # A code of the first form (JSON, the signature in hex), still in circulation: taken.
+        first_form = json.dumps({"v": 1, **code})
+        leader.locator("#paste").fill(first_form)
+        leader.locator("#paste-add").click()
+        expect(leader.locator("#queue li")).to_have_count(1)
+        leader.locator("#queue li button").click()  # (taken out again: the camera's turn)
+        expect(leader.locator("#queue li")).to_have_count(0)
         leader.locator("#paste").fill("")  # the leader clears the scrap before scanning
         leader.locator("#camera").click()
         expect(leader.locator("#queue li")).to_have_count(1)

@@ -536,6 +536,16 @@ def test_a_consumer_consents_to_sms_notices_and_an_operator_adds_a_gateway(
     expect(page.locator("#webhooks-sign-in")).to_be_visible()
     page.locator("[data-sign-in]").click()
     form = page.locator("#webhook-add")
+    expect(form).to_be_visible()  # signed in (the page reloaded)
+    # A refused URL says why in the page's language (the API's code and English stay).
+    page.goto(f"{journeys.base}/ops/webhooks?lang=zh")
+    form.locator("input[name=url]").fill("https://169.254.169.254/latest/meta-data")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("output")).to_contain_text(
+        "不能发送到这个网址：169.254.169.254 是链路本地地址"
+    )
+    shot(page, "16-ops-webhooks-refused", full_page=False)
+    page.goto(f"{journeys.base}/ops/webhooks?lang=en")
     form.locator("input[name=url]").fill("https://sms-gateway.example/hook")
     form.locator("input[name=description]").fill("SMS gateway")
     form.locator("button[type=submit]").click()

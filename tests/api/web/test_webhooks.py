@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -240,6 +241,21 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
     page = client.get("/ops/webhooks?lang=en", headers=operator)
     assert page.status_code == 200 and gateway.url in page.text
     assert dead[0]["message_id"] in page.text
+    # A refusal at delivery reads in the page's language; the API keeps its English.
+    english = (
+        "ConnectError: refused: gw.example resolves to 10.0.0.5; 10.0.0.5 is private (RFC 1918)"
+    )
+    with Session(services.engine) as session:
+        session.get(WebhookDelivery, dead[-1]["id"]).last_error = english
+        session.commit()
+    zh = client.get("/ops/webhooks?lang=zh", headers=operator).text
+    assert "拒绝发送：gw.example 解析为 10.0.0.5；10.0.0.5 是内网地址（RFC 1918）" in zh
+    again = client.get(
+        f"/v1/ops/webhooks/{endpoint['id']}/deliveries",
+        params={"status": "dead", "limit": 500},
+        headers=operator,
+    ).json()
+    assert english in {d["last_error"] for d in again}
 
     # One letter again, then all of them, after the gateway is back.
     gateway.failures = 0
@@ -259,6 +275,68 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
     clock.now = max(clock.now, time.time())
     drain(outbox, clock, endpoint["id"])
     assert {h["webhook-id"] for h, _ in gateway.accepted} == {d["message_id"] for d in dead}
+
+
+def _rows(services: Services, endpoint_id: int) -> list[WebhookDelivery]:
+    with Session(services.engine) as session:
+        return list(
+            session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.endpoint_id == endpoint_id)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            )
+        )
+
+
+def test_a_gateway_that_does_not_answer_delays_only_its_own_queue(
+    site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    """Two gateways: a healthy one and one that never answers (a port bound by the test and not
+    listening: every connection refused, as a black-holed gateway's would time out, at once).
+    In one pass the healthy one gets every notice; the other one is tried once, and its other
+    rows wait for that row's retry without an attempt counted: one failure per retry, not one
+    per row, whatever its queue holds."""
+    client, services = site
+    operator = sign_in(client, services.chain.platform)
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))  # kept bound, never listening: nobody else gets the port
+        dead = register(client, operator, f"http://127.0.0.1:{hole.getsockname()[1]}/hook")
+        healthy = register(client, operator, gateway.url)
+        clock = Clock()
+        outbox = runner.make_outbox(services, clock=clock, batch=10_000, per_endpoint=10_000)
+        outbox.enqueue()
+        queued = _rows(services, healthy["id"])
+        assert len(queued) == len(_rows(services, dead["id"])) > 10
+
+        outbox.deliver_due()  # one pass
+        assert {h["webhook-id"] for h, _ in gateway.accepted} == {r.message_id for r in queued}
+        tried, *held = _rows(services, dead["id"])
+        assert tried.attempts == 1 and tried.last_status is None and tried.status == "pending"
+        assert tried.next_attempt_at > clock.now
+        assert all(r.attempts == 0 and r.next_attempt_at == tried.next_attempt_at for r in held)
+
+        outbox.deliver_due()  # nothing of it is due before the retry
+        assert sum(r.attempts for r in _rows(services, dead["id"])) == 1
+        clock.now = tried.next_attempt_at
+        outbox.deliver_due()  # the retry: one more attempt, the queue held again
+        rows = _rows(services, dead["id"])
+        assert sum(r.attempts for r in rows) == 2 and {r.status for r in rows} == {"pending"}
+    assert len(gateway.got) == len(queued)  # the healthy one: each notice once
+
+
+def test_a_pass_takes_a_few_rows_of_each_endpoint_in_due_order(
+    site: tuple[TestClient, Services], gateway: Gateway
+) -> None:
+    client, services = site
+    endpoint = register(client, sign_in(client, services.chain.platform), gateway.url)
+    clock = Clock()
+    outbox = runner.make_outbox(services, clock=clock, per_endpoint=3)
+    outbox.enqueue()
+    queued = _rows(services, endpoint["id"])
+    outbox.deliver_due()
+    assert [h["webhook-id"] for h, _ in gateway.accepted] == [r.message_id for r in queued[:3]]
+    outbox.deliver_due()
+    assert [h["webhook-id"] for h, _ in gateway.accepted] == [r.message_id for r in queued[:6]]
 
 
 def test_only_operators_register_or_read_endpoints(
@@ -369,18 +447,17 @@ def test_off_a_local_chain_gateways_in_the_service_s_own_network_are_refused(
     mine = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     try:
         assert outbox.enqueue() > 0
-        for _ in range(100):  # (other tests' endpoints may have rows due first)
-            with Session(services.engine) as session:
-                if all(r.attempts for r in session.scalars(mine)):
-                    break
-            outbox.deliver_due()
+        outbox.deliver_due()
     finally:
         client.delete(f"/v1/ops/webhooks/{endpoint_id}", headers=operator)
         outbox.close()
     assert gateway.got == []
     with Session(services.engine) as session:
-        errors = {r.last_error for r in session.scalars(mine)}
-    assert errors and all(e and "refused" in e and "https" in e for e in errors)
+        rows = session.scalars(mine).all()
+    # Refused before connecting; the endpoint's other rows wait for that row's retry.
+    tried = [r for r in rows if r.attempts]
+    assert len(tried) == 1 and "refused" in tried[0].last_error and "https" in tried[0].last_error
+    assert len(rows) > 1 and {r.next_attempt_at for r in rows} == {tried[0].next_attempt_at}
 
 
 def test_payloads_carry_a_phone_only_while_its_owner_consents(
