@@ -9,15 +9,11 @@ answers 202 with its id; ``GET /v1/relay/{id}`` shows queued / sending / sent / 
 from __future__ import annotations
 
 import asyncio
-import email.message
-import json
-from functools import lru_cache
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
 import anyio
-from fastapi import APIRouter, Body, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from api.db import session_factory
@@ -27,7 +23,7 @@ from api.relayer.models import RelayRequest
 from api.relayer.prepare import ACTIONS, NextNonces, prepare_action
 from api.relayer.queue import signer_queue
 from api.relayer.worker import WAKE
-from api.routes.deps import ServicesDep, get_services
+from api.routes.deps import ServicesDep
 from api.schemas.relay import PreparedPublic, RelayRequestPublic
 
 router = APIRouter(tags=["gasless"])
@@ -97,74 +93,6 @@ the database lets one in and the other answers 409 `nonce_taken` with `details.p
 the request that holds the nonce."""
 
 
-# The request body as the OpenAPI schema has always shown it (a JSON object): the route reads it
-# itself (below), so FastAPI is told what it would have derived from ``Body()``.
-_RELAY_BODY_SCHEMA = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {"additionalProperties": True, "title": "Body", "type": "object"}
-            }
-        },
-        "required": True,
-    }
-}
-
-
-@lru_cache(maxsize=64)
-def _is_json(content_type: str) -> bool:
-    """Whether FastAPI would read a body of this content type as JSON."""
-    message = email.message.Message()
-    message["content-type"] = content_type
-    if message.get_content_maintype() != "application":
-        return False
-    subtype = message.get_content_subtype()
-    return subtype == "json" or subtype.endswith("+json")
-
-
-async def _object_body(request: Request) -> dict[str, Any]:
-    """The body, read and refused exactly as FastAPI reads a ``Body()`` of ``dict[str, Any]``
-    (same status codes, same error bodies): without its dependency and validation machinery,
-    which was a part of the HTTP layer's CPU per relayed join (issue 15)."""
-    raw = await request.body()
-    if not raw:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
-        )
-    content_type = request.headers.get("content-type")
-    body: Any = raw
-    # (FastAPI's strict content type: a body without one is not read as JSON.)
-    if content_type is not None and _is_json(content_type):
-        try:
-            body = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", exc.pos),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": exc.msg},
-                    }
-                ]
-            ) from exc
-        except Exception as exc:  # not UTF-8, nested too deeply: as FastAPI
-            raise HTTPException(400, "There was an error parsing the body") from exc
-    if not isinstance(body, dict):
-        raise RequestValidationError(
-            [
-                {
-                    "type": "dict_type",
-                    "loc": ("body",),
-                    "msg": "Input should be a valid dictionary",
-                    "input": body,
-                }
-            ]
-        )
-    return body
-
-
 def _accept(services: Any, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     with session_factory(services.engine)() as session:
         row, created = accept(session, services.chain, body, services.store)
@@ -181,13 +109,10 @@ def _accept(services: Any, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         200: {"model": RelayRequestPublic, "description": "already accepted: the same request"},
         **error_responses(400, 409, 502, 504),
     },
-    openapi_extra=_RELAY_BODY_SCHEMA,
 )
-async def relay(request: Request) -> JSONResponse:
-    # Lean (issue 15): the body read once, as FastAPI would (``_object_body``); the accept on a
-    # worker thread, at most ACCEPT_CONCURRENCY at once, the others waiting as tasks.
-    services = get_services(request)
-    body = await _object_body(request)
+async def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+    # The accept on a worker thread, at most ACCEPT_CONCURRENCY at once, the others waiting as
+    # tasks on the event loop (issue 15).
     public, created = await anyio.to_thread.run_sync(
         _accept, services, body, limiter=_accept_limiter()
     )
