@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.db import models as m
 from api.names import Directory
-from api.render import messages, money, pick
+from api.render import fill, messages, money, pick
 from api.shop import product_of
 from api.timefmt import iso_utc
 from chain import deal_rules
@@ -227,9 +227,7 @@ def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
         "place": directory.get(notice["place"]).place_label(lang) if "place" in notice else "",
         "until": _until(notice.get("until")),
     }
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    return template
+    return fill(template, values)
 
 
 def _until(seconds: int | None) -> str:

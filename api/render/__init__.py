@@ -32,6 +32,13 @@ def messages() -> dict[str, dict[str, str]]:
     return json.loads((TEMPLATES_DIR / "i18n.json").read_text(encoding="utf-8"))
 
 
+def fill(template: str, values: dict[str, str]) -> str:
+    """An i18n sentence with its ``{name}`` placeholders filled (the JS side: ``T.t``)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
 def choose_language(request: Request) -> str:
     """``?lang=`` wins, then the best ``Accept-Language`` entry we have, then Chinese."""
     asked = request.query_params.get("lang", "").lower()

@@ -12,18 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from api.render import fill
 from api.webhooks.targets import Reason, parse_reason
 
 Translate = Callable[[str], str]
 
 _TIMEOUTS = ("ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException")
 _REDIRECT = re.compile(r"^HTTP (\d{3}): redirects are not followed \((.*)\)$", re.DOTALL)
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    for name, value in values.items():
-        template = template.replace("{" + name + "}", value)
-    return template
 
 
 def reason_words(reason: Reason, t: Translate) -> str:
