@@ -7,8 +7,6 @@ here at all: the leader's phone keeps it (``static/cashbook.js``).
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,7 +16,6 @@ from api.names import Directory
 from api.services import Services
 from api.shop import deal_card
 from chain import deal_rules
-from chain.aa.webauthn import base64url_decode
 
 
 def handout_view(session: Session, services: Services, leader: str, deal_id: int) -> dict[str, Any]:
@@ -71,38 +68,3 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
         else deal_rules.commission(group.get("quantity", 0), price, bps),
         "commission_estimated": receipt is None,
     }
-
-
-_SHORT_CODE = re.compile(
-    r"^tc2\.([0-9]+)\.([0-9a-fA-F]{40})\.([0-9]+)\.([0-9]+)\.([ew])\.([A-Za-z0-9_-]+)$"
-)
-
-
-def read_code(text: str) -> dict[str, Any]:
-    """A buyer's pickup code as the handout page reads it (``static/handout.js``): the short form
-    ``tc2.<deal>.<buyer>.<quantity>.<expiry>.<e|w>.<base64url>`` (``e``: the signature, ``w``: a
-    passkey's compact assertion, :mod:`chain.aa.compact`) or the first form's JSON; returns
-    ``deal``, ``buyer``, ``quantity``, ``expiry`` and ``signature`` (0x-hex) or ``webauthn``
-    (base64url), as ``items`` of the ``handover`` action take them. ValueError otherwise."""
-    text = text.strip()
-    short = _SHORT_CODE.match(text)
-    if short:
-        deal, buyer, quantity, expiry, kind, data = short.groups()
-        code: dict[str, Any] = {
-            "deal": int(deal),
-            "buyer": "0x" + buyer,
-            "quantity": int(quantity),
-            "expiry": int(expiry),
-        }
-        if kind == "e":
-            code["signature"] = "0x" + base64url_decode(data).hex()
-        else:
-            code["webauthn"] = data
-        return code
-    try:
-        first = json.loads(text)
-    except ValueError:
-        raise ValueError("not a pickup code") from None
-    if not isinstance(first, dict) or first.get("v") != 1 or not first.get("signature"):
-        raise ValueError("not a pickup code")
-    return {k: first[k] for k in ("deal", "buyer", "quantity", "expiry", "signature")}

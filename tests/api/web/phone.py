@@ -8,11 +8,14 @@ Playwright's ``expose_function`` (see :mod:`tests.api.web.test_journeys`).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+
+from chain.aa.webauthn import base64url_decode
 
 from .conftest import PHONE, WAIT_MS
 
@@ -122,3 +125,39 @@ def passkey_phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any, list[s
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     return context, page, errors
+
+
+_SHORT_CODE = re.compile(
+    r"^tc2\.([0-9]+)\.([0-9a-fA-F]{40})\.([0-9]+)\.([0-9]+)\.([ew])\.([A-Za-z0-9_-]+)$"
+)
+
+
+def read_code(text: str) -> dict[str, Any]:
+    """A buyer's pickup code read as the leader's handout page reads it (``static/handout.js``;
+    the tests read back what a page shows): the short form
+    ``tc2.<deal>.<buyer>.<quantity>.<expiry>.<e|w>.<base64url>`` (``e``: the signature, ``w``: a
+    passkey's compact assertion, :mod:`chain.aa.compact`) or the first form's JSON; returns
+    ``deal``, ``buyer``, ``quantity``, ``expiry`` and ``signature`` (0x-hex) or ``webauthn``
+    (base64url), as ``items`` of the ``handover`` action take them. ValueError otherwise."""
+    text = text.strip()
+    short = _SHORT_CODE.match(text)
+    if short:
+        deal, buyer, quantity, expiry, kind, data = short.groups()
+        code: dict[str, Any] = {
+            "deal": int(deal),
+            "buyer": "0x" + buyer,
+            "quantity": int(quantity),
+            "expiry": int(expiry),
+        }
+        if kind == "e":
+            code["signature"] = "0x" + base64url_decode(data).hex()
+        else:
+            code["webauthn"] = data
+        return code
+    try:
+        first = json.loads(text)
+    except ValueError:
+        raise ValueError("not a pickup code") from None
+    if not isinstance(first, dict) or first.get("v") != 1 or not first.get("signature"):
+        raise ValueError("not a pickup code")
+    return {k: first[k] for k in ("deal", "buyer", "quantity", "expiry", "signature")}

@@ -24,14 +24,13 @@ from sqlalchemy.orm import Session
 
 from api.demo.catalog import CONSUMERS, LEADERS
 from api.demo.seed import SeedReport
-from api.handout import read_code
 from api.relayer.models import RelayRequest
 from api.services import Services
 from chain.settings import Settings
 
 from .camera import qr_video
 from .conftest import CHROMIUM
-from .phone import Wallet, open_phone
+from .phone import Wallet, open_phone, read_code
 from .test_journeys import Journeys, served_journeys, shot, sign_in_sheet
 
 

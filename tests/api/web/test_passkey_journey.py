@@ -31,7 +31,6 @@ import segno
 from api.bundler import worker as bundler_worker
 from api.demo.catalog import LEADERS
 from api.demo.seed import SeedReport
-from api.handout import read_code
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
 from api.services import Services
@@ -43,7 +42,7 @@ from chain.settings import Settings
 
 from ..relay.conftest import advance_time, make_deal
 from .conftest import served_on_snapshot
-from .phone import Wallet, open_phone, passkey_phone
+from .phone import Wallet, open_phone, passkey_phone, read_code
 from .test_journeys import photo_png, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
