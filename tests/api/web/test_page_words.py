@@ -1,0 +1,34 @@
+"""The phone pages say things in the page's language and in one form: a batch's state, price
+tiers, people and places, times with their zone (rendered through the app's test client on the
+seeded demo: no browser needed)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def text_of(html: str) -> str:
+    """The page's visible words, tags stripped and spaces collapsed."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.DOTALL)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+def deal_page(client: TestClient, deal_id: int, lang: str) -> str:
+    response = client.get(f"/deals/{deal_id}", params={"lang": lang})
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_a_deals_batch_state_and_limit_are_in_the_pages_language(
+    web_client: TestClient, demo: Any
+) -> None:
+    deal_id = demo.report.deals["rice_open"]
+    html = deal_page(web_client, deal_id, "zh")
+    zh = text_of(html)
+    assert "(active)" not in zh and "max" not in zh
+    assert 'data-status="active">正常</span>' in html and "最多" in zh
+    en = text_of(deal_page(web_client, deal_id, "en"))
+    assert " active " in en and "at most" in en
