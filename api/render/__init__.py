@@ -88,6 +88,14 @@ def money(amount: int | None, decimals: int = 6) -> str:
     return f"{amount / 10**decimals:,.2f}"
 
 
+CURRENCY = "tUSD"  # the payment token's symbol, after the amount on every page
+
+
+def price(amount: int | None, decimals: int = 6) -> str:
+    """An amount with its currency, as every page shows one: 45000000 -> ``45.00 tUSD``."""
+    return f"{money(amount, decimals)} {CURRENCY}"
+
+
 def short(value: str | None, keep: int = 6) -> str:
     """``0x1234…abcd`` for addresses, hashes and CIDs."""
     if not value:
@@ -106,7 +114,12 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        pick=pick, time=format_time, datetime=format_timestamp, money=money, short=short
+        pick=pick,
+        time=format_time,
+        datetime=format_timestamp,
+        money=money,
+        price=price,
+        short=short,
     )
     env.globals.update(
         temperature_plot=temperature_plot, bar_chart=bar_chart, donut_chart=donut_chart

@@ -10,7 +10,7 @@
   if (!form) return;
   const decimals = Number(form.dataset.decimals || 6);
   const now = Number(form.dataset.now);
-  const money = (units) => "¥" + (Number(units) / 10 ** decimals).toFixed(2);
+  const money = (units) => (Number(units) / 10 ** decimals).toFixed(2) + " tUSD"; // as the pages show prices
   const toUnits = (text) => Math.round(parseFloat(text) * 10 ** decimals);
   const toBps = (text) => Math.round(parseFloat(text) * 100);
   const num = (text) => (text === "" || text == null ? NaN : Number(text));

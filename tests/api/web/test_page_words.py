@@ -32,3 +32,18 @@ def test_a_deals_batch_state_and_limit_are_in_the_pages_language(
     assert 'data-status="active">正常</span>' in html and "最多" in zh
     en = text_of(deal_page(web_client, deal_id, "en"))
     assert " active " in en and "at most" in en
+
+
+def test_price_tiers_read_naturally_with_their_currency(web_client: TestClient, demo: Any) -> None:
+    deal_id = demo.report.deals["rice_open"]
+    for lang, first, later in (
+        ("zh", r"1 份起 [\d.]+ tUSD", r"满 \d+ 份 [\d.]+ tUSD"),
+        ("en", r"from 1: [\d.]+ tUSD", r"from \d+: [\d.]+ tUSD"),
+    ):
+        tiers = re.findall(
+            r'<span class="tier">([^<]*)</span>', deal_page(web_client, deal_id, lang)
+        )
+        assert tiers, lang
+        assert re.fullmatch(first, tiers[0]), tiers  # never "满 0: 10.00"
+        for tier in tiers[1:]:
+            assert re.fullmatch(later, tier), tiers
