@@ -47,3 +47,20 @@ def test_price_tiers_read_naturally_with_their_currency(web_client: TestClient, 
         assert re.fullmatch(first, tiers[0]), tiers  # never "满 0: 10.00"
         for tier in tiers[1:]:
             assert re.fullmatch(later, tier), tiers
+
+
+def test_a_pickup_point_shows_an_address_once(web_client: TestClient) -> None:
+    from api.demo.catalog import CONSUMERS, LEADERS
+    from api.names import Person
+
+    nameless = Person("0x599e0000000000000000000000000000000a3aCD")
+    assert nameless.place_label("zh") == "0x599e…3aCD" and nameless.keeper_label("zh") == ""
+    named = Person(LEADERS[0].address, {"zh": "王姐"}, {"zh": "阳光小区 3 栋"})
+    assert (named.place_label("zh"), named.keeper_label("zh")) == ("阳光小区 3 栋", "王姐")
+    html = web_client.get(f"/orders/{CONSUMERS[0].address}", params={"lang": "zh"}).text
+    points = re.findall(r'<dd class="pickup-point" title="0x[0-9a-fA-F]{40}">(.*?)</dd>', html)
+    assert points
+    for point in points:  # a place, then who keeps it, never the same words twice
+        words = text_of(point).strip()
+        place, _, keeper = words.partition(" (")
+        assert keeper.rstrip(")") != place, words
