@@ -93,7 +93,7 @@
   function words(refusal) {
     const args = Object.assign({}, refusal.args);
     for (const [k, v] of Object.entries(args)) {
-      if (/Deadline$/.test(k)) args[k] = new Date(Number(v) * 1000).toLocaleString();
+      if (/Deadline$/.test(k)) args[k] = T.when(v);
       if (/Window$/.test(k)) args[k] = (Number(v) / 3600).toFixed(1) + " h";
       if (/Bps$/.test(k)) args[k] = (Number(v) / 100).toFixed(2) + "%";
     }

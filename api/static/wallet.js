@@ -228,7 +228,8 @@
   }
 
   const USD = (value) => (Number(value) / 1e6).toFixed(2);
-  const when = (seconds) => new Date(Number(seconds) * 1000).toLocaleString();
+  // The one form of a time, as the server prints every time (api.render.format_time).
+  const when = (seconds) => new Date(Number(seconds) * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
 
   // What each payload lets happen, in words (from the typed data itself, not from the page).
   function describePayload(name, typed) {
@@ -573,7 +574,7 @@
     setInterval(tick, 60000);
   }
 
-  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t };
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, when };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();

@@ -64,3 +64,27 @@ def test_a_pickup_point_shows_an_address_once(web_client: TestClient) -> None:
         words = text_of(point).strip()
         place, _, keeper = words.partition(" (")
         assert keeper.rstrip(")") != place, words
+
+
+def test_every_time_names_its_zone(web_client: TestClient, demo: Any) -> None:
+    from datetime import datetime
+
+    from api.render import format_time, format_timestamp
+
+    assert format_time("2026-12-01T04:24:00Z") == "2026-12-01 04:24 UTC"
+    assert format_time(datetime(2026, 12, 1, 4, 24)) == "2026-12-01 04:24 UTC"  # naive: UTC
+    assert format_time("2025-11-07T21:45:00+08:00") == "2025-11-07 21:45 UTC+8"
+    assert format_time("2025-11-07T08:15:00-03:30") == "2025-11-07 08:15 UTC-3:30"
+    assert format_timestamp(1_764_563_040) == format_time(1_764_563_040) == "2025-12-01 04:24 UTC"
+    assert format_time(None) == format_timestamp(0) == ""
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC(?:[+-]\d+(?::\d\d)?)?"
+    deal = text_of(deal_page(web_client, demo.report.deals["rice_settled"], "zh"))
+    assert re.search(rf"截单时间 {stamp} ", deal) and re.search(rf"送达期限 {stamp} ", deal)
+    assert re.search(rf"✔ {stamp} ", deal)  # a leader's receipt
+    from api.demo.catalog import CONSUMERS
+
+    orders = web_client.get(f"/orders/{CONSUMERS[0].address}", params={"lang": "zh"}).text
+    arrived = re.findall(r"<dt>已到自提点</dt><dd>(.*?)</dd>", orders)
+    assert arrived, "a seeded order whose goods arrived"
+    for value in arrived:
+        assert re.fullmatch(rf"✔ {stamp}", text_of(value).strip()), value

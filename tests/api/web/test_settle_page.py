@@ -8,6 +8,7 @@ forward request, relayed like the other operators' actions; the escrow checks th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,7 +92,10 @@ def test_an_operator_settles_a_deal_whose_conditions_hold(
         card.scroll_into_view_if_needed()
         shot(page, "ops-10-settle-ready", full_page=False)
         button.click()
-        expect(page.locator("dialog#tuan-steps")).to_contain_text(f"结算团购 #{deal.deal_id}")
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet).to_contain_text(f"结算团购 #{deal.deal_id}")
+        # The request's deadline as every page prints a time (T.when: its zone named).
+        expect(sheet).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"))
         sign_in_sheet(page, "ops-11-settle-sheet")
         expect(page.locator("#settle")).to_have_count(0)  # settled: nothing left to do here
         shot(page, "ops-12-settled", full_page=False)
