@@ -87,6 +87,8 @@
     for (const name of names) {
       if (typeof name === "string" && T["js_err_" + name]) return T["js_err_" + name];
     }
+    // A service-side failure without words of its own: one sentence per status.
+    if (error && error.status >= 500 && T["js_err_http_" + error.status]) return T["js_err_http_" + error.status];
     return (error && error.message) || String(error);
   }
 

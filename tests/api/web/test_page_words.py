@@ -88,3 +88,15 @@ def test_every_time_names_its_zone(web_client: TestClient, demo: Any) -> None:
     assert arrived, "a seeded order whose goods arrived"
     for value in arrived:
         assert re.fullmatch(rf"✔ {stamp}", text_of(value).strip()), value
+
+
+def test_the_error_page_says_the_code_in_the_pages_language(web_client: TestClient) -> None:
+    zh = web_client.get("/deals/999999", params={"lang": "zh"})
+    assert zh.status_code == 404
+    reason = re.search(
+        r'<p class="reason" data-code="deal_not_found" title="([^"]*)">([^<]*)</p>', zh.text
+    )
+    assert reason, zh.text
+    assert "999999" in reason[1] and reason[2] == "找不到这个团购"  # the English kept as the title
+    en = web_client.get("/deals/999999", params={"lang": "en"}).text
+    assert 'data-code="deal_not_found"' in en and "找不到" not in en
