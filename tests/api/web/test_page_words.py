@@ -100,3 +100,17 @@ def test_the_error_page_says_the_code_in_the_pages_language(web_client: TestClie
     assert "999999" in reason[1] and reason[2] == "找不到这个团购"  # the English kept as the title
     en = web_client.get("/deals/999999", params={"lang": "en"}).text
     assert 'data-code="deal_not_found"' in en and "找不到" not in en
+
+
+def test_the_dashboard_links_each_deal_due_to_settle(web_client: TestClient, demo: Any) -> None:
+    """The operator's way: dashboard → the deal → settle now (its #settle card)."""
+    due = web_client.get("/v1/dashboard").json()["to_settle"]
+    html = web_client.get("/dashboard", params={"lang": "zh"}).text
+    links = re.findall(r'<li data-deal="(\d+)" data-ready="(true|false)"><a href="([^"]+)">', html)
+    assert [(int(d), r == "true") for d, r, _ in links] == [(x["deal_id"], x["ready"]) for x in due]
+    for deal_id, _, href in links:
+        assert href == f"/deals/{deal_id}?lang=zh#settle"
+    assert due, "the seeded pork deal: its leader confirmed receipt, a claim is open"
+    for deal_id, _, href in links:
+        target = web_client.get(href.split("#")[0]).text
+        assert 'id="settle"' in target, deal_id  # the card the link lands on

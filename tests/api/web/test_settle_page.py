@@ -43,6 +43,16 @@ def site(
         yield served
 
 
+def until_indexed(page: Any, check: Any) -> None:
+    """Reload until the index shows what the chain has (readiness, bounded; not a timing)."""
+    for _ in range(120):
+        if check():
+            return
+        page.wait_for_timeout(500)
+        page.reload()
+    pytest.fail("the page never showed the indexed state")
+
+
 def test_an_operator_settles_a_deal_whose_conditions_hold(
     site: tuple[str, Services], browser: Any
 ) -> None:
@@ -78,7 +88,15 @@ def test_an_operator_settles_a_deal_whose_conditions_hold(
         assert early.json()["details"]["error"] == "SettlementTooEarly"
 
         advance_time(chain, deal.delivery_deadline - chain_now(chain) + 1)  # the pickup deadline
-        page.reload()
+        # The operator's way in: the dashboard lists the deal as due, its link opens the card.
+        page.goto(f"{base}/dashboard?lang=zh")
+        due = page.locator(f'#to-settle li[data-deal="{deal.deal_id}"][data-ready="true"] a')
+        until_indexed(page, lambda: due.count() == 1)
+        expect(due).to_contain_text("立即结算")
+        due.scroll_into_view_if_needed()
+        shot(page, "ops-09-dashboard-to-settle", full_page=False)
+        due.click()
+        expect(page).to_have_url(re.compile(rf"/deals/{deal.deal_id}\?lang=zh#settle$"))
         expect(card).to_have_attribute("data-ready", "true")
         button = card.locator("form[data-action=settle] button[type=submit]")
         expect(button).to_be_visible()  # the platform's wallet holds PLATFORM_ROLE
