@@ -162,7 +162,8 @@ def notices(
 
 
 # Indexed rows a notice comes from (each names its deal): a new row may bring a new notice to the
-# deal's buyers and leaders. Keep in step with :func:`notices`.
+# deal's buyers and leaders. In step with :func:`notices` (tests/api/web/test_pickup_notices.py
+# records the tables a notice pass reads and compares).
 NOTICE_SOURCES: tuple[Any, ...] = (
     m.OrderEvent,
     m.DealOutcome,
