@@ -184,3 +184,20 @@ def test_every_api_error_code_has_words_in_both_languages() -> None:
         if not _worded(key):
             missing.append(f"{key} ({code})")
     assert not sorted(set(missing)), sorted(set(missing))
+
+
+def test_every_contract_error_has_words_in_both_languages() -> None:
+    """A refused action answers 409 with the contract's own error (``details.error``): each
+    custom error declared in ``contracts/`` (the tests' contracts aside) has words."""
+    import re
+
+    root = API_DIR.parent / "contracts"
+    declared = {
+        name
+        for path in root.rglob("*.sol")
+        if "test" not in path.relative_to(root).parts
+        for name in re.findall(r"^\s*error\s+(\w+)\s*\(", path.read_text(), re.MULTILINE)
+    }
+    assert {"DealClosed", "NoOpenClaim", "SettlementTooEarly"} <= declared
+    missing = sorted(name for name in declared if not _worded(f"js_err_{name}"))
+    assert not missing, missing
