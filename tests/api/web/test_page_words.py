@@ -1,6 +1,6 @@
-"""The phone pages say things in the page's language and in one form: a batch's state, price
-tiers, people and places, times with their zone (rendered through the app's test client on the
-seeded demo: no browser needed)."""
+"""The phone pages say things in the page's language and in one form: a batch's state, time
+left, price tiers, people and places, times with their zone, an error's words, the deals due to
+settle (rendered through the app's test client on the seeded demo: no browser needed)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ def test_a_deals_batch_state_and_limit_are_in_the_pages_language(
     zh = text_of(html)
     assert "(active)" not in zh and "max" not in zh
     assert 'data-status="active">正常</span>' in html and "最多" in zh
+    assert re.search(r"剩余时间 \d+(天 \d+小时|小时 \d+分) ", zh), zh  # not "29 d 18 h"
     en = text_of(deal_page(web_client, deal_id, "en"))
     assert " active " in en and "at most" in en
+    assert re.search(r"\d+(d \d+h|h \d+min) ", en)
 
 
 def test_price_tiers_read_naturally_with_their_currency(web_client: TestClient, demo: Any) -> None:
