@@ -116,3 +116,25 @@ def test_the_dashboard_links_each_deal_due_to_settle(web_client: TestClient, dem
     for deal_id, _, href in links:
         target = web_client.get(href.split("#")[0]).text
         assert 'id="settle"' in target, deal_id  # the card the link lands on
+
+
+def test_the_passkey_pages_words_are_all_in_the_pages_language(web_client: TestClient) -> None:
+    """What passkey.js says while signing comes from the page's words (no English inside the
+    Chinese sentence: 'approve 10.00 tUSD + join #3')."""
+    import json
+
+    from api.render import STATIC_DIR
+
+    script = (STATIC_DIR / "passkey.js").read_text()
+    used = set(re.findall(r'\bt\("(\w+)"', script))
+    for lang, join in (
+        ("zh", "授权支付 10.00 tUSD 并参团 #3"),
+        ("en", "approve 10.00 tUSD and join deal #3"),
+    ):
+        html = web_client.get("/passkey", params={"lang": lang}).text
+        found = re.search(r'<script type="application/json" id="passkey-i18n">(.*?)</script>', html)
+        assert found, html
+        words = json.loads(found[1])
+        assert used <= set(words), used - set(words)
+        text = words["join_what"].replace("{amount}", "10.00").replace("{deal}", "3")
+        assert text == join
