@@ -108,7 +108,7 @@
     const wallets = [...announced.values()];
     const legacy = window.ethereum;
     if (legacy && !wallets.some((w) => w.provider === legacy)) {
-      wallets.push({ info: { uuid: "legacy", name: "Browser wallet", rdns: "window.ethereum", icon: "" }, provider: legacy });
+      wallets.push({ info: { uuid: "legacy", name: t("js_browser_wallet"), rdns: "window.ethereum", icon: "" }, provider: legacy });
     }
     return wallets;
   }
