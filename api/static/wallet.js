@@ -231,7 +231,11 @@
 
   const USD = (value) => (Number(value) / 1e6).toFixed(2);
   // The one form of a time, as the server prints every time (api.render.format_time).
-  const when = (seconds) => new Date(Number(seconds) * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  // Unix seconds (a deadline) or an ISO 8601 time (a notice's).
+  const when = (value) => {
+    const moment = /^\d+$/.test(String(value)) ? new Date(Number(value) * 1000) : new Date(value);
+    return moment.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  };
 
   // What each payload lets happen, in words (from the typed data itself, not from the page).
   function describePayload(name, typed) {
@@ -552,7 +556,7 @@
       const notice = JSON.parse(event.data);
       if (list.querySelector('[data-id="' + CSS.escape(notice.id) + '"]')) return;
       list.prepend(el("li", { "data-kind": notice.kind, "data-id": notice.id, class: "new" },
-        el("span", { class: "small" }, notice.time.slice(0, 16).replace("T", " ")), " ", notice.text));
+        el("span", { class: "small" }, when(notice.time)), " ", notice.text));
       box.querySelectorAll(".refresh").forEach((p) => { p.hidden = false; });
       box.querySelectorAll(".empty").forEach((p) => p.remove());
     });
