@@ -580,11 +580,22 @@
     setInterval(tick, 60000);
   }
 
+  // A time typed into a datetime-local field is the phone's wall clock: <span data-local-zone>
+  // says which zone that is, named as every printed time names its own (UTC+8).
+  function localZones() {
+    const minutes = -new Date().getTimezoneOffset();
+    const abs = Math.abs(minutes);
+    const zone = minutes === 0 ? "UTC"
+      : "UTC" + (minutes > 0 ? "+" : "-") + Math.floor(abs / 60) + (abs % 60 ? ":" + String(abs % 60).padStart(2, "0") : "");
+    document.querySelectorAll("[data-local-zone]").forEach((span) => { span.textContent = t("js_local_zone", { zone }); });
+  }
+
   window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, when };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();
     liveNotices();
     countdowns();
+    localZones();
   });
 })();

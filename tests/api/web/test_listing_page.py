@@ -8,6 +8,7 @@ double of tests/api/web/test_journeys.py (eth-account answering an EIP-6963 prov
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,8 @@ def test_a_stranger_sees_which_role_it_lacks(ops: Ops) -> None:
         shot(page, "listing-05-stranger", full_page=False)
         page.goto(f"{ops.base}/ops/deals/new?lang=zh")
         expect(page.locator("#role-why")).to_contain_text("没有托管合约的平台运营权限")
+        # The deadline fields are the phone's wall clock: the form says which zone that is.
+        expect(page.locator("[data-local-zone]")).to_have_text(re.compile(r"^（本机时区 UTC"))
         expect(page.locator("#economics tbody tr")).to_have_count(2)
         # The terms are sound; the address is what the contract would refuse.
         expect(page.locator("#verdict")).to_contain_text("合约会接受这些参数")
