@@ -138,7 +138,7 @@
     for (const tier of economics.tiers) {
       const tr = document.createElement("tr");
       const cells = [
-        "≥ " + tier.min_quantity + " · " + T.t("js_units", { n: tier.quantity }),
+        "≥ " + Math.max(tier.min_quantity, 1) + " · " + T.t("js_units", { n: tier.quantity }), // a first tier "from 0" reads "from 1"
         money(tier.unit_price) + (tier.rebate_per_unit ? " (" + T.t("js_rebate", { amount: money(tier.rebate_per_unit) }) + ")" : ""),
         money(tier.leader) + " · " + (tier.leader_bps / 100).toFixed(2) + "%",
         money(tier.supplier),
