@@ -62,7 +62,20 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
+BackgroundOption = Annotated[
+    bool,
+    typer.Option(
+        "--background/--no-background",
+        envvar="TUANCHAIN_BACKGROUND",
+        help="Run the indexer, relayer and keeper inside (--no-background: HTTP only, "
+        "with `tuanchain worker` running them beside it).",
+    ),
+]
+
+
+def _serve(
+    services: Services, host: str, port: int, stop: Stop, *, background: bool = True
+) -> None:
     """Serve until ``stop`` is requested, then shut down gracefully (see the module docstring)."""
     import uvicorn
 
@@ -76,7 +89,7 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
         def capture_signals(self) -> Any:
             yield
 
-    app = create_app(services, background=True)
+    app = create_app(services, background=background)
     server = Server(
         uvicorn.Config(
             app,
@@ -95,10 +108,13 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
     server.run()
 
 
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
-    """Serve the API and pages (indexer, relayer and keeper run inside)."""
+def serve(
+    host: HostOption = "127.0.0.1", port: PortOption = 8000, background: BackgroundOption = True
+) -> None:
+    """Serve the API and pages (indexer, relayer and keeper run inside, unless --no-background)."""
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
+    from api.roles import BackgroundRolesTaken, SQLiteFileLock
     from api.services import build_services
 
     _configure_logging()
@@ -112,10 +128,18 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
                 except NodeUnavailable as exc:
                     # Served anyway: what needs the node answers 503 until it is back.
                     logger.warning("the node is unavailable (%s); serving anyway", exc)
-            _serve(services, host, port, stop)
+                if background:
+                    # Said before listening, not as a failed start-up: the roles' own start
+                    # (api.roles) takes the lock for good once the app starts.
+                    probe = SQLiteFileLock(services.engine)
+                    probe.acquire()
+                    probe.release()
+                else:
+                    typer.echo("background roles off: run `tuanchain worker` beside this process")
+            _serve(services, host, port, stop, background=background)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, DatabaseSchemaError) as exc:
+        except (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesTaken) as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
@@ -128,6 +152,7 @@ def worker() -> None:
     from api.background import stop_all
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
+    from api.roles import BackgroundRolesTaken
     from api.services import build_services
 
     _configure_logging()
@@ -142,7 +167,7 @@ def worker() -> None:
             stop_all(stops)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, DatabaseSchemaError) as exc:
+        except (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesTaken) as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
