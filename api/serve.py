@@ -106,6 +106,19 @@ def _serve(
 
     stop.on_request(on_stop)
     server.run()
+    if not server.started and not stop.event.is_set():
+        raise typer.Exit(1)  # the app's start-up failed (uvicorn logged why)
+
+
+def _refuse_if_roles_taken(services: Services) -> None:
+    """Refuse to start when another process runs the background roles on this SQLite file
+    (:class:`api.roles.BackgroundRolesTaken`), said before anything else starts; the roles' own
+    start (the app's lifespan) takes the lock for good."""
+    from api.roles import SQLiteFileLock
+
+    probe = SQLiteFileLock(services.engine)
+    probe.acquire()
+    probe.release()
 
 
 def serve(
@@ -114,7 +127,7 @@ def serve(
     """Serve the API and pages (indexer, relayer and keeper run inside, unless --no-background)."""
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
-    from api.roles import BackgroundRolesTaken, SQLiteFileLock
+    from api.roles import BackgroundRolesTaken
     from api.services import build_services
 
     _configure_logging()
@@ -129,11 +142,7 @@ def serve(
                     # Served anyway: what needs the node answers 503 until it is back.
                     logger.warning("the node is unavailable (%s); serving anyway", exc)
                 if background:
-                    # Said before listening, not as a failed start-up: the roles' own start
-                    # (api.roles) takes the lock for good once the app starts.
-                    probe = SQLiteFileLock(services.engine)
-                    probe.acquire()
-                    probe.release()
+                    _refuse_if_roles_taken(services)
                 else:
                     typer.echo("background roles off: run `tuanchain worker` beside this process")
             _serve(services, host, port, stop, background=background)
@@ -242,6 +251,7 @@ def run(
     from api.demo.seed import SeedError
     from api.demo.seed import seed as run_seed
     from api.indexer.runner import make_indexer
+    from api.roles import BackgroundRolesTaken
     from api.services import build_services
     from chain.context import connect
     from chain.settings import Settings
@@ -275,6 +285,7 @@ def run(
                 chain = connect(settings, deploy=True)
                 services = build_services(settings, chain=chain)
                 init_db(services.engine)
+                _refuse_if_roles_taken(services)  # before seeding and indexing here too
                 report = run_seed(services) if settings.is_local else None
                 result = make_indexer(services).sync_until_idle(stop=stop.event)
                 typer.echo(f"indexed up to block {result.to_block}")
@@ -283,7 +294,13 @@ def run(
             _serve(services, host, port, stop)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, SeedError, DatabaseSchemaError) as exc:
+        except (
+            ChainError,
+            TraceabilityError,
+            SeedError,
+            DatabaseSchemaError,
+            BackgroundRolesTaken,
+        ) as exc:
             raise _fail(exc) from exc
         finally:
             if node is not None:
