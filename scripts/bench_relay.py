@@ -9,7 +9,10 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
    gaslessly through the HTTP API: ``POST /v1/actions/join/prepare`` (``prepare_p99_ms``), both
    payloads signed with eth-account *before* the clock starts, then ``POST /v1/relay`` by
    ``--clients`` concurrent clients (``accept_p50_ms`` / ``accept_p99_ms``), from the first accept
-   to the last request settled in the outbox (mined or failed; ``failed`` counts them).
+   to the last request settled in the outbox (mined or failed; ``failed`` counts them). Then
+   ``--one-client`` more joins posted one at a time (``accept_p50_ms_one_client`` /
+   ``accept_p99_ms_one_client``: accept without queueing; ``accept_queueing_mean_ms`` is what
+   Little's law makes of the rush's mean, clients / accepts per second).
 3. Gas: ``join_direct_fresh`` (a fresh consumer's ``approve`` then ``join``, two transactions,
    base costs included), ``join_gasless`` (one join relayed alone: every relayer transaction it
    took), ``gas_per_join_batched`` (the relayer's gas over the rush divided by the joins mined)
@@ -256,6 +259,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--transfers", type=int, default=1000)
     parser.add_argument(
+        "--one-client",
+        type=int,
+        default=100,
+        help="joins posted one at a time after the rush (accept latency without queueing)",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("TUANCHAIN_TEST_POSTGRES_URL", ""),
         help="also run the rush through two processes on this PostgreSQL (a fresh schema)",
@@ -318,8 +327,8 @@ def main() -> None:
         os.environ.update(env)
         settings = Settings()
         chain = connect(settings, deploy=True)
-        deal_id, leader = make_deal(chain, capacity=args.consumers + 10)
-        buyers = consumers(chain, args.consumers + 1)
+        deal_id, leader = make_deal(chain, capacity=args.consumers + args.one_client + 10)
+        buyers = consumers(chain, args.consumers + 1 + args.one_client)
         direct_gas = join_direct_fresh(chain, deal_id, leader.address)
         cpu_before = (cpu_seconds(node.pid), time.process_time())  # type: ignore[arg-type]
         raw_tps = raw_transfers(chain, args.transfers)
@@ -348,7 +357,7 @@ def main() -> None:
             gasless_gas, mined_alone, _ = relayer_gas(chain, engine, {row["id"]})
             assert mined_alone == 1, "the lone join was not mined"
 
-            rush = buyers[1:]
+            rush, lone = buyers[1 : args.consumers + 1], buyers[args.consumers + 1 :]
             prepared, prepare_latencies = prepare_all(
                 url, rush, deal_id, leader.address, args.clients
             )
@@ -369,6 +378,14 @@ def main() -> None:
             )
             profiler.stop()
             rush_gas, mined, executes = relayer_gas(chain, engine, ids)
+            # Accept's own latency, without queueing: one client, one request at a time, after
+            # the rush (with 16 clients each waits behind the others: Little's law, 16 / rate).
+            lone_prepared, _ = prepare_all(url, lone, deal_id, leader.address, 1)
+            lone_signed = [sign(a, p) for a, p in zip(lone, lone_prepared, strict=True)]
+            lone_accepted, lone_latencies = relay_all(url, lone_signed, 1)
+            assert all(s == 202 for s, _ in lone_accepted), [
+                r for s, r in lone_accepted if s != 202
+            ]
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -411,6 +428,14 @@ def main() -> None:
         "accept_p50_ms": round(percentile(accept_latencies, 0.5) * 1000, 1),
         "accept_p99_ms": round(percentile(accept_latencies, 0.99) * 1000, 1),
         "accepts_per_s": round(len(signed) / accept_seconds, 1),
+        # What queueing alone makes of the mean accept: clients / accepts per second.
+        "accept_queueing_mean_ms": round(1000 * args.clients * accept_seconds / len(signed), 1),
+        "accept_p50_ms_one_client": round(percentile(lone_latencies, 0.5) * 1000, 1)
+        if lone_latencies
+        else None,
+        "accept_p99_ms_one_client": round(percentile(lone_latencies, 0.99) * 1000, 1)
+        if lone_latencies
+        else None,
         "prepare_p99_ms": round(percentile(prepare_latencies, 0.99) * 1000, 1),
         "gas_per_join_batched": round(rush_gas / mined) if mined else None,
         "join_direct_fresh": direct_gas,
