@@ -5,7 +5,7 @@ flagged batches.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,8 @@ from api.db import models as m
 from api.queries.batches import _batch_row_summary
 from api.queries.common import _batch_statuses, chain_now
 from api.queries.deals import _DealFacts, deal_summary, detail_of
+from api.timefmt import iso_utc
+from chain import deal_rules
 
 
 def dashboard(
@@ -117,6 +119,7 @@ def dashboard(
         if batch_ids is None or b.batch_id in batch_ids
     ]
     return {
+        "to_settle": _to_settle(deals, summaries, facts, now),
         "gmv": gmv,
         "orders": orders,
         "refunds": dict(refunds),
@@ -127,6 +130,40 @@ def dashboard(
         "by_day": [{"day": day, **figures} for day, figures in sorted(days.items())],
         "flagged_batches": [_batch_row_summary(b, statuses.get(b.batch_id)) for b in flagged],
     }
+
+
+def _to_settle(
+    deals: Any, summaries: dict[int, dict[str, Any]], facts: _DealFacts, now: int
+) -> list[dict[str, Any]]:
+    """Succeeded deals that are due to settle: a leader confirmed receipt, or the deal's settle
+    time (``GroupBuyDeals.settleableTime``) has passed. ``ready`` when that time has passed; the
+    escrow still has the last word (an open claim or a blocked batch: the deal page asks it)."""
+    due = []
+    for deal in deals:
+        if summaries[deal.deal_id]["status"] != "succeeded":
+            continue
+        receipts = facts.receipts[deal.deal_id]
+        last = max((_unix(r.block_time) for r in receipts), default=0)
+        at = deal_rules.settleable_at(
+            delivery_deadline=deal.delivery_deadline,
+            dispute_window=deal.dispute_window,
+            last_receipt_at=last,
+            pickup_deadline=deal.pickup_deadline,
+        )
+        if receipts or now >= at:
+            due.append(
+                {
+                    "deal_id": deal.deal_id,
+                    "receipts": len(receipts),
+                    "settleable_at": iso_utc(at),
+                    "ready": now >= at,
+                }
+            )
+    return sorted(due, key=lambda d: (not d["ready"], d["settleable_at"], d["deal_id"]))
+
+
+def _unix(moment: datetime) -> int:
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
 def _net_paid(orders: list[m.OrderEvent]) -> dict[str, int]:
