@@ -172,7 +172,7 @@ def worker() -> None:
                 init_db(services.engine)  # migrations first: never work on an older schema
             stops = start_background(services)
             typer.echo("worker running (stop with Ctrl-C or SIGTERM)")
-            stop.event.wait()
+            stop.wait()
             stop_all(stops)
         except StopRequested:
             pass

@@ -11,7 +11,8 @@ a receipt is no longer awaited).
 
 How a command learns of the request:
 
-- ``stop.event`` is set: loops wait on it instead of sleeping (``stop.event.wait(interval)``);
+- ``stop.event`` is set: loops wait on it instead of sleeping (``stop.event.wait(interval)``); a
+  main thread with nothing else to do calls ``stop.wait()`` (bounded slices: see there);
 - callbacks registered with :meth:`Stop.on_request` run (the web server's "exit now" flag);
 - inside ``with stop.interrupting():`` the first signal also raises :class:`StopRequested` in the
   main thread, for straight-line work with no loop to check a flag (starting a node, deploying,
@@ -32,6 +33,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# How often a main thread waiting for a stop wakes to run signal handlers (Stop.wait).
+WAKE_SECONDS = 0.25
 
 
 class StopRequested(BaseException):
@@ -52,6 +55,17 @@ class Stop:
     @property
     def requested(self) -> bool:
         return self.event.is_set()
+
+    def wait(self) -> None:
+        """Block (the main thread) until a stop is requested.
+
+        In slices of ``WAKE_SECONDS``, never one unbounded wait: Python runs a signal's handler
+        in the main thread, but the kernel may hand a process's signal to any of its threads;
+        then that thread only flags the handler, and a main thread asleep in ``Event.wait()`` is
+        not woken to run it — a ``tuanchain worker`` stayed deaf to SIGTERM for minutes that way
+        (tests/chain/test_shutdown.py reproduces it with ``pthread_kill``)."""
+        while not self.event.wait(WAKE_SECONDS):
+            pass
 
     def request(self, signal_name: str = "a stop request") -> None:
         """Ask the command to stop (what the signal handler does; tests may call it too)."""

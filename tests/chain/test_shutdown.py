@@ -4,6 +4,9 @@ this (main) thread; the commands' own behaviour is tested on real processes (tes
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +39,33 @@ def test_only_straight_line_work_is_interrupted() -> None:
         signal.raise_signal(signal.SIGTERM)  # outside: only logged, nothing raised
         with pytest.raises(StopRequested), stop.interrupting():  # already requested: at once
             pytest.fail("entered although a stop was requested")  # pragma: no cover
+
+
+# A process whose main thread waits for the stop while another thread receives the signal (the
+# kernel may hand a process's signal to any thread; pthread_kill makes it happen every time).
+SIGNAL_TO_ANOTHER_THREAD = """
+import signal, threading, time
+from chain.shutdown import stop_signals
+with stop_signals() as stop:
+    def signalled_here():
+        time.sleep(0.2)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        time.sleep(600)
+    threading.Thread(target=signalled_here, daemon=True).start()
+    stop.wait()
+print("stopped by", stop.signal_name, flush=True)
+"""
+
+
+def test_a_signal_taken_by_another_thread_still_stops_the_waiting_main_thread() -> None:
+    # Before Stop.wait, a `tuanchain worker` blocked in Event.wait() never ran the handler.
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_TO_ANOTHER_THREAD],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a guard against a hang, not a measurement: it ends in well under a second
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "stopped by SIGTERM"
