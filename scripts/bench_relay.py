@@ -142,21 +142,18 @@ def serve(port: int, *, background: bool = True) -> None:
 
 def work() -> None:
     """The background roles without the HTTP server, as ``tuanchain worker`` runs them."""
-    import signal
-    import threading
-
     from api.app import start_background
     from api.background import stop_all
     from api.db import init_db
     from api.services import build_services
+    from chain.shutdown import stop_signals
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    services = build_services()
-    init_db(services.engine)
-    stops = start_background(services)
-    stop.wait()
-    stop_all(stops)
+    with stop_signals() as stop:
+        services = build_services()
+        init_db(services.engine)
+        stops = start_background(services)
+        stop.wait()
+        stop_all(stops)
 
 
 def rush_processes(
