@@ -4,12 +4,19 @@ join indexed, a deadline passed by chain time alone."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
+import anyio
+import anyio.to_thread
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from api import queries
+from api.app import create_app
 from api.db import models as m
 from api.db import session_factory
 from api.routes.response_cache import ResponseStore, _Entry
@@ -188,3 +195,42 @@ def test_the_store_is_bounded_least_recently_used_first() -> None:
     assert len(store) <= 3 and store._bytes <= 10_000
     store.put(("huge",), _Entry(headers=[], body=b"x" * 20_000, etag=b'"h"'))
     assert store.get(("huge",)) is None
+
+
+def test_concurrent_misses_of_one_answer_build_it_once(
+    world: World, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Single flight: a second request for an answer being built waits for it (after an
+    indexer commit the rush's clients build the new page once, not each)."""
+    make_indexer(services.engine, services).sync()
+    entered, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+    real = queries.deal_detail
+
+    def held(session: Any, deal_id: int) -> Any:
+        calls.append(deal_id)
+        entered.set()
+        release.wait(60)
+        return real(session, deal_id)
+
+    monkeypatch.setattr(queries, "deal_detail", held)
+    app = create_app(services)
+    store: ResponseStore = app.state.read_cache
+    path = f"/v1/deals/{world.failed_deal}"
+
+    async def main() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = asyncio.create_task(client.get(path))
+            await anyio.to_thread.run_sync(entered.wait, 60)  # the first is building it
+            misses = store.misses
+            second = asyncio.create_task(client.get(path))
+            while store.misses == misses:  # the second looked, found nothing kept: it waits
+                await asyncio.sleep(0)
+            release.set()
+            return [await first, await second]
+
+    first, second = anyio.run(main)
+    assert calls == [world.failed_deal]  # built once
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
