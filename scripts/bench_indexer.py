@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -298,6 +300,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--dashboard-requests", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("TUANCHAIN_TEST_POSTGRES_URL", ""))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--serve", metavar="PORT", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(
@@ -318,6 +321,8 @@ def main() -> None:
     from traceability.ipfs import EmbeddedDocumentStore
 
     base = Path(tempfile.mkdtemp(prefix="bench_indexer_"))
+    if not args.keep:  # the 100,000-deal index is ~200 MB
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
     result: dict[str, Any] = {"deals": args.deals, "joins": args.joins, "per_block": args.per_block}
     with Anvil() as node:
         env = {
