@@ -214,18 +214,21 @@ class ReadCache:
             return
         flight = self._flights[key] = anyio.Event()
         try:
-            await self.app(scope, receive, _Keeper(send, self.store, key))
+            await self.app(scope, receive, _Keeper(send, self.store, key, scope))
         finally:
             del self._flights[key]
             flight.set()
 
 
 class _Keeper:
-    """The route's ``send``: a 200's start is held until its whole body is in, then sent with
-    an ``ETag`` and kept; any other answer passes through as it comes."""
+    """The route's ``send``: a 200's start is held until its whole body is in, then kept and
+    sent with an ``ETag`` (or a 304 when ``If-None-Match`` names those bytes); any other answer
+    passes through as it comes."""
 
-    def __init__(self, send: Send, store: ResponseStore, key: tuple[Any, ...]) -> None:
-        self.send, self.store, self.key = send, store, key
+    def __init__(
+        self, send: Send, store: ResponseStore, key: tuple[Any, ...], scope: Scope
+    ) -> None:
+        self.send, self.store, self.key, self.scope = send, store, key, scope
         self.start: Message | None = None
         self.chunks: list[bytes] = []
         self.passing = False
@@ -251,5 +254,5 @@ class _Keeper:
         headers = [(bytes(k), bytes(v)) for k, v in self.start.get("headers", [])]
         entry = _Entry(headers=headers, body=body, etag=_etag(body))
         self.store.put(self.key, entry)
-        await self.send({**self.start, "headers": [*headers, (b"etag", entry.etag)]})
-        await self.send({"type": "http.response.body", "body": body})
+        # Built anew (the index moved) but the same bytes as the client holds: a 304 too.
+        await _send_entry(self.send, entry, self.scope)

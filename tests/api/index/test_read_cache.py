@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -160,17 +161,37 @@ def test_the_key_follows_the_chain_time_alone(
     make_indexer(services.engine, services).sync()
     before = _get(client, f"/v1/deals/{deal_id}").json()
     assert before["status"] == "open" and before["seconds_left"] > 0
+    _move_head_time(services, 10)
+    after = _get(client, f"/v1/deals/{deal_id}").json()
+    assert after["seconds_left"] == before["seconds_left"] - 10
+
+
+def test_an_answer_built_anew_with_the_same_bytes_is_a_304(
+    world: World, services: Services, client: TestClient, store: ResponseStore
+) -> None:
+    """The chain time moved (a new key, the answer built again) but a settled deal's bytes did
+    not change: the client's ETag still names them."""
+    make_indexer(services.engine, services).sync()
+    first = _get(client, f"/v1/deals/{world.settled_deal}")
+    _move_head_time(services, 1)
+    misses = store.misses
+    again = client.get(
+        f"/v1/deals/{world.settled_deal}", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert store.misses == misses + 1  # built anew
+    assert (again.status_code, again.content) == (304, b"")
+    assert again.headers["etag"] == first.headers["etag"]
+
+
+def _move_head_time(services: Services, seconds: int) -> None:
     with session_factory(services.engine).begin() as session:
         state = session.get(m.IndexerState, "main")
         assert state is not None and state.head_time is not None
-        moved = state.head_time.timestamp() + 10
         session.execute(
             update(m.IndexerState)
             .where(m.IndexerState.name == "main")
-            .values(head_time=state.head_time.fromtimestamp(moved, state.head_time.tzinfo))
+            .values(head_time=state.head_time + timedelta(seconds=seconds))
         )
-    after = _get(client, f"/v1/deals/{deal_id}").json()
-    assert after["seconds_left"] == before["seconds_left"] - 10
 
 
 def _version(services: Services) -> int:
