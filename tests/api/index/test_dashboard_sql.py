@@ -5,10 +5,11 @@ keys in the same order, for the whole platform, each supplier and each leader.""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from api import queries
@@ -134,3 +135,158 @@ def test_the_sql_dashboard_is_the_walk_over_every_deal(world: World, services: S
             # The JSON's bytes: keys in the same order.
             assert list(summed["refunds"]) == list(walked["refunds"]), scope
             assert list(summed["deals_by_state"]) == list(walked["deals_by_state"]), scope
+
+
+T = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)  # orders on two UTC days: before and after 0:00
+S1, S2 = "0x" + "51" * 20, "0x" + "52" * 20
+L1, L2 = "0x" + "a1" * 20, "0x" + "a2" * 20
+B = ["0x" + f"b{i}" * 20 for i in range(1, 5)]
+
+
+def test_the_sql_dashboard_is_the_walk_on_every_reason(
+    fresh_engine: Callable[[], Engine],
+) -> None:
+    """Rows made to give every state and refund reason (an upheld claim priced by the tier or
+    the settlement, a short group, a failed deal without buyers, a leader's net per buyer),
+    with a reason's first deal not the first deal: the SQL figures are the walk's."""
+    engine = fresh_engine()
+    now = int(T.timestamp()) + 86_400
+    log = iter(range(1, 10_000))
+
+    def row(model: Any, minutes: int = 0, **values: Any) -> Any:
+        n = next(log)
+        when = T + timedelta(minutes=minutes)
+        return model(
+            block_number=n, tx_hash="0x" + f"{n:064x}", log_index=0, block_time=when, **values
+        )
+
+    def deal(deal_id: int, supplier: str, *, open_: bool = False, minimum: int = 3) -> Any:
+        return row(
+            m.Deal,
+            deal_id=deal_id,
+            supplier=supplier,
+            token="0x" + "70" * 20,
+            fee_recipient="0x" + "fe" * 20,
+            price_tiers=[[0, 10_000_000], [5, 8_000_000]],
+            commission_tiers=[],
+            min_quantity=minimum,
+            max_quantity=100,
+            per_buyer_limit=10,
+            join_deadline=now + 3600 if open_ else now - 3600,
+            delivery_deadline=now + 7200,
+            dispute_window=600,
+            answer_window=600,
+            commission_bps=1000,
+            platform_fee_bps=200,
+        )
+
+    def order(deal_id: int, buyer: str, leader: str, kind: str, quantity: int, minutes: int) -> Any:
+        return row(
+            m.OrderEvent,
+            minutes,
+            deal_id=deal_id,
+            buyer=buyer,
+            leader=leader,
+            kind=kind,
+            quantity=quantity,
+            amount=quantity * 10_000_000,
+        )
+
+    def receipt(deal_id: int, leader: str, quantity: int) -> Any:
+        return row(
+            m.Receipt,
+            deal_id=deal_id,
+            leader=leader,
+            batch_id="0x" + "ba" * 32,
+            event_hash="0x" + "e0" * 32,
+            document_digest="0x" + "d0" * 32,
+            quantity=quantity,
+        )
+
+    def claim(deal_id: int, buyer: str, leader: str, quantity: int) -> Any:
+        return row(
+            m.ClaimEvent,
+            deal_id=deal_id,
+            buyer=buyer,
+            leader=leader,
+            status="upheld",
+            quantity=quantity,
+        )
+
+    rows = [
+        # Row order = the walk's deal order: a failed deal with a cancel first, then a recall.
+        deal(2, S2),
+        order(2, B[2], L1, "join", 1, 10),
+        order(2, B[3], L2, "join", 1, 20),
+        order(2, B[3], L2, "cancel", 1, 130),
+        deal(3, S1, minimum=1),
+        order(3, B[0], L2, "join", 2, 30),
+        row(m.DealOutcome, deal_id=3, kind="frozen", batch_id="0x" + "ba" * 32),
+        # Settled, a short group (2 of 3 received), an upheld claim at the settled price.
+        deal(1, S1),
+        order(1, B[0], L1, "join", 3, 40),
+        order(1, B[1], L2, "join", 2, 50),
+        order(1, B[1], L2, "cancel", 1, 140),
+        receipt(1, L1, 2),
+        receipt(1, L2, 1),
+        claim(1, B[0], L1, 1),
+        row(
+            m.DealOutcome,
+            deal_id=1,
+            kind="settled",
+            final_unit_price=10_000_000,
+            revenue=30_000_000,
+            supplier_amount=25_000_000,
+            platform_fee=600_000,
+            commission_total=2_000_000,
+        ),
+        # Succeeded (not settled): an upheld claim at the tier's price.
+        deal(5, S1),
+        order(5, B[2], L1, "join", 5, 150),
+        receipt(5, L1, 5),
+        claim(5, B[2], L1, 2),
+        deal(4, S2, open_=True),
+        order(4, B[1], L1, "join", 1, 160),
+        deal(6, S1),  # failed with no buyer at all
+    ]
+    with session_factory(engine).begin() as session:
+        session.add(
+            m.IndexerState(
+                name="main",
+                chain_id=31337,
+                start_block=0,
+                last_block=10_000,
+                version=1,
+                head_time=datetime.fromtimestamp(now, UTC),
+            )
+        )
+        session.add_all(rows)
+    with session_factory(engine)() as session:
+        for scope in (
+            {"supplier": None, "leader": None},
+            {"supplier": S1, "leader": None},
+            {"supplier": S2, "leader": None},
+            {"supplier": None, "leader": L1},
+            {"supplier": None, "leader": L2},
+        ):
+            summed = queries.dashboard(session, **scope)
+            walked = _walked(session, **scope)
+            assert {k: summed[k] for k in walked} == walked, scope
+            assert list(summed["refunds"]) == list(walked["refunds"]), scope
+            assert list(summed["deals_by_state"]) == list(walked["deals_by_state"]), scope
+        everything = queries.dashboard(session)
+    assert list(everything["refunds"]) == [
+        "cancelled",
+        "deal_failed",
+        "recall",
+        "quality_claim",
+        "short_delivery",
+    ]
+    assert list(everything["deals_by_state"]) == [
+        "failed",
+        "frozen",
+        "settled",
+        "succeeded",
+        "open",
+    ]
+    assert len(everything["by_day"]) == 2
