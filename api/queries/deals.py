@@ -414,7 +414,9 @@ def deal_details(session: Session, deal_ids: Iterable[int]) -> dict[int, dict[st
     ids = sorted(set(deal_ids))
     if not ids:
         return {}
-    deals = session.scalars(select(m.Deal).where(m.Deal.deal_id.in_(ids))).all()
+    deals = session.scalars(
+        select(m.Deal).where(m.Deal.deal_id.in_(ids)).order_by(m.Deal.deal_id)
+    ).all()
     missing = set(ids) - {d.deal_id for d in deals}
     if missing:
         raise DealNotFound(f"no deal {min(missing)} in the index")
