@@ -53,6 +53,12 @@ class Person:
             return pick(self.place, lang)
         return f"GLN {self.gln}" if self.gln else self.label(lang)
 
+    def keeper_label(self, lang: str) -> str:
+        """Who keeps the pickup point, to show next to :meth:`place_label`; "" when it would only
+        repeat it (no public profile: the short address once, not twice)."""
+        person = self.label(lang)
+        return "" if person == self.place_label(lang) else person
+
     def to_json(self, lang: str) -> dict[str, Any]:
         return {
             "address": self.address,

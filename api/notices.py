@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.db import models as m
 from api.names import Directory
-from api.render import fill, messages, money, pick
+from api.render import fill, format_timestamp, messages, money, pick
 from api.shop import product_of
 from api.timefmt import iso_utc
 from chain import deal_rules
@@ -162,7 +162,8 @@ def notices(
 
 
 # Indexed rows a notice comes from (each names its deal): a new row may bring a new notice to the
-# deal's buyers and leaders. Keep in step with :func:`notices`.
+# deal's buyers and leaders. In step with :func:`notices` (tests/api/web/test_pickup_notices.py
+# records the tables a notice pass reads and compares).
 NOTICE_SOURCES: tuple[Any, ...] = (
     m.OrderEvent,
     m.DealOutcome,
@@ -232,9 +233,7 @@ def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
 
 def _until(seconds: int | None) -> str:
     """A deadline as the pages print one (UTC, to the minute)."""
-    if not seconds:
-        return ""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return format_timestamp(seconds)
 
 
 def public(notice: dict[str, Any], directory: Directory, lang: str) -> dict[str, Any]:

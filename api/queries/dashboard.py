@@ -5,6 +5,7 @@ flagged batches.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, exists, func, select
@@ -13,7 +14,9 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.queries.batches import _batch_row_summary
 from api.queries.common import _batch_statuses, chain_now
-from api.queries.deals import _deal_status_sql, _DealFacts, detail_of, summaries_of
+from api.queries.deals import _deal_status_sql, _DealFacts, _status_filter, detail_of, summaries_of
+from api.timefmt import iso_utc
+from chain import deal_rules
 
 
 def _utc_day(session: Session, column: Any) -> Any:
@@ -205,6 +208,7 @@ def dashboard(
         if batch_ids is None or b.batch_id in batch_ids
     ]
     return {
+        "to_settle": _to_settle(session, conditions, now),
         "gmv": gmv,
         "orders": orders,
         "refunds": refunds,
@@ -215,3 +219,49 @@ def dashboard(
         "by_day": [{"day": day, **figures} for day, figures in sorted(days.items())],
         "flagged_batches": [_batch_row_summary(b, statuses.get(b.batch_id)) for b in flagged],
     }
+
+
+def _to_settle(session: Session, conditions: list[Any], now: int) -> list[dict[str, Any]]:
+    """Succeeded deals that are due to settle: a leader confirmed receipt, or the deal's settle
+    time (``GroupBuyDeals.settleableTime``) has passed. ``ready`` when that time has passed; the
+    escrow still has the last word (an open claim or a blocked batch: the deal page asks it).
+
+    The succeeded deals in SQL (the status filter of ``/v1/deals``), each with its receipts'
+    count and latest time: not every deal's rows (issue 15)."""
+    r = m.Receipt
+    receipts = select(func.count()).where(r.deal_id == m.Deal.deal_id).scalar_subquery()
+    last_time = select(func.max(r.block_time)).where(r.deal_id == m.Deal.deal_id).scalar_subquery()
+    due = []
+    for deal in session.execute(
+        select(
+            m.Deal.deal_id,
+            m.Deal.delivery_deadline,
+            m.Deal.dispute_window,
+            m.Deal.pickup_deadline,
+            receipts.label("receipts"),
+            last_time.label("last_time"),
+        ).where(*conditions, _status_filter(now, "succeeded"))
+    ):
+        last = _unix(deal.last_time) if deal.last_time is not None else 0
+        at = deal_rules.settleable_at(
+            delivery_deadline=deal.delivery_deadline,
+            dispute_window=deal.dispute_window,
+            last_receipt_at=last,
+            pickup_deadline=deal.pickup_deadline,
+        )
+        if deal.receipts or now >= at:
+            due.append(
+                {
+                    "deal_id": deal.deal_id,
+                    "receipts": int(deal.receipts),
+                    "settleable_at": iso_utc(at),
+                    "ready": now >= at,
+                }
+            )
+    return sorted(due, key=lambda d: (not d["ready"], d["settleable_at"], d["deal_id"]))
+
+
+def _unix(moment: datetime | str) -> int:
+    if isinstance(moment, str):  # SQLite's max() of the stored text
+        moment = datetime.fromisoformat(moment)
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())

@@ -66,19 +66,37 @@ def pick(value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def format_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An ISO 8601 time as the reader's wall clock of the event's own offset."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.strftime(fmt)
+def zone_label(moment: datetime) -> str:
+    """A moment's offset as the pages name it: ``UTC``, ``UTC+8``, ``UTC-3:30``."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    if not minutes:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    hours, rest = divmod(minutes, 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
-def format_timestamp(value: int | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
-    """Unix seconds (chain time: deadlines) as a UTC wall clock."""
+def format_time(value: str | datetime | int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """The one form of a time on every page: the wall clock of the moment's own offset and that
+    offset named (``2026-12-01 12:24 UTC``, an EPCIS event ``2025-11-07 21:45 UTC+8``).
+
+    An ISO 8601 string or a datetime (naive ones are UTC: the index stores UTC), or Unix
+    seconds (chain time: deadlines, shown in UTC); empty for nothing (0 is "not yet")."""
     if not value:
         return ""
-    return datetime.fromtimestamp(int(value), UTC).strftime(fmt)
+    if isinstance(value, int):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.strftime(fmt)} {zone_label(moment)}"
+
+
+def format_timestamp(value: int | str | None) -> str:
+    """Unix seconds (chain time: deadlines) as :func:`format_time` shows every time."""
+    return format_time(int(value)) if value else ""
 
 
 def money(amount: int | None, decimals: int = 6) -> str:
@@ -86,6 +104,14 @@ def money(amount: int | None, decimals: int = 6) -> str:
     if amount is None:
         return "-"
     return f"{amount / 10**decimals:,.2f}"
+
+
+CURRENCY = "tUSD"  # the payment token's symbol, after the amount on every page
+
+
+def price(amount: int | None, decimals: int = 6) -> str:
+    """An amount with its currency, as every page shows one: 45000000 -> ``45.00 tUSD``."""
+    return f"{money(amount, decimals)} {CURRENCY}"
 
 
 def short(value: str | None, keep: int = 6) -> str:
@@ -106,7 +132,12 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        pick=pick, time=format_time, datetime=format_timestamp, money=money, short=short
+        pick=pick,
+        time=format_time,
+        datetime=format_timestamp,
+        money=money,
+        price=price,
+        short=short,
     )
     env.globals.update(
         temperature_plot=temperature_plot, bar_chart=bar_chart, donut_chart=donut_chart

@@ -254,6 +254,11 @@ class Dashboard(_Open):
         default_factory=list, description="per UTC day: orders, paid, cancelled (refunded)"
     )
     flagged_batches: list[BatchSummary]
+    to_settle: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="succeeded deals due to settle (a receipt confirmed, or past their settle "
+        "time): deal_id, receipts, settleable_at, ready (that time has passed)",
+    )
 
 
 # ---------------------------------------------------------------------- dependencies

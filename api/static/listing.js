@@ -10,7 +10,7 @@
   if (!form) return;
   const decimals = Number(form.dataset.decimals || 6);
   const now = Number(form.dataset.now);
-  const money = (units) => "¥" + (Number(units) / 10 ** decimals).toFixed(2);
+  const money = (units) => (Number(units) / 10 ** decimals).toFixed(2) + " tUSD"; // as the pages show prices
   const toUnits = (text) => Math.round(parseFloat(text) * 10 ** decimals);
   const toBps = (text) => Math.round(parseFloat(text) * 100);
   const num = (text) => (text === "" || text == null ? NaN : Number(text));
@@ -93,7 +93,7 @@
   function words(refusal) {
     const args = Object.assign({}, refusal.args);
     for (const [k, v] of Object.entries(args)) {
-      if (/Deadline$/.test(k)) args[k] = new Date(Number(v) * 1000).toLocaleString();
+      if (/Deadline$/.test(k)) args[k] = T.when(v);
       if (/Window$/.test(k)) args[k] = (Number(v) / 3600).toFixed(1) + " h";
       if (/Bps$/.test(k)) args[k] = (Number(v) / 100).toFixed(2) + "%";
     }
@@ -138,7 +138,7 @@
     for (const tier of economics.tiers) {
       const tr = document.createElement("tr");
       const cells = [
-        "≥ " + tier.min_quantity + " · " + T.t("js_units", { n: tier.quantity }),
+        "≥ " + Math.max(tier.min_quantity, 1) + " · " + T.t("js_units", { n: tier.quantity }), // a first tier "from 0" reads "from 1"
         money(tier.unit_price) + (tier.rebate_per_unit ? " (" + T.t("js_rebate", { amount: money(tier.rebate_per_unit) }) + ")" : ""),
         money(tier.leader) + " · " + (tier.leader_bps / 100).toFixed(2) + "%",
         money(tier.supplier),

@@ -10,6 +10,11 @@
   const T = window.Tuan;
   const split = (need) => { const [contract, role] = need.split(":"); return { contract, role }; };
   const contractName = (contract) => T.t("js_contract_" + contract);
+  // A role in words (平台运营权限, not PLATFORM_ROLE); the chain's name if it has none.
+  const roleName = (role) => (T.t("js_role_" + role) !== "js_role_" + role ? T.t("js_role_" + role) : role);
+  const shortAddress = (address) => address.slice(0, 6) + "…" + address.slice(-4);
+  const words = (key, address, contract, role) =>
+    T.t(key, { address: address ? shortAddress(address) : "", role: roleName(role), contract: contractName(contract) });
 
   function note(text, ok) {
     const box = document.getElementById("role-why");
@@ -21,6 +26,8 @@
 
   async function check(signer) {
     const address = await signer.address();
+    const why = document.getElementById("role-why");
+    if (why) why.title = address; // the note names it short; the whole address one tap away
     let roles;
     try {
       roles = await T.api("/v1/roles/" + address);
@@ -43,12 +50,12 @@
     });
     if (!missing.length) {
       const { contract, role } = split(needs[0] || "escrow:PLATFORM_ROLE");
-      note("✔ " + T.t("js_holds_role", { address, role, contract: contractName(contract) }), true);
+      note("✔ " + words("js_holds_role", address, contract, role), true);
       return;
     }
     note(missing.map((need) => {
       const { contract, role } = split(need);
-      return "⛔ " + T.t("js_lacks_role", { address, role, contract: contractName(contract) });
+      return "⛔ " + words("js_lacks_role", address, contract, role);
     }).join(" "));
   }
 
@@ -68,7 +75,7 @@
     const box = document.getElementById("role-why");
     if (box && box.dataset.needs) {
       const { contract, role } = split(box.dataset.needs);
-      note(T.t("js_connect_for_role", { role, contract: contractName(contract) }));
+      note(words("js_connect_for_role", "", contract, role));
     }
     T.onSigner(check);
     setTimeout(() => { reconnect().catch(() => {}); }, 0);

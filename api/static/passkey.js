@@ -316,7 +316,7 @@
       const body = { deal_id: Number(form.deal.value), quantity: Number(form.quantity.value), leader: form.leader.value.trim() };
       const receipt = await current.perform("join", body, (step, info) => {
         if (step === "preparing") say(t("preparing"));
-        if (step === "signing") say(t("signing", { what: "approve " + money(info.details.amount) + " tUSD + join #" + body.deal_id }));
+        if (step === "signing") say(t("signing", { what: t("join_what", { amount: money(info.details.amount), deal: body.deal_id }) }));
         if (step === "sent") say(t("sent"));
       });
       await show(current);

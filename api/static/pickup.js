@@ -75,7 +75,7 @@
     shown.textContent = text;
     shown.hidden = false;
     box.querySelector(".pickup-until").textContent = T.t("js_code_valid_until", {
-      until: new Date(code.expiry * 1000).toLocaleTimeString(),
+      until: T.when(code.expiry),
     });
     box.classList.add("has-code");
   }

@@ -87,6 +87,8 @@
     for (const name of names) {
       if (typeof name === "string" && T["js_err_" + name]) return T["js_err_" + name];
     }
+    // A service-side failure without words of its own: one sentence per status.
+    if (error && error.status >= 500 && T["js_err_http_" + error.status]) return T["js_err_http_" + error.status];
     return (error && error.message) || String(error);
   }
 
@@ -106,7 +108,7 @@
     const wallets = [...announced.values()];
     const legacy = window.ethereum;
     if (legacy && !wallets.some((w) => w.provider === legacy)) {
-      wallets.push({ info: { uuid: "legacy", name: "Browser wallet", rdns: "window.ethereum", icon: "" }, provider: legacy });
+      wallets.push({ info: { uuid: "legacy", name: t("js_browser_wallet"), rdns: "window.ethereum", icon: "" }, provider: legacy });
     }
     return wallets;
   }
@@ -228,7 +230,12 @@
   }
 
   const USD = (value) => (Number(value) / 1e6).toFixed(2);
-  const when = (seconds) => new Date(Number(seconds) * 1000).toLocaleString();
+  // The one form of a time, as the server prints every time (api.render.format_time).
+  // Unix seconds (a deadline) or an ISO 8601 time (a notice's).
+  const when = (value) => {
+    const moment = /^\d+$/.test(String(value)) ? new Date(Number(value) * 1000) : new Date(value);
+    return moment.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  };
 
   // What each payload lets happen, in words (from the typed data itself, not from the page).
   function describePayload(name, typed) {
@@ -549,7 +556,7 @@
       const notice = JSON.parse(event.data);
       if (list.querySelector('[data-id="' + CSS.escape(notice.id) + '"]')) return;
       list.prepend(el("li", { "data-kind": notice.kind, "data-id": notice.id, class: "new" },
-        el("span", { class: "small" }, notice.time.slice(0, 16).replace("T", " ")), " ", notice.text));
+        el("span", { class: "small" }, when(notice.time)), " ", notice.text));
       box.querySelectorAll(".refresh").forEach((p) => { p.hidden = false; });
       box.querySelectorAll(".empty").forEach((p) => p.remove());
     });
@@ -573,11 +580,22 @@
     setInterval(tick, 60000);
   }
 
-  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t };
+  // A time typed into a datetime-local field is the phone's wall clock: <span data-local-zone>
+  // says which zone that is, named as every printed time names its own (UTC+8).
+  function localZones() {
+    const minutes = -new Date().getTimezoneOffset();
+    const abs = Math.abs(minutes);
+    const zone = minutes === 0 ? "UTC"
+      : "UTC" + (minutes > 0 ? "+" : "-") + Math.floor(abs / 60) + (abs % 60 ? ":" + String(abs % 60).padStart(2, "0") : "");
+    document.querySelectorAll("[data-local-zone]").forEach((span) => { span.textContent = t("js_local_zone", { zone }); });
+  }
+
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, when };
   document.addEventListener("DOMContentLoaded", () => {
     bindWalletBar();
     bindForms();
     liveNotices();
     countdowns();
+    localZones();
   });
 })();

@@ -18,6 +18,8 @@ from api.db import session_factory
 from api.queries.common import chain_now
 from api.queries.deals import _DealFacts, deal_summary, detail_of
 from api.services import Services
+from api.timefmt import iso_utc
+from chain import deal_rules
 
 from .conftest import make_indexer
 from .world import World
@@ -99,6 +101,7 @@ def _walked(session: Session, *, supplier: str | None, leader: str | None) -> di
                 price = summaries[deal.deal_id]["settlement"]["final_unit_price"]
                 gmv += (group["quantity"] - receipt["short"]) * price
     return {
+        "to_settle": _to_settle_walked(deals, summaries, facts, now),
         "gmv": gmv,
         "orders": orders,
         "refunds": dict(refunds),
@@ -108,6 +111,37 @@ def _walked(session: Session, *, supplier: str | None, leader: str | None) -> di
         "deals_by_state": dict(by_state),
         "by_day": [{"day": day, **figures} for day, figures in sorted(days.items())],
     }
+
+
+def _to_settle_walked(
+    deals: Any, summaries: dict[int, dict[str, Any]], facts: _DealFacts, now: int
+) -> list[dict[str, Any]]:
+    due = []
+    for deal in deals:
+        if summaries[deal.deal_id]["status"] != "succeeded":
+            continue
+        receipts = facts.receipts[deal.deal_id]
+        last = max((_unix(r.block_time) for r in receipts), default=0)
+        at = deal_rules.settleable_at(
+            delivery_deadline=deal.delivery_deadline,
+            dispute_window=deal.dispute_window,
+            last_receipt_at=last,
+            pickup_deadline=deal.pickup_deadline,
+        )
+        if receipts or now >= at:
+            due.append(
+                {
+                    "deal_id": deal.deal_id,
+                    "receipts": len(receipts),
+                    "settleable_at": iso_utc(at),
+                    "ready": now >= at,
+                }
+            )
+    return sorted(due, key=lambda d: (not d["ready"], d["settleable_at"], d["deal_id"]))
+
+
+def _unix(moment: datetime) -> int:
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
 def _net_paid(orders: list[m.OrderEvent]) -> dict[str, int]:
@@ -290,3 +324,4 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
         "open",
     ]
     assert len(everything["by_day"]) == 2
+    assert [d["deal_id"] for d in everything["to_settle"]] == [5]  # succeeded, received

@@ -8,6 +8,7 @@ double of tests/api/web/test_journeys.py (eth-account answering an EIP-6963 prov
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +67,7 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
     context, page, errors = _phone(ops, ops.services.chain.platform)
     try:
         page.goto(f"{ops.base}/ops/deals/new?lang=en")
-        expect(page.locator("#role-why")).to_contain_text("holds PLATFORM_ROLE")
+        expect(page.locator("#role-why")).to_contain_text("holds the platform operator role")
         page.locator("select[name=supplier]").select_option(c.PORK_FARM.address)
         batches = page.locator(f'.batches[data-supplier="{c.PORK_FARM.address}"]')
         expect(batches).to_contain_text("Liangtouwu pork")
@@ -142,25 +143,30 @@ def test_a_stranger_sees_which_role_it_lacks(ops: Ops) -> None:
     try:
         page.goto(f"{ops.base}/ops/deals/new?lang=en")
         why = page.locator("#role-why")
-        expect(why).to_contain_text(f"{stranger.address} does not hold PLATFORM_ROLE")
+        short = stranger.address[:6] + "…" + stranger.address[-4:]  # the whole address: its title
+        expect(why).to_contain_text(f"{short} does not hold the platform operator role")
+        expect(why).to_have_attribute("title", stranger.address)
         expect(page.locator("#list-deal")).to_be_hidden()
         shot(page, "listing-05-stranger", full_page=False)
         page.goto(f"{ops.base}/ops/deals/new?lang=zh")
-        expect(page.locator("#role-why")).to_contain_text("没有托管合约的 PLATFORM_ROLE")
+        expect(page.locator("#role-why")).to_contain_text("没有托管合约的平台运营权限")
+        # The deadline fields are the phone's wall clock: the form says which zone that is.
+        expect(page.locator("[data-local-zone]")).to_have_text(re.compile(r"^（本机时区 UTC"))
         expect(page.locator("#economics tbody tr")).to_have_count(2)
         # The terms are sound; the address is what the contract would refuse.
         expect(page.locator("#verdict")).to_contain_text("合约会接受这些参数")
-        expect(page.locator("#verdict")).to_contain_text("PLATFORM_ROLE")
+        expect(page.locator("#verdict")).to_contain_text("平台运营权限")
         shot(page, "listing-07-form-zh")
         for path, role in (
-            ("/ops/review", "PLATFORM_ROLE on the registry"),
-            ("/ops/disputes", "ARBITER_ROLE on the escrow"),
-            ("/ops/recalls", "PLATFORM_ROLE on the registry"),
-            ("/ops/tokens", "PLATFORM_ROLE on the escrow"),
-            ("/ops/fee-recipient", "DEFAULT_ADMIN_ROLE on the escrow"),
+            ("/ops/review", "the platform operator role on the registry"),
+            ("/ops/disputes", "the platform arbiter role on the escrow"),
+            ("/ops/recalls", "the platform operator role on the registry"),
+            ("/ops/tokens", "the platform operator role on the escrow"),
+            ("/ops/fee-recipient", "the platform admin role on the escrow"),
         ):
             page.goto(f"{ops.base}{path}?lang=en")
             expect(page.locator("#role-why")).to_contain_text(f"does not hold {role}")
+            expect(page.locator("#role-why")).not_to_contain_text("_ROLE")
             expect(page.locator("[data-needs]:not(#role-why):visible")).to_have_count(0)
     finally:
         context.close()
@@ -222,7 +228,7 @@ def test_the_platform_allows_a_token_and_the_review_queue_shows_its_controls(ops
         sign_in_sheet(page)
         expect(page.locator(f"#token-{token}")).to_have_attribute("data-allowed", "yes")
         page.goto(f"{ops.base}/ops/review?lang=en")
-        expect(page.locator("#role-why")).to_contain_text("holds PLATFORM_ROLE")
+        expect(page.locator("#role-why")).to_contain_text("holds the platform operator role")
         expect(page.locator("details.revoke").first).to_be_visible()
         shot(page, "listing-06-review-queue")
     finally:

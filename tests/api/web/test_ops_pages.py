@@ -172,7 +172,9 @@ def test_a_stranger_is_told_why_the_recall_is_refused(ops: Ops) -> None:
     try:
         page.goto(f"{ops.base}/ops/recalls?lang=en")
         card = page.locator(card_id)
-        expect(page.locator("#role-why")).to_contain_text("does not hold PLATFORM_ROLE")
+        expect(page.locator("#role-why")).to_contain_text(
+            "does not hold the platform operator role"
+        )
         expect(card.locator("details.close-batch")).to_be_hidden()
         page.evaluate("document.querySelectorAll('[data-needs]').forEach((e) => e.hidden = false)")
         card.locator("details.close-batch summary").click()

@@ -51,3 +51,31 @@ def test_picked_up_when_handed_over(demo: Demo, monkeypatch: pytest.MonkeyPatch)
     picked = kinds_at(demo, monkeypatch, buyer, 2**40)["picked_up"]
     assert picked["id"] == f"picked_up:{handed.tx_hash}:{handed.log_index}"
     assert picked["text"].startswith(f"Picked up: {handed.quantity} of")
+
+
+def test_notice_sources_are_the_log_tables_notices_read(demo: Demo) -> None:
+    """``NOTICE_SOURCES`` (what tells the webhook outbox a deal may have a new notice) cannot
+    drift from :func:`notices`: the indexed log tables a notice pass reads, recorded from the
+    queries it runs, are exactly those, less the one that never makes a notice of its own."""
+    from sqlalchemy import event
+
+    # Read, never a notice by themselves: a deal's terms and batches (indexed when it is listed,
+    # before anyone can have an order in it); cash orders (they count a group's units: how
+    # short a receipt is).
+    counted_only = {m.Deal, m.DealBatch, m.CashOrderEvent}
+    tables = {mapper.local_table: mapper.class_ for mapper in m.Base.registry.mappers}
+    read: set[type] = set()
+
+    def record(state: object) -> None:
+        for table in getattr(state, "statement").get_final_froms():  # noqa: B009
+            model = tables.get(table)
+            if model is not None and issubclass(model, m.LogRow) and hasattr(model, "deal_id"):
+                read.add(model)
+
+    with Session(demo.services.engine) as session:
+        event.listen(session, "do_orm_execute", record)
+        directory = Directory(session, demo.services.store)
+        for person in CONSUMERS:  # buyers, whose orders bring every kind of row
+            notice_feed.notices(session, directory, person.address)
+    assert read, "no notices read"
+    assert set(notice_feed.NOTICE_SOURCES) == read - counted_only, sorted(t.__name__ for t in read)

@@ -168,7 +168,9 @@ def test_another_address_cannot_open_credentials(review: Review) -> None:
         card = page.locator(f"#party-supplier-{review.supplier.address}")
         # The page shows no reviewer's control to an address without the role, and says why;
         # shown anyway (as a hand-made request would be), the private store still refuses.
-        expect(page.locator("#role-why")).to_contain_text("does not hold PLATFORM_ROLE")
+        expect(page.locator("#role-why")).to_contain_text(
+            "does not hold the platform operator role"
+        )
         expect(card.locator("button.open-credentials")).to_be_hidden()
         page.evaluate("document.querySelectorAll('[data-needs]').forEach((e) => e.hidden = false)")
         card.locator("button.open-credentials").click()

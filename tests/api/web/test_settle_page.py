@@ -8,6 +8,7 @@ forward request, relayed like the other operators' actions; the escrow checks th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,6 +41,16 @@ def site(
         seeded_chain, web_settings, tmp_path_factory.mktemp("settle"), loops
     ) as served:
         yield served
+
+
+def until_indexed(page: Any, check: Any) -> None:
+    """Reload until the index shows what the chain has (readiness, bounded; not a timing)."""
+    for _ in range(120):
+        if check():
+            return
+        page.wait_for_timeout(500)
+        page.reload()
+    pytest.fail("the page never showed the indexed state")
 
 
 def test_an_operator_settles_a_deal_whose_conditions_hold(
@@ -77,15 +88,32 @@ def test_an_operator_settles_a_deal_whose_conditions_hold(
         assert early.json()["details"]["error"] == "SettlementTooEarly"
 
         advance_time(chain, deal.delivery_deadline - chain_now(chain) + 1)  # the pickup deadline
-        page.reload()
+        # The operator's way in: the dashboard lists the deal as due, its link opens the card.
+        page.goto(f"{base}/dashboard?lang=zh")
+        due = page.locator(f'#to-settle li[data-deal="{deal.deal_id}"][data-ready="true"] a')
+        until_indexed(page, lambda: due.count() == 1)
+        expect(due).to_contain_text("立即结算")
+        due.scroll_into_view_if_needed()
+        shot(page, "ops-09-dashboard-to-settle", full_page=False)
+        due.click()
+        expect(page).to_have_url(re.compile(rf"/deals/{deal.deal_id}\?lang=zh#settle$"))
         expect(card).to_have_attribute("data-ready", "true")
         button = card.locator("form[data-action=settle] button[type=submit]")
         expect(button).to_be_visible()  # the platform's wallet holds PLATFORM_ROLE
-        expect(page.locator("#role-why")).to_contain_text("PLATFORM_ROLE")
+        # The role in words and the address short (the whole address is the note's title).
+        platform = chain.platform.address
+        why = page.locator("#role-why")
+        expect(why).to_have_text(
+            f"✔ {platform[:6]}…{platform[-4:]} 持有托管合约的平台运营权限，可以操作。"
+        )
+        expect(why).to_have_attribute("title", platform)
         card.scroll_into_view_if_needed()
         shot(page, "ops-10-settle-ready", full_page=False)
         button.click()
-        expect(page.locator("dialog#tuan-steps")).to_contain_text(f"结算团购 #{deal.deal_id}")
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet).to_contain_text(f"结算团购 #{deal.deal_id}")
+        # The request's deadline as every page prints a time (T.when: its zone named).
+        expect(sheet).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"))
         sign_in_sheet(page, "ops-11-settle-sheet")
         expect(page.locator("#settle")).to_have_count(0)  # settled: nothing left to do here
         shot(page, "ops-12-settled", full_page=False)
