@@ -39,6 +39,7 @@ from api.routes import (
     supplier_trail,
     webhooks,
 )
+from api.routes.response_cache import ReadCache, ResponseStore
 from api.services import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
     # of holding the graceful shutdown up until its timeout.
     app.state.closing = threading.Event()
     install_error_handlers(app)
+    # GET /v1/deals and /v1/deals/{id}: rendered answers kept per state of the index (issue 15).
+    app.state.read_cache = ResponseStore()
+    app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -172,11 +172,12 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
         )
     }
     directory.load({r["leader"] for r in rows})
+    details = queries.deal_details(session, [r["deal"]["deal_id"] for r in rows])
+    cards = deal_cards(session, [r["deal"] for r in rows])
     orders = []
-    for row in rows:
-        deal = deal_card(session, row["deal"])
+    for row, deal in zip(rows, cards, strict=True):
         deal_id = deal["deal_id"]
-        detail = queries.deal_detail(session, deal_id)
+        detail = details[deal_id]
         leader = next((x for x in detail["leaders"] if x["leader"] == row["leader"]), None)
         mine = next((o for o in (leader or {}).get("orders", []) if o["buyer"] == buyer), None)
         receipt = (leader or {}).get("receipt")
@@ -288,15 +289,21 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
         session.scalars(select(m.OrderEvent.deal_id).where(m.OrderEvent.leader == leader)).all()
     )
     deals = []
-    for summary in queries.list_deals(session, limit=200)["items"]:
-        shareable = summary["status"] == "open" and status == "approved"
-        if summary["deal_id"] not in mine and not shareable:
-            continue
-        card = deal_card(session, summary)
-        detail = queries.deal_detail(session, summary["deal_id"])
-        group = next((x for x in detail["leaders"] if x["leader"] == leader), None)
+    shown = [
+        summary
+        for summary in queries.list_deals(session, limit=200)["items"]
+        if summary["deal_id"] in mine or (summary["status"] == "open" and status == "approved")
+    ]
+    # Every shown deal's detail, card and buyers' names at once (not a few queries per deal).
+    details = queries.deal_details(session, [s["deal_id"] for s in shown])
+    groups = {
+        deal_id: next((x for x in detail["leaders"] if x["leader"] == leader), None)
+        for deal_id, detail in details.items()
+    }
+    directory.load({o["buyer"] for g in groups.values() if g for o in g["orders"]})
+    for summary, card in zip(shown, deal_cards(session, shown), strict=True):
+        group = groups[summary["deal_id"]]
         orders = (group or {}).get("orders", [])
-        directory.load({o["buyer"] for o in orders})
         link = share_link(base_url, leader, summary["deal_id"])
         deals.append(
             {

@@ -21,6 +21,7 @@ from api.queries.deals import (
     _DealFacts,
     buyer_orders,
     deal_detail,
+    deal_details,
     deal_summary,
     list_deals,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "check_batch_key",
     "dashboard",
     "deal_detail",
+    "deal_details",
     "deal_summary",
     "index_state",
     "leader_cash_orders",

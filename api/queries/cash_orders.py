@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
-from api.queries.deals import deal_detail
+from api.queries.deals import deal_details
 
 
 def leader_cash_orders(session: Session, leader: str) -> dict[str, Any]:
@@ -27,9 +27,10 @@ def leader_cash_orders(session: Session, leader: str) -> dict[str, Any]:
         ),
         reverse=True,
     )
+    details = deal_details(session, deal_ids)  # their facts at once, not per deal
     deals = []
     for deal_id in deal_ids:
-        detail = deal_detail(session, deal_id)
+        detail = details[deal_id]
         group = next((g for g in detail["leaders"] if g["leader"] == leader), None)
         if group is None:
             continue

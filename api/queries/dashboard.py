@@ -8,15 +8,22 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.queries.batches import _batch_row_summary
 from api.queries.common import _batch_statuses, chain_now
-from api.queries.deals import _DealFacts, deal_summary, detail_of
+from api.queries.deals import _deal_status_sql, _DealFacts, _status_filter, detail_of, summaries_of
 from api.timefmt import iso_utc
 from chain import deal_rules
+
+
+def _utc_day(session: Session, column: Any) -> Any:
+    """A timestamp column's UTC day, ``YYYY-MM-DD`` (SQLite keeps the UTC time as text)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)
 
 
 def dashboard(
@@ -27,82 +34,164 @@ def dashboard(
     ``supplier``: only that supplier's deals and batches. ``leader``: only the deals with orders
     in that leader's group, and of those only the group's orders, claims, refunds and commission;
     the group's GMV is its delivered units at the settled price.
+
+    Summed in SQL (issue 15: at 100,000 deals the dashboard loaded every deal's rows): deals by
+    state, orders and refunds by day and reason; only the deals with receipts (commissions,
+    short deliveries) and with upheld claims are loaded as rows. Keys appear in the order the
+    deals (by row id) first gave them, as when every deal was walked in Python.
     """
-    query = select(m.Deal)
-    if supplier:
-        query = query.where(m.Deal.supplier == supplier)
-    if leader:
-        query = query.where(
-            m.Deal.deal_id.in_(select(m.OrderEvent.deal_id).where(m.OrderEvent.leader == leader))
-        )
-    deals = session.scalars(query).all()
-    facts = _DealFacts(session, deals)
     now = chain_now(session)
-    # Deal states from every order (a deal forms on all groups' units), then the group's part.
-    summaries = {d.deal_id: deal_summary(d, facts, now) for d in deals}
-    # Leaders and receipts of the deals with receipts, from the same facts (once a query per
-    # deal: issue 15), before the rows are narrowed to one leader's group below.
-    groups = {
-        d.deal_id: detail_of(d, facts, now)["leaders"] for d in deals if facts.receipts[d.deal_id]
-    }
+    o = m.OrderEvent
+    conditions: list[Any] = []
+    if supplier:
+        conditions.append(m.Deal.supplier == supplier)
     if leader:
-        for table in (facts.orders, facts.claims):
-            for deal_id, rows in table.items():
-                table[deal_id] = [r for r in rows if r.leader == leader]
-    by_state: dict[str, int] = defaultdict(int)
-    for s in summaries.values():
-        by_state[s["status"]] += 1
-    gmv = 0
-    orders = 0
-    # Trends by day (UTC, by block time): orders placed, money paid in, money refunded on cancel.
+        conditions.append(m.Deal.deal_id.in_(select(o.deal_id).where(o.leader == leader)))
+    scope = select(m.Deal.deal_id).where(*conditions)
+    mine = [o.leader == leader] if leader else []  # the group's orders only
+    # Deal states from every order (a deal forms on all groups' units), the first deal of each.
+    per_deal = (
+        select(
+            m.Deal.id.label("row"),
+            m.Deal.deal_id.label("deal_id"),
+            _deal_status_sql(now).label("status"),
+        )
+        .where(*conditions)
+        .subquery()
+    )
+    states = session.execute(
+        select(per_deal.c.status, func.count(), func.min(per_deal.c.row)).group_by(
+            per_deal.c.status
+        )
+    ).all()
+    by_state = {status: int(n) for status, n, _ in sorted(states, key=lambda r: r[2])}
+    first = {status: row for status, _, row in states}
+    # Orders and cancels by UTC day (block time).
+    day = _utc_day(session, o.block_time)
     days: dict[str, dict[str, int]] = defaultdict(lambda: {"orders": 0, "paid": 0, "cancelled": 0})
-    refunds: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "amount": 0})
-    for deal in deals:
-        s = summaries[deal.deal_id]
-        for o in facts.orders[deal.deal_id]:
-            when = o.block_time if o.block_time.tzinfo else o.block_time.replace(tzinfo=UTC)
-            day = days[when.astimezone(UTC).date().isoformat()]
-            if o.kind == "join":
-                orders += 1
-                day["orders"] += 1
-                day["paid"] += int(o.amount)
-            else:
-                day["cancelled"] += int(o.amount)
-                refunds["cancelled"]["count"] += 1
-                refunds["cancelled"]["amount"] += int(o.amount)
-        for c in facts.claims[deal.deal_id]:
-            if c.status == "upheld":
-                refunds["quality_claim"]["count"] += 1
-                refunds["quality_claim"]["amount"] += c.quantity * s["unit_price"]
-        if s["status"] in ("failed", "frozen"):
-            reason = "deal_failed" if s["status"] == "failed" else "recall"
-            if leader:
-                net = _net_paid(facts.orders[deal.deal_id])
-                refunds[reason]["count"] += sum(1 for amount in net.values() if amount > 0)
-                refunds[reason]["amount"] += sum(net.values())
-            else:
-                refunds[reason]["count"] += s["buyers"]
-                refunds[reason]["amount"] += s["paid_in"]
-        if s["settlement"] and not leader:
-            gmv += s["settlement"]["revenue"]
-    commissions: dict[str, int] = defaultdict(int)
-    for deal in deals:
-        if not facts.receipts[deal.deal_id]:
+    orders = cancels = cancelled = 0
+    rows = (
+        select(day.label("day"), (o.kind == "join").label("is_join"), o.amount)
+        .where(o.deal_id.in_(scope), *mine)
+        .subquery()
+    )
+    for when, is_join, n, amount in session.execute(
+        select(
+            rows.c.day, rows.c.is_join, func.count(), func.coalesce(func.sum(rows.c.amount), 0)
+        ).group_by(rows.c.day, rows.c.is_join)
+    ):
+        figures = days[str(when)]
+        if is_join:
+            orders += n
+            figures["orders"] += n
+            figures["paid"] += int(amount)
+        else:
+            figures["cancelled"] += int(amount)
+            cancels += n
+            cancelled += int(amount)
+    # Refunds by reason; a reason's key is where the first deal giving it put it (by row id;
+    # within a deal: cancels, then upheld claims, then the deal's failure or recall).
+    firsts: list[tuple[int, int, str]] = []
+    refunds: dict[str, dict[str, int]] = {}
+    if cancels:
+        row = session.scalar(
+            select(func.min(m.Deal.id))
+            .join(o, o.deal_id == m.Deal.deal_id)
+            .where(*conditions, o.kind != "join", *mine)
+        )
+        firsts.append((row, 0, "cancelled"))
+        refunds["cancelled"] = {"count": cancels, "amount": cancelled}
+    c = m.ClaimEvent
+    upheld = session.execute(
+        select(m.Deal.id, c.deal_id, c.quantity)
+        .select_from(c)
+        .join(m.Deal, m.Deal.deal_id == c.deal_id)
+        .where(*conditions, c.status == "upheld", *([c.leader == leader] if leader else []))
+    ).all()
+    if upheld:
+        prices = {
+            d: s["unit_price"] for d, s in summaries_of(session, {u[1] for u in upheld}).items()
+        }
+        firsts.append((min(u[0] for u in upheld), 1, "quality_claim"))
+        refunds["quality_claim"] = {
+            "count": len(upheld),
+            "amount": sum(quantity * prices[deal_id] for _, deal_id, quantity in upheld),
+        }
+    for status, reason in (("failed", "deal_failed"), ("frozen", "recall")):
+        if status not in first:
             continue
-        settled = summaries[deal.deal_id]["status"] == "settled"
-        for group in groups[deal.deal_id]:
+        firsts.append((first[status], 2, reason))
+        held = select(per_deal.c.deal_id).where(per_deal.c.status == status)
+        if leader:
+            net = (
+                select(func.sum(case((o.kind == "join", o.amount), else_=-o.amount)).label("net"))
+                .where(o.deal_id.in_(held), *mine)
+                .group_by(o.deal_id, o.buyer)
+                .subquery()
+            )
+            count, amount = session.execute(
+                select(func.count(case((net.c.net > 0, 1))), func.coalesce(func.sum(net.c.net), 0))
+            ).one()
+        else:
+            buyers = (
+                select(o.deal_id, o.buyer)
+                .where(o.deal_id.in_(held), o.kind == "join")
+                .distinct()
+                .subquery()
+            )
+            count = session.scalar(select(func.count()).select_from(buyers))
+            amount = session.scalar(
+                select(
+                    func.coalesce(
+                        func.sum(case((o.kind == "join", o.amount), else_=0))
+                        - func.sum(case((o.kind == "cancel", o.amount), else_=0)),
+                        0,
+                    )
+                ).where(o.deal_id.in_(held))
+            )
+        refunds[reason] = {"count": int(count or 0), "amount": int(amount or 0)}
+    refunds = {reason: refunds[reason] for _, _, reason in sorted(firsts)}
+    gmv = 0
+    if not leader:
+        # The settled deals' revenue (the escrow settles a deal once: one Settled each).
+        gmv = int(
+            session.scalar(
+                select(func.coalesce(func.sum(m.DealOutcome.revenue), 0)).where(
+                    m.DealOutcome.kind == "settled", m.DealOutcome.deal_id.in_(scope)
+                )
+            )
+            or 0
+        )
+    # Commissions and short deliveries: the deals with receipts, their leaders from every order
+    # (the group's part is picked below), in row order.
+    received = session.scalars(
+        select(m.Deal)
+        .where(*conditions, exists().where(m.Receipt.deal_id == m.Deal.deal_id))
+        .order_by(m.Deal.id)
+    ).all()
+    facts = _DealFacts(session, received)
+    commissions: dict[str, int] = defaultdict(int)
+    for deal in received:
+        detail = detail_of(deal, facts, now)
+        settled = detail["status"] == "settled"
+        for group in detail["leaders"]:
             if leader and group["leader"] != leader:
                 continue
             commissions[group["leader"]] += group["commission"]
             receipt = group["receipt"]
             if receipt and receipt["short"] and settled:
-                refunds["short_delivery"]["count"] += 1  # one short group
-                refunds["short_delivery"]["amount"] += receipt["short_refund"]
-            if leader and receipt and settled and summaries[deal.deal_id]["settlement"]:
-                price = summaries[deal.deal_id]["settlement"]["final_unit_price"]
+                short = refunds.setdefault("short_delivery", {"count": 0, "amount": 0})
+                short["count"] += 1  # one short group
+                short["amount"] += receipt["short_refund"]
+            if leader and receipt and settled and detail["settlement"]:
+                price = detail["settlement"]["final_unit_price"]
                 gmv += (group["quantity"] - receipt["short"]) * price
     batch_ids = (
-        None if not (supplier or leader) else {b for d in deals for b in facts.batches[d.deal_id]}
+        None
+        if not (supplier or leader)
+        else set(
+            session.scalars(select(m.DealBatch.batch_id).where(m.DealBatch.deal_id.in_(scope)))
+        )
     )
     if supplier:
         batch_ids = set(
@@ -119,42 +208,52 @@ def dashboard(
         if batch_ids is None or b.batch_id in batch_ids
     ]
     return {
-        "to_settle": _to_settle(deals, summaries, facts, now),
+        "to_settle": _to_settle(session, conditions, now),
         "gmv": gmv,
         "orders": orders,
-        "refunds": dict(refunds),
+        "refunds": refunds,
         "commissions": [
             {"leader": who, "amount": amount} for who, amount in sorted(commissions.items())
         ],
-        "deals_by_state": dict(by_state),
+        "deals_by_state": by_state,
         "by_day": [{"day": day, **figures} for day, figures in sorted(days.items())],
         "flagged_batches": [_batch_row_summary(b, statuses.get(b.batch_id)) for b in flagged],
     }
 
 
-def _to_settle(
-    deals: Any, summaries: dict[int, dict[str, Any]], facts: _DealFacts, now: int
-) -> list[dict[str, Any]]:
+def _to_settle(session: Session, conditions: list[Any], now: int) -> list[dict[str, Any]]:
     """Succeeded deals that are due to settle: a leader confirmed receipt, or the deal's settle
     time (``GroupBuyDeals.settleableTime``) has passed. ``ready`` when that time has passed; the
-    escrow still has the last word (an open claim or a blocked batch: the deal page asks it)."""
+    escrow still has the last word (an open claim or a blocked batch: the deal page asks it).
+
+    The succeeded deals in SQL (the status filter of ``/v1/deals``), each with its receipts'
+    count and latest time: not every deal's rows (issue 15)."""
+    r = m.Receipt
+    receipts = select(func.count()).where(r.deal_id == m.Deal.deal_id).scalar_subquery()
+    last_time = select(func.max(r.block_time)).where(r.deal_id == m.Deal.deal_id).scalar_subquery()
     due = []
-    for deal in deals:
-        if summaries[deal.deal_id]["status"] != "succeeded":
-            continue
-        receipts = facts.receipts[deal.deal_id]
-        last = max((_unix(r.block_time) for r in receipts), default=0)
+    for deal in session.execute(
+        select(
+            m.Deal.deal_id,
+            m.Deal.delivery_deadline,
+            m.Deal.dispute_window,
+            m.Deal.pickup_deadline,
+            receipts.label("receipts"),
+            last_time.label("last_time"),
+        ).where(*conditions, _status_filter(now, "succeeded"))
+    ):
+        last = _unix(deal.last_time) if deal.last_time is not None else 0
         at = deal_rules.settleable_at(
             delivery_deadline=deal.delivery_deadline,
             dispute_window=deal.dispute_window,
             last_receipt_at=last,
             pickup_deadline=deal.pickup_deadline,
         )
-        if receipts or now >= at:
+        if deal.receipts or now >= at:
             due.append(
                 {
                     "deal_id": deal.deal_id,
-                    "receipts": len(receipts),
+                    "receipts": int(deal.receipts),
                     "settleable_at": iso_utc(at),
                     "ready": now >= at,
                 }
@@ -162,13 +261,7 @@ def _to_settle(
     return sorted(due, key=lambda d: (not d["ready"], d["settleable_at"], d["deal_id"]))
 
 
-def _unix(moment: datetime) -> int:
+def _unix(moment: datetime | str) -> int:
+    if isinstance(moment, str):  # SQLite's max() of the stored text
+        moment = datetime.fromisoformat(moment)
     return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-
-
-def _net_paid(orders: list[m.OrderEvent]) -> dict[str, int]:
-    """What each buyer still has in a deal: paid on joining less refunded on cancelling."""
-    net: dict[str, int] = defaultdict(int)
-    for o in orders:
-        net[o.buyer] += int(o.amount) if o.kind == "join" else -int(o.amount)
-    return net

@@ -6,7 +6,7 @@ filtered in SQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -53,7 +53,9 @@ class _DealFacts:
             for row in rows:
                 target[row.deal_id].append(row)  # type: ignore[attr-defined]
         for deal_id, batch_id in session.execute(
-            select(m.DealBatch.deal_id, m.DealBatch.batch_id).where(m.DealBatch.deal_id.in_(ids))
+            select(m.DealBatch.deal_id, m.DealBatch.batch_id)
+            .where(m.DealBatch.deal_id.in_(ids))
+            .order_by(m.DealBatch.id)  # as list_deals: each deal's batches in the order indexed
         ):
             self.batches[deal_id].append(batch_id)
 
@@ -358,6 +360,23 @@ def list_deals(
         .join(page, page.c.id == m.Deal.id)
         .order_by(m.Deal.deal_id.desc())
     ).all()
+    return {"total": total, "items": _summaries(session, rows, now)}
+
+
+def summaries_of(session: Session, deal_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """:func:`deal_summary` of some deals, their totals summed in SQL (as :func:`list_deals`)."""
+    ids = sorted(set(deal_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(*m.Deal.__table__.columns, *_page_totals()).where(m.Deal.deal_id.in_(ids))
+    ).all()
+    return {item["deal_id"]: item for item in _summaries(session, rows, chain_now(session))}
+
+
+def _summaries(session: Session, rows: Sequence[Any], now: int) -> list[dict[str, Any]]:
+    """Deal rows with their :func:`_page_totals` columns as summaries, with their outcomes and
+    batch ids (two statements)."""
     ids = [row.deal_id for row in rows]
     outcomes: dict[int, dict[str, Any]] = defaultdict(dict)
     batches: dict[int, list[str]] = defaultdict(list)
@@ -378,7 +397,7 @@ def list_deals(
     for row in rows:
         totals = _Totals(*(int(getattr(row, name)) for name in _TOTALS))
         items.append(_summary(row, totals, outcomes[row.deal_id], batches[row.deal_id], now))
-    return {"total": total, "items": items}
+    return items
 
 
 def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
@@ -386,6 +405,23 @@ def deal_detail(session: Session, deal_id: int) -> dict[str, Any]:
     if deal is None:
         raise DealNotFound(f"no deal {deal_id} in the index")
     return detail_of(deal, _DealFacts(session, [deal]), chain_now(session))
+
+
+def deal_details(session: Session, deal_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """:func:`deal_detail` of several deals, their facts loaded once: the same few statements
+    for all of them, not a few per deal (the leader's and the buyer's pages, a leader's cash
+    orders: issue 15). ``DealNotFound`` if one of them is not in the index."""
+    ids = sorted(set(deal_ids))
+    if not ids:
+        return {}
+    deals = session.scalars(
+        select(m.Deal).where(m.Deal.deal_id.in_(ids)).order_by(m.Deal.deal_id)
+    ).all()
+    missing = set(ids) - {d.deal_id for d in deals}
+    if missing:
+        raise DealNotFound(f"no deal {min(missing)} in the index")
+    facts, now = _DealFacts(session, deals), chain_now(session)
+    return {d.deal_id: detail_of(d, facts, now) for d in deals}
 
 
 def detail_of(deal: m.Deal, facts: _DealFacts, now: int) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 
 from api import queries
 from api.app import create_app
+from api.db import session_factory
+from api.index_errors import DealNotFound
 from api.routes import read
 from api.services import Services, make_engine
 from traceability.epcis import commissioning_event, digest_from_hash_id
@@ -334,3 +336,16 @@ def test_provenance_never_queries_the_database_on_the_event_loop(
     assert calls and not any(on_loop for _, on_loop in calls)
     assert [name for name, _ in calls].count("query") == 1  # then served from the cache
     assert [name for name, _ in calls].count("version") == (3 if check_seconds == 0 else 1)
+
+
+def test_deal_details_at_once_are_each_deals_detail(indexed: World, services: Services) -> None:
+    """The leader's and buyer's pages load every shown deal's facts at once
+    (``queries.deal_details``): the same answer as ``deal_detail`` deal by deal."""
+    with session_factory(services.engine)() as session:
+        ids = [d["deal_id"] for d in queries.list_deals(session, limit=200)["items"]]
+        assert indexed.settled_deal in ids and indexed.frozen_deal in ids
+        together = queries.deal_details(session, ids)
+        assert list(together) == sorted(ids)
+        assert together == {deal_id: queries.deal_detail(session, deal_id) for deal_id in ids}
+        with pytest.raises(DealNotFound):
+            queries.deal_details(session, [*ids, 10**12])

@@ -1,0 +1,258 @@
+"""Rendered answers of the hot public reads, kept per state of the index (issue 15).
+
+``GET /v1/deals`` (every query string) and ``GET /v1/deals/{deal_id}`` are what the evening
+rush hammers: 16 clients asking for the newest page cost ~9 ms of server CPU each to build (the
+page's statement, its totals, the summaries, FastAPI's response model and JSON), while the
+answer only changes when the index does. :class:`ReadCache` is an ASGI middleware that keeps the
+bytes FastAPI rendered for a 200, keyed by
+
+- the path and the query string, normalized (parameters decoded and ordered by name, a repeated
+  name keeping its values' order: FastAPI takes the last one);
+- the index's state, read on every request (one primary-key SELECT of ``indexer_state`` in a
+  worker thread, never on the event loop): ``version`` (bumped by every commit that changes
+  rows, restarted by a rebuild), ``updated_at`` (set by every range's commit) and
+  ``last_block`` — the key ``/v1/deals``' count cache uses — and the chain time the answers are
+  computed at (:func:`api.queries.common.chain_now`: the indexer's ``head_time``, which moves
+  with every pass even when no row changes, so a deadline passing changes the key; the wall
+  clock's second when the index has no head time yet).
+
+So an answer is never served for another state of the index than the one read for its request
+(another process's indexer included: nothing here is told of commits, it reads them). A miss
+(or a state that cannot be read) goes to the route unchanged — its validation, errors and
+bytes — and only a 200 is kept. Bounded: least recently used entries go first past
+``max_items`` or ``max_bytes``. Each kept answer carries an ``ETag`` (a digest of its bytes);
+``If-None-Match`` with it is answered 304 with no body.
+
+Concurrent misses of one key wait for the first (single flight): after an indexer commit the
+16 clients of a rush build the new page once, not 16 times.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.db import models as m
+from api.queries.common import _aware
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# The cached paths: the deals page and one deal (``/v1/deals/{deal_id}``, one segment).
+CACHED_PATHS = re.compile(r"/v1/deals(?:/[^/]+)?")
+
+_STATE = select(
+    m.IndexerState.version,
+    m.IndexerState.updated_at,
+    m.IndexerState.last_block,
+    m.IndexerState.head_time,
+    m.IndexerState.chain_id,
+).where(m.IndexerState.name == "main")
+
+
+def index_key(engine: Engine) -> tuple[Any, ...] | None:
+    """What a deals answer depends on besides its request: the index's state and the chain time
+    the queries compute statuses and time left at. None: no index yet (nothing is cached)."""
+    with engine.connect() as connection:
+        row = connection.execute(_STATE).first()
+    if row is None:
+        return None
+    version, updated_at, last_block, head_time, chain_id = row
+    head = _aware(head_time)
+    # chain_now(): the head's time, else the wall clock (then the answer moves every second).
+    now = int(head.timestamp()) if head else int(time.time())
+    return (chain_id, version, updated_at, last_block, now)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    headers: list[tuple[bytes, bytes]]  # as the route sent them (content type and length)
+    body: bytes
+    etag: bytes  # quoted
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + 256
+
+
+class ResponseStore:
+    """The kept answers, least recently used first (thread-safe; no I/O)."""
+
+    def __init__(self, *, max_items: int = 4096, max_bytes: int = 64 * 2**20) -> None:
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self._items: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[Any, ...]) -> _Entry | None:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: tuple[Any, ...], entry: _Entry) -> None:
+        if entry.size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
+            self._items[key] = entry
+            self._bytes += entry.size
+            while len(self._items) > self.max_items or self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+def _etag(body: bytes) -> bytes:
+    digest = hashlib.blake2b(body, digest_size=16).digest()
+    return b'"' + base64.urlsafe_b64encode(digest).rstrip(b"=") + b'"'
+
+
+def _request_key(scope: Scope) -> tuple[Any, ...]:
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    # Stable: a repeated name keeps its values' order (the route reads the last one).
+    return (scope["path"], tuple(sorted(pairs, key=lambda pair: pair[0])))
+
+
+def _if_none_match(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            return value
+    return None
+
+
+def _matches(header: bytes, etag: bytes) -> bool:
+    """``If-None-Match`` (RFC 9110 13.1.2: weak comparison, a list, or ``*``)."""
+    for candidate in header.split(b","):
+        candidate = candidate.strip()
+        if candidate == b"*" or candidate.removeprefix(b"W/") == etag:
+            return True
+    return False
+
+
+async def _send_entry(send: Send, entry: _Entry, scope: Scope) -> None:
+    condition = _if_none_match(scope)
+    if condition is not None and _matches(condition, entry.etag):
+        await send(
+            {"type": "http.response.start", "status": 304, "headers": [(b"etag", entry.etag)]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = [*entry.headers, (b"etag", entry.etag)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": entry.body})
+
+
+class ReadCache:
+    """ASGI middleware: the cached reads of :data:`CACHED_PATHS` (see the module's docstring);
+    every other request passes through untouched."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        engine: Callable[[], Engine],
+        store: ResponseStore | None = None,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.store = store if store is not None else ResponseStore()
+        self._flights: dict[tuple[Any, ...], anyio.Event] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not CACHED_PATHS.fullmatch(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        try:
+            state = await anyio.to_thread.run_sync(index_key, self.engine())
+        except SQLAlchemyError:
+            state = None  # the route answers (a 503 when the database is down)
+        if state is None:
+            await self.app(scope, receive, send)
+            return
+        key = (*_request_key(scope), state)
+        entry = self.store.get(key)
+        while entry is None and key in self._flights:
+            await self._flights[key].wait()  # the same answer is being built: take it
+            entry = self.store.get(key)
+        if entry is not None:
+            await _send_entry(send, entry, scope)
+            return
+        flight = self._flights[key] = anyio.Event()
+        try:
+            await self.app(scope, receive, _Keeper(send, self.store, key, scope))
+        finally:
+            del self._flights[key]
+            flight.set()
+
+
+class _Keeper:
+    """The route's ``send``: a 200's start is held until its whole body is in, then kept and
+    sent with an ``ETag`` (or a 304 when ``If-None-Match`` names those bytes); any other answer
+    passes through as it comes."""
+
+    def __init__(
+        self, send: Send, store: ResponseStore, key: tuple[Any, ...], scope: Scope
+    ) -> None:
+        self.send, self.store, self.key, self.scope = send, store, key, scope
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+        self.passing = False
+
+    async def __call__(self, message: Message) -> None:
+        if self.passing:
+            await self.send(message)
+            return
+        if message["type"] == "http.response.start":
+            if message["status"] != 200:
+                self.passing = True
+                await self.send(message)
+                return
+            self.start = message
+            return
+        if message["type"] != "http.response.body" or self.start is None:
+            await self.send(message)
+            return
+        self.chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(self.chunks)
+        headers = [(bytes(k), bytes(v)) for k, v in self.start.get("headers", [])]
+        entry = _Entry(headers=headers, body=body, etag=_etag(body))
+        self.store.put(self.key, entry)
+        # Built anew (the index moved) but the same bytes as the client holds: a 304 too.
+        await _send_entry(self.send, entry, self.scope)
