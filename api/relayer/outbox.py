@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from api.background import backoff_seconds
 from api.binding import CHAIN_CHANGED
@@ -27,6 +27,18 @@ from chain.identity import ChainChanged
 from chain.jsonable import json_safe
 
 logger = logging.getLogger(__name__)
+
+# Columns the worker's hot reads leave unloaded (loaded on access, should a rare path need one):
+# decoding the JSON columns of every row of every batch, twice, was ~6 % of the service's time
+# under the rush (issue 15). Sending needs the signed payloads, not ``details``; settling needs
+# none of the payloads (only a failed or skipped request reads them again).
+SENDING_UNUSED = (defer(RelayRequest.details), defer(RelayRequest.raw_tx))
+SETTLING_UNUSED = (
+    *SENDING_UNUSED,
+    defer(RelayRequest.typed_data),
+    defer(RelayRequest.permit),
+    defer(RelayRequest.error_args),
+)
 
 
 class OutboxMoves:

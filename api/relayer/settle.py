@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api.relayer.claims import Claims
 from api.relayer.gas import MAX_BATCH_ATTEMPTS
 from api.relayer.models import RelayRequest, RelayStatus
-from api.relayer.outbox import OutboxMoves
+from api.relayer.outbox import SETTLING_UNUSED, OutboxMoves
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import forward_request_data
@@ -79,6 +79,7 @@ class BatchSettling(OutboxMoves):
                     session.scalars(
                         self._in_flight_query()
                         .where(RelayRequest.id.in_(ids))
+                        .options(*SETTLING_UNUSED)
                         .execution_options(populate_existing=True)
                     ).all()
                 )
