@@ -1,15 +1,17 @@
-"""``chain.abi_codec``'s lean address path against eth-abi's own encoder: the same bytes for
-every value eth-abi takes, the same exception type for every value it refuses."""
+"""``chain.abi_codec``'s lean address path against eth-abi's own encoder, and ``chain.address``'s
+EIP-55 path against eth-utils: the same bytes or text for every value they take, the same
+exception type for every value they refuse."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import eth_abi
+from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain import abi_codec
+from chain import abi_codec, address
 
 hex40 = st.text(alphabet="0123456789abcdefABCDEF", min_size=40, max_size=40)
 # Addresses in every form a caller may hand over, valid or nearly so.
@@ -59,4 +61,13 @@ def test_nested_addresses_as_eth_abi(requests: list[Any], refund: Any) -> None:
     types = ["(address,address,uint256,bytes)[]", "address"]
     assert _outcome(abi_codec.encode, types, [requests, refund]) == _outcome(
         eth_abi.encode, types, [requests, refund]
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=address_like)
+def test_checksum_as_eth_utils(value: Any) -> None:
+    """``chain.address``'s direct EIP-55 path: eth-utils' answer or its refusal."""
+    assert _outcome(lambda _, v: address._checksum(v[0]), [], [value]) == _outcome(
+        lambda _, v: to_checksum_address(v[0]), [], [value]
     )
