@@ -14,12 +14,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from api.background import backoff_seconds
 from api.binding import CHAIN_CHANGED
-from api.relayer.models import PENDING_STATUSES, RelayBatch, RelayRequest, RelayStatus
+from api.relayer.models import PENDING_STATUSES, RelayBatch, RelayRequest, RelayStatus, utcnow
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
@@ -87,6 +88,27 @@ class OutboxMoves:
             .order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
         )
 
+    # ------------------------------------------------------------------ a batch's moves
+
+    @staticmethod
+    def _move(session: Session, rows: list[RelayRequest], **values: Any) -> None:
+        """Set the same ``values`` on every row of a batch, in the caller's commit: one
+        ``UPDATE ... WHERE id IN (...)`` (with ``updated_at``, as the ORM would), and the loaded
+        objects given the values as they are now stored. The ORM's unit of work flushing each
+        row of a batch (20-30 per move, four moves per batch) was ~5 % of the service under the
+        rush (issue 15)."""
+        if not rows:
+            return
+        values["updated_at"] = utcnow()
+        session.flush()  # the rows' other pending changes first, as a commit would order them
+        table = RelayRequest.__table__
+        session.execute(
+            update(table).where(table.c.id.in_([row.id for row in rows])).values(**values)
+        )
+        for row in rows:
+            for name, value in values.items():
+                set_committed_value(row, name, value)
+
     # ------------------------------------------------------------------ retries
 
     def _backoff(self, row: RelayRequest, error: str) -> float:
@@ -140,8 +162,7 @@ class OutboxMoves:
             self._forget_batch(session, tx_hash)
             session.commit()
             return
-        for row in rows:
-            row.status = RelayStatus.SENT.value
+        self._move(session, rows, status=RelayStatus.SENT.value)
         session.commit()
 
     @staticmethod
