@@ -138,11 +138,13 @@ def on_postgres(
     clients: int,
     lanes: int,
     processes: int = 2,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """The same rush through ``processes`` service processes sharing one PostgreSQL (a fresh
     schema) and the chain, with a relayer key pool of ``lanes`` keys; each process accepts (the
     joins are posted round robin) and relays (its own outbox worker). Returns joins mined per
-    second and each process's CPU per join mined (that both did the work)."""
+    second and each process's CPU per join mined (that both did the work). ``profile``: py-spy
+    each process during the rush, to ``<stem>.pg<processes>-<i><suffix>`` beside that file."""
     import uuid
     from urllib.parse import quote
 
@@ -176,6 +178,15 @@ def on_postgres(
         prepared = prepare_all(urls[0], buyers, deal_id, leader.address, clients)[0]
         signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
         logger.info("%d process(es): %d joins signed; the rush starts", processes, len(signed))
+        profilers = [
+            Profiler(
+                server.pid,
+                profile.with_name(f"{profile.stem}.pg{processes}-{i}{profile.suffix}")
+                if profile
+                else None,
+            )
+            for i, server in enumerate(servers)
+        ]
         cpu_before = [cpu_seconds(server.pid) for server in servers]
         started = time.perf_counter()
         accepted, _ = relay_all(urls, signed, clients)
@@ -183,6 +194,8 @@ def on_postgres(
         wait_settled(engine, ids, 3600)
         elapsed = time.perf_counter() - started
         cpu = [cpu_seconds(server.pid) - b for server, b in zip(servers, cpu_before, strict=True)]
+        for profiler in profilers:
+            profiler.stop()
         _, mined, executes = relayer_gas(chain, engine, ids)
     finally:
         for server in servers:
@@ -221,7 +234,9 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="py-spy the service during the rush: folded stacks to this file (+ .top.txt)",
+        help="py-spy the service during the rush: folded stacks to this file (+ .top.txt); "
+        "with --postgres also each PostgreSQL rush's processes (FILE's stem + .pg1-0, .pg2-0, "
+        ".pg2-1)",
     )
     parser.add_argument(
         "--lanes",
@@ -334,6 +349,7 @@ def main() -> None:
                     clients=args.clients,
                     lanes=args.lanes,
                     processes=processes,
+                    profile=args.profile,
                 )
                 for processes in (1, 2)
             ]
