@@ -90,7 +90,12 @@ def stop_all(stops: Iterable[Callable[[], None]]) -> None:
     stops = list(stops)
     if not stops:
         return
-    faulthandler.dump_traceback_later(SLOW_STOP_SECONDS, exit=False, file=sys.stderr)
+    global _stopping
+    with _stopping_guard:
+        outermost = _stopping == 0  # a stop may itself stop_all its parts: one timer, the outer
+        _stopping += 1
+    if outermost:
+        faulthandler.dump_traceback_later(SLOW_STOP_SECONDS, exit=False, file=sys.stderr)
     try:
         threads = [
             threading.Thread(target=_stop_one, args=(stop,), name="stopping", daemon=True)
@@ -101,7 +106,14 @@ def stop_all(stops: Iterable[Callable[[], None]]) -> None:
         for thread in threads:
             thread.join()
     finally:
-        faulthandler.cancel_dump_traceback_later()
+        with _stopping_guard:
+            _stopping -= 1
+        if outermost:
+            faulthandler.cancel_dump_traceback_later()
+
+
+_stopping = 0  # stop_all calls under way (nested ones included)
+_stopping_guard = threading.Lock()
 
 
 def _stop_one(stop: Callable[[], None]) -> None:

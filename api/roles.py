@@ -6,8 +6,13 @@ workers may run in any number (their claims, :mod:`api.relayer.claims`, keep the
 service process starts the workers at once and the singleton roles only while it holds a
 PostgreSQL *session advisory lock* (``pg_try_advisory_lock``) on a connection of its own: when its
 holder dies, PostgreSQL drops the connection and the lock with it, and another process's next
-attempt (every ``RETRY_SECONDS``) takes the roles over. SQLite has one writer and the service runs
-one process per database file: the roles always run there.
+attempt (every ``RETRY_SECONDS``) takes the roles over.
+
+SQLite has no such lock and the outbox workers' claims are PostgreSQL's, so on a SQLite file *all*
+the background roles run in one process: it holds an exclusive ``flock`` on ``<file>.background.lock``
+(the kernel drops it when the process dies), and a second process wanting them is refused with
+:class:`BackgroundRolesTaken` — two relay workers on one file could send a request twice. HTTP-only
+processes (``tuanchain serve --no-background``) may run beside the one that holds it.
 
 ``tuanchain worker`` runs all background roles without the HTTP server; ``tuanchain serve`` runs
 them next to it. Any number of either may share one PostgreSQL database and one chain.
@@ -15,11 +20,15 @@ them next to it. Any number of either may share one PostgreSQL database and one 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
 from sqlalchemy import Connection, Engine, text
 
@@ -132,10 +141,61 @@ def _start(services: Services, names: tuple[str, ...]) -> list[Callable[[], None
     return stops
 
 
+class BackgroundRolesTaken(RuntimeError):
+    """Another process runs the background roles on this SQLite database file."""
+
+
+class SQLiteFileLock:
+    """The one process per SQLite file that runs the background roles (see the module docstring):
+    an exclusive ``flock`` on ``<file>.background.lock``, which names its holder's pid. A no-op for
+    PostgreSQL and for an in-memory SQLite database (no other process can open it)."""
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self.database = database if database and database != ":memory:" else None
+        self.path = Path(f"{self.database}.background.lock") if self.database else None
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`BackgroundRolesTaken` naming the process holding it."""
+        if self.path is None or self._file is not None:
+            return
+        lock = self.path.open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
+            raise BackgroundRolesTaken(
+                f"another process (pid {holder}) runs the background roles (indexer, relayer, "
+                f"keeper) on the SQLite database {self.database}; SQLite allows one such process "
+                "per file: stop it, start this one as `tuanchain serve --no-background` (HTTP "
+                "only), or use PostgreSQL to run several"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        self._file = lock
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file drops the flock
+            self._file = None
+
+
 def start_background(services: Services) -> list[Callable[[], None]]:
     """Start the workers now and the singleton roles whenever this process holds their lock;
-    returns the stop functions (stopping releases the lock)."""
-    stops = _start(services, WORKER_MODULES)
+    returns the stop functions (stopping releases the lock). On a SQLite file another process
+    running them already: :class:`BackgroundRolesTaken`, nothing started."""
+    file_lock = SQLiteFileLock(services.engine)
+    file_lock.acquire()
+    try:
+        stops = _start(services, WORKER_MODULES)
+    except BaseException:
+        file_lock.release()
+        raise
     lock = SingletonLock(services.engine)
     stop = threading.Event()
     singletons: list[Callable[[], None]] = []
@@ -176,7 +236,20 @@ def start_background(services: Services) -> list[Callable[[], None]]:
         if not thread.is_alive():  # else it may be using the lock's connection: the exit frees it
             lock.release()
 
-    return [*stops, stop_roles]
+    def stop_everything() -> None:
+        try:
+            stop_all([*stops, stop_roles])
+        finally:
+            file_lock.release()  # once every loop has stopped: then another process may start
+
+    return [stop_everything]
 
 
-__all__ = ["SingletonLock", "advisory_key", "schema_lock_key", "start_background"]
+__all__ = [
+    "BackgroundRolesTaken",
+    "SQLiteFileLock",
+    "SingletonLock",
+    "advisory_key",
+    "schema_lock_key",
+    "start_background",
+]

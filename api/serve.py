@@ -62,7 +62,20 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
+BackgroundOption = Annotated[
+    bool,
+    typer.Option(
+        "--background/--no-background",
+        envvar="TUANCHAIN_BACKGROUND",
+        help="Run the indexer, relayer and keeper inside (--no-background: HTTP only, "
+        "with `tuanchain worker` running them beside it).",
+    ),
+]
+
+
+def _serve(
+    services: Services, host: str, port: int, stop: Stop, *, background: bool = True
+) -> None:
     """Serve until ``stop`` is requested, then shut down gracefully (see the module docstring)."""
     import uvicorn
 
@@ -76,7 +89,7 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
         def capture_signals(self) -> Any:
             yield
 
-    app = create_app(services, background=True)
+    app = create_app(services, background=background)
     server = Server(
         uvicorn.Config(
             app,
@@ -93,12 +106,28 @@ def _serve(services: Services, host: str, port: int, stop: Stop) -> None:
 
     stop.on_request(on_stop)
     server.run()
+    if not server.started and not stop.event.is_set():
+        raise typer.Exit(1)  # the app's start-up failed (uvicorn logged why)
 
 
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
-    """Serve the API and pages (indexer, relayer and keeper run inside)."""
+def _refuse_if_roles_taken(services: Services) -> None:
+    """Refuse to start when another process runs the background roles on this SQLite file
+    (:class:`api.roles.BackgroundRolesTaken`), said before anything else starts; the roles' own
+    start (the app's lifespan) takes the lock for good."""
+    from api.roles import SQLiteFileLock
+
+    probe = SQLiteFileLock(services.engine)
+    probe.acquire()
+    probe.release()
+
+
+def serve(
+    host: HostOption = "127.0.0.1", port: PortOption = 8000, background: BackgroundOption = True
+) -> None:
+    """Serve the API and pages (indexer, relayer and keeper run inside, unless --no-background)."""
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
+    from api.roles import BackgroundRolesTaken
     from api.services import build_services
 
     _configure_logging()
@@ -112,10 +141,14 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
                 except NodeUnavailable as exc:
                     # Served anyway: what needs the node answers 503 until it is back.
                     logger.warning("the node is unavailable (%s); serving anyway", exc)
-            _serve(services, host, port, stop)
+                if background:
+                    _refuse_if_roles_taken(services)
+                else:
+                    typer.echo("background roles off: run `tuanchain worker` beside this process")
+            _serve(services, host, port, stop, background=background)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, DatabaseSchemaError) as exc:
+        except (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesTaken) as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
@@ -128,6 +161,7 @@ def worker() -> None:
     from api.background import stop_all
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
+    from api.roles import BackgroundRolesTaken
     from api.services import build_services
 
     _configure_logging()
@@ -142,7 +176,7 @@ def worker() -> None:
             stop_all(stops)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, DatabaseSchemaError) as exc:
+        except (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesTaken) as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
@@ -217,6 +251,7 @@ def run(
     from api.demo.seed import SeedError
     from api.demo.seed import seed as run_seed
     from api.indexer.runner import make_indexer
+    from api.roles import BackgroundRolesTaken
     from api.services import build_services
     from chain.context import connect
     from chain.settings import Settings
@@ -250,6 +285,7 @@ def run(
                 chain = connect(settings, deploy=True)
                 services = build_services(settings, chain=chain)
                 init_db(services.engine)
+                _refuse_if_roles_taken(services)  # before seeding and indexing here too
                 report = run_seed(services) if settings.is_local else None
                 result = make_indexer(services).sync_until_idle(stop=stop.event)
                 typer.echo(f"indexed up to block {result.to_block}")
@@ -258,7 +294,13 @@ def run(
             _serve(services, host, port, stop)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, SeedError, DatabaseSchemaError) as exc:
+        except (
+            ChainError,
+            TraceabilityError,
+            SeedError,
+            DatabaseSchemaError,
+            BackgroundRolesTaken,
+        ) as exc:
             raise _fail(exc) from exc
         finally:
             if node is not None:

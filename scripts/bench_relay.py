@@ -9,7 +9,10 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
    gaslessly through the HTTP API: ``POST /v1/actions/join/prepare`` (``prepare_p99_ms``), both
    payloads signed with eth-account *before* the clock starts, then ``POST /v1/relay`` by
    ``--clients`` concurrent clients (``accept_p50_ms`` / ``accept_p99_ms``), from the first accept
-   to the last request settled in the outbox (mined or failed; ``failed`` counts them).
+   to the last request settled in the outbox (mined or failed; ``failed`` counts them). Then
+   ``--one-client`` more joins posted one at a time (``accept_p50_ms_one_client`` /
+   ``accept_p99_ms_one_client``: accept without queueing; ``accept_queueing_mean_ms`` is what
+   Little's law makes of the rush's mean, clients / accepts per second).
 3. Gas: ``join_direct_fresh`` (a fresh consumer's ``approve`` then ``join``, two transactions,
    base costs included), ``join_gasless`` (one join relayed alone: every relayer transaction it
    took), ``gas_per_join_batched`` (the relayer's gas over the rush divided by the joins mined)
@@ -22,9 +25,14 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
    ``relayed_joins_per_s_one_process_postgresql`` (one process, the same database) and
    ``two_processes_gain``, with each process's CPU per join (``postgresql_service_ms_per_join``).
 
-5. ``indexer_events_per_s`` (SQLite and PostgreSQL) and ``deals_p99_ms``: ``scripts/bench_indexer.py``
+   ``relayed_joins_per_s_postgresql_split``: one ``http`` and one ``worker`` process there.
+5. ``relayed_joins_per_s_split`` and ``ratio_split``: the same rush through the split deployment
+   on SQLite — ``tuanchain serve --no-background`` (HTTP only: accepts) beside one ``tuanchain
+   worker`` (relays, indexes), two interpreters with a GIL each instead of one process's threads
+   (``split_service_ms_per_join``: each one's CPU per join).
+6. ``indexer_events_per_s`` (SQLite and PostgreSQL) and ``deals_p99_ms``: ``scripts/bench_indexer.py``
    in a process of its own (``--indexer-deals``, synthetic logs through the indexer's handlers).
-6. ``cpu``: CPU milliseconds per unit of work — the service and the node per relayed join, the
+7. ``cpu``: CPU milliseconds per unit of work — the service and the node per relayed join, the
    node and this script per raw transfer — and the machine's ``load_average``: wall-clock rates
    on a shared machine move with its load, CPU per unit much less.
 
@@ -115,14 +123,16 @@ def join_direct_fresh(chain: Any, deal_id: int, leader: str) -> int:
 # ---------------------------------------------------------------------- the relayed rush
 
 
-def serve(port: int) -> None:
+def serve(port: int, *, background: bool = True) -> None:
+    """The service as ``tuanchain serve`` runs it (``background=False``: HTTP only, as a process
+    beside a ``tuanchain worker``)."""
     import uvicorn
 
     from api.app import create_app
     from api.services import build_services
 
     uvicorn.run(
-        create_app(build_services(), background=True),
+        create_app(build_services(), background=background),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -130,21 +140,44 @@ def serve(port: int) -> None:
     )
 
 
-def on_postgres(
+def work() -> None:
+    """The background roles without the HTTP server, as ``tuanchain worker`` runs them."""
+    import signal
+    import threading
+
+    from api.app import start_background
+    from api.background import stop_all
+    from api.db import init_db
+    from api.services import build_services
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    services = build_services()
+    init_db(services.engine)
+    stops = start_background(services)
+    stop.wait()
+    stop_all(stops)
+
+
+def rush_processes(
     chain: Any,
     *,
-    postgres: str,
+    database: str,
     consumers_count: int,
     clients: int,
     lanes: int,
     processes: int = 2,
+    kinds: list[str] | None = None,
     profile: Path | None = None,
 ) -> dict[str, Any]:
-    """The same rush through ``processes`` service processes sharing one PostgreSQL (a fresh
-    schema) and the chain, with a relayer key pool of ``lanes`` keys; each process accepts (the
-    joins are posted round robin) and relays (its own outbox worker). Returns joins mined per
-    second and each process's CPU per join mined (that both did the work). ``profile``: py-spy
-    each process during the rush, to ``<stem>.pg<processes>-<i><suffix>`` beside that file."""
+    """The same rush through several service processes sharing one database and the chain, with
+    a relayer key pool of ``lanes`` keys. ``kinds`` says what each process runs: ``serve`` (HTTP
+    and the background roles, as ``tuanchain serve``; the default, ``processes`` of them), ``http``
+    (HTTP only) or ``worker`` (the background roles only, as ``tuanchain worker``). The joins are
+    posted round robin to the processes that serve HTTP. ``database``: a PostgreSQL URL (a fresh
+    schema, dropped after) or a SQLite file path. Returns joins mined per second and each
+    process's CPU per join mined. ``profile``: py-spy each process during the rush, to
+    ``<stem>.<database>.<kinds>-<i><suffix>`` beside that file."""
     import uuid
     from urllib.parse import quote
 
@@ -153,12 +186,17 @@ def on_postgres(
     from api.services import make_engine
     from chain.anvil import free_port
 
-    schema = f"bench_relay_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = make_engine(postgres)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in postgres else "?"
-    url = f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}"
+    kinds = kinds or ["serve"] * processes
+    admin = None
+    if database.startswith("postgresql"):
+        schema = f"bench_relay_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = make_engine(database)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in database else "?"
+        url = f"{database}{separator}options={quote(f'-csearch_path={schema}')}"
+    else:
+        url = "sqlite:///" + database
     from chain.accounts import dev_account
 
     pool = ",".join(dev_account(i).key.hex() for i in range(5, 5 + max(0, lanes - 1)))
@@ -168,20 +206,24 @@ def on_postgres(
     servers, urls = [], []
     engine = make_engine(url)
     try:
-        for _ in range(processes):  # one after the other: the first creates the tables
+        for kind in kinds:  # one after the other: the first creates the tables
+            if kind == "worker":
+                servers.append(subprocess.Popen([sys.executable, __file__, "--work"], env=env))
+                time.sleep(3)  # its loops start (no port to wait on)
+                continue
             port = free_port()
-            servers.append(
-                subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env)
-            )
+            flag = "--serve" if kind == "serve" else "--serve-http"
+            servers.append(subprocess.Popen([sys.executable, __file__, flag, str(port)], env=env))
             urls.append(f"http://127.0.0.1:{port}")
             _wait_http(urls[-1] + "/healthz")
         prepared = prepare_all(urls[0], buyers, deal_id, leader.address, clients)[0]
         signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
-        logger.info("%d process(es): %d joins signed; the rush starts", processes, len(signed))
+        logger.info("%s: %d joins signed; the rush starts", "+".join(kinds), len(signed))
+        where = "pg" if admin is not None else "sqlite"
         profilers = [
             Profiler(
                 server.pid,
-                profile.with_name(f"{profile.stem}.pg{processes}-{i}{profile.suffix}")
+                profile.with_name(f"{profile.stem}.{where}.{'+'.join(kinds)}-{i}{profile.suffix}")
                 if profile
                 else None,
             )
@@ -189,7 +231,8 @@ def on_postgres(
         ]
         cpu_before = [cpu_seconds(server.pid) for server in servers]
         started = time.perf_counter()
-        accepted, _ = relay_all(urls, signed, clients)
+        accepted, latencies = relay_all(urls, signed, clients)
+        accept_seconds = time.perf_counter() - started
         ids = {r["id"] for s, r in accepted if s == 202}
         wait_settled(engine, ids, 3600)
         elapsed = time.perf_counter() - started
@@ -202,11 +245,14 @@ def on_postgres(
             server.terminate()
             server.wait(timeout=60)
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
     return {
         "joins_per_s": round(mined / elapsed, 2),
+        "accepts_per_s": round(len(signed) / accept_seconds, 1),
+        "accept_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "service_ms_per_join": [round(1000 * c / mined, 2) for c in cpu] if mined else None,
         "batch_size": round(mined / executes, 2) if executes else None,
     }
@@ -227,6 +273,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--transfers", type=int, default=1000)
     parser.add_argument(
+        "--one-client",
+        type=int,
+        default=100,
+        help="joins posted one at a time after the rush (accept latency without queueing)",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("TUANCHAIN_TEST_POSTGRES_URL", ""),
         help="also run the rush through two processes on this PostgreSQL (a fresh schema)",
@@ -235,8 +287,8 @@ def main() -> None:
         "--profile",
         type=Path,
         help="py-spy the service during the rush: folded stacks to this file (+ .top.txt); "
-        "with --postgres also each PostgreSQL rush's processes (FILE's stem + .pg1-0, .pg2-0, "
-        ".pg2-1)",
+        "also each process of the multi-process rushes (FILE's stem + .sqlite.http+worker-0, "
+        "-1; with --postgres .pg.serve-0, .pg.serve+serve-0, -1, .pg.http+worker-0, -1)",
     )
     parser.add_argument(
         "--lanes",
@@ -252,6 +304,8 @@ def main() -> None:
         "deals_p99_ms (0: skip)",
     )
     parser.add_argument("--serve", metavar="PORT", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-http", metavar="PORT", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--work", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
@@ -260,6 +314,12 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.serve:
         serve(args.serve)
+        return
+    if args.serve_http:
+        serve(args.serve_http, background=False)
+        return
+    if args.work:
+        work()
         return
 
     from api.services import make_engine
@@ -283,8 +343,8 @@ def main() -> None:
         os.environ.update(env)
         settings = Settings()
         chain = connect(settings, deploy=True)
-        deal_id, leader = make_deal(chain, capacity=args.consumers + 10)
-        buyers = consumers(chain, args.consumers + 1)
+        deal_id, leader = make_deal(chain, capacity=args.consumers + args.one_client + 10)
+        buyers = consumers(chain, args.consumers + 1 + args.one_client)
         direct_gas = join_direct_fresh(chain, deal_id, leader.address)
         cpu_before = (cpu_seconds(node.pid), time.process_time())  # type: ignore[arg-type]
         raw_tps = raw_transfers(chain, args.transfers)
@@ -313,7 +373,7 @@ def main() -> None:
             gasless_gas, mined_alone, _ = relayer_gas(chain, engine, {row["id"]})
             assert mined_alone == 1, "the lone join was not mined"
 
-            rush = buyers[1:]
+            rush, lone = buyers[1 : args.consumers + 1], buyers[args.consumers + 1 :]
             prepared, prepare_latencies = prepare_all(
                 url, rush, deal_id, leader.address, args.clients
             )
@@ -334,27 +394,48 @@ def main() -> None:
             )
             profiler.stop()
             rush_gas, mined, executes = relayer_gas(chain, engine, ids)
+            # Accept's own latency, without queueing: one client, one request at a time, after
+            # the rush (with 16 clients each waits behind the others: Little's law, 16 / rate).
+            lone_prepared, _ = prepare_all(url, lone, deal_id, leader.address, 1)
+            lone_signed = [sign(a, p) for a, p in zip(lone, lone_prepared, strict=True)]
+            lone_accepted, lone_latencies = relay_all(url, lone_signed, 1)
+            assert all(s == 202 for s, _ in lone_accepted), [
+                r for s, r in lone_accepted if s != 202
+            ]
         finally:
             server.terminate()
             server.wait(timeout=60)
             engine.dispose()
         # Two processes against one, both on PostgreSQL (the database server shares the cores):
         # the single-process rush above runs on SQLite, so it is not the baseline for the gain.
-        one, two = (
+        # The rush's split (docs/relayer-rush.md): `tuanchain serve --no-background` accepting
+        # beside one `tuanchain worker` relaying, on one SQLite file: two interpreters, two GILs.
+        split = rush_processes(
+            chain,
+            database=str(base / "split.db"),
+            consumers_count=args.consumers,
+            clients=args.clients,
+            lanes=args.lanes,
+            kinds=["http", "worker"],
+            profile=args.profile,
+        )
+        # Two processes against one, both on PostgreSQL (the database server shares the cores):
+        # the single-process rush above runs on SQLite, so it is not the baseline for the gain.
+        one, two, pg_split = (
             [
-                on_postgres(
+                rush_processes(
                     chain,
-                    postgres=args.postgres,
+                    database=args.postgres,
                     consumers_count=args.consumers,
                     clients=args.clients,
                     lanes=args.lanes,
-                    processes=processes,
+                    kinds=kinds,
                     profile=args.profile,
                 )
-                for processes in (1, 2)
+                for kinds in (["serve"], ["serve", "serve"], ["http", "worker"])
             ]
             if args.postgres
-            else (None, None)
+            else (None, None, None)
         )
     indexer = run_bench_indexer(args.indexer_deals, args.postgres) if args.indexer_deals else {}
     relayed = mined / elapsed
@@ -365,6 +446,14 @@ def main() -> None:
         "accept_p50_ms": round(percentile(accept_latencies, 0.5) * 1000, 1),
         "accept_p99_ms": round(percentile(accept_latencies, 0.99) * 1000, 1),
         "accepts_per_s": round(len(signed) / accept_seconds, 1),
+        # What queueing alone makes of the mean accept: clients / accepts per second.
+        "accept_queueing_mean_ms": round(1000 * args.clients * accept_seconds / len(signed), 1),
+        "accept_p50_ms_one_client": round(percentile(lone_latencies, 0.5) * 1000, 1)
+        if lone_latencies
+        else None,
+        "accept_p99_ms_one_client": round(percentile(lone_latencies, 0.99) * 1000, 1)
+        if lone_latencies
+        else None,
         "prepare_p99_ms": round(percentile(prepare_latencies, 0.99) * 1000, 1),
         "gas_per_join_batched": round(rush_gas / mined) if mined else None,
         "join_direct_fresh": direct_gas,
@@ -376,6 +465,14 @@ def main() -> None:
         "refused": len(refused),
         "refused_first": refused[:1],
         "rush_seconds": round(elapsed, 2),
+        # The same rush through `serve --no-background` + `worker` on one SQLite file.
+        "relayed_joins_per_s_split": split["joins_per_s"],
+        "ratio_split": round(split["joins_per_s"] / raw_tps, 3),
+        "accept_p99_ms_split": split["accept_p99_ms"],
+        "accepts_per_s_split": split["accepts_per_s"],
+        "split_service_ms_per_join": dict(
+            zip(("http", "worker"), split["service_ms_per_join"] or [], strict=False)
+        ),
         "relayed_joins_per_s_two_processes": two["joins_per_s"] if two else None,
         # The same rush through one process on PostgreSQL, and what the second process adds.
         "relayed_joins_per_s_one_process_postgresql": one["joins_per_s"] if one else None,
@@ -386,6 +483,7 @@ def main() -> None:
             "one_process": one["service_ms_per_join"] if one else None,
             "two_processes": two["service_ms_per_join"] if two else None,
         },
+        "relayed_joins_per_s_postgresql_split": pg_split["joins_per_s"] if pg_split else None,
         "postgresql_batch_size": {
             "one_process": one["batch_size"] if one else None,
             "two_processes": two["batch_size"] if two else None,

@@ -46,7 +46,7 @@ CHAIN_FIXTURES = {"w3", "anvil_node"}
 # stays random. A file missing here only costs time; tests/test_suite_order.py checks the entries.
 LONG_FILES = (
     "tests/api/test_schemathesis.py",  # 222 s
-    "tests/lifecycle/test_commands.py",  # 98 s, the demo home's `tuanchain run` included
+    "tests/lifecycle/test_commands.py",  # 125 s, the demo home's `tuanchain run` included
     "tests/lifecycle/test_run.py",  # 49 s
     "tests/api/test_binding.py",  # 71 s
     "tests/api/web/test_webhooks.py",  # 70 s

@@ -1,17 +1,21 @@
 """The singleton roles' lock (api.roles): one process holds it; when that process's connection
-dies, another takes it over. PostgreSQL for real (its session advisory lock); SQLite always holds."""
+dies, another takes it over. PostgreSQL for real (its session advisory lock). On a SQLite file all
+the background roles run in one process (a file lock, a real child process holding it)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
-from api.roles import SingletonLock, advisory_key
+from api.roles import BackgroundRolesTaken, SingletonLock, SQLiteFileLock, advisory_key
 from api.services import make_engine
 
 from .conftest import POSTGRES_ENV
@@ -21,6 +25,53 @@ def test_sqlite_always_runs_the_singleton_roles(tmp_path: Path) -> None:
     engine = make_engine("sqlite:///" + str(tmp_path / "roles.db"))
     first, second = SingletonLock(engine), SingletonLock(engine)
     assert first.try_acquire() and second.try_acquire()  # one process per SQLite file
+
+
+def test_one_process_per_sqlite_file_runs_the_background_roles(tmp_path: Path) -> None:
+    engine = make_engine("sqlite:///" + str(tmp_path / "roles.db"))
+    first, second = SQLiteFileLock(engine), SQLiteFileLock(engine)
+    first.acquire()
+    with pytest.raises(BackgroundRolesTaken) as refused:
+        second.acquire()
+    # Says who holds it and what to do instead.
+    assert f"pid {os.getpid()}" in str(refused.value)
+    assert "--no-background" in str(refused.value) and str(tmp_path / "roles.db") in str(
+        refused.value
+    )
+    first.release()
+    second.acquire()  # free once released
+    second.release()
+    # An in-memory database cannot be opened by another process: nothing to hold.
+    memory = SQLiteFileLock(create_engine("sqlite://"))
+    memory.acquire()
+    assert memory.path is None
+
+
+def test_the_sqlite_roles_lock_goes_with_a_process_that_dies(tmp_path: Path) -> None:
+    url = "sqlite:///" + str(tmp_path / "roles.db")
+    hold = (
+        "import sys; from api.roles import SQLiteFileLock; from api.services import make_engine; "
+        f"lock = SQLiteFileLock(make_engine({url!r})); lock.acquire(); print('held', flush=True); "
+        "sys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        lock = SQLiteFileLock(make_engine(url))
+        with pytest.raises(BackgroundRolesTaken, match=f"pid {holder.pid}"):
+            lock.acquire()
+        holder.send_signal(signal.SIGKILL)  # no goodbye: the kernel drops its lock
+        holder.wait(timeout=60)
+        lock.acquire()
+        lock.release()
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
 
 
 def test_advisory_keys_are_stable_signed_64_bit() -> None:

@@ -130,3 +130,55 @@ def test_a_node_killed_outright_still_stops_its_anvil(tmp_path: Path) -> None:
     finally:
         node.kill()
     assert saved_chain(home)[1] >= 5
+
+
+def test_http_only_serve_beside_one_worker_on_sqlite(demo_home: DemoHome, tmp_path: Path) -> None:
+    """The rush's split (docs/relayer-rush.md): ``serve --no-background`` accepts, one ``worker``
+    relays, on one SQLite file. A second process wanting the background roles there is refused
+    (exit 1, saying what to do): two relay workers on one file could send a request twice."""
+    home = demo_home.copy(tmp_path / "home")
+    node = Command(home, ["node"], tmp_path / "node.log")
+    others: list[Command] = []
+    try:
+        node.wait_for(r"anvil listening on .*pid \d+")
+        worker = Command(home, ["worker"], tmp_path / "worker.log")
+        others.append(worker)
+        worker.wait_for("worker running")
+
+        refused_ones = [
+            Command(home, args, tmp_path / f"refused-{args[0]}.log")
+            for args in (["worker"], ["serve", "--port", str(home.api_port)])
+        ]
+        others += refused_ones
+        for refused in refused_ones:
+            assert refused.process.wait(timeout=STOP_GUARD_SECONDS) == 1, refused.output[-3000:]
+            assert f"another process (pid {worker.process.pid}) runs the background roles" in (
+                refused.output
+            )
+            assert "--no-background" in refused.output
+
+        http = Command(
+            home, ["serve", "--no-background", "--port", str(home.api_port)], tmp_path / "http.log"
+        )
+        others.append(http)
+        http.wait_for("Uvicorn running")
+        assert "background roles off" in http.output
+        result = burst(
+            home.api_url,
+            consumers(connect_to(home), 3),
+            deal_id=demo_home.deals["rice_open"],
+            leader=catalog.LEADERS[2].address,
+            joins_each=1,
+        )
+        assert len(result.ids) == 3, result.refused
+        # Accepted by the HTTP process, mined by the worker.
+        wait_until(
+            lambda: {outbox(home).get(i) for i in result.ids} == {"mined"},
+            guard=STOP_GUARD_SECONDS,
+            what="the worker to mine the joins the HTTP process accepted",
+        )
+        for command in (http, worker):
+            assert command.stop(signal.SIGTERM) == 0, command.output[-3000:]
+    finally:
+        for command in (*others, node):
+            command.kill()
