@@ -18,8 +18,8 @@ from coincurve import PublicKey
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from hexbytes import HexBytes
+from sha3 import keccak_256
 
 from chain.address import checksum_address
 from chain.exceptions import InvalidSignature
@@ -205,6 +205,13 @@ _FLAT_TYPES = frozenset(
     + [f"bytes{n}" for n in range(1, 33)]
 )
 _HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
+
+
+def keccak(data: bytes) -> bytes:
+    """keccak256 through safe-pysha3 (pinned, C) directly: eth-utils' ``keccak`` (its argument
+    checks, eth-hash's wrappers) took ~6 µs against ~0.8 µs, and accepting a join hashes ~14
+    times (issue 15)."""
+    return keccak_256(data).digest()  # type: ignore[no-any-return]
 
 
 def _type_string(name: str, fields: list[dict[str, str]]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from eth_utils import keccak
@@ -58,9 +59,10 @@ class ChainIdentity:
     # (contract name, checksummed address, keccak of its runtime code), sorted by name.
     contracts: tuple[tuple[str, str, str], ...]
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """A digest of everything above: equal keys, same chain and same contracts."""
+        """A digest of everything above: equal keys, same chain and same contracts (computed
+        once: accept and the worker compare it on every request, issue 15)."""
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return "0x" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -165,6 +165,7 @@ def rush_processes(
     lanes: int,
     processes: int = 2,
     kinds: list[str] | None = None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """The same rush through several service processes sharing one database and the chain, with
     a relayer key pool of ``lanes`` keys. ``kinds`` says what each process runs: ``serve`` (HTTP
@@ -172,7 +173,8 @@ def rush_processes(
     (HTTP only) or ``worker`` (the background roles only, as ``tuanchain worker``). The joins are
     posted round robin to the processes that serve HTTP. ``database``: a PostgreSQL URL (a fresh
     schema, dropped after) or a SQLite file path. Returns joins mined per second and each
-    process's CPU per join mined."""
+    process's CPU per join mined. ``profile``: py-spy each process during the rush, to
+    ``<stem>.<database>.<kinds>-<i><suffix>`` beside that file."""
     import uuid
     from urllib.parse import quote
 
@@ -214,6 +216,16 @@ def rush_processes(
         prepared = prepare_all(urls[0], buyers, deal_id, leader.address, clients)[0]
         signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
         logger.info("%s: %d joins signed; the rush starts", "+".join(kinds), len(signed))
+        where = "pg" if admin is not None else "sqlite"
+        profilers = [
+            Profiler(
+                server.pid,
+                profile.with_name(f"{profile.stem}.{where}.{'+'.join(kinds)}-{i}{profile.suffix}")
+                if profile
+                else None,
+            )
+            for i, server in enumerate(servers)
+        ]
         cpu_before = [cpu_seconds(server.pid) for server in servers]
         started = time.perf_counter()
         accepted, latencies = relay_all(urls, signed, clients)
@@ -222,6 +234,8 @@ def rush_processes(
         wait_settled(engine, ids, 3600)
         elapsed = time.perf_counter() - started
         cpu = [cpu_seconds(server.pid) - b for server, b in zip(servers, cpu_before, strict=True)]
+        for profiler in profilers:
+            profiler.stop()
         _, mined, executes = relayer_gas(chain, engine, ids)
     finally:
         for server in servers:
@@ -269,7 +283,9 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="py-spy the service during the rush: folded stacks to this file (+ .top.txt)",
+        help="py-spy the service during the rush: folded stacks to this file (+ .top.txt); "
+        "also each process of the multi-process rushes (FILE's stem + .sqlite.http+worker-0, "
+        "-1; with --postgres .pg.serve-0, .pg.serve+serve-0, -1, .pg.http+worker-0, -1)",
     )
     parser.add_argument(
         "--lanes",
@@ -398,6 +414,7 @@ def main() -> None:
             clients=args.clients,
             lanes=args.lanes,
             kinds=["http", "worker"],
+            profile=args.profile,
         )
         # Two processes against one, both on PostgreSQL (the database server shares the cores):
         # the single-process rush above runs on SQLite, so it is not the baseline for the gain.
@@ -410,6 +427,7 @@ def main() -> None:
                     clients=args.clients,
                     lanes=args.lanes,
                     kinds=kinds,
+                    profile=args.profile,
                 )
                 for kinds in (["serve"], ["serve", "serve"], ["http", "worker"])
             ]

@@ -200,8 +200,7 @@ class BatchSending(OutboxMoves):
                     nonce=nonce,
                     fees=fees,
                 )
-                for row in with_permit:
-                    row.permit_tx_hash = signed.hash
+                self._move(session, with_permit, permit_tx_hash=signed.hash)
                 permits.append(signed.raw)
                 nonce += 1
             for row, _, permit_pending in ready if batcher is None else []:
@@ -241,9 +240,13 @@ class BatchSending(OutboxMoves):
             )
             # The bytes once for the batch (not on each of its rows), in the same commit.
             session.merge(RelayBatch(tx_hash=signed.hash, raw_tx=signed.raw))
-            for row in rows:
-                row.status = RelayStatus.SENDING.value
-                row.tx_hash, row.relayer_nonce = signed.hash, signed.nonce
+            self._move(
+                session,
+                rows,
+                status=RelayStatus.SENDING.value,
+                tx_hash=signed.hash,
+                relayer_nonce=signed.nonce,
+            )
             session.commit()  # the hash is on disk before the transaction can exist elsewhere
             self._broadcast_batch(session, chain, rows)
         logger.info(

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api.relayer.claims import Claims
 from api.relayer.gas import MAX_BATCH_ATTEMPTS
 from api.relayer.models import RelayRequest, RelayStatus
-from api.relayer.outbox import OutboxMoves
+from api.relayer.outbox import SETTLING_UNUSED, OutboxMoves
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.eip712 import forward_request_data
@@ -79,6 +79,7 @@ class BatchSettling(OutboxMoves):
                     session.scalars(
                         self._in_flight_query()
                         .where(RelayRequest.id.in_(ids))
+                        .options(*SETTLING_UNUSED)
                         .execution_options(populate_existing=True)
                     ).all()
                 )
@@ -136,14 +137,14 @@ class BatchSettling(OutboxMoves):
         assert tx_hash
         forwarder = chain.clients.forwarder
         outcomes = forwarder.executions_in(receipt) if status == 1 else {}
+        mined = [row for row in rows if outcomes.get((row.signer, row.nonce)) is True]
         for row in rows:
-            row.block_number = block
             success = outcomes.get((row.signer, row.nonce))
             if success is True:
-                row.status = RelayStatus.MINED.value
-                row.raw_tx = None
                 logger.info("relay %s mined in block %d (%s)", row.id, block, row.tx_hash)
-            elif success is False:
+                continue  # moved together below
+            row.block_number = block
+            if success is False:
                 self._fail_inside(session, chain, row, block)
             elif status != 1 and row.attempts + 1 >= MAX_BATCH_ATTEMPTS:
                 self._fail(
@@ -151,6 +152,7 @@ class BatchSettling(OutboxMoves):
                 )
             else:
                 self._skipped(session, chain, row, reverted=status != 1)
+        self._move(session, mined, status=RelayStatus.MINED.value, raw_tx=None, block_number=block)
         # Every row left this transaction (mined, failed or queued again): its bytes are done.
         self._forget_batch(session, tx_hash)
         session.commit()  # the mined ones at once (the others committed as they settled)

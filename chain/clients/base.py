@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import function_abi_to_4byte_selector
@@ -19,6 +18,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
+from chain.abi_codec import encode as abi_encode
 from chain.address import checksum_address
 from chain.artifacts import Artifact, load_artifact
 from chain.errors import UndecodableCall
@@ -124,7 +124,8 @@ class ContractClient:
         matching) cost ~1.2 ms for a join and most of a relay batch's signing under the
         relayer's load (issue 15), for the same bytes. A value eth-abi refuses (web3 may
         convert it — a hex string for ``bytes`` — or say why not) and an overloaded name go
-        through web3."""
+        through web3. Addresses take :mod:`chain.abi_codec`'s direct path (the same bytes and
+        refusals as eth-abi's)."""
         fn = self._functions.get(fn_name)
         if fn is not None:
             with suppress(Exception):  # web3 converts the value, or raises its own error
