@@ -153,7 +153,9 @@ class SQLiteFileLock:
     def __init__(self, engine: Engine) -> None:
         database = engine.url.database if engine.dialect.name == "sqlite" else None
         self.database = database if database and database != ":memory:" else None
-        self.path = Path(f"{self.database}.background.lock") if self.database else None
+        # Beside the file itself: a symlink to it is the same database, under another name.
+        real = os.path.realpath(self.database) if self.database else None
+        self.path = Path(f"{real}.background.lock") if real else None
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from api.db import models as m
 from traceability.digital_link import InvalidGtin, InvalidLot
@@ -21,6 +22,47 @@ MAX_PAGE = 200
 
 
 # ---------------------------------------------------------------------- helpers
+
+_SQLITE_SUM = "tuanchain_exact_sum"
+_INT64 = 2**63
+
+
+class _ExactSum:
+    """``sum()`` of token amounts on SQLite, in Python integers: SQLite's own raises "integer
+    overflow" past 2**63 (4 tokens of 18 decimals are 4e18), where PostgreSQL's numeric sums
+    exactly. Stored values come as int, float (past int64 the column keeps a REAL) or text (an
+    inner sum's result too big for an INTEGER); None when no row, as ``sum()``."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            self.total = (self.total or 0) + int(value)
+
+    def finalize(self) -> int | str | None:
+        if self.total is None or -_INT64 <= self.total < _INT64:
+            return self.total
+        return str(self.total)  # text: SQLite has no bigger integer (int() it in Python)
+
+
+def amount_sum_name(session: Session) -> str:
+    """The SQL function that sums token amounts exactly on this session's database (for
+    :func:`amount_sum`): ``sum``, or on SQLite an aggregate in Python registered on the session's
+    connection (the one its next statements run on)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return "sum"
+    raw = session.connection().connection.driver_connection
+    raw.create_aggregate(_SQLITE_SUM, 1, _ExactSum)  # type: ignore[union-attr]
+    return _SQLITE_SUM
+
+
+def amount_sum(name: str, expression: Any) -> Any:
+    """``sum(expression)`` of uint256 amounts with the function :func:`amount_sum_name` gave; the
+    result may be text on SQLite past int64: read it with ``int()``."""
+    if name == "sum":
+        return func.sum(expression)
+    return getattr(func, name)(expression, type_=NullType())
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.queries.batches import _batch_row_summary
-from api.queries.common import _batch_statuses, chain_now
+from api.queries.common import _batch_statuses, amount_sum, amount_sum_name, chain_now
 from api.queries.deals import _deal_status_sql, _DealFacts, _status_filter, detail_of, summaries_of
 from api.timefmt import iso_utc
 from chain import deal_rules
@@ -41,6 +41,7 @@ def dashboard(
     deals (by row id) first gave them, as when every deal was walked in Python.
     """
     now = chain_now(session)
+    total = amount_sum_name(session)  # token amounts pass int64 (18 decimals): summed exactly
     o = m.OrderEvent
     conditions: list[Any] = []
     if supplier:
@@ -77,7 +78,10 @@ def dashboard(
     )
     for when, is_join, n, amount in session.execute(
         select(
-            rows.c.day, rows.c.is_join, func.count(), func.coalesce(func.sum(rows.c.amount), 0)
+            rows.c.day,
+            rows.c.is_join,
+            func.count(),
+            func.coalesce(amount_sum(total, rows.c.amount), 0),
         ).group_by(rows.c.day, rows.c.is_join)
     ):
         figures = days[str(when)]
@@ -124,13 +128,20 @@ def dashboard(
         held = select(per_deal.c.deal_id).where(per_deal.c.status == status)
         if leader:
             net = (
-                select(func.sum(case((o.kind == "join", o.amount), else_=-o.amount)).label("net"))
+                select(
+                    amount_sum(total, case((o.kind == "join", o.amount), else_=-o.amount)).label(
+                        "net"
+                    )
+                )
                 .where(o.deal_id.in_(held), *mine)
                 .group_by(o.deal_id, o.buyer)
                 .subquery()
             )
             count, amount = session.execute(
-                select(func.count(case((net.c.net > 0, 1))), func.coalesce(func.sum(net.c.net), 0))
+                select(
+                    func.count(case((net.c.net > 0, 1))),
+                    func.coalesce(amount_sum(total, net.c.net), 0),
+                )
             ).one()
         else:
             buyers = (
@@ -140,15 +151,14 @@ def dashboard(
                 .subquery()
             )
             count = session.scalar(select(func.count()).select_from(buyers))
-            amount = session.scalar(
+            # Paid less refunded, subtracted in Python (either may be past int64: text on SQLite).
+            paid, refunded = session.execute(
                 select(
-                    func.coalesce(
-                        func.sum(case((o.kind == "join", o.amount), else_=0))
-                        - func.sum(case((o.kind == "cancel", o.amount), else_=0)),
-                        0,
-                    )
+                    func.coalesce(amount_sum(total, case((o.kind == "join", o.amount))), 0),
+                    func.coalesce(amount_sum(total, case((o.kind == "cancel", o.amount))), 0),
                 ).where(o.deal_id.in_(held))
-            )
+            ).one()
+            amount = int(paid) - int(refunded)
         refunds[reason] = {"count": int(count or 0), "amount": int(amount or 0)}
     refunds = {reason: refunds[reason] for _, _, reason in sorted(firsts)}
     gmv = 0
@@ -156,7 +166,7 @@ def dashboard(
         # The settled deals' revenue (the escrow settles a deal once: one Settled each).
         gmv = int(
             session.scalar(
-                select(func.coalesce(func.sum(m.DealOutcome.revenue), 0)).where(
+                select(func.coalesce(amount_sum(total, m.DealOutcome.revenue), 0)).where(
                     m.DealOutcome.kind == "settled", m.DealOutcome.deal_id.in_(scope)
                 )
             )

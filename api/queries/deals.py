@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import case, exists, func, select
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.index_errors import DealNotFound
 from api.indexer.enrich import hash_id_of
-from api.queries.common import chain_now, index_state
+from api.queries.common import amount_sum, amount_sum_name, chain_now, index_state
 from api.queries.pickups import LastMileFacts, cash_orders, group_pickups, pickup_view
 from api.timefmt import iso_utc
 from chain import deal_rules
@@ -215,15 +215,16 @@ def _deal_status_sql(now: int) -> Any:
 
 
 @cache
-def _page_totals() -> tuple[Any, ...]:
+def _page_totals(total: str = "sum") -> tuple[Any, ...]:
     """Correlated aggregates of one deal row (``m.Deal.deal_id``), labelled as the fields of
     :class:`_Totals`: each one an index lookup by ``deal_id``, so a page of deals and their
-    totals is one statement (not every order row of the page loaded and summed in Python)."""
+    totals is one statement (not every order row of the page loaded and summed in Python).
+    ``total``: the amounts' sum function (:func:`api.queries.common.amount_sum_name`)."""
     o, c, r = m.OrderEvent, m.CashOrderEvent, m.Receipt
 
-    def orders(expression: Any, kind: str) -> Any:
+    def orders(expression: Any, kind: str, sum_: Any = func.sum) -> Any:
         return (
-            select(func.coalesce(func.sum(expression), 0))
+            select(func.coalesce(sum_(expression), 0))
             .where(o.deal_id == m.Deal.deal_id, o.kind == kind)
             .scalar_subquery()
         )
@@ -248,8 +249,8 @@ def _page_totals() -> tuple[Any, ...]:
     return (
         orders(o.quantity, "join").label("t_joined"),
         cancelled.label("t_cancelled"),
-        orders(o.amount, "join").label("t_paid"),
-        orders(o.amount, "cancel").label("t_refunded"),
+        orders(o.amount, "join", partial(amount_sum, total)).label("t_paid"),
+        orders(o.amount, "cancel", partial(amount_sum, total)).label("t_refunded"),
         buyers.label("t_buyers"),
         receipts.label("t_receipts"),
         cash.label("t_cash_sold"),
@@ -356,7 +357,7 @@ def list_deals(
         .subquery()
     )
     rows = session.execute(
-        select(*m.Deal.__table__.columns, *_page_totals())
+        select(*m.Deal.__table__.columns, *_page_totals(amount_sum_name(session)))
         .join(page, page.c.id == m.Deal.id)
         .order_by(m.Deal.deal_id.desc())
     ).all()
@@ -369,7 +370,9 @@ def summaries_of(session: Session, deal_ids: Iterable[int]) -> dict[int, dict[st
     if not ids:
         return {}
     rows = session.execute(
-        select(*m.Deal.__table__.columns, *_page_totals()).where(m.Deal.deal_id.in_(ids))
+        select(*m.Deal.__table__.columns, *_page_totals(amount_sum_name(session))).where(
+            m.Deal.deal_id.in_(ids)
+        )
     ).all()
     return {item["deal_id"]: item for item in _summaries(session, rows, chain_now(session))}
 

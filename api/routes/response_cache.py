@@ -91,12 +91,25 @@ class _Entry:
         return len(self.body) + 256
 
 
+def _key_size(key: tuple[Any, ...]) -> int:
+    """What a request's key costs besides its answer: its path and query string (any query
+    string is a 200 of ``/v1/deals``, unknown parameters ignored, and httptools sets no limit on
+    a request line: a key may be far bigger than its answer)."""
+    path, pairs = key[0], key[1] if len(key) > 1 else ()
+    size = len(str(path)) + 64
+    if isinstance(pairs, tuple):
+        size += sum(len(str(name)) + len(str(value)) + 64 for name, value in pairs)
+    return size
+
+
 class ResponseStore:
-    """The kept answers, least recently used first (thread-safe; no I/O)."""
+    """The kept answers, least recently used first (thread-safe; no I/O). ``max_bytes`` bounds
+    the answers and their keys."""
 
     def __init__(self, *, max_items: int = 4096, max_bytes: int = 64 * 2**20) -> None:
         self.max_items, self.max_bytes = max_items, max_bytes
         self._items: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._sizes: dict[tuple[Any, ...], int] = {}
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -115,21 +128,23 @@ class ResponseStore:
             return entry
 
     def put(self, key: tuple[Any, ...], entry: _Entry) -> None:
-        if entry.size > self.max_bytes:
+        size = entry.size + _key_size(key)
+        if size > self.max_bytes:
             return
         with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old.size
+            if self._items.pop(key, None) is not None:
+                self._bytes -= self._sizes.pop(key)
             self._items[key] = entry
-            self._bytes += entry.size
+            self._sizes[key] = size
+            self._bytes += size
             while len(self._items) > self.max_items or self._bytes > self.max_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.size
+                dropped, _ = self._items.popitem(last=False)
+                self._bytes -= self._sizes.pop(dropped)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._sizes.clear()
             self._bytes = 0
 
 

@@ -135,3 +135,21 @@ def test_two_schemas_of_one_database_hold_their_own_roles_lock() -> None:
             for schema in schemas:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_a_symlink_to_the_sqlite_file_names_the_same_lock(tmp_path: Path) -> None:
+    """Two spellings of one database file (a symlink to it, as a deployment may give ``data/``'s
+    file) are one file to SQLite: one process runs the background roles on it, not one per name."""
+    real = tmp_path / "real" / "index.db"
+    real.parent.mkdir()
+    real.touch()
+    link = tmp_path / "index.db"
+    link.symlink_to(real)
+    first = SQLiteFileLock(make_engine("sqlite:///" + str(real)))
+    second = SQLiteFileLock(make_engine("sqlite:///" + str(link)))
+    first.acquire()
+    try:
+        with pytest.raises(BackgroundRolesTaken, match=f"pid {os.getpid()}"):
+            second.acquire()
+    finally:
+        first.release()

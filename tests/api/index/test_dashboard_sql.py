@@ -325,3 +325,107 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
     ]
     assert len(everything["by_day"]) == 2
     assert [d["deal_id"] for d in everything["to_settle"]] == [5]  # succeeded, received
+
+
+def test_sums_of_18_decimal_amounts_past_int64_are_exact(
+    fresh_engine: Callable[[], Engine],
+) -> None:
+    """A deal's token may have 18 decimals (DAI; USDT on BNB Chain): 4 tokens are 4e18, a
+    day's orders or two deals' revenue pass 2**63. SQLite's sum() of integers raises "integer
+    overflow" there (PostgreSQL's numeric does not): the dashboard and the deals page must still
+    answer, with the exact figures the walk gives."""
+    engine = fresh_engine()
+    now = int(T.timestamp()) + 86_400
+    token = 10**18
+    log = iter(range(1, 1_000))
+
+    def row(model: Any, **values: Any) -> Any:
+        n = next(log)
+        return model(
+            block_number=n, tx_hash="0x" + f"{n:064x}", log_index=0, block_time=T, **values
+        )
+
+    def deal(deal_id: int, minimum: int) -> Any:
+        return row(
+            m.Deal,
+            deal_id=deal_id,
+            supplier=S1,
+            token="0x" + "70" * 20,
+            fee_recipient="0x" + "fe" * 20,
+            price_tiers=[[0, 4 * token]],
+            commission_tiers=[],
+            min_quantity=minimum,
+            max_quantity=100,
+            per_buyer_limit=10,
+            join_deadline=now - 3600,
+            delivery_deadline=now + 7200,
+            dispute_window=600,
+            answer_window=600,
+            commission_bps=1000,
+            platform_fee_bps=200,
+        )
+
+    def join(deal_id: int, buyer: str, quantity: int) -> Any:
+        return row(
+            m.OrderEvent,
+            deal_id=deal_id,
+            buyer=buyer,
+            leader=L1,
+            kind="join",
+            quantity=quantity,
+            amount=quantity * 4 * token,
+        )
+
+    def settled(deal_id: int) -> Any:
+        return row(
+            m.DealOutcome,
+            deal_id=deal_id,
+            kind="settled",
+            final_unit_price=4 * token,
+            revenue=8 * token,
+            supplier_amount=7 * token,
+            platform_fee=0,
+            commission_total=0,
+        )
+
+    rows = [
+        deal(1, 10),  # failed: its buyers' money is a refund
+        join(1, B[0], 2),
+        join(1, B[1], 2),
+        join(1, B[2], 1),
+        deal(2, 1),
+        join(2, B[3], 2),
+        settled(2),
+        deal(3, 1),
+        join(3, B[3], 2),
+        settled(3),
+    ]
+    with session_factory(engine).begin() as session:
+        session.add(
+            m.IndexerState(
+                name="main",
+                chain_id=31337,
+                start_block=0,
+                last_block=10_000,
+                version=1,
+                head_time=datetime.fromtimestamp(now, UTC),
+            )
+        )
+        session.add_all(rows)
+    with session_factory(engine)() as session:
+        for scope in ({"supplier": None, "leader": None}, {"supplier": None, "leader": L1}):
+            summed = queries.dashboard(session, **scope)
+            walked = _walked(session, **scope)
+            assert {k: summed[k] for k in walked} == walked, scope
+        everything = queries.dashboard(session)
+        page = queries.list_deals(session)
+    assert everything["gmv"] == 16 * token
+    assert everything["by_day"] == [
+        {"day": "2026-11-30", "orders": 5, "paid": 36 * token, "cancelled": 0}
+    ]
+    assert everything["refunds"]["deal_failed"] == {"count": 3, "amount": 20 * token}
+    assert {d["deal_id"]: d["paid_in"] for d in page["items"]} == {
+        1: 20 * token,
+        2: 8 * token,
+        3: 8 * token,
+    }

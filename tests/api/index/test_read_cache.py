@@ -255,3 +255,18 @@ def test_concurrent_misses_of_one_answer_build_it_once(
     assert calls == [world.failed_deal]  # built once
     assert first.status_code == second.status_code == 200
     assert first.content == second.content and first.headers["etag"] == second.headers["etag"]
+
+
+def test_the_bytes_bound_counts_the_keys_too() -> None:
+    """A key is kept as long as its answer: ``/v1/deals?junk=<100 kB>`` is a 200 (FastAPI ignores
+    unknown parameters; httptools sets no limit on a request line), so each such request keeps
+    its query string. The bytes bound holds them too, not only the bodies."""
+    store = ResponseStore(max_items=4096, max_bytes=1_000_000)
+    entry = _Entry(headers=[], body=b"{}", etag=b'"e"')
+    for n in range(100):
+        store.put(("/v1/deals", (("junk", f"{n}" + "x" * 100_000),), ("state",)), entry)
+    kept = sum(len(key[1][0][1]) for key in store._items)
+    assert kept <= 1_000_000
+    # A key alone bigger than the bound is not kept.
+    store.put(("/v1/deals", (("junk", "y" * 2_000_000),), ("state",)), entry)
+    assert store.get(("/v1/deals", (("junk", "y" * 2_000_000),), ("state",))) is None
