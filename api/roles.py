@@ -141,7 +141,11 @@ def _start(services: Services, names: tuple[str, ...]) -> list[Callable[[], None
     return stops
 
 
-class BackgroundRolesTaken(RuntimeError):
+class BackgroundRolesUnavailable(RuntimeError):
+    """This process cannot run the background roles on this SQLite database file."""
+
+
+class BackgroundRolesTaken(BackgroundRolesUnavailable):
     """Another process runs the background roles on this SQLite database file."""
 
 
@@ -162,7 +166,13 @@ class SQLiteFileLock:
         """Take the lock, or raise :class:`BackgroundRolesTaken` naming the process holding it."""
         if self.path is None or self._file is not None:
             return
-        lock = self.path.open("a+")
+        try:
+            lock = self.path.open("a+")
+        except OSError as exc:  # a read-only data directory, say: said, not a traceback
+            raise BackgroundRolesUnavailable(
+                f"cannot open the background roles' lock file {self.path}: {exc.strerror}; "
+                "the database's directory must be writable"
+            ) from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -249,6 +259,7 @@ def start_background(services: Services) -> list[Callable[[], None]]:
 
 __all__ = [
     "BackgroundRolesTaken",
+    "BackgroundRolesUnavailable",
     "SQLiteFileLock",
     "SingletonLock",
     "advisory_key",

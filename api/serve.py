@@ -33,6 +33,7 @@ from chain.shutdown import Stop, StopRequested, stop_signals
 from traceability.errors import TraceabilityError
 
 if TYPE_CHECKING:
+    from api.roles import SQLiteFileLock
     from api.services import Services
 
 logger = logging.getLogger(__name__)
@@ -110,15 +111,15 @@ def _serve(
         raise typer.Exit(1)  # the app's start-up failed (uvicorn logged why)
 
 
-def _refuse_if_roles_taken(services: Services) -> None:
-    """Refuse to start when another process runs the background roles on this SQLite file
-    (:class:`api.roles.BackgroundRolesTaken`), said before anything else starts; the roles' own
-    start (the app's lifespan) takes the lock for good."""
+def _hold_roles(services: Services) -> SQLiteFileLock:
+    """The SQLite file's background-roles lock, taken (:class:`api.roles.BackgroundRolesTaken`
+    when another process holds it): said before anything else starts. The caller releases it
+    right before the app starts, whose lifespan (:mod:`api.roles`) takes it for good."""
     from api.roles import SQLiteFileLock
 
-    probe = SQLiteFileLock(services.engine)
-    probe.acquire()
-    probe.release()
+    lock = SQLiteFileLock(services.engine)
+    lock.acquire()
+    return lock
 
 
 def serve(
@@ -127,7 +128,7 @@ def serve(
     """Serve the API and pages (indexer, relayer and keeper run inside, unless --no-background)."""
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
-    from api.roles import BackgroundRolesTaken
+    from api.roles import BackgroundRolesUnavailable
     from api.services import build_services
 
     _configure_logging()
@@ -142,13 +143,18 @@ def serve(
                     # Served anyway: what needs the node answers 503 until it is back.
                     logger.warning("the node is unavailable (%s); serving anyway", exc)
                 if background:
-                    _refuse_if_roles_taken(services)
+                    _hold_roles(services).release()
                 else:
                     typer.echo("background roles off: run `tuanchain worker` beside this process")
             _serve(services, host, port, stop, background=background)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesTaken) as exc:
+        except (
+            ChainError,
+            TraceabilityError,
+            DatabaseSchemaError,
+            BackgroundRolesUnavailable,
+        ) as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
@@ -161,7 +167,7 @@ def worker() -> None:
     from api.background import stop_all
     from api.db import init_db
     from api.db.migrate import DatabaseSchemaError
-    from api.roles import BackgroundRolesTaken
+    from api.roles import BackgroundRolesUnavailable
     from api.services import build_services
 
     _configure_logging()
@@ -176,7 +182,12 @@ def worker() -> None:
             stop_all(stops)
         except StopRequested:
             pass
-        except (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesTaken) as exc:
+        except (
+            ChainError,
+            TraceabilityError,
+            DatabaseSchemaError,
+            BackgroundRolesUnavailable,
+        ) as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
@@ -251,7 +262,7 @@ def run(
     from api.demo.seed import SeedError
     from api.demo.seed import seed as run_seed
     from api.indexer.runner import make_indexer
-    from api.roles import BackgroundRolesTaken
+    from api.roles import BackgroundRolesUnavailable
     from api.services import build_services
     from chain.context import connect
     from chain.settings import Settings
@@ -285,9 +296,12 @@ def run(
                 chain = connect(settings, deploy=True)
                 services = build_services(settings, chain=chain)
                 init_db(services.engine)
-                _refuse_if_roles_taken(services)  # before seeding and indexing here too
-                report = run_seed(services) if settings.is_local else None
-                result = make_indexer(services).sync_until_idle(stop=stop.event)
+                roles = _hold_roles(services)  # held while this process seeds and indexes
+                try:
+                    report = run_seed(services) if settings.is_local else None
+                    result = make_indexer(services).sync_until_idle(stop=stop.event)
+                finally:
+                    roles.release()
                 typer.echo(f"indexed up to block {result.to_block}")
                 base_url = f"http://{host}:{port}"
                 print_welcome(services, report, base_url)
@@ -299,7 +313,7 @@ def run(
             TraceabilityError,
             SeedError,
             DatabaseSchemaError,
-            BackgroundRolesTaken,
+            BackgroundRolesUnavailable,
         ) as exc:
             raise _fail(exc) from exc
         finally:

@@ -15,7 +15,13 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.roles import BackgroundRolesTaken, SingletonLock, SQLiteFileLock, advisory_key
+from api.roles import (
+    BackgroundRolesTaken,
+    BackgroundRolesUnavailable,
+    SingletonLock,
+    SQLiteFileLock,
+    advisory_key,
+)
 from api.services import make_engine
 
 from .conftest import POSTGRES_ENV
@@ -45,6 +51,13 @@ def test_one_process_per_sqlite_file_runs_the_background_roles(tmp_path: Path) -
     memory = SQLiteFileLock(create_engine("sqlite://"))
     memory.acquire()
     assert memory.path is None
+
+
+def test_a_lock_file_that_cannot_be_opened_is_said_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")  # no directory can be made there
+    engine = create_engine("sqlite:///" + str(tmp_path / "a-file" / "roles.db"))
+    with pytest.raises(BackgroundRolesUnavailable, match="cannot open the background roles"):
+        SQLiteFileLock(engine).acquire()
 
 
 def test_the_sqlite_roles_lock_goes_with_a_process_that_dies(tmp_path: Path) -> None:
