@@ -32,7 +32,11 @@ router = APIRouter(tags=["gasless"])
 # its own, only interleaved — and starved the outbox worker's thread, which then mined at half the
 # accept rate. A few at a time keep the CPU as busy; the rest wait off the GIL — as tasks on the
 # event loop (a limiter per loop), not as threads blocked on a semaphore, each woken in turn.
-ACCEPT_CONCURRENCY = 4
+# 8, not 4: an accept also waits on the node's JSON-RPC batch and the outbox commit, off the GIL;
+# 2,000-join rushes alternating 4 and 8 (scripts/bench_relay.py, load 3.3-4.1): 168.7 / 142.0
+# joins/s mined at 4, 197.3 / 170.4 at 8, still mined as fast as accepted; at 16 the worker fell
+# behind again (230.7 accepted/s, 191.1 mined).
+ACCEPT_CONCURRENCY = 8
 _LIMITERS: WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = WeakKeyDictionary()
 
 
