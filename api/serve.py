@@ -111,6 +111,14 @@ def _serve(
         raise typer.Exit(1)  # the app's start-up failed (uvicorn logged why)
 
 
+def _startup_errors() -> tuple[type[Exception], ...]:
+    """What a command's start can fail with and says in one line (exit 1), not a traceback."""
+    from api.db.migrate import DatabaseSchemaError
+    from api.roles import BackgroundRolesUnavailable
+
+    return (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesUnavailable)
+
+
 def _hold_roles(services: Services) -> SQLiteFileLock:
     """The SQLite file's background-roles lock, taken (:class:`api.roles.BackgroundRolesTaken`
     when another process holds it): said before anything else starts. The caller releases it
@@ -127,8 +135,6 @@ def serve(
 ) -> None:
     """Serve the API and pages (indexer, relayer and keeper run inside, unless --no-background)."""
     from api.db import init_db
-    from api.db.migrate import DatabaseSchemaError
-    from api.roles import BackgroundRolesUnavailable
     from api.services import build_services
 
     _configure_logging()
@@ -149,12 +155,7 @@ def serve(
             _serve(services, host, port, stop, background=background)
         except StopRequested:
             pass
-        except (
-            ChainError,
-            TraceabilityError,
-            DatabaseSchemaError,
-            BackgroundRolesUnavailable,
-        ) as exc:
+        except _startup_errors() as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
@@ -166,8 +167,6 @@ def worker() -> None:
     from api.app import start_background
     from api.background import stop_all
     from api.db import init_db
-    from api.db.migrate import DatabaseSchemaError
-    from api.roles import BackgroundRolesUnavailable
     from api.services import build_services
 
     _configure_logging()
@@ -182,12 +181,7 @@ def worker() -> None:
             stop_all(stops)
         except StopRequested:
             pass
-        except (
-            ChainError,
-            TraceabilityError,
-            DatabaseSchemaError,
-            BackgroundRolesUnavailable,
-        ) as exc:
+        except _startup_errors() as exc:
             raise _fail(exc) from exc
     _stopped(stop)
 
@@ -258,11 +252,9 @@ def run(
 ) -> None:
     """Start (or reuse) anvil, deploy (or reuse), seed the demo, index, serve; Ctrl-C stops all."""
     from api.db import init_db
-    from api.db.migrate import DatabaseSchemaError
     from api.demo.seed import SeedError
     from api.demo.seed import seed as run_seed
     from api.indexer.runner import make_indexer
-    from api.roles import BackgroundRolesUnavailable
     from api.services import build_services
     from chain.context import connect
     from chain.settings import Settings
@@ -308,13 +300,7 @@ def run(
             _serve(services, host, port, stop)
         except StopRequested:
             pass
-        except (
-            ChainError,
-            TraceabilityError,
-            SeedError,
-            DatabaseSchemaError,
-            BackgroundRolesUnavailable,
-        ) as exc:
+        except (*_startup_errors(), SeedError) as exc:
             raise _fail(exc) from exc
         finally:
             if node is not None:

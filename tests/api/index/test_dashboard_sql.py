@@ -151,6 +151,22 @@ def _net_paid(orders: list[m.OrderEvent]) -> dict[str, int]:
     return net
 
 
+def _seed(engine: Engine, rows: list[Any], now: int) -> None:
+    """An index holding ``rows``, its head at chain time ``now``."""
+    with session_factory(engine).begin() as session:
+        session.add(
+            m.IndexerState(
+                name="main",
+                chain_id=31337,
+                start_block=0,
+                last_block=10_000,
+                version=1,
+                head_time=datetime.fromtimestamp(now, UTC),
+            )
+        )
+        session.add_all(rows)
+
+
 def test_the_sql_dashboard_is_the_walk_over_every_deal(world: World, services: Services) -> None:
     make_indexer(services.engine, services).sync()
     with session_factory(services.engine)() as session:
@@ -283,18 +299,7 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
         order(4, B[1], L1, "join", 1, 160),
         deal(6, S1),  # failed with no buyer at all
     ]
-    with session_factory(engine).begin() as session:
-        session.add(
-            m.IndexerState(
-                name="main",
-                chain_id=31337,
-                start_block=0,
-                last_block=10_000,
-                version=1,
-                head_time=datetime.fromtimestamp(now, UTC),
-            )
-        )
-        session.add_all(rows)
+    _seed(engine, rows, now)
     with session_factory(engine)() as session:
         for scope in (
             {"supplier": None, "leader": None},
@@ -400,18 +405,7 @@ def test_sums_of_18_decimal_amounts_past_int64_are_exact(
         join(3, B[3], 2),
         settled(3),
     ]
-    with session_factory(engine).begin() as session:
-        session.add(
-            m.IndexerState(
-                name="main",
-                chain_id=31337,
-                start_block=0,
-                last_block=10_000,
-                version=1,
-                head_time=datetime.fromtimestamp(now, UTC),
-            )
-        )
-        session.add_all(rows)
+    _seed(engine, rows, now)
     with session_factory(engine)() as session:
         for scope in ({"supplier": None, "leader": None}, {"supplier": None, "leader": L1}):
             summed = queries.dashboard(session, **scope)
