@@ -22,32 +22,15 @@ from api.db import models as m
 from api.db import session_factory
 from api.routes.response_cache import ResponseStore, _Entry
 from api.services import Services
-from chain.clients import DealParams, PriceTier
 
 from .conftest import make_indexer
-from .world import World, advance, batch_id, now
+from .world import World, advance, batch_id, create_deal
 
 
 def _deal(world: World, *, open_for: int, min_quantity: int = 2) -> int:
-    c = world.chain.clients
-    t = now(world.chain)
-    return c.escrow.create_deal(
-        DealParams(
-            supplier=world.supplier.address,
-            token=c.token.address,
-            price_tiers=[PriceTier(0, 10_000_000), PriceTier(5, 8_000_000)],
-            min_total_quantity=min_quantity,
-            max_total_quantity=100,
-            per_buyer_limit=10,
-            join_deadline=t + open_for,
-            delivery_deadline=t + open_for + 3600,
-            dispute_window=600,
-            answer_window=600,
-            commission_bps=1000,
-            platform_fee_bps=200,
-            batch_ids=[bytes.fromhex(batch_id(*world.rice)[2:])],
-        ),
-        signer=world.chain.platform,
+    rice = bytes.fromhex(batch_id(*world.rice)[2:])
+    return create_deal(
+        world.chain, world.supplier.address, [rice], min_quantity=min_quantity, open_for=open_for
     )
 
 

@@ -81,6 +81,31 @@ def now(chain: Chain) -> int:
     return int(chain.w3.eth.get_block("latest")["timestamp"])
 
 
+def create_deal(
+    chain: Chain, supplier: str, batches: list[bytes], *, min_quantity: int, open_for: int = 3600
+) -> int:
+    """A rice-priced deal (10.00, 8.00 from 5) over ``batches``, open ``open_for`` seconds."""
+    t = now(chain)
+    return chain.clients.escrow.create_deal(
+        DealParams(
+            supplier=supplier,
+            token=chain.clients.token.address,
+            price_tiers=[PriceTier(0, 10_000_000), PriceTier(5, 8_000_000)],
+            min_total_quantity=min_quantity,
+            max_total_quantity=100,
+            per_buyer_limit=10,
+            join_deadline=t + open_for,
+            delivery_deadline=t + open_for + 3600,
+            dispute_window=600,
+            answer_window=600,
+            commission_bps=1000,
+            platform_fee_bps=200,
+            batch_ids=batches,
+        ),
+        signer=chain.platform,
+    )
+
+
 def advance(chain: Chain, seconds: int) -> None:
     chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
@@ -196,24 +221,8 @@ def build_world(chain: Chain, store: DocumentStore, tag: str) -> World:
         token.approve(c.escrow.address, 2**255, signer=buyer)
 
     def deal(min_quantity: int, batches: list[bytes], *, open_for: int = 3600) -> int:
-        t = now(chain)
-        return c.escrow.create_deal(
-            DealParams(
-                supplier=supplier.address,
-                token=token.address,
-                price_tiers=[PriceTier(0, 10_000_000), PriceTier(5, 8_000_000)],
-                min_total_quantity=min_quantity,
-                max_total_quantity=100,
-                per_buyer_limit=10,
-                join_deadline=t + open_for,
-                delivery_deadline=t + open_for + 3600,
-                dispute_window=600,
-                answer_window=600,
-                commission_bps=1000,
-                platform_fee_bps=200,
-                batch_ids=batches,
-            ),
-            signer=platform,
+        return create_deal(
+            chain, supplier.address, batches, min_quantity=min_quantity, open_for=open_for
         )
 
     world.settled_deal = deal(3, [batch_ids["rice"]])
