@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
@@ -161,3 +162,13 @@ def read_code(text: str) -> dict[str, Any]:
     if not isinstance(first, dict) or first.get("v") != 1 or not first.get("signature"):
         raise ValueError("not a pickup code")
     return {k: first[k] for k in ("deal", "buyer", "quantity", "expiry", "signature")}
+
+
+def until_indexed(page: Any, check: Any) -> None:
+    """Reload until the index shows what the chain has (readiness, bounded; not a timing)."""
+    for _ in range(120):
+        if check():
+            return
+        page.wait_for_timeout(500)
+        page.reload()
+    pytest.fail("the page never showed the indexed state")

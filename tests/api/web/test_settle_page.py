@@ -24,7 +24,7 @@ from chain.settings import Settings
 
 from ..relay.conftest import TOP_PRICE, advance_time, chain_now, funded, make_deal
 from .conftest import served_on_snapshot
-from .phone import Wallet, open_phone
+from .phone import Wallet, open_phone, until_indexed
 from .test_journeys import shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -41,16 +41,6 @@ def site(
         seeded_chain, web_settings, tmp_path_factory.mktemp("settle"), loops
     ) as served:
         yield served
-
-
-def until_indexed(page: Any, check: Any) -> None:
-    """Reload until the index shows what the chain has (readiness, bounded; not a timing)."""
-    for _ in range(120):
-        if check():
-            return
-        page.wait_for_timeout(500)
-        page.reload()
-    pytest.fail("the page never showed the indexed state")
 
 
 def test_an_operator_settles_a_deal_whose_conditions_hold(

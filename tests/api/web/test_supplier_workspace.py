@@ -40,7 +40,7 @@ from traceability.epcis.identifiers import gs1_check_digit, validate_gtin14
 from traceability.ipfs import parse_cid
 
 from .conftest import served_on_snapshot
-from .phone import Wallet, open_phone
+from .phone import Wallet, open_phone, until_indexed
 from .test_journeys import photo_png, shot, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -91,16 +91,6 @@ def _connect(page: Any, base: str, account: LocalAccount) -> None:
     page.goto(f"{base}/supplier?lang=en")
     page.locator("#wallet-bar button.connect").click()
     page.wait_for_url(f"**/supplier/{account.address}?lang=en")
-
-
-def _until(page: Any, check: Any) -> None:
-    """Reload until the index shows what the chain has (readiness, bounded; not a timing)."""
-    for _ in range(120):
-        if check():
-            return
-        page.wait_for_timeout(500)
-        page.reload()
-    pytest.fail("the page never showed the indexed state")
 
 
 def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
@@ -187,7 +177,9 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     expect(page.locator("dialog#tuan-steps")).to_contain_text("6 trail events under one Merkle")
     sign_in_sheet(page, "supplier-04-merkle-sheet")
     expect(page.locator("#staged")).to_be_hidden()
-    _until(page, lambda: page.locator(f"#batch-{GTIN}-{LOT} .event-count").inner_text() == "6")
+    until_indexed(
+        page, lambda: page.locator(f"#batch-{GTIN}-{LOT} .event-count").inner_text() == "6"
+    )
 
     # One more on its own: receiving at the cold store.
     card = page.locator(f"#batch-{GTIN}-{LOT}")
@@ -198,14 +190,16 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     event_form.locator("input[name=quantity]").fill("280")
     event_form.locator("button[value=now]").click()
     sign_in_sheet(page)
-    _until(page, lambda: page.locator(f"#batch-{GTIN}-{LOT} .event-count").inner_text() == "7")
+    until_indexed(
+        page, lambda: page.locator(f"#batch-{GTIN}-{LOT} .event-count").inner_text() == "7"
+    )
     shot(page, "supplier-05-batch-with-trail")
 
     # The public provenance page shows the trail, the product and the cold-chain breach.
     page.locator(f"#batch-{GTIN}-{LOT} a.trail-link").click()
     expect(page.locator("#product h1")).to_have_text("Liangtouwu pork chops")
     timeline = page.locator("#timeline li.event")
-    _until(page, lambda: page.locator("#timeline li.event").count() == 7)
+    until_indexed(page, lambda: page.locator("#timeline li.event").count() == 7)
     for step in ("commissioning", "transforming", "inspecting", "shipping", "receiving"):
         expect(page.locator(f"#timeline li.step-{step}")).to_have_count(1)
     expect(page.locator("#timeline li.step-sensor_reporting")).to_have_count(2)
@@ -241,7 +235,7 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     assert owed > 0
     page.locator("#workspace-link").click()
     row = f"#payout-{deal}"
-    _until(page, lambda: page.locator(f"{row} td.owed form").count() == 1)
+    until_indexed(page, lambda: page.locator(f"{row} td.owed form").count() == 1)
     expect(page.locator(f"{row} td.owed")).to_contain_text(f"{owed / 1e6:,.2f}")
     expect(page.locator(f"{row} td.owed button")).to_be_visible()  # the farm's wallet is back
     shot(page, "supplier-06b-payout-owed")
@@ -348,7 +342,7 @@ def test_a_new_supplier_applies_and_sees_the_review(site: Site, phone: tuple[Any
     reason_cid = site.services.store.put(reason)
     platform = site.services.chain.platform
     registry.reject_supplier(wallet.account.address, parse_cid(reason_cid), signer=platform)
-    _until(page, lambda: "rejected" in page.locator("#party-status").inner_text())
+    until_indexed(page, lambda: "rejected" in page.locator("#party-status").inner_text())
     expect(page.locator("#why")).to_contain_text("rejected the application")
     expect(page.locator("#why .reason-text")).to_have_text("licence expired")
     assert (
@@ -418,7 +412,7 @@ def test_a_batch_with_bare_master_data_has_a_trail_page(
             row = session.scalar(select(m.Batch).where(m.Batch.gtin == gtin, m.Batch.lot == lot))
             return row is not None and row.metadata_status == "loaded"
 
-    _until(page, loaded)
+    until_indexed(page, loaded)
     page.reload()  # `loaded` reads the database: the page itself may predate the index's row
     expect(page.locator("#product h1")).to_have_text(gtin)
     expect(page.locator("#product")).to_contain_text(lot)
