@@ -4,6 +4,7 @@ keys in the same order, for the whole platform, each supplier and each leader.""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -151,6 +152,51 @@ def _net_paid(orders: list[m.OrderEvent]) -> dict[str, int]:
     return net
 
 
+class _Rows:
+    """Index rows as the indexer writes them, each at a log position of its own."""
+
+    def __init__(self) -> None:
+        self._log = itertools.count(1)
+
+    def row(self, model: Any, minutes: int = 0, **values: Any) -> Any:
+        n = next(self._log)
+        when = T + timedelta(minutes=minutes)
+        return model(
+            block_number=n, tx_hash="0x" + f"{n:064x}", log_index=0, block_time=when, **values
+        )
+
+
+def _deal_row(
+    row: Callable[..., Any],
+    deal_id: int,
+    supplier: str,
+    *,
+    minimum: int,
+    price_tiers: list[list[int]],
+    join_deadline: int,
+    delivery_deadline: int,
+) -> Any:
+    """A ``DealCreated`` row with the terms the dashboard reads; the rest fixed."""
+    return row(
+        m.Deal,
+        deal_id=deal_id,
+        supplier=supplier,
+        token="0x" + "70" * 20,
+        fee_recipient="0x" + "fe" * 20,
+        price_tiers=price_tiers,
+        commission_tiers=[],
+        min_quantity=minimum,
+        max_quantity=100,
+        per_buyer_limit=10,
+        join_deadline=join_deadline,
+        delivery_deadline=delivery_deadline,
+        dispute_window=600,
+        answer_window=600,
+        commission_bps=1000,
+        platform_fee_bps=200,
+    )
+
+
 def _seed(engine: Engine, rows: list[Any], now: int) -> None:
     """An index holding ``rows``, its head at chain time ``now``."""
     with session_factory(engine).begin() as session:
@@ -201,33 +247,17 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
     with a reason's first deal not the first deal: the SQL figures are the walk's."""
     engine = fresh_engine()
     now = int(T.timestamp()) + 86_400
-    log = iter(range(1, 10_000))
-
-    def row(model: Any, minutes: int = 0, **values: Any) -> Any:
-        n = next(log)
-        when = T + timedelta(minutes=minutes)
-        return model(
-            block_number=n, tx_hash="0x" + f"{n:064x}", log_index=0, block_time=when, **values
-        )
+    row = _Rows().row
 
     def deal(deal_id: int, supplier: str, *, open_: bool = False, minimum: int = 3) -> Any:
-        return row(
-            m.Deal,
-            deal_id=deal_id,
-            supplier=supplier,
-            token="0x" + "70" * 20,
-            fee_recipient="0x" + "fe" * 20,
+        return _deal_row(
+            row,
+            deal_id,
+            supplier,
+            minimum=minimum,
             price_tiers=[[0, 10_000_000], [5, 8_000_000]],
-            commission_tiers=[],
-            min_quantity=minimum,
-            max_quantity=100,
-            per_buyer_limit=10,
             join_deadline=now + 3600 if open_ else now - 3600,
             delivery_deadline=now + 7200,
-            dispute_window=600,
-            answer_window=600,
-            commission_bps=1000,
-            platform_fee_bps=200,
         )
 
     def order(deal_id: int, buyer: str, leader: str, kind: str, quantity: int, minutes: int) -> Any:
@@ -342,32 +372,17 @@ def test_sums_of_18_decimal_amounts_past_int64_are_exact(
     engine = fresh_engine()
     now = int(T.timestamp()) + 86_400
     token = 10**18
-    log = iter(range(1, 1_000))
-
-    def row(model: Any, **values: Any) -> Any:
-        n = next(log)
-        return model(
-            block_number=n, tx_hash="0x" + f"{n:064x}", log_index=0, block_time=T, **values
-        )
+    row = _Rows().row
 
     def deal(deal_id: int, minimum: int) -> Any:
-        return row(
-            m.Deal,
-            deal_id=deal_id,
-            supplier=S1,
-            token="0x" + "70" * 20,
-            fee_recipient="0x" + "fe" * 20,
+        return _deal_row(
+            row,
+            deal_id,
+            S1,
+            minimum=minimum,
             price_tiers=[[0, 4 * token]],
-            commission_tiers=[],
-            min_quantity=minimum,
-            max_quantity=100,
-            per_buyer_limit=10,
             join_deadline=now - 3600,
             delivery_deadline=now + 7200,
-            dispute_window=600,
-            answer_window=600,
-            commission_bps=1000,
-            platform_fee_bps=200,
         )
 
     def join(deal_id: int, buyer: str, quantity: int) -> Any:
