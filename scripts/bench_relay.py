@@ -163,14 +163,13 @@ def rush_processes(
     consumers_count: int,
     clients: int,
     lanes: int,
-    processes: int = 2,
-    kinds: list[str] | None = None,
+    kinds: list[str],
     profile: Path | None = None,
 ) -> dict[str, Any]:
     """The same rush through several service processes sharing one database and the chain, with
     a relayer key pool of ``lanes`` keys. ``kinds`` says what each process runs: ``serve`` (HTTP
-    and the background roles, as ``tuanchain serve``; the default, ``processes`` of them), ``http``
-    (HTTP only) or ``worker`` (the background roles only, as ``tuanchain worker``). The joins are
+    and the background roles, as ``tuanchain serve``), ``http`` (HTTP only) or ``worker`` (the
+    background roles only, as ``tuanchain worker``). The joins are
     posted round robin to the processes that serve HTTP. ``database``: a PostgreSQL URL (a fresh
     schema, dropped after) or a SQLite file path. Returns joins mined per second and each
     process's CPU per join mined. ``profile``: py-spy each process during the rush, to
@@ -183,7 +182,6 @@ def rush_processes(
     from api.services import make_engine
     from chain.anvil import free_port
 
-    kinds = kinds or ["serve"] * processes
     admin = None
     if database.startswith("postgresql"):
         schema = f"bench_relay_{os.getpid()}_{uuid.uuid4().hex[:6]}"
