@@ -90,8 +90,13 @@ def index_state(session: Session) -> m.IndexerState | None:
 def chain_now(session: Session) -> int:
     """The chain's time as last seen by the indexer (deadlines compare with block time)."""
     state = index_state(session)
-    head_time = _aware(state.head_time) if state else None
-    return int(head_time.timestamp()) if head_time else int(time.time())
+    return chain_time_at(state.head_time if state else None)
+
+
+def chain_time_at(head_time: datetime | None) -> int:
+    """The chain's time given the index head's (stored) time: that, else the wall clock."""
+    head = _aware(head_time)
+    return int(head.timestamp()) if head else int(time.time())
 
 
 def _batch_statuses(session: Session, batch_ids: Iterable[str]) -> dict[str, m.BatchStatusEvent]:

@@ -33,7 +33,6 @@ import base64
 import hashlib
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import models as m
-from api.queries.common import _aware
+from api.queries.common import chain_time_at
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -74,10 +73,8 @@ def index_key(engine: Engine) -> tuple[Any, ...] | None:
     if row is None:
         return None
     version, updated_at, last_block, head_time, chain_id = row
-    head = _aware(head_time)
-    # chain_now(): the head's time, else the wall clock (then the answer moves every second).
-    now = int(head.timestamp()) if head else int(time.time())
-    return (chain_id, version, updated_at, last_block, now)
+    # As chain_now() computes it (the wall clock without a head: the answer moves every second).
+    return (chain_id, version, updated_at, last_block, chain_time_at(head_time))
 
 
 @dataclass(frozen=True)
