@@ -29,7 +29,6 @@ from api.relayer.models import RelayRequest, RelayStatus
 from api.relayer.outbox import SETTLING_UNUSED, OutboxMoves
 from chain import errors as chain_errors
 from chain.context import Chain
-from chain.eip712 import forward_request_data
 from chain.tx import quantity
 
 logger = logging.getLogger(__name__)
@@ -156,28 +155,6 @@ class BatchSettling(OutboxMoves):
         # Every row left this transaction (mined, failed or queued again): its bytes are done.
         self._forget_batch(session, tx_hash)
         session.commit()  # the mined ones at once (the others committed as they settled)
-
-    def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
-        """The forwarded call reverted inside the batch: its named error from a trace of the
-        transaction (as executed, after the batch's earlier requests), else from a replay on the
-        parent block."""
-        assert row.tx_hash
-        request = forward_request_data(row.typed_data, row.signature)
-        forwarder = chain.clients.forwarder
-        revert = forwarder.failed_call_in(
-            row.tx_hash, sender=row.signer, target=row.target, data=request[5]
-        )
-        if revert is None:
-            try:
-                forwarder.simulate(
-                    sender=row.signer, target=row.target, data=request[5], block=block - 1
-                )
-            except chain_errors.ContractRevert as exc:
-                revert = exc
-        if revert is not None:
-            self._fail_revert(session, row, revert)
-        else:
-            self._fail(session, row, "transaction_failed", f"the call failed in {row.tx_hash}")
 
     def _skipped(
         self, session: Session, chain: Chain, row: RelayRequest, *, reverted: bool

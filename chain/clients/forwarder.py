@@ -109,15 +109,22 @@ class ForwarderClient(ContractClient):
         request = forward_request_data(typed_data, signature)
         self.sender.call(self.contract.functions.execute(request), sender=relayer)
 
-    def execution_of(self, signer: str, nonce: int, *, from_block: int) -> tuple[str, int] | None:
-        """(transaction hash, block) of the execution of ``signer``'s request ``nonce``, by any
-        relayer, from its ``ExecutedForwardRequest`` log; None if there is none."""
+    def execution_of(
+        self, signer: str, nonce: int, *, from_block: int
+    ) -> tuple[str, int, bool] | None:
+        """(transaction hash, block, whether its call succeeded) of the execution of ``signer``'s
+        request ``nonce``, by any relayer, from its ``ExecutedForwardRequest`` log (a batch's
+        failed call spends the nonce too: ``success=false``); None if there is none."""
         logs = self.get_events(
             "ExecutedForwardRequest", from_block=from_block, argument_filters={"signer": signer}
         )
         for log in logs:
             if int(log["args"]["nonce"]) == nonce:
-                return log["transactionHash"].to_0x_hex(), int(log["blockNumber"])
+                return (
+                    log["transactionHash"].to_0x_hex(),
+                    int(log["blockNumber"]),
+                    bool(log["args"]["success"]),
+                )
         return None
 
     def executions_in(self, receipt: Any) -> dict[tuple[str, int], bool]:
