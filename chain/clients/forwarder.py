@@ -20,7 +20,7 @@ from chain.address import checksum_address
 from chain.clients.base import ContractClient
 from chain.eip712 import forward_request_data, forward_request_typed_data
 from chain.errors import ContractRevert
-from chain.tx import dry_run_call
+from chain.tx import dry_run_call, intrinsic_gas
 
 
 class ForwarderClient(ContractClient):
@@ -90,15 +90,26 @@ class ForwarderClient(ContractClient):
         )
 
     def simulate_call(
-        self, *, sender: str, target: str, data: bytes, value: int = 0, block: Any = "latest"
+        self,
+        *,
+        sender: str,
+        target: str,
+        data: bytes,
+        value: int = 0,
+        block: Any = "latest",
+        gas: int | None = None,
     ) -> tuple[str, list[Any]]:
-        """The ``eth_call`` request of :meth:`simulate`, for :meth:`TxSender.rpc_batch`."""
+        """The ``eth_call`` request of :meth:`simulate`, for :meth:`TxSender.rpc_batch`.
+        ``gas``: run the target with exactly this much, as the forwarder passes a request's
+        ``gas`` (the call's limit is that plus its intrinsic cost); default: the node's."""
+        calldata = bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:])
         return dry_run_call(
             self.address,
             target,
-            bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:]),
+            calldata,
             value=value,
             block=block,
+            gas=None if gas is None else gas + intrinsic_gas(calldata),
         )
 
     def check_execute(
