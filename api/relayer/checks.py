@@ -3,8 +3,9 @@
 Checks, in order (each failure is a 4xx with a machine-readable code):
 
 1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it,
-   carrying no ETH and asking at most ``MAX_REQUEST_GAS`` (400 ``gas_too_high``: the relayer
-   reserves each request's gas in a batch, :mod:`api.relayer.gas`);
+   carrying no ETH, its calldata exactly its call's ABI encoding (nothing after the arguments:
+   the relayer would pay for those bytes), and asking at most ``MAX_REQUEST_GAS`` (400
+   ``gas_too_high``: the relayer reserves each request's gas in a batch, :mod:`api.relayer.gas`);
 2. signature: the EIP-712 signer recovered from the signature is ``message.from`` (400
    ``bad_signature``) — the same recovery MetaMask / ethers / eth-account signatures pass;
 3. deadline: not past in chain time (400 ``expired``);
@@ -135,15 +136,18 @@ class RequestChecker:
     def chain_time(self) -> int:
         return self.chain.sender.chain_time()
 
+    def _client_of(self, target: str) -> Any:
+        """The client of a trusted target (the escrow or the registry)."""
+        return (
+            self.clients.escrow if target == self.clients.escrow.address else self.clients.registry
+        )
+
     def decode_call(
         self, target: str, data: bytes
     ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
         """(function name, its ABI inputs, decoded arguments) of the signed calldata."""
-        client = (
-            self.clients.escrow if target == self.clients.escrow.address else self.clients.registry
-        )
         try:
-            return client.decode_call(data)
+            return self._client_of(target).decode_call(data)
         except chain_errors.UndecodableCall:
             raise bad_request(
                 "unknown_function", "the request's calldata is no known function"
@@ -184,6 +188,14 @@ class RequestChecker:
             raise bad_request("untrusted_target", f"{target} is not a tuanchain contract")
         if value != 0:
             raise bad_request("invalid_request", "requests carrying ETH are not relayed")
+        if self._client_of(target).has_trailing_bytes(data):
+            # Free to the signer, paid by the relayer (~40 gas a calldata byte, EIP-7623),
+            # and a batch carrying much of it can be refused by the node, stalling the rest.
+            raise bad_request(
+                "invalid_request",
+                "the request's calldata is not exactly its call's ABI encoding (bytes after "
+                "the arguments, or another layout)",
+            )
         if digest is None:
             try:
                 digest = typed_data_digest(typed)
