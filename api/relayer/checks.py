@@ -16,8 +16,8 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    twice returns the first one's id;
 5. the forwarder's own ``verify`` (belt and braces: it is what ``execute`` will check) — only
    for a request that is next on chain; one queued behind others would fail it until they run;
-6. for a join, the permit: token domain, owner = signer, spender = escrow, value covers the
-   join, the next token nonce after the signer's queued joins' permits, unexpired, signed by the
+6. for a join, the permit: token domain, owner = signer, spender = escrow, value exactly the
+   join's quantity × top price (what ``joinWithPermit`` permits), the next token nonce after the signer's queued joins' permits, unexpired, signed by the
    owner;
 7. simulation (``ForwarderClient.simulate``): the target call ``eth_call``-ed from the forwarder
    with the signer appended, as ERC-2771 delivers it (``joinWithPermit`` with the permit for a
@@ -415,8 +415,8 @@ class RequestChecker:
         now: int,
         queue: SignerQueue | None = None,
     ) -> bool:
-        """Check a join's permit (it must allow ``cost``); True when it waits behind a queued
-        join's permit."""
+        """Check a join's permit (it must allow exactly ``cost``); True when it waits behind a
+        queued join's permit."""
         token, escrow = self.clients.token, self.clients.escrow
         if not _types_match(permit, "Permit", PERMIT_TYPE):
             raise bad_request("invalid_request", "payloads.permit is not an EIP-2612 Permit")
@@ -432,8 +432,13 @@ class RequestChecker:
             raise bad_request(
                 "invalid_permit", "the permit must be from the request's sender to the escrow"
             )
-        if value < cost:
-            raise bad_request("invalid_permit", f"the permit allows {value}, the join costs {cost}")
+        if value != cost:
+            # Exactly: the worker checks a join as joinWithPermit, which permits quantity × top
+            # price, so a permit signed for any other value fails its signature there.
+            raise bad_request(
+                "invalid_permit",
+                f"the permit allows {value}; it must allow exactly the join's {cost}",
+            )
         if deadline <= now:
             raise bad_request("expired", f"the permit expired at {deadline} (chain time {now})")
         current = queue.token_nonce if queue is not None else token.nonces(owner)
