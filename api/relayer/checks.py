@@ -24,8 +24,8 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    join), because the forwarder hides a failed inner call behind ``FailedCall()``; a revert
    is refused with the contract's own named error (409, ``DealClosed`` ...). Then, for requests
    that need no permit, ``execute`` itself is ``eth_call``-ed from the relayer, which also catches
-   a request whose gas is too low (a permit-paid call cannot pass ``execute`` before its permit
-   runs: its simulation runs again with only the signed ``gas``, 400 ``gas_too_low``). A request queued behind the signer's others is simulated
+   a request whose gas is too low; as that covers only a request next on chain without a permit,
+   the simulation also runs with only the signed ``gas`` (400 ``gas_too_low``). A request queued behind the signer's others is simulated
    against the chain as it is *now* (not as it will be after them); for a join whose permit
    waits behind a queued join's permit, the simulation may only fail on the allowance the permit
    will give (``ERC20InsufficientAllowance``), as in ``prepare``. The worker simulates again
@@ -234,9 +234,10 @@ class RequestChecker:
         ]
         if simulated is not None:
             calls.append(forwarder.simulate_call(sender=sender, target=target, data=simulated))
-        if takes_permit and simulated is not None:
-            # The same call with only the signed gas: execute, below, would catch too little gas
-            # for any other request, but a permit-paid one cannot pass it before its permit runs.
+        gas_checked = simulated is not None and decoded is not None
+        if gas_checked:
+            # The same call with only the signed gas: execute, below, catches too little gas only
+            # for a request next on chain with no permit to wait for.
             calls.append(
                 forwarder.simulate_call(sender=sender, target=target, data=simulated, gas=gas)
             )
@@ -251,7 +252,7 @@ class RequestChecker:
         block, forwarder_nonce, token_nonce = _raise_errors(answers[:3])
         verified = answers[3]
         simulation = answers[4] if simulated is not None else None
-        with_signed_gas = answers[5] if takes_permit and simulated is not None else None
+        with_signed_gas = answers[5] if gas_checked else None
         last = answers[-1] if decoded is not None else None
         now = int(block["timestamp"], 16)
         if deadline <= now:
@@ -322,19 +323,11 @@ class RequestChecker:
                     raise simulation
             elif isinstance(simulation, Exception):
                 raise simulation
-            if isinstance(with_signed_gas, Exception) and not _same_revert(
-                with_signed_gas, simulation
-            ):
-                # It would run out of gas in the batch: its nonce spent, the relayer's gas paid,
-                # no token moved (so it could be sent again and again).
-                raise bad_request(
-                    "gas_too_low",
-                    f"the request's {gas} gas is too little for its {function} (with the "
-                    "permit): sign it with the gas prepare gives",
-                )
+            _check_signed_gas(with_signed_gas, simulation, gas, function)
         else:
             permit, permit_signature, top_price = None, None, None
             _raise_errors([simulation])
+            _check_signed_gas(with_signed_gas, simulation, gas, function)
             if not queued_behind:
                 # The forwarder's own execution (signature, gas forwarding) as the relayer would
                 # send it; a request queued behind others would fail it on the nonce until then.
@@ -455,6 +448,19 @@ class RequestChecker:
         if signer != owner:
             raise bad_request("bad_signature", f"the permit is signed by {signer}, not by {owner}")
         return nonce > current
+
+
+def _check_signed_gas(with_signed_gas: Any, simulation: Any, gas: int, function: str) -> None:
+    """400 ``gas_too_low`` when the call, simulated with only the request's signed ``gas``,
+    fails where (or otherwise than) the full simulation did not: in a batch it would run out of
+    gas, its nonce spent and the relayer's gas paid, and a join's tokens not moved (the same
+    balance could do it again and again)."""
+    if isinstance(with_signed_gas, Exception) and not _same_revert(with_signed_gas, simulation):
+        raise bad_request(
+            "gas_too_low",
+            f"the request's {gas} gas is too little for its {function}: sign it with the gas "
+            "prepare gives",
+        )
 
 
 def _same_revert(answer: Exception, other: Any) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 
+from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -44,3 +45,37 @@ def test_a_join_signed_with_too_little_gas_is_refused_at_accept(
         assert accepted.status_code == 202, accepted.text
         RelayWorker(own).run_once()
         assert client.get(f"/v1/relay/{accepted.json()['id']}").json()["status"] == "mined"
+
+
+def test_a_request_queued_behind_another_with_too_little_gas_is_refused(
+    services: Services, tmp_path
+) -> None:
+    """Not only joins: ``execute`` as the relayer is ``eth_call``-ed only for a request next on
+    chain, so one queued behind the signer's others was taken with any gas — here a call any
+    fresh account can make (``pushPayouts(deal, [])``) signed with 1,000 gas, which would run out
+    of gas in the batch, its nonce spent and the relayer's gas paid."""
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
+    deal = make_deal(chain, min_quantity=1)
+    signer = Account.create()
+
+    def signed(nonce: int, gas: int) -> dict:  # type: ignore[type-arg]
+        typed = forwarder.prepare(
+            sender=signer.address,
+            target=escrow.address,
+            data=escrow.calldata("pushPayouts", deal.deal_id, []),
+            gas=gas,
+        )
+        typed["message"]["nonce"] = nonce
+        signature = signer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+
+    with TestClient(create_app(own)) as client:
+        assert client.post("/v1/relay", json=signed(0, 100_000)).status_code == 202
+        response = client.post("/v1/relay", json=signed(1, 1_000))  # queued behind nonce 0
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "gas_too_low"
+        assert client.post("/v1/relay", json=signed(1, 100_000)).status_code == 202
