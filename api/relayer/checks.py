@@ -2,7 +2,8 @@
 
 Checks, in order (each failure is a 4xx with a machine-readable code):
 
-1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it,
+1. shape: a ``ForwardRequest`` under *our* forwarder's EIP-712 domain (its name and version, its
+   address, *this* chain; 400 ``wrong_domain``), to a contract that trusts it,
    carrying no ETH, its calldata exactly its call's ABI encoding (nothing after the arguments:
    the relayer would pay for those bytes), and asking at most ``MAX_REQUEST_GAS`` (400
    ``gas_too_high``: the relayer reserves each request's gas in a batch, :mod:`api.relayer.gas`);
@@ -60,7 +61,10 @@ from chain import errors as chain_errors
 from chain.address import checksum_address
 from chain.context import Chain
 from chain.eip712 import (
+    EIP712_DOMAIN_TYPE,
     FORWARD_REQUEST_TYPE,
+    FORWARDER_NAME,
+    FORWARDER_VERSION,
     PERMIT_TYPE,
     Signature,
     forward_request_data,
@@ -101,7 +105,18 @@ def _recover(
         ) from None
 
 
-def _domain_is(typed: dict[str, Any], *, chain_id: int, contract: str, what: str) -> None:
+def _domain_is(
+    typed: dict[str, Any],
+    *,
+    chain_id: int,
+    contract: str,
+    what: str,
+    name: str | None = None,
+    version: str | None = None,
+) -> None:
+    """The typed data's domain is ``contract``'s on ``chain_id`` (and, given, its EIP-712
+    ``name`` and ``version``, under the standard domain type: a signature under any other
+    domain recovers an address here, but never the signer in the contract)."""
     domain = typed["domain"]
     try:
         ok = int(domain.get("chainId", -1)) == chain_id and checksum_address(
@@ -109,6 +124,14 @@ def _domain_is(typed: dict[str, Any], *, chain_id: int, contract: str, what: str
         ) == checksum_address(contract)
     except (TypeError, ValueError):
         ok = False
+    if name is not None:
+        domain_type = typed["types"].get("EIP712Domain")
+        standard = domain_type == EIP712_DOMAIN_TYPE or (
+            domain_type is None  # (inferred from the domain's fields, as ethers leaves it out)
+            and set(domain) == {field["name"] for field in EIP712_DOMAIN_TYPE}
+        )
+        if domain.get("name") != name or domain.get("version") != version or not standard:
+            ok = False
     if not ok:
         raise bad_request(
             "wrong_domain",
@@ -170,7 +193,14 @@ class RequestChecker:
                 "invalid_request", "payloads.request is not an ERC-2771 ForwardRequest"
             )
         forwarder = self.clients.forwarder
-        _domain_is(typed, chain_id=self.chain.chain_id, contract=forwarder.address, what="request")
+        _domain_is(
+            typed,
+            chain_id=self.chain.chain_id,
+            contract=forwarder.address,
+            what="request",
+            name=FORWARDER_NAME,
+            version=FORWARDER_VERSION,
+        )
         try:
             request = forward_request_data(typed, signature)
             nonce = int(typed["message"]["nonce"])

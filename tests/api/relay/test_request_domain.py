@@ -1,0 +1,62 @@
+"""A forward request must be signed under the forwarder's own EIP-712 domain — its name and
+version and the standard domain type too, not only its chain id and address.
+
+Found in review: accept compared only ``chainId`` and ``verifyingContract``, then recovered the
+signer under the domain the client sent; the forwarder's own ``verify`` (which would refuse it)
+is asked only for a request next on chain. So a request queued behind the signer's others,
+signed under another domain name, was accepted (202), sent in a batch, skipped there as
+invalid (``ERC2771ForwarderInvalidSigner``) and failed — with the signer's later requests.
+"""
+
+from __future__ import annotations
+
+from eth_account import Account
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.db import init_db
+from api.services import Services, make_engine
+
+from .conftest import make_deal
+
+
+def test_a_request_signed_under_another_domain_name_is_refused_even_queued(
+    services: Services, tmp_path
+) -> None:
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
+    deal = make_deal(chain, min_quantity=1)
+    signer = Account.create()
+
+    def signed(nonce: int, salt: bool = False, **domain: object) -> dict:  # type: ignore[type-arg]
+        typed = forwarder.prepare(
+            sender=signer.address,
+            target=escrow.address,
+            data=escrow.calldata("pushPayouts", deal.deal_id, []),
+            gas=100_000,
+        )
+        typed["message"]["nonce"] = nonce
+        typed["domain"].update(domain)
+        if salt:  # a domain type with one more field: another domain separator
+            typed["types"]["EIP712Domain"] = [
+                *typed["types"]["EIP712Domain"],
+                {"name": "salt", "type": "bytes32"},
+            ]
+            typed["domain"]["salt"] = "0x" + "11" * 32
+        signature = signer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+
+    with TestClient(create_app(own)) as client:
+        assert client.post("/v1/relay", json=signed(0)).status_code == 202
+        for salt, domain in (
+            (False, {"name": "Not the forwarder"}),
+            (False, {"version": "2"}),
+            (True, {}),
+        ):
+            response = client.post("/v1/relay", json=signed(1, salt, **domain))  # behind 0
+            assert response.status_code == 400, response.text
+            assert response.json()["code"] == "wrong_domain"
+        assert client.post("/v1/relay", json=signed(1)).status_code == 202
