@@ -17,7 +17,7 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    twice returns the first one's id;
 5. the forwarder's own ``verify`` (belt and braces: it is what ``execute`` will check) — only
    for a request that is next on chain; one queued behind others would fail it until they run;
-6. for a join, the permit: token domain, owner = signer, spender = escrow, value exactly the
+6. for a join, the permit: the token's EIP-712 domain (name, version, address, chain), owner = signer, spender = escrow, value exactly the
    join's quantity × top price (what ``joinWithPermit`` permits), the next token nonce after the signer's queued joins' permits, unexpired, signed by the
    owner;
 7. simulation (``ForwarderClient.simulate``): the target call ``eth_call``-ed from the forwarder
@@ -66,6 +66,7 @@ from chain.eip712 import (
     FORWARDER_NAME,
     FORWARDER_VERSION,
     PERMIT_TYPE,
+    TOKEN_VERSION,
     Signature,
     forward_request_data,
     recover_typed_data_signer,
@@ -443,7 +444,14 @@ class RequestChecker:
         token, escrow = self.clients.token, self.clients.escrow
         if not _types_match(permit, "Permit", PERMIT_TYPE):
             raise bad_request("invalid_request", "payloads.permit is not an EIP-2612 Permit")
-        _domain_is(permit, chain_id=self.chain.chain_id, contract=token.address, what="permit")
+        _domain_is(
+            permit,
+            chain_id=self.chain.chain_id,
+            contract=token.address,
+            what="permit",
+            name=token.permit_domain_name,
+            version=TOKEN_VERSION,
+        )
         message = permit["message"]
         try:
             owner = checksum_address(message["owner"])

@@ -10,6 +10,8 @@ invalid (``ERC2771ForwarderInvalidSigner``) and failed — with the signer's lat
 
 from __future__ import annotations
 
+import copy
+
 from eth_account import Account
 from fastapi.testclient import TestClient
 
@@ -17,7 +19,7 @@ from api.app import create_app
 from api.db import init_db
 from api.services import Services, make_engine
 
-from .conftest import make_deal
+from .conftest import consumer, make_deal, prepare, relay, sign
 
 
 def test_a_request_signed_under_another_domain_name_is_refused_even_queued(
@@ -60,3 +62,32 @@ def test_a_request_signed_under_another_domain_name_is_refused_even_queued(
             assert response.status_code == 400, response.text
             assert response.json()["code"] == "wrong_domain"
         assert client.post("/v1/relay", json=signed(1)).status_code == 202
+
+
+def test_a_queued_joins_permit_signed_under_another_token_domain_is_refused(
+    services: Services, tmp_path
+) -> None:
+    """The same gap for a join's permit: its domain was checked on chain id and token address
+    only, and a permit waiting behind a queued join's is simulated expecting the allowance to
+    fail — so one signed under another token name was accepted (202), skipped by ``permitAll``
+    (its signature is no owner's under the token's own domain) and the join failed inside the
+    batch on the allowance, its nonce spent and the relayer's gas paid."""
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    first, second = make_deal(chain, min_quantity=1), make_deal(chain, min_quantity=1)
+    buyer = consumer(chain)
+
+    def join(deal):  # type: ignore[no-untyped-def]
+        return {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address}
+
+    with TestClient(create_app(own)) as client:
+        relay(client, buyer, "join", join(first))
+        prepared = prepare(client, "join", {"from": buyer.address, **join(second)})
+        forged = copy.deepcopy(prepared)
+        forged["payloads"]["permit"]["domain"]["name"] = "Not the token"
+        response = client.post("/v1/relay", json=sign(buyer, forged))
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "wrong_domain"
+        assert client.post("/v1/relay", json=sign(buyer, prepared)).status_code == 202
