@@ -68,6 +68,7 @@ from chain.eip712 import (
     PERMIT_TYPE,
     TOKEN_VERSION,
     Signature,
+    canonical_signature,
     forward_request_data,
     recover_typed_data_signer,
     typed_data_digest,
@@ -189,6 +190,8 @@ class RequestChecker:
             raise bad_request(
                 "invalid_request", "payloads.request and signatures.request are required"
             )
+        # As the forwarder and the token check them (v 27/28, low s): the same signers.
+        signature = canonical_signature(signature)
         if not _types_match(typed, "ForwardRequest", FORWARD_REQUEST_TYPE):
             raise bad_request(
                 "invalid_request", "payloads.request is not an ERC-2771 ForwardRequest"
@@ -250,6 +253,8 @@ class RequestChecker:
             undecodable = exc  # said after the nonce checks, as always
         permit = payloads.get("permit")
         permit_signature = signatures.get("permit")
+        if isinstance(permit_signature, str):
+            permit_signature = canonical_signature(permit_signature)
         takes_permit = decoded is not None and decoded[0] in WITH_PERMIT
         # Every chain read the checks need, in one JSON-RPC batch (one round trip; the reads
         # and the simulation do not depend on each other): the clock, the signer's forwarder and
