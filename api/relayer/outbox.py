@@ -96,15 +96,14 @@ class OutboxMoves:
             query = query.where(RelayRequest.signer.not_in(busy))
         return query.order_by(RelayRequest.created_at, RelayRequest.nonce)
 
-    def _in_flight_query(self) -> Any:
-        return (
-            select(RelayRequest)
-            .where(
-                RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value]),
-                RelayRequest.next_attempt_at <= self.clock(),
-            )
-            .order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
+    def _in_flight_query(self, *, due_only: bool = True) -> Any:
+        """Rows of batches signed or sent, not settled (``due_only``: those due now)."""
+        query = select(RelayRequest).where(
+            RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value])
         )
+        if due_only:
+            query = query.where(RelayRequest.next_attempt_at <= self.clock())
+        return query.order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
 
     # ------------------------------------------------------------------ a batch's moves
 

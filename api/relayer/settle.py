@@ -48,19 +48,32 @@ class BatchSettling(OutboxMoves):
         session.rollback()
         # Plain (id, signer) pairs by batch: after each rollback below, reading an attribute of
         # an expired row would cost a SELECT of its own (profiled: most of a pass's time).
+        # A batch whole, once any of its rows is due: a failed step backs each row off by its
+        # own attempts, and the rows of one transaction settle together (a part re-queued on
+        # NonceTooLow took the batch's stored bytes with it, stranding the rest).
         batches: dict[str, list[tuple[str, str]]] = {}
         statuses: dict[str, set[str]] = {}
-        for row_id, signer, tx_hash, status in session.execute(
-            self._in_flight_query().with_only_columns(
-                RelayRequest.id, RelayRequest.signer, RelayRequest.tx_hash, RelayRequest.status
+        due: set[str] = set()
+        now = self.clock()
+        for row_id, signer, tx_hash, status, due_at in session.execute(
+            self._in_flight_query(due_only=False).with_only_columns(
+                RelayRequest.id,
+                RelayRequest.signer,
+                RelayRequest.tx_hash,
+                RelayRequest.status,
+                RelayRequest.next_attempt_at,
             )
         ):
             batches.setdefault(tx_hash or row_id, []).append((row_id, signer))
             statuses.setdefault(tx_hash or row_id, set()).add(status)
+            if due_at <= now:
+                due.add(tx_hash or row_id)
         moved = 0
         for tx_hash, members in batches.items():
             if self.stop.is_set():
                 break
+            if tx_hash not in due:
+                continue
             if (
                 not wait
                 and statuses[tx_hash] == {RelayStatus.SENT.value}
@@ -76,7 +89,7 @@ class BatchSettling(OutboxMoves):
                 ids = [row_id for row_id, _ in members]
                 batch = list(
                     session.scalars(
-                        self._in_flight_query()
+                        self._in_flight_query(due_only=False)
                         .where(RelayRequest.id.in_(ids))
                         .options(*SETTLING_UNUSED)
                         .execution_options(populate_existing=True)
