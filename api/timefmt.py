@@ -15,3 +15,16 @@ def iso_utc(value: datetime | int | None) -> str | None:
     elif value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def at_offset(value: str | None, offset: str | None) -> datetime | None:
+    """An ISO 8601 time at an EPCIS ``eventTimeZoneOffset`` (``+08:00``): the wall clock where
+    the event happened. Without a readable offset, the time as it was given (None for none)."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    try:
+        zone = datetime.fromisoformat("2000-01-01T00:00:00" + str(offset)).tzinfo
+    except ValueError:
+        zone = None
+    return moment.astimezone(zone) if zone and moment.tzinfo else moment

@@ -24,7 +24,7 @@ from api.index_errors import NotInIndex
 from api.render import STATIC_DIR, pick, render
 from api.routes.deps import DealId, get_services
 from api.services import Services
-from api.timefmt import iso_utc
+from api.timefmt import at_offset, iso_utc
 from chain import deal_rules
 from chain import errors as chain_errors
 from chain.artifacts import REPO_ROOT
@@ -128,6 +128,12 @@ def provenance_page(
                 "step": step,
                 "icon": STEP_ICONS.get(step, "•"),
                 "place": place_name(event.get("read_point"), places, lang),
+                # Where it happened, not the reader's zone: the offset its signed document
+                # carries (the time is printed with that offset named; see time_tag).
+                "happened_at": at_offset(
+                    event.get("event_time"),
+                    (event.get("document") or {}).get("eventTimeZoneOffset"),
+                ),
             }
         )
     cold = provenance.get("cold_chain") or {}
