@@ -130,6 +130,15 @@ def time_tag(value: str | datetime | int | None, *, own_zone: bool = False) -> M
     return Markup(f'<time datetime="{stamp}"{mark}>{text}</time>')
 
 
+def with_time(text: str, value: str | datetime | int | None) -> Markup:
+    """A sentence that prints a time in it (a notice's ``{until}``, :func:`format_time`'s text)
+    with that time marked as :func:`time_tag` marks one; the rest escaped (``with_time`` filter).
+    """
+    if not value:
+        return escape(text)
+    return escape(text).replace(escape(format_time(value)), time_tag(value))
+
+
 def timestamp_tag(value: int | str | None) -> Markup:
     """Unix seconds (chain time: deadlines) as :func:`time_tag` (the ``datetime`` filter)."""
     return time_tag(int(value)) if value else Markup("")
@@ -171,6 +180,7 @@ def environment() -> Environment:
         pick=pick,
         time=time_tag,
         datetime=timestamp_tag,
+        with_time=with_time,
         money=money,
         price=price,
         short=short,

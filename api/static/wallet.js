@@ -556,6 +556,16 @@
     });
   }
 
+  // A notice's words with the deadline they name (notice.until: the server printed it in UTC,
+  // as format_time prints a UTC moment) in the phone's zone, as api.render.with_time marks it.
+  function noticeText(notice) {
+    if (!notice.until) return [notice.text];
+    const printed = new Date(notice.until).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    const [before, ...after] = notice.text.split(printed);
+    if (!after.length) return [notice.text];
+    return [before, el("time", { datetime: notice.until }, when(notice.until)), after.join(printed)];
+  }
+
   // Live notices: <section id="notices" data-stream="/v1/notices/{address}/stream"> gets each new
   // notice on top as the indexer sees it (server-sent events), and a "refresh" link appears.
   function liveNotices() {
@@ -567,7 +577,7 @@
       const notice = JSON.parse(event.data);
       if (list.querySelector('[data-id="' + CSS.escape(notice.id) + '"]')) return;
       list.prepend(el("li", { "data-kind": notice.kind, "data-id": notice.id, class: "new" },
-        el("span", { class: "small" }, el("time", { datetime: notice.time }, when(notice.time))), " ", notice.text));
+        el("span", { class: "small" }, el("time", { datetime: notice.time }, when(notice.time))), " ", ...noticeText(notice)));
       box.querySelectorAll(".refresh").forEach((p) => { p.hidden = false; });
       box.querySelectorAll(".empty").forEach((p) => p.remove());
     });

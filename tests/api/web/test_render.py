@@ -19,6 +19,7 @@ from api.render import (
     money,
     pick,
     time_tag,
+    with_time,
 )
 from api.render.charts import bar_chart, donut_chart, temperature_plot
 
@@ -110,6 +111,12 @@ def test_a_time_is_marked_for_the_phone_to_show_in_its_zone() -> None:
         '<time datetime="2025-11-07T21:45:00+08:00">2025-11-07 21:45 UTC+8</time>'
     )
     assert time_tag(None) == time_tag("") == datetime_filter(0) == ""
+    # A sentence that prints a time (a notice's {until}): that time marked, the rest escaped.
+    assert with_time("pick <it> up by 2026-12-01 12:24 UTC", "2026-12-01T12:24:00Z") == (
+        'pick &lt;it&gt; up by <time datetime="2026-12-01T12:24:00Z" data-local>'
+        "2026-12-01 12:24 UTC</time>"
+    )
+    assert with_time("no <time>", None) == "no &lt;time&gt;"
     # In a template the markup is markup, and a sentence with an {at} keeps it so.
     html = environment().from_string(
         "{{ (s|e).replace('{at}', t|time) }}", globals={"s": "from {at} <b>", "t": 0}
