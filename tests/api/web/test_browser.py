@@ -126,6 +126,8 @@ def test_times_are_shown_in_the_phones_zone(
         assert steps.count() >= 6
         for text in steps.all_inner_texts():
             assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC\+8", text), text
+        page.locator("#timeline").scroll_into_view_if_needed()
+        screenshot(page, f"provenance-zone-{zone.replace('/', '-')}.png")
     finally:
         context.close()
     assert not errors, errors

@@ -144,6 +144,20 @@ def test_the_marked_instant_is_the_shown_one(moment: datetime, minutes: int) -> 
         assert ("data-local" in tag) is not own_zone
 
 
+def test_an_epcis_event_is_shown_where_it_happened() -> None:
+    """The trail's times: the index's UTC at the document's eventTimeZoneOffset."""
+    from api.timefmt import at_offset
+
+    farm = at_offset("2026-11-19T00:00:00Z", "+08:00")
+    assert time_tag(farm, own_zone=True) == (
+        '<time datetime="2026-11-19T08:00:00+08:00">2026-11-19 08:00 UTC+8</time>'
+    )
+    assert format_time(at_offset("2026-11-19T00:00:00Z", "-03:30")) == "2026-11-18 20:30 UTC-3:30"
+    # No readable offset: the time as given (UTC, named so); no time, nothing.
+    assert format_time(at_offset("2026-11-19T00:00:00Z", "later")) == "2026-11-19 00:00 UTC"
+    assert at_offset(None, "+08:00") is None
+
+
 def test_no_template_puts_a_time_into_an_attribute() -> None:
     """The ``time`` and ``datetime`` filters give markup: inside ``title="…"`` it would show."""
     in_attribute = re.compile(r'=\s*"[^"<>]*\{\{[^}]*\|\s*(?:date)?time\b')
