@@ -67,6 +67,7 @@ from rush_support import (
     _wait_http,
     consumers,
     cpu_seconds,
+    encoded,
     funded,
     make_deal,
     percentile,
@@ -214,7 +215,7 @@ def rush_processes(
             urls.append(f"http://127.0.0.1:{port}")
             _wait_http(urls[-1] + "/healthz")
         prepared = prepare_all(urls[0], buyers, deal_id, leader.address, clients)[0]
-        signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
+        signed = encoded([sign(a, p) for a, p in zip(buyers, prepared, strict=True)])
         logger.info("%s: %d joins signed; the rush starts", "+".join(kinds), len(signed))
         where = "pg" if admin is not None else "sqlite"
         profilers = [
@@ -376,7 +377,7 @@ def main() -> None:
             prepared, prepare_latencies = prepare_all(
                 url, rush, deal_id, leader.address, args.clients
             )
-            signed = [sign(a, p) for a, p in zip(rush, prepared, strict=True)]
+            signed = encoded([sign(a, p) for a, p in zip(rush, prepared, strict=True)])
             logger.info("prepared and signed %d joins; the rush starts", len(signed))
             profiler = Profiler(server.pid, args.profile)
             cpu_before = (cpu_seconds(server.pid), cpu_seconds(node.pid))  # type: ignore[arg-type]

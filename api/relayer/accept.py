@@ -17,9 +17,16 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.db.wakeups import notify
 from api.errors import ApiError
 from api.relayer.checks import RequestChecker, bad_request
-from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus, utcnow
+from api.relayer.models import (
+    PENDING_STATUSES,
+    QUEUED_CHANNEL,
+    RelayRequest,
+    RelayStatus,
+    utcnow,
+)
 from api.relayer.queue import SignerQueue, pending_requests
 from chain.context import Chain
 from chain.eip712 import typed_data_digest
@@ -70,6 +77,7 @@ def accept(
         # One INSERT, not the ORM's unit of work for one new object (its flush was a fifth of
         # an accept's CPU, issue 15); the row returned is built from the same values.
         session.connection().execute(_INSERT, values)
+        notify(session.connection(), QUEUED_CHANNEL)  # a worker in another process (PostgreSQL)
         session.commit()  # committed before anything is sent: an accepted request is never lost
     except IntegrityError:
         # Another API process accepted a request with this nonce between our check and our
