@@ -252,3 +252,32 @@ def test_a_client_forwarded_by_a_trusted_proxy_is_counted_as_that_client(
         for i in range(3)
     ]
     assert statuses[-1] == 429
+
+
+def test_serve_trusts_the_configured_proxies_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tuanchain serve`` hands ``TUANCHAIN_FORWARDED_ALLOW_IPS`` to uvicorn (whose own
+    ``FORWARDED_ALLOW_IPS`` it does not read): the server is built, not run."""
+    import uvicorn
+
+    from api.serve import _serve
+    from chain.shutdown import Stop
+
+    built: list[uvicorn.Config] = []
+
+    def run(server: uvicorn.Server) -> None:
+        built.append(server.config)
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+        forwarded_allow_ips="10.0.0.5",
+    )
+    _serve(build_services(settings), "127.0.0.1", 8000, Stop(), background=False)
+    assert [config.forwarded_allow_ips for config in built] == ["10.0.0.5"]
