@@ -32,6 +32,7 @@ signature, contiguous nonces, a simulation that must pass.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 import time
@@ -41,6 +42,8 @@ from collections.abc import Callable
 from fastapi import Request
 
 from api.errors import ApiError
+
+logger = logging.getLogger(__name__)
 
 # The table's bound: a bucket is a key and two floats in an ordered dict, about 260 bytes
 # (tracemalloc); 50,000 distinct clients active within one refill time hold about 13 MB.
@@ -131,6 +134,10 @@ def retry_after(wait: float) -> int:
     return max(1, math.ceil(wait))
 
 
+# Which clients' refusals were logged in the last minute.
+_LOGGED = TokenBuckets(rate=1 / 60, burst=1)
+
+
 def limit_client(request: Request, cost: float = 1.0) -> None:
     """Take ``cost`` tokens from the requesting client's bucket, or refuse it: 429
     ``rate_limited`` with ``details.retry_after_seconds`` (and the ``Retry-After`` header)."""
@@ -140,6 +147,13 @@ def limit_client(request: Request, cost: float = 1.0) -> None:
     client = client_key(request.client.host if request.client else None)
     wait = buckets.take(client, cost)
     if wait:
+        if not _LOGGED.take(client):  # a flood is one line a minute per client, not per request
+            logger.warning(
+                "rate limit: refusing %s (%g a second after a burst of %d)",
+                client,
+                buckets.rate,
+                buckets.burst,
+            )
         seconds = retry_after(wait)
         raise ApiError(
             429,

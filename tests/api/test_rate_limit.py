@@ -281,3 +281,16 @@ def test_serve_trusts_the_configured_proxies_only(
     )
     _serve(build_services(settings), "127.0.0.1", 8000, Stop(), background=False)
     assert [config.forwarded_allow_ips for config in built] == ["10.0.0.5"]
+
+
+def test_a_refused_client_is_logged_once_a_minute_not_per_request(
+    limited_app: tuple[FastAPI, Clock], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.77", 40000))
+    with caplog.at_level("WARNING", logger="api.ratelimit"):
+        statuses = [client.post("/v1/relay", json={}).status_code for _ in range(6)]
+    assert statuses.count(429) == 4
+    assert [r.getMessage() for r in caplog.records if "198.51.100.77" in r.getMessage()] == [
+        "rate limit: refusing 198.51.100.77 (1 a second after a burst of 2)"
+    ]
