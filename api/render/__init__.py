@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from api.render.charts import bar_chart, donut_chart, temperature_plot
+from api.timefmt import zone_label
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -65,20 +66,6 @@ def pick(value: Any, lang: str) -> str:
     if isinstance(value, dict):
         return str(value.get(lang) or value.get("en") or value.get("zh") or "")
     return "" if value is None else str(value)
-
-
-def zone_label(moment: datetime) -> str:
-    """A moment's offset as the pages name it: ``UTC``, ``UTC+8``, ``UTC-3:30``.
-
-    One rule with its twin ``zoneLabel`` in ``api/static/wallet.js`` (which names the phone's
-    zone so): change both or neither."""
-    offset = moment.utcoffset()
-    minutes = int(offset.total_seconds() // 60) if offset else 0
-    if not minutes:
-        return "UTC"
-    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
-    hours, rest = divmod(minutes, 60)
-    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def _moment(value: str | datetime | int) -> datetime:

@@ -231,7 +231,7 @@
 
   const USD = (value) => (Number(value) / 1e6).toFixed(2);
   // A zone named by its offset east of UTC in minutes: "UTC", "UTC+8", "UTC-3:30". Twin of
-  // api.render.zone_label (one rule: change both or neither).
+  // api.timefmt.zone_label (one rule: change both or neither).
   const zoneLabel = (minutes) => {
     const abs = Math.abs(minutes);
     return minutes === 0 ? "UTC"

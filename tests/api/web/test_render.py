@@ -156,6 +156,12 @@ def test_an_epcis_event_is_shown_where_it_happened() -> None:
     # No readable offset: the time as given (UTC, named so); no time, nothing.
     assert format_time(at_offset("2026-11-19T00:00:00Z", "later")) == "2026-11-19 00:00 UTC"
     assert at_offset(None, "+08:00") is None
+    # The cold chain's chart: the readings' wall clock there, the zone named once.
+    readings = [
+        {"time": at_offset(f"2026-11-20T0{h}:00:00Z", "+08:00"), "value": 4} for h in (1, 3)
+    ]
+    labels = ET.fromstring(str(temperature_plot(readings, 0, 8))).findall(f"{SVG}text")
+    assert [x.text for x in labels][-3:-1] == ["11-20 09:00", "11-20 11:00 UTC+8"]
 
 
 def test_no_template_puts_a_time_into_an_attribute() -> None:
