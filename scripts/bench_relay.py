@@ -37,7 +37,9 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
    on a shared machine move with its load, CPU per unit much less.
 
 The service runs with a relayer key pool of ``--lanes`` keys (anvil's development accounts: the
-chain is local), as ``TUANCHAIN_RELAYER_KEYS`` configures it.
+chain is local), as ``TUANCHAIN_RELAYER_KEYS`` configures it, and without the per-client rate
+limit (``TUANCHAIN_RATE_LIMIT_PER_SECOND=0``, :mod:`api.ratelimit`): the rush's clients all post
+from 127.0.0.1, one address at a rate no single client is given.
 
 Prints one JSON object. Run: ``.venv/bin/python scripts/bench_relay.py`` (``--consumers 200`` for
 a quick run; the issue's figure is 2,000).
@@ -335,6 +337,8 @@ def main() -> None:
             "TUANCHAIN_RELAYER_KEYS": ",".join(
                 dev_account(i).key.hex() for i in range(5, 5 + max(0, args.lanes - 1))
             ),
+            # The rush's clients all post from 127.0.0.1: no per-client limit (api.ratelimit).
+            "TUANCHAIN_RATE_LIMIT_PER_SECOND": "0",
         }
         os.environ.update(env)
         settings = Settings()
