@@ -160,6 +160,8 @@ class RegistryReader(Protocol):
 
     def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool: ...
 
+    def is_batch_writer(self, batch_id: bytes, writer: str) -> bool: ...
+
 
 class ChainClients(Protocol):
     """The registry (``RegistryReader`` + ``batch_info``) and the escrow (``get_events``)."""
@@ -410,8 +412,15 @@ def verify_batch(
             )
         )
 
+    supplier = report.supplier or info.supplier
     for log in registry.get_events("RootAnchored", from_block=start):
-        report.items.extend(_merkle_items(registry, store, log, report, gtin14, lot))
+        # Any approved supplier may anchor a root, and its manifest names each leaf's batch
+        # itself: only a root of someone who may anchor this batch's events speaks for it.
+        anchorer = str(log["args"]["anchorer"])
+        trusted = anchorer.lower() == supplier.lower() or registry.is_batch_writer(
+            batch_id, anchorer
+        )
+        report.items.extend(_merkle_items(registry, store, log, report, gtin14, lot, trusted))
 
     for event_name, kind in (
         ("BatchRecalled", ItemKind.RECALL),
@@ -473,8 +482,10 @@ def _merkle_items(
     report: VerificationReport,
     gtin14: str,
     lot: str,
+    trusted: bool,
 ) -> list[VerifiedItem]:
-    """The leaves of this batch in one anchored root, each proof checked on chain."""
+    """The leaves of this batch in one anchored root, each proof checked on chain (none, and a
+    warning, when the root's anchorer may not anchor this batch's events: ``trusted`` False)."""
     args = log["args"]
     root = bytes(args["root"])
     cid = _cid_bytes(args["manifestCid"])
@@ -492,10 +503,15 @@ def _merkle_items(
         report.warnings.append(f"{where}: manifest {format_cid(cid)} unusable: {exc}")
         return []
 
+    ours = [leaf for leaf in manifest.leaves if leaf.gtin14 == gtin14 and leaf.lot == lot]
+    if ours and not trusted:
+        report.warnings.append(
+            f"{where}: anchored by {args['anchorer']}, neither the batch's supplier nor one of "
+            f"its writers: its {len(ours)} leaves naming this batch are not counted"
+        )
+        return []
     items = []
-    for leaf in manifest.leaves:
-        if leaf.gtin14 != gtin14 or leaf.lot != lot:
-            continue
+    for leaf in ours:
         try:
             document_cid: bytes | None = parse_cid(leaf.document_cid)
         except IpfsError:
