@@ -87,6 +87,10 @@ class Keeper:
         self._previous_now: int | None = None  # the pass before (pickup deadlines crossed)
         self._wake: dict[int, int] = {}
         self._retry: set[int] = set()
+        # Payees a payout push left owed (the token refused the transfer, e.g. a blacklisted
+        # address: PayoutSkipped): not pushed again by this keeper, or every pass would send a
+        # transaction for them forever; they can still withdraw (a restarted keeper tries once).
+        self._refused: set[tuple[int, str]] = set()
         self.looked_at: list[int] = []  # the deals the last plan() looked at (for logs, tests)
 
     def now(self) -> int:
@@ -96,6 +100,7 @@ class Keeper:
         changed = self.feed.changed()
         if changed is None or self._last_now is None:
             due = self.feed.every()
+            self._refused.clear()  # the index was rebuilt (a chain reset?): try them again
         else:
             due = changed | self.feed.closing(self._last_now, now)
         due |= {d for d, at in self._wake.items() if at <= now} | self._retry
@@ -175,7 +180,9 @@ class Keeper:
                 if wake:
                     self._wake[deal_id] = min(wake)
             accounts = sorted(
-                parties.get(deal_id, set()) | {params.supplier, escrow.fee_recipient()}
+                a
+                for a in parties.get(deal_id, set()) | {params.supplier, escrow.fee_recipient()}
+                if (deal_id, a) not in self._refused
             )
             if settling:
                 # owed() cannot see past a settlement not yet made: offer everyone with a stake;
@@ -258,6 +265,9 @@ class Keeper:
                         report.skipped.append((action, "nothing owed any more"))
                         continue
                     self.escrow.push_payouts(action.deal_id, owed, signer=signer)
+                    self._refused.update(
+                        (action.deal_id, a) for a in owed if self.escrow.owed(action.deal_id, a) > 0
+                    )
                 elif action.kind == "close_out":
                     self.escrow.close_out(action.deal_id, action.accounts[0], signer=signer)
                 elif action.kind == "pay_cash_refunds":
