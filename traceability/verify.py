@@ -412,15 +412,15 @@ def verify_batch(
             )
         )
 
-    supplier = report.supplier or info.supplier
-    for log in registry.get_events("RootAnchored", from_block=start):
+    supplier = (report.supplier or info.supplier).lower()
+
+    def may_anchor(anchorer: str) -> bool:
         # Any approved supplier may anchor a root, and its manifest names each leaf's batch
         # itself: only a root of someone who may anchor this batch's events speaks for it.
-        anchorer = str(log["args"]["anchorer"])
-        trusted = anchorer.lower() == supplier.lower() or registry.is_batch_writer(
-            batch_id, anchorer
-        )
-        report.items.extend(_merkle_items(registry, store, log, report, gtin14, lot, trusted))
+        return anchorer.lower() == supplier or registry.is_batch_writer(batch_id, anchorer)
+
+    for log in registry.get_events("RootAnchored", from_block=start):
+        report.items.extend(_merkle_items(registry, store, log, report, gtin14, lot, may_anchor))
 
     for event_name, kind in (
         ("BatchRecalled", ItemKind.RECALL),
@@ -482,10 +482,10 @@ def _merkle_items(
     report: VerificationReport,
     gtin14: str,
     lot: str,
-    trusted: bool,
+    may_anchor: Callable[[str], bool],
 ) -> list[VerifiedItem]:
     """The leaves of this batch in one anchored root, each proof checked on chain (none, and a
-    warning, when the root's anchorer may not anchor this batch's events: ``trusted`` False)."""
+    warning, when the root's anchorer may not anchor this batch's events)."""
     args = log["args"]
     root = bytes(args["root"])
     cid = _cid_bytes(args["manifestCid"])
@@ -504,7 +504,7 @@ def _merkle_items(
         return []
 
     ours = [leaf for leaf in manifest.leaves if leaf.gtin14 == gtin14 and leaf.lot == lot]
-    if ours and not trusted:
+    if ours and not may_anchor(str(args["anchorer"])):
         report.warnings.append(
             f"{where}: anchored by {args['anchorer']}, neither the batch's supplier nor one of "
             f"its writers: its {len(ours)} leaves naming this batch are not counted"
