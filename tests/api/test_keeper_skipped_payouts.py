@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from api.keeper import Keeper
+from api.keeper.core import REFUSED_RETRY_SECONDS
 from chain.clients import DealStatus
 
 DEAL = 1
@@ -57,7 +58,8 @@ class _Feed:
 
 def test_a_payee_the_token_refuses_is_not_pushed_again_every_pass() -> None:
     escrow = _Escrow()
-    w3 = SimpleNamespace(eth=SimpleNamespace(get_block=lambda _: {"timestamp": 1_000}))
+    clock = {"timestamp": 1_000}
+    w3 = SimpleNamespace(eth=SimpleNamespace(get_block=lambda _: dict(clock)))
     chain = SimpleNamespace(w3=w3, clients=SimpleNamespace(escrow=escrow), keeper="keeper")
     keeper = Keeper(chain, index=object())  # type: ignore[arg-type]
     keeper.feed = _Feed()  # type: ignore[assignment]
@@ -67,3 +69,9 @@ def test_a_payee_the_token_refuses_is_not_pushed_again_every_pass() -> None:
 
     assert escrow.pushed == [[BLOCKED, PAID]]  # one attempt; the blocked payee may withdraw
     assert escrow.owes == {PAID: 0, BLOCKED: 10}
+
+    # Much later (the address may have been cleared): one more attempt, then quiet again.
+    clock["timestamp"] += REFUSED_RETRY_SECONDS
+    for _ in range(5):
+        keeper.run_once()
+    assert escrow.pushed == [[BLOCKED, PAID], [BLOCKED]]
