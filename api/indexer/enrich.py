@@ -157,11 +157,14 @@ class Enricher:
                 logger.warning("manifest %s of root %s: %s", root.manifest_cid, root.root, exc)
                 root.manifest_status = "invalid"
                 continue
+            may: dict[str, bool] = {}  # batch id -> may the anchorer anchor its events
             for index, leaf in enumerate(manifest.leaves):
                 if not (leaf.gtin14 and leaf.lot):
                     continue
                 batch_id = batch_id_of(leaf.gtin14, leaf.lot)
-                if not _may_anchor(session, batch_id, root):
+                if batch_id not in may:
+                    may[batch_id] = _may_anchor(session, batch_id, root)
+                if not may[batch_id]:
                     continue
                 session.add(
                     m.AnchoredEvent(
