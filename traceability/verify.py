@@ -9,7 +9,9 @@ batch ``keccak256(abi.encode(gtin14, lot))``, from the block that registered it
    recorded by the escrow) give single anchors: the event hash and the document digest;
 3. ``RootAnchored`` gives Merkle roots and their manifest CIDs; a manifest lists each leaf
    (event hash ID, document CID, batch) with its proof, and the leaves of this batch are
-   checked with the proof *on chain* (``verifyEventInRoot``);
+   checked with the proof *on chain* (``verifyEventInRoot``), if the root's anchorer is the
+   batch's supplier or one of its writers (any approved supplier may anchor a root: a
+   stranger's leaves are left out, with a warning);
 4. ``BatchRecalled`` / ``BatchMarkedNonCompliant`` give reason documents;
 5. the escrow's ``ReceiptConfirmed`` (same batch and event hash as a ``ReceiptAnchored``)
    gives the quantity the receipt recorded on chain: the receiving event's quantity of the
