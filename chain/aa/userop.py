@@ -59,9 +59,9 @@ PVG_NON_ZERO_BYTE = 16
 PLACEHOLDER_SIGNATURE_SIZE = 900
 
 
-def _uint128(value: int, name: str) -> int:
-    if not 0 <= value < 1 << 128:
-        raise ValueError(f"{name} must fit in 128 bits, got {value}")
+def _uint(value: int, name: str, bits: int) -> int:
+    if not 0 <= value < 1 << bits:
+        raise ValueError(f"{name} must fit in {bits} unsigned bits, got {value}")
     return value
 
 
@@ -99,7 +99,11 @@ class UserOperation:
             "paymaster_verification_gas_limit",
             "paymaster_post_op_gas_limit",
         ):
-            _uint128(getattr(self, name), name)
+            _uint(getattr(self, name), name, 128)
+        # uint256 in PackedUserOperation: a negative or wider value cannot be hashed or packed
+        # (eth_abi raises deep inside the userOpHash, a 500 rather than -32602).
+        for name in ("nonce", "pre_verification_gas"):
+            _uint(getattr(self, name), name, 256)
 
     def replace(self, **changes: Any) -> UserOperation:
         """A copy with some fields changed (``op.replace(signature=sig)``)."""

@@ -241,6 +241,37 @@ def test_malformed_requests(client: TestClient) -> None:
     assert batch[0]["result"] == [ENTRYPOINT_V08] and batch[1]["error"]["code"] == -32601
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("nonce", "-0x1"),
+        ("nonce", hex(1 << 256)),
+        ("preVerificationGas", "-0x5"),
+        ("preVerificationGas", hex(1 << 256)),
+    ],
+)
+def test_a_quantity_outside_uint256_is_invalid_params_not_a_crash(
+    client: TestClient, field: str, value: str
+) -> None:
+    # Found by review: nonce and preVerificationGas were not range-checked, so the userOpHash
+    # (eth_abi) raised ValueOutOfBounds through the JSON-RPC dispatcher: a 500.
+    op = {
+        "sender": "0x" + "12" * 20,
+        "nonce": "0x0",
+        "callData": "0x",
+        "callGasLimit": "0x1",
+        "verificationGasLimit": "0x1",
+        "preVerificationGas": "0x1",
+        "maxFeePerGas": "0x1",
+        "maxPriorityFeePerGas": "0x1",
+        "signature": "0x",
+        field: value,
+    }
+    for method in ("eth_sendUserOperation", "eth_estimateUserOperationGas"):
+        refused = error(client, method, op, ENTRYPOINT_V08)
+        assert refused["code"] == -32602 and "256" in refused["message"]
+
+
 def test_a_restart_between_signing_and_broadcasting_sends_the_same_bundle(
     client: TestClient,
     api_chain: Chain,
