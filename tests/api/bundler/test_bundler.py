@@ -24,7 +24,7 @@ from api.bundler.worker import BundlerWorker
 from api.services import Services
 from chain.aa.clients import PasskeyAccounts
 from chain.aa.entrypoint import ENTRYPOINT_V08
-from chain.aa.userop import Call, UserOperation
+from chain.aa.userop import Call, UserOperation, pre_verification_gas
 from chain.aa.webauthn import P256_N, SoftwarePasskey
 from chain.context import Chain
 
@@ -185,6 +185,28 @@ def test_a_high_s_signature_is_refused_and_its_low_s_twin_accepted(
     op_hash = result(client, "eth_sendUserOperation", low.to_rpc(), ENTRYPOINT_V08)
     bundler.run_once()
     assert result(client, "eth_getUserOperationReceipt", op_hash)["success"] is True
+
+
+def test_a_pre_verification_gas_below_the_bundlers_cost_is_refused(
+    client: TestClient, api_chain: Chain, deal: DealSetup
+) -> None:
+    # Found by review: accept checked fees and nonce but not preVerificationGas, so an operation
+    # signed with 0 was bundled and the bundler key paid its 21,000 + calldata, never repaid.
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    funded_account(api_chain, key)
+    op = join_op(accounts, client, key, deal)
+    cheap = accounts.sign(op.replace(pre_verification_gas=1000), key)
+    refused = error(client, "eth_sendUserOperation", cheap.to_rpc(), ENTRYPOINT_V08)
+    assert refused["code"] == -32602
+    assert int(refused["data"]["preVerificationGas"], 16) == pre_verification_gas(cheap)
+    # The estimate's figure (placeholder signature) covers the real passkey signature.
+    estimate = result(client, "eth_estimateUserOperationGas", op.to_rpc(), ENTRYPOINT_V08)
+    fair = accounts.sign(
+        op.replace(pre_verification_gas=int(estimate["preVerificationGas"], 16)), key
+    )
+    assert fair.pre_verification_gas >= pre_verification_gas(fair)
+    result(client, "eth_sendUserOperation", fair.to_rpc(), ENTRYPOINT_V08)
 
 
 def test_a_call_the_paymaster_does_not_sponsor_is_refused_with_32501(
