@@ -12,7 +12,11 @@ bundler account is the relayer's; it is also the beneficiary the EntryPoint repa
     refusal → ``failed`` with the EntryPoint's reason; then the ``handleOps`` transaction is
     **signed and its hash and raw bytes committed** (``sending``) before it is broadcast
     (``sent``), and its receipt's ``UserOperationEvent`` decides ``mined`` (with ``success``: its
-    calls may still have reverted, as on any bundler).
+    calls may still have reverted, as on any bundler). A bundle that reverted on chain while its
+    operation's nonce is still unused — it passed the simulations and the EntryPoint refused it
+    in the block (an account that validates only under ``eth_call``) — fails the operation
+    (``rejected``): bundled again, it would cost the bundler key one reverted transaction a pass,
+    for ever.
 ``sending`` / ``sent`` (a restart, or a receipt that did not come)
     the stored hash's receipt decides; else a used nonce means it executed (found by its event);
     else the *same* raw transaction is broadcast again (same hash: it cannot land twice). Only if
@@ -182,7 +186,9 @@ class BundlerWorker:
                 return
             if bundling.is_mined(row.tx_hash):
                 # Mined without our operation: someone bundled it first (the nonce check below
-                # finds its event), or the EntryPoint skipped it.
+                # finds its event), or the EntryPoint refused it on chain.
+                if self._refused_on_chain(session, chain, row):
+                    return
                 row.status, row.raw_tx, row.tx_hash = OpStatus.QUEUED.value, None, None
                 session.commit()
         if bundling.nonce_sequence(row.sender, int(row.nonce_key)) > row.nonce_seq:
@@ -243,10 +249,30 @@ class BundlerWorker:
         outcome = chain.bundling.outcome(row.tx_hash, bytes.fromhex(row.user_op_hash[2:]))
         if outcome is None:
             # Mined without a UserOperationEvent of ours: not bundled after all; look again.
+            if self._refused_on_chain(session, chain, row):
+                return
             row.status, row.raw_tx, row.tx_hash = OpStatus.QUEUED.value, None, None
             session.commit()
             return
         self._mined(session, row, outcome)
+
+    def _refused_on_chain(self, session: Session, chain: Chain, row: UserOperationRow) -> bool:
+        """Fail ``row`` if its own bundle reverted while its nonce is still unused (True)."""
+        assert row.tx_hash
+        bundling = chain.bundling
+        if not bundling.reverted(row.tx_hash):
+            return False
+        if bundling.nonce_sequence(row.sender, int(row.nonce_key)) > row.nonce_seq:
+            return False  # someone else's bundle took it first: the nonce check finds its event
+        self._fail(
+            session,
+            row,
+            "rejected",
+            "the EntryPoint refused it on chain although it passed simulation (bundle "
+            f"{row.tx_hash} reverted); not bundled again",
+            {"transactionHash": row.tx_hash},
+        )
+        return True
 
     def _mined(self, session: Session, row: UserOperationRow, outcome: BundleOutcome) -> None:
         row.status = OpStatus.MINED.value

@@ -347,6 +347,45 @@ def test_a_failed_deal_refunds_the_contract_account(
     assert api_chain.clients.token.balance_of(account) == before
 
 
+# An ERC-4337 account in raw EVM code: validateUserOp (any call) answers 0 (valid) when
+# tx.gasprice is 0 — eth_call and eth_estimateGas — and reverts in a real transaction.
+VALID_ONLY_IN_SIMULATION = "0x3a156008575f5ffd5b60205ff3"
+
+
+def test_an_operation_refused_on_chain_after_passing_simulation_is_bundled_once(
+    client: TestClient, api_chain: Chain, services: Services, bundler: BundlerWorker
+) -> None:
+    # Found by review (bundler-key griefing): a bundle that reverted on chain was taken for
+    # "not bundled after all" and re-queued; re-simulated, it passed again and was sent again:
+    # one reverted handleOps paid by the relayer every pass, for ever.
+    account = api_chain.w3.to_checksum_address("0x" + secrets.token_hex(20))
+    api_chain.w3.provider.make_request(  # type: ignore[arg-type]
+        "anvil_setCode", [account, VALID_ONLY_IN_SIMULATION]
+    )
+    deposit = api_chain.passkeys.entry_point.functions.depositTo(account)
+    api_chain.sender.transact(api_chain.platform, deposit, value=10**18)
+    fees = api_chain.sender.fees()
+    op = UserOperation(
+        sender=account,
+        nonce=0,
+        call_data=b"",
+        call_gas_limit=10_000,
+        verification_gas_limit=100_000,
+        pre_verification_gas=0,
+        max_fee_per_gas=fees["maxFeePerGas"],
+        max_priority_fee_per_gas=fees["maxPriorityFeePerGas"],
+    )
+    op = op.replace(pre_verification_gas=pre_verification_gas(op))
+    op_hash = result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08)
+    relayer = api_chain.relayer.address
+    sent_before = api_chain.w3.eth.get_transaction_count(relayer)
+    for _ in range(3):
+        bundler.run_once()
+    assert api_chain.w3.eth.get_transaction_count(relayer) == sent_before + 1
+    found = result(client, "eth_getUserOperationByHash", op_hash)
+    assert found["status"] == OpStatus.FAILED and found["error"]["code"] == "rejected"
+
+
 def test_operations_of_another_chain_are_failed_chain_changed(services: Services) -> None:
     with Session(services.engine) as session:
         row = UserOperationRow(
