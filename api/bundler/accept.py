@@ -145,16 +145,19 @@ def check(chain: Chain, op: UserOperation, pending: list[UserOperationRow]) -> N
             aaCode="AA25",
             expectedNonce=hex(key << 64 | expected),
         )
-    before = [UserOperation.from_rpc(row.user_operation) for row in pending]
+    # Pending rows whose nonce the chain has used already (executed, not settled yet by the
+    # worker, or bundled by someone else) are part of the state: simulated again, they are AA25.
+    ahead = [row for row in pending if row.nonce_seq >= on_chain]
+    before = [UserOperation.from_rpc(row.user_operation) for row in ahead]
     try:
         bundling.simulate_validation([*before, op], bundler=chain.relayer.address)
     except ValidationRejected as exc:
         if exc.op_index < len(before):
             raise rpc.RpcError(
                 rpc.REJECTED_BY_ENTRY_POINT,
-                f"a pending operation of {op.sender} ({pending[exc.op_index].user_op_hash}) "
+                f"a pending operation of {op.sender} ({ahead[exc.op_index].user_op_hash}) "
                 f"no longer validates ({exc}); wait for it to fail, then send again",
-                pending=pending[exc.op_index].user_op_hash,
+                pending=ahead[exc.op_index].user_op_hash,
             ) from None
         raise rpc.rejected(exc) from None
     if not before:

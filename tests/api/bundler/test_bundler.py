@@ -151,6 +151,27 @@ def test_a_first_operation_creates_the_account_and_joins_paid_by_the_paymaster(
     assert api_chain.clients.escrow.order(deal.deal_id, account).quantity == 2
 
 
+def test_the_next_operation_is_accepted_while_an_executed_one_awaits_settling(
+    client: TestClient, api_chain: Chain, deal: DealSetup, bundler: BundlerWorker
+) -> None:
+    # Found by review: accept simulated every pending operation of the sender before the new
+    # one, including one already executed on chain (bundled by someone else, or mined while the
+    # worker has not settled it yet): AA25 on it, and the next operation was refused (-32500
+    # "a pending operation no longer validates") though nothing was wrong.
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    funded_account(api_chain, key)
+    first = accounts.sign(join_op(accounts, client, key, deal), key)
+    first_hash = result(client, "eth_sendUserOperation", first.to_rpc(), ENTRYPOINT_V08)
+    accounts.submit(first, bundler=api_chain.platform)  # another bundler took it first
+    second = accounts.sign(join_op(accounts, client, key, deal, create=False), key)
+    assert second.nonce == first.nonce + 1
+    second_hash = result(client, "eth_sendUserOperation", second.to_rpc(), ENTRYPOINT_V08)
+    bundler.run_once()
+    assert result(client, "eth_getUserOperationByHash", first_hash)["status"] == OpStatus.MINED
+    assert result(client, "eth_getUserOperationReceipt", second_hash)["success"] is True
+
+
 def test_a_bad_signature_is_refused_with_32507(
     client: TestClient, api_chain: Chain, deal: DealSetup
 ) -> None:
