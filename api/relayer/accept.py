@@ -51,6 +51,15 @@ def accept(
         existing = _by_digest(session, "0x" + digest.hex())
         if existing is not None and existing.status in PENDING_STATUSES:
             return existing, False  # a client retry: same request, same outbox row
+        if (
+            existing is not None
+            and existing.status == RelayStatus.MINED
+            and existing.chain_key == chain.identity.key
+        ):
+            # A retry whose first answer was lost, after the request ran: its row (mined), not
+            # "replayed_nonce", which would read as the join having failed. (Mined on a chain
+            # that is gone, it is checked afresh: there it is a new request.)
+            return existing, False
         if existing is not None and existing.error_code == "chain_changed":
             # Signed for a chain that is gone (api.binding): replayed here, it could be valid.
             raise bad_request(
