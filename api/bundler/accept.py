@@ -185,6 +185,9 @@ def accept(
         )
     key, seq = split_nonce(op.nonce)
     pending = pending_of(session, op.sender, key)
+    # Read before the checks: an operation another bundler mines while they run lands at or
+    # after this block, where the worker looks for its event once its nonce is used.
+    accepted_block = chain.bundling.block_number()
     check(chain, op, pending)
     row = UserOperationRow(
         id=str(uuid.uuid4()),
@@ -196,7 +199,7 @@ def accept(
         nonce_seq=seq,
         user_operation=op.to_rpc(),
         chain_key=chain.identity.key,
-        accepted_block=chain.bundling.block_number(),
+        accepted_block=accepted_block,
         status=OpStatus.QUEUED.value,
     )
     session.add(row)

@@ -22,6 +22,7 @@ from api.binding import CHAIN_CHANGED, fail_requests
 from api.bundler.models import OpStatus, UserOperationRow
 from api.bundler.worker import BundlerWorker
 from api.services import Services
+from chain.aa.bundling import Bundling
 from chain.aa.clients import PasskeyAccounts
 from chain.aa.entrypoint import ENTRYPOINT_V08
 from chain.aa.userop import Call, UserOperation, pre_verification_gas
@@ -170,6 +171,37 @@ def test_the_next_operation_is_accepted_while_an_executed_one_awaits_settling(
     bundler.run_once()
     assert result(client, "eth_getUserOperationByHash", first_hash)["status"] == OpStatus.MINED
     assert result(client, "eth_getUserOperationReceipt", second_hash)["success"] is True
+
+
+def test_an_operation_another_bundler_mines_while_it_is_being_accepted_is_found_mined(
+    client: TestClient,
+    api_chain: Chain,
+    deal: DealSetup,
+    bundler: BundlerWorker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by review: the row's accepted_block (where the worker looks for the operation's
+    # event once its nonce is used) was read after the checks; an operation mined by another
+    # bundler during them, a block or more before, was never found and was failed nonce_used.
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    funded_account(api_chain, key)
+    op = accounts.sign(join_op(accounts, client, key, deal), key)
+    simulate = Bundling.simulate_execution
+
+    def mined_meanwhile(self: Bundling, checked: UserOperation) -> int:
+        gas = simulate(self, checked)
+        accounts.submit(checked, bundler=api_chain.platform)
+        api_chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        return gas
+
+    monkeypatch.setattr(Bundling, "simulate_execution", mined_meanwhile)
+    op_hash = result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08)
+    monkeypatch.undo()
+    bundler.run_once()
+    found = result(client, "eth_getUserOperationByHash", op_hash)
+    assert found["status"] == OpStatus.MINED, found
+    assert result(client, "eth_getUserOperationReceipt", op_hash)["success"] is True
 
 
 def test_a_bad_signature_is_refused_with_32507(
