@@ -209,6 +209,9 @@ def accept(
         session.commit()  # on disk before anything is sent: an accepted operation is never lost
     except IntegrityError:
         session.rollback()
+        same = by_hash(session, op_hash)
+        if same is not None and same.pending:
+            return same, False  # the same operation, sent twice at once: its hash (a retry)
         raise rpc.RpcError(
             rpc.INVALID_PARAMS,
             f"nonce {hex(op.nonce)} of {op.sender} was taken at the same moment by another "

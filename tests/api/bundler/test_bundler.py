@@ -19,8 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from api.binding import CHAIN_CHANGED, fail_requests
+from api.bundler import accept as accept_module
 from api.bundler.models import OpStatus, UserOperationRow
 from api.bundler.worker import BundlerWorker
+from api.db import session_factory
 from api.services import Services
 from chain.aa.bundling import Bundling
 from chain.aa.clients import PasskeyAccounts
@@ -202,6 +204,33 @@ def test_an_operation_another_bundler_mines_while_it_is_being_accepted_is_found_
     found = result(client, "eth_getUserOperationByHash", op_hash)
     assert found["status"] == OpStatus.MINED, found
     assert result(client, "eth_getUserOperationReceipt", op_hash)["success"] is True
+
+
+def test_the_same_operation_sent_twice_at_once_answers_its_hash_both_times(
+    client: TestClient,
+    api_chain: Chain,
+    services: Services,
+    deal: DealSetup,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by review: a client retry racing its first send (two API processes) lost the unique
+    # index on (sender, nonce) and was told -32602 "nonce taken by another operation" although
+    # the operation taking it was its own: accepted, its hash withheld.
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    funded_account(api_chain, key)
+    op = accounts.sign(join_op(accounts, client, key, deal), key)
+    check = accept_module.check
+
+    def first_send_wins_meanwhile(chain: Chain, checked: UserOperation, pending: Any) -> None:
+        check(chain, checked, pending)
+        monkeypatch.setattr(accept_module, "check", check)
+        with session_factory(services.engine)() as other:  # the other API process
+            accept_module.accept(other, chain, checked.to_rpc(), ENTRYPOINT_V08)
+
+    monkeypatch.setattr(accept_module, "check", first_send_wins_meanwhile)
+    op_hash = result(client, "eth_sendUserOperation", op.to_rpc(), ENTRYPOINT_V08)
+    assert op_hash == "0x" + accounts.user_op_hash(op).hex()
 
 
 def test_a_bad_signature_is_refused_with_32507(
