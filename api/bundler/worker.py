@@ -22,6 +22,9 @@ bundler account is the relayer's; it is also the beneficiary the EntryPoint repa
     else the *same* raw transaction is broadcast again (same hash: it cannot land twice). Only if
     the bundler's nonce went to another transaction is the operation signed again.
 
+An operation whose ``maxFeePerGas`` has fallen below the base fee since it was accepted waits
+(backoff) rather than being bundled at the bundler's loss.
+
 ``NodeUnavailable`` keeps the row as it is and retries with exponential backoff. The relayer
 account's nonce is shared with the relay worker: signing happens under the same relayer claim
 (:class:`api.relayer.claims.Claims`), so the two never sign one nonce twice.
@@ -208,6 +211,16 @@ class BundlerWorker:
                 self._await(session, chain, row)
             return
         op = UserOperation.from_rpc(row.user_operation)
+        base_fee = bundling.base_fee()
+        if op.max_fee_per_gas < base_fee:
+            # The EntryPoint repays at most maxFeePerGas a gas; the bundle pays the base fee:
+            # bundled now, the difference is the bundler's. It waits for the fee to come down.
+            self._retry_later(
+                session,
+                row,
+                ValueError(f"maxFeePerGas {op.max_fee_per_gas} is below the base fee {base_fee}"),
+            )
+            return
         with self.claims.relayer(chain.relayer.address):
             try:
                 signed = bundling.sign_bundle([op], bundler=chain.relayer)

@@ -233,6 +233,45 @@ def test_the_same_operation_sent_twice_at_once_answers_its_hash_both_times(
     assert op_hash == "0x" + accounts.user_op_hash(op).hex()
 
 
+def test_an_operation_whose_fee_fell_below_the_base_fee_waits_instead_of_costing_the_bundler(
+    client: TestClient, api_chain: Chain, services: Services, deal: DealSetup
+) -> None:
+    # Found by review: the fee was checked against the base fee at accept only. Bundled after
+    # the base fee rose above the operation's maxFeePerGas, the EntryPoint repaid the bundler
+    # at maxFeePerGas while the bundle paid the base fee: the difference, the relayer's.
+    now = [1000.0]
+    worker = BundlerWorker(services, clock=lambda: now[0])
+    worker.run_once()  # other tests' leftovers settled: only this one is pending
+    accounts = api_chain.passkeys
+    key = new_passkey()
+    funded_account(api_chain, key)
+    base = api_chain.bundling.base_fee()
+    op = join_op(accounts, client, key, deal).replace(
+        max_fee_per_gas=base, max_priority_fee_per_gas=0
+    )
+    op_hash = result(
+        client, "eth_sendUserOperation", accounts.sign(op, key).to_rpc(), ENTRYPOINT_V08
+    )
+
+    def next_base_fee(value: int) -> None:
+        make_request = api_chain.w3.provider.make_request
+        make_request("anvil_setNextBlockBaseFeePerGas", [hex(value)])  # type: ignore[arg-type]
+        make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    relayer = api_chain.relayer.address
+    sent = api_chain.w3.eth.get_transaction_count(relayer)
+    next_base_fee(base * 10)
+    try:
+        worker.run_once()
+        assert api_chain.w3.eth.get_transaction_count(relayer) == sent
+        assert result(client, "eth_getUserOperationByHash", op_hash)["status"] == "queued"
+    finally:
+        next_base_fee(base)
+    now[0] += 3600
+    worker.run_once()
+    assert result(client, "eth_getUserOperationReceipt", op_hash)["success"] is True
+
+
 def test_a_bad_signature_is_refused_with_32507(
     client: TestClient, api_chain: Chain, deal: DealSetup
 ) -> None:
