@@ -8,6 +8,9 @@
    (a client retry). One failed for ``chain_changed`` is refused: signed for a chain that is gone,
    where the same chain id could make it valid again (-32500, sign it again);
 3. fees: ``maxFeePerGas`` at least the latest base fee (else it would wait for ever: -32602);
+   ``preVerificationGas`` at least what carrying the operation costs the bundler (the calldata
+   and per-operation overhead of :func:`~chain.aa.userop.pre_verification_gas`, the model
+   ``eth_estimateUserOperationGas`` answers with; else the bundler pays it: -32602);
 4. nonce: the sequence the EntryPoint expects after the sender's pending operations (contiguous,
    as the EntryPoint executes them); a lower one is a replay (-32500, ``AA25``-like), a higher one
    a gap (-32500); one held by another pending operation, -32602 (no replacement);
@@ -38,7 +41,7 @@ from api.bundler.models import PENDING_OP_STATUSES, QUEUED_CHANNEL, OpStatus, Us
 from api.db.wakeups import notify
 from chain.aa.bundling import ExecutionReverted, ValidationRejected, checksum, split_nonce
 from chain.aa.entrypoint import ENTRYPOINT_V08
-from chain.aa.userop import UserOperation
+from chain.aa.userop import UserOperation, pre_verification_gas
 from chain.context import Chain
 
 logger = logging.getLogger(__name__)
@@ -105,6 +108,16 @@ def check(chain: Chain, op: UserOperation, pending: list[UserOperationRow]) -> N
         )
     if op.max_priority_fee_per_gas > op.max_fee_per_gas:
         raise rpc.RpcError(rpc.INVALID_PARAMS, "maxPriorityFeePerGas exceeds maxFeePerGas")
+    # The EntryPoint repays the bundler the gas it measures plus preVerificationGas; the
+    # transaction's intrinsic 21,000 and the operation's calldata are only ever in the latter.
+    required_pvg = pre_verification_gas(op)
+    if op.pre_verification_gas < required_pvg:
+        raise rpc.RpcError(
+            rpc.INVALID_PARAMS,
+            f"preVerificationGas {op.pre_verification_gas} is below {required_pvg}, what "
+            "carrying this operation costs the bundler (calldata and overhead)",
+            preVerificationGas=hex(required_pvg),
+        )
     key, seq = split_nonce(op.nonce)
     on_chain = bundling.nonce_sequence(op.sender, key)
     expected = max([on_chain, *(row.nonce_seq + 1 for row in pending)])
@@ -132,16 +145,19 @@ def check(chain: Chain, op: UserOperation, pending: list[UserOperationRow]) -> N
             aaCode="AA25",
             expectedNonce=hex(key << 64 | expected),
         )
-    before = [UserOperation.from_rpc(row.user_operation) for row in pending]
+    # Pending rows whose nonce the chain has used already (executed, not settled yet by the
+    # worker, or bundled by someone else) are part of the state: simulated again, they are AA25.
+    ahead = [row for row in pending if row.nonce_seq >= on_chain]
+    before = [UserOperation.from_rpc(row.user_operation) for row in ahead]
     try:
         bundling.simulate_validation([*before, op], bundler=chain.relayer.address)
     except ValidationRejected as exc:
         if exc.op_index < len(before):
             raise rpc.RpcError(
                 rpc.REJECTED_BY_ENTRY_POINT,
-                f"a pending operation of {op.sender} ({pending[exc.op_index].user_op_hash}) "
+                f"a pending operation of {op.sender} ({ahead[exc.op_index].user_op_hash}) "
                 f"no longer validates ({exc}); wait for it to fail, then send again",
-                pending=pending[exc.op_index].user_op_hash,
+                pending=ahead[exc.op_index].user_op_hash,
             ) from None
         raise rpc.rejected(exc) from None
     if not before:
@@ -169,6 +185,9 @@ def accept(
         )
     key, seq = split_nonce(op.nonce)
     pending = pending_of(session, op.sender, key)
+    # Read before the checks: an operation another bundler mines while they run lands at or
+    # after this block, where the worker looks for its event once its nonce is used.
+    accepted_block = chain.bundling.block_number()
     check(chain, op, pending)
     row = UserOperationRow(
         id=str(uuid.uuid4()),
@@ -180,7 +199,7 @@ def accept(
         nonce_seq=seq,
         user_operation=op.to_rpc(),
         chain_key=chain.identity.key,
-        accepted_block=chain.bundling.block_number(),
+        accepted_block=accepted_block,
         status=OpStatus.QUEUED.value,
     )
     session.add(row)
@@ -190,6 +209,9 @@ def accept(
         session.commit()  # on disk before anything is sent: an accepted operation is never lost
     except IntegrityError:
         session.rollback()
+        same = by_hash(session, op_hash)
+        if same is not None and same.pending:
+            return same, False  # the same operation, sent twice at once: its hash (a retry)
         raise rpc.RpcError(
             rpc.INVALID_PARAMS,
             f"nonce {hex(op.nonce)} of {op.sender} was taken at the same moment by another "

@@ -55,6 +55,13 @@ def parse_coordinate(value: Any, name: str) -> bytes:
     return raw
 
 
+def _check_uint256(value: int, name: str) -> None:
+    # The calls' ABI encoding takes uint256 only: a negative or wider number is the caller's
+    # mistake (400), not an eth_abi error deep in the encoder (a 500).
+    if not 0 <= value < 1 << 256:
+        raise ApiError(400, "invalid_request", f"{name} must be a uint256, got {value}")
+
+
 def account(chain: Chain, qx: bytes, qy: bytes) -> dict[str, Any]:
     """The passkey's account: address (deployed or not), deployment and stablecoin balance."""
     accounts = chain.passkeys
@@ -89,6 +96,7 @@ def _calls(
         deal_id = int(body["deal_id"])
     except (KeyError, TypeError, ValueError):
         raise ApiError(400, "invalid_request", "deal_id (an integer) is required") from None
+    _check_uint256(deal_id, "deal_id")
     if action == "join":
         try:
             quantity = int(body["quantity"])
@@ -99,8 +107,10 @@ def _calls(
             ) from None
         if quantity <= 0:
             raise ApiError(400, "invalid_request", "quantity must be positive")
+        _check_uint256(quantity, "quantity")
         deal = escrow.deal_params(deal_id)  # DealNotFound: 404
         amount = quantity * max(t.unit_price for t in deal.price_tiers)
+        _check_uint256(amount, "quantity × price")
         calls = chain.passkeys.approve_and_join(deal_id, quantity, leader, amount)
         return calls, {
             "deal_id": deal_id,
@@ -122,6 +132,7 @@ def _calls(
         raise ApiError(
             400, "invalid_request", "quantity (integer) and evidence_cid are required"
         ) from None
+    _check_uint256(quantity, "quantity")
     if not evidence_stored(store, engine, cid=evidence_cid, owner=account_address, deal_id=deal_id):
         raise ApiError(
             400, "evidence_not_stored", f"upload the evidence first: {evidence_cid} is unknown"

@@ -12,11 +12,18 @@ bundler account is the relayer's; it is also the beneficiary the EntryPoint repa
     refusal → ``failed`` with the EntryPoint's reason; then the ``handleOps`` transaction is
     **signed and its hash and raw bytes committed** (``sending``) before it is broadcast
     (``sent``), and its receipt's ``UserOperationEvent`` decides ``mined`` (with ``success``: its
-    calls may still have reverted, as on any bundler).
+    calls may still have reverted, as on any bundler). A bundle that reverted on chain while its
+    operation's nonce is still unused — it passed the simulations and the EntryPoint refused it
+    in the block (an account that validates only under ``eth_call``) — fails the operation
+    (``rejected``): bundled again, it would cost the bundler key one reverted transaction a pass,
+    for ever.
 ``sending`` / ``sent`` (a restart, or a receipt that did not come)
     the stored hash's receipt decides; else a used nonce means it executed (found by its event);
     else the *same* raw transaction is broadcast again (same hash: it cannot land twice). Only if
     the bundler's nonce went to another transaction is the operation signed again.
+
+An operation whose ``maxFeePerGas`` has fallen below the base fee since it was accepted waits
+(backoff) rather than being bundled at the bundler's loss.
 
 ``NodeUnavailable`` keeps the row as it is and retries with exponential backoff. The relayer
 account's nonce is shared with the relay worker: signing happens under the same relayer claim
@@ -182,7 +189,9 @@ class BundlerWorker:
                 return
             if bundling.is_mined(row.tx_hash):
                 # Mined without our operation: someone bundled it first (the nonce check below
-                # finds its event), or the EntryPoint skipped it.
+                # finds its event), or the EntryPoint refused it on chain.
+                if self._refused_on_chain(session, chain, row):
+                    return
                 row.status, row.raw_tx, row.tx_hash = OpStatus.QUEUED.value, None, None
                 session.commit()
         if bundling.nonce_sequence(row.sender, int(row.nonce_key)) > row.nonce_seq:
@@ -202,6 +211,16 @@ class BundlerWorker:
                 self._await(session, chain, row)
             return
         op = UserOperation.from_rpc(row.user_operation)
+        base_fee = bundling.base_fee()
+        if op.max_fee_per_gas < base_fee:
+            # The EntryPoint repays at most maxFeePerGas a gas; the bundle pays the base fee:
+            # bundled now, the difference is the bundler's. It waits for the fee to come down.
+            self._retry_later(
+                session,
+                row,
+                ValueError(f"maxFeePerGas {op.max_fee_per_gas} is below the base fee {base_fee}"),
+            )
+            return
         with self.claims.relayer(chain.relayer.address):
             try:
                 signed = bundling.sign_bundle([op], bundler=chain.relayer)
@@ -243,10 +262,30 @@ class BundlerWorker:
         outcome = chain.bundling.outcome(row.tx_hash, bytes.fromhex(row.user_op_hash[2:]))
         if outcome is None:
             # Mined without a UserOperationEvent of ours: not bundled after all; look again.
+            if self._refused_on_chain(session, chain, row):
+                return
             row.status, row.raw_tx, row.tx_hash = OpStatus.QUEUED.value, None, None
             session.commit()
             return
         self._mined(session, row, outcome)
+
+    def _refused_on_chain(self, session: Session, chain: Chain, row: UserOperationRow) -> bool:
+        """Fail ``row`` if its own bundle reverted while its nonce is still unused (True)."""
+        assert row.tx_hash
+        bundling = chain.bundling
+        if not bundling.reverted(row.tx_hash):
+            return False
+        if bundling.nonce_sequence(row.sender, int(row.nonce_key)) > row.nonce_seq:
+            return False  # someone else's bundle took it first: the nonce check finds its event
+        self._fail(
+            session,
+            row,
+            "rejected",
+            "the EntryPoint refused it on chain although it passed simulation (bundle "
+            f"{row.tx_hash} reverted); not bundled again",
+            {"transactionHash": row.tx_hash},
+        )
+        return True
 
     def _mined(self, session: Session, row: UserOperationRow, outcome: BundleOutcome) -> None:
         row.status = OpStatus.MINED.value

@@ -17,7 +17,7 @@ from hexbytes import HexBytes
 
 from api.auth import sessions
 from api.errors import error_responses
-from api.routes.deps import SESSION_COOKIE, ServicesDep, session_token, signed_in
+from api.routes.deps import SESSION_COOKIE, ClientLimited, ServicesDep, session_token, signed_in
 from api.schemas.auth import Challenge, NonceRequest, SessionPublic, VerifyRequest
 from api.services import Services
 from chain.aa.erc7739 import personal_sign_hash
@@ -49,8 +49,10 @@ def _roles(services: Services, address: str) -> list[str]:
 @router.post(
     "/v1/auth/nonce",
     response_model=Challenge,
-    responses=error_responses(400),
+    responses=error_responses(400, 429),
     summary="A single-use nonce and the EIP-4361 message to sign with it",
+    # Each nonce is a row kept in the database: one client must not write them without bound.
+    dependencies=[ClientLimited],
 )
 def nonce(services: ServicesDep, body: NonceRequest, request: Request) -> Challenge:
     message = sessions.issue_challenge(
@@ -70,8 +72,10 @@ def nonce(services: ServicesDep, body: NonceRequest, request: Request) -> Challe
 @router.post(
     "/v1/auth/verify",
     response_model=SessionPublic,
-    responses=error_responses(400, 401),
+    responses=error_responses(400, 401, 429),
     summary="Sign in: the signed EIP-4361 message opens a session",
+    # A signature recovery, or an ERC-1271 eth_call, per attempt.
+    dependencies=[ClientLimited],
 )
 def verify(services: ServicesDep, body: VerifyRequest) -> JSONResponse:
     opened = sessions.sign_in(

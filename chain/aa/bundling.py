@@ -194,6 +194,11 @@ class Bundling:
     def is_mined(self, tx_hash: str) -> bool:
         return self.sender.receipt(tx_hash) is not None
 
+    def reverted(self, tx_hash: str) -> bool:
+        """Whether ``tx_hash`` is mined and reverted (a bundle the EntryPoint refused on chain)."""
+        receipt = self.sender.receipt(tx_hash)
+        return receipt is not None and receipt["status"] == 0
+
     def _revert_reason(self, receipt: Any, user_op_hash: bytes) -> str:
         for e in self.entry_point.events.UserOperationRevertReason().process_receipt(
             receipt, errors=DISCARD

@@ -57,11 +57,12 @@ PVG_ZERO_BYTE = 4
 PVG_NON_ZERO_BYTE = 16
 #: Bytes assumed for a passkey signature not made yet (a one-passkey WebAuthn envelope is ~830).
 PLACEHOLDER_SIGNATURE_SIZE = 900
+PVG_COUNTED_AS = 0xFFFFFFFF
 
 
-def _uint128(value: int, name: str) -> int:
-    if not 0 <= value < 1 << 128:
-        raise ValueError(f"{name} must fit in 128 bits, got {value}")
+def _uint(value: int, name: str, bits: int) -> int:
+    if not 0 <= value < 1 << bits:
+        raise ValueError(f"{name} must fit in {bits} unsigned bits, got {value}")
     return value
 
 
@@ -99,7 +100,11 @@ class UserOperation:
             "paymaster_verification_gas_limit",
             "paymaster_post_op_gas_limit",
         ):
-            _uint128(getattr(self, name), name)
+            _uint(getattr(self, name), name, 128)
+        # uint256 in PackedUserOperation: a negative or wider value cannot be hashed or packed
+        # (eth_abi raises deep inside the userOpHash, a 500 rather than -32602).
+        for name in ("nonce", "pre_verification_gas"):
+            _uint(getattr(self, name), name, 256)
 
     def replace(self, **changes: Any) -> UserOperation:
         """A copy with some fields changed (``op.replace(signature=sig)``)."""
@@ -294,7 +299,10 @@ def pre_verification_gas(op: UserOperation) -> int:
     a placeholder signature of :data:`PLACEHOLDER_SIGNATURE_SIZE` non-zero bytes.
     """
     signature = op.signature or b"\x01" * PLACEHOLDER_SIGNATURE_SIZE
-    packed = abi_encode([PACKED_USER_OPERATION_ABI], [op.replace(signature=signature).packed()])
+    # The field itself is counted at its largest realistic size (4 non-zero bytes): the figure
+    # does not depend on the value it becomes, so an operation priced by it passes the check.
+    counted = op.replace(signature=signature, pre_verification_gas=PVG_COUNTED_AS)
+    packed = abi_encode([PACKED_USER_OPERATION_ABI], [counted.packed()])
     calldata_cost = sum(PVG_ZERO_BYTE if b == 0 else PVG_NON_ZERO_BYTE for b in packed)
     words = (len(packed) + 31) // 32
     return calldata_cost + PVG_FIXED + PVG_PER_USER_OP + PVG_PER_USER_OP_WORD * words

@@ -220,10 +220,35 @@ def test_the_bundler_counts_the_calls_that_simulate_and_never_refuses_a_read(
         assert client.post("/v1/bundler", json=read).status_code == 200
 
 
+def test_sign_in_nonces_and_attempts_are_limited_per_client(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    # Found by review: POST /v1/auth/nonce wrote a database row per call and /v1/auth/verify ran
+    # a signature recovery (or an ERC-1271 call) per call, for any client, without limit.
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    address = {"address": "0x" + "ab" * 20}
+    assert client.post("/v1/auth/nonce", json=address).status_code == 200
+    assert (
+        client.post("/v1/auth/verify", json={"message": "x", "signature": "0x"}).status_code != 429
+    )
+    assert client.post("/v1/auth/nonce", json=address).status_code == 429
+    assert (
+        client.post("/v1/auth/verify", json={"message": "x", "signature": "0x"}).status_code == 429
+    )
+
+
 def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, Clock]) -> None:
     app, _ = limited_app
     paths = app.openapi()["paths"]
-    for path in ("/v1/relay", "/v1/actions/{action}/prepare", "/v1/bundler", "/v1/faucet"):
+    for path in (
+        "/v1/relay",
+        "/v1/actions/{action}/prepare",
+        "/v1/bundler",
+        "/v1/faucet",
+        "/v1/auth/nonce",
+        "/v1/auth/verify",
+    ):
         assert "429" in paths[path]["post"]["responses"], path
     assert "429" in paths["/v1/actions/{action}/prepare-userop"]["post"]["responses"]
 

@@ -155,6 +155,27 @@ def test_prepare_refuses_an_action_that_would_revert(client: TestClient, deal: D
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("action", "fields"),
+    [
+        ("cancel", {"deal_id": -1}),
+        ("withdraw", {"deal_id": 2**256}),
+        ("join", {"deal_id": -5, "quantity": 1}),
+        ("join", {"quantity": 2**256}),
+        ("join", {"quantity": 2**255}),  # quantity × price beyond uint256
+    ],
+)
+def test_prepare_refuses_numbers_outside_uint256_with_400(
+    client: TestClient, deal: DealSetup, action: str, fields: dict[str, int]
+) -> None:
+    # Found by review: deal_id and quantity went unchecked into the calls' ABI encoding, where
+    # eth_abi raised MismatchedABI / ValueOutOfBounds: a 500 instead of a named 400.
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    body = {**key_params(key), "deal_id": deal.deal_id, "leader": deal.leader.address, **fields}
+    refused = client.post(f"/v1/actions/{action}/prepare-userop", json=body)
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_request"
+
+
 def test_the_faucet_is_refused_off_a_local_chain(api_chain: Chain, fresh_faucet: Faucet) -> None:
     from api.errors import ApiError
 
