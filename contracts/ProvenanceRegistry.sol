@@ -86,7 +86,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     mapping(PartyKind kind => mapping(address account => Party)) private _parties;
     mapping(bytes32 batchId => BatchInfo) private _batches;
     mapping(bytes32 batchId => mapping(address writer => bool allowed)) private _writers;
-    mapping(bytes32 eventHash => AnchorInfo) private _anchors;
+    /// @dev Keyed by batch too: an event hash is unique within a batch, not across the registry. Keyed by
+    /// the hash alone, anyone allowed to anchor under some batch could copy a pending anchor's (or a leader's
+    /// receipt's) hash from the mempool and anchor it first under their own batch, making the victim's
+    /// transaction revert: receipts blocked until the delivery deadline refunds every buyer.
+    mapping(bytes32 batchId => mapping(bytes32 eventHash => AnchorInfo)) private _anchors;
     mapping(bytes32 root => RootInfo) private _roots;
     address[] private _escrows;
 
@@ -330,8 +334,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function anchorOf(bytes32 eventHash) external view returns (AnchorInfo memory) {
-        return _anchors[eventHash];
+    function anchorOf(bytes32 batchId, bytes32 eventHash) external view returns (AnchorInfo memory) {
+        return _anchors[batchId][eventHash];
     }
 
     // ----------------------------------------------------------------------------------------------------
@@ -492,8 +496,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         private
     {
         if (eventHash == bytes32(0)) revert ZeroHash();
-        AnchorInfo storage anchor = _anchors[eventHash];
-        if (anchor.anchoredAtBlock != 0) revert EventAlreadyAnchored(eventHash, anchor.batchId);
+        AnchorInfo storage anchor = _anchors[batchId][eventHash];
+        if (anchor.anchoredAtBlock != 0) revert EventAlreadyAnchored(eventHash, batchId);
         anchor.batchId = batchId;
         anchor.documentDigest = documentDigest;
         anchor.actor = actor;

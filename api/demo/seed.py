@@ -224,7 +224,7 @@ class _Seeder:
             if not trail.single:
                 continue
             first = event_hash_digest(trail.single[0][0])
-            if registry.anchor_of(first).anchored_at_block:
+            if registry.anchor_of(batches[key], first).anchored_at_block:
                 continue
             anchored = registry.get_events(
                 "EventAnchored", from_block=start, argument_filters={"batchId": batches[key]}
@@ -258,7 +258,7 @@ class _Seeder:
         cid = put_event(self.store, event, self.report)
         digest = event_hash_digest(event)
         registry = self.clients.registry
-        if registry.anchor_of(digest).anchored_at_block == 0:
+        if registry.anchor_of(batch_id, digest).anchored_at_block == 0:
             if registry.batch_status(batch_id) != BatchStatus.ACTIVE:
                 self.report.waiting.append(f"event {event_hash_id(event)}: batch not active")
                 return cid

@@ -129,8 +129,9 @@ class RegistryClient(ContractClient):
     ) -> TxReceipt:
         return self._send(signer, "anchorEvent", batch_id, event_hash, document_cid)
 
-    def anchor_of(self, event_hash: bytes) -> AnchorInfo:
-        v = list(self._call("anchorOf", event_hash))
+    def anchor_of(self, batch_id: bytes, event_hash: bytes) -> AnchorInfo:
+        """The anchor of ``event_hash`` under ``batch_id`` (an event hash is unique per batch only)."""
+        v = list(self._call("anchorOf", batch_id, event_hash))
         return AnchorInfo(bytes(v[0]), bytes(v[1]), v[2], v[3], bool(v[4]))
 
     def anchor_root(

@@ -139,7 +139,7 @@ interface IProvenanceRegistry {
     error BatchSupplierNotApproved(bytes32 batchId, address supplier);
     /// @notice A zero event hash, document digest, or Merkle root was given.
     error ZeroHash();
-    /// @notice `eventHash` is already anchored (for `batchId`).
+    /// @notice `eventHash` is already anchored for `batchId` (the same hash under another batch is no conflict).
     error EventAlreadyAnchored(bytes32 eventHash, bytes32 batchId);
     /// @notice The writer address is zero or the batch's own supplier.
     error InvalidWriter(bytes32 batchId, address writer);
@@ -351,7 +351,8 @@ interface IProvenanceRegistry {
     // ----------------------------------------------------------------------------------------------------
 
     /// @notice Anchors one EPCIS event of `batchId`. Only the batch's approved supplier or an authorized writer.
-    /// @param eventHash SHA-256 digest of the event's CBV 2.0 event hash ID (non-zero, never anchored before)
+    /// @param eventHash SHA-256 digest of the event's CBV 2.0 event hash ID (non-zero, not yet anchored for
+    /// `batchId`; another batch's anchor of the same hash is that batch's claim and does not block this one)
     /// @param documentCid CID of the event document (CIDv0 or CIDv1, sha2-256)
     function anchorEvent(bytes32 batchId, bytes32 eventHash, bytes calldata documentCid) external;
 
@@ -359,8 +360,8 @@ interface IProvenanceRegistry {
     /// the EPCIS `receiving` event of a leader's pickup for `batchId`, with `leader` recorded as the actor.
     function anchorReceipt(bytes32 batchId, bytes32 eventHash, bytes32 documentDigest, address leader) external;
 
-    /// @notice The anchor of `eventHash` (all zero if not anchored individually).
-    function anchorOf(bytes32 eventHash) external view returns (AnchorInfo memory);
+    /// @notice The anchor of `eventHash` under `batchId` (all zero if not anchored individually for that batch).
+    function anchorOf(bytes32 batchId, bytes32 eventHash) external view returns (AnchorInfo memory);
 
     // ----------------------------------------------------------------------------------------------------
     // Merkle roots

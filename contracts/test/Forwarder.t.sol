@@ -61,7 +61,7 @@ contract ForwarderTest is ProvenanceRegistryBase {
         registry.setBatchWriter(batchId, signer, true);
         bytes memory call = abi.encodeCall(registry.anchorEvent, (batchId, EVENT_HASH, cidV0(DOC_DIGEST)));
         _relay(_signed(key, signer, call, _inOneHour()));
-        assertEq(registry.anchorOf(EVENT_HASH).actor, signer);
+        assertEq(registry.anchorOf(batchId, EVENT_HASH).actor, signer);
     }
 
     function test_execute_revertsOnReplay() public {

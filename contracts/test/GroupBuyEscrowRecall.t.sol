@@ -25,7 +25,8 @@ contract GasBurningListener is IBatchBlockedListener {
 }
 
 /// @notice A recall stops sales at once: the real registry notifies the real escrow, which freezes every live deal
-/// of the batch in the recall's transaction; the bound, the hook's caller check, and failure isolation.
+/// of the batch in the recall's transaction; the bound, the hook's caller check, and failure isolation. Also, with
+/// the same real pair, that a receipt's event hash copied from the mempool cannot block the leader's receipt.
 contract GroupBuyEscrowRecallTest is Test {
     uint256 internal constant UNIT = 1e6;
     bytes internal constant REASON = hex"1220aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899";
@@ -231,6 +232,42 @@ contract GroupBuyEscrowRecallTest is Test {
         registry.removeEscrow(address(escrow));
         vm.stopPrank();
         assertEq(registry.escrows().length, 3);
+    }
+
+    /// @dev Another approved supplier copies the leader's pending confirmReceipt's event hash from the mempool
+    /// and anchors it first under a batch of its own. Were anchors unique across the registry, confirmReceipt would
+    /// revert until the delivery deadline refunded every buyer; keyed per batch, the receipt still lands. The
+    /// same hash twice in the deal's own batch still reverts.
+    function test_confirmReceipt_notBlockedByAFrontRunAnchorUnderAnotherBatch() public {
+        uint256 dealId = _create(batchId);
+        _join(dealId, 2);
+        vm.warp(block.timestamp + 1 days); // join deadline: Succeeded
+        bytes32 eventHash = keccak256("leader's receiving event");
+        bytes32 digest = keccak256("receiving document");
+
+        address attacker = makeAddr("attacker");
+        vm.prank(attacker);
+        registry.applyAsSupplier(REASON, keccak256("credentials"));
+        vm.prank(platform);
+        registry.approveSupplier(attacker);
+        vm.startPrank(attacker);
+        bytes32 attackerBatch = registry.registerBatch("09506000134352", "FRONT-RUN", REASON);
+        registry.anchorEvent(attackerBatch, eventHash, REASON);
+        vm.stopPrank();
+
+        vm.prank(leader);
+        escrow.confirmReceipt(dealId, batchId, eventHash, digest, 2);
+        assertEq(escrow.dealTotals(dealId).receivedQuantity, 2);
+        IProvenanceRegistry.AnchorInfo memory receipt = registry.anchorOf(batchId, eventHash);
+        assertEq(receipt.actor, leader);
+        assertEq(receipt.documentDigest, digest);
+        assertTrue(receipt.isReceipt);
+        assertEq(registry.anchorOf(attackerBatch, eventHash).actor, attacker);
+
+        // Within the deal's own batch the hash is taken: the supplier cannot anchor it again.
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.EventAlreadyAnchored.selector, eventHash, batchId));
+        vm.prank(supplier);
+        registry.anchorEvent(batchId, eventHash, REASON);
     }
 
     function stranger() internal pure returns (address) {

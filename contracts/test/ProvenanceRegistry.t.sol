@@ -370,7 +370,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
 
         vm.prank(carrier);
         registry.anchorEvent(batchId, EVENT_HASH, docCid);
-        assertEq(registry.anchorOf(EVENT_HASH).actor, carrier);
+        assertEq(registry.anchorOf(batchId, EVENT_HASH).actor, carrier);
     }
 
     function test_setBatchWriter_revertsForNonSupplier() public {
@@ -453,7 +453,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         vm.prank(supplier);
         registry.anchorEvent(batchId, EVENT_HASH, docCid);
 
-        IProvenanceRegistry.AnchorInfo memory a = registry.anchorOf(EVENT_HASH);
+        IProvenanceRegistry.AnchorInfo memory a = registry.anchorOf(batchId, EVENT_HASH);
         assertEq(a.batchId, batchId);
         assertEq(a.documentDigest, DOC_DIGEST);
         assertEq(a.actor, supplier);
@@ -464,7 +464,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
     function test_anchorEvent_acceptsCidV0() public {
         vm.prank(supplier);
         registry.anchorEvent(batchId, EVENT_HASH, cidV0(DOC_DIGEST));
-        assertEq(registry.anchorOf(EVENT_HASH).documentDigest, DOC_DIGEST);
+        assertEq(registry.anchorOf(batchId, EVENT_HASH).documentDigest, DOC_DIGEST);
     }
 
     function test_anchorEvent_revertsForStranger() public {
@@ -491,12 +491,36 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         vm.prank(supplier);
         registry.anchorEvent(batchId, EVENT_HASH, cidV0(keccak256("another doc")));
 
-        // An event hash belongs to one batch only.
+        // Unique per batch: the supplier's other batch may anchor the same hash, once.
         vm.prank(supplier);
         bytes32 other = registry.registerBatch(GTIN, "OTHER", docCid);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.EventAlreadyAnchored.selector, EVENT_HASH, batchId));
         vm.prank(supplier);
         registry.anchorEvent(other, EVENT_HASH, docCid);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.EventAlreadyAnchored.selector, EVENT_HASH, other));
+        vm.prank(supplier);
+        registry.anchorEvent(other, EVENT_HASH, docCid);
+    }
+
+    /// @dev The front-run: another approved supplier copies a pending anchor's event hash from the mempool and
+    /// anchors it first under a batch of its own. That is its batch's claim; the victim's anchor still lands.
+    function test_anchorEvent_notBlockedByTheSameHashUnderAnotherSuppliersBatch() public {
+        vm.prank(otherSupplier);
+        bytes32 attackerBatch = registry.registerBatch(GTIN, "FRONT-RUN", docCid);
+        vm.prank(otherSupplier);
+        registry.anchorEvent(attackerBatch, EVENT_HASH, cidV0(keccak256("attacker doc")));
+
+        vm.prank(supplier);
+        registry.anchorEvent(batchId, EVENT_HASH, docCid);
+
+        IProvenanceRegistry.AnchorInfo memory ours = registry.anchorOf(batchId, EVENT_HASH);
+        assertEq(ours.batchId, batchId);
+        assertEq(ours.actor, supplier);
+        assertEq(ours.documentDigest, DOC_DIGEST);
+        IProvenanceRegistry.AnchorInfo memory theirs = registry.anchorOf(attackerBatch, EVENT_HASH);
+        assertEq(theirs.actor, otherSupplier);
+        assertEq(theirs.documentDigest, keccak256("attacker doc"));
+        // A batch nothing was anchored for reads all zero.
+        assertEq(uint256(registry.anchorOf(keccak256("unknown"), EVENT_HASH).anchoredAtBlock), 0);
     }
 
     function test_anchorEvent_revertsOnZeroEventHash() public {
@@ -518,7 +542,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         registry.recallBatch(batchId, reasonCid);
         vm.prank(supplier);
         registry.anchorEvent(batchId, EVENT_HASH, docCid);
-        assertEq(registry.anchorOf(EVENT_HASH).batchId, batchId);
+        assertEq(registry.anchorOf(batchId, EVENT_HASH).batchId, batchId);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -531,7 +555,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         vm.prank(escrow);
         registry.anchorReceipt(batchId, EVENT_HASH, DOC_DIGEST, leader);
 
-        IProvenanceRegistry.AnchorInfo memory a = registry.anchorOf(EVENT_HASH);
+        IProvenanceRegistry.AnchorInfo memory a = registry.anchorOf(batchId, EVENT_HASH);
         assertEq(a.actor, leader);
         assertEq(a.documentDigest, DOC_DIGEST);
         assertTrue(a.isReceipt);
@@ -563,10 +587,23 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.EventAlreadyAnchored.selector, EVENT_HASH, batchId));
         registry.anchorReceipt(batchId, EVENT_HASH, DOC_DIGEST, leader);
         vm.stopPrank();
-        // Receipts and ordinary anchors share one event-hash space.
+        // Receipts and ordinary anchors share one event-hash space per batch.
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.EventAlreadyAnchored.selector, EVENT_HASH, batchId));
         vm.prank(supplier);
         registry.anchorEvent(batchId, EVENT_HASH, docCid);
+    }
+
+    /// @dev A receipt's event hash anchored first under another supplier's batch does not block the receipt.
+    function test_anchorReceipt_notBlockedByTheSameHashUnderAnotherSuppliersBatch() public {
+        vm.prank(otherSupplier);
+        bytes32 attackerBatch = registry.registerBatch(GTIN, "FRONT-RUN", docCid);
+        vm.prank(otherSupplier);
+        registry.anchorEvent(attackerBatch, EVENT_HASH, docCid);
+
+        vm.prank(escrow);
+        registry.anchorReceipt(batchId, EVENT_HASH, DOC_DIGEST, leader);
+        assertTrue(registry.anchorOf(batchId, EVENT_HASH).isReceipt);
+        assertFalse(registry.anchorOf(attackerBatch, EVENT_HASH).isReceipt);
     }
 
     // ------------------------------------------------------------------------------------------------

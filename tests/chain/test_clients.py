@@ -89,7 +89,7 @@ def test_whole_deal_settles_and_pays_everyone(market: Market) -> None:
     receipt = escrow.confirm_receipt(m.deal_id, m.batch_id, event_hash, digest, signer=m.leader)
     (confirmed,) = escrow.events_in(receipt, "ReceiptConfirmed")
     assert confirmed["args"]["quantity"] == 11
-    anchor = registry.anchor_of(event_hash)
+    anchor = registry.anchor_of(m.batch_id, event_hash)
     assert anchor.is_receipt and anchor.actor == m.leader.address and anchor.batch_id == m.batch_id
     assert escrow.leader_info(m.deal_id, m.leader.address).received_at > 0
 

@@ -294,6 +294,31 @@ def test_tampered_document_is_a_mismatch(world: World, services: Services, fresh
     assert row.verification == "mismatch"
 
 
+def test_one_event_hash_anchored_under_two_batches_indexes_twice(
+    world: World, services: Services, fresh_engine
+) -> None:
+    """Anchors are unique per batch: another batch anchoring the same hash (a copy from the
+    mempool, say) is a row of its own, and neither batch's trail loses or gains a row."""
+    registry = services.chain.clients.registry
+    gtin = gtin_with_check("1697" + uuid.uuid4().hex[:9].translate(_DIGITS))
+    ours = registry.register_batch(gtin, "OURS", _meta(services), signer=world.supplier)
+    theirs = registry.register_batch(gtin, "THEIRS", _meta(services), signer=world.supplier)
+    event = commissioning_event(
+        gtin14=gtin, lot="OURS", quantity=5, event_time=T0, location=GLN_FARM
+    )
+    cid = services.store.put(json.dumps(serialize_document([event])).encode())
+    digest = digest_from_hash_id(hash_events_in_document(serialize_document([event]))[0])
+    registry.anchor_event(theirs, digest, parse_cid(cid), signer=world.supplier)
+    registry.anchor_event(ours, digest, parse_cid(cid), signer=world.supplier)
+    engine = fresh_engine()
+    make_indexer(engine, services).sync()
+    (mine,) = _events(engine, gtin, "OURS")
+    (copy,) = _events(engine, gtin, "THEIRS")
+    assert mine.event_hash == copy.event_hash == "0x" + digest.hex()
+    assert (mine.batch_id, copy.batch_id) == ("0x" + ours.hex(), "0x" + theirs.hex())
+    assert mine.verification == "verified"
+
+
 def _meta(services: Services) -> bytes:
     return parse_cid(services.store.put(b'{"product": {"en": "test"}}'))
 

@@ -79,7 +79,7 @@ def test_deal_walks_from_gasless_joins_to_exact_payouts(
     details = receipt["details"]
     document = json.loads(services.store.get(details["document_cid"]))
     assert hash_events_in_document(document) == [details["event_hash_id"]]
-    anchor = registry.anchor_of(bytes.fromhex(details["event_hash"][2:]))
+    anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(details["event_hash"][2:]))
     assert anchor.is_receipt and anchor.actor == deal.leader.address
     assert anchor.batch_id == deal.batch_id
     assert escrow.leader_info(deal.deal_id, deal.leader.address).received_at > 0

@@ -94,7 +94,7 @@ def test_a_supplier_registers_a_batch_and_anchors_an_event_without_gas(
     document = json.loads(services.store.get(details["document_cid"]))
     assert document["type"] == "EPCISDocument" and len(document["epcisBody"]["eventList"]) == 1
     assert hash_events_in_document(document) == [details["event_hash_id"]]
-    anchor = registry.anchor_of(bytes.fromhex(details["event_hash"][2:]))
+    anchor = registry.anchor_of(batch_id, bytes.fromhex(details["event_hash"][2:]))
     assert anchor.batch_id == batch_id and anchor.actor == supplier.address
     assert anchor.document_digest == cid_digest(details["document_cid"])
     (log,) = registry.get_events(

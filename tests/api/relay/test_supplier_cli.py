@@ -120,7 +120,8 @@ def test_a_new_supplier_from_keystore_to_recall(run, services: Services, tmp_pat
     )  # fmt: skip
     assert code == 0, err
     (single,) = json.loads(out)
-    assert registry.anchor_of(bytes.fromhex(single["event_hash"][2:])).batch_id == batch_id
+    anchor = registry.anchor_of(batch_id, bytes.fromhex(single["event_hash"][2:]))
+    assert anchor.anchored_at_block and anchor.batch_id == batch_id
 
     readings = tmp_path / "readings.csv"
     readings.write_text(
@@ -362,8 +363,8 @@ def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(
         )  # fmt: skip
         assert code == 0, (kind, err)
         (single,) = json.loads(out)
-        anchor = registry.anchor_of(bytes.fromhex(single["event_hash"][2:]))
-        assert anchor.batch_id == deal.batch_id
+        anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(single["event_hash"][2:]))
+        assert anchor.anchored_at_block and anchor.batch_id == deal.batch_id
 
 
 def test_register_batch_publishes_the_product_master_data(
