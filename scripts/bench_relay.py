@@ -77,6 +77,7 @@ from rush_support import (
     sign,
     wait_settled,
 )
+from web3.exceptions import TimeExhausted
 
 logger = logging.getLogger("bench_relay")
 
@@ -107,7 +108,20 @@ def raw_transfers(chain: Any, count: int) -> float:
             **fees,
         }
         last = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
-    receipt = w3.eth.wait_for_transaction_receipt(last, timeout=600, poll_latency=0.02)
+    try:
+        receipt = w3.eth.wait_for_transaction_receipt(last, timeout=600, poll_latency=0.02)
+    except TimeExhausted:
+        # Seen once under load (10:47 on 2026-12-01, not reproduced): say what the node holds.
+        mined = w3.eth.get_transaction_count(sender.address, "latest")
+        pending = w3.eth.get_transaction_count(sender.address, "pending")
+        pool = w3.provider.make_request("txpool_status", [])  # type: ignore[arg-type]
+        block = w3.eth.get_block("latest")
+        raise RuntimeError(
+            f"raw transfers not all mined: nonces {nonce}..{nonce + count - 1} sent, "
+            f"{mined - nonce} mined, pending count {pending - nonce}; txpool {pool.get('result')}; "
+            f"latest block {block['number']} base fee {block.get('baseFeePerGas')}, "
+            f"fees sent {fees}"
+        ) from None
     elapsed = time.perf_counter() - started
     assert receipt["status"] == 1 and token.balance_of(recipient) == count
     return count / elapsed
