@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.relayer.checks import RequestChecker, bad_request
-from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus, utcnow
+from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus, public_view, utcnow
 from api.relayer.queue import SignerQueue, pending_requests
 from chain.context import Chain
 from chain.eip712 import typed_data_digest
@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 def accept(
     session: Session, chain: Chain, body: dict[str, Any], store: DocumentStore | None = None
-) -> tuple[RelayRequest, bool]:
-    """Check and store a submission; returns (row, created). A re-submission returns the first row."""
+) -> tuple[dict[str, Any], bool]:
+    """Check and store a submission; returns (what ``GET /v1/relay/{id}`` shows of its row,
+    created). A re-submission returns the first row's."""
 
     def queue_of(signer: str, forwarder_nonce: int, token_nonce: int) -> SignerQueue:
         return SignerQueue(forwarder_nonce, token_nonce, pending_requests(session, signer))
@@ -43,7 +44,7 @@ def accept(
     if digest is not None:
         existing = _by_digest(session, "0x" + digest.hex())
         if existing is not None and existing.status in PENDING_STATUSES:
-            return existing, False  # a client retry: same request, same outbox row
+            return existing.public(), False  # a client retry: same request, same outbox row
         if existing is not None and existing.error_code == "chain_changed":
             # Signed for a chain that is gone (api.binding): replayed here, it could be valid.
             raise bad_request(
@@ -79,11 +80,15 @@ def accept(
         if holder is None:
             raise  # some other constraint: a fault, not a race
         raise _nonce_taken(fields, holder) from None
-    row = RelayRequest(**values)  # (transient: what was stored, for the answer)
     logger.info(
-        "accepted %s request %s from %s (nonce %d)", row.action, row.id, row.signer, row.nonce
+        "accepted %s request %s from %s (nonce %d)",
+        values["action"],
+        values["id"],
+        values["signer"],
+        values["nonce"],
     )
-    return row, True
+    # The answer from the values stored, not from an ORM object built for it (issue 15).
+    return public_view(values), True
 
 
 def _digest(typed: dict[str, Any]) -> bytes | None:
