@@ -14,13 +14,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from api.relayer.checks import RequestChecker, bad_request
-from api.relayer.models import PENDING_STATUSES, RelayRequest, RelayStatus, public_view, utcnow
+from api.relayer.models import (
+    PENDING_SQL,
+    PENDING_STATUSES,
+    RelayRequest,
+    RelayStatus,
+    public_view,
+    utcnow,
+)
 from api.relayer.queue import SignerQueue, pending_requests
 from chain.address import checksum_address
 from chain.context import Chain
@@ -126,10 +133,9 @@ _LOOK_UP = select(
 ).where(
     or_(
         RelayRequest.request_digest == bindparam("digest"),
-        and_(
-            RelayRequest.signer == bindparam("signer"),
-            RelayRequest.status.in_(PENDING_VALUES),
-        ),
+        # The pending condition as literal SQL (PENDING_SQL): no list parameter to expand on
+        # each run, and SQLite may use the partial index that has the same condition.
+        and_(RelayRequest.signer == bindparam("signer"), text(PENDING_SQL)),
     )
 )
 _INSERT = insert(RelayRequest.__table__)
