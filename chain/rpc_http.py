@@ -26,6 +26,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+from chain import fastjson
 from chain.errors import NodeUnavailable
 
 # A kept-alive connection the server closed meanwhile fails on first use; one fresh attempt.
@@ -131,7 +132,7 @@ class JsonRpcHttp:
             if not 200 <= status < 300:
                 raise NodeUnavailable(f"{self.url}: HTTP {status} {reason}")
             try:
-                return json.loads(data)
+                return fastjson.loads(data)  # (as json.loads, faster)
             except ValueError as exc:
                 raise NodeUnavailable(f"{self.url}: not JSON: {data[:200]!r}") from exc
         raise AssertionError("unreachable")
