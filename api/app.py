@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from api.background import stop_all
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
+from api.ratelimit import TokenBuckets
 from api.routes import (
     auth,
     bundler,
@@ -99,6 +100,10 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
     install_error_handlers(app)
     # GET /v1/deals and /v1/deals/{id}: rendered answers kept per state of the index (issue 15).
     app.state.read_cache = ResponseStore()
+    # Per client address, on the writes that cost CPU (api.ratelimit.limit_client).
+    app.state.client_buckets = TokenBuckets(
+        rate=services.settings.rate_limit_per_second, burst=services.settings.rate_limit_burst
+    )
     app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)
 
     def openapi() -> dict[str, Any]:

@@ -104,7 +104,8 @@ ERROR_DESCRIPTIONS = {
     409: "the contract refused it: `details` has the Solidity error's name and arguments",
     413: "the body is too large",
     415: "the media type is not accepted, or the bytes are not of that type",
-    429: "too many requests for this address; `details` says when to retry",
+    429: "too many requests from this client, or for this address: `details.retry_after_seconds` "
+    "and the `Retry-After` header say when to try again",
     422: "the request does not match this operation's parameters: `details.errors` lists them",
     502: "the chain node or the document store answered something invalid",
     503: "the index database, the chain node or the document store is unavailable; retry later",
@@ -160,8 +161,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        # A refusal that says when to come back says it in HTTP too (RFC 9110 Retry-After):
+        # clients and SDKs back off on the header without reading the body.
+        wait = exc.details.get("retry_after_seconds")
         return JSONResponse(
-            error_body(exc.code, exc.message, **exc.details), status_code=exc.status
+            error_body(exc.code, exc.message, **exc.details),
+            status_code=exc.status,
+            headers={"Retry-After": str(wait)} if isinstance(wait, int) else None,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -7,8 +7,10 @@ loopback RPC host, :attr:`chain.settings.Settings.is_local`): on a testnet or ma
 real money, or at least someone else's. Per address: one grant per :data:`WINDOW_SECONDS`, and none
 while the address already holds :data:`FAUCET_AMOUNT` or more (429 ``faucet_limit``).
 
-The per-address window lives in the process (a demo on one machine); what a public faucet would
-need — a durable, shared limiter, per IP or per verified person — is out of scope here.
+The per-address window is a token bucket of one grant refilled once a window
+(:class:`api.ratelimit.TokenBuckets`, bounded in memory), in the process (a demo on one machine);
+what a public faucet would need — a durable, shared limiter, per verified person — is out of scope
+here. The requesting client's own limit (:func:`api.ratelimit.limit_client`) applies before it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.errors import ApiError
+from api.ratelimit import TokenBuckets, retry_after
 from chain.accounts import LOCAL_CHAIN_IDS
 from chain.context import Chain
 
@@ -41,9 +44,9 @@ class Faucet:
     ) -> None:
         self.amount = amount
         self.window = window
-        self.clock = clock
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
+        # One grant per window and address: a bucket of one token, refilled once a window.
+        self._grants = TokenBuckets(rate=1 / window, burst=1, clock=clock)
+        self._lock = threading.Lock()  # one grant at a time: the balance read, then the mint
 
     def grant(self, chain: Chain, address: str) -> dict[str, Any]:
         if not (chain.settings.is_local and chain.chain_id in LOCAL_CHAIN_IDS):
@@ -56,18 +59,18 @@ class Faucet:
             )
         token = chain.clients.token
         with self._lock:
-            now = self.clock()
-            last = self._last.get(address)
-            if last is not None and now - last < self.window:
-                wait = int(self.window - (now - last)) + 1
+            wait = self._grants.take(address)
+            if wait:
+                seconds = retry_after(wait)
                 raise ApiError(
                     429,
                     "faucet_limit",
-                    f"{address} got test tokens recently; try again in {wait} s",
-                    retry_after_seconds=wait,
+                    f"{address} got test tokens recently; try again in {seconds} s",
+                    retry_after_seconds=seconds,
                 )
             balance = token.balance_of(address)
             if balance >= self.amount:
+                self._grants.give_back(address)  # nothing given: the window does not start
                 raise ApiError(
                     429,
                     "faucet_limit",
@@ -75,12 +78,10 @@ class Faucet:
                     f"accounts below {self.amount / 10**6:.2f}",
                     balance=balance,
                 )
-            self._last[address] = now
         try:
             receipt = token.mint(address, self.amount, signer=chain.platform)
         except Exception:
-            with self._lock:
-                self._last.pop(address, None)  # nothing given: the address may ask again
+            self._grants.give_back(address)  # nothing given: the address may ask again
             raise
         logger.info("faucet: %d to %s", self.amount, address)
         return {

@@ -244,4 +244,5 @@ def public(notice: dict[str, Any], directory: Directory, lang: str) -> dict[str,
         "time": iso_utc(notice["time"]),
         "deal_id": notice["deal_id"],
         "text": sentence(notice, directory, lang),
+        "until": iso_utc(notice.get("until")),
     }

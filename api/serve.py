@@ -100,6 +100,8 @@ def _serve(
             port=port,
             log_level="info",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            # Whose X-Forwarded-For names the client: the address the rate limit counts.
+            forwarded_allow_ips=services.settings.forwarded_allow_ips,
         )
     )
 

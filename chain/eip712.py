@@ -365,6 +365,24 @@ def _recover_digest(digest: bytes, signature: bytes | str) -> str | None:
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
+def canonical_signature(signature: str) -> str:
+    """A 65-byte ``r ‖ s ‖ v`` signature as OpenZeppelin's ECDSA takes it (the forwarder's
+    ``verify``, a token's ``permit``): ``v`` 27/28 rather than 0/1 (some hardware wallets), and
+    the low ``s`` of the pair (``s`` and ``N - s`` with the other ``v`` recover the same
+    signer; ECDSA refuses the high one against malleability). Anything else unchanged (the
+    checks refuse it with their own words)."""
+    try:
+        raw = bytes(HexBytes(signature))
+    except (TypeError, ValueError):
+        return signature
+    if len(raw) != 65 or raw[64] not in (0, 1, 27, 28):
+        return signature
+    v, s = raw[64] % 27 + 27, int.from_bytes(raw[32:64], "big")
+    if _SECP256K1_N // 2 < s < _SECP256K1_N:
+        s, v = _SECP256K1_N - s, 55 - v
+    return "0x" + (raw[:32] + s.to_bytes(32, "big") + bytes([v])).hex()
+
+
 def forward_request_data(typed_data: dict[str, Any], signature: bytes | str) -> tuple[Any, ...]:
     """The ``ForwardRequestData`` tuple ``execute``/``verify`` take, from signed typed data.
 

@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     # listens on 127.0.0.1); set true for a gateway on the operator's own private network.
     webhook_private_targets: bool | None = None
     webhook_plain_http: bool | None = None
+    # Per client address, on the writes that cost the service CPU (relay, prepare, the bundler's
+    # sends; api.ratelimit): tokens a second and the bucket's size. Each token is about one
+    # accept (4-5 ms of CPU), so one address takes at most ~5 % of the interpreter sustained,
+    # while a pickup point's neighbours behind one NAT joining at once (prepare + relay each)
+    # pass. 0: no limit (the benchmarks and the test suite, one address at full speed).
+    rate_limit_per_second: float = Field(default=10.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    # The proxies whose X-Forwarded-For names the client (comma-separated IPs or networks, "*"
+    # for any: uvicorn's forwarded_allow_ips). The client address is what the rate limit counts:
+    # behind a proxy elsewhere, name it here, or every client is the proxy.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @property
     def is_local(self) -> bool:

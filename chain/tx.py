@@ -433,16 +433,29 @@ def block_tag(block: Any) -> str:
 
 
 def dry_run_call(
-    sender: str | None, to: str, data: bytes, *, value: int = 0, block: Any = "latest"
+    sender: str | None,
+    to: str,
+    data: bytes,
+    *,
+    value: int = 0,
+    block: Any = "latest",
+    gas: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The ``eth_call`` request (method, params) of raw calldata, for :meth:`TxSender.rpc` and
-    :meth:`TxSender.rpc_batch`."""
+    :meth:`TxSender.rpc_batch`. ``gas``: the call's gas limit (default: the node's)."""
     call: dict[str, Any] = {"to": to, "data": "0x" + bytes(data).hex()}
     if sender is not None:
         call["from"] = sender
     if value:
         call["value"] = hex(value)
+    if gas is not None:
+        call["gas"] = hex(gas)
     return "eth_call", [call, block_tag(block)]
+
+
+def intrinsic_gas(data: bytes) -> int:
+    """A transaction's gas before its code runs: the base cost and its calldata's (EIP-2028)."""
+    return 21_000 + sum(16 if byte else 4 for byte in data)
 
 
 def decode_uint(result: Any) -> int:

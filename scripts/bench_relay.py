@@ -37,7 +37,9 @@ All in one run, on its own anvil (automine, as ``make run``) and its own service
    on a shared machine move with its load, CPU per unit much less.
 
 The service runs with a relayer key pool of ``--lanes`` keys (anvil's development accounts: the
-chain is local), as ``TUANCHAIN_RELAYER_KEYS`` configures it.
+chain is local), as ``TUANCHAIN_RELAYER_KEYS`` configures it, and without the per-client rate
+limit (``TUANCHAIN_RATE_LIMIT_PER_SECOND=0``, :mod:`api.ratelimit`): the rush's clients all post
+from 127.0.0.1, one address at a rate no single client is given.
 
 Prints one JSON object. Run: ``.venv/bin/python scripts/bench_relay.py`` (``--consumers 200`` for
 a quick run; the issue's figure is 2,000).
@@ -65,6 +67,7 @@ from rush_support import (
     _wait_http,
     consumers,
     cpu_seconds,
+    encoded,
     funded,
     make_deal,
     percentile,
@@ -219,7 +222,7 @@ def rush_processes(
             urls.append(f"http://127.0.0.1:{port}")
             _wait_http(urls[-1] + "/healthz")
         prepared = prepare_all(urls[0], buyers, deal_id, leader.address, clients)[0]
-        signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
+        signed = encoded([sign(a, p) for a, p in zip(buyers, prepared, strict=True)])
         logger.info("%s: %d joins signed; the rush starts", "+".join(kinds), len(signed))
         where = "pg" if admin is not None else "sqlite"
         profilers = [
@@ -341,6 +344,8 @@ def main() -> None:
             "TUANCHAIN_RELAYER_KEYS": ",".join(
                 dev_account(i).key.hex() for i in range(5, 5 + max(0, args.lanes - 1))
             ),
+            # The rush's clients all post from 127.0.0.1: no per-client limit (api.ratelimit).
+            "TUANCHAIN_RATE_LIMIT_PER_SECOND": "0",
         }
         os.environ.update(env)
         settings = Settings()
@@ -379,7 +384,7 @@ def main() -> None:
             prepared, prepare_latencies = prepare_all(
                 url, rush, deal_id, leader.address, args.clients
             )
-            signed = [sign(a, p) for a, p in zip(rush, prepared, strict=True)]
+            signed = encoded([sign(a, p) for a, p in zip(rush, prepared, strict=True)])
             logger.info("prepared and signed %d joins; the rush starts", len(signed))
             profiler = Profiler(server.pid, args.profile)
             cpu_before = (cpu_seconds(server.pid), cpu_seconds(node.pid))  # type: ignore[arg-type]

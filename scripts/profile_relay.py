@@ -17,6 +17,9 @@ shared, CPU per unit of work moves much less with its load than rates do) divide
 and ``.txt`` summaries sorted by own and cumulative time). ``--database URL`` profiles on
 PostgreSQL (a fresh schema, dropped after).
 
+The served app runs without the per-client rate limit (``TUANCHAIN_RATE_LIMIT_PER_SECOND=0``,
+:mod:`api.ratelimit`): every join comes from this one address.
+
 Prints one JSON object. Run: ``.venv/bin/python scripts/profile_relay.py --joins 200``.
 """
 
@@ -242,6 +245,8 @@ def main() -> None:
                     "TUANCHAIN_RELAYER_KEYS": ",".join(
                         dev_account(i).key.hex() for i in range(5, 5 + max(0, args.lanes - 1))
                     ),
+                    # One address posting every join at once: no per-client limit (api.ratelimit).
+                    "TUANCHAIN_RATE_LIMIT_PER_SECOND": "0",
                 }
             )
             settings = Settings()

@@ -15,6 +15,7 @@ suppressed health checks lists ``too_slow`` too); ``--hypothesis-seed=N`` explor
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 
@@ -67,6 +68,12 @@ LONG_FILES = (
     "tests/api/relay/test_keeper_and_background.py",  # 23 s
     "tests/api/relay/test_relay_checks.py",  # 21 s
 )
+
+# The suite is one client (TestClient's "testclient", or 127.0.0.1 for the served apps) posting
+# thousands of relays and user operations as fast as it can: what the per-client rate limit
+# refuses (api.ratelimit). Off for every app and service process the tests start (they inherit
+# the environment); tests/api/test_rate_limit.py builds its apps with the limit on.
+os.environ["TUANCHAIN_RATE_LIMIT_PER_SECOND"] = "0"
 
 settings.register_profile("tuanchain", parent=settings.get_profile("ci"))
 settings.load_profile("tuanchain")  # `--hypothesis-profile=NAME` still overrides it

@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 
 from api.binding import CHAIN_CHANGED
 from api.bundler import errors as rpc
-from api.bundler.models import PENDING_OP_STATUSES, OpStatus, UserOperationRow
+from api.bundler.models import PENDING_OP_STATUSES, QUEUED_CHANNEL, OpStatus, UserOperationRow
+from api.db.wakeups import notify
 from chain.aa.bundling import ExecutionReverted, ValidationRejected, checksum, split_nonce
 from chain.aa.entrypoint import ENTRYPOINT_V08
 from chain.aa.userop import UserOperation
@@ -184,6 +185,8 @@ def accept(
     )
     session.add(row)
     try:
+        session.flush()
+        notify(session.connection(), QUEUED_CHANNEL)  # a worker in another process (PostgreSQL)
         session.commit()  # on disk before anything is sent: an accepted operation is never lost
     except IntegrityError:
         session.rollback()

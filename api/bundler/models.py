@@ -24,6 +24,9 @@ from api.relayer.models import PENDING_SQL, PENDING_STATUSES, RelayStatus, utcno
 # The same life cycle as a relay request (queued / sending / sent / mined / failed).
 OpStatus = RelayStatus
 PENDING_OP_STATUSES = PENDING_STATUSES
+# The PostgreSQL channel an accepted operation notifies: bundler workers in other processes
+# wake up (api.db.wakeups).
+QUEUED_CHANNEL = "tuanchain_userop_queued"
 
 
 class UserOperationRow(Base):

@@ -18,11 +18,13 @@ from sqlalchemy import and_, bindparam, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.db.wakeups import notify
 from api.errors import ApiError
 from api.relayer.checks import RequestChecker, bad_request
 from api.relayer.models import (
     PENDING_SQL,
     PENDING_STATUSES,
+    QUEUED_CHANNEL,
     RelayRequest,
     RelayStatus,
     public_view,
@@ -90,6 +92,7 @@ def accept(
         # One INSERT, not the ORM's unit of work for one new object (its flush was a fifth of
         # an accept's CPU, issue 15); the row returned is built from the same values.
         session.connection().execute(_INSERT, values)
+        notify(session.connection(), QUEUED_CHANNEL)  # a worker in another process (PostgreSQL)
         session.commit()  # committed before anything is sent: an accepted request is never lost
     except IntegrityError:
         # Another API process accepted a request with this nonce between our check and our

@@ -2,9 +2,11 @@
 
 Checks, in order (each failure is a 4xx with a machine-readable code):
 
-1. shape: a ``ForwardRequest`` for *our* forwarder on *this* chain, to a contract that trusts it,
-   carrying no ETH and asking at most ``MAX_REQUEST_GAS`` (400 ``gas_too_high``: the relayer
-   reserves each request's gas in a batch, :mod:`api.relayer.gas`);
+1. shape: a ``ForwardRequest`` under *our* forwarder's EIP-712 domain (its name and version, its
+   address, *this* chain; 400 ``wrong_domain``), to a contract that trusts it,
+   carrying no ETH, its calldata exactly its call's ABI encoding (nothing after the arguments:
+   the relayer would pay for those bytes), and asking at most ``MAX_REQUEST_GAS`` (400
+   ``gas_too_high``: the relayer reserves each request's gas in a batch, :mod:`api.relayer.gas`);
 2. signature: the EIP-712 signer recovered from the signature is ``message.from`` (400
    ``bad_signature``) — the same recovery MetaMask / ethers / eth-account signatures pass;
 3. deadline: not past in chain time (400 ``expired``);
@@ -15,15 +17,16 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    twice returns the first one's id;
 5. the forwarder's own ``verify`` (belt and braces: it is what ``execute`` will check) — only
    for a request that is next on chain; one queued behind others would fail it until they run;
-6. for a join, the permit: token domain, owner = signer, spender = escrow, value covers the
-   join, the next token nonce after the signer's queued joins' permits, unexpired, signed by the
+6. for a join, the permit: the token's EIP-712 domain (name, version, address, chain), owner = signer, spender = escrow, value exactly the
+   join's quantity × top price (what ``joinWithPermit`` permits), the next token nonce after the signer's queued joins' permits, unexpired, signed by the
    owner;
 7. simulation (``ForwarderClient.simulate``): the target call ``eth_call``-ed from the forwarder
    with the signer appended, as ERC-2771 delivers it (``joinWithPermit`` with the permit for a
    join), because the forwarder hides a failed inner call behind ``FailedCall()``; a revert
    is refused with the contract's own named error (409, ``DealClosed`` ...). Then, for requests
    that need no permit, ``execute`` itself is ``eth_call``-ed from the relayer, which also catches
-   a request whose gas is too low. A request queued behind the signer's others is simulated
+   a request whose gas is too low; as that covers only a request next on chain without a permit,
+   the simulation also runs with only the signed ``gas`` (400 ``gas_too_low``). A request queued behind the signer's others is simulated
    against the chain as it is *now* (not as it will be after them); for a join whose permit
    waits behind a queued join's permit, the simulation may only fail on the allowance the permit
    will give (``ERC20InsufficientAllowance``), as in ``prepare``. The worker simulates again
@@ -58,9 +61,14 @@ from chain import errors as chain_errors
 from chain.address import checksum_address
 from chain.context import Chain
 from chain.eip712 import (
+    EIP712_DOMAIN_TYPE,
     FORWARD_REQUEST_TYPE,
+    FORWARDER_NAME,
+    FORWARDER_VERSION,
     PERMIT_TYPE,
+    TOKEN_VERSION,
     Signature,
+    canonical_signature,
     forward_request_data,
     recover_typed_data_signer,
     typed_data_digest,
@@ -99,7 +107,18 @@ def _recover(
         ) from None
 
 
-def _domain_is(typed: dict[str, Any], *, chain_id: int, contract: str, what: str) -> None:
+def _domain_is(
+    typed: dict[str, Any],
+    *,
+    chain_id: int,
+    contract: str,
+    what: str,
+    name: str | None = None,
+    version: str | None = None,
+) -> None:
+    """The typed data's domain is ``contract``'s on ``chain_id`` (and, given, its EIP-712
+    ``name`` and ``version``, under the standard domain type: a signature under any other
+    domain recovers an address here, but never the signer in the contract)."""
     domain = typed["domain"]
     try:
         ok = int(domain.get("chainId", -1)) == chain_id and checksum_address(
@@ -107,6 +126,14 @@ def _domain_is(typed: dict[str, Any], *, chain_id: int, contract: str, what: str
         ) == checksum_address(contract)
     except (TypeError, ValueError):
         ok = False
+    if name is not None:
+        domain_type = typed["types"].get("EIP712Domain")
+        standard = domain_type == EIP712_DOMAIN_TYPE or (
+            domain_type is None  # (inferred from the domain's fields, as ethers leaves it out)
+            and set(domain) == {field["name"] for field in EIP712_DOMAIN_TYPE}
+        )
+        if domain.get("name") != name or domain.get("version") != version or not standard:
+            ok = False
     if not ok:
         raise bad_request(
             "wrong_domain",
@@ -134,15 +161,18 @@ class RequestChecker:
     def chain_time(self) -> int:
         return self.chain.sender.chain_time()
 
+    def _client_of(self, target: str) -> Any:
+        """The client of a trusted target (the escrow or the registry)."""
+        return (
+            self.clients.escrow if target == self.clients.escrow.address else self.clients.registry
+        )
+
     def decode_call(
         self, target: str, data: bytes
     ) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
         """(function name, its ABI inputs, decoded arguments) of the signed calldata."""
-        client = (
-            self.clients.escrow if target == self.clients.escrow.address else self.clients.registry
-        )
         try:
-            return client.decode_call(data)
+            return self._client_of(target).decode_call(data)
         except chain_errors.UndecodableCall:
             raise bad_request(
                 "unknown_function", "the request's calldata is no known function"
@@ -160,12 +190,21 @@ class RequestChecker:
             raise bad_request(
                 "invalid_request", "payloads.request and signatures.request are required"
             )
+        # As the forwarder and the token check them (v 27/28, low s): the same signers.
+        signature = canonical_signature(signature)
         if not _types_match(typed, "ForwardRequest", FORWARD_REQUEST_TYPE):
             raise bad_request(
                 "invalid_request", "payloads.request is not an ERC-2771 ForwardRequest"
             )
         forwarder = self.clients.forwarder
-        _domain_is(typed, chain_id=self.chain.chain_id, contract=forwarder.address, what="request")
+        _domain_is(
+            typed,
+            chain_id=self.chain.chain_id,
+            contract=forwarder.address,
+            what="request",
+            name=FORWARDER_NAME,
+            version=FORWARDER_VERSION,
+        )
         try:
             request = forward_request_data(typed, signature)
             nonce = int(typed["message"]["nonce"])
@@ -183,6 +222,14 @@ class RequestChecker:
             raise bad_request("untrusted_target", f"{target} is not a tuanchain contract")
         if value != 0:
             raise bad_request("invalid_request", "requests carrying ETH are not relayed")
+        if self._client_of(target).has_trailing_bytes(data):
+            # Free to the signer, paid by the relayer (~40 gas a calldata byte, EIP-7623),
+            # and a batch carrying much of it can be refused by the node, stalling the rest.
+            raise bad_request(
+                "invalid_request",
+                "the request's calldata is not exactly its call's ABI encoding (bytes after "
+                "the arguments, or another layout)",
+            )
         if digest is None:
             try:
                 digest = typed_data_digest(typed)
@@ -206,6 +253,8 @@ class RequestChecker:
             undecodable = exc  # said after the nonce checks, as always
         permit = payloads.get("permit")
         permit_signature = signatures.get("permit")
+        if isinstance(permit_signature, str):
+            permit_signature = canonical_signature(permit_signature)
         takes_permit = decoded is not None and decoded[0] in WITH_PERMIT
         # Every chain read the checks need, in one JSON-RPC batch (one round trip; the reads
         # and the simulation do not depend on each other): the clock, the signer's forwarder and
@@ -221,6 +270,13 @@ class RequestChecker:
         ]
         if simulated is not None:
             calls.append(forwarder.simulate_call(sender=sender, target=target, data=simulated))
+        gas_checked = simulated is not None and decoded is not None
+        if gas_checked:
+            # The same call with only the signed gas: execute, below, catches too little gas only
+            # for a request next on chain with no permit to wait for.
+            calls.append(
+                forwarder.simulate_call(sender=sender, target=target, data=simulated, gas=gas)
+            )
         if takes_permit:
             assert decoded is not None
             calls.append(self.clients.escrow.deal_params_call(int(decoded[2]["dealId"])))
@@ -232,6 +288,7 @@ class RequestChecker:
         block, forwarder_nonce, token_nonce = _raise_errors(answers[:3])
         verified = answers[3]
         simulation = answers[4] if simulated is not None else None
+        with_signed_gas = answers[5] if gas_checked else None
         last = answers[-1] if decoded is not None else None
         now = int(block["timestamp"], 16)
         if deadline <= now:
@@ -302,9 +359,11 @@ class RequestChecker:
                     raise simulation
             elif isinstance(simulation, Exception):
                 raise simulation
+            _check_signed_gas(with_signed_gas, simulation, gas, function)
         else:
             permit, permit_signature, top_price = None, None, None
             _raise_errors([simulation])
+            _check_signed_gas(with_signed_gas, simulation, gas, function)
             if not queued_behind:
                 # The forwarder's own execution (signature, gas forwarding) as the relayer would
                 # send it; a request queued behind others would fail it on the nonce until then.
@@ -385,12 +444,19 @@ class RequestChecker:
         now: int,
         queue: SignerQueue | None = None,
     ) -> bool:
-        """Check a join's permit (it must allow ``cost``); True when it waits behind a queued
-        join's permit."""
+        """Check a join's permit (it must allow exactly ``cost``); True when it waits behind a
+        queued join's permit."""
         token, escrow = self.clients.token, self.clients.escrow
         if not _types_match(permit, "Permit", PERMIT_TYPE):
             raise bad_request("invalid_request", "payloads.permit is not an EIP-2612 Permit")
-        _domain_is(permit, chain_id=self.chain.chain_id, contract=token.address, what="permit")
+        _domain_is(
+            permit,
+            chain_id=self.chain.chain_id,
+            contract=token.address,
+            what="permit",
+            name=token.permit_domain_name,
+            version=TOKEN_VERSION,
+        )
         message = permit["message"]
         try:
             owner = checksum_address(message["owner"])
@@ -402,8 +468,13 @@ class RequestChecker:
             raise bad_request(
                 "invalid_permit", "the permit must be from the request's sender to the escrow"
             )
-        if value < cost:
-            raise bad_request("invalid_permit", f"the permit allows {value}, the join costs {cost}")
+        if value != cost:
+            # Exactly: the worker checks a join as joinWithPermit, which permits quantity × top
+            # price, so a permit signed for any other value fails its signature there.
+            raise bad_request(
+                "invalid_permit",
+                f"the permit allows {value}; it must allow exactly the join's {cost}",
+            )
         if deadline <= now:
             raise bad_request("expired", f"the permit expired at {deadline} (chain time {now})")
         current = queue.token_nonce if queue is not None else token.nonces(owner)
@@ -420,6 +491,28 @@ class RequestChecker:
         if signer != owner:
             raise bad_request("bad_signature", f"the permit is signed by {signer}, not by {owner}")
         return nonce > current
+
+
+def _check_signed_gas(with_signed_gas: Any, simulation: Any, gas: int, function: str) -> None:
+    """400 ``gas_too_low`` when the call, simulated with only the request's signed ``gas``,
+    fails where (or otherwise than) the full simulation did not: in a batch it would run out of
+    gas, its nonce spent and the relayer's gas paid, and a join's tokens not moved (the same
+    balance could do it again and again)."""
+    if isinstance(with_signed_gas, Exception) and not _same_revert(with_signed_gas, simulation):
+        raise bad_request(
+            "gas_too_low",
+            f"the request's {gas} gas is too little for its {function}: sign it with the gas "
+            "prepare gives",
+        )
+
+
+def _same_revert(answer: Exception, other: Any) -> bool:
+    """Whether two simulations of one call reverted alike (the same named error)."""
+    return (
+        isinstance(answer, chain_errors.ContractRevert)
+        and isinstance(other, chain_errors.ContractRevert)
+        and answer.name == other.name
+    )
 
 
 def _raise_errors(answers: list[Any]) -> list[Any]:

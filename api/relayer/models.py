@@ -46,6 +46,10 @@ PENDING_STATUSES = (RelayStatus.QUEUED, RelayStatus.SENDING, RelayStatus.SENT)
 # SQL for "the request is pending" (a partial index's condition: literal values, no parameters).
 PENDING_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in PENDING_STATUSES) + ")"
 
+# The PostgreSQL channel an accept notifies: relay workers in other processes wake up
+# (api.db.wakeups).
+QUEUED_CHANNEL = "tuanchain_relay_queued"
+
 
 class RelayRequest(Base):
     """One signed gasless request (an ERC-2771 forward request, plus a permit for joins)."""

@@ -25,6 +25,7 @@ from api.relayer.models import PENDING_STATUSES, RelayBatch, RelayRequest, Relay
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
+from chain.eip712 import forward_request_data
 from chain.identity import ChainChanged
 from chain.jsonable import json_safe
 
@@ -95,15 +96,14 @@ class OutboxMoves:
             query = query.where(RelayRequest.signer.not_in(busy))
         return query.order_by(RelayRequest.created_at, RelayRequest.nonce)
 
-    def _in_flight_query(self) -> Any:
-        return (
-            select(RelayRequest)
-            .where(
-                RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value]),
-                RelayRequest.next_attempt_at <= self.clock(),
-            )
-            .order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
+    def _in_flight_query(self, *, due_only: bool = True) -> Any:
+        """Rows of batches signed or sent, not settled (``due_only``: those due now)."""
+        query = select(RelayRequest).where(
+            RelayRequest.status.in_([RelayStatus.SENDING.value, RelayStatus.SENT.value])
         )
+        if due_only:
+            query = query.where(RelayRequest.next_attempt_at <= self.clock())
+        return query.order_by(RelayRequest.relayer_nonce, RelayRequest.created_at)
 
     # ------------------------------------------------------------------ a batch's moves
 
@@ -213,7 +213,12 @@ class OutboxMoves:
             from_block=chain.deployment.contracts["TuanchainForwarder"].block,
         )
         if execution is not None:
-            row.tx_hash, row.block_number = execution
+            row.tx_hash, row.block_number, success = execution
+            if not success:
+                # Its call failed in that transaction (its nonce spent all the same): failed,
+                # with the target's named error, as a failed call in our own batch.
+                self._fail_inside(session, chain, row, row.block_number)
+                return
             row.status = RelayStatus.MINED.value
             row.raw_tx = None
             session.commit()
@@ -272,6 +277,28 @@ class OutboxMoves:
             )
             other.error_args = {"previous": failed.id, "previous_error": failed.error_code}
             logger.info("relay %s failed: its predecessor %s failed", other.id, failed.id)
+
+    def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
+        """The forwarded call reverted inside the batch: its named error from a trace of the
+        transaction (as executed, after the batch's earlier requests), else from a replay on the
+        parent block."""
+        assert row.tx_hash
+        request = forward_request_data(row.typed_data, row.signature)
+        forwarder = chain.clients.forwarder
+        revert = forwarder.failed_call_in(
+            row.tx_hash, sender=row.signer, target=row.target, data=request[5]
+        )
+        if revert is None:
+            try:
+                forwarder.simulate(
+                    sender=row.signer, target=row.target, data=request[5], block=block - 1
+                )
+            except chain_errors.ContractRevert as exc:
+                revert = exc
+        if revert is not None:
+            self._fail_revert(session, row, revert)
+        else:
+            self._fail(session, row, "transaction_failed", f"the call failed in {row.tx_hash}")
 
     def _fail_revert(
         self, session: Session, row: RelayRequest, exc: chain_errors.ContractRevert

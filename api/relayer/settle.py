@@ -29,7 +29,6 @@ from api.relayer.models import RelayRequest, RelayStatus
 from api.relayer.outbox import SETTLING_UNUSED, OutboxMoves
 from chain import errors as chain_errors
 from chain.context import Chain
-from chain.eip712 import forward_request_data
 from chain.tx import quantity
 
 logger = logging.getLogger(__name__)
@@ -49,19 +48,32 @@ class BatchSettling(OutboxMoves):
         session.rollback()
         # Plain (id, signer) pairs by batch: after each rollback below, reading an attribute of
         # an expired row would cost a SELECT of its own (profiled: most of a pass's time).
+        # A batch whole, once any of its rows is due: a failed step backs each row off by its
+        # own attempts, and the rows of one transaction settle together (a part re-queued on
+        # NonceTooLow took the batch's stored bytes with it, stranding the rest).
         batches: dict[str, list[tuple[str, str]]] = {}
         statuses: dict[str, set[str]] = {}
-        for row_id, signer, tx_hash, status in session.execute(
-            self._in_flight_query().with_only_columns(
-                RelayRequest.id, RelayRequest.signer, RelayRequest.tx_hash, RelayRequest.status
+        due: set[str] = set()
+        now = self.clock()
+        for row_id, signer, tx_hash, status, due_at in session.execute(
+            self._in_flight_query(due_only=False).with_only_columns(
+                RelayRequest.id,
+                RelayRequest.signer,
+                RelayRequest.tx_hash,
+                RelayRequest.status,
+                RelayRequest.next_attempt_at,
             )
         ):
             batches.setdefault(tx_hash or row_id, []).append((row_id, signer))
             statuses.setdefault(tx_hash or row_id, set()).add(status)
+            if due_at <= now:
+                due.add(tx_hash or row_id)
         moved = 0
         for tx_hash, members in batches.items():
             if self.stop.is_set():
                 break
+            if tx_hash not in due:
+                continue
             if (
                 not wait
                 and statuses[tx_hash] == {RelayStatus.SENT.value}
@@ -77,7 +89,7 @@ class BatchSettling(OutboxMoves):
                 ids = [row_id for row_id, _ in members]
                 batch = list(
                     session.scalars(
-                        self._in_flight_query()
+                        self._in_flight_query(due_only=False)
                         .where(RelayRequest.id.in_(ids))
                         .options(*SETTLING_UNUSED)
                         .execution_options(populate_existing=True)
@@ -156,28 +168,6 @@ class BatchSettling(OutboxMoves):
         # Every row left this transaction (mined, failed or queued again): its bytes are done.
         self._forget_batch(session, tx_hash)
         session.commit()  # the mined ones at once (the others committed as they settled)
-
-    def _fail_inside(self, session: Session, chain: Chain, row: RelayRequest, block: int) -> None:
-        """The forwarded call reverted inside the batch: its named error from a trace of the
-        transaction (as executed, after the batch's earlier requests), else from a replay on the
-        parent block."""
-        assert row.tx_hash
-        request = forward_request_data(row.typed_data, row.signature)
-        forwarder = chain.clients.forwarder
-        revert = forwarder.failed_call_in(
-            row.tx_hash, sender=row.signer, target=row.target, data=request[5]
-        )
-        if revert is None:
-            try:
-                forwarder.simulate(
-                    sender=row.signer, target=row.target, data=request[5], block=block - 1
-                )
-            except chain_errors.ContractRevert as exc:
-                revert = exc
-        if revert is not None:
-            self._fail_revert(session, row, revert)
-        else:
-            self._fail(session, row, "transaction_failed", f"the call failed in {row.tx_hash}")
 
     def _skipped(
         self, session: Session, chain: Chain, row: RelayRequest, *, reverted: bool

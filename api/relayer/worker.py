@@ -56,9 +56,10 @@ from sqlalchemy.orm import Session
 from api.background import start_loop
 from api.binding import fail_requests
 from api.db import session_factory
+from api.db.wakeups import start_listener
 from api.relayer.claims import Claims
 from api.relayer.gas import MAX_BATCH_GAS, MAX_BATCH_REQUESTS
-from api.relayer.models import RelayRequest, RelayStatus
+from api.relayer.models import QUEUED_CHANNEL, RelayRequest, RelayStatus
 from api.relayer.outbox import SENDING_UNUSED
 from api.relayer.send import BatchSending
 from api.relayer.settle import BatchSettling
@@ -256,7 +257,15 @@ def start_background(services: Services) -> Callable[[], None]:
                 logger.exception("garbage collection of unpinned documents failed")
         return IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS
 
-    return start_loop("relay-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop)
+    # Requests accepted by another process (serve --no-background, a second serve) wake us too.
+    stop_listener = start_listener(services.engine, QUEUED_CHANNEL, WAKE)
+    stop_loop = start_loop("relay-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop)
+
+    def stop_worker() -> None:
+        stop_loop()
+        stop_listener()
+
+    return stop_worker
 
 
 __all__ = ["WAKE", "RelayStatus", "RelayWorker", "start_background"]

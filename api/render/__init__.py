@@ -18,8 +18,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from api.render.charts import bar_chart, donut_chart, temperature_plot
+from api.timefmt import zone_label
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -66,37 +68,67 @@ def pick(value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def zone_label(moment: datetime) -> str:
-    """A moment's offset as the pages name it: ``UTC``, ``UTC+8``, ``UTC-3:30``."""
-    offset = moment.utcoffset()
-    minutes = int(offset.total_seconds() // 60) if offset else 0
-    if not minutes:
-        return "UTC"
-    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
-    hours, rest = divmod(minutes, 60)
-    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+def _moment(value: str | datetime | int) -> datetime:
+    """An aware datetime: ISO 8601 text or a datetime (naive ones are UTC: the index stores
+    UTC), or Unix seconds (chain time)."""
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value, UTC)
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def format_time(value: str | datetime | int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """The one form of a time on every page: the wall clock of the moment's own offset and that
     offset named (``2026-12-01 12:24 UTC``, an EPCIS event ``2025-11-07 21:45 UTC+8``).
 
+    Its twin is ``when`` in ``api/static/wallet.js``: the same form in the phone's zone
+    (``2026-12-01 20:24 UTC+8``), which replaces this text on pages (see :func:`time_tag`).
     An ISO 8601 string or a datetime (naive ones are UTC: the index stores UTC), or Unix
     seconds (chain time: deadlines, shown in UTC); empty for nothing (0 is "not yet")."""
     if not value:
         return ""
-    if isinstance(value, int):
-        moment = datetime.fromtimestamp(value, UTC)
-    else:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = _moment(value)
     return f"{moment.strftime(fmt)} {zone_label(moment)}"
 
 
 def format_timestamp(value: int | str | None) -> str:
     """Unix seconds (chain time: deadlines) as :func:`format_time` shows every time."""
     return format_time(int(value)) if value else ""
+
+
+def time_tag(value: str | datetime | int | None, *, own_zone: bool = False) -> Markup:
+    """A time shown on a page (the ``time`` filter): :func:`format_time`'s text in a
+    ``<time datetime="2026-12-01T12:24:00Z" data-local>``, which ``wallet.js`` rewrites in the
+    phone's zone (``when``). The server cannot know the reader's zone; without scripts the
+    named UTC stays. Element content only: never inside an attribute (``title=""``).
+
+    ``own_zone``: the moment keeps the offset it carries and is not rewritten (an EPCIS event
+    at its eventTimeZoneOffset: the wall clock where it happened, as its signed document says).
+    """
+    if not value:
+        return Markup("")
+    moment = _moment(value)
+    if own_zone:
+        stamp, mark = moment.isoformat(timespec="seconds"), ""
+    else:
+        stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        mark = " data-local"
+    text = escape(format_time(moment))
+    return Markup(f'<time datetime="{stamp}"{mark}>{text}</time>')
+
+
+def with_time(text: str, value: str | datetime | int | None) -> Markup:
+    """A sentence that prints a time in it (a notice's ``{until}``, :func:`format_time`'s text)
+    with that time marked as :func:`time_tag` marks one; the rest escaped (``with_time`` filter).
+    """
+    if not value:
+        return escape(text)
+    return escape(text).replace(escape(format_time(value)), time_tag(value))
+
+
+def timestamp_tag(value: int | str | None) -> Markup:
+    """Unix seconds (chain time: deadlines) as :func:`time_tag` (the ``datetime`` filter)."""
+    return time_tag(int(value)) if value else Markup("")
 
 
 def money(amount: int | None, decimals: int = 6) -> str:
@@ -133,8 +165,9 @@ def environment() -> Environment:
     )
     env.filters.update(
         pick=pick,
-        time=format_time,
-        datetime=format_timestamp,
+        time=time_tag,
+        datetime=timestamp_tag,
+        with_time=with_time,
         money=money,
         price=price,
         short=short,

@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
+
+from api.timefmt import zone_label
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/CR, and the two non-characters): a
 # label from a supplier's metadata must not make the inline SVG ill-formed.
@@ -26,7 +28,8 @@ PALETTE = ("#16a34a", "#2563eb", "#f59e0b", "#dc2626", "#7c3aed", "#0891b2", "#6
 
 
 def _time(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def temperature_plot(
@@ -38,7 +41,8 @@ def temperature_plot(
     height: int = 140,
     label: str = "°C",
 ) -> Markup:
-    """Temperature line over time, the allowed band shaded, readings outside it in red."""
+    """Temperature line over time, the allowed band shaded, readings outside it in red. Times
+    are the wall clock of the readings' own offset (naive: UTC), the zone named once."""
     if not readings:
         return Markup("")
     points = sorted(((_time(r["time"]), float(r["value"])) for r in readings), key=lambda p: p[0])
@@ -86,7 +90,7 @@ def temperature_plot(
     parts.append(
         f'<text x="{left}" y="{height - 6}" font-size="10">{points[0][0]:%m-%d %H:%M}</text>'
         f'<text x="{width - right}" y="{height - 6}" font-size="10" text-anchor="end">'
-        f"{points[-1][0]:%m-%d %H:%M}</text>"
+        f"{points[-1][0]:%m-%d %H:%M} {zone_label(points[-1][0])}</text>"
         f'<text x="4" y="{top + 8}" font-size="10">{_text(label)}</text></svg>'
     )
     return Markup("".join(parts))

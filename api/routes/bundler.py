@@ -20,6 +20,7 @@ from api.bundler.rpc import dispatch
 from api.bundler.worker import WAKE
 from api.db import session_factory
 from api.errors import ApiError, error_responses
+from api.ratelimit import limit_client
 from api.routes.deps import ServicesDep
 from api.services import Services
 
@@ -27,6 +28,10 @@ router = APIRouter(tags=["bundler"])
 
 
 MAX_BATCH = 20
+# The calls that check and simulate an operation (an accept's CPU, issue 15): each takes a token
+# from the client's bucket (api.ratelimit). The others read the outbox or constants — an SDK
+# polling for its receipt is never refused.
+SIMULATING = frozenset({"eth_sendUserOperation", "eth_estimateUserOperationGas"})
 
 DESCRIPTION = """The standard ERC-4337 bundler API (ERC-7769) for EntryPoint v0.8
 (`0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108`): `eth_supportedEntryPoints`, `eth_chainId`,
@@ -36,14 +41,18 @@ the service's worker with `handleOps` (beneficiary: the relayer), never lost or 
 Refusals carry the ERC-7769 codes: -32602 invalid fields, -32500 refused by the EntryPoint
 (account or factory validation, nonce), -32501 refused by the paymaster (a call it does not
 sponsor, limits), -32503 out of its time range, -32507 bad signature, -32521 the calls would
-revert."""
+revert. Too many operations checked for one client: HTTP 429 `rate_limited` with `Retry-After`
+(an HTTP refusal, not a JSON-RPC error: SDKs' HTTP transports back off and retry on it)."""
 
 
 @router.post(
     "/v1/bundler",
     summary="ERC-4337 bundler JSON-RPC",
     description=DESCRIPTION,
-    responses={200: {"description": "a JSON-RPC 2.0 response (or an array of them)"}},
+    responses={
+        200: {"description": "a JSON-RPC 2.0 response (or an array of them)"},
+        **error_responses(429),
+    },
 )
 async def bundler_rpc(request: Request, services: ServicesDep) -> JSONResponse:
     raw = await request.body()
@@ -52,6 +61,7 @@ async def bundler_rpc(request: Request, services: ServicesDep) -> JSONResponse:
     except (ValueError, RecursionError):
         error = rpc.RpcError(rpc.PARSE_ERROR, "the body is not JSON")
         return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error.to_json()})
+    limit_client(request, cost=sum(_method(item) in SIMULATING for item in _items(body)))
     return JSONResponse(await run_in_threadpool(_answer, services, body))
 
 
@@ -73,8 +83,12 @@ def _items(body: Any) -> list[Any]:
     return body if isinstance(body, list) else [body]
 
 
+def _method(item: Any) -> Any:
+    return item.get("method") if isinstance(item, dict) else None
+
+
 def _is_send(item: Any) -> bool:
-    return isinstance(item, dict) and item.get("method") == "eth_sendUserOperation"
+    return _method(item) == "eth_sendUserOperation"
 
 
 @router.get(

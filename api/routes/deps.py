@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.sessions import session_address
 from api.db import ensure_db
+from api.ratelimit import limit_client
 from api.services import Services
 
 
@@ -37,6 +38,16 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def _client_limited(request: Request) -> None:
+    # ``async``: refused on the event loop, before a worker thread or the accept queue is taken.
+    limit_client(request)
+
+
+# ``dependencies=[ClientLimited]`` on a route that costs the service CPU: one token per request
+# from the client's bucket, or 429 ``rate_limited`` (api.ratelimit).
+ClientLimited = Depends(_client_limited)
 
 
 # The largest integer SQLite and PostgreSQL BIGINT store; ids and offsets beyond it are bad input

@@ -24,7 +24,7 @@ from api.index_errors import NotInIndex
 from api.render import STATIC_DIR, pick, render
 from api.routes.deps import DealId, get_services
 from api.services import Services
-from api.timefmt import iso_utc
+from api.timefmt import at_offset, iso_utc
 from chain import deal_rules
 from chain import errors as chain_errors
 from chain.artifacts import REPO_ROOT
@@ -109,6 +109,25 @@ def people(services: Services, addresses: list[str]) -> list[Any]:
         return [Person(a) for a in addresses]
 
 
+def _at_sensor_offset(cold: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The cold chain's readings and breaches (UTC in the index) at the offset of the sensor
+    reports they came from, as the trail prints its events: where they were measured. The
+    reports' documents say it (``eventTimeZoneOffset``); when they disagree, UTC, named so."""
+    offsets = {
+        (e.get("document") or {}).get("eventTimeZoneOffset")
+        for e in events
+        if (e.get("document") or {}).get("sensorElementList")
+    }
+    offset = offsets.pop() if len(offsets) == 1 else None
+    return {
+        **cold,
+        **{
+            part: [{**r, "time": at_offset(r.get("time"), offset)} for r in cold.get(part, [])]
+            for part in ("readings", "breaches")
+        },
+    }
+
+
 def provenance_page(
     request: Request, services: Services, provenance: dict[str, Any]
 ) -> HTMLResponse:
@@ -128,9 +147,15 @@ def provenance_page(
                 "step": step,
                 "icon": STEP_ICONS.get(step, "•"),
                 "place": place_name(event.get("read_point"), places, lang),
+                # Where it happened, not the reader's zone: the offset its signed document
+                # carries (the time is printed with that offset named; see time_tag).
+                "happened_at": at_offset(
+                    event.get("event_time"),
+                    (event.get("document") or {}).get("eventTimeZoneOffset"),
+                ),
             }
         )
-    cold = provenance.get("cold_chain") or {}
+    cold = _at_sensor_offset(provenance.get("cold_chain") or {}, provenance.get("events", []))
     limits = metadata.get("cold_chain") or {}
     breach_limits = {b.get("bound"): b.get("limit") for b in cold.get("breaches", [])}
     min_c = limits.get("min_c", breach_limits.get("min"))

@@ -31,7 +31,7 @@ from api.db import session_factory
 from api.errors import ApiError, error_responses
 from api.faucet import Faucet
 from api.render import render
-from api.routes.deps import ServicesDep
+from api.routes.deps import ClientLimited, ServicesDep
 from chain.aa.bundling import checksum
 
 router = APIRouter(tags=["passkeys"])
@@ -67,7 +67,8 @@ def passkey_account(
     "`quantity`, `evidence_cid`). Returns the "
     "operation (ERC-7769 JSON, signature empty) and its `userOpHash`, the WebAuthn challenge. "
     "Sponsored by the consumer paymaster; the account is created by its first operation.",
-    responses=error_responses(400, 403, 404, 409),
+    responses=error_responses(400, 403, 404, 409, 429),
+    dependencies=[ClientLimited],
 )
 def prepare_userop(
     action: str, services: ServicesDep, body: Annotated[dict[str, Any], Body()]
@@ -139,6 +140,7 @@ def sign_typed_data(
     "anywhere else, 429 `faucet_limit` when the address was served within the hour or "
     "already holds that much.",
     responses=error_responses(400, 403, 429),
+    dependencies=[ClientLimited],
 )
 def faucet(
     request: Request, services: ServicesDep, body: Annotated[dict[str, Any], Body()]

@@ -23,7 +23,7 @@ from api.relayer.models import RelayRequest
 from api.relayer.prepare import ACTIONS, NextNonces, prepare_action
 from api.relayer.queue import signer_queue
 from api.relayer.worker import WAKE
-from api.routes.deps import ServicesDep
+from api.routes.deps import ClientLimited, ServicesDep
 from api.schemas.relay import PreparedPublic, RelayRequestPublic
 
 router = APIRouter(tags=["gasless"])
@@ -59,7 +59,8 @@ _EXAMPLE_PREPARE = {
 @router.post(
     "/v1/actions/{action}/prepare",
     response_model=PreparedPublic,
-    responses=error_responses(400, 404, 409, 502, 504),
+    responses=error_responses(400, 404, 409, 429, 502, 504),
+    dependencies=[ClientLimited],
     summary="Typed data to sign for a gasless action",
     description="Actions: "
     + ", ".join(sorted(ACTIONS))
@@ -110,8 +111,9 @@ def _accept(services: Any, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     response_model=RelayRequestPublic,
     responses={
         200: {"model": RelayRequestPublic, "description": "already accepted: the same request"},
-        **error_responses(400, 409, 502, 504),
+        **error_responses(400, 409, 429, 502, 504),
     },
+    dependencies=[ClientLimited],
 )
 async def relay(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
     # The accept on a worker thread, at most ACCEPT_CONCURRENCY at once, the others waiting as

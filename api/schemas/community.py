@@ -11,6 +11,9 @@ class NoticePublic(BaseModel):
     time: str
     deal_id: int
     text: str
+    # The deadline the text names ({until}: pickup_due), ISO 8601 UTC, for a client to show in
+    # the reader's zone (the text prints it in UTC); None when the text names none.
+    until: str | None = None
 
 
 class NoticeList(BaseModel):

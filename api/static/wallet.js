@@ -230,11 +230,22 @@
   }
 
   const USD = (value) => (Number(value) / 1e6).toFixed(2);
-  // The one form of a time, as the server prints every time (api.render.format_time).
-  // Unix seconds (a deadline) or an ISO 8601 time (a notice's).
+  // A zone named by its offset east of UTC in minutes: "UTC", "UTC+8", "UTC-3:30". Twin of
+  // api.timefmt.zone_label (one rule: change both or neither).
+  const zoneLabel = (minutes) => {
+    const abs = Math.abs(minutes);
+    return minutes === 0 ? "UTC"
+      : "UTC" + (minutes > 0 ? "+" : "-") + Math.floor(abs / 60) + (abs % 60 ? ":" + String(abs % 60).padStart(2, "0") : "");
+  };
+  // The one form of a time, twin of api.render.format_time: the wall clock and its zone named
+  // ("2026-12-01 20:24 UTC+8"), here in the phone's own zone (the server prints UTC; it cannot
+  // know the reader's). Unix seconds (a deadline) or an ISO 8601 time (a notice's).
   const when = (value) => {
     const moment = /^\d+$/.test(String(value)) ? new Date(Number(value) * 1000) : new Date(value);
-    return moment.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    const pad = (n) => String(n).padStart(2, "0");
+    return moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" + pad(moment.getDate())
+      + " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes())
+      + " " + zoneLabel(-moment.getTimezoneOffset()); // that moment's offset (summer time too)
   };
 
   // What each payload lets happen, in words (from the typed data itself, not from the page).
@@ -545,6 +556,16 @@
     });
   }
 
+  // A notice's words with the deadline they name (notice.until: the server printed it in UTC,
+  // as format_time prints a UTC moment) in the phone's zone, as api.render.with_time marks it.
+  function noticeText(notice) {
+    if (!notice.until) return [notice.text];
+    const printed = new Date(notice.until).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    const [before, ...after] = notice.text.split(printed);
+    if (!after.length) return [notice.text];
+    return [before, el("time", { datetime: notice.until }, when(notice.until)), after.join(printed)];
+  }
+
   // Live notices: <section id="notices" data-stream="/v1/notices/{address}/stream"> gets each new
   // notice on top as the indexer sees it (server-sent events), and a "refresh" link appears.
   function liveNotices() {
@@ -556,7 +577,7 @@
       const notice = JSON.parse(event.data);
       if (list.querySelector('[data-id="' + CSS.escape(notice.id) + '"]')) return;
       list.prepend(el("li", { "data-kind": notice.kind, "data-id": notice.id, class: "new" },
-        el("span", { class: "small" }, when(notice.time)), " ", notice.text));
+        el("span", { class: "small" }, el("time", { datetime: notice.time }, when(notice.time))), " ", ...noticeText(notice)));
       box.querySelectorAll(".refresh").forEach((p) => { p.hidden = false; });
       box.querySelectorAll(".empty").forEach((p) => p.remove());
     });
@@ -583,11 +604,17 @@
   // A time typed into a datetime-local field is the phone's wall clock: <span data-local-zone>
   // says which zone that is, named as every printed time names its own (UTC+8).
   function localZones() {
-    const minutes = -new Date().getTimezoneOffset();
-    const abs = Math.abs(minutes);
-    const zone = minutes === 0 ? "UTC"
-      : "UTC" + (minutes > 0 ? "+" : "-") + Math.floor(abs / 60) + (abs % 60 ? ":" + String(abs % 60).padStart(2, "0") : "");
+    const zone = zoneLabel(-new Date().getTimezoneOffset());
     document.querySelectorAll("[data-local-zone]").forEach((span) => { span.textContent = t("js_local_zone", { zone }); });
+  }
+
+  // Every moment the server printed in UTC (<time datetime="…Z" data-local>, api.render.time_tag)
+  // shown in the phone's zone, as the times typed and the live ones are. Times without
+  // data-local keep the offset they were printed with (an EPCIS event: where it happened).
+  function localTimes(root) {
+    (root || document).querySelectorAll("time[data-local][datetime]").forEach((item) => {
+      item.textContent = when(item.getAttribute("datetime"));
+    });
   }
 
   window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, when };
@@ -597,5 +624,6 @@
     liveNotices();
     countdowns();
     localZones();
+    localTimes();
   });
 })();

@@ -133,6 +133,20 @@ class ContractClient:
         call = getattr(self.contract.functions, fn_name)(*args)
         return bytes(HexBytes(call._encode_transaction_data()))
 
+    def has_trailing_bytes(self, data: bytes) -> bool:
+        """Whether ``data`` decodes as a call of this contract yet is not exactly its arguments'
+        ABI encoding (bytes after them, or another layout): Solidity's decoder, like eth-abi's,
+        ignores what follows the arguments. False for calldata of no function (undecodable)."""
+        fn = self._selectors.get(bytes(data[:4]))
+        if fn is None:
+            return False
+        arguments = bytes(data[4:])
+        try:
+            values = abi_decode(fn.types, arguments)
+        except Exception:  # noqa: BLE001 — undecodable: decode_call says so
+            return False
+        return abi_encode(fn.types, list(values)) != arguments
+
     def decode_call(self, data: bytes) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
         """(function name, its ABI inputs, decoded arguments) of calldata to this contract;
         :class:`UndecodableCall` if it is no function of the ABI.

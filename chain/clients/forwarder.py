@@ -20,7 +20,7 @@ from chain.address import checksum_address
 from chain.clients.base import ContractClient
 from chain.eip712 import forward_request_data, forward_request_typed_data
 from chain.errors import ContractRevert
-from chain.tx import dry_run_call
+from chain.tx import dry_run_call, intrinsic_gas
 
 
 class ForwarderClient(ContractClient):
@@ -90,15 +90,26 @@ class ForwarderClient(ContractClient):
         )
 
     def simulate_call(
-        self, *, sender: str, target: str, data: bytes, value: int = 0, block: Any = "latest"
+        self,
+        *,
+        sender: str,
+        target: str,
+        data: bytes,
+        value: int = 0,
+        block: Any = "latest",
+        gas: int | None = None,
     ) -> tuple[str, list[Any]]:
-        """The ``eth_call`` request of :meth:`simulate`, for :meth:`TxSender.rpc_batch`."""
+        """The ``eth_call`` request of :meth:`simulate`, for :meth:`TxSender.rpc_batch`.
+        ``gas``: run the target with exactly this much, as the forwarder passes a request's
+        ``gas`` (the call's limit is that plus its intrinsic cost); default: the node's."""
+        calldata = bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:])
         return dry_run_call(
             self.address,
             target,
-            bytes(data) + bytes.fromhex(Web3.to_checksum_address(sender)[2:]),
+            calldata,
             value=value,
             block=block,
+            gas=None if gas is None else gas + intrinsic_gas(calldata),
         )
 
     def check_execute(
@@ -109,15 +120,22 @@ class ForwarderClient(ContractClient):
         request = forward_request_data(typed_data, signature)
         self.sender.call(self.contract.functions.execute(request), sender=relayer)
 
-    def execution_of(self, signer: str, nonce: int, *, from_block: int) -> tuple[str, int] | None:
-        """(transaction hash, block) of the execution of ``signer``'s request ``nonce``, by any
-        relayer, from its ``ExecutedForwardRequest`` log; None if there is none."""
+    def execution_of(
+        self, signer: str, nonce: int, *, from_block: int
+    ) -> tuple[str, int, bool] | None:
+        """(transaction hash, block, whether its call succeeded) of the execution of ``signer``'s
+        request ``nonce``, by any relayer, from its ``ExecutedForwardRequest`` log (a batch's
+        failed call spends the nonce too: ``success=false``); None if there is none."""
         logs = self.get_events(
             "ExecutedForwardRequest", from_block=from_block, argument_filters={"signer": signer}
         )
         for log in logs:
             if int(log["args"]["nonce"]) == nonce:
-                return log["transactionHash"].to_0x_hex(), int(log["blockNumber"])
+                return (
+                    log["transactionHash"].to_0x_hex(),
+                    int(log["blockNumber"]),
+                    bool(log["args"]["success"]),
+                )
         return None
 
     def executions_in(self, receipt: Any) -> dict[tuple[str, int], bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -18,6 +19,12 @@ class TokenClient(ContractClient):
 
     def name(self) -> str:
         return str(self._call("name"))
+
+    @cached_property
+    def permit_domain_name(self) -> str:
+        """The name in the token's EIP-712 domain (its ``name()``, which OpenZeppelin's
+        ``ERC20Permit`` fixes at deployment), read once: accept checks every permit against it."""
+        return self.name()
 
     def decimals(self) -> int:
         return int(self._call("decimals"))

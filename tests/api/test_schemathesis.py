@@ -120,9 +120,10 @@ def demo_client(demo_services: Services) -> Iterator[asgi.ASGIClient]:
 
 def _app_openapi() -> dict:
     """The app's OpenAPI document, read when the module is collected (pytest makes one test per
-    operation then, before any fixture exists). Building it reads the routes only: this app
-    instance gets no request and no services; the requests go to the demo app."""
-    return create_app(cast(Services, SimpleNamespace())).openapi()
+    operation then, before any fixture exists). Building it reads the routes and the settings
+    only: this app instance gets no request and no other service; the requests go to the demo
+    app."""
+    return create_app(cast(Services, SimpleNamespace(settings=Settings()))).openapi()
 
 
 schema = schemathesis.openapi.from_dict(_app_openapi(), config=CONFIG)

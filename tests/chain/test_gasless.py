@@ -142,6 +142,7 @@ def test_simulate_calls_the_target_as_the_forwarder_does(market: Market) -> None
     assert forwarder.execution_of(m.consumer.address, 0, from_block=0) == (
         receipt["transactionHash"].to_0x_hex(),
         receipt["blockNumber"],
+        True,
     )
     assert forwarder.execution_of(m.consumer.address, 1, from_block=0) is None
     with pytest.raises(errors.ERC2771ForwarderInvalidSigner):  # its nonce is spent now

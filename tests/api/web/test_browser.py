@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from api.demo.catalog import ORANGES, PORK, RICE, Product
+from api.render import format_time
 from chain.artifacts import REPO_ROOT
 
 from .conftest import PHONE
@@ -85,3 +89,45 @@ def test_community_pages_fit_a_phone(page: Any, live_server: str, path: str) -> 
     url = live_server + path.format(buyer=CONSUMERS[0].address, leader=LEADERS[0].address)
     page.goto(url + "?lang=en")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "UTC"])
+def test_times_are_shown_in_the_phones_zone(
+    browser: Any, live_server: str, demo: Any, zone: str
+) -> None:
+    """The server prints 截单 in UTC (it cannot know the reader's zone); the phone shows it in
+    its own, named as the server names offsets. EPCIS events keep where they happened."""
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, timezone_id=zone)
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        url = f"{live_server}/deals/{demo.report.deals['rice_open']}?lang=zh"
+        shown = page.locator("dt:has-text('截单时间') + dd time")
+        page.goto(url)
+        instant = datetime.fromisoformat(shown.get_attribute("datetime") or "")
+        here = instant.astimezone(ZoneInfo(zone))
+        expected = format_time(here)  # the same form: the wall clock, then UTC+8 (or UTC)
+        assert expected.endswith(" UTC+8" if zone == "Asia/Shanghai" else " UTC")
+        assert shown.inner_text() == expected
+        # Without scripts (the HTML as sent) the same moment in UTC, its zone named.
+        sent = httpx.get(url, timeout=30).text
+        assert f">{format_time(instant)}</time>" in sent
+        # Live times (notices, the signing sheet, a pickup code's expiry) go through Tuan.when.
+        seconds = int(instant.timestamp())
+        assert page.evaluate("(s) => Tuan.when(s)", seconds) == expected
+        assert page.evaluate("(s) => Tuan.when(s)", str(seconds)) == expected
+        screenshot(page, f"deal-zone-{zone.replace('/', '-')}.png")
+
+        # The provenance trail says when each step happened where it happened (the offset its
+        # signed EPCIS document carries: the demo's are in China), whatever the phone's zone.
+        page.goto(f"{live_server}/01/{RICE.gtin14}/10/{RICE.lot}?lang=zh")
+        steps = page.locator("#timeline .when time")
+        assert steps.count() >= 6
+        for text in steps.all_inner_texts():
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC\+8", text), text
+        page.locator("#timeline").scroll_into_view_if_needed()
+        screenshot(page, f"provenance-zone-{zone.replace('/', '-')}.png")
+    finally:
+        context.close()
+    assert not errors, errors

@@ -89,9 +89,12 @@ def served_journeys(
 
 @pytest.fixture
 def phone(journeys: Journeys) -> Iterator[tuple[Any, Wallet]]:
-    """A fresh phone-sized browser context with the injected test wallet (no account yet)."""
+    """A fresh phone-sized browser context with the injected test wallet (no account yet): a
+    consumer's phone in China (its language, its zone: times are shown in UTC+8)."""
     wallet = Wallet(CONSUMERS[0].account)
-    context, page, errors = open_phone(journeys.browser, wallet, "zh-CN")
+    context, page, errors = open_phone(
+        journeys.browser, wallet, "zh-CN", timezone_id="Asia/Shanghai"
+    )
     try:
         yield page, wallet
     finally:
@@ -246,9 +249,9 @@ def test_leader_confirms_a_short_receipt_and_the_neighbour_is_refunded_for_it_an
         # The neighbour's open page hears of it (server-sent events), without a reload.
         arrived = f"到货通知：两头乌猪肉 已到 {chen.place_zh}，少到 1 份"
         expect(page.locator("#notices li.new")).to_contain_text(arrived)
-        # Its time in the form of every time on the page (T.when: the zone named).
+        # Its time in the form of every time on the page (T.when), in the phone's zone, named.
         live_time = page.locator("#notices li.new .small").first
-        expect(live_time).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+        expect(live_time).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC\+8$"))
         expect(page.locator("#notices .refresh")).to_be_visible()
         shot(page, "08-notice-live", full_page=False)
         page.locator("#notices .refresh a").click()

@@ -12,6 +12,8 @@ from api import notices as notice_feed
 from api.db import models as m
 from api.demo.catalog import CONSUMERS
 from api.names import Directory
+from api.render import format_timestamp, with_time
+from api.timefmt import iso_utc
 
 from .conftest import Demo
 
@@ -38,6 +40,13 @@ def test_pickup_due_in_the_last_day_while_the_goods_wait(
     due = kinds_at(demo, monkeypatch, buyer, deadline - 3600)["pickup_due"]
     assert due["id"] == f"pickup_due:{pork}" and due["deal_id"] == pork  # stable: one per order
     assert "Pickup deadline near" in due["text"] and "UTC" in due["text"]
+    # The deadline it names, for the phone to show in its zone (JSON; the page marks it).
+    stamp = iso_utc(deadline)
+    with Session(demo.services.engine) as session:
+        public = notice_feed.public(due, Directory(session, demo.services.store), "en")
+    assert public["until"] == stamp and public["text"] == due["text"]
+    marked = f'<time datetime="{stamp}" data-local>{format_timestamp(deadline)}</time>'
+    assert marked in with_time(due["text"], deadline)
     assert "pickup_due" not in kinds_at(demo, monkeypatch, buyer, deadline)  # a no-show now
 
 

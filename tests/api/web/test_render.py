@@ -1,15 +1,26 @@
-"""Rendering helpers: SVG charts are well-formed for any data; language choice never fails."""
+"""Rendering helpers: SVG charts are well-formed for any data; language choice never fails;
+every time shown is marked for the phone to show in its own zone."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from api.render import choose_language, money, pick
+from api.render import (
+    TEMPLATES_DIR,
+    choose_language,
+    environment,
+    format_time,
+    money,
+    pick,
+    time_tag,
+    with_time,
+)
 from api.render.charts import bar_chart, donut_chart, temperature_plot
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -83,3 +94,78 @@ def test_helpers() -> None:
     assert money(45_000_000) == "45.00" and money(None) == "-"
     assert pick({"zh": "大米", "en": "rice"}, "en") == "rice"
     assert pick({"zh": "大米"}, "en") == "大米" and pick(None, "zh") == ""
+
+
+def test_a_time_is_marked_for_the_phone_to_show_in_its_zone() -> None:
+    assert time_tag("2026-12-01T12:24:00Z") == (
+        '<time datetime="2026-12-01T12:24:00Z" data-local>2026-12-01 12:24 UTC</time>'
+    )
+    # Chain time (Unix seconds, the ``datetime`` filter) and naive index times are UTC too.
+    datetime_filter = environment().filters["datetime"]
+    assert datetime_filter(1_764_591_840) == time_tag(datetime(2025, 12, 1, 12, 24))
+    assert 'datetime="2025-12-01T12:24:00Z" data-local>' in datetime_filter("1764591840")
+    # A moment given in another zone is marked by the same instant, in UTC.
+    assert 'datetime="2026-12-01T04:24:00Z"' in time_tag("2026-12-01T12:24:00+08:00")
+    # An EPCIS event keeps where it happened: its offset, not rewritten by the phone.
+    assert time_tag("2025-11-07T21:45:00+08:00", own_zone=True) == (
+        '<time datetime="2025-11-07T21:45:00+08:00">2025-11-07 21:45 UTC+8</time>'
+    )
+    assert time_tag(None) == time_tag("") == datetime_filter(0) == ""
+    # A sentence that prints a time (a notice's {until}): that time marked, the rest escaped.
+    assert with_time("pick <it> up by 2026-12-01 12:24 UTC", "2026-12-01T12:24:00Z") == (
+        'pick &lt;it&gt; up by <time datetime="2026-12-01T12:24:00Z" data-local>'
+        "2026-12-01 12:24 UTC</time>"
+    )
+    assert with_time("no <time>", None) == "no &lt;time&gt;"
+    # In a template the markup is markup, and a sentence with an {at} keeps it so.
+    html = environment().from_string(
+        "{{ (s|e).replace('{at}', t|time) }}", globals={"s": "from {at} <b>", "t": 0}
+    )
+    assert html.render(t="2026-12-01T12:24:00Z") == (
+        'from <time datetime="2026-12-01T12:24:00Z" data-local>2026-12-01 12:24 UTC</time> &lt;b&gt;'
+    )
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    minutes=st.integers(min_value=-12 * 60, max_value=14 * 60),
+)
+def test_the_marked_instant_is_the_shown_one(moment: datetime, minutes: int) -> None:
+    here = moment.replace(microsecond=0).astimezone(timezone(timedelta(minutes=minutes)))
+    for own_zone in (False, True):
+        tag = time_tag(here, own_zone=own_zone)
+        stamp, text = re.fullmatch(
+            r'<time datetime="([^"]+)"(?: data-local)?>([^<]+)</time>', tag
+        ).groups()
+        assert datetime.fromisoformat(stamp) == here
+        assert text == format_time(here)  # the text without scripts: the offset it was given
+        assert ("data-local" in tag) is not own_zone
+
+
+def test_an_epcis_event_is_shown_where_it_happened() -> None:
+    """The trail's times: the index's UTC at the document's eventTimeZoneOffset."""
+    from api.timefmt import at_offset
+
+    farm = at_offset("2026-11-19T00:00:00Z", "+08:00")
+    assert time_tag(farm, own_zone=True) == (
+        '<time datetime="2026-11-19T08:00:00+08:00">2026-11-19 08:00 UTC+8</time>'
+    )
+    assert format_time(at_offset("2026-11-19T00:00:00Z", "-03:30")) == "2026-11-18 20:30 UTC-3:30"
+    # No readable offset: the time as given (UTC, named so); no time, nothing.
+    assert format_time(at_offset("2026-11-19T00:00:00Z", "later")) == "2026-11-19 00:00 UTC"
+    assert at_offset(None, "+08:00") is None
+    # The cold chain's chart: the readings' wall clock there, the zone named once.
+    readings = [
+        {"time": at_offset(f"2026-11-20T0{h}:00:00Z", "+08:00"), "value": 4} for h in (1, 3)
+    ]
+    labels = ET.fromstring(str(temperature_plot(readings, 0, 8))).findall(f"{SVG}text")
+    assert [x.text for x in labels][-3:-1] == ["11-20 09:00", "11-20 11:00 UTC+8"]
+
+
+def test_no_template_puts_a_time_into_an_attribute() -> None:
+    """The ``time`` and ``datetime`` filters give markup: inside ``title="…"`` it would show."""
+    in_attribute = re.compile(r'=\s*"[^"<>]*\{\{[^}]*\|\s*(?:date)?time\b')
+    for template in TEMPLATES_DIR.glob("*.html"):
+        assert not in_attribute.search(template.read_text(encoding="utf-8")), template.name

@@ -1,0 +1,49 @@
+"""A request whose calldata is not exactly its call's ABI encoding is refused at accept.
+
+Found in review: Solidity's (and eth-abi's) decoder ignores bytes after the arguments, and
+nothing bounded a request's calldata: any fresh account, with no tokens, could sign a cheap call
+that succeeds (``pushPayouts(deal, [])``) followed by ~100 KB of junk. The relayer then carries
+the junk in its ``executeBatch``: ~40 gas a byte under EIP-7623's calldata floor, which the
+batch's gas limit (the requests' signed ``gas`` and overhead, ``16 × len(calldata)``) does not
+cover. Seen on anvil before the fix: the batch was taken into the pool and never mined (``sent``,
+"not mined within 60 s"), and every later batch of that relayer key queued behind its nonce.
+"""
+
+from __future__ import annotations
+
+from eth_account import Account
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.db import init_db
+from api.relayer.worker import RelayWorker
+from api.services import Services, make_engine
+
+from .conftest import make_deal
+
+
+def _signed(chain, account, data: bytes) -> dict:  # type: ignore[no-untyped-def]
+    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
+    typed = forwarder.prepare(sender=account.address, target=escrow.address, data=data, gas=200_000)
+    signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
+    return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+
+
+def test_a_request_with_bytes_after_its_arguments_is_refused(services: Services, tmp_path) -> None:
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    escrow = chain.clients.escrow
+    deal = make_deal(chain, min_quantity=1)
+    call = escrow.calldata("pushPayouts", deal.deal_id, [])
+    with TestClient(create_app(own)) as client:
+        junk = call + b"\x5a" * 100_000
+        response = client.post("/v1/relay", json=_signed(chain, Account.create(), junk))
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "invalid_request"
+        # The same call, exactly encoded, is relayed.
+        exact = client.post("/v1/relay", json=_signed(chain, Account.create(), call))
+        assert exact.status_code == 202, exact.text
+        RelayWorker(own).run_once()
+        assert client.get(f"/v1/relay/{exact.json()['id']}").json()["status"] == "mined"

@@ -1,0 +1,81 @@
+"""A join signed with too little ``request.gas`` for its call is refused at accept.
+
+Found in review: accept caught a request with too little gas only by ``eth_call``-ing
+``execute`` as the relayer, which a permit-paid call (join, bookCashOrder) skips (its permit
+is not on chain yet); the simulation of ``joinWithPermit`` ran with the node's whole gas. So
+a join signed with e.g. 30,000 gas was accepted, sent, ran out of gas inside the batch and
+spent the signer's nonce: the relayer paid for a call that could never succeed, and the same
+token balance could be used again and again (no tokens move).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from eth_account import Account
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.db import init_db
+from api.relayer.worker import RelayWorker
+from api.services import Services, make_engine
+
+from .conftest import consumer, make_deal, prepare, sign
+
+
+def test_a_join_signed_with_too_little_gas_is_refused_at_accept(
+    services: Services, tmp_path
+) -> None:
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    deal = make_deal(chain, min_quantity=1)
+    buyer = consumer(chain)
+    body = {"from": buyer.address, "deal_id": deal.deal_id, "quantity": 1}
+    with TestClient(create_app(own)) as client:
+        prepared = prepare(client, "join", {**body, "leader": deal.leader.address})
+        starved = copy.deepcopy(prepared)
+        starved["payloads"]["request"]["message"]["gas"] = 30_000
+        response = client.post("/v1/relay", json=sign(buyer, starved))
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "gas_too_low"
+        # The join as prepared (its gas untouched) still goes through.
+        accepted = client.post("/v1/relay", json=sign(buyer, prepared))
+        assert accepted.status_code == 202, accepted.text
+        RelayWorker(own).run_once()
+        assert client.get(f"/v1/relay/{accepted.json()['id']}").json()["status"] == "mined"
+
+
+def test_a_request_queued_behind_another_with_too_little_gas_is_refused(
+    services: Services, tmp_path
+) -> None:
+    """Not only joins: ``execute`` as the relayer is ``eth_call``-ed only for a request next on
+    chain, so one queued behind the signer's others was taken with any gas — here a call any
+    fresh account can make (``pushPayouts(deal, [])``) signed with 1,000 gas, which would run out
+    of gas in the batch, its nonce spent and the relayer's gas paid."""
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
+    deal = make_deal(chain, min_quantity=1)
+    signer = Account.create()
+
+    def signed(nonce: int, gas: int) -> dict:  # type: ignore[type-arg]
+        typed = forwarder.prepare(
+            sender=signer.address,
+            target=escrow.address,
+            data=escrow.calldata("pushPayouts", deal.deal_id, []),
+            gas=gas,
+        )
+        typed["message"]["nonce"] = nonce
+        signature = signer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+
+    with TestClient(create_app(own)) as client:
+        assert client.post("/v1/relay", json=signed(0, 100_000)).status_code == 202
+        response = client.post("/v1/relay", json=signed(1, 1_000))  # queued behind nonce 0
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "gas_too_low"
+        assert client.post("/v1/relay", json=signed(1, 100_000)).status_code == 202

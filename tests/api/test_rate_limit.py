@@ -1,0 +1,296 @@
+"""The per-client rate limit (api.ratelimit): the token bucket's arithmetic, a bounded table, and
+the 429 ``rate_limited`` answer with ``Retry-After`` through the app, counted per client address
+as uvicorn's proxy-headers middleware reports it.
+
+Every clock here is the test's own (a list it moves): nothing sleeps, nothing is timed. The apps
+run without a node (an RPC URL nobody listens on): what a request that passes the limit answers
+(400, 503) does not matter here, only whether it was refused with 429.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from api.app import create_app
+from api.ratelimit import TokenBuckets, client_key, retry_after
+from api.services import build_services
+from chain.settings import Settings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --------------------------------------------------------------------------- the bucket
+
+steps = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=30, allow_nan=False),  # seconds before the request
+        st.sampled_from(["a", "b"]),  # whose
+        st.integers(min_value=1, max_value=4),  # its cost
+    ),
+    max_size=60,
+)
+
+
+@given(
+    rate=st.floats(min_value=0.01, max_value=50, allow_nan=False),
+    burst=st.integers(min_value=1, max_value=20),
+    steps=steps,
+)
+def test_a_key_is_never_given_more_than_its_burst_plus_the_refill(
+    rate: float, burst: int, steps: list[tuple[float, str, int]]
+) -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=rate, burst=burst, clock=clock)
+    start = clock.now
+    granted = {"a": 0, "b": 0}
+    for gap, key, cost in steps:
+        clock.now += gap
+        wait = buckets.take(key, cost)
+        assert wait >= 0
+        if not wait:
+            granted[key] += min(cost, burst)
+    for key, total in granted.items():
+        assert total <= burst + rate * (clock.now - start) + 1e-6, key
+
+
+@given(
+    rate=st.floats(min_value=0.01, max_value=50, allow_nan=False),
+    burst=st.integers(min_value=1, max_value=20),
+    cost=st.integers(min_value=1, max_value=20),
+    spent=st.integers(min_value=0, max_value=40),
+)
+def test_a_refused_request_passes_once_its_retry_after_has_passed(
+    rate: float, burst: int, cost: int, spent: int
+) -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=rate, burst=burst, clock=clock)
+    for _ in range(spent):
+        buckets.take("a")
+    wait = buckets.take("a", cost)
+    if not wait:
+        return
+    assert buckets.take("a", cost) > 0  # asking again changes nothing
+    clock.now += retry_after(wait)
+    assert buckets.take("a", cost) == 0.0
+
+
+def test_a_new_client_has_its_burst_then_one_request_per_refill() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=2, burst=3, clock=clock)
+    assert [buckets.take("a") for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
+    assert buckets.take("b") == 0.0  # another client: its own bucket
+    clock.now += 0.5
+    assert buckets.take("a") == 0.0
+    assert buckets.take("a") == 0.5
+
+
+def test_a_cost_above_the_burst_takes_the_whole_bucket() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=1, burst=5, clock=clock)
+    assert buckets.take("a", 50) == 0.0
+    assert buckets.take("a") == 1.0
+
+
+def test_tokens_given_back_are_taken_again() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=1 / 3600, burst=1, clock=clock)  # the faucet's window
+    assert buckets.take("a") == 0.0
+    buckets.give_back("a")
+    assert buckets.take("a") == 0.0
+    assert buckets.take("a") == pytest.approx(3600)
+
+
+def test_rate_zero_is_no_limit_and_keeps_nothing() -> None:
+    buckets = TokenBuckets(rate=0, burst=1)
+    assert all(buckets.take("a", 10) == 0.0 for _ in range(1000))
+    assert len(buckets) == 0
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+
+def test_refilled_buckets_are_forgotten() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=1, burst=10, clock=clock)
+    for i in range(1000):
+        buckets.take(f"client-{i}", 2)
+    assert len(buckets) == 1000
+    clock.now += 1  # one token back each: none full yet
+    buckets.take("client-0")
+    assert len(buckets) == 1000
+    clock.now += 1  # all refilled but the one used a second ago
+    buckets.take("late")
+    assert len(buckets) == 2
+
+
+def test_the_table_never_holds_more_than_its_bound() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=0.001, burst=2, max_keys=100, clock=clock)
+    buckets.take("busy", 2)
+    for i in range(10_000):
+        buckets.take(f"10.0.{i // 256}.{i % 256}")
+        if i % 50 == 0:
+            assert buckets.take("busy") > 0  # used recently: kept, still limited
+    assert len(buckets) == 100
+
+
+# --------------------------------------------------------------------------- the client's key
+
+
+def test_a_client_is_its_address_an_ipv6_client_its_64() -> None:
+    assert client_key("203.0.113.7") == "203.0.113.7"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert client_key(None) == "unix"
+
+
+# --------------------------------------------------------------------------- through the app
+
+
+@pytest.fixture
+def limited_app(tmp_path: Path) -> Iterator[tuple[FastAPI, Clock]]:
+    """The app (no node behind it), each client allowed 2 requests then 1 a second."""
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+        rate_limit_per_second=1,
+        rate_limit_burst=2,
+    )
+    app = create_app(build_services(settings))
+    assert (app.state.client_buckets.rate, app.state.client_buckets.burst) == (1, 2)
+    clock = Clock()
+    app.state.client_buckets = TokenBuckets(rate=1, burst=2, clock=clock)
+    yield app, clock
+
+
+JOIN_PREPARE = "/v1/actions/join/prepare"
+SEND = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendUserOperation", "params": [{}, "0x"]}
+
+
+def test_the_third_request_in_a_second_is_429_with_retry_after(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    app, clock = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    # prepare and relay share one bucket: a join is both.
+    assert client.post(JOIN_PREPARE, json={}).status_code != 429
+    assert client.post("/v1/relay", json={}).status_code != 429
+    refused = client.post("/v1/relay", json={})
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "1"
+    body = refused.json()
+    assert body["code"] == "rate_limited"
+    assert body["details"] == {"retry_after_seconds": 1}
+    # Another client is not this one's business.
+    other = TestClient(app, client=("198.51.100.2", 40000))
+    assert other.post("/v1/relay", json={}).status_code != 429
+    clock.now += 1
+    assert client.post("/v1/relay", json={}).status_code != 429
+
+
+def test_the_bundler_counts_the_calls_that_simulate_and_never_refuses_a_read(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    assert client.post("/v1/bundler", json=[SEND, SEND]).status_code == 200  # two tokens, of two
+    refused = client.post("/v1/bundler", json=SEND)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+    assert "retry-after" in refused.headers
+    read = {"jsonrpc": "2.0", "id": 2, "method": "eth_getUserOperationReceipt", "params": ["0x"]}
+    for _ in range(5):
+        assert client.post("/v1/bundler", json=read).status_code == 200
+
+
+def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, Clock]) -> None:
+    app, _ = limited_app
+    paths = app.openapi()["paths"]
+    for path in ("/v1/relay", "/v1/actions/{action}/prepare", "/v1/bundler", "/v1/faucet"):
+        assert "429" in paths[path]["post"]["responses"], path
+    assert "429" in paths["/v1/actions/{action}/prepare-userop"]["post"]["responses"]
+
+
+def test_a_client_forwarded_by_a_trusted_proxy_is_counted_as_that_client(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    """As ``tuanchain serve`` runs the app: behind uvicorn's proxy-headers middleware trusting
+    the proxy at 127.0.0.1 (``TUANCHAIN_FORWARDED_ALLOW_IPS``' default)."""
+    app, _ = limited_app
+    served = ProxyHeadersMiddleware(app, trusted_hosts=Settings().forwarded_allow_ips)
+    proxy = TestClient(served, client=("127.0.0.1", 40000))
+
+    def post(forwarded_for: str) -> int:
+        return proxy.post(
+            "/v1/relay", json={}, headers={"x-forwarded-for": forwarded_for}
+        ).status_code
+
+    assert [post("203.0.113.7") for _ in range(3)][-1] == 429
+    assert post("203.0.113.8") != 429  # another client behind the same proxy
+    assert post("10.9.9.9, 203.0.113.7") == 429  # whatever the client itself claimed first
+    # A peer that is not a trusted proxy is counted as itself, whatever it forwards.
+    direct = TestClient(served, client=("198.51.100.1", 40000))
+    statuses = [
+        direct.post("/v1/relay", json={}, headers={"x-forwarded-for": f"192.0.2.{i}"}).status_code
+        for i in range(3)
+    ]
+    assert statuses[-1] == 429
+
+
+def test_serve_trusts_the_configured_proxies_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tuanchain serve`` hands ``TUANCHAIN_FORWARDED_ALLOW_IPS`` to uvicorn (whose own
+    ``FORWARDED_ALLOW_IPS`` it does not read): the server is built, not run."""
+    import uvicorn
+
+    from api.serve import _serve
+    from chain.shutdown import Stop
+
+    built: list[uvicorn.Config] = []
+
+    def run(server: uvicorn.Server) -> None:
+        built.append(server.config)
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+        forwarded_allow_ips="10.0.0.5",
+    )
+    _serve(build_services(settings), "127.0.0.1", 8000, Stop(), background=False)
+    assert [config.forwarded_allow_ips for config in built] == ["10.0.0.5"]
+
+
+def test_a_refused_client_is_logged_once_a_minute_not_per_request(
+    limited_app: tuple[FastAPI, Clock], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.77", 40000))
+    with caplog.at_level("WARNING", logger="api.ratelimit"):
+        statuses = [client.post("/v1/relay", json={}).status_code for _ in range(6)]
+    assert statuses.count(429) == 4
+    assert [r.getMessage() for r in caplog.records if "198.51.100.77" in r.getMessage()] == [
+        "rate limit: refusing 198.51.100.77 (1 a second after a burst of 2)"
+    ]
