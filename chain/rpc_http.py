@@ -20,7 +20,6 @@ nonces); everything else still goes through web3. Transport failures are raised 
 from __future__ import annotations
 
 import http.client
-import json
 import socket
 import threading
 from typing import Any
@@ -108,7 +107,7 @@ class JsonRpcHttp:
         return connection
 
     def _post(self, payload: Any) -> Any:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = fastjson.dumps(payload)  # (as json.dumps, faster)
         for attempt in (1, 2):
             connection = self._connection()
             try:

@@ -1,5 +1,6 @@
 """``chain.fastjson.loads`` gives what ``json.loads`` gives, for any JSON text ``json`` writes or
-reads — integers of any size exact — and fails where it fails, with its error."""
+reads — integers of any size exact — and fails where it fails, with its error; ``dumps`` writes
+the JSON value ``json.dumps`` writes, for any JSON value."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chain.fastjson import loads
+from chain.fastjson import dumps, loads
 
 _values = st.recursive(
     st.none()
@@ -74,3 +75,22 @@ def test_edges_read_as_json_reads_them(text: str | bytes) -> None:
 def test_malformed_text_fails_with_jsons_error(text: str) -> None:
     with pytest.raises(json.JSONDecodeError):
         loads(text)
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**300), max_value=2**300)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),  # lone surrogates too
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.text() | st.integers() | st.none() | st.booleans(), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_json_values)
+def test_writes_the_json_value_json_writes(value: Any) -> None:
+    assert _same(json.loads(dumps(value)), json.loads(json.dumps(value)))
