@@ -16,11 +16,16 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import TxReceipt
 
+from chain.abi_codec import static_decoder
 from chain.address import checksum_address
 from chain.clients.base import ContractClient
 from chain.eip712 import forward_request_data, forward_request_typed_data
 from chain.errors import ContractRevert
 from chain.tx import dry_run_call, intrinsic_gas
+
+# ExecutedForwardRequest's data (nonce, success), read directly (chain.abi_codec).
+_NONCE_AND_SUCCESS = static_decoder(("uint256", "bool"))
+assert _NONCE_AND_SUCCESS is not None
 
 
 class ForwarderClient(ContractClient):
@@ -148,13 +153,17 @@ class ForwarderClient(ContractClient):
         topic = self._executed_topic
         outcomes: dict[tuple[str, int], bool] = {}
         for log in receipt["logs"]:
-            topics = [bytes(HexBytes(t)) for t in log["topics"]]
-            if not topics or topics[0] != topic or len(topics) != 2:
+            # (the other logs of a batch — the joins' transfers, approvals, events — skipped
+            # before their topics are converted: ~5 a join)
+            if len(log["topics"]) != 2 or bytes(HexBytes(log["topics"][0])) != topic:
                 continue
             if str(log["address"]).lower() != self.address.lower():
                 continue
-            nonce, success = abi_decode(["uint256", "bool"], bytes(HexBytes(log["data"])))
-            outcomes[(checksum_address("0x" + topics[1][-20:].hex()), int(nonce))] = bool(success)
+            signer = bytes(HexBytes(log["topics"][1]))
+            data = bytes(HexBytes(log["data"]))
+            decoded = _NONCE_AND_SUCCESS(data)  # (eth-abi for data it would refuse: it says)
+            nonce, success = decoded or abi_decode(["uint256", "bool"], data)
+            outcomes[(checksum_address("0x" + signer[-20:].hex()), int(nonce))] = bool(success)
         return outcomes
 
     @cached_property
