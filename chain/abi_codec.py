@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
+import eth_abi
 from eth_abi.codec import ABICodec
 from eth_abi.decoding import AddressDecoder
 from eth_abi.encoding import AddressEncoder
@@ -133,4 +135,25 @@ def static_decoder(
     return decode
 
 
-__all__ = ["LeanAddressEncoder", "canonical_address", "codec", "encode", "static_decoder"]
+@lru_cache(maxsize=512)
+def _static_decoder_of(types: tuple[str, ...]) -> Callable[[bytes], tuple[Any, ...] | None] | None:
+    return static_decoder(types)
+
+
+def decode(types: list[str] | tuple[str, ...], data: bytes) -> tuple[Any, ...]:
+    """``eth_abi.decode(types, data)``: the same values, or the same refusal; static words are
+    read directly (:func:`static_decoder`)."""
+    read = _static_decoder_of(tuple(types))
+    if read is not None and (values := read(data)) is not None:
+        return values
+    return tuple(eth_abi.decode(list(types), data))
+
+
+__all__ = [
+    "LeanAddressEncoder",
+    "canonical_address",
+    "codec",
+    "decode",
+    "encode",
+    "static_decoder",
+]

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import BlockNotFound
 
-from chain.abi_codec import static_decoder
+from chain.abi_codec import decode as abi_decode
 from chain.address import checksum_address
 from chain.clients import Clients
 
@@ -199,18 +197,6 @@ def _web3_log(log: dict[str, Any], address: str) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=256)
-def _static_decoder(types: tuple[str, ...]) -> Callable[[bytes], tuple[Any, ...] | None] | None:
-    return static_decoder(types)
-
-
-def _read_static(types: tuple[str, ...], data: bytes) -> tuple[Any, ...] | None:
-    """``types`` read from ``data`` word by word as eth-abi reads them (issue 15: eth-abi's
-    ~10 µs a call was most of the indexer's CPU under the rush); None: ask eth-abi."""
-    decode = _static_decoder(types)
-    return decode(data) if decode is not None else None
-
-
 _ELEMENTARY = re.compile(r"^(address|bool|string|bytes([1-9]|[12][0-9]|3[0-2])?|u?int[0-9]*)$")
 _DYNAMIC = ("string", "bytes")
 
@@ -250,14 +236,11 @@ class _FlatEvent:
         if len(topics) != len(self.indexed) + 1:
             raise ValueError(f"{self.name}: {len(topics) - 1} indexed topics")
         args: dict[str, Any] = {}
+        # (chain.abi_codec.decode: eth-abi's values, static words read directly — eth-abi's
+        # ~10 µs a call had been most of the indexer's CPU under the rush, issue 15)
         for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
-            word = bytes.fromhex(topic[2:])
-            read = _read_static((kind,), word)
-            (args[name],) = read if read is not None else abi_decode([kind], word)
-        raw = bytes.fromhex(data[2:])
-        values = _read_static(self.data_types, raw)
-        if values is None:  # dynamic types, or data eth-abi refuses: eth-abi says
-            values = abi_decode(list(self.data_types), raw)
+            (args[name],) = abi_decode((kind,), bytes.fromhex(topic[2:]))
+        values = abi_decode(self.data_types, bytes.fromhex(data[2:]))
         args.update(zip(self.data_names, values, strict=True))
         for name in self.addresses:
             args[name] = checksum_address(args[name])

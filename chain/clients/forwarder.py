@@ -9,23 +9,18 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import TxReceipt
 
-from chain.abi_codec import static_decoder
+from chain.abi_codec import decode as abi_decode
 from chain.address import checksum_address
 from chain.clients.base import ContractClient
 from chain.eip712 import forward_request_data, forward_request_typed_data
 from chain.errors import ContractRevert
 from chain.tx import dry_run_call, intrinsic_gas
-
-# ExecutedForwardRequest's data (nonce, success), read directly (chain.abi_codec).
-_NONCE_AND_SUCCESS = static_decoder(("uint256", "bool"))
-assert _NONCE_AND_SUCCESS is not None
 
 
 class ForwarderClient(ContractClient):
@@ -161,8 +156,7 @@ class ForwarderClient(ContractClient):
                 continue
             signer = bytes(HexBytes(log["topics"][1]))
             data = bytes(HexBytes(log["data"]))
-            decoded = _NONCE_AND_SUCCESS(data)  # (eth-abi for data it would refuse: it says)
-            nonce, success = decoded or abi_decode(["uint256", "bool"], data)
+            nonce, success = abi_decode(("uint256", "bool"), data)  # (static: read directly)
             outcomes[(checksum_address("0x" + signer[-20:].hex()), int(nonce))] = bool(success)
         return outcomes
 
