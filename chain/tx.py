@@ -286,13 +286,11 @@ class TxSender:
             try:
                 if tracker.next_nonce is None:
                     tracker.next_nonce = self.pending_nonce(account.address)
-                try:
-                    signed = self._sign(account, tx, tracker.next_nonce)
-                    self.broadcast(signed.raw)
-                except NonceRejected as exc:
+                signed = self._sign(account, tx, tracker.next_nonce)
+                if not self._handed_over(signed):
                     # Someone else used this key (another process, a restarted service):
                     # resync from the node's pending count and try once more.
-                    logger.info("nonce of %s out of sync (%s); resyncing", account.address, exc)
+                    logger.info("nonce of %s out of sync; resyncing", account.address)
                     tracker.next_nonce = self.pending_nonce(account.address)
                     signed = self._sign(account, tx, tracker.next_nonce)
                     self.broadcast(signed.raw)
@@ -307,6 +305,20 @@ class TxSender:
         if receipt["status"] != 1:
             raise self._revert_of_mined(account.address, tx, receipt)
         return receipt
+
+    def _handed_over(self, signed: SignedTx) -> bool:
+        """Broadcast ``signed``: True once the node has it, False when its nonce went to another
+        transaction. The same bytes may reach the node twice (a request resent on a connection
+        the node had closed, :mod:`chain.rpc_http`): the second copy is refused as known already,
+        or, mined by then, as "nonce too low" — this very transaction, not another one, so it is
+        not signed again with the next nonce (which would send it twice)."""
+        try:
+            self.broadcast(signed.raw)
+        except AlreadyKnown:
+            return True
+        except NonceRejected:
+            return self.rpc("eth_getTransactionByHash", [signed.hash]) is not None
+        return True
 
     def sign(
         self,

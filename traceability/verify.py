@@ -9,7 +9,9 @@ batch ``keccak256(abi.encode(gtin14, lot))``, from the block that registered it
    recorded by the escrow) give single anchors: the event hash and the document digest;
 3. ``RootAnchored`` gives Merkle roots and their manifest CIDs; a manifest lists each leaf
    (event hash ID, document CID, batch) with its proof, and the leaves of this batch are
-   checked with the proof *on chain* (``verifyEventInRoot``);
+   checked with the proof *on chain* (``verifyEventInRoot``), if the root's anchorer is the
+   batch's supplier or one of its writers (any approved supplier may anchor a root: a
+   stranger's leaves are left out, with a warning);
 4. ``BatchRecalled`` / ``BatchMarkedNonCompliant`` give reason documents;
 5. the escrow's ``ReceiptConfirmed`` (same batch and event hash as a ``ReceiptAnchored``)
    gives the quantity the receipt recorded on chain: the receiving event's quantity of the
@@ -159,6 +161,8 @@ class RegistryReader(Protocol):
     def batch_info(self, batch_id: bytes) -> Any: ...  # .status, .registered_at_block
 
     def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool: ...
+
+    def is_batch_writer(self, batch_id: bytes, writer: str) -> bool: ...
 
 
 class ChainClients(Protocol):
@@ -410,8 +414,15 @@ def verify_batch(
             )
         )
 
+    supplier = (report.supplier or info.supplier).lower()
+
+    def may_anchor(anchorer: str) -> bool:
+        # Any approved supplier may anchor a root, and its manifest names each leaf's batch
+        # itself: only a root of someone who may anchor this batch's events speaks for it.
+        return anchorer.lower() == supplier or registry.is_batch_writer(batch_id, anchorer)
+
     for log in registry.get_events("RootAnchored", from_block=start):
-        report.items.extend(_merkle_items(registry, store, log, report, gtin14, lot))
+        report.items.extend(_merkle_items(registry, store, log, report, gtin14, lot, may_anchor))
 
     for event_name, kind in (
         ("BatchRecalled", ItemKind.RECALL),
@@ -473,8 +484,10 @@ def _merkle_items(
     report: VerificationReport,
     gtin14: str,
     lot: str,
+    may_anchor: Callable[[str], bool],
 ) -> list[VerifiedItem]:
-    """The leaves of this batch in one anchored root, each proof checked on chain."""
+    """The leaves of this batch in one anchored root, each proof checked on chain (none, and a
+    warning, when the root's anchorer may not anchor this batch's events)."""
     args = log["args"]
     root = bytes(args["root"])
     cid = _cid_bytes(args["manifestCid"])
@@ -492,10 +505,15 @@ def _merkle_items(
         report.warnings.append(f"{where}: manifest {format_cid(cid)} unusable: {exc}")
         return []
 
+    ours = [leaf for leaf in manifest.leaves if leaf.gtin14 == gtin14 and leaf.lot == lot]
+    if ours and not may_anchor(str(args["anchorer"])):
+        report.warnings.append(
+            f"{where}: anchored by {args['anchorer']}, neither the batch's supplier nor one of "
+            f"its writers: its {len(ours)} leaves naming this batch are not counted"
+        )
+        return []
     items = []
-    for leaf in manifest.leaves:
-        if leaf.gtin14 != gtin14 or leaf.lot != lot:
-            continue
+    for leaf in ours:
         try:
             document_cid: bytes | None = parse_cid(leaf.document_cid)
         except IpfsError:

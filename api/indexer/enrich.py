@@ -157,8 +157,14 @@ class Enricher:
                 logger.warning("manifest %s of root %s: %s", root.manifest_cid, root.root, exc)
                 root.manifest_status = "invalid"
                 continue
+            may: dict[str, bool] = {}  # batch id -> may the anchorer anchor its events
             for index, leaf in enumerate(manifest.leaves):
                 if not (leaf.gtin14 and leaf.lot):
+                    continue
+                batch_id = batch_id_of(leaf.gtin14, leaf.lot)
+                if batch_id not in may:
+                    may[batch_id] = _may_anchor(session, batch_id, root)
+                if not may[batch_id]:
                     continue
                 session.add(
                     m.AnchoredEvent(
@@ -167,7 +173,7 @@ class Enricher:
                         log_index=root.log_index,
                         block_time=root.block_time,
                         leaf_index=index,
-                        batch_id=batch_id_of(leaf.gtin14, leaf.lot),
+                        batch_id=batch_id,
                         kind="merkle",
                         event_hash=to_hex(leaf.event_hash),
                         document_cid=leaf.document_cid,
@@ -310,3 +316,21 @@ def cold_chain_report(
     readings.sort(key=lambda r: r["time"])
     breaches.sort(key=lambda r: r["time"])
     return {"compliant": not breaches, "breaches": breaches, "readings": readings}
+
+
+def _may_anchor(session: Session, batch_id: str, root: m.MerkleRoot) -> bool:
+    """Whether the root's anchorer could anchor the batch's events when it anchored the root:
+    its supplier, or a writer it allowed (as ``anchorEvent`` requires). Any approved supplier
+    may anchor a root and its manifest names each leaf's batch itself, so a leaf of anyone
+    else is left out of the batch's trail."""
+    anchorer = root.anchorer.lower()
+    supplier = session.scalar(select(m.Batch.supplier).where(m.Batch.batch_id == batch_id))
+    if supplier is not None and supplier.lower() == anchorer:
+        return True
+    writes = session.scalars(
+        select(m.BatchWriter)
+        .where(m.BatchWriter.batch_id == batch_id, m.BatchWriter.block_number <= root.block_number)
+        .order_by(m.BatchWriter.block_number, m.BatchWriter.log_index)
+    ).all()
+    allowed = [w.allowed for w in writes if w.writer.lower() == anchorer]
+    return bool(allowed) and allowed[-1]

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 5.0
 PAYOUT_CHUNK = 100  # accounts per pushPayouts transaction
+REFUSED_RETRY_SECONDS = 3600  # a payee the token refused is pushed again after this (chain time)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ class Keeper:
         self._previous_now: int | None = None  # the pass before (pickup deadlines crossed)
         self._wake: dict[int, int] = {}
         self._retry: set[int] = set()
+        # Payees a payout push left owed (the token refused the transfer, e.g. a blacklisted
+        # address: PayoutSkipped) -> chain time to try again: not on every pass, or the keeper
+        # would send a transaction for them every few seconds forever (they can still withdraw).
+        self._refused: dict[tuple[int, str], int] = {}
         self.looked_at: list[int] = []  # the deals the last plan() looked at (for logs, tests)
 
     def now(self) -> int:
@@ -96,6 +101,7 @@ class Keeper:
         changed = self.feed.changed()
         if changed is None or self._last_now is None:
             due = self.feed.every()
+            self._refused.clear()  # the index was rebuilt (a chain reset?): try them again
         else:
             due = changed | self.feed.closing(self._last_now, now)
         due |= {d for d, at in self._wake.items() if at <= now} | self._retry
@@ -175,8 +181,13 @@ class Keeper:
                 if wake:
                     self._wake[deal_id] = min(wake)
             accounts = sorted(
-                parties.get(deal_id, set()) | {params.supplier, escrow.fee_recipient()}
+                a
+                for a in parties.get(deal_id, set()) | {params.supplier, escrow.fee_recipient()}
+                if self._refused.get((deal_id, a), 0) <= now
             )
+            refused = [t for (d, _), t in self._refused.items() if d == deal_id and t > now]
+            if refused:  # look again when the first of them may be tried again
+                self._wake[deal_id] = min(refused + [self._wake.get(deal_id, min(refused))])
             if settling:
                 # owed() cannot see past a settlement not yet made: offer everyone with a stake;
                 # execute() drops those owed nothing once the deal is settled.
@@ -258,6 +269,10 @@ class Keeper:
                         report.skipped.append((action, "nothing owed any more"))
                         continue
                     self.escrow.push_payouts(action.deal_id, owed, signer=signer)
+                    again = self.now() + REFUSED_RETRY_SECONDS
+                    for a in owed:
+                        if self.escrow.owed(action.deal_id, a) > 0:
+                            self._refused[(action.deal_id, a)] = again
                 elif action.kind == "close_out":
                     self.escrow.close_out(action.deal_id, action.accounts[0], signer=signer)
                 elif action.kind == "pay_cash_refunds":

@@ -2,7 +2,7 @@
 service's keeper, beside the indexer) or the escrow's logs read incrementally (:class:`LogFeed`,
 ``tuanchain keeper`` alone). Both answer the same questions at a cost in proportion to what
 changed: deals with new events, deals whose deadlines fall in a time range, and each deal's
-buyers, leaders and claimants."""
+buyers, leaders, fee recipient and claimants."""
 
 from __future__ import annotations
 
@@ -83,10 +83,15 @@ class IndexFeed:
             return set(session.scalars(select(m.Deal.deal_id)))
 
     def parties(self, deal_ids: set[int]) -> tuple[dict[int, set[str]], dict[int, set[str]]]:
-        """Per deal: buyers and leaders, and claimants."""
+        """Per deal: buyers, leaders and its fee recipient, and claimants."""
         parties: dict[int, set[str]] = defaultdict(set)
         claimants: dict[int, set[str]] = defaultdict(set)
         with Session(self.engine) as session:
+            # The fee goes to the recipient the deal was listed with, not the escrow's current one.
+            for deal_id, fee_recipient in session.execute(
+                select(m.Deal.deal_id, m.Deal.fee_recipient).where(m.Deal.deal_id.in_(deal_ids))
+            ):
+                parties[deal_id].add(fee_recipient)
             for deal_id, buyer, leader in session.execute(
                 select(m.OrderEvent.deal_id, m.OrderEvent.buyer, m.OrderEvent.leader)
                 .where(m.OrderEvent.deal_id.in_(deal_ids), m.OrderEvent.kind == "join")
@@ -174,6 +179,9 @@ class LogFeed:
                 ids.add(deal_id)
                 if name == "DealCreated":
                     params = escrow.deal_params(deal_id)
+                    # The deal's own fee recipient (the escrow's may change later): in the data.
+                    created = escrow.contract.events.DealCreated().process_log(log)
+                    self._parties[deal_id].add(str(created["args"]["feeRecipient"]))
                     self._deadlines[deal_id] = (
                         params.join_deadline,
                         params.delivery_deadline,

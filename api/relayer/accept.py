@@ -53,7 +53,13 @@ def accept(
     sender = _claimed_sender(typed) if digest is not None else None
     found = _look_up(session, "0x" + digest.hex(), sender) if digest is not None else _NOTHING
     existing = found.existing
-    if existing is not None and existing.status in PENDING_VALUES:
+    if existing is not None and (
+        existing.status in PENDING_VALUES
+        # A retry whose first answer was lost, after the request ran: its row (mined), not
+        # "replayed_nonce", which would read as the join having failed. (Mined on a chain
+        # that is gone, it is checked afresh: there it is a new request.)
+        or (existing.status == RelayStatus.MINED and existing.chain_key == chain.identity.key)
+    ):
         # A client retry: same request, same outbox row.
         row = session.get(RelayRequest, existing.id)
         assert row is not None
@@ -131,6 +137,7 @@ _LOOK_UP = select(
     RelayRequest.signer,
     RelayRequest.status,
     RelayRequest.error_code,
+    RelayRequest.chain_key,
     RelayRequest.request_digest,
     RelayRequest.created_at,
 ).where(
@@ -146,7 +153,7 @@ _INSERT = insert(RelayRequest.__table__)
 
 @dataclass(frozen=True)
 class _Found:
-    existing: Any | None  # the latest row with this digest (``id``, ``status``, ``error_code``)
+    existing: Any | None  # the latest row with this digest (``id``, ``status``, ``chain_key``...)
     pending: tuple[Any, ...]  # the claimed sender's pending requests, as pending_requests
 
 

@@ -7,6 +7,9 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    carrying no ETH, its calldata exactly its call's ABI encoding (nothing after the arguments:
    the relayer would pay for those bytes), and asking at most ``MAX_REQUEST_GAS`` (400
    ``gas_too_high``: the relayer reserves each request's gas in a batch, :mod:`api.relayer.gas`);
+   the call one the relayer pays for: an action tuanchain's pages prepare
+   (``api.relayer.describe.ACTION_OF_FUNCTION``; else 400 ``not_sponsored``, said after the
+   nonce checks as an undecodable call is);
 2. signature: the EIP-712 signer recovered from the signature is ``message.from`` (400
    ``bad_signature``) — the same recovery MetaMask / ethers / eth-account signatures pass;
 3. deadline: not past in chain time (400 ``expired``);
@@ -251,6 +254,17 @@ class RequestChecker:
             decoded = self.decode_call(target, data)
         except ApiError as exc:
             undecodable = exc  # said after the nonce checks, as always
+        if decoded is not None and decoded[0] not in ACTION_OF_FUNCTION:
+            # The relayer pays gas for what tuanchain's people do (the actions prepare builds),
+            # not for any call a fresh key can make succeed (pushPayouts(deal, []) ran at the
+            # relayer's cost, again and again: review of issue 15). Said where an undecodable
+            # call is, after the nonce checks.
+            undecodable = bad_request(
+                "not_sponsored",
+                f"the relayer does not pay for {decoded[0]}: send it from an account with ETH",
+                function=decoded[0],
+            )
+            decoded = None
         permit = payloads.get("permit")
         permit_signature = signatures.get("permit")
         if isinstance(permit_signature, str):

@@ -142,6 +142,45 @@ def test_a_pending_transaction_broadcast_again_is_already_known(
     assert tx_sender.wait(signed.hash)["status"] == 1
 
 
+class ResendingSender(TxSender):
+    """Hands every raw transaction to the node twice, as a request resent on a kept-alive
+    connection the node had closed may (chain.rpc_http retries once): what the node says of the
+    second copy is what ``broadcast`` raises."""
+
+    def broadcast(self, raw_tx: bytes | str) -> str:
+        super().broadcast(raw_tx)
+        return super().broadcast(raw_tx)
+
+
+@pytest.mark.parametrize("automine", [True, False])
+def test_the_same_transaction_handed_over_twice_is_sent_once(
+    w3: Web3, tx_sender: TxSender, probe: Contract, automine: bool
+) -> None:
+    """Mined by the second copy ("nonce too low") or still pooled ("already known"): it is this
+    very transaction, so send() must not sign the call again with the next nonce."""
+    account = dev_account(7)
+    sender = ResendingSender(w3, registry=tx_sender.registry)
+    nonce, bumps = (
+        w3.eth.get_transaction_count(account.address),
+        probe.functions.bumpsBy(account.address).call(),
+    )
+    w3.provider.make_request("evm_setAutomine", [automine])  # type: ignore[arg-type]
+    try:
+        sent = sender.send(
+            account,
+            to=probe.address,
+            data=probe.functions.bump(1)._encode_transaction_data(),
+            gas=100_000,
+            wait=False,
+        )
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert sender.wait(sent)["status"] == 1
+    assert w3.eth.get_transaction_count(account.address) == nonce + 1  # one transaction
+    assert probe.functions.bumpsBy(account.address).call() == bumps + 1
+
+
 @pytest.mark.parametrize(
     ("message", "kind"),
     [

@@ -222,6 +222,42 @@ def test_other_batches_are_left_out(trail: Trail) -> None:
     assert [i.event_hash_id for i in _by_kind(theirs, ItemKind.MERKLE_LEAF)] == [mixed[1][0]]
 
 
+def test_a_root_another_supplier_anchors_adds_nothing_to_the_batch(trail: Trail) -> None:
+    # Any approved supplier may anchor a root, and a manifest names each leaf's batch itself:
+    # a stranger's root listing well-formed events "of" this batch must not enter its trail.
+    stranger = approved_supplier(trail.clients, trail.store, 11)
+    forged = build_manifest([(*trail.store_event(e), GTIN14, LOT) for e in trail.events(2)])
+    forged_cid = trail.store.put(forged.dumps())
+    trail.clients.registry.anchor_root(
+        forged.root, len(forged.leaves), parse_cid(forged_cid), signer=stranger
+    )
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    assert _by_kind(report, ItemKind.MERKLE_LEAF) == []
+    assert report.ok  # a stranger cannot spoil the batch's verdict either
+    assert any(stranger.address in w for w in report.warnings)
+
+
+def test_a_root_of_a_writer_the_supplier_allowed_counts(trail: Trail) -> None:
+    writer = approved_supplier(trail.clients, trail.store, 12)  # e.g. a distributor
+    trail.clients.registry.set_batch_writer(
+        trail.batch_id, writer.address, True, signer=trail.supplier
+    )
+    manifest = build_manifest([(*trail.store_event(e), GTIN14, LOT) for e in trail.events(2)])
+    trail.clients.registry.anchor_root(
+        manifest.root,
+        len(manifest.leaves),
+        parse_cid(trail.store.put(manifest.dumps())),
+        signer=writer,
+    )
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    assert report.ok, report.to_text()
+    assert len(_by_kind(report, ItemKind.MERKLE_LEAF)) == 2
+
+
 def test_a_recall_and_its_reason_are_reported(trail: Trail) -> None:
     trail.anchor_event(trail.events(1)[0])
     reason = trail.store.put(b'{"reason": "Listeria found in sample 7"}')

@@ -50,7 +50,7 @@ def validate_gln(gln: str) -> str:
 
 def validate_lot(lot: str) -> str:
     """Return ``lot`` if it fits GS1 AI 10 (1-20 chars of the AI 82 set), else raise."""
-    if not isinstance(lot, str) or not _AI82.match(lot):
+    if not isinstance(lot, str) or not _AI82.fullmatch(lot):  # "$" would allow a final "\n"
         raise InvalidIdentifier(str(lot), "lot must be 1-20 characters of the GS1 AI 82 set")
     return lot
 

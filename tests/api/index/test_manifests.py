@@ -19,6 +19,7 @@ from traceability import merkle
 from traceability.ipfs import EmbeddedDocumentStore, compute_cid
 
 GTIN = "09506000134352"
+SUPPLIER = "0x" + "11" * 20  # the batch's supplier, who anchors the roots below
 
 
 def _manifest(n: int) -> merkle.BatchManifest:
@@ -34,9 +35,29 @@ def _manifest(n: int) -> merkle.BatchManifest:
     return merkle.build_manifest(entries)
 
 
-def _enrich(engine, store, anchored_root: bytes, leaf_count: int, manifest_cid: str) -> tuple:
-    """Insert a RootAnchored row, run the pass, return (status, leaf rows)."""
+def _enrich(
+    engine,
+    store,
+    anchored_root: bytes,
+    leaf_count: int,
+    manifest_cid: str,
+    *,
+    anchorer: str = SUPPLIER,
+) -> tuple:
+    """Insert the batch and a RootAnchored row, run the pass, return (status, leaf rows)."""
     with Session(engine) as session:
+        session.add(
+            m.Batch(
+                block_number=0,
+                tx_hash="0x" + "bb" * 32,
+                log_index=0,
+                block_time=datetime(2026, 9, 1, tzinfo=UTC),
+                batch_id=batch_id_of(GTIN, "M1"),
+                gtin=GTIN,
+                lot="M1",
+                supplier=SUPPLIER,
+            )
+        )
         session.add(
             m.MerkleRoot(
                 block_number=1,
@@ -45,7 +66,7 @@ def _enrich(engine, store, anchored_root: bytes, leaf_count: int, manifest_cid: 
                 block_time=datetime(2026, 9, 1, tzinfo=UTC),
                 root=merkle.to_hex(anchored_root),
                 leaf_count=leaf_count,
-                anchorer="0x" + "11" * 20,
+                anchorer=anchorer,
                 manifest_cid=manifest_cid,
                 manifest_status="pending",
             )
@@ -74,6 +95,22 @@ def test_a_matching_manifest_gives_one_row_per_leaf_with_a_valid_proof(fresh_eng
         assert row.event_hash == merkle.to_hex(leaf.event_hash)
         assert row.document_cid == leaf.document_cid
         assert merkle.verify(manifest.root, leaf.event_hash, row.proof)
+
+
+def test_a_root_of_someone_else_adds_no_leaf_to_the_batch(fresh_engine, store) -> None:
+    # Any approved supplier may anchor a root, and the manifest names each leaf's batch
+    # itself: a stranger's root must not put events in another supplier's batch trail.
+    manifest = _manifest(3)
+    status, rows = _enrich(
+        fresh_engine(),
+        store,
+        manifest.root,
+        3,
+        store.put(manifest.dumps()),
+        anchorer="0x" + "22" * 20,
+    )
+    assert status == "loaded"
+    assert rows == []
 
 
 def _tampered(manifest: merkle.BatchManifest) -> bytes:

@@ -27,6 +27,7 @@ from api.relayer.worker import RelayWorker
 from api.routes.documents import upload_message
 from api.services import Services
 from chain.clients import DealParams, PriceTier
+from chain.clients.views import PartyKind
 from chain.context import Chain
 from traceability.epcis.identifiers import gs1_check_digit
 
@@ -124,6 +125,14 @@ def make_deal(
     return DealSetup(
         deal_id, supplier, leader, gtin, lot, batch_id, now + join_window, now + join_window + 3600
     )
+
+
+def repeatable_call(chain: Chain, deal: DealSetup) -> tuple[LocalAccount, str, bytes]:
+    """(signer, target, calldata) of a call the relayer pays for and its signer can make succeed
+    again and again, no tokens involved: the deal's approved leader updating its profile."""
+    registry = chain.clients.registry
+    data = registry.calldata("updateProfile", PartyKind.LEADER, CREDENTIAL)
+    return deal.leader, registry.address, data
 
 
 def consumer(chain: Chain, tokens: int = 100 * 10**6) -> LocalAccount:

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.db import init_db
-from api.relayer.worker import RelayWorker
 from api.services import Services, make_engine
 
 from .conftest import make_deal
@@ -42,8 +41,28 @@ def test_a_request_with_bytes_after_its_arguments_is_refused(services: Services,
         response = client.post("/v1/relay", json=_signed(chain, Account.create(), junk))
         assert response.status_code == 400, response.text
         assert response.json()["code"] == "invalid_request"
-        # The same call, exactly encoded, is relayed.
-        exact = client.post("/v1/relay", json=_signed(chain, Account.create(), call))
-        assert exact.status_code == 202, exact.text
-        RelayWorker(own).run_once()
-        assert client.get(f"/v1/relay/{exact.json()['id']}").json()["status"] == "mined"
+        # A call the relayer pays for: one byte after its arguments is refused too.
+        withdraw = escrow.calldata("withdraw", deal.deal_id)
+        junked = client.post("/v1/relay", json=_signed(chain, Account.create(), withdraw + b"\0"))
+        assert junked.status_code == 400 and junked.json()["code"] == "invalid_request"
+        exact = client.post("/v1/relay", json=_signed(chain, Account.create(), withdraw))
+        # Exactly encoded, it passes the request's checks and meets the contract's own refusal.
+        assert exact.status_code == 409 and exact.json()["details"]["error"] == "NothingOwed"
+
+
+def test_a_call_the_relayer_does_not_pay_for_is_refused(services: Services, tmp_path) -> None:
+    """``pushPayouts(deal, [])`` succeeds for anyone: relayed, a fresh key could spend the
+    relayer's gas on it again and again. Only the actions tuanchain's pages prepare are paid."""
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    deal = make_deal(chain, min_quantity=1)
+    call = chain.clients.escrow.calldata("pushPayouts", deal.deal_id, [])
+    with TestClient(create_app(own)) as client:
+        response = client.post("/v1/relay", json=_signed(chain, Account.create(), call))
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["code"] == "not_sponsored" and body["details"]["function"] == "pushPayouts"
+    with own.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM relay_requests").scalar() == 0

@@ -10,7 +10,7 @@ import copy
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api.app import create_app
 from api.db import init_db, session_factory
@@ -115,7 +115,22 @@ def test_expired_and_replayed_requests_are_refused(
     worker.run_once()
     assert client.get(f"/v1/relay/{first.json()['id']}").json()["status"] == "mined"
 
-    replay = client.post("/v1/relay", json=signed)  # the nonce is spent now
+    # Posted again once it ran (its first answer lost, say): its row, not a refusal that would
+    # read as the cancel having failed.
+    replay = client.post("/v1/relay", json=signed)
+    assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
+    assert replay.json()["status"] == "mined"
+
+    # Mined on a chain that is gone (a reset node: api.binding), the row is not the answer: the
+    # request is checked afresh against this chain, where its nonce is spent.
+    with session_factory(services.engine)() as session:
+        session.execute(
+            update(RelayRequest)
+            .where(RelayRequest.id == first.json()["id"])
+            .values(chain_key="0x" + "00" * 32)
+        )
+        session.commit()
+    replay = client.post("/v1/relay", json=signed)
     assert replay.status_code == 400 and replay.json()["code"] == "replayed_nonce"
 
 

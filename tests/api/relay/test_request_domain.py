@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import copy
 
-from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.db import init_db
 from api.services import Services, make_engine
 
-from .conftest import consumer, make_deal, prepare, relay, sign
+from .conftest import consumer, make_deal, prepare, relay, repeatable_call, sign
 
 
 def test_a_request_signed_under_another_domain_name_is_refused_even_queued(
@@ -29,15 +28,15 @@ def test_a_request_signed_under_another_domain_name_is_refused_even_queued(
     init_db(engine)
     own = Services(services.settings, services.store, engine, _chain=services.chain)
     chain = services.chain
-    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
+    forwarder = chain.clients.forwarder
     deal = make_deal(chain, min_quantity=1)
-    signer = Account.create()
+    signer, target, data = repeatable_call(chain, deal)
 
     def signed(nonce: int, salt: bool = False, **domain: object) -> dict:  # type: ignore[type-arg]
         typed = forwarder.prepare(
             sender=signer.address,
-            target=escrow.address,
-            data=escrow.calldata("pushPayouts", deal.deal_id, []),
+            target=target,
+            data=data,
             gas=100_000,
         )
         typed["message"]["nonce"] = nonce

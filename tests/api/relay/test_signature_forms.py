@@ -11,7 +11,6 @@ with the signer's later requests.
 
 from __future__ import annotations
 
-from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -19,7 +18,7 @@ from api.db import init_db
 from api.relayer.worker import RelayWorker
 from api.services import Services, make_engine
 
-from .conftest import make_deal
+from .conftest import make_deal, repeatable_call
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -40,15 +39,15 @@ def test_v_as_0_1_and_a_high_s_are_relayed_in_their_canonical_form(
     init_db(engine)
     own = Services(services.settings, services.store, engine, _chain=services.chain)
     chain = services.chain
-    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
+    forwarder = chain.clients.forwarder
     deal = make_deal(chain, min_quantity=1)
-    signer = Account.create()
+    signer, target, data = repeatable_call(chain, deal)
 
     def signed(nonce: int, form) -> dict:  # type: ignore[no-untyped-def,type-arg]
         typed = forwarder.prepare(
             sender=signer.address,
-            target=escrow.address,
-            data=escrow.calldata("pushPayouts", deal.deal_id, []),
+            target=target,
+            data=data,
             gas=100_000,
         )
         typed["message"]["nonce"] = nonce

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 
-from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -20,7 +19,7 @@ from api.db import init_db
 from api.relayer.worker import RelayWorker
 from api.services import Services, make_engine
 
-from .conftest import consumer, make_deal, prepare, sign
+from .conftest import consumer, make_deal, prepare, repeatable_call, sign
 
 
 def test_a_join_signed_with_too_little_gas_is_refused_at_accept(
@@ -52,21 +51,21 @@ def test_a_request_queued_behind_another_with_too_little_gas_is_refused(
 ) -> None:
     """Not only joins: ``execute`` as the relayer is ``eth_call``-ed only for a request next on
     chain, so one queued behind the signer's others was taken with any gas — here a call any
-    fresh account can make (``pushPayouts(deal, [])``) signed with 1,000 gas, which would run out
+    leader can make again and again (``updateProfile``) signed with 1,000 gas, which would run out
     of gas in the batch, its nonce spent and the relayer's gas paid."""
     engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
     init_db(engine)
     own = Services(services.settings, services.store, engine, _chain=services.chain)
     chain = services.chain
-    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
+    forwarder = chain.clients.forwarder
     deal = make_deal(chain, min_quantity=1)
-    signer = Account.create()
+    signer, target, data = repeatable_call(chain, deal)
 
     def signed(nonce: int, gas: int) -> dict:  # type: ignore[type-arg]
         typed = forwarder.prepare(
             sender=signer.address,
-            target=escrow.address,
-            data=escrow.calldata("pushPayouts", deal.deal_id, []),
+            target=target,
+            data=data,
             gas=gas,
         )
         typed["message"]["nonce"] = nonce
