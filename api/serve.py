@@ -81,6 +81,7 @@ def _serve(
     import uvicorn
 
     from api.app import create_app, request_shutdown
+    from api.heap import freeze_startup_heap
 
     class Server(uvicorn.Server):
         """uvicorn minus its own signal handling: ``stop`` asks it to exit. (uvicorn would
@@ -91,6 +92,7 @@ def _serve(
             yield
 
     app = create_app(services, background=background)
+    freeze_startup_heap()  # the app, its services and modules live as long as the process
     server = Server(
         uvicorn.Config(
             app,
@@ -169,6 +171,7 @@ def worker() -> None:
     from api.app import start_background
     from api.background import stop_all
     from api.db import init_db
+    from api.heap import freeze_startup_heap
     from api.services import build_services
 
     _configure_logging()
@@ -178,6 +181,7 @@ def worker() -> None:
                 services = build_services()
                 init_db(services.engine)  # migrations first: never work on an older schema
             stops = start_background(services)
+            freeze_startup_heap()  # the services and roles live as long as the process
             typer.echo("worker running (stop with Ctrl-C or SIGTERM)")
             stop.wait()
             stop_all(stops)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 
+from chain import fastjson
 from chain.context import Chain, connect
 from chain.identity import ChainChanged
 from chain.settings import Settings
@@ -25,7 +26,11 @@ from traceability.ipfs import DocumentStore, EmbeddedDocumentStore, KuboDocument
 
 
 def make_engine(database_url: str) -> Engine:
-    """SQLite (the default, a file under ``data/``) or PostgreSQL (``postgresql+psycopg://...``)."""
+    """SQLite (the default, a file under ``data/``) or PostgreSQL (``postgresql+psycopg://...``).
+
+    JSON columns are read with :func:`chain.fastjson.loads` (the same values as ``json.loads``,
+    in a quarter of the time: the relay worker reads each request's typed data and permit back,
+    ~3 % of the service's CPU under the rush, issue 15)."""
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # A pool as large as PostgreSQL's: the API's thread pool (40 threads) and the background
@@ -36,6 +41,7 @@ def make_engine(database_url: str) -> Engine:
             pool_size=20,
             max_overflow=20,
             connect_args={"check_same_thread": False, "timeout": 30},
+            json_deserializer=fastjson.loads,
         )
     # connect_timeout: a server that drops packets fails a request in seconds, not the OS TCP timeout.
     return create_engine(
@@ -44,6 +50,7 @@ def make_engine(database_url: str) -> Engine:
         pool_size=20,
         max_overflow=20,
         connect_args={"connect_timeout": 5},
+        json_deserializer=fastjson.loads,
     )
 
 

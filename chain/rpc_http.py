@@ -5,6 +5,13 @@ Why (issue 15, ``scripts/profile_relay.py --breakdown``): one JSON-RPC batch thr
 wrappers — cost about 3 ms of CPU per call on this machine, most of an accept's chain work,
 for one round trip to a node on localhost. The same bytes through ``http.client`` cost a tenth.
 
+On a plain ``http://`` URL (a node beside the service) even ``http.client`` was most of the
+cost under the 2,000-join rush (issue 15: its request building, and its response's headers parsed
+by the ``email`` package): :class:`_PlainConnection` speaks the little HTTP/1.1 a JSON-RPC POST
+needs over a socket of its own — a fixed request head, the status line and the headers that
+frame the body (``Content-Length``, ``Transfer-Encoding: chunked``, else up to the close) and
+``Connection``. ``https://`` keeps ``http.client``.
+
 Only :class:`chain.tx.TxSender`'s raw ``rpc`` / ``rpc_batch`` use it (reads, calls, receipts,
 nonces); everything else still goes through web3. Transport failures are raised as
 :class:`~chain.errors.NodeUnavailable`, as :func:`chain.tx.translate_errors` does for web3's.
@@ -13,11 +20,12 @@ nonces); everything else still goes through web3. Transport failures are raised 
 from __future__ import annotations
 
 import http.client
-import json
+import socket
 import threading
 from typing import Any
 from urllib.parse import urlsplit
 
+from chain import fastjson
 from chain.errors import NodeUnavailable
 
 # A kept-alive connection the server closed meanwhile fails on first use; one fresh attempt.
@@ -86,23 +94,30 @@ class JsonRpcHttp:
             connection.close()
             self._local.connection = None
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> http.client.HTTPSConnection | _PlainConnection:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            connection = kind(self._host, self._port, timeout=self._timeout)
+            if self._https:
+                connection = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self._timeout
+                )
+            else:
+                connection = _PlainConnection(self._host, self._port or 80, self._timeout)
             self._local.connection = connection
         return connection
 
     def _post(self, payload: Any) -> Any:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        body = fastjson.dumps(payload)  # (as json.dumps, faster)
         for attempt in (1, 2):
             connection = self._connection()
             try:
-                connection.request("POST", self._path, body=body, headers=headers)
-                response = connection.getresponse()
-                data = response.read()
+                if isinstance(connection, _PlainConnection):
+                    status, reason, data, keep = connection.post(self._path, body)
+                else:
+                    connection.request("POST", self._path, body=body, headers=_HEADERS)
+                    response = connection.getresponse()
+                    data = response.read()
+                    status, reason, keep = response.status, response.reason, not response.will_close
             except _STALE as exc:
                 self.close()
                 if attempt == 1:
@@ -111,12 +126,119 @@ class JsonRpcHttp:
             except (http.client.HTTPException, OSError) as exc:
                 self.close()
                 raise NodeUnavailable(f"{self.url}: {exc}") from exc
-            if response.will_close:
+            if not keep:
                 self.close()
-            if not 200 <= response.status < 300:
-                raise NodeUnavailable(f"{self.url}: HTTP {response.status} {response.reason}")
+            if not 200 <= status < 300:
+                raise NodeUnavailable(f"{self.url}: HTTP {status} {reason}")
             try:
-                return json.loads(data)
+                return fastjson.loads(data)  # (as json.loads, faster)
             except ValueError as exc:
                 raise NodeUnavailable(f"{self.url}: not JSON: {data[:200]!r}") from exc
         raise AssertionError("unreachable")
+
+
+_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+class _PlainConnection:
+    """One kept-alive HTTP/1.1 connection to ``host:port`` for JSON-RPC POSTs (see the module's
+    docstring). Failures are ``OSError`` / ``http.client.HTTPException``; a connection the server
+    closed before answering is ``http.client.RemoteDisconnected`` (stale: the caller retries)."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self._address = (host, port)
+        name = f"[{host}]" if ":" in host else host  # an IPv6 address, bracketed
+        self._host_header = f"{name}:{port}".encode("idna")
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._buffer = b""
+
+    def post(self, path: str, body: bytes) -> tuple[int, str, bytes, bool]:
+        """POST ``body``; (status, reason, response body, connection kept alive)."""
+        if self._sock is None:
+            self._sock = socket.create_connection(self._address, self._timeout)
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock.sendall(
+            b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+            b"Accept: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (path.encode("ascii"), self._host_header, len(body), body)
+        )
+        status, reason, headers, version = self._head()
+        while 100 <= status < 200:  # an interim answer (none is asked for): the real one follows
+            status, reason, headers, version = self._head()
+        keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            data = self._chunked()
+        elif "content-length" in headers:
+            try:
+                length = int(headers["content-length"])
+            except ValueError:
+                raise http.client.HTTPException("bad Content-Length") from None
+            data = self._exactly(length)
+        else:  # the body ends with the connection
+            data, keep = self._until_closed(), False
+        return status, reason, data, keep
+
+    def _recv(self) -> bytes:
+        assert self._sock is not None
+        chunk = self._sock.recv(65536)
+        if not chunk:
+            raise http.client.RemoteDisconnected("the node closed the connection")
+        return chunk
+
+    def _line(self) -> bytes:
+        while (end := self._buffer.find(b"\r\n")) < 0:
+            self._buffer += self._recv()
+        line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
+        return line
+
+    def _exactly(self, length: int) -> bytes:
+        while len(self._buffer) < length:
+            self._buffer += self._recv()
+        data, self._buffer = self._buffer[:length], self._buffer[length:]
+        return data
+
+    def _until_closed(self) -> bytes:
+        assert self._sock is not None
+        parts = [self._buffer]
+        while chunk := self._sock.recv(65536):
+            parts.append(chunk)
+        self._buffer = b""
+        return b"".join(parts)
+
+    def _head(self) -> tuple[int, str, dict[str, str], str]:
+        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
+            self._buffer += self._recv()
+        head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        version, _, rest = status_line.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/") or not code.isdigit():
+            raise http.client.BadStatusLine(status_line)
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return int(code), reason, headers, version
+
+    def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            size_line = self._line().split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise http.client.HTTPException(f"bad chunk size {size_line[:20]!r}") from None
+            if size == 0:
+                while self._line():  # trailers, up to the empty line
+                    pass
+                return b"".join(parts)
+            parts.append(self._exactly(size))
+            if self._line():
+                raise http.client.HTTPException("a chunk not followed by CRLF")

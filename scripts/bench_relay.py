@@ -146,10 +146,15 @@ def serve(port: int, *, background: bool = True) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.heap import freeze_startup_heap
     from api.services import build_services
 
+    services = build_services()
+    _ = services.chain  # connected before the app starts, as `tuanchain serve` does
+    app = create_app(services, background=background)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(build_services(), background=background),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -162,6 +167,7 @@ def work() -> None:
     from api.app import start_background
     from api.background import stop_all
     from api.db import init_db
+    from api.heap import freeze_startup_heap
     from api.services import build_services
     from chain.shutdown import stop_signals
 
@@ -169,6 +175,7 @@ def work() -> None:
         services = build_services()
         init_db(services.engine)
         stops = start_background(services)
+        freeze_startup_heap()
         stop.wait()
         stop_all(stops)
 

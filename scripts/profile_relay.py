@@ -80,7 +80,7 @@ def profiled(name: str, out: Path | None) -> Iterator[None]:
 
 # What ``--breakdown`` times (inclusive CPU per call, process_time): module, attribute path.
 BREAKDOWN = [
-    ("api.relayer.accept", "_by_digest"),
+    ("api.relayer.accept", "_look_up"),
     ("api.relayer.accept", "RequestChecker.check"),
     ("api.relayer.checks", "RequestChecker._check_permit"),
     ("api.relayer.checks", "describe_call"),

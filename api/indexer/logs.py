@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import BlockNotFound
 
+from chain.abi_codec import decode as abi_decode
 from chain.address import checksum_address
 from chain.clients import Clients
 
@@ -236,9 +236,11 @@ class _FlatEvent:
         if len(topics) != len(self.indexed) + 1:
             raise ValueError(f"{self.name}: {len(topics) - 1} indexed topics")
         args: dict[str, Any] = {}
+        # (chain.abi_codec.decode: eth-abi's values, static words read directly — eth-abi's
+        # ~10 µs a call had been most of the indexer's CPU under the rush, issue 15)
         for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
-            (args[name],) = abi_decode([kind], bytes.fromhex(topic[2:]))
-        values = abi_decode(list(self.data_types), bytes.fromhex(data[2:]))
+            (args[name],) = abi_decode((kind,), bytes.fromhex(topic[2:]))
+        values = abi_decode(self.data_types, bytes.fromhex(data[2:]))
         args.update(zip(self.data_names, values, strict=True))
         for name in self.addresses:
             args[name] = checksum_address(args[name])

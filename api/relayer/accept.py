@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import and_, bindparam, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,55 +22,66 @@ from api.db.wakeups import notify
 from api.errors import ApiError
 from api.relayer.checks import RequestChecker, bad_request
 from api.relayer.models import (
+    PENDING_SQL,
     PENDING_STATUSES,
     QUEUED_CHANNEL,
     RelayRequest,
     RelayStatus,
+    public_view,
     utcnow,
 )
 from api.relayer.queue import SignerQueue, pending_requests
+from chain.address import checksum_address
 from chain.context import Chain
 from chain.eip712 import typed_data_digest
 from traceability.ipfs import DocumentStore
 
 logger = logging.getLogger(__name__)
 
+PENDING_VALUES = tuple(s.value for s in PENDING_STATUSES)
+
 
 def accept(
     session: Session, chain: Chain, body: dict[str, Any], store: DocumentStore | None = None
-) -> tuple[RelayRequest, bool]:
-    """Check and store a submission; returns (row, created). A re-submission returns the first row."""
-
-    def queue_of(signer: str, forwarder_nonce: int, token_nonce: int) -> SignerQueue:
-        return SignerQueue(forwarder_nonce, token_nonce, pending_requests(session, signer))
-
-    checker = RequestChecker(chain, store, queue_of)
+) -> tuple[dict[str, Any], bool]:
+    """Check and store a submission; returns (what ``GET /v1/relay/{id}`` shows of its row,
+    created). A re-submission returns the first row's."""
     payloads = body.get("payloads") if isinstance(body, dict) else None
     typed = payloads.get("request") if isinstance(payloads, dict) else None
     digest = _digest(typed) if isinstance(typed, dict) else None
-    if digest is not None:
-        existing = _by_digest(session, "0x" + digest.hex())
-        if existing is not None and existing.status in PENDING_STATUSES:
-            return existing, False  # a client retry: same request, same outbox row
-        if (
-            existing is not None
-            and existing.status == RelayStatus.MINED
-            and existing.chain_key == chain.identity.key
-        ):
-            # A retry whose first answer was lost, after the request ran: its row (mined), not
-            # "replayed_nonce", which would read as the join having failed. (Mined on a chain
-            # that is gone, it is checked afresh: there it is a new request.)
-            return existing, False
-        if existing is not None and existing.error_code == "chain_changed":
-            # Signed for a chain that is gone (api.binding): replayed here, it could be valid.
-            raise bad_request(
-                "signed_for_another_chain",
-                f"this signed request was accepted for another chain (request {existing.id}); "
-                "prepare and sign it again",
-                previous=existing.id,
-            )
-    # The check read the signer's pending requests in this session (a nonce they hold is refused
-    # there); one accepted since, by another process, is caught by the unique index below.
+    # (typed data with no digest is refused by the check before it reads any queue)
+    sender = _claimed_sender(typed) if digest is not None else None
+    found = _look_up(session, "0x" + digest.hex(), sender) if digest is not None else _NOTHING
+    existing = found.existing
+    if existing is not None and (
+        existing.status in PENDING_VALUES
+        # A retry whose first answer was lost, after the request ran: its row (mined), not
+        # "replayed_nonce", which would read as the join having failed. (Mined on a chain
+        # that is gone, it is checked afresh: there it is a new request.)
+        or (existing.status == RelayStatus.MINED and existing.chain_key == chain.identity.key)
+    ):
+        # A client retry: same request, same outbox row.
+        row = session.get(RelayRequest, existing.id)
+        assert row is not None
+        return row.public(), False
+    if existing is not None and existing.error_code == "chain_changed":
+        # Signed for a chain that is gone (api.binding): replayed here, it could be valid.
+        raise bad_request(
+            "signed_for_another_chain",
+            f"this signed request was accepted for another chain (request {existing.id}); "
+            "prepare and sign it again",
+            previous=existing.id,
+        )
+
+    def queue_of(signer: str, forwarder_nonce: int, token_nonce: int) -> SignerQueue:
+        # (the check's signer is the request's ``from``: the look-up above read its queue)
+        read = found is not _NOTHING and signer == sender
+        pending = found.pending if read else pending_requests(session, signer)
+        return SignerQueue(forwarder_nonce, token_nonce, pending)
+
+    checker = RequestChecker(chain, store, queue_of)
+    # The look-up read the signer's pending requests in this session (a nonce they hold is
+    # refused there); one accepted since, by another process, is caught by the unique index below.
     fields = checker.check(body, digest=digest)
     now = utcnow()
     values = {
@@ -96,11 +108,15 @@ def accept(
         if holder is None:
             raise  # some other constraint: a fault, not a race
         raise _nonce_taken(fields, holder) from None
-    row = RelayRequest(**values)  # (transient: what was stored, for the answer)
     logger.info(
-        "accepted %s request %s from %s (nonce %d)", row.action, row.id, row.signer, row.nonce
+        "accepted %s request %s from %s (nonce %d)",
+        values["action"],
+        values["id"],
+        values["signer"],
+        values["nonce"],
     )
-    return row, True
+    # The answer from the values stored, not from an ORM object built for it (issue 15).
+    return public_view(values), True
 
 
 def _digest(typed: dict[str, Any]) -> bytes | None:
@@ -112,22 +128,57 @@ def _digest(typed: dict[str, Any]) -> bytes | None:
         return None
 
 
-# The accept path's statements, built once: building a statement and its cache key on every
+# The accept path's statement, built once: building a statement and its cache key on every
 # call cost more than running it (issue 15, scripts/profile_relay.py).
-_BY_DIGEST = (
-    select(RelayRequest.id)
-    .where(RelayRequest.request_digest == bindparam("digest"))
-    .order_by(RelayRequest.created_at.desc())
-    .limit(1)
+_LOOK_UP = select(
+    RelayRequest.id,
+    RelayRequest.nonce,
+    RelayRequest.permit,
+    RelayRequest.signer,
+    RelayRequest.status,
+    RelayRequest.error_code,
+    RelayRequest.chain_key,
+    RelayRequest.request_digest,
+    RelayRequest.created_at,
+).where(
+    or_(
+        RelayRequest.request_digest == bindparam("digest"),
+        # The pending condition as literal SQL (PENDING_SQL): no list parameter to expand on
+        # each run, and SQLite may use the partial index that has the same condition.
+        and_(RelayRequest.signer == bindparam("signer"), text(PENDING_SQL)),
+    )
 )
 _INSERT = insert(RelayRequest.__table__)
 
 
-def _by_digest(session: Session, digest: str) -> RelayRequest | None:
-    # The id only (almost always nothing): loading whole rows for a look-up that nearly never
-    # finds one was a tenth of an accept under the rush (issue 15).
-    found = session.connection().execute(_BY_DIGEST, {"digest": digest}).scalar()
-    return session.get(RelayRequest, found) if found is not None else None
+@dataclass(frozen=True)
+class _Found:
+    existing: Any | None  # the latest row with this digest (``id``, ``status``, ``chain_key``...)
+    pending: tuple[Any, ...]  # the claimed sender's pending requests, as pending_requests
+
+
+_NOTHING = _Found(existing=None, pending=())
+
+
+def _look_up(session: Session, digest: str, sender: str | None) -> _Found:
+    """In one query (issue 15: two had been ~6 % of the service under the rush): the row the
+    same signed request may already have — almost always none, so columns, not whole rows —
+    and the claimed sender's pending requests (:func:`api.relayer.queue.pending_requests`)."""
+    rows = session.connection().execute(_LOOK_UP, {"digest": digest, "signer": sender}).all()
+    same = [r for r in rows if r.request_digest == digest]
+    pending = [r for r in rows if r.signer == sender and r.status in PENDING_VALUES]
+    return _Found(
+        existing=max(same, key=lambda r: r.created_at) if same else None,
+        pending=tuple(sorted(pending, key=lambda r: r.nonce)),
+    )
+
+
+def _claimed_sender(typed: Any) -> str | None:
+    """The request's ``from``, as the check reads it; None when it cannot (the check says why)."""
+    try:
+        return checksum_address(typed["message"]["from"])
+    except Exception:  # noqa: BLE001 — malformed: refused by the check
+        return None
 
 
 def _pending_holder(session: Session, signer: str, nonce: int) -> RelayRequest | None:

@@ -114,29 +114,57 @@ class RelayRequest(Base):
 
     def public(self) -> dict[str, Any]:
         """What ``GET /v1/relay/{id}`` shows."""
-        error = None
-        if self.error_code:
-            error = {
-                "code": self.error_code,
-                "message": self.error_message,
-                "args": self.error_args,
-            }
-        return {
-            "id": self.id,
-            "action": self.action,
-            "signer": self.signer,
-            "target": self.target,
-            "nonce": self.nonce,
-            "status": self.status,
-            "tx_hash": self.tx_hash,
-            "permit_tx_hash": self.permit_tx_hash,
-            "block_number": self.block_number,
-            "attempts": self.attempts,
-            "error": error,
-            "details": self.details,
-            "created_at": iso_utc(self.created_at),
-            "updated_at": iso_utc(self.updated_at),
+        return public_view({name: getattr(self, name) for name in _PUBLIC_COLUMNS})
+
+
+# The columns :func:`public_view` reads.
+_PUBLIC_COLUMNS = (
+    "id",
+    "action",
+    "signer",
+    "target",
+    "nonce",
+    "status",
+    "tx_hash",
+    "permit_tx_hash",
+    "block_number",
+    "attempts",
+    "error_code",
+    "error_message",
+    "error_args",
+    "details",
+    "created_at",
+    "updated_at",
+)
+
+
+def public_view(values: dict[str, Any]) -> dict[str, Any]:
+    """What ``GET /v1/relay/{id}`` shows of a request, from its column values (a column missing
+    from ``values`` is NULL): :meth:`RelayRequest.public` of a row, or the answer to the accept
+    that inserted ``values``, without building an ORM object for it (issue 15)."""
+    error = None
+    if values.get("error_code"):
+        error = {
+            "code": values["error_code"],
+            "message": values.get("error_message"),
+            "args": values.get("error_args"),
         }
+    return {
+        "id": values["id"],
+        "action": values["action"],
+        "signer": values["signer"],
+        "target": values["target"],
+        "nonce": values["nonce"],
+        "status": values["status"],
+        "tx_hash": values.get("tx_hash"),
+        "permit_tx_hash": values.get("permit_tx_hash"),
+        "block_number": values.get("block_number"),
+        "attempts": values["attempts"],
+        "error": error,
+        "details": values.get("details"),
+        "created_at": iso_utc(values["created_at"]),
+        "updated_at": iso_utc(values["updated_at"]),
+    }
 
 
 class RelayBatch(Base):

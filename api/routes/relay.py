@@ -100,8 +100,7 @@ the request that holds the nonce."""
 
 def _accept(services: Any, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     with session_factory(services.engine)() as session:
-        row, created = accept(session, services.chain, body, services.store)
-        return row.public(), created
+        return accept(session, services.chain, body, services.store)
 
 
 @router.post(

@@ -7,7 +7,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import function_abi_to_4byte_selector
@@ -18,6 +17,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
+from chain.abi_codec import decode as abi_decode
 from chain.abi_codec import encode as abi_encode
 from chain.address import checksum_address
 from chain.artifacts import Artifact, load_artifact

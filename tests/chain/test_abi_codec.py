@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import eth_abi
+import pytest
 from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,3 +72,90 @@ def test_checksum_as_eth_utils(value: Any) -> None:
     assert _outcome(lambda _, v: address._checksum(v[0]), [], [value]) == _outcome(
         lambda _, v: to_checksum_address(v[0]), [], [value]
     )
+
+
+# ------------------------------------------------------------------ static words read directly
+
+_STATIC_TYPES = [
+    "uint256",
+    "uint",
+    "uint8",
+    "uint64",
+    "uint248",
+    "int256",
+    "int",
+    "int8",
+    "int24",
+    "address",
+    "bool",
+    "bytes32",
+    "bytes1",
+    "bytes4",
+    "bytes31",
+]
+
+
+@st.composite
+def _word(draw: st.DrawFn, kind: str) -> bytes:
+    """A word eth-abi wrote for a value of ``kind``, or one nearly so, or any 32 bytes."""
+    choice = draw(st.integers(0, 3))
+    if choice == 0:
+        return bytes(draw(st.binary(min_size=32, max_size=32)))
+    word = bytearray(draw(st.binary(min_size=32, max_size=32)))
+    if kind.startswith(("uint", "int")) or kind in ("address", "bool"):
+        keep = {"address": 20, "bool": 1}.get(kind) or int(kind.lstrip("uint") or 256) // 8
+        fill = 0xFF if kind.startswith("int") and word[32 - keep] & 0x80 else 0
+        word[: 32 - keep] = bytes([fill]) * (32 - keep)
+        if kind == "bool":
+            word[31] &= 1
+    else:
+        size = int(kind.removeprefix("bytes"))
+        word[size:] = bytes(32 - size)
+    if choice == 2:  # one byte changed: often padding eth-abi refuses
+        word[draw(st.integers(0, 31))] ^= 1 << draw(st.integers(0, 7))
+    return bytes(word)
+
+
+@st.composite
+def _static_data(draw: st.DrawFn) -> tuple[list[str], bytes]:
+    types = draw(st.lists(st.sampled_from(_STATIC_TYPES), min_size=1, max_size=4))
+    data = b"".join(draw(_word(kind)) for kind in types)
+    if draw(st.integers(0, 9)) == 0:
+        data = data[: draw(st.integers(0, len(data)))] + draw(st.binary(max_size=33))
+    return types, data
+
+
+@settings(max_examples=500)
+@given(_static_data())
+def test_static_words_read_as_eth_abi_reads_them(case: tuple[list[str], bytes]) -> None:
+    types, data = case
+    decode = abi_codec.static_decoder(types)
+    assert decode is not None
+    fast = decode(data)
+    try:
+        expected = eth_abi.decode(types, data)
+    except Exception as exc:  # noqa: BLE001 — refused: the direct path left it to eth-abi
+        assert fast is None
+        with pytest.raises(type(exc)):
+            abi_codec.decode(types, data)
+        return
+    assert abi_codec.decode(types, data) == expected
+    if len(data) == 32 * len(types):  # every word eth-abi takes is read directly
+        assert fast == expected
+        assert [type(v) for v in fast] == [type(v) for v in expected]
+    else:
+        assert fast is None
+
+
+def test_types_not_read_directly_are_left_to_eth_abi() -> None:
+    for kind in (
+        "string",
+        "bytes",
+        "uint7",
+        "uint264",
+        "int0",
+        "bytes33",
+        "uint256[]",
+        "(uint256)",
+    ):
+        assert abi_codec.static_decoder(["uint256", kind]) is None, kind

@@ -75,3 +75,52 @@ def test_batch_answers_are_put_back_in_request_order() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Framed(BaseHTTPRequestHandler):
+    """HTTP/1.1 answers framed each way a server may frame them, chosen by the method's name:
+    ``chunked`` (Transfer-Encoding, in pieces, with a trailer), ``close`` (no length: the body
+    ends with the connection), ``length`` (Content-Length, kept alive); ``fail``: HTTP 500."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        request: Any = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "x" * 5000}).encode()
+        method = request["method"]
+        self.send_response(500 if method == "fail" else 200)
+        if method == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for i in range(0, len(body), 1000):
+                piece = body[i : i + 1000]
+                self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\nX-Trailer: 1\r\n\r\n")
+        elif method == "close":
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_bodies_framed_every_way_http_allows_are_read_whole() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Framed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rpc = JsonRpcHttp(f"http://127.0.0.1:{server.server_address[1]}/")
+        for method in ("length", "chunked", "close", "length", "chunked", "length"):
+            assert rpc.request(method, [])["result"] == "x" * 5000, method
+        with pytest.raises(NodeUnavailable, match="HTTP 500"):
+            rpc.request("fail", [])
+        assert rpc.request("length", [])["result"] == "x" * 5000  # and on after an error
+    finally:
+        server.shutdown()
+        server.server_close()
