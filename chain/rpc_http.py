@@ -85,7 +85,9 @@ class JsonRpcHttp:
             return responses
         by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
         if len(by_id) != len(calls) or any(i not in by_id for i in ids):
-            return responses
+            # As many answers as requests, but not one per id: taken in order they could be
+            # the wrong request's answers (a read's result given to a simulation).
+            raise NodeUnavailable(f"{self.url}: the batch's answers do not match its requests' ids")
         return [by_id[i] for i in ids]
 
     def close(self) -> None:
@@ -137,6 +139,9 @@ class JsonRpcHttp:
         raise AssertionError("unreachable")
 
 
+# The longest response head (status line and headers) or chunk-size line taken from a node.
+MAX_HEAD_BYTES = 64 * 1024
+
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
@@ -151,13 +156,13 @@ class _PlainConnection:
         self._host_header = f"{name}:{port}".encode("idna")
         self._timeout = timeout
         self._sock: socket.socket | None = None
-        self._buffer = b""
+        self._buffer = bytearray()
 
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        self._buffer = b""
+        self._buffer = bytearray()
 
     def post(self, path: str, body: bytes) -> tuple[int, str, bytes, bool]:
         """POST ``body``; (status, reason, response body, connection kept alive)."""
@@ -192,30 +197,44 @@ class _PlainConnection:
             raise http.client.RemoteDisconnected("the node closed the connection")
         return chunk
 
-    def _line(self) -> bytes:
-        while (end := self._buffer.find(b"\r\n")) < 0:
+    # The buffer is a bytearray: appending and dropping a prefix are amortised O(1), so a
+    # response of many megabytes (eth_getLogs) is not copied once per packet.
+
+    def _until(self, separator: bytes) -> bytes:
+        """The bytes before ``separator`` (consumed with it); a head or line longer than
+        ``MAX_HEAD_BYTES`` is no JSON-RPC answer (a bound on what a wrong server makes us keep)."""
+        start = 0
+        while (end := self._buffer.find(separator, start)) < 0:
+            if len(self._buffer) > MAX_HEAD_BYTES:
+                raise http.client.HTTPException(f"no {separator!r} in {MAX_HEAD_BYTES} bytes")
+            start = max(0, len(self._buffer) - len(separator) + 1)
             self._buffer += self._recv()
-        line, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
-        return line
+        if end > MAX_HEAD_BYTES:
+            raise http.client.HTTPException(f"no {separator!r} in {MAX_HEAD_BYTES} bytes")
+        found = bytes(self._buffer[:end])
+        del self._buffer[: end + len(separator)]
+        return found
+
+    def _line(self) -> bytes:
+        return self._until(b"\r\n")
 
     def _exactly(self, length: int) -> bytes:
         while len(self._buffer) < length:
             self._buffer += self._recv()
-        data, self._buffer = self._buffer[:length], self._buffer[length:]
+        data = bytes(self._buffer[:length])
+        del self._buffer[:length]
         return data
 
     def _until_closed(self) -> bytes:
         assert self._sock is not None
-        parts = [self._buffer]
+        parts = [bytes(self._buffer)]
         while chunk := self._sock.recv(65536):
             parts.append(chunk)
-        self._buffer = b""
+        self._buffer = bytearray()
         return b"".join(parts)
 
     def _head(self) -> tuple[int, str, dict[str, str], str]:
-        while (end := self._buffer.find(b"\r\n\r\n")) < 0:
-            self._buffer += self._recv()
-        head, self._buffer = self._buffer[:end], self._buffer[end + 4 :]
+        head = self._until(b"\r\n\r\n")
         status_line, *lines = head.decode("latin-1").split("\r\n")
         version, _, rest = status_line.partition(" ")
         code, _, reason = rest.partition(" ")

@@ -13,7 +13,7 @@ from web3 import Web3
 
 from chain.anvil import Anvil
 from chain.errors import NodeUnavailable
-from chain.rpc_http import JsonRpcHttp
+from chain.rpc_http import MAX_HEAD_BYTES, JsonRpcHttp
 from chain.tx import TxSender
 
 
@@ -80,16 +80,20 @@ def test_batch_answers_are_put_back_in_request_order() -> None:
 class _Framed(BaseHTTPRequestHandler):
     """HTTP/1.1 answers framed each way a server may frame them, chosen by the method's name:
     ``chunked`` (Transfer-Encoding, in pieces, with a trailer), ``close`` (no length: the body
-    ends with the connection), ``length`` (Content-Length, kept alive); ``fail``: HTTP 500."""
+    ends with the connection), ``length`` (Content-Length, kept alive); ``fail``: HTTP 500;
+    ``big``/``big-chunked``: 8 MB; ``padded``: a head too long to be a node's."""
 
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         request: Any = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        body = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "x" * 5000}).encode()
         method = request["method"]
+        size = 8_000_000 if method.startswith("big") else 5000  # an eth_getLogs-sized answer
+        body = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "x" * size}).encode()
         self.send_response(500 if method == "fail" else 200)
-        if method == "chunked":
+        if method == "padded":  # a head past MAX_HEAD_BYTES: no JSON-RPC server sends one
+            self.send_header("X-Pad", "p" * (MAX_HEAD_BYTES + 1))
+        if method in ("chunked", "big-chunked"):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             for i in range(0, len(body), 1000):
@@ -121,6 +125,40 @@ def test_bodies_framed_every_way_http_allows_are_read_whole() -> None:
         with pytest.raises(NodeUnavailable, match="HTTP 500"):
             rpc.request("fail", [])
         assert rpc.request("length", [])["result"] == "x" * 5000  # and on after an error
+        for method in ("big", "big-chunked"):
+            assert rpc.request(method, [])["result"] == "x" * 8_000_000, method
+        with pytest.raises(NodeUnavailable, match="bytes"):
+            rpc.request("padded", [])
+        assert rpc.request("length", [])["result"] == "x" * 5000
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Renumbered(BaseHTTPRequestHandler):
+    """Answers a batch with as many answers as requests but ids of its own (a broken proxy)."""
+
+    def do_POST(self) -> None:
+        request: Any = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        answer = [{"jsonrpc": "2.0", "id": 100 + r["id"], "result": r["method"]} for r in request]
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_batch_answers_that_match_no_request_id_are_refused_not_taken_in_order() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Renumbered)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rpc = JsonRpcHttp(f"http://127.0.0.1:{server.server_address[1]}/")
+        with pytest.raises(NodeUnavailable, match="do not match"):
+            rpc.batch([("eth_blockNumber", []), ("eth_call", [])])
     finally:
         server.shutdown()
         server.server_close()
