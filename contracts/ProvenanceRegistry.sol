@@ -91,7 +91,11 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     /// receipt's) hash from the mempool and anchor it first under their own batch, making the victim's
     /// transaction revert: receipts blocked until the delivery deadline refunds every buyer.
     mapping(bytes32 batchId => mapping(bytes32 eventHash => AnchorInfo)) private _anchors;
-    mapping(bytes32 root => RootInfo) private _roots;
+    /// @dev Keyed by anchorer too: a root is unique per anchorer, not across the registry. Keyed by the root
+    /// alone, any approved supplier could copy a pending anchorRoot from the mempool and anchor it first: the
+    /// victim's transaction reverted, and the copy's leaves do not count for the victim's batches (verifiers
+    /// count a root's leaves only for batches its anchorer may anchor), so the victim could never anchor it.
+    mapping(address anchorer => mapping(bytes32 root => RootInfo)) private _roots;
     address[] private _escrows;
 
     /// @notice How many escrows a recall notifies at most (each may take ESCROW_NOTIFICATION_GAS).
@@ -351,8 +355,8 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         if (root == bytes32(0)) revert ZeroHash();
         if (leafCount == 0) revert ZeroLeafCount();
         _digestOf(manifestCid); // validated only; the CID lives in the log
-        RootInfo storage info = _roots[root];
-        if (info.anchoredAtBlock != 0) revert RootAlreadyAnchored(root);
+        RootInfo storage info = _roots[anchorer][root];
+        if (info.anchoredAtBlock != 0) revert RootAlreadyAnchored(anchorer, root);
 
         info.anchorer = anchorer;
         info.anchoredAtBlock = uint64(block.number);
@@ -361,18 +365,18 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function rootInfo(bytes32 root) external view returns (RootInfo memory) {
-        return _roots[root];
+    function rootInfo(address anchorer, bytes32 root) external view returns (RootInfo memory) {
+        return _roots[anchorer][root];
     }
 
     /// @inheritdoc IProvenanceRegistry
-    function verifyEventInRoot(bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
+    function verifyEventInRoot(address anchorer, bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
         external
         view
         returns (bool)
     {
         // slither-disable-next-line incorrect-equality (block 0 is genesis: 0 means "never anchored")
-        if (_roots[root].anchoredAtBlock == 0) return false;
+        if (_roots[anchorer][root].anchoredAtBlock == 0) return false;
         // StandardMerkleTree leaf of the single-value encoding ["bytes32"] (double hashed against
         // second-preimage attacks with 64-byte inner nodes).
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(eventHash))));

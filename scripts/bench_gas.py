@@ -331,7 +331,9 @@ def measure_registry(b: Bench) -> dict[str, int]:
     )
     tree = StandardMerkleTree(keccak(f"event-{i}".encode()) for i in range(1024))
     root = registry.anchor_root(tree.root, len(tree), CID, signer=b.supplier)
-    if not registry.verify_event_in_root(tree.root, tree.values[517], tree.proof(517)):
+    if not registry.verify_event_in_root(
+        b.supplier.address, tree.root, tree.values[517], tree.proof(517)
+    ):
         raise BenchError("the anchored Merkle root does not verify a proof on chain")
     return {
         "register_batch": gas(receipt),

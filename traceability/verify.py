@@ -160,7 +160,9 @@ class RegistryReader(Protocol):
 
     def batch_info(self, batch_id: bytes) -> Any: ...  # .status, .registered_at_block
 
-    def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool: ...
+    def verify_event_in_root(
+        self, anchorer: str, root: bytes, event_hash: bytes, proof: list[bytes]
+    ) -> bool: ...
 
     def is_batch_writer(self, batch_id: bytes, writer: str) -> bool: ...
 
@@ -545,7 +547,8 @@ def _merkle_items(
         proof = list(leaf.proof)
         if process_proof(leaf_hash(leaf.event_hash), proof) != root:
             problems.append("Merkle proof does not lead to the anchored root")
-        if not registry.verify_event_in_root(root, leaf.event_hash, proof):
+        # The root of the anchorer that emitted this log: roots are unique per anchorer.
+        if not registry.verify_event_in_root(str(args["anchorer"]), root, leaf.event_hash, proof):
             problems.append("Merkle proof rejected on chain by verifyEventInRoot")
         if problems:
             item.status = ItemStatus.MISMATCH

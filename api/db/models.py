@@ -173,9 +173,13 @@ class MerkleRoot(Base, LogRow):
     """A Merkle root of many events (RootAnchored); its manifest ties leaves to batches."""
 
     __tablename__ = "merkle_roots"
-    __table_args__ = (UniqueConstraint("tx_hash", "log_index"),)
+    # A root is unique per anchorer, as on chain: two suppliers anchoring one root are two rows.
+    __table_args__ = (
+        UniqueConstraint("tx_hash", "log_index"),
+        UniqueConstraint("anchorer", "root", name="uq_merkle_roots_anchorer_root"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    root: Mapped[str] = mapped_column(Hex32, unique=True)
+    root: Mapped[str] = mapped_column(Hex32)
     leaf_count: Mapped[int] = mapped_column(Integer)
     anchorer: Mapped[str] = mapped_column(Address)
     manifest_cid: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -281,7 +281,7 @@ class _Seeder:
         manifest_cid = self.store.put(manifest.dumps())
         self.report.documents += 1
         registry = self.clients.registry
-        if registry.root_info(manifest.root).anchored_at_block == 0:
+        if registry.root_info(signer.address, manifest.root).anchored_at_block == 0:
             self.send(
                 registry.anchor_root,
                 manifest.root,

@@ -139,11 +139,14 @@ class RegistryClient(ContractClient):
     ) -> TxReceipt:
         return self._send(signer, "anchorRoot", root, leaf_count, manifest_cid)
 
-    def root_info(self, root: bytes) -> RootInfo:
-        return RootInfo(*self._call("rootInfo", root))
+    # Roots are unique per anchorer (another supplier anchoring the same root is its own record).
+    def root_info(self, anchorer: str, root: bytes) -> RootInfo:
+        return RootInfo(*self._call("rootInfo", anchorer, root))
 
-    def verify_event_in_root(self, root: bytes, event_hash: bytes, proof: list[bytes]) -> bool:
-        return bool(self._call("verifyEventInRoot", root, event_hash, proof))
+    def verify_event_in_root(
+        self, anchorer: str, root: bytes, event_hash: bytes, proof: list[bytes]
+    ) -> bool:
+        return bool(self._call("verifyEventInRoot", anchorer, root, event_hash, proof))
 
     # roles (``has_role(role_name, account)`` is the base client's, by the role's constant name)
     def is_platform(self, account: str) -> bool:

@@ -143,8 +143,8 @@ interface IProvenanceRegistry {
     error EventAlreadyAnchored(bytes32 eventHash, bytes32 batchId);
     /// @notice The writer address is zero or the batch's own supplier.
     error InvalidWriter(bytes32 batchId, address writer);
-    /// @notice `root` is already anchored.
-    error RootAlreadyAnchored(bytes32 root);
+    /// @notice `anchorer` has already anchored `root` (the same root anchored by another supplier is no conflict).
+    error RootAlreadyAnchored(address anchorer, bytes32 root);
     /// @notice A Merkle root must cover at least one event.
     error ZeroLeafCount();
     /// @notice At most `max` escrows can be notified of recalls (each call has a fixed gas cap).
@@ -371,11 +371,12 @@ interface IProvenanceRegistry {
     /// @dev Stores one slot; the manifest CID (listing the events and their batches) is only in the log.
     function anchorRoot(bytes32 root, uint32 leafCount, bytes calldata manifestCid) external;
 
-    /// @notice The anchor record of `root` (`anchoredAtBlock == 0` if never anchored).
-    function rootInfo(bytes32 root) external view returns (RootInfo memory);
+    /// @notice `anchorer`'s anchor record of `root` (`anchoredAtBlock == 0` if it never anchored it).
+    /// @dev Roots are unique per anchorer: another supplier anchoring the same root is a separate record.
+    function rootInfo(address anchorer, bytes32 root) external view returns (RootInfo memory);
 
-    /// @notice Whether `root` is anchored and `proof` proves `eventHash` is one of its leaves.
-    function verifyEventInRoot(bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
+    /// @notice Whether `anchorer` anchored `root` and `proof` proves `eventHash` is one of its leaves.
+    function verifyEventInRoot(address anchorer, bytes32 root, bytes32 eventHash, bytes32[] calldata proof)
         external
         view
         returns (bool);

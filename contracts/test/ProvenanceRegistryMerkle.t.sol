@@ -32,7 +32,7 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
         vm.prank(supplier);
         registry.anchorRoot(root, 7, manifestCid);
 
-        IProvenanceRegistry.RootInfo memory info = registry.rootInfo(root);
+        IProvenanceRegistry.RootInfo memory info = registry.rootInfo(supplier, root);
         assertEq(info.anchorer, supplier);
         assertEq(uint256(info.anchoredAtBlock), block.number);
         assertEq(uint256(info.leafCount), 7);
@@ -58,13 +58,48 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
         registry.anchorRoot(keccak256("root"), 1, manifestCid);
     }
 
-    function test_anchorRoot_revertsOnDuplicateRoot() public {
+    function test_anchorRoot_revertsOnDuplicateRootOfTheSameAnchorer() public {
         bytes32 root = keccak256("root");
         vm.prank(supplier);
         registry.anchorRoot(root, 3, manifestCid);
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RootAlreadyAnchored.selector, root));
-        vm.prank(otherSupplier);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.RootAlreadyAnchored.selector, supplier, root));
+        vm.prank(supplier);
         registry.anchorRoot(root, 3, manifestCid);
+    }
+
+    /// @dev The front-run: another approved supplier copies a pending anchorRoot from the mempool and anchors
+    /// the same root first. The victim's anchor still goes through, and each record is its own anchorer's.
+    function test_anchorRoot_frontRunByAnotherSupplierDoesNotBlockTheVictim() public {
+        bytes32[] memory events = _eventHashes(8, "front-run");
+        bytes32[] memory tree = _buildTree(events);
+        bytes32 root = tree[0];
+        vm.prank(otherSupplier);
+        registry.anchorRoot(root, 8, manifestCid);
+        vm.roll(block.number + 1);
+
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit IProvenanceRegistry.RootAnchored(root, 8, supplier, manifestCid);
+        vm.prank(supplier);
+        registry.anchorRoot(root, 8, manifestCid);
+
+        IProvenanceRegistry.RootInfo memory mine = registry.rootInfo(supplier, root);
+        IProvenanceRegistry.RootInfo memory copy = registry.rootInfo(otherSupplier, root);
+        assertEq(mine.anchorer, supplier);
+        assertEq(uint256(mine.anchoredAtBlock), block.number);
+        assertEq(copy.anchorer, otherSupplier);
+        assertEq(uint256(copy.anchoredAtBlock), block.number - 1);
+        for (uint256 i; i < events.length; ++i) {
+            bytes32[] memory proof = _proof(tree, events[i]);
+            assertTrue(registry.verifyEventInRoot(supplier, root, events[i], proof), "victim's root");
+            assertTrue(registry.verifyEventInRoot(otherSupplier, root, events[i], proof), "copy's root");
+            assertFalse(registry.verifyEventInRoot(carrier, root, events[i], proof), "never anchored by carrier");
+        }
+        // Each anchorer's duplicate still reverts, naming that anchorer.
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.RootAlreadyAnchored.selector, otherSupplier, root)
+        );
+        vm.prank(otherSupplier);
+        registry.anchorRoot(root, 8, manifestCid);
     }
 
     function test_anchorRoot_revertsOnZeroRootZeroLeavesOrBadCid() public {
@@ -94,7 +129,7 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
         // The proofs of that tree verify on chain.
         for (uint256 i; i < 1024; i += 97) {
             bytes32[] memory proof = _proof(tree, events[i]);
-            assertTrue(registry.verifyEventInRoot(tree[0], events[i], proof), "1024-tree proof");
+            assertTrue(registry.verifyEventInRoot(supplier, tree[0], events[i], proof), "1024-tree proof");
         }
     }
 
@@ -124,7 +159,7 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
             vm.prank(supplier);
             registry.anchorRoot(tree[0], uint32(sizes[s]), manifestCid);
             for (uint256 i; i < events.length; ++i) {
-                assertTrue(registry.verifyEventInRoot(tree[0], events[i], _proof(tree, events[i])), "real proof");
+                assertTrue(registry.verifyEventInRoot(supplier, tree[0], events[i], _proof(tree, events[i])), "real proof");
             }
         }
     }
@@ -136,7 +171,7 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
         vm.prank(supplier);
         registry.anchorRoot(tree[0], uint32(size), manifestCid);
         bytes32 eventHash = events[bound(indexSeed, 0, size - 1)];
-        assertTrue(registry.verifyEventInRoot(tree[0], eventHash, _proof(tree, eventHash)), "real proof");
+        assertTrue(registry.verifyEventInRoot(supplier, tree[0], eventHash, _proof(tree, eventHash)), "real proof");
     }
 
     function test_verifyEventInRoot_singleLeafHasEmptyProof() public {
@@ -144,7 +179,7 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
         bytes32 root = keccak256(bytes.concat(keccak256(abi.encode(eventHash))));
         vm.prank(supplier);
         registry.anchorRoot(root, 1, manifestCid);
-        assertTrue(registry.verifyEventInRoot(root, eventHash, new bytes32[](0)));
+        assertTrue(registry.verifyEventInRoot(supplier, root, eventHash, new bytes32[](0)));
     }
 
     function test_verifyEventInRoot_forgedProofsFail() public {
@@ -155,26 +190,26 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
         bytes32[] memory proof = _proof(tree, events[3]);
 
         // An event that is not in the tree.
-        assertFalse(registry.verifyEventInRoot(tree[0], keccak256("outsider"), proof), "outsider");
+        assertFalse(registry.verifyEventInRoot(supplier, tree[0], keccak256("outsider"), proof), "outsider");
         // A tampered proof element.
         bytes32[] memory tampered = _copy(proof);
         tampered[1] = bytes32(uint256(tampered[1]) ^ 1);
-        assertFalse(registry.verifyEventInRoot(tree[0], events[3], tampered), "tampered");
+        assertFalse(registry.verifyEventInRoot(supplier, tree[0], events[3], tampered), "tampered");
         // A truncated proof.
         bytes32[] memory truncated = new bytes32[](proof.length - 1);
         for (uint256 i; i < truncated.length; ++i) truncated[i] = proof[i];
-        assertFalse(registry.verifyEventInRoot(tree[0], events[3], truncated), "truncated");
+        assertFalse(registry.verifyEventInRoot(supplier, tree[0], events[3], truncated), "truncated");
         // Second preimage: an inner node presented as an event hash (leaves are double-hashed, so it fails).
         bytes32[] memory upper = new bytes32[](proof.length - 1);
         for (uint256 i; i < upper.length; ++i) upper[i] = proof[i + 1];
         bytes32 parentOfLeaf = _hashPair(_leaf(events[3]), proof[0]);
-        assertFalse(registry.verifyEventInRoot(tree[0], parentOfLeaf, upper), "inner node as leaf");
+        assertFalse(registry.verifyEventInRoot(supplier, tree[0], parentOfLeaf, upper), "inner node as leaf");
     }
 
     function test_verifyEventInRoot_falseForUnanchoredRoot() public view {
         bytes32[] memory events = _eventHashes(4, "unanchored");
         bytes32[] memory tree = _buildTree(events);
-        assertFalse(registry.verifyEventInRoot(tree[0], events[0], _proof(tree, events[0])));
+        assertFalse(registry.verifyEventInRoot(supplier, tree[0], events[0], _proof(tree, events[0])));
     }
 
     function testFuzz_verifyEventInRoot_randomProofFails(bytes32 eventHash, bytes32[] memory proof) public {
@@ -183,7 +218,7 @@ contract ProvenanceRegistryMerkleTest is ProvenanceRegistryBase {
         vm.prank(supplier);
         registry.anchorRoot(tree[0], 16, manifestCid);
         for (uint256 i; i < events.length; ++i) vm.assume(events[i] != eventHash);
-        assertFalse(registry.verifyEventInRoot(tree[0], eventHash, proof));
+        assertFalse(registry.verifyEventInRoot(supplier, tree[0], eventHash, proof));
     }
 
     // ------------------------------------------------------------------------------------------------

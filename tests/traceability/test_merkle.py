@@ -153,7 +153,7 @@ def test_malformed_manifests_are_invalid_manifest(doc: bytes) -> None:
 
 def _anchor(clients: Clients, supplier: object, tree: StandardMerkleTree, store: object) -> None:
     manifest_cid = parse_cid(store.put(b"manifest of " + tree.root))  # type: ignore[attr-defined]
-    if clients.registry.root_info(tree.root).anchored_at_block == 0:
+    if clients.registry.root_info(supplier.address, tree.root).anchored_at_block == 0:  # type: ignore[attr-defined]
         clients.registry.anchor_root(tree.root, len(tree), manifest_cid, signer=supplier)  # type: ignore[arg-type]
 
 
@@ -162,16 +162,22 @@ def test_proofs_verify_on_chain_through_the_registry(trail, size: int) -> None: 
     registry = trail.clients.registry
     values = [bytes([size, i]) * 16 for i in range(size)]
     tree = StandardMerkleTree(values)
-    assert not registry.verify_event_in_root(tree.root, values[0], tree.proof(0))  # not anchored
+    assert not registry.verify_event_in_root(
+        trail.supplier.address, tree.root, values[0], tree.proof(0)
+    )  # not anchored
     _anchor(trail.clients, trail.supplier, tree, trail.store)
-    assert registry.root_info(tree.root).leaf_count == size
+    assert registry.root_info(trail.supplier.address, tree.root).leaf_count == size
     for index, value in enumerate(values):
         proof = tree.proof(index)
-        assert registry.verify_event_in_root(tree.root, value, proof)
+        assert registry.verify_event_in_root(trail.supplier.address, tree.root, value, proof)
         if proof:
             forged = [bytes(32)] + proof[1:]
-            assert not registry.verify_event_in_root(tree.root, value, forged)
-        assert not registry.verify_event_in_root(tree.root, b"\xee" * 32, proof)
+            assert not registry.verify_event_in_root(
+                trail.supplier.address, tree.root, value, forged
+            )
+        assert not registry.verify_event_in_root(
+            trail.supplier.address, tree.root, b"\xee" * 32, proof
+        )
 
 
 @settings(
@@ -184,7 +190,9 @@ def test_random_leaf_sets_verify_on_chain(trail, values: list[bytes]) -> None:  
     tree = StandardMerkleTree(values)
     _anchor(trail.clients, trail.supplier, tree, trail.store)
     for index, value in enumerate(values):
-        assert trail.clients.registry.verify_event_in_root(tree.root, value, tree.proof(index))
+        assert trail.clients.registry.verify_event_in_root(
+            trail.supplier.address, tree.root, value, tree.proof(index)
+        )
 
 
 def test_the_vectors_verify_on_chain(trail) -> None:  # type: ignore[no-untyped-def]
@@ -193,5 +201,8 @@ def test_the_vectors_verify_on_chain(trail) -> None:  # type: ignore[no-untyped-
         _anchor(trail.clients, trail.supplier, tree, trail.store)
         for value, proof in zip(case["values"], case["proofs"], strict=True):
             assert trail.clients.registry.verify_event_in_root(
-                parse_bytes32(case["root"]), parse_bytes32(value), [parse_bytes32(p) for p in proof]
+                trail.supplier.address,
+                parse_bytes32(case["root"]),
+                parse_bytes32(value),
+                [parse_bytes32(p) for p in proof],
             )

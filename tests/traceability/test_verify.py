@@ -239,6 +239,26 @@ def test_a_root_another_supplier_anchors_adds_nothing_to_the_batch(trail: Trail)
     assert any(stranger.address in w for w in report.warnings)
 
 
+def test_a_root_copied_and_anchored_first_by_another_supplier_does_not_block_ours(
+    trail: Trail,
+) -> None:
+    # Roots are unique per anchorer: a stranger copying our pending root from the mempool and
+    # anchoring it first neither makes our anchor revert nor takes its leaves' place.
+    stranger = approved_supplier(trail.clients, trail.store, 11)
+    ours = build_manifest([(*trail.store_event(e), GTIN14, LOT) for e in trail.events(2)])
+    cid = parse_cid(trail.store.put(ours.dumps()))
+    registry = trail.clients.registry
+    registry.anchor_root(ours.root, len(ours.leaves), cid, signer=stranger)
+    registry.anchor_root(ours.root, len(ours.leaves), cid, signer=trail.supplier)
+
+    report = verify_batch(trail.clients, trail.store, GTIN14, LOT)
+
+    leaves = _by_kind(report, ItemKind.MERKLE_LEAF)
+    assert len(leaves) == 2 and all(i.status is ItemStatus.VERIFIED for i in leaves)
+    assert report.ok
+    assert any(stranger.address in w for w in report.warnings)  # the copy's leaves: not counted
+
+
 def test_a_root_of_a_writer_the_supplier_allowed_counts(trail: Trail) -> None:
     writer = approved_supplier(trail.clients, trail.store, 12)  # e.g. a distributor
     trail.clients.registry.set_batch_writer(

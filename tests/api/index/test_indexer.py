@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from eth_account import Account
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -19,9 +20,10 @@ from traceability.epcis import (
     serialize_document,
 )
 from traceability.ipfs import StoreUnavailable, compute_cid, parse_cid
+from traceability.merkle import build_manifest
 
 from .conftest import dump_tables, make_indexer
-from .world import GLN_FARM, T0, World, batch_id, gtin_with_check
+from .world import CREDENTIALS_DIGEST, GLN_FARM, T0, World, batch_id, gtin_with_check, store_event
 
 
 def _events(engine, gtin: str, lot: str) -> list[m.AnchoredEvent]:
@@ -88,7 +90,9 @@ def test_merkle_proofs_verify_on_chain(world: World, services: Services, fresh_e
     registry = services.chain.clients.registry
     for event in _events(engine, *world.pork):
         proof = [bytes.fromhex(p[2:]) for p in event.proof]
-        assert registry.verify_event_in_root(world.root, bytes.fromhex(event.event_hash[2:]), proof)
+        assert registry.verify_event_in_root(
+            event.actor, world.root, bytes.fromhex(event.event_hash[2:]), proof
+        )
 
 
 def test_resumes_range_by_range_to_the_same_tables(
@@ -317,6 +321,45 @@ def test_one_event_hash_anchored_under_two_batches_indexes_twice(
     assert mine.event_hash == copy.event_hash == "0x" + digest.hex()
     assert (mine.batch_id, copy.batch_id) == ("0x" + ours.hex(), "0x" + theirs.hex())
     assert mine.verification == "verified"
+
+
+def test_one_root_anchored_by_two_suppliers_indexes_as_two_roots(
+    world: World, services: Services, fresh_engine
+) -> None:
+    """Roots are unique per anchorer: another supplier anchoring a copy of the root first (from
+    the mempool, say) is a root of its own; the victim's anchor still counts its batch's leaves,
+    the copy's do not (its anchorer may not anchor that batch)."""
+    chain, registry = services.chain, services.chain.clients.registry
+    copier = Account.create()
+    chain.sender.send(chain.platform, to=copier.address, value=10**18)
+    registry.apply_as_supplier(_meta(services), CREDENTIALS_DIGEST, signer=copier)
+    registry.approve_supplier(copier.address, signer=chain.platform)
+    gtin = gtin_with_check("1698" + uuid.uuid4().hex[:9].translate(_DIGITS))
+    registry.register_batch(gtin, "ROOT", _meta(services), signer=world.supplier)
+    event = commissioning_event(
+        gtin14=gtin, lot="ROOT", quantity=5, event_time=T0, location=GLN_FARM
+    )
+    _, hash_id, cid = store_event(services.store, event)
+    manifest = build_manifest([(hash_id, cid, gtin, "ROOT")])
+    manifest_cid = parse_cid(services.store.put(manifest.dumps()))
+    registry.anchor_root(manifest.root, 1, manifest_cid, signer=copier)  # the front-run
+    registry.anchor_root(manifest.root, 1, manifest_cid, signer=world.supplier)
+    engine = fresh_engine()
+    make_indexer(engine, services).sync()
+    with Session(engine) as session:
+        roots = session.scalars(
+            select(m.MerkleRoot).where(m.MerkleRoot.root == "0x" + manifest.root.hex())
+        ).all()
+    assert sorted(r.anchorer for r in roots) == sorted((copier.address, world.supplier.address))
+    assert {r.manifest_status for r in roots} == {"loaded"}
+    (leaf,) = _events(engine, gtin, "ROOT")
+    assert leaf.actor == world.supplier.address
+    assert leaf.verification == "verified"
+    proof = [bytes.fromhex(p[2:]) for p in leaf.proof]
+    for anchorer in (world.supplier.address, copier.address):
+        assert registry.verify_event_in_root(
+            anchorer, manifest.root, digest_from_hash_id(hash_id), proof
+        )
 
 
 def _meta(services: Services) -> bytes:

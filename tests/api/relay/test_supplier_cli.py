@@ -137,7 +137,7 @@ def test_a_new_supplier_from_keystore_to_recall(run, services: Services, tmp_pat
     assert code == 0, err
     assert "1 readings outside" in err
     (rooted,) = json.loads(out)
-    root = registry.root_info(bytes.fromhex(rooted["root"][2:]))
+    root = registry.root_info(address, bytes.fromhex(rooted["root"][2:]))
     assert (root.anchorer, root.leaf_count) == (address, 2)  # one event per device, one tx
 
     code, out, err = run("recall", gtin, lot, "--keystore", str(keystore), "--reason", "碎玻璃")
@@ -352,7 +352,7 @@ def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(
     )  # fmt: skip
     assert code == 0, err
     (rooted,) = json.loads(out)
-    root = registry.root_info(bytes.fromhex(rooted["root"][2:]))
+    root = registry.root_info(deal.supplier.address, bytes.fromhex(rooted["root"][2:]))
     assert (root.anchorer, root.leaf_count) == (deal.supplier.address, 2)
 
     for kind in ("processing", "inspecting", "receiving"):
