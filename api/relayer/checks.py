@@ -59,7 +59,7 @@ from api.errors import ApiError
 from api.relayer.describe import ACTION_OF_FUNCTION, ANCHORED_DOCUMENT, describe_call
 from api.relayer.gas import MAX_REQUEST_GAS
 from api.relayer.permits import WITH_PERMIT, with_permit_calldata
-from api.relayer.queue import SignerQueue
+from api.relayer.queue import MAX_PENDING_PER_SIGNER, SignerQueue
 from chain import errors as chain_errors
 from chain.address import checksum_address
 from chain.context import Chain
@@ -333,6 +333,17 @@ class RequestChecker:
                 f"nonce {nonce} of {sender} is taken by pending request {holder.id}",
                 pending=holder.id,
                 expected=expected,
+            )
+        if queue is not None and len(queue.pending) >= MAX_PENDING_PER_SIGNER:
+            # Each queued request is read on every accept and prepare of its signer, simulated
+            # again before sending and carried by the relayer: one key may not fill the outbox.
+            raise ApiError(
+                429,
+                "too_many_pending",
+                f"{sender} has {len(queue.pending)} requests waiting to be mined (at most "
+                f"{MAX_PENDING_PER_SIGNER}); send this one once some are mined",
+                pending=len(queue.pending),
+                max_pending=MAX_PENDING_PER_SIGNER,
             )
         queued_behind = nonce > current  # earlier requests of the signer run first
         if not queued_behind and not forwarder.verified(_raise_errors([verified])[0]):

@@ -18,6 +18,10 @@ from api.relayer.models import PENDING_STATUSES, RelayRequest
 from api.relayer.prepare import NextNonces
 from chain.context import Chain
 
+# The requests one signer may have waiting in the outbox (a consumer joining several deals back
+# to back needs a few; a key filling the outbox is refused: 429 ``too_many_pending``).
+MAX_PENDING_PER_SIGNER = 16
+
 
 @dataclass(frozen=True)
 class SignerQueue:

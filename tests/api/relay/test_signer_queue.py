@@ -17,14 +17,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from api.db import session_factory
+from api.app import create_app
+from api.db import init_db, session_factory
 from api.relayer.models import RelayRequest
-from api.relayer.queue import SignerQueue
+from api.relayer.queue import MAX_PENDING_PER_SIGNER, SignerQueue
 from api.relayer.worker import UNPINNED_TTL_SECONDS, RelayWorker
-from api.services import Services
+from api.services import Services, make_engine
 from traceability.ipfs import EmbeddedDocumentStore
 
-from .conftest import TOP_PRICE, advance_time, chain_now, consumer, make_deal, prepare, relay, sign
+from .conftest import (
+    TOP_PRICE,
+    advance_time,
+    chain_now,
+    consumer,
+    make_deal,
+    prepare,
+    relay,
+    repeatable_call,
+    sign,
+)
 
 
 def _join(deal: Any, quantity: int = 1) -> dict[str, Any]:
@@ -192,3 +203,35 @@ def test_unpinned_documents_are_collected_once_old_and_pinned_ones_never(
     assert worker.collect_garbage() == 0  # nothing else is old
     assert store.gc() == 2  # without an age, every unpinned document goes
     assert store.pins() == [pinned] and store.get(pinned) == b'{"certificate": "organic"}'
+
+
+def test_a_signer_may_not_fill_the_outbox(services: Services, tmp_path: Path) -> None:
+    """Every queued request is read on each accept of its signer and carried by the relayer: the
+    one past MAX_PENDING_PER_SIGNER is refused (429), and taken once the queue is mined."""
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
+    init_db(engine)
+    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    chain = services.chain
+    forwarder = chain.clients.forwarder
+    deal = make_deal(chain, min_quantity=1)
+    signer, target, data = repeatable_call(chain, deal)
+
+    def signed(nonce: int) -> dict:  # type: ignore[type-arg]
+        typed = forwarder.prepare(sender=signer.address, target=target, data=data, gas=100_000)
+        typed["message"]["nonce"] = nonce
+        signature = signer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+        return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+
+    with TestClient(create_app(own)) as client:
+        for nonce in range(MAX_PENDING_PER_SIGNER):
+            assert client.post("/v1/relay", json=signed(nonce)).status_code == 202
+        refused = client.post("/v1/relay", json=signed(MAX_PENDING_PER_SIGNER))
+        assert refused.status_code == 429, refused.text
+        body = refused.json()
+        assert body["code"] == "too_many_pending"
+        assert body["details"]["pending"] == MAX_PENDING_PER_SIGNER
+        worker = RelayWorker(own)
+        while worker.run_once():
+            pass
+        again = client.post("/v1/relay", json=signed(MAX_PENDING_PER_SIGNER))
+        assert again.status_code == 202, again.text
