@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +23,11 @@ from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from api.db import init_db
 from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
 from api.routes.documents import upload_message
-from api.services import Services
+from api.services import Services, make_engine
 from chain.clients import DealParams, PriceTier
 from chain.clients.views import PartyKind
 from chain.context import Chain
@@ -125,6 +127,27 @@ def make_deal(
     return DealSetup(
         deal_id, supplier, leader, gtin, lot, batch_id, now + join_window, now + join_window + 3600
     )
+
+
+def own_outbox(services: Services, tmp_path: Path) -> Services:
+    """The session's chain and store with an outbox of the test's own (a fresh SQLite file): no
+    other test's rows in its queues, batches or counts."""
+    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))
+    init_db(engine)
+    return Services(services.settings, services.store, engine, _chain=services.chain)
+
+
+def signed_forward(
+    chain: Chain, signer: LocalAccount, target: str, data: bytes, *, nonce: int, gas: int = 100_000
+) -> dict[str, Any]:
+    """A relay body: ``signer``'s forward request of ``data`` to ``target`` with this ``nonce``,
+    signed as eth_signTypedData_v4 signs it (tests that shape requests prepare would not)."""
+    typed = chain.clients.forwarder.prepare(
+        sender=signer.address, target=target, data=data, gas=gas
+    )
+    typed["message"]["nonce"] = nonce
+    signature = signer.sign_typed_data(full_message=typed).signature.to_0x_hex()
+    return {"payloads": {"request": typed}, "signatures": {"request": signature}}
 
 
 def repeatable_call(chain: Chain, deal: DealSetup) -> tuple[LocalAccount, str, bytes]:

@@ -14,14 +14,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.db import init_db, session_factory
+from api.db import session_factory
 from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
 
-from .conftest import make_deal, relay
+from .conftest import make_deal, own_outbox, relay
 
 
 class Clock:
@@ -40,9 +40,7 @@ class NodeDownAtBroadcast(RelayWorker):
 def test_rows_of_one_batch_backed_off_apart_are_settled_together(
     services: Services, tmp_path
 ) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     deal = make_deal(chain, min_quantity=1)
     # Two buyers on one relayer lane, so their joins share one executeBatch.
@@ -65,7 +63,7 @@ def test_rows_of_one_batch_backed_off_apart_are_settled_together(
 
     with TestClient(create_app(own)) as client:
         a_id, b_id = join(first), join(second)
-        with session_factory(engine)() as session:
+        with session_factory(own.engine)() as session:
             row = session.get(RelayRequest, b_id)
             assert row is not None
             row.attempts = 3  # retried before: its backoff is longer than the other's
@@ -73,7 +71,7 @@ def test_rows_of_one_batch_backed_off_apart_are_settled_together(
         # Signed and committed (sending), then the node fails the broadcast: both rows back
         # off, 0.5 s and 4 s.
         NodeDownAtBroadcast(own, clock=clock).run_once()
-        with session_factory(engine)() as session:
+        with session_factory(own.engine)() as session:
             rows = {i: session.get(RelayRequest, i) for i in (a_id, b_id)}
             assert {r.status for r in rows.values()} == {"sending"}  # type: ignore[union-attr]
             assert rows[a_id].tx_hash == rows[b_id].tx_hash  # type: ignore[union-attr]

@@ -16,20 +16,18 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import init_db, session_factory
+from api.db import session_factory
 from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 
-from .conftest import consumer, make_deal, relay
+from .conftest import consumer, make_deal, own_outbox, relay
 
 
 def test_a_failed_call_and_an_invalid_request_inside_a_batch_settle_only_themselves(
     services: Services, tmp_path
 ) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
     small = make_deal(chain, min_quantity=1, max_quantity=2)
@@ -44,7 +42,7 @@ def test_a_failed_call_and_an_invalid_request_inside_a_batch_settle_only_themsel
         b_first = relay(client, b, "join", join(small, 2))["id"]  # fine alone: the deal is empty
         b_second = relay(client, b, "join", join(other, 1))["id"]  # nonce 1, queued behind
         c_id = relay(client, c, "join", join(other, 1))["id"]
-        with session_factory(engine)() as session:
+        with session_factory(own.engine)() as session:
             row = session.get(RelayRequest, c_id)
             assert row is not None
             forged = Account.create().sign_typed_data(full_message=row.typed_data)

@@ -11,27 +11,27 @@ cover. Seen on anvil before the fix: the batch was taken into the pool and never
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import init_db
-from api.services import Services, make_engine
+from api.services import Services
+from chain.context import Chain
 
-from .conftest import make_deal
+from .conftest import make_deal, own_outbox, signed_forward
 
 
-def _signed(chain, account, data: bytes) -> dict:  # type: ignore[no-untyped-def]
-    forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
-    typed = forwarder.prepare(sender=account.address, target=escrow.address, data=data, gas=200_000)
-    signature = account.sign_typed_data(full_message=typed).signature.to_0x_hex()
-    return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+def _signed(chain: Chain, account: LocalAccount, data: bytes) -> dict[str, Any]:
+    """A fresh account's first request (nonce 0) of ``data`` to the escrow."""
+    escrow = chain.clients.escrow
+    return signed_forward(chain, account, escrow.address, data, nonce=0, gas=200_000)
 
 
 def test_a_request_with_bytes_after_its_arguments_is_refused(services: Services, tmp_path) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     escrow = chain.clients.escrow
     deal = make_deal(chain, min_quantity=1)
@@ -53,9 +53,7 @@ def test_a_request_with_bytes_after_its_arguments_is_refused(services: Services,
 def test_a_call_the_relayer_does_not_pay_for_is_refused(services: Services, tmp_path) -> None:
     """``pushPayouts(deal, [])`` succeeds for anyone: relayed, a fresh key could spend the
     relayer's gas on it again and again. Only the actions tuanchain's pages prepare are paid."""
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     deal = make_deal(chain, min_quantity=1)
     call = chain.clients.escrow.calldata("pushPayouts", deal.deal_id, [])

@@ -12,21 +12,19 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import init_db, session_factory
+from api.db import session_factory
 from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 from chain.eip712 import forward_request_data
 
-from .conftest import consumer, funded, make_deal, relay
+from .conftest import consumer, funded, make_deal, own_outbox, relay
 
 
 def test_a_request_whose_call_failed_in_another_relayers_batch_is_failed_not_mined(
     services: Services, tmp_path
 ) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
     deal = make_deal(chain, min_quantity=1)
@@ -39,7 +37,7 @@ def test_a_request_whose_call_failed_in_another_relayers_batch_is_failed_not_min
             "join",
             {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address},
         )
-        with session_factory(engine)() as session:
+        with session_factory(own.engine)() as session:
             row = session.get(RelayRequest, accepted["id"])
             assert row is not None
             request = forward_request_data(row.typed_data, row.signature)

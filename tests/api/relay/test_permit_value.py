@@ -15,17 +15,14 @@ import copy
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import init_db
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 
-from .conftest import consumer, make_deal, prepare, relay, sign
+from .conftest import consumer, make_deal, own_outbox, prepare, relay, sign
 
 
 def test_a_permit_for_more_than_the_join_is_refused_at_accept(services: Services, tmp_path) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     first, second = make_deal(chain, min_quantity=1), make_deal(chain, min_quantity=1)
     buyer = consumer(chain)

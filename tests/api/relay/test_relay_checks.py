@@ -13,17 +13,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from api.app import create_app
-from api.db import init_db, session_factory
+from api.db import session_factory
 from api.relayer.gas import MAX_REQUEST_GAS
 from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 
 from .conftest import (
     advance_time,
     chain_now,
     consumer,
     make_deal,
+    own_outbox,
     prepare,
     relay,
     relay_and_mine,
@@ -253,9 +254,7 @@ def test_a_stored_transaction_that_reverts_on_chain_is_failed_with_the_decoded_e
     still broadcast as it is (it may already be in a mempool); its call fails inside the mined
     batch (the forwarder only says ``success=false``) and the request is failed with the
     target's named error, read from a trace of the transaction."""
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     with TestClient(create_app(own)) as own_client:
         deal = make_deal(services.chain, join_window=600)
         buyer = consumer(services.chain)

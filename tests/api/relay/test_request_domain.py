@@ -15,18 +15,15 @@ import copy
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import init_db
-from api.services import Services, make_engine
+from api.services import Services
 
-from .conftest import consumer, make_deal, prepare, relay, repeatable_call, sign
+from .conftest import consumer, make_deal, own_outbox, prepare, relay, repeatable_call, sign
 
 
 def test_a_request_signed_under_another_domain_name_is_refused_even_queued(
     services: Services, tmp_path
 ) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     forwarder = chain.clients.forwarder
     deal = make_deal(chain, min_quantity=1)
@@ -71,9 +68,7 @@ def test_a_queued_joins_permit_signed_under_another_token_domain_is_refused(
     fail — so one signed under another token name was accepted (202), skipped by ``permitAll``
     (its signature is no owner's under the token's own domain) and the join failed inside the
     batch on the allowance, its nonce spent and the relayer's gas paid."""
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     first, second = make_deal(chain, min_quantity=1), make_deal(chain, min_quantity=1)
     buyer = consumer(chain)

@@ -14,11 +14,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import init_db
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 
-from .conftest import make_deal, repeatable_call
+from .conftest import make_deal, own_outbox, repeatable_call
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -35,9 +34,7 @@ def _high_s(signature: bytes) -> bytes:
 def test_v_as_0_1_and_a_high_s_are_relayed_in_their_canonical_form(
     services: Services, tmp_path
 ) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     forwarder = chain.clients.forwarder
     deal = make_deal(chain, min_quantity=1)

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from sqlalchemy import update
 
 from api.app import create_app
-from api.db import init_db, session_factory
+from api.db import session_factory
 from api.relayer.models import RelayRequest
 from api.relayer.queue import MAX_PENDING_PER_SIGNER, SignerQueue
 from api.relayer.worker import UNPINNED_TTL_SECONDS, RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 from traceability.ipfs import EmbeddedDocumentStore
 
 from .conftest import (
@@ -31,10 +31,12 @@ from .conftest import (
     chain_now,
     consumer,
     make_deal,
+    own_outbox,
     prepare,
     relay,
     repeatable_call,
     sign,
+    signed_forward,
 )
 
 
@@ -208,19 +210,13 @@ def test_unpinned_documents_are_collected_once_old_and_pinned_ones_never(
 def test_a_signer_may_not_fill_the_outbox(services: Services, tmp_path: Path) -> None:
     """Every queued request is read on each accept of its signer and carried by the relayer: the
     one past MAX_PENDING_PER_SIGNER is refused (429), and taken once the queue is mined."""
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
-    forwarder = chain.clients.forwarder
     deal = make_deal(chain, min_quantity=1)
     signer, target, data = repeatable_call(chain, deal)
 
-    def signed(nonce: int) -> dict:  # type: ignore[type-arg]
-        typed = forwarder.prepare(sender=signer.address, target=target, data=data, gas=100_000)
-        typed["message"]["nonce"] = nonce
-        signature = signer.sign_typed_data(full_message=typed).signature.to_0x_hex()
-        return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+    def signed(nonce: int) -> dict[str, Any]:
+        return signed_forward(chain, signer, target, data, nonce=nonce)
 
     with TestClient(create_app(own)) as client:
         for nonce in range(MAX_PENDING_PER_SIGNER):

@@ -11,23 +11,29 @@ token balance could be used again and again (no tokens move).
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.db import init_db
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 
-from .conftest import consumer, make_deal, prepare, repeatable_call, sign
+from .conftest import (
+    consumer,
+    make_deal,
+    own_outbox,
+    prepare,
+    repeatable_call,
+    sign,
+    signed_forward,
+)
 
 
 def test_a_join_signed_with_too_little_gas_is_refused_at_accept(
     services: Services, tmp_path
 ) -> None:
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
     deal = make_deal(chain, min_quantity=1)
     buyer = consumer(chain)
@@ -53,24 +59,13 @@ def test_a_request_queued_behind_another_with_too_little_gas_is_refused(
     chain, so one queued behind the signer's others was taken with any gas — here a call any
     leader can make again and again (``updateProfile``) signed with 1,000 gas, which would run out
     of gas in the batch, its nonce spent and the relayer's gas paid."""
-    engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))  # no other test's rows
-    init_db(engine)
-    own = Services(services.settings, services.store, engine, _chain=services.chain)
+    own = own_outbox(services, tmp_path)  # no other test's rows
     chain = services.chain
-    forwarder = chain.clients.forwarder
     deal = make_deal(chain, min_quantity=1)
     signer, target, data = repeatable_call(chain, deal)
 
-    def signed(nonce: int, gas: int) -> dict:  # type: ignore[type-arg]
-        typed = forwarder.prepare(
-            sender=signer.address,
-            target=target,
-            data=data,
-            gas=gas,
-        )
-        typed["message"]["nonce"] = nonce
-        signature = signer.sign_typed_data(full_message=typed).signature.to_0x_hex()
-        return {"payloads": {"request": typed}, "signatures": {"request": signature}}
+    def signed(nonce: int, gas: int) -> dict[str, Any]:
+        return signed_forward(chain, signer, target, data, nonce=nonce, gas=gas)
 
     with TestClient(create_app(own)) as client:
         assert client.post("/v1/relay", json=signed(0, 100_000)).status_code == 202
