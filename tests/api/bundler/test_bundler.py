@@ -244,7 +244,7 @@ def test_an_operation_whose_fee_fell_below_the_base_fee_waits_instead_of_costing
     worker.run_once()  # other tests' leftovers settled: only this one is pending
     accounts = api_chain.passkeys
     key = new_passkey()
-    funded_account(api_chain, key)
+    account = funded_account(api_chain, key)
     base = api_chain.bundling.base_fee()
     op = join_op(accounts, client, key, deal).replace(
         max_fee_per_gas=base, max_priority_fee_per_gas=0
@@ -258,12 +258,11 @@ def test_an_operation_whose_fee_fell_below_the_base_fee_waits_instead_of_costing
         make_request("anvil_setNextBlockBaseFeePerGas", [hex(value)])  # type: ignore[arg-type]
         make_request("evm_mine", [])  # type: ignore[arg-type]
 
-    relayer = api_chain.relayer.address
-    sent = api_chain.w3.eth.get_transaction_count(relayer)
     next_base_fee(base * 10)
     try:
+        first_block = api_chain.w3.eth.block_number + 1
         worker.run_once()
-        assert api_chain.w3.eth.get_transaction_count(relayer) == sent
+        assert not _bundles_carrying(api_chain, account, first_block)
         assert result(client, "eth_getUserOperationByHash", op_hash)["status"] == "queued"
     finally:
         next_base_fee(base)
@@ -468,6 +467,19 @@ def test_a_failed_deal_refunds_the_contract_account(
     assert api_chain.clients.token.balance_of(account) == before
 
 
+def _bundles_carrying(chain: Chain, sender: str, first_block: int) -> list[Any]:
+    """The relayer's transactions since ``first_block`` that carry an operation of ``sender``
+    (its address in the calldata). Not the relayer's nonce: the same passes may also bundle
+    other tests' leftover operations."""
+    w3 = chain.w3
+    return [
+        tx
+        for number in range(first_block, w3.eth.block_number + 1)
+        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]
+        if tx["from"] == chain.relayer.address and sender[2:].lower() in tx["input"].hex()
+    ]
+
+
 # An ERC-4337 account in raw EVM code: validateUserOp (any call) answers 0 (valid) when
 # tx.gasprice is 0 — eth_call and eth_estimateGas — and reverts in a real transaction.
 VALID_ONLY_IN_SIMULATION = "0x3a156008575f5ffd5b60205ff3"
@@ -501,16 +513,7 @@ def test_an_operation_refused_on_chain_after_passing_simulation_is_bundled_once(
     first_block = api_chain.w3.eth.block_number + 1
     for _ in range(3):
         bundler.run_once()
-    # Bundles carrying this operation (its sender in the calldata): the same passes may also
-    # bundle other tests' leftover operations, so the relayer's nonce alone does not say.
-    w3 = api_chain.w3
-    carrying = [
-        tx
-        for number in range(first_block, w3.eth.block_number + 1)
-        for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]
-        if tx["from"] == api_chain.relayer.address and account[2:].lower() in tx["input"].hex()
-    ]
-    assert len(carrying) == 1
+    assert len(_bundles_carrying(api_chain, account, first_block)) == 1
     found = result(client, "eth_getUserOperationByHash", op_hash)
     assert found["status"] == OpStatus.FAILED and found["error"]["code"] == "rejected"
 
