@@ -17,7 +17,7 @@ from api.app import create_app
 from api.relayer.worker import RelayWorker
 from api.services import Services
 
-from .conftest import make_deal, own_outbox, repeatable_call
+from .conftest import make_deal, own_outbox, repeatable_call, signed_forward
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -41,18 +41,10 @@ def test_v_as_0_1_and_a_high_s_are_relayed_in_their_canonical_form(
     signer, target, data = repeatable_call(chain, deal)
 
     def signed(nonce: int, form) -> dict:  # type: ignore[no-untyped-def,type-arg]
-        typed = forwarder.prepare(
-            sender=signer.address,
-            target=target,
-            data=data,
-            gas=100_000,
-        )
-        typed["message"]["nonce"] = nonce
-        signature = bytes(signer.sign_typed_data(full_message=typed).signature)
-        return {
-            "payloads": {"request": typed},
-            "signatures": {"request": "0x" + form(signature).hex()},
-        }
+        body = signed_forward(chain, signer, target, data, nonce=nonce)
+        signature = bytes.fromhex(body["signatures"]["request"].removeprefix("0x"))
+        body["signatures"]["request"] = "0x" + form(signature).hex()
+        return body
 
     with TestClient(create_app(own)) as client:
         ids = []
