@@ -75,7 +75,7 @@ from api.db import ensure_db, session_factory
 from api.db import models as m
 from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.relayer.models import (
-    PENDING_STATUSES,
+    PENDING_VALUES,
     DocumentUpload,
     RelayBatch,
     RelayLock,
@@ -217,7 +217,7 @@ def fail_requests(
     (or, with ``only_key``, for that chain: the relay worker's case, when the node changes under
     a running service and the new chain is not known yet). Untagged rows count as another chain.
     """
-    pending = [s.value for s in PENDING_STATUSES]
+    pending = list(PENDING_VALUES)
     failed = 0
     # Relay requests and the bundler's user operations alike: both are signed for one chain.
     for table in (RelayRequest, UserOperationRow):
@@ -253,7 +253,7 @@ def _first_binding(session: Session, chain: Chain) -> Rebinding:
     identity = chain.identity
     untagged = session.scalars(
         select(RelayRequest).where(
-            RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
+            RelayRequest.status.in_(PENDING_VALUES),
             RelayRequest.chain_key.is_(None),
         )
     ).all()

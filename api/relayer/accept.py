@@ -23,7 +23,7 @@ from api.errors import ApiError
 from api.relayer.checks import RequestChecker, bad_request
 from api.relayer.models import (
     PENDING_SQL,
-    PENDING_STATUSES,
+    PENDING_VALUES,
     QUEUED_CHANNEL,
     RelayRequest,
     RelayStatus,
@@ -37,8 +37,6 @@ from chain.eip712 import typed_data_digest
 from traceability.ipfs import DocumentStore
 
 logger = logging.getLogger(__name__)
-
-PENDING_VALUES = tuple(s.value for s in PENDING_STATUSES)
 
 
 def accept(
@@ -187,7 +185,7 @@ def _pending_holder(session: Session, signer: str, nonce: int) -> RelayRequest |
         select(RelayRequest).where(
             RelayRequest.signer == signer,
             RelayRequest.nonce == nonce,
-            RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
+            RelayRequest.status.in_(PENDING_VALUES),
         )
     ).first()
 

@@ -42,6 +42,7 @@ class RelayStatus(StrEnum):
 
 
 PENDING_STATUSES = (RelayStatus.QUEUED, RelayStatus.SENDING, RelayStatus.SENT)
+PENDING_VALUES = tuple(s.value for s in PENDING_STATUSES)  # as the status column stores them
 
 # SQL for "the request is pending" (a partial index's condition: literal values, no parameters).
 PENDING_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in PENDING_STATUSES) + ")"

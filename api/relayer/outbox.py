@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from api.background import backoff_seconds
 from api.binding import CHAIN_CHANGED
-from api.relayer.models import PENDING_STATUSES, RelayBatch, RelayRequest, RelayStatus, utcnow
+from api.relayer.models import PENDING_VALUES, RelayBatch, RelayRequest, RelayStatus, utcnow
 from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
@@ -77,7 +77,7 @@ class OutboxMoves:
         if query is None:
             # Built once per worker (building it twice a batch was ~2 % of the service under
             # the rush, issue 15); the clock is read when the statement runs.
-            pending = [s.value for s in PENDING_STATUSES]
+            pending = list(PENDING_VALUES)
             earlier = aliased(RelayRequest)
             query = self.__dict__["_heads_query"] = select(RelayRequest).where(
                 RelayRequest.status.in_(pending),

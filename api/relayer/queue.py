@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from api.relayer.models import PENDING_STATUSES, RelayRequest
+from api.relayer.models import PENDING_VALUES, RelayRequest
 from api.relayer.prepare import NextNonces
 from chain.context import Chain
 
@@ -63,7 +63,7 @@ _PENDING = (
     select(RelayRequest.id, RelayRequest.nonce, RelayRequest.permit)
     .where(
         RelayRequest.signer == bindparam("signer"),
-        RelayRequest.status.in_([s.value for s in PENDING_STATUSES]),
+        RelayRequest.status.in_(PENDING_VALUES),
     )
     .order_by(RelayRequest.nonce)
 )
