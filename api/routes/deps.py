@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
@@ -13,6 +14,19 @@ from api.auth.sessions import session_address
 from api.db import ensure_db
 from api.ratelimit import limit_client
 from api.services import Services
+
+
+def raw_segments(request: Request, tail: str) -> list[str]:
+    """The path segments, decoded, of ``tail`` (a ``{name:path}`` parameter) as the client split
+    them: the router matches the *decoded* path, where an escaped ``%2F`` inside one value (a
+    GS1 lot may hold "/") reads as a separator; the raw path tells them apart."""
+    raw = request.scope.get("raw_path")
+    if raw is not None:
+        parts = raw.decode("latin-1").split("/")
+        for count in range(1, len(parts) + 1):
+            if unquote("/".join(parts[-count:])) == tail:
+                return [unquote(part) for part in parts[-count:]]
+    return tail.split("/")  # a server that gives no raw path: unescaped slashes split
 
 
 def get_services(request: Request) -> Services:
