@@ -144,6 +144,18 @@ def test_a_lot_with_an_escaped_slash_is_one_lot(web_client: TestClient) -> None:
     assert short.headers["location"] == f"/01/{RICE.gtin14}/10/NO%2FSUCH%3FLOT?linkType=gs1:pip"
 
 
+def test_pages_link_a_batch_by_its_escaped_path(web_client: TestClient) -> None:
+    """The pages' batch links (``batch_path``) reach the resolver with the lot whole."""
+    from api.render import TEMPLATES_DIR, batch_path
+
+    lot = "NO/SUCH?LOT"
+    response = web_client.get(batch_path(RICE.gtin14, lot))
+    assert response.json()["code"] == "batch_not_found" and lot in response.json()["message"]
+    assert web_client.get(batch_path(RICE.gtin14, RICE.lot)).status_code == 200
+    for template in TEMPLATES_DIR.glob("*.html"):  # no link spelled by hand, lot unescaped
+        assert "/10/{{" not in template.read_text(), template.name
+
+
 def test_a_serial_link_resolves_to_its_batch(web_client: TestClient) -> None:
     """AI 21 after the lot (a serialised item's QR): serials are not tracked, the batch answers."""
     response = web_client.get(f"{RICE_PATH}/21/{encode_lot('SN/0001')}?linkType=gs1:pip")
