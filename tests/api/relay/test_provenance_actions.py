@@ -148,6 +148,53 @@ def test_provenance_writes_are_refused_with_reasons(
     assert response.status_code == 400 and response.json()["code"] == "evidence_not_stored"
 
 
+def test_a_prepared_document_gone_before_the_relay_is_refused_not_anchored(
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+) -> None:
+    """A prepared (unpinned) document a garbage collection took before the request was relayed:
+    the relay refuses it (409) rather than anchor a CID whose document nobody has; prepared again,
+    the document is stored again and the request accepted. Under a Merkle root, a leaf's too."""
+    supplier, store = gasless_supplier, services.store
+    gtin, lot = new_gtin(), "LOST-1"
+    relay_and_mine(
+        client, worker, supplier, "register_batch",
+        {"gtin14": gtin, "lot": lot, "metadata": {"lost": gtin}},
+    )  # fmt: skip
+    single = {"from": supplier.address, "gtin14": gtin, "lot": lot, "event": _event(gtin, lot)}
+    other = {**_event(gtin, lot), "eventTime": "2026-09-03T08:00:00.000Z"}
+    root = {
+        "from": supplier.address,
+        "events": [{"gtin14": gtin, "lot": lot, "event": e} for e in (_event(gtin, lot), other)],
+    }
+    before = _requests_of(services, supplier.address)
+    for action, body, lost in (
+        ("anchor_event", single, lambda d: d["document_cid"]),
+        ("anchor_root", root, lambda d: d["manifest_cid"]),
+        ("anchor_root", root, lambda d: _leaf_cids(store, d["manifest_cid"])[1]),
+    ):
+        prepared = prepare(client, action, body)
+        store.blocks.delete(parse_cid(lost(prepared["details"])))  # type: ignore[attr-defined]
+        response = client.post("/v1/relay", json=sign(supplier, prepared))
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "document_not_stored"
+        assert lost(prepared["details"]) in response.json()["message"]
+    assert _requests_of(services, supplier.address) == before
+    again = prepare(client, "anchor_event", single)
+    assert client.post("/v1/relay", json=sign(supplier, again)).status_code == 202
+    worker.run_once()
+
+
+def _requests_of(services: Services, signer: str) -> int:
+    with session_factory(services.engine)() as session:
+        return session.scalar(
+            select(func.count()).select_from(RelayRequest).where(RelayRequest.signer == signer)
+        )
+
+
+def _leaf_cids(store, manifest_cid: str) -> list[str]:
+    return [leaf["documentCid"] for leaf in json.loads(store.get(manifest_cid))["leaves"]]
+
+
 FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
 
 
