@@ -16,7 +16,8 @@ from api.errors import ApiError
 from api.relayer.action_params import ActionParams
 from chain import errors as chain_errors
 from chain.context import Chain
-from traceability.epcis import hash_events_in_document, serialize_document
+from traceability.epcis import hash_events_in_document, parse_event, serialize_document
+from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
 from traceability.ipfs.cid import split_cid
 
@@ -69,6 +70,12 @@ def cid_bytes(cid: str) -> bytes:
 def cid_digest(cid: str) -> bytes:
     """The CID's sha2-256 digest: the ``documentDigest`` the registry keeps for a CID."""
     return split_cid(parse_cid(cid))[2]
+
+
+def parsed_event(raw: dict[str, Any]) -> Any:
+    """A posted EPCIS event, parsed: a standalone one carries its ``@context``, one sent without
+    gets tuanchain's (``InvalidEpcisDocument`` → 400 with the JSON path)."""
+    return parse_event(raw if "@context" in raw else {"@context": DEFAULT_CONTEXT, **raw})
 
 
 def event_document(event: Any) -> tuple[bytes, str, dict[str, Any]]:

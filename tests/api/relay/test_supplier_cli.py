@@ -367,6 +367,54 @@ def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(
         assert anchor.anchored_at_block and anchor.batch_id == deal.batch_id
 
 
+def test_events_anchored_one_by_one_resume_after_a_partial_run(
+    run, services: Services, tmp_path: Path
+) -> None:
+    """A run that stopped after some events (a refusal, a timeout, Ctrl-C) is run again as it
+    was: the events already anchored are skipped, not a dead end at the first of them."""
+    registry = services.chain.clients.registry
+    deal = make_deal(services.chain)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    built = [
+        inputs.built_event(
+            kind, inputs.batch(deal.gtin14, deal.lot),
+            event_time=datetime(2026, 11, 2, 8, tzinfo=UTC), location=GLN, quantity=10.0,
+            uom="KGM", origin_country="CN", passed=True, certificates=[],
+        )
+        for kind in ("commissioning", "shipping")
+    ]  # fmt: skip
+    first, both = tmp_path / "first.json", tmp_path / "both.json"
+    first.write_text(json.dumps(built[0]))
+    both.write_text(json.dumps(_document(built)))
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--file", str(first), "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    (anchored,) = json.loads(out)
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--file", str(both), "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    skipped, second = json.loads(out)
+    assert skipped == {"skipped": "already anchored", "event_hash_id": anchored["event_hash_id"]}
+    assert "already anchored" in err
+    for details in (anchored, second):
+        anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(details["event_hash"][2:]))
+        assert anchor.anchored_at_block and anchor.batch_id == deal.batch_id
+
+
+def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": events[0]["@context"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-01T08:00:00Z",
+        "epcisBody": {
+            "eventList": [{k: v for k, v in e.items() if k != "@context"} for e in events]
+        },
+    }
+
+
 def test_register_batch_publishes_the_product_master_data(
     run, services: Services, tmp_path: Path
 ) -> None:
