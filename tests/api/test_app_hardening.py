@@ -142,3 +142,24 @@ def test_an_unexpected_exception_is_a_json_500_in_the_same_shape() -> None:
         "message": "an unexpected error; it has been logged",
         "details": {},
     }
+
+
+def test_a_body_over_the_limit_is_413_before_it_is_read_whole(offline_client) -> None:
+    """Every request body is bounded (MAX_REQUEST_BYTES, stated in the answer): by its declared
+    length at once, and while it streams when it declares none (a multipart upload was spooled
+    to disk whole before the route's own 10 MB check; a JSON body was read whole into memory)."""
+    from api.app import MAX_REQUEST_BYTES
+
+    client, _ = offline_client
+    too_big = b"x" * (MAX_REQUEST_BYTES + 1)
+    for path, headers in (
+        ("/v1/actions/anchor_root/prepare", {"Content-Type": "application/json"}),
+        ("/v1/documents", {"Content-Type": "multipart/form-data; boundary=b"}),
+    ):
+        declared = client.post(path, content=too_big, headers=headers)
+        streamed = client.post(path, content=iter([too_big[: 2**20]] * 40), headers=headers)
+        for response in (declared, streamed):
+            assert response.status_code == 413, response.text
+            body = response.json()
+            assert body["code"] == "body_too_large"
+            assert body["details"] == {"limit": MAX_REQUEST_BYTES}
