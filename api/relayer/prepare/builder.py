@@ -20,6 +20,7 @@ from traceability.epcis import hash_events_in_document, parse_event, serialize_d
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
 from traceability.ipfs.cid import split_cid
+from traceability.safe_json import UnsafeJson
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,14 @@ class PreparedAction:
 
 
 def json_bytes(data: dict[str, Any]) -> bytes:
-    """A JSON document as compact UTF-8: the exact bytes whose CID is anchored."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """A JSON document as compact UTF-8: the exact bytes whose CID is anchored. ``UnsafeJson``
+    (400) for NaN or Infinity, which Python reads in a request body and no other parser does."""
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        raise UnsafeJson(
+            "NaN or Infinity is not a JSON number: a document cannot hold it"
+        ) from None
 
 
 def cid_bytes(cid: str) -> bytes:

@@ -195,6 +195,27 @@ def _leaf_cids(store, manifest_cid: str) -> list[str]:
     return [leaf["documentCid"] for leaf in json.loads(store.get(manifest_cid))["leaves"]]
 
 
+def test_nan_and_infinity_are_refused_not_stored(client: TestClient, gasless_supplier) -> None:
+    """Python reads NaN and Infinity in a request body (no other JSON parser does): a document
+    holding one would be anchored where nobody could read it. 400, naming where; nothing kept."""
+    gtin, lot = new_gtin(), "NAN-1"
+    event = _event(gtin, lot)
+    event["quantityList"][0]["quantity"] = "__BAD__"
+    for action, body in (
+        ("register_batch", {"gtin14": gtin, "lot": lot, "metadata": {"weight": "__BAD__"}}),
+        ("anchor_event", {"gtin14": gtin, "lot": lot, "event": event}),
+    ):
+        for bad in ("NaN", "Infinity", "-Infinity"):
+            text = json.dumps({"from": gasless_supplier.address, **body}).replace('"__BAD__"', bad)
+            response = client.post(
+                f"/v1/actions/{action}/prepare",
+                content=text,
+                headers={"Content-Type": "application/json"},
+            )
+            assert response.status_code == 400, (action, bad, response.text)
+            assert "NaN or Infinity" in response.json()["message"]
+
+
 FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
 
 
