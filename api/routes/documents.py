@@ -54,6 +54,11 @@ def upload_message(sha256_hex: str, timestamp: int) -> str:
     return f"tuanchain document upload\nsha256: {sha256_hex.lower()}\ntimestamp: {int(timestamp)}"
 
 
+def _not_json(constant: str) -> None:
+    """NaN and ±Infinity: Python's json reads them, no other JSON parser does."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _matches(content_type: str, data: bytes) -> bool:
     """Whether the bytes are what the declared type says (magic numbers / parse check)."""
     if content_type == "application/pdf":
@@ -70,7 +75,7 @@ def _matches(content_type: str, data: bytes) -> bool:
         return False
     if content_type in ("application/json", "application/ld+json"):
         try:
-            json.loads(text)
+            json.loads(text, parse_constant=_not_json)
         except ValueError:
             return False
     return True

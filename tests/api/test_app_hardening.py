@@ -163,3 +163,15 @@ def test_a_body_over_the_limit_is_413_before_it_is_read_whole(offline_client) ->
             body = response.json()
             assert body["code"] == "body_too_large"
             assert body["details"] == {"limit": MAX_REQUEST_BYTES}
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_a_json_upload_holding_nan_is_not_json(offline_client, constant: bytes) -> None:
+    """Python's json reads NaN and Infinity; no other parser does: such bytes are no JSON."""
+    client, _ = offline_client
+    response = client.post(
+        "/v1/documents",
+        data={"address": "0x" + "11" * 20, "timestamp": "1", "signature": "0x00"},
+        files={"file": ("x.json", b'{"weight": ' + constant + b"}", "application/json")},
+    )
+    assert response.status_code == 415 and response.json()["code"] == "content_mismatch"
