@@ -324,28 +324,8 @@ def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(
     registry = services.chain.clients.registry
     deal = make_deal(services.chain)
     keystore = keystore_of(tmp_path, deal.supplier.key)
-    built = [
-        inputs.built_event(
-            kind, inputs.batch(deal.gtin14, deal.lot),
-            event_time=datetime(2026, 11, 1, 8, tzinfo=UTC), location=GLN, quantity=10.0,
-            uom="KGM", origin_country="CN", passed=True, certificates=[],
-        )
-        for kind in ("commissioning", "shipping")
-    ]  # fmt: skip
     document = tmp_path / "events.json"
-    document.write_text(
-        json.dumps(
-            {
-                "@context": built[0]["@context"],
-                "type": "EPCISDocument",
-                "schemaVersion": "2.0",
-                "creationDate": "2026-11-01T08:00:00Z",
-                "epcisBody": {
-                    "eventList": [{k: v for k, v in e.items() if k != "@context"} for e in built]
-                },
-            }
-        )
-    )
+    document.write_text(json.dumps(_document(_two_events(deal, day=1))))
     code, out, err = run(
         "add-event", deal.gtin14, deal.lot, "--file", str(document), "--merkle",
         "--keystore", str(keystore),
@@ -375,14 +355,7 @@ def test_events_anchored_one_by_one_resume_after_a_partial_run(
     registry = services.chain.clients.registry
     deal = make_deal(services.chain)
     keystore = keystore_of(tmp_path, deal.supplier.key)
-    built = [
-        inputs.built_event(
-            kind, inputs.batch(deal.gtin14, deal.lot),
-            event_time=datetime(2026, 11, 2, 8, tzinfo=UTC), location=GLN, quantity=10.0,
-            uom="KGM", origin_country="CN", passed=True, certificates=[],
-        )
-        for kind in ("commissioning", "shipping")
-    ]  # fmt: skip
+    built = _two_events(deal, day=2)
     first, both = tmp_path / "first.json", tmp_path / "both.json"
     first.write_text(json.dumps(built[0]))
     both.write_text(json.dumps(_document(built)))
@@ -401,6 +374,18 @@ def test_events_anchored_one_by_one_resume_after_a_partial_run(
     for details in (anchored, second):
         anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(details["event_hash"][2:]))
         assert anchor.anchored_at_block and anchor.batch_id == deal.batch_id
+
+
+def _two_events(deal: Any, *, day: int) -> list[dict[str, Any]]:
+    """A commissioning and a shipping event of the deal's batch, on 2026-11-{day}."""
+    return [
+        inputs.built_event(
+            kind, inputs.batch(deal.gtin14, deal.lot),
+            event_time=datetime(2026, 11, day, 8, tzinfo=UTC), location=GLN, quantity=10.0,
+            uom="KGM", origin_country="CN", passed=True, certificates=[],
+        )
+        for kind in ("commissioning", "shipping")
+    ]  # fmt: skip
 
 
 def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
