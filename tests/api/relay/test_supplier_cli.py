@@ -549,3 +549,37 @@ def test_prepare_refuses_a_batch_whose_gtin_has_a_wrong_check_digit(site: TestCl
     assert refused.status_code == 422, refused.text
     (error,) = refused.json()["details"]["errors"]
     assert error["loc"] == ["gtin14"] and "check digit" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html>a shop</html>", "text/html"),
+        ('{"unexpected": 1}', "application/json"),
+        ("[1, 2]", "application/json"),
+    ],
+)
+def test_an_api_that_is_not_the_service_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, content_type: str
+) -> None:
+    """``--api`` at another server that answers 200 (a web page, another API): no traceback."""
+    import httpx
+
+    def other_server(base: str) -> httpx.Client:
+        answer = httpx.Response(200, text=body, headers={"content-type": content_type})
+        return httpx.Client(base_url=base, transport=httpx.MockTransport(lambda _: answer))
+
+    monkeypatch.setattr(supplier_cli, "_http_factory", other_server)
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE_PASSWORD", PASSWORD)
+    keystore = keystore_of(tmp_path, Account.create().key)
+    result = CliRunner().invoke(
+        root_app,
+        ["supplier", "register-batch", new_gtin(), "L1", "--keystore", str(keystore),
+         "--api", "http://shop.example"],
+    )  # fmt: skip
+    assert (
+        result.exit_code == 1
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    ), result.exception
+    assert result.stderr.startswith("error: unexpected_answer: http://shop.example")
