@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from api.app import create_app
+from api.bodylimit import MAX_REQUEST_BYTES
 from api.errors import install_error_handlers
+from api.routes.documents import MAX_UPLOAD_BYTES
 from api.services import build_services
 from chain.settings import Settings
 
@@ -142,3 +145,40 @@ def test_an_unexpected_exception_is_a_json_500_in_the_same_shape() -> None:
         "message": "an unexpected error; it has been logged",
         "details": {},
     }
+
+
+def test_a_body_past_the_largest_upload_is_refused_before_it_is_read(offline_client) -> None:
+    """Found in review: any route read a body whole before judging it (FastAPI reads JSON into
+    memory, Starlette spools a multipart file to disk before the route's dependencies run), so
+    one anonymous request could make the service hold gigabytes. Past the bound: a 413, whether
+    the body declares its length or comes chunked (then counted as it arrives)."""
+    client, _ = offline_client
+    big = b"x" * (MAX_REQUEST_BYTES + 1)
+    declared = client.post("/v1/qr", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["code"] == "request_too_large"
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(big), 1 << 20):
+            yield big[start : start + (1 << 20)]
+
+    chunked = client.post(
+        "/v1/supplier/sensor-events",
+        content=chunks(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert chunked.status_code == 413, chunked.text
+    assert chunked.json()["code"] == "request_too_large"
+
+
+def test_the_largest_document_still_reaches_the_upload_route(offline_client) -> None:
+    """The bound leaves room for a document of the largest size the upload route takes, with
+    its form fields: the route's own checks answer (here: an unsigned upload)."""
+    client, _ = offline_client
+    response = client.post(
+        "/v1/documents",
+        files={"file": ("a.pdf", b"%PDF-" + b"0" * (MAX_UPLOAD_BYTES - 5), "application/pdf")},
+        data={"address": "0x" + "11" * 20, "timestamp": "0", "signature": "0x00"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "expired"
