@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.app import create_app
 from api.ratelimit import TokenBuckets, client_key, retry_after
+from api.routes.qr import MAX_QR_TEXT
 from api.services import build_services
 from chain.settings import Settings
 
@@ -319,3 +320,22 @@ def test_a_refused_client_is_logged_once_a_minute_not_per_request(
     assert [r.getMessage() for r in caplog.records if "198.51.100.77" in r.getMessage()] == [
         "rate limit: refusing 198.51.100.77 (1 a second after a burst of 2)"
     ]
+
+
+def test_qr_codes_are_limited_per_client_by_their_length(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    """Found in review: POST /v1/qr drew a code for anyone without limit, at up to ~0.35-0.8 s
+    of the one interpreter's CPU for the longest text it takes: a few clients could hold the
+    service. Each started 100 characters is a token of the client's bucket."""
+    app, clock = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    short = {"text": "tc2." + "a" * 90}
+    assert client.post("/v1/qr", json=short).status_code == 200
+    assert client.post("/v1/qr", json=short).status_code == 200
+    assert client.post("/v1/qr", json=short).status_code == 429
+    clock.now += 2
+    long = {"text": "a" * MAX_QR_TEXT}  # more tokens than the burst: the whole bucket
+    assert client.post("/v1/qr", json=long).status_code == 200
+    refused = client.post("/v1/qr", json=short)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
