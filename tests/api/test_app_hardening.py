@@ -17,6 +17,7 @@ from api.errors import install_error_handlers
 from api.routes.documents import MAX_UPLOAD_BYTES
 from api.services import build_services
 from chain.settings import Settings
+from traceability.ipfs.errors import StoreUnavailable
 
 
 @pytest.fixture
@@ -182,3 +183,38 @@ def test_the_largest_document_still_reaches_the_upload_route(offline_client) -> 
     )
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "expired"
+
+
+def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path) -> None:
+    """Found in review: the 503 of a node that cannot be reached carried the node's URL and the
+    HTTP client's text about it, and a hosted node's URL carries its API key (``/v3/<key>``):
+    anyone could read it from any page or read that asks the chain while the node is down."""
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9/v3/secret-api-key",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+    )
+    with TestClient(create_app(build_services(settings))) as client:
+        for path in ("/v1/roles/0x" + "11" * 20, "/ops/tokens"):
+            response = client.get(path)
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "node_unavailable"
+            assert "secret-api-key" not in response.text and "127.0.0.1" not in response.text
+
+
+def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
+    """As for the node: a document store's failure named its address (and a Kubo RPC URL may
+    carry credentials)."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/store")
+    def store() -> None:
+        raise StoreUnavailable("http://user:pw@kubo.internal:5001", "connection refused")
+
+    with TestClient(app) as client:
+        response = client.get("/store")
+    assert response.status_code == 503
+    assert response.json()["code"] == "store_unavailable"
+    assert "kubo.internal" not in response.text and "pw" not in response.text
