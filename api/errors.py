@@ -94,6 +94,11 @@ HIDDEN_CAUSES: dict[type[BaseException], str] = {
 }
 
 
+def public_message(exc: BaseException) -> str:
+    """What a client is told of ``exc``: its text, or for :data:`HIDDEN_CAUSES` their words."""
+    return next((text for cls, text in HIDDEN_CAUSES.items() if isinstance(exc, cls)), str(exc))
+
+
 class ErrorBody(BaseModel):
     """The body of every error response."""
 
@@ -217,9 +222,7 @@ def install_error_handlers(app: FastAPI) -> None:
                     "error": exc.name or type(exc).__name__,
                     "args": json_safe(dict(exc.args)),
                 }
-            message = next(
-                (text for cls, text in HIDDEN_CAUSES.items() if isinstance(exc, cls)), str(exc)
-            )
+            message = public_message(exc)
             return JSONResponse(
                 error_body(
                     exc.code

@@ -188,7 +188,8 @@ def test_the_largest_document_still_reaches_the_upload_route(offline_client) -> 
 def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path) -> None:
     """Found in review: the 503 of a node that cannot be reached carried the node's URL and the
     HTTP client's text about it, and a hosted node's URL carries its API key (``/v3/<key>``):
-    anyone could read it from any page or read that asks the chain while the node is down."""
+    anyone could read it from any page or read that asks the chain while the node is down, and
+    from /healthz at any time it was."""
     settings = Settings(
         rpc_url="http://127.0.0.1:9/v3/secret-api-key",
         data_dir=tmp_path,
@@ -201,6 +202,9 @@ def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path)
             assert response.status_code == 503, response.text
             assert response.json()["code"] == "node_unavailable"
             assert "secret-api-key" not in response.text and "127.0.0.1" not in response.text
+        health = client.get("/healthz")  # public too: it names the part that is down, not where
+        assert health.status_code == 503 and health.json()["down"] == ["chain"]
+        assert "secret-api-key" not in health.text and "127.0.0.1" not in health.text
 
 
 def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
