@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.db import session_factory
+from api.private import store as private_store
 from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.services import Services
 
@@ -210,3 +211,21 @@ def test_claim_photos_are_for_the_deals_supplier_and_the_arbiters(
     # Another account cannot name the buyer's evidence as its own.
     other = site.post("/v1/actions/file_claim/prepare", json={"from": stranger.address, **claim})
     assert other.status_code == 400 and other.json()["code"] == "evidence_not_stored"
+
+
+def test_what_one_address_keeps_is_bounded_in_bytes(
+    site: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: any address may sign in and keep documents (an applicant has no role
+    yet), and only their number was bounded: 200 uploads of the largest size, 2 GB an address.
+    (The bound is lowered here so the test moves kilobytes, not its 100 MB.)"""
+    monkeypatch.setattr(private_store, "MAX_BYTES_PER_OWNER", 5000)
+    hoarder = siwe_token(site, Account.create())
+    first = b"%PDF-1.7\n" + secrets.token_bytes(3000)
+    assert upload_private(site, hoarder, first).status_code == 201
+    assert upload_private(site, hoarder, first).status_code == 201  # the same again: kept once
+    refused = upload_private(site, hoarder, b"%PDF-1.7\n" + secrets.token_bytes(3000))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "quota_exceeded"
+    small = upload_private(site, hoarder, b"%PDF-1.7\n" + secrets.token_bytes(1000))
+    assert small.status_code == 201, small.text  # what still fits is kept
