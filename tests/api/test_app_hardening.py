@@ -222,3 +222,23 @@ def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
     assert response.status_code == 503
     assert response.json()["code"] == "store_unavailable"
     assert "kubo.internal" not in response.text and "pw" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/supplier/claims?address=nope&lang=zh",
+        "/supplier/0x12/claims?lang=zh",
+        "/dashboard?leader=0x12&lang=zh",
+        f"/dashboard?leader=0x{'11' * 20}&supplier=0x{'22' * 20}&lang=zh",
+    ],
+)
+def test_a_page_asked_for_a_bad_address_answers_with_the_error_page(offline_client, path) -> None:
+    """Found in review: these pages (the claims look-up form without a wallet among them)
+    answered a mistyped address with the API's JSON, which a phone shows as raw text in English;
+    every other page answers with its error page in the reader's language."""
+    client, _ = offline_client
+    response = client.get(path)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'id="error"' in response.text and "出错了" in response.text
