@@ -224,6 +224,21 @@ def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
     assert "kubo.internal" not in response.text and "pw" not in response.text
 
 
+@pytest.mark.parametrize("path", ["/passkey", "/orders", "/orders/not-an-address"])
+def test_pages_may_not_be_framed_nor_run_scripts_from_elsewhere(offline_client, path) -> None:
+    """Found in review: pages came with no policy at all, so any site could frame one (its
+    signing buttons under a decoy) and a text that escaped its escaping could run as script.
+    Every page (its error page too) now says: no framing, scripts from this service only."""
+    client, _ = offline_client
+    response = client.get(path)
+    assert response.headers["content-type"].startswith("text/html")
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
 @pytest.mark.parametrize(
     "path",
     [
