@@ -249,6 +249,9 @@ def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, Clock]) -> N
         "/v1/faucet",
         "/v1/auth/nonce",
         "/v1/auth/verify",
+        "/v1/ops/deals/check",
+        "/v1/qr",
+        "/v1/documents/private",
     ):
         assert "429" in paths[path]["post"]["responses"], path
     assert "429" in paths["/v1/actions/{action}/prepare-userop"]["post"]["responses"]
@@ -338,4 +341,15 @@ def test_qr_codes_are_limited_per_client_by_their_length(
     long = {"text": "a" * MAX_QR_TEXT}  # more tokens than the burst: the whole bucket
     assert client.post("/v1/qr", json=long).status_code == 200
     refused = client.post("/v1/qr", json=short)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+
+
+def test_listing_checks_are_limited_per_client(limited_app: tuple[FastAPI, Clock]) -> None:
+    """Found in review: POST /v1/ops/deals/check, open to anyone, asks the chain about every
+    batch a listing names (up to 64) per call, without limit."""
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    assert client.post("/v1/ops/deals/check", json={}).status_code == 422
+    assert client.post("/v1/ops/deals/check", json={}).status_code == 422
+    refused = client.post("/v1/ops/deals/check", json={})
     assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
