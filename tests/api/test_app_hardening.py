@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect as inspect_module
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from api.app import create_app
 from api.bodylimit import MAX_REQUEST_BYTES
 from api.errors import install_error_handlers
 from api.routes.documents import MAX_UPLOAD_BYTES
+from api.routes.supplier_trail import build_sensor_events
 from api.services import build_services
 from chain.settings import Settings
 from traceability.ipfs.errors import StoreUnavailable
@@ -257,3 +259,10 @@ def test_a_page_asked_for_a_bad_address_answers_with_the_error_page(offline_clie
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
     assert 'id="error"' in response.text and "出错了" in response.text
+
+
+def test_a_sensor_csv_is_built_off_the_event_loop() -> None:
+    """Found in review: the sensor CSV route was ``async def``, so the seconds of schema
+    validation its readings cost ran on the event loop and held every other request meanwhile.
+    FastAPI runs a plain ``def`` route in a worker thread."""
+    assert not inspect_module.iscoroutinefunction(build_sensor_events)

@@ -353,3 +353,19 @@ def test_listing_checks_are_limited_per_client(limited_app: tuple[FastAPI, Clock
     assert client.post("/v1/ops/deals/check", json={}).status_code == 422
     refused = client.post("/v1/ops/deals/check", json={})
     assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+
+
+def test_sensor_csvs_are_limited_per_client_by_their_size(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    """Found in review: POST /v1/supplier/sensor-events, open to anyone, validates every
+    reading's event against the EPCIS schema (a full 2 MB CSV: about 100 s of CPU on the review
+    machine), without limit. A token per started 20 kB: this 25 kB file takes the burst of 2."""
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    form = {"gtin14": "06901234500028", "lot": "P1", "location": "x", "min_c": "0", "max_c": "4"}
+    csv = {"file": ("readings.csv", b"time,device_id,type,value,unit\n" + b"x" * 25_000)}
+    first = client.post("/v1/supplier/sensor-events", data=form, files=csv)
+    assert first.status_code == 400 and first.json()["code"] == "input_error"
+    refused = client.post("/v1/supplier/sensor-events", data=form, files=csv)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
