@@ -134,12 +134,19 @@ class BuilderBase:
         if stored != cid:  # a store with another import profile than it claims
             raise ApiError(502, "store_cid_mismatch", f"store returned {stored}, expected {cid}")
 
-    def _stored_uri(self, cid: str) -> str:
-        """``ipfs://{cid}`` of a document the store holds (400 if malformed or not uploaded)."""
+    def _stored(self, cid: str, code: str) -> str:
+        """``cid`` of a document the store holds, which a request names instead of posting it:
+        a 400 with ``code`` if not uploaded — never a CID anchored that nobody can read."""
         cid_bytes(cid)
         if not self.store.has(cid):
-            raise ApiError(400, "photo_not_stored", f"upload the photo first: {cid} is unknown")
-        return f"ipfs://{cid}"
+            raise ApiError(
+                400, code, f"upload it first (POST /v1/documents): {cid} is not in the store"
+            )
+        return cid
+
+    def _stored_uri(self, cid: str) -> str:
+        """``ipfs://{cid}`` of a photo the store holds (400 if malformed or not uploaded)."""
+        return f"ipfs://{self._stored(cid, 'photo_not_stored')}"
 
     def _request(
         self, sender: str, target: str, data: bytes, *, gas: int | None = None

@@ -67,7 +67,11 @@ class RegistryActions(BuilderBase):
         if (p.metadata is None) == (p.metadata_cid is None):
             raise ApiError(400, "invalid_request", "give exactly one of metadata, metadata_cid")
         data = json_bytes(p.metadata) if p.metadata is not None else None
-        cid = self._cid(data) if data is not None else str(p.metadata_cid)
+        cid = (
+            self._cid(data)
+            if data is not None
+            else self._stored(str(p.metadata_cid), "metadata_not_stored")
+        )
         request = self._registry(p, "registerBatch", p.gtin14, p.lot, cid_bytes(cid))
         if data is not None:
             self._keep(data, cid)
@@ -208,7 +212,11 @@ class RegistryActions(BuilderBase):
                 "by": p.sender,
             }
         data = json_bytes(reason) if reason is not None else None
-        cid = self._cid(data) if data is not None else str(p.reason_cid)
+        cid = (
+            self._cid(data)
+            if data is not None
+            else self._stored(str(p.reason_cid), "reason_not_stored")
+        )
         batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
         request = self._registry(p, fn, batch_id, cid_bytes(cid))
         if data is not None:

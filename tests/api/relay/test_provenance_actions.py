@@ -216,6 +216,29 @@ def test_nan_and_infinity_are_refused_not_stored(client: TestClient, gasless_sup
             assert "NaN or Infinity" in response.json()["message"]
 
 
+def test_a_named_document_the_store_lacks_is_refused(
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+) -> None:
+    """``metadata_cid`` / ``reason_cid`` name a document uploaded before: one the store does not
+    hold is a 400 saying so, not a batch or recall anchored with a document nobody can read."""
+    gtin, lot = new_gtin(), "NAMED-1"
+    absent = compute_cid(gtin.encode(), profile=services.store.profile)
+    body = {"from": gasless_supplier.address, "gtin14": gtin, "lot": lot}
+    for action, extra, code in (
+        ("register_batch", {"metadata_cid": absent}, "metadata_not_stored"),
+        ("recall_batch", {"reason_cid": absent}, "reason_not_stored"),
+    ):
+        if action == "recall_batch":
+            relay_and_mine(client, worker, gasless_supplier, "register_batch", {
+                "gtin14": gtin, "lot": lot, "metadata": {"named": gtin},
+            })  # fmt: skip
+        response = client.post(f"/v1/actions/{action}/prepare", json={**body, **extra})
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == code and absent in response.json()["message"]
+    stored = services.store.put(json.dumps({"recall": gtin}).encode())
+    assert prepare(client, "recall_batch", {**body, "reason_cid": stored})["details"]["reason_cid"]
+
+
 FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
 
 
