@@ -23,7 +23,7 @@ from chain.aa.entrypoint import ENTRYPOINT_V08
 from chain.aa.userop import Call
 
 from ..relay.conftest import own_outbox
-from .test_bundler import new_passkey, result
+from .userops import new_passkey, result
 
 
 def test_an_operation_with_big_calldata_repays_the_bundler_what_its_bundle_costs(
