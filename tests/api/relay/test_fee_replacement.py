@@ -20,29 +20,16 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.db import init_db, session_factory
+from api.db import session_factory
 from api.relayer.models import RelayBatch, RelayRequest
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 from chain.anvil import Anvil
-from chain.context import Chain, connect
-from chain.settings import Settings
 from chain.tx import REPLACEMENT_BUMP_PERCENT, bumped, decode_signed, replacement_fees
-from traceability.ipfs import EmbeddedDocumentStore
 
-from .conftest import consumer, make_deal, relay
-
-
-class Crash(BaseException):
-    """Stands for the process dying at a chosen point (nothing after it runs)."""
-
-
-class CrashBeforeBroadcast(RelayWorker):
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        raise Crash(rows[0].id)
+from .conftest import Crash, CrashBeforeBroadcast, consumer, make_deal, own_chain_services, relay
 
 
 @pytest.fixture
@@ -65,19 +52,8 @@ def _batches(services: Services) -> dict[str, RelayBatch]:
 def test_a_priced_out_batch_is_replaced_and_mined_once(
     tmp_path: Path, node: Anvil, mined: str
 ) -> None:
-    settings = Settings(
-        rpc_url=node.rpc_url,
-        chain_id=node.chain_id,
-        data_dir=tmp_path / "data",
-        deployments_dir=tmp_path / "deployments",
-        database_url="sqlite:///" + str(tmp_path / "outbox.db"),
-    )
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    chain = connect(settings, deploy=True)
-    services = Services(
-        settings, EmbeddedDocumentStore(settings.data_dir / "ipfs"), engine, _chain=chain
-    )
+    services = own_chain_services(node, tmp_path, tmp_path / "outbox.db")
+    chain = services.chain
     client = TestClient(create_app(services))
     forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
 
