@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
@@ -26,8 +27,9 @@ from ..relay.conftest import own_outbox
 from .userops import new_passkey, result
 
 
+@pytest.mark.parametrize("tip", ["market", "none"])
 def test_an_operation_with_big_calldata_repays_the_bundler_what_its_bundle_costs(
-    services: Services, tmp_path: Path
+    services: Services, tmp_path: Path, tip: str
 ) -> None:
     own = own_outbox(services, tmp_path)  # only this operation in the bundler's outbox
     chain = services.chain
@@ -40,6 +42,8 @@ def test_an_operation_with_big_calldata_repays_the_bundler_what_its_bundle_costs
     op = accounts.user_operation(account=account, calls=calls, create_with=key).replace(
         paymaster=None, paymaster_verification_gas_limit=0, paymaster_post_op_gas_limit=0
     )
+    if tip == "none":  # repaid at the base fee alone: a bundle paying the node's tip loses it
+        op = op.replace(max_priority_fee_per_gas=0)
     with TestClient(create_app(own)) as client:
         estimate = result(client, "eth_estimateUserOperationGas", op.to_rpc(), ENTRYPOINT_V08)
         op = op.replace(
