@@ -199,16 +199,19 @@ class OutboxMoves:
         session.commit()
 
     @staticmethod
-    def _series(session: Session, tx_hash: str) -> list[RelayBatch]:
-        """Every stored transaction of the relayer nonce of ``tx_hash`` (the batch as first
-        sent and its replacements, :mod:`api.relayer.replace`), oldest first."""
-        batch = session.get(RelayBatch, tx_hash)
-        if batch is None:
-            return []
-        first = batch.series or batch.tx_hash
+    def _series(session: Session, tx_hash: str) -> list[str]:
+        """The hashes of every stored transaction of the relayer nonce of ``tx_hash`` (the
+        batch as first sent and its replacements, :mod:`api.relayer.replace`), oldest first;
+        ``[tx_hash]`` when none is stored. (Hashes only: each row holds a batch's bytes.)"""
+        found = session.execute(
+            select(RelayBatch.series).where(RelayBatch.tx_hash == tx_hash)
+        ).first()
+        if found is None:
+            return [tx_hash]
+        first = found.series or tx_hash
         return list(
             session.scalars(
-                select(RelayBatch)
+                select(RelayBatch.tx_hash)
                 .where((RelayBatch.tx_hash == first) | (RelayBatch.series == first))
                 .order_by(RelayBatch.created_at)
             ).all()
@@ -220,7 +223,7 @@ class OutboxMoves:
         """(hash, receipt) of the transaction of ``tx_hash``'s relayer nonce that was mined —
         ``tx_hash`` itself or another fee of the same batch — or None (one of them at most:
         they share a nonce)."""
-        hashes = [batch.tx_hash for batch in self._series(session, tx_hash)] or [tx_hash]
+        hashes = self._series(session, tx_hash)
         receipts = chain.sender.rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes])
         for mined, receipt in zip(hashes, receipts, strict=True):
             if isinstance(receipt, Exception):
@@ -232,7 +235,7 @@ class OutboxMoves:
     def _forget_batch(self, session: Session, tx_hash: str) -> None:
         """Delete a batch's stored bytes, every fee of it (in the caller's commit): none of its
         rows is pending on that transaction any more."""
-        hashes = [batch.tx_hash for batch in self._series(session, tx_hash)] or [tx_hash]
+        hashes = self._series(session, tx_hash)
         session.execute(delete(RelayBatch).where(RelayBatch.tx_hash.in_(hashes)))
 
     def _unsent(self, session: Session, chain: Chain, row: RelayRequest) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.relayer.models import RelayBatch, RelayRequest, RelayStatus
@@ -35,20 +36,22 @@ class BatchReplacing(OutboxMoves):
     """The fee bumps of :class:`api.relayer.worker.RelayWorker`'s settling part."""
 
     @staticmethod
-    def _fee_cap(batch: RelayBatch) -> int:
-        if batch.max_fee_per_gas is not None:
-            return batch.max_fee_per_gas
-        return int(decode_signed(batch.raw_tx)["maxFeePerGas"])  # stored before migration 0012
-
-    @staticmethod
     def _base_fee(chain: Chain) -> int:
         block = chain.sender.rpc("eth_getBlockByNumber", ["latest", False])
         return int(block.get("baseFeePerGas") or "0x0", 16)
 
     def _priced_out(self, session: Session, chain: Chain, tx_hash: str) -> bool:
         """Whether the base fee has outgrown the fee cap of the stored batch ``tx_hash``."""
-        batch = session.get(RelayBatch, tx_hash)
-        return batch is not None and self._fee_cap(batch) < self._base_fee(chain)
+        found = session.execute(
+            select(RelayBatch.max_fee_per_gas).where(RelayBatch.tx_hash == tx_hash)
+        ).first()
+        if found is None:
+            return False
+        cap = found.max_fee_per_gas
+        if cap is None:  # stored before migration 0012: read from its bytes
+            raw = session.scalar(select(RelayBatch.raw_tx).where(RelayBatch.tx_hash == tx_hash))
+            cap = int(decode_signed(raw)["maxFeePerGas"])
+        return cap < self._base_fee(chain)
 
     def _replace_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> bool:
         """Sign the rows' batch again with raised fees, store it and broadcast it; False when
