@@ -107,7 +107,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
     )
     app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)
     # Outermost (added last): no body past the largest a route takes is read, by any route.
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, max_bytes=documents.MAX_REQUEST_BYTES)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

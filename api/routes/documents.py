@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["documents"])
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# The largest request body any route takes (api.bodylimit): an upload's file, and the multipart
+# framing and form fields around it.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 SIGNATURE_WINDOW_SECONDS = 300
 ALLOWED_TYPES = (
     "application/pdf",

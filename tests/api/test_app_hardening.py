@@ -13,9 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from api.app import create_app
-from api.bodylimit import MAX_REQUEST_BYTES
 from api.errors import install_error_handlers
-from api.routes.documents import MAX_UPLOAD_BYTES
+from api.routes.documents import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 from api.routes.supplier_trail import build_sensor_events
 from api.services import build_services
 from chain.settings import Settings
