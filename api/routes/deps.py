@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.errors import AccessDenied
 from api.auth.sessions import session_address
+from api.bodylimit import body_bytes
 from api.db import ensure_db
 from api.ratelimit import limit_client
 from api.services import Services
@@ -55,13 +56,20 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+# What one token of a client's bucket buys of a request body: a relay or a prepare of a few
+# kilobytes costs one, while a prepare naming an EPCIS event with thousands of sensor readings
+# (schema-validated: milliseconds of CPU per reading) costs by its size.
+BODY_BYTES_PER_TOKEN = 64 * 1024
+
+
 async def _client_limited(request: Request) -> None:
     # ``async``: refused on the event loop, before a worker thread or the accept queue is taken.
-    limit_client(request)
+    limit_client(request, cost=float(1 + body_bytes(request) // BODY_BYTES_PER_TOKEN))
 
 
-# ``dependencies=[ClientLimited]`` on a route that costs the service CPU: one token per request
-# from the client's bucket, or 429 ``rate_limited`` (api.ratelimit).
+# ``dependencies=[ClientLimited]`` on a route that costs the service CPU: a token per request,
+# and one more per BODY_BYTES_PER_TOKEN of its body, from the client's bucket, or 429
+# ``rate_limited`` (api.ratelimit).
 ClientLimited = Depends(_client_limited)
 
 
