@@ -216,20 +216,20 @@ class _Array(_Encoder):
         return items if self.size is not None else len(value).to_bytes(32, "big") + items
 
 
-def _split_tuple(kind: str) -> list[str]:
-    """The component types of ``(T1,T2,...)`` (nested tuples kept whole)."""
-    parts, depth, start = [], 0, 1
-    for i, char in enumerate(kind):
+def split_tuple(inner: str) -> list[str]:
+    """The component types of a tuple type ``(T1,T2,...)`` given without its parentheses
+    (``T1,T2,...``; nested tuples kept whole)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(inner):
         if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
-        elif char == "," and depth == 1:
-            parts.append(kind[start:i])
+        elif char == "," and depth == 0:
+            parts.append(inner[start:i])
             start = i + 1
-    last = kind[start:-1]
-    if last or parts:
-        parts.append(last)
+    if inner:
+        parts.append(inner[start:])
     return parts
 
 
@@ -240,7 +240,7 @@ def _encoder_of(kind: str) -> _Encoder:
         item, size = array.groups()
         return _Array(_encoder_of(item), int(size) if size else None)
     if kind.startswith("(") and kind.endswith(")"):
-        parts = _split_tuple(kind)
+        parts = split_tuple(kind[1:-1])
         if not parts or "" in parts:
             raise _Other
         return _Tuple([_encoder_of(part) for part in parts])
@@ -374,5 +374,6 @@ __all__ = [
     "codec",
     "decode",
     "encode",
+    "split_tuple",
     "static_decoder",
 ]
