@@ -98,6 +98,8 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
     # Set when the server is asked to stop (request_shutdown): open streams end at once instead
     # of holding the graceful shutdown up until its timeout.
     app.state.closing = threading.Event()
+    # The notice streams open now, per client (api.routes.community.MAX_STREAMS_PER_CLIENT).
+    app.state.notice_streams = {}
     install_error_handlers(app)
     # GET /v1/deals and /v1/deals/{id}: rendered answers kept per state of the index (issue 15).
     app.state.read_cache = ResponseStore()
@@ -107,7 +109,7 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
     )
     app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)
     # Outermost (added last): no body past the largest a route takes is read, by any route.
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, max_bytes=documents.MAX_REQUEST_BYTES)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

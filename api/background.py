@@ -3,7 +3,9 @@ workers, keeper): passes until stopped, a failed pass logged and the next one ru
 
 ``one_pass(stop)`` does one unit of work and returns how long to wait before the next (None:
 the loop's interval); a ``wake`` event cuts the wait short (set by whoever queued new work).
-Stopping sets ``stop`` (and ``wake``), so a pass in hand finishes and no other starts.
+Stopping sets ``stop`` (and ``wake``), so a pass in hand finishes and no other starts; the join
+is bounded, so a pass stuck past it leaves its thread running: :func:`loop_threads` names every
+loop's thread, for a lock that must outlive them (:mod:`api.roles`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,23 @@ import faulthandler
 import logging
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 
 logger = logging.getLogger(__name__)
 
 OnePass = Callable[[threading.Event], float | None]
+
+# The thread of every loop started by start_loop (those that ended drop out with their thread).
+_loop_threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_loop_threads_guard = threading.Lock()
+
+
+def loop_threads() -> set[threading.Thread]:
+    """The threads of the loops :func:`start_loop` started that are still running (a stop whose
+    join timed out leaves one)."""
+    with _loop_threads_guard:
+        return {thread for thread in _loop_threads if thread.is_alive()}
 
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
@@ -67,6 +81,8 @@ def start_loop(
         name=name,
         daemon=True,
     )
+    with _loop_threads_guard:
+        _loop_threads.add(thread)
     thread.start()
 
     def stop_loop() -> None:

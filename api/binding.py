@@ -237,8 +237,19 @@ def fail_requests(
         failed += len(rows)
         if table is RelayRequest:  # their batches' bytes (relay_batches): never broadcast either
             hashes = {row.tx_hash for row in rows if row.tx_hash}
-            if hashes:
-                session.execute(delete(RelayBatch).where(RelayBatch.tx_hash.in_(hashes)))
+            if hashes:  # with every other fee of those batches (api.relayer.replace)
+                hashes |= set(
+                    session.scalars(
+                        select(RelayBatch.series).where(
+                            RelayBatch.tx_hash.in_(hashes), RelayBatch.series.is_not(None)
+                        )
+                    )
+                )
+                session.execute(
+                    delete(RelayBatch).where(
+                        or_(RelayBatch.tx_hash.in_(hashes), RelayBatch.series.in_(hashes))
+                    )
+                )
     return failed
 
 

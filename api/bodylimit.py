@@ -11,7 +11,11 @@ that answers 413 ``request_too_large``:
 - as soon as the bytes received pass the bound, for a body without one (chunked): the route is
   stopped where it reads the body, and whatever it would have answered is replaced by the 413.
 
-The bound is the largest body a route takes: a document upload (:data:`MAX_REQUEST_BYTES`).
+The bound is the largest body a route takes: a document upload
+(``api.routes.documents.MAX_REQUEST_BYTES``, which the app gives it).
+What a request's body came to, as read so far, is left in ``request.state.body_bytes``
+(:func:`body_bytes`): what a route that charges by size (``api.routes.deps.ClientLimited``) reads,
+whether the body declared its length or came chunked.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import Request
+
 from api.errors import error_body
-from api.routes.documents import MAX_UPLOAD_BYTES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,8 +34,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# A document upload's file and the multipart framing and form fields around it.
-MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
+STATE_KEY = "body_bytes"
 
 
 class BodyTooLarge(Exception):
@@ -40,7 +44,7 @@ class BodyTooLarge(Exception):
 class BodyLimit:
     """ASGI middleware: a request body longer than ``max_bytes`` is a 413, never read whole."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,12 +58,15 @@ class BodyLimit:
         received = 0
         too_large = False
         started = False
+        state = scope.setdefault("state", {})
+        state[STATE_KEY] = 0
 
         async def bounded_receive() -> Message:
             nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                state[STATE_KEY] = received
                 if received > self.max_bytes:
                     too_large = True
                     raise BodyTooLarge(f"the request body passed {self.max_bytes} bytes")
@@ -104,6 +111,12 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def body_bytes(request: Request) -> int:
+    """The bytes of ``request``'s body read so far (all of it once a route's body parameters
+    are parsed, which FastAPI does before the route's dependencies run)."""
+    return int(getattr(request.state, STATE_KEY, 0))
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
@@ -114,4 +127,4 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-__all__ = ["MAX_REQUEST_BYTES", "BodyLimit", "BodyTooLarge"]
+__all__ = ["BodyLimit", "BodyTooLarge", "body_bytes"]

@@ -58,6 +58,7 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     (ipfs_errors.InvalidCid, 400),
     (ipfs_errors.BlockCorrupted, 502),
     (ipfs_errors.StoreUnavailable, 503),
+    (ipfs_errors.UnexpectedCid, 502),  # a Kubo node that ignores the import profile
     (ipfs_errors.IpfsError, 400),
     (epcis_errors.EpcisError, 400),
     # Any other traceability error reaching a route is about data it was given (a link, a

@@ -32,7 +32,7 @@ from typing import IO
 
 from sqlalchemy import Connection, Engine, text
 
-from api.background import stop_all
+from api.background import loop_threads, stop_all
 from api.services import Services
 
 logger = logging.getLogger(__name__)
@@ -127,8 +127,49 @@ class SingletonLock:
             conn.invalidate()  # never back to the pool: the session's end releases what is left
 
 
-def _start(services: Services, names: tuple[str, ...]) -> list[Callable[[], None]]:
+def _start(
+    services: Services, names: tuple[str, ...], threads: set[threading.Thread]
+) -> list[Callable[[], None]]:
+    """Start the roles of ``names``; their loops' threads are added to ``threads`` (with, at
+    worst, another loop started at the same moment elsewhere in the process)."""
     stops: list[Callable[[], None]] = []
+    before = loop_threads()
+    try:
+        _start_modules(services, names, stops)
+    finally:
+        threads.update(loop_threads() - before)
+    return stops
+
+
+def _release_once_stopped(
+    threads: set[threading.Thread], release: Callable[[], None], what: str
+) -> None:
+    """``release()`` now if every thread of ``threads`` has ended, else once they have: a loop
+    whose stop timed out (a pass stuck in a call) still runs its role, and the lock that keeps a
+    second process from running it too must be held until it ends."""
+    alive = [thread for thread in threads if thread.is_alive()]
+    if not alive:
+        release()
+        return
+    logger.error(
+        "%s still running after their stop timed out: %s is released once they end",
+        ", ".join(sorted(thread.name for thread in alive)),
+        what,
+    )
+
+    def release_when_stopped() -> None:
+        for thread in alive:
+            thread.join()
+        release()
+
+    threading.Thread(
+        target=release_when_stopped, name="tuanchain-roles-release", daemon=True
+    ).start()
+
+
+def _start_modules(
+    services: Services, names: tuple[str, ...], stops: list[Callable[[], None]]
+) -> None:
     for name in names:
         try:
             module = importlib.import_module(name)
@@ -138,7 +179,6 @@ def _start(services: Services, names: tuple[str, ...]) -> list[Callable[[], None
                 continue
             raise
         stops.append(module.start_background(services))
-    return stops
 
 
 class BackgroundRolesUnavailable(RuntimeError):
@@ -203,14 +243,16 @@ def start_background(services: Services) -> list[Callable[[], None]]:
     running them already: :class:`BackgroundRolesTaken`, nothing started."""
     file_lock = SQLiteFileLock(services.engine)
     file_lock.acquire()
+    threads: set[threading.Thread] = set()  # every loop started here (the workers', singletons')
     try:
-        stops = _start(services, WORKER_MODULES)
+        stops = _start(services, WORKER_MODULES, threads)
     except BaseException:
         file_lock.release()
         raise
     lock = SingletonLock(services.engine)
     stop = threading.Event()
     singletons: list[Callable[[], None]] = []
+    singleton_threads: set[threading.Thread] = set()
     # Starting and stopping the singletons never overlap: a stop request arriving while the watch
     # thread starts them waits for the start, then stops what was started.
     changing = threading.Lock()
@@ -219,7 +261,8 @@ def start_background(services: Services) -> list[Callable[[], None]]:
         with changing:
             if not singletons and not stop.is_set():
                 logger.info("this process runs the indexer and the keeper")
-                singletons.extend(_start(services, SINGLETON_MODULES))
+                singletons.extend(_start(services, SINGLETON_MODULES, singleton_threads))
+                threads.update(singleton_threads)
 
     def stop_singletons() -> None:
         with changing:
@@ -245,14 +288,17 @@ def start_background(services: Services) -> list[Callable[[], None]]:
         stop.set()
         stop_singletons()
         thread.join(timeout=30)
-        if not thread.is_alive():  # else it may be using the lock's connection: the exit frees it
-            lock.release()
+        # (the watch thread uses the lock's connection: released after it, and the singletons)
+        _release_once_stopped(
+            {thread, *singleton_threads}, lock.release, "the singleton roles' lock"
+        )
 
     def stop_everything() -> None:
         try:
             stop_all([*stops, stop_roles])
         finally:
-            file_lock.release()  # once every loop has stopped: then another process may start
+            # Once every loop has stopped: then another process may start them.
+            _release_once_stopped(threads, file_lock.release, "the SQLite roles' lock")
 
     return [stop_everything]
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     ipfs_api_url: str = "http://127.0.0.1:5001"
     ipfs_gateway_url: str = "http://127.0.0.1:8080"
     tx_timeout_seconds: float = 60.0
+    # The highest fee cap (wei per gas) the relayer signs a batch again with when the base fee
+    # outgrew the cap it was sent with (api.relayer.replace): a ceiling on what a fee spike costs.
+    relayer_max_fee_per_gas: int = Field(default=500 * 10**9, ge=1)
     gas_margin_percent: int = 20
     # Stablecoin address on a real network (empty: the deployment's TestStablecoin).
     payment_token: str = ""

@@ -24,7 +24,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions import TypedTransaction
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
@@ -58,6 +60,9 @@ T = TypeVar("T")
 
 DEFAULT_GAS_MARGIN_PERCENT = 20
 DEFAULT_TIMEOUT = 60.0
+# A pool replaces a pending transaction by one of the same sender and nonce only when both its
+# fees are raised by this much at least (geth's ``txpool.pricebump`` default; anvil asks less).
+REPLACEMENT_BUMP_PERCENT = 10
 
 
 def revert_data(exc: BaseException) -> bytes | None:
@@ -351,6 +356,15 @@ class TxSender:
         signed = account.sign_transaction({**tx, "nonce": nonce})
         return SignedTx(signed.raw_transaction.to_0x_hex(), signed.hash.to_0x_hex(), nonce)
 
+    def resign(self, account: LocalAccount, raw_tx: bytes | str, fees: dict[str, int]) -> SignedTx:
+        """``raw_tx`` (signed by ``account``) signed again with other ``fees``: the same nonce,
+        recipient, calldata, value and gas — a replacement (:func:`replacement_fees`)."""
+        old = decode_signed(raw_tx)
+        assert old["sender"] == account.address, "a replacement is signed by the same key"
+        tx = {k: old[k] for k in ("data", "value", "gas", "chainId")}
+        tx["to"] = Web3.to_checksum_address(old["to"])
+        return self._sign(account, {**tx, **fees}, old["nonce"])
+
     def broadcast(self, raw_tx: bytes | str) -> str:
         """Hand a signed transaction to the node; returns its hash.
 
@@ -438,6 +452,34 @@ class TxSender:
         except Exception:
             logger.debug("replay of %s failed", receipt["transactionHash"].hex(), exc_info=True)
         return TransactionFailed(receipt["transactionHash"].to_0x_hex())
+
+
+def bumped(fee: int) -> int:
+    """``fee`` raised by :data:`REPLACEMENT_BUMP_PERCENT` (rounded up, and by 1 wei at least)."""
+    return fee + max(1, -(-fee * REPLACEMENT_BUMP_PERCENT // 100))
+
+
+def replacement_fees(
+    old: dict[str, int], market: dict[str, int], *, ceiling: int
+) -> dict[str, int] | None:
+    """EIP-1559 fees of a transaction replacing one priced ``old`` (same nonce): each fee raised
+    by the pool's bump at least, and to the ``market``'s (:meth:`TxSender.fees`) if higher; the
+    cap at most ``ceiling``. None when the bump alone would pass the ceiling."""
+    cap = min(max(bumped(old["maxFeePerGas"]), market["maxFeePerGas"]), ceiling)
+    tip = min(max(bumped(old["maxPriorityFeePerGas"]), market["maxPriorityFeePerGas"]), cap)
+    if cap < bumped(old["maxFeePerGas"]) or tip < bumped(old["maxPriorityFeePerGas"]):
+        return None
+    return {"maxFeePerGas": cap, "maxPriorityFeePerGas": tip}
+
+
+def decode_signed(raw_tx: bytes | str) -> dict[str, Any]:
+    """The fields of a signed EIP-1559 transaction (``nonce``, ``to``, ``data``, ``gas``,
+    ``maxFeePerGas`` ...), its ``sender`` (recovered from the signature) and its ``hash``."""
+    raw = HexBytes(raw_tx)
+    fields = TypedTransaction.from_bytes(raw).as_dict()
+    fields["sender"] = Account.recover_transaction(raw)
+    fields["hash"] = Web3.keccak(raw).to_0x_hex()
+    return fields
 
 
 def block_tag(block: Any) -> str:

@@ -150,7 +150,10 @@ def qr(
 
     with _one_line_errors():
         code = batch_qr(gtin, lot, resolver=resolver)
-        save(code, out)
+        try:
+            save(code, out)
+        except OSError as exc:
+            raise TraceabilityError(f"cannot write {out}: {exc.strerror or exc}") from None
         typer.echo(f"{out} ({code.designator}, {build_link(gtin, lot, resolver=resolver)})")
 
 

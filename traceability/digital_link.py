@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
 from traceability.epcis.errors import InvalidIdentifier
-from traceability.epcis.identifiers import gs1_check_digit, validate_lot
+from traceability.epcis.identifiers import dl_encode, gs1_check_digit, validate_lot
 
 DEFAULT_RESOLVER: Final = "id.gs1.org"
 GS1_VOC: Final = "https://gs1.org/voc/"
@@ -82,7 +82,7 @@ def check_lot(lot: str) -> str:
 
 def encode_lot(lot: str) -> str:
     """Percent-encode a lot for a URI path segment (only ``A-Za-z0-9-._`` stay as they are)."""
-    return quote(check_lot(lot), safe="")
+    return dl_encode(check_lot(lot))
 
 
 def normalize_link_type(link_type: str) -> str:

@@ -10,6 +10,12 @@
    this service issued to that address is accepted.
 3. The session token (32 random bytes, URL-safe) is returned once; only its SHA-256 is stored.
    :func:`session_address` turns a token back into the signed-in address or :class:`NotSignedIn`.
+   A session lasts :data:`SESSION_TTL_SECONDS`. The Expiration Time of the message this service
+   issued is the challenge's (:data:`NONCE_TTL_SECONDS`: sign within ten minutes), not the
+   session's; one the wallet chose itself ends the session earlier, if earlier.
+4. Spent and expired nonces are deleted as new ones are issued (:data:`NONCE_SWEEP_BATCH` at
+   most per challenge: bounded work per request, and a table bounded by the challenges of the
+   last :data:`NONCE_TTL_SECONDS`). A deleted nonce is as unusable as a spent one.
 
 Times are unix seconds from the caller (``now``), so tests pass their own clock.
 """
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, select, update
 
 from api.auth import siwe
 from api.auth.errors import NotSignedIn, SignInRefused
@@ -33,6 +39,8 @@ from chain.settings import Settings
 
 NONCE_TTL_SECONDS = 600
 SESSION_TTL_SECONDS = 8 * 3600
+# Expired nonces deleted per challenge issued, at most (more than one: the backlog shrinks).
+NONCE_SWEEP_BATCH = 100
 # Wallet and server clocks differ a little: an Issued At up to this far ahead is still accepted.
 CLOCK_SKEW_SECONDS = 60
 STATEMENT = "Sign in to tuanchain to read the private documents your role allows."
@@ -101,6 +109,14 @@ def issue_challenge(
     origin = Origin.of(settings, host)
     nonce = secrets.token_hex(16)
     with session_factory(engine).begin() as session:
+        # Nonces past their expiry (spent or not) can never sign anyone in: deleted, a batch.
+        expired = (
+            select(AuthNonce.nonce)
+            .where(AuthNonce.expires_at <= now)
+            .limit(NONCE_SWEEP_BATCH)
+            .scalar_subquery()
+        )
+        session.execute(delete(AuthNonce).where(AuthNonce.nonce.in_(expired)))
         session.add(
             AuthNonce(
                 nonce=nonce,
@@ -196,12 +212,9 @@ def sign_in(
             f"the message names {message.address} but is signed by {signer}",
             signer=signer,
         )
-    expires_at = now + SESSION_TTL_SECONDS
-    if message.expiration_time is not None:
-        expires_at = min(expires_at, _epoch(message.expiration_time))
     token = secrets.token_urlsafe(32)
     with session_factory(engine).begin() as session:
-        spent = session.execute(
+        challenge_end = session.execute(
             update(AuthNonce)
             .where(
                 AuthNonce.nonce == message.nonce,
@@ -211,13 +224,21 @@ def sign_in(
                 AuthNonce.expires_at > now,
             )
             .values(used_at=now)
-        )
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
+            .returning(AuthNonce.expires_at)
+        ).scalar_one_or_none()
+        if challenge_end is None:
             raise SignInRefused(
                 "nonce_not_valid",
                 "the nonce was not issued to this address by this service, is used, or expired: "
                 "ask for a new one",
             )
+        expires_at = now + SESSION_TTL_SECONDS
+        if message.expiration_time is not None:
+            # The challenge's own end (the message this service issued) bounds the signing,
+            # not the session; an Expiration Time the wallet chose ends the session.
+            chosen = _epoch(message.expiration_time)
+            if chosen != challenge_end:
+                expires_at = min(expires_at, chosen)
         session.add(
             AuthSession(
                 token_hash=token_hash(token),

@@ -163,22 +163,8 @@ def prepare(
             404, "unknown_action", f"no passkey action {action!r}", actions=list(PASSKEY_ACTIONS)
         )
     accounts = chain.passkeys
-    info = account(chain, qx, qy)
+    info = acting_account(chain, qx, qy, body.get("account"))
     address = info["address"]
-    if body.get("account") not in (None, "", address):
-        # A passkey added later (another device) acts for the account it was added to.
-        try:
-            address = checksum(str(body["account"]))
-        except (TypeError, ValueError):
-            raise ApiError(400, "invalid_address", "account must be an address") from None
-        if not accounts.is_passkey(address, qx, qy):
-            raise ApiError(
-                403,
-                "not_a_passkey_of_account",
-                f"this passkey is not one of {address}'s passkeys",
-                account=address,
-            )
-        info = {**info, "address": address, "deployed": True}
     calls, details = _calls(
         chain, action, body, account_address=address, store=store, engine=engine
     )
@@ -217,11 +203,36 @@ def prepare(
     }
 
 
-def message_challenge(chain: Chain, *, qx: bytes, qy: bytes, message: str) -> dict[str, Any]:
+def acting_account(chain: Chain, qx: bytes, qy: bytes, named: Any = None) -> dict[str, Any]:
+    """The account the passkey (qx, qy) acts for, as :func:`account` tells it: its own
+    counterfactual account, or ``named`` (a request's ``account``) — a passkey added later, on
+    another device, acts for the account it was added to: 403 ``not_a_passkey_of_account``
+    unless it is one of that account's passkeys on chain."""
+    info = account(chain, qx, qy)
+    if named in (None, "", info["address"]):
+        return info
+    try:
+        address = checksum(str(named))
+    except (TypeError, ValueError):
+        raise ApiError(400, "invalid_address", "account must be an address") from None
+    if not chain.passkeys.is_passkey(address, qx, qy):
+        raise ApiError(
+            403,
+            "not_a_passkey_of_account",
+            f"this passkey is not one of {address}'s passkeys",
+            account=address,
+        )
+    return {**info, "address": address, "deployed": True}
+
+
+def message_challenge(
+    chain: Chain, *, qx: bytes, qy: bytes, message: str, named: Any = None
+) -> dict[str, Any]:
     """What the passkey signs so that its account signs ``message`` (``personal_sign``, checked
     with ERC-1271 ``isValidSignature``): the ERC-7739 ``PersonalSign`` digest under the account's
-    domain. The signature to hand over is the plain account signature over that challenge."""
-    info = account(chain, qx, qy)
+    domain (``named``: the account a second device's passkey acts for, :func:`acting_account`).
+    The signature to hand over is the plain account signature over that challenge."""
+    info = acting_account(chain, qx, qy, named)
     message_hash = personal_sign_hash(message)
     challenge = personal_sign_digest(message_hash, account=info["address"], chain_id=chain.chain_id)
     return {
@@ -233,13 +244,14 @@ def message_challenge(chain: Chain, *, qx: bytes, qy: bytes, message: str) -> di
 
 
 def typed_data_challenge(
-    chain: Chain, *, qx: bytes, qy: bytes, typed_data: dict[str, Any]
+    chain: Chain, *, qx: bytes, qy: bytes, typed_data: dict[str, Any], named: Any = None
 ) -> dict[str, Any]:
     """What the passkey signs so that its account signs ``typed_data`` for an application that
     checks ERC-1271 (the escrow's ``Handover`` pickup code): the ERC-7739 ``TypedDataSign``
-    digest under the account's domain. The signature to hand over is the account signature over
-    that challenge followed by ``suffix`` (the app's domain separator, contents hash and type)."""
-    info = account(chain, qx, qy)
+    digest under the account's domain (``named``: as :func:`message_challenge`). The signature
+    to hand over is the account signature over that challenge followed by ``suffix`` (the app's
+    domain separator, contents hash and type)."""
+    info = acting_account(chain, qx, qy, named)
     try:
         challenge = typed_data_sign_digest(
             typed_data, account=info["address"], chain_id=chain.chain_id

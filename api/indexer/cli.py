@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from chain.errors import ChainError
 from chain.shutdown import stop_signals
+from traceability.errors import TraceabilityError
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,15 @@ def index(
             )
             if not once:
                 run_loop(services, stop.event, poll)
-        except (ChainError, SQLAlchemyError, ValidationError, OSError, DatabaseSchemaError) as exc:
-            # The node, the database or the settings are wrong: one line, exit 1, no traceback.
+        except (
+            ChainError,
+            TraceabilityError,
+            SQLAlchemyError,
+            ValidationError,
+            OSError,
+            DatabaseSchemaError,
+        ) as exc:
+            # The node, the store, the database or the settings are wrong: one line, exit 1.
             typer.echo(f"error: {type(exc).__name__}: {exc}".splitlines()[0], err=True)
             raise typer.Exit(1) from exc
     if stop.requested:

@@ -9,7 +9,9 @@ One :meth:`Indexer.sync` pass:
    ``eth_getLogs`` per range, one database transaction per range that inserts the rows, the
    hashes of the blocks that carried logs (plus the range's last block) and the new
    ``last_block``. Logs already present (same tx hash and log index) are skipped, so a replay
-   changes nothing. A crash between ranges loses nothing: the next pass resumes.
+   changes nothing. A crash between ranges loses nothing: the next pass resumes. A range read
+   across a re-org (its logs of one branch, its block hashes of another) is not stored: the pass
+   ends there and the next one's re-org check starts over.
 3. **Enrich** (documents, manifests, metadata, cold chain); store misses are retried later.
 
 Blocks newer than ``head - confirmations`` are indexed but provisional: their hashes are kept so
@@ -34,7 +36,7 @@ from api.indexer.bulk import bulk_insert
 from api.indexer.changes import notify_index_change
 from api.indexer.enrich import Enricher, EnrichStats
 from api.indexer.handlers import rows_for
-from api.indexer.logs import LogSource, args_json
+from api.indexer.logs import BlockHeader, DecodedLog, LogSource, args_json
 from chain.context import Chain
 from traceability.ipfs import DocumentStore
 
@@ -55,6 +57,30 @@ class SyncResult:
     rows: int
     reorg_from: int | None
     enrich: EnrichStats | None
+
+
+class BranchSwitched(Exception):
+    """The node switched branches while a block range was being read (a re-org in between)."""
+
+
+def _check_one_branch(
+    before: BlockHeader | None,
+    headers: dict[int, BlockHeader],
+    logs: list[DecodedLog],
+    to_block: int,
+) -> None:
+    """Whether the logs and the block hashes of a range were read from one branch of the chain."""
+    after = headers.get(to_block)
+    if before is None or after is None or before.hash != after.hash:
+        raise BranchSwitched(f"block {to_block} changed while its range was read")
+    for log in logs:
+        header = headers.get(log.block_number)
+        if header is None or header.hash != log.block_hash:
+            raise BranchSwitched(
+                f"log {log.tx_hash}:{log.log_index} is of block {log.block_hash}, "
+                f"the node's block {log.block_number} is now "
+                f"{header.hash if header else 'gone'}"
+            )
 
 
 class Indexer:
@@ -144,9 +170,14 @@ class Indexer:
     # ------------------------------------------------------------------ catching up
 
     def _ingest(self, session: Session, from_block: int, to_block: int) -> tuple[int, int]:
+        # The range's last block before and after eth_getLogs, and each log's block hash against
+        # the block read after: a branch switch in between raises BranchSwitched (the range's
+        # transaction rolls back), never orphaned logs stored under the new branch's hashes.
+        before = self.source.header(to_block)
         logs = self.source.logs(from_block, to_block)
         numbers = sorted({log.block_number for log in logs} | {to_block})
         headers = self.source.headers(numbers)
+        _check_one_branch(before, headers, logs, to_block)
         # What a previous (interrupted or replayed) pass already stored in this range.
         existing = {
             (str(tx), int(i))
@@ -231,17 +262,22 @@ class Indexer:
             if stop is not None and stop.is_set():
                 break
             end = min(head, start + self.range_size - 1)
-            with self.sessions.begin() as session:
-                n_logs, n_rows = self._ingest(session, start, end)
-                state = self._state(session)
-                state.last_block = end
-                state.head_block = head
-                at = header if end == head else self.source.header(end)
-                state.head_time = at.time if at else state.head_time
-                state.updated_at = datetime.now(UTC)
-                if n_rows:
-                    state.version += 1
-                self._prune(session, head)
+            try:
+                with self.sessions.begin() as session:
+                    n_logs, n_rows = self._ingest(session, start, end)
+                    state = self._state(session)
+                    state.last_block = end
+                    state.head_block = head
+                    at = header if end == head else self.source.header(end)
+                    state.head_time = at.time if at else state.head_time
+                    state.updated_at = datetime.now(UTC)
+                    if n_rows:
+                        state.version += 1
+                    self._prune(session, head)
+            except BranchSwitched as exc:
+                # Nothing of the range was stored; the next pass's re-org check starts over.
+                logger.warning("blocks %d..%d: %s; reading them again", start, end, exc)
+                break
             total_logs += n_logs
             total_rows += n_rows
             logger.info("indexed blocks %d..%d: %d logs, %d rows", start, end, n_logs, n_rows)

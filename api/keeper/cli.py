@@ -13,6 +13,7 @@ import typer
 
 from chain.errors import ChainError
 from chain.shutdown import stop_signals
+from traceability.errors import TraceabilityError
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def keeper_command(
                 if once or dry_run:
                     return
                 stop.event.wait(interval)
-        except ChainError as exc:
+        except (ChainError, TraceabilityError) as exc:  # the node, or the store's settings
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
     typer.echo(f"stopped cleanly ({stop.signal_name})")

@@ -4,7 +4,8 @@ The checks (shape, signature, deadline, nonce, the forwarder's verify, a join's 
 simulation) are :class:`api.relayer.checks.RequestChecker`'s. Only once they pass is the request
 committed (status ``queued``); the worker sends it. The same signed request posted twice returns
 the first one's row. A unique index on a pending request's (signer, nonce) settles two API
-processes accepting one nonce at once: one commits, the other answers 409 ``nonce_taken``.
+processes accepting one nonce at once: one commits, the other answers 409 ``nonce_taken`` — or,
+when it posted the same request and that was mined meanwhile, the row (200).
 """
 
 from __future__ import annotations
@@ -102,9 +103,17 @@ def accept(
         # Another API process accepted a request with this nonce between our check and our
         # commit: the unique index on a pending request's (signer, nonce) let only one in.
         session.rollback()
-        holder = _pending_holder(session, fields["signer"], fields["nonce"])
+        holder = _nonce_holder(session, fields["signer"], fields["nonce"])
         if holder is None:
             raise  # some other constraint: a fault, not a race
+        if (
+            holder.request_digest == fields["request_digest"]
+            and holder.status not in PENDING_VALUES
+            and holder.status != RelayStatus.FAILED
+        ):
+            # This same request, accepted by the other process and settled since (mined): a
+            # retry's answer, its row.
+            return holder.public(), False
         raise _nonce_taken(fields, holder) from None
     logger.info(
         "accepted %s request %s from %s (nonce %d)",
@@ -179,15 +188,17 @@ def _claimed_sender(typed: Any) -> str | None:
         return None
 
 
-def _pending_holder(session: Session, signer: str, nonce: int) -> RelayRequest | None:
-    """The pending request holding ``signer``'s forwarder ``nonce`` (at most one: unique index)."""
-    return session.scalars(
-        select(RelayRequest).where(
-            RelayRequest.signer == signer,
-            RelayRequest.nonce == nonce,
-            RelayRequest.status.in_(PENDING_VALUES),
-        )
-    ).first()
+def _nonce_holder(session: Session, signer: str, nonce: int) -> RelayRequest | None:
+    """The request that took ``signer``'s forwarder ``nonce`` from under an insert: the pending
+    one (at most one: unique index), else — settled in the meantime (the worker may send and
+    settle it between the refused insert and this read) — the one settled last."""
+    rows = session.scalars(
+        select(RelayRequest).where(RelayRequest.signer == signer, RelayRequest.nonce == nonce)
+    ).all()
+    pending = [row for row in rows if row.status in PENDING_VALUES]
+    if pending:
+        return pending[0]
+    return max(rows, key=lambda row: row.updated_at, default=None)
 
 
 def _nonce_taken(fields: dict[str, Any], holder: RelayRequest) -> ApiError:
@@ -197,7 +208,7 @@ def _nonce_taken(fields: dict[str, Any], holder: RelayRequest) -> ApiError:
         "nonce_taken",
         f"nonce {fields['nonce']} of {fields['signer']} was taken at the same moment by request "
         f"{holder.id} ({'this same request' if same else 'another request'}, accepted by "
-        "another API process); poll that one",
+        f"another API process, {holder.status} now); poll that one",
         pending=holder.id,
         same_request=same,
     )

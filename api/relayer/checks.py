@@ -79,9 +79,25 @@ from chain.eip712 import (
 from chain.tx import decode_uint
 from traceability.errors import TraceabilityError
 from traceability.ipfs import DocumentStore
+from traceability.ipfs.errors import DocumentNotFound
 from traceability.merkle import parse_manifest
 
 logger = logging.getLogger(__name__)
+
+
+# The anchored documents ``prepare`` itself stores (api.relayer.prepare.registry): a request
+# naming one the store no longer holds is refused.
+PREPARED_DOCUMENTS = ("anchorEvent", "anchorRoot")
+
+
+def _not_stored(cid: str) -> ApiError:
+    return ApiError(
+        409,
+        "document_not_stored",
+        f"the document {cid} this request anchors is no longer in the store (a prepared document "
+        "is kept unpinned for a day): prepare the action again and sign it",
+        cid=cid,
+    )
 
 
 def bad_request(code: str, message: str, **details: Any) -> ApiError:
@@ -444,20 +460,35 @@ class RequestChecker:
     def _pin_documents(self, function: str, details: dict[str, Any]) -> None:
         """Pin the document a verified request anchors (prepared ones are stored unpinned).
 
+        An EPCIS event's document and a Merkle root's manifest and leaf documents are what
+        ``prepare`` stored: one gone meanwhile (collected unpinned, a store wiped) is a 409
+        ``document_not_stored`` — never a CID anchored whose document nobody has.
+
         A receipt anchors only a digest: its ``document_cid`` is the CID the store holds it
         under, so it is pinned whether or not the client posted anything besides signatures
         (otherwise gc would drop an anchored document)."""
         cid = details.get(ANCHORED_DOCUMENT.get(function, ""))
-        if self.store is not None and isinstance(cid, str) and self.store.has(cid):
-            self.store.pin(cid)
-            if function == "anchorRoot":  # the events under the root: their documents too
-                try:
-                    leaves = parse_manifest(self.store.get(cid)).leaves
-                except TraceabilityError:  # not a manifest: the indexer reports it as such
-                    leaves = ()
-                for leaf in leaves:
-                    if self.store.has(leaf.document_cid):
-                        self.store.pin(leaf.document_cid)
+        if self.store is None or not isinstance(cid, str):
+            return
+        required = function in PREPARED_DOCUMENTS
+        if not self.store.has(cid):
+            if required:
+                raise _not_stored(cid)
+            return
+        leaves: tuple[Any, ...] = ()
+        if function == "anchorRoot":  # the events under the root: their documents too
+            try:
+                leaves = parse_manifest(self.store.get(cid)).leaves
+            except TraceabilityError:  # not a manifest: the indexer reports it as such
+                leaves = ()
+            for leaf in leaves:
+                if not self.store.has(leaf.document_cid):
+                    raise _not_stored(leaf.document_cid)
+        for document in [*(leaf.document_cid for leaf in leaves), cid]:
+            try:
+                self.store.pin(document)
+            except DocumentNotFound:  # the root block is there, one under it is not
+                raise _not_stored(document) from None
 
     def _check_permit(
         self,

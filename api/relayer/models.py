@@ -180,6 +180,15 @@ class RelayBatch(Base):
     tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
     raw_tx: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Replacements (fee bumps, :mod:`api.relayer.replace`): every transaction signed with the
+    # batch's relayer nonce is kept, any of them may be the one mined. ``series``: the hash of
+    # the first one (None: this is the first); ``max_fee_per_gas``: this one's fee cap (None on
+    # rows stored before migration 0012: read from ``raw_tx``); ``permits_raw``: the raw permit
+    # transactions sent right before it (JSON list, nonces below the batch's), signed again
+    # with it so a replacement never waits behind a permit priced out of the pool.
+    series: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
+    max_fee_per_gas: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    permits_raw: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class DocumentUpload(Base):

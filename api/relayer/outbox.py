@@ -164,18 +164,31 @@ class OutboxMoves:
     # ------------------------------------------------------------------ a stored batch
 
     def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        """Hand the rows' stored batch transaction to the node (again, after a restart)."""
+        """Hand the rows' stored batch transaction to the node (again, after a restart), after
+        the permit transactions signed with it (lower nonces: the batch waits for them)."""
         tx_hash = rows[0].tx_hash
         assert tx_hash and all(r.tx_hash == tx_hash for r in rows)
         batch = session.get(RelayBatch, tx_hash)
         assert batch is not None, f"no stored bytes for batch {tx_hash}"
+        for raw in batch.permits_raw or []:
+            try:
+                chain.sender.broadcast(raw)
+            except (chain_errors.AlreadyKnown, chain_errors.NonceTooLow):
+                pass  # in the pool already, or its nonce is mined (this permit or an earlier one)
         try:
             chain.sender.broadcast(batch.raw_tx)
         except chain_errors.AlreadyKnown:
             pass  # our identical transaction is in the pool already
         except chain_errors.NonceTooLow:
-            # The relayer nonce went to another transaction: if ours was not that one, it can
-            # never be mined (a mined one has a receipt, checked before coming here).
+            mined = self._mined_in_series(session, chain, tx_hash)
+            if mined is not None:
+                # Another transaction of the batch's nonce (an earlier fee, or a replacement)
+                # was mined: the rows settle from its receipt.
+                self._move(session, rows, status=RelayStatus.SENT.value, tx_hash=mined[0])
+                session.commit()
+                return
+            # The relayer nonce went to another transaction, none of ours: they can never be
+            # mined.
             logger.warning("relay batch %s: relayer nonce reused; re-checking", rows[0].tx_hash)
             for row in rows:
                 self._unsent(session, chain, row)
@@ -186,10 +199,44 @@ class OutboxMoves:
         session.commit()
 
     @staticmethod
-    def _forget_batch(session: Session, tx_hash: str) -> None:
-        """Delete a batch's stored bytes (in the caller's commit): none of its rows is pending
-        on that transaction any more."""
-        session.execute(delete(RelayBatch).where(RelayBatch.tx_hash == tx_hash))
+    def _series(session: Session, tx_hash: str) -> list[str]:
+        """The hashes of every stored transaction of the relayer nonce of ``tx_hash`` (the
+        batch as first sent and its replacements, :mod:`api.relayer.replace`), oldest first;
+        ``[tx_hash]`` when none is stored. (Hashes only: each row holds a batch's bytes.)"""
+        found = session.execute(
+            select(RelayBatch.series).where(RelayBatch.tx_hash == tx_hash)
+        ).first()
+        if found is None:
+            return [tx_hash]
+        first = found.series or tx_hash
+        return list(
+            session.scalars(
+                select(RelayBatch.tx_hash)
+                .where((RelayBatch.tx_hash == first) | (RelayBatch.series == first))
+                .order_by(RelayBatch.created_at)
+            ).all()
+        )
+
+    def _mined_in_series(
+        self, session: Session, chain: Chain, tx_hash: str
+    ) -> tuple[str, dict[str, Any]] | None:
+        """(hash, receipt) of the transaction of ``tx_hash``'s relayer nonce that was mined —
+        ``tx_hash`` itself or another fee of the same batch — or None (one of them at most:
+        they share a nonce)."""
+        hashes = self._series(session, tx_hash)
+        receipts = chain.sender.rpc_batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        for mined, receipt in zip(hashes, receipts, strict=True):
+            if isinstance(receipt, Exception):
+                raise receipt
+            if isinstance(receipt, dict):
+                return mined, receipt
+        return None
+
+    def _forget_batch(self, session: Session, tx_hash: str) -> None:
+        """Delete a batch's stored bytes, every fee of it (in the caller's commit): none of its
+        rows is pending on that transaction any more."""
+        hashes = self._series(session, tx_hash)
+        session.execute(delete(RelayBatch).where(RelayBatch.tx_hash.in_(hashes)))
 
     def _unsent(self, session: Session, chain: Chain, row: RelayRequest) -> None:
         """A request whose transaction can no longer be mined: executed by someone, or queued

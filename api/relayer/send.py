@@ -239,7 +239,14 @@ class BatchSending(OutboxMoves):
                 fees=fees,
             )
             # The bytes once for the batch (not on each of its rows), in the same commit.
-            session.merge(RelayBatch(tx_hash=signed.hash, raw_tx=signed.raw))
+            session.merge(
+                RelayBatch(
+                    tx_hash=signed.hash,
+                    raw_tx=signed.raw,
+                    max_fee_per_gas=fees["maxFeePerGas"],
+                    permits_raw=permits or None,
+                )
+            )
             self._move(
                 session,
                 rows,

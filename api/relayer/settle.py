@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from api.relayer.claims import Claims
 from api.relayer.gas import MAX_BATCH_ATTEMPTS
-from api.relayer.models import RelayRequest, RelayStatus
-from api.relayer.outbox import SETTLING_UNUSED, OutboxMoves
+from api.relayer.models import RelayBatch, RelayRequest, RelayStatus
+from api.relayer.outbox import SETTLING_UNUSED
+from api.relayer.replace import BatchReplacing
 from chain import errors as chain_errors
 from chain.context import Chain
 from chain.tx import quantity
@@ -34,7 +35,7 @@ from chain.tx import quantity
 logger = logging.getLogger(__name__)
 
 
-class BatchSettling(OutboxMoves):
+class BatchSettling(BatchReplacing):
     """The settling part of :class:`api.relayer.worker.RelayWorker` (which sets ``claims`` and
     ``stop``)."""
 
@@ -53,21 +54,27 @@ class BatchSettling(OutboxMoves):
         # NonceTooLow took the batch's stored bytes with it, stranding the rest).
         batches: dict[str, list[tuple[str, str]]] = {}
         statuses: dict[str, set[str]] = {}
+        fee_caps: dict[str, int | None] = {}
         due: set[str] = set()
         now = self.clock()
-        for row_id, signer, tx_hash, status, due_at in session.execute(
-            self._in_flight_query(due_only=False).with_only_columns(
+        for row_id, signer, tx_hash, status, due_at, fee_cap in session.execute(
+            self._in_flight_query(due_only=False)
+            .outerjoin(RelayBatch, RelayBatch.tx_hash == RelayRequest.tx_hash)
+            .with_only_columns(
                 RelayRequest.id,
                 RelayRequest.signer,
                 RelayRequest.tx_hash,
                 RelayRequest.status,
                 RelayRequest.next_attempt_at,
+                RelayBatch.max_fee_per_gas,
             )
         ):
             batches.setdefault(tx_hash or row_id, []).append((row_id, signer))
             statuses.setdefault(tx_hash or row_id, set()).add(status)
+            fee_caps[tx_hash or row_id] = fee_cap
             if due_at <= now:
                 due.add(tx_hash or row_id)
+        base_fee: list[int] = []  # the latest block's, read once a pass (when needed)
         moved = 0
         for tx_hash, members in batches.items():
             if self.stop.is_set():
@@ -77,10 +84,11 @@ class BatchSettling(OutboxMoves):
             if (
                 not wait
                 and statuses[tx_hash] == {RelayStatus.SENT.value}
-                and self._pending(tx_hash)
+                and self._pending(tx_hash, fee_caps[tx_hash], base_fee)
             ):
-                # Broadcast, known to the node, not mined yet: nothing to do this poll (what
-                # _settle_batch would conclude), without claiming and loading its rows.
+                # Broadcast, known to the node, not mined yet, not priced out: nothing to do
+                # this poll (what _settle_batch would conclude), without claiming and loading
+                # its rows.
                 continue
             with self.claims.signers([signer for _, signer in members]) as held:
                 if not all(signer in held for _, signer in members):
@@ -102,12 +110,19 @@ class BatchSettling(OutboxMoves):
                 )
         return moved
 
-    def _pending(self, tx_hash: str) -> bool:
-        """Whether the node holds ``tx_hash`` unmined (False when mined, unknown or unreadable:
-        the full settling path then decides)."""
+    def _pending(self, tx_hash: str, fee_cap: int | None, base_fee: list[int]) -> bool:
+        """Whether the node holds ``tx_hash`` unmined and its ``fee_cap`` still reaches the
+        base fee (``base_fee``: the latest block's, read here once for the pass). False when
+        mined, unknown, priced out or unreadable: the full settling path then decides."""
+        if fee_cap is None:
+            return False  # stored before its cap was: the full path reads it from the bytes
         try:
-            sender = self.services.chain.sender
-            return sender.raw_receipt(tx_hash) is None and sender.known(tx_hash)
+            chain = self.services.chain
+            if not base_fee:
+                base_fee.append(self._base_fee(chain))
+            if fee_cap < base_fee[0]:
+                return False
+            return chain.sender.raw_receipt(tx_hash) is None and chain.sender.known(tx_hash)
         except chain_errors.ChainError:
             return False
 
@@ -116,7 +131,21 @@ class BatchSettling(OutboxMoves):
         chain = self.services.chain
         tx_hash = rows[0].tx_hash
         assert tx_hash
-        receipt = chain.sender.raw_receipt(tx_hash)
+        mined = self._mined_in_series(session, chain, tx_hash)
+        if mined is not None and mined[0] != tx_hash:
+            # An earlier fee of the batch was mined, not its replacement: settled from it.
+            logger.info("relay batch %s mined as %s", tx_hash, mined[0])
+            self._move(session, rows, tx_hash=mined[0])
+            tx_hash = mined[0]
+        receipt = mined[1] if mined is not None else None
+        if receipt is None and self._priced_out(session, chain, tx_hash):
+            # The base fee outgrew its cap: no block takes it (api.relayer.replace).
+            if not self._replace_batch(session, chain, rows):
+                return 0  # at the fee ceiling: it waits (and is asked again next poll)
+            if any(r.status != RelayStatus.SENT for r in rows):
+                return len(rows)  # some went back to the queue or were found executed
+            tx_hash = rows[0].tx_hash
+            assert tx_hash
         if receipt is None:
             if any(r.status == RelayStatus.SENDING for r in rows) or not chain.sender.known(
                 tx_hash

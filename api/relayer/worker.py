@@ -22,9 +22,11 @@ Checking and sending a batch: :mod:`api.relayer.send`; the rows' moves: :mod:`ap
 
 Settling a mined batch: :mod:`api.relayer.settle`.
 
-``sending`` / ``sent`` rows after a restart: the stored hash's receipt decides; without one, the
+``sending`` / ``sent`` rows after a restart: the stored hashes' receipts decide; without one, the
 *same* raw transaction is broadcast again (same hash: it cannot land twice); only if the relayer's
-nonce was taken by another transaction are its requests queued again (or found executed).
+nonce was taken by another transaction are its requests queued again (or found executed). A batch
+whose fee cap the base fee outgrew is signed again with the same nonce and raised fees, every
+transaction of that nonce kept until one is mined (:mod:`api.relayer.replace`).
 
 On ``NodeUnavailable`` (node down, restarting) the rows keep their state, ``attempts`` grows and
 the next attempt waits an exponential backoff. Nothing is ever sent twice: the forwarder nonce

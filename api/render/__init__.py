@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 
 from api.render.charts import bar_chart, donut_chart, temperature_plot
 from api.timefmt import zone_label
+from traceability.epcis.identifiers import dl_encode
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -154,6 +155,12 @@ def short(value: str | None, keep: int = 6) -> str:
     return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep + 2 :]}"
 
 
+def batch_path(gtin: str, lot: str) -> str:
+    """``/01/{gtin}/10/{lot}``, both escaped as in a Digital Link (a lot may hold "/" or "?"),
+    for the pages' links to a batch; unvalidated: a page shows whatever the chain holds."""
+    return f"/01/{dl_encode(str(gtin))}/10/{dl_encode(str(lot))}"
+
+
 # Every page: scripts from this service's own files only (the pages have no inline script but
 # JSON data blocks, and no handler attributes), so text that escaped its escaping still runs
 # nothing; no other site may frame a page (a signing button under a decoy: clickjacking);
@@ -192,7 +199,10 @@ def environment() -> Environment:
         short=short,
     )
     env.globals.update(
-        temperature_plot=temperature_plot, bar_chart=bar_chart, donut_chart=donut_chart
+        temperature_plot=temperature_plot,
+        bar_chart=bar_chart,
+        donut_chart=donut_chart,
+        batch_path=batch_path,
     )
     return env
 

@@ -35,6 +35,7 @@ from api.errors import ApiError, error_responses
 from api.handout import handout_view
 from api.index_errors import NotInIndex
 from api.names import Directory
+from api.ratelimit import client_key
 from api.render import choose_language, render
 from api.routes.deps import DealId, ServicesDep, get_services
 from api.routes.page_common import (
@@ -188,6 +189,13 @@ def get_notices(
 STREAM_POLL_SECONDS = 1.0
 STREAM_KEEPALIVE_SECONDS = 15.0
 STREAM_BACKLOG = 50  # notices a stream opens with (what a page shows)
+# Streams one client may hold open at once (a phone's few tabs), unless per-client limits are off
+# (``rate_limit_per_second`` 0). Each open stream reads the index every second and rebuilds its
+# notices on every commit, in the worker threads every route shares: without a bound one client
+# could open thousands and hold them all.
+MAX_STREAMS_PER_CLIENT = 8
+# What a refused stream asks the browser to wait before it tries again (EventSource reconnects).
+REFUSED_RETRY_MS = 60_000
 
 
 def _feed(services: Services, address: str, lang: str) -> tuple[int, list[dict[str, Any]]]:
@@ -226,7 +234,28 @@ async def notice_stream(
         data = json.dumps(notice, ensure_ascii=False)
         return f"id: {notice['id']}\nevent: notice\ndata: {data}\n\n"
 
+    streams: dict[str, int] = request.app.state.notice_streams
+    # The same switch as the other per-client limits (a rate of 0: none, as the test suite and
+    # the benchmarks run, one client opening many pages).
+    limited = services.settings.rate_limit_per_second > 0
+    client = client_key(request.client.host if request.client else None)
+
     async def events() -> AsyncIterator[str]:
+        # Counted while the stream runs (on the event loop: no lock): a stream refused past
+        # the bound says so in the stream and ends, and the browser tries again later.
+        if limited and streams.get(client, 0) >= MAX_STREAMS_PER_CLIENT:
+            yield f"retry: {REFUSED_RETRY_MS}\n: too many notice streams from {client}\n\n"
+            return
+        streams[client] = streams.get(client, 0) + 1
+        try:
+            async for chunk in feed():
+                yield chunk
+        finally:
+            streams[client] -= 1
+            if not streams[client]:
+                del streams[client]
+
+    async def feed() -> AsyncIterator[str]:
         version, backlog = await run_in_threadpool(_feed, services, account, lang)
         seen = {n["id"] for n in backlog}
         yield "retry: 5000\n\n"

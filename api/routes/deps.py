@@ -5,16 +5,30 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
 from api.auth.errors import AccessDenied
 from api.auth.sessions import session_address
+from api.bodylimit import body_bytes
 from api.db import ensure_db
 from api.ratelimit import limit_client
 from api.services import Services
+
+
+def raw_segments(request: Request, tail: str) -> list[str]:
+    """The path segments, decoded, of ``tail`` (a ``{name:path}`` parameter) as the client split
+    them: the router matches the *decoded* path, where an escaped ``%2F`` inside one value (a
+    GS1 lot may hold "/") reads as a separator; the raw path tells them apart."""
+    raw = request.scope.get("raw_path")
+    if raw is not None:
+        parts = raw.decode("latin-1").split("/")
+        for count in range(1, len(parts) + 1):
+            if unquote("/".join(parts[-count:])) == tail:
+                return [unquote(part) for part in parts[-count:]]
+    return tail.split("/")  # a server that gives no raw path: unescaped slashes split
 
 
 def get_services(request: Request) -> Services:
@@ -42,13 +56,20 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+# What one token of a client's bucket buys of a request body: a relay or a prepare of a few
+# kilobytes costs one, while a prepare naming an EPCIS event with thousands of sensor readings
+# (schema-validated: milliseconds of CPU per reading) costs by its size.
+BODY_BYTES_PER_TOKEN = 64 * 1024
+
+
 async def _client_limited(request: Request) -> None:
     # ``async``: refused on the event loop, before a worker thread or the accept queue is taken.
-    limit_client(request)
+    limit_client(request, cost=float(1 + body_bytes(request) // BODY_BYTES_PER_TOKEN))
 
 
-# ``dependencies=[ClientLimited]`` on a route that costs the service CPU: one token per request
-# from the client's bucket, or 429 ``rate_limited`` (api.ratelimit).
+# ``dependencies=[ClientLimited]`` on a route that costs the service CPU: a token per request,
+# and one more per BODY_BYTES_PER_TOKEN of its body, from the client's bucket, or 429
+# ``rate_limited`` (api.ratelimit).
 ClientLimited = Depends(_client_limited)
 
 

@@ -20,12 +20,13 @@ from typing import Annotated, Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
-from fastapi import APIRouter, Form, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from hexbytes import HexBytes
 from sqlalchemy.exc import IntegrityError
 
 from api.db import session_factory
 from api.errors import ApiError, error_responses
+from api.ratelimit import limit_client
 from api.relayer.models import DocumentUpload
 from api.routes.deps import ServicesDep
 from api.schemas.documents import DocumentStored
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["documents"])
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# The largest request body any route takes (api.bodylimit): an upload's file, and the multipart
+# framing and form fields around it.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 SIGNATURE_WINDOW_SECONDS = 300
 ALLOWED_TYPES = (
     "application/pdf",
@@ -52,6 +56,11 @@ ALLOWED_TYPES = (
 def upload_message(sha256_hex: str, timestamp: int) -> str:
     """The text the uploader signs with ``personal_sign``."""
     return f"tuanchain document upload\nsha256: {sha256_hex.lower()}\ntimestamp: {int(timestamp)}"
+
+
+def _not_json(constant: str) -> None:
+    """NaN and ±Infinity: Python's json reads them, no other JSON parser does."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _matches(content_type: str, data: bytes) -> bool:
@@ -70,7 +79,7 @@ def _matches(content_type: str, data: bytes) -> bool:
         return False
     if content_type in ("application/json", "application/ld+json"):
         try:
-            json.loads(text)
+            json.loads(text, parse_constant=_not_json)
         except ValueError:
             return False
     return True
@@ -133,10 +142,11 @@ def _authorized(services: Services, account: str, deal_id: int | None) -> str:
     "/v1/documents",
     status_code=201,
     response_model=DocumentStored,
-    responses=error_responses(400, 403, 413, 415, 502),
+    responses=error_responses(400, 403, 413, 415, 429, 502),
     summary="Upload a signed document; returns its CID",
 )
 def upload_document(
+    request: Request,
     services: ServicesDep,
     file: UploadFile,
     address: Annotated[str, Form(description="the uploader's account")],
@@ -146,6 +156,10 @@ def upload_document(
     ],
     deal_id: Annotated[int | None, Form(description="for buyers: the deal they ordered in")] = None,
 ) -> dict[str, Any]:
+    # Each upload is a signature recovery (or an ERC-1271 call), role reads on chain and a
+    # pinned document: a token of the client's bucket per upload (not per size, as
+    # ClientLimited charges: a leader's receipt photos are megabytes each).
+    limit_client(request)
     content_type, data = checked_upload(file)
     try:
         claimed = to_checksum_address(address)

@@ -93,11 +93,12 @@ def prepare_userop(
 @router.post(
     "/v1/passkeys/sign-message",
     summary="The challenge a passkey signs for its account's personal_sign (ERC-1271)",
-    description="Body: `qx`, `qy`, `message` (text). Returns the account, the message's EIP-191 "
+    description="Body: `qx`, `qy`, `message` (text) and, for a passkey added to an account on "
+    "another device, that `account`. Returns the account, the message's EIP-191 "
     "hash and the `challenge`: the ERC-7739 PersonalSign digest under the account's EIP-712 "
     "domain. The account signature over it (`abi.encode(bytes[] signers, bytes[] signatures)`) "
     "is what `isValidSignature(messageHash, signature)` accepts, e.g. for signed uploads.",
-    responses=error_responses(400),
+    responses=error_responses(400, 403),
 )
 def sign_message(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("message"), str):
@@ -107,18 +108,20 @@ def sign_message(services: ServicesDep, body: Annotated[dict[str, Any], Body()])
         qx=parse_coordinate(body.get("qx"), "qx"),
         qy=parse_coordinate(body.get("qy"), "qy"),
         message=body["message"],
+        named=body.get("account"),
     )
 
 
 @router.post(
     "/v1/passkeys/sign-typed-data",
     summary="The challenge a passkey signs for its account's EIP-712 signature (ERC-1271)",
-    description="Body: `qx`, `qy`, `typed_data` (EIP-712, e.g. a prepared `handover_code`). "
+    description="Body: `qx`, `qy`, `typed_data` (EIP-712, e.g. a prepared `handover_code`) and, "
+    "for a passkey added to an account on another device, that `account`. "
     "Returns the account, the `challenge` (the ERC-7739 TypedDataSign digest under the account's "
     "domain), the `signer` and a `suffix`: the signature an application's `isValidSignature` "
     "accepts is `abi.encode(bytes[] signers, bytes[] signatures)` over the challenge, then the "
     "suffix.",
-    responses=error_responses(400),
+    responses=error_responses(400, 403),
 )
 def sign_typed_data(
     services: ServicesDep, body: Annotated[dict[str, Any], Body()]
@@ -130,6 +133,7 @@ def sign_typed_data(
         qx=parse_coordinate(body.get("qx"), "qx"),
         qy=parse_coordinate(body.get("qy"), "qy"),
         typed_data=body["typed_data"],
+        named=body.get("account"),
     )
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Form, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from api.errors import error_responses
 from api.private import store
-from api.routes.deps import DB_INT_MAX, ClientLimited, ServicesDep, SignedInDep
+from api.ratelimit import limit_client
+from api.routes.deps import DB_INT_MAX, ServicesDep, SignedInDep
 from api.routes.documents import checked_upload
 from api.schemas.private_documents import PrivateDocumentStored
 from traceability.ipfs.cid import raw_cid_of_digest
@@ -38,10 +39,9 @@ Sha256Path = Annotated[
     response_model=PrivateDocumentStored,
     responses=error_responses(400, 401, 403, 413, 415, 429),
     summary="Upload a private document (sealed; only its digest is public)",
-    # Sealed and kept for any signed-in address: one client must not write them without bound.
-    dependencies=[ClientLimited],
 )
 def upload_private(
+    request: Request,
     services: ServicesDep,
     owner: SignedInDep,
     file: UploadFile,
@@ -50,6 +50,10 @@ def upload_private(
         int, Form(ge=0, le=DB_INT_MAX, description="claim evidence: the deal claimed in")
     ] = 0,
 ) -> PrivateDocumentStored:
+    # Sealed and kept for any signed-in address: a token of the client's bucket per upload (not
+    # per size, as ClientLimited charges: a claim's few phone photos are megabytes each; what
+    # one address keeps is bounded by the store).
+    limit_client(request)
     content_type, data = checked_upload(file)
     stored = store.put(
         services,

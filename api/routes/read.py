@@ -19,7 +19,7 @@ from api import queries
 from api.db import ensure_db
 from api.errors import ApiError, error_responses
 from api.indexer import on_index_change
-from api.routes.deps import DB_INT_MAX, DealId, SessionDep, get_services
+from api.routes.deps import DB_INT_MAX, DealId, SessionDep, get_services, raw_segments
 from api.schemas.read import (
     BatchPage,
     BuyerOrders,
@@ -93,6 +93,10 @@ async def _provenance_endpoint(request: Request) -> Response:
     anything that touches the database (a miss, or the cache's periodic index-version check)
     run in the thread pool: a slow or unreachable database must not stall the event loop."""
     gtin, lot = request.path_params["gtin"], request.path_params["lot"]
+    segments = raw_segments(request, lot)  # a lot's escaped "/" stays in it
+    if len(segments) != 1:
+        raise ApiError(404, "not_found", "the path is /v1/batches/{gtin}/{lot}, the lot escaped")
+    lot = segments[0]
     cache = provenance_cache(request)
     key = (gtin, lot)
     checked, body = cache.lookup(key)
@@ -116,12 +120,12 @@ def _provenance_miss(
 
 # Registered first, so it serves the path; the declaration below documents it in OpenAPI.
 router.add_route(
-    "/v1/batches/{gtin}/{lot}", _provenance_endpoint, methods=["GET"], include_in_schema=False
+    "/v1/batches/{gtin}/{lot:path}", _provenance_endpoint, methods=["GET"], include_in_schema=False
 )
 
 
 @router.get(
-    "/batches/{gtin}/{lot}",
+    "/batches/{gtin}/{lot:path}",
     response_model=ProvenancePublic,
     summary="A batch's whole provenance, with anchors, proofs and verification",
     responses=error_responses(400, 404),

@@ -10,8 +10,9 @@ One URI, several representations (GS1 Digital Link 1.x resolver behaviour):
 - no linkType: a browser (``Accept: text/html``) gets the consumer page, others the provenance.
 
 Every answer carries a ``Link`` header (RFC 8288) pointing to the linkset and the other links.
-A GTIN-8/12/13 is redirected (308, query kept) to its GTIN-14 form, the canonical URI; an
-invalid GTIN or lot is 400 and an unknown batch 404, each with a reason.
+A GTIN-8/12/13 is redirected (308, query kept) to its GTIN-14 form, the canonical URI, and a
+serial's link (``/21/{serial}``) to its batch (307); an invalid GTIN, lot or serial is 400 and an
+unknown batch 404, each with a reason. A lot's escaped "/" (``%2F``) stays in the lot.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from api.errors import ApiError, error_responses
 from api.index_errors import NotInIndex
 from api.render import choose_language, pick, render
-from api.routes.deps import get_services
+from api.routes.deps import get_services, raw_segments
 from api.services import Services
 from traceability.digital_link import (
     GS1_VOC,
@@ -39,6 +40,7 @@ from traceability.digital_link import (
     normalize_link_type,
 )
 from traceability.epcis.errors import InvalidIdentifier
+from traceability.epcis.identifiers import validate_lot
 
 logger = logging.getLogger(__name__)
 
@@ -164,10 +166,11 @@ def _not_found(request: Request, gtin14: str, lot: str, html: bool) -> Response:
 
 
 @router.get(
-    "/01/{gtin}/10/{lot}",
+    "/01/{gtin}/10/{lot:path}",
     summary="GS1 Digital Link resolver of a batch",
     responses={
         200: {"content": {"text/html": {}, "application/json": {}, LINKSET_TYPE: {}}},
+        307: {"description": "a serial's link (/21/{serial}) redirected to its batch"},
         308: {"description": "GTIN-8/12/13 redirected to the GTIN-14 form"},
         **error_responses(400),  # invalid GTIN, lot or linkType
         # an unknown batch (an error page for browsers), or a link type this batch has not
@@ -176,6 +179,15 @@ def _not_found(request: Request, gtin14: str, lot: str, html: bool) -> Response:
 )
 def resolve(request: Request, gtin: str, lot: str, linkType: str | None = None) -> Response:
     html = _wants_html(request)
+    segments = raw_segments(request, lot)  # the lot, or the lot, "21" and a serial
+    serial = segments[2] if len(segments) == 3 and segments[1] == "21" else None
+    if len(segments) != 1 and serial is None:
+        raise ApiError(
+            404,
+            "not_a_batch_link",
+            "this resolver answers /01/{gtin}/10/{lot}, optionally followed by /21/{serial}",
+        )
+    lot = segments[0]
     try:
         gtin14 = normalize_gtin(gtin)
     except InvalidIdentifier as exc:
@@ -186,6 +198,16 @@ def resolve(request: Request, gtin: str, lot: str, linkType: str | None = None) 
         check_lot(lot)
     except InvalidIdentifier as exc:
         raise ApiError(400, "invalid_lot", f"invalid lot {lot!r}: {exc.reason}", lot=lot) from None
+    if serial is not None:
+        try:
+            validate_lot(serial)  # AI 21: the same 1-20 characters of the AI 82 set
+        except InvalidIdentifier as exc:
+            raise ApiError(
+                400, "invalid_serial", f"invalid serial {serial!r}: {exc.reason}", serial=serial
+            ) from None
+        # Serials are not tracked: the batch answers (a resolver walks up to the lot), for now.
+        target = link_path(gtin14, lot) + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(target, status_code=307)
     if gtin14 != gtin:
         target = link_path(gtin14, lot)
         if request.url.query:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from eth_account.signers.local import LocalAccount
@@ -34,8 +34,9 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from api.relayer.prepare import json_bytes
+from api.relayer.prepare.builder import event_document, parsed_event
 from api.supplier import inputs, keystore, masterdata
-from api.supplier.errors import InputError, SupplierCliError
+from api.supplier.errors import InputError, ServiceRefused, SupplierCliError
 from api.supplier.service import CONTENT_TYPES, Service, send_directly
 from chain.errors import ChainError
 from traceability.errors import TraceabilityError
@@ -135,8 +136,30 @@ class Session:
             for number, event in enumerate(events, start=1):
                 body = {"gtin14": target.gtin14, "lot": target.lot, "event": event}
                 what = f"event {number}/{len(events)} ({event.get('bizStep', event.get('type'))})"
-                results.append(self.act("anchor_event", body, what)["details"])
+                try:
+                    results.append(self.act("anchor_event", body, what)["details"])
+                except ServiceRefused as exc:
+                    if exc.code != "event_already_anchored":
+                        _stopped_at(results, number, len(events), exc)
+                    # A run again after one that stopped midway: what it anchored is skipped.
+                    console.print(f"[yellow]=[/yellow] {what}: already anchored, skipped")
+                    hash_id = event_document(parsed_event(event))[1]
+                    results.append({"skipped": "already anchored", "event_hash_id": hash_id})
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+def _stopped_at(
+    results: list[dict[str, Any]], number: int, total: int, exc: ServiceRefused
+) -> NoReturn:
+    """Event ``number`` failed: print what the run anchored before it, and say how to go on."""
+    if number > 1:
+        typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        raise ServiceRefused(
+            exc.code,
+            f"{str(exc).split(': ', 1)[-1]} (event {number}/{total}; events 1-{number - 1} are "
+            "anchored: run the same command again, anchored events are skipped)",
+        ) from None
+    raise exc
 
 
 @app.command("keystore-new")

@@ -58,18 +58,38 @@ class Service:
             raise ServiceRefused(f"http_{response.status_code}", response.text[:200])
         return body
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(
+        self, method: str, path: str, *, expect: tuple[str, ...] = (), **kwargs: Any
+    ) -> dict[str, Any]:
+        """The JSON object the service answers, holding the members ``expect`` names; anything
+        else (a web page, another API behind ``--api``) is ``unexpected_answer``."""
         try:
-            return self._json(self.http.request(method, path, **kwargs))
+            response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ServiceRefused("service_unavailable", f"{self.base_url}: {exc}") from None
+        body = self._json(response)
+        missing = [k for k in expect if k not in body] if isinstance(body, dict) else list(expect)
+        if not isinstance(body, dict) or missing:
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise ServiceRefused(
+                "unexpected_answer",
+                f"{self.base_url}{path} answered {kind} without {', '.join(missing) or 'an object'}"
+                " (is --api the tuanchain service?)",
+            )
+        return body
 
     # ------------------------------------------------------------------ gasless actions
 
     def prepare(self, action: str, account: LocalAccount, body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(
-            "POST", f"/v1/actions/{action}/prepare", json={"from": account.address, **body}
+        prepared = self._call(
+            "POST",
+            f"/v1/actions/{action}/prepare",
+            expect=("payloads",),
+            json={"from": account.address, **body},
         )
+        if not isinstance(prepared["payloads"], dict) or "request" not in prepared["payloads"]:
+            raise ServiceRefused("unexpected_answer", f"{action}: prepared without a request")
+        return prepared
 
     def relay(self, prepared: dict[str, Any], account: LocalAccount) -> dict[str, Any]:
         """Sign every payload as ``eth_signTypedData_v4`` does and hand them to the relayer."""
@@ -77,7 +97,9 @@ class Service:
             name: account.sign_typed_data(full_message=payload).signature.to_0x_hex()
             for name, payload in prepared["payloads"].items()
         }
-        return self._call("POST", "/v1/relay", json={**prepared, "signatures": signatures})
+        return self._call(
+            "POST", "/v1/relay", expect=("id",), json={**prepared, "signatures": signatures}
+        )
 
     def wait(
         self,
@@ -89,7 +111,7 @@ class Service:
         """Follow a relayed request until mined (returned) or failed (:class:`ServiceRefused`)."""
         deadline = time.monotonic() + timeout
         while True:
-            status = self._call("GET", f"/v1/relay/{request_id}")
+            status = self._call("GET", f"/v1/relay/{request_id}", expect=("status",))
             on_status(status["status"])
             if status["status"] == "mined":
                 return status
@@ -111,11 +133,14 @@ class Service:
 
     def sign_in(self, account: LocalAccount) -> str:
         """A Sign-In with Ethereum session's bearer token."""
-        challenge = self._call("POST", "/v1/auth/nonce", json={"address": account.address})
+        challenge = self._call(
+            "POST", "/v1/auth/nonce", expect=("message",), json={"address": account.address}
+        )
         signature = account.sign_message(encode_defunct(text=challenge["message"])).signature
         session = self._call(
             "POST",
             "/v1/auth/verify",
+            expect=("token",),
             json={"message": challenge["message"], "signature": signature.to_0x_hex()},
         )
         return str(session["token"])
@@ -131,6 +156,7 @@ class Service:
         return self._call(
             "POST",
             "/v1/documents",
+            expect=("cid",),
             data={"address": account.address, "timestamp": str(timestamp), "signature": signature},
             files={"file": (name, data, content_type)},
         )
@@ -150,6 +176,7 @@ class Service:
         return self._call(
             "POST",
             "/v1/documents/private",
+            expect=("sha256", "digest"),
             headers={"Authorization": f"Bearer {token}"},
             data={"purpose": purpose, "deal_id": str(deal_id)},
             files={"file": (path.name, data, content_type)},

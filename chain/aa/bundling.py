@@ -163,7 +163,12 @@ class Bundling:
 
     def sign_bundle(self, ops: Sequence[UserOperation], *, bundler: LocalAccount) -> SignedTx:
         """``handleOps(ops, beneficiary=bundler)`` signed by ``bundler`` (node's pending nonce),
-        its gas estimated (a refusal raises :class:`ValidationRejected`)."""
+        its gas estimated (a refusal raises :class:`ValidationRejected`).
+
+        Its fees are the operations' lowest (cap and tip): the EntryPoint repays each operation's
+        gas at ``min(maxFeePerGas, basefee + maxPriorityFeePerGas)``, so a bundle paying more a
+        gas — the node's suggested tip for an operation that offers none — loses the difference
+        on every gas of it."""
         fn = self.entry_point.functions.handleOps([op.packed() for op in ops], bundler.address)
         data = fn._encode_transaction_data()
         try:
@@ -172,7 +177,11 @@ class Bundling:
             )
         except chain_errors.ContractRevert as exc:
             raise self._rejected(exc) from exc
-        return self.sender.sign(bundler, to=ENTRYPOINT_V08, data=data, gas=gas)
+        fees = {
+            "maxFeePerGas": min(op.max_fee_per_gas for op in ops),
+            "maxPriorityFeePerGas": min(op.max_priority_fee_per_gas for op in ops),
+        }
+        return self.sender.sign(bundler, to=ENTRYPOINT_V08, data=data, gas=gas, fees=fees)
 
     def outcome(self, tx_hash: str, user_op_hash: bytes) -> BundleOutcome | None:
         """The operation's event in the mined bundle ``tx_hash``; None if the transaction is not

@@ -58,6 +58,14 @@ PVG_NON_ZERO_BYTE = 16
 #: Bytes assumed for a passkey signature not made yet (a one-passkey WebAuthn envelope is ~830).
 PLACEHOLDER_SIGNATURE_SIZE = 900
 PVG_COUNTED_AS = 0xFFFFFFFF
+#: EIP-7623 (Prague and later; anvil runs osaka): a transaction pays at least 21,000 + 10 gas per
+#: calldata token, a zero byte being one token and any other byte four, whatever its execution
+#: cost (which pays 4 a token). The EntryPoint repays measured gas + preVerificationGas only.
+PVG_FLOOR_PER_TOKEN = 10
+PVG_TOKENS_PER_NON_ZERO_BYTE = 4
+#: ``handleOps``' calldata around one packed operation, counted as non-zero bytes: the selector,
+#: the array's offset and length, the element's offset and the beneficiary.
+PVG_BUNDLE_FRAME_BYTES = 4 + 4 * 32
 
 
 def _uint(value: int, name: str, bits: int) -> int:
@@ -295,7 +303,10 @@ def pre_verification_gas(op: UserOperation) -> int:
     """The gas a bundler charges for carrying ``op`` (calldata and per-operation overhead).
 
     The reference bundler's model for a bundle of one: 21,000 + 18,300 + 4 per word of the packed
-    operation + 4 per zero byte and 16 per other byte of it. An unsigned operation is counted with
+    operation + 4 per zero byte and 16 per other byte of it — and at least EIP-7623's calldata
+    floor for a bundle of one: 21,000 + 10 per token of the packed operation and of the bundle's
+    frame (:data:`PVG_BUNDLE_FRAME_BYTES`). Each operation of a bundle of several pays 21,000 and
+    its own tokens, so the bundle's floor is covered too. An unsigned operation is counted with
     a placeholder signature of :data:`PLACEHOLDER_SIGNATURE_SIZE` non-zero bytes.
     """
     signature = op.signature or b"\x01" * PLACEHOLDER_SIGNATURE_SIZE
@@ -303,9 +314,13 @@ def pre_verification_gas(op: UserOperation) -> int:
     # does not depend on the value it becomes, so an operation priced by it passes the check.
     counted = op.replace(signature=signature, pre_verification_gas=PVG_COUNTED_AS)
     packed = abi_encode([PACKED_USER_OPERATION_ABI], [counted.packed()])
-    calldata_cost = sum(PVG_ZERO_BYTE if b == 0 else PVG_NON_ZERO_BYTE for b in packed)
+    zeros = packed.count(0)
+    non_zeros = len(packed) - zeros
+    calldata_cost = PVG_ZERO_BYTE * zeros + PVG_NON_ZERO_BYTE * non_zeros
     words = (len(packed) + 31) // 32
-    return calldata_cost + PVG_FIXED + PVG_PER_USER_OP + PVG_PER_USER_OP_WORD * words
+    standard = calldata_cost + PVG_FIXED + PVG_PER_USER_OP + PVG_PER_USER_OP_WORD * words
+    tokens = zeros + PVG_TOKENS_PER_NON_ZERO_BYTE * (non_zeros + PVG_BUNDLE_FRAME_BYTES)
+    return max(standard, PVG_FIXED + PVG_FLOOR_PER_TOKEN * tokens)
 
 
 # ---------------------------------------------------------------------- ERC-7821 batches

@@ -28,7 +28,9 @@ library GroupBuyDeals {
         uint40 joinDeadline;
         bool frozen;
         bool settled;
-        uint16 openClaims;
+        // One per buyer with a claim open; a deal may have up to 2^32 - 1 buyers: a uint32 never overflows
+        // (a uint16 did at the 65,536th claim open at once). Still 32 bytes with lastReceiptAt.
+        uint32 openClaims;
         uint40 lastReceiptAt;
         // slot 2
         address supplier;

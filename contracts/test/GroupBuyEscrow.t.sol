@@ -674,6 +674,32 @@ contract GroupBuyEscrowTest is GroupBuyEscrowBase {
         assertEq(escrow.dealTotals(dealId).openClaims, 0);
     }
 
+    /// @dev Found in review: `openClaims` was a uint16 while a deal may have up to 2^32 - 1 buyers (one open
+    /// claim each), so the 65,536th claim open at once reverted (arithmetic overflow): that buyer could not file
+    /// within the dispute window. Set to 65,535 in storage (slot 1 of the deal, bits 184..199), one more is filed.
+    function test_fileClaim_moreThan65535OpenClaimsAtOnce() public {
+        uint256 dealId = _successfulDeal();
+        confirmAs(dealId, leader1);
+        bytes32 base = _dealSlot(dealId);
+        bytes32 hot = bytes32(uint256(base) + 1);
+        uint256 word = uint256(vm.load(address(escrow), hot));
+        word = (word & ~(uint256(0xFFFF) << 184)) | (uint256(type(uint16).max) << 184);
+        vm.store(address(escrow), hot, bytes32(word));
+        assertEq(escrow.dealTotals(dealId).openClaims, type(uint16).max);
+        vm.prank(buyer(0));
+        escrow.fileClaim(dealId, 2, EVIDENCE);
+        assertEq(escrow.dealTotals(dealId).openClaims, uint256(type(uint16).max) + 1);
+    }
+
+    /// @dev The storage slot of `_deals[dealId]`: the mapping's slot is the one whose deal starts with the token.
+    function _dealSlot(uint256 dealId) internal view returns (bytes32) {
+        for (uint256 s = 0; s < 64; ++s) {
+            bytes32 slot = keccak256(abi.encode(dealId, s));
+            if (address(uint160(uint256(vm.load(address(escrow), slot)))) == address(token)) return slot;
+        }
+        revert("no deal slot");
+    }
+
     function test_arbitrateClaim_revertsWhenNotArbiter() public {
         uint256 dealId = _successfulDeal();
         confirmAs(dealId, leader1);

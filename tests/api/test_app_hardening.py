@@ -6,16 +6,18 @@ from __future__ import annotations
 import inspect as inspect_module
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from api.app import create_app
-from api.bodylimit import MAX_REQUEST_BYTES
 from api.errors import install_error_handlers
-from api.routes.documents import MAX_UPLOAD_BYTES
+from api.routes.community import MAX_STREAMS_PER_CLIENT
+from api.routes.documents import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 from api.routes.supplier_trail import build_sensor_events
 from api.services import build_services
 from chain.settings import Settings
@@ -266,3 +268,84 @@ def test_a_sensor_csv_is_built_off_the_event_loop() -> None:
     validation its readings cost ran on the event loop and held every other request meanwhile.
     FastAPI runs a plain ``def`` route in a worker thread."""
     assert not inspect_module.iscoroutinefunction(build_sensor_events)
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_a_json_upload_holding_nan_is_not_json(offline_client, constant: bytes) -> None:
+    """Python's json reads NaN and Infinity; no other parser does: such bytes are no JSON."""
+    client, _ = offline_client
+    response = client.post(
+        "/v1/documents",
+        data={"address": "0x" + "11" * 20, "timestamp": "1", "signature": "0x00"},
+        files={"file": ("x.json", b'{"weight": ' + constant + b"}", "application/json")},
+    )
+    assert response.status_code == 415 and response.json()["code"] == "content_mismatch"
+
+
+def test_one_client_holds_a_bounded_number_of_notice_streams(tmp_path: Path) -> None:
+    """Found in review: anyone could hold any number of ``/v1/notices/{address}/stream`` open,
+    each reading the index every second and rebuilding its notices on every commit in the
+    worker threads all routes share. Past MAX_STREAMS_PER_CLIENT a client's stream says so and
+    ends (the browser retries later); another client is not refused, and the count goes down
+    as streams end. Driven as ASGI directly: TestClient would wait for an endless body."""
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+        rate_limit_per_second=1,  # the suite turns per-client limits off; this test wants them
+    )
+    app = create_app(build_services(settings))
+    path = f"/v1/notices/0x{'11' * 20}/stream"
+    open_streams = app.state.notice_streams
+
+    async def scenario() -> None:
+        gone = anyio.Event()
+
+        async def stream(host: str, first: anyio.Event, seen: list[bytes]) -> None:
+            async def receive() -> dict[str, Any]:
+                await gone.wait()
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.body" and message.get("body"):
+                    seen.append(message["body"])
+                    first.set()
+
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "GET",
+                "scheme": "http",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "root_path": "",
+                "headers": [(b"host", b"testserver")],
+                "client": (host, 40000),
+                "server": ("testserver", 80),
+            }
+            await app(scope, receive, send)
+
+        async with anyio.create_task_group() as group:
+            opened = []
+            for _ in range(MAX_STREAMS_PER_CLIENT):
+                first, seen = anyio.Event(), []
+                group.start_soon(stream, "198.51.100.1", first, seen)
+                await first.wait()
+                opened.append(seen)
+            assert all(b"retry: 5000" in seen[0] for seen in opened)
+            refused, refused_seen = anyio.Event(), []
+            group.start_soon(stream, "198.51.100.1", refused, refused_seen)
+            await refused.wait()
+            assert b"too many notice streams" in refused_seen[0]
+            other, other_seen = anyio.Event(), []
+            group.start_soon(stream, "198.51.100.2", other, other_seen)
+            await other.wait()
+            assert b"retry: 5000" in other_seen[0]
+            assert open_streams == {"198.51.100.1": MAX_STREAMS_PER_CLIENT, "198.51.100.2": 1}
+            gone.set()  # every client goes
+        assert open_streams == {}
+
+    anyio.run(scenario)

@@ -12,6 +12,7 @@ from api.errors import install_error_handlers
 from api.index_errors import BatchNotFound, DealNotFound
 from traceability.digital_link import InvalidGtin
 from traceability.errors import TraceabilityError
+from traceability.ipfs.errors import UnexpectedCid
 from traceability.merkle import InvalidManifest
 from traceability.safe_json import UnsafeJson
 
@@ -22,6 +23,7 @@ RAISED: dict[str, Exception] = {
     "gtin": InvalidGtin("123", "a GTIN is 8, 12, 13 or 14 digits"),
     "deal": DealNotFound("no deal 7 in the index", deal_id=7),
     "batch": BatchNotFound("no batch"),
+    "kubo": UnexpectedCid("/ip4/127.0.0.1/tcp/5001", "bafy...a", "bafy...b", "unixfs-v1-2025"),
 }
 
 
@@ -46,6 +48,7 @@ def client() -> TestClient:
         ("gtin", 400, "invalid_gtin", {"gtin": "123"}),
         ("deal", 404, "deal_not_found", {"deal_id": 7}),
         ("batch", 404, "batch_not_found", {}),
+        ("kubo", 502, "unexpected_cid", {}),  # the node's fault, not the document's
     ],
 )
 def test_domain_errors_map_once(

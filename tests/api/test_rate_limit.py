@@ -9,8 +9,10 @@ run without a node (an RPC URL nobody listens on): what a request that passes th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -252,6 +254,7 @@ def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, Clock]) -> N
         "/v1/ops/deals/check",
         "/v1/qr",
         "/v1/documents/private",
+        "/v1/documents",
     ):
         assert "429" in paths[path]["post"]["responses"], path
     assert "429" in paths["/v1/actions/{action}/prepare-userop"]["post"]["responses"]
@@ -368,4 +371,36 @@ def test_sensor_csvs_are_limited_per_client_by_their_size(
     first = client.post("/v1/supplier/sensor-events", data=form, files=csv)
     assert first.status_code == 400 and first.json()["code"] == "input_error"
     refused = client.post("/v1/supplier/sensor-events", data=form, files=csv)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_limited_route_charges_a_large_body_by_its_size(
+    limited_app: tuple[FastAPI, Clock], chunked: bool
+) -> None:
+    """Found in review: a prepare took one token whatever its body, and an anchor_event prepare
+    naming an event with thousands of sensor readings costs seconds of CPU (its EPCIS schema
+    validation) before anything else is checked. A token more per 64 kB: this 70 kB body takes
+    the burst of 2, declared or chunked."""
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    body = json.dumps({"from": "0x" + "11" * 20, "padding": "x" * 70_000}).encode()
+    content: Any = iter([body[:30_000], body[30_000:]]) if chunked else body
+    headers = {"content-type": "application/json"}
+    first = client.post(JOIN_PREPARE, content=content, headers=headers)
+    assert first.status_code != 429, first.text
+    refused = client.post(JOIN_PREPARE, json={})
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+
+
+def test_signed_uploads_are_limited_per_client(limited_app: tuple[FastAPI, Clock]) -> None:
+    """Found in review: POST /v1/documents recovered a signature (or asked the chain through
+    ERC-1271) and read roles on chain for every upload, whoever sent it, without limit."""
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    form = {"address": "0x" + "11" * 20, "timestamp": "0", "signature": "0x00"}
+    upload = {"file": ("a.pdf", b"%PDF-1.7 x", "application/pdf")}
+    for _ in range(2):
+        assert client.post("/v1/documents", data=form, files=upload).status_code == 400
+    refused = client.post("/v1/documents", data=form, files=upload)
     assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"

@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import types
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -166,3 +168,46 @@ def test_a_symlink_to_the_sqlite_file_names_the_same_lock(tmp_path: Path) -> Non
             second.acquire()
     finally:
         first.release()
+
+
+def test_the_sqlite_roles_lock_is_kept_until_a_loop_whose_stop_timed_out_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found in review: stopping the roles released the lock once every stop had returned — and
+    # a loop's stop returns after its join's timeout even when the loop's pass still runs (stuck
+    # in a call): another process could then start the same role beside it (two relay workers
+    # on one SQLite file).
+    from api import roles
+    from api.background import start_loop
+
+    in_pass, release_pass = threading.Event(), threading.Event()
+
+    def stuck_pass(_: threading.Event) -> float:
+        in_pass.set()
+        release_pass.wait()  # a call that ignores the stop event
+        return 0.01
+
+    stuck_role = types.ModuleType("stuck_role")
+    stuck_role.start_background = lambda _: start_loop(  # type: ignore[attr-defined]
+        "stuck-role", stuck_pass, interval=0.01, join_timeout=0.01
+    )
+    monkeypatch.setitem(sys.modules, "stuck_role", stuck_role)
+    monkeypatch.setattr(roles, "WORKER_MODULES", ("stuck_role",))
+    monkeypatch.setattr(roles, "SINGLETON_MODULES", ())
+    engine = make_engine("sqlite:///" + str(tmp_path / "roles.db"))
+
+    [stop] = roles.start_background(types.SimpleNamespace(engine=engine))  # type: ignore[arg-type]
+    assert in_pass.wait(timeout=30)
+    stop()  # the loop's join times out: its pass is still in hand
+    [loop] = [t for t in threading.enumerate() if t.name == "stuck-role"]
+    assert loop.is_alive()
+    other = SQLiteFileLock(engine)
+    with pytest.raises(BackgroundRolesTaken):
+        other.acquire()  # the role still runs here: nobody else may start it
+
+    release_pass.set()  # the pass ends, and the loop with it (its stop event is set)
+    loop.join(timeout=30)
+    for releaser in [t for t in threading.enumerate() if t.name == "tuanchain-roles-release"]:
+        releaser.join(timeout=30)
+    other.acquire()  # released once the loop ended
+    other.release()

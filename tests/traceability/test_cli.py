@@ -211,7 +211,7 @@ def test_qr_bad_input(tmp_path: Path) -> None:
     )
     assert_one_line_error(
         *run("qr", "9506000134352", "L1", "--out", tmp_path / "no" / "dir" / "q.svg"),
-        "No such file",
+        "cannot write",  # not "cannot read": the file is the output
     )
 
 

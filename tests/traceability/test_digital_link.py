@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,8 @@ from traceability.digital_link import (
     normalize_gtin,
     parse_link,
 )
+from traceability.epcis import hash_events_in_document, serialize_document
+from traceability.epcis.builders import inspection_event
 from traceability.epcis.identifiers import gs1_check_digit, lot_digital_link
 from traceability.errors import TraceabilityError
 
@@ -199,3 +203,36 @@ def test_arbitrary_text_never_crashes_the_parser(text: str) -> None:
         parse_link(text)
     except TraceabilityError:
         pass
+
+
+@settings(max_examples=300)
+@given(gtin=gtins, lot=lots)
+def test_the_epcis_lot_link_is_the_batch_link(gtin: str, lot: str) -> None:
+    """The lot's link inside EPCIS events (epcClass) names that lot: escaped as the batch link
+    (a bare "?" started a query, so lots "A" and "A?B" had one link; '"' made it no URI)."""
+    uri = lot_digital_link(normalize_gtin(gtin), lot)
+    assert uri == build_link(gtin, lot)
+    assert parse_link(uri).lot == lot
+
+
+@settings(max_examples=60, deadline=None)
+@given(lots=st.lists(lots, min_size=2, max_size=2, unique=True))
+def test_events_of_two_lots_never_share_an_event_hash(lots: list[str]) -> None:
+    """Every lot builds a valid EPCIS event, and two lots' events hash apart."""
+    hashes = {
+        hash_events_in_document(
+            serialize_document(
+                [
+                    inspection_event(
+                        gtin14="09506000134352",
+                        lot=lot,
+                        event_time=datetime(2026, 1, 1, tzinfo=UTC),
+                        location="9506000134352",
+                        passed=True,
+                    )
+                ]
+            )
+        )[0]
+        for lot in lots
+    }
+    assert len(hashes) == 2

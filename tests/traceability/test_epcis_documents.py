@@ -174,6 +174,19 @@ def test_invalid_documents_raise_with_json_path(mutate, path: str) -> None:
     assert info.value.reason
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused_with_their_path(value: float) -> None:
+    """Python's json reads and writes NaN and Infinity; no JSON parser elsewhere does, so a
+    document anchored with one could be verified by nobody (and its quantity means nothing)."""
+    doc = serialize_document(_all_events()[:1], creation_date=T0)
+    doc["epcisBody"]["eventList"][0]["quantityList"][0]["quantity"] = value
+    for parse in (parse_document, lambda d: parse_document(json.dumps(d))):
+        with pytest.raises(InvalidEpcisDocument) as info:
+            parse(doc)
+        assert info.value.path == "$.epcisBody.eventList[0].quantityList[0].quantity"
+        assert "not a JSON number" in info.value.reason
+
+
 def test_not_json_is_invalid() -> None:
     with pytest.raises(InvalidEpcisDocument) as info:
         parse_document("{not json")

@@ -8,7 +8,9 @@ must refuse to return bytes that no longer hash to their CID.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +140,29 @@ def test_pin_unpin_and_gc(tmp_path: Path) -> None:
         store.unpin(kept)
     assert store.gc() == kept_blocks
     assert block_files(store) == [] and not store.has(kept)
+
+
+@pytest.mark.parametrize("pin", [True, False])
+def test_a_document_stored_again_while_gc_runs_survives_it(tmp_path: Path, pin: bool) -> None:
+    """Bytes stored again (an upload, a prepare) between gc's reading of the live roots and its
+    deletions, whose blocks an old unpinned copy left on disk: put returned its CID, so gc must
+    not delete them (put skipped the existing files, whose old times gc took for garbage)."""
+    store = make_store(tmp_path, TINY_V1)
+    data = b"g" * 500
+    old = store.put(data, pin=False)
+    two_days_ago = time.time() - 2 * 86_400
+    for path in [*block_files(store), *(tmp_path / "recent").iterdir()]:
+        os.utime(path, (two_days_ago, two_days_ago))
+    live_roots = store._recent_roots
+
+    def roots_then_a_put(cutoff: float) -> list[bytes]:
+        roots = live_roots(cutoff)  # gc has read what is live ...
+        assert store.put(data, pin=pin) == old  # ... when the same bytes are stored again
+        return roots
+
+    store._recent_roots = roots_then_a_put  # type: ignore[method-assign]
+    store.gc(older_than=86_400)
+    assert store.get(old) == data
 
 
 def test_pin_refuses_a_document_whose_blocks_are_missing(tmp_path: Path) -> None:

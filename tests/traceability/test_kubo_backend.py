@@ -36,10 +36,10 @@ from traceability.ipfs import (
     DocumentStore,
     EmbeddedDocumentStore,
     ImportProfile,
-    IpfsError,
     KuboDocumentStore,
     NotPinned,
     StoreUnavailable,
+    UnexpectedCid,
     compute_cid,
     export_car,
     import_car,
@@ -249,7 +249,7 @@ def test_a_node_that_ignores_max_file_links_is_refused(kubo: tuple[FakeKubo, str
     node, addr = kubo
     node.ignore_max_file_links = True
     data = bytes(range(256)) * 80  # 20 chunks of 1 KiB: 8 links per node matter
-    with pytest.raises(IpfsError, match="does not support this import profile"):
+    with pytest.raises(UnexpectedCid, match="does not support this import profile"):
         backend(addr, SMALL_V1).put(data)
     node.ignore_max_file_links = False
     assert backend(addr, SMALL_V1).put(data) == compute_cid(data, profile=SMALL_V1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -61,8 +62,29 @@ def _leaf_errors(errors: Sequence[jsonschema.ValidationError]) -> list[jsonschem
     return leaves
 
 
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    """The path of the first NaN or ±Infinity in ``value`` (Python's json reads and writes them,
+    no other JSON parser does), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
 def validate_json(data: Mapping[str, Any]) -> None:
     """Raise ``InvalidEpcisDocument`` unless ``data`` conforms to the EPCIS 2.0 JSON schema."""
+    bad = _non_finite(data)
+    if bad is not None:
+        raise InvalidEpcisDocument(_json_path(bad), "NaN or Infinity is not a JSON number")
     errors = list(_validator().iter_errors(data))
     if not errors:
         return

@@ -55,20 +55,22 @@ def validate_lot(lot: str) -> str:
     return lot
 
 
-def _dl_encode(value: str) -> str:
-    # Digital Link 1.2 table 7-1 percent-encodes these in path values.
-    return quote(value, safe="\"'-._;<=>?_")
+def dl_encode(value: str) -> str:
+    """A GS1 Digital Link path value: every character outside RFC 3986 "unreserved"
+    percent-encoded (Digital Link 1.x escapes all of ``!"%&'()*+,/:;<=>?``), so a ``?`` or ``/``
+    in a lot never changes the URI's structure (lots "A" and "A?B" are two links)."""
+    return quote(value, safe="")
 
 
 def lot_digital_link(gtin14: str, lot: str) -> str:
     """Canonical Digital Link of a lot: ``https://id.gs1.org/01/{gtin}/10/{lot}``."""
-    return f"{DL_ROOT}/01/{validate_gtin14(gtin14)}/10/{_dl_encode(validate_lot(lot))}"
+    return f"{DL_ROOT}/01/{validate_gtin14(gtin14)}/10/{dl_encode(validate_lot(lot))}"
 
 
 def location_digital_link(gln: str, extension: str | None = None) -> str:
     """Canonical Digital Link of a location (GLN, optional AI 254 extension)."""
     uri = f"{DL_ROOT}/414/{validate_gln(gln)}"
-    return uri + (f"/254/{_dl_encode(extension)}" if extension and extension != "0" else "")
+    return uri + (f"/254/{dl_encode(extension)}" if extension and extension != "0" else "")
 
 
 def party_digital_link(gln: str) -> str:

@@ -21,6 +21,7 @@ from traceability.ipfs.errors import (
     NotAUnixFSFile,
     NotPinned,
     StoreUnavailable,
+    UnexpectedCid,
 )
 from traceability.ipfs.importer import (
     DEFAULT_PROFILE,
@@ -53,6 +54,7 @@ __all__ = [
     "NotAUnixFSFile",
     "NotPinned",
     "StoreUnavailable",
+    "UnexpectedCid",
     "add_options",
     "build_blocks",
     "compute_cid",

@@ -54,13 +54,19 @@ class FlatFsBlockstore:
             raise DocumentNotFound(format_cid(cid)) from None
 
     def put_many(self, blocks: Iterable[tuple[bytes, Iterable[Buffer]]]) -> int:
-        """Write blocks given as ``(cid, parts)`` in order; skip ones present. Returns count written."""
+        """Write blocks given as ``(cid, parts)`` in order; ones present are only touched (their
+        time refreshed). Returns the count written."""
         touched: set[Path] = set()
         written = 0
         for cid, parts in blocks:
             final = self.path_for(cid)
-            if final.exists():
+            try:
+                # Stored again: as new as a write for gc's time cutoff (EmbeddedDocumentStore.gc
+                # spares files younger than it), or a gc running now takes it for garbage.
+                os.utime(final)
                 continue
+            except FileNotFoundError:
+                pass  # absent (or collected this instant): written below
             final.parent.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
             try:

@@ -66,6 +66,20 @@ class StoreUnavailable(IpfsError):
         self.reason = reason
 
 
+class UnexpectedCid(IpfsError):
+    """The node stored a document under another CID than the store's import profile gives (it
+    ignored an option, e.g. an old Kubo without ``max-file-links``): the node's fault, not the
+    document's."""
+
+    def __init__(self, address: str, answered: str, expected: str, profile: str) -> None:
+        super().__init__(
+            f"Kubo at {address} returned {answered} but profile {profile} gives {expected}: "
+            "the node does not support this import profile"
+        )
+        self.answered = answered
+        self.expected = expected
+
+
 class NotPinned(IpfsError):
     """``unpin`` of a CID that is not pinned."""
 

@@ -28,9 +28,9 @@ from traceability.ipfs.errors import (
     BlockCorrupted,
     DocumentNotFound,
     DocumentTooLarge,
-    IpfsError,
     NotPinned,
     StoreUnavailable,
+    UnexpectedCid,
 )
 from traceability.ipfs.importer import DEFAULT_PROFILE, ImportProfile, compute_cid
 from traceability.ipfs.reader import iter_dag, read_file, verify_block
@@ -140,10 +140,7 @@ class KuboDocumentStore:
         answered = result["Hash"]
         if answered != expected:
             # The node ignored an option (e.g. an old Kubo without max-file-links).
-            raise IpfsError(
-                f"Kubo at {self.addr} returned {answered} but profile {self.profile.name} "
-                f"gives {expected}: the node does not support this import profile"
-            )
+            raise UnexpectedCid(self.addr, answered, expected, self.profile.name)
         logger.info("added %s to Kubo at %s", answered, self.addr)
         return answered
 

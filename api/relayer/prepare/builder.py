@@ -16,9 +16,11 @@ from api.errors import ApiError
 from api.relayer.action_params import ActionParams
 from chain import errors as chain_errors
 from chain.context import Chain
-from traceability.epcis import hash_events_in_document, serialize_document
+from traceability.epcis import hash_events_in_document, parse_event, serialize_document
+from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
 from traceability.ipfs.cid import split_cid
+from traceability.safe_json import UnsafeJson
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +59,14 @@ class PreparedAction:
 
 
 def json_bytes(data: dict[str, Any]) -> bytes:
-    """A JSON document as compact UTF-8: the exact bytes whose CID is anchored."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """A JSON document as compact UTF-8: the exact bytes whose CID is anchored. ``UnsafeJson``
+    (400) for NaN or Infinity, which Python reads in a request body and no other parser does."""
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        raise UnsafeJson(
+            "NaN or Infinity is not a JSON number: a document cannot hold it"
+        ) from None
 
 
 def cid_bytes(cid: str) -> bytes:
@@ -69,6 +77,12 @@ def cid_bytes(cid: str) -> bytes:
 def cid_digest(cid: str) -> bytes:
     """The CID's sha2-256 digest: the ``documentDigest`` the registry keeps for a CID."""
     return split_cid(parse_cid(cid))[2]
+
+
+def parsed_event(raw: dict[str, Any]) -> Any:
+    """A posted EPCIS event, parsed: a standalone one carries its ``@context``, one sent without
+    gets tuanchain's (``InvalidEpcisDocument`` → 400 with the JSON path)."""
+    return parse_event(raw if "@context" in raw else {"@context": DEFAULT_CONTEXT, **raw})
 
 
 def event_document(event: Any) -> tuple[bytes, str, dict[str, Any]]:
@@ -120,12 +134,19 @@ class BuilderBase:
         if stored != cid:  # a store with another import profile than it claims
             raise ApiError(502, "store_cid_mismatch", f"store returned {stored}, expected {cid}")
 
-    def _stored_uri(self, cid: str) -> str:
-        """``ipfs://{cid}`` of a document the store holds (400 if malformed or not uploaded)."""
+    def _stored(self, cid: str, code: str) -> str:
+        """``cid`` of a document the store holds, which a request names instead of posting it:
+        a 400 with ``code`` if not uploaded — never a CID anchored that nobody can read."""
         cid_bytes(cid)
         if not self.store.has(cid):
-            raise ApiError(400, "photo_not_stored", f"upload the photo first: {cid} is unknown")
-        return f"ipfs://{cid}"
+            raise ApiError(
+                400, code, f"upload it first (POST /v1/documents): {cid} is not in the store"
+            )
+        return cid
+
+    def _stored_uri(self, cid: str) -> str:
+        """``ipfs://{cid}`` of a photo the store holds (400 if malformed or not uploaded)."""
+        return f"ipfs://{self._stored(cid, 'photo_not_stored')}"
 
     def _request(
         self, sender: str, target: str, data: bytes, *, gas: int | None = None

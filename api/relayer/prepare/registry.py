@@ -23,11 +23,10 @@ from api.relayer.prepare.builder import (
     cid_bytes,
     event_document,
     json_bytes,
+    parsed_event,
 )
 from chain.clients import DealStatus
-from traceability.epcis import parse_event
 from traceability.epcis.hashing import digest_from_hash_id
-from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.merkle import build_manifest
 
 
@@ -68,7 +67,11 @@ class RegistryActions(BuilderBase):
         if (p.metadata is None) == (p.metadata_cid is None):
             raise ApiError(400, "invalid_request", "give exactly one of metadata, metadata_cid")
         data = json_bytes(p.metadata) if p.metadata is not None else None
-        cid = self._cid(data) if data is not None else str(p.metadata_cid)
+        cid = (
+            self._cid(data)
+            if data is not None
+            else self._stored(str(p.metadata_cid), "metadata_not_stored")
+        )
         request = self._registry(p, "registerBatch", p.gtin14, p.lot, cid_bytes(cid))
         if data is not None:
             self._keep(data, cid)
@@ -86,10 +89,7 @@ class RegistryActions(BuilderBase):
         )
 
     def anchor_event(self, p: AnchorEventParams) -> PreparedAction:
-        # A standalone EPCIS event carries its @context; one sent without it gets tuanchain's.
-        raw = p.event if "@context" in p.event else {"@context": DEFAULT_CONTEXT, **p.event}
-        event = parse_event(raw)  # InvalidEpcisDocument → 400 with the JSON path
-        data, hash_id, _ = event_document(event)
+        data, hash_id, _ = event_document(parsed_event(p.event))
         cid = self._cid(data)
         batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
         event_hash = digest_from_hash_id(hash_id)
@@ -161,12 +161,7 @@ class RegistryActions(BuilderBase):
     def anchor_root(self, p: AnchorRootParams) -> PreparedAction:
         documents, entries = [], []
         for item in p.events:
-            raw = (
-                item.event
-                if "@context" in item.event
-                else {"@context": DEFAULT_CONTEXT, **item.event}
-            )
-            data, hash_id, _ = event_document(parse_event(raw))
+            data, hash_id, _ = event_document(parsed_event(item.event))
             cid = self._cid(data)
             documents.append((data, cid))
             entries.append((hash_id, cid, item.gtin14, item.lot))
@@ -217,7 +212,11 @@ class RegistryActions(BuilderBase):
                 "by": p.sender,
             }
         data = json_bytes(reason) if reason is not None else None
-        cid = self._cid(data) if data is not None else str(p.reason_cid)
+        cid = (
+            self._cid(data)
+            if data is not None
+            else self._stored(str(p.reason_cid), "reason_not_stored")
+        )
         batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
         request = self._registry(p, fn, batch_id, cid_bytes(cid))
         if data is not None:

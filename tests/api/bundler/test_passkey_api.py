@@ -21,6 +21,7 @@ from api.services import Services
 from chain.aa.userop import UserOperation
 from chain.aa.webauthn import SoftwarePasskey, account_signature
 from chain.context import Chain
+from chain.eip712 import typed_data_digest
 
 from ..relay.conftest import TOP_PRICE, DealSetup, make_deal
 
@@ -248,6 +249,59 @@ def test_a_second_passkey_added_by_the_first_acts_for_the_account(
     join = {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address}
     run(second, "join", {**join, "account": address})
     assert api_chain.clients.escrow.order(deal.deal_id, address).quantity == 1
+
+    # It signs for the account through ERC-1271 too (sign-in, uploads, pickup codes): found in
+    # review, the sign-message and sign-typed-data challenges ignored ``account`` and were those
+    # of the second passkey's own (empty, counterfactual) account, which the account refuses.
+    from eth_abi import encode as abi_encode
+    from eth_utils import function_signature_to_4byte_selector
+
+    from chain.aa.erc7739 import personal_sign_hash
+
+    def valid_for_account(digest: bytes, signature: bytes) -> bool:
+        call = function_signature_to_4byte_selector("isValidSignature(bytes32,bytes)")
+        call += abi_encode(["bytes32", "bytes"], [digest, signature])
+        return api_chain.w3.eth.call({"to": address, "data": call})[:4] == bytes.fromhex("1626ba7e")
+
+    message = "second device, same account"
+    challenge = client.post(
+        "/v1/passkeys/sign-message",
+        json={**key_params(second), "message": message, "account": address},
+    )
+    assert challenge.status_code == 200, challenge.text
+    assert challenge.json()["account"] == address
+    assertion = second.assertion(bytes.fromhex(challenge.json()["challenge"][2:]))
+    signature = account_signature([(bytes.fromhex(challenge.json()["signer"][2:]), assertion)])
+    assert valid_for_account(personal_sign_hash(message), signature)
+
+    typed = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}],
+            "Note": [{"name": "text", "type": "string"}],
+        },
+        "primaryType": "Note",
+        "domain": {"name": "tuanchain test"},
+        "message": {"text": message},
+    }
+    answer = client.post(
+        "/v1/passkeys/sign-typed-data",
+        json={**key_params(second), "typed_data": typed, "account": address},
+    ).json()
+    assert answer["account"] == address
+    assertion = second.assertion(bytes.fromhex(answer["challenge"][2:]))
+    inner = account_signature([(bytes.fromhex(answer["signer"][2:]), assertion)])
+    assert valid_for_account(typed_data_digest(typed), inner + bytes.fromhex(answer["suffix"][2:]))
+
+    # A passkey that is not one of the account's is refused, named, as for operations.
+    stranger = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    for path, field in (
+        ("sign-message", {"message": message}),
+        ("sign-typed-data", {"typed_data": typed}),
+    ):
+        refused = client.post(
+            f"/v1/passkeys/{path}", json={**key_params(stranger), **field, "account": address}
+        )
+        assert refused.status_code == 403 and refused.json()["code"] == "not_a_passkey_of_account"
 
 
 def test_a_passkey_account_signs_typed_data_an_application_checks_with_erc1271(

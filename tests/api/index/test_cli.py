@@ -52,3 +52,19 @@ def test_index_with_the_node_down_exits_1(
     result = CliRunner().invoke(app, ["index", "--once"], env=_env(settings, url))
     assert result.exit_code == 1
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_index_with_a_malformed_store_address_exits_1(
+    api_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A Kubo address that is not one: one line naming it, exit 1 (it was a traceback)."""
+    url = "sqlite:///" + str(tmp_path_factory.mktemp("cli") / "index.db")
+    env = {
+        **_env(api_settings, url),
+        "TUANCHAIN_IPFS_BACKEND": "kubo",
+        "TUANCHAIN_IPFS_API_URL": "ftp://nowhere",
+    }
+    result = CliRunner().invoke(app, ["index", "--once"], env=env)
+    assert result.exit_code == 1
+    assert "error:" in result.output and "ftp://nowhere" in result.output
+    assert "Traceback" not in result.output

@@ -228,6 +228,49 @@ def test_reorg_rolls_back_to_the_fork_and_reindexes(
 _DIGITS = str.maketrans("abcdef", "123456")
 
 
+def test_reorg_between_reading_logs_and_headers_keeps_no_orphan(
+    world: World, services: Services, fresh_engine
+) -> None:
+    """A re-org after ``eth_getLogs`` read a range but before its block hashes were read: the
+    orphaned logs must not be stored under the new branch's hashes (the re-org check would agree
+    with them forever, and the new branch's logs at those heights would never be read)."""
+    engine = fresh_engine()
+    chain = services.chain
+    indexer = make_indexer(engine, services)
+    indexer.sync()
+    registry = chain.clients.registry
+    provider = chain.w3.provider
+    snapshot = provider.make_request("evm_snapshot", [])["result"]
+    orphan = (gtin_with_check("1696" + uuid.uuid4().hex[:9].translate(_DIGITS)), "ORPHAN")
+    kept = (gtin_with_check("1695" + uuid.uuid4().hex[:9].translate(_DIGITS)), "KEPT")
+    registry.register_batch(*orphan, _meta(services), signer=world.supplier)
+    read_logs = indexer.source.logs
+    reorged: list[bool] = []
+
+    def logs_then_reorg(from_block: int, to_block: int) -> list:
+        found = read_logs(from_block, to_block)
+        if not reorged:  # the node switches branches right after answering eth_getLogs
+            reorged.append(True)
+            provider.make_request("evm_revert", [snapshot])
+            chain.sender.reset_all_nonces()
+            registry.register_batch(*kept, _meta(services), signer=world.supplier)
+        return found
+
+    indexer.source.logs = logs_then_reorg  # type: ignore[method-assign]
+    try:
+        indexer.sync_until_idle()
+    finally:
+        indexer.source.logs = read_logs  # type: ignore[method-assign]
+    assert reorged
+    indexer.sync_until_idle()
+    with Session(engine) as session:
+        gtins = set(session.scalars(select(m.Batch.gtin)).all())
+    assert orphan[0] not in gtins and kept[0] in gtins
+    fresh = fresh_engine()
+    make_indexer(fresh, services).sync()
+    assert dump_tables(engine) == dump_tables(fresh)
+
+
 def test_store_miss_is_retried_and_does_not_stop_indexing(
     world: World, services: Services, fresh_engine
 ) -> None:

@@ -28,10 +28,13 @@ from api.relayer.models import RelayRequest
 from api.relayer.worker import RelayWorker
 from api.routes.documents import upload_message
 from api.services import Services, make_engine
+from chain.anvil import Anvil
 from chain.clients import DealParams, PriceTier
 from chain.clients.views import PartyKind
-from chain.context import Chain
+from chain.context import Chain, connect
+from chain.settings import Settings
 from traceability.epcis.identifiers import gs1_check_digit
+from traceability.ipfs import EmbeddedDocumentStore
 
 # SHA-256 of an applicant's private credentials (the chain holds only this digest).
 CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
@@ -135,6 +138,35 @@ def own_outbox(services: Services, tmp_path: Path) -> Services:
     engine = make_engine("sqlite:///" + str(tmp_path / "own.db"))
     init_db(engine)
     return Services(services.settings, services.store, engine, _chain=services.chain)
+
+
+def own_chain_services(node: Anvil, tmp_path: Path, database: Path) -> Services:
+    """A service on a node of the test's own (the contracts deployed there), with an outbox of
+    its own in the SQLite file ``database`` and its documents under ``tmp_path``."""
+    settings = Settings(
+        rpc_url=node.rpc_url,
+        chain_id=node.chain_id,
+        data_dir=tmp_path / "data",
+        deployments_dir=tmp_path / "deployments",
+        database_url="sqlite:///" + str(database),
+    )
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    chain = connect(settings, deploy=True)
+    return Services(
+        settings, EmbeddedDocumentStore(settings.data_dir / "ipfs"), engine, _chain=chain
+    )
+
+
+class Crash(BaseException):
+    """Stands for the process dying at a chosen point (nothing after it runs)."""
+
+
+class CrashBeforeBroadcast(RelayWorker):
+    """A worker that dies right after committing a signed batch, before broadcasting it."""
+
+    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+        raise Crash(rows[0].id)
 
 
 def signed_forward(

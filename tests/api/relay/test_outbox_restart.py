@@ -22,28 +22,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.db import init_db, session_factory
+from api.db import session_factory
 from api.relayer.models import RelayBatch, RelayRequest
 from api.relayer.worker import RelayWorker
-from api.services import Services, make_engine
+from api.services import Services
 from chain.anvil import Anvil, free_port
-from chain.context import Chain, connect
-from chain.settings import Settings
-from traceability.ipfs import EmbeddedDocumentStore
 
-from .conftest import consumer, make_deal, relay
-
-
-class Crash(BaseException):
-    """Stands for the process dying at a chosen point (nothing after it runs)."""
-
-
-class CrashBeforeBroadcast(RelayWorker):
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        raise Crash(rows[0].id)
+from .conftest import Crash, CrashBeforeBroadcast, consumer, make_deal, own_chain_services, relay
 
 
 class CrashBeforeReceiptIsRecorded(RelayWorker):
@@ -82,19 +69,8 @@ def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
     tmp_path: Path, node_with_state: tuple[Anvil, Path]
 ) -> None:
     node, state = node_with_state
-    settings = Settings(
-        rpc_url=node.rpc_url,
-        chain_id=node.chain_id,
-        data_dir=tmp_path / "data",
-        deployments_dir=tmp_path / "deployments",
-        database_url="sqlite:///" + str(tmp_path / "data" / "outbox.db"),
-    )
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    chain = connect(settings, deploy=True)
-    services = Services(
-        settings, EmbeddedDocumentStore(settings.data_dir / "ipfs"), engine, _chain=chain
-    )
+    services = own_chain_services(node, tmp_path, tmp_path / "data" / "outbox.db")
+    chain = services.chain
     client = TestClient(create_app(services))
     forwarder, escrow = chain.clients.forwarder, chain.clients.escrow
 

@@ -23,25 +23,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.db import init_db, session_factory
 from api.relayer.models import PENDING_STATUSES, RelayRequest
 from api.relayer.worker import RelayWorker
 from api.services import Services, make_engine
-from chain.context import Chain
 
-from .conftest import consumer, make_deal, sign
-
-
-class Crash(BaseException):
-    """The worker process dying at a chosen point."""
-
-
-class CrashBeforeBroadcast(RelayWorker):
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
-        raise Crash()
+from .conftest import Crash, CrashBeforeBroadcast, consumer, make_deal, sign
 
 
 class CrashBeforeSettling(RelayWorker):

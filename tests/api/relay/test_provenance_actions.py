@@ -148,6 +148,97 @@ def test_provenance_writes_are_refused_with_reasons(
     assert response.status_code == 400 and response.json()["code"] == "evidence_not_stored"
 
 
+def test_a_prepared_document_gone_before_the_relay_is_refused_not_anchored(
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+) -> None:
+    """A prepared (unpinned) document a garbage collection took before the request was relayed:
+    the relay refuses it (409) rather than anchor a CID whose document nobody has; prepared again,
+    the document is stored again and the request accepted. Under a Merkle root, a leaf's too."""
+    supplier, store = gasless_supplier, services.store
+    gtin, lot = new_gtin(), "LOST-1"
+    relay_and_mine(
+        client, worker, supplier, "register_batch",
+        {"gtin14": gtin, "lot": lot, "metadata": {"lost": gtin}},
+    )  # fmt: skip
+    single = {"from": supplier.address, "gtin14": gtin, "lot": lot, "event": _event(gtin, lot)}
+    other = {**_event(gtin, lot), "eventTime": "2026-09-03T08:00:00.000Z"}
+    root = {
+        "from": supplier.address,
+        "events": [{"gtin14": gtin, "lot": lot, "event": e} for e in (_event(gtin, lot), other)],
+    }
+    before = _requests_of(services, supplier.address)
+    for action, body, lost in (
+        ("anchor_event", single, lambda d: d["document_cid"]),
+        ("anchor_root", root, lambda d: d["manifest_cid"]),
+        ("anchor_root", root, lambda d: _leaf_cids(store, d["manifest_cid"])[1]),
+    ):
+        prepared = prepare(client, action, body)
+        store.blocks.delete(parse_cid(lost(prepared["details"])))  # type: ignore[attr-defined]
+        response = client.post("/v1/relay", json=sign(supplier, prepared))
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "document_not_stored"
+        assert lost(prepared["details"]) in response.json()["message"]
+    assert _requests_of(services, supplier.address) == before
+    again = prepare(client, "anchor_event", single)
+    assert client.post("/v1/relay", json=sign(supplier, again)).status_code == 202
+    worker.run_once()
+
+
+def _requests_of(services: Services, signer: str) -> int:
+    with session_factory(services.engine)() as session:
+        return session.scalar(
+            select(func.count()).select_from(RelayRequest).where(RelayRequest.signer == signer)
+        )
+
+
+def _leaf_cids(store, manifest_cid: str) -> list[str]:
+    return [leaf["documentCid"] for leaf in json.loads(store.get(manifest_cid))["leaves"]]
+
+
+def test_nan_and_infinity_are_refused_not_stored(client: TestClient, gasless_supplier) -> None:
+    """Python reads NaN and Infinity in a request body (no other JSON parser does): a document
+    holding one would be anchored where nobody could read it. 400, naming where; nothing kept."""
+    gtin, lot = new_gtin(), "NAN-1"
+    event = _event(gtin, lot)
+    event["quantityList"][0]["quantity"] = "__BAD__"
+    for action, body in (
+        ("register_batch", {"gtin14": gtin, "lot": lot, "metadata": {"weight": "__BAD__"}}),
+        ("anchor_event", {"gtin14": gtin, "lot": lot, "event": event}),
+    ):
+        for bad in ("NaN", "Infinity", "-Infinity"):
+            text = json.dumps({"from": gasless_supplier.address, **body}).replace('"__BAD__"', bad)
+            response = client.post(
+                f"/v1/actions/{action}/prepare",
+                content=text,
+                headers={"Content-Type": "application/json"},
+            )
+            assert response.status_code == 400, (action, bad, response.text)
+            assert "NaN or Infinity" in response.json()["message"]
+
+
+def test_a_named_document_the_store_lacks_is_refused(
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+) -> None:
+    """``metadata_cid`` / ``reason_cid`` name a document uploaded before: one the store does not
+    hold is a 400 saying so, not a batch or recall anchored with a document nobody can read."""
+    gtin, lot = new_gtin(), "NAMED-1"
+    absent = compute_cid(gtin.encode(), profile=services.store.profile)
+    body = {"from": gasless_supplier.address, "gtin14": gtin, "lot": lot}
+    for action, extra, code in (
+        ("register_batch", {"metadata_cid": absent}, "metadata_not_stored"),
+        ("recall_batch", {"reason_cid": absent}, "reason_not_stored"),
+    ):
+        if action == "recall_batch":
+            relay_and_mine(client, worker, gasless_supplier, "register_batch", {
+                "gtin14": gtin, "lot": lot, "metadata": {"named": gtin},
+            })  # fmt: skip
+        response = client.post(f"/v1/actions/{action}/prepare", json={**body, **extra})
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == code and absent in response.json()["message"]
+    stored = services.store.put(json.dumps({"recall": gtin}).encode())
+    assert prepare(client, "recall_batch", {**body, "reason_cid": stored})["details"]["reason_cid"]
+
+
 FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
@@ -324,28 +325,8 @@ def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(
     registry = services.chain.clients.registry
     deal = make_deal(services.chain)
     keystore = keystore_of(tmp_path, deal.supplier.key)
-    built = [
-        inputs.built_event(
-            kind, inputs.batch(deal.gtin14, deal.lot),
-            event_time=datetime(2026, 11, 1, 8, tzinfo=UTC), location=GLN, quantity=10.0,
-            uom="KGM", origin_country="CN", passed=True, certificates=[],
-        )
-        for kind in ("commissioning", "shipping")
-    ]  # fmt: skip
     document = tmp_path / "events.json"
-    document.write_text(
-        json.dumps(
-            {
-                "@context": built[0]["@context"],
-                "type": "EPCISDocument",
-                "schemaVersion": "2.0",
-                "creationDate": "2026-11-01T08:00:00Z",
-                "epcisBody": {
-                    "eventList": [{k: v for k, v in e.items() if k != "@context"} for e in built]
-                },
-            }
-        )
-    )
+    document.write_text(json.dumps(_document(_two_events(deal, day=1))))
     code, out, err = run(
         "add-event", deal.gtin14, deal.lot, "--file", str(document), "--merkle",
         "--keystore", str(keystore),
@@ -365,6 +346,59 @@ def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(
         (single,) = json.loads(out)
         anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(single["event_hash"][2:]))
         assert anchor.anchored_at_block and anchor.batch_id == deal.batch_id
+
+
+def test_events_anchored_one_by_one_resume_after_a_partial_run(
+    run, services: Services, tmp_path: Path
+) -> None:
+    """A run that stopped after some events (a refusal, a timeout, Ctrl-C) is run again as it
+    was: the events already anchored are skipped, not a dead end at the first of them."""
+    registry = services.chain.clients.registry
+    deal = make_deal(services.chain)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    built = _two_events(deal, day=2)
+    first, both = tmp_path / "first.json", tmp_path / "both.json"
+    first.write_text(json.dumps(built[0]))
+    both.write_text(json.dumps(_document(built)))
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--file", str(first), "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    (anchored,) = json.loads(out)
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--file", str(both), "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    skipped, second = json.loads(out)
+    assert skipped == {"skipped": "already anchored", "event_hash_id": anchored["event_hash_id"]}
+    assert "already anchored" in err
+    for details in (anchored, second):
+        anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(details["event_hash"][2:]))
+        assert anchor.anchored_at_block and anchor.batch_id == deal.batch_id
+
+
+def _two_events(deal: Any, *, day: int) -> list[dict[str, Any]]:
+    """A commissioning and a shipping event of the deal's batch, on 2026-11-{day}."""
+    return [
+        inputs.built_event(
+            kind, inputs.batch(deal.gtin14, deal.lot),
+            event_time=datetime(2026, 11, day, 8, tzinfo=UTC), location=GLN, quantity=10.0,
+            uom="KGM", origin_country="CN", passed=True, certificates=[],
+        )
+        for kind in ("commissioning", "shipping")
+    ]  # fmt: skip
+
+
+def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": events[0]["@context"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-11-01T08:00:00Z",
+        "epcisBody": {
+            "eventList": [{k: v for k, v in e.items() if k != "@context"} for e in events]
+        },
+    }
 
 
 def test_register_batch_publishes_the_product_master_data(
@@ -516,3 +550,32 @@ def test_prepare_refuses_a_batch_whose_gtin_has_a_wrong_check_digit(site: TestCl
     assert refused.status_code == 422, refused.text
     (error,) = refused.json()["details"]["errors"]
     assert error["loc"] == ["gtin14"] and "check digit" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("<html>a shop</html>", "text/html"),
+        ('{"unexpected": 1}', "application/json"),
+        ("[1, 2]", "application/json"),
+    ],
+)
+def test_an_api_that_is_not_the_service_is_one_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, content_type: str
+) -> None:
+    """``--api`` at another server that answers 200 (a web page, another API): no traceback."""
+
+    def other_server(base: str) -> httpx.Client:
+        answer = httpx.Response(200, text=body, headers={"content-type": content_type})
+        return httpx.Client(base_url=base, transport=httpx.MockTransport(lambda _: answer))
+
+    monkeypatch.setattr(supplier_cli, "_http_factory", other_server)
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE_PASSWORD", PASSWORD)
+    keystore = keystore_of(tmp_path, Account.create().key)
+    result = CliRunner().invoke(
+        root_app,
+        ["supplier", "register-batch", new_gtin(), "L1", "--keystore", str(keystore),
+         "--api", "http://shop.example"],
+    )  # fmt: skip
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert result.stderr.startswith("error: unexpected_answer: http://shop.example")

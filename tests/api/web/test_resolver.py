@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.demo.catalog import ORANGES, PORK, RICE
+from traceability.digital_link import encode_lot
 from traceability.epcis.identifiers import gs1_check_digit
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -125,6 +126,45 @@ def test_unknown_batch_is_404_with_a_reason(web_client: TestClient) -> None:
     page = web_client.get(f"/01/{RICE.gtin14}/10/NO-SUCH-LOT", headers=HTML)
     assert page.status_code == 404 and "NO-SUCH-LOT" in page.text
     assert 'data-code="batch_not_found"' in page.text
+
+
+def test_a_lot_with_an_escaped_slash_is_one_lot(web_client: TestClient) -> None:
+    """ "/" is a GS1 lot character, escaped in the link (%2F): the router must not read it as a
+    path separator (the link of such a lot was a bare "Not Found")."""
+    lot = "NO/SUCH?LOT"
+    for path in (
+        f"/01/{RICE.gtin14}/10/{encode_lot(lot)}",
+        f"/v1/batches/{RICE.gtin14}/{quote(lot, safe='')}",
+    ):
+        response = web_client.get(path)
+        assert response.status_code == 404
+        assert response.json()["code"] == "batch_not_found" and lot in response.json()["message"]
+    short = web_client.get(f"/01/{RICE.gtin14[1:]}/10/{encode_lot(lot)}?linkType=gs1:pip")
+    assert short.status_code == 308
+    assert short.headers["location"] == f"/01/{RICE.gtin14}/10/NO%2FSUCH%3FLOT?linkType=gs1:pip"
+
+
+def test_pages_link_a_batch_by_its_escaped_path(web_client: TestClient) -> None:
+    """The pages' batch links (``batch_path``) reach the resolver with the lot whole."""
+    from api.render import TEMPLATES_DIR, batch_path
+
+    lot = "NO/SUCH?LOT"
+    response = web_client.get(batch_path(RICE.gtin14, lot))
+    assert response.json()["code"] == "batch_not_found" and lot in response.json()["message"]
+    assert web_client.get(batch_path(RICE.gtin14, RICE.lot)).status_code == 200
+    for template in TEMPLATES_DIR.glob("*.html"):  # no link spelled by hand, lot unescaped
+        assert "/10/{{" not in template.read_text(), template.name
+
+
+def test_a_serial_link_resolves_to_its_batch(web_client: TestClient) -> None:
+    """AI 21 after the lot (a serialised item's QR): serials are not tracked, the batch answers."""
+    response = web_client.get(f"{RICE_PATH}/21/{encode_lot('SN/0001')}?linkType=gs1:pip")
+    assert response.status_code == 307
+    assert response.headers["location"] == f"{RICE_PATH}?linkType=gs1:pip"
+    bad = web_client.get(f"{RICE_PATH}/21/{'S' * 21}")
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_serial"
+    other = web_client.get(f"{RICE_PATH}/99/X")
+    assert other.status_code == 404 and other.json()["code"] == "not_a_batch_link"
 
 
 def test_unserved_link_type_is_404(web_client: TestClient) -> None:
