@@ -189,6 +189,31 @@ class ReviewParams(ActionParams):
         return _checksum(v)
 
 
+class CompanyPrefixParams(ActionParams):
+    """The platform assigns a GS1 Company Prefix to a supplier, or revokes it."""
+
+    prefix: str = Field(description="the GS1 Company Prefix: 6 to 12 digits")
+    supplier: str = Field(description="the supplier holding it (any, to revoke)")
+    decision: Literal["assign", "revoke"]
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        # The registry refuses these too; said here, before signing, in words.
+        from traceability.epcis.errors import InvalidIdentifier
+        from traceability.epcis.identifiers import validate_company_prefix
+
+        try:
+            return validate_company_prefix(v)
+        except InvalidIdentifier as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("supplier")
+    @classmethod
+    def _supplier(cls, v: str) -> str:
+        return _checksum(v)
+
+
 class BatchWriterParams(ActionParams):
     gtin14: str = Field(pattern=r"^\d{14}$")
     lot: str = Field(min_length=1, max_length=20)

@@ -26,7 +26,7 @@ from api.services import Services
 from traceability.epcis import commissioning_event, hash_events_in_document, serialize_document
 from traceability.ipfs import compute_cid, parse_cid
 
-from .conftest import CREDENTIAL, new_gtin, prepare, relay_and_mine, sign
+from .conftest import CREDENTIAL, assign_new_prefix, new_gtin, prepare, relay_and_mine, sign
 
 # SHA-256 of an applicant's private credentials (the chain holds only this digest).
 CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
@@ -49,6 +49,12 @@ def gasless_supplier(services: Services):
     return supplier
 
 
+@pytest.fixture(scope="module")
+def gasless_prefix(services: Services, gasless_supplier) -> str:
+    """The gasless supplier's GS1 Company Prefix: the GTINs whose batches it may register."""
+    return assign_new_prefix(services.chain, gasless_supplier.address)
+
+
 def _event(gtin: str, lot: str) -> dict:
     event = commissioning_event(
         gtin14=gtin,
@@ -63,11 +69,11 @@ def _event(gtin: str, lot: str) -> dict:
 
 
 def test_a_supplier_registers_a_batch_and_anchors_an_event_without_gas(
-    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier, gasless_prefix
 ) -> None:
     chain, supplier = services.chain, gasless_supplier
     registry = chain.clients.registry
-    gtin, lot = new_gtin(), "RICE-2026-09"
+    gtin, lot = new_gtin(gasless_prefix), "RICE-2026-09"
     metadata = {"product": "五常大米 Wuchang rice", "origin": "Heilongjiang"}
     status = status_batch = relay_and_mine(
         client,
@@ -129,6 +135,19 @@ def test_provenance_writes_are_refused_with_reasons(
     # A doomed prepare stores nothing (the metadata document's CID is not in the store).
     assert not services.store.has(compute_cid(json_bytes(metadata), profile=services.store.profile))
 
+    # An approved supplier, but the GTIN is under nobody's prefix, or a restricted-circulation
+    # (in-store) number: refused before signing, the contract's reason named.
+    for gtin14, error in (
+        (gtin, "GtinNotOwned"),
+        ("02000000000008", "RestrictedCirculationGtin"),
+    ):
+        response = client.post(
+            "/v1/actions/register_batch/prepare",
+            json={"from": gasless_supplier.address, "gtin14": gtin14, "lot": lot, "metadata": {}},
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["details"]["error"] == error
+
     bad_event = {**_event(gtin, lot), "action": "TELEPORT"}
     response = client.post(
         "/v1/actions/anchor_event/prepare",
@@ -161,14 +180,14 @@ FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
     seed=st.integers(1, 2**40),
 )
 def test_any_tampered_field_is_refused_and_queues_nothing(
-    client: TestClient, services: Services, gasless_supplier, field: str, seed: int
+    client: TestClient, services: Services, gasless_supplier, gasless_prefix, field: str, seed: int
 ) -> None:
     prepared = prepare(
         client,
         "register_batch",
         {
             "from": gasless_supplier.address,
-            "gtin14": new_gtin(),
+            "gtin14": new_gtin(gasless_prefix),
             "lot": "H1",
             "metadata": {"seed": seed},
         },
