@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 
 from api.background import stop_all
+from api.bodylimit import BodyLimit
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
 from api.ratelimit import TokenBuckets
@@ -105,6 +106,8 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         rate=services.settings.rate_limit_per_second, burst=services.settings.rate_limit_burst
     )
     app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)
+    # Outermost (added last): no body past the largest a route takes is read, by any route.
+    app.add_middleware(BodyLimit)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

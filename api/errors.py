@@ -84,6 +84,21 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
 ]
 
 
+# Services behind this one whose failures name where they are: the driver's text names hosts,
+# ports and SQL; a node's or a store's its URL, which for a hosted node carries its API key
+# (``https://…/v3/<key>``). Logged (every 5xx is), never sent to clients: these words instead.
+HIDDEN_CAUSES: dict[type[BaseException], str] = {
+    OperationalError: "the index database is unavailable; retry later",
+    chain_errors.NodeUnavailable: "the chain node is unavailable; retry later",
+    ipfs_errors.StoreUnavailable: "the document store is unavailable; retry later",
+}
+
+
+def public_message(exc: BaseException) -> str:
+    """What a client is told of ``exc``: its text, or for :data:`HIDDEN_CAUSES` their words."""
+    return next((text for cls, text in HIDDEN_CAUSES.items() if isinstance(exc, cls)), str(exc))
+
+
 class ErrorBody(BaseModel):
     """The body of every error response."""
 
@@ -207,10 +222,7 @@ def install_error_handlers(app: FastAPI) -> None:
                     "error": exc.name or type(exc).__name__,
                     "args": json_safe(dict(exc.args)),
                 }
-            message = str(exc)
-            if isinstance(exc, OperationalError):
-                # The driver's text names hosts, ports and SQL: logged above, not sent to clients.
-                message = "the index database is unavailable; retry later"
+            message = public_message(exc)
             return JSONResponse(
                 error_body(
                     exc.code

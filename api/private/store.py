@@ -30,6 +30,9 @@ from traceability.ipfs import DocumentStore
 from traceability.ipfs.cid import digest_of_raw_cid
 
 MAX_DOCUMENTS_PER_OWNER = 200
+# Any address may sign in and keep documents here (an applicant has no role yet): what one keeps
+# is bounded in bytes too, not only in documents (200 of the largest upload were 2 GB each).
+MAX_BYTES_PER_OWNER = 100 * 1024 * 1024
 
 
 class Purpose(StrEnum):
@@ -109,12 +112,20 @@ def put(
         )
         if existing is not None:
             return stored
-        count = session.scalar(
-            select(func.count()).select_from(PrivateDocument).where(PrivateDocument.owner == owner)
-        )
-        if (count or 0) >= MAX_DOCUMENTS_PER_OWNER:
+        count, kept = session.execute(
+            select(func.count(), func.coalesce(func.sum(PrivateDocument.size), 0)).where(
+                PrivateDocument.owner == owner
+            )
+        ).one()
+        if count >= MAX_DOCUMENTS_PER_OWNER:
             raise PrivateDocumentError(
                 "quota_exceeded", f"{owner} already keeps {count} private documents here"
+            )
+        if kept + len(data) > MAX_BYTES_PER_OWNER:
+            raise PrivateDocumentError(
+                "quota_exceeded",
+                f"{owner} already keeps {kept} bytes of private documents here; with these "
+                f"{len(data)} it would pass {MAX_BYTES_PER_OWNER}",
             )
         session.add(
             PrivateDocument(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.orm import Session
 
+from api.auth.errors import AccessDenied
 from api.auth.sessions import session_address
 from api.db import ensure_db
 from api.ratelimit import limit_client
@@ -72,8 +74,42 @@ def session_token(
     return request.cookies.get(SESSION_COOKIE)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse (403 ``access_denied``) a write that a browser sent from another origin: the
+    session cookie is ``SameSite=Strict``, which keeps other *sites* out but not another origin
+    of the same site (a sibling subdomain, another port of localhost), nor browsers without
+    SameSite. The browser's own word decides: ``Sec-Fetch-Site`` when it sends one, else an
+    ``Origin`` naming another host than the request's. Clients that send neither (the CLI, an
+    SDK with a bearer token) are not browsers riding on someone's cookie."""
+    if request.method in SAFE_METHODS:
+        return
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    # The request's host, or the public URL's (a proxy may pass the request on with its own).
+    ours = {
+        request.headers.get("host", "").lower(),
+        urlsplit(get_services(request).settings.public_url).netloc.lower(),
+    }
+    foreign = site in ("cross-site", "same-site") or (
+        site is None and origin is not None and urlsplit(origin).netloc.lower() not in ours
+    )
+    if foreign:
+        raise AccessDenied(
+            "a signed-in page's write must come from this service's own pages, not from "
+            f"{origin or 'another origin'}",
+            origin=origin,
+        )
+
+
 def signed_in(request: Request, token: Annotated[str | None, Depends(session_token)]) -> str:
-    """The address signed in with EIP-4361 (401 ``not_signed_in`` otherwise)."""
+    """The address signed in with EIP-4361 (401 ``not_signed_in`` otherwise). A session riding
+    on the page cookie must be used by this service's own pages (:func:`check_same_origin`)."""
+    authorization = request.headers.get("authorization", "")
+    if token and not authorization.lower().startswith("bearer "):
+        check_same_origin(request)
     address, _ = session_address(get_services(request).engine, token, now=int(time.time()))
     return address
 

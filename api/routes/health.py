@@ -6,6 +6,7 @@ shape either way, so a monitor reads one format).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,14 +15,24 @@ from sqlalchemy.orm import Session
 
 from api.db import ensure_db
 from api.db import models as m
+from api.errors import public_message
 from api.routes.deps import get_services
 from api.schemas.health import ChainHealth, Health, IndexHealth, StoreHealth
 from api.services import Services
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
 # A CID no store holds: asking for it exercises the backend without reading data.
 _PROBE_CID = "bafkreiaasmtvy7dwqnm23ggkzzwmzuzwvv7wbrklmmd5jilg5h6mxgv3vi"
+
+
+def _said(exc: Exception) -> str:
+    """A dependency's failure as the report says it (a public page: no URL, host or key; the
+    log has the whole text)."""
+    logger.warning("health: %s: %s", type(exc).__name__, exc)
+    return f"{type(exc).__name__}: {public_message(exc)}"[:300]
 
 
 def _chain(services: Services) -> ChainHealth:
@@ -32,7 +43,7 @@ def _chain(services: Services) -> ChainHealth:
             ok=True, chain_id=int(w3.eth.chain_id), head_block=int(w3.eth.block_number)
         )
     except Exception as exc:  # noqa: BLE001 - any failure means "down", with its reason
-        return ChainHealth(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+        return ChainHealth(ok=False, error=_said(exc))
 
 
 def _store(services: Services) -> StoreHealth:
@@ -41,7 +52,7 @@ def _store(services: Services) -> StoreHealth:
         services.store.has(_PROBE_CID)
         return StoreHealth(ok=True, backend=backend)
     except Exception as exc:  # noqa: BLE001
-        return StoreHealth(ok=False, backend=backend, error=f"{type(exc).__name__}: {exc}"[:300])
+        return StoreHealth(ok=False, backend=backend, error=_said(exc))
 
 
 def _index(services: Services, head: int | None) -> IndexHealth:
@@ -59,7 +70,7 @@ def _index(services: Services, head: int | None) -> IndexHealth:
                 version=state.version,
             )
     except Exception as exc:  # noqa: BLE001
-        return IndexHealth(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+        return IndexHealth(ok=False, error=_said(exc))
 
 
 @router.get(

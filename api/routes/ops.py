@@ -12,18 +12,24 @@ page is public; the credentials and the decisions are not: the API and the chain
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.db import ensure_db
 from api.disputes import batches, claims
-from api.errors import error_responses
+from api.errors import ApiError, error_responses
 from api.names import Directory
 from api.queries.common import chain_now
-from api.render import choose_language, render
+from api.render import render
 from api.review import queue
 from api.routes.deps import ServicesDep
-from api.routes.page_common import page_address
+from api.routes.page_common import (
+    CONNECT_RESPONSES,
+    LookupAddress,
+    connect_page,
+    page_address,
+    page_error,
+)
 
 router = APIRouter(tags=["pages"])
 
@@ -56,26 +62,12 @@ def disputes_page(request: Request, services: ServicesDep) -> Response:
 @router.get(
     "/supplier/claims",
     response_class=HTMLResponse,
-    responses={
-        303: {"description": "the looked-up supplier's claims"},
-        **error_responses(400, html=True),
-    },
+    responses=CONNECT_RESPONSES,
     summary="A supplier's claims: connect a wallet or give an address (HTML)",
 )
-def supplier_claims_connect(request: Request, address: str | None = None) -> Response:
-    if address:  # the look-up form (no wallet): on to the address's page
-        lang = choose_language(request)
-        return RedirectResponse(
-            f"/supplier/{page_address(address.strip())}/claims?lang={lang}", 303
-        )
-    return render(
-        request,
-        "connect.html",
-        {
-            "title": "supplier_claims",
-            "base": "/supplier/claims",
-            "go": "/supplier/{address}/claims",
-        },
+def supplier_claims_connect(request: Request, address: LookupAddress = None) -> Response:
+    return connect_page(
+        request, "supplier_claims", "/supplier/claims", address, go="/supplier/{address}/claims"
     )
 
 
@@ -88,7 +80,10 @@ def supplier_claims_connect(request: Request, address: str | None = None) -> Res
 def supplier_claims_page(request: Request, address: str, services: ServicesDep) -> Response:
     """A supplier's claims: accept (refund) or reject one before its answer deadline; the escrow
     refuses anyone but the deal's supplier."""
-    supplier = page_address(address)
+    try:
+        supplier = page_address(address)
+    except ApiError as exc:
+        return page_error(request, exc)
     ensure_db(services.engine)
     with Session(services.engine) as session:
         directory = Directory(session, services.store)

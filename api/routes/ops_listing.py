@@ -26,7 +26,7 @@ from api.names import Directory
 from api.relayer.prepare.listing import CreateDealParams, check_listing
 from api.render import render
 from api.review import queue
-from api.routes.deps import ServicesDep
+from api.routes.deps import ClientLimited, ServicesDep
 from chain.clients import Clients
 
 router = APIRouter(tags=["pages"])
@@ -61,8 +61,10 @@ def roles(address: str, services: ServicesDep) -> dict[str, Any]:
 @router.post(
     "/v1/ops/deals/check",
     tags=["gasless"],
-    responses=error_responses(400, 422, 502),
+    responses=error_responses(400, 422, 429, 502),
     summary="Check a listing before signing: every refusal and each tier's economics",
+    # Open to anyone, and each check asks the chain about every batch named (up to 64).
+    dependencies=[ClientLimited],
 )
 def check_deal(services: ServicesDep, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     try:

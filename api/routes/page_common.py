@@ -38,15 +38,18 @@ def page_error(request: Request, exc: ApiError) -> HTMLResponse:
     )
 
 
-def connect_page(request: Request, title: str, base: str, address: str | None) -> Response:
-    """``base``'s connect page; with ``address`` (the look-up form, no wallet) a 303 to
-    ``base/{address}``, or the error page for something that is not an address."""
+def connect_page(
+    request: Request, title: str, base: str, address: str | None, go: str | None = None
+) -> Response:
+    """``base``'s connect page; with ``address`` (the look-up form, no wallet) a 303 to ``go``
+    (``base/{address}`` unless given) with that address, or the error page for something that
+    is not an address."""
+    go = go or base + "/{address}"
     if address:
         lang = choose_language(request)
         try:
-            return RedirectResponse(f"{base}/{page_address(address.strip())}?lang={lang}", 303)
+            found = page_address(address.strip())
         except ApiError as exc:
             return page_error(request, exc)
-    return render(
-        request, "connect.html", {"title": title, "base": base, "go": base + "/{address}"}
-    )
+        return RedirectResponse(f"{go.replace('{address}', found)}?lang={lang}", 303)
+    return render(request, "connect.html", {"title": title, "base": base, "go": go})

@@ -23,6 +23,7 @@ from api.errors import ApiError, error_responses
 from api.index_errors import NotInIndex
 from api.render import STATIC_DIR, pick, render
 from api.routes.deps import DealId, get_services
+from api.routes.page_common import page_address, page_error
 from api.services import Services
 from api.timefmt import at_offset, iso_utc
 from chain import deal_rules
@@ -365,12 +366,7 @@ def deal_page(request: Request, deal_id: DealId) -> Response:
     try:
         deal = deal_view(services, deal_id)
     except ApiError as exc:
-        return render(
-            request,
-            "error.html",
-            {"status": exc.status, "code": exc.code, "message": exc.message},
-            status_code=exc.status,
-        )
+        return page_error(request, exc)
     try:
         leaders = approved_leaders(services)
     except Exception:  # noqa: BLE001 - the deal is shown even if the leader list is not
@@ -442,18 +438,15 @@ def _parties(services: Services) -> dict[str, list[str]]:
 def dashboard_page(
     request: Request, supplier: str | None = None, leader: str | None = None
 ) -> Response:
-    from web3 import Web3
-
     from api.render import choose_language, messages
 
-    chosen: dict[str, str] = {}
-    for kind, value in (("supplier", supplier), ("leader", leader)):
-        if value:
-            if not Web3.is_address(value):
-                raise ApiError(400, "invalid_address", f"{kind} is not an Ethereum address")
-            chosen[kind] = Web3.to_checksum_address(value)
-    if len(chosen) > 1:
-        raise ApiError(400, "invalid_request", "give a supplier or a leader, not both")
+    asked = {kind: value for kind, value in (("supplier", supplier), ("leader", leader)) if value}
+    try:
+        if len(asked) > 1:
+            raise ApiError(400, "invalid_request", "give a supplier or a leader, not both")
+        chosen = {kind: page_address(value) for kind, value in asked.items()}
+    except ApiError as exc:  # a browser's request: the error page, not the API's JSON
+        return page_error(request, exc)
     services = get_services(request)
     data = dashboard_data(services, **chosen)
     lang = choose_language(request)

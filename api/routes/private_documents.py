@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from api.errors import error_responses
 from api.private import store
-from api.routes.deps import DB_INT_MAX, ServicesDep, SignedInDep
+from api.routes.deps import DB_INT_MAX, ClientLimited, ServicesDep, SignedInDep
 from api.routes.documents import checked_upload
 from api.schemas.private_documents import PrivateDocumentStored
 from traceability.ipfs.cid import raw_cid_of_digest
@@ -36,8 +36,10 @@ Sha256Path = Annotated[
     "/v1/documents/private",
     status_code=201,
     response_model=PrivateDocumentStored,
-    responses=error_responses(400, 401, 403, 413, 415),
+    responses=error_responses(400, 401, 403, 413, 415, 429),
     summary="Upload a private document (sealed; only its digest is public)",
+    # Sealed and kept for any signed-in address: one client must not write them without bound.
+    dependencies=[ClientLimited],
 )
 def upload_private(
     services: ServicesDep,

@@ -4,11 +4,12 @@ buyer signs is only known to their page). Drawn with segno as the leaders' share
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.errors import error_responses
+from api.ratelimit import limit_client
 from api.shop import qr_svg
 
 router = APIRouter(tags=["pages"])
@@ -17,6 +18,15 @@ router = APIRouter(tags=["pages"])
 # chain/aa/compact.py); codes of the first form, still accepted, were up to ~2,100 (the whole
 # ERC-1271 signature in hex): up to what version 40 at level M holds.
 MAX_QR_TEXT = 2331
+# Drawing a code costs about 25 ms of CPU for a wallet's pickup code and about 350 ms at
+# MAX_QR_TEXT (segno tries every mask of a version-33 symbol): a token of the client's bucket
+# per started 100 characters, as a relay request costs one (api.ratelimit).
+QR_CHARS_PER_TOKEN = 100
+
+
+def qr_cost(text: str) -> float:
+    """The tokens a QR code of ``text`` takes from its client's bucket."""
+    return float(1 + len(text) // QR_CHARS_PER_TOKEN)
 
 
 class QrIn(BaseModel):
@@ -28,11 +38,12 @@ class QrIn(BaseModel):
     response_class=Response,
     responses={
         200: {"content": {"image/svg+xml": {}}, "description": "the QR code (SVG)"},
-        **error_responses(400),
+        **error_responses(400, 429),
     },
     summary="A QR code of a text, as SVG (for codes made in the browser)",
 )
-def qr(body: QrIn) -> Response:
+def qr(body: QrIn, request: Request) -> Response:
+    limit_client(request, cost=qr_cost(body.text))
     return Response(
         qr_svg(body.text),
         media_type="image/svg+xml",

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import inspect as inspect_module
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from api.app import create_app
+from api.bodylimit import MAX_REQUEST_BYTES
 from api.errors import install_error_handlers
+from api.routes.documents import MAX_UPLOAD_BYTES
+from api.routes.supplier_trail import build_sensor_events
 from api.services import build_services
 from chain.settings import Settings
+from traceability.ipfs.errors import StoreUnavailable
 
 
 @pytest.fixture
@@ -142,3 +148,121 @@ def test_an_unexpected_exception_is_a_json_500_in_the_same_shape() -> None:
         "message": "an unexpected error; it has been logged",
         "details": {},
     }
+
+
+def test_a_body_past_the_largest_upload_is_refused_before_it_is_read(offline_client) -> None:
+    """Found in review: any route read a body whole before judging it (FastAPI reads JSON into
+    memory, Starlette spools a multipart file to disk before the route's dependencies run), so
+    one anonymous request could make the service hold gigabytes. Past the bound: a 413, whether
+    the body declares its length or comes chunked (then counted as it arrives)."""
+    client, _ = offline_client
+    big = b"x" * (MAX_REQUEST_BYTES + 1)
+    declared = client.post("/v1/qr", content=big, headers={"content-type": "application/json"})
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["code"] == "request_too_large"
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(big), 1 << 20):
+            yield big[start : start + (1 << 20)]
+
+    chunked = client.post(
+        "/v1/supplier/sensor-events",
+        content=chunks(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert chunked.status_code == 413, chunked.text
+    assert chunked.json()["code"] == "request_too_large"
+
+
+def test_the_largest_document_still_reaches_the_upload_route(offline_client) -> None:
+    """The bound leaves room for a document of the largest size the upload route takes, with
+    its form fields: the route's own checks answer (here: an unsigned upload)."""
+    client, _ = offline_client
+    response = client.post(
+        "/v1/documents",
+        files={"file": ("a.pdf", b"%PDF-" + b"0" * (MAX_UPLOAD_BYTES - 5), "application/pdf")},
+        data={"address": "0x" + "11" * 20, "timestamp": "0", "signature": "0x00"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "expired"
+
+
+def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path) -> None:
+    """Found in review: the 503 of a node that cannot be reached carried the node's URL and the
+    HTTP client's text about it, and a hosted node's URL carries its API key (``/v3/<key>``):
+    anyone could read it from any page or read that asks the chain while the node is down, and
+    from /healthz at any time it was."""
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9/v3/secret-api-key",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+    )
+    with TestClient(create_app(build_services(settings))) as client:
+        for path in ("/v1/roles/0x" + "11" * 20, "/ops/tokens"):
+            response = client.get(path)
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "node_unavailable"
+            assert "secret-api-key" not in response.text and "127.0.0.1" not in response.text
+        health = client.get("/healthz")  # public too: it names the part that is down, not where
+        assert health.status_code == 503 and health.json()["down"] == ["chain"]
+        assert "secret-api-key" not in health.text and "127.0.0.1" not in health.text
+
+
+def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
+    """As for the node: a document store's failure named its address (and a Kubo RPC URL may
+    carry credentials)."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/store")
+    def store() -> None:
+        raise StoreUnavailable("http://user:pw@kubo.internal:5001", "connection refused")
+
+    with TestClient(app) as client:
+        response = client.get("/store")
+    assert response.status_code == 503
+    assert response.json()["code"] == "store_unavailable"
+    assert "kubo.internal" not in response.text and "pw" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/passkey", "/orders", "/orders/not-an-address"])
+def test_pages_may_not_be_framed_nor_run_scripts_from_elsewhere(offline_client, path) -> None:
+    """Found in review: pages came with no policy at all, so any site could frame one (its
+    signing buttons under a decoy) and a text that escaped its escaping could run as script.
+    Every page (its error page too) now says: no framing, scripts from this service only."""
+    client, _ = offline_client
+    response = client.get(path)
+    assert response.headers["content-type"].startswith("text/html")
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/supplier/claims?address=nope&lang=zh",
+        "/supplier/0x12/claims?lang=zh",
+        "/dashboard?leader=0x12&lang=zh",
+        f"/dashboard?leader=0x{'11' * 20}&supplier=0x{'22' * 20}&lang=zh",
+    ],
+)
+def test_a_page_asked_for_a_bad_address_answers_with_the_error_page(offline_client, path) -> None:
+    """Found in review: these pages (the claims look-up form without a wallet among them)
+    answered a mistyped address with the API's JSON, which a phone shows as raw text in English;
+    every other page answers with its error page in the reader's language."""
+    client, _ = offline_client
+    response = client.get(path)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'id="error"' in response.text and "出错了" in response.text
+
+
+def test_a_sensor_csv_is_built_off_the_event_loop() -> None:
+    """Found in review: the sensor CSV route was ``async def``, so the seconds of schema
+    validation its readings cost ran on the event loop and held every other request meanwhile.
+    FastAPI runs a plain ``def`` route in a worker thread."""
+    assert not inspect_module.iscoroutinefunction(build_sensor_events)

@@ -21,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.app import create_app
 from api.ratelimit import TokenBuckets, client_key, retry_after
+from api.routes.qr import MAX_QR_TEXT
 from api.services import build_services
 from chain.settings import Settings
 
@@ -248,6 +249,9 @@ def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, Clock]) -> N
         "/v1/faucet",
         "/v1/auth/nonce",
         "/v1/auth/verify",
+        "/v1/ops/deals/check",
+        "/v1/qr",
+        "/v1/documents/private",
     ):
         assert "429" in paths[path]["post"]["responses"], path
     assert "429" in paths["/v1/actions/{action}/prepare-userop"]["post"]["responses"]
@@ -319,3 +323,49 @@ def test_a_refused_client_is_logged_once_a_minute_not_per_request(
     assert [r.getMessage() for r in caplog.records if "198.51.100.77" in r.getMessage()] == [
         "rate limit: refusing 198.51.100.77 (1 a second after a burst of 2)"
     ]
+
+
+def test_qr_codes_are_limited_per_client_by_their_length(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    """Found in review: POST /v1/qr drew a code for anyone without limit, at up to ~0.35-0.8 s
+    of the one interpreter's CPU for the longest text it takes: a few clients could hold the
+    service. Each started 100 characters is a token of the client's bucket."""
+    app, clock = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    short = {"text": "tc2." + "a" * 90}
+    assert client.post("/v1/qr", json=short).status_code == 200
+    assert client.post("/v1/qr", json=short).status_code == 200
+    assert client.post("/v1/qr", json=short).status_code == 429
+    clock.now += 2
+    long = {"text": "a" * MAX_QR_TEXT}  # more tokens than the burst: the whole bucket
+    assert client.post("/v1/qr", json=long).status_code == 200
+    refused = client.post("/v1/qr", json=short)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+
+
+def test_listing_checks_are_limited_per_client(limited_app: tuple[FastAPI, Clock]) -> None:
+    """Found in review: POST /v1/ops/deals/check, open to anyone, asks the chain about every
+    batch a listing names (up to 64) per call, without limit."""
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    assert client.post("/v1/ops/deals/check", json={}).status_code == 422
+    assert client.post("/v1/ops/deals/check", json={}).status_code == 422
+    refused = client.post("/v1/ops/deals/check", json={})
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+
+
+def test_sensor_csvs_are_limited_per_client_by_their_size(
+    limited_app: tuple[FastAPI, Clock],
+) -> None:
+    """Found in review: POST /v1/supplier/sensor-events, open to anyone, validates every
+    reading's event against the EPCIS schema (a full 2 MB CSV: about 100 s of CPU on the review
+    machine), without limit. A token per started 20 kB: this 25 kB file takes the burst of 2."""
+    app, _ = limited_app
+    client = TestClient(app, client=("198.51.100.1", 40000))
+    form = {"gtin14": "06901234500028", "lot": "P1", "location": "x", "min_c": "0", "max_c": "4"}
+    csv = {"file": ("readings.csv", b"time,device_id,type,value,unit\n" + b"x" * 25_000)}
+    first = client.post("/v1/supplier/sensor-events", data=form, files=csv)
+    assert first.status_code == 400 and first.json()["code"] == "input_error"
+    refused = client.post("/v1/supplier/sensor-events", data=form, files=csv)
+    assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"

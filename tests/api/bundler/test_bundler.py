@@ -32,32 +32,7 @@ from chain.aa.webauthn import P256_N, SoftwarePasskey
 from chain.context import Chain
 
 from ..relay.conftest import TOP_PRICE, DealSetup, advance_time, make_deal
-
-
-def rpc(client: TestClient, method: str, *params: Any) -> dict[str, Any]:
-    response = client.post(
-        "/v1/bundler", json={"jsonrpc": "2.0", "id": 7, "method": method, "params": list(params)}
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["id"] == 7 and body["jsonrpc"] == "2.0"
-    return body
-
-
-def result(client: TestClient, method: str, *params: Any) -> Any:
-    body = rpc(client, method, *params)
-    assert "error" not in body, body
-    return body["result"]
-
-
-def error(client: TestClient, method: str, *params: Any) -> dict[str, Any]:
-    body = rpc(client, method, *params)
-    assert "error" in body, body
-    return body["error"]
-
-
-def new_passkey() -> SoftwarePasskey:
-    return SoftwarePasskey.from_secret(secrets.token_bytes(32))
+from .userops import error, funded_account, new_passkey, result
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +65,6 @@ def join_op(
     )
     estimate = result(client, "eth_estimateUserOperationGas", op.to_rpc(), ENTRYPOINT_V08)
     return op.replace(call_gas_limit=int(estimate["callGasLimit"], 16))
-
-
-def funded_account(api_chain: Chain, key: SoftwarePasskey) -> str:
-    account = api_chain.passkeys.account_address(key)
-    api_chain.clients.token.mint(account, 100 * TOP_PRICE, signer=api_chain.platform)
-    return account
 
 
 def test_supported_entry_points_and_chain_id(client: TestClient, api_chain: Chain) -> None:

@@ -39,7 +39,8 @@ from chain.artifacts import REPO_ROOT
 from chain.context import Chain
 
 from ..relay.conftest import TOP_PRICE, make_deal
-from ..web.phone import passkey_phone
+from ..web.conftest import WAIT_MS as WAIT
+from ..web.phone import ADDRESS, SET, passkey_phone
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
 
@@ -47,6 +48,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev depe
 pytestmark = pytest.mark.sqlite_only
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO_ROOT / "test-artifacts" / "passkey"
+expect = playwright_api.expect
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,7 @@ def test_a_consumer_signs_in_with_a_passkey_gets_tokens_and_joins_paying_no_eth(
     page = phone
     page.goto(f"{server}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
     page.click('[data-action="create"]')
-    page.wait_for_function("document.getElementById('passkey').dataset.address")
+    expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS, timeout=WAIT)
     key = json.loads(page.evaluate("localStorage.getItem('tuan.passkey')"))
     expected = api_chain.passkeys.factory.get_address(
         bytes.fromhex(key["qx"][2:]), bytes.fromhex(key["qy"][2:])
@@ -112,13 +114,11 @@ def test_a_consumer_signs_in_with_a_passkey_gets_tokens_and_joins_paying_no_eth(
     assert not api_chain.passkeys.is_deployed(expected)  # counterfactual until its first operation
 
     page.click('[data-action="faucet"]')
-    page.wait_for_function(
-        "document.querySelector('[data-field=balance]').textContent === '200.00'"
-    )
+    expect(page.locator("[data-field=balance]")).to_have_text("200.00", timeout=WAIT)
 
     page.fill('form.passkey-join input[name="quantity"]', "2")
     page.click('form.passkey-join button[type="submit"]')
-    page.wait_for_function("document.getElementById('passkey').dataset.joined")
+    expect(page.locator("#passkey")).to_have_attribute("data-joined", SET, timeout=WAIT)
     assert page.get_attribute("#passkey", "data-joined") == "yes", page.inner_text("output")
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / "passkey-joined.png"
@@ -172,7 +172,7 @@ def test_the_pages_encoding_is_the_chain_layers_byte_for_byte(
     page = phone
     if "/passkey" not in page.url:
         page.goto(f"{server}/passkey?lang=en")
-        page.wait_for_function("window.TuanPasskey")
+        page.wait_for_load_state("load")  # its deferred scripts, window.TuanPasskey's, have run
     client_data = json.dumps(
         {"type": "webauthn.get", "challenge": base64url(challenge), "origin": origin},
         separators=(",", ":"),

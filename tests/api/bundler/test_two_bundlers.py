@@ -8,7 +8,6 @@ PostgreSQL only.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections import Counter
 
@@ -21,12 +20,11 @@ from api.bundler.models import PENDING_OP_STATUSES, UserOperationRow
 from api.bundler.worker import BundlerWorker
 from api.db import session_factory
 from api.services import Services
-from chain.aa.entrypoint import ENTRYPOINT_V08
-from chain.aa.webauthn import SoftwarePasskey
 from chain.context import Chain
 
 from ..conftest import run_side_by_side
-from ..relay.conftest import TOP_PRICE, make_deal
+from ..relay.conftest import make_deal
+from .userops import send_join
 
 
 class RecordingWorker(BundlerWorker):
@@ -56,27 +54,7 @@ def test_two_bundlers_side_by_side_bundle_each_operation_exactly_once(
         pytest.skip("two workers share an outbox on PostgreSQL only (SQLite: one writer)")
     BundlerWorker(services).run_once()  # other tests' leftovers settled: only ours are pending
     deal = make_deal(api_chain, min_quantity=1)
-    accounts = api_chain.passkeys
-    hashes = []
-    for _ in range(4):
-        key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
-        account = accounts.account_address(key)
-        api_chain.clients.token.mint(account, TOP_PRICE, signer=api_chain.platform)
-        op = accounts.user_operation(
-            account=account,
-            calls=accounts.approve_and_join(deal.deal_id, 1, deal.leader.address, TOP_PRICE),
-            create_with=key,
-        )
-        answer = client.post(
-            "/v1/bundler",
-            json={
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "eth_sendUserOperation",
-                "params": [accounts.sign(op, key).to_rpc(), ENTRYPOINT_V08],
-            },
-        ).json()
-        hashes.append(answer["result"])
+    hashes = [send_join(client, api_chain, deal) for _ in range(4)]
     relayer_nonce = api_chain.w3.eth.get_transaction_count(api_chain.relayer.address)
 
     broadcasts: Counter[str] = Counter()

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.db import session_factory
+from api.private import store as private_store
 from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.services import Services
 
@@ -210,3 +211,58 @@ def test_claim_photos_are_for_the_deals_supplier_and_the_arbiters(
     # Another account cannot name the buyer's evidence as its own.
     other = site.post("/v1/actions/file_claim/prepare", json={"from": stranger.address, **claim})
     assert other.status_code == 400 and other.json()["code"] == "evidence_not_stored"
+
+
+def test_what_one_address_keeps_is_bounded_in_bytes(
+    site: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: any address may sign in and keep documents (an applicant has no role
+    yet), and only their number was bounded: 200 uploads of the largest size, 2 GB an address.
+    (The bound is lowered here so the test moves kilobytes, not its 100 MB.)"""
+    monkeypatch.setattr(private_store, "MAX_BYTES_PER_OWNER", 5000)
+    hoarder = siwe_token(site, Account.create())
+    first = b"%PDF-1.7\n" + secrets.token_bytes(3000)
+    assert upload_private(site, hoarder, first).status_code == 201
+    assert upload_private(site, hoarder, first).status_code == 201  # the same again: kept once
+    refused = upload_private(site, hoarder, b"%PDF-1.7\n" + secrets.token_bytes(3000))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "quota_exceeded"
+    small = upload_private(site, hoarder, b"%PDF-1.7\n" + secrets.token_bytes(1000))
+    assert small.status_code == 201, small.text  # what still fits is kept
+
+
+@pytest.mark.parametrize(
+    "sent_by",
+    [
+        {"Origin": "http://shop.testserver", "Sec-Fetch-Site": "same-site"},  # a sibling site
+        {"Origin": "http://testserver:8081"},  # another port, a browser without Sec-Fetch-*
+    ],
+)
+def test_a_cookie_session_writes_only_from_this_services_pages(
+    site: TestClient, sent_by: dict[str, str]
+) -> None:
+    """Found in review: the page cookie is SameSite=Strict, which keeps other *sites* out but
+    not another origin of the same site (a sibling subdomain, another port), which could post
+    a form in the signed-in person's name (a private upload, a logout). A cookie session's
+    writes must come from this service's own pages; its reads and bearer tokens are as before."""
+    person = Account.create()
+    challenge = site.post("/v1/auth/nonce", json={"address": person.address}).json()
+    signature = person.sign_message(encode_defunct(text=challenge["message"])).signature
+    signed = site.post(
+        "/v1/auth/verify",
+        json={"message": challenge["message"], "signature": signature.to_0x_hex()},
+    )
+    assert signed.status_code == 200  # the client now carries the page cookie
+    forged = site.post("/v1/auth/logout", headers=sent_by)
+    assert forged.status_code == 403 and forged.json()["code"] == "access_denied"
+    upload = site.post(
+        "/v1/documents/private",
+        headers=sent_by,
+        data={"purpose": "credential"},
+        files={"file": ("c", b"%PDF-1.7\n" + secrets.token_bytes(64), "application/pdf")},
+    )
+    assert upload.status_code == 403
+    assert site.get("/v1/auth/session", headers=sent_by).status_code == 200  # a read
+    own = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert site.post("/v1/auth/logout", headers=own).status_code == 204
+    site.cookies.clear()

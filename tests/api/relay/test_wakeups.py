@@ -8,7 +8,6 @@ and an event of its own, which only a notification can set (the route sets the g
 
 from __future__ import annotations
 
-import secrets
 import threading
 
 import pytest
@@ -19,10 +18,9 @@ from api.bundler.models import QUEUED_CHANNEL as USEROP_CHANNEL
 from api.db.wakeups import start_listener
 from api.relayer.models import QUEUED_CHANNEL
 from api.services import Services
-from chain.aa.entrypoint import ENTRYPOINT_V08
-from chain.aa.webauthn import SoftwarePasskey
 
-from .conftest import TOP_PRICE, consumer, make_deal, relay
+from ..bundler.userops import send_join
+from .conftest import consumer, make_deal, relay
 
 # A bound on a wait that ends as soon as the event is set: never reached on a working machine.
 PATIENCE_SECONDS = 60
@@ -64,24 +62,7 @@ def test_a_user_operation_accepted_in_one_process_wakes_the_bundler_listening_in
         assert woken.wait(PATIENCE_SECONDS), "the listener never connected"
         woken.clear()
         deal = make_deal(chain, min_quantity=1)
-        key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
-        account = chain.passkeys.account_address(key)
-        chain.clients.token.mint(account, TOP_PRICE, signer=chain.platform)
-        op = chain.passkeys.user_operation(
-            account=account,
-            calls=chain.passkeys.approve_and_join(deal.deal_id, 1, deal.leader.address, TOP_PRICE),
-            create_with=key,
-        )
-        answer = client.post(
-            "/v1/bundler",
-            json={
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "eth_sendUserOperation",
-                "params": [chain.passkeys.sign(op, key).to_rpc(), ENTRYPOINT_V08],
-            },
-        ).json()
-        assert "result" in answer, answer
+        send_join(client, chain, deal)
         assert woken.wait(PATIENCE_SECONDS), "the accept's notification never arrived"
     finally:
         stop()

@@ -20,6 +20,12 @@ from chain.aa.webauthn import base64url_decode
 
 from .conftest import PHONE, WAIT_MS
 
+# What a page sets once done (``data-address``, ``data-joined``): waited for with expectations,
+# never wait_for_function, which evaluates a string in the page and the pages' policy forbids
+# that (script-src 'self', api.render.CONTENT_SECURITY_POLICY).
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+SET = re.compile(".")
+
 # The injected wallet: an EIP-1193 provider announced per EIP-6963; requests go to Python.
 WALLET_JS = """
 (() => {

@@ -42,7 +42,7 @@ from chain.settings import Settings
 
 from ..relay.conftest import advance_time, make_deal
 from .conftest import served_on_snapshot
-from .phone import Wallet, open_phone, passkey_phone, read_code
+from .phone import ADDRESS, SET, Wallet, open_phone, passkey_phone, read_code
 from .test_journeys import photo_png, sign_in_sheet
 
 playwright_api = pytest.importorskip("playwright.sync_api")  # a pinned dev dependency
@@ -137,7 +137,7 @@ def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
 
     page.goto(f"{base}/passkey?lang=zh")
     page.click('[data-action="create"]')
-    page.wait_for_function("document.getElementById('passkey').dataset.address")
+    expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
     key = json.loads(page.evaluate("localStorage.getItem('tuan.passkey')"))
     account = chain.passkeys.factory.get_address(
         bytes.fromhex(key["qx"][2:]), bytes.fromhex(key["qy"][2:])
@@ -186,12 +186,12 @@ def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
 
     page.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
     page.click('[data-action="create"]')
-    page.wait_for_function("document.getElementById('passkey').dataset.address")
+    expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
     account = page.get_attribute("#passkey", "data-address")
     page.click('[data-action="faucet"]')
     expect(page.locator("[data-field=balance]")).to_have_text("200.00")
     page.click('form.passkey-join button[type="submit"]')
-    page.wait_for_function("document.getElementById('passkey').dataset.joined")
+    expect(page.locator("#passkey")).to_have_attribute("data-joined", SET)
     assert chain.clients.escrow.order(deal.deal_id, account).quantity == 1
 
     advance_time(chain, 601)  # the join window ends: min reached, the deal succeeded

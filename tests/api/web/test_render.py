@@ -169,3 +169,15 @@ def test_no_template_puts_a_time_into_an_attribute() -> None:
     in_attribute = re.compile(r'=\s*"[^"<>]*\{\{[^}]*\|\s*(?:date)?time\b')
     for template in TEMPLATES_DIR.glob("*.html"):
         assert not in_attribute.search(template.read_text(encoding="utf-8")), template.name
+
+
+def test_pages_run_no_inline_script_so_the_policy_can_forbid_it() -> None:
+    """The pages' Content-Security-Policy allows scripts from this service's files only
+    (``script-src 'self'``): a template with an inline script or a handler attribute would
+    break under it. Inline ``<script>`` elements are JSON data blocks only."""
+    for path in sorted(TEMPLATES_DIR.glob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        for tag in re.findall(r"<script\b[^>]*>", text):
+            assert "src=" in tag or 'type="application/json"' in tag, (path.name, tag)
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", text), path.name
+        assert "javascript:" not in text.lower(), path.name
