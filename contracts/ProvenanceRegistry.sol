@@ -64,7 +64,7 @@ library ProvenanceFormats {
     function companyPrefixKey(bytes calldata prefix) internal pure returns (bool ok, uint256 key) {
         uint256 length = prefix.length;
         if (length < MIN_PREFIX_DIGITS || length > MAX_PREFIX_DIGITS) return (false, 0);
-        uint256 value;
+        uint256 value = 0;
         for (uint256 i; i < length; ++i) {
             uint8 c = uint8(prefix[i]);
             if (c < 0x30 || c > 0x39) return (false, 0);
@@ -244,32 +244,32 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         if (status != PartyStatus.Pending && status != PartyStatus.Approved) {
             revert UnexpectedPartyStatus(PartyKind.Supplier, supplier, status);
         }
-        uint256 length = _checkedPrefixLength(prefix);
+        uint256 key = _checkedPrefixKey(prefix);
         if (ProvenanceFormats.isRestrictedCirculation(bytes(prefix))) revert RestrictedCirculationPrefix(prefix);
-        uint256 value;
-        for (uint256 i; i < length; ++i) {
+        uint256 length = bytes(prefix).length;
+        uint256 value = 0;
+        for (uint256 i; i + 1 < length; ++i) {
             value = value * 10 + (uint8(bytes(prefix)[i]) - 0x30);
             if (i + 1 < ProvenanceFormats.MIN_PREFIX_DIGITS) continue;
-            PrefixNode storage node = _prefixes[ProvenanceFormats.prefixKey(value, i + 1)];
-            if (node.owner != address(0)) revert CompanyPrefixTaken(prefix, prefix[:i + 1], node.owner);
-            if (i + 1 < length) {
-                ++node.assignedBelow;
-            } else {
-                if (node.assignedBelow != 0) revert CompanyPrefixCoversAssigned(prefix, node.assignedBelow);
-                node.owner = supplier;
-            }
+            PrefixNode storage head = _prefixes[ProvenanceFormats.prefixKey(value, i + 1)];
+            if (head.owner != address(0)) revert CompanyPrefixTaken(prefix, prefix[:i + 1], head.owner);
+            ++head.assignedBelow;
         }
+        PrefixNode storage node = _prefixes[key];
+        if (node.owner != address(0)) revert CompanyPrefixTaken(prefix, prefix, node.owner);
+        if (node.assignedBelow != 0) revert CompanyPrefixCoversAssigned(prefix, node.assignedBelow);
+        node.owner = supplier;
         emit CompanyPrefixAssigned(prefix, supplier, _msgSender());
     }
 
     /// @inheritdoc IProvenanceRegistry
     function revokeCompanyPrefix(string calldata prefix) external onlyRole(PLATFORM_ROLE) {
-        uint256 length = _checkedPrefixLength(prefix);
-        (, uint256 key) = ProvenanceFormats.companyPrefixKey(bytes(prefix));
+        uint256 key = _checkedPrefixKey(prefix);
         address supplier = _prefixes[key].owner;
         if (supplier == address(0)) revert CompanyPrefixNotAssigned(prefix);
         delete _prefixes[key].owner;
-        uint256 value;
+        uint256 length = bytes(prefix).length;
+        uint256 value = 0;
         for (uint256 i; i + 1 < length; ++i) {
             value = value * 10 + (uint8(bytes(prefix)[i]) - 0x30);
             // Cannot underflow: assignment counted this prefix on each of its heads of 6+ digits.
@@ -589,18 +589,18 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         }
     }
 
-    /// @dev The length of `prefix`, reverting unless it is 6 to 12 ASCII digits.
-    function _checkedPrefixLength(string calldata prefix) private pure returns (uint256) {
-        (bool ok,) = ProvenanceFormats.companyPrefixKey(bytes(prefix));
+    /// @dev The key of `prefix`, reverting unless it is 6 to 12 ASCII digits.
+    function _checkedPrefixKey(string calldata prefix) private pure returns (uint256 key) {
+        bool ok;
+        (ok, key) = ProvenanceFormats.companyPrefixKey(bytes(prefix));
         if (!ok) revert InvalidCompanyPrefix(prefix);
-        return bytes(prefix).length;
     }
 
     /// @dev The owner and length of the assigned prefix among the company-prefix part of a valid GTIN-14 (its
     /// digits after the indicator): at most one matches, the assigned set being prefix-free. Reads one slot per
     /// length from 6 until a node is owned or has nothing assigned below (at most 7).
     function _gtinOwner(bytes calldata gtin) private view returns (address owner, uint256 prefixLength) {
-        uint256 value;
+        uint256 value = 0;
         for (uint256 length = 1; length <= ProvenanceFormats.MAX_PREFIX_DIGITS; ++length) {
             value = value * 10 + (uint8(gtin[length]) - 0x30);
             if (length < ProvenanceFormats.MIN_PREFIX_DIGITS) continue;
