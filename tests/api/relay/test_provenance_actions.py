@@ -177,13 +177,17 @@ def test_provenance_writes_are_refused_with_reasons(
 
 
 def test_a_prepared_document_gone_before_the_relay_is_refused_not_anchored(
-    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+    client: TestClient,
+    services: Services,
+    worker: RelayWorker,
+    gasless_supplier,
+    gasless_prefix: str,
 ) -> None:
     """A prepared (unpinned) document a garbage collection took before the request was relayed:
     the relay refuses it (409) rather than anchor a CID whose document nobody has; prepared again,
     the document is stored again and the request accepted. Under a Merkle root, a leaf's too."""
     supplier, store = gasless_supplier, services.store
-    gtin, lot = new_gtin(), "LOST-1"
+    gtin, lot = new_gtin(gasless_prefix), "LOST-1"
     relay_and_mine(
         client, worker, supplier, "register_batch",
         {"gtin14": gtin, "lot": lot, "metadata": {"lost": gtin}},
@@ -245,11 +249,15 @@ def test_nan_and_infinity_are_refused_not_stored(client: TestClient, gasless_sup
 
 
 def test_a_named_document_the_store_lacks_is_refused(
-    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+    client: TestClient,
+    services: Services,
+    worker: RelayWorker,
+    gasless_supplier,
+    gasless_prefix: str,
 ) -> None:
     """``metadata_cid`` / ``reason_cid`` name a document uploaded before: one the store does not
     hold is a 400 saying so, not a batch or recall anchored with a document nobody can read."""
-    gtin, lot = new_gtin(), "NAMED-1"
+    gtin, lot = new_gtin(gasless_prefix), "NAMED-1"
     absent = compute_cid(gtin.encode(), profile=services.store.profile)
     body = {"from": gasless_supplier.address, "gtin14": gtin, "lot": lot}
     for action, extra, code in (
