@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.names import Directory, Person
+from api.queries.common import company_prefixes
 
 STATUS_OF_ACTION = {
     "applied": "pending",
@@ -45,6 +46,8 @@ class Application:
     reason_cid: str | None = None
     since: datetime | None = None
     history: list[Step] = field(default_factory=list)
+    # A supplier's GS1 Company Prefixes: only it registers batches of GTINs under them.
+    prefixes: list[str] = field(default_factory=list)
 
 
 def queue(session: Session, directory: Directory) -> list[Application]:
@@ -71,6 +74,10 @@ def queue(session: Session, directory: Directory) -> list[Application]:
             app.credentials_digest, app.reason_cid = row.credentials_digest, None
         elif row.action in ("rejected", "revoked"):
             app.reason_cid = row.reason_cid
+    held = company_prefixes(session)
+    for (kind, account), app in found.items():
+        if kind == "supplier":
+            app.prefixes = held.get(account, [])
     pending = sorted(
         (a for a in found.values() if a.status == "pending"), key=lambda a: a.since or datetime.min
     )

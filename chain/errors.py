@@ -31,6 +31,7 @@ from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils import abi_to_signature, keccak, to_checksum_address
 
+from chain.abi_codec import split_tuple as _split_tuple
 from chain.artifacts import load_all_artifacts
 from chain.exceptions import (
     AlreadyKnown,
@@ -209,21 +210,6 @@ def _normalize(value: Any, abi_type: str) -> Any:
         inner_types = _split_tuple(abi_type[1:-1])
         return tuple(_normalize(v, t) for v, t in zip(value, inner_types, strict=True))
     return value
-
-
-def _split_tuple(inner: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(inner):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(inner[start:i])
-            start = i + 1
-    if inner:
-        parts.append(inner[start:])
-    return parts
 
 
 class ErrorRegistry:

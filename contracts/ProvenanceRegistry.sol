@@ -50,6 +50,39 @@ library ProvenanceFormats {
         return true;
     }
 
+    /// @notice Shortest and longest GS1 Company Prefix (GS1 allocates 6 to 12 digits; 12 = one GTIN).
+    uint256 internal constant MIN_PREFIX_DIGITS = 6;
+    uint256 internal constant MAX_PREFIX_DIGITS = 12;
+
+    /// @notice The storage key of the digit string whose first `length` digits read `value` as a number.
+    /// @dev The length is part of the key, so "0614141" and "614141" (different GS1 prefixes) differ.
+    function prefixKey(uint256 value, uint256 length) internal pure returns (uint256) {
+        return (value << 8) | length;
+    }
+
+    /// @notice The key of `prefix` if it is 6 to 12 ASCII digits, else `(false, 0)`.
+    function companyPrefixKey(bytes calldata prefix) internal pure returns (bool ok, uint256 key) {
+        uint256 length = prefix.length;
+        if (length < MIN_PREFIX_DIGITS || length > MAX_PREFIX_DIGITS) return (false, 0);
+        uint256 value = 0;
+        for (uint256 i; i < length; ++i) {
+            uint8 c = uint8(prefix[i]);
+            if (c < 0x30 || c > 0x39) return (false, 0);
+            value = value * 10 + (c - 0x30);
+        }
+        return (true, prefixKey(value, length));
+    }
+
+    /// @notice Whether the company-prefix part `digits` (a prefix, or a GTIN-14 after its indicator digit) is a
+    /// restricted-circulation number: GS1 prefixes 020-029, 040-049 and 200-299 (GS1 General Specifications
+    /// 1.4.2), in-store and variable-measure numbers that every retailer reuses, so no brand owner holds them.
+    /// @dev `digits` has at least 2 bytes (callers pass validated prefixes or GTIN-14s).
+    function isRestrictedCirculation(bytes calldata digits) internal pure returns (bool) {
+        bytes1 first = digits[0];
+        if (first == "2") return true;
+        return first == "0" && (digits[1] == "2" || digits[1] == "4");
+    }
+
     /// @notice The sha2-256 digest inside a CIDv0 or CIDv1, or `(false, 0)` if `cid` is neither.
     /// @dev CIDv0 = multihash `0x12 0x20 <32 bytes>` (34 bytes). CIDv1 = `0x01 <codec varint> 0x12 0x20
     /// <32 bytes>`, the codec varint minimally encoded and at most 9 bytes. Any other multihash (identity,
@@ -97,6 +130,18 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     /// count a root's leaves only for batches its anchorer may anchor), so the victim could never anchor it.
     mapping(address anchorer => mapping(bytes32 root => RootInfo)) private _roots;
     address[] private _escrows;
+
+    /// @dev One node of the trie of assigned GS1 Company Prefixes, for every digit string of 6 to 12 digits on
+    /// the way to an assigned prefix (one slot): `owner` is set on the assigned prefix itself, `assignedBelow`
+    /// counts the assigned prefixes that extend it. registerBatch walks a GTIN's digits from 6 on and stops at
+    /// the first owner (the prefix) or the first node nothing extends: a 7-digit prefix costs 2 reads, and a
+    /// GTIN nobody holds usually 1. The counts keep the assigned set prefix-free at assignment.
+    struct PrefixNode {
+        address owner;
+        uint96 assignedBelow;
+    }
+
+    mapping(uint256 prefixKey => PrefixNode) private _prefixes;
 
     /// @notice How many escrows a recall notifies at most (each may take ESCROW_NOTIFICATION_GAS).
     uint256 public constant MAX_ESCROWS = 4;
@@ -187,6 +232,67 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
     }
 
     // ----------------------------------------------------------------------------------------------------
+    // GS1 Company Prefixes
+    // ----------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProvenanceRegistry
+    /// @dev Walks the prefix's digits from the 6th: every shorter node must be unowned (no assigned prefix is
+    /// a head of this one) and is counted as having one more assigned prefix below; the prefix's own node must
+    /// be unowned with nothing below.
+    function assignCompanyPrefix(string calldata prefix, address supplier) external onlyRole(PLATFORM_ROLE) {
+        PartyStatus status = _parties[PartyKind.Supplier][supplier].status;
+        if (status != PartyStatus.Pending && status != PartyStatus.Approved) {
+            revert UnexpectedPartyStatus(PartyKind.Supplier, supplier, status);
+        }
+        uint256 key = _checkedPrefixKey(prefix);
+        if (ProvenanceFormats.isRestrictedCirculation(bytes(prefix))) revert RestrictedCirculationPrefix(prefix);
+        uint256 length = bytes(prefix).length;
+        uint256 value = 0;
+        for (uint256 i; i + 1 < length; ++i) {
+            value = value * 10 + (uint8(bytes(prefix)[i]) - 0x30);
+            if (i + 1 < ProvenanceFormats.MIN_PREFIX_DIGITS) continue;
+            PrefixNode storage head = _prefixes[ProvenanceFormats.prefixKey(value, i + 1)];
+            if (head.owner != address(0)) revert CompanyPrefixTaken(prefix, prefix[:i + 1], head.owner);
+            ++head.assignedBelow;
+        }
+        PrefixNode storage node = _prefixes[key];
+        if (node.owner != address(0)) revert CompanyPrefixTaken(prefix, prefix, node.owner);
+        if (node.assignedBelow != 0) revert CompanyPrefixCoversAssigned(prefix, node.assignedBelow);
+        node.owner = supplier;
+        emit CompanyPrefixAssigned(prefix, supplier, _msgSender());
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function revokeCompanyPrefix(string calldata prefix) external onlyRole(PLATFORM_ROLE) {
+        uint256 key = _checkedPrefixKey(prefix);
+        address supplier = _prefixes[key].owner;
+        if (supplier == address(0)) revert CompanyPrefixNotAssigned(prefix);
+        delete _prefixes[key].owner;
+        uint256 length = bytes(prefix).length;
+        uint256 value = 0;
+        for (uint256 i; i + 1 < length; ++i) {
+            value = value * 10 + (uint8(bytes(prefix)[i]) - 0x30);
+            // Cannot underflow: assignment counted this prefix on each of its heads of 6+ digits.
+            if (i + 1 >= ProvenanceFormats.MIN_PREFIX_DIGITS) {
+                --_prefixes[ProvenanceFormats.prefixKey(value, i + 1)].assignedBelow;
+            }
+        }
+        emit CompanyPrefixRevoked(prefix, supplier, _msgSender());
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function companyPrefixOwner(string calldata prefix) external view returns (address) {
+        (bool ok, uint256 key) = ProvenanceFormats.companyPrefixKey(bytes(prefix));
+        return ok ? _prefixes[key].owner : address(0);
+    }
+
+    /// @inheritdoc IProvenanceRegistry
+    function gtinOwner(string calldata gtin14) external view returns (address owner, uint256 prefixLength) {
+        if (!ProvenanceFormats.isValidGtin14(bytes(gtin14))) return (address(0), 0);
+        return _gtinOwner(bytes(gtin14));
+    }
+
+    // ----------------------------------------------------------------------------------------------------
     // Batches
     // ----------------------------------------------------------------------------------------------------
 
@@ -198,6 +304,9 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
         address supplier = _msgSender();
         if (!isApprovedSupplier(supplier)) revert NotApprovedSupplier(supplier);
         if (!ProvenanceFormats.isValidGtin14(bytes(gtin14))) revert InvalidGtin(gtin14);
+        if (ProvenanceFormats.isRestrictedCirculation(bytes(gtin14)[1:])) revert RestrictedCirculationGtin(gtin14);
+        (address owner,) = _gtinOwner(bytes(gtin14));
+        if (owner != supplier) revert GtinNotOwned(gtin14, supplier, owner);
         if (!ProvenanceFormats.isValidLot(bytes(lot))) revert InvalidLot(lot);
         bytes32 metadataDigest = _digestOf(metadataCid);
         batchId = keccak256(abi.encode(gtin14, lot));
@@ -478,6 +587,28 @@ contract ProvenanceRegistry is IProvenanceRegistry, AccessControl, ERC2771Contex
             if (ok) emit EscrowNotified(batchId, escrow, frozen);
             else emit EscrowNotificationFailed(batchId, escrow);
         }
+    }
+
+    /// @dev The key of `prefix`, reverting unless it is 6 to 12 ASCII digits.
+    function _checkedPrefixKey(string calldata prefix) private pure returns (uint256 key) {
+        bool ok;
+        (ok, key) = ProvenanceFormats.companyPrefixKey(bytes(prefix));
+        if (!ok) revert InvalidCompanyPrefix(prefix);
+    }
+
+    /// @dev The owner and length of the assigned prefix among the company-prefix part of a valid GTIN-14 (its
+    /// digits after the indicator): at most one matches, the assigned set being prefix-free. Reads one slot per
+    /// length from 6 until a node is owned or has nothing assigned below (at most 7).
+    function _gtinOwner(bytes calldata gtin) private view returns (address owner, uint256 prefixLength) {
+        uint256 value = 0;
+        for (uint256 length = 1; length <= ProvenanceFormats.MAX_PREFIX_DIGITS; ++length) {
+            value = value * 10 + (uint8(gtin[length]) - 0x30);
+            if (length < ProvenanceFormats.MIN_PREFIX_DIGITS) continue;
+            PrefixNode memory node = _prefixes[ProvenanceFormats.prefixKey(value, length)];
+            if (node.owner != address(0)) return (node.owner, length);
+            if (node.assignedBelow == 0) return (address(0), 0);
+        }
+        return (address(0), 0);
     }
 
     function _existingBatch(bytes32 batchId) private view returns (BatchInfo storage batch) {

@@ -52,6 +52,7 @@ logger = logging.getLogger("bench_api")
 
 GTIN_TEMPLATE = "09506000134352"
 LOT_TEMPLATE = "TPLLOT01"
+BENCH_PREFIX = "695000"  # the bench supplier's GS1 Company Prefix: its batches' GTINs
 GLN_FARM, GLN_HUB, GLN_PICKUP = "9506000000008", "9506000000015", "9506000000022"
 
 
@@ -61,7 +62,7 @@ GLN_FARM, GLN_HUB, GLN_PICKUP = "9506000000008", "9506000000015", "9506000000022
 def _gtin(i: int) -> str:
     from traceability.epcis.identifiers import gs1_check_digit
 
-    body = f"1695{i:09d}"
+    body = f"1{BENCH_PREFIX}{i:06d}"
     return body + gs1_check_digit(body)
 
 
@@ -147,6 +148,7 @@ def populate(chain: Any, store: Any, *, batches: int, events: int, per_root: int
     credential = parse_cid(store.put(b'{"licence": "bench"}'))
     registry.apply_as_supplier(credential, CREDENTIALS_DIGEST, signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
+    registry.assign_company_prefix(BENCH_PREFIX, supplier.address, signer=chain.platform)
     metadata = parse_cid(
         store.put(
             json.dumps(

@@ -302,6 +302,7 @@ def start_bench(node: Anvil, deployments_dir: Path) -> Bench:
     registry = clients.registry
     registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=bench.supplier)
     registry.approve_supplier(bench.supplier.address, signer=platform)
+    registry.assign_company_prefix(GTIN[1:8], bench.supplier.address, signer=platform)  # 7 digits
     return bench
 
 

@@ -130,6 +130,7 @@ def templates(chain: Any) -> tuple[dict[str, Any], float]:
     digest = hashlib.sha256(b"private credentials").digest()  # registry onboarding (issue 13)
     registry.apply_as_supplier(credential, digest, signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
+    registry.assign_company_prefix("9506000", supplier.address, signer=chain.platform)
     registry.apply_as_leader(credential, digest, signer=leader)
     registry.approve_leader(leader.address, signer=chain.platform)
     batch_id = registry.register_batch("09506000134352", "BENCH1", credential, signer=supplier)

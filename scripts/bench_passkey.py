@@ -98,6 +98,7 @@ def run() -> dict[str, Any]:
 
         registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=supplier)
         registry.approve_supplier(supplier.address, signer=platform)
+        registry.assign_company_prefix(GTIN[1:8], supplier.address, signer=platform)
         registry.apply_as_leader(CID, CREDENTIALS_DIGEST, signer=leader)
         registry.approve_leader(leader.address, signer=platform)
         batch_id = registry.register_batch(GTIN, "LOT-PASSKEY", CID, signer=supplier)

@@ -67,7 +67,9 @@ def make_deal(chain: Any, *, capacity: int) -> tuple[int, LocalAccount]:
     registry.approve_supplier(supplier.address, signer=chain.platform)
     registry.apply_as_leader(CREDENTIAL, hashlib.sha256(b"credentials").digest(), signer=leader)
     registry.approve_leader(leader.address, signer=chain.platform)
-    body = "0" + "".join(str(secrets.randbelow(10)) for _ in range(12))
+    prefix = "1" + "".join(str(secrets.randbelow(10)) for _ in range(8))  # a fresh GS1 prefix
+    registry.assign_company_prefix(prefix, supplier.address, signer=chain.platform)
+    body = "0" + prefix + "".join(str(secrets.randbelow(10)) for _ in range(3))
     batch_id = registry.register_batch(
         body + gs1_check_digit(body), "RUSH01", CREDENTIAL, signer=supplier
     )

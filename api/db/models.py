@@ -124,6 +124,19 @@ class PartyEvent(Base, LogRow):
     by: Mapped[str | None] = mapped_column(Address, nullable=True)
 
 
+class CompanyPrefixEvent(Base, LogRow):
+    """The platform assigned a GS1 Company Prefix to a supplier, or revoked it
+    (CompanyPrefixAssigned / Revoked): only a prefix's holder registers batches of its GTINs."""
+
+    __tablename__ = "company_prefix_events"
+    __table_args__ = (UniqueConstraint("tx_hash", "log_index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(12), index=True)
+    supplier: Mapped[str] = mapped_column(Address, index=True)
+    action: Mapped[str] = mapped_column(String(16))  # assigned | revoked
+    by: Mapped[str] = mapped_column(Address)
+
+
 class Batch(Base, LogRow):
     """A registered batch (BatchRegistered)."""
 
@@ -383,6 +396,7 @@ class RawLog(Base, LogRow):
 LOG_TABLES: tuple[type[Base], ...] = (
     RawLog,
     PartyEvent,
+    CompanyPrefixEvent,
     Batch,
     BatchStatusEvent,
     BatchWriter,

@@ -39,6 +39,11 @@ class Actor:
     gln: str = ""
     place_zh: str = ""
     place_en: str = ""
+    # GS1 Company Prefixes the platform assigns to a supplier: only it registers batches of GTINs
+    # under them. The demo products' GTINs differ only in their last digits, so each farm holds
+    # its products' 12-digit prefixes (one GTIN each, as GS1 allocates them) and the pork farm a
+    # prefix for the products it adds from its page.
+    company_prefixes: tuple[str, ...] = ()
 
     @property
     def account(self) -> LocalAccount:
@@ -57,6 +62,7 @@ RICE_FARM = Actor(
     with_check("690123400001"),
     "黑龙江省五常市",
     "Wuchang, Heilongjiang",
+    ("690123450001", "690123450003"),
 )
 PORK_FARM = Actor(
     4,
@@ -66,6 +72,7 @@ PORK_FARM = Actor(
     with_check("690123400002"),
     "浙江省金华市",
     "Jinhua, Zhejiang",
+    ("690123450002", "69012345987"),
 )
 LEADERS = (
     Actor(

@@ -181,6 +181,15 @@ class _Seeder:
             self.send(apply, cid, credentials, signer=actor.account)
         self.send(approve, actor.address, signer=self.platform)
 
+    def ensure_prefixes(self, supplier: Actor) -> None:
+        """Assign the supplier its GS1 Company Prefixes (those nobody holds yet)."""
+        registry = self.clients.registry
+        for prefix in supplier.company_prefixes:
+            if registry.company_prefix_owner(prefix) is None:
+                self.send(
+                    registry.assign_company_prefix, prefix, supplier.address, signer=self.platform
+                )
+
     def seed_epoch(self) -> int:
         """Chain time of the first seed's first transaction: the rice farm's first application.
 
@@ -490,6 +499,7 @@ class _Seeder:
     def run(self) -> None:
         for supplier in (c.RICE_FARM, c.PORK_FARM):
             self.ensure_party(supplier, PartyKind.SUPPLIER)
+            self.ensure_prefixes(supplier)
         for leader in c.LEADERS:
             self.ensure_party(leader, PartyKind.LEADER)
         self.report.epoch = self.seed_epoch()

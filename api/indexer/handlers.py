@@ -115,6 +115,23 @@ def _party(action: str) -> Handler:
     return handle
 
 
+def _company_prefix(action: str) -> Handler:
+    def handle(log: DecodedLog, pos: dict[str, Any]) -> list[Row]:
+        a = log.args
+        return [
+            Row.of(
+                m.CompanyPrefixEvent,
+                **pos,
+                prefix=a["prefix"],
+                supplier=_addr(a["supplier"]),
+                action=action,
+                by=_addr(a.get("assigner") or a["revoker"]),
+            )
+        ]
+
+    return handle
+
+
 def _batch_registered(log: DecodedLog, pos: dict[str, Any]) -> list[Row]:
     a = log.args
     return [
@@ -403,6 +420,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("registry", "PartyRejected"): _party("rejected"),
     ("registry", "PartyRevoked"): _party("revoked"),
     ("registry", "PartyProfileUpdated"): _party("profile_updated"),
+    ("registry", "CompanyPrefixAssigned"): _company_prefix("assigned"),
+    ("registry", "CompanyPrefixRevoked"): _company_prefix("revoked"),
     ("registry", "BatchRegistered"): _batch_registered,
     ("registry", "BatchWriterSet"): _writer_set,
     ("registry", "EventAnchored"): _event_anchored,

@@ -111,6 +111,24 @@ def _batch_statuses(session: Session, batch_ids: Iterable[str]) -> dict[str, m.B
     return {row.batch_id: row for row in rows}  # the latest wins
 
 
+def company_prefixes(session: Session, supplier: str | None = None) -> dict[str, list[str]]:
+    """The GS1 Company Prefixes each supplier holds now (``supplier``'s alone if given), sorted:
+    every prefix's latest assignment, unless revoked since."""
+    query = select(m.CompanyPrefixEvent).order_by(
+        m.CompanyPrefixEvent.block_number, m.CompanyPrefixEvent.log_index
+    )
+    if supplier is not None:
+        query = query.where(m.CompanyPrefixEvent.supplier == supplier)
+    holder: dict[str, str | None] = {}
+    for row in session.scalars(query):
+        holder[row.prefix] = row.supplier if row.action == "assigned" else None
+    held: dict[str, list[str]] = {}
+    for prefix, owner in sorted(holder.items()):
+        if owner is not None:
+            held.setdefault(owner, []).append(prefix)
+    return held
+
+
 def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:
     """``approved | pending | rejected | revoked | none`` from the party's latest action, its
     public profile, the digest of its private credentials, and the reason of a refusal."""

@@ -13,6 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 MAX_ROOT_EVENTS = 512
 
 
+def _gs1_key(validator: str, value: str) -> str:
+    """``traceability.epcis.identifiers.<validator>(value)``; its refusal (a wrong check digit,
+    a prefix the registry refuses) a ValueError: a 422 naming the field, before signing."""
+    from traceability.epcis import identifiers
+    from traceability.epcis.errors import InvalidIdentifier
+
+    try:
+        return str(getattr(identifiers, validator)(value))
+    except InvalidIdentifier as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _checksum(value: str) -> str:
     if not isinstance(value, str) or not is_address(value):
         raise ValueError(f"not an address: {value!r}")
@@ -105,15 +117,7 @@ class ApplyLeaderParams(ActionParams):
     @field_validator("gln")
     @classmethod
     def _gln(cls, v: str | None) -> str | None:
-        if v is not None:
-            from traceability.epcis.errors import InvalidIdentifier
-            from traceability.epcis.identifiers import validate_gln
-
-            try:
-                validate_gln(v)
-            except InvalidIdentifier as exc:  # a wrong check digit: a 422 naming the field
-                raise ValueError(str(exc)) from None
-        return v
+        return None if v is None else _gs1_key("validate_gln", v)
 
 
 class RegisterBatchParams(ActionParams):
@@ -127,14 +131,8 @@ class RegisterBatchParams(ActionParams):
     @field_validator("gtin14")
     @classmethod
     def _gtin(cls, v: str) -> str:
-        # The registry takes any 14 digits: a wrong check digit is refused here, before signing.
-        from traceability.epcis.errors import InvalidIdentifier
-        from traceability.epcis.identifiers import validate_gtin14
-
-        try:
-            return validate_gtin14(v)
-        except InvalidIdentifier as exc:
-            raise ValueError(str(exc)) from None
+        # The registry refuses a wrong check digit too: said here, before signing.
+        return _gs1_key("validate_gtin14", v)
 
 
 class RecallBatchParams(ActionParams):
@@ -186,6 +184,25 @@ class ReviewParams(ActionParams):
     @field_validator("account")
     @classmethod
     def _account(cls, v: str) -> str:
+        return _checksum(v)
+
+
+class CompanyPrefixParams(ActionParams):
+    """The platform assigns a GS1 Company Prefix to a supplier, or revokes it."""
+
+    prefix: str = Field(description="the GS1 Company Prefix: 6 to 12 digits")
+    supplier: str = Field(description="the supplier holding it (any, to revoke)")
+    decision: Literal["assign", "revoke"]
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        # The registry refuses these too; said here, before signing, in words.
+        return _gs1_key("validate_company_prefix", v)
+
+    @field_validator("supplier")
+    @classmethod
+    def _supplier(cls, v: str) -> str:
         return _checksum(v)
 
 

@@ -65,6 +65,8 @@ ACTION_OF_FUNCTION = {
     "rejectLeader": "review",
     "revokeSupplier": "review",
     "revokeLeader": "review",
+    "assignCompanyPrefix": "company_prefix",
+    "revokeCompanyPrefix": "company_prefix",
     "createDeal": "create_deal",
     "setTokenAllowed": "set_token_allowed",
     "setFeeRecipient": "set_fee_recipient",

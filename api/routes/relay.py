@@ -24,9 +24,11 @@ from api.relayer.prepare import ACTIONS, NextNonces, prepare_action
 from api.relayer.queue import signer_queue
 from api.relayer.worker import WAKE
 from api.routes.deps import ClientLimited, ServicesDep
+from api.routes.jsonbody import FastJsonRoute
 from api.schemas.relay import PreparedPublic, RelayRequestPublic
 
-router = APIRouter(tags=["gasless"])
+# (msgspec reads the signed payloads: api.routes.jsonbody)
+router = APIRouter(tags=["gasless"], route_class=FastJsonRoute)
 
 # Accepting is CPU-bound under the GIL (issue 15): a rush of concurrent accepts, each on a thread of
 # its own, only interleaved — and starved the outbox worker's thread, which then mined at half the

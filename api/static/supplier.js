@@ -27,8 +27,19 @@
     return { gtin: full };
   }
 
+  // Whose GTIN: the registry registers a batch only for the holder of the GS1 Company Prefix its
+  // digits after the indicator start with; restricted-circulation numbers (02, 04, 2x) for nobody.
+  // The same rule as traceability.epcis.identifiers (is_restricted_circulation, gtin_company_prefix).
+  function gtinOwnership(gtin, prefixes) {
+    const part = gtin.slice(1, 13);
+    if (part[0] === "2" || part.startsWith("02") || part.startsWith("04")) return { error: words("js_err_restricted_circulation_gtin") };
+    if (!prefixes.length) return { error: words("js_sup_no_prefix") };
+    if (!prefixes.some((p) => part.startsWith(p))) return { error: words("js_sup_gtin_not_yours", { prefixes: prefixes.join(", ") }) };
+    return { gtin };
+  }
+
   // The same rule as traceability.epcis.identifiers (tests compare the two).
-  window.TuanSupplier = { checkDigit, gtin14 };
+  window.TuanSupplier = { checkDigit, gtin14, gtinOwnership };
 
   const page = document.getElementById("supplier-page");
   if (!page || !window.Tuan) return;
@@ -97,9 +108,15 @@
   if (registerForm) {
     const f = registerForm.elements;
     const hint = document.getElementById("gtin-check");
+    const prefixes = (page.dataset.prefixes || "").split(" ").filter(Boolean);
+    // The check digit, then whose GTIN it is: both said before anything is signed.
+    const checkGtin = (text) => {
+      const checked = gtin14(text);
+      return checked.error ? checked : gtinOwnership(checked.gtin, prefixes);
+    };
     const showCheck = () => {
       if (!f.gtin14.value) { hint.textContent = ""; return; }
-      const checked = gtin14(f.gtin14.value);
+      const checked = checkGtin(f.gtin14.value);
       hint.textContent = checked.error ? "✖ " + checked.error : "✔ " + t("js_sup_gtin_ok", { gtin: checked.gtin });
       hint.className = "small gtin-check " + (checked.error ? "error" : "ok");
     };
@@ -124,7 +141,7 @@
     }
     registerForm.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const checked = gtin14(f.gtin14.value);
+      const checked = checkGtin(f.gtin14.value);
       if (checked.error) { showCheck(); say(registerForm, "✖ " + checked.error); return; }
       const fields = {};
       for (const [key, value] of new FormData(registerForm).entries()) {

@@ -20,7 +20,7 @@ from api import queries
 from api.db import models as m
 from api.disputes import claims
 from api.names import Directory, Person
-from api.queries.common import _batch_statuses, chain_now
+from api.queries.common import _batch_statuses, chain_now, company_prefixes
 from api.services import Services
 from api.shop import product_of
 from traceability.safe_json import loads_bounded
@@ -123,6 +123,8 @@ def supplier_view(session: Session, services: Services, supplier: str) -> dict[s
         "deals": payouts(session, supplier),
         "claims_waiting": claims_waiting(session, directory, services, supplier),
         "reason": _reason(services, party.get("reason_cid")),
+        # Its GS1 Company Prefixes: the GTINs whose batches it may register.
+        "prefixes": company_prefixes(session, supplier).get(supplier, []),
     }
 
 

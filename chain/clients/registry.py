@@ -17,6 +17,10 @@ from chain.clients.views import (
 )
 
 
+def _unless_zero(address: str) -> str | None:
+    return None if int(address, 16) == 0 else str(address)
+
+
 class RegistryClient(ContractClient):
     """ProvenanceRegistry: onboarding, batches, event and Merkle-root anchors, recalls."""
 
@@ -70,6 +74,26 @@ class RegistryClient(ContractClient):
     def party(self, kind: PartyKind, account: str) -> Party:
         status, block, profile, credentials = self._call("party", int(kind), account)
         return Party(PartyStatus(status), block, bytes(profile), bytes(credentials))
+
+    # GS1 Company Prefixes (the platform assigns each to the supplier holding it; only that supplier
+    # registers batches of GTINs under it)
+    def assign_company_prefix(
+        self, prefix: str, supplier: str, *, signer: LocalAccount
+    ) -> TxReceipt:
+        return self._send(signer, "assignCompanyPrefix", prefix, supplier)
+
+    def revoke_company_prefix(self, prefix: str, *, signer: LocalAccount) -> TxReceipt:
+        return self._send(signer, "revokeCompanyPrefix", prefix)
+
+    def company_prefix_owner(self, prefix: str) -> str | None:
+        """The supplier ``prefix`` is assigned to (None if nobody)."""
+        return _unless_zero(self._call("companyPrefixOwner", prefix))
+
+    def gtin_owner(self, gtin14: str) -> tuple[str | None, int]:
+        """Who holds ``gtin14``'s assigned company prefix, and its length (None, 0 if nobody):
+        the only supplier ``registerBatch`` accepts for the GTIN."""
+        owner, length = self._call("gtinOwner", gtin14)
+        return _unless_zero(owner), int(length)
 
     # batches
     def register_batch(

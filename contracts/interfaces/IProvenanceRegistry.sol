@@ -14,6 +14,14 @@ pragma solidity 0.8.30;
 /// Identifiers:
 /// - `batchId = keccak256(abi.encode(gtin14, lot))`, `gtin14` the 14-digit GTIN string, `lot` the GS1 lot
 ///   string (1–20 characters of the GS1 AI encodable character set 82).
+/// - GS1 Company Prefixes: 6 to 12 digits, as GS1 allocates them to brand owners. A GTIN-14's company-prefix
+///   part is its digits 2..13 (after the indicator digit), so a GTIN-13 padded to 14 starts with its own
+///   prefix, and a GTIN-12 (UPC) padded to 14 reads "0" + its UPC prefix (GS1's rule). The platform assigns
+///   each prefix to the supplier that holds it (checked off chain against GS1's licence record); only that
+///   supplier may register batches of GTINs under it. Assigned prefixes are kept prefix-free (as GS1 allocates
+///   them), so at most one assigned prefix matches a GTIN.
+/// - Restricted-circulation numbers (GTIN-13 part starting 02, 04 or 2: in-store and variable-measure
+///   numbers, reused by every retailer) belong to no brand owner: they can be neither assigned nor registered.
 /// - `eventHash` = the 32-byte SHA-256 digest of the event's GS1 CBV 2.0 event hash ID.
 /// - `documentDigest` = the SHA-256 digest (32 bytes) inside the multihash of the event document's IPFS CID.
 ///   Accepted CIDs: CIDv0 (`0x12 0x20` + 32 bytes) and CIDv1 (`0x01`, codec varint, `0x12 0x20`, 32 bytes).
@@ -147,6 +155,21 @@ interface IProvenanceRegistry {
     error RootAlreadyAnchored(address anchorer, bytes32 root);
     /// @notice A Merkle root must cover at least one event.
     error ZeroLeafCount();
+    /// @notice `prefix` is not 6 to 12 ASCII digits (GS1 Company Prefix lengths).
+    error InvalidCompanyPrefix(string prefix);
+    /// @notice `prefix` is in a restricted-circulation range (02, 04, 2x): no brand owner holds it.
+    error RestrictedCirculationPrefix(string prefix);
+    /// @notice `prefix` equals or extends `assigned`, which `owner` holds: GS1 prefixes are prefix-free, so the
+    /// overlap is a mistake in the assignment (revoke the old one first).
+    error CompanyPrefixTaken(string prefix, string assigned, address owner);
+    /// @notice `count` assigned prefixes extend `prefix` (GS1 prefixes are prefix-free: revoke them first).
+    error CompanyPrefixCoversAssigned(string prefix, uint256 count);
+    /// @notice `prefix` is not assigned to anyone.
+    error CompanyPrefixNotAssigned(string prefix);
+    /// @notice `gtin` is a restricted-circulation number (GTIN-13 part 02, 04 or 2x): no brand owner, no batch.
+    error RestrictedCirculationGtin(string gtin);
+    /// @notice `account` holds no assigned GS1 Company Prefix of `gtin` (`owner` does; zero if nobody does).
+    error GtinNotOwned(string gtin, address account, address owner);
     /// @notice At most `max` escrows can be notified of recalls (each call has a fixed gas cap).
     error TooManyEscrows(uint256 max);
     /// @notice `escrow` is already notified of recalls.
@@ -215,6 +238,11 @@ interface IProvenanceRegistry {
     );
     /// @notice `anchorer` anchored the Merkle root `root` of `leafCount` events listed in `manifestCid`.
     event RootAnchored(bytes32 indexed root, uint32 leafCount, address indexed anchorer, bytes manifestCid);
+    /// @notice The platform account `assigner` assigned the GS1 Company Prefix `prefix` to `supplier`.
+    event CompanyPrefixAssigned(string prefix, address indexed supplier, address indexed assigner);
+    /// @notice The platform account `revoker` revoked `supplier`'s GS1 Company Prefix `prefix`. Batches already
+    /// registered under it stay the supplier's; only new registrations need the prefix.
+    event CompanyPrefixRevoked(string prefix, address indexed supplier, address indexed revoker);
     /// @notice The admin registered `escrow` to be notified (and its deals frozen) when a batch is blocked.
     event EscrowAdded(address indexed escrow);
     /// @notice The admin stopped notifying `escrow`.
@@ -235,7 +263,8 @@ interface IProvenanceRegistry {
     // Roles
     // ----------------------------------------------------------------------------------------------------
 
-    /// @notice Role of the platform: approves/revokes parties, marks batches non-compliant, may recall any batch.
+    /// @notice Role of the platform: approves/revokes parties, assigns GS1 Company Prefixes, marks batches
+    /// non-compliant, may recall any batch.
     function PLATFORM_ROLE() external view returns (bytes32);
 
     /// @notice Role of the group-buy escrow: anchors leaders' receiving events.
@@ -296,8 +325,27 @@ interface IProvenanceRegistry {
     // Batches
     // ----------------------------------------------------------------------------------------------------
 
-    /// @notice Registers a batch. Only an approved supplier.
-    /// @param gtin14 14 ASCII digits with a valid GS1 check digit
+    /// @notice Assigns the GS1 Company Prefix `prefix` to `supplier` (Pending or Approved as a supplier). Only
+    /// `PLATFORM_ROLE`, after checking GS1's licence record. A prefix has one owner; an overlapping one
+    /// (equal, shorter or longer) must be revoked first.
+    /// @param prefix 6 to 12 ASCII digits, not in a restricted-circulation range (02, 04, 2x)
+    function assignCompanyPrefix(string calldata prefix, address supplier) external;
+
+    /// @notice Revokes the assignment of `prefix`. Only `PLATFORM_ROLE`. Batches already registered under it
+    /// stay their supplier's (their trail and recalls are unaffected); only new registrations are refused.
+    function revokeCompanyPrefix(string calldata prefix) external;
+
+    /// @notice The supplier `prefix` is assigned to (zero if none, or if `prefix` is not 6 to 12 digits).
+    function companyPrefixOwner(string calldata prefix) external view returns (address);
+
+    /// @notice The owner of the assigned GS1 Company Prefix of `gtin14` and that prefix's length (zero and 0 if
+    /// none matches, or if `gtin14` is not a valid GTIN-14): whom `registerBatch` accepts for this GTIN.
+    function gtinOwner(string calldata gtin14) external view returns (address owner, uint256 prefixLength);
+
+    /// @notice Registers a batch. Only an approved supplier holding the assigned GS1 Company Prefix of `gtin14`
+    /// (see {gtinOwner}): a GTIN belongs to its brand owner, so no other supplier can forge its provenance or
+    /// take its batch ids by copying a pending registration.
+    /// @param gtin14 14 ASCII digits with a valid GS1 check digit, not a restricted-circulation number
     /// @param lot 1–20 characters of the GS1 AI encodable character set 82
     /// @param metadataCid CID of the batch metadata document
     /// @return batchId keccak256(abi.encode(gtin14, lot))

@@ -45,12 +45,15 @@ contract ForwarderTest is ProvenanceRegistryBase {
         assertEq(uint256(p.status), uint256(IProvenanceRegistry.PartyStatus.Pending));
         assertEq(uint256(registry.party(IProvenanceRegistry.PartyKind.Supplier, relayer).status), 0);
 
-        vm.prank(platform);
+        vm.startPrank(platform);
         registry.approveSupplier(gaslessSupplier);
+        registry.assignCompanyPrefix("9506002", gaslessSupplier);
+        vm.stopPrank();
 
-        bytes memory call = abi.encodeCall(registry.registerBatch, (GTIN, "GASLESS-1", credential));
+        string memory gtin = "09506002000013";
+        bytes memory call = abi.encodeCall(registry.registerBatch, (gtin, "GASLESS-1", credential));
         _relay(_signed(gaslessKey, gaslessSupplier, call, _inOneHour()));
-        bytes32 id = keccak256(abi.encode(GTIN, "GASLESS-1"));
+        bytes32 id = keccak256(abi.encode(gtin, "GASLESS-1"));
         assertEq(registry.batchSupplier(id), gaslessSupplier);
         assertEq(forwarder.nonces(gaslessSupplier), 2);
     }

@@ -60,6 +60,7 @@ contract GroupBuyEscrowRecallTest is Test {
         vm.startPrank(platform);
         registry.approveSupplier(supplier);
         registry.approveLeader(leader);
+        registry.assignCompanyPrefix("9506000", supplier);
         vm.stopPrank();
         vm.startPrank(supplier);
         batchId = registry.registerBatch("09506000134352", "LOT-1", REASON);
@@ -248,10 +249,12 @@ contract GroupBuyEscrowRecallTest is Test {
         address attacker = makeAddr("attacker");
         vm.prank(attacker);
         registry.applyAsSupplier(REASON, keccak256("credentials"));
-        vm.prank(platform);
+        vm.startPrank(platform);
         registry.approveSupplier(attacker);
+        registry.assignCompanyPrefix("9506001", attacker);
+        vm.stopPrank();
         vm.startPrank(attacker);
-        bytes32 attackerBatch = registry.registerBatch("09506000134352", "FRONT-RUN", REASON);
+        bytes32 attackerBatch = registry.registerBatch("09506001000014", "FRONT-RUN", REASON);
         registry.anchorEvent(attackerBatch, eventHash, REASON);
         vm.stopPrank();
 

@@ -350,8 +350,10 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.BatchAlreadyRegistered.selector, batchId));
         vm.prank(supplier);
         registry.registerBatch(GTIN, LOT, docCid);
-        // Another supplier cannot claim the same GTIN + lot either.
-        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.BatchAlreadyRegistered.selector, batchId));
+        // Another supplier cannot register the GTIN at all: it is not theirs (ProvenanceRegistryPrefixes.t.sol).
+        vm.expectRevert(
+            abi.encodeWithSelector(IProvenanceRegistry.GtinNotOwned.selector, GTIN, otherSupplier, supplier)
+        );
         vm.prank(otherSupplier);
         registry.registerBatch(GTIN, LOT, docCid);
     }
@@ -505,7 +507,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
     /// anchors it first under a batch of its own. That is its batch's claim; the victim's anchor still lands.
     function test_anchorEvent_notBlockedByTheSameHashUnderAnotherSuppliersBatch() public {
         vm.prank(otherSupplier);
-        bytes32 attackerBatch = registry.registerBatch(GTIN, "FRONT-RUN", docCid);
+        bytes32 attackerBatch = registry.registerBatch(OTHER_GTIN, "FRONT-RUN", docCid);
         vm.prank(otherSupplier);
         registry.anchorEvent(attackerBatch, EVENT_HASH, cidV0(keccak256("attacker doc")));
 
@@ -596,7 +598,7 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
     /// @dev A receipt's event hash anchored first under another supplier's batch does not block the receipt.
     function test_anchorReceipt_notBlockedByTheSameHashUnderAnotherSuppliersBatch() public {
         vm.prank(otherSupplier);
-        bytes32 attackerBatch = registry.registerBatch(GTIN, "FRONT-RUN", docCid);
+        bytes32 attackerBatch = registry.registerBatch(OTHER_GTIN, "FRONT-RUN", docCid);
         vm.prank(otherSupplier);
         registry.anchorEvent(attackerBatch, EVENT_HASH, docCid);
 

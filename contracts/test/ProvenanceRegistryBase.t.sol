@@ -23,6 +23,10 @@ abstract contract ProvenanceRegistryBase is Test {
 
     /// @dev GS1's own example GTIN (check digit 2) and a lot using several set-82 symbols.
     string internal constant GTIN = "09506000134352";
+    /// @dev GS1 Company Prefixes of `supplier` (GTIN's) and `otherSupplier`, and a GTIN of the latter's.
+    string internal constant PREFIX = "9506000";
+    string internal constant OTHER_PREFIX = "9506001";
+    string internal constant OTHER_GTIN = "09506001000014";
     string internal constant LOT = "ABC-123/x";
     bytes32 internal batchId;
 
@@ -45,6 +49,10 @@ abstract contract ProvenanceRegistryBase is Test {
 
         _onboardSupplier(supplier);
         _onboardSupplier(otherSupplier);
+        vm.startPrank(platform);
+        registry.assignCompanyPrefix(PREFIX, supplier);
+        registry.assignCompanyPrefix(OTHER_PREFIX, otherSupplier);
+        vm.stopPrank();
         vm.prank(supplier);
         batchId = registry.registerBatch(GTIN, LOT, cidV1(CODEC_RAW, keccak256("metadata")));
     }

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect as inspect_module
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,24 @@ def test_one_client_holds_a_bounded_number_of_notice_streams(tmp_path: Path) -> 
         assert open_streams == {}
 
     anyio.run(scenario)
+
+
+def test_a_chunked_body_past_the_bound_is_refused_by_the_relay_route_too(
+    offline_client, caplog
+) -> None:
+    """The gasless routes read their JSON bodies themselves (api.routes.jsonbody): a chunked
+    body past the bound is the same 413, with no error logged on the way."""
+    client, _ = offline_client
+    big = b"[" * (MAX_REQUEST_BYTES + 1)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(big), 1 << 20):
+            yield big[start : start + (1 << 20)]
+
+    with caplog.at_level(logging.WARNING):
+        response = client.post(
+            "/v1/relay", content=chunks(), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413, response.text
+    assert response.json()["code"] == "request_too_large"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

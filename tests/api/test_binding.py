@@ -88,6 +88,7 @@ def approve_and_register(chain: Chain, lot: str) -> None:
     registry = chain.clients.registry
     registry.apply_as_supplier(CREDENTIAL, CREDENTIALS_DIGEST, signer=SUPPLIER)
     registry.approve_supplier(SUPPLIER.address, signer=chain.platform)
+    registry.assign_company_prefix(GTIN[1:8], SUPPLIER.address, signer=chain.platform)
     registry.register_batch(GTIN, lot, CREDENTIAL, signer=SUPPLIER)
 
 

@@ -24,6 +24,7 @@ TOP_PRICE = 10_000_000  # 10 tUSD (6 decimals)
 TIER_PRICE = 8_000_000  # from 10 units in total
 CID = bytes.fromhex("1220") + bytes(range(32))  # a CIDv0 (sha2-256 multihash)
 GTIN = "09506000134352"
+PREFIX = "9506000"  # GTIN's GS1 Company Prefix, assigned to the supplier
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +82,7 @@ def market(clients: Clients, w3: Web3) -> Market:
     registry, escrow = clients.registry, clients.escrow
     registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=supplier)
     registry.approve_supplier(supplier.address, signer=platform)
+    registry.assign_company_prefix(PREFIX, supplier.address, signer=platform)
     registry.apply_as_leader(CID, CREDENTIALS_DIGEST, signer=leader)
     registry.approve_leader(leader.address, signer=platform)
     batch_id = registry.register_batch(GTIN, "LOT-7", CID, signer=supplier)

@@ -159,3 +159,87 @@ def test_types_not_read_directly_are_left_to_eth_abi() -> None:
         "(uint256)",
     ):
         assert abi_codec.static_decoder(["uint256", kind]) is None, kind
+
+
+# ------------------------------------------------------------------ common values encoded directly
+
+_ELEMENTARY = [
+    "uint256",
+    "uint8",
+    "uint48",
+    "uint160",
+    "int256",
+    "int8",
+    "int40",
+    "address",
+    "bool",
+    "bytes32",
+    "bytes1",
+    "bytes20",
+    "bytes",
+    "string",
+]
+
+
+def _abi_types() -> st.SearchStrategy[str]:
+    """ABI types: elementary ones, tuples and arrays of them, nested."""
+    return st.recursive(
+        st.sampled_from(_ELEMENTARY),
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=1, max_size=4).map(lambda ts: "(" + ",".join(ts) + ")"),
+            inner.map(lambda t: t + "[]"),
+            st.tuples(inner, st.integers(1, 3)).map(lambda p: f"{p[0]}[{p[1]}]"),
+        ),
+        max_leaves=6,
+    )
+
+
+# Values near the common forms that eth-abi takes or refuses in its own way.
+_ODD = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**257), max_value=2**257),
+    st.binary(max_size=40),
+    st.binary(max_size=33).map(bytearray),
+    st.text(max_size=5),
+    st.text(alphabet="0123456789abcdefABCDEF", min_size=40, max_size=40).map(lambda h: "0x" + h),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.just("\ud800"),
+)
+
+
+def _mutated(value: Any, data: st.DataObject) -> Any:
+    """``value`` with now and then one of its leaves (or a list's length) replaced."""
+    if isinstance(value, (list, tuple)) and value and data.draw(st.integers(0, 3)):
+        i = data.draw(st.integers(0, len(value) - 1))
+        items = list(value)
+        items[i] = _mutated(items[i], data)
+        if data.draw(st.integers(0, 9)) == 0:
+            items = items[:-1]  # a wrong length
+        return items if isinstance(value, list) or data.draw(st.booleans()) else tuple(items)
+    if data.draw(st.integers(0, 3)) == 0:
+        return data.draw(_ODD)
+    return value
+
+
+@settings(max_examples=400, deadline=None)
+@given(types=st.lists(_abi_types(), min_size=1, max_size=4), data=st.data())
+def test_encoded_directly_as_eth_abi_encodes(types: list[str], data: st.DataObject) -> None:
+    """Every value: eth-abi's bytes, or eth-abi's refusal (the direct path leaves what is not
+    one of its common forms to eth-abi)."""
+    from eth_abi.tools import get_abi_strategy
+
+    values = list(data.draw(get_abi_strategy("(" + ",".join(types) + ")")))
+    if data.draw(st.booleans()):
+        values = _mutated(values, data)
+    assert _outcome(abi_codec.encode, types, values) == _outcome(eth_abi.encode, types, values)
+
+
+def test_the_relayers_calls_are_encoded_directly() -> None:
+    """executeBatch's requests, joinWithPermit's arguments, permitAll's permits: no eth-abi."""
+    for types in (
+        ["(address,address,uint256,uint256,uint48,bytes,bytes)[]", "address"],
+        ["uint256", "uint256", "address", "uint256", "uint8", "bytes32", "bytes32"],
+        ["(address,address,address,uint256,uint256,uint8,bytes32,bytes32)[]"],
+    ):
+        assert abi_codec._direct_encoder(tuple(types)) is not None, types

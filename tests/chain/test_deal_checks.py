@@ -29,7 +29,8 @@ from chain.tx import TxSender
 
 CID = bytes.fromhex("1220") + bytes(range(32))
 DIGEST = bytes(range(1, 33))
-GTIN = "09506000134352"
+GTIN = "09506000134352"  # A's (prefix 9506000)
+B_GTIN = "09506001000014"  # B's (prefix 9506001)
 
 
 @dataclass
@@ -50,10 +51,11 @@ def world(clients: Clients, tx_sender: TxSender) -> World:
     registry, escrow = clients.registry, clients.escrow
     for supplier in (a, b, applied):
         registry.apply_as_supplier(CID, DIGEST, signer=supplier)
-    for supplier in (a, b):
+    for supplier, prefix in ((a, "9506000"), (b, "9506001")):
         registry.approve_supplier(supplier.address, signer=platform)
+        registry.assign_company_prefix(prefix, supplier.address, signer=platform)
     active = [registry.register_batch(GTIN, f"A-{i}", CID, signer=a) for i in range(2)]
-    b_batch = registry.register_batch(GTIN, "B-1", CID, signer=b)
+    b_batch = registry.register_batch(B_GTIN, "B-1", CID, signer=b)
     recalled = registry.register_batch(GTIN, "A-R", CID, signer=a)
     registry.recall_batch(recalled, CID, signer=a)
     full = registry.register_batch(GTIN, "A-FULL", CID, signer=a)

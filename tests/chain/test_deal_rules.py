@@ -61,6 +61,7 @@ def cast(w3: Web3, clients: Clients, tx_sender: TxSender) -> Cast:
     registry, escrow, token = clients.registry, clients.escrow, clients.token
     registry.apply_as_supplier(CID, CREDENTIALS_DIGEST, signer=supplier)
     registry.approve_supplier(supplier.address, signer=platform)
+    registry.assign_company_prefix("9506000", supplier.address, signer=platform)
     for leader in leaders:
         registry.apply_as_leader(CID, CREDENTIALS_DIGEST, signer=leader)
         registry.approve_leader(leader.address, signer=platform)

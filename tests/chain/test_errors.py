@@ -197,6 +197,20 @@ def test_real_contract_reverts_are_named(clients: Clients) -> None:
             "09506000134352", "L1", b"\x12\x20" + b"\x01" * 32, signer=stranger
         )
 
+    with pytest.raises(errors.GtinNotOwned) as not_owned:  # an approved supplier, not the GTIN's
+        clients.registry.apply_as_supplier(
+            b"\x12\x20" + b"\x01" * 32, b"\x01" * 32, signer=stranger
+        )
+        clients.registry.approve_supplier(stranger.address, signer=platform)
+        clients.registry.register_batch(
+            "09506000134352", "L1", b"\x12\x20" + b"\x01" * 32, signer=stranger
+        )
+    assert not_owned.value.args == {
+        "gtin": "09506000134352",
+        "account": stranger.address,
+        "owner": "0x0000000000000000000000000000000000000000",
+    }
+
     with pytest.raises(errors.ERC20InsufficientBalance) as balance:
         clients.token.transfer(platform.address, 10, signer=stranger)
     assert balance.value.args == {"sender": stranger.address, "balance": 0, "needed": 10}

@@ -41,6 +41,7 @@ from traceability.merkle import BatchManifest, build_manifest
 CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
 
 GTIN14 = "09506000134352"
+PREFIX = "9506000"  # GTIN14's GS1 Company Prefix, assigned to the trail's supplier
 LOT = "LOT-2026/07"
 FARM = "https://id.gs1.org/414/9506000134376"  # a GLN Digital Link
 START = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
@@ -143,6 +144,7 @@ def approved_supplier(clients: Clients, store: EmbeddedDocumentStore, index: int
 @pytest.fixture
 def trail(clients: Clients, doc_store: EmbeddedDocumentStore) -> Trail:
     supplier = approved_supplier(clients, doc_store, 10)
+    clients.registry.assign_company_prefix(PREFIX, supplier.address, signer=dev_account(0))
     metadata_cid = doc_store.put(b'{"product": "Yangshan peaches", "origin": "CN-32"}')
     batch_id = clients.registry.register_batch(
         GTIN14, LOT, parse_cid(metadata_cid), signer=supplier

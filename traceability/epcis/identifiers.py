@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from urllib.parse import quote
 
 from traceability.epcis.errors import InvalidIdentifier
@@ -41,6 +42,39 @@ def _validate_key(value: str, *, length: int, name: str) -> str:
 def validate_gtin14(gtin: str) -> str:
     """Return ``gtin`` if it is a GTIN-14 with a valid check digit, else raise."""
     return _validate_key(gtin, length=14, name="GTIN-14")
+
+
+# GS1 Company Prefixes are 6 to 12 digits (12: a single GTIN). The registry keeps their owners.
+COMPANY_PREFIX_LENGTHS = range(6, 13)
+
+
+def is_restricted_circulation(digits: str) -> bool:
+    """Whether a company-prefix part (a prefix, or a GTIN-14's digits after the indicator) is a
+    restricted-circulation number: GS1 prefixes 020-029, 040-049, 200-299 (in-store and
+    variable-measure numbers every retailer reuses). The Python mirror of the registry's
+    ``ProvenanceFormats.isRestrictedCirculation``."""
+    return digits[:1] == "2" or digits[:2] in ("02", "04")
+
+
+def validate_company_prefix(prefix: str) -> str:
+    """Return ``prefix`` if the registry accepts it as a GS1 Company Prefix, else raise."""
+    if not (
+        isinstance(prefix, str)
+        and prefix.isascii()
+        and prefix.isdigit()
+        and len(prefix) in COMPANY_PREFIX_LENGTHS
+    ):
+        raise InvalidIdentifier(str(prefix), "a GS1 Company Prefix is 6 to 12 digits")
+    if is_restricted_circulation(prefix):
+        raise InvalidIdentifier(prefix, "restricted-circulation numbers (02, 04, 2x) have no owner")
+    return prefix
+
+
+def gtin_company_prefix(gtin14: str, prefixes: Iterable[str]) -> str | None:
+    """The prefix among ``prefixes`` that ``gtin14``'s company-prefix part starts with (its digits
+    after the indicator digit: a GTIN-12 padded to 14 reads "0" + its UPC prefix), or None."""
+    part = gtin14[1:13]
+    return next((p for p in prefixes if part.startswith(p)), None)
 
 
 def validate_gln(gln: str) -> str:

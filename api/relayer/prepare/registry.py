@@ -13,6 +13,7 @@ from api.relayer.action_params import (
     ApplyLeaderParams,
     ApplyParams,
     BatchWriterParams,
+    CompanyPrefixParams,
     RecallBatchParams,
     RegisterBatchParams,
     ReviewParams,
@@ -25,9 +26,27 @@ from api.relayer.prepare.builder import (
     json_bytes,
     parsed_event,
 )
+from chain import errors as chain_errors
 from chain.clients import DealStatus
 from traceability.epcis.hashing import digest_from_hash_id
 from traceability.merkle import build_manifest
+
+
+def _not_owned(gtin14: str, sender: str, owner: str) -> ApiError:
+    """The registry's GtinNotOwned in words: whose prefix it is, and what to do."""
+    held = (
+        f"its GS1 Company Prefix is held by {owner}"
+        if int(owner, 16)
+        else "no supplier holds its GS1 Company Prefix: ask the platform to assign yours"
+    )
+    return ApiError(
+        409,
+        "gtin_not_owned",
+        f"GTIN {gtin14} is not under a GS1 Company Prefix of {sender} ({held}); only the "
+        "prefix's holder registers batches of its products",
+        error="GtinNotOwned",
+        owner=owner,
+    )
 
 
 class RegistryActions(BuilderBase):
@@ -72,7 +91,18 @@ class RegistryActions(BuilderBase):
             if data is not None
             else self._stored(str(p.metadata_cid), "metadata_not_stored")
         )
-        request = self._registry(p, "registerBatch", p.gtin14, p.lot, cid_bytes(cid))
+        try:
+            request = self._registry(p, "registerBatch", p.gtin14, p.lot, cid_bytes(cid))
+        except chain_errors.GtinNotOwned as exc:
+            raise _not_owned(p.gtin14, p.sender, exc.args["owner"]) from None
+        except chain_errors.RestrictedCirculationGtin:
+            raise ApiError(
+                409,
+                "restricted_circulation_gtin",
+                f"GTIN {p.gtin14} is a restricted-circulation (in-store) number, starting 02, 04 "
+                "or 2: no brand owns it, so no batch can be registered under it",
+                error="RestrictedCirculationGtin",
+            ) from None
         if data is not None:
             self._keep(data, cid)
         batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
@@ -157,6 +187,21 @@ class RegistryActions(BuilderBase):
             self._keep(data, cid)
             details["reason_cid"] = cid
         return PreparedAction("review", p.sender, {"request": request}, details)
+
+    def company_prefix(self, p: CompanyPrefixParams) -> PreparedAction:
+        """The platform assigns a GS1 Company Prefix to the supplier holding it (checked against
+        GS1's licence record off chain), or revokes it: only its holder registers batches of its
+        GTINs; batches registered before a revoke stay their supplier's."""
+        if p.decision == "assign":
+            request = self._registry(p, "assignCompanyPrefix", p.prefix, p.supplier)
+        else:
+            request = self._registry(p, "revokeCompanyPrefix", p.prefix)
+        return PreparedAction(
+            "company_prefix",
+            p.sender,
+            {"request": request},
+            {"prefix": p.prefix, "supplier": p.supplier, "decision": p.decision},
+        )
 
     def anchor_root(self, p: AnchorRootParams) -> PreparedAction:
         documents, entries = [], []

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from api.db import models as m
+from api.queries.common import company_prefixes
 from api.services import Services
 from traceability.epcis import (
     commissioning_event,
@@ -23,7 +24,16 @@ from traceability.ipfs import StoreUnavailable, compute_cid, parse_cid
 from traceability.merkle import build_manifest
 
 from .conftest import dump_tables, make_indexer
-from .world import CREDENTIALS_DIGEST, GLN_FARM, T0, World, batch_id, gtin_with_check, store_event
+from .world import (
+    CREDENTIALS_DIGEST,
+    GLN_FARM,
+    T0,
+    WORLD_PREFIX,
+    World,
+    batch_id,
+    store_event,
+    world_gtin,
+)
 
 
 def _events(engine, gtin: str, lot: str) -> list[m.AnchoredEvent]:
@@ -192,8 +202,8 @@ def test_reorg_rolls_back_to_the_fork_and_reindexes(
     provider = chain.w3.provider
     snapshot = provider.make_request("evm_snapshot", [])["result"]
     fork_block = chain.w3.eth.block_number
-    orphan = (gtin_with_check("1699" + uuid.uuid4().hex[:9].translate(_DIGITS)), "ORPHAN")
-    kept = (gtin_with_check("1698" + uuid.uuid4().hex[:9].translate(_DIGITS)), "KEPT")
+    orphan = (world_gtin(), "ORPHAN")
+    kept = (world_gtin(), "KEPT")
     try:
         registry.register_batch(*orphan, _meta(services), signer=world.supplier)
         indexer.sync()
@@ -205,7 +215,7 @@ def test_reorg_rolls_back_to_the_fork_and_reindexes(
     # The other branch: different transactions at the same heights.
     registry.register_batch(*kept, _meta(services), signer=world.supplier)
     registry.register_batch(
-        gtin_with_check("1697" + uuid.uuid4().hex[:9].translate(_DIGITS)),
+        world_gtin(),
         "KEPT2",
         _meta(services),
         signer=world.supplier,
@@ -241,8 +251,8 @@ def test_reorg_between_reading_logs_and_headers_keeps_no_orphan(
     registry = chain.clients.registry
     provider = chain.w3.provider
     snapshot = provider.make_request("evm_snapshot", [])["result"]
-    orphan = (gtin_with_check("1696" + uuid.uuid4().hex[:9].translate(_DIGITS)), "ORPHAN")
-    kept = (gtin_with_check("1695" + uuid.uuid4().hex[:9].translate(_DIGITS)), "KEPT")
+    orphan = (world_gtin(), "ORPHAN")
+    kept = (world_gtin(), "KEPT")
     registry.register_batch(*orphan, _meta(services), signer=world.supplier)
     read_logs = indexer.source.logs
     reorged: list[bool] = []
@@ -303,7 +313,7 @@ def test_document_arriving_late_becomes_verified(
     world: World, services: Services, fresh_engine
 ) -> None:
     chain = services.chain
-    gtin, lot = gtin_with_check("1695" + uuid.uuid4().hex[:9].translate(_DIGITS)), "LATE"
+    gtin, lot = world_gtin(), "LATE"
     registry = chain.clients.registry
     bid = registry.register_batch(gtin, lot, _meta(services), signer=world.supplier)
     event = commissioning_event(gtin14=gtin, lot=lot, quantity=3, event_time=T0, location=GLN_FARM)
@@ -327,7 +337,7 @@ def test_document_arriving_late_becomes_verified(
 def test_tampered_document_is_a_mismatch(world: World, services: Services, fresh_engine) -> None:
     """A document whose event does not hash to the anchored hash is flagged, not trusted."""
     chain = services.chain
-    gtin, lot = gtin_with_check("1696" + uuid.uuid4().hex[:9].translate(_DIGITS)), "TAMPER"
+    gtin, lot = world_gtin(), "TAMPER"
     registry = chain.clients.registry
     bid = registry.register_batch(gtin, lot, _meta(services), signer=world.supplier)
     real = commissioning_event(gtin14=gtin, lot=lot, quantity=10, event_time=T0, location=GLN_FARM)
@@ -347,7 +357,7 @@ def test_one_event_hash_anchored_under_two_batches_indexes_twice(
     """Anchors are unique per batch: another batch anchoring the same hash (a copy from the
     mempool, say) is a row of its own, and neither batch's trail loses or gains a row."""
     registry = services.chain.clients.registry
-    gtin = gtin_with_check("1697" + uuid.uuid4().hex[:9].translate(_DIGITS))
+    gtin = world_gtin()
     ours = registry.register_batch(gtin, "OURS", _meta(services), signer=world.supplier)
     theirs = registry.register_batch(gtin, "THEIRS", _meta(services), signer=world.supplier)
     event = commissioning_event(
@@ -377,7 +387,7 @@ def test_one_root_anchored_by_two_suppliers_indexes_as_two_roots(
     chain.sender.send(chain.platform, to=copier.address, value=10**18)
     registry.apply_as_supplier(_meta(services), CREDENTIALS_DIGEST, signer=copier)
     registry.approve_supplier(copier.address, signer=chain.platform)
-    gtin = gtin_with_check("1698" + uuid.uuid4().hex[:9].translate(_DIGITS))
+    gtin = world_gtin()
     registry.register_batch(gtin, "ROOT", _meta(services), signer=world.supplier)
     event = commissioning_event(
         gtin14=gtin, lot="ROOT", quantity=5, event_time=T0, location=GLN_FARM
@@ -427,3 +437,41 @@ def test_blocks_within_confirmations_are_provisional(
     with Session(settled) as session:
         body = queries.provenance(session, *world.rice)
     assert not any(e["anchor"]["provisional"] for e in body["events"])
+
+
+def test_company_prefixes_are_indexed_and_held_until_revoked(
+    world: World, services: Services, fresh_engine
+) -> None:
+    """CompanyPrefixAssigned / Revoked become rows; a supplier holds a prefix from its latest
+    assignment until it is revoked, and a reassigned prefix moves to its new holder."""
+    chain, registry = services.chain, services.chain.clients.registry
+    other = Account.create()
+    chain.sender.send(chain.platform, to=other.address, value=10**18)
+    registry.apply_as_supplier(_meta(services), CREDENTIALS_DIGEST, signer=other)
+    kept, moved = (
+        "1" + uuid.uuid4().hex[:8].translate(_DIGITS),
+        "1" + uuid.uuid4().hex[:9].translate(_DIGITS),
+    )
+    registry.assign_company_prefix(kept, world.supplier.address, signer=chain.platform)
+    registry.assign_company_prefix(moved, world.supplier.address, signer=chain.platform)
+    registry.revoke_company_prefix(moved, signer=chain.platform)
+    registry.assign_company_prefix(moved, other.address, signer=chain.platform)  # a pending one
+    engine = fresh_engine()
+    make_indexer(engine, services).sync()
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(m.CompanyPrefixEvent)
+            .where(m.CompanyPrefixEvent.prefix == moved)
+            .order_by(m.CompanyPrefixEvent.block_number)
+        ).all()
+        assert [(r.action, r.supplier, r.by) for r in rows] == [
+            ("assigned", world.supplier.address, chain.platform.address),
+            ("revoked", world.supplier.address, chain.platform.address),
+            ("assigned", other.address, chain.platform.address),
+        ]
+        held = company_prefixes(session)
+        mine = company_prefixes(session, world.supplier.address)
+    assert kept in held[world.supplier.address] and moved not in held[world.supplier.address]
+    assert held[other.address] == [moved]
+    assert mine == {world.supplier.address: held[world.supplier.address]}
+    assert WORLD_PREFIX in mine[world.supplier.address]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from traceability.ipfs import parse_cid
 from traceability.merkle import verify
 
 from .conftest import make_indexer
-from .world import GLN_FARM, T0, World, gtin_with_check, store_event
+from .world import GLN_FARM, T0, World, store_event, world_gtin
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +252,7 @@ def test_provenance_cache_follows_the_index(
 ) -> None:
     """A cached response is replaced once the indexer records something new for the batch."""
     registry = services.chain.clients.registry
-    gtin = gtin_with_check("1694" + str(uuid.uuid4().int)[:9])
+    gtin = world_gtin()
     lot = "CACHE"
     meta = parse_cid(services.store.put(b'{"product": {"en": "cache"}}'))
     bid = registry.register_batch(gtin, lot, meta, signer=indexed.supplier)

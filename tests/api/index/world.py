@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -41,6 +42,15 @@ GLN_FARM = "9506000000008"
 GLN_HUB = "9506000000015"
 GLN_PICKUP = "9506000000022"
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+
+
+# The world's supplier's GS1 Company Prefix: every GTIN it registers is "1" + this + 6 digits.
+WORLD_PREFIX = "695000"
+
+
+def world_gtin() -> str:
+    """A fresh GTIN-14 (indicator 1) under the world supplier's prefix."""
+    return gtin_with_check("1" + WORLD_PREFIX + str(uuid.uuid4().int)[:6])
 
 
 def gtin_with_check(body13: str) -> str:
@@ -120,15 +130,17 @@ def build_world(chain: Chain, store: DocumentStore, tag: str) -> World:
     if not c.registry.is_approved_supplier(supplier.address):
         c.registry.apply_as_supplier(credential, CREDENTIALS_DIGEST, signer=supplier)
         c.registry.approve_supplier(supplier.address, signer=platform)
+    if c.registry.company_prefix_owner(WORLD_PREFIX) is None:
+        c.registry.assign_company_prefix(WORLD_PREFIX, supplier.address, signer=platform)
     if not c.registry.is_approved_leader(leader.address):
         c.registry.apply_as_leader(credential, CREDENTIALS_DIGEST, signer=leader)
         c.registry.approve_leader(leader.address, signer=platform)
     world = World(chain, store, supplier, leader, [dev_account(i) for i in (14, 15, 16)])
-    digits = str(int(hashlib.sha256(tag.encode()).hexdigest(), 16) % 10**6).zfill(6)
-    world.rice = (gtin_with_check("1695" + digits + "001"), f"RICE-{tag}")
-    world.pork = (gtin_with_check("1695" + digits + "002"), f"PORK-{tag}")
-    world.recalled = (gtin_with_check("1695" + digits + "003"), f"ORANGE-{tag}")
-    world.missing = (gtin_with_check("1695" + digits + "004"), f"GHOST-{tag}")
+    digits = str(int(hashlib.sha256(tag.encode()).hexdigest(), 16) % 10**3).zfill(3)
+    world.rice = (gtin_with_check("1" + WORLD_PREFIX + digits + "001"), f"RICE-{tag}")
+    world.pork = (gtin_with_check("1" + WORLD_PREFIX + digits + "002"), f"PORK-{tag}")
+    world.recalled = (gtin_with_check("1" + WORLD_PREFIX + digits + "003"), f"ORANGE-{tag}")
+    world.missing = (gtin_with_check("1" + WORLD_PREFIX + digits + "004"), f"GHOST-{tag}")
     batch_ids = {}
     for name, (gtin, lot) in {
         "rice": world.rice,

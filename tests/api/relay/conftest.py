@@ -54,9 +54,28 @@ def advance_time(chain: Chain, seconds: int) -> None:
     chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
-def new_gtin() -> str:
-    body = "0" + "".join(str(secrets.randbelow(10)) for _ in range(12))
+def _digits(n: int) -> str:
+    return "".join(str(secrets.randbelow(10)) for _ in range(n))
+
+
+def new_prefix() -> str:
+    """A fresh 9-digit GS1 Company Prefix (starting 1: clear of the restricted ranges, 02 04 2x,
+    and of the demo's 69...; two random ones overlap only if equal)."""
+    return "1" + _digits(8)
+
+
+def new_gtin(prefix: str | None = None) -> str:
+    """A GTIN-14 under ``prefix`` (a fresh one if None: a GTIN nobody holds)."""
+    prefix = prefix or new_prefix()
+    body = "0" + prefix + _digits(12 - len(prefix))
     return body + gs1_check_digit(body)
+
+
+def assign_new_prefix(chain: Chain, supplier: str) -> str:
+    """The platform assigns a fresh GS1 Company Prefix to ``supplier``: its GTINs' batches."""
+    prefix = new_prefix()
+    chain.clients.registry.assign_company_prefix(prefix, supplier, signer=chain.platform)
+    return prefix
 
 
 def funded(chain: Chain, eth: float = 1.0) -> LocalAccount:
@@ -85,6 +104,7 @@ class DealSetup:
     batch_id: bytes
     join_deadline: int
     delivery_deadline: int
+    prefix: str  # the supplier's GS1 Company Prefix (gtin14's)
 
 
 def make_deal(
@@ -102,9 +122,10 @@ def make_deal(
     supplier, leader = funded(chain), funded(chain)
     registry.apply_as_supplier(CREDENTIAL, CREDENTIALS_DIGEST, signer=supplier)
     registry.approve_supplier(supplier.address, signer=chain.platform)
+    prefix = assign_new_prefix(chain, supplier.address)
     registry.apply_as_leader(CREDENTIAL, CREDENTIALS_DIGEST, signer=leader)
     registry.approve_leader(leader.address, signer=chain.platform)
-    gtin, lot = new_gtin(), "L" + secrets.token_hex(4).upper()
+    gtin, lot = new_gtin(prefix), "L" + secrets.token_hex(4).upper()
     batch_id = registry.register_batch(gtin, lot, CREDENTIAL, signer=supplier)
     now = chain_now(chain)
     deal_id = escrow.create_deal(
@@ -128,7 +149,15 @@ def make_deal(
         signer=chain.platform,
     )
     return DealSetup(
-        deal_id, supplier, leader, gtin, lot, batch_id, now + join_window, now + join_window + 3600
+        deal_id,
+        supplier,
+        leader,
+        gtin,
+        lot,
+        batch_id,
+        now + join_window,
+        now + join_window + 3600,
+        prefix,
     )
 
 

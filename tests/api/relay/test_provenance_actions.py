@@ -26,7 +26,16 @@ from api.services import Services
 from traceability.epcis import commissioning_event, hash_events_in_document, serialize_document
 from traceability.ipfs import compute_cid, parse_cid
 
-from .conftest import CREDENTIAL, new_gtin, prepare, relay_and_mine, sign
+from .conftest import (
+    CREDENTIAL,
+    assign_new_prefix,
+    funded,
+    new_gtin,
+    new_prefix,
+    prepare,
+    relay_and_mine,
+    sign,
+)
 
 # SHA-256 of an applicant's private credentials (the chain holds only this digest).
 CREDENTIALS_DIGEST = hashlib.sha256(b"private credentials").digest()
@@ -49,6 +58,12 @@ def gasless_supplier(services: Services):
     return supplier
 
 
+@pytest.fixture(scope="module")
+def gasless_prefix(services: Services, gasless_supplier) -> str:
+    """The gasless supplier's GS1 Company Prefix: the GTINs whose batches it may register."""
+    return assign_new_prefix(services.chain, gasless_supplier.address)
+
+
 def _event(gtin: str, lot: str) -> dict:
     event = commissioning_event(
         gtin14=gtin,
@@ -63,11 +78,11 @@ def _event(gtin: str, lot: str) -> dict:
 
 
 def test_a_supplier_registers_a_batch_and_anchors_an_event_without_gas(
-    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier, gasless_prefix
 ) -> None:
     chain, supplier = services.chain, gasless_supplier
     registry = chain.clients.registry
-    gtin, lot = new_gtin(), "RICE-2026-09"
+    gtin, lot = new_gtin(gasless_prefix), "RICE-2026-09"
     metadata = {"product": "五常大米 Wuchang rice", "origin": "Heilongjiang"}
     status = status_batch = relay_and_mine(
         client,
@@ -128,6 +143,19 @@ def test_provenance_writes_are_refused_with_reasons(
     assert response.json()["details"]["error"] == "NotApprovedSupplier"
     # A doomed prepare stores nothing (the metadata document's CID is not in the store).
     assert not services.store.has(compute_cid(json_bytes(metadata), profile=services.store.profile))
+
+    # An approved supplier, but the GTIN is under nobody's prefix, or a restricted-circulation
+    # (in-store) number: refused before signing, the contract's reason named.
+    for gtin14, error in (
+        (gtin, "GtinNotOwned"),
+        ("02000000000008", "RestrictedCirculationGtin"),
+    ):
+        response = client.post(
+            "/v1/actions/register_batch/prepare",
+            json={"from": gasless_supplier.address, "gtin14": gtin14, "lot": lot, "metadata": {}},
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["details"]["error"] == error
 
     bad_event = {**_event(gtin, lot), "action": "TELEPORT"}
     response = client.post(
@@ -252,14 +280,14 @@ FIELDS = ["from", "to", "value", "gas", "nonce", "deadline", "data"]
     seed=st.integers(1, 2**40),
 )
 def test_any_tampered_field_is_refused_and_queues_nothing(
-    client: TestClient, services: Services, gasless_supplier, field: str, seed: int
+    client: TestClient, services: Services, gasless_supplier, gasless_prefix, field: str, seed: int
 ) -> None:
     prepared = prepare(
         client,
         "register_batch",
         {
             "from": gasless_supplier.address,
-            "gtin14": new_gtin(),
+            "gtin14": new_gtin(gasless_prefix),
             "lot": "H1",
             "metadata": {"seed": seed},
         },
@@ -295,3 +323,59 @@ def test_any_tampered_field_is_refused_and_queues_nothing(
     }
     with session_factory(services.engine)() as session:
         assert session.scalar(select(func.count()).select_from(RelayRequest)) == queued
+
+
+def test_the_platform_assigns_a_prefix_and_only_its_holder_registers_under_it(
+    client: TestClient, services: Services, worker: RelayWorker, gasless_supplier
+) -> None:
+    """Action company_prefix: the platform's signed assignment, relayed; then the holder's batch
+    registers and another supplier's copy of it is refused with the reason."""
+    chain = services.chain
+    registry = chain.clients.registry
+    prefix = new_prefix()
+    body = {"supplier": gasless_supplier.address, "decision": "assign"}
+    for bad in ("12345", "0412345", "2123456", "12345678901234", "12a4567"):
+        refused = client.post(
+            "/v1/actions/company_prefix/prepare",
+            json={"from": chain.platform.address, "prefix": bad, **body},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["details"]["errors"][0]["loc"] == ["prefix"]
+    stranger = Account.create()
+    denied = client.post(
+        "/v1/actions/company_prefix/prepare",
+        json={"from": stranger.address, "prefix": prefix, **body},
+    )
+    assert denied.status_code == 409
+    assert denied.json()["details"]["error"] == "AccessControlUnauthorizedAccount"
+
+    relay_and_mine(client, worker, chain.platform, "company_prefix", {"prefix": prefix, **body})
+    assert registry.company_prefix_owner(prefix) == gasless_supplier.address
+    gtin = new_gtin(prefix)
+    relay_and_mine(
+        client,
+        worker,
+        gasless_supplier,
+        "register_batch",
+        {"gtin14": gtin, "lot": "OWN", "metadata": {}},
+    )
+    other = funded(chain)  # an approved supplier, of no prefix
+    registry.apply_as_supplier(CREDENTIAL, CREDENTIALS_DIGEST, signer=other)
+    registry.approve_supplier(other.address, signer=chain.platform)
+    copied = client.post(
+        "/v1/actions/register_batch/prepare",
+        json={"from": other.address, "gtin14": gtin, "lot": "COPY", "metadata": {}},
+    )
+    assert copied.status_code == 409 and copied.json()["code"] == "gtin_not_owned"
+    assert (
+        f"its GS1 Company Prefix is held by {gasless_supplier.address}" in copied.json()["message"]
+    )
+
+    relay_and_mine(
+        client,
+        worker,
+        chain.platform,
+        "company_prefix",
+        {**body, "prefix": prefix, "decision": "revoke"},
+    )
+    assert registry.company_prefix_owner(prefix) is None

@@ -133,7 +133,7 @@ def test_every_action_records_what_was_signed_not_the_details_posted(
     relay_forged(client, worker, services, b0, "withdraw", {"deal_id": failing.deal_id})
     relay_forged(client, worker, services, b1, "refund", {"deal_id": failing.deal_id})
 
-    gtin, lot = new_gtin(), "FD-1"
+    gtin, lot = new_gtin(deal.prefix), "FD-1"
     relay_forged(
         client,
         worker,

@@ -33,7 +33,16 @@ from chain.accounts import dev_account
 from chain.clients import BatchStatus, ClaimStatus, PartyKind, PartyStatus
 from tuanchain_cli import app as root_app
 
-from .conftest import PNG, advance_time, consumer, make_deal, new_gtin, relay, upload
+from .conftest import (
+    PNG,
+    advance_time,
+    assign_new_prefix,
+    consumer,
+    make_deal,
+    new_gtin,
+    relay,
+    upload,
+)
 
 # One backend (the CLI's flow through the relayer and the chain): tests/api/conftest.py.
 pytestmark = pytest.mark.sqlite_only
@@ -107,8 +116,9 @@ def test_a_new_supplier_from_keystore_to_recall(run, services: Services, tmp_pat
     assert party.status == PartyStatus.PENDING
     assert party.credentials_digest == hashlib.sha256(licence.read_bytes()).digest()
     registry.approve_supplier(address, signer=chain.platform)
+    prefix = assign_new_prefix(chain, address)
 
-    gtin, lot = new_gtin(), "CLI-" + secrets.token_hex(3).upper()
+    gtin, lot = new_gtin(prefix), "CLI-" + secrets.token_hex(3).upper()
     code, out, err = run("register-batch", gtin, lot, "--keystore", str(keystore))
     assert code == 0, err
     batch_id = registry.compute_batch_id(gtin, lot)
@@ -424,7 +434,7 @@ def test_register_batch_publishes_the_product_master_data(
             ensure_ascii=False,
         )
     )
-    gtin, lot = new_gtin(), "PM-" + secrets.token_hex(3).upper()
+    gtin, lot = new_gtin(deal.prefix), "PM-" + secrets.token_hex(3).upper()
     code, out, err = run(
         "register-batch", gtin, lot, "--product", str(product), "--keystore", str(keystore)
     )
@@ -447,6 +457,14 @@ def test_register_batch_publishes_the_product_master_data(
         "register-batch", wrong, lot, "--product", str(product), "--keystore", str(keystore)
     )
     assert code == 1 and out == "" and "check digit" in err and err.count("\n") == 1
+
+    # Another brand's GTIN (under a prefix the platform never assigned this supplier): refused
+    # by the registry's simulation before signing, in words, exit code 1.
+    foreign = new_gtin()
+    code, out, err = run("register-batch", foreign, lot, "--keystore", str(keystore))
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert f"GTIN {foreign} is not under a GS1 Company Prefix of {deal.supplier.address}" in err
+    assert "ask the platform to assign yours" in err
 
 
 def _verb_args(tmp_path: Path, gtin: str) -> dict[str, list[str]]:

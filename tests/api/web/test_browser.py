@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
-from api.demo.catalog import ORANGES, PORK, RICE, Product
+from api.demo.catalog import CONSUMERS, ORANGES, PORK, RICE, Product
 from api.render import format_time
 from chain.artifacts import REPO_ROOT
 
 from .conftest import PHONE
+from .phone import Wallet, open_phone
 
 # One backend (the DOM a browser builds; the pages' reads run on both in test_pages.py): tests/api/conftest.py.
 pytestmark = pytest.mark.sqlite_only
@@ -128,6 +130,37 @@ def test_times_are_shown_in_the_phones_zone(
             assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC\+8", text), text
         page.locator("#timeline").scroll_into_view_if_needed()
         screenshot(page, f"provenance-zone-{zone.replace('/', '-')}.png")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_a_tap_holds_while_the_wallet_bar_finds_the_signer(
+    browser: Any, live_server: str, demo: Any
+) -> None:
+    """The wallet bar learns who signs after the page has loaded (a remembered wallet answers
+    eth_accounts, a passkey's address is fetched): what it then shows must not move the page
+    under a finger. A tap whose press and release land on two different elements after such a
+    shift is no click at all: 参团 did nothing, with no error (a loaded CI machine, seed
+    2779749451). Here the finger is down on 参团 while the bar connects, then lifts."""
+    context, page, errors = open_phone(browser, Wallet(CONSUMERS[0].account), "zh-CN")
+    try:
+        page.goto(f"{live_server}/?lang=zh")
+        join = page.locator(f"#deal-{demo.report.deals['rice_open']} button[type=submit]")
+        screenshot(page, "join-tap-before-connect.png")  # the bar with its connect button
+        join.scroll_into_view_if_needed()
+        box = join.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.evaluate(
+            "Tuan.connect().then(() => null)"
+        )  # the bar shows the wallet, its connect button goes
+        expect(page.locator("#wallet-bar .who")).to_contain_text("Test wallet")
+        expect(page.locator("#wallet-bar button.connect")).to_be_hidden()
+        assert join.bounding_box() == box  # nothing moved under the finger
+        page.mouse.up()
+        expect(page.locator("dialog#tuan-steps")).to_be_visible()  # the tap was a click
+        screenshot(page, "join-tap-during-connect.png")
     finally:
         context.close()
     assert not errors, errors

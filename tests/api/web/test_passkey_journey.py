@@ -116,6 +116,12 @@ def indexed(base: str, block: int) -> None:
     pytest.fail(f"the index did not reach block {block}")
 
 
+def known(page: Any) -> None:
+    """Until the page knows the passkey: the wallet bar fetches its address after the page has
+    loaded (readiness before a tap; the bar keeps its height either way)."""
+    playwright_api.expect(page.locator("#wallet-bar .who")).to_contain_text("通行密钥账户")
+
+
 def sign(page: Any, name: str | None = None) -> None:
     """The step sheet shows the operation; press Sign (the passkey answers by itself)."""
     sheet = page.locator("dialog#tuan-steps")
@@ -149,6 +155,7 @@ def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
 
     def join() -> None:
         page.goto(f"{base}/?lang=zh")
+        known(page)
         card = page.locator(f"#deal-{rice}")
         card.locator("input[name=quantity]").fill("2")
         card.locator("select[name=leader]").select_option(label=chen.place_zh)
@@ -163,6 +170,7 @@ def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
     assert chain.clients.escrow.order(rice, account).quantity == 2
     shot(page, "03-orders-joined")
 
+    known(page)
     page.locator(f"#order-{rice} form[data-action=cancel] button").click()
     sign(page)
     expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "refunded")

@@ -36,7 +36,12 @@ from chain.accounts import dev_account
 from chain.clients import BatchStatus, ClaimStatus, PartyKind, PartyStatus
 from chain.settings import Settings
 from traceability.epcis.errors import InvalidIdentifier
-from traceability.epcis.identifiers import gs1_check_digit, validate_gtin14
+from traceability.epcis.identifiers import (
+    gs1_check_digit,
+    gtin_company_prefix,
+    is_restricted_circulation,
+    validate_gtin14,
+)
 from traceability.ipfs import parse_cid
 
 from .conftest import served_on_snapshot
@@ -109,6 +114,11 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     wrong = GTIN[:-1] + str((int(GTIN[-1]) + 1) % 10)
     form.locator("input[name=gtin14]").fill(wrong)
     expect(page.locator("#gtin-check")).to_contain_text(f"it should be {GTIN[-1]}")
+    # The rice farm's product, and an in-store number: neither is the pork farm's to register.
+    form.locator("input[name=gtin14]").fill(c.RICE.gtin14)
+    expect(page.locator("#gtin-check")).to_contain_text("not under your GS1 Company Prefix")
+    form.locator("input[name=gtin14]").fill("02000000000008")
+    expect(page.locator("#gtin-check")).to_contain_text("in-store (restricted-circulation)")
     form.locator("input[name=gtin14]").fill(GTIN)
     expect(page.locator("#gtin-check")).to_contain_text("Check digit correct")
     form.locator("input[name=name_zh]").fill("两头乌猪排")
@@ -379,6 +389,28 @@ def test_the_pages_gtin_check_is_the_python_one(site: Site, phone: tuple[Any, Wa
         )
 
     agrees()
+
+    # Whose GTIN (supplier.js's gtinOwnership) agrees with the registry's Python mirror too.
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(
+        bodies,
+        st.lists(st.text(alphabet="0123456789", min_size=6, max_size=12), max_size=2),
+        st.none() | st.integers(6, 12),
+    )
+    def owns(body: str, prefixes: list[str], own_length: int | None) -> None:
+        gtin = body + gs1_check_digit(body)
+        if own_length is not None:  # the GTIN's own prefix among them
+            prefixes = [*prefixes, gtin[1 : 1 + own_length]]
+        python_ok = (
+            not is_restricted_circulation(gtin[1:])
+            and gtin_company_prefix(gtin, prefixes) is not None
+        )
+        page_says = page.evaluate(
+            "([g, p]) => window.TuanSupplier.gtinOwnership(g, p)", [gtin, prefixes]
+        )
+        assert ("gtin" in page_says) == python_ok, (gtin, prefixes, page_says)
+
+    owns()
 
     # A known product fills the form from its master data (the select carries it as JSON).
     filled = page.evaluate(

@@ -50,6 +50,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 SUPPLIER = dev_account(16)  # no role in the demo seed
 LEADER = dev_account(19)  # no role in the demo seed
+PREFIX = "69012345111"  # the new supplier's GS1 Company Prefix (GTIN-13 part of its GTINs)
 GTIN = c.with_check("0690123451111")
 LOT = "TEA-2026-11"
 LEADER_GLN = c.with_check("690123400077")
@@ -196,6 +197,19 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         assert registry.party(PartyKind.SUPPLIER, SUPPLIER.address).status == PartyStatus.APPROVED
         assert registry.party(PartyKind.LEADER, LEADER.address).status == PartyStatus.APPROVED
 
+        # The platform assigns the new supplier its GS1 Company Prefix (from its GS1 licence):
+        # from now on only it registers batches of GTINs under the prefix.
+        card = page.locator(f"#party-supplier-{SUPPLIER.address}")
+        expect(card.locator(".prefixes .none")).to_be_visible()
+        assign = card.locator("form.assign-prefix")
+        assign.locator("input[name=prefix]").fill(PREFIX)
+        shot(page, "whole-day-03b-assign-prefix")
+        assign.locator("button[type=submit]").click()
+        sign_in_sheet(page, "whole-day-03c-assign-prefix-sheet")
+        expect(page.locator(f"#party-supplier-{SUPPLIER.address} code.prefix")).to_have_text(PREFIX)
+        assert registry.company_prefix_owner(PREFIX) == SUPPLIER.address
+        shot(page, "whole-day-03d-prefix-assigned")
+
         # 4. The supplier registers a batch with product master data, then commissions it.
         be(SUPPLIER)
         page.goto(f"{base}/supplier?lang=en")
@@ -205,6 +219,13 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         expect(page.locator("#register")).to_be_visible()  # the owner's controls, once connected
         form = page.locator("#register-form")
         expect(form).to_be_visible()  # unfolded: the new supplier has no batch yet
+        expect(page.locator("#prefixes code.prefix")).to_have_text(PREFIX)
+        # Another brand's product (the demo rice farm's GTIN): refused before anything is signed.
+        form.locator("input[name=gtin14]").fill(c.RICE.gtin14)
+        expect(page.locator("#gtin-check")).to_contain_text(
+            f"not under your GS1 Company Prefix ({PREFIX})"
+        )
+        shot(page, "whole-day-04a-foreign-gtin")
         form.locator("input[name=gtin14]").fill(GTIN)
         form.locator("input[name=name_zh]").fill("安吉白茶")
         form.locator("input[name=name_en]").fill("Anji white tea")
