@@ -11,16 +11,9 @@ the header on the response, whatever the route returned (a page, JSON, an error)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
 from starlette.requests import Request
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from api.bodylimit import ASGIApp, Message, Receive, Scope, Send
 
 STATE_KEY = "session_read"
 

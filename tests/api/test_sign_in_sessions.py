@@ -36,9 +36,13 @@ def _signed(account, message: siwe.SiweMessage) -> tuple[str, str]:  # type: ign
     return text, account.sign_message(encode_defunct(text=text)).signature.to_0x_hex()
 
 
-def _nonces(engine: Engine) -> int:
+def _rows(engine: Engine, table: type) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(AuthNonce)).scalar_one())
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _nonces(engine: Engine) -> int:
+    return _rows(engine, AuthNonce)
 
 
 def test_a_session_from_the_services_own_message_lasts_the_session_lifetime(
@@ -93,8 +97,7 @@ def test_spent_and_expired_nonces_are_deleted_a_bounded_batch_per_challenge(
 
 
 def _sessions(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(AuthSession)).scalar_one())
+    return _rows(engine, AuthSession)
 
 
 def test_expired_and_ended_sessions_are_deleted_a_bounded_batch_per_sign_in(
