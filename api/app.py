@@ -20,6 +20,7 @@ from api.background import stop_all
 from api.bodylimit import BodyLimit
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
+from api.nostore import SessionNoStore
 from api.ratelimit import TokenBuckets
 from api.routes import (
     auth,
@@ -108,6 +109,8 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         rate=services.settings.rate_limit_per_second, burst=services.settings.rate_limit_burst
     )
     app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)
+    # Whatever read the session is answered no-store (api.nostore).
+    app.add_middleware(SessionNoStore)
     # Outermost (added last): no body past the largest a route takes is read, by any route.
     app.add_middleware(BodyLimit, max_bytes=documents.MAX_REQUEST_BYTES)
 

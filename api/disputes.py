@@ -35,6 +35,9 @@ from traceability.ipfs.cid import digest_of_raw_cid
 logger = logging.getLogger(__name__)
 
 OPEN_CLAIM_STATES = ("filed", "rejected")
+# Claims or batches one page shows (newest first; ``?before=`` the next page): a busy platform's
+# history is never read whole in one request.
+OPS_PAGE = 50
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Claim:
     photos: list[str] = field(default_factory=list)  # /ipfs/{cid} paths
     note: str | dict[str, str] = ""  # a {"zh", "en"} text, or the buyer's words
     by_default: bool = False
+    filing: int = 0  # the index row of its filing: the pages' cursor
 
     @property
     def open(self) -> bool:
@@ -95,18 +99,47 @@ def _evidence(store: DocumentStore, cid: str | None) -> tuple[list[str], str | d
 
 
 def claims(
-    session: Session, directory: Directory, store: DocumentStore, *, supplier: str | None = None
-) -> list[Claim]:
-    """Every claim (a supplier's only, if given): open ones first, oldest first, then closed ones
-    newest first."""
-    query = select(m.ClaimEvent).order_by(m.ClaimEvent.block_number, m.ClaimEvent.log_index)
-    deals = {d.deal_id: d for d in session.scalars(select(m.Deal))}
+    session: Session,
+    directory: Directory,
+    store: DocumentStore,
+    *,
+    supplier: str | None = None,
+    limit: int = OPS_PAGE,
+    before: int | None = None,
+) -> tuple[list[Claim], int | None]:
+    """The ``limit`` newest claims (a supplier's only, if given; filed before the filing
+    ``before`` names, a :attr:`Claim.filing`), open ones first, oldest first, then closed ones
+    newest first; and the next page's cursor (None on the last page)."""
+    filings = select(m.ClaimEvent.id).where(m.ClaimEvent.status == "filed")
     if supplier is not None:
-        ids = [d for d, row in deals.items() if row.supplier == supplier]
-        query = query.where(m.ClaimEvent.deal_id.in_(ids))
-    rows = session.scalars(query).all()
+        filings = filings.join(m.Deal, m.Deal.deal_id == m.ClaimEvent.deal_id).where(
+            m.Deal.supplier == supplier
+        )
+    if before is not None:
+        filings = filings.where(m.ClaimEvent.id < before)
+    ids = list(session.scalars(filings.order_by(m.ClaimEvent.id.desc()).limit(limit + 1)))
+    page, next_before = set(ids[:limit]), (ids[limit - 1] if len(ids) > limit else None)
+    filed = session.scalars(select(m.ClaimEvent).where(m.ClaimEvent.id.in_(page))).all()
+    keys = {(r.deal_id, r.buyer) for r in filed}
+    deal_ids = sorted({d for d, _ in keys})
+    # Every event of these claims (a later filing by the same buyer closes an earlier one).
+    rows = [
+        r
+        for r in session.scalars(
+            select(m.ClaimEvent)
+            .where(
+                m.ClaimEvent.deal_id.in_(deal_ids),
+                m.ClaimEvent.buyer.in_(sorted({b for _, b in keys})),
+            )
+            .order_by(m.ClaimEvent.block_number, m.ClaimEvent.log_index)
+        )
+        if (r.deal_id, r.buyer) in keys
+    ]
+    deals = {
+        d.deal_id: d for d in session.scalars(select(m.Deal).where(m.Deal.deal_id.in_(deal_ids)))
+    }
     batches: dict[int, list[str]] = {}
-    for link in session.scalars(select(m.DealBatch)):
+    for link in session.scalars(select(m.DealBatch).where(m.DealBatch.deal_id.in_(deal_ids))):
         batches.setdefault(link.deal_id, []).append(link.batch_id)
     directory.load(
         {r.buyer for r in rows}
@@ -123,9 +156,11 @@ def claims(
         if row.status == "filed":
             if key in current:
                 done.append(current.pop(key))
+            if row.id not in page:  # a filing of another page: only closes the one before
+                continue
             private = private_evidence(directory.store, row.evidence_cid)
             photos, note = ([], "") if private else _evidence(directory.store, row.evidence_cid)
-            filed = row.block_time
+            filed_at = row.block_time
             current[key] = Claim(
                 deal_id=row.deal_id,
                 buyer=directory.get(row.buyer),
@@ -134,16 +169,18 @@ def claims(
                 product=product_of(session, batches.get(row.deal_id, [])),
                 quantity=row.quantity,
                 status="filed",
-                filed_at=filed,
+                filed_at=filed_at,
                 answer_deadline=(
-                    int(filed.replace(tzinfo=filed.tzinfo or UTC).timestamp()) + deal.answer_window
-                    if filed
+                    int(filed_at.replace(tzinfo=filed_at.tzinfo or UTC).timestamp())
+                    + deal.answer_window
+                    if filed_at
                     else None
                 ),
                 evidence_cid=row.evidence_cid,
                 evidence_private=private,
                 photos=photos,
                 note=note,
+                filing=row.id,
             )
         elif key in current:
             claim = current[key]
@@ -152,7 +189,7 @@ def claims(
                 done.append(current.pop(key))
     open_ = sorted(current.values(), key=lambda c: c.filed_at or datetime.min)
     done.sort(key=lambda c: c.filed_at or datetime.min, reverse=True)
-    return open_ + done
+    return open_ + done, next_before
 
 
 @dataclass
@@ -167,16 +204,25 @@ class BatchRow:
     reason_cid: str | None = None
     frozen_deals: list[int] = field(default_factory=list)
     deals: list[int] = field(default_factory=list)
+    row: int = 0  # the index row: the pages' cursor
 
 
-def batches(session: Session, directory: Directory) -> list[BatchRow]:
-    """Every batch, newest first, with its state and, once closed, its reason and frozen deals."""
-    rows = session.scalars(
-        select(m.Batch).order_by(m.Batch.block_number.desc(), m.Batch.log_index.desc())
-    ).all()
-    statuses = _batch_statuses(session, [b.batch_id for b in rows])
+def batches(
+    session: Session, directory: Directory, *, limit: int = OPS_PAGE, before: int | None = None
+) -> tuple[list[BatchRow], int | None]:
+    """The ``limit`` newest batches (registered before the one ``before`` names, a
+    :attr:`BatchRow.row`) with their state and, once closed, their reason and frozen deals; and
+    the next page's cursor (None on the last page)."""
+    query = select(m.Batch).order_by(m.Batch.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(m.Batch.id < before)
+    found = session.scalars(query).all()
+    rows, next_before = found[:limit], (found[limit - 1].id if len(found) > limit else None)
+    ids = [b.batch_id for b in rows]
+    statuses = _batch_statuses(session, ids)
     deals: dict[str, list[int]] = {}
-    for link in session.scalars(select(m.DealBatch).order_by(m.DealBatch.deal_id)):
+    links = select(m.DealBatch).where(m.DealBatch.batch_id.in_(ids))
+    for link in session.scalars(links.order_by(m.DealBatch.deal_id)):
         deals.setdefault(link.batch_id, []).append(link.deal_id)
     directory.load({b.supplier for b in rows})
     out = []
@@ -190,9 +236,10 @@ def batches(session: Session, directory: Directory) -> list[BatchRow]:
             product=(b.metadata_json or {}).get("product"),
             status=closed.status if closed else "active",
             deals=deals.get(b.batch_id, []),
+            row=b.id,
         )
         if closed is not None:
             row.since, row.reason_cid = closed.block_time, closed.reason_cid
             row.frozen_deals = _recall_effects(session, closed.tx_hash)["frozen_deals"]
         out.append(row)
-    return out
+    return out, next_before

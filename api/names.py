@@ -5,7 +5,10 @@ One home for "show a name, not hex" (every page uses it; operator and supplier p
 1. a party's public profile (``tuanchain:PartyProfile``: ``name`` {zh, en}, ``gln`` and ``place``
    {zh, en}; an older ``tuanchain:Credential`` with ``holder``), found through the index (the
    CID of the party's latest application or profile update) and read from the document store:
-   what a real leader or supplier published (their credentials are private and never read here);
+   what a real leader or supplier published (their credentials are private and never read here).
+   Only while the party is approved for that role: a pending, rejected or revoked applicant's
+   profile is a claim nobody checked (anyone can apply as "Auntie Wang"), kept as
+   :attr:`Person.declared` for the review queue and never shown as the party's name;
 2. else the demo catalog (:mod:`api.demo.catalog`: anvil's public development accounts, so
    these names only ever match a local demo chain's accounts, e.g. the demo consumers);
 3. else the short address.
@@ -17,6 +20,7 @@ which CID a party has is looked up per request (a new application changes it).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from functools import cache
@@ -42,6 +46,8 @@ class Person:
     place: dict[str, str] | None = None  # a leader's pickup point, a supplier's site
     gln: str = ""
     role: str = ""  # supplier | leader | consumer | carrier | "" (unknown)
+    # The profile a party not (or no longer) approved declared: unverified, for reviewers only.
+    declared: Person | None = None
 
     def label(self, lang: str) -> str:
         """The name in ``lang``, else the short address."""
@@ -115,35 +121,55 @@ class Directory:
         if not wanted:
             return
         rows = self.session.execute(
-            select(m.PartyEvent.account, m.PartyEvent.kind, m.PartyEvent.profile_cid)
-            .where(
-                m.PartyEvent.account.in_(wanted),
-                m.PartyEvent.action.in_(("applied", "profile_updated")),
+            select(
+                m.PartyEvent.account,
+                m.PartyEvent.kind,
+                m.PartyEvent.action,
+                m.PartyEvent.profile_cid,
             )
+            .where(m.PartyEvent.account.in_(wanted))
             .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
         ).all()
-        applied = {account: (kind, cid) for account, kind, cid in rows}  # the latest wins
+        applied: dict[str, tuple[str, str | None]] = {}
+        status: dict[tuple[str, str], str] = {}  # (account, kind) -> its latest review action
+        for account, kind, action, cid in rows:  # the latest wins
+            if action in ("applied", "profile_updated"):
+                applied[account] = (kind, cid)
+            if action != "profile_updated":
+                status[account, kind] = action
         for address in wanted:
-            self._people[address] = self._resolve(address, applied.get(address))
+            found = applied.get(address)
+            is_approved = found is not None and status.get((address, found[0])) == "approved"
+            self._people[address] = self._resolve(address, found, approved=is_approved)
 
-    def _resolve(self, address: str, applied: tuple[str, str | None] | None) -> Person:
+    def _resolve(
+        self, address: str, applied: tuple[str, str | None] | None, *, approved: bool
+    ) -> Person:
         fallback = _catalog().get(address)
-        if applied and applied[1]:
-            doc = _profile(self.store, applied[1])
-            # A profile names the party (``name``); an older credential document its ``holder``.
-            holder = (doc or {}).get("name") or (doc or {}).get("holder")
-            if isinstance(holder, dict) and (holder.get("zh") or holder.get("en")):
-                place = doc.get("place") if isinstance(doc.get("place"), dict) else None  # type: ignore[union-attr]
-                return Person(
-                    address,
-                    {k: str(holder[k]) for k in ("zh", "en") if holder.get(k)},
-                    place,
-                    str((doc or {}).get("gln") or holder.get("gln") or ""),
-                    applied[0],
-                )
+        declared = self._declared(address, applied)
+        if declared is not None and approved:
+            return declared
         if fallback is not None:
-            return fallback
-        return Person(address, role=applied[0] if applied else "")
+            return dataclasses.replace(fallback, declared=declared)
+        return Person(address, role=applied[0] if applied else "", declared=declared)
+
+    def _declared(self, address: str, applied: tuple[str, str | None] | None) -> Person | None:
+        """The party as its latest public profile declares itself (checked or not)."""
+        if not (applied and applied[1]):
+            return None
+        doc = _profile(self.store, applied[1])
+        # A profile names the party (``name``); an older credential document its ``holder``.
+        holder = (doc or {}).get("name") or (doc or {}).get("holder")
+        if not (isinstance(holder, dict) and (holder.get("zh") or holder.get("en"))):
+            return None
+        place = doc.get("place") if isinstance(doc.get("place"), dict) else None  # type: ignore[union-attr]
+        return Person(
+            address,
+            {k: str(holder[k]) for k in ("zh", "en") if holder.get(k)},
+            place,
+            str((doc or {}).get("gln") or holder.get("gln") or ""),
+            applied[0],
+        )
 
     def get(self, address: str) -> Person:
         if address not in self._people:

@@ -53,6 +53,25 @@ KINDS = (
 )
 
 
+# The most deals one notice pass reads for an address (its newest: the largest deal ids): the
+# notices of an address that bought in thousands of deals are paged (``before``), never built
+# all at once in one request.
+NOTICE_DEALS = 50
+
+
+def address_deals(
+    session: Session, address: str, *, limit: int = NOTICE_DEALS, before: int | None = None
+) -> tuple[list[int], int | None]:
+    """The ``limit`` newest deals (largest ids, below ``before`` if given) ``address`` bought in
+    or leads a group of, and the cursor of the next page (the last id; None on the last page)."""
+    party = or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address)
+    query = select(m.OrderEvent.deal_id).where(party).distinct()
+    if before is not None:
+        query = query.where(m.OrderEvent.deal_id < before)
+    ids = list(session.scalars(query.order_by(m.OrderEvent.deal_id.desc()).limit(limit + 1)))
+    return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
+
+
 # The pickup deadline is "near" this long before it (one day: time to come by after work).
 PICKUP_DUE_SECONDS = 24 * 3600
 
@@ -66,8 +85,13 @@ def _at(value: datetime | int) -> datetime:
 def notices(
     session: Session, directory: Directory, address: str, *, deals: Collection[int] | None = None
 ) -> list[dict[str, Any]]:
-    """Every notice for ``address``, newest first (``time`` ISO 8601, ``kind``, ``deal_id``);
-    with ``deals``, only those about these deals (the webhook outbox's incremental pass)."""
+    """The notices for ``address`` about ``deals`` (default: its :data:`NOTICE_DEALS` newest deals,
+    :func:`address_deals`; the webhook outbox's incremental pass gives the changed ones), newest
+    first (``time`` ISO 8601, ``kind``, ``deal_id``)."""
+    if deals is None:
+        deals = address_deals(session, address)[0]
+    if not deals:
+        return []
     out: list[dict[str, Any]] = []
 
     def add(kind: str, ident: str, when: datetime | int, deal_id: int, **params: Any) -> None:
@@ -75,13 +99,15 @@ def notices(
             {"id": f"{kind}:{ident}", "kind": kind, "time": _at(when), "deal_id": deal_id, **params}
         )
 
-    orders = session.scalars(
-        select(m.OrderEvent)
-        .where(or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address))
-        .order_by(m.OrderEvent.block_number, m.OrderEvent.log_index)
-    ).all()
-    if deals is not None:  # every notice below is about a deal of these orders
-        orders = [o for o in orders if o.deal_id in deals]
+    wanted = set(deals)
+    query = select(m.OrderEvent).where(
+        or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address)
+    )
+    if len(wanted) <= 500:  # a bounded IN list (a large change set is filtered below)
+        query = query.where(m.OrderEvent.deal_id.in_(sorted(wanted)))
+    ordered = query.order_by(m.OrderEvent.block_number, m.OrderEvent.log_index)
+    # Every notice below is about a deal of these orders.
+    orders = [o for o in session.scalars(ordered) if o.deal_id in wanted]
     bought: dict[int, str] = {}  # deal -> the buyer's leader (buyer's own orders)
     led: set[int] = set()
     for o in orders:
@@ -98,10 +124,10 @@ def notices(
     deal_ids = sorted(set(bought) | led)
     if not deal_ids:
         return []
-    deals = session.scalars(select(m.Deal).where(m.Deal.deal_id.in_(deal_ids))).all()
+    rows = session.scalars(select(m.Deal).where(m.Deal.deal_id.in_(deal_ids))).all()
     now = queries.chain_now(session)
-    facts = queries._DealFacts(session, deals)  # the one loader of deal facts (queries)
-    for deal in deals:
+    facts = queries._DealFacts(session, rows)  # the one loader of deal facts (queries)
+    for deal in rows:
         d = deal.deal_id
         mine = [o for o in facts.orders[d] if o.buyer == address]
         holds = sum(o.quantity if o.kind == "join" else -o.quantity for o in mine) > 0
@@ -151,7 +177,7 @@ def notices(
         for p in facts.payouts[d]:
             if p.account == address and p.kind == "withdrawn" and int(p.amount):
                 add("paid", f"{p.tx_hash}:{p.log_index}", p.block_time, d, amount=int(p.amount))
-    products = {d.deal_id: product_of(session, facts.batches[d.deal_id]) for d in deals}
+    products = {d.deal_id: product_of(session, facts.batches[d.deal_id]) for d in rows}
     directory.load(
         {n["who"] for n in out if "who" in n} | {n["place"] for n in out if "place" in n}
     )

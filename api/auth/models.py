@@ -32,5 +32,5 @@ class AuthSession(Base):
     address: Mapped[str] = mapped_column(Address, index=True)
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

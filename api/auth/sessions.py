@@ -13,9 +13,11 @@
    A session lasts :data:`SESSION_TTL_SECONDS`. The Expiration Time of the message this service
    issued is the challenge's (:data:`NONCE_TTL_SECONDS`: sign within ten minutes), not the
    session's; one the wallet chose itself ends the session earlier, if earlier.
-4. Spent and expired nonces are deleted as new ones are issued (:data:`NONCE_SWEEP_BATCH` at
-   most per challenge: bounded work per request, and a table bounded by the challenges of the
-   last :data:`NONCE_TTL_SECONDS`). A deleted nonce is as unusable as a spent one.
+4. Spent and expired nonces are deleted as new ones are issued, and expired or ended sessions as
+   new ones open (:data:`SWEEP_BATCH` at most per request: bounded work per request, and tables
+   bounded by the challenges of the last :data:`NONCE_TTL_SECONDS` and the sessions of the last
+   :data:`SESSION_TTL_SECONDS`). A deleted nonce is as unusable as a spent one, a deleted session
+   as an ended one.
 
 Times are unix seconds from the caller (``now``), so tests pass their own clock.
 """
@@ -27,9 +29,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy.orm import Session
 
 from api.auth import siwe
 from api.auth.errors import NotSignedIn, SignInRefused
@@ -39,8 +43,9 @@ from chain.settings import Settings
 
 NONCE_TTL_SECONDS = 600
 SESSION_TTL_SECONDS = 8 * 3600
-# Expired nonces deleted per challenge issued, at most (more than one: the backlog shrinks).
-NONCE_SWEEP_BATCH = 100
+# Expired nonces deleted per challenge issued, and expired or ended sessions per session opened,
+# at most (more than one: a backlog shrinks).
+SWEEP_BATCH = 100
 # Wallet and server clocks differ a little: an Issued At up to this far ahead is still accepted.
 CLOCK_SKEW_SECONDS = 60
 STATEMENT = "Sign in to tuanchain to read the private documents your role allows."
@@ -100,6 +105,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _delete_some(session: Session, key: Any, *where: Any) -> None:
+    """Delete at most :data:`SWEEP_BATCH` rows of ``key``'s table matching ``where``."""
+    some = select(key).where(*where).limit(SWEEP_BATCH).scalar_subquery()
+    session.execute(delete(key.class_).where(key.in_(some)))
+
+
 def issue_challenge(
     engine: Engine, settings: Settings, *, address: str, now: int, host: str | None = None
 ) -> siwe.SiweMessage:
@@ -110,13 +121,7 @@ def issue_challenge(
     nonce = secrets.token_hex(16)
     with session_factory(engine).begin() as session:
         # Nonces past their expiry (spent or not) can never sign anyone in: deleted, a batch.
-        expired = (
-            select(AuthNonce.nonce)
-            .where(AuthNonce.expires_at <= now)
-            .limit(NONCE_SWEEP_BATCH)
-            .scalar_subquery()
-        )
-        session.execute(delete(AuthNonce).where(AuthNonce.nonce.in_(expired)))
+        _delete_some(session, AuthNonce.nonce, AuthNonce.expires_at <= now)
         session.add(
             AuthNonce(
                 nonce=nonce,
@@ -239,6 +244,12 @@ def sign_in(
             chosen = _epoch(message.expiration_time)
             if chosen != challenge_end:
                 expires_at = min(expires_at, chosen)
+        # Sessions past their end can never be used again: deleted, a batch.
+        _delete_some(
+            session,
+            AuthSession.token_hash,
+            or_(AuthSession.expires_at <= now, AuthSession.ended_at.is_not(None)),
+        )
         session.add(
             AuthSession(
                 token_hash=token_hash(token),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from api import notices as notice_feed
-from api import shop
+from api import queries, shop
 from api.db import ensure_db
 from api.db import models as m
 from api.disputes import private_evidence
@@ -37,7 +37,7 @@ from api.index_errors import NotInIndex
 from api.names import Directory
 from api.ratelimit import client_key
 from api.render import choose_language, render
-from api.routes.deps import DealId, ServicesDep, get_services
+from api.routes.deps import DB_INT_MAX, DealId, ServicesDep, get_services
 from api.routes.page_common import (
     CONNECT_RESPONSES,
     LookupAddress,
@@ -167,20 +167,30 @@ def handout_page(
     summary="An address's notices, newest first, in words",
     description="Derived from the indexed chain events: orders, 成团 or not, recalls, goods "
     "arrived at the pickup point, claims answered, payouts; for leaders their group's joins "
-    "and claims. Each `id` is stable (for deduplication).",
+    "and claims. Each `id` is stable (for deduplication). Paged by deal: the notices about the "
+    "address's `limit` newest deals (largest deal ids); `next_before` is the next page's cursor.",
 )
 def get_notices(
     address: str,
     services: ServicesDep,
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    limit: int = Query(notice_feed.NOTICE_DEALS, ge=1, le=queries.MAX_PAGE),
+    before: int | None = Query(
+        None,
+        ge=1,
+        le=DB_INT_MAX,
+        description="cursor: only deals with a smaller deal id (the previous page's `next_before`)",
+    ),
 ) -> Any:
     account = page_address(address)
     with _session(services) as session:
         directory = Directory(session, services.store)
-        items = notice_feed.notices(session, directory, account)
+        deals, next_before = notice_feed.address_deals(session, account, limit=limit, before=before)
+        items = notice_feed.notices(session, directory, account, deals=deals)
         return {
             "address": account,
             "notices": [notice_feed.public(n, directory, lang) for n in items],
+            "next_before": next_before,
         }
 
 

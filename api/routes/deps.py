@@ -14,6 +14,7 @@ from api.auth.errors import AccessDenied
 from api.auth.sessions import session_address
 from api.bodylimit import body_bytes
 from api.db import ensure_db
+from api.nostore import mark_session_read
 from api.ratelimit import limit_client
 from api.services import Services
 
@@ -89,7 +90,9 @@ def session_token(
         str | None, Header(description="`Bearer <token>` from POST /v1/auth/verify")
     ] = None,
 ) -> str | None:
-    """The session token: an ``Authorization: Bearer`` header, else the session cookie."""
+    """The session token: an ``Authorization: Bearer`` header, else the session cookie. What
+    is answered depends on it, signed in or not: it is sent ``no-store`` (:mod:`api.nostore`)."""
+    mark_session_read(request)
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
     return request.cookies.get(SESSION_COOKIE)

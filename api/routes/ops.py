@@ -11,7 +11,9 @@ page is public; the credentials and the decisions are not: the API and the chain
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -22,7 +24,7 @@ from api.names import Directory
 from api.queries.common import chain_now
 from api.render import render
 from api.review import queue
-from api.routes.deps import ServicesDep
+from api.routes.deps import DB_INT_MAX, ServicesDep
 from api.routes.page_common import (
     CONNECT_RESPONSES,
     LookupAddress,
@@ -32,6 +34,12 @@ from api.routes.page_common import (
 )
 
 router = APIRouter(tags=["pages"])
+
+# A page's cursor: only rows older than the one it names (the previous page's "more" link).
+PageBefore = Annotated[
+    int | None,
+    Query(ge=1, le=DB_INT_MAX, description="cursor: the previous page's last row (its more link)"),
+]
 
 
 @router.get("/ops/review", response_class=HTMLResponse, summary="The review queue (HTML)")
@@ -44,18 +52,19 @@ def review_page(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get("/ops/disputes", response_class=HTMLResponse, summary="Quality claims (HTML)")
-def disputes_page(request: Request, services: ServicesDep) -> Response:
+def disputes_page(request: Request, services: ServicesDep, before: PageBefore = None) -> Response:
     """Every claim with its evidence, the supplier's answer and deadline; the platform (the
     escrow's ``ARBITER_ROLE``) upholds or denies a claim the supplier rejected."""
     ensure_db(services.engine)
     with Session(services.engine) as session:
-        found = claims(session, Directory(session, services.store), services.store)
+        directory = Directory(session, services.store)
+        found, more = claims(session, directory, services.store, before=before)
         now = chain_now(session)
     waiting = sum(1 for c in found if c.status == "rejected")
     return render(
         request,
         "ops_disputes.html",
-        {"claims": found, "now": now, "waiting": waiting, "supplier": None},
+        {"claims": found, "now": now, "waiting": waiting, "supplier": None, "more": more},
     )
 
 
@@ -77,7 +86,9 @@ def supplier_claims_connect(request: Request, address: LookupAddress = None) -> 
     responses=error_responses(400, html=True),
     summary="A supplier's claims (HTML)",
 )
-def supplier_claims_page(request: Request, address: str, services: ServicesDep) -> Response:
+def supplier_claims_page(
+    request: Request, address: str, services: ServicesDep, before: PageBefore = None
+) -> Response:
     """A supplier's claims: accept (refund) or reject one before its answer deadline; the escrow
     refuses anyone but the deal's supplier."""
     try:
@@ -87,22 +98,22 @@ def supplier_claims_page(request: Request, address: str, services: ServicesDep) 
     ensure_db(services.engine)
     with Session(services.engine) as session:
         directory = Directory(session, services.store)
-        found = claims(session, directory, services.store, supplier=supplier)
+        found, more = claims(session, directory, services.store, supplier=supplier, before=before)
         now = chain_now(session)
         who = directory.get(supplier)
     waiting = sum(1 for c in found if c.status == "filed" and (c.answer_deadline or 0) > now)
     return render(
         request,
         "ops_disputes.html",
-        {"claims": found, "now": now, "waiting": waiting, "supplier": who},
+        {"claims": found, "now": now, "waiting": waiting, "supplier": who, "more": more},
     )
 
 
 @router.get("/ops/recalls", response_class=HTMLResponse, summary="Recalls (HTML)")
-def recalls_page(request: Request, services: ServicesDep) -> Response:
+def recalls_page(request: Request, services: ServicesDep, before: PageBefore = None) -> Response:
     """Every batch with its state; the platform recalls one or marks it non-compliant with a
     reason (stored as a document, its CID on chain), which freezes the deals selling it."""
     ensure_db(services.engine)
     with Session(services.engine) as session:
-        rows = batches(session, Directory(session, services.store))
-    return render(request, "ops_recalls.html", {"batches": rows})
+        rows, more = batches(session, Directory(session, services.store), before=before)
+    return render(request, "ops_recalls.html", {"batches": rows, "more": more})

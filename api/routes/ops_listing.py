@@ -23,6 +23,7 @@ from api.db import ensure_db
 from api.disputes import batches
 from api.errors import ApiError, error_responses
 from api.names import Directory
+from api.queries.common import MAX_PAGE
 from api.relayer.prepare.listing import CreateDealParams, check_listing
 from api.render import render
 from api.review import queue
@@ -91,7 +92,9 @@ def new_deal_page(request: Request, services: ServicesDep) -> Response:
         suppliers = [
             a for a in queue(session, directory) if a.kind == "supplier" and a.status == "approved"
         ]
-        active = [b for b in batches(session, directory) if b.status == "active"]
+        # The newest batches (a page's worth, as /ops/recalls shows them first).
+        newest, _ = batches(session, directory, limit=MAX_PAGE)
+        active = [b for b in newest if b.status == "active"]
     by_supplier = {
         s.account: [b for b in active if b.supplier.address == s.account] for s in suppliers
     }

@@ -413,17 +413,21 @@ def dashboard_data(
 
 
 def _parties(services: Services) -> dict[str, list[str]]:
-    """The suppliers and leaders the dashboard can show one of: whoever sells or has a group."""
+    """The suppliers and leaders the dashboard can show one of: whoever sells or has a group (at
+    most :data:`api.queries.MAX_PAGE` of each, distinct in the database: not a row per deal and
+    order; any other one is a ``?supplier=`` / ``?leader=`` away)."""
     from sqlalchemy import select
 
     from api.db import models as m
+    from api.queries import MAX_PAGE
+
+    def distinct(column: Any) -> list[str]:
+        query = select(column).distinct().order_by(column).limit(MAX_PAGE)
+        return list(session.scalars(query))
 
     try:
         with Session(services.engine) as session:
-            return {
-                "supplier": sorted(set(session.scalars(select(m.Deal.supplier)))),
-                "leader": sorted(set(session.scalars(select(m.OrderEvent.leader)))),
-            }
+            return {"supplier": distinct(m.Deal.supplier), "leader": distinct(m.OrderEvent.leader)}
     except Exception as exc:  # noqa: BLE001 - the page shows the platform's figures
         logger.warning("parties unavailable: %s", exc)
         return {"supplier": [], "leader": []}

@@ -19,3 +19,5 @@ class NoticePublic(BaseModel):
 class NoticeList(BaseModel):
     address: str
     notices: list[NoticePublic]
+    # The cursor of the next page (``before=``): the oldest deal this page covers; None: no more.
+    next_before: int | None = None

@@ -185,5 +185,5 @@ def claims_waiting(
 ) -> int:
     """Claims the supplier can still answer (filed, before the answer deadline)."""
     now = chain_now(session)
-    found = claims(session, directory, services.store, supplier=supplier)
+    found, _ = claims(session, directory, services.store, supplier=supplier)  # the newest
     return sum(1 for c in found if c.status == "filed" and (c.answer_deadline or 0) > now)

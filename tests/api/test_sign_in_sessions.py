@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from api.auth import sessions, siwe
 from api.auth.errors import NotSignedIn, SignInRefused
-from api.auth.models import AuthNonce
+from api.auth.models import AuthNonce, AuthSession
 from api.services import make_engine
 from chain.settings import Settings
 
@@ -36,9 +36,13 @@ def _signed(account, message: siwe.SiweMessage) -> tuple[str, str]:  # type: ign
     return text, account.sign_message(encode_defunct(text=text)).signature.to_0x_hex()
 
 
-def _nonces(engine: Engine) -> int:
+def _rows(engine: Engine, table: type) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(AuthNonce)).scalar_one())
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _nonces(engine: Engine) -> int:
+    return _rows(engine, AuthNonce)
 
 
 def test_a_session_from_the_services_own_message_lasts_the_session_lifetime(
@@ -72,7 +76,7 @@ def test_spent_and_expired_nonces_are_deleted_a_bounded_batch_per_challenge(
     engine: Engine,
 ) -> None:
     account = Account.create()
-    backlog = 2 * sessions.NONCE_SWEEP_BATCH + 50
+    backlog = 2 * sessions.SWEEP_BATCH + 50
     first = sessions.issue_challenge(engine, SETTINGS, address=account.address, now=NOW)
     text, signature = _signed(account, first)
     sessions.sign_in(engine, SETTINGS, text=text, signature=signature, now=NOW)  # spent
@@ -83,10 +87,41 @@ def test_spent_and_expired_nonces_are_deleted_a_bounded_batch_per_challenge(
     later = NOW + sessions.NONCE_TTL_SECONDS
     for issued in range(1, 4):
         sessions.issue_challenge(engine, SETTINGS, address=account.address, now=later)
-        left = max(0, backlog - issued * sessions.NONCE_SWEEP_BATCH)
+        left = max(0, backlog - issued * sessions.SWEEP_BATCH)
         assert _nonces(engine) == left + issued
     assert _nonces(engine) == 3  # only the three live ones
     # The spent nonce, deleted, is refused as before.
     with pytest.raises(SignInRefused) as refused:
         sessions.sign_in(engine, SETTINGS, text=text, signature=signature, now=NOW + 1)
     assert refused.value.reason == "nonce_not_valid"
+
+
+def _sessions(engine: Engine) -> int:
+    return _rows(engine, AuthSession)
+
+
+def test_expired_and_ended_sessions_are_deleted_a_bounded_batch_per_sign_in(
+    engine: Engine,
+) -> None:
+    account = Account.create()
+    backlog = sessions.SWEEP_BATCH + 30
+
+    def open_one(now: int) -> str:
+        message = sessions.issue_challenge(engine, SETTINGS, address=account.address, now=now)
+        text, signature = _signed(account, message)
+        return sessions.sign_in(engine, SETTINGS, text=text, signature=signature, now=now).token
+
+    ended = open_one(NOW)
+    sessions.end_session(engine, ended, now=NOW + 1)
+    for _ in range(backlog - 1):
+        open_one(NOW + 2)
+    assert _sessions(engine) == backlog - 1  # the ended one deleted (by the next sign-in)
+
+    later = NOW + 2 + sessions.SESSION_TTL_SECONDS  # every session so far has expired
+    live = open_one(later)
+    assert _sessions(engine) == backlog - sessions.SWEEP_BATCH  # a batch, not all at once
+    open_one(later)
+    assert _sessions(engine) == 2  # the rest, and the two live ones stay
+    assert sessions.session_address(engine, live, now=later + 1)[0] == account.address
+    with pytest.raises(NotSignedIn):  # a deleted session is refused like an ended one
+        sessions.session_address(engine, ended, now=later)

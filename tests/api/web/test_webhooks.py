@@ -665,3 +665,22 @@ def test_each_pass_queues_only_what_came_after_the_last_one_and_a_restart_resume
 def recipients_of_all(services: Services) -> list[str]:
     with Session(services.engine) as session:
         return recipients(session)
+
+
+def test_answers_that_depend_on_the_session_are_never_stored(
+    site: tuple[TestClient, Services],
+) -> None:
+    """Found in review: the signed-in /ops/webhooks page (gateways' URLs, dead letters) went out
+    cacheable. Whatever reads the session is no-store, signed in or not; public pages are not."""
+    client, services = site
+    operator = sign_in(client, services.chain.platform)
+    for headers in (operator, {}):
+        page = client.get("/ops/webhooks?lang=en", headers=headers)
+        assert page.status_code == 200
+        assert page.headers["cache-control"] == "no-store"
+    listed = client.get("/v1/ops/webhooks", headers=operator)
+    assert listed.status_code == 200 and listed.headers["cache-control"] == "no-store"
+    refused = client.get("/v1/ops/webhooks")
+    assert refused.status_code == 401 and refused.headers["cache-control"] == "no-store"
+    shop = client.get("/?lang=en", headers=operator)  # public: the same for everyone
+    assert shop.status_code == 200 and "no-store" not in shop.headers.get("cache-control", "")
