@@ -35,12 +35,17 @@ class SessionNoStore:
 
         async def marked_send(message: Message) -> None:
             if message["type"] == "http.response.start" and state.get(STATE_KEY):
-                headers = [
-                    (name, value)
-                    for name, value in message.get("headers", [])
-                    if name.lower() != b"cache-control"
-                ]
-                message["headers"] = [*headers, (b"cache-control", b"no-store")]
+                headers = message.get("headers", [])
+                # A route's own policy that already forbids storing stays (``private, no-store``
+                # on a private document); any other is replaced.
+                if not any(
+                    name.lower() == b"cache-control" and b"no-store" in value.lower()
+                    for name, value in headers
+                ):
+                    kept = [
+                        (name, value) for name, value in headers if name.lower() != b"cache-control"
+                    ]
+                    message["headers"] = [*kept, (b"cache-control", b"no-store")]
             await send(message)
 
         await self.app(scope, receive, marked_send)
