@@ -163,16 +163,18 @@ class OutboxMoves:
 
     # ------------------------------------------------------------------ a stored batch
 
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+    def _broadcast_batch(
+        self, session: Session, chain: Chain, rows: list[RelayRequest], raw: str | None = None
+    ) -> None:
         """Hand the rows' stored batch transaction to the node (again, after a restart), after
-        the permit transactions signed with it (lower nonces: the batch waits for them)."""
+        the permit transactions signed with it (lower nonces: the batch waits for them).
+
+        ``raw``: its bytes, given by the sender that just signed and committed them (not read
+        back: the ORM's get was ~1 % of the service under the rush, issue 15; that sender hands
+        its permits over itself); None: the stored bytes, after their permits."""
         tx_hash = rows[0].tx_hash
         assert tx_hash and all(r.tx_hash == tx_hash for r in rows)
-        # The bytes just signed and committed, when this is that batch (not read back: the
-        # ORM's get was ~1 % of the service under the rush, issue 15; its permits were handed
-        # over by the sender just before); else the stored ones, after their permits.
-        fresh_hash, raw = self.__dict__.pop("_signed_raw", (None, None))
-        if fresh_hash != tx_hash:
+        if raw is None:
             batch = session.get(RelayBatch, tx_hash)
             assert batch is not None, f"no stored bytes for batch {tx_hash}"
             raw = batch.raw_tx

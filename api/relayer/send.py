@@ -261,8 +261,7 @@ class BatchSending(OutboxMoves):
                 relayer_nonce=signed.nonce,
             )
             session.commit()  # the hash is on disk before the transaction can exist elsewhere
-            self._signed_raw = (signed.hash, signed.raw)  # what _broadcast_batch hands over
-            self._broadcast_batch(session, chain, rows)
+            self._broadcast_batch(session, chain, rows, signed.raw)
         logger.info(
             "relay batch %s: %d request(s), %d permit(s)", signed.hash, len(rows), len(permits)
         )

@@ -194,7 +194,9 @@ class Crash(BaseException):
 class CrashBeforeBroadcast(RelayWorker):
     """A worker that dies right after committing a signed batch, before broadcasting it."""
 
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+    def _broadcast_batch(
+        self, session: Session, chain: Chain, rows: list[RelayRequest], raw: str | None = None
+    ) -> None:
         raise Crash(rows[0].id)
 
 
@@ -294,7 +296,9 @@ class RecordingWorker(RelayWorker):
     broadcasts: Counter[str]
     lock = threading.Lock()
 
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+    def _broadcast_batch(
+        self, session: Session, chain: Chain, rows: list[RelayRequest], raw: str | None = None
+    ) -> None:
         with self.lock:
             self.broadcasts.update(row.id for row in rows)
-        super()._broadcast_batch(session, chain, rows)
+        super()._broadcast_batch(session, chain, rows, raw)

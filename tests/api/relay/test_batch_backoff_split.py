@@ -33,7 +33,9 @@ class Clock:
 
 
 class NodeDownAtBroadcast(RelayWorker):
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+    def _broadcast_batch(
+        self, session: Session, chain: Chain, rows: list[RelayRequest], raw: str | None = None
+    ) -> None:
         raise chain_errors.NodeUnavailable("the node went away as the batch was broadcast")
 
 

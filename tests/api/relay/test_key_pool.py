@@ -138,11 +138,13 @@ class CrashBeforeSecondBroadcast(RelayWorker):
 
     broadcasts = 0
 
-    def _broadcast_batch(self, session: Session, chain: Chain, rows: list[RelayRequest]) -> None:
+    def _broadcast_batch(
+        self, session: Session, chain: Chain, rows: list[RelayRequest], raw: str | None = None
+    ) -> None:
         if self.broadcasts == 1:
             raise Crash(rows[0].id)
         self.broadcasts += 1
-        super()._broadcast_batch(session, chain, rows)
+        super()._broadcast_batch(session, chain, rows, raw)
 
 
 def test_a_crash_between_two_lanes_batches_loses_and_repeats_nothing(

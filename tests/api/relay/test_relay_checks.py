@@ -20,6 +20,8 @@ from api.relayer.worker import RelayWorker
 from api.services import Services
 
 from .conftest import (
+    Crash,
+    CrashBeforeBroadcast,
     advance_time,
     chain_now,
     consumer,
@@ -238,15 +240,6 @@ def test_bad_input_is_a_4xx_with_a_reason(client: TestClient, services: Services
     assert response.status_code == 404 and response.json()["code"] == "relay_request_not_found"
 
 
-class _Crash(BaseException):
-    """The worker process dying at a chosen point."""
-
-
-class _CrashBeforeBroadcast(RelayWorker):
-    def _broadcast_batch(self, session, chain, rows) -> None:  # type: ignore[no-untyped-def,override]
-        raise _Crash(rows[0].id)
-
-
 def test_a_stored_transaction_that_reverts_on_chain_is_failed_with_the_decoded_error(
     services: Services, chain_snapshot: None, tmp_path
 ) -> None:
@@ -263,8 +256,8 @@ def test_a_stored_transaction_that_reverts_on_chain_is_failed_with_the_decoded_e
             {"deal_id": deal.deal_id, "quantity": 1, "leader": deal.leader.address},
         )  # fmt: skip
         accepted = relay(own_client, buyer, "cancel", {"deal_id": deal.deal_id})
-        with pytest.raises(_Crash):
-            _CrashBeforeBroadcast(own).run_once()
+        with pytest.raises(Crash):
+            CrashBeforeBroadcast(own).run_once()
         advance_time(services.chain, deal.join_deadline - chain_now(services.chain))
         RelayWorker(own).run_once()
         status = own_client.get(f"/v1/relay/{accepted['id']}").json()
