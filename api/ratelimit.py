@@ -138,6 +138,12 @@ def retry_after(wait: float) -> int:
 _LOGGED = TokenBuckets(rate=1 / 60, burst=1)
 
 
+def size_cost(size: int, per_token: int) -> float:
+    """The tokens a request costs by its size: one, and one more per whole ``per_token`` (bytes
+    of a body, characters of a text) — one rule for every route charged by what it carries."""
+    return float(1 + size // per_token)
+
+
 def limit_client(request: Request, cost: float = 1.0) -> None:
     """Take ``cost`` tokens from the requesting client's bucket, or refuse it: 429
     ``rate_limited`` with ``details.retry_after_seconds`` (and the ``Retry-After`` header)."""

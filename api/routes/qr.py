@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.errors import error_responses
-from api.ratelimit import limit_client
+from api.ratelimit import limit_client, size_cost
 from api.shop import qr_svg
 
 router = APIRouter(tags=["pages"])
@@ -22,11 +22,6 @@ MAX_QR_TEXT = 2331
 # MAX_QR_TEXT (segno tries every mask of a version-33 symbol): a token of the client's bucket
 # per started 100 characters, as a relay request costs one (api.ratelimit).
 QR_CHARS_PER_TOKEN = 100
-
-
-def qr_cost(text: str) -> float:
-    """The tokens a QR code of ``text`` takes from its client's bucket."""
-    return float(1 + len(text) // QR_CHARS_PER_TOKEN)
 
 
 class QrIn(BaseModel):
@@ -43,7 +38,7 @@ class QrIn(BaseModel):
     summary="A QR code of a text, as SVG (for codes made in the browser)",
 )
 def qr(body: QrIn, request: Request) -> Response:
-    limit_client(request, cost=qr_cost(body.text))
+    limit_client(request, cost=size_cost(len(body.text), QR_CHARS_PER_TOKEN))
     return Response(
         qr_svg(body.text),
         media_type="image/svg+xml",

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, UploadFile
 
 from api.errors import error_responses
-from api.ratelimit import limit_client
+from api.ratelimit import limit_client, size_cost
 from api.relayer.prepare import json_bytes
 from api.routes.deps import ServicesDep
 from api.schemas.supplier import EventIn, EventsOut, MasterDataIn, MasterDataOut
@@ -130,7 +130,7 @@ def build_sensor_events(
     raw = file.file.read(MAX_CSV_BYTES + 1)
     if len(raw) > MAX_CSV_BYTES:
         raise InputError(f"{file.filename}: larger than {MAX_CSV_BYTES} bytes")
-    limit_client(request, cost=float(1 + len(raw) // CSV_BYTES_PER_TOKEN))
+    limit_client(request, cost=size_cost(len(raw), CSV_BYTES_PER_TOKEN))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
