@@ -41,12 +41,12 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
-from api.background import backoff_seconds, start_loop
+from api.background import backoff_seconds
 from api.binding import CHAIN_CHANGED, fail_requests
 from api.bundler.errors import code_of_rejection, rejection_data
 from api.bundler.models import PENDING_OP_STATUSES, QUEUED_CHANNEL, OpStatus, UserOperationRow
 from api.db import session_factory
-from api.db.wakeups import start_listener
+from api.db.wakeups import start_woken_loop
 from api.relayer.claims import Claims
 from api.services import Services
 from chain import errors as chain_errors
@@ -329,13 +329,13 @@ def start_background(services: Services) -> Callable[[], None]:
         worker.run_once()
 
     # Operations accepted by another process (serve --no-background, a second serve) wake us too.
-    stop_listener = start_listener(services.engine, QUEUED_CHANNEL, WAKE)
-    stop_loop = start_loop(
-        "bundler-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop, join_timeout=10
+    return start_woken_loop(
+        "bundler-worker",
+        one_pass,
+        engine=services.engine,
+        channel=QUEUED_CHANNEL,
+        wake=WAKE,
+        interval=POLL_SECONDS,
+        stop=stop,
+        join_timeout=10,
     )
-
-    def stop_worker() -> None:
-        stop_loop()
-        stop_listener()
-
-    return stop_worker

@@ -19,8 +19,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Connection, Engine
+
+from api.background import OnePass, start_loop
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,27 @@ def notify(connection: Connection, channel: str) -> None:
     """Queue a wake-up on ``channel`` in ``connection``'s transaction (PostgreSQL; else nothing)."""
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"NOTIFY {channel}")
+
+
+def start_woken_loop(
+    name: str,
+    one_pass: OnePass,
+    *,
+    engine: Engine,
+    channel: str,
+    wake: threading.Event,
+    **loop_options: Any,
+) -> Callable[[], None]:
+    """:func:`api.background.start_loop` woken by ``wake``, which work queued by another process
+    sets too (a listener on ``channel``); returns the function that stops both."""
+    stop_listener = start_listener(engine, channel, wake)
+    stop_loop = start_loop(name, one_pass, wake=wake, **loop_options)
+
+    def stop_both() -> None:
+        stop_loop()
+        stop_listener()
+
+    return stop_both
 
 
 def start_listener(engine: Engine, channel: str, wake: threading.Event) -> Callable[[], None]:

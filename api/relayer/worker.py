@@ -55,10 +55,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api.background import start_loop
 from api.binding import fail_requests
 from api.db import session_factory
-from api.db.wakeups import start_listener
+from api.db.wakeups import start_woken_loop
 from api.relayer.claims import Claims
 from api.relayer.gas import MAX_BATCH_GAS, MAX_BATCH_REQUESTS
 from api.relayer.models import QUEUED_CHANNEL, RelayRequest, RelayStatus
@@ -260,14 +259,15 @@ def start_background(services: Services) -> Callable[[], None]:
         return IN_FLIGHT_POLL_SECONDS if busy else POLL_SECONDS
 
     # Requests accepted by another process (serve --no-background, a second serve) wake us too.
-    stop_listener = start_listener(services.engine, QUEUED_CHANNEL, WAKE)
-    stop_loop = start_loop("relay-worker", one_pass, interval=POLL_SECONDS, wake=WAKE, stop=stop)
-
-    def stop_worker() -> None:
-        stop_loop()
-        stop_listener()
-
-    return stop_worker
+    return start_woken_loop(
+        "relay-worker",
+        one_pass,
+        engine=services.engine,
+        channel=QUEUED_CHANNEL,
+        wake=WAKE,
+        interval=POLL_SECONDS,
+        stop=stop,
+    )
 
 
 __all__ = ["WAKE", "RelayStatus", "RelayWorker", "start_background"]
