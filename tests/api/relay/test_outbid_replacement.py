@@ -193,6 +193,12 @@ def test_an_outbid_batch_at_the_fee_ceiling_is_flagged_once_not_replaced(
     assert len(flagged) == 1, [r.getMessage() for r in caplog.records]
     (stuck,) = stuck_transactions(services, now=clock())
     assert stuck["tx_hash"] == case.first and stuck["at_ceiling"]
+    # The operator's dashboard shows it, in both languages.
+    pages = TestClient(create_app(services))
+    for lang, words in (("en", "At the fee ceiling"), ("zh", "已达手续费上限")):
+        html = pages.get("/dashboard", params={"lang": lang}).text
+        assert 'id="stuck-tx"' in html and words in html
+        assert f'data-tx="{case.first}" data-kind="relay" data-at-ceiling="true"' in html
 
     # A person raises the ceiling (a restart with a higher setting): replaced, mined once.
     services.settings = services.settings.model_copy(
@@ -205,5 +211,7 @@ def test_an_outbid_batch_at_the_fee_ceiling_is_flagged_once_not_replaced(
     case.worker.run_once()
     assert {(r.status, r.tx_hash) for r in _rows(services)} == {("mined", replacement)}
     assert stuck_transactions(services, now=clock()) == []
+    html = pages.get("/dashboard", params={"lang": "en"}).text
+    assert 'id="stuck-tx"' in html and "data-tx=" not in html
     chain = case.chain
     assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
