@@ -193,3 +193,44 @@ def test_an_outbid_bundle_whose_operation_offers_no_more_is_cancelled_and_fails_
     chain = case.chain
     assert chain.w3.eth.get_transaction_count(relayer) == case.relayer_nonce + 1
     assert stuck_transactions(case.services, now=case.clock()) == []
+
+
+class Crash(BaseException):
+    """Stands for the process dying (nothing after it runs)."""
+
+
+class CrashBeforeBroadcastingAReplacement(BundlerWorker):
+    def _broadcast(self, session: Any, chain: Any, row: UserOperationRow) -> bool:
+        if row.earlier_tx_hashes:
+            raise Crash(row.tx_hash)
+        return super()._broadcast(session, chain, row)
+
+
+@pytest.mark.parametrize("mined", ["replacement", "first"])
+def test_a_bundles_replacement_survives_a_crash_and_only_one_fee_is_mined(
+    node: Anvil, tmp_path: Path, mined: str
+) -> None:
+    case = Outbid(node, tmp_path, offer_percent=300)
+    case.wait_outbid()
+    crashing = CrashBeforeBroadcastingAReplacement(
+        case.services, clock=case.clock, wait_receipts=False
+    )
+    with pytest.raises(Crash):
+        crashing.run_once()
+    row = _row(case.services)
+    replacement = row.tx_hash
+    assert row.status == "sending" and row.earlier_tx_hashes == [case.first]
+    if mined == "first":
+        # The competition stops before the restart: the first bundle, still pending, is mined.
+        case.rpc("evm_mine")
+        assert case.chain.sender.raw_receipt(case.first) is not None
+    case.worker.run_once()  # the restart: the replacement broadcast, or the first found mined
+    if mined == "replacement":
+        assert replacement in case.block()
+        case.worker.run_once()
+    row = _row(case.services)
+    settled = case.first if mined == "first" else replacement
+    assert (row.status, row.success, row.tx_hash) == ("mined", True, settled)
+    assert case.account_nonce() == 1
+    chain = case.chain
+    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1

@@ -33,7 +33,14 @@ from api.services import Services
 from chain.anvil import Anvil
 from chain.tx import REPLACEMENT_BUMP_PERCENT, decode_signed
 
-from .conftest import make_deal, own_chain_services, repeatable_call, signed_forward
+from .conftest import (
+    Crash,
+    CrashBeforeBroadcast,
+    make_deal,
+    own_chain_services,
+    repeatable_call,
+    signed_forward,
+)
 
 AFTER_BLOCKS = 3
 AFTER_SECONDS = 30.0
@@ -214,4 +221,38 @@ def test_an_outbid_batch_at_the_fee_ceiling_is_flagged_once_not_replaced(
     html = pages.get("/dashboard", params={"lang": "en"}).text
     assert 'id="stuck-tx"' in html and "data-tx=" not in html
     chain = case.chain
+    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
+
+
+@pytest.mark.parametrize("mined", ["replacement", "first"])
+def test_an_outbid_batchs_replacement_survives_a_crash_and_only_one_fee_is_mined(
+    tmp_path: Path, node: Anvil, mined: str
+) -> None:
+    clock = Clock()
+    case = Outbid(_services(node, tmp_path), clock)
+    chain, services = case.chain, case.services
+    for _ in range(AFTER_BLOCKS):
+        case.block()
+    clock.now += AFTER_SECONDS
+    # Replaced and stored with the first, then the process dies before broadcasting it.
+    with pytest.raises(Crash):
+        CrashBeforeBroadcast(services, wait_receipts=False, clock=clock).run_once()
+    replacement = case.tx_hash()
+    assert replacement != case.first
+    assert {r.status for r in _rows(services)} == {"sending"}
+    if mined == "first":
+        # The competition stops before the restart: the first fee, still pending, is mined.
+        case.rpc("evm_mine")
+        assert chain.sender.raw_receipt(case.first) is not None
+    # After the restart: the replacement broadcast (its nonce still free) and mined, or the
+    # rows settled from the first (found among the stored fees of that nonce).
+    case.worker.run_once()
+    if mined == "replacement":
+        assert replacement in case.block()
+    case.worker.run_once()
+    settled = case.first if mined == "first" else replacement
+    assert {(r.status, r.tx_hash) for r in _rows(services)} == {("mined", settled)}
+    assert _batches(services) == {}
+    forwarder = chain.clients.forwarder
+    assert forwarder.nonces(case.signer) == case.forwarder_nonce + 1
     assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
