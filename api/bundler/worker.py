@@ -232,6 +232,12 @@ class BundlerWorker:
         if row.status in (OpStatus.SENDING, OpStatus.SENT) and row.raw_tx:
             # Priced out or outbid: replaced first (else broadcast again as it is, waited for).
             self._replace_if_due(session, chain, row)
+            if (
+                not self.wait_receipts
+                and row.status == OpStatus.SENT
+                and chain.sender.known(row.tx_hash or "")
+            ):
+                return  # in the node's pool, not mined: looked at again next pass
             if self._broadcast(session, chain, row):
                 self._await(session, chain, row)
             return
@@ -471,7 +477,9 @@ class BundlerWorker:
 def start_background(services: Services) -> Callable[[], None]:
     """Run the worker in a daemon thread until the returned function is called."""
     stop = threading.Event()
-    worker = BundlerWorker(services, stop=stop)
+    # Not waiting for receipts: a bundle stuck unmined (until replaced) must not hold the loop
+    # and every other sender's operations for the sender's timeout; a pass looks again.
+    worker = BundlerWorker(services, stop=stop, wait_receipts=False)
 
     def one_pass(_: threading.Event) -> None:
         worker.run_once()
