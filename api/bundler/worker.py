@@ -281,6 +281,8 @@ class BundlerWorker:
         except chain_errors.AlreadyKnown:
             pass
         except chain_errors.NonceTooLow:
+            if any(chain.bundling.is_mined(h) for h in row.earlier_tx_hashes or []):
+                return False  # an earlier fee of its nonce was mined: the next pass settles it
             logger.warning("user operation %s: bundler nonce reused; re-signing", row.id)
             self._requeue(session, row)
             return False
@@ -361,6 +363,15 @@ class BundlerWorker:
             after_seconds=settings.relayer_replace_after_seconds,
         )
         if reason is None:
+            return False
+        if reason == "outbid" and (
+            int(chain.sender.rpc("eth_getTransactionCount", [old["sender"], "latest"]), 16)
+            < old["nonce"]
+        ):
+            # Behind an earlier unmined nonce of the shared key (a relay batch, another bundle):
+            # not outbid, raising its fees would not help; its wait counted again from now.
+            row.sent_block, row.sent_at = number, self.clock()
+            session.commit()
             return False
         relayer = next((a for a in chain.relayers if a.address == old["sender"]), None)
         if relayer is None:

@@ -21,10 +21,13 @@ more (a busy chain), and it waits unmined for ever. Each stored transaction reme
 block and the worker's clock when it was signed (``sent_block``, ``sent_at``); one still unmined
 ``TUANCHAIN_RELAYER_REPLACE_AFTER_BLOCKS`` blocks (3) **and** ``..._SECONDS`` seconds (30) later
 is replaced the same way (:func:`chain.tx.replacement_due`), and its replacement waits as long
-again before the next raise. When no raise fits under the ceiling (:func:`chain.tx.at_ceiling`)
-the batch is flagged once (``at_ceiling_since``, logged as a warning and shown on the operator's
-dashboard: :mod:`api.queries.stuck`) and left as it is, neither replaced nor asked again each
-poll, until the ceiling is raised: a person raises it or waits for quieter blocks.
+again before the next raise. A batch waiting behind an earlier, unmined nonce of its key
+(another batch, a bundle: the key is shared) is not outbid — raising its fees would not help —
+and its wait is counted again from then. When no raise fits under the ceiling
+(:func:`chain.tx.at_ceiling`) the batch is flagged once (``at_ceiling_since``, logged as a
+warning and shown on the operator's dashboard: :mod:`api.queries.stuck`) and left as it is,
+neither replaced nor asked again each poll, until the ceiling is raised: a person raises it or
+waits for quieter blocks.
 """
 
 from __future__ import annotations
@@ -89,7 +92,30 @@ class BatchReplacing(OutboxMoves):
             and at_ceiling(cap, settings.relayer_max_fee_per_gas)
         ):
             return None  # flagged, and the ceiling is still where it was
+        if reason == "outbid":
+            batch = session.execute(
+                select(RelayBatch.raw_tx, RelayBatch.permits_raw).where(
+                    RelayBatch.tx_hash == tx_hash
+                )
+            ).one()
+            signed = [decode_signed(raw) for raw in [*(batch.permits_raw or []), batch.raw_tx]]
+            if self._behind(session, chain, signed[-1]["sender"], min(t["nonce"] for t in signed)):
+                session.execute(
+                    update(RelayBatch)
+                    .where(RelayBatch.tx_hash == tx_hash)
+                    .values(sent_block=number, sent_at=self.clock())
+                )
+                session.commit()
+                return None
         return reason
+
+    @staticmethod
+    def _behind(session: Session, chain: Chain, sender: str, nonce: int) -> bool:
+        """Whether a transaction of ``sender`` with a lower ``nonce`` is still unmined: one
+        waiting behind it is not outbid (raising its fees would not help; the one ahead is
+        replaced by its own owner, a batch or a bundle), its wait counted again from now."""
+        mined = int(chain.sender.rpc("eth_getTransactionCount", [sender, "latest"]), 16)
+        return mined < nonce
 
     def _flag_at_ceiling(self, session: Session, tx_hash: str, reason: str, ceiling: int) -> None:
         """Mark the batch as due for a replacement the ceiling forbids (logged once)."""

@@ -75,20 +75,24 @@ def _batches(services: Services) -> dict[str, RelayBatch]:
 class Outbid:
     """A relayed request's batch pending on a node where a competitor takes every block."""
 
-    def __init__(self, services: Services, clock: Clock) -> None:
+    def __init__(self, services: Services, clock: Clock, *, requests: int = 1) -> None:
+        """``requests``: relayed by as many signers, one batch each (consecutive nonces)."""
         self.services, self.clock = services, clock
         self.chain = chain = services.chain
-        self.worker = RelayWorker(services, wait_receipts=False, clock=clock)
-        signer, target, data = repeatable_call(chain, make_deal(chain))
-        self.signer = signer.address
-        self.forwarder_nonce = chain.clients.forwarder.nonces(signer.address)
-        body = signed_forward(chain, signer, target, data, nonce=self.forwarder_nonce)
-        response = TestClient(create_app(services)).post("/v1/relay", json=body)
-        assert response.status_code == 202, response.text
+        self.worker = RelayWorker(services, wait_receipts=False, clock=clock, max_batch=1)
+        self.signers: list[str] = []
+        for _ in range(requests):
+            signer, target, data = repeatable_call(chain, make_deal(chain))
+            self.signers.append(signer.address)
+            self.forwarder_nonce = chain.clients.forwarder.nonces(signer.address)
+            body = signed_forward(chain, signer, target, data, nonce=self.forwarder_nonce)
+            response = TestClient(create_app(services)).post("/v1/relay", json=body)
+            assert response.status_code == 202, response.text
+        self.signer = self.signers[0]
         self.relayer_nonce = chain.w3.eth.get_transaction_count(chain.relayer.address)
         self.rpc("evm_setAutomine", False)
         self.worker.run_once()
-        self.first = self.tx_hash()
+        self.first = self.hashes()[self.signer]
         self.first_tx = decode_signed(_batches(services)[self.first].raw_tx)
         self.rpc("anvil_setBlockGasLimit", hex(self.first_tx["gas"]))
         self.competitor = Account.create()
@@ -97,6 +101,9 @@ class Outbid:
 
     def rpc(self, method: str, *params: Any) -> Any:
         return self.chain.sender.rpc(method, list(params))
+
+    def hashes(self) -> dict[str, str | None]:
+        return {row.signer: row.tx_hash for row in _rows(self.services)}
 
     def tx_hash(self) -> str:
         (row,) = _rows(self.services)
@@ -256,3 +263,37 @@ def test_an_outbid_batchs_replacement_survives_a_crash_and_only_one_fee_is_mined
     forwarder = chain.clients.forwarder
     assert forwarder.nonces(case.signer) == case.forwarder_nonce + 1
     assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
+
+
+def test_a_batch_waiting_behind_an_unmined_nonce_is_not_replaced_until_next_in_line(
+    tmp_path: Path, node: Anvil
+) -> None:
+    clock = Clock()
+    case = Outbid(_services(node, tmp_path), clock, requests=2)
+    chain, services = case.chain, case.services
+    ahead, behind = case.signers
+    second = case.hashes()[behind]
+    assert second and second != case.first
+    assert decode_signed(_batches(services)[second].raw_tx)["nonce"] == case.first_tx["nonce"] + 1
+    for _ in range(AFTER_BLOCKS):
+        case.block()
+    clock.now += AFTER_SECONDS
+    case.worker.run_once()
+    hashes = case.hashes()
+    assert hashes[ahead] != case.first  # outbid: replaced
+    assert hashes[behind] == second  # behind it: raising its fees would not help
+    assert hashes[ahead] in case.block()
+    case.worker.run_once()
+    # Next in line now, and outbid in turn: its wait counted from when it was found behind.
+    for _ in range(AFTER_BLOCKS):
+        assert second not in case.block()
+        case.worker.run_once()
+        assert case.hashes()[behind] == second
+    clock.now += AFTER_SECONDS
+    case.worker.run_once()
+    replacement = case.hashes()[behind]
+    assert replacement != second
+    assert replacement in case.block()
+    case.worker.run_once()
+    assert {r.status for r in _rows(services)} == {"mined"}
+    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 2
