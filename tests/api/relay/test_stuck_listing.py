@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from eth_account import Account
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
 from api.bundler.models import UserOperationRow
@@ -107,11 +107,19 @@ def test_stuck_and_at_ceiling_transactions_are_listed(engine: Engine, tmp_path: 
             )
         )
         session.commit()
-    listed = {
-        x["tx_hash"]: x
-        for x in stuck_transactions(services, now=now)
-        if x["tx_hash"] in {fresh, waiting, flagged, raised, bundle}
-    }
+    try:
+        listed = {
+            x["tx_hash"]: x
+            for x in stuck_transactions(services, now=now)
+            if x["tx_hash"] in {fresh, waiting, flagged, raised, bundle}
+        }
+    finally:  # the outbox is the session's: no other test's worker may find these rows
+        with Session(engine) as session:
+            mine = [fresh, waiting, flagged, raised]
+            session.execute(delete(RelayRequest).where(RelayRequest.tx_hash.in_(mine)))
+            session.execute(delete(RelayBatch).where(RelayBatch.tx_hash.in_(mine)))
+            session.execute(delete(UserOperationRow).where(UserOperationRow.tx_hash == bundle))
+            session.commit()
     assert set(listed) == {waiting, flagged, bundle}
     assert listed[waiting]["requests"] == 2 and listed[waiting]["nonce"] == 7
     assert [listed[h]["at_ceiling"] for h in (waiting, flagged, bundle)] == [False, True, False]
