@@ -619,6 +619,10 @@
 
   window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, when };
   document.addEventListener("DOMContentLoaded", () => {
+    // Every deferred script has run by now (DOMContentLoaded waits for them): the forms are
+    // bound. Before this, a form's method="dialog" makes a tap do nothing rather than a native
+    // submission (a GET of this page with the fields, the tap lost); the style dims them.
+    document.documentElement.dataset.js = "ready";
     bindWalletBar();
     bindForms();
     liveNotices();
