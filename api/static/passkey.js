@@ -22,6 +22,7 @@
   const HALF_N = N / 2n;
   const ENC = new TextEncoder();
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const FOLLOW_MS = 5 * 60 * 1000;
 
   // ------------------------------------------------------------------ bytes
 
@@ -100,17 +101,32 @@
 
   // ------------------------------------------------------------------ HTTP
 
+  // A call the service does not answer within this long fails with code "timeout" (a failed
+  // connection: "network"), in the page's words, as wallet.js's calls do: never a spinner forever.
+  const SERVICE_TIMEOUT_MS = 20000;
+
   async function api(url, body) {
     const init = body === undefined ? { headers: { Accept: "application/json" } } : {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
     };
-    const response = await fetch(url, init);
-    const data = await response.json().catch(() => null);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), SERVICE_TIMEOUT_MS);
+    let response, data;
+    try {
+      response = await fetch(url, Object.assign(init, { signal: controller.signal }));
+      data = await response.json().catch(() => null);
+    } catch (error) {
+      const code = controller.signal.aborted ? "timeout" : "network";
+      throw Object.assign(new Error(pageWords()["js_err_" + code] || code), { code, cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
     if (!response.ok) {
       const error = new Error((data && data.message) || "HTTP " + response.status);
       error.code = data && data.code;
+      error.status = response.status;
       throw error;
     }
     return data;
@@ -214,7 +230,12 @@
         });
         const hash = await bundler("eth_sendUserOperation", [op, prepared.entryPoint]);
         say("sent", { userOpHash: hash });
+        // Followed for so long, then "look later" (it may still be included: not to send again).
+        const until = Date.now() + FOLLOW_MS;
         for (;;) {
+          if (Date.now() > until) {
+            throw Object.assign(new Error(pageWords().js_err_not_confirmed || "not confirmed yet"), { code: "not_confirmed" });
+          }
           const receipt = await bundler("eth_getUserOperationReceipt", [hash]);
           if (receipt) { say(receipt.success ? "mined" : "reverted", receipt); return receipt; }
           const found = await bundler("eth_getUserOperationByHash", [hash]);
