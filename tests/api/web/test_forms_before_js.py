@@ -29,7 +29,7 @@ def test_every_form_a_script_drives_says_method_dialog() -> None:
     """A form without its own ``action`` is a script's (there is nothing for it to submit to)."""
     seen = 0
     for template in sorted(TEMPLATES.glob("*.html")):
-        for tag in re.findall(r"<form\b[^>]*>", template.read_text(), flags=re.S):
+        for tag in re.findall(r"<form\b[^>]*>", template.read_text(), flags=re.DOTALL):
             if re.search(r"\saction=", tag):
                 continue  # a real form (connect.html's lookup: a GET the server answers)
             seen += 1
@@ -58,9 +58,7 @@ def test_a_join_tapped_before_the_scripts_run_stays_on_the_page(
         expect(join).to_have_css("opacity", "0.55")  # dimmed while the scripts are not there
         page.screenshot(path=str(SHOTS / "join-before-js.png"))
         join.tap()
-        page.locator(f"#deal-{demo.report.deals['rice_open']} input[name=quantity]").press(
-            "Enter"
-        )
+        page.locator(f"#deal-{demo.report.deals['rice_open']} input[name=quantity]").press("Enter")
         assert held, "the page's scripts were not requested"
         for route in held:
             route.continue_()

@@ -24,7 +24,10 @@ SHOTS = REPO_ROOT / "test-artifacts"
 
 @pytest.mark.parametrize(
     ("lang", "locale", "words", "again"),
-    [("zh", "zh-CN", "服务没有及时回应", "再试一次"), ("en", "en-US", "did not answer in time", "Try again")],
+    [
+        ("zh", "zh-CN", "服务没有及时回应", "再试一次"),
+        ("en", "en-US", "did not answer in time", "Try again"),
+    ],
 )
 def test_a_prepare_that_never_answers_ends_in_words_and_a_retry(
     browser: Any, live_server: str, demo: Any, lang: str, locale: str, words: str, again: str
