@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
@@ -190,6 +190,52 @@ def claims(
     open_ = sorted(current.values(), key=lambda c: c.filed_at or datetime.min)
     done.sort(key=lambda c: c.filed_at or datetime.min, reverse=True)
     return open_ + done, next_before
+
+
+def waiting_claims(session: Session, *, supplier: str | None = None, now: int = 0) -> int:
+    """How many claims wait, over every page (the pages show 50 at a time): for the platform,
+    the ones a supplier rejected (to arbitrate); for ``supplier``, its filed ones still within
+    their answer window at chain time ``now``. A claim's state is its latest event's, as
+    :func:`claims` reads it (a filing after a denial is a new claim, open again)."""
+    events = select(
+        m.ClaimEvent.deal_id,
+        m.ClaimEvent.status,
+        m.ClaimEvent.block_time,
+        func.row_number()
+        .over(
+            partition_by=(m.ClaimEvent.deal_id, m.ClaimEvent.buyer),
+            order_by=(m.ClaimEvent.block_number.desc(), m.ClaimEvent.log_index.desc()),
+        )
+        .label("newest"),
+    )
+    if supplier is not None:
+        events = events.join(m.Deal, m.Deal.deal_id == m.ClaimEvent.deal_id).where(
+            m.Deal.supplier == supplier
+        )
+    latest = events.subquery()
+    current = select(latest.c.deal_id, latest.c.block_time).where(latest.c.newest == 1)
+    if supplier is None:
+        return session.scalar(
+            select(func.count()).select_from(current.where(latest.c.status == "rejected").subquery())
+        ) or 0
+    # Filed and unanswered: open claims only (few), their deadlines computed as claims() does.
+    filed = session.execute(current.where(latest.c.status == "filed")).all()
+    windows = {
+        deal_id: window
+        for deal_id, window in session.execute(
+            select(m.Deal.deal_id, m.Deal.answer_window).where(
+                m.Deal.deal_id.in_(sorted({row.deal_id for row in filed}))
+            )
+        )
+    }
+    return sum(
+        1
+        for row in filed
+        if row.block_time is not None
+        and int(row.block_time.replace(tzinfo=row.block_time.tzinfo or UTC).timestamp())
+        + windows.get(row.deal_id, 0)
+        > now
+    )
 
 
 @dataclass
