@@ -215,9 +215,14 @@ def waiting_claims(session: Session, *, supplier: str | None = None, now: int = 
     latest = events.subquery()
     current = select(latest.c.deal_id, latest.c.block_time).where(latest.c.newest == 1)
     if supplier is None:
-        return session.scalar(
-            select(func.count()).select_from(current.where(latest.c.status == "rejected").subquery())
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(
+                    current.where(latest.c.status == "rejected").subquery()
+                )
+            )
+            or 0
+        )
     # Filed and unanswered: open claims only (few), their deadlines computed as claims() does.
     filed = session.execute(current.where(latest.c.status == "filed")).all()
     windows = {

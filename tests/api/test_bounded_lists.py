@@ -10,20 +10,20 @@ from types import SimpleNamespace
 
 import pytest
 from eth_account import Account
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from api import disputes
 from api import notices as notice_feed
+from api.app import create_app
 from api.db import init_db
 from api.db import models as m
 from api.names import Directory
 from api.queries import MAX_PAGE
 from api.routes import pages
-from api.app import create_app
 from api.services import build_services, make_engine
 from chain.settings import Settings
 from traceability.ipfs.embedded import EmbeddedDocumentStore
