@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
@@ -243,6 +244,24 @@ def waiting_claims(session: Session, *, supplier: str | None = None, now: int = 
     )
 
 
+_BATCH_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def batch_search(text: str) -> ColumnElement[bool]:
+    """Batches an operator's typed words name: a batch id (0x, 32 bytes), a supplier's address,
+    or a part of a GTIN or of a lot (case aside) — for batches older than a page's worth."""
+    text = text.strip()
+    if _BATCH_ID.fullmatch(text):
+        return m.Batch.batch_id == text.lower()
+    if _ADDRESS.fullmatch(text):
+        return func.lower(m.Batch.supplier) == text.lower()
+    return or_(
+        m.Batch.gtin.contains(text, autoescape=True),
+        func.lower(m.Batch.lot).contains(text.lower(), autoescape=True),
+    )
+
+
 @dataclass
 class BatchRow:
     gtin: str
@@ -259,14 +278,22 @@ class BatchRow:
 
 
 def batches(
-    session: Session, directory: Directory, *, limit: int = OPS_PAGE, before: int | None = None
+    session: Session,
+    directory: Directory,
+    *,
+    limit: int = OPS_PAGE,
+    before: int | None = None,
+    search: str | None = None,
 ) -> tuple[list[BatchRow], int | None]:
     """The ``limit`` newest batches (registered before the one ``before`` names, a
-    :attr:`BatchRow.row`) with their state and, once closed, their reason and frozen deals; and
-    the next page's cursor (None on the last page)."""
+    :attr:`BatchRow.row`; matching ``search``, :func:`batch_search`, if given) with their state
+    and, once closed, their reason and frozen deals; and the next page's cursor (None on the last
+    page)."""
     query = select(m.Batch).order_by(m.Batch.id.desc()).limit(limit + 1)
     if before is not None:
         query = query.where(m.Batch.id < before)
+    if search and search.strip():
+        query = query.where(batch_search(search))
     found = session.scalars(query).all()
     rows, next_before = found[:limit], (found[limit - 1].id if len(found) > limit else None)
     ids = [b.batch_id for b in rows]
