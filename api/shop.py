@@ -26,9 +26,9 @@ from api import queries
 from api.db import models as m
 from api.names import Directory, approved
 from api.photos import photo_path
+from api.render import batch_path
 from api.services import Services
 from chain import deal_rules
-from traceability.digital_link import link_path
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,9 @@ def _product(batch: m.Batch | None) -> dict[str, Any]:
         "picture": _PICTURES.get(batch.gtin, "🛒"),
         "gtin": batch.gtin,
         "lot": batch.lot,
-        "link": link_path(batch.gtin, batch.lot),
+        # What the chain holds, unvalidated: a batch an earlier registry accepted (one with the
+        # all-zeros GTIN the rule now refuses) still lists, rather than failing the page.
+        "link": batch_path(batch.gtin, batch.lot),
     }
 
 
