@@ -167,7 +167,7 @@
     if (passkey) { useSigner(passkey); return passkey; }
     const wallets = await discover();
     if (passkeySigner()) wallets.push(PASSKEY); // a passkey account made on /passkey
-    if (!wallets.length) throw new Error(t("js_no_wallet"));
+    if (!wallets.length) throw Object.assign(new Error(t("js_no_wallet")), { code: "no_wallet" });
     const remembered = localStorage.getItem(STORE_KEY);
     let wallet = wallets.find((w) => w.info.rdns === remembered);
     if (!wallet) wallet = wallets.length === 1 ? wallets[0] : await (pick || chooseWallet)(wallets);
@@ -321,6 +321,12 @@
       mark("result", "failed", explain(error));
       status.textContent = "✖ " + explain(error);
       status.classList.add("error");
+      // No wallet on this phone: the way on is a passkey (the wallet bar's link, which brings
+      // one back to this page), not a dead end.
+      const passkeyLink = document.querySelector("#wallet-bar .passkey-link");
+      if (error && error.code === "no_wallet" && passkeyLink) {
+        sheet.body.append(el("a", { class: "go-on", href: passkeyLink.href, "data-passkey": "" }, t("js_use_passkey")));
+      }
       throw error;
     }
   }

@@ -142,3 +142,20 @@ def test_join_form_flow_is_what_the_relay_api_accepts(web_client: TestClient, de
         "eip6963:requestProvider",
     ):
         assert call in script
+
+
+def test_the_passkey_link_brings_one_back_to_the_page_and_only_to_this_site(
+    web_client: TestClient,
+) -> None:
+    """Every page's "no wallet? passkey" link names the page (``next``); the passkey page offers
+    the way back once signed in, for a path on this site only."""
+    deal_page = web_client.get("/deals/2", params={"lang": "en"}, headers=HTML).text
+    link = re.search(r'class="passkey-link small" href="([^"]+)"', deal_page)
+    assert link and link.group(1) == "/passkey?lang=en&amp;next=/deals/2%3Flang%3Den"
+    back = web_client.get("/passkey", params={"lang": "en", "next": "/deals/2?lang=en"}).text
+    assert '<a class="go-on" data-field="next" href="/deals/2?lang=en">' in back
+    assert "Continue where you were" in back
+    assert "next=" not in re.search(r'class="passkey-link[^>]*>', back).group(0)
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example", "deals/2"):
+        html = web_client.get("/passkey", params={"next": elsewhere}).text
+        assert 'data-field="next"' not in html, elsewhere

@@ -29,7 +29,7 @@ import pytest
 import segno
 
 from api.bundler import worker as bundler_worker
-from api.demo.catalog import LEADERS
+from api.demo.catalog import LEADERS, RICE
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
@@ -180,6 +180,47 @@ def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
     shot(page, "04-orders-joined-again")
     assert chain.clients.escrow.order(rice, account).quantity == 2
     assert chain.w3.eth.get_balance(account) == 0  # never any ETH
+
+
+def test_a_neighbour_without_a_wallet_scans_the_label_and_joins_from_the_deal_page(
+    site: tuple[str, Services, SeedReport], browser: Any
+) -> None:
+    """From the label's QR code to an order with nothing installed: the join's step sheet,
+    finding no wallet, offers a passkey instead of ending there; the passkey page brings one back
+    to the deal, where the same button now joins (in English, as a visitor may read it)."""
+    base, services, report = site
+    chain = services.chain
+    rice = report.deals["rice_open"]
+    expect = playwright_api.expect
+    context, page, errors = passkey_phone(browser, locale="en-US")
+    try:
+        page.goto(f"{base}/01/{RICE.gtin14}/10/{RICE.lot}?lang=en")
+        page.locator(f'a[href^="/deals/{rice}"]').first.click()
+        page.wait_for_url(f"**/deals/{rice}?lang=en")
+        page.locator("form[data-action=join] button[type=submit]").click()
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet).to_contain_text("No wallet found")
+        way_on = sheet.locator("a[data-passkey]")
+        expect(way_on).to_contain_text("Continue with a passkey")
+        shot(page, "08-no-wallet-offers-a-passkey")
+        way_on.click()
+        page.wait_for_url("**/passkey?**")
+        page.click('[data-action="create"]')
+        expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+        account = page.get_attribute("#passkey", "data-address")
+        page.click('[data-action="faucet"]')
+        expect(page.locator("[data-field=balance]")).to_have_text("200.00")
+        page.locator("a[data-field=next]").click()
+        page.wait_for_url(f"**/deals/{rice}?lang=en")
+        expect(page.locator("#wallet-bar .who")).to_contain_text("Passkey")
+        page.locator("form[data-action=join] button[type=submit]").click()
+        sign(page, "09-deal-page-join-with-the-passkey")
+        page.wait_for_url(f"**/orders/{account}**")
+        expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "joining")
+    finally:
+        context.close()
+    assert not errors, errors
+    assert chain.clients.escrow.order(rice, account).quantity == 1
 
 
 def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
