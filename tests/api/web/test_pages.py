@@ -159,3 +159,12 @@ def test_the_passkey_link_brings_one_back_to_the_page_and_only_to_this_site(
     for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example", "deals/2"):
         html = web_client.get("/passkey", params={"next": elsewhere}).text
         assert 'data-field="next"' not in html, elsewhere
+
+
+def test_the_join_form_does_not_send_a_neighbour_away_for_a_wallet(web_client: TestClient) -> None:
+    """Nothing needs installing to join (the mission: consumers need no wallet extension): the
+    hint under 参团 names the passkey, not a browser wallet as a requirement."""
+    for lang, passkey in (("zh", "通行密钥"), ("en", "passkey")):
+        html = web_client.get("/", params={"lang": lang}, headers=HTML).text
+        hint = re.search(r'<p class="small hint">([^<]+)</p>', html)
+        assert hint and passkey in hint.group(1) and "MetaMask" not in hint.group(1)
