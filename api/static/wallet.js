@@ -321,14 +321,16 @@
       mark("result", "failed", explain(error));
       status.textContent = "✖ " + explain(error);
       status.classList.add("error");
-      // No wallet on this phone: the way on is a passkey (the wallet bar's link, which brings
-      // one back to this page), not a dead end.
-      const passkeyLink = document.querySelector("#wallet-bar .passkey-link");
-      if (error && error.code === "no_wallet" && passkeyLink) {
-        sheet.body.append(el("a", { class: "go-on", href: passkeyLink.href, "data-passkey": "" }, t("js_use_passkey")));
-      }
+      if (error && error.code === "no_wallet") offerPasskey(sheet.body);
       throw error;
     }
+  }
+
+  // No wallet on this phone: the way on is a passkey (the wallet bar's link, which brings one
+  // back to this page), not a dead end.
+  function offerPasskey(body) {
+    const passkeyLink = document.querySelector("#wallet-bar .passkey-link");
+    if (passkeyLink) body.append(el("a", { class: "go-on", href: passkeyLink.getAttribute("href"), "data-passkey": "" }, t("js_use_passkey")));
   }
 
   // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.
@@ -532,7 +534,14 @@
       try {
         await connect();
       } catch (error) {
-        who.textContent = explain(error);
+        if (error && error.code === "no_wallet") {
+          // Said in a sheet with the way on, not squeezed into the bar's few characters.
+          const sheet = panel(t("js_connect_wallet"));
+          sheet.body.append(el("p", { class: "status-line error", role: "status" }, "✖ " + explain(error)));
+          offerPasskey(sheet.body);
+        } else {
+          who.textContent = explain(error);
+        }
       }
     });
     onSigner(async (signer) => {

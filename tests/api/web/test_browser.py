@@ -164,3 +164,27 @@ def test_a_tap_holds_while_the_wallet_bar_finds_the_signer(
     finally:
         context.close()
     assert not errors, errors
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_phone_without_a_wallet_is_offered_a_passkey_not_a_cut_off_line(
+    page: Any, live_server: str, lang: str
+) -> None:
+    """My orders without a wallet: the passkey link in the wallet bar is whole (it was cut to
+    'No wallet…' in English), the page itself offers it, and tapping Connect wallet says there is
+    none in a sheet with the passkey as the way on (it said so in the bar's few characters,
+    cut off)."""
+    page.goto(f"{live_server}/orders?lang={lang}")
+    link = page.locator("#wallet-bar .passkey-link")
+    assert link.evaluate("a => a.scrollWidth <= a.clientWidth")
+    offer = page.locator("main a.go-on[data-passkey]")
+    expect(offer).to_have_attribute("href", f"/passkey?lang={lang}&next=/orders%3Flang%3D{lang}")
+    assert offer.bounding_box()["height"] >= 44
+    page.locator("#wallet-bar button.connect").click()
+    sheet = page.locator("dialog#tuan-steps")
+    expect(sheet.locator(".status-line.error")).to_contain_text("✖")
+    expect(sheet.locator("a.go-on[data-passkey]")).to_have_attribute(
+        "href", link.get_attribute("href")
+    )
+    expect(sheet.locator("h2")).to_have_text("连接钱包" if lang == "zh" else "Connect wallet")
+    screenshot(page, f"no-wallet-connect-{lang}.png")
