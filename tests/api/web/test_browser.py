@@ -187,4 +187,6 @@ def test_a_phone_without_a_wallet_is_offered_a_passkey_not_a_cut_off_line(
         "href", link.get_attribute("href")
     )
     expect(sheet.locator("h2")).to_have_text("连接钱包" if lang == "zh" else "Connect wallet")
+    close = sheet.locator("button.sheet-close").bounding_box()
+    assert close["width"] >= 44 and close["height"] >= 44  # the only way out of a sheet on a phone
     screenshot(page, f"no-wallet-connect-{lang}.png")
