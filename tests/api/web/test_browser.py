@@ -190,3 +190,65 @@ def test_a_phone_without_a_wallet_is_offered_a_passkey_not_a_cut_off_line(
     close = sheet.locator("button.sheet-close").bounding_box()
     assert close["width"] >= 44 and close["height"] >= 44  # the only way out of a sheet on a phone
     screenshot(page, f"no-wallet-connect-{lang}.png")
+
+
+# What a finger taps on every page: the header, the tabs, the wallet bar, buttons, fields,
+# disclosure rows and the link buttons (links inside running text are read, not aimed at).
+TARGETS_JS = """() => {
+  document.querySelectorAll("details").forEach((d) => { d.open = true; });
+  const small = [], wide = [];
+  const taps = "header a, nav a, .wallet-bar a, button, input, select, summary, a.go-on";
+  for (const el of document.querySelectorAll(taps)) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || ["checkbox", "radio", "hidden"].includes(el.type)) continue;
+    if (r.height < 44) small.push(el.outerHTML.slice(0, 80) + " h=" + Math.round(r.height));
+  }
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > window.innerWidth + 1) wide.push(el.outerHTML.slice(0, 80));
+  }
+  return { small, wide: wide.slice(0, 5) };
+}"""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/deals/2",
+        "/orders",
+        "/orders/{buyer}",
+        "/leader/{leader}",
+        "/supplier/{supplier}",
+        "/supplier/{pork}/claims",
+        "/01/{gtin}/10/{lot}",
+        "/passkey",
+        "/dashboard",
+        "/ops/review",
+        "/ops/disputes",
+        "/ops/recalls",
+        "/ops/deals/new",
+        "/ops/webhooks",
+    ],
+)
+def test_every_tap_target_is_a_fingers_size_and_nothing_runs_off_a_phone(
+    page: Any, live_server: str, path: str
+) -> None:
+    """At 390 px with every disclosure open: each thing a finger taps is at least 44 px tall (the
+    tabs, fields and the language link were 23–40), and no element reaches past the screen's
+    right edge (a credential's SHA-256 in the review queue ran 110 px off it)."""
+    from api.demo.catalog import CONSUMERS, LEADERS, PORK_FARM, RICE_FARM
+
+    url = live_server + path.format(
+        buyer=CONSUMERS[0].address,
+        leader=LEADERS[0].address,
+        supplier=RICE_FARM.address,
+        pork=PORK_FARM.address,
+        gtin=RICE.gtin14,
+        lot=RICE.lot,
+    )
+    for lang in ("en", "zh"):
+        page.goto(f"{url}?lang={lang}")
+        found = page.evaluate(TARGETS_JS)
+        assert not found["small"], (lang, found["small"])
+        assert not found["wide"], (lang, found["wide"])
