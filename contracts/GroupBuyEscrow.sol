@@ -495,7 +495,7 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         if (newQuantity > d.perBuyerLimit) revert PerBuyerLimitExceeded(dealId, buyer, newQuantity, d.perBuyerLimit);
         GroupBuyDeals.Leader storage l = _leaders[dealId][leader];
         uint256 leaderQuantity = l.quantity;
-        if (leaderQuantity == 0 && !registry.isApprovedLeader(leader)) revert LeaderNotApproved(leader);
+        if (leaderQuantity == 0) GroupBuyDeals.checkNewLeader(d, registry, leader);
 
         amount = quantity * d.topPrice;
         // Safe casts: newQuantity ≤ perBuyerLimit ≤ type(uint24).max; the leader's and the deal's totals stay

@@ -92,6 +92,11 @@ class Keeper:
         # address: PayoutSkipped) -> chain time to try again: not on every pass, or the keeper
         # would send a transaction for them every few seconds forever (they can still withdraw).
         self._refused: dict[tuple[int, str], int] = {}
+        # Deal -> the settlement time the escrow named when it refused a settle as too early
+        # (SettlementTooEarly): it counts the last handover's dispute window, which no view
+        # returns, so the keeper's own estimate can be early. Final once learned (handovers end
+        # at the pickup deadline, before any estimate).
+        self._settle_at: dict[int, int] = {}
         self.looked_at: list[int] = []  # the deals the last plan() looked at (for logs, tests)
 
     def now(self) -> int:
@@ -102,6 +107,7 @@ class Keeper:
         if changed is None or self._last_now is None:
             due = self.feed.every()
             self._refused.clear()  # the index was rebuilt (a chain reset?): try them again
+            self._settle_at.clear()
         else:
             due = changed | self.feed.closing(self._last_now, now)
         due |= {d for d, at in self._wake.items() if at <= now} | self._retry
@@ -166,12 +172,15 @@ class Keeper:
                     else:
                         wake.append(claim.filed_at + params.answer_window)
                 # (The last handover's window is not among the views: a settle tried too early
-                # is skipped, and the deal retried next pass.)
-                settleable_at = deal_rules.settleable_at(
-                    delivery_deadline=params.delivery_deadline,
-                    dispute_window=params.dispute_window,
-                    last_receipt_at=totals.last_receipt_at,
-                    pickup_deadline=params.pickup_deadline,
+                # is refused with the true time, which the keeper then waits for.)
+                settleable_at = max(
+                    deal_rules.settleable_at(
+                        delivery_deadline=params.delivery_deadline,
+                        dispute_window=params.dispute_window,
+                        last_receipt_at=totals.last_receipt_at,
+                        pickup_deadline=params.pickup_deadline,
+                    ),
+                    self._settle_at.get(deal_id, 0),
                 )
                 if now < settleable_at:
                     wake.append(settleable_at)
@@ -284,6 +293,15 @@ class Keeper:
                     )
                 report.done.append(action)
                 logger.info("keeper: %s", action.describe())
+            except chain_errors.error_class("SettlementTooEarly") as exc:
+                # The last handover's dispute window runs later than the keeper could see: wait
+                # for the time the escrow named instead of trying again on every pass.
+                at = int(exc.settleableAt)
+                self._settle_at[action.deal_id] = at
+                self._wake[action.deal_id] = min(at, self._wake.get(action.deal_id, at))
+                self._retry.discard(action.deal_id)
+                report.skipped.append((action, str(exc)))
+                logger.info("keeper: settle of deal %d waits until %d", action.deal_id, at)
             except chain_errors.ContractRevert as exc:
                 # Someone else got there first (settled, withdrew): the plan was stale.
                 report.skipped.append((action, str(exc)))

@@ -281,7 +281,8 @@ interface IGroupBuyEscrow {
     /// @dev `leader` must be approved in the registry when their group in this deal opens (the first order under
     /// them, or the first after all its orders were cancelled); a group already open stays open for this deal if
     /// the leader is revoked later (its buyers keep every protection: no receipt by the delivery deadline refunds
-    /// them in full). This spares the registry call on every later order.
+    /// them in full). This spares the registry call on every later order. The deal's own supplier is never an
+    /// approved leader of it (LeaderNotApproved): its receipt would release its own money.
     function join(uint256 dealId, uint256 quantity, address leader) external;
 
     /// @notice {join} after an EIP-2612 permit for exactly the amount; a front-run permit is tolerated

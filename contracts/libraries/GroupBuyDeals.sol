@@ -279,6 +279,14 @@ library GroupBuyDeals {
         return d.totalQuantity >= d.minTotalQuantity ? IGroupBuyEscrow.DealStatus.Succeeded : IGroupBuyEscrow.DealStatus.Failed;
     }
 
+    /// @notice A leader opening a group in the deal (their first order or cash order in it): approved in the
+    /// registry, and not the deal's supplier (LeaderNotApproved either way), whose receipt of its own goods would
+    /// release its own money with nobody independent having seen them arrive.
+    /// @dev Only when a group opens (a group's quantity only grows through orders), so later joins pay nothing.
+    function checkNewLeader(Deal storage d, IProvenanceRegistry registry, address leader) internal view {
+        if (leader == d.supplier || !registry.isApprovedLeader(leader)) revert IGroupBuyEscrow.LeaderNotApproved(leader);
+    }
+
     function requireSucceeded(Deal storage d, uint256 dealId) internal view {
         IGroupBuyEscrow.DealStatus s = status(d);
         if (s == IGroupBuyEscrow.DealStatus.Frozen) revert IGroupBuyEscrow.DealIsFrozen(dealId);

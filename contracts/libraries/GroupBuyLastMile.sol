@@ -278,7 +278,7 @@ library GroupBuyLastMile {
         if (cash > d.cashCapPerLeader) {
             revert IGroupBuyEscrow.CashCapExceeded(dealId, leader, cash, d.cashCapPerLeader);
         }
-        if (l.quantity == 0 && !registry.isApprovedLeader(leader)) revert IGroupBuyEscrow.LeaderNotApproved(leader);
+        if (l.quantity == 0) GroupBuyDeals.checkNewLeader(d, registry, leader);
         amount = quantity * d.topPrice;
         // Safe casts: cash ≤ cashCapPerLeader ≤ 2^24 − 1 bounds the cash order too; the totals stay ≤ the stock.
         // forge-lint: disable-next-line(unsafe-typecast)

@@ -137,4 +137,31 @@ contract GroupBuyEscrowAttacksTest is GroupBuyEscrowBase {
         assertEq(withdrawAs(dealId, buyer(1)), 2 * TOP_PRICE);
         assertEq(blk.balanceOf(address(escrow)), 0);
     }
+
+    // ---------------------------------------------------------------- role separation
+
+    /// @dev A supplier also approved as a leader (the registry allows one address both roles) must not lead a
+    /// group in its own deal: its receipt would release its own money for goods nobody independent saw arrive,
+    /// leaving buyers only the claim process (which that same supplier answers first).
+    function test_supplierApprovedAsLeader_cannotOpenAGroupInItsOwnDeal() public {
+        registry.setLeader(supplier, true);
+        uint256 dealId = createDefaultDeal();
+        address b = buyer(0);
+        token.mint(b, 10 * TOP_PRICE);
+        vm.startPrank(b);
+        token.approve(address(escrow), 10 * TOP_PRICE);
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.LeaderNotApproved.selector, supplier));
+        escrow.join(dealId, 10, supplier);
+        vm.stopPrank();
+        // Nor through a cash order it pays for itself (which would open the group too).
+        token.mint(supplier, TOP_PRICE);
+        vm.startPrank(supplier);
+        token.approve(address(escrow), TOP_PRICE);
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.LeaderNotApproved.selector, supplier));
+        escrow.bookCashOrder(dealId, 1, keccak256("salt|neighbour"));
+        vm.stopPrank();
+        // It may still buy in its own deal like anyone.
+        joinAs(dealId, supplier, 1, leader1);
+        assertEq(escrow.order(dealId, supplier).quantity, 1);
+    }
 }
