@@ -168,3 +168,20 @@ def test_the_join_form_does_not_send_a_neighbour_away_for_a_wallet(web_client: T
         html = web_client.get("/", params={"lang": lang}, headers=HTML).text
         hint = re.search(r'<p class="small hint">([^<]+)</p>', html)
         assert hint and passkey in hint.group(1) and "MetaMask" not in hint.group(1)
+
+
+def test_the_passkey_page_asks_for_a_deal_number_and_an_address_only_from_a_share_link(
+    web_client: TestClient,
+) -> None:
+    """Opened by itself, the passkey page leads to the shop (its join form asked a neighbour for
+    a deal number and a leader's 0x address); from a share link it joins that deal at that
+    point; from another page it leads back there."""
+    alone = web_client.get("/passkey", params={"lang": "zh"}).text
+    assert "passkey-join" not in alone
+    assert '<a class="go-on" data-field="shop" href="/?lang=zh">去挑今日团购</a>' in alone
+    leader = "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"
+    shared = web_client.get("/passkey", params={"deal": "2", "leader": leader}).text
+    assert 'class="join passkey-join" data-deal="2"' in shared and f'value="{leader}"' in shared
+    back = web_client.get("/passkey", params={"next": "/deals/2"}).text
+    assert "passkey-join" not in back and 'data-field="shop"' not in back
+    assert 'data-field="next" href="/deals/2"' in back
