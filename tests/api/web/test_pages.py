@@ -185,3 +185,13 @@ def test_the_passkey_page_asks_for_a_deal_number_and_an_address_only_from_a_shar
     back = web_client.get("/passkey", params={"next": "/deals/2"}).text
     assert "passkey-join" not in back and 'data-field="shop"' not in back
     assert 'data-field="next" href="/deals/2"' in back
+
+
+def test_a_batchs_state_reads_like_every_other_badge_in_english(web_client: TestClient) -> None:
+    """Badges start with a capital in English ('Open', 'Settled'); a batch's read 'active',
+    'recalled' on the supplier workspace, a deal and the recalls page."""
+    from api.demo.catalog import RICE_FARM
+
+    html = web_client.get(f"/supplier/{RICE_FARM.address}", params={"lang": "en"}).text
+    badges = re.findall(r'<span class="badge batch-\w+">([^<]+)</span>', html)
+    assert set(badges) == {"Active", "Recalled"}
