@@ -195,3 +195,17 @@ def test_a_batchs_state_reads_like_every_other_badge_in_english(web_client: Test
     html = web_client.get(f"/supplier/{RICE_FARM.address}", params={"lang": "en"}).text
     badges = re.findall(r'<span class="badge batch-\w+">([^<]+)</span>', html)
     assert set(badges) == {"Active", "Recalled"}
+
+
+def test_the_handout_counts_units_not_taken_by_the_deadline_as_no_shows(
+    web_client: TestClient, demo: Any
+) -> None:
+    """The settled rice deal at Wang's point: consumer 3's 3 units were never collected. The
+    totals said '3 待提货' (to pick up) beside the row's 逾期未提 after the pickup deadline."""
+    from api.demo.catalog import LEADERS
+
+    deal = demo.report.deals["rice_settled"]
+    html = web_client.get(f"/leader/{LEADERS[0].address}/handout/{deal}?lang=zh").text
+    totals = html[html.index('class="totals"') :].split("</div>\n  </div>")[0]
+    assert '<strong class="to-pick-up">3</strong>' in totals
+    assert '<span class="small to-pick-up-label">逾期未提</span>' in totals
