@@ -209,3 +209,11 @@ def test_the_handout_counts_units_not_taken_by_the_deadline_as_no_shows(
     totals = html[html.index('class="totals"') :].split("</div>\n  </div>")[0]
     assert '<strong class="to-pick-up">3</strong>' in totals
     assert '<span class="small to-pick-up-label">逾期未提</span>' in totals
+
+
+def test_the_join_summary_reads_right_for_one_unit_in_english(web_client: TestClient) -> None:
+    """The sheet said 'Join “Wuchang rice”: 1 units' for the usual order of one."""
+    html = web_client.get("/", params={"lang": "en"}, headers=HTML).text
+    summary = re.search(r'data-action="join"[^>]*data-summary="([^"]+)"', html, re.DOTALL)
+    assert summary and "× {quantity}" in summary.group(1)
+    assert "{quantity} units" not in summary.group(1)
