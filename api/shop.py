@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.db import models as m
 from api.names import Directory, approved
+from api.photos import photo_path
+from api.render import batch_path
 from api.services import Services
 from chain import deal_rules
-from traceability.digital_link import link_path
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ ORDER_STATES = (
 )
 
 # Demo products have no photograph in their lot master data: a picture per GTIN stands in.
-# Lot master data with an ``image`` (ipfs:// or https) is shown as a photo instead.
+# Lot master data with an ``image`` (an ipfs:// document stored here: photo_path) is shown as a
+# photo instead.
 _PICTURES = {"06901234500011": "🍚", "06901234500028": "🥩", "06901234500035": "🍊"}
 
 
@@ -70,11 +72,7 @@ def _product(batch: m.Batch | None) -> dict[str, Any]:
     if batch is None:
         return {"name": None, "origin": None, "image": None, "picture": "🛒", "gtin": None}
     meta = batch.metadata_json or {}
-    image = meta.get("image")
-    if isinstance(image, str) and image.startswith("ipfs://"):
-        image = "/ipfs/" + image.removeprefix("ipfs://")
-    elif not (isinstance(image, str) and image.startswith("https://")):
-        image = None
+    image = photo_path(meta.get("image"))  # never another host's (CSP img-src 'self')
     return {
         "name": meta.get("product"),
         "origin": (meta.get("origin") or None),
@@ -82,7 +80,9 @@ def _product(batch: m.Batch | None) -> dict[str, Any]:
         "picture": _PICTURES.get(batch.gtin, "🛒"),
         "gtin": batch.gtin,
         "lot": batch.lot,
-        "link": link_path(batch.gtin, batch.lot),
+        # What the chain holds, unvalidated: a batch an earlier registry accepted (one with the
+        # all-zeros GTIN the rule now refuses) still lists, rather than failing the page.
+        "link": batch_path(batch.gtin, batch.lot),
     }
 
 

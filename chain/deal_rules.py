@@ -57,7 +57,10 @@ HANDOVER_SKIPS: tuple[str, ...] = ("none", *get_args(HandoverSkip))  # by the ev
 def _pairs(tiers: Iterable[Any], first: str, second: str) -> list[tuple[int, int]]:
     pairs = []
     for tier in tiers:
-        if isinstance(tier, Mapping):  # the read API's {"min_quantity": ..., "unit_price": ...}
+        if type(tier) is tuple:  # pairs already (a rule given another's parse): the common case
+            threshold, value = tier
+            pairs.append((int(threshold), int(value)))
+        elif isinstance(tier, Mapping):  # the read API's {"min_quantity": ..., "unit_price": ...}
             pairs.append((int(tier[first]), int(tier[second])))
         elif hasattr(tier, first):
             pairs.append((int(getattr(tier, first)), int(getattr(tier, second))))

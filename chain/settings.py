@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # The highest fee cap (wei per gas) the relayer signs a batch again with when the base fee
     # outgrew the cap it was sent with (api.relayer.replace): a ceiling on what a fee spike costs.
     relayer_max_fee_per_gas: int = Field(default=500 * 10**9, ge=1)
+    # A relayer batch or bundle transaction the base fee did not price out, yet unmined this many
+    # blocks *and* this many seconds after it was signed, is outbid (its tip too low): signed again
+    # with both fees raised >= 10 % (api.relayer.replace), under the ceiling above.
+    relayer_replace_after_blocks: int = Field(default=3, ge=1)
+    relayer_replace_after_seconds: float = Field(default=30.0, ge=0)
     gas_margin_percent: int = 20
     # Stablecoin address on a real network (empty: the deployment's TestStablecoin).
     payment_token: str = ""

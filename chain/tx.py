@@ -185,6 +185,11 @@ class TxSender:
 
     def fees(self) -> dict[str, int]:
         """EIP-1559 fees: tip from the node, cap = 2 × base fee + tip (survives 6 full blocks)."""
+        return self.fees_at_head()[0]
+
+    def fees_at_head(self) -> tuple[dict[str, int], int]:
+        """:meth:`fees` and the number of the latest block they were read from (the block a
+        transaction signed with them is sent at: :mod:`api.relayer.replace` counts from it)."""
         # One JSON-RPC batch (the relay worker asks once per batch; issue 15).
         block, tip_hex = self.rpc_batch(
             [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
@@ -193,7 +198,13 @@ class TxSender:
             if isinstance(answer, Exception):
                 raise answer
         base_fee, tip = int(block["baseFeePerGas"], 16), int(tip_hex, 16)
-        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+        fees = {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+        return fees, int(block["number"], 16)
+
+    def head(self) -> tuple[int, int]:
+        """(number, base fee) of the latest block."""
+        block = self.rpc("eth_getBlockByNumber", ["latest", False])
+        return int(block["number"], 16), int(block.get("baseFeePerGas") or "0x0", 16)
 
     def chain_time(self) -> int:
         """The latest block's timestamp: the clock on-chain deadlines are compared with."""
@@ -478,6 +489,37 @@ def replacement_fees(
     if cap < bumped(old["maxFeePerGas"]) or tip < bumped(old["maxPriorityFeePerGas"]):
         return None
     return {"maxFeePerGas": cap, "maxPriorityFeePerGas": tip}
+
+
+def replacement_due(
+    *,
+    max_fee_per_gas: int,
+    base_fee: int,
+    sent_block: int | None,
+    head: int,
+    sent_at: float | None,
+    now: float,
+    after_blocks: int,
+    after_seconds: float,
+) -> str | None:
+    """Why a transaction still unmined should be replaced (same nonce, raised fees), or None:
+    ``"priced_out"`` when the base fee outgrew its cap (no block takes it), ``"outbid"`` when it
+    has waited ``after_blocks`` blocks and ``after_seconds`` seconds since it was signed at block
+    ``sent_block`` (time ``sent_at``) — its cap reaches the base fee, so blocks went to
+    transactions tipping more. Unknown send marks (a row stored before they were) never wait."""
+    if max_fee_per_gas < base_fee:
+        return "priced_out"
+    if sent_block is None or sent_at is None:
+        return None
+    if head - sent_block >= after_blocks and now - sent_at >= after_seconds:
+        return "outbid"
+    return None
+
+
+def at_ceiling(max_fee_per_gas: int, ceiling: int) -> bool:
+    """Whether a transaction with this cap can no longer be replaced under ``ceiling``
+    (:func:`replacement_fees` is None exactly then: the tip never exceeds the cap)."""
+    return bumped(max_fee_per_gas) > ceiling
 
 
 def decode_signed(raw_tx: bytes | str) -> dict[str, Any]:

@@ -70,6 +70,14 @@ class UserOperationRow(Base):
     bundler_nonce: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
     raw_tx: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Fee replacements (migration 0015, api.bundler.worker): the earlier transactions signed with
+    # the same bundler nonce (any of them may be the one mined; JSON list of hashes, oldest
+    # first), when the current one was signed (latest block, worker's clock), and when it was
+    # found stuck with no replacement left (its operation's fees spent, at the fee ceiling).
+    earlier_tx_hashes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    sent_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    at_ceiling_since: Mapped[float | None] = mapped_column(Float, nullable=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
 

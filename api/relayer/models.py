@@ -189,6 +189,14 @@ class RelayBatch(Base):
     series: Mapped[str | None] = mapped_column(String(66), nullable=True, index=True)
     max_fee_per_gas: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     permits_raw: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # When it was signed (migration 0015): the latest block then and the worker's clock, so an
+    # unmined one is replaced once outbid for TUANCHAIN_RELAYER_REPLACE_AFTER_BLOCKS / _SECONDS
+    # (None on rows stored before: counted from the first poll that finds them).
+    sent_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Set (the worker's clock) when it is due for a replacement but its fees cannot be raised
+    # under TUANCHAIN_RELAYER_MAX_FEE_PER_GAS: logged once, shown on the dashboard, for a person.
+    at_ceiling_since: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class DocumentUpload(Base):

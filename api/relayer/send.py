@@ -184,7 +184,7 @@ class BatchSending(OutboxMoves):
         rows = [row for row, _, _ in ready]
         # Another worker process must not sign with the same relayer nonces before ours are sent.
         with self.claims.relayer(relayer.address):
-            fees = sender.fees()
+            fees, head = sender.fees_at_head()
             nonce = sender.pending_nonce(relayer.address)
             permits = []
             batcher = chain.clients.permit_batcher
@@ -251,6 +251,8 @@ class BatchSending(OutboxMoves):
                     "raw_tx": signed.raw,
                     "max_fee_per_gas": fees["maxFeePerGas"],
                     "permits_raw": permits or None,
+                    "sent_block": head,
+                    "sent_at": self.clock(),
                 },
             )
             self._move(

@@ -30,7 +30,7 @@ from api.relayer.outbox import SETTLING_UNUSED
 from api.relayer.replace import BatchReplacing
 from chain import errors as chain_errors
 from chain.context import Chain
-from chain.tx import quantity
+from chain.tx import at_ceiling, quantity, replacement_due
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +54,10 @@ class BatchSettling(BatchReplacing):
         # NonceTooLow took the batch's stored bytes with it, stranding the rest).
         batches: dict[str, list[tuple[str, str]]] = {}
         statuses: dict[str, set[str]] = {}
-        fee_caps: dict[str, int | None] = {}
+        marks: dict[str, tuple[int | None, int | None, float | None, float | None]] = {}
         due: set[str] = set()
         now = self.clock()
-        for row_id, signer, tx_hash, status, due_at, fee_cap in session.execute(
+        for row_id, signer, tx_hash, status, due_at, *mark in session.execute(
             self._in_flight_query(due_only=False)
             .outerjoin(RelayBatch, RelayBatch.tx_hash == RelayRequest.tx_hash)
             .with_only_columns(
@@ -67,14 +67,17 @@ class BatchSettling(BatchReplacing):
                 RelayRequest.status,
                 RelayRequest.next_attempt_at,
                 RelayBatch.max_fee_per_gas,
+                RelayBatch.sent_block,
+                RelayBatch.sent_at,
+                RelayBatch.at_ceiling_since,
             )
         ):
             batches.setdefault(tx_hash or row_id, []).append((row_id, signer))
             statuses.setdefault(tx_hash or row_id, set()).add(status)
-            fee_caps[tx_hash or row_id] = fee_cap
+            marks[tx_hash or row_id] = tuple(mark)  # type: ignore[assignment]
             if due_at <= now:
                 due.add(tx_hash or row_id)
-        base_fee: list[int] = []  # the latest block's, read once a pass (when needed)
+        head: list[tuple[int, int]] = []  # the latest block's (number, base fee), read once
         moved = 0
         for tx_hash, members in batches.items():
             if self.stop.is_set():
@@ -84,11 +87,11 @@ class BatchSettling(BatchReplacing):
             if (
                 not wait
                 and statuses[tx_hash] == {RelayStatus.SENT.value}
-                and self._pending(tx_hash, fee_caps[tx_hash], base_fee)
+                and self._pending(tx_hash, marks[tx_hash], head)
             ):
-                # Broadcast, known to the node, not mined yet, not priced out: nothing to do
-                # this poll (what _settle_batch would conclude), without claiming and loading
-                # its rows.
+                # Broadcast, known to the node, not mined yet, not due for a replacement:
+                # nothing to do this poll (what _settle_batch would conclude), without claiming
+                # and loading its rows.
                 continue
             with self.claims.signers([signer for _, signer in members]) as held:
                 if not all(signer in held for _, signer in members):
@@ -110,17 +113,42 @@ class BatchSettling(BatchReplacing):
                 )
         return moved
 
-    def _pending(self, tx_hash: str, fee_cap: int | None, base_fee: list[int]) -> bool:
-        """Whether the node holds ``tx_hash`` unmined and its ``fee_cap`` still reaches the
-        base fee (``base_fee``: the latest block's, read here once for the pass). False when
-        mined, unknown, priced out or unreadable: the full settling path then decides."""
-        if fee_cap is None:
-            return False  # stored before its cap was: the full path reads it from the bytes
+    def _pending(
+        self,
+        tx_hash: str,
+        mark: tuple[int | None, int | None, float | None, float | None],
+        head: list[tuple[int, int]],
+    ) -> bool:
+        """Whether the node holds ``tx_hash`` unmined and it is not due for a replacement
+        (``mark``: its stored fee cap, ``sent_block``, ``sent_at``, ``at_ceiling_since``;
+        ``head``: the latest block's number and base fee, read here once for the pass). False
+        when mined, unknown, due for a replacement or unreadable: the full settling path then
+        decides."""
+        fee_cap, sent_block, sent_at, at_ceiling_since = mark
+        if fee_cap is None or sent_block is None:
+            return False  # stored before these were: the full path reads or sets them
         try:
             chain = self.services.chain
-            if not base_fee:
-                base_fee.append(self._base_fee(chain))
-            if fee_cap < base_fee[0]:
+            if not head:
+                head.append(chain.sender.head())
+            settings = self.services.settings
+            reason = replacement_due(
+                max_fee_per_gas=fee_cap,
+                base_fee=head[0][1],
+                sent_block=sent_block,
+                head=head[0][0],
+                sent_at=sent_at,
+                now=self.clock(),
+                after_blocks=settings.relayer_replace_after_blocks,
+                after_seconds=settings.relayer_replace_after_seconds,
+            )
+            if reason == "priced_out" or (
+                reason == "outbid"
+                and (
+                    at_ceiling_since is None
+                    or not at_ceiling(fee_cap, settings.relayer_max_fee_per_gas)
+                )
+            ):
                 return False
             return chain.sender.raw_receipt(tx_hash) is None and chain.sender.known(tx_hash)
         except chain_errors.ChainError:
@@ -138,10 +166,16 @@ class BatchSettling(BatchReplacing):
             self._move(session, rows, tx_hash=mined[0])
             tx_hash = mined[0]
         receipt = mined[1] if mined is not None else None
-        if receipt is None and self._priced_out(session, chain, tx_hash):
-            # The base fee outgrew its cap: no block takes it (api.relayer.replace).
-            if not self._replace_batch(session, chain, rows):
-                return 0  # at the fee ceiling: it waits (and is asked again next poll)
+        reason = self._replacement_due(session, chain, tx_hash) if receipt is None else None
+        replaced = False
+        if reason is not None:
+            # Priced out, or outbid for too long: replaced (api.relayer.replace) ...
+            replaced = self._replace_batch(session, chain, rows, reason)
+            if not replaced and reason == "priced_out":
+                # ... unless at the fee ceiling (flagged): no block takes it, it waits (asked
+                # again next poll); outbid at the ceiling, it stays as it is (below).
+                return 0
+        if reason is not None and replaced:
             if any(r.status != RelayStatus.SENT for r in rows):
                 return len(rows)  # some went back to the queue or were found executed
             tx_hash = rows[0].tx_hash

@@ -433,6 +433,19 @@ def _parties(services: Services) -> dict[str, list[str]]:
         return {"supplier": [], "leader": []}
 
 
+def _stuck(services: Services) -> list[dict[str, Any]]:
+    """The relayer's and bundler's transactions stuck unmined (``api.queries.stuck``)."""
+    import time
+
+    from api.queries.stuck import stuck_transactions
+
+    try:
+        return stuck_transactions(services, now=time.time())
+    except Exception as exc:  # noqa: BLE001 - the page shows the platform's figures
+        logger.warning("stuck transactions unavailable: %s", exc)
+        return []
+
+
 @router.get(
     "/dashboard",
     response_class=HTMLResponse,
@@ -476,6 +489,8 @@ def dashboard_page(
         "dashboard.html",
         {
             "d": data,
+            # The platform's view only: the relayer's and bundler's transactions waiting unmined.
+            "stuck": None if chosen else _stuck(services),
             "view": {"kind": kind, "person": named.get(address) if address else None},
             "parties": {k: [named[a] for a in v] for k, v in parties.items()},
             "state_items": [

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 
 from api.bundler.prepare import (
     PASSKEY_ACTIONS,
-    account,
+    acting_account,
     message_challenge,
     parse_coordinate,
     prepare,
@@ -48,15 +48,22 @@ def faucet_of(request: Request) -> Faucet:
     "/v1/passkeys/account",
     summary="The passkey account of a public key",
     description="Counterfactual CREATE2 address from the factory (usable before deployment), "
-    "whether it is deployed, its stablecoin balance, and the signer bytes its signatures name.",
-    responses=error_responses(400),
+    "whether it is deployed, its stablecoin balance, and the signer bytes its signatures name. "
+    "With `account` (a passkey added to that account on another device): that account, once "
+    "the chain says the passkey is one of its passkeys (403 `not_a_passkey_of_account` otherwise).",
+    responses=error_responses(400, 403),
 )
 def passkey_account(
     services: ServicesDep,
     qx: Annotated[str, Query(description="P-256 public key x, 32 bytes 0x hex")],
     qy: Annotated[str, Query(description="P-256 public key y, 32 bytes 0x hex")],
+    named: Annotated[
+        str | None, Query(alias="account", description="the account this passkey was added to")
+    ] = None,
 ) -> dict[str, Any]:
-    return account(services.chain, parse_coordinate(qx, "qx"), parse_coordinate(qy, "qy"))
+    return acting_account(
+        services.chain, parse_coordinate(qx, "qx"), parse_coordinate(qy, "qy"), named
+    )
 
 
 @router.post(

@@ -24,7 +24,12 @@ bytes — and only a 200 is kept. Bounded: least recently used entries go first 
 ``If-None-Match`` with it is answered 304 with no body.
 
 Concurrent misses of one key wait for the first (single flight): after an indexer commit the
-16 clients of a rush build the new page once, not 16 times.
+16 clients of a rush build the new page once, not 16 times. Concurrent requests share their
+reads of the index's state the same way, without ever taking a read older than themselves
+(:class:`_StateReads`): a read already under way when a request arrives may have started before
+the commit that request has seen, so the request joins the *next* read, which every request
+arriving meanwhile shares. At 16 clients a hit took a worker thread and a SELECT of its own
+(~0.14 ms of a hit's ~0.2 ms of server CPU); now a few hits share each.
 """
 
 from __future__ import annotations
@@ -185,6 +190,57 @@ async def _send_entry(send: Send, entry: _Entry, scope: Scope) -> None:
     await send({"type": "http.response.body", "body": entry.body})
 
 
+class _Flight:
+    """One read of the index's state and the requests waiting for it."""
+
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.result: tuple[Any, ...] | None = None
+        self.error: BaseException | None = None
+
+
+class _StateReads:
+    """Reads of the index's state (``read``, in a worker thread) shared by concurrent requests:
+    at most one under way; a request arriving meanwhile waits for the next one, which starts
+    once that one ends and is shared by every request that arrived in between. So each request
+    gets a state read no earlier than its own arrival (never an answer of an index state older
+    than one it could have seen), and 16 concurrent requests take a couple of reads, not 16."""
+
+    def __init__(self, read: Callable[[], tuple[Any, ...] | None]) -> None:
+        self.read = read
+        self._running: _Flight | None = None  # the read under way (it may predate a request)
+        self._next: _Flight | None = None  # the read to start when it ends: requests join it
+        self.reads = 0
+
+    async def get(self) -> tuple[Any, ...] | None:
+        flight = self._next
+        if flight is not None:  # not started yet: it will start after this request arrived
+            await flight.done.wait()
+        else:
+            flight = self._next = _Flight()
+            # Shielded: the requests that joined this read wait for it, whatever happens to the
+            # one that leads it (a client gone); a read is one SELECT.
+            with anyio.CancelScope(shield=True):
+                running = self._running
+                if running is not None:
+                    await running.done.wait()  # started before this request: not ours to take
+                self._next, self._running = None, flight
+                try:
+                    self.reads += 1
+                    flight.result = await anyio.to_thread.run_sync(self.read)
+                except Exception as exc:  # noqa: BLE001 - re-raised in every request sharing it
+                    flight.error = exc
+                finally:
+                    if self._running is flight:
+                        self._running = None
+                    flight.done.set()
+        if flight.error is not None:
+            raise flight.error
+        return flight.result
+
+
 class ReadCache:
     """ASGI middleware: the cached reads of :data:`CACHED_PATHS` (see the module's docstring);
     every other request passes through untouched."""
@@ -200,6 +256,7 @@ class ReadCache:
         self.engine = engine
         self.store = store if store is not None else ResponseStore()
         self._flights: dict[tuple[Any, ...], anyio.Event] = {}
+        self.states = _StateReads(lambda: index_key(self.engine()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -210,7 +267,7 @@ class ReadCache:
             await self.app(scope, receive, send)
             return
         try:
-            state = await anyio.to_thread.run_sync(index_key, self.engine())
+            state = await self.states.get()
         except SQLAlchemyError:
             state = None  # the route answers (a 503 when the database is down)
         if state is None:

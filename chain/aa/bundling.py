@@ -161,14 +161,22 @@ class Bundling:
 
     # ------------------------------------------------------------------ bundles
 
-    def sign_bundle(self, ops: Sequence[UserOperation], *, bundler: LocalAccount) -> SignedTx:
+    def sign_bundle(
+        self,
+        ops: Sequence[UserOperation],
+        *,
+        bundler: LocalAccount,
+        market: dict[str, int] | None = None,
+    ) -> SignedTx:
         """``handleOps(ops, beneficiary=bundler)`` signed by ``bundler`` (node's pending nonce),
         its gas estimated (a refusal raises :class:`ValidationRejected`).
 
         Its fees are the operations' lowest (cap and tip): the EntryPoint repays each operation's
         gas at ``min(maxFeePerGas, basefee + maxPriorityFeePerGas)``, so a bundle paying more a
         gas — the node's suggested tip for an operation that offers none — loses the difference
-        on every gas of it."""
+        on every gas of it. ``market``: the node's fees (:meth:`chain.tx.TxSender.fees`), each
+        fee at most these, leaving the operations' offer above them for a replacement should the
+        bundle wait unmined (:mod:`api.bundler.worker`)."""
         fn = self.entry_point.functions.handleOps([op.packed() for op in ops], bundler.address)
         data = fn._encode_transaction_data()
         try:
@@ -181,6 +189,8 @@ class Bundling:
             "maxFeePerGas": min(op.max_fee_per_gas for op in ops),
             "maxPriorityFeePerGas": min(op.max_priority_fee_per_gas for op in ops),
         }
+        if market is not None:
+            fees = {name: min(fee, market[name]) for name, fee in fees.items()}
         return self.sender.sign(bundler, to=ENTRYPOINT_V08, data=data, gas=gas, fees=fees)
 
     def outcome(self, tx_hash: str, user_op_hash: bytes) -> BundleOutcome | None:

@@ -15,12 +15,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from api import queries
 from api.app import create_app
 from api.db import models as m
 from api.db import session_factory
-from api.routes.response_cache import ResponseStore, _Entry
+from api.routes.response_cache import ResponseStore, _Entry, _StateReads
 from api.services import Services
 
 from .conftest import make_indexer
@@ -253,3 +254,101 @@ def test_the_bytes_bound_counts_the_keys_too() -> None:
     # A key alone bigger than the bound is not kept.
     store.put(("/v1/deals", (("junk", "y" * 2_000_000),), ("state",)), entry)
     assert store.get(("/v1/deals", (("junk", "y" * 2_000_000),), ("state",))) is None
+
+
+def _held_reads() -> tuple[_StateReads, list[int], list[threading.Event]]:
+    """A _StateReads whose n-th read returns (n,) once the test releases it."""
+    started: list[int] = []
+    releases = [threading.Event() for _ in range(10)]
+
+    def read() -> tuple[Any, ...]:
+        n = len(started)
+        started.append(n)
+        assert releases[n].wait(60)
+        return (n,)
+
+    return _StateReads(read), started, releases
+
+
+async def _until(condition: Any) -> None:
+    with anyio.fail_after(20):
+        while not condition():
+            await anyio.sleep(0.001)
+
+
+def test_concurrent_requests_share_state_reads_never_one_older_than_themselves() -> None:
+    """Requests arriving while a read of the index's state is under way take the next read (that
+    one may predate a commit they have seen), and all of them share it: 1 + 5 requests, 2 reads."""
+    reads, started, releases = _held_reads()
+    got: dict[str, Any] = {}
+
+    async def main() -> None:
+        async def ask(name: str) -> None:
+            got[name] = await reads.get()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(ask, "first")
+            await _until(lambda: started == [0])  # the first read is under way
+            for n in range(5):
+                tasks.start_soon(ask, f"later{n}")
+            await anyio.sleep(0.05)
+            assert started == [0]  # the later ones wait: no read of their own meanwhile
+            releases[0].set()
+            await _until(lambda: started == [0, 1])
+            releases[1].set()
+
+    anyio.run(main)
+    assert got["first"] == (0,)
+    assert all(got[f"later{n}"] == (1,) for n in range(5))  # the read started after them
+    assert reads.reads == 2
+
+
+def test_a_failed_state_read_fails_every_request_sharing_it_and_the_next_reads_anew() -> None:
+    calls: list[int] = []
+
+    def read() -> tuple[Any, ...]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("database is down"))
+        return ("up",)
+
+    reads = _StateReads(read)
+
+    async def main() -> None:
+        with pytest.raises(OperationalError):
+            await reads.get()
+        assert await reads.get() == ("up",)
+
+    anyio.run(main)
+
+
+def test_a_request_gone_does_not_strand_those_sharing_its_read() -> None:
+    """The request that starts a read may be cancelled (its client gone): the read still ends
+    and the requests that joined it get its answer."""
+    reads, started, releases = _held_reads()
+    got: list[Any] = []
+
+    async def main() -> None:
+        leader_scope = anyio.CancelScope()
+
+        async def leader() -> None:
+            with leader_scope:
+                await reads.get()  # leads the second read, once the first ends
+
+        async def follower() -> None:
+            got.append(await reads.get())
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reads.get)
+            await _until(lambda: started == [0])
+            tasks.start_soon(leader)
+            await anyio.sleep(0.01)
+            tasks.start_soon(follower)
+            await anyio.sleep(0.01)
+            leader_scope.cancel()  # the leader's client is gone before its read started
+            releases[0].set()
+            await _until(lambda: started == [0, 1])
+            releases[1].set()
+
+    anyio.run(main)
+    assert got == [(1,)]

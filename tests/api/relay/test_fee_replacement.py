@@ -28,7 +28,14 @@ from api.relayer.models import RelayBatch, RelayRequest
 from api.relayer.worker import RelayWorker
 from api.services import Services
 from chain.anvil import Anvil
-from chain.tx import REPLACEMENT_BUMP_PERCENT, bumped, decode_signed, replacement_fees
+from chain.tx import (
+    REPLACEMENT_BUMP_PERCENT,
+    at_ceiling,
+    bumped,
+    decode_signed,
+    replacement_due,
+    replacement_fees,
+)
 
 from .conftest import Crash, CrashBeforeBroadcast, consumer, make_deal, own_chain_services, relay
 
@@ -140,6 +147,8 @@ def test_replacement_fees_outbid_the_pool_and_keep_under_the_ceiling(
     old = {"maxFeePerGas": old_cap, "maxPriorityFeePerGas": min(old_tip, old_cap)}
     market = {"maxFeePerGas": market_cap, "maxPriorityFeePerGas": min(market_tip, market_cap)}
     fees = replacement_fees(old, market, ceiling=ceiling)
+    # The dashboard and the worker tell "no raise fits" from the cap alone.
+    assert (fees is None) == at_ceiling(old["maxFeePerGas"], ceiling)
     if fees is None:  # only when a bump of both would pass the ceiling
         assert ceiling < bumped(old["maxFeePerGas"])
         return
@@ -148,3 +157,39 @@ def test_replacement_fees_outbid_the_pool_and_keep_under_the_ceiling(
         assert fees[name] * 100 >= old[name] * (100 + REPLACEMENT_BUMP_PERCENT)
         assert fees[name] > old[name]
     assert fees["maxFeePerGas"] >= min(market["maxFeePerGas"], ceiling)
+
+
+@given(
+    cap=fee,
+    base_fee=fee,
+    sent_block=st.integers(0, 100),
+    waited_blocks=st.integers(0, 10),
+    waited_seconds=st.floats(0, 120),
+    after_blocks=st.integers(1, 5),
+    after_seconds=st.floats(0, 60),
+)
+def test_a_transaction_is_due_for_replacement_priced_out_or_after_both_waits(
+    cap: int,
+    base_fee: int,
+    sent_block: int,
+    waited_blocks: int,
+    waited_seconds: float,
+    after_blocks: int,
+    after_seconds: float,
+) -> None:
+    reason = replacement_due(
+        max_fee_per_gas=cap,
+        base_fee=base_fee,
+        sent_block=sent_block,
+        head=sent_block + waited_blocks,
+        sent_at=0.0,
+        now=waited_seconds,
+        after_blocks=after_blocks,
+        after_seconds=after_seconds,
+    )
+    if cap < base_fee:
+        assert reason == "priced_out"
+    elif waited_blocks >= after_blocks and waited_seconds >= after_seconds:
+        assert reason == "outbid"
+    else:
+        assert reason is None  # a quiet chain (no new block) never counts as outbid

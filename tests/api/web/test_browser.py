@@ -59,7 +59,7 @@ def test_provenance_page_in_chromium(page: Any, live_server: str) -> None:
     assert len(events) >= 6
     badges = re.findall(r'data-verification="(\w+)"', dom)
     assert badges and set(badges) == {"verified"}
-    assert '<form class="join"' in dom
+    assert '<form method="dialog" class="join"' in dom
     # Nothing wider than the phone: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "provenance-rice.png")

@@ -30,7 +30,7 @@ def test_rice_page_has_timeline_badges_certificates_and_deals(web_client: TestCl
     assert "黑龙江省五常市民乐乡" in html  # origin place name
     assert "已通过平台资质审核" in html  # supplier approval
     # The open deal offers the gasless join form; the settled one does not.
-    assert re.search(r'<form class="join" data-deal="\d+" data-action="join"', html)
+    assert re.search(r'<form method="dialog" class="join" data-deal="\d+" data-action="join"', html)
     assert "/static/wallet.js" in html
     assert 'id="recall-banner"' not in html
 
@@ -69,9 +69,9 @@ def test_deal_page(web_client: TestClient, demo: Any) -> None:
     assert response.status_code == 200
     html = response.text
     assert "Open" in html and 'role="progressbar"' in html and "Price tiers" in html
-    assert '<form class="join"' in html
+    assert '<form method="dialog" class="join"' in html
     settled = web_client.get(f"/deals/{demo.report.deals['rice_settled']}", params={"lang": "en"})
-    assert "Settled" in settled.text and '<form class="join"' not in settled.text
+    assert "Settled" in settled.text and '<form method="dialog" class="join"' not in settled.text
     assert "✔" in settled.text  # leaders' receipts
 
 
@@ -107,7 +107,7 @@ def test_join_form_flow_is_what_the_relay_api_accepts(web_client: TestClient, de
     from api.demo.catalog import LEADERS
 
     html = page(web_client, RICE)
-    deal_id = int(re.search(r'<form class="join" data-deal="(\d+)"', html)[1])  # type: ignore[index]
+    deal_id = int(re.search(r'<form method="dialog" class="join" data-deal="(\d+)"', html)[1])  # type: ignore[index]
     leader = re.search(r'<option value="(0x[0-9a-fA-F]{40})" selected>', html)[1]  # type: ignore[index]
     assert leader in {actor.address for actor in LEADERS}
     buyer = Account.create()

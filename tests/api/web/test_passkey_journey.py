@@ -357,3 +357,66 @@ def test_goods_that_never_arrive_come_back_in_full_from_the_orders_page(
     sign(page)
     expect(page.locator(f"#order-{deal.deal_id}")).to_have_attribute("data-state", "refunded")
     assert token.balance_of(account) == 200 * 10**6  # all of it back
+
+
+def test_a_passkey_added_on_a_second_device_acts_for_the_same_account(
+    site: tuple[str, Services, SeedReport], phone: Any, browser: Any
+) -> None:
+    """The first device adds the second device's passkey to its account (a sponsored
+    add_passkey operation, signed in the step sheet); the second device then names that account
+    and, from then on, shows it, joins for it and signs for it (ERC-1271) — not for its own empty
+    counterfactual account, which is what a remembered passkey without ``account`` did."""
+    base, services, _ = site
+    chain = services.chain
+    first, expect = phone, playwright_api.expect
+    deal = make_deal(chain, min_quantity=1, join_window=600)
+
+    first.goto(f"{base}/passkey?lang=zh")
+    first.click('[data-action="create"]')
+    expect(first.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+    account = first.get_attribute("#passkey", "data-address")
+    first.click('[data-action="faucet"]')
+    expect(first.locator("[data-field=balance]")).to_have_text("200.00")
+
+    context, second, errors = passkey_phone(browser)
+    try:
+        second.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
+        second.click('[data-action="create"]')
+        expect(second.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+        assert second.get_attribute("#passkey", "data-address") != account  # its own, empty
+        second.locator("details.other-device summary").click()
+        code = second.locator("[data-field=key]").text_content() or ""
+        assert len(code) == 130
+        shot(second, "08-second-device-key")
+
+        first.locator("details.other-device summary").click()
+        first.locator("form.add-device input[name=key]").fill(code)
+        first.locator("form.add-device button[type=submit]").click()
+        sign(first, "09-add-device-review")
+        expect(first.locator("dialog#tuan-steps")).to_have_count(0)  # done: the page reloaded
+        qx, qy = bytes.fromhex(code[2:66]), bytes.fromhex(code[66:])
+        assert chain.passkeys.is_passkey(account, qx, qy)
+
+        second.locator("form.use-account input[name=account]").fill(account)
+        second.locator("form.use-account button[type=submit]").click()
+        expect(second.locator("#passkey")).to_have_attribute("data-address", account)
+        expect(second.locator("[data-field=balance]")).to_have_text("200.00")
+        expect(second.locator("[data-field=status]")).to_contain_text(account)
+        shot(second, "10-second-device-linked")
+        second.reload()  # remembered on the device
+        expect(second.locator("#passkey")).to_have_attribute("data-address", account)
+
+        second.click('form.passkey-join button[type="submit"]')
+        expect(second.locator("#passkey")).to_have_attribute("data-joined", "yes")
+        assert chain.clients.escrow.order(deal.deal_id, account).quantity == 1
+
+        message = "signed on the second device"
+        signature = second.evaluate("(m) => TuanPasskey.signer().signMessage(m)", message)
+        from chain.aa.erc7739 import personal_sign_hash
+
+        assert chain.passkeys.is_valid_signature(
+            account, personal_sign_hash(message), bytes.fromhex(signature[2:])
+        )
+    finally:
+        context.close()
+    assert not errors, errors

@@ -1,0 +1,236 @@
+"""A bundle outbid block after block is replaced within what its operation offers, else its
+nonce is freed by a cancellation; either way one transaction of that nonce is mined, once.
+
+Its own anvil, mining only when told, its block gas limit the bundle's gas: one transaction a
+block, and before each block a competitor reserving the whole block at 5 % more than the bundle
+(cap and tip) — anvil's pool orders by fees, so the bundle waits, as an under-tipped one does on
+a busy chain. After ``relayer_replace_after_blocks`` blocks and ``..._seconds`` seconds:
+
+- an operation offering more than the node's fees (the bundle is signed at the node's, capped by
+  the operation's): the bundle is signed again, same nonce, both fees raised >= 10 % and at most
+  the operation's — mined, the operation executed once;
+- an operation offering only the node's fees: no raise is repaid, so a 21,000-gas cancellation
+  takes the nonce (the relayer's batches wait behind it) and the operation fails ``underpriced``,
+  its own nonce unused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from fastapi.testclient import TestClient
+from hexbytes import HexBytes
+
+from api.app import create_app
+from api.bundler.models import UserOperationRow
+from api.bundler.worker import BundlerWorker
+from api.db import session_factory
+from api.queries.stuck import stuck_transactions
+from api.services import Services
+from chain.aa.entrypoint import ENTRYPOINT_V08
+from chain.anvil import Anvil
+from chain.tx import REPLACEMENT_BUMP_PERCENT, decode_signed
+
+from ..relay.conftest import TOP_PRICE, make_deal, own_chain_services
+from .userops import funded_account, new_passkey, result
+
+AFTER_BLOCKS = 3
+AFTER_SECONDS = 30.0
+
+
+@pytest.fixture
+def node() -> Iterator[Anvil]:
+    with Anvil() as anvil:
+        yield anvil
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _row(services: Services) -> UserOperationRow:
+    with session_factory(services.engine)() as session:
+        (row,) = session.query(UserOperationRow).all()
+        return row
+
+
+class Outbid:
+    """An operation accepted and bundled on a node where a competitor takes every block."""
+
+    def __init__(self, node: Anvil, tmp_path: Path, *, offer_percent: int) -> None:
+        services = own_chain_services(node, tmp_path, tmp_path / "outbox.db")
+        services.settings = services.settings.model_copy(
+            update={
+                "relayer_replace_after_blocks": AFTER_BLOCKS,
+                "relayer_replace_after_seconds": AFTER_SECONDS,
+            }
+        )
+        self.services, self.clock = services, Clock()
+        self.chain = chain = services.chain
+        client = TestClient(create_app(services))
+        deal = make_deal(chain)
+        accounts = chain.passkeys
+        key = new_passkey()
+        self.account = funded_account(chain, key, TOP_PRICE)
+        op = accounts.user_operation(
+            account=self.account,
+            calls=accounts.approve_and_join(deal.deal_id, 1, deal.leader.address, TOP_PRICE),
+            create_with=key,
+        )
+        market = chain.sender.fees()  # what the node asks; the operation offers offer_percent
+        op = op.replace(
+            max_fee_per_gas=market["maxFeePerGas"] * offer_percent // 100,
+            max_priority_fee_per_gas=market["maxPriorityFeePerGas"] * offer_percent // 100,
+        )
+        self.op = op
+        self.op_hash = result(
+            client, "eth_sendUserOperation", accounts.sign(op, key).to_rpc(), ENTRYPOINT_V08
+        )
+        self.relayer_nonce = chain.w3.eth.get_transaction_count(chain.relayer.address)
+        self.rpc("evm_setAutomine", False)
+        self.worker = BundlerWorker(services, clock=self.clock, wait_receipts=False)
+        self.worker.run_once()
+        row = _row(services)
+        assert row.status == "sent" and row.raw_tx and row.tx_hash
+        self.first = row.tx_hash
+        self.first_tx = decode_signed(row.raw_tx)
+        self.rpc("anvil_setBlockGasLimit", hex(self.first_tx["gas"]))
+        self.competitor = Account.create()
+        self.rpc("anvil_setBalance", self.competitor.address, hex(10**21))
+        self.competitor_nonce = 0
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        return self.chain.sender.rpc(method, list(params))
+
+    def block(self) -> list[str]:
+        """A competitor outbidding the first bundle by 5 %, then a block; its transactions."""
+        tx = {
+            "to": self.competitor.address,
+            "value": 0,
+            "gas": self.first_tx["gas"],
+            "maxFeePerGas": self.first_tx["maxFeePerGas"] * 105 // 100,
+            "maxPriorityFeePerGas": self.first_tx["maxPriorityFeePerGas"] * 105 // 100,
+            "nonce": self.competitor_nonce,
+            "chainId": self.chain.chain_id,
+            "type": 2,
+        }
+        self.competitor_nonce += 1
+        self.chain.sender.broadcast(self.competitor.sign_transaction(tx).raw_transaction)
+        self.rpc("evm_mine")
+        return [h.to_0x_hex() for h in self.chain.w3.eth.get_block("latest")["transactions"]]
+
+    def wait_outbid(self) -> None:
+        for _ in range(AFTER_BLOCKS):
+            assert self.first not in self.block()
+            self.worker.run_once()
+            assert _row(self.services).tx_hash == self.first  # not replaced before its time
+        assert stuck_transactions(self.services, now=self.clock()) == []
+        self.clock.now += AFTER_SECONDS
+        (stuck,) = stuck_transactions(self.services, now=self.clock())
+        assert (stuck["kind"], stuck["tx_hash"]) == ("bundle", self.first)
+
+    def account_nonce(self) -> int:
+        return self.chain.bundling.nonce_sequence(self.account, 0)
+
+
+def test_an_outbid_bundle_is_replaced_within_its_operations_offer_and_mined_once(
+    node: Anvil, tmp_path: Path
+) -> None:
+    case = Outbid(node, tmp_path, offer_percent=300)
+    # Signed at the node's fees, below the operation's offer.
+    assert case.first_tx["maxPriorityFeePerGas"] < case.op.max_priority_fee_per_gas
+    case.wait_outbid()
+    case.worker.run_once()
+    row = _row(case.services)
+    assert row.tx_hash != case.first and row.earlier_tx_hashes == [case.first]
+    new_tx = decode_signed(row.raw_tx or "")
+    assert (new_tx["nonce"], new_tx["data"]) == (case.first_tx["nonce"], case.first_tx["data"])
+    for fee, offered in (
+        ("maxFeePerGas", case.op.max_fee_per_gas),
+        ("maxPriorityFeePerGas", case.op.max_priority_fee_per_gas),
+    ):
+        assert new_tx[fee] * 100 >= case.first_tx[fee] * (100 + REPLACEMENT_BUMP_PERCENT)
+        assert new_tx[fee] <= offered  # never more than the bundler is repaid
+    assert row.tx_hash in case.block()
+    case.worker.run_once()
+    row = _row(case.services)
+    assert (row.status, row.success, row.tx_hash) == ("mined", True, new_tx["hash"])
+    assert case.account_nonce() == 1
+    chain = case.chain
+    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
+    case.worker.run_once()  # nothing more to do
+    assert _row(case.services).status == "mined"
+
+
+def test_an_outbid_bundle_whose_operation_offers_no_more_is_cancelled_and_fails_underpriced(
+    node: Anvil, tmp_path: Path
+) -> None:
+    case = Outbid(node, tmp_path, offer_percent=100)
+    case.wait_outbid()
+    case.worker.run_once()
+    row = _row(case.services)
+    relayer = case.chain.relayer.address
+    cancel = decode_signed(row.raw_tx or "")
+    assert row.earlier_tx_hashes == [case.first]
+    to = HexBytes(cancel["to"]).to_0x_hex()
+    assert (to, cancel["gas"], cancel["data"]) == (relayer.lower(), 21_000, b"")
+    assert cancel["nonce"] == case.first_tx["nonce"]
+    assert row.tx_hash in case.block()  # its raised fees outbid the competitor
+    case.worker.run_once()
+    row = _row(case.services)
+    assert (row.status, row.error_code) == ("failed", "underpriced"), row.last_attempt_error
+    assert row.error_args and row.error_args["maxFeePerGas"] == case.op.max_fee_per_gas
+    assert case.account_nonce() == 0  # the operation never ran: signed again, it can
+    chain = case.chain
+    assert chain.w3.eth.get_transaction_count(relayer) == case.relayer_nonce + 1
+    assert stuck_transactions(case.services, now=case.clock()) == []
+
+
+class Crash(BaseException):
+    """Stands for the process dying (nothing after it runs)."""
+
+
+class CrashBeforeBroadcastingAReplacement(BundlerWorker):
+    def _broadcast(self, session: Any, chain: Any, row: UserOperationRow) -> bool:
+        if row.earlier_tx_hashes:
+            raise Crash(row.tx_hash)
+        return super()._broadcast(session, chain, row)
+
+
+@pytest.mark.parametrize("mined", ["replacement", "first"])
+def test_a_bundles_replacement_survives_a_crash_and_only_one_fee_is_mined(
+    node: Anvil, tmp_path: Path, mined: str
+) -> None:
+    case = Outbid(node, tmp_path, offer_percent=300)
+    case.wait_outbid()
+    crashing = CrashBeforeBroadcastingAReplacement(
+        case.services, clock=case.clock, wait_receipts=False
+    )
+    with pytest.raises(Crash):
+        crashing.run_once()
+    row = _row(case.services)
+    replacement = row.tx_hash
+    assert row.status == "sending" and row.earlier_tx_hashes == [case.first]
+    if mined == "first":
+        # The competition stops before the restart: the first bundle, still pending, is mined.
+        case.rpc("evm_mine")
+        assert case.chain.sender.raw_receipt(case.first) is not None
+    case.worker.run_once()  # the restart: the replacement broadcast, or the first found mined
+    if mined == "replacement":
+        assert replacement in case.block()
+        case.worker.run_once()
+    row = _row(case.services)
+    settled = case.first if mined == "first" else replacement
+    assert (row.status, row.success, row.tx_hash) == ("mined", True, settled)
+    assert case.account_nonce() == 1
+    chain = case.chain
+    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
