@@ -152,6 +152,10 @@ def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -
         # Everything paid came back, refunded or paid out (an undelivered group after the
         # delivery deadline): the order is refunded, whatever phase the rest of the deal is in.
         return "refunded"
+    if not order.get("received") and owed:
+        # Undelivered: the leader did not confirm receipt by the delivery deadline, so the escrow
+        # owes the order in full (before that it owes nothing): 退款中, not 已成团 or 已完成.
+        return "refunding"
     if status == "settled":
         return "done"
     pickup = (order.get("pickup") or {}).get("status")
@@ -218,6 +222,13 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
                     and now < claim_until
                 ),
                 "claim_until": claim_until or None,
+                # 未到货: no receipt at the point by the delivery deadline (owed in full).
+                "undelivered": (
+                    deal["status"] in ("succeeded", "settled")
+                    and receipt is None
+                    and row["quantity"] > 0
+                    and now >= deal["delivery_deadline"]
+                ),
                 # 待提货: the pickup code the leader scans (units: the whole order by default).
                 "can_show_code": (
                     deal["status"] == "succeeded"

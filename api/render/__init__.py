@@ -231,6 +231,8 @@ def render(
             js_messages=js,
             path=request.url.path,
             query=dict(request.query_params),
+            # This page's own path and query: where the passkey page sends one back (``next``).
+            here=request.url.path + ("?" + request.url.query if request.url.query else ""),
         )
     )
     return HTMLResponse(

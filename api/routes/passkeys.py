@@ -167,4 +167,20 @@ def faucet(
 
 @router.get("/passkey", response_class=HTMLResponse, summary="Passkey sign-in page (HTML)")
 def passkey_page(request: Request) -> HTMLResponse:
-    return render(request, "passkey.html", {"deal": request.query_params.get("deal", "")})
+    return render(
+        request,
+        "passkey.html",
+        {"deal": request.query_params.get("deal", ""), "next": local_next(request)},
+    )
+
+
+def local_next(request: Request) -> str:
+    """The page to go back to once signed in (``?next=``): a path on this site only — an
+    absolute URL, a scheme-relative ``//host`` or a backslash (``/\\host``, which browsers read
+    as ``//``) is dropped, so the link cannot lead off the site."""
+    target = request.query_params.get("next", "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    if any(ord(ch) < 0x20 for ch in target):
+        return ""
+    return target

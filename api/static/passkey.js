@@ -374,7 +374,9 @@
     });
   });
   root.querySelector('[data-action="forget"]').addEventListener("click", () => { forget(); show(null); say(""); });
-  root.querySelector("form.passkey-join").addEventListener("submit", (event) => {
+  // The join form is there for a share link's deal only (?deal=&leader=); else the shop's buttons.
+  const joinForm = root.querySelector("form.passkey-join");
+  if (joinForm) joinForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const form = event.target;
     guarded(async () => {

@@ -190,7 +190,7 @@
     if (passkey) { useSigner(passkey); return passkey; }
     const wallets = await discover();
     if (passkeySigner()) wallets.push(PASSKEY); // a passkey account made on /passkey
-    if (!wallets.length) throw new Error(t("js_no_wallet"));
+    if (!wallets.length) throw Object.assign(new Error(t("js_no_wallet")), { code: "no_wallet" });
     const remembered = localStorage.getItem(STORE_KEY);
     let wallet = wallets.find((w) => w.info.rdns === remembered);
     if (!wallet) wallet = wallets.length === 1 ? wallets[0] : await (pick || chooseWallet)(wallets);
@@ -362,6 +362,7 @@
       mark("result", "failed", explain(error));
       status.textContent = "✖ " + explain(error);
       status.classList.add("error");
+      if (error && error.code === "no_wallet") offerPasskey(sheet.body);
       if (!retryable(error) || !sheet.dialog.open) throw error;
       const again = el("button", { type: "button", class: "primary", "data-retry": "" }, t("js_retry"));
       sheet.body.append(again);
@@ -371,6 +372,13 @@
       });
       return { retry: true };
     }
+  }
+
+  // No wallet on this phone: the way on is a passkey (the wallet bar's link, which brings one
+  // back to this page), not a dead end.
+  function offerPasskey(body) {
+    const passkeyLink = document.querySelector("#wallet-bar .passkey-link");
+    if (passkeyLink) body.append(el("a", { class: "go-on", href: passkeyLink.getAttribute("href"), "data-passkey": "" }, t("js_use_passkey")));
   }
 
   // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.
@@ -580,7 +588,14 @@
       try {
         await connect();
       } catch (error) {
-        who.textContent = explain(error);
+        if (error && error.code === "no_wallet") {
+          // Said in a sheet with the way on, not squeezed into the bar's few characters.
+          const sheet = panel(t("js_connect_wallet"));
+          sheet.body.append(el("p", { class: "status-line error", role: "status" }, "✖ " + explain(error)));
+          offerPasskey(sheet.body);
+        } else {
+          who.textContent = explain(error);
+        }
       }
     });
     onSigner(async (signer) => {
