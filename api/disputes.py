@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.db import models as m
@@ -192,6 +193,75 @@ def claims(
     return open_ + done, next_before
 
 
+def waiting_claims(session: Session, *, supplier: str | None = None, now: int = 0) -> int:
+    """How many claims wait, over every page (the pages show 50 at a time): for the platform,
+    the ones a supplier rejected (to arbitrate); for ``supplier``, its filed ones still within
+    their answer window at chain time ``now``. A claim's state is its latest event's, as
+    :func:`claims` reads it (a filing after a denial is a new claim, open again)."""
+    events = select(
+        m.ClaimEvent.deal_id,
+        m.ClaimEvent.status,
+        m.ClaimEvent.block_time,
+        func.row_number()
+        .over(
+            partition_by=(m.ClaimEvent.deal_id, m.ClaimEvent.buyer),
+            order_by=(m.ClaimEvent.block_number.desc(), m.ClaimEvent.log_index.desc()),
+        )
+        .label("newest"),
+    )
+    if supplier is not None:
+        events = events.join(m.Deal, m.Deal.deal_id == m.ClaimEvent.deal_id).where(
+            m.Deal.supplier == supplier
+        )
+    latest = events.subquery()
+    current = select(latest.c.deal_id, latest.c.block_time).where(latest.c.newest == 1)
+    if supplier is None:
+        return (
+            session.scalar(
+                select(func.count()).select_from(
+                    current.where(latest.c.status == "rejected").subquery()
+                )
+            )
+            or 0
+        )
+    # Filed and unanswered: open claims only (few), their deadlines computed as claims() does.
+    filed = session.execute(current.where(latest.c.status == "filed")).all()
+    windows = {
+        deal_id: window
+        for deal_id, window in session.execute(
+            select(m.Deal.deal_id, m.Deal.answer_window).where(
+                m.Deal.deal_id.in_(sorted({row.deal_id for row in filed}))
+            )
+        )
+    }
+    return sum(
+        1
+        for row in filed
+        if row.block_time is not None
+        and int(row.block_time.replace(tzinfo=row.block_time.tzinfo or UTC).timestamp())
+        + windows.get(row.deal_id, 0)
+        > now
+    )
+
+
+_BATCH_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def batch_search(text: str) -> ColumnElement[bool]:
+    """Batches an operator's typed words name: a batch id (0x, 32 bytes), a supplier's address,
+    or a part of a GTIN or of a lot (case aside) — for batches older than a page's worth."""
+    text = text.strip()
+    if _BATCH_ID.fullmatch(text):
+        return m.Batch.batch_id == text.lower()
+    if _ADDRESS.fullmatch(text):
+        return func.lower(m.Batch.supplier) == text.lower()
+    return or_(
+        m.Batch.gtin.contains(text, autoescape=True),
+        func.lower(m.Batch.lot).contains(text.lower(), autoescape=True),
+    )
+
+
 @dataclass
 class BatchRow:
     gtin: str
@@ -208,14 +278,22 @@ class BatchRow:
 
 
 def batches(
-    session: Session, directory: Directory, *, limit: int = OPS_PAGE, before: int | None = None
+    session: Session,
+    directory: Directory,
+    *,
+    limit: int = OPS_PAGE,
+    before: int | None = None,
+    search: str | None = None,
 ) -> tuple[list[BatchRow], int | None]:
     """The ``limit`` newest batches (registered before the one ``before`` names, a
-    :attr:`BatchRow.row`) with their state and, once closed, their reason and frozen deals; and
-    the next page's cursor (None on the last page)."""
+    :attr:`BatchRow.row`; matching ``search``, :func:`batch_search`, if given) with their state
+    and, once closed, their reason and frozen deals; and the next page's cursor (None on the last
+    page)."""
     query = select(m.Batch).order_by(m.Batch.id.desc()).limit(limit + 1)
     if before is not None:
         query = query.where(m.Batch.id < before)
+    if search and search.strip():
+        query = query.where(batch_search(search))
     found = session.scalars(query).all()
     rows, next_before = found[:limit], (found[limit - 1].id if len(found) > limit else None)
     ids = [b.batch_id for b in rows]

@@ -54,6 +54,8 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
         "receipt": receipt,
         "pickup_deadline": detail["pickup_deadline"],
         "can_hand_out": open_for_pickup,
+        # Past the pickup deadline what was not taken is 逾期未提, no longer 待提货.
+        "pickup_over": receipt is not None and now >= detail["pickup_deadline"],
         "cash_orders": group.get("cash_orders", []),
         "cash_owed_back": group.get("cash_owed_back", 0),
         "cash_refunded": group.get("cash_refunded", 0),

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.db import models as m
 from api.names import Directory, approved
+from api.photos import photo_path
+from api.render import batch_path
 from api.services import Services
 from chain import deal_rules
-from traceability.digital_link import link_path
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ ORDER_STATES = (
 )
 
 # Demo products have no photograph in their lot master data: a picture per GTIN stands in.
-# Lot master data with an ``image`` (ipfs:// or https) is shown as a photo instead.
+# Lot master data with an ``image`` (an ipfs:// document stored here: photo_path) is shown as a
+# photo instead.
 _PICTURES = {"06901234500011": "🍚", "06901234500028": "🥩", "06901234500035": "🍊"}
 
 
@@ -70,11 +72,7 @@ def _product(batch: m.Batch | None) -> dict[str, Any]:
     if batch is None:
         return {"name": None, "origin": None, "image": None, "picture": "🛒", "gtin": None}
     meta = batch.metadata_json or {}
-    image = meta.get("image")
-    if isinstance(image, str) and image.startswith("ipfs://"):
-        image = "/ipfs/" + image.removeprefix("ipfs://")
-    elif not (isinstance(image, str) and image.startswith("https://")):
-        image = None
+    image = photo_path(meta.get("image"))  # never another host's (CSP img-src 'self')
     return {
         "name": meta.get("product"),
         "origin": (meta.get("origin") or None),
@@ -82,7 +80,9 @@ def _product(batch: m.Batch | None) -> dict[str, Any]:
         "picture": _PICTURES.get(batch.gtin, "🛒"),
         "gtin": batch.gtin,
         "lot": batch.lot,
-        "link": link_path(batch.gtin, batch.lot),
+        # What the chain holds, unvalidated: a batch an earlier registry accepted (one with the
+        # all-zeros GTIN the rule now refuses) still lists, rather than failing the page.
+        "link": batch_path(batch.gtin, batch.lot),
     }
 
 
@@ -152,6 +152,10 @@ def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -
         # Everything paid came back, refunded or paid out (an undelivered group after the
         # delivery deadline): the order is refunded, whatever phase the rest of the deal is in.
         return "refunded"
+    if not order.get("received") and owed:
+        # Undelivered: the leader did not confirm receipt by the delivery deadline, so the escrow
+        # owes the order in full (before that it owes nothing): 退款中, not 已成团 or 已完成.
+        return "refunding"
     if status == "settled":
         return "done"
     pickup = (order.get("pickup") or {}).get("status")
@@ -218,6 +222,13 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
                     and now < claim_until
                 ),
                 "claim_until": claim_until or None,
+                # 未到货: no receipt at the point by the delivery deadline (owed in full).
+                "undelivered": (
+                    deal["status"] in ("succeeded", "settled")
+                    and receipt is None
+                    and row["quantity"] > 0
+                    and now >= deal["delivery_deadline"]
+                ),
                 # 待提货: the pickup code the leader scans (units: the whole order by default).
                 "can_show_code": (
                     deal["status"] == "succeeded"

@@ -241,48 +241,22 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
 
     /// @inheritdoc IGroupBuyEscrow
     function acceptClaim(uint256 dealId, address buyer) external {
-        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
-        GroupBuyDeals.Claim memory c = _awaitingAnswer(dealId, d, buyer);
-        uint256 answerDeadline = uint256(c.filedAt) + d.answerWindow;
-        if (block.timestamp >= answerDeadline) revert AnswerWindowClosed(dealId, buyer, answerDeadline);
-        _uphold(dealId, d, buyer, c.quantity, false);
+        _answerClaim(dealId, buyer, GroupBuyLastMile.ClaimAnswer.Accept);
     }
 
     /// @inheritdoc IGroupBuyEscrow
     function rejectClaim(uint256 dealId, address buyer) external {
-        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
-        GroupBuyDeals.Claim memory c = _awaitingAnswer(dealId, d, buyer);
-        uint256 answerDeadline = uint256(c.filedAt) + d.answerWindow;
-        if (block.timestamp >= answerDeadline) revert AnswerWindowClosed(dealId, buyer, answerDeadline);
-        _claims[dealId][buyer].status = ClaimStatus.Rejected;
-        emit ClaimRejected(dealId, buyer);
+        _answerClaim(dealId, buyer, GroupBuyLastMile.ClaimAnswer.Reject);
     }
 
     /// @inheritdoc IGroupBuyEscrow
     function arbitrateClaim(uint256 dealId, address buyer, bool uphold) external onlyRole(ARBITER_ROLE) {
-        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
-        GroupBuyDeals.Claim memory c = _claims[dealId][buyer];
-        if (c.status == ClaimStatus.None) revert NoOpenClaim(dealId, buyer);
-        if (c.status != ClaimStatus.Rejected) revert ClaimNotRejected(dealId, buyer, c.status);
-        if (uphold) {
-            _uphold(dealId, d, buyer, c.quantity, false);
-        } else {
-            _orders[dealId][buyer].claimOpen = false;
-            d.openClaims -= 1;
-            delete _claims[dealId][buyer];
-            emit ClaimDenied(dealId, buyer, c.quantity);
-        }
+        _answerClaim(dealId, buyer, uphold ? GroupBuyLastMile.ClaimAnswer.Uphold : GroupBuyLastMile.ClaimAnswer.Deny);
     }
 
     /// @inheritdoc IGroupBuyEscrow
     function finalizeUnansweredClaim(uint256 dealId, address buyer) external {
-        GroupBuyDeals.Deal storage d = _claimDeal(dealId);
-        GroupBuyDeals.Claim memory c = _claims[dealId][buyer];
-        if (c.status == ClaimStatus.None) revert NoOpenClaim(dealId, buyer);
-        if (c.status != ClaimStatus.Filed) revert ClaimNotAwaitingAnswer(dealId, buyer, c.status);
-        uint256 answerDeadline = uint256(c.filedAt) + d.answerWindow;
-        if (block.timestamp < answerDeadline) revert AnswerWindowOpen(dealId, buyer, answerDeadline);
-        _uphold(dealId, d, buyer, c.quantity, true);
+        _answerClaim(dealId, buyer, GroupBuyLastMile.ClaimAnswer.Finalize);
     }
 
     // ------------------------------------------------------------------ recall, settlement, payouts
@@ -594,23 +568,11 @@ contract GroupBuyEscrow is IGroupBuyEscrow, IBatchBlockedListener, AccessControl
         d.shortDust += uint64(shortValue % ordered);
     }
 
-    function _uphold(uint256 dealId, GroupBuyDeals.Deal storage d, address buyer, uint24 quantity, bool byDefault) private {
-        GroupBuyDeals.Order storage o = _orders[dealId][buyer];
-        GroupBuyLastMile.uphold(d, o, _leaders[dealId][o.leader], _groups[dealId][o.leader], dealId, buyer, quantity, byDefault);
-        delete _claims[dealId][buyer];
-    }
-
-    function _claimDeal(uint256 dealId) private view returns (GroupBuyDeals.Deal storage d) {
-        d = _existing(dealId);
-        if (d.frozen) revert DealIsFrozen(dealId);
-    }
-
-    function _awaitingAnswer(uint256 dealId, GroupBuyDeals.Deal storage d, address buyer) private view returns (GroupBuyDeals.Claim memory c) {
-        address sender = _msgSender();
-        if (sender != d.supplier) revert NotSupplier(dealId, sender);
-        c = _claims[dealId][buyer];
-        if (c.status == ClaimStatus.None) revert NoOpenClaim(dealId, buyer);
-        if (c.status != ClaimStatus.Filed) revert ClaimNotAwaitingAnswer(dealId, buyer, c.status);
+    /// @dev The one call site of GroupBuyLastMile.answerClaim (cold: claims), shared by the four ways to answer.
+    function _answerClaim(uint256 dealId, address buyer, GroupBuyLastMile.ClaimAnswer answer) private {
+        GroupBuyLastMile.answerClaim(
+            _existing(dealId), _orders[dealId], _leaders[dealId], _groups[dealId], _claims[dealId], dealId, buyer, _msgSender(), answer
+        );
     }
 
     function _existing(uint256 dealId) private view returns (GroupBuyDeals.Deal storage d) {

@@ -23,9 +23,10 @@ library ProvenanceFormats {
     /// @dev The multiformats unsigned-varint spec caps varints at 9 bytes.
     uint256 internal constant MAX_VARINT_BYTES = 9;
 
-    /// @notice Whether `gtin` is 14 ASCII digits whose last digit is the GS1 mod-10 check digit.
+    /// @notice Whether `gtin` is 14 ASCII digits whose last digit is the GS1 mod-10 check digit, and not all
+    /// zeros (which passes the check digit but names no product: what an empty field padded to 14 reads).
     /// @dev Weights alternate 3,1,3,... from the leftmost digit of a GTIN-14 (= from the right, excluding the
-    /// check digit, starting with 3).
+    /// check digit, starting with 3). The weights are positive, so `sum` is 0 only for thirteen zeros.
     function isValidGtin14(bytes calldata gtin) internal pure returns (bool) {
         if (gtin.length != 14) return false;
         uint256 sum = 0;
@@ -33,7 +34,7 @@ library ProvenanceFormats {
             uint8 c = uint8(gtin[i]);
             if (c < 0x30 || c > 0x39) return false;
             uint256 digit = c - 0x30;
-            if (i == 13) return (10 - (sum % 10)) % 10 == digit;
+            if (i == 13) return sum != 0 && (10 - (sum % 10)) % 10 == digit;
             sum += (i % 2 == 0) ? digit * 3 : digit;
         }
         return false; // unreachable: the loop returns at i == 13

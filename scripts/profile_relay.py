@@ -2,7 +2,7 @@
 
 On its own anvil, ``--joins`` fresh consumers' joins are prepared and signed (not measured), then:
 
-1. ``accept_ms``: :func:`api.relayer.accept.accept` called directly, one session per join as the
+1. ``accept_ms``: :func:`api.relayer.accept.accept` called directly, one connection per join as the
    route opens it (checks, the one JSON-RPC batch, the outbox insert and commit);
 2. ``http_ms``: the same work through ``POST /v1/relay`` of the app served by uvicorn in a
    subprocess (no background loops), the server's CPU from ``/proc`` — accept plus HTTP, routing,
@@ -265,7 +265,6 @@ def main() -> None:
 
 def run(args: argparse.Namespace, services: Any, deal_id: int, leader: str) -> dict[str, Any]:
     """The three phases on ``args.joins`` joins each (accept and HTTP), then the worker."""
-    from api.db import session_factory
     from api.relayer.accept import accept
     from api.relayer.worker import RelayWorker
     from chain.anvil import free_port
@@ -281,12 +280,11 @@ def run(args: argparse.Namespace, services: Any, deal_id: int, leader: str) -> d
         signed = [sign(a, p) for a, p in zip(buyers, prepared, strict=True)]
         logger.info("%d joins prepared and signed", len(signed))
         direct, through_http = signed[:n], signed[n:]
-        sessions = session_factory(services.engine)
 
         def accept_all() -> None:
             for body in direct:
-                with sessions() as session:
-                    accept(session, chain, body, services.store)
+                with services.engine.connect() as connection:
+                    accept(connection, chain, body, services.store)
 
         breakdown = Breakdown() if args.breakdown else None
         with profiled("accept", args.profile):

@@ -24,7 +24,12 @@ from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
 from traceability.epcis.errors import InvalidIdentifier
-from traceability.epcis.identifiers import dl_encode, gs1_check_digit, validate_lot
+from traceability.epcis.identifiers import (
+    dl_encode,
+    gs1_check_digit,
+    validate_gtin14,
+    validate_lot,
+)
 
 DEFAULT_RESOLVER: Final = "id.gs1.org"
 GS1_VOC: Final = "https://gs1.org/voc/"
@@ -69,7 +74,10 @@ def normalize_gtin(gtin: str) -> str:
     expected = gs1_check_digit(gtin14[:-1])
     if gtin14[-1] != expected:
         raise InvalidGtin(text, f"check digit should be {expected}, not {gtin14[-1]}")
-    return gtin14
+    try:
+        return validate_gtin14(gtin14)  # the one rule of a GTIN-14 (all zeros is none)
+    except InvalidIdentifier as exc:
+        raise InvalidGtin(text, exc.reason) from None
 
 
 def check_lot(lot: str) -> str:

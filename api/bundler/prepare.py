@@ -222,7 +222,13 @@ def acting_account(chain: Chain, qx: bytes, qy: bytes, named: Any = None) -> dic
             f"this passkey is not one of {address}'s passkeys",
             account=address,
         )
-    return {**info, "address": address, "deployed": True}
+    # The named account's own balance, not the passkey's unused counterfactual one's.
+    return {
+        **info,
+        "address": address,
+        "deployed": True,
+        "balance": chain.clients.token.balance_of(address),
+    }
 
 
 def message_challenge(

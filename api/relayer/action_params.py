@@ -9,6 +9,8 @@ from typing import Any, Literal
 from eth_utils import is_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.photos import photo_path
+
 # Events under one prepared Merkle root (one request body; the contract takes any count).
 MAX_ROOT_EVENTS = 512
 
@@ -133,6 +135,18 @@ class RegisterBatchParams(ActionParams):
     def _gtin(cls, v: str) -> str:
         # The registry refuses a wrong check digit too: said here, before signing.
         return _gs1_key("validate_gtin14", v)
+
+    @field_validator("metadata")
+    @classmethod
+    def _photo(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The pages show a lot's photo from this service only (api.photos): said here, before
+        # the document is stored and signed for, not left for the shop to drop silently.
+        image = (v or {}).get("image")
+        if image not in (None, "") and photo_path(image) is None:
+            raise ValueError(
+                f"image must be an ipfs:// document stored here (POST /v1/documents), not {image!r}"
+            )
+        return v
 
 
 class RecallBatchParams(ActionParams):

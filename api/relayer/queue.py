@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.relayer.models import PENDING_VALUES, RelayRequest
@@ -51,11 +51,13 @@ class SignerQueue:
         return NextNonces(request=self.next_nonce, permit=self.next_permit_nonce)
 
 
-def pending_requests(session: Session, signer: str) -> tuple[Any, ...]:
+def pending_requests(db: Session | Connection, signer: str) -> tuple[Any, ...]:
     """The signer's queued / sending / sent requests, in nonce order: their ``id``, ``nonce``
-    and ``permit`` (rows of these columns through the session's connection, not ORM objects
-    through the session: the ORM's layers cost several times the query, issue 15)."""
-    return tuple(session.connection().execute(_PENDING, {"signer": signer}).all())
+    and ``permit`` (rows of these columns through a session's connection — or accept's own
+    connection — not ORM objects through the session: the ORM's layers cost several times the
+    query, issue 15)."""
+    connection = db.connection() if isinstance(db, Session) else db
+    return tuple(connection.execute(_PENDING, {"signer": signer}).all())
 
 
 # Built once (see api.relayer.accept: a statement's construction cost more than its run).

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from api.relayer.claims import Claims
@@ -57,19 +58,24 @@ class BatchSettling(BatchReplacing):
         marks: dict[str, tuple[int | None, int | None, float | None, float | None]] = {}
         due: set[str] = set()
         now = self.clock()
-        for row_id, signer, tx_hash, status, due_at, *mark in session.execute(
-            self._in_flight_query(due_only=False)
-            .outerjoin(RelayBatch, RelayBatch.tx_hash == RelayRequest.tx_hash)
-            .with_only_columns(
-                RelayRequest.id,
-                RelayRequest.signer,
-                RelayRequest.tx_hash,
-                RelayRequest.status,
-                RelayRequest.next_attempt_at,
-                RelayBatch.max_fee_per_gas,
-                RelayBatch.sent_block,
-                RelayBatch.sent_at,
-                RelayBatch.at_ceiling_since,
+        for row_id, signer, tx_hash, status, due_at, *mark in session.connection().execute(
+            self._statement(
+                "_in_flight_members",
+                lambda: (
+                    self._in_flight_query(due_only=False)
+                    .outerjoin(RelayBatch, RelayBatch.tx_hash == RelayRequest.tx_hash)
+                    .with_only_columns(
+                        RelayRequest.id,
+                        RelayRequest.signer,
+                        RelayRequest.tx_hash,
+                        RelayRequest.status,
+                        RelayRequest.next_attempt_at,
+                        RelayBatch.max_fee_per_gas,
+                        RelayBatch.sent_block,
+                        RelayBatch.sent_at,
+                        RelayBatch.at_ceiling_since,
+                    )
+                ),
             )
         ):
             batches.setdefault(tx_hash or row_id, []).append((row_id, signer))
@@ -100,10 +106,16 @@ class BatchSettling(BatchReplacing):
                 ids = [row_id for row_id, _ in members]
                 batch = list(
                     session.scalars(
-                        self._in_flight_query(due_only=False)
-                        .where(RelayRequest.id.in_(ids))
-                        .options(*SETTLING_UNUSED)
-                        .execution_options(populate_existing=True)
+                        self._statement(
+                            "_in_flight_rows",
+                            lambda: (
+                                self._in_flight_query(due_only=False)
+                                .where(RelayRequest.id.in_(bindparam("ids", expanding=True)))
+                                .options(*SETTLING_UNUSED)
+                                .execution_options(populate_existing=True)
+                            ),
+                        ),
+                        {"ids": ids},
                     ).all()
                 )
                 if not batch or any(r.tx_hash != tx_hash for r in batch):

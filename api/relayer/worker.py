@@ -53,6 +53,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from api.binding import fail_requests
@@ -155,8 +156,10 @@ class RelayWorker(BatchSending, BatchSettling):
             # Ids only: the background loop asks after every pass, and loading the whole rows
             # (each with its batch's raw transaction and three JSON columns) just to count them
             # was a large part of the worker's CPU under the rush (issue 15).
-            query = self._in_flight_query().with_only_columns(RelayRequest.id)
-            return len(session.execute(query).all())
+            query = self._statement(
+                "_in_flight_ids", lambda: self._in_flight_query().with_only_columns(RelayRequest.id)
+            )
+            return len(session.connection().execute(query).all())
 
     def _chain_changed(self, session: Session, exc: ChainChanged) -> None:
         """The node serves another chain now: the requests accepted for ours are never sent."""
@@ -193,12 +196,26 @@ class RelayWorker(BatchSending, BatchSettling):
             relayers = (None,)
         # (id, signer) only: the rows are read whole under the claims below (each row's three
         # JSON columns decoded twice a batch had been ~2 % of the service under the rush).
-        candidates = session.execute(
-            self._heads(seen, busy)
-            .where(RelayRequest.status == RelayStatus.QUEUED.value)
-            .limit(self.max_batch * len(relayers))
-            .with_only_columns(RelayRequest.id, RelayRequest.signer)
-        ).all()
+        candidates = (
+            session.connection()
+            .execute(
+                self._statement(
+                    "_candidates",
+                    lambda: (
+                        self._heads(set(), set())
+                        .where(
+                            RelayRequest.status == RelayStatus.QUEUED.value,
+                            RelayRequest.id.not_in(bindparam("seen", expanding=True)),
+                            RelayRequest.signer.not_in(bindparam("busy", expanding=True)),
+                        )
+                        .limit(bindparam("limit"))
+                        .with_only_columns(RelayRequest.id, RelayRequest.signer)
+                    ),
+                ),
+                {"seen": list(seen), "busy": list(busy), "limit": self.max_batch * len(relayers)},
+            )
+            .all()
+        )
         if not candidates:
             return False, 0
         if len(relayers) > 1:
@@ -219,13 +236,19 @@ class RelayWorker(BatchSending, BatchSettling):
             session.rollback()
             rows = (
                 session.scalars(
-                    self._heads(set(), set())
-                    .where(
-                        RelayRequest.id.in_(claimed),
-                        RelayRequest.status == RelayStatus.QUEUED.value,
-                    )
-                    .options(*SENDING_UNUSED)
-                    .execution_options(populate_existing=True)
+                    self._statement(
+                        "_claimed_rows",
+                        lambda: (
+                            self._heads(set(), set())
+                            .where(
+                                RelayRequest.id.in_(bindparam("ids", expanding=True)),
+                                RelayRequest.status == RelayStatus.QUEUED.value,
+                            )
+                            .options(*SENDING_UNUSED)
+                            .execution_options(populate_existing=True)
+                        ),
+                    ),
+                    {"ids": claimed},
                 ).all()
                 if claimed
                 else []

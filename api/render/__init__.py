@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from api.photos import photo_path
 from api.render.charts import bar_chart, donut_chart, temperature_plot
 from api.timefmt import zone_label
 from traceability.epcis.identifiers import dl_encode
@@ -164,12 +165,12 @@ def batch_path(gtin: str, lot: str) -> str:
 # Every page: scripts from this service's own files only (the pages have no inline script but
 # JSON data blocks, and no handler attributes), so text that escaped its escaping still runs
 # nothing; no other site may frame a page (a signing button under a decoy: clickjacking);
-# connections to this service only. Pictures may come from anywhere over https (a supplier's
-# product photo), ``data:`` (a wallet's EIP-6963 icon) and ``blob:`` (a private photo opened in
-# the browser); styles may be inline (progress bars' widths).
+# connections to this service only. Pictures from this service only (product photos are its
+# documents: photo_path), ``data:`` (a wallet's EIP-6963 icon) and ``blob:`` (a private photo
+# opened in the browser); styles may be inline (progress bars' widths).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob: https:; connect-src 'self'; object-src 'none'; "
+    "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 PAGE_SECURITY_HEADERS = {
@@ -197,6 +198,7 @@ def environment() -> Environment:
         money=money,
         price=price,
         short=short,
+        photo=photo_path,
     )
     env.globals.update(
         temperature_plot=temperature_plot,
@@ -229,6 +231,8 @@ def render(
             js_messages=js,
             path=request.url.path,
             query=dict(request.query_params),
+            # This page's own path and query: where the passkey page sends one back (``next``).
+            here=request.url.path + ("?" + request.url.query if request.url.query else ""),
         )
     )
     return HTMLResponse(

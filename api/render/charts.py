@@ -97,14 +97,17 @@ def temperature_plot(
 
 
 def bar_chart(
-    items: Sequence[tuple[str, float]], *, width: int = 320, unit: str = "", bar_height: int = 22
+    items: Sequence[tuple[str, float]], *, width: int = 320, unit: str = "", bar_height: int = 18
 ) -> Markup:
-    """Horizontal bars, one per ``(label, value)``, values written at the bar's end."""
+    """Horizontal bars, one per ``(label, value)``: the label on a line of its own above its bar
+    (a leader's or a reason's whole name: beside the bar, on a phone, a long one was cut off or
+    ran under the next bar's value), the value written at the bar's end."""
     if not items:
         return Markup("")
     peak = max((v for _, v in items), default=0) or 1
-    label_w, gap = 110, 6
-    height = len(items) * (bar_height + gap)
+    label_h, gap, value_w = 15, 8, 100
+    row = label_h + bar_height + gap
+    height = len(items) * row - gap
     parts = [
         (
             f'<svg class="chart bars" role="img" viewBox="0 0 {width} {height}" '
@@ -112,14 +115,15 @@ def bar_chart(
         )
     ]
     for i, (label, value) in enumerate(items):
-        top = i * (bar_height + gap)
-        length = (width - label_w - 100) * value / peak
+        top = i * row
+        bar_top = top + label_h
+        length = (width - value_w) * value / peak
         parts.append(
-            f'<text x="0" y="{top + bar_height * 0.7:.1f}" font-size="11">{_text(label)}</text>'
-            f'<rect x="{label_w}" y="{top}" width="{max(length, 1):.1f}" height="{bar_height}" '
+            f'<text class="label" x="0" y="{top + 11}" font-size="12">{_text(label)}</text>'
+            f'<rect x="0" y="{bar_top}" width="{max(length, 1):.1f}" height="{bar_height}" '
             f'rx="3" fill="{PALETTE[i % len(PALETTE)]}"/>'
-            f'<text x="{label_w + length + 4:.1f}" y="{top + bar_height * 0.7:.1f}" '
-            f'font-size="11">{value:,.2f}{_text(unit)}</text>'
+            f'<text class="value" x="{max(length, 1) + 4:.1f}" '
+            f'y="{bar_top + bar_height * 0.72:.1f}" font-size="11">{value:,.2f}{_text(unit)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

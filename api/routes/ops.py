@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.db import ensure_db
-from api.disputes import batches, claims
+from api.disputes import batches, claims, waiting_claims
 from api.errors import ApiError, error_responses
 from api.names import Directory
 from api.queries.common import chain_now
@@ -60,7 +60,7 @@ def disputes_page(request: Request, services: ServicesDep, before: PageBefore = 
         directory = Directory(session, services.store)
         found, more = claims(session, directory, services.store, before=before)
         now = chain_now(session)
-    waiting = sum(1 for c in found if c.status == "rejected")
+        waiting = waiting_claims(session)  # every page's, not this page's only
     return render(
         request,
         "ops_disputes.html",
@@ -101,7 +101,7 @@ def supplier_claims_page(
         found, more = claims(session, directory, services.store, supplier=supplier, before=before)
         now = chain_now(session)
         who = directory.get(supplier)
-    waiting = sum(1 for c in found if c.status == "filed" and (c.answer_deadline or 0) > now)
+        waiting = waiting_claims(session, supplier=supplier, now=now)
     return render(
         request,
         "ops_disputes.html",

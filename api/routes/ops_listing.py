@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -82,9 +82,21 @@ def _token(clients: Clients) -> dict[str, Any]:
 
 
 @router.get("/ops/deals/new", response_class=HTMLResponse, summary="List a deal (HTML)")
-def new_deal_page(request: Request, services: ServicesDep) -> Response:
+def new_deal_page(
+    request: Request,
+    services: ServicesDep,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="batches to offer: a GTIN or lot (a part of one), a batch id or a "
+            "supplier's address; without it, the newest",
+        ),
+    ] = None,
+) -> Response:
     """The approved suppliers with their active batches (by product name), the token and the
-    current fee recipient; the form's checks and economics come from ``/v1/ops/deals/check``."""
+    current fee recipient; the form's checks and economics come from ``/v1/ops/deals/check``.
+    The newest batches are offered, a page's worth; ``q`` finds older ones."""
     ensure_db(services.engine)
     clients = services.chain.clients
     with Session(services.engine) as session:
@@ -92,18 +104,25 @@ def new_deal_page(request: Request, services: ServicesDep) -> Response:
         suppliers = [
             a for a in queue(session, directory) if a.kind == "supplier" and a.status == "approved"
         ]
-        # The newest batches (a page's worth, as /ops/recalls shows them first).
-        newest, _ = batches(session, directory, limit=MAX_PAGE)
+        # The newest batches (a page's worth, as /ops/recalls shows them first), or those the
+        # operator searched for.
+        newest, more = batches(session, directory, limit=MAX_PAGE, search=q)
         active = [b for b in newest if b.status == "active"]
     by_supplier = {
         s.account: [b for b in active if b.supplier.address == s.account] for s in suppliers
     }
+    # A search picks the supplier of its first match (the form shows that supplier's batches).
+    chosen = next((b.supplier.address for b in active if b.supplier.address in by_supplier), None)
     return render(
         request,
         "ops_deal_new.html",
         {
             "suppliers": suppliers,
             "batches": by_supplier,
+            "search": (q or "").strip(),
+            "found": sum(len(v) for v in by_supplier.values()),
+            "more_batches": more is not None,
+            "chosen": chosen if q else None,
             "token": _token(clients),
             "fee_recipient": clients.escrow.fee_recipient(),
             "now": services.chain.sender.chain_time(),

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from api.bundler.prepare import (
     PASSKEY_ACTIONS,
-    account,
+    acting_account,
     message_challenge,
     parse_coordinate,
     prepare,
@@ -49,15 +49,22 @@ def faucet_of(request: Request) -> Faucet:
     "/v1/passkeys/account",
     summary="The passkey account of a public key",
     description="Counterfactual CREATE2 address from the factory (usable before deployment), "
-    "whether it is deployed, its stablecoin balance, and the signer bytes its signatures name.",
-    responses=error_responses(400),
+    "whether it is deployed, its stablecoin balance, and the signer bytes its signatures name. "
+    "With `account` (a passkey added to that account on another device): that account, once "
+    "the chain says the passkey is one of its passkeys (403 `not_a_passkey_of_account` otherwise).",
+    responses=error_responses(400, 403),
 )
 def passkey_account(
     services: ServicesDep,
     qx: Annotated[str, Query(description="P-256 public key x, 32 bytes 0x hex")],
     qy: Annotated[str, Query(description="P-256 public key y, 32 bytes 0x hex")],
+    named: Annotated[
+        str | None, Query(alias="account", description="the account this passkey was added to")
+    ] = None,
 ) -> dict[str, Any]:
-    return account(services.chain, parse_coordinate(qx, "qx"), parse_coordinate(qy, "qy"))
+    return acting_account(
+        services.chain, parse_coordinate(qx, "qx"), parse_coordinate(qy, "qy"), named
+    )
 
 
 @router.post(
@@ -161,4 +168,20 @@ def faucet(
 
 @router.get("/passkey", response_class=HTMLResponse, summary="Passkey sign-in page (HTML)")
 def passkey_page(request: Request) -> HTMLResponse:
-    return render(request, "passkey.html", {"deal": request.query_params.get("deal", "")})
+    return render(
+        request,
+        "passkey.html",
+        {"deal": request.query_params.get("deal", ""), "next": local_next(request)},
+    )
+
+
+def local_next(request: Request) -> str:
+    """The page to go back to once signed in (``?next=``): a path on this site only — an
+    absolute URL, a scheme-relative ``//host`` or a backslash (``/\\host``, which browsers read
+    as ``//``) is dropped, so the link cannot lead off the site."""
+    target = request.query_params.get("next", "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    if any(ord(ch) < 0x20 for ch in target):
+        return ""
+    return target

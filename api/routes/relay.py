@@ -101,8 +101,9 @@ the request that holds the nonce."""
 
 
 def _accept(services: Any, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    with session_factory(services.engine)() as session:
-        return accept(session, services.chain, body, services.store)
+    # A Core connection, not an ORM session: accept's statements are Core (issue 15).
+    with services.engine.connect() as connection:
+        return accept(connection, services.chain, body, services.store)
 
 
 @router.post(

@@ -22,6 +22,7 @@
   const HALF_N = N / 2n;
   const ENC = new TextEncoder();
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const FOLLOW_MS = 5 * 60 * 1000;
 
   // ------------------------------------------------------------------ bytes
 
@@ -100,17 +101,32 @@
 
   // ------------------------------------------------------------------ HTTP
 
+  // A call the service does not answer within this long fails with code "timeout" (a failed
+  // connection: "network"), in the page's words, as wallet.js's calls do: never a spinner forever.
+  const SERVICE_TIMEOUT_MS = 20000;
+
   async function api(url, body) {
     const init = body === undefined ? { headers: { Accept: "application/json" } } : {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
     };
-    const response = await fetch(url, init);
-    const data = await response.json().catch(() => null);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), SERVICE_TIMEOUT_MS);
+    let response, data;
+    try {
+      response = await fetch(url, Object.assign(init, { signal: controller.signal }));
+      data = await response.json().catch(() => null);
+    } catch (error) {
+      const code = controller.signal.aborted ? "timeout" : "network";
+      throw Object.assign(new Error(pageWords()["js_err_" + code] || code), { code, cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
     if (!response.ok) {
       const error = new Error((data && data.message) || "HTTP " + response.status);
       error.code = data && data.code;
+      error.status = response.status;
       throw error;
     }
     return data;
@@ -189,8 +205,11 @@
     });
   }
 
+  // key.account: the account this passkey was added to on another device (useAccount); every
+  // call names it, as the service's ``account`` field asks, else the passkey's own account.
   function signerOf(key) {
-    const query = "?qx=" + key.qx + "&qy=" + key.qy;
+    const named = key.account ? { account: key.account } : {};
+    const query = "?qx=" + key.qx + "&qy=" + key.qy + (key.account ? "&account=" + key.account : "");
     const account = () => api("/v1/passkeys/account" + query);
     const self = {
       kind: "passkey",
@@ -201,7 +220,7 @@
       // The unsigned operation of a consumer action and its hash (the challenge to sign).
       prepare: (action, body) => api(
         "/v1/actions/" + encodeURIComponent(action) + "/prepare-userop",
-        Object.assign({ qx: key.qx, qy: key.qy }, body),
+        Object.assign({ qx: key.qx, qy: key.qy }, named, body),
       ),
       // Sign a prepared operation with the passkey, send it to the bundler, follow it until
       // mined. onStatus(step, info): "signing", "sent", then "mined" or "reverted".
@@ -214,7 +233,12 @@
         });
         const hash = await bundler("eth_sendUserOperation", [op, prepared.entryPoint]);
         say("sent", { userOpHash: hash });
+        // Followed for so long, then "look later" (it may still be included: not to send again).
+        const until = Date.now() + FOLLOW_MS;
         for (;;) {
+          if (Date.now() > until) {
+            throw Object.assign(new Error(pageWords().js_err_not_confirmed || "not confirmed yet"), { code: "not_confirmed" });
+          }
           const receipt = await bundler("eth_getUserOperationReceipt", [hash]);
           if (receipt) { say(receipt.success ? "mined" : "reverted", receipt); return receipt; }
           const found = await bundler("eth_getUserOperationByHash", [hash]);
@@ -230,7 +254,7 @@
       // personal_sign through ERC-1271: the passkey signs the account's ERC-7739 PersonalSign
       // challenge (the service computes it); the signature is the account's own envelope.
       signMessage: async (text) => {
-        const prepared = await api("/v1/passkeys/sign-message", { qx: key.qx, qy: key.qy, message: text });
+        const prepared = await api("/v1/passkeys/sign-message", Object.assign({ qx: key.qx, qy: key.qy, message: text }, named));
         const assertion = await assert(key, unhex(prepared.challenge));
         return hex(encodeAccountSignature(unhex(prepared.signer), assertion));
       },
@@ -238,7 +262,7 @@
       // ERC-7739 TypedDataSign challenge; the signature is the account's envelope, then the
       // nesting the account rebuilds the app's digest from (the service's `suffix`).
       signTypedData: async (typedData) => {
-        const prepared = await api("/v1/passkeys/sign-typed-data", { qx: key.qx, qy: key.qy, typed_data: typedData });
+        const prepared = await api("/v1/passkeys/sign-typed-data", Object.assign({ qx: key.qx, qy: key.qy, typed_data: typedData }, named));
         const assertion = await assert(key, unhex(prepared.challenge));
         return hex(encodeAccountSignature(unhex(prepared.signer), assertion)) + prepared.suffix.slice(2);
       },
@@ -259,8 +283,22 @@
 
   function forget() { localStorage.removeItem(STORE_KEY); }
 
+  // A second device: this passkey, once added to ``address`` by one of its passkeys
+  // (add_passkey), acts for that account from now on. The service checks on chain that it is
+  // one of the account's passkeys (403 not_a_passkey_of_account otherwise) before it is kept.
+  async function useAccount(address) {
+    const key = remembered();
+    if (!key) throw new Error("no passkey on this device");
+    const info = await api("/v1/passkeys/account?qx=" + key.qx + "&qy=" + key.qy + "&account=" + encodeURIComponent(address));
+    localStorage.setItem(STORE_KEY, JSON.stringify(Object.assign({}, key, { account: info.address })));
+    return signer();
+  }
+
+  // This passkey's public key as one code (qx ‖ qy, 0x hex): what another device adds.
+  const keyCode = (key) => key.qx + key.qy.slice(2);
+
   window.TuanPasskey = {
-    create, signer, forget,
+    create, signer, forget, useAccount, keyCode,
     // the encoding, exposed for the differential test against chain.aa.webauthn
     encodeAssertion, encodeAccountSignature, parseDer, lowS, hex, unhex,
   };
@@ -287,12 +325,15 @@
     const info = await current.account();
     field("address").textContent = info.address;
     field("balance").textContent = money(info.balance);
+    field("key").textContent = keyCode(current.key);
     root.dataset.address = info.address;
     if (window.Tuan && window.Tuan.useSigner) window.Tuan.useSigner(current);
   }
 
   async function guarded(fn) {
-    try { await fn(); } catch (error) { say("✖ " + (error.message || error), true); }
+    try { await fn(); } catch (error) {
+      say("✖ " + (window.Tuan ? window.Tuan.explain(error) : (error.message || error)), true);
+    }
   }
 
   root.querySelector('[data-action="create"]').addEventListener("click", () => guarded(async () => {
@@ -307,8 +348,35 @@
     await show(current);
     say(t("faucet_done", { amount: money(granted.amount) }));
   }));
+  // Another device: its key code pasted here is added to this account (a sponsored operation,
+  // through the step sheet); that device then names this account below.
+  root.querySelector("form.add-device").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    guarded(async () => {
+      const code = form.key.value.trim().toLowerCase();
+      if (!/^0x[0-9a-f]{128}$/.test(code)) { say(t("bad_key"), true); return; }
+      await window.Tuan.run({
+        action: "add_passkey",
+        body: { new_qx: code.slice(0, 66), new_qy: "0x" + code.slice(66) },
+        title: form.dataset.title,
+        summary: form.dataset.summary,
+      });
+    });
+  });
+  root.querySelector("form.use-account").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.target;
+    guarded(async () => {
+      const current = await useAccount(form.account.value.trim());
+      await show(current);
+      say(t("linked", { address: root.dataset.address }));
+    });
+  });
   root.querySelector('[data-action="forget"]').addEventListener("click", () => { forget(); show(null); say(""); });
-  root.querySelector("form.passkey-join").addEventListener("submit", (event) => {
+  // The join form is there for a share link's deal only (?deal=&leader=); else the shop's buttons.
+  const joinForm = root.querySelector("form.passkey-join");
+  if (joinForm) joinForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const form = event.target;
     guarded(async () => {

@@ -24,6 +24,8 @@
     const full = digits.padStart(14, "0");
     const expected = checkDigit(full.slice(0, 13));
     if (Number(full[13]) !== expected) return { error: words("js_sup_gtin_check", { digit: expected }) };
+    // All zeros passes the check digit but names no product (validate_gtin14's rule, the registry's).
+    if (/^0+$/.test(full)) return { error: words("js_sup_gtin_zeros") };
     return { gtin: full };
   }
 

@@ -53,6 +53,29 @@
     }
   }
 
+  // How long the service may take to answer one call: a hung request (a dead connection, a
+  // stalled proxy) becomes an error the sheet explains and offers to try again, not a spinner
+  // forever. Uploads carry photos over a phone's connection: they get longer.
+  const SERVICE_TIMEOUT_MS = 20000;
+  const UPLOAD_TIMEOUT_MS = 120000;
+
+  // fetch, then its JSON body (null when it has none), within ``limit`` ms: a timeout throws
+  // code "timeout", a failed connection code "network" (both said in words, both retryable).
+  async function fetchJson(url, init, limit) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), limit || SERVICE_TIMEOUT_MS);
+    try {
+      const response = await fetch(url, Object.assign({}, init, { signal: controller.signal }));
+      const data = response.status === 204 ? {} : await response.json().catch(() => null);
+      return { response, data };
+    } catch (error) {
+      const code = controller.signal.aborted ? "timeout" : "network";
+      throw Object.assign(new Error(t("js_err_" + code)), { code, cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function api(url, body) {
     const init = body === undefined ? {} : {
       method: "POST",
@@ -60,8 +83,7 @@
       body: body instanceof FormData ? body : JSON.stringify(body),
     };
     init.headers = Object.assign({ Accept: "application/json" }, init.headers || {});
-    const response = await fetch(url, init);
-    const data = await response.json().catch(() => null);
+    const { response, data } = await fetchJson(url, init, body instanceof FormData ? UPLOAD_TIMEOUT_MS : SERVICE_TIMEOUT_MS);
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }
@@ -69,12 +91,13 @@
   // A call on the Sign-In with Ethereum session (its HttpOnly cookie): PUT/DELETE/POST with a JSON
   // body; an error carries the API's message and code (for explain); 204 gives {}.
   async function sessionCall(method, url, body) {
-    const response = await fetch(url, {
+    const answer = await fetchJson(url, {
       method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+    const response = answer.response;
+    const data = answer.data || {};
     if (!response.ok) throw Object.assign(new Error(data.message || "HTTP " + response.status), { code: data.code, details: data.details });
     return data;
   }
@@ -167,7 +190,7 @@
     if (passkey) { useSigner(passkey); return passkey; }
     const wallets = await discover();
     if (passkeySigner()) wallets.push(PASSKEY); // a passkey account made on /passkey
-    if (!wallets.length) throw new Error(t("js_no_wallet"));
+    if (!wallets.length) throw Object.assign(new Error(t("js_no_wallet")), { code: "no_wallet" });
     const remembered = localStorage.getItem(STORE_KEY);
     let wallet = wallets.find((w) => w.info.rdns === remembered);
     if (!wallet) wallet = wallets.length === 1 ? wallets[0] : await (pick || chooseWallet)(wallets);
@@ -263,27 +286,48 @@
     return name + ": " + typed.primaryType;
   }
 
+  // A failure worth trying again as it was: the service did not answer (in time), or failed on
+  // its side. A refusal (the contract's, the person's own) is not: it would only fail again.
+  const retryable = (error) => Boolean(error) && (error.code === "timeout" || error.code === "network"
+    || (error.status >= 500 && error.status !== 504)); // 504: the chain may yet confirm it
+
   // Prepare → review → sign → relay → follow. Resolves with the mined request, or throws.
   // With signOnly: prepare → review → sign, resolving with { prepared, signatures, from }.
+  // A retryable failure offers "Try again" in the sheet: the whole attempt runs again, and
+  // the caller's promise resolves with it (closing the sheet rejects it with the failure).
   async function run(options) {
+    for (;;) {
+      const outcome = await attempt(options);
+      if (!outcome.retry) return outcome.value;
+    }
+  }
+
+  async function attempt(options) {
     const sheet = panel(options.title || t("js_confirm"));
     const mark = stepList(sheet.body, options.signOnly);
     const review = el("div", { class: "review" });
     const status = el("p", { class: "status-line", role: "status" });
     sheet.body.append(review, status);
+    // Closing the sheet stops the attempt at whatever step it waits on (a wallet that never
+    // answers included), not only at the review.
+    let stop;
+    const stopped = new Promise((resolve, reject) => { stop = reject; });
+    stopped.catch(() => {});
+    sheet.onCancel(() => stop(new Error(t("js_rejected"))));
+    const step = (promise) => Promise.race([promise, stopped]);
     try {
       mark("review", "active");
-      const signer = await connect();
-      const from = await signer.address();
-      if (options.before) await options.before((text) => { status.textContent = text; });
+      const signer = await step(connect());
+      const from = await step(signer.address());
+      if (options.before) await step(options.before((text) => { status.textContent = text; }));
       // EOA: EIP-712 payloads for the relayer. Passkey account (ERC-4337): a sponsored user
       // operation for the bundler, prepared by the service; its hash is the passkey's challenge.
       // signOnly (a pickup code): typed data signed by either kind (a passkey through ERC-1271),
       // handed back to the page instead of being sent.
       const signOnly = Boolean(options.signOnly);
       const account = signer.kind === "passkey" && !signOnly;
-      const prepared = account ? await signer.prepare(options.action, options.body)
-        : await api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body));
+      const prepared = await step(account ? signer.prepare(options.action, options.body)
+        : api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body)));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
       const items = el("ul", { class: "signed" });
       if (account) items.append(el("li", {}, t("js_sign_userop", { n: parseInt(prepared.userOperation.nonce, 16) })));
@@ -291,38 +335,50 @@
       review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
       const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
       review.append(go);
-      await new Promise((resolve, reject) => {
-        go.addEventListener("click", resolve, { once: true });
-        sheet.onCancel(() => reject(new Error(t("js_rejected"))));
-      });
+      await step(new Promise((resolve) => go.addEventListener("click", resolve, { once: true })));
       go.remove();
       mark("review", "done");
       mark("signing", "active");
       if (signOnly) {
         const signatures = {};
-        for (const [name, typed] of Object.entries(prepared.payloads)) signatures[name] = await signer.signTypedData(typed);
+        for (const [name, typed] of Object.entries(prepared.payloads)) signatures[name] = await step(signer.signTypedData(typed));
         mark("signing", "done");
         mark("result", "done", options.done || t("js_done"));
         sheet.close();
-        return { prepared, signatures, from };
+        return { value: { prepared, signatures, from } };
       }
-      const mined = account ? await bundled(signer, prepared, mark) : await relayed(signer, prepared, mark);
+      const mined = await step(account ? bundled(signer, prepared, mark) : relayed(signer, prepared, mark));
       mark("result", "done", options.done || t("js_done"));
       status.textContent = t("js_updating");
-      await indexed(mined.block_number);
+      await step(indexed(mined.block_number));
       status.textContent = t("js_done");
       sheet.close();
       if (options.next) window.location.assign(options.next.replace("{address}", from));
       else window.location.reload();
-      return mined;
+      return { value: mined };
     } catch (error) {
       const active = sheet.body.querySelector("li.active");
       if (active) mark(active.dataset.step, "failed");
       mark("result", "failed", explain(error));
       status.textContent = "✖ " + explain(error);
       status.classList.add("error");
-      throw error;
+      if (error && error.code === "no_wallet") offerPasskey(sheet.body);
+      if (!retryable(error) || !sheet.dialog.open) throw error;
+      const again = el("button", { type: "button", class: "primary", "data-retry": "" }, t("js_retry"));
+      sheet.body.append(again);
+      await new Promise((resolve, reject) => {
+        again.addEventListener("click", resolve, { once: true });
+        sheet.onCancel(() => reject(error));
+      });
+      return { retry: true };
     }
+  }
+
+  // No wallet on this phone: the way on is a passkey (the wallet bar's link, which brings one
+  // back to this page), not a dead end.
+  function offerPasskey(body) {
+    const passkeyLink = document.querySelector("#wallet-bar .passkey-link");
+    if (passkeyLink) body.append(el("a", { class: "go-on", href: passkeyLink.getAttribute("href"), "data-passkey": "" }, t("js_use_passkey")));
   }
 
   // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.
@@ -355,8 +411,14 @@
     return { block_number: block, receipt };
   }
 
+  // How long a relayed request is followed before the sheet says to look later (it may still
+  // be mined: trying again could send it twice, so this is not a retryable failure).
+  const FOLLOW_MS = 5 * 60 * 1000;
+
   async function follow(id, mark) {
+    const until = Date.now() + FOLLOW_MS;
     for (;;) {
+      if (Date.now() > until) throw Object.assign(new Error(t("js_err_not_confirmed")), { code: "not_confirmed" });
       const row = await api("/v1/relay/" + encodeURIComponent(id));
       if (row.status === "mined") {
         mark("queued", "done");
@@ -376,7 +438,7 @@
   // Wait until the index has the block (so the reloaded page shows the change); 30 s at most.
   async function indexed(block) {
     for (let i = 0; i < 60 && block; i += 1) {
-      const health = await fetch("/healthz").then((r) => r.json()).catch(() => null);
+      const health = await fetchJson("/healthz", {}).then((answer) => answer.data).catch(() => null);
       if (health && health.index && health.index.last_block >= block) return;
       await sleep(500);
     }
@@ -526,7 +588,14 @@
       try {
         await connect();
       } catch (error) {
-        who.textContent = explain(error);
+        if (error && error.code === "no_wallet") {
+          // Said in a sheet with the way on, not squeezed into the bar's few characters.
+          const sheet = panel(t("js_connect_wallet"));
+          sheet.body.append(el("p", { class: "status-line error", role: "status" }, "✖ " + explain(error)));
+          offerPasskey(sheet.body);
+        } else {
+          who.textContent = explain(error);
+        }
       }
     });
     onSigner(async (signer) => {
@@ -619,6 +688,10 @@
 
   window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, when };
   document.addEventListener("DOMContentLoaded", () => {
+    // Every deferred script has run by now (DOMContentLoaded waits for them): the forms are
+    // bound. Before this, a form's method="dialog" makes a tap do nothing rather than a native
+    // submission (a GET of this page with the fields, the tap lost); the style dims them.
+    document.documentElement.dataset.js = "ready";
     bindWalletBar();
     bindForms();
     liveNotices();

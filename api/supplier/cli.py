@@ -299,7 +299,11 @@ def add_event(
     origin: Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2 country")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="inspection: non-conformant")] = False,
     certificate: Annotated[
-        list[str] | None, typer.Option(help="certificate URI (repeatable)")
+        list[str] | None,
+        typer.Option(
+            help="certificate: a URI, or a file (.pdf, .png, .jpg, .webp) to publish as the "
+            "page does and name by its ipfs:// CID (repeatable)"
+        ),
     ] = None,
     merkle: MerkleOpt = False,
     api: ApiOpt = None,
@@ -317,6 +321,8 @@ def add_event(
             if not location:
                 raise InputError("--kind needs --location")
             moment = inputs.parse_time(when, "--time") if when else datetime.now(UTC)
+            files = [_certificate_file(c) for c in certificate or []]
+            session = Session(key, api, direct=direct, timeout=timeout)
             events = [
                 inputs.built_event(
                     str(kind),
@@ -327,11 +333,44 @@ def add_event(
                     uom=uom,
                     origin_country=origin,
                     passed=not failed,
-                    certificates=certificate or [],
+                    certificates=[
+                        _publish_certificate(session, f) if f else c
+                        for c, f in zip(certificate or [], files, strict=True)
+                    ],
                 )
             ]
+            session.anchor(target, events, merkle=merkle)
+            return
         session = Session(key, api, direct=direct, timeout=timeout)
         session.anchor(target, events, merkle=merkle)
+
+
+def _certificate_file(value: str) -> Path | None:
+    """``--certificate``: None for a URI (kept as given), else the local file to publish; a value
+    that is neither is refused before anything is signed."""
+    if "://" in value or value.startswith("urn:"):
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise InputError(f"--certificate {value}: neither a URI nor a file")
+    content_type = CONTENT_TYPES.get(path.suffix.lower())
+    if content_type not in ("application/pdf", "image/png", "image/jpeg", "image/webp"):
+        raise InputError(f"--certificate {value}: not a .pdf, .png, .jpg or .webp file")
+    return path
+
+
+def _publish_certificate(session: Session, path: Path) -> str:
+    """A certificate is public (the trail shows it): published through ``POST /v1/documents``
+    as the page publishes one, then named by its CID."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    stored = session.service.upload_public(
+        session.account, data, name=path.name, content_type=CONTENT_TYPES[path.suffix.lower()]
+    )
+    console.print(f"[green]✓[/green] certificate {path.name} ipfs://{stored['cid']}")
+    return f"ipfs://{stored['cid']}"
 
 
 @app.command()

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from api.photos import photo_path
 from api.supplier.errors import InputError
 from api.supplier.inputs import batch
 
 # ISO 3166-1 alpha-2, as EPCIS' cbvmda:countryOfOrigin takes it.
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_CID_URI = re.compile(r"^ipfs://[A-Za-z0-9]{20,100}$")
 MAX_TEXT = 200
 
 
@@ -56,7 +56,7 @@ def product_document(
     country = origin_country.strip().upper()
     if country and not _COUNTRY.match(country):
         raise InputError(f"origin country {origin_country!r} is not ISO 3166-1 alpha-2 (CN)")
-    if image and not _CID_URI.match(image):
+    if image and photo_path(image) is None:
         raise InputError(f"the photo must be an ipfs:// document, not {image!r}")
     name_zh, name_en = _text(name_zh, "name (zh)"), _text(name_en, "name (en)")
     origin_zh, origin_en = _text(origin_zh, "origin (zh)"), _text(origin_en, "origin (en)")

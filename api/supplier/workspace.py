@@ -20,6 +20,7 @@ from api import queries
 from api.db import models as m
 from api.disputes import claims
 from api.names import Directory, Person
+from api.photos import photo_path
 from api.queries.common import _batch_statuses, chain_now, company_prefixes
 from api.services import Services
 from api.shop import product_of
@@ -65,9 +66,7 @@ def _products(rows: list[m.Batch]) -> list[dict[str, Any]]:
         found[b.gtin] = {
             "gtin": b.gtin,
             "name": meta.get("product"),
-            "image": "/ipfs/" + image.removeprefix("ipfs://")
-            if isinstance(image, str) and image.startswith("ipfs://")
-            else None,
+            "image": photo_path(image),
             "image_cid": image.removeprefix("ipfs://") if isinstance(image, str) else "",
             "specification": meta.get("specification") or "",
             "unit": meta.get("unit") or "",

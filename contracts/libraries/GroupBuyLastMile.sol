@@ -77,9 +77,65 @@ library GroupBuyLastMile {
         emit IGroupBuyEscrow.ClaimFiled(dealId, buyer, o.leader, quantity, evidenceCid);
     }
 
+    /// @notice The ways a filed claim is answered: the supplier accepts or rejects it within the answer window, the
+    /// arbiter upholds or denies a rejected one, and anyone finalizes one left unanswered (upheld by default).
+    enum ClaimAnswer {
+        Accept,
+        Reject,
+        Uphold,
+        Deny,
+        Finalize
+    }
+
+    /// @notice See {IGroupBuyEscrow.acceptClaim}, {IGroupBuyEscrow.rejectClaim}, {IGroupBuyEscrow.arbitrateClaim}
+    /// (the escrow checks ARBITER_ROLE) and {IGroupBuyEscrow.finalizeUnansweredClaim}: one cold path for the four.
+    /// `sender` is the escrow's ERC-2771 sender (the supplier, for Accept and Reject).
+    function answerClaim(
+        GroupBuyDeals.Deal storage d,
+        mapping(address => GroupBuyDeals.Order) storage orders,
+        mapping(address => GroupBuyDeals.Leader) storage leaders,
+        mapping(address => GroupBuyDeals.Group) storage groups,
+        mapping(address => GroupBuyDeals.Claim) storage claims,
+        uint256 dealId,
+        address buyer,
+        address sender,
+        ClaimAnswer answer
+    ) public {
+        if (d.frozen) revert IGroupBuyEscrow.DealIsFrozen(dealId);
+        bool bySupplier = answer == ClaimAnswer.Accept || answer == ClaimAnswer.Reject;
+        if (bySupplier && sender != d.supplier) revert IGroupBuyEscrow.NotSupplier(dealId, sender);
+        GroupBuyDeals.Claim memory c = claims[buyer];
+        if (c.status == IGroupBuyEscrow.ClaimStatus.None) revert IGroupBuyEscrow.NoOpenClaim(dealId, buyer);
+        if (answer == ClaimAnswer.Uphold || answer == ClaimAnswer.Deny) {
+            if (c.status != IGroupBuyEscrow.ClaimStatus.Rejected) revert IGroupBuyEscrow.ClaimNotRejected(dealId, buyer, c.status);
+        } else {
+            if (c.status != IGroupBuyEscrow.ClaimStatus.Filed) revert IGroupBuyEscrow.ClaimNotAwaitingAnswer(dealId, buyer, c.status);
+            uint256 answerDeadline = uint256(c.filedAt) + d.answerWindow;
+            if (bySupplier) {
+                if (block.timestamp >= answerDeadline) revert IGroupBuyEscrow.AnswerWindowClosed(dealId, buyer, answerDeadline);
+            } else if (block.timestamp < answerDeadline) {
+                revert IGroupBuyEscrow.AnswerWindowOpen(dealId, buyer, answerDeadline);
+            }
+        }
+        if (answer == ClaimAnswer.Reject) {
+            claims[buyer].status = IGroupBuyEscrow.ClaimStatus.Rejected;
+            emit IGroupBuyEscrow.ClaimRejected(dealId, buyer);
+            return;
+        }
+        GroupBuyDeals.Order storage o = orders[buyer];
+        if (answer == ClaimAnswer.Deny) {
+            o.claimOpen = false;
+            d.openClaims -= 1;
+            emit IGroupBuyEscrow.ClaimDenied(dealId, buyer, c.quantity);
+        } else {
+            _uphold(d, o, leaders[o.leader], groups[o.leader], dealId, buyer, c.quantity, answer == ClaimAnswer.Finalize);
+        }
+        delete claims[buyer];
+    }
+
     /// @notice Upholds `quantity` units of `buyer`'s claim: refunded at the final price on settlement, and the
     /// leader's commission recomputed on the delivered units left.
-    function uphold(
+    function _uphold(
         GroupBuyDeals.Deal storage d,
         GroupBuyDeals.Order storage o,
         GroupBuyDeals.Leader storage l,
@@ -88,7 +144,7 @@ library GroupBuyLastMile {
         address buyer,
         uint24 quantity,
         bool byDefault
-    ) public {
+    ) private {
         o.upheldQuantity += quantity;
         o.claimOpen = false;
         l.refundedQuantity += quantity;

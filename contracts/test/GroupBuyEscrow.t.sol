@@ -766,6 +766,67 @@ contract GroupBuyEscrowTest is GroupBuyEscrowBase {
         escrow.finalizeUnansweredClaim(dealId, buyer(0));
     }
 
+    /// @dev The four answers share one library path (GroupBuyLastMile.answerClaim): each keeps its own checks, in
+    /// their order, and its own event.
+    function test_claimAnswers_keepTheirChecksAndEvents() public {
+        uint256 dealId = _successfulDeal();
+        confirmAs(dealId, leader1);
+        // The supplier check comes before the claim's: a stranger answering a buyer without a claim is NotSupplier.
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.NotSupplier.selector, dealId, stranger));
+        vm.prank(stranger);
+        escrow.rejectClaim(dealId, buyer(2));
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.NoOpenClaim.selector, dealId, buyer(2)));
+        vm.prank(supplier);
+        escrow.rejectClaim(dealId, buyer(2));
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.NoOpenClaim.selector, dealId, buyer(2)));
+        vm.prank(platform);
+        escrow.arbitrateClaim(dealId, buyer(2), false);
+
+        vm.prank(buyer(0));
+        escrow.fileClaim(dealId, 2, EVIDENCE);
+        vm.prank(buyer(1));
+        escrow.fileClaim(dealId, 1, EVIDENCE);
+        vm.expectEmit(true, true, true, true, address(escrow));
+        emit IGroupBuyEscrow.ClaimRejected(dealId, buyer(0));
+        vm.prank(supplier);
+        escrow.rejectClaim(dealId, buyer(0));
+        (IGroupBuyEscrow.ClaimStatus status,,) = escrow.claim(dealId, buyer(0));
+        assertEq(uint256(status), uint256(IGroupBuyEscrow.ClaimStatus.Rejected));
+
+        // A rejected claim awaits the arbiter: the supplier cannot answer it again, nor anyone finalize it.
+        bytes memory notAwaiting = abi.encodeWithSelector(
+            IGroupBuyEscrow.ClaimNotAwaitingAnswer.selector, dealId, buyer(0), IGroupBuyEscrow.ClaimStatus.Rejected
+        );
+        vm.startPrank(supplier);
+        vm.expectRevert(notAwaiting);
+        escrow.acceptClaim(dealId, buyer(0));
+        vm.expectRevert(notAwaiting);
+        escrow.rejectClaim(dealId, buyer(0));
+        vm.stopPrank();
+        uint256 answerDeadline = block.timestamp + 1 days;
+        vm.warp(answerDeadline);
+        vm.expectRevert(notAwaiting);
+        escrow.finalizeUnansweredClaim(dealId, buyer(0));
+        // The supplier's window is closed for rejecting as for accepting.
+        vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.AnswerWindowClosed.selector, dealId, buyer(1), answerDeadline));
+        vm.prank(supplier);
+        escrow.rejectClaim(dealId, buyer(1));
+
+        vm.expectEmit(true, true, true, true, address(escrow));
+        emit IGroupBuyEscrow.ClaimDenied(dealId, buyer(0), 2);
+        vm.prank(platform);
+        escrow.arbitrateClaim(dealId, buyer(0), false);
+        assertFalse(escrow.order(dealId, buyer(0)).claimOpen);
+        (status,,) = escrow.claim(dealId, buyer(0));
+        assertEq(uint256(status), uint256(IGroupBuyEscrow.ClaimStatus.None));
+        vm.expectEmit(true, true, true, true, address(escrow));
+        emit IGroupBuyEscrow.ClaimUpheld(dealId, buyer(1), 1, true);
+        escrow.finalizeUnansweredClaim(dealId, buyer(1));
+        assertEq(escrow.dealTotals(dealId).openClaims, 0);
+        assertEq(escrow.order(dealId, buyer(0)).upheldQuantity, 0);
+        assertEq(escrow.order(dealId, buyer(1)).upheldQuantity, 1);
+    }
+
     function test_fileClaim_revertsBeforeReceipt() public {
         uint256 dealId = _successfulDeal();
         vm.expectRevert(abi.encodeWithSelector(IGroupBuyEscrow.LeaderNotReceived.selector, dealId, leader1));

@@ -321,6 +321,17 @@ contract ProvenanceRegistryTest is ProvenanceRegistryBase {
         registry.registerBatch("09506000134353", "L1", docCid);
     }
 
+    /// @dev All zeros passes the check digit (0); even a supplier holding prefix 000000 cannot register it.
+    function test_registerBatch_revertsOnAllZerosGtin() public {
+        vm.prank(platform);
+        registry.assignCompanyPrefix("000000", supplier);
+        vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.InvalidGtin.selector, "00000000000000"));
+        vm.prank(supplier);
+        registry.registerBatch("00000000000000", "L1", docCid);
+        vm.prank(supplier);
+        registry.registerBatch("00000000000017", "L1", docCid); // the same prefix, a real GTIN-8
+    }
+
     function test_registerBatch_revertsOnGtin13() public {
         vm.expectRevert(abi.encodeWithSelector(IProvenanceRegistry.InvalidGtin.selector, "9506000134352"));
         vm.prank(supplier);

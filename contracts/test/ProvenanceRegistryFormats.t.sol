@@ -40,7 +40,8 @@ contract ProvenanceRegistryFormatsTest is Test {
         assertTrue(formats.isValidGtin14("04006381333931"), "EAN-13 4006381333931 padded");
         assertTrue(formats.isValidGtin14("00012345678905"), "UPC-A 012345678905 padded");
         assertTrue(formats.isValidGtin14("10614141000415"), "GS1 DL example, indicator 1");
-        assertTrue(formats.isValidGtin14("00000000000000"), "all zeros has check digit 0");
+        assertFalse(formats.isValidGtin14("00000000000000"), "all zeros: check digit 0, but no product");
+        assertTrue(formats.isValidGtin14("00000000000017"), "one digit from all zeros, GTIN-8 00000017");
         assertFalse(formats.isValidGtin14("0950600013435"), "13 digits");
         assertFalse(formats.isValidGtin14("095060001343520"), "15 digits");
         assertFalse(formats.isValidGtin14("0950600013435A"), "letter");
@@ -56,7 +57,8 @@ contract ProvenanceRegistryFormatsTest is Test {
             seed /= 10;
         }
         uint8 check = _referenceCheckDigit(body);
-        assertTrue(formats.isValidGtin14(bytes.concat(body, bytes1(0x30 + check))), "reference check digit");
+        bool named = _notAllZeros(body);
+        assertEq(formats.isValidGtin14(bytes.concat(body, bytes1(0x30 + check))), named, "reference check digit");
         uint8 other = uint8(bound(wrong, 0, 8));
         if (other >= check) ++other; // any digit but the check digit
         assertFalse(formats.isValidGtin14(bytes.concat(body, bytes1(0x30 + other))), "wrong check digit");
@@ -72,9 +74,17 @@ contract ProvenanceRegistryFormatsTest is Test {
         if (expected) {
             bytes memory body = new bytes(13);
             for (uint256 i; i < 13; ++i) body[i] = gtin[i];
-            expected = uint8(gtin[13]) - 0x30 == _referenceCheckDigit(body);
+            expected = uint8(gtin[13]) - 0x30 == _referenceCheckDigit(body) && _notAllZeros(body);
         }
         assertEq(formats.isValidGtin14(gtin), expected, "gtin validity");
+    }
+
+    /// @dev The one GTIN the check digit alone would pass but that names nothing: thirteen zeros (then 0).
+    function _notAllZeros(bytes memory body) internal pure returns (bool) {
+        for (uint256 i; i < body.length; ++i) {
+            if (body[i] != "0") return true;
+        }
+        return false;
     }
 
     /// @dev GS1 General Specifications 7.9.1: from the right, excluding the check digit, weights 3,1,3,...

@@ -3,12 +3,14 @@ notices of an address were built from every deal it ever joined, in one request)
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from eth_account import Account
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
@@ -16,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from api import disputes
 from api import notices as notice_feed
+from api.app import create_app
 from api.db import init_db
 from api.db import models as m
 from api.names import Directory
 from api.queries import MAX_PAGE
 from api.routes import pages
-from api.services import make_engine
+from api.services import build_services, make_engine
+from chain.settings import Settings
 from traceability.ipfs.embedded import EmbeddedDocumentStore
 
 DEALS = 120
@@ -179,3 +183,95 @@ def test_the_dashboard_lists_a_bounded_number_of_parties(engine: Engine) -> None
         with Session(engine) as session:
             session.execute(delete(m.OrderEvent).where(m.OrderEvent.deal_id == 5_000))
             session.commit()
+
+
+# Claim histories, cycled over the deals: the waiting counts must see every page's.
+HISTORIES = [
+    ["filed"],
+    ["filed", "rejected"],
+    ["filed", "rejected", "upheld"],
+    ["filed", "rejected", "denied", "filed"],
+    ["filed", "rejected", "denied", "filed", "rejected"],
+    ["filed", "upheld"],
+]
+
+
+@pytest.fixture(scope="module")
+def disputed(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    db = make_engine("sqlite:///" + str(tmp_path_factory.mktemp("disputes") / "index.db"))
+    init_db(db)
+    suppliers = ["0x" + "11" * 20, "0x" + "44" * 20]
+    with Session(db) as session:
+        for d in range(1, DEALS + 1):
+            session.add(
+                m.Deal(
+                    **_log(d),
+                    deal_id=d,
+                    supplier=suppliers[d % 2],
+                    token="0x" + "22" * 20,
+                    fee_recipient="0x" + "33" * 20,
+                    price_tiers=[[0, 100]],
+                    commission_tiers=[],
+                    min_quantity=1,
+                    max_quantity=10,
+                    per_buyer_limit=10,
+                    join_deadline=2**40,
+                    delivery_deadline=2**41,
+                    dispute_window=5,
+                    answer_window=3600 * (d % 5),  # 0: the answer window is already over
+                    commission_bps=500,
+                    platform_fee_bps=100,
+                )
+            )
+            for i, status in enumerate(HISTORIES[d % len(HISTORIES)]):
+                session.add(
+                    m.ClaimEvent(**_log(20_000 + 10 * d + i), deal_id=d, buyer=BUYER, status=status)
+                )
+        session.commit()
+    return db
+
+
+@pytest.mark.parametrize("supplier", [None, "0x" + "11" * 20, "0x" + "44" * 20])
+def test_the_waiting_count_covers_every_page_of_claims(
+    disputed: Engine, store: EmbeddedDocumentStore, supplier: str | None
+) -> None:
+    """Found in review: /ops/disputes counted the claims waiting on the page shown (50)."""
+    now = int(WHEN.timestamp()) + 60
+    with Session(disputed) as session:
+        directory = Directory(session, store)
+        every: list[disputes.Claim] = []
+        before = None
+        while True:
+            page, before = disputes.claims(
+                session, directory, store, supplier=supplier, before=before
+            )
+            every += page
+            if before is None:
+                break
+        count = disputes.waiting_claims(session, supplier=supplier, now=now)
+    if supplier is None:
+        expected = sum(1 for c in every if c.status == "rejected")
+    else:
+        expected = sum(1 for c in every if c.status == "filed" and (c.answer_deadline or 0) > now)
+    first_page = every[: disputes.OPS_PAGE]
+    assert count == expected > 0
+    if supplier is None:
+        assert count > sum(1 for c in first_page if c.status == "rejected")
+
+
+def test_the_disputes_page_shows_the_count_of_every_page(
+    disputed: Engine, store: EmbeddedDocumentStore, tmp_path: Path
+) -> None:
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9",  # the page reads the index only
+        data_dir=tmp_path,
+        database_url=disputed.url.render_as_string(hide_password=False),
+        deployments_dir=tmp_path / "deployments",
+    )
+    with TestClient(create_app(build_services(settings))) as client:
+        html = client.get("/ops/disputes", headers={"Accept": "text/html"}).text
+    with Session(disputed) as session:
+        expected = disputes.waiting_claims(session)
+    shown = re.search(r'<strong id="waiting">(\d+)</strong>', html)
+    assert shown and int(shown[1]) == expected
+    assert html.count('class="act uphold"') < expected  # more wait than the page shows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from api.shop import ORDER_STATES, order_state
@@ -10,6 +10,9 @@ from api.shop import ORDER_STATES, order_state
 DEAL_STATES = ("open", "succeeded", "failed", "frozen", "settled")
 
 
+# Undelivered by the deadline (no receipt at the point): owed in full, before and after settling.
+@example("succeeded", 2, False, None, 90_000_000, "awaiting_delivery", 90_000_000, 0, 0)
+@example("settled", 2, False, None, 90_000_000, "awaiting_delivery", 90_000_000, 0, 0)
 @given(
     status=st.sampled_from(DEAL_STATES),
     quantity=st.integers(0, 50),
@@ -53,6 +56,8 @@ def test_every_order_has_one_state_that_fits_the_facts(
         assert state == "refunding"
     elif 0 < paid <= refunded + withdrawn:
         assert state == "refunded"  # all paid came back: not "formed" nor "done"
+    elif not received and owed:
+        assert state == "refunding"  # undelivered by the deadline: owed in full, not "formed"
     elif status == "settled":
         assert state == "done"
     elif pickup in ("picked_up", "no_show"):

@@ -67,7 +67,7 @@ def epc_uri(draw: st.DrawFn) -> str:
 
 @st.composite
 def gtin(draw: st.DrawFn) -> str:
-    body = draw(_num(13))
+    body = draw(_num(13).filter(lambda digits: digits.strip("0")))  # all zeros names no product
     return body + gs1_check_digit(body)
 
 

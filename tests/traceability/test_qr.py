@@ -129,7 +129,7 @@ def test_terminal_rendering_has_the_symbol_and_quiet_zone() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    body=st.text("0123456789", min_size=12, max_size=12),
+    body=st.text("0123456789", min_size=12, max_size=12).filter(lambda d: d.strip("0")),
     lot=st.text(
         "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
         min_size=1,

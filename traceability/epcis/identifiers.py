@@ -40,8 +40,14 @@ def _validate_key(value: str, *, length: int, name: str) -> str:
 
 
 def validate_gtin14(gtin: str) -> str:
-    """Return ``gtin`` if it is a GTIN-14 with a valid check digit, else raise."""
-    return _validate_key(gtin, length=14, name="GTIN-14")
+    """Return ``gtin`` if it is a GTIN-14 with a valid check digit that names a product, else
+    raise. All zeros passes the check digit (0) but is no GTIN: no prefix is allocated for it and
+    it is what an empty field padded to 14 digits reads (the registry refuses it too,
+    ``ProvenanceFormats.isValidGtin14``)."""
+    value = _validate_key(gtin, length=14, name="GTIN-14")
+    if not value.strip("0"):
+        raise InvalidIdentifier(value, "an all-zeros GTIN names no product")
+    return value
 
 
 # GS1 Company Prefixes are 6 to 12 digits (12: a single GTIN). The registry keeps their owners.

@@ -250,6 +250,19 @@ def test_a_second_passkey_added_by_the_first_acts_for_the_account(
     run(second, "join", {**join, "account": address})
     assert api_chain.clients.escrow.order(deal.deal_id, address).quantity == 1
 
+    # What the second device's page shows: the account it acts for, with that account's balance
+    # (not its own unused counterfactual account's, nor its empty balance).
+    shown = client.get("/v1/passkeys/account", params={**key_params(second), "account": address})
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["address"] == address and shown.json()["deployed"] is True
+    assert shown.json()["balance"] == api_chain.clients.token.balance_of(address) > 0
+    assert shown.json()["signer"] == "0x" + second.signer(api_chain.passkeys.verifier).hex()
+    stranger_key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    refused = client.get(
+        "/v1/passkeys/account", params={**key_params(stranger_key), "account": address}
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "not_a_passkey_of_account"
+
     # It signs for the account through ERC-1271 too (sign-in, uploads, pickup codes): found in
     # review, the sign-message and sign-typed-data challenges ignored ``account`` and were those
     # of the second passkey's own (empty, counterfactual) account, which the account refuses.

@@ -8,8 +8,9 @@ the ``IntegrityError``: HTTP 500. Now the same request's row (200) or 409 ``nonc
 the other request.
 
 The interleaving is made certain, not timed: the other process's row is inserted right before
-this accept's INSERT runs (an engine event), and settled right after its rollback (a session
-event).
+this accept's INSERT runs, and settled right after its rollback, as this accept reads who holds
+the nonce (both engine events on the statements: accept runs on a Core connection, its rollback
+between the two).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, insert, update
-from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.relayer.models import RelayRequest, RelayStatus
@@ -33,17 +33,21 @@ from .conftest import make_deal, own_outbox, repeatable_call, signed_forward
 
 class OtherProcess:
     """Inserts its own row for the nonce right before our INSERT, and settles it right after
-    our rollback."""
+    our rollback (before our next statement, the read of the nonce's holder)."""
 
     def __init__(self, services: Services, *, same_request: bool, settled: str) -> None:
         self.engine, self.same_request, self.settled = services.engine, same_request, settled
         self.row_id: str | None = None
         self.rolled_back = False
 
-    def before_insert(
+    def before_execute(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
     ) -> None:
-        if self.row_id is not None or not statement.startswith("INSERT INTO relay_requests"):
+        if self.row_id is not None:
+            if statement.startswith("SELECT") and "relay_requests" in statement:
+                self.after_rollback()
+            return
+        if not statement.startswith("INSERT INTO relay_requests"):
             return
         values = dict(context.compiled_parameters[0])  # by column name (SQLite's are positional)
         self.row_id = str(uuid.uuid4())
@@ -53,8 +57,8 @@ class OtherProcess:
         with self.engine.begin() as other:  # another connection: committed before ours runs
             other.execute(insert(RelayRequest.__table__), values)
 
-    def after_rollback(self, session: Session) -> None:
-        if self.row_id is None or self.rolled_back:
+    def after_rollback(self) -> None:
+        if self.rolled_back:
             return
         self.rolled_back = True
         with self.engine.begin() as other:  # the worker settles it
@@ -71,8 +75,7 @@ def other_process(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     yield installed
     if "process" in installed:
         process = installed["process"]
-        event.remove(process.engine, "before_cursor_execute", process.before_insert)
-        event.remove(Session, "after_rollback", process.after_rollback)
+        event.remove(process.engine, "before_cursor_execute", process.before_execute)
 
 
 @pytest.mark.parametrize(
@@ -100,8 +103,7 @@ def test_a_nonce_taken_and_settled_meanwhile_answers_the_row_or_a_named_409(
     process = other_process["process"] = OtherProcess(
         own, same_request=same_request, settled=settled
     )
-    event.listen(own.engine, "before_cursor_execute", process.before_insert)
-    event.listen(Session, "after_rollback", process.after_rollback)
+    event.listen(own.engine, "before_cursor_execute", process.before_execute)
 
     with TestClient(create_app(own), raise_server_exceptions=False) as client:
         response = client.post("/v1/relay", json=body)

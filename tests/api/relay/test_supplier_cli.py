@@ -597,3 +597,39 @@ def test_an_api_that_is_not_the_service_is_one_line_and_exit_1(
     )  # fmt: skip
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert result.stderr.startswith("error: unexpected_answer: http://shop.example")
+
+
+def test_an_inspection_publishes_its_certificate_file_as_the_page_does(
+    run, services: Services, tmp_path: Path
+) -> None:
+    """``--certificate`` takes a file as well as a URI: the CLI publishes it (public, as the page's
+    inspection form does) and the event names it by its CID — a supplier with a PDF in hand had no
+    way to put it on the trail from the command line."""
+    deal = make_deal(services.chain)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    pdf = b"%PDF-1.4\n% inspection report " + secrets.token_bytes(8)
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--kind", "inspecting", "--location", GLN,
+        "--certificate", str(tmp_path / "report.pdf"),
+        "--certificate", "https://example.org/cert/2", "--keystore", str(keystore),
+    )  # fmt: skip
+    assert code == 0, err
+    cid = " ".join(err.split()).split("certificate report.pdf ipfs://")[1].split()[0]
+    assert services.store.get(cid) == pdf
+    (single,) = json.loads(out)
+    anchor = services.chain.clients.registry.anchor_of(
+        deal.batch_id, bytes.fromhex(single["event_hash"][2:])
+    )
+    assert anchor.anchored_at_block
+    document = json.dumps(single) + json.dumps(
+        [json.loads(services.store.get(v.removeprefix("ipfs://"))) for k, v in single.items()
+         if "cid" in k and isinstance(v, str)]
+    )  # fmt: skip
+    assert f"ipfs://{cid}" in document and "https://example.org/cert/2" in document
+
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--kind", "inspecting", "--location", GLN,
+        "--certificate", str(tmp_path / "missing.pdf"), "--keystore", str(keystore),
+    )  # fmt: skip
+    assert code == 1 and out == "" and "neither a URI nor a file" in err and err.count("\n") == 1

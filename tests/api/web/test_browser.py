@@ -59,7 +59,7 @@ def test_provenance_page_in_chromium(page: Any, live_server: str) -> None:
     assert len(events) >= 6
     badges = re.findall(r'data-verification="(\w+)"', dom)
     assert badges and set(badges) == {"verified"}
-    assert '<form class="join"' in dom
+    assert '<form method="dialog" class="join"' in dom
     # Nothing wider than the phone: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "provenance-rice.png")
@@ -164,3 +164,91 @@ def test_a_tap_holds_while_the_wallet_bar_finds_the_signer(
     finally:
         context.close()
     assert not errors, errors
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_phone_without_a_wallet_is_offered_a_passkey_not_a_cut_off_line(
+    page: Any, live_server: str, lang: str
+) -> None:
+    """My orders without a wallet: the passkey link in the wallet bar is whole (it was cut to
+    'No wallet…' in English), the page itself offers it, and tapping Connect wallet says there is
+    none in a sheet with the passkey as the way on (it said so in the bar's few characters,
+    cut off)."""
+    page.goto(f"{live_server}/orders?lang={lang}")
+    link = page.locator("#wallet-bar .passkey-link")
+    assert link.evaluate("a => a.scrollWidth <= a.clientWidth")
+    offer = page.locator("main a.go-on[data-passkey]")
+    expect(offer).to_have_attribute("href", f"/passkey?lang={lang}&next=/orders%3Flang%3D{lang}")
+    assert offer.bounding_box()["height"] >= 44
+    page.locator("#wallet-bar button.connect").click()
+    sheet = page.locator("dialog#tuan-steps")
+    expect(sheet.locator(".status-line.error")).to_contain_text("✖")
+    expect(sheet.locator("a.go-on[data-passkey]")).to_have_attribute(
+        "href", link.get_attribute("href")
+    )
+    expect(sheet.locator("h2")).to_have_text("连接钱包" if lang == "zh" else "Connect wallet")
+    close = sheet.locator("button.sheet-close").bounding_box()
+    assert close["width"] >= 44 and close["height"] >= 44  # the only way out of a sheet on a phone
+    screenshot(page, f"no-wallet-connect-{lang}.png")
+
+
+# What a finger taps on every page: the header, the tabs, the wallet bar, buttons, fields,
+# disclosure rows and the link buttons (links inside running text are read, not aimed at).
+TARGETS_JS = """() => {
+  document.querySelectorAll("details").forEach((d) => { d.open = true; });
+  const small = [], wide = [];
+  const taps = "header a, nav a, .wallet-bar a, button, input, select, summary, a.go-on";
+  for (const el of document.querySelectorAll(taps)) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || ["checkbox", "radio", "hidden"].includes(el.type)) continue;
+    if (r.height < 44) small.push(el.outerHTML.slice(0, 80) + " h=" + Math.round(r.height));
+  }
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.right > window.innerWidth + 1) wide.push(el.outerHTML.slice(0, 80));
+  }
+  return { small, wide: wide.slice(0, 5) };
+}"""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/deals/2",
+        "/orders",
+        "/orders/{buyer}",
+        "/leader/{leader}",
+        "/supplier/{supplier}",
+        "/supplier/{pork}/claims",
+        "/01/{gtin}/10/{lot}",
+        "/passkey",
+        "/dashboard",
+        "/ops/review",
+        "/ops/disputes",
+        "/ops/recalls",
+        "/ops/deals/new",
+        "/ops/webhooks",
+    ],
+)
+def test_every_tap_target_is_a_fingers_size_and_nothing_runs_off_a_phone(
+    page: Any, live_server: str, path: str
+) -> None:
+    """At 390 px with every disclosure open: each thing a finger taps is at least 44 px tall (the
+    tabs, fields and the language link were 23–40), and no element reaches past the screen's
+    right edge (a credential's SHA-256 in the review queue ran 110 px off it)."""
+    from api.demo.catalog import CONSUMERS, LEADERS, PORK_FARM, RICE_FARM
+
+    url = live_server + path.format(
+        buyer=CONSUMERS[0].address,
+        leader=LEADERS[0].address,
+        supplier=RICE_FARM.address,
+        pork=PORK_FARM.address,
+        gtin=RICE.gtin14,
+        lot=RICE.lot,
+    )
+    for lang in ("en", "zh"):
+        page.goto(f"{url}?lang={lang}")
+        found = page.evaluate(TARGETS_JS)
+        assert not found["small"], (lang, found["small"])
+        assert not found["wide"], (lang, found["wide"])

@@ -61,6 +61,9 @@ def test_orders_page_says_each_state_in_words(web_client: TestClient, demo: Any)
     opened = html[html.index(f'id="order-{deals["rice_open"]}"') :]
     assert 'data-action="cancel"' in opened.split("</article>")[0]
     assert 'id="notices"' in html and "已成团" in html
+    # Why money came back on a completed order: the final tier's price (4 × (45.00 − 39.90)).
+    settled = html[html.index(f'id="order-{deals["rice_settled"]}"') :].split("</article>")[0]
+    assert "成交价 39.90 tUSD/份，差价 20.40 tUSD 退给你" in settled
 
 
 def test_claim_form_offered_after_the_receipt_in_the_dispute_window(

@@ -235,3 +235,40 @@ def test_the_platform_allows_a_token_and_the_review_queue_shows_its_controls(ops
         context.close()
     assert not errors, errors
     assert ops.services.chain.clients.escrow.is_token_allowed(token)
+
+
+def test_an_older_batch_is_found_by_its_lot_gtin_or_id(
+    ops: Ops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form offers the newest batches only (here one, as if the platform had hundreds): an
+    operator listing a deal for an older batch finds it by what is printed on it."""
+    from api.routes import ops_listing
+
+    monkeypatch.setattr(ops_listing, "MAX_PAGE", 1)
+    expect = playwright_api.expect
+    rice = (
+        "0x" + ops.services.chain.clients.registry.compute_batch_id(c.RICE.gtin14, c.RICE.lot).hex()
+    )
+    context, page, errors = _phone(ops, ops.services.chain.platform)
+    try:
+        page.goto(f"{ops.base}/ops/deals/new?lang=zh")
+        box = page.locator(f"input[name=batch][value='{rice}']")
+        expect(box).to_have_count(0)  # older than the newest page: not offered
+        expect(page.locator("#batch-search-said")).to_contain_text("更早的批次请用上面的搜索")
+        for typed in (c.RICE.lot.lower(), c.RICE.gtin14[1:], rice.upper().replace("0X", "0x")):
+            search = page.locator("form.batch-search")
+            search.locator("input[name=q]").fill(typed)
+            search.locator("button[type=submit]").click()
+            expect(box).to_be_visible()
+            expect(box).to_be_checked()
+            expect(page.locator("select[name=supplier]")).to_have_value(c.RICE_FARM.address)
+            expect(page.locator("#batch-search-said")).to_contain_text("与「")
+            assert page.url.startswith(f"{ops.base}/ops/deals/new?lang=zh&q=")
+        shot(page, "listing-08-batch-search", full_page=False)
+        page.locator("form.batch-search input[name=q]").fill("no such lot")
+        page.locator("form.batch-search button[type=submit]").click()
+        expect(page.locator("#batch-search-said")).to_contain_text("0 个")
+        expect(page.locator("input[name=batch]")).to_have_count(0)
+    finally:
+        context.close()
+    assert not errors, errors

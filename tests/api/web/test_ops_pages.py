@@ -89,6 +89,8 @@ def test_the_supplier_rejects_and_the_platform_upholds_a_claim(ops: Ops) -> None
         expect(card.locator(".answer")).to_contain_text("the platform decides")
         shot(page, "ops-02-disputes")
         card.locator("form.uphold button[type=submit]").click()
+        # A decision is final: the sheet says so before the arbiter signs.
+        expect(page.locator("dialog#tuan-steps .summary")).to_contain_text("cannot be undone")
         sign_in_sheet(page, "ops-03-uphold-sheet")
         expect(page.locator(key)).to_have_attribute("data-status", "upheld")
         expect(page.locator("#waiting")).to_have_text("0")
@@ -120,6 +122,7 @@ def test_the_platform_recalls_a_batch_and_the_open_deal_freezes(ops: Ops) -> Non
         shot(page, "ops-05-recall-form")
         card.locator("form.recall button[type=submit]").click()
         expect(page.locator("dialog#tuan-steps")).to_contain_text("moisture above the limit")
+        expect(page.locator("dialog#tuan-steps .summary")).to_contain_text("cannot be undone")
         sign_in_sheet(page, "ops-06-recall-sheet")
         recalled = page.locator(card_id)
         expect(recalled).to_have_attribute("data-status", "recalled")

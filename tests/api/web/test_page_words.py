@@ -32,7 +32,7 @@ def test_a_deals_batch_state_and_limit_are_in_the_pages_language(
     assert 'data-status="active">正常</span>' in html and "最多" in zh
     assert re.search(r"剩余时间 \d+(天 \d+小时|小时 \d+分) ", zh), zh  # not "29 d 18 h"
     en = text_of(deal_page(web_client, deal_id, "en"))
-    assert " active " in en and "at most" in en
+    assert " Active " in en and "at most" in en
     assert re.search(r"\d+(d \d+h|h \d+min) ", en)
 
 

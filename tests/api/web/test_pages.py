@@ -30,7 +30,7 @@ def test_rice_page_has_timeline_badges_certificates_and_deals(web_client: TestCl
     assert "黑龙江省五常市民乐乡" in html  # origin place name
     assert "已通过平台资质审核" in html  # supplier approval
     # The open deal offers the gasless join form; the settled one does not.
-    assert re.search(r'<form class="join" data-deal="\d+" data-action="join"', html)
+    assert re.search(r'<form method="dialog" class="join" data-deal="\d+" data-action="join"', html)
     assert "/static/wallet.js" in html
     assert 'id="recall-banner"' not in html
 
@@ -69,9 +69,9 @@ def test_deal_page(web_client: TestClient, demo: Any) -> None:
     assert response.status_code == 200
     html = response.text
     assert "Open" in html and 'role="progressbar"' in html and "Price tiers" in html
-    assert '<form class="join"' in html
+    assert '<form method="dialog" class="join"' in html
     settled = web_client.get(f"/deals/{demo.report.deals['rice_settled']}", params={"lang": "en"})
-    assert "Settled" in settled.text and '<form class="join"' not in settled.text
+    assert "Settled" in settled.text and '<form method="dialog" class="join"' not in settled.text
     assert "✔" in settled.text  # leaders' receipts
 
 
@@ -107,7 +107,7 @@ def test_join_form_flow_is_what_the_relay_api_accepts(web_client: TestClient, de
     from api.demo.catalog import LEADERS
 
     html = page(web_client, RICE)
-    deal_id = int(re.search(r'<form class="join" data-deal="(\d+)"', html)[1])  # type: ignore[index]
+    deal_id = int(re.search(r'<form method="dialog" class="join" data-deal="(\d+)"', html)[1])  # type: ignore[index]
     leader = re.search(r'<option value="(0x[0-9a-fA-F]{40})" selected>', html)[1]  # type: ignore[index]
     assert leader in {actor.address for actor in LEADERS}
     buyer = Account.create()
@@ -142,3 +142,78 @@ def test_join_form_flow_is_what_the_relay_api_accepts(web_client: TestClient, de
         "eip6963:requestProvider",
     ):
         assert call in script
+
+
+def test_the_passkey_link_brings_one_back_to_the_page_and_only_to_this_site(
+    web_client: TestClient,
+) -> None:
+    """Every page's "no wallet? passkey" link names the page (``next``); the passkey page offers
+    the way back once signed in, for a path on this site only."""
+    deal_page = web_client.get("/deals/2", params={"lang": "en"}, headers=HTML).text
+    link = re.search(r'class="passkey-link small" href="([^"]+)"', deal_page)
+    assert link and link.group(1) == "/passkey?lang=en&amp;next=/deals/2%3Flang%3Den"
+    back = web_client.get("/passkey", params={"lang": "en", "next": "/deals/2?lang=en"}).text
+    assert '<a class="go-on" data-field="next" href="/deals/2?lang=en">' in back
+    assert "Continue where you were" in back
+    assert "next=" not in re.search(r'class="passkey-link[^>]*>', back).group(0)
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example", "deals/2"):
+        html = web_client.get("/passkey", params={"next": elsewhere}).text
+        assert 'data-field="next"' not in html, elsewhere
+
+
+def test_the_join_form_does_not_send_a_neighbour_away_for_a_wallet(web_client: TestClient) -> None:
+    """Nothing needs installing to join (the mission: consumers need no wallet extension): the
+    hint under 参团 names the passkey, not a browser wallet as a requirement."""
+    for lang, passkey in (("zh", "通行密钥"), ("en", "passkey")):
+        html = web_client.get("/", params={"lang": lang}, headers=HTML).text
+        hint = re.search(r'<p class="small hint">([^<]+)</p>', html)
+        assert hint and passkey in hint.group(1) and "MetaMask" not in hint.group(1)
+
+
+def test_the_passkey_page_asks_for_a_deal_number_and_an_address_only_from_a_share_link(
+    web_client: TestClient,
+) -> None:
+    """Opened by itself, the passkey page leads to the shop (its join form asked a neighbour for
+    a deal number and a leader's 0x address); from a share link it joins that deal at that
+    point; from another page it leads back there."""
+    alone = web_client.get("/passkey", params={"lang": "zh"}).text
+    assert "passkey-join" not in alone
+    assert '<a class="go-on" data-field="shop" href="/?lang=zh">去挑今日团购</a>' in alone
+    leader = "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"
+    shared = web_client.get("/passkey", params={"deal": "2", "leader": leader}).text
+    assert 'class="join passkey-join" data-deal="2"' in shared and f'value="{leader}"' in shared
+    back = web_client.get("/passkey", params={"next": "/deals/2"}).text
+    assert "passkey-join" not in back and 'data-field="shop"' not in back
+    assert 'data-field="next" href="/deals/2"' in back
+
+
+def test_a_batchs_state_reads_like_every_other_badge_in_english(web_client: TestClient) -> None:
+    """Badges start with a capital in English ('Open', 'Settled'); a batch's read 'active',
+    'recalled' on the supplier workspace, a deal and the recalls page."""
+    from api.demo.catalog import RICE_FARM
+
+    html = web_client.get(f"/supplier/{RICE_FARM.address}", params={"lang": "en"}).text
+    badges = re.findall(r'<span class="badge batch-\w+">([^<]+)</span>', html)
+    assert set(badges) == {"Active", "Recalled"}
+
+
+def test_the_handout_counts_units_not_taken_by_the_deadline_as_no_shows(
+    web_client: TestClient, demo: Any
+) -> None:
+    """The settled rice deal at Wang's point: consumer 3's 3 units were never collected. The
+    totals said '3 待提货' (to pick up) beside the row's 逾期未提 after the pickup deadline."""
+    from api.demo.catalog import LEADERS
+
+    deal = demo.report.deals["rice_settled"]
+    html = web_client.get(f"/leader/{LEADERS[0].address}/handout/{deal}?lang=zh").text
+    totals = html[html.index('class="totals"') :].split("</div>\n  </div>")[0]
+    assert '<strong class="to-pick-up">3</strong>' in totals
+    assert '<span class="small to-pick-up-label">逾期未提</span>' in totals
+
+
+def test_the_join_summary_reads_right_for_one_unit_in_english(web_client: TestClient) -> None:
+    """The sheet said 'Join “Wuchang rice”: 1 units' for the usual order of one."""
+    html = web_client.get("/", params={"lang": "en"}, headers=HTML).text
+    summary = re.search(r'data-action="join"[^>]*data-summary="([^"]+)"', html, re.DOTALL)
+    assert summary and "× {quantity}" in summary.group(1)
+    assert "{quantity} units" not in summary.group(1)

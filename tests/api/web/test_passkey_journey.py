@@ -29,7 +29,7 @@ import pytest
 import segno
 
 from api.bundler import worker as bundler_worker
-from api.demo.catalog import LEADERS
+from api.demo.catalog import LEADERS, RICE
 from api.demo.seed import SeedReport
 from api.indexer import runner as indexer_runner
 from api.relayer import worker as relay_worker
@@ -182,6 +182,47 @@ def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
     assert chain.w3.eth.get_balance(account) == 0  # never any ETH
 
 
+def test_a_neighbour_without_a_wallet_scans_the_label_and_joins_from_the_deal_page(
+    site: tuple[str, Services, SeedReport], browser: Any
+) -> None:
+    """From the label's QR code to an order with nothing installed: the join's step sheet,
+    finding no wallet, offers a passkey instead of ending there; the passkey page brings one back
+    to the deal, where the same button now joins (in English, as a visitor may read it)."""
+    base, services, report = site
+    chain = services.chain
+    rice = report.deals["rice_open"]
+    expect = playwright_api.expect
+    context, page, errors = passkey_phone(browser, locale="en-US")
+    try:
+        page.goto(f"{base}/01/{RICE.gtin14}/10/{RICE.lot}?lang=en")
+        page.locator(f'a[href^="/deals/{rice}"]').first.click()
+        page.wait_for_url(f"**/deals/{rice}?lang=en")
+        page.locator("form[data-action=join] button[type=submit]").click()
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet).to_contain_text("No wallet found")
+        way_on = sheet.locator("a[data-passkey]")
+        expect(way_on).to_contain_text("Continue with a passkey")
+        shot(page, "08-no-wallet-offers-a-passkey")
+        way_on.click()
+        page.wait_for_url("**/passkey?**")
+        page.click('[data-action="create"]')
+        expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+        account = page.get_attribute("#passkey", "data-address")
+        page.click('[data-action="faucet"]')
+        expect(page.locator("[data-field=balance]")).to_have_text("200.00")
+        page.locator("a[data-field=next]").click()
+        page.wait_for_url(f"**/deals/{rice}?lang=en")
+        expect(page.locator("#wallet-bar .who")).to_contain_text("Passkey")
+        page.locator("form[data-action=join] button[type=submit]").click()
+        sign(page, "09-deal-page-join-with-the-passkey")
+        page.wait_for_url(f"**/orders/{account}**")
+        expect(page.locator(f"#order-{rice}")).to_have_attribute("data-state", "joining")
+    finally:
+        context.close()
+    assert not errors, errors
+    assert chain.clients.escrow.order(rice, account).quantity == 1
+
+
 def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
     site: tuple[str, Services, SeedReport], phone: Any, tmp_path: Path, browser: Any
 ) -> None:
@@ -273,3 +314,109 @@ def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
     shot(page, "07-claim-filed")
     assert chain.clients.escrow.claim(deal.deal_id, account).quantity == 1
     assert chain.w3.eth.get_balance(account) == 0
+
+
+def test_goods_that_never_arrive_come_back_in_full_from_the_orders_page(
+    site: tuple[str, Services, SeedReport], phone: Any
+) -> None:
+    """不到货: the group formed, but its leader never confirms receipt. Before the delivery
+    deadline the order says when the goods are due and that nothing needs asking; after it the
+    order is 退款中 (not 已成团) with the reason, and the neighbour collects the whole payment."""
+    base, services, _ = site
+    chain = services.chain
+    page, expect = phone, playwright_api.expect
+    deal = make_deal(chain, min_quantity=1, join_window=600)
+
+    page.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
+    page.click('[data-action="create"]')
+    expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+    account = page.get_attribute("#passkey", "data-address")
+    page.click('[data-action="faucet"]')
+    expect(page.locator("[data-field=balance]")).to_have_text("200.00")
+    page.click('form.passkey-join button[type="submit"]')
+    expect(page.locator("#passkey")).to_have_attribute("data-joined", SET)
+    token = chain.clients.token
+    paid = 200 * 10**6 - token.balance_of(account)
+    assert paid > 0
+
+    advance_time(chain, 601)  # the join window ends: min reached, the group formed
+    indexed(base, chain.w3.eth.block_number)
+    page.goto(f"{base}/orders/{account}?lang=zh")
+    order = page.locator(f"#order-{deal.deal_id}")
+    expect(order).to_have_attribute("data-state", "formed")
+    expect(order.locator(".delivery-deadline")).to_contain_text("无需申请")
+
+    advance_time(chain, 3600)  # the delivery deadline passes without a receipt
+    indexed(base, chain.w3.eth.block_number)
+    page.reload()
+    expect(order).to_have_attribute("data-state", "refunding")
+    expect(order.locator(".state")).to_have_text("退款中")
+    expect(order.locator(".undelivered")).to_contain_text("全额退给你")
+    shot(page, "10-not-delivered-refund")
+    order.locator("form[data-action=withdraw] button[type=submit]").click()
+    sign(page)
+    expect(page.locator(f"#order-{deal.deal_id}")).to_have_attribute("data-state", "refunded")
+    assert token.balance_of(account) == 200 * 10**6  # all of it back
+
+
+def test_a_passkey_added_on_a_second_device_acts_for_the_same_account(
+    site: tuple[str, Services, SeedReport], phone: Any, browser: Any
+) -> None:
+    """The first device adds the second device's passkey to its account (a sponsored
+    add_passkey operation, signed in the step sheet); the second device then names that account
+    and, from then on, shows it, joins for it and signs for it (ERC-1271) — not for its own empty
+    counterfactual account, which is what a remembered passkey without ``account`` did."""
+    base, services, _ = site
+    chain = services.chain
+    first, expect = phone, playwright_api.expect
+    deal = make_deal(chain, min_quantity=1, join_window=600)
+
+    first.goto(f"{base}/passkey?lang=zh")
+    first.click('[data-action="create"]')
+    expect(first.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+    account = first.get_attribute("#passkey", "data-address")
+    first.click('[data-action="faucet"]')
+    expect(first.locator("[data-field=balance]")).to_have_text("200.00")
+
+    context, second, errors = passkey_phone(browser)
+    try:
+        second.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
+        second.click('[data-action="create"]')
+        expect(second.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+        assert second.get_attribute("#passkey", "data-address") != account  # its own, empty
+        second.locator("details.other-device summary").click()
+        code = second.locator("[data-field=key]").text_content() or ""
+        assert len(code) == 130
+        shot(second, "08-second-device-key")
+
+        first.locator("details.other-device summary").click()
+        first.locator("form.add-device input[name=key]").fill(code)
+        first.locator("form.add-device button[type=submit]").click()
+        sign(first, "09-add-device-review")
+        expect(first.locator("dialog#tuan-steps")).to_have_count(0)  # done: the page reloaded
+        qx, qy = bytes.fromhex(code[2:66]), bytes.fromhex(code[66:])
+        assert chain.passkeys.is_passkey(account, qx, qy)
+
+        second.locator("form.use-account input[name=account]").fill(account)
+        second.locator("form.use-account button[type=submit]").click()
+        expect(second.locator("#passkey")).to_have_attribute("data-address", account)
+        expect(second.locator("[data-field=balance]")).to_have_text("200.00")
+        expect(second.locator("[data-field=status]")).to_contain_text(account)
+        shot(second, "10-second-device-linked")
+        second.reload()  # remembered on the device
+        expect(second.locator("#passkey")).to_have_attribute("data-address", account)
+
+        second.click('form.passkey-join button[type="submit"]')
+        expect(second.locator("#passkey")).to_have_attribute("data-joined", "yes")
+        assert chain.clients.escrow.order(deal.deal_id, account).quantity == 1
+
+        message = "signed on the second device"
+        signature = second.evaluate("(m) => TuanPasskey.signer().signMessage(m)", message)
+        from chain.aa.erc7739 import personal_sign_hash
+
+        assert chain.passkeys.is_valid_signature(
+            account, personal_sign_hash(message), bytes.fromhex(signature[2:])
+        )
+    finally:
+        context.close()
+    assert not errors, errors

@@ -72,6 +72,34 @@ def test_bar_and_donut_charts_are_well_formed_and_escape_labels(
             assert root.tag == f"{SVG}svg"
 
 
+@given(
+    items=st.lists(
+        st.tuples(st.text(min_size=1, max_size=40), st.floats(0, 1e6, allow_nan=False)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_bar_charts_labels_have_lines_of_their_own(items: list[tuple[str, float]]) -> None:
+    """A label never shares a line with a bar or a value (at 390 px a leader's name beside its
+    bar was cut off or ran under the bar above's value): each label's text band (font size to the
+    baseline, descenders below it) lies above its own bar and clear of every bar, and each value
+    starts after its own bar's end."""
+    root = ET.fromstring(str(bar_chart(items, unit=" tUSD")))
+    rects = root.findall(f"{SVG}rect")
+    labels = [t for t in root.findall(f"{SVG}text") if t.get("class") == "label"]
+    values = [t for t in root.findall(f"{SVG}text") if t.get("class") == "value"]
+    assert len(rects) == len(labels) == len(values) == len(items)
+    for label, rect, value in zip(labels, rects, values, strict=True):
+        baseline, size = float(label.get("y")), float(label.get("font-size"))
+        band = (baseline - size, baseline + size * 0.25)
+        for other in rects:
+            top = float(other.get("y"))
+            bottom = top + float(other.get("height"))
+            assert band[1] <= top or band[0] >= bottom, (label.text, other.attrib)
+        assert band[1] <= float(rect.get("y"))  # its own bar is below it
+        assert float(value.get("x")) >= float(rect.get("x")) + float(rect.get("width"))
+
+
 def _request(query: str = "", accept_language: str | None = None) -> Request:
     headers = [] if accept_language is None else [(b"accept-language", accept_language.encode())]
     return Request({"type": "http", "query_string": query.encode(), "headers": headers})

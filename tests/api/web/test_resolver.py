@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from api.demo.catalog import ORANGES, PORK, RICE
@@ -104,11 +104,23 @@ def test_gtin12_and_gtin8_redirect(web_client: TestClient) -> None:
 
 def test_invalid_gtin_is_400_with_a_reason(web_client: TestClient) -> None:
     wrong_check = RICE.gtin14[:-1] + str((int(RICE.gtin14[-1]) + 1) % 10)
-    for gtin in (wrong_check, "123", "0690123450001A"):
+    for gtin in (wrong_check, "123", "0690123450001A", "00000000000000", "00000000"):
         response = web_client.get(f"/01/{gtin}/10/{RICE.lot}")
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_gtin"
         assert response.json()["message"]
+    zeros = web_client.get(f"/01/{'0' * 14}/10/{RICE.lot}").json()["message"]
+    assert "all-zeros GTIN names no product" in zeros
+
+
+def test_an_all_zeros_gtin_is_refused_before_signing(web_client: TestClient) -> None:
+    """Its check digit (0) is right: the one rule (validate_gtin14) refuses it, named."""
+    response = web_client.post(
+        "/v1/actions/register_batch/prepare",
+        json={"from": "0x" + "11" * 20, "gtin14": "0" * 14, "lot": "L1"},
+    )
+    assert response.status_code == 422, response.text
+    assert "all-zeros GTIN names no product" in response.text
 
 
 def test_invalid_lot_and_link_type_are_400(web_client: TestClient) -> None:
@@ -188,6 +200,7 @@ def test_recalled_and_breached_batches_say_so(web_client: TestClient) -> None:
 @st.composite
 def gtins(draw: st.DrawFn, length: int) -> str:
     body = draw(st.text("0123456789", min_size=length - 1, max_size=length - 1))
+    assume(body.strip("0"))  # all zeros is no GTIN (refused, not redirected)
     return body + gs1_check_digit(body)
 
 
