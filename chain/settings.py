@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     # Documents: "embedded" (on-disk content-addressed store) or "kubo" (Kubo RPC API).
     ipfs_backend: str = "embedded"
     ipfs_api_url: str = "http://127.0.0.1:5001"
-    ipfs_gateway_url: str = "http://127.0.0.1:8080"
     tx_timeout_seconds: float = 60.0
     # The highest fee cap (wei per gas) the relayer signs a batch again with when the base fee
     # outgrew the cap it was sent with (api.relayer.replace): a ceiling on what a fee spike costs.
@@ -56,8 +55,6 @@ class Settings(BaseSettings):
     relayer_replace_after_blocks: int = Field(default=3, ge=1)
     relayer_replace_after_seconds: float = Field(default=30.0, ge=0)
     gas_margin_percent: int = 20
-    # Stablecoin address on a real network (empty: the deployment's TestStablecoin).
-    payment_token: str = ""
     # Blocks the indexer keeps provisional (a re-org may still replace them): 0 on anvil,
     # which never re-orgs; a few on a public chain. Negative would mark blocks past the head final.
     index_confirmations: int = Field(default=0, ge=0)

@@ -4,9 +4,10 @@ the phone-first ``/passkey`` page.
 - ``GET /v1/passkeys/account?qx=&qy=`` — the counterfactual address the factory gives the passkey,
   whether it is deployed, its stablecoin balance and the signer bytes (verifier ‖ qx ‖ qy);
 - ``POST /v1/actions/{action}/prepare-userop`` — the unsigned user operation of a consumer action
-  (``join``, ``cancel``, ``withdraw``, ``file_claim``) and its ``userOpHash``, the challenge the passkey signs
+  (``join``, ``cancel``, ``withdraw``, ``refund``, ``file_claim``, ``add_passkey``) and its ``userOpHash``, the challenge the passkey signs
   (:mod:`api.bundler.prepare`); the page sends the signed operation to ``POST /v1/bundler``;
 - ``POST /v1/passkeys/sign-message`` — the challenge of an ERC-1271 ``personal_sign`` (uploads);
+- ``POST /v1/passkeys/sign-typed-data`` — the challenge of an ERC-1271 EIP-712 signature (pickup codes);
 - ``POST /v1/faucet`` — test stablecoins on a local chain only (:mod:`api.faucet`);
 - ``GET /passkey`` — sign in with a passkey, see the account, get test tokens, join a deal
   (``/static/passkey.js``).
