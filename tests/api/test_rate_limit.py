@@ -27,14 +27,7 @@ from api.routes.qr import MAX_QR_TEXT
 from api.services import build_services
 from chain.settings import Settings
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from ..clock import SetClock
 
 # --------------------------------------------------------------------------- the bucket
 
@@ -56,7 +49,7 @@ steps = st.lists(
 def test_a_key_is_never_given_more_than_its_burst_plus_the_refill(
     rate: float, burst: int, steps: list[tuple[float, str, int]]
 ) -> None:
-    clock = Clock()
+    clock = SetClock(1000.0)
     buckets = TokenBuckets(rate=rate, burst=burst, clock=clock)
     start = clock.now
     granted = {"a": 0, "b": 0}
@@ -79,7 +72,7 @@ def test_a_key_is_never_given_more_than_its_burst_plus_the_refill(
 def test_a_refused_request_passes_once_its_retry_after_has_passed(
     rate: float, burst: int, cost: int, spent: int
 ) -> None:
-    clock = Clock()
+    clock = SetClock(1000.0)
     buckets = TokenBuckets(rate=rate, burst=burst, clock=clock)
     for _ in range(spent):
         buckets.take("a")
@@ -92,7 +85,7 @@ def test_a_refused_request_passes_once_its_retry_after_has_passed(
 
 
 def test_a_new_client_has_its_burst_then_one_request_per_refill() -> None:
-    clock = Clock()
+    clock = SetClock(1000.0)
     buckets = TokenBuckets(rate=2, burst=3, clock=clock)
     assert [buckets.take("a") for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
     assert buckets.take("b") == 0.0  # another client: its own bucket
@@ -102,14 +95,14 @@ def test_a_new_client_has_its_burst_then_one_request_per_refill() -> None:
 
 
 def test_a_cost_above_the_burst_takes_the_whole_bucket() -> None:
-    clock = Clock()
+    clock = SetClock(1000.0)
     buckets = TokenBuckets(rate=1, burst=5, clock=clock)
     assert buckets.take("a", 50) == 0.0
     assert buckets.take("a") == 1.0
 
 
 def test_tokens_given_back_are_taken_again() -> None:
-    clock = Clock()
+    clock = SetClock(1000.0)
     buckets = TokenBuckets(rate=1 / 3600, burst=1, clock=clock)  # the faucet's window
     assert buckets.take("a") == 0.0
     buckets.give_back("a")
@@ -127,7 +120,7 @@ def test_rate_zero_is_no_limit_and_keeps_nothing() -> None:
 
 
 def test_refilled_buckets_are_forgotten() -> None:
-    clock = Clock()
+    clock = SetClock(1000.0)
     buckets = TokenBuckets(rate=1, burst=10, clock=clock)
     for i in range(1000):
         buckets.take(f"client-{i}", 2)
@@ -141,7 +134,7 @@ def test_refilled_buckets_are_forgotten() -> None:
 
 
 def test_the_table_never_holds_more_than_its_bound() -> None:
-    clock = Clock()
+    clock = SetClock(1000.0)
     buckets = TokenBuckets(rate=0.001, burst=2, max_keys=100, clock=clock)
     buckets.take("busy", 2)
     for i in range(10_000):
@@ -167,7 +160,7 @@ def test_a_client_is_its_address_an_ipv6_client_its_64() -> None:
 
 
 @pytest.fixture
-def limited_app(tmp_path: Path) -> Iterator[tuple[FastAPI, Clock]]:
+def limited_app(tmp_path: Path) -> Iterator[tuple[FastAPI, SetClock]]:
     """The app (no node behind it), each client allowed 2 requests then 1 a second."""
     settings = Settings(
         rpc_url="http://127.0.0.1:9",
@@ -179,7 +172,7 @@ def limited_app(tmp_path: Path) -> Iterator[tuple[FastAPI, Clock]]:
     )
     app = create_app(build_services(settings))
     assert (app.state.client_buckets.rate, app.state.client_buckets.burst) == (1, 2)
-    clock = Clock()
+    clock = SetClock(1000.0)
     app.state.client_buckets = TokenBuckets(rate=1, burst=2, clock=clock)
     yield app, clock
 
@@ -189,7 +182,7 @@ SEND = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendUserOperation", "params": 
 
 
 def test_the_third_request_in_a_second_is_429_with_retry_after(
-    limited_app: tuple[FastAPI, Clock],
+    limited_app: tuple[FastAPI, SetClock],
 ) -> None:
     app, clock = limited_app
     client = TestClient(app, client=("198.51.100.1", 40000))
@@ -210,7 +203,7 @@ def test_the_third_request_in_a_second_is_429_with_retry_after(
 
 
 def test_the_bundler_counts_the_calls_that_simulate_and_never_refuses_a_read(
-    limited_app: tuple[FastAPI, Clock],
+    limited_app: tuple[FastAPI, SetClock],
 ) -> None:
     app, _ = limited_app
     client = TestClient(app, client=("198.51.100.1", 40000))
@@ -224,7 +217,7 @@ def test_the_bundler_counts_the_calls_that_simulate_and_never_refuses_a_read(
 
 
 def test_sign_in_nonces_and_attempts_are_limited_per_client(
-    limited_app: tuple[FastAPI, Clock],
+    limited_app: tuple[FastAPI, SetClock],
 ) -> None:
     # Found by review: POST /v1/auth/nonce wrote a database row per call and /v1/auth/verify ran
     # a signature recovery (or an ERC-1271 call) per call, for any client, without limit.
@@ -241,7 +234,7 @@ def test_sign_in_nonces_and_attempts_are_limited_per_client(
     )
 
 
-def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, Clock]) -> None:
+def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, SetClock]) -> None:
     app, _ = limited_app
     paths = app.openapi()["paths"]
     for path in (
@@ -261,7 +254,7 @@ def test_the_limited_routes_declare_429(limited_app: tuple[FastAPI, Clock]) -> N
 
 
 def test_a_client_forwarded_by_a_trusted_proxy_is_counted_as_that_client(
-    limited_app: tuple[FastAPI, Clock],
+    limited_app: tuple[FastAPI, SetClock],
 ) -> None:
     """As ``tuanchain serve`` runs the app: behind uvicorn's proxy-headers middleware trusting
     the proxy at 127.0.0.1 (``TUANCHAIN_FORWARDED_ALLOW_IPS``' default)."""
@@ -316,7 +309,7 @@ def test_serve_trusts_the_configured_proxies_only(
 
 
 def test_a_refused_client_is_logged_once_a_minute_not_per_request(
-    limited_app: tuple[FastAPI, Clock], caplog: pytest.LogCaptureFixture
+    limited_app: tuple[FastAPI, SetClock], caplog: pytest.LogCaptureFixture
 ) -> None:
     app, _ = limited_app
     client = TestClient(app, client=("198.51.100.77", 40000))
@@ -329,7 +322,7 @@ def test_a_refused_client_is_logged_once_a_minute_not_per_request(
 
 
 def test_qr_codes_are_limited_per_client_by_their_length(
-    limited_app: tuple[FastAPI, Clock],
+    limited_app: tuple[FastAPI, SetClock],
 ) -> None:
     """Found in review: POST /v1/qr drew a code for anyone without limit, at up to ~0.35-0.8 s
     of the one interpreter's CPU for the longest text it takes: a few clients could hold the
@@ -347,7 +340,7 @@ def test_qr_codes_are_limited_per_client_by_their_length(
     assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
 
 
-def test_listing_checks_are_limited_per_client(limited_app: tuple[FastAPI, Clock]) -> None:
+def test_listing_checks_are_limited_per_client(limited_app: tuple[FastAPI, SetClock]) -> None:
     """Found in review: POST /v1/ops/deals/check, open to anyone, asks the chain about every
     batch a listing names (up to 64) per call, without limit."""
     app, _ = limited_app
@@ -359,7 +352,7 @@ def test_listing_checks_are_limited_per_client(limited_app: tuple[FastAPI, Clock
 
 
 def test_sensor_csvs_are_limited_per_client_by_their_size(
-    limited_app: tuple[FastAPI, Clock],
+    limited_app: tuple[FastAPI, SetClock],
 ) -> None:
     """Found in review: POST /v1/supplier/sensor-events, open to anyone, validates every
     reading's event against the EPCIS schema (a full 2 MB CSV: about 100 s of CPU on the review
@@ -376,7 +369,7 @@ def test_sensor_csvs_are_limited_per_client_by_their_size(
 
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_limited_route_charges_a_large_body_by_its_size(
-    limited_app: tuple[FastAPI, Clock], chunked: bool
+    limited_app: tuple[FastAPI, SetClock], chunked: bool
 ) -> None:
     """Found in review: a prepare took one token whatever its body, and an anchor_event prepare
     naming an event with thousands of sensor readings costs seconds of CPU (its EPCIS schema
@@ -393,7 +386,7 @@ def test_a_limited_route_charges_a_large_body_by_its_size(
     assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
 
 
-def test_signed_uploads_are_limited_per_client(limited_app: tuple[FastAPI, Clock]) -> None:
+def test_signed_uploads_are_limited_per_client(limited_app: tuple[FastAPI, SetClock]) -> None:
     """Found in review: POST /v1/documents recovered a signature (or asked the chain through
     ERC-1271) and read roles on chain for every upload, whoever sent it, without limit."""
     app, _ = limited_app

@@ -16,7 +16,6 @@ a busy chain. After ``relayer_replace_after_blocks`` blocks and ``..._seconds`` 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from chain.aa.entrypoint import ENTRYPOINT_V08
 from chain.anvil import Anvil
 from chain.tx import REPLACEMENT_BUMP_PERCENT, decode_signed
 
+from ...clock import SetClock
 from ..relay.conftest import TOP_PRICE, make_deal, own_chain_services
 from .userops import funded_account, new_passkey, result
 
@@ -47,14 +47,6 @@ AFTER_SECONDS = 30.0
 def node() -> Iterator[Anvil]:
     with Anvil() as anvil:
         yield anvil
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _row(services: Services) -> UserOperationRow:
@@ -74,7 +66,7 @@ class Outbid:
                 "relayer_replace_after_seconds": AFTER_SECONDS,
             }
         )
-        self.services, self.clock = services, Clock()
+        self.services, self.clock = services, SetClock()
         self.chain = chain = services.chain
         client = TestClient(create_app(services))
         deal = make_deal(chain)

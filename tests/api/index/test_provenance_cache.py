@@ -8,26 +8,18 @@ from pathlib import Path
 from api.queries import ProvenanceCache
 from api.services import make_engine
 
+from ...clock import SetClock
+
 KEY = ("06901234500011", "LOT1")
 
 
-class Clock:
-    """A clock the test sets: the cache's timing rules without sleeping or reading real time."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _cache(
-    tmp_path: Path, *, check_seconds: float = 0.0, clock: Clock | None = None
+    tmp_path: Path, *, check_seconds: float = 0.0, clock: SetClock | None = None
 ) -> ProvenanceCache:
     return ProvenanceCache(
         make_engine(f"sqlite:///{tmp_path}/index.db"),
         check_seconds=check_seconds,
-        clock=clock or Clock(1_000.0),
+        clock=clock or SetClock(1_000.0),
     )
 
 
@@ -55,7 +47,7 @@ def test_the_first_lookup_checks_the_version_whatever_the_clock_reads(tmp_path: 
     """Regression: the last check started at 0.0 on time.monotonic(), which counts from boot; on
     a machine up for less than ``check_seconds`` (a fresh CI container) the version was never
     read, so a cache fed by another process's indexer was never invalidated."""
-    clock = Clock(5.0)  # five seconds after boot, far less than the check interval
+    clock = SetClock(5.0)  # five seconds after boot, far less than the check interval
     cache = _cache(tmp_path, check_seconds=3600.0, clock=clock)
     assert cache.lookup(KEY) == (False, None)  # due: never checked
     cache.get(KEY)

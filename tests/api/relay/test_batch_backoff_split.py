@@ -21,15 +21,8 @@ from api.services import Services
 from chain import errors as chain_errors
 from chain.context import Chain
 
+from ...clock import SetClock
 from .conftest import make_deal, own_outbox, relay
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class NodeDownAtBroadcast(RelayWorker):
@@ -53,7 +46,7 @@ def test_rows_of_one_batch_backed_off_apart_are_settled_together(
     for buyer in (first, second):
         chain.clients.token.mint(buyer.address, 100 * 10**6, signer=chain.platform)
     relayer = chain.relayer_for(first.address)
-    clock = Clock()
+    clock = SetClock(1_000.0)
 
     def join(buyer):  # type: ignore[no-untyped-def]
         return relay(

@@ -15,7 +15,6 @@ the stuck transactions, and replaced once the ceiling is raised.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from api.services import Services
 from chain.anvil import Anvil
 from chain.tx import REPLACEMENT_BUMP_PERCENT, decode_signed
 
+from ...clock import SetClock
 from .conftest import (
     Crash,
     CrashBeforeBroadcast,
@@ -52,16 +52,6 @@ def node() -> Iterator[Anvil]:
         yield anvil
 
 
-class Clock:
-    """The worker's clock, moved by the test (the seconds condition, without sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _rows(services: Services) -> list[RelayRequest]:
     with session_factory(services.engine)() as session:
         return session.query(RelayRequest).all()
@@ -75,7 +65,7 @@ def _batches(services: Services) -> dict[str, RelayBatch]:
 class Outbid:
     """A relayed request's batch pending on a node where a competitor takes every block."""
 
-    def __init__(self, services: Services, clock: Clock, *, requests: int = 1) -> None:
+    def __init__(self, services: Services, clock: SetClock, *, requests: int = 1) -> None:
         """``requests``: relayed by as many signers, one batch each (consecutive nonces)."""
         self.services, self.clock = services, clock
         self.chain = chain = services.chain
@@ -144,7 +134,7 @@ def _services(node: Anvil, tmp_path: Path, **settings: Any) -> Services:
 def test_an_outbid_batch_is_replaced_after_waiting_and_mined_once(
     tmp_path: Path, node: Anvil
 ) -> None:
-    clock = Clock()
+    clock = SetClock()
     case = Outbid(_services(node, tmp_path), clock)
     chain, services = case.chain, case.services
     # Outbid block after block: still pending, its cap above the base fee all along.
@@ -189,7 +179,7 @@ def test_an_outbid_batch_is_replaced_after_waiting_and_mined_once(
 def test_an_outbid_batch_at_the_fee_ceiling_is_flagged_once_not_replaced(
     tmp_path: Path, node: Anvil, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
+    clock = SetClock()
     services = _services(node, tmp_path)
     case = Outbid(services, clock)
     # The ceiling is the batch's own cap: no raise fits under it.
@@ -235,7 +225,7 @@ def test_an_outbid_batch_at_the_fee_ceiling_is_flagged_once_not_replaced(
 def test_an_outbid_batchs_replacement_survives_a_crash_and_only_one_fee_is_mined(
     tmp_path: Path, node: Anvil, mined: str
 ) -> None:
-    clock = Clock()
+    clock = SetClock()
     case = Outbid(_services(node, tmp_path), clock)
     chain, services = case.chain, case.services
     for _ in range(AFTER_BLOCKS):
@@ -268,7 +258,7 @@ def test_an_outbid_batchs_replacement_survives_a_crash_and_only_one_fee_is_mined
 def test_a_batch_waiting_behind_an_unmined_nonce_is_not_replaced_until_next_in_line(
     tmp_path: Path, node: Anvil
 ) -> None:
-    clock = Clock()
+    clock = SetClock()
     case = Outbid(_services(node, tmp_path), clock, requests=2)
     chain, services = case.chain, case.services
     ahead, behind = case.signers

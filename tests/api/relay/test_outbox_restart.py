@@ -30,20 +30,13 @@ from api.relayer.worker import RelayWorker
 from api.services import Services
 from chain.anvil import Anvil, free_port
 
+from ...clock import SetClock
 from .conftest import Crash, CrashBeforeBroadcast, consumer, make_deal, own_chain_services, relay
 
 
 class CrashBeforeReceiptIsRecorded(RelayWorker):
     def _settle(self, session, chain, rows, receipt) -> None:  # type: ignore[no-untyped-def,override]
         raise Crash(rows[0].id)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -86,7 +79,7 @@ def test_a_stopped_node_and_crashed_workers_lose_and_duplicate_nothing(
         for b, q in zip(buyers, (1, 2, 3), strict=True)
     ]
     relayer_nonce_before = chain.w3.eth.get_transaction_count(chain.relayer.address)
-    clock = Clock()
+    clock = SetClock(1_000.0)
 
     # 1. crash between committing the signed batch transaction and broadcasting it
     with pytest.raises(Crash):

@@ -15,15 +15,8 @@ from api.relayer.models import RelayRequest, RelayStatus, utcnow
 from api.relayer.worker import RelayWorker
 from api.services import Services
 
+from ...clock import SetClock
 from .conftest import own_outbox
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _row(signer: str, *, status: RelayStatus, due_at: float) -> dict[str, Any]:
@@ -60,7 +53,7 @@ def test_the_in_flight_count_reads_the_clock_each_time_it_runs(
                 _row("0x" + "3" * 40, status=RelayStatus.SENDING, due_at=200.0),
             ],
         )
-    clock = Clock(50.0)
+    clock = SetClock(50.0)
     worker = RelayWorker(own, clock=clock)
     assert worker.in_flight() == 0  # neither is due yet
     clock.now = 150.0
@@ -79,7 +72,7 @@ def test_the_candidate_heads_leave_out_what_this_pass_took_and_what_others_hold(
     rows = [_row(s, status=RelayStatus.QUEUED, due_at=0.0) for s in signers]
     with own.engine.begin() as connection:
         connection.execute(insert(RelayRequest.__table__), rows)
-    worker = RelayWorker(own, clock=Clock(1.0))
+    worker = RelayWorker(own, clock=SetClock(1.0))
 
     def candidates(seen: set[str], busy: set[str]) -> set[str]:
         # The worker's own read of a batch's candidates (its _one_batch), through a stub that

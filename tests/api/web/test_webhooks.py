@@ -44,6 +44,7 @@ from api.webhooks import runner
 from api.webhooks.models import NoticeContact, WebhookDelivery, WebhookEndpoint
 from api.webhooks.outbox import WebhookOutbox, message_id, recipients, seal_secret
 
+from ...clock import SetClock
 from ..conftest import siwe_token
 from .conftest import Demo
 
@@ -126,15 +127,7 @@ def sign_in(client: TestClient, account: LocalAccount) -> dict[str, str]:
     return {"Authorization": "Bearer " + siwe_token(client, account)}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def drain(outbox: WebhookOutbox, clock: Clock, endpoint_id: int, *, passes: int = 200) -> None:
+def drain(outbox: WebhookOutbox, clock: SetClock, endpoint_id: int, *, passes: int = 200) -> None:
     """Run deliveries, moving the outbox's clock to each next attempt, until none is pending."""
     for _ in range(passes):
         outbox.deliver_due()
@@ -186,7 +179,7 @@ def test_a_gateway_that_fails_then_recovers_gets_every_notice_signed(
     assert len({kind.split(":")[0] for _, kind in expected.values()}) >= 8  # many kinds
     gateway.failures = 5 + len(expected) // 3  # down for a while: every row fails at least once
 
-    clock = Clock()
+    clock = SetClock()
     outbox = runner.make_outbox(services, clock=clock, backoff_base=30.0, backoff_max=600.0)
     assert outbox.enqueue() >= len(expected)
     assert outbox.enqueue() == 0  # idempotent: the same notices are not queued twice
@@ -219,7 +212,7 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
     operator = sign_in(client, services.chain.platform)
     endpoint = register(client, operator, gateway.url)
     gateway.failures = 10**9  # down for good
-    clock = Clock()
+    clock = SetClock()
     outbox = runner.make_outbox(services, clock=clock, max_attempts=3, backoff_base=10.0)
     outbox.enqueue()
     with Session(services.engine) as session:  # (other tests' endpoints may get rows too)
@@ -302,7 +295,7 @@ def test_a_gateway_that_does_not_answer_delays_only_its_own_queue(
         hole.bind(("127.0.0.1", 0))  # kept bound, never listening: nobody else gets the port
         dead = register(client, operator, f"http://127.0.0.1:{hole.getsockname()[1]}/hook")
         healthy = register(client, operator, gateway.url)
-        clock = Clock()
+        clock = SetClock()
         outbox = runner.make_outbox(services, clock=clock, batch=10_000, per_endpoint=10_000)
         outbox.enqueue()
         queued = _rows(services, healthy["id"])
@@ -329,7 +322,7 @@ def test_a_pass_takes_a_few_rows_of_each_endpoint_in_due_order(
 ) -> None:
     client, services = site
     endpoint = register(client, sign_in(client, services.chain.platform), gateway.url)
-    clock = Clock()
+    clock = SetClock()
     outbox = runner.make_outbox(services, clock=clock, per_endpoint=3)
     outbox.enqueue()
     queued = _rows(services, endpoint["id"])
@@ -443,7 +436,7 @@ def test_off_a_local_chain_gateways_in_the_service_s_own_network_are_refused(
         row.secret_sealed = seal_secret(runner.document_key(services), row.id, "whsec_AAAA")
         session.commit()
         endpoint_id = row.id
-    outbox = runner.make_outbox(services, clock=Clock())
+    outbox = runner.make_outbox(services, clock=SetClock())
     mine = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     try:
         assert outbox.enqueue() > 0
@@ -484,7 +477,7 @@ def test_payloads_carry_a_phone_only_while_its_owner_consents(
 
     operator = sign_in(client, services.chain.platform)
     endpoint = register(client, operator, gateway.url)
-    clock = Clock()
+    clock = SetClock()
     outbox = runner.make_outbox(services, clock=clock)
     outbox.enqueue()
     drain(outbox, clock, endpoint["id"])
@@ -605,7 +598,7 @@ def test_each_pass_queues_only_what_came_after_the_last_one_and_a_restart_resume
             assert row is not None
             return row.scanned_block, row.scanned_time
 
-    clock = Clock()
+    clock = SetClock()
     # Pass 1 (no cursor yet): the whole history of the half-indexed chain.
     first = set(every_notice(services))
     outbox = runner.make_outbox(services, clock=clock)
