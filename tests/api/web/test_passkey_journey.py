@@ -132,6 +132,21 @@ def sign(page: Any, name: str | None = None) -> None:
     button.click()
 
 
+def join_with_a_new_passkey(page: Any, base: str, deal: Any) -> str:
+    """A neighbour's first visit from a share link: a passkey made, the faucet's 200 tUSD taken,
+    one unit joined; the passkey account's address."""
+    expect = playwright_api.expect
+    page.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
+    page.click('[data-action="create"]')
+    expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+    account = page.get_attribute("#passkey", "data-address")
+    page.click('[data-action="faucet"]')
+    expect(page.locator("[data-field=balance]")).to_have_text("200.00")
+    page.click('form.passkey-join button[type="submit"]')
+    expect(page.locator("#passkey")).to_have_attribute("data-joined", SET)
+    return str(account)
+
+
 def test_a_passkey_consumer_joins_cancels_and_joins_again_paying_no_eth(
     site: tuple[str, Services, SeedReport], phone: Any
 ) -> None:
@@ -233,14 +248,7 @@ def test_a_passkey_consumer_files_a_claim_with_a_photo_after_pickup(
     page, expect = phone, playwright_api.expect
     deal = make_deal(chain, min_quantity=1, join_window=600)
 
-    page.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
-    page.click('[data-action="create"]')
-    expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
-    account = page.get_attribute("#passkey", "data-address")
-    page.click('[data-action="faucet"]')
-    expect(page.locator("[data-field=balance]")).to_have_text("200.00")
-    page.click('form.passkey-join button[type="submit"]')
-    expect(page.locator("#passkey")).to_have_attribute("data-joined", SET)
+    account = join_with_a_new_passkey(page, base, deal)
     assert chain.clients.escrow.order(deal.deal_id, account).quantity == 1
 
     advance_time(chain, 601)  # the join window ends: min reached, the deal succeeded
@@ -327,14 +335,7 @@ def test_goods_that_never_arrive_come_back_in_full_from_the_orders_page(
     page, expect = phone, playwright_api.expect
     deal = make_deal(chain, min_quantity=1, join_window=600)
 
-    page.goto(f"{base}/passkey?lang=zh&deal={deal.deal_id}&leader={deal.leader.address}")
-    page.click('[data-action="create"]')
-    expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
-    account = page.get_attribute("#passkey", "data-address")
-    page.click('[data-action="faucet"]')
-    expect(page.locator("[data-field=balance]")).to_have_text("200.00")
-    page.click('form.passkey-join button[type="submit"]')
-    expect(page.locator("#passkey")).to_have_attribute("data-joined", SET)
+    account = join_with_a_new_passkey(page, base, deal)
     token = chain.clients.token
     paid = 200 * 10**6 - token.balance_of(account)
     assert paid > 0
