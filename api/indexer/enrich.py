@@ -133,7 +133,7 @@ class Enricher:
         stats = EnrichStats(touched_batches=set())
         self._roots(session, stats)
         self._events(session, stats)
-        self._metadata(session)
+        self._metadata(session, stats)
         for batch_id in sorted(stats.touched_batches or ()):
             self.cold_chain(session, batch_id)
         return stats
@@ -214,7 +214,11 @@ class Enricher:
 
     # -------------------------------------------------------------- lot master data
 
-    def _metadata(self, session: Session) -> None:
+    def _metadata(self, session: Session, stats: EnrichStats) -> None:
+        """Each batch's lot master data, once the store has it. A batch whose data arrives is
+        touched: its cold chain is evaluated again with the lot's own range, and the index's
+        version moves, so no cached page keeps showing it without its product."""
+        assert stats.touched_batches is not None
         batches = session.scalars(
             select(m.Batch).where(m.Batch.metadata_status.in_(("pending", "missing")))
         ).all()
@@ -230,6 +234,7 @@ class Enricher:
                 continue
             batch.metadata_json = data if isinstance(data, dict) else {"value": data}
             batch.metadata_status = "loaded"
+            stats.touched_batches.add(batch.batch_id)
 
     # -------------------------------------------------------------- cold chain
 

@@ -334,6 +334,38 @@ def test_document_arriving_late_becomes_verified(
     assert row.verification == "verified" and row.biz_step == "commissioning"
 
 
+def test_lot_master_data_arriving_late_loads_and_moves_the_index_version(
+    world: World, services: Services, fresh_engine
+) -> None:
+    """A batch whose master data reaches the store after it was indexed gets its product once
+    the data is there, and that pass moves the index's version: pages and answers cached by
+    version (the read cache) must not keep showing the batch without its product."""
+    gtin, lot = world_gtin(), "LATE-MASTER"
+    data = json.dumps({"product": {"en": "Late rice", "zh": "迟到的米"}}).encode()
+    services.chain.clients.registry.register_batch(
+        gtin, lot, parse_cid(compute_cid(data)), signer=world.supplier
+    )
+    engine = fresh_engine()
+    indexer = make_indexer(engine, services)
+    indexer.sync()
+
+    def batch_and_version() -> tuple[m.Batch, int]:
+        with Session(engine) as session:
+            batch = session.scalars(
+                select(m.Batch).where(m.Batch.batch_id == batch_id(gtin, lot))
+            ).one()
+            return batch, session.scalars(select(m.IndexerState.version)).one()
+
+    batch, before = batch_and_version()
+    assert batch.metadata_status == "missing" and batch.metadata_json is None
+    services.store.put(data)
+    indexer.sync()
+    batch, after = batch_and_version()
+    assert batch.metadata_status == "loaded"
+    assert batch.metadata_json["product"]["en"] == "Late rice"
+    assert after > before
+
+
 def test_tampered_document_is_a_mismatch(world: World, services: Services, fresh_engine) -> None:
     """A document whose event does not hash to the anchored hash is flagged, not trusted."""
     chain = services.chain
