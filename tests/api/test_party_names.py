@@ -73,6 +73,7 @@ def _review_page(application: Application) -> str:
             t=lambda key: words.get(key, {}).get("en", key),
             js_messages={},
             path="/ops/review",
+            here="/ops/review",  # what render() gives every page (the passkey link's next=)
             query={},
         )
     )
