@@ -318,4 +318,30 @@
     document.getElementById("clear-staged").addEventListener("click", () => setStaged([]));
     renderStaged();
   }
+
+  // ------------------------------------------------------------------ product details
+
+  // A batch just registered is indexed a moment before its lot master data is read from the
+  // store, so the page reloaded after its signing can show "GTIN …" for its name. Its card says
+  // so (data-details-pending): the name is filled in from the page read again, without a reload
+  // that would lose a form being typed. 30 tries a second apart; a store that is down stays
+  // "GTIN …" until the next visit.
+  const pendingCards = () => [...document.querySelectorAll(".batch-card[data-details-pending]")];
+  async function fillDetails(tries) {
+    if (!pendingCards().length || tries <= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    try {
+      const answer = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+      const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+      pendingCards().forEach((card) => {
+        const now = fresh.getElementById(card.id);
+        if (!now || now.hasAttribute("data-details-pending")) return;
+        card.querySelector("h3").replaceWith(document.importNode(now.querySelector("h3"), true));
+        card.dataset.name = now.dataset.name;
+        card.removeAttribute("data-details-pending");
+      });
+    } catch (error) { /* offline for a moment: the next try reads again */ }
+    await fillDetails(tries - 1);
+  }
+  fillDetails(30);
 })();

@@ -40,6 +40,9 @@ class BatchCard:
     breaches: int
     writers: list[Person] = field(default_factory=list)
     deals: list[int] = field(default_factory=list)
+    # Its lot master data not read from the store yet (the indexer reads it just after the
+    # batch's block): the page fills the product in when it arrives (supplier.js).
+    details_pending: bool = False
 
 
 def _writers(session: Session, batch_ids: list[str]) -> dict[str, list[str]]:
@@ -109,6 +112,7 @@ def supplier_view(session: Session, services: Services, supplier: str) -> dict[s
             breaches=b.breach_count,
             writers=[directory.get(w) for w in writers.get(b.batch_id, [])],
             deals=sorted(deals_of.get(b.batch_id, [])),
+            details_pending=b.metadata_status in ("pending", "missing"),
         )
         for b in rows
     ]

@@ -42,7 +42,7 @@ from traceability.epcis.identifiers import (
     is_restricted_circulation,
     validate_gtin14,
 )
-from traceability.ipfs import parse_cid
+from traceability.ipfs import compute_cid, parse_cid
 
 from .conftest import served_on_snapshot
 from .phone import Wallet, open_phone, until_indexed
@@ -458,3 +458,38 @@ def test_a_batch_with_bare_master_data_has_a_trail_page(
     expect(page.locator("#product")).to_contain_text(lot)
     page.goto(f"{site.base}/supplier/{c.PORK_FARM.address}?lang=en")
     expect(page.locator(f"#batch-{gtin}-{lot} h3")).to_have_text(f"GTIN {gtin}")
+
+
+def test_a_batch_card_gets_its_product_name_when_the_master_data_arrives(
+    site: Site, phone: tuple[Any, Wallet]
+) -> None:
+    """The indexer stores a batch a moment before it reads the batch's lot master data from the
+    store, so the page reloaded after signing can show the card by GTIN. The card says its details
+    are on their way and the page fills the name in — without a reload, which would lose a form
+    being typed. Here the document reaches the store only after the page is shown."""
+    expect = playwright_api.expect
+    page, _ = phone
+    gtin, lot = c.with_check("0690123459877"), "LATE-1"
+    data = json.dumps(
+        {"gtin": gtin, "lot": lot, "product": {"en": "Late chops", "zh": "迟到的猪排"}}
+    )
+    cid = compute_cid(data.encode())
+    registry = site.services.chain.clients.registry
+    registry.register_batch(gtin, lot, parse_cid(cid), signer=c.PORK_FARM.account)
+    card = page.locator(f"#batch-{gtin}-{lot}")
+
+    def indexed_without_details() -> bool:
+        with Session(site.services.engine) as session:
+            row = session.scalar(select(m.Batch).where(m.Batch.gtin == gtin, m.Batch.lot == lot))
+            return row is not None and row.metadata_status == "missing"
+
+    page.goto(f"{site.base}/supplier/{c.PORK_FARM.address}?lang=en")
+    until_indexed(page, indexed_without_details)
+    page.reload()  # the check reads the database: the page itself may predate the index's row
+    expect(card).to_have_attribute("data-details-pending", "")
+    expect(card.locator("h3")).to_have_text(f"GTIN {gtin}")
+    page.evaluate("window.notReloaded = true")
+    site.services.store.put(data.encode())
+    expect(card.locator("h3")).to_have_text("Late chops")
+    expect(card).not_to_have_attribute("data-details-pending", "")
+    assert page.evaluate("window.notReloaded === true")  # filled in place
