@@ -4,7 +4,8 @@ outbox's source, so a re-org that drops an event drops its notice too).
 A consumer hears about their orders (joined, cancelled, 成团 or not, frozen by a recall, goods
 arrived at their pickup point (到货通知; ``arrived_short`` with the missing units when the
 receipt was short), the pickup deadline near while the goods wait there (``pickup_due``, from
-:data:`PICKUP_DUE_SECONDS` before it), handed over (已提货), a claim answered, money paid out);
+:data:`PICKUP_DUE_SECONDS` before it), not delivered by the delivery deadline (``undelivered``:
+refundable in full), handed over (已提货), a claim answered, money paid out);
 a leader about their group (a neighbour joined, a deal formed so the goods are coming, a claim
 filed on their group).
 
@@ -46,6 +47,7 @@ KINDS = (
     "paid",
     "settled",
     "pickup_due",
+    "undelivered",
     "picked_up",
     "group_joined",
     "group_formed",
@@ -129,6 +131,7 @@ def notices(
     facts = queries._DealFacts(session, rows)  # the one loader of deal facts (queries)
     for deal in rows:
         d = deal.deal_id
+        formed = False
         mine = [o for o in facts.orders[d] if o.buyer == address]
         holds = sum(o.quantity if o.kind == "join" else -o.quantity for o in mine) > 0
         if now >= deal.join_deadline:
@@ -160,6 +163,18 @@ def notices(
                     add("arrived_short", ident, r.block_time, d, place=r.leader, n=short)
                 else:
                     add("arrived", ident, r.block_time, d, place=r.leader)
+        # 未到货: the deal formed, but the buyer's pickup point never signed a receipt by the
+        # delivery deadline: the whole payment is theirs again (the order page's 退款中). Derived
+        # from chain time when read, like 成团 (no timer to miss it).
+        if (
+            d in bought
+            and holds
+            and not received
+            and formed
+            and all(o.kind != "frozen" for o in facts.outcomes[d])  # (frozen: its own notice)
+            and now >= deal.delivery_deadline
+        ):
+            add("undelivered", str(d), deal.delivery_deadline, d, until=deal.delivery_deadline)
         handover = facts.last.handover_of(d, address) if d in bought else None
         if handover is not None:
             ident = f"{handover.tx_hash}:{handover.log_index}"
@@ -203,7 +218,8 @@ NOTICE_SOURCES: tuple[Any, ...] = (
 def changed_deals(session: Session, *, after_block: int, after_time: int, now: int) -> set[int]:
     """The deals that may have notices :func:`notices` did not give when the index ended at block
     ``after_block`` and chain time was ``after_time``: a row indexed since, or a moment a notice
-    waits for (the join deadline: 成团 or not; the pickup deadline's last day) passed since."""
+    waits for (the join deadline: 成团 or not; the delivery deadline: 未到货; the pickup
+    deadline's last day) passed since."""
     found: set[int] = set()
     for table in NOTICE_SOURCES:
         found.update(
@@ -218,6 +234,7 @@ def changed_deals(session: Session, *, after_block: int, after_time: int, now: i
                 select(m.Deal.deal_id).where(
                     or_(
                         m.Deal.join_deadline.between(after_time + 1, now),
+                        m.Deal.delivery_deadline.between(after_time + 1, now),
                         and_(m.Deal.pickup_deadline.is_not(None), due.between(after_time + 1, now)),
                     )
                 )

@@ -11,7 +11,7 @@ class NoticePublic(BaseModel):
     time: str
     deal_id: int
     text: str
-    # The deadline the text names ({until}: pickup_due), ISO 8601 UTC, for a client to show in
+    # The deadline the text names ({until}: pickup_due, undelivered), ISO 8601 UTC, for a client to show in
     # the reader's zone (the text prints it in UTC); None when the text names none.
     until: str | None = None
 

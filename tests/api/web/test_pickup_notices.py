@@ -88,3 +88,34 @@ def test_notice_sources_are_the_log_tables_notices_read(demo: Demo) -> None:
             notice_feed.notices(session, directory, person.address)
     assert read, "no notices read"
     assert set(notice_feed.NOTICE_SOURCES) == read - counted_only, sorted(t.__name__ for t in read)
+
+
+def test_undelivered_once_the_delivery_deadline_passes_without_a_receipt(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """未到货 (the order page's 退款中): the pork formed, but 陈姐 never signed for her group's
+    pork; from the delivery deadline (chain time, read when the notices are) her buyer hears
+    that the whole payment is refundable. 李娜's pickup point received it: no such notice."""
+    pork = demo.report.deals["pork_claim"]
+    buyer = CONSUMERS[3].address  # 赵敏 (pork at 陈姐's, never received)
+    with Session(demo.services.engine) as session:
+        deadline = session.scalars(
+            select(m.Deal.delivery_deadline).where(m.Deal.deal_id == pork)
+        ).one()
+    assert "undelivered" not in kinds_at(demo, monkeypatch, buyer, deadline - 1)
+    gone = kinds_at(demo, monkeypatch, buyer, deadline)["undelivered"]
+    assert (
+        gone["id"] == f"undelivered:{pork}"
+        and gone["deal_id"] == pork
+        and gone["until"] == deadline
+    )
+    assert (
+        gone["text"].startswith("Not delivered:") and "full payment is refundable" in gone["text"]
+    )
+    assert "undelivered" not in kinds_at(demo, monkeypatch, CONSUMERS[1].address, deadline + 1)
+    # The webhook outbox's incremental pass looks at the deal when the deadline passes.
+    with Session(demo.services.engine) as session:
+        changed = notice_feed.changed_deals(
+            session, after_block=2**40, after_time=deadline - 1, now=deadline
+        )
+    assert pork in changed
