@@ -52,7 +52,13 @@ KINDS = (
     "group_joined",
     "group_formed",
     "group_claim",
+    "party_approved",
+    "party_rejected",
+    "party_revoked",
 )
+
+# The registry's decisions on an application (PartyEvent actions) the applicant hears about.
+PARTY_DECISIONS = ("approved", "rejected", "revoked")
 
 
 # The most deals one notice pass reads for an address (its newest: the largest deal ids): the
@@ -90,8 +96,37 @@ def notices(
     """The notices for ``address`` about ``deals`` (default: its :data:`NOTICE_DEALS` newest deals,
     :func:`address_deals`; the webhook outbox's incremental pass gives the changed ones), newest
     first (``time`` ISO 8601, ``kind``, ``deal_id``)."""
+    party = party_notices(session, address)
     if deals is None:
         deals = address_deals(session, address)[0]
+    out = _deal_notices(session, directory, address, deals) + party
+    out.sort(key=lambda n: (n["time"], n["id"]), reverse=True)
+    return out
+
+
+def party_notices(session: Session, address: str) -> list[dict[str, Any]]:
+    """The registry's decisions on ``address``'s applications as a supplier or a leader
+    (approved, rejected, revoked): ``party_<action>``, ``deal_id`` None, ``role`` the kind."""
+    rows = session.scalars(
+        select(m.PartyEvent)
+        .where(m.PartyEvent.account == address, m.PartyEvent.action.in_(PARTY_DECISIONS))
+        .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
+    )
+    return [
+        {
+            "id": f"party_{p.action}:{p.tx_hash}:{p.log_index}",
+            "kind": f"party_{p.action}",
+            "time": _at(p.block_time),
+            "deal_id": None,
+            "role": p.kind,
+        }
+        for p in rows
+    ]
+
+
+def _deal_notices(
+    session: Session, directory: Directory, address: str, deals: Collection[int]
+) -> list[dict[str, Any]]:
     if not deals:
         return []
     out: list[dict[str, Any]] = []
@@ -198,7 +233,6 @@ def notices(
     )
     for n in out:
         n["product"] = products[n["deal_id"]]["name"]
-    out.sort(key=lambda n: (n["time"], n["id"]), reverse=True)
     return out
 
 
@@ -243,6 +277,15 @@ def changed_deals(session: Session, *, after_block: int, after_time: int, now: i
     return found
 
 
+def decided_parties(session: Session, *, after_block: int | None = None) -> set[str]:
+    """The applicants with a registry decision (:func:`party_notices`) indexed after
+    ``after_block`` (None: ever): the webhook outbox's recipients of those notices."""
+    query = select(m.PartyEvent.account).where(m.PartyEvent.action.in_(PARTY_DECISIONS))
+    if after_block is not None:
+        query = query.where(m.PartyEvent.block_number > after_block)
+    return set(session.scalars(query.distinct()))
+
+
 def recipients_of(session: Session, deals: Collection[int]) -> set[str]:
     """The addresses with notices about ``deals``: their buyers and the buyers' leaders."""
     out: set[str] = set()
@@ -270,6 +313,9 @@ def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
         "who": directory.get(notice["who"]).label(lang) if "who" in notice else "",
         "place": directory.get(notice["place"]).place_label(lang) if "place" in notice else "",
         "until": _until(notice.get("until")),
+        "role": messages().get(f"role_{notice['role']}", {}).get(lang, notice["role"])
+        if "role" in notice
+        else "",
     }
     return fill(template, values)
 

@@ -5,6 +5,7 @@ order was handed over. The index's chain time is set by the test (no waiting, no
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -119,3 +120,35 @@ def test_undelivered_once_the_delivery_deadline_passes_without_a_receipt(
             session, after_block=2**40, after_time=deadline - 1, now=deadline
         )
     assert pork in changed
+
+
+def test_the_registry_decision_on_an_application_is_a_notice(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, web_client: TestClient
+) -> None:
+    """An applicant hears the platform's decision (the seed approved every supplier and leader):
+    a notice about no deal, in both languages, on the leader's page and to the webhooks (the
+    outbox's recipients include an applicant with no orders at all: a supplier)."""
+    from api.demo.catalog import LEADERS, RICE_FARM
+    from api.webhooks.outbox import recipients
+
+    with Session(demo.services.engine) as session:
+        approval = session.scalars(
+            select(m.PartyEvent).where(
+                m.PartyEvent.account == RICE_FARM.address, m.PartyEvent.action == "approved"
+            )
+        ).one()
+        assert RICE_FARM.address in recipients(session)
+    farm = kinds_at(demo, monkeypatch, RICE_FARM.address, 2**40)["party_approved"]
+    assert farm["id"] == f"party_approved:{approval.tx_hash}:{approval.log_index}"
+    assert farm["deal_id"] is None
+    assert farm["text"] == "Application approved: you are now a verified Supplier"
+    with Session(demo.services.engine) as session:
+        directory = Directory(session, demo.services.store)
+        assert "供应商" in notice_feed.sentence(farm, directory, "zh")
+        assert notice_feed.public(farm, directory, "en")["deal_id"] is None
+    page = web_client.get(f"/leader/{LEADERS[0].address}?lang=en")
+    assert page.status_code == 200
+    assert "Application approved: you are now a verified Group leader" in page.text
+    api = web_client.get(f"/v1/notices/{LEADERS[0].address}?lang=en")
+    assert api.status_code == 200
+    assert any(n["kind"] == "party_approved" for n in api.json()["notices"]), api.json()
