@@ -91,12 +91,18 @@ def _at(value: datetime | int) -> datetime:
 
 
 def notices(
-    session: Session, directory: Directory, address: str, *, deals: Collection[int] | None = None
+    session: Session,
+    directory: Directory,
+    address: str,
+    *,
+    deals: Collection[int] | None = None,
+    parties: bool = True,
 ) -> list[dict[str, Any]]:
     """The notices for ``address`` about ``deals`` (default: its :data:`NOTICE_DEALS` newest deals,
     :func:`address_deals`; the webhook outbox's incremental pass gives the changed ones), newest
-    first (``time`` ISO 8601, ``kind``, ``deal_id``)."""
-    party = party_notices(session, address)
+    first (``time`` ISO 8601, ``kind``, ``deal_id``), with the registry's decisions on its
+    applications (:func:`party_notices`; ``parties`` False: a later page of deals, without)."""
+    party = party_notices(session, address) if parties else []
     if deals is None:
         deals = address_deals(session, address)[0]
     out = _deal_notices(session, directory, address, deals) + party
