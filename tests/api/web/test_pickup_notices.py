@@ -138,6 +138,13 @@ def test_the_registry_decision_on_an_application_is_a_notice(
             )
         ).one()
         assert RICE_FARM.address in recipients(session)
+        # The outbox's incremental pass: the applicants decided on since its cursor.
+        since = notice_feed.decided_parties(session, after_block=approval.block_number - 1)
+        assert RICE_FARM.address in since
+        later = session.scalars(
+            select(m.PartyEvent.block_number).order_by(m.PartyEvent.block_number.desc())
+        ).first()
+        assert RICE_FARM.address not in notice_feed.decided_parties(session, after_block=later)
     farm = kinds_at(demo, monkeypatch, RICE_FARM.address, 2**40)["party_approved"]
     assert farm["id"] == f"party_approved:{approval.tx_hash}:{approval.log_index}"
     assert farm["deal_id"] is None
@@ -152,3 +159,7 @@ def test_the_registry_decision_on_an_application_is_a_notice(
     api = web_client.get(f"/v1/notices/{LEADERS[0].address}?lang=en")
     assert api.status_code == 200
     assert any(n["kind"] == "party_approved" for n in api.json()["notices"]), api.json()
+    # Once, on the first page: a later page of deals goes without.
+    later = web_client.get(f"/v1/notices/{LEADERS[0].address}", params={"before": 2**31})
+    assert later.status_code == 200
+    assert not any(n["kind"].startswith("party_") for n in later.json()["notices"])
