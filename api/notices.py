@@ -4,7 +4,8 @@ outbox's source, so a re-org that drops an event drops its notice too).
 A consumer hears about their orders (joined, cancelled, 成团 or not, frozen by a recall, goods
 arrived at their pickup point (到货通知; ``arrived_short`` with the missing units when the
 receipt was short), the pickup deadline near while the goods wait there (``pickup_due``, from
-:data:`PICKUP_DUE_SECONDS` before it), handed over (已提货), a claim answered, money paid out);
+:data:`PICKUP_DUE_SECONDS` before it), not delivered by the delivery deadline (``undelivered``:
+refundable in full), handed over (已提货), a claim answered, money paid out);
 a leader about their group (a neighbour joined, a deal formed so the goods are coming, a claim
 filed on their group).
 
@@ -46,11 +47,18 @@ KINDS = (
     "paid",
     "settled",
     "pickup_due",
+    "undelivered",
     "picked_up",
     "group_joined",
     "group_formed",
     "group_claim",
+    "party_approved",
+    "party_rejected",
+    "party_revoked",
 )
+
+# The registry's decisions on an application (PartyEvent actions) the applicant hears about.
+PARTY_DECISIONS = ("approved", "rejected", "revoked")
 
 
 # The most deals one notice pass reads for an address (its newest: the largest deal ids): the
@@ -83,13 +91,48 @@ def _at(value: datetime | int) -> datetime:
 
 
 def notices(
-    session: Session, directory: Directory, address: str, *, deals: Collection[int] | None = None
+    session: Session,
+    directory: Directory,
+    address: str,
+    *,
+    deals: Collection[int] | None = None,
+    parties: bool = True,
 ) -> list[dict[str, Any]]:
     """The notices for ``address`` about ``deals`` (default: its :data:`NOTICE_DEALS` newest deals,
     :func:`address_deals`; the webhook outbox's incremental pass gives the changed ones), newest
-    first (``time`` ISO 8601, ``kind``, ``deal_id``)."""
+    first (``time`` ISO 8601, ``kind``, ``deal_id``), with the registry's decisions on its
+    applications (:func:`party_notices`; ``parties`` False: a later page of deals, without)."""
+    party = party_notices(session, address) if parties else []
     if deals is None:
         deals = address_deals(session, address)[0]
+    out = _deal_notices(session, directory, address, deals) + party
+    out.sort(key=lambda n: (n["time"], n["id"]), reverse=True)
+    return out
+
+
+def party_notices(session: Session, address: str) -> list[dict[str, Any]]:
+    """The registry's decisions on ``address``'s applications as a supplier or a leader
+    (approved, rejected, revoked): ``party_<action>``, ``deal_id`` None, ``role`` the kind."""
+    rows = session.scalars(
+        select(m.PartyEvent)
+        .where(m.PartyEvent.account == address, m.PartyEvent.action.in_(PARTY_DECISIONS))
+        .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
+    )
+    return [
+        {
+            "id": f"party_{p.action}:{p.tx_hash}:{p.log_index}",
+            "kind": f"party_{p.action}",
+            "time": _at(p.block_time),
+            "deal_id": None,
+            "role": p.kind,
+        }
+        for p in rows
+    ]
+
+
+def _deal_notices(
+    session: Session, directory: Directory, address: str, deals: Collection[int]
+) -> list[dict[str, Any]]:
     if not deals:
         return []
     out: list[dict[str, Any]] = []
@@ -129,6 +172,7 @@ def notices(
     facts = queries._DealFacts(session, rows)  # the one loader of deal facts (queries)
     for deal in rows:
         d = deal.deal_id
+        formed = False
         mine = [o for o in facts.orders[d] if o.buyer == address]
         holds = sum(o.quantity if o.kind == "join" else -o.quantity for o in mine) > 0
         if now >= deal.join_deadline:
@@ -160,6 +204,18 @@ def notices(
                     add("arrived_short", ident, r.block_time, d, place=r.leader, n=short)
                 else:
                     add("arrived", ident, r.block_time, d, place=r.leader)
+        # 未到货: the deal formed, but the buyer's pickup point never signed a receipt by the
+        # delivery deadline: the whole payment is theirs again (the order page's 退款中). Derived
+        # from chain time when read, like 成团 (no timer to miss it).
+        if (
+            d in bought
+            and holds
+            and not received
+            and formed
+            and all(o.kind != "frozen" for o in facts.outcomes[d])  # (frozen: its own notice)
+            and now >= deal.delivery_deadline
+        ):
+            add("undelivered", str(d), deal.delivery_deadline, d, until=deal.delivery_deadline)
         handover = facts.last.handover_of(d, address) if d in bought else None
         if handover is not None:
             ident = f"{handover.tx_hash}:{handover.log_index}"
@@ -183,7 +239,6 @@ def notices(
     )
     for n in out:
         n["product"] = products[n["deal_id"]]["name"]
-    out.sort(key=lambda n: (n["time"], n["id"]), reverse=True)
     return out
 
 
@@ -203,7 +258,8 @@ NOTICE_SOURCES: tuple[Any, ...] = (
 def changed_deals(session: Session, *, after_block: int, after_time: int, now: int) -> set[int]:
     """The deals that may have notices :func:`notices` did not give when the index ended at block
     ``after_block`` and chain time was ``after_time``: a row indexed since, or a moment a notice
-    waits for (the join deadline: 成团 or not; the pickup deadline's last day) passed since."""
+    waits for (the join deadline: 成团 or not; the delivery deadline: 未到货; the pickup
+    deadline's last day) passed since."""
     found: set[int] = set()
     for table in NOTICE_SOURCES:
         found.update(
@@ -218,12 +274,22 @@ def changed_deals(session: Session, *, after_block: int, after_time: int, now: i
                 select(m.Deal.deal_id).where(
                     or_(
                         m.Deal.join_deadline.between(after_time + 1, now),
+                        m.Deal.delivery_deadline.between(after_time + 1, now),
                         and_(m.Deal.pickup_deadline.is_not(None), due.between(after_time + 1, now)),
                     )
                 )
             )
         )
     return found
+
+
+def decided_parties(session: Session, *, after_block: int | None = None) -> set[str]:
+    """The applicants with a registry decision (:func:`party_notices`) indexed after
+    ``after_block`` (None: ever): the webhook outbox's recipients of those notices."""
+    query = select(m.PartyEvent.account).where(m.PartyEvent.action.in_(PARTY_DECISIONS))
+    if after_block is not None:
+        query = query.where(m.PartyEvent.block_number > after_block)
+    return set(session.scalars(query.distinct()))
 
 
 def recipients_of(session: Session, deals: Collection[int]) -> set[str]:
@@ -253,6 +319,9 @@ def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
         "who": directory.get(notice["who"]).label(lang) if "who" in notice else "",
         "place": directory.get(notice["place"]).place_label(lang) if "place" in notice else "",
         "until": _until(notice.get("until")),
+        "role": messages().get(f"role_{notice['role']}", {}).get(lang, notice["role"])
+        if "role" in notice
+        else "",
     }
     return fill(template, values)
 

@@ -186,7 +186,9 @@ def get_notices(
     with _session(services) as session:
         directory = Directory(session, services.store)
         deals, next_before = notice_feed.address_deals(session, account, limit=limit, before=before)
-        items = notice_feed.notices(session, directory, account, deals=deals)
+        items = notice_feed.notices(
+            session, directory, account, deals=deals, parties=before is None
+        )
         return {
             "address": account,
             "notices": [notice_feed.public(n, directory, lang) for n in items],

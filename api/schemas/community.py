@@ -9,9 +9,9 @@ class NoticePublic(BaseModel):
     id: str
     kind: str
     time: str
-    deal_id: int
+    deal_id: int | None  # None: not about a deal (party_approved|rejected|revoked)
     text: str
-    # The deadline the text names ({until}: pickup_due), ISO 8601 UTC, for a client to show in
+    # The deadline the text names ({until}: pickup_due, undelivered), ISO 8601 UTC, for a client to show in
     # the reader's zone (the text prints it in UTC); None when the text names none.
     until: str | None = None
 

@@ -149,9 +149,11 @@ def _enabled() -> Any:
 
 
 def recipients(session: Session) -> list[str]:
-    """Every address with a notice to get: the buyers and the leaders of the indexed orders."""
+    """Every address with a notice to get: the buyers and the leaders of the indexed orders, and
+    the applicants the registry decided on."""
     query = union(select(m.OrderEvent.buyer), select(m.OrderEvent.leader))
-    return sorted({a for (a,) in session.execute(query) if a})
+    found = {a for (a,) in session.execute(query) if a}
+    return sorted(found | notice_feed.decided_parties(session))
 
 
 class WebhookOutbox:
@@ -215,11 +217,12 @@ class WebhookOutbox:
                         session, after_block=cursor[0], after_time=cursor[1], now=now
                     )
                 deals |= scopes[cursor]
-            who = (
-                recipients(session)
-                if deals is None
-                else sorted(notice_feed.recipients_of(session, deals))
-            )
+            if deals is None:
+                who = recipients(session)
+            else:  # and the applicants decided on since the oldest cursor
+                oldest = min(e.scanned_block or 0 for e in endpoints)
+                decided = notice_feed.decided_parties(session, after_block=oldest)
+                who = sorted(notice_feed.recipients_of(session, deals) | decided)
             new = self._new_rows(session, endpoints, who, deals)
             for endpoint in endpoints:
                 endpoint.scanned_block, endpoint.scanned_time = block, now

@@ -5,6 +5,7 @@ order was handed over. The index's chain time is set by the test (no waiting, no
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -88,3 +89,77 @@ def test_notice_sources_are_the_log_tables_notices_read(demo: Demo) -> None:
             notice_feed.notices(session, directory, person.address)
     assert read, "no notices read"
     assert set(notice_feed.NOTICE_SOURCES) == read - counted_only, sorted(t.__name__ for t in read)
+
+
+def test_undelivered_once_the_delivery_deadline_passes_without_a_receipt(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """未到货 (the order page's 退款中): the pork formed, but 陈姐 never signed for her group's
+    pork; from the delivery deadline (chain time, read when the notices are) her buyer hears
+    that the whole payment is refundable. 李娜's pickup point received it: no such notice."""
+    pork = demo.report.deals["pork_claim"]
+    buyer = CONSUMERS[3].address  # 赵敏 (pork at 陈姐's, never received)
+    with Session(demo.services.engine) as session:
+        deadline = session.scalars(
+            select(m.Deal.delivery_deadline).where(m.Deal.deal_id == pork)
+        ).one()
+    assert "undelivered" not in kinds_at(demo, monkeypatch, buyer, deadline - 1)
+    gone = kinds_at(demo, monkeypatch, buyer, deadline)["undelivered"]
+    assert (
+        gone["id"] == f"undelivered:{pork}"
+        and gone["deal_id"] == pork
+        and gone["until"] == deadline
+    )
+    assert (
+        gone["text"].startswith("Not delivered:") and "full payment is refundable" in gone["text"]
+    )
+    assert "undelivered" not in kinds_at(demo, monkeypatch, CONSUMERS[1].address, deadline + 1)
+    # The webhook outbox's incremental pass looks at the deal when the deadline passes.
+    with Session(demo.services.engine) as session:
+        changed = notice_feed.changed_deals(
+            session, after_block=2**40, after_time=deadline - 1, now=deadline
+        )
+    assert pork in changed
+
+
+def test_the_registry_decision_on_an_application_is_a_notice(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, web_client: TestClient
+) -> None:
+    """An applicant hears the platform's decision (the seed approved every supplier and leader):
+    a notice about no deal, in both languages, on the leader's page and to the webhooks (the
+    outbox's recipients include an applicant with no orders at all: a supplier)."""
+    from api.demo.catalog import LEADERS, RICE_FARM
+    from api.webhooks.outbox import recipients
+
+    with Session(demo.services.engine) as session:
+        approval = session.scalars(
+            select(m.PartyEvent).where(
+                m.PartyEvent.account == RICE_FARM.address, m.PartyEvent.action == "approved"
+            )
+        ).one()
+        assert RICE_FARM.address in recipients(session)
+        # The outbox's incremental pass: the applicants decided on since its cursor.
+        since = notice_feed.decided_parties(session, after_block=approval.block_number - 1)
+        assert RICE_FARM.address in since
+        later = session.scalars(
+            select(m.PartyEvent.block_number).order_by(m.PartyEvent.block_number.desc())
+        ).first()
+        assert RICE_FARM.address not in notice_feed.decided_parties(session, after_block=later)
+    farm = kinds_at(demo, monkeypatch, RICE_FARM.address, 2**40)["party_approved"]
+    assert farm["id"] == f"party_approved:{approval.tx_hash}:{approval.log_index}"
+    assert farm["deal_id"] is None
+    assert farm["text"] == "Application approved: you are now a verified Supplier"
+    with Session(demo.services.engine) as session:
+        directory = Directory(session, demo.services.store)
+        assert "供应商" in notice_feed.sentence(farm, directory, "zh")
+        assert notice_feed.public(farm, directory, "en")["deal_id"] is None
+    page = web_client.get(f"/leader/{LEADERS[0].address}?lang=en")
+    assert page.status_code == 200
+    assert "Application approved: you are now a verified Group leader" in page.text
+    api = web_client.get(f"/v1/notices/{LEADERS[0].address}?lang=en")
+    assert api.status_code == 200
+    assert any(n["kind"] == "party_approved" for n in api.json()["notices"]), api.json()
+    # Once, on the first page: a later page of deals goes without.
+    later = web_client.get(f"/v1/notices/{LEADERS[0].address}", params={"before": 2**31})
+    assert later.status_code == 200
+    assert not any(n["kind"].startswith("party_") for n in later.json()["notices"])

@@ -239,7 +239,7 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
         "ConnectError: refused: gw.example resolves to 10.0.0.5; 10.0.0.5 is private (RFC 1918)"
     )
     with Session(services.engine) as session:
-        session.get(WebhookDelivery, dead[-1]["id"]).last_error = english
+        session.get(WebhookDelivery, dead[0]["id"]).last_error = english  # one the page shows
         session.commit()
     zh = client.get("/ops/webhooks?lang=zh", headers=operator).text
     assert "拒绝发送：gw.example 解析为 10.0.0.5；10.0.0.5 是内网地址（RFC 1918）" in zh
