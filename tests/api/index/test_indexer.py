@@ -340,8 +340,9 @@ def test_lot_master_data_arriving_late_loads_and_moves_the_index_version(
     """A batch whose master data reaches the store after it was indexed gets its product once
     the data is there, and that pass moves the index's version: pages and answers cached by
     version (the read cache) must not keep showing the batch without its product."""
-    gtin, lot = world_gtin(), "LATE-MASTER"
-    data = json.dumps({"product": {"en": "Late rice", "zh": "迟到的米"}}).encode()
+    # A document no earlier run put in the session's shared store (each backend runs this test).
+    gtin, lot = world_gtin(), f"LATE-{uuid.uuid4().hex[:8]}"
+    data = json.dumps({"lot": lot, "product": {"en": "Late rice", "zh": "迟到的米"}}).encode()
     services.chain.clients.registry.register_batch(
         gtin, lot, parse_cid(compute_cid(data)), signer=world.supplier
     )
