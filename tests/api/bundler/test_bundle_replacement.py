@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from fastapi.testclient import TestClient
 from hexbytes import HexBytes
 
@@ -36,7 +35,7 @@ from chain.anvil import Anvil
 from chain.tx import REPLACEMENT_BUMP_PERCENT, decode_signed
 
 from ...clock import SetClock
-from ..relay.conftest import TOP_PRICE, make_deal, own_chain_services
+from ..relay.conftest import TOP_PRICE, Competitor, make_deal, own_chain_services
 from .userops import funded_account, new_passkey, result
 
 AFTER_BLOCKS = 3
@@ -95,30 +94,14 @@ class Outbid:
         assert row.status == "sent" and row.raw_tx and row.tx_hash
         self.first = row.tx_hash
         self.first_tx = decode_signed(row.raw_tx)
-        self.rpc("anvil_setBlockGasLimit", hex(self.first_tx["gas"]))
-        self.competitor = Account.create()
-        self.rpc("anvil_setBalance", self.competitor.address, hex(10**21))
-        self.competitor_nonce = 0
+        self.competitor = Competitor(self.chain, self.first_tx)
 
     def rpc(self, method: str, *params: Any) -> Any:
         return self.chain.sender.rpc(method, list(params))
 
     def block(self) -> list[str]:
         """A competitor outbidding the first bundle by 5 %, then a block; its transactions."""
-        tx = {
-            "to": self.competitor.address,
-            "value": 0,
-            "gas": self.first_tx["gas"],
-            "maxFeePerGas": self.first_tx["maxFeePerGas"] * 105 // 100,
-            "maxPriorityFeePerGas": self.first_tx["maxPriorityFeePerGas"] * 105 // 100,
-            "nonce": self.competitor_nonce,
-            "chainId": self.chain.chain_id,
-            "type": 2,
-        }
-        self.competitor_nonce += 1
-        self.chain.sender.broadcast(self.competitor.sign_transaction(tx).raw_transaction)
-        self.rpc("evm_mine")
-        return [h.to_0x_hex() for h in self.chain.w3.eth.get_block("latest")["transactions"]]
+        return self.competitor.block()
 
     def wait_outbid(self) -> None:
         for _ in range(AFTER_BLOCKS):

@@ -302,3 +302,33 @@ class RecordingWorker(RelayWorker):
         with self.lock:
             self.broadcasts.update(row.id for row in rows)
         super()._broadcast_batch(session, chain, rows, raw)
+
+
+class Competitor:
+    """Another account taking every block from a pending transaction ``first_tx`` (decoded):
+    the block's gas limit is set to ``first_tx``'s gas, and before each block the competitor
+    reserves all of it at 5 % higher fees — a busy chain outbidding the platform's transaction."""
+
+    def __init__(self, chain: Chain, first_tx: dict[str, Any]) -> None:
+        self.chain, self.first_tx = chain, first_tx
+        self.account, self.nonce = Account.create(), 0
+        chain.sender.rpc("anvil_setBlockGasLimit", [hex(first_tx["gas"])])
+        chain.sender.rpc("anvil_setBalance", [self.account.address, hex(10**21)])
+
+    def block(self) -> list[str]:
+        """The competitor's transaction, then a block; the block's transaction hashes."""
+        tx = {
+            "to": self.account.address,
+            "value": 0,
+            "gas": self.first_tx["gas"],  # the whole block
+            "maxFeePerGas": self.first_tx["maxFeePerGas"] * 105 // 100,
+            "maxPriorityFeePerGas": self.first_tx["maxPriorityFeePerGas"] * 105 // 100,
+            "nonce": self.nonce,
+            "chainId": self.chain.chain_id,
+            "type": 2,
+        }
+        self.nonce += 1
+        self.chain.sender.broadcast(self.account.sign_transaction(tx).raw_transaction)
+        self.chain.sender.rpc("evm_mine", [])
+        block = self.chain.w3.eth.get_block("latest")
+        return [h.to_0x_hex() for h in block["transactions"]]

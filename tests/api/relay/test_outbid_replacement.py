@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -34,6 +33,7 @@ from chain.tx import REPLACEMENT_BUMP_PERCENT, decode_signed
 
 from ...clock import SetClock
 from .conftest import (
+    Competitor,
     Crash,
     CrashBeforeBroadcast,
     make_deal,
@@ -84,10 +84,7 @@ class Outbid:
         self.worker.run_once()
         self.first = self.hashes()[self.signer]
         self.first_tx = decode_signed(_batches(services)[self.first].raw_tx)
-        self.rpc("anvil_setBlockGasLimit", hex(self.first_tx["gas"]))
-        self.competitor = Account.create()
-        self.rpc("anvil_setBalance", self.competitor.address, hex(10**21))
-        self.competitor_nonce = 0
+        self.competitor = Competitor(self.chain, self.first_tx)
 
     def rpc(self, method: str, *params: Any) -> Any:
         return self.chain.sender.rpc(method, list(params))
@@ -102,21 +99,7 @@ class Outbid:
 
     def block(self) -> list[str]:
         """A competitor outbidding the first batch by 5 %, then a block; its transactions."""
-        tx = {
-            "to": self.competitor.address,
-            "value": 0,
-            "gas": self.first_tx["gas"],  # the whole block
-            "maxFeePerGas": self.first_tx["maxFeePerGas"] * 105 // 100,
-            "maxPriorityFeePerGas": self.first_tx["maxPriorityFeePerGas"] * 105 // 100,
-            "nonce": self.competitor_nonce,
-            "chainId": self.chain.chain_id,
-            "type": 2,
-        }
-        self.competitor_nonce += 1
-        self.chain.sender.broadcast(self.competitor.sign_transaction(tx).raw_transaction)
-        self.rpc("evm_mine")
-        block = self.chain.w3.eth.get_block("latest")
-        return [h.to_0x_hex() for h in block["transactions"]]
+        return self.competitor.block()
 
 
 def _services(node: Anvil, tmp_path: Path, **settings: Any) -> Services:
