@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,13 +269,16 @@ def upload(
     deal_id: int | None = None,
     timestamp: int | None = None,
     signer: LocalAccount | None = None,
+    reencode: Callable[[bytes], bytes] = bytes,
 ) -> Any:
-    """POST /v1/documents signed with personal_sign (returns the response)."""
+    """POST /v1/documents signed with personal_sign (returns the response); ``reencode`` turns
+    the 65-byte signature into the one sent."""
     import hashlib
 
     ts = int(time.time()) if timestamp is None else timestamp
     message = upload_message(hashlib.sha256(data).hexdigest(), ts)
-    signature = (signer or account).sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    signed = (signer or account).sign_message(encode_defunct(text=message)).signature
+    signature = "0x" + reencode(bytes(signed)).hex()
     form: dict[str, Any] = {
         "address": account.address,
         "timestamp": str(ts),
