@@ -292,3 +292,39 @@ def test_an_outbid_cancellation_replaced_then_mined_itself_fails_the_operation(
     chain = case.chain
     assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
     assert stuck_transactions(case.services, now=case.clock()) == []
+
+
+class MinedMeanwhile(BundlerWorker):
+    """A block is mined after the pass looked for the row's receipts, before it broadcasts."""
+
+    def _replace_if_due(self, session: Any, chain: Any, row: UserOperationRow) -> bool:
+        chain.sender.rpc("evm_mine", [])
+        return super()._replace_if_due(session, chain, row)
+
+
+def test_a_cancellation_mined_while_it_is_broadcast_again_fails_the_operation(
+    node: Anvil, tmp_path: Path
+) -> None:
+    """The process died after broadcasting a cancellation, before marking it sent; on restart
+    it is mined between the look for receipts and the broadcast again, which the node refuses
+    (nonce too low). The mined cancellation is the row's own latest hash: the operation fails
+    ``underpriced``; it is not queued to be bundled again as if its nonce were reused."""
+    case = Outbid(node, tmp_path, offer_percent=100)
+    case.wait_outbid()
+    crashing = CrashBeforeBroadcastingAReplacement(
+        case.services, clock=case.clock, wait_receipts=False
+    )
+    with pytest.raises(Crash):
+        crashing.run_once()
+    row = _row(case.services)
+    cancel = row.tx_hash
+    case.chain.sender.broadcast(row.raw_tx or "")  # it left just before the process died
+    MinedMeanwhile(case.services, clock=case.clock, wait_receipts=False).run_once()
+    assert case.chain.sender.raw_receipt(cancel or "") is not None
+    case.worker.run_once()
+    row = _row(case.services)
+    assert (row.status, row.error_code) == ("failed", "underpriced"), row.last_attempt_error
+    assert row.error_args and row.error_args["transactionHash"] == cancel
+    assert case.account_nonce() == 0
+    chain = case.chain
+    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
