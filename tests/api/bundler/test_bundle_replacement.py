@@ -125,6 +125,25 @@ class Outbid:
     def account_nonce(self) -> int:
         return self.chain.bundling.nonce_sequence(self.account, 0)
 
+    def crash_replacing(self) -> UserOperationRow:
+        """A pass that dies after storing the replacement, before broadcasting it; the row."""
+        crashing = CrashBeforeBroadcastingAReplacement(
+            self.services, clock=self.clock, wait_receipts=False
+        )
+        with pytest.raises(Crash):
+            crashing.run_once()
+        return _row(self.services)
+
+    def assert_failed_underpriced(self, mined: str | None) -> None:
+        """Failed ``underpriced`` by the cancellation ``mined``; the relayer's nonce used once."""
+        row = _row(self.services)
+        assert (row.status, row.error_code) == ("failed", "underpriced"), row.last_attempt_error
+        assert row.error_args and row.error_args["transactionHash"] == mined
+        assert self.account_nonce() == 0  # the operation never ran: signed again, it can
+        relayer = self.chain.relayer.address
+        assert self.chain.w3.eth.get_transaction_count(relayer) == self.relayer_nonce + 1
+        assert stuck_transactions(self.services, now=self.clock()) == []
+
 
 def test_an_outbid_bundle_is_replaced_within_its_operations_offer_and_mined_once(
     node: Anvil, tmp_path: Path
@@ -196,12 +215,7 @@ def test_a_bundles_replacement_survives_a_crash_and_only_one_fee_is_mined(
 ) -> None:
     case = Outbid(node, tmp_path, offer_percent=300)
     case.wait_outbid()
-    crashing = CrashBeforeBroadcastingAReplacement(
-        case.services, clock=case.clock, wait_receipts=False
-    )
-    with pytest.raises(Crash):
-        crashing.run_once()
-    row = _row(case.services)
+    row = case.crash_replacing()
     replacement = row.tx_hash
     assert row.status == "sending" and row.earlier_tx_hashes == [case.first]
     if mined == "first":
@@ -273,25 +287,14 @@ def test_an_outbid_cancellation_replaced_then_mined_itself_fails_the_operation(
         case.worker.run_once()
         assert _row(case.services).tx_hash == cancel
     case.clock.now += AFTER_SECONDS
-    crashing = CrashBeforeBroadcastingAReplacement(
-        case.services, clock=case.clock, wait_receipts=False
-    )
-    with pytest.raises(Crash):
-        crashing.run_once()
-    row = _row(case.services)
+    row = case.crash_replacing()
     second = decode_signed(row.raw_tx or "")
     assert row.earlier_tx_hashes == [case.first, cancel] and row.status == "sending"
     assert (second["nonce"], second["gas"]) == (cancel_tx["nonce"], 21_000)
     case.rpc("evm_mine")  # the competition stops: the first cancellation, still pending, mined
     assert case.chain.sender.raw_receipt(cancel) is not None
     case.worker.run_once()  # the restart
-    row = _row(case.services)
-    assert (row.status, row.error_code) == ("failed", "underpriced"), row.last_attempt_error
-    assert row.error_args and row.error_args["transactionHash"] == cancel
-    assert case.account_nonce() == 0
-    chain = case.chain
-    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
-    assert stuck_transactions(case.services, now=case.clock()) == []
+    case.assert_failed_underpriced(cancel)
 
 
 class MinedMeanwhile(BundlerWorker):
@@ -311,20 +314,10 @@ def test_a_cancellation_mined_while_it_is_broadcast_again_fails_the_operation(
     ``underpriced``; it is not queued to be bundled again as if its nonce were reused."""
     case = Outbid(node, tmp_path, offer_percent=100)
     case.wait_outbid()
-    crashing = CrashBeforeBroadcastingAReplacement(
-        case.services, clock=case.clock, wait_receipts=False
-    )
-    with pytest.raises(Crash):
-        crashing.run_once()
-    row = _row(case.services)
+    row = case.crash_replacing()
     cancel = row.tx_hash
     case.chain.sender.broadcast(row.raw_tx or "")  # it left just before the process died
     MinedMeanwhile(case.services, clock=case.clock, wait_receipts=False).run_once()
     assert case.chain.sender.raw_receipt(cancel or "") is not None
     case.worker.run_once()
-    row = _row(case.services)
-    assert (row.status, row.error_code) == ("failed", "underpriced"), row.last_attempt_error
-    assert row.error_args and row.error_args["transactionHash"] == cancel
-    assert case.account_nonce() == 0
-    chain = case.chain
-    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
+    case.assert_failed_underpriced(cancel)
