@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.supplier.errors import KeystoreError
@@ -51,6 +52,23 @@ def create(path: Path, password: str, *, kdf: str = "scrypt") -> str:
     with os.fdopen(fd, "w") as out:
         json.dump(Account.encrypt(account.key, password, kdf=kdf), out)
     return account.address
+
+
+def address_of(path: Path) -> str:
+    """The account a keystore names in its clear ``address`` member (no password needed);
+    :class:`KeystoreError` if it names none."""
+    try:
+        keystore = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise KeystoreError(f"no keystore at {path}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise KeystoreError(f"{path} is not a JSON keystore: {exc}") from None
+    value = keystore.get("address") if isinstance(keystore, dict) else None
+    if not isinstance(value, str) or not is_address(
+        value if value.startswith("0x") else "0x" + value
+    ):
+        raise KeystoreError(f"{path} names no account address: give --supplier ADDRESS")
+    return to_checksum_address(value if value.startswith("0x") else "0x" + value)
 
 
 def load(path: Path, password: str, settings: ClientSettings) -> LocalAccount:
