@@ -89,18 +89,20 @@ def _walked(session: Session, *, supplier: str | None, leader: str | None) -> di
     for deal in deals:
         if not facts.receipts[deal.deal_id]:
             continue
-        settled = summaries[deal.deal_id]["status"] == "settled"
+        if summaries[deal.deal_id]["status"] != "settled":
+            continue  # the escrow pays a commission at settlement only
+        upheld = sum(c.quantity for c in facts.claims[deal.deal_id] if c.status == "upheld")
         for group in groups[deal.deal_id]:
             if leader and group["leader"] != leader:
                 continue
             commissions[group["leader"]] += group["commission"]
             receipt = group["receipt"]
-            if receipt and receipt["short"] and settled:
+            if receipt and receipt["short"]:
                 refunds["short_delivery"]["count"] += 1  # one short group
                 refunds["short_delivery"]["amount"] += receipt["short_refund"]
-            if leader and receipt and settled and summaries[deal.deal_id]["settlement"]:
+            if leader and receipt and summaries[deal.deal_id]["settlement"]:
                 price = summaries[deal.deal_id]["settlement"]["final_unit_price"]
-                gmv += (group["quantity"] - receipt["short"]) * price
+                gmv += (group["quantity"] - receipt["short"] - upheld) * price
     return {
         "to_settle": _to_settle_walked(deals, summaries, facts, now),
         "gmv": gmv,
