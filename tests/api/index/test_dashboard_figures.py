@@ -17,7 +17,7 @@ from api.db import models as m
 from api.db import session_factory
 from api.queries.common import approved
 
-from .test_dashboard_sql import T, _deal_row, _Rows, _seed
+from .test_dashboard_sql import T, _deal_row, _receipt, _Rows, _seed
 
 USD = 10**6
 TOP, LOW = 10 * USD, 8 * USD  # 10 tUSD a unit; 8 from 5 units
@@ -53,15 +53,7 @@ def _world(engine: Engine) -> None:
         )
 
     def receipt(deal_id: int, leader: str, quantity: int) -> Any:
-        return row(
-            m.Receipt,
-            deal_id=deal_id,
-            leader=leader,
-            batch_id="0x" + "ba" * 32,
-            event_hash="0x" + "e0" * 32,
-            document_digest="0x" + "d0" * 32,
-            quantity=quantity,
-        )
+        return _receipt(row, deal_id, leader, quantity)
 
     def party(account: str, action: str) -> Any:
         return row(m.PartyEvent, kind="leader", account=account, action=action)

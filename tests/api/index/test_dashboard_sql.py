@@ -199,6 +199,19 @@ def _deal_row(
     )
 
 
+def _receipt(row: Callable[..., Any], deal_id: int, leader: str, quantity: int) -> Any:
+    """A ``ReceiptConfirmed`` row: ``quantity`` units received by ``leader``'s group."""
+    return row(
+        m.Receipt,
+        deal_id=deal_id,
+        leader=leader,
+        batch_id="0x" + "ba" * 32,
+        event_hash="0x" + "e0" * 32,
+        document_digest="0x" + "d0" * 32,
+        quantity=quantity,
+    )
+
+
 def _seed(engine: Engine, rows: list[Any], now: int) -> None:
     """An index holding ``rows``, its head at chain time ``now``."""
     with session_factory(engine).begin() as session:
@@ -275,15 +288,7 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
         )
 
     def receipt(deal_id: int, leader: str, quantity: int) -> Any:
-        return row(
-            m.Receipt,
-            deal_id=deal_id,
-            leader=leader,
-            batch_id="0x" + "ba" * 32,
-            event_hash="0x" + "e0" * 32,
-            document_digest="0x" + "d0" * 32,
-            quantity=quantity,
-        )
+        return _receipt(row, deal_id, leader, quantity)
 
     def claim(deal_id: int, buyer: str, leader: str, quantity: int) -> Any:
         return row(
