@@ -62,6 +62,7 @@ def dashboard(
             m.Deal.id.label("row"),
             m.Deal.deal_id.label("deal_id"),
             _deal_status_sql(now).label("status"),
+            m.Deal.delivery_deadline.label("delivery_deadline"),
         )
         .where(*conditions)
         .subquery()
@@ -170,6 +171,38 @@ def dashboard(
             ).one()
             amount = int(paid) - int(refunded)
         refunds[reason] = {"count": int(count or 0), "amount": int(amount or 0)}
+    # Undelivered: a group of a succeeded or settled deal whose leader confirmed no receipt by
+    # the delivery deadline; its buyers get back all they paid (GroupBuyEscrow._buyerOwed).
+    due = select(per_deal.c.deal_id).where(
+        per_deal.c.status.in_(("succeeded", "settled")), per_deal.c.delivery_deadline <= now
+    )
+    r = m.Receipt
+    net = (
+        select(
+            o.deal_id.label("deal_id"),
+            amount_sum(total, case((o.kind == "join", o.amount), else_=-o.amount)).label("net"),
+        )
+        .where(
+            o.deal_id.in_(due),
+            *mine,
+            ~exists().where(r.deal_id == o.deal_id, r.leader == o.leader),
+        )
+        .group_by(o.deal_id, o.buyer)
+        .subquery()
+    )
+    count, amount, row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(amount_sum(total, net.c.net), 0),
+            func.min(m.Deal.id),
+        )
+        .select_from(net)
+        .join(m.Deal, m.Deal.deal_id == net.c.deal_id)
+        .where(net.c.net > 0)
+    ).one()
+    if count:
+        firsts.append((row, 2, "undelivered"))
+        refunds["undelivered"] = {"count": int(count), "amount": int(amount)}
     refunds = {reason: refunds[reason] for _, _, reason in sorted(firsts)}
     gmv = 0
     if not leader:

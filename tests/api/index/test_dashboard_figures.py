@@ -1,9 +1,10 @@
 """What each dashboard figure means (:func:`api.queries.dashboard`), checked on index rows made
 for it — a settled deal with an upheld claim, an open deal with a cancelled order, a deal received
-but not settled, a recalled deal — against the escrow's money identity (GroupBuyEscrow): buyers pay
-the top price on joining; a settled deal's revenue is (delivered − upheld) × the final price;
-commissions are paid at settlement only. And the leaders it lists: every approved leader, with
-zeros before a first order."""
+but not settled, a recalled deal, a group never received — against the escrow's money identity
+(GroupBuyEscrow): buyers pay the top price on joining; a settled deal's revenue is (delivered −
+upheld) × the final price; commissions are paid at settlement only; an undelivered group's buyers
+get back all they paid. And the leaders it lists: every approved leader, zeros before a first
+order."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _world(engine: Engine) -> None:
     now = int(T.timestamp()) + 86_400
     row = _Rows().row
 
-    def deal(deal_id: int, *, open_: bool = False) -> Any:
+    def deal(deal_id: int, *, open_: bool = False, late: bool = False) -> Any:
         return _deal_row(
             row,
             deal_id,
@@ -38,7 +39,7 @@ def _world(engine: Engine) -> None:
             minimum=3,
             price_tiers=[[0, TOP], [5, LOW]],
             join_deadline=now + 3600 if open_ else now - 3600,
-            delivery_deadline=now + 7200,
+            delivery_deadline=now - 60 if late else now + 7200,
         )
 
     def order(deal_id: int, buyer: str, leader: str, quantity: int, kind: str = "join") -> Any:
@@ -93,6 +94,9 @@ def _world(engine: Engine) -> None:
         order(4, B[0], L1, 3),
         receipt(4, L1, 3),
         row(m.DealOutcome, deal_id=4, kind="frozen", batch_id="0x" + "ba" * 32),
+        # 5: succeeded, past its delivery deadline, never received: paid back in full.
+        deal(5, late=True),
+        order(5, B[1], L2, 3),
     ]
     _seed(engine, rows, now)
 
@@ -104,19 +108,21 @@ def test_each_figure_is_its_definition(fresh_engine: Callable[[], Engine]) -> No
         whole = queries.dashboard(session)
         parts = {x: queries.dashboard(session, leader=x) for x in (L1, L2)}
     # Paid in: every join at the top price, before any refund (the days' column sums to it).
-    assert whole["paid_in"] == (3 + 2 + 1 + 1 + 5 + 3) * TOP
+    assert whole["paid_in"] == (3 + 2 + 1 + 1 + 5 + 3 + 3) * TOP
     assert whole["paid_in"] == sum(d["paid"] for d in whole["by_day"])
-    assert whole["orders"] == 6
+    assert whole["orders"] == 7
     # GMV: the settled deal's revenue alone, (delivered − upheld) × final price; a leader's part
     # leaves out their group's upheld units too, and the parts add up to it.
     assert whole["gmv"] == 4 * LOW
     assert parts[L1]["gmv"] == (3 - 1) * LOW and parts[L2]["gmv"] == 2 * LOW
     assert sum(p["gmv"] for p in parts.values()) == whole["gmv"]
-    # Refunds: the cancel in full, the recall at the top price, the claim at the final price.
+    # Refunds: the cancel in full, the recall and the undelivered group at the top price, the
+    # claim at the final price.
     assert whole["refunds"] == {
         "cancelled": {"count": 1, "amount": TOP},
         "quality_claim": {"count": 1, "amount": LOW},
         "recall": {"count": 1, "amount": 3 * TOP},
+        "undelivered": {"count": 1, "amount": 3 * TOP},
     }
     # The money identity the page explains: paid in = refunds + tier rebates + GMV + escrow.
     refunded = sum(r["amount"] for r in whole["refunds"].values())
@@ -142,7 +148,7 @@ def test_every_approved_leader_is_listed_with_zeros_before_a_first_order(
     assert leaders == [L1, L2, L3]  # L3 updated a profile since (still approved); L4 revoked
     assert whole["leaders"] == [
         {"leader": L1, "orders": 4, "commission": 2 * LOW // 10},
-        {"leader": L2, "orders": 2, "commission": 2 * LOW // 10},
+        {"leader": L2, "orders": 3, "commission": 2 * LOW // 10},
         {"leader": L3, "orders": 0, "commission": 0},
     ]
     assert [x["leader"] for x in supplier["leaders"]] == [L1, L2]  # who sold this supplier's
