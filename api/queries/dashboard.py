@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.queries.batches import _batch_row_summary
 from api.queries.common import (
+    MAX_PAGE,
     _batch_statuses,
     amount_sum,
     amount_sum_name,
@@ -291,7 +292,8 @@ def _leaders(
 ) -> list[dict[str, Any]]:
     """Each leader's orders (joins) in the scope's deals and commission (settled deals), by
     address; on the platform's view every approved leader too, with zeros before a first order
-    (an operator who just approved one finds them here), and the one leader of a leader's view."""
+    (an operator who just approved one finds them here), and the one leader of a leader's view;
+    at most :data:`MAX_PAGE`, by address."""
     o = m.OrderEvent
     counts = dict(
         session.execute(
@@ -309,7 +311,7 @@ def _leaders(
         who = {leader}
     return [
         {"leader": x, "orders": int(counts.get(x, 0)), "commission": commissions.get(x, 0)}
-        for x in sorted(who)
+        for x in sorted(who)[:MAX_PAGE]  # bounded, as the chooser's (any other: ?leader=)
     ]
 
 
