@@ -334,7 +334,7 @@ def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
         if "role" in notice
         else "",
     }
-    return fill(template, values)
+    return fill(template, values, lang)
 
 
 def _until(seconds: int | None) -> str:

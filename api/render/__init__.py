@@ -30,17 +30,59 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 LANGUAGES = ("zh", "en")
 
 
+# A language's words for one key: a sentence, or one per plural category when it counts
+# something (``{n}``, a count, always): ``{"one": "{n} unit", "other": "{n} units"}``.
+Words = str | dict[str, str]
+
+
 @cache
-def messages() -> dict[str, dict[str, str]]:
+def messages() -> dict[str, dict[str, Words]]:
     """``{key: {"zh": ..., "en": ...}}`` from ``templates/i18n.json``."""
     return json.loads((TEMPLATES_DIR / "i18n.json").read_text(encoding="utf-8"))
 
 
-def fill(template: str, values: dict[str, str]) -> str:
-    """An i18n sentence with its ``{name}`` placeholders filled (the JS side: ``T.t``)."""
+def plural_category(lang: str, n: object) -> str:
+    """The CLDR plural category of the count ``n`` in ``lang``, for whole numbers: English
+    says "one" for 1 and "other" for any other count (0 units, 2 units); Chinese has no plural
+    ("other" always). Its twin is ``Intl.PluralRules`` in ``api/static/wallet.js`` (``fill``)."""
+    try:
+        count = int(str(n))
+    except ValueError:
+        return "other"
+    return "one" if lang == "en" and count == 1 else "other"
+
+
+def fill(template: Words, values: dict[str, str], lang: str | None = None) -> str:
+    """An i18n sentence with its ``{name}`` placeholders filled (the JS side: ``Tuan.fill``);
+    words with plural forms give ``lang``'s form for the count ``values["n"]``."""
+    if isinstance(template, dict):
+        if lang is None:
+            raise ValueError("words with plural forms need the language they are in")
+        template = template.get(plural_category(lang, values.get("n", "")), template["other"])
     for name, value in values.items():
         template = template.replace("{" + name + "}", value)
     return template
+
+
+def words(key: str, lang: str, values: dict[str, Any] | None = None) -> str:
+    """The words of i18n ``key`` in ``lang`` with ``values`` filled: the one way a page, a
+    notice or a webhook says a count (``words("js_units", "en", {"n": 1})``: "1 unit").
+    An unknown key is the key itself."""
+    entry = messages().get(key)
+    text = entry.get(lang, key) if entry else key
+    return fill(text, {name: str(value) for name, value in (values or {}).items()}, lang)
+
+
+def words_for_script(key: str, lang: str, values: dict[str, Any]) -> Words:
+    """Words whose count only the page's script knows (a quantity being typed): every other
+    placeholder filled, ``{n}`` and the plural forms left for ``Tuan.fill`` in the browser
+    (a template's ``t_for_script``; hand it to the script as JSON: ``|tojson``)."""
+    entry = messages().get(key)
+    text = entry.get(lang, key) if entry else key
+    known = {name: str(value) for name, value in values.items() if name != "n"}
+    if isinstance(text, dict):
+        return {form: fill(sentence, known) for form, sentence in text.items()}
+    return fill(text, known)
 
 
 def choose_language(request: Request) -> str:
@@ -212,13 +254,16 @@ def environment() -> Environment:
 def render(
     request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    """Render ``template`` in the request's language; ``t(key)`` gives a label."""
+    """Render ``template`` in the request's language; ``t(key)`` gives a label, ``t(key, n=2)``
+    a count in words (:func:`words`: never ``.replace('{n}', …)``)."""
     lang = choose_language(request)
     table = messages()
 
-    def t(key: str) -> str:
-        entry = table.get(key)
-        return entry.get(lang, key) if entry else key
+    def t(key: str, **values: Any) -> str:
+        return words(key, lang, values)
+
+    def t_for_script(key: str, **values: Any) -> Words:
+        return words_for_script(key, lang, values)
 
     js = {key: entry.get(lang, key) for key, entry in table.items() if key.startswith("js_")}
     html = (
@@ -228,6 +273,7 @@ def render(
             **context,
             lang=lang,
             t=t,
+            t_for_script=t_for_script,
             js_messages=js,
             path=request.url.path,
             query=dict(request.query_params),

@@ -98,7 +98,7 @@
       if (/Bps$/.test(k)) args[k] = (Number(v) / 100).toFixed(2) + "%";
     }
     args.field = refusal.field;
-    args.n = refusal.field.replace(/^.*\[(\d+)\]$/, (all, i) => String(Number(i) + 1));
+    args.tier = refusal.field.replace(/^.*\[(\d+)\]$/, (all, i) => String(Number(i) + 1));
     const key = "js_refuse_" + refusal.error;
     return T.t(key, args) !== key ? T.t(key, args) : refusal.error + " (" + refusal.field + ")";
   }
@@ -208,8 +208,8 @@
         summary: T.t("js_sign_list_deal", {
           supplier,
           price: money(latest.data.price_tiers[0].unit_price),
-          tiers: latest.data.price_tiers.length,
-          min: latest.data.min_total_quantity,
+          tiers: T.t("js_price_tiers", { n: latest.data.price_tiers.length }),
+          min: T.t("js_units", { n: latest.data.min_total_quantity }),
         }),
         next: "/?lang=" + document.documentElement.lang.slice(0, 2),
       });

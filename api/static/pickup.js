@@ -94,7 +94,7 @@
         try {
           const signed = await T.run({
             action: "handover_code", body: { deal_id: deal, quantity }, signOnly: true,
-            title: T.t("js_pickup_code"), summary: box.dataset.summary.replace("{n}", String(quantity)),
+            title: T.t("js_pickup_code"), summary: T.fill(JSON.parse(box.dataset.summary), { n: quantity }),
           });
           const details = signed.prepared.details;
           const code = {

@@ -288,7 +288,7 @@
           label: label + " (" + (i + 1) + "/" + built.events.length + ")",
           breaches: (e.sensorElementList || []).reduce((n, s) => n + (s.sensorReport || []).filter((r) => r.exception === "ALARM_CONDITION").length, 0),
         }))]);
-        out.textContent = "✔ " + t("js_sup_csv_read", { n: built.readings, events: built.events.length })
+        out.textContent = "✔ " + t("js_sup_csv_read", { n: built.readings, events: t("js_sup_events", { n: built.events.length }) })
           + (built.breaches ? " · ⚠ " + t("js_sup_breaches", { n: built.breaches }) : "");
         out.className = "csv-result " + (built.breaches ? "warn" : "ok");
       } catch (error) { out.textContent = "✖ " + T.explain(error); }

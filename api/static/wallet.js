@@ -20,15 +20,22 @@
 // index to reach the mined block before the page reloads (or goes to the form's data-next).
 //
 // Words come from the page: <script type="application/json" id="tuan-i18n"> ("js_*" keys of
-// api/templates/i18n.json, in the page's language).
+// api/templates/i18n.json, in the page's language). A count in words is t(key, { n }): words
+// that count something have a form per plural category ({"one": "{n} unit", "other": "{n}
+// units"}), chosen by Intl.PluralRules in the page's language (the server's twin:
+// api.render.plural_category), never "{n}" replaced by hand.
 (function () {
   "use strict";
   const T = JSON.parse((document.getElementById("tuan-i18n") || {}).textContent || "{}");
-  const t = (key, values) => {
-    let text = T[key] || key;
+  const plurals = new Intl.PluralRules(document.documentElement.lang || "zh-CN");
+  // Words (a sentence, or its plural forms) with their "{name}" placeholders filled.
+  const fill = (words, values) => {
+    let text = words;
+    if (text && typeof text === "object") text = text[plurals.select(Number((values || {}).n))] || text.other;
     for (const [k, v] of Object.entries(values || {})) text = text.split("{" + k + "}").join(v);
     return text;
   };
+  const t = (key, values) => fill(T[key] || key, values);
   const STORE_KEY = "tuan.wallet";
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const el = (tag, attrs, ...children) => {
@@ -330,7 +337,7 @@
         : api("/v1/actions/" + options.action + "/prepare", Object.assign({ from }, options.body)));
       review.append(el("p", { class: "summary" }, options.summary || options.action));
       const items = el("ul", { class: "signed" });
-      if (account) items.append(el("li", {}, t("js_sign_userop", { n: parseInt(prepared.userOperation.nonce, 16) })));
+      if (account) items.append(el("li", {}, t("js_sign_userop", { nonce: parseInt(prepared.userOperation.nonce, 16) })));
       else for (const [name, typed] of Object.entries(prepared.payloads)) items.append(el("li", {}, describePayload(name, typed)));
       review.append(items, el("p", { class: "small" }, t("js_signer", { who: signer.label, address: from })));
       const go = el("button", { type: "button", class: "primary", "data-sign": "" }, t("js_sign"));
@@ -407,7 +414,7 @@
     const block = parseInt(receipt.receipt.blockNumber, 16);
     mark("signing", "done");
     mark("queued", "done");
-    mark("mined", "done", t("js_block", { n: block }));
+    mark("mined", "done", t("js_block", { block }));
     return { block_number: block, receipt };
   }
 
@@ -422,7 +429,7 @@
       const row = await api("/v1/relay/" + encodeURIComponent(id));
       if (row.status === "mined") {
         mark("queued", "done");
-        mark("mined", "done", t("js_block", { n: row.block_number }));
+        mark("mined", "done", t("js_block", { block: row.block_number }));
         return row;
       }
       if (row.status === "failed") {
@@ -508,7 +515,11 @@
   // <input type="file" data-private="credentials_digest" data-purpose="credential"> goes to the
   // private store instead (after signing in) and sends the file's SHA-256 under that name.
   // "{name}" in a form's summary: the field's value as the person sees it (a select's label).
+  // A summary that counts what a field holds (data-count="quantity") is words as JSON, its
+  // plural forms chosen by that field's value (the template's t_for_script(...)|tojson).
   function fillIn(form, text) {
+    const count = form.dataset.count && form.elements.namedItem(form.dataset.count);
+    if (count) text = fill(JSON.parse(text), { n: count.value });
     return (text || "").replace(/\{(\w+)\}/g, (whole, name) => {
       const field = form.elements.namedItem(name);
       if (!field) return whole;
@@ -686,7 +697,7 @@
     });
   }
 
-  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, when };
+  window.Tuan = { api, explain, discover, connect, injectedSigner, useSigner, onSigner, run, upload, uploadPrivate, signIn, sessionCall, bindForms, t, fill, when };
   document.addEventListener("DOMContentLoaded", () => {
     // Every deferred script has run by now (DOMContentLoaded waits for them): the forms are
     // bound. Before this, a form's method="dialog" makes a tap do nothing rather than a native

@@ -166,11 +166,11 @@ def test_every_word_the_pages_and_wallet_js_use_exists_in_both_languages() -> No
     table = messages()
     wanted = {f"order_{s}" for s in shop.ORDER_STATES} | {f"notice_{k}" for k in notices.KINDS}
     for template in TEMPLATES_DIR.glob("*.html"):
-        wanted |= set(re.findall(r"t\('([a-z_0-9]+)'\)", template.read_text()))
+        wanted |= set(re.findall(r"t(?:_for_script)?\('([a-z_0-9]+)'[,)]", template.read_text()))
     script = (STATIC_DIR / "wallet.js").read_text()
     wanted |= set(re.findall(r't\("(js_[a-z_0-9]+[a-z0-9])"', script))
-    supplier = (STATIC_DIR / "supplier.js").read_text()
-    wanted |= set(re.findall(r'(?:t|words)\("(js_[a-z_0-9]+[a-z0-9])"', supplier))
+    for other in STATIC_DIR.glob("*.js"):  # supplier.js, listing.js, handout.js ...
+        wanted |= set(re.findall(r'(?:t|words)\("(js_[a-z_0-9]+[a-z0-9])"', other.read_text()))
     steps = re.search(r"const STEPS = \[(.*?)\]", script)[1]  # type: ignore[index]
     wanted |= {f"js_step_{s}" for s in re.findall(r'"(\w+)"', steps)}
     wanted |= {f"js_relay_{s}" for s in ("queued", "sending", "sent")}

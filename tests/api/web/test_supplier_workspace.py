@@ -179,7 +179,7 @@ def test_a_supplier_builds_a_trail_anchors_it_answers_a_claim_and_recalls(
     )
     sensors.locator("button[type=submit]").click()
     expect(sensors.locator(".csv-result")).to_contain_text("3 readings read, 2 events built")
-    expect(sensors.locator(".csv-result")).to_contain_text("1 readings out of range")
+    expect(sensors.locator(".csv-result")).to_contain_text("1 reading out of range")
     staged = page.locator("#staged")
     expect(staged.locator(".staged-list li")).to_have_count(6)
     shot(page, "supplier-03-staged")
