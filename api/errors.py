@@ -92,6 +92,11 @@ HIDDEN_CAUSES: dict[type[BaseException], str] = {
     OperationalError: "the index database is unavailable; retry later",
     chain_errors.NodeUnavailable: "the chain node is unavailable; retry later",
     ipfs_errors.StoreUnavailable: "the document store is unavailable; retry later",
+    # Its text names the manifest's path on this host and the node's URL.
+    chain_errors.DeploymentMismatch: "the chain node serves another chain than the one this "
+    "service's contracts were deployed on (it was reset, or the RPC URL points elsewhere); the "
+    "operator deploys there with `tuanchain deploy` (`tuanchain run` on a local chain) and the "
+    "service's log says more",
 }
 
 

@@ -21,6 +21,7 @@ from api.routes.community import MAX_STREAMS_PER_CLIENT
 from api.routes.documents import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 from api.routes.supplier_trail import build_sensor_events
 from api.services import build_services
+from chain.errors import DeploymentMismatch
 from chain.settings import Settings
 from traceability.ipfs.errors import StoreUnavailable
 
@@ -227,6 +228,29 @@ def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
     assert response.status_code == 503
     assert response.json()["code"] == "store_unavailable"
     assert "kubo.internal" not in response.text and "pw" not in response.text
+
+
+def test_a_node_on_another_chain_is_a_503_that_names_neither_url_nor_path() -> None:
+    """Found in the operations review: after a chain reset every read that asks the chain (and
+    /healthz) answered with the deployment mismatch's own text, which names the manifest's path on
+    this host and the node's URL (a hosted node's carries its API key). The client hears what
+    happened and what the operator runs; the log keeps the whole text."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/reset")
+    def reset() -> None:
+        raise DeploymentMismatch(
+            "/srv/secret-dir/deployments/1.json was written for chain 1 with genesis 0xaa, but "
+            "the node at https://rpc.example/v3/secret-api-key serves genesis 0xbb: deploy there"
+        )
+
+    with TestClient(app) as client:
+        response = client.get("/reset")
+    assert response.status_code == 503
+    assert response.json()["code"] == "deployment_mismatch"
+    assert "`tuanchain deploy`" in response.json()["message"]
+    assert "secret" not in response.text and "rpc.example" not in response.text
 
 
 @pytest.mark.parametrize("path", ["/passkey", "/orders", "/orders/not-an-address"])
