@@ -59,7 +59,13 @@ def _configure_logging() -> None:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    """``error: ...`` in one line (a database driver's text runs to several), exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, SQLAlchemyError):
+        said = f"the database (TUANCHAIN_DATABASE_URL): {said}"
+    typer.echo(f"error: {said}", err=True)
     return typer.Exit(1)
 
 
@@ -117,10 +123,18 @@ def _serve(
 
 def _startup_errors() -> tuple[type[Exception], ...]:
     """What a command's start can fail with and says in one line (exit 1), not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from api.db.migrate import DatabaseSchemaError
     from api.roles import BackgroundRolesUnavailable
 
-    return (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesUnavailable)
+    return (
+        ChainError,
+        TraceabilityError,
+        DatabaseSchemaError,
+        BackgroundRolesUnavailable,
+        SQLAlchemyError,  # the database is down, unreachable or locked
+    )
 
 
 def _hold_roles(services: Services) -> SQLiteFileLock:
