@@ -67,6 +67,14 @@ class Claim:
     def key(self) -> str:
         return f"{self.deal_id}-{self.buyer.address}"
 
+    def answerable(self, now: int) -> bool:
+        """Waiting for the supplier's answer at chain time ``now`` (filed, its window open)."""
+        return (
+            self.status == "filed"
+            and self.answer_deadline is not None
+            and self.answer_deadline > now
+        )
+
 
 def private_evidence(store: DocumentStore, cid: str | None) -> str | None:
     """The SHA-256 (hex) of evidence kept in the private store, None for public evidence."""

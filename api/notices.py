@@ -6,8 +6,9 @@ arrived at their pickup point (到货通知; ``arrived_short`` with the missing 
 receipt was short), the pickup deadline near while the goods wait there (``pickup_due``, from
 :data:`PICKUP_DUE_SECONDS` before it), not delivered by the delivery deadline (``undelivered``:
 refundable in full), handed over (已提货), a claim answered, money paid out);
-a leader about their group (a neighbour joined, a deal formed so the goods are coming, a claim
-filed on their group).
+a leader about their group (a neighbour joined, a deal formed so the goods are coming, the goods
+not delivered to their pickup point by the delivery deadline (``group_undelivered``: no receipt can
+be signed any more, the group's buyers are refunded in full), a claim filed on their group).
 
 Each notice has a stable ``id`` (``kind:tx:log`` for a log, ``kind:deal`` for a deadline passing)
 so a delivery channel (webhooks, issue 12) can deduplicate; ``params`` fill the ``notice_<kind>``
@@ -51,6 +52,7 @@ KINDS = (
     "picked_up",
     "group_joined",
     "group_formed",
+    "group_undelivered",
     "group_claim",
     "party_approved",
     "party_rejected",
@@ -194,6 +196,7 @@ def _deal_notices(
             if d in bought and holds:
                 add(outcome.kind, ident, outcome.block_time, d)  # frozen | settled
         received = False
+        led_received = any(r.leader == address for r in facts.receipts[d])
         for r in facts.receipts[d]:
             if d in bought and holds and r.leader == bought[d]:
                 received = True
@@ -206,16 +209,24 @@ def _deal_notices(
                     add("arrived", ident, r.block_time, d, place=r.leader)
         # 未到货: the deal formed, but the buyer's pickup point never signed a receipt by the
         # delivery deadline: the whole payment is theirs again (the order page's 退款中). Derived
-        # from chain time when read, like 成团 (no timer to miss it).
-        if (
-            d in bought
-            and holds
-            and not received
-            and formed
+        # from chain time when read, like 成团 (no timer to miss it). Its leader hears the same
+        # of their group (the escrow takes no receipt after the deadline).
+        undelivered = (
+            formed
             and all(o.kind != "frozen" for o in facts.outcomes[d])  # (frozen: its own notice)
             and now >= deal.delivery_deadline
-        ):
+        )
+        if undelivered and d in bought and holds and not received:
             add("undelivered", str(d), deal.delivery_deadline, d, until=deal.delivery_deadline)
+        if undelivered and d in led and not led_received and facts.group_units(d, address) > 0:
+            add(
+                "group_undelivered",
+                str(d),
+                deal.delivery_deadline,
+                d,
+                until=deal.delivery_deadline,
+                n=facts.group_units(d, address),
+            )
         handover = facts.last.handover_of(d, address) if d in bought else None
         if handover is not None:
             ident = f"{handover.tx_hash}:{handover.log_index}"

@@ -8,6 +8,7 @@ come first, oldest first: the queue.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +18,10 @@ from sqlalchemy.orm import Session
 from api.db import models as m
 from api.names import Directory, Person
 from api.queries.common import company_prefixes
+from traceability.ipfs import DocumentStore
+from traceability.safe_json import loads_bounded
+
+logger = logging.getLogger(__name__)
 
 STATUS_OF_ACTION = {
     "applied": "pending",
@@ -87,3 +92,17 @@ def queue(session: Session, directory: Directory) -> list[Application]:
         reverse=True,
     )
     return pending + others
+
+
+def decision_reason(store: DocumentStore, cid: str | None) -> str:
+    """The platform's reason for a refusal (a rejection or revocation), in its words, for the
+    applicant's page (the linked document stays the proof); "" if there is none to read."""
+    if not cid:
+        return ""
+    try:
+        doc = loads_bounded(store.get(cid))
+    except Exception as exc:  # noqa: BLE001 - the page links the document anyway
+        logger.info("reason %s unreadable: %s", cid, exc)
+        return ""
+    reason = doc.get("reason") if isinstance(doc, dict) else None
+    return str(reason)[:500] if isinstance(reason, str) else ""

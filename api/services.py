@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 
+from api.db.sqlite_turns import TurnTakingConnection
 from chain import fastjson
 from chain.context import Chain, connect
 from chain.identity import ChainChanged
@@ -40,7 +41,13 @@ def make_engine(database_url: str) -> Engine:
             database_url,
             pool_size=20,
             max_overflow=20,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            # Writers in this process take turns on a lock, not in SQLite's sleeping busy
+            # handler (api.db.sqlite_turns).
+            connect_args={
+                "check_same_thread": False,
+                "timeout": 30,
+                "factory": TurnTakingConnection,
+            },
             json_deserializer=fastjson.loads,
         )
     # connect_timeout: a server that drops packets fails a request in seconds, not the OS TCP timeout.

@@ -27,6 +27,7 @@ from api.db import models as m
 from api.names import Directory, approved
 from api.photos import photo_path
 from api.render import batch_path
+from api.review import decision_reason
 from api.services import Services
 from chain import deal_rules
 
@@ -295,7 +296,8 @@ def qr_svg(text: str) -> str:
 def leader_view(session: Session, services: Services, leader: str, base_url: str) -> dict[str, Any]:
     """A leader's deals (share link and QR each), their group's orders and totals, receipts due."""
     directory = Directory(session, services.store)
-    status = queries.party_status(session, "leader", leader)["status"]
+    party = queries.party_status(session, "leader", leader)
+    status = party["status"]
     mine = set(
         session.scalars(select(m.OrderEvent.deal_id).where(m.OrderEvent.leader == leader)).all()
     )
@@ -343,4 +345,7 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
         "me": directory.get(leader),
         "status": status,
         "deals": deals,
+        # A refusal's reason (rejected, revoked): the page says it above the form to apply again.
+        "reason": decision_reason(services.store, party["reason_cid"]),
+        "reason_cid": party["reason_cid"],
     }

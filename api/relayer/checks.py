@@ -29,7 +29,8 @@ Checks, in order (each failure is a 4xx with a machine-readable code):
    is refused with the contract's own named error (409, ``DealClosed`` ...). Then, for requests
    that need no permit, ``execute`` itself is ``eth_call``-ed from the relayer, which also catches
    a request whose gas is too low; as that covers only a request next on chain without a permit,
-   the simulation also runs with only the signed ``gas`` (400 ``gas_too_low``). A request queued behind the signer's others is simulated
+   the simulation runs with only the signed ``gas``, and only if that fails also with the node's,
+   to tell the call's own error from too little gas (400 ``gas_too_low``). A request queued behind the signer's others is simulated
    against the chain as it is *now* (not as it will be after them); for a join whose permit
    waits behind a queued join's permit, the simulation may only fail on the allowance the permit
    will give (``ERC20InsufficientAllowance``), as in ``prepare``. The worker simulates again
@@ -298,14 +299,17 @@ class RequestChecker:
             self.clients.token.view_call("nonces", sender),
             forwarder.verify_call(typed, signature),
         ]
-        if simulated is not None:
-            calls.append(forwarder.simulate_call(sender=sender, target=target, data=simulated))
         gas_checked = simulated is not None and decoded is not None
-        if gas_checked:
-            # The same call with only the signed gas: execute, below, catches too little gas only
-            # for a request next on chain with no permit to wait for.
+        if simulated is not None:
+            # Run with only the signed gas where it is known (execute, below, catches too little
+            # gas only for a request next on chain with no permit to wait for). A call that
+            # succeeds on it succeeds with the node's gas too, so the full simulation is only run
+            # — a second round trip — to tell a revert from too little gas (issue 15: each
+            # simulated join costs the node about as much as mining it).
             calls.append(
-                forwarder.simulate_call(sender=sender, target=target, data=simulated, gas=gas)
+                forwarder.simulate_call(
+                    sender=sender, target=target, data=simulated, gas=gas if gas_checked else None
+                )
             )
         if takes_permit:
             assert decoded is not None
@@ -318,7 +322,12 @@ class RequestChecker:
         block, forwarder_nonce, token_nonce = _raise_errors(answers[:3])
         verified = answers[3]
         simulation = answers[4] if simulated is not None else None
-        with_signed_gas = answers[5] if gas_checked else None
+        with_signed_gas = simulation if gas_checked else None
+        if isinstance(with_signed_gas, Exception):
+            assert simulated is not None
+            simulation = self.chain.sender.rpc_batch(
+                [forwarder.simulate_call(sender=sender, target=target, data=simulated)]
+            )[0]
         last = answers[-1] if decoded is not None else None
         now = int(block["timestamp"], 16)
         if deadline <= now:

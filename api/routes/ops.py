@@ -11,16 +11,16 @@ page is public; the credentials and the decisions are not: the API and the chain
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.db import ensure_db
-from api.disputes import batches, claims, waiting_claims
+from api.disputes import Claim, batches, claims, waiting_claims
 from api.errors import ApiError, error_responses
-from api.names import Directory
+from api.names import Directory, Person
 from api.queries.common import chain_now
 from api.render import render
 from api.review import queue
@@ -32,6 +32,9 @@ from api.routes.page_common import (
     page_address,
     page_error,
 )
+from api.schemas.supplier import SupplierClaims
+from api.services import Services
+from api.timefmt import iso_utc
 
 router = APIRouter(tags=["pages"])
 
@@ -95,18 +98,63 @@ def supplier_claims_page(
         supplier = page_address(address)
     except ApiError as exc:
         return page_error(request, exc)
-    ensure_db(services.engine)
-    with Session(services.engine) as session:
-        directory = Directory(session, services.store)
-        found, more = claims(session, directory, services.store, supplier=supplier, before=before)
-        now = chain_now(session)
-        who = directory.get(supplier)
-        waiting = waiting_claims(session, supplier=supplier, now=now)
+    found, more, now, waiting, who = _supplier_claims(services, supplier, before)
     return render(
         request,
         "ops_disputes.html",
         {"claims": found, "now": now, "waiting": waiting, "supplier": who, "more": more},
     )
+
+
+@router.get(
+    "/v1/supplier/{address}/claims",
+    response_model=SupplierClaims,
+    responses=error_responses(400),
+    tags=["supplier"],
+    summary="A supplier's claims (the page's, as JSON: ``tuanchain supplier claims``)",
+)
+def supplier_claims_json(address: str, services: ServicesDep, before: PageBefore = None) -> Any:
+    """The claims of the supplier's page, newest filings first in pages of 50 (``before``: the
+    previous page's ``next_before``); ``waiting`` marks the ones to answer before
+    ``answer_deadline`` (``POST /v1/actions/accept_claim|reject_claim/prepare``)."""
+    supplier = page_address(address)
+    found, more, now, waiting, _ = _supplier_claims(services, supplier, before)
+    return {
+        "supplier": supplier,
+        "waiting": waiting,
+        "next_before": more,
+        "claims": [
+            {
+                "deal_id": c.deal_id,
+                "buyer": c.buyer.address,
+                "leader": c.leader.address if c.leader else None,
+                "product": {"name": c.product.get("name")},
+                "quantity": c.quantity,
+                "status": c.status,
+                "waiting": c.answerable(now),
+                "answer_deadline": iso_utc(c.answer_deadline),
+                "filed_at": iso_utc(c.filed_at),
+                "by_default": c.by_default,
+                "evidence_cid": c.evidence_cid,
+                "evidence_private": c.evidence_private is not None,
+            }
+            for c in found
+        ],
+    }
+
+
+def _supplier_claims(
+    services: Services, supplier: str, before: int | None
+) -> tuple[list[Claim], int | None, int, int, Person]:
+    """The page's claims of ``supplier``, its next cursor, chain time, how many wait, the
+    supplier's name."""
+    ensure_db(services.engine)
+    with Session(services.engine) as session:
+        directory = Directory(session, services.store)
+        found, more = claims(session, directory, services.store, supplier=supplier, before=before)
+        now = chain_now(session)
+        waiting = waiting_claims(session, supplier=supplier, now=now)
+        return found, more, now, waiting, directory.get(supplier)
 
 
 @router.get("/ops/recalls", response_class=HTMLResponse, summary="Recalls (HTML)")

@@ -63,3 +63,28 @@ class EventsOut(BaseModel):
     events: list[dict[str, Any]]
     breaches: int = Field(description="readings outside the allowed range (ALARM_CONDITION)")
     readings: int = 0
+
+
+class ClaimOut(BaseModel):
+    """A buyer's quality claim on one of the supplier's deals (as ``/supplier/{address}/claims``
+    shows it)."""
+
+    deal_id: int
+    buyer: str
+    leader: str | None = Field(description="the buyer's pickup point (its group leader)")
+    product: dict[str, Any] = Field(description="the product's name {zh, en}, if known")
+    quantity: int
+    status: str = Field(description="filed, rejected (the platform decides), upheld or denied")
+    waiting: bool = Field(description="filed and still answerable: accept or reject before ...")
+    answer_deadline: str | None = Field(description="... this time (ISO 8601, UTC)")
+    filed_at: str | None
+    by_default: bool = Field(description="decided because the supplier did not answer in time")
+    evidence_cid: str | None
+    evidence_private: bool = Field(description="the evidence is in the private store")
+
+
+class SupplierClaims(BaseModel):
+    supplier: str
+    waiting: int = Field(description="claims waiting for the supplier's answer, over every page")
+    claims: list[ClaimOut] = Field(description="open claims first (oldest first), then closed")
+    next_before: int | None = Field(description="the next page's ``before`` (None: last page)")

@@ -7,6 +7,7 @@
     tuanchain supplier sensors GTIN LOT READINGS.csv --location GLN --min 0 --max 4 [--merkle]
     tuanchain supplier recall GTIN LOT --reason "…"
     tuanchain supplier writer GTIN LOT ADDRESS [--remove]
+    tuanchain supplier claims [--supplier ADDRESS | --keystore FILE] [--all [--before N]] [--json]
     tuanchain supplier answer-claim DEAL_ID BUYER --accept|--reject
 
 Every action is prepared by the service (``--api``, default ``TUANCHAIN_PUBLIC_URL``), signed
@@ -14,7 +15,8 @@ here with ``--keystore`` (``TUANCHAIN_KEYSTORE``; password from ``TUANCHAIN_KEYS
 or a prompt) and relayed (the platform pays gas), or sent from the supplier's own account with
 ``--direct`` (through ``TUANCHAIN_RPC_URL``). Several events are anchored one by one, or with
 ``--merkle`` under one Merkle root in one transaction. Bad input, a wrong password or a refused
-call: one line on stderr and exit code 1.
+call: one line on stderr and exit code 1. ``claims`` only reads (nothing signed: the keystore,
+if given instead of ``--supplier``, only names the account).
 """
 
 from __future__ import annotations
@@ -423,6 +425,85 @@ def writer(
         what = f"{'removing' if remove else 'authorizing'} writer {account}"
         result = session.act("set_batch_writer", body, what)
         typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+
+
+# The most pages of claims ``claims`` reads looking for the waiting ones (50 filings a page).
+CLAIM_PAGES = 20
+
+
+@app.command()
+def claims(
+    supplier: Annotated[
+        str | None, typer.Option(help="the supplier's account (default: the keystore's)")
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--keystore",
+            envvar="TUANCHAIN_KEYSTORE",
+            help="keystore naming the supplier's account (not decrypted)",
+        ),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="every claim, answered and closed too (50 a page)")
+    ] = False,
+    before: Annotated[
+        int | None, typer.Option(help="with --all: the page before this cursor (next_before)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    api: ApiOpt = None,
+) -> None:
+    """List the buyers' claims waiting for your answer (answer-claim), or --all of them."""
+    with _one_line_errors():
+        if before is not None and (not every or before < 1):
+            raise InputError("--before needs --all and a cursor of 1 or more (next_before)")
+        if supplier is not None:
+            account = inputs.address(supplier)
+        elif key is not None:
+            account = keystore.address_of(key)
+        else:
+            raise InputError("give --supplier ADDRESS or --keystore FILE")
+        settings = keystore.ClientSettings()
+        base = api or settings.public_url
+        service = Service(base, http=_http_factory(base) if _http_factory is not None else None)
+        page = service.claims(account, before=before)
+        found = page["claims"]
+        if not every:
+            found = [c for c in found if c.get("waiting")]
+            for _ in range(CLAIM_PAGES - 1):
+                if len(found) >= page["waiting"] or page["next_before"] is None:
+                    break
+                page = service.claims(account, before=page["next_before"])
+                found += [c for c in page["claims"] if c.get("waiting")]
+            if len(found) < page["waiting"]:
+                console.print(
+                    f"[yellow]![/yellow] {page['waiting'] - len(found)} more waiting claim(s) "
+                    f"are older than the newest {CLAIM_PAGES} pages: see --all --before"
+                )
+        if as_json:
+            out: dict[str, Any] = {"supplier": account, "waiting": page["waiting"], "claims": found}
+            if every:
+                out["next_before"] = page["next_before"]
+            typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            return
+        typer.echo(
+            f"{page['waiting']} claim(s) of {account} waiting for an answer"
+            + (
+                ""
+                if every
+                else " (tuanchain supplier answer-claim DEAL_ID BUYER --accept|--reject)"
+            )
+        )
+        for c in found:
+            name = (c.get("product") or {}).get("name") or {}
+            product = name.get("en") or name.get("zh") if isinstance(name, dict) else str(name)
+            state = f"answer by {c['answer_deadline']}" if c.get("waiting") else c["status"]
+            typer.echo(
+                f"deal {c['deal_id']}  buyer {c['buyer']}  {c['quantity']} unit(s)  {state}"
+                + (f"  {product}" if product else "")
+            )
+        if every and page["next_before"] is not None:
+            typer.echo(f"more: --all --before {page['next_before']}")
 
 
 @app.command("answer-claim")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.supplier.errors import KeystoreError
@@ -53,14 +55,30 @@ def create(path: Path, password: str, *, kdf: str = "scrypt") -> str:
     return account.address
 
 
-def load(path: Path, password: str, settings: ClientSettings) -> LocalAccount:
-    """The account in ``path``; :class:`KeystoreError` naming what is wrong."""
+def _read(path: Path) -> Any:
+    """The keystore file's JSON; :class:`KeystoreError` if there is none or it is no JSON."""
     try:
-        keystore = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise KeystoreError(f"no keystore at {path}") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise KeystoreError(f"{path} is not a JSON keystore: {exc}") from None
+
+
+def address_of(path: Path) -> str:
+    """The account a keystore names in its clear ``address`` member (no password needed);
+    :class:`KeystoreError` if it names none."""
+    keystore = _read(path)
+    value = keystore.get("address") if isinstance(keystore, dict) else None
+    text = value if not isinstance(value, str) or value.startswith("0x") else "0x" + value
+    if not isinstance(text, str) or not is_address(text):
+        raise KeystoreError(f"{path} names no account address: give --supplier ADDRESS")
+    return to_checksum_address(text)
+
+
+def load(path: Path, password: str, settings: ClientSettings) -> LocalAccount:
+    """The account in ``path``; :class:`KeystoreError` naming what is wrong."""
+    keystore = _read(path)
     if not isinstance(keystore, dict) or "crypto" not in {k.lower() for k in keystore}:
         raise KeystoreError(f"{path} is not an encrypted JSON keystore (no 'crypto' section)")
     try:

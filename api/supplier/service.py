@@ -129,6 +129,18 @@ class Service:
                 )
             time.sleep(RELAY_POLL_SECONDS)
 
+    # ------------------------------------------------------------------ reads
+
+    def claims(self, supplier: str, *, before: int | None = None) -> dict[str, Any]:
+        """One page of ``supplier``'s claims (``GET /v1/supplier/{address}/claims``)."""
+        params = {"before": before} if before is not None else {}
+        return self._call(
+            "GET",
+            f"/v1/supplier/{supplier}/claims",
+            expect=("claims", "waiting", "next_before"),
+            params=params,
+        )
+
     # ------------------------------------------------------------------ sign-in, private files
 
     def sign_in(self, account: LocalAccount) -> str:

@@ -9,7 +9,6 @@ what is owed (the share less the payments; the escrow's ``owed`` agrees, tests c
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +21,9 @@ from api.disputes import claims
 from api.names import Directory, Person
 from api.photos import photo_path
 from api.queries.common import _batch_statuses, chain_now, company_prefixes
+from api.review import decision_reason
 from api.services import Services
 from api.shop import product_of
-from traceability.safe_json import loads_bounded
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -125,23 +122,10 @@ def supplier_view(session: Session, services: Services, supplier: str) -> dict[s
         "products": _products(list(rows)),
         "deals": payouts(session, supplier),
         "claims_waiting": claims_waiting(session, directory, services, supplier),
-        "reason": _reason(services, party.get("reason_cid")),
+        "reason": decision_reason(services.store, party.get("reason_cid")),
         # Its GS1 Company Prefixes: the GTINs whose batches it may register.
         "prefixes": company_prefixes(session, supplier).get(supplier, []),
     }
-
-
-def _reason(services: Services, cid: str | None) -> str:
-    """The platform's reason for a refusal, in its words (the linked document stays the proof)."""
-    if not cid:
-        return ""
-    try:
-        doc = loads_bounded(services.store.get(cid))
-    except Exception as exc:  # noqa: BLE001 - the page links the document anyway
-        logger.info("reason %s unreadable: %s", cid, exc)
-        return ""
-    reason = doc.get("reason") if isinstance(doc, dict) else None
-    return str(reason)[:500] if isinstance(reason, str) else ""
 
 
 def payouts(session: Session, supplier: str) -> list[dict[str, Any]]:

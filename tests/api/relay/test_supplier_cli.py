@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
+from api.indexer import Indexer
 from api.relayer import worker as relay_worker
 from api.services import Services
 from api.supplier import cli as supplier_cli
@@ -327,6 +328,78 @@ def test_a_supplier_rejects_a_claim_and_the_platform_decides(
     assert code == 0, err
     escrow = services.chain.clients.escrow
     assert escrow.claim(deal.deal_id, buyer.address).status == ClaimStatus.REJECTED
+
+
+def test_a_supplier_lists_the_claims_waiting_for_an_answer(
+    run, site: TestClient, services: Services, tmp_path: Path, chain_snapshot: None
+) -> None:
+    """``claims``: what the page's claims section lists, from the command line (nothing signed:
+    the keystore only names the account); answered, the claim leaves the list."""
+    deal, buyer = _with_claim(site, services)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    index = Indexer(engine=services.engine, chain=services.chain, store=services.store)
+    index.sync_until_idle()
+    # The keystore's clear address names the account: no password asked for a read.
+    code, out, err = run("claims", "--keystore", str(keystore), "--json")
+    assert code == 0, err
+    listed = json.loads(out)
+    assert listed["supplier"] == deal.supplier.address and listed["waiting"] == 1
+    [claim] = listed["claims"]
+    assert (claim["deal_id"], claim["buyer"], claim["quantity"]) == (
+        deal.deal_id,
+        buyer.address,
+        1,
+    )
+    assert claim["status"] == "filed" and claim["waiting"] and claim["answer_deadline"]
+    code, out, err = run("claims", "--supplier", deal.supplier.address.lower())
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"1 claim(s) of {deal.supplier.address} waiting")
+    assert f"deal {deal.deal_id}  buyer {buyer.address}  1 unit(s)  answer by " in out
+
+    code, _, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
+    )
+    assert code == 0, err
+    index.sync_until_idle()
+    code, out, err = run("claims", "--supplier", deal.supplier.address, "--json")
+    assert code == 0, err
+    assert json.loads(out)["claims"] == [] and json.loads(out)["waiting"] == 0
+    # --all: the answered one too, in its state.
+    code, out, err = run("claims", "--supplier", deal.supplier.address, "--all", "--json")
+    assert code == 0, err
+    [claim] = json.loads(out)["claims"]
+    assert claim["status"] == "rejected" and not claim["waiting"]
+    assert json.loads(out)["next_before"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ((), "error: give --supplier ADDRESS or --keystore FILE\n"),
+        (("--supplier", "0x12"), "error: not an account address: '0x12'\n"),
+        (("--supplier", "0x" + "ab" * 20, "--before", "3"), "error: --before needs --all"),
+        (("--supplier", "0x" + "ab" * 20, "--all", "--before", "0"), "error: --before needs"),
+        (("--keystore", "/nonexistent/k.json"), "error: no keystore at /nonexistent/k.json\n"),
+    ],
+)
+def test_claims_refuses_bad_input_in_one_line(run, args: tuple[str, ...], words: str) -> None:
+    code, out, err = run("claims", *args)
+    assert (code, out) == (1, "") and err.startswith(words) and err.count("\n") == 1, err
+
+
+def test_claims_of_a_keystore_without_an_address_asks_for_one(run, tmp_path: Path) -> None:
+    keystore = keystore_of(tmp_path, Account.create().key)
+    document = json.loads(keystore.read_text())
+    del document["address"]
+    keystore.write_text(json.dumps(document))
+    code, out, err = run("claims", "--keystore", str(keystore))
+    assert (code, out) == (1, "")
+    assert err == f"error: {keystore} names no account address: give --supplier ADDRESS\n"
+
+
+def test_the_claims_page_refuses_a_bad_address_as_json(site: TestClient) -> None:
+    answer = site.get("/v1/supplier/not-an-address/claims")
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_address"
 
 
 def test_events_from_an_epcis_file_under_one_root_and_every_built_kind(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,11 +45,11 @@ from api.render import money
 from api.services import Services
 from chain import deal_rules
 from chain.artifacts import REPO_ROOT
-from chain.clients import DealStatus, PartyKind
+from chain.clients import DealStatus, PartyKind, PartyStatus
 from chain.settings import Settings
 
 from .conftest import PHONE, served_on_snapshot, wait_ready
-from .phone import WAIT_MS, Wallet, open_phone, passkey_phone
+from .phone import WAIT_MS, Wallet, open_phone, passkey_phone, until_indexed
 
 SHOTS = REPO_ROOT / "test-artifacts" / "journeys"
 
@@ -485,15 +486,7 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     page.goto(f"{journeys.base}/leader?lang=zh")
     page.locator("#wallet-bar button").click()
     page.wait_for_url(f"**/leader/{wallet.account.address}?lang=zh")
-    form = page.locator("#apply form")
-    form.locator("input[name=name]").fill("赵叔 · 枫林苑")
-    form.locator("input[name=place]").fill("枫林苑北门自提点")
-    form.locator("input[name=street_address]").fill("上海市闵行区枫林路 8 号")
-    form.locator("input[name=opening_hours]").fill("08:00–20:00")
-    licence = {"name": "licence.png", "mimeType": "image/png", "buffer": photo_png()}
-    form.locator("input[data-private=credentials_digest]").set_input_files(licence)
-    form.locator("button[type=submit]").click()
-    expect(page.locator("dialog#tuan-steps")).to_contain_text("枫林苑北门自提点")
+    licence = _apply_as_leader(page, "赵叔 · 枫林苑", "枫林苑北门自提点")
     sign_in_sheet(page, "14-apply-review")
     expect(page.locator("#review")).to_contain_text("平台审核中")
     expect(page.locator("#me")).to_contain_text("赵叔 · 枫林苑")  # named by its own profile
@@ -504,6 +497,66 @@ def test_a_neighbour_applies_to_be_a_leader_and_sees_the_review(
     registry = journeys.services.chain.clients.registry
     party = registry.party(PartyKind.LEADER, wallet.account.address)
     assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()
+
+
+def _apply_as_leader(page: Any, name: str, place: str) -> dict[str, Any]:
+    """Fill the leader page's application and submit it (up to the step sheet); the licence."""
+    form = page.locator("#apply form")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=place]").fill(place)
+    form.locator("input[name=street_address]").fill("上海市闵行区枫林路 8 号")
+    form.locator("input[name=opening_hours]").fill("08:00–20:00")
+    licence = {"name": "licence.png", "mimeType": "image/png", "buffer": photo_png(place)}
+    form.locator("input[data-private=credentials_digest]").set_input_files(licence)
+    form.locator("button[type=submit]").click()
+    expect(page.locator("dialog#tuan-steps")).to_contain_text(place)
+    return licence
+
+
+def test_a_rejected_leader_applicant_applies_again_from_the_page(
+    journeys: Journeys, phone: tuple[Any, Wallet]
+) -> None:
+    """The registry takes a new application after a rejection: the page says it was rejected,
+    with the platform's reason, and offers the form again (it offered nothing: a dead end)."""
+    from eth_account import Account
+
+    from traceability.ipfs import parse_cid
+
+    page, wallet = phone
+    wallet.account = Account.create()  # no role, fresh each run
+    applicant = wallet.account.address
+    page.goto(f"{journeys.base}/leader?lang=en")
+    page.locator("#wallet-bar button").click()
+    page.wait_for_url(f"**/leader/{applicant}?lang=en")
+    _apply_as_leader(page, "孙阿姨 · 桂花苑", "桂花苑东门自提点")
+    sign_in_sheet(page)
+    expect(page.locator("#review")).to_be_visible()
+
+    registry = journeys.services.chain.clients.registry
+    reason = {"type": "tuanchain:ReviewDecision", "reason": "licence photo unreadable"}
+    reason_cid = journeys.services.store.put(json.dumps(reason).encode())
+    platform = journeys.services.chain.platform
+    registry.reject_leader(applicant, parse_cid(reason_cid), signer=platform)
+    until_indexed(page, lambda: page.locator("#why").count() == 1)
+    expect(page.locator("#me .party")).to_have_text("Rejected")
+    expect(page.locator("#why")).to_contain_text("rejected your leader application")
+    expect(page.locator("#why .reason-text")).to_have_text("licence photo unreadable")
+    reason_link = page.locator("#why a.reason").get_attribute("href") or ""
+    assert "licence photo unreadable" in httpx.get(journeys.base + reason_link).text
+    expect(page.locator("#apply h2")).to_have_text("Apply again to be a leader")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width  # nothing wider than the phone
+    shot(page, "15b-leader-rejected-apply-again")
+
+    licence = _apply_as_leader(page, "孙阿姨 · 桂花苑", "桂花苑东门自提点（新）")
+    sign_in_sheet(page)
+    expect(page.locator("#review")).to_be_visible()
+    expect(page.locator("#why")).to_have_count(0)
+    party = registry.party(PartyKind.LEADER, applicant)
+    assert party.status == PartyStatus.PENDING
+    assert party.credentials_digest == hashlib.sha256(licence["buffer"]).digest()
+    page.goto(f"{journeys.base}/leader/{applicant}?lang=zh")
+    shot(page, "15c-leader-applied-again-zh")
 
 
 def test_a_consumer_consents_to_sms_notices_and_an_operator_adds_a_gateway(

@@ -122,6 +122,37 @@ def test_undelivered_once_the_delivery_deadline_passes_without_a_receipt(
     assert pork in changed
 
 
+def test_the_leader_hears_when_their_group_goods_never_arrived(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, web_client: TestClient
+) -> None:
+    """The leader's 未到货: 陈姐 never signed for her group's pork; from the delivery deadline
+    (chain time, read when the notices are: no timer to drop it) she hears it, with her group's
+    units, on her page and in the feed the webhooks send. 李哥 received his: no such notice."""
+    from api.demo.catalog import LEADERS
+
+    _wang, li, chen = LEADERS
+    pork = demo.report.deals["pork_claim"]
+    with Session(demo.services.engine) as session:
+        deadline = session.scalars(
+            select(m.Deal.delivery_deadline).where(m.Deal.deal_id == pork)
+        ).one()
+    assert "group_undelivered" not in kinds_at(demo, monkeypatch, chen.address, deadline - 1)
+    gone = kinds_at(demo, monkeypatch, chen.address, deadline)["group_undelivered"]
+    assert gone["id"] == f"group_undelivered:{pork}" and gone["deal_id"] == pork
+    assert gone["until"] == deadline and gone["n"] == 3
+    assert gone["text"].startswith("Not delivered:") and "(3 units)" in gone["text"]
+    assert "let them know" in gone["text"]
+    assert "group_undelivered" not in kinds_at(demo, monkeypatch, li.address, deadline + 1)
+    with Session(demo.services.engine) as session:
+        directory = Directory(session, demo.services.store)
+        assert "未到货" in notice_feed.sentence(gone, directory, "zh")
+        # The webhook outbox sends it: the leader is among the deal's recipients.
+        assert chen.address in notice_feed.recipients_of(session, {pork})
+    page = web_client.get(f"/leader/{chen.address}?lang=en")
+    assert page.status_code == 200
+    assert f'data-id="group_undelivered:{pork}"' in page.text
+
+
 def test_the_registry_decision_on_an_application_is_a_notice(
     demo: Demo, monkeypatch: pytest.MonkeyPatch, web_client: TestClient
 ) -> None:
