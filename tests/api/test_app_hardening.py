@@ -213,6 +213,23 @@ def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path)
         assert "secret-api-key" not in health.text and "127.0.0.1" not in health.text
 
 
+def test_the_deal_page_with_the_node_down_is_the_error_page_not_json(tmp_path: Path) -> None:
+    """Found in the operations review: with the node down (or serving a chain that was reset) a
+    browser opening a deal page got the API's JSON error, in English, instead of a page."""
+    settings = Settings(
+        rpc_url="http://127.0.0.1:9/v3/secret-api-key",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path}/index.db",
+        deployments_dir=tmp_path / "deployments",
+    )
+    with TestClient(create_app(build_services(settings))) as client:
+        response = client.get("/deals/2?lang=zh", headers={"Accept": "text/html"})
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'data-code="node_unavailable"' in response.text
+    assert "secret-api-key" not in response.text and "127.0.0.1:9" not in response.text
+
+
 def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
     """As for the node: a document store's failure named its address (and a Kubo RPC URL may
     carry credentials)."""
