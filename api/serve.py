@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import typer
 
-from chain.cli import SessionAnvil
+from chain.cli import STATE_INTERVAL_SECONDS, SessionAnvil
 from chain.errors import ChainError, NodeUnavailable
 from chain.shutdown import Stop, StopRequested, stop_signals
 from traceability.errors import TraceabilityError
@@ -324,8 +324,16 @@ def run(
             raise _fail(exc) from exc
         finally:
             if node is not None:
+                died = node.process.poll() if node.process is not None else None
                 node.stop()
-                typer.echo("anvil stopped (state saved)")
+                if died is None:
+                    typer.echo("anvil stopped (state saved)")
+                else:  # killed under us (the OOM killer, an operator): say so, not "saved"
+                    typer.echo(
+                        f"anvil had exited by itself (code {died}) before the stop: its chain "
+                        f"is as last saved (every {STATE_INTERVAL_SECONDS} s) in "
+                        f"{node.state_path}; `tuanchain run` starts it again from there"
+                    )
     _stopped(stop)
 
 
