@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select, union
 from sqlalchemy.orm import Session
 
 from api.db import models as m
@@ -256,18 +256,50 @@ _BATCH_ID = re.compile(r"0x[0-9a-fA-F]{64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
-def batch_search(text: str) -> ColumnElement[bool]:
+# A GTIN is stored as 14 digits; a package prints it as GTIN-13, -12 or -8 (the same number
+# without its leading zeros), so a typed start of one is looked up with each of those paddings.
+_GTIN_PADDINGS = ("", "0", "00", "000000")
+# Product names live in the batches' master data (JSON, not indexed): a name is looked for among
+# the newest this many batches only (a bounded read of the primary key), numbers in the index.
+NAME_SCAN = 2000
+
+
+def _starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, as a range of the column's index: [prefix, the next
+    string after every one that starts with it) in code-point order (SQLite's BINARY, PostgreSQL's
+    C and C.UTF-8 collations, migration 0016), and its start compared to be exact in any order. A
+    LIKE could not use SQLite's index (its LIKE folds case, and lower(lot) is no column)."""
+    exact = func.substr(column, 1, len(prefix)) == prefix
+    last = prefix.rstrip(chr(0x10FFFF))
+    if not last:  # only the highest code point: everything from it on
+        return (column >= prefix) & exact
+    after = last[:-1] + chr(ord(last[-1]) + 1)
+    return (column >= prefix) & (column < after) & exact
+
+
+def batch_search(text: str, name_floor: int | None = None) -> ColumnElement[bool]:
     """Batches an operator's typed words name: a batch id (0x, 32 bytes), a supplier's address,
-    or a part of a GTIN or of a lot (case aside) — for batches older than a page's worth."""
+    the start of a GTIN (as printed: GTIN-8 to -14) or of a lot (case aside), all read through an
+    index (migration 0016) — or a part of a product's name among the batches from row
+    ``name_floor`` on (the newest :data:`NAME_SCAN`, :func:`batches`)."""
     text = text.strip()
     if _BATCH_ID.fullmatch(text):
         return m.Batch.batch_id == text.lower()
     if _ADDRESS.fullmatch(text):
         return func.lower(m.Batch.supplier) == text.lower()
-    return or_(
-        m.Batch.gtin.contains(text, autoescape=True),
-        func.lower(m.Batch.lot).contains(text.lower(), autoescape=True),
-    )
+    found = [_starts_with(func.lower(m.Batch.lot), text.lower())]
+    if text.isascii() and text.isdigit() and len(text) <= 14:
+        found += [
+            _starts_with(m.Batch.gtin, pad + text)
+            for pad in _GTIN_PADDINGS
+            if len(pad + text) <= 14
+        ]
+    if name_floor is not None:
+        name = func.lower(m.Batch.metadata_json["product"].as_string())
+        found.append((m.Batch.id >= name_floor) & name.contains(text.lower(), autoescape=True))
+    # One SELECT a term, united: each is planned on its own index (an OR of them may be planned
+    # as a scan of every batch in the primary key's order, for the ORDER BY … LIMIT).
+    return m.Batch.id.in_(union(*(select(m.Batch.id).where(term) for term in found)))
 
 
 @dataclass
@@ -301,7 +333,11 @@ def batches(
     if before is not None:
         query = query.where(m.Batch.id < before)
     if search and search.strip():
-        query = query.where(batch_search(search))
+        # The row from which the newest NAME_SCAN batches start (None: fewer than that).
+        floor = session.scalar(
+            select(m.Batch.id).order_by(m.Batch.id.desc()).offset(NAME_SCAN - 1).limit(1)
+        )
+        query = query.where(batch_search(search, name_floor=floor or 0))
     found = session.scalars(query).all()
     rows, next_before = found[:limit], (found[limit - 1].id if len(found) > limit else None)
     ids = [b.batch_id for b in rows]

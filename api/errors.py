@@ -50,6 +50,7 @@ DOMAIN_STATUS: list[tuple[type[BaseException], int]] = [
     (auth_errors.AccessDenied, 403),
     (auth_errors.AuthError, 401),
     (private_store.PrivateDocumentNotFound, 404),
+    (private_store.PrivateStoreFull, 429),
     (private_store.PrivateDocumentError, 400),
     # The configured document key is not the one that sealed the document: an operator's fix.
     (private_crypto.WrongDocumentKey, 503),

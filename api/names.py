@@ -175,16 +175,3 @@ class Directory:
         if address not in self._people:
             self.load([address])
         return self._people[address]
-
-
-def approved(session: Session, kind: str) -> list[str]:
-    """Accounts whose latest party action of ``kind`` (leader | supplier) is an approval."""
-    rows = session.execute(
-        select(m.PartyEvent.account, m.PartyEvent.action)
-        .where(m.PartyEvent.kind == kind)
-        .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
-    ).all()
-    latest: dict[str, str] = {}
-    for account, action in rows:
-        latest[account] = action
-    return [a for a, action in latest.items() if action == "approved"]

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 
 from api import queries
 from api.db import models as m
-from api.names import Directory, approved
+from api.names import Directory
 from api.photos import photo_path
+from api.queries.common import approved
 from api.render import batch_path
 from api.review import decision_reason
 from api.services import Services

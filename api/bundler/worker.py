@@ -281,8 +281,12 @@ class BundlerWorker:
         except chain_errors.AlreadyKnown:
             pass
         except chain_errors.NonceTooLow:
-            if any(chain.bundling.is_mined(h) for h in row.earlier_tx_hashes or []):
-                return False  # an earlier fee of its nonce was mined: the next pass settles it
+            if any(
+                chain.bundling.is_mined(h) for h in [*(row.earlier_tx_hashes or []), row.tx_hash]
+            ):
+                # This one (mined since the pass looked) or an earlier fee of its nonce: the next
+                # pass settles it (a cancellation mined fails the operation, not queues it again).
+                return False
             logger.warning("user operation %s: bundler nonce reused; re-signing", row.id)
             self._requeue(session, row)
             return False

@@ -29,6 +29,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -144,6 +146,9 @@ class Batch(Base, LogRow):
     __table_args__ = (
         UniqueConstraint("tx_hash", "log_index"),
         Index("ix_batches_gtin_lot", "gtin", "lot", unique=True),
+        # The operators' batch search (api.disputes.batch_search) reads the start of a lot, case
+        # aside, as a range of this index (a GTIN's start: of gtin's own index). Migration 0016.
+        Index("ix_batches_lot_lower", func.lower(text("lot"))),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     batch_id: Mapped[str] = mapped_column(Hex32, unique=True)

@@ -3,7 +3,7 @@ every migration). Times are unix seconds."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db.models import Address, Base
@@ -26,6 +26,9 @@ class PrivateDocument(Base):
     key_id: Mapped[str] = mapped_column(String(16))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # False: kept by an address with no role on chain, in the pool all such addresses share
+    # (api.private.store.MAX_UNVOUCHED_BYTES).
+    vouched: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class PrivateDocumentRead(Base):

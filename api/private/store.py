@@ -18,8 +18,9 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.auth.errors import AccessDenied
 from api.db import ensure_db, session_factory
@@ -33,6 +34,13 @@ MAX_DOCUMENTS_PER_OWNER = 200
 # Any address may sign in and keep documents here (an applicant has no role yet): what one keeps
 # is bounded in bytes too, not only in documents (200 of the largest upload were 2 GB each).
 MAX_BYTES_PER_OWNER = 100 * 1024 * 1024
+# Fresh addresses cost nothing, so a bound per address bounds nothing: what all addresses without
+# a role on chain (platform, approved supplier or leader; a claim's buyer has an order) keep
+# together is bounded too. Their rows are ``vouched`` once their owner uploads with a role, or is
+# found holding one when the pool is full (the owners of its oldest rows are asked again, a few
+# per refused upload).
+MAX_UNVOUCHED_BYTES = 2 * 1024 * 1024 * 1024
+RECHECKED_OWNERS = 8
 
 
 class Purpose(StrEnum):
@@ -47,6 +55,17 @@ class PrivateDocumentError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class PrivateStoreFull(PrivateDocumentError):
+    """The shared space of addresses without a role is full (HTTP 429: later, or with a role)."""
+
+    def __init__(self, kept: int, size: int) -> None:
+        super().__init__(
+            "private_store_full",
+            f"addresses without a role on chain keep {kept} bytes of private documents here; "
+            f"with these {size} they would pass {MAX_UNVOUCHED_BYTES}",
+        )
 
 
 class PrivateDocumentNotFound(PrivateDocumentError):
@@ -75,6 +94,55 @@ def _key(services: Services) -> bytes:
     return bytes.fromhex(services.settings.document_key.get_secret_value())
 
 
+def _has_role(services: Services, account: str) -> bool:
+    registry = services.chain.clients.registry
+    return (
+        registry.is_platform(account)
+        or registry.is_approved_supplier(account)
+        or registry.is_approved_leader(account)
+    )
+
+
+def _unvouched_bytes(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(PrivateDocument.size), 0)).where(
+                PrivateDocument.vouched.is_(False)
+            )
+        )
+    )
+
+
+def _vouch(session: Session, owner: str) -> None:
+    session.execute(
+        update(PrivateDocument)
+        .where(PrivateDocument.owner == owner, PrivateDocument.vouched.is_(False))
+        .values(vouched=True)
+    )
+
+
+def _check_pool(services: Services, session: Session, size: int) -> None:
+    """Room for ``size`` more bytes of an address without a role, or :class:`PrivateStoreFull`
+    (after asking the chain again about the owners of the pool's oldest rows)."""
+    kept = _unvouched_bytes(session)
+    if kept + size <= MAX_UNVOUCHED_BYTES:
+        return
+    oldest = session.scalars(
+        select(PrivateDocument.owner)
+        .where(PrivateDocument.vouched.is_(False))
+        .group_by(PrivateDocument.owner)
+        .order_by(func.min(PrivateDocument.id))
+        .limit(RECHECKED_OWNERS)
+    ).all()
+    for owner in oldest:
+        if _has_role(services, owner):
+            _vouch(session, owner)
+    kept = _unvouched_bytes(session)
+    if kept + size > MAX_UNVOUCHED_BYTES:
+        session.commit()  # keep what was learnt
+        raise PrivateStoreFull(kept, size)
+
+
 def put(
     services: Services,
     *,
@@ -101,6 +169,8 @@ def put(
     stored = StoredPrivate(sha256_hex, owner, purpose, deal_id, content_type, len(data))
     ensure_db(services.engine)
     key = _key(services)
+    # A claim's buyer has an order (checked above): vouched by the chain like a role.
+    vouched = purpose is Purpose.CLAIM_EVIDENCE or _has_role(services, owner)
     with session_factory(services.engine)() as session:
         existing = session.scalar(
             select(PrivateDocument.id).where(
@@ -127,6 +197,10 @@ def put(
                 f"{owner} already keeps {kept} bytes of private documents here; with these "
                 f"{len(data)} it would pass {MAX_BYTES_PER_OWNER}",
             )
+        if vouched:
+            _vouch(session, owner)  # what it kept before it had a role leaves the shared pool
+        else:
+            _check_pool(services, session, len(data))
         session.add(
             PrivateDocument(
                 sha256=sha256_hex,
@@ -138,6 +212,7 @@ def put(
                 key_id=crypto.key_id(key),
                 sealed=crypto.seal(key, data, sha256_hex),
                 created_at=now,
+                vouched=vouched,
             )
         )
         try:

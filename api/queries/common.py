@@ -129,6 +129,29 @@ def company_prefixes(session: Session, supplier: str | None = None) -> dict[str,
     return held
 
 
+# A party's status after each registry action; a profile update keeps the status it had.
+PARTY_STATUSES = {
+    "applied": "pending",
+    "approved": "approved",
+    "rejected": "rejected",
+    "revoked": "revoked",
+}
+
+
+def approved(session: Session, kind: str) -> list[str]:
+    """Accounts of ``kind`` (leader | supplier) approved now: their latest decision is an
+    approval (a profile updated since keeps it), in the order they were first seen."""
+    rows = session.execute(
+        select(m.PartyEvent.account, m.PartyEvent.action)
+        .where(m.PartyEvent.kind == kind, m.PartyEvent.action.in_(PARTY_STATUSES))
+        .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
+    ).all()
+    latest: dict[str, str] = {}
+    for account, action in rows:
+        latest[account] = action
+    return [a for a, action in latest.items() if action == "approved"]
+
+
 def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:
     """``approved | pending | rejected | revoked | none`` from the party's latest action, its
     public profile, the digest of its private credentials, and the reason of a refusal."""
@@ -139,14 +162,8 @@ def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:
     ).all()
     status = "none"
     profile = credentials = reason = None
-    statuses = {
-        "applied": "pending",
-        "approved": "approved",
-        "rejected": "rejected",
-        "revoked": "revoked",
-    }
     for row in rows:
-        status = statuses.get(row.action, status)  # a profile update keeps the status
+        status = PARTY_STATUSES.get(row.action, status)  # a profile update keeps the status
         if row.profile_cid:
             profile = row.profile_cid
         if row.action == "applied":

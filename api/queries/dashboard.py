@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.queries.batches import _batch_row_summary
-from api.queries.common import _batch_statuses, amount_sum, amount_sum_name, chain_now
+from api.queries.common import (
+    MAX_PAGE,
+    _batch_statuses,
+    amount_sum,
+    amount_sum_name,
+    approved,
+    chain_now,
+)
 from api.queries.deals import _deal_status_sql, _DealFacts, _status_filter, detail_of, summaries_of
 from api.timefmt import iso_utc
 from chain import deal_rules
@@ -56,6 +63,7 @@ def dashboard(
             m.Deal.id.label("row"),
             m.Deal.deal_id.label("deal_id"),
             _deal_status_sql(now).label("status"),
+            m.Deal.delivery_deadline.label("delivery_deadline"),
         )
         .where(*conditions)
         .subquery()
@@ -70,7 +78,7 @@ def dashboard(
     # Orders and cancels by UTC day (block time).
     day = _utc_day(session, o.block_time)
     days: dict[str, dict[str, int]] = defaultdict(lambda: {"orders": 0, "paid": 0, "cancelled": 0})
-    orders = cancels = cancelled = 0
+    orders = cancels = cancelled = paid_in = 0
     rows = (
         select(day.label("day"), (o.kind == "join").label("is_join"), o.amount)
         .where(o.deal_id.in_(scope), *mine)
@@ -89,6 +97,7 @@ def dashboard(
             orders += n
             figures["orders"] += n
             figures["paid"] += int(amount)
+            paid_in += int(amount)
         else:
             figures["cancelled"] += int(amount)
             cancels += n
@@ -112,10 +121,13 @@ def dashboard(
         .join(m.Deal, m.Deal.deal_id == c.deal_id)
         .where(*conditions, c.status == "upheld", *([c.leader == leader] if leader else []))
     ).all()
+    upheld_units: dict[int, int] = defaultdict(int)  # per deal (the group's, for a leader)
     if upheld:
         prices = {
             d: s["unit_price"] for d, s in summaries_of(session, {u[1] for u in upheld}).items()
         }
+        for _, deal_id, quantity in upheld:
+            upheld_units[deal_id] += quantity
         firsts.append((min(u[0] for u in upheld), 1, "quality_claim"))
         refunds["quality_claim"] = {
             "count": len(upheld),
@@ -160,6 +172,38 @@ def dashboard(
             ).one()
             amount = int(paid) - int(refunded)
         refunds[reason] = {"count": int(count or 0), "amount": int(amount or 0)}
+    # Undelivered: a group of a succeeded or settled deal whose leader confirmed no receipt by
+    # the delivery deadline; its buyers get back all they paid (GroupBuyEscrow._buyerOwed).
+    due = select(per_deal.c.deal_id).where(
+        per_deal.c.status.in_(("succeeded", "settled")), per_deal.c.delivery_deadline <= now
+    )
+    r = m.Receipt
+    net = (
+        select(
+            o.deal_id.label("deal_id"),
+            amount_sum(total, case((o.kind == "join", o.amount), else_=-o.amount)).label("net"),
+        )
+        .where(
+            o.deal_id.in_(due),
+            *mine,
+            ~exists().where(r.deal_id == o.deal_id, r.leader == o.leader),
+        )
+        .group_by(o.deal_id, o.buyer)
+        .subquery()
+    )
+    count, amount, row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(amount_sum(total, net.c.net), 0),
+            func.min(m.Deal.id),
+        )
+        .select_from(net)
+        .join(m.Deal, m.Deal.deal_id == net.c.deal_id)
+        .where(net.c.net > 0)
+    ).one()
+    if count:
+        firsts.append((row, 2, "undelivered"))
+        refunds["undelivered"] = {"count": int(count), "amount": int(amount)}
     refunds = {reason: refunds[reason] for _, _, reason in sorted(firsts)}
     gmv = 0
     if not leader:
@@ -180,22 +224,27 @@ def dashboard(
         .order_by(m.Deal.id)
     ).all()
     facts = _DealFacts(session, received)
+    # A commission is the escrow's to pay at settlement only (GroupBuyEscrow._collect): a
+    # received group of a deal not settled yet, or frozen by a recall, has earned nothing yet.
     commissions: dict[str, int] = defaultdict(int)
     for deal in received:
         detail = detail_of(deal, facts, now)
-        settled = detail["status"] == "settled"
+        if detail["status"] != "settled":
+            continue
         for group in detail["leaders"]:
             if leader and group["leader"] != leader:
                 continue
             commissions[group["leader"]] += group["commission"]
             receipt = group["receipt"]
-            if receipt and receipt["short"] and settled:
+            if receipt and receipt["short"]:
                 short = refunds.setdefault("short_delivery", {"count": 0, "amount": 0})
                 short["count"] += 1  # one short group
                 short["amount"] += receipt["short_refund"]
-            if leader and receipt and settled and detail["settlement"]:
+            if leader and receipt and detail["settlement"]:
+                # The settled revenue's part: (delivered − upheld claims) × the settled price.
                 price = detail["settlement"]["final_unit_price"]
-                gmv += (group["quantity"] - receipt["short"]) * price
+                delivered = group["quantity"] - receipt["short"]
+                gmv += (delivered - upheld_units[deal.deal_id]) * price
     batch_ids = (
         None
         if not (supplier or leader)
@@ -220,15 +269,50 @@ def dashboard(
     return {
         "to_settle": _to_settle(session, conditions, now),
         "gmv": gmv,
+        "paid_in": paid_in,
         "orders": orders,
         "refunds": refunds,
         "commissions": [
             {"leader": who, "amount": amount} for who, amount in sorted(commissions.items())
         ],
+        "leaders": _leaders(session, scope, leader, commissions, every=not (supplier or leader)),
         "deals_by_state": by_state,
         "by_day": [{"day": day, **figures} for day, figures in sorted(days.items())],
         "flagged_batches": [_batch_row_summary(b, statuses.get(b.batch_id)) for b in flagged],
     }
+
+
+def _leaders(
+    session: Session,
+    scope: Any,
+    leader: str | None,
+    commissions: dict[str, int],
+    *,
+    every: bool,
+) -> list[dict[str, Any]]:
+    """Each leader's orders (joins) in the scope's deals and commission (settled deals), by
+    address; on the platform's view every approved leader too, with zeros before a first order
+    (an operator who just approved one finds them here), and the one leader of a leader's view;
+    at most :data:`MAX_PAGE`, by address."""
+    o = m.OrderEvent
+    counts = dict(
+        session.execute(
+            select(o.leader, func.count())
+            .where(
+                o.deal_id.in_(scope), o.kind == "join", *([o.leader == leader] if leader else [])
+            )
+            .group_by(o.leader)
+        ).all()
+    )
+    who = set(counts) | set(commissions)
+    if every:
+        who |= set(approved(session, "leader"))
+    if leader:
+        who = {leader}
+    return [
+        {"leader": x, "orders": int(counts.get(x, 0)), "commission": commissions.get(x, 0)}
+        for x in sorted(who)[:MAX_PAGE]  # bounded, as the chooser's (any other: ?leader=)
+    ]
 
 
 def _to_settle(session: Session, conditions: list[Any], now: int) -> list[dict[str, Any]]:

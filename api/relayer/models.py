@@ -8,7 +8,8 @@ anything is sent, and the worker moves it ``queued → sending → sent → mine
 relayer's own transaction is signed and its hash stored (``sending``) before it is broadcast, so a
 restarted worker can always tell "sent and mined" from "never left" without sending twice.
 
-``document_uploads`` remembers every upload signature, so a captured upload cannot be replayed.
+``document_uploads`` remembers every signed upload (uploader and message), so a captured upload
+cannot be replayed.
 
 ``relay_locks`` holds one row per name a worker must own exclusively on PostgreSQL (a signer's
 queue, the relayer account's nonce): see :mod:`api.relayer.claims`.
@@ -200,7 +201,8 @@ class RelayBatch(Base):
 
 
 class DocumentUpload(Base):
-    """A signed upload; the signature digest is unique so the same upload cannot be replayed."""
+    """A signed upload. ``signature_digest`` is keccak256(uploader ‖ the signed message's EIP-191
+    hash), unique, so the same upload cannot be replayed (with any encoding of its signature)."""
 
     __tablename__ = "document_uploads"
 

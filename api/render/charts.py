@@ -96,6 +96,11 @@ def temperature_plot(
     return Markup("".join(parts))
 
 
+def _number(value: float) -> str:
+    """A count as a count (the dashboard's orders a day read "10.00", like money), else to cents."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
 def bar_chart(
     items: Sequence[tuple[str, float]], *, width: int = 320, unit: str = "", bar_height: int = 18
 ) -> Markup:
@@ -123,7 +128,7 @@ def bar_chart(
             f'<rect x="0" y="{bar_top}" width="{max(length, 1):.1f}" height="{bar_height}" '
             f'rx="3" fill="{PALETTE[i % len(PALETTE)]}"/>'
             f'<text class="value" x="{max(length, 1) + 4:.1f}" '
-            f'y="{bar_top + bar_height * 0.72:.1f}" font-size="11">{value:,.2f}{_text(unit)}</text>'
+            f'y="{bar_top + bar_height * 0.72:.1f}" font-size="11">{_number(value)}{_text(unit)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

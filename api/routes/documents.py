@@ -5,7 +5,9 @@ wallet offers; a contract account such as a passkey account through ERC-1271, ch
 ``isValidSignature``) :func:`upload_message` — the file's SHA-256 and a unix timestamp — and must be an
 approved supplier or leader in the registry, the platform, or (with ``deal_id``) a buyer with an
 order in that deal. A signature is valid for :data:`SIGNATURE_WINDOW_SECONDS` around the server's
-clock and only once (its digest is stored). Size is limited (413) and the declared content type
+clock and only once: what is stored is the digest of the uploader and the signed message, not of
+the signature bytes, since one message has several valid signatures (ECDSA's ``s`` and ``n - s``,
+a contract account's own encodings). Size is limited (413) and the declared content type
 must be allowed *and* match the bytes (415), so a "photo" cannot be an executable.
 """
 
@@ -195,7 +197,9 @@ def upload_document(
             "file/timestamp differ)",
         )
     role = _authorized(services, claimed, deal_id)
-    signature_digest = "0x" + keccak(HexBytes(signature)).hex()
+    # Keyed on what was signed, by whom: a malleated signature (s -> n - s, v flipped) or another
+    # encoding of the same one is the same upload again.
+    signature_digest = "0x" + keccak(bytes.fromhex(claimed[2:]) + personal_sign_hash(message)).hex()
     with session_factory(services.engine)() as session:
         if session.get(DocumentUpload, signature_digest) is not None:
             raise ApiError(400, "replayed_signature", "this signed upload was already used")

@@ -89,8 +89,9 @@ def new_deal_page(
         str | None,
         Query(
             max_length=100,
-            description="batches to offer: a GTIN or lot (a part of one), a batch id or a "
-            "supplier's address; without it, the newest",
+            description="batches to offer: the start of a GTIN (as printed) or of a lot, a "
+            "product's name (among the newest batches), a batch id or a supplier's address; "
+            "without it, the newest; at most a page's worth (200), the page says when more match",
         ),
     ] = None,
 ) -> Response:
@@ -121,7 +122,9 @@ def new_deal_page(
             "batches": by_supplier,
             "search": (q or "").strip(),
             "found": sum(len(v) for v in by_supplier.values()),
+            # With a search: more than a page's worth match (the page asks for a narrower one).
             "more_batches": more is not None,
+            "page_size": MAX_PAGE,
             "chosen": chosen if q else None,
             "token": _token(clients),
             "fee_recipient": clients.escrow.fee_recipient(),

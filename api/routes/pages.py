@@ -418,21 +418,26 @@ def dashboard_data(
 
 
 def _parties(services: Services) -> dict[str, list[str]]:
-    """The suppliers and leaders the dashboard can show one of: whoever sells or has a group (at
-    most :data:`api.queries.MAX_PAGE` of each, distinct in the database: not a row per deal and
-    order; any other one is a ``?supplier=`` / ``?leader=`` away)."""
+    """The suppliers and leaders the dashboard can show one of: whoever sells or has a group, and
+    every approved one (a leader just approved has no order yet: the operator looks for them
+    here) — at most :data:`api.queries.MAX_PAGE` of each, distinct in the database: not a row
+    per deal and order; any other one is a ``?supplier=`` / ``?leader=`` away."""
     from sqlalchemy import select
 
     from api.db import models as m
     from api.queries import MAX_PAGE
+    from api.queries.common import approved
 
-    def distinct(column: Any) -> list[str]:
+    def distinct(column: Any, kind: str) -> list[str]:
         query = select(column).distinct().order_by(column).limit(MAX_PAGE)
-        return list(session.scalars(query))
+        return sorted(set(session.scalars(query)) | set(approved(session, kind)))[:MAX_PAGE]
 
     try:
         with Session(services.engine) as session:
-            return {"supplier": distinct(m.Deal.supplier), "leader": distinct(m.OrderEvent.leader)}
+            return {
+                "supplier": distinct(m.Deal.supplier, "supplier"),
+                "leader": distinct(m.OrderEvent.leader, "leader"),
+            }
     except Exception as exc:  # noqa: BLE001 - the page shows the platform's figures
         logger.warning("parties unavailable: %s", exc)
         return {"supplier": [], "leader": []}
@@ -479,6 +484,7 @@ def dashboard_page(
         for p in people(
             services,
             [c["leader"] for c in data.get("commissions", [])]
+            + [x["leader"] for x in data.get("leaders", [])]
             + parties["supplier"]
             + parties["leader"]
             + list(chosen.values()),
@@ -506,6 +512,7 @@ def dashboard_page(
                 (named[c["leader"]].label(lang), c["amount"] / 10**6)
                 for c in data.get("commissions", [])
             ],
+            "leaders": [(named[x["leader"]], x) for x in data.get("leaders", [])],
             "refund_items": [
                 (label(f"reason_{reason}"), r["amount"] / 10**6)
                 for reason, r in sorted(data.get("refunds", {}).items())

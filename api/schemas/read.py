@@ -245,8 +245,21 @@ class BuyerOrders(_Open):
 
 
 class Dashboard(_Open):
-    gmv: int
+    gmv: int = Field(
+        description="settled deals' revenue: (units delivered − upheld claims) × the settled "
+        "price; for a leader, their groups' part"
+    )
+    paid_in: int = Field(
+        default=0,
+        description="what buyers paid into escrow on joining (at the top price), before any "
+        "refund, rebate or settlement",
+    )
     orders: int
+    leaders: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="per leader: orders (joins) and commission (settled deals); on the "
+        "platform's view every approved leader, with zeros before a first order",
+    )
     refunds: dict[str, dict[str, int]]
     commissions: list[dict[str, Any]]
     deals_by_state: dict[str, int]

@@ -318,16 +318,79 @@
   const money = (units) => (Number(units) / 1e6).toFixed(2);
   const say = (text, error) => { status.textContent = text; status.classList.toggle("error", !!error); };
 
+  // Another device by QR code: two public values cross between the phones, each as a link to
+  // this page whose fragment (#link= an account, #add= a passkey's key code) the browser never
+  // sends to the service; nothing in either is secret. What proves possession is unchanged from
+  // copying by hand: the account's passkey signs add_passkey (the step sheet shows it), and the
+  // service checks on chain that the new passkey is the account's before the device uses it.
+  const other = root.querySelector("details.other-device");
+  const ACCOUNT_LINK = /^#link=(0x[0-9a-fA-F]{40})$/;
+  const KEY_LINK = /^#add=(0x[0-9a-f]{128})$/;
+  function pageLink(fragment) {
+    const url = new URL("/passkey", location.origin);
+    const lang = new URLSearchParams(location.search).get("lang");
+    if (lang) url.searchParams.set("lang", lang);
+    return url.href + fragment;
+  }
+  // The QR code of a link, drawn by the service (POST /v1/qr: the text in the body, no-store).
+  async function drawQr(box, text) {
+    if (box.dataset.text === text) return;
+    const response = await fetch("/v1/qr", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text }),
+    });
+    box.innerHTML = response.ok ? await response.text() : "";
+    box.dataset.text = response.ok ? text : "";
+  }
+  async function drawPairing() {
+    if (!other.open || !root.dataset.address) return;
+    const current = signer();
+    if (!current) return;
+    await Promise.all([
+      drawQr(field("account-qr"), pageLink("#link=" + root.dataset.address)),
+      drawQr(field("key-qr"), pageLink("#add=" + keyCode(current.key))),
+    ]);
+  }
+  other.addEventListener("toggle", () => guarded(drawPairing));
+  // A scanned link fills in its form (the person still taps it) and opens the section.
+  function readScanned() {
+    const account = ACCOUNT_LINK.exec(location.hash);
+    const key = KEY_LINK.exec(location.hash);
+    if (!account && !key) return;
+    history.replaceState(null, "", location.pathname + location.search); // not again on reload
+    other.open = true;
+    const scanned = field("scanned");
+    const form = root.querySelector(account ? "form.use-account" : "form.add-device");
+    if (account) {
+      form.account.value = account[1];
+      scanned.textContent = t("scanned_account");
+    } else {
+      form.key.value = key[1];
+      scanned.textContent = t("scanned_key", { tail: key[1].slice(-8) });
+    }
+    form.before(scanned); // said just above the form it filled in, which is scrolled to
+    scanned.hidden = false;
+    scanned.dataset.scroll = "yes";
+    if (root.dataset.address) scrollToScanned();
+  }
+  function scrollToScanned() {
+    const scanned = field("scanned");
+    if (scanned.dataset.scroll !== "yes") return;
+    delete scanned.dataset.scroll;
+    scanned.scrollIntoView({ block: "center" });
+  }
+
   async function show(current) {
     root.querySelector('[data-when="signed-out"]').hidden = !!current;
     root.querySelector('[data-when="signed-in"]').hidden = !current;
-    if (!current) return;
+    if (!current) { delete root.dataset.address; return; }
     const info = await current.account();
     field("address").textContent = info.address;
     field("balance").textContent = money(info.balance);
     field("key").textContent = keyCode(current.key);
     root.dataset.address = info.address;
     if (window.Tuan && window.Tuan.useSigner) window.Tuan.useSigner(current);
+    await drawPairing();
+    scrollToScanned(); // once the QR codes above it are drawn
   }
 
   async function guarded(fn) {
@@ -394,5 +457,7 @@
       root.dataset.joined = receipt.success ? "yes" : "no";
     });
   });
+  readScanned();
+  window.addEventListener("hashchange", readScanned); // a link to this very page, opened on it
   guarded(() => show(signer()));
 })();

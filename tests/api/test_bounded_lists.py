@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from api import disputes
+from api import disputes, queries
 from api import notices as notice_feed
 from api.app import create_app
 from api.db import init_db
@@ -161,7 +161,15 @@ def test_claims_and_batches_are_paged_newest_first_each_once(
 
 def test_the_dashboard_lists_a_bounded_number_of_parties(engine: Engine) -> None:
     with Session(engine) as session:
-        for i in range(MAX_PAGE + 10):  # many leaders, each with one order
+        for i in range(MAX_PAGE + 10):  # many leaders, each approved, with one order
+            session.add(
+                m.PartyEvent(
+                    **_log(95_000 + i),
+                    kind="leader",
+                    account="0x" + f"{i + 1:040x}",
+                    action="approved",
+                )
+            )
             session.add(
                 m.OrderEvent(
                     **_log(90_000 + i),
@@ -179,8 +187,12 @@ def test_the_dashboard_lists_a_bounded_number_of_parties(engine: Engine) -> None
         assert len(parties["leader"]) == MAX_PAGE
         assert parties["leader"] == sorted(parties["leader"])
         assert parties["supplier"] == ["0x" + "11" * 20]
+        with Session(engine) as session:
+            leaders = queries.dashboard(session)["leaders"]
+        assert [x["leader"] for x in leaders] == parties["leader"]  # the same, bounded
     finally:
         with Session(engine) as session:
+            session.execute(delete(m.PartyEvent).where(m.PartyEvent.block_number >= 95_000))
             session.execute(delete(m.OrderEvent).where(m.OrderEvent.deal_id == 5_000))
             session.commit()
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -142,6 +145,46 @@ def test_pin_unpin_and_gc(tmp_path: Path) -> None:
     assert block_files(store) == [] and not store.has(kept)
 
 
+class PutDuringGc:
+    """Stores ``data`` from another thread once gc has read the pins (its first look at what is
+    live), and lets gc go on to its deletions only when that put has returned or waits for gc's
+    lock: no sleeps, and the same interleaving on every run."""
+
+    def __init__(self, store: EmbeddedDocumentStore, data: bytes, *, pin: bool) -> None:
+        self.store, self.data, self.pin = store, data, pin
+        self.ready = threading.Event()  # the put returned, or waits for gc to finish
+        self.cids: list[str] = []
+        self.thread = threading.Thread(target=self._put)
+        self._pins = store.pins
+        store.pins = self._pins_then_a_put  # type: ignore[method-assign]
+        lock = getattr(store, "_gc_lock", None)
+        if lock is not None:
+
+            @contextmanager
+            def announced(*, exclusive: bool) -> Iterator[None]:
+                if not exclusive:
+                    self.ready.set()  # about to wait for the gc holding the lock
+                with lock(exclusive=exclusive):
+                    yield
+
+            store._gc_lock = announced  # type: ignore[method-assign]
+
+    def _put(self) -> None:
+        self.cids.append(self.store.put(self.data, pin=self.pin))
+        self.ready.set()
+
+    def _pins_then_a_put(self) -> list[str]:
+        pins = self._pins()
+        if not self.thread.is_alive() and not self.cids:
+            self.thread.start()
+            self.ready.wait()
+        return pins
+
+    def stored(self) -> str:
+        self.thread.join()
+        return self.cids[0]
+
+
 @pytest.mark.parametrize("pin", [True, False])
 def test_a_document_stored_again_while_gc_runs_survives_it(tmp_path: Path, pin: bool) -> None:
     """Bytes stored again (an upload, a prepare) between gc's reading of the live roots and its
@@ -153,16 +196,25 @@ def test_a_document_stored_again_while_gc_runs_survives_it(tmp_path: Path, pin: 
     two_days_ago = time.time() - 2 * 86_400
     for path in [*block_files(store), *(tmp_path / "recent").iterdir()]:
         os.utime(path, (two_days_ago, two_days_ago))
-    live_roots = store._recent_roots
-
-    def roots_then_a_put(cutoff: float) -> list[bytes]:
-        roots = live_roots(cutoff)  # gc has read what is live ...
-        assert store.put(data, pin=pin) == old  # ... when the same bytes are stored again
-        return roots
-
-    store._recent_roots = roots_then_a_put  # type: ignore[method-assign]
+    during = PutDuringGc(store, data, pin=pin)
     store.gc(older_than=86_400)
+    assert during.stored() == old
     assert store.get(old) == data
+
+
+@pytest.mark.parametrize("pin", [True, False])
+def test_a_document_put_while_a_full_gc_runs_survives_it(tmp_path: Path, pin: bool) -> None:
+    """``gc()`` (no age: every unpinned block goes) with a new document stored between its
+    reading of the pins and its deletions: the put returned a CID (pinned, even), so its blocks
+    stay — gc holds the store's lock from scan to last deletion and the put waits for it."""
+    store = make_store(tmp_path, TINY_V1)
+    garbage = store.put(b"x" * 500, pin=False)
+    data = b"n" * 500
+    during = PutDuringGc(store, data, pin=pin)
+    assert store.gc() > 0
+    cid = during.stored()
+    assert store.get(cid) == data and store.is_pinned(cid) is pin
+    assert not store.has(garbage)
 
 
 def test_pin_refuses_a_document_whose_blocks_are_missing(tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -27,7 +29,10 @@ class EmbeddedDocumentStore:
     pinned root CID) and ``recent/`` (one empty file per root stored unpinned, its mtime the
     last time it was stored: what ``gc(older_than=...)`` keeps). Blocks of a document are
     written children first and the pin (or recent mark) last, so after a crash a pinned or
-    present root always has its whole DAG.
+    present root always has its whole DAG. ``gc.lock`` is held shared by every write (put, pin,
+    put_blocks) and exclusively by ``gc`` from its reading of the live roots to its last
+    deletion, in this process and any other on the same directory: a document stored while gc
+    runs waits for it, and gc never deletes a block of a root it did not see.
     """
 
     def __init__(
@@ -52,12 +57,13 @@ class EmbeddedDocumentStore:
             raise DocumentTooLarge(len(data), self.max_document_size)
         built: list[Block] = []
         root = build_dag(data, profile=self.profile, sink=built.append)
-        self.blocks.put_many((b.cid, b.parts) for b in built)
         cid = format_cid(root)
-        if pin:
-            self._write_pin(root)
-        else:
-            self._mark_recent(cid)
+        with self._gc_lock(exclusive=False):
+            self.blocks.put_many((b.cid, b.parts) for b in built)
+            if pin:
+                self._write_pin(root)
+            else:
+                self._mark_recent(cid)
         logger.info("stored document %s (%d bytes, %d blocks)", cid, len(data), len(built))
         return cid
 
@@ -70,9 +76,10 @@ class EmbeddedDocumentStore:
     # -- pins --------------------------------------------------------------------------
     def pin(self, cid: str) -> None:
         root = parse_cid(cid)
-        for _ in iter_dag(self.blocks.get, root):  # refuse to pin an incomplete DAG
-            pass
-        self._write_pin(root)
+        with self._gc_lock(exclusive=False):
+            for _ in iter_dag(self.blocks.get, root):  # refuse to pin an incomplete DAG
+                pass
+            self._write_pin(root)
 
     def unpin(self, cid: str) -> None:
         path = self._pin_path(parse_cid(cid))
@@ -94,6 +101,10 @@ class EmbeddedDocumentStore:
         blocks reachable from a root ``put`` unpinned since then, and any block file written
         since then (one a ``put`` is writing right now). Without it, everything unpinned goes.
         """
+        with self._gc_lock(exclusive=True):
+            return self._gc(older_than)
+
+    def _gc(self, older_than: float | None) -> int:
         roots = [parse_cid(pinned) for pinned in self.pins()]
         cutoff = None if older_than is None else time.time() - older_than
         if cutoff is not None:
@@ -133,9 +144,20 @@ class EmbeddedDocumentStore:
             raw = parse_cid(cid)
             verify_block(raw, data)
             checked.append((raw, (data,)))
-        self.blocks.put_many(checked)
+        with self._gc_lock(exclusive=False):
+            self.blocks.put_many(checked)
 
     # -- internals ---------------------------------------------------------------------
+    @contextmanager
+    def _gc_lock(self, *, exclusive: bool) -> Iterator[None]:
+        """``gc.lock`` held (flock: per open file, so threads and processes alike wait)."""
+        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def _pin_path(self, root: bytes) -> Path:
         return self._pins / format_cid(root)
 

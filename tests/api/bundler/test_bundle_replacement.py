@@ -40,6 +40,7 @@ from .userops import funded_account, new_passkey, result
 
 AFTER_BLOCKS = 3
 AFTER_SECONDS = 30.0
+EARLIER_GAS = 10_000_000
 
 
 @pytest.fixture
@@ -57,7 +58,9 @@ def _row(services: Services) -> UserOperationRow:
 class Outbid:
     """An operation accepted and bundled on a node where a competitor takes every block."""
 
-    def __init__(self, node: Anvil, tmp_path: Path, *, offer_percent: int) -> None:
+    def __init__(
+        self, node: Anvil, tmp_path: Path, *, offer_percent: int, behind: bool = False
+    ) -> None:
         services = own_chain_services(node, tmp_path, tmp_path / "outbox.db")
         services.settings = services.settings.model_copy(
             update={
@@ -88,6 +91,12 @@ class Outbid:
         )
         self.relayer_nonce = chain.w3.eth.get_transaction_count(chain.relayer.address)
         self.rpc("evm_setAutomine", False)
+        self.earlier: str | None = None
+        if behind:  # the shared key's next nonce is taken by a transaction left unmined: more
+            # gas than the blocks the competitor leaves (a block's limit is set to the bundle's)
+            earlier = chain.sender.sign(chain.relayer, to=chain.relayer.address, gas=EARLIER_GAS)
+            chain.sender.broadcast(earlier.raw)
+            self.earlier = earlier.hash
         self.worker = BundlerWorker(services, clock=self.clock, wait_receipts=False)
         self.worker.run_once()
         row = _row(services)
@@ -115,6 +124,25 @@ class Outbid:
 
     def account_nonce(self) -> int:
         return self.chain.bundling.nonce_sequence(self.account, 0)
+
+    def crash_replacing(self) -> UserOperationRow:
+        """A pass that dies after storing the replacement, before broadcasting it; the row."""
+        crashing = CrashBeforeBroadcastingAReplacement(
+            self.services, clock=self.clock, wait_receipts=False
+        )
+        with pytest.raises(Crash):
+            crashing.run_once()
+        return _row(self.services)
+
+    def assert_failed_underpriced(self, mined: str | None) -> None:
+        """Failed ``underpriced`` by the cancellation ``mined``; the relayer's nonce used once."""
+        row = _row(self.services)
+        assert (row.status, row.error_code) == ("failed", "underpriced"), row.last_attempt_error
+        assert row.error_args and row.error_args["transactionHash"] == mined
+        assert self.account_nonce() == 0  # the operation never ran: signed again, it can
+        relayer = self.chain.relayer.address
+        assert self.chain.w3.eth.get_transaction_count(relayer) == self.relayer_nonce + 1
+        assert stuck_transactions(self.services, now=self.clock()) == []
 
 
 def test_an_outbid_bundle_is_replaced_within_its_operations_offer_and_mined_once(
@@ -187,12 +215,7 @@ def test_a_bundles_replacement_survives_a_crash_and_only_one_fee_is_mined(
 ) -> None:
     case = Outbid(node, tmp_path, offer_percent=300)
     case.wait_outbid()
-    crashing = CrashBeforeBroadcastingAReplacement(
-        case.services, clock=case.clock, wait_receipts=False
-    )
-    with pytest.raises(Crash):
-        crashing.run_once()
-    row = _row(case.services)
+    row = case.crash_replacing()
     replacement = row.tx_hash
     assert row.status == "sending" and row.earlier_tx_hashes == [case.first]
     if mined == "first":
@@ -209,3 +232,92 @@ def test_a_bundles_replacement_survives_a_crash_and_only_one_fee_is_mined(
     assert case.account_nonce() == 1
     chain = case.chain
     assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 1
+
+
+def test_a_bundle_behind_an_earlier_unmined_nonce_is_not_replaced_but_waits_again(
+    node: Anvil, tmp_path: Path
+) -> None:
+    """The relayer's key is shared with the relay worker: a bundle whose nonce comes after an
+    unmined transaction cannot be mined whatever its fees. Due for a replacement, it is left as
+    it is and its wait counted from now; once the earlier nonce is mined, so is the bundle."""
+    case = Outbid(node, tmp_path, offer_percent=300, behind=True)
+    assert case.earlier is not None
+    assert case.first_tx["nonce"] == case.relayer_nonce + 1  # behind the earlier transaction
+    case.wait_outbid()
+    for _ in range(2):  # due again and again while the earlier nonce waits: never replaced
+        case.worker.run_once()
+        row = _row(case.services)
+        assert (row.tx_hash, row.earlier_tx_hashes, row.status) == (case.first, None, "sent")
+        head = case.chain.w3.eth.block_number
+        assert (row.sent_block, row.sent_at) == (head, case.clock())
+        assert stuck_transactions(case.services, now=case.clock()) == []
+        for _ in range(AFTER_BLOCKS):
+            assert case.first not in case.block()
+        assert case.chain.sender.raw_receipt(case.earlier) is None
+        case.clock.now += AFTER_SECONDS
+    # The competition stops, blocks are large again: the earlier transaction and the bundle.
+    case.rpc("anvil_setBlockGasLimit", hex(3 * EARLIER_GAS))
+    assert {case.earlier, case.first} <= set(case.block())
+    case.worker.run_once()
+    row = _row(case.services)
+    assert (row.status, row.success, row.tx_hash) == ("mined", True, case.first)
+    assert case.account_nonce() == 1
+    chain = case.chain
+    assert chain.w3.eth.get_transaction_count(chain.relayer.address) == case.relayer_nonce + 2
+
+
+def test_an_outbid_cancellation_replaced_then_mined_itself_fails_the_operation(
+    node: Anvil, tmp_path: Path
+) -> None:
+    """A cancellation outbid in its turn is replaced (fees raised again); the process dies
+    before the new one leaves, and the earlier cancellation is mined. The restarted worker finds
+    it among the earlier hashes of the nonce: the operation failed ``underpriced``, named by the
+    cancellation that was mined, the relayer's nonce used once."""
+    case = Outbid(node, tmp_path, offer_percent=100)
+    case.wait_outbid()
+    case.worker.run_once()
+    row = _row(case.services)
+    cancel, cancel_tx = row.tx_hash, decode_signed(row.raw_tx or "")
+    assert (cancel_tx["gas"], row.earlier_tx_hashes) == (21_000, [case.first])
+    # Now the cancellation is outbid: blocks filled whole at 5 % more than it offers.
+    competitor = Competitor(case.chain, case.first_tx, fill=True)
+    competitor.outbid = cancel_tx
+    for _ in range(AFTER_BLOCKS):
+        assert cancel not in competitor.block()
+        case.worker.run_once()
+        assert _row(case.services).tx_hash == cancel
+    case.clock.now += AFTER_SECONDS
+    row = case.crash_replacing()
+    second = decode_signed(row.raw_tx or "")
+    assert row.earlier_tx_hashes == [case.first, cancel] and row.status == "sending"
+    assert (second["nonce"], second["gas"]) == (cancel_tx["nonce"], 21_000)
+    case.rpc("evm_mine")  # the competition stops: the first cancellation, still pending, mined
+    assert case.chain.sender.raw_receipt(cancel) is not None
+    case.worker.run_once()  # the restart
+    case.assert_failed_underpriced(cancel)
+
+
+class MinedMeanwhile(BundlerWorker):
+    """A block is mined after the pass looked for the row's receipts, before it broadcasts."""
+
+    def _replace_if_due(self, session: Any, chain: Any, row: UserOperationRow) -> bool:
+        chain.sender.rpc("evm_mine", [])
+        return super()._replace_if_due(session, chain, row)
+
+
+def test_a_cancellation_mined_while_it_is_broadcast_again_fails_the_operation(
+    node: Anvil, tmp_path: Path
+) -> None:
+    """The process died after broadcasting a cancellation, before marking it sent; on restart
+    it is mined between the look for receipts and the broadcast again, which the node refuses
+    (nonce too low). The mined cancellation is the row's own latest hash: the operation fails
+    ``underpriced``; it is not queued to be bundled again as if its nonce were reused."""
+    case = Outbid(node, tmp_path, offer_percent=100)
+    case.wait_outbid()
+    row = case.crash_replacing()
+    cancel = row.tx_hash
+    case.chain.sender.broadcast(row.raw_tx or "")  # it left just before the process died
+    MinedMeanwhile(case.services, clock=case.clock, wait_receipts=False).run_once()
+    assert case.chain.sender.raw_receipt(cancel or "") is not None
+    case.worker.run_once()
+    case.assert_failed_underpriced(cancel)

@@ -83,24 +83,33 @@ def _walked(session: Session, *, supplier: str | None, leader: str | None) -> di
             else:
                 refunds[reason]["count"] += s["buyers"]
                 refunds[reason]["amount"] += s["paid_in"]
+        if s["status"] in ("succeeded", "settled") and now >= deal.delivery_deadline:
+            received = {r.leader for r in facts.receipts[deal.deal_id]}
+            net = _net_paid([o for o in facts.orders[deal.deal_id] if o.leader not in received])
+            paid = [amount for amount in net.values() if amount > 0]
+            if paid:  # an undelivered group's buyers get back all they paid
+                refunds["undelivered"]["count"] += len(paid)
+                refunds["undelivered"]["amount"] += sum(paid)
         if s["settlement"] and not leader:
             gmv += s["settlement"]["revenue"]
     commissions: dict[str, int] = defaultdict(int)
     for deal in deals:
         if not facts.receipts[deal.deal_id]:
             continue
-        settled = summaries[deal.deal_id]["status"] == "settled"
+        if summaries[deal.deal_id]["status"] != "settled":
+            continue  # the escrow pays a commission at settlement only
+        upheld = sum(c.quantity for c in facts.claims[deal.deal_id] if c.status == "upheld")
         for group in groups[deal.deal_id]:
             if leader and group["leader"] != leader:
                 continue
             commissions[group["leader"]] += group["commission"]
             receipt = group["receipt"]
-            if receipt and receipt["short"] and settled:
+            if receipt and receipt["short"]:
                 refunds["short_delivery"]["count"] += 1  # one short group
                 refunds["short_delivery"]["amount"] += receipt["short_refund"]
-            if leader and receipt and settled and summaries[deal.deal_id]["settlement"]:
+            if leader and receipt and summaries[deal.deal_id]["settlement"]:
                 price = summaries[deal.deal_id]["settlement"]["final_unit_price"]
-                gmv += (group["quantity"] - receipt["short"]) * price
+                gmv += (group["quantity"] - receipt["short"] - upheld) * price
     return {
         "to_settle": _to_settle_walked(deals, summaries, facts, now),
         "gmv": gmv,
@@ -197,6 +206,19 @@ def _deal_row(
     )
 
 
+def _receipt(row: Callable[..., Any], deal_id: int, leader: str, quantity: int) -> Any:
+    """A ``ReceiptConfirmed`` row: ``quantity`` units received by ``leader``'s group."""
+    return row(
+        m.Receipt,
+        deal_id=deal_id,
+        leader=leader,
+        batch_id="0x" + "ba" * 32,
+        event_hash="0x" + "e0" * 32,
+        document_digest="0x" + "d0" * 32,
+        quantity=quantity,
+    )
+
+
 def _seed(engine: Engine, rows: list[Any], now: int) -> None:
     """An index holding ``rows``, its head at chain time ``now``."""
     with session_factory(engine).begin() as session:
@@ -249,7 +271,9 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
     now = int(T.timestamp()) + 86_400
     row = _Rows().row
 
-    def deal(deal_id: int, supplier: str, *, open_: bool = False, minimum: int = 3) -> Any:
+    def deal(
+        deal_id: int, supplier: str, *, open_: bool = False, minimum: int = 3, late: bool = False
+    ) -> Any:
         return _deal_row(
             row,
             deal_id,
@@ -257,7 +281,7 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
             minimum=minimum,
             price_tiers=[[0, 10_000_000], [5, 8_000_000]],
             join_deadline=now + 3600 if open_ else now - 3600,
-            delivery_deadline=now + 7200,
+            delivery_deadline=now - 60 if late else now + 7200,
         )
 
     def order(deal_id: int, buyer: str, leader: str, kind: str, quantity: int, minutes: int) -> Any:
@@ -273,15 +297,7 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
         )
 
     def receipt(deal_id: int, leader: str, quantity: int) -> Any:
-        return row(
-            m.Receipt,
-            deal_id=deal_id,
-            leader=leader,
-            batch_id="0x" + "ba" * 32,
-            event_hash="0x" + "e0" * 32,
-            document_digest="0x" + "d0" * 32,
-            quantity=quantity,
-        )
+        return _receipt(row, deal_id, leader, quantity)
 
     def claim(deal_id: int, buyer: str, leader: str, quantity: int) -> Any:
         return row(
@@ -328,6 +344,13 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
         deal(4, S2, open_=True),
         order(4, B[1], L1, "join", 1, 160),
         deal(6, S1),  # failed with no buyer at all
+        # Past its delivery deadline: L1's group received, L2's never (its buyers paid back).
+        deal(7, S2, late=True),
+        order(7, B[0], L1, "join", 3, 170),
+        order(7, B[1], L2, "join", 2, 180),
+        order(7, B[1], L2, "cancel", 1, 190),
+        order(7, B[2], L2, "join", 1, 200),
+        receipt(7, L1, 3),
     ]
     _seed(engine, rows, now)
     with session_factory(engine)() as session:
@@ -349,8 +372,10 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
         "deal_failed",
         "recall",
         "quality_claim",
+        "undelivered",
         "short_delivery",
     ]
+    assert everything["refunds"]["undelivered"] == {"count": 2, "amount": 20_000_000}
     assert list(everything["deals_by_state"]) == [
         "failed",
         "frozen",
@@ -359,7 +384,8 @@ def test_the_sql_dashboard_is_the_walk_on_every_reason(
         "open",
     ]
     assert len(everything["by_day"]) == 2
-    assert [d["deal_id"] for d in everything["to_settle"]] == [5]  # succeeded, received
+    # Succeeded and received: 7 past its settle time (ready) first, then 5.
+    assert [d["deal_id"] for d in everything["to_settle"]] == [7, 5]
 
 
 def test_sums_of_18_decimal_amounts_past_int64_are_exact(

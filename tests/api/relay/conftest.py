@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,13 +269,16 @@ def upload(
     deal_id: int | None = None,
     timestamp: int | None = None,
     signer: LocalAccount | None = None,
+    reencode: Callable[[bytes], bytes] = bytes,
 ) -> Any:
-    """POST /v1/documents signed with personal_sign (returns the response)."""
+    """POST /v1/documents signed with personal_sign (returns the response); ``reencode`` turns
+    the 65-byte signature into the one sent."""
     import hashlib
 
     ts = int(time.time()) if timestamp is None else timestamp
     message = upload_message(hashlib.sha256(data).hexdigest(), ts)
-    signature = (signer or account).sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    signed = (signer or account).sign_message(encode_defunct(text=message)).signature
+    signature = "0x" + reencode(bytes(signed)).hex()
     form: dict[str, Any] = {
         "address": account.address,
         "timestamp": str(ts),
@@ -307,22 +311,31 @@ class RecordingWorker(RelayWorker):
 class Competitor:
     """Another account taking every block from a pending transaction ``first_tx`` (decoded):
     the block's gas limit is set to ``first_tx``'s gas, and before each block the competitor
-    reserves all of it at 5 % higher fees — a busy chain outbidding the platform's transaction."""
+    reserves all of it at 5 % higher fees — a busy chain outbidding the platform's transaction.
 
-    def __init__(self, chain: Chain, first_tx: dict[str, Any]) -> None:
-        self.chain, self.first_tx = chain, first_tx
+    ``outbid``: the transaction whose fees it tops (``first_tx``'s until set). A self-transfer
+    uses 21,000 gas of the block, leaving room for a small transaction (a 21,000-gas
+    cancellation): with ``fill=True`` its transaction calls code that is only ``INVALID``, which
+    uses all the gas it is given, so the block has room for nothing else."""
+
+    def __init__(self, chain: Chain, first_tx: dict[str, Any], *, fill: bool = False) -> None:
+        self.chain, self.first_tx, self.outbid = chain, first_tx, first_tx
         self.account, self.nonce = Account.create(), 0
+        self.to = self.account.address
         chain.sender.rpc("anvil_setBlockGasLimit", [hex(first_tx["gas"])])
         chain.sender.rpc("anvil_setBalance", [self.account.address, hex(10**21)])
+        if fill:
+            self.to = Account.create().address
+            chain.sender.rpc("anvil_setCode", [self.to, "0xfe"])
 
     def block(self) -> list[str]:
         """The competitor's transaction, then a block; the block's transaction hashes."""
         tx = {
-            "to": self.account.address,
+            "to": self.to,
             "value": 0,
             "gas": self.first_tx["gas"],  # the whole block
-            "maxFeePerGas": self.first_tx["maxFeePerGas"] * 105 // 100,
-            "maxPriorityFeePerGas": self.first_tx["maxPriorityFeePerGas"] * 105 // 100,
+            "maxFeePerGas": self.outbid["maxFeePerGas"] * 105 // 100,
+            "maxPriorityFeePerGas": self.outbid["maxPriorityFeePerGas"] * 105 // 100,
             "nonce": self.nonce,
             "chainId": self.chain.chain_id,
             "type": 2,

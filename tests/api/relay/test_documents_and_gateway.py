@@ -78,6 +78,26 @@ def test_a_signed_upload_cannot_be_replayed(client: TestClient, supplier) -> Non
     assert replay.status_code == 400 and replay.json()["code"] == "replayed_signature"
 
 
+# secp256k1's group order: (r, s, v) and (r, n - s, v ^ 1) both recover the same signer.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _malleated(signature: bytes) -> bytes:
+    r, s, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
+    return r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])  # 27 <-> 28
+
+
+def test_a_signed_upload_cannot_be_replayed_with_a_malleated_signature(
+    client: TestClient, supplier
+) -> None:
+    """Other bytes, the same signed message: the replay check is keyed on what was signed."""
+    photo = PNG + secrets.token_bytes(16)
+    ts = int(time.time())
+    assert upload(client, supplier, photo, timestamp=ts).status_code == 201
+    replay = upload(client, supplier, photo, timestamp=ts, reencode=_malleated)
+    assert replay.status_code == 400 and replay.json()["code"] == "replayed_signature"
+
+
 def test_the_size_limit_is_413(
     client: TestClient, supplier, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,7 +26,7 @@ from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.services import Services
 
 from ..conftest import siwe_token
-from .conftest import PNG, funded, make_deal
+from .conftest import CREDENTIAL, PNG, funded, make_deal
 
 ORIGIN = "http://testserver"  # what TestClient sends as the Host
 
@@ -229,6 +229,39 @@ def test_what_one_address_keeps_is_bounded_in_bytes(
     assert refused.json()["code"] == "quota_exceeded"
     small = upload_private(site, hoarder, b"%PDF-1.7\n" + secrets.token_bytes(1000))
     assert small.status_code == 201, small.text  # what still fits is kept
+
+
+def test_what_addresses_without_a_role_keep_together_is_bounded(
+    site: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: fresh addresses cost nothing, so the per-address bound did not bound the
+    store (a thousand fresh addresses kept 100 MB each). Addresses without a role on chain share
+    one pool (lowered here to kilobytes); an account with a role is not held back by it, and an
+    applicant's documents leave it once the chain approves them."""
+    with session_factory(services.engine)() as session:
+        pooled = private_store._unvouched_bytes(session)  # other tests' fresh addresses
+    monkeypatch.setattr(private_store, "MAX_UNVOUCHED_BYTES", pooled + 5000)
+    monkeypatch.setattr(private_store, "RECHECKED_OWNERS", 10_000)
+    applicant, other = funded(services.chain), Account.create()
+    pdf = b"%PDF-1.7\n" + secrets.token_bytes(3000)
+    assert upload_private(site, siwe_token(site, applicant), pdf).status_code == 201
+
+    refused = upload_private(
+        site, siwe_token(site, other), b"%PDF-1.7\n" + secrets.token_bytes(3000)
+    )
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "private_store_full"
+
+    platform = siwe_token(site, services.chain.platform)  # a role: not in the pool
+    assert (
+        upload_private(site, platform, b"%PDF-1.7\n" + secrets.token_bytes(3000)).status_code == 201
+    )
+
+    registry = services.chain.clients.registry
+    registry.apply_as_supplier(CREDENTIAL, hashlib.sha256(pdf).digest(), signer=applicant)
+    registry.approve_supplier(applicant.address, signer=services.chain.platform)
+    again = upload_private(site, siwe_token(site, other), b"%PDF-1.7\n" + secrets.token_bytes(3000))
+    assert again.status_code == 201, again.text  # the approved applicant's bytes left the pool
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,13 @@ def test_a_join_tapped_before_the_scripts_run_stays_on_the_page(
         join = page.locator(f"#deal-{demo.report.deals['rice_open']} button[type=submit]")
         join.scroll_into_view_if_needed()
         expect(join).to_have_css("opacity", "0.55")  # dimmed while the scripts are not there
-        page.screenshot(path=str(SHOTS / "join-before-js.png"))
+        hint = page.locator("p.js-wait")
+        expect(hint).to_be_hidden()  # nothing said before a tap
         join.tap()
+        # The tap that does nothing yet says why, in the page's language.
+        expect(hint).to_be_visible()
+        expect(hint).to_have_text("页面还在加载…请稍候再点一次")
+        page.screenshot(path=str(SHOTS / "join-before-js.png"))
         page.locator(f"#deal-{demo.report.deals['rice_open']} input[name=quantity]").press("Enter")
         assert held, "the page's scripts were not requested"
         for route in held:
@@ -67,6 +72,8 @@ def test_a_join_tapped_before_the_scripts_run_stays_on_the_page(
         assert page.url == url
         assert navigations == [url]  # no native submission was sent
         expect(join).to_have_css("opacity", "1")
+        join.focus()
+        expect(hint).to_be_hidden()  # once the scripts run, a tap acts and the hint is gone
         join.tap()
         expect(page.locator("dialog#tuan-steps")).to_be_visible()
         page.screenshot(path=str(SHOTS / "join-after-js.png"))

@@ -421,3 +421,71 @@ def test_a_passkey_added_on_a_second_device_acts_for_the_same_account(
     finally:
         context.close()
     assert not errors, errors
+
+
+def _scan(page: Any, selector: str) -> str:
+    """What a phone's camera reads from the QR code ``selector`` shows on ``page`` (the handout
+    page's reader, TuanScan.image, on the picture of the code as the screen shows it)."""
+    page.add_script_tag(url="/static/scan.js")
+    page.locator(selector).wait_for()
+    return page.evaluate(SCAN_SHOWN_QR, selector)
+
+
+def test_a_second_device_is_added_by_scanning_qr_codes_between_the_two_phones(
+    site: tuple[str, Services, SeedReport], phone: Any, browser: Any
+) -> None:
+    """Nothing copied by hand: the first phone shows its account as a QR code, the new phone
+    opens it (its camera's link) and, once it has a passkey, shows its key as a QR code for the
+    first phone to scan; the first phone's add form comes filled in, and still asks its passkey
+    (the step sheet); then the new phone's "use this account", filled in too, links it. Each link
+    carries a public value in its #fragment, which the browser never sends to the service."""
+    base, services, _ = site
+    chain = services.chain
+    first, expect = phone, playwright_api.expect
+    first.goto(f"{base}/passkey?lang=zh")
+    first.click('[data-action="create"]')
+    expect(first.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+    account = first.get_attribute("#passkey", "data-address")
+    first.locator("details.other-device summary").click()
+    link = _scan(first, "[data-field=account-qr] svg")
+    assert link == f"{base}/passkey?lang=zh#link={account}"
+    shot(first, "11-first-device-account-qr")
+
+    context, second, errors = passkey_phone(browser)
+    requests: list[str] = []
+    for device in (first, second):
+        device.on("request", lambda r: requests.append(r.url))
+    try:
+        second.goto(link)  # the camera opens the link
+        assert second.url == f"{base}/passkey?lang=zh"  # the fragment is read, then dropped
+        second.click('[data-action="create"]')
+        expect(second.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+        expect(second.locator("details.other-device")).to_have_attribute("open", "")
+        expect(second.locator("form.use-account input[name=account]")).to_have_value(account)
+        code = second.locator("[data-field=key]").text_content() or ""
+        key_link = _scan(second, "[data-field=key-qr] svg")
+        assert key_link == f"{base}/passkey?lang=zh#add={code}"
+        shot(second, "12-second-device-key-qr")
+
+        first.goto(key_link)  # the first phone's camera opens the new phone's link
+        expect(first.locator("#passkey")).to_have_attribute("data-address", account)
+        expect(first.locator("form.add-device input[name=key]")).to_have_value(code)
+        expect(first.locator("[data-field=scanned]")).to_contain_text(code[-8:])
+        shot(first, "13-first-device-scanned-key")
+        first.locator("form.add-device button[type=submit]").click()
+        sign(first)  # the account's passkey still signs add_passkey
+        expect(first.locator("dialog#tuan-steps")).to_have_count(0)
+        assert chain.passkeys.is_passkey(
+            account, bytes.fromhex(code[2:66]), bytes.fromhex(code[66:])
+        )
+
+        second.locator("form.use-account button[type=submit]").click()
+        expect(second.locator("#passkey")).to_have_attribute("data-address", account)
+        shot(second, "14-second-device-linked-by-qr")
+    finally:
+        context.close()
+    assert not errors, errors
+    # The links' fragments never reached the service (the pages ask it about public values only).
+    assert requests and not [
+        url for url in requests if "#" in url or "link=" in url or "add=" in url
+    ]

@@ -61,6 +61,11 @@ def test_empty_charts_render_nothing() -> None:
 labels = st.text(min_size=0, max_size=30)
 
 
+def test_a_bar_chart_writes_a_count_as_a_count_and_money_to_cents() -> None:
+    values = [t.text for t in ET.fromstring(str(bar_chart([("a", 10), ("b", 2.5)]))).iter()]
+    assert "10" in values and "2.50" in values and "10.00" not in values
+
+
 @given(items=st.lists(st.tuples(labels, st.floats(0, 1e9, allow_nan=False)), max_size=12))
 def test_bar_and_donut_charts_are_well_formed_and_escape_labels(
     items: list[tuple[str, float]],
