@@ -191,17 +191,22 @@ def test_the_largest_document_still_reaches_the_upload_route(offline_client) -> 
     assert response.json()["code"] == "expired"
 
 
-def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path) -> None:
-    """Found in review: the 503 of a node that cannot be reached carried the node's URL and the
-    HTTP client's text about it, and a hosted node's URL carries its API key (``/v3/<key>``):
-    anyone could read it from any page or read that asks the chain while the node is down, and
-    from /healthz at any time it was."""
-    settings = Settings(
+def _down_node_settings(tmp_path: Path) -> Settings:
+    """A hosted node's URL, with its key, on a port where nothing answers."""
+    return Settings(
         rpc_url="http://127.0.0.1:9/v3/secret-api-key",
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path}/index.db",
         deployments_dir=tmp_path / "deployments",
     )
+
+
+def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path) -> None:
+    """Found in review: the 503 of a node that cannot be reached carried the node's URL and the
+    HTTP client's text about it, and a hosted node's URL carries its API key (``/v3/<key>``):
+    anyone could read it from any page or read that asks the chain while the node is down, and
+    from /healthz at any time it was."""
+    settings = _down_node_settings(tmp_path)
     with TestClient(create_app(build_services(settings))) as client:
         for path in ("/v1/roles/0x" + "11" * 20, "/ops/tokens"):
             response = client.get(path)
@@ -216,12 +221,7 @@ def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path)
 def test_the_deal_page_with_the_node_down_is_the_error_page_not_json(tmp_path: Path) -> None:
     """Found in the operations review: with the node down (or serving a chain that was reset) a
     browser opening a deal page got the API's JSON error, in English, instead of a page."""
-    settings = Settings(
-        rpc_url="http://127.0.0.1:9/v3/secret-api-key",
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path}/index.db",
-        deployments_dir=tmp_path / "deployments",
-    )
+    settings = _down_node_settings(tmp_path)
     with TestClient(create_app(build_services(settings))) as client:
         response = client.get("/deals/2?lang=zh", headers={"Accept": "text/html"})
     assert response.status_code == 503, response.text
