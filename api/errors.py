@@ -93,6 +93,11 @@ HIDDEN_CAUSES: dict[type[BaseException], str] = {
     OperationalError: "the index database is unavailable; retry later",
     chain_errors.NodeUnavailable: "the chain node is unavailable; retry later",
     ipfs_errors.StoreUnavailable: "the document store is unavailable; retry later",
+    # Its text names the manifest's path on this host and the node's URL.
+    chain_errors.DeploymentMismatch: "the chain node serves another chain than the one this "
+    "service's contracts were deployed on (it was reset, or the RPC URL points elsewhere); the "
+    "operator deploys there with `tuanchain deploy` (`tuanchain run` on a local chain) and the "
+    "service's log says more",
 }
 
 
@@ -169,6 +174,26 @@ def status_for(exc: BaseException) -> int | None:
     return None
 
 
+def as_api_error(exc: BaseException) -> ApiError | None:
+    """``exc`` as the API answers it (status, code, public words): a page shows it on its error
+    page instead of the API's JSON. None for what the mapping does not know (a 500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    status = status_for(exc)
+    if status is None:
+        return None
+    if status >= 500:
+        logger.warning("%s: %s", type(exc).__name__, exc)
+    return ApiError(status, _code_of(exc), public_message(exc))
+
+
+def _code_of(exc: BaseException) -> str:
+    """A domain error's code: its own, else its class's name in snake case."""
+    if isinstance(exc, private_store.PrivateDocumentError):
+        return exc.code
+    return _snake(type(exc).__name__)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RecursionError)
     async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:
@@ -227,9 +252,7 @@ def install_error_handlers(app: FastAPI) -> None:
             message = public_message(exc)
             return JSONResponse(
                 error_body(
-                    exc.code
-                    if isinstance(exc, private_store.PrivateDocumentError)
-                    else _snake(type(exc).__name__),
+                    _code_of(exc),
                     message,
                     **{k: v for k, v in details.items() if v},
                 ),

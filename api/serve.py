@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import typer
 
-from chain.cli import SessionAnvil
+from chain.cli import STATE_INTERVAL_SECONDS, SessionAnvil
 from chain.errors import ChainError, NodeUnavailable
 from chain.shutdown import Stop, StopRequested, stop_signals
 from traceability.errors import TraceabilityError
@@ -59,7 +59,13 @@ def _configure_logging() -> None:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    """``error: ...`` in one line (a database driver's text runs to several), exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    said = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, SQLAlchemyError):
+        said = f"the database (TUANCHAIN_DATABASE_URL): {said}"
+    typer.echo(f"error: {said}", err=True)
     return typer.Exit(1)
 
 
@@ -117,10 +123,18 @@ def _serve(
 
 def _startup_errors() -> tuple[type[Exception], ...]:
     """What a command's start can fail with and says in one line (exit 1), not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from api.db.migrate import DatabaseSchemaError
     from api.roles import BackgroundRolesUnavailable
 
-    return (ChainError, TraceabilityError, DatabaseSchemaError, BackgroundRolesUnavailable)
+    return (
+        ChainError,
+        TraceabilityError,
+        DatabaseSchemaError,
+        BackgroundRolesUnavailable,
+        SQLAlchemyError,  # the database is down, unreachable or locked
+    )
 
 
 def _hold_roles(services: Services) -> SQLiteFileLock:
@@ -310,8 +324,16 @@ def run(
             raise _fail(exc) from exc
         finally:
             if node is not None:
+                died = node.process.poll() if node.process is not None else None
                 node.stop()
-                typer.echo("anvil stopped (state saved)")
+                if died is None:
+                    typer.echo("anvil stopped (state saved)")
+                else:  # killed under us (the OOM killer, an operator): say so, not "saved"
+                    typer.echo(
+                        f"anvil had exited by itself (code {died}) before the stop: its chain "
+                        f"is as last saved (every {STATE_INTERVAL_SECONDS} s) in "
+                        f"{node.state_path}; `tuanchain run` starts it again from there"
+                    )
     _stopped(stop)
 
 

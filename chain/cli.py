@@ -93,10 +93,7 @@ def probe_node(rpc_url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> int:
         response = httpx.post(rpc_url, json=payload, timeout=timeout)
         return int(response.json()["result"], 16)
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        raise NodeUnavailable(
-            f"no Ethereum JSON-RPC node answers at {rpc_url} ({type(exc).__name__}); "
-            "start one with `tuanchain node` or set TUANCHAIN_RPC_URL"
-        ) from None
+        raise NodeUnavailable.no_answer(rpc_url, exc) from None
 
 
 # ---------------------------------------------------------------------- deploy

@@ -150,7 +150,7 @@ def connect(settings: Settings | None = None, *, deploy: bool = False) -> Chain:
         except Exception as exc:
             if isinstance(exc, NodeUnavailable):
                 raise
-            raise NodeUnavailable(f"{settings.rpc_url}: {exc}") from exc
+            raise NodeUnavailable.no_answer(settings.rpc_url, exc) from exc
     check_node_allows_keys(settings, node_chain_id)
     platform = account_from_key(settings.platform_key.get_secret_value())
     if deploy:

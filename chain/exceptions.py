@@ -16,6 +16,15 @@ class ChainError(Exception):
 class NodeUnavailable(ChainError):
     """The JSON-RPC node does not answer (not started, wrong URL, connection refused)."""
 
+    @classmethod
+    def no_answer(cls, rpc_url: str, exc: BaseException) -> NodeUnavailable:
+        """No node answered the first question asked of ``rpc_url``: one line saying what to do
+        (the HTTP client's own text, pages of it, is the cause's)."""
+        return cls(
+            f"no Ethereum JSON-RPC node answers at {rpc_url} ({type(exc).__name__}); "
+            "start one with `tuanchain node` or set TUANCHAIN_RPC_URL"
+        )
+
 
 class NodeRejected(ChainError):
     """The node refused a request (invalid transaction, insufficient funds, bad parameters)."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.serve import _configure_logging, _fail
-from chain.errors import ChainError
-from traceability.errors import TraceabilityError
+from api.serve import _configure_logging, _fail, _startup_errors
 
 
 def seed() -> None:
@@ -18,7 +16,7 @@ def seed() -> None:
     _configure_logging()
     try:
         report = run_seed(build_services())
-    except (ChainError, TraceabilityError, SeedError) as exc:
+    except (*_startup_errors(), SeedError) as exc:
         raise _fail(exc) from exc
     typer.echo(
         f"seeded: {report.transactions} transactions, {report.time_jumps} time jumps; "

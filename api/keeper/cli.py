@@ -11,9 +11,7 @@ from typing import Annotated
 
 import typer
 
-from chain.errors import ChainError
 from chain.shutdown import stop_signals
-from traceability.errors import TraceabilityError
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +26,7 @@ def keeper_command(
 ) -> None:
     """Settle deals that are due and push every payout owed (the service runs this too)."""
     from api.keeper import Keeper
+    from api.serve import _fail, _startup_errors
     from api.services import build_services
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -53,9 +52,8 @@ def keeper_command(
                 if once or dry_run:
                     return
                 stop.event.wait(interval)
-        except (ChainError, TraceabilityError) as exc:  # the node, or the store's settings
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+        except _startup_errors() as exc:  # the node, the database, or the store's settings
+            raise _fail(exc) from None
     typer.echo(f"stopped cleanly ({stop.signal_name})")
 
 

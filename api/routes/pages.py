@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError, error_responses
+from api.errors import ApiError, as_api_error, error_responses
 from api.index_errors import NotInIndex
 from api.render import STATIC_DIR, pick, render
 from api.routes.deps import DealId, get_services
@@ -358,15 +358,20 @@ def deal_leaders(services: Services, deal_id: int) -> dict[str, int]:
 @router.get(
     "/deals/{deal_id}",
     response_class=HTMLResponse,
-    responses=error_responses(404, html=True),
+    responses=error_responses(404, 503, html=True),
     summary="Deal page (HTML)",
 )
 def deal_page(request: Request, deal_id: DealId) -> Response:
     services = get_services(request)
     try:
         deal = deal_view(services, deal_id)
-    except ApiError as exc:
-        return page_error(request, exc)
+    except Exception as exc:
+        # A browser's page: the error page in its language, not the API's JSON (the node down,
+        # or serving a chain that was reset).
+        said = as_api_error(exc)
+        if said is None:
+            raise
+        return page_error(request, said)
     try:
         leaders = approved_leaders(services)
     except Exception:  # noqa: BLE001 - the deal is shown even if the leader list is not

@@ -26,9 +26,17 @@ class IndexHealth(BaseModel):
     error: str | None = None
 
 
+class RelayerHealth(BaseModel):
+    ok: bool
+    pending: int | None = None  # relayed requests accepted and not yet mined or failed
+    oldest_pending_seconds: float | None = None  # how long the oldest of them has waited
+    error: str | None = None
+
+
 class Health(BaseModel):
     status: str  # "ok" | "degraded"
     down: list[str]
     chain: ChainHealth
     store: StoreHealth
     index: IndexHealth
+    relayer: RelayerHealth

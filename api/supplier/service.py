@@ -209,7 +209,7 @@ def send_directly(
         except ChainError:
             raise
         except Exception as exc:
-            raise NodeUnavailable(f"{settings.rpc_url}: {exc}") from exc
+            raise NodeUnavailable.no_answer(settings.rpc_url, exc) from exc
         if int(domain["chainId"]) != node_chain_id:
             raise ServiceRefused(
                 "chain_mismatch",

@@ -21,6 +21,7 @@ from api.routes.community import MAX_STREAMS_PER_CLIENT
 from api.routes.documents import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
 from api.routes.supplier_trail import build_sensor_events
 from api.services import build_services
+from chain.errors import DeploymentMismatch
 from chain.settings import Settings
 from traceability.ipfs.errors import StoreUnavailable
 
@@ -190,17 +191,22 @@ def test_the_largest_document_still_reaches_the_upload_route(offline_client) -> 
     assert response.json()["code"] == "expired"
 
 
-def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path) -> None:
-    """Found in review: the 503 of a node that cannot be reached carried the node's URL and the
-    HTTP client's text about it, and a hosted node's URL carries its API key (``/v3/<key>``):
-    anyone could read it from any page or read that asks the chain while the node is down, and
-    from /healthz at any time it was."""
-    settings = Settings(
+def _down_node_settings(tmp_path: Path) -> Settings:
+    """A hosted node's URL, with its key, on a port where nothing answers."""
+    return Settings(
         rpc_url="http://127.0.0.1:9/v3/secret-api-key",
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path}/index.db",
         deployments_dir=tmp_path / "deployments",
     )
+
+
+def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path) -> None:
+    """Found in review: the 503 of a node that cannot be reached carried the node's URL and the
+    HTTP client's text about it, and a hosted node's URL carries its API key (``/v3/<key>``):
+    anyone could read it from any page or read that asks the chain while the node is down, and
+    from /healthz at any time it was."""
+    settings = _down_node_settings(tmp_path)
     with TestClient(create_app(build_services(settings))) as client:
         for path in ("/v1/roles/0x" + "11" * 20, "/ops/tokens"):
             response = client.get(path)
@@ -210,6 +216,18 @@ def test_a_node_that_is_down_is_a_503_that_does_not_name_its_url(tmp_path: Path)
         health = client.get("/healthz")  # public too: it names the part that is down, not where
         assert health.status_code == 503 and health.json()["down"] == ["chain"]
         assert "secret-api-key" not in health.text and "127.0.0.1" not in health.text
+
+
+def test_the_deal_page_with_the_node_down_is_the_error_page_not_json(tmp_path: Path) -> None:
+    """Found in the operations review: with the node down (or serving a chain that was reset) a
+    browser opening a deal page got the API's JSON error, in English, instead of a page."""
+    settings = _down_node_settings(tmp_path)
+    with TestClient(create_app(build_services(settings))) as client:
+        response = client.get("/deals/2?lang=zh", headers={"Accept": "text/html"})
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'data-code="node_unavailable"' in response.text
+    assert "secret-api-key" not in response.text and "127.0.0.1:9" not in response.text
 
 
 def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
@@ -227,6 +245,29 @@ def test_a_store_that_is_down_is_a_503_that_does_not_name_its_address() -> None:
     assert response.status_code == 503
     assert response.json()["code"] == "store_unavailable"
     assert "kubo.internal" not in response.text and "pw" not in response.text
+
+
+def test_a_node_on_another_chain_is_a_503_that_names_neither_url_nor_path() -> None:
+    """Found in the operations review: after a chain reset every read that asks the chain (and
+    /healthz) answered with the deployment mismatch's own text, which names the manifest's path on
+    this host and the node's URL (a hosted node's carries its API key). The client hears what
+    happened and what the operator runs; the log keeps the whole text."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/reset")
+    def reset() -> None:
+        raise DeploymentMismatch(
+            "/srv/secret-dir/deployments/1.json was written for chain 1 with genesis 0xaa, but "
+            "the node at https://rpc.example/v3/secret-api-key serves genesis 0xbb: deploy there"
+        )
+
+    with TestClient(app) as client:
+        response = client.get("/reset")
+    assert response.status_code == 503
+    assert response.json()["code"] == "deployment_mismatch"
+    assert "`tuanchain deploy`" in response.json()["message"]
+    assert "secret" not in response.text and "rpc.example" not in response.text
 
 
 @pytest.mark.parametrize("path", ["/passkey", "/orders", "/orders/not-an-address"])

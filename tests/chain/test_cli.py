@@ -99,6 +99,59 @@ def test_deploy_exits_1_with_one_line_when_the_node_is_down(
     assert not (tmp_path / "31337.json").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify", "06901234500011", "R2025-10A"],
+        ["keeper", "--once"],
+        ["seed"],
+        ["index", "--once"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_commands_that_ask_the_chain_say_in_one_line_that_no_node_answers(
+    runner: CliRunner, tmp_path: Path, closed_port: int, args: list[str]
+) -> None:
+    """Found in the operations review: with the node down, ``deploy`` said what to do, but
+    ``verify``, ``keeper``, ``seed`` and ``index`` printed the HTTP client's text about the
+    refused connection (a 300-character ``HTTPConnectionPool(...)``) and no way out."""
+    url = f"http://127.0.0.1:{closed_port}"
+    env = {
+        "TUANCHAIN_RPC_URL": url,
+        "TUANCHAIN_DATA_DIR": str(tmp_path),
+        "TUANCHAIN_DATABASE_URL": f"sqlite:///{tmp_path}/index.db",
+        "TUANCHAIN_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
+    }
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    said = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(said) == 1, result.output
+    assert f"no Ethereum JSON-RPC node answers at {url} " in said[0]
+    assert said[0].endswith("start one with `tuanchain node` or set TUANCHAIN_RPC_URL")
+
+
+@pytest.mark.parametrize("args", [["serve", "--port", "0"], ["worker"]], ids=lambda a: a[0])
+def test_service_commands_say_in_one_line_that_the_database_does_not_answer(
+    runner: CliRunner, tmp_path: Path, closed_port: int, args: list[str]
+) -> None:
+    """Found in the operations review: ``serve``, ``worker``, ``run``, ``keeper`` and ``seed``
+    with the database unreachable ended in a 150-line traceback of the driver's connect."""
+    env = {
+        "TUANCHAIN_RPC_URL": f"http://127.0.0.1:{closed_port}",
+        "TUANCHAIN_DATA_DIR": str(tmp_path),
+        "TUANCHAIN_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/x",
+        "TUANCHAIN_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
+    }
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # said, not raised
+    said = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(said) == 1, result.output
+    assert said[0].startswith("error: the database (TUANCHAIN_DATABASE_URL): ")
+    assert "Connection refused" in said[0] or "connection failed" in said[0]
+
+
 def test_deploy_exits_1_on_a_chain_id_mismatch(
     runner: CliRunner, anvil_node: Anvil, tmp_path: Path
 ) -> None:
