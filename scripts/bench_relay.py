@@ -376,6 +376,20 @@ def sqlite_round(
     }
 
 
+# The node every pair runs on: one block holds a whole batch of joins.
+ANVIL_ARGS = ["--gas-limit", "300000000"]
+
+
+def chain_env(rpc_url: str, base: Path) -> dict[str, str]:
+    """The service's settings for a node and a directory of its own (deployment, SQLite)."""
+    return {
+        "TUANCHAIN_RPC_URL": rpc_url,
+        "TUANCHAIN_DATA_DIR": str(base / "data"),
+        "TUANCHAIN_DEPLOYMENTS_DIR": str(base / "deployments"),
+        "TUANCHAIN_DATABASE_URL": "sqlite:///" + str(base / "data" / "tuanchain.db"),
+    }
+
+
 def fresh_round(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     """:func:`sqlite_round` on a fresh anvil, deployment and database of its own, as the first
     pair had them (the service's settings from the environment, restored after)."""
@@ -384,15 +398,8 @@ def fresh_round(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     from chain.settings import Settings
 
     saved = dict(os.environ)
-    with Anvil(extra_args=["--gas-limit", "300000000"]) as node:
-        os.environ.update(
-            {
-                "TUANCHAIN_RPC_URL": node.rpc_url,
-                "TUANCHAIN_DATA_DIR": str(base / "data"),
-                "TUANCHAIN_DEPLOYMENTS_DIR": str(base / "deployments"),
-                "TUANCHAIN_DATABASE_URL": "sqlite:///" + str(base / "data" / "tuanchain.db"),
-            }
-        )
+    with Anvil(extra_args=ANVIL_ARGS) as node:
+        os.environ.update(chain_env(node.rpc_url, base))
         try:
             settings = Settings()
             chain = connect(settings, deploy=True)
@@ -480,12 +487,9 @@ def main() -> None:
     from chain.settings import Settings
 
     base = Path(tempfile.mkdtemp(prefix="bench_relay_"))
-    with Anvil(extra_args=["--gas-limit", "300000000"]) as node:
+    with Anvil(extra_args=ANVIL_ARGS) as node:
         env = {
-            "TUANCHAIN_RPC_URL": node.rpc_url,
-            "TUANCHAIN_DATA_DIR": str(base / "data"),
-            "TUANCHAIN_DEPLOYMENTS_DIR": str(base / "deployments"),
-            "TUANCHAIN_DATABASE_URL": "sqlite:///" + str(base / "data" / "tuanchain.db"),
+            **chain_env(node.rpc_url, base),
             # The relayer's key pool: anvil's development accounts (this chain is local).
             "TUANCHAIN_RELAYER_KEYS": ",".join(
                 dev_account(i).key.hex() for i in range(5, 5 + max(0, args.lanes - 1))
