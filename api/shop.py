@@ -8,7 +8,7 @@ An order's state is one word a consumer understands (:data:`ORDER_STATES`, ``ord
 
     joining (拼团中) → formed (已成团) → ready (待提货, the leader confirmed receipt)
       → picked_up (已提货, the buyer's signed pickup code handed over) → done (已完成, settled)
-    ready past the pickup deadline, not handed over → no_show (逾期未提)
+    ready past the pickup deadline, not handed over → no_show (逾期未提), settled or not
     failed / frozen deal, or an upheld claim → refunding (退款中, money owed) → refunded (已退款)
     all paid back (an undelivered group) → refunded, in any phase of the deal
 """
@@ -158,9 +158,11 @@ def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -
         # Undelivered: the leader did not confirm receipt by the delivery deadline, so the escrow
         # owes the order in full (before that it owes nothing): 退款中, not 已成团 or 已完成.
         return "refunding"
-    if status == "settled":
-        return "done"
     pickup = (order.get("pickup") or {}).get("status")
+    if status == "settled":
+        # Settlement comes after the pickup deadline: an order never handed over by then was not
+        # taken, and 已完成 would tell its buyer otherwise.
+        return "no_show" if pickup == "no_show" else "done"
     if pickup in ("picked_up", "no_show"):
         return str(pickup)
     return "ready" if order.get("received") else "formed"

@@ -13,6 +13,8 @@ DEAL_STATES = ("open", "succeeded", "failed", "frozen", "settled")
 # Undelivered by the deadline (no receipt at the point): owed in full, before and after settling.
 @example("succeeded", 2, False, None, 90_000_000, "awaiting_delivery", 90_000_000, 0, 0)
 @example("settled", 2, False, None, 90_000_000, "awaiting_delivery", 90_000_000, 0, 0)
+# 陈静 of the demo: received at the point, never picked up, the deal settled.
+@example("settled", 3, True, None, 0, "no_show", 135_000_000, 15_300_000, 0)
 @given(
     status=st.sampled_from(DEAL_STATES),
     quantity=st.integers(0, 50),
@@ -59,7 +61,8 @@ def test_every_order_has_one_state_that_fits_the_facts(
     elif not received and owed:
         assert state == "refunding"  # undelivered by the deadline: owed in full, not "formed"
     elif status == "settled":
-        assert state == "done"
+        # Never handed over by the pickup deadline (settlement comes after it): not 已完成.
+        assert state == ("no_show" if pickup == "no_show" else "done")
     elif pickup in ("picked_up", "no_show"):
         assert state == pickup  # 已提货 with its time, or past the pickup deadline
     else:
