@@ -210,12 +210,23 @@
   function signerOf(key) {
     const named = key.account ? { account: key.account } : {};
     const query = "?qx=" + key.qx + "&qy=" + key.qy + (key.account ? "&account=" + key.account : "");
-    const account = () => api("/v1/passkeys/account" + query);
+    const account = async () => {
+      const info = await api("/v1/passkeys/account" + query);
+      rememberAddress(key, info.address);
+      return info;
+    };
+    let checked = false;
     const self = {
       kind: "passkey",
       label: pageWords().js_passkey || "Passkey",
       key,
-      address: async () => (await account()).address,
+      // Known from an earlier visit: shown at once, checked once in the background.
+      address: async () => {
+        const known = key.account || key.address;
+        if (!known) return (await account()).address;
+        if (!checked) { checked = true; account().catch(() => {}); }
+        return known;
+      },
       account,
       // The unsigned operation of a consumer action and its hash (the challenge to sign).
       prepare: (action, body) => api(
@@ -276,6 +287,19 @@
     return self;
   }
 
+  // The account's address kept with the key once the service has said it: it never changes (the
+  // factory's CREATE2 address, or the account named), so a later visit shows who is signed in,
+  // and "my orders" opens, without waiting for the service and its chain node (a slow network,
+  // a node down). Actions do not rely on it: the service derives the account from the key.
+  function rememberAddress(key, address) {
+    if (!address || key.address === address) return;
+    key.address = address;
+    const stored = remembered();
+    if (stored && stored.qx === key.qx && stored.qy === key.qy && (stored.account || "") === (key.account || "")) {
+      localStorage.setItem(STORE_KEY, JSON.stringify(Object.assign(stored, { address })));
+    }
+  }
+
   function signer() {
     const key = remembered();
     return key ? signerOf(key) : null;
@@ -290,7 +314,7 @@
     const key = remembered();
     if (!key) throw new Error("no passkey on this device");
     const info = await api("/v1/passkeys/account?qx=" + key.qx + "&qy=" + key.qy + "&account=" + encodeURIComponent(address));
-    localStorage.setItem(STORE_KEY, JSON.stringify(Object.assign({}, key, { account: info.address })));
+    localStorage.setItem(STORE_KEY, JSON.stringify(Object.assign({}, key, { account: info.address, address: info.address })));
     return signer();
   }
 

@@ -610,7 +610,20 @@
       }
     });
     onSigner(async (signer) => {
-      const address = await signer.address();
+      let address;
+      try {
+        address = await signer.address();
+      } catch (error) {
+        // Signed in, but who is not known yet (the service did not answer): said, not "not
+        // connected" with a connect button that would not help.
+        who.textContent = signer.label + " · " + t("js_account_unreachable");
+        who.title = explain(error);
+        button.hidden = true;
+        const passkeyLink = bar.querySelector(".passkey-link");
+        if (passkeyLink) passkeyLink.hidden = true;
+        bar.append(el("a", { href: location.href, class: "retry small" }, t("js_retry")));
+        return;
+      }
       who.textContent = signer.label + " · " + address.slice(0, 6) + "…" + address.slice(-4);
       button.hidden = true;
       const passkeyLink = bar.querySelector(".passkey-link");

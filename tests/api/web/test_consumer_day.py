@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api.demo.catalog import CONSUMERS, ORANGES
+from api.demo.catalog import CONSUMERS, ORANGES, PORK
 
 from .test_page_words import text_of
 
@@ -77,3 +77,15 @@ def test_an_unnamed_visitors_orders_page_shows_the_address_once(web_client: Test
     assert text_of(header).count("0x29bc…9b8d") == 1, header
     named = web_client.get(f"/orders/{CONSUMERS[0].address}", params={"lang": "en"}).text
     assert CONSUMERS[0].name_en in named[named.index("<h1>") :].split("</p>")[0]
+
+
+def test_a_cold_chain_breach_names_its_limit_in_the_pages_language(web_client: TestClient) -> None:
+    """The pork's breach read '6.2 °C (max 4.0 °C)' on the Chinese page: a code, not a word."""
+    for lang, bound in (("zh", "上限"), ("en", "max")):
+        html = web_client.get(
+            f"/01/{PORK.gtin14}/10/{PORK.lot}",
+            params={"lang": lang},
+            headers={"Accept": "text/html"},
+        ).text
+        breaches = [text_of(b) for b in re.findall(r'<p class="breach">(.*?)</p>', html)]
+        assert breaches and all(re.search(rf"°C \({bound} [\d.]+ °C\)", b) for b in breaches)

@@ -1,0 +1,100 @@
+"""A neighbour with a passkey comes back the next day on a poor connection (Chromium, 390 px).
+
+The phone keeps the passkey's public key in localStorage (``tuan.passkey``, as ``/passkey``
+leaves it; no authenticator is needed to be recognised, only to sign). Its account's address
+used to be asked of the service on every page (``/v1/passkeys/account``, which reads the chain):
+when that did not answer (a slow network, the chain node down), the bar said 未连接钱包 with a
+connect button that could not help, "my orders" stayed on its connect page, and the page threw
+an unhandled error. Screenshots: ``test-artifacts/consumer/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from api.render import short
+from chain.aa.webauthn import SoftwarePasskey
+from chain.artifacts import REPO_ROOT
+
+from .conftest import PHONE, Demo
+
+pytestmark = pytest.mark.sqlite_only
+SHOTS = REPO_ROOT / "test-artifacts" / "consumer"
+ACCOUNT_API = "**/v1/passkeys/account**"
+
+
+@pytest.fixture
+def phone(browser: Any, demo: Demo) -> Iterator[tuple[Any, str, list[str]]]:
+    """A phone that made a passkey before (its key in localStorage, kept across visits): the
+    page, the passkey account's address and the page's script errors."""
+    key = SoftwarePasskey.from_secret(uuid.uuid4().int)
+    account = demo.services.chain.passkeys.factory.get_address(key.qx, key.qy)
+    stored = json.dumps({"id": "dGVzdA", "qx": "0x" + key.qx.hex(), "qy": "0x" + key.qy.hex()})
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    # Set once, as /passkey does; later visits keep what the pages stored beside it.
+    context.add_init_script(
+        f"localStorage.getItem('tuan.passkey') || localStorage.setItem('tuan.passkey', {json.dumps(stored)})"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page, account, errors
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_a_returning_passkey_neighbour_is_known_and_one_tap_from_their_orders_offline(
+    live_server: str, phone: tuple[Any, str, list[str]]
+) -> None:
+    page, account, _ = phone
+    who = page.locator("#wallet-bar .who")
+    page.goto(f"{live_server}/?lang=zh")  # the first day: the service answers
+    expect(who).to_have_text(f"通行密钥账户 · {short(account)}")
+
+    # The next day the service does not answer about the account (no connection to it, or its
+    # chain node down): the phone still knows who it is, and "my orders" is one tap away.
+    page.route(ACCOUNT_API, lambda route: route.abort("timedout"))
+    page.goto(f"{live_server}/?lang=zh")
+    expect(who).to_have_text(f"通行密钥账户 · {short(account)}")
+    expect(page.locator("#wallet-bar button.connect")).to_be_hidden()
+    shot(page, "01-next-day-known-offline")
+    page.locator("nav.tabs a", has_text="我的订单").click()
+    page.wait_for_url(f"**/orders/{account}?lang=zh")
+    expect(page.locator("h1")).to_have_text("我的订单")
+
+
+def test_a_passkey_whose_account_cannot_be_asked_says_so_with_a_way_on(
+    live_server: str, phone: tuple[Any, str, list[str]]
+) -> None:
+    """Never known on this phone and the service unreachable: the bar says what is wrong and
+    offers to try again, not "not connected" with a connect button that would do nothing."""
+    page, account, _ = phone
+    page.route(ACCOUNT_API, lambda route: route.abort("internetdisconnected"))
+    page.goto(f"{live_server}/?lang=zh")
+    who = page.locator("#wallet-bar .who")
+    expect(who).to_have_text("通行密钥账户 · 暂时查不到账户（网络不好？）")
+    expect(who).to_have_attribute("title", re.compile("连不上服务"))  # the whole reason
+    expect(page.locator("#wallet-bar button.connect")).to_be_hidden()
+    shot(page, "02-passkey-account-unreachable")
+    page.unroute(ACCOUNT_API)
+    retry = page.locator("#wallet-bar a.retry")
+    expect(retry).to_be_visible()
+    expect(page.locator("#wallet-bar .passkey-link")).to_be_hidden()
+    retry.click()
+    expect(who).to_have_text(f"通行密钥账户 · {short(account)}")
