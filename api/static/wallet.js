@@ -632,6 +632,13 @@
         a.href = a.dataset.href.replace("{address}", address);
         a.hidden = false;
       });
+      // Someone else's orders (a link, an address looked up): their buttons would act for the
+      // signed-in account, which has no such order; said before a tap, with the way to one's own.
+      document.querySelectorAll(".not-yours[data-owner]").forEach((note) => {
+        if (note.dataset.owner.toLowerCase() === address.toLowerCase()) return;
+        note.querySelectorAll("a[data-href]").forEach((a) => { a.href = a.dataset.href.replace("{address}", address); });
+        note.hidden = false;
+      });
       if (bar.dataset.go && !location.pathname.includes(address)) {
         location.assign(bar.dataset.go.replace("{address}", address));
       }

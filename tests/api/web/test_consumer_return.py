@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from api.demo.catalog import CONSUMERS
 from api.render import short
 from chain.aa.webauthn import SoftwarePasskey
 from chain.artifacts import REPO_ROOT
@@ -98,3 +99,20 @@ def test_a_passkey_whose_account_cannot_be_asked_says_so_with_a_way_on(
     expect(page.locator("#wallet-bar .passkey-link")).to_be_hidden()
     retry.click()
     expect(who).to_have_text(f"通行密钥账户 · {short(account)}")
+
+
+def test_someone_elses_orders_say_so_before_a_tap_and_lead_to_ones_own(
+    live_server: str, phone: tuple[Any, str, list[str]]
+) -> None:
+    """A neighbour's orders page opened from a link: its 出示提货码 answered 没有这笔订单 only
+    after a tap and a signature sheet (the signed-in account has no such order)."""
+    page, account, _ = phone
+    page.goto(f"{live_server}/orders/{CONSUMERS[1].address}?lang=zh")
+    note = page.locator(".not-yours")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("这不是你现在登录的账户的订单")
+    shot(page, "04-someone-elses-orders")
+    note.locator("a", has_text="看我的订单").click()
+    page.wait_for_url(f"**/orders/{account}?lang=zh")
+    expect(page.locator("#wallet-bar .who")).to_have_text(f"通行密钥账户 · {short(account)}")
+    expect(page.locator(".not-yours")).to_be_hidden()  # one's own: nothing to say
