@@ -89,3 +89,14 @@ def test_a_cold_chain_breach_names_its_limit_in_the_pages_language(web_client: T
         ).text
         breaches = [text_of(b) for b in re.findall(r'<p class="breach">(.*?)</p>', html)]
         assert breaches and all(re.search(rf"°C \({bound} [\d.]+ °C\)", b) for b in breaches)
+
+
+def test_a_recall_banner_leads_to_the_refund(web_client: TestClient) -> None:
+    """The recalled oranges' label said every order is refundable, with no way to the refund."""
+    html = web_client.get(
+        f"/01/{ORANGES.gtin14}/10/{ORANGES.lot}",
+        params={"lang": "zh"},
+        headers={"Accept": "text/html"},
+    ).text
+    banner = html[html.index('id="recall-banner"') :].split("</section>")[0]
+    assert '<a class="go-on" href="/orders?lang=zh">去我的订单领取退款</a>' in banner, banner
