@@ -181,6 +181,17 @@ def prepare(
             call_gas = chain.bundling.simulate_execution(op)
         except ExecutionReverted as exc:
             revert = exc.revert
+            if revert.name == "ERC20InsufficientBalance":
+                # Only the payment failed (the escrow's checks come before its transfer): said as
+                # the relayer's prepare says it, so a page can tell the buyer to top up.
+                balance, amount = int(revert.args["balance"]), int(revert.args["needed"])
+                raise ApiError(
+                    409,
+                    "insufficient_balance",
+                    f"{address} holds {balance} but {action} costs {amount}",
+                    balance=balance,
+                    amount=amount,
+                ) from None
             raise ApiError(
                 409,
                 "would_revert",

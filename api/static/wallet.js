@@ -370,6 +370,7 @@
       status.textContent = "✖ " + explain(error);
       status.classList.add("error");
       if (error && error.code === "no_wallet") offerPasskey(sheet.body);
+      if (error && error.code === "insufficient_balance" && current && current.kind === "passkey") offerBalance(sheet.body);
       if (!retryable(error) || !sheet.dialog.open) throw error;
       const again = el("button", { type: "button", class: "primary", "data-retry": "" }, t("js_retry"));
       sheet.body.append(again);
@@ -386,6 +387,13 @@
   function offerPasskey(body) {
     const passkeyLink = document.querySelector("#wallet-bar .passkey-link");
     if (passkeyLink) body.append(el("a", { class: "go-on", href: passkeyLink.getAttribute("href"), "data-passkey": "" }, t("js_use_passkey")));
+  }
+
+  // Not enough money in a passkey account: its page (balance, and test tokens on a local chain),
+  // which brings one back here.
+  function offerBalance(body) {
+    const passkeyLink = document.querySelector("#wallet-bar .passkey-link");
+    if (passkeyLink) body.append(el("a", { class: "go-on", href: passkeyLink.getAttribute("href"), "data-balance": "" }, t("js_see_balance")));
   }
 
   // EOA: sign each payload, hand them to the relayer (POST /v1/relay), follow the outbox row.

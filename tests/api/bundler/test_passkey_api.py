@@ -151,7 +151,16 @@ def test_prepare_refuses_an_action_that_would_revert(client: TestClient, deal: D
             "leader": deal.leader.address,
         },
     )
-    assert refused.status_code == 409 and refused.json()["code"] == "would_revert"
+    # Said as the relayer's prepare says it (the page tells the buyer to top up, not only that
+    # the contract would refuse), with what is held and what the join costs.
+    assert refused.status_code == 409 and refused.json()["code"] == "insufficient_balance"
+    assert refused.json()["details"] == {"balance": 0, "amount": TOP_PRICE}
+    # Any other refusal: the contract's error by name.
+    no_order = client.post(
+        "/v1/actions/cancel/prepare-userop", json={**key_params(key), "deal_id": deal.deal_id}
+    )
+    assert no_order.status_code == 409 and no_order.json()["code"] == "would_revert"
+    assert no_order.json()["details"]["error"] == "NoOrder"
     unknown = client.post("/v1/actions/settle/prepare-userop", json=key_params(key))
     assert unknown.status_code == 404
 

@@ -116,3 +116,23 @@ def test_someone_elses_orders_say_so_before_a_tap_and_lead_to_ones_own(
     page.wait_for_url(f"**/orders/{account}?lang=zh")
     expect(page.locator("#wallet-bar .who")).to_have_text(f"通行密钥账户 · {short(account)}")
     expect(page.locator(".not-yours")).to_be_hidden()  # one's own: nothing to say
+
+
+def test_a_join_without_enough_money_says_so_and_leads_to_the_accounts_balance(
+    live_server: str, demo: Demo, phone: tuple[Any, str, list[str]]
+) -> None:
+    """A passkey account with no tUSD joins: the sheet said only 这个操作会被合约拒绝，未提交
+    (the contract would refuse), with no reason and no way on."""
+    page, _, _ = phone
+    rice = demo.report.deals["rice_open"]
+    page.goto(f"{live_server}/?lang=zh")
+    expect(page.locator("#wallet-bar .who")).to_contain_text("通行密钥账户 · 0x")
+    page.locator(f"#deal-{rice} button[type=submit]").click()
+    sheet = page.locator("dialog#tuan-steps")
+    expect(sheet).to_contain_text("账户余额不够付这笔订单")
+    way_on = sheet.locator("a[data-balance]")
+    expect(way_on).to_have_text("查看我的账户余额")
+    shot(page, "05-join-without-enough-money")
+    way_on.click()
+    page.wait_for_url("**/passkey?lang=zh&next=**")
+    expect(page.locator("[data-field=balance]")).to_have_text("0.00")
