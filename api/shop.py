@@ -147,6 +147,9 @@ def order_state(deal: dict[str, Any], order: dict[str, Any], owed: int | None) -
     if status == "open":
         return "joining"
     if status in ("failed", "frozen"):
+        if owed is None:  # the node unreachable: every payment of such a deal comes back in full
+            due = order.get("paid", 0) - order.get("refunded", 0) - order.get("withdrawn", 0)
+            return "refunding" if due > 0 else "refunded"
         return "refunding" if owed else "refunded"
     if order.get("claim") == "upheld" and owed:
         return "refunding"
@@ -183,6 +186,7 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
     details = queries.deal_details(session, [r["deal"]["deal_id"] for r in rows])
     cards = deal_cards(session, [r["deal"] for r in rows])
     orders = []
+    live = True  # the node answered (one unanswered read is enough: the page does not wait again)
     for row, deal in zip(rows, cards, strict=True):
         deal_id = deal["deal_id"]
         detail = details[deal_id]
@@ -190,7 +194,8 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
         mine = next((o for o in (leader or {}).get("orders", []) if o["buyer"] == buyer), None)
         receipt = (leader or {}).get("receipt")
         claim = (mine or {}).get("claim")
-        owed = _owed(services, deal_id, buyer)
+        owed = _owed(services, deal_id, buyer) if live else None
+        live = live and owed is not None
         order = {
             "quantity": row["quantity"],
             "paid": row["paid"],
@@ -246,7 +251,7 @@ def buyer_view(session: Session, services: Services, buyer: str) -> dict[str, An
                 "pickup_units": short["can_take"] if short else row["quantity"],
             }
         )
-    return {"buyer": buyer, "me": directory.get(buyer), "orders": orders}
+    return {"buyer": buyer, "me": directory.get(buyer), "orders": orders, "live": live}
 
 
 def _short_delivery(

@@ -100,3 +100,26 @@ def test_a_recall_banner_leads_to_the_refund(web_client: TestClient) -> None:
     ).text
     banner = html[html.index('id="recall-banner"') :].split("</section>")[0]
     assert '<a class="go-on" href="/orders?lang=zh">去我的订单领取退款</a>' in banner, banner
+
+
+def test_my_orders_without_the_chain_node_say_so_and_never_call_a_refund_done(
+    web_client: TestClient, demo: Any, monkeypatch: Any
+) -> None:
+    """What the escrow owes now is read live from the node. Unreachable, the recalled oranges'
+    unpaid refund read 已退款 (refunded) with no button, every order waited for the node in turn,
+    and nothing said why."""
+    asked: list[int] = []
+
+    def unreachable(deal_id: int, account: str) -> int:
+        asked.append(deal_id)
+        raise ConnectionError("the node does not answer")
+
+    monkeypatch.setattr(demo.services.chain.clients.escrow, "owed", unreachable)
+    html = web_client.get(f"/orders/{CONSUMERS[0].address}", params={"lang": "zh"}).text
+    card = order_card(html, demo.report.deals["oranges_frozen"])
+    assert 'data-state="refunding"' in card and "退款中" in text_of(card), card
+    assert "暂时连不上区块链节点" in text_of(html)
+    assert len(asked) == 1  # one unanswered read, not one per order
+    monkeypatch.undo()
+    fine = web_client.get(f"/orders/{CONSUMERS[0].address}", params={"lang": "zh"}).text
+    assert "暂时连不上区块链节点" not in text_of(fine)
