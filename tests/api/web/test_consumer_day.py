@@ -62,8 +62,12 @@ def test_prices_and_commissions_on_the_trail_and_deal_pages_have_their_currency(
         params={"lang": "zh"},
         headers={"Accept": "text/html"},  # a phone's browser, not the resolver's JSON
     ).text
-    assert re.search(r"单价 \d+\.\d\d tUSD ·", text_of(trail)), text_of(trail)
+    assert re.search(r"单价 \d+\.\d\d tUSD · 已售 \d+ 份 / 成团数量 \d+ 份", text_of(trail))
     deal = web_client.get(f"/deals/{demo.report.deals['rice_settled']}", params={"lang": "en"})
+    sold = deal.text[deal.text.index('<p class="sold">') :].split("</p>")[0]
+    assert re.fullmatch(
+        r"Sold \d+ units / Needed to succeed \d+ units \(at most \d+\)", text_of(sold).strip()
+    )
     table = deal.text[deal.text.index("<tbody>") :].split("</tbody>")[0]
     cells = re.findall(r"<td>([^<]*)</td>\s*</tr>", table)
     assert cells and all(re.fullmatch(r"\d+\.\d\d tUSD", c) for c in cells), table
