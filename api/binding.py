@@ -40,6 +40,7 @@ webhook_deliveries                         notices by stable ids, delivered ones
                                            the endpoints' cursors are cleared (they named
                                            blocks of the old index)
 notice_contacts           no               kept: personal data given with consent
+rate_limits               no               kept: clients' buckets, about requests, not chains
 chain_binding             —                rewritten
 ========================  ==============  ====================================================
 
@@ -73,6 +74,7 @@ from api.auth.models import AuthNonce, AuthSession
 from api.bundler.models import UserOperationRow
 from api.db import ensure_db, session_factory
 from api.db import models as m
+from api.db.rate_limits import RateLimitBucket
 from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.relayer.models import (
     PENDING_VALUES,
@@ -130,6 +132,7 @@ KEPT_TABLES: tuple[type[m.Base], ...] = (
     WebhookEndpoint,
     WebhookDelivery,
     NoticeContact,
+    RateLimitBucket,
 )
 
 
