@@ -33,7 +33,8 @@ relay_locks               no (lock rows)   kept
 auth_nonces,              no               kept: a Sign-In with Ethereum message names its
 auth_sessions                              chain id, checked when the session is opened
 private_documents,        no               kept: personal data and who read it; only their
-private_document_reads                     digests are ever anchored
+private_document_reads,                    digests are ever anchored (and the bytes the
+private_pool                               unvouched ones hold together)
 webhook_endpoints,        no               kept: operators' gateways; the outbox's rows name
 webhook_deliveries                         notices by stable ids, delivered ones stay
                                            delivered (a rebuilt index yields the same ids);
@@ -75,7 +76,7 @@ from api.bundler.models import UserOperationRow
 from api.db import ensure_db, session_factory
 from api.db import models as m
 from api.db.rate_limits import RateLimitBucket
-from api.private.models import PrivateDocument, PrivateDocumentRead
+from api.private.models import PrivateDocument, PrivateDocumentRead, PrivatePool
 from api.relayer.models import (
     PENDING_VALUES,
     DocumentUpload,
@@ -129,6 +130,7 @@ KEPT_TABLES: tuple[type[m.Base], ...] = (
     AuthSession,
     PrivateDocument,
     PrivateDocumentRead,
+    PrivatePool,
     WebhookEndpoint,
     WebhookDelivery,
     NoticeContact,
