@@ -44,6 +44,7 @@ signature, contiguous nonces, a simulation that must pass.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import math
@@ -162,6 +163,12 @@ _LEFT = text(f"SELECT tokens, at, {_NOW} FROM rate_limits WHERE key = :key")
 _PRUNE = text(f"DELETE FROM rate_limits WHERE at < {_NOW} - CAST(:full_after AS double precision)")
 
 
+def _row_key(key: str) -> str:
+    """The key as ``rate_limits`` holds it (100 characters): a client that is not an IP address
+    (a name a trusted proxy forwarded) may be longer; its digest then."""
+    return key if len(key) <= 100 else hashlib.sha256(key.encode()).hexdigest()
+
+
 def _buckets_engine(engine: Engine) -> Engine:
     """The engine the shared buckets are written through: the database's, on connections of
     their own, made for one statement a lease (profiled, scripts/bench_rate_limit.py):
@@ -240,18 +247,32 @@ class SharedBuckets:
             return local
         cost = min(cost, self.burst)
         with self._lock:
-            leased, _, _ = self._local.pop(key, (0.0, 0.0, 0.0))
+            leased, most, at = self._local.pop(key, (0.0, self.burst, self.clock()))
+            if leased + _ROUNDING >= cost:  # another thread's lease came meanwhile
+                self._keep(key, leased - cost, most, at)
+                return 0.0
         need = cost - leased  # what is leased is spent first; the lease adds the rest
-        want = max(need, self.lease)
-        ensure_db(self.engine)
-        params = {"key": key, "want": want, "cost": need, "burst": self.burst, "rate": self.rate}
+        params = {
+            "key": _row_key(key),
+            "want": max(need, self.lease),
+            "cost": need,
+            "burst": self.burst,
+            "rate": self.rate,
+        }
         try:
-            row, left = self._lease(params)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # A connection the server closed (no ping before each lease): once more, on a new one.
-            row, left = self._lease(params)
+            ensure_db(self.engine)
+            try:
+                row, left = self._lease(params)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # A connection the server closed (no ping before a lease): again, on a new one.
+                row, left = self._lease(params)
+        except Exception:
+            with self._lock:  # the request fails (503), the tokens leased before are not lost
+                current, most, at = self._local.pop(key, (0.0, most, at))
+                self._keep(key, current + leased, most, at)
+            raise
         with self._lock:
             # Plus what other threads leased for this key meanwhile: a lease is never dropped.
             current, _, _ = self._local.pop(key, (0.0, 0.0, 0.0))

@@ -111,6 +111,9 @@ def test_costs_above_a_lease_and_the_burst(pg_engine: Engine) -> None:
     assert buckets.take(key, 4) > 0  # 3 left
     assert buckets.take(key, 3) == 0
     assert buckets.take(fresh_client(), 50) == 0  # above the burst: the whole bucket
+    long = "proxy-named-" + "x" * 200 + secrets.token_hex(8)  # longer than the key column
+    assert buckets.take(long, 10) == 0
+    assert buckets.take(long) > 0
 
 
 def test_concurrent_takes_from_two_processes_never_pass_the_bucket(pg_engine: Engine) -> None:
