@@ -64,7 +64,8 @@ BODY_BYTES_PER_TOKEN = 64 * 1024
 
 
 async def _client_limited(request: Request) -> None:
-    # ``async``: refused on the event loop, before a worker thread or the accept queue is taken.
+    # ``async``: refused on the event loop, before a worker thread or the accept queue is taken
+    # (a worker thread only for a new lease of a bucket shared through PostgreSQL).
     await limit_client_async(request, cost=size_cost(body_bytes(request), BODY_BYTES_PER_TOKEN))
 
 
