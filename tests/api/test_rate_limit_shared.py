@@ -23,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from api.app import create_app
 from api.db import init_db
-from api.ratelimit import SharedBuckets, TokenBuckets
+from api.ratelimit import SharedBuckets
 from api.services import build_services, make_engine
 from chain.settings import Settings
 
@@ -85,11 +85,6 @@ def test_two_processes_on_one_database_share_a_clients_limit(pg_url: str, tmp_pa
     # Another client has its own bucket.
     other = TestClient(second, client=(fresh_client(), 40000))
     assert other.post("/v1/relay", json={}).status_code != 429
-
-
-def test_a_sqlite_database_keeps_the_buckets_in_the_process(tmp_path: Path) -> None:
-    app = app_on(f"sqlite:///{tmp_path}/index.db", tmp_path, burst=4)
-    assert isinstance(app.state.client_buckets, TokenBuckets)
 
 
 def test_leases_never_let_the_processes_give_more_than_the_bucket(pg_engine: Engine) -> None:
