@@ -127,3 +127,16 @@ def test_my_orders_without_the_chain_node_say_so_and_never_call_a_refund_done(
     monkeypatch.undo()
     fine = web_client.get(f"/orders/{CONSUMERS[0].address}", params={"lang": "zh"}).text
     assert "暂时连不上区块链节点" not in text_of(fine)
+
+
+def test_a_joined_order_says_how_far_its_group_is_from_forming(
+    web_client: TestClient, demo: Any
+) -> None:
+    """After joining, the order said only 拼团中: not how many more are needed, nor when 截单 is
+    (the shop's card said both; the orders page is where a neighbour comes back to)."""
+    html = web_client.get(f"/orders/{CONSUMERS[0].address}", params={"lang": "zh"}).text
+    card = order_card(html, demo.report.deals["rice_open"])
+    progress = text_of(card[card.index('class="small progress-text"') :].split("</p>")[0])
+    assert re.search(r"已拼 \d+ 份，还差 \d+ 份成团 · 距截单 \d+天 \d+小时", progress), progress
+    settled = order_card(html, demo.report.deals["rice_settled"])
+    assert "progress-text" not in settled
