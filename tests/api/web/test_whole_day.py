@@ -372,10 +372,13 @@ def test_a_new_supplier_and_leader_reach_a_settled_deal_through_pages(
         expect(row.locator("td.paid")).to_have_text(share)
         shot(page, "whole-day-10-supplier-paid")
 
-        # A neighbour's order is done, and the tier's difference (2 × 2.00) came back to it.
+        # A neighbour's order is settled, and the tier's difference (2 × 2.00) came back to it.
+        # Nobody handed the tea over on this day (no pickup codes were scanned before the pickup
+        # deadline): the order says 逾期未提 with the deadline, not 已完成.
         buyer = c.CONSUMERS[3]
         page.goto(f"{base}/orders/{buyer.address}?lang=en")
-        expect(page.locator(f"#order-{deal}")).to_have_attribute("data-state", "done")
+        expect(page.locator(f"#order-{deal}")).to_have_attribute("data-state", "no_show")
+        expect(page.locator(f"#order-{deal} .no-show")).to_contain_text("passed without a pickup")
         assert escrow.owed(deal, buyer.address) == 0
         # Its pork order (the demo's, at a point that never confirmed receipt) came back in
         # full after the delivery deadline passed: refunded, not "group formed".
