@@ -435,3 +435,25 @@ def test_gc_recovers_from_a_pass_that_died_mid_way(tmp_path: Path) -> None:
     assert store.gc() > 0
     assert not store.has(garbage) and not store.has(kept)  # a new pass starts a new record
     assert not (tmp_path / "gc-protect").exists()
+
+
+def test_two_writes_pinning_one_document_at_once_both_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two uploads of the same bytes at once (two workers, two processes) both pin it: the
+    second pin starts while the first is between writing its temporary file and renaming it."""
+    store = make_store(tmp_path, TINY_V1)
+    cid = store.put(b"p" * 500, pin=False)
+    real_replace = os.replace
+    nested: list[None] = []
+
+    def replace_after_another_pin(src: str | Path, dst: str | Path) -> None:
+        if not nested:
+            nested.append(None)
+            store.pin(cid)  # the other write, at the worst moment
+        real_replace(src, dst)
+
+    monkeypatch.setattr("traceability.ipfs.embedded.os.replace", replace_after_another_pin)
+    store.pin(cid)
+    assert nested and store.pins() == [cid]
+    assert not [p for p in (tmp_path / "pins").iterdir() if p.name.startswith(".")]

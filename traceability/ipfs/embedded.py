@@ -267,7 +267,8 @@ class EmbeddedDocumentStore:
         path = self._pin_path(root)
         if path.exists():
             return
-        tmp = self._pins / f".{path.name}.tmp"
+        # A name of its own: another write may be pinning the same root this instant.
+        tmp = self._pins / f".{path.name}.{uuid.uuid4().hex}.tmp"
         tmp.write_bytes(b"")
         os.replace(tmp, path)
         if self.blocks.durable:
