@@ -100,7 +100,7 @@ def _fast_validator() -> Callable[[Any], Any]:
 
 # Every format the schema uses; test_epcis_fast_schema checks that none is missing.
 _FORMATS = ("uri", "date-time")
-_JSON_SCALARS = (str, int, float, bool, type(None))
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def fast_conforms(data: Any) -> bool:
@@ -147,23 +147,35 @@ def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | Non
     return None
 
 
-def _plain_json(value: Any) -> bool:
-    """Only dicts with string keys, lists and JSON scalars: what both validators type alike
-    (fastjsonschema would take a tuple for an array, Draft7Validator does not)."""
-    if type(value) is dict:
-        return all(type(k) is str and _plain_json(v) for k, v in value.items())
-    if type(value) is list:
-        return all(_plain_json(item) for item in value)
-    return isinstance(value, _JSON_SCALARS)
+def _plain_finite(value: Any) -> bool:
+    """Only dicts with string keys, lists, strings, finite floats, ints, bools and None: what
+    both validators type alike (fastjsonschema would take a tuple for an array, Draft7Validator
+    does not). One pass without paths; the slow path finds a NaN's path."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind not in _JSON_SCALARS:
+            return False
+    return True
 
 
 def validate_json(data: Mapping[str, Any]) -> None:
     """Raise ``InvalidEpcisDocument`` unless ``data`` conforms to the EPCIS 2.0 JSON schema."""
+    if _plain_finite(data) and fast_conforms(data):
+        return
     bad = _non_finite(data)
     if bad is not None:
         raise InvalidEpcisDocument(_json_path(bad), "NaN or Infinity is not a JSON number")
-    if _plain_json(data) and fast_conforms(data):
-        return
     reference_validate_json(data)
 
 
@@ -183,7 +195,7 @@ def reference_validate_json(data: Mapping[str, Any]) -> None:
 
 def schema_errors(data: Mapping[str, Any]) -> list[InvalidEpcisDocument]:
     """Every schema violation of ``data`` (empty if it conforms), for reports."""
-    if _non_finite(data) is None and _plain_json(data) and fast_conforms(data):
+    if _plain_finite(data) and fast_conforms(data):
         return []
     return [
         InvalidEpcisDocument(_json_path(e.absolute_path), e.message)
