@@ -231,13 +231,13 @@ documents = st.lists(gen.event(), min_size=1, max_size=3).map(lambda es: gen.doc
 seeds = st.one_of(standalone_event, documents, st.sampled_from(EXAMPLE_DATA))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=st.one_of(standalone_event, documents))
 def test_generated_events_get_the_same_verdict(value: dict[str, Any]) -> None:
     assert_same_verdict(value)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=seeds, data=st.data())
 def test_mutated_events_get_the_same_verdict(seed: dict[str, Any], data: st.DataObject) -> None:
     assert_same_verdict(mutate(data, seed))
