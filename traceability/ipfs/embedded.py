@@ -123,7 +123,7 @@ class EmbeddedDocumentStore:
                     self._close_protection()
 
     # Deletions between two looks at the writes' records: a write waits for at most this many.
-    SWEEP_CHUNK: int = 256
+    SWEEP_CHUNK: int = 64
 
     def _live_roots(self, cutoff: float | None) -> list[bytes]:
         """The pinned roots (and, with a cutoff, the recent unpinned ones) as of now."""
