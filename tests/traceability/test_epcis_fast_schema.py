@@ -237,7 +237,9 @@ def test_generated_events_get_the_same_verdict(value: dict[str, Any]) -> None:
     assert_same_verdict(value)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 100, not 300: generating and mutating a seed costs ~0.1 s an example, and 300 made this the
+# suite's slowest test (36 s under load); the newline test pins the `$` case down on its own.
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=seeds, data=st.data())
 def test_mutated_events_get_the_same_verdict(seed: dict[str, Any], data: st.DataObject) -> None:
     assert_same_verdict(mutate(data, seed))
