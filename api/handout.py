@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.names import Directory
 from api.services import Services
-from api.shop import deal_card
-from chain import deal_rules
+from api.shop import deal_card, group_commission
 
 
 def handout_view(session: Session, services: Services, leader: str, deal_id: int) -> dict[str, Any]:
@@ -42,6 +41,13 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
     cash_units = group.get("cash_quantity", 0)
     price = detail["unit_price"]
     bps = group.get("commission_bps", detail["commission_bps"])
+    commission, estimated = group_commission(
+        {**group, "commission_bps": bps},
+        status=detail["status"],
+        price=price,
+        now=now,
+        delivery_deadline=detail["delivery_deadline"],
+    )
     return {
         "leader": leader,
         "me": directory.get(leader),
@@ -64,9 +70,6 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
         "can_book_cash": detail["status"] == "open" and status == "approved" and cash_units < cap,
         "units": group.get("quantity", 0),
         "commission_bps": bps,
-        # Earned on delivered units once received; before that, what the group's units would earn.
-        "commission": group.get("commission", 0)
-        if receipt
-        else deal_rules.commission(group.get("quantity", 0), price, bps),
-        "commission_estimated": receipt is None,
+        "commission": commission,
+        "commission_estimated": estimated,
     }

@@ -294,14 +294,29 @@ def qr_svg(text: str) -> str:
     )
 
 
+def group_commission(
+    group: dict[str, Any], *, status: str, price: int, now: int, delivery_deadline: int
+) -> tuple[int, bool]:
+    """A leader's commission in one deal and whether it is an estimate, the same on every page:
+    earned on delivered units once they confirmed receipt (the escrow's rule, in
+    :func:`api.queries.deal_detail`); before that, what the group's units would earn while the
+    deal can still deliver (open, or formed before the delivery deadline); nothing when it
+    cannot (failed, recalled, not delivered in time)."""
+    if group.get("receipt"):
+        return group.get("commission", 0), False
+    if status in ("open", "succeeded") and now < delivery_deadline:
+        bps = group.get("commission_bps", 0)
+        return deal_rules.commission(group.get("quantity", 0), price, bps), True
+    return 0, False
+
+
 def leader_view(session: Session, services: Services, leader: str, base_url: str) -> dict[str, Any]:
     """A leader's deals (share link and QR each), their group's orders and totals, receipts due."""
     directory = Directory(session, services.store)
     party = queries.party_status(session, "leader", leader)
     status = party["status"]
-    mine = set(
-        session.scalars(select(m.OrderEvent.deal_id).where(m.OrderEvent.leader == leader)).all()
-    )
+    mine = set(session.scalars(queries.led_deals(leader)))  # (a group of cash orders only too)
+    now = queries.chain_now(session)
     deals = []
     shown = [
         summary
@@ -318,7 +333,18 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
     for summary, card in zip(shown, deal_cards(session, shown), strict=True):
         group = groups[summary["deal_id"]]
         orders = (group or {}).get("orders", [])
+        cash = (group or {}).get("cash_orders", [])
         link = share_link(base_url, leader, summary["deal_id"])
+        commission, estimated = group_commission(
+            {
+                **(group or {}),
+                "commission_bps": (group or {}).get("commission_bps", summary["commission_bps"]),
+            },
+            status=summary["status"],
+            price=summary["unit_price"],
+            now=now,
+            delivery_deadline=summary["delivery_deadline"],
+        )
         deals.append(
             {
                 "deal": card,
@@ -326,8 +352,15 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                 "qr": qr_svg(link),
                 "orders": [{**o, "person": directory.get(o["buyer"])} for o in orders],
                 "units": (group or {}).get("quantity", 0),
-                "paid": sum(o["paid"] - o["refunded"] for o in orders),
-                "commission": (group or {}).get("commission", 0),
+                # Cash orders booked for neighbours are the group's units and money too: the
+                # totals add up to the rows above them (the leader paid those in).
+                "cash_units": (group or {}).get("cash_quantity", 0),
+                "cash_paid": sum(c["paid"] for c in cash),
+                "cash_count": len(cash),
+                "paid": sum(o["paid"] - o["refunded"] for o in orders)
+                + sum(c["paid"] for c in cash),
+                "commission": commission,
+                "commission_estimated": estimated,
                 "commission_bps": (group or {}).get("commission_bps", summary["commission_bps"]),
                 "receipt": (group or {}).get("receipt"),
                 "can_receive": (
@@ -335,7 +368,7 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                     and group is not None
                     and group["quantity"] > 0
                     and group["receipt"] is None
-                    and queries.chain_now(session) < summary["delivery_deadline"]
+                    and now < summary["delivery_deadline"]
                 ),
             }
         )

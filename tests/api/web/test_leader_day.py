@@ -1,0 +1,171 @@
+"""A group leader's day, read side: what their page and notices say when their group is cash
+orders only, when a deal fails or its batch is recalled, and what their commission is before the
+goods arrive (the same figure on every page; nothing when the deal cannot deliver).
+
+From the seeded index (chain time set by the test). The cash-only group is the indexed row of a
+``CashOrderBooked`` log added in a transaction that is rolled back (the seeded deals' join
+deadlines have passed: no cash order can be booked on chain any more), so the session's other
+tests see the seed as it was.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from api import notices as notice_feed
+from api import shop
+from api.db import models as m
+from api.demo.catalog import LEADERS
+from api.handout import handout_view
+from api.names import Directory
+from chain import deal_rules
+
+from .conftest import Demo
+
+
+def _deal(session: Session, deal_id: int) -> m.Deal:
+    return session.scalars(select(m.Deal).where(m.Deal.deal_id == deal_id)).one()
+
+
+@pytest.fixture
+def cash_only(demo: Demo) -> Iterator[tuple[Session, str, int]]:
+    """A leader (a fresh address) whose group in the pork deal (formed; no receipt) is one cash
+    order of 2 units booked for a neighbour: the row the indexer writes for CashOrderBooked."""
+    pork = demo.report.deals["pork_claim"]
+    leader = Web3.to_checksum_address("0x" + uuid.uuid4().hex + uuid.uuid4().hex[:8])
+    with Session(demo.services.engine) as session:
+        deal = _deal(session, pork)
+        top = deal_rules.top_price(deal.price_tiers)
+        session.add(
+            m.CashOrderEvent(
+                deal_id=pork,
+                leader=leader,
+                beneficiary_ref="0x" + uuid.uuid4().hex * 2,
+                kind="booked",
+                quantity=2,
+                amount=2 * top,
+                block_number=1,
+                tx_hash="0x" + uuid.uuid4().hex * 2,
+                log_index=0,
+                block_time=datetime.fromtimestamp(deal.join_deadline - 60, UTC),
+            )
+        )
+        session.flush()
+        try:
+            yield session, leader, pork
+        finally:
+            session.rollback()
+
+
+def _notices(
+    session: Session, demo: Demo, monkeypatch: pytest.MonkeyPatch, address: str, now: int
+) -> dict[str, dict]:
+    monkeypatch.setattr(notice_feed.queries, "chain_now", lambda _session: now)
+    directory = Directory(session, demo.services.store)
+    found = notice_feed.notices(session, directory, address)
+    return {n["kind"]: {**n, "text": notice_feed.sentence(n, directory, "en")} for n in found}
+
+
+def test_a_leader_whose_group_is_cash_orders_only_hears_their_goods_never_arrived(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, cash_only: tuple[Session, str, int]
+) -> None:
+    """Leftover: the notice read only the buyers' orders, so a leader with nothing but cash
+    orders heard neither 成团 nor 未到货, and the webhooks never sent to them."""
+    session, leader, pork = cash_only
+    deadline = _deal(session, pork).delivery_deadline
+    before = _notices(session, demo, monkeypatch, leader, deadline - 1)
+    assert "group_formed" in before and "group_undelivered" not in before
+    gone = _notices(session, demo, monkeypatch, leader, deadline)["group_undelivered"]
+    assert gone["id"] == f"group_undelivered:{pork}" and gone["n"] == 2
+    assert "(2 units)" in gone["text"]
+    assert pork in notice_feed.address_deals(session, leader)[0]
+    assert leader in notice_feed.recipients_of(session, {pork})
+
+
+def test_a_leader_whose_group_is_cash_orders_only_sees_the_deal_and_can_confirm_receipt(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, cash_only: tuple[Session, str, int]
+) -> None:
+    """Their page listed only deals with a buyer's order under them (or open ones): once the
+    deal closed, the leader who paid for their neighbours had no way to confirm receipt."""
+    session, leader, pork = cash_only
+    deadline = _deal(session, pork).delivery_deadline
+    monkeypatch.setattr(notice_feed.queries, "chain_now", lambda _session: deadline - 1)
+    view = shop.leader_view(session, demo.services, leader, "http://testserver/")
+    group = next(g for g in view["deals"] if g["deal"]["deal_id"] == pork)
+    assert group["units"] == 2 and group["cash_units"] == 2 and group["cash_count"] == 1
+    assert group["paid"] == group["cash_paid"] > 0  # what the leader paid in for them
+    assert group["can_receive"]
+
+
+def test_the_group_totals_add_up_to_the_rows_with_cash_orders(
+    demo: Demo, web_client: TestClient
+) -> None:
+    """王阿姨's rice: 2 buyers (7 units) and a 2-unit cash order: 9 units. The totals said 9
+    units but 2 orders and the buyers' money only; the cash order now has its row and is in the
+    totals, so the rows add up to them."""
+    wang = LEADERS[0].address
+    rice = demo.report.deals["rice_settled"]
+    with Session(demo.services.engine) as session:
+        view = shop.leader_view(session, demo.services, wang, "http://testserver/")
+    group = next(g for g in view["deals"] if g["deal"]["deal_id"] == rice)
+    rows = sum(o["quantity"] for o in group["orders"]) + group["cash_units"]
+    assert group["units"] == rows == 9
+    paid = sum(o["paid"] - o["refunded"] for o in group["orders"]) + group["cash_paid"]
+    assert group["paid"] == paid and group["cash_paid"] > 0
+    page = web_client.get(f"/leader/{wang}?lang=en")
+    assert page.status_code == 200
+    card = page.text.split(f'id="group-{rice}"')[1].split("</article>")[0]
+    assert "Cash orders (1)" in card and "<strong>3</strong>" in card  # 2 orders + 1 cash
+
+
+def test_the_leader_hears_when_their_deal_fails_or_its_batch_is_recalled(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, web_client: TestClient
+) -> None:
+    """李哥's pork did not form; 陈姐's oranges were recalled. Their buyers heard it; the leaders,
+    who must tell the neighbours (and hand no recalled goods out), heard nothing."""
+    _wang, li, chen = LEADERS
+    failed = demo.report.deals["pork_failed"]
+    frozen = demo.report.deals["oranges_frozen"]
+    with Session(demo.services.engine) as session:
+        join_deadline = _deal(session, failed).join_deadline
+        assert "group_failed" not in _notices(session, demo, monkeypatch, li.address, 0)
+        heard = _notices(session, demo, monkeypatch, li.address, join_deadline)
+        assert heard["group_failed"]["deal_id"] == failed and heard["group_failed"]["n"] == 2
+        assert heard["group_failed"]["text"].endswith("please let your neighbours know")
+        recalled = _notices(session, demo, monkeypatch, chen.address, 2**40)["group_frozen"]
+        assert recalled["deal_id"] == frozen and recalled["n"] == 3
+        assert "do not hand them out" in recalled["text"]
+        directory = Directory(session, demo.services.store)
+        assert "召回" in notice_feed.sentence(recalled, directory, "zh")
+    monkeypatch.undo()
+    page = web_client.get(f"/leader/{chen.address}?lang=en")
+    assert page.status_code == 200
+    assert 'data-kind="group_frozen"' in page.text
+
+
+def test_the_commission_before_receipt_is_the_same_estimate_on_both_pages_and_none_when_lost(
+    demo: Demo,
+) -> None:
+    """陈姐's open rice showed 0.00 commission on her group page and 13.50 (estimate) on its
+    handout page; her recalled oranges and 李哥's failed pork earn nothing, and say so."""
+    _wang, li, chen = LEADERS
+    rice = demo.report.deals["rice_open"]
+    frozen = demo.report.deals["oranges_frozen"]
+    failed = demo.report.deals["pork_failed"]
+    with Session(demo.services.engine) as session:
+        view = shop.leader_view(session, demo.services, chen.address, "http://testserver/")
+        groups = {g["deal"]["deal_id"]: g for g in view["deals"]}
+        handout = handout_view(session, demo.services, chen.address, rice)
+        assert groups[rice]["commission"] == handout["commission"] > 0
+        assert groups[rice]["commission_estimated"] and handout["commission_estimated"]
+        assert (groups[frozen]["commission"], groups[frozen]["commission_estimated"]) == (0, False)
+        lost = handout_view(session, demo.services, li.address, failed)
+        assert (lost["commission"], lost["commission_estimated"]) == (0, False)
