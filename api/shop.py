@@ -310,6 +310,16 @@ def group_commission(
     return 0, False
 
 
+def _group_order_state(order: dict[str, Any], *, lost: bool, paid_back: set[str]) -> str | None:
+    """A row of a leader's group in one word (``order_<state>``), when there is one to say:
+    cancelled and refunded, a claim's stage, or a lost deal's refund due or paid."""
+    if order["cancelled"] and order["quantity"] == 0:
+        return "refunded"
+    if lost:
+        return "refunded" if order["buyer"] in paid_back else "refunding"
+    return None
+
+
 def leader_view(session: Session, services: Services, leader: str, base_url: str) -> dict[str, Any]:
     """A leader's deals (share link and QR each), their group's orders and totals, receipts due."""
     directory = Directory(session, services.store)
@@ -334,6 +344,16 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
         group = groups[summary["deal_id"]]
         orders = (group or {}).get("orders", [])
         cash = (group or {}).get("cash_orders", [])
+        detail = details[summary["deal_id"]]
+        # A deal that failed, was recalled, or whose goods never reached this pickup point: every
+        # order of the group is money going back (the keeper pushes it): each row says whether
+        # it is back yet (a pushed or collected refund), not only what was paid in.
+        lost = summary["status"] in ("failed", "frozen") or (
+            summary["status"] == "succeeded"
+            and not (group or {}).get("receipt")
+            and now >= summary["delivery_deadline"]
+        )
+        paid_back = {p["account"] for p in detail["payouts"] if p["kind"] == "withdrawn"}
         link = share_link(base_url, leader, summary["deal_id"])
         commission, estimated = group_commission(
             {
@@ -350,7 +370,19 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                 "deal": card,
                 "link": link,
                 "qr": qr_svg(link),
-                "orders": [{**o, "person": directory.get(o["buyer"])} for o in orders],
+                "orders": [
+                    {
+                        **o,
+                        "person": directory.get(o["buyer"]),
+                        "state": _group_order_state(o, lost=lost, paid_back=paid_back),
+                    }
+                    for o in orders
+                ],
+                "cash_state": (
+                    ("refunded" if all(c["refunded"] for c in cash) else "refunding")
+                    if lost and cash
+                    else None
+                ),
                 "units": (group or {}).get("quantity", 0),
                 # Cash orders booked for neighbours are the group's units and money too: the
                 # totals add up to the rows above them (the leader paid those in).

@@ -169,3 +169,41 @@ def test_the_commission_before_receipt_is_the_same_estimate_on_both_pages_and_no
         assert (groups[frozen]["commission"], groups[frozen]["commission_estimated"]) == (0, False)
         lost = handout_view(session, demo.services, li.address, failed)
         assert (lost["commission"], lost["commission_estimated"]) == (0, False)
+
+
+def test_a_lost_deals_rows_say_whether_the_money_is_back(
+    demo: Demo, web_client: TestClient
+) -> None:
+    """李哥's failed pork: his group's row said "paid 136.00" and nothing else, the same before
+    and after the refund left the escrow. Now it says "Refund due", then "Refunded" once the
+    refund was paid out (the indexed Withdrawn; rolled back after)."""
+    _wang, li, _chen = LEADERS
+    failed = demo.report.deals["pork_failed"]
+    page = web_client.get(f"/leader/{li.address}?lang=en")
+    card = page.text.split(f'id="group-{failed}"')[1].split("</article>")[0]
+    assert '<td class="small state">Refund due</td>' in card
+    with Session(demo.services.engine) as session:
+        view = shop.leader_view(session, demo.services, li.address, "http://testserver/")
+        group = next(g for g in view["deals"] if g["deal"]["deal_id"] == failed)
+        (order,) = group["orders"]
+        assert order["state"] == "refunding"
+        session.add(
+            m.Payout(
+                deal_id=failed,
+                account=order["buyer"],
+                kind="withdrawn",
+                amount=order["paid"],
+                block_number=2**31,
+                tx_hash="0x" + uuid.uuid4().hex * 2,
+                log_index=0,
+                block_time=datetime.now(UTC),
+            )
+        )
+        session.flush()
+        view = shop.leader_view(session, demo.services, li.address, "http://testserver/")
+        group = next(g for g in view["deals"] if g["deal"]["deal_id"] == failed)
+        assert group["orders"][0]["state"] == "refunded"
+        rice = demo.report.deals["rice_settled"]
+        settled = next(g for g in view["deals"] if g["deal"]["deal_id"] == rice)
+        assert all(o["state"] is None for o in settled["orders"])  # nothing to say there
+        session.rollback()
