@@ -181,7 +181,7 @@ def test_a_lost_deals_rows_say_whether_the_money_is_back(
     failed = demo.report.deals["pork_failed"]
     page = web_client.get(f"/leader/{li.address}?lang=en")
     card = page.text.split(f'id="group-{failed}"')[1].split("</article>")[0]
-    assert '<td class="small state">Refund due</td>' in card
+    assert '<span class="state state-refunding">Refund due</span>' in card
     with Session(demo.services.engine) as session:
         view = shop.leader_view(session, demo.services, li.address, "http://testserver/")
         group = next(g for g in view["deals"] if g["deal"]["deal_id"] == failed)
