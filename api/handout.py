@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.names import Directory
 from api.services import Services
-from api.shop import deal_card, group_commission
+from api.shop import deal_card, group_closed, group_commission
 
 
 def handout_view(session: Session, services: Services, leader: str, deal_id: int) -> dict[str, Any]:
@@ -48,8 +48,16 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
         now=now,
         delivery_deadline=detail["delivery_deadline"],
     )
+    closed = group_closed(
+        status=detail["status"],
+        received=receipt is not None,
+        now=now,
+        delivery_deadline=detail["delivery_deadline"],
+    )
     return {
         "leader": leader,
+        # Failed, recalled or undelivered: nothing to hand out, ever (said, not "after receipt").
+        "closed": closed,
         "me": directory.get(leader),
         "deal": deal_card(session, detail),
         "detail": detail,

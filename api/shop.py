@@ -310,6 +310,17 @@ def group_commission(
     return 0, False
 
 
+def group_closed(*, status: str, received: bool, now: int, delivery_deadline: int) -> str | None:
+    """Why a leader's group gets no goods to hand out, if it does not: the deal ``failed`` (未成团),
+    was ``frozen`` (a recall), or its goods were ``undelivered`` to this pickup point by the delivery
+    deadline (the escrow takes no receipt after it). Its orders are then money going back."""
+    if status in ("failed", "frozen"):
+        return status
+    if status == "succeeded" and not received and now >= delivery_deadline:
+        return "undelivered"
+    return None
+
+
 def _group_order_state(order: dict[str, Any], *, lost: bool, paid_back: set[str]) -> str | None:
     """A row of a leader's group in one word (``order_<state>``), when there is one to say:
     cancelled and refunded, a claim's stage, or a lost deal's refund due or paid."""
@@ -348,10 +359,14 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
         # A deal that failed, was recalled, or whose goods never reached this pickup point: every
         # order of the group is money going back (the keeper pushes it): each row says whether
         # it is back yet (a pushed or collected refund), not only what was paid in.
-        lost = summary["status"] in ("failed", "frozen") or (
-            summary["status"] == "succeeded"
-            and not (group or {}).get("receipt")
-            and now >= summary["delivery_deadline"]
+        lost = (
+            group_closed(
+                status=summary["status"],
+                received=bool((group or {}).get("receipt")),
+                now=now,
+                delivery_deadline=summary["delivery_deadline"],
+            )
+            is not None
         )
         paid_back = {p["account"] for p in detail["payouts"] if p["kind"] == "withdrawn"}
         link = share_link(base_url, leader, summary["deal_id"])

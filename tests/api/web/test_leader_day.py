@@ -207,3 +207,24 @@ def test_a_lost_deals_rows_say_whether_the_money_is_back(
         settled = next(g for g in view["deals"] if g["deal"]["deal_id"] == rice)
         assert all(o["state"] is None for o in settled["orders"])  # nothing to say there
         session.rollback()
+
+
+def test_the_handout_page_of_a_recalled_or_failed_deal_says_hand_nothing_out(
+    demo: Demo, web_client: TestClient
+) -> None:
+    """陈姐's recalled oranges: the handout page counted 3 units "to pick up" and said "handout
+    opens once you confirm receipt" — of goods that must not be handed out, and a receipt the
+    escrow will never take. It now says why there is nothing to hand out, and 0 to pick up."""
+    _wang, li, chen = LEADERS
+    frozen = demo.report.deals["oranges_frozen"]
+    failed = demo.report.deals["pork_failed"]
+    page = web_client.get(f"/leader/{chen.address}/handout/{frozen}?lang=en")
+    assert page.status_code == 200
+    assert 'id="no-handout"' in page.text and "do not hand these goods out" in page.text
+    assert '<strong class="to-pick-up">0</strong>' in page.text
+    assert "Handout opens once you confirm receipt" not in page.text
+    zh = web_client.get(f"/leader/{li.address}/handout/{failed}?lang=zh")
+    assert "未成团：没有货要发放" in zh.text
+    open_rice = demo.report.deals["rice_open"]
+    waiting = web_client.get(f"/leader/{chen.address}/handout/{open_rice}?lang=en")
+    assert 'id="no-handout"' not in waiting.text  # open: it still can come
