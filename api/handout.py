@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.names import Directory
 from api.services import Services
-from api.shop import deal_card, group_closed, group_commission
+from api.shop import deal_card, group_closed, group_commission, group_order_state, paid_out
 
 
 def handout_view(session: Session, services: Services, leader: str, deal_id: int) -> dict[str, Any]:
@@ -25,8 +25,19 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
     group = next((g for g in detail["leaders"] if g["leader"] == leader), None) or {}
     orders = group.get("orders", [])
     directory.load({o["buyer"] for o in orders} | {leader})
+    closed = group_closed(
+        status=detail["status"],
+        received=group.get("receipt") is not None,
+        now=now,
+        delivery_deadline=detail["delivery_deadline"],
+    )
+    paid_back = paid_out(detail)
     rows = [
-        {**o, "person": directory.get(o["buyer"])}
+        {
+            **o,
+            "person": directory.get(o["buyer"]),
+            "state": group_order_state(o, lost=closed is not None, paid_back=paid_back),
+        }
         for o in sorted(
             orders, key=lambda o: (o["pickup"]["status"] != "awaiting_pickup", o["buyer"])
         )
@@ -45,12 +56,6 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
         {**group, "commission_bps": bps},
         status=detail["status"],
         price=price,
-        now=now,
-        delivery_deadline=detail["delivery_deadline"],
-    )
-    closed = group_closed(
-        status=detail["status"],
-        received=receipt is not None,
         now=now,
         delivery_deadline=detail["delivery_deadline"],
     )

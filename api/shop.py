@@ -321,7 +321,12 @@ def group_closed(*, status: str, received: bool, now: int, delivery_deadline: in
     return None
 
 
-def _group_order_state(order: dict[str, Any], *, lost: bool, paid_back: set[str]) -> str | None:
+def paid_out(detail: dict[str, Any]) -> set[str]:
+    """The accounts a deal has paid money out to (pushed or collected: indexed ``Withdrawn``)."""
+    return {p["account"] for p in detail["payouts"] if p["kind"] == "withdrawn"}
+
+
+def group_order_state(order: dict[str, Any], *, lost: bool, paid_back: set[str]) -> str | None:
     """A row of a leader's group in one word (``order_<state>``), when there is one to say:
     cancelled and refunded, a claim's stage, or a lost deal's refund due or paid."""
     if order["cancelled"] and order["quantity"] == 0:
@@ -368,7 +373,7 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
             )
             is not None
         )
-        paid_back = {p["account"] for p in detail["payouts"] if p["kind"] == "withdrawn"}
+        paid_back = paid_out(detail)
         link = share_link(base_url, leader, summary["deal_id"])
         commission, estimated = group_commission(
             {
@@ -389,7 +394,7 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                     {
                         **o,
                         "person": directory.get(o["buyer"]),
-                        "state": _group_order_state(o, lost=lost, paid_back=paid_back),
+                        "state": group_order_state(o, lost=lost, paid_back=paid_back),
                     }
                     for o in orders
                 ],

@@ -228,3 +228,33 @@ def test_the_handout_page_of_a_recalled_or_failed_deal_says_hand_nothing_out(
     open_rice = demo.report.deals["rice_open"]
     waiting = web_client.get(f"/leader/{chen.address}/handout/{open_rice}?lang=en")
     assert 'id="no-handout"' not in waiting.text  # open: it still can come
+
+
+def test_both_leader_pages_say_a_refund_was_paid_the_same_way(demo: Demo) -> None:
+    """The group page read the payouts; the handout page said 退款中 to the end. One rule."""
+    _wang, _li, chen = LEADERS
+    frozen = demo.report.deals["oranges_frozen"]
+    with Session(demo.services.engine) as session:
+        before = handout_view(session, demo.services, chen.address, frozen)
+        assert {o["state"] for o in before["orders"]} == {"refunding"}
+        buyer = before["orders"][0]["buyer"]
+        session.add(
+            m.Payout(
+                deal_id=frozen,
+                account=buyer,
+                kind="withdrawn",
+                amount=1,
+                block_number=2**31,
+                tx_hash="0x" + uuid.uuid4().hex * 2,
+                log_index=0,
+                block_time=datetime.now(UTC),
+            )
+        )
+        session.flush()
+        handout = handout_view(session, demo.services, chen.address, frozen)
+        view = shop.leader_view(session, demo.services, chen.address, "http://testserver/")
+        group = next(g for g in view["deals"] if g["deal"]["deal_id"] == frozen)
+        states = {o["buyer"]: o["state"] for o in handout["orders"]}
+        assert states == {o["buyer"]: o["state"] for o in group["orders"]}
+        assert states[buyer] == "refunded"
+        session.rollback()
