@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -258,3 +259,61 @@ def test_both_leader_pages_say_a_refund_was_paid_the_same_way(demo: Demo) -> Non
         assert states == {o["buyer"]: o["state"] for o in group["orders"]}
         assert states[buyer] == "refunded"
         session.rollback()
+
+
+def test_a_leader_shares_a_deal_from_the_phone(live_server: str, browser: Any) -> None:
+    """Sharing was a long link to press and hold: now one button opens the phone's share sheet
+    with the deal's words and the leader's link (Web Share API), or, where there is none, copies
+    the link and says so. Screenshots: test-artifacts/leader/."""
+    from playwright.sync_api import expect
+
+    from chain.artifacts import REPO_ROOT
+
+    from .conftest import PHONE
+
+    shots = REPO_ROOT / "test-artifacts" / "leader"
+    shots.mkdir(parents=True, exist_ok=True)
+    _wang, _li, chen = LEADERS
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True)
+    # A phone's share sheet, recorded (headless Chromium has none of its own).
+    context.add_init_script(
+        "navigator.share = (data) => { window.sharedWith = data; return Promise.resolve(); };"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{live_server}/leader/{chen.address}?lang=zh")
+        card = page.locator("article.group", has=page.locator("details.share")).first
+        button = card.locator("button[data-share]")
+        expect(button).to_be_visible()
+        expect(button).to_have_text("📤 分享给邻居")
+        button.click()
+        shared = page.evaluate("window.sharedWith")
+        link = card.locator(".share-link a").get_attribute("href")
+        assert shared["url"] == link and f"leader={chen.address}" in link
+        assert "五常大米" in shared["title"] and "tUSD" in shared["title"]
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "share-01-button.png"))
+    finally:
+        context.close()
+    # No share sheet: the link is copied, and the page says so.
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    context.add_init_script("delete Navigator.prototype.share;")
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{live_server}/leader/{chen.address}?lang=en")
+        card = page.locator("article.group", has=page.locator("details.share")).first
+        card.locator("button[data-share]").click()
+        expect(card.locator(".share-actions output")).to_have_text(
+            "✔ Link copied: paste it into your neighbours' group chat"
+        )
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == card.locator(".share-link a").get_attribute("href")
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "share-02-copied.png"))
+    finally:
+        context.close()
+    assert not errors, errors
