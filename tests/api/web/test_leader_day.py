@@ -317,3 +317,19 @@ def test_a_leader_shares_a_deal_from_the_phone(live_server: str, browser: Any) -
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_a_cash_order_not_in_this_phones_cash_book_is_said_in_words_not_hex(
+    demo: Demo, web_client: TestClient
+) -> None:
+    """王阿姨 opens the handout page on another phone: the neighbour's name is not in this
+    browser's cash book, and the row said "0x62e952b8…". It now says which cash order it is and
+    where the name is; the reference stays behind a tap (title) for the cash book to match."""
+    wang = LEADERS[0].address
+    rice = demo.report.deals["rice_settled"]
+    page = web_client.get(f"/leader/{wang}/handout/{rice}?lang=en")
+    assert page.status_code == 200
+    cell = page.text.split('<span class="who" data-ref="')[1].split("</span>")[0]
+    ref = cell.split('"')[0]
+    assert f'title="{ref}">Cash order 1 (the neighbour&#39;s name is kept on the phone' in cell
+    assert f">{ref[:10]}…" not in page.text
