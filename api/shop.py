@@ -413,6 +413,17 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                 + sum(c["paid"] for c in cash),
                 "commission": commission,
                 "commission_estimated": estimated,
+                # After settlement: what reached the leader (pushed or collected), and what the
+                # escrow still owes them (a push the keeper skipped): a button to collect it,
+                # not a figure with no way to the money.
+                "commission_paid": sum(
+                    p["amount"]
+                    for p in detail["payouts"]
+                    if p["account"] == leader and p["kind"] == "withdrawn"
+                ),
+                "owed": _owed(services, summary["deal_id"], leader)
+                if summary["status"] == "settled"
+                else None,
                 "commission_bps": (group or {}).get("commission_bps", summary["commission_bps"]),
                 "receipt": (group or {}).get("receipt"),
                 "can_receive": (

@@ -333,3 +333,30 @@ def test_a_cash_order_not_in_this_phones_cash_book_is_said_in_words_not_hex(
     ref = cell.split('"')[0]
     assert f'title="{ref}">Cash order 1 (the neighbour&#39;s name is kept on the phone' in cell
     assert f">{ref[:10]}…" not in page.text
+
+
+def test_after_settlement_the_leader_sees_the_money_paid_or_a_button_to_collect_it(
+    demo: Demo, web_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settled rice showed a commission figure and nothing about the money: paid or not. The
+    keeper pushed 王阿姨's (the seed's indexed Withdrawn): the card says so. When the escrow still
+    owes a leader (a push skipped) the card offers to collect it — here the escrow's live owed()
+    read is replaced by a figure, the one part of the page that is not from the index."""
+    wang = LEADERS[0].address
+    rice = demo.report.deals["rice_settled"]
+    page = web_client.get(f"/leader/{wang}?lang=en")
+    card = page.text.split(f'id="group-{rice}"')[1].split("</article>")[0]
+    with Session(demo.services.engine) as session:
+        paid = sum(
+            int(p.amount)
+            for p in session.scalars(
+                select(m.Payout).where(m.Payout.deal_id == rice, m.Payout.account == wang)
+            )
+        )
+    assert paid > 0 and f"✔ {paid / 10**6:.2f} tUSD paid to you" in card
+    assert 'data-action="withdraw"' not in card
+    monkeypatch.setattr(shop, "_owed", lambda _services, deal_id, _account: 1_230_000)
+    owed = web_client.get(f"/leader/{wang}?lang=zh")
+    card = owed.text.split(f'id="group-{rice}"')[1].split("</article>")[0]
+    assert 'data-action="withdraw"' in card and "领取佣金 1.23 tUSD" in card
+    assert "领取这个团购欠你的 1.23 tUSD（团长佣金）" in card
