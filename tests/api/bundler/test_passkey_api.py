@@ -152,8 +152,9 @@ def test_prepare_refuses_an_action_that_would_revert(client: TestClient, deal: D
         },
     )
     assert refused.status_code == 409 and refused.json()["code"] == "would_revert"
-    unknown = client.post("/v1/actions/settle/prepare-userop", json=key_params(key))
-    assert unknown.status_code == 404
+    # Not sponsored for a passkey account (the relayer's, signed with a wallet): said so.
+    unsponsored = client.post("/v1/actions/settle/prepare-userop", json=key_params(key))
+    assert unsponsored.status_code == 403 and unsponsored.json()["code"] == "needs_wallet"
 
 
 @pytest.mark.parametrize(
