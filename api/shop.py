@@ -336,21 +336,34 @@ def group_order_state(order: dict[str, Any], *, lost: bool, paid_back: set[str])
     return None
 
 
+# A leader page's deals: their newest groups, and as many open deals to share.
+LEADER_PAGE_DEALS = 100
+
+
 def leader_view(session: Session, services: Services, leader: str, base_url: str) -> dict[str, Any]:
     """A leader's deals (share link and QR each), their group's orders and totals, receipts due."""
     directory = Directory(session, services.store)
     party = queries.party_status(session, "leader", leader)
     status = party["status"]
-    mine = set(session.scalars(queries.led_deals(leader)))  # (a group of cash orders only too)
+    # The leader's own groups (a group of cash orders only too) however old, newest first, and
+    # the open deals they may share: not the groups that happen to be among the newest deals of
+    # the whole platform (a leader of a year's groups lost the older ones, and their claims).
+    led = queries.led_deals(leader)
+    newest = led.selected_columns[0].desc()
+    mine = list(session.scalars(led.order_by(newest).limit(LEADER_PAGE_DEALS)))
+    sharable = (
+        [
+            s["deal_id"]
+            for s in queries.list_deals(session, status="open", limit=LEADER_PAGE_DEALS)["items"]
+        ]
+        if status == "approved"
+        else []
+    )
     now = queries.chain_now(session)
     deals = []
-    shown = [
-        summary
-        for summary in queries.list_deals(session, limit=200)["items"]
-        if summary["deal_id"] in mine or (summary["status"] == "open" and status == "approved")
-    ]
     # Every shown deal's detail, card and buyers' names at once (not a few queries per deal).
-    details = queries.deal_details(session, [s["deal_id"] for s in shown])
+    details = queries.deal_details(session, sorted(set(mine) | set(sharable), reverse=True))
+    shown = [details[deal_id] for deal_id in sorted(details, reverse=True)]
     groups = {
         deal_id: next((x for x in detail["leaders"] if x["leader"] == leader), None)
         for deal_id, detail in details.items()

@@ -360,3 +360,26 @@ def test_after_settlement_the_leader_sees_the_money_paid_or_a_button_to_collect_
     card = owed.text.split(f'id="group-{rice}"')[1].split("</article>")[0]
     assert 'data-action="withdraw"' in card and "领取佣金 1.23 tUSD" in card
     assert "领取这个团购欠你的 1.23 tUSD（团长佣金）" in card
+
+
+def test_a_leaders_older_groups_stay_on_their_page_behind_newer_deals(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page showed the leader's groups among the platform's 200 newest deals only: with more
+    deals listed since, 王阿姨's settled rice (its payout, its claims) left her page. Here the
+    platform's newest deals are one, as if hundreds had been listed since; her groups are read
+    from her own orders and cash orders, however old."""
+    wang = LEADERS[0].address
+    rice = demo.report.deals["rice_settled"]
+    real = shop.queries.list_deals
+
+    def newest_only(session: Session, **kwargs: Any) -> dict[str, Any]:
+        page = real(session, **kwargs)
+        return {**page, "items": [i for i in page["items"] if i["deal_id"] > rice]}
+
+    monkeypatch.setattr(shop.queries, "list_deals", newest_only)
+    with Session(demo.services.engine) as session:
+        view = shop.leader_view(session, demo.services, wang, "http://testserver/")
+    shown = [g["deal"]["deal_id"] for g in view["deals"]]
+    assert rice in shown
+    assert demo.report.deals["rice_open"] in shown  # open: hers to share
