@@ -104,6 +104,8 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         expect(page.locator("#verdict")).to_contain_text("will accept")
         expect(page.locator("#economics tbody tr")).to_have_count(3)
         expect(page.locator("#leader-tiers li")).to_have_count(3)
+        # The base rate counts from one unit: "1+ unit", never "1+ units" (plural forms).
+        expect(page.locator("#leader-tiers li").first).to_contain_text("A leader's 1+ unit: 10")
         page.evaluate("window.scrollTo(0, 0)")
         shot(page, "listing-02-deal-form")  # docs/screenshot-deal-listing.png is a copy
         page.locator("#list-deal").click()
