@@ -400,3 +400,50 @@ def test_a_start_that_finds_another_migrating_waits_then_finds_nothing_to_do(
     finally:
         other.dispose()
         observer.dispose()
+
+
+def test_0018_fills_the_party_statuses_from_the_events_already_indexed(
+    new_database: Callable[[], Engine],
+) -> None:
+    """An index written before ``party_statuses`` existed: the upgrade gives each party the
+    standing of its latest decision (a profile update keeps it), as the indexer would have."""
+    engine = new_database()
+    with locked_connection(engine) as conn:
+        command.upgrade(alembic_config(conn), "0017")
+    events = _tables(engine)["party_events"]
+    history = [
+        ("leader", A, "applied"),
+        ("leader", A, "approved"),
+        ("leader", A, "profile_updated"),
+        ("leader", B, "applied"),
+        ("leader", B, "approved"),
+        ("leader", B, "revoked"),
+        ("supplier", A, "applied"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(events),
+            [
+                {
+                    "kind": kind,
+                    "account": account,
+                    "action": action,
+                    "block_number": n,
+                    "tx_hash": "0x" + f"{n:064x}",
+                    "log_index": 0,
+                    "block_time": T0,
+                }
+                for n, (kind, account, action) in enumerate(history, start=1)
+            ],
+        )
+    init_db(engine)
+    statuses = _tables(engine)["party_statuses"]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(statuses.c.kind, statuses.c.account, statuses.c.status, statuses.c.block_number)
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("leader", A, "approved", 2),
+        ("leader", B, "revoked", 6),
+        ("supplier", A, "pending", 7),
+    ]
