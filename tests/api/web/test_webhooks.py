@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import socket
 import threading
@@ -39,6 +40,7 @@ from api.db import models as m
 from api.demo.catalog import CONSUMERS
 from api.indexer.runner import make_indexer
 from api.names import Directory
+from api.render import messages
 from api.services import Services, make_engine
 from api.webhooks import runner
 from api.webhooks.models import NoticeContact, WebhookDelivery, WebhookEndpoint
@@ -234,6 +236,13 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
     page = client.get("/ops/webhooks?lang=en", headers=operator)
     assert page.status_code == 200 and gateway.url in page.text
     assert dead[0]["message_id"] in page.text
+    # Each dead letter says what it was in words, not the notice's code (found in review).
+    words = messages()
+    assert all(f"webhook_kind_{kind}" in words for kind in notice_feed.KINDS)
+    for kind in {d["kind"] for d in dead}:
+        assert html.escape(words[f"webhook_kind_{kind}"]["en"]) in page.text, kind
+        assert f" {kind} ·" not in page.text
+    assert "tried 3 times" in page.text
     # A refusal at delivery reads in the page's language; the API keeps its English.
     english = (
         "ConnectError: refused: gw.example resolves to 10.0.0.5; 10.0.0.5 is private (RFC 1918)"
