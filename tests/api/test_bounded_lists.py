@@ -315,3 +315,6 @@ def test_the_disputes_page_shows_the_count_of_every_page(
     shown = re.search(r'<strong id="waiting">(\d+)</strong>', html)
     assert shown and int(shown[1]) == expected
     assert html.count('class="act uphold"') < expected  # more wait than the page shows
+    # A claim the supplier left unanswered past its window: the page says what happens next
+    # (the keeper upholds it by default), not only that the deadline passed (found in review).
+    assert "系统会自动按支持处理，买家获退款" in html  # the page in its default language
