@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import html
 import json
+import re
 import socket
 import threading
 import time
@@ -243,6 +244,15 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
         assert html.escape(words[f"webhook_kind_{kind}"]["en"]) in page.text, kind
         assert f" {kind} ·" not in page.text
     assert "tried 3 times" in page.text
+    # Disabling is final: one tap opens what it does, a second one (said as such) disables.
+    stop = re.search(
+        r'<details class="stop-endpoint">(.*?)</details>',
+        page.text.split(gateway.url, 1)[1],
+        re.DOTALL,
+    )
+    assert stop and html.escape(words["webhooks_disable_effect"]["en"]) in stop[1]
+    assert f'data-disable="{endpoint["id"]}"' in stop[1]
+    assert page.text.count("data-disable=") == page.text.count('<details class="stop-endpoint">')
     # A refusal at delivery reads in the page's language; the API keeps its English.
     english = (
         "ConnectError: refused: gw.example resolves to 10.0.0.5; 10.0.0.5 is private (RFC 1918)"
