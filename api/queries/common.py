@@ -143,17 +143,6 @@ def approved(
     return list(session.scalars(query.limit(limit)))
 
 
-def approved_count(session: Session, kind: str) -> int:
-    """How many accounts of ``kind`` are approved now."""
-    s = m.PartyStatus
-    return int(
-        session.scalar(
-            select(func.count()).select_from(s).where(s.kind == kind, s.status == "approved")
-        )
-        or 0
-    )
-
-
 def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:
     """``approved | pending | rejected | revoked | none`` from the party's latest action, its
     public profile, the digest of its private credentials, and the reason of a refusal."""
