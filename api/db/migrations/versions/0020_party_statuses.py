@@ -1,7 +1,7 @@
 """Each party's standing now, kept by the indexer
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 
 The approved leaders and suppliers (the shop's leader chooser, the dashboard's leader list and its
 "view one" chooser) were read by walking every ``party_events`` row in Python. ``party_statuses``
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
