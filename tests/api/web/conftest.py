@@ -227,6 +227,11 @@ def served_on_snapshot(
         engine=make_engine(url),
     )
     ensure_db(services.engine)  # before the workers' first pass
+    # The whole index, enrichment included, before the first page: wait_ready sees the blocks
+    # indexed, but the indexer commits them before it loads the lots' master data (product
+    # names) in a later transaction, and a page read in between showed a batch without its
+    # product (a listing-page test failed so on a loaded machine).
+    make_indexer(services).sync_until_idle()
     app = create_app(services)
     stops = [start(services) for start in loops]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
