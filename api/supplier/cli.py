@@ -34,18 +34,45 @@ import typer
 from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click
+from typer.core import TyperGroup
 
+from api.relayer.action_params import MAX_ROOT_EVENTS
 from api.relayer.prepare import json_bytes
-from api.relayer.prepare.builder import event_document, parsed_event
+from api.relayer.prepare.builder import event_anchor, root_anchor
+from api.render import messages
 from api.supplier import inputs, keystore, masterdata
 from api.supplier.errors import InputError, ServiceRefused, SupplierCliError
 from api.supplier.service import CONTENT_TYPES, Service, send_directly
+from chain.clients import PartyStatus
 from chain.errors import ChainError
+from traceability.digital_link import batch_id_of
 from traceability.errors import TraceabilityError
+
+
+class _OneLineUsageErrors(TyperGroup):
+    """A missing option, a number that is none or an unknown verb is bad input like any other:
+    one line on stderr and exit code 1 (the README's promise to an ERP's scripts), not click's
+    framed usage text and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            if isinstance(exc, NoArgsIsHelpError):
+                raise
+            words = " ".join(exc.format_message().split())
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            typer.echo(f"error: {words} (see {where} --help)", err=True)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(
     name="supplier",
-    help="A supplier's work from the command line: apply, batches, trail events, recalls.",
+    cls=_OneLineUsageErrors,
+    help="A supplier's work from the command line: apply, batches, trail events, recalls, "
+    "claims. Each command prints its result as JSON on stdout (claims: --json) and progress on "
+    "stderr; any failure is one line on stderr starting with 'error: ' and exit code 1.",
     no_args_is_help=True,
 )
 console = Console(stderr=True)
@@ -81,12 +108,23 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (SupplierCliError, ChainError, TraceabilityError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        typer.echo(f"error: {first}", err=True)
+        typer.echo(f"error: {_in_words(exc) or first}", err=True)
         raise typer.Exit(1) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"error: invalid settings: {problems}", err=True)
         raise typer.Exit(1) from None
+
+
+def _in_words(exc: Exception) -> str | None:
+    """A contract's refusal as the pages say it (their English words for the error), the error
+    itself after them: ``UnexpectedPartyStatus(kind=0, …, status=2)`` alone tells an ERP's
+    operator little."""
+    revert = exc.revert if isinstance(exc, ServiceRefused) else None
+    words = messages().get(f"js_err_{revert[0]}", {}).get("en") if revert else None
+    if not isinstance(exc, ServiceRefused) or not isinstance(words, str):
+        return None
+    return f"{exc.code}: {words} ({exc.message})"
 
 
 class Session:
@@ -127,13 +165,30 @@ class Session:
         return result
 
     def anchor(self, target: inputs.Batch, events: list[dict[str, Any]], *, merkle: bool) -> None:
+        """Anchor ``events``, one by one or under one root, and print the details of each as
+        JSON. Anchoring is idempotent: what was anchored before (a run again, after one that
+        stopped midway or timed out) is skipped and said so, with the same details plus
+        ``"skipped"`` (its document's or manifest's CID null: a document names the time it was
+        stored, ``creationDate``; the hashes and the root cover the events alone), and the run goes on (exit code 0)."""
         results = []
         if merkle:
+            if len(events) > MAX_ROOT_EVENTS:
+                raise InputError(
+                    f"{len(events)} events: at most {MAX_ROOT_EVENTS} go under one Merkle root; "
+                    "split them, or anchor them one by one (without --merkle)"
+                )
             body = {
                 "events": [{"gtin14": target.gtin14, "lot": target.lot, "event": e} for e in events]
             }
-            result = self.act("anchor_root", body, f"{len(events)} events under one Merkle root")
-            results.append(result["details"])
+            what = f"{len(events)} events under one Merkle root"
+            try:
+                results.append(self.act("anchor_root", body, what)["details"])
+            except ServiceRefused as exc:
+                if exc.code != "root_already_anchored":
+                    raise
+                console.print(f"[yellow]=[/yellow] {what}: already anchored, skipped")
+                _, _, details = root_anchor([(target.gtin14, target.lot, e) for e in events])
+                results.append({**details, "manifest_cid": None, "skipped": "already anchored"})
         else:
             for number, event in enumerate(events, start=1):
                 body = {"gtin14": target.gtin14, "lot": target.lot, "event": event}
@@ -145,8 +200,8 @@ class Session:
                         _stopped_at(results, number, len(events), exc)
                     # A run again after one that stopped midway: what it anchored is skipped.
                     console.print(f"[yellow]=[/yellow] {what}: already anchored, skipped")
-                    hash_id = event_document(parsed_event(event))[1]
-                    results.append({"skipped": "already anchored", "event_hash_id": hash_id})
+                    _, details = event_anchor(target.gtin14, target.lot, event)
+                    results.append({**details, "document_cid": None, "skipped": "already anchored"})
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
 
 
@@ -191,15 +246,33 @@ def apply(
     """Apply to the platform: public profile in IPFS, credentials sealed in the private store."""
     with _one_line_errors():
         profile_doc = inputs.json_object_file(profile, "the profile")
+        if CONTENT_TYPES.get(credentials.suffix.lower()) is None:
+            raise InputError(
+                f"{credentials}: unknown file type {credentials.suffix!r}; "
+                f"use one of {', '.join(CONTENT_TYPES)}"
+            )
+        evidence = inputs.file_bytes(credentials)  # readable and not too big, before signing in
         session = Session(key, api, direct=direct, timeout=timeout)
         token = session.service.sign_in(session.account)
         stored = session.service.upload_private(token, credentials, purpose="credential")
-        if stored["sha256"] != hashlib.sha256(credentials.read_bytes()).hexdigest():
+        if stored["sha256"] != hashlib.sha256(evidence).hexdigest():
             raise InputError(f"the service stored other bytes than {credentials}")
         kind = "leader" if leader else "supplier"
         body = {"kind": kind, "profile": profile_doc, "credentials_digest": stored["digest"]}
-        result = session.act("apply", body, f"application as {kind}")
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"application as {kind}"
+        try:
+            details = session.act("apply", body, what)["details"]
+        except ServiceRefused as exc:
+            # A run again (after a timeout, by a script): pending or approved, nothing to do.
+            status = (exc.revert or ("", {}))[1].get("status")
+            if exc.code != "unexpected_party_status" or status not in APPLIED:
+                raise
+            console.print(
+                f"[yellow]=[/yellow] {what}: already applied ({APPLIED[status]}), skipped"
+            )
+            details = {"kind": kind, "profile_cid": None, "credentials_digest": None,
+                       "status": APPLIED[status], "skipped": "already applied"}  # fmt: skip
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 @app.command("register-batch")
@@ -232,8 +305,21 @@ def register_batch(
         if product is not None and fields is not None:
             data = _publish_product(session, product, fields, target)
         body = {"gtin14": target.gtin14, "lot": target.lot, "metadata": data}
-        result = session.act("register_batch", body, f"batch {target.gtin14}/{target.lot}")
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"batch {target.gtin14}/{target.lot}"
+        try:
+            details = session.act("register_batch", body, what)["details"]
+        except ServiceRefused as exc:
+            if exc.code != "batch_already_registered":
+                raise
+            owner = session.service.batch_supplier(target.gtin14, target.lot)
+            if owner is not None and owner.lower() != session.account.address.lower():
+                raise ServiceRefused(exc.code, f"{what} is registered by {owner}") from None
+            # A run again: the batch stays as first registered (its master data too).
+            console.print(f"[yellow]=[/yellow] {what}: already registered, skipped")
+            details = {"batch_id": "0x" + batch_id_of(target.gtin14, target.lot).hex(),
+                       "gtin14": target.gtin14, "lot": target.lot, "metadata_cid": None,
+                       "skipped": "already registered"}  # fmt: skip
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 def _publish_product(
@@ -254,10 +340,7 @@ def _publish_product(
         content_type = CONTENT_TYPES.get(photo.suffix.lower())
         if content_type is None or not content_type.startswith("image/"):
             raise InputError(f"{path}: image {image!r} is not a .jpg, .png or .webp file")
-        try:
-            photo_bytes = photo.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{photo}: {exc.strerror or exc}") from None
+        photo_bytes = inputs.file_bytes(photo)
         stored = session.service.upload_public(
             session.account, photo_bytes, name=photo.name, content_type=content_type
         )
@@ -358,16 +441,14 @@ def _certificate_file(value: str) -> Path | None:
     content_type = CONTENT_TYPES.get(path.suffix.lower())
     if content_type not in ("application/pdf", "image/png", "image/jpeg", "image/webp"):
         raise InputError(f"--certificate {value}: not a .pdf, .png, .jpg or .webp file")
+    inputs.file_bytes(path)  # readable and not too big, before the keystore is opened
     return path
 
 
 def _publish_certificate(session: Session, path: Path) -> str:
     """A certificate is public (the trail shows it): published through ``POST /v1/documents``
     as the page publishes one, then named by its CID."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    data = inputs.file_bytes(path)
     stored = session.service.upload_public(
         session.account, data, name=path.name, content_type=CONTENT_TYPES[path.suffix.lower()]
     )
@@ -395,7 +476,8 @@ def sensors(
         events = inputs.sensor_events(csv_file, target, location=location, min_c=min_c, max_c=max_c)
         alarms = sum(inputs.breaches(e) for e in events)
         if alarms:
-            console.print(f"[yellow]![/yellow] {alarms} readings outside {min_c}–{max_c} °C")
+            noun = "reading" if alarms == 1 else "readings"
+            console.print(f"[yellow]![/yellow] {alarms} {noun} outside {min_c}–{max_c} °C")
         session = Session(key, api, direct=direct, timeout=timeout)
         session.anchor(target, events, merkle=merkle)
 
@@ -426,6 +508,9 @@ def writer(
         result = session.act("set_batch_writer", body, what)
         typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
 
+
+# The party statuses under which an application is a run again (nothing to do), in words.
+APPLIED = {int(PartyStatus.PENDING): "pending review", int(PartyStatus.APPROVED): "approved"}
 
 # The most pages of claims ``claims`` reads looking for the waiting ones (50 filings a page).
 CLAIM_PAGES = 20

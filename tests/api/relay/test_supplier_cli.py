@@ -147,7 +147,7 @@ def test_a_new_supplier_from_keystore_to_recall(run, services: Services, tmp_pat
         "--location", GLN, "--min", "0", "--max", "4", "--merkle", "--direct",
     )  # fmt: skip
     assert code == 0, err
-    assert "1 readings outside" in err
+    assert "1 reading outside" in err
     (rooted,) = json.loads(out)
     root = registry.root_info(address, bytes.fromhex(rooted["root"][2:]))
     assert (root.anchorer, root.leaf_count) == (address, 2)  # one event per device, one tx
@@ -453,7 +453,7 @@ def test_events_anchored_one_by_one_resume_after_a_partial_run(
     )
     assert code == 0, err
     skipped, second = json.loads(out)
-    assert skipped == {"skipped": "already anchored", "event_hash_id": anchored["event_hash_id"]}
+    assert skipped == {**anchored, "document_cid": None, "skipped": "already anchored"}
     assert "already anchored" in err
     for details in (anchored, second):
         anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(details["event_hash"][2:]))
@@ -706,3 +706,127 @@ def test_an_inspection_publishes_its_certificate_file_as_the_page_does(
         "--certificate", str(tmp_path / "missing.pdf"), "--keystore", str(keystore),
     )  # fmt: skip
     assert code == 1 and out == "" and "neither a URI nor a file" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("answer-claim", "abc", "0x" + "ab" * 20, "--accept"), "Invalid value for 'deal_id'"),
+        (("add-event", "06901234500011", "L1", "--quantity", "lots"), "'--quantity'"),
+        (("sensors", "06901234500011", "L1", "r.csv"), "Missing option '--location'"),
+        (("claims", "--before", "x"), "Invalid value for '--before'"),
+        (("frobnicate",), "No such command 'frobnicate'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], words: str
+) -> None:
+    """A missing option or a word where a number goes is bad input like any other: one line and
+    exit code 1 (an ERP's script reads the same thing for every mistake), not click's framed
+    usage text and exit code 2."""
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE", "/nonexistent/k.json")
+    result = CliRunner().invoke(root_app, ["supplier", *args])
+    assert (result.exit_code, result.stdout) == (1, ""), result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert words in result.stderr and "--help)" in result.stderr
+    if args[0] != "frobnicate":  # help is no error
+        assert CliRunner().invoke(root_app, ["supplier", args[0], "--help"]).exit_code == 0
+
+
+def test_a_file_too_big_is_refused_before_anything_is_signed(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sensor CSV over the page's limit, a credential or certificate over the upload limit:
+    one line naming the file and its size, at once (no keystore is even opened: this one does
+    not exist), not minutes of parsing and a refusal from the service."""
+    monkeypatch.setattr(inputs, "MAX_CSV_BYTES", 100)
+    monkeypatch.setattr(inputs, "MAX_UPLOAD_BYTES", 1000)
+    readings = tmp_path / "readings.csv"
+    readings.write_text(
+        "time,device_id,type,value,unit\n" + "2026-11-01T09:00:00+08:00,T1,Temperature,3,CEL\n" * 10
+    )
+    (tmp_path / "big.pdf").write_bytes(b"%PDF-1.7\n" + b"0" * 2000)
+    profile = tmp_path / "profile.json"
+    profile.write_text('{"name": "farm"}')
+    missing = str(tmp_path / "no-keystore.json")
+    gtin = new_gtin()
+    for args, file in [
+        (["sensors", gtin, "L1", str(readings), "--location", GLN, "--min", "0", "--max", "4"],
+         "readings.csv"),
+        (["apply", "--profile", str(profile), "--credentials", str(tmp_path / "big.pdf")],
+         "big.pdf"),
+        (["add-event", gtin, "L1", "--kind", "inspecting", "--location", GLN,
+          "--certificate", str(tmp_path / "big.pdf")], "big.pdf"),
+    ]:  # fmt: skip
+        code, out, err = run(*args, "--keystore", missing)
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"error: {tmp_path / file}: ") and err.count("\n") == 1, err
+        assert "larger than the " in err and "allowed" in err
+
+
+def test_runs_again_are_skipped_and_say_so(run, services: Services, tmp_path: Path) -> None:
+    """An ERP re-sends what it is not sure went through (a timeout, a crash): the same batch,
+    the same Merkle-anchored events, the same application are skipped with exit code 0 and the
+    same JSON members (``"skipped"`` added), never a refusal a script stops at."""
+    registry = services.chain.clients.registry
+    deal = make_deal(services.chain)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    gtin, lot = new_gtin(deal.prefix), "AGAIN-" + secrets.token_hex(3).upper()
+    outputs = []
+    for _ in range(2):
+        code, out, err = run("register-batch", gtin, lot, "--keystore", str(keystore))
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert "already registered, skipped" in err
+    first, again = outputs
+    assert again == {**first, "metadata_cid": None, "skipped": "already registered"}
+
+    document = tmp_path / "events.json"
+    document.write_text(json.dumps(_document(_two_events(deal, day=3))))
+    outputs = []
+    for _ in range(2):
+        code, out, err = run(
+            "add-event", deal.gtin14, deal.lot, "--file", str(document), "--merkle",
+            "--keystore", str(keystore),
+        )  # fmt: skip
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert "already anchored, skipped" in err
+    [first], [again] = outputs
+    assert again == {**first, "manifest_cid": None, "skipped": "already anchored"}
+    root = registry.root_info(deal.supplier.address, bytes.fromhex(first["root"][2:]))
+    assert root.leaf_count == 2
+
+    # Events one by one: the skipped one says all the anchored one did but its document's CID.
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps(_two_events(deal, day=4)[0]))
+    outputs = []
+    for _ in range(2):
+        code, out, err = run(
+            "add-event", deal.gtin14, deal.lot, "--file", str(single), "--keystore", str(keystore)
+        )
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    [first], [again] = outputs
+    assert again == {**first, "document_cid": None, "skipped": "already anchored"}
+
+    # An application sent twice: the second finds it pending and says so.
+    applicant = keystore_of(tmp_path, Account.create().key, "applicant.json")
+    args = _verb_args(tmp_path, gtin)["apply"]
+    code, out, err = run(*args, "--keystore", str(applicant))
+    assert code == 0, err
+    code, out, err = run(*args, "--keystore", str(applicant))
+    assert code == 0, err
+    assert "already applied (pending review), skipped" in err
+    assert json.loads(out)["skipped"] == "already applied"
+    assert json.loads(out)["status"] == "pending review"
+
+
+def test_a_contract_refusal_is_in_words(run, tmp_path: Path) -> None:
+    """The pages' words for a contract's error lead the line, the error itself after them."""
+    keystore = keystore_of(tmp_path, Account.create().key)
+    code, out, err = run(
+        "answer-claim", "987654321", "0x" + "ab" * 20, "--accept", "--keystore", str(keystore)
+    )
+    assert (code, out) == (1, "")
+    assert err == "error: deal_not_found: No such deal (DealNotFound(dealId=987654321))\n"
