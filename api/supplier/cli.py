@@ -405,6 +405,7 @@ def add_event(
         else:
             if not location:
                 raise InputError("--kind needs --location")
+            inputs.check_kind(str(kind), quantity)
             moment = inputs.parse_time(when, "--time") if when else datetime.now(UTC)
             files = [_certificate_file(c) for c in certificate or []]
             session = Session(key, api, direct=direct, timeout=timeout)

@@ -135,6 +135,15 @@ def events_from_file(path: Path) -> list[dict[str, Any]]:
     return [event_json(event) for event in events]
 
 
+def check_kind(kind: str, quantity: float | None) -> None:
+    """An event kind :func:`built_event` builds, with the quantity it needs (the CLI checks it
+    before it asks for the keystore's password)."""
+    if kind not in EVENT_KINDS:
+        raise InputError(f"unknown event kind {kind!r}: {', '.join(EVENT_KINDS)}")
+    if kind != "inspecting" and quantity is None:
+        raise InputError(f"{kind} needs a quantity (--quantity)")
+
+
 def built_event(
     kind: str,
     target: Batch,
@@ -151,9 +160,8 @@ def built_event(
     """An event from the builders (:data:`EVENT_KINDS`); the CLI's options and the supplier
     page's forms both end here. Processing turns the lot into itself (washed, cut, packed: a
     TransformationEvent with the lot as input and output); receiving is at ``location``."""
+    check_kind(kind, quantity)
     try:
-        if kind in ("commissioning", "processing", "shipping", "receiving") and quantity is None:
-            raise InputError(f"{kind} needs a quantity (--quantity)")
         if kind == "commissioning":
             assert quantity is not None
             event: EpcisEvent = builders.commissioning_event(

@@ -830,3 +830,22 @@ def test_a_contract_refusal_is_in_words(run, tmp_path: Path) -> None:
     )
     assert (code, out) == (1, "")
     assert err == "error: deal_not_found: No such deal (DealNotFound(dealId=987654321))\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--kind", "shiping", "--quantity", "1"], "error: unknown event kind 'shiping'"),
+        (["--kind", "shipping"], "error: shipping needs a quantity (--quantity)"),
+    ],
+)
+def test_a_built_event_is_checked_before_the_keystore_is_opened(
+    run, tmp_path: Path, extra: list[str], words: str
+) -> None:
+    """A typo in --kind, or a missing --quantity, is said before the password is asked (this
+    keystore does not even exist), not after."""
+    code, out, err = run(
+        "add-event", new_gtin(), "L1", "--location", GLN, *extra,
+        "--keystore", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    assert (code, out) == (1, "") and err.startswith(words) and err.count("\n") == 1, err
