@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,7 +43,7 @@ from api.relayer.prepare import json_bytes
 from api.relayer.prepare.builder import event_anchor, root_anchor
 from api.render import messages
 from api.supplier import inputs, keystore, masterdata
-from api.supplier.errors import InputError, ServiceRefused, SupplierCliError
+from api.supplier.errors import InputError, KeystoreError, ServiceRefused, SupplierCliError
 from api.supplier.service import CONTENT_TYPES, Service, send_directly
 from chain.clients import PartyStatus
 from chain.errors import ChainError
@@ -127,14 +128,26 @@ def _in_words(exc: Exception) -> str | None:
     return f"{exc.code}: {words} ({exc.message})"
 
 
+def _password(prompt: str, *, confirm: bool = False) -> str:
+    """The keystore's password: ``TUANCHAIN_KEYSTORE_PASSWORD``, else asked on the terminal. With
+    no terminal (a cron job, an ERP's script) asking would print the prompt on stdout, warn that
+    the input may be echoed and stop with "Aborted.": one line saying what to set instead."""
+    password = os.environ.get(keystore.PASSWORD_ENV)
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise KeystoreError(
+            f"no password: set {keystore.PASSWORD_ENV} (there is no terminal to ask on)"
+        )
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
 class Session:
     """Settings, the signer and the service for one command."""
 
     def __init__(self, keystore_path: Path, api: str | None, *, direct: bool, timeout: float):
         self.settings = keystore.ClientSettings()
-        password = os.environ.get(keystore.PASSWORD_ENV)
-        if password is None:
-            password = typer.prompt(f"password of {keystore_path}", hide_input=True)
+        password = _password(f"password of {keystore_path}")
         self.account: LocalAccount = keystore.load(keystore_path, password, self.settings)
         base = api or self.settings.public_url
         http = _http_factory(base) if _http_factory is not None else None
@@ -225,11 +238,7 @@ def keystore_new(
 ) -> None:
     """Create a new account in an encrypted JSON keystore (the password is asked twice)."""
     with _one_line_errors():
-        password = os.environ.get(keystore.PASSWORD_ENV)
-        if password is None:
-            password = typer.prompt(
-                "new keystore password", hide_input=True, confirmation_prompt=True
-            )
+        password = _password("new keystore password", confirm=True)
         typer.echo(keystore.create(path, password))
 
 
@@ -567,9 +576,15 @@ def claims(
                     f"are older than the newest {CLAIM_PAGES} pages: see --all --before"
                 )
         if as_json:
-            out: dict[str, Any] = {"supplier": account, "waiting": page["waiting"], "claims": found}
-            if every:
-                out["next_before"] = page["next_before"]
+            # The same members every time (a script reads them): next_before is where --all
+            # --before goes on, null when nothing is left unlisted.
+            more = every or len(found) < page["waiting"]
+            out = {
+                "supplier": account,
+                "waiting": page["waiting"],
+                "claims": found,
+                "next_before": page["next_before"] if more else None,
+            }
             typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
             return
         typer.echo(

@@ -344,6 +344,8 @@ def test_a_supplier_lists_the_claims_waiting_for_an_answer(
     assert code == 0, err
     listed = json.loads(out)
     assert listed["supplier"] == deal.supplier.address and listed["waiting"] == 1
+    assert set(listed) == {"supplier", "waiting", "claims", "next_before"}  # as with --all
+    assert listed["next_before"] is None
     [claim] = listed["claims"]
     assert (claim["deal_id"], claim["buyer"], claim["quantity"]) == (
         deal.deal_id,
@@ -849,3 +851,20 @@ def test_a_built_event_is_checked_before_the_keystore_is_opened(
         "--keystore", str(tmp_path / "none.json"),
     )  # fmt: skip
     assert (code, out) == (1, "") and err.startswith(words) and err.count("\n") == 1, err
+
+
+def test_no_password_and_no_terminal_is_one_line(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cron job or an ERP's script without TUANCHAIN_KEYSTORE_PASSWORD: no prompt on stdout, no
+    "input may be echoed" warning and "Aborted.", but one line saying what to set."""
+    monkeypatch.delenv("TUANCHAIN_KEYSTORE_PASSWORD")
+    keystore = keystore_of(tmp_path, Account.create().key)
+    words = "error: no password: set TUANCHAIN_KEYSTORE_PASSWORD (there is no terminal to ask on)\n"
+    for args in (
+        ["register-batch", new_gtin(), "L1", "--keystore", str(keystore)],
+        ["keystore-new", str(tmp_path / "new.json")],
+    ):
+        code, out, err = run(*args)
+        assert (code, out, err) == (1, "", words)
+    assert not (tmp_path / "new.json").exists()
