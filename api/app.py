@@ -21,7 +21,7 @@ from api.bodylimit import BodyLimit
 from api.db import ensure_db
 from api.errors import error_responses, error_schema_component, install_error_handlers
 from api.nostore import SessionNoStore
-from api.ratelimit import TokenBuckets
+from api.ratelimit import SharedBuckets, TokenBuckets
 from api.routes import (
     auth,
     bundler,
@@ -104,9 +104,16 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
     install_error_handlers(app)
     # GET /v1/deals and /v1/deals/{id}: rendered answers kept per state of the index (issue 15).
     app.state.read_cache = ResponseStore()
-    # Per client address, on the writes that cost CPU (api.ratelimit.limit_client).
-    app.state.client_buckets = TokenBuckets(
-        rate=services.settings.rate_limit_per_second, burst=services.settings.rate_limit_burst
+    # Per client address, on the writes that cost CPU (api.ratelimit.limit_client): in the
+    # database when it is PostgreSQL, which several processes may share; else in the process.
+    limit = {
+        "rate": services.settings.rate_limit_per_second,
+        "burst": services.settings.rate_limit_burst,
+    }
+    app.state.client_buckets = (
+        SharedBuckets(services.engine, **limit)
+        if services.engine.dialect.name == "postgresql"
+        else TokenBuckets(**limit)
     )
     app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)
     # Whatever read the session is answered no-store (api.nostore).

@@ -33,13 +33,15 @@ relay_locks               no (lock rows)   kept
 auth_nonces,              no               kept: a Sign-In with Ethereum message names its
 auth_sessions                              chain id, checked when the session is opened
 private_documents,        no               kept: personal data and who read it; only their
-private_document_reads                     digests are ever anchored
+private_document_reads,                    digests are ever anchored (and the bytes the
+private_pool                               unvouched ones hold together)
 webhook_endpoints,        no               kept: operators' gateways; the outbox's rows name
 webhook_deliveries                         notices by stable ids, delivered ones stay
                                            delivered (a rebuilt index yields the same ids);
                                            the endpoints' cursors are cleared (they named
                                            blocks of the old index)
 notice_contacts           no               kept: personal data given with consent
+rate_limits               no               kept: clients' buckets, about requests, not chains
 chain_binding             —                rewritten
 ========================  ==============  ====================================================
 
@@ -73,7 +75,8 @@ from api.auth.models import AuthNonce, AuthSession
 from api.bundler.models import UserOperationRow
 from api.db import ensure_db, session_factory
 from api.db import models as m
-from api.private.models import PrivateDocument, PrivateDocumentRead
+from api.db.rate_limits import RateLimitBucket
+from api.private.models import PrivateDocument, PrivateDocumentRead, PrivatePool
 from api.relayer.models import (
     PENDING_VALUES,
     DocumentUpload,
@@ -127,9 +130,11 @@ KEPT_TABLES: tuple[type[m.Base], ...] = (
     AuthSession,
     PrivateDocument,
     PrivateDocumentRead,
+    PrivatePool,
     WebhookEndpoint,
     WebhookDelivery,
     NoticeContact,
+    RateLimitBucket,
 )
 
 

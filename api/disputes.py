@@ -30,6 +30,7 @@ from api.names import Directory, Person
 from api.queries.batches import _recall_effects
 from api.queries.common import _batch_statuses
 from api.shop import product_of
+from chain.address import checksum_address
 from traceability.ipfs import DocumentStore
 from traceability.ipfs.cid import digest_of_raw_cid
 
@@ -286,7 +287,9 @@ def batch_search(text: str, name_floor: int | None = None) -> ColumnElement[bool
     if _BATCH_ID.fullmatch(text):
         return m.Batch.batch_id == text.lower()
     if _ADDRESS.fullmatch(text):
-        return func.lower(m.Batch.supplier) == text.lower()
+        # Stored checksummed (the indexer's addresses): compared as stored, on its index,
+        # whatever case the operator typed or pasted.
+        return m.Batch.supplier == checksum_address(text.lower())
     found = [_starts_with(func.lower(m.Batch.lot), text.lower())]
     if text.isascii() and text.isdigit() and len(text) <= 14:
         found += [

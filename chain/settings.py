@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # pass. 0: no limit (the benchmarks and the test suite, one address at full speed).
     rate_limit_per_second: float = Field(default=10.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Bytes of private documents that all addresses without a role on chain keep together
+    # (api.private.store; fresh addresses cost nothing, so a quota per address alone bounds
+    # nothing). Past it, their uploads are refused with 429 private_store_full.
+    private_pool_max_bytes: int = Field(default=2 * 1024**3, ge=0)
     # The proxies whose X-Forwarded-For names the client (comma-separated IPs or networks, "*"
     # for any: uvicorn's forwarded_allow_ips). The client address is what the rate limit counts:
     # behind a proxy elsewhere, name it here, or every client is the proxy.

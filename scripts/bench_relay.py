@@ -57,6 +57,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -419,6 +420,10 @@ def run_bench_indexer(deals: int, postgres: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--consumers", type=int, default=2000)
@@ -486,6 +491,10 @@ def main() -> None:
     from chain.context import connect
     from chain.settings import Settings
 
+    # SIGTERM (a supervisor, `timeout`, `kill`) unwinds like Ctrl-C: every `with Anvil` and
+    # `finally` below stops the nodes and service processes this run started. Python's default
+    # for SIGTERM ends the process at once, and a killed bench left its anvil running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     base = Path(tempfile.mkdtemp(prefix="bench_relay_"))
     with Anvil(extra_args=ANVIL_ARGS) as node:
         env = {

@@ -21,7 +21,9 @@ and ``.txt`` summaries sorted by own and cumulative time). ``--database URL`` pr
 PostgreSQL (a fresh schema, dropped after).
 
 The served app runs without the per-client rate limit (``TUANCHAIN_RATE_LIMIT_PER_SECOND=0``,
-:mod:`api.ratelimit`): every join comes from this one address.
+:mod:`api.ratelimit`): every join comes from this one address. ``--rate-limit RATE,BURST`` turns it
+on (a rate too high to refuse anything, e.g. ``1e9,100``: the limit's cost, not its refusals; on
+PostgreSQL, the shared buckets' leases of a tenth of the burst).
 
 Prints one JSON object. Run: ``.venv/bin/python scripts/profile_relay.py --joins 200``.
 """
@@ -193,6 +195,9 @@ def main() -> None:
     parser.add_argument("--database", default="", help="PostgreSQL URL (default: SQLite)")
     parser.add_argument("--lanes", type=int, default=2)
     parser.add_argument(
+        "--rate-limit", default="0,100", help="RATE,BURST of the per-client limit (0: none)"
+    )
+    parser.add_argument(
         "--breakdown",
         action="store_true",
         help="also time named functions (inclusive CPU per join) in the accept and worker phases",
@@ -248,8 +253,10 @@ def main() -> None:
                     "TUANCHAIN_RELAYER_KEYS": ",".join(
                         dev_account(i).key.hex() for i in range(5, 5 + max(0, args.lanes - 1))
                     ),
-                    # One address posting every join at once: no per-client limit (api.ratelimit).
-                    "TUANCHAIN_RATE_LIMIT_PER_SECOND": "0",
+                    # One address posting every join at once: no per-client limit (api.ratelimit)
+                    # unless one is asked for.
+                    "TUANCHAIN_RATE_LIMIT_PER_SECOND": args.rate_limit.split(",")[0],
+                    "TUANCHAIN_RATE_LIMIT_BURST": args.rate_limit.split(",")[1],
                 }
             )
             settings = Settings()
@@ -349,6 +356,7 @@ def run(
     return {
         "joins": n,
         "database": services.engine.dialect.name,
+        "rate_limit": args.rate_limit,
         "accept_ms": round(accept_ms, 2),
         "http_ms": round(http_ms, 2),
         "http_client_ms": round(client_ms, 2),

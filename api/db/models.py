@@ -49,6 +49,7 @@ _EXTRA_MODEL_MODULES = (
     "api.auth.models",
     "api.private.models",
     "api.webhooks.models",
+    "api.db.rate_limits",
 )
 
 

@@ -27,7 +27,7 @@ class PrivateDocument(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[int] = mapped_column(BigInteger)
     # False: kept by an address with no role on chain, in the pool all such addresses share
-    # (api.private.store.MAX_UNVOUCHED_BYTES).
+    # (api.private.store: counted in private_pool).
     vouched: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
@@ -41,3 +41,13 @@ class PrivateDocumentRead(Base):
     reader: Mapped[str] = mapped_column(Address, index=True)
     right: Mapped[str] = mapped_column(String(32))  # owner | platform | deal_supplier
     read_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PrivatePool(Base):
+    """What the rows of a shared pool hold together (one row, ``unvouched``: the sizes of the
+    private documents whose ``vouched`` is false), kept in step in the same transactions."""
+
+    __tablename__ = "private_pool"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from api.auth.errors import AccessDenied
 from api.db import ensure_db, session_factory
 from api.private import crypto
-from api.private.models import PrivateDocument, PrivateDocumentRead
+from api.private.models import PrivateDocument, PrivateDocumentRead, PrivatePool
 from api.services import Services
 from traceability.ipfs import DocumentStore
 from traceability.ipfs.cid import digest_of_raw_cid
@@ -36,11 +36,16 @@ MAX_DOCUMENTS_PER_OWNER = 200
 MAX_BYTES_PER_OWNER = 100 * 1024 * 1024
 # Fresh addresses cost nothing, so a bound per address bounds nothing: what all addresses without
 # a role on chain (platform, approved supplier or leader; a claim's buyer has an order) keep
-# together is bounded too. Their rows are ``vouched`` once their owner uploads with a role, or is
-# found holding one when the pool is full (the owners of its oldest rows are asked again, a few
-# per refused upload).
-MAX_UNVOUCHED_BYTES = 2 * 1024 * 1024 * 1024
+# together is bounded too (``TUANCHAIN_PRIVATE_POOL_MAX_BYTES``, 2 GiB by default). Their rows are
+# ``vouched`` once their owner uploads with a role, or is found holding one when the pool is full
+# (the owners of its oldest rows are asked again, a few per refused upload).
+#
+# What the pool holds is a counter (``private_pool``), changed in the transaction that adds or
+# vouches the rows it counts: an upload reserves its bytes with one conditional UPDATE
+# (``used + size <= cap``), atomic on either database, so concurrent uploads — threads or
+# processes — cannot pass the cap together, as a sum read first and a row inserted after could.
 RECHECKED_OWNERS = 8
+POOL = "unvouched"
 
 
 class Purpose(StrEnum):
@@ -60,11 +65,11 @@ class PrivateDocumentError(Exception):
 class PrivateStoreFull(PrivateDocumentError):
     """The shared space of addresses without a role is full (HTTP 429: later, or with a role)."""
 
-    def __init__(self, kept: int, size: int) -> None:
+    def __init__(self, kept: int, size: int, cap: int) -> None:
         super().__init__(
             "private_store_full",
             f"addresses without a role on chain keep {kept} bytes of private documents here; "
-            f"with these {size} they would pass {MAX_UNVOUCHED_BYTES}",
+            f"with these {size} they would pass {cap}",
         )
 
 
@@ -103,29 +108,44 @@ def _has_role(services: Services, account: str) -> bool:
     )
 
 
-def _unvouched_bytes(session: Session) -> int:
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(PrivateDocument.size), 0)).where(
-                PrivateDocument.vouched.is_(False)
-            )
-        )
-    )
+def pool_used(session: Session) -> int:
+    """The bytes addresses without a role keep (the counter of their rows' sizes)."""
+    return int(session.scalar(select(PrivatePool.used).where(PrivatePool.name == POOL)) or 0)
 
 
 def _vouch(session: Session, owner: str) -> None:
-    session.execute(
+    """``owner``'s rows leave the pool (the rows this statement changed: another transaction
+    vouching the same owner at once changes none of them again, and frees nothing twice)."""
+    freed = session.scalars(
         update(PrivateDocument)
         .where(PrivateDocument.owner == owner, PrivateDocument.vouched.is_(False))
         .values(vouched=True)
+        .returning(PrivateDocument.size)
+    ).all()
+    if freed:
+        session.execute(
+            update(PrivatePool)
+            .where(PrivatePool.name == POOL)
+            .values(used=PrivatePool.used - sum(freed))
+        )
+
+
+def _reserve(session: Session, size: int, cap: int) -> bool:
+    """Add ``size`` to the pool if it stays within ``cap`` (the row is locked until the
+    transaction ends: a concurrent reservation waits, then sees this one)."""
+    reserved = session.execute(
+        update(PrivatePool)
+        .where(PrivatePool.name == POOL, PrivatePool.used + size <= cap)
+        .values(used=PrivatePool.used + size)
     )
+    return reserved.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _check_pool(services: Services, session: Session, size: int) -> None:
-    """Room for ``size`` more bytes of an address without a role, or :class:`PrivateStoreFull`
-    (after asking the chain again about the owners of the pool's oldest rows)."""
-    kept = _unvouched_bytes(session)
-    if kept + size <= MAX_UNVOUCHED_BYTES:
+def _take_from_pool(services: Services, session: Session, size: int) -> None:
+    """Reserve ``size`` bytes of the pool, or :class:`PrivateStoreFull` (after asking the chain
+    again about the owners of the pool's oldest rows)."""
+    cap = services.settings.private_pool_max_bytes
+    if _reserve(session, size, cap):
         return
     oldest = session.scalars(
         select(PrivateDocument.owner)
@@ -137,10 +157,10 @@ def _check_pool(services: Services, session: Session, size: int) -> None:
     for owner in oldest:
         if _has_role(services, owner):
             _vouch(session, owner)
-    kept = _unvouched_bytes(session)
-    if kept + size > MAX_UNVOUCHED_BYTES:
+    if not _reserve(session, size, cap):
+        kept = pool_used(session)
         session.commit()  # keep what was learnt
-        raise PrivateStoreFull(kept, size)
+        raise PrivateStoreFull(kept, size, cap)
 
 
 def put(
@@ -197,27 +217,27 @@ def put(
                 f"{owner} already keeps {kept} bytes of private documents here; with these "
                 f"{len(data)} it would pass {MAX_BYTES_PER_OWNER}",
             )
+        # Sealed before the pool's row is locked: the lock is held for the insert alone.
+        row = PrivateDocument(
+            sha256=sha256_hex,
+            owner=owner,
+            purpose=purpose.value,
+            deal_id=deal_id,
+            content_type=content_type,
+            size=len(data),
+            key_id=crypto.key_id(key),
+            sealed=crypto.seal(key, data, sha256_hex),
+            created_at=now,
+            vouched=vouched,
+        )
         if vouched:
             _vouch(session, owner)  # what it kept before it had a role leaves the shared pool
         else:
-            _check_pool(services, session, len(data))
-        session.add(
-            PrivateDocument(
-                sha256=sha256_hex,
-                owner=owner,
-                purpose=purpose.value,
-                deal_id=deal_id,
-                content_type=content_type,
-                size=len(data),
-                key_id=crypto.key_id(key),
-                sealed=crypto.seal(key, data, sha256_hex),
-                created_at=now,
-                vouched=vouched,
-            )
-        )
+            _take_from_pool(services, session, len(data))
+        session.add(row)
         try:
             session.commit()
-        except IntegrityError:  # the same upload, concurrently: one row is enough
+        except IntegrityError:  # the same upload, concurrently: one row (and reservation) is enough
             session.rollback()
     return stored
 

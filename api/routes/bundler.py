@@ -20,7 +20,7 @@ from api.bundler.rpc import dispatch
 from api.bundler.worker import WAKE
 from api.db import session_factory
 from api.errors import ApiError, error_responses
-from api.ratelimit import limit_client
+from api.ratelimit import limit_client_async
 from api.routes.deps import ServicesDep
 from api.services import Services
 
@@ -61,7 +61,9 @@ async def bundler_rpc(request: Request, services: ServicesDep) -> JSONResponse:
     except (ValueError, RecursionError):
         error = rpc.RpcError(rpc.PARSE_ERROR, "the body is not JSON")
         return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error.to_json()})
-    limit_client(request, cost=sum(_method(item) in SIMULATING for item in _items(body)))
+    await limit_client_async(
+        request, cost=sum(_method(item) in SIMULATING for item in _items(body))
+    )
     return JSONResponse(await run_in_threadpool(_answer, services, body))
 
 

@@ -15,7 +15,7 @@ from api.auth.sessions import session_address
 from api.bodylimit import body_bytes
 from api.db import ensure_db
 from api.nostore import mark_session_read
-from api.ratelimit import limit_client, size_cost
+from api.ratelimit import limit_client_async, size_cost
 from api.services import Services
 
 
@@ -64,8 +64,9 @@ BODY_BYTES_PER_TOKEN = 64 * 1024
 
 
 async def _client_limited(request: Request) -> None:
-    # ``async``: refused on the event loop, before a worker thread or the accept queue is taken.
-    limit_client(request, cost=size_cost(body_bytes(request), BODY_BYTES_PER_TOKEN))
+    # ``async``: refused on the event loop, before a worker thread or the accept queue is taken
+    # (a worker thread only for a new lease of a bucket shared through PostgreSQL).
+    await limit_client_async(request, cost=size_cost(body_bytes(request), BODY_BYTES_PER_TOKEN))
 
 
 # ``dependencies=[ClientLimited]`` on a route that costs the service CPU: a token per request,

@@ -34,7 +34,12 @@ MANY = MAX_PAGE + 5
 STORE = Path(tempfile.mkdtemp(prefix="batch-search-"))  # no documents read: batches' JSON only
 
 
-def _batch(n: int, gtin: str, lot: str, product: str | None = None) -> m.Batch:
+SUPPLIER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # checksummed, as the indexer stores it
+
+
+def _batch(
+    n: int, gtin: str, lot: str, product: str | None = None, supplier: str = "0x" + "11" * 20
+) -> m.Batch:
     return m.Batch(
         block_number=n,
         tx_hash="0x" + f"{n:064x}",
@@ -43,7 +48,7 @@ def _batch(n: int, gtin: str, lot: str, product: str | None = None) -> m.Batch:
         batch_id="0x" + f"{n:064x}",
         gtin=gtin,
         lot=lot,
-        supplier="0x" + "11" * 20,
+        supplier=supplier,
         metadata_json={"product": product} if product else None,
     )
 
@@ -63,6 +68,7 @@ def engine(
             session.add(_batch(1, "06901234567892", f"Rice-{RUN}-A", "五常大米 Wuchang rice"))
             session.add(_batch(2, "00012345678905", f"rice-{RUN}-b", "Navel oranges"))
             session.add(_batch(3, "06909999999999", f"x-{RUN}-rice", "Pork"))
+            session.add(_batch(4, "06908888888888", f"S-{RUN}", "Tea", supplier=SUPPLIER))
             for n in range(10, 10 + MANY):  # more than a page start with this lot
                 session.add(_batch(n, f"{n:014d}", f"BULK-{RUN}-{n:05d}"))
             session.commit()
@@ -107,6 +113,11 @@ def test_a_name_is_not_looked_for_beyond_the_newest(
     assert _found(engine, f"rice-{RUN}-a")[0] == [f"Rice-{RUN}-A"]
 
 
+def test_a_supplier_is_found_by_address_in_any_case(engine: Engine) -> None:
+    for typed in (SUPPLIER, SUPPLIER.lower(), "0x" + SUPPLIER[2:].upper()):
+        assert _found(engine, typed)[0] == [f"S-{RUN}"], typed
+
+
 def test_more_than_a_page_says_there_are_more(engine: Engine) -> None:
     lots, more = _found(engine, f"bulk-{RUN}")
     assert len(lots) == MAX_PAGE and more
@@ -120,6 +131,16 @@ def test_sqlite_reads_the_search_through_indexes(engine: Engine) -> None:
     the row id for names), no SCAN of the batches table."""
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's query plan")
+    supplier = (
+        select(m.Batch.id)
+        .where(disputes.batch_search(SUPPLIER.lower()))
+        .order_by(m.Batch.id.desc())
+        .limit(MAX_PAGE + 1)
+    )
+    sql = str(supplier.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    assert any("INDEX ix_batches_supplier (supplier=?)" in step for step in plan), plan
     for q in (f"rice-{RUN}", "6901234567892", "wuchang"):
         query = (
             select(m.Batch.id)

@@ -171,6 +171,8 @@ def limited_app(tmp_path: Path) -> Iterator[tuple[FastAPI, SetClock]]:
         rate_limit_burst=2,
     )
     app = create_app(build_services(settings))
+    # SQLite: one process, its buckets in memory (PostgreSQL's: tests/api/test_rate_limit_shared.py).
+    assert isinstance(app.state.client_buckets, TokenBuckets)
     assert (app.state.client_buckets.rate, app.state.client_buckets.burst) == (1, 2)
     clock = SetClock(1000.0)
     app.state.client_buckets = TokenBuckets(rate=1, burst=2, clock=clock)

@@ -400,3 +400,31 @@ def test_a_start_that_finds_another_migrating_waits_then_finds_nothing_to_do(
     finally:
         other.dispose()
         observer.dispose()
+
+
+def test_the_private_pool_starts_with_what_the_unvouched_rows_hold(
+    new_database: Callable[[], Engine],
+) -> None:
+    """0019: the pool's counter begins as the sum of the rows already in the pool (vouched rows
+    and other owners' aside), so an upgrade neither frees nor fills it."""
+    engine = new_database()
+    with locked_connection(engine) as conn:
+        command.upgrade(alembic_config(conn), "0018")
+    documents = _tables(engine)["private_documents"]
+    row = {"purpose": "credential", "deal_id": 0, "content_type": "application/pdf"}
+    row |= {"key_id": "k", "sealed": b"x", "created_at": 0}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(documents),
+            [
+                {**row, "sha256": "1" * 64, "owner": A, "size": 300, "vouched": False},
+                {**row, "sha256": "2" * 64, "owner": B, "size": 4000, "vouched": False},
+                {**row, "sha256": "3" * 64, "owner": B, "size": 50_000, "vouched": True},
+            ],
+        )
+    init_db(engine)
+    pool = _tables(engine)["private_pool"]
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(select(pool.c.name, pool.c.used))] == [
+            ("unvouched", 4300)
+        ]

@@ -11,16 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Iterator
 
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.app import create_app
 from api.db import session_factory
+from api.private import crypto as private_crypto
 from api.private import store as private_store
 from api.private.models import PrivateDocument, PrivateDocumentRead
 from api.services import Services
@@ -239,8 +241,9 @@ def test_what_addresses_without_a_role_keep_together_is_bounded(
     one pool (lowered here to kilobytes); an account with a role is not held back by it, and an
     applicant's documents leave it once the chain approves them."""
     with session_factory(services.engine)() as session:
-        pooled = private_store._unvouched_bytes(session)  # other tests' fresh addresses
-    monkeypatch.setattr(private_store, "MAX_UNVOUCHED_BYTES", pooled + 5000)
+        pooled = private_store.pool_used(session)  # other tests' fresh addresses
+    site_settings = site.app.state.services.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(site_settings, "private_pool_max_bytes", pooled + 5000)
     monkeypatch.setattr(private_store, "RECHECKED_OWNERS", 10_000)
     applicant, other = funded(services.chain), Account.create()
     pdf = b"%PDF-1.7\n" + secrets.token_bytes(3000)
@@ -262,6 +265,61 @@ def test_what_addresses_without_a_role_keep_together_is_bounded(
     registry.approve_supplier(applicant.address, signer=services.chain.platform)
     again = upload_private(site, siwe_token(site, other), b"%PDF-1.7\n" + secrets.token_bytes(3000))
     assert again.status_code == 201, again.text  # the approved applicant's bytes left the pool
+
+
+def test_uploads_at_once_near_the_pools_cap_cannot_both_pass_it(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in review: the pool's check summed its rows, then the upload inserted its own, so
+    uploads at the same moment (threads of one process, or several processes on one
+    PostgreSQL) each saw room for themselves and passed the cap together. Six uploads meet at
+    the pool's door; room is left for one."""
+    size, uploads = 3000, 6
+    with session_factory(services.engine)() as session:
+        pooled = private_store.pool_used(session)  # other tests' fresh addresses
+    monkeypatch.setattr(services.settings, "private_pool_max_bytes", pooled + size + size // 2)
+    monkeypatch.setattr(private_store, "RECHECKED_OWNERS", 0)  # nobody to ask the chain about
+    monkeypatch.setattr(private_store, "_has_role", lambda _services, _account: False)
+    together = threading.Barrier(uploads, timeout=120)  # the timeout only ends a hung test
+    seal = private_crypto.seal
+
+    def seal_all_at_once(key: bytes, data: bytes, sha256_hex: str) -> bytes:
+        # Every upload seals its bytes at the same moment: whatever the pool decided before
+        # this, it decided for all six before any row was written.
+        together.wait()
+        return seal(key, data, sha256_hex)
+
+    monkeypatch.setattr(private_crypto, "seal", seal_all_at_once)
+    outcomes: list[str] = []
+
+    def upload() -> None:
+        try:
+            private_store.put(
+                services,
+                owner=Account.create().address,
+                data=b"%PDF-1.7\n" + secrets.token_bytes(size - 9),
+                content_type="application/pdf",
+                purpose=private_store.Purpose.CREDENTIAL,
+                deal_id=0,
+                now=0,
+            )
+            outcomes.append("kept")
+        except private_store.PrivateStoreFull:
+            outcomes.append("full")
+
+    threads = [threading.Thread(target=upload) for _ in range(uploads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["full"] * (uploads - 1) + ["kept"]
+    with session_factory(services.engine)() as session:
+        assert private_store.pool_used(session) == pooled + size
+        # The counter is the sum of the rows it counts.
+        unvouched = select(func.coalesce(func.sum(PrivateDocument.size), 0)).where(
+            PrivateDocument.vouched.is_(False)
+        )
+        assert session.scalar(unvouched) == pooled + size
 
 
 @pytest.mark.parametrize(

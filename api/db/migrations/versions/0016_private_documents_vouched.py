@@ -5,7 +5,7 @@ Revises: 0015
 
 Fresh addresses cost nothing, so the per-address quota does not bound what addresses without a
 role keep together: ``private_documents.vouched`` is false for rows in the pool they share
-(``api.private.store.MAX_UNVOUCHED_BYTES``). Rows stored before are counted as vouched: an
+(``api.private.store``, its cap a setting since). Rows stored before are counted as vouched: an
 upgrade does not fill the pool with documents kept under the old rules.
 """
 
