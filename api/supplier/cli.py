@@ -84,22 +84,38 @@ _http_factory: Any = None
 KeystoreOpt = Annotated[
     Path,
     typer.Option(
-        "--keystore", envvar="TUANCHAIN_KEYSTORE", help="encrypted JSON keystore of the signer"
+        "--keystore",
+        envvar="TUANCHAIN_KEYSTORE",
+        help="encrypted JSON keystore of the signer (its password: TUANCHAIN_KEYSTORE_PASSWORD, "
+        "else asked)",
     ),
 ]
 ApiOpt = Annotated[
     str | None,
-    typer.Option("--api", envvar="TUANCHAIN_API_URL", help="the service (default: public URL)"),
+    typer.Option(
+        "--api",
+        envvar="TUANCHAIN_API_URL",
+        help="the tuanchain service's URL (default: TUANCHAIN_PUBLIC_URL)",
+    ),
 ]
 DirectOpt = Annotated[
     bool,
     typer.Option("--direct", help="send from the signer's own account (it pays gas), no relay"),
 ]
 WaitOpt = Annotated[
-    float, typer.Option("--timeout", help="seconds to wait for a relayed call to be mined")
+    float,
+    typer.Option(
+        "--timeout",
+        help="seconds to wait for a relayed call to be mined (past it the call stays queued: "
+        "run the same command again, what was done is skipped)",
+    ),
 ]
 MerkleOpt = Annotated[
-    bool, typer.Option("--merkle", help="anchor all events under one Merkle root")
+    bool,
+    typer.Option(
+        "--merkle",
+        help=f"anchor all events under one Merkle root, one transaction (at most {MAX_ROOT_EVENTS})",
+    ),
 ]
 
 
@@ -388,7 +404,9 @@ def add_event(
     when: Annotated[
         str | None, typer.Option("--time", help="ISO 8601 with offset (default: now)")
     ] = None,
-    quantity: Annotated[float | None, typer.Option(help="quantity of the lot")] = None,
+    quantity: Annotated[
+        float | None, typer.Option(help="quantity of the lot (every kind but inspecting)")
+    ] = None,
     uom: Annotated[str, typer.Option(help="UN/CEFACT unit (KGM, LTR, H87 ...)")] = "KGM",
     origin: Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2 country")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="inspection: non-conformant")] = False,
@@ -470,7 +488,13 @@ def _publish_certificate(session: Session, path: Path) -> str:
 def sensors(
     gtin: Annotated[str, typer.Argument(help="GTIN-14 of the batch")],
     lot: Annotated[str, typer.Argument(help="lot of the batch")],
-    csv_file: Annotated[Path, typer.Argument(help="time,device_id,type,value,unit")],
+    csv_file: Annotated[
+        Path,
+        typer.Argument(
+            help="sensor readings: header time,device_id,type,value,unit (ISO 8601 with offset, "
+            "Temperature, CEL or FAR); at most 2 MiB"
+        ),
+    ],
     key: KeystoreOpt,
     location: Annotated[str, typer.Option(help="GLN or URI of the sensors")],
     min_c: Annotated[float, typer.Option("--min", help="lowest allowed °C")],
@@ -545,7 +569,9 @@ def claims(
     before: Annotated[
         int | None, typer.Option(help="with --all: the page before this cursor (next_before)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print JSON: supplier, waiting, claims, next_before")
+    ] = False,
     api: ApiOpt = None,
 ) -> None:
     """List the buyers' claims waiting for your answer (answer-claim), or --all of them."""
