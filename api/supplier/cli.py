@@ -45,7 +45,7 @@ from api.render import messages
 from api.supplier import inputs, keystore, masterdata
 from api.supplier.errors import InputError, KeystoreError, ServiceRefused, SupplierCliError
 from api.supplier.service import CONTENT_TYPES, Service, send_directly
-from chain.clients import PartyStatus
+from chain.clients import BatchStatus, PartyStatus
 from chain.errors import ChainError
 from traceability.digital_link import batch_id_of
 from traceability.errors import TraceabilityError
@@ -676,8 +676,20 @@ def recall(
         session = Session(key, api, direct=direct, timeout=timeout)
         # The notice document around the reason is built by the service (as for the pages).
         body = {"gtin14": target.gtin14, "lot": target.lot, "reason": reason.strip()}
-        result = session.act("recall_batch", body, f"recall of {target.gtin14}/{target.lot}")
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"recall of {target.gtin14}/{target.lot}"
+        try:
+            details = session.act("recall_batch", body, what)["details"]
+        except ServiceRefused as exc:
+            # A run again: recalled already (its deals frozen then). Non-compliant is another
+            # state, and stays a refusal.
+            status = (exc.revert or ("", {}))[1].get("status")
+            if exc.code != "batch_not_active" or status != int(BatchStatus.RECALLED):
+                raise
+            console.print(f"[yellow]=[/yellow] {what}: already recalled, skipped")
+            details = {"batch_id": "0x" + batch_id_of(target.gtin14, target.lot).hex(),
+                       "gtin14": target.gtin14, "lot": target.lot, "reason_cid": None,
+                       "frozen_deals": None, "skipped": "already recalled"}  # fmt: skip
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 def register(root: typer.Typer) -> None:

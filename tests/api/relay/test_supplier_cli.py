@@ -823,6 +823,22 @@ def test_runs_again_are_skipped_and_say_so(run, services: Services, tmp_path: Pa
     assert json.loads(out)["skipped"] == "already applied"
     assert json.loads(out)["status"] == "pending review"
 
+    # A recall sent twice: recalled already (a non-compliant batch would stay a refusal).
+    outputs = []
+    for _ in range(2):
+        code, out, err = run("recall", gtin, lot, "--reason", "glass", "--keystore", str(keystore))
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert "already recalled, skipped" in err
+    first, again = outputs
+    assert again == {
+        **first,
+        "reason_cid": None,
+        "frozen_deals": None,
+        "skipped": "already recalled",
+    }
+    assert registry.batch_status(registry.compute_batch_id(gtin, lot)) == BatchStatus.RECALLED
+
 
 def test_a_contract_refusal_is_in_words(run, tmp_path: Path) -> None:
     """The pages' words for a contract's error lead the line, the error itself after them."""
