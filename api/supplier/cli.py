@@ -45,7 +45,7 @@ from api.render import messages
 from api.supplier import inputs, keystore, masterdata
 from api.supplier.errors import InputError, KeystoreError, ServiceRefused, SupplierCliError
 from api.supplier.service import CONTENT_TYPES, Service, send_directly
-from chain.clients import BatchStatus, PartyStatus
+from chain.clients import BatchStatus, ClaimStatus, PartyStatus
 from chain.errors import ChainError
 from traceability.digital_link import batch_id_of
 from traceability.errors import TraceabilityError
@@ -76,7 +76,8 @@ app = typer.Typer(
     "stderr; any failure is one line on stderr starting with 'error: ' and exit code 1.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
+# soft_wrap: a progress line stays one line in a log (a pipe is 80 columns to rich: "(tx\n0x…").
+console = Console(stderr=True, soft_wrap=True)
 
 # Tests hand the CLI the app's own client; a run builds one for --api.
 _http_factory: Any = None
@@ -546,6 +547,8 @@ def writer(
 # The party statuses under which an application is a run again (nothing to do), in words.
 APPLIED = {int(PartyStatus.PENDING): "pending review", int(PartyStatus.APPROVED): "approved"}
 
+REJECTED = int(ClaimStatus.REJECTED)
+
 # The most pages of claims ``claims`` reads looking for the waiting ones (50 filings a page).
 CLAIM_PAGES = 20
 
@@ -652,10 +655,18 @@ def answer_claim(
         session = Session(key, api, direct=direct, timeout=timeout)
         action = "accept_claim" if accept else "reject_claim"
         body = {"deal_id": deal_id, "buyer": account}
-        result = session.act(
-            action, body, f"{action.replace('_', ' ')} of {account} in deal {deal_id}"
-        )
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"{action.replace('_', ' ')} of {account} in deal {deal_id}"
+        try:
+            details = session.act(action, body, what)["details"]
+        except ServiceRefused as exc:
+            # A rejection sent again finds the claim rejected: skipped. (An accepted claim is
+            # refunded and gone, which the chain cannot tell from none: that stays a refusal.)
+            status = (exc.revert or ("", {}))[1].get("status")
+            if accept or exc.code != "claim_not_awaiting_answer" or status != REJECTED:
+                raise
+            console.print(f"[yellow]=[/yellow] {what}: already rejected, skipped")
+            details = {**body, "skipped": "already rejected"}
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 @app.command()

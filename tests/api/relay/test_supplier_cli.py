@@ -326,8 +326,27 @@ def test_a_supplier_rejects_a_claim_and_the_platform_decides(
         "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
     )
     assert code == 0, err
+    # Progress is one line a step, however long (a log's reader greps it: no wrap at 80).
+    [done] = err.splitlines()
+    assert done.startswith(f"✓ reject claim of {buyer.address} in deal {deal.deal_id} (tx 0x")
     escrow = services.chain.clients.escrow
     assert escrow.claim(deal.deal_id, buyer.address).status == ClaimStatus.REJECTED
+    # Sent again (a script not sure the first went through): skipped and said so; accepting it
+    # now is a refusal in words.
+    code, out, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
+    )
+    assert code == 0 and "already rejected, skipped" in err, err
+    assert json.loads(out) == {
+        "deal_id": deal.deal_id,
+        "buyer": buyer.address,
+        "skipped": "already rejected",
+    }
+    code, out, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--accept", "--keystore", str(keystore)
+    )
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert err.startswith("error: claim_not_awaiting_answer: This claim has already been answered.")
 
 
 def test_a_supplier_lists_the_claims_waiting_for_an_answer(
