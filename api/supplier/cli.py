@@ -202,11 +202,7 @@ class Session:
         stored, ``creationDate``; the hashes and the root cover the events alone), and the run goes on (exit code 0)."""
         results = []
         if merkle:
-            if len(events) > MAX_ROOT_EVENTS:
-                raise InputError(
-                    f"{len(events)} events: at most {MAX_ROOT_EVENTS} go under one Merkle root; "
-                    "split them, or anchor them one by one (without --merkle)"
-                )
+            _fits_one_root(events)
             body = {
                 "events": [{"gtin14": target.gtin14, "lot": target.lot, "event": e} for e in events]
             }
@@ -233,6 +229,16 @@ class Session:
                     _, details = event_anchor(target.gtin14, target.lot, event)
                     results.append({**details, "document_cid": None, "skipped": "already anchored"})
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+def _fits_one_root(events: list[dict[str, Any]]) -> None:
+    """``--merkle``: as many events as the service takes under one root (checked before the
+    keystore is opened, and again before anchoring)."""
+    if len(events) > MAX_ROOT_EVENTS:
+        raise InputError(
+            f"{len(events)} events: at most {MAX_ROOT_EVENTS} go under one Merkle root; "
+            "split them, or anchor them one by one (without --merkle)"
+        )
 
 
 def _stopped_at(
@@ -430,6 +436,8 @@ def add_event(
             raise InputError("give exactly one of --file or --kind")
         if file is not None:
             events = inputs.events_from_file(file)
+            if merkle:
+                _fits_one_root(events)
         else:
             if not location:
                 raise InputError("--kind needs --location")
@@ -509,6 +517,8 @@ def sensors(
     with _one_line_errors():
         target = inputs.batch(gtin, lot)
         events = inputs.sensor_events(csv_file, target, location=location, min_c=min_c, max_c=max_c)
+        if merkle:
+            _fits_one_root(events)
         alarms = sum(inputs.breaches(e) for e in events)
         if alarms:
             noun = "reading" if alarms == 1 else "readings"

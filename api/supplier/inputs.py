@@ -57,6 +57,11 @@ def batch(gtin: str, lot: str) -> Batch:
     try:
         return Batch(validate_gtin14(gtin), validate_lot(lot))
     except TraceabilityError as exc:
+        if gtin.isdigit() and len(gtin) in (8, 12, 13):
+            # The barcode's EAN-13 (or UPC-A, EAN-8): GS1 writes it as 14 digits, zeros first.
+            raise InputError(
+                f"{exc} (a GTIN-{len(gtin)} is written with leading zeros: {gtin.zfill(14)})"
+            ) from None
         raise InputError(str(exc)) from None
 
 

@@ -175,6 +175,10 @@ def test_bad_input_is_one_line_and_exit_1(run, services: Services, tmp_path: Pat
         str(stranger),
     )
     assert "lot" in fails("register-batch", gtin, "bad lot\t", "--keystore", str(stranger))
+    # The EAN-13 on the barcode: the 14 digits to write instead are named.
+    assert f"written with leading zeros: {gtin}" in fails(
+        "register-batch", gtin[1:], "L1", "--keystore", str(stranger)
+    )
     assert "no keystore" in fails(
         "register-batch", gtin, "L1", "--keystore", str(tmp_path / "missing.json")
     )
@@ -903,3 +907,23 @@ def test_no_password_and_no_terminal_is_one_line(
         code, out, err = run(*args)
         assert (code, out, err) == (1, "", words)
     assert not (tmp_path / "new.json").exists()
+
+
+def test_more_events_than_a_root_takes_is_refused_before_signing(
+    run, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--merkle with more events than the service takes under one root: said at once, with what
+    to do, not a validation error from the service after the password."""
+    monkeypatch.setattr(supplier_cli, "MAX_ROOT_EVENTS", 1)
+    deal = make_deal(services.chain)
+    document = tmp_path / "events.json"
+    document.write_text(json.dumps(_document(_two_events(deal, day=5))))
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--file", str(document), "--merkle",
+        "--keystore", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: 2 events: at most 1 go under one Merkle root; split them, or anchor them one by "
+        "one (without --merkle)\n"
+    )
