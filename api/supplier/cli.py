@@ -72,8 +72,9 @@ app = typer.Typer(
     name="supplier",
     cls=_OneLineUsageErrors,
     help="A supplier's work from the command line: apply, batches, trail events, recalls, "
-    "claims. Each command prints its result as JSON on stdout (claims: --json) and progress on "
-    "stderr; any failure is one line on stderr starting with 'error: ' and exit code 1.",
+    "claims. Results go to stdout as JSON (keystore-new: the new address; claims: with --json), "
+    "progress to stderr; a run again skips what was done and says so (exit code 0); "
+    "any failure is one line on stderr starting with 'error: ' and exit code 1.",
     no_args_is_help=True,
 )
 # soft_wrap: a progress line stays one line in a log (a pipe is 80 columns to rich: "(tx\n0x…").
