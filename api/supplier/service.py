@@ -118,7 +118,19 @@ class Service:
         """Follow a relayed request until mined (returned) or failed (:class:`ServiceRefused`)."""
         deadline = time.monotonic() + timeout
         while True:
-            status = self._call("GET", f"/v1/relay/{request_id}", expect=("status",))
+            try:
+                status = self._call("GET", f"/v1/relay/{request_id}", expect=("status",))
+            except ServiceRefused as exc:
+                if exc.code != "service_unavailable":
+                    raise
+                # Accepted, then the service went away: the request is in its outbox and may
+                # well be mined; what to do is what the resumable commands are for.
+                raise ServiceRefused(
+                    exc.code,
+                    f"{exc.message}; request {request_id} was accepted and may still be mined: "
+                    "run the same command again once the service answers (what was done is "
+                    "skipped)",
+                ) from None
             on_status(status["status"])
             if status["status"] == "mined":
                 return status
@@ -133,7 +145,8 @@ class Service:
                 raise ServiceRefused(
                     "relay_timeout",
                     f"request {request_id} is still {status['status']} after {timeout:.0f} s; "
-                    f"it stays in the outbox: GET /v1/relay/{request_id}",
+                    f"it stays in the outbox (GET /v1/relay/{request_id}): run the same command "
+                    "again later, what was mined by then is skipped",
                 )
             time.sleep(RELAY_POLL_SECONDS)
 

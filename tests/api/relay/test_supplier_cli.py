@@ -30,6 +30,8 @@ from api.relayer import worker as relay_worker
 from api.services import Services
 from api.supplier import cli as supplier_cli
 from api.supplier import inputs
+from api.supplier.errors import ServiceRefused
+from api.supplier.service import Service
 from chain.accounts import dev_account
 from chain.clients import BatchStatus, ClaimStatus, PartyKind, PartyStatus
 from tuanchain_cli import app as root_app
@@ -927,3 +929,21 @@ def test_more_events_than_a_root_takes_is_refused_before_signing(
         "error: 2 events: at most 1 go under one Merkle root; split them, or anchor them one by "
         "one (without --merkle)\n"
     )
+
+
+def test_a_service_gone_while_a_request_is_mined_says_what_to_do() -> None:
+    """The relay accepted the request, then the service stopped answering: the line names the
+    request and says the command can simply be run again (it skips what was done)."""
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    base = "http://tuan.example"
+    service = Service(
+        base, http=httpx.Client(base_url=base, transport=httpx.MockTransport(refused))
+    )
+    with pytest.raises(ServiceRefused) as refusal:
+        service.wait("req-42", timeout=1)
+    assert refusal.value.code == "service_unavailable"
+    assert "request req-42 was accepted and may still be mined" in str(refusal.value)
+    assert "run the same command again" in str(refusal.value)
