@@ -47,6 +47,15 @@ class Service:
 
     def __init__(self, base_url: str, *, http: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        try:
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL as exc:
+            raise InputError(f"the service's URL {base_url!r} is not a URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InputError(
+                f"the service's URL {base_url!r} is not an http:// or https:// URL with a host"
+                " (--api, TUANCHAIN_API_URL)"
+            )
         self.http = http or httpx.Client(base_url=self.base_url, timeout=60.0)
 
     def _json(self, response: httpx.Response) -> Any:

@@ -407,6 +407,8 @@ def test_a_supplier_lists_the_claims_waiting_for_an_answer(
         (("--supplier", "0x" + "ab" * 20, "--before", "3"), "error: --before needs --all"),
         (("--supplier", "0x" + "ab" * 20, "--all", "--before", "0"), "error: --before needs"),
         (("--keystore", "/nonexistent/k.json"), "error: no keystore at /nonexistent/k.json\n"),
+        (("--supplier", "0x" + "ab" * 20, "--api", "http://[::1"), "error: the service's URL"),
+        (("--supplier", "0x" + "ab" * 20, "--api", "tuan.example"), "error: the service's URL"),
     ],
 )
 def test_claims_refuses_bad_input_in_one_line(run, args: tuple[str, ...], words: str) -> None:
