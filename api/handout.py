@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.names import Directory
 from api.services import Services
-from api.shop import deal_card
-from chain import deal_rules
+from api.shop import deal_card, group_closed, group_commission, group_order_state, paid_out
 
 
 def handout_view(session: Session, services: Services, leader: str, deal_id: int) -> dict[str, Any]:
@@ -26,8 +25,19 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
     group = next((g for g in detail["leaders"] if g["leader"] == leader), None) or {}
     orders = group.get("orders", [])
     directory.load({o["buyer"] for o in orders} | {leader})
+    closed = group_closed(
+        status=detail["status"],
+        received=group.get("receipt") is not None,
+        now=now,
+        delivery_deadline=detail["delivery_deadline"],
+    )
+    paid_back = paid_out(detail)
     rows = [
-        {**o, "person": directory.get(o["buyer"])}
+        {
+            **o,
+            "person": directory.get(o["buyer"]),
+            "state": group_order_state(o, lost=closed is not None, paid_back=paid_back),
+        }
         for o in sorted(
             orders, key=lambda o: (o["pickup"]["status"] != "awaiting_pickup", o["buyer"])
         )
@@ -42,8 +52,17 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
     cash_units = group.get("cash_quantity", 0)
     price = detail["unit_price"]
     bps = group.get("commission_bps", detail["commission_bps"])
+    commission, estimated = group_commission(
+        {**group, "commission_bps": bps},
+        status=detail["status"],
+        price=price,
+        now=now,
+        delivery_deadline=detail["delivery_deadline"],
+    )
     return {
         "leader": leader,
+        # Failed, recalled or undelivered: nothing to hand out, ever (said, not "after receipt").
+        "closed": closed,
         "me": directory.get(leader),
         "deal": deal_card(session, detail),
         "detail": detail,
@@ -64,9 +83,6 @@ def handout_view(session: Session, services: Services, leader: str, deal_id: int
         "can_book_cash": detail["status"] == "open" and status == "approved" and cash_units < cap,
         "units": group.get("quantity", 0),
         "commission_bps": bps,
-        # Earned on delivered units once received; before that, what the group's units would earn.
-        "commission": group.get("commission", 0)
-        if receipt
-        else deal_rules.commission(group.get("quantity", 0), price, bps),
-        "commission_estimated": receipt is None,
+        "commission": commission,
+        "commission_estimated": estimated,
     }

@@ -6,7 +6,8 @@ arrived at their pickup point (到货通知; ``arrived_short`` with the missing 
 receipt was short), the pickup deadline near while the goods wait there (``pickup_due``, from
 :data:`PICKUP_DUE_SECONDS` before it), not delivered by the delivery deadline (``undelivered``:
 refundable in full), handed over (已提货), a claim answered, money paid out);
-a leader about their group (a neighbour joined, a deal formed so the goods are coming, the goods
+a leader about their group (a neighbour joined, a deal formed so the goods are coming or did not
+form (``group_failed``), its batch recalled (``group_frozen``: hand nothing out), the goods
 not delivered to their pickup point by the delivery deadline (``group_undelivered``: no receipt can
 be signed any more, the group's buyers are refunded in full), a claim filed on their group).
 
@@ -22,7 +23,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, union
 from sqlalchemy.orm import Session
 
 from api import queries
@@ -53,6 +54,8 @@ KINDS = (
     "group_joined",
     "group_formed",
     "group_undelivered",
+    "group_failed",
+    "group_frozen",
     "group_claim",
     "party_approved",
     "party_rejected",
@@ -74,11 +77,12 @@ def address_deals(
 ) -> tuple[list[int], int | None]:
     """The ``limit`` newest deals (largest ids, below ``before`` if given) ``address`` bought in
     or leads a group of, and the cursor of the next page (the last id; None on the last page)."""
-    party = or_(m.OrderEvent.buyer == address, m.OrderEvent.leader == address)
-    query = select(m.OrderEvent.deal_id).where(party).distinct()
+    bought = select(m.OrderEvent.deal_id.label("deal_id")).where(m.OrderEvent.buyer == address)
+    found = union(bought, queries.led_deals(address)).subquery()  # (a group of cash orders too)
+    query = select(found.c.deal_id)
     if before is not None:
-        query = query.where(m.OrderEvent.deal_id < before)
-    ids = list(session.scalars(query.order_by(m.OrderEvent.deal_id.desc()).limit(limit + 1)))
+        query = query.where(found.c.deal_id < before)
+    ids = list(session.scalars(query.order_by(found.c.deal_id.desc()).limit(limit + 1)))
     return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)
 
 
@@ -166,6 +170,13 @@ def _deal_notices(
         if o.leader == address and o.kind == "join":
             led.add(o.deal_id)
             add("group_joined", ident, o.block_time, o.deal_id, who=o.buyer, n=o.quantity)
+    # A group of cash orders only (booked by the leader for neighbours) is their group too.
+    booked = select(m.CashOrderEvent.deal_id).where(
+        m.CashOrderEvent.leader == address, m.CashOrderEvent.kind == "booked"
+    )
+    if len(wanted) <= 500:
+        booked = booked.where(m.CashOrderEvent.deal_id.in_(sorted(wanted)))
+    led.update(d for d in session.scalars(booked.distinct()) if d in wanted)
     deal_ids = sorted(set(bought) | led)
     if not deal_ids:
         return []
@@ -191,10 +202,18 @@ def _deal_notices(
                 add("formed" if formed else "failed", str(d), deal.join_deadline, d)
             if d in led and formed:
                 add("group_formed", str(d), deal.join_deadline, d)
+            elif d in led and facts.group_units(d, address) > 0:
+                # 未成团: the leader tells the neighbours (their money comes back by itself, and
+                # the cash orders' to the leader, who hands the cash back).
+                add("group_failed", str(d), deal.join_deadline, d, n=facts.group_units(d, address))
         for outcome in facts.outcomes[d]:
             ident = f"{outcome.tx_hash}:{outcome.log_index}"
             if d in bought and holds:
                 add(outcome.kind, ident, outcome.block_time, d)  # frozen | settled
+            if outcome.kind == "frozen" and d in led and facts.group_units(d, address) > 0:
+                # A recall: the goods must not be handed out; the group is refunded in full.
+                n = facts.group_units(d, address)
+                add("group_frozen", ident, outcome.block_time, d, n=n)
         received = False
         led_received = any(r.leader == address for r in facts.receipts[d])
         for r in facts.receipts[d]:
@@ -304,7 +323,8 @@ def decided_parties(session: Session, *, after_block: int | None = None) -> set[
 
 
 def recipients_of(session: Session, deals: Collection[int]) -> set[str]:
-    """The addresses with notices about ``deals``: their buyers and the buyers' leaders."""
+    """The addresses with notices about ``deals``: their buyers, the buyers' leaders and the
+    leaders who booked cash orders in them."""
     out: set[str] = set()
     ids = sorted(deals)
     for i in range(0, len(ids), 500):  # bounded IN lists
@@ -316,6 +336,13 @@ def recipients_of(session: Session, deals: Collection[int]) -> set[str]:
         )
         for buyer, leader in rows:
             out.update(a for a in (buyer, leader) if a)
+        out.update(  # a leader whose group is cash orders only
+            session.scalars(
+                select(m.CashOrderEvent.leader)
+                .where(m.CashOrderEvent.deal_id.in_(chunk))
+                .distinct()
+            )
+        )
     return out
 
 

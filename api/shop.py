@@ -294,22 +294,76 @@ def qr_svg(text: str) -> str:
     )
 
 
+def group_commission(
+    group: dict[str, Any], *, status: str, price: int, now: int, delivery_deadline: int
+) -> tuple[int, bool]:
+    """A leader's commission in one deal and whether it is an estimate, the same on every page:
+    earned on delivered units once they confirmed receipt (the escrow's rule, in
+    :func:`api.queries.deal_detail`); before that, what the group's units would earn while the
+    deal can still deliver (open, or formed before the delivery deadline); nothing when it
+    cannot (failed, recalled, not delivered in time)."""
+    if group.get("receipt"):
+        return group.get("commission", 0), False
+    if status in ("open", "succeeded") and now < delivery_deadline:
+        bps = group.get("commission_bps", 0)
+        return deal_rules.commission(group.get("quantity", 0), price, bps), True
+    return 0, False
+
+
+def group_closed(*, status: str, received: bool, now: int, delivery_deadline: int) -> str | None:
+    """Why a leader's group gets no goods to hand out, if it does not: the deal ``failed`` (未成团),
+    was ``frozen`` (a recall), or its goods were ``undelivered`` to this pickup point by the delivery
+    deadline (the escrow takes no receipt after it). Its orders are then money going back."""
+    if status in ("failed", "frozen"):
+        return status
+    if status == "succeeded" and not received and now >= delivery_deadline:
+        return "undelivered"
+    return None
+
+
+def paid_out(detail: dict[str, Any]) -> set[str]:
+    """The accounts a deal has paid money out to (pushed or collected: indexed ``Withdrawn``)."""
+    return {p["account"] for p in detail["payouts"] if p["kind"] == "withdrawn"}
+
+
+def group_order_state(order: dict[str, Any], *, lost: bool, paid_back: set[str]) -> str | None:
+    """A row of a leader's group in one word (``order_<state>``), when there is one to say:
+    cancelled and refunded, a claim's stage, or a lost deal's refund due or paid."""
+    if order["cancelled"] and order["quantity"] == 0:
+        return "refunded"
+    if lost:
+        return "refunded" if order["buyer"] in paid_back else "refunding"
+    return None
+
+
+# A leader page's deals: their newest groups, and as many open deals to share.
+LEADER_PAGE_DEALS = 100
+
+
 def leader_view(session: Session, services: Services, leader: str, base_url: str) -> dict[str, Any]:
     """A leader's deals (share link and QR each), their group's orders and totals, receipts due."""
     directory = Directory(session, services.store)
     party = queries.party_status(session, "leader", leader)
     status = party["status"]
-    mine = set(
-        session.scalars(select(m.OrderEvent.deal_id).where(m.OrderEvent.leader == leader)).all()
+    # The leader's own groups (a group of cash orders only too) however old, newest first, and
+    # the open deals they may share: not the groups that happen to be among the newest deals of
+    # the whole platform (a leader of a year's groups lost the older ones, and their claims).
+    led = queries.led_deals(leader)
+    newest = led.selected_columns[0].desc()
+    mine = list(session.scalars(led.order_by(newest).limit(LEADER_PAGE_DEALS)))
+    sharable = (
+        [
+            s["deal_id"]
+            for s in queries.list_deals(session, status="open", limit=LEADER_PAGE_DEALS)["items"]
+        ]
+        if status == "approved"
+        else []
     )
+    now = queries.chain_now(session)
     deals = []
-    shown = [
-        summary
-        for summary in queries.list_deals(session, limit=200)["items"]
-        if summary["deal_id"] in mine or (summary["status"] == "open" and status == "approved")
-    ]
     # Every shown deal's detail, card and buyers' names at once (not a few queries per deal).
-    details = queries.deal_details(session, [s["deal_id"] for s in shown])
+    details = queries.deal_details(session, sorted(set(mine) | set(sharable), reverse=True))
+    shown = [details[deal_id] for deal_id in sorted(details, reverse=True)]
     groups = {
         deal_id: next((x for x in detail["leaders"] if x["leader"] == leader), None)
         for deal_id, detail in details.items()
@@ -318,16 +372,71 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
     for summary, card in zip(shown, deal_cards(session, shown), strict=True):
         group = groups[summary["deal_id"]]
         orders = (group or {}).get("orders", [])
+        cash = (group or {}).get("cash_orders", [])
+        detail = details[summary["deal_id"]]
+        # A deal that failed, was recalled, or whose goods never reached this pickup point: every
+        # order of the group is money going back (the keeper pushes it): each row says whether
+        # it is back yet (a pushed or collected refund), not only what was paid in.
+        lost = (
+            group_closed(
+                status=summary["status"],
+                received=bool((group or {}).get("receipt")),
+                now=now,
+                delivery_deadline=summary["delivery_deadline"],
+            )
+            is not None
+        )
+        paid_back = paid_out(detail)
         link = share_link(base_url, leader, summary["deal_id"])
+        commission, estimated = group_commission(
+            {
+                **(group or {}),
+                "commission_bps": (group or {}).get("commission_bps", summary["commission_bps"]),
+            },
+            status=summary["status"],
+            price=summary["unit_price"],
+            now=now,
+            delivery_deadline=summary["delivery_deadline"],
+        )
         deals.append(
             {
                 "deal": card,
                 "link": link,
                 "qr": qr_svg(link),
-                "orders": [{**o, "person": directory.get(o["buyer"])} for o in orders],
+                "orders": [
+                    {
+                        **o,
+                        "person": directory.get(o["buyer"]),
+                        "state": group_order_state(o, lost=lost, paid_back=paid_back),
+                    }
+                    for o in orders
+                ],
+                "cash_state": (
+                    ("refunded" if all(c["refunded"] for c in cash) else "refunding")
+                    if lost and cash
+                    else None
+                ),
                 "units": (group or {}).get("quantity", 0),
-                "paid": sum(o["paid"] - o["refunded"] for o in orders),
-                "commission": (group or {}).get("commission", 0),
+                # Cash orders booked for neighbours are the group's units and money too: the
+                # totals add up to the rows above them (the leader paid those in).
+                "cash_units": (group or {}).get("cash_quantity", 0),
+                "cash_paid": sum(c["paid"] for c in cash),
+                "cash_count": len(cash),
+                "paid": sum(o["paid"] - o["refunded"] for o in orders)
+                + sum(c["paid"] for c in cash),
+                "commission": commission,
+                "commission_estimated": estimated,
+                # After settlement: what reached the leader (pushed or collected), and what the
+                # escrow still owes them (a push the keeper skipped): a button to collect it,
+                # not a figure with no way to the money.
+                "commission_paid": sum(
+                    p["amount"]
+                    for p in detail["payouts"]
+                    if p["account"] == leader and p["kind"] == "withdrawn"
+                ),
+                "owed": _owed(services, summary["deal_id"], leader)
+                if summary["status"] == "settled"
+                else None,
                 "commission_bps": (group or {}).get("commission_bps", summary["commission_bps"]),
                 "receipt": (group or {}).get("receipt"),
                 "can_receive": (
@@ -335,7 +444,7 @@ def leader_view(session: Session, services: Services, leader: str, base_url: str
                     and group is not None
                     and group["quantity"] > 0
                     and group["receipt"] is None
-                    and queries.chain_now(session) < summary["delivery_deadline"]
+                    and now < summary["delivery_deadline"]
                 ),
             }
         )

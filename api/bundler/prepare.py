@@ -25,8 +25,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.bundler.accept import pending_of
+from api.bundler.actions import PASSKEY_ACTIONS
 from api.errors import ApiError
 from api.private.store import evidence_stored
+from api.relayer.describe import ACTION_OF_FUNCTION
 from api.relayer.prepare import cid_bytes
 from chain.aa.bundling import ExecutionReverted, checksum
 from chain.aa.entrypoint import ENTRYPOINT_V08
@@ -41,8 +43,6 @@ from chain.context import Chain
 from traceability.ipfs import DocumentStore
 
 CALL_GAS_MARGIN_PERCENT = 20
-# The consumer actions the paymaster sponsors (ConsumerSponsorPolicy); "refund" = withdraw.
-PASSKEY_ACTIONS = ("join", "cancel", "withdraw", "refund", "file_claim", "add_passkey")
 
 
 def parse_coordinate(value: Any, name: str) -> bytes:
@@ -158,6 +158,15 @@ def prepare(
 ) -> dict[str, Any]:
     """The unsigned operation of ``action`` for the passkey (qx, qy), and its hash (``engine``:
     the private document store's database, where a claim's evidence is kept)."""
+    if action not in PASSKEY_ACTIONS and action in set(ACTION_OF_FUNCTION.values()):
+        # A leader's, a supplier's or the platform's action: the paymaster pays for none of
+        # them, and the forwarder takes only ECDSA signatures (not a passkey account's).
+        raise ApiError(
+            403,
+            "needs_wallet",
+            f"a passkey account cannot {action}: sign it with a wallet",
+            actions=list(PASSKEY_ACTIONS),
+        )
     if action not in PASSKEY_ACTIONS:
         raise ApiError(
             404, "unknown_action", f"no passkey action {action!r}", actions=list(PASSKEY_ACTIONS)

@@ -127,6 +127,21 @@ class PartyEvent(Base, LogRow):
     by: Mapped[str | None] = mapped_column(Address, nullable=True)
 
 
+class PartyStatus(Base):
+    """Each party's standing now, from its latest decision (applied, approved, rejected, revoked;
+    a profile update keeps it): derived from ``party_events`` by the indexer as it stores them
+    (:mod:`api.db.party_statuses`), so the approved list is an index range, not every event.
+    ``block_number`` is the deciding event's: a rollback past it recomputes the row."""
+
+    __tablename__ = "party_statuses"
+    __table_args__ = (Index("ix_party_statuses_kind_status_account", "kind", "status", "account"),)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # supplier | leader
+    account: Mapped[str] = mapped_column(Address, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected | revoked
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+
+
 class CompanyPrefixEvent(Base, LogRow):
     """The platform assigned a GS1 Company Prefix to a supplier, or revoked it
     (CompanyPrefixAssigned / Revoked): only a prefix's holder registers batches of its GTINs."""
@@ -402,6 +417,7 @@ class RawLog(Base, LogRow):
 LOG_TABLES: tuple[type[Base], ...] = (
     RawLog,
     PartyEvent,
+    PartyStatus,
     CompanyPrefixEvent,
     Batch,
     BatchStatusEvent,

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from api.binding import bind
 from api.db import init_db, session_factory
 from api.db import models as m
+from api.db.party_statuses import refresh_party_statuses, touched
 from api.indexer.bulk import bulk_insert
 from api.indexer.changes import notify_index_change
 from api.indexer.enrich import Enricher, EnrichStats
@@ -159,9 +160,16 @@ class Indexer:
                 select(m.AnchoredEvent.batch_id).where(m.AnchoredEvent.block_number > fork)
             ).all()
         )
+        parties = session.execute(
+            select(m.PartyEvent.kind, m.PartyEvent.account)
+            .where(m.PartyEvent.block_number > fork)
+            .distinct()
+        ).all()
         for table in m.LOG_TABLES:
             session.execute(delete(table).where(table.block_number > fork))  # type: ignore[attr-defined]
         session.execute(delete(m.IndexedBlock).where(m.IndexedBlock.number > fork))
+        # Their standing from the decisions left (one before the fork, or none).
+        refresh_party_statuses(session, [(k, a) for k, a in parties])
         # Merkle leaves of surviving roots were derived rows: keep; verification is per row.
         state = self._state(session)
         state.last_block = fork
@@ -212,8 +220,12 @@ class Indexer:
                 inserts.setdefault((row.table, tuple(row.values)), []).append(row.values)
                 rows += 1
         bulk_insert(session, m.RawLog.__table__, raw_logs)  # type: ignore[arg-type]
+        parties: set[tuple[str, str]] = set()
         for (table, _), values in inserts.items():
             bulk_insert(session, table, values)
+            if table is m.PartyEvent.__table__:
+                parties |= touched(values)
+        refresh_party_statuses(session, parties)
         hashes = [
             {"number": n, "hash": headers[n].hash} for n in numbers if headers.get(n) is not None
         ]

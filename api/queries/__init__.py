@@ -13,7 +13,7 @@ also clears the cache directly when it runs in this process (:func:`api.indexer.
 
 from api.queries.batches import list_batches, provenance
 from api.queries.cache import ProvenanceCache
-from api.queries.cash_orders import leader_cash_orders
+from api.queries.cash_orders import leader_cash_orders, led_deals
 from api.queries.common import MAX_PAGE, chain_now, check_batch_key, index_state, party_status
 from api.queries.dashboard import dashboard
 from api.queries.deals import (
@@ -40,6 +40,7 @@ __all__ = [
     "deal_summary",
     "index_state",
     "leader_cash_orders",
+    "led_deals",
     "list_batches",
     "list_deals",
     "party_status",

@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, union
 from sqlalchemy.orm import Session
 
 from api.db import models as m
 from api.queries.deals import deal_details
+
+
+def led_deals(leader: str) -> Select[tuple[int]]:
+    """The deals ``leader`` has a group in (a query of deal ids): a buyer's order under them, or a
+    cash order they booked for a neighbour. A group of cash orders only is a group too: it is
+    delivered to, received, handed out and paid commission like any other."""
+    joined = select(m.OrderEvent.deal_id.label("deal_id")).where(m.OrderEvent.leader == leader)
+    booked = select(m.CashOrderEvent.deal_id.label("deal_id")).where(
+        m.CashOrderEvent.leader == leader, m.CashOrderEvent.kind == "booked"
+    )
+    ids = union(joined, booked).subquery()
+    return select(ids.c.deal_id)
 
 
 def leader_cash_orders(session: Session, leader: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from api.db import models as m
+from api.db.party_statuses import PARTY_STATUSES
 from traceability.digital_link import InvalidGtin, InvalidLot
 from traceability.epcis.errors import InvalidIdentifier
 from traceability.epcis.identifiers import validate_gtin14, validate_lot
@@ -129,27 +130,17 @@ def company_prefixes(session: Session, supplier: str | None = None) -> dict[str,
     return held
 
 
-# A party's status after each registry action; a profile update keeps the status it had.
-PARTY_STATUSES = {
-    "applied": "pending",
-    "approved": "approved",
-    "rejected": "rejected",
-    "revoked": "revoked",
-}
-
-
-def approved(session: Session, kind: str) -> list[str]:
-    """Accounts of ``kind`` (leader | supplier) approved now: their latest decision is an
-    approval (a profile updated since keeps it), in the order they were first seen."""
-    rows = session.execute(
-        select(m.PartyEvent.account, m.PartyEvent.action)
-        .where(m.PartyEvent.kind == kind, m.PartyEvent.action.in_(PARTY_STATUSES))
-        .order_by(m.PartyEvent.block_number, m.PartyEvent.log_index)
-    ).all()
-    latest: dict[str, str] = {}
-    for account, action in rows:
-        latest[account] = action
-    return [a for a, action in latest.items() if action == "approved"]
+def approved(
+    session: Session, kind: str, *, limit: int | None = None, after: str | None = None
+) -> list[str]:
+    """Accounts of ``kind`` (leader | supplier) approved now (their latest decision; a profile
+    updated since keeps it), by address: at most ``limit``, those after ``after``. One index
+    range of ``party_statuses`` (kept by the indexer), not every party event."""
+    s = m.PartyStatus
+    query = select(s.account).where(s.kind == kind, s.status == "approved").order_by(s.account)
+    if after is not None:
+        query = query.where(s.account > after)
+    return list(session.scalars(query.limit(limit)))
 
 
 def party_status(session: Session, kind: str, account: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, exists, func, select, union
 from sqlalchemy.orm import Session
 
 from api.db import models as m
@@ -18,7 +18,6 @@ from api.queries.common import (
     _batch_statuses,
     amount_sum,
     amount_sum_name,
-    approved,
     chain_now,
 )
 from api.queries.deals import _deal_status_sql, _DealFacts, _status_filter, detail_of, summaries_of
@@ -34,13 +33,19 @@ def _utc_day(session: Session, column: Any) -> Any:
 
 
 def dashboard(
-    session: Session, *, supplier: str | None = None, leader: str | None = None
+    session: Session,
+    *,
+    supplier: str | None = None,
+    leader: str | None = None,
+    leaders_after: str | None = None,
 ) -> dict[str, Any]:
     """Platform totals: GMV, orders, refunds by reason, commissions per leader, deals by state.
 
     ``supplier``: only that supplier's deals and batches. ``leader``: only the deals with orders
     in that leader's group, and of those only the group's orders, claims, refunds and commission;
-    the group's GMV is its delivered units at the settled price.
+    the group's GMV is its delivered units at the settled price. ``leaders_after``: the leader
+    list's page after that address (``leaders_total``: how many; ``leaders_more``: the next
+    page's cursor).
 
     Summed in SQL (issue 15: at 100,000 deals the dashboard loaded every deal's rows): deals by
     state, orders and refunds by day and reason; only the deals with receipts (commissions,
@@ -102,6 +107,18 @@ def dashboard(
             figures["cancelled"] += int(amount)
             cancels += n
             cancelled += int(amount)
+    # Cash orders a leader booked for neighbours paying in cash (the top price, in the escrow like
+    # a buyer's): by the deal's state, for the identity (their units count in tiers and GMV).
+    cash = m.CashOrderEvent
+    cash_by_state = {
+        status: int(amount)
+        for status, amount in session.execute(
+            select(per_deal.c.status, func.coalesce(amount_sum(total, cash.amount), 0))
+            .join(per_deal, per_deal.c.deal_id == cash.deal_id)
+            .where(cash.kind == "booked", *([cash.leader == leader] if leader else []))
+            .group_by(per_deal.c.status)
+        )
+    }
     # Refunds by reason; a reason's key is where the first deal giving it put it (by row id;
     # within a deal: cancels, then upheld claims, then the deal's failure or recall).
     firsts: list[tuple[int, int, str]] = []
@@ -171,39 +188,27 @@ def dashboard(
                 ).where(o.deal_id.in_(held))
             ).one()
             amount = int(paid) - int(refunded)
-        refunds[reason] = {"count": int(count or 0), "amount": int(amount or 0)}
+        # A failed or recalled deal's cash orders are owed back in full too (to their leader).
+        amount = int(amount or 0) + cash_by_state.get(status, 0)
+        refunds[reason] = {"count": int(count or 0), "amount": amount}
     # Undelivered: a group of a succeeded or settled deal whose leader confirmed no receipt by
     # the delivery deadline; its buyers get back all they paid (GroupBuyEscrow._buyerOwed).
-    due = select(per_deal.c.deal_id).where(
-        per_deal.c.status.in_(("succeeded", "settled")), per_deal.c.delivery_deadline <= now
-    )
-    r = m.Receipt
-    net = (
-        select(
-            o.deal_id.label("deal_id"),
-            amount_sum(total, case((o.kind == "join", o.amount), else_=-o.amount)).label("net"),
-        )
-        .where(
-            o.deal_id.in_(due),
-            *mine,
-            ~exists().where(r.deal_id == o.deal_id, r.leader == o.leader),
-        )
-        .group_by(o.deal_id, o.buyer)
-        .subquery()
-    )
-    count, amount, row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(amount_sum(total, net.c.net), 0),
-            func.min(m.Deal.id),
-        )
-        .select_from(net)
-        .join(m.Deal, m.Deal.deal_id == net.c.deal_id)
-        .where(net.c.net > 0)
-    ).one()
+    count, amount, row = _undelivered(session, per_deal, now, total, mine, ("succeeded", "settled"))
     if count:
         firsts.append((row, 2, "undelivered"))
         refunds["undelivered"] = {"count": int(count), "amount": int(amount)}
+    # Still in escrow: what buyers paid into deals open or succeeded and not settled, less what
+    # cancels gave back and what undelivered groups of those deals are owed (counted above).
+    live = select(per_deal.c.deal_id).where(per_deal.c.status.in_(("open", "succeeded")))
+    paid_live, cancelled_live = session.execute(
+        select(
+            func.coalesce(amount_sum(total, case((o.kind == "join", o.amount))), 0),
+            func.coalesce(amount_sum(total, case((o.kind == "cancel", o.amount))), 0),
+        ).where(o.deal_id.in_(live), *mine)
+    ).one()
+    _, owed_live, _ = _undelivered(session, per_deal, now, total, mine, ("succeeded",))
+    in_escrow = int(paid_live) - int(cancelled_live) - int(owed_live)
+    in_escrow += sum(cash_by_state.get(status, 0) for status in ("open", "succeeded"))
     refunds = {reason: refunds[reason] for _, _, reason in sorted(firsts)}
     gmv = 0
     if not leader:
@@ -227,14 +232,22 @@ def dashboard(
     # A commission is the escrow's to pay at settlement only (GroupBuyEscrow._collect): a
     # received group of a deal not settled yet, or frozen by a recall, has earned nothing yet.
     commissions: dict[str, int] = defaultdict(int)
+    rebates = 0
     for deal in received:
         detail = detail_of(deal, facts, now)
         if detail["status"] != "settled":
             continue
+        rebate = detail["top_price"] - detail["settlement"]["final_unit_price"]
         for group in detail["leaders"]:
             if leader and group["leader"] != leader:
                 continue
             commissions[group["leader"]] += group["commission"]
+            if group["receipt"]:
+                # The buyers' units of a received group were paid at the top price and settle
+                # at the final one (an undelivered group's buyers get it all back: a refund).
+                # A group's units: its buyers' and its leader's cash orders (their short
+                # refund is the group's too).
+                rebates += group["quantity"] * rebate
             receipt = group["receipt"]
             if receipt and receipt["short"]:
                 short = refunds.setdefault("short_delivery", {"count": 0, "amount": 0})
@@ -270,16 +283,66 @@ def dashboard(
         "to_settle": _to_settle(session, conditions, now),
         "gmv": gmv,
         "paid_in": paid_in,
+        "cash_booked": sum(cash_by_state.values()),
+        "rebates": rebates,
+        "in_escrow": in_escrow,
         "orders": orders,
         "refunds": refunds,
         "commissions": [
             {"leader": who, "amount": amount} for who, amount in sorted(commissions.items())
         ],
-        "leaders": _leaders(session, scope, leader, commissions, every=not (supplier or leader)),
+        **_leaders(
+            session,
+            scope,
+            leader,
+            commissions,
+            every=not (supplier or leader),
+            after=leaders_after,
+        ),
         "deals_by_state": by_state,
         "by_day": [{"day": day, **figures} for day, figures in sorted(days.items())],
         "flagged_batches": [_batch_row_summary(b, statuses.get(b.batch_id)) for b in flagged],
     }
+
+
+def _undelivered(
+    session: Session,
+    per_deal: Any,
+    now: int,
+    total: Any,
+    mine: list[Any],
+    statuses: tuple[str, ...],
+) -> tuple[int, int, int | None]:
+    """The buyers of groups never received by their deal's delivery deadline, in deals of
+    ``statuses``: how many, what they are owed back (all they paid), the first deal's row."""
+    o, r = m.OrderEvent, m.Receipt
+    due = select(per_deal.c.deal_id).where(
+        per_deal.c.status.in_(statuses), per_deal.c.delivery_deadline <= now
+    )
+    net = (
+        select(
+            o.deal_id.label("deal_id"),
+            amount_sum(total, case((o.kind == "join", o.amount), else_=-o.amount)).label("net"),
+        )
+        .where(
+            o.deal_id.in_(due),
+            *mine,
+            ~exists().where(r.deal_id == o.deal_id, r.leader == o.leader),
+        )
+        .group_by(o.deal_id, o.buyer)
+        .subquery()
+    )
+    count, amount, row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(amount_sum(total, net.c.net), 0),
+            func.min(m.Deal.id),
+        )
+        .select_from(net)
+        .join(m.Deal, m.Deal.deal_id == net.c.deal_id)
+        .where(net.c.net > 0)
+    ).one()
+    return int(count), int(amount), row
 
 
 def _leaders(
@@ -289,30 +352,54 @@ def _leaders(
     commissions: dict[str, int],
     *,
     every: bool,
-) -> list[dict[str, Any]]:
+    after: str | None = None,
+) -> dict[str, Any]:
     """Each leader's orders (joins) in the scope's deals and commission (settled deals), by
     address; on the platform's view every approved leader too, with zeros before a first order
-    (an operator who just approved one finds them here), and the one leader of a leader's view;
-    at most :data:`MAX_PAGE`, by address."""
+    (an operator who just approved one finds them here), and the one leader of a leader's view.
+
+    A page of at most :data:`MAX_PAGE`, those after ``after`` (by address): ``leaders``,
+    ``leaders_total`` (how many there are in all), ``leaders_more`` (the next page's cursor). A leader
+    with a commission has orders in the scope, so the leaders are those with orders and, on the
+    platform's view, the approved ones (``party_statuses``), read a page at a time."""
     o = m.OrderEvent
+    if leader:
+        who: list[str] = [leader] if after is None or leader > after else []
+        total = 1
+    else:
+        # A leader with a commission has orders in the scope: joins, or cash orders booked.
+        cash = m.CashOrderEvent
+        parts = [
+            select(o.leader).where(o.deal_id.in_(scope), o.kind == "join"),
+            select(cash.leader).where(cash.deal_id.in_(scope)),
+        ]
+        if every:
+            s = m.PartyStatus
+            parts.append(select(s.account).where(s.kind == "leader", s.status == "approved"))
+        leaders = union(*parts).subquery()  # UNION: each leader once
+        column = leaders.c[0]
+        total = int(session.scalar(select(func.count()).select_from(leaders)) or 0)
+        page = select(column).order_by(column).limit(MAX_PAGE + 1)
+        if after is not None:
+            page = page.where(column > after)
+        who = list(session.scalars(page))
+    more = who[MAX_PAGE - 1] if len(who) > MAX_PAGE else None
+    who = who[:MAX_PAGE]
     counts = dict(
         session.execute(
             select(o.leader, func.count())
-            .where(
-                o.deal_id.in_(scope), o.kind == "join", *([o.leader == leader] if leader else [])
-            )
+            .where(o.deal_id.in_(scope), o.kind == "join", o.leader.in_(who or [""]))
             .group_by(o.leader)
         ).all()
     )
-    who = set(counts) | set(commissions)
-    if every:
-        who |= set(approved(session, "leader"))
-    if leader:
-        who = {leader}
-    return [
-        {"leader": x, "orders": int(counts.get(x, 0)), "commission": commissions.get(x, 0)}
-        for x in sorted(who)[:MAX_PAGE]  # bounded, as the chooser's (any other: ?leader=)
-    ]
+    return {
+        "leaders": [
+            {"leader": x, "orders": int(counts.get(x, 0)), "commission": commissions.get(x, 0)}
+            for x in who
+        ],
+        "leaders_total": total,
+        "leaders_more": more,
+    }
 
 
 def _to_settle(session: Session, conditions: list[Any], now: int) -> list[dict[str, Any]]:

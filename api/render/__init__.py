@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from api.bundler.actions import PASSKEY_ACTIONS
 from api.photos import photo_path
 from api.render.charts import bar_chart, donut_chart, temperature_plot
 from api.timefmt import zone_label
@@ -275,6 +276,7 @@ def render(
             t=t,
             t_for_script=t_for_script,
             js_messages=js,
+            passkey_actions=PASSKEY_ACTIONS,
             path=request.url.path,
             query=dict(request.query_params),
             # This page's own path and query: where the passkey page sends one back (``next``).

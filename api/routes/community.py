@@ -166,8 +166,9 @@ def handout_page(
     tags=["read"],
     summary="An address's notices, newest first, in words",
     description="Derived from the indexed chain events: orders, 成团 or not, recalls, goods "
-    "arrived at the pickup point, claims answered, payouts; for leaders their group's joins, "
-    "成团, goods not delivered by the delivery deadline, and claims. Each `id` is stable (for deduplication). Paged by deal: the notices about the "
+    "arrived at the pickup point, claims answered, payouts; for leaders their group's (cash orders "
+    "only included) joins, 成团 or not, recall, goods not delivered by the delivery deadline, and "
+    "claims. Each `id` is stable (for deduplication). Paged by deal: the notices about the "
     "address's `limit` newest deals (largest deal ids); `next_before` is the next page's cursor.",
 )
 def get_notices(

@@ -408,13 +408,19 @@ def _deal_product(services: Services, deal_id: int) -> dict[str, Any] | None:
 
 
 def dashboard_data(
-    services: Services, *, supplier: str | None = None, leader: str | None = None
+    services: Services,
+    *,
+    supplier: str | None = None,
+    leader: str | None = None,
+    leaders_after: str | None = None,
 ) -> dict[str, Any]:
     """The dashboard's figures from the index (``api.queries.dashboard``)."""
     from api import queries
 
     with Session(services.engine) as session:
-        return queries.dashboard(session, supplier=supplier, leader=leader)
+        return queries.dashboard(
+            session, supplier=supplier, leader=leader, leaders_after=leaders_after
+        )
 
 
 def _parties(services: Services) -> dict[str, list[str]]:
@@ -430,7 +436,8 @@ def _parties(services: Services) -> dict[str, list[str]]:
 
     def distinct(column: Any, kind: str) -> list[str]:
         query = select(column).distinct().order_by(column).limit(MAX_PAGE)
-        return sorted(set(session.scalars(query)) | set(approved(session, kind)))[:MAX_PAGE]
+        chosen = set(session.scalars(query)) | set(approved(session, kind, limit=MAX_PAGE))
+        return sorted(chosen)[:MAX_PAGE]
 
     try:
         with Session(services.engine) as session:
@@ -463,7 +470,10 @@ def _stuck(services: Services) -> list[dict[str, Any]]:
     responses=error_responses(400, html=True),
 )
 def dashboard_page(
-    request: Request, supplier: str | None = None, leader: str | None = None
+    request: Request,
+    supplier: str | None = None,
+    leader: str | None = None,
+    leaders_after: str | None = None,
 ) -> Response:
     from api.render import choose_language, messages
 
@@ -472,10 +482,13 @@ def dashboard_page(
         if len(asked) > 1:
             raise ApiError(400, "invalid_request", "give a supplier or a leader, not both")
         chosen = {kind: page_address(value) for kind, value in asked.items()}
+        # The leader list's next page: the leaders after this address (the previous page's last,
+        # as the index stores it: the cursor compares with stored text, so it is not re-cased).
+        after = leaders_after if leaders_after and page_address(leaders_after) else None
     except ApiError as exc:  # a browser's request: the error page, not the API's JSON
         return page_error(request, exc)
     services = get_services(request)
-    data = dashboard_data(services, **chosen)
+    data = dashboard_data(services, **chosen, leaders_after=after)
     lang = choose_language(request)
     labels = messages()
     parties = _parties(services)
@@ -484,7 +497,7 @@ def dashboard_page(
         for p in people(
             services,
             [c["leader"] for c in data.get("commissions", [])]
-            + [x["leader"] for x in data.get("leaders", [])]
+            + [x["leader"] for x in data["leaders"]]
             + parties["supplier"]
             + parties["leader"]
             + list(chosen.values()),
@@ -512,7 +525,14 @@ def dashboard_page(
                 (named[c["leader"]].label(lang), c["amount"] / 10**6)
                 for c in data.get("commissions", [])
             ],
-            "leaders": [(named[x["leader"]], x) for x in data.get("leaders", [])],
+            "leaders": [(named[x["leader"]], x) for x in data["leaders"]],
+            "leader_page": {
+                "total": data["leaders_total"],
+                "more": data["leaders_more"],
+                "after": after,
+                # The view the pages belong to (a supplier's), kept in the links.
+                "view": next((f"{k}={v}&" for k, v in chosen.items()), ""),
+            },
             "refund_items": [
                 (label(f"reason_{reason}"), r["amount"] / 10**6)
                 for reason, r in sorted(data.get("refunds", {}).items())

@@ -20,8 +20,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.bundler.actions import PASSKEY_ACTIONS
 from api.bundler.prepare import (
-    PASSKEY_ACTIONS,
     acting_account,
     message_challenge,
     parse_coordinate,

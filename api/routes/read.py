@@ -212,12 +212,18 @@ def get_leader_cash_orders(address: str, session: SessionDep) -> Any:
     responses=error_responses(400),
 )
 def get_dashboard(
-    session: SessionDep, supplier: str | None = None, leader: str | None = None
+    session: SessionDep,
+    supplier: str | None = None,
+    leader: str | None = None,
+    leaders_after: str | None = None,
 ) -> Any:
     if supplier and leader:
         raise ApiError(400, "invalid_request", "give a supplier or a leader, not both")
+    if leaders_after:
+        _address(leaders_after, "leaders_after")  # checked; kept as given (a stored cursor)
     return queries.dashboard(
         session,
         supplier=_address(supplier, "supplier") if supplier else None,
         leader=_address(leader, "leader") if leader else None,
+        leaders_after=leaders_after or None,
     )

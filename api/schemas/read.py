@@ -254,11 +254,30 @@ class Dashboard(_Open):
         description="what buyers paid into escrow on joining (at the top price), before any "
         "refund, rebate or settlement",
     )
+    rebates: int = Field(
+        default=0,
+        description="tier rebates: in settled deals, each received group's units × (top price "
+        "− settled price), given back to buyers (not a refund)",
+    )
+    in_escrow: int = Field(
+        default=0,
+        description="still in escrow: paid into deals open or succeeded and not settled, less "
+        "cancels and what their undelivered groups are owed back; paid_in + cash_booked = "
+        "refunds + rebates + gmv + in_escrow",
+    )
+    cash_booked: int = Field(
+        default=0, description="cash orders leaders booked (paid at the top price for neighbours)"
+    )
     orders: int
     leaders: list[dict[str, Any]] = Field(
         default_factory=list,
         description="per leader: orders (joins) and commission (settled deals); on the "
-        "platform's view every approved leader, with zeros before a first order",
+        "platform's view every approved leader, with zeros before a first order; a page of "
+        "at most 200 by address (the next: ?leaders_after=leaders_more)",
+    )
+    leaders_total: int = Field(default=0, description="how many leaders the list has in all")
+    leaders_more: str | None = Field(
+        default=None, description="the next page's cursor (?leaders_after=), or null"
     )
     refunds: dict[str, dict[str, int]]
     commissions: list[dict[str, Any]]

@@ -151,7 +151,7 @@
     list.textContent = "";
     for (const tier of economics.leader_tiers) {
       list.append(Object.assign(document.createElement("li"), {
-        textContent: T.t("js_leader_tier", { units: Math.max(tier.min_volume, 1), pct: (tier.bps / 100).toFixed(2), amount: money(tier.leader) }),
+        textContent: T.t("js_leader_tier", { n: Math.max(tier.min_volume, 1), pct: (tier.bps / 100).toFixed(2), amount: money(tier.leader) }),
       }));
     }
   }

@@ -207,6 +207,24 @@
     return signer;
   }
 
+  // What a passkey account can do (api.bundler.actions.PASSKEY_ACTIONS, on the wallet bar).
+  function passkeyCan(action) {
+    const bar = document.getElementById("wallet-bar");
+    const actions = ((bar && bar.dataset.passkeyActions) || "").split(" ").filter(Boolean);
+    return !actions.length || actions.includes(action);
+  }
+
+  // A wallet (an extension) instead of the passkey remembered here: chosen and remembered.
+  async function useWallet() {
+    const wallets = await discover();
+    if (!wallets.length) throw Object.assign(new Error(t("js_no_wallet")), { code: "no_wallet" });
+    const wallet = wallets.length === 1 ? wallets[0] : await chooseWallet(wallets);
+    const signer = await injectedSigner(wallet);
+    localStorage.setItem(STORE_KEY, wallet.info.rdns);
+    useSigner(signer);
+    return signer;
+  }
+
   function chooseWallet(wallets) {
     return new Promise((resolve, reject) => {
       const sheet = panel(t("js_choose_wallet"));
@@ -325,6 +343,11 @@
     try {
       mark("review", "active");
       const signer = await step(connect());
+      // A leader's or a supplier's action from a passkey account: said before any upload or
+      // signature (the paymaster pays for consumers' actions only), with the way on.
+      if (signer.kind === "passkey" && !options.signOnly && !passkeyCan(options.action)) {
+        throw Object.assign(new Error(t("js_err_needs_wallet")), { code: "needs_wallet" });
+      }
       const from = await step(signer.address());
       if (options.before) await step(options.before((text) => { status.textContent = text; }));
       // EOA: EIP-712 payloads for the relayer. Passkey account (ERC-4337): a sponsored user
@@ -370,6 +393,19 @@
       status.textContent = "✖ " + explain(error);
       status.classList.add("error");
       if (error && error.code === "no_wallet") offerPasskey(sheet.body);
+      if (error && error.code === "needs_wallet" && sheet.dialog.open) {
+        // The way on: sign with a wallet on this phone instead, then the same action again.
+        const wallet = el("button", { type: "button", class: "primary", "data-use-wallet": "" }, t("js_use_wallet"));
+        sheet.body.append(wallet);
+        await new Promise((resolve, reject) => {
+          wallet.addEventListener("click", () => useWallet().then(resolve, (failed) => {
+            status.textContent = "✖ " + explain(failed);
+            if (failed && failed.code === "no_wallet") offerPasskey(sheet.body);
+          }));
+          sheet.onCancel(() => reject(error));
+        });
+        return { retry: true };
+      }
       if (!retryable(error) || !sheet.dialog.open) throw error;
       const again = el("button", { type: "button", class: "primary", "data-retry": "" }, t("js_retry"));
       sheet.body.append(again);

@@ -21,6 +21,7 @@ from api import notices as notice_feed
 from api.app import create_app
 from api.db import init_db
 from api.db import models as m
+from api.db.party_statuses import refresh_party_statuses
 from api.names import Directory
 from api.queries import MAX_PAGE
 from api.routes import pages
@@ -159,7 +160,7 @@ def test_claims_and_batches_are_paged_newest_first_each_once(
     assert [b.lot for b in rows] == [f"L{d}" for d in range(DEALS, 0, -1)]
 
 
-def test_the_dashboard_lists_a_bounded_number_of_parties(engine: Engine) -> None:
+def test_the_dashboard_lists_a_bounded_number_of_parties(engine: Engine, tmp_path: Path) -> None:
     with Session(engine) as session:
         for i in range(MAX_PAGE + 10):  # many leaders, each approved, with one order
             session.add(
@@ -181,6 +182,7 @@ def test_the_dashboard_lists_a_bounded_number_of_parties(engine: Engine) -> None
                     amount=100,
                 )
             )
+        refresh_party_statuses(session)  # as the indexer keeps it with the events it stores
         session.commit()
     try:
         parties = pages._parties(SimpleNamespace(engine=engine))  # type: ignore[arg-type]
@@ -188,11 +190,37 @@ def test_the_dashboard_lists_a_bounded_number_of_parties(engine: Engine) -> None
         assert parties["leader"] == sorted(parties["leader"])
         assert parties["supplier"] == ["0x" + "11" * 20]
         with Session(engine) as session:
-            leaders = queries.dashboard(session)["leaders"]
-        assert [x["leader"] for x in leaders] == parties["leader"]  # the same, bounded
+            leaders = queries.dashboard(session)
+            after = queries.dashboard(session, leaders_after=leaders["leaders_more"])
+        every_first = [x["leader"] for x in leaders["leaders"]]
+        assert every_first == parties["leader"]  # the same, bounded
+        # Said how many, and paged: the next page holds the rest, the two make the whole list.
+        assert leaders["leaders_total"] > MAX_PAGE and leaders["leaders_more"] == every_first[-1]
+        assert after["leaders_more"] is None
+        every = [x["leader"] for x in leaders["leaders"] + after["leaders"]]
+        assert every == sorted(set(every)) and len(every) == leaders["leaders_total"]
+        # The page says how many and pages through them: "more", then back to the first page.
+        settings = Settings(
+            rpc_url="http://127.0.0.1:9",  # the page reads the index only
+            data_dir=tmp_path,
+            database_url=engine.url.render_as_string(hide_password=False),
+            deployments_dir=tmp_path / "deployments",
+        )
+        with TestClient(create_app(build_services(settings))) as client:
+            first = client.get("/dashboard?lang=en", headers={"Accept": "text/html"}).text
+            total = re.search(r'id="leader-count">(\d+) leaders in all<', first)
+            assert total and int(total[1]) == leaders["leaders_total"]
+            assert first.count("<tr data-leader=") == MAX_PAGE
+            more = re.search(r'<a class="more" rel="next" href="([^"]+)"', first)
+            assert more and 'rel="prev"' not in first
+            second = client.get(more[1].replace("&amp;", "&")).text
+            shown = re.findall(r'<tr data-leader="([^"]+)"', second)
+            assert shown == [x["leader"] for x in after["leaders"]]
+            assert 'rel="prev"' in second and 'class="more"' not in second
     finally:
         with Session(engine) as session:
             session.execute(delete(m.PartyEvent).where(m.PartyEvent.block_number >= 95_000))
+            refresh_party_statuses(session)
             session.execute(delete(m.OrderEvent).where(m.OrderEvent.deal_id == 5_000))
             session.commit()
 
@@ -287,3 +315,6 @@ def test_the_disputes_page_shows_the_count_of_every_page(
     shown = re.search(r'<strong id="waiting">(\d+)</strong>', html)
     assert shown and int(shown[1]) == expected
     assert html.count('class="act uphold"') < expected  # more wait than the page shows
+    # A claim the supplier left unanswered past its window: the page says what happens next
+    # (the keeper upholds it by default), not only that the deadline passed (found in review).
+    assert "系统会自动按支持处理，买家获退款" in html  # the page in its default language

@@ -7,12 +7,13 @@ must refuse to return bytes that no longer hash to their CID.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -206,7 +207,8 @@ def test_a_document_stored_again_while_gc_runs_survives_it(tmp_path: Path, pin: 
 def test_a_document_put_while_a_full_gc_runs_survives_it(tmp_path: Path, pin: bool) -> None:
     """``gc()`` (no age: every unpinned block goes) with a new document stored between its
     reading of the pins and its deletions: the put returned a CID (pinned, even), so its blocks
-    stay — gc holds the store's lock from scan to last deletion and the put waits for it."""
+    stay — the put waits for gc's short snapshot section, then records its blocks for the sweep
+    (the tests after test_a_put_between_mark_and_sweep_... fix where the put falls)."""
     store = make_store(tmp_path, TINY_V1)
     garbage = store.put(b"x" * 500, pin=False)
     data = b"n" * 500
@@ -342,3 +344,116 @@ def test_any_single_bit_flip_in_any_block_is_detected(data: bytes, flip: int) ->
         target.write_bytes(bytes(content))
         with pytest.raises(BlockCorrupted):
             store.get(cid)
+
+
+def gc_lock_is_free(store: EmbeddedDocumentStore) -> bool:
+    """Whether a write could take gc.lock right now (non-blocking shared flock)."""
+    fd = os.open(store.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def run_before_sweep(store: EmbeddedDocumentStore, action: Callable[[], None]) -> None:
+    """Run ``action`` in gc's own thread after it marked the live blocks, before it deletes any.
+    The old gc held gc.lock from mark to last deletion: a write here would have waited forever."""
+    sweep = store._sweep
+
+    def hooked(live: set[str], cutoff: float | None) -> int:
+        assert gc_lock_is_free(store)
+        action()
+        return sweep(live, cutoff)
+
+    store._sweep = hooked  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("pin", [True, False])
+def test_a_put_between_mark_and_sweep_does_not_wait_and_survives(tmp_path: Path, pin: bool) -> None:
+    store = make_store(tmp_path, TINY_V1)
+    garbage = store.put(b"x" * 500, pin=False)
+    data = b"n" * 500
+    stored: list[str] = []
+    run_before_sweep(store, lambda: stored.append(store.put(data, pin=pin)))
+    assert store.gc() > 0
+    assert store.get(stored[0]) == data and store.is_pinned(stored[0]) is pin
+    assert not store.has(garbage)
+    assert not (tmp_path / "gc-protect").exists()  # later writes record nothing
+    del store._sweep  # the next pass without the hook: an unpinned document goes now
+    left = len(block_files(store))
+    assert store.gc() == (0 if pin else left)
+
+
+def test_a_document_stored_again_between_two_chunks_of_the_sweep_survives(tmp_path: Path) -> None:
+    """The same bytes as an unpinned document that a full gc is deleting, stored again between
+    its deletions: some blocks are gone (put writes them anew), the rest are spared."""
+    store = make_store(tmp_path, TINY_V1)
+    data = b"g" * 500
+    old = store.put(data, pin=False)
+    blocks = len(block_files(store))
+    assert blocks > 3
+    store.SWEEP_CHUNK = 1
+    exclusive_sections = 0
+    stored: list[str] = []
+    lock = store._gc_lock
+
+    @contextmanager
+    def counting(*, exclusive: bool) -> Iterator[None]:
+        nonlocal exclusive_sections
+        if exclusive:
+            exclusive_sections += 1
+            if exclusive_sections == 3:  # 1: open and snapshot, 2: first chunk; lock not held
+                assert len(block_files(store)) == blocks - 1
+                stored.append(store.put(data, pin=False))
+        with lock(exclusive=exclusive):
+            yield
+
+    store._gc_lock = counting  # type: ignore[method-assign]
+    assert store.gc() == 1  # only the first chunk's block: the put protected every other one
+    assert stored == [old]
+    assert store.get(old) == data
+
+
+def test_pinning_between_mark_and_sweep_keeps_the_whole_document(tmp_path: Path) -> None:
+    store = make_store(tmp_path, TINY_V1)
+    loose = store.put(b"l" * 500, pin=False)
+    garbage = store.put(b"x" * 500, pin=False)
+    run_before_sweep(store, lambda: store.pin(loose))
+    assert store.gc() > 0
+    assert store.is_pinned(loose) and store.get(loose) == b"l" * 500
+    assert not store.has(garbage)
+
+
+def test_gc_recovers_from_a_pass_that_died_mid_way(tmp_path: Path) -> None:
+    store = make_store(tmp_path, TINY_V1)
+    garbage = store.put(b"x" * 500, pin=False)
+    (tmp_path / "gc-protect").mkdir()  # left by a gc killed during its sweep
+    kept = store.put(b"k" * 500, pin=False)  # recorded there: that gc would have spared it
+    assert store.gc() > 0
+    assert not store.has(garbage) and not store.has(kept)  # a new pass starts a new record
+    assert not (tmp_path / "gc-protect").exists()
+
+
+def test_two_writes_pinning_one_document_at_once_both_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two uploads of the same bytes at once (two workers, two processes) both pin it: the
+    second pin starts while the first is between writing its temporary file and renaming it."""
+    store = make_store(tmp_path, TINY_V1)
+    cid = store.put(b"p" * 500, pin=False)
+    real_replace = os.replace
+    nested: list[None] = []
+
+    def replace_after_another_pin(src: str | Path, dst: str | Path) -> None:
+        if not nested:
+            nested.append(None)
+            store.pin(cid)  # the other write, at the worst moment
+        real_replace(src, dst)
+
+    monkeypatch.setattr("traceability.ipfs.embedded.os.replace", replace_after_another_pin)
+    store.pin(cid)
+    assert nested and store.pins() == [cid]
+    assert not [p for p in (tmp_path / "pins").iterdir() if p.name.startswith(".")]

@@ -6,6 +6,7 @@ import fcntl
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,10 +30,16 @@ class EmbeddedDocumentStore:
     pinned root CID) and ``recent/`` (one empty file per root stored unpinned, its mtime the
     last time it was stored: what ``gc(older_than=...)`` keeps). Blocks of a document are
     written children first and the pin (or recent mark) last, so after a crash a pinned or
-    present root always has its whole DAG. ``gc.lock`` is held shared by every write (put, pin,
-    put_blocks) and exclusively by ``gc`` from its reading of the live roots to its last
-    deletion, in this process and any other on the same directory: a document stored while gc
-    runs waits for it, and gc never deletes a block of a root it did not see.
+    present root always has its whole DAG.
+
+    gc never holds up a write for a whole pass. ``gc.lock`` is held shared by every write (put,
+    pin, put_blocks) and exclusively by ``gc`` only for short sections, in this process and any
+    other on the same directory (flock): one to open ``gc-protect/`` before it reads the live
+    roots, one per chunk of deletions, one to close it. While ``gc-protect/`` is open, each
+    write records the blocks it wrote, touched or pinned there (one file per write) before it
+    releases its shared lock, and each chunk re-reads those records under the exclusive lock
+    before it deletes anything: a block that a write returned for is never deleted, nor one of
+    a root gc did not see. ``gc.run`` keeps two passes from overlapping.
     """
 
     def __init__(
@@ -59,6 +66,7 @@ class EmbeddedDocumentStore:
         root = build_dag(data, profile=self.profile, sink=built.append)
         cid = format_cid(root)
         with self._gc_lock(exclusive=False):
+            self._protect([b.cid for b in built])
             self.blocks.put_many((b.cid, b.parts) for b in built)
             if pin:
                 self._write_pin(root)
@@ -77,8 +85,8 @@ class EmbeddedDocumentStore:
     def pin(self, cid: str) -> None:
         root = parse_cid(cid)
         with self._gc_lock(exclusive=False):
-            for _ in iter_dag(self.blocks.get, root):  # refuse to pin an incomplete DAG
-                pass
+            # Refuse to pin an incomplete DAG; a gc sweeping now keeps what it reaches.
+            self._protect([cid for cid, _ in iter_dag(self.blocks.get, root)])
             self._write_pin(root)
 
     def unpin(self, cid: str) -> None:
@@ -99,16 +107,37 @@ class EmbeddedDocumentStore:
 
         With ``older_than`` (seconds), documents stored unpinned within that time are kept too:
         blocks reachable from a root ``put`` unpinned since then, and any block file written
-        since then (one a ``put`` is writing right now). Without it, everything unpinned goes.
+        since then (one a ``put`` is writing right now). Without it, everything unpinned goes,
+        except what a write made while this gc runs (see the class doc).
         """
-        with self._gc_lock(exclusive=True):
-            return self._gc(older_than)
+        with self._run_lock():
+            cutoff = None if older_than is None else time.time() - older_than
+            with self._gc_lock(exclusive=True):  # short: no block is read or deleted here
+                self._open_protection()
+                roots = self._live_roots(cutoff)
+            try:
+                live = self._mark(roots)
+                return self._sweep(live, cutoff)
+            finally:
+                with self._gc_lock(exclusive=True):
+                    self._close_protection()
 
-    def _gc(self, older_than: float | None) -> int:
+    # Deletions between two looks at the writes' records: a write waits for at most this many.
+    SWEEP_CHUNK: int = 64
+
+    def _live_roots(self, cutoff: float | None) -> list[bytes]:
+        """The pinned roots (and, with a cutoff, the recent unpinned ones) as of now."""
         roots = [parse_cid(pinned) for pinned in self.pins()]
-        cutoff = None if older_than is None else time.time() - older_than
         if cutoff is not None:
             roots += self._recent_roots(cutoff)
+        return roots
+
+    def _mark(self, roots: list[bytes]) -> set[str]:
+        """Block file names reachable from ``roots``.
+
+        Runs without gc.lock: only gc deletes blocks, so a pinned root's DAG stays whole while
+        it is read, and a root pinned or stored since the snapshot is in the writes' records.
+        """
         live: set[str] = set()
         for root in roots:
             try:
@@ -116,16 +145,56 @@ class EmbeddedDocumentStore:
                     live.add(self.blocks.path_for(cid).name)
             except DocumentNotFound:  # an unpinned document can be incomplete; pins never are
                 logger.warning("gc: %s is incomplete; keeping what it reaches", format_cid(root))
+        return live
+
+    def _sweep(self, live: set[str], cutoff: float | None) -> int:
+        candidates = [path for path in self.blocks.iter_paths() if path.name not in live]
         removed = 0
-        for path in list(self.blocks.iter_paths()):
-            if path.name in live:
-                continue
-            if cutoff is not None and _mtime(path) >= cutoff:
-                continue
-            path.unlink(missing_ok=True)
-            removed += 1
+        protected: set[str] = set()
+        seen: set[str] = set()
+        for start in range(0, len(candidates), self.SWEEP_CHUNK):
+            with self._gc_lock(exclusive=True):
+                self._read_protection(protected, seen)
+                for path in candidates[start : start + self.SWEEP_CHUNK]:
+                    if path.name in protected:
+                        continue
+                    if cutoff is not None and _mtime(path) >= cutoff:
+                        continue
+                    path.unlink(missing_ok=True)
+                    removed += 1
         logger.info("gc removed %d blocks", removed)
         return removed
+
+    # -- what writes record while gc runs --------------------------------------------------
+    @property
+    def _protection(self) -> Path:
+        return self.root / "gc-protect"
+
+    def _open_protection(self) -> None:
+        """Under the exclusive lock: writes from now on record their blocks."""
+        self._close_protection()  # a gc that crashed may have left one
+        self._protection.mkdir()
+
+    def _close_protection(self) -> None:
+        if self._protection.is_dir():
+            for record in self._protection.iterdir():
+                record.unlink(missing_ok=True)
+            self._protection.rmdir()
+
+    def _protect(self, cids: list[bytes]) -> None:
+        """Under the shared lock, before the write's blocks are relied on: if a gc runs, note
+        their file names for its sweep."""
+        if not self._protection.is_dir():
+            return
+        names = "".join(self.blocks.path_for(cid).name + "\n" for cid in cids)
+        (self._protection / f"{uuid.uuid4().hex}.txt").write_text(names, encoding="ascii")
+
+    def _read_protection(self, protected: set[str], seen: set[str]) -> None:
+        """Under the exclusive lock: add the records not read yet (no write is mid-way)."""
+        for record in self._protection.iterdir():
+            if record.name not in seen:
+                seen.add(record.name)
+                protected.update(record.read_text(encoding="ascii").split())
 
     # -- blocks ------------------------------------------------------------------------
     def get_block(self, cid: str) -> bytes:
@@ -145,6 +214,7 @@ class EmbeddedDocumentStore:
             verify_block(raw, data)
             checked.append((raw, (data,)))
         with self._gc_lock(exclusive=False):
+            self._protect([raw for raw, _ in checked])
             self.blocks.put_many(checked)
 
     # -- internals ---------------------------------------------------------------------
@@ -157,6 +227,16 @@ class EmbeddedDocumentStore:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+    @contextmanager
+    def _run_lock(self) -> Iterator[None]:
+        """``gc.run`` held: one gc pass at a time on this directory (writes never take it)."""
+        fd = os.open(self.root / "gc.run", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _pin_path(self, root: bytes) -> Path:
         return self._pins / format_cid(root)
@@ -187,7 +267,8 @@ class EmbeddedDocumentStore:
         path = self._pin_path(root)
         if path.exists():
             return
-        tmp = self._pins / f".{path.name}.tmp"
+        # A name of its own: another write may be pinning the same root this instant.
+        tmp = self._pins / f".{path.name}.{uuid.uuid4().hex}.tmp"
         tmp.write_bytes(b"")
         os.replace(tmp, path)
         if self.blocks.durable:

@@ -152,8 +152,9 @@ def test_prepare_refuses_an_action_that_would_revert(client: TestClient, deal: D
         },
     )
     assert refused.status_code == 409 and refused.json()["code"] == "would_revert"
-    unknown = client.post("/v1/actions/settle/prepare-userop", json=key_params(key))
-    assert unknown.status_code == 404
+    # Not sponsored for a passkey account (the relayer's, signed with a wallet): said so.
+    unsponsored = client.post("/v1/actions/settle/prepare-userop", json=key_params(key))
+    assert unsponsored.status_code == 403 and unsponsored.json()["code"] == "needs_wallet"
 
 
 @pytest.mark.parametrize(
@@ -410,3 +411,18 @@ def test_a_passkey_account_signs_in_with_ethereum_through_erc1271(
         opened = signed_by(key)
         assert opened.status_code == 200, opened.text
         assert opened.json()["address"] == address
+
+
+def test_a_leaders_action_from_a_passkey_is_refused_in_words_that_name_the_way_on(
+    client: TestClient,
+) -> None:
+    """The paymaster sponsors consumers' actions only: a leader's action from a passkey account is
+    ``needs_wallet`` (words: use a wallet), not an action the service has never heard of."""
+    key = SoftwarePasskey.from_secret(secrets.token_bytes(32))
+    for action in ("confirm_receipt", "apply_as_leader", "handover", "book_cash_order"):
+        refused = client.post(
+            f"/v1/actions/{action}/prepare-userop", json={**key_params(key), "deal_id": 1}
+        )
+        assert refused.status_code == 403 and refused.json()["code"] == "needs_wallet", action
+    unknown = client.post("/v1/actions/teleport/prepare-userop", json=key_params(key))
+    assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_action"

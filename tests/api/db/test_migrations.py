@@ -428,3 +428,50 @@ def test_the_private_pool_starts_with_what_the_unvouched_rows_hold(
         assert [tuple(r) for r in conn.execute(select(pool.c.name, pool.c.used))] == [
             ("unvouched", 4300)
         ]
+
+
+def test_0020_fills_the_party_statuses_from_the_events_already_indexed(
+    new_database: Callable[[], Engine],
+) -> None:
+    """An index written before ``party_statuses`` existed: the upgrade gives each party the
+    standing of its latest decision (a profile update keeps it), as the indexer would have."""
+    engine = new_database()
+    with locked_connection(engine) as conn:
+        command.upgrade(alembic_config(conn), "0019")
+    events = _tables(engine)["party_events"]
+    history = [
+        ("leader", A, "applied"),
+        ("leader", A, "approved"),
+        ("leader", A, "profile_updated"),
+        ("leader", B, "applied"),
+        ("leader", B, "approved"),
+        ("leader", B, "revoked"),
+        ("supplier", A, "applied"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(events),
+            [
+                {
+                    "kind": kind,
+                    "account": account,
+                    "action": action,
+                    "block_number": n,
+                    "tx_hash": "0x" + f"{n:064x}",
+                    "log_index": 0,
+                    "block_time": T0,
+                }
+                for n, (kind, account, action) in enumerate(history, start=1)
+            ],
+        )
+    init_db(engine)
+    statuses = _tables(engine)["party_statuses"]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(statuses.c.kind, statuses.c.account, statuses.c.status, statuses.c.block_number)
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("leader", A, "approved", 2),
+        ("leader", B, "revoked", 6),
+        ("supplier", A, "pending", 7),
+    ]

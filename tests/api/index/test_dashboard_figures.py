@@ -126,9 +126,15 @@ def test_each_figure_is_its_definition(fresh_engine: Callable[[], Engine]) -> No
     }
     # The money identity the page explains: paid in = refunds + tier rebates + GMV + escrow.
     refunded = sum(r["amount"] for r in whole["refunds"].values())
-    rebates = 5 * (TOP - LOW)  # the settled deal's units, paid at 10, settled at 8
-    in_escrow = 1 * TOP + 5 * TOP  # the open deal's remaining order, the unsettled deal
-    assert whole["paid_in"] == refunded + rebates + whole["gmv"] + in_escrow
+    assert whole["rebates"] == 5 * (TOP - LOW)  # the settled deal's units, paid 10, settled at 8
+    assert whole["in_escrow"] == 1 * TOP + 5 * TOP  # the open deal's order left, the unsettled one
+    assert whole["paid_in"] == refunded + whole["rebates"] + whole["gmv"] + whole["in_escrow"]
+    # And a leader's part: their groups' money only, and the parts add up to the whole.
+    for part in parts.values():
+        refunded = sum(r["amount"] for r in part["refunds"].values())
+        assert part["paid_in"] == refunded + part["rebates"] + part["gmv"] + part["in_escrow"]
+    assert sum(p["rebates"] for p in parts.values()) == whole["rebates"]
+    assert sum(p["in_escrow"] for p in parts.values()) == whole["in_escrow"]
     # Commission: the settled deal's only, (delivered − upheld) × price × 10 %.
     commission = {x["leader"]: x["amount"] for x in whole["commissions"]}
     assert commission == {L1: 2 * LOW // 10, L2: 2 * LOW // 10}
@@ -146,11 +152,12 @@ def test_every_approved_leader_is_listed_with_zeros_before_a_first_order(
         newcomer = queries.dashboard(session, leader=L3)
         leaders = approved(session, "leader")
     assert leaders == [L1, L2, L3]  # L3 updated a profile since (still approved); L4 revoked
+    assert whole["leaders_total"] == 3 and whole["leaders_more"] is None
     assert whole["leaders"] == [
         {"leader": L1, "orders": 4, "commission": 2 * LOW // 10},
         {"leader": L2, "orders": 3, "commission": 2 * LOW // 10},
         {"leader": L3, "orders": 0, "commission": 0},
     ]
-    assert [x["leader"] for x in supplier["leaders"]] == [L1, L2]  # who sold this supplier's
+    assert [x["leader"] for x in supplier["leaders"]] == [L1, L2]  # sold its deals
     assert newcomer["leaders"] == [{"leader": L3, "orders": 0, "commission": 0}]
     assert newcomer["orders"] == 0 and newcomer["gmv"] == 0

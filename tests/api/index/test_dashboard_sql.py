@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api import queries
 from api.db import models as m
 from api.db import session_factory
+from api.db.party_statuses import refresh_party_statuses
 from api.queries.common import chain_now
 from api.queries.deals import _DealFacts, deal_summary, detail_of
 from api.services import Services
@@ -233,6 +234,8 @@ def _seed(engine: Engine, rows: list[Any], now: int) -> None:
             )
         )
         session.add_all(rows)
+        session.flush()
+        refresh_party_statuses(session)  # as the indexer keeps it with the events it stores
 
 
 def test_the_sql_dashboard_is_the_walk_over_every_deal(world: World, services: Services) -> None:

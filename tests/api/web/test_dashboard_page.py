@@ -1,8 +1,8 @@
 """The operator's dashboard on a phone (Chromium at 390 px, zh and en), over the seeded demo with
 a leader the platform has just approved (on chain, indexed): that leader is in the dashboard's
 leader list with zeros and in its "view one leader" chooser; each money figure says what it is
-under it, and "what these figures mean" opens to the identity that ties them together; nothing
-runs off the screen."""
+under it (tier rebates and what is still in escrow too), and "what these figures mean" opens to the
+identity that ties them together, with this page's figures; nothing runs off the screen."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def test_the_dashboard_lists_a_new_leader_and_explains_its_figures_on_a_phone(
         for kpi, key in (
             ("gmv", "gmv_def"),
             ("paid-in", "paid_in_def"),
+            ("rebates", "rebates_def"),
+            ("in-escrow", "in_escrow_def"),
             ("orders", "orders_def"),
             ("refunds", "refunds_def"),
         ):
@@ -87,6 +89,15 @@ def test_the_dashboard_lists_a_new_leader_and_explains_its_figures_on_a_phone(
         explained.locator("summary").click()
         assert explained.locator("li").first.is_visible()
         assert words["explain_identity"] in explained.inner_text()
+        # The identity with this page's figures, and they add up (no mismatch mark).
+        identity = explained.locator("#identity-figures")
+        assert identity.is_visible() and "mismatch" not in (identity.get_attribute("class") or "")
+        figures = {
+            kpi: page.locator(f"#kpi-{kpi} strong").inner_text()
+            for kpi in ("paid-in", "rebates", "gmv", "in-escrow")
+        }
+        assert all(f in identity.inner_text() for f in figures.values()), figures
+        assert page.locator("#leader-count").inner_text().strip()
         # Nothing wider than the phone, with the explanation open.
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         shot(page, f"dashboard-phone-{lang}")

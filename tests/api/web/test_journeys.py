@@ -612,3 +612,14 @@ def test_a_consumer_consents_to_sms_notices_and_an_operator_adds_a_gateway(
     page.reload()
     expect(page.locator("article.webhook code").first).to_contain_text("sms-gateway.example")
     shot(page, "16-ops-webhooks")
+    # Disabling is final: the first tap says what it does, the second one disables.
+    card = page.locator("article.webhook", has_text="sms-gateway.example").first
+    stop = card.locator("details.stop-endpoint")
+    expect(stop.locator("[data-disable]")).to_be_hidden()
+    stop.locator("summary").click()
+    expect(stop.locator(".effect")).to_contain_text("cannot be turned back on")
+    shot(page, "16-ops-webhooks-disable", full_page=False)
+    stop.locator("[data-disable]").click()
+    card = page.locator("article.webhook", has_text="sms-gateway.example").first
+    expect(card).to_have_attribute("data-disabled", "true")
+    expect(card).to_contain_text("disabled")

@@ -25,7 +25,7 @@ from api.relayer import worker as relay_worker
 from api.services import Services
 from chain.settings import Settings
 
-from .conftest import served_on_snapshot
+from .conftest import PHONE, served_on_snapshot
 from .phone import Wallet, open_phone
 from .test_journeys import shot, sign_in_sheet
 
@@ -104,6 +104,8 @@ def test_the_platform_lists_a_deal_with_tiers_through_the_form(ops: Ops) -> None
         expect(page.locator("#verdict")).to_contain_text("will accept")
         expect(page.locator("#economics tbody tr")).to_have_count(3)
         expect(page.locator("#leader-tiers li")).to_have_count(3)
+        # The base rate counts from one unit: "1+ unit", never "1+ units" (plural forms).
+        expect(page.locator("#leader-tiers li").first).to_contain_text("A leader's 1+ unit: 10")
         page.evaluate("window.scrollTo(0, 0)")
         shot(page, "listing-02-deal-form")  # docs/screenshot-deal-listing.png is a copy
         page.locator("#list-deal").click()
@@ -271,4 +273,34 @@ def test_an_older_batch_is_found_by_its_lot_gtin_or_id(
         expect(page.locator("input[name=batch]")).to_have_count(0)
     finally:
         context.close()
+    assert not errors, errors
+
+
+def test_the_platform_changes_the_fee_recipient_seeing_the_whole_address(ops: Ops) -> None:
+    """Found in the operator's-day pass: the sheet that asks to sign "pay the platform fee of new
+    deals to 0x…" cut the address off at the phone's edge, so the operator could not check the
+    one thing they sign. Now the whole address is on screen, and the page shows the new one."""
+    expect = playwright_api.expect
+    escrow = ops.services.chain.clients.escrow
+    before = escrow.fee_recipient()
+    recipient = Account.create().address
+    context, page, errors = _phone(ops, ops.services.chain.platform)
+    try:
+        page.goto(f"{ops.base}/ops/fee-recipient?lang=en")
+        form = page.locator("form[data-action=set_fee_recipient]")
+        form.locator("input[name=fee_recipient]").fill(recipient)
+        form.locator("button[type=submit]").click()
+        summary = page.locator("dialog#tuan-steps .summary")
+        expect(summary).to_contain_text(recipient)
+        box = summary.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        assert summary.evaluate("e => e.scrollWidth <= e.clientWidth"), "cut off at the edge"
+        sign_in_sheet(page, "fee-recipient-sheet")
+        # The result: the page (reloaded once indexed) names the new recipient.
+        expect(page.locator("#recipient")).to_contain_text(recipient)
+        shot(page, "fee-recipient-changed", full_page=False)
+    finally:
+        context.close()
+        if escrow.fee_recipient() != before:  # other tests list deals paying the seeded one
+            escrow.set_fee_recipient(before, signer=ops.services.chain.platform)
     assert not errors, errors

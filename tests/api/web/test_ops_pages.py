@@ -118,6 +118,11 @@ def test_the_platform_recalls_a_batch_and_the_open_deal_freezes(ops: Ops) -> Non
             "data-status", "recalled"
         )
         card.locator("details.close-batch summary").click()
+        # Found in review: two "Reason" boxes, one per button, and nothing said the difference
+        # or the effect. Each says what it is for; the effect is said before anything is signed.
+        expect(card.locator(".effect")).to_contain_text("freezes the deals above")
+        expect(card.locator("form.recall label")).to_contain_text("Why recall")
+        expect(card.locator("form.non-compliant label")).to_contain_text("Why non-compliant")
         card.locator("form.recall textarea").fill("moisture above the limit in lot samples")
         shot(page, "ops-05-recall-form")
         card.locator("form.recall button[type=submit]").click()
@@ -127,6 +132,9 @@ def test_the_platform_recalls_a_batch_and_the_open_deal_freezes(ops: Ops) -> Non
         recalled = page.locator(card_id)
         expect(recalled).to_have_attribute("data-status", "recalled")
         expect(recalled.locator(".frozen-count")).not_to_have_text("0")
+        frozen = recalled.locator(".frozen")
+        expect(frozen).not_to_contain_text("(s)")  # "1 deal frozen by it", "2 deals frozen by it"
+        expect(frozen.locator(f'a[href^="/deals/{rice_open}?"]')).to_have_count(1)
         expect(recalled.locator(".frozen")).to_contain_text(f"#{rice_open}")
         shot(page, "ops-07-recalled")
         reason = httpx.get(ops.base + recalled.locator("a.reason").get_attribute("href")).json()

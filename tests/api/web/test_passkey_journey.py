@@ -489,3 +489,66 @@ def test_a_second_device_is_added_by_scanning_qr_codes_between_the_two_phones(
     assert requests and not [
         url for url in requests if "#" in url or "link=" in url or "add=" in url
     ]
+
+
+def test_a_passkey_neighbour_who_becomes_a_leader_is_told_to_use_a_wallet_and_goes_on_with_one(
+    site: tuple[str, Services, SeedReport], browser: Any
+) -> None:
+    """A neighbour made a passkey to shop, then applies to be a leader from the same phone. The
+    paymaster pays for consumers' actions only: the form uploaded the licence, then the sheet
+    said "Unknown action", and the page kept the passkey as its signer (no way to a wallet).
+    Now the sheet says so before any upload, and "Use a wallet instead" signs it with the
+    phone's wallet: the application is relayed and the page is the wallet's, under review."""
+    from eth_account import Account
+
+    from .phone import Wallet, open_phone
+
+    expect = playwright_api.expect
+    base, _services, _report = site
+    wallet = Wallet(Account.create())  # no role, fresh each run
+    context, page, errors = open_phone(browser, wallet, locale="en-US")
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    try:
+        page.goto(f"{base}/passkey?lang=en")
+        page.click('[data-action="create"]')
+        expect(page.locator("#passkey")).to_have_attribute("data-address", ADDRESS)
+        account = page.get_attribute("#passkey", "data-address")
+        page.goto(f"{base}/leader/{account}?lang=en")
+        expect(page.locator("#wallet-bar .who")).to_contain_text("Passkey")
+        form = page.locator("#apply form")
+        form.locator("input[name=name]").fill("Uncle Zhao · Maple Court")
+        form.locator("input[name=place]").fill("Maple Court north gate")
+        form.locator("input[name=street_address]").fill("8 Maple Road, Minhang, Shanghai")
+        licence = {"name": "licence.png", "mimeType": "image/png", "buffer": photo_png("licence")}
+        form.locator("input[data-private=credentials_digest]").set_input_files(licence)
+        form.locator("button[type=submit]").click()
+        sheet = page.locator("dialog#tuan-steps")
+        expect(sheet).to_contain_text("A passkey account can do a consumer's actions only")
+        assert wallet.signed == 0
+        shot(page, "leader-01-needs-a-wallet")
+        sheet.locator("button[data-use-wallet]").click()
+        sign_in = page.locator("dialog#tuan-steps button[data-sign]")
+        sign_in.wait_for()
+        shot(page, "leader-02-signed-by-the-wallet")
+        sign_in.click()
+        page.wait_for_url(f"**/leader/{wallet.account.address}?lang=en")
+        expect(page.locator("#review")).to_be_visible()
+        expect(page.locator("#me")).to_contain_text("Uncle Zhao · Maple Court")
+        shot(page, "leader-03-under-review")
+    finally:
+        context.close()
+    assert not errors, errors

@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
+import re
 import socket
 import threading
 import time
@@ -39,6 +41,7 @@ from api.db import models as m
 from api.demo.catalog import CONSUMERS
 from api.indexer.runner import make_indexer
 from api.names import Directory
+from api.render import messages
 from api.services import Services, make_engine
 from api.webhooks import runner
 from api.webhooks.models import NoticeContact, WebhookDelivery, WebhookEndpoint
@@ -234,6 +237,22 @@ def test_dead_letters_are_shown_to_operators_and_sent_again_on_retry(
     page = client.get("/ops/webhooks?lang=en", headers=operator)
     assert page.status_code == 200 and gateway.url in page.text
     assert dead[0]["message_id"] in page.text
+    # Each dead letter says what it was in words, not the notice's code (found in review).
+    words = messages()
+    assert all(f"webhook_kind_{kind}" in words for kind in notice_feed.KINDS)
+    for kind in {d["kind"] for d in dead}:
+        assert html.escape(words[f"webhook_kind_{kind}"]["en"]) in page.text, kind
+        assert f" {kind} ·" not in page.text
+    assert "tried 3 times" in page.text
+    # Disabling is final: one tap opens what it does, a second one (said as such) disables.
+    stop = re.search(
+        r'<details class="stop-endpoint">(.*?)</details>',
+        page.text.split(gateway.url, 1)[1],
+        re.DOTALL,
+    )
+    assert stop and html.escape(words["webhooks_disable_effect"]["en"]) in stop[1]
+    assert f'data-disable="{endpoint["id"]}"' in stop[1]
+    assert page.text.count("data-disable=") == page.text.count('<details class="stop-endpoint">')
     # A refusal at delivery reads in the page's language; the API keeps its English.
     english = (
         "ConnectError: refused: gw.example resolves to 10.0.0.5; 10.0.0.5 is private (RFC 1918)"
