@@ -27,7 +27,6 @@ from traceability.ipfs import compute_cid
 
 router = APIRouter(prefix="/v1/supplier", tags=["supplier"])
 
-MAX_CSV_BYTES = 2 * 1024 * 1024  # a day of one-minute readings from a dozen loggers fits
 # Open to anyone, and its cost grows with the readings (see build_sensor_events): a token of the
 # client's bucket (api.ratelimit) per started 20 kB, about 400 readings.
 CSV_BYTES_PER_TOKEN = 20 * 1024
@@ -127,9 +126,9 @@ def build_sensor_events(
     if not (math.isfinite(min_c) and math.isfinite(max_c)):
         raise InputError(f"the allowed range {min_c}–{max_c} °C is not finite")
     target = inputs.batch(gtin14, lot)
-    raw = file.file.read(MAX_CSV_BYTES + 1)
-    if len(raw) > MAX_CSV_BYTES:
-        raise InputError(f"{file.filename}: larger than {MAX_CSV_BYTES} bytes")
+    raw = file.file.read(inputs.MAX_CSV_BYTES + 1)
+    if len(raw) > inputs.MAX_CSV_BYTES:
+        raise InputError(f"{file.filename}: larger than {inputs.MAX_CSV_BYTES} bytes")
     limit_client(request, cost=size_cost(len(raw), CSV_BYTES_PER_TOKEN))
     try:
         text = raw.decode("utf-8")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,21 +35,50 @@ import typer
 from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click
+from typer.core import TyperGroup
 
+from api.relayer.action_params import MAX_ROOT_EVENTS
 from api.relayer.prepare import json_bytes
-from api.relayer.prepare.builder import event_document, parsed_event
+from api.relayer.prepare.builder import event_anchor, root_anchor
+from api.render import messages
 from api.supplier import inputs, keystore, masterdata
-from api.supplier.errors import InputError, ServiceRefused, SupplierCliError
+from api.supplier.errors import InputError, KeystoreError, ServiceRefused, SupplierCliError
 from api.supplier.service import CONTENT_TYPES, Service, send_directly
+from chain.clients import BatchStatus, ClaimStatus, PartyStatus
 from chain.errors import ChainError
+from traceability.digital_link import batch_id_of
 from traceability.errors import TraceabilityError
+
+
+class _OneLineUsageErrors(TyperGroup):
+    """A missing option, a number that is none or an unknown verb is bad input like any other:
+    one line on stderr and exit code 1 (the README's promise to an ERP's scripts), not click's
+    framed usage text and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            if isinstance(exc, NoArgsIsHelpError):
+                raise
+            words = " ".join(exc.format_message().split())
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            typer.echo(f"error: {words} (see {where} --help)", err=True)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(
     name="supplier",
-    help="A supplier's work from the command line: apply, batches, trail events, recalls.",
+    cls=_OneLineUsageErrors,
+    help="A supplier's work from the command line: apply, batches, trail events, recalls, "
+    "claims. Results go to stdout as JSON (keystore-new: the new address; claims: with --json), "
+    "progress to stderr; a run again skips what was done and says so (exit code 0); "
+    "any failure is one line on stderr starting with 'error: ' and exit code 1.",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
+# soft_wrap: a progress line stays one line in a log (a pipe is 80 columns to rich: "(tx\n0x…").
+console = Console(stderr=True, soft_wrap=True)
 
 # Tests hand the CLI the app's own client; a run builds one for --api.
 _http_factory: Any = None
@@ -56,22 +86,38 @@ _http_factory: Any = None
 KeystoreOpt = Annotated[
     Path,
     typer.Option(
-        "--keystore", envvar="TUANCHAIN_KEYSTORE", help="encrypted JSON keystore of the signer"
+        "--keystore",
+        envvar="TUANCHAIN_KEYSTORE",
+        help="encrypted JSON keystore of the signer (its password: TUANCHAIN_KEYSTORE_PASSWORD, "
+        "else asked)",
     ),
 ]
 ApiOpt = Annotated[
     str | None,
-    typer.Option("--api", envvar="TUANCHAIN_API_URL", help="the service (default: public URL)"),
+    typer.Option(
+        "--api",
+        envvar="TUANCHAIN_API_URL",
+        help="the tuanchain service's URL (default: TUANCHAIN_PUBLIC_URL)",
+    ),
 ]
 DirectOpt = Annotated[
     bool,
     typer.Option("--direct", help="send from the signer's own account (it pays gas), no relay"),
 ]
 WaitOpt = Annotated[
-    float, typer.Option("--timeout", help="seconds to wait for a relayed call to be mined")
+    float,
+    typer.Option(
+        "--timeout",
+        help="seconds to wait for a relayed call to be mined (past it the call stays queued: "
+        "run the same command again, what was done is skipped)",
+    ),
 ]
 MerkleOpt = Annotated[
-    bool, typer.Option("--merkle", help="anchor all events under one Merkle root")
+    bool,
+    typer.Option(
+        "--merkle",
+        help=f"anchor all events under one Merkle root, one transaction (at most {MAX_ROOT_EVENTS})",
+    ),
 ]
 
 
@@ -81,7 +127,7 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (SupplierCliError, ChainError, TraceabilityError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        typer.echo(f"error: {first}", err=True)
+        typer.echo(f"error: {_in_words(exc) or first}", err=True)
         raise typer.Exit(1) from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -89,14 +135,37 @@ def _one_line_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _in_words(exc: Exception) -> str | None:
+    """A contract's refusal as the pages say it (their English words for the error), the error
+    itself after them: ``UnexpectedPartyStatus(kind=0, …, status=2)`` alone tells an ERP's
+    operator little."""
+    revert = exc.revert if isinstance(exc, ServiceRefused) else None
+    words = messages().get(f"js_err_{revert[0]}", {}).get("en") if revert else None
+    if not isinstance(exc, ServiceRefused) or not isinstance(words, str):
+        return None
+    return f"{exc.code}: {words} ({exc.message})"
+
+
+def _password(prompt: str, *, confirm: bool = False) -> str:
+    """The keystore's password: ``TUANCHAIN_KEYSTORE_PASSWORD``, else asked on the terminal. With
+    no terminal (a cron job, an ERP's script) asking would print the prompt on stdout, warn that
+    the input may be echoed and stop with "Aborted.": one line saying what to set instead."""
+    password = os.environ.get(keystore.PASSWORD_ENV)
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise KeystoreError(
+            f"no password: set {keystore.PASSWORD_ENV} (there is no terminal to ask on)"
+        )
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
 class Session:
     """Settings, the signer and the service for one command."""
 
     def __init__(self, keystore_path: Path, api: str | None, *, direct: bool, timeout: float):
         self.settings = keystore.ClientSettings()
-        password = os.environ.get(keystore.PASSWORD_ENV)
-        if password is None:
-            password = typer.prompt(f"password of {keystore_path}", hide_input=True)
+        password = _password(f"password of {keystore_path}")
         self.account: LocalAccount = keystore.load(keystore_path, password, self.settings)
         base = api or self.settings.public_url
         http = _http_factory(base) if _http_factory is not None else None
@@ -127,13 +196,26 @@ class Session:
         return result
 
     def anchor(self, target: inputs.Batch, events: list[dict[str, Any]], *, merkle: bool) -> None:
+        """Anchor ``events``, one by one or under one root, and print the details of each as
+        JSON. Anchoring is idempotent: what was anchored before (a run again, after one that
+        stopped midway or timed out) is skipped and said so, with the same details plus
+        ``"skipped"`` (its document's or manifest's CID null: a document names the time it was
+        stored, ``creationDate``; the hashes and the root cover the events alone), and the run goes on (exit code 0)."""
         results = []
         if merkle:
+            _fits_one_root(events)
             body = {
                 "events": [{"gtin14": target.gtin14, "lot": target.lot, "event": e} for e in events]
             }
-            result = self.act("anchor_root", body, f"{len(events)} events under one Merkle root")
-            results.append(result["details"])
+            what = f"{len(events)} events under one Merkle root"
+            try:
+                results.append(self.act("anchor_root", body, what)["details"])
+            except ServiceRefused as exc:
+                if exc.code != "root_already_anchored":
+                    raise
+                console.print(f"[yellow]=[/yellow] {what}: already anchored, skipped")
+                _, _, details = root_anchor([(target.gtin14, target.lot, e) for e in events])
+                results.append({**details, "manifest_cid": None, "skipped": "already anchored"})
         else:
             for number, event in enumerate(events, start=1):
                 body = {"gtin14": target.gtin14, "lot": target.lot, "event": event}
@@ -145,9 +227,19 @@ class Session:
                         _stopped_at(results, number, len(events), exc)
                     # A run again after one that stopped midway: what it anchored is skipped.
                     console.print(f"[yellow]=[/yellow] {what}: already anchored, skipped")
-                    hash_id = event_document(parsed_event(event))[1]
-                    results.append({"skipped": "already anchored", "event_hash_id": hash_id})
+                    _, details = event_anchor(target.gtin14, target.lot, event)
+                    results.append({**details, "document_cid": None, "skipped": "already anchored"})
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+def _fits_one_root(events: list[dict[str, Any]]) -> None:
+    """``--merkle``: as many events as the service takes under one root (checked before the
+    keystore is opened, and again before anchoring)."""
+    if len(events) > MAX_ROOT_EVENTS:
+        raise InputError(
+            f"{len(events)} events: at most {MAX_ROOT_EVENTS} go under one Merkle root; "
+            "split them, or anchor them one by one (without --merkle)"
+        )
 
 
 def _stopped_at(
@@ -170,11 +262,7 @@ def keystore_new(
 ) -> None:
     """Create a new account in an encrypted JSON keystore (the password is asked twice)."""
     with _one_line_errors():
-        password = os.environ.get(keystore.PASSWORD_ENV)
-        if password is None:
-            password = typer.prompt(
-                "new keystore password", hide_input=True, confirmation_prompt=True
-            )
+        password = _password("new keystore password", confirm=True)
         typer.echo(keystore.create(path, password))
 
 
@@ -191,15 +279,33 @@ def apply(
     """Apply to the platform: public profile in IPFS, credentials sealed in the private store."""
     with _one_line_errors():
         profile_doc = inputs.json_object_file(profile, "the profile")
+        if CONTENT_TYPES.get(credentials.suffix.lower()) is None:
+            raise InputError(
+                f"{credentials}: unknown file type {credentials.suffix!r}; "
+                f"use one of {', '.join(CONTENT_TYPES)}"
+            )
+        evidence = inputs.file_bytes(credentials)  # readable and not too big, before signing in
         session = Session(key, api, direct=direct, timeout=timeout)
         token = session.service.sign_in(session.account)
         stored = session.service.upload_private(token, credentials, purpose="credential")
-        if stored["sha256"] != hashlib.sha256(credentials.read_bytes()).hexdigest():
+        if stored["sha256"] != hashlib.sha256(evidence).hexdigest():
             raise InputError(f"the service stored other bytes than {credentials}")
         kind = "leader" if leader else "supplier"
         body = {"kind": kind, "profile": profile_doc, "credentials_digest": stored["digest"]}
-        result = session.act("apply", body, f"application as {kind}")
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"application as {kind}"
+        try:
+            details = session.act("apply", body, what)["details"]
+        except ServiceRefused as exc:
+            # A run again (after a timeout, by a script): pending or approved, nothing to do.
+            status = (exc.revert or ("", {}))[1].get("status")
+            if exc.code != "unexpected_party_status" or status not in APPLIED:
+                raise
+            console.print(
+                f"[yellow]=[/yellow] {what}: already applied ({APPLIED[status]}), skipped"
+            )
+            details = {"kind": kind, "profile_cid": None, "credentials_digest": None,
+                       "status": APPLIED[status], "skipped": "already applied"}  # fmt: skip
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 @app.command("register-batch")
@@ -232,8 +338,21 @@ def register_batch(
         if product is not None and fields is not None:
             data = _publish_product(session, product, fields, target)
         body = {"gtin14": target.gtin14, "lot": target.lot, "metadata": data}
-        result = session.act("register_batch", body, f"batch {target.gtin14}/{target.lot}")
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"batch {target.gtin14}/{target.lot}"
+        try:
+            details = session.act("register_batch", body, what)["details"]
+        except ServiceRefused as exc:
+            if exc.code != "batch_already_registered":
+                raise
+            owner = session.service.batch_supplier(target.gtin14, target.lot)
+            if owner is not None and owner.lower() != session.account.address.lower():
+                raise ServiceRefused(exc.code, f"{what} is registered by {owner}") from None
+            # A run again: the batch stays as first registered (its master data too).
+            console.print(f"[yellow]=[/yellow] {what}: already registered, skipped")
+            details = {"batch_id": "0x" + batch_id_of(target.gtin14, target.lot).hex(),
+                       "gtin14": target.gtin14, "lot": target.lot, "metadata_cid": None,
+                       "skipped": "already registered"}  # fmt: skip
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 def _publish_product(
@@ -254,10 +373,7 @@ def _publish_product(
         content_type = CONTENT_TYPES.get(photo.suffix.lower())
         if content_type is None or not content_type.startswith("image/"):
             raise InputError(f"{path}: image {image!r} is not a .jpg, .png or .webp file")
-        try:
-            photo_bytes = photo.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{photo}: {exc.strerror or exc}") from None
+        photo_bytes = inputs.file_bytes(photo)
         stored = session.service.upload_public(
             session.account, photo_bytes, name=photo.name, content_type=content_type
         )
@@ -296,7 +412,9 @@ def add_event(
     when: Annotated[
         str | None, typer.Option("--time", help="ISO 8601 with offset (default: now)")
     ] = None,
-    quantity: Annotated[float | None, typer.Option(help="quantity of the lot")] = None,
+    quantity: Annotated[
+        float | None, typer.Option(help="quantity of the lot (every kind but inspecting)")
+    ] = None,
     uom: Annotated[str, typer.Option(help="UN/CEFACT unit (KGM, LTR, H87 ...)")] = "KGM",
     origin: Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2 country")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="inspection: non-conformant")] = False,
@@ -319,9 +437,12 @@ def add_event(
             raise InputError("give exactly one of --file or --kind")
         if file is not None:
             events = inputs.events_from_file(file)
+            if merkle:
+                _fits_one_root(events)
         else:
             if not location:
                 raise InputError("--kind needs --location")
+            inputs.check_kind(str(kind), quantity)
             moment = inputs.parse_time(when, "--time") if when else datetime.now(UTC)
             files = [_certificate_file(c) for c in certificate or []]
             session = Session(key, api, direct=direct, timeout=timeout)
@@ -358,16 +479,14 @@ def _certificate_file(value: str) -> Path | None:
     content_type = CONTENT_TYPES.get(path.suffix.lower())
     if content_type not in ("application/pdf", "image/png", "image/jpeg", "image/webp"):
         raise InputError(f"--certificate {value}: not a .pdf, .png, .jpg or .webp file")
+    inputs.file_bytes(path)  # readable and not too big, before the keystore is opened
     return path
 
 
 def _publish_certificate(session: Session, path: Path) -> str:
     """A certificate is public (the trail shows it): published through ``POST /v1/documents``
     as the page publishes one, then named by its CID."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    data = inputs.file_bytes(path)
     stored = session.service.upload_public(
         session.account, data, name=path.name, content_type=CONTENT_TYPES[path.suffix.lower()]
     )
@@ -379,7 +498,13 @@ def _publish_certificate(session: Session, path: Path) -> str:
 def sensors(
     gtin: Annotated[str, typer.Argument(help="GTIN-14 of the batch")],
     lot: Annotated[str, typer.Argument(help="lot of the batch")],
-    csv_file: Annotated[Path, typer.Argument(help="time,device_id,type,value,unit")],
+    csv_file: Annotated[
+        Path,
+        typer.Argument(
+            help="sensor readings: header time,device_id,type,value,unit (ISO 8601 with offset, "
+            "Temperature, CEL or FAR); at most 2 MiB"
+        ),
+    ],
     key: KeystoreOpt,
     location: Annotated[str, typer.Option(help="GLN or URI of the sensors")],
     min_c: Annotated[float, typer.Option("--min", help="lowest allowed °C")],
@@ -393,9 +518,12 @@ def sensors(
     with _one_line_errors():
         target = inputs.batch(gtin, lot)
         events = inputs.sensor_events(csv_file, target, location=location, min_c=min_c, max_c=max_c)
+        if merkle:
+            _fits_one_root(events)
         alarms = sum(inputs.breaches(e) for e in events)
         if alarms:
-            console.print(f"[yellow]![/yellow] {alarms} readings outside {min_c}–{max_c} °C")
+            noun = "reading" if alarms == 1 else "readings"
+            console.print(f"[yellow]![/yellow] {alarms} {noun} outside {min_c}–{max_c} °C")
         session = Session(key, api, direct=direct, timeout=timeout)
         session.anchor(target, events, merkle=merkle)
 
@@ -427,6 +555,11 @@ def writer(
         typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
 
 
+# The party statuses under which an application is a run again (nothing to do), in words.
+APPLIED = {int(PartyStatus.PENDING): "pending review", int(PartyStatus.APPROVED): "approved"}
+
+REJECTED = int(ClaimStatus.REJECTED)
+
 # The most pages of claims ``claims`` reads looking for the waiting ones (50 filings a page).
 CLAIM_PAGES = 20
 
@@ -450,7 +583,9 @@ def claims(
     before: Annotated[
         int | None, typer.Option(help="with --all: the page before this cursor (next_before)")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print JSON: supplier, waiting, claims, next_before")
+    ] = False,
     api: ApiOpt = None,
 ) -> None:
     """List the buyers' claims waiting for your answer (answer-claim), or --all of them."""
@@ -481,9 +616,15 @@ def claims(
                     f"are older than the newest {CLAIM_PAGES} pages: see --all --before"
                 )
         if as_json:
-            out: dict[str, Any] = {"supplier": account, "waiting": page["waiting"], "claims": found}
-            if every:
-                out["next_before"] = page["next_before"]
+            # The same members every time (a script reads them): next_before is where --all
+            # --before goes on, null when nothing is left unlisted.
+            more = every or len(found) < page["waiting"]
+            out = {
+                "supplier": account,
+                "waiting": page["waiting"],
+                "claims": found,
+                "next_before": page["next_before"] if more else None,
+            }
             typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
             return
         typer.echo(
@@ -525,10 +666,18 @@ def answer_claim(
         session = Session(key, api, direct=direct, timeout=timeout)
         action = "accept_claim" if accept else "reject_claim"
         body = {"deal_id": deal_id, "buyer": account}
-        result = session.act(
-            action, body, f"{action.replace('_', ' ')} of {account} in deal {deal_id}"
-        )
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"{action.replace('_', ' ')} of {account} in deal {deal_id}"
+        try:
+            details = session.act(action, body, what)["details"]
+        except ServiceRefused as exc:
+            # A rejection sent again finds the claim rejected: skipped. (An accepted claim is
+            # refunded and gone, which the chain cannot tell from none: that stays a refusal.)
+            status = (exc.revert or ("", {}))[1].get("status")
+            if accept or exc.code != "claim_not_awaiting_answer" or status != REJECTED:
+                raise
+            console.print(f"[yellow]=[/yellow] {what}: already rejected, skipped")
+            details = {**body, "skipped": "already rejected"}
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 @app.command()
@@ -549,8 +698,20 @@ def recall(
         session = Session(key, api, direct=direct, timeout=timeout)
         # The notice document around the reason is built by the service (as for the pages).
         body = {"gtin14": target.gtin14, "lot": target.lot, "reason": reason.strip()}
-        result = session.act("recall_batch", body, f"recall of {target.gtin14}/{target.lot}")
-        typer.echo(json.dumps(result["details"], ensure_ascii=False, indent=2))
+        what = f"recall of {target.gtin14}/{target.lot}"
+        try:
+            details = session.act("recall_batch", body, what)["details"]
+        except ServiceRefused as exc:
+            # A run again: recalled already (its deals frozen then). Non-compliant is another
+            # state, and stays a refusal.
+            status = (exc.revert or ("", {}))[1].get("status")
+            if exc.code != "batch_not_active" or status != int(BatchStatus.RECALLED):
+                raise
+            console.print(f"[yellow]=[/yellow] {what}: already recalled, skipped")
+            details = {"batch_id": "0x" + batch_id_of(target.gtin14, target.lot).hex(),
+                       "gtin14": target.gtin14, "lot": target.lot, "reason_cid": None,
+                       "frozen_deals": None, "skipped": "already recalled"}  # fmt: skip
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
 
 
 def register(root: typer.Typer) -> None:

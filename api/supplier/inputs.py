@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from urllib.parse import quote
 
 from eth_utils import is_address, to_checksum_address
 
+from api.routes.documents import MAX_UPLOAD_BYTES
 from api.supplier.errors import InputError
 from traceability.epcis import builders
 from traceability.epcis.document import parse_epcis, serialize_document
@@ -39,6 +41,9 @@ CSV_COLUMNS = ("time", "device_id", "type", "value", "unit")
 CELSIUS_UNITS = {"CEL", "C", "°C"}
 FAHRENHEIT_UNITS = {"FAR", "F", "°F"}
 TEMPERATURE_TYPES = {"temperature", "gs1:temperature"}
+# A sensor CSV's largest size, the page's upload and the CLI's file alike: a day of one-minute
+# readings from a dozen loggers fits; its events are validated reading by reading (seconds of CPU).
+MAX_CSV_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ def batch(gtin: str, lot: str) -> Batch:
     try:
         return Batch(validate_gtin14(gtin), validate_lot(lot))
     except TraceabilityError as exc:
+        if gtin.isdigit() and len(gtin) in (8, 12, 13):
+            # The barcode's EAN-13 (or UPC-A, EAN-8): GS1 writes it as 14 digits, zeros first.
+            raise InputError(
+                f"{exc} (a GTIN-{len(gtin)} is written with leading zeros: {gtin.zfill(14)})"
+            ) from None
         raise InputError(str(exc)) from None
 
 
@@ -78,12 +88,30 @@ def event_json(event: EpcisEvent) -> dict[str, Any]:
     return {"@context": document["@context"], **document["epcisBody"]["eventList"][0]}
 
 
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def file_bytes(path: Path, *, limit: int | None = None, hint: str = "") -> bytes:
+    """A file's bytes, refused (:class:`InputError`) when it cannot be read or is larger than
+    ``limit``: said here, before anything is signed or sent, not after minutes of parsing or
+    uploading a file the service refuses anyway. ``limit``: the service's upload limit."""
+    limit = MAX_UPLOAD_BYTES if limit is None else limit
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+            size = max(len(data), os.fstat(handle.fileno()).st_size)
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: {_size(size)}, larger than the {_size(limit)} allowed{hint}")
+    return data
+
+
 def json_file(path: Path) -> Any:
     """A JSON file's value; :class:`InputError` naming the file if it cannot be read or parsed."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
+        text = file_bytes(path).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     try:
@@ -112,6 +140,15 @@ def events_from_file(path: Path) -> list[dict[str, Any]]:
     return [event_json(event) for event in events]
 
 
+def check_kind(kind: str, quantity: float | None) -> None:
+    """An event kind :func:`built_event` builds, with the quantity it needs (the CLI checks it
+    before it asks for the keystore's password)."""
+    if kind not in EVENT_KINDS:
+        raise InputError(f"unknown event kind {kind!r}: {', '.join(EVENT_KINDS)}")
+    if kind != "inspecting" and quantity is None:
+        raise InputError(f"{kind} needs a quantity (--quantity)")
+
+
 def built_event(
     kind: str,
     target: Batch,
@@ -128,9 +165,8 @@ def built_event(
     """An event from the builders (:data:`EVENT_KINDS`); the CLI's options and the supplier
     page's forms both end here. Processing turns the lot into itself (washed, cut, packed: a
     TransformationEvent with the lot as input and output); receiving is at ``location``."""
+    check_kind(kind, quantity)
     try:
-        if kind in ("commissioning", "processing", "shipping", "receiving") and quantity is None:
-            raise InputError(f"{kind} needs a quantity (--quantity)")
         if kind == "commissioning":
             assert quantity is not None
             event: EpcisEvent = builders.commissioning_event(
@@ -206,9 +242,9 @@ def sensor_events(
 ) -> list[dict[str, Any]]:
     """One cold-chain event per device of a sensor CSV file (see the module doc)."""
     try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
+        text = file_bytes(path, limit=MAX_CSV_BYTES, hint=" (split it by day or by device)").decode(
+            "utf-8"
+        )
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text") from None
     return sensor_events_from_text(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from eth_account.messages import encode_defunct
@@ -22,6 +23,7 @@ from web3 import Web3
 
 from api.routes.documents import upload_message
 from api.supplier.errors import InputError, ServiceRefused
+from api.supplier.inputs import file_bytes
 from api.supplier.keystore import ClientSettings
 from chain.accounts import LOCAL_CHAIN_IDS, is_dev_key
 from chain.errors import ChainError, DevKeyOnPublicChain, NodeUnavailable
@@ -45,6 +47,15 @@ class Service:
 
     def __init__(self, base_url: str, *, http: httpx.Client | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        try:
+            url = httpx.URL(self.base_url)
+        except httpx.InvalidURL as exc:
+            raise InputError(f"the service's URL {base_url!r} is not a URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InputError(
+                f"the service's URL {base_url!r} is not an http:// or https:// URL with a host"
+                " (--api, TUANCHAIN_API_URL)"
+            )
         self.http = http or httpx.Client(base_url=self.base_url, timeout=60.0)
 
     def _json(self, response: httpx.Response) -> Any:
@@ -54,7 +65,12 @@ class Service:
             body = None
         if response.is_error:
             if isinstance(body, dict) and "code" in body:
-                raise ServiceRefused(str(body["code"]), str(body.get("message", "")))
+                details = body.get("details")
+                raise ServiceRefused(
+                    str(body["code"]),
+                    str(body.get("message", "")),
+                    details if isinstance(details, dict) else None,
+                )
             raise ServiceRefused(f"http_{response.status_code}", response.text[:200])
         return body
 
@@ -111,7 +127,19 @@ class Service:
         """Follow a relayed request until mined (returned) or failed (:class:`ServiceRefused`)."""
         deadline = time.monotonic() + timeout
         while True:
-            status = self._call("GET", f"/v1/relay/{request_id}", expect=("status",))
+            try:
+                status = self._call("GET", f"/v1/relay/{request_id}", expect=("status",))
+            except ServiceRefused as exc:
+                if exc.code != "service_unavailable":
+                    raise
+                # Accepted, then the service went away: the request is in its outbox and may
+                # well be mined; what to do is what the resumable commands are for.
+                raise ServiceRefused(
+                    exc.code,
+                    f"{exc.message}; request {request_id} was accepted and may still be mined: "
+                    "run the same command again once the service answers (what was done is "
+                    "skipped)",
+                ) from None
             on_status(status["status"])
             if status["status"] == "mined":
                 return status
@@ -120,16 +148,31 @@ class Service:
                 raise ServiceRefused(
                     str(error.get("code") or "relay_failed"),
                     str(error.get("message") or f"relayed request {request_id} failed"),
+                    error.get("details") if isinstance(error.get("details"), dict) else None,
                 )
             if time.monotonic() > deadline:
                 raise ServiceRefused(
                     "relay_timeout",
                     f"request {request_id} is still {status['status']} after {timeout:.0f} s; "
-                    f"it stays in the outbox: GET /v1/relay/{request_id}",
+                    f"it stays in the outbox (GET /v1/relay/{request_id}): run the same command "
+                    "again later, what was mined by then is skipped",
                 )
             time.sleep(RELAY_POLL_SECONDS)
 
     # ------------------------------------------------------------------ reads
+
+    def batch_supplier(self, gtin14: str, lot: str) -> str | None:
+        """The account that registered a batch, as indexed (None: not indexed yet)."""
+        try:
+            found = self._call(
+                "GET", f"/v1/batches/{gtin14}/{quote(lot, safe='')}", expect=("batch",)
+            )
+        except ServiceRefused as exc:
+            if exc.code in ("not_found", "batch_not_found", "not_in_index"):
+                return None
+            raise
+        supplier = (found["batch"] or {}).get("supplier") or {}
+        return supplier.get("address") if isinstance(supplier, dict) else None
 
     def claims(self, supplier: str, *, before: int | None = None) -> dict[str, Any]:
         """One page of ``supplier``'s claims (``GET /v1/supplier/{address}/claims``)."""
@@ -181,10 +224,7 @@ class Service:
             raise InputError(
                 f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(CONTENT_TYPES)}"
             )
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        data = file_bytes(path)
         return self._call(
             "POST",
             "/v1/documents/private",

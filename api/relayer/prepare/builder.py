@@ -16,10 +16,13 @@ from api.errors import ApiError
 from api.relayer.action_params import ActionParams
 from chain import errors as chain_errors
 from chain.context import Chain
+from traceability.digital_link import batch_id_of
 from traceability.epcis import hash_events_in_document, parse_event, serialize_document
+from traceability.epcis.hashing import digest_from_hash_id
 from traceability.epcis.vocabulary import DEFAULT_CONTEXT
 from traceability.ipfs import DocumentStore, compute_cid, parse_cid
 from traceability.ipfs.cid import split_cid
+from traceability.merkle import BatchManifest, build_manifest
 from traceability.safe_json import UnsafeJson
 
 logger = logging.getLogger(__name__)
@@ -90,6 +93,47 @@ def event_document(event: Any) -> tuple[bytes, str, dict[str, Any]]:
     document = serialize_document([event])
     (hash_id,) = hash_events_in_document(document)  # the stored document, as anyone hashes it
     return json_bytes(document), hash_id, document
+
+
+def event_anchor(
+    gtin14: str, lot: str, raw: dict[str, Any], cid: Callable[[bytes], str] = compute_cid
+) -> tuple[bytes, dict[str, Any]]:
+    """A batch's event as ``anchor_event`` anchors it: its document's bytes and the details the
+    service answers (also what the supplier CLI says of an event anchored before)."""
+    data, hash_id, _ = event_document(parsed_event(raw))
+    return data, {
+        "batch_id": "0x" + batch_id_of(gtin14, lot).hex(),
+        "event_hash_id": hash_id,
+        "event_hash": "0x" + digest_from_hash_id(hash_id).hex(),
+        "document_cid": cid(data),
+    }
+
+
+def root_anchor(
+    events: list[tuple[str, str, dict[str, Any]]], cid: Callable[[bytes], str] = compute_cid
+) -> tuple[list[tuple[bytes, str]], BatchManifest, dict[str, Any]]:
+    """``(gtin14, lot, event)``s as ``anchor_root`` anchors them: each event's document with its
+    CID, the manifest and the details the service answers (also what the supplier CLI says of a
+    root anchored before). ``ApiError`` when one event appears twice."""
+    documents, entries = [], []
+    for gtin14, lot, raw in events:
+        data, hash_id, _ = event_document(parsed_event(raw))
+        document_cid = cid(data)
+        documents.append((data, document_cid))
+        entries.append((hash_id, document_cid, gtin14, lot))
+    if len({hash_id for hash_id, _, _, _ in entries}) != len(entries):
+        raise ApiError(400, "duplicate_event", "the same event appears twice under the root")
+    manifest = build_manifest(entries)
+    return (
+        documents,
+        manifest,
+        {
+            "root": "0x" + manifest.root.hex(),
+            "leaf_count": len(entries),
+            "manifest_cid": cid(manifest.dumps()),
+            "event_hash_ids": [hash_id for hash_id, _, _, _ in entries],
+        },
+    )
 
 
 class BuilderBase:

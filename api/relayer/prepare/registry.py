@@ -22,14 +22,12 @@ from api.relayer.prepare.builder import (
     BuilderBase,
     PreparedAction,
     cid_bytes,
-    event_document,
+    event_anchor,
     json_bytes,
-    parsed_event,
+    root_anchor,
 )
 from chain import errors as chain_errors
 from chain.clients import DealStatus
-from traceability.epcis.hashing import digest_from_hash_id
-from traceability.merkle import build_manifest
 
 
 def _not_owned(gtin14: str, sender: str, owner: str) -> ApiError:
@@ -119,23 +117,13 @@ class RegistryActions(BuilderBase):
         )
 
     def anchor_event(self, p: AnchorEventParams) -> PreparedAction:
-        data, hash_id, _ = event_document(parsed_event(p.event))
-        cid = self._cid(data)
-        batch_id = self.clients.registry.compute_batch_id(p.gtin14, p.lot)
-        event_hash = digest_from_hash_id(hash_id)
+        data, details = event_anchor(p.gtin14, p.lot, p.event, self._cid)
+        batch_id = bytes.fromhex(details["batch_id"][2:])
+        event_hash = bytes.fromhex(details["event_hash"][2:])
+        cid = details["document_cid"]
         request = self._registry(p, "anchorEvent", batch_id, event_hash, cid_bytes(cid))
         self._keep(data, cid)
-        return PreparedAction(
-            "anchor_event",
-            p.sender,
-            {"request": request},
-            {
-                "batch_id": "0x" + batch_id.hex(),
-                "event_hash_id": hash_id,
-                "event_hash": "0x" + event_hash.hex(),
-                "document_cid": cid,
-            },
-        )
+        return PreparedAction("anchor_event", p.sender, {"request": request}, details)
 
     def apply(self, p: ApplyParams) -> PreparedAction:
         data = json_bytes(p.profile)
@@ -204,33 +192,16 @@ class RegistryActions(BuilderBase):
         )
 
     def anchor_root(self, p: AnchorRootParams) -> PreparedAction:
-        documents, entries = [], []
-        for item in p.events:
-            data, hash_id, _ = event_document(parsed_event(item.event))
-            cid = self._cid(data)
-            documents.append((data, cid))
-            entries.append((hash_id, cid, item.gtin14, item.lot))
-        if len({hash_id for hash_id, _, _, _ in entries}) != len(entries):
-            raise ApiError(400, "duplicate_event", "the same event appears twice under the root")
-        manifest = build_manifest(entries)
-        manifest_data = manifest.dumps()
-        manifest_cid = self._cid(manifest_data)
+        documents, manifest, details = root_anchor(
+            [(item.gtin14, item.lot, item.event) for item in p.events], self._cid
+        )
+        manifest_data, manifest_cid = manifest.dumps(), details["manifest_cid"]
         request = self._registry(
-            p, "anchorRoot", manifest.root, len(entries), cid_bytes(manifest_cid)
+            p, "anchorRoot", manifest.root, details["leaf_count"], cid_bytes(manifest_cid)
         )
         for data, cid in [*documents, (manifest_data, manifest_cid)]:
             self._keep(data, cid)
-        return PreparedAction(
-            "anchor_root",
-            p.sender,
-            {"request": request},
-            {
-                "root": "0x" + manifest.root.hex(),
-                "leaf_count": len(entries),
-                "manifest_cid": manifest_cid,
-                "event_hash_ids": [hash_id for hash_id, _, _, _ in entries],
-            },
-        )
+        return PreparedAction("anchor_root", p.sender, {"request": request}, details)
 
     def recall_batch(self, p: RecallBatchParams) -> PreparedAction:
         """A supplier's (or the platform's) recall. The registry notifies the escrow in the same

@@ -30,6 +30,8 @@ from api.relayer import worker as relay_worker
 from api.services import Services
 from api.supplier import cli as supplier_cli
 from api.supplier import inputs
+from api.supplier.errors import ServiceRefused
+from api.supplier.service import Service
 from chain.accounts import dev_account
 from chain.clients import BatchStatus, ClaimStatus, PartyKind, PartyStatus
 from tuanchain_cli import app as root_app
@@ -147,7 +149,7 @@ def test_a_new_supplier_from_keystore_to_recall(run, services: Services, tmp_pat
         "--location", GLN, "--min", "0", "--max", "4", "--merkle", "--direct",
     )  # fmt: skip
     assert code == 0, err
-    assert "1 readings outside" in err
+    assert "1 reading outside" in err
     (rooted,) = json.loads(out)
     root = registry.root_info(address, bytes.fromhex(rooted["root"][2:]))
     assert (root.anchorer, root.leaf_count) == (address, 2)  # one event per device, one tx
@@ -175,6 +177,10 @@ def test_bad_input_is_one_line_and_exit_1(run, services: Services, tmp_path: Pat
         str(stranger),
     )
     assert "lot" in fails("register-batch", gtin, "bad lot\t", "--keystore", str(stranger))
+    # The EAN-13 on the barcode: the 14 digits to write instead are named.
+    assert f"written with leading zeros: {gtin}" in fails(
+        "register-batch", gtin[1:], "L1", "--keystore", str(stranger)
+    )
     assert "no keystore" in fails(
         "register-batch", gtin, "L1", "--keystore", str(tmp_path / "missing.json")
     )
@@ -326,8 +332,27 @@ def test_a_supplier_rejects_a_claim_and_the_platform_decides(
         "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
     )
     assert code == 0, err
+    # Progress is one line a step, however long (a log's reader greps it: no wrap at 80).
+    [done] = err.splitlines()
+    assert done.startswith(f"✓ reject claim of {buyer.address} in deal {deal.deal_id} (tx 0x")
     escrow = services.chain.clients.escrow
     assert escrow.claim(deal.deal_id, buyer.address).status == ClaimStatus.REJECTED
+    # Sent again (a script not sure the first went through): skipped and said so; accepting it
+    # now is a refusal in words.
+    code, out, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--reject", "--keystore", str(keystore)
+    )
+    assert code == 0 and "already rejected, skipped" in err, err
+    assert json.loads(out) == {
+        "deal_id": deal.deal_id,
+        "buyer": buyer.address,
+        "skipped": "already rejected",
+    }
+    code, out, err = run(
+        "answer-claim", str(deal.deal_id), buyer.address, "--accept", "--keystore", str(keystore)
+    )
+    assert (code, out) == (1, "") and err.count("\n") == 1
+    assert err.startswith("error: claim_not_awaiting_answer: This claim has already been answered.")
 
 
 def test_a_supplier_lists_the_claims_waiting_for_an_answer(
@@ -344,6 +369,8 @@ def test_a_supplier_lists_the_claims_waiting_for_an_answer(
     assert code == 0, err
     listed = json.loads(out)
     assert listed["supplier"] == deal.supplier.address and listed["waiting"] == 1
+    assert set(listed) == {"supplier", "waiting", "claims", "next_before"}  # as with --all
+    assert listed["next_before"] is None
     [claim] = listed["claims"]
     assert (claim["deal_id"], claim["buyer"], claim["quantity"]) == (
         deal.deal_id,
@@ -380,6 +407,8 @@ def test_a_supplier_lists_the_claims_waiting_for_an_answer(
         (("--supplier", "0x" + "ab" * 20, "--before", "3"), "error: --before needs --all"),
         (("--supplier", "0x" + "ab" * 20, "--all", "--before", "0"), "error: --before needs"),
         (("--keystore", "/nonexistent/k.json"), "error: no keystore at /nonexistent/k.json\n"),
+        (("--supplier", "0x" + "ab" * 20, "--api", "http://[::1"), "error: the service's URL"),
+        (("--supplier", "0x" + "ab" * 20, "--api", "tuan.example"), "error: the service's URL"),
     ],
 )
 def test_claims_refuses_bad_input_in_one_line(run, args: tuple[str, ...], words: str) -> None:
@@ -453,7 +482,7 @@ def test_events_anchored_one_by_one_resume_after_a_partial_run(
     )
     assert code == 0, err
     skipped, second = json.loads(out)
-    assert skipped == {"skipped": "already anchored", "event_hash_id": anchored["event_hash_id"]}
+    assert skipped == {**anchored, "document_cid": None, "skipped": "already anchored"}
     assert "already anchored" in err
     for details in (anchored, second):
         anchor = registry.anchor_of(deal.batch_id, bytes.fromhex(details["event_hash"][2:]))
@@ -706,3 +735,217 @@ def test_an_inspection_publishes_its_certificate_file_as_the_page_does(
         "--certificate", str(tmp_path / "missing.pdf"), "--keystore", str(keystore),
     )  # fmt: skip
     assert code == 1 and out == "" and "neither a URI nor a file" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("answer-claim", "abc", "0x" + "ab" * 20, "--accept"), "Invalid value for 'deal_id'"),
+        (("add-event", "06901234500011", "L1", "--quantity", "lots"), "'--quantity'"),
+        (("sensors", "06901234500011", "L1", "r.csv"), "Missing option '--location'"),
+        (("claims", "--before", "x"), "Invalid value for '--before'"),
+        (("frobnicate",), "No such command 'frobnicate'"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], words: str
+) -> None:
+    """A missing option or a word where a number goes is bad input like any other: one line and
+    exit code 1 (an ERP's script reads the same thing for every mistake), not click's framed
+    usage text and exit code 2."""
+    monkeypatch.setenv("TUANCHAIN_KEYSTORE", "/nonexistent/k.json")
+    result = CliRunner().invoke(root_app, ["supplier", *args])
+    assert (result.exit_code, result.stdout) == (1, ""), result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert words in result.stderr and "--help)" in result.stderr
+    if args[0] != "frobnicate":  # help is no error
+        assert CliRunner().invoke(root_app, ["supplier", args[0], "--help"]).exit_code == 0
+
+
+def test_a_file_too_big_is_refused_before_anything_is_signed(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sensor CSV over the page's limit, a credential or certificate over the upload limit:
+    one line naming the file and its size, at once (no keystore is even opened: this one does
+    not exist), not minutes of parsing and a refusal from the service."""
+    monkeypatch.setattr(inputs, "MAX_CSV_BYTES", 100)
+    monkeypatch.setattr(inputs, "MAX_UPLOAD_BYTES", 1000)
+    readings = tmp_path / "readings.csv"
+    readings.write_text(
+        "time,device_id,type,value,unit\n" + "2026-11-01T09:00:00+08:00,T1,Temperature,3,CEL\n" * 10
+    )
+    (tmp_path / "big.pdf").write_bytes(b"%PDF-1.7\n" + b"0" * 2000)
+    profile = tmp_path / "profile.json"
+    profile.write_text('{"name": "farm"}')
+    missing = str(tmp_path / "no-keystore.json")
+    gtin = new_gtin()
+    for args, file in [
+        (["sensors", gtin, "L1", str(readings), "--location", GLN, "--min", "0", "--max", "4"],
+         "readings.csv"),
+        (["apply", "--profile", str(profile), "--credentials", str(tmp_path / "big.pdf")],
+         "big.pdf"),
+        (["add-event", gtin, "L1", "--kind", "inspecting", "--location", GLN,
+          "--certificate", str(tmp_path / "big.pdf")], "big.pdf"),
+    ]:  # fmt: skip
+        code, out, err = run(*args, "--keystore", missing)
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"error: {tmp_path / file}: ") and err.count("\n") == 1, err
+        assert "larger than the " in err and "allowed" in err
+
+
+def test_runs_again_are_skipped_and_say_so(run, services: Services, tmp_path: Path) -> None:
+    """An ERP re-sends what it is not sure went through (a timeout, a crash): the same batch,
+    the same Merkle-anchored events, the same application are skipped with exit code 0 and the
+    same JSON members (``"skipped"`` added), never a refusal a script stops at."""
+    registry = services.chain.clients.registry
+    deal = make_deal(services.chain)
+    keystore = keystore_of(tmp_path, deal.supplier.key)
+    gtin, lot = new_gtin(deal.prefix), "AGAIN-" + secrets.token_hex(3).upper()
+    outputs = []
+    for _ in range(2):
+        code, out, err = run("register-batch", gtin, lot, "--keystore", str(keystore))
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert "already registered, skipped" in err
+    first, again = outputs
+    assert again == {**first, "metadata_cid": None, "skipped": "already registered"}
+
+    document = tmp_path / "events.json"
+    document.write_text(json.dumps(_document(_two_events(deal, day=3))))
+    outputs = []
+    for _ in range(2):
+        code, out, err = run(
+            "add-event", deal.gtin14, deal.lot, "--file", str(document), "--merkle",
+            "--keystore", str(keystore),
+        )  # fmt: skip
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert "already anchored, skipped" in err
+    [first], [again] = outputs
+    assert again == {**first, "manifest_cid": None, "skipped": "already anchored"}
+    root = registry.root_info(deal.supplier.address, bytes.fromhex(first["root"][2:]))
+    assert root.leaf_count == 2
+
+    # Events one by one: the skipped one says all the anchored one did but its document's CID.
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps(_two_events(deal, day=4)[0]))
+    outputs = []
+    for _ in range(2):
+        code, out, err = run(
+            "add-event", deal.gtin14, deal.lot, "--file", str(single), "--keystore", str(keystore)
+        )
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    [first], [again] = outputs
+    assert again == {**first, "document_cid": None, "skipped": "already anchored"}
+
+    # An application sent twice: the second finds it pending and says so.
+    applicant = keystore_of(tmp_path, Account.create().key, "applicant.json")
+    args = _verb_args(tmp_path, gtin)["apply"]
+    code, out, err = run(*args, "--keystore", str(applicant))
+    assert code == 0, err
+    code, out, err = run(*args, "--keystore", str(applicant))
+    assert code == 0, err
+    assert "already applied (pending review), skipped" in err
+    assert json.loads(out)["skipped"] == "already applied"
+    assert json.loads(out)["status"] == "pending review"
+
+    # A recall sent twice: recalled already (a non-compliant batch would stay a refusal).
+    outputs = []
+    for _ in range(2):
+        code, out, err = run("recall", gtin, lot, "--reason", "glass", "--keystore", str(keystore))
+        assert code == 0, err
+        outputs.append(json.loads(out))
+    assert "already recalled, skipped" in err
+    first, again = outputs
+    assert again == {
+        **first,
+        "reason_cid": None,
+        "frozen_deals": None,
+        "skipped": "already recalled",
+    }
+    assert registry.batch_status(registry.compute_batch_id(gtin, lot)) == BatchStatus.RECALLED
+
+
+def test_a_contract_refusal_is_in_words(run, tmp_path: Path) -> None:
+    """The pages' words for a contract's error lead the line, the error itself after them."""
+    keystore = keystore_of(tmp_path, Account.create().key)
+    code, out, err = run(
+        "answer-claim", "987654321", "0x" + "ab" * 20, "--accept", "--keystore", str(keystore)
+    )
+    assert (code, out) == (1, "")
+    assert err == "error: deal_not_found: No such deal (DealNotFound(dealId=987654321))\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--kind", "shiping", "--quantity", "1"], "error: unknown event kind 'shiping'"),
+        (["--kind", "shipping"], "error: shipping needs a quantity (--quantity)"),
+    ],
+)
+def test_a_built_event_is_checked_before_the_keystore_is_opened(
+    run, tmp_path: Path, extra: list[str], words: str
+) -> None:
+    """A typo in --kind, or a missing --quantity, is said before the password is asked (this
+    keystore does not even exist), not after."""
+    code, out, err = run(
+        "add-event", new_gtin(), "L1", "--location", GLN, *extra,
+        "--keystore", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    assert (code, out) == (1, "") and err.startswith(words) and err.count("\n") == 1, err
+
+
+def test_no_password_and_no_terminal_is_one_line(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cron job or an ERP's script without TUANCHAIN_KEYSTORE_PASSWORD: no prompt on stdout, no
+    "input may be echoed" warning and "Aborted.", but one line saying what to set."""
+    monkeypatch.delenv("TUANCHAIN_KEYSTORE_PASSWORD")
+    keystore = keystore_of(tmp_path, Account.create().key)
+    words = "error: no password: set TUANCHAIN_KEYSTORE_PASSWORD (there is no terminal to ask on)\n"
+    for args in (
+        ["register-batch", new_gtin(), "L1", "--keystore", str(keystore)],
+        ["keystore-new", str(tmp_path / "new.json")],
+    ):
+        code, out, err = run(*args)
+        assert (code, out, err) == (1, "", words)
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_more_events_than_a_root_takes_is_refused_before_signing(
+    run, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--merkle with more events than the service takes under one root: said at once, with what
+    to do, not a validation error from the service after the password."""
+    monkeypatch.setattr(supplier_cli, "MAX_ROOT_EVENTS", 1)
+    deal = make_deal(services.chain)
+    document = tmp_path / "events.json"
+    document.write_text(json.dumps(_document(_two_events(deal, day=5))))
+    code, out, err = run(
+        "add-event", deal.gtin14, deal.lot, "--file", str(document), "--merkle",
+        "--keystore", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: 2 events: at most 1 go under one Merkle root; split them, or anchor them one by "
+        "one (without --merkle)\n"
+    )
+
+
+def test_a_service_gone_while_a_request_is_mined_says_what_to_do() -> None:
+    """The relay accepted the request, then the service stopped answering: the line names the
+    request and says the command can simply be run again (it skips what was done)."""
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    base = "http://tuan.example"
+    service = Service(
+        base, http=httpx.Client(base_url=base, transport=httpx.MockTransport(refused))
+    )
+    with pytest.raises(ServiceRefused) as refusal:
+        service.wait("req-42", timeout=1)
+    assert refusal.value.code == "service_unavailable"
+    assert "request req-42 was accepted and may still be mined" in str(refusal.value)
+    assert "run the same command again" in str(refusal.value)

@@ -314,6 +314,13 @@ def test_a_stranger_sees_no_controls_and_why(site: Site, phone: tuple[Any, Walle
     shot(page, "supplier-12-payouts")
     page.goto(f"{site.base}/supplier/{c.RICE_FARM.address}?lang=zh")
     expect(page.locator("#party-status")).to_have_text("已审核的供应商")
+    # A batch card's name sits at its top like every card's heading (the browser's default h3
+    # margin put a blank line above it on a phone).
+    gap = page.locator(".batch-card").first.evaluate(
+        "card => card.querySelector('h3').getBoundingClientRect().top"
+        " - card.getBoundingClientRect().top - parseFloat(getComputedStyle(card).paddingTop)"
+    )
+    assert abs(gap) < 1, gap
     shot(page, "supplier-13-zh")
     # An account with no role: told why, and offered the application instead.
     page.goto(f"{site.base}/supplier/{c.CONSUMERS[0].address}?lang=en")
