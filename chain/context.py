@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
 from chain.aa.bundling import Bundling
 from chain.aa.clients import PasskeyAccounts
@@ -111,7 +112,7 @@ class Chain:
             )
 
 
-def make_web3(rpc_url: str) -> Web3:
+def make_web3(rpc_url: str, timeout: float = 30.0) -> Web3:
     """A Web3 on ``rpc_url`` without two per-call costs that profiling the relayer's accept found
     (issue 15: 37 % and 10 % of its time):
 
@@ -122,13 +123,25 @@ def make_web3(rpc_url: str) -> Web3:
       the node for its chain id and genesis on every background pass.
     - requests looks for ``~/.netrc`` on every request unless ``trust_env`` is off; one shared
       session (its pool sized for the API's thread pool) does not.
+
+    And one wait that a hung node made five: web3 sends a read that timed out again, up to five
+    times, so a node that accepts connections and never answers held a page for 5 × ``timeout``
+    (153 s for a consumer's orders, measured with anvil stopped by SIGSTOP). A refused or reset
+    connection is still tried again (quick, and a restarting node comes back); a timeout is not.
     """
     session = requests.Session()
     session.trust_env = False  # no proxies / netrc from the environment for the node's RPC
     adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=64)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}, session=session))
+    retries = ExceptionRetryConfiguration(errors=(requests.ConnectionError,), retries=3)
+    provider = Web3.HTTPProvider(
+        rpc_url,
+        request_kwargs={"timeout": timeout},
+        session=session,
+        exception_retry_configuration=retries,
+    )
+    w3 = Web3(provider)
     w3.middleware_onion.remove("validation")
     return w3
 
@@ -140,7 +153,7 @@ def connect(settings: Settings | None = None, *, deploy: bool = False) -> Chain:
     :class:`UnknownContract` when no deployment exists and ``deploy`` is false.
     """
     settings = settings or Settings()
-    w3 = make_web3(settings.rpc_url)
+    w3 = make_web3(settings.rpc_url, settings.rpc_timeout_seconds)
     sender = TxSender(
         w3, timeout=settings.tx_timeout_seconds, gas_margin_percent=settings.gas_margin_percent
     )

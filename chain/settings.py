@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     ipfs_backend: str = "embedded"
     ipfs_api_url: str = "http://127.0.0.1:5001"
     tx_timeout_seconds: float = 60.0
+    # One JSON-RPC request to the node: past this it counts as unavailable (503 on pages and the
+    # API), and it is not sent again (chain.context.make_web3).
+    rpc_timeout_seconds: float = Field(default=30.0, gt=0)
     # The highest fee cap (wei per gas) the relayer signs a batch again with when the base fee
     # outgrew the cap it was sent with (api.relayer.replace): a ceiling on what a fee spike costs.
     relayer_max_fee_per_gas: int = Field(default=500 * 10**9, ge=1)
