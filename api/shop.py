@@ -112,8 +112,8 @@ def _card(deal: dict[str, Any], product: dict[str, Any]) -> dict[str, Any]:
 
 
 def pickup_points(session: Session, directory: Directory) -> list[Any]:
-    """Approved leaders (their pickup points), named."""
-    leaders = approved(session, "leader")
+    """Approved leaders (their pickup points), named, the longest-approved first."""
+    leaders = approved(session, "leader", in_order_approved=True)
     directory.load(leaders)
     return [directory.get(a) for a in leaders]
 

@@ -131,13 +131,25 @@ def company_prefixes(session: Session, supplier: str | None = None) -> dict[str,
 
 
 def approved(
-    session: Session, kind: str, *, limit: int | None = None, after: str | None = None
+    session: Session,
+    kind: str,
+    *,
+    limit: int | None = None,
+    after: str | None = None,
+    in_order_approved: bool = False,
 ) -> list[str]:
     """Accounts of ``kind`` (leader | supplier) approved now (their latest decision; a profile
     updated since keeps it), by address: at most ``limit``, those after ``after``. One index
-    range of ``party_statuses`` (kept by the indexer), not every party event."""
+    range of ``party_statuses`` (kept by the indexer), not every party event.
+
+    ``in_order_approved``: the longest-approved first instead (the shop's pickup points: the
+    first is the form's default, and it stays the one it was as leaders join)."""
     s = m.PartyStatus
-    query = select(s.account).where(s.kind == kind, s.status == "approved").order_by(s.account)
+    query = select(s.account).where(s.kind == kind, s.status == "approved")
+    if in_order_approved:
+        query = query.order_by(s.block_number, s.log_index)
+    else:
+        query = query.order_by(s.account)
     if after is not None:
         query = query.where(s.account > after)
     return list(session.scalars(query.limit(limit)))
