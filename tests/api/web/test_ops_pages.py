@@ -201,3 +201,11 @@ def test_a_stranger_is_told_why_the_recall_is_refused(ops: Ops) -> None:
     registry = ops.services.chain.clients.registry
     pork = registry.compute_batch_id(c.PORK.gtin14, c.PORK.lot)
     assert registry.batch_status(pork) == BatchStatus.ACTIVE
+
+
+def test_the_recalls_page_names_each_deal_by_its_product(ops: Ops) -> None:
+    """Found in review: the deals selling a batch were a bare "#5"; each says its product."""
+    rice_open = ops.deals["rice_open"]
+    for lang, rice in (("zh", c.RICE.name_zh), ("en", c.RICE.name_en)):
+        html = httpx.get(f"{ops.base}/ops/recalls?lang={lang}").text
+        assert f'href="/deals/{rice_open}?lang={lang}">{rice} #{rice_open}</a>' in html
