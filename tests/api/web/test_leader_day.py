@@ -141,15 +141,52 @@ def test_the_leader_hears_when_their_deal_fails_or_its_batch_is_recalled(
         heard = _notices(session, demo, monkeypatch, li.address, join_deadline)
         assert heard["group_failed"]["deal_id"] == failed and heard["group_failed"]["n"] == 2
         assert heard["group_failed"]["text"].endswith("please let your neighbours know")
+        # Found in review: the cash orders' refunds were mentioned to a group without any.
+        assert "cash" not in heard["group_failed"]["text"]
+        directory = Directory(session, demo.services.store)
+        assert "现金" not in notice_feed.sentence(heard["group_failed"], directory, "zh")
         recalled = _notices(session, demo, monkeypatch, chen.address, 2**40)["group_frozen"]
         assert recalled["deal_id"] == frozen and recalled["n"] == 3
         assert "do not hand them out" in recalled["text"]
-        directory = Directory(session, demo.services.store)
         assert "召回" in notice_feed.sentence(recalled, directory, "zh")
     monkeypatch.undo()
     page = web_client.get(f"/leader/{chen.address}?lang=en")
     assert page.status_code == 200
     assert 'data-kind="group_frozen"' in page.text
+
+
+def test_a_failed_group_with_cash_orders_hears_their_refunds_come_to_the_leader(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """李哥's failed pork with a 1-unit cash order he booked (the indexed row, rolled back): the
+    notice says the cash orders' refunds come to him, in both languages."""
+    li = LEADERS[1].address
+    failed = demo.report.deals["pork_failed"]
+    with Session(demo.services.engine) as session:
+        deal = _deal(session, failed)
+        session.add(
+            m.CashOrderEvent(
+                deal_id=failed,
+                leader=li,
+                beneficiary_ref="0x" + uuid.uuid4().hex * 2,
+                kind="booked",
+                quantity=1,
+                amount=deal_rules.top_price(deal.price_tiers),
+                block_number=1,
+                tx_hash="0x" + uuid.uuid4().hex * 2,
+                log_index=0,
+                block_time=datetime.fromtimestamp(deal.join_deadline - 60, UTC),
+            )
+        )
+        session.flush()
+        try:
+            heard = _notices(session, demo, monkeypatch, li, deal.join_deadline)["group_failed"]
+            assert heard["n"] == 3 and heard["cash"] == 1
+            assert "cash orders' refunds come to you" in heard["text"]
+            directory = Directory(session, demo.services.store)
+            assert "现金代下单的退款退到你的账户" in notice_feed.sentence(heard, directory, "zh")
+        finally:
+            session.rollback()
 
 
 def test_the_commission_before_receipt_is_the_same_estimate_on_both_pages_and_none_when_lost(
