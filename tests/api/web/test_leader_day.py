@@ -27,6 +27,7 @@ from api.db import models as m
 from api.demo.catalog import LEADERS
 from api.handout import handout_view
 from api.names import Directory
+from api.render import price
 from chain import deal_rules
 
 from .conftest import Demo
@@ -190,7 +191,7 @@ def test_a_failed_group_with_cash_orders_hears_their_refunds_come_to_the_leader(
 
 
 def test_the_commission_before_receipt_is_the_same_estimate_on_both_pages_and_none_when_lost(
-    demo: Demo,
+    demo: Demo, web_client: TestClient
 ) -> None:
     """陈姐's open rice showed 0.00 commission on her group page and 13.50 (estimate) on its
     handout page; her recalled oranges and 李哥's failed pork earn nothing, and say so."""
@@ -207,6 +208,15 @@ def test_the_commission_before_receipt_is_the_same_estimate_on_both_pages_and_no
         assert (groups[frozen]["commission"], groups[frozen]["commission_estimated"]) == (0, False)
         lost = handout_view(session, demo.services, li.address, failed)
         assert (lost["commission"], lost["commission_estimated"]) == (0, False)
+    # Found in review: the public deal page's leaders table showed the chain's 0.00 (nothing is
+    # recorded before receipt); it shows the same estimate, labelled so, in both languages.
+    for lang, word in (("en", "(estimate)"), ("zh", "(预估)")):
+        page = web_client.get(f"/deals/{rice}?lang={lang}")
+        assert page.status_code == 200
+        table = page.text.split('id="leaders"')[1].split("</section>")[0]
+        row = table.split(f'title="{chen.address}"')[1].split("</tr>")[0]
+        said = f'<td class="commission">{price(handout["commission"])} <span class="small">'
+        assert said + word in row, row
 
 
 def test_a_lost_deals_rows_say_whether_the_money_is_back(
