@@ -29,7 +29,7 @@ from api.db import models as m
 from api.names import Directory, Person
 from api.queries.batches import _recall_effects
 from api.queries.common import _batch_statuses
-from api.shop import product_of
+from api.shop import product_of, products_of
 from chain.address import checksum_address
 from traceability.ipfs import DocumentStore
 from traceability.ipfs.cid import digest_of_raw_cid
@@ -318,6 +318,9 @@ class BatchRow:
     frozen_deals: list[int] = field(default_factory=list)
     deals: list[int] = field(default_factory=list)
     row: int = 0  # the index row: the pages' cursor
+    # Each deal above's product (its first batch's, as every page names a deal; a bare "#5"
+    # told an operator nothing): deal id -> product_of
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def batches(
@@ -367,4 +370,18 @@ def batches(
             row.since, row.reason_cid = closed.block_time, closed.reason_cid
             row.frozen_deals = _recall_effects(session, closed.tx_hash)["frozen_deals"]
         out.append(row)
+    named = sorted({d for row in out for d in (*row.deals, *row.frozen_deals)})
+    products = dict(zip(named, products_of(session, _deal_batches(session, named)), strict=True))
+    for row in out:
+        row.products = {d: products[d] for d in (*row.deals, *row.frozen_deals)}
     return out, next_before
+
+
+def _deal_batches(session: Session, deal_ids: list[int]) -> list[list[str]]:
+    """Each deal's batch ids, in ``deal_ids``' order (one query)."""
+    found: dict[int, list[str]] = {}
+    if deal_ids:
+        links = select(m.DealBatch).where(m.DealBatch.deal_id.in_(deal_ids))
+        for link in session.scalars(links.order_by(m.DealBatch.id)):
+            found.setdefault(link.deal_id, []).append(link.batch_id)
+    return [found.get(d, []) for d in deal_ids]

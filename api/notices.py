@@ -204,8 +204,18 @@ def _deal_notices(
                 add("group_formed", str(d), deal.join_deadline, d)
             elif d in led and facts.group_units(d, address) > 0:
                 # 未成团: the leader tells the neighbours (their money comes back by itself, and
-                # the cash orders' to the leader, who hands the cash back).
-                add("group_failed", str(d), deal.join_deadline, d, n=facts.group_units(d, address))
+                # the cash orders' to the leader, who hands the cash back: said only when the
+                # group has some, ``cash``).
+                n = facts.group_units(d, address)
+                cash = facts.last.cash_by_leader(d).get(address, 0)
+                add(
+                    "group_failed",
+                    str(d),
+                    deal.join_deadline,
+                    d,
+                    n=n,
+                    **({"cash": cash} if cash else {}),
+                )
         for outcome in facts.outcomes[d]:
             ident = f"{outcome.tx_hash}:{outcome.log_index}"
             if d in bought and holds:
@@ -348,7 +358,9 @@ def recipients_of(session: Session, deals: Collection[int]) -> set[str]:
 
 def sentence(notice: dict[str, Any], directory: Directory, lang: str) -> str:
     """The notice in words, in ``lang`` (names for people and places, prices in tUSD)."""
-    template = messages().get(f"notice_{notice['kind']}", {}).get(lang, notice["kind"])
+    # A notice with cash orders in it has its own words (notice_<kind>_cash: who gets their refund).
+    key = f"notice_{notice['kind']}" + ("_cash" if notice.get("cash") else "")
+    template = messages().get(key, {}).get(lang, notice["kind"])
     values = {
         "deal": f"#{notice['deal_id']}",
         "product": pick(notice.get("product"), lang) or f"#{notice['deal_id']}",

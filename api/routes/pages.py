@@ -247,6 +247,8 @@ def _recall_reason(services: Services, recall: dict[str, Any] | None) -> Any:
 
 def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
     """Live state of one deal from the chain: params, totals, tier, time left, leaders."""
+    from api.shop import group_commission
+
     chain = services.chain
     escrow = chain.clients.escrow
     status = escrow.deal_status(deal_id)
@@ -259,6 +261,7 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
     leaders: dict[str, dict[str, Any]] = {
         address: {"orders": count} for address, count in deal_leaders(services, deal_id).items()
     }
+    unit_price = deal_rules.unit_price_at(tiers, totals.total_quantity)
     for address, row in leaders.items():
         info = escrow.leader_info(deal_id, address)
         row.update(
@@ -269,6 +272,15 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
             commission=info.commission,
             commission_bps=info.commission_bps or params.commission_bps,
             paid_out=info.paid_out,
+        )
+        # The chain's commission is 0 until the leader confirms receipt: the table shows what
+        # the leader's and handout pages show (an estimate until then, nothing for a lost deal).
+        row["commission"], row["commission_estimated"] = group_commission(
+            {**row, "receipt": row["received"]},
+            status=status.label,
+            price=unit_price,
+            now=now,
+            delivery_deadline=params.delivery_deadline,
         )
     batches = []
     registry = chain.clients.registry
@@ -287,7 +299,7 @@ def deal_view(services: Services, deal_id: int) -> dict[str, Any]:
         "status": status.label,
         "supplier": params.supplier,
         "tiers": tiers,
-        "unit_price": deal_rules.unit_price_at(tiers, totals.total_quantity),
+        "unit_price": unit_price,
         "top_price": deal_rules.top_price(tiers),
         "next_tier": deal_rules.next_tier(tiers, totals.total_quantity),
         "sold": totals.total_quantity,

@@ -60,6 +60,13 @@ def test_the_dashboard_page_names_the_party_and_refuses_bad_input(web_client: Te
     assert 'id="trends"' in html and "data-day=" in html
     assert 'id="refund-table"' in html and 'data-reason="deal_failed"' in html
     assert f"/dashboard?leader={c.LEADERS[0].address}" in html  # the chooser
+    assert 'id="leader-count"' in html  # the leaders of the farm's deals
+    # Found in review: one leader's own view said "1 leader in all"; it says no count there.
+    for lang in ("en", "zh"):
+        mine = web_client.get("/dashboard", params={"leader": c.LEADERS[0].address, "lang": lang})
+        assert 'id="view-of"' in mine.text and 'id="leader-table"' in mine.text
+        assert 'id="leader-count"' not in mine.text
+        assert "leader in all" not in mine.text and "共 1 位团长" not in mine.text
     assert web_client.get("/dashboard", params={"leader": "0x12"}).status_code == 400
     both = {"leader": c.LEADERS[0].address, "supplier": c.PORK_FARM.address}
     assert web_client.get("/dashboard", params=both).status_code == 400

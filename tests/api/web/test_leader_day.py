@@ -27,6 +27,7 @@ from api.db import models as m
 from api.demo.catalog import LEADERS
 from api.handout import handout_view
 from api.names import Directory
+from api.render import price
 from chain import deal_rules
 
 from .conftest import Demo
@@ -141,10 +142,13 @@ def test_the_leader_hears_when_their_deal_fails_or_its_batch_is_recalled(
         heard = _notices(session, demo, monkeypatch, li.address, join_deadline)
         assert heard["group_failed"]["deal_id"] == failed and heard["group_failed"]["n"] == 2
         assert heard["group_failed"]["text"].endswith("please let your neighbours know")
+        # Found in review: the cash orders' refunds were mentioned to a group without any.
+        assert "cash" not in heard["group_failed"]["text"]
+        directory = Directory(session, demo.services.store)
+        assert "现金" not in notice_feed.sentence(heard["group_failed"], directory, "zh")
         recalled = _notices(session, demo, monkeypatch, chen.address, 2**40)["group_frozen"]
         assert recalled["deal_id"] == frozen and recalled["n"] == 3
         assert "do not hand them out" in recalled["text"]
-        directory = Directory(session, demo.services.store)
         assert "召回" in notice_feed.sentence(recalled, directory, "zh")
     monkeypatch.undo()
     page = web_client.get(f"/leader/{chen.address}?lang=en")
@@ -152,8 +156,42 @@ def test_the_leader_hears_when_their_deal_fails_or_its_batch_is_recalled(
     assert 'data-kind="group_frozen"' in page.text
 
 
+def test_a_failed_group_with_cash_orders_hears_their_refunds_come_to_the_leader(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """李哥's failed pork with a 1-unit cash order he booked (the indexed row, rolled back): the
+    notice says the cash orders' refunds come to him, in both languages."""
+    li = LEADERS[1].address
+    failed = demo.report.deals["pork_failed"]
+    with Session(demo.services.engine) as session:
+        deal = _deal(session, failed)
+        session.add(
+            m.CashOrderEvent(
+                deal_id=failed,
+                leader=li,
+                beneficiary_ref="0x" + uuid.uuid4().hex * 2,
+                kind="booked",
+                quantity=1,
+                amount=deal_rules.top_price(deal.price_tiers),
+                block_number=1,
+                tx_hash="0x" + uuid.uuid4().hex * 2,
+                log_index=0,
+                block_time=datetime.fromtimestamp(deal.join_deadline - 60, UTC),
+            )
+        )
+        session.flush()
+        try:
+            heard = _notices(session, demo, monkeypatch, li, deal.join_deadline)["group_failed"]
+            assert heard["n"] == 3 and heard["cash"] == 1
+            assert "cash orders' refunds come to you" in heard["text"]
+            directory = Directory(session, demo.services.store)
+            assert "现金代下单的退款退到你的账户" in notice_feed.sentence(heard, directory, "zh")
+        finally:
+            session.rollback()
+
+
 def test_the_commission_before_receipt_is_the_same_estimate_on_both_pages_and_none_when_lost(
-    demo: Demo,
+    demo: Demo, web_client: TestClient
 ) -> None:
     """陈姐's open rice showed 0.00 commission on her group page and 13.50 (estimate) on its
     handout page; her recalled oranges and 李哥's failed pork earn nothing, and say so."""
@@ -170,6 +208,15 @@ def test_the_commission_before_receipt_is_the_same_estimate_on_both_pages_and_no
         assert (groups[frozen]["commission"], groups[frozen]["commission_estimated"]) == (0, False)
         lost = handout_view(session, demo.services, li.address, failed)
         assert (lost["commission"], lost["commission_estimated"]) == (0, False)
+    # Found in review: the public deal page's leaders table showed the chain's 0.00 (nothing is
+    # recorded before receipt); it shows the same estimate, labelled so, in both languages.
+    for lang, word in (("en", "(estimate)"), ("zh", "(预估)")):
+        page = web_client.get(f"/deals/{rice}?lang={lang}")
+        assert page.status_code == 200
+        table = page.text.split('id="leaders"')[1].split("</section>")[0]
+        row = table.split(f'title="{chen.address}"')[1].split("</tr>")[0]
+        said = f'<td class="commission">{price(handout["commission"])} <span class="small">'
+        assert said + word in row, row
 
 
 def test_a_lost_deals_rows_say_whether_the_money_is_back(

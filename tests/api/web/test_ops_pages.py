@@ -201,3 +201,30 @@ def test_a_stranger_is_told_why_the_recall_is_refused(ops: Ops) -> None:
     registry = ops.services.chain.clients.registry
     pork = registry.compute_batch_id(c.PORK.gtin14, c.PORK.lot)
     assert registry.batch_status(pork) == BatchStatus.ACTIVE
+
+
+def test_the_recalls_page_names_each_deal_by_its_product(ops: Ops) -> None:
+    """Found in review: the deals selling a batch were a bare "#5"; each says its product."""
+    rice_open = ops.deals["rice_open"]
+    for lang, rice in (("zh", c.RICE.name_zh), ("en", c.RICE.name_en)):
+        html = httpx.get(f"{ops.base}/ops/recalls?lang={lang}").text
+        assert f'href="/deals/{rice_open}?lang={lang}">{rice} #{rice_open}</a>' in html
+
+
+def test_the_webhooks_page_reconnects_the_wallet_like_the_other_operators_pages(
+    ops: Ops,
+) -> None:
+    """Found in review: /ops/webhooks said "No wallet connected" to an operator whose wallet the
+    other operators' pages reconnect; it reconnects it too, and says the role it holds."""
+    expect = playwright_api.expect
+    context, page, errors = _phone(ops, ops.services.chain.platform)
+    try:
+        page.goto(f"{ops.base}/ops/webhooks?lang=en")
+        expect(page.locator("#wallet-bar .who")).to_contain_text("Test wallet")
+        expect(page.locator("#wallet-bar button.connect")).to_be_hidden()
+        expect(page.locator("#role-why")).to_contain_text("holds the platform operator role")
+        expect(page.locator("#webhooks-sign-in")).to_be_visible()  # the API still wants a session
+        shot(page, "ops-10-webhooks-reconnected", full_page=False)
+    finally:
+        context.close()
+    assert not errors, errors
