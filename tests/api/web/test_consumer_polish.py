@@ -1,0 +1,59 @@
+"""Dead ends of a consumer's day on a 390 px phone, in zh and en (a review with fresh eyes):
+the wallet bar's words cut off, someone else's orders titled "my orders", a share link's deal
+lost on the way through /passkey, and a link to the passkey page's collapsed section.
+Screenshots: ``test-artifacts/consumer/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from chain.artifacts import REPO_ROOT
+
+from .conftest import PHONE
+
+pytestmark = pytest.mark.sqlite_only
+SHOTS = REPO_ROOT / "test-artifacts" / "consumer"
+
+# Words of an element cut off (an ellipsis, or hidden overflow): wider than their box.
+CUT = "el => el.scrollWidth > el.clientWidth + 1"
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A 390 px phone with no wallet and no passkey: the page, asserting no script errors."""
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_wallet_bar_says_all_its_words_at_390_px(
+    live_server: str, phone: Any, lang: str
+) -> None:
+    """In English the bar read "No wall…": its three parts did not fit in 370 px."""
+    phone.goto(f"{live_server}/?lang={lang}")
+    bar = phone.locator("#wallet-bar")
+    expect(bar.locator(".who")).to_be_visible()
+    shot(phone, f"polish-wallet-bar-{lang}")
+    for part in bar.locator(".who, button.connect, .passkey-link").all():
+        assert not part.evaluate(CUT), (part.inner_text(), lang)
+    box = bar.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
