@@ -682,6 +682,12 @@
         if (note.dataset.owner.toLowerCase() === address.toLowerCase()) return;
         note.querySelectorAll("a[data-href]").forEach((a) => { a.href = a.dataset.href.replace("{address}", address); });
         note.hidden = false;
+        // Titled with the owner's name or address, not "my orders" (orders.html's h1).
+        const heading = document.querySelector("h1[data-theirs]");
+        if (heading && heading.textContent !== heading.dataset.theirs) {
+          document.title = document.title.replace(heading.textContent, heading.dataset.theirs);
+          heading.textContent = heading.dataset.theirs;
+        }
       });
       if (bar.dataset.go && !location.pathname.includes(address)) {
         location.assign(bar.dataset.go.replace("{address}", address));

@@ -10,8 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import expect
+from web3 import Web3
 
+from api.demo.catalog import CONSUMERS
+from api.render import short
 from chain.artifacts import REPO_ROOT
 
 from .conftest import PHONE
@@ -57,3 +61,20 @@ def test_the_wallet_bar_says_all_its_words_at_390_px(
         assert not part.evaluate(CUT), (part.inner_text(), lang)
     box = bar.bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+def test_someone_elses_orders_have_their_owners_title_ready_in_both_languages(
+    web_client: TestClient,
+) -> None:
+    """The title wallet.js puts on someone else's orders (clicked in test_consumer_return): the
+    owner's name, else their short address; 我的订单 until the page knows who is signed in."""
+    named = CONSUMERS[1].address
+    for lang, mine, theirs in (
+        ("zh", "我的订单", "消费者 2 的订单"),
+        ("en", "My orders", "Consumer 2&#39;s orders"),
+    ):
+        html = web_client.get(f"/orders/{named}", params={"lang": lang}).text
+        assert f'<h1 data-theirs="{theirs}">{mine}</h1>' in html, html[:2000]
+    nobody = "0x" + "ab" * 20
+    html = web_client.get(f"/orders/{nobody}", params={"lang": "en"}).text
+    assert f'<h1 data-theirs="{short(Web3.to_checksum_address(nobody))}&#39;s orders">' in html

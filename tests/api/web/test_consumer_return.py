@@ -111,11 +111,15 @@ def test_someone_elses_orders_say_so_before_a_tap_and_lead_to_ones_own(
     note = page.locator(".not-yours")
     expect(note).to_be_visible()
     expect(note).to_contain_text("这不是你现在登录的账户的订单")
+    # Titled with whose they are: 我的订单 said they were the signed-in person's.
+    expect(page.locator("h1")).to_have_text("消费者 2 的订单")
+    expect(page).to_have_title(re.compile("^消费者 2 的订单 · "))
     shot(page, "04-someone-elses-orders")
     note.locator("a", has_text="看我的订单").click()
     page.wait_for_url(f"**/orders/{account}?lang=zh")
     expect(page.locator("#wallet-bar .who")).to_have_text(f"通行密钥账户 · {short(account)}")
     expect(page.locator(".not-yours")).to_be_hidden()  # one's own: nothing to say
+    expect(page.locator("h1")).to_have_text("我的订单")
 
 
 def test_a_join_without_enough_money_says_so_and_leads_to_the_accounts_balance(
