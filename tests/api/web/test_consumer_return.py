@@ -140,3 +140,23 @@ def test_a_join_without_enough_money_says_so_and_leads_to_the_accounts_balance(
     way_on.click()
     page.wait_for_url("**/passkey?lang=zh&next=**")
     expect(page.locator("[data-field=balance]")).to_have_text("0.00")
+
+
+def test_the_empty_orders_link_to_another_devices_account_opens_that_section(
+    live_server: str, phone: tuple[Any, str, list[str]]
+) -> None:
+    """No orders on this phone's account: 关联另一台设备的账户 led to the passkey page with
+    that section folded away (a <details> among others), so the link seemed to do nothing."""
+    page, account, _ = phone
+    page.goto(f"{live_server}/orders/{account}?lang=zh")
+    page.locator(".no-orders a", has_text="关联另一台设备的账户").click()
+    page.wait_for_url("**/passkey?lang=zh#other-device")
+    section = page.locator("details.other-device")
+    expect(section).to_have_attribute("open", "")
+    use = section.locator("form.use-account")
+    expect(use).to_be_visible()
+    expect(section.locator("summary")).to_be_in_viewport()
+    tabs = page.locator("nav.tabs").bounding_box()
+    top = section.locator("summary").bounding_box()
+    assert tabs and top and top["y"] >= tabs["y"] + tabs["height"]  # not under the sticky tabs
+    shot(page, "06-link-another-devices-account")
