@@ -6,6 +6,7 @@ Screenshots: ``test-artifacts/consumer/``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +15,9 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 from web3 import Web3
 
-from api.demo.catalog import CONSUMERS
+from api.demo.catalog import CONSUMERS, LEADERS
 from api.render import short
+from api.shop import share_link
 from chain.artifacts import REPO_ROOT
 
 from .conftest import PHONE
@@ -78,3 +80,20 @@ def test_someone_elses_orders_have_their_owners_title_ready_in_both_languages(
     nobody = "0x" + "ab" * 20
     html = web_client.get(f"/orders/{nobody}", params={"lang": "en"}).text
     assert f'<h1 data-theirs="{short(Web3.to_checksum_address(nobody))}&#39;s orders">' in html
+
+
+def test_a_share_links_deal_survives_the_way_through_the_passkey_page(
+    live_server: str, phone: Any, demo: Any
+) -> None:
+    """A leader's share link (/?leader=…#deal-N) opened on a phone with no wallet: the bar's
+    passkey link came back to the shop without #deal-N (the fragment never reaches the service,
+    which wrote next=), so the person landed at the top of the shop, not on the deal."""
+    rice = demo.report.deals["rice_open"]
+    phone.goto(share_link(live_server, LEADERS[0].address, rice))
+    phone.locator("#wallet-bar .passkey-link").click()
+    phone.wait_for_url("**/passkey?**")
+    back = phone.locator("a[data-field=next]")  # shown once the passkey is made
+    expect(back).to_have_attribute("href", re.compile(f"#deal-{rice}$"))
+    phone.goto(live_server + back.get_attribute("href"))
+    assert phone.evaluate("location.hash") == f"#deal-{rice}"
+    expect(phone.locator(f"#deal-{rice}")).to_be_in_viewport()
