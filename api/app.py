@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from api.background import stop_all
@@ -111,8 +112,8 @@ def create_app(services: Services | None = None, *, background: bool = False) ->
         "burst": services.settings.rate_limit_burst,
     }
     app.state.client_buckets = (
-        SharedBuckets(services.engine, **limit)
-        if services.engine.dialect.name == "postgresql"
+        SharedBuckets(lambda: services.engine, **limit)
+        if make_url(services.settings.database_url).get_backend_name() == "postgresql"
         else TokenBuckets(**limit)
     )
     app.add_middleware(ReadCache, engine=lambda: services.engine, store=app.state.read_cache)

@@ -204,23 +204,38 @@ class SharedBuckets:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | Callable[[], Engine],
         *,
         rate: float,
         burst: float,
         max_keys: int = MAX_KEYS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``engine``: the database's, or a function giving it when first needed (``create_app``
+        reads only the settings while it builds the app: tests/api/test_schemathesis.py)."""
         if rate < 0 or burst < 1 or max_keys < 1:
             raise ValueError(f"rate >= 0, burst >= 1, max_keys >= 1: {rate}, {burst}, {max_keys}")
-        self.engine, self.rate, self.burst = engine, rate, float(burst)
-        self._buckets_engine = _buckets_engine(engine)
+        self._engine_of = engine if callable(engine) else (lambda: engine)
+        self.rate, self.burst = rate, float(burst)
+        self._own_engine: Engine | None = None
         self.max_keys, self.clock = max_keys, clock
         self.lease = max(1.0, self.burst * LEASE_SHARE)
         # key: (tokens leased and not spent, the most the shared bucket held, when (clock))
         self._local: OrderedDict[str, tuple[float, float, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._pruned_at: float | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine_of()
+
+    @property
+    def _buckets_engine(self) -> Engine:
+        """The leases' own engine, made on the first lease (:func:`_buckets_engine`)."""
+        with self._lock:
+            if self._own_engine is None:
+                self._own_engine = _buckets_engine(self.engine)
+            return self._own_engine
 
     def take_local(self, key: str, cost: float = 1.0) -> float | None:
         """What :meth:`take` answers without the database, or None: the database must be asked."""

@@ -248,6 +248,9 @@ def environment() -> Environment:
         bar_chart=bar_chart,
         donut_chart=donut_chart,
         batch_path=batch_path,
+        # The actions a passkey account may sign (the wallet bar's data-passkey-actions): the
+        # same on every page, so a global, there for a template rendered on its own too.
+        passkey_actions=PASSKEY_ACTIONS,
     )
     return env
 
@@ -276,7 +279,6 @@ def render(
             t=t,
             t_for_script=t_for_script,
             js_messages=js,
-            passkey_actions=PASSKEY_ACTIONS,
             path=request.url.path,
             query=dict(request.query_params),
             # This page's own path and query: where the passkey page sends one back (``next``).
