@@ -377,6 +377,12 @@
   other.addEventListener("toggle", () => guarded(drawPairing));
   // A scanned link fills in its form (the person still taps it) and opens the section.
   function readScanned() {
+    if (location.hash === "#" + other.id) { // a link to the section itself (orders.html)
+      other.open = true;
+      other.dataset.scroll = "yes";
+      if (root.dataset.address) scrollToScanned();
+      return;
+    }
     const account = ACCOUNT_LINK.exec(location.hash);
     const key = KEY_LINK.exec(location.hash);
     if (!account && !key) return;
@@ -397,10 +403,10 @@
     if (root.dataset.address) scrollToScanned();
   }
   function scrollToScanned() {
-    const scanned = field("scanned");
-    if (scanned.dataset.scroll !== "yes") return;
+    const scanned = root.querySelector('[data-scroll="yes"]'); // the scanned line, or the section
+    if (!scanned) return;
     delete scanned.dataset.scroll;
-    scanned.scrollIntoView({ block: "center" });
+    scanned.scrollIntoView({ block: scanned === other ? "start" : "center" });
   }
 
   async function show(current) {

@@ -639,6 +639,18 @@
     if (!bar) return;
     const button = bar.querySelector("button");
     const who = bar.querySelector(".who");
+    // The passkey link's next= is the page the service was asked for, without its fragment (a
+    // share link's #deal-N never reaches it): added here, so a person who makes a passkey on
+    // the way comes back to the deal they were sent to.
+    const passkeyNext = () => {
+      const link = bar.querySelector(".passkey-link");
+      const url = link && new URL(link.getAttribute("href"), location.href);
+      if (!url || !url.searchParams.has("next")) return;
+      url.searchParams.set("next", url.searchParams.get("next").split("#")[0] + location.hash);
+      link.setAttribute("href", url.pathname + url.search);
+    };
+    passkeyNext();
+    window.addEventListener("hashchange", passkeyNext);
     button.addEventListener("click", async () => {
       try {
         await connect();
@@ -682,6 +694,12 @@
         if (note.dataset.owner.toLowerCase() === address.toLowerCase()) return;
         note.querySelectorAll("a[data-href]").forEach((a) => { a.href = a.dataset.href.replace("{address}", address); });
         note.hidden = false;
+        // Titled with the owner's name or address, not "my orders" (orders.html's h1).
+        const heading = document.querySelector("h1[data-theirs]");
+        if (heading && heading.textContent !== heading.dataset.theirs) {
+          document.title = document.title.replace(heading.textContent, heading.dataset.theirs);
+          heading.textContent = heading.dataset.theirs;
+        }
       });
       if (bar.dataset.go && !location.pathname.includes(address)) {
         location.assign(bar.dataset.go.replace("{address}", address));

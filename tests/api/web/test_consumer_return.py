@@ -111,11 +111,15 @@ def test_someone_elses_orders_say_so_before_a_tap_and_lead_to_ones_own(
     note = page.locator(".not-yours")
     expect(note).to_be_visible()
     expect(note).to_contain_text("这不是你现在登录的账户的订单")
+    # Titled with whose they are: 我的订单 said they were the signed-in person's.
+    expect(page.locator("h1")).to_have_text("消费者 2 的订单")
+    expect(page).to_have_title(re.compile("^消费者 2 的订单 · "))
     shot(page, "04-someone-elses-orders")
     note.locator("a", has_text="看我的订单").click()
     page.wait_for_url(f"**/orders/{account}?lang=zh")
     expect(page.locator("#wallet-bar .who")).to_have_text(f"通行密钥账户 · {short(account)}")
     expect(page.locator(".not-yours")).to_be_hidden()  # one's own: nothing to say
+    expect(page.locator("h1")).to_have_text("我的订单")
 
 
 def test_a_join_without_enough_money_says_so_and_leads_to_the_accounts_balance(
@@ -136,3 +140,23 @@ def test_a_join_without_enough_money_says_so_and_leads_to_the_accounts_balance(
     way_on.click()
     page.wait_for_url("**/passkey?lang=zh&next=**")
     expect(page.locator("[data-field=balance]")).to_have_text("0.00")
+
+
+def test_the_empty_orders_link_to_another_devices_account_opens_that_section(
+    live_server: str, phone: tuple[Any, str, list[str]]
+) -> None:
+    """No orders on this phone's account: 关联另一台设备的账户 led to the passkey page with
+    that section folded away (a <details> among others), so the link seemed to do nothing."""
+    page, account, _ = phone
+    page.goto(f"{live_server}/orders/{account}?lang=zh")
+    page.locator(".no-orders a", has_text="关联另一台设备的账户").click()
+    page.wait_for_url("**/passkey?lang=zh#other-device")
+    section = page.locator("details.other-device")
+    expect(section).to_have_attribute("open", "")
+    use = section.locator("form.use-account")
+    expect(use).to_be_visible()
+    expect(section.locator("summary")).to_be_in_viewport()
+    tabs = page.locator("nav.tabs").bounding_box()
+    top = section.locator("summary").bounding_box()
+    assert tabs and top and top["y"] >= tabs["y"] + tabs["height"]  # not under the sticky tabs
+    shot(page, "06-link-another-devices-account")
