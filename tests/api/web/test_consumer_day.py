@@ -69,7 +69,7 @@ def test_prices_and_commissions_on_the_trail_and_deal_pages_have_their_currency(
         r"Sold \d+ units / Needed to succeed \d+ units \(at most \d+\)", text_of(sold).strip()
     )
     table = deal.text[deal.text.index("<tbody>") :].split("</tbody>")[0]
-    cells = re.findall(r"<td>([^<]*)</td>\s*</tr>", table)
+    cells = re.findall(r"<td class=\"commission\">([^<]*)</td>\s*</tr>", table)
     assert cells and all(re.fullmatch(r"\d+\.\d\d tUSD", c) for c in cells), table
 
 
