@@ -114,6 +114,15 @@ def passkey_phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any, list[s
     )
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
+    add_passkey_authenticator(context, page)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, errors
+
+
+def add_passkey_authenticator(context: Any, page: Any) -> None:
+    """A platform authenticator on ``page`` (a virtual passkey through CDP: user verified, no
+    prompt), beside whatever wallet the page has."""
     cdp = context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     cdp.send(
@@ -129,9 +138,6 @@ def passkey_phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any, list[s
             }
         },
     )
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors
 
 
 _SHORT_CODE = re.compile(

@@ -501,27 +501,13 @@ def test_a_passkey_neighbour_who_becomes_a_leader_is_told_to_use_a_wallet_and_go
     phone's wallet: the application is relayed and the page is the wallet's, under review."""
     from eth_account import Account
 
-    from .phone import Wallet, open_phone
+    from .phone import Wallet, add_passkey_authenticator, open_phone
 
     expect = playwright_api.expect
     base, _services, _report = site
     wallet = Wallet(Account.create())  # no role, fresh each run
     context, page, errors = open_phone(browser, wallet, locale="en-US")
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
+    add_passkey_authenticator(context, page)
     try:
         page.goto(f"{base}/passkey?lang=en")
         page.click('[data-action="create"]')
