@@ -85,38 +85,41 @@ class Wallet:
         return {"error": {"code": 4200, "message": f"unsupported method {method}"}}
 
 
-def open_phone(
-    browser: Any, wallet: Wallet, locale: str = "en-US", **options: Any
-) -> tuple[Any, Any, list[str]]:
-    """A fresh phone-sized context whose wallet is ``wallet``: (context, page, script errors)."""
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=1,
-        is_mobile=True,
-        has_touch=True,
-        locale=locale,
-        **options,
-    )
-    context.expose_function("tuanTestWallet", wallet)
-    context.add_init_script(WALLET_JS)
+def phone_context(browser: Any, locale: str | None = "en-US", **options: Any) -> Any:
+    """A fresh phone-sized browser context (``options`` override, e.g. another viewport); no
+    wallet and no passkey until a caller adds one. ``locale`` None: the browser's own."""
+    settings = {"viewport": PHONE, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
+    if locale is not None:
+        settings["locale"] = locale
+    return browser.new_context(**(settings | options))
+
+
+def phone_page(context: Any) -> tuple[Any, list[str]]:
+    """A page of ``context`` and the list its script errors are collected in."""
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
+def open_phone(
+    browser: Any, wallet: Wallet, locale: str = "en-US", **options: Any
+) -> tuple[Any, Any, list[str]]:
+    """A fresh phone-sized context whose wallet is ``wallet``: (context, page, script errors)."""
+    context = phone_context(browser, locale, **options)
+    context.expose_function("tuanTestWallet", wallet)
+    context.add_init_script(WALLET_JS)
+    page, errors = phone_page(context)
     return context, page, errors
 
 
 def passkey_phone(browser: Any, locale: str = "zh-CN") -> tuple[Any, Any, list[str]]:
     """A fresh phone-sized context with a platform authenticator (a virtual passkey through CDP,
     user verified, no prompt) instead of a wallet: (context, page, script errors)."""
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True, locale=locale
-    )
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
+    context = phone_context(browser, locale)
+    page, errors = phone_page(context)
     add_passkey_authenticator(context, page)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     return context, page, errors
 
 

@@ -21,6 +21,7 @@ from api.shop import share_link
 from chain.artifacts import REPO_ROOT
 
 from .conftest import PHONE
+from .phone import phone_context, phone_page
 
 pytestmark = pytest.mark.sqlite_only
 SHOTS = REPO_ROOT / "test-artifacts" / "consumer"
@@ -32,12 +33,8 @@ CUT = "el => el.scrollWidth > el.clientWidth + 1"
 @pytest.fixture
 def phone(browser: Any) -> Iterator[Any]:
     """A 390 px phone with no wallet and no passkey: the page, asserting no script errors."""
-    context = browser.new_context(
-        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context = phone_context(browser, locale=None)
+    page, errors = phone_page(context)
     try:
         yield page
     finally:

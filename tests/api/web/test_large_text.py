@@ -17,6 +17,7 @@ from api.demo.catalog import CONSUMERS, ORANGES, PORK, RICE
 from chain.artifacts import REPO_ROOT
 
 from .conftest import Demo
+from .phone import phone_context, phone_page
 
 pytestmark = pytest.mark.sqlite_only
 SHOTS = REPO_ROOT / "test-artifacts" / "consumer"
@@ -31,12 +32,8 @@ WIDER = """() => [...document.querySelectorAll("main *")]
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        viewport=LARGE_TEXT, device_scale_factor=1, is_mobile=True, has_touch=True
-    )
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    context = phone_context(browser, locale=None, viewport=LARGE_TEXT)
+    tab, errors = phone_page(context)
     try:
         yield tab
     finally:
