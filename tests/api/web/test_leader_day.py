@@ -37,6 +37,25 @@ def _deal(session: Session, deal_id: int) -> m.Deal:
     return session.scalars(select(m.Deal).where(m.Deal.deal_id == deal_id)).one()
 
 
+def _booked_cash_order(
+    deal: m.Deal, leader: str, *, quantity: int, amount: int
+) -> m.CashOrderEvent:
+    """The row the indexer writes for a CashOrderBooked a minute before the deal's 截单 (for a
+    fresh neighbour: a unique reference and transaction)."""
+    return m.CashOrderEvent(
+        deal_id=deal.deal_id,
+        leader=leader,
+        beneficiary_ref="0x" + uuid.uuid4().hex * 2,
+        kind="booked",
+        quantity=quantity,
+        amount=amount,
+        block_number=1,
+        tx_hash="0x" + uuid.uuid4().hex * 2,
+        log_index=0,
+        block_time=datetime.fromtimestamp(deal.join_deadline - 60, UTC),
+    )
+
+
 @pytest.fixture
 def cash_only(demo: Demo) -> Iterator[tuple[Session, str, int]]:
     """A leader (a fresh address) whose group in the pork deal (formed; no receipt) is one cash
@@ -46,20 +65,7 @@ def cash_only(demo: Demo) -> Iterator[tuple[Session, str, int]]:
     with Session(demo.services.engine) as session:
         deal = _deal(session, pork)
         top = deal_rules.top_price(deal.price_tiers)
-        session.add(
-            m.CashOrderEvent(
-                deal_id=pork,
-                leader=leader,
-                beneficiary_ref="0x" + uuid.uuid4().hex * 2,
-                kind="booked",
-                quantity=2,
-                amount=2 * top,
-                block_number=1,
-                tx_hash="0x" + uuid.uuid4().hex * 2,
-                log_index=0,
-                block_time=datetime.fromtimestamp(deal.join_deadline - 60, UTC),
-            )
-        )
+        session.add(_booked_cash_order(deal, leader, quantity=2, amount=2 * top))
         session.flush()
         try:
             yield session, leader, pork
@@ -166,18 +172,7 @@ def test_a_failed_group_with_cash_orders_hears_their_refunds_come_to_the_leader(
     with Session(demo.services.engine) as session:
         deal = _deal(session, failed)
         session.add(
-            m.CashOrderEvent(
-                deal_id=failed,
-                leader=li,
-                beneficiary_ref="0x" + uuid.uuid4().hex * 2,
-                kind="booked",
-                quantity=1,
-                amount=deal_rules.top_price(deal.price_tiers),
-                block_number=1,
-                tx_hash="0x" + uuid.uuid4().hex * 2,
-                log_index=0,
-                block_time=datetime.fromtimestamp(deal.join_deadline - 60, UTC),
-            )
+            _booked_cash_order(deal, li, quantity=1, amount=deal_rules.top_price(deal.price_tiers))
         )
         session.flush()
         try:
