@@ -50,6 +50,9 @@ from api.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 router = APIRouter(tags=["webhooks"])
 EndpointId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
+# The newest dead letters an endpoint's card on /ops/webhooks lists (the API pages through all).
+DEAD_LETTERS_SHOWN = 50
+
 
 def _operator(services: Services, address: str) -> str:
     if not services.chain.clients.registry.is_platform(address):
@@ -298,5 +301,7 @@ def webhooks_page(request: Request, services: ServicesDep) -> Response:
     with Session(services.engine) as session:
         found = endpoints(session)
         context["endpoints"] = found
-        context["dead"] = {e.id: deliveries(session, e.id, DeliveryStatus.DEAD, 50) for e in found}
+        context["dead"] = {
+            e.id: deliveries(session, e.id, DeliveryStatus.DEAD, DEAD_LETTERS_SHOWN) for e in found
+        }
     return render(request, "ops_webhooks.html", context)
