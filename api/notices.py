@@ -171,9 +171,7 @@ def _deal_notices(
             led.add(o.deal_id)
             add("group_joined", ident, o.block_time, o.deal_id, who=o.buyer, n=o.quantity)
     # A group of cash orders only (booked by the leader for neighbours) is their group too.
-    booked = select(m.CashOrderEvent.deal_id).where(
-        m.CashOrderEvent.leader == address, m.CashOrderEvent.kind == "booked"
-    )
+    booked = queries.booked_deals(address)
     if len(wanted) <= 500:
         booked = booked.where(m.CashOrderEvent.deal_id.in_(sorted(wanted)))
     led.update(d for d in session.scalars(booked.distinct()) if d in wanted)

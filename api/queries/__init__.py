@@ -13,7 +13,7 @@ also clears the cache directly when it runs in this process (:func:`api.indexer.
 
 from api.queries.batches import list_batches, provenance
 from api.queries.cache import ProvenanceCache
-from api.queries.cash_orders import leader_cash_orders, led_deals
+from api.queries.cash_orders import booked_deals, leader_cash_orders, led_deals
 from api.queries.common import MAX_PAGE, chain_now, check_batch_key, index_state, party_status
 from api.queries.dashboard import dashboard
 from api.queries.deals import (
@@ -31,6 +31,7 @@ __all__ = [
     "ProvenanceCache",
     "_DealFacts",
     "_deal_status_sql",
+    "booked_deals",
     "buyer_orders",
     "chain_now",
     "check_batch_key",

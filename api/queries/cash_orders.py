@@ -20,11 +20,15 @@ def led_deals(leader: str) -> Select[tuple[int]]:
     cash order they booked for a neighbour. A group of cash orders only is a group too: it is
     delivered to, received, handed out and paid commission like any other."""
     joined = select(m.OrderEvent.deal_id.label("deal_id")).where(m.OrderEvent.leader == leader)
-    booked = select(m.CashOrderEvent.deal_id.label("deal_id")).where(
+    ids = union(joined, booked_deals(leader)).subquery()
+    return select(ids.c.deal_id)
+
+
+def booked_deals(leader: str) -> Select[tuple[int]]:
+    """The deals ``leader`` booked a cash order in (a query of deal ids, repeats possible)."""
+    return select(m.CashOrderEvent.deal_id.label("deal_id")).where(
         m.CashOrderEvent.leader == leader, m.CashOrderEvent.kind == "booked"
     )
-    ids = union(joined, booked).subquery()
-    return select(ids.c.deal_id)
 
 
 def leader_cash_orders(session: Session, leader: str) -> dict[str, Any]:
